@@ -1,0 +1,265 @@
+// The configuration schema. Every key has a default where a sensible one exists, so the smallest
+// useful file names only users and shards. Validation errors name the key path (see load.ts).
+import { z } from 'zod';
+
+export const CONSISTENCY_LEVELS = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'] as const;
+/** Ordered from weakest to strongest: "one step stronger" is index + 1. */
+export type ConsistencyLevel = (typeof CONSISTENCY_LEVELS)[number];
+export const consistencyLevel = z.enum(CONSISTENCY_LEVELS);
+
+const hostPort = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+});
+
+export const serverSchema = z.object({
+  /** Unique server name, e.g. "s0-primary"; defaults to "<shard>-primary" / "<shard>-replica<N>". */
+  name: z.string().min(1).optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535),
+  /** Database name on this server; defaults to backend.database. */
+  database: z.string().min(1).optional(),
+  /** Where host metrics for this server come from: "local" (this machine), a node_exporter URL, or none. */
+  hostMetrics: z.union([z.literal('local'), z.literal('none'), z.string().url()]).optional(),
+});
+export type ServerConfig = z.infer<typeof serverSchema>;
+
+/**
+ * A Vitess-style key range: "-80" is [0, 0x80..), "80-" is [0x80.., 2^64), "40-80" is
+ * [0x40.., 0x80..), "-" is the whole keyspace. Hex digits are the high bytes of the 64-bit id.
+ */
+export const keyRangeString = z
+  .string()
+  .regex(/^([0-9a-fA-F]{0,16})-([0-9a-fA-F]{0,16})$/, 'a key range looks like "-80", "40-80" or "80-"');
+
+export const shardSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'shard names use letters, digits, _ . -'),
+  keyRange: keyRangeString.default('-'),
+  primary: serverSchema,
+  replicas: z.array(serverSchema).default([]),
+  /** An operator rule: refuse writes on this shard (reads continue). */
+  readOnly: z.boolean().default(false),
+  /** Protocol spoken by this shard's servers. */
+  protocol: z.enum(['postgres', 'mysql']).default('postgres'),
+});
+export type ShardConfig = z.infer<typeof shardSchema>;
+
+export const userSchema = z.object({
+  name: z.string().min(1),
+  /** Clear-text password, or a SCRAM verifier "SCRAM-SHA-256$..." or md5 hash "md5...". */
+  password: z.string().default(''),
+  auth: z.enum(['scram-sha-256', 'md5', 'trust']).default('scram-sha-256'),
+  /** MySQL front end: mysql_native_password or caching_sha2_password. */
+  mysqlAuth: z.enum(['mysql_native_password', 'caching_sha2_password']).default('caching_sha2_password'),
+  /** Databases this user may connect to (empty: any served database). */
+  databases: z.array(z.string()).default([]),
+});
+export type UserConfig = z.infer<typeof userSchema>;
+
+export const poolSchema = z.object({
+  mode: z.enum(['transaction', 'session']).default('transaction'),
+  /** Maximum server connections per backend server (per worker process). */
+  size: z.number().int().min(1).max(10_000).default(20),
+  minIdle: z.number().int().min(0).default(0),
+  /** How long a client may wait for a free server connection before an error. */
+  checkoutTimeoutMs: z.number().int().min(1).default(5_000),
+  idleTimeoutMs: z.number().int().min(0).default(60_000),
+  maxLifetimeMs: z.number().int().min(0).default(3_600_000),
+  connectTimeoutMs: z.number().int().min(1).default(5_000),
+  connectRetries: z.number().int().min(0).default(3),
+  connectBackoffMs: z.number().int().min(1).default(100),
+  /** Run on a connection idle longer than validateAfterMs before handing it out. */
+  validationQuery: z.string().default('SELECT 1'),
+  validateAfterMs: z.number().int().min(0).default(30_000),
+  /** Statement reset on return to the pool in transaction mode when the client changed state. */
+  resetQuery: z.string().default('DISCARD ALL'),
+  /** Prepared statements kept per server connection (PgBouncer's max_prepared_statements). */
+  maxPreparedStatements: z.number().int().min(0).default(200),
+});
+export type PoolConfig = z.infer<typeof poolSchema>;
+
+export const dataTypeSchema = z.object({
+  level: consistencyLevel,
+  /** No session context may weaken reads below this level. */
+  floor: consistencyLevel.optional(),
+  /** For `bounded`: the staleness bound. */
+  maxLagMs: z.number().int().min(0).optional(),
+  /** Result-cache TTL for `weak` reads (0: no caching). */
+  cacheTtlMs: z.number().int().min(0).default(0),
+  tables: z.array(z.string().min(1)).min(1),
+});
+export type DataTypeConfig = z.infer<typeof dataTypeSchema>;
+
+export const tableSchema = z.object({
+  /** Column whose value decides the shard; absent with reference=false: unsharded (default shard). */
+  shardKey: z.string().min(1).optional(),
+  /** hash: keyspace id = hashint8extended/hashtextextended(value, 0); range/list: raw value maps. */
+  method: z.enum(['hash', 'range', 'list']).default('hash'),
+  /** For method=range: [{ shard, from, to }] with from inclusive, to exclusive (numbers or strings). */
+  ranges: z
+    .array(
+      z.object({
+        shard: z.string(),
+        from: z.union([z.number(), z.string()]).nullable().default(null),
+        to: z.union([z.number(), z.string()]).nullable().default(null),
+      }),
+    )
+    .default([]),
+  /** For method=list: { shard: [values] }. */
+  lists: z.record(z.string(), z.array(z.union([z.number(), z.string()]))).default({}),
+  /** Same rows on every shard: reads go to one shard, writes to all. */
+  reference: z.boolean().default(false),
+  /** Allow UPDATE/DELETE without a shard-key condition to run on every shard. */
+  scatterWrites: z.boolean().default(false),
+  /** Type of the shard key, for hashing: int (int2/4/8) or text. */
+  keyType: z.enum(['int', 'text']).default('int'),
+});
+export type TableConfig = z.infer<typeof tableSchema>;
+
+export const routingSchema = z.object({
+  /** Shard that holds unsharded tables (Vitess's unsharded keyspace). Defaults to the first shard. */
+  defaultShard: z.string().optional(),
+  /** Level for tables in no data type. */
+  defaultLevel: consistencyLevel.default('strong'),
+  /** Bound for `bounded` when the data type gives none. */
+  defaultMaxLagMs: z.number().int().min(0).default(1_000),
+  /** read_your_writes: how long to wait for a replica to replay the session's write. */
+  readYourWritesWaitMs: z.number().int().min(0).default(50),
+  /** A replica lagging more than this (or not answering) leaves rotation until it recovers. */
+  replicaHardLagLimitMs: z.number().int().min(1).default(30_000),
+  /** How often the lag monitor polls each server. */
+  lagPollIntervalMs: z.number().int().min(1).default(100),
+  /** Functions whose use makes a SELECT a write (goes to the primary). */
+  writeFunctions: z.array(z.string()).default(['nextval', 'setval', 'pg_advisory_lock', 'pg_advisory_xact_lock', 'lo_create', 'lo_unlink', 'txid_current', 'pg_current_xact_id', 'pg_notify', 'set_config']),
+  /** Rows a multi-shard merge may hold in memory before failing. */
+  maxMergeRows: z.number().int().min(1).default(1_000_000),
+  /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
+  parseCacheSize: z.number().int().min(16).default(10_000),
+  /** Routing on or off: off sends everything to the default shard's primary (for benchmarks). */
+  enabled: z.boolean().default(true),
+});
+export type RoutingConfig = z.infer<typeof routingSchema>;
+
+export const alertRuleSchema = z.object({
+  name: z.string(),
+  metric: z.enum(['cpu_percent', 'memory_percent', 'replication_lag_seconds', 'hotspot_score', 'latency_p99_seconds', 'pool_exhaustion_rate', 'disk_percent']),
+  warning: z.number().optional(),
+  critical: z.number().optional(),
+  /** Comparison for the warning threshold: ">" or ">=" (critical always uses ">="). */
+  warningOp: z.enum(['>', '>=']).default('>'),
+  recommendation: z.string().optional(),
+  /** How long the condition must hold before firing. */
+  forMs: z.number().int().min(0).default(0),
+});
+export type AlertRuleConfig = z.infer<typeof alertRuleSchema>;
+
+export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
+  { name: 'HighCpu', metric: 'cpu_percent', warning: 80, critical: 90, warningOp: '>', forMs: 0 },
+  { name: 'HighMemory', metric: 'memory_percent', warning: 85, critical: 95, warningOp: '>', forMs: 0 },
+  { name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 5, critical: 30, warningOp: '>', forMs: 0 },
+  {
+    name: 'HotShard',
+    metric: 'hotspot_score',
+    warning: 70,
+    warningOp: '>',
+    recommendation: 'consider splitting the shard or rebalancing load',
+    forMs: 0,
+  },
+  { name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 1, warningOp: '>', forMs: 0 },
+  { name: 'PoolExhaustion', metric: 'pool_exhaustion_rate', warning: 0.1, warningOp: '>', forMs: 0 },
+];
+
+export const observabilitySchema = z.object({
+  enabled: z.boolean().default(true),
+  healthIntervalMs: z.number().int().min(100).default(5_000),
+  hotKeys: z
+    .object({
+      enabled: z.boolean().default(true),
+      topK: z.number().int().min(1).default(100),
+      windowMs: z.number().int().min(1_000).default(3_600_000),
+      buckets: z.number().int().min(1).default(12),
+    })
+    .default({ enabled: true, topK: 100, windowMs: 3_600_000, buckets: 12 }),
+  alerts: z
+    .object({
+      rules: z.array(alertRuleSchema).default(DEFAULT_ALERT_RULES),
+      webhookUrl: z.string().url().optional(),
+      evaluateIntervalMs: z.number().int().min(100).default(5_000),
+    })
+    .default({ rules: DEFAULT_ALERT_RULES, evaluateIntervalMs: 5_000 }),
+});
+
+export const migrationSchema = z.object({
+  rowsPerSecond: z.number().int().min(1).default(1_000),
+  bytesPerSecond: z.number().int().min(1).default(100 * 1024 * 1024),
+  /** "HH:MM-HH:MM" local time in which the throttle is relaxed. */
+  maintenanceWindow: z.string().regex(/^\d\d:\d\d-\d\d:\d\d$/).optional(),
+  maintenanceMultiplier: z.number().min(1).default(10),
+  batchRows: z.number().int().min(1).default(500),
+  cutoverDeadlineMs: z.number().int().min(10).default(2_000),
+  inflightGraceMs: z.number().int().min(0).default(500),
+  stateDir: z.string().default('.shardgate/migrations'),
+  /** Spare servers targets may be chosen from. */
+  spares: z.array(serverSchema).default([]),
+});
+
+export const configSchema = z.object({
+  listen: z
+    .object({
+      postgres: hostPort.default({ host: '127.0.0.1', port: 6432 }),
+      mysql: hostPort.optional(),
+      admin: hostPort.default({ host: '127.0.0.1', port: 9930 }),
+    })
+    .default({ postgres: { host: '127.0.0.1', port: 6432 }, admin: { host: '127.0.0.1', port: 9930 } }),
+  /** Worker processes (node:cluster). 1 runs in-process; "auto" uses the core count. */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
+  tls: z
+    .object({ cert: z.string(), key: z.string(), required: z.boolean().default(false) })
+    .optional(),
+  limits: z
+    .object({
+      maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+      maxClientConnections: z.number().int().min(1).default(10_000),
+      /** Close a client that has not finished startup within this time. */
+      startupTimeoutMs: z.number().int().min(1).default(10_000),
+    })
+    .default({ maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 10_000, startupTimeoutMs: 10_000 }),
+  /** Database names clients may connect to (the logical database). Empty: any name. */
+  databases: z.array(z.string()).default([]),
+  users: z.array(userSchema).min(1, 'at least one user is needed'),
+  /** Credentials shardgate uses towards the backend servers. */
+  backend: z
+    .object({
+      user: z.string().default('postgres'),
+      password: z.string().default(''),
+      database: z.string().default('postgres'),
+      /** MySQL side credentials. */
+      mysqlUser: z.string().default('root'),
+      mysqlPassword: z.string().default(''),
+      mysqlDatabase: z.string().default('shardgate'),
+    })
+    .default({
+      user: 'postgres',
+      password: '',
+      database: 'postgres',
+      mysqlUser: 'root',
+      mysqlPassword: '',
+      mysqlDatabase: 'shardgate',
+    }),
+  pool: poolSchema.default(poolSchema.parse({})),
+  shards: z.array(shardSchema).min(1, 'at least one shard is needed'),
+  /** Shards of the MySQL side (same routing rules, other servers). */
+  mysqlShards: z.array(shardSchema).default([]),
+  routing: routingSchema.default(routingSchema.parse({})),
+  dataTypes: z.record(z.string(), dataTypeSchema).default({}),
+  tables: z.record(z.string(), tableSchema).default({}),
+  observability: observabilitySchema.default(observabilitySchema.parse({})),
+  admin: z.object({ token: z.string().optional() }).default({}),
+  migration: migrationSchema.default(migrationSchema.parse({})),
+  log: z
+    .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+    .default({ level: 'info' }),
+});
+
+export type ShardgateConfigInput = z.input<typeof configSchema>;
+export type ShardgateConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,230 @@
+// One table of every error a client can see. Each entry has a stable code, the SQLSTATE the
+// PostgreSQL front end sends, the errno + SQLSTATE the MySQL front end sends, and a message
+// template that tells the user what to do. Nothing else in the code base invents client errors.
+
+export interface ErrorSpec {
+  sqlstate: string;
+  mysqlErrno: number;
+  /** Severity on the PostgreSQL side; FATAL closes the connection. */
+  severity: 'ERROR' | 'FATAL';
+  message: string;
+}
+
+export const ERRORS = {
+  // --- protocol / framing -------------------------------------------------------------------
+  PROTOCOL_VIOLATION: {
+    sqlstate: '08P01',
+    mysqlErrno: 1047,
+    severity: 'FATAL',
+    message: 'protocol violation: {detail}; the connection is closed, reconnect and retry',
+  },
+  MESSAGE_TOO_LARGE: {
+    sqlstate: '54000',
+    mysqlErrno: 1153,
+    severity: 'FATAL',
+    message:
+      'message of {size} bytes exceeds the configured maximum of {max} bytes (limits.maxMessageBytes); send smaller statements or raise the limit',
+  },
+  UNSUPPORTED_PROTOCOL: {
+    sqlstate: '08P01',
+    mysqlErrno: 1047,
+    severity: 'FATAL',
+    message: 'unsupported frontend protocol {version}: shardgate speaks protocol 3.0',
+  },
+  GSSENC_UNSUPPORTED: {
+    sqlstate: '08P01',
+    mysqlErrno: 1047,
+    severity: 'FATAL',
+    message: 'GSSAPI encryption is not supported; connect with gssencmode=disable',
+  },
+  UNKNOWN_COMMAND: {
+    sqlstate: '08P01',
+    mysqlErrno: 1047,
+    severity: 'ERROR',
+    message: 'unknown command {detail}; this client sent a message shardgate does not understand',
+  },
+  // --- authentication -----------------------------------------------------------------------
+  AUTH_FAILED: {
+    sqlstate: '28P01',
+    mysqlErrno: 1045,
+    severity: 'FATAL',
+    message: 'password authentication failed for user "{user}"',
+  },
+  UNKNOWN_USER: {
+    // Same text as a wrong password so that user names cannot be probed.
+    sqlstate: '28P01',
+    mysqlErrno: 1045,
+    severity: 'FATAL',
+    message: 'password authentication failed for user "{user}"',
+  },
+  UNKNOWN_DATABASE: {
+    sqlstate: '3D000',
+    mysqlErrno: 1049,
+    severity: 'FATAL',
+    message: 'database "{database}" is not served by shardgate; use one of: {known}',
+  },
+  TOO_MANY_CLIENTS: {
+    sqlstate: '53300',
+    mysqlErrno: 1040,
+    severity: 'FATAL',
+    message: 'too many client connections ({max}); retry later or raise limits.maxClientConnections',
+  },
+  TLS_REQUIRED: {
+    sqlstate: '28000',
+    mysqlErrno: 3159,
+    severity: 'FATAL',
+    message: 'this shardgate listener requires TLS; connect with sslmode=require',
+  },
+  // --- backends / pools ---------------------------------------------------------------------
+  BACKEND_UNAVAILABLE: {
+    sqlstate: '08006',
+    mysqlErrno: 2003,
+    severity: 'ERROR',
+    message: 'cannot reach {server} of shard {shard}: {detail}; retry shortly',
+  },
+  BACKEND_DIED: {
+    sqlstate: '08006',
+    mysqlErrno: 2013,
+    severity: 'FATAL',
+    message:
+      'the connection to {server} of shard {shard} was lost during the query: {detail}; the transaction, if any, is rolled back: reconnect and retry',
+  },
+  POOL_TIMEOUT: {
+    sqlstate: '53300',
+    mysqlErrno: 1040,
+    severity: 'ERROR',
+    message:
+      'no server connection to {server} became free within {ms} ms (pool size {size}); retry, or raise pool.size',
+  },
+  QUERY_CANCELED: {
+    sqlstate: '57014',
+    mysqlErrno: 1317,
+    severity: 'ERROR',
+    message: 'canceling statement due to user request',
+  },
+  // --- routing --------------------------------------------------------------------------------
+  CROSS_SHARD_TRANSACTION: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'this transaction already runs on shard {first} and the statement needs shard {second}; distributed transactions are not supported: keep a transaction on one shard key',
+  },
+  SCATTER_WRITE_REFUSED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      '{verb} on sharded table {table} has no shard-key condition ({column}) and would touch every shard; add "{column} = ..." or allow scatterWrites for the table in config',
+  },
+  UNKNOWN_SHARD: {
+    sqlstate: '42704',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message: 'shard "{shard}" named in a hint does not exist; known shards: {known}',
+  },
+  INVALID_HINT: {
+    sqlstate: '22023',
+    mysqlErrno: 1231,
+    severity: 'ERROR',
+    message: 'invalid shardgate setting {name} = {value}: {detail}',
+  },
+  MERGE_ROW_LIMIT: {
+    sqlstate: '54000',
+    mysqlErrno: 1104,
+    severity: 'ERROR',
+    message:
+      'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
+  },
+  SCATTER_UNSUPPORTED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message: 'cannot run this statement on several shards: {detail}; add a shard-key condition',
+  },
+  SHARD_READ_ONLY: {
+    sqlstate: '25006',
+    mysqlErrno: 1290,
+    severity: 'ERROR',
+    message: 'shard {shard} is read-only by an operator rule; retry later',
+  },
+  SQL_PARSE_ERROR: {
+    sqlstate: '42601',
+    mysqlErrno: 1064,
+    severity: 'ERROR',
+    message: '{detail}',
+  },
+  // --- cutover ------------------------------------------------------------------------------
+  CUTOVER_RETRY: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message:
+      'the transaction was aborted because shard {shard} is switching over (migration {id}); retry the transaction',
+  },
+  CUTOVER_DEADLINE: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message: 'the statement was held for a shard switch past its deadline; retry it',
+  },
+  // --- generic --------------------------------------------------------------------------------
+  FEATURE_NOT_SUPPORTED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message: '{detail} is not supported by shardgate',
+  },
+  INTERNAL: {
+    sqlstate: 'XX000',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message: 'internal shardgate error: {detail}; the session continues, please report this',
+  },
+  ADMIN_SHUTDOWN: {
+    sqlstate: '57P01',
+    mysqlErrno: 1053,
+    severity: 'FATAL',
+    message: 'shardgate is shutting down; reconnect to another instance',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A client-visible error: carries its code, SQLSTATE/errno and the rendered message. */
+export class ShardgateError extends Error {
+  readonly code: ErrorCode;
+  readonly sqlstate: string;
+  readonly mysqlErrno: number;
+  readonly severity: 'ERROR' | 'FATAL';
+  readonly params: Record<string, string | number>;
+
+  constructor(code: ErrorCode, params: Record<string, string | number> = {}) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(renderMessage(spec.message, params));
+    this.name = 'ShardgateError';
+    this.code = code;
+    this.sqlstate = spec.sqlstate;
+    this.mysqlErrno = spec.mysqlErrno;
+    this.severity = spec.severity;
+    this.params = params;
+  }
+
+  get fatal(): boolean {
+    return this.severity === 'FATAL';
+  }
+}
+
+export function renderMessage(template: string, params: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = params[key];
+    return value === undefined ? `{${key}}` : String(value);
+  });
+}
+
+/** Wraps anything thrown into a ShardgateError without losing an existing code. */
+export function toShardgateError(err: unknown): ShardgateError {
+  if (err instanceof ShardgateError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ShardgateError('INTERNAL', { detail });
+}

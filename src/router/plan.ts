@@ -1,0 +1,122 @@
+// A Plan is data: what to run where, and why. The planner (planner.ts) is a pure function
+// (facts, values, session, topology view) -> Plan; the executor runs it. Plans render to stable
+// JSON (renderPlan) for SHARDGATE EXPLAIN, logs and golden tests.
+import type { ConsistencyLevel } from '../config/schema.js';
+import type { ErrorCode } from '../errors.js';
+import type { AggregateFn } from '../sql/facts.js';
+
+export type Role = 'primary' | 'replica';
+
+/** read_your_writes on a replica that has not yet replayed the session's write: wait, else fall back. */
+export interface ReplayWait {
+  /** The session's last write position on this shard (PostgreSQL LSN "X/Y" or MariaDB GTID). */
+  position: string;
+  maxWaitMs: number;
+  /** Server to use when the wait runs out (the shard primary). */
+  fallbackServer: string;
+}
+
+export interface RouteTarget {
+  shard: string;
+  /** Server name from the topology. */
+  server: string;
+  role: Role;
+  wait?: ReplayWait;
+}
+
+export interface MergeOrder {
+  /** 0-based column index in the result. */
+  column: number;
+  desc: boolean;
+  nullsFirst: boolean;
+}
+
+export interface MergeAggregate {
+  /** 0-based column index in the per-shard result. */
+  column: number;
+  fn: AggregateFn;
+  /** For avg: the per-shard query returns sum at `column` and count at `countColumn`. */
+  countColumn?: number;
+}
+
+/** How to combine per-shard results of a scatter read. */
+export interface MergeSpec {
+  /** Sort merged rows (each shard's rows arrive sorted the same way). */
+  orderBy: MergeOrder[];
+  /** Group on these 0-based columns and combine `aggregates`; empty groupBy + aggregates: one row. */
+  groupBy: number[];
+  aggregates: MergeAggregate[];
+  /** Rows to skip, then rows to return, after merging. */
+  offset: number;
+  limit: number | null;
+  distinct: boolean;
+  /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
+  visibleColumns: number | null;
+}
+
+export interface PlanBase {
+  /** Effective consistency level for reads; null for writes and statements without data. */
+  level: ConsistencyLevel | null;
+  /** Data types the statement touches. */
+  dataTypes: string[];
+  /** Topology version the plan was made against. */
+  topologyVersion: number;
+  /** Human-readable steps of the decision, in order. */
+  reasons: string[];
+  /** Shard-key values seen, for hot-key tracking: table -> values as text. */
+  keys: Array<{ shard: string; table: string; value: string }>;
+}
+
+export interface SinglePlan extends PlanBase {
+  type: 'single';
+  target: RouteTarget;
+  write: boolean;
+}
+
+export interface ScatterPlan extends PlanBase {
+  type: 'scatter';
+  targets: RouteTarget[];
+  write: boolean;
+  /** Null for writes and for plain concatenation without anything to merge. */
+  merge: MergeSpec | null;
+  /** SQL to send to each shard when it differs from the client's (e.g. avg -> sum, count; LIMIT n+offset). */
+  rewrittenSql: string | null;
+}
+
+/** A multi-row INSERT whose rows belong to different shards (outside a transaction). */
+export interface SplitInsertPlan extends PlanBase {
+  type: 'split-insert';
+  parts: Array<{ target: RouteTarget; rows: number[] }>;
+}
+
+export type LocalAction =
+  | { kind: 'set-context'; name: string; value: string | null }
+  | { kind: 'show-context'; name: string }
+  | { kind: 'explain'; plan: Plan };
+
+/** Answered by the proxy itself; nothing reaches a backend. */
+export interface LocalPlan extends PlanBase {
+  type: 'local';
+  action: LocalAction;
+}
+
+export interface ErrorPlan extends PlanBase {
+  type: 'error';
+  code: ErrorCode;
+  params: Record<string, string | number>;
+}
+
+export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan;
+
+/** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
+export function renderPlan(plan: Plan): string {
+  return JSON.stringify(plan, (_key, value: unknown) => {
+    if (typeof value === 'bigint') return value.toString();
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return value;
+  }, 2);
+}

@@ -1,0 +1,188 @@
+// QueryFacts: everything routing and scatter-gather need to know about a statement, and nothing
+// more. Facts are computed once per query *shape* (fingerprint) and cached, so they never hold
+// literal values themselves: they point at literals by index (into the fingerprint's literal
+// list of the current text) or at bind parameters by number. Facts are independent of config, so
+// routing rules can change at run time without invalidating the cache.
+
+export type StatementKind =
+  | 'read' // SELECT / VALUES / TABLE without locking or modifying CTEs (write functions: router)
+  | 'write' // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, write functions, modifying CTEs
+  | 'ddl' // CREATE/ALTER/DROP/TRUNCATE/GRANT/COMMENT ...
+  | 'transaction' // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/PREPARE TRANSACTION
+  | 'session' // SET/SHOW/RESET/DISCARD
+  | 'utility' // LISTEN/UNLISTEN/NOTIFY/COPY/VACUUM/ANALYZE/EXPLAIN/LOCK/PREPARE/EXECUTE/DEALLOCATE/...
+  | 'shardgate' // SHARDGATE EXPLAIN ..., SET/SHOW/RESET shardgate.*: answered by the proxy itself
+  | 'empty' // only comments / whitespace
+  | 'unknown'; // could not be parsed: routed conservatively (primary)
+
+/** Where a value comes from in the current execution of a shape. */
+export type ValueRef =
+  /** The Nth literal (0-based) of the fingerprint's literal list for this text. */
+  | { kind: 'literal'; index: number; negate?: boolean }
+  /** Bind parameter $index (1-based). */
+  | { kind: 'param'; index: number }
+  /** A value fixed by the shape itself (e.g. NULL, TRUE). */
+  | { kind: 'const'; value: string | null };
+
+/** `column = v`, `column IN (v1, v2)`, `column = ANY($n)` on a table of the statement. */
+export interface KeyCondition {
+  /** Real table name, lower-cased, without schema (aliases resolved). */
+  table: string;
+  column: string;
+  /** Any of these values (one for `=`, several for IN). */
+  values: ValueRef[];
+  /** `= ANY($n)`: parameter n holds an array whose elements are the values. */
+  arrayParam?: number;
+}
+
+export interface InsertShape {
+  table: string;
+  /** Column list as written; empty when the statement gives none (then table order). */
+  columns: string[];
+  /** One entry per VALUES row; each row one ValueRef per column (or null for an expression). */
+  rows: Array<Array<ValueRef | null>>;
+  /** INSERT ... SELECT, ON CONFLICT etc. keep rows but set this. */
+  fromSelect: boolean;
+  onConflict: boolean;
+  returning: boolean;
+}
+
+export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
+
+export interface OutputColumn {
+  /** Name the column will have in the result (alias or derived). */
+  name: string;
+  /** Aggregate call at the top of this target expression, if any. */
+  aggregate?: AggregateFn;
+  /** count(DISTINCT ...) and friends cannot be merged from per-shard results. */
+  aggregateDistinct?: boolean;
+  /** `*` expands to several columns; positions after it are unknown until RowDescription. */
+  star?: boolean;
+}
+
+export interface OrderItem {
+  /** 1-based position in the output columns, when the sort key is an output column. */
+  position: number | null;
+  /** Name of the output column sorted by (for diagnostics). */
+  name: string | null;
+  desc: boolean;
+  /** NULLS FIRST/LAST as PostgreSQL resolves them (default: NULLS LAST for ASC, FIRST for DESC). */
+  nullsFirst: boolean;
+}
+
+/** What a multi-shard SELECT needs to merge per-shard results. Present for plain SELECTs only. */
+export interface SelectShape {
+  outputs: OutputColumn[];
+  orderBy: OrderItem[];
+  limit: ValueRef | null;
+  offset: ValueRef | null;
+  /** 1-based output positions of GROUP BY keys; null entries: grouped by a non-output expression. */
+  groupBy: Array<number | null>;
+  distinct: boolean;
+  hasAggregates: boolean;
+  /** Window functions, set operations, HAVING etc. that a simple merge cannot reproduce. */
+  unmergeable: string | null;
+}
+
+export type TransactionAction =
+  | 'begin'
+  | 'commit'
+  | 'rollback'
+  | 'savepoint'
+  | 'release'
+  | 'rollback_to'
+  | 'prepare'
+  | 'commit_prepared'
+  | 'rollback_prepared';
+
+export interface TransactionFacts {
+  action: TransactionAction;
+  /** BEGIN READ ONLY / START TRANSACTION READ ONLY. */
+  readOnly: boolean;
+}
+
+export interface SessionFacts {
+  action: 'set' | 'reset' | 'show' | 'discard';
+  /** Lower-cased variable name ("search_path", "shardgate.vip", "all" for RESET ALL). */
+  name: string | null;
+  /** SET value as text (literal values resolved at analysis: SET has no bind parameters). */
+  value: string | null;
+  /** SET LOCAL: lasts to the end of the transaction. */
+  local: boolean;
+}
+
+export type UtilityKind =
+  | 'listen'
+  | 'unlisten'
+  | 'notify'
+  | 'copy_from'
+  | 'copy_to'
+  | 'vacuum'
+  | 'analyze'
+  | 'explain'
+  | 'lock'
+  | 'prepare'
+  | 'execute'
+  | 'deallocate'
+  | 'declare_cursor'
+  | 'fetch'
+  | 'close_cursor'
+  | 'do'
+  | 'call'
+  | 'checkpoint'
+  | 'other';
+
+/** Comment hints: `/* shardgate: consistency=strong shard=s1 role=replica *\/`. */
+export interface CommentHints {
+  consistency?: string;
+  shard?: string;
+  role?: string;
+  vip?: string;
+  realtime?: string;
+  battery_saving?: string;
+}
+
+/** Statements intercepted by the proxy (kind 'shardgate'). */
+export type ShardgateCommand =
+  | { command: 'explain'; statement: string }
+  | { command: 'set'; name: string; value: string | null }
+  | { command: 'show'; name: string }
+  | { command: 'reset'; name: string };
+
+export interface StatementFacts {
+  kind: StatementKind;
+  /** All tables read or written, real names lower-cased without schema, deduplicated, sorted. */
+  tables: string[];
+  /** Tables written (INSERT/UPDATE/DELETE/MERGE targets, also in CTEs). */
+  writeTables: string[];
+  /** Shard-key candidates: equality conditions in the top-level AND of each WHERE/JOIN ON. */
+  keyConditions: KeyCondition[];
+  insert: InsertShape | null;
+  select: SelectShape | null;
+  /** FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE anywhere (subqueries, CTEs). */
+  locking: boolean;
+  /** WITH x AS (INSERT/UPDATE/DELETE ...). */
+  modifyingCte: boolean;
+  /** Every function called anywhere (lower-cased, without schema). The router applies the
+   *  configurable write-function list (nextval, setval, ...) to it, so the cache stays valid
+   *  when that list changes. */
+  functions: string[];
+  transaction: TransactionFacts | null;
+  session: SessionFacts | null;
+  utility: UtilityKind | null;
+  shardgate: ShardgateCommand | null;
+  /** DDL or utility touching temp objects, advisory locks etc.: pins the server connection. */
+  pinsSession: boolean;
+  /** Parse error message when kind is 'unknown'. */
+  parseError: string | null;
+}
+
+/** A whole query text: one or several statements (simple query protocol allows several). */
+export interface QueryFacts {
+  statements: StatementFacts[];
+  hints: CommentHints;
+  /** Number of literals the fingerprint extracted (sanity check on cache hits). */
+  literalCount: number;
+  /** Highest $n used. */
+  paramCount: number;
+}
