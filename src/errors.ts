@@ -154,6 +154,12 @@ export const ERRORS = {
     severity: 'ERROR',
     message: '{detail}',
   },
+  TRANSACTION_ABORTED: {
+    sqlstate: '25P02',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message: 'current transaction is aborted, commands ignored until end of transaction block; send ROLLBACK',
+  },
   // --- cutover ------------------------------------------------------------------------------
   CUTOVER_RETRY: {
     sqlstate: '40001',

@@ -73,6 +73,21 @@ export interface SinglePlan extends PlanBase {
   write: boolean;
 }
 
+/**
+ * How each shard's SQL must differ from the client's for a scatter read. The planner sees facts,
+ * not text: the router applies this with src/sql/scatter-rewrite.ts and fills rewrittenSql.
+ */
+export interface ScatterRewrite {
+  /**
+   * Replaces the client's LIMIT/OFFSET on every shard: a number is `LIMIT n` (the client's
+   * limit + offset) without OFFSET; null removes LIMIT and OFFSET (grouped/aggregated results:
+   * the merge applies them).
+   */
+  limit: number | null;
+  /** 0-based output columns holding avg(x): send sum(x) there and append count(x) at the end. */
+  avgColumns: number[];
+}
+
 export interface ScatterPlan extends PlanBase {
   type: 'scatter';
   targets: RouteTarget[];
@@ -81,6 +96,8 @@ export interface ScatterPlan extends PlanBase {
   merge: MergeSpec | null;
   /** SQL to send to each shard when it differs from the client's (e.g. avg -> sum, count; LIMIT n+offset). */
   rewrittenSql: string | null;
+  /** Non-null when the per-shard SQL must be rewritten (see ScatterRewrite); rewrittenSql holds the result. */
+  rewrite: ScatterRewrite | null;
 }
 
 /** A multi-row INSERT whose rows belong to different shards (outside a transaction). */
@@ -110,13 +127,17 @@ export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | Erro
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {
-  return JSON.stringify(plan, (_key, value: unknown) => {
-    if (typeof value === 'bigint') return value.toString();
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k];
-      return sorted;
-    }
-    return value;
-  }, 2);
+  return JSON.stringify(
+    plan,
+    (_key, value: unknown) => {
+      if (typeof value === 'bigint') return value.toString();
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        const sorted: Record<string, unknown> = {};
+        for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k];
+        return sorted;
+      }
+      return value;
+    },
+    2,
+  );
 }

@@ -1,0 +1,197 @@
+// Reads and writes of table data: the level, the shards the tables need (key conditions,
+// reference and unsharded tables, join rules), then a single, scatter or refused plan.
+import type { ConsistencyLevel } from '../config/schema.js';
+import type { StatementFacts } from '../sql/facts.js';
+import { decideLevel } from './consistency.js';
+import type { ShardView, TopologyView } from './inputs.js';
+import { mergeFor } from './merge-spec.js';
+import type { ErrorPlan, Plan, RouteTarget, ScatterPlan } from './plan.js';
+import {
+  crossShard,
+  errorPlan,
+  type PlanContext,
+  readTarget,
+  scatterWrite,
+  shardByName,
+  singlePlan,
+  withBase,
+} from './planner-context.js';
+import { planInsert } from './planner-insert.js';
+import { classifyTables, inTopologyOrder, shardsOfTable, type TableSets } from './table-routing.js';
+
+const writeFunctionSets = new WeakMap<readonly string[], Set<string>>();
+
+function writeFunctionCalled(facts: StatementFacts, topology: TopologyView): string | null {
+  if (facts.functions.length === 0) return null;
+  const list = topology.routing.writeFunctions;
+  let set = writeFunctionSets.get(list);
+  if (!set) {
+    set = new Set(list.map((f) => f.toLowerCase()));
+    writeFunctionSets.set(list, set);
+  }
+  for (const f of facts.functions) if (set.has(f)) return f;
+  return null;
+}
+
+interface Demand {
+  /** Shard names in topology order. */
+  shards: string[];
+  /** Why several shards are needed ('' when the keys decided). */
+  why: string;
+  keyUnknown: { table: string; column: string } | null;
+}
+
+/** The shards the statement's tables need (reads and non-reference writes). */
+export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPlan {
+  const { facts, topology, session } = pc.input;
+  const home =
+    session.inTransaction && session.transactionShard ? session.transactionShard : topology.defaultShard;
+  if (sets.sharded.length === 0) {
+    if (sets.unsharded.length > 0)
+      pc.base.reasons.push(`unsharded ${sets.unsharded.join(', ')} -> ${topology.defaultShard}`);
+    else if (sets.reference.length > 0)
+      pc.base.reasons.push(`reference ${sets.reference.join(', ')} -> ${home}`);
+    return { shards: [sets.unsharded.length > 0 ? topology.defaultShard : home], why: '', keyUnknown: null };
+  }
+  let union: Set<string> | null = new Set();
+  let why = '';
+  let keyUnknown: Demand['keyUnknown'] = null;
+  for (const table of sets.sharded) {
+    const config = topology.tables[table]!;
+    const r = shardsOfTable(table, config, facts, pc.input, topology, pc.base.keys);
+    if (r.shards === null) {
+      pc.base.reasons.push(`${r.unknown} -> all shards`);
+      why ||= r.unknown!;
+      keyUnknown ??= { table, column: config.shardKey! };
+      union = null;
+    } else {
+      const list = inTopologyOrder(r.shards, topology);
+      pc.base.reasons.push(`${table}.${config.shardKey} -> ${list.join(', ') || 'no shard'}`);
+      if (union) for (const s of r.shards) union.add(s);
+    }
+  }
+  const shards = union ? inTopologyOrder(union, topology) : topology.shards.map((s) => s.name);
+  if (shards.length === 0) {
+    // e.g. `= ANY('{}')`: no row can match; any one shard answers correctly.
+    pc.base.reasons.push(`no key value -> ${home}`);
+    return { shards: [home], why: '', keyUnknown: null };
+  }
+  if (sets.unsharded.length > 0 && (shards.length > 1 || shards[0] !== topology.defaultShard)) {
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+      detail: `sharded ${sets.sharded.join(', ')} (shards ${shards.join(', ')}) is joined with unsharded ${sets.unsharded.join(', ')}, which lives only on ${topology.defaultShard}`,
+    });
+  }
+  if (shards.length > 1 && sets.sharded.length > 1) {
+    const columns = new Set(sets.sharded.map((t) => topology.tables[t]!.shardKey!.toLowerCase()));
+    if (columns.size > 1) {
+      return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+        detail: `${sets.sharded.map((t) => `${t} (${topology.tables[t]!.shardKey})`).join(', ')} are sharded by different keys and need shards ${shards.join(', ')}`,
+      });
+    }
+  }
+  if (!why && shards.length > 1) why = `key values on ${shards.join(', ')}`;
+  return { shards, why, keyUnknown };
+}
+
+export function planData(pc: PlanContext): Plan {
+  const { facts, topology, session } = pc.input;
+  const writeFunction = writeFunctionCalled(facts, topology);
+  const write =
+    facts.kind === 'write' ||
+    facts.locking ||
+    facts.modifyingCte ||
+    writeFunction !== null ||
+    facts.writeTables.length > 0;
+  const decision = decideLevel(facts.tables, pc.ctx, topology);
+  pc.base.dataTypes = decision.dataTypes;
+  for (const r of decision.reasons) pc.base.reasons.push(r);
+  pc.maxLagMs = decision.maxLagMs;
+  let level: ConsistencyLevel | null = decision.level;
+  if (write) {
+    level = null;
+    pc.base.reasons.push(writeFunction ? `calls ${writeFunction}() -> write` : 'write');
+  } else if (session.inTransaction && !session.transactionReadOnly) {
+    level = 'strong';
+    pc.base.reasons.push('read in a read-write transaction -> primary');
+  }
+  pc.base.level = level;
+  if (pc.forcedShard) {
+    pc.base.reasons.push(`shard=${pc.forcedShard.name} forced`);
+    return singlePlan(pc, pc.forcedShard, write, level);
+  }
+  if (facts.insert && facts.writeTables.length > 0) {
+    const insertPlan = planInsert(pc, facts.insert);
+    if (insertPlan) return insertPlan;
+  }
+  const sets = classifyTables(facts.tables, topology);
+  const referenceWrites = facts.writeTables.filter((t) => sets.reference.includes(t));
+  if (referenceWrites.length > 0) return planReferenceWrite(pc, referenceWrites, sets.sharded);
+  const demand = shardDemand(pc, sets);
+  if ('type' in demand) return demand;
+  if (demand.shards.length === 1)
+    return singlePlan(pc, shardByName(topology, demand.shards[0]!)!, write, level);
+  const crossTx = crossShard(pc, demand.shards);
+  if (crossTx) return crossTx;
+  const shards = demand.shards.map((n) => shardByName(topology, n)!);
+  if (write) {
+    const written = facts.writeTables.length > 0 ? facts.writeTables : sets.sharded;
+    const refusing = written.filter((t) => sets.sharded.includes(t) && !topology.tables[t]!.scatterWrites);
+    if (refusing.length > 0) {
+      const table = refusing[0]!;
+      const column = topology.tables[table]!.shardKey!;
+      if (demand.keyUnknown)
+        return errorPlan(pc.base, 'SCATTER_WRITE_REFUSED', {
+          verb: writeVerb(facts, writeFunction),
+          table,
+          column,
+        });
+      return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+        detail: `a write on ${table} would touch shards ${demand.shards.join(', ')} (${demand.why}) and the table does not allow scatterWrites`,
+      });
+    }
+    pc.base.reasons.push(`scatterWrites allowed -> ${demand.shards.join(', ')} primaries`);
+    if (facts.writeTables.length === 0) return scatterRead(pc, shards, null);
+    return scatterWrite(pc, shards);
+  }
+  return scatterRead(pc, shards, level);
+}
+
+function writeVerb(facts: StatementFacts, writeFunction: string | null): string {
+  if (facts.locking) return 'SELECT ... FOR UPDATE/SHARE';
+  if (facts.modifyingCte) return 'a data-modifying WITH';
+  if (writeFunction && facts.writeTables.length === 0) return `SELECT ${writeFunction}(...)`;
+  return 'UPDATE/DELETE';
+}
+
+/** A read on several shards; level null: on the primaries (a locking read allowed to scatter). */
+function scatterRead(pc: PlanContext, shards: readonly ShardView[], level: ConsistencyLevel | null): Plan {
+  const merged = mergeFor(pc.input.facts.select, pc.input.resolve);
+  if ('unsupported' in merged)
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', { detail: merged.unsupported });
+  const targets = shards.map(
+    (s): RouteTarget =>
+      level === null ? { shard: s.name, server: s.primary.name, role: 'primary' } : readTarget(pc, s, level),
+  );
+  if (merged.rewrite) pc.base.reasons.push('per-shard SQL needs a rewrite');
+  const plan: ScatterPlan = withBase<ScatterPlan>(pc.base, {
+    type: 'scatter',
+    targets,
+    write: level === null,
+    merge: merged.merge,
+    rewrittenSql: null,
+    rewrite: merged.rewrite,
+  });
+  return plan;
+}
+
+function planReferenceWrite(pc: PlanContext, tables: string[], sharded: string[]): Plan {
+  const { facts, topology } = pc.input;
+  const others = facts.writeTables.filter((t) => !tables.includes(t));
+  if (others.length > 0 || sharded.length > 0) {
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+      detail: `a statement that writes reference table ${tables.join(', ')} must not also use ${[...new Set([...others, ...sharded])].join(', ')}: every shard would write different rows`,
+    });
+  }
+  pc.base.reasons.push(`reference ${tables.join(', ')} written on every shard`);
+  return scatterWrite(pc, topology.shards);
+}

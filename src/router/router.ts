@@ -1,0 +1,134 @@
+// The routing facade the front ends call: text (and bind parameters) in, planned statements out.
+// It joins the analyzer (fingerprint cache + libpg-query), the pure planner and the live
+// topology view; nothing here does I/O.
+import type { RuntimeTopology } from '../backend/topology.js';
+import { ShardgateError } from '../errors.js';
+import { type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
+import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
+import type { StatementFacts } from '../sql/facts.js';
+import { inlineInsertRows } from '../sql/insert-rows.js';
+import type { RoutingSession } from './inputs.js';
+import type { Plan } from './plan.js';
+import { planStatement } from './planner.js';
+
+export interface PlannedStatement {
+  facts: StatementFacts;
+  plan: Plan;
+  sql: string;
+}
+
+export interface BindInput {
+  values: Array<Buffer | null>;
+  formats: number[];
+  types: number[];
+}
+
+const EMPTY_FACTS: StatementFacts = {
+  kind: 'empty',
+  tables: [],
+  writeTables: [],
+  keyConditions: [],
+  insert: null,
+  select: null,
+  locking: false,
+  modifyingCte: false,
+  functions: [],
+  transaction: null,
+  session: null,
+  utility: null,
+  shardgate: null,
+  pinsSession: false,
+  parseError: null,
+};
+
+export class Router {
+  constructor(
+    readonly analyzer: QueryAnalyzer,
+    private readonly topology: RuntimeTopology,
+  ) {}
+
+  /** Simple protocol: every statement of the text, planned in order. */
+  planSimple(sql: string, session: RoutingSession): PlannedStatement[] {
+    return this.plan(sql, session, null);
+  }
+
+  /** Extended protocol: one statement with its bind parameters. */
+  planExtended(sql: string, session: RoutingSession, bind: BindInput): PlannedStatement[] {
+    return this.plan(sql, session, bind);
+  }
+
+  /** Parse/Describe without Execute: no data touched; the session's shard or the default primary. */
+  planDescribeOnly(sql: string, session: RoutingSession): PlannedStatement {
+    return { facts: EMPTY_FACTS, plan: this.defaultPlan(session, 'describe only'), sql };
+  }
+
+  planUtilityOnDefault(session: RoutingSession): PlannedStatement {
+    return { facts: EMPTY_FACTS, plan: this.defaultPlan(session, 'function call'), sql: '' };
+  }
+
+  private defaultPlan(session: RoutingSession, reason: string): Plan {
+    const view = this.topology.view();
+    const shardName = session.transactionShard ?? view.defaultShard;
+    const shard = view.shards.find((s) => s.name === shardName) ?? view.shards[0]!;
+    const server = session.transactionServer ?? shard.primary.name;
+    return {
+      type: 'single',
+      target: { shard: shard.name, server, role: server === shard.primary.name ? 'primary' : 'replica' },
+      write: false,
+      level: null,
+      dataTypes: [],
+      topologyVersion: view.version,
+      reasons: [reason],
+      keys: [],
+    };
+  }
+
+  private plan(sql: string, session: RoutingSession, bind: BindInput | null): PlannedStatement[] {
+    const analyzed = this.analyzer.analyze(sql);
+    const view = this.topology.view();
+    const { literals } = analyzed;
+    const params = bind ? decodeBindParams(bind.values, bind.formats, bind.types) : [];
+    const resolve = (ref: Parameters<typeof resolveValue>[0]) => resolveValue(ref, literals, params);
+    const resolveArray = (index: number) => {
+      const raw = params[index - 1];
+      return raw === undefined || raw === null ? null : parseTextArray(raw);
+    };
+    const statements = analyzed.facts.statements.length ? analyzed.facts.statements : [EMPTY_FACTS];
+    if (!view.routing.enabled) {
+      return statements.map((facts) => ({ facts, plan: this.defaultPlan(session, 'routing disabled'), sql }));
+    }
+    return statements.map((facts) => {
+      let explainInner: Plan | undefined;
+      if (facts.shardgate?.command === 'explain') {
+        const inner = this.plan(facts.shardgate.statement, session, bind);
+        explainInner = inner[0]?.plan;
+      }
+      const plan = planStatement({
+        facts,
+        hints: analyzed.facts.hints,
+        resolve,
+        resolveArray,
+        session,
+        topology: view,
+        explainInner,
+      });
+      return { facts, plan, sql };
+    });
+  }
+
+  /** Split-insert: the statement with only the given VALUES rows, parameters inlined as literals. */
+  insertRowsSql(
+    sql: string,
+    rows: number[],
+    bind: { values: Array<Buffer | null>; paramFormats: number[] } | null,
+    types: number[],
+  ): string {
+    const params = bind ? decodeBindParams(bind.values, bind.paramFormats, types) : [];
+    if (bind && bind.paramFormats.some((f) => f === 1) && params.some((p) => p === null)) {
+      throw new ShardgateError('SCATTER_UNSUPPORTED', {
+        detail: 'a multi-shard INSERT with binary parameters of unknown type',
+      });
+    }
+    return inlineInsertRows(sql, rows, params);
+  }
+}

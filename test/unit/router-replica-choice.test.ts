@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import type { ConsistencyLevel } from '../../src/config/schema.js';
+import type { ServerView } from '../../src/router/inputs.js';
+import { chooseServer, forceReplica } from '../../src/router/replica-choice.js';
+import { demoTopology } from '../support/topology-fixture.js';
+
+function choose(
+  level: ConsistencyLevel,
+  servers: Record<string, Partial<ServerView>> = {},
+  opts: { lastWrite?: string; maxLagMs?: number; replicas?: number } = {},
+) {
+  const topology = demoTopology({ servers, replicas: opts.replicas ?? 3 });
+  return chooseServer({
+    level,
+    shard: topology.shards[0]!,
+    routing: topology.routing,
+    lastWritePosition: opts.lastWrite ?? null,
+    maxLagMs: opts.maxLagMs ?? 1000,
+  });
+}
+
+describe('chooseServer', () => {
+  it('strong -> primary', () => {
+    expect(choose('strong').target).toEqual({ shard: 's0', server: 's0-primary', role: 'primary' });
+  });
+
+  it('eventual -> fewest outstanding requests, ties by name', () => {
+    expect(choose('eventual').target.server).toBe('s0-replica1');
+    expect(
+      choose('eventual', { 's0-replica1': { outstanding: 3 }, 's0-replica2': { outstanding: 1 } }).target
+        .server,
+    ).toBe('s0-replica3');
+    expect(
+      choose('eventual', { 's0-replica1': { outstanding: 3 }, 's0-replica3': { outstanding: 2 } }).target
+        .server,
+    ).toBe('s0-replica2');
+  });
+
+  it('out of rotation: unhealthy, drained, past the hard lag limit', () => {
+    const c = choose('eventual', {
+      's0-replica1': { healthy: false },
+      's0-replica2': { drained: true },
+      's0-replica3': { lagMs: 30_001 },
+    });
+    expect(c.target.role).toBe('primary');
+    expect(c.reason).toMatch(/no replica in rotation/);
+  });
+
+  it('weak -> lowest rtt regardless of lag, unknown rtt last', () => {
+    expect(
+      choose('weak', {
+        's0-replica1': { rttMs: null },
+        's0-replica2': { rttMs: 2, lagMs: 20_000 },
+        's0-replica3': { rttMs: 5 },
+      }).target.server,
+    ).toBe('s0-replica2');
+    expect(
+      choose('weak', {
+        's0-replica1': { rttMs: null },
+        's0-replica2': { rttMs: null },
+        's0-replica3': { rttMs: null },
+      }).target.server,
+    ).toBe('s0-replica1');
+  });
+
+  it('bounded -> a replica with known lag within the bound, else primary', () => {
+    expect(
+      choose('bounded', {
+        's0-replica1': { lagMs: 900 },
+        's0-replica2': { lagMs: null },
+        's0-replica3': { lagMs: 1001 },
+      }).target.server,
+    ).toBe('s0-replica1');
+    expect(
+      choose('bounded', {
+        's0-replica1': { lagMs: null },
+        's0-replica2': { lagMs: null },
+        's0-replica3': { lagMs: 1001 },
+      }).target.role,
+    ).toBe('primary');
+    expect(choose('bounded', {}, { maxLagMs: 4 }).target.role).toBe('primary');
+  });
+
+  it('read_your_writes without a write on the shard behaves like eventual', () => {
+    const c = choose('read_your_writes', { 's0-replica1': { outstanding: 1 } });
+    expect(c.target).toEqual({ shard: 's0', server: 's0-replica2', role: 'replica' });
+  });
+
+  it('read_your_writes -> a replica that replayed the write', () => {
+    const c = choose(
+      'read_your_writes',
+      {
+        's0-replica1': { position: '0/100' },
+        's0-replica2': { position: '0/200' },
+        's0-replica3': { position: null },
+      },
+      { lastWrite: '0/180' },
+    );
+    expect(c.target).toEqual({ shard: 's0', server: 's0-replica2', role: 'replica' });
+  });
+
+  it('read_your_writes -> wait on the least lagging replica, fall back to the primary', () => {
+    const c = choose(
+      'read_your_writes',
+      {
+        's0-replica1': { position: '0/100', lagMs: 30 },
+        's0-replica2': { position: '0/100', lagMs: 10 },
+        's0-replica3': { position: '0/100', lagMs: null },
+      },
+      { lastWrite: '0/180' },
+    );
+    expect(c.target).toEqual({
+      shard: 's0',
+      server: 's0-replica2',
+      role: 'replica',
+      wait: { position: '0/180', maxWaitMs: 50, fallbackServer: 's0-primary' },
+    });
+  });
+
+  it('read_your_writes with no replica in rotation -> primary', () => {
+    const c = choose(
+      'read_your_writes',
+      { 's0-replica1': { healthy: false } },
+      { lastWrite: '0/1', replicas: 1 },
+    );
+    expect(c.target.role).toBe('primary');
+  });
+});
+
+describe('forceReplica', () => {
+  it('uses a replica even for strong, and the primary only when none is in rotation', () => {
+    const topology = demoTopology();
+    const input = {
+      level: 'strong' as const,
+      shard: topology.shards[1]!,
+      routing: topology.routing,
+      lastWritePosition: null,
+      maxLagMs: 1000,
+    };
+    expect(forceReplica(input).target).toEqual({ shard: 's1', server: 's1-replica1', role: 'replica' });
+    const down = demoTopology({ servers: { 's1-replica1': { healthy: false } } });
+    expect(forceReplica({ ...input, shard: down.shards[1]! }).target.role).toBe('primary');
+    const lagging = demoTopology({ servers: { 's1-replica1': { lagMs: 5000 } } });
+    expect(forceReplica({ ...input, level: 'bounded', shard: lagging.shards[1]! }).target.role).toBe(
+      'replica',
+    );
+  });
+});
