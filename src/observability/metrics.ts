@@ -1,0 +1,444 @@
+// The shardgate Prometheus registry. Per-statement figures are pushed by the data path through
+// cached label children (prom-client's labels() lookup builds a key string per call, too slow for
+// the hot path); everything that is state (pools, lag, hot spots, alerts, cutover, host) is read
+// from callback sources at scrape time. Names follow Prometheus conventions: shardgate_ prefix,
+// base units (seconds, bytes, ratios 0-1), _total for counters.
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { ConsistencyLevel } from '../config/schema.js';
+import { CellHistogram, type HistogramCell } from './fast-metrics.js';
+
+export type Role = 'primary' | 'replica';
+
+/** What a pool reports at scrape time (src/backend/pool.ts PoolStats fits this shape). */
+export interface PoolStatsSample {
+  server: string;
+  shard: string;
+  role: Role;
+  active: number;
+  idle: number;
+  waiting: number;
+  total: number;
+  checkoutsTotal?: number;
+  /** Checkouts that found no free connection and had to wait. */
+  waitedTotal?: number;
+  timeoutsTotal?: number;
+  waitSecondsTotal?: number;
+}
+export type PoolStatsSource = () => ReadonlyArray<PoolStatsSample>;
+
+export type LagSource = () => ReadonlyArray<{
+  shard: string;
+  replica: string;
+  /** null = unknown: the series is left out, never reported as 0. */
+  lagSeconds: number | null;
+  lagBytes: number | null;
+}>;
+export type ParseCacheSource = () => { hits: number; misses: number; entries?: number };
+export type HotnessSource = () => ReadonlyArray<{ shard: string; hotspotScore: number | null }>;
+export type ImbalanceSource = () => number | null;
+export type AlertsSource = () => ReadonlyArray<{ alertname: string; severity: string }>;
+export type CutoverSource = () => ReadonlyArray<{ migration: string; phase: string }>;
+export type HostMetricsSource = () => ReadonlyArray<{
+  shard: string;
+  server: string;
+  cpuPercent: number | null;
+  memoryPercent: number | null;
+  diskPercent: number | null;
+}>;
+
+export interface MetricSources {
+  pools?: PoolStatsSource;
+  lag?: LagSource;
+  parseCache?: ParseCacheSource;
+  hotness?: HotnessSource;
+  imbalance?: ImbalanceSource;
+  alerts?: AlertsSource;
+  cutover?: CutoverSource;
+  host?: HostMetricsSource;
+}
+
+/** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
+export const METRIC = {
+  statements: 'shardgate_statements_total',
+  statementDuration: 'shardgate_statement_duration_seconds',
+  routingDecisions: 'shardgate_routing_decisions_total',
+  poolServerConnections: 'shardgate_pool_server_connections',
+  poolClientsWaiting: 'shardgate_pool_clients_waiting',
+  poolCheckouts: 'shardgate_pool_checkouts_total',
+  poolCheckoutsWaited: 'shardgate_pool_checkouts_waited_total',
+  poolCheckoutTimeouts: 'shardgate_pool_checkout_timeouts_total',
+  poolWaitSecondsTotal: 'shardgate_pool_wait_seconds_total',
+  poolWait: 'shardgate_pool_wait_seconds',
+  replicationLagSeconds: 'shardgate_replication_lag_seconds',
+  replicationLagBytes: 'shardgate_replication_lag_bytes',
+  parseCacheHits: 'shardgate_parse_cache_hits_total',
+  parseCacheMisses: 'shardgate_parse_cache_misses_total',
+  parseCacheEntries: 'shardgate_parse_cache_entries',
+  hotspotScore: 'shardgate_hotspot_score',
+  imbalanceScore: 'shardgate_shard_imbalance_score',
+  alertsFiring: 'shardgate_alerts_firing',
+  cutoverPhase: 'shardgate_cutover_phase',
+  clientConnections: 'shardgate_client_connections',
+  hostCpu: 'shardgate_host_cpu_ratio',
+  hostMemory: 'shardgate_host_memory_ratio',
+  hostDisk: 'shardgate_host_disk_ratio',
+} as const;
+
+/** 0.1 ms .. 10 s. */
+export const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+function child<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
+/** Statement counts of one (kind, shard): [primary ok, primary error, replica ok, replica error]. */
+type StatementCells = Float64Array;
+const cellIndex = (role: Role, outcome: 'ok' | 'error'): number =>
+  (role === 'replica' ? 2 : 0) + (outcome === 'error' ? 1 : 0);
+const CELL_LABELS: ReadonlyArray<{ role: Role; outcome: 'ok' | 'error' }> = [
+  { role: 'primary', outcome: 'ok' },
+  { role: 'primary', outcome: 'error' },
+  { role: 'replica', outcome: 'ok' },
+  { role: 'replica', outcome: 'error' },
+];
+
+export class ShardgateMetrics {
+  readonly registry = new Registry();
+  private sources: MetricSources;
+  private readonly duration: CellHistogram;
+  private readonly poolWait: CellHistogram;
+  private readonly clients: Gauge<'protocol'>;
+  // Hot-path cells behind nested maps: a lookup allocates nothing (no joined key strings), an
+  // update is a number increment; the registry reads them at scrape time.
+  private readonly statementCells = new Map<string, Map<string, StatementCells>>();
+  private readonly routingCells = new Map<string, Float64Array>();
+  private readonly durationCells = new Map<string, [HistogramCell | null, HistogramCell | null]>();
+  private readonly poolWaitCells = new Map<string, Map<string, HistogramCell>>();
+
+  constructor(sources: MetricSources = {}) {
+    this.sources = { ...sources };
+    const registers = [this.registry];
+    const src = () => this.sources;
+    const statementCells = this.statementCells;
+    new Counter({
+      name: METRIC.statements,
+      help: 'Statements executed, by statement kind, shard, server role and outcome.',
+      labelNames: ['kind', 'shard', 'role', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [kind, shards] of statementCells) {
+          for (const [shard, cells] of shards) {
+            for (let i = 0; i < 4; i++)
+              if (cells[i]! > 0) this.inc({ kind, shard, ...CELL_LABELS[i]! }, cells[i]!);
+          }
+        }
+      },
+    });
+    this.duration = new CellHistogram(
+      METRIC.statementDuration,
+      'Statement latency seen by shardgate (send to last response byte), by shard and role.',
+      LATENCY_BUCKETS,
+    );
+    this.registry.registerMetric(this.duration as unknown as Metric);
+    const routingCells = this.routingCells;
+    new Counter({
+      name: METRIC.routingDecisions,
+      help: 'Routing decisions by consistency level and target role.',
+      labelNames: ['level', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [level, cells] of routingCells) {
+          if (cells[0]! > 0) this.inc({ level, role: 'primary' }, cells[0]!);
+          if (cells[1]! > 0) this.inc({ level, role: 'replica' }, cells[1]!);
+        }
+      },
+    });
+    this.poolWait = new CellHistogram(
+      METRIC.poolWait,
+      'Time a client waited for a server connection.',
+      LATENCY_BUCKETS,
+    );
+    this.registry.registerMetric(this.poolWait as unknown as Metric);
+    this.clients = new Gauge({
+      name: METRIC.clientConnections,
+      help: 'Open client connections by protocol.',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.clients.set({ protocol: 'postgres' }, 0);
+
+    const poolLabels = ['shard', 'server', 'role'] as const;
+    new Gauge({
+      name: METRIC.poolServerConnections,
+      help: 'Server connections per pool by state (active, idle, total).',
+      labelNames: [...poolLabels, 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src().pools?.() ?? []) {
+          const l = { shard: p.shard, server: p.server, role: p.role };
+          this.set({ ...l, state: 'active' }, p.active);
+          this.set({ ...l, state: 'idle' }, p.idle);
+          this.set({ ...l, state: 'total' }, p.total);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC.poolClientsWaiting,
+      help: 'Clients waiting for a server connection.',
+      labelNames: poolLabels,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src().pools?.() ?? [])
+          this.set({ shard: p.shard, server: p.server, role: p.role }, p.waiting);
+      },
+    });
+    const poolCounter = (name: string, help: string, pick: (p: PoolStatsSample) => number | undefined) =>
+      new Counter({
+        name,
+        help,
+        labelNames: poolLabels,
+        registers,
+        collect() {
+          // The pool owns the running totals; mirror them.
+          this.reset();
+          for (const p of src().pools?.() ?? []) {
+            const v = pick(p);
+            if (v !== undefined && v >= 0) this.inc({ shard: p.shard, server: p.server, role: p.role }, v);
+          }
+        },
+      });
+    poolCounter(METRIC.poolCheckouts, 'Server connection checkouts.', (p) => p.checkoutsTotal);
+    poolCounter(
+      METRIC.poolCheckoutsWaited,
+      'Checkouts that found no free connection and waited.',
+      (p) => p.waitedTotal,
+    );
+    poolCounter(METRIC.poolCheckoutTimeouts, 'Checkouts that timed out waiting.', (p) => p.timeoutsTotal);
+    poolCounter(
+      METRIC.poolWaitSecondsTotal,
+      'Total time clients waited for connections.',
+      (p) => p.waitSecondsTotal,
+    );
+
+    const lagGauge = (
+      name: string,
+      help: string,
+      pick: (l: ReturnType<LagSource>[number]) => number | null,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['shard', 'replica'],
+        registers,
+        collect() {
+          this.reset();
+          for (const l of src().lag?.() ?? []) {
+            const v = pick(l);
+            if (v !== null && Number.isFinite(v)) this.set({ shard: l.shard, replica: l.replica }, v);
+          }
+        },
+      });
+    lagGauge(
+      METRIC.replicationLagSeconds,
+      'Replica replay lag in seconds (absent when unknown).',
+      (l) => l.lagSeconds,
+    );
+    lagGauge(
+      METRIC.replicationLagBytes,
+      'Replica replay lag in bytes of WAL/binlog (absent when unknown).',
+      (l) => l.lagBytes,
+    );
+
+    new Counter({
+      name: METRIC.parseCacheHits,
+      help: 'Parse-cache lookups that found the statement shape.',
+      registers,
+      collect() {
+        const s = src().parseCache?.();
+        this.reset();
+        if (s) this.inc(s.hits);
+      },
+    });
+    new Counter({
+      name: METRIC.parseCacheMisses,
+      help: 'Parse-cache lookups that had to parse.',
+      registers,
+      collect() {
+        const s = src().parseCache?.();
+        this.reset();
+        if (s) this.inc(s.misses);
+      },
+    });
+    new Gauge({
+      name: METRIC.parseCacheEntries,
+      help: 'Statement shapes held in the parse cache.',
+      registers,
+      collect() {
+        const s = src().parseCache?.();
+        this.reset();
+        if (s?.entries !== undefined) this.set(s.entries);
+      },
+    });
+    new Gauge({
+      name: METRIC.hotspotScore,
+      help: 'Hot-key concentration per shard, 0-100 (100 x Gini of per-key requests over the window).',
+      labelNames: ['shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const h of src().hotness?.() ?? [])
+          if (h.hotspotScore !== null) this.set({ shard: h.shard }, h.hotspotScore);
+      },
+    });
+    new Gauge({
+      name: METRIC.imbalanceScore,
+      help: 'Load imbalance across shards, 0-100 (normalised Gini of per-shard requests).',
+      registers,
+      collect() {
+        this.reset();
+        const v = src().imbalance?.();
+        if (v !== undefined && v !== null) this.set(v);
+      },
+    });
+    new Gauge({
+      name: METRIC.alertsFiring,
+      help: 'Alerts currently firing, by alert name and severity.',
+      labelNames: ['alertname', 'severity'],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of src().alerts?.() ?? []) this.inc({ alertname: a.alertname, severity: a.severity });
+      },
+    });
+    new Gauge({
+      name: METRIC.cutoverPhase,
+      help: 'Current phase of each shard migration (1 on the phase it is in).',
+      labelNames: ['migration', 'phase'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of src().cutover?.() ?? []) this.set({ migration: c.migration, phase: c.phase }, 1);
+      },
+    });
+    const hostGauge = (
+      name: string,
+      help: string,
+      pick: (h: ReturnType<HostMetricsSource>[number]) => number | null,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['shard', 'server'],
+        registers,
+        collect() {
+          this.reset();
+          for (const h of src().host?.() ?? []) {
+            const v = pick(h);
+            if (v !== null && Number.isFinite(v)) this.set({ shard: h.shard, server: h.server }, v / 100);
+          }
+        },
+      });
+    hostGauge(
+      METRIC.hostCpu,
+      'CPU busy ratio of the database host (absent when unknown).',
+      (h) => h.cpuPercent,
+    );
+    hostGauge(
+      METRIC.hostMemory,
+      'Memory used ratio of the database host (absent when unknown).',
+      (h) => h.memoryPercent,
+    );
+    hostGauge(
+      METRIC.hostDisk,
+      "Disk used ratio of the server's data directory (absent when unknown).",
+      (h) => h.diskPercent,
+    );
+  }
+
+  /** Adds or replaces scrape-time sources (the lead wires pools, lag monitor, etc.). */
+  setSources(sources: MetricSources): void {
+    Object.assign(this.sources, sources);
+  }
+
+  /** Hot path: one statement on one target. */
+  recordStatement(
+    kind: string,
+    shard: string,
+    role: Role,
+    outcome: 'ok' | 'error',
+    latencySeconds: number,
+  ): void {
+    let shards = this.statementCells.get(kind);
+    if (shards === undefined) {
+      shards = new Map();
+      this.statementCells.set(kind, shards);
+    }
+    let cells = shards.get(shard);
+    if (cells === undefined) {
+      cells = new Float64Array(4);
+      shards.set(shard, cells);
+    }
+    cells[cellIndex(role, outcome)]!++;
+    if (latencySeconds >= 0 && Number.isFinite(latencySeconds)) {
+      let pair = this.durationCells.get(shard);
+      if (pair === undefined) {
+        pair = [null, null];
+        this.durationCells.set(shard, pair);
+      }
+      const i = role === 'primary' ? 0 : 1;
+      let h = pair[i];
+      if (h === null) {
+        h = this.duration.cell({ shard, role });
+        pair[i] = h;
+      }
+      h.observe(latencySeconds);
+    }
+  }
+
+  recordRouting(level: ConsistencyLevel | 'none', role: Role): void {
+    let cells = this.routingCells.get(level);
+    if (cells === undefined) {
+      cells = new Float64Array(2);
+      this.routingCells.set(level, cells);
+    }
+    cells[role === 'primary' ? 0 : 1]!++;
+  }
+
+  recordPoolWait(shard: string, server: string, seconds: number): void {
+    const servers = child(this.poolWaitCells, shard, () => new Map<string, HistogramCell>());
+    let h = servers.get(server);
+    if (h === undefined) {
+      h = this.poolWait.cell({ shard, server });
+      servers.set(server, h);
+    }
+    h.observe(seconds);
+  }
+
+  clientConnected(protocol: 'postgres' | 'mysql'): void {
+    this.clients.inc({ protocol });
+  }
+
+  clientDisconnected(protocol: 'postgres' | 'mysql'): void {
+    this.clients.dec({ protocol });
+  }
+
+  /** The exposition text for GET /metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

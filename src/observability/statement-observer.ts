@@ -1,0 +1,38 @@
+// The one call the data path makes per statement into observability. Implementations must be
+// cheap (no allocation-heavy work, no I/O): they run on the hot path.
+import type { ConsistencyLevel } from '../config/schema.js';
+
+export interface StatementEvent {
+  protocol: 'postgres' | 'mysql';
+  shard: string;
+  server: string;
+  role: 'primary' | 'replica';
+  /** StatementKind of the (first) statement. */
+  kind: string;
+  outcome: 'ok' | 'error';
+  latencySeconds: number;
+  level: ConsistencyLevel | null;
+  /** Shard-key values the statement addressed (hot keys). */
+  keys: ReadonlyArray<{ shard: string; table: string; value: string }>;
+  /** Part of a multi-shard statement. */
+  scatter: boolean;
+  /** Tables touched (for routing advice). */
+  tables: readonly string[];
+}
+
+export interface StatementObserver {
+  onStatement(event: StatementEvent): void;
+}
+
+/** Fans one event out to several observers. */
+export class ObserverList implements StatementObserver {
+  private observers: StatementObserver[] = [];
+
+  add(observer: StatementObserver): void {
+    this.observers.push(observer);
+  }
+
+  onStatement(event: StatementEvent): void {
+    for (const o of this.observers) o.onStatement(event);
+  }
+}
