@@ -7,6 +7,7 @@ import { type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
 import type { StatementFacts } from '../sql/facts.js';
 import { inlineInsertRows } from '../sql/insert-rows.js';
+import { rewriteForScatter } from '../sql/scatter-rewrite.js';
 import type { RoutingSession } from './inputs.js';
 import type { Plan } from './plan.js';
 import { planStatement } from './planner.js';
@@ -103,7 +104,7 @@ export class Router {
         const inner = this.plan(facts.shardgate.statement, session, bind);
         explainInner = inner[0]?.plan;
       }
-      const plan = planStatement({
+      let plan = planStatement({
         facts,
         hints: analyzed.facts.hints,
         resolve,
@@ -112,6 +113,14 @@ export class Router {
         topology: view,
         explainInner,
       });
+      if (plan.type === 'scatter' && plan.rewrite) {
+        try {
+          plan = { ...plan, rewrittenSql: rewriteForScatter(sql, plan.rewrite) };
+        } catch (err) {
+          const e = err instanceof ShardgateError ? err : new ShardgateError('SCATTER_UNSUPPORTED', { detail: String(err) });
+          plan = { ...plan, type: 'error', code: e.code, params: e.params } as unknown as Plan;
+        }
+      }
       return { facts, plan, sql };
     });
   }

@@ -1,0 +1,154 @@
+// The admin HTTP server: JSON API, Prometheus /metrics and the dashboard. Read endpoints are
+// open on the admin address; mutating endpoints need the token from config (Bearer).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+
+export interface AdminRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Exact path, or a prefix ending in '/*'. */
+  path: string;
+  mutating?: boolean;
+  handler(req: AdminRequest): Promise<AdminResponse> | AdminResponse;
+}
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+  /** The part of the path matched by '/*'. */
+  rest: string;
+}
+
+export interface AdminResponse {
+  status?: number;
+  json?: unknown;
+  text?: string;
+  contentType?: string;
+}
+
+export class AdminServer {
+  private server: http.Server;
+  private routes: AdminRoute[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly token: string | undefined,
+  ) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  route(route: AdminRoute): void {
+    this.routes.push(route);
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  private match(method: string, path: string): { route: AdminRoute; rest: string } | null {
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      if (route.path.endsWith('/*')) {
+        const prefix = route.path.slice(0, -1);
+        if (path.startsWith(prefix)) return { route, rest: path.slice(prefix.length) };
+      } else if (route.path === path) {
+        return { route, rest: '' };
+      }
+    }
+    return null;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method ?? 'GET';
+    try {
+      const found = this.match(method, url.pathname);
+      if (!found) {
+        const known = this.routes.some((r) => r.path === url.pathname);
+        return send(res, known ? 405 : 404, { error: known ? 'method not allowed' : 'not found', path: url.pathname });
+      }
+      if (found.route.mutating) {
+        const auth = req.headers.authorization ?? '';
+        if (!this.token) {
+          return send(res, 403, { error: 'mutating endpoints are disabled: set admin.token in the config' });
+        }
+        if (auth !== `Bearer ${this.token}`) {
+          return send(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <admin.token>' });
+        }
+      }
+      const body = method === 'GET' ? null : await readJson(req);
+      const response = await found.route.handler({
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        body,
+        rest: found.rest,
+      });
+      if (response.text !== undefined) {
+        res.writeHead(response.status ?? 200, { 'content-type': response.contentType ?? 'text/plain; charset=utf-8' });
+        res.end(response.text);
+        return;
+      }
+      send(res, response.status ?? 200, response.json ?? {});
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 500;
+      if (status >= 500) this.log.error({ err, path: url.pathname }, 'admin request failed');
+      send(res, status, { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.closeAllConnections?.();
+      this.server.close(() => resolve());
+    });
+  }
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 1_000_000) {
+        reject(new HttpError(413, 'request body too large'));
+        req.destroy();
+        return;
+      }
+      parts.push(chunk);
+    });
+    req.on('end', () => {
+      if (parts.length === 0) return resolve(null);
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
+      } catch {
+        reject(new HttpError(400, 'body is not valid JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,279 @@
+// One connection from shardgate to a PostgreSQL server. It performs startup and authentication
+// with pg-protocol's serializer/parser (not hot), then hands its socket's bytes to whoever holds
+// it (a client session forwarding raw bytes, or the small internal query runner below).
+import net from 'node:net';
+import { serialize } from 'pg-protocol';
+import { Parser } from 'pg-protocol/dist/parser.js';
+import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import { ShardgateError } from '../errors.js';
+import { md5ClientResponse } from '../protocol/postgres/md5.js';
+import { ScramClient } from '../protocol/postgres/scram.js';
+
+export interface ServerAddress {
+  /** Server name from the topology, e.g. "s0-primary". */
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export interface SimpleResult {
+  rows: Array<Array<string | null>>;
+  fields: string[];
+  tag: string | null;
+  error: { code: string; message: string } | null;
+}
+
+let nextConnectionId = 1;
+
+export class PgServerConnection {
+  readonly id = nextConnectionId++;
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  /** ParameterStatus values the server reported at startup and since. */
+  readonly parameters = new Map<string, string>();
+  processId = 0;
+  secretKey = 0;
+  /** Transaction status from the last ReadyForQuery: I, T or E. */
+  txStatus = 'I';
+  /** Global prepared statement names this server connection holds (LRU order). */
+  readonly prepared = new Map<string, true>();
+  /** Session state was changed by a client (SET, temp table, ...): reset before reuse. */
+  dirty = false;
+  closed = false;
+  /** Receives raw bytes while a session owns the connection. */
+  onData: ((chunk: Buffer) => void) | null = null;
+  /** Called once when the socket closes or errors. */
+  onClose: ((err: Error | null) => void) | null = null;
+
+  private constructor(
+    readonly address: ServerAddress,
+    readonly socket: net.Socket,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      const handler = this.onData;
+      if (handler) handler(chunk);
+    });
+    const finish = (err: Error | null) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.onClose?.(err);
+    };
+    socket.on('error', (err) => finish(err));
+    socket.on('close', () => finish(null));
+  }
+
+  static async connect(address: ServerAddress, timeoutMs: number): Promise<PgServerConnection> {
+    const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    socket.setKeepAlive(true, 30_000);
+    const conn = new PgServerConnection(address, socket);
+    try {
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        }),
+        timeoutMs,
+        `connect timeout after ${timeoutMs} ms`,
+      );
+      await withTimeout(conn.startup(), timeoutMs, `startup timeout after ${timeoutMs} ms`);
+    } catch (err) {
+      socket.destroy();
+      throw new ShardgateError('BACKEND_UNAVAILABLE', {
+        server: address.name,
+        shard: address.shard,
+        detail: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return conn;
+  }
+
+  private startup(): Promise<void> {
+    const { user, database, password } = this.address;
+    return new Promise<void>((resolve, reject) => {
+      const parser = new Parser();
+      let scram: ScramClient | null = null;
+      this.onClose = (err) => reject(err ?? new Error('server closed the connection during startup'));
+      this.onData = (chunk) => {
+        parser.parse(chunk, (msg: BackendMessage) => {
+          const m = msg as BackendMessage & Record<string, unknown>;
+          switch (msg.name) {
+            case 'authenticationOk':
+              break;
+            case 'authenticationCleartextPassword':
+              this.socket.write(serialize.password(password));
+              break;
+            case 'authenticationMD5Password':
+              this.socket.write(serialize.password(md5ClientResponse(user, password, m.salt as Buffer)));
+              break;
+            case 'authenticationSASL': {
+              const mechanisms = m.mechanisms as string[];
+              if (!mechanisms.includes('SCRAM-SHA-256')) {
+                reject(new Error(`server offers no supported SASL mechanism (${mechanisms.join(', ')})`));
+                return;
+              }
+              scram = new ScramClient(password);
+              this.socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+              break;
+            }
+            case 'authenticationSASLContinue':
+              if (!scram) return reject(new Error('SASLContinue before SASL'));
+              this.socket.write(serialize.sendSCRAMClientFinalMessage(scram.clientFinal(m.data as string)));
+              break;
+            case 'authenticationSASLFinal':
+              if (!scram) return reject(new Error('SASLFinal before SASL'));
+              try {
+                scram.verifyServerFinal(m.data as string);
+              } catch (err) {
+                reject(err);
+              }
+              break;
+            case 'parameterStatus':
+              this.parameters.set(m.parameterName as string, m.parameterValue as string);
+              break;
+            case 'backendKeyData':
+              this.processId = m.processID as number;
+              this.secretKey = m.secretKey as number;
+              break;
+            case 'error': {
+              const e = msg as unknown as { message: string; code: string };
+              reject(new Error(`${e.message} (SQLSTATE ${e.code})`));
+              break;
+            }
+            case 'readyForQuery':
+              this.txStatus = (m.status as string) ?? 'I';
+              this.onData = null;
+              this.onClose = null;
+              resolve();
+              break;
+            default:
+              break;
+          }
+        });
+      };
+      this.socket.write(
+        serialize.startup({
+          user,
+          database,
+          application_name: 'shardgate',
+          client_encoding: 'UTF8',
+        }),
+      );
+    });
+  }
+
+  /**
+   * Runs one simple-protocol query on an idle connection and collects its result as text.
+   * For internal use (validation, reset, session replay, monitors); never on a client's behalf.
+   */
+  query(sql: string, timeoutMs = 10_000): Promise<SimpleResult> {
+    if (this.onData) return Promise.reject(new Error('connection is busy'));
+    return withTimeout(
+      new Promise<SimpleResult>((resolve, reject) => {
+        const parser = new Parser();
+        const result: SimpleResult = { rows: [], fields: [], tag: null, error: null };
+        this.onClose = (err) => reject(err ?? new Error('server closed the connection'));
+        this.onData = (chunk) => {
+          parser.parse(chunk, (msg: BackendMessage) => {
+            const m = msg as BackendMessage & Record<string, unknown>;
+            switch (msg.name) {
+              case 'rowDescription':
+                result.fields = (m.fields as Array<{ name: string }>).map((f) => f.name);
+                break;
+              case 'dataRow':
+                result.rows.push(m.fields as Array<string | null>);
+                break;
+              case 'commandComplete':
+                result.tag = m.text as string;
+                break;
+              case 'parameterStatus':
+                this.parameters.set(m.parameterName as string, m.parameterValue as string);
+                break;
+              case 'error':
+                if (!result.error) {
+                  const e = msg as unknown as { message: string; code: string };
+                  result.error = { code: e.code, message: e.message };
+                }
+                break;
+              case 'readyForQuery':
+                this.txStatus = (m.status as string) ?? 'I';
+                this.onData = null;
+                this.onClose = null;
+                resolve(result);
+                break;
+              default:
+                break;
+            }
+          });
+        };
+        this.socket.write(serialize.query(sql));
+      }),
+      timeoutMs,
+      `query timeout after ${timeoutMs} ms`,
+    ).catch((err: unknown) => {
+      this.onData = null;
+      this.onClose = null;
+      this.destroy();
+      throw err;
+    });
+  }
+
+  /** Runs a query and throws when the server answered with an error. */
+  async exec(sql: string, timeoutMs?: number): Promise<SimpleResult> {
+    const result = await this.query(sql, timeoutMs);
+    if (result.error) throw new Error(`${result.error.message} (SQLSTATE ${result.error.code})`);
+    return result;
+  }
+
+  write(data: Buffer | Uint8Array): void {
+    if (!this.closed) this.socket.write(data);
+  }
+
+  /** Polite close: Terminate, then end the socket. */
+  terminate(): void {
+    if (this.closed) return;
+    try {
+      this.socket.end(serialize.end());
+    } catch {
+      this.socket.destroy();
+    }
+    this.closed = true;
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Sends a CancelRequest for (processId, secretKey) to the server, on a new connection. */
+export function sendCancel(host: string, port: number, processId: number, secretKey: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port }, () => {
+      socket.end(serialize.cancel(processId, secretKey));
+    });
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.setTimeout(5_000, () => socket.destroy());
+  });
+}

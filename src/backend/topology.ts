@@ -1,0 +1,203 @@
+// The versioned runtime topology: every server with its pool and live state, every shard with
+// its key range. The router sees it through view(), a TopologyView whose ServerView objects the
+// lag monitor and executor update in place. Changes of shape (rules, a cutover's switch) bump the
+// version and build a new view atomically: a plan made against version N names servers of N.
+import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
+import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { LagMonitor } from './lag-monitor.js';
+import { PgPool } from './pool.js';
+
+export interface RuntimeServer {
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  host: string;
+  port: number;
+  database: string;
+  pool: PgPool;
+  view: ServerView;
+}
+
+export interface RuntimeShard {
+  name: string;
+  range: KeyRange;
+  readOnly: boolean;
+  primary: RuntimeServer;
+  replicas: RuntimeServer[];
+}
+
+export function serverNames(shard: ShardConfig): { primary: string; replicas: string[] } {
+  return {
+    primary: shard.primary.name ?? `${shard.name}-primary`,
+    replicas: shard.replicas.map((r, i) => r.name ?? `${shard.name}-replica${i + 1}`),
+  };
+}
+
+export class RuntimeTopology {
+  private servers = new Map<string, RuntimeServer>();
+  private shards: RuntimeShard[] = [];
+  private currentView!: TopologyView;
+  version = 0;
+  readonly monitor: LagMonitor;
+  private drained = new Set<string>();
+  private readonly listeners = new Set<(view: TopologyView) => void>();
+
+  constructor(private config: ShardgateConfig) {
+    this.monitor = new LagMonitor(this, config);
+    this.rebuild(config);
+  }
+
+  /** Applies a new config (rules change, cutover switch): pools of unchanged servers are kept. */
+  rebuild(config: ShardgateConfig): void {
+    this.config = config;
+    const next = new Map<string, RuntimeServer>();
+    const shards: RuntimeShard[] = [];
+    const make = (shard: ShardConfig, name: string, role: 'primary' | 'replica', index: number): RuntimeServer => {
+      const server = role === 'primary' ? shard.primary : shard.replicas[index]!;
+      const database = server.database ?? config.backend.database;
+      const existing = this.servers.get(name);
+      if (
+        existing &&
+        existing.host === server.host &&
+        existing.port === server.port &&
+        existing.database === database &&
+        existing.shard === shard.name &&
+        existing.role === role
+      ) {
+        existing.pool.updateConfig(config.pool);
+        next.set(name, existing);
+        existing.view.drained = this.drained.has(name);
+        return existing;
+      }
+      const address = {
+        name,
+        shard: shard.name,
+        role,
+        host: server.host,
+        port: server.port,
+        database,
+        user: config.backend.user,
+        password: config.backend.password,
+      };
+      const runtime: RuntimeServer = {
+        name,
+        shard: shard.name,
+        role,
+        host: server.host,
+        port: server.port,
+        database,
+        pool: new PgPool(address, config.pool),
+        view: {
+          name,
+          shard: shard.name,
+          role,
+          healthy: true,
+          drained: this.drained.has(name),
+          lagMs: role === 'primary' ? 0 : null,
+          position: null,
+          outstanding: 0,
+          rttMs: null,
+        },
+      };
+      next.set(name, runtime);
+      return runtime;
+    };
+    for (const shard of config.shards) {
+      const names = serverNames(shard);
+      shards.push({
+        name: shard.name,
+        range: parseKeyRange(shard.keyRange),
+        readOnly: shard.readOnly,
+        primary: make(shard, names.primary, 'primary', 0),
+        replicas: names.replicas.map((n, i) => make(shard, n, 'replica', i)),
+      });
+    }
+    for (const [name, old] of this.servers) {
+      if (next.get(name) !== old) void old.pool.close();
+    }
+    this.servers = next;
+    this.shards = shards;
+    this.version++;
+    this.currentView = {
+      version: this.version,
+      shards: shards.map(
+        (s): ShardView => ({
+          name: s.name,
+          range: s.range,
+          readOnly: s.readOnly,
+          primary: s.primary.view,
+          replicas: s.replicas.map((r) => r.view),
+        }),
+      ),
+      defaultShard: config.routing.defaultShard ?? config.shards[0]!.name,
+      tables: config.tables,
+      dataTypes: config.dataTypes,
+      routing: config.routing,
+    };
+    this.monitor.sync();
+    for (const l of this.listeners) l(this.currentView);
+  }
+
+  get currentConfig(): ShardgateConfig {
+    return this.config;
+  }
+
+  view(): TopologyView {
+    return this.currentView;
+  }
+
+  onChange(listener: (view: TopologyView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  server(name: string): RuntimeServer | undefined {
+    return this.servers.get(name);
+  }
+
+  allServers(): RuntimeServer[] {
+    return [...this.servers.values()];
+  }
+
+  shardList(): RuntimeShard[] {
+    return this.shards;
+  }
+
+  shardNames(): string[] {
+    return this.shards.map((s) => s.name);
+  }
+
+  hasReplicas(shard: string): boolean {
+    return (this.shards.find((s) => s.name === shard)?.replicas.length ?? 0) > 0;
+  }
+
+  /** Operator rule: stop sending reads to a replica (without closing its connections). */
+  setDrained(server: string, drained: boolean): void {
+    if (drained) this.drained.add(server);
+    else this.drained.delete(server);
+    const s = this.servers.get(server);
+    if (s) s.view.drained = drained;
+  }
+
+  /** ParameterStatus values for new clients, from the default shard's primary. */
+  async serverParameters(): Promise<Map<string, string>> {
+    const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
+    const pool = shard.primary.pool;
+    if (!pool.parameters) {
+      const conn = await pool.acquire();
+      pool.release(conn);
+    }
+    return pool.parameters ?? new Map();
+  }
+
+  /** read_your_writes: wait until a replica has replayed `position`; false on timeout. */
+  waitForPosition(server: string, position: string, maxWaitMs: number): Promise<boolean> {
+    return this.monitor.waitForPosition(server, position, maxWaitMs);
+  }
+
+  async close(): Promise<void> {
+    this.monitor.stop();
+    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+  }
+}

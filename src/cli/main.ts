@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// shardgate command line: start | demo | status | rules | bench | migrate. Every command has --help.
+import { Command } from 'commander';
+import { ConfigError } from '../config/load.js';
+import { registerAdminCommands } from './admin-commands.js';
+import { registerDemoCommand } from './demo-command.js';
+import { registerStartCommand } from './start-command.js';
+
+const program = new Command();
+program
+  .name('shardgate')
+  .description('SQL-aware PostgreSQL/MySQL proxy: sharding, consistency-policy reads, hot keys, live shard splits')
+  .version('0.1.0');
+
+registerStartCommand(program);
+registerDemoCommand(program);
+registerAdminCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`shardgate: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,73 @@
+// `shardgate start --config FILE`: validates the config (exit 2 before listening when invalid)
+// and runs the proxy, in-process or as node:cluster workers sharing the listening port.
+import cluster from 'node:cluster';
+import os from 'node:os';
+import type { Command } from 'commander';
+import { loadConfigFile } from '../config/load.js';
+import type { ShardgateConfig } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { startProxy } from '../proxy.js';
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('run the proxy with a config file')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .option('--workers <n>', 'worker processes (overrides config; "auto" = one per core)')
+    .option('--port <port>', 'PostgreSQL listen port (overrides config)')
+    .action(async (opts: { config: string; workers?: string; port?: string }) => {
+      const config = loadConfigFile(opts.config);
+      if (opts.workers) config.workers = opts.workers === 'auto' ? 'auto' : Number(opts.workers);
+      if (opts.port) config.listen.postgres.port = Number(opts.port);
+      await runProxy(config, opts.config);
+    });
+}
+
+export async function runProxy(config: ShardgateConfig, configPath?: string): Promise<void> {
+  const log = createLogger(config.log.level);
+  const workers = config.workers === 'auto' ? os.availableParallelism() : config.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    log.info({ workers }, 'starting worker processes');
+    const forks = new Map<number, ReturnType<typeof cluster.fork>>();
+    for (let i = 0; i < workers; i++) {
+      forks.set(i, cluster.fork({ SHARDGATE_WORKER_INDEX: String(i), SHARDGATE_CONFIG: configPath ?? '' }));
+    }
+    // Cancel requests may land on any worker: relay them to the owner by its index.
+    for (const worker of forks.values()) {
+      worker.on('message', (msg: { type?: string; worker?: number; processId?: number; secretKey?: number }) => {
+        if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
+          forks.get(msg.worker)?.send(msg);
+        }
+      });
+    }
+    const stop = () => {
+      for (const w of forks.values()) w.kill('SIGTERM');
+      setTimeout(() => process.exit(0), 2_000).unref();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return;
+  }
+  const workerIndex = Number(process.env.SHARDGATE_WORKER_INDEX ?? 0);
+  const proxy = await startProxy(config, {
+    log,
+    workerIndex,
+    // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
+    adminPort: workerIndex === 0 ? undefined : null,
+    relayCancel: cluster.isWorker
+      ? (worker, processId, secretKey) => process.send?.({ type: 'cancel', worker, processId, secretKey })
+      : undefined,
+  });
+  if (cluster.isWorker) {
+    process.on('message', (msg: { type?: string; processId?: number; secretKey?: number }) => {
+      if (msg?.type === 'cancel') proxy.cancel.cancelLocal(msg.processId ?? 0, msg.secretKey ?? 0);
+    });
+  }
+  const stop = async () => {
+    log.info('shutting down');
+    await proxy.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}

@@ -1,0 +1,273 @@
+// Combines per-shard results of one scatter read into the result a single database would give:
+// concatenation, ORDER BY (stable k-way order by shard), GROUP BY with count/sum/min/max/avg
+// partials, DISTINCT, OFFSET/LIMIT. Memory is bounded by maxRows (MERGE_ROW_LIMIT past it).
+import { ShardgateError } from '../errors.js';
+import type { MergeSpec } from '../router/plan.js';
+
+export interface ColumnInfo {
+  name: string;
+  typeOid: number;
+  format: 'text' | 'binary';
+}
+
+export type Row = Array<Buffer | null>;
+
+const INT_TYPES = new Set([20, 21, 23, 26]);
+const FLOAT_TYPES = new Set([700, 701]);
+const NUMERIC = 1700;
+const BOOL = 16;
+
+type Comparable = bigint | number | string | boolean | null;
+
+/** Decodes a cell to a value that compares like PostgreSQL would (text compares bytewise, "C"). */
+export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
+  if (cell === null) return null;
+  if (col.format === 'binary') {
+    switch (col.typeOid) {
+      case 21:
+        return BigInt(cell.readInt16BE(0));
+      case 23:
+      case 26:
+        return BigInt(cell.readInt32BE(0));
+      case 20:
+        return cell.readBigInt64BE(0);
+      case 700:
+        return cell.readFloatBE(0);
+      case 701:
+        return cell.readDoubleBE(0);
+      case BOOL:
+        return cell[0] !== 0;
+      case 1114:
+      case 1184:
+        return cell.readBigInt64BE(0);
+      case 1082:
+        return BigInt(cell.readInt32BE(0));
+      default:
+        return cell.toString('latin1');
+    }
+  }
+  const text = cell.toString('utf8');
+  if (INT_TYPES.has(col.typeOid)) return BigInt(text);
+  if (FLOAT_TYPES.has(col.typeOid)) return text === 'NaN' ? Number.NaN : Number(text);
+  if (col.typeOid === BOOL) return text === 't';
+  if (col.typeOid === NUMERIC) return text;
+  return text;
+}
+
+/** Exact comparison of decimal strings ("-12.50" vs "3"). */
+export function compareDecimal(a: string, b: string): number {
+  if (a === 'NaN' || b === 'NaN') return a === b ? 0 : a === 'NaN' ? 1 : -1;
+  const neg = (s: string) => s.startsWith('-');
+  if (neg(a) !== neg(b)) return neg(a) ? -1 : 1;
+  const sign = neg(a) ? -1 : 1;
+  const [ai, af = ''] = a.replace(/^[-+]/, '').split('.');
+  const [bi, bf = ''] = b.replace(/^[-+]/, '').split('.');
+  const an = ai!.replace(/^0+(?=\d)/, '');
+  const bn = bi!.replace(/^0+(?=\d)/, '');
+  if (an.length !== bn.length) return sign * (an.length < bn.length ? -1 : 1);
+  if (an !== bn) return sign * (an < bn ? -1 : 1);
+  const len = Math.max(af.length, bf.length);
+  const ap = af.padEnd(len, '0');
+  const bp = bf.padEnd(len, '0');
+  return ap === bp ? 0 : sign * (ap < bp ? -1 : 1);
+}
+
+function compareValues(a: Comparable, b: Comparable, numeric: boolean): number {
+  if (numeric && typeof a === 'string' && typeof b === 'string') return compareDecimal(a, b);
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  if (typeof a === 'boolean' && typeof b === 'boolean') return a === b ? 0 : a ? 1 : -1;
+  const sa = String(a);
+  const sb = String(b);
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Exact decimal addition of two decimal strings. */
+export function addDecimal(a: string, b: string): string {
+  const scale = Math.max((a.split('.')[1] ?? '').length, (b.split('.')[1] ?? '').length);
+  const toInt = (s: string) => {
+    const neg = s.startsWith('-');
+    const [i, f = ''] = s.replace(/^[-+]/, '').split('.');
+    const v = BigInt(`${i}${f.padEnd(scale, '0')}` || '0');
+    return neg ? -v : v;
+  };
+  const sum = toInt(a) + toInt(b);
+  const neg = sum < 0n;
+  let digits = (neg ? -sum : sum).toString().padStart(scale + 1, '0');
+  if (scale > 0) digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return `${neg ? '-' : ''}${digits}`;
+}
+
+function divideDecimal(sum: string, count: bigint, scale = 16): string {
+  const neg = sum.startsWith('-');
+  const [i, f = ''] = sum.replace(/^[-+]/, '').split('.');
+  const numerator = BigInt(`${i}${f}`) * 10n ** BigInt(scale);
+  const q = numerator / (count * 10n ** BigInt(f.length));
+  let digits = q.toString().padStart(scale + 1, '0');
+  digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`.replace(/\.?0+$/, '');
+  return `${neg && digits !== '0' ? '-' : ''}${digits}`;
+}
+
+function cellText(cell: Buffer | null, col: ColumnInfo): string | null {
+  if (cell === null) return null;
+  const v = decodeCell(cell, col);
+  return typeof v === 'bigint' || typeof v === 'number' ? String(v) : String(v);
+}
+
+function encodeLike(value: string | null, col: ColumnInfo): Buffer | null {
+  if (value === null) return null;
+  if (col.format === 'text') return Buffer.from(value);
+  switch (col.typeOid) {
+    case 20: {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(BigInt(value));
+      return b;
+    }
+    case 23: {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(Number(value));
+      return b;
+    }
+    case 701: {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(Number(value));
+      return b;
+    }
+    default:
+      throw new ShardgateError('SCATTER_UNSUPPORTED', {
+        detail: `merging aggregates of type ${col.typeOid} in binary format (request text results)`,
+      });
+  }
+}
+
+export class ResultMerger {
+  private readonly perShard: Row[][] = [];
+  private held = 0;
+
+  constructor(
+    private readonly spec: MergeSpec | null,
+    private readonly columns: ColumnInfo[],
+    private readonly options: { maxRows: number },
+  ) {}
+
+  add(shardIndex: number, row: Row): void {
+    if (++this.held > this.options.maxRows) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: this.options.maxRows });
+    let list = this.perShard[shardIndex];
+    if (!list) this.perShard[shardIndex] = list = [];
+    list.push(row);
+  }
+
+  endShard(_shardIndex: number): void {}
+
+  finish(): Row[] {
+    const spec = this.spec;
+    let rows: Row[] = [];
+    for (const list of this.perShard) if (list) rows.push(...list);
+    if (!spec) return rows;
+    if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
+    if (spec.distinct) {
+      const seen = new Set<string>();
+      rows = rows.filter((r) => {
+        const key = r.map((c) => (c === null ? '\u0000N' : c.toString('latin1'))).join('\u0001');
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    }
+    if (spec.orderBy.length > 0) {
+      const cols = this.columns;
+      const keyed = rows.map((r, i) => ({ r, i, k: spec.orderBy.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)) }));
+      keyed.sort((a, b) => {
+        for (let j = 0; j < spec.orderBy.length; j++) {
+          const o = spec.orderBy[j]!;
+          const va = a.k[j]!;
+          const vb = b.k[j]!;
+          if (va === null || vb === null) {
+            if (va === vb) continue;
+            return (va === null) === o.nullsFirst ? -1 : 1;
+          }
+          const c = compareValues(va, vb, cols[o.column]?.typeOid === NUMERIC);
+          if (c !== 0) return o.desc ? -c : c;
+        }
+        return a.i - b.i;
+      });
+      rows = keyed.map((k) => k.r);
+    }
+    const start = Math.min(spec.offset, rows.length);
+    rows = spec.limit === null ? rows.slice(start) : rows.slice(start, start + spec.limit);
+    if (spec.visibleColumns !== null) rows = rows.map((r) => r.slice(0, spec.visibleColumns!));
+    return rows;
+  }
+
+  private aggregate(rows: Row[], spec: MergeSpec): Row[] {
+    const cols = this.columns;
+    const groups = new Map<string, Row>();
+    const order: string[] = [];
+    for (const row of rows) {
+      const key = spec.groupBy.map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1'))).join('\u0001');
+      const acc = groups.get(key);
+      if (!acc) {
+        groups.set(key, row.slice());
+        order.push(key);
+        continue;
+      }
+      for (const a of spec.aggregates) {
+        const col = cols[a.column]!;
+        const x = acc[a.column] ?? null;
+        const y = row[a.column] ?? null;
+        if (a.fn === 'count' || a.fn === 'sum' || a.fn === 'avg') {
+          acc[a.column] = sumCells(x, y, col);
+          if (a.fn === 'avg' && a.countColumn !== undefined) {
+            acc[a.countColumn] = sumCells(acc[a.countColumn] ?? null, row[a.countColumn] ?? null, cols[a.countColumn]!);
+          }
+        } else if (y !== null) {
+          if (x === null) acc[a.column] = y;
+          else {
+            const c = compareValues(decodeCell(x, col), decodeCell(y, col), col.typeOid === NUMERIC);
+            if ((a.fn === 'min' && c > 0) || (a.fn === 'max' && c < 0)) acc[a.column] = y;
+          }
+        }
+      }
+    }
+    const out = order.map((k) => groups.get(k)!);
+    // avg = total sum / total count, written where the sum was.
+    for (const a of spec.aggregates) {
+      if (a.fn !== 'avg' || a.countColumn === undefined) continue;
+      for (const row of out) {
+        const sum = cellText(row[a.column] ?? null, cols[a.column]!);
+        const count = cellText(row[a.countColumn] ?? null, cols[a.countColumn]!);
+        const avg = sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
+        row[a.column] = avg === null ? null : Buffer.from(avg);
+      }
+    }
+    return out;
+  }
+}
+
+function sumCells(x: Buffer | null, y: Buffer | null, col: ColumnInfo): Buffer | null {
+  if (x === null) return y;
+  if (y === null) return x;
+  const a = cellText(x, col)!;
+  const b = cellText(y, col)!;
+  if (FLOAT_TYPES.has(col.typeOid)) return encodeLike(String(Number(a) + Number(b)), col);
+  return encodeLike(addDecimal(a, b), col);
+}
+
+/** Per-shard command tags ("UPDATE 2", "INSERT 0 5") into one tag with the summed count. */
+export function combineCommandTags(tags: string[]): string {
+  const first = tags.find((t) => t) ?? '';
+  const parts = first.split(' ');
+  const verb = parts[0] ?? '';
+  if (verb === 'INSERT') {
+    const total = tags.reduce((n, t) => n + Number(t.split(' ')[2] ?? 0), 0);
+    return `INSERT 0 ${total}`;
+  }
+  if (parts.length >= 2 && /^\d+$/.test(parts[parts.length - 1]!)) {
+    const total = tags.reduce((n, t) => n + Number(t.split(' ').at(-1) ?? 0), 0);
+    return `${parts.slice(0, -1).join(' ')} ${total}`;
+  }
+  return first;
+}

@@ -1,0 +1,64 @@
+// Accepts PostgreSQL clients: connection limits, TLS material, one PgClientSession per socket.
+// A session's failure never reaches the listener or another session.
+import net from 'node:net';
+import { ShardgateError } from '../errors.js';
+import { PgClientSession } from '../protocol/postgres/client-session.js';
+import type { SessionServices } from '../protocol/postgres/services.js';
+import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
+
+export class PgListener {
+  private server: net.Server;
+  readonly sessions = new Set<PgClientSession>();
+  private totalAccepted = 0;
+
+  constructor(private readonly services: Omit<SessionServices, 'onSessionClosed'>) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => services.log.error({ err }, 'postgres listener error'));
+  }
+
+  get accepted(): number {
+    return this.totalAccepted;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port, exclusive: false }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** For node:cluster workers: serve a server handle the primary process listens on. */
+  get netServer(): net.Server {
+    return this.server;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.totalAccepted++;
+    socket.on('error', () => socket.destroy());
+    const max = this.services.config.limits.maxClientConnections;
+    if (this.sessions.size >= max) {
+      // Answer before the startup packet: libpq shows the message.
+      socket.end(encodeErrorResponse(new ShardgateError('TOO_MANY_CLIENTS', { max }), 'FATAL'));
+      return;
+    }
+    try {
+      const session = new PgClientSession(socket, {
+        ...this.services,
+        onSessionClosed: (s) => this.sessions.delete(s),
+      });
+      this.sessions.add(session);
+    } catch (err) {
+      this.services.log.error({ err }, 'failed to start a client session');
+      socket.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.fail(new ShardgateError('ADMIN_SHUTDOWN'));
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,77 @@
+// Creates the demo schema on every shard primary and loads the sample rows, each on the shard
+// that owns its key (computed with the router's own sharding functions, so the demo data and the
+// proxy always agree). Reference tables get the same rows everywhere.
+import pg from 'pg';
+import { serverNames } from '../backend/topology.js';
+import type { ShardgateConfig } from '../config/schema.js';
+import { parseKeyRange } from '../router/sharding/keyspace.js';
+import { shardForValue } from '../router/sharding/resolve.js';
+import { DEMO_TOPICS, type DemoRow, demoRows, demoSchemaSql } from './demo-schema.js';
+
+function sqlLiteral(v: string | number | boolean): string {
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+function insertSql(table: string, rows: DemoRow[]): string {
+  if (rows.length === 0) return '';
+  const columns = ['id', 'user_id', ...Object.keys(rows[0]!.extra)];
+  const values = rows.map(
+    (r) => `(${[r.id, r.userId, ...columns.slice(2).map((c) => r.extra[c]!)].map(sqlLiteral).join(', ')})`,
+  );
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')} ON CONFLICT (id) DO NOTHING;`;
+}
+
+export interface DemoDataOptions {
+  users: number;
+}
+
+export async function loadDemoData(
+  config: ShardgateConfig,
+  options: DemoDataOptions,
+): Promise<{ rows: number }> {
+  const shards = config.shards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
+  const rows = demoRows(options.users);
+  const perShard = new Map<string, DemoRow[]>();
+  for (const row of rows) {
+    const table = config.tables[row.table];
+    const shard = table?.shardKey ? shardForValue(table, String(row.userId), shards) : shards[0]!.name;
+    let list = perShard.get(shard);
+    if (!list) perShard.set(shard, (list = []));
+    list.push(row);
+  }
+  await Promise.all(
+    config.shards.map(async (shard) => {
+      const client = new pg.Client({
+        host: shard.primary.host,
+        port: shard.primary.port,
+        user: config.backend.user,
+        password: config.backend.password || undefined,
+        database: shard.primary.database ?? config.backend.database,
+      });
+      await client.connect();
+      try {
+        await client.query(demoSchemaSql());
+        const mine = perShard.get(shard.name) ?? [];
+        const byTable = new Map<string, DemoRow[]>();
+        for (const r of mine) {
+          let l = byTable.get(r.table);
+          if (!l) byTable.set(r.table, (l = []));
+          l.push(r);
+        }
+        for (const [table, list] of byTable) {
+          for (let i = 0; i < list.length; i += 500)
+            await client.query(insertSql(table, list.slice(i, i + 500)));
+        }
+        const topics = DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`);
+        await client.query(
+          `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${topics.join(', ')} ON CONFLICT (id) DO NOTHING`,
+        );
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+  void serverNames;
+  return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
+}

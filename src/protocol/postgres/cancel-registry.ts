@@ -1,0 +1,55 @@
+// BackendKeyData is issued by shardgate, never the server's: a CancelRequest from a client names
+// our (processId, secretKey), and we cancel whatever that session runs on its servers. With
+// several worker processes, the top bits of the process id name the worker that owns the
+// session, so a cancel arriving at another worker is relayed to the right one.
+import { randomInt } from 'node:crypto';
+import type { CancelRegistry, CancelTarget } from './services.js';
+
+const WORKER_BITS = 6;
+const LOCAL_BITS = 31 - WORKER_BITS;
+
+export class LocalCancelRegistry implements CancelRegistry {
+  private readonly sessions = new Map<number, { secretKey: number; target: CancelTarget }>();
+  private next = 1;
+
+  constructor(
+    private readonly workerIndex = 0,
+    /** Relays a cancel for a session of another worker (cluster mode). */
+    private readonly relay?: (workerIndex: number, processId: number, secretKey: number) => void,
+  ) {}
+
+  register(target: CancelTarget): { processId: number; secretKey: number } {
+    let local = this.next;
+    do {
+      local = (local % ((1 << LOCAL_BITS) - 1)) + 1;
+    } while (this.sessions.has(this.compose(local)));
+    this.next = local + 1;
+    const processId = this.compose(local);
+    const secretKey = randomInt(1, 2 ** 31 - 1);
+    this.sessions.set(processId, { secretKey, target });
+    return { processId, secretKey };
+  }
+
+  private compose(local: number): number {
+    return ((this.workerIndex & ((1 << WORKER_BITS) - 1)) << LOCAL_BITS) | local;
+  }
+
+  unregister(processId: number): void {
+    this.sessions.delete(processId);
+  }
+
+  cancel(processId: number, secretKey: number): void {
+    const owner = processId >>> LOCAL_BITS;
+    if (owner !== this.workerIndex && this.relay) {
+      this.relay(owner, processId, secretKey);
+      return;
+    }
+    this.cancelLocal(processId, secretKey);
+  }
+
+  /** Cancels a session of this worker when the key matches; a wrong key is ignored, as PostgreSQL does. */
+  cancelLocal(processId: number, secretKey: number): void {
+    const entry = this.sessions.get(processId);
+    if (entry && entry.secretKey === secretKey) entry.target.cancel();
+  }
+}

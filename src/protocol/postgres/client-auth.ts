@@ -1,0 +1,122 @@
+// Client authentication against the users in config: SCRAM-SHA-256 (default), md5 or trust.
+// An unknown user goes through the same exchange as a known one and fails with the same message,
+// so user names cannot be probed.
+import { randomBytes } from 'node:crypto';
+import { ShardgateError } from '../../errors.js';
+import type { PgClientSession } from './client-session.js';
+import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
+import { md5Verify } from './md5.js';
+import { ScramServer, mockScramSecret } from './scram.js';
+import type { SessionServices } from './services.js';
+import {
+  encodeAuthenticationMD5Password,
+  encodeAuthenticationOk,
+  encodeAuthenticationSASL,
+  encodeAuthenticationSASLContinue,
+  encodeAuthenticationSASLFinal,
+} from './backend-messages.js';
+
+const PASSWORD_MESSAGE = 0x70; // 'p'
+
+type Step = 'md5' | 'sasl-initial' | 'sasl-final' | 'done';
+
+export class Authenticator {
+  private step: Step = 'done';
+  private salt = randomBytes(4);
+  private scram: ScramServer | null = null;
+  private known = false;
+
+  constructor(
+    private readonly session: PgClientSession,
+    private readonly services: SessionServices,
+    private readonly onAuthenticated: () => Promise<void>,
+  ) {}
+
+  start(): void {
+    const state = this.session.state!;
+    const config = this.services.config;
+    const user = config.users.find((u) => u.name === state.user);
+    const databases = config.databases;
+    if (user && databases.length > 0 && !databases.includes(state.database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', { database: state.database, known: databases.join(', ') });
+    }
+    if (user && user.databases.length > 0 && !user.databases.includes(state.database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', { database: state.database, known: user.databases.join(', ') });
+    }
+    this.known = user !== undefined;
+    const method = user?.auth ?? 'scram-sha-256';
+    if (method === 'trust') {
+      this.finish();
+      return;
+    }
+    if (method === 'md5') {
+      this.step = 'md5';
+      this.session.write(encodeAuthenticationMD5Password(this.salt));
+      return;
+    }
+    // Unknown users get a mock secret: the exchange runs and fails like a wrong password.
+    this.scram = new ScramServer(user ? user.password : mockScramSecret(state.user));
+    this.step = 'sasl-initial';
+    this.session.write(encodeAuthenticationSASL(['SCRAM-SHA-256']));
+  }
+
+  onMessage(type: number, bytes: Buffer): void {
+    if (type !== PASSWORD_MESSAGE) {
+      throw new ShardgateError('PROTOCOL_VIOLATION', {
+        detail: `expected a password message during authentication, got '${String.fromCharCode(type)}'`,
+      });
+    }
+    const state = this.session.state!;
+    const user = this.services.config.users.find((u) => u.name === state.user);
+    switch (this.step) {
+      case 'md5': {
+        const response = decodePassword(bytes);
+        if (!user || !md5Verify(state.user, user.password, this.salt, response)) this.reject();
+        this.finish();
+        return;
+      }
+      case 'sasl-initial': {
+        const initial = decodeSASLInitialResponse(bytes);
+        if (initial.mechanism !== 'SCRAM-SHA-256') {
+          throw new ShardgateError('PROTOCOL_VIOLATION', {
+            detail: `unsupported SASL mechanism ${initial.mechanism}; use SCRAM-SHA-256`,
+          });
+        }
+        const serverFirst = this.scram!.handleClientFirst(initial.data.toString('utf8'));
+        this.step = 'sasl-final';
+        this.session.write(encodeAuthenticationSASLContinue(serverFirst));
+        return;
+      }
+      case 'sasl-final': {
+        const response = decodeSASLResponse(bytes);
+        const serverFinal = this.scram!.handleClientFinal(response.toString('utf8'));
+        if (serverFinal === null || !this.known) this.reject();
+        this.session.write(encodeAuthenticationSASLFinal(serverFinal!));
+        this.finish();
+        return;
+      }
+      default:
+        throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'unexpected password message' });
+    }
+  }
+
+  private reject(): never {
+    throw new ShardgateError(this.known ? 'AUTH_FAILED' : 'UNKNOWN_USER', { user: this.session.state!.user });
+  }
+
+  private finish(): void {
+    this.step = 'done';
+    this.session.write(encodeAuthenticationOk());
+    this.onAuthenticated().catch((err: unknown) => {
+      const e =
+        err instanceof ShardgateError
+          ? err
+          : new ShardgateError('BACKEND_UNAVAILABLE', {
+              server: 'default shard primary',
+              shard: 'default',
+              detail: err instanceof Error ? err.message : String(err),
+            });
+      this.session.fail(e, true);
+    });
+  }
+}

@@ -1,0 +1,357 @@
+// The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
+// unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
+// ReadyForQuery, so routing always sees the session's true transaction state and positions.
+import { ShardgateError, toShardgateError } from '../../errors.js';
+import type { RouteTarget } from '../../router/plan.js';
+import type { PlannedStatement } from '../../router/router.js';
+import type { PgClientSession } from './client-session.js';
+import { decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery } from './frontend-messages.js';
+import { LocalResponder } from './local-responder.js';
+import { runScatter } from './scatter-runner.js';
+import type { SessionServices } from './services.js';
+import { ServerBinding } from './server-binding.js';
+import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
+import { applyContextSetting } from './session-context.js';
+import { FE, type Unit, type UnitFrame } from './units.js';
+import {
+  encodeBackendKeyData,
+  encodeParameterStatus,
+  encodeReadyForQuery,
+} from './backend-messages.js';
+
+export type { PlannedStatement };
+
+const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
+
+export class QueryCycle {
+  private readonly units: Unit[] = [];
+  private building: UnitFrame[] = [];
+  private busy = false;
+  /** Server connections this session holds: during a transaction, when pinned, in session mode. */
+  readonly bindings = new Map<string, ServerBinding>();
+  /** The unnamed statement of the extended protocol (Parse with an empty name). */
+  unnamed: { sql: string; paramTypes: number[] } | null = null;
+  private cancelKey: { processId: number; secretKey: number } | null = null;
+  private clientGone = false;
+
+  constructor(
+    readonly session: PgClientSession,
+    readonly services: SessionServices,
+  ) {}
+
+  get state() {
+    return this.session.state!;
+  }
+
+  async start(): Promise<void> {
+    const state = this.state;
+    // Startup parameters that are settings follow the client to every server connection.
+    for (const [rawKey, value] of state.startupParameters) {
+      const key = rawKey.toLowerCase();
+      if (key === 'options') this.applyStartupOptions(value);
+      else if (key === 'client_encoding' && value.toLowerCase() === 'auto') continue;
+      else if (key === 'client_encoding') state.settings.set(key, value.toUpperCase().replace(/^UTF-?8$/, 'UTF8'));
+      else if (TRACKED_STARTUP_PARAMETERS.includes(key)) state.settings.set(key, value);
+    }
+    this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
+    const params = await this.services.topology.serverParameters();
+    const out: Buffer[] = [];
+    for (const [name, value] of params) {
+      const own = state.settings.get(name.toLowerCase());
+      out.push(encodeParameterStatus(name, own ?? value));
+    }
+    if (!params.has('application_name')) {
+      out.push(encodeParameterStatus('application_name', state.settings.get('application_name') ?? ''));
+    }
+    out.push(encodeBackendKeyData(this.cancelKey.processId, this.cancelKey.secretKey));
+    out.push(encodeReadyForQuery('I'));
+    this.session.write(Buffer.concat(out));
+  }
+
+  /** `options=-c shardgate.vip=on -c search_path=x`: context settings and ordinary settings. */
+  private applyStartupOptions(options: string): void {
+    const tokens = options.split(/\s+/).filter(Boolean);
+    for (let i = 0; i < tokens.length; i++) {
+      let token = tokens[i]!;
+      if (token === '-c') token = tokens[++i] ?? '';
+      else if (token.startsWith('-c')) token = token.slice(2);
+      else if (token.startsWith('--')) token = token.slice(2);
+      else continue;
+      const eq = token.indexOf('=');
+      if (eq < 0) continue;
+      const name = token.slice(0, eq).toLowerCase().replace(/-/g, '_');
+      const value = token.slice(eq + 1);
+      if (name.startsWith('shardgate.')) {
+        applyContextSetting(this.state.context, name.slice('shardgate.'.length), value, this.services);
+      } else {
+        this.state.settings.set(name, value);
+      }
+    }
+  }
+
+  onFrame(type: number, bytes: Buffer): void {
+    // COPY FROM STDIN data goes straight to the server running the COPY.
+    if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
+      const copying = this.copyTarget();
+      if (copying) copying.conn.write(bytes);
+      return;
+    }
+    switch (type) {
+      case FE.Query:
+        this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
+        return;
+      case FE.Parse:
+      case FE.Bind:
+      case FE.Describe:
+      case FE.Execute:
+      case FE.Close:
+        this.building.push({ type, bytes });
+        return;
+      case FE.Sync:
+        this.building.push({ type, bytes });
+        this.units.push({ frames: this.building, simple: false, flushOnly: false });
+        this.building = [];
+        return;
+      case FE.Flush:
+        this.building.push({ type, bytes });
+        this.units.push({ frames: this.building, simple: false, flushOnly: true });
+        this.building = [];
+        return;
+      case FE.FunctionCall:
+        this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
+        return;
+      case FE.Terminate:
+        this.session.close();
+        return;
+      default:
+        throw new ShardgateError('PROTOCOL_VIOLATION', {
+          detail: `unexpected message type '${String.fromCharCode(type)}' during the query cycle`,
+        });
+    }
+  }
+
+  onChunkEnd(): void {
+    if (!this.busy) void this.pump();
+  }
+
+  private copyTarget(): ServerBinding | null {
+    for (const b of this.bindings.values()) if (b.copyIn) return b;
+    return null;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.units.length > 0 && !this.clientGone) {
+        const unit = this.units.shift()!;
+        await this.runUnit(unit);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runUnit(unit: Unit): Promise<void> {
+    const responder = new LocalResponder(this.session, unit);
+    let statements: PlannedStatement[];
+    try {
+      statements = this.planUnit(unit);
+    } catch (err) {
+      responder.fail(toShardgateError(err), this.state.txStatus);
+      return;
+    }
+    try {
+      const local = await responder.tryAnswerLocally(statements, this);
+      if (local) return;
+      const plans = statements.map((s) => s.plan);
+      const error = plans.find((p) => p.type === 'error');
+      if (error && error.type === 'error') {
+        responder.fail(new ShardgateError(error.code, error.params), this.state.txStatus);
+        return;
+      }
+      const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
+      if (scatter) {
+        if (statements.length !== 1) {
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail: 'a multi-shard statement must be sent alone, not with other statements in one message',
+          });
+        }
+        await runScatter(this, unit, statements[0]!, responder);
+        return;
+      }
+      const target = this.chooseTarget(statements);
+      await this.runSingle(unit, statements, target, responder);
+    } catch (err) {
+      const e = toShardgateError(err);
+      if (e.fatal) {
+        this.session.fail(e);
+        return;
+      }
+      responder.fail(e, this.state.txStatus);
+    }
+  }
+
+  /** Analyzes and plans every statement of a unit. */
+  private planUnit(unit: Unit): PlannedStatement[] {
+    const router = this.services.router;
+    const session = this.routingSession();
+    const out: PlannedStatement[] = [];
+    if (unit.simple) {
+      const frame = unit.frames[0]!;
+      if (frame.type === FE.FunctionCall) return [router.planUtilityOnDefault(session)];
+      const sql = decodeQuery(frame.bytes);
+      return router.planSimple(sql, session);
+    }
+    // Extended protocol: plan each Bind (it has the parameters); Parse-only units plan the text.
+    let pendingParse: { name: string; sql: string; paramTypes: number[] } | null = null;
+    for (const frame of unit.frames) {
+      if (frame.type === FE.Parse) {
+        const p = decodeParse(frame.bytes);
+        pendingParse = { name: p.name, sql: p.query, paramTypes: p.paramTypes };
+      } else if (frame.type === FE.Bind) {
+        const b = decodeBind(frame.bytes);
+        const stmt = b.statement === ''
+          ? pendingParse && pendingParse.name === '' ? pendingParse : this.unnamed
+          : pendingParse && pendingParse.name === b.statement
+            ? pendingParse
+            : this.state.prepared.get(b.statement) ?? null;
+        if (!stmt) {
+          throw new ShardgateError('PROTOCOL_VIOLATION', {
+            detail: `prepared statement "${b.statement}" does not exist`,
+          });
+        }
+        out.push(...router.planExtended(stmt.sql, session, {
+          values: b.values,
+          formats: b.paramFormats,
+          types: stmt.paramTypes,
+        }));
+      }
+    }
+    if (out.length === 0) {
+      // Parse/Describe/Close only: no data is touched; any server of the session's shard will do.
+      out.push(pendingParse ? router.planDescribeOnly(pendingParse.sql, session) : router.planUtilityOnDefault(session));
+    }
+    return out;
+  }
+
+  routingSession() {
+    const s = this.state;
+    return {
+      context: s.context,
+      inTransaction: s.txStatus !== 'I' || s.deferredBegin !== null,
+      transactionReadOnly: s.transactionReadOnly,
+      transactionShard: s.transactionShard,
+      transactionServer: s.transactionServer,
+      lastWritePositions: s.lastWritePositions,
+    };
+  }
+
+  /** All single-target statements of a unit must agree on one server. */
+  private chooseTarget(statements: PlannedStatement[]): RouteTarget {
+    let target: RouteTarget | null = null;
+    // Transaction control and settings follow the statements that touch data ("BEGIN; UPDATE ...").
+    const leaders = statements.filter((s) => !FOLLOWER_KINDS.has(s.facts.kind));
+    for (const s of leaders.length ? leaders : statements) {
+      if (s.plan.type !== 'single') continue;
+      const t = s.plan.target;
+      if (!target) {
+        target = t;
+        continue;
+      }
+      if (t.shard !== target.shard) {
+        throw new ShardgateError('CROSS_SHARD_TRANSACTION', { first: target.shard, second: t.shard });
+      }
+      if (t.role === 'primary' && target.role !== 'primary') target = t;
+    }
+    if (!target) throw new ShardgateError('INTERNAL', { detail: 'no target for unit' });
+    return target;
+  }
+
+  private async runSingle(
+    unit: Unit,
+    statements: PlannedStatement[],
+    target: RouteTarget,
+    responder: LocalResponder,
+  ): Promise<void> {
+    const started = performance.now();
+    const binding = await this.bindingFor(target);
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      outcome = (await binding.run(unit, statements, responder)) ? 'ok' : 'error';
+    } finally {
+      this.afterUnit(binding);
+      const first = statements[0]!;
+      const plan = first.plan;
+      this.services.observer.onStatement({
+        protocol: 'postgres',
+        shard: binding.shard,
+        server: binding.serverName,
+        role: binding.role,
+        kind: first.facts.kind,
+        outcome,
+        latencySeconds: (performance.now() - started) / 1000,
+        level: plan.level,
+        keys: plan.keys,
+        scatter: false,
+        tables: first.facts.tables,
+      });
+    }
+  }
+
+  /** Gets (or reuses) the server connection for a target, waiting for replay when asked. */
+  async bindingFor(target: RouteTarget): Promise<ServerBinding> {
+    let serverName = target.server;
+    if (target.wait) {
+      const caughtUp = await this.services.topology.waitForPosition(
+        target.server,
+        target.wait.position,
+        target.wait.maxWaitMs,
+      );
+      if (!caughtUp) serverName = target.wait.fallbackServer;
+    }
+    const existing = this.bindings.get(serverName);
+    if (existing) return existing;
+    // A transaction holds exactly one server; a different one here is a routing bug upstream.
+    const binding = await ServerBinding.acquire(this, serverName);
+    this.bindings.set(serverName, binding);
+    return binding;
+  }
+
+  /** After a unit: release server connections the session no longer needs (transaction pooling). */
+  afterUnit(binding: ServerBinding): void {
+    const s = this.state;
+    if (s.txStatus === 'I' && !s.deferredBegin) {
+      s.transactionShard = null;
+      s.transactionServer = null;
+      s.transactionReadOnly = false;
+    }
+    if (this.services.config.pool.mode === 'session' || s.pinnedReason) return;
+    // A describe-only unit ran outside the (deferred) transaction: its server is free again.
+    const serverIdle = binding.keepClientInTransaction && binding.tracker.status === 0x49;
+    if ((s.txStatus !== 'I' && !serverIdle) || binding.copyIn || !binding.idle) return;
+    this.bindings.delete(binding.serverName);
+    binding.release();
+  }
+
+  releaseAll(): void {
+    for (const binding of this.bindings.values()) binding.release();
+    this.bindings.clear();
+  }
+
+  private cancelRunning(): void {
+    for (const binding of this.bindings.values()) binding.cancel();
+  }
+
+  /** The client vanished: roll back and return server connections, never leak their state. */
+  onClientGone(): void {
+    this.clientGone = true;
+    if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
+    for (const binding of this.bindings.values()) binding.abandon();
+    this.bindings.clear();
+  }
+
+  sendReady(): void {
+    this.session.write(encodeReadyForQuery(this.state.txStatus));
+  }
+}

@@ -1,0 +1,276 @@
+// Follows a server connection's response stream against the queue of requests shardgate sent,
+// so the session knows when the server is idle again (ReadyForQuery), and so it can drop the
+// responses to requests it injected (a re-prepare, a deferred BEGIN, the LSN probe) and emit
+// responses it answers itself (ParseComplete for a statement the server already holds).
+//
+// Fast path: a unit sent without injections is one FAST entry; its response chunks are forwarded
+// untouched and only message headers are walked to find ReadyForQuery.
+
+export const enum Expect {
+  /** A whole unit forwarded as-is: pass everything through its ReadyForQuery. */
+  Fast = 0,
+  Parse = 1,
+  Bind = 2,
+  DescribeStatement = 3,
+  DescribePortal = 4,
+  Execute = 5,
+  Close = 6,
+  Sync = 7,
+  /** A simple Query: everything through ReadyForQuery. */
+  Query = 8,
+  /** Bytes shardgate emits itself when this entry reaches the head of the queue. */
+  Synthetic = 9,
+}
+
+export interface Entry {
+  expect: Expect;
+  /** Drop this request's response messages instead of forwarding them. */
+  swallow: boolean;
+  /** With swallow: still forward an ErrorResponse (the client must learn its unit failed). */
+  forwardErrors?: boolean;
+  /** For Synthetic entries: the bytes to emit. */
+  bytes?: Buffer;
+  /** Collects the first DataRow's first column (used by the LSN probe). */
+  capture?: (value: string | null) => void;
+  /** Report this transaction status to the client instead of the server's (a deferred BEGIN). */
+  readyStatus?: number;
+  /** Called when this entry's ReadyForQuery arrives (Fast, Sync, Query). */
+  onReady?: (status: number) => void;
+}
+
+export interface TrackerSink {
+  /** Bytes for the client. */
+  forward(bytes: Buffer): void;
+  /** A message the session wants to see: CommandComplete tag, ParameterStatus, errors. */
+  onMessage?(type: number, buf: Buffer, bodyStart: number, end: number): void;
+  /** Every request sent so far has been answered. */
+  onIdle?(): void;
+}
+
+const MSG_PARSE_COMPLETE = 0x31; // '1'
+const MSG_BIND_COMPLETE = 0x32; // '2'
+const MSG_CLOSE_COMPLETE = 0x33; // '3'
+const MSG_COMMAND_COMPLETE = 0x43; // 'C'
+const MSG_DATA_ROW = 0x44; // 'D'
+const MSG_ERROR = 0x45; // 'E'
+const MSG_EMPTY_QUERY = 0x49; // 'I'
+const MSG_NOTICE = 0x4e; // 'N'
+const MSG_NOTIFICATION = 0x41; // 'A'
+const MSG_PARAMETER_STATUS = 0x53; // 'S'
+const MSG_ROW_DESCRIPTION = 0x54; // 'T'
+const MSG_READY = 0x5a; // 'Z'
+const MSG_NO_DATA = 0x6e; // 'n'
+const MSG_PORTAL_SUSPENDED = 0x73; // 's'
+const MSG_PARAM_DESCRIPTION = 0x74; // 't'
+const MSG_COPY_IN = 0x47; // 'G'
+const MSG_COPY_OUT = 0x48; // 'H'
+const MSG_COPY_BOTH = 0x57; // 'W'
+
+/** Message types the session always wants to hear about (cheap check in the fast loop). */
+function isInteresting(type: number): boolean {
+  return (
+    type === MSG_READY ||
+    type === MSG_ERROR ||
+    type === MSG_COMMAND_COMPLETE ||
+    type === MSG_PARAMETER_STATUS ||
+    type === MSG_COPY_IN ||
+    type === MSG_COPY_OUT ||
+    type === MSG_COPY_BOTH
+  );
+}
+
+export class ResponseTracker {
+  private queue: Entry[] = [];
+  private head = 0;
+  /** Partial message carried over from the previous chunk. */
+  private pending: Buffer | null = null;
+  /** After an ErrorResponse in the extended protocol, the server skips to Sync. */
+  private skippingToSync = false;
+  /** Last ReadyForQuery status byte (I, T or E). */
+  status = 0x49;
+  copyIn = false;
+
+  constructor(private readonly sink: TrackerSink) {}
+
+  get idle(): boolean {
+    return this.head >= this.queue.length;
+  }
+
+  get outstanding(): number {
+    return this.queue.length - this.head;
+  }
+
+  push(entry: Entry): void {
+    if (this.head > 64 && this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+    this.queue.push(entry);
+  }
+
+  /** Emit synthetic entries at the head (called after pushing, when the queue was idle). */
+  flushSynthetic(): void {
+    this.drainSynthetic();
+    if (this.idle) this.sink.onIdle?.();
+  }
+
+  reset(): void {
+    this.queue = [];
+    this.head = 0;
+    this.pending = null;
+    this.skippingToSync = false;
+    this.copyIn = false;
+  }
+
+  /** Processes one chunk from the server. */
+  onData(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    const len = buf.length;
+    let pos = 0;
+    // Fast path: the head is a Fast/Query entry that swallows nothing: forward contiguous runs.
+    let runStart = 0;
+    while (pos + 5 <= len) {
+      const type = buf[pos]!;
+      const msgLen = buf.readUInt32BE(pos + 1);
+      const end = pos + 1 + msgLen;
+      if (end > len) break;
+      const entry = this.queue[this.head];
+      const passThrough = entry !== undefined && !entry.swallow && (entry.expect === Expect.Fast || entry.expect === Expect.Query);
+      if (passThrough && !isInteresting(type)) {
+        pos = end;
+        continue;
+      }
+      // Slow path for this message: flush the run so far, then handle it alone.
+      if (pos > runStart) this.sink.forward(buf.subarray(runStart, pos));
+      this.handle(type, buf, pos, end);
+      pos = end;
+      runStart = pos;
+    }
+    if (pos > runStart) this.sink.forward(buf.subarray(runStart, pos));
+    if (pos < len) this.pending = Buffer.from(buf.subarray(pos));
+    if (this.head >= this.queue.length) this.sink.onIdle?.();
+  }
+
+  private handle(type: number, buf: Buffer, start: number, end: number): void {
+    const sink = this.sink;
+    if (type === MSG_NOTICE || type === MSG_NOTIFICATION || type === MSG_PARAMETER_STATUS) {
+      // Asynchronous messages belong to no request.
+      if (type === MSG_PARAMETER_STATUS) sink.onMessage?.(type, buf, start + 5, end);
+      sink.forward(buf.subarray(start, end));
+      return;
+    }
+    const entry = this.queue[this.head];
+    if (!entry) {
+      // Nothing expected (should not happen): forward so the client sees it.
+      sink.forward(buf.subarray(start, end));
+      return;
+    }
+    const forward = !entry.swallow || (type === MSG_ERROR && entry.forwardErrors === true);
+    // Only what the client sees counts as the unit's outcome (a failed probe is not its error).
+    if (forward && (type === MSG_COMMAND_COMPLETE || type === MSG_ERROR)) sink.onMessage?.(type, buf, start + 5, end);
+    if (type === MSG_COPY_IN || type === MSG_COPY_BOTH) this.copyIn = true;
+    if (type === MSG_DATA_ROW && entry.capture) entry.capture(readFirstColumn(buf, start + 5, end));
+    if (forward) {
+      if (type === MSG_READY && entry.readyStatus !== undefined) {
+        const copy = Buffer.from(buf.subarray(start, end));
+        copy[5] = entry.readyStatus;
+        sink.forward(copy);
+      } else {
+        sink.forward(buf.subarray(start, end));
+      }
+    }
+
+    switch (entry.expect) {
+      case Expect.Fast:
+      case Expect.Query:
+        if (type === MSG_READY) {
+          this.copyIn = false;
+          this.complete(entry, buf[start + 5]!);
+        }
+        return;
+      case Expect.Sync:
+        if (type === MSG_READY) {
+          this.skippingToSync = false;
+          this.copyIn = false;
+          this.complete(entry, buf[start + 5]!);
+        }
+        return;
+      default:
+        break;
+    }
+    if (type === MSG_ERROR) {
+      // The server discards everything up to Sync; so do we (synthetic replies included).
+      this.skippingToSync = true;
+      while (this.head < this.queue.length && this.queue[this.head]!.expect !== Expect.Sync) this.head++;
+      return;
+    }
+    switch (entry.expect) {
+      case Expect.Parse:
+      case Expect.Bind:
+      case Expect.Close:
+        if (type === MSG_PARSE_COMPLETE || type === MSG_BIND_COMPLETE || type === MSG_CLOSE_COMPLETE) this.pop();
+        return;
+      case Expect.DescribeStatement:
+      case Expect.DescribePortal:
+        if (type === MSG_ROW_DESCRIPTION || type === MSG_NO_DATA) this.pop();
+        // ParameterDescription ('t') precedes the row description for statements.
+        return;
+      case Expect.Execute:
+        if (type === MSG_COMMAND_COMPLETE || type === MSG_EMPTY_QUERY || type === MSG_PORTAL_SUSPENDED) {
+          this.copyIn = false;
+          this.pop();
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private complete(entry: Entry, status: number): void {
+    this.status = status;
+    this.head++;
+    entry.onReady?.(status);
+    this.drainSynthetic();
+  }
+
+  private pop(): void {
+    this.head++;
+    this.drainSynthetic();
+  }
+
+  private drainSynthetic(): void {
+    while (this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      if (next.expect !== Expect.Synthetic) break;
+      this.head++;
+      if (!this.skippingToSync && next.bytes) this.sink.forward(next.bytes);
+    }
+  }
+}
+
+/** Reads column 0 of a DataRow as text (the LSN probe returns one text column). */
+function readFirstColumn(buf: Buffer, bodyStart: number, end: number): string | null {
+  if (bodyStart + 6 > end) return null;
+  const count = buf.readInt16BE(bodyStart);
+  if (count < 1) return null;
+  const len = buf.readInt32BE(bodyStart + 2);
+  if (len < 0 || bodyStart + 6 + len > end) return null;
+  return buf.toString('utf8', bodyStart + 6, bodyStart + 6 + len);
+}
+
+export const MessageTypes = {
+  ParseComplete: MSG_PARSE_COMPLETE,
+  BindComplete: MSG_BIND_COMPLETE,
+  CloseComplete: MSG_CLOSE_COMPLETE,
+  CommandComplete: MSG_COMMAND_COMPLETE,
+  DataRow: MSG_DATA_ROW,
+  Error: MSG_ERROR,
+  Ready: MSG_READY,
+  RowDescription: MSG_ROW_DESCRIPTION,
+  NoData: MSG_NO_DATA,
+  ParamDescription: MSG_PARAM_DESCRIPTION,
+} as const;

@@ -1,0 +1,250 @@
+// Runs one statement on several shards in parallel and answers the client with one merged
+// result, in the simple or the extended protocol. A failure on any shard fails the statement
+// cleanly (the first error is returned; other shards' results are dropped).
+import { serialize } from 'pg-protocol';
+import { ShardgateError } from '../../errors.js';
+import { type CollectedResult, type FieldInfo, collect } from '../../executor/pg-collect.js';
+import { ResultMerger, combineCommandTags } from '../../executor/merger.js';
+import type { RouteTarget } from '../../router/plan.js';
+import { decodeBind, decodeParse } from './frontend-messages.js';
+import type { LocalResponder } from './local-responder.js';
+import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import { FE, type Unit } from './units.js';
+import {
+  encodeBindComplete,
+  encodeCloseComplete,
+  encodeCommandComplete,
+  encodeDataRow,
+  encodeNoData,
+  encodeParseComplete,
+  encodeReadyForQuery,
+  encodeRowDescription,
+} from './backend-messages.js';
+
+interface ShardRequest {
+  target: RouteTarget;
+  sql: string;
+  /** Extended protocol: parameters as the client bound them. */
+  bind: ReturnType<typeof decodeBind> | null;
+  paramTypes: number[];
+}
+
+export async function runScatter(
+  cycle: QueryCycle,
+  unit: Unit,
+  statement: PlannedStatement,
+  responder: LocalResponder,
+): Promise<void> {
+  const plan = statement.plan;
+  const requests = buildRequests(cycle, unit, statement);
+  const maxRows = cycle.services.config.routing.maxMergeRows;
+  const started = performance.now();
+  let overflow = false;
+  const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
+  const failedAcquire = settled.find((s) => s.status === 'rejected');
+  if (failedAcquire) {
+    for (const s of settled) if (s.status === 'fulfilled') cycle.afterUnit(s.value);
+    throw (failedAcquire as PromiseRejectedResult).reason;
+  }
+  const bindings = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof cycle.bindingFor>>>).value);
+  let results: CollectedResult[];
+  try {
+    results = await Promise.all(
+      requests.map((r, i) => {
+        const binding = bindings[i]!;
+        const conn = binding.conn;
+        const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
+        return collect(conn, bytes, maxRows, () => (overflow = true)).finally(() => {
+          // Give the connection back to the binding's tracker.
+          conn.onData = (chunk) => binding.tracker.onData(chunk);
+        });
+      }),
+    );
+  } finally {
+    for (const b of bindings) cycle.afterUnit(b);
+  }
+  const latency = (performance.now() - started) / 1000;
+  const failed = results.find((r) => r.error);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    const t = requests[i]!.target;
+    cycle.services.observer.onStatement({
+      protocol: 'postgres',
+      shard: t.shard,
+      server: t.server,
+      role: t.role,
+      kind: statement.facts.kind,
+      outcome: r.error ? 'error' : 'ok',
+      latencySeconds: latency,
+      level: plan.level,
+      keys: plan.keys,
+      scatter: true,
+      tables: statement.facts.tables,
+    });
+  }
+  if (failed?.error) {
+    cycle.session.write(failed.error.raw);
+    if (!unit.flushOnly) cycle.session.write(encodeReadyForQuery(cycle.state.txStatus));
+    return;
+  }
+  if (overflow) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
+  const first = results[0]!;
+  const fields = first.fields;
+  let rows: Array<Array<Buffer | null>> = [];
+  let tag: string;
+  let visibleFields: FieldInfo[] | null = fields;
+  if (fields && plan.type === 'scatter') {
+    const merger = new ResultMerger(
+      plan.merge,
+      fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
+      { maxRows },
+    );
+    results.forEach((r, i) => {
+      for (const row of r.rows) merger.add(i, row);
+      merger.endShard(i);
+    });
+    rows = merger.finish();
+    const visible = plan.merge?.visibleColumns ?? null;
+    if (visible !== null) visibleFields = fields.slice(0, visible);
+    tag = `SELECT ${rows.length}`;
+  } else {
+    tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
+  }
+  const out: Buffer[] = [];
+  for (const r of results) out.push(...r.passthrough);
+  const rowDescription = visibleFields ? encodeRowDescription(visibleFields) : null;
+  const body = () => {
+    for (const row of rows) out.push(encodeDataRow(row));
+    out.push(encodeCommandComplete(tag));
+  };
+  if (unit.simple) {
+    if (rowDescription) out.push(rowDescription);
+    body();
+    out.push(encodeReadyForQuery(cycle.state.txStatus));
+  } else {
+    for (const frame of unit.frames) {
+      switch (frame.type) {
+        case FE.Parse:
+          out.push(encodeParseComplete());
+          break;
+        case FE.Bind:
+          out.push(encodeBindComplete());
+          break;
+        case FE.Describe:
+          if (frame.bytes[5] === 0x53 && first.parameterDescription) out.push(first.parameterDescription);
+          out.push(rowDescription ?? encodeNoData());
+          break;
+        case FE.Execute:
+          body();
+          break;
+        case FE.Close:
+          out.push(encodeCloseComplete());
+          break;
+        case FE.Sync:
+          out.push(encodeReadyForQuery(cycle.state.txStatus));
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  cycle.session.write(Buffer.concat(out));
+  void responder;
+}
+
+function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {
+  const plan = statement.plan;
+  let bind: ReturnType<typeof decodeBind> | null = null;
+  let paramTypes: number[] = [];
+  let sql = statement.sql;
+  if (!unit.simple) {
+    let parsed: { name: string; sql: string; types: number[] } | null = null;
+    for (const frame of unit.frames) {
+      if (frame.type === FE.Parse) {
+        const p = decodeParse(frame.bytes);
+        parsed = { name: p.name, sql: p.query, types: p.paramTypes };
+      } else if (frame.type === FE.Bind) {
+        bind = decodeBind(frame.bytes);
+      }
+    }
+    if (bind) {
+      const source =
+        parsed && parsed.name === bind.statement
+          ? parsed
+          : bind.statement === ''
+            ? cycle.unnamed && { name: '', sql: cycle.unnamed.sql, types: cycle.unnamed.paramTypes }
+            : (() => {
+                const p = cycle.state.prepared.get(bind.statement);
+                return p ? { name: p.clientName, sql: p.sql, types: p.paramTypes } : null;
+              })();
+      if (!source) throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `unknown statement "${bind.statement}"` });
+      sql = source.sql;
+      paramTypes = source.types;
+    }
+  }
+  if (plan.type === 'scatter') {
+    const text = plan.rewrittenSql ?? sql;
+    return plan.targets.map((target) => ({ target, sql: text, bind, paramTypes }));
+  }
+  if (plan.type === 'split-insert') {
+    return plan.parts.map((part) => ({
+      target: part.target,
+      sql: cycle.services.router.insertRowsSql(sql, part.rows, bind, paramTypes),
+      // Parameters are inlined per part: each part's text stands alone.
+      bind: null,
+      paramTypes: [],
+    }));
+  }
+  throw new ShardgateError('INTERNAL', { detail: `not a multi-shard plan: ${plan.type}` });
+}
+
+function extendedRequest(r: ShardRequest): Buffer {
+  const b = r.bind!;
+  return Buffer.concat([
+    serialize.parse({ name: '', text: r.sql, types: r.paramTypes }),
+    rawBind(b),
+    serialize.describe({ type: 'S', name: '' }),
+    serialize.execute({ portal: '' }),
+    serialize.sync(),
+  ]);
+}
+
+/** Re-encodes a client's Bind for the unnamed statement and portal, keeping formats and raw values. */
+function rawBind(b: ReturnType<typeof decodeBind>): Buffer {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(2);
+  parts.push(Buffer.from([0, 0])); // portal "" and statement ""
+  header.writeInt16BE(b.paramFormats.length);
+  parts.push(Buffer.from(header));
+  for (const f of b.paramFormats) {
+    const x = Buffer.alloc(2);
+    x.writeInt16BE(f);
+    parts.push(x);
+  }
+  const n = Buffer.alloc(2);
+  n.writeInt16BE(b.values.length);
+  parts.push(n);
+  for (const v of b.values) {
+    const len = Buffer.alloc(4);
+    if (v === null) {
+      len.writeInt32BE(-1);
+      parts.push(len);
+    } else {
+      len.writeInt32BE(v.length);
+      parts.push(len, v);
+    }
+  }
+  const rf = Buffer.alloc(2);
+  rf.writeInt16BE(b.resultFormats.length);
+  parts.push(rf);
+  for (const f of b.resultFormats) {
+    const x = Buffer.alloc(2);
+    x.writeInt16BE(f);
+    parts.push(x);
+  }
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(5);
+  head[0] = 0x42;
+  head.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}

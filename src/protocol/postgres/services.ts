@@ -1,0 +1,31 @@
+// What a PostgreSQL client session needs from the rest of the proxy, as one interface, so the
+// session machine can be built and tested with real pieces wired differently (tests, workers).
+import type tlsModule from 'node:tls';
+import type { Logger } from 'pino';
+import type { RuntimeTopology } from '../../backend/topology.js';
+import type { ShardgateConfig } from '../../config/schema.js';
+import type { Router } from '../../router/router.js';
+import type { StatementObserver } from '../../observability/statement-observer.js';
+import type { PgClientSession } from './client-session.js';
+
+export interface CancelTarget {
+  /** Cancels whatever the session is running on its server connection(s). */
+  cancel(): void;
+}
+
+export interface CancelRegistry {
+  register(target: CancelTarget): { processId: number; secretKey: number };
+  unregister(processId: number): void;
+  cancel(processId: number, secretKey: number): void;
+}
+
+export interface SessionServices {
+  config: ShardgateConfig;
+  log: Logger;
+  topology: RuntimeTopology;
+  router: Router;
+  cancel: CancelRegistry;
+  observer: StatementObserver;
+  tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
+  onSessionClosed(session: PgClientSession): void;
+}

@@ -1,0 +1,102 @@
+// shardgate.* session settings: the routing context a client sets by startup option, by
+// `SET shardgate.<name> = ...` (answered by the proxy, never forwarded), or by a comment hint.
+import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../config/schema.js';
+import { ShardgateError } from '../../errors.js';
+import type { SessionContext } from '../../router/inputs.js';
+
+export const CONTEXT_SETTINGS = ['vip', 'realtime', 'battery_saving', 'consistency', 'shard', 'role'] as const;
+
+function parseBool(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1', 't', 'y'].includes(v)) return true;
+  if (['off', 'false', 'no', '0', 'f', 'n'].includes(v)) return false;
+  throw new ShardgateError('INVALID_HINT', { name: `shardgate.${name}`, value, detail: 'expected on or off' });
+}
+
+/** Applies one setting; `value` null resets it. Throws INVALID_HINT on a bad name or value. */
+export function applyContextSetting(
+  context: SessionContext,
+  rawName: string,
+  rawValue: string | null,
+  services: { topology: { shardNames(): string[] } },
+): void {
+  const name = rawName.toLowerCase().replace(/^shardgate\./, '');
+  const value = rawValue === null ? null : rawValue.replace(/^'(.*)'$/, '$1');
+  switch (name) {
+    case 'vip':
+      context.vip = value === null ? false : parseBool(name, value);
+      return;
+    case 'realtime':
+      context.realtime = value === null ? false : parseBool(name, value);
+      return;
+    case 'battery_saving':
+    case 'batterysaving':
+      context.batterySaving = value === null ? false : parseBool(name, value);
+      return;
+    case 'consistency': {
+      if (value === null || value === '' || value.toLowerCase() === 'default') {
+        context.consistency = null;
+        return;
+      }
+      const level = value.toLowerCase() as ConsistencyLevel;
+      if (!CONSISTENCY_LEVELS.includes(level)) {
+        throw new ShardgateError('INVALID_HINT', {
+          name: 'shardgate.consistency',
+          value,
+          detail: `expected one of ${CONSISTENCY_LEVELS.join(', ')}`,
+        });
+      }
+      context.consistency = level;
+      return;
+    }
+    case 'shard': {
+      if (value === null || value === '' || value === 'default') {
+        context.shard = null;
+        return;
+      }
+      const known = services.topology.shardNames();
+      if (!known.includes(value)) throw new ShardgateError('UNKNOWN_SHARD', { shard: value, known: known.join(', ') });
+      context.shard = value;
+      return;
+    }
+    case 'role': {
+      if (value === null || value === '' || value === 'default') {
+        context.role = null;
+        return;
+      }
+      const v = value.toLowerCase();
+      if (v !== 'primary' && v !== 'replica') {
+        throw new ShardgateError('INVALID_HINT', { name: 'shardgate.role', value, detail: 'expected primary or replica' });
+      }
+      context.role = v;
+      return;
+    }
+    default:
+      throw new ShardgateError('INVALID_HINT', {
+        name: `shardgate.${name}`,
+        value: rawValue ?? '',
+        detail: `unknown setting; known: ${CONTEXT_SETTINGS.map((s) => `shardgate.${s}`).join(', ')}`,
+      });
+  }
+}
+
+export function contextSettingValue(context: SessionContext, rawName: string): string {
+  const name = rawName.toLowerCase().replace(/^shardgate\./, '');
+  switch (name) {
+    case 'vip':
+      return context.vip ? 'on' : 'off';
+    case 'realtime':
+      return context.realtime ? 'on' : 'off';
+    case 'battery_saving':
+    case 'batterysaving':
+      return context.batterySaving ? 'on' : 'off';
+    case 'consistency':
+      return context.consistency ?? 'default';
+    case 'shard':
+      return context.shard ?? 'default';
+    case 'role':
+      return context.role ?? 'default';
+    default:
+      throw new ShardgateError('INVALID_HINT', { name: `shardgate.${name}`, value: '', detail: 'unknown setting' });
+  }
+}

@@ -1,0 +1,91 @@
+// Everything a client session knows, in one inspectable value (DESIGN principle 4): transaction
+// status, session settings to replay on whichever server connection it lands on, prepared
+// statements by client name, the read-your-writes positions, and the routing context.
+import { createHash } from 'node:crypto';
+import { type SessionContext, defaultSessionContext } from '../../router/inputs.js';
+
+export interface PreparedStatement {
+  /** Name the client uses. */
+  clientName: string;
+  /** Name on every server connection: the same text and types always get the same name. */
+  serverName: string;
+  sql: string;
+  paramTypes: number[];
+}
+
+export interface SessionState {
+  user: string;
+  database: string;
+  /** Startup parameters as the client sent them (application_name, DateStyle, options, ...). */
+  startupParameters: Map<string, string>;
+  /** Session-level settings the client made (SET name = value) that every server must mirror. */
+  settings: Map<string, string>;
+  /** Settings made inside the open transaction: kept on COMMIT, dropped on ROLLBACK. */
+  pendingSettings: Map<string, string | null>;
+  /** Client transaction status as the client sees it: I, T or E. */
+  txStatus: 'I' | 'T' | 'E';
+  /** The transaction failed on an error shardgate raised itself (the server never saw it). */
+  proxyAborted: boolean;
+  /** A BEGIN shardgate answered itself; sent to the server with the first statement. */
+  deferredBegin: string | null;
+  transactionReadOnly: boolean;
+  transactionShard: string | null;
+  transactionServer: string | null;
+  prepared: Map<string, PreparedStatement>;
+  /** read_your_writes: shard -> LSN of the session's last committed write there. */
+  lastWritePositions: Map<string, string>;
+  context: SessionContext;
+  /** A server connection is pinned to this session (temp tables, LISTEN, advisory locks...). */
+  pinnedReason: string | null;
+}
+
+export function newSessionState(user: string, database: string, startup: Map<string, string>): SessionState {
+  return {
+    user,
+    database,
+    startupParameters: startup,
+    settings: new Map(),
+    pendingSettings: new Map(),
+    txStatus: 'I',
+    proxyAborted: false,
+    deferredBegin: null,
+    transactionReadOnly: false,
+    transactionShard: null,
+    transactionServer: null,
+    prepared: new Map(),
+    lastWritePositions: new Map(),
+    context: defaultSessionContext(),
+    pinnedReason: null,
+  };
+}
+
+const serverNameCache = new Map<string, string>();
+
+/** Deterministic server-side statement name, like PgBouncer's PGBOUNCER_<n>. */
+export function serverStatementName(sql: string, paramTypes: number[]): string {
+  const key = `${paramTypes.join(',')}|${sql}`;
+  let name = serverNameCache.get(key);
+  if (!name) {
+    name = `sg_${createHash('sha1').update(key).digest('hex').slice(0, 20)}`;
+    if (serverNameCache.size > 50_000) serverNameCache.clear();
+    serverNameCache.set(key, name);
+  }
+  return name;
+}
+
+/** Startup parameters that are session settings every server connection must mirror. */
+export const TRACKED_STARTUP_PARAMETERS = [
+  'application_name',
+  'client_encoding',
+  'datestyle',
+  'timezone',
+  'intervalstyle',
+  'search_path',
+  'extra_float_digits',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'default_transaction_isolation',
+  'default_transaction_read_only',
+  'role',
+];

@@ -1,0 +1,93 @@
+// Assembles a running shardgate from a config: topology and pools, analyzer and router, the
+// PostgreSQL (and MySQL) listeners, observability and the admin HTTP server. One Proxy per
+// process (or per node:cluster worker).
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { registerCoreRoutes } from './admin/api-core.js';
+import { AdminServer } from './admin/http.js';
+import { RuntimeTopology } from './backend/topology.js';
+import type { ShardgateConfig } from './config/schema.js';
+import { PgListener } from './listener/pg-listener.js';
+import { ObserverList } from './observability/statement-observer.js';
+import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
+import { Router } from './router/router.js';
+import { QueryAnalyzer } from './sql/analyzer.js';
+
+export interface ProxyOptions {
+  log: Logger;
+  /** Listen on these ports instead of the config's (0 = any free port). */
+  postgresPort?: number;
+  /** Admin HTTP port (0 = any free port); null disables the admin server (cluster workers). */
+  adminPort?: number | null;
+  workerIndex?: number;
+  /** In a cluster worker, relays a cancel to the worker that owns the session. */
+  relayCancel?: (workerIndex: number, processId: number, secretKey: number) => void;
+}
+
+export interface ProxyHandle {
+  config: ShardgateConfig;
+  topology: RuntimeTopology;
+  router: Router;
+  analyzer: QueryAnalyzer;
+  observers: ObserverList;
+  cancel: LocalCancelRegistry;
+  postgres: { host: string; port: number; listener: PgListener };
+  admin: { port: number; server: AdminServer } | null;
+  close(): Promise<void>;
+}
+
+export async function startProxy(config: ShardgateConfig, options: ProxyOptions): Promise<ProxyHandle> {
+  const log = options.log;
+  const topology = new RuntimeTopology(config);
+  topology.monitor.start();
+  const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+  const router = new Router(analyzer, topology);
+  const observers = new ObserverList();
+  const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
+  const tlsConfig = config.tls
+    ? {
+        module: tls,
+        context: tls.createSecureContext({
+          cert: readFileSync(config.tls.cert),
+          key: readFileSync(config.tls.key),
+        }),
+        required: config.tls.required,
+      }
+    : null;
+  const pgListener = new PgListener({
+    config,
+    log,
+    topology,
+    router,
+    cancel,
+    observer: observers,
+    tls: tlsConfig,
+  });
+  const host = config.listen.postgres.host;
+  const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
+  log.info({ host, port }, 'postgres front end listening');
+  let admin: ProxyHandle['admin'] = null;
+  if (options.adminPort !== null) {
+    const server = new AdminServer(log, config.admin.token);
+    registerCoreRoutes(server, topology);
+    const adminPort = await server.listen(config.listen.admin.host, options.adminPort ?? config.listen.admin.port);
+    admin = { port: adminPort, server };
+    log.info({ host: config.listen.admin.host, port: adminPort }, 'admin HTTP listening');
+  }
+  return {
+    config,
+    topology,
+    router,
+    analyzer,
+    observers,
+    cancel,
+    postgres: { host, port, listener: pgListener },
+    admin,
+    async close() {
+      await admin?.server.close();
+      await pgListener.close();
+      await topology.close();
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// Splitting a multi-row INSERT across shards: the statement text with only some VALUES rows, and
+// bind parameters inlined as literals so each part stands alone. libpg-query (v17, WASM) parses
+// but cannot deparse, so this is a careful textual rewrite guided by the parse tree's locations.
+import { parseSync } from 'libpg-query';
+import { ShardgateError } from '../errors.js';
+
+/** Index just past the quoted/commented token starting at `i`, or i + 1 for anything else. */
+export function skipToken(sql: string, i: number): number {
+  const c = sql[i];
+  if (c === "'") {
+    let j = i + 1;
+    for (;;) {
+      const q = sql.indexOf("'", j);
+      if (q < 0) return sql.length;
+      if (sql[q + 1] === "'") {
+        j = q + 2;
+        continue;
+      }
+      return q + 1;
+    }
+  }
+  if (c === '"') {
+    const q = sql.indexOf('"', i + 1);
+    return q < 0 ? sql.length : q + 1;
+  }
+  if (c === '-' && sql[i + 1] === '-') {
+    const nl = sql.indexOf('\n', i);
+    return nl < 0 ? sql.length : nl + 1;
+  }
+  if (c === '/' && sql[i + 1] === '*') {
+    let depth = 1;
+    let j = i + 2;
+    while (j < sql.length && depth > 0) {
+      if (sql[j] === '/' && sql[j + 1] === '*') {
+        depth++;
+        j += 2;
+      } else if (sql[j] === '*' && sql[j + 1] === '/') {
+        depth--;
+        j += 2;
+      } else j++;
+    }
+    return j;
+  }
+  if (c === '$') {
+    const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
+    if (m) {
+      const end = sql.indexOf(m[0], i + m[0].length);
+      return end < 0 ? sql.length : end + m[0].length;
+    }
+  }
+  return i + 1;
+}
+
+/** Finds the parenthesized row that contains position `inside`: [open, close]. */
+function rowSpan(sql: string, from: number, inside: number): [number, number] {
+  let open = -1;
+  let depth = 0;
+  let i = from;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === '(') {
+      if (depth === 0 && i < inside) open = i;
+      depth++;
+      i++;
+    } else if (c === ')') {
+      depth--;
+      if (depth === 0 && open >= 0 && i > inside) return [open, i];
+      i++;
+    } else {
+      i = skipToken(sql, i);
+    }
+  }
+  throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'could not locate the VALUES rows of the INSERT' });
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Replaces $n outside strings and comments with the parameter's value as a literal. */
+function inlineParams(text: string, params: Array<string | null>): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '$') {
+      const m = /^\$(\d+)/.exec(text.slice(i, i + 12));
+      if (m) {
+        const n = Number(m[1]);
+        const v = params[n - 1];
+        out += v === null || v === undefined ? 'NULL' : quoteLiteral(v);
+        i += m[0].length;
+        continue;
+      }
+    }
+    const next = skipToken(text, i);
+    out += text.slice(i, next);
+    i = next;
+  }
+  return out;
+}
+
+export function inlineInsertRows(sql: string, rows: number[], params: Array<string | null>): string {
+  const tree = parseSync(sql) as {
+    stmts: Array<{ stmt: { InsertStmt?: { selectStmt?: { SelectStmt?: { valuesLists?: unknown[] } } } } }>;
+  };
+  const insert = tree.stmts[0]?.stmt.InsertStmt;
+  const lists = insert?.selectStmt?.SelectStmt?.valuesLists as Array<{ List: { items: Array<Record<string, { location?: number }>> } }> | undefined;
+  if (!lists || lists.length === 0) {
+    throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'only INSERT ... VALUES can be split across shards' });
+  }
+  const spans: Array<[number, number]> = [];
+  let from = 0;
+  for (const list of lists) {
+    const first = list.List.items[0];
+    const loc = first ? Object.values(first)[0]?.location : undefined;
+    if (loc === undefined) throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'a VALUES row without a located value' });
+    const span = rowSpan(sql, from, loc);
+    spans.push(span);
+    from = span[1] + 1;
+  }
+  const head = sql.slice(0, spans[0]![0]);
+  const tail = sql.slice(spans[spans.length - 1]![1] + 1);
+  const body = rows.map((r) => {
+    const span = spans[r];
+    if (!span) throw new ShardgateError('INTERNAL', { detail: `INSERT row ${r} does not exist` });
+    return sql.slice(span[0], span[1] + 1);
+  });
+  return inlineParams(`${head}${body.join(', ')}${tail}`, params);
+}

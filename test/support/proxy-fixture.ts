@@ -1,0 +1,108 @@
+// Starts a real local PostgreSQL topology, loads the demo schema, and runs shardgate in-process
+// on a free port. Every integration test file uses one fixture and stops it in afterAll.
+import pg from 'pg';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { loadDemoData } from '../../src/local/demo-data.js';
+import { configForLocalShards } from '../../src/local/local-config.js';
+import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+
+export interface ProxyFixture {
+  cluster: PostgresCluster;
+  proxy: ProxyHandle;
+  config: ShardgateConfig;
+  port: number;
+  url(user?: string, password?: string, extra?: string): string;
+  client(options?: Partial<pg.ClientConfig>): Promise<pg.Client>;
+  /** A superuser client straight to a server, bypassing the proxy. */
+  direct(serverName: string): Promise<pg.Client>;
+  stop(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  shards?: number;
+  replicas?: number;
+  overrides?: Record<string, unknown>;
+  demoData?: boolean;
+}
+
+export const TEST_USERS = [
+  { name: 'app', password: 'app', auth: 'scram-sha-256' },
+  { name: 'md5user', password: 'secret5', auth: 'md5' },
+  { name: 'trusty', password: '', auth: 'trust' },
+];
+
+export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
+  const cluster = await startPostgresCluster({
+    shards: options.shards ?? 2,
+    replicasPerShard: options.replicas ?? 1,
+    database: 'shardgate',
+  });
+  try {
+    const config = configForLocalShards(
+      cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
+      {
+        database: 'shardgate',
+        overrides: {
+          users: TEST_USERS,
+          listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+          routing: { lagPollIntervalMs: 20 },
+          pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
+          ...(options.overrides ?? {}),
+        },
+      },
+    );
+    await loadDemoData(config, { users: options.demoData === false ? 0 : 50 });
+    const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    const port = proxy.postgres.port;
+    const url = (user = 'app', password = 'app', extra = '') =>
+      `postgres://${user}:${password}@127.0.0.1:${port}/shardgate${extra}`;
+    const opened: pg.Client[] = [];
+    return {
+      cluster,
+      proxy,
+      config,
+      port,
+      url,
+      async client(extra = {}) {
+        const c = new pg.Client({
+          host: '127.0.0.1',
+          port,
+          user: 'app',
+          password: 'app',
+          database: 'shardgate',
+          ...extra,
+        });
+        c.on('error', () => undefined);
+        await c.connect();
+        opened.push(c);
+        return c;
+      },
+      async direct(serverName: string) {
+        const server = cluster.shards
+          .flatMap((s) => [s.primary, ...s.replicas])
+          .find((s) => s.name === serverName);
+        if (!server) throw new Error(`no server ${serverName}`);
+        const c = new pg.Client({
+          host: server.host,
+          port: server.port,
+          user: 'postgres',
+          database: 'shardgate',
+        });
+        c.on('error', () => undefined);
+        await c.connect();
+        opened.push(c);
+        return c;
+      },
+      async stop() {
+        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+        await proxy.close();
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
