@@ -237,7 +237,9 @@ function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   for (const rt of (sel.targetList as unknown[]) ?? []) {
     const r = nodeType(rt)?.[1] ?? {};
     const val = r.val;
-    const v = nodeType(val);
+    // count(*)::int is still a count: look through casts.
+    let v = nodeType(val);
+    while (v?.[0] === 'TypeCast') v = nodeType(v[1].arg);
     const col: OutputColumn = { name: (r.name as string) ?? '?column?' };
     if (v?.[0] === 'ColumnRef') {
       const fields = v[1].fields as unknown[];
@@ -370,6 +372,8 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
     } else if (nt === 'SelectStmt' && nb.lockingClause) {
       facts.locking = true;
     } else if (nt === 'InsertStmt' || nt === 'UpdateStmt' || nt === 'DeleteStmt' || nt === 'MergeStmt') {
+      // The target relation is a bare RangeVar body (no type wrapper), so the RangeVar walk
+      // below does not see it: count it here.
       const rel = nodeType(nb.relation)?.[1] ?? (nb.relation as Node | undefined);
       const name = (rel?.relname as string | undefined)?.toLowerCase();
       if (name) writeTables.add(name);
@@ -381,6 +385,7 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
       if (nb.schemaname || !cteNames.has(name)) tables.add(name);
     }
   });
+  for (const n of writeTables) if (!cteNames.has(n)) tables.add(n);
   facts.tables = [...tables].sort();
   facts.writeTables = [...writeTables].filter((n) => !cteNames.has(n)).sort();
   facts.functions = [...functions].sort();
