@@ -37,7 +37,7 @@ export async function runScatter(
 ): Promise<void> {
   const plan = statement.plan;
   const requests = buildRequests(cycle, unit, statement);
-  const maxRows = cycle.services.config.routing.maxMergeRows;
+  const maxRows = cycle.services.topology.view().routing.maxMergeRows;
   const started = performance.now();
   let overflow = false;
   const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
