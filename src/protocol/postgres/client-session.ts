@@ -60,6 +60,15 @@ export class PgClientSession {
     if (this.phase !== 'closed') this.socket.write(bytes);
   }
 
+  /** Batches the writes made while handling one server chunk into one syscall (writev). */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   private onData(chunk: Buffer): void {
     try {
       this.framer.push(chunk);

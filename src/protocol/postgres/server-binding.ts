@@ -49,7 +49,12 @@ export class ServerBinding {
 
   /** Routes the connection's bytes to this binding (after any internal queries on it). */
   attach(): void {
-    this.conn.onData = (chunk) => this.tracker.onData(chunk);
+    const session = this.cycle.session;
+    this.conn.onData = (chunk) => {
+      session.cork();
+      this.tracker.onData(chunk);
+      session.uncork();
+    };
     this.conn.onClose = (err) => this.onServerLost(err);
   }
 
@@ -123,6 +128,16 @@ export class ServerBinding {
     if (unit.simple) {
       out.push(unit.frames[0]!.bytes);
       this.tracker.push({ expect: Expect.Query, swallow: false });
+    } else if (isPlainExtended(unit) && !this.keepClientInTransaction) {
+      // Unnamed statements and portals only: forward the unit as-is, follow it as one entry.
+      for (const frame of unit.frames) {
+        if (frame.type === FE.Parse) {
+          const p = decodeParse(frame.bytes);
+          this.cycle.unnamed = { sql: p.query, paramTypes: p.paramTypes };
+        }
+        out.push(frame.bytes);
+      }
+      this.tracker.push({ expect: Expect.Fast, swallow: false });
     } else {
       this.encodeExtended(unit, out);
     }
@@ -188,6 +203,12 @@ export class ServerBinding {
         case FE.Bind: {
           const b = decodeBind(bytes);
           if (b.statement === '') {
+            if (!unit.frames.some((f) => f.type === FE.Parse) && this.cycle.unnamed) {
+              // The unnamed statement was parsed in an earlier unit, maybe on another server.
+              const u = this.cycle.unnamed;
+              out.push(serialize.parse({ name: '', text: u.sql, types: u.paramTypes }));
+              tracker.push({ expect: Expect.Parse, swallow: true, forwardErrors: true });
+            }
             out.push(bytes);
           } else {
             const serverName = this.ensurePrepared(b.statement, out);
@@ -374,6 +395,27 @@ export class ServerBinding {
     if (this.failed) this.failed(error);
     else this.cycle.session.fail(error);
   }
+}
+
+/** A Sync-terminated unit that names no prepared statement: nothing to rename or inject. */
+function isPlainExtended(unit: Unit): boolean {
+  if (unit.flushOnly) return false;
+  let parsed = false;
+  for (const f of unit.frames) {
+    const t = f.type;
+    if (t === FE.Parse) parsed = true;
+    // A Bind of the unnamed statement parsed in an earlier unit may land on another server.
+    if (t === FE.Bind && !parsed) return false;
+    // Parse/Bind/Describe/Close carry a name right after the header; an empty name is one NUL.
+    if (t === FE.Parse || t === FE.Close || t === FE.Describe) {
+      const nameAt = t === FE.Parse ? 5 : 6;
+      if (f.bytes[nameAt] !== 0) return false;
+    } else if (t === FE.Bind) {
+      // portal name, then statement name
+      if (f.bytes[5] !== 0 || f.bytes[6] !== 0) return false;
+    }
+  }
+  return true;
 }
 
 function rememberPrepared(

@@ -1,0 +1,54 @@
+// Micro benchmark: one routing decision on a parse-cache hit, the way the proxy makes it
+// (fingerprint the text, cache lookup, resolve values, plan). No I/O. Prints medians over
+// batches; no assertions. Run: npx vite-node bench/routing-decision-micro.ts
+import { RuntimeTopology } from '../src/backend/topology.js';
+import { configForLocalShards } from '../src/local/local-config.js';
+import { Router } from '../src/router/router.js';
+import { QueryAnalyzer } from '../src/sql/analyzer.js';
+
+const shards = [0, 1].map((i) => ({
+  name: `s${i}`,
+  primary: { name: `s${i}-primary`, host: '127.0.0.1', port: 15432 + i * 2 },
+  replicas: [{ name: `s${i}-replica1`, host: '127.0.0.1', port: 15433 + i * 2 }],
+}));
+const config = configForLocalShards(shards, { database: 'shardgate' });
+const topology = new RuntimeTopology(config);
+const analyzer = await QueryAnalyzer.create({ cacheSize: 10_000 });
+const router = new Router(analyzer, topology);
+const session = {
+  context: { vip: false, realtime: false, batterySaving: false, consistency: null, shard: null, role: null },
+  inTransaction: false,
+  transactionReadOnly: false,
+  transactionShard: null,
+  transactionServer: null,
+  lastWritePositions: new Map<string, string>(),
+};
+
+function measure(label: string, fn: (i: number) => void): void {
+  const batches: number[] = [];
+  const perBatch = 2_000;
+  for (let b = 0; b < 60; b++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < perBatch; i++) fn(b * perBatch + i);
+    batches.push(Number(process.hrtime.bigint() - t) / perBatch);
+  }
+  batches.sort((x, y) => x - y);
+  const med = batches[Math.floor(batches.length / 2)]!;
+  process.stdout.write(`${label.padEnd(52)} median ${(med / 1000).toFixed(2)} µs  (p90 ${(batches[Math.floor(batches.length * 0.9)]! / 1000).toFixed(2)} µs)\n`);
+}
+
+const bind = (v: number) => ({ values: [Buffer.from(String(v))], formats: [0], types: [0] });
+measure('simple: SELECT ... WHERE user_id = <literal>', (i) => {
+  router.planSimple(`SELECT id, title FROM posts WHERE user_id = ${i % 1000}`, session);
+});
+measure('extended: SELECT ... WHERE user_id = $1', (i) => {
+  router.planExtended('SELECT id, title FROM posts WHERE user_id = $1', session, bind(i % 1000));
+});
+measure('pgbench -S: SELECT abalance ... WHERE aid = $1', (i) => {
+  router.planExtended('SELECT abalance FROM pgbench_accounts WHERE aid = $1;', session, bind(i % 100_000));
+});
+measure('fingerprint only (short query)', (i) => {
+  analyzer.analyze(`SELECT id, title FROM posts WHERE user_id = ${i % 1000}`);
+});
+process.stdout.write(`parse cache: ${JSON.stringify(analyzer.stats)}\n`);
+await topology.close();
