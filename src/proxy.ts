@@ -5,6 +5,9 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { registerCoreRoutes } from './admin/api-core.js';
+import { registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { registerRulesRoutes } from './admin/api-rules.js';
+import { type Observability, startObservability } from './observability/runtime.js';
 import { AdminServer } from './admin/http.js';
 import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
@@ -21,6 +24,8 @@ export interface ProxyOptions {
   /** Admin HTTP port (0 = any free port); null disables the admin server (cluster workers). */
   adminPort?: number | null;
   workerIndex?: number;
+  /** Config file path, for persisting rule changes made through the admin API. */
+  configPath?: string | null;
   /** In a cluster worker, relays a cancel to the worker that owns the session. */
   relayCancel?: (workerIndex: number, processId: number, secretKey: number) => void;
 }
@@ -31,6 +36,7 @@ export interface ProxyHandle {
   router: Router;
   analyzer: QueryAnalyzer;
   observers: ObserverList;
+  observability: Observability | null;
   cancel: LocalCancelRegistry;
   postgres: { host: string; port: number; listener: PgListener };
   admin: { port: number; server: AdminServer } | null;
@@ -44,6 +50,10 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
   const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
   const router = new Router(analyzer, topology);
   const observers = new ObserverList();
+  const observability = config.observability.enabled
+    ? startObservability(config, topology, log, () => analyzer.stats)
+    : null;
+  if (observability) observers.add(observability.tracker);
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -71,6 +81,8 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
   if (options.adminPort !== null) {
     const server = new AdminServer(log, config.admin.token);
     registerCoreRoutes(server, topology);
+    registerRulesRoutes(server, topology, log, options.configPath ?? null);
+    if (observability) registerMonitoringRoutes(server, topology, observability);
     const adminPort = await server.listen(config.listen.admin.host, options.adminPort ?? config.listen.admin.port);
     admin = { port: adminPort, server };
     log.info({ host: config.listen.admin.host, port: adminPort }, 'admin HTTP listening');
@@ -81,10 +93,12 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     router,
     analyzer,
     observers,
+    observability,
     cancel,
     postgres: { host, port, listener: pgListener },
     admin,
     async close() {
+      observability?.stop();
       await admin?.server.close();
       await pgListener.close();
       await topology.close();

@@ -69,6 +69,7 @@ export class PgServerConnection {
 
   static async connect(address: ServerAddress, timeoutMs: number): Promise<PgServerConnection> {
     const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     const conn = new PgServerConnection(address, socket);
     try {

@@ -1,0 +1,147 @@
+// Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
+// /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
+import type { RuntimeTopology } from '../backend/topology.js';
+import { computeSplitPoint, keyspaceIdHex, poolAdvice, queryAdvice, scalingAdvice, splitAdvice } from '../observability/advisor.js';
+import { renderPrometheusRules } from '../observability/alerts.js';
+import type { Observability } from '../observability/runtime.js';
+import { keyspaceIdFor } from '../router/sharding/hash.js';
+import { formatKeyRange } from '../router/sharding/keyspace.js';
+import type { AdminServer } from './http.js';
+
+export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTopology, obs: Observability): void {
+  const { tracker } = obs;
+  admin.route({
+    method: 'GET',
+    path: '/metrics',
+    handler: async () => ({ text: await tracker.metrics.text(), contentType: tracker.metrics.contentType }),
+  });
+
+  const shardRows = () => {
+    const health = topology.monitor.health();
+    const snapshot = obs.health.snapshot();
+    const hotness = new Map(tracker.hotKeys.hotness().map((h) => [h.shard, h]));
+    const totals = tracker.hotKeys.shardTotals();
+    return topology.shardList().map((s) => {
+      const snap = snapshot.shards.find((x) => x.shard === s.name);
+      const lat = tracker.latency.summaries().filter((l) => l.shard === s.name);
+      const pools = [s.primary, ...s.replicas].map((srv) => srv.pool.stats());
+      const host = obs.hosts.figures(s.primary.name);
+      return {
+        name: s.name,
+        keyRange: formatKeyRange(s.range),
+        readOnly: s.readOnly,
+        connections: pools.reduce((n, p) => n + p.active + p.idle, 0),
+        waitingClients: pools.reduce((n, p) => n + p.waiting, 0),
+        latency: lat.map((l) => ({ role: l.role, count: l.count, p50: l.p50Seconds, p95: l.p95Seconds, p99: l.p99Seconds })),
+        host: host
+          ? { cpuPercent: host.cpuPercent, memoryPercent: host.memoryPercent, diskPercent: host.diskPercent, source: host.source }
+          : { cpuPercent: null, memoryPercent: null, diskPercent: null, source: 'unknown' },
+        hotspotScore: hotness.get(s.name)?.hotspotScore ?? null,
+        requests: totals.get(s.name) ?? 0,
+        poolExhaustionRate: snap?.poolExhaustionRate ?? null,
+        servers: [s.primary, ...s.replicas].map((srv) => {
+          const h = health.find((x) => x.name === srv.name);
+          return {
+            name: srv.name,
+            role: srv.role,
+            healthy: srv.view.healthy,
+            drained: srv.view.drained,
+            lagMs: srv.role === 'replica' ? (h?.lagMs ?? null) : null,
+            lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
+            lastError: h?.lastError ?? null,
+          };
+        }),
+      };
+    });
+  };
+
+  admin.route({ method: 'GET', path: '/api/shards', handler: () => ({ json: shardRows() }) });
+
+  admin.route({
+    method: 'GET',
+    path: '/api/hotkeys',
+    handler: (req) => {
+      const shard = req.query.get('shard') ?? undefined;
+      const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 20) || 20));
+      return {
+        json: {
+          keys: tracker.hotKeys.topKeys(shard, limit),
+          shards: tracker.hotKeys.hotness(),
+          imbalance: tracker.hotKeys.imbalance(topology.shardNames()),
+        },
+      };
+    },
+  });
+
+  admin.route({
+    method: 'GET',
+    path: '/api/alerts',
+    handler: () => ({ json: { firing: obs.alerts.firingAlerts(), recent: obs.recentAlertEvents.slice(-50) } }),
+  });
+
+  admin.route({
+    method: 'GET',
+    path: '/api/alert-rules',
+    handler: () => ({
+      text: renderPrometheusRules(topology.currentConfig.observability.alerts.rules),
+      contentType: 'text/yaml; charset=utf-8',
+    }),
+  });
+
+  admin.route({
+    method: 'GET',
+    path: '/api/advice',
+    handler: () => {
+      const rows = shardRows();
+      const scaling = scalingAdvice(
+        rows.map((r) => ({ shard: r.name, cpuPercent: r.host.cpuPercent, memoryPercent: r.host.memoryPercent, hotspotScore: r.hotspotScore })),
+      );
+      const tables = topology.currentConfig.tables;
+      const split = topology.shardList().flatMap((s) => {
+        const keys = tracker.hotKeys
+          .topKeys(s.name, 100)
+          .map((k) => ({ table: k.table, value: k.value, load: Math.max(0, k.count - k.error) }));
+        const tracked = keys.reduce((n, k) => n + k.load, 0);
+        const total = tracker.hotKeys.shardTotals().get(s.name) ?? 0;
+        const input = {
+          shard: s.name,
+          range: s.range,
+          keys,
+          remainder: Math.max(0, total - tracked),
+          keyspaceId: (table: string, value: string) => {
+            const t = tables[table];
+            return t?.shardKey && t.method === 'hash' ? keyspaceIdFor(value, t.keyType) : null;
+          },
+        };
+        const hot = rows.find((r) => r.name === s.name)?.hotspotScore ?? null;
+        const advice = splitAdvice(input, hot);
+        const point = computeSplitPoint(input);
+        return [
+          {
+            shard: s.name,
+            recommendation: advice,
+            balancingPoint: point ? { at: keyspaceIdHex(point.at), leftShare: point.leftShare, rightShare: point.rightShare } : null,
+          },
+        ];
+      });
+      const query = queryAdvice({
+        tables: tracker.tableAccess(),
+        hotKeys: tracker.hotKeys.topKeys(undefined, 20).map((k) => ({ shard: k.shard, table: k.table, value: k.value, count: k.count, tableTotal: k.tableTotal })),
+        cachedTables: new Set(
+          Object.values(topology.currentConfig.dataTypes)
+            .filter((d) => d.cacheTtlMs > 0)
+            .flatMap((d) => d.tables),
+        ),
+      });
+      const pools = poolAdvice(
+        topology.shardList().map((s) => ({
+          shard: s.name,
+          avgConcurrent: tracker.latency.averageConcurrency(s.name),
+          peakConcurrent: s.primary.pool.stats().peakActive,
+          currentSize: topology.currentConfig.pool.size,
+        })),
+      );
+      return { json: { scaling, split, query, pools } };
+    },
+  });
+}

@@ -1,0 +1,119 @@
+// Wires the observability core to a running proxy: the per-statement tracker (observer of the
+// data path), metric sources read at scrape time, host samplers per server, the health
+// collector and the alert manager (log + optional Alertmanager webhook), on their intervals.
+import type { Logger } from 'pino';
+import type { RuntimeTopology } from '../backend/topology.js';
+import type { ShardgateConfig } from '../config/schema.js';
+import { AlertManager } from './alerts.js';
+import { HealthCollector, HostMonitor } from './health.js';
+import { createHostSampler } from './host-metrics.js';
+import { ObservabilityTracker } from './tracker.js';
+
+export interface Observability {
+  tracker: ObservabilityTracker;
+  alerts: AlertManager;
+  health: HealthCollector;
+  hosts: HostMonitor;
+  recentAlertEvents: Array<Record<string, unknown>>;
+  stop(): void;
+}
+
+export function startObservability(
+  config: ShardgateConfig,
+  topology: RuntimeTopology,
+  log: Logger,
+  parseCache: () => { hits: number; misses: number; size: number },
+): Observability {
+  const obs = config.observability;
+  const tracker = new ObservabilityTracker({
+    topK: obs.hotKeys.topK,
+    hotKeyWindowMs: obs.hotKeys.windowMs,
+    hotKeyBuckets: obs.hotKeys.buckets,
+    hotKeys: obs.hotKeys.enabled,
+  });
+  const hosts = new HostMonitor();
+  const syncHosts = () => {
+    const current = topology.currentConfig;
+    for (const shard of current.shards) {
+      for (const [i, server] of [shard.primary, ...shard.replicas].entries()) {
+        const name = server.name ?? (i === 0 ? `${shard.name}-primary` : `${shard.name}-replica${i}`);
+        hosts.set(name, createHostSampler(server.hostMetrics ?? 'none'));
+      }
+    }
+  };
+  syncHosts();
+  const lag = () =>
+    topology.monitor
+      .health()
+      .filter((h) => h.role === 'replica')
+      .map((h) => ({
+        shard: h.shard,
+        replica: h.name,
+        lagSeconds: h.lagMs === null ? null : h.lagMs / 1000,
+        lagBytes: h.lagBytes,
+      }));
+  const pools = () => topology.allServers().map((s) => s.pool.stats());
+  const health = new HealthCollector(tracker, hosts, {
+    layout: () =>
+      topology.shardList().map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
+    pools,
+    lag,
+  });
+  const alerts = new AlertManager({
+    rules: obs.alerts.rules,
+    ...(obs.alerts.webhookUrl
+      ? {
+          webhook: {
+            url: obs.alerts.webhookUrl,
+            onError: (err: Error) => log.warn({ err: err.message }, 'alert webhook delivery failed'),
+          },
+        }
+      : {}),
+  });
+  const recentAlertEvents: Array<Record<string, unknown>> = [];
+  alerts.onEvent((event) => {
+    log.warn({ alert: event.alertname, status: event.status, severity: event.severity, shard: event.shard, replica: event.replica, value: event.value }, `alert ${event.status}: ${event.summary}`);
+    recentAlertEvents.push({ ...event });
+    if (recentAlertEvents.length > 200) recentAlertEvents.shift();
+  });
+  tracker.metrics.setSources({
+    pools: () =>
+      pools().map((p) => ({ ...p })),
+    lag,
+    parseCache: () => {
+      const s = parseCache();
+      return { hits: s.hits, misses: s.misses, entries: s.size };
+    },
+    hotness: () => tracker.hotKeys.hotness(),
+    imbalance: () => tracker.hotKeys.imbalance(topology.shardNames()).score,
+    alerts: () => alerts.firingAlerts().map((a) => ({ alertname: a.alertname, severity: a.severity })),
+    host: () =>
+      hosts.all().map((h) => ({
+        shard: topology.server(h.server)?.shard ?? '',
+        server: h.server,
+        cpuPercent: h.cpuPercent,
+        memoryPercent: h.memoryPercent,
+        diskPercent: h.diskPercent,
+      })),
+  });
+  const hostTimer = setInterval(() => {
+    syncHosts();
+    hosts.refresh().catch((err: Error) => log.debug({ err: err.message }, 'host metrics refresh failed'));
+  }, obs.healthIntervalMs);
+  hostTimer.unref();
+  void hosts.refresh();
+  alerts.start(() => health.snapshot(), obs.alerts.evaluateIntervalMs, (err) =>
+    log.warn({ err: err.message }, 'alert evaluation failed'),
+  );
+  return {
+    tracker,
+    alerts,
+    health,
+    hosts,
+    recentAlertEvents,
+    stop() {
+      clearInterval(hostTimer);
+      alerts.stop();
+    },
+  };
+}
