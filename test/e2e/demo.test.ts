@@ -1,0 +1,78 @@
+// `shardgate demo` as a user runs it (npm start): it starts the topology, writes the state file,
+// serves psql-style URLs, and Ctrl-C stops everything. Also: an invalid config exits non-zero
+// before listening, naming the key.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/local/local-config.js';
+
+const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+let demo: ChildProcess | null = null;
+
+afterAll(() => {
+  demo?.kill('SIGKILL');
+});
+
+describe('shardgate demo', () => {
+  it('starts, writes the state file, serves queries and stops on SIGINT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-demo-'));
+    const stateFile = join(dir, 'state.json');
+    demo = spawn(process.execPath, [cli, 'demo', '--port', '0', '--admin-port', '0', '--users', '30', '--state-file', stateFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
+    });
+    let output = '';
+    demo.stdout?.on('data', (d) => (output += d));
+    demo.stderr?.on('data', (d) => (output += d));
+    const deadline = Date.now() + 90_000;
+    while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(stateFile), output).toBe(true);
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    expect(state.shards).toHaveLength(2);
+    expect(state.shards[0].replicas).toHaveLength(1);
+    expect(output).toContain('psql "postgres://app:app@127.0.0.1:');
+    const c = new pg.Client({ connectionString: state.proxy.postgres.url });
+    await c.connect();
+    const r = await c.query('SELECT name FROM users WHERE user_id = 3');
+    expect(r.rows[0]?.name).toBe('user3');
+    const total = await c.query('SELECT count(*)::int AS n FROM users');
+    expect(total.rows[0]?.n).toBe(30);
+    await c.end();
+    const direct = new pg.Client({ connectionString: state.shards[0].primary.url });
+    await direct.connect();
+    await direct.end();
+    const health = await fetch(`${state.proxy.admin.url}/healthz`);
+    expect(health.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
+    demo.kill('SIGINT');
+    expect(await exited).toBe(0);
+    demo = null;
+    // The servers are gone.
+    const again = new pg.Client({ connectionString: state.shards[0].primary.url, connectionTimeoutMillis: 2_000 });
+    again.on('error', () => undefined);
+    await expect(again.connect()).rejects.toBeTruthy();
+  }, 120_000);
+});
+
+describe('shardgate start with an invalid config', () => {
+  it('names the key and exits non-zero before listening', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'users: [{ name: app, auth: kerberos }]\nshards: []\n');
+    const r = spawnSync(process.execPath, [cli, 'start', '--config', file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('users.0.auth');
+    expect(r.stderr).toContain('shards');
+  });
+
+  it('prints --help for every command', () => {
+    for (const args of [['--help'], ['start', '--help'], ['demo', '--help'], ['status', '--help'], ['rules', '--help']]) {
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('Usage:');
+    }
+  });
+});
