@@ -34,7 +34,9 @@ function measure(label: string, fn: (i: number) => void): void {
   }
   batches.sort((x, y) => x - y);
   const med = batches[Math.floor(batches.length / 2)]!;
-  process.stdout.write(`${label.padEnd(52)} median ${(med / 1000).toFixed(2)} µs  (p90 ${(batches[Math.floor(batches.length * 0.9)]! / 1000).toFixed(2)} µs)\n`);
+  process.stdout.write(
+    `${label.padEnd(52)} median ${(med / 1000).toFixed(2)} µs  (p90 ${(batches[Math.floor(batches.length * 0.9)]! / 1000).toFixed(2)} µs)\n`,
+  );
 }
 
 const bind = (v: number) => ({ values: [Buffer.from(String(v))], formats: [0], types: [0] });

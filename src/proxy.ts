@@ -1,17 +1,18 @@
 // Assembles a running shardgate from a config: topology and pools, analyzer and router, the
 // PostgreSQL (and MySQL) listeners, observability and the admin HTTP server. One Proxy per
 // process (or per node:cluster worker).
-import tls from 'node:tls';
+
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { registerMonitoringRoutes } from './admin/api-monitoring.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
-import { type Observability, startObservability } from './observability/runtime.js';
 import { AdminServer } from './admin/http.js';
 import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { PgListener } from './listener/pg-listener.js';
+import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { Router } from './router/router.js';
@@ -83,7 +84,10 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     if (observability) registerMonitoringRoutes(server, topology, observability);
-    const adminPort = await server.listen(config.listen.admin.host, options.adminPort ?? config.listen.admin.port);
+    const adminPort = await server.listen(
+      config.listen.admin.host,
+      options.adminPort ?? config.listen.admin.port,
+    );
     admin = { port: adminPort, server };
     log.info({ host: config.listen.admin.host, port: adminPort }, 'admin HTTP listening');
   }

@@ -12,7 +12,11 @@ export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology
       const primariesDown = health.filter((h) => h.role === 'primary' && !h.healthy).map((h) => h.name);
       return {
         status: primariesDown.length ? 503 : 200,
-        json: { status: primariesDown.length ? 'degraded' : 'ok', primariesDown, topologyVersion: topology.version },
+        json: {
+          status: primariesDown.length ? 'degraded' : 'ok',
+          primariesDown,
+          topologyVersion: topology.version,
+        },
       };
     },
   });
@@ -50,7 +54,14 @@ function describeServer(s: {
   role: string;
   host: string;
   port: number;
-  view: { healthy: boolean; drained: boolean; lagMs: number | null; position: string | null; outstanding: number; rttMs: number | null };
+  view: {
+    healthy: boolean;
+    drained: boolean;
+    lagMs: number | null;
+    position: string | null;
+    outstanding: number;
+    rttMs: number | null;
+  };
 }) {
   return {
     name: s.name,

@@ -1,14 +1,25 @@
 // Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
 // /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
 import type { RuntimeTopology } from '../backend/topology.js';
-import { computeSplitPoint, keyspaceIdHex, poolAdvice, queryAdvice, scalingAdvice, splitAdvice } from '../observability/advisor.js';
+import {
+  computeSplitPoint,
+  keyspaceIdHex,
+  poolAdvice,
+  queryAdvice,
+  scalingAdvice,
+  splitAdvice,
+} from '../observability/advisor.js';
 import { renderPrometheusRules } from '../observability/alerts.js';
 import type { Observability } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
 import { formatKeyRange } from '../router/sharding/keyspace.js';
 import type { AdminServer } from './http.js';
 
-export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTopology, obs: Observability): void {
+export function registerMonitoringRoutes(
+  admin: AdminServer,
+  topology: RuntimeTopology,
+  obs: Observability,
+): void {
   const { tracker } = obs;
   admin.route({
     method: 'GET',
@@ -32,9 +43,20 @@ export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTo
         readOnly: s.readOnly,
         connections: pools.reduce((n, p) => n + p.active + p.idle, 0),
         waitingClients: pools.reduce((n, p) => n + p.waiting, 0),
-        latency: lat.map((l) => ({ role: l.role, count: l.count, p50: l.p50Seconds, p95: l.p95Seconds, p99: l.p99Seconds })),
+        latency: lat.map((l) => ({
+          role: l.role,
+          count: l.count,
+          p50: l.p50Seconds,
+          p95: l.p95Seconds,
+          p99: l.p99Seconds,
+        })),
         host: host
-          ? { cpuPercent: host.cpuPercent, memoryPercent: host.memoryPercent, diskPercent: host.diskPercent, source: host.source }
+          ? {
+              cpuPercent: host.cpuPercent,
+              memoryPercent: host.memoryPercent,
+              diskPercent: host.diskPercent,
+              source: host.source,
+            }
           : { cpuPercent: null, memoryPercent: null, diskPercent: null, source: 'unknown' },
         hotspotScore: hotness.get(s.name)?.hotspotScore ?? null,
         requests: totals.get(s.name) ?? 0,
@@ -76,7 +98,9 @@ export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTo
   admin.route({
     method: 'GET',
     path: '/api/alerts',
-    handler: () => ({ json: { firing: obs.alerts.firingAlerts(), recent: obs.recentAlertEvents.slice(-50) } }),
+    handler: () => ({
+      json: { firing: obs.alerts.firingAlerts(), recent: obs.recentAlertEvents.slice(-50) },
+    }),
   });
 
   admin.route({
@@ -94,7 +118,12 @@ export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTo
     handler: () => {
       const rows = shardRows();
       const scaling = scalingAdvice(
-        rows.map((r) => ({ shard: r.name, cpuPercent: r.host.cpuPercent, memoryPercent: r.host.memoryPercent, hotspotScore: r.hotspotScore })),
+        rows.map((r) => ({
+          shard: r.name,
+          cpuPercent: r.host.cpuPercent,
+          memoryPercent: r.host.memoryPercent,
+          hotspotScore: r.hotspotScore,
+        })),
       );
       const tables = topology.currentConfig.tables;
       const split = topology.shardList().flatMap((s) => {
@@ -120,13 +149,21 @@ export function registerMonitoringRoutes(admin: AdminServer, topology: RuntimeTo
           {
             shard: s.name,
             recommendation: advice,
-            balancingPoint: point ? { at: keyspaceIdHex(point.at), leftShare: point.leftShare, rightShare: point.rightShare } : null,
+            balancingPoint: point
+              ? { at: keyspaceIdHex(point.at), leftShare: point.leftShare, rightShare: point.rightShare }
+              : null,
           },
         ];
       });
       const query = queryAdvice({
         tables: tracker.tableAccess(),
-        hotKeys: tracker.hotKeys.topKeys(undefined, 20).map((k) => ({ shard: k.shard, table: k.table, value: k.value, count: k.count, tableTotal: k.tableTotal })),
+        hotKeys: tracker.hotKeys.topKeys(undefined, 20).map((k) => ({
+          shard: k.shard,
+          table: k.table,
+          value: k.value,
+          count: k.count,
+          tableTotal: k.tableTotal,
+        })),
         cachedTables: new Set(
           Object.values(topology.currentConfig.dataTypes)
             .filter((d) => d.cacheTtlMs > 0)

@@ -14,7 +14,12 @@ import { type AdminServer, HttpError } from './http.js';
 const level = z.enum(CONSISTENCY_LEVELS);
 
 const ruleChange = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('set-level'), dataType: z.string(), level, persist: z.boolean().default(false) }),
+  z.object({
+    action: z.literal('set-level'),
+    dataType: z.string(),
+    level,
+    persist: z.boolean().default(false),
+  }),
   z.object({
     action: z.literal('set-floor'),
     dataType: z.string(),
@@ -33,14 +38,21 @@ export interface RulesState {
 }
 
 /** Applies a change to a copy of the config; throws HttpError 400 with a clear message. */
-export function applyRuleChange(config: ShardgateConfig, change: RuleChange, topology: RuntimeTopology): ShardgateConfig {
+export function applyRuleChange(
+  config: ShardgateConfig,
+  change: RuleChange,
+  topology: RuntimeTopology,
+): ShardgateConfig {
   const next = structuredClone(config);
   switch (change.action) {
     case 'set-level':
     case 'set-floor': {
       const dt = next.dataTypes[change.dataType];
       if (!dt) {
-        throw new HttpError(400, `unknown data type "${change.dataType}"; known: ${Object.keys(next.dataTypes).join(', ')}`);
+        throw new HttpError(
+          400,
+          `unknown data type "${change.dataType}"; known: ${Object.keys(next.dataTypes).join(', ')}`,
+        );
       }
       if (change.action === 'set-level') dt.level = change.level;
       else dt.floor = change.floor === 'none' ? undefined : change.floor;
@@ -49,7 +61,11 @@ export function applyRuleChange(config: ShardgateConfig, change: RuleChange, top
     case 'read-only':
     case 'read-write': {
       const shard = next.shards.find((s) => s.name === change.shard);
-      if (!shard) throw new HttpError(400, `unknown shard "${change.shard}"; known: ${topology.shardNames().join(', ')}`);
+      if (!shard)
+        throw new HttpError(
+          400,
+          `unknown shard "${change.shard}"; known: ${topology.shardNames().join(', ')}`,
+        );
       shard.readOnly = change.action === 'read-only';
       break;
     }
@@ -57,7 +73,8 @@ export function applyRuleChange(config: ShardgateConfig, change: RuleChange, top
     case 'undrain': {
       const server = topology.server(change.server);
       if (!server) throw new HttpError(400, `unknown server "${change.server}"`);
-      if (server.role !== 'replica') throw new HttpError(400, `"${change.server}" is a primary; only replicas can be drained`);
+      if (server.role !== 'replica')
+        throw new HttpError(400, `"${change.server}" is a primary; only replicas can be drained`);
       break;
     }
   }
@@ -80,7 +97,9 @@ function persistChange(path: string, change: RuleChange): void {
       break;
     case 'read-only':
     case 'read-write': {
-      const shards = doc.get('shards') as { items?: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
+      const shards = doc.get('shards') as {
+        items?: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }>;
+      };
       const item = shards?.items?.find((s) => s.get('name') === change.shard);
       item?.set('readOnly', change.action === 'read-only');
       break;
@@ -126,7 +145,10 @@ export function registerRulesRoutes(
     handler: (req) => {
       const parsed = ruleChange.safeParse(req.body);
       if (!parsed.success) {
-        throw new HttpError(400, `invalid rule change: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+        throw new HttpError(
+          400,
+          `invalid rule change: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+        );
       }
       const change = parsed.data;
       const next = applyRuleChange(topology.currentConfig, change, topology);
@@ -137,13 +159,16 @@ export function registerRulesRoutes(
       }
       let persisted = false;
       if (change.persist) {
-        if (!configPath) throw new HttpError(400, 'this shardgate runs without a config file; nothing to persist to');
+        if (!configPath)
+          throw new HttpError(400, 'this shardgate runs without a config file; nothing to persist to');
         persistChange(configPath, change);
         persisted = true;
       }
       log.info({ change, topologyVersion: topology.version, persisted }, 'routing rule changed');
       onChange?.(change);
-      return { json: { message: `applied ${change.action} (topology version ${topology.version})`, persisted } };
+      return {
+        json: { message: `applied ${change.action} (topology version ${topology.version})`, persisted },
+      };
     },
   });
 }

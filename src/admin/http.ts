@@ -73,7 +73,10 @@ export class AdminServer {
       const found = this.match(method, url.pathname);
       if (!found) {
         const known = this.routes.some((r) => r.path === url.pathname);
-        return send(res, known ? 405 : 404, { error: known ? 'method not allowed' : 'not found', path: url.pathname });
+        return send(res, known ? 405 : 404, {
+          error: known ? 'method not allowed' : 'not found',
+          path: url.pathname,
+        });
       }
       if (found.route.mutating) {
         const auth = req.headers.authorization ?? '';
@@ -81,7 +84,9 @@ export class AdminServer {
           return send(res, 403, { error: 'mutating endpoints are disabled: set admin.token in the config' });
         }
         if (auth !== `Bearer ${this.token}`) {
-          return send(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <admin.token>' });
+          return send(res, 401, {
+            error: 'missing or wrong token: send Authorization: Bearer <admin.token>',
+          });
         }
       }
       const body = method === 'GET' ? null : await readJson(req);
@@ -93,7 +98,9 @@ export class AdminServer {
         rest: found.rest,
       });
       if (response.text !== undefined) {
-        res.writeHead(response.status ?? 200, { 'content-type': response.contentType ?? 'text/plain; charset=utf-8' });
+        res.writeHead(response.status ?? 200, {
+          'content-type': response.contentType ?? 'text/plain; charset=utf-8',
+        });
         res.end(response.text);
         return;
       }

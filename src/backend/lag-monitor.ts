@@ -89,7 +89,7 @@ class ServerProbe {
       const sql =
         this.server.role === 'primary'
           ? 'SELECT pg_is_in_recovery()::text, pg_current_wal_lsn()::text'
-          : "SELECT pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, (extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8::text"
+          : 'SELECT pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, (extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8::text';
       const result = await this.conn.exec(sql, 2_000);
       const rtt = performance.now() - started;
       const row = result.rows[0] ?? [];
@@ -102,7 +102,12 @@ class ServerProbe {
     }
   }
 
-  private onSample(inRecovery: boolean, lsn: string | null, replaySecondsAgoMs: string | null, rtt: number): void {
+  private onSample(
+    inRecovery: boolean,
+    lsn: string | null,
+    replaySecondsAgoMs: string | null,
+    rtt: number,
+  ): void {
     const h = this.health;
     const view = this.server.view;
     h.consecutiveFailures = 0;
@@ -217,7 +222,8 @@ export class LagMonitor {
 
   primaryLsn(shard: string): bigint | null {
     for (const probe of this.probes.values()) {
-      if (probe.server.shard === shard && probe.server.role === 'primary') return parseLsn(probe.health.position);
+      if (probe.server.shard === shard && probe.server.role === 'primary')
+        return parseLsn(probe.health.position);
     }
     return null;
   }

@@ -3,8 +3,8 @@
 // it (a client session forwarding raw bytes, or the small internal query runner below).
 import net from 'node:net';
 import { serialize } from 'pg-protocol';
-import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import { Parser } from 'pg-protocol/dist/parser.js';
 import { ShardgateError } from '../errors.js';
 import { md5ClientResponse } from '../protocol/postgres/md5.js';
 import { ScramClient } from '../protocol/postgres/scram.js';
@@ -118,7 +118,9 @@ export class PgServerConnection {
                 return;
               }
               scram = new ScramClient(password);
-              this.socket.write(serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()));
+              this.socket.write(
+                serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()),
+              );
               break;
             }
             case 'authenticationSASLContinue':

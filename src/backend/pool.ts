@@ -36,7 +36,13 @@ export class PgPool {
   private connecting = 0;
   private closed = false;
   private reaper: NodeJS.Timeout;
-  private counters = { waitedTotal: 0, timeoutsTotal: 0, checkoutsTotal: 0, waitSecondsTotal: 0, peakActive: 0 };
+  private counters = {
+    waitedTotal: 0,
+    timeoutsTotal: 0,
+    checkoutsTotal: 0,
+    waitSecondsTotal: 0,
+    peakActive: 0,
+  };
   /** Server parameters learned from the first connection (ParameterStatus for clients). */
   parameters: Map<string, string> | null = null;
   /** Last connect failure, for health reporting. */
@@ -47,7 +53,10 @@ export class PgPool {
     private config: PoolConfig,
     private readonly onConnectionLost?: (conn: PgServerConnection) => void,
   ) {
-    this.reaper = setInterval(() => this.reap(), Math.max(1_000, Math.min(config.idleTimeoutMs || 10_000, 10_000)));
+    this.reaper = setInterval(
+      () => this.reap(),
+      Math.max(1_000, Math.min(config.idleTimeoutMs || 10_000, 10_000)),
+    );
     this.reaper.unref();
   }
 
@@ -110,7 +119,8 @@ export class PgPool {
   }
 
   private async validateIfStale(conn: PgServerConnection): Promise<PgServerConnection> {
-    if (this.config.validateAfterMs <= 0 || Date.now() - conn.lastUsedAt < this.config.validateAfterMs) return conn;
+    if (this.config.validateAfterMs <= 0 || Date.now() - conn.lastUsedAt < this.config.validateAfterMs)
+      return conn;
     try {
       await conn.exec(this.config.validationQuery, this.config.connectTimeoutMs);
       return conn;

@@ -53,7 +53,12 @@ export class RuntimeTopology {
     this.config = config;
     const next = new Map<string, RuntimeServer>();
     const shards: RuntimeShard[] = [];
-    const make = (shard: ShardConfig, name: string, role: 'primary' | 'replica', index: number): RuntimeServer => {
+    const make = (
+      shard: ShardConfig,
+      name: string,
+      role: 'primary' | 'replica',
+      index: number,
+    ): RuntimeServer => {
       const server = role === 'primary' ? shard.primary : shard.replicas[index]!;
       const database = server.database ?? config.backend.database;
       const existing = this.servers.get(name);

@@ -45,12 +45,23 @@ export async function adminRequest<T>(
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
-export function adminOptions(program: { opts(): Record<string, unknown> }, local: Record<string, unknown>): AdminClientOptions {
-  const url = (local.adminUrl as string) ?? (program.opts().adminUrl as string) ?? process.env.SHARDGATE_ADMIN_URL ?? 'http://127.0.0.1:9930';
+export function adminOptions(
+  program: { opts(): Record<string, unknown> },
+  local: Record<string, unknown>,
+): AdminClientOptions {
+  const url =
+    (local.adminUrl as string) ??
+    (program.opts().adminUrl as string) ??
+    process.env.SHARDGATE_ADMIN_URL ??
+    'http://127.0.0.1:9930';
   const token = (local.token as string) ?? process.env.SHARDGATE_ADMIN_TOKEN;
   return { url, token };
 }

@@ -17,11 +17,20 @@ interface TopologyServer {
 interface TopologyJson {
   version: number;
   defaultShard: string;
-  shards: Array<{ name: string; keyRange: string; readOnly: boolean; primary: TopologyServer; replicas: TopologyServer[] }>;
+  shards: Array<{
+    name: string;
+    keyRange: string;
+    readOnly: boolean;
+    primary: TopologyServer;
+    replicas: TopologyServer[];
+  }>;
 }
 
 export function registerAdminCommands(program: Command): void {
-  program.option('--admin-url <url>', 'admin API of a running shardgate (default http://127.0.0.1:9930 or $SHARDGATE_ADMIN_URL)');
+  program.option(
+    '--admin-url <url>',
+    'admin API of a running shardgate (default http://127.0.0.1:9930 or $SHARDGATE_ADMIN_URL)',
+  );
 
   program
     .command('status')
@@ -32,7 +41,9 @@ export function registerAdminCommands(program: Command): void {
       const admin = adminOptions(program, opts);
       const topo = await adminRequest<TopologyJson>(admin, 'GET', '/api/topology');
       const shards = await adminRequest<unknown>(admin, 'GET', '/api/shards').catch(() => null);
-      const alerts = await adminRequest<{ firing?: unknown[] }>(admin, 'GET', '/api/alerts').catch(() => null);
+      const alerts = await adminRequest<{ firing?: unknown[] }>(admin, 'GET', '/api/alerts').catch(
+        () => null,
+      );
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ topology: topo, shards, alerts }, null, 2)}\n`);
         return;
@@ -48,18 +59,29 @@ export function registerAdminCommands(program: Command): void {
             server.role,
             `${server.host}:${server.port}`,
             server.healthy ? (server.drained ? 'drained' : 'up') : 'DOWN',
-            server.role === 'primary' ? '-' : server.lagMs === null ? 'unknown' : `${Math.round(server.lagMs)} ms`,
+            server.role === 'primary'
+              ? '-'
+              : server.lagMs === null
+                ? 'unknown'
+                : `${Math.round(server.lagMs)} ms`,
             server.rttMs === null ? null : `${server.rttMs.toFixed(2)} ms`,
             s.readOnly ? 'read-only' : '',
           ]);
         }
       }
-      process.stdout.write(`${table(['shard', 'range', 'server', 'role', 'address', 'state', 'lag', 'rtt', 'rule'], rows)}\n`);
-      const firing = (alerts?.firing ?? []) as Array<{ labels?: Record<string, string>; annotations?: Record<string, string> }>;
+      process.stdout.write(
+        `${table(['shard', 'range', 'server', 'role', 'address', 'state', 'lag', 'rtt', 'rule'], rows)}\n`,
+      );
+      const firing = (alerts?.firing ?? []) as Array<{
+        labels?: Record<string, string>;
+        annotations?: Record<string, string>;
+      }>;
       if (firing.length) {
         process.stdout.write('\nalerts firing:\n');
         for (const a of firing) {
-          process.stdout.write(`  [${a.labels?.severity}] ${a.labels?.alertname} ${a.labels?.shard ?? ''} ${a.annotations?.summary ?? ''}\n`);
+          process.stdout.write(
+            `  [${a.labels?.severity}] ${a.labels?.alertname} ${a.labels?.shard ?? ''} ${a.annotations?.summary ?? ''}\n`,
+          );
         }
       }
     });
@@ -79,7 +101,13 @@ export function registerAdminCommands(program: Command): void {
       process.stdout.write(
         `${table(
           ['data type', 'level', 'floor', 'max lag', 'tables'],
-          Object.entries(r.dataTypes).map(([name, d]) => [name, d.level, d.floor ?? null, d.maxLagMs ?? null, d.tables.join(', ')]),
+          Object.entries(r.dataTypes).map(([name, d]) => [
+            name,
+            d.level,
+            d.floor ?? null,
+            d.maxLagMs ?? null,
+            d.tables.join(', '),
+          ]),
         )}\n`,
       );
       process.stdout.write(`\ndrained replicas: ${r.drained.join(', ') || 'none'}\n`);
@@ -101,10 +129,30 @@ export function registerAdminCommands(program: Command): void {
         const result = await adminRequest<{ message?: string }>(admin, 'POST', '/api/rules', body);
         process.stdout.write(`${result.message ?? 'ok'}\n`);
       });
-  change('set-level', "set a data type's consistency level", ([dataType, level]) => ({ action: 'set-level', dataType, level }), '<dataType> <level>');
-  change('set-floor', "set a data type's floor (or 'none')", ([dataType, floor]) => ({ action: 'set-floor', dataType, floor }), '<dataType> <floor>');
+  change(
+    'set-level',
+    "set a data type's consistency level",
+    ([dataType, level]) => ({ action: 'set-level', dataType, level }),
+    '<dataType> <level>',
+  );
+  change(
+    'set-floor',
+    "set a data type's floor (or 'none')",
+    ([dataType, floor]) => ({ action: 'set-floor', dataType, floor }),
+    '<dataType> <floor>',
+  );
   change('drain', 'stop sending reads to a replica', ([server]) => ({ action: 'drain', server }), '<server>');
-  change('undrain', 'send reads to a drained replica again', ([server]) => ({ action: 'undrain', server }), '<server>');
+  change(
+    'undrain',
+    'send reads to a drained replica again',
+    ([server]) => ({ action: 'undrain', server }),
+    '<server>',
+  );
   change('read-only', 'refuse writes on a shard', ([shard]) => ({ action: 'read-only', shard }), '<shard>');
-  change('read-write', 'accept writes on a shard again', ([shard]) => ({ action: 'read-write', shard }), '<shard>');
+  change(
+    'read-write',
+    'accept writes on a shard again',
+    ([shard]) => ({ action: 'read-write', shard }),
+    '<shard>',
+  );
 }

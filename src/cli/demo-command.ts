@@ -2,8 +2,8 @@
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { configForLocalShards } from '../local/local-config.js';
 import { loadDemoData } from '../local/demo-data.js';
+import { configForLocalShards } from '../local/local-config.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
 import { createLogger } from '../log.js';
 import { startProxy } from '../proxy.js';
@@ -95,7 +95,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     if (proxy.admin) say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/`);
     say('');
     say('Try:');
-    say("  SELECT * FROM users WHERE user_id = 42;            -- one shard, by key");
+    say('  SELECT * FROM users WHERE user_id = 42;            -- one shard, by key');
     say('  SELECT count(*), max(balance) FROM balances;       -- every shard, merged');
     say('  SET shardgate.vip = on;                            -- stronger reads for this session');
     say('  SHARDGATE EXPLAIN SELECT * FROM posts WHERE user_id = 7;');

@@ -9,7 +9,9 @@ import { registerStartCommand } from './start-command.js';
 const program = new Command();
 program
   .name('shardgate')
-  .description('SQL-aware PostgreSQL/MySQL proxy: sharding, consistency-policy reads, hot keys, live shard splits')
+  .description(
+    'SQL-aware PostgreSQL/MySQL proxy: sharding, consistency-policy reads, hot keys, live shard splits',
+  )
   .version('0.1.0');
 
 registerStartCommand(program);

@@ -34,11 +34,14 @@ export async function runProxy(config: ShardgateConfig, configPath?: string): Pr
     }
     // Cancel requests may land on any worker: relay them to the owner by its index.
     for (const worker of forks.values()) {
-      worker.on('message', (msg: { type?: string; worker?: number; processId?: number; secretKey?: number }) => {
-        if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
-          forks.get(msg.worker)?.send(msg);
-        }
-      });
+      worker.on(
+        'message',
+        (msg: { type?: string; worker?: number; processId?: number; secretKey?: number }) => {
+          if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
+            forks.get(msg.worker)?.send(msg);
+          }
+        },
+      );
     }
     const stop = () => {
       for (const w of forks.values()) w.kill('SIGTERM');

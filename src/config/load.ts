@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseKeyRange } from '../router/sharding/keyspace.js';
-import { type ShardgateConfig, configSchema } from './schema.js';
+import { configSchema, type ShardgateConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -42,11 +42,14 @@ export function crossCheck(config: ShardgateConfig): string[] {
     ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     let expected = 0n;
     for (const r of ranges) {
-      if (r.start > expected) problems.push(`${side}: keyspace gap before shard "${r.name}" (no shard owns it)`);
-      if (r.start < expected) problems.push(`${side}: shard "${r.name}" overlaps the previous shard's key range`);
+      if (r.start > expected)
+        problems.push(`${side}: keyspace gap before shard "${r.name}" (no shard owns it)`);
+      if (r.start < expected)
+        problems.push(`${side}: shard "${r.name}" overlaps the previous shard's key range`);
       expected = r.end;
     }
-    if (shards.length > 0 && expected < 1n << 64n) problems.push(`${side}: the last key range does not reach the end of the keyspace`);
+    if (shards.length > 0 && expected < 1n << 64n)
+      problems.push(`${side}: the last key range does not reach the end of the keyspace`);
   }
   const shardNames = new Set(config.shards.map((s) => s.name));
   if (config.routing.defaultShard && !shardNames.has(config.routing.defaultShard)) {
@@ -56,14 +59,17 @@ export function crossCheck(config: ShardgateConfig): string[] {
   for (const [typeName, dataType] of Object.entries(config.dataTypes)) {
     for (const table of dataType.tables) {
       const other = seenTables.get(table);
-      if (other) problems.push(`dataTypes.${typeName}.tables: table "${table}" is already in data type "${other}"`);
+      if (other)
+        problems.push(`dataTypes.${typeName}.tables: table "${table}" is already in data type "${other}"`);
       seenTables.set(table, typeName);
     }
     if (dataType.floor) {
       // A floor above the level itself would silently raise the level; say so instead.
       const order = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'];
       if (order.indexOf(dataType.floor) > order.indexOf(dataType.level)) {
-        problems.push(`dataTypes.${typeName}.floor: floor "${dataType.floor}" is stronger than its level "${dataType.level}"`);
+        problems.push(
+          `dataTypes.${typeName}.floor: floor "${dataType.floor}" is stronger than its level "${dataType.level}"`,
+        );
       }
     }
   }
@@ -72,12 +78,15 @@ export function crossCheck(config: ShardgateConfig): string[] {
       problems.push(`tables.${tableName}: a reference table has no shardKey`);
     }
     for (const [i, r] of table.ranges.entries()) {
-      if (!shardNames.has(r.shard)) problems.push(`tables.${tableName}.ranges.${i}.shard: unknown shard "${r.shard}"`);
+      if (!shardNames.has(r.shard))
+        problems.push(`tables.${tableName}.ranges.${i}.shard: unknown shard "${r.shard}"`);
     }
     for (const shard of Object.keys(table.lists)) {
-      if (!shardNames.has(shard)) problems.push(`tables.${tableName}.lists.${shard}: unknown shard "${shard}"`);
+      if (!shardNames.has(shard))
+        problems.push(`tables.${tableName}.lists.${shard}: unknown shard "${shard}"`);
     }
-    if (table.method !== 'hash' && !table.shardKey) problems.push(`tables.${tableName}.shardKey: method "${table.method}" needs a shardKey`);
+    if (table.method !== 'hash' && !table.shardKey)
+      problems.push(`tables.${tableName}.shardKey: method "${table.method}" needs a shardKey`);
   }
   const userNames = new Set<string>();
   config.users.forEach((u, i) => {

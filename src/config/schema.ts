@@ -130,7 +130,20 @@ export const routingSchema = z.object({
   /** How often the lag monitor polls each server. */
   lagPollIntervalMs: z.number().int().min(1).default(100),
   /** Functions whose use makes a SELECT a write (goes to the primary). */
-  writeFunctions: z.array(z.string()).default(['nextval', 'setval', 'pg_advisory_lock', 'pg_advisory_xact_lock', 'lo_create', 'lo_unlink', 'txid_current', 'pg_current_xact_id', 'pg_notify', 'set_config']),
+  writeFunctions: z
+    .array(z.string())
+    .default([
+      'nextval',
+      'setval',
+      'pg_advisory_lock',
+      'pg_advisory_xact_lock',
+      'lo_create',
+      'lo_unlink',
+      'txid_current',
+      'pg_current_xact_id',
+      'pg_notify',
+      'set_config',
+    ]),
   /** Rows a multi-shard merge may hold in memory before failing. */
   maxMergeRows: z.number().int().min(1).default(1_000_000),
   /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
@@ -142,7 +155,15 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 
 export const alertRuleSchema = z.object({
   name: z.string(),
-  metric: z.enum(['cpu_percent', 'memory_percent', 'replication_lag_seconds', 'hotspot_score', 'latency_p99_seconds', 'pool_exhaustion_rate', 'disk_percent']),
+  metric: z.enum([
+    'cpu_percent',
+    'memory_percent',
+    'replication_lag_seconds',
+    'hotspot_score',
+    'latency_p99_seconds',
+    'pool_exhaustion_rate',
+    'disk_percent',
+  ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
   /** Comparison for the warning threshold: ">" or ">=" (critical always uses ">="). */
@@ -156,7 +177,14 @@ export type AlertRuleConfig = z.infer<typeof alertRuleSchema>;
 export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
   { name: 'HighCpu', metric: 'cpu_percent', warning: 80, critical: 90, warningOp: '>', forMs: 0 },
   { name: 'HighMemory', metric: 'memory_percent', warning: 85, critical: 95, warningOp: '>', forMs: 0 },
-  { name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 5, critical: 30, warningOp: '>', forMs: 0 },
+  {
+    name: 'ReplicationLag',
+    metric: 'replication_lag_seconds',
+    warning: 5,
+    critical: 30,
+    warningOp: '>',
+    forMs: 0,
+  },
   {
     name: 'HotShard',
     metric: 'hotspot_score',
@@ -191,9 +219,16 @@ export const observabilitySchema = z.object({
 
 export const migrationSchema = z.object({
   rowsPerSecond: z.number().int().min(1).default(1_000),
-  bytesPerSecond: z.number().int().min(1).default(100 * 1024 * 1024),
+  bytesPerSecond: z
+    .number()
+    .int()
+    .min(1)
+    .default(100 * 1024 * 1024),
   /** "HH:MM-HH:MM" local time in which the throttle is relaxed. */
-  maintenanceWindow: z.string().regex(/^\d\d:\d\d-\d\d:\d\d$/).optional(),
+  maintenanceWindow: z
+    .string()
+    .regex(/^\d\d:\d\d-\d\d:\d\d$/)
+    .optional(),
   maintenanceMultiplier: z.number().min(1).default(10),
   batchRows: z.number().int().min(1).default(500),
   cutoverDeadlineMs: z.number().int().min(10).default(2_000),
@@ -213,12 +248,14 @@ export const configSchema = z.object({
     .default({ postgres: { host: '127.0.0.1', port: 6432 }, admin: { host: '127.0.0.1', port: 9930 } }),
   /** Worker processes (node:cluster). 1 runs in-process; "auto" uses the core count. */
   workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  tls: z
-    .object({ cert: z.string(), key: z.string(), required: z.boolean().default(false) })
-    .optional(),
+  tls: z.object({ cert: z.string(), key: z.string(), required: z.boolean().default(false) }).optional(),
   limits: z
     .object({
-      maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+      maxMessageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(64 * 1024 * 1024),
       maxClientConnections: z.number().int().min(1).default(10_000),
       /** Close a client that has not finished startup within this time. */
       startupTimeoutMs: z.number().int().min(1).default(10_000),

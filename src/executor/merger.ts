@@ -154,7 +154,8 @@ export class ResultMerger {
   ) {}
 
   add(shardIndex: number, row: Row): void {
-    if (++this.held > this.options.maxRows) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: this.options.maxRows });
+    if (++this.held > this.options.maxRows)
+      throw new ShardgateError('MERGE_ROW_LIMIT', { limit: this.options.maxRows });
     let list = this.perShard[shardIndex];
     if (!list) this.perShard[shardIndex] = list = [];
     list.push(row);
@@ -179,7 +180,11 @@ export class ResultMerger {
     }
     if (spec.orderBy.length > 0) {
       const cols = this.columns;
-      const keyed = rows.map((r, i) => ({ r, i, k: spec.orderBy.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)) }));
+      const keyed = rows.map((r, i) => ({
+        r,
+        i,
+        k: spec.orderBy.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
+      }));
       keyed.sort((a, b) => {
         for (let j = 0; j < spec.orderBy.length; j++) {
           const o = spec.orderBy[j]!;
@@ -207,7 +212,9 @@ export class ResultMerger {
     const groups = new Map<string, Row>();
     const order: string[] = [];
     for (const row of rows) {
-      const key = spec.groupBy.map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1'))).join('\u0001');
+      const key = spec.groupBy
+        .map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1')))
+        .join('\u0001');
       const acc = groups.get(key);
       if (!acc) {
         groups.set(key, row.slice());
@@ -221,7 +228,11 @@ export class ResultMerger {
         if (a.fn === 'count' || a.fn === 'sum' || a.fn === 'avg') {
           acc[a.column] = sumCells(x, y, col);
           if (a.fn === 'avg' && a.countColumn !== undefined) {
-            acc[a.countColumn] = sumCells(acc[a.countColumn] ?? null, row[a.countColumn] ?? null, cols[a.countColumn]!);
+            acc[a.countColumn] = sumCells(
+              acc[a.countColumn] ?? null,
+              row[a.countColumn] ?? null,
+              cols[a.countColumn]!,
+            );
           }
         } else if (y !== null) {
           if (x === null) acc[a.column] = y;
@@ -239,7 +250,8 @@ export class ResultMerger {
       for (const row of out) {
         const sum = cellText(row[a.column] ?? null, cols[a.column]!);
         const count = cellText(row[a.countColumn] ?? null, cols[a.countColumn]!);
-        const avg = sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
+        const avg =
+          sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
         row[a.column] = avg === null ? null : Buffer.from(avg);
       }
     }

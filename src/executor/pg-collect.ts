@@ -137,7 +137,11 @@ export function collect(
             result.tags.push(buf.toString('utf8', body, end - 1));
             break;
           case 0x45: // ErrorResponse
-            if (!result.error) result.error = { raw: Buffer.from(buf.subarray(pos, end)), ...parseErrorFields(buf, body, end) };
+            if (!result.error)
+              result.error = {
+                raw: Buffer.from(buf.subarray(pos, end)),
+                ...parseErrorFields(buf, body, end),
+              };
             break;
           case 0x4e: // Notice
           case 0x41: // Notification

@@ -2,9 +2,9 @@
 // A session's failure never reaches the listener or another session.
 import net from 'node:net';
 import { ShardgateError } from '../errors.js';
+import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
 import { PgClientSession } from '../protocol/postgres/client-session.js';
 import type { SessionServices } from '../protocol/postgres/services.js';
-import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
 
 export class PgListener {
   private server: net.Server;

@@ -55,7 +55,9 @@ export function startObservability(
   const pools = () => topology.allServers().map((s) => s.pool.stats());
   const health = new HealthCollector(tracker, hosts, {
     layout: () =>
-      topology.shardList().map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
+      topology
+        .shardList()
+        .map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
     pools,
     lag,
   });
@@ -72,13 +74,22 @@ export function startObservability(
   });
   const recentAlertEvents: Array<Record<string, unknown>> = [];
   alerts.onEvent((event) => {
-    log.warn({ alert: event.alertname, status: event.status, severity: event.severity, shard: event.shard, replica: event.replica, value: event.value }, `alert ${event.status}: ${event.summary}`);
+    log.warn(
+      {
+        alert: event.alertname,
+        status: event.status,
+        severity: event.severity,
+        shard: event.shard,
+        replica: event.replica,
+        value: event.value,
+      },
+      `alert ${event.status}: ${event.summary}`,
+    );
     recentAlertEvents.push({ ...event });
     if (recentAlertEvents.length > 200) recentAlertEvents.shift();
   });
   tracker.metrics.setSources({
-    pools: () =>
-      pools().map((p) => ({ ...p })),
+    pools: () => pools().map((p) => ({ ...p })),
     lag,
     parseCache: () => {
       const s = parseCache();
@@ -102,8 +113,10 @@ export function startObservability(
   }, obs.healthIntervalMs);
   hostTimer.unref();
   void hosts.refresh();
-  alerts.start(() => health.snapshot(), obs.alerts.evaluateIntervalMs, (err) =>
-    log.warn({ err: err.message }, 'alert evaluation failed'),
+  alerts.start(
+    () => health.snapshot(),
+    obs.alerts.evaluateIntervalMs,
+    (err) => log.warn({ err: err.message }, 'alert evaluation failed'),
   );
   return {
     tracker,

@@ -117,7 +117,10 @@ export class Router {
         try {
           plan = { ...plan, rewrittenSql: rewriteForScatter(sql, plan.rewrite) };
         } catch (err) {
-          const e = err instanceof ShardgateError ? err : new ShardgateError('SCATTER_UNSUPPORTED', { detail: String(err) });
+          const e =
+            err instanceof ShardgateError
+              ? err
+              : new ShardgateError('SCATTER_UNSUPPORTED', { detail: String(err) });
           plan = { ...plan, type: 'error', code: e.code, params: e.params } as unknown as Plan;
         }
       }
@@ -133,7 +136,7 @@ export class Router {
     types: number[],
   ): string {
     const params = bind ? decodeBindParams(bind.values, bind.paramFormats, types) : [];
-    if (bind && bind.paramFormats.some((f) => f === 1) && params.some((p) => p === null)) {
+    if (bind?.paramFormats.some((f) => f === 1) && params.some((p) => p === null)) {
       throw new ShardgateError('SCATTER_UNSUPPORTED', {
         detail: 'a multi-shard INSERT with binary parameters of unknown type',
       });

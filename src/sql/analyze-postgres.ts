@@ -20,24 +20,78 @@ import type { Literal } from './fingerprint.js';
 type Node = Record<string, unknown>;
 
 const DDL = new Set([
-  'CreateStmt', 'AlterTableStmt', 'DropStmt', 'TruncateStmt', 'IndexStmt', 'ViewStmt', 'CreateTableAsStmt',
-  'RenameStmt', 'CommentStmt', 'GrantStmt', 'GrantRoleStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'CreateFunctionStmt',
-  'CreateSchemaStmt', 'CreateExtensionStmt', 'AlterOwnerStmt', 'CreateRoleStmt', 'AlterRoleStmt', 'DropRoleStmt',
-  'CreateTrigStmt', 'CreateDomainStmt', 'CompositeTypeStmt', 'CreateEnumStmt', 'AlterEnumStmt', 'DefineStmt',
-  'CreatedbStmt', 'DropdbStmt', 'ReindexStmt', 'ClusterStmt', 'RuleStmt', 'CreatePolicyStmt', 'CreatePublicationStmt',
-  'AlterPublicationStmt', 'CreateSubscriptionStmt', 'DropSubscriptionStmt', 'RefreshMatViewStmt', 'AlterDefaultPrivilegesStmt',
-  'CreateStatsStmt', 'AlterFunctionStmt', 'AlterObjectSchemaStmt', 'SecLabelStmt', 'CreateCastStmt', 'CreateOpClassStmt',
+  'CreateStmt',
+  'AlterTableStmt',
+  'DropStmt',
+  'TruncateStmt',
+  'IndexStmt',
+  'ViewStmt',
+  'CreateTableAsStmt',
+  'RenameStmt',
+  'CommentStmt',
+  'GrantStmt',
+  'GrantRoleStmt',
+  'CreateSeqStmt',
+  'AlterSeqStmt',
+  'CreateFunctionStmt',
+  'CreateSchemaStmt',
+  'CreateExtensionStmt',
+  'AlterOwnerStmt',
+  'CreateRoleStmt',
+  'AlterRoleStmt',
+  'DropRoleStmt',
+  'CreateTrigStmt',
+  'CreateDomainStmt',
+  'CompositeTypeStmt',
+  'CreateEnumStmt',
+  'AlterEnumStmt',
+  'DefineStmt',
+  'CreatedbStmt',
+  'DropdbStmt',
+  'ReindexStmt',
+  'ClusterStmt',
+  'RuleStmt',
+  'CreatePolicyStmt',
+  'CreatePublicationStmt',
+  'AlterPublicationStmt',
+  'CreateSubscriptionStmt',
+  'DropSubscriptionStmt',
+  'RefreshMatViewStmt',
+  'AlterDefaultPrivilegesStmt',
+  'CreateStatsStmt',
+  'AlterFunctionStmt',
+  'AlterObjectSchemaStmt',
+  'SecLabelStmt',
+  'CreateCastStmt',
+  'CreateOpClassStmt',
 ]);
 
 const UTILITY: Record<string, UtilityKind> = {
-  ListenStmt: 'listen', UnlistenStmt: 'unlisten', NotifyStmt: 'notify', VacuumStmt: 'vacuum', ExplainStmt: 'explain',
-  LockStmt: 'lock', PrepareStmt: 'prepare', ExecuteStmt: 'execute', DeallocateStmt: 'deallocate',
-  DeclareCursorStmt: 'declare_cursor', FetchStmt: 'fetch', ClosePortalStmt: 'close_cursor', DoStmt: 'do',
-  CallStmt: 'call', CheckPointStmt: 'checkpoint', LoadStmt: 'other',
+  ListenStmt: 'listen',
+  UnlistenStmt: 'unlisten',
+  NotifyStmt: 'notify',
+  VacuumStmt: 'vacuum',
+  ExplainStmt: 'explain',
+  LockStmt: 'lock',
+  PrepareStmt: 'prepare',
+  ExecuteStmt: 'execute',
+  DeallocateStmt: 'deallocate',
+  DeclareCursorStmt: 'declare_cursor',
+  FetchStmt: 'fetch',
+  ClosePortalStmt: 'close_cursor',
+  DoStmt: 'do',
+  CallStmt: 'call',
+  CheckPointStmt: 'checkpoint',
+  LoadStmt: 'other',
 };
 
 const AGGREGATES = new Set<AggregateFn>(['count', 'sum', 'min', 'max', 'avg']);
-const SESSION_LOCK_FUNCTIONS = new Set(['pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared']);
+const SESSION_LOCK_FUNCTIONS = new Set([
+  'pg_advisory_lock',
+  'pg_advisory_lock_shared',
+  'pg_try_advisory_lock',
+  'pg_try_advisory_lock_shared',
+]);
 
 function str(node: unknown): string | null {
   const s = (node as { String?: { sval?: string } })?.String;
@@ -76,10 +130,10 @@ function walk(root: unknown, visit: (type: string, body: Node) => void): void {
 class LiteralMap {
   private readonly byOffset = new Map<number, number>();
   constructor(
-    private readonly literals: Literal[],
+    readonly literals: Literal[],
     private readonly sql: string,
   ) {
-    literals.forEach((l, i) => this.byOffset.set(l.offset, i));
+    for (let i = 0; i < literals.length; i++) this.byOffset.set(literals[i]!.offset, i);
   }
 
   ref(location: number | undefined): ValueRef | null {
@@ -164,13 +218,14 @@ function keyConditions(where: unknown[], scope: Scope, lits: LiteralMap): KeyCon
   const conjuncts: unknown[] = [];
   const flatten = (n: unknown) => {
     const t = nodeType(n);
-    if (t && t[0] === 'BoolExpr' && t[1].boolop === 'AND_EXPR') for (const a of t[1].args as unknown[]) flatten(a);
+    if (t && t[0] === 'BoolExpr' && t[1].boolop === 'AND_EXPR')
+      for (const a of t[1].args as unknown[]) flatten(a);
     else if (n) conjuncts.push(n);
   };
   for (const w of where) flatten(w);
   for (const c of conjuncts) {
     const t = nodeType(c);
-    if (!t || t[0] !== 'A_Expr') continue;
+    if (t?.[0] !== 'A_Expr') continue;
     const e = t[1];
     const op = str((e.name as unknown[] | undefined)?.[0]);
     if (op !== '=') continue;
@@ -193,7 +248,10 @@ function keyConditions(where: unknown[], scope: Scope, lits: LiteralMap): KeyCon
       for (const col of cols) out.push({ ...col, values: [value] });
     } else if (kind === 'AEXPR_IN') {
       const cols = columnOf(e.lexpr, scope);
-      const list = nodeType(e.rexpr)?.[0] === 'List' ? (nodeType(e.rexpr)![1].items as unknown[]) : (e.rexpr as unknown[]);
+      const list =
+        nodeType(e.rexpr)?.[0] === 'List'
+          ? (nodeType(e.rexpr)![1].items as unknown[])
+          : (e.rexpr as unknown[]);
       const values = (Array.isArray(list) ? list : []).map((v) => valueRef(v, lits));
       if (!cols.length || values.some((v) => v === null)) continue;
       for (const col of cols) out.push({ ...col, values: values as ValueRef[] });
@@ -214,10 +272,17 @@ function keyConditions(where: unknown[], scope: Scope, lits: LiteralMap): KeyCon
   // a.k = b.k and a.k = v  =>  b.k = v (co-located joins route like their key).
   for (let round = 0; round < 2; round++) {
     for (const [a, b] of joins) {
-      for (const [from, to] of [[a, b], [b, a]] as const) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         const known = out.find((k) => k.table === from.table && k.column === from.column);
         if (known && !out.some((k) => k.table === to.table && k.column === to.column)) {
-          out.push({ ...to, values: known.values, ...(known.arrayParam ? { arrayParam: known.arrayParam } : {}) });
+          out.push({
+            ...to,
+            values: known.values,
+            ...(known.arrayParam ? { arrayParam: known.arrayParam } : {}),
+          });
         }
       }
     }
@@ -288,7 +353,7 @@ function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     };
   });
   const distinctClause = sel.distinctClause as unknown[] | undefined;
-  if (distinctClause && distinctClause.some((d) => d && Object.keys(d as object).length > 0)) unmergeable = 'DISTINCT ON';
+  if (distinctClause?.some((d) => d && Object.keys(d as object).length > 0)) unmergeable = 'DISTINCT ON';
   if (sel.havingClause) unmergeable = unmergeable ?? 'HAVING';
   if (sel.op && sel.op !== 'SETOP_NONE') unmergeable = 'UNION/INTERSECT/EXCEPT';
   return {
@@ -365,7 +430,8 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
     if (nt === 'CommonTableExpr') {
       cteNames.add((nb.ctename as string).toLowerCase());
       const q = nodeType(nb.ctequery)?.[0];
-      if (q === 'InsertStmt' || q === 'UpdateStmt' || q === 'DeleteStmt' || q === 'MergeStmt') facts.modifyingCte = true;
+      if (q === 'InsertStmt' || q === 'UpdateStmt' || q === 'DeleteStmt' || q === 'MergeStmt')
+        facts.modifyingCte = true;
     } else if (nt === 'FuncCall') {
       const name = str((nb.funcname as unknown[]).at(-1));
       if (name) functions.add(name.toLowerCase());
@@ -409,13 +475,17 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
       facts.kind = 'write';
       const rel = body.relation as Node;
       const table = (rel.relname as string).toLowerCase();
-      const columns = ((body.cols as unknown[]) ?? []).map((c) => ((nodeType(c)?.[1].name as string) ?? '').toLowerCase());
+      const columns = ((body.cols as unknown[]) ?? []).map((c) =>
+        ((nodeType(c)?.[1].name as string) ?? '').toLowerCase(),
+      );
       const sel = nodeType(body.selectStmt)?.[1];
       const values = sel?.valuesLists as unknown[] | undefined;
       const shape: InsertShape = {
         table,
         columns,
-        rows: (values ?? []).map((row) => ((nodeType(row)?.[1].items as unknown[]) ?? []).map((v) => valueRef(v, lits))),
+        rows: (values ?? []).map((row) =>
+          ((nodeType(row)?.[1].items as unknown[]) ?? []).map((v) => valueRef(v, lits)),
+        ),
         fromSelect: !values,
         onConflict: body.onConflictClause !== undefined,
         returning: body.returningList !== undefined,
@@ -427,7 +497,10 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
     case 'DeleteStmt': {
       facts.kind = 'write';
       const rel = body.relation as Node;
-      const scope = scopeOf([{ RangeVar: rel }, ...(((body.fromClause ?? body.usingClause) as unknown[]) ?? [])], cteNames);
+      const scope = scopeOf(
+        [{ RangeVar: rel }, ...(((body.fromClause ?? body.usingClause) as unknown[]) ?? [])],
+        cteNames,
+      );
       facts.keyConditions = keyConditions([body.whereClause].filter(Boolean), scope, lits);
       return facts;
     }
@@ -440,7 +513,8 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
       let readOnly = false;
       for (const o of (body.options as unknown[]) ?? []) {
         const d = nodeType(o)?.[1];
-        if (d?.defname === 'transaction_read_only') readOnly = constText(d.arg) === '1' || constText(d.arg) === 'on';
+        if (d?.defname === 'transaction_read_only')
+          readOnly = constText(d.arg) === '1' || constText(d.arg) === 'on';
       }
       facts.transaction = { action, readOnly };
       return facts;
@@ -458,7 +532,12 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
         return facts;
       }
       facts.kind = 'session';
-      if (kind === 'VAR_SET_MULTI' || name === 'transaction' || name.startsWith('transaction_') || name === 'session characteristics') {
+      if (
+        kind === 'VAR_SET_MULTI' ||
+        name === 'transaction' ||
+        name.startsWith('transaction_') ||
+        name === 'session characteristics'
+      ) {
         // SET TRANSACTION ... applies to the current transaction only.
         facts.session = { action: 'set', name, value: null, local: true };
         return facts;
@@ -493,7 +572,14 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
     case 'DiscardStmt': {
       facts.kind = 'session';
       const target = body.target as string;
-      const name = target === 'DISCARD_ALL' ? 'all' : target === 'DISCARD_PLANS' ? 'plans' : target === 'DISCARD_TEMP' ? 'temp' : 'sequences';
+      const name =
+        target === 'DISCARD_ALL'
+          ? 'all'
+          : target === 'DISCARD_PLANS'
+            ? 'plans'
+            : target === 'DISCARD_TEMP'
+              ? 'temp'
+              : 'sequences';
       facts.session = { action: 'discard', name, value: null, local: false };
       return facts;
     }
@@ -516,7 +602,10 @@ function analyzeStatement(stmt: Node, sql: string, literals: Literal[]): Stateme
   }
   if (DDL.has(type)) {
     facts.kind = 'ddl';
-    if (type === 'CreateStmt' && (nodeType(body.relation)?.[1] ?? (body.relation as Node))?.relpersistence === 't') {
+    if (
+      type === 'CreateStmt' &&
+      (nodeType(body.relation)?.[1] ?? (body.relation as Node))?.relpersistence === 't'
+    ) {
       facts.pinsSession = true;
     }
     if (type === 'CreateTableAsStmt') {
@@ -563,5 +652,7 @@ export function analyzePostgres(sql: string, literals: Literal[]): ParsedText {
   }
   const stmts = tree.stmts ?? [];
   if (stmts.length === 0) return { statements: [emptyFacts('empty')] };
-  return { statements: stmts.map((s) => (s.stmt ? analyzeStatement(s.stmt, sql, literals) : emptyFacts('empty'))) };
+  return {
+    statements: stmts.map((s) => (s.stmt ? analyzeStatement(s.stmt, sql, literals) : emptyFacts('empty'))),
+  };
 }

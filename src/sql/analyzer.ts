@@ -4,7 +4,7 @@
 import { loadModule } from 'libpg-query';
 import { analyzePostgres } from './analyze-postgres.js';
 import type { CommentHints, QueryFacts, StatementFacts, ValueRef } from './facts.js';
-import { type Literal, fingerprint } from './fingerprint.js';
+import { fingerprint, type Literal } from './fingerprint.js';
 
 export interface AnalyzedQuery {
   fingerprint: string;
@@ -21,7 +21,8 @@ export function parseHints(comments: string[]): CommentHints {
     const body = c.replace(/^shardgate:\s*/, '');
     for (const m of body.matchAll(/([a-z_]+)\s*=\s*([^\s,;]+)/gi)) {
       const key = m[1]!.toLowerCase() as keyof CommentHints;
-      if (['consistency', 'shard', 'role', 'vip', 'realtime', 'battery_saving'].includes(key)) hints[key] = m[2]!;
+      if (['consistency', 'shard', 'role', 'vip', 'realtime', 'battery_saving'].includes(key))
+        hints[key] = m[2]!;
     }
   }
   return hints;
@@ -93,7 +94,9 @@ export class QueryAnalyzer {
       paramCount: fp.maxParam,
     };
     // Settings and shardgate commands carry their values in the facts: never cache them.
-    const cacheable = parsed.statements.every((s) => s.kind !== 'session' && s.kind !== 'shardgate' && s.kind !== 'unknown');
+    const cacheable = parsed.statements.every(
+      (s) => s.kind !== 'session' && s.kind !== 'shardgate' && s.kind !== 'unknown',
+    );
     if (cacheable) {
       if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(fp.text, { ...facts, hints: {} });
@@ -103,7 +106,11 @@ export class QueryAnalyzer {
 }
 
 /** The text value a ValueRef stands for in this execution; null for SQL NULL or unknown. */
-export function resolveValue(ref: ValueRef, literals: Literal[], params: Array<string | null>): string | null {
+export function resolveValue(
+  ref: ValueRef,
+  literals: Literal[],
+  params: Array<string | null>,
+): string | null {
   switch (ref.kind) {
     case 'const':
       return ref.value;

@@ -69,7 +69,11 @@ function decodeBinaryArray(buf: Buffer): string | null {
   return `{${items.join(',')}}`;
 }
 
-export function decodeBindParams(values: Array<Buffer | null>, formats: number[], types: number[]): Array<string | null> {
+export function decodeBindParams(
+  values: Array<Buffer | null>,
+  formats: number[],
+  types: number[],
+): Array<string | null> {
   const out: Array<string | null> = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -83,7 +87,13 @@ export function decodeBindParams(values: Array<Buffer | null>, formats: number[]
       continue;
     }
     const oid = types[i] ?? 0;
-    if (oid === INT4_ARRAY || oid === INT8_ARRAY || oid === TEXT_ARRAY || oid === INT2_ARRAY || oid === VARCHAR_ARRAY) {
+    if (
+      oid === INT4_ARRAY ||
+      oid === INT8_ARRAY ||
+      oid === TEXT_ARRAY ||
+      oid === INT2_ARRAY ||
+      oid === VARCHAR_ARRAY
+    ) {
       out[i] = decodeBinaryArray(v);
     } else {
       out[i] = decodeBinaryScalar(v, oid);

@@ -20,7 +20,7 @@ export interface Fingerprint {
   maxParam: number;
 }
 
-const enum C {
+enum C {
   Quote = 39, // '
   DQuote = 34, // "
   Dollar = 36, // $
@@ -144,7 +144,10 @@ export function fingerprint(sql: string): Fingerprint {
       i = end;
       continue;
     }
-    if ((c === 66 || c === 98 || c === 88 || c === 120 || c === 78 || c === 110) && sql.charCodeAt(i + 1) === C.Quote) {
+    if (
+      (c === 66 || c === 98 || c === 88 || c === 120 || c === 78 || c === 110) &&
+      sql.charCodeAt(i + 1) === C.Quote
+    ) {
       const [value, end] = readQuoted(sql, i + 1, false);
       literals.push({ value, offset: i, kind: 'string' });
       emit('?');

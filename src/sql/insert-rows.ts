@@ -70,7 +70,9 @@ function rowSpan(sql: string, from: number, inside: number): [number, number] {
       i = skipToken(sql, i);
     }
   }
-  throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'could not locate the VALUES rows of the INSERT' });
+  throw new ShardgateError('SCATTER_UNSUPPORTED', {
+    detail: 'could not locate the VALUES rows of the INSERT',
+  });
 }
 
 function quoteLiteral(value: string): string {
@@ -105,16 +107,21 @@ export function inlineInsertRows(sql: string, rows: number[], params: Array<stri
     stmts: Array<{ stmt: { InsertStmt?: { selectStmt?: { SelectStmt?: { valuesLists?: unknown[] } } } } }>;
   };
   const insert = tree.stmts[0]?.stmt.InsertStmt;
-  const lists = insert?.selectStmt?.SelectStmt?.valuesLists as Array<{ List: { items: Array<Record<string, { location?: number }>> } }> | undefined;
+  const lists = insert?.selectStmt?.SelectStmt?.valuesLists as
+    | Array<{ List: { items: Array<Record<string, { location?: number }>> } }>
+    | undefined;
   if (!lists || lists.length === 0) {
-    throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'only INSERT ... VALUES can be split across shards' });
+    throw new ShardgateError('SCATTER_UNSUPPORTED', {
+      detail: 'only INSERT ... VALUES can be split across shards',
+    });
   }
   const spans: Array<[number, number]> = [];
   let from = 0;
   for (const list of lists) {
     const first = list.List.items[0];
     const loc = first ? Object.values(first)[0]?.location : undefined;
-    if (loc === undefined) throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'a VALUES row without a located value' });
+    if (loc === undefined)
+      throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'a VALUES row without a located value' });
     const span = rowSpan(sql, from, loc);
     spans.push(span);
     from = span[1] + 1;

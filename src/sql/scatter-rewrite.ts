@@ -44,7 +44,21 @@ function topLevelTokens(sql: string): TopToken[] {
   return out;
 }
 
-const CLAUSE_WORDS = new Set(['from', 'where', 'group', 'having', 'window', 'order', 'limit', 'offset', 'fetch', 'for', 'union', 'intersect', 'except']);
+const CLAUSE_WORDS = new Set([
+  'from',
+  'where',
+  'group',
+  'having',
+  'window',
+  'order',
+  'limit',
+  'offset',
+  'fetch',
+  'for',
+  'union',
+  'intersect',
+  'except',
+]);
 
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const edits: Array<{ start: number; end: number; text: string }> = [];
@@ -61,7 +75,8 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     const value = tokens[j];
     if (!value) return tokens[at]!.end;
     let end = value.end;
-    if (tokens[j + 1] && (tokens[j + 1]!.word === 'row' || tokens[j + 1]!.word === 'rows')) end = tokens[++j]!.end;
+    if (tokens[j + 1] && (tokens[j + 1]!.word === 'row' || tokens[j + 1]!.word === 'rows'))
+      end = tokens[++j]!.end;
     return end;
   };
   if (limitAt >= 0) {
@@ -79,9 +94,11 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     const targets = tree.stmts[0]?.stmt.SelectStmt?.targetList ?? [];
     const counts: string[] = [];
     for (const column of rewrite.avgColumns) {
-      const rt = (targets[column] as { ResTarget?: { val?: { FuncCall?: { location: number } } } })?.ResTarget;
+      const rt = (targets[column] as { ResTarget?: { val?: { FuncCall?: { location: number } } } })
+        ?.ResTarget;
       const loc = rt?.val?.FuncCall?.location;
-      if (loc === undefined) throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'avg() whose call cannot be located' });
+      if (loc === undefined)
+        throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'avg() whose call cannot be located' });
       const open = sql.indexOf('(', loc);
       let depth = 0;
       let close = open;

@@ -20,10 +20,14 @@ describe('shardgate demo', () => {
   it('starts, writes the state file, serves queries and stops on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-demo-'));
     const stateFile = join(dir, 'state.json');
-    demo = spawn(process.execPath, [cli, 'demo', '--port', '0', '--admin-port', '0', '--users', '30', '--state-file', stateFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
-    });
+    demo = spawn(
+      process.execPath,
+      [cli, 'demo', '--port', '0', '--admin-port', '0', '--users', '30', '--state-file', stateFile],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
+      },
+    );
     let output = '';
     demo.stdout?.on('data', (d) => (output += d));
     demo.stderr?.on('data', (d) => (output += d));
@@ -51,7 +55,10 @@ describe('shardgate demo', () => {
     expect(await exited).toBe(0);
     demo = null;
     // The servers are gone.
-    const again = new pg.Client({ connectionString: state.shards[0].primary.url, connectionTimeoutMillis: 2_000 });
+    const again = new pg.Client({
+      connectionString: state.shards[0].primary.url,
+      connectionTimeoutMillis: 2_000,
+    });
     again.on('error', () => undefined);
     await expect(again.connect()).rejects.toBeTruthy();
   }, 120_000);
@@ -62,14 +69,23 @@ describe('shardgate start with an invalid config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'users: [{ name: app, auth: kerberos }]\nshards: []\n');
-    const r = spawnSync(process.execPath, [cli, 'start', '--config', file], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [cli, 'start', '--config', file], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('users.0.auth');
     expect(r.stderr).toContain('shards');
   });
 
   it('prints --help for every command', () => {
-    for (const args of [['--help'], ['start', '--help'], ['demo', '--help'], ['status', '--help'], ['rules', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['start', '--help'],
+      ['demo', '--help'],
+      ['status', '--help'],
+      ['rules', '--help'],
+    ]) {
       const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
       expect(r.status).toBe(0);
       expect(r.stdout).toContain('Usage:');

@@ -48,7 +48,8 @@ const get = async (path: string) => (await fetch(base + path)).json() as Promise
 describe('observability', () => {
   it('exposes Prometheus metrics and finds the hot key', async () => {
     const c = await fx.client();
-    for (let i = 0; i < 300; i++) await c.query('SELECT name FROM users WHERE user_id = $1', [i % 3 === 0 ? 42 : (i % 40) + 1]);
+    for (let i = 0; i < 300; i++)
+      await c.query('SELECT name FROM users WHERE user_id = $1', [i % 3 === 0 ? 42 : (i % 40) + 1]);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/shardgate_statements_total\{[^}]*\} \d+/);
     expect(metrics).toMatch(/shardgate_statement_duration_seconds_bucket/);
@@ -65,7 +66,10 @@ describe('observability', () => {
     const replicaPorts = new Set(fx.cluster.shards.map((s) => s.replicas[0]!.port));
     const before = await c.query('SELECT inet_server_port() AS p, count(*) FROM likes WHERE user_id = 5');
     expect(replicaPorts.has(before.rows[0]?.p)).toBe(true);
-    const denied = await fetch(`${base}/api/rules`, { method: 'POST', body: JSON.stringify({ action: 'set-level', dataType: 'user_likes', level: 'strong' }) });
+    const denied = await fetch(`${base}/api/rules`, {
+      method: 'POST',
+      body: JSON.stringify({ action: 'set-level', dataType: 'user_likes', level: 'strong' }),
+    });
     expect(denied.status).toBe(401);
     const ok = await fetch(`${base}/api/rules`, {
       method: 'POST',
@@ -90,8 +94,17 @@ describe('observability', () => {
     const deadline = Date.now() + 20_000;
     let firing = false;
     while (Date.now() < deadline && !firing) {
-      await c.query("INSERT INTO analytics_events (id, user_id) VALUES ($1, $2)", [Date.now() * 10 + Math.floor(Math.random() * 10), 1]).catch(() => undefined);
-      for (let u = 1; u < 30; u++) await c.query('INSERT INTO sessions (id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [9_000_000 + u + Math.floor(Math.random() * 1e6), u]);
+      await c
+        .query('INSERT INTO analytics_events (id, user_id) VALUES ($1, $2)', [
+          Date.now() * 10 + Math.floor(Math.random() * 10),
+          1,
+        ])
+        .catch(() => undefined);
+      for (let u = 1; u < 30; u++)
+        await c.query('INSERT INTO sessions (id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+          9_000_000 + u + Math.floor(Math.random() * 1e6),
+          u,
+        ]);
       const a = (await get('/api/alerts')) as { firing: Array<{ alertname: string }> };
       firing = a.firing.some((x) => x.alertname === 'ReplicationLag');
       await new Promise((r) => setTimeout(r, 200));

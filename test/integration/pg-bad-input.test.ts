@@ -2,7 +2,7 @@
 // the running proxy while a bystander session keeps working.
 import net from 'node:net';
 import fc from 'fast-check';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
@@ -176,7 +176,9 @@ describe('bad input', () => {
     await new Promise((r) => setTimeout(r, 300));
     // Terminate that server process from the side (as a crash or an admin would).
     const admin = await fx.direct(fx.cluster.shards[0]!.primary.name);
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND pid <> pg_backend_pid()");
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND pid <> pg_backend_pid()",
+    );
     await expect(slow).rejects.toBeTruthy();
     await bystanderWorks();
   });

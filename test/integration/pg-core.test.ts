@@ -36,7 +36,11 @@ describe('node-postgres through shardgate', () => {
     for (let round = 0; round < 5; round++) {
       await Promise.all(
         clients.map(async (c, i) => {
-          const r = await c.query({ name: 'get_user', text: 'SELECT name FROM users WHERE user_id = $1', values: [i + 1] });
+          const r = await c.query({
+            name: 'get_user',
+            text: 'SELECT name FROM users WHERE user_id = $1',
+            values: [i + 1],
+          });
           expect(r.rows[0]?.name).toBe(`user${i + 1}`);
         }),
       );
@@ -45,7 +49,9 @@ describe('node-postgres through shardgate', () => {
 
   it('recovers from an error in the extended protocol and continues', async () => {
     const c = await fx.client();
-    await expect(c.query('SELECT * FROM no_such_table WHERE user_id = $1', [1])).rejects.toMatchObject({ code: '42P01' });
+    await expect(c.query('SELECT * FROM no_such_table WHERE user_id = $1', [1])).rejects.toMatchObject({
+      code: '42P01',
+    });
     const r = await c.query('SELECT $1::int AS v', [5]);
     expect(r.rows[0]?.v).toBe(5);
   });
@@ -78,7 +84,13 @@ describe('node-postgres through shardgate', () => {
     const slow = c.query('SELECT pg_sleep(20)');
     await new Promise((r) => setTimeout(r, 300));
     // node-postgres cancels through a new connection carrying the BackendKeyData we issued.
-    const canceller = new pg.Client({ host: '127.0.0.1', port: fx.port, user: 'app', password: 'app', database: 'shardgate' });
+    const canceller = new pg.Client({
+      host: '127.0.0.1',
+      port: fx.port,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
     const activeQuery = (c as unknown as { activeQuery: unknown }).activeQuery;
     (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(c, activeQuery);
     await expect(slow).rejects.toMatchObject({ code: '57014' });
@@ -93,7 +105,10 @@ describe('postgres.js through shardgate', () => {
     const sql = postgres(fx.url(), { max: 2, prepare: true, onnotice: () => undefined });
     try {
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => sql`SELECT ${i}::int AS i, name FROM users WHERE user_id = ${(i % 10) + 1}`),
+        Array.from(
+          { length: 20 },
+          (_, i) => sql`SELECT ${i}::int AS i, name FROM users WHERE user_id = ${(i % 10) + 1}`,
+        ),
       );
       results.forEach((rows, i) => {
         expect(rows[0]?.i).toBe(i);

@@ -32,8 +32,12 @@ describe('sharding', () => {
     }
     const s0 = await fx.direct('s0-primary');
     const s1 = await fx.direct('s1-primary');
-    const on0 = (await s0.query('SELECT user_id FROM posts WHERE user_id >= 1000 AND user_id < 1040')).rows.map((r) => Number(r.user_id));
-    const on1 = (await s1.query('SELECT user_id FROM posts WHERE user_id >= 1000 AND user_id < 1040')).rows.map((r) => Number(r.user_id));
+    const on0 = (
+      await s0.query('SELECT user_id FROM posts WHERE user_id >= 1000 AND user_id < 1040')
+    ).rows.map((r) => Number(r.user_id));
+    const on1 = (
+      await s1.query('SELECT user_id FROM posts WHERE user_id >= 1000 AND user_id < 1040')
+    ).rows.map((r) => Number(r.user_id));
     expect(on0.length + on1.length).toBe(40);
     expect(on0.length).toBeGreaterThan(5);
     expect(on1.length).toBeGreaterThan(5);
@@ -43,7 +47,9 @@ describe('sharding', () => {
 
   it('splits a multi-row INSERT across shards outside a transaction', async () => {
     const c = await fx.client();
-    const r = await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (700001, 1, 1), (700002, 2, 1), (700003, 3, 1), (700004, 4, 1)');
+    const r = await c.query(
+      'INSERT INTO likes (id, user_id, post_id) VALUES (700001, 1, 1), (700002, 2, 1), (700003, 3, 1), (700004, 4, 1)',
+    );
     expect(r.rowCount).toBe(4);
     const n = await c.query('SELECT count(*)::int AS n FROM likes WHERE id BETWEEN 700001 AND 700004');
     expect(n.rows[0]?.n).toBe(4);
@@ -60,7 +66,9 @@ describe('sharding', () => {
     const b = [...Array(200).keys()].find((u) => owner(u + 1) === 's1')! + 1;
     await c.query('BEGIN');
     await c.query('SELECT * FROM posts WHERE user_id = $1', [a]);
-    const err = await c.query('SELECT * FROM posts WHERE user_id = $1', [b]).catch((e: { code: string; message: string }) => e);
+    const err = await c
+      .query('SELECT * FROM posts WHERE user_id = $1', [b])
+      .catch((e: { code: string; message: string }) => e);
     expect((err as { code: string }).code).toBe('0A000');
     expect((err as { message: string }).message).toMatch(/s0.*s1|s1.*s0/);
     await c.query('ROLLBACK');
@@ -90,7 +98,9 @@ describe('consistency levels', () => {
 
   it('honours comment hints and SHARDGATE EXPLAIN', async () => {
     const c = await fx.client();
-    const r = await c.query('/* shardgate: consistency=strong */ SELECT inet_server_port() AS p FROM likes WHERE user_id = 5');
+    const r = await c.query(
+      '/* shardgate: consistency=strong */ SELECT inet_server_port() AS p FROM likes WHERE user_id = 5',
+    );
     expect(r.rows[0]?.p).toBe(port(`${owner(5)}-primary`));
     const e = await c.query('SHARDGATE EXPLAIN SELECT * FROM likes WHERE user_id = 5');
     const plan = JSON.parse(String(e.rows[0]?.plan));
@@ -102,7 +112,9 @@ describe('consistency levels', () => {
     const c = await fx.client();
     await c.query('SET shardgate.battery_saving = on');
     const direct = await fx.direct('s0-primary');
-    const seen = await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE '%shardgate.battery%' AND pid <> pg_backend_pid()");
+    const seen = await direct.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE '%shardgate.battery%' AND pid <> pg_backend_pid()",
+    );
     expect(seen.rows[0]?.n).toBe(0);
     await expect(c.query('SET shardgate.nonsense = on')).rejects.toMatchObject({ code: '22023' });
   });
@@ -118,10 +130,16 @@ describe('consistency levels', () => {
       const user = 2000 + (i % 50);
       const id = 5_000_000 + i;
       await c.query('INSERT INTO posts (id, user_id, title) VALUES ($1, $2, $3)', [id, user, 'ryw']);
-      const r = await c.query('SELECT count(*)::int AS n FROM posts WHERE user_id = $1 AND id = $2', [user, id]);
+      const r = await c.query('SELECT count(*)::int AS n FROM posts WHERE user_id = $1 AND id = $2', [
+        user,
+        id,
+      ]);
       if (r.rows[0]?.n !== 1) stale++;
       if (i % 10 === 0) {
-        const e = await eventual.query('SELECT inet_server_port() AS p, count(*) AS n FROM likes WHERE user_id = $1', [user]);
+        const e = await eventual.query(
+          'SELECT inet_server_port() AS p, count(*) AS n FROM likes WHERE user_id = $1',
+          [user],
+        );
         if (e.rows[0]?.p === port(`${owner(user)}-replica1`)) eventualOnReplica++;
       }
     }
@@ -141,7 +159,10 @@ describe('consistency levels', () => {
       const user = 3000 + (i % 50);
       const id = 6_000_000 + i;
       await c.query('INSERT INTO comments (id, user_id, body) VALUES ($1, $2, $3)', [id, user, 'x']);
-      const r = await c.query('SELECT inet_server_port() AS p, count(*)::int AS n FROM comments WHERE user_id = $1 AND id = $2', [user, id]);
+      const r = await c.query(
+        'SELECT inet_server_port() AS p, count(*)::int AS n FROM comments WHERE user_id = $1 AND id = $2',
+        [user, id],
+      );
       if (r.rows[0]?.n !== 1) stale++;
       if (r.rows[0]?.p === port(`${owner(user)}-replica1`)) onReplica++;
     }

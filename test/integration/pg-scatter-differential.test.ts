@@ -13,17 +13,30 @@ let proxied: pg.Client;
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 2, replicas: 0 });
   const primary = fx.cluster.shards[0]!.primary;
-  const admin = new pg.Client({ host: primary.host, port: primary.port, user: 'postgres', database: 'postgres' });
+  const admin = new pg.Client({
+    host: primary.host,
+    port: primary.port,
+    user: 'postgres',
+    database: 'postgres',
+  });
   await admin.connect();
   await admin.query('CREATE DATABASE reference');
   await admin.end();
-  reference = new pg.Client({ host: primary.host, port: primary.port, user: 'postgres', database: 'reference' });
+  reference = new pg.Client({
+    host: primary.host,
+    port: primary.port,
+    user: 'postgres',
+    database: 'reference',
+  });
   await reference.connect();
   await reference.query(demoSchemaSql());
   for (const r of demoRows(50)) {
     const cols = ['id', 'user_id', ...Object.keys(r.extra)];
     const vals = [r.id, r.userId, ...Object.values(r.extra)];
-    await reference.query(`INSERT INTO ${r.table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, vals);
+    await reference.query(
+      `INSERT INTO ${r.table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+      vals,
+    );
   }
   await reference.query(
     `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`).join(', ')}`,
@@ -51,7 +64,10 @@ function normalize(rows: Array<Record<string, unknown>>): string {
   return JSON.stringify(
     rows.map((r) =>
       Object.fromEntries(
-        Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+\.\d+$/.test(v) ? Number(v).toFixed(6) : v]),
+        Object.entries(r).map(([k, v]) => [
+          k,
+          typeof v === 'string' && /^-?\d+\.\d+$/.test(v) ? Number(v).toFixed(6) : v,
+        ]),
       ),
     ),
   );
@@ -88,7 +104,9 @@ describe('scatter-gather equals one unsharded database', () => {
   it('fails cleanly when a merge would exceed the row limit', async () => {
     fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeRows: 10 } });
     try {
-      await expect(proxied.query('SELECT id FROM posts ORDER BY id')).rejects.toMatchObject({ code: '54000' });
+      await expect(proxied.query('SELECT id FROM posts ORDER BY id')).rejects.toMatchObject({
+        code: '54000',
+      });
       expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
     } finally {
       fx.proxy.topology.rebuild(fx.config);

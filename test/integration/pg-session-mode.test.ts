@@ -51,7 +51,13 @@ describe('a backend that is down at start', () => {
     });
     const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
     try {
-      const c = new pg.Client({ host: '127.0.0.1', port: proxy.postgres.port, user: 'app', password: 'app', database: 'x' });
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: proxy.postgres.port,
+        user: 'app',
+        password: 'app',
+        database: 'x',
+      });
       c.on('error', () => undefined);
       const err = await c.connect().then(
         () => null,

@@ -14,9 +14,27 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sg-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   fx = await startProxyFixture({ shards: 1, replicas: 0, overrides: { tls: { cert, key, required: true } } });
 });
 
@@ -29,11 +47,20 @@ describe('TLS', () => {
     const c = await fx.client({ ssl: { rejectUnauthorized: false } });
     const r = await c.query('SELECT 1 AS one');
     expect(r.rows[0]?.one).toBe(1);
-    expect((c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted).toBe(true);
+    expect(
+      (c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted,
+    ).toBe(true);
   });
 
   it('refuses a plain connection when TLS is required', async () => {
-    const c = new pg.Client({ host: '127.0.0.1', port: fx.port, user: 'app', password: 'app', database: 'shardgate', ssl: false });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: fx.port,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+      ssl: false,
+    });
     c.on('error', () => undefined);
     await expect(c.connect()).rejects.toMatchObject({ code: '28000' });
   });

@@ -13,16 +13,21 @@ const first = (sql: string) => analyzer.analyze(sql).facts.statements[0]!;
 
 describe('fingerprint', () => {
   it('replaces literals, keeps values and drops comments', () => {
-    const fp = fingerprint("SELECT * FROM t WHERE a = 'it''s' AND b = E'x\\ny' AND c = $$d$$ AND d = 4.5e3 /* c */ -- x\n AND e = $1");
+    const fp = fingerprint(
+      "SELECT * FROM t WHERE a = 'it''s' AND b = E'x\\ny' AND c = $$d$$ AND d = 4.5e3 /* c */ -- x\n AND e = $1",
+    );
     expect(fp.text).toBe('select * from t where a = ? and b = ? and c = ? and d = ? and e = $1');
     expect(fp.literals.map((l) => l.value)).toEqual(["it's", 'x\ny', 'd', '4.5e3']);
     expect(fp.maxParam).toBe(1);
   });
   it('never throws on unterminated input', () => {
-    for (const s of ["SELECT 'abc", 'SELECT /* x', 'SELECT $a$ x', 'SELECT "x', '$', "E'\\"]) expect(() => fingerprint(s)).not.toThrow();
+    for (const s of ["SELECT 'abc", 'SELECT /* x', 'SELECT $a$ x', 'SELECT "x', '$', "E'\\"])
+      expect(() => fingerprint(s)).not.toThrow();
   });
   it('collects shardgate hint comments', () => {
-    expect(fingerprint('/* shardgate: consistency=strong */ SELECT 1').hintComments).toEqual(['shardgate: consistency=strong']);
+    expect(fingerprint('/* shardgate: consistency=strong */ SELECT 1').hintComments).toEqual([
+      'shardgate: consistency=strong',
+    ]);
   });
 });
 
@@ -32,9 +37,16 @@ describe('analyzer facts', () => {
     const k = a.facts.statements[0]!.keyConditions[0]!;
     expect(k).toMatchObject({ table: 'users', column: 'user_id' });
     expect(resolveValue(k.values[0]!, a.literals, [])).toBe('42');
-    expect(first('SELECT * FROM users WHERE user_id = $1').keyConditions[0]!.values[0]).toEqual({ kind: 'param', index: 1 });
-    expect(first('SELECT * FROM users u WHERE u.user_id IN (1, 2, 3)').keyConditions[0]!.values).toHaveLength(3);
-    expect(first('SELECT * FROM users WHERE user_id = ANY($1::bigint[])').keyConditions[0]!.arrayParam).toBe(1);
+    expect(first('SELECT * FROM users WHERE user_id = $1').keyConditions[0]!.values[0]).toEqual({
+      kind: 'param',
+      index: 1,
+    });
+    expect(first('SELECT * FROM users u WHERE u.user_id IN (1, 2, 3)').keyConditions[0]!.values).toHaveLength(
+      3,
+    );
+    expect(first('SELECT * FROM users WHERE user_id = ANY($1::bigint[])').keyConditions[0]!.arrayParam).toBe(
+      1,
+    );
   });
   it('resolves negative literals and cache hits with new values', () => {
     const a = analyzer.analyze('SELECT * FROM users WHERE user_id = -5');
@@ -55,8 +67,14 @@ describe('analyzer facts', () => {
     expect(first('WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d').kind).toBe('write');
     expect(first("SELECT nextval('s')").functions).toContain('nextval');
     expect(first('BEGIN READ ONLY').transaction).toEqual({ action: 'begin', readOnly: true });
-    expect(first('START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY').transaction?.readOnly).toBe(true);
-    expect(first("SET statement_timeout = '5s'").session).toMatchObject({ action: 'set', name: 'statement_timeout', value: '5s' });
+    expect(first('START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY').transaction?.readOnly).toBe(
+      true,
+    );
+    expect(first("SET statement_timeout = '5s'").session).toMatchObject({
+      action: 'set',
+      name: 'statement_timeout',
+      value: '5s',
+    });
     expect(first('SET LOCAL work_mem = 100').session?.local).toBe(true);
     expect(first('RESET ALL').session?.name).toBe('all');
     expect(first('DISCARD ALL').session?.action).toBe('discard');
@@ -65,11 +83,15 @@ describe('analyzer facts', () => {
     expect(first('COPY t FROM STDIN').utility).toBe('copy_from');
     expect(first('CREATE TEMP TABLE x (a int)').pinsSession).toBe(true);
     expect(first('SET shardgate.vip = on').shardgate).toEqual({ command: 'set', name: 'vip', value: 'on' });
-    expect(first('SHARDGATE EXPLAIN SELECT 1').shardgate).toEqual({ command: 'explain', statement: 'SELECT 1' });
+    expect(first('SHARDGATE EXPLAIN SELECT 1').shardgate).toEqual({
+      command: 'explain',
+      statement: 'SELECT 1',
+    });
     expect(first('SELEC 1').kind).toBe('unknown');
   });
   it('describes select shapes for merging', () => {
-    const s = first('SELECT user_id, count(*), avg(x) FROM t GROUP BY 1 ORDER BY 2 DESC LIMIT 5 OFFSET 2').select!;
+    const s = first('SELECT user_id, count(*), avg(x) FROM t GROUP BY 1 ORDER BY 2 DESC LIMIT 5 OFFSET 2')
+      .select!;
     expect(s.groupBy).toEqual([1]);
     expect(s.orderBy[0]).toMatchObject({ position: 2, desc: true });
     expect(s.outputs.map((o) => o.aggregate)).toEqual([undefined, 'count', 'avg']);
@@ -95,11 +117,15 @@ describe('bind parameters', () => {
 
 describe('scatter rewrite', () => {
   it('turns LIMIT/OFFSET into LIMIT n+m and avg into sum + count', () => {
-    expect(rewriteForScatter('SELECT a FROM t ORDER BY a LIMIT 5 OFFSET 2', { limit: 7, avgColumns: [] }).replace(/\s+/g, ' ').trim()).toBe(
-      'SELECT a FROM t ORDER BY a LIMIT 7',
-    );
-    expect(rewriteForScatter('SELECT g, avg(x) FROM t GROUP BY g', { limit: null, avgColumns: [1] }).replace(/\s+/g, ' ').trim()).toBe(
-      'SELECT g, sum(x), count(x) FROM t GROUP BY g',
-    );
+    expect(
+      rewriteForScatter('SELECT a FROM t ORDER BY a LIMIT 5 OFFSET 2', { limit: 7, avgColumns: [] })
+        .replace(/\s+/g, ' ')
+        .trim(),
+    ).toBe('SELECT a FROM t ORDER BY a LIMIT 7');
+    expect(
+      rewriteForScatter('SELECT g, avg(x) FROM t GROUP BY g', { limit: null, avgColumns: [1] })
+        .replace(/\s+/g, ' ')
+        .trim(),
+    ).toBe('SELECT g, sum(x), count(x) FROM t GROUP BY g');
   });
 });

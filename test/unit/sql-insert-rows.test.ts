@@ -9,8 +9,12 @@ beforeAll(async () => {
 describe('inlineInsertRows', () => {
   it('keeps only the chosen rows', () => {
     const sql = "INSERT INTO posts (id, user_id, title) VALUES (1, 10, 'a'), (2, 20, 'b (x)'), (3, 30, 'c')";
-    expect(inlineInsertRows(sql, [0, 2], [])).toBe("INSERT INTO posts (id, user_id, title) VALUES (1, 10, 'a'), (3, 30, 'c')");
-    expect(inlineInsertRows(sql, [1], [])).toBe("INSERT INTO posts (id, user_id, title) VALUES (2, 20, 'b (x)')");
+    expect(inlineInsertRows(sql, [0, 2], [])).toBe(
+      "INSERT INTO posts (id, user_id, title) VALUES (1, 10, 'a'), (3, 30, 'c')",
+    );
+    expect(inlineInsertRows(sql, [1], [])).toBe(
+      "INSERT INTO posts (id, user_id, title) VALUES (2, 20, 'b (x)')",
+    );
   });
 
   it('inlines parameters as literals everywhere, leaving strings and comments alone', () => {
@@ -22,7 +26,9 @@ describe('inlineInsertRows', () => {
 
   it('handles nested parentheses and functions in rows', () => {
     const sql = 'INSERT INTO t VALUES ((1 + 2) * 3, coalesce(NULL, (4))), (5, 6) ON CONFLICT DO NOTHING';
-    expect(inlineInsertRows(sql, [0], [])).toBe('INSERT INTO t VALUES ((1 + 2) * 3, coalesce(NULL, (4))) ON CONFLICT DO NOTHING');
+    expect(inlineInsertRows(sql, [0], [])).toBe(
+      'INSERT INTO t VALUES ((1 + 2) * 3, coalesce(NULL, (4))) ON CONFLICT DO NOTHING',
+    );
   });
 
   it('refuses INSERT ... SELECT', () => {

@@ -3,11 +3,6 @@
 // so user names cannot be probed.
 import { randomBytes } from 'node:crypto';
 import { ShardgateError } from '../../errors.js';
-import type { PgClientSession } from './client-session.js';
-import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
-import { md5Verify } from './md5.js';
-import { ScramServer, mockScramSecret } from './scram.js';
-import type { SessionServices } from './services.js';
 import {
   encodeAuthenticationMD5Password,
   encodeAuthenticationOk,
@@ -15,6 +10,11 @@ import {
   encodeAuthenticationSASLContinue,
   encodeAuthenticationSASLFinal,
 } from './backend-messages.js';
+import type { PgClientSession } from './client-session.js';
+import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
+import { md5Verify } from './md5.js';
+import { mockScramSecret, ScramServer } from './scram.js';
+import type { SessionServices } from './services.js';
 
 const PASSWORD_MESSAGE = 0x70; // 'p'
 
@@ -41,7 +41,10 @@ export class Authenticator {
       throw new ShardgateError('UNKNOWN_DATABASE', { database: state.database, known: databases.join(', ') });
     }
     if (user && user.databases.length > 0 && !user.databases.includes(state.database)) {
-      throw new ShardgateError('UNKNOWN_DATABASE', { database: state.database, known: user.databases.join(', ') });
+      throw new ShardgateError('UNKNOWN_DATABASE', {
+        database: state.database,
+        known: user.databases.join(', '),
+      });
     }
     this.known = user !== undefined;
     const method = user?.auth ?? 'scram-sha-256';

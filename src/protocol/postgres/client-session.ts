@@ -6,12 +6,12 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { ShardgateError, toShardgateError } from '../../errors.js';
-import type { SessionServices } from './services.js';
+import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
 import { FrontendFramer } from './frontend-framer.js';
-import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { QueryCycle } from './query-cycle.js';
-import { type SessionState, newSessionState } from './session-state.js';
+import type { SessionServices } from './services.js';
+import { newSessionState, type SessionState } from './session-state.js';
 import { FE } from './units.js';
 
 const SSL_REQUEST = 80877103;
@@ -41,7 +41,10 @@ export class PgClientSession {
   ) {
     this.socket = socket;
     this.log = services.log.child({ session: this.id });
-    this.framer = new FrontendFramer({ maxMessageBytes: services.config.limits.maxMessageBytes, startup: true });
+    this.framer = new FrontendFramer({
+      maxMessageBytes: services.config.limits.maxMessageBytes,
+      startup: true,
+    });
     this.startupTimer = setTimeout(() => {
       this.fail(new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup did not complete in time' }));
     }, services.config.limits.startupTimeoutMs);
@@ -95,14 +98,17 @@ export class PgClientSession {
   private pausedForTls = false;
 
   private onStartupMessage(bytes: Buffer): void {
-    if (bytes.length < 8) throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup packet too short' });
+    if (bytes.length < 8)
+      throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup packet too short' });
     const code = bytes.readUInt32BE(4);
     if (code === SSL_REQUEST) {
       const tls = this.services.tls;
       if (tls && !this.tlsDone) {
         // Bytes sent before the TLS handshake would be unencrypted injection (CVE-2021-23214).
         if (this.framer.buffered > 0) {
-          throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'data received after SSLRequest before the TLS handshake' });
+          throw new ShardgateError('PROTOCOL_VIOLATION', {
+            detail: 'data received after SSLRequest before the TLS handshake',
+          });
         }
         this.socket.write(Buffer.from('S'));
         this.upgradeToTls();

@@ -3,12 +3,6 @@
 // In the extended protocol every message gets the reply a server would send, in order.
 import { ShardgateError } from '../../errors.js';
 import { renderPlan } from '../../router/plan.js';
-import type { PgClientSession } from './client-session.js';
-import { decodeParse } from './frontend-messages.js';
-import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { serverStatementName } from './session-state.js';
-import { applyContextSetting, contextSettingValue } from './session-context.js';
-import { FE, type Unit } from './units.js';
 import {
   encodeBindComplete,
   encodeCloseComplete,
@@ -21,6 +15,12 @@ import {
   encodeReadyForQuery,
   encodeTextRowDescription,
 } from './backend-messages.js';
+import type { PgClientSession } from './client-session.js';
+import { decodeParse } from './frontend-messages.js';
+import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import { applyContextSetting, contextSettingValue } from './session-context.js';
+import { serverStatementName } from './session-state.js';
+import { FE, type Unit } from './units.js';
 
 interface LocalResult {
   columns: string[] | null;
@@ -60,7 +60,8 @@ export class LocalResponder {
     const localCount = statements.filter((s) => s.plan.type === 'local').length;
     if (localCount > 0 && localCount < statements.length) {
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
-        detail: 'mixing SET/SHOW shardgate.* or SHARDGATE EXPLAIN with other statements in one message (send it alone)',
+        detail:
+          'mixing SET/SHOW shardgate.* or SHARDGATE EXPLAIN with other statements in one message (send it alone)',
       });
     }
     for (const s of statements) {

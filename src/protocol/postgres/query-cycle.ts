@@ -4,20 +4,16 @@
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
-import { decodeBind, decodeClose, decodeDescribe, decodeParse, decodeQuery } from './frontend-messages.js';
+import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { LocalResponder } from './local-responder.js';
 import { runScatter } from './scatter-runner.js';
-import type { SessionServices } from './services.js';
 import { ServerBinding } from './server-binding.js';
-import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
+import type { SessionServices } from './services.js';
 import { applyContextSetting } from './session-context.js';
+import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
 import { FE, type Unit, type UnitFrame } from './units.js';
-import {
-  encodeBackendKeyData,
-  encodeParameterStatus,
-  encodeReadyForQuery,
-} from './backend-messages.js';
 
 export type { PlannedStatement };
 
@@ -50,7 +46,8 @@ export class QueryCycle {
       const key = rawKey.toLowerCase();
       if (key === 'options') this.applyStartupOptions(value);
       else if (key === 'client_encoding' && value.toLowerCase() === 'auto') continue;
-      else if (key === 'client_encoding') state.settings.set(key, value.toUpperCase().replace(/^UTF-?8$/, 'UTF8'));
+      else if (key === 'client_encoding')
+        state.settings.set(key, value.toUpperCase().replace(/^UTF-?8$/, 'UTF8'));
       else if (TRACKED_STARTUP_PARAMETERS.includes(key)) state.settings.set(key, value);
     }
     this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
@@ -211,26 +208,35 @@ export class QueryCycle {
         pendingParse = { name: p.name, sql: p.query, paramTypes: p.paramTypes };
       } else if (frame.type === FE.Bind) {
         const b = decodeBind(frame.bytes);
-        const stmt = b.statement === ''
-          ? pendingParse && pendingParse.name === '' ? pendingParse : this.unnamed
-          : pendingParse && pendingParse.name === b.statement
-            ? pendingParse
-            : this.state.prepared.get(b.statement) ?? null;
+        const stmt =
+          b.statement === ''
+            ? pendingParse && pendingParse.name === ''
+              ? pendingParse
+              : this.unnamed
+            : pendingParse && pendingParse.name === b.statement
+              ? pendingParse
+              : (this.state.prepared.get(b.statement) ?? null);
         if (!stmt) {
           throw new ShardgateError('PROTOCOL_VIOLATION', {
             detail: `prepared statement "${b.statement}" does not exist`,
           });
         }
-        out.push(...router.planExtended(stmt.sql, session, {
-          values: b.values,
-          formats: b.paramFormats,
-          types: stmt.paramTypes,
-        }));
+        out.push(
+          ...router.planExtended(stmt.sql, session, {
+            values: b.values,
+            formats: b.paramFormats,
+            types: stmt.paramTypes,
+          }),
+        );
       }
     }
     if (out.length === 0) {
       // Parse/Describe/Close only: no data is touched; any server of the session's shard will do.
-      out.push(pendingParse ? router.planDescribeOnly(pendingParse.sql, session) : router.planUtilityOnDefault(session));
+      out.push(
+        pendingParse
+          ? router.planDescribeOnly(pendingParse.sql, session)
+          : router.planUtilityOnDefault(session),
+      );
     }
     return out;
   }

@@ -6,7 +6,7 @@
 // Fast path: a unit sent without injections is one FAST entry; its response chunks are forwarded
 // untouched and only message headers are walked to find ReadyForQuery.
 
-export const enum Expect {
+export enum Expect {
   /** A whole unit forwarded as-is: pass everything through its ReadyForQuery. */
   Fast = 0,
   Parse = 1,
@@ -139,7 +139,10 @@ export class ResponseTracker {
       const end = pos + 1 + msgLen;
       if (end > len) break;
       const entry = this.queue[this.head];
-      const passThrough = entry !== undefined && !entry.swallow && (entry.expect === Expect.Fast || entry.expect === Expect.Query);
+      const passThrough =
+        entry !== undefined &&
+        !entry.swallow &&
+        (entry.expect === Expect.Fast || entry.expect === Expect.Query);
       if (passThrough && !isInteresting(type)) {
         pos = end;
         continue;
@@ -171,7 +174,8 @@ export class ResponseTracker {
     }
     const forward = !entry.swallow || (type === MSG_ERROR && entry.forwardErrors === true);
     // Only what the client sees counts as the unit's outcome (a failed probe is not its error).
-    if (forward && (type === MSG_COMMAND_COMPLETE || type === MSG_ERROR)) sink.onMessage?.(type, buf, start + 5, end);
+    if (forward && (type === MSG_COMMAND_COMPLETE || type === MSG_ERROR))
+      sink.onMessage?.(type, buf, start + 5, end);
     if (type === MSG_COPY_IN || type === MSG_COPY_BOTH) this.copyIn = true;
     if (type === MSG_DATA_ROW && entry.capture) entry.capture(readFirstColumn(buf, start + 5, end));
     if (forward) {
@@ -212,7 +216,8 @@ export class ResponseTracker {
       case Expect.Parse:
       case Expect.Bind:
       case Expect.Close:
-        if (type === MSG_PARSE_COMPLETE || type === MSG_BIND_COMPLETE || type === MSG_CLOSE_COMPLETE) this.pop();
+        if (type === MSG_PARSE_COMPLETE || type === MSG_BIND_COMPLETE || type === MSG_CLOSE_COMPLETE)
+          this.pop();
         return;
       case Expect.DescribeStatement:
       case Expect.DescribePortal:

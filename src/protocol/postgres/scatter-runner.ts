@@ -3,13 +3,9 @@
 // cleanly (the first error is returned; other shards' results are dropped).
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
-import { type CollectedResult, type FieldInfo, collect } from '../../executor/pg-collect.js';
-import { ResultMerger, combineCommandTags } from '../../executor/merger.js';
+import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
+import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import type { RouteTarget } from '../../router/plan.js';
-import { decodeBind, decodeParse } from './frontend-messages.js';
-import type { LocalResponder } from './local-responder.js';
-import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { FE, type Unit } from './units.js';
 import {
   encodeBindComplete,
   encodeCloseComplete,
@@ -20,6 +16,10 @@ import {
   encodeReadyForQuery,
   encodeRowDescription,
 } from './backend-messages.js';
+import { decodeBind, decodeParse } from './frontend-messages.js';
+import type { LocalResponder } from './local-responder.js';
+import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import { FE, type Unit } from './units.js';
 
 interface ShardRequest {
   target: RouteTarget;
@@ -46,7 +46,9 @@ export async function runScatter(
     for (const s of settled) if (s.status === 'fulfilled') cycle.afterUnit(s.value);
     throw (failedAcquire as PromiseRejectedResult).reason;
   }
-  const bindings = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof cycle.bindingFor>>>).value);
+  const bindings = settled.map(
+    (s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof cycle.bindingFor>>>).value,
+  );
   let results: CollectedResult[];
   try {
     results = await Promise.all(
@@ -177,7 +179,8 @@ function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatemen
                 const p = cycle.state.prepared.get(bind.statement);
                 return p ? { name: p.clientName, sql: p.sql, types: p.paramTypes } : null;
               })();
-      if (!source) throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `unknown statement "${bind.statement}"` });
+      if (!source)
+        throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `unknown statement "${bind.statement}"` });
       sql = source.sql;
       paramTypes = source.types;
     }

@@ -3,17 +3,23 @@
 // messages that name prepared statements, injects what the server lacks (a deferred BEGIN, a
 // re-prepare, settings), and follows the response with a ResponseTracker.
 import { serialize } from 'pg-protocol';
-import type { PgPool } from '../../backend/pool.js';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
+import type { PgPool } from '../../backend/pool.js';
 import { ShardgateError } from '../../errors.js';
-import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { decodeBind, decodeClose, decodeDescribe, decodeParse, renameStatement } from './frontend-messages.js';
+import { readCommandTag } from './backend-decoders.js';
+import { encodeCloseComplete, encodeParseComplete } from './backend-messages.js';
+import {
+  decodeBind,
+  decodeClose,
+  decodeDescribe,
+  decodeParse,
+  renameStatement,
+} from './frontend-messages.js';
 import type { LocalResponder } from './local-responder.js';
+import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
 import { serverStatementName } from './session-state.js';
 import { FE, type Unit } from './units.js';
-import { readCommandTag } from './backend-decoders.js';
-import { encodeCloseComplete, encodeParseComplete } from './backend-messages.js';
 
 export class ServerBinding {
   readonly tracker: ResponseTracker;
@@ -91,7 +97,8 @@ export class ServerBinding {
     const have = serverSettings(this.conn);
     const statements: string[] = [];
     for (const [name, value] of want) {
-      if (have.get(name) !== value) statements.push(`SELECT pg_catalog.set_config(${quote(name)}, ${quote(value)}, false)`);
+      if (have.get(name) !== value)
+        statements.push(`SELECT pg_catalog.set_config(${quote(name)}, ${quote(value)}, false)`);
     }
     for (const name of have.keys()) {
       if (!want.has(name)) statements.push(`RESET ${quoteIdent(name)}`);
@@ -99,7 +106,11 @@ export class ServerBinding {
     if (statements.length === 0) return;
     const result = await this.conn.query(statements.join('; '));
     if (result.error) {
-      throw new ShardgateError('INVALID_HINT', { name: 'session setting', value: '', detail: result.error.message });
+      throw new ShardgateError('INVALID_HINT', {
+        name: 'session setting',
+        value: '',
+        detail: result.error.message,
+      });
     }
     have.clear();
     for (const [k, v] of want) have.set(k, v);
@@ -112,7 +123,9 @@ export class ServerBinding {
     const out: Buffer[] = [];
     this.unitError = false;
     this.lastTag = '';
-    const isWrite = statements.some((s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl');
+    const isWrite = statements.some(
+      (s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl',
+    );
     // A unit that only prepares or describes touches no data: it must not bind the transaction
     // to this server, so a deferred BEGIN waits for the first unit that executes something.
     const describeOnly = !unit.simple && !unit.frames.some((f) => f.type === FE.Execute);
@@ -190,7 +203,12 @@ export class ServerBinding {
             break;
           }
           const serverName = serverStatementName(p.query, p.paramTypes);
-          state.prepared.set(p.name, { clientName: p.name, serverName, sql: p.query, paramTypes: p.paramTypes });
+          state.prepared.set(p.name, {
+            clientName: p.name,
+            serverName,
+            sql: p.query,
+            paramTypes: p.paramTypes,
+          });
           if (conn.prepared.has(serverName)) {
             tracker.push({ expect: Expect.Synthetic, swallow: false, bytes: encodeParseComplete() });
           } else {
@@ -225,7 +243,10 @@ export class ServerBinding {
           } else {
             out.push(bytes);
           }
-          tracker.push({ expect: d.kind === 'S' ? Expect.DescribeStatement : Expect.DescribePortal, swallow: false });
+          tracker.push({
+            expect: d.kind === 'S' ? Expect.DescribeStatement : Expect.DescribePortal,
+            swallow: false,
+          });
           break;
         }
         case FE.Close: {
@@ -265,11 +286,19 @@ export class ServerBinding {
   private ensurePrepared(clientName: string, out: Buffer[]): string {
     const stmt = this.cycle.state.prepared.get(clientName);
     if (!stmt) {
-      throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `prepared statement "${clientName}" does not exist` });
+      throw new ShardgateError('PROTOCOL_VIOLATION', {
+        detail: `prepared statement "${clientName}" does not exist`,
+      });
     }
     if (!this.conn.prepared.has(stmt.serverName)) {
       out.push(serialize.parse({ name: stmt.serverName, text: stmt.sql, types: stmt.paramTypes }));
-      rememberPrepared(this.conn, stmt.serverName, this.cycle.services.config.pool.maxPreparedStatements, out, this.tracker);
+      rememberPrepared(
+        this.conn,
+        stmt.serverName,
+        this.cycle.services.config.pool.maxPreparedStatements,
+        out,
+        this.tracker,
+      );
       this.tracker.push({ expect: Expect.Parse, swallow: true, forwardErrors: true });
     } else {
       // LRU: touch.
@@ -300,7 +329,15 @@ export class ServerBinding {
       for (const s of statements) {
         const f = s.facts.session;
         if (f && !f.local && (f.action === 'set' || f.action === 'reset' || f.action === 'discard')) {
-          applySetting(state.settings, serverSettings(this.conn), f.action, f.name, f.value, status !== 'I' || wasInTransaction, state.pendingSettings);
+          applySetting(
+            state.settings,
+            serverSettings(this.conn),
+            f.action,
+            f.name,
+            f.value,
+            status !== 'I' || wasInTransaction,
+            state.pendingSettings,
+          );
           if (f.action === 'discard' && (f.name === 'all' || f.name === 'plans')) this.conn.prepared.clear();
         }
         if (s.facts.pinsSession && !state.pinnedReason) state.pinnedReason = s.facts.kind;

@@ -4,8 +4,8 @@ import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
 import type { RuntimeTopology } from '../../backend/topology.js';
 import type { ShardgateConfig } from '../../config/schema.js';
-import type { Router } from '../../router/router.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
+import type { Router } from '../../router/router.js';
 import type { PgClientSession } from './client-session.js';
 
 export interface CancelTarget {

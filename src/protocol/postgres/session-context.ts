@@ -4,13 +4,24 @@ import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../config/schema.j
 import { ShardgateError } from '../../errors.js';
 import type { SessionContext } from '../../router/inputs.js';
 
-export const CONTEXT_SETTINGS = ['vip', 'realtime', 'battery_saving', 'consistency', 'shard', 'role'] as const;
+export const CONTEXT_SETTINGS = [
+  'vip',
+  'realtime',
+  'battery_saving',
+  'consistency',
+  'shard',
+  'role',
+] as const;
 
 function parseBool(name: string, value: string): boolean {
   const v = value.trim().toLowerCase();
   if (['on', 'true', 'yes', '1', 't', 'y'].includes(v)) return true;
   if (['off', 'false', 'no', '0', 'f', 'n'].includes(v)) return false;
-  throw new ShardgateError('INVALID_HINT', { name: `shardgate.${name}`, value, detail: 'expected on or off' });
+  throw new ShardgateError('INVALID_HINT', {
+    name: `shardgate.${name}`,
+    value,
+    detail: 'expected on or off',
+  });
 }
 
 /** Applies one setting; `value` null resets it. Throws INVALID_HINT on a bad name or value. */
@@ -55,7 +66,8 @@ export function applyContextSetting(
         return;
       }
       const known = services.topology.shardNames();
-      if (!known.includes(value)) throw new ShardgateError('UNKNOWN_SHARD', { shard: value, known: known.join(', ') });
+      if (!known.includes(value))
+        throw new ShardgateError('UNKNOWN_SHARD', { shard: value, known: known.join(', ') });
       context.shard = value;
       return;
     }
@@ -66,7 +78,11 @@ export function applyContextSetting(
       }
       const v = value.toLowerCase();
       if (v !== 'primary' && v !== 'replica') {
-        throw new ShardgateError('INVALID_HINT', { name: 'shardgate.role', value, detail: 'expected primary or replica' });
+        throw new ShardgateError('INVALID_HINT', {
+          name: 'shardgate.role',
+          value,
+          detail: 'expected primary or replica',
+        });
       }
       context.role = v;
       return;
@@ -97,6 +113,10 @@ export function contextSettingValue(context: SessionContext, rawName: string): s
     case 'role':
       return context.role ?? 'default';
     default:
-      throw new ShardgateError('INVALID_HINT', { name: `shardgate.${name}`, value: '', detail: 'unknown setting' });
+      throw new ShardgateError('INVALID_HINT', {
+        name: `shardgate.${name}`,
+        value: '',
+        detail: 'unknown setting',
+      });
   }
 }

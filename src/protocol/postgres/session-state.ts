@@ -2,7 +2,7 @@
 // status, session settings to replay on whichever server connection it lands on, prepared
 // statements by client name, the read-your-writes positions, and the routing context.
 import { createHash } from 'node:crypto';
-import { type SessionContext, defaultSessionContext } from '../../router/inputs.js';
+import { defaultSessionContext, type SessionContext } from '../../router/inputs.js';
 
 export interface PreparedStatement {
   /** Name the client uses. */
