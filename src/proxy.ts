@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { registerMonitoringRoutes } from './admin/api-monitoring.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
+import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
@@ -84,6 +85,7 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     if (observability) registerMonitoringRoutes(server, topology, observability);
+    registerDashboard(server);
     const adminPort = await server.listen(
       config.listen.admin.host,
       options.adminPort ?? config.listen.admin.port,

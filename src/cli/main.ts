@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerBenchCommand } from './bench-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerStartCommand } from './start-command.js';
 
@@ -17,6 +18,7 @@ program
 registerStartCommand(program);
 registerDemoCommand(program);
 registerAdminCommands(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -1,0 +1,143 @@
+// PgBouncer as a comparison target: transaction pooling, trust auth, loopback only, run as the
+// "postgres" system user (PgBouncer refuses to run as root), stopped with the benchmark.
+import { join } from 'node:path';
+import { type EnsureResult, ensureCommand } from './apt.js';
+import { toolVersion } from './machine.js';
+import {
+  freePort,
+  outputDigest,
+  ownedTempDir,
+  startService,
+  systemUser,
+  waitForPort,
+  writeOwnedFile,
+} from './proc.js';
+import type { PgEndpoint, PgTarget } from './target.js';
+
+export interface PgbouncerIniOptions {
+  listenPort: number;
+  backend: PgEndpoint;
+  dir: string;
+  poolSize: number;
+  maxClientConn: number;
+  /** 0 leaves the setting out (PgBouncer before 1.21 does not know it). */
+  maxPreparedStatements: number;
+}
+
+/** "PgBouncer 1.18.0" -> [1, 18, 0]; null when no version is found. */
+export function parseVersion(text: string): [number, number, number] | null {
+  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m) return null;
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+}
+
+/** Prepared statements in transaction mode arrived in PgBouncer 1.21. */
+export function supportsPreparedStatements(version: [number, number, number] | null): boolean {
+  if (!version) return false;
+  const [major, minor] = version;
+  return major > 1 || (major === 1 && minor >= 21);
+}
+
+export function pgbouncerIni(o: PgbouncerIniOptions): string {
+  const b = o.backend;
+  const lines = [
+    '[databases]',
+    `${b.database} = host=${b.host} port=${b.port} dbname=${b.database} user=${b.user}`,
+    '',
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${o.listenPort}`,
+    'unix_socket_dir =',
+    'auth_type = trust',
+    `auth_file = ${join(o.dir, 'userlist.txt')}`,
+    `admin_users = ${b.user}`,
+    'pool_mode = transaction',
+    `default_pool_size = ${o.poolSize}`,
+    `max_client_conn = ${o.maxClientConn}`,
+    'ignore_startup_parameters = extra_float_digits,options',
+    `pidfile = ${join(o.dir, 'pgbouncer.pid')}`,
+    'log_connections = 0',
+    'log_disconnections = 0',
+  ];
+  if (o.maxPreparedStatements > 0) lines.push(`max_prepared_statements = ${o.maxPreparedStatements}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function userlist(users: readonly string[]): string {
+  return `${users.map((u) => `"${u.replaceAll('"', '""')}" ""`).join('\n')}\n`;
+}
+
+export interface StartPgbouncerOptions {
+  backend: PgEndpoint;
+  poolSize?: number;
+  maxClientConn?: number;
+  say?: (line: string) => void;
+  noInstall?: boolean;
+}
+
+export type StartResult = { ok: true; target: PgTarget } | { ok: false; note: string };
+
+export async function startPgbouncer(options: StartPgbouncerOptions): Promise<StartResult> {
+  const ensured: EnsureResult = await ensureCommand({
+    command: 'pgbouncer',
+    pkg: 'pgbouncer',
+    say: options.say,
+    noInstall: options.noInstall,
+  });
+  if (!ensured.ok) return { ok: false, note: ensured.note ?? 'pgbouncer is not available' };
+  const versionText = (await toolVersion('pgbouncer', ['--version'])) ?? 'PgBouncer (unknown version)';
+  const version = parseVersion(versionText);
+  const prepared = supportsPreparedStatements(version);
+  const owner = systemUser('postgres');
+  if (process.getuid?.() === 0 && !owner)
+    return { ok: false, note: 'running as root and no "postgres" user to run pgbouncer as' };
+  const tmp = ownedTempDir('bench-pgbouncer-', owner);
+  const port = await freePort();
+  const iniPath = join(tmp.dir, 'pgbouncer.ini');
+  writeOwnedFile(
+    iniPath,
+    pgbouncerIni({
+      listenPort: port,
+      backend: options.backend,
+      dir: tmp.dir,
+      poolSize: options.poolSize ?? 20,
+      maxClientConn: options.maxClientConn ?? 500,
+      maxPreparedStatements: prepared ? 200 : 0,
+    }),
+    owner,
+  );
+  writeOwnedFile(join(tmp.dir, 'userlist.txt'), userlist([options.backend.user]), owner);
+  const ids = owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  const service = startService('pgbouncer', 'pgbouncer', [iniPath], { ...ids, cwd: tmp.dir });
+  try {
+    await waitForPort('127.0.0.1', port, 15_000, () => !service.exited());
+  } catch (err) {
+    await service.stop();
+    tmp.remove();
+    const why = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      note: `pgbouncer did not start: ${why}: ${outputDigest(service.output())}`,
+    };
+  }
+  const unsupportedModes: Record<string, string> = {};
+  if (!prepared) {
+    unsupportedModes.prepared = `${versionText} has no prepared-statement support in transaction mode (needs 1.21+)`;
+  }
+  return {
+    ok: true,
+    target: {
+      name: 'pgbouncer',
+      host: '127.0.0.1',
+      port,
+      user: options.backend.user,
+      database: options.backend.database,
+      version: versionText,
+      unsupportedModes,
+      async stop() {
+        await service.stop();
+        tmp.remove();
+      },
+    },
+  };
+}

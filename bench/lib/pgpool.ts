@@ -1,0 +1,128 @@
+// pgpool-II as a comparison target, in "raw" clustering mode: one backend, no load balancing,
+// no health checks, connection caching only. pgpool is a session-level pool (one child process
+// per client), so num_init_children is sized to the largest client count.
+import { join } from 'node:path';
+import { ensureCommand } from './apt.js';
+import { toolVersion } from './machine.js';
+import type { StartResult } from './pgbouncer.js';
+import {
+  freePort,
+  outputDigest,
+  ownedTempDir,
+  startService,
+  systemUser,
+  waitForPort,
+  writeOwnedFile,
+} from './proc.js';
+import type { PgEndpoint } from './target.js';
+
+export interface PgpoolConfOptions {
+  port: number;
+  pcpPort: number;
+  dir: string;
+  backend: PgEndpoint;
+  children: number;
+}
+
+export function pgpoolConf(o: PgpoolConfOptions): string {
+  const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  const settings: Array<[string, string | number]> = [
+    ['backend_clustering_mode', q('raw')],
+    ['listen_addresses', q('127.0.0.1')],
+    ['port', o.port],
+    ['unix_socket_directories', q(o.dir)],
+    ['pcp_listen_addresses', q('')],
+    ['pcp_port', o.pcpPort],
+    ['pcp_socket_dir', q(o.dir)],
+    ['backend_hostname0', q(o.backend.host)],
+    ['backend_port0', o.backend.port],
+    ['backend_weight0', 1],
+    ['backend_flag0', q('ALWAYS_PRIMARY|DISALLOW_TO_FAILOVER')],
+    ['enable_pool_hba', 'off'],
+    ['num_init_children', o.children],
+    ['max_pool', 1],
+    ['connection_cache', 'on'],
+    ['load_balance_mode', 'off'],
+    ['health_check_period', 0],
+    ['sr_check_period', 0],
+    ['failover_on_backend_error', 'off'],
+    ['use_watchdog', 'off'],
+    ['memory_cache_enabled', 'off'],
+    ['pid_file_name', q(join(o.dir, 'pgpool.pid'))],
+    ['logdir', q(o.dir)],
+    ['log_destination', q('stderr')],
+  ];
+  return `${settings.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
+}
+
+export interface StartPgpoolOptions {
+  backend: PgEndpoint;
+  /** Largest number of concurrent clients the run will open. */
+  maxClients: number;
+  say?: (line: string) => void;
+  noInstall?: boolean;
+}
+
+export async function startPgpool(options: StartPgpoolOptions): Promise<StartResult> {
+  const ensured = await ensureCommand({
+    command: 'pgpool',
+    pkg: 'pgpool2',
+    say: options.say,
+    noInstall: options.noInstall,
+  });
+  if (!ensured.ok) return { ok: false, note: ensured.note ?? 'pgpool is not available' };
+  const versionText = (await toolVersion('pgpool', ['--version'])) ?? 'pgpool-II (unknown version)';
+  const owner = systemUser('postgres');
+  if (process.getuid?.() === 0 && !owner)
+    return { ok: false, note: 'running as root and no "postgres" user to run pgpool as' };
+  const tmp = ownedTempDir('bench-pgpool-', owner);
+  const [port, pcpPort] = [await freePort(), await freePort()];
+  const confPath = join(tmp.dir, 'pgpool.conf');
+  const pcpPath = join(tmp.dir, 'pcp.conf');
+  writeOwnedFile(
+    confPath,
+    pgpoolConf({
+      port,
+      pcpPort,
+      dir: tmp.dir,
+      backend: options.backend,
+      children: Math.max(8, options.maxClients + 4),
+    }),
+    owner,
+  );
+  writeOwnedFile(pcpPath, '', owner);
+  const ids = owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  // -n: stay in the foreground, so the process is ours to stop.
+  const service = startService('pgpool', 'pgpool', ['-n', '-f', confPath, '-F', pcpPath], {
+    ...ids,
+    cwd: tmp.dir,
+  });
+  try {
+    await waitForPort('127.0.0.1', port, 20_000, () => !service.exited());
+  } catch (err) {
+    await service.stop();
+    tmp.remove();
+    const why = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      note: `pgpool did not start: ${why}: ${outputDigest(service.output())}`,
+    };
+  }
+  return {
+    ok: true,
+    target: {
+      name: 'pgpool',
+      host: '127.0.0.1',
+      port,
+      user: options.backend.user,
+      database: options.backend.database,
+      version: versionText,
+      unsupportedModes: {},
+      async stop() {
+        // SIGINT is pgpool's fast shutdown (SIGTERM waits for clients to leave).
+        await service.stop(10_000, 'SIGINT');
+        tmp.remove();
+      },
+    },
+  };
+}

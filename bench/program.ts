@@ -1,0 +1,20 @@
+// The benchmark command tree, shared by bench/main.ts and `shardgate bench` (the CLI can attach
+// the scenarios to its own command with registerBenchScenarios).
+import { Command } from 'commander';
+import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
+
+/** Adds one subcommand per scenario to `parent`. */
+export function registerBenchScenarios(parent: Command): Command {
+  registerPgbenchCommand(parent);
+  return parent;
+}
+
+export function benchProgram(): Command {
+  const program = new Command()
+    .name('bench')
+    .description(
+      'shardgate benchmarks: what the proxy costs on this machine, measured against direct connections and other poolers',
+    )
+    .showHelpAfterError();
+  return registerBenchScenarios(program);
+}

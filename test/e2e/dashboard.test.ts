@@ -1,0 +1,46 @@
+// The dashboard in headless Chromium against a running shardgate: the shards and a hot key appear,
+// and a screenshot is saved to test-results/dashboard.png.
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+let fx: ProxyFixture;
+let executablePath: string;
+
+beforeAll(async () => {
+  executablePath = ensureChromium();
+  fx = await startProxyFixture({ shards: 2, replicas: 1 });
+}, 900_000);
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('dashboard', () => {
+  it('shows the shards and the hot key', async () => {
+    const c = await fx.client();
+    for (let i = 0; i < 200; i++)
+      await c.query('SELECT * FROM users WHERE user_id = $1', [i % 2 === 0 ? 42 : (i % 30) + 1]);
+    const browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      // playwright gives every launch a fresh, empty profile directory of its own.
+      args: CHROMIUM_ARGS,
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`http://127.0.0.1:${fx.proxy.admin!.port}/`);
+      await page.waitForSelector('[data-shard="s0"]', { timeout: 15_000 });
+      await page.waitForSelector('[data-shard="s1"]', { timeout: 15_000 });
+      await page.waitForSelector('tr[data-hot-key="42"]', { timeout: 15_000 });
+      await page.waitForSelector('tr[data-server="s0-replica1"]', { timeout: 15_000 });
+      expect(await page.textContent('#hotkeys')).toContain('users');
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});

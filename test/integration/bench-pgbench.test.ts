@@ -1,0 +1,69 @@
+// Smoke run of the pgbench scenario so it cannot rot: a private PostgreSQL, 1 client, simple
+// mode, 2 s, direct + PgBouncer (installed on demand; skipped with a note if apt cannot).
+// Asserts that figures are produced and the result files have the documented shape, never speed.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runPgbenchScenario } from '../../bench/scenarios/pgbench.js';
+import { defaultPgbenchOptions, QUICK_PRESET } from '../../bench/scenarios/pgbench-options.js';
+import type { PgbenchResult } from '../../bench/scenarios/pgbench-report.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('bench pgbench --quick', () => {
+  it('measures direct and pgbouncer and writes JSON, SVG and Markdown', async () => {
+    const lines: string[] = [];
+    const { result, files } = await runPgbenchScenario({
+      ...defaultPgbenchOptions(),
+      ...QUICK_PRESET,
+      durationS: 2,
+      warmupS: 1,
+      targets: ['direct', 'pgbouncer'],
+      resultsDir: dir,
+      jsonPath: join(dir, 'copy.json'),
+      command: 'node dist/bench/main.js pgbench --quick --targets direct,pgbouncer',
+      say: (line) => lines.push(line),
+    });
+
+    const direct = result.runs.filter((r) => r.target === 'direct');
+    expect(direct).toHaveLength(1);
+    expect(direct[0]?.error).toBeUndefined();
+    expect(direct[0]?.figures?.tps).toBeGreaterThan(0);
+    expect(direct[0]?.figures?.latencyAvgMs).toBeGreaterThan(0);
+
+    const bouncer = result.targets.find((t) => t.name === 'pgbouncer');
+    expect(bouncer).toBeDefined();
+    if (bouncer?.status === 'ok') {
+      expect(bouncer.version).toMatch(/PgBouncer/i);
+      const run = result.runs.find((r) => r.target === 'pgbouncer');
+      expect(run?.figures?.tps).toBeGreaterThan(0);
+      expect(result.cells[0]?.ratios['pgbouncer/direct']).toBeGreaterThan(0);
+    } else {
+      expect(bouncer?.note).toBeTruthy();
+    }
+
+    expect(files).not.toBeNull();
+    for (const f of [files?.json, files?.latestJson, files?.svg, files?.markdown, join(dir, 'copy.json')]) {
+      expect(f && existsSync(f)).toBe(true);
+    }
+    const json = JSON.parse(readFileSync(files?.latestJson ?? '', 'utf8')) as PgbenchResult;
+    expect(json).toMatchObject({
+      scenario: 'pgbench',
+      schemaVersion: 1,
+      parameters: { clients: [1], modes: ['simple'] },
+    });
+    expect(json.machine.cpus).toBeGreaterThan(0);
+    expect(json.machine.versions.postgresql).toMatch(/PostgreSQL \d+/);
+    expect(json.load.before.loadavg).toHaveLength(3);
+    expect(json.load.after.loadavg).toHaveLength(3);
+    expect(json.cells).toHaveLength(1);
+    expect(json.cells[0]).toMatchObject({ mode: 'simple', clients: 1 });
+    expect(json.cells[0]?.targets.direct?.tps.n).toBe(1);
+    expect(readFileSync(files?.svg ?? '', 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+    expect(readFileSync(files?.markdown ?? '', 'utf8')).toContain('| mode | clients |');
+    expect(lines.join('\n')).toContain('direct tps');
+  }, 600_000);
+});
