@@ -37,10 +37,14 @@ export function registerMonitoringRoutes(
       const lat = tracker.latency.summaries().filter((l) => l.shard === s.name);
       const pools = [s.primary, ...s.replicas].map((srv) => srv.pool.stats());
       const host = obs.hosts.figures(s.primary.name);
+      const primaryHealth = health.find((x) => x.name === s.primary.name);
       return {
         name: s.name,
         keyRange: formatKeyRange(s.range),
         readOnly: s.readOnly,
+        dataBytes: primaryHealth?.dataBytes ?? null,
+        serverConnections: primaryHealth?.serverConnections ?? null,
+        lockWaitSeconds: primaryHealth?.lockWaitSeconds ?? null,
         connections: pools.reduce((n, p) => n + p.active + p.idle, 0),
         waitingClients: pools.reduce((n, p) => n + p.waiting, 0),
         latency: lat.map((l) => ({

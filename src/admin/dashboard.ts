@@ -47,7 +47,8 @@ async function tick(){
   topo.shards.forEach((s,i)=>{const start=BigInt(s.start);const end=s.end?BigInt(s.end):total;const pct=Number((end-start)*10000n/total)/100;
     const info=(shards||[]).find((x)=>x.name===s.name)||{};
     const d=document.createElement('div');d.style.width=pct+'%';d.style.background=COLORS[i%COLORS.length];d.dataset.shard=s.name;
-    d.innerHTML='<b>'+esc(s.name)+'</b><span>'+esc(s.keyRange)+' · '+(info.requests??0)+' req</span>';ks.appendChild(d);});
+    const size=info.dataBytes==null?'size unknown':(info.dataBytes/1048576).toFixed(1)+' MiB';
+    d.innerHTML='<b>'+esc(s.name)+'</b><span>'+esc(s.keyRange)+' · '+size+' · '+(info.requests??0)+' req</span>';ks.appendChild(d);});
   const rep=document.querySelector('#replication tbody');rep.innerHTML='';
   topo.shards.forEach((s)=>[s.primary,...s.replicas].forEach((srv)=>{const tr=document.createElement('tr');tr.dataset.server=srv.name;
     const lag=srv.role==='primary'?'-':srv.lagMs==null?'unknown':Math.round(srv.lagMs)+' ms';

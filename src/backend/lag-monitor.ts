@@ -37,6 +37,11 @@ export interface ServerHealth {
   consecutiveFailures: number;
   /** pg_is_in_recovery() disagrees with the configured role. */
   roleMismatch: boolean;
+  /** Shard stats from the primary, refreshed every healthIntervalMs; null = not known yet. */
+  dataBytes: number | null;
+  serverConnections: number | null;
+  /** Seconds all sessions currently waiting on locks have waited so far. */
+  lockWaitSeconds: number | null;
 }
 
 class ServerProbe {
@@ -65,7 +70,27 @@ class ServerProbe {
       lastError: null,
       consecutiveFailures: 0,
       roleMismatch: false,
+      dataBytes: null,
+      serverConnections: null,
+      lockWaitSeconds: null,
     };
+  }
+
+  private lastStatsAt = 0;
+
+  /** Data size, connections and lock waits: heavier than the lag probe, so on a slower interval. */
+  private async refreshStats(): Promise<void> {
+    if (!this.conn || this.server.role !== 'primary') return;
+    if (Date.now() - this.lastStatsAt < this.monitor.config.observability.healthIntervalMs) return;
+    this.lastStatsAt = Date.now();
+    const r = await this.conn.exec(
+      "SELECT pg_database_size(current_database())::text, count(*)::text, coalesce(sum(extract(epoch FROM clock_timestamp() - state_change)) FILTER (WHERE wait_event_type = 'Lock'), 0)::text FROM pg_stat_activity WHERE datname = current_database()",
+      2_000,
+    );
+    const row = r.rows[0] ?? [];
+    this.health.dataBytes = row[0] ? Number(row[0]) : null;
+    this.health.serverConnections = row[1] ? Number(row[1]) : null;
+    this.health.lockWaitSeconds = row[2] ? Number(row[2]) : null;
   }
 
   schedule(ms: number): void {
@@ -94,6 +119,7 @@ class ServerProbe {
       const rtt = performance.now() - started;
       const row = result.rows[0] ?? [];
       this.onSample(row[0] === 'true', row[1] ?? null, row[2] ?? null, rtt);
+      await this.refreshStats();
     } catch (err) {
       this.onFailure(err instanceof Error ? err.message : String(err));
     } finally {

@@ -57,6 +57,13 @@ describe('observability', () => {
     expect(hot.keys[0]).toMatchObject({ table: 'users', value: '42' });
     const shards = (await get('/api/shards')) as unknown as Array<{ name: string; requests: number }>;
     expect(shards.map((s) => s.name)).toEqual(['s0', 's1']);
+    await new Promise((r) => setTimeout(r, 400));
+    const withStats = (await get('/api/shards')) as unknown as Array<{
+      dataBytes: number | null;
+      serverConnections: number | null;
+    }>;
+    expect(withStats[0]?.dataBytes).toBeGreaterThan(1_000_000);
+    expect(withStats[0]?.serverConnections).toBeGreaterThan(0);
     const rules = await (await fetch(`${base}/api/alert-rules`)).text();
     expect(rules).toContain('ReplicationLag');
   });
