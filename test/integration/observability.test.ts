@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { Zipf } from '../support/zipf.js';
 
 let fx: ProxyFixture;
 let base: string;
@@ -67,6 +68,30 @@ describe('observability', () => {
     const rules = await (await fetch(`${base}/api/alert-rules`)).text();
     expect(rules).toContain('ReplicationLag');
   });
+
+  it('reports the true top 10 hot keys of a zipfian load through the proxy (precision >= 0.9)', async () => {
+    const c = await fx.client();
+    const zipf = new Zipf(5_000, 1.1, 7);
+    const truth = new Map<number, number>();
+    for (let i = 0; i < 4_000; i++) {
+      const key = 100_000 + zipf.next();
+      truth.set(key, (truth.get(key) ?? 0) + 1);
+      await c.query('SELECT count(*) FROM recommendations WHERE user_id = $1', [key]);
+    }
+    const trueTop = [...truth.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([k]) => String(k));
+    const reported = (await get('/api/hotkeys?limit=60')) as {
+      keys: Array<{ table: string; value: string }>;
+    };
+    const top = reported.keys
+      .filter((k) => k.table === 'recommendations')
+      .slice(0, 10)
+      .map((k) => k.value);
+    const hits = top.filter((k) => trueTop.includes(k)).length;
+    expect(hits / 10).toBeGreaterThanOrEqual(0.9);
+  }, 120_000);
 
   it('changes where reads go through /api/rules without reconnecting', async () => {
     const c = await fx.client();

@@ -1,6 +1,8 @@
-// pgbench -S through shardgate with routing on (pgbench_accounts sharded by aid over 2 shards)
-// vs routing off (everything to the first shard), alternating, medians. Loopback only, bounded.
-// Run: npx vite-node bench/routing-on-off.ts   (env: T=seconds per run, R=repeats, C=clients, W=workers)
+// pgbench -S -M extended through two shardgate processes that differ in one switch, alternating,
+// medians: COMPARE=routing (pgbench_accounts sharded by aid over 2 shards vs everything to the
+// first shard) or COMPARE=tracking (observability on vs off, routing on in both).
+// Loopback only, bounded. Run: COMPARE=routing npx vite-node bench/proxy-on-off.ts
+// (env: T=seconds per run, R=repeats, C=clients, W=workers)
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { freePort, startPostgresCluster } from '../src/local/postgres-cluster.js
 const seconds = process.env.T ?? '5';
 const repeats = Number(process.env.R ?? 3);
 const clients = process.env.C ?? '16';
+const compare = process.env.COMPARE === 'tracking' ? 'tracking' : 'routing';
 const cluster = await startPostgresCluster({ shards: 2, replicasPerShard: 0, database: 'bench' });
 const pgbench = await pgToolPath('pgbench');
 for (const s of cluster.shards) {
@@ -20,9 +23,10 @@ for (const s of cluster.shards) {
     { stdio: 'ignore' },
   );
 }
-async function startProxy(routing: boolean) {
+async function startProxy(on: boolean) {
   const port = await freePort();
-  const file = `/tmp/shardgate-routing-${routing ? 'on' : 'off'}.yaml`;
+  const file = `/tmp/shardgate-${compare}-${on ? 'on' : 'off'}.yaml`;
+  const toggle = compare === 'routing' ? `routing: { enabled: ${on} }` : `observability: { enabled: ${on} }`;
   writeFileSync(
     file,
     `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
@@ -30,7 +34,7 @@ workers: ${process.env.W ?? 1}
 users: [{ name: bench, password: '', auth: trust }]
 backend: { user: postgres, database: bench }
 pool: { mode: transaction, size: 20 }
-routing: { enabled: ${routing} }
+${toggle}
 tables: { pgbench_accounts: { shardKey: aid } }
 shards:
 ${cluster.shards.map((s, i) => `  - { name: ${s.name}, keyRange: '${i === 0 ? '-80' : '80-'}', primary: { host: 127.0.0.1, port: ${s.primary.port} } }`).join('\n')}
