@@ -86,6 +86,7 @@ for (let r = 0; r < repeats; r++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(
   JSON.stringify({
+    compare,
     clients,
     seconds,
     repeats,
