@@ -5,7 +5,7 @@ import type { RuntimeTopology } from '../backend/topology.js';
 import { ShardgateError } from '../errors.js';
 import { type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
-import type { StatementFacts } from '../sql/facts.js';
+import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
 import type { RoutingSession } from './inputs.js';
@@ -24,23 +24,7 @@ export interface BindInput {
   types: number[];
 }
 
-const EMPTY_FACTS: StatementFacts = {
-  kind: 'empty',
-  tables: [],
-  writeTables: [],
-  keyConditions: [],
-  insert: null,
-  select: null,
-  locking: false,
-  modifyingCte: false,
-  functions: [],
-  transaction: null,
-  session: null,
-  utility: null,
-  shardgate: null,
-  pinsSession: false,
-  parseError: null,
-};
+const EMPTY_FACTS: StatementFacts = emptyStatementFacts('empty');
 
 export class Router {
   constructor(

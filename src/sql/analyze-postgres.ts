@@ -2,18 +2,18 @@
 // facts: constants point at the fingerprint's literal list by index, parameters by number, so the
 // facts of a shape can be cached and reused with other values.
 import { parseSync } from 'libpg-query';
-import type {
-  AggregateFn,
-  InsertShape,
-  KeyCondition,
-  OrderItem,
-  OutputColumn,
-  SelectShape,
-  StatementFacts,
-  StatementKind,
-  TransactionAction,
-  UtilityKind,
-  ValueRef,
+import {
+  type AggregateFn,
+  emptyStatementFacts,
+  type InsertShape,
+  type KeyCondition,
+  type OrderItem,
+  type OutputColumn,
+  type SelectShape,
+  type StatementFacts,
+  type TransactionAction,
+  type UtilityKind,
+  type ValueRef,
 } from './facts.js';
 import type { Literal } from './fingerprint.js';
 
@@ -368,25 +368,7 @@ function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   };
 }
 
-function emptyFacts(kind: StatementKind): StatementFacts {
-  return {
-    kind,
-    tables: [],
-    writeTables: [],
-    keyConditions: [],
-    insert: null,
-    select: null,
-    locking: false,
-    modifyingCte: false,
-    functions: [],
-    transaction: null,
-    session: null,
-    utility: null,
-    shardgate: null,
-    pinsSession: false,
-    parseError: null,
-  };
-}
+const emptyFacts = emptyStatementFacts;
 
 const TXN_ACTIONS: Record<string, TransactionAction> = {
   TRANS_STMT_BEGIN: 'begin',

@@ -3,7 +3,13 @@
 // tokenizer pass and a Map lookup.
 import { loadModule } from 'libpg-query';
 import { analyzePostgres } from './analyze-postgres.js';
-import type { CommentHints, QueryFacts, StatementFacts, ValueRef } from './facts.js';
+import {
+  type CommentHints,
+  emptyStatementFacts,
+  type QueryFacts,
+  type StatementFacts,
+  type ValueRef,
+} from './facts.js';
 import { fingerprint, type Literal } from './fingerprint.js';
 
 export interface AnalyzedQuery {
@@ -29,23 +35,7 @@ export function parseHints(comments: string[]): CommentHints {
 }
 
 function explainFacts(inner: string): StatementFacts {
-  return {
-    kind: 'shardgate',
-    tables: [],
-    writeTables: [],
-    keyConditions: [],
-    insert: null,
-    select: null,
-    locking: false,
-    modifyingCte: false,
-    functions: [],
-    transaction: null,
-    session: null,
-    utility: null,
-    shardgate: { command: 'explain', statement: inner },
-    pinsSession: false,
-    parseError: null,
-  };
+  return { ...emptyStatementFacts('shardgate'), shardgate: { command: 'explain', statement: inner } };
 }
 
 export class QueryAnalyzer {

@@ -186,3 +186,24 @@ export interface QueryFacts {
   /** Highest $n used. */
   paramCount: number;
 }
+
+/** Facts of a statement that touches nothing (the base every analysis fills in). */
+export function emptyStatementFacts(kind: StatementKind): StatementFacts {
+  return {
+    kind,
+    tables: [],
+    writeTables: [],
+    keyConditions: [],
+    insert: null,
+    select: null,
+    locking: false,
+    modifyingCte: false,
+    functions: [],
+    transaction: null,
+    session: null,
+    utility: null,
+    shardgate: null,
+    pinsSession: false,
+    parseError: null,
+  };
+}

@@ -2,22 +2,8 @@
 // messages up to and including Sync (or Flush). A Sync-terminated batch runs as one implicit
 // transaction on one server, so it must go to one place.
 
-export const FE = {
-  Query: 0x51, // Q
-  Parse: 0x50, // P
-  Bind: 0x42, // B
-  Describe: 0x44, // D
-  Execute: 0x45, // E
-  Close: 0x43, // C
-  Sync: 0x53, // S
-  Flush: 0x48, // H
-  Terminate: 0x58, // X
-  CopyData: 0x64, // d
-  CopyDone: 0x63, // c
-  CopyFail: 0x66, // f
-  FunctionCall: 0x46, // F
-  Password: 0x70, // p
-} as const;
+/** Frontend message type bytes (one table, in frontend-messages.ts). */
+export { FE_TYPE as FE } from './frontend-messages.js';
 
 export interface UnitFrame {
   type: number;
