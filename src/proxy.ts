@@ -55,7 +55,15 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
   const observability = config.observability.enabled
     ? startObservability(config, topology, log, () => analyzer.stats)
     : null;
-  if (observability) observers.add(observability.tracker);
+  if (observability) {
+    const { tracker } = observability;
+    observers.add(tracker);
+    observers.add({
+      onStatement: () => undefined,
+      onClientCount: (protocol, delta) =>
+        delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
+    });
+  }
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {

@@ -47,9 +47,12 @@ export class PgListener {
     try {
       const session = new PgClientSession(socket, {
         ...this.services,
-        onSessionClosed: (s) => this.sessions.delete(s),
+        onSessionClosed: (s) => {
+          if (this.sessions.delete(s)) this.services.observer.onClientCount?.('postgres', -1);
+        },
       });
       this.sessions.add(session);
+      this.services.observer.onClientCount?.('postgres', 1);
     } catch (err) {
       this.services.log.error({ err }, 'failed to start a client session');
       socket.destroy();

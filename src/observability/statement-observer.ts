@@ -22,6 +22,8 @@ export interface StatementEvent {
 
 export interface StatementObserver {
   onStatement(event: StatementEvent): void;
+  /** A client connection opened or closed (connection gauges). */
+  onClientCount?(protocol: 'postgres' | 'mysql', delta: 1 | -1): void;
 }
 
 /** Fans one event out to several observers. */
@@ -34,5 +36,9 @@ export class ObserverList implements StatementObserver {
 
   onStatement(event: StatementEvent): void {
     for (const o of this.observers) o.onStatement(event);
+  }
+
+  onClientCount(protocol: 'postgres' | 'mysql', delta: 1 | -1): void {
+    for (const o of this.observers) o.onClientCount?.(protocol, delta);
   }
 }

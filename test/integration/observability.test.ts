@@ -54,6 +54,7 @@ describe('observability', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/shardgate_statements_total\{[^}]*\} \d+/);
     expect(metrics).toMatch(/shardgate_statement_duration_seconds_bucket/);
+    expect(metrics).toMatch(/shardgate_client_connections\{protocol="postgres"\} [1-9]/);
     const hot = (await get('/api/hotkeys?limit=5')) as { keys: Array<{ value: string; table: string }> };
     expect(hot.keys[0]).toMatchObject({ table: 'users', value: '42' });
     const shards = (await get('/api/shards')) as unknown as Array<{ name: string; requests: number }>;
