@@ -1,105 +1,141 @@
 // The entry point the proxy calls on every query: fingerprint (one pass), then a bounded LRU of
 // facts keyed by fingerprint, so a query shape is parsed by libpg-query once; a hit costs the
-// tokenizer pass and a Map lookup.
+// tokenizer pass and a Map lookup. Cached facts are shared between calls: treat them as read-only.
 import { loadModule } from 'libpg-query';
+import { ShardgateError } from '../errors.js';
 import { analyzePostgres } from './analyze-postgres.js';
-import {
-  type CommentHints,
-  emptyStatementFacts,
-  type QueryFacts,
-  type StatementFacts,
-  type ValueRef,
-} from './facts.js';
-import { fingerprint, type Literal } from './fingerprint.js';
+import { parseTextArray } from './bind-params.js';
+import { emptyStatementFacts, type QueryFacts, type StatementFacts, type ValueRef } from './facts.js';
+import { fingerprint, type Literal, type StatementRange } from './fingerprint.js';
+import { parseHints } from './hints.js';
+import { type CacheStats, ParseCache } from './parse-cache.js';
+
+export type { Literal, StatementRange } from './fingerprint.js';
+export { parseTextArray };
 
 export interface AnalyzedQuery {
+  /** Normalized text with literals as `?`: the cache key and the statement's shape for metrics. */
   fingerprint: string;
+  /** Literal values of this text in order, with their offsets; ValueRefs index into it. */
   literals: Literal[];
   facts: QueryFacts;
   cacheHit: boolean;
+  /** Where each statement of this text is ([start, end), without `;`). */
+  statements: StatementRange[];
 }
 
-const EXPLAIN_PREFIX = /^\s*shardgate\s+explain\s+/i;
+type CachedFacts = Omit<QueryFacts, 'hints'>;
 
-export function parseHints(comments: string[]): CommentHints {
-  const hints: CommentHints = {};
-  for (const c of comments) {
-    const body = c.replace(/^shardgate:\s*/, '');
-    for (const m of body.matchAll(/([a-z_]+)\s*=\s*([^\s,;]+)/gi)) {
-      const key = m[1]!.toLowerCase() as keyof CommentHints;
-      if (['consistency', 'shard', 'role', 'vip', 'realtime', 'battery_saving'].includes(key))
-        hints[key] = m[2]!;
-    }
-  }
-  return hints;
-}
+const NO_HINTS = Object.freeze({}) as QueryFacts['hints'];
+const EXPLAIN = /shardgate\s+explain\b\s*/iy;
 
-function explainFacts(inner: string): StatementFacts {
-  return { ...emptyStatementFacts('shardgate'), shardgate: { command: 'explain', statement: inner } };
-}
+let moduleLoaded = false;
 
 export class QueryAnalyzer {
-  private readonly cache = new Map<string, QueryFacts>();
-  private hits = 0;
-  private misses = 0;
+  private readonly cache: ParseCache<CachedFacts>;
 
-  private constructor(private readonly capacity: number) {}
-
-  static async create(options: { cacheSize: number }): Promise<QueryAnalyzer> {
-    await loadModule();
-    return new QueryAnalyzer(options.cacheSize);
+  /** Call `await QueryAnalyzer.load()` once before the first analyze (or use create()). */
+  constructor(options: { cacheSize: number }) {
+    this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
   }
 
-  get stats(): { hits: number; misses: number; size: number } {
-    return { hits: this.hits, misses: this.misses, size: this.cache.size };
+  /** Loads the libpg-query WASM module (once per process). */
+  static async load(): Promise<void> {
+    if (moduleLoaded) return;
+    await loadModule();
+    moduleLoaded = true;
+  }
+
+  static async create(options: { cacheSize: number }): Promise<QueryAnalyzer> {
+    await QueryAnalyzer.load();
+    return new QueryAnalyzer(options);
+  }
+
+  get stats(): CacheStats {
+    return this.cache.stats;
   }
 
   analyze(sql: string): AnalyzedQuery {
-    const explain = EXPLAIN_PREFIX.exec(sql);
-    if (explain) {
-      const inner = sql.slice(explain[0].length);
+    const fp = fingerprint(sql);
+    const hints = fp.hintComments.length > 0 ? parseHints(fp.hintComments) : NO_HINTS;
+    if (fp.text.startsWith('shardgate explain')) {
+      const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
+      if (facts)
+        return {
+          fingerprint: fp.text,
+          literals: fp.literals,
+          facts,
+          cacheHit: false,
+          statements: fp.statements,
+        };
+    }
+    const cached = this.cache.get(fp.text);
+    if (cached !== undefined && cached.literalCount === fp.literals.length) {
       return {
-        fingerprint: '',
-        literals: [],
-        facts: { statements: [explainFacts(inner)], hints: {}, literalCount: 0, paramCount: 0 },
-        cacheHit: false,
+        fingerprint: fp.text,
+        literals: fp.literals,
+        facts: withHints(cached, hints),
+        cacheHit: true,
+        statements: fp.statements,
       };
     }
-    const fp = fingerprint(sql);
-    const cached = this.cache.get(fp.text);
-    if (cached && cached.literalCount === fp.literals.length) {
-      this.hits++;
-      // LRU: move to the back.
-      this.cache.delete(fp.text);
-      this.cache.set(fp.text, cached);
-      const facts = fp.hintComments.length ? { ...cached, hints: parseHints(fp.hintComments) } : cached;
-      return { fingerprint: fp.text, literals: fp.literals, facts, cacheHit: true };
+    if (cached !== undefined) this.cache.countMiss();
+    if (!moduleLoaded) {
+      throw new ShardgateError('INTERNAL', { detail: 'QueryAnalyzer used before QueryAnalyzer.load()' });
     }
-    this.misses++;
-    const parsed = analyzePostgres(sql, fp.literals);
-    const facts: QueryFacts = {
-      statements: parsed.statements,
-      hints: parseHints(fp.hintComments),
-      literalCount: fp.literals.length,
-      paramCount: fp.maxParam,
+    const statements = analyzePostgres(sql, fp.literals);
+    const facts: CachedFacts = { statements, literalCount: fp.literals.length, paramCount: fp.maxParam };
+    if (cacheable(statements, fp.literals.length)) this.cache.set(fp.text, facts);
+    return {
+      fingerprint: fp.text,
+      literals: fp.literals,
+      facts: withHints(facts, hints),
+      cacheHit: false,
+      statements: fp.statements,
     };
-    // Settings and shardgate commands carry their values in the facts: never cache them.
-    const cacheable = parsed.statements.every(
-      (s) => s.kind !== 'session' && s.kind !== 'shardgate' && s.kind !== 'unknown',
-    );
-    if (cacheable) {
-      if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(fp.text, { ...facts, hints: {} });
-    }
-    return { fingerprint: fp.text, literals: fp.literals, facts, cacheHit: false };
   }
+}
+
+/** SHARDGATE EXPLAIN <statement>: not SQL, answered by the proxy (the router plans the inner text). */
+function explainFacts(
+  sql: string,
+  start: number,
+  maxParam: number,
+  hints: QueryFacts['hints'],
+): QueryFacts | null {
+  EXPLAIN.lastIndex = start;
+  if (!EXPLAIN.exec(sql)) return null;
+  const statement = sql.slice(EXPLAIN.lastIndex);
+  const f: StatementFacts = {
+    ...emptyStatementFacts('shardgate'),
+    shardgate: { command: 'explain', statement },
+  };
+  return { statements: [f], hints, literalCount: 0, paramCount: maxParam };
+}
+
+/** Explicit fields: an object spread here cost more than the whole tokenizer pass. */
+function withHints(f: CachedFacts, hints: QueryFacts['hints']): QueryFacts {
+  return { statements: f.statements, hints, literalCount: f.literalCount, paramCount: f.paramCount };
+}
+
+/**
+ * Facts that hold values cannot be shared between texts: SET/shardgate statements with literals
+ * (their values are copied into the facts) and unparsable text (its error message).
+ */
+function cacheable(statements: StatementFacts[], literalCount: number): boolean {
+  for (const s of statements) {
+    // EXPLAIN: rare, and its option values (ANALYZE 0/1) decide the kind.
+    if (s.kind === 'unknown' || s.utility === 'explain') return false;
+    if (literalCount > 0 && (s.kind === 'session' || s.kind === 'shardgate')) return false;
+  }
+  return true;
 }
 
 /** The text value a ValueRef stands for in this execution; null for SQL NULL or unknown. */
 export function resolveValue(
   ref: ValueRef,
-  literals: Literal[],
-  params: Array<string | null>,
+  literals: ReadonlyArray<Literal | string>,
+  params: ReadonlyArray<string | null>,
 ): string | null {
   switch (ref.kind) {
     case 'const':
@@ -108,8 +144,17 @@ export function resolveValue(
       return params[ref.index - 1] ?? null;
     case 'literal': {
       const lit = literals[ref.index];
-      if (!lit) return null;
-      return ref.negate ? (lit.value.startsWith('-') ? lit.value.slice(1) : `-${lit.value}`) : lit.value;
+      if (lit === undefined) return null;
+      const value = typeof lit === 'string' ? lit : lit.value;
+      if (!ref.negate) return value;
+      if (value.startsWith('-')) return value.slice(1);
+      return /^0+(\.0*)?$/.test(value) ? value : `-${value}`;
     }
   }
+}
+
+/** `= ANY($n)`: the elements of parameter n (a text array literal such as `{1,2,3}`), or null. */
+export function resolveArrayParam(index: number, params: ReadonlyArray<string | null>): string[] | null {
+  const raw = params[index - 1];
+  return raw === undefined || raw === null ? null : parseTextArray(raw);
 }

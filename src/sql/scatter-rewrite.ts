@@ -1,47 +1,105 @@
 // Per-shard SQL for a scatter read, when it must differ from the client's: LIMIT n OFFSET m
 // becomes LIMIT n+m (or no LIMIT/OFFSET for grouped results, merged first), and avg(x) becomes
-// sum(x) with count(x) appended to the select list. libpg-query cannot deparse, so this is a
-// textual rewrite guided by parse-tree locations and a top-level token scan.
+// sum(x) with count(x) appended to the select list. libpg-query (WASM) cannot deparse, so this is
+// a textual rewrite guided by parse-tree locations over a masked copy of the text (strings and
+// comments blanked by the fingerprint tokenizer's spans, so no keyword inside them is matched).
 import { parseSync } from 'libpg-query';
 import { ShardgateError } from '../errors.js';
 import type { ScatterRewrite } from '../router/plan.js';
-import { skipToken } from './insert-rows.js';
+import { fingerprint } from './fingerprint.js';
+import { isType, list, nodeType } from './pg-ast.js';
 
-interface TopToken {
+/** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
+export function maskSql(sql: string): string {
+  const lits = fingerprint(sql).literals;
+  let out = '';
+  let i = 0;
+  let next = 0;
+  while (i < sql.length) {
+    const lit = lits[next];
+    if (lit && lit.offset === i) {
+      out += '0'.repeat(lit.end - lit.offset);
+      i = lit.end;
+      next++;
+      continue;
+    }
+    const c = sql[i]!;
+    if (c === '"') {
+      let j = sql.indexOf('"', i + 1);
+      while (j >= 0 && sql[j + 1] === '"') j = sql.indexOf('"', j + 2);
+      const end = j < 0 ? sql.length : j + 1;
+      out += sql.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (c === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      const end = nl < 0 ? sql.length : nl;
+      out += ' '.repeat(end - i);
+      i = end;
+      continue;
+    }
+    if (c === '/' && sql[i + 1] === '*') {
+      let depth = 0;
+      let j = i;
+      do {
+        if (sql[j] === '/' && sql[j + 1] === '*') {
+          depth++;
+          j += 2;
+        } else if (sql[j] === '*' && sql[j + 1] === '/') {
+          depth--;
+          j += 2;
+        } else j++;
+      } while (depth > 0 && j < sql.length);
+      out += ' '.repeat(Math.min(j, sql.length) - i);
+      i = j;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+interface Word {
   word: string;
   start: number;
   end: number;
 }
 
-/** Words and punctuation at parenthesis depth 0, outside strings and comments. */
-function topLevelTokens(sql: string): TopToken[] {
-  const out: TopToken[] = [];
+/** Words (and literal runs) at parenthesis depth 0 of a masked text. */
+function topLevelWords(masked: string): Word[] {
+  const out: Word[] = [];
   let depth = 0;
   let i = 0;
-  while (i < sql.length) {
-    const c = sql[i]!;
-    if (c === '(') {
-      depth++;
-      i++;
+  while (i < masked.length) {
+    const c = masked[i]!;
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === '"') {
+      const j = masked.indexOf('"', i + 1);
+      i = j < 0 ? masked.length : j + 1;
       continue;
-    }
-    if (c === ')') {
-      depth--;
-      i++;
-      continue;
-    }
-    if (/[A-Za-z_$0-9]/.test(c)) {
+    } else if (/[A-Za-z_0-9$]/.test(c)) {
       let j = i + 1;
-      while (j < sql.length && /[A-Za-z_$0-9.]/.test(sql[j]!)) j++;
-      if (depth === 0) out.push({ word: sql.slice(i, j).toLowerCase(), start: i, end: j });
+      while (j < masked.length && /[A-Za-z_0-9$.]/.test(masked[j]!)) j++;
+      if (depth === 0) out.push({ word: masked.slice(i, j).toLowerCase(), start: i, end: j });
       i = j;
       continue;
     }
-    const next = skipToken(sql, i);
-    if (depth === 0 && next > i + 1 && (c === "'" || c === '$')) out.push({ word: '?', start: i, end: next });
-    i = next;
+    i++;
   }
   return out;
+}
+
+/** Index just past the parenthesized group opening at `open`. */
+function groupEnd(masked: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < masked.length; i++) {
+    if (masked[i] === '(') depth++;
+    else if (masked[i] === ')' && --depth === 0) return i + 1;
+  }
+  return masked.length;
 }
 
 const CLAUSE_WORDS = new Set([
@@ -55,70 +113,78 @@ const CLAUSE_WORDS = new Set([
   'offset',
   'fetch',
   'for',
-  'union',
-  'intersect',
-  'except',
 ]);
 
+function unsupported(detail: string): ShardgateError {
+  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
+}
+
+/** The statement text each shard runs, given the planner's ScatterRewrite. One SELECT only. */
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
+  const masked = maskSql(sql);
+  const words = topLevelWords(masked);
+  if (words.some((w) => w.word === 'union' || w.word === 'intersect' || w.word === 'except'))
+    throw unsupported('a set operation cannot be rewritten per shard');
+  if (words.some((w) => w.word === 'fetch')) throw unsupported('FETCH FIRST across shards (use LIMIT)');
   const edits: Array<{ start: number; end: number; text: string }> = [];
-  const tokens = topLevelTokens(sql);
-  // LIMIT / OFFSET clauses (the last ones at top level).
-  const limitAt = tokens.findIndex((t) => t.word === 'limit');
-  const offsetAt = tokens.findIndex((t) => t.word === 'offset');
-  if (tokens.some((t) => t.word === 'fetch')) {
-    throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'FETCH FIRST across shards (use LIMIT)' });
-  }
   const clauseEnd = (at: number): number => {
-    // keyword, value, optional ROW/ROWS
-    let j = at + 1;
-    const value = tokens[j];
-    if (!value) return tokens[at]!.end;
-    let end = value.end;
-    if (tokens[j + 1] && (tokens[j + 1]!.word === 'row' || tokens[j + 1]!.word === 'rows'))
-      end = tokens[++j]!.end;
-    return end;
+    // LIMIT/OFFSET, its value (5, $1::bigint, (5), ALL), then ROW/ROWS for OFFSET
+    let j = words[at]!.end;
+    while (j < masked.length && /\s/.test(masked[j]!)) j++;
+    while (j < masked.length && !/[\s;]/.test(masked[j]!))
+      j = masked[j] === '(' ? groupEnd(masked, j) : j + 1;
+    const rows = /^\s+rows?\b/i.exec(masked.slice(j));
+    return rows ? j + rows[0].length : j;
   };
+  const limitAt = words.findIndex((w) => w.word === 'limit');
+  const offsetAt = words.findIndex((w) => w.word === 'offset');
+  const tail = masked.replace(/[\s;]+$/, '').length;
   if (limitAt >= 0) {
     edits.push({
-      start: tokens[limitAt]!.start,
+      start: words[limitAt]!.start,
       end: clauseEnd(limitAt),
       text: rewrite.limit === null ? '' : `LIMIT ${rewrite.limit}`,
     });
-  } else if (rewrite.limit !== null && offsetAt >= 0) {
-    edits.push({ start: sql.length, end: sql.length, text: ` LIMIT ${rewrite.limit}` });
+  } else if (rewrite.limit !== null) {
+    edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
-  if (offsetAt >= 0) edits.push({ start: tokens[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
-  if (rewrite.avgColumns.length > 0) {
-    const tree = parseSync(sql) as { stmts: Array<{ stmt: { SelectStmt?: { targetList: unknown[] } } }> };
-    const targets = tree.stmts[0]?.stmt.SelectStmt?.targetList ?? [];
-    const counts: string[] = [];
-    for (const column of rewrite.avgColumns) {
-      const rt = (targets[column] as { ResTarget?: { val?: { FuncCall?: { location: number } } } })
-        ?.ResTarget;
-      const loc = rt?.val?.FuncCall?.location;
-      if (loc === undefined)
-        throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'avg() whose call cannot be located' });
-      const open = sql.indexOf('(', loc);
-      let depth = 0;
-      let close = open;
-      for (let i = open; i < sql.length; i = skipToken(sql, i)) {
-        if (sql[i] === '(') depth++;
-        else if (sql[i] === ')' && --depth === 0) {
-          close = i;
-          break;
-        }
-      }
-      edits.push({ start: loc, end: open, text: 'sum' });
-      counts.push(`count${sql.slice(open, close + 1)}`);
-    }
-    const selectAt = tokens.findIndex((t) => t.word === 'select');
-    const endOfList = tokens.slice(selectAt + 1).find((t) => CLAUSE_WORDS.has(t.word));
-    const at = (endOfList ? sql.slice(0, endOfList.start) : sql).replace(/[\s;]+$/, '').length;
-    edits.push({ start: at, end: at, text: `, ${counts.join(', ')}` });
-  }
+  if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
+  if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, masked, words, rewrite.avgColumns));
   edits.sort((a, b) => b.start - a.start);
   let out = sql;
   for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
+}
+
+/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
+function avgEdits(sql: string, masked: string, words: Word[], columns: number[]) {
+  let tree: { stmts?: Array<{ stmt?: unknown }> };
+  try {
+    tree = parseSync(sql) as typeof tree;
+  } catch {
+    throw unsupported('avg() in a statement that does not parse');
+  }
+  const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
+  const targets = list(select?.targetList);
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const counts: string[] = [];
+  for (const column of columns) {
+    const val = isType(targets[column], 'ResTarget')?.val;
+    const t = nodeType(val);
+    if (t?.[0] !== 'FuncCall') throw unsupported('avg() under a cast or inside an expression');
+    const loc = t[1].location;
+    if (typeof loc !== 'number') throw unsupported('avg() whose call cannot be located');
+    const open = masked.indexOf('(', loc);
+    let close = groupEnd(masked, open);
+    // avg(x) FILTER (WHERE ...): the count keeps the filter.
+    const after = /^\s*filter\s*\(/i.exec(masked.slice(close));
+    if (after) close = groupEnd(masked, close + after[0].length - 1);
+    edits.push({ start: loc, end: open, text: 'sum' });
+    counts.push(`count${sql.slice(open, close)}`);
+  }
+  const selectAt = words.findIndex((w) => w.word === 'select');
+  const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));
+  const at = (endOfList ? masked.slice(0, endOfList.start) : masked).replace(/[\s;]+$/, '').length;
+  edits.push({ start: at, end: at, text: `, ${counts.join(', ')}` });
+  return edits;
 }

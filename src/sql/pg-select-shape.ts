@@ -1,0 +1,234 @@
+// What a scatter-gather merge needs from a SELECT: output columns (names, top-level aggregates),
+// ORDER BY and GROUP BY as output positions, LIMIT/OFFSET as value references, and the first
+// feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
+import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
+import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
+import { type LiteralMap, valueRef } from './pg-values.js';
+
+const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
+
+/** Built-in aggregates (user-defined ones cannot be told from functions without the catalog). */
+const AGGREGATES = new Set([
+  ...MERGEABLE,
+  'array_agg',
+  'string_agg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'bit_and',
+  'bit_or',
+  'bit_xor',
+  'json_agg',
+  'jsonb_agg',
+  'json_object_agg',
+  'jsonb_object_agg',
+  'json_agg_strict',
+  'jsonb_agg_strict',
+  'xmlagg',
+  'any_value',
+  'range_agg',
+  'range_intersect_agg',
+  'stddev',
+  'stddev_pop',
+  'stddev_samp',
+  'variance',
+  'var_pop',
+  'var_samp',
+  'corr',
+  'covar_pop',
+  'covar_samp',
+  'regr_avgx',
+  'regr_avgy',
+  'regr_count',
+  'regr_intercept',
+  'regr_r2',
+  'regr_slope',
+  'regr_sxx',
+  'regr_sxy',
+  'regr_syy',
+  'percentile_cont',
+  'percentile_disc',
+  'mode',
+]);
+
+function isAggregateCall(f: Node): boolean {
+  if (f.over) return false;
+  const name = lastName(f.funcname) ?? '';
+  return AGGREGATES.has(name) || Boolean(f.agg_within_group) || Boolean(f.agg_filter);
+}
+
+/** The name PostgreSQL gives an unnamed output column (FigureColname, the common cases). */
+function figureName(node: unknown): string {
+  const t = nodeType(node);
+  if (!t) return '?column?';
+  const [type, b] = t;
+  switch (type) {
+    case 'ColumnRef': {
+      const fields = list(b.fields);
+      return str(fields[fields.length - 1]) ?? '?column?';
+    }
+    case 'FuncCall':
+      return lastName(b.funcname) ?? '?column?';
+    case 'TypeCast': {
+      const inner = figureName(b.arg);
+      if (inner !== '?column?') return inner;
+      return lastName((b.typeName as Node | undefined)?.names) ?? '?column?';
+    }
+    case 'CollateClause':
+      return figureName(b.arg);
+    case 'A_Indirection': {
+      const ind = list(b.indirection);
+      return str(ind[ind.length - 1]) ?? figureName(b.arg);
+    }
+    case 'CaseExpr':
+      return 'case';
+    case 'CoalesceExpr':
+      return 'coalesce';
+    case 'MinMaxExpr':
+      return b.op === 'IS_GREATEST' ? 'greatest' : 'least';
+    case 'A_ArrayExpr':
+      return 'array';
+    case 'RowExpr':
+      return 'row';
+    case 'GroupingFunc':
+      return 'grouping';
+    case 'NullIfExpr':
+      return 'nullif';
+    case 'SubLink': {
+      if (b.subLinkType === 'EXISTS_SUBLINK') return 'exists';
+      if (b.subLinkType === 'ARRAY_SUBLINK') return 'array';
+      const sel = isType(b.subselect, 'SelectStmt');
+      const first = isType(list(sel?.targetList)[0], 'ResTarget');
+      if (b.subLinkType === 'EXPR_SUBLINK' && first)
+        return typeof first.name === 'string' ? first.name : figureName(first.val);
+      return '?column?';
+    }
+    case 'SQLValueFunction': {
+      const op = String(b.op ?? '').replace(/^SVFOP_/, '');
+      return op.replace(/_N$/, '').toLowerCase() || '?column?';
+    }
+    default:
+      return '?column?';
+  }
+}
+
+/** Node text without locations: equal expressions compare equal. */
+function shapeKey(node: unknown): string {
+  return JSON.stringify(node, (k, v: unknown) => (k === 'location' ? undefined : v));
+}
+
+interface Target {
+  column: OutputColumn;
+  key: string;
+}
+
+function outputColumn(rt: Node, problems: string[]): OutputColumn {
+  const v = unwrapCast(rt.val);
+  const named = typeof rt.name === 'string';
+  const col: OutputColumn = { name: named ? (rt.name as string) : figureName(rt.val) };
+  if (v?.[0] === 'ColumnRef') {
+    const fields = list(v[1].fields);
+    if (isType(fields[fields.length - 1], 'A_Star')) {
+      col.star = true;
+      col.name = '*';
+    }
+  }
+  let topAggregate: Node | null = null;
+  if (v?.[0] === 'FuncCall' && isAggregateCall(v[1])) {
+    const fname = lastName(v[1].funcname) ?? '';
+    const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
+    if (!mergeable) problems.push(`aggregate ${fname}() across shards`);
+    else {
+      col.aggregate = fname as AggregateFn;
+      if (v[1].agg_distinct) col.aggregateDistinct = true;
+      topAggregate = v[1];
+    }
+  }
+  // Window functions and aggregates buried in expressions (sum(x) + 1) cannot be merged.
+  walk(rt.val, (type, body) => {
+    if (type === 'FuncCall') {
+      if (body.over) problems.push('window functions');
+      else if (body !== topAggregate && isAggregateCall(body) && topAggregate === null)
+        problems.push('an aggregate inside an expression');
+      else if (body !== topAggregate && isAggregateCall(body))
+        problems.push('an aggregate inside an aggregate argument');
+    }
+  });
+  return col;
+}
+
+export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
+  const problems: string[] = [];
+  const targets: Target[] = list(sel.targetList).map((t) => {
+    const rt = isType(t, 'ResTarget') ?? {};
+    return { column: outputColumn(rt, problems), key: shapeKey(rt.val) };
+  });
+  const outputs = targets.map((t) => t.column);
+  const firstStar = outputs.findIndex((o) => o.star);
+  const hasStar = firstStar >= 0;
+  // 1-based output position a sort/group key refers to, or null.
+  const positionOf = (node: unknown): number | null => {
+    const t = nodeType(node);
+    if (t?.[0] === 'A_Const' && t[1].ival !== undefined) {
+      const n = (t[1].ival as { ival?: number }).ival ?? 0;
+      // With * the result has more columns than the list: the executor checks the range.
+      return n >= 1 && (hasStar || n <= outputs.length) ? n : null;
+    }
+    const fields = t?.[0] === 'ColumnRef' ? list(t[1].fields).map(str) : [];
+    if (fields.length === 1 && fields[0]) {
+      const name = fields[0];
+      const i = outputs.findIndex((o) => !o.star && o.name === name);
+      if (i >= 0 && (!hasStar || i < firstStar)) return i + 1;
+    }
+    const key = shapeKey(node);
+    const i = targets.findIndex((x) => x.key === key);
+    return i >= 0 && (!hasStar || i < firstStar) ? i + 1 : null;
+  };
+  const orderBy: OrderItem[] = list(sel.sortClause).map((s) => {
+    const b = isType(s, 'SortBy') ?? {};
+    const desc = b.sortby_dir === 'SORTBY_DESC';
+    if (b.sortby_dir === 'SORTBY_USING') problems.push('ORDER BY ... USING');
+    const position = positionOf(b.node);
+    const out = position !== null ? outputs[position - 1] : undefined;
+    return {
+      position,
+      name: out && !out.star ? out.name : null,
+      desc,
+      nullsFirst:
+        b.sortby_nulls === 'SORTBY_NULLS_FIRST'
+          ? true
+          : b.sortby_nulls === 'SORTBY_NULLS_LAST'
+            ? false
+            : desc,
+    };
+  });
+  const groupBy = list(sel.groupClause).map((g) => {
+    const t = nodeType(g);
+    if (t?.[0] === 'GroupingSet') problems.push('GROUPING SETS / ROLLUP / CUBE');
+    return positionOf(g);
+  });
+  const distinctClause = sel.distinctClause;
+  const distinct = Array.isArray(distinctClause);
+  if (distinct && distinctClause.some((d) => nodeType(d) !== null)) problems.push('DISTINCT ON');
+  if (sel.havingClause) problems.push('HAVING');
+  if (sel.op && sel.op !== 'SETOP_NONE') problems.push('UNION/INTERSECT/EXCEPT');
+  if (sel.limitOption === 'LIMIT_OPTION_WITH_TIES') problems.push('FETCH ... WITH TIES');
+  if (sel.windowClause) problems.push('window functions');
+  const limit = sel.limitCount ? valueRef(sel.limitCount, lits) : null;
+  const offset = sel.limitOffset ? valueRef(sel.limitOffset, lits) : null;
+  // An expression as LIMIT/OFFSET would read as "none": refuse instead of returning too much.
+  if (sel.limitCount && !limit) problems.push('a LIMIT expression');
+  if (sel.limitOffset && !offset) problems.push('an OFFSET expression');
+  if (sel.valuesLists) problems.push('VALUES');
+  return {
+    outputs,
+    orderBy,
+    limit,
+    offset,
+    groupBy,
+    distinct,
+    hasAggregates:
+      outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
+    unmergeable: problems[0] ?? null,
+  };
+}

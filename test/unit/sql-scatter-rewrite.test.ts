@@ -1,0 +1,64 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { QueryAnalyzer } from '../../src/sql/analyzer.js';
+import { maskSql, rewriteForScatter } from '../../src/sql/scatter-rewrite.js';
+
+beforeAll(async () => {
+  await QueryAnalyzer.load();
+});
+
+describe('scatter rewrite', () => {
+  it('LIMIT n OFFSET m -> LIMIT n+m per shard', () => {
+    expect(
+      rewriteForScatter('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2', { limit: 7, avgColumns: [] }),
+    ).toBe('SELECT id FROM t ORDER BY id LIMIT 7 ');
+    expect(
+      rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 2 ROWS LIMIT $1::int;', {
+        limit: 12,
+        avgColumns: [],
+      }),
+    ).toBe('SELECT id FROM t ORDER BY id  LIMIT 12;');
+    expect(rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 3', { limit: null, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id ',
+    );
+  });
+  it('leaves LIMIT in subqueries, strings and comments alone', () => {
+    const sql =
+      "SELECT id, 'limit 1' AS s FROM (SELECT id FROM t LIMIT 100) x /* limit 9 */ LIMIT 3 OFFSET 1";
+    expect(rewriteForScatter(sql, { limit: 4, avgColumns: [] })).toBe(
+      "SELECT id, 'limit 1' AS s FROM (SELECT id FROM t LIMIT 100) x /* limit 9 */ LIMIT 4 ",
+    );
+  });
+  it('avg(x) -> sum(x) with count(x) appended', () => {
+    expect(
+      rewriteForScatter('SELECT user_id, avg(score) AS a, avg(x + 1) FROM t GROUP BY 1 ORDER BY 2 LIMIT 5', {
+        limit: null,
+        avgColumns: [1, 2],
+      }),
+    ).toBe(
+      'SELECT user_id, sum(score) AS a, sum(x + 1), count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
+    );
+    expect(
+      rewriteForScatter('SELECT avg(x) FILTER (WHERE y > 0) FROM t', { limit: null, avgColumns: [0] }),
+    ).toBe('SELECT sum(x) FILTER (WHERE y > 0), count(x) FILTER (WHERE y > 0) FROM t');
+    expect(
+      rewriteForScatter('WITH c AS (SELECT avg(q) FROM u) SELECT avg(v) FROM c', {
+        limit: null,
+        avgColumns: [0],
+      }),
+    ).toBe('WITH c AS (SELECT avg(q) FROM u) SELECT sum(v), count(v) FROM c');
+  });
+  it('refuses what it cannot rewrite', () => {
+    expect(() => rewriteForScatter('SELECT avg(x)::int FROM t', { limit: null, avgColumns: [0] })).toThrow(
+      /cast/,
+    );
+    expect(() =>
+      rewriteForScatter('SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS ONLY', { limit: 3, avgColumns: [] }),
+    ).toThrow(/FETCH/);
+  });
+  it('masks literals and comments without moving offsets', () => {
+    const sql = "SELECT 'a''b', $$x$$ -- c\n /* d */ FROM \"T\"";
+    const m = maskSql(sql);
+    expect(m).toHaveLength(sql.length);
+    expect(m).toBe('SELECT 000000, 00000     \n         FROM "T"');
+  });
+});
