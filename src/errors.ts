@@ -168,11 +168,54 @@ export const ERRORS = {
     message:
       'the transaction was aborted because shard {shard} is switching over (migration {id}); retry the transaction',
   },
+  MIGRATION_INVALID: {
+    sqlstate: '22023',
+    mysqlErrno: 1210,
+    severity: 'ERROR',
+    message: 'the migration cannot be planned: {detail}',
+  },
+  MIGRATION_STATE: {
+    sqlstate: '55000',
+    mysqlErrno: 1210,
+    severity: 'ERROR',
+    message: 'migration {id} is {phase}: {detail}',
+  },
   CUTOVER_DEADLINE: {
     sqlstate: '40001',
     mysqlErrno: 1213,
     severity: 'ERROR',
     message: 'the statement was held for a shard switch past its deadline; retry it',
+  },
+  // --- MySQL front end ------------------------------------------------------------------------
+  MYSQL_MALFORMED_PACKET: {
+    sqlstate: '08S01',
+    mysqlErrno: 1835,
+    severity: 'FATAL',
+    message: 'malformed packet: {detail}; the connection is closed, reconnect and retry',
+  },
+  MYSQL_PACKETS_OUT_OF_ORDER: {
+    sqlstate: '08S01',
+    mysqlErrno: 1156,
+    severity: 'FATAL',
+    message: 'got packets out of order (expected sequence id {expected}, got {got}); reconnect and retry',
+  },
+  MYSQL_AUTH_UNAVAILABLE: {
+    sqlstate: '28000',
+    mysqlErrno: 1045,
+    severity: 'FATAL',
+    message: 'user "{user}" cannot log in with {plugin}: {detail}',
+  },
+  MYSQL_KILL_DENIED: {
+    sqlstate: 'HY000',
+    mysqlErrno: 1095,
+    severity: 'ERROR',
+    message: 'you are not owner of thread {id}; connect as the user that owns it',
+  },
+  MYSQL_NO_SUCH_THREAD: {
+    sqlstate: 'HY000',
+    mysqlErrno: 1094,
+    severity: 'ERROR',
+    message: 'unknown thread id: {id}; it names no session of this shardgate (sessions that ended are gone)',
   },
   // --- generic --------------------------------------------------------------------------------
   FEATURE_NOT_SUPPORTED: {

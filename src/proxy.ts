@@ -13,6 +13,7 @@ import { AdminServer } from './admin/http.js';
 import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { PgListener } from './listener/pg-listener.js';
+import { CutoverGate } from './migration/cutover-gate.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
@@ -40,6 +41,7 @@ export interface ProxyHandle {
   observers: ObserverList;
   observability: Observability | null;
   cancel: LocalCancelRegistry;
+  cutover: CutoverGate;
   postgres: { host: string; port: number; listener: PgListener };
   admin: { port: number; server: AdminServer } | null;
   close(): Promise<void>;
@@ -64,6 +66,7 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
         delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
     });
   }
+  const cutover = new CutoverGate();
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -81,6 +84,7 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     topology,
     router,
     cancel,
+    cutover,
     observer: observers,
     tls: tlsConfig,
   });
@@ -109,6 +113,7 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     observers,
     observability,
     cancel,
+    cutover,
     postgres: { host, port, listener: pgListener },
     admin,
     async close() {

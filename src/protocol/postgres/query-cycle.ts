@@ -2,7 +2,8 @@
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
 import { ShardgateError, toShardgateError } from '../../errors.js';
-import type { RouteTarget } from '../../router/plan.js';
+import type { GateParticipant } from '../../migration/cutover-gate.js';
+import type { Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
@@ -18,8 +19,10 @@ import { FE, type Unit, type UnitFrame } from './units.js';
 export type { PlannedStatement };
 
 const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
+/** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
+const NON_WRITING_KINDS = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
 
-export class QueryCycle {
+export class QueryCycle implements GateParticipant {
   private readonly units: Unit[] = [];
   private building: UnitFrame[] = [];
   private busy = false;
@@ -29,6 +32,15 @@ export class QueryCycle {
   unnamed: { sql: string; paramTypes: number[] } | null = null;
   private cancelKey: { processId: number; secretKey: number } | null = null;
   private clientGone = false;
+  /** Shards this session holds a write admission on (until its write transaction ends). */
+  private writingOn: Set<string> | null = null;
+  /** The binding running the current single-target unit. */
+  private running: ServerBinding | null = null;
+  /** A cutover aborted the transaction of the running unit (applied when the unit ends). */
+  private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
+  /** A cutover aborted the transaction while idle: the next statement reports this error. */
+  private pendingCutoverError: ShardgateError | null = null;
+  private seenTranslations = 0;
 
   constructor(
     readonly session: PgClientSession,
@@ -51,6 +63,7 @@ export class QueryCycle {
       else if (TRACKED_STARTUP_PARAMETERS.includes(key)) state.settings.set(key, value);
     }
     this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
+    this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
     const out: Buffer[] = [];
     for (const [name, value] of params) {
@@ -159,6 +172,12 @@ export class QueryCycle {
       return;
     }
     try {
+      if (this.pendingCutoverError && !isRollback(statements)) {
+        const pending = this.pendingCutoverError;
+        this.pendingCutoverError = null;
+        responder.fail(pending, 'E');
+        return;
+      }
       const local = await responder.tryAnswerLocally(statements, this);
       if (local) return;
       const plans = statements.map((s) => s.plan);
@@ -174,10 +193,15 @@ export class QueryCycle {
             detail: 'a multi-shard statement must be sent alone, not with other statements in one message',
           });
         }
+        // Held by a cutover: plan again against the topology that is current after it.
+        if (await this.admitWrites(writeShards(scatter))) return this.runUnit(unit);
         await runScatter(this, unit, statements[0]!, responder);
         return;
       }
       const target = this.chooseTarget(statements);
+      if (target.role === 'primary' && writesData(statements) && (await this.admitWrites([target.shard]))) {
+        return this.runUnit(unit);
+      }
       await this.runSingle(unit, statements, target, responder);
     } catch (err) {
       const e = toShardgateError(err);
@@ -186,7 +210,64 @@ export class QueryCycle {
         return;
       }
       responder.fail(e, this.state.txStatus);
+    } finally {
+      if (this.writingOn && this.state.txStatus === 'I' && !this.state.deferredBegin) this.stopWriting();
     }
+  }
+
+  // ---- cutover gate (src/migration/cutover-gate.ts) ------------------------------------------
+
+  /** Takes write admissions on `shards`; true when a cutover held them (the unit must be re-planned). */
+  private async admitWrites(shards: string[]): Promise<boolean> {
+    const gate = this.services.cutover;
+    for (const shard of shards) {
+      if (this.writingOn?.has(shard)) continue;
+      if ((await gate.admitWriter(this, shard)) !== null) return true;
+      (this.writingOn ??= new Set()).add(shard);
+    }
+    return false;
+  }
+
+  private stopWriting(): void {
+    this.writingOn = null;
+    this.services.cutover.releaseWriter(this);
+  }
+
+  openTransactionShard(): string | null {
+    const s = this.state;
+    return s.txStatus !== 'I' ? s.transactionShard : null;
+  }
+
+  abortForCutover(shards: readonly string[], error: ShardgateError): void {
+    const running = this.running;
+    if (running && shards.includes(running.shard)) {
+      // Cancel the statement; its error reaches the client as 40001; the rest when it ends.
+      this.cutoverAbort = { shards, error };
+      running.errorOverride = error;
+      running.cancel();
+      return;
+    }
+    // A multi-shard write still running: it finishes (or fails) on its own and then releases.
+    if (this.busy && this.running === null && this.state.txStatus === 'I') return;
+    this.finishCutoverAbort(shards, error);
+  }
+
+  /** Rolls back the server transaction on `shards`; the client's transaction is failed. */
+  private finishCutoverAbort(shards: readonly string[], reportNext: ShardgateError | null): void {
+    const s = this.state;
+    for (const binding of [...this.bindings.values()]) {
+      if (!shards.includes(binding.shard)) continue;
+      this.bindings.delete(binding.serverName);
+      binding.abandon();
+    }
+    if (s.txStatus !== 'I') {
+      s.txStatus = 'E';
+      s.proxyAborted = true;
+      s.transactionShard = null;
+      s.transactionServer = null;
+      this.pendingCutoverError = reportNext;
+    }
+    this.stopWriting();
   }
 
   /** Analyzes and plans every statement of a unit. */
@@ -243,6 +324,11 @@ export class QueryCycle {
 
   routingSession() {
     const s = this.state;
+    const translations = this.services.cutover.translations;
+    if (translations.version !== this.seenTranslations) {
+      this.seenTranslations = translations.version;
+      translations.apply(s.lastWritePositions);
+    }
     return {
       context: s.context,
       inTransaction: s.txStatus !== 'I' || s.deferredBegin !== null,
@@ -283,9 +369,19 @@ export class QueryCycle {
     const started = performance.now();
     const binding = await this.bindingFor(target);
     let outcome: 'ok' | 'error' = 'error';
+    this.running = binding;
     try {
       outcome = (await binding.run(unit, statements, responder)) ? 'ok' : 'error';
     } finally {
+      this.running = null;
+      const abort = this.cutoverAbort;
+      if (abort) {
+        this.cutoverAbort = null;
+        binding.errorOverride = null;
+        // The client saw 40001 if the statement failed; else it learns at its next statement.
+        if (this.state.txStatus !== 'I')
+          this.finishCutoverAbort(abort.shards, outcome === 'ok' ? abort.error : null);
+      }
       this.afterUnit(binding);
       const first = statements[0]!;
       const plan = first.plan;
@@ -352,6 +448,7 @@ export class QueryCycle {
   /** The client vanished: roll back and return server connections, never leak their state. */
   onClientGone(): void {
     this.clientGone = true;
+    this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
     for (const binding of this.bindings.values()) binding.abandon();
     this.bindings.clear();
@@ -360,4 +457,25 @@ export class QueryCycle {
   sendReady(): void {
     this.session.write(encodeReadyForQuery(this.state.txStatus));
   }
+}
+
+function isRollback(statements: PlannedStatement[]): boolean {
+  const t = statements.length === 1 ? statements[0]!.facts.transaction : null;
+  return t?.action === 'rollback';
+}
+
+/** Does any statement change data (or might: DDL, utilities, unknown text, write functions)? */
+function writesData(statements: PlannedStatement[]): boolean {
+  for (const s of statements) {
+    if (s.plan.type === 'single' && s.plan.write) return true;
+    if (!NON_WRITING_KINDS.has(s.facts.kind)) return true;
+  }
+  return false;
+}
+
+/** Shards a multi-shard plan writes to (none for reads). */
+function writeShards(plan: Plan): string[] {
+  if (plan.type === 'split-insert') return plan.parts.map((p) => p.target.shard);
+  if (plan.type === 'scatter' && plan.write) return plan.targets.map((t) => t.shard);
+  return [];
 }

@@ -45,6 +45,8 @@ export interface TrackerSink {
   onMessage?(type: number, buf: Buffer, bodyStart: number, end: number): void;
   /** Every request sent so far has been answered. */
   onIdle?(): void;
+  /** Replacement for an ErrorResponse the client is about to see (a cutover turns it into 40001). */
+  rewriteError?(): Buffer | null;
 }
 
 const MSG_PARSE_COMPLETE = 0x31; // '1'
@@ -179,7 +181,10 @@ export class ResponseTracker {
     if (type === MSG_COPY_IN || type === MSG_COPY_BOTH) this.copyIn = true;
     if (type === MSG_DATA_ROW && entry.capture) entry.capture(readFirstColumn(buf, start + 5, end));
     if (forward) {
-      if (type === MSG_READY && entry.readyStatus !== undefined) {
+      const replacement = type === MSG_ERROR ? (sink.rewriteError?.() ?? null) : null;
+      if (replacement) {
+        sink.forward(replacement);
+      } else if (type === MSG_READY && entry.readyStatus !== undefined) {
         const copy = Buffer.from(buf.subarray(start, end));
         copy[5] = entry.readyStatus;
         sink.forward(copy);

@@ -7,7 +7,7 @@ import { type PgServerConnection, sendCancel } from '../../backend/pg-server-con
 import type { PgPool } from '../../backend/pool.js';
 import { ShardgateError } from '../../errors.js';
 import { readCommandTag } from './backend-decoders.js';
-import { encodeCloseComplete, encodeParseComplete } from './backend-messages.js';
+import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
 import {
   decodeBind,
   decodeClose,
@@ -30,6 +30,8 @@ export class ServerBinding {
   private released = false;
   /** The client is in a deferred transaction this server is not part of (see run()). */
   keepClientInTransaction = false;
+  /** Errors of the running unit reach the client as this one (a cutover aborting the transaction). */
+  errorOverride: ShardgateError | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -50,6 +52,7 @@ export class ServerBinding {
         }
       },
       onIdle: () => this.done?.(),
+      rewriteError: () => (this.errorOverride ? encodeErrorResponse(this.errorOverride) : null),
     });
   }
 

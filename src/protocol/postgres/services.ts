@@ -4,6 +4,7 @@ import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
 import type { RuntimeTopology } from '../../backend/topology.js';
 import type { ShardgateConfig } from '../../config/schema.js';
+import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
 import type { PgClientSession } from './client-session.js';
@@ -26,6 +27,8 @@ export interface SessionServices {
   router: Router;
   cancel: CancelRegistry;
   observer: StatementObserver;
+  /** Holds writes of a shard during a split's cutover block. */
+  cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
   onSessionClosed(session: PgClientSession): void;
 }

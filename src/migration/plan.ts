@@ -1,0 +1,206 @@
+// Planning a split (pure): which shard, where to cut its keyspace range, which servers take the
+// halves, what moves, how long the throttled copy should take, and how to undo it. The manager
+// supplies the table sizes it measured; nothing here does I/O.
+
+import { serverNames } from '../backend/topology.js';
+import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
+import { ShardgateError } from '../errors.js';
+import { formatKeyRange, type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import type { MovedTable, ServerAddress, ThrottleSettings } from './types.js';
+
+export interface PlannedTable extends MovedTable {
+  /** Estimated rows (pg_class.reltuples) and on-disk bytes at plan time. */
+  rows: number;
+  bytes: number;
+}
+
+export interface SplitPlan {
+  sourceShard: string;
+  source: ServerAddress;
+  sourceRange: string;
+  /** Split point as a keyspace hex prefix: the left half is [start, at), the right [at, end). */
+  at: string;
+  atChosenBy: 'operator' | 'advisor';
+  targets: Array<{ shard: string; server: ServerAddress; range: string }>;
+  tables: PlannedTable[];
+  throttle: ThrottleSettings;
+  cutoverDeadlineMs: number;
+  inflightGraceMs: number;
+  verify: 'full' | { sample: number };
+  estimatedCopySeconds: number;
+  strategy: string[];
+  rollback: string[];
+}
+
+export interface SplitRequest {
+  shard: string;
+  /** Hex prefix ("8c") or a full keyspace id ("0x8c00..."), already resolved from "auto". */
+  at: string;
+  atChosenBy: 'operator' | 'advisor';
+  /** Names of servers in migration.spares. */
+  targets: [string, string];
+  verify: 'full' | { sample: number };
+  /** Measured sizes by table name. */
+  sizes: ReadonlyMap<string, { rows: number; bytes: number }>;
+  /** For the estimate: whether the maintenance window is open now. */
+  inMaintenanceWindow: boolean;
+}
+
+/** Parses "8c", "8c4f", "0x8c4f000000000000" into a keyspace id. */
+export function parseSplitPoint(text: string): bigint {
+  const hex = text.trim().toLowerCase().replace(/^0x/, '');
+  if (!/^[0-9a-f]{1,16}$/.test(hex)) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `split point "${text}" is not a keyspace hex prefix like "8c" or "0x8c4f"`,
+    });
+  }
+  return BigInt(`0x${hex.padEnd(16, '0')}`);
+}
+
+export function serverAddress(server: ServerConfig, name: string, config: ShardgateConfig): ServerAddress {
+  return {
+    name,
+    host: server.host,
+    port: server.port,
+    user: config.backend.user,
+    database: server.database ?? config.backend.database,
+    ...(config.backend.password ? { password: config.backend.password } : {}),
+  };
+}
+
+export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan {
+  const shard = config.shards.find((s) => s.name === req.shard);
+  if (!shard) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `no shard "${req.shard}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+    });
+  }
+  const range = parseKeyRange(shard.keyRange);
+  const at = parseSplitPoint(req.at);
+  if (at <= range.start || at >= range.end) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `split point ${req.at} is not inside shard ${shard.name}'s range "${shard.keyRange}"`,
+    });
+  }
+  if (req.targets[0] === req.targets[1]) {
+    throw new ShardgateError('MIGRATION_INVALID', { detail: 'the two targets must be different servers' });
+  }
+  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
+  const targetServers = req.targets.map((name) => {
+    const spare = config.migration.spares.find((s) => s.name === name);
+    if (!spare) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `target "${name}" is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
+      });
+    }
+    if (inUse.has(name)) {
+      throw new ShardgateError('MIGRATION_INVALID', { detail: `target "${name}" already serves a shard` });
+    }
+    return serverAddress(spare, name, config);
+  });
+  const halves: KeyRange[] = [
+    { start: range.start, end: at },
+    { start: at, end: range.end },
+  ];
+  const names = uniqueShardNames(config, shard.name);
+  const tables: PlannedTable[] = Object.entries(config.tables)
+    .filter(([, t]) => !t.reference && t.shardKey && t.method === 'hash')
+    .map(([name, t]) => {
+      const size = req.sizes.get(name) ?? { rows: 0, bytes: 0 };
+      return { name, shardKey: t.shardKey!, keyType: t.keyType, rows: size.rows, bytes: size.bytes };
+    });
+  const m = config.migration;
+  const throttle: ThrottleSettings = {
+    rowsPerSecond: m.rowsPerSecond,
+    bytesPerSecond: m.bytesPerSecond,
+    maintenanceWindow: m.maintenanceWindow ?? null,
+    maintenanceMultiplier: m.maintenanceMultiplier,
+    batchRows: m.batchRows,
+  };
+  const primaryName = serverNames(shard).primary;
+  const source = serverAddress(shard.primary, primaryName, config);
+  return {
+    sourceShard: shard.name,
+    source,
+    sourceRange: shard.keyRange,
+    at: formatKeyRange({ start: at, end: at + 1n }).split('-')[0]!,
+    atChosenBy: req.atChosenBy,
+    targets: [0, 1].map((i) => ({
+      shard: names[i]!,
+      server: targetServers[i]!,
+      range: formatKeyRange(halves[i]!),
+    })),
+    tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+    strategy: [
+      `publication + logical replication slot (pgoutput) on ${primaryName}, its exported snapshot for the copy`,
+      `schema of ${tables.length} sharded tables applied on ${req.targets.join(' and ')}`,
+      `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s${throttle.maintenanceWindow ? ` (x${throttle.maintenanceMultiplier} in ${throttle.maintenanceWindow})` : ''}, checkpointed after every batch`,
+      'change capture applied to the owning target, idempotently, until the lag is small',
+      `cutover block: writes to ${shard.name} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, targets catch up, topology switch; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${shard.name}`,
+      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of counts and checksums per key-ordered chunk`,
+      `cleanup only when asked: moved rows deleted from ${primaryName}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${shard.name} never stopped being the source of truth, nothing to undo`,
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${names.join(' and ')} has kept ${primaryName} current; a second bounded block switches back`,
+      'after cleanup: no rollback (the source rows are gone); split again or restore from backup',
+    ],
+  };
+}
+
+function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
+  const taken = new Set(config.shards.map((s) => s.name));
+  for (let n = 0; n < 100; n++) {
+    const suffix = n === 0 ? '' : String(n);
+    const a = `${base}a${suffix}`;
+    const b = `${base}b${suffix}`;
+    if (!taken.has(a) && !taken.has(b)) return [a, b];
+  }
+  throw new ShardgateError('MIGRATION_INVALID', { detail: `cannot name the halves of ${base}` });
+}
+
+export function estimateCopySeconds(
+  tables: ReadonlyArray<{ rows: number; bytes: number }>,
+  throttle: ThrottleSettings,
+  inWindow: boolean,
+): number {
+  const factor = inWindow ? throttle.maintenanceMultiplier : 1;
+  const rows = tables.reduce((n, t) => n + Math.max(0, t.rows), 0);
+  const bytes = tables.reduce((n, t) => n + Math.max(0, t.bytes), 0);
+  return Math.max(rows / (throttle.rowsPerSecond * factor), bytes / (throttle.bytesPerSecond * factor));
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round(n / 1024 / 1024)} MB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} kB`;
+  return `${n} B`;
+}
+
+/** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
+export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
+  if (index < 0) return config;
+  const spares = config.migration.spares;
+  const halves = plan.targets.map((t) => {
+    const spare = spares.find((s) => s.name === t.server.name);
+    const half: ShardConfig = {
+      name: t.shard,
+      keyRange: t.range,
+      readOnly: false,
+      protocol: 'postgres',
+      primary: spare ?? { name: t.server.name, host: t.server.host, port: t.server.port },
+      replicas: [],
+    };
+    return half;
+  });
+  const shards = [...config.shards];
+  shards.splice(index, 1, ...halves);
+  const defaultShard =
+    config.routing.defaultShard === plan.sourceShard ? plan.targets[0]!.shard : config.routing.defaultShard;
+  return { ...config, shards, routing: { ...config.routing, defaultShard } };
+}

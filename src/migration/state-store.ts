@@ -1,0 +1,86 @@
+// One JSON file per migration in migration.stateDir, written atomically (temp file + rename) so
+// a crash at any moment leaves either the previous or the next state, never half of one. The
+// file is the migration's memory: `migrate resume` and a restarted proxy start from it.
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CutoverReport } from './cutover-gate.js';
+import type { SplitPlan } from './plan.js';
+import type { TableCopyState, VerifyReport } from './types.js';
+
+export type Phase =
+  | 'planned'
+  | 'schema'
+  | 'copying'
+  | 'catching_up'
+  | 'blocking'
+  | 'switched'
+  | 'verifying'
+  | 'verified'
+  | 'cleaned'
+  | 'rolled_back'
+  | 'aborted';
+
+/** Phases after which the topology names the targets instead of the source. */
+export const SWITCHED_PHASES: ReadonlySet<Phase> = new Set(['switched', 'verifying', 'verified', 'cleaned']);
+export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['cleaned', 'rolled_back', 'aborted']);
+
+export interface MigrationState {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  phase: Phase;
+  /** One human line: what it is doing or waiting for ("paused: target s0b unreachable ..."). */
+  status: string;
+  plan: SplitPlan;
+  slot: { name: string; publication: string; consistentLsn: string } | null;
+  copy: TableCopyState[];
+  capture: { appliedLsn: string | null; lagBytes: number | null; lagSeconds: number | null };
+  cutovers: CutoverReport[];
+  /** Positions of the targets at the switch (read-your-writes translation), and of the source at rollback. */
+  switchPositions: Record<string, string> | null;
+  reverse: { slots: string[]; publication: string } | null;
+  verify: VerifyReport | null;
+  error: string | null;
+  history: Array<{ at: string; phase: Phase; note: string }>;
+}
+
+export class MigrationStore {
+  constructor(readonly dir: string) {}
+
+  private file(id: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`invalid migration id "${id}"`);
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  save(state: MigrationState): void {
+    mkdirSync(this.dir, { recursive: true });
+    state.updatedAt = new Date().toISOString();
+    const file = this.file(state.id);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(tmp, file);
+  }
+
+  load(id: string): MigrationState | null {
+    try {
+      return JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState;
+    } catch {
+      return null;
+    }
+  }
+
+  list(): MigrationState[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    const out: MigrationState[] = [];
+    for (const n of names) {
+      const s = this.load(n.slice(0, -'.json'.length));
+      if (s) out.push(s);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+}
