@@ -1,0 +1,135 @@
+// The cutover block as clients see it, through the real proxy with node-postgres: held writes
+// wait and then succeed, in-flight transactions past the grace period get 40001 (never a silent
+// ROLLBACK on COMMIT), reads keep flowing, and a missed deadline leaves the shard taking writes.
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardForValue } from '../../src/router/sharding/resolve.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+let fx: ProxyFixture;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A user id whose rows live on shard s0. */
+function userOn(shard: string): number {
+  const shards = fx.proxy.topology.shardList().map((s) => ({ name: s.name, range: s.range }));
+  for (let id = 1; id < 10_000; id++) {
+    if (
+      shardForValue(
+        { keyType: 'int', method: 'hash', ranges: [], lists: {} } as never,
+        String(id),
+        shards,
+      ) === shard
+    )
+      return id;
+  }
+  throw new Error('no user found');
+}
+
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: { code?: string }) => ({ ok: false as const, error }),
+  );
+
+beforeAll(async () => {
+  fx = await startProxyFixture({ shards: 2, replicas: 0 });
+}, 120_000);
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('cutover block through the proxy', () => {
+  it('holds a write until the switch, then runs it; reads are not held', async () => {
+    const user = userOn('s0');
+    const writer = await fx.client();
+    const reader = await fx.client();
+    const events: string[] = [];
+    let readDone!: () => void;
+    const readFinished = new Promise<void>((r) => {
+      readDone = r;
+    });
+    const block = fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 't1', graceMs: 50, deadlineMs: 10_000 },
+      {
+        // The block waits for a read of the held shard: were reads held too, it would never end.
+        catchUp: () => readFinished.then(() => sleep(50)),
+        switchTopology: () => {
+          events.push('switch');
+        },
+      },
+    );
+    const write = writer
+      .query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_001, user])
+      .then(() => events.push('write'));
+    const read = await reader.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user]);
+    events.push('read');
+    readDone();
+    expect(read.rows[0].n).toBeGreaterThanOrEqual(0);
+    await write;
+    expect(events).toEqual(['read', 'switch', 'write']);
+    const report = await block;
+    expect(report.outcome).toBe('switched');
+    expect(report.heldStatements).toBe(1);
+    const check = await writer.query('SELECT count(*)::int AS n FROM likes WHERE id = 9000001');
+    expect(check.rows[0].n).toBe(1);
+  });
+
+  it('aborts an idle in-flight transaction past the grace period with 40001, also on COMMIT', async () => {
+    const user = userOn('s0');
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_002, user]);
+    const report = await fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 't2', graceMs: 50, deadlineMs: 2_000 },
+      { catchUp: async () => {}, switchTopology: () => {} },
+    );
+    expect(report.abortedTransactions).toBe(1);
+    const commit = await settle(c.query('COMMIT'));
+    expect(commit.ok).toBe(false);
+    expect(!commit.ok && commit.error.code).toBe('40001');
+    await c.query('ROLLBACK');
+    // The session is usable again, and the aborted insert never committed.
+    const r = await c.query('SELECT count(*)::int AS n FROM likes WHERE id = 9000002');
+    expect(r.rows[0].n).toBe(0);
+  });
+
+  it('cancels a statement still running past the grace period; the client sees 40001', async () => {
+    const user = userOn('s0');
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_003, user]);
+    const slow = settle(c.query('SELECT pg_sleep(5)'));
+    await sleep(100);
+    const report = await fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 't3', graceMs: 50, deadlineMs: 3_000 },
+      { catchUp: async () => {}, switchTopology: () => {} },
+    );
+    const r = await slow;
+    expect(!r.ok && r.error.code).toBe('40001');
+    expect(report.outcome).toBe('switched');
+    await c.query('ROLLBACK');
+    const n = await c.query('SELECT count(*)::int AS n FROM likes WHERE id = 9000003');
+    expect(n.rows[0].n).toBe(0);
+  });
+
+  it('past the deadline the block aborts and held writes run on the old shard', async () => {
+    const user = userOn('s0');
+    const c: pg.Client = await fx.client();
+    const block = fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 't4', graceMs: 20, deadlineMs: 100 },
+      { catchUp: () => sleep(5_000), switchTopology: () => {} },
+    );
+    const write = c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_004, user]);
+    const report = await block;
+    await write;
+    expect(report.outcome).toBe('aborted');
+    expect(report.reason).toMatch(/deadline/);
+    const direct = await fx.direct(fx.cluster.shards[0]!.primary.name);
+    const r = await direct.query('SELECT count(*)::int AS n FROM likes WHERE id = 9000004');
+    expect(r.rows[0].n).toBe(1);
+  });
+});
