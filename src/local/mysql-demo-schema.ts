@@ -1,0 +1,116 @@
+// The demo schema of demo-schema.ts in MySQL/MariaDB DDL, and its loader: the same tables, sample
+// rows and routing (the router's own hash over the mysqlShards key ranges), so both protocols
+// serve the same data layout. Every column but id and user_id has a default, as on PostgreSQL.
+// The DDL runs on MariaDB 10.2+ and MySQL 8.0.13+ (expression defaults in parentheses, indexes
+// inside CREATE TABLE, VARCHAR instead of TEXT with a default).
+import mysql from 'mysql2/promise';
+import type { ShardgateConfig } from '../config/schema.js';
+import { parseKeyRange } from '../router/sharding/keyspace.js';
+import { shardForValue } from '../router/sharding/resolve.js';
+import { DEMO_TABLES, DEMO_TOPICS, type DemoRow, demoRows } from './demo-schema.js';
+
+/** Columns per demo table besides id, user_id and created_at (PostgreSQL's, translated). */
+const MYSQL_COLUMNS: Record<string, string> = {
+  users:
+    "name VARCHAR(255) NOT NULL DEFAULT 'anonymous', email VARCHAR(255) NOT NULL DEFAULT '', vip BOOLEAN NOT NULL DEFAULT FALSE",
+  payments:
+    "amount DECIMAL(12,2) NOT NULL DEFAULT 0, currency VARCHAR(8) NOT NULL DEFAULT 'EUR', status VARCHAR(32) NOT NULL DEFAULT 'pending'",
+  balances: 'balance DECIMAL(14,2) NOT NULL DEFAULT 0',
+  posts: "title VARCHAR(255) NOT NULL DEFAULT '', body VARCHAR(4000) NOT NULL DEFAULT ''",
+  comments: "post_id BIGINT NOT NULL DEFAULT 0, body VARCHAR(4000) NOT NULL DEFAULT ''",
+  likes: 'post_id BIGINT NOT NULL DEFAULT 0',
+  recommendations: 'item_id BIGINT NOT NULL DEFAULT 0, score DOUBLE NOT NULL DEFAULT 0',
+  trending_topics: "topic VARCHAR(255) NOT NULL DEFAULT '', score DOUBLE NOT NULL DEFAULT 0",
+  analytics_events: "event VARCHAR(64) NOT NULL DEFAULT 'view', payload JSON NOT NULL DEFAULT ('{}')",
+  sessions:
+    'token VARCHAR(64) NOT NULL DEFAULT (MD5(RAND())), ' +
+    'expires_at TIMESTAMP(6) NOT NULL DEFAULT (CURRENT_TIMESTAMP(6) + INTERVAL 1 DAY)',
+  temp_data: "value VARCHAR(1000) NOT NULL DEFAULT ''",
+};
+
+/**
+ * One CREATE TABLE per demo table, for one shard. TIMESTAMP(6) stores an instant, like
+ * PostgreSQL's timestamptz. Throws if demo-schema.ts gained a table this file does not translate.
+ */
+export function mysqlDemoSchemaStatements(): string[] {
+  return DEMO_TABLES.map((t) => {
+    const columns = MYSQL_COLUMNS[t.name];
+    if (!columns) throw new Error(`mysql-demo-schema.ts has no MySQL columns for demo table ${t.name}`);
+    const index = t.reference ? '' : `, KEY ${t.name}_user_id (user_id)`;
+    return (
+      `CREATE TABLE IF NOT EXISTS ${t.name} (id BIGINT NOT NULL PRIMARY KEY, ` +
+      `user_id BIGINT NOT NULL DEFAULT 0, ${columns}, ` +
+      `created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)${index})`
+    );
+  });
+}
+
+type Value = string | number | boolean;
+
+/** Multi-row insert; rows already present (same id) are left as they are, as ON CONFLICT DO NOTHING. */
+function insert(table: string, rows: DemoRow[]): { sql: string; values: Value[][] } {
+  const columns = ['id', 'user_id', ...Object.keys(rows[0]?.extra ?? {})];
+  const values = rows.map((r) => [r.id, r.userId, ...columns.slice(2).map((c) => r.extra[c]!)]);
+  return {
+    sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
+    values,
+  };
+}
+
+export interface MysqlDemoDataOptions {
+  users: number;
+}
+
+/** Creates the demo schema on every primary of config.mysqlShards and loads the sample rows. */
+export async function loadMysqlDemoData(
+  config: ShardgateConfig,
+  options: MysqlDemoDataOptions,
+): Promise<{ rows: number; perShard: Record<string, number> }> {
+  if (config.mysqlShards.length === 0)
+    throw new Error('the config has no mysqlShards to load demo data into');
+  const shards = config.mysqlShards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
+  const rows = demoRows(options.users);
+  const perShard = new Map<string, DemoRow[]>(shards.map((s) => [s.name, []]));
+  for (const row of rows) {
+    const table = config.tables[row.table];
+    const shard = table?.shardKey ? shardForValue(table, String(row.userId), shards) : shards[0]!.name;
+    perShard.get(shard)?.push(row);
+  }
+  await Promise.all(
+    config.mysqlShards.map(async (shard) => {
+      const c = await mysql.createConnection({
+        host: shard.primary.host,
+        port: shard.primary.port,
+        user: config.backend.mysqlUser,
+        password: config.backend.mysqlPassword,
+        database: shard.primary.database ?? config.backend.mysqlDatabase,
+      });
+      c.on('error', () => undefined);
+      try {
+        for (const ddl of mysqlDemoSchemaStatements()) await c.query(ddl);
+        const byTable = new Map<string, DemoRow[]>();
+        for (const r of perShard.get(shard.name) ?? []) {
+          let list = byTable.get(r.table);
+          if (!list) byTable.set(r.table, (list = []));
+          list.push(r);
+        }
+        for (const [table, list] of byTable) {
+          for (let i = 0; i < list.length; i += 500) {
+            const { sql, values } = insert(table, list.slice(i, i + 500));
+            await c.query(sql, [values]);
+          }
+        }
+        await c.query(
+          'INSERT INTO trending_topics (id, user_id, topic, score) VALUES ? ON DUPLICATE KEY UPDATE id = id',
+          [DEMO_TOPICS.map((t, i) => [i + 1, 0, t, (DEMO_TOPICS.length - i) * 10])],
+        );
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }),
+  );
+  return {
+    rows: rows.length + DEMO_TOPICS.length * config.mysqlShards.length,
+    perShard: Object.fromEntries([...perShard].map(([name, list]) => [name, list.length])),
+  };
+}
