@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { registerCoreRoutes } from './admin/api-core.js';
-import { registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
+import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
@@ -14,6 +15,7 @@ import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { PgListener } from './listener/pg-listener.js';
 import { CutoverGate } from './migration/cutover-gate.js';
+import { configWithMigrations, MigrationManager } from './migration/manager.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
@@ -42,13 +44,16 @@ export interface ProxyHandle {
   observability: Observability | null;
   cancel: LocalCancelRegistry;
   cutover: CutoverGate;
+  /** Live splits; only in the process that serves the admin API (worker 0). */
+  migrations: MigrationManager | null;
   postgres: { host: string; port: number; listener: PgListener };
   admin: { port: number; server: AdminServer } | null;
   close(): Promise<void>;
 }
 
-export async function startProxy(config: ShardgateConfig, options: ProxyOptions): Promise<ProxyHandle> {
+export async function startProxy(configured: ShardgateConfig, options: ProxyOptions): Promise<ProxyHandle> {
   const log = options.log;
+  const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
   topology.monitor.start();
   const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
@@ -67,6 +72,22 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     });
   }
   const cutover = new CutoverGate();
+  // Splits run where the admin API is (one process); their switched topologies apply everywhere.
+  const migrations =
+    options.adminPort !== null
+      ? new MigrationManager({
+          topology,
+          gate: cutover,
+          log,
+          ...(observability
+            ? {
+                registry: observability.tracker.metrics.registry,
+                balancingPoint: (shard: string) => balancingPoint(topology, observability, shard),
+              }
+            : {}),
+        })
+      : null;
+  await migrations?.restore();
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -97,7 +118,8 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     if (observability) registerMonitoringRoutes(server, topology, observability);
-    registerDashboard(server);
+    if (migrations) registerMigrationRoutes(server, migrations);
+    registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
       config.listen.admin.host,
       options.adminPort ?? config.listen.admin.port,
@@ -114,9 +136,11 @@ export async function startProxy(config: ShardgateConfig, options: ProxyOptions)
     observability,
     cancel,
     cutover,
+    migrations,
     postgres: { host, port, listener: pgListener },
     admin,
     async close() {
+      await migrations?.close();
       observability?.stop();
       await admin?.server.close();
       await pgListener.close();

@@ -6,6 +6,7 @@ import {
   keyspaceIdHex,
   poolAdvice,
   queryAdvice,
+  type SplitInput,
   scalingAdvice,
   splitAdvice,
 } from '../observability/advisor.js';
@@ -14,6 +15,40 @@ import type { Observability } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
 import { formatKeyRange } from '../router/sharding/keyspace.js';
 import type { AdminServer } from './http.js';
+
+/** The advisor's view of one shard's load, for split advice and `migrate split --at auto`. */
+export function splitInputFor(
+  topology: RuntimeTopology,
+  obs: Observability,
+  shard: string,
+): SplitInput | null {
+  const s = topology.shardList().find((x) => x.name === shard);
+  if (!s) return null;
+  const { tracker } = obs;
+  const tables = topology.currentConfig.tables;
+  const keys = tracker.hotKeys
+    .topKeys(s.name, 100)
+    .map((k) => ({ table: k.table, value: k.value, load: Math.max(0, k.count - k.error) }));
+  const tracked = keys.reduce((n, k) => n + k.load, 0);
+  const total = tracker.hotKeys.shardTotals().get(s.name) ?? 0;
+  return {
+    shard: s.name,
+    range: s.range,
+    keys,
+    remainder: Math.max(0, total - tracked),
+    keyspaceId: (table: string, value: string) => {
+      const t = tables[table];
+      return t?.shardKey && t.method === 'hash' ? keyspaceIdFor(value, t.keyType) : null;
+    },
+  };
+}
+
+/** The balancing split point of a shard as a hex prefix, or null without load data. */
+export function balancingPoint(topology: RuntimeTopology, obs: Observability, shard: string): string | null {
+  const input = splitInputFor(topology, obs, shard);
+  const point = input ? computeSplitPoint(input) : null;
+  return point ? keyspaceIdHex(point.at) : null;
+}
 
 export function registerMonitoringRoutes(
   admin: AdminServer,
@@ -129,23 +164,8 @@ export function registerMonitoringRoutes(
           hotspotScore: r.hotspotScore,
         })),
       );
-      const tables = topology.currentConfig.tables;
       const split = topology.shardList().flatMap((s) => {
-        const keys = tracker.hotKeys
-          .topKeys(s.name, 100)
-          .map((k) => ({ table: k.table, value: k.value, load: Math.max(0, k.count - k.error) }));
-        const tracked = keys.reduce((n, k) => n + k.load, 0);
-        const total = tracker.hotKeys.shardTotals().get(s.name) ?? 0;
-        const input = {
-          shard: s.name,
-          range: s.range,
-          keys,
-          remainder: Math.max(0, total - tracked),
-          keyspaceId: (table: string, value: string) => {
-            const t = tables[table];
-            return t?.shardKey && t.method === 'hash' ? keyspaceIdFor(value, t.keyType) : null;
-          },
-        };
+        const input = splitInputFor(topology, obs, s.name)!;
         const hot = rows.find((r) => r.name === s.name)?.hotspotScore ?? null;
         const advice = splitAdvice(input, hot);
         const point = computeSplitPoint(input);

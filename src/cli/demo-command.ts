@@ -1,6 +1,8 @@
 // `shardgate demo` (what `npm start` runs): a local topology of 2 shards, each a primary and one
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadDemoData } from '../local/demo-data.js';
 import { configForLocalShards } from '../local/local-config.js';
@@ -58,6 +60,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   try {
+    const spares = [];
+    for (let i = 1; i <= Number(opts.spares); i++) spares.push(await cluster.addSpare(`spare${i}`));
     const config = configForLocalShards(
       cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
       {
@@ -66,6 +70,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
           listen: {
             postgres: { host: '127.0.0.1', port: Number(opts.port) },
             admin: { host: '127.0.0.1', port: Number(opts.adminPort) },
+          },
+          migration: {
+            stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
+            spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
           },
         },
       },
@@ -86,6 +94,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
         primary: { host: s.primary.host, port: s.primary.port, url: s.primary.url },
         replicas: s.replicas.map((r) => ({ host: r.host, port: r.port, url: r.url })),
       })),
+      spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port, url: s.url })),
     };
     if (opts.stateFile) writeFileSync(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
     say('');
@@ -99,6 +108,13 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say('  SELECT count(*), max(balance) FROM balances;       -- every shard, merged');
     say('  SET shardgate.vip = on;                            -- stronger reads for this session');
     say('  SHARDGATE EXPLAIN SELECT * FROM posts WHERE user_id = 7;');
+    if (spares.length >= 2) {
+      say('');
+      say(`Split a shard live (spares: ${spares.map((s) => s.name).join(', ')}):`);
+      say(
+        `  shardgate migrate split s0 --at auto --targets ${spares[0]!.name},${spares[1]!.name} --admin-url http://127.0.0.1:${proxy.admin?.port}`,
+      );
+    }
     say('');
     say('Press Ctrl-C to stop.');
   } catch (err) {

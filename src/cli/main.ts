@@ -5,6 +5,7 @@ import { ConfigError } from '../config/load.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerMigrateCommand } from './migrate-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command();
@@ -19,6 +20,7 @@ registerStartCommand(program);
 registerDemoCommand(program);
 registerAdminCommands(program);
 registerBenchCommand(program);
+registerMigrateCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

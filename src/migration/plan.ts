@@ -16,6 +16,8 @@ export interface PlannedTable extends MovedTable {
 
 export interface SplitPlan {
   sourceShard: string;
+  /** The source shard as configured (with its replicas), restored by a rollback. */
+  sourceShardConfig: ShardConfig;
   source: ServerAddress;
   sourceRange: string;
   /** Split point as a keyspace hex prefix: the left half is [start, at), the right [at, end). */
@@ -121,6 +123,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   const source = serverAddress(shard.primary, primaryName, config);
   return {
     sourceShard: shard.name,
+    sourceShardConfig: structuredClone(shard),
     source,
     sourceRange: shard.keyRange,
     at: formatKeyRange({ start: at, end: at + 1n }).split('-')[0]!,

@@ -1,5 +1,8 @@
 // Starts a real local PostgreSQL topology, loads the demo schema, and runs shardgate in-process
 // on a free port. Every integration test file uses one fixture and stops it in afterAll.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
@@ -25,6 +28,8 @@ export interface FixtureOptions {
   replicas?: number;
   overrides?: Record<string, unknown>;
   demoData?: boolean;
+  /** Standalone primaries "spare1", "spare2", ... listed in migration.spares (split targets). */
+  spares?: number;
 }
 
 export const TEST_USERS = [
@@ -40,6 +45,9 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     database: 'shardgate',
   });
   try {
+    const spares = [];
+    for (let i = 1; i <= (options.spares ?? 0); i++) spares.push(await cluster.addSpare(`spare${i}`));
+    const migrationOverrides = (options.overrides?.migration ?? {}) as Record<string, unknown>;
     const config = configForLocalShards(
       cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
       {
@@ -50,6 +58,12 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
           routing: { lagPollIntervalMs: 20 },
           pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
           ...(options.overrides ?? {}),
+          migration: {
+            // Never the repo's .shardgate/: a migration left there would reshape every test's topology.
+            stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-migrations-')),
+            ...migrationOverrides,
+            spares: spares.map((sp) => ({ name: sp.name, host: sp.host, port: sp.port })),
+          },
         },
       },
     );
@@ -80,9 +94,9 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
         return c;
       },
       async direct(serverName: string) {
-        const server = cluster.shards
-          .flatMap((s) => [s.primary, ...s.replicas])
-          .find((s) => s.name === serverName);
+        const server = [...cluster.shards.flatMap((s) => [s.primary, ...s.replicas]), ...cluster.spares].find(
+          (s) => s.name === serverName,
+        );
         if (!server) throw new Error(`no server ${serverName}`);
         const c = new pg.Client({
           host: server.host,
