@@ -1,5 +1,6 @@
 // `shardgate demo` (what `npm start` runs): a local topology of 2 shards, each a primary and one
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   try {
+    const adminToken = randomBytes(12).toString('hex');
     const spares = [];
     for (let i = 1; i <= Number(opts.spares); i++) spares.push(await cluster.addSpare(`spare${i}`));
     const config = configForLocalShards(
@@ -71,6 +73,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
             postgres: { host: '127.0.0.1', port: Number(opts.port) },
             admin: { host: '127.0.0.1', port: Number(opts.adminPort) },
           },
+          // Mutating admin endpoints (rules, migrations) need a token; the demo makes one up.
+          admin: { token: adminToken },
           migration: {
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
             spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
@@ -86,7 +90,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     const state = {
       proxy: {
         postgres: { host: '127.0.0.1', port: proxy.postgres.port, url: pgUrl },
-        admin: { url: proxy.admin ? `http://127.0.0.1:${proxy.admin.port}` : null },
+        admin: { url: proxy.admin ? `http://127.0.0.1:${proxy.admin.port}` : null, token: adminToken },
       },
       shards: cluster.shards.map((s) => ({
         name: s.name,
@@ -101,7 +105,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say(`shardgate is running: ${cluster.shards.length} shards, ${loaded.rows} sample rows.`);
     say('');
     say(`  psql "${pgUrl}"`);
-    if (proxy.admin) say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/`);
+    if (proxy.admin) {
+      say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/`);
+      say(`  admin token (rules, migrations): export SHARDGATE_ADMIN_TOKEN=${adminToken}`);
+    }
     say('');
     say('Try:');
     say('  SELECT * FROM users WHERE user_id = 42;            -- one shard, by key');

@@ -13,7 +13,7 @@ import { ChangeApplier } from './applier.js';
 import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
 import type { CutoverGate } from './cutover-gate.js';
-import { withClient } from './pg-connect.js';
+import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
   currentWalLsn,
@@ -582,6 +582,8 @@ export class MigrationManager {
         await sleepAbortable(200, signal);
       }
       this.note(state, 'blocking', `cutover attempt ${attempt}`);
+      // Opened before the block: a connection setup inside it would lengthen every held write.
+      const control = await Promise.all(targets.map((t) => openClient(t.server, 'migration-cutover')));
       const report = await this.deps.gate.block(
         [plan.sourceShard],
         { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
@@ -591,13 +593,15 @@ export class MigrationManager {
           },
           switchTopology: async () => {
             const positions = new Map<string, string>();
-            for (const t of targets) positions.set(t.shard, await currentWalLsn(t.server));
+            const lsns = await Promise.all(control.map((c) => currentWalLsn(c)));
+            for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
             state.switchPositions = Object.fromEntries(positions);
             this.deps.topology.rebuild(configAfterSplit(this.config, plan));
             this.deps.gate.translations.record(plan.sourceShard, positions);
           },
         },
       );
+      await Promise.all(control.map((c) => c.end().catch(() => undefined)));
       state.cutovers.push(report);
       if (report.outcome === 'switched') {
         this.note(
