@@ -1,0 +1,107 @@
+// Small helpers over node-sql-parser's JSON AST (MySQL grammar): a stack-based walk, names, and
+// the ValueRef of a constant through the markers of parse-text.ts. The tree is untyped JSON on
+// purpose: every access is guarded, so an unexpected shape degrades to "no fact", never a throw.
+import type { ValueRef } from '../facts.js';
+import { MAX_MARKED, NUMBER_MARKER, PARAM_MARKER, stringMarkerIndex } from './parse-text.js';
+
+export type Node = Record<string, unknown>;
+
+export const isNode = (v: unknown): v is Node => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Visits every object below root (arrays entered, not visited). */
+export function walk(root: unknown, visit: (node: Node) => void): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const cur = stack.pop();
+    if (!cur || typeof cur !== 'object') continue;
+    if (Array.isArray(cur)) {
+      for (const x of cur) if (x && typeof x === 'object') stack.push(x);
+      continue;
+    }
+    visit(cur as Node);
+    for (const k in cur) {
+      if (k === 'loc') continue;
+      const v = (cur as Node)[k];
+      if (v && typeof v === 'object') stack.push(v);
+    }
+  }
+}
+
+/** A name that the grammar gives as a string, `{ value }` or `{ expr: { value } }`. */
+export function nameOf(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (!isNode(v)) return null;
+  if (typeof v.value === 'string') return v.value;
+  if (isNode(v.expr) && typeof v.expr.value === 'string') return v.expr.value;
+  return null;
+}
+
+/** A FROM / INSERT / UPDATE table reference: `{ db, table, as }` (not a column_ref). */
+export function isTableRef(n: Node): boolean {
+  return 'db' in n && typeof n.table === 'string' && n.type !== 'column_ref';
+}
+
+/** Lower-cased function name (last part, schema dropped) of a function or aggregate node. */
+export function functionName(n: Node): string | null {
+  if (n.type === 'aggr_func') return typeof n.name === 'string' ? n.name.toLowerCase() : null;
+  if (n.type !== 'function') return null;
+  if (typeof n.name === 'string') return n.name.toLowerCase();
+  const parts = isNode(n.name) ? asArray(n.name.name) : [];
+  const last = nameOf(parts[parts.length - 1]);
+  return last === null ? null : last.toLowerCase();
+}
+
+/** A marked number back to its reference: a literal, a placeholder, or null for a real number. */
+function markedNumber(v: number, negate: boolean): ValueRef | null {
+  if (v >= NUMBER_MARKER && v < NUMBER_MARKER + MAX_MARKED && Number.isInteger(v)) {
+    const index = v - NUMBER_MARKER;
+    return negate ? { kind: 'literal', index, negate: true } : { kind: 'literal', index };
+  }
+  if (v > PARAM_MARKER && v < PARAM_MARKER + MAX_MARKED && Number.isInteger(v) && !negate) {
+    return { kind: 'param', index: v - PARAM_MARKER };
+  }
+  return null;
+}
+
+/** The constant or placeholder a value node stands for; null for an expression. */
+export function valueRef(node: unknown): ValueRef | null {
+  if (!isNode(node)) return null;
+  switch (node.type) {
+    case 'number': {
+      const v = typeof node.value === 'string' ? Number(node.value) : node.value;
+      if (typeof v !== 'number') return null;
+      return v < 0 ? markedNumber(-v, true) : markedNumber(v, false);
+    }
+    case 'unary_expr': {
+      if (node.operator !== '-' || !isNode(node.expr) || node.expr.type !== 'number') return null;
+      const inner = valueRef(node.expr);
+      if (inner?.kind !== 'literal') return null;
+      return inner.negate ? { kind: 'literal', index: inner.index } : { ...inner, negate: true };
+    }
+    case 'null':
+      return { kind: 'const', value: null };
+    case 'bool':
+      return { kind: 'const', value: node.value ? '1' : '0' };
+    default: {
+      if (typeof node.type !== 'string' || !node.type.endsWith('string')) return null;
+      const index = stringMarkerIndex(node.value);
+      return index === null ? null : { kind: 'literal', index };
+    }
+  }
+}
+
+/** A plain integer constant of the shape itself (ORDER BY 2): its value, else null. */
+export function positionNumber(node: unknown): number | null {
+  if (!isNode(node) || node.type !== 'number' || typeof node.value !== 'number') return null;
+  const v = node.value;
+  return Number.isInteger(v) && v >= 0 && v < PARAM_MARKER ? v : null;
+}
+
+/** JSON of a node without locations: equal expressions compare equal. */
+export function shapeKey(node: unknown): string {
+  return JSON.stringify(node, (k, v: unknown) => (k === 'loc' ? undefined : v));
+}

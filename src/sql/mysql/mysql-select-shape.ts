@@ -1,0 +1,167 @@
+// What a scatter-gather merge needs from a MySQL SELECT (see src/sql/pg-select-shape.ts): output
+// columns with top-level aggregates, ORDER BY / GROUP BY as output positions, LIMIT [offset,]
+// count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
+// cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
+import type { AggregateFn, OrderItem, OutputColumn, SelectShape, ValueRef } from '../facts.js';
+import {
+  asArray,
+  functionName,
+  isNode,
+  type Node,
+  nameOf,
+  positionNumber,
+  shapeKey,
+  valueRef,
+  walk,
+} from './mysql-ast.js';
+
+const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
+
+/** Built-in aggregates (the grammar marks most as aggr_func; some arrive as plain functions). */
+const AGGREGATES = new Set([
+  ...MERGEABLE,
+  'group_concat',
+  'json_arrayagg',
+  'json_objectagg',
+  'bit_and',
+  'bit_or',
+  'bit_xor',
+  'std',
+  'stddev',
+  'stddev_pop',
+  'stddev_samp',
+  'variance',
+  'var_pop',
+  'var_samp',
+]);
+
+function isAggregate(n: Node): boolean {
+  if (n.type !== 'aggr_func' && n.type !== 'function') return false;
+  if (n.over) return false;
+  const name = functionName(n);
+  return n.type === 'aggr_func' || (name !== null && AGGREGATES.has(name));
+}
+
+function isStar(expr: unknown): boolean {
+  return (
+    isNode(expr) && ((expr.type === 'column_ref' && nameOf(expr.column) === '*') || expr.type === 'star')
+  );
+}
+
+/** The name the column will have: alias, column name, or the function's name. */
+function outputName(col: Node): string {
+  const alias = nameOf(col.as);
+  if (alias !== null) return alias;
+  const e = col.expr;
+  if (!isNode(e)) return '?column?';
+  if (e.type === 'column_ref') return nameOf(e.column) ?? '?column?';
+  return functionName(e) ?? '?column?';
+}
+
+interface Target {
+  column: OutputColumn;
+  key: string;
+}
+
+function outputColumn(col: Node, problems: string[]): OutputColumn {
+  const e = col.expr;
+  const out: OutputColumn = { name: outputName(col) };
+  if (isStar(e)) {
+    out.star = true;
+    out.name = '*';
+  }
+  let top: Node | null = null;
+  if (isNode(e) && isAggregate(e)) {
+    const fname = functionName(e) ?? '';
+    if (!MERGEABLE.has(fname)) problems.push(`aggregate ${fname}() across shards`);
+    else {
+      out.aggregate = fname as AggregateFn;
+      const args = isNode(e.args) ? e.args : {};
+      if (typeof args.distinct === 'string' && args.distinct.toUpperCase() === 'DISTINCT')
+        out.aggregateDistinct = true;
+      top = e;
+    }
+  }
+  walk(e, (n) => {
+    if ((n.type === 'function' || n.type === 'aggr_func') && n.over) problems.push('window functions');
+    else if (n !== top && isAggregate(n)) {
+      problems.push(
+        top === null ? 'an aggregate inside an expression' : 'an aggregate inside an aggregate argument',
+      );
+    }
+  });
+  return out;
+}
+
+function columnsOf(sel: Node): Node[] {
+  const cols = sel.columns;
+  if (cols === '*') return [{ expr: { type: 'star', value: '*' }, as: null }];
+  return asArray(cols).filter(isNode);
+}
+
+/** LIMIT as [count, offset] value nodes. */
+function limitNodes(limit: unknown): [unknown, unknown] {
+  if (!isNode(limit)) return [undefined, undefined];
+  const v = asArray(limit.value);
+  if (v.length === 0) return [undefined, undefined];
+  if (v.length === 1) return [v[0], undefined];
+  return limit.seperator === ',' ? [v[1], v[0]] : [v[0], v[1]];
+}
+
+export function selectShape(sel: Node): SelectShape {
+  const problems: string[] = [];
+  const targets: Target[] = columnsOf(sel).map((c) => ({
+    column: outputColumn(c, problems),
+    key: shapeKey(c.expr),
+  }));
+  const outputs = targets.map((t) => t.column);
+  const firstStar = outputs.findIndex((o) => o.star);
+  const hasStar = firstStar >= 0;
+  const positionOf = (node: unknown): number | null => {
+    const n = positionNumber(node);
+    if (n !== null) return n >= 1 && (hasStar || n <= outputs.length) ? n : null;
+    if (isNode(node) && node.type === 'column_ref' && nameOf(node.table) === null) {
+      const name = nameOf(node.column)?.toLowerCase();
+      const i = outputs.findIndex((o) => !o.star && o.name.toLowerCase() === name);
+      if (i >= 0 && (!hasStar || i < firstStar)) return i + 1;
+    }
+    const key = shapeKey(node);
+    const i = targets.findIndex((t) => t.key === key);
+    return i >= 0 && (!hasStar || i < firstStar) ? i + 1 : null;
+  };
+  const orderBy: OrderItem[] = asArray(sel.orderby)
+    .filter(isNode)
+    .map((o) => {
+      const desc = typeof o.type === 'string' && o.type.toUpperCase() === 'DESC';
+      const position = positionOf(o.expr);
+      const out = position !== null ? outputs[position - 1] : undefined;
+      return { position, name: out && !out.star ? out.name : null, desc, nullsFirst: !desc };
+    });
+  const group = isNode(sel.groupby) ? sel.groupby : null;
+  const groupItems = group ? asArray(group.columns) : asArray(sel.groupby);
+  if (group && asArray(group.modifiers).some((m) => m !== null)) problems.push('GROUP BY ... WITH ROLLUP');
+  const groupBy = groupItems.map(positionOf);
+  const distinct =
+    typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
+  if (sel.having) problems.push('HAVING');
+  if (sel._next || sel.set_op) problems.push('UNION/INTERSECT/EXCEPT');
+  if (sel.window) problems.push('window functions');
+  if (asArray(sel.options).some((o) => String(o).toUpperCase() === 'SQL_CALC_FOUND_ROWS'))
+    problems.push('SQL_CALC_FOUND_ROWS');
+  const [limitNode, offsetNode] = limitNodes(sel.limit);
+  const limit: ValueRef | null = limitNode === undefined ? null : valueRef(limitNode);
+  const offset: ValueRef | null = offsetNode === undefined ? null : valueRef(offsetNode);
+  if (limitNode !== undefined && !limit) problems.push('a LIMIT expression');
+  if (offsetNode !== undefined && !offset) problems.push('an OFFSET expression');
+  return {
+    outputs,
+    orderBy,
+    limit,
+    offset,
+    groupBy,
+    distinct,
+    hasAggregates:
+      outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
+    unmergeable: problems[0] ?? null,
+  };
+}

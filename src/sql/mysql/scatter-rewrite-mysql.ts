@@ -1,0 +1,158 @@
+// Per-shard SQL for a MySQL scatter read, the counterpart of src/sql/scatter-rewrite.ts with the
+// same signature so the router can be given the dialect's function: LIMIT [m,] n / LIMIT n
+// OFFSET m becomes LIMIT n+m (or no LIMIT for grouped results, which the merge limits), and
+// avg(x) becomes sum(x) with count(x) appended to the select list. The edit is textual, guided
+// by the MySQL lexer's tokens, so keywords inside strings, comments and backticks never match.
+// A `?` inside the replaced LIMIT disappears with it: the planner already used its value.
+import { ShardgateError } from '../../errors.js';
+import type { ScatterRewrite } from '../../router/plan.js';
+import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
+import { T } from './mysql-lexer.js';
+import { groupEnd } from './parse-text.js';
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function unsupported(detail: string): ShardgateError {
+  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
+}
+
+/** Indexes of the tokens at parenthesis depth 0. */
+function topLevel(toks: readonly Token[]): number[] {
+  const out: number[] = [];
+  let depth = 0;
+  toks.forEach((t, i) => {
+    if (t.type === T.LPAREN) depth++;
+    else if (t.type === T.RPAREN) depth--;
+    else if (depth === 0) out.push(i);
+  });
+  return out;
+}
+
+const isWordTok = (t: Token | undefined, w: string) => t !== undefined && t.type === T.WORD && t.text === w;
+const isValueTok = (t: Token | undefined) =>
+  t !== undefined && (t.literal >= 0 || t.type === T.PARAM || t.type === T.NUMBER);
+
+/** Token index just past `LIMIT v [, v | OFFSET v]` starting at i. */
+function limitClauseEnd(toks: readonly Token[], i: number): number {
+  let j = i + 1;
+  if (!isValueTok(toks[j])) throw unsupported('a LIMIT that is not a number or placeholder');
+  j++;
+  if (toks[j]?.type === T.COMMA || isWordTok(toks[j], 'offset')) {
+    if (!isValueTok(toks[j + 1])) throw unsupported('an OFFSET that is not a number or placeholder');
+    j += 2;
+  }
+  return j;
+}
+
+const LIST_END = new Set([
+  'from',
+  'into',
+  'where',
+  'group',
+  'having',
+  'window',
+  'order',
+  'limit',
+  'for',
+  'lock',
+  'union',
+]);
+const SELECT_MODIFIERS = new Set([
+  'all',
+  'distinct',
+  'distinctrow',
+  'high_priority',
+  'straight_join',
+  'sql_small_result',
+  'sql_big_result',
+  'sql_buffer_result',
+  'sql_no_cache',
+  'sql_cache',
+  'sql_calc_found_rows',
+]);
+
+/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
+function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: number[]): Edit[] {
+  const selectAt = top.find((i) => isWordTok(toks[i], 'select'));
+  if (selectAt === undefined) throw unsupported('avg() outside a plain SELECT');
+  let from = selectAt + 1;
+  while (toks[from]?.type === T.WORD && SELECT_MODIFIERS.has(toks[from]!.text)) from++;
+  const listEnd =
+    top.find((i) => i > selectAt && toks[i]!.type === T.WORD && LIST_END.has(toks[i]!.text)) ?? toks.length;
+  // Select-list items as token ranges split at top-level commas.
+  const items: Array<[number, number]> = [];
+  let start = from;
+  for (const i of top) {
+    if (i <= selectAt || i >= listEnd) continue;
+    if (toks[i]!.type === T.COMMA) {
+      items.push([start, i]);
+      start = i + 1;
+    }
+  }
+  items.push([start, listEnd]);
+  const edits: Edit[] = [];
+  const counts: string[] = [];
+  for (const column of columns) {
+    const item = items[column];
+    if (!item) throw unsupported('avg() column not found in the select list');
+    const [s, e] = item;
+    const name = toks[s];
+    if (!isWordTok(name, 'avg') || toks[s + 1]?.type !== T.LPAREN) {
+      throw unsupported('avg() under a cast or inside an expression');
+    }
+    const close = groupEnd(toks, s + 1);
+    // Only an alias may follow the call: `avg(x) AS a`, `avg(x) a`.
+    const rest = e - close;
+    const aliasOnly =
+      rest === 0 ||
+      (rest === 1 && toks[close]!.type !== T.OP) ||
+      (rest === 2 && isWordTok(toks[close], 'as'));
+    if (!aliasOnly) throw unsupported('avg() inside an expression');
+    edits.push({ start: name!.start, end: name!.end, text: 'sum' });
+    counts.push(`count${sql.slice(toks[s + 1]!.start, toks[close - 1]!.end)}`);
+  }
+  const at = toks[listEnd - 1]!.end;
+  edits.push({ start: at, end: at, text: `, ${counts.join(', ')}` });
+  return edits;
+}
+
+/** The statement text each shard runs, given the planner's ScatterRewrite. One SELECT only. */
+export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): string {
+  const statements: Token[][] = [];
+  fingerprintMysql(sql, statements);
+  if (statements.length !== 1) throw unsupported('a scatter rewrite needs exactly one statement');
+  const toks = statements[0]!.filter((t) => t.type !== T.EXEC_OPEN && t.type !== T.EXEC_CLOSE);
+  if (toks.length === 0) throw unsupported('an empty statement cannot be rewritten per shard');
+  const top = topLevel(toks);
+  if (top.some((i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD)) {
+    throw unsupported('a set operation cannot be rewritten per shard');
+  }
+  const edits: Edit[] = [];
+  const limitAt = top.find((i) => isWordTok(toks[i], 'limit'));
+  if (limitAt !== undefined) {
+    const end = limitClauseEnd(toks, limitAt);
+    edits.push({
+      start: toks[limitAt]!.start,
+      end: toks[end - 1]!.end,
+      text: rewrite.limit === null ? '' : `LIMIT ${rewrite.limit}`,
+    });
+  } else if (rewrite.limit !== null) {
+    // Before FOR UPDATE / LOCK IN SHARE MODE / INTO, else at the end.
+    const tail = top.find((i) => ['for', 'lock', 'into'].includes(toks[i]!.text) && toks[i]!.type === T.WORD);
+    const at = tail !== undefined ? toks[tail]!.start : toks[toks.length - 1]!.end;
+    edits.push({
+      start: at,
+      end: at,
+      text: tail !== undefined ? `LIMIT ${rewrite.limit} ` : ` LIMIT ${rewrite.limit}`,
+    });
+  }
+  if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, toks, top, rewrite.avgColumns));
+  edits.sort((a, b) => b.start - a.start);
+  let out = sql;
+  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}

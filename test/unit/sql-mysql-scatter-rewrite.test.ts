@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ShardgateError } from '../../src/errors.js';
+import { inlineInsertRowsMysql } from '../../src/sql/mysql/insert-rows-mysql.js';
+import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysql.js';
+
+const rw = rewriteForScatterMysql;
+const none = { limit: null, avgColumns: [] };
+
+describe('MySQL scatter rewrite', () => {
+  it('LIMIT m, n and LIMIT n OFFSET m -> LIMIT n+m per shard', () => {
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT 2, 5', { limit: 7, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 7',
+    );
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2;', { limit: 7, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 7;',
+    );
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT ?, ?', { limit: 30, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 30',
+    );
+  });
+  it('removes LIMIT for grouped results (the merge applies it)', () => {
+    expect(rw('SELECT a, count(*) FROM t GROUP BY a ORDER BY 2 DESC LIMIT 3', none)).toBe(
+      'SELECT a, count(*) FROM t GROUP BY a ORDER BY 2 DESC ',
+    );
+  });
+  it('keeps LIMIT before FOR UPDATE and in subqueries, strings, comments, backticks alone', () => {
+    const sql =
+      "SELECT id, 'limit 1' AS `limit`, (SELECT max(x) FROM u LIMIT 1) m FROM t /* limit 9 */ # limit 8\n ORDER BY id LIMIT 3, 1 FOR UPDATE";
+    expect(rw(sql, { limit: 4, avgColumns: [] })).toBe(
+      "SELECT id, 'limit 1' AS `limit`, (SELECT max(x) FROM u LIMIT 1) m FROM t /* limit 9 */ # limit 8\n ORDER BY id LIMIT 4 FOR UPDATE",
+    );
+  });
+  it('adds a LIMIT before FOR UPDATE when there was none', () => {
+    expect(rw('SELECT id FROM t ORDER BY id FOR UPDATE', { limit: 9, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 9 FOR UPDATE',
+    );
+    expect(rw('SELECT id FROM t ORDER BY id', { limit: 9, avgColumns: [] })).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 9',
+    );
+  });
+  it('avg(x) -> sum(x) with count(x) appended to the select list', () => {
+    expect(
+      rw('SELECT user_id, AVG(score) AS a, avg(x + 1) b FROM t GROUP BY 1 ORDER BY 2 LIMIT 5', {
+        limit: null,
+        avgColumns: [1, 2],
+      }),
+    ).toBe(
+      'SELECT user_id, sum(score) AS a, sum(x + 1) b, count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
+    );
+    expect(rw('SELECT DISTINCT avg(k) FROM sbtest1', { limit: null, avgColumns: [0] })).toBe(
+      'SELECT DISTINCT sum(k), count(k) FROM sbtest1',
+    );
+    expect(rw('SELECT avg(k)', { limit: null, avgColumns: [0] })).toBe('SELECT sum(k), count(k)');
+  });
+  it('refuses what it cannot rewrite with SCATTER_UNSUPPORTED', () => {
+    const refused = (sql: string, avgColumns: number[] = []) => {
+      try {
+        rw(sql, { limit: 5, avgColumns });
+        return null;
+      } catch (err) {
+        expect(err).toBeInstanceOf(ShardgateError);
+        return (err as ShardgateError).code;
+      }
+    };
+    expect(refused('SELECT a FROM t UNION SELECT a FROM u LIMIT 3')).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT avg(x) + 1 FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT CAST(avg(x) AS SIGNED) FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT 1; SELECT 2')).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT a FROM t LIMIT @n')).toBe('SCATTER_UNSUPPORTED');
+  });
+});
+
+describe('MySQL split INSERT', () => {
+  it('keeps the chosen VALUES rows and inlines placeholders', () => {
+    const sql = "INSERT INTO t (id, s) VALUES (1, 'a'), (?, ?), (3, '(x)') ON DUPLICATE KEY UPDATE s = ?";
+    expect(inlineInsertRowsMysql(sql, [1, 2], ['2', "it's \\ ok", 'z'])).toBe(
+      "INSERT INTO t (id, s) VALUES ('2', 'it''s \\\\ ok'), (3, '(x)') ON DUPLICATE KEY UPDATE s = 'z'",
+    );
+    expect(inlineInsertRowsMysql('REPLACE INTO t VALUES ROW(1), ROW(?)', [1], [null])).toBe(
+      'REPLACE INTO t VALUES ROW(NULL)',
+    );
+  });
+  it('refuses what is not INSERT ... VALUES', () => {
+    expect(() => inlineInsertRowsMysql('INSERT INTO t SELECT * FROM u', [0], [])).toThrow(ShardgateError);
+    expect(() => inlineInsertRowsMysql('INSERT INTO t VALUES (1)', [3], [])).toThrow(ShardgateError);
+  });
+});
