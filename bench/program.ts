@@ -1,11 +1,19 @@
 // The benchmark command tree, shared by bench/main.ts and `shardgate bench` (the CLI can attach
 // the scenarios to its own command with registerBenchScenarios).
 import { Command } from 'commander';
+import { registerConsistencyCommand } from './scenarios/consistency-command.js';
+import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
+import { registerSplitCommand } from './scenarios/split-command.js';
+import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
 
 /** Adds one subcommand per scenario to `parent`. */
 export function registerBenchScenarios(parent: Command): Command {
   registerPgbenchCommand(parent);
+  registerSysbenchCommand(parent);
+  registerHotkeysCommand(parent);
+  registerConsistencyCommand(parent);
+  registerSplitCommand(parent);
   return parent;
 }
 

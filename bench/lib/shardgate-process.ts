@@ -104,29 +104,9 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
     poolSize: options.poolSize,
     extra: options.extra,
   });
-  const configYaml = stringify(config);
-  const tmp = ownedTempDir('bench-shardgate-');
-  const configPath = join(tmp.dir, 'shardgate.yaml');
-  writeOwnedFile(configPath, configYaml);
-  const service = startService(
-    'shardgate',
-    process.execPath,
-    [cli, 'start', '--config', configPath, '--workers', String(workers)],
-    {
-      cwd: repoRoot(),
-    },
-  );
-  try {
-    await waitForPort('127.0.0.1', postgresPort, 30_000, () => !service.exited());
-  } catch (err) {
-    await service.stop();
-    tmp.remove();
-    const why = err instanceof Error ? err.message : String(err);
-    return {
-      ok: false,
-      note: `shardgate did not start: ${why}: ${outputDigest(service.output())}`,
-    };
-  }
+  const launched = await launchShardgateProcess({ config, postgresPort, workers, cliPath: cli });
+  if (!launched.ok) return launched;
+  const { configYaml } = launched;
   return {
     ok: true,
     configYaml,
@@ -138,6 +118,71 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
       database: options.backend.database,
       version: `shardgate ${workers} worker${workers === 1 ? '' : 's'}`,
       unsupportedModes: {},
+      stop: launched.process.stop,
+    },
+  };
+}
+
+/** A shardgate child process started from a config object (see launchShardgateProcess). */
+export interface ShardgateProcess {
+  configYaml: string;
+  /** The tail of its stdout and stderr, for error messages. */
+  output(): string;
+  exited(): boolean;
+  /** SIGTERM (then SIGKILL), and removes the config's temp directory. */
+  stop(): Promise<void>;
+}
+
+export interface LaunchShardgateOptions {
+  /** The whole config; its listen ports must be set (use freePort). */
+  config: Record<string, unknown>;
+  /** The PostgreSQL port to wait for (the config's listen.postgres.port). */
+  postgresPort: number;
+  workers: number;
+  cliPath?: string;
+  /** Milliseconds to wait for the PostgreSQL port (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Writes the config as YAML to a private temp directory and runs `shardgate start` on it as a
+ * separate process, as users run it; resolves once the PostgreSQL port accepts connections.
+ */
+export async function launchShardgateProcess(
+  options: LaunchShardgateOptions,
+): Promise<{ ok: true; configYaml: string; process: ShardgateProcess } | { ok: false; note: string }> {
+  const cli = options.cliPath ?? shardgateCliPath();
+  if (!existsSync(cli)) return { ok: false, note: `${cli} not found: run "npm run build" first` };
+  const configYaml = stringify(options.config);
+  const tmp = ownedTempDir('bench-shardgate-');
+  const configPath = join(tmp.dir, 'shardgate.yaml');
+  writeOwnedFile(configPath, configYaml);
+  const service = startService(
+    'shardgate',
+    process.execPath,
+    [cli, 'start', '--config', configPath, '--workers', String(options.workers)],
+    { cwd: repoRoot() },
+  );
+  try {
+    await waitForPort(
+      '127.0.0.1',
+      options.postgresPort,
+      options.startTimeoutMs ?? 30_000,
+      () => !service.exited(),
+    );
+  } catch (err) {
+    await service.stop();
+    tmp.remove();
+    const why = err instanceof Error ? err.message : String(err);
+    return { ok: false, note: `shardgate did not start: ${why}: ${outputDigest(service.output())}` };
+  }
+  return {
+    ok: true,
+    configYaml,
+    process: {
+      configYaml,
+      output: () => service.output(),
+      exited: () => service.exited(),
       async stop() {
         await service.stop();
         tmp.remove();

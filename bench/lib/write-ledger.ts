@@ -1,0 +1,243 @@
+// A paced writer pool with a client-side ledger, for the split load test (bench `split` and the
+// migration integration test): inserts (likes, new ids) and updates (posts.title, each user owned
+// by one writer so the last acknowledged value is well defined), plus readers at every level.
+// Afterwards checkLedger() compares the ledger with the servers, straight, not through the proxy.
+import pg from 'pg';
+import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
+import { type KeyRange, rangeContains } from '../../src/router/sharding/keyspace.js';
+
+export interface Ledger {
+  /** likes.id -> user_id of every insert the proxy acknowledged. */
+  inserted: Map<number, number>;
+  /** Inserts that failed: must not exist. */
+  failedInserts: Set<number>;
+  /** user_id -> last acknowledged posts.title (a failed later update must not show). */
+  titles: Map<number, string>;
+  writes: number;
+  /** 40001 (cutover) errors; the writer retries with a new value. */
+  retries: number;
+  errors: string[];
+  reads: number;
+  readErrors: string[];
+  /** read_your_writes reads of the session's own insert that did not see it. */
+  staleOwnReads: number;
+  /** Write latency in ms, for the delay the block adds. */
+  writeLatencies: number[];
+}
+
+export interface WriterPoolOptions {
+  url: string;
+  writers: number;
+  readers: number;
+  /** Target writes per second over all writers (paced, not a maximum). */
+  writesPerSecond: number;
+  /** Users whose rows are written (e.g. the ones on the shard being split). */
+  users: number[];
+  /** likes ids start here (one run's ids never collide with another's). */
+  idBase: number;
+}
+
+const LEVELS = ['strong', 'read_your_writes', 'bounded', 'eventual', 'weak'];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function newLedger(): Ledger {
+  return {
+    inserted: new Map(),
+    failedInserts: new Set(),
+    titles: new Map(),
+    writes: 0,
+    retries: 0,
+    errors: [],
+    reads: 0,
+    readErrors: [],
+    staleOwnReads: 0,
+    writeLatencies: [],
+  };
+}
+
+export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop(): Promise<void> } {
+  const ledger = newLedger();
+  let stopped = false;
+  let nextId = o.idBase;
+  const perWriterInterval = (1000 * o.writers) / Math.max(1, o.writesPerSecond);
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: o.url });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  };
+  const fail = (err: unknown, into: string[]) => {
+    const code = (err as { code?: string }).code;
+    if (code === '40001') ledger.retries++;
+    else into.push(`${code ?? 'no code'}: ${(err as Error).message}`);
+    return code;
+  };
+  const writer = async (w: number) => {
+    const c = await connect();
+    await c.query("SET shardgate.consistency = 'read_your_writes'");
+    const mine = o.users.filter((_, i) => i % o.writers === w);
+    let seq = 0;
+    let due = performance.now();
+    while (!stopped) {
+      due += perWriterInterval;
+      const user = mine[seq % Math.max(1, mine.length)] ?? o.users[0]!;
+      seq++;
+      const started = performance.now();
+      if (seq % 2 === 0) {
+        const id = nextId++;
+        try {
+          await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [id, user]);
+          ledger.inserted.set(id, user);
+          ledger.writes++;
+          ledger.writeLatencies.push(performance.now() - started);
+          const r = await c.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1 AND id = $2', [
+            user,
+            id,
+          ]);
+          ledger.reads++;
+          if (r.rows[0].n !== 1) ledger.staleOwnReads++;
+        } catch (err) {
+          ledger.failedInserts.add(id);
+          fail(err, ledger.errors);
+        }
+      } else {
+        const title = `w${w}-${seq}`;
+        try {
+          await c.query('UPDATE posts SET title = $1 WHERE user_id = $2', [title, user]);
+          ledger.titles.set(user, title);
+          ledger.writes++;
+          ledger.writeLatencies.push(performance.now() - started);
+        } catch (err) {
+          fail(err, ledger.errors);
+        }
+      }
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      else due = performance.now();
+    }
+    await c.end().catch(() => undefined);
+  };
+  const reader = async (r: number) => {
+    const c = await connect();
+    let n = r;
+    while (!stopped) {
+      const level = LEVELS[n % LEVELS.length]!;
+      const user = o.users[(n * 7) % o.users.length]!;
+      n++;
+      try {
+        await c.query(`SET shardgate.consistency = '${level}'`);
+        await c.query('SELECT title FROM posts WHERE user_id = $1', [user]);
+        ledger.reads++;
+      } catch (err) {
+        fail(err, ledger.readErrors);
+      }
+      await sleep(5);
+    }
+    await c.end().catch(() => undefined);
+  };
+  const loops = [
+    ...Array.from({ length: o.writers }, (_, i) => writer(i)),
+    ...Array.from({ length: o.readers }, (_, i) => reader(i)),
+  ];
+  return {
+    ledger,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+export interface ShardServer {
+  shard: string;
+  range: KeyRange;
+  host: string;
+  port: number;
+}
+
+export interface LedgerReport {
+  checkedInserts: number;
+  checkedUsers: number;
+  problems: string[];
+}
+
+/**
+ * Every acknowledged insert exactly once, on the shard owning its key; no failed insert and no
+ * row nobody wrote in [idBase, idBase + 1e9); every user's posts carry the last acknowledged title.
+ */
+export async function checkLedger(
+  ledger: Ledger,
+  shards: ShardServer[],
+  idBase: number,
+): Promise<LedgerReport> {
+  const problems: string[] = [];
+  const likes = new Map<string, Map<number, number>>();
+  const titles = new Map<string, Map<number, Set<string>>>();
+  for (const s of shards) {
+    const c = new pg.Client({ host: s.host, port: s.port, user: 'postgres', database: 'shardgate' });
+    await c.connect();
+    try {
+      const r = await c.query(
+        'SELECT id::text, user_id::text FROM likes WHERE id >= $1 AND id < $1 + 1000000000',
+        [idBase],
+      );
+      likes.set(
+        s.shard,
+        new Map(r.rows.map((x: { id: string; user_id: string }) => [Number(x.id), Number(x.user_id)])),
+      );
+      const t = await c.query('SELECT user_id::text, title FROM posts WHERE user_id = ANY($1::int8[])', [
+        [...ledger.titles.keys()],
+      ]);
+      const m = new Map<number, Set<string>>();
+      for (const row of t.rows as Array<{ user_id: string; title: string }>) {
+        const set = m.get(Number(row.user_id)) ?? new Set<string>();
+        set.add(row.title);
+        m.set(Number(row.user_id), set);
+      }
+      titles.set(s.shard, m);
+    } finally {
+      await c.end();
+    }
+  }
+  const owner = (user: number) =>
+    shards.find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!.shard;
+  for (const [id, user] of ledger.inserted) {
+    const holders = [...likes].filter(([, m]) => m.has(id)).map(([shard]) => shard);
+    const want = owner(user);
+    if (holders.length !== 1 || holders[0] !== want) {
+      problems.push(
+        `acknowledged insert ${id} (user ${user}) is on [${holders.join(', ')}], expected ${want}`,
+      );
+    }
+  }
+  for (const id of ledger.failedInserts) {
+    for (const [shard, m] of likes) if (m.has(id)) problems.push(`failed insert ${id} appears on ${shard}`);
+  }
+  const known = new Set([...ledger.inserted.keys(), ...ledger.failedInserts]);
+  for (const [shard, m] of likes) {
+    for (const id of m.keys()) if (!known.has(id)) problems.push(`row ${id} on ${shard} that nobody wrote`);
+  }
+  for (const [user, title] of ledger.titles) {
+    const seen = titles.get(owner(user))?.get(user);
+    if (seen && (seen.size !== 1 || !seen.has(title))) {
+      problems.push(`user ${user}'s posts have titles [${[...seen].join(', ')}], last acknowledged ${title}`);
+    }
+    for (const [shard, m] of titles) {
+      if (shard !== owner(user) && m.has(user)) problems.push(`user ${user}'s posts also on ${shard}`);
+    }
+  }
+  return {
+    checkedInserts: ledger.inserted.size,
+    checkedUsers: ledger.titles.size,
+    problems: problems.slice(0, 50),
+  };
+}
+
+/** Users whose rows live in `range` (for writing into the shard being split). */
+export function usersIn(range: KeyRange, count: number, from = 1, to = 100_000): number[] {
+  const out: number[] = [];
+  for (let u = from; u <= to && out.length < count; u++) {
+    if (rangeContains(range, keyspaceIdFor(String(u), 'int')!)) out.push(u);
+  }
+  return out;
+}

@@ -1,0 +1,340 @@
+// The consistency scenario: 2 shards x (primary + streaming replica), shardgate as a child
+// process, and for each injected replica lag (recovery_min_apply_delay on every replica) and each
+// consistency level a mixed workload of sessions writing and reading versioned registers. The
+// checker (bench/lib/consistency-checker.ts) judges every read against every acknowledged write:
+// stale-read rate, read-your-writes violations; inet_server_port() tells which server answered.
+// Lag levels run in the given order (changing lag means waiting for replay); inside a lag level
+// the levels rotate between repeats. Every cell is bounded by --duration and --max-ops.
+import { parseConfig } from '../../src/config/load.js';
+import type { ConsistencyLevel } from '../../src/config/schema.js';
+import { rotation } from '../lib/alternate.js';
+import { checkHistory } from '../lib/consistency-checker.js';
+import {
+  adminJson,
+  adminMetrics,
+  type DemoTopology,
+  metricSum,
+  postgresVersion,
+  type RunningShardgate,
+  startDemoTopology,
+  startShardgateOn,
+} from '../lib/demo-topology.js';
+import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
+import { closeClients, openClients } from '../lib/pg-clients.js';
+import { onInterrupt } from '../lib/proc.js';
+import { fileTimestamp, type WrittenFiles, writeResultFiles } from '../lib/report.js';
+import { deepMerge } from '../lib/shardgate-process.js';
+import { percentile } from '../lib/stats.js';
+import { type ConsistencyOptions, estimateConsistencySeconds } from './consistency-options.js';
+import {
+  type ConsistencyResult,
+  type ConsistencyRun,
+  consoleReport,
+  markdownReport,
+  summarizeConsistency,
+  svgReport,
+} from './consistency-report.js';
+import {
+  type CellHistory,
+  cellRegisters,
+  emptyHistory,
+  type Register,
+  runSession,
+  seedStatements,
+  seedWrites,
+} from './consistency-workload.js';
+
+export interface ConsistencyOutput {
+  result: ConsistencyResult;
+  files: WrittenFiles | null;
+}
+
+interface CellPlan {
+  lagMs: number;
+  warmup: Register[];
+  measured: Map<string, Register[]>;
+}
+
+const cellId = (repeat: number, level: ConsistencyLevel) => `${repeat}:${level}`;
+
+export async function runConsistencyScenario(o: ConsistencyOptions): Promise<ConsistencyOutput> {
+  const say = o.say;
+  const startedAt = new Date();
+  const notes: string[] = [];
+  let topology: DemoTopology | null = null;
+  let proxy: RunningShardgate | null = null;
+  const cleanup = async () => {
+    const p = proxy;
+    proxy = null;
+    if (p) await p.stop().catch(() => undefined);
+    const t = topology;
+    topology = null;
+    if (t) await t.stop().catch(() => undefined);
+  };
+  const unregister = onInterrupt(cleanup);
+  try {
+    const machine = await machineInfo();
+    const before = loadSnapshot();
+    say(`bench consistency: ${describeMachine(machine)}; ${describeLoad(before)}`);
+    say('bench consistency: starting 2 shards x (primary + replica) and loading the demo schema ...');
+    const topo = await startDemoTopology({ shards: 2, replicas: 1, demoUsers: 20 });
+    topology = topo;
+    machine.versions.postgresql = await postgresVersion(topo);
+
+    // Every cell gets registers of its own, seeded at version 0 and replayed before any lag.
+    let next = 0;
+    const plans: CellPlan[] = o.lagsMs.map((lagMs) => {
+      const warmup = cellRegisters(next++, o.keys);
+      const measured = new Map<string, Register[]>();
+      for (let repeat = 0; repeat < o.repeats; repeat++)
+        for (const level of o.levels) measured.set(cellId(repeat, level), cellRegisters(next++, o.keys));
+      return { lagMs, warmup, measured };
+    });
+    await seedRegisters(
+      topo,
+      plans.flatMap((p) => [...p.warmup, ...[...p.measured.values()].flat()]),
+    );
+    await waitForReplicas(topo);
+
+    const extra = deepMerge(
+      { routing: { defaultMaxLagMs: o.boundedMaxLagMs } },
+      o.shardgateConfigExtra ?? {},
+    );
+    // Validates the merged config before launching (a bad --shardgate-config-extra is named here).
+    const routing = parseConfig(deepMerge(topo.baseConfig, extra), 'bench consistency config').routing;
+    const sg = await startShardgateOn(topo, { workers: o.workers, extra });
+    proxy = sg;
+    say(
+      `bench consistency: lags ${o.lagsMs.join(', ')} ms x levels ${o.levels.join(', ')} x ${o.repeats} repeats; about ${Math.ceil(estimateConsistencySeconds(o))} s`,
+    );
+
+    const runs: ConsistencyRun[] = [];
+    for (const plan of plans) {
+      for (const replica of replicaNames(topo)) await topo.cluster.setReplayDelay(replica, plan.lagMs);
+      // Unrecorded traffic so the lag monitor has seen the new lag before the first measured cell.
+      if (o.warmupS > 0) {
+        const warm = await workload(sg, o, 'eventual', plan.warmup, o.warmupS, 9_999);
+        warm.history.readLatency.destroy();
+        warm.history.writeLatency.destroy();
+      }
+      for (let repeat = 0; repeat < o.repeats; repeat++) {
+        const line: string[] = [];
+        for (const [order, level] of rotation(o.levels, repeat).entries()) {
+          const registers = plan.measured.get(cellId(repeat, level)) ?? [];
+          const run = await measureCell(topo, sg, o, {
+            lagMs: plan.lagMs,
+            level,
+            repeat,
+            order,
+            registers,
+            boundMs: routing.defaultMaxLagMs,
+          });
+          runs.push(run);
+          line.push(`${level} ${(run.staleRate * 100).toFixed(1)}% stale`);
+        }
+        say(`  lag ${plan.lagMs} ms #${repeat + 1}: ${line.join(', ')}`);
+      }
+      if (plan.lagMs > 0) {
+        for (const replica of replicaNames(topo)) await topo.cluster.setReplayDelay(replica, 0);
+        await waitForReplicas(topo);
+      }
+    }
+    const after = loadSnapshot();
+    await cleanup();
+    if (before.loadavg[0] > machine.cpus * 0.5) {
+      notes.push(
+        `the 1-minute load average was ${before.loadavg[0].toFixed(2)} on ${machine.cpus} cpus before the run: other work shared the machine; latency figures are noisy (stale-read rates also depend on how fast replicas replay)`,
+      );
+    }
+    const parameters = {
+      lagsMs: o.lagsMs,
+      levels: o.levels,
+      clients: o.clients,
+      durationS: o.durationS,
+      warmupS: o.warmupS,
+      repeats: o.repeats,
+      keys: o.keys,
+      writeRatio: o.writeRatio,
+      ownReadShare: o.ownReadShare,
+      via: o.via,
+      boundedMaxLagMs: routing.defaultMaxLagMs,
+      readYourWritesWaitMs: routing.readYourWritesWaitMs,
+      lagPollIntervalMs: routing.lagPollIntervalMs,
+      seed: o.seed,
+      shardgateWorkers: o.workers,
+      shardgateConfigExtra: o.shardgateConfigExtra,
+      topology: '2 shards x (primary + 1 streaming replica)',
+      lagInjection: 'recovery_min_apply_delay on every replica',
+      replicaShareSource:
+        'inet_server_port() in every read, matched to the launched servers (metricsReplicaShare: /metrics cross-check)',
+    };
+    const result: ConsistencyResult = {
+      scenario: 'consistency',
+      schemaVersion: 1,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command: o.command,
+      machine,
+      load: { before, after },
+      parameters,
+      runs,
+      cells: summarizeConsistency(runs, parameters),
+      notes,
+    };
+    say(consoleReport(result));
+    let files: WrittenFiles | null = null;
+    if (o.resultsDir) {
+      files = writeResultFiles({
+        dir: o.resultsDir,
+        scenario: 'consistency',
+        timestamp: fileTimestamp(startedAt),
+        result,
+        svg: svgReport(result),
+        markdown: markdownReport(result),
+        jsonPath: o.jsonPath ?? undefined,
+      });
+      say(`bench consistency: wrote ${files.json}, ${files.latestJson}, ${files.svg}, ${files.markdown}`);
+    }
+    return { result, files };
+  } finally {
+    await cleanup();
+    unregister();
+  }
+}
+
+function replicaNames(topology: DemoTopology): string[] {
+  return topology.cluster.shards.flatMap((s) => s.replicas.map((r) => r.name));
+}
+
+async function waitForReplicas(topology: DemoTopology): Promise<void> {
+  for (const name of replicaNames(topology)) await topology.cluster.waitForReplay(name, 60_000);
+}
+
+/** Inserts the registers on the primary of the shard that owns each (directly, not through the proxy). */
+async function seedRegisters(topology: DemoTopology, registers: readonly Register[]): Promise<void> {
+  for (const shard of topology.cluster.shards) {
+    const mine = registers.filter((r) => topology.ownerOf(r.table, r.userId) === shard.name);
+    for (let i = 0; i < mine.length; i += 500) {
+      for (const sql of seedStatements(mine.slice(i, i + 500)))
+        await topology.cluster.query(shard.primary.name, sql);
+    }
+  }
+}
+
+/** Runs `clients` sessions at `level` on `registers` for `seconds`; returns what they recorded. */
+async function workload(
+  sg: RunningShardgate,
+  o: ConsistencyOptions,
+  level: ConsistencyLevel,
+  registers: readonly Register[],
+  seconds: number,
+  seedSalt: number,
+): Promise<{ history: CellHistory; seconds: number }> {
+  const history = emptyHistory();
+  const clients = await openClients(sg.endpoint, o.clients);
+  try {
+    if (o.via === 'set')
+      await Promise.all(clients.map((c) => c.query(`SET shardgate.consistency = '${level}'`)));
+    const began = performance.now();
+    const deadline = began + seconds * 1000;
+    await Promise.all(
+      clients.map((client, i) =>
+        runSession(
+          client,
+          {
+            name: `c${i}`,
+            level,
+            via: o.via,
+            registers,
+            writeRatio: o.writeRatio,
+            ownReadShare: o.ownReadShare,
+            deadline,
+            maxOps: o.maxOpsPerSession,
+            seed: o.seed * 1_000_003 + seedSalt * 101 + i,
+          },
+          history,
+        ),
+      ),
+    );
+    return { history, seconds: (performance.now() - began) / 1000 };
+  } finally {
+    await closeClients(clients);
+  }
+}
+
+interface ShardsApi {
+  servers: Array<{ role: string; lagMs: number | null }>;
+}
+
+async function measureCell(
+  topology: DemoTopology,
+  sg: RunningShardgate,
+  o: ConsistencyOptions,
+  cell: {
+    lagMs: number;
+    level: ConsistencyLevel;
+    repeat: number;
+    order: number;
+    registers: Register[];
+    /** The bound of `bounded` (routing.defaultMaxLagMs). */
+    boundMs: number;
+  },
+): Promise<ConsistencyRun> {
+  const startedAt = new Date().toISOString();
+  const loadavg1 = loadSnapshot().loadavg[0];
+  const metricsBefore = await adminMetrics(sg.adminUrl).catch(() => null);
+  const salt = o.lagsMs.indexOf(cell.lagMs) * 10_000 + cell.repeat * 100 + o.levels.indexOf(cell.level);
+  const { history, seconds } = await workload(sg, o, cell.level, cell.registers, o.durationS, salt);
+  const metricsAfter = await adminMetrics(sg.adminUrl).catch(() => null);
+  const shards = await adminJson<ShardsApi[]>(sg.adminUrl, '/api/shards').catch(() => null);
+
+  const check = checkHistory([...seedWrites(cell.registers), ...history.writes], history.reads);
+  const replicaReads = history.reads.filter(
+    (r) => r.port !== null && topology.serverByPort.get(r.port)?.role === 'replica',
+  ).length;
+  let metricsReplicaShare: number | null = null;
+  if (metricsBefore !== null && metricsAfter !== null) {
+    const delta = (role?: string) => {
+      const labels: Record<string, string> = role ? { level: cell.level, role } : { level: cell.level };
+      const name = 'shardgate_routing_decisions_total';
+      return metricSum(metricsAfter, name, labels) - metricSum(metricsBefore, name, labels);
+    };
+    const all = delta();
+    metricsReplicaShare = all > 0 ? delta('replica') / all : null;
+  }
+  const lags = (shards ?? []).flatMap((s) =>
+    s.servers.filter((x) => x.role === 'replica').map((x) => x.lagMs),
+  );
+  const knownLags = lags.filter((l): l is number => typeof l === 'number');
+  const run: ConsistencyRun = {
+    lagMs: cell.lagMs,
+    level: cell.level,
+    repeat: cell.repeat,
+    order: cell.order,
+    startedAt,
+    loadavg1,
+    seconds,
+    reads: history.reads.length,
+    writes: history.writes.length,
+    errors: history.errors,
+    stale: check.stale,
+    staleRate: check.staleRate,
+    rywViolations: check.rywViolations,
+    future: check.future,
+    unknown: check.unknown,
+    staleBeyondBound: check.stalenessMs.filter((s) => s > cell.boundMs).length,
+    stalenessP50Ms: percentile(check.stalenessMs, 50),
+    stalenessMaxMs:
+      check.stalenessMs.length > 0 ? (check.stalenessMs[check.stalenessMs.length - 1] as number) : Number.NaN,
+    replicaReads,
+    replicaShare: history.reads.length > 0 ? replicaReads / history.reads.length : Number.NaN,
+    metricsReplicaShare,
+    monitorLagMs: knownLags.length > 0 ? Math.max(...knownLags) : null,
+    read: history.readLatency.summary(),
+    write: history.writeLatency.summary(),
+  };
+  if (history.firstError) run.error = history.firstError;
+  history.readLatency.destroy();
+  history.writeLatency.destroy();
+  return run;
+}

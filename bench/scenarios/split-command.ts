@@ -1,0 +1,52 @@
+// `shardgate bench split`: options of the cutover load test (see split.ts).
+import path from 'node:path';
+import type { Command } from 'commander';
+import { repoRoot } from '../../src/local/local-config.js';
+import { intOption } from '../lib/cli-args.js';
+import { runSplitBench } from './split.js';
+
+export function registerSplitCommand(parent: Command): void {
+  parent
+    .command('split')
+    .description(
+      'split a shard live under a paced write load; checks every acknowledged write against a ledger and reports the cutover block',
+    )
+    .option('--rate <n>', 'target writes per second over all writers', intOption('--rate', 1, 20_000), 1_000)
+    .option('--writers <n>', 'writer connections', intOption('--writers', 1, 200), 16)
+    .option(
+      '--readers <n>',
+      'reader connections (one level after another)',
+      intOption('--readers', 0, 100),
+      4,
+    )
+    .option('--users <n>', 'demo users loaded before the split', intOption('--users', 10, 1_000_000), 2_000)
+    .option('--warmup <s>', 'seconds of load before the split starts', intOption('--warmup', 0, 600), 3)
+    .option('--cooldown <s>', 'seconds of load after it settles', intOption('--cooldown', 0, 600), 2)
+    .option('--deadline <ms>', 'cutover block deadline', intOption('--deadline', 10, 60_000), 2_000)
+    .option(
+      '--copy-rate <n>',
+      'copy throttle, rows per second',
+      intOption('--copy-rate', 1, 10_000_000),
+      50_000,
+    )
+    .option('--quick', 'a few seconds: 200 writes/s, 4 writers, 200 users (the test suite runs this)')
+    .option('--json <file>', 'also write the JSON result here')
+    .option('--results <dir>', 'results directory', path.join(repoRoot(), 'bench', 'results'))
+    .action(async (opts: Record<string, unknown>) => {
+      const quick = opts.quick === true;
+      const { ok } = await runSplitBench({
+        writesPerSecond: quick ? 200 : (opts.rate as number),
+        writers: quick ? 4 : (opts.writers as number),
+        readers: quick ? 2 : (opts.readers as number),
+        users: quick ? 200 : (opts.users as number),
+        warmupSeconds: quick ? 1 : (opts.warmup as number),
+        cooldownSeconds: quick ? 1 : (opts.cooldown as number),
+        cutoverDeadlineMs: opts.deadline as number,
+        rowsPerSecond: opts.copyRate as number,
+        resultsDir: opts.results as string,
+        ...(opts.json ? { jsonPath: opts.json as string } : {}),
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
+      process.exitCode = ok ? 0 : 1;
+    });
+}
