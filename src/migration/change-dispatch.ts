@@ -1,0 +1,151 @@
+// One streaming session's decoded pgoutput messages turned into destination writes: relations
+// are matched to the moved tables (a changed column list stops the split), each change is checked
+// against the copy's segment rule, and a source transaction's writes are committed together on
+// every destination at its Commit. TRUNCATE is refused. Catch-up markers are collected with their
+// transaction and reported once it is committed.
+import type { Pgoutput } from 'pg-logical-replication';
+import { type AppliedTable, keyOf, TransactionWriter } from './change-writer.js';
+import type { Destination } from './destination.js';
+import { parseLsn } from './lsn.js';
+import type { RowRoute } from './row-owner.js';
+import { changeApplies } from './segments.js';
+
+/** Prefix of the catch-up markers written into the source's WAL. */
+export const MARKER_PREFIX = 'shardgate';
+
+/** TRUNCATE and other changes the applier refuses: the split stops, nothing is retried. */
+export class RefusedChange extends Error {}
+
+interface SourceTransaction {
+  commitLsn: bigint;
+  writer: TransactionWriter;
+  markers: string[];
+}
+
+export interface DispatchHooks {
+  /** The source transaction is committed on every destination; endLsn is its commit's end. */
+  committed(endLsn: bigint | null, markers: readonly string[]): void;
+  /** A non-transactional marker. */
+  marker(token: string): void;
+}
+
+export class ChangeDispatcher {
+  private readonly relations = new Map<number, AppliedTable | null>();
+  private txn: SourceTransaction | null = null;
+
+  constructor(
+    private readonly tables: ReadonlyMap<string, AppliedTable>,
+    private readonly destinations: readonly Destination[],
+    private readonly route: RowRoute,
+    private readonly hooks: DispatchHooks,
+  ) {}
+
+  get inTransaction(): boolean {
+    return this.txn !== null;
+  }
+
+  /** Rolls back the writes of a transaction that will not commit (it is streamed again). */
+  async abort(): Promise<void> {
+    const txn = this.txn;
+    this.txn = null;
+    await txn?.writer.abort();
+  }
+
+  async handle(m: Pgoutput.Message): Promise<void> {
+    switch (m.tag) {
+      case 'begin':
+        this.txn = {
+          commitLsn: m.commitLsn ? parseLsn(m.commitLsn) : 0n,
+          writer: new TransactionWriter(this.destinations, this.route),
+          markers: [],
+        };
+        return;
+      case 'relation':
+        this.relations.set(m.relationOid, this.matchRelation(m));
+        return;
+      case 'insert': {
+        const txn = this.current();
+        const t = this.tableOf(m.relation);
+        if (!t) return;
+        const key = keyOf(t.meta, m.new);
+        if (key && (await this.applies(txn, t, key))) await txn.writer.upsert(t, m.new);
+        return;
+      }
+      case 'update': {
+        const txn = this.current();
+        const t = this.tableOf(m.relation);
+        if (!t) return;
+        const key = keyOf(t.meta, m.new);
+        const oldRow = m.key ?? m.old;
+        const oldKey = oldRow ? keyOf(t.meta, oldRow) : null;
+        // The primary key itself changed: the old key's row goes away everywhere.
+        if (oldKey && key && !sameKey(oldKey, key) && (await this.applies(txn, t, oldKey)))
+          await txn.writer.deleteKey(t, oldKey);
+        if (key && (await this.applies(txn, t, key))) await txn.writer.upsert(t, m.new);
+        return;
+      }
+      case 'delete': {
+        const txn = this.current();
+        const t = this.tableOf(m.relation);
+        if (!t) return;
+        const oldRow = m.key ?? m.old;
+        const key = oldRow ? keyOf(t.meta, oldRow) : null;
+        if (!key) throw new RefusedChange(`a DELETE on ${t.meta.table} arrived without its primary key`);
+        if (await this.applies(txn, t, key)) await txn.writer.deleteKey(t, key);
+        return;
+      }
+      case 'truncate': {
+        const names = m.relations.map((r) => (r ? `${r.schema}.${r.name}` : '?')).join(', ');
+        throw new RefusedChange(
+          `TRUNCATE of ${names} during a split cannot be applied row by row; abort the split, or re-run it after the truncate`,
+        );
+      }
+      case 'message': {
+        if (m.prefix !== MARKER_PREFIX) return;
+        const token = Buffer.from(m.content).toString('utf8');
+        if (this.txn) this.txn.markers.push(token);
+        else this.hooks.marker(token);
+        return;
+      }
+      case 'commit': {
+        const txn = this.current();
+        await txn.writer.commit();
+        this.txn = null;
+        this.hooks.committed(m.commitEndLsn ? parseLsn(m.commitEndLsn) : null, txn.markers);
+        return;
+      }
+      default:
+        return; // origin, type: nothing to apply
+    }
+  }
+
+  private matchRelation(m: Pgoutput.MessageRelation): AppliedTable | null {
+    const t = this.tables.get(`${m.schema}.${m.name}`) ?? null;
+    if (!t) return null;
+    const streamed = new Set(m.columns.map((c) => c.name));
+    const missing = t.meta.columns.filter((c) => !streamed.has(c.name)).map((c) => c.name);
+    const extra = [...streamed].filter((n) => !t.meta.columns.some((c) => c.name === n));
+    if (missing.length || extra.length)
+      throw new RefusedChange(
+        `the columns of ${t.meta.table} changed during the split (missing ${missing.join(', ') || 'none'}, new ${extra.join(', ') || 'none'}); abort the split and plan it again`,
+      );
+    return t;
+  }
+
+  private tableOf(relation: Pgoutput.MessageRelation): AppliedTable | null {
+    return this.relations.get(relation.relationOid) ?? null;
+  }
+
+  private applies(txn: SourceTransaction, t: AppliedTable, key: string[]): Promise<boolean> {
+    return changeApplies(txn.commitLsn, key, t.segments, t.compare);
+  }
+
+  private current(): SourceTransaction {
+    if (!this.txn) throw new RefusedChange('a change arrived outside a transaction (protocol error)');
+    return this.txn;
+  }
+}
+
+function sameKey(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

@@ -1,0 +1,218 @@
+// Verification of a split: for every moved table, the rows of S whose shard key lies in the
+// moved ranges against T1 ∪ T2, chunk by chunk in primary-key order (chunkRows keys of S per
+// chunk, plus an open last chunk that catches target rows past S's last key). A chunk compares
+// row counts and an order-independent checksum, the sum of a 60-bit prefix of md5(row::text) as
+// numeric, so the targets' partial sums add up to the source's. A target row outside its own
+// range counts as a difference too (it would be a row on the wrong shard). A differing chunk is
+// checked again after each of up to `rounds` settle() calls (the caller lets the capture catch
+// up, so concurrent writes are no alarm) and reported by table and key range if it persists.
+import type pg from 'pg';
+import { openClient } from './pg-connect.js';
+import { inRangesSql } from './row-owner.js';
+import {
+  keyFromTextRow,
+  loadTableMeta,
+  pkExpr,
+  pkOrder,
+  pkParams,
+  pkTextColumns,
+  type TableMeta,
+} from './table-meta.js';
+import type { ChunkMismatch, MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
+
+export interface VerifyOptions {
+  source: ServerAddress;
+  targets: readonly SplitTarget[];
+  tables: readonly MovedTable[];
+  /** full: every chunk; sample: `sample` chunks drawn at random over all tables. */
+  mode?: 'full' | 'sample';
+  sample?: number;
+  chunkRows?: number;
+  /** Awaited before each re-check of a differing chunk (e.g. the reverse capture's catchUp). */
+  settle?: () => Promise<void>;
+  /** Re-checks of a differing chunk before it is reported (default 3). */
+  rounds?: number;
+  signal?: AbortSignal;
+  /** For sampling; Math.random by default. */
+  random?: () => number;
+}
+
+interface Chunk {
+  table: string;
+  meta: TableMeta;
+  moved: MovedTable;
+  from: string[] | null;
+  to: string[] | null;
+}
+
+interface ChunkCounts {
+  sourceRows: number;
+  sourceSum: bigint;
+  targetRows: number;
+  targetSum: bigint;
+  strays: number;
+}
+
+const ROW_HASH = `('x' || substr(md5(t::text), 1, 15))::bit(60)::int8`;
+
+function keyRange(meta: TableMeta, from: string[] | null, to: string[] | null) {
+  const conds: string[] = [];
+  const params: string[] = [];
+  if (from) {
+    conds.push(`${pkExpr(meta, 't')} > ${pkParams(meta, params.length + 1)}`);
+    params.push(...from);
+  }
+  if (to) {
+    conds.push(`${pkExpr(meta, 't')} <= ${pkParams(meta, params.length + 1)}`);
+    params.push(...to);
+  }
+  return { sql: conds.length ? conds.join(' AND ') : 'true', params };
+}
+
+class Verifier {
+  private source!: pg.Client;
+  private targets: pg.Client[] = [];
+
+  constructor(private readonly o: VerifyOptions) {}
+
+  async open(): Promise<void> {
+    this.source = await openClient(this.o.source, 'migration-verify');
+    for (const t of this.o.targets) this.targets.push(await openClient(t.server, 'migration-verify'));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.source, ...this.targets].map((c) => c?.end().catch(() => undefined)));
+  }
+
+  private movedSql(m: MovedTable): string {
+    return inRangesSql(
+      m.shardKey,
+      m.keyType,
+      this.o.targets.map((t) => t.range),
+      't',
+    );
+  }
+
+  /** Chunk boundaries: every chunkRows-th key of the moved rows of S, in key order. */
+  async chunks(moved: MovedTable, chunkRows: number): Promise<Chunk[]> {
+    const meta = await loadTableMeta(this.source, moved.name);
+    const bounds: string[][] = [];
+    let last: string[] | null = null;
+    for (;;) {
+      const after = last ? `AND ${pkExpr(meta, 't')} > ${pkParams(meta, 1)}` : '';
+      const r: pg.QueryResult<Record<string, string | null>> = await this.source.query(
+        `SELECT ${pkTextColumns(meta, 's')}, count(*) OVER ()::text AS n FROM (
+           SELECT ${pkOrder(meta)} FROM ${meta.qualified} t WHERE ${this.movedSql(moved)} ${after}
+            ORDER BY ${pkOrder(meta)} LIMIT ${chunkRows}) s
+          ORDER BY ${meta.primaryKey.map((c) => `s."${c.name.replace(/"/g, '""')}" DESC`).join(', ')} LIMIT 1`,
+        last ?? [],
+      );
+      const row = r.rows[0];
+      if (!row) break;
+      last = keyFromTextRow(meta, row);
+      bounds.push(last);
+      if (Number(row.n) < chunkRows) break;
+    }
+    const chunks: Chunk[] = [];
+    let from: string[] | null = null;
+    for (const b of bounds) {
+      chunks.push({ table: moved.name, meta, moved, from, to: b });
+      from = b;
+    }
+    chunks.push({ table: moved.name, meta, moved, from, to: null });
+    return chunks;
+  }
+
+  async count(chunk: Chunk): Promise<ChunkCounts> {
+    const { meta, moved } = chunk;
+    const range = keyRange(meta, chunk.from, chunk.to);
+    // Targets first, then the source: with the reverse capture running, S is the one behind.
+    const perTarget = await Promise.all(
+      this.targets.map((c, i) =>
+        c.query<{ n: string; s: string; stray: string }>(
+          `SELECT count(*) FILTER (WHERE owned)::text AS n,
+                  coalesce(sum(h) FILTER (WHERE owned), 0)::text AS s,
+                  count(*) FILTER (WHERE NOT owned)::text AS stray
+             FROM (SELECT ${ROW_HASH} AS h,
+                          ${inRangesSql(moved.shardKey, moved.keyType, [this.o.targets[i]!.range], 't')} AS owned
+                     FROM ${meta.qualified} t WHERE ${range.sql}) x`,
+          range.params,
+        ),
+      ),
+    );
+    const src = await this.source.query<{ n: string; s: string }>(
+      `SELECT count(*)::text AS n, coalesce(sum(${ROW_HASH}), 0)::text AS s
+         FROM ${meta.qualified} t WHERE ${this.movedSql(moved)} AND ${range.sql}`,
+      range.params,
+    );
+    const counts: ChunkCounts = {
+      sourceRows: Number(src.rows[0]?.n ?? 0),
+      sourceSum: BigInt(src.rows[0]?.s ?? '0'),
+      targetRows: 0,
+      targetSum: 0n,
+      strays: 0,
+    };
+    for (const r of perTarget) {
+      counts.targetRows += Number(r.rows[0]?.n ?? 0);
+      counts.targetSum += BigInt(r.rows[0]?.s ?? '0');
+      counts.strays += Number(r.rows[0]?.stray ?? 0);
+    }
+    return counts;
+  }
+}
+
+function equal(c: ChunkCounts): boolean {
+  return c.sourceRows === c.targetRows && c.sourceSum === c.targetSum && c.strays === 0;
+}
+
+function pickSample<T>(items: T[], n: number, random: () => number): T[] {
+  if (n >= items.length) return items;
+  const pool = [...items];
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, n);
+}
+
+export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
+  const chunkRows = Math.max(1, Math.floor(o.chunkRows ?? 1000));
+  const rounds = Math.max(0, o.rounds ?? 3);
+  const mode = o.mode ?? 'full';
+  const verifier = new Verifier(o);
+  const report: VerifyReport = { mode, chunksChecked: 0, rowsChecked: 0, mismatches: [], perTable: [] };
+  try {
+    await verifier.open();
+    let chunks: Chunk[] = [];
+    for (const t of o.tables) chunks.push(...(await verifier.chunks(t, chunkRows)));
+    if (mode === 'sample') chunks = pickSample(chunks, Math.max(1, o.sample ?? 1), o.random ?? Math.random);
+    const perTable = new Map(o.tables.map((t) => [t.name, { table: t.name, sourceRows: 0, targetRows: 0 }]));
+    for (const chunk of chunks) {
+      if (o.signal?.aborted) break;
+      let counts = await verifier.count(chunk);
+      for (let round = 0; round < rounds && !equal(counts); round++) {
+        await o.settle?.();
+        counts = await verifier.count(chunk);
+      }
+      report.chunksChecked++;
+      report.rowsChecked += counts.sourceRows;
+      const totals = perTable.get(chunk.table)!;
+      totals.sourceRows += counts.sourceRows;
+      totals.targetRows += counts.targetRows + counts.strays;
+      if (!equal(counts)) {
+        const mismatch: ChunkMismatch = {
+          table: chunk.table,
+          fromKey: chunk.from,
+          toKey: chunk.to,
+          sourceRows: counts.sourceRows,
+          targetRows: counts.targetRows + counts.strays,
+        };
+        report.mismatches.push(mismatch);
+      }
+    }
+    report.perTable = [...perTable.values()];
+  } finally {
+    await verifier.close();
+  }
+  return report;
+}
