@@ -202,7 +202,7 @@ function renderOne(m: Summary): string {
     );
     for (const x of m.verify.mismatches.slice(0, 10)) {
       lines.push(
-        `    ${x.table} (${x.fromKey?.join(',') ?? 'start'}, ${x.toKey?.join(',') ?? 'end'}]: source ${x.sourceRows} rows, targets ${x.targetRows}`,
+        `    ${x.table} (${x.fromKey?.join(',') ?? 'start'}, ${x.toKey?.join(',') ?? 'end'}]: source ${x.sourceRows} rows, targets ${x.targetRows}${x.rows?.length ? `; differing keys ${x.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
       );
     }
   }

@@ -679,7 +679,10 @@ export class MigrationManager {
     } else {
       const names = report.mismatches
         .slice(0, 5)
-        .map((m) => `${m.table} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]`);
+        .map(
+          (m) =>
+            `${m.table} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]${m.rows?.length ? ` keys ${m.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
+        );
       this.note(
         state,
         'switched',

@@ -65,6 +65,8 @@ export interface ChunkMismatch {
   toKey: string[] | null;
   sourceRows: number;
   targetRows: number;
+  /** Primary keys of rows that kept differing (first few), when the chunk was narrowed to rows. */
+  rows?: string[][];
 }
 
 export interface VerifyReport {

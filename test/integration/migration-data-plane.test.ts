@@ -583,6 +583,8 @@ describe('migration data plane', () => {
     const id = BigInt(victim.id);
     expect(m.fromKey === null || BigInt(m.fromKey[0]!) < id).toBe(true);
     expect(m.toKey === null || id <= BigInt(m.toKey[0]!)).toBe(true);
+    // Narrowed to the row itself.
+    expect(m.rows).toEqual([[String(victim.id)]]);
     await withClient(splitA.targets[1]!.server, 'test', (c) =>
       c.query('UPDATE payments SET amount = amount - 1000 WHERE id = $1', [victim.id]),
     );

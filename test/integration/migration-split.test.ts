@@ -1,0 +1,149 @@
+// A live split through the real proxy while writers keep writing: every acknowledged write ends
+// up exactly once on the shard that owns its key, nothing unacknowledged appears, the only client
+// errors are 40001 retries, read-your-writes holds across the switch, and a rollback carries the
+// writes made on the targets back to the source. (The bench `split` scenario is the big version.)
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import type { MigrationState } from '../../src/migration/state-store.js';
+import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+let fx: ProxyFixture;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<MigrationState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = fx.proxy.migrations!.get(id);
+    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
+    if (phases.includes(s.phase) && settled) return s;
+    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
+    await sleep(100);
+  }
+}
+
+/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
+async function expectLedgerHolds(ledger: Ledger, idBase: number): Promise<void> {
+  const shards = fx.proxy.topology.shardList().map((s) => ({
+    shard: s.name,
+    range: s.range,
+    host: s.primary.host,
+    port: s.primary.port,
+  }));
+  const report = await checkLedger(ledger, shards, idBase);
+  expect(report.problems).toEqual([]);
+  expect(report.checkedInserts).toBeGreaterThan(20);
+}
+
+const writers = (idBase: number) =>
+  startWriterPool({
+    url: fx.url(),
+    writers: 6,
+    readers: 2,
+    writesPerSecond: 300,
+    users: usersIn(parseKeyRange('-80'), 100, 1, 50),
+    idBase,
+  });
+
+beforeAll(async () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
+    spares: 2,
+    overrides: {
+      migration: {
+        stateDir,
+        rowsPerSecond: 50_000,
+        batchRows: 500,
+        cutoverDeadlineMs: 2_000,
+        inflightGraceMs: 300,
+      },
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('live split under writes', () => {
+  let id = '';
+  let load: ReturnType<typeof writers>;
+  let beforeSplit: Ledger | null = null;
+
+  it('plans a dry run with sizes, strategy and rollback plan', async () => {
+    const plan = await fx.proxy.migrations!.plan({
+      shard: 's0',
+      at: 'auto',
+      targets: ['spare1', 'spare2'],
+      verify: 'full',
+    });
+    expect(plan.targets.map((t) => t.range)).toEqual(['-40', '40-80']);
+    expect(plan.tables.find((t) => t.name === 'likes')!.rows).toBeGreaterThan(0);
+    expect(plan.rollback.length).toBeGreaterThan(0);
+    expect(fx.proxy.migrations!.list()).toEqual([]);
+  });
+
+  it('splits s0 while writers write: nothing lost, nothing duplicated, RYW holds', async () => {
+    load = writers(1_000_000_000);
+    await sleep(500);
+    const started = await fx.proxy.migrations!.start({
+      shard: 's0',
+      at: 'auto',
+      targets: ['spare1', 'spare2'],
+      verify: 'full',
+    });
+    id = started.id;
+    const done = await waitFor(id, ['verified', 'switched', 'aborted'], 120_000);
+    await sleep(500);
+    await load.stop();
+    const { ledger } = load;
+    const cutover = done.cutovers.at(-1)!;
+    console.log(
+      `split: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
+    );
+    expect(done.phase, done.status).toBe('verified');
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
+    expect(ledger.errors).toEqual([]);
+    expect(ledger.readErrors).toEqual([]);
+    expect(ledger.staleOwnReads).toBe(0);
+    await expectLedgerHolds(ledger, 1_000_000_000);
+    beforeSplit = ledger;
+  }, 180_000);
+
+  it('reports a row altered by hand on the source and refuses cleanup', async () => {
+    const direct = await fx.direct('s0-primary');
+    const victim = await direct.query('SELECT id FROM likes ORDER BY id LIMIT 1');
+    await direct.query('UPDATE likes SET post_id = post_id + 1000 WHERE id = $1', [victim.rows[0].id]);
+    fx.proxy.migrations!.verifyAgain(id);
+    const s = await waitFor(id, ['verified', 'switched'], 60_000);
+    expect(s.phase).toBe('switched');
+    expect(s.verify!.mismatches.map((m) => m.table)).toContain('likes');
+    await expect(fx.proxy.migrations!.cleanup(id)).rejects.toThrow(/mismatching chunk/);
+    await direct.query('UPDATE likes SET post_id = post_id - 1000 WHERE id = $1', [victim.rows[0].id]);
+  }, 90_000);
+
+  it('rolls back with writes continuing: writes made on the targets are carried back to s0', async () => {
+    load = writers(2_000_000_000);
+    await sleep(800);
+    const s = await fx.proxy.migrations!.rollback(id);
+    await sleep(500);
+    await load.stop();
+    expect(s.phase, s.status).toBe('rolled_back');
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
+    expect(load.ledger.errors).toEqual([]);
+    expect(load.ledger.readErrors).toEqual([]);
+    expect(load.ledger.staleOwnReads).toBe(0);
+    await expectLedgerHolds(load.ledger, 2_000_000_000);
+    // The writes of the split run are still where they belong after going back.
+    // (Their titles were overwritten by this run's writers: only the inserts still speak.)
+    if (beforeSplit) {
+      beforeSplit.titles.clear();
+      await expectLedgerHolds(beforeSplit, 1_000_000_000);
+    }
+  }, 90_000);
+});
