@@ -53,7 +53,7 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 2,
     replicas: 1,
-    spares: 2,
+    spares: 4,
     overrides: {
       migration: {
         stateDir,
@@ -146,4 +146,41 @@ describe('live split under writes', () => {
       await expectLedgerHolds(beforeSplit, 1_000_000_000);
     }
   }, 90_000);
+});
+
+describe('a split whose capture falls behind', () => {
+  it('does not switch while the targets lag, traffic stays on the source, then completes', async () => {
+    const load = startWriterPool({
+      url: fx.url(),
+      writers: 4,
+      readers: 1,
+      writesPerSecond: 200,
+      users: usersIn(parseKeyRange('80-'), 60, 1, 50),
+      idBase: 3_000_000_000,
+    });
+    const started = await fx.proxy.migrations!.start({
+      shard: 's1',
+      at: 'c0',
+      targets: ['spare3', 'spare4'],
+      verify: { sample: 5 },
+    });
+    await waitFor(started.id, ['catching_up', 'blocking', 'switched', 'verified'], 60_000);
+    // A lock on a target stalls the applier (as a slow or overloaded target would).
+    const blocker = await fx.direct('spare3');
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE likes IN ACCESS EXCLUSIVE MODE');
+    await sleep(3_000);
+    const held = fx.proxy.migrations!.get(started.id);
+    expect(['catching_up', 'blocking']).toContain(held.phase);
+    expect(fx.proxy.topology.shardNames()).toContain('s1');
+    expect(held.cutovers.every((c) => c.outcome === 'aborted')).toBe(true);
+    await blocker.query('ROLLBACK');
+    const done = await waitFor(started.id, ['verified', 'switched', 'aborted'], 90_000);
+    await load.stop();
+    expect(done.phase, done.status).toBe('verified');
+    expect(fx.proxy.topology.shardNames()).toContain('s1a');
+    expect(load.ledger.errors).toEqual([]);
+    expect(load.ledger.readErrors).toEqual([]);
+    await expectLedgerHolds(load.ledger, 3_000_000_000);
+  }, 150_000);
 });
