@@ -63,7 +63,8 @@ async function tick(){
   const al=document.getElementById('alerts');al.innerHTML=alerts&&alerts.firing.length?alerts.firing.map((a)=>'<div class="'+(a.severity==='critical'?'bad':'warn')+'">['+a.severity+'] '+esc(a.alertname)+' '+esc(a.shard)+(a.replica?' '+esc(a.replica):'')+': '+esc(a.summary)+'</div>').join(''):'none';
   const adv=document.getElementById('advice');const items=advice?[...advice.scaling,...advice.query,...advice.pools,...advice.split.filter((s)=>s.recommendation).map((s)=>s.recommendation)]:[];
   adv.innerHTML=items.length?items.map((a)=>'<div>'+esc(a.kind)+' '+esc(a.shard??'')+': '+esc(a.message??a.reason??JSON.stringify(a.metrics??{}))+'</div>').join(''):'none';
-  const mg=document.getElementById('migrations');mg.innerHTML=migrations&&migrations.length?migrations.map((m)=>'<div>'+esc(m.id)+' '+esc(m.phase)+'</div>').join(''):'no migration running';
+  const mg=document.getElementById('migrations');mg.innerHTML=migrations&&migrations.length?migrations.map((m)=>{const pct=m.copy.estimatedRows?Math.min(100,Math.round(m.copy.rows*100/m.copy.estimatedRows)):0;
+    return '<div class="migration" data-id="'+esc(m.id)+'"><b>'+esc(m.id)+'</b> '+esc(m.phase)+' · copied '+m.copy.rows+'/'+m.copy.estimatedRows+' rows ('+pct+'%)'+(m.capture.lagBytes!=null?' · capture lag '+m.capture.lagBytes+' B':'')+(m.cutover?' · block '+m.cutover.blockMs+' ms':'')+'<div class="muted">'+esc(m.status)+'</div><div style="background:#e3e6ea;height:6px"><div style="background:#3b6fd8;height:6px;width:'+pct+'%"></div></div></div>';}).join(''):'no migrations';
 }
 tick();setInterval(tick,2000);
 </script></body></html>`;

@@ -285,6 +285,8 @@ export class ChangeApplier {
       dispatcher: new ChangeDispatcher(this.tables, this.destinations, this.o.route, {
         committed: (endLsn, markers) => this.onCommitted(stream, endLsn, markers),
         marker: (token) => this.markers.get(token)?.applied(),
+        // The message being handled counts as not yet handled.
+        moreQueued: () => stream.plugin.parsed > stream.handled + 1,
       }),
       handled: 0,
       failure: null,
@@ -356,6 +358,8 @@ export class ChangeApplier {
     try {
       if (stream.failure !== null || this.stopping) return;
       await stream.dispatcher.handle(message);
+      // Nothing more waiting: a group of committed transactions must not stay open.
+      if (stream.plugin.parsed <= stream.handled + 1) await stream.dispatcher.flush();
     } finally {
       stream.handled++;
     }

@@ -1,8 +1,11 @@
 // One streaming session's decoded pgoutput messages turned into destination writes: relations
 // are matched to the moved tables (a changed column list stops the split), each change is checked
-// against the copy's segment rule, and a source transaction's writes are committed together on
-// every destination at its Commit. TRUNCATE is refused. Catch-up markers are collected with their
-// transaction and reported once it is committed.
+// against the copy's segment rule, and source transactions' writes are committed together on
+// every destination. Group commit: while more decoded messages are already queued, consecutive
+// source transactions share one destination transaction (up to MAX_GROUP); it commits when the
+// queue runs dry, at a catch-up marker, or at the cap. Replaying a group after a failure is
+// harmless (the writes are idempotent) and the slot is acknowledged only after the commit.
+// TRUNCATE is refused.
 import type { Pgoutput } from 'pg-logical-replication';
 import { type AppliedTable, keyOf, TransactionWriter } from './change-writer.js';
 import type { Destination } from './destination.js';
@@ -23,15 +26,29 @@ interface SourceTransaction {
 }
 
 export interface DispatchHooks {
-  /** The source transaction is committed on every destination; endLsn is its commit's end. */
+  /** Source transactions are committed on every destination; endLsn is the last commit's end. */
   committed(endLsn: bigint | null, markers: readonly string[]): void;
   /** A non-transactional marker. */
   marker(token: string): void;
+  /** More decoded messages are already waiting (so a commit may wait for the next transaction). */
+  moreQueued(): boolean;
+}
+
+/** Source transactions one destination transaction may carry. */
+const MAX_GROUP = 256;
+
+interface Group {
+  writer: TransactionWriter;
+  transactions: number;
+  endLsn: bigint | null;
+  markers: string[];
 }
 
 export class ChangeDispatcher {
   private readonly relations = new Map<number, AppliedTable | null>();
   private txn: SourceTransaction | null = null;
+  /** Committed source transactions whose destination transaction is still open. */
+  private group: Group | null = null;
 
   constructor(
     private readonly tables: ReadonlyMap<string, AppliedTable>,
@@ -40,15 +57,17 @@ export class ChangeDispatcher {
     private readonly hooks: DispatchHooks,
   ) {}
 
+  /** Writes are open on the destinations (not yet committed, so not yet acknowledged). */
   get inTransaction(): boolean {
-    return this.txn !== null;
+    return this.txn !== null || this.group !== null;
   }
 
-  /** Rolls back the writes of a transaction that will not commit (it is streamed again). */
+  /** Rolls back the writes that will not commit (they are streamed again). */
   async abort(): Promise<void> {
-    const txn = this.txn;
+    const writer = this.txn?.writer ?? this.group?.writer;
     this.txn = null;
-    await txn?.writer.abort();
+    this.group = null;
+    await writer?.abort();
   }
 
   async handle(m: Pgoutput.Message): Promise<void> {
@@ -56,7 +75,7 @@ export class ChangeDispatcher {
       case 'begin':
         this.txn = {
           commitLsn: m.commitLsn ? parseLsn(m.commitLsn) : 0n,
-          writer: new TransactionWriter(this.destinations, this.route),
+          writer: this.group?.writer ?? new TransactionWriter(this.destinations, this.route),
           markers: [],
         };
         return;
@@ -109,14 +128,29 @@ export class ChangeDispatcher {
       }
       case 'commit': {
         const txn = this.current();
-        await txn.writer.commit();
         this.txn = null;
-        this.hooks.committed(m.commitEndLsn ? parseLsn(m.commitEndLsn) : null, txn.markers);
+        const group: Group = this.group ?? { writer: txn.writer, transactions: 0, endLsn: null, markers: [] };
+        this.group = group;
+        group.transactions++;
+        if (m.commitEndLsn) group.endLsn = parseLsn(m.commitEndLsn);
+        group.markers.push(...txn.markers);
+        if (group.markers.length > 0 || group.transactions >= MAX_GROUP || !this.hooks.moreQueued()) {
+          await this.flush();
+        }
         return;
       }
       default:
         return; // origin, type: nothing to apply
     }
+  }
+
+  /** Commits the open group on every destination and reports it. */
+  async flush(): Promise<void> {
+    const group = this.group;
+    if (!group || this.txn) return;
+    await group.writer.commit();
+    this.group = null;
+    this.hooks.committed(group.endLsn, group.markers);
   }
 
   private matchRelation(m: Pgoutput.MessageRelation): AppliedTable | null {

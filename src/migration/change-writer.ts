@@ -1,8 +1,13 @@
-// Applies the changes of one source transaction to the destinations, idempotently, in one
+// Applies the changes of source transactions to the destinations, idempotently, in one
 // destination transaction per destination (opened on first use, committed together):
-//   INSERT/UPDATE: upsert of the full new row image into the destination owning its shard key,
-//                  delete by primary key on the others (an update may move a row's shard key);
+//   INSERT/UPDATE: upsert of the full new row image into the destination owning its shard key;
+//                  when that inserted the row there (it was not on its owner), delete it by key on
+//                  the others (an update may move a row's shard key). Invariant: after every
+//                  applied change a key is on at most one destination, so a row the upsert
+//                  updated in place cannot be anywhere else and needs no delete;
 //   DELETE:        delete by primary key on every destination (the old-key tuple has only the key).
+// Upserts of distinct keys to one destination are batched into one multi-row statement; any
+// other statement on a destination sends its pending batch first, so the order per key holds.
 // Replaying a change therefore leaves the same rows. Unchanged TOASTed values ('u' in pgoutput,
 // `undefined` here) are never written: the row keeps them where it is, or they are read from
 // the destination the row moves away from.
@@ -10,7 +15,14 @@ import type pg from 'pg';
 import type { Destination } from './destination.js';
 import { describeError } from './pg-connect.js';
 import type { RowRoute, TextRow } from './row-owner.js';
-import { deleteByKeySql, selectColumnsSql, updateColumnsSql, upsertRows } from './row-sql.js';
+import {
+  deleteByKeysSql,
+  rowsPerStatement,
+  selectColumnsSql,
+  updateColumnsSql,
+  upsertReturningSql,
+  upsertRows,
+} from './row-sql.js';
 import type { KeyCompare, Segment } from './segments.js';
 import type { TableMeta } from './table-meta.js';
 import type { MovedTable } from './types.js';
@@ -46,8 +58,18 @@ export function keyOf(meta: TableMeta, row: TextRow): string[] | null {
   return key;
 }
 
+interface PendingUpserts {
+  t: AppliedTable;
+  rows: Array<Array<string | null>>;
+  keys: Set<string>;
+}
+
+/** Rows one batched upsert carries at most. */
+const MAX_BATCH = 500;
+
 export class TransactionWriter {
   private readonly open = new Map<number, pg.Client>();
+  private readonly pending = new Map<number, PendingUpserts>();
 
   constructor(
     private readonly destinations: readonly Destination[],
@@ -78,13 +100,34 @@ export class TransactionWriter {
     }
   }
 
-  private async deleteElsewhere(t: AppliedTable, key: string[], keep: number | null): Promise<void> {
-    const sql = deleteByKeySql(t.meta);
-    for (let i = 0; i < this.destinations.length; i++) if (i !== keep) await this.run(i, sql, key);
+  private async deleteElsewhere(t: AppliedTable, keys: string[][], keep: number | null): Promise<void> {
+    if (keys.length === 0) return;
+    for (let i = 0; i < this.destinations.length; i++) {
+      if (i === keep) continue;
+      await this.flushDestination(i);
+      await this.run(i, deleteByKeysSql(t.meta, keys.length), keys.flat());
+    }
+  }
+
+  /** Sends a destination's batched upserts; rows they inserted are deleted on the others. */
+  private async flushDestination(i: number): Promise<void> {
+    const batch = this.pending.get(i);
+    if (!batch) return;
+    this.pending.delete(i);
+    const { meta } = batch.t;
+    const r = await this.run(i, upsertReturningSql(meta, batch.rows.length), batch.rows.flat());
+    const inserted = (r.rows as Array<Record<string, string | boolean>>)
+      .filter((row) => row.inserted === true || row.inserted === 't')
+      .map((row) => meta.primaryKey.map((_, k) => String(row[`k${k}`])));
+    await this.deleteElsewhere(batch.t, inserted, i);
+  }
+
+  private async flushAll(): Promise<void> {
+    for (const i of [...this.pending.keys()]) await this.flushDestination(i);
   }
 
   async deleteKey(t: AppliedTable, key: string[]): Promise<void> {
-    await this.deleteElsewhere(t, key, null);
+    await this.deleteElsewhere(t, [key], null);
   }
 
   async upsert(t: AppliedTable, row: TextRow): Promise<void> {
@@ -104,20 +147,28 @@ export class TransactionWriter {
       );
     const unchanged = meta.columns.filter((c) => row[c.name] === undefined).map((c) => c.name);
     if (unchanged.length === 0) {
-      const values = meta.columns.map((c) => row[c.name] as string | null);
-      try {
-        await upsertRows(await this.client(owner), meta, [values]);
-      } catch (err) {
-        throw err instanceof DestinationFailure
-          ? err
-          : new DestinationFailure(this.destinations[owner]!.name, err);
+      const keyText = key.join('\u001f');
+      let batch = this.pending.get(owner);
+      if (batch && (batch.t !== t || batch.keys.has(keyText))) {
+        await this.flushDestination(owner);
+        batch = undefined;
       }
-      return this.deleteElsewhere(t, key, owner);
+      if (!batch) {
+        batch = { t, rows: [], keys: new Set() };
+        this.pending.set(owner, batch);
+      }
+      batch.rows.push(meta.columns.map((c) => row[c.name] as string | null));
+      batch.keys.add(keyText);
+      if (batch.rows.length >= Math.min(MAX_BATCH, rowsPerStatement(meta)))
+        await this.flushDestination(owner);
+      return;
     }
+    // Every statement below must see the rows batched so far.
+    await this.flushAll();
     // Unchanged TOASTed columns: update only what was sent where the row already is...
     const sent = meta.columns.filter((c) => row[c.name] !== undefined).map((c) => c.name);
     const updated = await this.run(owner, updateColumnsSql(meta, sent), [...sent.map((c) => row[c]), ...key]);
-    if ((updated.rowCount ?? 0) > 0) return this.deleteElsewhere(t, key, owner);
+    if ((updated.rowCount ?? 0) > 0) return;
     // ...or the row moves here: its unchanged values are on the destination it leaves.
     for (let i = 0; i < this.destinations.length; i++) {
       if (i === owner) continue;
@@ -130,7 +181,7 @@ export class TransactionWriter {
       } catch (err) {
         throw new DestinationFailure(this.destinations[owner]!.name, err);
       }
-      return this.deleteElsewhere(t, key, owner);
+      return this.deleteElsewhere(t, [key], owner);
     }
     // Nowhere: a later change, already applied before a replay, deleted the row; replaying
     // that delete keeps it deleted, so there is nothing to write.
@@ -142,6 +193,7 @@ export class TransactionWriter {
 
   /** Commits on every destination this transaction touched. */
   async commit(): Promise<void> {
+    await this.flushAll();
     const entries = [...this.open.entries()];
     this.open.clear();
     await Promise.all(
@@ -157,6 +209,7 @@ export class TransactionWriter {
 
   /** Rolls back what is open; a broken connection is dropped instead. */
   async abort(): Promise<void> {
+    this.pending.clear();
     const entries = [...this.open.entries()];
     this.open.clear();
     await Promise.all(

@@ -126,7 +126,8 @@ export class CutoverGate {
    */
   async block(shards: string[], options: CutoverOptions, steps: CutoverSteps): Promise<CutoverReport> {
     for (const shard of shards) {
-      if (this.holds.has(shard)) throw new ShardgateError('INTERNAL', { detail: `shard ${shard} already held` });
+      if (this.holds.has(shard))
+        throw new ShardgateError('INTERNAL', { detail: `shard ${shard} already held` });
     }
     const started = performance.now();
     const elapsed = () => performance.now() - started;
@@ -144,7 +145,10 @@ export class CutoverGate {
     const writers = () => shards.flatMap((shard) => [...(this.writers.get(shard) ?? [])]);
     try {
       // 2. Drain in-flight writers; past the grace period, abort them (40001) and keep waiting.
-      const error = new ShardgateError('CUTOVER_RETRY', { shard: shards.join(', '), id: options.migrationId });
+      const error = new ShardgateError('CUTOVER_RETRY', {
+        shard: shards.join(', '),
+        id: options.migrationId,
+      });
       if (!(await this.waitDrained(hold, options.graceMs))) {
         for (const p of new Set(writers())) {
           aborted++;
@@ -158,7 +162,11 @@ export class CutoverGate {
       // 3. Every write on the shards has ended and new ones wait: the source's position is final.
       const remaining = options.deadlineMs - elapsed();
       if (remaining <= 0) throw new Error('deadline passed while draining');
-      await withTimeout(steps.catchUp(remaining), remaining, 'the targets did not catch up before the deadline');
+      await withTimeout(
+        steps.catchUp(remaining),
+        remaining,
+        'the targets did not catch up before the deadline',
+      );
       catchUpMs = elapsed() - drainMs;
       if (elapsed() > options.deadlineMs) throw new Error('deadline passed while catching up');
       // 4. The point of no return.

@@ -67,3 +67,23 @@ export function selectColumnsSql(meta: TableMeta, columns: readonly string[]): s
   const list = columns.map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ');
   return `SELECT ${list} FROM ${meta.qualified} WHERE ${pkEquals(meta, 1)}`;
 }
+
+/** The upsert of `rowCount` rows, returning each row's key as text and whether it was inserted. */
+export function upsertReturningSql(meta: TableMeta, rowCount: number): string {
+  const keys = meta.primaryKey.map((c, i) => `${quoteIdent(c.name)}::text AS k${i}`).join(', ');
+  // xmax is 0 on a freshly inserted row version, the locking transaction on an updated one.
+  return `${upsertSql(meta, rowCount)} RETURNING ${keys}, (xmax = 0) AS inserted`;
+}
+
+/** DELETE of `keyCount` rows by primary key. */
+export function deleteByKeysSql(meta: TableMeta, keyCount: number): string {
+  const n = meta.primaryKey.length;
+  const tuples: string[] = [];
+  for (let k = 0; k < keyCount; k++) {
+    const params = meta.primaryKey.map((c, i) => `$${k * n + i + 1}::${c.type}`);
+    tuples.push(n === 1 ? params[0]! : `(${params.join(', ')})`);
+  }
+  const cols = meta.primaryKey.map((c) => quoteIdent(c.name));
+  const lhs = n === 1 ? cols[0]! : `(${cols.join(', ')})`;
+  return `DELETE FROM ${meta.qualified} WHERE ${lhs} IN (${tuples.join(', ')})`;
+}
