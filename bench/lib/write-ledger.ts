@@ -241,3 +241,59 @@ export function usersIn(range: KeyRange, count: number, from = 1, to = 100_000):
   }
   return out;
 }
+
+/** A writer pool as the split scenario drives it: in this thread or in a worker thread. */
+export interface RunningPool {
+  writes(): Promise<number>;
+  /** Stops the writers and returns the ledger. */
+  stop(): Promise<Ledger>;
+}
+
+export function poolInThisThread(o: WriterPoolOptions): RunningPool {
+  const pool = startWriterPool(o);
+  return {
+    writes: async () => pool.ledger.writes,
+    stop: async () => {
+      await pool.stop();
+      return pool.ledger;
+    },
+  };
+}
+
+/** The pool in a worker thread (compiled bench only: the worker is a .js file next to this one). */
+export async function poolInWorker(o: WriterPoolOptions): Promise<RunningPool | null> {
+  const url = new URL('./writer-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.js')) return null;
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(url, { workerData: o });
+  const ask = <T>(message: string, field: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: Record<string, unknown>) => {
+        if (!(field in m)) return;
+        worker.off('message', onMessage);
+        resolve(m[field] as T);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.postMessage(message);
+    });
+  return {
+    writes: () => ask<number>('count', 'writes'),
+    stop: async () => {
+      const s = await ask<
+        {
+          inserted: Array<[number, number]>;
+          failedInserts: number[];
+          titles: Array<[number, string]>;
+        } & Omit<Ledger, 'inserted' | 'failedInserts' | 'titles'>
+      >('stop', 'ledger');
+      await worker.terminate();
+      return {
+        ...s,
+        inserted: new Map(s.inserted),
+        failedInserts: new Set(s.failedInserts),
+        titles: new Map(s.titles),
+      };
+    },
+  };
+}

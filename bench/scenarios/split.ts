@@ -16,7 +16,7 @@ import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { LatencyRecorder } from '../lib/hdr.js';
 import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
 import { fileTimestamp, fmt, formatTable, markdownTable, writeResultFiles } from '../lib/report.js';
-import { checkLedger, startWriterPool, usersIn } from '../lib/write-ledger.js';
+import { checkLedger, poolInThisThread, poolInWorker, usersIn } from '../lib/write-ledger.js';
 
 export interface SplitBenchOptions {
   writesPerSecond: number;
@@ -67,16 +67,18 @@ export async function runSplitBench(o: SplitBenchOptions) {
       const url = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
       const users = usersIn(parseKeyRange(config.shards[0]!.keyRange), 400, 1, o.users);
       const idBase = 1_000_000_000;
-      const pool = startWriterPool({
+      const poolOptions = {
         url,
         writers: o.writers,
         readers: o.readers,
         writesPerSecond: o.writesPerSecond,
         users,
         idBase,
-      });
+      };
+      // A worker thread when running compiled: the load must not share the proxy's event loop.
+      const pool = (await poolInWorker(poolOptions)) ?? poolInThisThread(poolOptions);
       await sleep(o.warmupSeconds * 1000);
-      const writesAtStart = pool.ledger.writes;
+      const writesAtStart = await pool.writes();
       const splitStarted = performance.now();
       const started = await proxy.migrations!.start({
         shard: 's0',
@@ -99,10 +101,9 @@ export async function runSplitBench(o: SplitBenchOptions) {
         await sleep(200);
       }
       const splitSeconds = (performance.now() - splitStarted) / 1000;
-      const writesDuringSplit = pool.ledger.writes - writesAtStart;
+      const writesDuringSplit = (await pool.writes()) - writesAtStart;
       await sleep(o.cooldownSeconds * 1000);
-      await pool.stop();
-      const { ledger } = pool;
+      const ledger = await pool.stop();
       const shards = proxy.topology.shardList().map((s) => ({
         shard: s.name,
         range: s.range,
