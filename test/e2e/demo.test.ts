@@ -78,17 +78,33 @@ describe('shardgate start with an invalid config', () => {
     expect(r.stderr).toContain('shards');
   });
 
-  it('prints --help for every command', () => {
-    for (const args of [
-      ['--help'],
-      ['start', '--help'],
-      ['demo', '--help'],
-      ['status', '--help'],
-      ['rules', '--help'],
-    ]) {
-      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 });
-      expect(r.status).toBe(0);
+  it('prints --help for every command and subcommand', () => {
+    // Walks the command tree from the top-level help, so a new command cannot go without it.
+    const seen: string[] = [];
+    const visit = (path: string[]) => {
+      const r = spawnSync(process.execPath, [cli, ...path, '--help'], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${path.join(' ')} --help`).toBe(0);
       expect(r.stdout).toContain('Usage:');
+      seen.push(path.join(' '));
+      const commands = r.stdout.split('\nCommands:\n')[1];
+      if (!commands) return;
+      for (const line of commands.split('\n')) {
+        const name = /^ {2}([a-z][\w-]*)/.exec(line)?.[1];
+        if (name && name !== 'help') visit([...path, name]);
+      }
+    };
+    visit([]);
+    for (const c of [
+      'start',
+      'demo',
+      'status',
+      'rules',
+      'bench pgbench',
+      'bench split',
+      'migrate split',
+      'migrate rollback',
+    ]) {
+      expect(seen).toContain(c);
     }
-  });
+  }, 120_000);
 });
