@@ -3,21 +3,7 @@
 // Run: npx vite-node bench/analyzer-micro.ts
 import { QueryAnalyzer } from '../src/sql/analyzer.js';
 import { fingerprint } from '../src/sql/fingerprint.js';
-
-function measure(label: string, batches: number, perBatch: number, fn: (i: number) => void): void {
-  const times: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < perBatch; i++) fn(b * perBatch + i);
-    times.push(Number(process.hrtime.bigint() - t) / perBatch);
-  }
-  times.sort((x, y) => x - y);
-  const med = times[Math.floor(times.length / 2)]!;
-  const p90 = times[Math.floor(times.length * 0.9)]!;
-  process.stdout.write(
-    `${label.padEnd(50)} median ${(med / 1000).toFixed(2)} µs  (p90 ${(p90 / 1000).toFixed(2)} µs)\n`,
-  );
-}
+import { measureBatches as measure } from './lib/micro.js';
 
 const short = (i: number) => `SELECT id, title FROM posts WHERE user_id = ${i % 1000}`;
 const longer = (i: number) =>

@@ -21,16 +21,21 @@ export function numberOption(name: string, min: number, max: number) {
   };
 }
 
+/** The non-empty items of a comma-separated list; none is an error. */
+function listItems(name: string, value: string): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new InvalidArgumentError(`${name}: no values given`);
+  return items;
+}
+
 /** "0,100,1000" -> [0, 100, 1000]: distinct integers in [min, max], in the given order. */
 export function intListOption(name: string, min: number, max: number) {
   return (value: string): number[] => {
     const out: number[] = [];
-    const items = value
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-    if (items.length === 0) throw new InvalidArgumentError(`${name}: no values given`);
-    for (const item of items) {
+    for (const item of listItems(name, value)) {
       const n = Number(item);
       if (!Number.isInteger(n) || n < min || n > max)
         throw new InvalidArgumentError(`${name}: values are integers from ${min} to ${max}, got "${item}"`);
@@ -43,11 +48,7 @@ export function intListOption(name: string, min: number, max: number) {
 /** "a,b" -> ["a", "b"], each one of `allowed`. */
 export function choiceListOption<T extends string>(name: string, allowed: readonly T[]) {
   return (value: string): T[] => {
-    const items = value
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-    if (items.length === 0) throw new InvalidArgumentError(`${name}: no values given`);
+    const items = listItems(name, value);
     for (const item of items) {
       if (!(allowed as readonly string[]).includes(item))
         throw new InvalidArgumentError(

@@ -11,7 +11,9 @@ import { demoConfigPath, evenKeyRanges } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
+import type { MachineInfo } from './machine.js';
 import { freePort } from './proc.js';
+import type { ScenarioRun } from './scenario.js';
 import { deepMerge, launchShardgateProcess, type ShardgateProcess } from './shardgate-process.js';
 import type { PgEndpoint } from './target.js';
 
@@ -164,4 +166,18 @@ export async function postgresVersion(topology: DemoTopology): Promise<string | 
   } catch {
     return null;
   }
+}
+
+/** How the scenarios on startScenarioTopology describe it in their parameters. */
+export const SCENARIO_TOPOLOGY = '2 shards x (primary + 1 streaming replica)';
+
+/**
+ * A scenario's topology: 2 shards x (primary + replica) with 20 demo users, stopped with the run;
+ * its PostgreSQL version goes into `machine`.
+ */
+export async function startScenarioTopology(run: ScenarioRun, machine: MachineInfo): Promise<DemoTopology> {
+  run.tell('starting 2 shards x (primary + replica) and loading the demo schema ...');
+  const topology = run.track(await startDemoTopology({ shards: 2, replicas: 1, demoUsers: 20 }));
+  machine.versions.postgresql = await postgresVersion(topology);
+  return topology;
 }

@@ -7,12 +7,8 @@ import { freePort, waitForPort } from './proc.js';
 import { deepMerge, launchShardgateProcess } from './shardgate-process.js';
 import type { MysqlEndpoint } from './sysbench.js';
 
-export interface ShardgateMysqlConfigOptions {
-  postgresPort: number;
-  mysqlPort: number;
-  adminPort: number;
-  /** The PostgreSQL side is unused, but the config needs a shard: a port nothing listens on. */
-  unusedPostgresPort: number;
+/** What startShardgateMysql is given: the MariaDB behind it and how shardgate runs. */
+export interface ShardgateMysqlOptions {
   backend: MysqlEndpoint;
   /** The user sysbench logs in as (mysql_native_password). */
   client: { user: string; password: string };
@@ -20,6 +16,14 @@ export interface ShardgateMysqlConfigOptions {
   workers: number;
   poolSize: number;
   extra?: Record<string, unknown>;
+}
+
+export interface ShardgateMysqlConfigOptions extends ShardgateMysqlOptions {
+  postgresPort: number;
+  mysqlPort: number;
+  adminPort: number;
+  /** The PostgreSQL side is unused, but the config needs a shard: a port nothing listens on. */
+  unusedPostgresPort: number;
 }
 
 export function shardgateMysqlConfig(o: ShardgateMysqlConfigOptions): Record<string, unknown> {
@@ -100,14 +104,9 @@ export type StartShardgateMysqlResult =
   | { ok: false; note: string };
 
 /** Starts shardgate with a MySQL listener; skips (ok: false + note) when this build cannot serve it. */
-export async function startShardgateMysql(options: {
-  backend: MysqlEndpoint;
-  client: { user: string; password: string };
-  tables: number;
-  workers: number;
-  poolSize: number;
-  extra?: Record<string, unknown>;
-}): Promise<StartShardgateMysqlResult> {
+export async function startShardgateMysql(
+  options: ShardgateMysqlOptions,
+): Promise<StartShardgateMysqlResult> {
   const [postgresPort, mysqlPort, adminPort, unusedPostgresPort] = [
     await freePort(),
     await freePort(),

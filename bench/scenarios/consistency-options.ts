@@ -1,8 +1,7 @@
 // Options of the consistency scenario, their defaults and the --quick preset (kept apart from the
 // runner so --help works without loading the launcher).
-import { join } from 'node:path';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../src/config/schema.js';
-import { repoRoot } from '../lib/shardgate-process.js';
+import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
 
 /** How a session asks for its level: `SET shardgate.consistency = ...` once, or a comment hint per read. */
 export const CONTEXT_VIAS = ['set', 'hint'] as const;
@@ -11,7 +10,7 @@ export type ContextVia = (typeof CONTEXT_VIAS)[number];
 /** Strongest first, the order of the report. */
 export const LEVELS_STRONGEST_FIRST: readonly ConsistencyLevel[] = [...CONSISTENCY_LEVELS].reverse();
 
-export interface ConsistencyOptions {
+export interface ConsistencyOptions extends ScenarioOutputOptions {
   /** Replica replay delays injected (recovery_min_apply_delay), in ms. */
   lagsMs: number[];
   levels: ConsistencyLevel[];
@@ -36,10 +35,6 @@ export interface ConsistencyOptions {
   seed: number;
   workers: number;
   shardgateConfigExtra: Record<string, unknown> | null;
-  resultsDir: string | null;
-  jsonPath: string | null;
-  command: string;
-  say: (line: string) => void;
 }
 
 export function defaultConsistencyOptions(): ConsistencyOptions {
@@ -59,10 +54,7 @@ export function defaultConsistencyOptions(): ConsistencyOptions {
     seed: 1,
     workers: 1,
     shardgateConfigExtra: null,
-    resultsDir: join(repoRoot(), 'bench', 'results'),
-    jsonPath: null,
-    command: 'node dist/bench/main.js consistency',
-    say: (line) => process.stdout.write(`${line}\n`),
+    ...scenarioOutputDefaults('consistency'),
   };
 }
 

@@ -1,13 +1,13 @@
 // The consistency result document (JSON), console table, README snippet and SVG charts. Pure.
 import type { ConsistencyLevel } from '../../src/config/schema.js';
 import type { LatencyPercentiles } from '../lib/hdr.js';
-import type { LoadSnapshot, MachineInfo } from '../lib/machine.js';
-import { describeLoad, describeMachine } from '../lib/machine.js';
-import { type Align, fmt, formatTable, markdownTable } from '../lib/report.js';
+import { fmt, formatTable, markdownTable } from '../lib/report.js';
+import type { ScenarioResultHeader } from '../lib/scenario.js';
+import { consoleDocument, firstTenNotes, markdownDocument, type TableParts } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
 import { stackCharts } from '../lib/svg-stack.js';
-import type { ContextVia } from './consistency-options.js';
+import type { ConsistencyOptions } from './consistency-options.js';
 
 /** One level x lag x repeat cell as measured. */
 export interface ConsistencyRun {
@@ -59,37 +59,33 @@ export interface ConsistencyCell {
   stalenessMaxMs: Summary;
 }
 
-export interface ConsistencyParameters {
-  lagsMs: number[];
-  levels: ConsistencyLevel[];
-  clients: number;
-  durationS: number;
-  warmupS: number;
-  repeats: number;
-  keys: number;
-  writeRatio: number;
-  ownReadShare: number;
-  via: ContextVia;
-  boundedMaxLagMs: number;
+export interface ConsistencyParameters
+  extends Pick<
+    ConsistencyOptions,
+    | 'lagsMs'
+    | 'levels'
+    | 'clients'
+    | 'durationS'
+    | 'warmupS'
+    | 'repeats'
+    | 'keys'
+    | 'writeRatio'
+    | 'ownReadShare'
+    | 'via'
+    | 'boundedMaxLagMs'
+    | 'seed'
+    | 'shardgateConfigExtra'
+  > {
   readYourWritesWaitMs: number;
   lagPollIntervalMs: number;
-  seed: number;
   shardgateWorkers: number;
-  shardgateConfigExtra: Record<string, unknown> | null;
   topology: string;
   lagInjection: string;
   replicaShareSource: string;
 }
 
 /** The JSON written to bench/results/consistency-*.json (schema version 1). */
-export interface ConsistencyResult {
-  scenario: 'consistency';
-  schemaVersion: 1;
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: MachineInfo;
-  load: { before: LoadSnapshot; after: LoadSnapshot };
+export interface ConsistencyResult extends ScenarioResultHeader<'consistency'> {
   parameters: ConsistencyParameters;
   runs: ConsistencyRun[];
   cells: ConsistencyCell[];
@@ -137,7 +133,7 @@ const ms = (s: Summary, digits = 2) =>
       : fmt(s.median, digits)
     : '-';
 
-function tableRows(result: ConsistencyResult): { headers: string[]; rows: string[][]; align: Align[] } {
+function tableRows(result: ConsistencyResult): TableParts {
   const bound = result.parameters.boundedMaxLagMs;
   const headers = [
     'lag ms',
@@ -177,14 +173,12 @@ function describeRun(result: ConsistencyResult): string {
 }
 
 function noteLines(result: ConsistencyResult): string[] {
-  const lines: string[] = [];
-  const failed = result.runs.filter((r) => r.errors > 0);
-  for (const r of failed.slice(0, 10))
-    lines.push(
+  const lines = firstTenNotes(
+    result.runs.filter((r) => r.errors > 0),
+    (r) =>
       `lag ${r.lagMs} ms ${r.level} repeat ${r.repeat + 1}: ${r.errors} failed statements: ${r.error ?? ''}`,
-    );
-  if (failed.length > 10)
-    lines.push(`... ${failed.length - 10} more cells with errors (see runs[] in the JSON)`);
+    'cells with errors',
+  );
   const future = result.runs.reduce((n, r) => n + r.future, 0);
   if (future > 0)
     lines.push(
@@ -204,20 +198,18 @@ const LEGEND = [
 
 export function consoleReport(result: ConsistencyResult): string {
   const { headers, rows, align } = tableRows(result);
-  const out = [
-    '',
+  return consoleDocument(
+    result,
     `consistency: ${describeRun(result)}`,
-    `machine: ${describeMachine(result.machine)}`,
-    `${describeLoad(result.load.before)} before, ${describeLoad(result.load.after)} after`,
-    'figures: median [min-max] over repeats; counts are totals; latency from HdrHistogram per cell',
-    '',
-    formatTable(headers, rows, align),
-    '',
-    ...LEGEND,
-  ];
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `note: ${n}`));
-  return `${out.join('\n')}\n`;
+    [
+      'figures: median [min-max] over repeats; counts are totals; latency from HdrHistogram per cell',
+      '',
+      formatTable(headers, rows, align),
+      '',
+      ...LEGEND,
+    ],
+    noteLines(result),
+  );
 }
 
 export function markdownReport(
@@ -225,22 +217,18 @@ export function markdownReport(
   svgPath = 'bench/results/consistency-latest.svg',
 ): string {
   const { headers, rows, align } = tableRows(result);
-  const out = [
-    `${describeRun(result)}. Figures are medians [min-max] over repeats, counts are totals. Measured ` +
-      `${result.startedAt.slice(0, 10)} on ${describeMachine(result.machine)}; ${describeLoad(result.load.before)} before, ` +
-      `${describeLoad(result.load.after)} after.`,
-    '',
-    `Command: \`${result.command}\``,
-    '',
-    markdownTable(headers, rows, align),
-    '',
-    ...LEGEND.map((l) => `- ${l}`),
-    '',
-    `![consistency: stale reads, replica share and p99 per level and lag](${svgPath})`,
-  ];
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
-  return `${out.join('\n')}\n`;
+  return markdownDocument(
+    result,
+    `${describeRun(result)}. Figures are medians [min-max] over repeats, counts are totals.`,
+    [
+      markdownTable(headers, rows, align),
+      '',
+      ...LEGEND.map((l) => `- ${l}`),
+      '',
+      `![consistency: stale reads, replica share and p99 per level and lag](${svgPath})`,
+    ],
+    noteLines(result),
+  );
 }
 
 export function svgReport(result: ConsistencyResult): string {

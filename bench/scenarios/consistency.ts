@@ -14,26 +14,19 @@ import {
   adminMetrics,
   type DemoTopology,
   metricSum,
-  postgresVersion,
   type RunningShardgate,
-  startDemoTopology,
+  SCENARIO_TOPOLOGY,
+  startScenarioTopology,
   startShardgateOn,
 } from '../lib/demo-topology.js';
-import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
+import { loadSnapshot } from '../lib/machine.js';
 import { closeClients, openClients } from '../lib/pg-clients.js';
-import { onInterrupt } from '../lib/proc.js';
-import { fileTimestamp, type WrittenFiles, writeResultFiles } from '../lib/report.js';
+import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
 import { deepMerge } from '../lib/shardgate-process.js';
 import { percentile } from '../lib/stats.js';
 import { type ConsistencyOptions, estimateConsistencySeconds } from './consistency-options.js';
-import {
-  type ConsistencyResult,
-  type ConsistencyRun,
-  consoleReport,
-  markdownReport,
-  summarizeConsistency,
-  svgReport,
-} from './consistency-report.js';
+import type { ConsistencyResult, ConsistencyRun } from './consistency-report.js';
+import * as report from './consistency-report.js';
 import {
   type CellHistory,
   cellRegisters,
@@ -44,10 +37,7 @@ import {
   seedWrites,
 } from './consistency-workload.js';
 
-export interface ConsistencyOutput {
-  result: ConsistencyResult;
-  files: WrittenFiles | null;
-}
+export type ConsistencyOutput = ScenarioOutput<ConsistencyResult>;
 
 interface CellPlan {
   lagMs: number;
@@ -57,29 +47,10 @@ interface CellPlan {
 
 const cellId = (repeat: number, level: ConsistencyLevel) => `${repeat}:${level}`;
 
-export async function runConsistencyScenario(o: ConsistencyOptions): Promise<ConsistencyOutput> {
-  const say = o.say;
-  const startedAt = new Date();
-  const notes: string[] = [];
-  let topology: DemoTopology | null = null;
-  let proxy: RunningShardgate | null = null;
-  const cleanup = async () => {
-    const p = proxy;
-    proxy = null;
-    if (p) await p.stop().catch(() => undefined);
-    const t = topology;
-    topology = null;
-    if (t) await t.stop().catch(() => undefined);
-  };
-  const unregister = onInterrupt(cleanup);
-  try {
-    const machine = await machineInfo();
-    const before = loadSnapshot();
-    say(`bench consistency: ${describeMachine(machine)}; ${describeLoad(before)}`);
-    say('bench consistency: starting 2 shards x (primary + replica) and loading the demo schema ...');
-    const topo = await startDemoTopology({ shards: 2, replicas: 1, demoUsers: 20 });
-    topology = topo;
-    machine.versions.postgresql = await postgresVersion(topo);
+export function runConsistencyScenario(o: ConsistencyOptions): Promise<ConsistencyOutput> {
+  return runScenario('consistency', o.say, async (run) => {
+    const { machine, before } = await run.measureMachine();
+    const topo = await startScenarioTopology(run, machine);
 
     // Every cell gets registers of its own, seeded at version 0 and replayed before any lag.
     let next = 0;
@@ -102,10 +73,9 @@ export async function runConsistencyScenario(o: ConsistencyOptions): Promise<Con
     );
     // Validates the merged config before launching (a bad --shardgate-config-extra is named here).
     const routing = parseConfig(deepMerge(topo.baseConfig, extra), 'bench consistency config').routing;
-    const sg = await startShardgateOn(topo, { workers: o.workers, extra });
-    proxy = sg;
-    say(
-      `bench consistency: lags ${o.lagsMs.join(', ')} ms x levels ${o.levels.join(', ')} x ${o.repeats} repeats; about ${Math.ceil(estimateConsistencySeconds(o))} s`,
+    const sg = run.track(await startShardgateOn(topo, { workers: o.workers, extra }));
+    run.tell(
+      `lags ${o.lagsMs.join(', ')} ms x levels ${o.levels.join(', ')} x ${o.repeats} repeats; about ${Math.ceil(estimateConsistencySeconds(o))} s`,
     );
 
     const runs: ConsistencyRun[] = [];
@@ -132,20 +102,18 @@ export async function runConsistencyScenario(o: ConsistencyOptions): Promise<Con
           runs.push(run);
           line.push(`${level} ${(run.staleRate * 100).toFixed(1)}% stale`);
         }
-        say(`  lag ${plan.lagMs} ms #${repeat + 1}: ${line.join(', ')}`);
+        o.say(`  lag ${plan.lagMs} ms #${repeat + 1}: ${line.join(', ')}`);
       }
       if (plan.lagMs > 0) {
         for (const replica of replicaNames(topo)) await topo.cluster.setReplayDelay(replica, 0);
         await waitForReplicas(topo);
       }
     }
-    const after = loadSnapshot();
-    await cleanup();
-    if (before.loadavg[0] > machine.cpus * 0.5) {
-      notes.push(
-        `the 1-minute load average was ${before.loadavg[0].toFixed(2)} on ${machine.cpus} cpus before the run: other work shared the machine; latency figures are noisy (stale-read rates also depend on how fast replicas replay)`,
-      );
-    }
+    const after = await run.finishMeasuring(
+      machine,
+      before,
+      '; latency figures are noisy (stale-read rates also depend on how fast replicas replay)',
+    );
     const parameters = {
       lagsMs: o.lagsMs,
       levels: o.levels,
@@ -163,43 +131,20 @@ export async function runConsistencyScenario(o: ConsistencyOptions): Promise<Con
       seed: o.seed,
       shardgateWorkers: o.workers,
       shardgateConfigExtra: o.shardgateConfigExtra,
-      topology: '2 shards x (primary + 1 streaming replica)',
+      topology: SCENARIO_TOPOLOGY,
       lagInjection: 'recovery_min_apply_delay on every replica',
       replicaShareSource:
         'inet_server_port() in every read, matched to the launched servers (metricsReplicaShare: /metrics cross-check)',
     };
     const result: ConsistencyResult = {
-      scenario: 'consistency',
-      schemaVersion: 1,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      command: o.command,
-      machine,
-      load: { before, after },
+      ...run.header(o.command, machine, { before, after }),
       parameters,
       runs,
-      cells: summarizeConsistency(runs, parameters),
-      notes,
+      cells: report.summarizeConsistency(runs, parameters),
+      notes: run.notes,
     };
-    say(consoleReport(result));
-    let files: WrittenFiles | null = null;
-    if (o.resultsDir) {
-      files = writeResultFiles({
-        dir: o.resultsDir,
-        scenario: 'consistency',
-        timestamp: fileTimestamp(startedAt),
-        result,
-        svg: svgReport(result),
-        markdown: markdownReport(result),
-        jsonPath: o.jsonPath ?? undefined,
-      });
-      say(`bench consistency: wrote ${files.json}, ${files.latestJson}, ${files.svg}, ${files.markdown}`);
-    }
-    return { result, files };
-  } finally {
-    await cleanup();
-    unregister();
-  }
+    return run.publish(result, o, report);
+  });
 }
 
 function replicaNames(topology: DemoTopology): string[] {

@@ -1,9 +1,8 @@
 // Options of the hotkeys scenario, their defaults and the --quick preset (kept apart from the
 // runner so --help works without loading the launcher).
-import { join } from 'node:path';
-import { repoRoot } from '../lib/shardgate-process.js';
+import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
 
-export interface HotkeysOptions {
+export interface HotkeysOptions extends ScenarioOutputOptions {
   /** Distinct keys the generator draws from (user_id values). */
   keys: number;
   /** Zipf exponent: 0 is uniform, ~1 is typical web skew. */
@@ -19,10 +18,6 @@ export interface HotkeysOptions {
   repeats: number;
   seed: number;
   workers: number;
-  resultsDir: string | null;
-  jsonPath: string | null;
-  command: string;
-  say: (line: string) => void;
 }
 
 export function defaultHotkeysOptions(): HotkeysOptions {
@@ -37,10 +32,7 @@ export function defaultHotkeysOptions(): HotkeysOptions {
     repeats: 3,
     seed: 1,
     workers: 1,
-    resultsDir: join(repoRoot(), 'bench', 'results'),
-    jsonPath: null,
-    command: 'node dist/bench/main.js hotkeys',
-    say: (line) => process.stdout.write(`${line}\n`),
+    ...scenarioOutputDefaults('hotkeys'),
   };
 }
 

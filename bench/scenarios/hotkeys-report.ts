@@ -1,11 +1,17 @@
 // The hotkeys result document (JSON), console table, README snippet and SVG chart. Pure functions.
 import type { LatencyPercentiles } from '../lib/hdr.js';
-import type { LoadSnapshot, MachineInfo } from '../lib/machine.js';
-import { describeLoad, describeMachine } from '../lib/machine.js';
-import { type Align, fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
+import { fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
+import type { ScenarioResultHeader } from '../lib/scenario.js';
+import {
+  consoleDocument,
+  firstColumnLeft,
+  markdownDocument,
+  type TableParts,
+} from '../lib/scenario-report.js';
 import { median, type Summary, summarize } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
 import type { CountErrors } from './hotkeys-analysis.js';
+import type { HotkeysOptions } from './hotkeys-options.js';
 
 export interface HotkeysShardFigures {
   shard: string;
@@ -51,16 +57,11 @@ export interface HotkeysRepeat {
   shards: HotkeysShardFigures[];
 }
 
-export interface HotkeysParameters {
-  keys: number;
-  zipfS: number;
-  ops: number;
-  maxSeconds: number;
-  clients: number;
-  writeRatio: number;
-  top: number;
-  repeats: number;
-  seed: number;
+export interface HotkeysParameters
+  extends Pick<
+    HotkeysOptions,
+    'keys' | 'zipfS' | 'ops' | 'maxSeconds' | 'clients' | 'writeRatio' | 'top' | 'repeats' | 'seed'
+  > {
   shardgateWorkers: number;
   table: string;
   keyBase: number;
@@ -82,14 +83,7 @@ export interface HotkeysSummary {
 }
 
 /** The JSON written to bench/results/hotkeys-*.json (schema version 1). */
-export interface HotkeysResult {
-  scenario: 'hotkeys';
-  schemaVersion: 1;
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: MachineInfo;
-  load: { before: LoadSnapshot; after: LoadSnapshot };
+export interface HotkeysResult extends ScenarioResultHeader<'hotkeys'> {
   parameters: HotkeysParameters;
   repeats: HotkeysRepeat[];
   summary: HotkeysSummary;
@@ -144,7 +138,7 @@ export function medianRepeat(result: HotkeysResult): HotkeysRepeat | undefined {
 
 const spread = (s: Summary, digits: number) => fmtSpread(s.median, s.min, s.max, digits);
 
-function summaryTable(result: HotkeysResult): { headers: string[]; rows: string[][]; align: Align[] } {
+function summaryTable(result: HotkeysResult): TableParts {
   const s = result.summary;
   const rows: string[][] = [];
   for (const [k, v] of Object.entries(s.precision)) rows.push([`precision@${k}`, spread(v, 2)]);
@@ -166,7 +160,7 @@ function summaryTable(result: HotkeysResult): { headers: string[]; rows: string[
   return { headers: ['figure', 'median [min-max]'], rows, align: ['left', 'right'] };
 }
 
-function keyTable(result: HotkeysResult): { headers: string[]; rows: string[][]; align: Align[] } | null {
+function keyTable(result: HotkeysResult): TableParts | null {
   const r = medianRepeat(result);
   if (!r) return null;
   const headers = [
@@ -187,7 +181,7 @@ function keyTable(result: HotkeysResult): { headers: string[]; rows: string[][];
     t.reportedError === null ? '-' : String(t.reportedError),
     t.reportedRank === null ? '-' : String(t.reportedRank),
   ]);
-  return { headers, rows, align: headers.map((_, i) => (i === 0 ? 'left' : 'right')) };
+  return { headers, rows, align: firstColumnLeft(headers) };
 }
 
 function describeRun(result: HotkeysResult): string {
@@ -208,41 +202,23 @@ function noteLines(result: HotkeysResult): string[] {
 export function consoleReport(result: HotkeysResult): string {
   const sum = summaryTable(result);
   const keys = keyTable(result);
-  const out = [
-    '',
-    `hotkeys: ${describeRun(result)}`,
-    `machine: ${describeMachine(result.machine)}`,
-    `${describeLoad(result.load.before)} before, ${describeLoad(result.load.after)} after`,
-    '',
-    formatTable(sum.headers, sum.rows, sum.align),
-  ];
+  const body = ['', formatTable(sum.headers, sum.rows, sum.align)];
   if (keys)
-    out.push(
+    body.push(
       '',
       'true top keys (median repeat) and what shardgate reported:',
       formatTable(keys.headers, keys.rows, keys.align),
     );
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `note: ${n}`));
-  return `${out.join('\n')}\n`;
+  return consoleDocument(result, `hotkeys: ${describeRun(result)}`, body, noteLines(result));
 }
 
 export function markdownReport(result: HotkeysResult, svgPath = 'bench/results/hotkeys-latest.svg'): string {
   const sum = summaryTable(result);
   const keys = keyTable(result);
-  const out = [
-    `${describeRun(result)}. Measured ${result.startedAt.slice(0, 10)} on ${describeMachine(result.machine)}; ` +
-      `${describeLoad(result.load.before)} before, ${describeLoad(result.load.after)} after.`,
-    '',
-    `Command: \`${result.command}\``,
-    '',
-    markdownTable(sum.headers, sum.rows, sum.align),
-  ];
-  if (keys) out.push('', markdownTable(keys.headers, keys.rows, keys.align));
-  out.push('', `![hotkeys: true vs reported counts of the top keys](${svgPath})`);
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
-  return `${out.join('\n')}\n`;
+  const body = [markdownTable(sum.headers, sum.rows, sum.align)];
+  if (keys) body.push('', markdownTable(keys.headers, keys.rows, keys.align));
+  body.push('', `![hotkeys: true vs reported counts of the top keys](${svgPath})`);
+  return markdownDocument(result, `${describeRun(result)}.`, body, noteLines(result));
 }
 
 export function svgReport(result: HotkeysResult): string {

@@ -7,16 +7,15 @@
 import {
   adminJson,
   type DemoTopology,
-  postgresVersion,
   type RunningShardgate,
-  startDemoTopology,
+  SCENARIO_TOPOLOGY,
+  startScenarioTopology,
   startShardgateOn,
 } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
-import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
+import { loadSnapshot } from '../lib/machine.js';
 import { closeClients, errorMessage, openClients } from '../lib/pg-clients.js';
-import { onInterrupt } from '../lib/proc.js';
-import { fileTimestamp, type WrittenFiles, writeResultFiles } from '../lib/report.js';
+import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
 import { mulberry32, Zipf } from '../lib/zipf.js';
 import {
   countErrors,
@@ -27,15 +26,8 @@ import {
   trueRanking,
 } from './hotkeys-analysis.js';
 import type { HotkeysOptions } from './hotkeys-options.js';
-import {
-  consoleReport,
-  type HotkeysRepeat,
-  type HotkeysResult,
-  markdownReport,
-  precisionKs,
-  summarizeRepeats,
-  svgReport,
-} from './hotkeys-report.js';
+import * as report from './hotkeys-report.js';
+import { type HotkeysRepeat, type HotkeysResult, precisionKs } from './hotkeys-report.js';
 
 /** Generated keys start here, above the demo data's user ids. */
 export const KEY_BASE = 100_000;
@@ -43,69 +35,38 @@ const TABLE = 'recommendations';
 const READ_SQL = `SELECT count(*) AS n FROM ${TABLE} WHERE user_id = $1`;
 const WRITE_SQL = `UPDATE ${TABLE} SET score = score + 1 WHERE user_id = $1`;
 
-export interface HotkeysOutput {
-  result: HotkeysResult;
-  files: WrittenFiles | null;
-}
+export type HotkeysOutput = ScenarioOutput<HotkeysResult>;
 
 interface HotkeysApi {
   keys: Array<{ shard: string; table: string; value: string; count: number; error: number }>;
   shards: Array<{ shard: string; requests: number; distinctKeys: number; hotspotScore: number | null }>;
 }
 
-export async function runHotkeysScenario(o: HotkeysOptions): Promise<HotkeysOutput> {
-  const say = o.say;
-  const startedAt = new Date();
-  const notes: string[] = [];
-  let topology: DemoTopology | null = null;
-  let proxy: RunningShardgate | null = null;
-  const cleanup = async () => {
-    const p = proxy;
-    proxy = null;
-    if (p) await p.stop().catch(() => undefined);
-    const t = topology;
-    topology = null;
-    if (t) await t.stop().catch(() => undefined);
-  };
-  const unregister = onInterrupt(cleanup);
-  try {
-    const machine = await machineInfo();
-    const before = loadSnapshot();
-    say(`bench hotkeys: ${describeMachine(machine)}; ${describeLoad(before)}`);
-    say('bench hotkeys: starting 2 shards x (primary + replica) and loading the demo schema ...');
-    topology = await startDemoTopology({ shards: 2, replicas: 1, demoUsers: 20 });
-    machine.versions.postgresql = await postgresVersion(topology);
+export function runHotkeysScenario(o: HotkeysOptions): Promise<HotkeysOutput> {
+  return runScenario('hotkeys', o.say, async (run) => {
+    const { machine, before } = await run.measureMachine();
+    const topology = await startScenarioTopology(run, machine);
     const repeats: HotkeysRepeat[] = [];
     for (let repeat = 0; repeat < o.repeats; repeat++) {
-      proxy = await startShardgateOn(topology, { workers: o.workers });
+      const proxy = run.track(await startShardgateOn(topology, { workers: o.workers }));
       try {
-        const run = await measureRepeat(topology, proxy, o, repeat);
-        repeats.push(run);
-        const p = run.precision[String(o.top)];
-        say(
-          `  repeat ${repeat + 1}/${o.repeats}: ${run.ops} statements in ${run.seconds.toFixed(1)} s, precision@${o.top} ${p === undefined ? '-' : p.toFixed(2)}, spearman ${run.spearman.toFixed(2)}${run.errors > 0 ? `, ${run.errors} errors` : ''}`,
+        const r = await measureRepeat(topology, proxy, o, repeat);
+        repeats.push(r);
+        const p = r.precision[String(o.top)];
+        o.say(
+          `  repeat ${repeat + 1}/${o.repeats}: ${r.ops} statements in ${r.seconds.toFixed(1)} s, precision@${o.top} ${p === undefined ? '-' : p.toFixed(2)}, spearman ${r.spearman.toFixed(2)}${r.errors > 0 ? `, ${r.errors} errors` : ''}`,
         );
       } finally {
-        const p = proxy;
-        proxy = null;
-        await p.stop();
+        await run.release(proxy);
       }
     }
-    const after = loadSnapshot();
-    await cleanup();
-    if (before.loadavg[0] > machine.cpus * 0.5) {
-      notes.push(
-        `the 1-minute load average was ${before.loadavg[0].toFixed(2)} on ${machine.cpus} cpus before the run: other work shared the machine (throughput figures are noisy; accuracy figures are not affected)`,
-      );
-    }
-    const result: HotkeysResult = {
-      scenario: 'hotkeys',
-      schemaVersion: 1,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      command: o.command,
+    const after = await run.finishMeasuring(
       machine,
-      load: { before, after },
+      before,
+      ' (throughput figures are noisy; accuracy figures are not affected)',
+    );
+    const result: HotkeysResult = {
+      ...run.header(o.command, machine, { before, after }),
       parameters: {
         keys: o.keys,
         zipfS: o.zipfS,
@@ -119,31 +80,14 @@ export async function runHotkeysScenario(o: HotkeysOptions): Promise<HotkeysOutp
         shardgateWorkers: o.workers,
         table: TABLE,
         keyBase: KEY_BASE,
-        topology: '2 shards x (primary + 1 streaming replica)',
+        topology: SCENARIO_TOPOLOGY,
       },
       repeats,
-      summary: summarizeRepeats(repeats, o.top),
-      notes,
+      summary: report.summarizeRepeats(repeats, o.top),
+      notes: run.notes,
     };
-    say(consoleReport(result));
-    let files: WrittenFiles | null = null;
-    if (o.resultsDir) {
-      files = writeResultFiles({
-        dir: o.resultsDir,
-        scenario: 'hotkeys',
-        timestamp: fileTimestamp(startedAt),
-        result,
-        svg: svgReport(result),
-        markdown: markdownReport(result),
-        jsonPath: o.jsonPath ?? undefined,
-      });
-      say(`bench hotkeys: wrote ${files.json}, ${files.latestJson}, ${files.svg}, ${files.markdown}`);
-    }
-    return { result, files };
-  } finally {
-    await cleanup();
-    unregister();
-  }
+    return run.publish(result, o, report);
+  });
 }
 
 async function measureRepeat(

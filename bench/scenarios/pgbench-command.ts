@@ -1,7 +1,13 @@
 // Command-line options of the pgbench scenario, parsed into PgbenchOptions.
-import { relative } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { commandLine, intOption } from '../lib/cli-args.js';
 import { PGBENCH_MODES, type PgbenchMode } from '../lib/pgbench.js';
+import {
+  addResultOptions,
+  type RawScenarioOptions,
+  resolveScenarioOptions,
+  sharedOption,
+} from '../lib/scenario-options.js';
 import {
   defaultPgbenchOptions,
   PGBENCH_TARGETS,
@@ -9,15 +15,6 @@ import {
   type PgbenchTargetName,
   QUICK_PRESET,
 } from './pgbench-options.js';
-
-function positiveInt(name: string, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > max)
-      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
-    return n;
-  };
-}
 
 export function parseList<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
   const items = value
@@ -45,19 +42,7 @@ export function parseClients(value: string): number[] {
   return out;
 }
 
-function parseJsonObject(value: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (err) {
-    throw new InvalidArgumentError(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new InvalidArgumentError('expected a JSON object');
-  return parsed as Record<string, unknown>;
-}
-
-interface RawOptions {
+interface RawOptions extends RawScenarioOptions {
   duration?: number;
   clients?: number[];
   modes?: PgbenchMode[];
@@ -69,41 +54,34 @@ interface RawOptions {
   workers?: number;
   poolSize?: number;
   shardgateConfigExtra?: Record<string, unknown>;
-  json?: string;
-  resultsDir?: string;
-  results: boolean;
   install: boolean;
-  quick?: boolean;
 }
 
 /** Defaults, then --quick, then explicit options. */
 export function resolveOptions(raw: RawOptions, command: string): PgbenchOptions {
-  const o: PgbenchOptions = { ...defaultPgbenchOptions(), ...(raw.quick ? QUICK_PRESET : {}), command };
-  if (raw.duration !== undefined) o.durationS = raw.duration;
-  if (raw.clients) o.clients = raw.clients;
-  if (raw.modes) o.modes = raw.modes;
-  if (raw.targets) o.targets = raw.targets;
-  if (raw.repeats !== undefined) o.repeats = raw.repeats;
-  if (raw.scale !== undefined) o.scale = raw.scale;
-  if (raw.script) o.script = raw.script;
-  if (raw.warmup !== undefined) o.warmupS = raw.warmup;
-  if (raw.workers !== undefined) o.workers = raw.workers;
-  if (raw.poolSize !== undefined) o.poolSize = raw.poolSize;
-  if (raw.shardgateConfigExtra) o.shardgateConfigExtra = raw.shardgateConfigExtra;
-  if (raw.json) o.jsonPath = raw.json;
-  if (raw.resultsDir) o.resultsDir = raw.resultsDir;
-  if (raw.results === false) o.resultsDir = null;
-  o.noInstall = !raw.install;
-  return o;
+  return resolveScenarioOptions(defaultPgbenchOptions(), QUICK_PRESET, raw, command, {
+    durationS: raw.duration,
+    clients: raw.clients,
+    modes: raw.modes,
+    targets: raw.targets,
+    repeats: raw.repeats,
+    scale: raw.scale,
+    script: raw.script,
+    warmupS: raw.warmup,
+    workers: raw.workers,
+    poolSize: raw.poolSize,
+    shardgateConfigExtra: raw.shardgateConfigExtra,
+    noInstall: !raw.install,
+  });
 }
 
 export function registerPgbenchCommand(program: Command): void {
-  program
+  const command = program
     .command('pgbench')
     .description(
       'pgbench select-only (or TPC-B-like) throughput: direct vs shardgate vs PgBouncer vs pgpool-II',
     )
-    .option('--duration <s>', 'seconds per pgbench run (default 10)', positiveInt('--duration', 3600))
+    .addOption(sharedOption.duration('seconds per pgbench run (default 10)'))
     .option('--clients <list>', 'client counts (default 1,16,64)', parseClients)
     .option('--modes <list>', `query modes (default ${PGBENCH_MODES.join(',')})`, (v) =>
       parseList(v, PGBENCH_MODES, 'mode'),
@@ -111,39 +89,23 @@ export function registerPgbenchCommand(program: Command): void {
     .option('--targets <list>', `targets (default ${PGBENCH_TARGETS.join(',')})`, (v) =>
       parseList(v, PGBENCH_TARGETS, 'target'),
     )
-    .option('--repeats <n>', 'repeats per mode x clients cell (default 3)', positiveInt('--repeats', 100))
-    .option('--scale <n>', 'pgbench scale factor (default 10)', positiveInt('--scale', 1000))
+    .addOption(sharedOption.repeats('repeats per mode x clients cell (default 3)'))
+    .option('--scale <n>', 'pgbench scale factor (default 10)', intOption('--scale', 1, 1000))
     .option(
       '--script <name>',
       'select (pgbench -S, default) or tpcb',
       (v) => parseList(v, ['select', 'tpcb'] as const, 'script')[0],
     )
-    .option('--warmup <s>', 'warm-up seconds per target (default 3)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 600)
-        throw new InvalidArgumentError('--warmup must be an integer from 0 to 600');
-      return n;
-    })
-    .option('--workers <n>', 'shardgate worker processes (default 2)', positiveInt('--workers', 64))
-    .option('--pool-size <n>', 'server connections per pool (default 20)', positiveInt('--pool-size', 1000))
-    .option(
-      '--shardgate-config-extra <json>',
-      'JSON merged over the generated shardgate config',
-      parseJsonObject,
-    )
-    .option('--json <file>', 'also write the JSON result here')
-    .option(
-      '--results-dir <dir>',
-      'directory for pgbench-<timestamp>.json and pgbench-latest.{json,svg,md} (default bench/results)',
-    )
-    .option('--no-results', 'write no result files')
+    .addOption(sharedOption.warmup('warm-up seconds per target (default 3)'))
+    .addOption(sharedOption.workers())
+    .addOption(sharedOption.poolSize())
+    .addOption(sharedOption.shardgateConfigExtra());
+  addResultOptions(command, 'pgbench', ' (default bench/results)')
     .option('--no-install', 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)')
-    .option('--quick', 'tiny run for smoke tests: 2 s, 1 client, simple mode, 1 repeat, scale 1')
+    .addOption(sharedOption.quick('2 s, 1 client, simple mode, 1 repeat, scale 1'))
     .action(async (raw: RawOptions) => {
-      const script = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'dist/bench/main.js';
-      const command = ['node', script, ...process.argv.slice(2)].join(' ');
       // Loaded here so --help works without the local launcher's dependencies.
       const { runPgbenchScenario } = await import('./pgbench.js');
-      await runPgbenchScenario(resolveOptions(raw, command));
+      await runPgbenchScenario(resolveOptions(raw, commandLine()));
     });
 }

@@ -1,13 +1,12 @@
 // Options of the pgbench scenario, their defaults and the --quick preset. Kept apart from the
 // runner so the command line parses (and --help prints) without loading the launcher.
-import { join } from 'node:path';
 import { PGBENCH_MODES, type PgbenchMode, type PgbenchScript } from '../lib/pgbench.js';
-import { repoRoot } from '../lib/shardgate-process.js';
+import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
 
 export const PGBENCH_TARGETS = ['direct', 'shardgate', 'pgbouncer', 'pgpool'] as const;
 export type PgbenchTargetName = (typeof PGBENCH_TARGETS)[number];
 
-export interface PgbenchOptions {
+export interface PgbenchOptions extends ScenarioOutputOptions {
   durationS: number;
   clients: number[];
   modes: PgbenchMode[];
@@ -20,15 +19,8 @@ export interface PgbenchOptions {
   workers: number;
   poolSize: number;
   shardgateConfigExtra: Record<string, unknown> | null;
-  /** Where the -<timestamp>.json and -latest.* files go; null writes nothing. */
-  resultsDir: string | null;
-  /** An extra copy of the JSON. */
-  jsonPath: string | null;
   /** Do not apt-get install missing comparison tools. */
   noInstall: boolean;
-  /** The command line, for the report. */
-  command: string;
-  say: (line: string) => void;
 }
 
 export function defaultPgbenchOptions(): PgbenchOptions {
@@ -44,11 +36,8 @@ export function defaultPgbenchOptions(): PgbenchOptions {
     workers: 2,
     poolSize: 20,
     shardgateConfigExtra: null,
-    resultsDir: join(repoRoot(), 'bench', 'results'),
-    jsonPath: null,
     noInstall: false,
-    command: 'node dist/bench/main.js pgbench',
-    say: (line) => process.stdout.write(`${line}\n`),
+    ...scenarioOutputDefaults('pgbench'),
   };
 }
 

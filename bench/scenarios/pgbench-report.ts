@@ -1,32 +1,31 @@
 // Turns pgbench runs into the result document (JSON), the console table, the Markdown snippet
 // for the README and the SVG chart. Pure functions: the scenario passes everything in.
-import type { LoadSnapshot, MachineInfo } from '../lib/machine.js';
-import { describeLoad, describeMachine } from '../lib/machine.js';
 import type { PgbenchFigures, PgbenchMode, PgbenchScript } from '../lib/pgbench.js';
-import { type Align, fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
-import { ratio, type Summary, summarize } from '../lib/stats.js';
+import { fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
+import type { ScenarioResultHeader } from '../lib/scenario.js';
+import {
+  consoleDocument,
+  firstColumnLeft,
+  firstTenNotes,
+  markdownDocument,
+  okTargets,
+  summarizeTargets,
+  type TableParts,
+  targetNote,
+  tpsBar,
+  tpsRatio,
+} from '../lib/scenario-report.js';
+import { type Summary, summarize } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
+import type { TargetState, TimedRun } from '../lib/target-runs.js';
 
-/** Every pgbench invocation of the measured phase (warm-ups are not recorded). */
-export interface PgbenchRun {
-  target: string;
-  mode: PgbenchMode;
-  clients: number;
-  /** 0-based repeat number, and the position of this target in that repeat's order. */
-  repeat: number;
-  order: number;
-  startedAt: string;
-  /** 1-minute load average when the run started. */
-  loadavg1: number;
-  figures: PgbenchFigures | null;
-  error?: string;
-}
+/**
+ * Every pgbench invocation of the measured phase (warm-ups are not recorded); `repeat` is 0-based,
+ * `order` the position of this target in that repeat's order.
+ */
+export type PgbenchRun = TimedRun<{ mode: PgbenchMode; clients: number }, PgbenchFigures>;
 
-export interface TargetStatus {
-  name: string;
-  status: 'ok' | 'skipped' | 'failed';
-  version?: string;
-  note?: string;
+export interface TargetStatus extends TargetState {
   /** Modes not run on this target, with the reason. */
   unsupportedModes: Record<string, string>;
 }
@@ -62,14 +61,7 @@ export interface PgbenchParameters {
 }
 
 /** The JSON document written to bench/results/pgbench-*.json (schema version 1). */
-export interface PgbenchResult {
-  scenario: 'pgbench';
-  schemaVersion: 1;
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: MachineInfo;
-  load: { before: LoadSnapshot; after: LoadSnapshot };
+export interface PgbenchResult extends ScenarioResultHeader<'pgbench'> {
   parameters: PgbenchParameters;
   targets: TargetStatus[];
   runs: PgbenchRun[];
@@ -92,26 +84,21 @@ export function summarizeCells(
   const cells: PgbenchCell[] = [];
   for (const mode of parameters.modes) {
     for (const clients of parameters.clients) {
-      const cellTargets: Record<string, CellTargetSummary> = {};
-      for (const t of targets) {
-        const mine = runs.filter((r) => r.target === t.name && r.mode === mode && r.clients === clients);
-        const ok = mine.flatMap((r) => (r.figures ? [r.figures] : []));
-        const summary: CellTargetSummary = {
+      const cellTargets: Record<string, CellTargetSummary> = summarizeTargets(
+        targets,
+        runs.filter((r) => r.mode === mode && r.clients === clients),
+        (ok) => ({
           tps: summarize(ok.map((f) => f.tps)),
           latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
-          errors: mine.filter((r) => !r.figures).length,
-        };
-        const note = t.status !== 'ok' ? t.note : t.unsupportedModes[mode];
-        if (note) summary.note = note;
-        cellTargets[t.name] = summary;
-      }
+        }),
+        (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
+      );
       const ratios: Record<string, number | null> = {};
       for (const [a, b] of RATIO_PAIRS) {
         const ta = cellTargets[a];
         const tb = cellTargets[b];
         if (!ta || !tb) continue;
-        const r = ratio(ta.tps.median, tb.tps.median);
-        ratios[`${a}/${b}`] = Number.isFinite(r) ? r : null;
+        ratios[`${a}/${b}`] = tpsRatio(ta, tb);
       }
       cells.push({ mode, clients, targets: cellTargets, ratios });
     }
@@ -119,8 +106,8 @@ export function summarizeCells(
   return cells;
 }
 
-function tableRows(result: PgbenchResult): { headers: string[]; rows: string[][]; align: Align[] } {
-  const names = result.targets.filter((t) => t.status === 'ok').map((t) => t.name);
+function tableRows(result: PgbenchResult): TableParts {
+  const names = okTargets(result.targets);
   // Ratios between targets that ran: shardgate's when it ran, else the others' against direct.
   const pairs = RATIO_PAIRS.filter(([a, b]) => names.includes(a) && names.includes(b));
   const mine = pairs.filter(([a]) => a === 'shardgate');
@@ -139,21 +126,22 @@ function tableRows(result: PgbenchResult): { headers: string[]; rows: string[][]
       return v === null || v === undefined ? '-' : v.toFixed(2);
     }),
   ]);
-  return { headers, rows, align: headers.map((_, i) => (i === 0 ? 'left' : 'right')) };
+  return { headers, rows, align: firstColumnLeft(headers) };
 }
 
 function noteLines(result: PgbenchResult): string[] {
   const lines: string[] = [];
   for (const t of result.targets) {
-    if (t.status !== 'ok') lines.push(`${t.name}: ${t.status}: ${t.note ?? ''}`);
+    if (t.status !== 'ok') lines.push(targetNote(t));
     for (const [mode, why] of Object.entries(t.unsupportedModes))
       lines.push(`${t.name}: ${mode} mode not run: ${why}`);
   }
-  const errors = result.runs.filter((r) => r.error);
-  for (const r of errors.slice(0, 10))
-    lines.push(`error: ${r.target} ${r.mode} c=${r.clients} repeat ${r.repeat}: ${r.error}`);
-  if (errors.length > 10) lines.push(`... ${errors.length - 10} more failed runs (see runs[] in the JSON)`);
-  return [...lines, ...result.notes];
+  const errors = firstTenNotes(
+    result.runs.filter((r) => r.error),
+    (r) => `error: ${r.target} ${r.mode} c=${r.clients} repeat ${r.repeat}: ${r.error}`,
+    'failed runs',
+  );
+  return [...lines, ...errors, ...result.notes];
 }
 
 function scriptName(s: PgbenchScript): string {
@@ -163,46 +151,30 @@ function scriptName(s: PgbenchScript): string {
 export function consoleReport(result: PgbenchResult): string {
   const p = result.parameters;
   const { headers, rows, align } = tableRows(result);
-  const out = [
-    '',
+  return consoleDocument(
+    result,
     `pgbench ${scriptName(p.script)}, scale ${p.scale}, ${p.durationS} s x ${p.repeats} repeats per cell; TPS median [min-max], ms = average latency (median)`,
-    `machine: ${describeMachine(result.machine)}`,
-    `${describeLoad(result.load.before)} before, ${describeLoad(result.load.after)} after`,
-    '',
-    formatTable(headers, rows, align),
-  ];
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `note: ${n}`));
-  return `${out.join('\n')}\n`;
+    ['', formatTable(headers, rows, align)],
+    noteLines(result),
+  );
 }
 
 export function markdownReport(result: PgbenchResult, svgPath = 'bench/results/pgbench-latest.svg'): string {
   const p = result.parameters;
   const { headers, rows, align } = tableRows(result);
-  const versions = Object.entries(result.machine.versions)
-    .filter(([, v]) => v)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('; ');
-  const out = [
+  return markdownDocument(
+    result,
     `pgbench ${scriptName(p.script)}, scale ${p.scale}, ${p.durationS} s per run, ${p.repeats} repeats with targets alternated; ` +
-      `TPS as median [min-max], latency as the median of pgbench's average (ms). Measured ${result.startedAt.slice(0, 10)} on ` +
-      `${describeMachine(result.machine)}; ${describeLoad(result.load.before)} before, ${describeLoad(result.load.after)} after.`,
-    '',
-    `Command: \`${result.command}\``,
-    '',
-    markdownTable(headers, rows, align),
-    '',
-    `![pgbench median TPS per target](${svgPath})`,
-  ];
-  if (versions) out.push('', `Versions: ${versions}.`);
-  const notes = noteLines(result);
-  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
-  return `${out.join('\n')}\n`;
+      `TPS as median [min-max], latency as the median of pgbench's average (ms).`,
+    [markdownTable(headers, rows, align), '', `![pgbench median TPS per target](${svgPath})`],
+    noteLines(result),
+    { versions: true },
+  );
 }
 
 export function svgReport(result: PgbenchResult): string {
   const p = result.parameters;
-  const names = result.targets.filter((t) => t.status === 'ok').map((t) => t.name);
+  const names = okTargets(result.targets);
   return barChart({
     title: `pgbench ${scriptName(p.script)}: median TPS per target`,
     subtitle: `${p.durationS} s x ${p.repeats} repeats, scale ${p.scale}; whiskers: min-max; ${result.machine.cpus} cpus, ${result.machine.cpuModel}`,
@@ -210,10 +182,7 @@ export function svgReport(result: PgbenchResult): string {
     series: names,
     groups: result.cells.map((c) => ({
       label: `${c.mode}\n${c.clients} client${c.clients === 1 ? '' : 's'}`,
-      values: names.map((n) => {
-        const t = c.targets[n];
-        return t && t.tps.n > 0 ? { value: t.tps.median, low: t.tps.min, high: t.tps.max } : undefined;
-      }),
+      values: names.map((n) => tpsBar(c.targets[n])),
     })),
   });
 }

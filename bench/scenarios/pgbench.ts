@@ -2,30 +2,18 @@
 // shardgate, PgBouncer and pgpool-II; targets alternate inside each repeat and rotate between
 // repeats; medians with min-max are reported. Every loop is bounded; servers stop on exit/Ctrl-C.
 import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { rotation } from '../lib/alternate.js';
-import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
 import { pgbenchInit, psql, runPgbench, waitForSql } from '../lib/pgbench.js';
 import { startPgbouncer } from '../lib/pgbouncer.js';
 import { startPgpool } from '../lib/pgpool.js';
-import { onInterrupt } from '../lib/proc.js';
-import { fileTimestamp, type WrittenFiles, writeResultFiles } from '../lib/report.js';
+import { runScenario, type ScenarioOutput, type ScenarioRun } from '../lib/scenario.js';
 import { startShardgate } from '../lib/shardgate-process.js';
 import type { PgEndpoint, PgTarget } from '../lib/target.js';
+import { describeTargetStatus, measureAlternating, warmUpTargets } from '../lib/target-runs.js';
 import { estimateSeconds, type PgbenchOptions, type PgbenchTargetName } from './pgbench-options.js';
-import {
-  consoleReport,
-  markdownReport,
-  type PgbenchResult,
-  type PgbenchRun,
-  summarizeCells,
-  svgReport,
-  type TargetStatus,
-} from './pgbench-report.js';
+import type { PgbenchResult, PgbenchRun, TargetStatus } from './pgbench-report.js';
+import * as report from './pgbench-report.js';
 
-export interface PgbenchOutput {
-  result: PgbenchResult;
-  files: WrittenFiles | null;
-}
+export type PgbenchOutput = ScenarioOutput<PgbenchResult>;
 
 const BENCH_DATABASE = 'bench';
 
@@ -39,38 +27,27 @@ export function superuserOf(url: string | undefined): string {
   }
 }
 
-export async function runPgbenchScenario(options: PgbenchOptions): Promise<PgbenchOutput> {
-  const say = options.say;
-  const startedAt = new Date();
-  const started: PgTarget[] = [];
-  const statuses = new Map<string, TargetStatus>();
-  const notes: string[] = [];
-  let cluster: Awaited<ReturnType<typeof startPostgresCluster>> | null = null;
-  const cleanup = async () => {
-    for (const t of started.splice(0).reverse()) await t.stop().catch(() => undefined);
-    const c = cluster;
-    cluster = null;
-    if (c) await c.stop().catch(() => undefined);
-  };
-  const unregister = onInterrupt(cleanup);
-  try {
-    const machine = await machineInfo({
+export function runPgbenchScenario(options: PgbenchOptions): Promise<PgbenchOutput> {
+  return runScenario('pgbench', options.say, async (run) => {
+    const started: PgTarget[] = [];
+    const statuses = new Map<string, TargetStatus>();
+    const { machine, before } = await run.measureMachine({
       pgbench: ['pgbench', '--version'],
       pgbouncer: ['pgbouncer', '--version'],
       pgpool: ['pgpool', '--version'],
     });
-    const before = loadSnapshot();
-    say(`bench pgbench: ${describeMachine(machine)}; ${describeLoad(before)}`);
-    say('bench pgbench: starting a private PostgreSQL primary ...');
+    run.tell('starting a private PostgreSQL primary ...');
     // Every pool keeps its server connections between runs: leave room for all of them.
     const maxClients = Math.max(...options.clients);
     const maxConnections = 50 + maxClients * 2 + options.poolSize * (options.workers + 1) + maxClients + 8;
-    cluster = await startPostgresCluster({
-      shards: 1,
-      replicasPerShard: 0,
-      database: BENCH_DATABASE,
-      settings: { max_connections: String(maxConnections) },
-    });
+    const cluster = run.track(
+      await startPostgresCluster({
+        shards: 1,
+        replicasPerShard: 0,
+        database: BENCH_DATABASE,
+        settings: { max_connections: String(maxConnections) },
+      }),
+    );
     const primary = cluster.shards[0]?.primary;
     if (!primary) throw new Error('the PostgreSQL launcher returned no primary');
     const backend: PgEndpoint = {
@@ -81,34 +58,25 @@ export async function runPgbenchScenario(options: PgbenchOptions): Promise<Pgben
     };
     const pgVersion = await psql(backend, 'SHOW server_version');
     machine.versions.postgresql = `PostgreSQL ${pgVersion}`;
-    say(
-      `bench pgbench: PostgreSQL ${pgVersion} on ${backend.host}:${backend.port}; pgbench -i -s ${options.scale} ...`,
+    run.tell(
+      `PostgreSQL ${pgVersion} on ${backend.host}:${backend.port}; pgbench -i -s ${options.scale} ...`,
     );
     await pgbenchInit(backend, options.scale);
 
     for (const name of options.targets) {
-      const status = await startTarget(name, backend, options, started);
+      const status = await startTarget(name, backend, options, (t) => started.push(run.track(t)));
       statuses.set(name, status);
-      say(
-        `bench pgbench: ${name}: ${status.status}${status.version ? ` (${status.version})` : ''}${status.note ? `: ${status.note}` : ''}`,
-      );
+      run.tell(describeTargetStatus(status));
     }
     machine.versions.pgbouncer = statuses.get('pgbouncer')?.version ?? machine.versions.pgbouncer ?? null;
     machine.versions.pgpool = statuses.get('pgpool')?.version ?? machine.versions.pgpool ?? null;
 
-    await warmUp(started, options, statuses, say);
+    await warmUp(started, options, statuses, run);
     const active = started.filter((t) => statuses.get(t.name)?.status === 'ok');
     const est = estimateSeconds(options, active.length);
-    say(`bench pgbench: measuring ${active.map((t) => t.name).join(', ')}; about ${Math.ceil(est / 60)} min`);
-    const runs = await measure(active, options, say);
-    const after = loadSnapshot();
-    await cleanup();
-    // During the run the load is our own; before it, it is other work competing with us.
-    if (before.loadavg[0] > machine.cpus * 0.5) {
-      notes.push(
-        `the 1-minute load average was ${before.loadavg[0].toFixed(2)} on ${machine.cpus} cpus before the run: other work shared the machine, expect noise`,
-      );
-    }
+    run.tell(`measuring ${active.map((t) => t.name).join(', ')}; about ${Math.ceil(est / 60)} min`);
+    const runs = await measure(active, options);
+    const after = await run.finishMeasuring(machine, before, ', expect noise');
 
     const targetStatuses = options.targets.map(
       (n) => statuses.get(n) ?? { name: n, status: 'skipped' as const, unsupportedModes: {} },
@@ -127,45 +95,22 @@ export async function runPgbenchScenario(options: PgbenchOptions): Promise<Pgben
       poolSize: options.poolSize,
     };
     const result: PgbenchResult = {
-      scenario: 'pgbench',
-      schemaVersion: 1,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      command: options.command,
-      machine,
-      load: { before, after },
+      ...run.header(options.command, machine, { before, after }),
       parameters,
       targets: targetStatuses,
       runs,
-      cells: summarizeCells(runs, parameters, targetStatuses),
-      notes,
+      cells: report.summarizeCells(runs, parameters, targetStatuses),
+      notes: run.notes,
     };
-    say(consoleReport(result));
-    let files: WrittenFiles | null = null;
-    if (options.resultsDir) {
-      files = writeResultFiles({
-        dir: options.resultsDir,
-        scenario: 'pgbench',
-        timestamp: fileTimestamp(startedAt),
-        result,
-        svg: svgReport(result),
-        markdown: markdownReport(result),
-        jsonPath: options.jsonPath ?? undefined,
-      });
-      say(`bench pgbench: wrote ${files.json}, ${files.latestJson}, ${files.svg}, ${files.markdown}`);
-    }
-    return { result, files };
-  } finally {
-    await cleanup();
-    unregister();
-  }
+    return run.publish(result, options, report);
+  });
 }
 
 async function startTarget(
   name: PgbenchTargetName,
   backend: PgEndpoint,
   o: PgbenchOptions,
-  started: PgTarget[],
+  keep: (target: PgTarget) => void,
 ): Promise<TargetStatus> {
   let outcome: { ok: true; target: PgTarget } | { ok: false; note: string };
   try {
@@ -202,7 +147,7 @@ async function startTarget(
   }
   if (!outcome.ok) return { name, status: 'skipped', note: outcome.note, unsupportedModes: {} };
   const target = outcome.target;
-  started.push(target);
+  keep(target);
   try {
     await waitForSql(target, 30_000);
   } catch (err) {
@@ -223,62 +168,30 @@ async function warmUp(
   targets: PgTarget[],
   o: PgbenchOptions,
   statuses: Map<string, TargetStatus>,
-  say: (l: string) => void,
+  run: ScenarioRun,
 ) {
   if (o.warmupS <= 0) return;
   const clients = Math.min(Math.max(...o.clients), 16);
-  for (const t of targets) {
-    const status = statuses.get(t.name);
-    if (status?.status !== 'ok') continue;
-    const mode = o.modes.find((m) => !(m in t.unsupportedModes)) ?? 'simple';
-    const r = await runPgbench({ endpoint: t, mode, clients, durationS: o.warmupS, script: o.script });
-    if (!r.ok) {
-      status.status = 'failed';
-      status.note = `warm-up failed: ${r.error}`;
-      say(`bench pgbench: ${t.name}: warm-up failed, leaving it out: ${r.error}`);
-    }
-  }
+  await warmUpTargets(
+    targets,
+    (name) => statuses.get(name),
+    (t) => {
+      const mode = o.modes.find((m) => !(m in t.unsupportedModes)) ?? 'simple';
+      return runPgbench({ endpoint: t, mode, clients, durationS: o.warmupS, script: o.script });
+    },
+    (text) => run.tell(text),
+  );
 }
 
-async function measure(
-  targets: PgTarget[],
-  o: PgbenchOptions,
-  say: (l: string) => void,
-): Promise<PgbenchRun[]> {
-  const runs: PgbenchRun[] = [];
-  for (const mode of o.modes) {
-    for (const clients of o.clients) {
-      for (let repeat = 0; repeat < o.repeats; repeat++) {
-        const order = rotation(targets, repeat);
-        const line: string[] = [];
-        for (const [position, t] of order.entries()) {
-          if (mode in t.unsupportedModes) continue;
-          const startedAt = new Date().toISOString();
-          const loadavg1 = loadSnapshot().loadavg[0];
-          const r = await runPgbench({
-            endpoint: t,
-            mode,
-            clients,
-            durationS: o.durationS,
-            script: o.script,
-          });
-          const run: PgbenchRun = {
-            target: t.name,
-            mode,
-            clients,
-            repeat,
-            order: position,
-            startedAt,
-            loadavg1,
-            figures: r.ok ? r.figures : null,
-          };
-          if (!r.ok) run.error = r.error;
-          runs.push(run);
-          line.push(r.ok ? `${t.name} ${r.figures.tps.toFixed(0)} tps` : `${t.name} failed`);
-        }
-        say(`  ${mode} c=${clients} #${repeat + 1}: ${line.join(', ')}`);
-      }
-    }
-  }
-  return runs;
+function measure(targets: PgTarget[], o: PgbenchOptions): Promise<PgbenchRun[]> {
+  return measureAlternating({
+    cells: o.modes.flatMap((mode) => o.clients.map((clients) => ({ mode, clients }))),
+    repeats: o.repeats,
+    targets,
+    skip: (t, cell) => cell.mode in t.unsupportedModes,
+    run: (t, { mode, clients }) =>
+      runPgbench({ endpoint: t, mode, clients, durationS: o.durationS, script: o.script }),
+    label: ({ mode, clients }) => `${mode} c=${clients}`,
+    say: o.say,
+  });
 }

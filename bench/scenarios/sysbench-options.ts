@@ -1,13 +1,12 @@
 // Options of the sysbench scenario, their defaults and the --quick preset (kept apart from the
 // runner so --help works without loading the launcher).
-import { join } from 'node:path';
-import { repoRoot } from '../lib/shardgate-process.js';
+import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
 import { SYSBENCH_TESTS, type SysbenchPsMode, type SysbenchTest } from '../lib/sysbench.js';
 
 export const SYSBENCH_TARGETS = ['direct', 'shardgate'] as const;
 export type SysbenchTargetName = (typeof SYSBENCH_TARGETS)[number];
 
-export interface SysbenchOptions {
+export interface SysbenchOptions extends ScenarioOutputOptions {
   tests: SysbenchTest[];
   threads: number[];
   durationS: number;
@@ -21,11 +20,7 @@ export interface SysbenchOptions {
   workers: number;
   poolSize: number;
   shardgateConfigExtra: Record<string, unknown> | null;
-  resultsDir: string | null;
-  jsonPath: string | null;
   noInstall: boolean;
-  command: string;
-  say: (line: string) => void;
 }
 
 export function defaultSysbenchOptions(): SysbenchOptions {
@@ -42,11 +37,8 @@ export function defaultSysbenchOptions(): SysbenchOptions {
     workers: 2,
     poolSize: 20,
     shardgateConfigExtra: null,
-    resultsDir: join(repoRoot(), 'bench', 'results'),
-    jsonPath: null,
     noInstall: false,
-    command: 'node dist/bench/main.js sysbench',
-    say: (line) => process.stdout.write(`${line}\n`),
+    ...scenarioOutputDefaults('sysbench'),
   };
 }
 

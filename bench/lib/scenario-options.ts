@@ -1,0 +1,99 @@
+// What the scenarios' options have in common: where results go and how progress is said, the
+// shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size,
+// --shardgate-config-extra, --json/--results-dir/--no-results, --quick) and the resolution
+// "defaults, then --quick, then explicit options". No launcher imports: --help stays light.
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { intOption, jsonObjectOption } from './cli-args.js';
+import { repoRoot } from './shardgate-process.js';
+
+export interface ScenarioOutputOptions {
+  /** Where the -<timestamp>.json and -latest.* files go; null writes nothing. */
+  resultsDir: string | null;
+  /** An extra copy of the JSON. */
+  jsonPath: string | null;
+  /** The command line, for the report. */
+  command: string;
+  say: (line: string) => void;
+}
+
+/** bench/results, no extra JSON copy, the default command line, progress on stdout. */
+export function scenarioOutputDefaults(scenario: string): ScenarioOutputOptions {
+  return {
+    resultsDir: join(repoRoot(), 'bench', 'results'),
+    jsonPath: null,
+    command: `node dist/bench/main.js ${scenario}`,
+    say: (line) => process.stdout.write(`${line}\n`),
+  };
+}
+
+/** The raw values commander gives for the options every scenario has. */
+export interface RawScenarioOptions {
+  json?: string;
+  resultsDir?: string;
+  results: boolean;
+  quick?: boolean;
+}
+
+/**
+ * Defaults, then the --quick preset, then the explicit options (`explicit` maps option fields to
+ * the parsed values, undefined when not given), then --json, --results-dir and --no-results.
+ */
+export function resolveScenarioOptions<O extends ScenarioOutputOptions>(
+  defaults: O,
+  quick: Partial<O>,
+  raw: RawScenarioOptions,
+  command: string,
+  explicit: { [K in keyof O]?: O[K] | undefined },
+): O {
+  const o: O = { ...defaults, ...(raw.quick ? quick : {}), command };
+  for (const key of Object.keys(explicit) as Array<keyof O>) {
+    const value = explicit[key];
+    if (value !== undefined) o[key] = value as O[keyof O];
+  }
+  if (raw.json) o.jsonPath = raw.json;
+  if (raw.resultsDir) o.resultsDir = raw.resultsDir;
+  if (raw.results === false) o.resultsDir = null;
+  return o;
+}
+
+/** The options several scenarios have, as commander Options (add them with addOption). */
+export const sharedOption = {
+  duration(description: string, parse: (value: string) => number = intOption('--duration', 1, 3600)): Option {
+    return new Option('--duration <s>', description).argParser(parse);
+  },
+  repeats(description: string): Option {
+    return new Option('--repeats <n>', description).argParser(intOption('--repeats', 1, 100));
+  },
+  warmup(description: string, parse: (value: string) => number = intOption('--warmup', 0, 600)): Option {
+    return new Option('--warmup <s>', description).argParser(parse);
+  },
+  workers(description = 'shardgate worker processes (default 2)'): Option {
+    return new Option('--workers <n>', description).argParser(intOption('--workers', 1, 64));
+  },
+  poolSize(): Option {
+    return new Option('--pool-size <n>', 'server connections per pool (default 20)').argParser(
+      intOption('--pool-size', 1, 1000),
+    );
+  },
+  shardgateConfigExtra(): Option {
+    return new Option(
+      '--shardgate-config-extra <json>',
+      'JSON merged over the generated shardgate config',
+    ).argParser(jsonObjectOption);
+  },
+  quick(what: string): Option {
+    return new Option('--quick', `tiny run for smoke tests: ${what}`);
+  },
+};
+
+/** --json, --results-dir and --no-results; `dirNote` ends the --results-dir description. */
+export function addResultOptions(command: Command, scenario: string, dirNote = ''): Command {
+  return command
+    .option('--json <file>', 'also write the JSON result here')
+    .option(
+      '--results-dir <dir>',
+      `directory for ${scenario}-<timestamp>.json and ${scenario}-latest.{json,svg,md}${dirNote}`,
+    )
+    .option('--no-results', 'write no result files');
+}
