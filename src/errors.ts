@@ -205,6 +205,18 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'user "{user}" cannot log in with {plugin}: {detail}',
   },
+  MYSQL_UNKNOWN_STATEMENT: {
+    sqlstate: 'HY000',
+    mysqlErrno: 1243,
+    severity: 'ERROR',
+    message: 'unknown prepared statement handler ({id}) given to {command}; prepare the statement again',
+  },
+  MYSQL_CONNECTION_KILLED: {
+    sqlstate: '70100',
+    mysqlErrno: 1927,
+    severity: 'FATAL',
+    message: 'connection {id} was killed (KILL); reconnect to continue',
+  },
   MYSQL_KILL_DENIED: {
     sqlstate: 'HY000',
     mysqlErrno: 1095,

@@ -11,21 +11,30 @@ import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
+import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
 import type { ShardgateConfig } from './config/schema.js';
+import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { CutoverGate } from './migration/cutover-gate.js';
 import { configWithMigrations, MigrationManager } from './migration/manager.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
+import { Sha2AuthState } from './protocol/mysql/password-check.js';
+import { ServerInfo } from './protocol/mysql/server-info.js';
+import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
+import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
+import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
 
 export interface ProxyOptions {
   log: Logger;
   /** Listen on these ports instead of the config's (0 = any free port). */
   postgresPort?: number;
+  /** MySQL front end port (0 = any free port); used when config.listen.mysql is set. */
+  mysqlPort?: number;
   /** Admin HTTP port (0 = any free port); null disables the admin server (cluster workers). */
   adminPort?: number | null;
   workerIndex?: number;
@@ -47,6 +56,14 @@ export interface ProxyHandle {
   /** Live splits; only in the process that serves the admin API (worker 0). */
   migrations: MigrationManager | null;
   postgres: { host: string; port: number; listener: PgListener };
+  /** The MySQL front end, when config.listen.mysql is set and config.mysqlShards is not empty. */
+  mysql: {
+    host: string;
+    port: number;
+    listener: MysqlListener;
+    topology: MysqlTopology;
+    router: Router<MysqlQueryAnalyzer>;
+  } | null;
   admin: { port: number; server: AdminServer } | null;
   close(): Promise<void>;
 }
@@ -112,6 +129,38 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const host = config.listen.postgres.host;
   const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
   log.info({ host, port }, 'postgres front end listening');
+  let mysql: ProxyHandle['mysql'] = null;
+  if (config.listen.mysql && config.mysqlShards.length > 0) {
+    const mysqlTopology = new MysqlTopology(config);
+    mysqlTopology.monitor.start();
+    // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
+    topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
+    const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+    const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {
+      rewriteForScatter: rewriteForScatterMysql,
+      inlineInsertRows: (sql, rows, params) =>
+        inlineInsertRowsMysql(
+          sql,
+          rows,
+          params.map((text) => ({ text, numeric: false })),
+        ),
+    });
+    const listener = new MysqlListener({
+      config,
+      log,
+      topology: mysqlTopology,
+      router: mysqlRouter,
+      observer: observers,
+      tls: tlsConfig,
+      server: new ServerInfo(),
+      sha2: new Sha2AuthState(),
+      sessions: new Map(),
+    });
+    const mysqlHost = config.listen.mysql.host;
+    const mysqlPort = await listener.listen(mysqlHost, options.mysqlPort ?? config.listen.mysql.port);
+    mysql = { host: mysqlHost, port: mysqlPort, listener, topology: mysqlTopology, router: mysqlRouter };
+    log.info({ host: mysqlHost, port: mysqlPort }, 'mysql front end listening');
+  }
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
     const server = new AdminServer(log, config.admin.token);
@@ -138,12 +187,15 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     cutover,
     migrations,
     postgres: { host, port, listener: pgListener },
+    mysql,
     admin,
     async close() {
       await migrations?.close();
       observability?.stop();
       await admin?.server.close();
       await pgListener.close();
+      await mysql?.listener.close();
+      await mysql?.topology.close();
       await topology.close();
     },
   };

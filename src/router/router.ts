@@ -1,15 +1,14 @@
 // The routing facade the front ends call: text (and bind parameters) in, planned statements out.
 // It joins the analyzer (fingerprint cache + libpg-query), the pure planner and the live
 // topology view; nothing here does I/O.
-import type { RuntimeTopology } from '../backend/topology.js';
 import { ShardgateError } from '../errors.js';
-import { type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
+import { type AnalyzedQuery, type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
-import type { RoutingSession } from './inputs.js';
-import type { Plan } from './plan.js';
+import type { RoutingSession, TopologyView } from './inputs.js';
+import type { Plan, ScatterRewrite } from './plan.js';
 import { planStatement } from './planner.js';
 
 export interface PlannedStatement {
@@ -26,11 +25,49 @@ export interface BindInput {
 
 const EMPTY_FACTS: StatementFacts = emptyStatementFacts('empty');
 
-export class Router {
+/** Any SQL dialect's analyzer: text in, facts out (QueryAnalyzer, MysqlQueryAnalyzer). */
+export interface StatementAnalyzer {
+  analyze(sql: string): AnalyzedQuery;
+}
+
+/** What the router needs of a topology: the current view (RuntimeTopology, MysqlTopology). */
+export interface TopologyViewSource {
+  view(): TopologyView;
+}
+
+/** Dialect-specific text rewrites; the defaults are PostgreSQL's. */
+export interface RouterDialect {
+  rewriteForScatter(sql: string, rewrite: ScatterRewrite): string;
+  /** A multi-row INSERT reduced to some of its rows, parameters inlined as literals. */
+  inlineInsertRows(sql: string, rows: number[], params: Array<string | null>): string;
+}
+
+const POSTGRES_DIALECT: RouterDialect = { rewriteForScatter, inlineInsertRows };
+
+export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
+  private readonly dialect: RouterDialect;
+
   constructor(
-    readonly analyzer: QueryAnalyzer,
-    private readonly topology: RuntimeTopology,
-  ) {}
+    readonly analyzer: A,
+    private readonly topology: TopologyViewSource,
+    dialect: Partial<RouterDialect> = {},
+  ) {
+    this.dialect = { ...POSTGRES_DIALECT, ...dialect };
+  }
+
+  /**
+   * Parameters already decoded to text (MySQL's binary protocol): every statement of the text,
+   * planned in order, `?` number n resolving to params[n - 1]. A prepared statement's caller may
+   * pass the text's analysis from an earlier call (it depends on the text only).
+   */
+  planWithValues(
+    sql: string,
+    session: RoutingSession,
+    params: Array<string | null>,
+    analyzed?: AnalyzedQuery,
+  ): PlannedStatement[] {
+    return this.plan(sql, session, null, params, analyzed);
+  }
 
   /** Simple protocol: every statement of the text, planned in order. */
   planSimple(sql: string, session: RoutingSession): PlannedStatement[] {
@@ -68,11 +105,17 @@ export class Router {
     };
   }
 
-  private plan(sql: string, session: RoutingSession, bind: BindInput | null): PlannedStatement[] {
-    const analyzed = this.analyzer.analyze(sql);
+  private plan(
+    sql: string,
+    session: RoutingSession,
+    bind: BindInput | null,
+    textParams: Array<string | null> | null = null,
+    known?: AnalyzedQuery,
+  ): PlannedStatement[] {
+    const analyzed = known ?? this.analyzer.analyze(sql);
     const view = this.topology.view();
     const { literals } = analyzed;
-    const params = bind ? decodeBindParams(bind.values, bind.formats, bind.types) : [];
+    const params = textParams ?? (bind ? decodeBindParams(bind.values, bind.formats, bind.types) : []);
     const resolve = (ref: Parameters<typeof resolveValue>[0]) => resolveValue(ref, literals, params);
     const resolveArray = (index: number) => {
       const raw = params[index - 1];
@@ -85,7 +128,7 @@ export class Router {
     return statements.map((facts) => {
       let explainInner: Plan | undefined;
       if (facts.shardgate?.command === 'explain') {
-        const inner = this.plan(facts.shardgate.statement, session, bind);
+        const inner = this.plan(facts.shardgate.statement, session, bind, textParams);
         explainInner = inner[0]?.plan;
       }
       let plan = planStatement({
@@ -99,7 +142,7 @@ export class Router {
       });
       if (plan.type === 'scatter' && plan.rewrite) {
         try {
-          plan = { ...plan, rewrittenSql: rewriteForScatter(sql, plan.rewrite) };
+          plan = { ...plan, rewrittenSql: this.dialect.rewriteForScatter(sql, plan.rewrite) };
         } catch (err) {
           const e =
             err instanceof ShardgateError
@@ -125,6 +168,11 @@ export class Router {
         detail: 'a multi-shard INSERT with binary parameters of unknown type',
       });
     }
-    return inlineInsertRows(sql, rows, params);
+    return this.dialect.inlineInsertRows(sql, rows, params);
+  }
+
+  /** Split-insert with parameters already decoded to text (MySQL's binary protocol). */
+  insertRowsWithValues(sql: string, rows: number[], params: Array<string | null>): string {
+    return this.dialect.inlineInsertRows(sql, rows, params);
   }
 }

@@ -1,0 +1,394 @@
+// One connection from shardgate to a MariaDB/MySQL server, written on our own packet codecs so a
+// client session can relay raw packets through it. It connects and authenticates
+// (mysql_native_password, caching_sha2_password with fast auth or RSA full auth), turns on
+// session tracking (every changed variable, the schema, other state changes, and last_gtid), and
+// then runs pipelined commands: each sent command queues the shape of its response, and the
+// ResponseScanner hands every packet to that command's handler. The connection also watches every
+// OK for its own mirror of the session (status flags, schema, variables, state it cannot replay).
+import net from 'node:net';
+import { ShardgateError } from '../errors.js';
+import { nativeToken, rsaEncryptPassword, sha2Token } from '../protocol/mysql/auth-crypto.js';
+import { CAP, COM, DEFAULT_COLLATION, MARKER, STATUS } from '../protocol/mysql/constants.js';
+import {
+  decodeAuthSwitchRequest,
+  decodeHandshakeV10,
+  encodeHandshakeResponse,
+  type HandshakeV10,
+} from '../protocol/mysql/handshake.js';
+import { PacketFramer } from '../protocol/mysql/packet-framer.js';
+import { framePayload } from '../protocol/mysql/packet-io.js';
+import {
+  type PacketRole,
+  type ResponseHandler,
+  ResponseScanner,
+  type ResponseShape,
+} from '../protocol/mysql/response-scanner.js';
+import { decodeErr, decodeOk, type OkPacket } from '../protocol/mysql/responses.js';
+import { charsetVariables, trackResponse } from './mysql-session-mirror.js';
+
+export {
+  charsetVariables,
+  type SessionMirror,
+  trackResponse,
+  UNREPLAYED_VARIABLES,
+} from './mysql-session-mirror.js';
+
+import { type CollectedResponse, ResultCollector } from '../protocol/mysql/result-collector.js';
+import { encodeTextCommand, type ParamType } from '../protocol/mysql/statements.js';
+
+export interface MysqlServerAddress {
+  /** Server name from the topology, e.g. "s0-primary". */
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+/** A statement prepared on this connection. */
+export interface ServerStatement {
+  id: number;
+  paramCount: number;
+  columnCount: number;
+  /** Parameter types this connection last received for it (COM_STMT_EXECUTE may omit them). */
+  boundTypes: ParamType[] | null;
+}
+
+/** Capabilities shardgate asks backends for; FOUND_ROWS follows the client (it changes results). */
+const BACKEND_CAPABILITIES =
+  CAP.LONG_PASSWORD |
+  CAP.LONG_FLAG |
+  CAP.CONNECT_WITH_DB |
+  CAP.PROTOCOL_41 |
+  CAP.TRANSACTIONS |
+  CAP.SECURE_CONNECTION |
+  CAP.MULTI_STATEMENTS |
+  CAP.MULTI_RESULTS |
+  CAP.PS_MULTI_RESULTS |
+  CAP.PLUGIN_AUTH |
+  CAP.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+  CAP.CONNECT_ATTRS |
+  CAP.SESSION_TRACK |
+  CAP.DEPRECATE_EOF;
+
+/** Every changed variable, the schema, and other state changes come back in OK packets. */
+const TRACKING_SETUP =
+  "SET session_track_system_variables='*', session_track_schema=ON, session_track_state_change=ON";
+
+let nextConnectionId = 1;
+
+export class MysqlServerConnection {
+  readonly id = nextConnectionId++;
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  closed = false;
+  /** The server's thread id (for KILL QUERY). */
+  threadId = 0;
+  serverVersion = '';
+  /** Capabilities in effect on this connection. */
+  capabilities = 0;
+  /** Status flags of the last response (IN_TRANS, AUTOCOMMIT, ...). */
+  status: number = STATUS.AUTOCOMMIT;
+  schema: string | null;
+  /** Session variables in effect beyond the server defaults, as clients set them. */
+  readonly vars = new Map<string, string>();
+  /** Statements prepared here, by SQL text (LRU order). */
+  readonly prepared = new Map<string, ServerStatement>();
+  /** A client created state that cannot be replayed (user variables, temporary tables...). */
+  dirty = false;
+  /** The last OK packet seen (set before the handler that owns the response sees it). */
+  lastOk: OkPacket | null = null;
+  /** Called once when the socket closes or errors. */
+  onClose: ((err: Error | null) => void) | null = null;
+  private scanner: ResponseScanner;
+  /** Internal queries waiting for their responses: failed together when the socket goes. */
+  private readonly pendingQueries = new Set<(err: Error) => void>();
+  private connectPhase: ((chunk: Buffer) => void) | null = null;
+
+  private constructor(
+    readonly address: MysqlServerAddress,
+    readonly socket: net.Socket,
+    readonly foundRows: boolean,
+  ) {
+    this.schema = address.database;
+    this.resetVars();
+    this.scanner = new ResponseScanner(0);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.finish(err));
+    socket.on('close', () => this.finish(null));
+  }
+
+  private finish(err: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = err ?? new Error('server closed the connection');
+    for (const fail of this.pendingQueries) fail(reason);
+    this.pendingQueries.clear();
+    this.onClose?.(err);
+  }
+
+  static async connect(
+    address: MysqlServerAddress,
+    options: { foundRows: boolean; timeoutMs: number },
+  ): Promise<MysqlServerConnection> {
+    // A host that is a path names the server's unix socket (a co-located server: cheaper I/O).
+    const socket = address.host.startsWith('/')
+      ? net.connect({ path: address.host })
+      : net.connect({ host: address.host, port: address.port, noDelay: true });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const conn = new MysqlServerConnection(address, socket, options.foundRows);
+    try {
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        }),
+        options.timeoutMs,
+        `connect timeout after ${options.timeoutMs} ms`,
+      );
+      await withTimeout(
+        conn.authenticate(),
+        options.timeoutMs,
+        `login timeout after ${options.timeoutMs} ms`,
+      );
+      const setup = await withTimeout(
+        conn.query(TRACKING_SETUP),
+        options.timeoutMs,
+        'session setup timed out',
+      );
+      if (setup.error) throw new Error(`session tracking setup failed: ${setup.error.message}`);
+    } catch (err) {
+      socket.destroy();
+      throw new ShardgateError('BACKEND_UNAVAILABLE', {
+        server: address.name,
+        shard: address.shard,
+        detail: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return conn;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.connectPhase) {
+      this.connectPhase(chunk);
+      return;
+    }
+    try {
+      this.scanner.onData(chunk);
+    } catch (err) {
+      // A stream we cannot follow: this connection is done.
+      this.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Handshake and authentication; resolves after the server's OK. */
+  private authenticate(): Promise<void> {
+    const { user, password, database } = this.address;
+    const framer = new PacketFramer(1 << 24);
+    return new Promise<void>((resolve, reject) => {
+      let handshake: HandshakeV10 | null = null;
+      let plugin = '';
+      let scramble: Buffer = Buffer.alloc(0);
+      let awaitingKey = false;
+      const send = (payload: Buffer, seq: number) => this.socket.write(framePayload(payload, seq));
+      this.onClose = (err) => reject(err ?? new Error('server closed the connection during login'));
+      this.connectPhase = (chunk) => {
+        try {
+          framer.push(chunk);
+          for (let p = framer.next(); p; p = framer.next()) {
+            const payload = p.payload;
+            const next = (p.lastSeq + 1) & 0xff;
+            if (!handshake) {
+              if (payload[0] === MARKER.ERR) throw new Error(decodeErr(payload).message);
+              handshake = decodeHandshakeV10(payload);
+              this.threadId = handshake.connectionId;
+              this.serverVersion = handshake.serverVersion;
+              this.capabilities =
+                (BACKEND_CAPABILITIES | (this.foundRows ? CAP.FOUND_ROWS : 0)) & handshake.capabilities;
+              plugin = handshake.authPlugin;
+              scramble = handshake.scramble;
+              send(
+                encodeHandshakeResponse({
+                  capabilities: this.capabilities,
+                  maxPacketSize: 1 << 30,
+                  collation: DEFAULT_COLLATION,
+                  user,
+                  authResponse: pluginToken(plugin, password, scramble),
+                  database,
+                  authPlugin: plugin,
+                  attributes: new Map([
+                    ['_client_name', 'shardgate'],
+                    ['program_name', 'shardgate'],
+                  ]),
+                }),
+                next,
+              );
+              continue;
+            }
+            const marker = payload[0];
+            if (marker === MARKER.OK) {
+              this.connectPhase = null;
+              this.onClose = null;
+              this.scanner = new ResponseScanner(this.capabilities);
+              const ok = decodeOk(payload, this.capabilities);
+              this.status = ok.status;
+              resolve();
+              return;
+            }
+            if (marker === MARKER.ERR) throw new Error(decodeErr(payload).message);
+            if (marker === MARKER.AUTH_SWITCH) {
+              const sw = decodeAuthSwitchRequest(payload);
+              plugin = sw.plugin;
+              scramble = sw.data;
+              send(pluginToken(plugin, password, scramble), next);
+            } else if (marker === MARKER.AUTH_MORE_DATA) {
+              const data = payload.subarray(1);
+              if (awaitingKey) {
+                awaitingKey = false;
+                send(rsaEncryptPassword(password, scramble, data), next);
+              } else if (data[0] === 0x04) {
+                // caching_sha2_password full authentication: ask for the RSA key (no TLS here).
+                awaitingKey = true;
+                send(Buffer.from([0x02]), next);
+              }
+              // 0x03: fast authentication succeeded; the OK follows.
+            } else {
+              throw new Error(`unexpected packet 0x${(marker ?? 0).toString(16)} during login`);
+            }
+          }
+        } catch (err) {
+          this.connectPhase = null;
+          reject(err);
+        }
+      };
+    });
+  }
+
+  /** Idle: no command waiting for its response. */
+  get idle(): boolean {
+    return this.scanner.idle;
+  }
+
+  get inTransaction(): boolean {
+    return (this.status & STATUS.IN_TRANS) !== 0;
+  }
+
+  /** Writes a command already framed (a client's packets, relayed as they came). */
+  sendRaw(raw: Buffer, shape: ResponseShape | null, handler: ResponseHandler | null): void {
+    if (shape && handler) this.scanner.expect(shape, this.observe(handler));
+    this.lastUsedAt = Date.now();
+    this.socket.write(raw);
+  }
+
+  /** Frames and writes one command payload (sequence 0). */
+  send(payload: Buffer, shape: ResponseShape | null, handler: ResponseHandler | null): void {
+    this.sendRaw(framePayload(payload, 0), shape, handler);
+  }
+
+  /** Follows the connection's own state in every response, then hands packets to `handler`. */
+  private observe(handler: ResponseHandler): ResponseHandler {
+    return {
+      onPacket: (packet, role: PacketRole, final) => {
+        trackResponse(this, packet.payload, role, this.capabilities);
+        handler.onPacket(packet, role, final);
+      },
+      onChunkEnd: handler.onChunkEnd ? () => handler.onChunkEnd!() : undefined,
+    };
+  }
+
+  /** Runs a text command and collects its whole response (shardgate's own statements). */
+  query(sql: string, options: { maxRows?: number; timeoutMs?: number } = {}): Promise<CollectedResponse> {
+    return this.collect(encodeTextCommand(COM.QUERY, sql), 'result', false, options);
+  }
+
+  collect(
+    payload: Buffer,
+    shape: ResponseShape,
+    binary: boolean,
+    options: { maxRows?: number; timeoutMs?: number } = {},
+  ): Promise<CollectedResponse> {
+    if (this.closed) return Promise.reject(new Error('connection is closed'));
+    const done = new Promise<CollectedResponse>((resolve, reject) => {
+      this.pendingQueries.add(reject);
+      this.send(
+        payload,
+        shape,
+        new ResultCollector({
+          capabilities: this.capabilities,
+          binary,
+          maxRows: options.maxRows ?? 100_000,
+          onDone: (response) => {
+            this.pendingQueries.delete(reject);
+            resolve(response);
+          },
+        }),
+      );
+    });
+    if (!options.timeoutMs) return done;
+    return withTimeout(done, options.timeoutMs, `query timed out after ${options.timeoutMs} ms`).catch(
+      (err) => {
+        this.destroy(err);
+        throw err;
+      },
+    );
+  }
+
+  /** Runs a statement; throws on a server error. */
+  async exec(sql: string, timeoutMs?: number): Promise<CollectedResponse> {
+    const r = await this.query(sql, timeoutMs ? { timeoutMs } : {});
+    if (r.error) throw new Error(`${r.error.errno} ${r.error.message}`);
+    return r;
+  }
+
+  /** COM_RESET_CONNECTION: drops everything the session created; our tracking setup is redone. */
+  async reset(): Promise<void> {
+    const r = await this.collect(Buffer.from([COM.RESET_CONNECTION]), 'result', false);
+    if (r.error) throw new Error(r.error.message);
+    this.resetVars();
+    this.prepared.clear();
+    this.dirty = false;
+    // The reset keeps the current schema; tracking is off again until set up.
+    const setup = await this.exec(`${TRACKING_SETUP}; SELECT DATABASE()`);
+    this.schema = setup.results[1]?.rows[0]?.[0]?.toString() ?? null;
+  }
+
+  /** The variables a fresh login has: the character set of the handshake collation. */
+  private resetVars(): void {
+    this.vars.clear();
+    for (const [k, v] of charsetVariables('utf8mb4', 'utf8mb4_general_ci')) this.vars.set(k, v);
+  }
+
+  destroy(err: Error | null = null): void {
+    this.finish(err);
+    this.socket.destroy();
+  }
+
+  /** COM_QUIT, then close. */
+  terminate(): void {
+    if (this.closed) return;
+    this.socket.end(framePayload(Buffer.from([COM.QUIT]), 0));
+    this.finish(null);
+    setTimeout(() => this.socket.destroy(), 1_000).unref();
+  }
+}
+
+function pluginToken(plugin: string, password: string, scramble: Buffer): Buffer {
+  if (plugin === 'caching_sha2_password') return sha2Token(password, scramble);
+  if (plugin === 'mysql_native_password') return nativeToken(password, scramble);
+  if (plugin === 'mysql_clear_password') return Buffer.from(`${password}\0`);
+  throw new Error(`the server asks for auth plugin ${plugin}, which shardgate does not speak`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]);
+}

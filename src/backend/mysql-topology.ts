@@ -1,0 +1,187 @@
+// The MySQL side's runtime topology (the twin of topology.ts): every server of `mysqlShards` with
+// its MysqlPool and live ServerView, behind the same TopologyView the router plans against. The
+// routing rules (tables, data types, routing) are the config's, shared with the PostgreSQL side,
+// so a rule change applied there is applied here too (see proxy.ts).
+import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
+import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { MysqlLagMonitor } from './mysql-lag-monitor.js';
+import { MysqlPool } from './mysql-pool.js';
+import { serverNames } from './topology.js';
+
+export interface MysqlRuntimeServer {
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  host: string;
+  port: number;
+  database: string;
+  pool: MysqlPool;
+  view: ServerView;
+}
+
+export interface MysqlRuntimeShard {
+  name: string;
+  range: KeyRange;
+  readOnly: boolean;
+  primary: MysqlRuntimeServer;
+  replicas: MysqlRuntimeServer[];
+}
+
+export class MysqlTopology {
+  private servers = new Map<string, MysqlRuntimeServer>();
+  private shards: MysqlRuntimeShard[] = [];
+  private currentView!: TopologyView;
+  version = 0;
+  readonly monitor: MysqlLagMonitor;
+  private readonly listeners = new Set<(view: TopologyView) => void>();
+
+  constructor(private config: ShardgateConfig) {
+    this.monitor = new MysqlLagMonitor(this, config);
+    this.rebuild(config);
+  }
+
+  /** Applies a new config: pools of unchanged servers are kept. */
+  rebuild(config: ShardgateConfig): void {
+    this.config = config;
+    const next = new Map<string, MysqlRuntimeServer>();
+    const shards: MysqlRuntimeShard[] = [];
+    const make = (shard: ShardConfig, name: string, role: 'primary' | 'replica', index: number) => {
+      const server = role === 'primary' ? shard.primary : shard.replicas[index]!;
+      const database = server.database ?? config.backend.mysqlDatabase;
+      const existing = this.servers.get(name);
+      if (
+        existing &&
+        existing.host === server.host &&
+        existing.port === server.port &&
+        existing.database === database &&
+        existing.shard === shard.name &&
+        existing.role === role
+      ) {
+        existing.pool.updateConfig(config.pool);
+        next.set(name, existing);
+        return existing;
+      }
+      const address = {
+        name,
+        shard: shard.name,
+        role,
+        host: server.host,
+        port: server.port,
+        database,
+        user: config.backend.mysqlUser,
+        password: config.backend.mysqlPassword,
+      };
+      const runtime: MysqlRuntimeServer = {
+        name,
+        shard: shard.name,
+        role,
+        host: server.host,
+        port: server.port,
+        database,
+        pool: new MysqlPool(address, config.pool),
+        view: {
+          name,
+          shard: shard.name,
+          role,
+          healthy: true,
+          drained: false,
+          lagMs: role === 'primary' ? 0 : null,
+          position: null,
+          outstanding: 0,
+          rttMs: null,
+        },
+      };
+      next.set(name, runtime);
+      return runtime;
+    };
+    for (const shard of config.mysqlShards) {
+      const names = serverNames(shard);
+      shards.push({
+        name: shard.name,
+        range: parseKeyRange(shard.keyRange),
+        readOnly: shard.readOnly,
+        primary: make(shard, names.primary, 'primary', 0),
+        replicas: names.replicas.map((n, i) => make(shard, n, 'replica', i)),
+      });
+    }
+    for (const [name, old] of this.servers) {
+      if (next.get(name) !== old) void old.pool.close();
+    }
+    this.servers = next;
+    this.shards = shards;
+    this.version++;
+    const names = shards.map((s) => s.name);
+    const wanted = config.routing.defaultShard;
+    this.currentView = {
+      version: this.version,
+      shards: shards.map(
+        (s): ShardView => ({
+          name: s.name,
+          range: s.range,
+          readOnly: s.readOnly,
+          primary: s.primary.view,
+          replicas: s.replicas.map((r) => r.view),
+        }),
+      ),
+      defaultShard: wanted && names.includes(wanted) ? wanted : (names[0] ?? ''),
+      tables: config.tables,
+      dataTypes: config.dataTypes,
+      routing: config.routing,
+    };
+    this.monitor.sync();
+    for (const l of this.listeners) l(this.currentView);
+  }
+
+  get currentConfig(): ShardgateConfig {
+    return this.config;
+  }
+
+  view(): TopologyView {
+    return this.currentView;
+  }
+
+  onChange(listener: (view: TopologyView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  server(name: string): MysqlRuntimeServer | undefined {
+    return this.servers.get(name);
+  }
+
+  allServers(): MysqlRuntimeServer[] {
+    return [...this.servers.values()];
+  }
+
+  shardList(): MysqlRuntimeShard[] {
+    return this.shards;
+  }
+
+  shardNames(): string[] {
+    return this.shards.map((s) => s.name);
+  }
+
+  hasReplicas(shard: string): boolean {
+    return (this.shards.find((s) => s.name === shard)?.replicas.length ?? 0) > 0;
+  }
+
+  defaultPrimary(): MysqlRuntimeServer {
+    const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
+    return shard.primary;
+  }
+
+  setDrained(server: string, drained: boolean): void {
+    const s = this.servers.get(server);
+    if (s) s.view.drained = drained;
+  }
+
+  waitForPosition(server: string, position: string, maxWaitMs: number): Promise<boolean> {
+    return this.monitor.waitForPosition(server, position, maxWaitMs);
+  }
+
+  async close(): Promise<void> {
+    this.monitor.stop();
+    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+  }
+}

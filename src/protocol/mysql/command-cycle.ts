@@ -1,0 +1,486 @@
+// The command phase of a MySQL session: one command at a time (pipelined commands queue), each
+// planned by the shared Router and run on one backend connection (its packets relayed as they
+// came: the fast path), on several shards and merged (scatter-runner.ts), or answered by
+// shardgate itself. Transaction pooling: a backend connection is held while the server says
+// the session is in a transaction, or while the session is pinned; otherwise it goes back to
+// the pool after every command.
+import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
+import { ShardgateError, toShardgateError } from '../../errors.js';
+import type { RouteTarget } from '../../router/plan.js';
+import type { PlannedStatement } from '../../router/router.js';
+import { CAP, COM, STATUS } from './constants.js';
+import { killCommand, parseKill, runKill } from './kill.js';
+import { answerLocally, setOption, statistics } from './local-answers.js';
+import type { LogicalPacket } from './packet-framer.js';
+import { PacketReader } from './packet-io.js';
+import { PreparedStatements } from './prepared-statements.js';
+import { RelayHandler, type RelayOutcome } from './relay-handler.js';
+import { ReplyWriter } from './reply-writer.js';
+import type { ResponseShape } from './response-scanner.js';
+import { encodeErr } from './responses.js';
+import { runScatter } from './scatter-runner.js';
+import { MysqlBinding, MysqlServerError } from './server-binding.js';
+import type { MysqlServices } from './services.js';
+import { foundRows, localStatus, type MysqlSessionState, routingSession } from './session-state.js';
+import { chooseTarget, noteCollation, pins } from './statement-rules.js';
+
+/** What the cycle needs of its session. */
+export interface CycleSession {
+  readonly state: MysqlSessionState;
+  write(bytes: Buffer): void;
+  fail(err: ShardgateError): void;
+  close(): void;
+  /** COM_CHANGE_USER: re-authenticates; resolves when the exchange is over (either way). */
+  changeUser(packet: LogicalPacket): Promise<void>;
+  /** Charset variables for a collation id. */
+  charsetVars(collation: number): Array<[string, string]>;
+}
+
+export class CommandCycle {
+  private readonly queue: LogicalPacket[] = [];
+  private busy = false;
+  private clientGone = false;
+  /** Backend connections this session holds (transaction, pinned, session pooling). */
+  readonly bindings = new Map<string, MysqlBinding>();
+  /** Commands in flight on a backend connection: failed if the connection dies. */
+  private readonly inflight = new Map<MysqlBinding, (err: Error) => void>();
+  readonly statements: PreparedStatements;
+
+  constructor(
+    readonly session: CycleSession,
+    readonly services: MysqlServices,
+  ) {
+    this.statements = new PreparedStatements(this);
+  }
+
+  get state(): MysqlSessionState {
+    return this.session.state;
+  }
+
+  /** One client command packet (the framer joined any 16 MB continuations). */
+  onPacket(packet: LogicalPacket): void {
+    if (packet.seq !== 0) {
+      throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
+    }
+    this.queue.push(packet);
+    if (!this.busy) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.clientGone) {
+        const packet = this.queue.shift()!;
+        await this.run(packet);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  reply(packet: LogicalPacket): ReplyWriter {
+    return new ReplyWriter((packet.lastSeq + 1) & 0xff, this.state.capabilities);
+  }
+
+  private async run(packet: LogicalPacket): Promise<void> {
+    const command = packet.payload[0];
+    try {
+      switch (command) {
+        case COM.QUERY:
+          this.state.questions++;
+          await this.query(packet);
+          return;
+        case COM.STMT_PREPARE:
+          await this.statements.prepare(packet);
+          return;
+        case COM.STMT_EXECUTE:
+          this.state.questions++;
+          await this.statements.execute(packet);
+          return;
+        case COM.STMT_CLOSE:
+          this.statements.close(packet);
+          return;
+        case COM.STMT_RESET:
+          this.statements.reset(packet);
+          return;
+        case COM.STMT_SEND_LONG_DATA:
+          this.statements.longData(packet);
+          return;
+        case COM.STMT_FETCH:
+          throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+            detail: 'server-side cursors (COM_STMT_FETCH); execute without a cursor type',
+          });
+        case COM.PING:
+          this.session.write(this.reply(packet).ok(localStatus(this.state)).bytes());
+          return;
+        case COM.QUIT:
+          this.session.close();
+          return;
+        case COM.INIT_DB:
+          await this.initDb(packet);
+          return;
+        case COM.FIELD_LIST:
+          await this.onSessionServer(packet, 'field-list');
+          return;
+        case COM.RESET_CONNECTION:
+          this.resetSession();
+          this.session.write(this.reply(packet).ok(localStatus(this.state)).bytes());
+          return;
+        case COM.CHANGE_USER:
+          this.resetSession();
+          await this.session.changeUser(packet);
+          return;
+        case COM.SET_OPTION:
+          setOption(this, packet);
+          return;
+        case COM.STATISTICS:
+          statistics(this, packet);
+          return;
+        case COM.PROCESS_KILL: {
+          const id = new PacketReader(packet.payload, 1).u32('the connection id');
+          await runKill(this, packet, { query: false, id });
+          return;
+        }
+        default:
+          throw new ShardgateError('UNKNOWN_COMMAND', {
+            detail: `0x${(command ?? 0).toString(16).padStart(2, '0')}`,
+          });
+      }
+    } catch (err) {
+      this.replyError(packet, err);
+    }
+  }
+
+  /** Reports a failed command: the server's own ERR, or a shardgate error (fatal ones close). */
+  replyError(packet: LogicalPacket, err: unknown): void {
+    if (err instanceof MysqlServerError) {
+      const w = this.reply(packet);
+      this.session.write(w.packet(encodeErr(err.packet)).bytes());
+      return;
+    }
+    const e = toShardgateError(err);
+    if (e.fatal) {
+      this.session.fail(e);
+      return;
+    }
+    this.session.write(this.reply(packet).error(e).bytes());
+  }
+
+  // --- COM_QUERY ------------------------------------------------------------------------------
+
+  private async query(packet: LogicalPacket): Promise<void> {
+    const sql = packet.payload.toString('utf8', 1);
+    const kill = parseKill(sql);
+    if (kill) {
+      await runKill(this, packet, kill);
+      return;
+    }
+    const statements = this.services.router.planSimple(sql, routingSession(this.state));
+    if (statements.length > 1 && !this.state.multiStatements) {
+      throw new ShardgateError('SQL_PARSE_ERROR', {
+        detail:
+          'several statements in one query need the client flag CLIENT_MULTI_STATEMENTS (mysql2: multipleStatements: true); send one statement at a time',
+      });
+    }
+    if (answerLocally(this, packet, statements)) return;
+    for (const s of statements) {
+      if (s.plan.type === 'error') throw new ShardgateError(s.plan.code, s.plan.params);
+    }
+    const multi = statements.find((s) => s.plan.type === 'scatter' || s.plan.type === 'split-insert');
+    if (multi) {
+      if (statements.length !== 1) {
+        throw new ShardgateError('SCATTER_UNSUPPORTED', {
+          detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
+        });
+      }
+      await runScatter(this, packet, multi, null);
+      return;
+    }
+    await this.runSingle(packet, packet.raw, 'result', statements, chooseTarget(statements));
+  }
+
+  /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */
+  private async initDb(packet: LogicalPacket): Promise<void> {
+    const database = packet.payload.toString('utf8', 1);
+    const allowed = this.services.config.databases;
+    if (allowed.length > 0 && !allowed.includes(database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', { database, known: allowed.join(', ') });
+    }
+    await this.onSessionServer(packet, 'result');
+  }
+
+  /** A command that touches no table data: the session's server, else the default primary. */
+  private async onSessionServer(packet: LogicalPacket, shape: ResponseShape): Promise<void> {
+    const planned = this.services.router.planUtilityOnDefault(routingSession(this.state));
+    if (planned.plan.type !== 'single')
+      throw new ShardgateError('INTERNAL', { detail: 'no server for a command' });
+    await this.runSingle(packet, packet.raw, shape, [planned], planned.plan.target);
+  }
+
+  // --- running on one server -------------------------------------------------------------------
+
+  /**
+   * Runs a command on one server: the session's bound connection or one from the pool, synced
+   * to the session; a deferred BEGIN is pipelined ahead; the response is relayed.
+   */
+  async runSingle(
+    packet: LogicalPacket,
+    raw: Buffer | ((binding: MysqlBinding) => Buffer | Promise<Buffer>),
+    shape: ResponseShape,
+    statements: PlannedStatement[],
+    target: RouteTarget,
+    relay: { clientStatementId?: number; onOutcome?: (o: RelayOutcome, b: MysqlBinding) => void } = {},
+  ): Promise<RelayOutcome> {
+    const started = performance.now();
+    const got = this.bindingFor(target);
+    const binding = got instanceof Promise ? await got : got;
+    let outcome: RelayOutcome | null = null;
+    try {
+      const syncing = binding.sync(this.state);
+      if (syncing) await syncing;
+      const made = typeof raw === 'function' ? raw(binding) : raw;
+      const bytes = made instanceof Promise ? await made : made;
+      this.sendDeferredBegin(binding, statements);
+      outcome = await this.relay(binding, bytes, shape, (packet.lastSeq + 1) & 0xff, relay.clientStatementId);
+      relay.onOutcome?.(outcome, binding);
+      return outcome;
+    } finally {
+      if (outcome) this.afterCommand(binding, statements, outcome);
+      else this.releaseIfFree(binding);
+      const first = statements[0]!;
+      this.services.observer.onStatement({
+        protocol: 'mysql',
+        shard: binding.shard,
+        server: binding.serverName,
+        role: binding.role,
+        kind: first.facts.kind,
+        outcome: outcome && !outcome.error ? 'ok' : 'error',
+        latencySeconds: (performance.now() - started) / 1000,
+        level: first.plan.level,
+        keys: first.plan.keys,
+        scatter: false,
+        tables: first.facts.tables,
+      });
+    }
+  }
+
+  /**
+   * A BEGIN answered earlier goes to the server with the transaction's first statement, after a
+   * pending SET TRANSACTION; both are pipelined ahead of the statement.
+   */
+  sendDeferredBegin(binding: MysqlBinding, statements: PlannedStatement[]): void {
+    if (statements.every((s) => s.facts.kind === 'empty')) return;
+    const next = this.state.nextTransaction;
+    if (next) {
+      this.state.nextTransaction = null;
+      this.pipelined(binding, next);
+    }
+    const begin = this.state.deferredBegin;
+    if (!begin) return;
+    if (statements.every((s) => s.facts.kind === 'transaction')) return;
+    this.state.deferredBegin = null;
+    this.state.transactionShard = binding.shard;
+    this.state.transactionServer = binding.serverName;
+    this.pipelined(binding, begin);
+  }
+
+  /** A statement sent ahead of the client's; its reply is dropped (a failure is logged). */
+  private pipelined(binding: MysqlBinding, sql: string): void {
+    binding.conn.query(sql).then(
+      (r) => {
+        if (r.error) this.services.log.warn({ err: r.error.message, sql }, 'statement sent ahead failed');
+      },
+      () => undefined,
+    );
+  }
+
+  /** Sends raw command bytes and relays the response; rejects if the server connection dies. */
+  relay(
+    binding: MysqlBinding,
+    raw: Buffer,
+    shape: ResponseShape,
+    firstSeq: number,
+    clientStatementId?: number,
+  ): Promise<RelayOutcome> {
+    return new Promise<RelayOutcome>((resolve, reject) => {
+      this.inflight.set(binding, reject);
+      const handler = new RelayHandler({
+        out: this.session,
+        conn: binding.conn,
+        clientCapabilities: this.state.capabilities,
+        firstSeq,
+        ...(clientStatementId !== undefined ? { clientStatementId } : {}),
+        onDone: (outcome) => {
+          this.inflight.delete(binding);
+          resolve(outcome);
+        },
+      });
+      binding.conn.sendRaw(raw, shape, handler);
+    });
+  }
+
+  /** Gets (or reuses) the connection for a target; read_your_writes waits with MASTER_GTID_WAIT. */
+  bindingFor(target: RouteTarget): MysqlBinding | Promise<MysqlBinding> {
+    const held = this.bindings.get(target.server);
+    if (held) return held;
+    if (target.wait) return this.bindingAfterWait(target);
+    return this.bindingOn(target.server);
+  }
+
+  /** A pooled connection to a server: at once when one is idle (the common case), else awaited. */
+  private bindingOn(serverName: string): MysqlBinding | Promise<MysqlBinding> {
+    const server = this.services.topology.server(serverName);
+    if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
+    const idle = MysqlBinding.tryAcquire(server, foundRows(this.state));
+    if (idle) {
+      this.hold(idle);
+      return idle;
+    }
+    return MysqlBinding.acquire(server, foundRows(this.state)).then((binding) => {
+      this.hold(binding);
+      return binding;
+    });
+  }
+
+  private async bindingAfterWait(target: RouteTarget): Promise<MysqlBinding> {
+    const waited = await this.waitOnReplica(target);
+    if (waited) return waited;
+    const serverName = target.wait!.fallbackServer;
+    return this.bindings.get(serverName) ?? this.bindingOn(serverName);
+  }
+
+  private hold(binding: MysqlBinding): void {
+    this.bindings.set(binding.serverName, binding);
+    binding.conn.onClose = (err) => this.onServerLost(binding, err);
+  }
+
+  /** The replica's connection once it has replayed the session's write; null to fall back. */
+  private async waitOnReplica(target: RouteTarget): Promise<MysqlBinding | null> {
+    const wait = target.wait!;
+    const server = this.services.topology.server(target.server);
+    if (!server || wait.maxWaitMs <= 0) return null;
+    const binding = await MysqlBinding.acquire(server, foundRows(this.state));
+    try {
+      const seconds = (wait.maxWaitMs / 1000).toFixed(3);
+      const position = wait.position.replace(/[^0-9,-]/g, '');
+      const r = await binding.conn.query(`SELECT MASTER_GTID_WAIT('${position}', ${seconds})`, {
+        timeoutMs: wait.maxWaitMs + 5_000,
+      });
+      if (!r.error && r.results[0]?.rows[0]?.[0]?.toString() === '0') {
+        this.hold(binding);
+        return binding;
+      }
+    } catch {
+      binding.discard();
+      return null;
+    }
+    binding.release(false);
+    return null;
+  }
+
+  /** What a command's response changed, then transaction pooling's release decision. */
+  afterCommand(binding: MysqlBinding, statements: PlannedStatement[], outcome: RelayOutcome): void {
+    const state = this.state;
+    state.status = outcome.status;
+    state.inTransaction = (outcome.status & STATUS.IN_TRANS) !== 0;
+    if (state.inTransaction) {
+      state.transactionShard = binding.shard;
+      state.transactionServer = binding.serverName;
+    } else if (!state.deferredBegin) {
+      state.transactionShard = null;
+      state.transactionServer = null;
+      state.transactionReadOnly = false;
+    }
+    if (outcome.gtid && binding.role === 'primary') state.lastWritePositions.set(binding.shard, outcome.gtid);
+    for (const [name, value] of outcome.vars)
+      if (!UNREPLAYED_VARIABLES.has(name)) state.vars.set(name, value);
+    for (const s of statements) if (!outcome.error) noteCollation(s, state, binding);
+    if (outcome.schema !== null) state.schema = outcome.schema;
+    for (const s of statements) {
+      if (s.facts.transaction?.action === 'begin' && state.inTransaction)
+        state.transactionReadOnly = s.facts.transaction.readOnly;
+      if (outcome.error) continue;
+      if (s.facts.pinsSession && !state.pinnedReason && pins(s)) state.pinnedReason = s.facts.kind;
+      if (s.facts.kind === 'ddl') this.services.server.forgetStatements();
+    }
+    if (outcome.opaqueStateChange && !state.pinnedReason) {
+      state.pinnedReason = 'session state (user variables, temporary tables or SQL prepared statements)';
+    }
+    this.releaseIfFree(binding);
+  }
+
+  /** Transaction pooling: the connection goes back unless the session still needs it. */
+  releaseIfFree(binding: MysqlBinding): void {
+    const state = this.state;
+    if (binding.isReleased) {
+      this.bindings.delete(binding.serverName);
+      return;
+    }
+    if (this.services.config.pool.mode === 'session' || state.pinnedReason) return;
+    if (state.inTransaction && state.transactionServer === binding.serverName) return;
+    if (!binding.conn.idle || this.inflight.has(binding)) return;
+    this.bindings.delete(binding.serverName);
+    binding.release(false);
+  }
+
+  private onServerLost(binding: MysqlBinding, err: Error | null): void {
+    // A connection this session already gave back is its pool's business.
+    if (this.bindings.get(binding.serverName) !== binding && !this.inflight.has(binding)) return;
+    this.bindings.delete(binding.serverName);
+    binding.discard();
+    const error = new ShardgateError('BACKEND_DIED', {
+      server: binding.serverName,
+      shard: binding.shard,
+      detail: err?.message ?? 'server closed the connection',
+    });
+    const reject = this.inflight.get(binding);
+    this.inflight.delete(binding);
+    this.state.inTransaction = false;
+    if (reject) reject(error);
+    else if (!this.clientGone) this.session.fail(error);
+  }
+
+  /** COM_RESET_CONNECTION / COM_CHANGE_USER: a fresh session on the same socket. */
+  resetSession(): void {
+    const state = this.state;
+    for (const b of this.bindings.values()) b.release(true);
+    this.bindings.clear();
+    state.vars = new Map(this.session.charsetVars(state.collation));
+    state.inTransaction = false;
+    state.deferredBegin = null;
+    state.nextTransaction = null;
+    state.transactionReadOnly = false;
+    state.transactionShard = null;
+    state.transactionServer = null;
+    state.prepared.clear();
+    state.pinnedReason = null;
+    state.status = STATUS.AUTOCOMMIT;
+    state.multiStatements = (state.capabilities & CAP.MULTI_STATEMENTS) !== 0;
+  }
+
+  /** KILL QUERY on this session: stop what its backend connections run now. */
+  killRunning(): void {
+    for (const binding of this.inflight.keys()) void killQueryOn(binding);
+  }
+
+  /** The client vanished: roll back and return (or drop) every backend connection. */
+  onClientGone(): void {
+    this.clientGone = true;
+    for (const binding of this.bindings.values()) {
+      if (this.inflight.has(binding)) {
+        // Mid-command: stop it, then drop the connection (its stream is mid-response).
+        void killQueryOn(binding);
+        binding.discard();
+      } else {
+        binding.release(this.state.pinnedReason !== null);
+      }
+    }
+    this.inflight.clear();
+    this.bindings.clear();
+  }
+}
+/** KILL QUERY <thread> on a fresh connection to the same server. */
+async function killQueryOn(binding: MysqlBinding): Promise<void> {
+  await killCommand(binding.server, `KILL QUERY ${binding.conn.threadId}`);
+}

@@ -1,0 +1,83 @@
+// Passwords of config users as the MySQL plugins need them. A config password is clear text, a
+// SCRAM verifier ("SCRAM-SHA-256$...") or an md5 hash ("md5..."). mysql_native_password needs
+// SHA1(SHA1(password)), so only clear text works for it. caching_sha2_password's full
+// authentication receives the clear password (over TLS or RSA-encrypted) and checks it against
+// any of the three forms; its fast authentication uses SHA256(SHA256(password)) from a cache
+// filled by a successful full authentication, as MySQL's server does.
+import { generateKeyPair, timingSafeEqual } from 'node:crypto';
+import type { UserConfig } from '../../config/schema.js';
+import { isMd5Hash, md5PasswordHash } from '../postgres/md5.js';
+import { parseScramVerifier, scramSecretFromPassword } from '../postgres/scram.js';
+import { nativeVerifier, sha2Verifier } from './auth-crypto.js';
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Whether `clear` is the password a config entry stores, in whichever form it is stored. */
+export function clearPasswordMatches(user: UserConfig, clear: string): boolean {
+  const stored = user.password;
+  const scram = parseScramVerifier(stored);
+  if (scram) {
+    const derived = scramSecretFromPassword(clear, scram.iterations, scram.salt);
+    return timingSafeEqual(derived.storedKey, scram.storedKey);
+  }
+  if (isMd5Hash(stored)) return sameText(md5PasswordHash(user.name, clear), stored);
+  return sameText(stored, clear);
+}
+
+/** SHA1(SHA1(password)) for mysql_native_password, or null when config does not hold clear text. */
+export function nativeVerifierFor(user: UserConfig): Buffer | null {
+  if (parseScramVerifier(user.password) || isMd5Hash(user.password)) return null;
+  return nativeVerifier(user.password);
+}
+
+/** A password that is empty in config (clients then send an empty auth response). */
+export function emptyPassword(user: UserConfig): boolean {
+  return user.password === '';
+}
+
+interface CacheEntry {
+  /** The config password the entry was learned against (a config change invalidates it). */
+  stored: string;
+  verifier: Buffer;
+}
+
+/** caching_sha2_password's server-side state: the fast-auth cache and the RSA key pair. */
+export class Sha2AuthState {
+  private readonly cache = new Map<string, CacheEntry>();
+  private keys: Promise<{ publicKey: string; privateKey: string }> | null = null;
+
+  fastVerifier(user: UserConfig): Buffer | null {
+    const e = this.cache.get(user.name);
+    if (!e || e.stored !== user.password) return null;
+    return e.verifier;
+  }
+
+  remember(user: UserConfig, clear: string): void {
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(user.name, { stored: user.password, verifier: sha2Verifier(clear) });
+  }
+
+  forget(user: string): void {
+    this.cache.delete(user);
+  }
+
+  /** The RSA key pair for full authentication without TLS (generated once, off the event loop). */
+  rsaKeys(): Promise<{ publicKey: string; privateKey: string }> {
+    this.keys ??= new Promise((resolve, reject) => {
+      generateKeyPair(
+        'rsa',
+        {
+          modulusLength: 2048,
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        },
+        (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey })),
+      );
+    });
+    return this.keys;
+  }
+}

@@ -1,0 +1,231 @@
+// The fast path's response side: forwards a backend response to the client as the packets
+// arrived (runs of whole packets in one write, rows never decoded), changing only what must
+// change for this client:
+//   - sequence ids renumbered to follow the client's command (written in place, one byte);
+//   - for clients without CLIENT_DEPRECATE_EOF (backends always use it, so result-set ends carry
+//     session tracking), an EOF after column and parameter definitions, and the OK that ends
+//     rows turned into an EOF;
+//   - for clients without CLIENT_SESSION_TRACK, session tracking stripped from OK packets;
+//   - for COM_STMT_PREPARE, the statement id replaced with the client's.
+// It reports what the response changed: status flags, last_gtid, variables, schema, errors.
+import { type ColumnDefinition, decodeColumnDefinition } from './columns.js';
+import { CAP } from './constants.js';
+import type { LogicalPacket } from './packet-framer.js';
+import { framePayload, packetCount } from './packet-io.js';
+import type { PacketRole, ResponseHandler } from './response-scanner.js';
+import { decodeErr, type ErrPacket, encodeEof, encodeOk, type OkPacket } from './responses.js';
+import { decodePrepareOk, type PrepareOk } from './statements.js';
+
+export interface ClientOutput {
+  write(bytes: Buffer): void;
+}
+
+export interface RelayOutcome {
+  error: ErrPacket | null;
+  /** Status flags of the response's last packet. */
+  status: number;
+  /** The last last_gtid the response carried (a write committed on this server). */
+  gtid: string | null;
+  /** Session variables the response changed (lower-cased names), in order. */
+  vars: Array<[string, string]>;
+  schema: string | null;
+  /** State changed with no variable or schema to show for it (user variables, temp tables...). */
+  opaqueStateChange: boolean;
+  /** COM_STMT_PREPARE: the server's header and definitions. */
+  prepare: { ok: PrepareOk; params: ColumnDefinition[]; columns: ColumnDefinition[] } | null;
+}
+
+/** What the relay reads of the backend connection: its status and the OK it just decoded. */
+export interface ConnectionStatus {
+  readonly status: number;
+  readonly lastOk: OkPacket | null;
+}
+
+export interface RelayOptions {
+  out: ClientOutput;
+  conn: ConnectionStatus;
+  clientCapabilities: number;
+  /** Sequence id of the first packet the client expects. */
+  firstSeq: number;
+  /** COM_STMT_PREPARE: the id the client will know the statement by. */
+  clientStatementId?: number;
+  onDone(outcome: RelayOutcome): void;
+}
+
+export class RelayHandler implements ResponseHandler {
+  private seq: number;
+  private readonly eofClient: boolean;
+  private readonly trackClient: boolean;
+  private inColumns = false;
+  /** Prepare replies: which definitions an EOF must close for an EOF client. */
+  private openDefs: 'params' | 'columns' | null = null;
+  private readonly outcome: RelayOutcome = {
+    error: null,
+    status: 0,
+    gtid: null,
+    vars: [],
+    schema: null,
+    opaqueStateChange: false,
+    prepare: null,
+  };
+  // A run of forwarded packets, contiguous in one received buffer, not yet queued.
+  private runBuffer: ArrayBufferLike | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  /** Output of the current chunk, written in one piece at its end (one syscall per chunk). */
+  private pending: Buffer[] = [];
+
+  constructor(private readonly o: RelayOptions) {
+    this.seq = o.firstSeq & 0xff;
+    this.eofClient = (o.clientCapabilities & CAP.DEPRECATE_EOF) === 0;
+    this.trackClient = (o.clientCapabilities & CAP.SESSION_TRACK) !== 0;
+  }
+
+  onPacket(packet: LogicalPacket, role: PacketRole, final: boolean): void {
+    const p = packet.payload;
+    switch (role) {
+      case 'column-count':
+        this.inColumns = true;
+        this.forward(packet);
+        break;
+      case 'column':
+        if (this.outcome.prepare) {
+          if (this.openDefs === 'params') this.closeDefinitions();
+          this.openDefs = 'columns';
+          this.outcome.prepare.columns.push(decodeColumnDefinition(p));
+        }
+        this.forward(packet);
+        break;
+      case 'param':
+        this.openDefs = 'params';
+        this.outcome.prepare?.params.push(decodeColumnDefinition(p));
+        this.forward(packet);
+        break;
+      case 'row':
+        if (this.inColumns) this.endColumns();
+        this.forward(packet);
+        break;
+      case 'rows-end':
+        if (this.inColumns) this.endColumns();
+        this.track();
+        if (this.eofClient)
+          this.emit(encodeEof({ warnings: this.o.conn.lastOk?.warnings ?? 0, status: this.o.conn.status }));
+        else if (!this.trackClient) this.emit(this.stripped());
+        else this.forward(packet);
+        break;
+      case 'ok':
+        this.track();
+        if (this.trackClient) this.forward(packet);
+        else this.emit(this.stripped());
+        break;
+      case 'err':
+        this.outcome.error = decodeErr(p);
+        this.forward(packet);
+        break;
+      case 'prepare-ok': {
+        const ok = decodePrepareOk(p);
+        this.outcome.prepare = { ok, params: [], columns: [] };
+        if (this.o.clientStatementId !== undefined && packet.raw.length === p.length + 4) {
+          packet.raw.writeUInt32LE(this.o.clientStatementId >>> 0, 5);
+        }
+        this.forward(packet);
+        break;
+      }
+      case 'columns-end':
+      case 'params-end':
+        // Only COM_FIELD_LIST ends this way on a CLIENT_DEPRECATE_EOF connection.
+        if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+        else this.forward(packet);
+        break;
+      default:
+        this.forward(packet);
+    }
+    if (final) {
+      if (this.openDefs) this.closeDefinitions();
+      this.write();
+      this.outcome.status = this.o.conn.status;
+      this.o.onDone(this.outcome);
+    }
+  }
+
+  onChunkEnd(): void {
+    this.write();
+  }
+
+  /** Writes everything queued so far. */
+  private write(): void {
+    this.flush();
+    const parts = this.pending;
+    if (parts.length === 0) return;
+    this.pending = [];
+    this.o.out.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+
+  private track(): void {
+    const ok = this.o.conn.lastOk;
+    const s = ok?.session;
+    if (!s) return;
+    for (const v of s.variables) {
+      if (v[0] === 'last_gtid') this.outcome.gtid = v[1];
+      else this.outcome.vars.push(v);
+    }
+    if (s.schema !== null) this.outcome.schema = s.schema;
+    if (s.stateChanged && s.variables.length === 0 && s.schema === null)
+      this.outcome.opaqueStateChange = true;
+  }
+
+  private stripped(): Buffer {
+    const ok = this.o.conn.lastOk!;
+    return encodeOk({ ...ok, session: null }, this.o.clientCapabilities);
+  }
+
+  /** EOF clients get an EOF between column definitions and rows. */
+  private endColumns(): void {
+    this.inColumns = false;
+    if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+  }
+
+  private closeDefinitions(): void {
+    this.openDefs = null;
+    if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+  }
+
+  /** Queues the packet's own bytes, renumbered in place. */
+  private forward(packet: LogicalPacket): void {
+    const raw = packet.raw;
+    if (raw.length === packet.payload.length + 4) {
+      raw[3] = this.seq;
+      this.seq = (this.seq + 1) & 0xff;
+    } else {
+      // A payload of 16 MB or more: several physical packets, each with its own header.
+      for (let at = 0; at < raw.length; ) {
+        raw[at + 3] = this.seq;
+        this.seq = (this.seq + 1) & 0xff;
+        at += 4 + raw.readUIntLE(at, 3);
+      }
+    }
+    if (this.runBuffer === raw.buffer && this.runEnd === raw.byteOffset) {
+      this.runEnd += raw.length;
+      return;
+    }
+    this.flush();
+    this.runBuffer = raw.buffer;
+    this.runStart = raw.byteOffset;
+    this.runEnd = raw.byteOffset + raw.length;
+  }
+
+  /** Sends a packet shardgate made, at the next sequence id. */
+  private emit(payload: Buffer): void {
+    this.flush();
+    const framed = framePayload(payload, this.seq);
+    this.seq = (this.seq + packetCount(payload.length)) & 0xff;
+    this.pending.push(framed);
+  }
+
+  /** Queues the current run of forwarded packets. */
+  private flush(): void {
+    if (this.runBuffer === null) return;
+    this.pending.push(Buffer.from(this.runBuffer, this.runStart, this.runEnd - this.runStart));
+    this.runBuffer = null;
+  }
+}

@@ -1,0 +1,198 @@
+// Runs one statement on several shards in parallel and answers with one MySQL result: a merged
+// result set (ORDER BY / LIMIT / GROUP BY aggregates by src/executor/merger.ts) in the text
+// protocol for COM_QUERY or the binary protocol for COM_STMT_EXECUTE, or one OK summing the
+// shards' affected rows. A prepared statement runs on the shards as text with its parameters
+// inlined. The first shard error fails the statement with that server's error.
+import { ShardgateError } from '../../errors.js';
+import { type ColumnInfo, ResultMerger } from '../../executor/merger.js';
+import type { MergeSpec, RouteTarget } from '../../router/plan.js';
+import type { PlannedStatement } from '../../router/router.js';
+import type { ColumnDefinition } from './columns.js';
+import type { CommandCycle } from './command-cycle.js';
+import { TYPE } from './constants.js';
+import type { LogicalPacket } from './packet-framer.js';
+import type { CollectedResponse } from './result-collector.js';
+import type { Cell } from './rows.js';
+import { type MysqlBinding, MysqlServerError } from './server-binding.js';
+import type { ClientStatement } from './session-state.js';
+import { localStatus } from './session-state.js';
+import { type InlineValue, inlineInsertRowsMysql, inlineParams } from './sql-inline.js';
+import type { Execute } from './statements.js';
+
+const INTEGER_TYPES = new Set<number>([
+  TYPE.TINY,
+  TYPE.SHORT,
+  TYPE.LONG,
+  TYPE.LONGLONG,
+  TYPE.INT24,
+  TYPE.YEAR,
+]);
+const FLOAT_TYPES = new Set<number>([TYPE.FLOAT, TYPE.DOUBLE]);
+const DECIMAL_TYPES = new Set<number>([TYPE.DECIMAL, TYPE.NEWDECIMAL]);
+
+/** How the merger compares a MySQL column: as integer, float, exact decimal, or bytes. */
+export function mergeColumn(c: ColumnDefinition): ColumnInfo {
+  const typeOid = INTEGER_TYPES.has(c.type)
+    ? 20
+    : FLOAT_TYPES.has(c.type)
+      ? 701
+      : DECIMAL_TYPES.has(c.type)
+        ? 1700
+        : 25;
+  return { name: c.name, typeOid, format: 'text' };
+}
+
+/** Exact decimal text rounded half away from zero to `scale` digits (MySQL's DECIMAL rounding). */
+export function roundDecimal(text: string, scale: number): string {
+  const neg = text.startsWith('-');
+  const [int = '0', frac = ''] = text.replace(/^[-+]/, '').split('.');
+  if (frac.length <= scale) return `${neg ? '-' : ''}${int}${scale > 0 ? `.${frac.padEnd(scale, '0')}` : ''}`;
+  let digits = BigInt(`${int}${frac.slice(0, scale)}`);
+  if (Number(frac[scale]) >= 5) digits += 1n;
+  let s = digits.toString().padStart(scale + 1, '0');
+  if (scale > 0) s = `${s.slice(0, -scale)}.${s.slice(-scale)}`;
+  return `${neg && /[1-9]/.test(s) ? '-' : ''}${s}`;
+}
+
+const NUMERIC_PARAM_TYPES = new Set<number>([...INTEGER_TYPES, ...FLOAT_TYPES, ...DECIMAL_TYPES]);
+
+interface Binary {
+  stmt: ClientStatement;
+  exec: Execute;
+}
+
+export async function runScatter(
+  cycle: CommandCycle,
+  packet: LogicalPacket,
+  statement: PlannedStatement,
+  binary: Binary | null,
+): Promise<void> {
+  const plan = statement.plan;
+  const values: InlineValue[] = binary
+    ? binary.exec.values.map((text, i) => ({
+        text,
+        numeric: NUMERIC_PARAM_TYPES.has(binary.stmt.types?.[i]?.type ?? TYPE.VAR_STRING),
+      }))
+    : [];
+  let requests: Array<{ target: RouteTarget; sql: string }>;
+  if (plan.type === 'scatter') {
+    const sql = inlineParams(plan.rewrittenSql ?? statement.sql, values);
+    requests = plan.targets.map((target) => ({ target, sql }));
+  } else if (plan.type === 'split-insert') {
+    requests = plan.parts.map((part) => ({
+      target: part.target,
+      sql: inlineInsertRowsMysql(statement.sql, part.rows, values),
+    }));
+  } else {
+    throw new ShardgateError('INTERNAL', { detail: `not a multi-shard plan: ${plan.type}` });
+  }
+  const maxRows = cycle.services.topology.view().routing.maxMergeRows;
+  const started = performance.now();
+  let overflow = false;
+  const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
+  const bindings: MysqlBinding[] = [];
+  for (const s of settled) if (s.status === 'fulfilled') bindings.push(s.value);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const b of bindings) cycle.releaseIfFree(b);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  let results: CollectedResponse[];
+  try {
+    results = await Promise.all(
+      requests.map(async (r, i) => {
+        const binding = bindings[i]!;
+        await binding.sync(cycle.state);
+        return binding.conn.query(r.sql, { maxRows: maxRows + 1 });
+      }),
+    );
+  } finally {
+    for (const b of bindings) cycle.releaseIfFree(b);
+  }
+  const latency = (performance.now() - started) / 1000;
+  results.forEach((r, i) => {
+    const b = bindings[i]!;
+    const gtid = r.results
+      .flatMap((x) => x.ok?.session?.variables ?? [])
+      .find(([n]) => n === 'last_gtid')?.[1];
+    if (gtid && b.role === 'primary') cycle.state.lastWritePositions.set(b.shard, gtid);
+    cycle.services.observer.onStatement({
+      protocol: 'mysql',
+      shard: b.shard,
+      server: b.serverName,
+      role: b.role,
+      kind: statement.facts.kind,
+      outcome: r.error ? 'error' : 'ok',
+      latencySeconds: latency,
+      level: plan.level,
+      keys: plan.keys,
+      scatter: true,
+      tables: statement.facts.tables,
+    });
+  });
+  const error = results.find((r) => r.error)?.error;
+  if (error) throw new MysqlServerError(error);
+  if (statement.facts.kind === 'ddl') cycle.services.server.forgetStatements();
+  const status = localStatus(cycle.state);
+  const w = cycle.reply(packet);
+  const first = results[0]!.results[0];
+  if (!first?.columns) {
+    let affectedRows = 0n;
+    let insertId = 0n;
+    let warnings = 0;
+    for (const r of results) {
+      const ok = r.results[0]?.ok;
+      if (!ok) continue;
+      affectedRows += ok.affectedRows;
+      if (ok.insertId !== 0n && (insertId === 0n || ok.insertId < insertId)) insertId = ok.insertId;
+      warnings += ok.warnings;
+    }
+    cycle.session.write(w.ok(status, { affectedRows, insertId, warnings }).bytes());
+    return;
+  }
+  const columns = first.columns;
+  const merge = plan.type === 'scatter' ? plan.merge : null;
+  const merger = new ResultMerger(merge, columns.map(mergeColumn), { maxRows });
+  results.forEach((r, i) => {
+    const rows = r.results[0]?.rows ?? [];
+    if (rows.length > maxRows) overflow = true;
+    for (const row of rows) merger.add(i, row);
+    merger.endShard(i);
+  });
+  if (overflow) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
+  let rows = merger.finish();
+  const visible = merge?.visibleColumns ?? columns.length;
+  let outColumns = columns.slice(0, visible);
+  if (merge) ({ columns: outColumns, rows } = formatAverages(merge, outColumns, rows));
+  const warnings = results.reduce((n, r) => n + (r.results[0]?.warnings ?? 0), 0);
+  cycle.session.write(w.resultSet(outColumns, rows, status, { binary: binary !== null, warnings }).bytes());
+}
+
+/**
+ * avg() merged as sum / count: MySQL gives AVG of exact numbers as DECIMAL with four more
+ * digits than its argument (div_precision_increment), and AVG of floats as DOUBLE.
+ */
+function formatAverages(
+  merge: MergeSpec,
+  columns: ColumnDefinition[],
+  rows: Cell[][],
+): { columns: ColumnDefinition[]; rows: Cell[][] } {
+  const averages = merge.aggregates.filter((a) => a.fn === 'avg' && a.column < columns.length);
+  if (averages.length === 0) return { columns, rows };
+  const out = columns.slice();
+  for (const a of averages) {
+    const c = columns[a.column]!;
+    const float = FLOAT_TYPES.has(c.type);
+    const scale = Math.min(30, (c.decimals >= 0x1f ? 0 : c.decimals) + 4);
+    out[a.column] = float
+      ? { ...c, type: TYPE.DOUBLE, decimals: 0x1f }
+      : { ...c, type: TYPE.NEWDECIMAL, decimals: scale, length: Math.max(c.length, 14) + scale };
+    for (const row of rows) {
+      const cell = row[a.column];
+      if (cell === null || cell === undefined) continue;
+      const text = cell.toString('latin1');
+      row[a.column] = Buffer.from(float ? String(Number(text)) : roundDecimal(text, scale));
+    }
+  }
+  return { columns: out, rows };
+}

@@ -1,0 +1,164 @@
+// A backend connection held by a MySQL session for a while: one command, one transaction, or the
+// whole session when pinned (or in session pooling). Before use it is brought in line with the
+// session (schema, session variables) in one round trip, only when something differs; on
+// release it goes back to its pool clean, or is reset (COM_RESET_CONNECTION) when a client left
+// state on it that nobody else may see.
+import type { MysqlPool } from '../../backend/mysql-pool.js';
+import { type MysqlServerConnection, UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
+import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
+import { COM } from './constants.js';
+import type { ErrPacket } from './responses.js';
+import type { MysqlSessionState } from './session-state.js';
+import { encodeTextCommand } from './statements.js';
+
+/** A server's own error for the client's command (relayed with the server's errno). */
+export class MysqlServerError extends Error {
+  constructor(readonly packet: ErrPacket) {
+    super(packet.message);
+  }
+}
+
+/** SQL literal for a session variable's value as session tracking reported it. */
+export function variableLiteral(name: string, value: string): string {
+  if (value === '' && name.startsWith('character_set_')) return 'NULL';
+  if (/^-?\d+(\.\d+)?$/.test(value)) return value;
+  if (value.includes('\\')) return `X'${Buffer.from(value, 'utf8').toString('hex')}'`;
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** The statement that moves a connection's variables to the session's (null: nothing to do). */
+export function variablesDiff(
+  want: ReadonlyMap<string, string>,
+  have: ReadonlyMap<string, string>,
+): string | null {
+  const parts: string[] = [];
+  for (const [name, value] of want) {
+    if (UNREPLAYED_VARIABLES.has(name) || have.get(name) === value) continue;
+    parts.push(`@@session.\`${name}\` = ${variableLiteral(name, value)}`);
+  }
+  for (const name of have.keys()) {
+    if (!want.has(name) && !UNREPLAYED_VARIABLES.has(name)) parts.push(`@@session.\`${name}\` = DEFAULT`);
+  }
+  return parts.length === 0 ? null : `SET ${parts.join(', ')}`;
+}
+
+/** Both maps hold the same replayable variables with the same values. */
+function sameVariables(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>): boolean {
+  if (want.size !== have.size) return false;
+  for (const [name, value] of want) if (have.get(name) !== value) return false;
+  return true;
+}
+
+export class MysqlBinding {
+  private released = false;
+
+  constructor(
+    readonly server: MysqlRuntimeServer,
+    readonly conn: MysqlServerConnection,
+  ) {}
+
+  get serverName(): string {
+    return this.server.name;
+  }
+
+  get shard(): string {
+    return this.server.shard;
+  }
+
+  get role(): 'primary' | 'replica' {
+    return this.server.role;
+  }
+
+  private get pool(): MysqlPool {
+    return this.server.pool;
+  }
+
+  /** An idle, recently used connection without waiting; null when the pool has none. */
+  static tryAcquire(server: MysqlRuntimeServer, foundRows: boolean): MysqlBinding | null {
+    const conn = server.pool.tryAcquire(foundRows);
+    if (!conn) return null;
+    server.view.outstanding++;
+    return new MysqlBinding(server, conn);
+  }
+
+  static async acquire(server: MysqlRuntimeServer, foundRows: boolean): Promise<MysqlBinding> {
+    const conn = await server.pool.acquire(foundRows);
+    server.view.outstanding++;
+    return new MysqlBinding(server, conn);
+  }
+
+  /**
+   * Schema and variables as the session has them: one round trip, only on a difference (null
+   * when there is none, the common case, so the caller need not wait).
+   */
+  sync(state: MysqlSessionState): Promise<void> | null {
+    const conn = this.conn;
+    const sameSchema = conn.schema === state.schema;
+    if (sameSchema && sameVariables(state.vars, conn.vars)) return null;
+    const waits: Array<Promise<{ error: ErrPacket | null }>> = [];
+    if (!sameSchema) waits.push(conn.collect(encodeTextCommand(COM.INIT_DB, state.schema), 'result', false));
+    const set = variablesDiff(state.vars, conn.vars);
+    if (set) waits.push(conn.query(set));
+    if (waits.length === 0) return null;
+    return this.finishSync(state, waits);
+  }
+
+  private async finishSync(
+    state: MysqlSessionState,
+    waits: Array<Promise<{ error: ErrPacket | null }>>,
+  ): Promise<void> {
+    const conn = this.conn;
+    const results = await Promise.all(waits);
+    for (const r of results) if (r.error) throw new MysqlServerError(r.error);
+    // What we asked for is now in effect (tracking may report DEFAULTs by value).
+    conn.vars.clear();
+    for (const [k, v] of state.vars) if (!UNREPLAYED_VARIABLES.has(k)) conn.vars.set(k, v);
+  }
+
+  /** Back to the pool; reset first if a client left state that cannot be replayed. */
+  release(pinned: boolean): void {
+    if (this.released) return;
+    this.released = true;
+    this.server.view.outstanding--;
+    const conn = this.conn;
+    conn.onClose = null;
+    if (conn.closed) {
+      this.pool.discard(conn);
+      return;
+    }
+    if (!conn.idle) {
+      // Mid-response: the stream is in an unknown place.
+      this.pool.discard(conn);
+      return;
+    }
+    if (pinned || conn.dirty || conn.inTransaction) {
+      void this.resetAndRelease();
+      return;
+    }
+    this.pool.release(conn);
+  }
+
+  private async resetAndRelease(): Promise<void> {
+    const conn = this.conn;
+    try {
+      // COM_RESET_CONNECTION rolls back, drops temporary tables, user variables, locks and
+      // prepared statements.
+      await conn.reset();
+      this.pool.release(conn);
+    } catch {
+      this.pool.discard(conn);
+    }
+  }
+
+  /** The server connection failed or the client vanished mid-command: drop it. */
+  discard(): void {
+    if (this.released) return;
+    this.released = true;
+    this.server.view.outstanding--;
+    this.pool.discard(this.conn);
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+}

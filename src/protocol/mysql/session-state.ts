@@ -1,0 +1,118 @@
+// Everything a MySQL client session knows, in one inspectable value (DESIGN principle 4): the
+// capabilities it negotiated, its schema and session variables (replayed on whichever backend
+// connection it lands on), its transaction, its prepared statements, its read-your-writes
+// positions and routing context, and why its backend connection is pinned, if it is.
+import { defaultSessionContext, type RoutingSession, type SessionContext } from '../../router/inputs.js';
+import type { AnalyzedQuery } from '../../sql/analyzer.js';
+import type { ColumnDefinition } from './columns.js';
+import { CAP, STATUS } from './constants.js';
+import type { ParamType } from './statements.js';
+
+/** A statement the client prepared (its id is shardgate's, not any server's). */
+export interface ClientStatement {
+  id: number;
+  sql: string;
+  paramCount: number;
+  params: ColumnDefinition[];
+  columns: ColumnDefinition[];
+  /** The text's analysis, made on the first execute (it depends on the text only). */
+  analyzed?: AnalyzedQuery;
+  /** Parameter types the client bound last (COM_STMT_EXECUTE may leave them out). */
+  types: ParamType[] | null;
+  /** COM_STMT_SEND_LONG_DATA chunks per parameter, sent before the next execute. */
+  longData: Map<number, Buffer[]>;
+  longDataBytes: number;
+}
+
+export interface MysqlSessionState {
+  /** Shardgate's connection id for this client (handshake, KILL). */
+  connectionId: number;
+  user: string;
+  /** The client's capabilities intersected with ours. */
+  capabilities: number;
+  /** COM_SET_OPTION can switch multi-statements on and off after login. */
+  multiStatements: boolean;
+  collation: number;
+  schema: string;
+  /** Session variables every backend connection must mirror (name -> value, in order). */
+  vars: Map<string, string>;
+  /** Inside a transaction on a server (its status says IN_TRANS), or a deferred BEGIN. */
+  inTransaction: boolean;
+  /** A BEGIN shardgate answered itself; sent with the transaction's first statement. */
+  deferredBegin: string | null;
+  /** SET TRANSACTION (next transaction only), sent ahead of the next statement wherever it runs. */
+  nextTransaction: string | null;
+  transactionReadOnly: boolean;
+  transactionShard: string | null;
+  transactionServer: string | null;
+  prepared: Map<number, ClientStatement>;
+  /** read_your_writes: shard -> GTID of the session's last write there (from last_gtid). */
+  lastWritePositions: Map<string, string>;
+  context: SessionContext;
+  /** Why the backend connection is pinned (user variables, temporary tables, locks...). */
+  pinnedReason: string | null;
+  /** Status flags the session reported last (AUTOCOMMIT, IN_TRANS ...). */
+  status: number;
+  /** Commands and statements seen (COM_STATISTICS). */
+  questions: number;
+}
+
+export function newSessionState(init: {
+  connectionId: number;
+  user: string;
+  capabilities: number;
+  collation: number;
+  schema: string;
+  charsetVars: Array<[string, string]>;
+}): MysqlSessionState {
+  return {
+    connectionId: init.connectionId,
+    user: init.user,
+    capabilities: init.capabilities,
+    multiStatements: (init.capabilities & CAP.MULTI_STATEMENTS) !== 0,
+    collation: init.collation,
+    schema: init.schema,
+    vars: new Map(init.charsetVars),
+    inTransaction: false,
+    deferredBegin: null,
+    nextTransaction: null,
+    transactionReadOnly: false,
+    transactionShard: null,
+    transactionServer: null,
+    prepared: new Map(),
+    lastWritePositions: new Map(),
+    context: defaultSessionContext(),
+    pinnedReason: null,
+    status: STATUS.AUTOCOMMIT,
+    questions: 0,
+  };
+}
+
+/** What the router needs of the session. */
+export function routingSession(s: MysqlSessionState): RoutingSession {
+  return {
+    context: s.context,
+    inTransaction: s.inTransaction || s.deferredBegin !== null,
+    transactionReadOnly: s.transactionReadOnly,
+    transactionShard: s.transactionShard,
+    transactionServer: s.transactionServer,
+    lastWritePositions: s.lastWritePositions,
+  };
+}
+
+/** Status flags for a reply shardgate makes itself. */
+export function localStatus(s: MysqlSessionState): number {
+  let status = s.status & ~(STATUS.IN_TRANS | STATUS.MORE_RESULTS_EXISTS | STATUS.SESSION_STATE_CHANGED);
+  if (s.vars.get('autocommit') === 'OFF') status &= ~STATUS.AUTOCOMMIT;
+  else status |= STATUS.AUTOCOMMIT;
+  if (s.inTransaction || s.deferredBegin !== null) status |= STATUS.IN_TRANS;
+  return status;
+}
+
+export function deprecateEof(s: MysqlSessionState): boolean {
+  return (s.capabilities & CAP.DEPRECATE_EOF) !== 0;
+}
+
+export function foundRows(s: MysqlSessionState): boolean {
+  return (s.capabilities & CAP.FOUND_ROWS) !== 0;
+}
