@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadDemoData } from '../local/demo-data.js';
-import { configForLocalShards } from '../local/local-config.js';
+import { configForLocalShards, evenKeyRanges } from '../local/local-config.js';
+import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-cluster.js';
+import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
 import { createLogger } from '../log.js';
 import { startProxy } from '../proxy.js';
@@ -20,6 +22,7 @@ interface DemoOptions {
   users: string;
   spares: string;
   mysql: boolean;
+  mysqlPort: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -32,7 +35,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--admin-port <port>', 'admin HTTP port', '9930')
     .option('--users <n>', 'sample users to load', '200')
     .option('--spares <n>', 'spare servers to start as split targets', '0')
-    .option('--no-mysql', 'do not start the MySQL side')
+    .option('--no-mysql', 'do not start the MySQL side (MariaDB shards and the MySQL port)')
+    .option('--mysql-port <port>', 'MySQL port of the proxy', '6033')
     .option('--state-file <path>', 'write the running topology as JSON here once ready')
     .action(async (opts: DemoOptions) => {
       await runDemo(opts);
@@ -61,6 +65,22 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   try {
+    // The MySQL side needs MariaDB's binaries; without them the demo says so and goes on.
+    let mariadb: MariadbCluster | null = null;
+    if (opts.mysql) {
+      say('shardgate demo: starting local MariaDB servers...');
+      try {
+        mariadb = await startMariadbCluster({
+          shards: Number(opts.shards),
+          replicasPerShard: Number(opts.replicas),
+        });
+        const started = mariadb;
+        cleanups.push(() => started.stop());
+      } catch (err) {
+        say(`shardgate demo: MySQL side skipped: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const mysqlRanges = evenKeyRanges(mariadb?.shards.length ?? 1);
     const adminToken = randomBytes(12).toString('hex');
     const spares = [];
     for (let i = 1; i <= Number(opts.spares); i++) spares.push(await cluster.addSpare(`spare${i}`));
@@ -72,7 +92,20 @@ async function runDemo(opts: DemoOptions): Promise<void> {
           listen: {
             postgres: { host: '127.0.0.1', port: Number(opts.port) },
             admin: { host: '127.0.0.1', port: Number(opts.adminPort) },
+            ...(mariadb ? { mysql: { host: '127.0.0.1', port: Number(opts.mysqlPort) } } : {}),
           },
+          ...(mariadb
+            ? {
+                mysqlShards: mariadb.shards.map((s, i) => ({
+                  name: s.name,
+                  keyRange: mysqlRanges[i],
+                  protocol: 'mysql',
+                  primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
+                  replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
+                })),
+                backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
+              }
+            : {}),
           // Mutating admin endpoints (rules, migrations) need a token; the demo makes one up.
           admin: { token: adminToken },
           migration: {
@@ -84,12 +117,15 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     );
     say('shardgate demo: loading the schema and sample rows...');
     const loaded = await loadDemoData(config, { users: Number(opts.users) });
+    if (mariadb) await loadMysqlDemoData(config, { users: Number(opts.users) });
     const proxy = await startProxy(config, { log });
     cleanups.push(() => proxy.close());
     const pgUrl = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
+    const mysqlUrl = proxy.mysql ? `mysql://app:app@127.0.0.1:${proxy.mysql.port}/shardgate` : null;
     const state = {
       proxy: {
         postgres: { host: '127.0.0.1', port: proxy.postgres.port, url: pgUrl },
+        mysql: proxy.mysql ? { host: '127.0.0.1', port: proxy.mysql.port, url: mysqlUrl } : null,
         admin: { url: proxy.admin ? `http://127.0.0.1:${proxy.admin.port}` : null, token: adminToken },
       },
       shards: cluster.shards.map((s) => ({
@@ -105,6 +141,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say(`shardgate is running: ${cluster.shards.length} shards, ${loaded.rows} sample rows.`);
     say('');
     say(`  psql "${pgUrl}"`);
+    if (proxy.mysql) say(`  mariadb -h 127.0.0.1 -P ${proxy.mysql.port} -u app -papp shardgate`);
     if (proxy.admin) {
       say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/`);
       say(`  admin token (rules, migrations): export SHARDGATE_ADMIN_TOKEN=${adminToken}`);

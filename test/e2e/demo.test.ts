@@ -5,6 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/local/local-config.js';
@@ -22,7 +23,20 @@ describe('shardgate demo', () => {
     const stateFile = join(dir, 'state.json');
     demo = spawn(
       process.execPath,
-      [cli, 'demo', '--port', '0', '--admin-port', '0', '--users', '30', '--state-file', stateFile],
+      [
+        cli,
+        'demo',
+        '--port',
+        '0',
+        '--admin-port',
+        '0',
+        '--mysql-port',
+        '0',
+        '--users',
+        '30',
+        '--state-file',
+        stateFile,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
@@ -45,6 +59,20 @@ describe('shardgate demo', () => {
     const total = await c.query('SELECT count(*)::int AS n FROM users');
     expect(total.rows[0]?.n).toBe(30);
     await c.end();
+    // The MySQL side: MariaDB shards behind the MySQL port, same rows by the same hash.
+    expect(state.proxy.mysql, output).not.toBeNull();
+    const my = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: state.proxy.mysql.port,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+    const [rows] = await my.query('SELECT name FROM users WHERE user_id = 3');
+    expect((rows as Array<{ name: string }>)[0]?.name).toBe('user3');
+    const [count] = await my.query('SELECT count(*) AS n FROM users');
+    expect(Number((count as Array<{ n: number }>)[0]?.n)).toBe(30);
+    await my.end();
     const direct = new pg.Client({ connectionString: state.shards[0].primary.url });
     await direct.connect();
     await direct.end();
