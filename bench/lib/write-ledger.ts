@@ -23,6 +23,8 @@ export interface Ledger {
   staleOwnReads: number;
   /** Write latency in ms, for the delay the block adds. */
   writeLatencies: number[];
+  /** When each acknowledged write completed (epoch ms), same order as writeLatencies. */
+  writeTimes: number[];
 }
 
 export interface WriterPoolOptions {
@@ -52,6 +54,7 @@ export function newLedger(): Ledger {
     readErrors: [],
     staleOwnReads: 0,
     writeLatencies: [],
+    writeTimes: [],
   };
 }
 
@@ -90,6 +93,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
           ledger.inserted.set(id, user);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
+          ledger.writeTimes.push(Date.now());
           const r = await c.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1 AND id = $2', [
             user,
             id,
@@ -107,6 +111,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
           ledger.titles.set(user, title);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
+          ledger.writeTimes.push(Date.now());
         } catch (err) {
           fail(err, ledger.errors);
         }

@@ -16,6 +16,8 @@ import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { LatencyRecorder } from '../lib/hdr.js';
 import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
 import { fileTimestamp, fmt, formatTable, markdownTable, writeResultFiles } from '../lib/report.js';
+import { lineChart } from '../lib/svg-chart.js';
+import { stackCharts } from '../lib/svg-stack.js';
 import { checkLedger, poolInThisThread, poolInWorker, usersIn } from '../lib/write-ledger.js';
 
 export interface SplitBenchOptions {
@@ -192,12 +194,14 @@ export async function runSplitBench(o: SplitBenchOptions) {
       o.log(formatTable(['figure', 'value'], rows, ['left', 'left']));
       for (const p of check.problems.slice(0, 10)) o.log(`  ledger: ${p}`);
       for (const e of result.errors.slice(0, 10)) o.log(`  error: ${e}`);
-      const markdown = `${markdownTable(['figure', 'value'], rows)}\n`;
+      const svg = timelineChart(ledger.writeTimes, ledger.writeLatencies, state);
+      const markdown = `${markdownTable(['figure', 'value'], rows)}\n\n![writes and write latency during the split](bench/results/split-latest.svg)\n`;
       const files = writeResultFiles({
         dir: o.resultsDir,
         scenario: 'split',
         timestamp: fileTimestamp(),
         result,
+        svg,
         markdown,
         ...(o.jsonPath ? { jsonPath: o.jsonPath } : {}),
       });
@@ -209,4 +213,54 @@ export async function runSplitBench(o: SplitBenchOptions) {
   } finally {
     await cluster.stop();
   }
+}
+
+/**
+ * Writes per second and the slowest write per 250 ms over the run, with the cutover marked in
+ * the subtitle: what the block does to the traffic, at a glance.
+ */
+function timelineChart(
+  times: readonly number[],
+  latencies: readonly number[],
+  state: MigrationState,
+): string {
+  const bucketMs = 250;
+  const start = times.length ? Math.min(...times) : Date.now();
+  const buckets = new Map<number, { writes: number; maxMs: number }>();
+  times.forEach((t, i) => {
+    const b = Math.floor((t - start) / bucketMs);
+    const cell = buckets.get(b) ?? { writes: 0, maxMs: 0 };
+    cell.writes++;
+    cell.maxMs = Math.max(cell.maxMs, latencies[i] ?? 0);
+    buckets.set(b, cell);
+  });
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  const at = (b: number) => (b * bucketMs) / 1000;
+  const blocking = state.history.find((h) => h.phase === 'blocking');
+  const blockAt = blocking ? (Date.parse(blocking.at) - start) / 1000 : null;
+  const subtitle =
+    blockAt !== null ? `cutover block started at ${blockAt.toFixed(1)} s` : 'no cutover block in this run';
+  return stackCharts([
+    lineChart({
+      title: 'Acknowledged writes per second during the split',
+      subtitle,
+      xLabel: 'seconds since the load started',
+      yLabel: 'writes/s',
+      series: [
+        {
+          name: 'writes/s',
+          points: keys.map((b) => ({ x: at(b), y: (buckets.get(b)!.writes * 1000) / bucketMs })),
+        },
+      ],
+    }),
+    lineChart({
+      title: 'Slowest write per 250 ms (ms)',
+      subtitle,
+      xLabel: 'seconds since the load started',
+      yLabel: 'ms',
+      series: [
+        { name: 'max write latency', points: keys.map((b) => ({ x: at(b), y: buckets.get(b)!.maxMs })) },
+      ],
+    }),
+  ]);
 }

@@ -2,7 +2,7 @@
 // its key range. The router sees it through view(), a TopologyView whose ServerView objects the
 // lag monitor and executor update in place. Changes of shape (rules, a cutover's switch) bump the
 // version and build a new view atomically: a plan made against version N names servers of N.
-import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -41,6 +41,8 @@ export class RuntimeTopology {
   version = 0;
   readonly monitor: LagMonitor;
   private drained = new Set<string>();
+  /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
+  private readonly standby = new Map<string, PgPool>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
 
   constructor(private config: ShardgateConfig) {
@@ -92,7 +94,7 @@ export class RuntimeTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: new PgPool(address, config.pool),
+        pool: this.takeStandby(name, address) ?? new PgPool(address, config.pool),
         view: {
           name,
           shard: shard.name,
@@ -185,6 +187,54 @@ export class RuntimeTopology {
     if (s) s.view.drained = drained;
   }
 
+  /**
+   * Opens `connections` to a server a coming rebuild will add as `shard`'s primary (a split's
+   * target), so the statements a cutover releases do not each wait for a connection to be set up.
+   * The next rebuild that names the server takes the pool over; a rebuild that does not keeps it.
+   */
+  async prewarm(name: string, shard: string, server: ServerConfig, connections: number): Promise<void> {
+    const database = server.database ?? this.config.backend.database;
+    let pool = this.standby.get(name);
+    if (!pool) {
+      pool = new PgPool(
+        {
+          name,
+          shard,
+          role: 'primary',
+          host: server.host,
+          port: server.port,
+          database,
+          user: this.config.backend.user,
+          password: this.config.backend.password,
+        },
+        this.config.pool,
+      );
+      this.standby.set(name, pool);
+    }
+    const n = Math.max(0, Math.min(connections, this.config.pool.size));
+    const opened = await Promise.all(Array.from({ length: n }, () => pool.acquire()));
+    for (const c of opened) pool.release(c);
+  }
+
+  private takeStandby(
+    name: string,
+    address: { shard: string; host: string; port: number; database: string },
+  ) {
+    const pool = this.standby.get(name);
+    if (!pool) return undefined;
+    this.standby.delete(name);
+    const a = pool.address;
+    if (
+      a.host === address.host &&
+      a.port === address.port &&
+      a.database === address.database &&
+      a.shard === address.shard
+    )
+      return pool;
+    void pool.close();
+    return undefined;
+  }
+
   /** ParameterStatus values for new clients, from the default shard's primary. */
   async serverParameters(): Promise<Map<string, string>> {
     const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
@@ -203,6 +253,8 @@ export class RuntimeTopology {
 
   async close(): Promise<void> {
     this.monitor.stop();
+    for (const pool of this.standby.values()) void pool.close();
+    this.standby.clear();
     await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
   }
 }

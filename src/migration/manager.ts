@@ -344,6 +344,15 @@ export class MigrationManager {
     }
     const plan = state.plan;
     const halves = plan.targets.map((t) => t.shard);
+    const source = plan.sourceShardConfig;
+    await this.deps.topology
+      .prewarm(
+        source.primary.name ?? `${source.name}-primary`,
+        source.name,
+        source.primary,
+        this.config.pool.size,
+      )
+      .catch(() => undefined);
     const report = await this.deps.gate.block(
       halves,
       { migrationId: id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
@@ -582,8 +591,20 @@ export class MigrationManager {
         await sleepAbortable(200, signal);
       }
       this.note(state, 'blocking', `cutover attempt ${attempt}`);
-      // Opened before the block: a connection setup inside it would lengthen every held write.
+      // Opened before the block: a connection setup inside it would lengthen every held write,
+      // and every statement it releases would wait for a new server connection to the targets.
       const control = await Promise.all(targets.map((t) => openClient(t.server, 'migration-cutover')));
+      const spares = this.config.migration.spares;
+      await Promise.all(
+        plan.targets.map((t) => {
+          const server = spares.find((s) => s.name === t.server.name);
+          return server
+            ? this.deps.topology
+                .prewarm(t.server.name, t.shard, server, this.config.pool.size)
+                .catch(() => undefined)
+            : undefined;
+        }),
+      );
       const report = await this.deps.gate.block(
         [plan.sourceShard],
         { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
