@@ -244,19 +244,30 @@ export class MigrationManager {
 
   /** Stops a migration before its switch: the source stays the truth; slot and publication go. */
   async abort(id: string): Promise<MigrationState> {
-    const state = this.get(id);
-    if (SWITCHED_PHASES.has(state.phase) || TERMINAL_PHASES.has(state.phase)) {
-      throw new ShardgateError('MIGRATION_STATE', {
-        id,
-        phase: state.phase,
-        detail: 'only a migration before its switch can be aborted (use rollback)',
-      });
-    }
+    const refuse = (phase: Phase) => {
+      if (SWITCHED_PHASES.has(phase) || TERMINAL_PHASES.has(phase)) {
+        throw new ShardgateError('MIGRATION_STATE', {
+          id,
+          phase,
+          detail: 'only a migration before its switch can be aborted (use rollback)',
+        });
+      }
+    };
+    refuse(this.get(id).phase);
     await this.stopRunning(id);
+    // The run wrote its own progress until it stopped (a slot, even a switch): read it again.
+    const state = this.get(id);
+    refuse(state.phase);
     const plan = state.plan;
     if (state.slot) {
-      await dropSlot(plan.source, state.slot.name).catch(() => undefined);
-      await dropPublication(plan.source, state.slot.publication).catch(() => undefined);
+      await dropReplication(plan.source, [state.slot.name], [state.slot.publication]).catch(() => undefined);
+    }
+    if (state.reverse) {
+      for (const [i, t] of plan.targets.entries()) {
+        await dropReplication(t.server, [state.reverse.slots[i]!], [state.reverse.publication]).catch(
+          () => undefined,
+        );
+      }
     }
     this.note(
       state,

@@ -161,7 +161,7 @@ class Verifier {
   }
 
   /** Per-row hashes of a chunk (or of the rows `only` names) on S and on the targets. */
-  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes]> {
+  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes, RowHashes]> {
     const { meta, moved } = chunk;
     const range = keyRange(meta, chunk.from, chunk.to);
     let where = range.sql;
@@ -182,18 +182,25 @@ class Verifier {
       );
       return new Map(r.rows.map((row) => [row.k, row.h]));
     };
-    const targets: RowHashes = new Map();
-    for (const [i, c] of this.targets.entries()) {
-      const owned = inRangesSql(moved.shardKey, moved.keyType, [this.o.targets[i]!.range], 't');
-      const rows = await c.query<{ k: string; h: string; owned: boolean }>(
-        `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${meta.qualified} t WHERE ${where}`,
-        params,
-      );
-      for (const row of rows.rows)
-        targets.set(row.k, row.owned ? row.h : `stray on ${this.o.targets[i]!.shard}`);
-    }
+    const readTargets = async (): Promise<RowHashes> => {
+      const targets: RowHashes = new Map();
+      for (const [i, c] of this.targets.entries()) {
+        const owned = inRangesSql(moved.shardKey, moved.keyType, [this.o.targets[i]!.range], 't');
+        const rows = await c.query<{ k: string; h: string; owned: boolean }>(
+          `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${meta.qualified} t WHERE ${where}`,
+          params,
+        );
+        for (const row of rows.rows)
+          targets.set(row.k, row.owned ? row.h : `stray on ${this.o.targets[i]!.shard}`);
+      }
+      return targets;
+    };
+    // The source trails the targets (reverse capture): a row it holds is right if it matches the
+    // targets' version just before or just after it was read.
+    const before = await readTargets();
     const source = await read(this.source, `AND ${this.movedSql(moved)}`);
-    return [source, targets];
+    const after = await readTargets();
+    return [source, before, after];
   }
 }
 
@@ -210,10 +217,11 @@ class RowDiffer {
 
   /** Keys whose row differs between S and T1 ∪ T2, within the chunk or among `only`. */
   async differing(only: string[][] | null): Promise<string[][]> {
-    const [source, targets] = await this.verifier.rowHashes(this.chunk, only);
+    const [source, before, after] = await this.verifier.rowHashes(this.chunk, only);
     const out: string[][] = [];
-    for (const key of new Set([...source.keys(), ...targets.keys()])) {
-      if (source.get(key) !== targets.get(key)) out.push(key.split(KEY_SEP));
+    for (const key of new Set([...source.keys(), ...before.keys(), ...after.keys()])) {
+      const held = source.get(key);
+      if (held !== before.get(key) && held !== after.get(key)) out.push(key.split(KEY_SEP));
     }
     return out;
   }

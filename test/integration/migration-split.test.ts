@@ -53,7 +53,7 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 2,
     replicas: 1,
-    spares: 4,
+    spares: 6,
     overrides: {
       migration: {
         stateDir,
@@ -146,6 +146,37 @@ describe('live split under writes', () => {
       await expectLedgerHolds(beforeSplit, 1_000_000_000);
     }
   }, 90_000);
+});
+
+describe('aborting a split before its switch', () => {
+  it('stops the run, drops the slot and publication, and leaves the source serving', async () => {
+    const started = await fx.proxy.migrations!.start({
+      shard: 's1',
+      at: 'c0',
+      targets: ['spare5', 'spare6'],
+      verify: 'full',
+    });
+    // At whatever phase the run is in (schema, copying, catching up): it must stop cleanly.
+    await sleep(300);
+    const aborted = await fx.proxy.migrations!.abort(started.id);
+    expect(aborted.phase).toBe('aborted');
+    expect(fx.proxy.migrations!.isRunning(started.id)).toBe(false);
+    expect(fx.proxy.topology.shardNames()).toContain('s1');
+    const s1 = await fx.direct('s1-primary');
+    const slots = await s1.query(
+      "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'shardgate_%'",
+    );
+    expect(slots.rows[0].n).toBe(0);
+    const pubs = await s1.query(
+      "SELECT count(*)::int AS n FROM pg_publication WHERE pubname LIKE 'shardgate_%'",
+    );
+    expect(pubs.rows[0].n).toBe(0);
+    // The shard keeps taking writes, and the migration cannot be aborted twice.
+    const c = await fx.client();
+    const user = usersIn(parseKeyRange('80-'), 1, 1, 50)[0]!;
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [4_000_000_001, user]);
+    await expect(fx.proxy.migrations!.abort(started.id)).rejects.toThrow(/aborted/);
+  }, 60_000);
 });
 
 describe('a split whose capture falls behind', () => {
