@@ -24,7 +24,8 @@ export interface AnalyzedQuery {
   statements: StatementRange[];
 }
 
-type CachedFacts = Omit<QueryFacts, 'hints'>;
+/** Facts as cached per query shape: everything but the comment hints of this text. */
+export type CachedFacts = Omit<QueryFacts, 'hints'>;
 
 const NO_HINTS = Object.freeze({}) as QueryFacts['hints'];
 const EXPLAIN = /shardgate\s+explain\b\s*/iy;
@@ -97,7 +98,7 @@ export class QueryAnalyzer {
 }
 
 /** SHARDGATE EXPLAIN <statement>: not SQL, answered by the proxy (the router plans the inner text). */
-function explainFacts(
+export function explainFacts(
   sql: string,
   start: number,
   maxParam: number,
@@ -114,7 +115,7 @@ function explainFacts(
 }
 
 /** Explicit fields: an object spread here cost more than the whole tokenizer pass. */
-function withHints(f: CachedFacts, hints: QueryFacts['hints']): QueryFacts {
+export function withHints(f: CachedFacts, hints: QueryFacts['hints']): QueryFacts {
   return { statements: f.statements, hints, literalCount: f.literalCount, paramCount: f.paramCount };
 }
 

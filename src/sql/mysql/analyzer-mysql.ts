@@ -6,8 +6,8 @@
 // Literals and `?` placeholders: ValueRefs point at the literal list of the current text (kind
 // 'literal') or at placeholder n (kind 'param', 1-based in text order), so resolveValue() of
 // src/sql/analyzer.ts resolves them with the statement's COM_STMT_EXECUTE values.
-import type { AnalyzedQuery } from '../analyzer.js';
-import { emptyStatementFacts, type QueryFacts, type StatementFacts } from '../facts.js';
+import { type AnalyzedQuery, type CachedFacts, explainFacts, withHints } from '../analyzer.js';
+import type { QueryFacts, StatementFacts } from '../facts.js';
 import { parseHints } from '../hints.js';
 import { type CacheStats, ParseCache } from '../parse-cache.js';
 import { analyzeMysql } from './analyze-mysql.js';
@@ -24,10 +24,7 @@ export interface SqlAnalyzer {
   readonly stats: CacheStats;
 }
 
-type CachedFacts = Omit<QueryFacts, 'hints'>;
-
 const NO_HINTS = Object.freeze({}) as QueryFacts['hints'];
-const EXPLAIN = /shardgate\s+explain\b\s*/iy;
 
 export class MysqlQueryAnalyzer implements SqlAnalyzer {
   private readonly cache: ParseCache<CachedFacts>;
@@ -86,27 +83,6 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
       statements: fp.statements,
     };
   }
-}
-
-/** SHARDGATE EXPLAIN <statement>: answered by the proxy (the router plans the inner text). */
-function explainFacts(
-  sql: string,
-  start: number,
-  maxParam: number,
-  hints: QueryFacts['hints'],
-): QueryFacts | null {
-  EXPLAIN.lastIndex = start;
-  if (!EXPLAIN.exec(sql)) return null;
-  const statement = sql.slice(EXPLAIN.lastIndex);
-  const f: StatementFacts = {
-    ...emptyStatementFacts('shardgate'),
-    shardgate: { command: 'explain', statement },
-  };
-  return { statements: [f], hints, literalCount: 0, paramCount: maxParam };
-}
-
-function withHints(f: CachedFacts, hints: QueryFacts['hints']): QueryFacts {
-  return { statements: f.statements, hints, literalCount: f.literalCount, paramCount: f.paramCount };
 }
 
 /**
