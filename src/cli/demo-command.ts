@@ -136,7 +136,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
       })),
       spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port, url: s.url })),
     };
-    if (opts.stateFile) writeFileSync(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
     say('');
     say(`shardgate is running: ${cluster.shards.length} shards, ${loaded.rows} sample rows.`);
     say('');
@@ -161,6 +160,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     }
     say('');
     say('Press Ctrl-C to stop.');
+    // Last: whoever waits for the state file may rely on everything above being printed.
+    if (opts.stateFile) writeFileSync(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
   } catch (err) {
     process.stderr.write(`shardgate demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stop(1);

@@ -48,6 +48,9 @@ describe('shardgate demo', () => {
     const deadline = Date.now() + 90_000;
     while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     expect(existsSync(stateFile), output).toBe(true);
+    // The state file is written after the banner; the pipe may still be delivering it.
+    while (!output.includes('Press Ctrl-C') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     expect(state.shards).toHaveLength(2);
     expect(state.shards[0].replicas).toHaveLength(1);
