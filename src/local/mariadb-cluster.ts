@@ -19,7 +19,8 @@ import {
   waitForGtid,
 } from './mariadb-replication.js';
 import type { RunAs } from './os-user.js';
-import { freePort, type Logger } from './postgres-cluster.js';
+import { freePort } from './ports.js';
+import type { Logger } from './postgres-cluster.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -14,13 +14,15 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { type RunAs, unprivilegedUser } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
+import { freePort } from './ports.js';
+
+export { freePort };
 
 const execFileAsync = promisify(execFile);
 
@@ -80,18 +82,6 @@ const BASE_SETTINGS: Record<string, string | number> = {
   log_min_messages: 'warning',
   dynamic_shared_memory_type: 'posix',
 };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   server: LocalServer;
@@ -246,7 +236,7 @@ export class PostgresCluster {
     const port = await freePort();
     this.writeConfig(dataDir, port);
     const server = this.describe(name, shard, 'primary', port, dataDir);
-    await this.launch(server);
+    await this.launchOnFreePort(server);
     const c = await this.connect(server, 'postgres');
     try {
       await c.query(`CREATE DATABASE ${this.database}`);
@@ -290,7 +280,7 @@ export class PostgresCluster {
       chownSync(join(dataDir, 'standby.signal'), this.runAs.uid, this.runAs.gid);
     }
     const server = this.describe(name, primary.shard, 'replica', port, dataDir);
-    await this.launch(server);
+    await this.launchOnFreePort(server);
     return server;
   }
 
@@ -347,16 +337,53 @@ export class PostgresCluster {
     for (;;) {
       if (entry.child === null)
         throw new Error(`PostgreSQL ${server.name} exited during startup: ${stderr.trim().slice(-2000)}`);
+      let reached: string | null = null;
       try {
         const c = await this.connect(server, 'postgres', 1_000);
-        await c.end();
-        return;
+        try {
+          reached =
+            (await c.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d ??
+            null;
+        } finally {
+          await c.end();
+        }
       } catch {
-        if (Date.now() > deadline)
-          throw new Error(
-            `PostgreSQL ${server.name} did not accept connections in 60 s: ${stderr.trim().slice(-2000)}`,
-          );
-        await new Promise((r) => setTimeout(r, 100));
+        reached = null;
+      }
+      if (reached === server.dataDir) return;
+      if (reached !== null) {
+        // Another server answers on our port: ours cannot bind it. Say so, so the caller picks another.
+        child.kill('SIGKILL');
+        throw new Error(
+          `PostgreSQL ${server.name}: port ${server.port} belongs to another server (${reached}); Address already in use`,
+        );
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          `PostgreSQL ${server.name} did not accept connections in 60 s: ${stderr.trim().slice(-2000)}`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Starts a new server; when another process took its port first, moves it to another one. */
+  private async launchOnFreePort(server: LocalServer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.launch(server);
+        return;
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (attempt >= 3 || !/Address already in use|could not bind/i.test(msg)) throw err;
+        server.port = await freePort();
+        server.url = `postgres://postgres@127.0.0.1:${server.port}/${this.database}`;
+        const auto = join(server.dataDir, 'postgresql.auto.conf');
+        appendFileSync(auto, `\nport = ${server.port}\n`);
+        if (this.runAs) chownSync(auto, this.runAs.uid, this.runAs.gid);
+        this.log?.info(
+          { server: server.name, port: server.port },
+          'port taken by another process; retrying on another',
+        );
       }
     }
   }
