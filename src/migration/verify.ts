@@ -5,7 +5,9 @@
 // numeric, so the targets' partial sums add up to the source's. A target row outside its own
 // range counts as a difference too (it would be a row on the wrong shard). A differing chunk is
 // checked again after each of up to `rounds` settle() calls (the caller lets the capture catch
-// up, so concurrent writes are no alarm) and reported by table and key range if it persists.
+// up, so concurrent writes are no alarm); rows that still differ are then compared once more with
+// the targets' versions held still by row locks while the capture catches up (exact under any write
+// rate), and reported by table and key range if they persist.
 import type pg from 'pg';
 import { openClient } from './pg-connect.js';
 import { inRangesSql } from './row-owner.js';
@@ -160,9 +162,9 @@ class Verifier {
     return counts;
   }
 
-  /** Per-row hashes of a chunk (or of the rows `only` names) on S and on the targets. */
-  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes, RowHashes]> {
-    const { meta, moved } = chunk;
+  /** The WHERE clause, its parameters and the key text of a chunk's rows (or of the rows `only` names). */
+  private rowScope(chunk: Chunk, only: string[][] | null) {
+    const { meta } = chunk;
     const range = keyRange(meta, chunk.from, chunk.to);
     let where = range.sql;
     let params: string[] = range.params;
@@ -175,32 +177,78 @@ class Verifier {
     const keyText = meta.primaryKey
       .map((c) => `t."${c.name.replace(/"/g, '""')}"::text`)
       .join(` || E'\\x1f' || `);
-    const read = async (c: pg.Client, extra: string): Promise<RowHashes> => {
-      const r = await c.query<{ k: string; h: string }>(
-        `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h FROM ${meta.qualified} t WHERE ${where} ${extra}`,
+    return { where, params, keyText };
+  }
+
+  private async readSource(chunk: Chunk, only: string[][] | null): Promise<RowHashes> {
+    const { where, params, keyText } = this.rowScope(chunk, only);
+    const r = await this.source.query<{ k: string; h: string }>(
+      `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h FROM ${chunk.meta.qualified} t
+        WHERE ${where} AND ${this.movedSql(chunk.moved)}`,
+      params,
+    );
+    return new Map(r.rows.map((row) => [row.k, row.h]));
+  }
+
+  /** The targets' rows; `lock` takes FOR SHARE row locks in the targets' open transactions. */
+  private async readTargets(chunk: Chunk, only: string[][] | null, lock = false): Promise<RowHashes> {
+    const { where, params, keyText } = this.rowScope(chunk, only);
+    const targets: RowHashes = new Map();
+    for (const [i, c] of this.targets.entries()) {
+      const owned = inRangesSql(chunk.moved.shardKey, chunk.moved.keyType, [this.o.targets[i]!.range], 't');
+      const rows = await c.query<{ k: string; h: string; owned: boolean }>(
+        `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${chunk.meta.qualified} t
+          WHERE ${where}${lock ? ' FOR SHARE OF t' : ''}`,
         params,
       );
-      return new Map(r.rows.map((row) => [row.k, row.h]));
-    };
-    const readTargets = async (): Promise<RowHashes> => {
-      const targets: RowHashes = new Map();
-      for (const [i, c] of this.targets.entries()) {
-        const owned = inRangesSql(moved.shardKey, moved.keyType, [this.o.targets[i]!.range], 't');
-        const rows = await c.query<{ k: string; h: string; owned: boolean }>(
-          `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${meta.qualified} t WHERE ${where}`,
-          params,
-        );
-        for (const row of rows.rows)
-          targets.set(row.k, row.owned ? row.h : `stray on ${this.o.targets[i]!.shard}`);
-      }
-      return targets;
-    };
+      for (const row of rows.rows)
+        targets.set(row.k, row.owned ? row.h : `stray on ${this.o.targets[i]!.shard}`);
+    }
+    return targets;
+  }
+
+  /** Per-row hashes of a chunk (or of the rows `only` names) on S and on the targets. */
+  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes, RowHashes]> {
     // The source trails the targets (reverse capture): a row it holds is right if it matches the
     // targets' version just before or just after it was read.
-    const before = await readTargets();
-    const source = await read(this.source, `AND ${this.movedSql(moved)}`);
-    const after = await readTargets();
+    const before = await this.readTargets(chunk, only);
+    const source = await this.readSource(chunk, only);
+    const after = await this.readTargets(chunk, only);
     return [source, before, after];
+  }
+
+  /**
+   * The exact check for rows that kept differing while writers changed them: the rows are held
+   * still on the targets (FOR SHARE, so no new version can commit), the capture catches up past
+   * that moment, and then S must hold exactly the targets' version. Without it, a row updated
+   * faster than the capture's lag never matched either of the two reads around S's read, and a
+   * busy machine reported a clean split as differing. Writers of these few rows wait for the
+   * catch-up at most. Returns null when the locks could not be had in time (try again later).
+   */
+  async lockedRowHashes(
+    chunk: Chunk,
+    keys: string[][],
+    settle: () => Promise<void>,
+  ): Promise<[RowHashes, RowHashes] | null> {
+    const opened: pg.Client[] = [];
+    try {
+      for (const c of this.targets) {
+        await c.query("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '2s'");
+        opened.push(c);
+      }
+      let targets: RowHashes;
+      try {
+        targets = await this.readTargets(chunk, keys, true);
+      } catch (err) {
+        if ((err as { code?: string }).code === '55P03') return null; // lock_not_available
+        throw err;
+      }
+      await settle();
+      const source = await this.readSource(chunk, keys);
+      return [source, targets];
+    } finally {
+      for (const c of opened) await c.query('ROLLBACK').catch(() => undefined);
+    }
   }
 }
 
@@ -224,6 +272,20 @@ class RowDiffer {
       if (held !== before.get(key) && held !== after.get(key)) out.push(key.split(KEY_SEP));
     }
     return out;
+  }
+
+  /** The rows of `keys` that still differ with the targets' rows held still (see lockedRowHashes). */
+  async confirmed(keys: string[][], settle: () => Promise<void>, attempts: number): Promise<string[][]> {
+    for (let i = 0; i < attempts; i++) {
+      const held = await this.verifier.lockedRowHashes(this.chunk, keys, settle);
+      if (!held) continue;
+      const [source, targets] = held;
+      const out: string[][] = [];
+      for (const key of new Set([...source.keys(), ...targets.keys()]))
+        if (source.get(key) !== targets.get(key)) out.push(key.split(KEY_SEP));
+      return out;
+    }
+    return keys;
   }
 }
 
@@ -271,6 +333,7 @@ export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
           await o.settle?.();
           rows = await differ.differing(rows);
         }
+        if (rows.length > 0 && o.settle) rows = await differ.confirmed(rows, o.settle, Math.max(1, rounds));
         if (rows.length === 0) continue;
         const mismatch: ChunkMismatch = {
           table: chunk.table,
