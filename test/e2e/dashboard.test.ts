@@ -10,7 +10,7 @@ let fx: ProxyFixture;
 let executablePath: string;
 
 beforeAll(async () => {
-  executablePath = ensureChromium();
+  executablePath = await ensureChromium();
   fx = await startProxyFixture({ shards: 2, replicas: 1 });
 }, 900_000);
 

@@ -2,7 +2,7 @@
 // killed (SIGKILL) in the middle of the throttled copy, started again, and `shardgate migrate
 // resume` finishes the split from the last checkpoint: no row lost, none copied twice, the moved
 // keys served by the new shards, and `migrate cleanup` deletes only the moved rows.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,13 +41,19 @@ async function startShardgate(): Promise<void> {
   throw new Error(`shardgate did not start: ${output}`);
 }
 
-function migrate(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, 'migrate', ...args, '--admin-url', adminUrl], {
-    encoding: 'utf8',
-    env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'test-token' },
-    timeout: 120_000,
+/** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
+function migrate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, 'migrate', ...args, '--admin-url', adminUrl],
+      { encoding: 'utf8', env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'test-token' }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ status: code, stdout, stderr });
+      },
+    );
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function status(id: string): Promise<{ phase: string; status: string; copy: { rows: number } }> {
@@ -104,12 +110,12 @@ afterAll(async () => {
 
 describe('shardgate migrate with a proxy crash mid-copy', () => {
   it('resumes after SIGKILL from the checkpoint and completes exactly', async () => {
-    const dry = migrate('split', 's0', '--targets', 'spare1,spare2', '--at', '40', '--dry-run');
+    const dry = await migrate('split', 's0', '--targets', 'spare1,spare2', '--at', '40', '--dry-run');
     expect(dry.status, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('-> s0a -40 on spare1');
     expect(dry.stdout).toMatch(/estimated copy: \d+/);
 
-    const started = migrate(
+    const started = await migrate(
       'split',
       's0',
       '--targets',
@@ -135,11 +141,11 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     await new Promise((r) => proxy!.once('exit', r));
     await startShardgate();
 
-    const listed = migrate('status');
+    const listed = await migrate('status');
     expect(listed.stdout).toContain(id);
     expect(listed.stdout).toContain('copying');
 
-    const resumed = migrate('resume', id);
+    const resumed = await migrate('resume', id);
     expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
     expect(resumed.stdout).toContain(`${id}: verified`);
 
@@ -174,7 +180,7 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     expect(users.rows[0].n).toBe(600);
     await c.end();
 
-    const cleaned = migrate('cleanup', id);
+    const cleaned = await migrate('cleanup', id);
     expect(cleaned.status, cleaned.stderr).toBe(0);
     expect(await count(cluster.shards[0]!.primary.port, 'SELECT count(*) AS n FROM users')).toBe(0);
     expect(await count(cluster.shards[1]!.primary.port, 'SELECT count(*) AS n FROM users')).toBeGreaterThan(
