@@ -105,6 +105,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         })
       : null;
   await migrations?.restore();
+  if (observability && migrations) {
+    observability.tracker.metrics.setSources({
+      cutover: () => migrations.list().map((m) => ({ migration: m.id, phase: m.phase })),
+    });
+  }
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -133,6 +138,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(config);
     mysqlTopology.monitor.start();
+    observability?.addServerHealth(() => mysqlTopology.monitor.health());
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });

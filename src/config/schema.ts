@@ -21,6 +21,8 @@ export const serverSchema = z.object({
   database: z.string().min(1).optional(),
   /** Where host metrics for this server come from: "local" (this machine), a node_exporter URL, or none. */
   hostMetrics: z.union([z.literal('local'), z.literal('none'), z.string().url()]).optional(),
+  /** The server's data directory when it is on this machine: disk use with hostMetrics "local". */
+  dataDir: z.string().min(1).optional(),
 });
 export type ServerConfig = z.infer<typeof serverSchema>;
 
@@ -41,6 +43,8 @@ export const shardSchema = z.object({
   readOnly: z.boolean().default(false),
   /** Protocol spoken by this shard's servers. */
   protocol: z.enum(['postgres', 'mysql']).default('postgres'),
+  /** Server connections per server of this shard (per worker); overrides pool.size. */
+  poolSize: z.number().int().min(1).max(10_000).optional(),
 });
 export type ShardConfig = z.infer<typeof shardSchema>;
 
@@ -163,6 +167,7 @@ export const alertRuleSchema = z.object({
     'latency_p99_seconds',
     'pool_exhaustion_rate',
     'disk_percent',
+    'server_down',
   ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
@@ -195,6 +200,14 @@ export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
   },
   { name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 1, warningOp: '>', forMs: 0 },
   { name: 'PoolExhaustion', metric: 'pool_exhaustion_rate', warning: 0.1, warningOp: '>', forMs: 0 },
+  {
+    name: 'ServerDown',
+    metric: 'server_down',
+    critical: 1,
+    warningOp: '>',
+    recommendation: 'check the server process and its host; reads move to the other servers of the shard',
+    forMs: 0,
+  },
 ];
 
 export const observabilitySchema = z.object({

@@ -46,6 +46,14 @@ export type HostMetricsSource = () => ReadonlyArray<{
   diskPercent: number | null;
 }>;
 
+/** Whether each server answers its health probe (null: not probed yet, the series is left out). */
+export type ServerUpSource = () => ReadonlyArray<{
+  shard: string;
+  server: string;
+  role: Role;
+  up: boolean | null;
+}>;
+
 export interface MetricSources {
   pools?: PoolStatsSource;
   lag?: LagSource;
@@ -55,6 +63,7 @@ export interface MetricSources {
   alerts?: AlertsSource;
   cutover?: CutoverSource;
   host?: HostMetricsSource;
+  servers?: ServerUpSource;
 }
 
 /** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
@@ -82,6 +91,8 @@ export const METRIC = {
   hostCpu: 'shardgate_host_cpu_ratio',
   hostMemory: 'shardgate_host_memory_ratio',
   hostDisk: 'shardgate_host_disk_ratio',
+  serverUp: 'shardgate_server_up',
+  conflicts: 'shardgate_serialization_conflicts_total',
 } as const;
 
 /** 0.1 ms .. 10 s. */
@@ -121,6 +132,8 @@ export class ShardgateMetrics {
   private readonly routingCells = new Map<string, Float64Array>();
   private readonly durationCells = new Map<string, [HistogramCell | null, HistogramCell | null]>();
   private readonly poolWaitCells = new Map<string, Map<string, HistogramCell>>();
+  /** 40001 errors clients received, by protocol then shard. */
+  private readonly conflictCells = new Map<string, Map<string, number>>();
 
   constructor(sources: MetricSources = {}) {
     this.sources = { ...sources };
@@ -175,6 +188,29 @@ export class ShardgateMetrics {
       registers,
     });
     this.clients.set({ protocol: 'postgres' }, 0);
+    const conflictCells = this.conflictCells;
+    new Counter({
+      name: METRIC.conflicts,
+      help: 'Statements that failed with SQLSTATE 40001 (serialization failure, deadlock, a cutover abort): the client must retry its transaction.',
+      labelNames: ['protocol', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, shards] of conflictCells)
+          for (const [shard, n] of shards) this.inc({ protocol, shard }, n);
+      },
+    });
+    new Gauge({
+      name: METRIC.serverUp,
+      help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',
+      labelNames: ['shard', 'server', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of src().servers?.() ?? [])
+          if (s.up !== null) this.set({ shard: s.shard, server: s.server, role: s.role }, s.up ? 1 : 0);
+      },
+    });
 
     const poolLabels = ['shard', 'server', 'role'] as const;
     new Gauge({
@@ -404,6 +440,12 @@ export class ShardgateMetrics {
       }
       h.observe(latencySeconds);
     }
+  }
+
+  /** A client received a 40001 error (rare: an error path, never the fast path). */
+  recordConflict(protocol: 'postgres' | 'mysql', shard: string): void {
+    const shards = child(this.conflictCells, protocol, () => new Map<string, number>());
+    shards.set(shard, (shards.get(shard) ?? 0) + 1);
   }
 
   recordRouting(level: ConsistencyLevel | 'none', role: Role): void {

@@ -107,6 +107,10 @@ export class ObservabilityTracker implements StatementObserver {
     this.recordStatement(event);
   }
 
+  onConflict(protocol: 'postgres' | 'mysql', shard: string): void {
+    this.metrics.recordConflict(protocol, shard);
+  }
+
   /** Per-table read counters since start (or the last reset), for queryAdvice(). */
   tableAccess(): TableAccessCounters[] {
     return [...this.access.values()]

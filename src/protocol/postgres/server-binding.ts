@@ -6,7 +6,7 @@ import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
 import { ShardgateError } from '../../errors.js';
-import { readCommandTag } from './backend-decoders.js';
+import { readCommandTag, readErrorCode } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
 import {
   decodeBind,
@@ -47,6 +47,9 @@ export class ServerBinding {
       onMessage: (type, buf, bodyStart, end) => {
         if (type === 0x45) {
           this.unitError = true;
+          // What the client sees is 40001 when a cutover rewrites the error (rewriteError).
+          if (this.errorOverride || readErrorCode(buf, bodyStart, end) === '40001')
+            cycle.services.observer.onConflict?.('postgres', this.shard);
         } else if (type === 0x43) {
           this.lastTag = readCommandTag(buf, bodyStart, end);
         }
