@@ -120,11 +120,27 @@ export const tableSchema = z.object({
 });
 export type TableConfig = z.infer<typeof tableSchema>;
 
+/** How a session context moves a level: from -> to; a level not listed stays as it is. */
+export const levelMapping = z.partialRecord(consistencyLevel, consistencyLevel);
+export type LevelMapping = z.infer<typeof levelMapping>;
+
+/** The seed's VIP mapping: eventual -> read_your_writes, read_your_writes -> strong. */
+export const SEED_VIP_LEVELS: LevelMapping = { eventual: 'read_your_writes', read_your_writes: 'strong' };
+/** The seed's battery-saving mapping: strong -> read_your_writes -> eventual; eventual stays. */
+export const SEED_BATTERY_SAVING_LEVELS: LevelMapping = {
+  strong: 'read_your_writes',
+  read_your_writes: 'eventual',
+};
+
 export const routingSchema = z.object({
   /** Shard that holds unsharded tables (Vitess's unsharded keyspace). Defaults to the first shard. */
   defaultShard: z.string().optional(),
   /** Level for tables in no data type. */
   defaultLevel: consistencyLevel.default('strong'),
+  /** Level a VIP session reads at, per data-type level (floors still apply). Default: the seed's. */
+  vipLevels: levelMapping.default(SEED_VIP_LEVELS),
+  /** Level a battery-saving session reads at, per data-type level (floors still apply). */
+  batterySavingLevels: levelMapping.default(SEED_BATTERY_SAVING_LEVELS),
   /** Bound for `bounded` when the data type gives none. */
   defaultMaxLagMs: z.number().int().min(0).default(1_000),
   /** read_your_writes: how long to wait for a replica to replay the session's write. */
