@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { registerCacheRoutes } from './admin/api-cache.js';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
@@ -13,6 +14,7 @@ import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
+import { PgResultCache } from './cache/pg-result-cache.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
@@ -88,6 +90,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
     });
   }
+  const resultCache = new PgResultCache(config);
+  topology.onChange(() => resultCache.setConfig(topology.currentConfig));
+  observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
   const cutover = new CutoverGate();
   // Splits run where the admin API is (one process); their switched topologies apply everywhere.
   const migrations =
@@ -130,6 +135,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     cutover,
     observer: observers,
     tls: tlsConfig,
+    resultCache,
   });
   const host = config.listen.postgres.host;
   const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
@@ -172,6 +178,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     const server = new AdminServer(log, config.admin.token);
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
+    registerCacheRoutes(server, resultCache);
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (migrations) registerMigrationRoutes(server, migrations);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);

@@ -88,8 +88,13 @@ export const dataTypeSchema = z.object({
   floor: consistencyLevel.optional(),
   /** For `bounded`: the staleness bound. */
   maxLagMs: z.number().int().min(0).optional(),
-  /** Result-cache TTL for `weak` reads (0: no caching). */
+  /** Result-cache TTL for reads at `eventual` and `weak` (0: no caching). */
   cacheTtlMs: z.number().int().min(0).default(0),
+  /**
+   * write-through: every write shardgate routes to one of the tables drops their cached results
+   * at once (single worker process only); write-around: results live their TTL, writes or not.
+   */
+  cacheStrategy: z.enum(['write-through', 'write-around']).default('write-through'),
   tables: z.array(z.string().min(1)).min(1),
 });
 export type DataTypeConfig = z.infer<typeof dataTypeSchema>;
@@ -320,6 +325,22 @@ export const configSchema = z.object({
   dataTypes: z.record(z.string(), dataTypeSchema).default({}),
   tables: z.record(z.string(), tableSchema).default({}),
   observability: observabilitySchema.default(observabilitySchema.parse({})),
+  /** The result cache (dataTypes.*.cacheTtlMs turns it on per data type). */
+  cache: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024 * 1024),
+      /** Larger results are never cached. */
+      maxEntryBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(1024 * 1024),
+    })
+    .default({ maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 }),
   admin: z.object({ token: z.string().optional() }).default({}),
   migration: migrationSchema.default(migrationSchema.parse({})),
   log: z

@@ -54,6 +54,14 @@ export type ServerUpSource = () => ReadonlyArray<{
   up: boolean | null;
 }>;
 
+export type ResultCacheSource = () => {
+  hits: number;
+  misses: number;
+  invalidations: number;
+  entries: number;
+  bytes: number;
+};
+
 export interface MetricSources {
   pools?: PoolStatsSource;
   lag?: LagSource;
@@ -64,6 +72,7 @@ export interface MetricSources {
   cutover?: CutoverSource;
   host?: HostMetricsSource;
   servers?: ServerUpSource;
+  resultCache?: ResultCacheSource;
 }
 
 /** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
@@ -92,6 +101,11 @@ export const METRIC = {
   hostMemory: 'shardgate_host_memory_ratio',
   hostDisk: 'shardgate_host_disk_ratio',
   serverUp: 'shardgate_server_up',
+  cacheHits: 'shardgate_cache_hits_total',
+  cacheMisses: 'shardgate_cache_misses_total',
+  cacheInvalidations: 'shardgate_cache_invalidations_total',
+  cacheBytes: 'shardgate_cache_bytes',
+  cacheEntries: 'shardgate_cache_entries',
   conflicts: 'shardgate_serialization_conflicts_total',
 } as const;
 
@@ -200,6 +214,53 @@ export class ShardgateMetrics {
           for (const [shard, n] of shards) this.inc({ protocol, shard }, n);
       },
     });
+    const cacheGauge = (name: string, help: string, pick: (c: ReturnType<ResultCacheSource>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const c = src().resultCache?.();
+          this.reset();
+          if (c) this.set(pick(c));
+        },
+      });
+    new Counter({
+      name: METRIC.cacheHits,
+      help: 'Result-cache lookups answered from memory (no server round trip).',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.hits);
+      },
+    });
+    new Counter({
+      name: METRIC.cacheMisses,
+      help: 'Result-cache lookups of cacheable reads that went to a server.',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.misses);
+      },
+    });
+    new Counter({
+      name: METRIC.cacheInvalidations,
+      help: 'Cached results dropped because a table they read was written, or the cache was cleared.',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.invalidations);
+      },
+    });
+    cacheGauge(
+      METRIC.cacheBytes,
+      'Bytes the result cache holds (responses, keys, overhead).',
+      (c) => c.bytes,
+    );
+    cacheGauge(METRIC.cacheEntries, 'Results the result cache holds.', (c) => c.entries);
     new Gauge({
       name: METRIC.serverUp,
       help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',

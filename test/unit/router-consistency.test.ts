@@ -126,7 +126,15 @@ describe('bounded', () => {
   it('uses the data type bound, else routing.defaultMaxLagMs', () => {
     expect(level(['likes'], { consistency: 'bounded' }).maxLagMs).toBe(1000);
     const t = demoTopology({
-      dataTypes: { feed: { level: 'bounded', maxLagMs: 250, cacheTtlMs: 0, tables: ['feed'] } },
+      dataTypes: {
+        feed: {
+          level: 'bounded',
+          maxLagMs: 250,
+          cacheTtlMs: 0,
+          cacheStrategy: 'write-through',
+          tables: ['feed'],
+        },
+      },
     });
     const ctx = effectiveContext(defaultSessionContext(), {});
     if ('detail' in ctx) throw new Error();
