@@ -89,6 +89,17 @@ describe('result cache', () => {
     expect(metrics).toMatch(/^shardgate_cache_bytes \d+/m);
   });
 
+  it('is cleared by the statement SHARDGATE CLEAR CACHE', async () => {
+    const c = await fx.client();
+    const first = (await c.query(LIKES, [14])).rows[0].n as number;
+    await likeBehindTheProxy(14);
+    expect((await c.query(LIKES, [14])).rows[0].n).toBe(first);
+    const cleared = await c.query('SHARDGATE CLEAR CACHE');
+    expect(Number(cleared.rows[0].cleared)).toBeGreaterThanOrEqual(1);
+    expect((await stats()).entries).toBe(0);
+    expect((await c.query(LIKES, [14])).rows[0].n).toBe(first + 1);
+  });
+
   it('caches the simple protocol too (text with literals)', async () => {
     const c = await fx.client();
     const before = await stats();
