@@ -9,6 +9,7 @@ import { registerCacheRoutes } from './admin/api-cache.js';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
@@ -180,6 +181,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     registerCacheRoutes(server, resultCache);
     if (observability) registerMonitoringRoutes(server, topology, observability);
+    if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (migrations) registerMigrationRoutes(server, migrations);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(

@@ -242,6 +242,16 @@ export const observabilitySchema = z.object({
       buckets: z.number().int().min(1).default(12),
     })
     .default({ enabled: true, topK: 100, windowMs: 3_600_000, buckets: 12 }),
+  /** Per-statement statistics (/api/queries): memory bound, least-called entries go first. */
+  statements: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(8 * 1024 * 1024),
+    })
+    .default({ maxBytes: 8 * 1024 * 1024 }),
   alerts: z
     .object({
       rules: z.array(alertRuleSchema).default(DEFAULT_ALERT_RULES),

@@ -47,6 +47,7 @@ export function startObservability(
     hotKeyWindowMs: obs.hotKeys.windowMs,
     hotKeyBuckets: obs.hotKeys.buckets,
     hotKeys: obs.hotKeys.enabled,
+    statementStatsBytes: obs.statements.maxBytes,
   });
   const hosts = new HostMonitor();
   // A sampler lives as long as its server's setting: CPU use is the difference of two samples,

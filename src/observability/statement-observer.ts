@@ -18,6 +18,12 @@ export interface StatementEvent {
   scatter: boolean;
   /** Tables touched (for routing advice). */
   tables: readonly string[];
+  /** The statement's fingerprint (per-statement statistics); absent: not counted there. */
+  fingerprint?: string;
+  /** Rows returned or affected, when the response said. */
+  rows?: number | null;
+  /** Index of this target among a multi-shard statement's targets. */
+  part?: number;
 }
 
 export interface StatementObserver {

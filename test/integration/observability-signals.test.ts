@@ -108,6 +108,35 @@ describe('signals that fire', () => {
     expect(conflicts(await metrics())).toBe(before + 1);
   });
 
+  it('keeps per-statement statistics across shards (/api/queries)', async () => {
+    const c = await fx.client();
+    for (let i = 1; i <= 6; i++) await c.query('SELECT user_id, name FROM users WHERE user_id = $1', [i]);
+    await c.query('SELECT count(*) FROM likes');
+    const res = await getJson<{
+      queries: Array<{
+        query: string;
+        calls: number;
+        rows: number;
+        meanMs: number;
+        scatterCalls: number;
+        shards: Record<string, number>;
+        levels: Record<string, number>;
+        roles: { primary: number; replica: number };
+      }>;
+    }>('/api/queries?sort=calls&limit=100');
+    const point = res.queries.find((q) => q.query === 'select user_id, name from users where user_id = $1');
+    expect(point).toMatchObject({
+      calls: 6,
+      rows: 6,
+      levels: { strong: 6 },
+      roles: { primary: 6, replica: 0 },
+    });
+    expect(point!.meanMs).toBeGreaterThan(0);
+    expect(Object.values(point!.shards).reduce((a, b) => a + b, 0)).toBe(6);
+    const scatter = res.queries.find((q) => q.query === 'select count (*) from likes');
+    expect(scatter).toMatchObject({ calls: 1, scatterCalls: 1, shards: { s0: 1, s1: 1 } });
+  });
+
   it('applies a per-shard pool size at run time (shardgate rules set-pool-size)', async () => {
     const res = await fetch(`${base}/api/rules`, {
       method: 'POST',

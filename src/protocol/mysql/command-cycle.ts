@@ -262,6 +262,7 @@ export class CommandCycle {
         keys: first.plan.keys,
         scatter: false,
         tables: first.facts.tables,
+        fingerprint: first.fingerprint,
       });
     }
   }

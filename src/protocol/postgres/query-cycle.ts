@@ -404,6 +404,8 @@ export class QueryCycle implements GateParticipant {
         keys: plan.keys,
         scatter: false,
         tables: first.facts.tables,
+        fingerprint: first.fingerprint,
+        rows: binding.rowCount,
       });
     }
   }

@@ -59,6 +59,12 @@ export class ServerBinding {
     });
   }
 
+  /** Rows of the unit's last CommandComplete ("SELECT 5", "INSERT 0 3"), null without a count. */
+  get rowCount(): number | null {
+    const m = /\s(\d+)$/.exec(this.lastTag);
+    return m ? Number(m[1]) : null;
+  }
+
   /** Routes the connection's bytes to this binding (after any internal queries on it). */
   attach(): void {
     const session = this.cycle.session;
