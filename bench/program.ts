@@ -1,6 +1,7 @@
 // The benchmark command tree, shared by bench/main.ts and `shardgate bench` (the CLI can attach
 // the scenarios to its own command with registerBenchScenarios).
 import { Command } from 'commander';
+import { registerCacheCommand } from './scenarios/cache.js';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
@@ -14,6 +15,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerHotkeysCommand(parent);
   registerConsistencyCommand(parent);
   registerSplitCommand(parent);
+  registerCacheCommand(parent);
   return parent;
 }
 

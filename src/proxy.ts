@@ -5,14 +5,17 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
+import { registerCacheRoutes } from './admin/api-cache.js';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
+import { PgResultCache } from './cache/pg-result-cache.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
@@ -88,6 +91,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
     });
   }
+  const resultCache = new PgResultCache(config);
+  topology.onChange(() => resultCache.setConfig(topology.currentConfig));
+  observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
   const cutover = new CutoverGate();
   // Splits run where the admin API is (one process); their switched topologies apply everywhere.
   const migrations =
@@ -105,6 +111,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         })
       : null;
   await migrations?.restore();
+  if (observability && migrations) {
+    observability.tracker.metrics.setSources({
+      cutover: () => migrations.list().map((m) => ({ migration: m.id, phase: m.phase })),
+    });
+  }
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -125,6 +136,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     cutover,
     observer: observers,
     tls: tlsConfig,
+    resultCache,
   });
   const host = config.listen.postgres.host;
   const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
@@ -133,6 +145,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(config);
     mysqlTopology.monitor.start();
+    observability?.addServerHealth(() => mysqlTopology.monitor.health());
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
@@ -166,7 +179,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     const server = new AdminServer(log, config.admin.token);
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
+    registerCacheRoutes(server, resultCache);
     if (observability) registerMonitoringRoutes(server, topology, observability);
+    if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (migrations) registerMigrationRoutes(server, migrations);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(

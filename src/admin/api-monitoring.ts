@@ -11,7 +11,7 @@ import {
   splitAdvice,
 } from '../observability/advisor.js';
 import { renderPrometheusRules } from '../observability/alerts.js';
-import type { Observability } from '../observability/runtime.js';
+import { type Observability, probeUp } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
 import { formatKeyRange } from '../router/sharding/keyspace.js';
 import type { AdminServer } from './http.js';
@@ -110,6 +110,7 @@ export function registerMonitoringRoutes(
             lagMs: srv.role === 'replica' ? (h?.lagMs ?? null) : null,
             lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
             lastError: h?.lastError ?? null,
+            up: h ? probeUp(h) : null,
           };
         }),
       };
@@ -199,7 +200,7 @@ export function registerMonitoringRoutes(
           shard: s.name,
           avgConcurrent: tracker.latency.averageConcurrency(s.name),
           peakConcurrent: s.primary.pool.stats().peakActive,
-          currentSize: topology.currentConfig.pool.size,
+          currentSize: s.primary.pool.stats().size,
         })),
       );
       return { json: { scaling, split, query, pools } };

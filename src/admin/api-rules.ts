@@ -30,6 +30,12 @@ const ruleChange = z.discriminatedUnion('action', [
   z.object({ action: z.literal('undrain'), server: z.string(), persist: z.boolean().default(false) }),
   z.object({ action: z.literal('read-only'), shard: z.string(), persist: z.boolean().default(false) }),
   z.object({ action: z.literal('read-write'), shard: z.string(), persist: z.boolean().default(false) }),
+  z.object({
+    action: z.literal('set-pool-size'),
+    shard: z.string(),
+    size: z.number().int().min(1).max(10_000),
+    persist: z.boolean().default(false),
+  }),
 ]);
 export type RuleChange = z.infer<typeof ruleChange>;
 
@@ -59,14 +65,16 @@ export function applyRuleChange(
       break;
     }
     case 'read-only':
-    case 'read-write': {
+    case 'read-write':
+    case 'set-pool-size': {
       const shard = next.shards.find((s) => s.name === change.shard);
       if (!shard)
         throw new HttpError(
           400,
           `unknown shard "${change.shard}"; known: ${topology.shardNames().join(', ')}`,
         );
-      shard.readOnly = change.action === 'read-only';
+      if (change.action === 'set-pool-size') shard.poolSize = change.size;
+      else shard.readOnly = change.action === 'read-only';
       break;
     }
     case 'drain':
@@ -96,12 +104,14 @@ function persistChange(path: string, change: RuleChange): void {
       else doc.setIn(['dataTypes', change.dataType, 'floor'], change.floor);
       break;
     case 'read-only':
-    case 'read-write': {
+    case 'read-write':
+    case 'set-pool-size': {
       const shards = doc.get('shards') as {
         items?: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }>;
       };
       const item = shards?.items?.find((s) => s.get('name') === change.shard);
-      item?.set('readOnly', change.action === 'read-only');
+      if (change.action === 'set-pool-size') item?.set('poolSize', change.size);
+      else item?.set('readOnly', change.action === 'read-only');
       break;
     }
     case 'drain':

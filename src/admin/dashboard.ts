@@ -27,6 +27,8 @@ table{border-collapse:collapse;width:100%} td,th{padding:3px 6px;border-bottom:1
 <section><h2>Replication</h2><table id="replication"><thead><tr><th>shard</th><th>server</th><th>role</th><th>state</th><th>lag</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Latency p99 per shard (last 5 min)</h2><div id="heatmap"></div></section>
 <section><h2>Hot keys</h2><div id="hotness" class="muted"></div><table id="hotkeys"><thead><tr><th>shard</th><th>table</th><th>key</th><th>requests</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Top statements (total time)</h2><table id="queries"><thead><tr><th>statement</th><th>calls</th><th>mean</th><th>rows</th><th>shards</th><th>levels</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Result cache</h2><div id="cache" class="muted">off</div></section>
 <section><h2>Alerts</h2><div id="alerts" class="muted">none</div></section>
 <section><h2>Advice</h2><div id="advice" class="muted">none</div></section>
 <section><h2>Migrations</h2><div id="migrations" class="muted">no migration running</div></section>
@@ -38,7 +40,7 @@ const esc=(s)=>String(s).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&g
 const get=(p)=>fetch(p).then((r)=>r.ok?r.json():null).catch(()=>null);
 function heatColor(s){if(s==null)return '#eef0f3';const ms=s*1000;if(ms<1)return '#c7e9c0';if(ms<5)return '#74c476';if(ms<20)return '#fdae6b';if(ms<100)return '#f16913';return '#a50f15';}
 async function tick(){
-  const [topo,shards,hot,alerts,advice,migrations]=await Promise.all([get('/api/topology'),get('/api/shards'),get('/api/hotkeys?limit=10'),get('/api/alerts'),get('/api/advice'),get('/api/migrations')]);
+  const [topo,shards,hot,alerts,advice,migrations,queries,cache]=await Promise.all([get('/api/topology'),get('/api/shards'),get('/api/hotkeys?limit=10'),get('/api/alerts'),get('/api/advice'),get('/api/migrations'),get('/api/queries?limit=10'),get('/api/cache')]);
   if(!topo)return;
   document.getElementById('version').textContent='topology v'+topo.version;
   document.getElementById('updated').textContent='updated '+new Date().toLocaleTimeString();
@@ -60,6 +62,9 @@ async function tick(){
     heat[s.name].forEach((v)=>{const c=document.createElement('i');c.style.background=heatColor(v);c.title=v==null?'no traffic':(v*1000).toFixed(2)+' ms';cells.appendChild(c);});row.appendChild(cells);hm.appendChild(row);});
   if(hot){document.getElementById('hotness').textContent=hot.shards.map((h)=>h.shard+': hotspot '+(h.hotspotScore==null?'-':h.hotspotScore.toFixed(0))).join(' · ')+' · imbalance '+(hot.imbalance&&hot.imbalance.score!=null?hot.imbalance.score.toFixed(0):'-');
     const tb=document.querySelector('#hotkeys tbody');tb.innerHTML='';hot.keys.forEach((k)=>{const tr=document.createElement('tr');tr.dataset.hotKey=k.value;tr.innerHTML='<td>'+esc(k.shard)+'</td><td>'+esc(k.table)+'</td><td>'+esc(k.value)+'</td><td>'+k.count+'</td>';tb.appendChild(tr);});}
+  if(queries){const qb=document.querySelector('#queries tbody');qb.innerHTML='';queries.queries.forEach((q,i)=>{const tr=document.createElement('tr');tr.dataset.query=String(i);
+    tr.innerHTML='<td><code>'+esc(q.query.slice(0,120))+'</code></td><td>'+q.calls+'</td><td>'+q.meanMs.toFixed(2)+' ms</td><td>'+q.rows+'</td><td>'+esc(Object.keys(q.shards).join(' '))+'</td><td>'+esc(Object.keys(q.levels).join(' '))+'</td>';qb.appendChild(tr);});}
+  if(cache){document.getElementById('cache').textContent=cache.tables.length?'hit ratio '+(cache.hitRatio==null?'-':(cache.hitRatio*100).toFixed(1)+' %')+' · '+cache.hits+' hits · '+cache.misses+' misses · '+cache.entries+' entries · '+(cache.bytes/1024).toFixed(0)+' KiB · tables '+cache.tables.map((t)=>t.table+' ('+t.ttlMs+' ms, '+t.strategy+')').join(', '):'no data type sets cacheTtlMs';}
   const al=document.getElementById('alerts');al.innerHTML=alerts&&alerts.firing.length?alerts.firing.map((a)=>'<div class="'+(a.severity==='critical'?'bad':'warn')+'">['+a.severity+'] '+esc(a.alertname)+' '+esc(a.shard)+(a.replica?' '+esc(a.replica):'')+': '+esc(a.summary)+'</div>').join(''):'none';
   const adv=document.getElementById('advice');const items=advice?[...advice.scaling,...advice.query,...advice.pools,...advice.split.filter((s)=>s.recommendation).map((s)=>s.recommendation)]:[];
   adv.innerHTML=items.length?items.map((a)=>'<div>'+esc(a.kind)+' '+esc(a.shard??'')+': '+esc(a.message??a.reason??JSON.stringify(a.metrics??{}))+'</div>').join(''):'none';

@@ -47,6 +47,8 @@ export class MysqlPool {
 
   updateConfig(config: PoolConfig): void {
     this.config = config;
+    // A smaller size applies now: idle connections above it close; busy ones close on release.
+    while (this.size > config.size && this.idle.length > 0) this.idle.pop()!.terminate();
   }
 
   get size(): number {
@@ -203,7 +205,7 @@ export class MysqlPool {
     this.active.delete(conn);
     conn.lastUsedAt = Date.now();
     conn.onClose = () => this.forget(conn);
-    if (conn.closed || this.closed || !conn.idle) {
+    if (conn.closed || this.closed || !conn.idle || this.size >= this.config.size) {
       if (!conn.closed) conn.destroy();
       this.wakeWaiter();
       return;
@@ -276,6 +278,7 @@ export class MysqlPool {
       idle: this.idle.length,
       waiting: this.waiters.length,
       total: this.size,
+      size: this.config.size,
       ...this.counters,
     };
   }

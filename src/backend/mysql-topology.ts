@@ -7,7 +7,7 @@ import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
-import { serverNames } from './topology.js';
+import { serverNames, shardPoolConfig } from './topology.js';
 
 export interface MysqlRuntimeServer {
   name: string;
@@ -58,7 +58,7 @@ export class MysqlTopology {
         existing.shard === shard.name &&
         existing.role === role
       ) {
-        existing.pool.updateConfig(config.pool);
+        existing.pool.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         return existing;
       }
@@ -79,7 +79,7 @@ export class MysqlTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: new MysqlPool(address, config.pool),
+        pool: new MysqlPool(address, shardPoolConfig(config, shard)),
         view: {
           name,
           shard: shard.name,

@@ -20,6 +20,8 @@ export interface PoolStats {
   idle: number;
   waiting: number;
   total: number;
+  /** The bound on connections: pool.size, or the shard's poolSize. */
+  size: number;
   /** Checkouts that had to wait, and that timed out, since start. */
   waitedTotal: number;
   timeoutsTotal: number;
@@ -62,6 +64,8 @@ export class PgPool {
 
   updateConfig(config: PoolConfig): void {
     this.config = config;
+    // A smaller size applies now: idle connections above it close; busy ones close on release.
+    while (this.size > config.size && this.idle.length > 0) this.idle.pop()!.terminate();
   }
 
   get size(): number {
@@ -183,7 +187,7 @@ export class PgPool {
     conn.lastUsedAt = Date.now();
     conn.onData = null;
     conn.onClose = () => this.forget(conn);
-    if (conn.closed || this.closed) {
+    if (conn.closed || this.closed || this.size >= this.config.size) {
       if (!conn.closed) conn.terminate();
       this.wakeWaiter();
       return;
@@ -249,6 +253,7 @@ export class PgPool {
       idle: this.idle.length,
       waiting: this.waiters.length,
       total: this.size,
+      size: this.config.size,
       ...this.counters,
     };
   }

@@ -2,7 +2,7 @@
 // its key range. The router sees it through view(), a TopologyView whose ServerView objects the
 // lag monitor and executor update in place. Changes of shape (rules, a cutover's switch) bump the
 // version and build a new view atomically: a plan made against version N names servers of N.
-import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -32,6 +32,11 @@ export function serverNames(shard: ShardConfig): { primary: string; replicas: st
     primary: shard.primary.name ?? `${shard.name}-primary`,
     replicas: shard.replicas.map((r, i) => r.name ?? `${shard.name}-replica${i + 1}`),
   };
+}
+
+/** The pool settings of a shard's servers: pool.*, with the shard's own poolSize when it has one. */
+export function shardPoolConfig(config: ShardgateConfig, shard: ShardConfig): PoolConfig {
+  return shard.poolSize === undefined ? config.pool : { ...config.pool, size: shard.poolSize };
 }
 
 export class RuntimeTopology {
@@ -72,7 +77,7 @@ export class RuntimeTopology {
         existing.shard === shard.name &&
         existing.role === role
       ) {
-        existing.pool.updateConfig(config.pool);
+        existing.pool.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         existing.view.drained = this.drained.has(name);
         return existing;
@@ -94,7 +99,7 @@ export class RuntimeTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: this.takeStandby(name, address) ?? new PgPool(address, config.pool),
+        pool: this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard)),
         view: {
           name,
           shard: shard.name,
@@ -107,6 +112,7 @@ export class RuntimeTopology {
           rttMs: null,
         },
       };
+      runtime.pool.updateConfig(shardPoolConfig(config, shard));
       next.set(name, runtime);
       return runtime;
     };

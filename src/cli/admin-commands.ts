@@ -155,4 +155,10 @@ export function registerAdminCommands(program: Command): void {
     ([shard]) => ({ action: 'read-write', shard }),
     '<shard>',
   );
+  change(
+    'set-pool-size',
+    'set the server connections per server of a shard (overrides pool.size)',
+    ([shard, size]) => ({ action: 'set-pool-size', shard, size: Number(size) }),
+    '<shard> <size>',
+  );
 }

@@ -21,6 +21,8 @@ export const serverSchema = z.object({
   database: z.string().min(1).optional(),
   /** Where host metrics for this server come from: "local" (this machine), a node_exporter URL, or none. */
   hostMetrics: z.union([z.literal('local'), z.literal('none'), z.string().url()]).optional(),
+  /** The server's data directory when it is on this machine: disk use with hostMetrics "local". */
+  dataDir: z.string().min(1).optional(),
 });
 export type ServerConfig = z.infer<typeof serverSchema>;
 
@@ -41,6 +43,8 @@ export const shardSchema = z.object({
   readOnly: z.boolean().default(false),
   /** Protocol spoken by this shard's servers. */
   protocol: z.enum(['postgres', 'mysql']).default('postgres'),
+  /** Server connections per server of this shard (per worker); overrides pool.size. */
+  poolSize: z.number().int().min(1).max(10_000).optional(),
 });
 export type ShardConfig = z.infer<typeof shardSchema>;
 
@@ -84,8 +88,13 @@ export const dataTypeSchema = z.object({
   floor: consistencyLevel.optional(),
   /** For `bounded`: the staleness bound. */
   maxLagMs: z.number().int().min(0).optional(),
-  /** Result-cache TTL for `weak` reads (0: no caching). */
+  /** Result-cache TTL for reads at `eventual` and `weak` (0: no caching). */
   cacheTtlMs: z.number().int().min(0).default(0),
+  /**
+   * write-through: every write shardgate routes to one of the tables drops their cached results
+   * at once (single worker process only); write-around: results live their TTL, writes or not.
+   */
+  cacheStrategy: z.enum(['write-through', 'write-around']).default('write-through'),
   tables: z.array(z.string().min(1)).min(1),
 });
 export type DataTypeConfig = z.infer<typeof dataTypeSchema>;
@@ -116,11 +125,27 @@ export const tableSchema = z.object({
 });
 export type TableConfig = z.infer<typeof tableSchema>;
 
+/** How a session context moves a level: from -> to; a level not listed stays as it is. */
+export const levelMapping = z.partialRecord(consistencyLevel, consistencyLevel);
+export type LevelMapping = z.infer<typeof levelMapping>;
+
+/** The seed's VIP mapping: eventual -> read_your_writes, read_your_writes -> strong. */
+export const SEED_VIP_LEVELS: LevelMapping = { eventual: 'read_your_writes', read_your_writes: 'strong' };
+/** The seed's battery-saving mapping: strong -> read_your_writes -> eventual; eventual stays. */
+export const SEED_BATTERY_SAVING_LEVELS: LevelMapping = {
+  strong: 'read_your_writes',
+  read_your_writes: 'eventual',
+};
+
 export const routingSchema = z.object({
   /** Shard that holds unsharded tables (Vitess's unsharded keyspace). Defaults to the first shard. */
   defaultShard: z.string().optional(),
   /** Level for tables in no data type. */
   defaultLevel: consistencyLevel.default('strong'),
+  /** Level a VIP session reads at, per data-type level (floors still apply). Default: the seed's. */
+  vipLevels: levelMapping.default(SEED_VIP_LEVELS),
+  /** Level a battery-saving session reads at, per data-type level (floors still apply). */
+  batterySavingLevels: levelMapping.default(SEED_BATTERY_SAVING_LEVELS),
   /** Bound for `bounded` when the data type gives none. */
   defaultMaxLagMs: z.number().int().min(0).default(1_000),
   /** read_your_writes: how long to wait for a replica to replay the session's write. */
@@ -163,6 +188,7 @@ export const alertRuleSchema = z.object({
     'latency_p99_seconds',
     'pool_exhaustion_rate',
     'disk_percent',
+    'server_down',
   ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
@@ -195,6 +221,14 @@ export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
   },
   { name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 1, warningOp: '>', forMs: 0 },
   { name: 'PoolExhaustion', metric: 'pool_exhaustion_rate', warning: 0.1, warningOp: '>', forMs: 0 },
+  {
+    name: 'ServerDown',
+    metric: 'server_down',
+    critical: 1,
+    warningOp: '>',
+    recommendation: 'check the server process and its host; reads move to the other servers of the shard',
+    forMs: 0,
+  },
 ];
 
 export const observabilitySchema = z.object({
@@ -208,6 +242,16 @@ export const observabilitySchema = z.object({
       buckets: z.number().int().min(1).default(12),
     })
     .default({ enabled: true, topK: 100, windowMs: 3_600_000, buckets: 12 }),
+  /** Per-statement statistics (/api/queries): memory bound, least-called entries go first. */
+  statements: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(8 * 1024 * 1024),
+    })
+    .default({ maxBytes: 8 * 1024 * 1024 }),
   alerts: z
     .object({
       rules: z.array(alertRuleSchema).default(DEFAULT_ALERT_RULES),
@@ -291,6 +335,22 @@ export const configSchema = z.object({
   dataTypes: z.record(z.string(), dataTypeSchema).default({}),
   tables: z.record(z.string(), tableSchema).default({}),
   observability: observabilitySchema.default(observabilitySchema.parse({})),
+  /** The result cache (dataTypes.*.cacheTtlMs turns it on per data type). */
+  cache: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024 * 1024),
+      /** Larger results are never cached. */
+      maxEntryBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(1024 * 1024),
+    })
+    .default({ maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 }),
   admin: z.object({ token: z.string().optional() }).default({}),
   migration: migrationSchema.default(migrationSchema.parse({})),
   log: z

@@ -12,6 +12,8 @@ export interface LaunchedServer {
   name: string;
   host: string;
   port: number;
+  /** Its data directory on this machine (disk use in the host metrics). */
+  dataDir?: string;
 }
 
 export interface LaunchedShard {
@@ -71,6 +73,16 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
+function localServer(s: LaunchedServer): Record<string, unknown> {
+  return {
+    name: s.name,
+    host: s.host,
+    port: s.port,
+    hostMetrics: 'local',
+    ...(s.dataDir ? { dataDir: s.dataDir } : {}),
+  };
+}
+
 export function configForLocalShards(shards: LaunchedShard[], options: LocalConfigOptions): ShardgateConfig {
   const path = options.basePath ?? demoConfigPath();
   const raw = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -78,8 +90,8 @@ export function configForLocalShards(shards: LaunchedShard[], options: LocalConf
   raw.shards = shards.map((s, i) => ({
     name: s.name,
     keyRange: ranges[i],
-    primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port, hostMetrics: 'local' },
-    replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port, hostMetrics: 'local' })),
+    primary: localServer(s.primary),
+    replicas: s.replicas.map(localServer),
   }));
   const routing = (raw.routing ?? {}) as Record<string, unknown>;
   raw.routing = { ...routing, defaultShard: shards[0]?.name };

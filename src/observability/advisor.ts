@@ -299,7 +299,7 @@ export function poolAdvice(pools: readonly PoolUsage[]): Recommendation[] {
       shard: p.shard,
       table: null,
       message: `set the pool size for shard ${p.shard} to ${size} (now ${p.currentSize}): average concurrency ${p.avgConcurrent.toFixed(1)}, peak ${p.peakConcurrent}`,
-      command: null,
+      command: `shardgate rules set-pool-size ${p.shard} ${size}`,
       metrics: {
         avgConcurrent: p.avgConcurrent,
         peakConcurrent: p.peakConcurrent,

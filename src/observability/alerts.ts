@@ -25,6 +25,8 @@ export interface ShardHealth {
   /** Share (0-1) of pool checkouts that found no free connection, over the last interval. */
   poolExhaustionRate: number | null;
   replicas: ReadonlyArray<{ name: string; lagSeconds: number | null }>;
+  /** Every server of the shard: up = answers its health probe (null: not probed yet). */
+  servers?: ReadonlyArray<{ name: string; up: boolean | null }>;
 }
 
 export interface HealthSnapshot {
@@ -37,7 +39,7 @@ export interface AlertEvent {
   severity: Severity;
   metric: AlertMetric;
   shard: string;
-  /** For replication lag: the replica's server name. */
+  /** For replication lag: the replica's server name; for a server down: the server's name. */
   replica: string | null;
   value: number;
   /** The threshold that was crossed, with its comparison. */
@@ -81,6 +83,7 @@ const METRIC_TEXT: Record<AlertMetric, { label: string; unit: string }> = {
   hotspot_score: { label: 'hot-key score', unit: '' },
   latency_p99_seconds: { label: 'p99 statement latency', unit: ' s' },
   pool_exhaustion_rate: { label: 'pool exhaustion rate', unit: '' },
+  server_down: { label: 'server down (1 = no answer to the health probe)', unit: '' },
 };
 
 function fmt(v: number): string {
@@ -112,6 +115,17 @@ function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
           shard: s.shard,
           replica: r.name,
           value: r.lagSeconds,
+        });
+      }
+      continue;
+    }
+    if (rule.metric === 'server_down') {
+      for (const server of s.servers ?? []) {
+        out.push({
+          key: `${rule.name}\u0000${s.shard}\u0000${server.name}`,
+          shard: s.shard,
+          replica: server.name,
+          value: server.up === null ? null : server.up ? 0 : 1,
         });
       }
       continue;
@@ -264,7 +278,7 @@ export class AlertManager {
   ): AlertEvent {
     const text = METRIC_TEXT[rule.metric];
     const where = subject.replica
-      ? `replica ${subject.replica} of shard ${subject.shard}`
+      ? `${rule.metric === 'server_down' ? 'server' : 'replica'} ${subject.replica} of shard ${subject.shard}`
       : `shard ${subject.shard}`;
     return {
       status: 'firing',

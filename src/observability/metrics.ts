@@ -46,6 +46,22 @@ export type HostMetricsSource = () => ReadonlyArray<{
   diskPercent: number | null;
 }>;
 
+/** Whether each server answers its health probe (null: not probed yet, the series is left out). */
+export type ServerUpSource = () => ReadonlyArray<{
+  shard: string;
+  server: string;
+  role: Role;
+  up: boolean | null;
+}>;
+
+export type ResultCacheSource = () => {
+  hits: number;
+  misses: number;
+  invalidations: number;
+  entries: number;
+  bytes: number;
+};
+
 export interface MetricSources {
   pools?: PoolStatsSource;
   lag?: LagSource;
@@ -55,6 +71,8 @@ export interface MetricSources {
   alerts?: AlertsSource;
   cutover?: CutoverSource;
   host?: HostMetricsSource;
+  servers?: ServerUpSource;
+  resultCache?: ResultCacheSource;
 }
 
 /** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
@@ -82,6 +100,13 @@ export const METRIC = {
   hostCpu: 'shardgate_host_cpu_ratio',
   hostMemory: 'shardgate_host_memory_ratio',
   hostDisk: 'shardgate_host_disk_ratio',
+  serverUp: 'shardgate_server_up',
+  cacheHits: 'shardgate_cache_hits_total',
+  cacheMisses: 'shardgate_cache_misses_total',
+  cacheInvalidations: 'shardgate_cache_invalidations_total',
+  cacheBytes: 'shardgate_cache_bytes',
+  cacheEntries: 'shardgate_cache_entries',
+  conflicts: 'shardgate_serialization_conflicts_total',
 } as const;
 
 /** 0.1 ms .. 10 s. */
@@ -121,6 +146,8 @@ export class ShardgateMetrics {
   private readonly routingCells = new Map<string, Float64Array>();
   private readonly durationCells = new Map<string, [HistogramCell | null, HistogramCell | null]>();
   private readonly poolWaitCells = new Map<string, Map<string, HistogramCell>>();
+  /** 40001 errors clients received, by protocol then shard. */
+  private readonly conflictCells = new Map<string, Map<string, number>>();
 
   constructor(sources: MetricSources = {}) {
     this.sources = { ...sources };
@@ -175,6 +202,76 @@ export class ShardgateMetrics {
       registers,
     });
     this.clients.set({ protocol: 'postgres' }, 0);
+    const conflictCells = this.conflictCells;
+    new Counter({
+      name: METRIC.conflicts,
+      help: 'Statements that failed with SQLSTATE 40001 (serialization failure, deadlock, a cutover abort): the client must retry its transaction.',
+      labelNames: ['protocol', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [protocol, shards] of conflictCells)
+          for (const [shard, n] of shards) this.inc({ protocol, shard }, n);
+      },
+    });
+    const cacheGauge = (name: string, help: string, pick: (c: ReturnType<ResultCacheSource>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const c = src().resultCache?.();
+          this.reset();
+          if (c) this.set(pick(c));
+        },
+      });
+    new Counter({
+      name: METRIC.cacheHits,
+      help: 'Result-cache lookups answered from memory (no server round trip).',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.hits);
+      },
+    });
+    new Counter({
+      name: METRIC.cacheMisses,
+      help: 'Result-cache lookups of cacheable reads that went to a server.',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.misses);
+      },
+    });
+    new Counter({
+      name: METRIC.cacheInvalidations,
+      help: 'Cached results dropped because a table they read was written, or the cache was cleared.',
+      registers,
+      collect() {
+        const c = src().resultCache?.();
+        this.reset();
+        if (c) this.inc(c.invalidations);
+      },
+    });
+    cacheGauge(
+      METRIC.cacheBytes,
+      'Bytes the result cache holds (responses, keys, overhead).',
+      (c) => c.bytes,
+    );
+    cacheGauge(METRIC.cacheEntries, 'Results the result cache holds.', (c) => c.entries);
+    new Gauge({
+      name: METRIC.serverUp,
+      help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',
+      labelNames: ['shard', 'server', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of src().servers?.() ?? [])
+          if (s.up !== null) this.set({ shard: s.shard, server: s.server, role: s.role }, s.up ? 1 : 0);
+      },
+    });
 
     const poolLabels = ['shard', 'server', 'role'] as const;
     new Gauge({
@@ -404,6 +501,12 @@ export class ShardgateMetrics {
       }
       h.observe(latencySeconds);
     }
+  }
+
+  /** A client received a 40001 error (rare: an error path, never the fast path). */
+  recordConflict(protocol: 'postgres' | 'mysql', shard: string): void {
+    const shards = child(this.conflictCells, protocol, () => new Map<string, number>());
+    shards.set(shard, (shards.get(shard) ?? 0) + 1);
   }
 
   recordRouting(level: ConsistencyLevel | 'none', role: Role): void {

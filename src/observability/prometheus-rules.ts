@@ -28,6 +28,8 @@ function baseExpr(metric: AlertRuleConfig['metric'], window: string): string {
       return `histogram_quantile(0.99, sum by (shard, le) (rate(${METRIC.statementDuration}_bucket[${window}])))`;
     case 'pool_exhaustion_rate':
       return `sum by (shard) (rate(${METRIC.poolCheckoutsWaited}[${window}])) / sum by (shard) (rate(${METRIC.poolCheckouts}[${window}]))`;
+    case 'server_down':
+      return `1 - ${METRIC.serverUp}`;
   }
 }
 
@@ -46,6 +48,8 @@ const SUBJECT: Record<AlertRuleConfig['metric'], string> = {
   hotspot_score: 'hot-key score of shard {{ $labels.shard }} is {{ $value | printf "%.0f" }}',
   latency_p99_seconds: 'p99 statement latency on shard {{ $labels.shard }} is {{ $value | printf "%.3f" }} s',
   pool_exhaustion_rate: 'pool exhaustion rate on shard {{ $labels.shard }} is {{ $value | printf "%.2f" }}',
+  server_down:
+    'server {{ $labels.server }} ({{ $labels.role }}) of shard {{ $labels.shard }} does not answer',
 };
 
 export function renderPrometheusRules(

@@ -2,7 +2,7 @@
 // data path), metric sources read at scrape time, host samplers per server, the health
 // collector and the alert manager (log + optional Alertmanager webhook), on their intervals.
 import type { Logger } from 'pino';
-import type { RuntimeTopology } from '../backend/topology.js';
+import { type RuntimeTopology, serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
 import { HealthCollector, HostMonitor } from './health.js';
@@ -15,7 +15,24 @@ export interface Observability {
   health: HealthCollector;
   hosts: HostMonitor;
   recentAlertEvents: Array<Record<string, unknown>>;
+  /** Another topology's probes (the MySQL side) for the server-up gauge. */
+  addServerHealth(source: () => ReadonlyArray<ProbeHealth>): void;
   stop(): void;
+}
+
+/** What a lag monitor's probe reports, as far as the server-up gauge needs it. */
+export interface ProbeHealth {
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  rttMs: number | null;
+  consecutiveFailures: number;
+}
+
+/** Down after two failed probes in a row (as the lag monitor's health), unknown until one answered. */
+export function probeUp(h: ProbeHealth): boolean | null {
+  if (h.consecutiveFailures >= 2) return false;
+  return h.rttMs === null ? null : true;
 }
 
 export function startObservability(
@@ -30,18 +47,38 @@ export function startObservability(
     hotKeyWindowMs: obs.hotKeys.windowMs,
     hotKeyBuckets: obs.hotKeys.buckets,
     hotKeys: obs.hotKeys.enabled,
+    statementStatsBytes: obs.statements.maxBytes,
   });
   const hosts = new HostMonitor();
+  // A sampler lives as long as its server's setting: CPU use is the difference of two samples,
+  // so a sampler made anew at each tick would never know it.
+  const samplerSettings = new Map<string, string>();
   const syncHosts = () => {
     const current = topology.currentConfig;
+    const names = new Set<string>();
     for (const shard of current.shards) {
+      const { primary, replicas } = serverNames(shard);
       for (const [i, server] of [shard.primary, ...shard.replicas].entries()) {
-        const name = server.name ?? (i === 0 ? `${shard.name}-primary` : `${shard.name}-replica${i}`);
-        hosts.set(name, createHostSampler(server.hostMetrics ?? 'none'));
+        const name = i === 0 ? primary : replicas[i - 1]!;
+        names.add(name);
+        const setting = `${server.hostMetrics ?? 'none'}\u0000${server.dataDir ?? ''}`;
+        if (samplerSettings.get(name) === setting) continue;
+        samplerSettings.set(name, setting);
+        hosts.set(name, createHostSampler(server.hostMetrics ?? 'none', server.dataDir ?? null));
       }
+    }
+    for (const name of samplerSettings.keys()) {
+      if (names.has(name)) continue;
+      samplerSettings.delete(name);
+      hosts.delete(name);
     }
   };
   syncHosts();
+  const serverHealth: Array<() => ReadonlyArray<ProbeHealth>> = [() => topology.monitor.health()];
+  const servers = () =>
+    serverHealth.flatMap((source) =>
+      source().map((h) => ({ shard: h.shard, server: h.name, role: h.role, up: probeUp(h) })),
+    );
   const lag = () =>
     topology.monitor
       .health()
@@ -60,6 +97,7 @@ export function startObservability(
         .map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
     pools,
     lag,
+    servers,
   });
   const alerts = new AlertManager({
     rules: obs.alerts.rules,
@@ -98,6 +136,7 @@ export function startObservability(
     hotness: () => tracker.hotKeys.hotness(),
     imbalance: () => tracker.hotKeys.imbalance(topology.shardNames()).score,
     alerts: () => alerts.firingAlerts().map((a) => ({ alertname: a.alertname, severity: a.severity })),
+    servers,
     host: () =>
       hosts.all().map((h) => ({
         shard: topology.server(h.server)?.shard ?? '',
@@ -124,6 +163,9 @@ export function startObservability(
     health,
     hosts,
     recentAlertEvents,
+    addServerHealth(source) {
+      serverHealth.push(source);
+    },
     stop() {
       clearInterval(hostTimer);
       alerts.stop();

@@ -18,12 +18,20 @@ export interface StatementEvent {
   scatter: boolean;
   /** Tables touched (for routing advice). */
   tables: readonly string[];
+  /** The statement's fingerprint (per-statement statistics); absent: not counted there. */
+  fingerprint?: string;
+  /** Rows returned or affected, when the response said. */
+  rows?: number | null;
+  /** Index of this target among a multi-shard statement's targets. */
+  part?: number;
 }
 
 export interface StatementObserver {
   onStatement(event: StatementEvent): void;
   /** A client connection opened or closed (connection gauges). */
   onClientCount?(protocol: 'postgres' | 'mysql', delta: 1 | -1): void;
+  /** A client received a 40001 error (serialization failure, deadlock, cutover abort) from `shard`. */
+  onConflict?(protocol: 'postgres' | 'mysql', shard: string): void;
 }
 
 /** Fans one event out to several observers. */
@@ -40,5 +48,9 @@ export class ObserverList implements StatementObserver {
 
   onClientCount(protocol: 'postgres' | 'mysql', delta: 1 | -1): void {
     for (const o of this.observers) o.onClientCount?.(protocol, delta);
+  }
+
+  onConflict(protocol: 'postgres' | 'mysql', shard: string): void {
+    for (const o of this.observers) o.onConflict?.(protocol, shard);
   }
 }

@@ -8,6 +8,7 @@ import { HotKeyTracker } from './hot-keys.js';
 import { LatencyTracker } from './latency.js';
 import { ShardgateMetrics } from './metrics.js';
 import type { StatementEvent, StatementObserver } from './statement-observer.js';
+import { StatementStats } from './statement-stats.js';
 
 export interface StatementRecord {
   shard: string;
@@ -39,6 +40,8 @@ export interface TrackerOptions {
   /** Off: the statement is counted in metrics only (observability.hotKeys.enabled = false). */
   hotKeys?: boolean;
   metrics?: ShardgateMetrics;
+  /** Bound of the per-statement statistics. */
+  statementStatsBytes?: number;
   now?: () => number;
 }
 
@@ -54,6 +57,8 @@ export class ObservabilityTracker implements StatementObserver {
   readonly metrics: ShardgateMetrics;
   readonly hotKeys: HotKeyTracker;
   readonly latency: LatencyTracker;
+  /** Per-fingerprint statistics (/api/queries). */
+  readonly statements: StatementStats;
   private readonly hotKeysEnabled: boolean;
   private readonly access = new Map<string, AccessCell>();
   private readonly now: () => number;
@@ -74,6 +79,7 @@ export class ObservabilityTracker implements StatementObserver {
       now,
     });
     this.hotKeysEnabled = options.hotKeys ?? true;
+    this.statements = new StatementStats(options.statementStatsBytes ?? 8 * 1024 * 1024, now);
   }
 
   recordStatement(ev: StatementRecord): void {
@@ -105,6 +111,23 @@ export class ObservabilityTracker implements StatementObserver {
   /** StatementObserver: the data path's existing hook. */
   onStatement(event: StatementEvent): void {
     this.recordStatement(event);
+    if (event.fingerprint !== undefined) {
+      this.statements.record({
+        protocol: event.protocol,
+        fingerprint: event.fingerprint,
+        shard: event.shard,
+        role: event.role,
+        level: event.level,
+        outcome: event.outcome,
+        latencySeconds: event.latencySeconds,
+        rows: event.rows ?? null,
+        part: event.scatter ? (event.part ?? 0) : null,
+      });
+    }
+  }
+
+  onConflict(protocol: 'postgres' | 'mysql', shard: string): void {
+    this.metrics.recordConflict(protocol, shard);
   }
 
   /** Per-table read counters since start (or the last reset), for queryAdvice(). */

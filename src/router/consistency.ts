@@ -5,8 +5,10 @@
 //   2. explicit  an explicit consistency (comment hint `consistency=`, else the session's
 //                `shardgate.consistency`) REPLACES the level; steps 3 and 4 are then skipped.
 //   3. realtime  realtime mode sets `strong`; VIP and battery saving are then ignored.
-//   4. vip/battery otherwise VIP is +1 step and battery saving -1 step, added together: VIP with
-//                battery saving cancel out. The result is clamped to [weak, strong].
+//   4. vip/battery otherwise VIP maps the level through routing.vipLevels and battery saving
+//                through routing.batterySavingLevels (the seed's mappings by default: VIP
+//                eventual -> read_your_writes -> strong, battery saving strong -> read_your_writes
+//                -> eventual); a level a mapping does not list stays. Both at once cancel out.
 //   5. floor     never below the strongest floor among the touched data types. The floor bounds
 //                every context source, including an explicit comment hint: floors protect data
 //                (set by the operator in config) and comment hints come from the application.
@@ -171,10 +173,10 @@ export function decideLevel(
     if (level !== 'strong') reasons.push(`realtime: ${level} -> strong`);
     level = 'strong';
   } else {
-    const steps = (ctx.vip ? 1 : 0) - (ctx.batterySaving ? 1 : 0);
     if (ctx.vip && ctx.batterySaving) reasons.push('vip + battery saving cancel out');
-    else if (steps !== 0) {
-      const next = shiftLevel(level, steps);
+    else if (ctx.vip || ctx.batterySaving) {
+      const mapping = ctx.vip ? routing.vipLevels : routing.batterySavingLevels;
+      const next = mapping[level] ?? level;
       reasons.push(`${ctx.vip ? 'vip' : 'battery saving'}: ${level} -> ${next}`);
       level = next;
     }

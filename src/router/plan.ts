@@ -109,7 +109,8 @@ export interface SplitInsertPlan extends PlanBase {
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
-  | { kind: 'explain'; plan: Plan };
+  | { kind: 'explain'; plan: Plan }
+  | { kind: 'clear-cache' };
 
 /** Answered by the proxy itself; nothing reaches a backend. */
 export interface LocalPlan extends PlanBase {

@@ -111,6 +111,9 @@ function planLocal(pc: PlanContext): Plan {
     case 'show':
       action = { kind: 'show-context', name: command.name };
       break;
+    case 'clear_cache':
+      action = { kind: 'clear-cache' };
+      break;
     default:
       if (!pc.input.explainInner)
         return errorPlan(pc.base, 'INTERNAL', { detail: 'SHARDGATE EXPLAIN without the inner plan' });

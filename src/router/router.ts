@@ -15,6 +15,8 @@ export interface PlannedStatement {
   facts: StatementFacts;
   plan: Plan;
   sql: string;
+  /** The text's fingerprint (literals out), for per-statement statistics. */
+  fingerprint?: string;
 }
 
 export interface BindInput {
@@ -151,7 +153,7 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
           plan = { ...plan, type: 'error', code: e.code, params: e.params } as unknown as Plan;
         }
       }
-      return { facts, plan, sql };
+      return { facts, plan, sql, fingerprint: analyzed.fingerprint };
     });
   }
 

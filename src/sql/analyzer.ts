@@ -70,6 +70,20 @@ export class QueryAnalyzer {
           statements: fp.statements,
         };
     }
+    if (fp.text === 'shardgate clear cache') {
+      const facts: StatementFacts = {
+        ...emptyStatementFacts('shardgate'),
+        shardgate: { command: 'clear_cache' },
+      };
+      const query: QueryFacts = { statements: [facts], hints, literalCount: 0, paramCount: 0 };
+      return {
+        fingerprint: fp.text,
+        literals: fp.literals,
+        facts: query,
+        cacheHit: false,
+        statements: fp.statements,
+      };
+    }
     const cached = this.cache.get(fp.text);
     if (cached !== undefined && cached.literalCount === fp.literals.length) {
       return {

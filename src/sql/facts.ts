@@ -147,7 +147,9 @@ export type ShardgateCommand =
   | { command: 'explain'; statement: string }
   | { command: 'set'; name: string; value: string | null }
   | { command: 'show'; name: string }
-  | { command: 'reset'; name: string };
+  | { command: 'reset'; name: string }
+  /** SHARDGATE CLEAR CACHE: drops every result-cache entry. */
+  | { command: 'clear_cache' };
 
 export interface StatementFacts {
   kind: StatementKind;

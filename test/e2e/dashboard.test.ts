@@ -1,5 +1,5 @@
-// The dashboard in headless Chromium against a running shardgate: the shards and a hot key appear,
-// and a screenshot is saved to test-results/dashboard.png.
+// The dashboard in headless Chromium against a running shardgate: the shards, a hot key, the top
+// statements and the result cache appear, and a screenshot is saved to test-results/dashboard.png.
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,9 @@ describe('dashboard', () => {
       await page.waitForSelector('tr[data-hot-key="42"]', { timeout: 15_000 });
       await page.waitForSelector('tr[data-server="s0-replica1"]', { timeout: 15_000 });
       expect(await page.textContent('#hotkeys')).toContain('users');
+      await page.waitForSelector('#queries tr[data-query="0"]', { timeout: 15_000 });
+      expect(await page.textContent('#queries')).toContain('select * from users where user_id = $1');
+      expect(await page.textContent('#cache')).toContain('trending_topics');
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
     } finally {

@@ -87,7 +87,7 @@ describe('consistency levels', () => {
   it('makes a VIP session stronger and never goes below a floor', async () => {
     const c = await fx.client({ options: '-c shardgate.vip=on' } as never);
     const r = await c.query('SELECT inet_server_port() AS p FROM likes WHERE user_id = $1', [5]);
-    // eventual + VIP = bounded: the replica qualifies while its lag is within the bound.
+    // eventual + VIP = read_your_writes: no write yet, so a replica (the primary if none is in rotation).
     expect([port(`${owner(5)}-replica1`), port(`${owner(5)}-primary`)]).toContain(r.rows[0]?.p);
     await c.query('SET shardgate.realtime = on');
     const rt = await c.query('SELECT inet_server_port() AS p FROM likes WHERE user_id = $1', [5]);

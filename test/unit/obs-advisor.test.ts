@@ -162,6 +162,7 @@ describe('pool advice', () => {
       kind: 'pool_size',
       shard: 's0',
       metrics: { recommendedSize: 40, currentSize: 20 },
+      command: 'shardgate rules set-pool-size s0 40',
     });
   });
 });

@@ -53,6 +53,33 @@ async function webhookServer(status = 200): Promise<{ url: string; received: Ale
 }
 
 describe('AlertManager', () => {
+  it('fires ServerDown per server that stops answering, never while its state is unknown', () => {
+    const rule = DEFAULT_ALERT_RULES.find((r) => r.name === 'ServerDown')!;
+    const m = new AlertManager({ rules: [rule], now: () => 1_000 });
+    const snap = (up: boolean | null) => ({
+      shards: [
+        shard({
+          servers: [
+            { name: 's0-primary', up: true },
+            { name: 's0-replica1', up },
+          ],
+        }),
+      ],
+    });
+    expect(m.evaluate(snap(null))).toEqual([]);
+    const fired = m.evaluate(snap(false));
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toMatchObject({
+      status: 'firing',
+      alertname: 'ServerDown',
+      severity: 'critical',
+      shard: 's0',
+      replica: 's0-replica1',
+      description: expect.stringContaining('server s0-replica1 of shard s0'),
+    });
+    expect(m.evaluate(snap(true)).map((e) => e.status)).toEqual(['resolved']);
+  });
+
   it('fires once per episode, then resolves once', () => {
     let now = 1_000;
     const m = new AlertManager({ rules: [cpuRule], now: () => now });

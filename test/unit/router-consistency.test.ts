@@ -38,12 +38,39 @@ describe('base level from data types', () => {
 });
 
 describe('session context', () => {
-  it('vip is one step stronger, battery saving one step weaker, clamped', () => {
-    expect(level(['likes'], { vip: true }).level).toBe('bounded');
+  it('maps vip and battery saving as the seed does by default', () => {
+    // VIP: eventual -> read_your_writes, read_your_writes -> strong; other levels stay.
+    expect(level(['likes'], { vip: true }).level).toBe('read_your_writes');
     expect(level(['posts'], { vip: true }).level).toBe('strong');
-    expect(level(['posts'], { batterySaving: true }).level).toBe('bounded');
+    expect(level(['temp_data'], { vip: true }).level).toBe('weak');
+    expect(level(['sessions'], { vip: true }).reasons).toContain('vip: eventual -> read_your_writes');
+    // Battery saving: strong -> read_your_writes, read_your_writes -> eventual, eventual stays.
+    expect(level(['posts'], { batterySaving: true }).level).toBe('eventual');
+    expect(level(['likes'], { batterySaving: true }).level).toBe('eventual');
     expect(level(['temp_data'], { batterySaving: true }).level).toBe('weak');
-    expect(level(['sessions'], { vip: true }).reasons).toContain('vip: eventual -> bounded');
+    expect(level(['likes'], { batterySaving: true }).reasons).toContain(
+      'battery saving: eventual -> eventual',
+    );
+  });
+
+  it('takes the mappings from routing.vipLevels / batterySavingLevels (floors still apply)', () => {
+    const ladder = demoTopology({
+      routing: {
+        vipLevels: { weak: 'eventual', eventual: 'bounded', bounded: 'read_your_writes' },
+        batterySavingLevels: { strong: 'weak', eventual: 'weak' },
+      },
+    });
+    const decide = (tables: string[], context: Partial<SessionContext>) => {
+      const ctx = effectiveContext({ ...defaultSessionContext(), ...context }, {});
+      if ('detail' in ctx) throw new Error(ctx.detail);
+      return decideLevel(tables, ctx, ladder).level;
+    };
+    expect(decide(['likes'], { vip: true })).toBe('bounded');
+    expect(decide(['posts'], { vip: true })).toBe('read_your_writes');
+    expect(decide(['likes'], { batterySaving: true })).toBe('weak');
+    // users: strong with floor read_your_writes; payments: floor strong.
+    expect(decide(['users'], { batterySaving: true })).toBe('read_your_writes');
+    expect(decide(['payments'], { batterySaving: true })).toBe('strong');
   });
 
   it('vip and battery saving together cancel out', () => {
@@ -66,7 +93,7 @@ describe('session context', () => {
   it('a comment hint replaces the session value for one statement', () => {
     expect(level(['likes'], { consistency: 'strong' }, { consistency: 'weak' }).level).toBe('weak');
     expect(level(['likes'], { vip: true }, { vip: 'off' }).level).toBe('eventual');
-    expect(level(['likes'], {}, { battery_saving: 'on' }).level).toBe('weak');
+    expect(level(['posts'], {}, { battery_saving: 'on' }).level).toBe('eventual');
     expect(level(['likes'], {}, { realtime: 'true' }).level).toBe('strong');
     expect(level(['likes'], { consistency: 'strong' }, { consistency: 'default' }).level).toBe('eventual');
   });
@@ -97,9 +124,17 @@ describe('floors', () => {
 
 describe('bounded', () => {
   it('uses the data type bound, else routing.defaultMaxLagMs', () => {
-    expect(level(['likes'], { vip: true }).maxLagMs).toBe(1000);
+    expect(level(['likes'], { consistency: 'bounded' }).maxLagMs).toBe(1000);
     const t = demoTopology({
-      dataTypes: { feed: { level: 'bounded', maxLagMs: 250, cacheTtlMs: 0, tables: ['feed'] } },
+      dataTypes: {
+        feed: {
+          level: 'bounded',
+          maxLagMs: 250,
+          cacheTtlMs: 0,
+          cacheStrategy: 'write-through',
+          tables: ['feed'],
+        },
+      },
     });
     const ctx = effectiveContext(defaultSessionContext(), {});
     if ('detail' in ctx) throw new Error();

@@ -84,11 +84,11 @@ const GROUPS: Record<string, Record<string, Case>> = {
       session: routingSession({ lastWritePositions: { s1: '0/3000100' } }),
       topology: demoTopology({ servers: { 's1-replica1': { healthy: false } } }),
     }),
-    'bounded (vip on eventual): replica within the bound': byUser('likes', '1', {
-      session: routingSession({ context: { vip: true } }),
+    'bounded: replica within the bound': byUser('likes', '1', {
+      session: routingSession({ context: { consistency: 'bounded' } }),
     }),
-    'bounded (vip on eventual): lag unknown -> primary': byUser('likes', '1', {
-      session: routingSession({ context: { vip: true } }),
+    'bounded: lag unknown -> primary': byUser('likes', '1', {
+      session: routingSession({ context: { consistency: 'bounded' } }),
       topology: demoTopology({ servers: { 's1-replica1': { lagMs: null } } }),
     }),
     'eventual: least loaded replica': byUser('likes', '2', {
@@ -120,10 +120,16 @@ const GROUPS: Record<string, Record<string, Case>> = {
     'vip: read_your_writes -> strong': byUser('posts', '1', {
       session: routingSession({ context: { vip: true } }),
     }),
+    'vip: eventual -> read_your_writes': byUser('likes', '1', {
+      session: routingSession({ context: { vip: true } }),
+    }),
     'realtime: weak -> strong': byUser('temp_data', '1', {
       session: routingSession({ context: { realtime: true } }),
     }),
-    'battery saving: eventual -> weak': byUser('likes', '1', {
+    'battery saving: eventual stays eventual': byUser('likes', '1', {
+      session: routingSession({ context: { batterySaving: true } }),
+    }),
+    'battery saving: read_your_writes -> eventual': byUser('posts', '1', {
       session: routingSession({ context: { batterySaving: true } }),
     }),
     'vip + battery saving cancel out': byUser('likes', '1', {

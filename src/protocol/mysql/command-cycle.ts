@@ -248,6 +248,7 @@ export class CommandCycle {
     } finally {
       if (outcome) this.afterCommand(binding, statements, outcome);
       else this.releaseIfFree(binding);
+      if (outcome?.error?.sqlstate === '40001') this.services.observer.onConflict?.('mysql', binding.shard);
       const first = statements[0]!;
       this.services.observer.onStatement({
         protocol: 'mysql',
@@ -261,6 +262,7 @@ export class CommandCycle {
         keys: first.plan.keys,
         scatter: false,
         tables: first.facts.tables,
+        fingerprint: first.fingerprint,
       });
     }
   }

@@ -44,6 +44,9 @@ export function answerLocally(
           [[Buffer.from(value)]],
           localStatus(state) | more,
         );
+      } else if (action.kind === 'clear-cache') {
+        // The result cache serves the PostgreSQL side only: nothing to clear here.
+        w.ok(localStatus(state) | more);
       } else {
         w.resultSet(
           [textColumn('plan', 65535)],

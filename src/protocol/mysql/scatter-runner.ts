@@ -128,6 +128,8 @@ export async function runScatter(
       keys: plan.keys,
       scatter: true,
       tables: statement.facts.tables,
+      fingerprint: statement.fingerprint,
+      part: i,
     });
   });
   const error = results.find((r) => r.error)?.error;

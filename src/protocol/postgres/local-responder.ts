@@ -77,6 +77,9 @@ export class LocalResponder {
             rows: [[contextSettingValue(state.context, action.name)]],
             tag: 'SHOW',
           });
+        } else if (action.kind === 'clear-cache') {
+          const cleared = cycle.services.resultCache?.store.clear() ?? 0;
+          results.push({ columns: ['cleared'], rows: [[String(cleared)]], tag: 'SHARDGATE CLEAR CACHE' });
         } else {
           results.push({
             columns: ['plan'],

@@ -172,6 +172,7 @@ export class QueryCycle implements GateParticipant {
       return;
     }
     try {
+      this.services.resultCache?.beforeUnit(this.state, statements);
       if (this.pendingCutoverError && !isRollback(statements)) {
         const pending = this.pendingCutoverError;
         this.pendingCutoverError = null;
@@ -202,7 +203,12 @@ export class QueryCycle implements GateParticipant {
       if (target.role === 'primary' && writesData(statements) && (await this.admitWrites([target.shard]))) {
         return this.runUnit(unit);
       }
-      await this.runSingle(unit, statements, target, responder);
+      const cache = this.services.resultCache;
+      if (cache)
+        await cache.run(this, unit, statements, target, (t) =>
+          this.runSingle(unit, statements, t, responder),
+        );
+      else await this.runSingle(unit, statements, target, responder);
     } catch (err) {
       const e = toShardgateError(err);
       if (e.fatal) {
@@ -212,6 +218,7 @@ export class QueryCycle implements GateParticipant {
       responder.fail(e, this.state.txStatus);
     } finally {
       if (this.writingOn && this.state.txStatus === 'I' && !this.state.deferredBegin) this.stopWriting();
+      this.services.resultCache?.afterUnit(this.state);
     }
   }
 
@@ -397,6 +404,8 @@ export class QueryCycle implements GateParticipant {
         keys: plan.keys,
         scatter: false,
         tables: first.facts.tables,
+        fingerprint: first.fingerprint,
+        rows: binding.rowCount,
       });
     }
   }
@@ -448,6 +457,7 @@ export class QueryCycle implements GateParticipant {
   /** The client vanished: roll back and return server connections, never leak their state. */
   onClientGone(): void {
     this.clientGone = true;
+    this.services.resultCache?.onSessionGone(this.state);
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
     for (const binding of this.bindings.values()) binding.abandon();

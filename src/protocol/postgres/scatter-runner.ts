@@ -82,6 +82,8 @@ export async function runScatter(
       keys: plan.keys,
       scatter: true,
       tables: statement.facts.tables,
+      fingerprint: statement.fingerprint,
+      part: i,
     });
   }
   if (failed?.error) {

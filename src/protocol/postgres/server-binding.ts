@@ -6,7 +6,7 @@ import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
 import { ShardgateError } from '../../errors.js';
-import { readCommandTag } from './backend-decoders.js';
+import { readCommandTag, readErrorCode } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
 import {
   decodeBind,
@@ -47,6 +47,9 @@ export class ServerBinding {
       onMessage: (type, buf, bodyStart, end) => {
         if (type === 0x45) {
           this.unitError = true;
+          // What the client sees is 40001 when a cutover rewrites the error (rewriteError).
+          if (this.errorOverride || readErrorCode(buf, bodyStart, end) === '40001')
+            cycle.services.observer.onConflict?.('postgres', this.shard);
         } else if (type === 0x43) {
           this.lastTag = readCommandTag(buf, bodyStart, end);
         }
@@ -54,6 +57,12 @@ export class ServerBinding {
       onIdle: () => this.done?.(),
       rewriteError: () => (this.errorOverride ? encodeErrorResponse(this.errorOverride) : null),
     });
+  }
+
+  /** Rows of the unit's last CommandComplete ("SELECT 5", "INSERT 0 3"), null without a count. */
+  get rowCount(): number | null {
+    const m = /\s(\d+)$/.exec(this.lastTag);
+    return m ? Number(m[1]) : null;
   }
 
   /** Routes the connection's bytes to this binding (after any internal queries on it). */

@@ -3,6 +3,7 @@
 import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
 import type { RuntimeTopology } from '../../backend/topology.js';
+import type { PgResultCache } from '../../cache/pg-result-cache.js';
 import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
@@ -30,5 +31,7 @@ export interface SessionServices {
   /** Holds writes of a shard during a split's cutover block. */
   cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
+  /** The result cache (src/cache/), when observability and the proxy set one up. */
+  resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;
 }

@@ -1,0 +1,207 @@
+// The result cache's memory: entries (response bytes) by key, bounded in bytes with LRU eviction,
+// expiring by TTL, indexed by the tables they read so a write to a table drops its entries at once.
+// A fill records the tables' generations when it starts; an invalidation between that and the
+// store bumps a generation, and the stale fill is not stored (a read that raced a write).
+// Single-flight: concurrent misses of one key wait for the first one's fill.
+
+/** Bytes an entry costs besides its key and value (Map slots, object, index sets): an estimate. */
+const ENTRY_OVERHEAD = 160;
+
+interface Entry {
+  key: string;
+  value: Buffer;
+  tables: readonly string[];
+  expiresAt: number;
+  bytes: number;
+}
+
+export interface ResultStoreOptions {
+  maxBytes: number;
+  /** Larger results are not cached. */
+  maxEntryBytes: number;
+  now?: () => number;
+}
+
+export interface ResultStoreStats {
+  hits: number;
+  misses: number;
+  /** Entries dropped because a table they read was written (or the cache was cleared). */
+  invalidations: number;
+  evictions: number;
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+/** A fill in progress: store() it with the response, or abandon() it. */
+export interface FillTicket {
+  key: string;
+  tables: readonly string[];
+  generations: number[];
+  epoch: number;
+  done: () => void;
+}
+
+export class ResultStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byTable = new Map<string, Set<string>>();
+  private readonly generations = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  /** Bumped by clear(): fills started before it are not stored. */
+  private epoch = 0;
+  private bytes = 0;
+  private readonly counters = { hits: 0, misses: 0, invalidations: 0, evictions: 0 };
+  private readonly now: () => number;
+
+  constructor(private options: ResultStoreOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** New bounds (config reload); shrinking evicts at once. */
+  resize(maxBytes: number, maxEntryBytes: number): void {
+    this.options = { ...this.options, maxBytes, maxEntryBytes };
+    this.evictTo(maxBytes);
+  }
+
+  get maxEntryBytes(): number {
+    return this.options.maxEntryBytes;
+  }
+
+  /** The cached response, or null (counts a hit or a miss). */
+  get(key: string): Buffer | null {
+    const e = this.entries.get(key);
+    if (e === undefined || e.expiresAt <= this.now()) {
+      if (e !== undefined) this.remove(e);
+      this.counters.misses++;
+      return null;
+    }
+    // Most recently used last: eviction takes from the front.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    this.counters.hits++;
+    return e.value;
+  }
+
+  /** A fill of `key` already running: resolves when it is done (stored or not). */
+  pending(key: string): Promise<void> | null {
+    return this.inflight.get(key) ?? null;
+  }
+
+  /** Starts a fill; null when one for the key is already running (wait on pending()). */
+  startFill(key: string, tables: readonly string[]): FillTicket | null {
+    if (this.inflight.has(key)) return null;
+    let done!: () => void;
+    this.inflight.set(
+      key,
+      new Promise<void>((resolve) => {
+        done = resolve;
+      }),
+    );
+    return {
+      key,
+      tables,
+      generations: tables.map((t) => this.generations.get(t) ?? 0),
+      epoch: this.epoch,
+      done: () => {
+        this.inflight.delete(key);
+        done();
+      },
+    };
+  }
+
+  /** Stores a fill's response for ttlMs unless a table it read was written since it started. */
+  store(ticket: FillTicket, value: Buffer, ttlMs: number): boolean {
+    try {
+      if (ticket.epoch !== this.epoch) return false;
+      for (let i = 0; i < ticket.tables.length; i++) {
+        if ((this.generations.get(ticket.tables[i]!) ?? 0) !== ticket.generations[i]) return false;
+      }
+      const bytes = value.length + ticket.key.length * 2 + ENTRY_OVERHEAD;
+      if (value.length > this.options.maxEntryBytes || bytes > this.options.maxBytes) return false;
+      const old = this.entries.get(ticket.key);
+      if (old) this.remove(old);
+      this.evictTo(this.options.maxBytes - bytes);
+      const entry: Entry = {
+        key: ticket.key,
+        value,
+        tables: ticket.tables,
+        expiresAt: this.now() + ttlMs,
+        bytes,
+      };
+      this.entries.set(ticket.key, entry);
+      this.bytes += bytes;
+      for (const t of ticket.tables) {
+        let keys = this.byTable.get(t);
+        if (keys === undefined) {
+          keys = new Set();
+          this.byTable.set(t, keys);
+        }
+        keys.add(ticket.key);
+      }
+      return true;
+    } finally {
+      ticket.done();
+    }
+  }
+
+  abandon(ticket: FillTicket): void {
+    ticket.done();
+  }
+
+  /** A write to these tables: their entries go now, and fills that read them are not stored. */
+  invalidateTables(tables: Iterable<string>): number {
+    let dropped = 0;
+    for (const t of tables) {
+      this.generations.set(t, (this.generations.get(t) ?? 0) + 1);
+      const keys = this.byTable.get(t);
+      if (keys === undefined) continue;
+      for (const key of [...keys]) {
+        const e = this.entries.get(key);
+        if (e) {
+          this.remove(e);
+          dropped++;
+        }
+      }
+    }
+    this.counters.invalidations += dropped;
+    return dropped;
+  }
+
+  /** Drops everything (operator request). */
+  clear(): number {
+    const n = this.entries.size;
+    this.entries.clear();
+    this.byTable.clear();
+    this.bytes = 0;
+    this.epoch++;
+    this.counters.invalidations += n;
+    return n;
+  }
+
+  stats(): ResultStoreStats {
+    return {
+      ...this.counters,
+      entries: this.entries.size,
+      bytes: this.bytes,
+      maxBytes: this.options.maxBytes,
+    };
+  }
+
+  private evictTo(limit: number): void {
+    for (const e of this.entries.values()) {
+      if (this.bytes <= limit) return;
+      this.remove(e);
+      this.counters.evictions++;
+    }
+  }
+
+  private remove(e: Entry): void {
+    this.entries.delete(e.key);
+    this.bytes -= e.bytes;
+    for (const t of e.tables) {
+      const keys = this.byTable.get(t);
+      keys?.delete(e.key);
+      if (keys?.size === 0) this.byTable.delete(t);
+    }
+  }
+}
