@@ -110,6 +110,10 @@ export function registerMonitoringRoutes(
             lagMs: srv.role === 'replica' ? (h?.lagMs ?? null) : null,
             lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
             lastError: h?.lastError ?? null,
+            shunned: h?.shunned ?? false,
+            shunReason: h?.shunReason ?? null,
+            shunnedAt: h?.shunnedAt ?? null,
+            shunsTotal: h?.shunsTotal ?? 0,
           };
         }),
       };

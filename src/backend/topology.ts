@@ -44,6 +44,8 @@ export class RuntimeTopology {
   /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
   private readonly standby = new Map<string, PgPool>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
+  /** Server connections lost under a client, and reads re-planned onto another server after one. */
+  readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
 
   constructor(private config: ShardgateConfig) {
     this.monitor = new LagMonitor(this, config);
@@ -106,6 +108,10 @@ export class RuntimeTopology {
           outstanding: 0,
           rttMs: null,
         },
+      };
+      runtime.pool.serverEvents = {
+        failed: (reason) => this.monitor.shun(name, reason),
+        shunned: () => this.monitor.isShunned(name),
       };
       next.set(name, runtime);
       return runtime;
@@ -177,6 +183,11 @@ export class RuntimeTopology {
 
   hasReplicas(shard: string): boolean {
     return (this.shards.find((s) => s.name === shard)?.replicas.length ?? 0) > 0;
+  }
+
+  /** A connection to `name` failed or died: out of rotation until its probes succeed again. */
+  shun(name: string, reason: string): void {
+    this.monitor.shun(name, reason);
   }
 
   /** Operator rule: stop sending reads to a replica (without closing its connections). */
