@@ -169,6 +169,7 @@ export const alertRuleSchema = z.object({
     'latency_p99_seconds',
     'pool_exhaustion_rate',
     'disk_percent',
+    'servers_shunned',
   ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
@@ -201,6 +202,15 @@ export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
   },
   { name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 1, warningOp: '>', forMs: 0 },
   { name: 'PoolExhaustion', metric: 'pool_exhaustion_rate', warning: 0.1, warningOp: '>', forMs: 0 },
+  {
+    name: 'ServerShunned',
+    metric: 'servers_shunned',
+    warning: 0,
+    warningOp: '>',
+    recommendation:
+      'a server failed connections and is out of rotation; check it (GET /api/shards shows why)',
+    forMs: 0,
+  },
 ];
 
 export const observabilitySchema = z.object({

@@ -28,6 +28,8 @@ function baseExpr(metric: AlertRuleConfig['metric'], window: string): string {
       return `histogram_quantile(0.99, sum by (shard, le) (rate(${METRIC.statementDuration}_bucket[${window}])))`;
     case 'pool_exhaustion_rate':
       return `sum by (shard) (rate(${METRIC.poolCheckoutsWaited}[${window}])) / sum by (shard) (rate(${METRIC.poolCheckouts}[${window}]))`;
+    case 'servers_shunned':
+      return `sum by (shard) (${METRIC.serverShunned})`;
   }
 }
 
@@ -46,6 +48,7 @@ const SUBJECT: Record<AlertRuleConfig['metric'], string> = {
   hotspot_score: 'hot-key score of shard {{ $labels.shard }} is {{ $value | printf "%.0f" }}',
   latency_p99_seconds: 'p99 statement latency on shard {{ $labels.shard }} is {{ $value | printf "%.3f" }} s',
   pool_exhaustion_rate: 'pool exhaustion rate on shard {{ $labels.shard }} is {{ $value | printf "%.2f" }}',
+  servers_shunned: '{{ $value }} server(s) of shard {{ $labels.shard }} out of rotation after failing',
 };
 
 export function renderPrometheusRules(

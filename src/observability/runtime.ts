@@ -53,6 +53,14 @@ export function startObservability(
         lagBytes: h.lagBytes,
       }));
   const pools = () => topology.allServers().map((s) => s.pool.stats());
+  const servers = () =>
+    topology.monitor.health().map((h) => ({
+      shard: h.shard,
+      server: h.name,
+      role: h.role,
+      shunned: h.shunned,
+      shunsTotal: h.shunsTotal,
+    }));
   const health = new HealthCollector(tracker, hosts, {
     layout: () =>
       topology
@@ -60,6 +68,7 @@ export function startObservability(
         .map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
     pools,
     lag,
+    servers,
   });
   const alerts = new AlertManager({
     rules: obs.alerts.rules,
@@ -91,6 +100,8 @@ export function startObservability(
   tracker.metrics.setSources({
     pools: () => pools().map((p) => ({ ...p })),
     lag,
+    servers,
+    faults: () => ({ ...topology.faultCounters }),
     parseCache: () => {
       const s = parseCache();
       return { hits: s.hits, misses: s.misses, entries: s.size };

@@ -60,7 +60,11 @@ describe('transaction pooling: client sessions outlive server connections', () =
   let fx: ProxyFixture;
 
   beforeAll(async () => {
-    fx = await startProxyFixture({ shards: 1, replicas: 2 });
+    fx = await startProxyFixture({
+      shards: 1,
+      replicas: 2,
+      overrides: { observability: { alerts: { evaluateIntervalMs: 100 } } },
+    });
     await fx.cluster.waitForReplay('s0-replica1');
     await fx.cluster.waitForReplay('s0-replica2');
   }, 180_000);
@@ -183,6 +187,16 @@ describe('transaction pooling: client sessions outlive server connections', () =
     }>;
     const row = shards[0]!.servers.find((s) => s.name === 's0-replica1')!;
     expect(row).toMatchObject({ shunned: true, healthy: false });
+    const admin = `http://127.0.0.1:${fx.proxy.admin!.port}`;
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toContain('shardgate_server_shunned{shard="s0",server="s0-replica1",role="replica"} 1');
+    expect(metrics).toMatch(/shardgate_read_retries_total \d+/);
+    await waitFor('the ServerShunned alert', async () => {
+      const alerts = (await (await fetch(`${admin}/api/alerts`)).json()) as {
+        firing: Array<{ alertname: string; shard: string }>;
+      };
+      return alerts.firing.some((a) => a.alertname === 'ServerShunned' && a.shard === 's0');
+    });
     // Back after good probes once it runs again.
     await fx.cluster.restartServer('s0-replica1');
     await waitFor('s0-replica1 back in rotation', () => health(fx, 's0-replica1').healthy, 60_000);
