@@ -163,6 +163,17 @@ class ServerProbe {
     if (!this.busy) this.schedule(this.backoffMs);
   }
 
+  /** Out of rotation, and kept out while the reason lasts (good probes do not count). */
+  private fence(reason: string): void {
+    this.shun(reason);
+    this.recoveredProbes = 0;
+    this.health.shunReason = reason;
+    this.health.healthy = false;
+    this.server.view.healthy = false;
+    this.health.lagMs = null;
+    this.server.view.lagMs = null;
+  }
+
   /** The server answered: true when it may serve (not shunned, or enough good probes since). */
   private recovered(): boolean {
     const h = this.health;
@@ -191,6 +202,12 @@ class ServerProbe {
     h.roleMismatch = inRecovery !== (this.server.role === 'replica');
     view.rttMs = h.rttMs;
     view.position = lsn;
+    if (this.server.role === 'replica' && !inRecovery) {
+      // A replica that left recovery: promoted (the topology may follow it), or a rogue primary.
+      this.fence('it reports it is a primary (not in recovery)');
+      this.monitor.onPrimarySeen?.(this.server.name);
+      return;
+    }
     const serving = this.recovered();
     if (this.server.role === 'primary') {
       h.healthy = !inRecovery && serving;
@@ -270,6 +287,8 @@ export class LagMonitor {
   private running = false;
   /** Told when a server is shunned (true) or returns to rotation (false). */
   onShunChange: ((server: string, shunned: boolean, reason: string | null) => void) | null = null;
+  /** Told when a replica reports it is not in recovery (the topology decides: promote or fence). */
+  onPrimarySeen: ((server: string) => void) | null = null;
 
   constructor(
     private readonly topology: RuntimeTopology,

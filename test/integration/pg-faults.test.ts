@@ -229,3 +229,80 @@ describe('session pooling: the client sees what a direct client would', () => {
     expect(r.rows[0]!.one).toBe(1);
   });
 });
+
+describe('a primary that dies, a replica promoted, the old primary back', () => {
+  let fx: ProxyFixture;
+
+  beforeAll(async () => {
+    fx = await startProxyFixture({ shards: 1, replicas: 1 });
+    await fx.cluster.waitForReplay('s0-replica1');
+  }, 180_000);
+
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('keeps eventual, weak and bounded reads going; fails writes retryably; follows pg_promote(); fences the old primary', async () => {
+    const levels = ['eventual', 'weak', 'bounded'];
+    const readers = await Promise.all(
+      levels.map((l) => fx.client({ options: `-c shardgate.consistency=${l}` })),
+    );
+    const watches = readers.map(watchClose);
+    const writer = await fx.client();
+    const writerWatch = watchClose(writer);
+    const errors: string[] = [];
+    let phase: 'before' | 'killed' | 'done' = 'before';
+    let readsAfterKill = 0;
+    let reads = 0;
+    const loops = readers.map(async (c, i) => {
+      for (let n = 0; phase !== 'done'; n++) {
+        try {
+          await c.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [((i * 13 + n) % 50) + 1]);
+          reads++;
+          if (phase === 'killed') readsAfterKill++;
+        } catch (err) {
+          errors.push(`${levels[i]}: ${err instanceof Error ? err.message : String(err)}`);
+          if (errors.length > 20) return;
+        }
+      }
+    });
+    await waitFor('reads flowing', () => reads >= 100 || errors.length > 0);
+    await fx.cluster.killServer('s0-primary');
+    phase = 'killed';
+    await waitFor('s0-primary shunned', () => health(fx, 's0-primary').shunned);
+    // A write in the gap: a clear, retryable error; the session stays.
+    await expect(writer.query('INSERT INTO likes (id, user_id) VALUES (900001, 1)')).rejects.toMatchObject({
+      code: '08006',
+      severity: 'ERROR',
+    });
+    await waitFor('300 reads after the kill', () => readsAfterKill >= 300 || errors.length > 0);
+    // The operator promotes the replica; shardgate notices from the server and follows.
+    const replica = await fx.direct('s0-replica1');
+    await replica.query('SELECT pg_promote(true, 30)');
+    await waitFor(
+      's0-replica1 as the primary of s0',
+      () => fx.proxy.topology.shardList()[0]!.primary.name === 's0-replica1',
+    );
+    await writer.query('INSERT INTO likes (id, user_id) VALUES (900002, 1)');
+    const landed = await replica.query('SELECT count(*)::int AS n FROM likes WHERE id = 900002');
+    expect(landed.rows[0]!.n).toBe(1);
+    phase = 'done';
+    await Promise.all(loops);
+    expect(errors).toEqual([]);
+    // The old primary comes back still claiming to be one: fenced, never written to.
+    await fx.cluster.restartServer('s0-primary');
+    await waitFor('s0-primary fenced', () => {
+      const h = health(fx, 's0-primary');
+      return (
+        h.role === 'replica' && h.shunned && /primary/.test(h.shunReason ?? '') && h.consecutiveFailures === 0
+      );
+    });
+    await writer.query('INSERT INTO likes (id, user_id) VALUES (900003, 1)');
+    const old = await fx.direct('s0-primary');
+    const stray = await old.query('SELECT count(*)::int AS n FROM likes WHERE id IN (900002, 900003)');
+    expect(stray.rows[0]!.n).toBe(0);
+    const onNew = await replica.query('SELECT count(*)::int AS n FROM likes WHERE id = 900003');
+    expect(onNew.rows[0]!.n).toBe(1);
+    expect([...watches, writerWatch].filter((w) => w.closed)).toHaveLength(0);
+  }, 120_000);
+});
