@@ -149,6 +149,11 @@ export class ServerBinding {
     }
     if (statements.length === 0) return;
     const result = await this.conn.query(statements.join('; '));
+    if (result.error && /^(57P|08)/.test(result.error.code)) {
+      // The server is shutting down or gone, not refusing the setting: a lost connection.
+      this.conn.destroy();
+      throw new Error(result.error.message);
+    }
     if (result.error) {
       throw new ShardgateError('INVALID_HINT', {
         name: 'session setting',
