@@ -61,7 +61,7 @@ export class RuntimeTopology {
   /** A replica reports it is not in recovery: promoted, if its shard's primary is out of rotation. */
   private primarySeen(name: string): void {
     const server = this.servers.get(name);
-    if (!server || server.role !== 'replica') return;
+    if (server?.role !== 'replica') return;
     const shard = this.shards.find((s) => s.name === server.shard);
     // A primary still serving makes this one a rogue second primary: fenced, not followed.
     if (!shard || shard.primary.view.healthy) return;

@@ -25,7 +25,7 @@ describe('bench faults --quick', () => {
       command: 'node dist/bench/main.js faults --quick',
       log: (line) => lines.push(line),
     });
-    if (!ok) console.log(lines.join("\n"));
+    if (!ok) console.log(lines.join('\n'));
     expect(ok).toBe(true);
     const result = JSON.parse(readFileSync(join(dir, 'faults-latest.json'), 'utf8')) as FaultsResult;
     const run = result.runs[0]!;
