@@ -112,7 +112,14 @@ async function runOne(
     await sleep(o.beforeSeconds * 1000);
     const victim = VICTIM[fault];
     const retriesBefore = proxy.topology.faultCounters.readRetries;
-    const shunsBefore = proxy.topology.monitor.health().find((h) => h.name === victim)?.shunsTotal ?? 0;
+    // The first time the victim leaves rotation (it may be back before the run ends).
+    const monitor = proxy.topology.monitor;
+    const logShun = monitor.onShunChange;
+    let shunnedAt = 0;
+    monitor.onShunChange = (server, shunned, reason) => {
+      logShun?.(server, shunned, reason);
+      if (server === victim && shunned && !shunnedAt) shunnedAt = Date.now();
+    };
     faultAt = Date.now();
     if (fault === 'replica-drop') {
       await cluster.query(
@@ -125,8 +132,6 @@ async function runOne(
     await sleep(o.afterSeconds * 1000);
     stop = true;
     await Promise.all([...readerLoops, writerLoop]);
-    const h = proxy.topology.monitor.health().find((x) => x.name === victim);
-    const shunned = (h?.shunsTotal ?? 0) > shunsBefore;
     return {
       fault,
       poolMode,
@@ -135,7 +140,7 @@ async function runOne(
       reads,
       writes,
       sessionsClosed: closed,
-      shunMs: shunned && h?.shunnedAt ? Math.max(0, h.shunnedAt - faultAt) : null,
+      shunMs: shunnedAt ? Math.max(0, shunnedAt - faultAt) : null,
       lastErrorMs: lastErrorAt ? lastErrorAt - faultAt : 0,
       readsRetried: proxy.topology.faultCounters.readRetries - retriesBefore,
       errorSamples: [...errorSamples].map(([error, count]) => ({ error, count })),

@@ -306,3 +306,36 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
     expect([...watches, writerWatch].filter((w) => w.closed)).toHaveLength(0);
   }, 120_000);
 });
+
+describe('a server that stops answering (SIGSTOP)', () => {
+  let fx: ProxyFixture;
+
+  beforeAll(async () => {
+    fx = await startProxyFixture({ shards: 1, replicas: 2 });
+    await fx.cluster.waitForReplay('s0-replica1');
+    await fx.cluster.waitForReplay('s0-replica2');
+  }, 180_000);
+
+  afterAll(async () => {
+    fx?.cluster.signalServer('s0-replica1', 'SIGCONT');
+    await fx?.stop();
+  });
+
+  it('is shunned when its probe times out; reads go elsewhere; it returns after SIGCONT', async () => {
+    const c = await fx.client();
+    const watch = watchClose(c);
+    fx.cluster.signalServer('s0-replica1', 'SIGSTOP');
+    await waitFor('s0-replica1 shunned', () => health(fx, 's0-replica1').shunned);
+    const expected = await fx.cluster.query<{ n: number }>(
+      's0-primary',
+      'SELECT count(*)::int AS n FROM likes WHERE user_id = 5',
+    );
+    for (let i = 0; i < 50; i++) {
+      const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = 5');
+      expect(r.rows[0]!.n).toBe(expected[0]!.n);
+    }
+    fx.cluster.signalServer('s0-replica1', 'SIGCONT');
+    await waitFor('s0-replica1 back in rotation', () => health(fx, 's0-replica1').healthy);
+    expect(watch.closed).toBe(false);
+  }, 60_000);
+});
