@@ -162,8 +162,9 @@ export class PgPool {
         lastErr = err;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.serverEvents?.failed(this.lastError);
-        // A shunned server is out of rotation: fail now so a read can be re-planned elsewhere.
-        if (this.serverEvents?.shunned()) break;
+        // A shunned replica: fail now so the read is planned again elsewhere. A primary keeps its
+        // retries: its writes have nowhere else to go, and it may be restarting.
+        if (this.address.role === 'replica' && this.serverEvents?.shunned()) break;
         if (attempt < this.config.connectRetries) {
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, 5_000);
