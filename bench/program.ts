@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerCacheCommand } from './scenarios/cache.js';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
+import { registerFaultsCommand } from './scenarios/faults-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
@@ -16,6 +17,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerConsistencyCommand(parent);
   registerSplitCommand(parent);
   registerCacheCommand(parent);
+  registerFaultsCommand(parent);
   return parent;
 }
 

@@ -89,6 +89,27 @@ export const ERRORS = {
     message:
       'the connection to {server} of shard {shard} was lost during the query: {detail}; the transaction, if any, is rolled back: reconnect and retry',
   },
+  BACKEND_LOST: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message:
+      'the connection to {server} of shard {shard} was lost during the statement ({detail}); it did not complete and changed nothing: retry it',
+  },
+  BACKEND_LOST_IN_TRANSACTION: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message:
+      'the connection to {server} of shard {shard} was lost inside the transaction ({detail}); the server rolled the transaction back: send ROLLBACK, then retry the transaction',
+  },
+  BACKEND_LOST_OUTCOME_UNKNOWN: {
+    sqlstate: '08007',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message:
+      'the connection to {server} of shard {shard} was lost while a write or COMMIT ran ({detail}); it may or may not have taken effect: check before retrying',
+  },
   POOL_TIMEOUT: {
     sqlstate: '53300',
     mysqlErrno: 1040,

@@ -75,6 +75,15 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
+  topology.monitor.onShunChange = (server, shunned, reason) => {
+    if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
+    else log.info({ server }, 'server back in rotation');
+  };
+  topology.onPromotion = (shard, server, previous) =>
+    log.warn(
+      { shard, server, previous },
+      'primary changed: a replica left recovery while the primary was down',
+    );
   topology.monitor.start();
   const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
   const router = new Router(analyzer, topology);

@@ -111,6 +111,10 @@ export function registerMonitoringRoutes(
             lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
             lastError: h?.lastError ?? null,
             up: h ? probeUp(h) : null,
+            shunned: h?.shunned ?? false,
+            shunReason: h?.shunReason ?? null,
+            shunnedAt: h?.shunnedAt ?? null,
+            shunsTotal: h?.shunsTotal ?? 0,
           };
         }),
       };

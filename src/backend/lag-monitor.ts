@@ -3,6 +3,9 @@
 // health, lag (ms and bytes), position and probe round-trip time up to date, takes a replica out
 // of rotation when it stops answering or lags past the hard limit, and puts it back when it
 // recovers. read_your_writes waiters make it poll their replica quickly until caught up.
+// Shunning: a server that fails a connection (pool or probe) or dies mid-query leaves rotation at
+// once, not at the next poll; its probes then back off while they fail, and it returns after
+// routing.shunRecoveryProbes good probes in a row.
 import type { ShardgateConfig } from '../config/schema.js';
 import { PgServerConnection } from './pg-server-connection.js';
 import type { RuntimeServer, RuntimeTopology } from './topology.js';
@@ -37,6 +40,13 @@ export interface ServerHealth {
   consecutiveFailures: number;
   /** pg_is_in_recovery() disagrees with the configured role. */
   roleMismatch: boolean;
+  /** Out of rotation since a connection to it failed, until enough probes succeed. */
+  shunned: boolean;
+  shunReason: string | null;
+  /** Epoch ms of the current shun (null when not shunned). */
+  shunnedAt: number | null;
+  /** Times this server was shunned since start. */
+  shunsTotal: number;
   /** Shard stats from the primary, refreshed every healthIntervalMs; null = not known yet. */
   dataBytes: number | null;
   serverConnections: number | null;
@@ -53,6 +63,9 @@ class ServerProbe {
   health: ServerHealth;
   replayLsn: bigint | null = null;
   stopped = false;
+  /** While shunned: good probes in a row, and the delay before the next probe. */
+  private recoveredProbes = 0;
+  private backoffMs = 0;
 
   constructor(
     public server: RuntimeServer,
@@ -70,6 +83,10 @@ class ServerProbe {
       lastError: null,
       consecutiveFailures: 0,
       roleMismatch: false,
+      shunned: false,
+      shunReason: null,
+      shunnedAt: null,
+      shunsTotal: 0,
       dataBytes: null,
       serverConnections: null,
       lockWaitSeconds: null,
@@ -124,8 +141,50 @@ class ServerProbe {
       this.onFailure(err instanceof Error ? err.message : String(err));
     } finally {
       this.busy = false;
-      this.schedule(this.waiters.length > 0 ? 2 : this.monitor.config.routing.lagPollIntervalMs);
+      const interval = this.monitor.config.routing.lagPollIntervalMs;
+      this.schedule(this.waiters.length > 0 ? 2 : this.health.shunned ? this.backoffMs : interval);
     }
+  }
+
+  /** Takes the server out of rotation now; probes bring it back (see onSample / onFailure). */
+  shun(reason: string): void {
+    const h = this.health;
+    if (h.shunned || this.stopped) return;
+    h.shunned = true;
+    h.shunReason = reason;
+    h.shunnedAt = Date.now();
+    h.shunsTotal++;
+    h.healthy = false;
+    this.server.view.healthy = false;
+    this.recoveredProbes = 0;
+    this.backoffMs = this.monitor.config.routing.lagPollIntervalMs;
+    this.monitor.onShunChange?.(this.server.name, true, reason);
+    // Probe soon: a refused connection fails fast, and a false alarm costs a few probes.
+    if (!this.busy) this.schedule(this.backoffMs);
+  }
+
+  /** Out of rotation, and kept out while the reason lasts (good probes do not count). */
+  private fence(reason: string): void {
+    this.shun(reason);
+    this.recoveredProbes = 0;
+    this.health.shunReason = reason;
+    this.health.healthy = false;
+    this.server.view.healthy = false;
+    this.health.lagMs = null;
+    this.server.view.lagMs = null;
+  }
+
+  /** The server answered: true when it may serve (not shunned, or enough good probes since). */
+  private recovered(): boolean {
+    const h = this.health;
+    if (!h.shunned) return true;
+    this.backoffMs = this.monitor.config.routing.lagPollIntervalMs;
+    if (++this.recoveredProbes < this.monitor.config.routing.shunRecoveryProbes) return false;
+    h.shunned = false;
+    h.shunReason = null;
+    h.shunnedAt = null;
+    this.monitor.onShunChange?.(this.server.name, false, null);
+    return true;
   }
 
   private onSample(
@@ -143,8 +202,15 @@ class ServerProbe {
     h.roleMismatch = inRecovery !== (this.server.role === 'replica');
     view.rttMs = h.rttMs;
     view.position = lsn;
+    if (this.server.role === 'replica' && !inRecovery) {
+      // A replica that left recovery: promoted (the topology may follow it), or a rogue primary.
+      this.fence('it reports it is a primary (not in recovery)');
+      this.monitor.onPrimarySeen?.(this.server.name);
+      return;
+    }
+    const serving = this.recovered();
     if (this.server.role === 'primary') {
-      h.healthy = !inRecovery;
+      h.healthy = !inRecovery && serving;
       view.healthy = h.healthy;
       return;
     }
@@ -161,7 +227,7 @@ class ServerProbe {
       h.lagMs = null;
     }
     const hardLimit = this.monitor.config.routing.replicaHardLagLimitMs;
-    h.healthy = inRecovery && (h.lagMs === null || h.lagMs <= hardLimit);
+    h.healthy = serving && inRecovery && (h.lagMs === null || h.lagMs <= hardLimit);
     view.lagMs = h.lagMs;
     view.healthy = h.healthy;
     this.resolveWaiters();
@@ -174,6 +240,12 @@ class ServerProbe {
     if (this.conn) {
       this.conn.destroy();
       this.conn = null;
+    }
+    if (h.shunned) {
+      this.recoveredProbes = 0;
+      this.backoffMs = Math.min(this.backoffMs * 2, this.monitor.config.routing.shunMaxBackoffMs);
+    } else {
+      this.shun(message);
     }
     if (h.consecutiveFailures >= 2) {
       h.healthy = false;
@@ -213,6 +285,10 @@ class ServerProbe {
 export class LagMonitor {
   private probes = new Map<string, ServerProbe>();
   private running = false;
+  /** Told when a server is shunned (true) or returns to rotation (false). */
+  onShunChange: ((server: string, shunned: boolean, reason: string | null) => void) | null = null;
+  /** Told when a replica reports it is not in recovery (the topology decides: promote or fence). */
+  onPrimarySeen: ((server: string) => void) | null = null;
 
   constructor(
     private readonly topology: RuntimeTopology,
@@ -244,6 +320,15 @@ export class LagMonitor {
       this.probes.set(server.name, probe);
       probe.schedule(0);
     }
+  }
+
+  /** A connection to `server` failed or died: out of rotation now (no-op when not monitored). */
+  shun(server: string, reason: string): void {
+    this.probes.get(server)?.shun(reason);
+  }
+
+  isShunned(server: string): boolean {
+    return this.probes.get(server)?.health.shunned ?? false;
   }
 
   primaryLsn(shard: string): bigint | null {

@@ -49,6 +49,8 @@ export class PgPool {
   parameters: Map<string, string> | null = null;
   /** Last connect failure, for health reporting. */
   lastError: string | null = null;
+  /** The topology's shunning (lag-monitor.ts): told of failures, asked whether to keep retrying. */
+  serverEvents: { failed(reason: string): void; shunned(): boolean } | null = null;
 
   constructor(
     readonly address: ServerAddress,
@@ -163,6 +165,10 @@ export class PgPool {
       } catch (err) {
         lastErr = err;
         this.lastError = err instanceof Error ? err.message : String(err);
+        this.serverEvents?.failed(this.lastError);
+        // A shunned replica: fail now so the read is planned again elsewhere. A primary keeps its
+        // retries: its writes have nowhere else to go, and it may be restarting.
+        if (this.address.role === 'replica' && this.serverEvents?.shunned()) break;
         if (attempt < this.config.connectRetries) {
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, 5_000);
@@ -213,6 +219,8 @@ export class PgPool {
   private forget(conn: PgServerConnection): void {
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
+    // The server closed a connection nobody was using: it is shutting down or has died.
+    if (!this.closed) this.serverEvents?.failed('the server closed a pooled connection');
     if (this.active.delete(conn)) this.onConnectionLost?.(conn);
     this.wakeWaiter();
   }

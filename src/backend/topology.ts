@@ -7,6 +7,7 @@ import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
+import { applyPromotions } from './promotions.js';
 
 export interface RuntimeServer {
   name: string;
@@ -49,14 +50,35 @@ export class RuntimeTopology {
   /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
   private readonly standby = new Map<string, PgPool>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
+  /** Server connections lost under a client, and reads re-planned onto another server after one. */
+  readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
+  /** Replicas promoted since start, by shard (see promotions.ts). */
+  private readonly promoted = new Map<string, string>();
+  /** Told of each primary change (shard, new primary, old primary). */
+  onPromotion: ((shard: string, server: string, previous: string) => void) | null = null;
 
   constructor(private config: ShardgateConfig) {
     this.monitor = new LagMonitor(this, config);
+    this.monitor.onPrimarySeen = (name) => this.primarySeen(name);
     this.rebuild(config);
   }
 
+  /** A replica reports it is not in recovery: promoted, if its shard's primary is out of rotation. */
+  private primarySeen(name: string): void {
+    const server = this.servers.get(name);
+    if (server?.role !== 'replica') return;
+    const shard = this.shards.find((s) => s.name === server.shard);
+    // A primary still serving makes this one a rogue second primary: fenced, not followed.
+    if (!shard || shard.primary.view.healthy) return;
+    const previous = shard.primary.name;
+    this.promoted.set(shard.name, name);
+    this.rebuild(this.config);
+    this.onPromotion?.(shard.name, name, previous);
+  }
+
   /** Applies a new config (rules change, cutover switch): pools of unchanged servers are kept. */
-  rebuild(config: ShardgateConfig): void {
+  rebuild(configured: ShardgateConfig): void {
+    const config = applyPromotions(configured, this.promoted);
     this.config = config;
     const next = new Map<string, RuntimeServer>();
     const shards: RuntimeShard[] = [];
@@ -104,7 +126,8 @@ export class RuntimeTopology {
           name,
           shard: shard.name,
           role,
-          healthy: true,
+          // A server changing role keeps its known health until its new probe reports.
+          healthy: existing ? existing.view.healthy : true,
           drained: this.drained.has(name),
           lagMs: role === 'primary' ? 0 : null,
           position: null,
@@ -113,6 +136,10 @@ export class RuntimeTopology {
         },
       };
       runtime.pool.updateConfig(shardPoolConfig(config, shard));
+      runtime.pool.serverEvents = {
+        failed: (reason) => this.monitor.shun(name, reason),
+        shunned: () => this.monitor.isShunned(name),
+      };
       next.set(name, runtime);
       return runtime;
     };
@@ -183,6 +210,11 @@ export class RuntimeTopology {
 
   hasReplicas(shard: string): boolean {
     return (this.shards.find((s) => s.name === shard)?.replicas.length ?? 0) > 0;
+  }
+
+  /** A connection to `name` failed or died: out of rotation until its probes succeed again. */
+  shun(name: string, reason: string): void {
+    this.monitor.shun(name, reason);
   }
 
   /** Operator rule: stop sending reads to a replica (without closing its connections). */

@@ -154,6 +154,12 @@ export const routingSchema = z.object({
   replicaHardLagLimitMs: z.number().int().min(1).default(30_000),
   /** How often the lag monitor polls each server. */
   lagPollIntervalMs: z.number().int().min(1).default(100),
+  /** A shunned server (it failed a connection or died mid-query) returns after this many good probes in a row. */
+  shunRecoveryProbes: z.number().int().min(1).default(3),
+  /** Probes of a shunned server that keep failing back off from lagPollIntervalMs up to this. */
+  shunMaxBackoffMs: z.number().int().min(1).default(2_000),
+  /** A read outside a transaction whose server died or refused it, before any row reached the client, is re-planned and run elsewhere up to this many times. */
+  readRetriesOnServerLoss: z.number().int().min(0).default(2),
   /** Functions whose use makes a SELECT a write (goes to the primary). */
   writeFunctions: z
     .array(z.string())
@@ -189,6 +195,7 @@ export const alertRuleSchema = z.object({
     'pool_exhaustion_rate',
     'disk_percent',
     'server_down',
+    'servers_shunned',
   ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
@@ -227,6 +234,15 @@ export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
     critical: 1,
     warningOp: '>',
     recommendation: 'check the server process and its host; reads move to the other servers of the shard',
+    forMs: 0,
+  },
+  {
+    name: 'ServerShunned',
+    metric: 'servers_shunned',
+    warning: 0,
+    warningOp: '>',
+    recommendation:
+      'a server failed connections and is out of rotation; check it (GET /api/shards shows why)',
     forMs: 0,
   },
 ];

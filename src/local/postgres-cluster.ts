@@ -11,6 +11,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -468,6 +469,22 @@ export class PostgresCluster {
     await new Promise((r) => setTimeout(r, 500));
   }
 
+  /**
+   * Sends `signal` to a server's postmaster and every process under it: SIGSTOP makes a server
+   * that accepts connections but never answers (a hung host), SIGCONT resumes it.
+   */
+  signalServer(name: string, signal: NodeJS.Signals): void {
+    const pid = this.running.get(name)?.child?.pid;
+    if (!pid) throw new Error(`${name} is not running`);
+    for (const p of [pid, ...descendantPids(pid)]) {
+      try {
+        process.kill(p, signal);
+      } catch {
+        // Exited in between.
+      }
+    }
+  }
+
   async restartServer(name: string): Promise<void> {
     const entry = this.running.get(name);
     if (!entry) throw new Error(`no server named ${name}`);
@@ -542,6 +559,36 @@ export class PostgresCluster {
   private killAllSync(): void {
     for (const entry of this.running.values()) entry.child?.kill('SIGKILL');
   }
+}
+
+/** Processes whose parent chain leads to `root` (from /proc; Linux). */
+function descendantPids(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces; fields resume after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // Gone.
+    }
+  }
+  const out: number[] = [];
+  const wanted = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, ppid] of parentOf) {
+      if (wanted.has(ppid) && !wanted.has(pid)) {
+        wanted.add(pid);
+        out.push(pid);
+        grew = true;
+      }
+    }
+  }
+  return out;
 }
 
 export function startPostgresCluster(options: PostgresClusterOptions): Promise<PostgresCluster> {

@@ -24,6 +24,8 @@ export interface ShardHealth {
   latencyP99Seconds: number | null;
   /** Share (0-1) of pool checkouts that found no free connection, over the last interval. */
   poolExhaustionRate: number | null;
+  /** Servers of the shard out of rotation after failing connections (absent = unknown). */
+  serversShunned?: number | null;
   replicas: ReadonlyArray<{ name: string; lagSeconds: number | null }>;
   /** Every server of the shard: up = answers its health probe (null: not probed yet). */
   servers?: ReadonlyArray<{ name: string; up: boolean | null }>;
@@ -84,6 +86,7 @@ const METRIC_TEXT: Record<AlertMetric, { label: string; unit: string }> = {
   latency_p99_seconds: { label: 'p99 statement latency', unit: ' s' },
   pool_exhaustion_rate: { label: 'pool exhaustion rate', unit: '' },
   server_down: { label: 'server down (1 = no answer to the health probe)', unit: '' },
+  servers_shunned: { label: 'servers shunned', unit: '' },
 };
 
 function fmt(v: number): string {
@@ -137,6 +140,7 @@ function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
       hotspot_score: s.hotspotScore,
       latency_p99_seconds: s.latencyP99Seconds,
       pool_exhaustion_rate: s.poolExhaustionRate,
+      servers_shunned: s.serversShunned ?? null,
     }[rule.metric];
     out.push({ key: `${rule.name}\u0000${s.shard}`, shard: s.shard, replica: null, value });
   }

@@ -3,7 +3,7 @@
 // exhaustion rate since the previous snapshot, replica lag. Unknown stays null.
 import type { HealthSnapshot, ShardHealth } from './alerts.js';
 import type { HostFigures, HostSampler } from './host-metrics.js';
-import type { LagSource, PoolStatsSource, ServerUpSource } from './metrics.js';
+import type { LagSource, PoolStatsSource, ServerStateSource } from './metrics.js';
 import type { ObservabilityTracker } from './tracker.js';
 
 export interface ShardLayout {
@@ -17,7 +17,7 @@ export interface HealthSources {
   layout: () => ReadonlyArray<ShardLayout>;
   pools?: PoolStatsSource;
   lag?: LagSource;
-  servers?: ServerUpSource;
+  servers?: ServerStateSource;
 }
 
 /** Keeps the latest host figures per server; refresh() samples every host concurrently. */
@@ -64,7 +64,7 @@ export class HealthCollector {
     const hotness = new Map(this.tracker.hotKeys.hotness().map((h) => [h.shard, h.hotspotScore]));
     const lag = this.sources.lag?.() ?? [];
     const exhaustion = this.poolExhaustion();
-    const up = this.sources.servers?.() ?? [];
+    const servers = this.sources.servers?.();
     const shards: ShardHealth[] = this.sources.layout().map((s) => {
       const host = this.hosts.figures(s.primary);
       const lagOf = (name: string) =>
@@ -77,10 +77,11 @@ export class HealthCollector {
         hotspotScore: hotness.get(s.shard) ?? null,
         latencyP99Seconds: this.tracker.latency.shardSummary(s.shard)?.p99Seconds ?? null,
         poolExhaustionRate: exhaustion.get(s.shard) ?? null,
+        serversShunned: servers ? servers.filter((x) => x.shard === s.shard && x.shunned).length : null,
         replicas: s.replicas.map((name) => ({ name, lagSeconds: lagOf(name) })),
         servers: [s.primary, ...s.replicas].map((name) => ({
           name,
-          up: up.find((u) => u.server === name)?.up ?? null,
+          up: servers?.find((u) => u.server === name)?.up ?? null,
         })),
       };
     });

@@ -33,6 +33,18 @@ export type LagSource = () => ReadonlyArray<{
   lagSeconds: number | null;
   lagBytes: number | null;
 }>;
+/** Each server's probe and shunning state (src/backend/lag-monitor.ts). */
+export type ServerStateSource = () => ReadonlyArray<{
+  shard: string;
+  server: string;
+  role: Role;
+  /** Answers its health probe (null: not probed yet). */
+  up: boolean | null;
+  shunned: boolean;
+  shunsTotal: number;
+}>;
+/** Server connections lost under clients, and reads run again elsewhere after one. */
+export type FaultsSource = () => { serverConnectionsLost: number; readRetries: number };
 export type ParseCacheSource = () => { hits: number; misses: number; entries?: number };
 export type HotnessSource = () => ReadonlyArray<{ shard: string; hotspotScore: number | null }>;
 export type ImbalanceSource = () => number | null;
@@ -47,13 +59,6 @@ export type HostMetricsSource = () => ReadonlyArray<{
 }>;
 
 /** Whether each server answers its health probe (null: not probed yet, the series is left out). */
-export type ServerUpSource = () => ReadonlyArray<{
-  shard: string;
-  server: string;
-  role: Role;
-  up: boolean | null;
-}>;
-
 export type ResultCacheSource = () => {
   hits: number;
   misses: number;
@@ -65,13 +70,14 @@ export type ResultCacheSource = () => {
 export interface MetricSources {
   pools?: PoolStatsSource;
   lag?: LagSource;
+  servers?: ServerStateSource;
+  faults?: FaultsSource;
   parseCache?: ParseCacheSource;
   hotness?: HotnessSource;
   imbalance?: ImbalanceSource;
   alerts?: AlertsSource;
   cutover?: CutoverSource;
   host?: HostMetricsSource;
-  servers?: ServerUpSource;
   resultCache?: ResultCacheSource;
 }
 
@@ -89,6 +95,10 @@ export const METRIC = {
   poolWait: 'shardgate_pool_wait_seconds',
   replicationLagSeconds: 'shardgate_replication_lag_seconds',
   replicationLagBytes: 'shardgate_replication_lag_bytes',
+  serverShunned: 'shardgate_server_shunned',
+  serverShuns: 'shardgate_server_shuns_total',
+  serverConnectionsLost: 'shardgate_server_connections_lost_total',
+  readRetries: 'shardgate_read_retries_total',
   parseCacheHits: 'shardgate_parse_cache_hits_total',
   parseCacheMisses: 'shardgate_parse_cache_misses_total',
   parseCacheEntries: 'shardgate_parse_cache_entries',
@@ -357,6 +367,48 @@ export class ShardgateMetrics {
       (l) => l.lagBytes,
     );
 
+    new Gauge({
+      name: METRIC.serverShunned,
+      help: '1 while a server is out of rotation after failing a connection or dying mid-query.',
+      labelNames: ['shard', 'server', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of src().servers?.() ?? [])
+          this.set({ shard: s.shard, server: s.server, role: s.role }, s.shunned ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: METRIC.serverShuns,
+      help: 'Times a server was taken out of rotation after failing.',
+      labelNames: ['shard', 'server', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of src().servers?.() ?? [])
+          this.inc({ shard: s.shard, server: s.server, role: s.role }, s.shunsTotal);
+      },
+    });
+    new Counter({
+      name: METRIC.serverConnectionsLost,
+      help: 'Server connections lost while a client used them (the client session survives in transaction pooling).',
+      registers,
+      collect() {
+        this.reset();
+        const f = src().faults?.();
+        if (f) this.inc(f.serverConnectionsLost);
+      },
+    });
+    new Counter({
+      name: METRIC.readRetries,
+      help: 'Reads run again on another server after theirs died or refused them.',
+      registers,
+      collect() {
+        this.reset();
+        const f = src().faults?.();
+        if (f) this.inc(f.readRetries);
+      },
+    });
     new Counter({
       name: METRIC.parseCacheHits,
       help: 'Parse-cache lookups that found the statement shape.',

@@ -30,6 +30,8 @@ function baseExpr(metric: AlertRuleConfig['metric'], window: string): string {
       return `sum by (shard) (rate(${METRIC.poolCheckoutsWaited}[${window}])) / sum by (shard) (rate(${METRIC.poolCheckouts}[${window}]))`;
     case 'server_down':
       return `1 - ${METRIC.serverUp}`;
+    case 'servers_shunned':
+      return `sum by (shard) (${METRIC.serverShunned})`;
   }
 }
 
@@ -50,6 +52,7 @@ const SUBJECT: Record<AlertRuleConfig['metric'], string> = {
   pool_exhaustion_rate: 'pool exhaustion rate on shard {{ $labels.shard }} is {{ $value | printf "%.2f" }}',
   server_down:
     'server {{ $labels.server }} ({{ $labels.role }}) of shard {{ $labels.shard }} does not answer',
+  servers_shunned: '{{ $value }} server(s) of shard {{ $labels.shard }} out of rotation after failing',
 };
 
 export function renderPrometheusRules(

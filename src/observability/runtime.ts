@@ -27,6 +27,9 @@ export interface ProbeHealth {
   role: 'primary' | 'replica';
   rttMs: number | null;
   consecutiveFailures: number;
+  /** Out of rotation after failing (monitors that shun; absent elsewhere). */
+  shunned?: boolean;
+  shunsTotal?: number;
 }
 
 /** Down after two failed probes in a row (as the lag monitor's health), unknown until one answered. */
@@ -77,7 +80,14 @@ export function startObservability(
   const serverHealth: Array<() => ReadonlyArray<ProbeHealth>> = [() => topology.monitor.health()];
   const servers = () =>
     serverHealth.flatMap((source) =>
-      source().map((h) => ({ shard: h.shard, server: h.name, role: h.role, up: probeUp(h) })),
+      source().map((h) => ({
+        shard: h.shard,
+        server: h.name,
+        role: h.role,
+        up: probeUp(h),
+        shunned: h.shunned ?? false,
+        shunsTotal: h.shunsTotal ?? 0,
+      })),
     );
   const lag = () =>
     topology.monitor
@@ -129,6 +139,8 @@ export function startObservability(
   tracker.metrics.setSources({
     pools: () => pools().map((p) => ({ ...p })),
     lag,
+    servers,
+    faults: () => ({ ...topology.faultCounters }),
     parseCache: () => {
       const s = parseCache();
       return { hits: s.hits, misses: s.misses, entries: s.size };
@@ -136,7 +148,6 @@ export function startObservability(
     hotness: () => tracker.hotKeys.hotness(),
     imbalance: () => tracker.hotKeys.imbalance(topology.shardNames()).score,
     alerts: () => alerts.firingAlerts().map((a) => ({ alertname: a.alertname, severity: a.severity })),
-    servers,
     host: () =>
       hosts.all().map((h) => ({
         shard: topology.server(h.server)?.shard ?? '',

@@ -616,8 +616,11 @@ describe('migration data plane', () => {
       // The capture catches up (the source gets the target's version), and the writer at once
       // writes the row again: two reads of the target around the source's never match it.
       settle: async () => {
-        const amount = await withClient(target, 'test', async (c) =>
-          (await c.query('SELECT amount::text AS a FROM payments WHERE id = $1', [victim.id])).rows[0].a,
+        const amount = await withClient(
+          target,
+          'test',
+          async (c) =>
+            (await c.query('SELECT amount::text AS a FROM payments WHERE id = $1', [victim.id])).rows[0].a,
         );
         await withClient(splitA.source, 'test', (c) =>
           c.query('UPDATE payments SET amount = $2::numeric WHERE id = $1', [victim.id, amount]),

@@ -1,6 +1,7 @@
 // The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
+import { ServerLostError } from '../../backend/server-loss.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
@@ -41,6 +42,8 @@ export class QueryCycle implements GateParticipant {
   /** A cutover aborted the transaction while idle: the next statement reports this error. */
   private pendingCutoverError: ShardgateError | null = null;
   private seenTranslations = 0;
+  /** A read being run again after losing its server: the response start its client already has. */
+  private retryPreamble: Buffer | null = null;
 
   constructor(
     readonly session: PgClientSession,
@@ -162,7 +165,9 @@ export class QueryCycle implements GateParticipant {
     }
   }
 
-  private async runUnit(unit: Unit): Promise<void> {
+  /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
+  private async runUnit(unit: Unit, attempt = 0): Promise<void> {
+    if (attempt === 0) this.retryPreamble = null;
     const responder = new LocalResponder(this.session, unit);
     let statements: PlannedStatement[];
     try {
@@ -173,11 +178,14 @@ export class QueryCycle implements GateParticipant {
     }
     try {
       this.services.resultCache?.beforeUnit(this.state, statements);
-      if (this.pendingCutoverError && !isRollback(statements)) {
+      if (this.pendingCutoverError) {
         const pending = this.pendingCutoverError;
+        // Reported once: a ROLLBACK ends the failed transaction without hearing it again.
         this.pendingCutoverError = null;
-        responder.fail(pending, 'E');
-        return;
+        if (!isRollback(statements)) {
+          responder.fail(pending, 'E');
+          return;
+        }
       }
       const local = await responder.tryAnswerLocally(statements, this);
       if (local) return;
@@ -203,12 +211,20 @@ export class QueryCycle implements GateParticipant {
       if (target.role === 'primary' && writesData(statements) && (await this.admitWrites([target.shard]))) {
         return this.runUnit(unit);
       }
-      const cache = this.services.resultCache;
-      if (cache)
-        await cache.run(this, unit, statements, target, (t) =>
-          this.runSingle(unit, statements, t, responder),
-        );
-      else await this.runSingle(unit, statements, target, responder);
+      try {
+        const cache = this.services.resultCache;
+        if (cache)
+          await cache.run(this, unit, statements, target, (t) =>
+            this.runSingle(unit, statements, t, responder),
+          );
+        else await this.runSingle(unit, statements, target, responder);
+      } catch (err) {
+        if (!this.mayRetryElsewhere(err, statements, attempt)) throw err;
+        if (err instanceof ServerLostError && err.preamble) this.retryPreamble = err.preamble;
+        // The server is shunned by now: planning again picks another replica, else the primary.
+        this.services.topology.faultCounters.readRetries++;
+        return this.runUnit(unit, attempt + 1);
+      }
     } catch (err) {
       const e = toShardgateError(err);
       if (e.fatal) {
@@ -219,6 +235,37 @@ export class QueryCycle implements GateParticipant {
     } finally {
       if (this.writingOn && this.state.txStatus === 'I' && !this.state.deferredBegin) this.stopWriting();
       this.services.resultCache?.afterUnit(this.state);
+    }
+  }
+
+  /** A read outside a transaction whose server died or refused it, before any byte reached the client. */
+  private mayRetryElsewhere(err: unknown, statements: PlannedStatement[], attempt: number): boolean {
+    if (attempt >= this.services.config.routing.readRetriesOnServerLoss) return false;
+    const s = this.state;
+    if (s.txStatus !== 'I' || s.deferredBegin !== null || writesData(statements)) return false;
+    if (err instanceof ServerLostError) return err.retryable;
+    // Refused or timed out at connect: the statement never left shardgate.
+    return err instanceof ShardgateError && err.code === 'BACKEND_UNAVAILABLE';
+  }
+
+  /** A server connection of this session was lost in transaction pooling: the session lives on. */
+  onServerLost(error: ServerLostError): void {
+    const s = this.state;
+    if (s.txStatus === 'I') return;
+    s.transactionShard = null;
+    s.transactionServer = null;
+    if (error.code === 'BACKEND_LOST_OUTCOME_UNKNOWN') {
+      // A lost COMMIT ends the transaction either way; the client must check what happened.
+      s.txStatus = 'I';
+      s.deferredBegin = null;
+      s.transactionReadOnly = false;
+      return;
+    }
+    if (this.running === null) {
+      // Idle in the transaction: it is gone on the server; the next statement says why.
+      s.txStatus = 'E';
+      s.proxyAborted = true;
+      this.pendingCutoverError = error;
     }
   }
 
@@ -375,6 +422,8 @@ export class QueryCycle implements GateParticipant {
   ): Promise<void> {
     const started = performance.now();
     const binding = await this.bindingFor(target);
+    binding.inheritedPreamble = this.retryPreamble;
+    this.retryPreamble = null;
     let outcome: 'ok' | 'error' = 'error';
     this.running = binding;
     try {

@@ -45,8 +45,11 @@ export interface TrackerSink {
   onMessage?(type: number, buf: Buffer, bodyStart: number, end: number): void;
   /** Every request sent so far has been answered. */
   onIdle?(): void;
-  /** Replacement for an ErrorResponse the client is about to see (a cutover turns it into 40001). */
-  rewriteError?(): Buffer | null;
+  /**
+   * Replacement for an ErrorResponse the client is about to see (a cutover turns it into 40001;
+   * an empty buffer drops it: a server's FATAL the client's session outlives).
+   */
+  rewriteError?(buf: Buffer, start: number, end: number): Buffer | null;
 }
 
 const MSG_PARSE_COMPLETE = 0x31; // '1'
@@ -170,8 +173,10 @@ export class ResponseTracker {
     }
     const entry = this.queue[this.head];
     if (!entry) {
-      // Nothing expected (should not happen): forward so the client sees it.
-      sink.forward(buf.subarray(start, end));
+      // Nothing expected (a FATAL while idle, or a bug): forward so the client sees it.
+      const replacement = type === MSG_ERROR ? (sink.rewriteError?.(buf, start, end) ?? null) : null;
+      if (replacement === null) sink.forward(buf.subarray(start, end));
+      else if (replacement.length > 0) sink.forward(replacement);
       return;
     }
     const forward = !entry.swallow || (type === MSG_ERROR && entry.forwardErrors === true);
@@ -181,9 +186,9 @@ export class ResponseTracker {
     if (type === MSG_COPY_IN || type === MSG_COPY_BOTH) this.copyIn = true;
     if (type === MSG_DATA_ROW && entry.capture) entry.capture(readFirstColumn(buf, start + 5, end));
     if (forward) {
-      const replacement = type === MSG_ERROR ? (sink.rewriteError?.() ?? null) : null;
+      const replacement = type === MSG_ERROR ? (sink.rewriteError?.(buf, start, end) ?? null) : null;
       if (replacement) {
-        sink.forward(replacement);
+        if (replacement.length > 0) sink.forward(replacement);
       } else if (type === MSG_READY && entry.readyStatus !== undefined) {
         const copy = Buffer.from(buf.subarray(start, end));
         copy[5] = entry.readyStatus;

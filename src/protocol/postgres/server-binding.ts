@@ -5,6 +5,7 @@
 import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
+import { pgErrorSeverity, ServerLostError, serverLossError } from '../../backend/server-loss.js';
 import { ShardgateError } from '../../errors.js';
 import { readCommandTag, readErrorCode } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
@@ -17,6 +18,7 @@ import {
 } from './frontend-messages.js';
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
 import { serverStatementName } from './session-state.js';
 import { FE, type Unit } from './units.js';
@@ -32,6 +34,15 @@ export class ServerBinding {
   keepClientInTransaction = false;
   /** Errors of the running unit reach the client as this one (a cutover aborting the transaction). */
   errorOverride: ShardgateError | null = null;
+  /** What the running unit is, for the error of a lost connection (see onServerLost). */
+  private unitCommits = false;
+  private unitWrites = false;
+  /** A read outside a transaction: what of its response reached the client (see read-preamble.ts). */
+  private readonly preamble = new ReadPreamble();
+  /** Set by the query cycle before run(): the preamble the client saw from a lost earlier run. */
+  inheritedPreamble: Buffer | null = null;
+  /** The FATAL the server sent before closing, kept from a client that outlives it. */
+  private serverFatal: string | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -43,7 +54,20 @@ export class ServerBinding {
   ) {
     const session = cycle.session;
     this.tracker = new ResponseTracker({
-      forward: (bytes) => session.write(bytes),
+      forward: (bytes) => {
+        if (!this.preamble.open && !this.preamble.mismatch) {
+          session.write(bytes);
+          return;
+        }
+        if (this.preamble.mismatch) return;
+        const out = this.preamble.filter(bytes);
+        if (out === null) {
+          this.conn.destroy();
+          this.lose('the read run again on this server answered with different columns', false);
+        } else if (out.length > 0) {
+          session.write(out);
+        }
+      },
       onMessage: (type, buf, bodyStart, end) => {
         if (type === 0x45) {
           this.unitError = true;
@@ -55,7 +79,15 @@ export class ServerBinding {
         }
       },
       onIdle: () => this.done?.(),
-      rewriteError: () => (this.errorOverride ? encodeErrorResponse(this.errorOverride) : null),
+      rewriteError: (buf, start, end) => {
+        if (this.errorOverride) return encodeErrorResponse(this.errorOverride);
+        if (!this.outlivesServer) return null;
+        const { severity, message } = pgErrorSeverity(buf, start + 5, end);
+        if (severity !== 'FATAL' && severity !== 'PANIC') return null;
+        // The server is closing this connection; the client's session is not its to close.
+        this.serverFatal = message;
+        return EMPTY;
+      },
     });
   }
 
@@ -90,9 +122,18 @@ export class ServerBinding {
       server.view.outstanding--;
       binding.released = true;
       server.pool.discard(conn);
-      throw err;
+      if (err instanceof ShardgateError || !conn.closed) throw err;
+      // The connection died under the settings sync: nothing ran, nothing reached the client.
+      const detail = err instanceof Error ? err.message : String(err);
+      topology.shun(serverName, detail);
+      throw new ServerLostError('BACKEND_LOST', { server: serverName, shard: server.shard, detail }, true);
     }
     return binding;
+  }
+
+  /** Transaction pooling: the client never owned this connection, so its loss must not end the session. */
+  private get outlivesServer(): boolean {
+    return this.cycle.services.config.pool.mode === 'transaction' && !this.cycle.state.pinnedReason;
   }
 
   get idle(): boolean {
@@ -117,6 +158,11 @@ export class ServerBinding {
     }
     if (statements.length === 0) return;
     const result = await this.conn.query(statements.join('; '));
+    if (result.error && /^(57P|08)/.test(result.error.code)) {
+      // The server is shutting down or gone, not refusing the setting: a lost connection.
+      this.conn.destroy();
+      throw new Error(result.error.message);
+    }
     if (result.error) {
       throw new ShardgateError('INVALID_HINT', {
         name: 'session setting',
@@ -138,6 +184,13 @@ export class ServerBinding {
     const isWrite = statements.some(
       (s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl',
     );
+    this.unitCommits = statements.some((s) => s.facts.transaction?.action === 'commit');
+    this.unitWrites = isWrite || statements.some((s) => !UNIT_NON_WRITING.has(s.facts.kind));
+    this.preamble.begin(
+      !this.unitWrites && state.txStatus === 'I' && !state.deferredBegin,
+      this.inheritedPreamble,
+    );
+    this.inheritedPreamble = null;
     // A unit that only prepares or describes touches no data: it must not bind the transaction
     // to this server, so a deferred BEGIN waits for the first unit that executes something.
     const describeOnly = !unit.simple && !unit.frames.some((f) => f.type === FE.Execute);
@@ -177,6 +230,17 @@ export class ServerBinding {
       this.tracker.push({ expect: Expect.Query, swallow: true, capture: (v) => (position = v) });
     }
     void responder;
+    if (this.released) {
+      // The connection went away between checkout and now: nothing was sent.
+      return Promise.reject(
+        new ServerLostError(
+          'BACKEND_LOST',
+          { server: this.serverName, shard: this.shard, detail: 'server closed the connection' },
+          !this.preamble.passed,
+          this.preamble.passed ? null : this.preamble.seen(),
+        ),
+      );
+    }
     return new Promise<boolean>((resolve, reject) => {
       this.done = () => {
         this.done = null;
@@ -429,22 +493,49 @@ export class ServerBinding {
   }
 
   private onServerLost(err: Error | null): void {
+    this.lose(this.serverFatal ?? err?.message ?? 'server closed the connection', true);
+  }
+
+  /** The connection is gone (or given up): fail the unit or the transaction, and maybe the session. */
+  private lose(detail: string, shun: boolean): void {
     if (this.released) return;
     this.released = true;
-    const server = this.cycle.services.topology.server(this.serverName);
+    const topology = this.cycle.services.topology;
+    const server = topology.server(this.serverName);
     if (server) server.view.outstanding--;
     this.pool.discard(this.conn);
     this.cycle.bindings.delete(this.serverName);
-    const error = new ShardgateError('BACKEND_DIED', {
-      server: this.serverName,
-      shard: this.shard,
-      detail: err?.message ?? 'server closed the connection',
-    });
-    this.cycle.state.txStatus = 'I';
+    if (shun) topology.shun(this.serverName, detail);
+    topology.faultCounters.serverConnectionsLost++;
+    const params = { server: this.serverName, shard: this.shard, detail };
+    const state = this.cycle.state;
+    if (!this.outlivesServer) {
+      // Session pooling (or a pinned session): the client owned this connection; as on the server.
+      const error = new ShardgateError('BACKEND_DIED', params);
+      state.txStatus = 'I';
+      if (this.failed) this.failed(error);
+      else this.cycle.session.fail(error);
+      return;
+    }
+    const running = this.failed !== null;
+    const error = serverLossError(
+      {
+        inTransaction: state.txStatus !== 'I',
+        commits: running && this.unitCommits,
+        writes: running && this.unitWrites,
+        clientSawBytes: this.preamble.passed,
+      },
+      params,
+      this.preamble.passed ? null : this.preamble.seen(),
+    );
+    this.cycle.onServerLost(error);
     if (this.failed) this.failed(error);
-    else this.cycle.session.fail(error);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+/** Statement kinds that change no data (a lost one of these cannot have half-happened). */
+const UNIT_NON_WRITING = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
 
 /** A Sync-terminated unit that names no prepared statement: nothing to rename or inject. */
 function isPlainExtended(unit: Unit): boolean {

@@ -1,0 +1,115 @@
+// The reports of `bench faults`: one row per (pool mode, fault) with what clients saw (errors,
+// closed sessions), when the server left rotation and the last client error after the fault, and
+// how many reads shardgate ran again elsewhere. Pure functions of the result document.
+import type { LoadSnapshot, MachineInfo } from '../lib/machine.js';
+import { describeLoad, describeMachine } from '../lib/machine.js';
+import { fmt, formatTable, markdownTable } from '../lib/report.js';
+import { barChart } from '../lib/svg-chart.js';
+
+export type FaultKind = 'replica-kill' | 'replica-drop' | 'primary-kill';
+export const FAULT_KINDS: readonly FaultKind[] = ['replica-kill', 'replica-drop', 'primary-kill'];
+
+interface Counts {
+  ok: number;
+  errors: number;
+}
+
+export interface FaultRun {
+  fault: FaultKind;
+  poolMode: 'transaction' | 'session';
+  victim: string;
+  readers: number;
+  reads: { before: Counts; after: Counts };
+  writes: { before: Counts; after: Counts };
+  sessionsClosed: number;
+  /** Fault to shardgate's shunnedAt of the victim; null: never shunned. */
+  shunMs: number | null;
+  /** Fault to the last error any client saw (0: none). */
+  lastErrorMs: number;
+  readsRetried: number;
+  errorSamples: Array<{ error: string; count: number }>;
+  beforeSeconds: number;
+  afterSeconds: number;
+}
+
+export interface FaultsResult {
+  scenario: 'faults';
+  schemaVersion: 1;
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: MachineInfo;
+  load: { before: LoadSnapshot; after: LoadSnapshot };
+  runs: FaultRun[];
+}
+
+const HEADERS = [
+  'fault',
+  'pooling',
+  'reads/s before',
+  'reads/s after',
+  'read errors',
+  'write errors',
+  'sessions closed',
+  'shunned after ms',
+  'last error after ms',
+  'reads retried',
+];
+
+function rows(result: FaultsResult): string[][] {
+  return result.runs.map((r) => [
+    `${r.fault} (${r.victim})`,
+    r.poolMode,
+    fmt(r.reads.before.ok / r.beforeSeconds),
+    fmt(r.reads.after.ok / r.afterSeconds),
+    String(r.reads.after.errors),
+    `${r.writes.after.errors} of ${r.writes.after.errors + r.writes.after.ok}`,
+    String(r.sessionsClosed),
+    fmt(r.shunMs),
+    r.lastErrorMs ? fmt(r.lastErrorMs) : '-',
+    String(r.readsRetried),
+  ]);
+}
+
+function errorNotes(result: FaultsResult): string[] {
+  return result.runs.flatMap((r) =>
+    r.errorSamples.slice(0, 3).map((e) => `${r.fault}, ${r.poolMode}: ${e.count} x ${e.error}`),
+  );
+}
+
+export function faultsReport(result: FaultsResult): { console: string; markdown: string; svg: string } {
+  const body = rows(result);
+  const notes = errorNotes(result);
+  const where = `${describeMachine(result.machine)}; ${describeLoad(result.load.before)} before`;
+  const console = [
+    '',
+    'bench faults: what clients see when a server fails under load',
+    `machine: ${where}`,
+    formatTable(HEADERS, body),
+    ...notes.map((n) => `client error: ${n}`),
+    '',
+  ].join('\n');
+  const markdown = [
+    `Server faults under a steady eventual-read load plus one writer. Measured ${result.startedAt.slice(0, 10)} on ${where}.`,
+    '',
+    `Command: \`${result.command}\``,
+    '',
+    markdownTable(HEADERS, body),
+    ...(notes.length ? ['', ...notes.map((n) => `- client error: ${n}`)] : []),
+    '',
+  ].join('\n');
+  const svg = barChart({
+    title: 'bench faults: client errors after the fault',
+    yLabel: 'errors seen by clients',
+    series: ['read errors', 'write errors', 'sessions closed'],
+    groups: result.runs.map((r) => ({
+      label: `${r.fault} / ${r.poolMode}`,
+      values: [
+        { value: r.reads.after.errors },
+        { value: r.writes.after.errors },
+        { value: r.sessionsClosed },
+      ],
+    })),
+  });
+  return { console, markdown, svg };
+}
