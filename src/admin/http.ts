@@ -36,7 +36,19 @@ export class AdminServer {
     private readonly log: Logger,
     private readonly token: string | undefined,
   ) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        // Last line for this request only: the process and other requests carry on.
+        this.log.error({ err }, 'admin request failed');
+        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+    });
+    // Malformed HTTP (bad request line, oversized headers): answer 400 and close that socket.
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
   }
 
   route(route: AdminRoute): void {
@@ -67,8 +79,14 @@ export class AdminServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
+    let url: URL;
+    try {
+      // Never trust the request target: "//[" and friends throw here.
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      return send(res, 400, { error: 'malformed request target' });
+    }
     try {
       const found = this.match(method, url.pathname);
       if (!found) {

@@ -11,6 +11,7 @@ import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-clust
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
 import { createLogger } from '../log.js';
+import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
 
 interface DemoOptions {
@@ -120,6 +121,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     if (mariadb) await loadMysqlDemoData(config, { users: Number(opts.users) });
     const proxy = await startProxy(config, { log });
     cleanups.push(() => proxy.close());
+    installLastResortHandlers(log);
     const pgUrl = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
     const mysqlUrl = proxy.mysql ? `mysql://app:app@127.0.0.1:${proxy.mysql.port}/shardgate` : null;
     const state = {
