@@ -163,7 +163,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   }
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
-    const server = new AdminServer(log, config.admin.token);
+    const server = new AdminServer(log, config.admin.token, {
+      allowedHosts: config.admin.allowedHosts,
+      listenHost: config.listen.admin.host,
+    });
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     if (observability) registerMonitoringRoutes(server, topology, observability);

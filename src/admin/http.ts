@@ -1,14 +1,19 @@
-// The admin HTTP server: JSON API, Prometheus /metrics and the dashboard. Read endpoints are
-// open on the admin address; mutating endpoints need the token from config (Bearer).
+// The admin HTTP server: JSON API, Prometheus /metrics and the dashboard. Routes marked `open`
+// answer anyone on the admin address; every other route needs the token from config (Bearer).
+// Who may call what, and the Host check: access.ts. Every JSON answer is passed through a
+// redaction of password/secret/token fields.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { bearerMatches, HostCheck } from './access.js';
 
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Exact path, or a prefix ending in '/*'. */
   path: string;
   mutating?: boolean;
+  /** GET only: answered without the admin token (nothing personal or secret in it). */
+  open?: boolean;
   handler(req: AdminRequest): Promise<AdminResponse> | AdminResponse;
 }
 
@@ -32,10 +37,17 @@ export class AdminServer {
   private server: http.Server;
   private routes: AdminRoute[] = [];
 
+  private readonly hosts: HostCheck;
+
   constructor(
     private readonly log: Logger,
     private readonly token: string | undefined,
+    access: { allowedHosts: readonly string[]; listenHost: string } = {
+      allowedHosts: [],
+      listenHost: '127.0.0.1',
+    },
   ) {
+    this.hosts = new HostCheck(access.allowedHosts, access.listenHost);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last line for this request only: the process and other requests carry on.
@@ -52,6 +64,8 @@ export class AdminServer {
   }
 
   route(route: AdminRoute): void {
+    if (route.open && (route.method !== 'GET' || route.mutating))
+      throw new Error(`admin route ${route.method} ${route.path}: only a read may be open`);
     this.routes.push(route);
   }
 
@@ -87,6 +101,12 @@ export class AdminServer {
     } catch {
       return send(res, 400, { error: 'malformed request target' });
     }
+    if (!this.hosts.allows(req.headers.host)) {
+      return send(res, 403, {
+        error:
+          'Host not allowed: use a loopback name or an IP address, or add the name to admin.allowedHosts',
+      });
+    }
     try {
       const found = this.match(method, url.pathname);
       if (!found) {
@@ -96,12 +116,14 @@ export class AdminServer {
           path: url.pathname,
         });
       }
-      if (found.route.mutating) {
-        const auth = req.headers.authorization ?? '';
+      if (!found.route.open) {
         if (!this.token) {
-          return send(res, 403, { error: 'mutating endpoints are disabled: set admin.token in the config' });
+          return send(res, 403, {
+            error:
+              'this endpoint needs the admin token, and none is configured: set admin.token in the config',
+          });
         }
-        if (auth !== `Bearer ${this.token}`) {
+        if (!bearerMatches(req.headers.authorization, this.token)) {
           return send(res, 401, {
             error: 'missing or wrong token: send Authorization: Bearer <admin.token>',
           });
@@ -147,8 +169,20 @@ export class HttpError extends Error {
   }
 }
 
+/** Field names whose values never leave the process through the API. */
+const SECRET_FIELD = /password|passwd|^pwd$|secret|token|credential/i;
+
 function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+  const text = JSON.stringify(
+    body,
+    (k, v: unknown) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (k !== '' && SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== 'object')
+        return '[redacted]';
+      return v;
+    },
+    2,
+  );
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
 }

@@ -291,7 +291,13 @@ export const configSchema = z.object({
   dataTypes: z.record(z.string(), dataTypeSchema).default({}),
   tables: z.record(z.string(), tableSchema).default({}),
   observability: observabilitySchema.default(observabilitySchema.parse({})),
-  admin: z.object({ token: z.string().optional() }).default({}),
+  admin: z
+    .object({
+      token: z.string().optional(),
+      /** Host names (besides loopback names and IP addresses) the admin API answers to; DNS-rebinding guard. */
+      allowedHosts: z.array(z.string().min(1)).default([]),
+    })
+    .default({ allowedHosts: [] }),
   migration: migrationSchema.default(migrationSchema.parse({})),
   log: z
     .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
