@@ -150,6 +150,7 @@ export class MysqlClientSession implements KillTarget {
       response: response.authResponse,
       send: (p) => this.sendPacket(p),
       secure: () => this.tlsDone,
+      onConfigProblem: (user, problem) => this.log.warn({ user, problem }, 'mysql login refused by config'),
       onSuccess: (user) =>
         void this.onAuthenticated(user, response.database, response.collation, capabilities),
       onFailure: (err) => this.fail(err),
@@ -268,6 +269,7 @@ export class MysqlClientSession implements KillTarget {
         alwaysSwitch: true,
         send: (p) => this.sendPacket(p),
         secure: () => this.tlsDone,
+        onConfigProblem: (user, problem) => this.log.warn({ user, problem }, 'mysql login refused by config'),
         onSuccess: (user) => {
           void this.checkDatabase(user, change.database).then(
             (schema) => {
