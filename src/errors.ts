@@ -69,6 +69,13 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'too many client connections ({max}); retry later or raise limits.maxClientConnections',
   },
+  TOO_MANY_UNAUTHENTICATED: {
+    sqlstate: '53300',
+    mysqlErrno: 1040,
+    severity: 'FATAL',
+    message:
+      'too many connections from {address} that have not logged in yet ({max}); finish or close them, or raise limits.maxUnauthenticatedPerAddress',
+  },
   TLS_REQUIRED: {
     sqlstate: '28000',
     mysqlErrno: 3159,

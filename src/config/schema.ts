@@ -257,10 +257,17 @@ export const configSchema = z.object({
         .min(1024)
         .default(64 * 1024 * 1024),
       maxClientConnections: z.number().int().min(1).default(10_000),
+      /** Connections one source address may hold before they authenticate (both protocols together). */
+      maxUnauthenticatedPerAddress: z.number().int().min(1).default(128),
       /** Close a client that has not finished startup within this time. */
       startupTimeoutMs: z.number().int().min(1).default(10_000),
     })
-    .default({ maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 10_000, startupTimeoutMs: 10_000 }),
+    .default({
+      maxMessageBytes: 64 * 1024 * 1024,
+      maxClientConnections: 10_000,
+      maxUnauthenticatedPerAddress: 128,
+      startupTimeoutMs: 10_000,
+    }),
   /** Database names clients may connect to (the logical database). Empty: any name. */
   databases: z.array(z.string()).default([]),
   users: z.array(userSchema).min(1, 'at least one user is needed'),

@@ -31,4 +31,6 @@ export interface SessionServices {
   cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
   onSessionClosed(session: PgClientSession): void;
+  /** Login completed (the listener's pre-auth accounting ends here). */
+  onAuthenticated?(session: PgClientSession): void;
 }
