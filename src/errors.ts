@@ -124,6 +124,19 @@ export const ERRORS = {
     message:
       '{verb} on sharded table {table} has no shard-key condition ({column}) and would touch every shard; add "{column} = ..." or allow scatterWrites for the table in config',
   },
+  ROUTING_OVERRIDE_NOT_ALLOWED: {
+    sqlstate: '42501',
+    mysqlErrno: 1227,
+    severity: 'ERROR',
+    message:
+      'routing override {override} is not allowed for this user; remove it (SET shardgate.{name} = default, or drop the hint), or set routingOverrides: true for the user in the config',
+  },
+  ROUTING_OVERRIDE_REFUSED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message: 'shard={shard} cannot run this statement: {detail}; remove the shard= override',
+  },
   UNKNOWN_SHARD: {
     sqlstate: '42704',
     mysqlErrno: 1105,

@@ -53,6 +53,8 @@ export const userSchema = z.object({
   mysqlAuth: z.enum(['mysql_native_password', 'caching_sha2_password']).default('caching_sha2_password'),
   /** Databases this user may connect to (empty: any served database). */
   databases: z.array(z.string()).default([]),
+  /** May use the routing overrides shard= and role=replica (hint, SET shardgate.*, startup option). */
+  routingOverrides: z.boolean().default(false),
 });
 export type UserConfig = z.infer<typeof userSchema>;
 

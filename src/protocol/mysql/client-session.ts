@@ -203,6 +203,7 @@ export class MysqlClientSession implements KillTarget {
       if (this.startupTimer) clearTimeout(this.startupTimer);
       this.startupTimer = null;
       this.framer.setMaxPayloadBytes(this.services.config.limits.maxMessageBytes);
+      this.currentState.context.overridesAllowed = user.routingOverrides;
       this.services.onAuthenticated?.(this);
       this.sendPacket(encodeOk({ status: STATUS.AUTOCOMMIT }, capabilities));
       this.phase = 'ready';
@@ -279,6 +280,7 @@ export class MysqlClientSession implements KillTarget {
             (schema) => {
               const collation = change.collation ?? state.collation;
               state.user = user.name;
+              state.context.overridesAllowed = user.routingOverrides;
               state.schema = schema;
               state.collation = collation;
               state.vars = new Map(this.charsetVars(collation));

@@ -170,6 +170,8 @@ export class PgClientSession {
     this.startupTimer = null;
     this.framer.setMaxMessageBytes(this.services.config.limits.maxMessageBytes);
     this.services.onAuthenticated?.(this);
+    const user = this.services.config.users.find((u) => u.name === this.state!.user);
+    this.state!.context.overridesAllowed = user?.routingOverrides ?? false;
     this.phase = 'ready';
     this.cycle = new QueryCycle(this, this.services);
     await this.cycle.start();
