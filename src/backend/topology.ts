@@ -86,6 +86,7 @@ export class RuntimeTopology {
         database,
         user: config.backend.user,
         password: config.backend.password,
+        allowCleartextPassword: config.backend.allowCleartextPassword,
       };
       const runtime: RuntimeServer = {
         name,

@@ -283,8 +283,14 @@ export const configSchema = z.object({
       mysqlUser: z.string().default('root'),
       mysqlPassword: z.string().default(''),
       mysqlDatabase: z.string().default('shardgate'),
+      /**
+       * Answer a server that asks for the password in clear text (PostgreSQL `password` method,
+       * MySQL mysql_clear_password). Off: such a server is refused, the password never sent.
+       */
+      allowCleartextPassword: z.boolean().default(false),
     })
     .default({
+      allowCleartextPassword: false,
       user: 'postgres',
       password: '',
       database: 'postgres',
