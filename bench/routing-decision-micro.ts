@@ -16,7 +16,15 @@ const topology = new RuntimeTopology(config);
 const analyzer = await QueryAnalyzer.create({ cacheSize: 10_000 });
 const router = new Router(analyzer, topology);
 const session = {
-  context: { vip: false, realtime: false, batterySaving: false, consistency: null, shard: null, role: null },
+  context: {
+    vip: false,
+    realtime: false,
+    batterySaving: false,
+    consistency: null,
+    shard: null,
+    role: null,
+    overridesAllowed: false,
+  },
   inTransaction: false,
   transactionReadOnly: false,
   transactionShard: null,

@@ -69,6 +69,13 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'too many client connections ({max}); retry later or raise limits.maxClientConnections',
   },
+  TOO_MANY_UNAUTHENTICATED: {
+    sqlstate: '53300',
+    mysqlErrno: 1040,
+    severity: 'FATAL',
+    message:
+      'too many connections from {address} that have not logged in yet ({max}); finish or close them, or raise limits.maxUnauthenticatedPerAddress',
+  },
   TLS_REQUIRED: {
     sqlstate: '28000',
     mysqlErrno: 3159,
@@ -137,6 +144,19 @@ export const ERRORS = {
     severity: 'ERROR',
     message:
       '{verb} on sharded table {table} has no shard-key condition ({column}) and would touch every shard; add "{column} = ..." or allow scatterWrites for the table in config',
+  },
+  ROUTING_OVERRIDE_NOT_ALLOWED: {
+    sqlstate: '42501',
+    mysqlErrno: 1227,
+    severity: 'ERROR',
+    message:
+      'routing override {override} is not allowed for this user; remove it (SET shardgate.{name} = default, or drop the hint), or set routingOverrides: true for the user in the config',
+  },
+  ROUTING_OVERRIDE_REFUSED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message: 'shard={shard} cannot run this statement: {detail}; remove the shard= override',
   },
   UNKNOWN_SHARD: {
     sqlstate: '42704',

@@ -19,6 +19,7 @@ import { PgResultCache } from './cache/pg-result-cache.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
+import { PreAuthLimit } from './listener/pre-auth-limit.js';
 import { CutoverGate } from './migration/cutover-gate.js';
 import { configWithMigrations, MigrationManager } from './migration/manager.js';
 import { type Observability, startObservability } from './observability/runtime.js';
@@ -136,17 +137,22 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         required: config.tls.required,
       }
     : null;
-  const pgListener = new PgListener({
-    config,
-    log,
-    topology,
-    router,
-    cancel,
-    cutover,
-    observer: observers,
-    tls: tlsConfig,
-    resultCache,
-  });
+  // Unauthenticated connections per source address, counted over both listeners.
+  const preAuth = new PreAuthLimit(() => config.limits.maxUnauthenticatedPerAddress);
+  const pgListener = new PgListener(
+    {
+      config,
+      log,
+      topology,
+      router,
+      cancel,
+      cutover,
+      observer: observers,
+      tls: tlsConfig,
+      resultCache,
+    },
+    preAuth,
+  );
   const host = config.listen.postgres.host;
   const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
   log.info({ host, port }, 'postgres front end listening');
@@ -167,17 +173,20 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           params.map((text) => ({ text, numeric: false })),
         ),
     });
-    const listener = new MysqlListener({
-      config,
-      log,
-      topology: mysqlTopology,
-      router: mysqlRouter,
-      observer: observers,
-      tls: tlsConfig,
-      server: new ServerInfo(),
-      sha2: new Sha2AuthState(),
-      sessions: new Map(),
-    });
+    const listener = new MysqlListener(
+      {
+        config,
+        log,
+        topology: mysqlTopology,
+        router: mysqlRouter,
+        observer: observers,
+        tls: tlsConfig,
+        server: new ServerInfo(),
+        sha2: new Sha2AuthState(),
+        sessions: new Map(),
+      },
+      preAuth,
+    );
     const mysqlHost = config.listen.mysql.host;
     const mysqlPort = await listener.listen(mysqlHost, options.mysqlPort ?? config.listen.mysql.port);
     mysql = { host: mysqlHost, port: mysqlPort, listener, topology: mysqlTopology, router: mysqlRouter };
@@ -185,7 +194,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   }
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
-    const server = new AdminServer(log, config.admin.token);
+    const server = new AdminServer(log, config.admin.token, {
+      allowedHosts: config.admin.allowedHosts,
+      listenHost: config.listen.admin.host,
+    });
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     registerCacheRoutes(server, resultCache);

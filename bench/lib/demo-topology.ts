@@ -2,6 +2,7 @@
 // of a PostgreSQL primary plus M streaming replicas from the local launcher, the demo schema and
 // sample rows, and a shardgate config built from config/shardgate.yaml with the launched servers
 // in place of its shard list. shardgate itself runs as a child process (launchShardgateProcess).
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
@@ -68,6 +69,8 @@ export async function startDemoTopology(options: DemoTopologyOptions): Promise<D
     raw.backend = { ...((raw.backend as object) ?? {}), database: DEMO_DATABASE };
     raw.users = [{ name: BENCH_USER, password: '', auth: 'trust' }];
     raw.log = { level: 'warn' };
+    // Hot keys and migrations need the admin token; adminJson sends it.
+    raw.admin = { ...((raw.admin as object) ?? {}), token: BENCH_ADMIN_TOKEN };
     raw.listen = { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } };
     const config = parseConfig(raw, 'bench demo topology');
     await loadDemoData(config, { users: options.demoUsers });
@@ -121,9 +124,15 @@ export async function startShardgateOn(
   };
 }
 
+/** Admin token of the shardgate processes this bench run starts (fresh per run). */
+export const BENCH_ADMIN_TOKEN = randomBytes(12).toString('hex');
+
 /** GET a JSON document from shardgate's admin API (bounded by a timeout). */
 export async function adminJson<T>(adminUrl: string, path: string, timeoutMs = 10_000): Promise<T> {
-  const res = await fetch(adminUrl + path, { signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(adminUrl + path, {
+    headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
   return (await res.json()) as T;
 }

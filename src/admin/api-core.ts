@@ -7,6 +7,7 @@ export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology
   admin.route({
     method: 'GET',
     path: '/healthz',
+    open: true,
     handler: () => {
       const health = topology.monitor.health();
       const primariesDown = health.filter((h) => h.role === 'primary' && !h.healthy).map((h) => h.name);
@@ -23,6 +24,7 @@ export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology
   admin.route({
     method: 'GET',
     path: '/api/topology',
+    open: true,
     handler: () => {
       const view = topology.view();
       return {
@@ -45,6 +47,7 @@ export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology
   admin.route({
     method: 'GET',
     path: '/api/pools',
+    open: true,
     handler: () => ({ json: topology.allServers().map((s) => s.pool.stats()) }),
   });
 }

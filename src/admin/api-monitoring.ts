@@ -59,6 +59,7 @@ export function registerMonitoringRoutes(
   admin.route({
     method: 'GET',
     path: '/metrics',
+    open: true,
     handler: async () => ({ text: await tracker.metrics.text(), contentType: tracker.metrics.contentType }),
   });
 
@@ -121,7 +122,7 @@ export function registerMonitoringRoutes(
     });
   };
 
-  admin.route({ method: 'GET', path: '/api/shards', handler: () => ({ json: shardRows() }) });
+  admin.route({ method: 'GET', path: '/api/shards', open: true, handler: () => ({ json: shardRows() }) });
 
   admin.route({
     method: 'GET',
@@ -142,6 +143,7 @@ export function registerMonitoringRoutes(
   admin.route({
     method: 'GET',
     path: '/api/alerts',
+    open: true,
     handler: () => ({
       json: { firing: obs.alerts.firingAlerts(), recent: obs.recentAlertEvents.slice(-50) },
     }),
@@ -150,6 +152,7 @@ export function registerMonitoringRoutes(
   admin.route({
     method: 'GET',
     path: '/api/alert-rules',
+    open: true,
     handler: () => ({
       text: renderPrometheusRules(topology.currentConfig.observability.alerts.rules),
       contentType: 'text/yaml; charset=utf-8',

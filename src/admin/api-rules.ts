@@ -132,6 +132,7 @@ export function registerRulesRoutes(
   admin.route({
     method: 'GET',
     path: '/api/rules',
+    open: true,
     handler: () => {
       const config = topology.currentConfig;
       return {

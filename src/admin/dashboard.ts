@@ -1,6 +1,7 @@
 // The dashboard: one self-contained page (no build step, no CDN: it must work offline) that polls
 // the admin API every 2 s and draws the keyspace map, a latency heatmap per shard over time, the
 // replication topology with live lag, hot keys with scores, alerts, advice and migrations.
+// Hot keys, advice and migrations need the admin token: the page takes it from "#token=...".
 import type { AdminServer } from './http.js';
 
 const PAGE = `<!doctype html>
@@ -37,7 +38,9 @@ table{border-collapse:collapse;width:100%} td,th{padding:3px 6px;border-bottom:1
 const COLORS=['#3b6fd8','#2a9d8f','#e76f51','#8e5bd8','#d4a017','#5a7d2a'];
 const heat={};
 const esc=(s)=>String(s).replace(/[&<>"]/g,(c)=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-const get=(p)=>fetch(p).then((r)=>r.ok?r.json():null).catch(()=>null);
+// The admin token arrives once in the URL fragment (never sent to a server), then lives in this tab only.
+const TOKEN=(()=>{const m=/(?:^#|&)token=([^&]+)/.exec(location.hash);if(m){sessionStorage.setItem('sgToken',decodeURIComponent(m[1]));history.replaceState(null,'',location.pathname);}return sessionStorage.getItem('sgToken');})();
+const get=(p)=>fetch(p,TOKEN?{headers:{authorization:'Bearer '+TOKEN}}:{}).then((r)=>r.ok?r.json():null).catch(()=>null);
 function heatColor(s){if(s==null)return '#eef0f3';const ms=s*1000;if(ms<1)return '#c7e9c0';if(ms<5)return '#74c476';if(ms<20)return '#fdae6b';if(ms<100)return '#f16913';return '#a50f15';}
 async function tick(){
   const [topo,shards,hot,alerts,advice,migrations,queries,cache]=await Promise.all([get('/api/topology'),get('/api/shards'),get('/api/hotkeys?limit=10'),get('/api/alerts'),get('/api/advice'),get('/api/migrations'),get('/api/queries?limit=10'),get('/api/cache')]);
@@ -60,6 +63,7 @@ async function tick(){
   (shards||[]).forEach((s)=>{const p99=Math.max(0,...(s.latency||[]).map((l)=>l.p99||0));(heat[s.name]=heat[s.name]||[]).push(s.latency&&s.latency.length?p99:null);if(heat[s.name].length>150)heat[s.name].shift();
     const row=document.createElement('div');row.innerHTML='<span style="display:inline-block;width:40px">'+esc(s.name)+'</span>';const cells=document.createElement('span');cells.className='heat';cells.style.display='inline-grid';
     heat[s.name].forEach((v)=>{const c=document.createElement('i');c.style.background=heatColor(v);c.title=v==null?'no traffic':(v*1000).toFixed(2)+' ms';cells.appendChild(c);});row.appendChild(cells);hm.appendChild(row);});
+  if(!hot)document.getElementById('hotness').textContent='hot keys, advice and migrations need the admin token: open this page as /#token=<admin.token>';
   if(hot){document.getElementById('hotness').textContent=hot.shards.map((h)=>h.shard+': hotspot '+(h.hotspotScore==null?'-':h.hotspotScore.toFixed(0))).join(' · ')+' · imbalance '+(hot.imbalance&&hot.imbalance.score!=null?hot.imbalance.score.toFixed(0):'-');
     const tb=document.querySelector('#hotkeys tbody');tb.innerHTML='';hot.keys.forEach((k)=>{const tr=document.createElement('tr');tr.dataset.hotKey=k.value;tr.innerHTML='<td>'+esc(k.shard)+'</td><td>'+esc(k.table)+'</td><td>'+esc(k.value)+'</td><td>'+k.count+'</td>';tb.appendChild(tr);});}
   if(queries){const qb=document.querySelector('#queries tbody');qb.innerHTML='';queries.queries.forEach((q,i)=>{const tr=document.createElement('tr');tr.dataset.query=String(i);
@@ -79,6 +83,7 @@ export function registerDashboard(admin: AdminServer, migrations: () => unknown[
     admin.route({
       method: 'GET',
       path,
+      open: true,
       handler: () => ({ text: PAGE, contentType: 'text/html; charset=utf-8' }),
     });
   }

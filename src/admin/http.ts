@@ -1,14 +1,19 @@
-// The admin HTTP server: JSON API, Prometheus /metrics and the dashboard. Read endpoints are
-// open on the admin address; mutating endpoints need the token from config (Bearer).
+// The admin HTTP server: JSON API, Prometheus /metrics and the dashboard. Routes marked `open`
+// answer anyone on the admin address; every other route needs the token from config (Bearer).
+// Who may call what, and the Host check: access.ts. Every JSON answer is passed through a
+// redaction of password/secret/token fields.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { bearerMatches, HostCheck } from './access.js';
 
 export interface AdminRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Exact path, or a prefix ending in '/*'. */
   path: string;
   mutating?: boolean;
+  /** GET only: answered without the admin token (nothing personal or secret in it). */
+  open?: boolean;
   handler(req: AdminRequest): Promise<AdminResponse> | AdminResponse;
 }
 
@@ -32,14 +37,35 @@ export class AdminServer {
   private server: http.Server;
   private routes: AdminRoute[] = [];
 
+  private readonly hosts: HostCheck;
+
   constructor(
     private readonly log: Logger,
     private readonly token: string | undefined,
+    access: { allowedHosts: readonly string[]; listenHost: string } = {
+      allowedHosts: [],
+      listenHost: '127.0.0.1',
+    },
   ) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.hosts = new HostCheck(access.allowedHosts, access.listenHost);
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        // Last line for this request only: the process and other requests carry on.
+        this.log.error({ err }, 'admin request failed');
+        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+    });
+    // Malformed HTTP (bad request line, oversized headers): answer 400 and close that socket.
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
   }
 
   route(route: AdminRoute): void {
+    if (route.open && (route.method !== 'GET' || route.mutating))
+      throw new Error(`admin route ${route.method} ${route.path}: only a read may be open`);
     this.routes.push(route);
   }
 
@@ -67,8 +93,20 @@ export class AdminServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
+    let url: URL;
+    try {
+      // Never trust the request target: "//[" and friends throw here.
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      return send(res, 400, { error: 'malformed request target' });
+    }
+    if (!this.hosts.allows(req.headers.host)) {
+      return send(res, 403, {
+        error:
+          'Host not allowed: use a loopback name or an IP address, or add the name to admin.allowedHosts',
+      });
+    }
     try {
       const found = this.match(method, url.pathname);
       if (!found) {
@@ -78,12 +116,14 @@ export class AdminServer {
           path: url.pathname,
         });
       }
-      if (found.route.mutating) {
-        const auth = req.headers.authorization ?? '';
+      if (!found.route.open) {
         if (!this.token) {
-          return send(res, 403, { error: 'mutating endpoints are disabled: set admin.token in the config' });
+          return send(res, 403, {
+            error:
+              'this endpoint needs the admin token, and none is configured: set admin.token in the config',
+          });
         }
-        if (auth !== `Bearer ${this.token}`) {
+        if (!bearerMatches(req.headers.authorization, this.token)) {
           return send(res, 401, {
             error: 'missing or wrong token: send Authorization: Bearer <admin.token>',
           });
@@ -129,8 +169,20 @@ export class HttpError extends Error {
   }
 }
 
+/** Field names whose values never leave the process through the API. */
+const SECRET_FIELD = /password|passwd|^pwd$|secret|token|credential/i;
+
 function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
+  const text = JSON.stringify(
+    body,
+    (k, v: unknown) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (k !== '' && SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== 'object')
+        return '[redacted]';
+      return v;
+    },
+    2,
+  );
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
 }

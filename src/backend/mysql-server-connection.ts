@@ -46,6 +46,8 @@ export interface MysqlServerAddress {
   database: string;
   user: string;
   password: string;
+  /** Answer mysql_clear_password (config backend.allowCleartextPassword). */
+  allowCleartextPassword?: boolean;
 }
 
 /** A statement prepared on this connection. */
@@ -217,7 +219,12 @@ export class MysqlServerConnection {
                   maxPacketSize: 1 << 30,
                   collation: DEFAULT_COLLATION,
                   user,
-                  authResponse: pluginToken(plugin, password, scramble),
+                  authResponse: pluginToken(
+                    plugin,
+                    password,
+                    scramble,
+                    this.address.allowCleartextPassword ?? false,
+                  ),
                   database,
                   authPlugin: plugin,
                   attributes: new Map([
@@ -244,7 +251,10 @@ export class MysqlServerConnection {
               const sw = decodeAuthSwitchRequest(payload);
               plugin = sw.plugin;
               scramble = sw.data;
-              send(pluginToken(plugin, password, scramble), next);
+              send(
+                pluginToken(plugin, password, scramble, this.address.allowCleartextPassword ?? false),
+                next,
+              );
             } else if (marker === MARKER.AUTH_MORE_DATA) {
               const data = payload.subarray(1);
               if (awaitingKey) {
@@ -376,10 +386,16 @@ export class MysqlServerConnection {
   }
 }
 
-function pluginToken(plugin: string, password: string, scramble: Buffer): Buffer {
+function pluginToken(plugin: string, password: string, scramble: Buffer, allowClear: boolean): Buffer {
   if (plugin === 'caching_sha2_password') return sha2Token(password, scramble);
   if (plugin === 'mysql_native_password') return nativeToken(password, scramble);
-  if (plugin === 'mysql_clear_password') return Buffer.from(`${password}\0`);
+  if (plugin === 'mysql_clear_password') {
+    if (!allowClear)
+      throw new Error(
+        'the server asks for mysql_clear_password (the password in clear text); refused (set backend.allowCleartextPassword: true to allow it)',
+      );
+    return Buffer.from(`${password}\0`);
+  }
   throw new Error(`the server asks for auth plugin ${plugin}, which shardgate does not speak`);
 }
 

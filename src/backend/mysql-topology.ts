@@ -71,6 +71,7 @@ export class MysqlTopology {
         database,
         user: config.backend.mysqlUser,
         password: config.backend.mysqlPassword,
+        allowCleartextPassword: config.backend.allowCleartextPassword,
       };
       const runtime: MysqlRuntimeServer = {
         name,

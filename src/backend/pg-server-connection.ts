@@ -19,6 +19,8 @@ export interface ServerAddress {
   database: string;
   user: string;
   password: string;
+  /** Answer AuthenticationCleartextPassword (config backend.allowCleartextPassword). */
+  allowCleartextPassword?: boolean;
 }
 
 export interface SimpleResult {
@@ -98,14 +100,31 @@ export class PgServerConnection {
     return new Promise<void>((resolve, reject) => {
       const parser = new Parser();
       let scram: ScramClient | null = null;
+      // A server that says AuthenticationOk before proving it knows the password (SASLFinal)
+      // may be an impostor: SCRAM must complete.
+      let scramVerified = false;
       this.onClose = (err) => reject(err ?? new Error('server closed the connection during startup'));
       this.onData = (chunk) => {
         parser.parse(chunk, (msg: BackendMessage) => {
           const m = msg as BackendMessage & Record<string, unknown>;
           switch (msg.name) {
             case 'authenticationOk':
+              if (scram && !scramVerified) {
+                reject(
+                  new Error('the server ended SCRAM authentication without its proof (SASLFinal); refused'),
+                );
+                return;
+              }
               break;
             case 'authenticationCleartextPassword':
+              if (!this.address.allowCleartextPassword) {
+                reject(
+                  new Error(
+                    'the server asks for the password in clear text; refused (use scram-sha-256 on the server, or set backend.allowCleartextPassword: true)',
+                  ),
+                );
+                return;
+              }
               this.socket.write(serialize.password(password));
               break;
             case 'authenticationMD5Password':
@@ -131,6 +150,7 @@ export class PgServerConnection {
               if (!scram) return reject(new Error('SASLFinal before SASL'));
               try {
                 scram.verifyServerFinal(m.data as string);
+                scramVerified = true;
               } catch (err) {
                 reject(err);
               }

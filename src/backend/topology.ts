@@ -113,6 +113,7 @@ export class RuntimeTopology {
         database,
         user: config.backend.user,
         password: config.backend.password,
+        allowCleartextPassword: config.backend.allowCleartextPassword,
       };
       const runtime: RuntimeServer = {
         name,

@@ -1,7 +1,7 @@
 // `shardgate demo` (what `npm start` runs): a local topology of 2 shards, each a primary and one
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -11,6 +11,8 @@ import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-clust
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
 import { createLogger } from '../log.js';
+import { writePrivateFile } from '../private-files.js';
+import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
 
 interface DemoOptions {
@@ -120,6 +122,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     if (mariadb) await loadMysqlDemoData(config, { users: Number(opts.users) });
     const proxy = await startProxy(config, { log });
     cleanups.push(() => proxy.close());
+    installLastResortHandlers(log);
     const pgUrl = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
     const mysqlUrl = proxy.mysql ? `mysql://app:app@127.0.0.1:${proxy.mysql.port}/shardgate` : null;
     const state = {
@@ -142,7 +145,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say(`  psql "${pgUrl}"`);
     if (proxy.mysql) say(`  mariadb -h 127.0.0.1 -P ${proxy.mysql.port} -u app -papp shardgate`);
     if (proxy.admin) {
-      say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/`);
+      say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/#token=${adminToken}`);
       say(`  admin token (rules, migrations): export SHARDGATE_ADMIN_TOKEN=${adminToken}`);
     }
     say('');
@@ -161,7 +164,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say('');
     say('Press Ctrl-C to stop.');
     // Last: whoever waits for the state file may rely on everything above being printed.
-    if (opts.stateFile) writeFileSync(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    // It holds the admin token: owner-only (0600).
+    if (opts.stateFile) writePrivateFile(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
   } catch (err) {
     process.stderr.write(`shardgate demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stop(1);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
+import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
 
 export function registerStartCommand(program: Command): void {
@@ -61,6 +62,8 @@ export async function runProxy(config: ShardgateConfig, configPath?: string): Pr
       ? (worker, processId, secretKey) => process.send?.({ type: 'cancel', worker, processId, secretKey })
       : undefined,
   });
+  // Serving from here on: nothing one client sends may end the process.
+  installLastResortHandlers(log);
   if (cluster.isWorker) {
     process.on('message', (msg: { type?: string; processId?: number; secretKey?: number }) => {
       if (msg?.type === 'cancel') proxy.cancel.cancelLocal(msg.processId ?? 0, msg.secretKey ?? 0);

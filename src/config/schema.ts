@@ -1,5 +1,6 @@
 // The configuration schema. Every key has a default where a sensible one exists, so the smallest
 // useful file names only users and shards. Validation errors name the key path (see load.ts).
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export const CONSISTENCY_LEVELS = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'] as const;
@@ -11,6 +12,38 @@ const hostPort = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535),
 });
+
+/**
+ * A secret in the config: the value itself, `{ env: NAME }` (an environment variable) or
+ * `{ file: path }` (a file's content without its final newline; a relative path is from the
+ * working directory). Resolved when the config is loaded; a missing variable or file is an error.
+ */
+export const secretString = z
+  .union([
+    z.string(),
+    z.strictObject({ env: z.string().min(1) }),
+    z.strictObject({ file: z.string().min(1) }),
+  ])
+  .transform((v, ctx) => {
+    if (typeof v === 'string') return v;
+    if ('env' in v) {
+      const value = process.env[v.env];
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `environment variable ${v.env} is not set` });
+        return z.NEVER;
+      }
+      return value;
+    }
+    try {
+      return readFileSync(v.file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `cannot read secret file ${v.file}: ${(err as Error).message}`,
+      });
+      return z.NEVER;
+    }
+  });
 
 export const serverSchema = z.object({
   /** Unique server name, e.g. "s0-primary"; defaults to "<shard>-primary" / "<shard>-replica<N>". */
@@ -50,13 +83,15 @@ export type ShardConfig = z.infer<typeof shardSchema>;
 
 export const userSchema = z.object({
   name: z.string().min(1),
-  /** Clear-text password, or a SCRAM verifier "SCRAM-SHA-256$..." or md5 hash "md5...". */
-  password: z.string().default(''),
+  /** Clear-text password, or a SCRAM verifier "SCRAM-SHA-256$..." or md5 hash "md5..." (or { env } / { file }). */
+  password: secretString.default(''),
   auth: z.enum(['scram-sha-256', 'md5', 'trust']).default('scram-sha-256'),
   /** MySQL front end: mysql_native_password or caching_sha2_password. */
   mysqlAuth: z.enum(['mysql_native_password', 'caching_sha2_password']).default('caching_sha2_password'),
   /** Databases this user may connect to (empty: any served database). */
   databases: z.array(z.string()).default([]),
+  /** May use the routing overrides shard= and role=replica (hint, SET shardgate.*, startup option). */
+  routingOverrides: z.boolean().default(false),
 });
 export type UserConfig = z.infer<typeof userSchema>;
 
@@ -317,10 +352,17 @@ export const configSchema = z.object({
         .min(1024)
         .default(64 * 1024 * 1024),
       maxClientConnections: z.number().int().min(1).default(10_000),
+      /** Connections one source address may hold before they authenticate (both protocols together). */
+      maxUnauthenticatedPerAddress: z.number().int().min(1).default(128),
       /** Close a client that has not finished startup within this time. */
       startupTimeoutMs: z.number().int().min(1).default(10_000),
     })
-    .default({ maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 10_000, startupTimeoutMs: 10_000 }),
+    .default({
+      maxMessageBytes: 64 * 1024 * 1024,
+      maxClientConnections: 10_000,
+      maxUnauthenticatedPerAddress: 128,
+      startupTimeoutMs: 10_000,
+    }),
   /** Database names clients may connect to (the logical database). Empty: any name. */
   databases: z.array(z.string()).default([]),
   users: z.array(userSchema).min(1, 'at least one user is needed'),
@@ -328,14 +370,20 @@ export const configSchema = z.object({
   backend: z
     .object({
       user: z.string().default('postgres'),
-      password: z.string().default(''),
+      password: secretString.default(''),
       database: z.string().default('postgres'),
       /** MySQL side credentials. */
       mysqlUser: z.string().default('root'),
-      mysqlPassword: z.string().default(''),
+      mysqlPassword: secretString.default(''),
       mysqlDatabase: z.string().default('shardgate'),
+      /**
+       * Answer a server that asks for the password in clear text (PostgreSQL `password` method,
+       * MySQL mysql_clear_password). Off: such a server is refused, the password never sent.
+       */
+      allowCleartextPassword: z.boolean().default(false),
     })
     .default({
+      allowCleartextPassword: false,
       user: 'postgres',
       password: '',
       database: 'postgres',
@@ -367,7 +415,13 @@ export const configSchema = z.object({
         .default(1024 * 1024),
     })
     .default({ maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 }),
-  admin: z.object({ token: z.string().optional() }).default({}),
+  admin: z
+    .object({
+      token: secretString.optional(),
+      /** Host names (besides loopback names and IP addresses) the admin API answers to; DNS-rebinding guard. */
+      allowedHosts: z.array(z.string().min(1)).default([]),
+    })
+    .default({ allowedHosts: [] }),
   migration: migrationSchema.default(migrationSchema.parse({})),
   log: z
     .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })

@@ -8,13 +8,18 @@ import { MysqlClientSession } from '../protocol/mysql/client-session.js';
 import { framePayload } from '../protocol/mysql/packet-io.js';
 import { encodeShardgateError } from '../protocol/mysql/responses.js';
 import type { KillTarget, MysqlServices } from '../protocol/mysql/services.js';
+import { PreAuthLimit } from './pre-auth-limit.js';
 
 export class MysqlListener {
   private server: net.Server;
   readonly sessions = new Set<MysqlClientSession>();
   private totalAccepted = 0;
 
-  constructor(private readonly services: Omit<MysqlServices, 'onSessionClosed'>) {
+  constructor(
+    private readonly services: Omit<MysqlServices, 'onSessionClosed' | 'onAuthenticated'>,
+    /** Shared with the PostgreSQL listener: the per-address count covers both protocols. */
+    private readonly preAuth = new PreAuthLimit(() => services.config.limits.maxUnauthenticatedPerAddress),
+  ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => services.log.error({ err }, 'mysql listener error'));
   }
@@ -54,10 +59,22 @@ export class MysqlListener {
       socket.end(framePayload(encodeShardgateError(new ShardgateError('TOO_MANY_CLIENTS', { max })), 0));
       return;
     }
+    const release = this.preAuth.acquire(socket.remoteAddress);
+    if (!release) {
+      const perAddress = this.services.config.limits.maxUnauthenticatedPerAddress;
+      const err = new ShardgateError('TOO_MANY_UNAUTHENTICATED', {
+        address: socket.remoteAddress ?? '?',
+        max: perAddress,
+      });
+      socket.end(framePayload(encodeShardgateError(err), 0));
+      return;
+    }
     try {
       const session = new MysqlClientSession(socket, {
         ...this.services,
+        onAuthenticated: release,
         onSessionClosed: (s: KillTarget) => {
+          release();
           if (this.sessions.delete(s as MysqlClientSession))
             this.services.observer.onClientCount?.('mysql', -1);
         },
@@ -65,6 +82,7 @@ export class MysqlListener {
       this.sessions.add(session);
       this.services.observer.onClientCount?.('mysql', 1);
     } catch (err) {
+      release();
       this.services.log.error({ err }, 'failed to start a mysql client session');
       socket.destroy();
     }

@@ -5,13 +5,18 @@ import { ShardgateError } from '../errors.js';
 import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
 import { PgClientSession } from '../protocol/postgres/client-session.js';
 import type { SessionServices } from '../protocol/postgres/services.js';
+import { PreAuthLimit } from './pre-auth-limit.js';
 
 export class PgListener {
   private server: net.Server;
   readonly sessions = new Set<PgClientSession>();
   private totalAccepted = 0;
 
-  constructor(private readonly services: Omit<SessionServices, 'onSessionClosed'>) {
+  constructor(
+    private readonly services: Omit<SessionServices, 'onSessionClosed' | 'onAuthenticated'>,
+    /** Shared with the MySQL listener: the per-address count covers both protocols. */
+    private readonly preAuth = new PreAuthLimit(() => services.config.limits.maxUnauthenticatedPerAddress),
+  ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => services.log.error({ err }, 'postgres listener error'));
   }
@@ -44,16 +49,29 @@ export class PgListener {
       socket.end(encodeErrorResponse(new ShardgateError('TOO_MANY_CLIENTS', { max }), 'FATAL'));
       return;
     }
+    const release = this.preAuth.acquire(socket.remoteAddress);
+    if (!release) {
+      const perAddress = this.services.config.limits.maxUnauthenticatedPerAddress;
+      const err = new ShardgateError('TOO_MANY_UNAUTHENTICATED', {
+        address: socket.remoteAddress ?? '?',
+        max: perAddress,
+      });
+      socket.end(encodeErrorResponse(err, 'FATAL'));
+      return;
+    }
     try {
       const session = new PgClientSession(socket, {
         ...this.services,
+        onAuthenticated: release,
         onSessionClosed: (s) => {
+          release();
           if (this.sessions.delete(s)) this.services.observer.onClientCount?.('postgres', -1);
         },
       });
       this.sessions.add(session);
       this.services.observer.onClientCount?.('postgres', 1);
     } catch (err) {
+      release();
       this.services.log.error({ err }, 'failed to start a client session');
       socket.destroy();
     }

@@ -12,6 +12,7 @@ import { parseKeyRange } from '../router/sharding/keyspace.js';
 import { ChangeApplier } from './applier.js';
 import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
+import { rememberBackendCredentials } from './credentials.js';
 import type { CutoverGate } from './cutover-gate.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
@@ -81,6 +82,8 @@ export class MigrationManager {
 
   constructor(private readonly deps: ManagerDeps) {
     this.store = new MigrationStore(deps.topology.currentConfig.migration.stateDir);
+    rememberBackendCredentials(deps.topology.currentConfig);
+    deps.topology.onChange(() => rememberBackendCredentials(deps.topology.currentConfig));
     const registers = deps.registry ? [deps.registry] : [];
     this.lagGauge = deps.registry
       ? new Gauge({

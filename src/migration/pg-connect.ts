@@ -3,6 +3,7 @@
 // prints values the same way (so row::text checksums agree between servers), and a dead server
 // never crashes the process with an unhandled 'error' event.
 import pg from 'pg';
+import { backendPassword } from './credentials.js';
 import type { ServerAddress } from './types.js';
 
 const keepText = (value: string) => value;
@@ -20,7 +21,7 @@ export function clientConfig(server: ServerAddress, purpose: string): pg.ClientC
     port: server.port,
     user: server.user,
     database: server.database,
-    password: server.password,
+    password: backendPassword(server.user),
     application_name: `shardgate-${purpose}`,
     connectionTimeoutMillis: 5_000,
     options: SESSION_OPTIONS,

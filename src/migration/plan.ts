@@ -66,7 +66,6 @@ export function serverAddress(server: ServerConfig, name: string, config: Shardg
     port: server.port,
     user: config.backend.user,
     database: server.database ?? config.backend.database,
-    ...(config.backend.password ? { password: config.backend.password } : {}),
   };
 }
 

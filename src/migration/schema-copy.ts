@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { findPgBinaries, pgToolPath } from '../local/pg-binaries.js';
+import { backendPassword } from './credentials.js';
 import { withClient } from './pg-connect.js';
 import { loadTableMeta, type TableMeta } from './table-meta.js';
 import type { ServerAddress } from './types.js';
@@ -46,9 +47,10 @@ export async function dumpTableSchema(server: ServerAddress, metas: readonly Tab
     server.database,
   ];
   for (const m of metas) args.push('-t', m.qualified);
+  const password = backendPassword(server.user);
   try {
     const { stdout } = await execFileAsync(pgDump, args, {
-      env: { ...process.env, ...extraEnv, ...(server.password ? { PGPASSWORD: server.password } : {}) },
+      env: { ...process.env, ...extraEnv, ...(password ? { PGPASSWORD: password } : {}) },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 120_000,
     });

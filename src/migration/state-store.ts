@@ -1,8 +1,9 @@
 // One JSON file per migration in migration.stateDir, written atomically (temp file + rename) so
 // a crash at any moment leaves either the previous or the next state, never half of one. The
 // file is the migration's memory: `migrate resume` and a restarted proxy start from it.
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writePrivateFile } from '../private-files.js';
 import type { CutoverReport } from './cutover-gate.js';
 import type { SplitPlan } from './plan.js';
 import type { TableCopyState, VerifyReport } from './types.js';
@@ -53,17 +54,14 @@ export class MigrationStore {
   }
 
   save(state: MigrationState): void {
-    mkdirSync(this.dir, { recursive: true });
     state.updatedAt = new Date().toISOString();
-    const file = this.file(state.id);
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-    renameSync(tmp, file);
+    // 0600 in a 0700 directory: the file names servers and users (never passwords).
+    writePrivateFile(this.file(state.id), `${JSON.stringify(state, null, 2)}\n`);
   }
 
   load(id: string): MigrationState | null {
     try {
-      return JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState;
+      return withoutPasswords(JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState);
     } catch {
       return null;
     }
@@ -83,4 +81,12 @@ export class MigrationStore {
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
+}
+
+/** State files of older versions carried the backend password in the plan: never use or show it. */
+function withoutPasswords(state: MigrationState): MigrationState {
+  const servers = [state.plan?.source, ...(state.plan?.targets ?? []).map((t) => t.server)];
+  for (const server of servers)
+    if (server && 'password' in server) delete (server as { password?: unknown }).password;
+  return state;
 }

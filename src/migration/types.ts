@@ -10,7 +10,6 @@ export interface ServerAddress {
   port: number;
   user: string;
   database: string;
-  password?: string;
 }
 
 /** A sharded table that moves. */

@@ -3,6 +3,8 @@
 // sketch and a HyperLogLog of the distinct values, plus the request count per shard. Queries
 // merge the live buckets. The window covers the current (partial) bucket and the buckets - 1
 // before it, so it spans between (buckets - 1) and buckets bucket lengths.
+
+import { createHash } from 'node:crypto';
 import {
   giniGroups,
   type ImbalanceResult,
@@ -117,8 +119,9 @@ export class HotKeyTracker {
         t = new TableCell(this.topK, this.precision);
         cell.tables.set(k.table, t);
       }
-      t.sketch.offer(k.value);
-      t.hll.add(k.value);
+      const value = k.value.length > MAX_KEY_CHARS ? boundedKeyValue(k.value) : k.value;
+      t.sketch.offer(value);
+      t.hll.add(value);
     }
   }
 
@@ -130,8 +133,9 @@ export class HotKeyTracker {
       t = new TableCell(this.topK, this.precision);
       cell.tables.set(table, t);
     }
-    t.sketch.offer(value);
-    t.hll.add(value);
+    const stored = value.length > MAX_KEY_CHARS ? boundedKeyValue(value) : value;
+    t.sketch.offer(stored);
+    t.hll.add(stored);
   }
 
   shards(): string[] {
@@ -271,4 +275,15 @@ export class HotKeyTracker {
     const epoch = Math.floor(this.now() / this.bucketMs);
     return this.ring.filter((b) => b.epoch > epoch - this.bucketCount && b.epoch <= epoch);
   }
+}
+
+/** Longest key value kept as it is: a window holds topK values per table and bucket. */
+export const MAX_KEY_CHARS = 64;
+
+/**
+ * A long key value as stored and reported: its first characters and a hash of the whole, so
+ * distinct values stay distinct while each costs at most ~60 bytes.
+ */
+export function boundedKeyValue(value: string): string {
+  return `${value.slice(0, 40)}...#${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
 }

@@ -103,6 +103,8 @@ export interface LevelDecision {
   dataTypes: string[];
   /** Staleness bound when the level is `bounded`. */
   maxLagMs: number;
+  /** Strongest floor of the touched data types (bounds role=replica too), or null. */
+  floor: ConsistencyLevel | null;
   reasons: string[];
 }
 
@@ -186,5 +188,5 @@ export function decideLevel(
     level = floor;
   }
   dataTypes.sort();
-  return { level, dataTypes, maxLagMs: maxLagMs ?? routing.defaultMaxLagMs, reasons };
+  return { level, dataTypes, maxLagMs: maxLagMs ?? routing.defaultMaxLagMs, floor, reasons };
 }

@@ -13,10 +13,20 @@ export interface SessionContext {
   /** Force a shard / role for subsequent statements (operators, debugging). */
   shard: string | null;
   role: 'primary' | 'replica' | null;
+  /** The logged-in user may use shard= and role=replica (config users[].routingOverrides). */
+  overridesAllowed: boolean;
 }
 
 export function defaultSessionContext(): SessionContext {
-  return { vip: false, realtime: false, batterySaving: false, consistency: null, shard: null, role: null };
+  return {
+    vip: false,
+    realtime: false,
+    batterySaving: false,
+    consistency: null,
+    shard: null,
+    role: null,
+    overridesAllowed: false,
+  };
 }
 
 /** What the router needs from a session's state machine. */

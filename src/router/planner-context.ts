@@ -28,6 +28,8 @@ export interface PlanContext {
   forcedRole: 'primary' | 'replica' | null;
   /** Staleness bound for `bounded` reads (from the data types, else routing.defaultMaxLagMs). */
   maxLagMs: number;
+  /** Strongest floor of the statement's data types: role=replica never reads below it. */
+  floor: ConsistencyLevel | null;
 }
 
 /** Builds a plan from the base and its own fields. Spelled out field by field: object spread
@@ -107,6 +109,13 @@ export function readTarget(pc: PlanContext, shard: ShardView, level: Consistency
     lastWritePosition: session.lastWritePositions.get(shard.name) ?? null,
     maxLagMs: pc.maxLagMs,
   };
+  if (pc.forcedRole === 'replica' && pc.floor !== null) {
+    // The floor protects the data (an operator's rule): the override picks a server within it.
+    pc.base.reasons.push(`role=replica bounded by floor ${pc.floor}`);
+    const choice = chooseServer({ ...choiceInput, level: pc.floor });
+    pc.base.reasons.push(choice.reason);
+    return choice.target;
+  }
   const choice = pc.forcedRole === 'replica' ? forceReplica(choiceInput) : chooseServer(choiceInput);
   pc.base.reasons.push(choice.reason);
   return choice.target;

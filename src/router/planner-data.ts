@@ -106,6 +106,7 @@ export function planData(pc: PlanContext): Plan {
   pc.base.dataTypes = decision.dataTypes;
   for (const r of decision.reasons) pc.base.reasons.push(r);
   pc.maxLagMs = decision.maxLagMs;
+  pc.floor = decision.floor;
   let level: ConsistencyLevel | null = decision.level;
   if (write) {
     level = null;
@@ -117,6 +118,10 @@ export function planData(pc: PlanContext): Plan {
   pc.base.level = level;
   if (pc.forcedShard) {
     pc.base.reasons.push(`shard=${pc.forcedShard.name} forced`);
+    if (write) {
+      const refused = forcedWriteRefusal(pc, pc.forcedShard);
+      if (refused) return refused;
+    }
     return singlePlan(pc, pc.forcedShard, write, level);
   }
   if (facts.insert && facts.writeTables.length > 0) {
@@ -194,4 +199,49 @@ function planReferenceWrite(pc: PlanContext, tables: string[], sharded: string[]
   }
   pc.base.reasons.push(`reference ${tables.join(', ')} written on every shard`);
   return scatterWrite(pc, topology.shards);
+}
+
+/**
+ * A write under shard= runs on that shard only, so the shard must own every row it can touch:
+ * not a reference table (written on every shard), not an unsharded table away from its shard,
+ * sharded keys owned by the forced shard, and without keys only where scatterWrites allows.
+ */
+function forcedWriteRefusal(pc: PlanContext, forced: ShardView): ErrorPlan | null {
+  const { facts, topology } = pc.input;
+  const refuse = (detail: string) =>
+    errorPlan(pc.base, 'ROUTING_OVERRIDE_REFUSED', { shard: forced.name, detail });
+  const sets = classifyTables(facts.tables, topology);
+  const referenceWrites = facts.writeTables.filter((t) => sets.reference.includes(t));
+  if (referenceWrites.length > 0)
+    return refuse(`reference table ${referenceWrites.join(', ')} is written on every shard`);
+  if (facts.insert && facts.writeTables.length > 0) {
+    const insertPlan = planInsert(
+      { ...pc, forcedShard: null, base: { ...pc.base, reasons: [], keys: [] } },
+      facts.insert,
+    );
+    if (insertPlan) {
+      if (insertPlan.type === 'error') return insertPlan;
+      const shards =
+        insertPlan.type === 'single'
+          ? [insertPlan.target.shard]
+          : [...new Set(insertPlan.keys.map((k) => k.shard))];
+      const elsewhere = shards.filter((s) => s !== forced.name);
+      if (elsewhere.length > 0) return refuse(`the inserted keys belong to shard ${elsewhere.join(', ')}`);
+      return null;
+    }
+  }
+  const demand = shardDemand({ ...pc, base: { ...pc.base, reasons: [], keys: [] } }, sets);
+  if ('type' in demand) return demand;
+  if (demand.keyUnknown) {
+    const written = facts.writeTables.length > 0 ? facts.writeTables : sets.sharded;
+    const refusing = written.filter((t) => sets.sharded.includes(t) && !topology.tables[t]!.scatterWrites);
+    if (refusing.length > 0)
+      return refuse(
+        `the write on ${refusing.join(', ')} has no shard-key condition and the table does not allow scatterWrites`,
+      );
+    return null;
+  }
+  const elsewhere = demand.shards.filter((s) => s !== forced.name);
+  if (elsewhere.length > 0) return refuse(`the rows it writes belong to shard ${elsewhere.join(', ')}`);
+  return null;
 }

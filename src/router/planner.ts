@@ -19,6 +19,8 @@
 //   other DDL runs on the default shard.
 // - Hints: `shard=` forces the shard (UNKNOWN_SHARD when absent), `role=` the server role for
 //   reads (writes stay on the primary), `consistency=` the level (floor-bounded, consistency.ts).
+//   shard= and role=replica need the user's routingOverrides permission; a forced shard must own
+//   what a write touches (planner-data.ts), and role=replica cannot go below a data type's floor.
 
 import { effectiveContext } from './consistency.js';
 import type { ShardView } from './inputs.js';
@@ -74,6 +76,11 @@ export function planStatement(input: PlanInput): Plan {
     }
     forcedRole = role;
   }
+  // SET/SHOW/RESET shardgate.* stay possible (a RESET is the way out); everything else refuses.
+  if ((forcedShard || forcedRole === 'replica') && !session.context.overridesAllowed) {
+    const refused = overrideRefusal(base, facts, forcedShard ? `shard=${forcedShard.name}` : 'role=replica');
+    if (refused) return refused;
+  }
   const pc: PlanContext = {
     input,
     base,
@@ -81,6 +88,7 @@ export function planStatement(input: PlanInput): Plan {
     forcedShard,
     forcedRole,
     maxLagMs: topology.routing.defaultMaxLagMs,
+    floor: null,
   };
   switch (facts.kind) {
     case 'shardgate':
@@ -95,6 +103,12 @@ export function planStatement(input: PlanInput): Plan {
     default:
       return planSessionLike(pc, facts.kind === 'unknown', `${facts.kind} statement`);
   }
+}
+
+function overrideRefusal(base: PlanBase, facts: PlanInput['facts'], override: string): Plan | null {
+  const command = facts.shardgate;
+  if (facts.kind === 'shardgate' && command?.command !== 'explain') return null;
+  return errorPlan(base, 'ROUTING_OVERRIDE_NOT_ALLOWED', { override, name: override.split('=')[0]! });
 }
 
 function planLocal(pc: PlanContext): Plan {
@@ -180,8 +194,17 @@ function planUtility(pc: PlanContext): Plan {
 
 function planDdl(pc: PlanContext): Plan {
   const { facts, topology } = pc.input;
-  if (pc.forcedShard) return singlePlan(pc, pc.forcedShard, true, null);
   const sets = classifyTables(facts.tables, topology);
+  if (pc.forcedShard) {
+    const everywhere = [...sets.sharded, ...sets.reference];
+    if (everywhere.length > 0) {
+      return errorPlan(pc.base, 'ROUTING_OVERRIDE_REFUSED', {
+        shard: pc.forcedShard.name,
+        detail: `DDL on ${everywhere.join(', ')} must run on every shard to keep their schemas alike`,
+      });
+    }
+    return singlePlan(pc, pc.forcedShard, true, null);
+  }
   if (sets.sharded.length === 0 && sets.reference.length === 0) {
     pc.base.reasons.push('ddl on unsharded objects -> default shard');
     return singlePlan(pc, defaultShard(topology), true, null);

@@ -11,7 +11,7 @@ let executablePath: string;
 
 beforeAll(async () => {
   executablePath = await ensureChromium();
-  fx = await startProxyFixture({ shards: 2, replicas: 1 });
+  fx = await startProxyFixture({ shards: 2, replicas: 1, overrides: { admin: { token: 'dash-token' } } });
 }, 900_000);
 
 afterAll(async () => {
@@ -31,7 +31,8 @@ describe('dashboard', () => {
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await page.goto(`http://127.0.0.1:${fx.proxy.admin!.port}/`);
+      // Hot keys need the admin token; the page takes it from the fragment.
+      await page.goto(`http://127.0.0.1:${fx.proxy.admin!.port}/#token=dash-token`);
       await page.waitForSelector('[data-shard="s0"]', { timeout: 15_000 });
       await page.waitForSelector('[data-shard="s1"]', { timeout: 15_000 });
       await page.waitForSelector('tr[data-hot-key="42"]', { timeout: 15_000 });

@@ -2,7 +2,7 @@
 // serves psql-style URLs, and Ctrl-C stops everything. Also: an invalid config exits non-zero
 // before listening, naming the key.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -52,6 +52,8 @@ describe('shardgate demo', () => {
     while (!output.includes('Press Ctrl-C') && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    // It holds the admin token: owner-only.
+    expect(statSync(stateFile).mode & 0o777).toBe(0o600);
     expect(state.shards).toHaveLength(2);
     expect(state.shards[0].replicas).toHaveLength(1);
     expect(output).toContain('psql "postgres://app:app@127.0.0.1:');

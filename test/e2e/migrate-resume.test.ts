@@ -57,7 +57,9 @@ function migrate(...args: string[]): Promise<{ status: number | null; stdout: st
 }
 
 async function status(id: string): Promise<{ phase: string; status: string; copy: { rows: number } }> {
-  return (await fetch(`${adminUrl}/api/migrations/${id}`)).json() as never;
+  return (
+    await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
+  ).json() as never;
 }
 
 async function count(port: number, sql: string): Promise<number> {

@@ -44,7 +44,10 @@ afterAll(async () => {
   webhook?.close();
 });
 
-const get = async (path: string) => (await fetch(base + path)).json() as Promise<Record<string, unknown>>;
+const get = async (path: string) =>
+  (await fetch(base + path, { headers: { authorization: 'Bearer secret' } })).json() as Promise<
+    Record<string, unknown>
+  >;
 
 describe('observability', () => {
   it('exposes Prometheus metrics and finds the hot key', async () => {

@@ -36,6 +36,7 @@ export const TEST_USERS = [
   { name: 'app', password: 'app', auth: 'scram-sha-256' },
   { name: 'md5user', password: 'secret5', auth: 'md5' },
   { name: 'trusty', password: '', auth: 'trust' },
+  { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true },
 ];
 
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {

@@ -18,6 +18,9 @@ import { demoConfig, demoTopology, routingSession } from '../support/topology-fi
 // user_id 1 -> s1, 2 -> s0 (PostgreSQL hashint8extended).
 type Case = PlanCase & { statement: string };
 
+/** A session whose user has the routingOverrides permission. */
+const overrider = () => routingSession({ context: { overridesAllowed: true } });
+
 const byUser = (table: string, user: string, over: Partial<Case> = {}): Case => ({
   statement: `SELECT * FROM ${table} WHERE user_id = ${user}`,
   facts: readByUser(table),
@@ -161,12 +164,25 @@ const GROUPS: Record<string, Record<string, Case>> = {
       hints: { battery_saving: 'off' },
       session: routingSession({ context: { batterySaving: true } }),
     }),
-    'shard=s0 forces the shard': byUser('likes', '1', { hints: { shard: 's0' } }),
-    'shard=s9 unknown': byUser('likes', '1', { hints: { shard: 's9' } }),
+    'shard=s0 forces the shard': byUser('likes', '1', { hints: { shard: 's0' }, session: overrider() }),
+    'shard=s0 without the routingOverrides permission': byUser('likes', '1', { hints: { shard: 's0' } }),
+    'shard=s9 unknown': byUser('likes', '1', { hints: { shard: 's9' }, session: overrider() }),
     'role=primary on an eventual read': byUser('likes', '1', { hints: { role: 'primary' } }),
-    'role=replica on a strong read': byUser('users', '1', { hints: { role: 'replica' } }),
+    'role=replica on a strong read': byUser('users', '1', {
+      hints: { role: 'replica' },
+      session: overrider(),
+    }),
+    'role=replica on payments (floor strong)': byUser('payments', '1', {
+      hints: { role: 'replica' },
+      session: overrider(),
+    }),
+    'role=replica without the routingOverrides permission': byUser('likes', '1', {
+      hints: { role: 'replica' },
+    }),
     'role=leader invalid': byUser('likes', '1', { hints: { role: 'leader' } }),
-    'session shard setting': byUser('likes', '2', { session: routingSession({ context: { shard: 's1' } }) }),
+    'session shard setting': byUser('likes', '2', {
+      session: routingSession({ context: { shard: 's1', overridesAllowed: true } }),
+    }),
   },
   transactions: {
     'read in a read-write transaction -> primary': byUser('likes', '1', {

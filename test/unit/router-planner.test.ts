@@ -6,6 +6,8 @@ import { demoConfig, demoTopology, routingSession } from '../support/topology-fi
 // PostgreSQL's hashint8extended puts user_id 1, 3, 5 on s1 ("80-") and 2, 4, 8 on s0 ("-80").
 const ON_S1 = '1';
 const ON_S0 = '2';
+/** A session whose user has the routingOverrides permission. */
+const overrider = () => routingSession({ context: { overridesAllowed: true } });
 
 function only<T extends Plan['type']>(p: Plan, type: T): Extract<Plan, { type: T }> {
   if (p.type !== type) throw new Error(`expected ${type}, got ${JSON.stringify(p, null, 1)}`);
@@ -251,7 +253,10 @@ describe('writes', () => {
   });
 
   it('writes ignore role=replica', () => {
-    const p = only(plan({ facts: updatePosts(), literals: [ON_S1], hints: { role: 'replica' } }), 'single');
+    const p = only(
+      plan({ facts: updatePosts(), literals: [ON_S1], hints: { role: 'replica' }, session: overrider() }),
+      'single',
+    );
     expect(p.target.role).toBe('primary');
   });
 });
@@ -415,12 +420,19 @@ describe('tables by kind', () => {
 describe('hints', () => {
   it('shard= forces the shard; unknown shards are an error', () => {
     const p = only(
-      plan({ facts: facts({ tables: ['likes'], select: select() }), hints: { shard: 's1' } }),
+      plan({
+        facts: facts({ tables: ['likes'], select: select() }),
+        hints: { shard: 's1' },
+        session: overrider(),
+      }),
       'single',
     );
     expect(p.target.shard).toBe('s1');
     expect(
-      only(plan({ facts: readByUser('likes'), literals: ['1'], hints: { shard: 's9' } }), 'error'),
+      only(
+        plan({ facts: readByUser('likes'), literals: ['1'], hints: { shard: 's9' }, session: overrider() }),
+        'error',
+      ),
     ).toMatchObject({
       code: 'UNKNOWN_SHARD',
       params: { shard: 's9', known: 's0, s1' },
@@ -432,10 +444,14 @@ describe('hints', () => {
       only(plan({ facts: readByUser('likes'), literals: [ON_S1], hints: { role: 'primary' } }), 'single')
         .target.role,
     ).toBe('primary');
+    const replicaHint = { hints: { role: 'replica' }, session: overrider() };
     expect(
-      only(plan({ facts: readByUser('payments'), literals: [ON_S1], hints: { role: 'replica' } }), 'single')
-        .target.role,
+      only(plan({ facts: readByUser('likes'), literals: [ON_S1], ...replicaHint }), 'single').target.role,
     ).toBe('replica');
+    // payments has floor strong: the override cannot read it from a replica.
+    expect(
+      only(plan({ facts: readByUser('payments'), literals: [ON_S1], ...replicaHint }), 'single').target.role,
+    ).toBe('primary');
     const session = routingSession({ context: { role: 'primary' } });
     expect(only(plan({ facts: readByUser('likes'), literals: [ON_S1], session }), 'single').target.role).toBe(
       'primary',
@@ -498,12 +514,62 @@ describe('local and session-level statements', () => {
   it('COPY on a sharded table without a key is refused; with a shard hint it runs there', () => {
     const copy = facts({ kind: 'utility', utility: 'copy_to', tables: ['posts'] });
     expect(only(plan({ facts: copy }), 'error').code).toBe('SCATTER_UNSUPPORTED');
-    expect(only(plan({ facts: copy, hints: { shard: 's1' } }), 'single').target.shard).toBe('s1');
+    expect(
+      only(plan({ facts: copy, hints: { shard: 's1' }, session: overrider() }), 'single').target.shard,
+    ).toBe('s1');
   });
 
   it('the plan carries the topology version', () => {
     expect(
       plan({ facts: facts({ kind: 'session' }), topology: demoTopology({ version: 7 }) }).topologyVersion,
     ).toBe(7);
+  });
+});
+
+describe('routing overrides', () => {
+  it('need the routingOverrides permission, from a hint or the session; SET/RESET stay possible', () => {
+    const read = { facts: readByUser('likes'), literals: [ON_S1] };
+    for (const c of [
+      { hints: { shard: 's1' } },
+      { hints: { role: 'replica' } },
+      { session: routingSession({ context: { shard: 's0' } }) },
+      { session: routingSession({ context: { role: 'replica' } }) },
+    ]) {
+      expect(only(plan({ ...read, ...c }), 'error').code).toBe('ROUTING_OVERRIDE_NOT_ALLOWED');
+    }
+    expect(only(plan({ ...read, hints: { role: 'primary' } }), 'single').target.role).toBe('primary');
+    const stuck = routingSession({ context: { shard: 's0' } });
+    const reset = facts({ kind: 'shardgate', shardgate: { command: 'reset', name: 'shard' } });
+    expect(plan({ facts: reset, session: stuck }).type).toBe('local');
+  });
+
+  it('a forced shard must own what a write touches', () => {
+    const forced = (shard: string) => ({ hints: { shard }, session: overrider() });
+    expect(
+      only(plan({ facts: updatePosts(), literals: [ON_S1], ...forced('s1') }), 'single').target.shard,
+    ).toBe('s1');
+    const elsewhere = only(plan({ facts: updatePosts(), literals: [ON_S1], ...forced('s0') }), 'error');
+    expect(elsewhere).toMatchObject({ code: 'ROUTING_OVERRIDE_REFUSED', params: { shard: 's0' } });
+    expect(elsewhere.params.detail).toContain('s1');
+    // No key and no scatterWrites: refused (it would bypass SCATTER_WRITE_REFUSED).
+    expect(only(plan({ facts: updatePosts([]), ...forced('s0') }), 'error').code).toBe(
+      'ROUTING_OVERRIDE_REFUSED',
+    );
+    // INSERT rows on another shard.
+    expect(
+      only(plan({ facts: insertPosts(1), literals: ['10', ON_S1], ...forced('s0') }), 'error').code,
+    ).toBe('ROUTING_OVERRIDE_REFUSED');
+    expect(
+      only(plan({ facts: insertPosts(1), literals: ['10', ON_S1], ...forced('s1') }), 'single').target.shard,
+    ).toBe('s1');
+    // Reference tables are written on every shard; DDL on sharded tables runs everywhere.
+    const refWrite = facts({ kind: 'write', tables: ['trending_topics'], writeTables: ['trending_topics'] });
+    expect(only(plan({ facts: refWrite, ...forced('s1') }), 'error').code).toBe('ROUTING_OVERRIDE_REFUSED');
+    const ddl = facts({ kind: 'ddl', tables: ['posts'] });
+    expect(only(plan({ facts: ddl, ...forced('s1') }), 'error').code).toBe('ROUTING_OVERRIDE_REFUSED');
+    // Unsharded tables live on the default shard (s0) only.
+    const unsharded = facts({ kind: 'write', tables: ['countries'], writeTables: ['countries'] });
+    expect(only(plan({ facts: unsharded, ...forced('s1') }), 'error').code).toBe('ROUTING_OVERRIDE_REFUSED');
+    expect(only(plan({ facts: unsharded, ...forced('s0') }), 'single').target.shard).toBe('s0');
   });
 });

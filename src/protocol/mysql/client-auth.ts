@@ -4,14 +4,18 @@
 // authentication from the cache a previous full authentication filled, else full
 // authentication: the clear password over TLS, or RSA-encrypted after the client asks for our
 // public key; a clear password on an unencrypted connection is refused with the way out.
-// Unknown users go through the same exchange and fail with the same message (no probing).
+// Unknown users go through the same exchange and fail with the same message (no probing): an
+// empty or wrong fast-auth answer is refused the same way for every name, a failed fast auth falls
+// back to full authentication (as MySQL's server does), and checking an unknown user's clear
+// password costs the same key derivation as a hashed config password. A user configured without
+// a password logs in with an empty one only with `auth: trust` (which accepts any answer).
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
 import { clearPassword, nativeVerify, rsaDecryptPassword, sha2Verify } from './auth-crypto.js';
 import { encodeAuthMoreData, encodeAuthSwitchRequest } from './handshake.js';
 import {
   clearPasswordMatches,
-  emptyPassword,
+  dummyPasswordCheck,
   nativeVerifierFor,
   type Sha2AuthState,
 } from './password-check.js';
@@ -40,6 +44,8 @@ export interface AuthExchangeOptions {
   secure(): boolean;
   onSuccess(user: UserConfig): void;
   onFailure(err: ShardgateError): void;
+  /** An operator-side reason a login failed that the client must not learn (it names the user). */
+  onConfigProblem?(user: string, problem: string): void;
 }
 
 export class AuthExchange {
@@ -98,33 +104,35 @@ export class AuthExchange {
 
   private async verify(response: Buffer): Promise<void> {
     const user = this.user;
+    if (user?.auth === 'trust') {
+      this.step = 'done';
+      if (this.plugin === SHA2) this.o.send(encodeAuthMoreData(Buffer.from([FAST_AUTH_OK])));
+      return this.succeed(user);
+    }
+    // No password user can log in with an empty answer: refused at once, known or not.
+    if (response.length === 0) {
+      this.step = 'done';
+      return this.fail();
+    }
     if (this.plugin === NATIVE) {
       this.step = 'done';
       if (!user) return this.fail();
-      if (response.length === 0) return emptyPassword(user) ? this.succeed(user) : this.fail();
       const verifier = nativeVerifierFor(user);
       if (!verifier) {
-        this.o.onFailure(
-          new ShardgateError('MYSQL_AUTH_UNAVAILABLE', {
-            user: user.name,
-            plugin: NATIVE,
-            detail:
-              'its password is stored hashed in config and mysql_native_password needs it in clear text; set mysqlAuth: caching_sha2_password for this user',
-          }),
+        // Told to the operator only: the client's answer must not differ from a wrong password.
+        this.o.onConfigProblem?.(
+          user.name,
+          'its password is stored hashed in config and mysql_native_password needs it in clear text; set mysqlAuth: caching_sha2_password for this user',
         );
-        return;
+        return this.fail();
       }
       return nativeVerify(response, this.o.scramble, verifier) ? this.succeed(user) : this.fail();
     }
-    // caching_sha2_password
-    if (user && response.length === 0) {
-      this.step = 'done';
-      return emptyPassword(user) ? this.succeed(user) : this.fail();
-    }
+    // caching_sha2_password: fast auth from the cache; anything else (a miss, a wrong answer, an
+    // unknown user) goes to full authentication.
     const cached = user ? this.o.sha2.fastVerifier(user) : null;
-    if (user && cached) {
+    if (user && cached && sha2Verify(response, this.o.scramble, cached)) {
       this.step = 'done';
-      if (!sha2Verify(response, this.o.scramble, cached)) return this.fail();
       this.o.send(encodeAuthMoreData(Buffer.from([FAST_AUTH_OK])));
       return this.succeed(user);
     }
@@ -163,7 +171,12 @@ export class AuthExchange {
   private checkClear(clear: string): void {
     this.step = 'done';
     const user = this.user;
-    if (!user || !clearPasswordMatches(user, clear)) {
+    if (!user) {
+      dummyPasswordCheck(clear);
+      this.fail();
+      return;
+    }
+    if (!clearPasswordMatches(user, clear)) {
       this.fail();
       return;
     }

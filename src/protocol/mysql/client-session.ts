@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { charsetVariables } from '../../backend/mysql-server-connection.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { makeScramble } from './auth-crypto.js';
 import { AuthExchange, SHA2 } from './client-auth.js';
 import { CommandCycle } from './command-cycle.js';
@@ -48,7 +49,8 @@ export class MysqlClientSession implements KillTarget {
   ) {
     this.socket = socket;
     this.log = services.log.child({ session: this.connectionId, protocol: 'mysql' });
-    this.framer = new PacketFramer(services.config.limits.maxMessageBytes);
+    // Before login no packet may exceed the pre-auth cap (raised once authenticated).
+    this.framer = new PacketFramer(Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes));
     this.capabilities = SERVER_CAPABILITIES | (services.tls ? CAP.SSL : 0);
     this.startupTimer = setTimeout(() => {
       this.fail(new ShardgateError('PROTOCOL_VIOLATION', { detail: 'login did not complete in time' }));
@@ -150,6 +152,7 @@ export class MysqlClientSession implements KillTarget {
       response: response.authResponse,
       send: (p) => this.sendPacket(p),
       secure: () => this.tlsDone,
+      onConfigProblem: (user, problem) => this.log.warn({ user, problem }, 'mysql login refused by config'),
       onSuccess: (user) =>
         void this.onAuthenticated(user, response.database, response.collation, capabilities),
       onFailure: (err) => this.fail(err),
@@ -199,6 +202,9 @@ export class MysqlClientSession implements KillTarget {
       });
       if (this.startupTimer) clearTimeout(this.startupTimer);
       this.startupTimer = null;
+      this.framer.setMaxPayloadBytes(this.services.config.limits.maxMessageBytes);
+      this.currentState.context.overridesAllowed = user.routingOverrides;
+      this.services.onAuthenticated?.(this);
       this.sendPacket(encodeOk({ status: STATUS.AUTOCOMMIT }, capabilities));
       this.phase = 'ready';
       this.cycle = new CommandCycle(this, this.services);
@@ -268,11 +274,13 @@ export class MysqlClientSession implements KillTarget {
         alwaysSwitch: true,
         send: (p) => this.sendPacket(p),
         secure: () => this.tlsDone,
+        onConfigProblem: (user, problem) => this.log.warn({ user, problem }, 'mysql login refused by config'),
         onSuccess: (user) => {
           void this.checkDatabase(user, change.database).then(
             (schema) => {
               const collation = change.collation ?? state.collation;
               state.user = user.name;
+              state.context.overridesAllowed = user.routingOverrides;
               state.schema = schema;
               state.collation = collation;
               state.vars = new Map(this.charsetVars(collation));

@@ -25,7 +25,12 @@ export class PacketFramer {
   private more: Buffer[] = [];
   private moreLength = 0;
 
-  constructor(private readonly maxPayloadBytes: number) {}
+  constructor(private maxPayloadBytes: number) {}
+
+  /** Raises (after login) or lowers the largest accepted logical packet. */
+  setMaxPayloadBytes(max: number): void {
+    this.maxPayloadBytes = max;
+  }
 
   /** Bytes received and not yet returned as packets. */
   get buffered(): number {

@@ -7,7 +7,7 @@
 import { generateKeyPair, timingSafeEqual } from 'node:crypto';
 import type { UserConfig } from '../../config/schema.js';
 import { isMd5Hash, md5PasswordHash } from '../postgres/md5.js';
-import { parseScramVerifier, scramSecretFromPassword } from '../postgres/scram.js';
+import { parseScramVerifier, SCRAM_DEFAULT_ITERATIONS, scramSecretFromPassword } from '../postgres/scram.js';
 import { nativeVerifier, sha2Verifier } from './auth-crypto.js';
 
 function sameText(a: string, b: string): boolean {
@@ -34,9 +34,11 @@ export function nativeVerifierFor(user: UserConfig): Buffer | null {
   return nativeVerifier(user.password);
 }
 
-/** A password that is empty in config (clients then send an empty auth response). */
-export function emptyPassword(user: UserConfig): boolean {
-  return user.password === '';
+const DUMMY_SALT = Buffer.alloc(16, 7);
+
+/** The work of checking a clear password against a SCRAM verifier, for a user that does not exist. */
+export function dummyPasswordCheck(clear: string): void {
+  scramSecretFromPassword(clear, SCRAM_DEFAULT_ITERATIONS, DUMMY_SALT);
 }
 
 interface CacheEntry {

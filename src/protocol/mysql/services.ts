@@ -35,4 +35,6 @@ export interface MysqlServices {
   /** Live sessions by connection id (KILL). */
   sessions: Map<number, KillTarget>;
   onSessionClosed(session: KillTarget): void;
+  /** Login completed (the listener's pre-auth accounting ends here). */
+  onAuthenticated?(session: KillTarget): void;
 }

@@ -1,7 +1,11 @@
 // Client authentication against the users in config: SCRAM-SHA-256 (default), md5 or trust.
-// An unknown user goes through the same exchange as a known one and fails with the same message,
-// so user names cannot be probed.
+// An unknown user goes through the same exchange as a known one (same method, a salt stable per
+// name, no extra work) and fails with the same message, and the database is checked only after
+// the password, so user names cannot be probed. Only a mix of md5 and SCRAM users in one config
+// tells md5 users apart by their method (README, Security).
+
 import { randomBytes } from 'node:crypto';
+import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
 import {
   encodeAuthenticationMD5Password,
@@ -36,18 +40,8 @@ export class Authenticator {
     const state = this.session.state!;
     const config = this.services.config;
     const user = config.users.find((u) => u.name === state.user);
-    const databases = config.databases;
-    if (user && databases.length > 0 && !databases.includes(state.database)) {
-      throw new ShardgateError('UNKNOWN_DATABASE', { database: state.database, known: databases.join(', ') });
-    }
-    if (user && user.databases.length > 0 && !user.databases.includes(state.database)) {
-      throw new ShardgateError('UNKNOWN_DATABASE', {
-        database: state.database,
-        known: user.databases.join(', '),
-      });
-    }
     this.known = user !== undefined;
-    const method = user?.auth ?? 'scram-sha-256';
+    const method = user?.auth ?? methodForUnknownUsers(config.users);
     if (method === 'trust') {
       this.finish();
       return;
@@ -57,8 +51,9 @@ export class Authenticator {
       this.session.write(encodeAuthenticationMD5Password(this.salt));
       return;
     }
-    // Unknown users get a mock secret: the exchange runs and fails like a wrong password.
-    this.scram = new ScramServer(user ? user.password : mockScramSecret(state.user));
+    // Unknown users (and users without a password, which never log in by password) get a mock
+    // secret with a per-name salt: the exchange runs and fails like a wrong password.
+    this.scram = new ScramServer(user?.password ? user.password : mockScramSecret(state.user));
     this.step = 'sasl-initial';
     this.session.write(encodeAuthenticationSASL(['SCRAM-SHA-256']));
   }
@@ -109,6 +104,22 @@ export class Authenticator {
 
   private finish(): void {
     this.step = 'done';
+    // After the password: before it, the answer would tell known users from unknown ones.
+    const state = this.session.state!;
+    const config = this.services.config;
+    const user = config.users.find((u) => u.name === state.user);
+    if (config.databases.length > 0 && !config.databases.includes(state.database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', {
+        database: state.database,
+        known: config.databases.join(', '),
+      });
+    }
+    if (user && user.databases.length > 0 && !user.databases.includes(state.database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', {
+        database: state.database,
+        known: user.databases.join(', '),
+      });
+    }
     this.session.write(encodeAuthenticationOk());
     this.onAuthenticated().catch((err: unknown) => {
       const e =
@@ -122,4 +133,13 @@ export class Authenticator {
       this.session.fail(e, true);
     });
   }
+}
+
+/**
+ * The method an unknown user is asked for: the one every password user of the config shares, so
+ * that the method does not tell known from unknown; SCRAM when they differ.
+ */
+export function methodForUnknownUsers(users: readonly UserConfig[]): 'md5' | 'scram-sha-256' {
+  const methods = new Set(users.filter((u) => u.auth !== 'trust').map((u) => u.auth));
+  return methods.size === 1 && methods.has('md5') ? 'md5' : 'scram-sha-256';
 }

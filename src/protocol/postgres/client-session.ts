@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
 import { FrontendFramer } from './frontend-framer.js';
@@ -41,8 +42,10 @@ export class PgClientSession {
   ) {
     this.socket = socket;
     this.log = services.log.child({ session: this.id });
+    // Before login no message may be larger than PostgreSQL's startup limit: a header alone
+    // would otherwise reserve up to maxMessageBytes for an unauthenticated socket.
     this.framer = new FrontendFramer({
-      maxMessageBytes: services.config.limits.maxMessageBytes,
+      maxMessageBytes: Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes),
       startup: true,
     });
     this.startupTimer = setTimeout(() => {
@@ -165,6 +168,10 @@ export class PgClientSession {
   private async onAuthenticated(): Promise<void> {
     if (this.startupTimer) clearTimeout(this.startupTimer);
     this.startupTimer = null;
+    this.framer.setMaxMessageBytes(this.services.config.limits.maxMessageBytes);
+    this.services.onAuthenticated?.(this);
+    const user = this.services.config.users.find((u) => u.name === this.state!.user);
+    this.state!.context.overridesAllowed = user?.routingOverrides ?? false;
     this.phase = 'ready';
     this.cycle = new QueryCycle(this, this.services);
     await this.cycle.start();

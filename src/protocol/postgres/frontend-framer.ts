@@ -50,7 +50,7 @@ export interface FrontendFramerOptions {
 const EMPTY = Buffer.alloc(0);
 
 export class FrontendFramer {
-  private readonly max: number;
+  private max: number;
   private startupPhase: boolean;
   /** The current chunk and the read position in it. */
   private cur: Buffer = EMPTY;
@@ -84,6 +84,11 @@ export class FrontendFramer {
    */
   setStartupDone(): void {
     this.startupPhase = false;
+  }
+
+  /** Raises (after login) or lowers the largest accepted message. */
+  setMaxMessageBytes(max: number): void {
+    this.max = max;
   }
 
   /** Bytes received but not yet returned as frames (e.g. data sent after an SSLRequest). */

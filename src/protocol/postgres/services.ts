@@ -34,4 +34,6 @@ export interface SessionServices {
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;
+  /** Login completed (the listener's pre-auth accounting ends here). */
+  onAuthenticated?(session: PgClientSession): void;
 }
