@@ -37,7 +37,8 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const getJson = async <T>(p: string) => (await (await fetch(base + p)).json()) as T;
+const getJson = async <T>(p: string) =>
+  (await (await fetch(base + p, { headers: { authorization: 'Bearer secret' } })).json()) as T;
 const metrics = async () => (await fetch(`${base}/metrics`)).text();
 
 /** Polls `probe` until it returns a value, or fails with `what` after the deadline. */
@@ -147,8 +148,9 @@ describe('signals that fire', () => {
     const pools = await getJson<Array<{ server: string; size: number }>>('/api/pools');
     expect(pools.find((p) => p.server === 's0-primary')?.size).toBe(1);
     expect(pools.find((p) => p.server === 's1-primary')?.size).toBe(20);
-    const a = await fx.client();
-    const b = await fx.client();
+    // shard= is an operator override (routingOverrides in the fixture's users).
+    const a = await fx.client({ user: 'operator', password: 'op' });
+    const b = await fx.client({ user: 'operator', password: 'op' });
     await a.query('BEGIN');
     await a.query('/* shardgate: shard=s0 */ SELECT 1');
     // The only connection of s0's primary is a's until it commits: b waits for it.

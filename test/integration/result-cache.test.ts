@@ -38,7 +38,8 @@ interface CacheStats {
   bytes: number;
   tables: Array<{ table: string; ttlMs: number; strategy: string }>;
 }
-const stats = async () => (await (await fetch(`${base}/api/cache`)).json()) as CacheStats;
+const stats = async () =>
+  (await (await fetch(`${base}/api/cache`, { headers: { authorization: 'Bearer secret' } })).json()) as CacheStats;
 const clear = () =>
   fetch(`${base}/api/cache/clear`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
 
