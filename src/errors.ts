@@ -31,6 +31,13 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'unsupported frontend protocol {version}: shardgate speaks protocol 3.0',
   },
+  REPLICATION_UNSUPPORTED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'FATAL',
+    message:
+      "replication connections (replication={mode}) are not proxied: shardgate routes SQL, not a WAL stream; connect pg_recvlogical, Debezium or a subscription to the shard's primary directly",
+  },
   GSSENC_UNSUPPORTED: {
     sqlstate: '08P01',
     mysqlErrno: 1047,

@@ -81,6 +81,10 @@ export class PgClientSession {
         if (!frame) break;
         const bytes = frame.buf.subarray(frame.start, frame.end);
         if (this.phase === 'startup') {
+          if (frame.type === FE.Terminate) {
+            this.close();
+            return;
+          }
           this.onStartupMessage(bytes);
           if ((this.phase as Phase) === 'closed' || this.pausedForTls) return;
         } else if (this.phase === 'auth') {
@@ -138,6 +142,10 @@ export class PgClientSession {
     const params = parseStartupParameters(bytes);
     const user = params.get('user');
     if (!user) throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup packet has no user' });
+    const replication = params.get('replication');
+    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
+      throw new ShardgateError('REPLICATION_UNSUPPORTED', { mode: replication });
+    }
     const database = params.get('database') ?? user;
     this.framer.setStartupDone();
     this.state = newSessionState(user, database, params);

@@ -60,8 +60,13 @@ export class QueryCycle implements GateParticipant {
       else if (key === 'client_encoding' && value.toLowerCase() === 'auto') continue;
       else if (key === 'client_encoding')
         state.settings.set(key, value.toUpperCase().replace(/^UTF-?8$/, 'UTF8'));
-      else if (TRACKED_STARTUP_PARAMETERS.includes(key)) state.settings.set(key, value);
+      else if (TRACKED_STARTUP_PARAMETERS.includes(key) || isForwardedStartupSetting(key)) {
+        state.settings.set(key, value);
+      }
     }
+    // A server answers SHOW application_name with '' when the client set none (our server
+    // connections carry "shardgate", which is theirs, not the client's).
+    if (!state.settings.has('application_name')) state.settings.set('application_name', '');
     this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
     this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
@@ -431,7 +436,8 @@ export class QueryCycle implements GateParticipant {
     if (this.services.config.pool.mode === 'session' || s.pinnedReason) return;
     // A describe-only unit ran outside the (deferred) transaction: its server is free again.
     const serverIdle = binding.keepClientInTransaction && binding.tracker.status === 0x49;
-    if ((s.txStatus !== 'I' && !serverIdle) || binding.copyIn || !binding.idle) return;
+    if ((s.txStatus !== 'I' && !serverIdle) || binding.copyIn || !binding.idle || binding.awaitingSync)
+      return;
     this.bindings.delete(binding.serverName);
     binding.release();
   }
@@ -457,6 +463,18 @@ export class QueryCycle implements GateParticipant {
   sendReady(): void {
     this.session.write(encodeReadyForQuery(this.state.txStatus));
   }
+}
+
+/** Startup parameters that are not settings: the connection's identity and protocol options. */
+const NOT_SETTINGS = new Set(['user', 'database', 'options', 'replication']);
+
+/**
+ * Any other startup parameter is a setting PostgreSQL applies at connection start (custom
+ * `some.var`, `work_mem`, ...); it follows the client to every server connection. `_pq_.*` are
+ * protocol extensions, and `shardgate.*` belongs to shardgate's routing context.
+ */
+function isForwardedStartupSetting(key: string): boolean {
+  return !NOT_SETTINGS.has(key) && !key.startsWith('_pq_.') && !key.startsWith('shardgate.');
 }
 
 function isRollback(statements: PlannedStatement[]): boolean {

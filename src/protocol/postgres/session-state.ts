@@ -60,6 +60,8 @@ export function newSessionState(user: string, database: string, startup: Map<str
 }
 
 const serverNameCache = new Map<string, string>();
+/** Statements whose server-side plans were invalidated by DDL: key -> generation (name suffix). */
+const generations = new Map<string, number>();
 
 /** Deterministic server-side statement name, like PgBouncer's PGBOUNCER_<n>. */
 export function serverStatementName(sql: string, paramTypes: number[]): string {
@@ -67,10 +69,25 @@ export function serverStatementName(sql: string, paramTypes: number[]): string {
   let name = serverNameCache.get(key);
   if (!name) {
     name = `sg_${createHash('sha1').update(key).digest('hex').slice(0, 20)}`;
+    const generation = generations.get(key);
+    if (generation !== undefined) name += `_${generation}`;
     if (serverNameCache.size > 50_000) serverNameCache.clear();
     serverNameCache.set(key, name);
   }
   return name;
+}
+
+/**
+ * The server statement `name` can no longer run (its result type changed after DDL): later Parses
+ * of this text get a new name, so every server connection prepares it afresh. Connections keep
+ * the old one until their LRU closes it.
+ */
+export function invalidateServerStatement(sql: string, paramTypes: number[], name: string): void {
+  const key = `${paramTypes.join(',')}|${sql}`;
+  if (serverNameCache.get(key) !== name) return; // already renamed
+  if (generations.size > 10_000) generations.clear();
+  generations.set(key, (generations.get(key) ?? 0) + 1);
+  serverNameCache.delete(key);
 }
 
 /** Startup parameters that are session settings every server connection must mirror. */
