@@ -127,11 +127,15 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
   });
 
   it('custom GUC startup parameters reach the server; application_name is empty when unset', async () => {
-    const sql = pgjs(mode, { connection: { 'shardgate_test.flavour': 'mint', application_name: '' } });
-    expect((await sql`select current_setting('shardgate_test.flavour') as v`)[0]?.v).toBe('mint');
+    // "some" is a reserved word: the setting must be reset as a quoted name on the server.
+    const sql = pgjs(mode, { connection: { 'some.flavour': 'mint', application_name: '' } });
+    expect((await sql`select current_setting('some.flavour') as v`)[0]?.v).toBe('mint');
+    await sql.end();
     const c = pgClient(mode);
     await c.connect();
     expect((await c.query('SHOW application_name')).rows[0]?.application_name).toBe('');
+    const other = (await c.query("select current_setting('some.flavour', true) as v")).rows[0]?.v;
+    expect(other ?? '').toBe('');
   });
 
   it('a Terminate sent before the startup packet closes quietly', async () => {
@@ -195,5 +199,13 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     );
     expect(err?.code).toBe('0A000');
     expect(err?.message).toContain('replication');
+  });
+});
+describe('session pooling: BackendKeyData', () => {
+  it('carries the backend pid of the server connection the session holds', async () => {
+    const c = pgClient('session');
+    await c.connect();
+    const pid = (await c.query('select pg_backend_pid() as pid')).rows[0]?.pid as number;
+    expect((c as unknown as { processID: number }).processID).toBe(pid);
   });
 });

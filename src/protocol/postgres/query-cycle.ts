@@ -67,7 +67,9 @@ export class QueryCycle implements GateParticipant {
     // A server answers SHOW application_name with '' when the client set none (our server
     // connections carry "shardgate", which is theirs, not the client's).
     if (!state.settings.has('application_name')) state.settings.set('application_name', '');
-    this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
+    const cancelTarget = { cancel: () => this.cancelRunning() };
+    this.cancelKey =
+      (await this.sessionServerKey(cancelTarget)) ?? this.services.cancel.register(cancelTarget);
     this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
     const out: Buffer[] = [];
@@ -81,6 +83,23 @@ export class QueryCycle implements GateParticipant {
     out.push(encodeBackendKeyData(this.cancelKey.processId, this.cancelKey.secretKey));
     out.push(encodeReadyForQuery('I'));
     this.session.write(Buffer.concat(out));
+  }
+
+  /**
+   * Session pooling: the session takes its server connection now and tells the client that
+   * backend's pid and key, as PgBouncer does in session mode (drivers compare it with
+   * pg_backend_pid() and pass it to pg_terminate_backend).
+   */
+  private async sessionServerKey(target: {
+    cancel(): void;
+  }): Promise<{ processId: number; secretKey: number } | null> {
+    const registry = this.services.cancel;
+    if (this.services.config.pool.mode !== 'session' || !registry.registerAs) return null;
+    const first = this.services.router.planUtilityOnDefault(this.routingSession()).plan;
+    if (first.type !== 'single') return null;
+    const conn = (await this.bindingFor(first.target)).conn;
+    if (!registry.registerAs(conn.processId, conn.secretKey, target)) return null;
+    return { processId: conn.processId, secretKey: conn.secretKey };
   }
 
   /** `options=-c shardgate.vip=on -c search_path=x`: context settings and ordinary settings. */

@@ -576,6 +576,7 @@ function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** Always quoted: a setting may be named by a reserved word (`RESET some.var` is a syntax error). */
 function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return `"${name.replace(/"/g, '""')}"`;
 }
