@@ -1,6 +1,9 @@
 // What the drivers' own test suites (node-postgres, postgres.js) found, replayed with the real
 // drivers through shardgate in both pool modes: each case behaves as on a direct connection.
+import { existsSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,5 +210,30 @@ describe('session pooling: BackendKeyData', () => {
     await c.connect();
     const pid = (await c.query('select pg_backend_pid() as pid')).rows[0]?.pid as number;
     expect((c as unknown as { processID: number }).processID).toBe(pid);
+  });
+});
+
+describe('Unix-socket listener (listen.postgres.socketDir)', () => {
+  it('accepts clients on <socketDir>/.s.PGSQL.<port> next to TCP', async () => {
+    const socketDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-sock-'));
+    const proxy = await startProxy(
+      {
+        ...fx.config,
+        listen: { ...fx.config.listen, postgres: { ...fx.config.listen.postgres, socketDir } },
+      },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+    const port = proxy.postgres.port;
+    const socketPath = path.join(socketDir, `.s.PGSQL.${port}`);
+    try {
+      expect(proxy.postgres.listener.socketPath).toBe(socketPath);
+      const c = new pg.Client({ host: socketDir, port, user: 'app', password: 'app', database: 'shardgate' });
+      await c.connect();
+      expect((await c.query('select 1 as one')).rows[0]?.one).toBe(1);
+      await c.end();
+    } finally {
+      await proxy.close();
+    }
+    expect(existsSync(socketPath)).toBe(false);
   });
 });
