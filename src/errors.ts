@@ -31,12 +31,12 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'unsupported frontend protocol {version}: shardgate speaks protocol 3.0',
   },
-  REPLICATION_UNSUPPORTED: {
-    sqlstate: '0A000',
-    mysqlErrno: 1235,
+  REPLICATION_UNKNOWN_SHARD: {
+    sqlstate: '3D000',
+    mysqlErrno: 1049,
     severity: 'FATAL',
     message:
-      "replication connections (replication={mode}) are not proxied: shardgate routes SQL, not a WAL stream; connect pg_recvlogical, Debezium or a subscription to the shard's primary directly",
+      'a replication connection streams one shard\'s primary; startup parameter shardgate.shard names "{shard}", which is not a shard (known: {known})',
   },
   GSSENC_UNSUPPORTED: {
     sqlstate: '08P01',

@@ -19,6 +19,8 @@ export interface ServerAddress {
   database: string;
   user: string;
   password: string;
+  /** Open a walsender connection (replication=database|true) instead of a normal session. */
+  replication?: string;
 }
 
 export interface SimpleResult {
@@ -164,6 +166,7 @@ export class PgServerConnection {
           database,
           application_name: 'shardgate',
           client_encoding: 'UTF8',
+          ...(this.address.replication ? { replication: this.address.replication } : {}),
         }),
       );
     });

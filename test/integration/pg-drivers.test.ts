@@ -194,14 +194,16 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     expect(ended).toBe('Connection terminated unexpectedly');
   });
 
-  it('replication=database is refused at startup with a clear error', async () => {
+  it('replication=database passes through to the shard primary; an unknown shard is refused', async () => {
     const c = pgClient(mode, { replication: 'database' } as Partial<pg.ClientConfig>);
-    const err = await c.connect().then(
-      () => null,
-      (e: { code?: string; message: string }) => e,
-    );
-    expect(err?.code).toBe('0A000');
-    expect(err?.message).toContain('replication');
+    await c.connect();
+    const r = await c.query('IDENTIFY_SYSTEM');
+    expect(r.rows[0]?.dbname).toBe('shardgate');
+    await c.end();
+    const sql = pgjs(mode, { connection: { replication: 'database', 'shardgate.shard': 'nope' } });
+    const err = await sql`select 1`.catch((e: { code?: string; message: string }) => e);
+    expect((err as { code?: string }).code).toBe('3D000');
+    expect((err as { message: string }).message).toContain('shardgate.shard');
   });
 });
 describe('session pooling: BackendKeyData', () => {

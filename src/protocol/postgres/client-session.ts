@@ -5,11 +5,13 @@
 // only walks message headers.
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
 import { FrontendFramer } from './frontend-framer.js';
 import { QueryCycle } from './query-cycle.js';
+import { openReplicationPassthrough, replicationMode } from './replication-passthrough.js';
 import type { SessionServices } from './services.js';
 import { newSessionState, type SessionState } from './session-state.js';
 import { FE } from './units.js';
@@ -31,6 +33,8 @@ export class PgClientSession {
   private framer: FrontendFramer;
   private auth: Authenticator | null = null;
   private cycle: QueryCycle | null = null;
+  /** The server connection of a replication session (see replication-passthrough.ts). */
+  private replication: PgServerConnection | null = null;
   private startupTimer: NodeJS.Timeout | null;
   private tlsDone = false;
   readonly log: Logger;
@@ -73,6 +77,11 @@ export class PgClientSession {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.replication) {
+      // A walsender session: bytes both ways, untouched (CopyBoth streams, feedback).
+      this.replication.write(chunk);
+      return;
+    }
     try {
       this.framer.push(chunk);
       for (;;) {
@@ -142,10 +151,6 @@ export class PgClientSession {
     const params = parseStartupParameters(bytes);
     const user = params.get('user');
     if (!user) throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup packet has no user' });
-    const replication = params.get('replication');
-    if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
-      throw new ShardgateError('REPLICATION_UNSUPPORTED', { mode: replication });
-    }
     const database = params.get('database') ?? user;
     this.framer.setStartupDone();
     this.state = newSessionState(user, database, params);
@@ -173,6 +178,12 @@ export class PgClientSession {
   private async onAuthenticated(): Promise<void> {
     if (this.startupTimer) clearTimeout(this.startupTimer);
     this.startupTimer = null;
+    const replication = replicationMode(this.state!.startupParameters);
+    if (replication) {
+      this.replication = await openReplicationPassthrough(this, this.services, replication);
+      this.phase = 'ready';
+      return;
+    }
     this.phase = 'ready';
     this.cycle = new QueryCycle(this, this.services);
     await this.cycle.start();
@@ -203,6 +214,7 @@ export class PgClientSession {
     this.phase = 'closed';
     if (this.startupTimer) clearTimeout(this.startupTimer);
     this.cycle?.onClientGone();
+    this.replication?.destroy();
     this.services.onSessionClosed(this);
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1_000).unref();
