@@ -239,3 +239,31 @@ describe('Unix-socket listener (listen.postgres.socketDir)', () => {
     expect(existsSync(socketPath)).toBe(false);
   });
 });
+
+describe('prepared-statement LRU (pool.maxPreparedStatements)', () => {
+  it('evicting a statement keeps the replies in order (postgres.js "fragments" ERR_OUT_OF_RANGE)', async () => {
+    const proxy = await startProxy(
+      { ...fx.config, pool: { ...fx.config.pool, maxPreparedStatements: 2 } },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+    try {
+      const sql = postgres({
+        host: '127.0.0.1',
+        port: proxy.postgres.port,
+        user: 'app',
+        pass: 'app',
+        db: 'shardgate',
+        max: 1,
+      });
+      for (let round = 0; round < 2; round++) {
+        for (let i = 1; i <= 5; i++) {
+          const rows = await sql.unsafe(`select $1::int + ${i} as v`, [round], { prepare: true });
+          expect(rows[0]?.v).toBe(round + i);
+        }
+      }
+      await sql.end({ timeout: 1 });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
