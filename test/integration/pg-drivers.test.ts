@@ -119,6 +119,22 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     await sql`drop table ${sql(table)}`;
   });
 
+  it('a new statement after DDL is planned against the new schema (postgres.js "Point type array")', async () => {
+    const table = `ddl_${mode}`;
+    const first = pgjs(mode);
+    await first`create table ${first(table)} (x int)`;
+    await first`insert into ${first(table)} values (1)`;
+    expect((await first`select x from ${first(table)}`)[0]?.x).toBe(1);
+    await first`drop table ${first(table)}`;
+    await first`create table ${first(table)} (x text)`;
+    await first`insert into ${first(table)} values ('a')`;
+    await first.end();
+    // A new client, so nothing is cached on the driver side: a direct server plans afresh.
+    const second = pgjs(mode);
+    expect((await second`select x from ${second(table)}`)[0]?.x).toBe('a');
+    await second`drop table ${second(table)}`;
+  });
+
   it('a Parse with more than 32,767 parameters', async () => {
     const c = pgClient(mode);
     await c.connect();

@@ -18,7 +18,11 @@ import {
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
-import { invalidateServerStatement, serverStatementName } from './session-state.js';
+import {
+  invalidateServerStatement,
+  invalidateServerStatementsAfterDdl,
+  serverStatementName,
+} from './session-state.js';
 import { FE, type Unit } from './units.js';
 
 export class ServerBinding {
@@ -410,6 +414,8 @@ export class ServerBinding {
       }
       state.pendingSettings.clear();
     }
+    if (!this.unitError && statements.some((s) => s.facts.kind === 'ddl'))
+      invalidateServerStatementsAfterDdl();
     if (this.unitError && statements.some((s) => s.facts.kind !== 'read')) {
       // A failed unit may have left prepared statements half-known: forget ours, re-prepare lazily.
       this.conn.dirty = true;

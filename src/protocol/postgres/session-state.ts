@@ -62,6 +62,8 @@ export function newSessionState(user: string, database: string, startup: Map<str
 const serverNameCache = new Map<string, string>();
 /** Statements whose server-side plans were invalidated by DDL: key -> generation (name suffix). */
 const generations = new Map<string, number>();
+/** Bumped by every DDL shardgate forwards: a Parse after it never reuses an older server copy. */
+let ddlEpoch = 0;
 
 /** Deterministic server-side statement name, like PgBouncer's PGBOUNCER_<n>. */
 export function serverStatementName(sql: string, paramTypes: number[]): string {
@@ -71,10 +73,21 @@ export function serverStatementName(sql: string, paramTypes: number[]): string {
     name = `sg_${createHash('sha1').update(key).digest('hex').slice(0, 20)}`;
     const generation = generations.get(key);
     if (generation !== undefined) name += `_${generation}`;
+    if (ddlEpoch > 0) name += `e${ddlEpoch}`;
     if (serverNameCache.size > 50_000) serverNameCache.clear();
     serverNameCache.set(key, name);
   }
   return name;
+}
+
+/**
+ * DDL went through: a client's new Parse must plan against the new schema, as it would on a
+ * direct connection, not reuse a server copy prepared before (whose result type may now differ:
+ * "cached plan must not change result type"). Statements clients already hold keep their names.
+ */
+export function invalidateServerStatementsAfterDdl(): void {
+  ddlEpoch++;
+  serverNameCache.clear();
 }
 
 /**
