@@ -135,6 +135,20 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     await second`drop table ${second(table)}`;
   });
 
+  it('concurrent postgres.js cursors on several connections keep their portals', async () => {
+    const clients = [pgjs(mode), pgjs(mode), pgjs(mode)];
+    const totals = await Promise.all(
+      clients.map(async (sql) => {
+        let n = 0;
+        await sql`select generate_series(1, 50) as x`.cursor(7, async (rows) => {
+          n += rows.length;
+        });
+        return n;
+      }),
+    );
+    expect(totals).toEqual([50, 50, 50]);
+  });
+
   it('a Parse with more than 32,767 parameters', async () => {
     const c = pgClient(mode);
     await c.connect();
