@@ -31,6 +31,13 @@ export const ERRORS = {
     severity: 'FATAL',
     message: 'unsupported frontend protocol {version}: shardgate speaks protocol 3.0',
   },
+  REPLICATION_UNKNOWN_SHARD: {
+    sqlstate: '3D000',
+    mysqlErrno: 1049,
+    severity: 'FATAL',
+    message:
+      'a replication connection streams one shard\'s primary; startup parameter shardgate.shard names "{shard}", which is not a shard (known: {known})',
+  },
   GSSENC_UNSUPPORTED: {
     sqlstate: '08P01',
     mysqlErrno: 1047,

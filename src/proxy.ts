@@ -156,6 +156,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const host = config.listen.postgres.host;
   const port = await pgListener.listen(host, options.postgresPort ?? config.listen.postgres.port);
   log.info({ host, port }, 'postgres front end listening');
+  const socketDir = config.listen.postgres.socketDir;
+  if (socketDir)
+    log.info({ path: await pgListener.listenUnix(socketDir, port) }, 'postgres unix socket listening');
   let mysql: ProxyHandle['mysql'] = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(config);

@@ -21,6 +21,8 @@ export interface ServerAddress {
   password: string;
   /** Answer AuthenticationCleartextPassword (config backend.allowCleartextPassword). */
   allowCleartextPassword?: boolean;
+  /** Open a walsender connection (replication=database|true) instead of a normal session. */
+  replication?: string;
 }
 
 export interface SimpleResult {
@@ -184,6 +186,7 @@ export class PgServerConnection {
           database,
           application_name: 'shardgate',
           client_encoding: 'UTF8',
+          ...(this.address.replication ? { replication: this.address.replication } : {}),
         }),
       );
     });

@@ -333,10 +333,16 @@ export const migrationSchema = z.object({
   spares: z.array(serverSchema).default([]),
 });
 
+/** The PostgreSQL front end: TCP, and optionally a Unix socket like PgBouncer's unix_socket_dir. */
+const postgresListen = hostPort.extend({
+  /** Also accept clients on `<socketDir>/.s.PGSQL.<port>` (psql -h <socketDir> -p <port>). */
+  socketDir: z.string().min(1).optional(),
+});
+
 export const configSchema = z.object({
   listen: z
     .object({
-      postgres: hostPort.default({ host: '127.0.0.1', port: 6432 }),
+      postgres: postgresListen.default({ host: '127.0.0.1', port: 6432 }),
       mysql: hostPort.optional(),
       admin: hostPort.default({ host: '127.0.0.1', port: 9930 }),
     })

@@ -1,6 +1,8 @@
 // Accepts PostgreSQL clients: connection limits, TLS material, one PgClientSession per socket.
 // A session's failure never reaches the listener or another session.
+import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { ShardgateError } from '../errors.js';
 import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
 import { PgClientSession } from '../protocol/postgres/client-session.js';
@@ -9,6 +11,9 @@ import { PreAuthLimit } from './pre-auth-limit.js';
 
 export class PgListener {
   private server: net.Server;
+  private unixServer: net.Server | null = null;
+  /** The Unix socket file, when listening on one. */
+  socketPath: string | null = null;
   readonly sessions = new Set<PgClientSession>();
   private totalAccepted = 0;
 
@@ -33,6 +38,27 @@ export class PgListener {
         resolve((this.server.address() as net.AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Also listens on `<dir>/.s.PGSQL.<port>`, the path libpq builds from host=<dir>. A socket file
+   * left by a shardgate that died is replaced only when nothing answers on it.
+   */
+  async listenUnix(dir: string, port: number): Promise<string> {
+    const socketPath = path.join(dir, `.s.PGSQL.${port}`);
+    if (await staleSocket(socketPath)) unlinkSync(socketPath);
+    const server = net.createServer((socket) => this.accept(socket));
+    server.on('error', (err) => this.services.log.error({ err }, 'postgres unix socket listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ path: socketPath, readableAll: true, writableAll: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.unixServer = server;
+    this.socketPath = socketPath;
+    return socketPath;
   }
 
   /** For node:cluster workers: serve a server handle the primary process listens on. */
@@ -78,8 +104,27 @@ export class PgListener {
   }
 
   async close(): Promise<void> {
+    const unix = this.unixServer;
+    if (unix) await new Promise<void>((resolve) => unix.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const session of this.sessions) session.fail(new ShardgateError('ADMIN_SHUTDOWN'));
     this.sessions.clear();
   }
+}
+
+/** A socket file exists at `socketPath` and no server accepts on it. */
+async function staleSocket(socketPath: string): Promise<boolean> {
+  try {
+    if (!lstatSync(socketPath).isSocket()) return false;
+  } catch {
+    return false;
+  }
+  return new Promise<boolean>((resolve) => {
+    const probe = net.connect({ path: socketPath });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once('error', () => resolve(true));
+  });
 }

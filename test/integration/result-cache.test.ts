@@ -39,7 +39,9 @@ interface CacheStats {
   tables: Array<{ table: string; ttlMs: number; strategy: string }>;
 }
 const stats = async () =>
-  (await (await fetch(`${base}/api/cache`, { headers: { authorization: 'Bearer secret' } })).json()) as CacheStats;
+  (await (
+    await fetch(`${base}/api/cache`, { headers: { authorization: 'Bearer secret' } })
+  ).json()) as CacheStats;
 const clear = () =>
   fetch(`${base}/api/cache/clear`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
 

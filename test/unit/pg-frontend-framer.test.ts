@@ -129,6 +129,14 @@ describe('FrontendFramer', () => {
     expect(framer.next()).toBeNull();
   });
 
+  it('frames a Terminate sent before any startup packet as a Terminate', () => {
+    const framer = new FrontendFramer({ maxMessageBytes: 1 << 20 });
+    framer.push(encodeTerminate());
+    expect(framer.next()?.type).toBe(0x58);
+    expect(framer.inStartup).toBe(true);
+    expect(framer.next()).toBeNull();
+  });
+
   it('stays in the startup phase after SSLRequest and can be switched explicitly', () => {
     const framer = new FrontendFramer({ maxMessageBytes: 1 << 20 });
     framer.push(encodeSSLRequest());

@@ -198,9 +198,19 @@ describe('frontend messages: malformed input', () => {
     });
     for (let cut = 5; cut < bind.length; cut++) expectViolation(() => decodeBind(bind, 5, cut), 'Bind');
   });
+  it('Parse and Bind with more than 32,767 parameters (counts are unsigned 16-bit)', () => {
+    const paramTypes = new Array<number>(40_000).fill(23);
+    const parse = encodeParse({ name: 'big', query: 'select 1', paramTypes });
+    expect(parse.readUInt16BE(5 + 4 + 9)).toBe(40_000);
+    expect(decodeParse(parse).paramTypes.length).toBe(40_000);
+    const values = new Array<Buffer | null>(40_000).fill(null);
+    const bind = encodeBind({ portal: '', statement: 'big', paramFormats: [], values, resultFormats: [] });
+    expect(decodeBind(bind).values.length).toBe(40_000);
+  });
   it('trailing bytes, bad counts, bad kinds', () => {
     expectViolation(() => decodeQuery(Buffer.concat([encodeQuery('x'), Buffer.from([1])])), 'trailing');
-    expectViolation(() => decodeParse(hex('50 0000000b 00 00 ffff')), 'negative count');
+    // Counts are unsigned: 0xffff is 65,535 parameter types, more than the message holds.
+    expectViolation(() => decodeParse(hex('50 0000000b 00 00 ffff')), 'count 65535 exceeds');
     expectViolation(() => decodeBind(hex('42 0000000f 00 00 0000 0001 fffffffe 0000')), 'negative length');
     expectViolation(() => decodeDescribe(hex('44 00000006 58 00')), 'target type');
     expectViolation(() => decodeEmpty(hex('53 00000005 00'), 5, 6, 'Sync'), 'Sync');

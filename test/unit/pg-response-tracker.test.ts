@@ -113,4 +113,46 @@ describe('ResponseTracker', () => {
     const r = run([{ expect: Expect.Query, swallow: false }], server, [2]);
     expect(r.out.equals(server)).toBe(true);
   });
+
+  it('reports requests that failed or were skipped; a ReadyForQuery ends a unit a Flush error left skipping', () => {
+    const failed: string[] = [];
+    const out: Buffer[] = [];
+    const t = new ResponseTracker({ forward: (b) => out.push(Buffer.from(b)) });
+    // Unit 1 (Parse, Describe, Flush): the Parse fails, the Describe is skipped.
+    t.push({
+      expect: Expect.Parse,
+      swallow: false,
+      onFailed: (e) => failed.push(e ? 'parse:error' : 'parse:skip'),
+    });
+    t.push({
+      expect: Expect.DescribeStatement,
+      swallow: false,
+      onFailed: (e) => failed.push(e ? 'd:error' : 'd:skip'),
+    });
+    t.flushSynthetic();
+    t.onData(error);
+    expect(failed).toEqual(['parse:error', 'd:skip']);
+    expect(t.idle).toBe(true);
+    // Unit 2 (Bind, Execute, Sync): the server skips to the Sync and answers only ReadyForQuery.
+    t.push({ expect: Expect.Bind, swallow: false, onFailed: (e) => failed.push(e ? 'b:error' : 'b:skip') });
+    t.push({
+      expect: Expect.Synthetic,
+      swallow: false,
+      bytes: parseComplete,
+      onFailed: () => failed.push('syn:skip'),
+    });
+    t.push({ expect: Expect.Execute, swallow: false });
+    t.push({ expect: Expect.Sync, swallow: false });
+    t.flushSynthetic();
+    t.onData(ready('I'));
+    expect(failed).toEqual(['parse:error', 'd:skip', 'b:skip', 'syn:skip']);
+    expect(t.idle).toBe(true);
+    expect(Buffer.concat(out).equals(Buffer.concat([error, ready('I')]))).toBe(true);
+  });
+
+  it('notices a FATAL it forwards (the server is about to close)', () => {
+    const t = new ResponseTracker({ forward: () => undefined });
+    t.onData(msg('E', 'SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0'));
+    expect(t.fatalForwarded).toBe(true);
+  });
 });

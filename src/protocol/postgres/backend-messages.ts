@@ -281,7 +281,7 @@ export function encodeCommandComplete(tag: string): Buffer {
 }
 
 export function encodeParameterDescription(typeOids: readonly number[]): Buffer {
-  const w = new MessageWriter(BE_TYPE.ParameterDescription, 2 + 4 * typeOids.length).int16(typeOids.length);
+  const w = new MessageWriter(BE_TYPE.ParameterDescription, 2 + 4 * typeOids.length).uint16(typeOids.length);
   for (const oid of typeOids) w.uint32(oid);
   return w.finish();
 }

@@ -30,6 +30,17 @@ export class LocalCancelRegistry implements CancelRegistry {
     return { processId, secretKey };
   }
 
+  /**
+   * Registers under a key the client already knows: in session pooling, the backend's own
+   * (pid, key), so pg_terminate_backend(pid) and pg_stat_activity match what the driver was told.
+   * Only in a single process (a real pid carries no worker bits) and when the pid is free here.
+   */
+  registerAs(processId: number, secretKey: number, target: CancelTarget): boolean {
+    if (this.relay || processId <= 0 || this.sessions.has(processId)) return false;
+    this.sessions.set(processId, { secretKey, target });
+    return true;
+  }
+
   private compose(local: number): number {
     return ((this.workerIndex & ((1 << WORKER_BITS) - 1)) << LOCAL_BITS) | local;
   }

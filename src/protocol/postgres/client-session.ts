@@ -5,12 +5,14 @@
 // only walks message headers.
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
 import { FrontendFramer } from './frontend-framer.js';
 import { QueryCycle } from './query-cycle.js';
+import { openReplicationPassthrough, replicationMode } from './replication-passthrough.js';
 import type { SessionServices } from './services.js';
 import { newSessionState, type SessionState } from './session-state.js';
 import { FE } from './units.js';
@@ -32,6 +34,8 @@ export class PgClientSession {
   private framer: FrontendFramer;
   private auth: Authenticator | null = null;
   private cycle: QueryCycle | null = null;
+  /** The server connection of a replication session (see replication-passthrough.ts). */
+  private replication: PgServerConnection | null = null;
   private startupTimer: NodeJS.Timeout | null;
   private tlsDone = false;
   readonly log: Logger;
@@ -76,6 +80,11 @@ export class PgClientSession {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.replication) {
+      // A walsender session: bytes both ways, untouched (CopyBoth streams, feedback).
+      this.replication.write(chunk);
+      return;
+    }
     try {
       this.framer.push(chunk);
       for (;;) {
@@ -84,6 +93,10 @@ export class PgClientSession {
         if (!frame) break;
         const bytes = frame.buf.subarray(frame.start, frame.end);
         if (this.phase === 'startup') {
+          if (frame.type === FE.Terminate) {
+            this.close();
+            return;
+          }
           this.onStartupMessage(bytes);
           if ((this.phase as Phase) === 'closed' || this.pausedForTls) return;
         } else if (this.phase === 'auth') {
@@ -172,6 +185,12 @@ export class PgClientSession {
     this.services.onAuthenticated?.(this);
     const user = this.services.config.users.find((u) => u.name === this.state!.user);
     this.state!.context.overridesAllowed = user?.routingOverrides ?? false;
+    const replication = replicationMode(this.state!.startupParameters);
+    if (replication) {
+      this.replication = await openReplicationPassthrough(this, this.services, replication);
+      this.phase = 'ready';
+      return;
+    }
     this.phase = 'ready';
     this.cycle = new QueryCycle(this, this.services);
     await this.cycle.start();
@@ -202,6 +221,7 @@ export class PgClientSession {
     this.phase = 'closed';
     if (this.startupTimer) clearTimeout(this.startupTimer);
     this.cycle?.onClientGone();
+    this.replication?.destroy();
     this.services.onSessionClosed(this);
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1_000).unref();

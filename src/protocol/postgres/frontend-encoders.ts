@@ -47,7 +47,7 @@ export function encodeQuery(sql: string): Buffer {
 export function encodeParse(m: ParseMessage): Buffer {
   const size = cstringSize(checkCString(m.name, 'Parse')) + cstringSize(checkCString(m.query, 'Parse'));
   const w = new MessageWriter(FE_TYPE.Parse, size + 2 + 4 * m.paramTypes.length);
-  w.cstring(m.name).cstring(m.query).int16(m.paramTypes.length);
+  w.cstring(m.name).cstring(m.query).uint16(m.paramTypes.length);
   for (const oid of m.paramTypes) w.uint32(oid);
   return w.finish();
 }
@@ -57,14 +57,14 @@ export function encodeBind(m: BindMessage): Buffer {
   size += 2 + 2 * m.paramFormats.length + 2 + 2 + 2 * m.resultFormats.length;
   for (const v of m.values) size += 4 + (v ? v.length : 0);
   const w = new MessageWriter(FE_TYPE.Bind, size);
-  w.cstring(m.portal).cstring(m.statement).int16(m.paramFormats.length);
+  w.cstring(m.portal).cstring(m.statement).uint16(m.paramFormats.length);
   for (const f of m.paramFormats) w.int16(f);
-  w.int16(m.values.length);
+  w.uint16(m.values.length);
   for (const v of m.values) {
     if (v === null) w.int32(-1);
     else w.int32(v.length).bytes(v);
   }
-  w.int16(m.resultFormats.length);
+  w.uint16(m.resultFormats.length);
   for (const f of m.resultFormats) w.int16(f);
   return w.finish();
 }

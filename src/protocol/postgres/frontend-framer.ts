@@ -18,6 +18,8 @@ export const STARTUP_CODE = {
 /** PostgreSQL refuses startup packets longer than this (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET = 10_000;
 
+const TERMINATE = 0x58; // 'X'
+
 /** Type bytes a client may send after startup. */
 const FRONTEND_TYPES = 'QPBDECSHXdcfFp';
 const VALID_TYPE = new Uint8Array(256);
@@ -123,6 +125,12 @@ export class FrontendFramer {
       this.pos = cur.length;
       return null;
     }
+    if (this.startupPhase && cur[pos] === TERMINATE && avail >= 5 && cur.readInt32BE(pos + 1) === 4) {
+      // A Terminate before any startup packet (a client closing while it connects): its bytes
+      // are no startup length. The caller closes quietly, as PostgreSQL does.
+      this.pos = pos + 5;
+      return this.emit(TERMINATE, cur, pos, pos + 5, pos + 5);
+    }
     const type = this.startupPhase ? 0 : cur[pos]!;
     const total = this.messageSize(type, cur.readInt32BE(pos + headerSize - 4));
     if (avail >= total) {
@@ -206,7 +214,7 @@ export class FrontendFramer {
   }
 
   private emit(type: number, buf: Buffer, start: number, end: number, bodyStart: number): Frame {
-    if (this.startupPhase) {
+    if (this.startupPhase && type === 0) {
       const code = buf.readInt32BE(bodyStart);
       if (
         code !== STARTUP_CODE.SSLRequest &&

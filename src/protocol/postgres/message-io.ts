@@ -47,10 +47,14 @@ export class MessageReader {
     return v;
   }
 
-  /** A count (Int16) that must be >= 0 and plausible for the bytes left (each item >= minItemBytes). */
+  /**
+   * A count (unsigned Int16 on the wire: PostgreSQL reads counts with pq_getmsgint(2), so a Parse
+   * may carry up to 65,535 parameters) that is plausible for the bytes left (each item >= minItemBytes).
+   */
   count16(minItemBytes: number): number {
-    const n = this.int16();
-    if (n < 0) throw violation(this.what, `negative count ${n}`);
+    if (this.pos + 2 > this.end) throw violation(this.what, 'truncated');
+    const n = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
     if (n * minItemBytes > this.remaining) throw violation(this.what, `count ${n} exceeds message length`);
     return n;
   }
@@ -115,6 +119,13 @@ export class MessageWriter {
 
   int16(v: number): this {
     this.buf.writeInt16BE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+
+  /** A count (the protocol's Int16 counts are unsigned: up to 65,535 parameters). */
+  uint16(v: number): this {
+    this.buf.writeUInt16BE(v, this.pos);
     this.pos += 2;
     return this;
   }

@@ -63,9 +63,16 @@ export class QueryCycle implements GateParticipant {
       else if (key === 'client_encoding' && value.toLowerCase() === 'auto') continue;
       else if (key === 'client_encoding')
         state.settings.set(key, value.toUpperCase().replace(/^UTF-?8$/, 'UTF8'));
-      else if (TRACKED_STARTUP_PARAMETERS.includes(key)) state.settings.set(key, value);
+      else if (TRACKED_STARTUP_PARAMETERS.includes(key) || isForwardedStartupSetting(key)) {
+        state.settings.set(key, value);
+      }
     }
-    this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
+    // A server answers SHOW application_name with '' when the client set none (our server
+    // connections carry "shardgate", which is theirs, not the client's).
+    if (!state.settings.has('application_name')) state.settings.set('application_name', '');
+    const cancelTarget = { cancel: () => this.cancelRunning() };
+    this.cancelKey =
+      (await this.sessionServerKey(cancelTarget)) ?? this.services.cancel.register(cancelTarget);
     this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
     const out: Buffer[] = [];
@@ -79,6 +86,23 @@ export class QueryCycle implements GateParticipant {
     out.push(encodeBackendKeyData(this.cancelKey.processId, this.cancelKey.secretKey));
     out.push(encodeReadyForQuery('I'));
     this.session.write(Buffer.concat(out));
+  }
+
+  /**
+   * Session pooling: the session takes its server connection now and tells the client that
+   * backend's pid and key, as PgBouncer does in session mode (drivers compare it with
+   * pg_backend_pid() and pass it to pg_terminate_backend).
+   */
+  private async sessionServerKey(target: {
+    cancel(): void;
+  }): Promise<{ processId: number; secretKey: number } | null> {
+    const registry = this.services.cancel;
+    if (this.services.config.pool.mode !== 'session' || !registry.registerAs) return null;
+    const first = this.services.router.planUtilityOnDefault(this.routingSession()).plan;
+    if (first.type !== 'single') return null;
+    const conn = (await this.bindingFor(first.target)).conn;
+    if (!registry.registerAs(conn.processId, conn.secretKey, target)) return null;
+    return { processId: conn.processId, secretKey: conn.secretKey };
   }
 
   /** `options=-c shardgate.vip=on -c search_path=x`: context settings and ordinary settings. */
@@ -489,7 +513,8 @@ export class QueryCycle implements GateParticipant {
     if (this.services.config.pool.mode === 'session' || s.pinnedReason) return;
     // A describe-only unit ran outside the (deferred) transaction: its server is free again.
     const serverIdle = binding.keepClientInTransaction && binding.tracker.status === 0x49;
-    if ((s.txStatus !== 'I' && !serverIdle) || binding.copyIn || !binding.idle) return;
+    if ((s.txStatus !== 'I' && !serverIdle) || binding.copyIn || !binding.idle || binding.awaitingSync)
+      return;
     this.bindings.delete(binding.serverName);
     binding.release();
   }
@@ -516,6 +541,18 @@ export class QueryCycle implements GateParticipant {
   sendReady(): void {
     this.session.write(encodeReadyForQuery(this.state.txStatus));
   }
+}
+
+/** Startup parameters that are not settings: the connection's identity and protocol options. */
+const NOT_SETTINGS = new Set(['user', 'database', 'options', 'replication']);
+
+/**
+ * Any other startup parameter is a setting PostgreSQL applies at connection start (custom
+ * `some.var`, `work_mem`, ...); it follows the client to every server connection. `_pq_.*` are
+ * protocol extensions, and `shardgate.*` belongs to shardgate's routing context.
+ */
+function isForwardedStartupSetting(key: string): boolean {
+  return !NOT_SETTINGS.has(key) && !key.startsWith('_pq_.') && !key.startsWith('shardgate.');
 }
 
 function isRollback(statements: PlannedStatement[]): boolean {

@@ -36,6 +36,12 @@ export interface Entry {
   readyStatus?: number;
   /** Called when this entry's ReadyForQuery arrives (Fast, Sync, Query). */
   onReady?: (status: number) => void;
+  /**
+   * The request did not take effect: its own ErrorResponse (the whole message, header included),
+   * or null when the server skipped it to the Sync after an earlier error. A failed Parse leaves
+   * no statement behind, so whoever recorded one must forget it.
+   */
+  onFailed?: (error: Buffer | null) => void;
 }
 
 export interface TrackerSink {
@@ -94,6 +100,8 @@ export class ResponseTracker {
   /** Last ReadyForQuery status byte (I, T or E). */
   status = 0x49;
   copyIn = false;
+  /** The client was sent the server's own FATAL (it is about to close: 57P01 and the like). */
+  fatalForwarded = false;
 
   constructor(private readonly sink: TrackerSink) {}
 
@@ -171,15 +179,28 @@ export class ResponseTracker {
       sink.forward(buf.subarray(start, end));
       return;
     }
-    const entry = this.queue[this.head];
+    let entry = this.queue[this.head];
+    if (type === MSG_READY && entry && isPerMessage(entry.expect)) {
+      // The server skipped this unit's messages up to its Sync: an earlier Flush-terminated unit
+      // failed and left it skipping. This ReadyForQuery answers the Sync.
+      while (this.head < this.queue.length && isPerMessage(this.queue[this.head]!.expect)) {
+        this.queue[this.head]!.onFailed?.(null);
+        this.head++;
+      }
+      entry = this.queue[this.head];
+    }
     if (!entry) {
-      // Nothing expected (a FATAL while idle, or a bug): forward so the client sees it.
+      // Nothing expected: the server speaks unasked only to say it is going away (FATAL). A client
+      // that outlives its server gets it rewritten (or dropped) by the sink.
       const replacement = type === MSG_ERROR ? (sink.rewriteError?.(buf, start, end) ?? null) : null;
-      if (replacement === null) sink.forward(buf.subarray(start, end));
-      else if (replacement.length > 0) sink.forward(replacement);
+      if (replacement === null) {
+        if (type === MSG_ERROR && isFatal(buf, start + 5, end)) this.fatalForwarded = true;
+        sink.forward(buf.subarray(start, end));
+      } else if (replacement.length > 0) sink.forward(replacement);
       return;
     }
     const forward = !entry.swallow || (type === MSG_ERROR && entry.forwardErrors === true);
+    if (forward && type === MSG_ERROR && isFatal(buf, start + 5, end)) this.fatalForwarded = true;
     // Only what the client sees counts as the unit's outcome (a failed probe is not its error).
     if (forward && (type === MSG_COMMAND_COMPLETE || type === MSG_ERROR))
       sink.onMessage?.(type, buf, start + 5, end);
@@ -219,7 +240,12 @@ export class ResponseTracker {
     if (type === MSG_ERROR) {
       // The server discards everything up to Sync; so do we (synthetic replies included).
       this.skippingToSync = true;
-      while (this.head < this.queue.length && this.queue[this.head]!.expect !== Expect.Sync) this.head++;
+      entry.onFailed?.(buf.subarray(start, end));
+      this.head++;
+      while (this.head < this.queue.length && this.queue[this.head]!.expect !== Expect.Sync) {
+        this.queue[this.head]!.onFailed?.(null);
+        this.head++;
+      }
       return;
     }
     switch (entry.expect) {
@@ -262,9 +288,30 @@ export class ResponseTracker {
       const next = this.queue[this.head]!;
       if (next.expect !== Expect.Synthetic) break;
       this.head++;
-      if (!this.skippingToSync && next.bytes) this.sink.forward(next.bytes);
+      if (this.skippingToSync) next.onFailed?.(null);
+      else if (next.bytes) this.sink.forward(next.bytes);
     }
   }
+}
+
+/** An ErrorResponse whose severity is FATAL or PANIC (the server closes the connection next). */
+function isFatal(buf: Buffer, pos: number, end: number): boolean {
+  while (pos < end && buf[pos] !== 0) {
+    const field = buf[pos]!;
+    const nul = buf.indexOf(0, pos + 1);
+    if (nul < 0 || nul >= end) return false;
+    if (field === 0x56 || field === 0x53) {
+      const severity = buf.toString('latin1', pos + 1, nul);
+      return severity === 'FATAL' || severity === 'PANIC';
+    }
+    pos = nul + 1;
+  }
+  return false;
+}
+
+/** Entries for one extended-protocol message before its Sync (Parse ... Close, or a synthetic reply). */
+function isPerMessage(expect: Expect): boolean {
+  return expect !== Expect.Fast && expect !== Expect.Query && expect !== Expect.Sync;
 }
 
 /** Reads column 0 of a DataRow as text (the LSN probe returns one text column). */

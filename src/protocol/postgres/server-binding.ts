@@ -20,7 +20,11 @@ import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
-import { serverStatementName } from './session-state.js';
+import {
+  invalidateServerStatement,
+  invalidateServerStatementsAfterDdl,
+  serverStatementName,
+} from './session-state.js';
 import { FE, type Unit } from './units.js';
 
 export class ServerBinding {
@@ -32,6 +36,11 @@ export class ServerBinding {
   private released = false;
   /** The client is in a deferred transaction this server is not part of (see run()). */
   keepClientInTransaction = false;
+  /**
+   * The last unit ended with Flush, not Sync: the server's extended-protocol batch is open (an
+   * implicit transaction, or skipping to Sync after an error). It stays with this client until a Sync.
+   */
+  awaitingSync = false;
   /** Errors of the running unit reach the client as this one (a cutover aborting the transaction). */
   errorOverride: ShardgateError | null = null;
   /** What the running unit is, for the error of a lost connection (see onServerLost). */
@@ -181,6 +190,7 @@ export class ServerBinding {
     const out: Buffer[] = [];
     this.unitError = false;
     this.lastTag = '';
+    this.awaitingSync = !unit.simple && unit.flushOnly;
     const isWrite = statements.some(
       (s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl',
     );
@@ -279,18 +289,33 @@ export class ServerBinding {
             break;
           }
           const serverName = serverStatementName(p.query, p.paramTypes);
-          state.prepared.set(p.name, {
-            clientName: p.name,
-            serverName,
-            sql: p.query,
-            paramTypes: p.paramTypes,
-          });
+          const stmt = { clientName: p.name, serverName, sql: p.query, paramTypes: p.paramTypes };
+          const previous = state.prepared.get(p.name);
+          state.prepared.set(p.name, stmt);
+          // A Parse that fails (or is skipped after an earlier error) creates no statement.
+          const forgetClientName = () => {
+            if (state.prepared.get(p.name) !== stmt) return;
+            if (previous) state.prepared.set(p.name, previous);
+            else state.prepared.delete(p.name);
+          };
           if (conn.prepared.has(serverName)) {
-            tracker.push({ expect: Expect.Synthetic, swallow: false, bytes: encodeParseComplete() });
+            tracker.push({
+              expect: Expect.Synthetic,
+              swallow: false,
+              bytes: encodeParseComplete(),
+              onFailed: forgetClientName,
+            });
           } else {
             out.push(renameStatement(bytes, serverName));
+            tracker.push({
+              expect: Expect.Parse,
+              swallow: false,
+              onFailed: () => {
+                forgetClientName();
+                conn.prepared.delete(serverName);
+              },
+            });
             rememberPrepared(conn, serverName, maxPrepared, out, tracker);
-            tracker.push({ expect: Expect.Parse, swallow: false });
           }
           break;
         }
@@ -304,16 +329,22 @@ export class ServerBinding {
               tracker.push({ expect: Expect.Parse, swallow: true, forwardErrors: true });
             }
             out.push(bytes);
+            tracker.push({ expect: Expect.Bind, swallow: false });
           } else {
             const serverName = this.ensurePrepared(b.statement, out);
             out.push(renameStatement(bytes, serverName));
+            tracker.push({
+              expect: Expect.Bind,
+              swallow: false,
+              onFailed: this.onStatementFailed(b.statement),
+            });
           }
-          tracker.push({ expect: Expect.Bind, swallow: false });
           break;
         }
         case FE.Describe: {
           const d = decodeDescribe(bytes);
-          if (d.kind === 'S' && d.name !== '') {
+          const named = d.kind === 'S' && d.name !== '';
+          if (named) {
             const serverName = this.ensurePrepared(d.name, out);
             out.push(renameStatement(bytes, serverName));
           } else {
@@ -322,6 +353,7 @@ export class ServerBinding {
           tracker.push({
             expect: d.kind === 'S' ? Expect.DescribeStatement : Expect.DescribePortal,
             swallow: false,
+            ...(named ? { onFailed: this.onStatementFailed(d.name) } : {}),
           });
           break;
         }
@@ -367,21 +399,40 @@ export class ServerBinding {
       });
     }
     if (!this.conn.prepared.has(stmt.serverName)) {
+      const conn = this.conn;
       out.push(serialize.parse({ name: stmt.serverName, text: stmt.sql, types: stmt.paramTypes }));
+      this.tracker.push({
+        expect: Expect.Parse,
+        swallow: true,
+        forwardErrors: true,
+        onFailed: () => conn.prepared.delete(stmt.serverName),
+      });
       rememberPrepared(
-        this.conn,
+        conn,
         stmt.serverName,
         this.cycle.services.config.pool.maxPreparedStatements,
         out,
         this.tracker,
       );
-      this.tracker.push({ expect: Expect.Parse, swallow: true, forwardErrors: true });
     } else {
       // LRU: touch.
       this.conn.prepared.delete(stmt.serverName);
       this.conn.prepared.set(stmt.serverName, true);
     }
     return stmt.serverName;
+  }
+
+  /**
+   * A Bind or Describe of a client's statement failed. `cached plan must not change result type`
+   * (0A000, after DDL) stays true for this server-side statement for good, and it is shared: later
+   * Parses of the same text get a fresh server name, as a re-prepare on a direct connection would.
+   */
+  private onStatementFailed(clientName: string): (error: Buffer | null) => void {
+    return (error) => {
+      if (!error || readErrorCode(error) !== '0A000') return;
+      const stmt = this.cycle.state.prepared.get(clientName);
+      if (stmt) invalidateServerStatement(stmt.sql, stmt.paramTypes, stmt.serverName);
+    };
   }
 
   private afterUnit(statements: PlannedStatement[], position: string | null, isWrite: boolean): void {
@@ -436,6 +487,8 @@ export class ServerBinding {
       }
       state.pendingSettings.clear();
     }
+    if (!this.unitError && statements.some((s) => s.facts.kind === 'ddl'))
+      invalidateServerStatementsAfterDdl();
     if (this.unitError && statements.some((s) => s.facts.kind !== 'read')) {
       // A failed unit may have left prepared statements half-known: forget ours, re-prepare lazily.
       this.conn.dirty = true;
@@ -455,6 +508,11 @@ export class ServerBinding {
     if (server) server.view.outstanding--;
     const conn = this.conn;
     conn.onData = null;
+    if (this.awaitingSync) {
+      // Mid-batch (the server may be skipping to a Sync that never comes): no one else can use it.
+      this.pool.discard(conn);
+      return;
+    }
     if (conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle) {
       // Anything we cannot replay is wiped before another client sees this connection.
       void this.resetAndRelease();
@@ -513,6 +571,9 @@ export class ServerBinding {
       // Session pooling (or a pinned session): the client owned this connection; as on the server.
       const error = new ShardgateError('BACKEND_DIED', params);
       state.txStatus = 'I';
+      // The client already has the server's FATAL (57P01 after pg_terminate_backend, 57P02...):
+      // like a direct connection, it sees that and then a plain close, not a second error of ours.
+      if (this.tracker.fatalForwarded) this.cycle.session.close();
       if (this.failed) this.failed(error);
       else this.cycle.session.fail(error);
       return;
@@ -570,7 +631,8 @@ function rememberPrepared(
     const oldest = conn.prepared.keys().next().value as string;
     conn.prepared.delete(oldest);
     out.push(serialize.close({ type: 'S', name: oldest }));
-    tracker.push({ expect: Expect.Close, swallow: true });
+    // Skipped after an error: the server still holds it.
+    tracker.push({ expect: Expect.Close, swallow: true, onFailed: () => conn.prepared.set(oldest, true) });
   }
 }
 
@@ -620,6 +682,7 @@ function quote(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** Always quoted: a setting may be named by a reserved word (`RESET some.var` is a syntax error). */
 function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_.]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return `"${name.replace(/"/g, '""')}"`;
 }

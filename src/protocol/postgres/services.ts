@@ -17,6 +17,8 @@ export interface CancelTarget {
 
 export interface CancelRegistry {
   register(target: CancelTarget): { processId: number; secretKey: number };
+  /** Registers under the given key; false when it cannot (taken, or several workers). */
+  registerAs?(processId: number, secretKey: number, target: CancelTarget): boolean;
   unregister(processId: number): void;
   cancel(processId: number, secretKey: number): void;
 }

@@ -60,6 +60,10 @@ export function newSessionState(user: string, database: string, startup: Map<str
 }
 
 const serverNameCache = new Map<string, string>();
+/** Statements whose server-side plans were invalidated by DDL: key -> generation (name suffix). */
+const generations = new Map<string, number>();
+/** Bumped by every DDL shardgate forwards: a Parse after it never reuses an older server copy. */
+let ddlEpoch = 0;
 
 /** Deterministic server-side statement name, like PgBouncer's PGBOUNCER_<n>. */
 export function serverStatementName(sql: string, paramTypes: number[]): string {
@@ -67,10 +71,36 @@ export function serverStatementName(sql: string, paramTypes: number[]): string {
   let name = serverNameCache.get(key);
   if (!name) {
     name = `sg_${createHash('sha1').update(key).digest('hex').slice(0, 20)}`;
+    const generation = generations.get(key);
+    if (generation !== undefined) name += `_${generation}`;
+    if (ddlEpoch > 0) name += `e${ddlEpoch}`;
     if (serverNameCache.size > 50_000) serverNameCache.clear();
     serverNameCache.set(key, name);
   }
   return name;
+}
+
+/**
+ * DDL went through: a client's new Parse must plan against the new schema, as it would on a
+ * direct connection, not reuse a server copy prepared before (whose result type may now differ:
+ * "cached plan must not change result type"). Statements clients already hold keep their names.
+ */
+export function invalidateServerStatementsAfterDdl(): void {
+  ddlEpoch++;
+  serverNameCache.clear();
+}
+
+/**
+ * The server statement `name` can no longer run (its result type changed after DDL): later Parses
+ * of this text get a new name, so every server connection prepares it afresh. Connections keep
+ * the old one until their LRU closes it.
+ */
+export function invalidateServerStatement(sql: string, paramTypes: number[], name: string): void {
+  const key = `${paramTypes.join(',')}|${sql}`;
+  if (serverNameCache.get(key) !== name) return; // already renamed
+  if (generations.size > 10_000) generations.clear();
+  generations.set(key, (generations.get(key) ?? 0) + 1);
+  serverNameCache.delete(key);
 }
 
 /** Startup parameters that are session settings every server connection must mirror. */
