@@ -711,9 +711,10 @@ export class MigrationManager {
     } else {
       const names = report.mismatches
         .slice(0, 5)
-        .map(
-          (m) =>
-            `${m.table} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]${m.rows?.length ? ` keys ${m.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
+        .map((m) =>
+          m.wholeTable
+            ? `${m.table}${m.target ? ` on ${m.target}` : ''} row count ${m.sourceRows} on the source, ${m.targetRows} moved`
+            : `${m.table}${m.target ? ` on ${m.target}` : ''} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]${m.rows?.length ? ` keys ${m.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
         );
       this.note(
         state,

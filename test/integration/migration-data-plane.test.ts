@@ -590,6 +590,60 @@ describe('migration data plane', () => {
     );
   });
 
+  it('(e2) a sampled verification still compares whole-table row counts', async () => {
+    // The last payment goes missing on its target; the sample (one chunk of users) does not see it.
+    const all = await rowsOf(splitA.source, 'payments');
+    const victim = all.at(-1)!;
+    const owner = splitA.targets[keyOwner(victim.user_id, 'int', RANGES)!]!.server;
+    const saved = await withClient(owner, 'test', (c) =>
+      c.query('DELETE FROM payments WHERE id = $1 RETURNING *', [victim.id]),
+    );
+    try {
+      const report = await verifySplit({
+        source: splitA.source,
+        targets: splitA.targets,
+        tables: TABLES,
+        chunkRows: 100,
+        mode: 'sample',
+        sample: 1,
+        random: () => 0,
+        rounds: 1,
+      });
+      expect(report.chunksChecked).toBe(1);
+      expect(report.mismatches).toEqual([
+        expect.objectContaining({
+          table: 'payments',
+          wholeTable: true,
+          sourceRows: all.length,
+          targetRows: all.length - 1,
+        }),
+      ]);
+      expect(report.perTable.find((t) => t.table === 'payments')).toEqual({
+        table: 'payments',
+        sourceRows: all.length,
+        targetRows: all.length - 1,
+      });
+    } finally {
+      const row = saved.rows[0] as Record<string, unknown>;
+      const cols = Object.keys(row);
+      await withClient(owner, 'test', (c) =>
+        c.query(
+          `INSERT INTO payments (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+          cols.map((k) => row[k]),
+        ),
+      );
+    }
+    const again = await verifySplit({
+      source: splitA.source,
+      targets: splitA.targets,
+      tables: TABLES,
+      chunkRows: 100,
+      mode: 'sample',
+      sample: 1,
+    });
+    expect(again.mismatches).toEqual([]);
+  });
+
   it('(f) cleanup deletes only the moved rows from the source, then the slot and publication', async () => {
     const before = new Map<string, Array<{ user_id: string }>>();
     for (const t of TABLES) before.set(t.name, await rowsOf(splitA.source, t.name));
