@@ -23,11 +23,12 @@ import {
   ensurePublication,
   slotExists,
 } from './pg-replication.js';
-import { configAfterSplit, planSplit, type SplitPlan, type SplitRequest } from './plan.js';
+import { configAfterSplit, planSplit, rehome, type SplitPlan, type SplitRequest } from './plan.js';
 import { PressureMonitor } from './pressure.js';
-import { routeByShardKey, routeToFirst } from './row-owner.js';
+import { holders, routeByShardKey, routeToFirst, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
+import { furthest, ownedSequences, readSequences, writeSequences } from './sequences.js';
 import {
   type MigrationState,
   MigrationStore,
@@ -154,7 +155,8 @@ export class MigrationManager {
       sizes: new Map(),
       inMaintenanceWindow: false,
     }).source;
-    const sizes = await tableSizes(source, Object.keys(config.tables));
+    const sourceTables = await ordinaryTables(source);
+    const sizes = await tableSizes(source, [...new Set([...Object.keys(config.tables), ...sourceTables])]);
     return planSplit(config, {
       shard: req.shard,
       at,
@@ -162,6 +164,7 @@ export class MigrationManager {
       targets: req.targets,
       verify: req.verify,
       sizes,
+      sourceTables,
       inMaintenanceWindow: new Throttle({
         rowsPerSecond: 1,
         bytesPerSecond: 1,
@@ -364,6 +367,15 @@ export class MigrationManager {
         this.config.pool.size,
       )
       .catch(() => undefined);
+    const sequences = await movedSequences(plan);
+    const control =
+      sequences.source.length > 0
+        ? await Promise.all(
+            [plan.source, ...plan.targets.map((t) => t.server)].map((a) =>
+              openClient(a, 'migration-cutover'),
+            ),
+          )
+        : [];
     const report = await this.deps.gate.block(
       halves,
       { migrationId: id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
@@ -372,6 +384,13 @@ export class MigrationManager {
           await Promise.all(running.reverse.map((r) => r.catchUp(remaining)));
         },
         switchTopology: async () => {
+          if (control.length > 0) {
+            const [source, ...halfClients] = control;
+            const readings = await Promise.all(
+              halfClients.map((c, i) => readSequences(c, [...sequences.targets[i]!])),
+            );
+            await writeSequences(source!, furthest(readings), new Set(sequences.source));
+          }
           const position = await currentWalLsn(plan.source);
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
           for (const h of halves)
@@ -379,6 +398,7 @@ export class MigrationManager {
         },
       },
     );
+    await Promise.all(control.map((c) => c.end().catch(() => undefined)));
     state.cutovers.push(report);
     if (report.outcome !== 'switched') {
       this.note(
@@ -469,11 +489,14 @@ export class MigrationManager {
             'schema',
             `schema of ${plan.tables.length} tables on ${targets.map((t) => t.server.name).join(', ')}`,
           );
-          await copySchema({
-            source: plan.source,
-            targets: targets.map((t) => t.server),
-            tables: plan.tables.map((t) => t.name),
-          });
+          // Unsharded tables go to the first half only (the new default shard).
+          for (const [i, t] of targets.entries()) {
+            await copySchema({
+              source: plan.source,
+              targets: [t.server],
+              tables: tablesOn(plan, i).map((x) => x.name),
+            });
+          }
           await ensurePublication(
             plan.source,
             publication,
@@ -576,7 +599,7 @@ export class MigrationManager {
       await ensurePublication(
         t.server,
         reversePublication,
-        plan.tables.map((x) => x.name),
+        tablesOn(plan, i).map((x) => x.name),
       );
       if (!(await slotExists(t.server, reverseSlots[i]!))) {
         await withClient(t.server, 'migration-reverse-slot', (c) =>
@@ -586,6 +609,7 @@ export class MigrationManager {
     }
     state.reverse = { slots: reverseSlots, publication: reversePublication };
     this.store.save(state);
+    const sequences = await movedSequences(plan);
     const threshold = req.catchUpBytes ?? 64 * 1024;
     const attempts = req.cutoverAttempts ?? 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -593,11 +617,14 @@ export class MigrationManager {
       let small = 0;
       while (small < CATCH_UP_SAMPLES) {
         if (signal.aborted) return;
+        // A stopped capture never catches up: say why instead of waiting on a growing lag.
+        if (forward.status.startsWith('error'))
+          throw new Error(`the change capture stopped: ${forward.status}`);
         const lag = await forward.lag();
         state.capture = { appliedLsn: forward.appliedLsn, lagBytes: lag.bytes, lagSeconds: lag.seconds };
         this.lagGauge?.set({ migration: state.id }, lag.bytes ?? 0);
         small = lag.bytes !== null && lag.bytes <= threshold ? small + 1 : 0;
-        state.status = `catching up: ${lag.bytes ?? '?'} bytes behind`;
+        state.status = `catching up: ${lag.bytes ?? '?'} bytes behind${forward.status === 'streaming' ? '' : ` (capture ${forward.status})`}`;
         this.store.save(state);
         await sleepAbortable(200, signal);
       }
@@ -605,6 +632,8 @@ export class MigrationManager {
       // Opened before the block: a connection setup inside it would lengthen every held write,
       // and every statement it releases would wait for a new server connection to the targets.
       const control = await Promise.all(targets.map((t) => openClient(t.server, 'migration-cutover')));
+      const sourceControl =
+        sequences.source.length > 0 ? await openClient(plan.source, 'migration-cutover') : null;
       const spares = this.config.migration.spares;
       await Promise.all(
         plan.targets.map((t) => {
@@ -624,6 +653,10 @@ export class MigrationManager {
             await forward.catchUp(remaining);
           },
           switchTopology: async () => {
+            if (sourceControl) {
+              const at = await readSequences(sourceControl, sequences.source);
+              await Promise.all(control.map((c, i) => writeSequences(c, at, sequences.targets[i]!)));
+            }
             const positions = new Map<string, string>();
             const lsns = await Promise.all(control.map((c) => currentWalLsn(c)));
             for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
@@ -633,7 +666,7 @@ export class MigrationManager {
           },
         },
       );
-      await Promise.all(control.map((c) => c.end().catch(() => undefined)));
+      await Promise.all([...control, sourceControl].map((c) => c?.end().catch(() => undefined)));
       state.cutovers.push(report);
       if (report.outcome === 'switched') {
         this.note(
@@ -674,7 +707,7 @@ export class MigrationManager {
           publication: state.reverse!.publication,
           destinations: [plan.source],
           route: routeToFirst,
-          tables: plan.tables,
+          tables: reverseTables(plan, i),
           ...(state.switchPositions?.[t.shard] ? { startLsn: state.switchPositions[t.shard] } : {}),
         }),
     );
@@ -736,6 +769,45 @@ export function configWithMigrations(config: ShardgateConfig): ShardgateConfig {
   return out;
 }
 
+/** Sequences owned by the moved tables: on the source, and the set each target has. */
+async function movedSequences(plan: SplitPlan): Promise<{ source: string[]; targets: Array<Set<string>> }> {
+  const source = await withClient(plan.source, 'migration-plan', (c) =>
+    ownedSequences(
+      c,
+      plan.tables.map((t) => t.name),
+    ),
+  );
+  if (source.length === 0) return { source, targets: plan.targets.map(() => new Set()) };
+  const targets = await Promise.all(
+    plan.targets.map(
+      async (t, i) =>
+        new Set(
+          await withClient(t.server, 'migration-plan', (c) =>
+            ownedSequences(
+              c,
+              tablesOn(plan, i).map((x) => x.name),
+            ),
+          ),
+        ),
+    ),
+  );
+  return { source, targets };
+}
+
+/** The moved tables target i holds: every one on the first, all but the unsharded on the others. */
+function tablesOn(plan: SplitPlan, i: number): SplitPlan['tables'] {
+  return plan.tables.filter((t) => holders(t, plan.targets.length).includes(i));
+}
+
+/**
+ * The tables target i's reverse capture carries back to the source. A reference table's writes
+ * reach every half alike, so only the first half's stream carries them (two streams of the same
+ * writes would interleave their replays on the source).
+ */
+function reverseTables(plan: SplitPlan, i: number): SplitPlan['tables'] {
+  return tablesOn(plan, i).filter((t) => i === 0 || tableKind(t) === 'sharded');
+}
+
 function splitTargets(plan: SplitPlan): SplitTarget[] {
   return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
 }
@@ -755,7 +827,32 @@ function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateC
   const defaultShard = names.has(config.routing.defaultShard ?? '')
     ? plan.sourceShard
     : config.routing.defaultShard;
-  return { ...config, shards, routing: { ...config.routing, defaultShard } };
+  return {
+    ...config,
+    shards,
+    routing: { ...config.routing, defaultShard },
+    tables: rehome(config.tables, plan.targets[0]!.shard, plan.sourceShard),
+  };
+}
+
+/**
+ * The source's own tables (not partitions, not the catalogs'), by the name a client uses: bare
+ * when the search path finds it, schema-qualified otherwise.
+ */
+async function ordinaryTables(source: ServerAddress): Promise<string[]> {
+  return withClient(source, 'migration-plan', async (c) => {
+    const r = await c.query<{ name: string }>(
+      `SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname
+                   ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                            AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1`,
+    );
+    return r.rows.map((row) => row.name);
+  });
 }
 
 async function tableSizes(

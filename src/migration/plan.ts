@@ -44,6 +44,12 @@ export interface SplitRequest {
   verify: 'full' | { sample: number };
   /** Measured sizes by table name. */
   sizes: ReadonlyMap<string, { rows: number; bytes: number }>;
+  /**
+   * Every ordinary table on the source (from its catalog). Those the config does not shard or
+   * replicate are its unsharded tables: they move with the first half when the source is the
+   * default shard.
+   */
+  sourceTables?: readonly string[];
   /** For the estimate: whether the maintenance window is open now. */
   inMaintenanceWindow: boolean;
 }
@@ -105,12 +111,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
     { start: at, end: range.end },
   ];
   const names = uniqueShardNames(config, shard.name);
-  const tables: PlannedTable[] = Object.entries(config.tables)
-    .filter(([, t]) => !t.reference && t.shardKey && t.method === 'hash')
-    .map(([name, t]) => {
-      const size = req.sizes.get(name) ?? { rows: 0, bytes: 0 };
-      return { name, shardKey: t.shardKey!, keyType: t.keyType, rows: size.rows, bytes: size.bytes };
-    });
+  const tables = movedTables(config, shard.name, req);
   const m = config.migration;
   const throttle: ThrottleSettings = {
     rowsPerSecond: m.rowsPerSecond,
@@ -141,9 +142,9 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
     estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
     strategy: [
       `publication + logical replication slot (pgoutput) on ${primaryName}, its exported snapshot for the copy`,
-      `schema of ${tables.length} sharded tables applied on ${req.targets.join(' and ')}`,
+      `schema of ${countKinds(tables)} applied on ${req.targets.join(' and ')} (unsharded tables on ${req.targets[0]} only)`,
       `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s${throttle.maintenanceWindow ? ` (x${throttle.maintenanceMultiplier} in ${throttle.maintenanceWindow})` : ''}, checkpointed after every batch`,
-      'change capture applied to the owning target, idempotently, until the lag is small',
+      `change capture applied to the owning target (reference tables to both, unsharded tables to ${req.targets[0]}), idempotently, until the lag is small`,
       `cutover block: writes to ${shard.name} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, targets catch up, topology switch; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${shard.name}`,
       `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of counts and checksums per key-ordered chunk`,
       `cleanup only when asked: moved rows deleted from ${primaryName}`,
@@ -154,6 +155,34 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
       'after cleanup: no rollback (the source rows are gone); split again or restore from backup',
     ],
   };
+}
+
+/**
+ * What moves: the hash-sharded tables (each row to the half owning its key), the reference tables
+ * (every row to both halves) and the unsharded tables whose home is the source (every row to the
+ * first half, which becomes their home: the new default shard, or their configured `home`).
+ */
+function movedTables(config: ShardgateConfig, shard: string, req: SplitRequest): PlannedTable[] {
+  const size = (name: string) => req.sizes.get(name) ?? { rows: 0, bytes: 0 };
+  const out: PlannedTable[] = [];
+  for (const [name, t] of Object.entries(config.tables)) {
+    if (t.reference) out.push({ name, shardKey: '', keyType: t.keyType, kind: 'reference', ...size(name) });
+    else if (t.shardKey && t.method === 'hash')
+      out.push({ name, shardKey: t.shardKey, keyType: t.keyType, kind: 'sharded', ...size(name) });
+  }
+  const defaultShard = config.routing.defaultShard ?? config.shards[0]?.name;
+  for (const name of req.sourceTables ?? []) {
+    const t = config.tables[name];
+    if (t && (t.reference || t.shardKey)) continue;
+    if ((t?.home ?? defaultShard) !== shard) continue; // lives elsewhere: a leftover copy here
+    out.push({ name, shardKey: '', keyType: 'int', kind: 'unsharded', ...size(name) });
+  }
+  return out;
+}
+
+function countKinds(tables: readonly PlannedTable[]): string {
+  const n = (kind: string) => tables.filter((t) => (t.kind ?? 'sharded') === kind).length;
+  return `${n('sharded')} sharded, ${n('reference')} reference and ${n('unsharded')} unsharded tables`;
 }
 
 function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
@@ -205,5 +234,22 @@ export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): Shar
   shards.splice(index, 1, ...halves);
   const defaultShard =
     config.routing.defaultShard === plan.sourceShard ? plan.targets[0]!.shard : config.routing.defaultShard;
-  return { ...config, shards, routing: { ...config.routing, defaultShard } };
+  return {
+    ...config,
+    shards,
+    routing: { ...config.routing, defaultShard },
+    tables: rehome(config.tables, plan.sourceShard, plan.targets[0]!.shard),
+  };
+}
+
+/** Tables whose home is shard `from` live on `to` instead. */
+export function rehome(
+  tables: ShardgateConfig['tables'],
+  from: string,
+  to: string,
+): ShardgateConfig['tables'] {
+  if (!Object.values(tables).some((t) => t.home === from)) return tables;
+  return Object.fromEntries(
+    Object.entries(tables).map(([name, t]) => [name, t.home === from ? { ...t, home: to } : t]),
+  );
 }

@@ -208,7 +208,11 @@ class Verifier {
   }
 
   /** Per-row hashes of a chunk (or of the rows `only` names) on S and on the targets. */
-  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes, RowHashes]> {
+  async rowHashes(
+    chunk: Chunk,
+    only: string[][] | null,
+    settle?: () => Promise<void>,
+  ): Promise<[RowHashes, RowHashes, RowHashes]> {
     const { meta, moved } = chunk;
     const range = keyRange(meta, chunk.from, chunk.to);
     let where = range.sql;
@@ -245,7 +249,9 @@ class Verifier {
     };
     // The source trails the targets (reverse capture): a row it holds is right if it matches the
     // targets' version just before or just after it was read.
+    // Between the two, the reverse capture settles: S then holds at least what `before` saw.
     const before = await readTargets();
+    await settle?.();
     const source = await read(this.source, `AND ${this.movedSql(moved)}`);
     const after = await readTargets();
     return [source, before, after];
@@ -296,8 +302,8 @@ class RowDiffer {
   ) {}
 
   /** Keys whose row differs between S and T1 ∪ T2, within the chunk or among `only`. */
-  async differing(only: string[][] | null): Promise<string[][]> {
-    const [source, before, after] = await this.verifier.rowHashes(this.chunk, only);
+  async differing(only: string[][] | null, settle?: () => Promise<void>): Promise<string[][]> {
+    const [source, before, after] = await this.verifier.rowHashes(this.chunk, only, settle);
     const out: string[][] = [];
     for (const key of new Set([...source.keys(), ...before.keys(), ...after.keys()])) {
       const held = source.get(key);
@@ -344,8 +350,7 @@ export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
         const differ = new RowDiffer(verifier, chunk);
         let rows = await differ.differing(null);
         for (let round = 0; round < rounds && rows.length > 0; round++) {
-          await o.settle?.();
-          rows = await differ.differing(rows);
+          rows = await differ.differing(rows, o.settle);
         }
         if (rows.length === 0) continue;
         const mismatch: ChunkMismatch = {
