@@ -23,7 +23,15 @@ import {
   ensurePublication,
   slotExists,
 } from './pg-replication.js';
-import { configAfterSplit, planSplit, rehome, type SplitPlan, type SplitRequest } from './plan.js';
+import {
+  configAfterSplit,
+  configBeforeMove,
+  planMove,
+  planSplit,
+  rehome,
+  type SplitPlan,
+  type SplitRequest,
+} from './plan.js';
 import { PressureMonitor } from './pressure.js';
 import { holders, routeByShardKey, routeToFirst, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
@@ -53,6 +61,13 @@ export interface StartRequest {
   catchUpBytes?: number;
   /** Cutover attempts before the migration waits for `resume`. */
   cutoverAttempts?: number;
+}
+
+export interface MoveTableRequest {
+  table: string;
+  /** The shard that becomes the table's home. */
+  to: string;
+  verify: 'full' | { sample: number };
 }
 
 export interface ManagerDeps {
@@ -177,23 +192,76 @@ export class MigrationManager {
 
   /** Plans and starts a split; returns its first state (the work continues in the background). */
   async start(req: StartRequest): Promise<MigrationState> {
+    this.refuseWorkers();
+    this.refuseBusy(req.shard);
+    return this.begin(await this.plan(req), req);
+  }
+
+  /** Plans a move of an unsharded table to another shard (nothing is saved). */
+  async planMove(req: MoveTableRequest): Promise<SplitPlan> {
+    const config = this.config;
+    const draft = planMove(config, { ...req, sizes: new Map(), inMaintenanceWindow: false });
+    const sizes = await tableSizes(draft.source, [req.table]);
+    if (!sizes.has(req.table) && !(await ordinaryTables(draft.source)).includes(req.table)) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `table ${req.table} does not exist on ${draft.source.name}, its home ${draft.sourceShard}`,
+      });
+    }
+    return planMove(config, { ...req, sizes, inMaintenanceWindow: this.inMaintenanceWindow() });
+  }
+
+  /** Moves an unsharded table to another shard live; returns its first state. */
+  async startMove(req: MoveTableRequest): Promise<MigrationState> {
+    this.refuseWorkers();
+    const plan = await this.planMove(req);
+    this.refuseBusy(plan.sourceShard);
+    this.refuseBusy(plan.targets[0]!.shard);
+    return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
+  }
+
+  private inMaintenanceWindow(): boolean {
+    const config = this.config;
+    return new Throttle({
+      rowsPerSecond: 1,
+      bytesPerSecond: 1,
+      maintenanceWindow: config.migration.maintenanceWindow ?? null,
+      maintenanceMultiplier: config.migration.maintenanceMultiplier,
+      batchRows: 1,
+    }).limits().maintenance;
+  }
+
+  private refuseWorkers(): void {
     if (this.config.workers !== 1) {
       throw new ShardgateError('MIGRATION_INVALID', {
         detail:
-          'a split needs workers: 1 (the cutover block must see every session); restart with --workers 1',
+          'a live migration needs workers: 1 (the cutover block must see every session); restart with --workers 1',
       });
     }
+  }
+
+  /** A shard takes part in at most one unfinished migration. */
+  private refuseBusy(shard: string): void {
     for (const m of this.list()) {
-      if (!TERMINAL_PHASES.has(m.phase) && m.plan.sourceShard === req.shard) {
+      const involved = [
+        m.plan.sourceShard,
+        ...(m.plan.operation === 'move' ? [m.plan.targets[0]!.shard] : []),
+      ];
+      if (!TERMINAL_PHASES.has(m.phase) && involved.includes(shard)) {
         throw new ShardgateError('MIGRATION_STATE', {
           id: m.id,
           phase: m.phase,
-          detail: `shard ${req.shard} already has this migration; finish, roll back or abort it first`,
+          detail: `shard ${shard} already has this migration; finish, roll back or abort it first`,
         });
       }
     }
-    const plan = await this.plan(req);
-    const id = `split-${plan.sourceShard}-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  }
+
+  private begin(plan: SplitPlan, req: StartRequest): MigrationState {
+    const name =
+      plan.operation === 'move'
+        ? `move-${plan.move!.table.replace(/[^A-Za-z0-9]/g, '_')}`
+        : `split-${plan.sourceShard}`;
+    const id = `${name}-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
     const now = new Date().toISOString();
     const state: MigrationState = {
       id,
@@ -210,7 +278,16 @@ export class MigrationManager {
       reverse: null,
       verify: null,
       error: null,
-      history: [{ at: now, phase: 'planned', note: `split ${plan.sourceShard} at ${plan.at}` }],
+      history: [
+        {
+          at: now,
+          phase: 'planned',
+          note:
+            plan.operation === 'move'
+              ? `move ${plan.move!.table} from ${plan.sourceShard} to ${plan.move!.to}`
+              : `split ${plan.sourceShard} at ${plan.at}`,
+        },
+      ],
     };
     this.store.save(state);
     this.drive(state, req);
@@ -357,16 +434,19 @@ export class MigrationManager {
       });
     }
     const plan = state.plan;
+    const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
     const source = plan.sourceShardConfig;
-    await this.deps.topology
-      .prewarm(
-        source.primary.name ?? `${source.name}-primary`,
-        source.name,
-        source.primary,
-        this.config.pool.size,
-      )
-      .catch(() => undefined);
+    // A move's source shard never left the topology: its pool is warm.
+    if (!moving)
+      await this.deps.topology
+        .prewarm(
+          source.primary.name ?? `${source.name}-primary`,
+          source.name,
+          source.primary,
+          this.config.pool.size,
+        )
+        .catch(() => undefined);
     const sequences = await movedSequences(plan);
     const control =
       sequences.source.length > 0
@@ -393,8 +473,11 @@ export class MigrationManager {
           }
           const position = await currentWalLsn(plan.source);
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
-          for (const h of halves)
-            this.deps.gate.translations.record(h, new Map([[plan.sourceShard, position]]));
+          for (const h of halves) {
+            const back = new Map([[plan.sourceShard, position]]);
+            if (moving) this.deps.gate.translations.recordAlongside(h, back);
+            else this.deps.gate.translations.record(h, back);
+          }
         },
       },
     );
@@ -662,7 +745,9 @@ export class MigrationManager {
             for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
             state.switchPositions = Object.fromEntries(positions);
             this.deps.topology.rebuild(configAfterSplit(this.config, plan));
-            this.deps.gate.translations.record(plan.sourceShard, positions);
+            if (plan.operation === 'move')
+              this.deps.gate.translations.recordAlongside(plan.sourceShard, positions);
+            else this.deps.gate.translations.record(plan.sourceShard, positions);
           },
         },
       );
@@ -819,6 +904,7 @@ function midpoint(shard: ShardConfig): string {
 
 /** The config before the split: the halves replaced by the source shard as it was. */
 function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.operation === 'move') return configBeforeMove(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));
   const index = config.shards.findIndex((s) => names.has(s.name));
   if (index < 0) return config;

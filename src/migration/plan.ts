@@ -3,7 +3,13 @@
 // supplies the table sizes it measured; nothing here does I/O.
 
 import { serverNames } from '../backend/topology.js';
-import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
+import {
+  type ServerConfig,
+  type ShardConfig,
+  type ShardgateConfig,
+  type TableConfig,
+  tableSchema,
+} from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import { formatKeyRange, type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import type { MovedTable, ServerAddress, ThrottleSettings } from './types.js';
@@ -15,6 +21,10 @@ export interface PlannedTable extends MovedTable {
 }
 
 export interface SplitPlan {
+  /** A split of a shard (absent in older state files), or a move of one unsharded table. */
+  operation?: 'split' | 'move';
+  /** For a move: the table, its new home, and its config before (null: not configured). */
+  move?: { table: string; to: string; before: TableConfig | null };
   sourceShard: string;
   /** The source shard as configured (with its replicas), restored by a rollback. */
   sourceShardConfig: ShardConfig;
@@ -213,8 +223,115 @@ function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+export interface MoveRequest {
+  table: string;
+  /** The shard that becomes the table's home. */
+  to: string;
+  verify: 'full' | { sample: number };
+  sizes: ReadonlyMap<string, { rows: number; bytes: number }>;
+  inMaintenanceWindow: boolean;
+}
+
+/**
+ * Planning a table move (vertical placement): one unsharded table from its home shard to another
+ * shard's primary, with the split's machinery (copy, capture, block on the home shard, switch of
+ * its `home`, verification, reverse capture for a rollback).
+ */
+export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
+  const before = config.tables[req.table] ?? null;
+  if (before && (before.reference || before.shardKey)) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `table ${req.table} is ${before.reference ? 'a reference table' : 'sharded'}; only an unsharded table moves (a sharded one moves by splitting or merging shards)`,
+    });
+  }
+  const from = before?.home ?? config.routing.defaultShard ?? config.shards[0]!.name;
+  const source = config.shards.find((s) => s.name === from);
+  const target = config.shards.find((s) => s.name === req.to);
+  if (!source)
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `home shard "${from}" of ${req.table} is not in the topology`,
+    });
+  if (!target) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `no shard "${req.to}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+    });
+  }
+  if (target.name === source.name)
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `table ${req.table} already lives on ${req.to}`,
+    });
+  const sourcePrimary = serverNames(source).primary;
+  const targetPrimary = serverNames(target).primary;
+  const size = req.sizes.get(req.table) ?? { rows: 0, bytes: 0 };
+  const tables: PlannedTable[] = [
+    { name: req.table, shardKey: '', keyType: 'int', kind: 'unsharded', ...size },
+  ];
+  const m = config.migration;
+  const throttle: ThrottleSettings = {
+    rowsPerSecond: m.rowsPerSecond,
+    bytesPerSecond: m.bytesPerSecond,
+    maintenanceWindow: m.maintenanceWindow ?? null,
+    maintenanceMultiplier: m.maintenanceMultiplier,
+    batchRows: m.batchRows,
+  };
+  return {
+    operation: 'move',
+    move: { table: req.table, to: target.name, before: before ? structuredClone(before) : null },
+    sourceShard: source.name,
+    sourceShardConfig: structuredClone(source),
+    source: serverAddress(source.primary, sourcePrimary, config),
+    sourceRange: source.keyRange,
+    at: '',
+    atChosenBy: 'operator',
+    targets: [
+      {
+        shard: target.name,
+        server: serverAddress(target.primary, targetPrimary, config),
+        range: target.keyRange,
+      },
+    ],
+    tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+    strategy: [
+      `publication + logical replication slot (pgoutput) on ${sourcePrimary} for ${req.table}, its exported snapshot for the copy`,
+      `schema of ${req.table} applied on ${targetPrimary}`,
+      `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s, checkpointed after every batch`,
+      `change capture applied to ${targetPrimary}, idempotently, until the lag is small`,
+      `cutover block: writes to ${source.name} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, ${targetPrimary} catches up, ${req.table}'s home becomes ${target.name}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${source.name}`,
+      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) and the whole-table row count`,
+      `cleanup only when asked: ${req.table}'s rows deleted from ${sourcePrimary}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${source.name} never stopped being ${req.table}'s home`,
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${targetPrimary} has kept ${sourcePrimary} current; a bounded block on ${target.name} switches back`,
+      'after cleanup: no rollback (the source rows are gone); move the table back instead',
+    ],
+  };
+}
+
+/** The config after the switch of a move: the table's home is the target shard. */
+function configAfterMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const move = plan.move!;
+  const current = config.tables[move.table] ?? tableSchema.parse({});
+  return { ...config, tables: { ...config.tables, [move.table]: { ...current, home: move.to } } };
+}
+
+/** The config after a move's rollback: the table's config as it was. */
+export function configBeforeMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const move = plan.move!;
+  const tables = { ...config.tables };
+  if (move.before) tables[move.table] = move.before;
+  else delete tables[move.table];
+  return { ...config, tables };
+}
+
 /** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
 export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.operation === 'move') return configAfterMove(config, plan);
   const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
   if (index < 0) return config;
   const spares = config.migration.spares;
