@@ -8,28 +8,34 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { migrationSummary } from '../../src/admin/api-migrations.js';
+import type { SplitPlan } from '../../src/migration/plan.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+type Summary = ReturnType<typeof migrationSummary>;
+interface Reply {
+  plan?: SplitPlan;
+  migration?: Summary;
+  error?: string;
+}
 
 let fx: ProxyFixture;
 let api = '';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function post(
-  pathName: string,
-  body?: unknown,
-): Promise<{ status: number; json: Record<string, any> }> {
+async function post(pathName: string, body?: unknown): Promise<{ status: number; json: Reply }> {
   const r = await fetch(`${api}${pathName}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer test-token' },
     body: JSON.stringify(body ?? {}),
   });
-  return { status: r.status, json: (await r.json()) as Record<string, any> };
+  return { status: r.status, json: (await r.json()) as Reply };
 }
 
-async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<Record<string, any>> {
+async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<Summary> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = (await (await fetch(`${api}/api/migrations/${id}`)).json()) as Record<string, any>;
+    const s = (await (await fetch(`${api}/api/migrations/${id}`)).json()) as Summary;
     if (phases.includes(s.phase) && !(s.phase === 'switched' && s.verify === null)) return s;
     if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
     await sleep(100);
@@ -127,7 +133,7 @@ describe('move-table', () => {
     await sleep(300);
     const started = await post('/api/migrations', { table: 'audit_log', to: 's1', verify: 'full' });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
-    id = started.json.migration.id;
+    id = started.json.migration!.id;
     expect(id).toMatch(/^move-audit_log-/);
     // Writes stop once the switch happened, so verification reads a table at rest.
     await waitFor(id, ['switched', 'verifying', 'verified', 'aborted'], 240_000);
@@ -160,7 +166,7 @@ describe('move-table', () => {
     await sleep(200);
     await writer.stop();
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    expect(r.json.migration.phase).toBe('rolled_back');
+    expect(r.json.migration!.phase).toBe('rolled_back');
     expect(fx.proxy.topology.currentConfig.tables.audit_log).toBeUndefined();
     expect(writer.errors).toEqual([]);
     await expectAll(await fx.client(), writer.acked);
