@@ -182,7 +182,8 @@ function planDdl(pc: PlanContext): Plan {
   if (sets.sharded.length === 0 && sets.reference.length === 0) {
     // An unsharded table's DDL goes to its home (CREATE TABLE of a table configured with one too).
     const homes = homesOf(sets.unsharded, topology);
-    const home = homes.length === 1 ? shardByName(topology, homes[0]!) : undefined;
+    const home =
+      homes.length === 1 && homes[0] !== topology.defaultShard ? shardByName(topology, homes[0]!) : undefined;
     if (homes.length > 1)
       return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
         detail: `ddl on unsharded tables of different shards (${homes.join(', ')}); one statement per shard`,
