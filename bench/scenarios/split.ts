@@ -189,6 +189,10 @@ export async function runSplitBench(o: SplitBenchOptions) {
         ],
         ['ledger problems', fmt(check.problems.length)],
         ['stale own reads (RYW)', fmt(ledger.staleOwnReads)],
+        ...phaseWindows(ledger.writeTimes, ledger.writeLatencies, state).map((w): [string, string] => [
+          `slowest write ${w.label}`,
+          w.writes ? `${fmt(w.maxMs)} ms (p99 ${fmt(w.p99Ms)} ms, ${fmt(w.writes)} writes)` : '-',
+        ]),
       ];
       o.log('');
       o.log(formatTable(['figure', 'value'], rows, ['left', 'left']));
@@ -213,6 +217,43 @@ export async function runSplitBench(o: SplitBenchOptions) {
   } finally {
     await cluster.stop();
   }
+}
+
+/**
+ * Write latency by what the migration was doing when each write started: before the block,
+ * around the switch (the block and the first second after it), and while verification ran
+ * after it. Tells which phase makes writes slow after the switch.
+ */
+function phaseWindows(times: readonly number[], latencies: readonly number[], state: MigrationState) {
+  const at = (phase: string) => {
+    const h = state.history.findLast((e) => e.phase === phase);
+    return h ? Date.parse(h.at) : null;
+  };
+  const switched = at('switched');
+  const verifying = at('verifying') ?? switched;
+  const verified = at('verified');
+  if (switched === null) return [];
+  const blockMs = state.cutovers.at(-1)?.blockMs ?? 0;
+  const windows = [
+    { label: 'before the block', from: 0, to: switched - blockMs },
+    { label: 'block .. switch + 1 s', from: switched - blockMs, to: switched + 1_000 },
+    { label: 'while verifying', from: verifying ?? switched, to: verified ?? Number.POSITIVE_INFINITY },
+    { label: 'after verification', from: verified ?? Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY },
+  ];
+  return windows.map((w) => {
+    const picked: number[] = [];
+    times.forEach((t, i) => {
+      const started = t - latencies[i]!;
+      if (started >= w.from && started < w.to) picked.push(latencies[i]!);
+    });
+    picked.sort((a, b) => a - b);
+    return {
+      label: w.label,
+      writes: picked.length,
+      maxMs: picked.at(-1) ?? 0,
+      p99Ms: picked[Math.min(picked.length - 1, Math.floor(picked.length * 0.99))] ?? 0,
+    };
+  });
 }
 
 /**

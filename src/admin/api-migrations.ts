@@ -1,5 +1,5 @@
-// /api/migrations: plan, start and follow live shard splits, and resume, verify, clean up,
-// roll back or abort them. Mutations need the admin token; the CLI (`shardgate migrate ...`)
+// /api/migrations: plan, start and follow live shard splits and table moves (a body with
+// `table` and `to` moves an unsharded table), and resume, verify, clean up, roll back or abort them. Mutations need the admin token; the CLI (`shardgate migrate ...`)
 // and the dashboard are clients of these endpoints.
 import { z } from 'zod';
 import { ShardgateError } from '../errors.js';
@@ -21,6 +21,13 @@ const splitRequest = z.object({
   dryRun: z.boolean().default(false),
 });
 
+const moveRequest = z.object({
+  table: z.string().min(1),
+  to: z.string().min(1),
+  verify: verifyMode,
+  dryRun: z.boolean().default(false),
+});
+
 /** What list views show: the state without the per-chunk detail. */
 export function migrationSummary(s: MigrationState) {
   const copied = s.copy.reduce((n, t) => n + t.rows, 0);
@@ -28,6 +35,8 @@ export function migrationSummary(s: MigrationState) {
   const last = s.cutovers.at(-1) ?? null;
   return {
     id: s.id,
+    operation: s.plan.operation ?? 'split',
+    ...(s.plan.move ? { table: s.plan.move.table } : {}),
     phase: s.phase,
     status: s.status,
     shard: s.plan.sourceShard,
@@ -65,6 +74,22 @@ export function registerMigrationRoutes(admin: AdminServer, manager: MigrationMa
     path: '/api/migrations',
     mutating: true,
     handler: async (req) => {
+      if (req.body && typeof req.body === 'object' && 'table' in req.body) {
+        const move = moveRequest.safeParse(req.body);
+        if (!move.success) {
+          throw new HttpError(
+            400,
+            `invalid move request: ${move.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+          );
+        }
+        try {
+          if (move.data.dryRun) return { json: { plan: await manager.planMove(move.data) } };
+          const state = await manager.startMove(move.data);
+          return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
+        } catch (err) {
+          toHttp(err);
+        }
+      }
       const parsed = splitRequest.safeParse(req.body);
       if (!parsed.success) {
         throw new HttpError(

@@ -85,6 +85,16 @@ export function crossCheck(config: ShardgateConfig): string[] {
       if (!shardNames.has(shard))
         problems.push(`tables.${tableName}.lists.${shard}: unknown shard "${shard}"`);
     }
+    if (table.home && (table.shardKey || table.reference))
+      problems.push(
+        `tables.${tableName}.home: only an unsharded table (no shardKey, not reference) has a home`,
+      );
+    else if (
+      table.home &&
+      !shardNames.has(table.home) &&
+      !config.mysqlShards.some((s) => s.name === table.home)
+    )
+      problems.push(`tables.${tableName}.home: unknown shard "${table.home}"`);
     if (table.method !== 'hash' && !table.shardKey)
       problems.push(`tables.${tableName}.shardKey: method "${table.method}" needs a shardKey`);
   }

@@ -153,6 +153,8 @@ export const tableSchema = z.object({
   lists: z.record(z.string(), z.array(z.union([z.number(), z.string()]))).default({}),
   /** Same rows on every shard: reads go to one shard, writes to all. */
   reference: z.boolean().default(false),
+  /** For an unsharded table (no shardKey): the shard it lives on (default: routing.defaultShard). */
+  home: z.string().min(1).optional(),
   /** Allow UPDATE/DELETE without a shard-key condition to run on every shard. */
   scatterWrites: z.boolean().default(false),
   /** Type of the shard key, for hashing: int (int2/4/8) or text. */

@@ -6,6 +6,8 @@
 //                  applied change a key is on at most one destination, so a row the upsert
 //                  updated in place cannot be anywhere else and needs no delete;
 //   DELETE:        delete by primary key on every destination (the old-key tuple has only the key).
+// A reference table's row is upserted on every destination (never deleted elsewhere); an
+// unsharded table exists on the first destination only, so nothing is sent to the others.
 // Upserts of distinct keys to one destination are batched into one multi-row statement; any
 // other statement on a destination sends its pending batch first, so the order per key holds.
 // Replaying a change therefore leaves the same rows. Unchanged TOASTed values ('u' in pgoutput,
@@ -14,7 +16,7 @@
 import type pg from 'pg';
 import type { Destination } from './destination.js';
 import { describeError } from './pg-connect.js';
-import type { RowRoute, TextRow } from './row-owner.js';
+import { holders, type RowRoute, type TextRow, tableKind } from './row-owner.js';
 import {
   deleteByKeysSql,
   rowsPerStatement,
@@ -102,7 +104,7 @@ export class TransactionWriter {
 
   private async deleteElsewhere(t: AppliedTable, keys: string[][], keep: number | null): Promise<void> {
     if (keys.length === 0) return;
-    for (let i = 0; i < this.destinations.length; i++) {
+    for (const i of holders(t.moved, this.destinations.length)) {
       if (i === keep) continue;
       await this.flushDestination(i);
       await this.run(i, deleteByKeysSql(t.meta, keys.length), keys.flat());
@@ -119,7 +121,8 @@ export class TransactionWriter {
     const inserted = (r.rows as Array<Record<string, string | boolean>>)
       .filter((row) => row.inserted === true || row.inserted === 't')
       .map((row) => meta.primaryKey.map((_, k) => String(row[`k${k}`])));
-    await this.deleteElsewhere(batch.t, inserted, i);
+    // A reference row belongs on every destination: inserting it here moves it from nowhere.
+    if (tableKind(batch.t.moved) !== 'reference') await this.deleteElsewhere(batch.t, inserted, i);
   }
 
   private async flushAll(): Promise<void> {
@@ -141,10 +144,20 @@ export class TransactionWriter {
         );
     const owner = this.route(t.moved.name, row);
     if (owner === null) return this.deleteKey(t, key);
+    if (owner === 'all') {
+      for (let i = 0; i < this.destinations.length; i++) await this.upsertOn(t, row, key, i);
+      return;
+    }
     if (!Number.isInteger(owner) || owner < 0 || owner >= this.destinations.length)
       throw new Error(
         `the route of ${meta.table} returned destination ${owner} of ${this.destinations.length}`,
       );
+    return this.upsertOn(t, row, key, owner);
+  }
+
+  /** The row's new image on destination `owner` (batched when the image is complete). */
+  private async upsertOn(t: AppliedTable, row: TextRow, key: string[], owner: number): Promise<void> {
+    const { meta } = t;
     const unchanged = meta.columns.filter((c) => row[c.name] === undefined).map((c) => c.name);
     if (unchanged.length === 0) {
       const keyText = key.join('\u001f');
@@ -169,6 +182,8 @@ export class TransactionWriter {
     const sent = meta.columns.filter((c) => row[c.name] !== undefined).map((c) => c.name);
     const updated = await this.run(owner, updateColumnsSql(meta, sent), [...sent.map((c) => row[c]), ...key]);
     if ((updated.rowCount ?? 0) > 0) return;
+    // A reference row missing here was deleted by a later change already applied (a replay).
+    if (tableKind(t.moved) !== 'sharded') return;
     // ...or the row moves here: its unchanged values are on the destination it leaves.
     for (let i = 0; i < this.destinations.length; i++) {
       if (i === owner) continue;

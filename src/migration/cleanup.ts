@@ -2,11 +2,12 @@
 // each batch starts where the last one ended instead of rescanning dead rows), throttled like
 // the copy, each batch its own transaction; then the replication slots and publications go.
 // Only rows whose shard key lies in the given ranges are deleted (computed inside PostgreSQL
-// with the router's own hash), nothing else of the source.
+// with the router's own hash), nothing else of the source; a moved reference or unsharded table
+// left with the whole source shard, so all its rows go.
 import type { KeyRange } from '../router/sharding/keyspace.js';
 import { withClient } from './pg-connect.js';
 import { dropPublication, dropSlot } from './pg-replication.js';
-import { inRangesSql } from './row-owner.js';
+import { inRangesSql, tableKind } from './row-owner.js';
 import {
   keyFromTextRow,
   loadTableMeta,
@@ -41,7 +42,8 @@ export async function deleteMovedRows(o: CleanupOptions): Promise<CleanupResult>
   await withClient(o.source, 'migration-cleanup', async (c) => {
     for (const moved of o.tables) {
       const meta = await loadTableMeta(c, moved.name);
-      const inRanges = inRangesSql(moved.shardKey, moved.keyType, o.ranges, 't');
+      const inRanges =
+        tableKind(moved) === 'sharded' ? inRangesSql(moved.shardKey, moved.keyType, o.ranges, 't') : 'true';
       const join = meta.primaryKey
         .map((k) => `t.${quoteIdent(k.name)} = d.${quoteIdent(k.name)}`)
         .join(' AND ');

@@ -1,6 +1,7 @@
 // The snapshot copy: every moved table read in primary-key order from the slot's exported
 // snapshot (REPEATABLE READ + SET TRANSACTION SNAPSHOT) by keyset pagination, each row routed by
-// shard key to the target owning it, written as multi-row upserts (one transaction per target
+// shard key to the target owning it (a reference table's rows to every target, an unsharded
+// table's to the first), written as multi-row upserts (one transaction per target
 // per batch), throttled, and checkpointed after every batch. The cursor only moves once every
 // target committed the batch, so a batch is never skipped; a re-written batch is harmless (an
 // upsert of the same snapshot image). A target that goes away pauses the copy until it is back.
@@ -9,7 +10,7 @@ import type { KeyRange } from '../router/sharding/keyspace.js';
 import { Destination, untilReachable } from './destination.js';
 import { openClient, withClient } from './pg-connect.js';
 import type { BackoffSettings } from './retry.js';
-import { keyOwner } from './row-owner.js';
+import { holders, rowOwner, tableKind } from './row-owner.js';
 import { upsertRows } from './row-sql.js';
 import { loadTableMeta, pkExpr, pkOrder, pkParams, quoteLiteral, type TableMeta } from './table-meta.js';
 import type { Throttle } from './throttle.js';
@@ -128,7 +129,11 @@ class TableCopier {
       const sql = state.lastKey
         ? `DELETE FROM ${meta.qualified} WHERE ${pkExpr(meta)} > ${pkParams(meta, 1)}`
         : `DELETE FROM ${meta.qualified}`;
-      const ok = await this.onEveryTarget((client) => client.query(sql, state.lastKey ?? []));
+      const held = holders(this.run.table, this.targets.length);
+      const ok = await this.onEveryTarget(
+        (client) => client.query(sql, state.lastKey ?? []),
+        this.targets.map((_, i) => (held.includes(i) ? [true] : [])),
+      );
       if (!ok) return false;
     }
     const select = (after: boolean) =>
@@ -156,8 +161,9 @@ class TableCopier {
       let bytes = 0;
       for (const row of rows) {
         bytes += rowBytes(row);
-        const owner = keyOwner(row[this.run.shardKeyIndex], this.run.table.keyType, this.ranges);
+        const owner = rowOwner(this.run.table, row[this.run.shardKeyIndex], this.ranges);
         if (owner === null) this.unowned++;
+        else if (owner === 'all') for (const rows of perTarget) rows.push(row);
         else perTarget[owner]!.push(row);
       }
       await this.o.throttle.take(rows.length, bytes, this.signal);
@@ -225,7 +231,8 @@ async function prepareRun(source: pg.Client, table: MovedTable, state: TableCopy
       `the primary key of ${table.name} changed since the plan (${state.primaryKey.join(', ')} -> ${pkNames.join(', ')}); abort the split and plan it again`,
     );
   const shardKeyIndex = meta.columns.findIndex((c) => c.name === table.shardKey);
-  if (shardKeyIndex < 0) throw new Error(`table ${table.name} has no shard key column ${table.shardKey}`);
+  if (shardKeyIndex < 0 && tableKind(table) === 'sharded')
+    throw new Error(`table ${table.name} has no shard key column ${table.shardKey}`);
   const keyIndexes = pkNames.map((n) => meta.columns.findIndex((c) => c.name === n));
   return { table, state, meta, shardKeyIndex, keyIndexes };
 }

@@ -2,7 +2,9 @@
 // FIFO, drains in-flight write transactions within a grace period (then aborts them with 40001),
 // waits for the targets, switches, and releases the held statements, all within a hard deadline.
 // Sessions of every front end take part through GateParticipant; the gate knows no protocol.
+
 import { ShardgateError } from '../errors.js';
+import { parseLsn } from './lsn.js';
 
 export type HoldOutcome = 'switched' | 'aborted';
 
@@ -234,6 +236,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 export class PositionTranslations {
   version = 0;
   private readonly byShard = new Map<string, ReadonlyMap<string, string>>();
+  private readonly alongside = new Map<string, ReadonlyMap<string, string>>();
 
   record(oldShard: string, positions: ReadonlyMap<string, string>): void {
     // A shard that comes back (rollback) is no longer translated away.
@@ -242,8 +245,31 @@ export class PositionTranslations {
     this.version++;
   }
 
+  /**
+   * A table moved from `shard` to another shard at `positions`: a session that wrote on `shard`
+   * may have written the moved table, so it also waits for those positions (a later write on the
+   * shard makes the wait stronger than needed, never weaker).
+   */
+  recordAlongside(shard: string, positions: ReadonlyMap<string, string>): void {
+    const merged = new Map(this.alongside.get(shard) ?? []);
+    for (const [s, p] of positions) merged.set(s, p);
+    this.alongside.set(shard, merged);
+    this.version++;
+  }
+
   /** Rewrites `positions` in place (a chain of splits resolves in a few passes). */
   apply(positions: Map<string, string>): void {
+    this.translate(positions);
+    for (const [shard, extra] of this.alongside) {
+      if (!positions.has(shard)) continue;
+      for (const [s, p] of extra) {
+        const held = positions.get(s);
+        if (held === undefined || lsnBefore(held, p)) positions.set(s, p);
+      }
+    }
+  }
+
+  private translate(positions: Map<string, string>): void {
     for (let pass = 0; pass < 4; pass++) {
       let changed = false;
       for (const shard of [...positions.keys()]) {
@@ -255,5 +281,14 @@ export class PositionTranslations {
       }
       if (!changed) return;
     }
+  }
+}
+
+/** a < b as LSNs; a position that does not parse is replaced (the switch's is exact). */
+function lsnBefore(a: string, b: string): boolean {
+  try {
+    return parseLsn(a) < parseLsn(b);
+  } catch {
+    return true;
   }
 }

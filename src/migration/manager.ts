@@ -24,11 +24,20 @@ import {
   ensurePublication,
   slotExists,
 } from './pg-replication.js';
-import { configAfterSplit, planSplit, type SplitPlan, type SplitRequest } from './plan.js';
+import {
+  configAfterSplit,
+  configBeforeMove,
+  planMove,
+  planSplit,
+  rehome,
+  type SplitPlan,
+  type SplitRequest,
+} from './plan.js';
 import { PressureMonitor } from './pressure.js';
-import { routeByShardKey, routeToFirst } from './row-owner.js';
+import { holders, routeByShardKey, routeToFirst, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
+import { furthest, ownedSequences, readSequences, writeSequences } from './sequences.js';
 import {
   type MigrationState,
   MigrationStore,
@@ -53,6 +62,13 @@ export interface StartRequest {
   catchUpBytes?: number;
   /** Cutover attempts before the migration waits for `resume`. */
   cutoverAttempts?: number;
+}
+
+export interface MoveTableRequest {
+  table: string;
+  /** The shard that becomes the table's home. */
+  to: string;
+  verify: 'full' | { sample: number };
 }
 
 export interface ManagerDeps {
@@ -157,7 +173,8 @@ export class MigrationManager {
       sizes: new Map(),
       inMaintenanceWindow: false,
     }).source;
-    const sizes = await tableSizes(source, Object.keys(config.tables));
+    const sourceTables = await ordinaryTables(source);
+    const sizes = await tableSizes(source, [...new Set([...Object.keys(config.tables), ...sourceTables])]);
     return planSplit(config, {
       shard: req.shard,
       at,
@@ -165,6 +182,7 @@ export class MigrationManager {
       targets: req.targets,
       verify: req.verify,
       sizes,
+      sourceTables,
       inMaintenanceWindow: new Throttle({
         rowsPerSecond: 1,
         bytesPerSecond: 1,
@@ -177,23 +195,76 @@ export class MigrationManager {
 
   /** Plans and starts a split; returns its first state (the work continues in the background). */
   async start(req: StartRequest): Promise<MigrationState> {
+    this.refuseWorkers();
+    this.refuseBusy(req.shard);
+    return this.begin(await this.plan(req), req);
+  }
+
+  /** Plans a move of an unsharded table to another shard (nothing is saved). */
+  async planMove(req: MoveTableRequest): Promise<SplitPlan> {
+    const config = this.config;
+    const draft = planMove(config, { ...req, sizes: new Map(), inMaintenanceWindow: false });
+    const sizes = await tableSizes(draft.source, [req.table]);
+    if (!sizes.has(req.table) && !(await ordinaryTables(draft.source)).includes(req.table)) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `table ${req.table} does not exist on ${draft.source.name}, its home ${draft.sourceShard}`,
+      });
+    }
+    return planMove(config, { ...req, sizes, inMaintenanceWindow: this.inMaintenanceWindow() });
+  }
+
+  /** Moves an unsharded table to another shard live; returns its first state. */
+  async startMove(req: MoveTableRequest): Promise<MigrationState> {
+    this.refuseWorkers();
+    const plan = await this.planMove(req);
+    this.refuseBusy(plan.sourceShard);
+    this.refuseBusy(plan.targets[0]!.shard);
+    return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
+  }
+
+  private inMaintenanceWindow(): boolean {
+    const config = this.config;
+    return new Throttle({
+      rowsPerSecond: 1,
+      bytesPerSecond: 1,
+      maintenanceWindow: config.migration.maintenanceWindow ?? null,
+      maintenanceMultiplier: config.migration.maintenanceMultiplier,
+      batchRows: 1,
+    }).limits().maintenance;
+  }
+
+  private refuseWorkers(): void {
     if (this.config.workers !== 1) {
       throw new ShardgateError('MIGRATION_INVALID', {
         detail:
-          'a split needs workers: 1 (the cutover block must see every session); restart with --workers 1',
+          'a live migration needs workers: 1 (the cutover block must see every session); restart with --workers 1',
       });
     }
+  }
+
+  /** A shard takes part in at most one unfinished migration. */
+  private refuseBusy(shard: string): void {
     for (const m of this.list()) {
-      if (!TERMINAL_PHASES.has(m.phase) && m.plan.sourceShard === req.shard) {
+      const involved = [
+        m.plan.sourceShard,
+        ...(m.plan.operation === 'move' ? [m.plan.targets[0]!.shard] : []),
+      ];
+      if (!TERMINAL_PHASES.has(m.phase) && involved.includes(shard)) {
         throw new ShardgateError('MIGRATION_STATE', {
           id: m.id,
           phase: m.phase,
-          detail: `shard ${req.shard} already has this migration; finish, roll back or abort it first`,
+          detail: `shard ${shard} already has this migration; finish, roll back or abort it first`,
         });
       }
     }
-    const plan = await this.plan(req);
-    const id = `split-${plan.sourceShard}-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+  }
+
+  private begin(plan: SplitPlan, req: StartRequest): MigrationState {
+    const name =
+      plan.operation === 'move'
+        ? `move-${plan.move!.table.replace(/[^A-Za-z0-9]/g, '_')}`
+        : `split-${plan.sourceShard}`;
+    const id = `${name}-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
     const now = new Date().toISOString();
     const state: MigrationState = {
       id,
@@ -210,7 +281,16 @@ export class MigrationManager {
       reverse: null,
       verify: null,
       error: null,
-      history: [{ at: now, phase: 'planned', note: `split ${plan.sourceShard} at ${plan.at}` }],
+      history: [
+        {
+          at: now,
+          phase: 'planned',
+          note:
+            plan.operation === 'move'
+              ? `move ${plan.move!.table} from ${plan.sourceShard} to ${plan.move!.to}`
+              : `split ${plan.sourceShard} at ${plan.at}`,
+        },
+      ],
     };
     this.store.save(state);
     this.drive(state, req);
@@ -357,16 +437,28 @@ export class MigrationManager {
       });
     }
     const plan = state.plan;
+    const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
     const source = plan.sourceShardConfig;
-    await this.deps.topology
-      .prewarm(
-        source.primary.name ?? `${source.name}-primary`,
-        source.name,
-        source.primary,
-        this.config.pool.size,
-      )
-      .catch(() => undefined);
+    // A move's source shard never left the topology: its pool is warm.
+    if (!moving)
+      await this.deps.topology
+        .prewarm(
+          source.primary.name ?? `${source.name}-primary`,
+          source.name,
+          source.primary,
+          this.config.pool.size,
+        )
+        .catch(() => undefined);
+    const sequences = await movedSequences(plan);
+    const control =
+      sequences.source.length > 0
+        ? await Promise.all(
+            [plan.source, ...plan.targets.map((t) => t.server)].map((a) =>
+              openClient(a, 'migration-cutover'),
+            ),
+          )
+        : [];
     const report = await this.deps.gate.block(
       halves,
       { migrationId: id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
@@ -375,13 +467,24 @@ export class MigrationManager {
           await Promise.all(running.reverse.map((r) => r.catchUp(remaining)));
         },
         switchTopology: async () => {
+          if (control.length > 0) {
+            const [source, ...halfClients] = control;
+            const readings = await Promise.all(
+              halfClients.map((c, i) => readSequences(c, [...sequences.targets[i]!])),
+            );
+            await writeSequences(source!, furthest(readings), new Set(sequences.source));
+          }
           const position = await currentWalLsn(plan.source);
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
-          for (const h of halves)
-            this.deps.gate.translations.record(h, new Map([[plan.sourceShard, position]]));
+          for (const h of halves) {
+            const back = new Map([[plan.sourceShard, position]]);
+            if (moving) this.deps.gate.translations.recordAlongside(h, back);
+            else this.deps.gate.translations.record(h, back);
+          }
         },
       },
     );
+    await Promise.all(control.map((c) => c.end().catch(() => undefined)));
     state.cutovers.push(report);
     if (report.outcome !== 'switched') {
       this.note(
@@ -472,11 +575,14 @@ export class MigrationManager {
             'schema',
             `schema of ${plan.tables.length} tables on ${targets.map((t) => t.server.name).join(', ')}`,
           );
-          await copySchema({
-            source: plan.source,
-            targets: targets.map((t) => t.server),
-            tables: plan.tables.map((t) => t.name),
-          });
+          // Unsharded tables go to the first half only (the new default shard).
+          for (const [i, t] of targets.entries()) {
+            await copySchema({
+              source: plan.source,
+              targets: [t.server],
+              tables: tablesOn(plan, i).map((x) => x.name),
+            });
+          }
           await ensurePublication(
             plan.source,
             publication,
@@ -579,7 +685,7 @@ export class MigrationManager {
       await ensurePublication(
         t.server,
         reversePublication,
-        plan.tables.map((x) => x.name),
+        tablesOn(plan, i).map((x) => x.name),
       );
       if (!(await slotExists(t.server, reverseSlots[i]!))) {
         await withClient(t.server, 'migration-reverse-slot', (c) =>
@@ -589,6 +695,7 @@ export class MigrationManager {
     }
     state.reverse = { slots: reverseSlots, publication: reversePublication };
     this.store.save(state);
+    const sequences = await movedSequences(plan);
     const threshold = req.catchUpBytes ?? 64 * 1024;
     const attempts = req.cutoverAttempts ?? 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -596,11 +703,14 @@ export class MigrationManager {
       let small = 0;
       while (small < CATCH_UP_SAMPLES) {
         if (signal.aborted) return;
+        // A stopped capture never catches up: say why instead of waiting on a growing lag.
+        if (forward.status.startsWith('error'))
+          throw new Error(`the change capture stopped: ${forward.status}`);
         const lag = await forward.lag();
         state.capture = { appliedLsn: forward.appliedLsn, lagBytes: lag.bytes, lagSeconds: lag.seconds };
         this.lagGauge?.set({ migration: state.id }, lag.bytes ?? 0);
         small = lag.bytes !== null && lag.bytes <= threshold ? small + 1 : 0;
-        state.status = `catching up: ${lag.bytes ?? '?'} bytes behind`;
+        state.status = `catching up: ${lag.bytes ?? '?'} bytes behind${forward.status === 'streaming' ? '' : ` (capture ${forward.status})`}`;
         this.store.save(state);
         await sleepAbortable(200, signal);
       }
@@ -608,6 +718,8 @@ export class MigrationManager {
       // Opened before the block: a connection setup inside it would lengthen every held write,
       // and every statement it releases would wait for a new server connection to the targets.
       const control = await Promise.all(targets.map((t) => openClient(t.server, 'migration-cutover')));
+      const sourceControl =
+        sequences.source.length > 0 ? await openClient(plan.source, 'migration-cutover') : null;
       const spares = this.config.migration.spares;
       await Promise.all(
         plan.targets.map((t) => {
@@ -627,16 +739,22 @@ export class MigrationManager {
             await forward.catchUp(remaining);
           },
           switchTopology: async () => {
+            if (sourceControl) {
+              const at = await readSequences(sourceControl, sequences.source);
+              await Promise.all(control.map((c, i) => writeSequences(c, at, sequences.targets[i]!)));
+            }
             const positions = new Map<string, string>();
             const lsns = await Promise.all(control.map((c) => currentWalLsn(c)));
             for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
             state.switchPositions = Object.fromEntries(positions);
             this.deps.topology.rebuild(configAfterSplit(this.config, plan));
-            this.deps.gate.translations.record(plan.sourceShard, positions);
+            if (plan.operation === 'move')
+              this.deps.gate.translations.recordAlongside(plan.sourceShard, positions);
+            else this.deps.gate.translations.record(plan.sourceShard, positions);
           },
         },
       );
-      await Promise.all(control.map((c) => c.end().catch(() => undefined)));
+      await Promise.all([...control, sourceControl].map((c) => c?.end().catch(() => undefined)));
       state.cutovers.push(report);
       if (report.outcome === 'switched') {
         this.note(
@@ -677,7 +795,7 @@ export class MigrationManager {
           publication: state.reverse!.publication,
           destinations: [plan.source],
           route: routeToFirst,
-          tables: plan.tables,
+          tables: reverseTables(plan, i),
           ...(state.switchPositions?.[t.shard] ? { startLsn: state.switchPositions[t.shard] } : {}),
         }),
     );
@@ -714,9 +832,10 @@ export class MigrationManager {
     } else {
       const names = report.mismatches
         .slice(0, 5)
-        .map(
-          (m) =>
-            `${m.table} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]${m.rows?.length ? ` keys ${m.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
+        .map((m) =>
+          m.wholeTable
+            ? `${m.table}${m.target ? ` on ${m.target}` : ''} row count ${m.sourceRows} on the source, ${m.targetRows} moved`
+            : `${m.table}${m.target ? ` on ${m.target}` : ''} (${m.fromKey?.join(',') ?? 'start'}, ${m.toKey?.join(',') ?? 'end'}]${m.rows?.length ? ` keys ${m.rows.map((k) => k.join(',')).join(' ')}` : ''}`,
         );
       this.note(
         state,
@@ -738,6 +857,45 @@ export function configWithMigrations(config: ShardgateConfig): ShardgateConfig {
   return out;
 }
 
+/** Sequences owned by the moved tables: on the source, and the set each target has. */
+async function movedSequences(plan: SplitPlan): Promise<{ source: string[]; targets: Array<Set<string>> }> {
+  const source = await withClient(plan.source, 'migration-plan', (c) =>
+    ownedSequences(
+      c,
+      plan.tables.map((t) => t.name),
+    ),
+  );
+  if (source.length === 0) return { source, targets: plan.targets.map(() => new Set()) };
+  const targets = await Promise.all(
+    plan.targets.map(
+      async (t, i) =>
+        new Set(
+          await withClient(t.server, 'migration-plan', (c) =>
+            ownedSequences(
+              c,
+              tablesOn(plan, i).map((x) => x.name),
+            ),
+          ),
+        ),
+    ),
+  );
+  return { source, targets };
+}
+
+/** The moved tables target i holds: every one on the first, all but the unsharded on the others. */
+function tablesOn(plan: SplitPlan, i: number): SplitPlan['tables'] {
+  return plan.tables.filter((t) => holders(t, plan.targets.length).includes(i));
+}
+
+/**
+ * The tables target i's reverse capture carries back to the source. A reference table's writes
+ * reach every half alike, so only the first half's stream carries them (two streams of the same
+ * writes would interleave their replays on the source).
+ */
+function reverseTables(plan: SplitPlan, i: number): SplitPlan['tables'] {
+  return tablesOn(plan, i).filter((t) => i === 0 || tableKind(t) === 'sharded');
+}
+
 function splitTargets(plan: SplitPlan): SplitTarget[] {
   return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
 }
@@ -749,6 +907,7 @@ function midpoint(shard: ShardConfig): string {
 
 /** The config before the split: the halves replaced by the source shard as it was. */
 function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.operation === 'move') return configBeforeMove(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));
   const index = config.shards.findIndex((s) => names.has(s.name));
   if (index < 0) return config;
@@ -757,7 +916,32 @@ function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateC
   const defaultShard = names.has(config.routing.defaultShard ?? '')
     ? plan.sourceShard
     : config.routing.defaultShard;
-  return { ...config, shards, routing: { ...config.routing, defaultShard } };
+  return {
+    ...config,
+    shards,
+    routing: { ...config.routing, defaultShard },
+    tables: rehome(config.tables, plan.targets[0]!.shard, plan.sourceShard),
+  };
+}
+
+/**
+ * The source's own tables (not partitions, not the catalogs'), by the name a client uses: bare
+ * when the search path finds it, schema-qualified otherwise.
+ */
+async function ordinaryTables(source: ServerAddress): Promise<string[]> {
+  return withClient(source, 'migration-plan', async (c) => {
+    const r = await c.query<{ name: string }>(
+      `SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname
+                   ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                            AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1`,
+    );
+    return r.rows.map((row) => row.name);
+  });
 }
 
 async function tableSizes(

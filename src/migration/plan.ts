@@ -3,7 +3,13 @@
 // supplies the table sizes it measured; nothing here does I/O.
 
 import { serverNames } from '../backend/topology.js';
-import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
+import {
+  type ServerConfig,
+  type ShardConfig,
+  type ShardgateConfig,
+  type TableConfig,
+  tableSchema,
+} from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import { formatKeyRange, type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import type { MovedTable, ServerAddress, ThrottleSettings } from './types.js';
@@ -15,6 +21,10 @@ export interface PlannedTable extends MovedTable {
 }
 
 export interface SplitPlan {
+  /** A split of a shard (absent in older state files), or a move of one unsharded table. */
+  operation?: 'split' | 'move';
+  /** For a move: the table, its new home, and its config before (null: not configured). */
+  move?: { table: string; to: string; before: TableConfig | null };
   sourceShard: string;
   /** The source shard as configured (with its replicas), restored by a rollback. */
   sourceShardConfig: ShardConfig;
@@ -44,6 +54,12 @@ export interface SplitRequest {
   verify: 'full' | { sample: number };
   /** Measured sizes by table name. */
   sizes: ReadonlyMap<string, { rows: number; bytes: number }>;
+  /**
+   * Every ordinary table on the source (from its catalog). Those the config does not shard or
+   * replicate are its unsharded tables: they move with the first half when the source is the
+   * default shard.
+   */
+  sourceTables?: readonly string[];
   /** For the estimate: whether the maintenance window is open now. */
   inMaintenanceWindow: boolean;
 }
@@ -104,12 +120,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
     { start: at, end: range.end },
   ];
   const names = uniqueShardNames(config, shard.name);
-  const tables: PlannedTable[] = Object.entries(config.tables)
-    .filter(([, t]) => !t.reference && t.shardKey && t.method === 'hash')
-    .map(([name, t]) => {
-      const size = req.sizes.get(name) ?? { rows: 0, bytes: 0 };
-      return { name, shardKey: t.shardKey!, keyType: t.keyType, rows: size.rows, bytes: size.bytes };
-    });
+  const tables = movedTables(config, shard.name, req);
   const m = config.migration;
   const throttle: ThrottleSettings = {
     rowsPerSecond: m.rowsPerSecond,
@@ -140,9 +151,9 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
     estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
     strategy: [
       `publication + logical replication slot (pgoutput) on ${primaryName}, its exported snapshot for the copy`,
-      `schema of ${tables.length} sharded tables applied on ${req.targets.join(' and ')}`,
+      `schema of ${countKinds(tables)} applied on ${req.targets.join(' and ')} (unsharded tables on ${req.targets[0]} only)`,
       `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s${throttle.maintenanceWindow ? ` (x${throttle.maintenanceMultiplier} in ${throttle.maintenanceWindow})` : ''}, checkpointed after every batch`,
-      'change capture applied to the owning target, idempotently, until the lag is small',
+      `change capture applied to the owning target (reference tables to both, unsharded tables to ${req.targets[0]}), idempotently, until the lag is small`,
       `cutover block: writes to ${shard.name} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, targets catch up, topology switch; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${shard.name}`,
       `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of counts and checksums per key-ordered chunk`,
       `cleanup only when asked: moved rows deleted from ${primaryName}`,
@@ -153,6 +164,34 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
       'after cleanup: no rollback (the source rows are gone); split again or restore from backup',
     ],
   };
+}
+
+/**
+ * What moves: the hash-sharded tables (each row to the half owning its key), the reference tables
+ * (every row to both halves) and the unsharded tables whose home is the source (every row to the
+ * first half, which becomes their home: the new default shard, or their configured `home`).
+ */
+function movedTables(config: ShardgateConfig, shard: string, req: SplitRequest): PlannedTable[] {
+  const size = (name: string) => req.sizes.get(name) ?? { rows: 0, bytes: 0 };
+  const out: PlannedTable[] = [];
+  for (const [name, t] of Object.entries(config.tables)) {
+    if (t.reference) out.push({ name, shardKey: '', keyType: t.keyType, kind: 'reference', ...size(name) });
+    else if (t.shardKey && t.method === 'hash')
+      out.push({ name, shardKey: t.shardKey, keyType: t.keyType, kind: 'sharded', ...size(name) });
+  }
+  const defaultShard = config.routing.defaultShard ?? config.shards[0]?.name;
+  for (const name of req.sourceTables ?? []) {
+    const t = config.tables[name];
+    if (t && (t.reference || t.shardKey)) continue;
+    if ((t?.home ?? defaultShard) !== shard) continue; // lives elsewhere: a leftover copy here
+    out.push({ name, shardKey: '', keyType: 'int', kind: 'unsharded', ...size(name) });
+  }
+  return out;
+}
+
+function countKinds(tables: readonly PlannedTable[]): string {
+  const n = (kind: string) => tables.filter((t) => (t.kind ?? 'sharded') === kind).length;
+  return `${n('sharded')} sharded, ${n('reference')} reference and ${n('unsharded')} unsharded tables`;
 }
 
 function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
@@ -183,8 +222,115 @@ function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+export interface MoveRequest {
+  table: string;
+  /** The shard that becomes the table's home. */
+  to: string;
+  verify: 'full' | { sample: number };
+  sizes: ReadonlyMap<string, { rows: number; bytes: number }>;
+  inMaintenanceWindow: boolean;
+}
+
+/**
+ * Planning a table move (vertical placement): one unsharded table from its home shard to another
+ * shard's primary, with the split's machinery (copy, capture, block on the home shard, switch of
+ * its `home`, verification, reverse capture for a rollback).
+ */
+export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
+  const before = config.tables[req.table] ?? null;
+  if (before && (before.reference || before.shardKey)) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `table ${req.table} is ${before.reference ? 'a reference table' : 'sharded'}; only an unsharded table moves (a sharded one moves by splitting or merging shards)`,
+    });
+  }
+  const from = before?.home ?? config.routing.defaultShard ?? config.shards[0]!.name;
+  const source = config.shards.find((s) => s.name === from);
+  const target = config.shards.find((s) => s.name === req.to);
+  if (!source)
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `home shard "${from}" of ${req.table} is not in the topology`,
+    });
+  if (!target) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `no shard "${req.to}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+    });
+  }
+  if (target.name === source.name)
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `table ${req.table} already lives on ${req.to}`,
+    });
+  const sourcePrimary = serverNames(source).primary;
+  const targetPrimary = serverNames(target).primary;
+  const size = req.sizes.get(req.table) ?? { rows: 0, bytes: 0 };
+  const tables: PlannedTable[] = [
+    { name: req.table, shardKey: '', keyType: 'int', kind: 'unsharded', ...size },
+  ];
+  const m = config.migration;
+  const throttle: ThrottleSettings = {
+    rowsPerSecond: m.rowsPerSecond,
+    bytesPerSecond: m.bytesPerSecond,
+    maintenanceWindow: m.maintenanceWindow ?? null,
+    maintenanceMultiplier: m.maintenanceMultiplier,
+    batchRows: m.batchRows,
+  };
+  return {
+    operation: 'move',
+    move: { table: req.table, to: target.name, before: before ? structuredClone(before) : null },
+    sourceShard: source.name,
+    sourceShardConfig: structuredClone(source),
+    source: serverAddress(source.primary, sourcePrimary, config),
+    sourceRange: source.keyRange,
+    at: '',
+    atChosenBy: 'operator',
+    targets: [
+      {
+        shard: target.name,
+        server: serverAddress(target.primary, targetPrimary, config),
+        range: target.keyRange,
+      },
+    ],
+    tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+    strategy: [
+      `publication + logical replication slot (pgoutput) on ${sourcePrimary} for ${req.table}, its exported snapshot for the copy`,
+      `schema of ${req.table} applied on ${targetPrimary}`,
+      `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s, checkpointed after every batch`,
+      `change capture applied to ${targetPrimary}, idempotently, until the lag is small`,
+      `cutover block: writes to ${source.name} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, ${targetPrimary} catches up, ${req.table}'s home becomes ${target.name}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${source.name}`,
+      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) and the whole-table row count`,
+      `cleanup only when asked: ${req.table}'s rows deleted from ${sourcePrimary}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${source.name} never stopped being ${req.table}'s home`,
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${targetPrimary} has kept ${sourcePrimary} current; a bounded block on ${target.name} switches back`,
+      'after cleanup: no rollback (the source rows are gone); move the table back instead',
+    ],
+  };
+}
+
+/** The config after the switch of a move: the table's home is the target shard. */
+function configAfterMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const move = plan.move!;
+  const current = config.tables[move.table] ?? tableSchema.parse({});
+  return { ...config, tables: { ...config.tables, [move.table]: { ...current, home: move.to } } };
+}
+
+/** The config after a move's rollback: the table's config as it was. */
+export function configBeforeMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const move = plan.move!;
+  const tables = { ...config.tables };
+  if (move.before) tables[move.table] = move.before;
+  else delete tables[move.table];
+  return { ...config, tables };
+}
+
 /** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
 export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.operation === 'move') return configAfterMove(config, plan);
   const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
   if (index < 0) return config;
   const spares = config.migration.spares;
@@ -204,5 +350,22 @@ export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): Shar
   shards.splice(index, 1, ...halves);
   const defaultShard =
     config.routing.defaultShard === plan.sourceShard ? plan.targets[0]!.shard : config.routing.defaultShard;
-  return { ...config, shards, routing: { ...config.routing, defaultShard } };
+  return {
+    ...config,
+    shards,
+    routing: { ...config.routing, defaultShard },
+    tables: rehome(config.tables, plan.sourceShard, plan.targets[0]!.shard),
+  };
+}
+
+/** Tables whose home is shard `from` live on `to` instead. */
+export function rehome(
+  tables: ShardgateConfig['tables'],
+  from: string,
+  to: string,
+): ShardgateConfig['tables'] {
+  if (!Object.values(tables).some((t) => t.home === from)) return tables;
+  return Object.fromEntries(
+    Object.entries(tables).map(([name, t]) => [name, t.home === from ? { ...t, home: to } : t]),
+  );
 }

@@ -11,8 +11,32 @@ import type { MovedTable } from './types.js';
 /** A row as decoded: column name -> text value (null = SQL NULL, undefined = not sent). */
 export type TextRow = Readonly<Record<string, string | null | undefined>>;
 
-/** Destination index owning a row of a table, or null when no destination owns it. */
-export type RowRoute = (table: string, row: TextRow) => number | null;
+/** Destination index owning a row, 'all' (a reference table's row), or null when none owns it. */
+export type RowOwner = number | 'all' | null;
+
+/** Destination owning a row of a table. */
+export type RowRoute = (table: string, row: TextRow) => RowOwner;
+
+export function tableKind(t: MovedTable): NonNullable<MovedTable['kind']> {
+  return t.kind ?? 'sharded';
+}
+
+/** Indexes of the destinations that hold a table at all: an unsharded table lives on the first only. */
+export function holders(t: MovedTable, destinations: number): number[] {
+  return tableKind(t) === 'unsharded' ? [0] : [...Array(destinations).keys()];
+}
+
+/** Owner of a row of `t` whose shard key is `keyValue` (ignored for reference and unsharded tables). */
+export function rowOwner(
+  t: MovedTable,
+  keyValue: string | null | undefined,
+  ranges: readonly KeyRange[],
+): RowOwner {
+  const kind = tableKind(t);
+  if (kind === 'reference') return 'all';
+  if (kind === 'unsharded') return 0;
+  return keyOwner(keyValue, t.keyType, ranges);
+}
 
 /** Index of the range holding the key's keyspace id; null for a NULL or non-integer int key. */
 export function keyOwner(
@@ -27,13 +51,16 @@ export function keyOwner(
   return null;
 }
 
-/** Routes rows of the moved tables by shard key to the destination owning ranges[i]. */
+/**
+ * Routes rows of the moved tables: sharded ones by shard key to the destination owning ranges[i],
+ * reference ones to every destination, unsharded ones to the first.
+ */
 export function routeByShardKey(tables: readonly MovedTable[], ranges: readonly KeyRange[]): RowRoute {
   const byName = new Map(tables.map((t) => [t.name, t]));
   return (table, row) => {
     const t = byName.get(table);
     if (!t) return null;
-    return keyOwner(row[t.shardKey], t.keyType, ranges);
+    return rowOwner(t, t.shardKey ? row[t.shardKey] : null, ranges);
   };
 }
 

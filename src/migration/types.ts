@@ -12,11 +12,17 @@ export interface ServerAddress {
   database: string;
 }
 
-/** A sharded table that moves. */
+/**
+ * A table that moves. sharded: each row goes to the half owning its shard key; reference: every
+ * row to every half; unsharded: every row to the first half (the new home of the source's
+ * unsharded tables). Without `kind` (state files of older versions): sharded.
+ */
 export interface MovedTable {
   name: string;
+  /** '' for reference and unsharded tables. */
   shardKey: string;
   keyType: 'int' | 'text';
+  kind?: 'sharded' | 'reference' | 'unsharded';
 }
 
 /** One half of the split: the new shard name, its primary, the keyspace range it will own. */
@@ -66,6 +72,10 @@ export interface ChunkMismatch {
   targetRows: number;
   /** Primary keys of rows that kept differing (first few), when the chunk was narrowed to rows. */
   rows?: string[][];
+  /** The whole table's row count differs (fromKey and toKey are null). */
+  wholeTable?: boolean;
+  /** The one target compared (a reference table is compared with each target on its own). */
+  target?: string;
 }
 
 export interface VerifyReport {

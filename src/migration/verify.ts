@@ -5,12 +5,15 @@
 // numeric, so the targets' partial sums add up to the source's. A target row outside its own
 // range counts as a difference too (it would be a row on the wrong shard). A differing chunk is
 // checked again after each of up to `rounds` settle() calls (the caller lets the capture catch
-// up, so concurrent writes are no alarm); rows that still differ are then compared once more with
-// the targets' versions held still by row locks while the capture catches up (exact under any write
+// up, so concurrent writes are no alarm); rows that still differ are compared once more with the
+// targets' versions held still by row locks while the capture catches up (exact under any write
 // rate), and reported by table and key range if they persist.
+// A reference table is compared with each target on its own (each holds every row), an unsharded
+// table with the first target only. Whole-table row counts are compared in every mode, so a
+// sampled verification still notices a row missing from a chunk it did not sample.
 import type pg from 'pg';
 import { openClient } from './pg-connect.js';
-import { inRangesSql } from './row-owner.js';
+import { inRangesSql, tableKind } from './row-owner.js';
 import {
   keyFromTextRow,
   loadTableMeta,
@@ -45,6 +48,17 @@ interface Chunk {
   moved: MovedTable;
   from: string[] | null;
   to: string[] | null;
+  /** Indexes of the targets whose owned rows, together, must equal the source's rows. */
+  targets: number[];
+}
+
+/** The groups of targets a table's source rows are compared with (see the header). */
+function comparisons(moved: MovedTable, targets: number): number[][] {
+  const all = [...Array(targets).keys()];
+  const kind = tableKind(moved);
+  if (kind === 'reference') return all.map((i) => [i]);
+  if (kind === 'unsharded') return [[0]];
+  return [all];
 }
 
 interface ChunkCounts {
@@ -86,13 +100,45 @@ class Verifier {
     await Promise.all([this.source, ...this.targets].map((c) => c?.end().catch(() => undefined)));
   }
 
+  /** The source rows that moved: a sharded table's in the targets' ranges, every other table's all. */
   private movedSql(m: MovedTable): string {
+    if (tableKind(m) !== 'sharded') return 'true';
     return inRangesSql(
       m.shardKey,
       m.keyType,
       this.o.targets.map((t) => t.range),
       't',
     );
+  }
+
+  /** The rows target i must hold of the table. */
+  private ownedSql(m: MovedTable, i: number): string {
+    if (tableKind(m) !== 'sharded') return 'true';
+    return inRangesSql(m.shardKey, m.keyType, [this.o.targets[i]!.range], 't');
+  }
+
+  /** Whole-table counts: rows of S that moved, and the group's owned and stray rows. */
+  async sourceCount(moved: MovedTable): Promise<number> {
+    const meta = await loadTableMeta(this.source, moved.name);
+    const r = await this.source.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${meta.qualified} t WHERE ${this.movedSql(moved)}`,
+    );
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async targetCount(moved: MovedTable, group: number[]): Promise<{ owned: number; strays: number }> {
+    const out = { owned: 0, strays: 0 };
+    for (const i of group) {
+      const c = this.targets[i]!;
+      const meta = await loadTableMeta(c, moved.name);
+      const r = await c.query<{ n: string; stray: string }>(
+        `SELECT count(*) FILTER (WHERE owned)::text AS n, count(*) FILTER (WHERE NOT owned)::text AS stray
+           FROM (SELECT ${this.ownedSql(moved, i)} AS owned FROM ${meta.qualified} t) x`,
+      );
+      out.owned += Number(r.rows[0]?.n ?? 0);
+      out.strays += Number(r.rows[0]?.stray ?? 0);
+    }
+    return out;
   }
 
   /** Chunk boundaries: every chunkRows-th key of the moved rows of S, in key order. */
@@ -116,12 +162,14 @@ class Verifier {
       if (Number(row.n) < chunkRows) break;
     }
     const chunks: Chunk[] = [];
-    let from: string[] | null = null;
-    for (const b of bounds) {
-      chunks.push({ table: moved.name, meta, moved, from, to: b });
-      from = b;
+    for (const targets of comparisons(moved, this.targets.length)) {
+      let from: string[] | null = null;
+      for (const b of bounds) {
+        chunks.push({ table: moved.name, meta, moved, from, to: b, targets });
+        from = b;
+      }
+      chunks.push({ table: moved.name, meta, moved, from, to: null, targets });
     }
-    chunks.push({ table: moved.name, meta, moved, from, to: null });
     return chunks;
   }
 
@@ -130,13 +178,12 @@ class Verifier {
     const range = keyRange(meta, chunk.from, chunk.to);
     // Targets first, then the source: with the reverse capture running, S is the one behind.
     const perTarget = await Promise.all(
-      this.targets.map((c, i) =>
-        c.query<{ n: string; s: string; stray: string }>(
+      chunk.targets.map((i) =>
+        this.targets[i]!.query<{ n: string; s: string; stray: string }>(
           `SELECT count(*) FILTER (WHERE owned)::text AS n,
                   coalesce(sum(h) FILTER (WHERE owned), 0)::text AS s,
                   count(*) FILTER (WHERE NOT owned)::text AS stray
-             FROM (SELECT ${ROW_HASH} AS h,
-                          ${inRangesSql(moved.shardKey, moved.keyType, [this.o.targets[i]!.range], 't')} AS owned
+             FROM (SELECT ${ROW_HASH} AS h, ${this.ownedSql(moved, i)} AS owned
                      FROM ${meta.qualified} t WHERE ${range.sql}) x`,
           range.params,
         ),
@@ -190,13 +237,13 @@ class Verifier {
     return new Map(r.rows.map((row) => [row.k, row.h]));
   }
 
-  /** The targets' rows; `lock` takes FOR SHARE row locks in the targets' open transactions. */
+  /** The chunk's target group's rows; `lock` takes FOR SHARE row locks in their open transactions. */
   private async readTargets(chunk: Chunk, only: string[][] | null, lock = false): Promise<RowHashes> {
     const { where, params, keyText } = this.rowScope(chunk, only);
     const targets: RowHashes = new Map();
-    for (const [i, c] of this.targets.entries()) {
-      const owned = inRangesSql(chunk.moved.shardKey, chunk.moved.keyType, [this.o.targets[i]!.range], 't');
-      const rows = await c.query<{ k: string; h: string; owned: boolean }>(
+    for (const i of chunk.targets) {
+      const owned = this.ownedSql(chunk.moved, i);
+      const rows = await this.targets[i]!.query<{ k: string; h: string; owned: boolean }>(
         `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${chunk.meta.qualified} t
           WHERE ${where}${lock ? ' FOR SHARE OF t' : ''}`,
         params,
@@ -208,10 +255,16 @@ class Verifier {
   }
 
   /** Per-row hashes of a chunk (or of the rows `only` names) on S and on the targets. */
-  async rowHashes(chunk: Chunk, only: string[][] | null): Promise<[RowHashes, RowHashes, RowHashes]> {
+  async rowHashes(
+    chunk: Chunk,
+    only: string[][] | null,
+    settle?: () => Promise<void>,
+  ): Promise<[RowHashes, RowHashes, RowHashes]> {
     // The source trails the targets (reverse capture): a row it holds is right if it matches the
     // targets' version just before or just after it was read.
+    // Between the two, the reverse capture settles: S then holds at least what `before` saw.
     const before = await this.readTargets(chunk, only);
+    await settle?.();
     const source = await this.readSource(chunk, only);
     const after = await this.readTargets(chunk, only);
     return [source, before, after];
@@ -221,7 +274,7 @@ class Verifier {
    * The exact check for rows that kept differing while writers changed them: the rows are held
    * still on the targets (FOR SHARE, so no new version can commit), the capture catches up past
    * that moment, and then S must hold exactly the targets' version. Without it, a row updated
-   * faster than the capture's lag never matched either of the two reads around S's read, and a
+   * faster than the capture's lag may never match either of the two reads around S's read, and a
    * busy machine reported a clean split as differing. Writers of these few rows wait for the
    * catch-up at most. Returns null when the locks could not be had in time (try again later).
    */
@@ -232,7 +285,8 @@ class Verifier {
   ): Promise<[RowHashes, RowHashes] | null> {
     const opened: pg.Client[] = [];
     try {
-      for (const c of this.targets) {
+      for (const i of chunk.targets) {
+        const c = this.targets[i]!;
         await c.query("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '2s'");
         opened.push(c);
       }
@@ -252,6 +306,38 @@ class Verifier {
   }
 }
 
+/**
+ * The table's row count on S against its target group's, at one logical point: the targets are
+ * counted, the reverse capture settles, S is counted, the targets again. Under concurrent writes S
+ * lies between the two target counts; a count outside them (or a stray row) in every round is a
+ * difference.
+ */
+async function wholeTableCount(
+  verifier: Verifier,
+  moved: MovedTable,
+  group: number[],
+  rounds: number,
+  settle: (() => Promise<void>) | undefined,
+): Promise<{ equal: boolean; sourceRows: number; targetRows: number }> {
+  let last = { equal: false, sourceRows: 0, targetRows: 0 };
+  for (let round = 0; round <= rounds; round++) {
+    const before = await verifier.targetCount(moved, group);
+    if (round > 0) await settle?.();
+    const sourceRows = await verifier.sourceCount(moved);
+    const after = await verifier.targetCount(moved, group);
+    const low = Math.min(before.owned, after.owned);
+    const high = Math.max(before.owned, after.owned);
+    const strays = Math.max(before.strays, after.strays);
+    last = {
+      equal: strays === 0 && sourceRows >= low && sourceRows <= high,
+      sourceRows,
+      targetRows: after.owned + after.strays,
+    };
+    if (last.equal) return last;
+  }
+  return last;
+}
+
 /** Row hashes by primary key (as text joined with a NUL); strays get a hash no source row has. */
 type RowHashes = Map<string, string>;
 /** Between the key columns of a composite key (unit separator: never inside a key's text). */
@@ -264,8 +350,8 @@ class RowDiffer {
   ) {}
 
   /** Keys whose row differs between S and T1 ∪ T2, within the chunk or among `only`. */
-  async differing(only: string[][] | null): Promise<string[][]> {
-    const [source, before, after] = await this.verifier.rowHashes(this.chunk, only);
+  async differing(only: string[][] | null, settle?: () => Promise<void>): Promise<string[][]> {
+    const [source, before, after] = await this.verifier.rowHashes(this.chunk, only, settle);
     const out: string[][] = [];
     for (const key of new Set([...source.keys(), ...before.keys(), ...after.keys()])) {
       const held = source.get(key);
@@ -314,15 +400,11 @@ export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
     let chunks: Chunk[] = [];
     for (const t of o.tables) chunks.push(...(await verifier.chunks(t, chunkRows)));
     if (mode === 'sample') chunks = pickSample(chunks, Math.max(1, o.sample ?? 1), o.random ?? Math.random);
-    const perTable = new Map(o.tables.map((t) => [t.name, { table: t.name, sourceRows: 0, targetRows: 0 }]));
     for (const chunk of chunks) {
       if (o.signal?.aborted) break;
       const counts = await verifier.count(chunk);
       report.chunksChecked++;
       report.rowsChecked += counts.sourceRows;
-      const totals = perTable.get(chunk.table)!;
-      totals.sourceRows += counts.sourceRows;
-      totals.targetRows += counts.targetRows + counts.strays;
       if (!equal(counts)) {
         // A chunk that keeps differing under writes: narrow it to rows, and re-check only those.
         // Rows written between the targets' read and the source's keep moving; a row that
@@ -330,8 +412,7 @@ export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
         const differ = new RowDiffer(verifier, chunk);
         let rows = await differ.differing(null);
         for (let round = 0; round < rounds && rows.length > 0; round++) {
-          await o.settle?.();
-          rows = await differ.differing(rows);
+          rows = await differ.differing(rows, o.settle);
         }
         if (rows.length > 0 && o.settle) rows = await differ.confirmed(rows, o.settle, Math.max(1, rounds));
         if (rows.length === 0) continue;
@@ -342,11 +423,43 @@ export async function verifySplit(o: VerifyOptions): Promise<VerifyReport> {
           sourceRows: counts.sourceRows,
           targetRows: counts.targetRows + counts.strays,
           rows: rows.slice(0, 10),
+          ...(chunk.targets.length === 1 && o.targets.length > 1
+            ? { target: o.targets[chunk.targets[0]!]!.shard }
+            : {}),
         };
         report.mismatches.push(mismatch);
       }
     }
-    report.perTable = [...perTable.values()];
+    // Whole-table counts, in every mode: a sample of chunks must not hide a missing row.
+    for (const t of o.tables) {
+      if (o.signal?.aborted) break;
+      const totals = { table: t.name, sourceRows: 0, targetRows: 0 };
+      let farthest = -1;
+      for (const group of comparisons(t, o.targets.length)) {
+        const whole = await wholeTableCount(verifier, t, group, rounds, o.settle);
+        // A reference table: the target whose count is farthest from the source's speaks.
+        const distance = Math.abs(whole.targetRows - whole.sourceRows);
+        if (distance > farthest) {
+          farthest = distance;
+          totals.sourceRows = whole.sourceRows;
+          totals.targetRows = whole.targetRows;
+        }
+        if (!whole.equal) {
+          const named =
+            group.length === 1 && o.targets.length > 1 ? { target: o.targets[group[0]!]!.shard } : {};
+          report.mismatches.push({
+            table: t.name,
+            fromKey: null,
+            toKey: null,
+            sourceRows: whole.sourceRows,
+            targetRows: whole.targetRows,
+            wholeTable: true,
+            ...named,
+          });
+        }
+      }
+      report.perTable.push(totals);
+    }
   } finally {
     await verifier.close();
   }

@@ -17,7 +17,14 @@ import {
   withBase,
 } from './planner-context.js';
 import { planInsert } from './planner-insert.js';
-import { classifyTables, inTopologyOrder, shardsOfTable, type TableSets } from './table-routing.js';
+import {
+  classifyTables,
+  homeOf,
+  homesOf,
+  inTopologyOrder,
+  shardsOfTable,
+  type TableSets,
+} from './table-routing.js';
 
 const writeFunctionSets = new WeakMap<readonly string[], Set<string>>();
 
@@ -46,12 +53,19 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
   const { facts, topology, session } = pc.input;
   const home =
     session.inTransaction && session.transactionShard ? session.transactionShard : topology.defaultShard;
+  const homes = homesOf(sets.unsharded, topology);
+  if (homes.length > 1) {
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+      detail: `unsharded ${sets.unsharded.map((t) => `${t} (on ${homeOf(t, topology)})`).join(', ')} live on different shards`,
+    });
+  }
+  const unshardedHome = homes[0] ?? null;
   if (sets.sharded.length === 0) {
-    if (sets.unsharded.length > 0)
-      pc.base.reasons.push(`unsharded ${sets.unsharded.join(', ')} -> ${topology.defaultShard}`);
+    if (unshardedHome !== null)
+      pc.base.reasons.push(`unsharded ${sets.unsharded.join(', ')} -> ${unshardedHome}`);
     else if (sets.reference.length > 0)
       pc.base.reasons.push(`reference ${sets.reference.join(', ')} -> ${home}`);
-    return { shards: [sets.unsharded.length > 0 ? topology.defaultShard : home], why: '', keyUnknown: null };
+    return { shards: [unshardedHome ?? home], why: '', keyUnknown: null };
   }
   let union: Set<string> | null = new Set();
   let why = '';
@@ -76,9 +90,9 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
     pc.base.reasons.push(`no key value -> ${home}`);
     return { shards: [home], why: '', keyUnknown: null };
   }
-  if (sets.unsharded.length > 0 && (shards.length > 1 || shards[0] !== topology.defaultShard)) {
+  if (unshardedHome !== null && (shards.length > 1 || shards[0] !== unshardedHome)) {
     return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
-      detail: `sharded ${sets.sharded.join(', ')} (shards ${shards.join(', ')}) is joined with unsharded ${sets.unsharded.join(', ')}, which lives only on ${topology.defaultShard}`,
+      detail: `sharded ${sets.sharded.join(', ')} (shards ${shards.join(', ')}) is joined with unsharded ${sets.unsharded.join(', ')}, which lives only on ${unshardedHome}`,
     });
   }
   if (shards.length > 1 && sets.sharded.length > 1) {

@@ -38,7 +38,7 @@ import {
   withBase,
 } from './planner-context.js';
 import { planData, shardDemand } from './planner-data.js';
-import { classifyTables } from './table-routing.js';
+import { classifyTables, homesOf } from './table-routing.js';
 
 export type { PlanInput } from './planner-context.js';
 
@@ -206,8 +206,16 @@ function planDdl(pc: PlanContext): Plan {
     return singlePlan(pc, pc.forcedShard, true, null);
   }
   if (sets.sharded.length === 0 && sets.reference.length === 0) {
-    pc.base.reasons.push('ddl on unsharded objects -> default shard');
-    return singlePlan(pc, defaultShard(topology), true, null);
+    // An unsharded table's DDL goes to its home (CREATE TABLE of a table configured with one too).
+    const homes = homesOf(sets.unsharded, topology);
+    const home =
+      homes.length === 1 && homes[0] !== topology.defaultShard ? shardByName(topology, homes[0]!) : undefined;
+    if (homes.length > 1)
+      return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+        detail: `ddl on unsharded tables of different shards (${homes.join(', ')}); one statement per shard`,
+      });
+    pc.base.reasons.push(`ddl on unsharded objects -> ${home ? home.name : 'default shard'}`);
+    return singlePlan(pc, home ?? defaultShard(topology), true, null);
   }
   // Sharded and reference tables exist on every shard: their schema changes everywhere.
   pc.base.reasons.push(`ddl on ${[...sets.sharded, ...sets.reference].join(', ')} -> every shard`);

@@ -1,5 +1,5 @@
 // Which shards a statement's tables need: tables are sharded (a shardKey), reference (same rows
-// on every shard) or unsharded (on the default shard); key conditions on a sharded table's key
+// on every shard) or unsharded (on its home: the default shard unless the config names one); key conditions on a sharded table's key
 // resolve to owning shards. Pure helpers for planner.ts.
 import type { TableConfig } from '../config/schema.js';
 import type { KeyCondition, StatementFacts, ValueRef } from '../sql/facts.js';
@@ -25,6 +25,16 @@ export function classifyTables(tables: readonly string[], topology: TopologyView
   const sets: TableSets = { sharded: [], reference: [], unsharded: [] };
   for (const t of tables) sets[classify(topology.tables[t])].push(t);
   return sets;
+}
+
+/** The shard an unsharded table lives on: its configured home, else the default shard. */
+export function homeOf(table: string, topology: TopologyView): string {
+  return topology.tables[table]?.home ?? topology.defaultShard;
+}
+
+/** The homes of unsharded tables, in first-seen order. */
+export function homesOf(tables: readonly string[], topology: TopologyView): string[] {
+  return [...new Set(tables.map((t) => homeOf(t, topology)))];
 }
 
 export interface ValueSource {

@@ -48,3 +48,22 @@ describe('config/shardgate.yaml', () => {
     }
   });
 });
+
+describe('tables.<name>.home', () => {
+  const raw = () => parse(readFileSync(DEMO_CONFIG_PATH, 'utf8')) as { tables: Record<string, unknown> };
+
+  it('places an unsharded table on a named shard', () => {
+    const r = raw();
+    r.tables.audit_log = { home: 's1' };
+    expect(parseConfig(r).tables.audit_log!.home).toBe('s1');
+  });
+
+  it('refuses an unknown shard, and a home on a sharded or reference table', () => {
+    const unknown = raw();
+    unknown.tables.audit_log = { home: 's9' };
+    expect(() => parseConfig(unknown)).toThrow(/tables\.audit_log\.home: unknown shard "s9"/);
+    const sharded = raw();
+    sharded.tables.audit_log = { shardKey: 'user_id', home: 's1' };
+    expect(() => parseConfig(sharded)).toThrow(/only an unsharded table/);
+  });
+});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tableSchema } from '../../src/config/schema.js';
 import type { Plan } from '../../src/router/plan.js';
 import { facts, keyEq, lit, param, plan, readByUser, select } from '../support/router-facts.js';
 import { demoConfig, demoTopology, routingSession } from '../support/topology-fixture.js';
@@ -413,6 +414,48 @@ describe('tables by kind', () => {
     expect(ddl).toMatchObject({ write: true, targets: [{ server: 's0-primary' }, { server: 's1-primary' }] });
     expect(only(plan({ facts: facts({ kind: 'ddl', tables: ['countries'] }) }), 'single').target.server).toBe(
       's0-primary',
+    );
+  });
+});
+
+describe('vertical placement: an unsharded table with a home', () => {
+  const topology = () => {
+    const t = demoTopology();
+    return {
+      ...t,
+      tables: { ...t.tables, audit_log: { ...tableSchema.parse({}), home: 's1' } },
+    };
+  };
+
+  it('reads, writes and DDL of the table go to its home; other unsharded tables stay on the default', () => {
+    const read = only(
+      plan({ facts: facts({ tables: ['audit_log'], select: select() }), topology: topology() }),
+      'single',
+    );
+    expect(read.target.server).toBe('s1-primary');
+    expect(read.reasons).toContain('unsharded audit_log -> s1');
+    const write = facts({ kind: 'write', tables: ['audit_log'], writeTables: ['audit_log'] });
+    expect(only(plan({ facts: write, topology: topology() }), 'single').target.server).toBe('s1-primary');
+    const ddl = facts({ kind: 'ddl', tables: ['audit_log'] });
+    expect(only(plan({ facts: ddl, topology: topology() }), 'single').target.server).toBe('s1-primary');
+    const other = facts({ tables: ['countries'], select: select() });
+    expect(only(plan({ facts: other, topology: topology() }), 'single').target.server).toBe('s0-primary');
+  });
+
+  it('joins with sharded rows of its home work; with another home or shard they are refused', () => {
+    const sameShard = facts({
+      tables: ['posts', 'audit_log'],
+      keyConditions: [keyEq('posts', 'user_id', lit(0))],
+      select: select(),
+    });
+    expect(
+      only(plan({ facts: sameShard, literals: [ON_S1], topology: topology() }), 'single').target.shard,
+    ).toBe('s1');
+    const refused = only(plan({ facts: sameShard, literals: [ON_S0], topology: topology() }), 'error');
+    expect(refused.params.detail).toMatch(/lives only on s1/);
+    const twoHomes = facts({ tables: ['audit_log', 'countries'], select: select() });
+    expect(only(plan({ facts: twoHomes, topology: topology() }), 'error').params.detail).toMatch(
+      /different shards/,
     );
   });
 });
