@@ -6,6 +6,7 @@ import { decideLevel } from './consistency.js';
 import type { ShardView, TopologyView } from './inputs.js';
 import { mergeFor } from './merge-spec.js';
 import type { ErrorPlan, Plan, RouteTarget, ScatterPlan } from './plan.js';
+import { colocate } from './planner-colocation.js';
 import {
   crossShard,
   errorPlan,
@@ -17,6 +18,7 @@ import {
   withBase,
 } from './planner-context.js';
 import { planInsert } from './planner-insert.js';
+import { keyChangeRefusal } from './planner-key-change.js';
 import { classifyTables, inTopologyOrder, shardsOfTable, type TableSets } from './table-routing.js';
 
 const writeFunctionSets = new WeakMap<readonly string[], Set<string>>();
@@ -70,6 +72,12 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
       if (union) for (const s of r.shards) union.add(s);
     }
   }
+  if (facts.colocation) {
+    // Per occurrence and join condition: decides over the per-table union above.
+    const co = colocate(pc, facts.colocation);
+    if ('type' in co) return co;
+    union = co.shards;
+  }
   const shards = union ? inTopologyOrder(union, topology) : topology.shards.map((s) => s.name);
   if (shards.length === 0) {
     // e.g. `= ANY('{}')`: no row can match; any one shard answers correctly.
@@ -81,13 +89,11 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
       detail: `sharded ${sets.sharded.join(', ')} (shards ${shards.join(', ')}) is joined with unsharded ${sets.unsharded.join(', ')}, which lives only on ${topology.defaultShard}`,
     });
   }
-  if (shards.length > 1 && sets.sharded.length > 1) {
-    const columns = new Set(sets.sharded.map((t) => topology.tables[t]!.shardKey!.toLowerCase()));
-    if (columns.size > 1) {
-      return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
-        detail: `${sets.sharded.map((t) => `${t} (${topology.tables[t]!.shardKey})`).join(', ')} are sharded by different keys and need shards ${shards.join(', ')}`,
-      });
-    }
+  if (shards.length > 1 && sets.sharded.length > 1 && !facts.colocation) {
+    // No analysis of how the tables are combined (a statement the parser could not read).
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+      detail: `how ${sets.sharded.join(', ')} are joined could not be analyzed, and they need shards ${shards.join(', ')}`,
+    });
   }
   if (!why && shards.length > 1) why = `key values on ${shards.join(', ')}`;
   return { shards, why, keyUnknown };
@@ -128,6 +134,8 @@ export function planData(pc: PlanContext): Plan {
   if (referenceWrites.length > 0) return planReferenceWrite(pc, referenceWrites, sets.sharded);
   const demand = shardDemand(pc, sets);
   if ('type' in demand) return demand;
+  const moved = write ? keyChangeRefusal(pc, demand.shards) : null;
+  if (moved) return moved;
   if (demand.shards.length === 1)
     return singlePlan(pc, shardByName(topology, demand.shards[0]!)!, write, level);
   const crossTx = crossShard(pc, demand.shards);
