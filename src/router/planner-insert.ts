@@ -3,6 +3,7 @@
 import type { InsertShape } from '../sql/facts.js';
 import type { Plan, SplitInsertPlan } from './plan.js';
 import { crossShard, errorPlan, type PlanContext, singlePlan, withBase } from './planner-context.js';
+import { keyChangeRefusal } from './planner-key-change.js';
 import { resolveShard } from './sharding/resolve.js';
 import { classify } from './table-routing.js';
 
@@ -54,6 +55,11 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
   pc.base.reasons.push(
     `insert ${insert.rows.length} row(s) into ${table} -> ${shards.map((s) => s.name).join(', ')}`,
   );
+  const moved = keyChangeRefusal(
+    pc,
+    shards.map((s) => s.name),
+  );
+  if (moved) return moved;
   if (shards.length === 1) return singlePlan(pc, shards[0]!, true, null);
   const refused = crossShard(
     pc,

@@ -1,7 +1,13 @@
 // StatementFacts of SELECT / INSERT / REPLACE / UPDATE / DELETE from node-sql-parser's AST of the
 // marked parse text (parse-text.ts). Values are never copied: constants are literal indexes or
 // placeholder numbers, so the facts of a shape are cached and reused with other values.
-import { emptyStatementFacts, type InsertShape, type StatementFacts, type ValueRef } from '../facts.js';
+import {
+  type Assignment,
+  emptyStatementFacts,
+  type InsertShape,
+  type StatementFacts,
+  type ValueRef,
+} from '../facts.js';
 import { asArray, functionName, isNode, isTableRef, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './mysql-key-conditions.js';
 import { selectShape } from './mysql-select-shape.js';
@@ -110,6 +116,31 @@ function insertFacts(ast: Node, facts: StatementFacts, returning: boolean): void
     returning,
   };
   facts.insert = shape;
+  const dup = isNode(ast.on_duplicate_update) ? ast.on_duplicate_update : null;
+  if (dup) facts.assignments = assignments(asArray(dup.set), () => [table], true);
+}
+
+/** SET targets (UPDATE, ON DUPLICATE KEY UPDATE). `col = VALUES(col)` keeps the inserted row's
+ *  own value (the row is routed by it): not an assignment that can move a row. */
+function assignments(
+  set: unknown[],
+  tableOf: (qualifier: string | null) => string[],
+  dup: boolean,
+): Assignment[] {
+  const out: Assignment[] = [];
+  for (const s of set) {
+    if (!isNode(s)) continue;
+    const column = nameOf(s.column)?.toLowerCase();
+    if (!column) continue;
+    const v = isNode(s.value) ? s.value : null;
+    if (dup && v && functionName(v) === 'values') {
+      const arg = asArray(isNode(v.args) ? v.args.value : null)[0];
+      if (isNode(arg) && nameOf(arg.column)?.toLowerCase() === column) continue;
+    }
+    const value = valueRef(s.value);
+    for (const table of tableOf(nameOf(s.table))) out.push({ table, column, value });
+  }
+  return out;
 }
 
 function updateFacts(ast: Node, facts: StatementFacts, c: Collected): void {
@@ -128,6 +159,15 @@ function updateFacts(ast: Node, facts: StatementFacts, c: Collected): void {
     }
   }
   facts.writeTables = [...(written.size ? written : new Set(scope.tables))].sort();
+  facts.assignments = assignments(
+    asArray(ast.set),
+    (q) => {
+      if (q === null) return scope.tables;
+      const real = resolveTarget(q, scope.aliases);
+      return real ? [real] : [];
+    },
+    false,
+  );
 }
 
 function deleteFacts(ast: Node, facts: StatementFacts, c: Collected): void {
