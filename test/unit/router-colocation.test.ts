@@ -4,17 +4,20 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Router } from '../../src/router/router.js';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
+import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { demoTopology, routingSession } from '../support/topology-fixture.js';
 
 let router: Router;
+let mysql: Router<MysqlQueryAnalyzer>;
 beforeAll(async () => {
   const topology = demoTopology();
   router = new Router(await QueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
+  mysql = new Router(await MysqlQueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
 });
 
 const plan = (sql: string) => router.planSimple(sql, routingSession())[0]!.plan;
-const shape = (sql: string) => {
-  const p = plan(sql);
+const shape = (sql: string, on: Router | Router<MysqlQueryAnalyzer> = router) => {
+  const p = on.planWithValues(sql, routingSession(), [])[0]!.plan;
   if (p.type === 'error') return `error ${p.code}`;
   if (p.type === 'single') return `single ${p.target.shard}`;
   if (p.type === 'scatter') return `scatter ${p.targets.map((t) => t.shard).join(',')}`;
@@ -99,6 +102,8 @@ describe('joins and subqueries between sharded tables', () => {
     ],
   ])('%s -> %s', (sql, want) => {
     expect(shape(sql)).toBe(want);
+    // The same decision on the MySQL side (UPDATE ... FROM is PostgreSQL only).
+    if (!sql.startsWith('UPDATE posts p SET title = u.name FROM')) expect(shape(sql, mysql)).toBe(want);
   });
 
   it('the refusal names the tables and the condition to add', () => {

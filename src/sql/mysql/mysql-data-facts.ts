@@ -9,6 +9,7 @@ import {
   type ValueRef,
 } from '../facts.js';
 import { asArray, functionName, isNode, isTableRef, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
+import { mysqlColocationFacts } from './mysql-colocation.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './mysql-key-conditions.js';
 import { selectShape } from './mysql-select-shape.js';
 
@@ -191,6 +192,8 @@ export function dataFacts(ast: unknown, returning: boolean): StatementFacts | nu
   if (!isNode(ast)) return null;
   const facts = emptyStatementFacts('write');
   const c = collect(ast, facts);
+  const colocation = mysqlColocationFacts(ast);
+  if (colocation) facts.colocation = colocation;
   switch (ast.type) {
     case 'select':
       selectFacts(ast, facts, c);
