@@ -1,0 +1,84 @@
+// Planner decisions on the MySQL side against one unsharded MariaDB holding the same rows:
+// co-located joins and subqueries give MariaDB's answer; joins on other columns and shard-key
+// updates are refused (errno 1235, ER_NOT_SUPPORTED_YET), never answered per shard or left misplaced.
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+
+let fx: MysqlProxyFixture;
+let solo: mysql.Connection;
+let proxied: mysql.Connection;
+
+beforeAll(async () => {
+  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 30 });
+  const spare = await fx.cluster.addSpare('solo');
+  const soloConfig = parseConfig({
+    users: [{ name: 'x' }],
+    shards: [{ name: 'pg', primary: { port: 1 } }],
+    mysqlShards: [{ name: 'solo', primary: { host: spare.host, port: spare.port } }],
+    tables: fx.config.tables,
+    backend: { mysqlUser: 'root', mysqlDatabase: 'shardgate' },
+  });
+  await loadMysqlDemoData(soloConfig, { users: 30 });
+  solo = await mysql.createConnection({
+    host: spare.host,
+    port: spare.port,
+    user: 'root',
+    database: 'shardgate',
+  });
+  proxied = await fx.connect();
+});
+
+afterAll(async () => {
+  await solo?.end().catch(() => undefined);
+  await fx?.stop();
+});
+
+const CO_LOCATED = [
+  'SELECT count(*) AS n FROM users u JOIN posts p ON p.user_id = u.user_id',
+  'SELECT count(*) AS n FROM users u JOIN posts p USING (user_id) JOIN likes l ON l.user_id = p.user_id',
+  'SELECT count(*) AS n FROM users WHERE user_id IN (SELECT user_id FROM posts WHERE id % 3 = 0)',
+  'SELECT count(*) AS n FROM users u WHERE NOT EXISTS (SELECT 1 FROM likes l WHERE l.user_id = u.user_id AND l.post_id < 10)',
+  'SELECT u.id, p.n FROM users u JOIN (SELECT user_id, count(*) AS n FROM posts GROUP BY user_id) p ON p.user_id = u.user_id ORDER BY u.id',
+];
+
+describe('co-located joins and subqueries equal the unsharded database', () => {
+  for (const sql of CO_LOCATED) {
+    it(sql, async () => {
+      const [want] = await solo.query<RowDataPacket[]>(sql);
+      const [got] = await proxied.query<RowDataPacket[]>(sql);
+      expect(got).toEqual(want);
+    });
+  }
+});
+
+describe('refusals', () => {
+  for (const sql of [
+    'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+    'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
+    'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
+  ]) {
+    it(sql, async () => {
+      await expect(proxied.query(sql)).rejects.toMatchObject({
+        errno: 1235,
+        message: expect.stringMatching(/without equating their shard keys/),
+      });
+    });
+  }
+
+  it('UPDATE of the shard key to another shard: refused, the row stays where its key maps', async () => {
+    await proxied.query("INSERT INTO users (id, user_id, name) VALUES (700003, 700003, 'mover')");
+    await expect(
+      proxied.query('UPDATE users SET user_id = 700202 WHERE user_id = 700003'),
+    ).rejects.toMatchObject({
+      errno: 1235,
+    });
+    await expect(
+      proxied.execute('UPDATE users SET user_id = ? WHERE user_id = ?', [700202, 700003]),
+    ).rejects.toMatchObject({ errno: 1235 });
+    const [rows] = await proxied.query<RowDataPacket[]>('SELECT name FROM users WHERE user_id = 700003');
+    expect(rows.map((r) => r.name)).toEqual(['mover']);
+  });
+});
