@@ -154,7 +154,7 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      '{what} in a subquery over sharded table {table} would be computed per shard on part of the rows; group or correlate the subquery by {table}.{column}, or restrict it to one shard with "{column} = ..."',
+      '{what} over sharded table {table} would be computed per shard on part of the rows; group or correlate it by {table}.{column}, or restrict it to one shard with "{column} = ..."',
   },
   SHARD_KEY_UPDATE: {
     sqlstate: '0A000',

@@ -144,6 +144,14 @@ export function planData(pc: PlanContext): Plan {
   if (write) {
     const written = facts.writeTables.length > 0 ? facts.writeTables : sets.sharded;
     const refusing = written.filter((t) => sets.sharded.includes(t) && !topology.tables[t]!.scatterWrites);
+    // Known key values: the same UPDATE/DELETE on each owning shard touches exactly those rows
+    // (outside a transaction, so not atomic across shards, as a split multi-row INSERT).
+    const splittable =
+      !demand.keyUnknown && facts.kind === 'write' && !facts.modifyingCte && !facts.select && !writeFunction;
+    if (refusing.length > 0 && splittable) {
+      pc.base.reasons.push(`key values known -> ${demand.shards.join(', ')} primaries, one statement each`);
+      return scatterWrite(pc, shards);
+    }
     if (refusing.length > 0) {
       const table = refusing[0]!;
       const column = topology.tables[table]!.shardKey!;

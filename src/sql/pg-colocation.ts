@@ -481,7 +481,7 @@ class Builder {
         if (r && r.scope === scope) keyColumns.push(r.of);
       }
     }
-    this.blocks.push({ refs: this.range(start), what, keyColumns });
+    this.blocks.push({ refs: this.range(start), what: `${what} in a subquery`, keyColumns });
   }
 
   /** `a.k = b.k AND a.k = v` pins b.k to v too (chains: until nothing new). */

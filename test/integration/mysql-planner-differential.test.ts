@@ -82,3 +82,30 @@ describe('refusals', () => {
     expect(rows.map((r) => r.name)).toEqual(['mover']);
   });
 });
+
+describe('writes whose key values are known touch exactly their shards', () => {
+  it('UPDATE ... WHERE user_id IN (...), text and binary protocol', async () => {
+    const sql = "UPDATE users SET name = 'renamed' WHERE user_id IN (11, 12, 13, 14)";
+    const [want] = await solo.query<mysql.ResultSetHeader>(sql);
+    const [got] = await proxied.query<mysql.ResultSetHeader>(sql);
+    expect(got.affectedRows).toBe(want.affectedRows);
+    const [gotBin] = await proxied.execute<mysql.ResultSetHeader>(
+      'DELETE FROM likes WHERE user_id IN (?, ?, ?)',
+      [21, 22, 23],
+    );
+    const [wantBin] = await solo.execute<mysql.ResultSetHeader>(
+      'DELETE FROM likes WHERE user_id IN (?, ?, ?)',
+      [21, 22, 23],
+    );
+    expect(gotBin.affectedRows).toBe(wantBin.affectedRows);
+    expect(gotBin.affectedRows).toBeGreaterThan(0);
+    for (const check of [
+      'SELECT id, name FROM users WHERE user_id BETWEEN 10 AND 15 ORDER BY id',
+      'SELECT count(*) AS n FROM likes',
+    ]) {
+      const [a] = await proxied.query<RowDataPacket[]>(check);
+      const [b] = await solo.query<RowDataPacket[]>(check);
+      expect(a).toEqual(b);
+    }
+  });
+});

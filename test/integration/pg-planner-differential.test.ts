@@ -116,3 +116,32 @@ describe('UPDATE of the shard key', () => {
     ]);
   });
 });
+
+describe('writes whose key values are known touch exactly their shards', () => {
+  const both = async (sql: string, params: unknown[] = []) => {
+    const want = await reference.query(sql, params);
+    const got = await proxied.query(sql, params);
+    return { want, got };
+  };
+  const byId = (rows: Array<{ id: string }>) => [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+
+  it('UPDATE ... WHERE user_id IN (...) with RETURNING', async () => {
+    const { want, got } = await both(
+      "UPDATE users SET name = 'renamed' WHERE user_id IN (11, 12, 13, 14) RETURNING id, name",
+    );
+    expect(got.command).toBe('UPDATE');
+    expect(got.rowCount).toBe(want.rowCount);
+    expect(byId(got.rows)).toEqual(byId(want.rows));
+    const check = 'SELECT id, name FROM users WHERE user_id BETWEEN 10 AND 15 ORDER BY id';
+    expect((await proxied.query(check)).rows).toEqual((await reference.query(check)).rows);
+  });
+
+  it('DELETE ... WHERE user_id = ANY($1) (extended protocol)', async () => {
+    const { want, got } = await both('DELETE FROM likes WHERE user_id = ANY($1)', [[21, 22, 23]]);
+    expect(got.command).toBe('DELETE');
+    expect(got.rowCount).toBe(want.rowCount);
+    expect(got.rowCount).toBeGreaterThan(0);
+    const check = 'SELECT count(*)::int AS n FROM likes';
+    expect((await proxied.query(check)).rows).toEqual((await reference.query(check)).rows);
+  });
+});

@@ -73,3 +73,33 @@ describe('UPDATE of the shard key', () => {
     });
   });
 });
+
+describe('writes whose key values are known', () => {
+  it.each([
+    ["UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", 'scatter s0,s1'],
+    ["UPDATE users SET name = 'x' WHERE user_id IN (2, 4)", 'single s0'],
+    ['DELETE FROM users WHERE user_id = ANY(ARRAY[1, 2, 3])', 'scatter s0,s1'],
+    ['DELETE FROM users WHERE user_id = ANY($1)', 'scatter s0,s1', ['{1,2}']],
+    ["UPDATE users SET name = 'x' WHERE name = 'y'", 'error SCATTER_WRITE_REFUSED'],
+    [
+      'WITH d AS (DELETE FROM users WHERE user_id IN (1, 2) RETURNING id) SELECT count(*) FROM d',
+      'error SCATTER_WRITE_REFUSED',
+    ],
+  ] as Array<[string, string, string[]?]>)('postgres: %s -> %s', (sql, want, params) => {
+    expect(outcome(pg, sql, params)).toBe(want);
+  });
+
+  it.each([
+    ["UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", 'scatter s0,s1'],
+    ['DELETE FROM users WHERE user_id IN (?, ?)', 'scatter s0,s1', ['1', '2']],
+    ['DELETE FROM users WHERE user_id IN (1, 2) LIMIT 1', 'error SUBQUERY_NOT_SHARD_LOCAL'],
+  ] as Array<[string, string, string[]?]>)('mysql: %s -> %s', (sql, want, params) => {
+    expect(outcome(my, sql, params)).toBe(want);
+  });
+
+  it('inside a transaction: refused, the shards would not commit together', () => {
+    const session = routingSession({ inTransaction: true });
+    const p = pg.planSimple("UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", session)[0]!.plan;
+    expect(p).toMatchObject({ type: 'error', code: 'CROSS_SHARD_TRANSACTION' });
+  });
+});

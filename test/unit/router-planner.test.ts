@@ -241,9 +241,19 @@ describe('writes', () => {
     expect(s.targets.map((t) => t.server)).toEqual(['s0-primary', 's1-primary']);
   });
 
-  it('keys on several shards: refused (not atomic) unless scatterWrites', () => {
+  it('known keys on several shards: exactly those primaries outside a transaction, refused in one', () => {
     const f = updatePosts([keyEq('posts', 'user_id', lit(0), lit(1))]);
-    expect(only(plan({ facts: f, literals: [ON_S0, ON_S1] }), 'error').code).toBe('SCATTER_UNSUPPORTED');
+    const p = only(plan({ facts: f, literals: [ON_S0, ON_S1] }), 'scatter');
+    expect(p).toMatchObject({ write: true, merge: null });
+    expect(p.targets.map((t) => t.server)).toEqual(['s0-primary', 's1-primary']);
+    const inTx = routingSession({
+      inTransaction: true,
+      transactionShard: 's0',
+      transactionServer: 's0-primary',
+    });
+    expect(only(plan({ facts: f, literals: [ON_S0, ON_S1], session: inTx }), 'error').code).toBe(
+      'CROSS_SHARD_TRANSACTION',
+    );
   });
 
   it('locking reads and write functions are writes', () => {

@@ -108,7 +108,11 @@ export async function runScatter(
     rows = merger.finish();
     const visible = plan.merge?.visibleColumns ?? null;
     if (visible !== null) visibleFields = fields.slice(0, visible);
-    tag = `SELECT ${rows.length}`;
+    // Writes with RETURNING keep their verb (UPDATE n, DELETE n), summed over the shards.
+    tag =
+      plan.write && plan.merge === null
+        ? combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''))
+        : `SELECT ${rows.length}`;
   } else {
     tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
   }

@@ -209,7 +209,15 @@ class Builder {
       return NO_OUTPUTS;
     }
     const from = ast.type === 'delete' && asArray(ast.from).length ? ast.from : ast.table;
+    const start = this.refs.length;
     const quals = this.fromList(from, scope, env);
+    // UPDATE/DELETE ... LIMIT n: each shard would take its own n rows.
+    if (isNode(ast.limit) && asArray(ast.limit.value).length > 0)
+      this.blocks.push({
+        refs: this.range(start),
+        what: `${String(ast.type).toUpperCase()} ... LIMIT`,
+        keyColumns: [],
+      });
     this.conditions(ast.where, scope, true);
     for (const { q, inner } of quals) this.conditions(q, scope, inner);
     this.expressions([ast.where, ast.set, ast.orderby, quals.map((q) => q.q)], scope, env);
@@ -412,7 +420,7 @@ class Builder {
         if (r && r.scope === scope) keyColumns.push(r.of);
       }
     }
-    this.blocks.push({ refs: this.range(start), what, keyColumns });
+    this.blocks.push({ refs: this.range(start), what: `${what} in a subquery`, keyColumns });
   }
 
   propagatePins(): void {
