@@ -11,6 +11,7 @@ import {
   type Assignment,
   emptyStatementFacts,
   type InsertShape,
+  type RangeCondition,
   type StatementFacts,
   type UtilityKind,
 } from './facts.js';
@@ -18,6 +19,7 @@ import type { Literal } from './fingerprint.js';
 import { constText, isType, lastName, list, type Node, nodeType, relName, str, walk } from './pg-ast.js';
 import { colocationFacts } from './pg-colocation.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './pg-key-conditions.js';
+import { rangeConditions } from './pg-range-conditions.js';
 import { selectShape } from './pg-select-shape.js';
 import { discardFacts, setFacts, showFacts, transactionFacts } from './pg-session-facts.js';
 import { LiteralMap, valueRef } from './pg-values.js';
@@ -178,6 +180,10 @@ function assignments(table: string, targets: unknown, lits: LiteralMap): Assignm
   return out;
 }
 
+function addRanges(facts: StatementFacts, ranges: RangeCondition[]): void {
+  if (ranges.length > 0) facts.ranges = ranges;
+}
+
 function isTemp(rel: unknown): boolean {
   const body = isType(rel, 'RangeVar') ?? (rel as Node | undefined);
   return body?.relpersistence === 't';
@@ -233,6 +239,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
       const from = list(body.fromClause);
       const scope = scopeOf(from, cteNames);
       facts.keyConditions = keyConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits);
+      addRanges(facts, rangeConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits));
       facts.select = selectShape(body, lits);
       const into = body.intoClause as Node | undefined;
       if (into) {
@@ -257,6 +264,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
       const from = [{ RangeVar: body.relation }, ...list(body.fromClause ?? body.usingClause)];
       const scope = scopeOf(from, new Set());
       facts.keyConditions = keyConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits);
+      addRanges(facts, rangeConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits));
       if (type === 'UpdateStmt')
         facts.assignments = assignments(relName(body.relation) ?? '', body.targetList, lits);
       return facts;

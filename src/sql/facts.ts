@@ -178,8 +178,23 @@ export interface StatementFacts {
   /** UPDATE ... SET and ON CONFLICT / ON DUPLICATE KEY UPDATE assignments: the planner refuses
    *  one that moves a row off its shard (a new shard-key value owned by another shard). */
   assignments?: Assignment[];
+  /** `key < v`, `key >= v`, `key BETWEEN a AND b` in the top-level AND of the WHERE: a
+   *  range-sharded table needs only the shards whose ranges they cover. */
+  ranges?: RangeCondition[];
   /** Table occurrences and the equalities between them: the planner decides co-location. */
   colocation?: ColocationFacts;
+}
+
+export interface RangeBound {
+  value: ValueRef;
+  inclusive: boolean;
+}
+
+export interface RangeCondition {
+  table: string;
+  column: string;
+  low: RangeBound | null;
+  high: RangeBound | null;
 }
 
 export interface Assignment {
