@@ -163,6 +163,13 @@ export const ERRORS = {
     message:
       'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which needs a cross-shard transaction (not supported yet); DELETE the row and INSERT it with the new key instead',
   },
+  ID_FILL_IN_TRANSACTION: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'INSERT into {table} omits {column}, which shardgate fills with a unique id only outside a transaction; give {column} a value, or run the INSERT outside BEGIN ... COMMIT',
+  },
   SHARD_READ_ONLY: {
     sqlstate: '25006',
     mysqlErrno: 1290,

@@ -60,7 +60,14 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
     shards.map((s) => s.name),
   );
   if (moved) return moved;
-  if (shards.length === 1) return singlePlan(pc, shards[0]!, true, null);
+  // The table's id column omitted: shardgate writes the ids into the text (a split INSERT, one
+  // part per shard, runs outside a transaction).
+  const idColumn = config.idColumn?.toLowerCase();
+  const fill = idColumn !== undefined && !insert.columns.includes(idColumn);
+  if (fill && pc.input.session.inTransaction)
+    return errorPlan(pc.base, 'ID_FILL_IN_TRANSACTION', { table, column: idColumn });
+  if (fill) pc.base.reasons.push(`${table}.${idColumn} omitted -> filled with ${config.idStrategy} ids`);
+  if (shards.length === 1 && !fill) return singlePlan(pc, shards[0]!, true, null);
   const refused = crossShard(
     pc,
     shards.map((s) => s.name),
@@ -74,5 +81,6 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
       rows: byShard.get(s.name)!,
     })),
   });
+  if (fill) plan.fillIds = { column: idColumn, values: [] };
   return plan;
 }

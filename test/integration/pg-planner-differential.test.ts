@@ -145,3 +145,43 @@ describe('writes whose key values are known touch exactly their shards', () => {
     expect((await proxied.query(check)).rows).toEqual((await reference.query(check)).rows);
   });
 });
+
+describe('ids unique across shards, filled in by shardgate (tables.*.idColumn)', () => {
+  it('INSERT without id: the row gets an id, returned by RETURNING and found by it', async () => {
+    const r = await proxied.query(
+      "INSERT INTO users (user_id, name) VALUES (700501, 'fresh') RETURNING id, name",
+    );
+    expect(r.command).toBe('INSERT');
+    expect(r.rows).toHaveLength(1);
+    const id = r.rows[0].id as string;
+    expect(BigInt(id) > 0n).toBe(true);
+    expect(
+      (await proxied.query('SELECT name FROM users WHERE user_id = 700501 AND id = $1', [id])).rows,
+    ).toEqual([{ name: 'fresh' }]);
+  });
+
+  it('multi-row across shards, extended protocol: distinct ids, every row on its key shard', async () => {
+    const r = await proxied.query(
+      'INSERT INTO posts (user_id, title) VALUES ($1, $2), ($3, $4), ($5, $6) RETURNING id, user_id',
+      [700601, 'a', 700602, 'b', 700603, 'c'],
+    );
+    expect(r.rowCount).toBe(3);
+    const ids = r.rows.map((x) => x.id as string);
+    expect(new Set(ids).size).toBe(3);
+    for (const row of r.rows) {
+      const found = await proxied.query('SELECT id FROM posts WHERE user_id = $1', [row.user_id]);
+      expect(found.rows).toEqual([{ id: row.id }]);
+    }
+  });
+
+  it('inside a transaction: refused with 0A000, the transaction can roll back', async () => {
+    await proxied.query('BEGIN');
+    await expect(
+      proxied.query("INSERT INTO users (user_id, name) VALUES (700701, 'tx')"),
+    ).rejects.toMatchObject({
+      code: '0A000',
+      message: expect.stringMatching(/outside a transaction/),
+    });
+    await proxied.query('ROLLBACK');
+  });
+});
