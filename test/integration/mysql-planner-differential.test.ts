@@ -109,3 +109,28 @@ describe('writes whose key values are known touch exactly their shards', () => {
     }
   });
 });
+
+describe('ids unique across shards, filled in by shardgate (tables.*.idColumn)', () => {
+  it('INSERT without id, text and binary protocol, rows on two shards: distinct ids', async () => {
+    const [one] = await proxied.query<mysql.ResultSetHeader>(
+      "INSERT INTO users (user_id, name) VALUES (700501, 'fresh')",
+    );
+    expect(one.affectedRows).toBe(1);
+    const [many] = await proxied.execute<mysql.ResultSetHeader>(
+      'INSERT INTO posts (user_id, title) VALUES (?, ?), (?, ?), (?, ?)',
+      [700601, 'a', 700602, 'b', 700603, 'c'],
+    );
+    expect(many.affectedRows).toBe(3);
+    // Ids above 2^53: read them as text (mysql2 returns BIGINT as a JS number by default).
+    const [users] = await proxied.query<RowDataPacket[]>(
+      'SELECT CAST(id AS CHAR) AS id, name FROM users WHERE user_id = 700501',
+    );
+    expect(users.map((r) => r.name)).toEqual(['fresh']);
+    expect(BigInt(users[0]!.id) > 0n).toBe(true);
+    const [posts] = await proxied.query<RowDataPacket[]>(
+      'SELECT CAST(id AS CHAR) AS id, user_id FROM posts WHERE user_id IN (700601, 700602, 700603)',
+    );
+    expect(posts).toHaveLength(3);
+    expect(new Set(posts.map((r) => String(r.id))).size).toBe(3);
+  });
+});
