@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Router } from '../../src/router/router.js';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
+import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { demoConfig, demoTopology, routingSession } from '../support/topology-fixture.js';
 
 const ranged = (from: number | string | null, mid: number | string, to: number | string | null) => ({
@@ -19,15 +20,17 @@ const ranged = (from: number | string | null, mid: number | string, to: number |
 
 let numeric: Router;
 let text: Router;
+let mysql: Router<MysqlQueryAnalyzer>;
 beforeAll(async () => {
   const analyzer = await QueryAnalyzer.create({ cacheSize: 100 });
   const a = demoTopology({ tables: ranged(null, 1000, null) });
   const b = demoTopology({ tables: ranged(null, 'm', null) });
   numeric = new Router(analyzer, { view: () => a });
   text = new Router(analyzer, { view: () => b });
+  mysql = new Router(await MysqlQueryAnalyzer.create({ cacheSize: 100 }), { view: () => a });
 });
 
-const shards = (router: Router, sql: string, params: string[] = []) => {
+const shards = (router: Router | Router<MysqlQueryAnalyzer>, sql: string, params: string[] = []) => {
   const p = router.planWithValues(sql, routingSession(), params)[0]!.plan;
   if (p.type === 'single') return [p.target.shard];
   if (p.type === 'scatter') return p.targets.map((t) => t.shard);
@@ -50,6 +53,8 @@ describe('range conditions on a range-sharded table', () => {
     ['SELECT * FROM users WHERE user_id NOT BETWEEN 10 AND 20', ['s0', 's1']],
   ] as Array<[string, string[], string[]?]>)('%s -> %j', (sql, want, params) => {
     expect(shards(numeric, sql, params)).toEqual(want);
+    // The same on the MySQL side (placeholders are `?` there).
+    expect(shards(mysql, sql.replace('$1', '?'), params)).toEqual(want);
   });
 
   it('writes too: an UPDATE over one shard range needs no scatterWrites', () => {

@@ -11,6 +11,7 @@ import {
 import { asArray, functionName, isNode, isTableRef, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
 import { mysqlColocationFacts } from './mysql-colocation.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './mysql-key-conditions.js';
+import { mysqlRangeConditions } from './mysql-range-conditions.js';
 import { selectShape } from './mysql-select-shape.js';
 
 /**
@@ -77,6 +78,8 @@ function selectFacts(ast: Node, facts: StatementFacts, c: Collected): void {
   facts.kind = facts.locking ? 'write' : 'read';
   const scope = scopeOf(ast.from, c.cteNames);
   facts.keyConditions = keyConditions([ast.where, ...innerJoinQuals(ast.from)], scope);
+  const ranges = mysqlRangeConditions([ast.where, ...innerJoinQuals(ast.from)], scope);
+  if (ranges.length > 0) facts.ranges = ranges;
   facts.select = selectShape(ast);
   const into = isNode(ast.into) ? ast.into : null;
   if (into?.type === 'into') {
@@ -148,6 +151,8 @@ function updateFacts(ast: Node, facts: StatementFacts, c: Collected): void {
   facts.kind = 'write';
   const scope = scopeOf(ast.table, c.cteNames);
   facts.keyConditions = keyConditions([ast.where, ...innerJoinQuals(ast.table)], scope);
+  const ranges = mysqlRangeConditions([ast.where, ...innerJoinQuals(ast.table)], scope);
+  if (ranges.length > 0) facts.ranges = ranges;
   const written = new Set<string>();
   for (const s of asArray(ast.set).filter(isNode)) {
     const q = nameOf(s.table);
