@@ -190,6 +190,34 @@ export const ERRORS = {
     severity: 'ERROR',
     message: 'cannot run this statement on several shards: {detail}; add a shard-key condition',
   },
+  JOIN_NOT_COLOCATED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'sharded {left} and {right} are combined (join, subquery or IN) without equating their shard keys, so matching rows may live on different shards and a per-shard answer would be incomplete; add {detail}, or restrict every sharded table to one shard with a shard-key condition',
+  },
+  SUBQUERY_NOT_SHARD_LOCAL: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      '{what} over sharded table {table} would be computed per shard on part of the rows; group or correlate it by {table}.{column}, or restrict it to one shard with "{column} = ..."',
+  },
+  SHARD_KEY_UPDATE: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which needs a cross-shard transaction (not supported yet); DELETE the row and INSERT it with the new key instead',
+  },
+  ID_FILL_IN_TRANSACTION: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'INSERT into {table} omits {column}, which shardgate fills with a unique id only outside a transaction; give {column} a value, or run the INSERT outside BEGIN ... COMMIT',
+  },
   SHARD_READ_ONLY: {
     sqlstate: '25006',
     mysqlErrno: 1290,

@@ -169,11 +169,12 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
     const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {
       rewriteForScatter: rewriteForScatterMysql,
-      inlineInsertRows: (sql, rows, params) =>
+      inlineInsertRows: (sql, rows, params, fill) =>
         inlineInsertRowsMysql(
           sql,
           rows,
           params.map((text) => ({ text, numeric: false })),
+          fill,
         ),
     });
     const listener = new MysqlListener(

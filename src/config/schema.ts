@@ -159,6 +159,12 @@ export const tableSchema = z.object({
   scatterWrites: z.boolean().default(false),
   /** Type of the shard key, for hashing: int (int2/4/8) or text. */
   keyType: z.enum(['int', 'text']).default('int'),
+  /** Column that shardgate fills with an id unique across shards when an INSERT (outside a
+   *  transaction) omits it; the id is returned by RETURNING like any column value. */
+  idColumn: z.string().min(1).optional(),
+  /** How idColumn values are made: snowflake = 64-bit (41 bits of ms since 2024-01-01, 10 bits
+   *  of routing.instanceId, 12 bits of sequence), increasing per proxy instance. */
+  idStrategy: z.enum(['snowflake']).default('snowflake'),
 });
 export type TableConfig = z.infer<typeof tableSchema>;
 
@@ -177,6 +183,9 @@ export const SEED_BATTERY_SAVING_LEVELS: LevelMapping = {
 export const routingSchema = z.object({
   /** Shard that holds unsharded tables (Vitess's unsharded keyspace). Defaults to the first shard. */
   defaultShard: z.string().optional(),
+  /** This proxy's number (0-1023) inside generated ids (tables.*.idColumn): give every proxy
+   *  instance in front of the same shards its own. */
+  instanceId: z.number().int().min(0).max(1023).default(0),
   /** Level for tables in no data type. */
   defaultLevel: consistencyLevel.default('strong'),
   /** Level a VIP session reads at, per data-type level (floors still apply). Default: the seed's. */

@@ -104,6 +104,9 @@ export interface ScatterPlan extends PlanBase {
 export interface SplitInsertPlan extends PlanBase {
   type: 'split-insert';
   parts: Array<{ target: RouteTarget; rows: number[] }>;
+  /** The INSERT omits the table's idColumn: each row gets values[row] in that column (the
+   *  planner leaves values empty; the router fills them from its id generator). */
+  fillIds?: { column: string; values: string[] };
 }
 
 export type LocalAction =

@@ -6,6 +6,7 @@ import { decideLevel } from './consistency.js';
 import type { ShardView, TopologyView } from './inputs.js';
 import { mergeFor } from './merge-spec.js';
 import type { ErrorPlan, Plan, RouteTarget, ScatterPlan } from './plan.js';
+import { colocate } from './planner-colocation.js';
 import {
   crossShard,
   errorPlan,
@@ -17,6 +18,7 @@ import {
   withBase,
 } from './planner-context.js';
 import { planInsert } from './planner-insert.js';
+import { keyChangeRefusal } from './planner-key-change.js';
 import {
   classifyTables,
   homeOf,
@@ -84,6 +86,12 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
       if (union) for (const s of r.shards) union.add(s);
     }
   }
+  if (facts.colocation) {
+    // Per occurrence and join condition: decides over the per-table union above.
+    const co = colocate(pc, facts.colocation);
+    if ('type' in co) return co;
+    union = co.shards;
+  }
   const shards = union ? inTopologyOrder(union, topology) : topology.shards.map((s) => s.name);
   if (shards.length === 0) {
     // e.g. `= ANY('{}')`: no row can match; any one shard answers correctly.
@@ -95,13 +103,11 @@ export function shardDemand(pc: PlanContext, sets: TableSets): Demand | ErrorPla
       detail: `sharded ${sets.sharded.join(', ')} (shards ${shards.join(', ')}) is joined with unsharded ${sets.unsharded.join(', ')}, which lives only on ${unshardedHome}`,
     });
   }
-  if (shards.length > 1 && sets.sharded.length > 1) {
-    const columns = new Set(sets.sharded.map((t) => topology.tables[t]!.shardKey!.toLowerCase()));
-    if (columns.size > 1) {
-      return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
-        detail: `${sets.sharded.map((t) => `${t} (${topology.tables[t]!.shardKey})`).join(', ')} are sharded by different keys and need shards ${shards.join(', ')}`,
-      });
-    }
+  if (shards.length > 1 && sets.sharded.length > 1 && !facts.colocation) {
+    // No analysis of how the tables are combined (a statement the parser could not read).
+    return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {
+      detail: `how ${sets.sharded.join(', ')} are joined could not be analyzed, and they need shards ${shards.join(', ')}`,
+    });
   }
   if (!why && shards.length > 1) why = `key values on ${shards.join(', ')}`;
   return { shards, why, keyUnknown };
@@ -147,6 +153,8 @@ export function planData(pc: PlanContext): Plan {
   if (referenceWrites.length > 0) return planReferenceWrite(pc, referenceWrites, sets.sharded);
   const demand = shardDemand(pc, sets);
   if ('type' in demand) return demand;
+  const moved = write ? keyChangeRefusal(pc, demand.shards) : null;
+  if (moved) return moved;
   if (demand.shards.length === 1)
     return singlePlan(pc, shardByName(topology, demand.shards[0]!)!, write, level);
   const crossTx = crossShard(pc, demand.shards);
@@ -155,6 +163,14 @@ export function planData(pc: PlanContext): Plan {
   if (write) {
     const written = facts.writeTables.length > 0 ? facts.writeTables : sets.sharded;
     const refusing = written.filter((t) => sets.sharded.includes(t) && !topology.tables[t]!.scatterWrites);
+    // Known key values: the same UPDATE/DELETE on each owning shard touches exactly those rows
+    // (outside a transaction, so not atomic across shards, as a split multi-row INSERT).
+    const splittable =
+      !demand.keyUnknown && facts.kind === 'write' && !facts.modifyingCte && !facts.select && !writeFunction;
+    if (refusing.length > 0 && splittable) {
+      pc.base.reasons.push(`key values known -> ${demand.shards.join(', ')} primaries, one statement each`);
+      return scatterWrite(pc, shards);
+    }
     if (refusing.length > 0) {
       const table = refusing[0]!;
       const column = topology.tables[table]!.shardKey!;

@@ -3,6 +3,7 @@
 import type { InsertShape } from '../sql/facts.js';
 import type { Plan, SplitInsertPlan } from './plan.js';
 import { crossShard, errorPlan, type PlanContext, singlePlan, withBase } from './planner-context.js';
+import { keyChangeRefusal } from './planner-key-change.js';
 import { resolveShard } from './sharding/resolve.js';
 import { classify } from './table-routing.js';
 
@@ -54,7 +55,19 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
   pc.base.reasons.push(
     `insert ${insert.rows.length} row(s) into ${table} -> ${shards.map((s) => s.name).join(', ')}`,
   );
-  if (shards.length === 1) return singlePlan(pc, shards[0]!, true, null);
+  const moved = keyChangeRefusal(
+    pc,
+    shards.map((s) => s.name),
+  );
+  if (moved) return moved;
+  // The table's id column omitted: shardgate writes the ids into the text (a split INSERT, one
+  // part per shard, runs outside a transaction).
+  const idColumn = config.idColumn?.toLowerCase();
+  const fill = idColumn !== undefined && !insert.columns.includes(idColumn);
+  if (fill && pc.input.session.inTransaction)
+    return errorPlan(pc.base, 'ID_FILL_IN_TRANSACTION', { table, column: idColumn });
+  if (fill) pc.base.reasons.push(`${table}.${idColumn} omitted -> filled with ${config.idStrategy} ids`);
+  if (shards.length === 1 && !fill) return singlePlan(pc, shards[0]!, true, null);
   const refused = crossShard(
     pc,
     shards.map((s) => s.name),
@@ -68,5 +81,6 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
       rows: byShard.get(s.name)!,
     })),
   });
+  if (fill) plan.fillIds = { column: idColumn, values: [] };
   return plan;
 }

@@ -11,10 +11,12 @@
 //   shards (or cannot tell) scatter; writes that would touch several shards are refused unless
 //   every written sharded table allows scatterWrites; in a transaction, needing a second shard is
 //   CROSS_SHARD_TRANSACTION.
-// - Joins: reference tables never constrain the shard. Sharded tables may be joined across
-//   shards only when they all use the same key column name (co-located: each shard joins its own
-//   rows). A sharded table joined with an unsharded table works only when all of it is on the
-//   default shard. Anything else is refused with SCATTER_UNSUPPORTED and names the tables.
+// - Joins: reference tables never constrain the shard. Sharded tables joined or combined by a
+//   subquery run per shard only when the condition equates their shard keys (planner-colocation.ts),
+//   or on one shard when key values pin them all to it; otherwise JOIN_NOT_COLOCATED. A sharded
+//   table joined with an unsharded table works only when all of it is on the default shard.
+// - Writes: UPDATE/DELETE whose key values are known run on exactly those primaries (outside a
+//   transaction); assigning a shard key that would move a row is SHARD_KEY_UPDATE.
 // - DDL on sharded or reference tables runs on every primary (their schema must stay alike);
 //   other DDL runs on the default shard.
 // - Hints: `shard=` forces the shard (UNKNOWN_SHARD when absent), `role=` the server role for

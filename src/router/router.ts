@@ -5,11 +5,12 @@ import { ShardgateError } from '../errors.js';
 import { type AnalyzedQuery, type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
-import { inlineInsertRows } from '../sql/insert-rows.js';
+import { type IdFill, inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
 import type { RoutingSession, TopologyView } from './inputs.js';
 import type { Plan, ScatterRewrite } from './plan.js';
 import { planStatement } from './planner.js';
+import { SnowflakeIds } from './snowflake-ids.js';
 
 export interface PlannedStatement {
   facts: StatementFacts;
@@ -41,13 +42,14 @@ export interface TopologyViewSource {
 export interface RouterDialect {
   rewriteForScatter(sql: string, rewrite: ScatterRewrite): string;
   /** A multi-row INSERT reduced to some of its rows, parameters inlined as literals. */
-  inlineInsertRows(sql: string, rows: number[], params: Array<string | null>): string;
+  inlineInsertRows(sql: string, rows: number[], params: Array<string | null>, fill?: IdFill): string;
 }
 
 const POSTGRES_DIALECT: RouterDialect = { rewriteForScatter, inlineInsertRows };
 
 export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
   private readonly dialect: RouterDialect;
+  private ids: SnowflakeIds | null = null;
 
   constructor(
     readonly analyzer: A,
@@ -153,8 +155,19 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
           plan = { ...plan, type: 'error', code: e.code, params: e.params } as unknown as Plan;
         }
       }
+      if (plan.type === 'split-insert' && plan.fillIds) {
+        const ids = this.idGenerator(view.routing.instanceId);
+        const values = facts.insert!.rows.map(() => ids.next().toString());
+        plan = { ...plan, fillIds: { column: plan.fillIds.column, values } };
+      }
       return { facts, plan, sql, fingerprint: analyzed.fingerprint };
     });
+  }
+
+  /** One generator per instance id (the id may change by a config reload). */
+  private idGenerator(instanceId: number): SnowflakeIds {
+    if (this.ids?.instanceId !== instanceId) this.ids = new SnowflakeIds(instanceId);
+    return this.ids;
   }
 
   /** Split-insert: the statement with only the given VALUES rows, parameters inlined as literals. */
@@ -163,6 +176,7 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
     rows: number[],
     bind: { values: Array<Buffer | null>; paramFormats: number[] } | null,
     types: number[],
+    fill?: IdFill,
   ): string {
     const params = bind ? decodeBindParams(bind.values, bind.paramFormats, types) : [];
     if (bind?.paramFormats.some((f) => f === 1) && params.some((p) => p === null)) {
@@ -170,7 +184,7 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
         detail: 'a multi-shard INSERT with binary parameters of unknown type',
       });
     }
-    return this.dialect.inlineInsertRows(sql, rows, params);
+    return this.dialect.inlineInsertRows(sql, rows, params, fill);
   }
 
   /** Split-insert with parameters already decoded to text (MySQL's binary protocol). */

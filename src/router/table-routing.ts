@@ -5,6 +5,7 @@ import type { TableConfig } from '../config/schema.js';
 import type { KeyCondition, StatementFacts, ValueRef } from '../sql/facts.js';
 import type { TopologyView } from './inputs.js';
 import type { PlanBase } from './plan.js';
+import { rangeShards } from './sharding/range.js';
 import { resolveShard } from './sharding/resolve.js';
 
 export type TableClass = 'sharded' | 'reference' | 'unsharded';
@@ -85,6 +86,25 @@ export function shardsOfTable(
       shards.add(shard);
       keys.push({ shard, table, value: v });
     }
+  }
+  if (shards === null && config.method === 'range' && facts.ranges) {
+    // Key ranges (BETWEEN, <, >): only the shards whose ranges they meet; several conditions
+    // on the key all hold (AND), so their shard sets intersect.
+    let ranged: Set<string> | null = null;
+    for (const r of facts.ranges) {
+      if (r.table !== table || r.column !== column) continue;
+      const low = r.low && values.resolve(r.low.value);
+      const high = r.high && values.resolve(r.high.value);
+      if ((r.low && low === null) || (r.high && high === null)) continue;
+      const met = rangeShards(
+        config,
+        r.low && low !== null ? { value: low, inclusive: r.low.inclusive } : null,
+        r.high && high !== null ? { value: high, inclusive: r.high.inclusive } : null,
+      );
+      ranged =
+        ranged === null ? met : new Set([...(ranged as Set<string>)].filter((s: string) => met.has(s)));
+    }
+    if (ranged !== null) return { shards: ranged, unknown: null };
   }
   if (shards === null) return { shards: null, unknown: `${table}: no condition on ${column}` };
   return { shards, unknown: null };

@@ -7,10 +7,19 @@
 // transaction), SQL PREPARE, DECLARE ... WITH HOLD, LOAD, and set_config() (a setting the proxy
 // cannot see). SET/RESET (ROLE and SESSION AUTHORIZATION included) are tracked, not pinned.
 import { parseSync } from 'libpg-query';
-import { emptyStatementFacts, type InsertShape, type StatementFacts, type UtilityKind } from './facts.js';
+import {
+  type Assignment,
+  emptyStatementFacts,
+  type InsertShape,
+  type RangeCondition,
+  type StatementFacts,
+  type UtilityKind,
+} from './facts.js';
 import type { Literal } from './fingerprint.js';
 import { constText, isType, lastName, list, type Node, nodeType, relName, str, walk } from './pg-ast.js';
+import { colocationFacts } from './pg-colocation.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './pg-key-conditions.js';
+import { rangeConditions } from './pg-range-conditions.js';
 import { selectShape } from './pg-select-shape.js';
 import { discardFacts, setFacts, showFacts, transactionFacts } from './pg-session-facts.js';
 import { LiteralMap, valueRef } from './pg-values.js';
@@ -153,6 +162,28 @@ function insertShape(body: Node, lits: LiteralMap): InsertShape {
   };
 }
 
+/** SET targets of an UPDATE or ON CONFLICT DO UPDATE. `col = EXCLUDED.col` keeps the inserted
+ *  row's own value (the row is routed by it): not an assignment that can move a row. */
+function assignments(table: string, targets: unknown, lits: LiteralMap): Assignment[] {
+  const out: Assignment[] = [];
+  for (const t of list(targets)) {
+    const rt = isType(t, 'ResTarget');
+    if (typeof rt?.name !== 'string') continue;
+    const column = rt.name.toLowerCase();
+    const ref = isType(rt.val, 'ColumnRef');
+    const fields = list(ref?.fields).map(str);
+    if (fields.length === 2 && fields[0]?.toLowerCase() === 'excluded' && fields[1]?.toLowerCase() === column)
+      continue;
+    // SET (a, b) = (...): a MultiAssignRef value is an expression for each column.
+    out.push({ table, column, value: isType(rt.val, 'MultiAssignRef') ? null : valueRef(rt.val, lits) });
+  }
+  return out;
+}
+
+function addRanges(facts: StatementFacts, ranges: RangeCondition[]): void {
+  if (ranges.length > 0) facts.ranges = ranges;
+}
+
 function isTemp(rel: unknown): boolean {
   const body = isType(rel, 'RangeVar') ?? (rel as Node | undefined);
   return body?.relpersistence === 't';
@@ -198,12 +229,17 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
   }
   const facts = emptyStatementFacts('read');
   const cteNames = collect(stmt, facts);
+  if (WRITE_STATEMENTS.has(type) || type === 'SelectStmt') {
+    const colocation = colocationFacts(type, body, lits);
+    if (colocation) facts.colocation = colocation;
+  }
   switch (type) {
     case 'SelectStmt': {
       facts.kind = facts.locking || facts.modifyingCte ? 'write' : 'read';
       const from = list(body.fromClause);
       const scope = scopeOf(from, cteNames);
       facts.keyConditions = keyConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits);
+      addRanges(facts, rangeConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits));
       facts.select = selectShape(body, lits);
       const into = body.intoClause as Node | undefined;
       if (into) {
@@ -214,16 +250,23 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
       }
       return facts;
     }
-    case 'InsertStmt':
+    case 'InsertStmt': {
       facts.kind = 'write';
       facts.insert = insertShape(body, lits);
+      const conflict = body.onConflictClause as Node | undefined;
+      if (conflict?.targetList)
+        facts.assignments = assignments(facts.insert.table, conflict.targetList, lits);
       return facts;
+    }
     case 'UpdateStmt':
     case 'DeleteStmt': {
       facts.kind = 'write';
       const from = [{ RangeVar: body.relation }, ...list(body.fromClause ?? body.usingClause)];
       const scope = scopeOf(from, new Set());
       facts.keyConditions = keyConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits);
+      addRanges(facts, rangeConditions([body.whereClause, ...innerJoinQuals(from)], scope, lits));
+      if (type === 'UpdateStmt')
+        facts.assignments = assignments(relName(body.relation) ?? '', body.targetList, lits);
       return facts;
     }
     case 'MergeStmt':

@@ -177,6 +177,33 @@ export interface StatementFacts {
   pinsSession: boolean;
   /** Parse error message when kind is 'unknown'. */
   parseError: string | null;
+  /** UPDATE ... SET and ON CONFLICT / ON DUPLICATE KEY UPDATE assignments: the planner refuses
+   *  one that moves a row off its shard (a new shard-key value owned by another shard). */
+  assignments?: Assignment[];
+  /** `key < v`, `key >= v`, `key BETWEEN a AND b` in the top-level AND of the WHERE: a
+   *  range-sharded table needs only the shards whose ranges they cover. */
+  ranges?: RangeCondition[];
+  /** Table occurrences and the equalities between them: the planner decides co-location. */
+  colocation?: ColocationFacts;
+}
+
+export interface RangeBound {
+  value: ValueRef;
+  inclusive: boolean;
+}
+
+export interface RangeCondition {
+  table: string;
+  column: string;
+  low: RangeBound | null;
+  high: RangeBound | null;
+}
+
+export interface Assignment {
+  table: string;
+  column: string;
+  /** The new value when it is a constant or a parameter; null for an expression. */
+  value: ValueRef | null;
 }
 
 /** A whole query text: one or several statements (simple query protocol allows several). */
@@ -208,4 +235,41 @@ export function emptyStatementFacts(kind: StatementKind): StatementFacts {
     pinsSession: false,
     parseError: null,
   };
+}
+
+/** A column as written: the table occurrences (indexes into ColocationFacts.refs) it may belong
+ *  to (one when qualified; each occurrence of the innermost FROM when not) and its name. */
+export interface ColumnOf {
+  refs: number[];
+  column: string;
+}
+
+/** A nested query block whose rows depend on other rows (GROUP BY, aggregates, DISTINCT, window
+ *  functions, LIMIT): run per shard it is right only when it sees one shard-key value at a time. */
+export interface LocalBlock {
+  /** Occurrences inside the block (nested ones included). */
+  refs: number[];
+  /** The construct, for the refusal message. */
+  what: string;
+  /** Columns that fix the block to one key value: correlation with the outer query, and (when
+   *  grouping is all it does) its GROUP BY / DISTINCT columns. */
+  keyColumns: ColumnOf[];
+}
+
+/**
+ * How the table occurrences of a statement are combined. Present when there are several
+ * occurrences or a nested block that needs a shard-local check; the planner, which knows the
+ * shard keys, decides whether each shard can answer for its own rows.
+ */
+export interface ColocationFacts {
+  /** Real table of each occurrence (FROM items and DML targets at any depth). */
+  refs: string[];
+  /** Occurrences whose rows are combined; several groups for the branches of a top-level
+   *  set operation (UNION ALL of per-shard branches needs no co-location between them). */
+  groups: number[][];
+  /** `a = b` between two occurrences' columns: WHERE / JOIN ON top-level AND, USING, IN (SELECT). */
+  links: Array<[ColumnOf, ColumnOf]>;
+  /** `col = value`, IN (...), = ANY(...) restricting one occurrence (WHERE / inner JOIN ON). */
+  pins: Array<{ of: ColumnOf; values: ValueRef[]; arrayParam?: number }>;
+  blocks: LocalBlock[];
 }

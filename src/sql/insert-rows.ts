@@ -102,9 +102,40 @@ function inlineParams(text: string, params: Array<string | null>): string {
   return out;
 }
 
-export function inlineInsertRows(sql: string, rows: number[], params: Array<string | null>): string {
+/** A column added to every row: values[row] (integers, written as they are). */
+export interface IdFill {
+  column: string;
+  values: string[];
+}
+
+/** Index of the `)` closing the column list whose last column starts at `last`. */
+function columnListEnd(sql: string, last: number): number {
+  let i = last;
+  while (i < sql.length && sql[i] !== ')') i = skipToken(sql, i);
+  if (i >= sql.length)
+    throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'could not locate the INSERT column list' });
+  return i;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+export function inlineInsertRows(
+  sql: string,
+  rows: number[],
+  params: Array<string | null>,
+  fill?: IdFill,
+): string {
   const tree = parseSync(sql) as {
-    stmts: Array<{ stmt: { InsertStmt?: { selectStmt?: { SelectStmt?: { valuesLists?: unknown[] } } } } }>;
+    stmts: Array<{
+      stmt: {
+        InsertStmt?: {
+          cols?: Array<{ ResTarget?: { location?: number } }>;
+          selectStmt?: { SelectStmt?: { valuesLists?: unknown[] } };
+        };
+      };
+    }>;
   };
   const insert = tree.stmts[0]?.stmt.InsertStmt;
   const lists = insert?.selectStmt?.SelectStmt?.valuesLists as
@@ -126,12 +157,23 @@ export function inlineInsertRows(sql: string, rows: number[], params: Array<stri
     spans.push(span);
     from = span[1] + 1;
   }
-  const head = sql.slice(0, spans[0]![0]);
+  let head = sql.slice(0, spans[0]![0]);
+  if (fill) {
+    const cols = insert?.cols ?? [];
+    const last = cols[cols.length - 1]?.ResTarget?.location;
+    if (last === undefined)
+      throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'an INSERT without a column list' });
+    const end = columnListEnd(sql, last);
+    head = `${sql.slice(0, end)}, ${quoteIdent(fill.column)}${sql.slice(end, spans[0]![0])}`;
+  }
   const tail = sql.slice(spans[spans.length - 1]![1] + 1);
   const body = rows.map((r) => {
     const span = spans[r];
     if (!span) throw new ShardgateError('INTERNAL', { detail: `INSERT row ${r} does not exist` });
-    return sql.slice(span[0], span[1] + 1);
+    const id = fill?.values[r];
+    if (fill && !/^\d+$/.test(id ?? ''))
+      throw new ShardgateError('INTERNAL', { detail: `no id for row ${r}` });
+    return fill ? `${sql.slice(span[0], span[1])}, ${id})` : sql.slice(span[0], span[1] + 1);
   });
   return inlineParams(`${head}${body.join(', ')}${tail}`, params);
 }

@@ -66,7 +66,7 @@ export function innerJoinQuals(from: unknown[]): unknown[] {
   return out;
 }
 
-function columnsOf(node: unknown, scope: Scope): Column[] {
+export function columnsOf(node: unknown, scope: Scope): Column[] {
   const t = unwrapCast(node);
   if (t?.[0] !== 'ColumnRef') return [];
   const fields = list(t[1].fields).map(str);
@@ -77,7 +77,7 @@ function columnsOf(node: unknown, scope: Scope): Column[] {
   return table ? [{ table, column }] : [];
 }
 
-function conjuncts(where: unknown[]): unknown[] {
+export function conjuncts(where: unknown[]): unknown[] {
   const out: unknown[] = [];
   const flatten = (n: unknown) => {
     const b = isType(n, 'BoolExpr');

@@ -277,7 +277,22 @@ const GROUPS: Record<string, Record<string, Case>> = {
     },
     'join on the same key column': {
       statement: 'SELECT ... FROM likes JOIN recommendations USING (user_id)',
-      facts: facts({ tables: ['likes', 'recommendations'], select: select() }),
+      facts: facts({
+        tables: ['likes', 'recommendations'],
+        select: select(),
+        colocation: {
+          refs: ['likes', 'recommendations'],
+          groups: [[0, 1]],
+          links: [
+            [
+              { refs: [0], column: 'user_id' },
+              { refs: [1], column: 'user_id' },
+            ],
+          ],
+          pins: [],
+          blocks: [],
+        },
+      }),
     },
   },
   writes: {

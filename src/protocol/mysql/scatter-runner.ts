@@ -81,7 +81,7 @@ export async function runScatter(
   } else if (plan.type === 'split-insert') {
     requests = plan.parts.map((part) => ({
       target: part.target,
-      sql: inlineInsertRowsMysql(statement.sql, part.rows, values),
+      sql: inlineInsertRowsMysql(statement.sql, part.rows, values, plan.fillIds),
     }));
   } else {
     throw new ShardgateError('INTERNAL', { detail: `not a multi-shard plan: ${plan.type}` });

@@ -54,7 +54,12 @@ export function inlineParams(sql: string, values: readonly InlineValue[]): strin
  * INSERT/REPLACE ... VALUES (...), (...) ... with only the rows at `rows` (0-based), parameters
  * inlined. What follows the rows (ON DUPLICATE KEY UPDATE, AS alias, RETURNING) stays.
  */
-export function inlineInsertRowsMysql(sql: string, rows: number[], values: readonly InlineValue[]): string {
+export function inlineInsertRowsMysql(
+  sql: string,
+  rows: number[],
+  values: readonly InlineValue[],
+  fill?: { column: string; values: string[] },
+): string {
   const toks = tokensOf(sql);
   const valuesAt = toks.findIndex((t) => t.type === T.WORD && (t.text === 'values' || t.text === 'value'));
   if (valuesAt < 0) {
@@ -89,9 +94,22 @@ export function inlineInsertRowsMysql(sql: string, rows: number[], values: reado
   const body = rows.map((r) => {
     const span = spans[r];
     if (!span) throw new ShardgateError('INTERNAL', { detail: `INSERT row ${r} does not exist` });
-    return piece(toks[span[0]]!.start, toks[span[1]]!.end);
+    if (!fill) return piece(toks[span[0]]!.start, toks[span[1]]!.end);
+    // The table's id column filled in by shardgate: one more value before the row's `)`.
+    const id = fill.values[r];
+    if (!id || !/^\d+$/.test(id)) throw new ShardgateError('INTERNAL', { detail: `no id for row ${r}` });
+    return `${piece(toks[span[0]]!.start, toks[span[1]]!.start)}, ${id})`;
   });
-  return `${piece(0, firstStart)}${body.join(', ')}${piece(lastEnd, sql.length)}`;
+  let head = piece(0, firstStart);
+  if (fill) {
+    // `INSERT INTO t (a, b) VALUES`: the column list ends right before VALUES.
+    const close = toks[valuesAt - 1];
+    if (close?.type !== T.RPAREN)
+      throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: 'an INSERT without a column list' });
+    const column = `\`${fill.column.replaceAll('`', '``')}\``;
+    head = `${piece(0, close.start)}, ${column}${piece(close.start, firstStart)}`;
+  }
+  return `${head}${body.join(', ')}${piece(lastEnd, sql.length)}`;
 }
 
 /** sql[from, to) with the placeholders inside it inlined. */

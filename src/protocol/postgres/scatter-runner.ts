@@ -97,9 +97,11 @@ export async function runScatter(
   let rows: Array<Array<Buffer | null>> = [];
   let tag: string;
   let visibleFields: FieldInfo[] | null = fields;
-  if (fields && plan.type === 'scatter') {
+  if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
+    // A split INSERT ... RETURNING: the parts' rows, concatenated.
+    const merge = plan.type === 'scatter' ? plan.merge : null;
     const merger = new ResultMerger(
-      plan.merge,
+      merge,
       fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
       { maxRows },
     );
@@ -108,9 +110,13 @@ export async function runScatter(
       merger.endShard(i);
     });
     rows = merger.finish();
-    const visible = plan.merge?.visibleColumns ?? null;
+    const visible = merge?.visibleColumns ?? null;
     if (visible !== null) visibleFields = fields.slice(0, visible);
-    tag = `SELECT ${rows.length}`;
+    // Writes with RETURNING keep their verb (UPDATE n, DELETE n), summed over the shards.
+    tag =
+      plan.type === 'split-insert' || (plan.write && merge === null)
+        ? combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''))
+        : `SELECT ${rows.length}`;
   } else {
     tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
   }
@@ -194,7 +200,7 @@ function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatemen
   if (plan.type === 'split-insert') {
     return plan.parts.map((part) => ({
       target: part.target,
-      sql: cycle.services.router.insertRowsSql(sql, part.rows, bind, paramTypes),
+      sql: cycle.services.router.insertRowsSql(sql, part.rows, bind, paramTypes, plan.fillIds),
       // Parameters are inlined per part: each part's text stands alone.
       bind: null,
       paramTypes: [],

@@ -36,3 +36,37 @@ export function rangeShard(table: Pick<TableConfig, 'ranges'>, value: string): s
   }
   return null;
 }
+
+/** A side of a range condition: the value as text, and whether it is included. */
+export interface ValueBound {
+  value: string;
+  inclusive: boolean;
+}
+
+/**
+ * Shards whose [from, to) intervals meet the values between `low` and `high` (null: unbounded).
+ * Only numeric bounds narrow: text order in the database depends on its collation, which the
+ * proxy does not know, so a table with text bounds gets every shard of its ranges.
+ */
+export function rangeShards(
+  table: Pick<TableConfig, 'ranges'>,
+  low: ValueBound | null,
+  high: ValueBound | null,
+): Set<string> {
+  const out = new Set<string>();
+  const numeric = table.ranges.every((r) => typeof r.from !== 'string' && typeof r.to !== 'string');
+  for (const r of table.ranges) {
+    if (numeric) {
+      if (high && r.from !== null) {
+        const c = compareToBound(high.value, r.from);
+        if (c !== null && (c < 0 || (c === 0 && !high.inclusive))) continue;
+      }
+      if (low && r.to !== null) {
+        const c = compareToBound(low.value, r.to);
+        if (c !== null && c >= 0) continue;
+      }
+    }
+    out.add(r.shard);
+  }
+  return out;
+}

@@ -1,9 +1,17 @@
 // StatementFacts of SELECT / INSERT / REPLACE / UPDATE / DELETE from node-sql-parser's AST of the
 // marked parse text (parse-text.ts). Values are never copied: constants are literal indexes or
 // placeholder numbers, so the facts of a shape are cached and reused with other values.
-import { emptyStatementFacts, type InsertShape, type StatementFacts, type ValueRef } from '../facts.js';
+import {
+  type Assignment,
+  emptyStatementFacts,
+  type InsertShape,
+  type StatementFacts,
+  type ValueRef,
+} from '../facts.js';
 import { asArray, functionName, isNode, isTableRef, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
+import { mysqlColocationFacts } from './mysql-colocation.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './mysql-key-conditions.js';
+import { mysqlRangeConditions } from './mysql-range-conditions.js';
 import { selectShape } from './mysql-select-shape.js';
 
 /**
@@ -70,6 +78,8 @@ function selectFacts(ast: Node, facts: StatementFacts, c: Collected): void {
   facts.kind = facts.locking ? 'write' : 'read';
   const scope = scopeOf(ast.from, c.cteNames);
   facts.keyConditions = keyConditions([ast.where, ...innerJoinQuals(ast.from)], scope);
+  const ranges = mysqlRangeConditions([ast.where, ...innerJoinQuals(ast.from)], scope);
+  if (ranges.length > 0) facts.ranges = ranges;
   facts.select = selectShape(ast);
   const into = isNode(ast.into) ? ast.into : null;
   if (into?.type === 'into') {
@@ -110,12 +120,39 @@ function insertFacts(ast: Node, facts: StatementFacts, returning: boolean): void
     returning,
   };
   facts.insert = shape;
+  const dup = isNode(ast.on_duplicate_update) ? ast.on_duplicate_update : null;
+  if (dup) facts.assignments = assignments(asArray(dup.set), () => [table], true);
+}
+
+/** SET targets (UPDATE, ON DUPLICATE KEY UPDATE). `col = VALUES(col)` keeps the inserted row's
+ *  own value (the row is routed by it): not an assignment that can move a row. */
+function assignments(
+  set: unknown[],
+  tableOf: (qualifier: string | null) => string[],
+  dup: boolean,
+): Assignment[] {
+  const out: Assignment[] = [];
+  for (const s of set) {
+    if (!isNode(s)) continue;
+    const column = nameOf(s.column)?.toLowerCase();
+    if (!column) continue;
+    const v = isNode(s.value) ? s.value : null;
+    if (dup && v && functionName(v) === 'values') {
+      const arg = asArray(isNode(v.args) ? v.args.value : null)[0];
+      if (isNode(arg) && nameOf(arg.column)?.toLowerCase() === column) continue;
+    }
+    const value = valueRef(s.value);
+    for (const table of tableOf(nameOf(s.table))) out.push({ table, column, value });
+  }
+  return out;
 }
 
 function updateFacts(ast: Node, facts: StatementFacts, c: Collected): void {
   facts.kind = 'write';
   const scope = scopeOf(ast.table, c.cteNames);
   facts.keyConditions = keyConditions([ast.where, ...innerJoinQuals(ast.table)], scope);
+  const ranges = mysqlRangeConditions([ast.where, ...innerJoinQuals(ast.table)], scope);
+  if (ranges.length > 0) facts.ranges = ranges;
   const written = new Set<string>();
   for (const s of asArray(ast.set).filter(isNode)) {
     const q = nameOf(s.table);
@@ -128,6 +165,15 @@ function updateFacts(ast: Node, facts: StatementFacts, c: Collected): void {
     }
   }
   facts.writeTables = [...(written.size ? written : new Set(scope.tables))].sort();
+  facts.assignments = assignments(
+    asArray(ast.set),
+    (q) => {
+      if (q === null) return scope.tables;
+      const real = resolveTarget(q, scope.aliases);
+      return real ? [real] : [];
+    },
+    false,
+  );
 }
 
 function deleteFacts(ast: Node, facts: StatementFacts, c: Collected): void {
@@ -151,6 +197,8 @@ export function dataFacts(ast: unknown, returning: boolean): StatementFacts | nu
   if (!isNode(ast)) return null;
   const facts = emptyStatementFacts('write');
   const c = collect(ast, facts);
+  const colocation = mysqlColocationFacts(ast);
+  if (colocation) facts.colocation = colocation;
   switch (ast.type) {
     case 'select':
       selectFacts(ast, facts, c);

@@ -49,7 +49,7 @@ export function innerJoinQuals(from: unknown): unknown[] {
   return out;
 }
 
-function columnsOf(node: unknown, scope: Scope): Column[] {
+export function columnsOf(node: unknown, scope: Scope): Column[] {
   if (!isNode(node) || node.type !== 'column_ref') return [];
   const column = nameOf(node.column);
   if (column === null || column === '*') return [];
@@ -60,7 +60,7 @@ function columnsOf(node: unknown, scope: Scope): Column[] {
   return table ? [{ table, column: lower }] : [];
 }
 
-function conjuncts(where: unknown[]): Node[] {
+export function conjuncts(where: unknown[]): Node[] {
   const out: Node[] = [];
   const flatten = (n: unknown) => {
     if (!isNode(n)) return;
