@@ -4,6 +4,8 @@
 import type { SelectShape, ValueRef } from '../sql/facts.js';
 import type { MergeAggregate, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
 
+const STATISTICS = new Set(['stddev_samp', 'stddev_pop', 'var_samp', 'var_pop']);
+
 export type MergeDecision =
   | { merge: MergeSpec | null; rewrite: ScatterRewrite | null }
   | { unsupported: string };
@@ -31,9 +33,17 @@ function count(
 export function mergeFor(
   select: SelectShape | null,
   resolve: (ref: ValueRef) => string | null,
+  /** Shard-key columns of the sharded tables the statement reads. */
+  shardKeys: ReadonlySet<string> = new Set(),
 ): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
+  for (const n of select.nested ?? []) {
+    if (!n.keys.some((k) => shardKeys.has(k)))
+      return {
+        unsupported: `${n.what} in a subquery or CTE would run on each shard's rows only (group, partition or correlate it by the shard key)`,
+      };
+  }
   const orderBy: MergeOrder[] = [];
   for (const item of select.orderBy) {
     const label = item.name ?? 'an expression';
@@ -52,24 +62,35 @@ export function mergeFor(
   }
   const aggregates: MergeAggregate[] = [];
   const avgColumns: number[] = [];
+  const statColumns: number[] = [];
   const grouped = select.hasAggregates || groupBy.length > 0;
   for (let i = 0; i < select.outputs.length; i++) {
     const out = select.outputs[i]!;
     if (out.aggregate) {
       if (out.aggregateDistinct) return { unsupported: `${out.aggregate}(DISTINCT ...) across shards` };
       if (starBefore(select, i + 1)) return { unsupported: 'aggregates with * in the select list' };
-      const agg: MergeAggregate = { column: i, fn: out.aggregate };
-      if (out.aggregate === 'avg') {
-        // Each shard returns sum at this column and count appended after the visible columns.
-        agg.countColumn = select.outputs.length + avgColumns.length;
-        avgColumns.push(i);
-      }
-      aggregates.push(agg);
+      aggregates.push({ column: i, fn: out.aggregate });
+      if (out.aggregate === 'avg') avgColumns.push(i);
+      else if (STATISTICS.has(out.aggregate)) statColumns.push(i);
     } else if (grouped) {
       if (out.star) return { unsupported: '* in a grouped or aggregated select list' };
       if (!groupBy.includes(i)) {
         return { unsupported: `column ${out.name} is neither an aggregate nor a GROUP BY key` };
       }
+    }
+  }
+  // Hidden partials after the visible columns: avg's counts, then count, sum, sum of squares per
+  // statistic (the order scatter-rewrite appends them in).
+  const hidden = select.outputs.length;
+  for (const a of aggregates) {
+    const avg = avgColumns.indexOf(a.column);
+    if (avg >= 0) a.countColumn = hidden + avg;
+    const stat = statColumns.indexOf(a.column);
+    if (stat >= 0) {
+      const base = hidden + avgColumns.length + 3 * stat;
+      a.countColumn = base;
+      a.sumColumn = base + 1;
+      a.sumSquaresColumn = base + 2;
     }
   }
   const limit = count(select.limit, resolve, 'LIMIT');
@@ -80,8 +101,12 @@ export function mergeFor(
 
   const limitsChange = grouped ? limit !== null || offset > 0 : offset > 0;
   const rewrite: ScatterRewrite | null =
-    limitsChange || avgColumns.length > 0
-      ? { limit: grouped || limit === null ? null : limit + offset, avgColumns }
+    limitsChange || avgColumns.length > 0 || statColumns.length > 0
+      ? {
+          limit: grouped || limit === null ? null : limit + offset,
+          avgColumns,
+          ...(statColumns.length > 0 ? { statColumns } : {}),
+        }
       : null;
   const needsMerge = orderBy.length > 0 || grouped || limit !== null || offset > 0 || select.distinct;
   if (!needsMerge) return { merge: null, rewrite };
@@ -93,7 +118,7 @@ export function mergeFor(
       offset,
       limit,
       distinct: select.distinct,
-      visibleColumns: avgColumns.length > 0 ? select.outputs.length : null,
+      visibleColumns: avgColumns.length + statColumns.length > 0 ? select.outputs.length : null,
     },
     rewrite,
   };

@@ -35,8 +35,12 @@ export interface MergeAggregate {
   /** 0-based column index in the per-shard result. */
   column: number;
   fn: AggregateFn;
-  /** For avg: the per-shard query returns sum at `column` and count at `countColumn`. */
+  /** For avg: the per-shard query returns sum at `column` and count at `countColumn`. For the
+   *  stddev/variance family: count, sum(x::numeric), sum(x::numeric * x::numeric) are hidden at
+   *  countColumn, sumColumn, sumSquaresColumn. */
   countColumn?: number;
+  sumColumn?: number;
+  sumSquaresColumn?: number;
 }
 
 /** How to combine per-shard results of a scatter read. */
@@ -86,6 +90,9 @@ export interface ScatterRewrite {
   limit: number | null;
   /** 0-based output columns holding avg(x): send sum(x) there and append count(x) at the end. */
   avgColumns: number[];
+  /** 0-based output columns holding stddev/variance(x): append count(x), sum(x::numeric) and
+   *  sum(x::numeric * x::numeric) after the avg counts (PostgreSQL only). */
+  statColumns?: number[];
 }
 
 export interface ScatterPlan extends PlanBase {

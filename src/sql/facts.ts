@@ -47,7 +47,18 @@ export interface InsertShape {
   returning: boolean;
 }
 
-export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type AggregateFn =
+  | 'count'
+  | 'sum'
+  | 'min'
+  | 'max'
+  | 'avg'
+  | 'bool_and'
+  | 'bool_or'
+  | 'stddev_samp'
+  | 'stddev_pop'
+  | 'var_samp'
+  | 'var_pop';
 
 export interface OutputColumn {
   /** Name the column will have in the result (alias or derived). */
@@ -82,6 +93,16 @@ export interface SelectShape {
   hasAggregates: boolean;
   /** Window functions, set operations, HAVING etc. that a simple merge cannot reproduce. */
   unmergeable: string | null;
+  /** Subqueries and CTEs that combine rows (aggregate, DISTINCT, LIMIT, window, set operation). */
+  nested?: NestedSelect[];
+}
+
+/** A subquery or CTE that combines rows: shard-local only when one of `keys` is a shard key. */
+export interface NestedSelect {
+  /** What combines rows ("an aggregate", "DISTINCT", "LIMIT/OFFSET", ...). */
+  what: string;
+  /** GROUP BY / DISTINCT ON / PARTITION BY columns and columns correlated to the outer row. */
+  keys: string[];
 }
 
 export type TransactionAction =

@@ -3,9 +3,32 @@
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
+import { nestedSelects } from './pg-nested-selects.js';
 import { type LiteralMap, valueRef } from './pg-values.js';
 
-const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
+const MERGEABLE = new Set<string>([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'stddev',
+  'stddev_samp',
+  'stddev_pop',
+  'variance',
+  'var_samp',
+  'var_pop',
+]);
+
+/** Aggregates that are another's synonym, merged as that one. */
+const SYNONYMS: Record<string, AggregateFn> = {
+  every: 'bool_and',
+  stddev: 'stddev_samp',
+  variance: 'var_samp',
+};
 
 /** Built-in aggregates (user-defined ones cannot be told from functions without the catalog). */
 const AGGREGATES = new Set([
@@ -139,7 +162,7 @@ function outputColumn(rt: Node, problems: string[]): OutputColumn {
     const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
     if (!mergeable) problems.push(`aggregate ${fname}() across shards`);
     else {
-      col.aggregate = fname as AggregateFn;
+      col.aggregate = SYNONYMS[fname] ?? (fname as AggregateFn);
       if (v[1].agg_distinct) col.aggregateDistinct = true;
       topAggregate = v[1];
     }
@@ -230,5 +253,6 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     hasAggregates:
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
+    nested: nestedSelects(sel),
   };
 }

@@ -149,15 +149,27 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
   if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
-  if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, masked, words, rewrite.avgColumns));
-  edits.sort((a, b) => b.start - a.start);
+  if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0)
+    edits.push(...aggregateEdits(sql, masked, words, rewrite.avgColumns, rewrite.statColumns ?? []));
+  // Right to left; of two edits at one offset the later one first, so its text ends up after.
+  const ordered = edits.map((e, i) => ({ ...e, i })).sort((a, b) => b.start - a.start || b.i - a.i);
   let out = sql;
-  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const e of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
 
-/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
-function avgEdits(sql: string, masked: string, words: Word[], columns: number[]) {
+/**
+ * avg(x) -> sum(x) AS avg in place (the client's name kept), count(x) appended at the end of the
+ * select list; for stddev/variance(x), count(x), sum(x::numeric), sum(x::numeric * x::numeric)
+ * appended after the counts. FILTER clauses go along with each appended aggregate.
+ */
+function aggregateEdits(
+  sql: string,
+  masked: string,
+  words: Word[],
+  avgColumns: number[],
+  statColumns: number[],
+) {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
     tree = parseSync(sql) as typeof tree;
@@ -167,24 +179,43 @@ function avgEdits(sql: string, masked: string, words: Word[], columns: number[])
   const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
   const targets = list(select?.targetList);
   const edits: Array<{ start: number; end: number; text: string }> = [];
-  const counts: string[] = [];
-  for (const column of columns) {
-    const val = isType(targets[column], 'ResTarget')?.val;
-    const t = nodeType(val);
-    if (t?.[0] !== 'FuncCall') throw unsupported('avg() under a cast or inside an expression');
+  const appended: string[] = [];
+  const call = (column: number) => {
+    const target = isType(targets[column], 'ResTarget');
+    const t = nodeType(target?.val);
+    if (t?.[0] !== 'FuncCall') throw unsupported('an aggregate under a cast or inside an expression');
     const loc = t[1].location;
-    if (typeof loc !== 'number') throw unsupported('avg() whose call cannot be located');
+    if (typeof loc !== 'number') throw unsupported('an aggregate whose call cannot be located');
     const open = masked.indexOf('(', loc);
-    let close = groupEnd(masked, open);
-    // avg(x) FILTER (WHERE ...): the count keeps the filter.
+    const argsEnd = groupEnd(masked, open);
+    let close = argsEnd;
+    // agg(x) FILTER (WHERE ...): the appended aggregates keep the filter.
     const after = /^\s*filter\s*\(/i.exec(masked.slice(close));
     if (after) close = groupEnd(masked, close + after[0].length - 1);
-    edits.push({ start: loc, end: open, text: 'sum' });
-    counts.push(`count${sql.slice(open, close)}`);
+    return {
+      loc,
+      open,
+      argsEnd,
+      args: sql.slice(open + 1, argsEnd - 1),
+      filter: sql.slice(argsEnd, close),
+      named: typeof target?.name === 'string',
+      end: close,
+    };
+  };
+  for (const column of avgColumns) {
+    const c = call(column);
+    edits.push({ start: c.loc, end: c.open, text: 'sum' });
+    if (!c.named) edits.push({ start: c.end, end: c.end, text: ' AS avg' });
+    appended.push(`count(${c.args})${c.filter}`);
+  }
+  for (const column of statColumns) {
+    const c = call(column);
+    const x = `(${c.args})::numeric`;
+    appended.push(`count(${c.args})${c.filter}`, `sum(${x})${c.filter}`, `sum(${x} * ${x})${c.filter}`);
   }
   const selectAt = words.findIndex((w) => w.word === 'select');
   const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));
   const at = (endOfList ? masked.slice(0, endOfList.start) : masked).replace(/[\s;]+$/, '').length;
-  edits.push({ start: at, end: at, text: `, ${counts.join(', ')}` });
+  edits.push({ start: at, end: at, text: `, ${appended.join(', ')}` });
   return edits;
 }

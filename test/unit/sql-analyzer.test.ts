@@ -126,6 +126,6 @@ describe('scatter rewrite', () => {
       rewriteForScatter('SELECT g, avg(x) FROM t GROUP BY g', { limit: null, avgColumns: [1] })
         .replace(/\s+/g, ' ')
         .trim(),
-    ).toBe('SELECT g, sum(x), count(x) FROM t GROUP BY g');
+    ).toBe('SELECT g, sum(x) AS avg, count(x) FROM t GROUP BY g');
   });
 });

@@ -99,17 +99,18 @@ export async function runScatter(
     const merger = new ResultMerger(
       plan.merge,
       fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
-      { maxRows },
+      { maxRows, postgres: true },
     );
     results.forEach((r, i) => {
       for (const row of r.rows) merger.add(i, row);
       merger.endShard(i);
     });
     rows = merger.finish();
-    const visible = plan.merge?.visibleColumns ?? null;
-    if (visible !== null) visibleFields = fields.slice(0, visible);
+    visibleFields = merger.outputColumns().map((c, i) => retyped(fields[i]!, c.typeOid));
     tag = `SELECT ${rows.length}`;
   } else {
+    // A write split per shard (INSERT of several keys): RETURNING rows of every shard, in order.
+    for (const r of results) for (const row of r.rows) rows.push(row);
     tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
   }
   const out: Buffer[] = [];
@@ -152,6 +153,12 @@ export async function runScatter(
   }
   cycle.session.write(Buffer.concat(out));
   void responder;
+}
+
+/** A field whose merged values have another type (avg of integers is numeric, not bigint). */
+function retyped(field: FieldInfo, typeOid: number): FieldInfo {
+  if (field.typeOid === typeOid) return field;
+  return { ...field, typeOid, typeSize: typeOid === 701 ? 8 : -1, typeModifier: -1 };
 }
 
 function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {

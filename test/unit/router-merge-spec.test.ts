@@ -1,0 +1,49 @@
+// mergeFor on analyzed SELECTs: what a scatter read may merge, and the subqueries and CTEs it
+// must refuse because each shard would combine only its own rows.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mergeFor } from '../../src/router/merge-spec.js';
+import { QueryAnalyzer, resolveValue } from '../../src/sql/analyzer.js';
+
+let analyzer: QueryAnalyzer;
+beforeAll(async () => {
+  analyzer = await QueryAnalyzer.create({ cacheSize: 100 });
+});
+
+function decide(sql: string) {
+  const a = analyzer.analyze(sql);
+  return mergeFor(a.facts.statements[0]!.select, (ref) => resolveValue(ref, a.literals, []), new Set(['user_id']));
+}
+
+describe('merge decisions', () => {
+  it('refuses subqueries and CTEs that aggregate, dedupe or page across shards', () => {
+    for (const sql of [
+      'WITH t AS (SELECT sum(amount) AS s FROM payments) SELECT s FROM t',
+      'SELECT count(*) FROM (SELECT DISTINCT post_id FROM likes) d',
+      'SELECT id FROM payments WHERE amount > (SELECT avg(amount) FROM payments)',
+      'SELECT id FROM (SELECT id FROM posts ORDER BY id LIMIT 5) p',
+      'SELECT count(*) FROM (SELECT user_id FROM a UNION SELECT user_id FROM b) u',
+    ]) {
+      const d = decide(sql);
+      expect('unsupported' in d ? d.unsupported : sql).toMatch(/subquery or CTE/);
+    }
+  });
+
+  it('merges subqueries that are shard-local: grouped, partitioned or correlated by the shard key', () => {
+    for (const sql of [
+      'SELECT t.user_id, t.n FROM (SELECT user_id, count(*) AS n FROM likes GROUP BY user_id) t ORDER BY 1',
+      'SELECT id FROM users u WHERE 2 < (SELECT count(*) FROM posts p WHERE p.user_id = u.user_id) ORDER BY id',
+      'SELECT count(*) FROM (SELECT user_id FROM a UNION ALL SELECT user_id FROM b) u',
+      'SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS r FROM posts) p WHERE r = 1',
+    ])
+      expect([sql, decide(sql)]).toEqual([sql, expect.not.objectContaining({ unsupported: expect.anything() })]);
+  });
+
+  it('merges bool_and/bool_or/every and the stddev family, hiding their partials', () => {
+    const d = decide('SELECT every(vip), stddev(amount), variance(amount) FROM users');
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge?.aggregates.map((a) => a.fn)).toEqual(['bool_and', 'stddev_samp', 'var_samp']);
+    expect(d.merge?.aggregates[1]).toMatchObject({ countColumn: 3, sumColumn: 4, sumSquaresColumn: 5 });
+    expect(d.merge?.visibleColumns).toBe(3);
+    expect(d.rewrite?.statColumns).toEqual([1, 2]);
+  });
+});
