@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
+import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
 import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
@@ -14,6 +15,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerHotkeysCommand(parent);
   registerConsistencyCommand(parent);
   registerSplitCommand(parent);
+  registerOracleCommand(parent);
   return parent;
 }
 

@@ -230,6 +230,7 @@ export class ResultMerger {
       });
       rows = keyed.map((k) => k.r);
     }
+    if (spec.distinctOn) rows = firstPerKey(rows, spec.distinctOn);
     const start = Math.min(spec.offset, rows.length);
     rows = spec.limit === null ? rows.slice(start) : rows.slice(start, start + spec.limit);
     if (spec.visibleColumns !== null) rows = rows.map((r) => r.slice(0, spec.visibleColumns!));
@@ -339,6 +340,17 @@ export class ResultMerger {
     const avg = sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
     row[a.column] = avg === null ? null : Buffer.from(avg);
   }
+}
+
+/** DISTINCT ON: the first row (in the merged order) of each key. */
+function firstPerKey(rows: Row[], columns: number[]): Row[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = columns.map((c) => (r[c] === null ? '\u0000N' : r[c]!.toString('latin1'))).join('\u0001');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** A text value in the column's format (binary merges of numeric are refused). */

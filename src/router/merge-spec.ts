@@ -4,6 +4,14 @@
 import type { SelectShape, ValueRef } from '../sql/facts.js';
 import type { MergeAggregate, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
 
+/** What the planner knows about the tables a statement reads. */
+export interface ShardedTables {
+  /** Shard-key columns of the sharded tables the statement reads. */
+  shardKeys: ReadonlySet<string>;
+  /** Names of the sharded tables the statement reads. */
+  sharded: ReadonlySet<string>;
+}
+
 const STATISTICS = new Set(['stddev_samp', 'stddev_pop', 'var_samp', 'var_pop']);
 
 export type MergeDecision =
@@ -33,17 +41,17 @@ function count(
 export function mergeFor(
   select: SelectShape | null,
   resolve: (ref: ValueRef) => string | null,
-  /** Shard-key columns of the sharded tables the statement reads. */
-  shardKeys: ReadonlySet<string> = new Set(),
+  tables: ShardedTables = { shardKeys: new Set(), sharded: new Set() },
 ): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
   for (const n of select.nested ?? []) {
-    if (!n.keys.some((k) => shardKeys.has(k)))
+    if (!n.keys.some((k) => tables.shardKeys.has(k)))
       return {
-        unsupported: `${n.what} in a subquery or CTE would run on each shard's rows only (group, partition or correlate it by the shard key)`,
+        unsupported: `${n.what} would run on each shard's rows only (group, partition or correlate it by the shard key)`,
       };
   }
+  if (select.union) return unionMerge(select, resolve, tables);
   const orderBy: MergeOrder[] = [];
   for (const item of select.orderBy) {
     const label = item.name ?? 'an expression';
@@ -108,7 +116,20 @@ export function mergeFor(
           ...(statColumns.length > 0 ? { statColumns } : {}),
         }
       : null;
-  const needsMerge = orderBy.length > 0 || grouped || limit !== null || offset > 0 || select.distinct;
+  let distinctOn: number[] | undefined;
+  if (select.distinctOn) {
+    if (grouped) return { unsupported: 'DISTINCT ON with GROUP BY or aggregates' };
+    distinctOn = select.distinctOn.map((p) => (p ?? 0) - 1);
+    if (distinctOn.some((c) => c < 0 || starBefore(select, c + 1)))
+      return { unsupported: 'DISTINCT ON an expression that is not in the select list' };
+  }
+  const needsMerge =
+    orderBy.length > 0 ||
+    grouped ||
+    limit !== null ||
+    offset > 0 ||
+    select.distinct ||
+    distinctOn !== undefined;
   if (!needsMerge) return { merge: null, rewrite };
   return {
     merge: {
@@ -118,7 +139,52 @@ export function mergeFor(
       offset,
       limit,
       distinct: select.distinct,
+      ...(distinctOn ? { distinctOn } : {}),
       visibleColumns: avgColumns.length + statColumns.length > 0 ? select.outputs.length : null,
+    },
+    rewrite,
+  };
+}
+
+/**
+ * A top-level UNION [ALL] of plain SELECTs: every shard runs the whole statement; the merge
+ * concatenates (UNION ALL) or deduplicates (UNION), then orders and pages. A UNION ALL branch
+ * that reads no sharded table would return its rows once per shard, so it is refused.
+ */
+function unionMerge(
+  select: SelectShape,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
+  const union = select.union!;
+  if (union.all && union.branchTables.some((t) => !t.some((name) => tables.sharded.has(name))))
+    return {
+      unsupported:
+        'UNION ALL with a branch that reads no sharded table (it would repeat once per shard; use UNION or run it separately)',
+    };
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null || starBefore(select, item.position))
+      return { unsupported: 'ORDER BY of a UNION that is not a column of its select list' };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offsetValue = count(select.offset, resolve, 'OFFSET');
+  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const offset = offsetValue ?? 0;
+  const rewrite: ScatterRewrite | null =
+    offset > 0 ? { limit: limit === null ? null : limit + offset, avgColumns: [] } : null;
+  if (union.all && orderBy.length === 0 && limit === null && offset === 0) return { merge: null, rewrite };
+  return {
+    merge: {
+      orderBy,
+      groupBy: [],
+      aggregates: [],
+      offset,
+      limit,
+      distinct: !union.all,
+      visibleColumns: null,
     },
     rewrite,
   };

@@ -54,6 +54,8 @@ export interface MergeSpec {
   offset: number;
   limit: number | null;
   distinct: boolean;
+  /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
+  distinctOn?: number[];
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
   visibleColumns: number | null;
 }

@@ -93,8 +93,13 @@ export interface SelectShape {
   hasAggregates: boolean;
   /** Window functions, set operations, HAVING etc. that a simple merge cannot reproduce. */
   unmergeable: string | null;
-  /** Subqueries and CTEs that combine rows (aggregate, DISTINCT, LIMIT, window, set operation). */
+  /** Subqueries, CTEs, UNION branches and window functions that combine rows: each is right per
+   *  shard only when it groups, partitions or correlates by the shard key. */
   nested?: NestedSelect[];
+  /** 1-based output positions of DISTINCT ON expressions (null: not an output column). */
+  distinctOn?: Array<number | null>;
+  /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
+  union?: { all: boolean; branchTables: string[][] };
 }
 
 /** A subquery or CTE that combines rows: shard-local only when one of `keys` is a shard key. */

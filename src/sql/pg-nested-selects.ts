@@ -119,7 +119,8 @@ export function nestedSelects(top: Node): NestedSelect[] {
   ];
   const check = (body: Node) => {
     const what = combines(body);
-    if (what !== null && readsTables(body)) out.push({ what, keys: localKeys(body) });
+    if (what !== null && readsTables(body))
+      out.push({ what: `${what} in a subquery or CTE`, keys: localKeys(body) });
     for (const branch of [body.larg, body.rarg])
       if (branch && typeof branch === 'object') check(branch as Node);
   };
@@ -128,5 +129,14 @@ export function nestedSelects(top: Node): NestedSelect[] {
       if (type === 'SelectStmt') check(body);
     });
   }
+  return out;
+}
+
+/** One branch of a top-level UNION: what in it (or below it) combines rows. */
+export function branchSelects(branch: Node): NestedSelect[] {
+  const out = nestedSelects(branch);
+  const what = combines(branch);
+  if (what !== null && readsTables(branch))
+    out.push({ what: `${what} in a UNION branch`, keys: localKeys(branch) });
   return out;
 }

@@ -123,8 +123,14 @@ function unsupported(detail: string): ShardgateError {
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const masked = maskSql(sql);
   const words = topLevelWords(masked);
-  if (words.some((w) => w.word === 'union' || w.word === 'intersect' || w.word === 'except'))
-    throw unsupported('a set operation cannot be rewritten per shard');
+  // A top-level UNION's LIMIT/OFFSET (after its last branch) applies to the whole union.
+  if (words.some((w) => w.word === 'intersect' || w.word === 'except'))
+    throw unsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
+  if (
+    words.some((w) => w.word === 'union') &&
+    (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0)
+  )
+    throw unsupported('aggregates in a UNION cannot be rewritten per shard');
   if (words.some((w) => w.word === 'fetch')) throw unsupported('FETCH FIRST across shards (use LIMIT)');
   const edits: Array<{ start: number; end: number; text: string }> = [];
   const clauseEnd = (at: number): number => {

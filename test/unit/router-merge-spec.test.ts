@@ -11,7 +11,10 @@ beforeAll(async () => {
 
 function decide(sql: string) {
   const a = analyzer.analyze(sql);
-  return mergeFor(a.facts.statements[0]!.select, (ref) => resolveValue(ref, a.literals, []), new Set(['user_id']));
+  return mergeFor(a.facts.statements[0]!.select, (ref) => resolveValue(ref, a.literals, []), {
+    shardKeys: new Set(['user_id']),
+    sharded: new Set(['a', 'b', 'users', 'posts', 'payments', 'likes']),
+  });
 }
 
 describe('merge decisions', () => {
@@ -35,7 +38,47 @@ describe('merge decisions', () => {
       'SELECT count(*) FROM (SELECT user_id FROM a UNION ALL SELECT user_id FROM b) u',
       'SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS r FROM posts) p WHERE r = 1',
     ])
-      expect([sql, decide(sql)]).toEqual([sql, expect.not.objectContaining({ unsupported: expect.anything() })]);
+      expect([sql, decide(sql)]).toEqual([
+        sql,
+        expect.not.objectContaining({ unsupported: expect.anything() }),
+      ]);
+  });
+
+  it('merges window functions partitioned by the shard key, refuses the others', () => {
+    expect(
+      decide(
+        'SELECT user_id, id, row_number() OVER (PARTITION BY user_id ORDER BY id) FROM posts ORDER BY 1, 2',
+      ),
+    ).not.toHaveProperty('unsupported');
+    expect(
+      decide('SELECT user_id, id, rank() OVER w FROM posts WINDOW w AS (PARTITION BY user_id ORDER BY id)'),
+    ).not.toHaveProperty('unsupported');
+    const d = decide('SELECT id, row_number() OVER (ORDER BY id) FROM posts');
+    expect('unsupported' in d && d.unsupported).toMatch(/window function not partitioned by the shard key/);
+  });
+
+  it('DISTINCT ON output columns keeps the first row per key after ordering', () => {
+    const d = decide('SELECT DISTINCT ON (user_id) user_id, id FROM posts ORDER BY user_id, id DESC LIMIT 3');
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge).toMatchObject({ distinctOn: [0], limit: 3, distinct: false });
+  });
+
+  it('UNION deduplicates across shards, UNION ALL concatenates; INTERSECT/EXCEPT and repeated reference rows refused', () => {
+    const u = decide('SELECT user_id FROM a UNION SELECT user_id FROM b ORDER BY 1 LIMIT 5 OFFSET 2');
+    if ('unsupported' in u) throw new Error(u.unsupported);
+    expect(u.merge).toMatchObject({ distinct: true, orderBy: [{ column: 0 }], limit: 5, offset: 2 });
+    expect(u.rewrite).toEqual({ limit: 7, avgColumns: [] });
+    const all = decide('SELECT user_id FROM a UNION ALL SELECT user_id FROM b');
+    expect(all).toEqual({ merge: null, rewrite: null });
+    for (const [sql, why] of [
+      ['SELECT user_id FROM a INTERSECT SELECT user_id FROM b', /INTERSECT/],
+      ['SELECT topic FROM trending_topics UNION ALL SELECT status FROM payments', /repeat once per shard/],
+      ['SELECT count(*) FROM a UNION SELECT count(*) FROM b', /aggregate in a UNION branch/],
+      ['SELECT x FROM a UNION SELECT x FROM b UNION ALL SELECT x FROM a', /UNION mixed/],
+    ] as const) {
+      const d = decide(sql);
+      expect('unsupported' in d && d.unsupported).toMatch(why);
+    }
   });
 
   it('merges bool_and/bool_or/every and the stddev family, hiding their partials', () => {
