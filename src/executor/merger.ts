@@ -2,7 +2,7 @@
 // concatenation, ORDER BY (stable k-way order by shard), GROUP BY with count/sum/min/max/avg
 // partials, DISTINCT, OFFSET/LIMIT. Memory is bounded by maxRows (MERGE_ROW_LIMIT past it).
 import { ShardgateError } from '../errors.js';
-import type { MergeAggregate, MergeSpec } from '../router/plan.js';
+import type { MergeAggregate, MergeHaving, MergeSpec } from '../router/plan.js';
 import {
   addPartials,
   averageType,
@@ -198,6 +198,10 @@ export class ResultMerger {
     for (const list of this.perShard) if (list) rows.push(...list);
     if (!spec) return rows;
     if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
+    if (spec.having) {
+      const having = spec.having;
+      rows = rows.filter((r) => havingHolds(having, r, this.columns) === true);
+    }
     if (spec.distinct) {
       const seen = new Set<string>();
       rows = rows.filter((r) => {
@@ -340,6 +344,41 @@ export class ResultMerger {
     const avg = sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
     row[a.column] = avg === null ? null : Buffer.from(avg);
   }
+}
+
+/** HAVING on a merged group: true, false or null (unknown, as SQL's three-valued logic). */
+function havingHolds(e: MergeHaving, row: Row, cols: ColumnInfo[]): boolean | null {
+  if (e.op === 'compare') {
+    const cell = row[e.column] ?? null;
+    if (cell === null || e.value === null) return null;
+    const col = cols[e.column]!;
+    const v = decodeCell(cell, col);
+    let c: number;
+    if (typeof v === 'bigint' || col.typeOid === NUMERIC) {
+      if (!/^[-+]?\d+(\.\d*)?$/.test(e.value.trim()))
+        throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: `HAVING compared with ${e.value}` });
+      c = compareDecimal(String(v), e.value.trim());
+    } else if (typeof v === 'number') c = compareValues(v, Number(e.value), false);
+    else c = compareValues(v, e.value, false);
+    switch (e.comparison) {
+      case '=':
+        return c === 0;
+      case '<>':
+        return c !== 0;
+      case '<':
+        return c < 0;
+      case '<=':
+        return c <= 0;
+      case '>':
+        return c > 0;
+      default:
+        return c >= 0;
+    }
+  }
+  const args = e.args.map((a) => havingHolds(a, row, cols));
+  if (e.op === 'not') return args[0] === null || args[0] === undefined ? null : !args[0];
+  if (e.op === 'and') return args.includes(false) ? false : args.includes(null) ? null : true;
+  return args.includes(true) ? true : args.includes(null) ? null : false;
 }
 
 /** DISTINCT ON: the first row (in the merged order) of each key. */

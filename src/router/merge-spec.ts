@@ -1,8 +1,8 @@
 // How to merge a scatter read (MergeSpec) and how each shard's SQL must change (ScatterRewrite),
 // from the SELECT's shape. Anything a streaming merge cannot reproduce exactly is refused with
 // the reason, never answered approximately.
-import type { SelectShape, ValueRef } from '../sql/facts.js';
-import type { MergeAggregate, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
+import type { HavingExpr, SelectShape, ValueRef } from '../sql/facts.js';
+import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
 
 /** What the planner knows about the tables a statement reads. */
 export interface ShardedTables {
@@ -71,7 +71,7 @@ export function mergeFor(
   const aggregates: MergeAggregate[] = [];
   const avgColumns: number[] = [];
   const statColumns: number[] = [];
-  const grouped = select.hasAggregates || groupBy.length > 0;
+  const grouped = select.hasAggregates || groupBy.length > 0 || select.having !== undefined;
   for (let i = 0; i < select.outputs.length; i++) {
     const out = select.outputs[i]!;
     if (out.aggregate) {
@@ -101,6 +101,21 @@ export function mergeFor(
       a.sumSquaresColumn = base + 2;
     }
   }
+  // HAVING's aggregates are hidden after the statistics' partials, one column each.
+  let having: MergeHaving | undefined;
+  let hiddenCount = avgColumns.length + 3 * statColumns.length;
+  if (select.having) {
+    const first = hidden + hiddenCount;
+    select.having.aggregates.forEach((fn, i) => {
+      aggregates.push({ column: first + i, fn });
+    });
+    hiddenCount += select.having.aggregates.length;
+    const resolveHaving = (e: HavingExpr): MergeHaving =>
+      e.op === 'compare'
+        ? { op: 'compare', comparison: e.comparison, column: first + e.hidden, value: resolve(e.value) }
+        : { op: e.op, args: e.args.map(resolveHaving) };
+    having = resolveHaving(select.having.expr);
+  }
   const limit = count(select.limit, resolve, 'LIMIT');
   if (typeof limit === 'string') return { unsupported: limit };
   const offsetValue = count(select.offset, resolve, 'OFFSET');
@@ -109,11 +124,12 @@ export function mergeFor(
 
   const limitsChange = grouped ? limit !== null || offset > 0 : offset > 0;
   const rewrite: ScatterRewrite | null =
-    limitsChange || avgColumns.length > 0 || statColumns.length > 0
+    limitsChange || hiddenCount > 0
       ? {
           limit: grouped || limit === null ? null : limit + offset,
           avgColumns,
           ...(statColumns.length > 0 ? { statColumns } : {}),
+          ...(having ? { having: true } : {}),
         }
       : null;
   let distinctOn: number[] | undefined;
@@ -140,7 +156,8 @@ export function mergeFor(
       limit,
       distinct: select.distinct,
       ...(distinctOn ? { distinctOn } : {}),
-      visibleColumns: avgColumns.length + statColumns.length > 0 ? select.outputs.length : null,
+      ...(having ? { having } : {}),
+      visibleColumns: hiddenCount > 0 ? select.outputs.length : null,
     },
     rewrite,
   };

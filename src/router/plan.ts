@@ -54,11 +54,18 @@ export interface MergeSpec {
   offset: number;
   limit: number | null;
   distinct: boolean;
+  /** Groups kept after merging: HAVING over hidden aggregate columns (listed in `aggregates`). */
+  having?: MergeHaving;
   /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
   distinctOn?: number[];
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
   visibleColumns: number | null;
 }
+
+/** A HAVING predicate with its constants resolved: column is a 0-based per-shard column. */
+export type MergeHaving =
+  | { op: 'and' | 'or' | 'not'; args: MergeHaving[] }
+  | { op: 'compare'; comparison: string; column: number; value: string | null };
 
 export interface PlanBase {
   /** Effective consistency level for reads; null for writes and statements without data. */
@@ -95,6 +102,8 @@ export interface ScatterRewrite {
   /** 0-based output columns holding stddev/variance(x): append count(x), sum(x::numeric) and
    *  sum(x::numeric * x::numeric) after the avg counts (PostgreSQL only). */
   statColumns?: number[];
+  /** Remove HAVING and append its aggregates after everything else (the merge filters groups). */
+  having?: boolean;
 }
 
 export interface ScatterPlan extends PlanBase {

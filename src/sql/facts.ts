@@ -98,9 +98,16 @@ export interface SelectShape {
   nested?: NestedSelect[];
   /** 1-based output positions of DISTINCT ON expressions (null: not an output column). */
   distinctOn?: Array<number | null>;
+  /** HAVING over count/sum/min/max compared with constants; hidden i is its i-th aggregate. */
+  having?: { expr: HavingExpr; aggregates: AggregateFn[] };
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }
+
+/** A HAVING predicate the merge evaluates: comparisons of hidden aggregate columns. */
+export type HavingExpr =
+  | { op: 'and' | 'or' | 'not'; args: HavingExpr[] }
+  | { op: 'compare'; comparison: string; hidden: number; value: ValueRef };
 
 /** A subquery or CTE that combines rows: shard-local only when one of `keys` is a shard key. */
 export interface NestedSelect {

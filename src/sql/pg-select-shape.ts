@@ -3,6 +3,7 @@
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
+import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
 import { type LiteralMap, valueRef } from './pg-values.js';
 
@@ -287,7 +288,14 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     distinctOn = on;
     if (on.includes(null)) problems.push('DISTINCT ON an expression that is not in the select list');
   }
-  if (sel.havingClause) problems.push('HAVING');
+  let having: SelectShape['having'];
+  if (sel.havingClause) {
+    const expr = havingExpr(sel.havingClause, (n) => valueRef(n, lits));
+    const calls = havingCalls(sel.havingClause);
+    if (expr === null || calls === null)
+      problems.push('HAVING other than comparisons of count/sum/min/max with constants');
+    else having = { expr, aggregates: calls.map((c) => (lastName(c.funcname) ?? 'count') as AggregateFn) };
+  }
   const nested = nestedSelects(sel);
   let union: SelectShape['union'];
   if (setOp) {
@@ -322,6 +330,7 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     distinct,
     ...(distinctOn ? { distinctOn } : {}),
     ...(union ? { union } : {}),
+    ...(having ? { having } : {}),
     hasAggregates:
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,

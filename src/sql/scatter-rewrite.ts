@@ -7,7 +7,8 @@ import { parseSync } from 'libpg-query';
 import { ShardgateError } from '../errors.js';
 import type { ScatterRewrite } from '../router/plan.js';
 import { fingerprint } from './fingerprint.js';
-import { isType, list, nodeType } from './pg-ast.js';
+import { isType, list, type Node, nodeType } from './pg-ast.js';
+import { havingCalls } from './pg-having.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -115,6 +116,9 @@ const CLAUSE_WORDS = new Set([
   'for',
 ]);
 
+/** Clauses that can follow HAVING. */
+const HAVING_ENDS = new Set(['window', 'order', 'limit', 'offset', 'fetch', 'for']);
+
 function unsupported(detail: string): ShardgateError {
   return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
 }
@@ -155,8 +159,17 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
   if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
-  if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0)
-    edits.push(...aggregateEdits(sql, masked, words, rewrite.avgColumns, rewrite.statColumns ?? []));
+  if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0 || rewrite.having)
+    edits.push(
+      ...aggregateEdits(
+        sql,
+        masked,
+        words,
+        rewrite.avgColumns,
+        rewrite.statColumns ?? [],
+        rewrite.having === true,
+      ),
+    );
   // Right to left; of two edits at one offset the later one first, so its text ends up after.
   const ordered = edits.map((e, i) => ({ ...e, i })).sort((a, b) => b.start - a.start || b.i - a.i);
   let out = sql;
@@ -175,6 +188,7 @@ function aggregateEdits(
   words: Word[],
   avgColumns: number[],
   statColumns: number[],
+  having: boolean,
 ) {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
@@ -186,8 +200,9 @@ function aggregateEdits(
   const targets = list(select?.targetList);
   const edits: Array<{ start: number; end: number; text: string }> = [];
   const appended: string[] = [];
-  const call = (column: number) => {
-    const target = isType(targets[column], 'ResTarget');
+  const call = (column: number | Node) => {
+    const target =
+      typeof column === 'number' ? isType(targets[column], 'ResTarget') : { val: { FuncCall: column } };
     const t = nodeType(target?.val);
     if (t?.[0] !== 'FuncCall') throw unsupported('an aggregate under a cast or inside an expression');
     const loc = t[1].location;
@@ -218,6 +233,20 @@ function aggregateEdits(
     const c = call(column);
     const x = `(${c.args})::numeric`;
     appended.push(`count(${c.args})${c.filter}`, `sum(${x})${c.filter}`, `sum(${x} * ${x})${c.filter}`);
+  }
+  if (having) {
+    // HAVING's aggregates go to the end of the list; the clause itself is evaluated by the merge.
+    const calls = havingCalls(select?.havingClause);
+    if (calls === null) throw unsupported('HAVING that the merge cannot evaluate');
+    for (const f of calls) {
+      const c = call(f);
+      appended.push(sql.slice(c.loc, c.end));
+    }
+    const at = words.findIndex((w) => w.word === 'having');
+    if (at < 0) throw unsupported('HAVING whose clause cannot be located');
+    const next = words.slice(at + 1).find((w) => HAVING_ENDS.has(w.word));
+    const end = next ? next.start : masked.replace(/[\s;]+$/, '').length;
+    edits.push({ start: words[at]!.start, end, text: '' });
   }
   const selectAt = words.findIndex((w) => w.word === 'select');
   const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));

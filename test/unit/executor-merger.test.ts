@@ -93,6 +93,36 @@ describe('ResultMerger (PostgreSQL)', () => {
     expect(text(m.finish())).toEqual([['36']]);
   });
 
+  it('HAVING filters merged groups on hidden aggregates (three-valued)', () => {
+    const m = new ResultMerger(
+      spec({
+        groupBy: [0],
+        aggregates: [
+          { column: 1, fn: 'count' },
+          { column: 2, fn: 'sum' },
+        ],
+        having: {
+          op: 'or',
+          args: [
+            { op: 'compare', comparison: '>', column: 1, value: '2' },
+            { op: 'compare', comparison: '>=', column: 2, value: '10.5' },
+          ],
+        },
+        orderBy: [{ column: 0, desc: false, nullsFirst: false }],
+        visibleColumns: 1,
+      }),
+      [col('g', 25), col('count', 20), col('sum', 1700)],
+      { maxRows: 100, postgres: true },
+    );
+    m.add(0, row('a', '2', '1.00'));
+    m.add(1, row('a', '1', '2.00')); // count 3 > 2
+    m.add(0, row('b', '1', '10.00'));
+    m.add(1, row('b', '1', '0.50')); // sum 10.50 >= 10.5
+    m.add(0, row('c', '1', null)); // sum NULL: unknown, count 1: false
+    m.add(1, row('d', '2', '1'));
+    expect(text(m.finish())).toEqual([['a'], ['b']]);
+  });
+
   it('refuses to sum a type it cannot add exactly', () => {
     const m = new ResultMerger(spec({ aggregates: [{ column: 0, fn: 'sum' }] }), [col('sum', 1186)], {
       maxRows: 100,

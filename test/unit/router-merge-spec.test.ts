@@ -81,6 +81,27 @@ describe('merge decisions', () => {
     }
   });
 
+  it('HAVING on count/sum/min/max against constants is merged; other HAVING is refused', () => {
+    const d = decide(
+      'SELECT status, count(*) FROM payments GROUP BY status HAVING NOT (min(amount) < 5) OR 3 <= count(*)',
+    );
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge?.having).toEqual({
+      op: 'or',
+      args: [
+        { op: 'not', args: [{ op: 'compare', comparison: '<', column: 2, value: '5' }] },
+        { op: 'compare', comparison: '>=', column: 3, value: '3' },
+      ],
+    });
+    expect(d.merge?.aggregates.slice(1)).toEqual([
+      { column: 2, fn: 'min' },
+      { column: 3, fn: 'count' },
+    ]);
+    expect(d.rewrite).toMatchObject({ having: true });
+    const refused = decide('SELECT status FROM payments GROUP BY status HAVING avg(amount) > 3');
+    expect('unsupported' in refused && refused.unsupported).toMatch(/HAVING other than/);
+  });
+
   it('merges bool_and/bool_or/every and the stddev family, hiding their partials', () => {
     const d = decide('SELECT every(vip), stddev(amount), variance(amount) FROM users');
     if ('unsupported' in d) throw new Error(d.unsupported);

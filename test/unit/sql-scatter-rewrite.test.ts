@@ -58,6 +58,16 @@ describe('scatter rewrite', () => {
       'SELECT status, stddev(amount), sum(amount) AS avg, count(amount), count(amount), sum((amount)::numeric), sum((amount)::numeric * (amount)::numeric) FROM p GROUP BY 1',
     );
   });
+  it('HAVING: the clause removed, its aggregates appended after everything else', () => {
+    expect(
+      rewriteForScatter(
+        'SELECT status, avg(amount) FROM p GROUP BY status HAVING count(*) > 2 AND sum(amount) FILTER (WHERE x) < 9 ORDER BY 1 LIMIT 3',
+        { limit: null, avgColumns: [1], having: true },
+      ),
+    ).toBe(
+      'SELECT status, sum(amount) AS avg, count(amount), count(*), sum(amount) FILTER (WHERE x) FROM p GROUP BY status ORDER BY 1 ',
+    );
+  });
   it('refuses what it cannot rewrite', () => {
     expect(() => rewriteForScatter('SELECT avg(x)::int FROM t', { limit: null, avgColumns: [0] })).toThrow(
       /cast/,
