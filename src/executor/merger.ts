@@ -213,14 +213,17 @@ export class ResultMerger {
     }
     if (spec.orderBy.length > 0) {
       const cols = this.columns;
+      const orders = spec.orderBy.map((o) =>
+        o.column >= 0 ? o : { ...o, column: this.columnNamed(o.name ?? '') },
+      );
       const keyed = rows.map((r, i) => ({
         r,
         i,
-        k: spec.orderBy.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
+        k: orders.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
       }));
       keyed.sort((a, b) => {
-        for (let j = 0; j < spec.orderBy.length; j++) {
-          const o = spec.orderBy[j]!;
+        for (let j = 0; j < orders.length; j++) {
+          const o = orders[j]!;
           const va = a.k[j]!;
           const vb = b.k[j]!;
           if (va === null || vb === null) {
@@ -282,6 +285,16 @@ export class ResultMerger {
       }
     }
     return out;
+  }
+
+  /** The one column of the result called `name` (ORDER BY a column of `*`). */
+  private columnNamed(name: string): number {
+    const found = this.columns.flatMap((c, i) => (c.name === name ? [i] : []));
+    if (found.length !== 1)
+      throw new ShardgateError('SCATTER_UNSUPPORTED', {
+        detail: `ORDER BY ${name} with * in the select list matches ${found.length} result columns; list the columns explicitly`,
+      });
+    return found[0]!;
   }
 
   /** Folds one shard's partial of aggregate `a` from `row` into the group's accumulator `acc`. */

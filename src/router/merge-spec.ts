@@ -53,8 +53,15 @@ export function mergeFor(
   }
   if (select.union) return unionMerge(select, resolve, tables);
   const orderBy: MergeOrder[] = [];
+  const star = select.outputs.some((o) => o.star);
+  const plain = !select.hasAggregates && select.groupBy.length === 0;
   for (const item of select.orderBy) {
     const label = item.name ?? 'an expression';
+    // SELECT * ... ORDER BY col: the merge finds col among the result's columns by name.
+    if (star && plain && item.columnName && (item.position === null || starBefore(select, item.position))) {
+      orderBy.push({ column: -1, name: item.columnName, desc: item.desc, nullsFirst: item.nullsFirst });
+      continue;
+    }
     if (item.position === null)
       return { unsupported: `ORDER BY ${label} is not a column of the select list` };
     if (starBefore(select, item.position)) {

@@ -25,8 +25,9 @@ export interface RouteTarget {
 }
 
 export interface MergeOrder {
-  /** 0-based column index in the result. */
+  /** 0-based column index in the result; -1: the column called `name` (after `*`). */
   column: number;
+  name?: string;
   desc: boolean;
   nullsFirst: boolean;
 }

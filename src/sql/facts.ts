@@ -76,6 +76,8 @@ export interface OrderItem {
   position: number | null;
   /** Name of the output column sorted by (for diagnostics). */
   name: string | null;
+  /** A bare column name sorted by: after `*`, resolved against the result's columns. */
+  columnName?: string;
   desc: boolean;
   /** NULLS FIRST/LAST as PostgreSQL resolves them (default: NULLS LAST for ASC, FIRST for DESC). */
   nullsFirst: boolean;

@@ -262,9 +262,12 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     if (b.sortby_dir === 'SORTBY_USING') problems.push('ORDER BY ... USING');
     const position = positionOf(b.node);
     const out = position !== null ? outputs[position - 1] : undefined;
+    const fields = list(isType(b.node, 'ColumnRef')?.fields);
+    const bare = fields.length === 1 ? str(fields[0]) : null;
     return {
       position,
       name: out && !out.star ? out.name : null,
+      ...(bare ? { columnName: bare } : {}),
       desc,
       nullsFirst:
         b.sortby_nulls === 'SORTBY_NULLS_FIRST'

@@ -123,6 +123,28 @@ describe('ResultMerger (PostgreSQL)', () => {
     expect(text(m.finish())).toEqual([['a'], ['b']]);
   });
 
+  it('orders SELECT * results by a column found by name in the result', () => {
+    const m = new ResultMerger(
+      spec({ orderBy: [{ column: -1, name: 'score', desc: true, nullsFirst: true }], limit: 2 }),
+      [col('id', 20), col('score', 1700)],
+      { maxRows: 100, postgres: true },
+    );
+    m.add(0, row('1', '2.5'));
+    m.add(1, row('2', '10'));
+    m.add(1, row('3', '3'));
+    expect(text(m.finish())).toEqual([
+      ['2', '10'],
+      ['3', '3'],
+    ]);
+    const dup = new ResultMerger(
+      spec({ orderBy: [{ column: -1, name: 'id', desc: false, nullsFirst: false }] }),
+      [col('id', 20), col('id', 20)],
+      { maxRows: 10, postgres: true },
+    );
+    dup.add(0, row('1', '2'));
+    expect(() => dup.finish()).toThrow(/matches 2 result columns/);
+  });
+
   it('refuses to sum a type it cannot add exactly', () => {
     const m = new ResultMerger(spec({ aggregates: [{ column: 0, fn: 'sum' }] }), [col('sum', 1186)], {
       maxRows: 100,

@@ -102,6 +102,15 @@ describe('merge decisions', () => {
     expect('unsupported' in refused && refused.unsupported).toMatch(/HAVING other than/);
   });
 
+  it('SELECT * ... ORDER BY a column: sorted by name at merge time', () => {
+    const d = decide('SELECT * FROM users ORDER BY name DESC, id LIMIT 5');
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge?.orderBy).toEqual([
+      { column: -1, name: 'name', desc: true, nullsFirst: true },
+      { column: -1, name: 'id', desc: false, nullsFirst: false },
+    ]);
+  });
+
   it('merges bool_and/bool_or/every and the stddev family, hiding their partials', () => {
     const d = decide('SELECT every(vip), stddev(amount), variance(amount) FROM users');
     if ('unsupported' in d) throw new Error(d.unsupported);

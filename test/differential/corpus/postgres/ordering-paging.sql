@@ -10,8 +10,10 @@ SELECT id, score FROM recommendations ORDER BY score DESC, id LIMIT 12;
 SELECT id, balance FROM balances ORDER BY balance, id LIMIT 10;
 SELECT id, balance FROM balances ORDER BY balance NULLS FIRST, id LIMIT 10;
 SELECT name FROM users ORDER BY name LIMIT 10;
-SELECT * FROM users ORDER BY id LIMIT 5;
-SELECT * FROM balances ORDER BY balance DESC, id LIMIT 5;
+-- SELECT * (created_at differs between the loads, so * reads through a subquery without it).
+SELECT * FROM (SELECT id, user_id, name, email, vip FROM users) u ORDER BY id LIMIT 5;
+SELECT * FROM (SELECT id, user_id, balance FROM balances) b ORDER BY balance DESC, id LIMIT 5;
+SELECT * FROM (SELECT id, post_id FROM likes) l ORDER BY post_id, id DESC LIMIT 7 OFFSET 3;
 SELECT id, user_id, name, email, vip FROM users ORDER BY vip DESC, id LIMIT 8;
 SELECT topic FROM trending_topics ORDER BY score DESC LIMIT 3;
 SELECT id, amount FROM payments ORDER BY amount DESC, id FETCH FIRST 5 ROWS ONLY;
