@@ -5,6 +5,7 @@ import { registerCacheCommand } from './scenarios/cache.js';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
 import { registerFaultsCommand } from './scenarios/faults-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
+import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
 import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
@@ -18,6 +19,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerSplitCommand(parent);
   registerCacheCommand(parent);
   registerFaultsCommand(parent);
+  registerOracleCommand(parent);
   return parent;
 }
 

@@ -2,7 +2,17 @@
 // concatenation, ORDER BY (stable k-way order by shard), GROUP BY with count/sum/min/max/avg
 // partials, DISTINCT, OFFSET/LIMIT. Memory is bounded by maxRows (MERGE_ROW_LIMIT past it).
 import { ShardgateError } from '../errors.js';
-import type { MergeSpec } from '../router/plan.js';
+import type { MergeAggregate, MergeHaving, MergeSpec } from '../router/plan.js';
+import {
+  addPartials,
+  averageType,
+  FLOAT4,
+  FLOAT8,
+  finishAverage,
+  finishStatistic,
+  foldBooleans,
+  type StatisticFn,
+} from './aggregate-partials.js';
 
 export interface ColumnInfo {
   name: string;
@@ -150,8 +160,27 @@ export class ResultMerger {
   constructor(
     private readonly spec: MergeSpec | null,
     private readonly columns: ColumnInfo[],
-    private readonly options: { maxRows: number },
+    private readonly options: {
+      maxRows: number;
+      /** PostgreSQL: avg() as numeric with PostgreSQL's result scale (or float8), sums of the
+       *  column's own type, stddev/variance; otherwise avg is left for the protocol to format. */
+      postgres?: boolean;
+    },
   ) {}
+
+  /** The columns the client sees: avg's type is numeric or float8, not its partial sum's. */
+  outputColumns(): ColumnInfo[] {
+    const cols = this.columns.slice();
+    if (this.options.postgres && this.spec) {
+      for (const a of this.spec.aggregates) {
+        if (a.fn === 'avg' && a.countColumn !== undefined) {
+          const c = cols[a.column]!;
+          cols[a.column] = { ...c, typeOid: averageType(c.typeOid) };
+        }
+      }
+    }
+    return this.spec?.visibleColumns != null ? cols.slice(0, this.spec.visibleColumns) : cols;
+  }
 
   add(shardIndex: number, row: Row): void {
     if (++this.held > this.options.maxRows)
@@ -169,6 +198,10 @@ export class ResultMerger {
     for (const list of this.perShard) if (list) rows.push(...list);
     if (!spec) return rows;
     if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
+    if (spec.having) {
+      const having = spec.having;
+      rows = rows.filter((r) => havingHolds(having, r, this.columns) === true);
+    }
     if (spec.distinct) {
       const seen = new Set<string>();
       rows = rows.filter((r) => {
@@ -180,14 +213,17 @@ export class ResultMerger {
     }
     if (spec.orderBy.length > 0) {
       const cols = this.columns;
+      const orders = spec.orderBy.map((o) =>
+        o.column >= 0 ? o : { ...o, column: this.columnNamed(o.name ?? '') },
+      );
       const keyed = rows.map((r, i) => ({
         r,
         i,
-        k: spec.orderBy.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
+        k: orders.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
       }));
       keyed.sort((a, b) => {
-        for (let j = 0; j < spec.orderBy.length; j++) {
-          const o = spec.orderBy[j]!;
+        for (let j = 0; j < orders.length; j++) {
+          const o = orders[j]!;
           const va = a.k[j]!;
           const vb = b.k[j]!;
           if (va === null || vb === null) {
@@ -201,6 +237,7 @@ export class ResultMerger {
       });
       rows = keyed.map((k) => k.r);
     }
+    if (spec.distinctOn) rows = firstPerKey(rows, spec.distinctOn);
     const start = Math.min(spec.offset, rows.length);
     rows = spec.limit === null ? rows.slice(start) : rows.slice(start, start + spec.limit);
     if (spec.visibleColumns !== null) rows = rows.map((r) => r.slice(0, spec.visibleColumns!));
@@ -221,42 +258,163 @@ export class ResultMerger {
         order.push(key);
         continue;
       }
-      for (const a of spec.aggregates) {
-        const col = cols[a.column]!;
-        const x = acc[a.column] ?? null;
-        const y = row[a.column] ?? null;
-        if (a.fn === 'count' || a.fn === 'sum' || a.fn === 'avg') {
-          acc[a.column] = sumCells(x, y, col);
-          if (a.fn === 'avg' && a.countColumn !== undefined) {
-            acc[a.countColumn] = sumCells(
-              acc[a.countColumn] ?? null,
-              row[a.countColumn] ?? null,
-              cols[a.countColumn]!,
-            );
-          }
-        } else if (y !== null) {
-          if (x === null) acc[a.column] = y;
-          else {
-            const c = compareValues(decodeCell(x, col), decodeCell(y, col), col.typeOid === NUMERIC);
-            if ((a.fn === 'min' && c > 0) || (a.fn === 'max' && c < 0)) acc[a.column] = y;
-          }
-        }
-      }
+      for (const a of spec.aggregates) this.combine(a, acc, row);
     }
     const out = order.map((k) => groups.get(k)!);
-    // avg = total sum / total count, written where the sum was.
+    // avg = total sum / total count, written where the sum was; statistics from their partials.
     for (const a of spec.aggregates) {
-      if (a.fn !== 'avg' || a.countColumn === undefined) continue;
-      for (const row of out) {
-        const sum = cellText(row[a.column] ?? null, cols[a.column]!);
-        const count = cellText(row[a.countColumn] ?? null, cols[a.countColumn]!);
-        const avg =
-          sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
-        row[a.column] = avg === null ? null : Buffer.from(avg);
+      if (a.fn === 'avg' && a.countColumn !== undefined) {
+        for (const row of out) this.finishAvg(a, row);
+      } else if (
+        a.sumColumn !== undefined &&
+        a.sumSquaresColumn !== undefined &&
+        a.countColumn !== undefined
+      ) {
+        const float = cols[a.column]!.typeOid === FLOAT8;
+        for (const row of out) {
+          const text = (i: number) => cellText(row[i] ?? null, cols[i]!);
+          const v = finishStatistic(
+            a.fn as StatisticFn,
+            text(a.countColumn),
+            text(a.sumColumn),
+            text(a.sumSquaresColumn),
+            float,
+          );
+          row[a.column] = encodeText(v, cols[a.column]!);
+        }
       }
     }
     return out;
   }
+
+  /** The one column of the result called `name` (ORDER BY a column of `*`). */
+  private columnNamed(name: string): number {
+    const found = this.columns.flatMap((c, i) => (c.name === name ? [i] : []));
+    if (found.length !== 1)
+      throw new ShardgateError('SCATTER_UNSUPPORTED', {
+        detail: `ORDER BY ${name} with * in the select list matches ${found.length} result columns; list the columns explicitly`,
+      });
+    return found[0]!;
+  }
+
+  /** Folds one shard's partial of aggregate `a` from `row` into the group's accumulator `acc`. */
+  private combine(a: MergeAggregate, acc: Row, row: Row): void {
+    const cols = this.columns;
+    const col = cols[a.column]!;
+    const x = acc[a.column] ?? null;
+    const y = row[a.column] ?? null;
+    const add = (i: number) => {
+      acc[i] = this.sum(acc[i] ?? null, row[i] ?? null, cols[i]!);
+    };
+    switch (a.fn) {
+      case 'count':
+      case 'sum':
+        add(a.column);
+        return;
+      case 'avg':
+        add(a.column);
+        if (a.countColumn !== undefined) add(a.countColumn);
+        return;
+      case 'bool_and':
+      case 'bool_or': {
+        const bool = (c: Buffer | null) => (c === null ? null : decodeCell(c, col) ? 't' : 'f');
+        const v = foldBooleans(bool(x), bool(y), a.fn === 'bool_and');
+        acc[a.column] =
+          v === null ? null : col.format === 'binary' ? Buffer.from([v === 't' ? 1 : 0]) : Buffer.from(v);
+        return;
+      }
+      case 'min':
+      case 'max':
+        if (y === null) return;
+        if (x === null) acc[a.column] = y;
+        else {
+          const c = compareValues(decodeCell(x, col), decodeCell(y, col), col.typeOid === NUMERIC);
+          if ((a.fn === 'min' && c > 0) || (a.fn === 'max' && c < 0)) acc[a.column] = y;
+        }
+        return;
+      default:
+        for (const i of [a.countColumn, a.sumColumn, a.sumSquaresColumn]) if (i !== undefined) add(i);
+    }
+  }
+
+  private sum(x: Buffer | null, y: Buffer | null, col: ColumnInfo): Buffer | null {
+    if (!this.options.postgres) return sumCells(x, y, col);
+    if (x === null) return y;
+    if (y === null) return x;
+    return encodeText(addPartials(cellText(x, col), cellText(y, col), col.typeOid), col);
+  }
+
+  private finishAvg(a: MergeAggregate, row: Row): void {
+    const cols = this.columns;
+    const sumCol = cols[a.column]!;
+    const sum = cellText(row[a.column] ?? null, sumCol);
+    const count = cellText(row[a.countColumn!] ?? null, cols[a.countColumn!]!);
+    if (this.options.postgres) {
+      const v = finishAverage(sum, count, sumCol.typeOid);
+      row[a.column] = encodeText(v, { ...sumCol, typeOid: averageType(sumCol.typeOid) });
+      return;
+    }
+    const avg = sum === null || count === null || count === '0' ? null : divideDecimal(sum, BigInt(count));
+    row[a.column] = avg === null ? null : Buffer.from(avg);
+  }
+}
+
+/** HAVING on a merged group: true, false or null (unknown, as SQL's three-valued logic). */
+function havingHolds(e: MergeHaving, row: Row, cols: ColumnInfo[]): boolean | null {
+  if (e.op === 'compare') {
+    const cell = row[e.column] ?? null;
+    if (cell === null || e.value === null) return null;
+    const col = cols[e.column]!;
+    const v = decodeCell(cell, col);
+    let c: number;
+    if (typeof v === 'bigint' || col.typeOid === NUMERIC) {
+      if (!/^[-+]?\d+(\.\d*)?$/.test(e.value.trim()))
+        throw new ShardgateError('SCATTER_UNSUPPORTED', { detail: `HAVING compared with ${e.value}` });
+      c = compareDecimal(String(v), e.value.trim());
+    } else if (typeof v === 'number') c = compareValues(v, Number(e.value), false);
+    else c = compareValues(v, e.value, false);
+    switch (e.comparison) {
+      case '=':
+        return c === 0;
+      case '<>':
+        return c !== 0;
+      case '<':
+        return c < 0;
+      case '<=':
+        return c <= 0;
+      case '>':
+        return c > 0;
+      default:
+        return c >= 0;
+    }
+  }
+  const args = e.args.map((a) => havingHolds(a, row, cols));
+  if (e.op === 'not') return args[0] === null || args[0] === undefined ? null : !args[0];
+  if (e.op === 'and') return args.includes(false) ? false : args.includes(null) ? null : true;
+  return args.includes(true) ? true : args.includes(null) ? null : false;
+}
+
+/** DISTINCT ON: the first row (in the merged order) of each key. */
+function firstPerKey(rows: Row[], columns: number[]): Row[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = columns.map((c) => (r[c] === null ? '\u0000N' : r[c]!.toString('latin1'))).join('\u0001');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A text value in the column's format (binary merges of numeric are refused). */
+function encodeText(value: string | null, col: ColumnInfo): Buffer | null {
+  if (value === null) return null;
+  if (col.format === 'text') return Buffer.from(value);
+  if (col.typeOid === FLOAT4) {
+    const b = Buffer.alloc(4);
+    b.writeFloatBE(Number(value));
+    return b;
+  }
+  return encodeLike(value, col);
 }
 
 function sumCells(x: Buffer | null, y: Buffer | null, col: ColumnInfo): Buffer | null {

@@ -1,8 +1,18 @@
 // How to merge a scatter read (MergeSpec) and how each shard's SQL must change (ScatterRewrite),
 // from the SELECT's shape. Anything a streaming merge cannot reproduce exactly is refused with
 // the reason, never answered approximately.
-import type { SelectShape, ValueRef } from '../sql/facts.js';
-import type { MergeAggregate, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
+import type { HavingExpr, SelectShape, ValueRef } from '../sql/facts.js';
+import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
+
+/** What the planner knows about the tables a statement reads. */
+export interface ShardedTables {
+  /** Shard-key columns of the sharded tables the statement reads. */
+  shardKeys: ReadonlySet<string>;
+  /** Names of the sharded tables the statement reads. */
+  sharded: ReadonlySet<string>;
+}
+
+const STATISTICS = new Set(['stddev_samp', 'stddev_pop', 'var_samp', 'var_pop']);
 
 export type MergeDecision =
   | { merge: MergeSpec | null; rewrite: ScatterRewrite | null }
@@ -31,12 +41,27 @@ function count(
 export function mergeFor(
   select: SelectShape | null,
   resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables = { shardKeys: new Set(), sharded: new Set() },
 ): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
+  for (const n of select.nested ?? []) {
+    if (!n.keys.some((k) => tables.shardKeys.has(k)))
+      return {
+        unsupported: `${n.what} would run on each shard's rows only (group, partition or correlate it by the shard key)`,
+      };
+  }
+  if (select.union) return unionMerge(select, resolve, tables);
   const orderBy: MergeOrder[] = [];
+  const star = select.outputs.some((o) => o.star);
+  const plain = !select.hasAggregates && select.groupBy.length === 0;
   for (const item of select.orderBy) {
     const label = item.name ?? 'an expression';
+    // SELECT * ... ORDER BY col: the merge finds col among the result's columns by name.
+    if (star && plain && item.columnName && (item.position === null || starBefore(select, item.position))) {
+      orderBy.push({ column: -1, name: item.columnName, desc: item.desc, nullsFirst: item.nullsFirst });
+      continue;
+    }
     if (item.position === null)
       return { unsupported: `ORDER BY ${label} is not a column of the select list` };
     if (starBefore(select, item.position)) {
@@ -52,25 +77,51 @@ export function mergeFor(
   }
   const aggregates: MergeAggregate[] = [];
   const avgColumns: number[] = [];
-  const grouped = select.hasAggregates || groupBy.length > 0;
+  const statColumns: number[] = [];
+  const grouped = select.hasAggregates || groupBy.length > 0 || select.having !== undefined;
   for (let i = 0; i < select.outputs.length; i++) {
     const out = select.outputs[i]!;
     if (out.aggregate) {
       if (out.aggregateDistinct) return { unsupported: `${out.aggregate}(DISTINCT ...) across shards` };
       if (starBefore(select, i + 1)) return { unsupported: 'aggregates with * in the select list' };
-      const agg: MergeAggregate = { column: i, fn: out.aggregate };
-      if (out.aggregate === 'avg') {
-        // Each shard returns sum at this column and count appended after the visible columns.
-        agg.countColumn = select.outputs.length + avgColumns.length;
-        avgColumns.push(i);
-      }
-      aggregates.push(agg);
+      aggregates.push({ column: i, fn: out.aggregate });
+      if (out.aggregate === 'avg') avgColumns.push(i);
+      else if (STATISTICS.has(out.aggregate)) statColumns.push(i);
     } else if (grouped) {
       if (out.star) return { unsupported: '* in a grouped or aggregated select list' };
       if (!groupBy.includes(i)) {
         return { unsupported: `column ${out.name} is neither an aggregate nor a GROUP BY key` };
       }
     }
+  }
+  // Hidden partials after the visible columns: avg's counts, then count, sum, sum of squares per
+  // statistic (the order scatter-rewrite appends them in).
+  const hidden = select.outputs.length;
+  for (const a of aggregates) {
+    const avg = avgColumns.indexOf(a.column);
+    if (avg >= 0) a.countColumn = hidden + avg;
+    const stat = statColumns.indexOf(a.column);
+    if (stat >= 0) {
+      const base = hidden + avgColumns.length + 3 * stat;
+      a.countColumn = base;
+      a.sumColumn = base + 1;
+      a.sumSquaresColumn = base + 2;
+    }
+  }
+  // HAVING's aggregates are hidden after the statistics' partials, one column each.
+  let having: MergeHaving | undefined;
+  let hiddenCount = avgColumns.length + 3 * statColumns.length;
+  if (select.having) {
+    const first = hidden + hiddenCount;
+    select.having.aggregates.forEach((fn, i) => {
+      aggregates.push({ column: first + i, fn });
+    });
+    hiddenCount += select.having.aggregates.length;
+    const resolveHaving = (e: HavingExpr): MergeHaving =>
+      e.op === 'compare'
+        ? { op: 'compare', comparison: e.comparison, column: first + e.hidden, value: resolve(e.value) }
+        : { op: e.op, args: e.args.map(resolveHaving) };
+    having = resolveHaving(select.having.expr);
   }
   const limit = count(select.limit, resolve, 'LIMIT');
   if (typeof limit === 'string') return { unsupported: limit };
@@ -80,10 +131,28 @@ export function mergeFor(
 
   const limitsChange = grouped ? limit !== null || offset > 0 : offset > 0;
   const rewrite: ScatterRewrite | null =
-    limitsChange || avgColumns.length > 0
-      ? { limit: grouped || limit === null ? null : limit + offset, avgColumns }
+    limitsChange || hiddenCount > 0
+      ? {
+          limit: grouped || limit === null ? null : limit + offset,
+          avgColumns,
+          ...(statColumns.length > 0 ? { statColumns } : {}),
+          ...(having ? { having: true } : {}),
+        }
       : null;
-  const needsMerge = orderBy.length > 0 || grouped || limit !== null || offset > 0 || select.distinct;
+  let distinctOn: number[] | undefined;
+  if (select.distinctOn) {
+    if (grouped) return { unsupported: 'DISTINCT ON with GROUP BY or aggregates' };
+    distinctOn = select.distinctOn.map((p) => (p ?? 0) - 1);
+    if (distinctOn.some((c) => c < 0 || starBefore(select, c + 1)))
+      return { unsupported: 'DISTINCT ON an expression that is not in the select list' };
+  }
+  const needsMerge =
+    orderBy.length > 0 ||
+    grouped ||
+    limit !== null ||
+    offset > 0 ||
+    select.distinct ||
+    distinctOn !== undefined;
   if (!needsMerge) return { merge: null, rewrite };
   return {
     merge: {
@@ -93,7 +162,53 @@ export function mergeFor(
       offset,
       limit,
       distinct: select.distinct,
-      visibleColumns: avgColumns.length > 0 ? select.outputs.length : null,
+      ...(distinctOn ? { distinctOn } : {}),
+      ...(having ? { having } : {}),
+      visibleColumns: hiddenCount > 0 ? select.outputs.length : null,
+    },
+    rewrite,
+  };
+}
+
+/**
+ * A top-level UNION [ALL] of plain SELECTs: every shard runs the whole statement; the merge
+ * concatenates (UNION ALL) or deduplicates (UNION), then orders and pages. A UNION ALL branch
+ * that reads no sharded table would return its rows once per shard, so it is refused.
+ */
+function unionMerge(
+  select: SelectShape,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
+  const union = select.union!;
+  if (union.all && union.branchTables.some((t) => !t.some((name) => tables.sharded.has(name))))
+    return {
+      unsupported:
+        'UNION ALL with a branch that reads no sharded table (it would repeat once per shard; use UNION or run it separately)',
+    };
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null || starBefore(select, item.position))
+      return { unsupported: 'ORDER BY of a UNION that is not a column of its select list' };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offsetValue = count(select.offset, resolve, 'OFFSET');
+  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const offset = offsetValue ?? 0;
+  const rewrite: ScatterRewrite | null =
+    offset > 0 ? { limit: limit === null ? null : limit + offset, avgColumns: [] } : null;
+  if (union.all && orderBy.length === 0 && limit === null && offset === 0) return { merge: null, rewrite };
+  return {
+    merge: {
+      orderBy,
+      groupBy: [],
+      aggregates: [],
+      offset,
+      limit,
+      distinct: !union.all,
+      visibleColumns: null,
     },
     rewrite,
   };

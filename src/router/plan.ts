@@ -25,8 +25,9 @@ export interface RouteTarget {
 }
 
 export interface MergeOrder {
-  /** 0-based column index in the result. */
+  /** 0-based column index in the result; -1: the column called `name` (after `*`). */
   column: number;
+  name?: string;
   desc: boolean;
   nullsFirst: boolean;
 }
@@ -35,8 +36,12 @@ export interface MergeAggregate {
   /** 0-based column index in the per-shard result. */
   column: number;
   fn: AggregateFn;
-  /** For avg: the per-shard query returns sum at `column` and count at `countColumn`. */
+  /** For avg: the per-shard query returns sum at `column` and count at `countColumn`. For the
+   *  stddev/variance family: count, sum(x::numeric), sum(x::numeric * x::numeric) are hidden at
+   *  countColumn, sumColumn, sumSquaresColumn. */
   countColumn?: number;
+  sumColumn?: number;
+  sumSquaresColumn?: number;
 }
 
 /** How to combine per-shard results of a scatter read. */
@@ -50,9 +55,18 @@ export interface MergeSpec {
   offset: number;
   limit: number | null;
   distinct: boolean;
+  /** Groups kept after merging: HAVING over hidden aggregate columns (listed in `aggregates`). */
+  having?: MergeHaving;
+  /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
+  distinctOn?: number[];
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
   visibleColumns: number | null;
 }
+
+/** A HAVING predicate with its constants resolved: column is a 0-based per-shard column. */
+export type MergeHaving =
+  | { op: 'and' | 'or' | 'not'; args: MergeHaving[] }
+  | { op: 'compare'; comparison: string; column: number; value: string | null };
 
 export interface PlanBase {
   /** Effective consistency level for reads; null for writes and statements without data. */
@@ -86,6 +100,11 @@ export interface ScatterRewrite {
   limit: number | null;
   /** 0-based output columns holding avg(x): send sum(x) there and append count(x) at the end. */
   avgColumns: number[];
+  /** 0-based output columns holding stddev/variance(x): append count(x), sum(x::numeric) and
+   *  sum(x::numeric * x::numeric) after the avg counts (PostgreSQL only). */
+  statColumns?: number[];
+  /** Remove HAVING and append its aggregates after everything else (the merge filters groups). */
+  having?: boolean;
 }
 
 export interface ScatterPlan extends PlanBase {

@@ -200,7 +200,16 @@ function writeVerb(facts: StatementFacts, writeFunction: string | null): string 
 
 /** A read on several shards; level null: on the primaries (a locking read allowed to scatter). */
 function scatterRead(pc: PlanContext, shards: readonly ShardView[], level: ConsistencyLevel | null): Plan {
-  const merged = mergeFor(pc.input.facts.select, pc.input.resolve);
+  const shardKeys = new Set<string>();
+  const sharded = new Set<string>();
+  for (const t of pc.input.facts.tables) {
+    const key = pc.input.topology.tables[t]?.shardKey;
+    if (key) {
+      shardKeys.add(key);
+      sharded.add(t);
+    }
+  }
+  const merged = mergeFor(pc.input.facts.select, pc.input.resolve, { shardKeys, sharded });
   if ('unsupported' in merged)
     return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', { detail: merged.unsupported });
   const targets = shards.map(

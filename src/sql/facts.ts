@@ -47,7 +47,18 @@ export interface InsertShape {
   returning: boolean;
 }
 
-export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type AggregateFn =
+  | 'count'
+  | 'sum'
+  | 'min'
+  | 'max'
+  | 'avg'
+  | 'bool_and'
+  | 'bool_or'
+  | 'stddev_samp'
+  | 'stddev_pop'
+  | 'var_samp'
+  | 'var_pop';
 
 export interface OutputColumn {
   /** Name the column will have in the result (alias or derived). */
@@ -65,6 +76,8 @@ export interface OrderItem {
   position: number | null;
   /** Name of the output column sorted by (for diagnostics). */
   name: string | null;
+  /** A bare column name sorted by: after `*`, resolved against the result's columns. */
+  columnName?: string;
   desc: boolean;
   /** NULLS FIRST/LAST as PostgreSQL resolves them (default: NULLS LAST for ASC, FIRST for DESC). */
   nullsFirst: boolean;
@@ -82,6 +95,28 @@ export interface SelectShape {
   hasAggregates: boolean;
   /** Window functions, set operations, HAVING etc. that a simple merge cannot reproduce. */
   unmergeable: string | null;
+  /** Subqueries, CTEs, UNION branches and window functions that combine rows: each is right per
+   *  shard only when it groups, partitions or correlates by the shard key. */
+  nested?: NestedSelect[];
+  /** 1-based output positions of DISTINCT ON expressions (null: not an output column). */
+  distinctOn?: Array<number | null>;
+  /** HAVING over count/sum/min/max compared with constants; hidden i is its i-th aggregate. */
+  having?: { expr: HavingExpr; aggregates: AggregateFn[] };
+  /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
+  union?: { all: boolean; branchTables: string[][] };
+}
+
+/** A HAVING predicate the merge evaluates: comparisons of hidden aggregate columns. */
+export type HavingExpr =
+  | { op: 'and' | 'or' | 'not'; args: HavingExpr[] }
+  | { op: 'compare'; comparison: string; hidden: number; value: ValueRef };
+
+/** A subquery or CTE that combines rows: shard-local only when one of `keys` is a shard key. */
+export interface NestedSelect {
+  /** What combines rows ("an aggregate", "DISTINCT", "LIMIT/OFFSET", ...). */
+  what: string;
+  /** GROUP BY / DISTINCT ON / PARTITION BY columns and columns correlated to the outer row. */
+  keys: string[];
 }
 
 export type TransactionAction =

@@ -3,9 +3,33 @@
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
+import { havingCalls, havingExpr } from './pg-having.js';
+import { branchSelects, nestedSelects } from './pg-nested-selects.js';
 import { type LiteralMap, valueRef } from './pg-values.js';
 
-const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
+const MERGEABLE = new Set<string>([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'stddev',
+  'stddev_samp',
+  'stddev_pop',
+  'variance',
+  'var_samp',
+  'var_pop',
+]);
+
+/** Aggregates that are another's synonym, merged as that one. */
+const SYNONYMS: Record<string, AggregateFn> = {
+  every: 'bool_and',
+  stddev: 'stddev_samp',
+  variance: 'var_samp',
+};
 
 /** Built-in aggregates (user-defined ones cannot be told from functions without the catalog). */
 const AGGREGATES = new Set([
@@ -122,7 +146,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(rt: Node, problems: string[]): OutputColumn {
+function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColumn {
   const v = unwrapCast(rt.val);
   const named = typeof rt.name === 'string';
   const col: OutputColumn = { name: named ? (rt.name as string) : figureName(rt.val) };
@@ -139,7 +163,7 @@ function outputColumn(rt: Node, problems: string[]): OutputColumn {
     const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
     if (!mergeable) problems.push(`aggregate ${fname}() across shards`);
     else {
-      col.aggregate = fname as AggregateFn;
+      col.aggregate = SYNONYMS[fname] ?? (fname as AggregateFn);
       if (v[1].agg_distinct) col.aggregateDistinct = true;
       topAggregate = v[1];
     }
@@ -147,7 +171,7 @@ function outputColumn(rt: Node, problems: string[]): OutputColumn {
   // Window functions and aggregates buried in expressions (sum(x) + 1) cannot be merged.
   walk(rt.val, (type, body) => {
     if (type === 'FuncCall') {
-      if (body.over) problems.push('window functions');
+      if (body.over) windows.push(body.over as Node);
       else if (body !== topAggregate && isAggregateCall(body) && topAggregate === null)
         problems.push('an aggregate inside an expression');
       else if (body !== topAggregate && isAggregateCall(body))
@@ -157,11 +181,59 @@ function outputColumn(rt: Node, problems: string[]): OutputColumn {
   return col;
 }
 
+/** The leaf SELECTs of a UNION [ALL] of one kind; null when the tree mixes kinds or operators. */
+function unionBranches(sel: Node): Node[] | null {
+  const leaves: Node[] = [];
+  const visit = (n: Node): boolean => {
+    if (!n.op || n.op === 'SETOP_NONE') {
+      leaves.push(n);
+      return true;
+    }
+    if (n.op !== sel.op || Boolean(n.all) !== Boolean(sel.all)) return false;
+    return visit((n.larg ?? {}) as Node) && visit((n.rarg ?? {}) as Node);
+  };
+  return visit(sel) ? leaves : null;
+}
+
+/** Tables a SELECT reads in its FROM clause (relation names, unqualified). */
+function fromTables(sel: Node): string[] {
+  const out = new Set<string>();
+  walk(sel.fromClause, (type, b) => {
+    if (type === 'RangeVar' && typeof b.relname === 'string') out.add(b.relname);
+  });
+  return [...out];
+}
+
+/** Column names a window's PARTITION BY uses (through a named window of the WINDOW clause). */
+function partitionKeys(over: Node, windowClause: unknown): string[] {
+  const defs = [over];
+  const ref =
+    typeof over.refname === 'string' ? over.refname : typeof over.name === 'string' ? over.name : null;
+  if (ref !== null)
+    for (const w of list(windowClause)) {
+      const def = isType(w, 'WindowDef');
+      if (def?.name === ref) defs.push(def);
+    }
+  const keys: string[] = [];
+  for (const d of defs)
+    for (const p of list(d.partitionClause)) {
+      const ref = isType(p, 'ColumnRef');
+      const name = str(list(ref?.fields).at(-1));
+      if (name) keys.push(name);
+    }
+  return keys;
+}
+
 export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   const problems: string[] = [];
-  const targets: Target[] = list(sel.targetList).map((t) => {
+  const windows: Node[] = [];
+  const setOp = sel.op && sel.op !== 'SETOP_NONE';
+  const branches = setOp ? unionBranches(sel) : null;
+  // A UNION's columns are its first branch's.
+  const head = branches?.[0] ?? sel;
+  const targets: Target[] = list(head.targetList).map((t) => {
     const rt = isType(t, 'ResTarget') ?? {};
-    return { column: outputColumn(rt, problems), key: shapeKey(rt.val) };
+    return { column: outputColumn(rt, problems, windows), key: shapeKey(rt.val) };
   });
   const outputs = targets.map((t) => t.column);
   const firstStar = outputs.findIndex((o) => o.star);
@@ -190,9 +262,12 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     if (b.sortby_dir === 'SORTBY_USING') problems.push('ORDER BY ... USING');
     const position = positionOf(b.node);
     const out = position !== null ? outputs[position - 1] : undefined;
+    const fields = list(isType(b.node, 'ColumnRef')?.fields);
+    const bare = fields.length === 1 ? str(fields[0]) : null;
     return {
       position,
       name: out && !out.star ? out.name : null,
+      ...(bare ? { columnName: bare } : {}),
       desc,
       nullsFirst:
         b.sortby_nulls === 'SORTBY_NULLS_FIRST'
@@ -207,13 +282,42 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     if (t?.[0] === 'GroupingSet') problems.push('GROUPING SETS / ROLLUP / CUBE');
     return positionOf(g);
   });
-  const distinctClause = sel.distinctClause;
-  const distinct = Array.isArray(distinctClause);
-  if (distinct && distinctClause.some((d) => nodeType(d) !== null)) problems.push('DISTINCT ON');
-  if (sel.havingClause) problems.push('HAVING');
-  if (sel.op && sel.op !== 'SETOP_NONE') problems.push('UNION/INTERSECT/EXCEPT');
+  const distinctClause = Array.isArray(sel.distinctClause) ? (sel.distinctClause as unknown[]) : null;
+  let distinct = distinctClause !== null;
+  let distinctOn: Array<number | null> | undefined;
+  if (distinctClause?.some((d) => nodeType(d) !== null)) {
+    distinct = false;
+    const on = distinctClause.map(positionOf);
+    distinctOn = on;
+    if (on.includes(null)) problems.push('DISTINCT ON an expression that is not in the select list');
+  }
+  let having: SelectShape['having'];
+  if (sel.havingClause) {
+    const expr = havingExpr(sel.havingClause, (n) => valueRef(n, lits));
+    const calls = havingCalls(sel.havingClause);
+    if (expr === null || calls === null)
+      problems.push('HAVING other than comparisons of count/sum/min/max with constants');
+    else having = { expr, aggregates: calls.map((c) => (lastName(c.funcname) ?? 'count') as AggregateFn) };
+  }
+  const nested = nestedSelects(sel);
+  let union: SelectShape['union'];
+  if (setOp) {
+    if (sel.op !== 'SETOP_UNION') problems.push('INTERSECT/EXCEPT');
+    else if (!branches) problems.push('UNION mixed with UNION ALL (or INTERSECT/EXCEPT) in one statement');
+    else {
+      union = { all: Boolean(sel.all), branchTables: branches.map(fromTables) };
+      // Each branch runs per shard: it must not combine rows itself, unless by the shard key.
+      for (const b of branches) nested.push(...branchSelects(b));
+    }
+  }
   if (sel.limitOption === 'LIMIT_OPTION_WITH_TIES') problems.push('FETCH ... WITH TIES');
-  if (sel.windowClause) problems.push('window functions');
+  const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
+  if (windows.length > 0 && grouped) problems.push('window functions over grouped rows');
+  for (const w of windows)
+    nested.push({
+      what: 'a window function not partitioned by the shard key',
+      keys: partitionKeys(w, sel.windowClause),
+    });
   const limit = sel.limitCount ? valueRef(sel.limitCount, lits) : null;
   const offset = sel.limitOffset ? valueRef(sel.limitOffset, lits) : null;
   // An expression as LIMIT/OFFSET would read as "none": refuse instead of returning too much.
@@ -227,8 +331,12 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     offset,
     groupBy,
     distinct,
+    ...(distinctOn ? { distinctOn } : {}),
+    ...(union ? { union } : {}),
+    ...(having ? { having } : {}),
     hasAggregates:
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
+    nested,
   };
 }

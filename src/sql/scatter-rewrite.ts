@@ -7,7 +7,8 @@ import { parseSync } from 'libpg-query';
 import { ShardgateError } from '../errors.js';
 import type { ScatterRewrite } from '../router/plan.js';
 import { fingerprint } from './fingerprint.js';
-import { isType, list, nodeType } from './pg-ast.js';
+import { isType, list, type Node, nodeType } from './pg-ast.js';
+import { havingCalls } from './pg-having.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -115,6 +116,9 @@ const CLAUSE_WORDS = new Set([
   'for',
 ]);
 
+/** Clauses that can follow HAVING. */
+const HAVING_ENDS = new Set(['window', 'order', 'limit', 'offset', 'fetch', 'for']);
+
 function unsupported(detail: string): ShardgateError {
   return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
 }
@@ -123,8 +127,14 @@ function unsupported(detail: string): ShardgateError {
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const masked = maskSql(sql);
   const words = topLevelWords(masked);
-  if (words.some((w) => w.word === 'union' || w.word === 'intersect' || w.word === 'except'))
-    throw unsupported('a set operation cannot be rewritten per shard');
+  // A top-level UNION's LIMIT/OFFSET (after its last branch) applies to the whole union.
+  if (words.some((w) => w.word === 'intersect' || w.word === 'except'))
+    throw unsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
+  if (
+    words.some((w) => w.word === 'union') &&
+    (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0)
+  )
+    throw unsupported('aggregates in a UNION cannot be rewritten per shard');
   if (words.some((w) => w.word === 'fetch')) throw unsupported('FETCH FIRST across shards (use LIMIT)');
   const edits: Array<{ start: number; end: number; text: string }> = [];
   const clauseEnd = (at: number): number => {
@@ -149,15 +159,37 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
   if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
-  if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, masked, words, rewrite.avgColumns));
-  edits.sort((a, b) => b.start - a.start);
+  if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0 || rewrite.having)
+    edits.push(
+      ...aggregateEdits(
+        sql,
+        masked,
+        words,
+        rewrite.avgColumns,
+        rewrite.statColumns ?? [],
+        rewrite.having === true,
+      ),
+    );
+  // Right to left; of two edits at one offset the later one first, so its text ends up after.
+  const ordered = edits.map((e, i) => ({ ...e, i })).sort((a, b) => b.start - a.start || b.i - a.i);
   let out = sql;
-  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const e of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
 
-/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
-function avgEdits(sql: string, masked: string, words: Word[], columns: number[]) {
+/**
+ * avg(x) -> sum(x) AS avg in place (the client's name kept), count(x) appended at the end of the
+ * select list; for stddev/variance(x), count(x), sum(x::numeric), sum(x::numeric * x::numeric)
+ * appended after the counts. FILTER clauses go along with each appended aggregate.
+ */
+function aggregateEdits(
+  sql: string,
+  masked: string,
+  words: Word[],
+  avgColumns: number[],
+  statColumns: number[],
+  having: boolean,
+) {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
     tree = parseSync(sql) as typeof tree;
@@ -167,24 +199,58 @@ function avgEdits(sql: string, masked: string, words: Word[], columns: number[])
   const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
   const targets = list(select?.targetList);
   const edits: Array<{ start: number; end: number; text: string }> = [];
-  const counts: string[] = [];
-  for (const column of columns) {
-    const val = isType(targets[column], 'ResTarget')?.val;
-    const t = nodeType(val);
-    if (t?.[0] !== 'FuncCall') throw unsupported('avg() under a cast or inside an expression');
+  const appended: string[] = [];
+  const call = (column: number | Node) => {
+    const target =
+      typeof column === 'number' ? isType(targets[column], 'ResTarget') : { val: { FuncCall: column } };
+    const t = nodeType(target?.val);
+    if (t?.[0] !== 'FuncCall') throw unsupported('an aggregate under a cast or inside an expression');
     const loc = t[1].location;
-    if (typeof loc !== 'number') throw unsupported('avg() whose call cannot be located');
+    if (typeof loc !== 'number') throw unsupported('an aggregate whose call cannot be located');
     const open = masked.indexOf('(', loc);
-    let close = groupEnd(masked, open);
-    // avg(x) FILTER (WHERE ...): the count keeps the filter.
+    const argsEnd = groupEnd(masked, open);
+    let close = argsEnd;
+    // agg(x) FILTER (WHERE ...): the appended aggregates keep the filter.
     const after = /^\s*filter\s*\(/i.exec(masked.slice(close));
     if (after) close = groupEnd(masked, close + after[0].length - 1);
-    edits.push({ start: loc, end: open, text: 'sum' });
-    counts.push(`count${sql.slice(open, close)}`);
+    return {
+      loc,
+      open,
+      argsEnd,
+      args: sql.slice(open + 1, argsEnd - 1),
+      filter: sql.slice(argsEnd, close),
+      named: typeof target?.name === 'string',
+      end: close,
+    };
+  };
+  for (const column of avgColumns) {
+    const c = call(column);
+    edits.push({ start: c.loc, end: c.open, text: 'sum' });
+    if (!c.named) edits.push({ start: c.end, end: c.end, text: ' AS avg' });
+    appended.push(`count(${c.args})${c.filter}`);
+  }
+  for (const column of statColumns) {
+    const c = call(column);
+    const x = `(${c.args})::numeric`;
+    appended.push(`count(${c.args})${c.filter}`, `sum(${x})${c.filter}`, `sum(${x} * ${x})${c.filter}`);
+  }
+  if (having) {
+    // HAVING's aggregates go to the end of the list; the clause itself is evaluated by the merge.
+    const calls = havingCalls(select?.havingClause);
+    if (calls === null) throw unsupported('HAVING that the merge cannot evaluate');
+    for (const f of calls) {
+      const c = call(f);
+      appended.push(sql.slice(c.loc, c.end));
+    }
+    const at = words.findIndex((w) => w.word === 'having');
+    if (at < 0) throw unsupported('HAVING whose clause cannot be located');
+    const next = words.slice(at + 1).find((w) => HAVING_ENDS.has(w.word));
+    const end = next ? next.start : masked.replace(/[\s;]+$/, '').length;
+    edits.push({ start: words[at]!.start, end, text: '' });
   }
   const selectAt = words.findIndex((w) => w.word === 'select');
   const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));
   const at = (endOfList ? masked.slice(0, endOfList.start) : masked).replace(/[\s;]+$/, '').length;
-  edits.push({ start: at, end: at, text: `, ${counts.join(', ')}` });
+  edits.push({ start: at, end: at, text: `, ${appended.join(', ')}` });
   return edits;
 }

@@ -312,10 +312,11 @@ describe('select shape', () => {
   });
   it('flags what a merge cannot reproduce', () => {
     const cases: Array<[string, RegExp]> = [
-      ['SELECT a FROM t UNION SELECT a FROM u', /UNION/],
-      ['SELECT row_number() OVER () FROM t', /window/],
-      ['SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 1', /HAVING/],
-      ['SELECT DISTINCT ON (a) a, b FROM t', /DISTINCT ON/],
+      ['SELECT a FROM t INTERSECT SELECT a FROM u', /INTERSECT/],
+      ['SELECT a FROM t UNION SELECT a FROM u UNION ALL SELECT a FROM v', /UNION mixed/],
+      ['SELECT a, count(*), row_number() OVER () FROM t GROUP BY a', /window functions over grouped rows/],
+      ['SELECT DISTINCT ON (a + 1) a, b FROM t', /DISTINCT ON an expression/],
+      ['SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > a', /HAVING other than/],
       ['SELECT sum(x) + 1 FROM t', /aggregate inside an expression/],
       ["SELECT string_agg(x, ',') FROM t", /string_agg/],
       ['SELECT a FROM t LIMIT 2 + 3', /LIMIT expression/],
@@ -323,6 +324,14 @@ describe('select shape', () => {
     ];
     for (const [sql, re] of cases) expect(one(sql).select?.unmergeable, sql).toMatch(re);
     expect(one('SELECT DISTINCT a FROM t').select).toMatchObject({ distinct: true, unmergeable: null });
+    // Merged with conditions the planner checks against the shard keys (router-merge-spec.test.ts).
+    expect(one('SELECT DISTINCT ON (b) a, b FROM t ORDER BY b, a').select).toMatchObject({
+      distinctOn: [2],
+      unmergeable: null,
+    });
+    expect(one('SELECT row_number() OVER (PARTITION BY k) FROM t').select!.nested).toEqual([
+      { what: 'a window function not partitioned by the shard key', keys: ['k'] },
+    ]);
     expect(one('SELECT count(*)::int AS n FROM t').select!.outputs[0]).toEqual({
       name: 'n',
       aggregate: 'count',

@@ -95,7 +95,11 @@ describe('analyzer facts', () => {
     expect(s.groupBy).toEqual([1]);
     expect(s.orderBy[0]).toMatchObject({ position: 2, desc: true });
     expect(s.outputs.map((o) => o.aggregate)).toEqual([undefined, 'count', 'avg']);
-    expect(first('SELECT a FROM t UNION SELECT a FROM u').select!.unmergeable).toBeTruthy();
+    expect(first('SELECT a FROM t UNION SELECT a FROM u').select!.union).toEqual({
+      all: false,
+      branchTables: [['t'], ['u']],
+    });
+    expect(first('SELECT a FROM t INTERSECT SELECT a FROM u').select!.unmergeable).toBeTruthy();
   });
   it('describes multi-row inserts', () => {
     const f = first('INSERT INTO posts (id, user_id) VALUES (1, 10), (2, $1)');
@@ -126,6 +130,6 @@ describe('scatter rewrite', () => {
       rewriteForScatter('SELECT g, avg(x) FROM t GROUP BY g', { limit: null, avgColumns: [1] })
         .replace(/\s+/g, ' ')
         .trim(),
-    ).toBe('SELECT g, sum(x), count(x) FROM t GROUP BY g');
+    ).toBe('SELECT g, sum(x) AS avg, count(x) FROM t GROUP BY g');
   });
 });

@@ -28,24 +28,45 @@ describe('scatter rewrite', () => {
       "SELECT id, 'limit 1' AS s FROM (SELECT id FROM t LIMIT 100) x /* limit 9 */ LIMIT 4 ",
     );
   });
-  it('avg(x) -> sum(x) with count(x) appended', () => {
+  it('avg(x) -> sum(x) AS avg (the column name PostgreSQL gives) with count(x) appended', () => {
     expect(
       rewriteForScatter('SELECT user_id, avg(score) AS a, avg(x + 1) FROM t GROUP BY 1 ORDER BY 2 LIMIT 5', {
         limit: null,
         avgColumns: [1, 2],
       }),
     ).toBe(
-      'SELECT user_id, sum(score) AS a, sum(x + 1), count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
+      'SELECT user_id, sum(score) AS a, sum(x + 1) AS avg, count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
     );
     expect(
       rewriteForScatter('SELECT avg(x) FILTER (WHERE y > 0) FROM t', { limit: null, avgColumns: [0] }),
-    ).toBe('SELECT sum(x) FILTER (WHERE y > 0), count(x) FILTER (WHERE y > 0) FROM t');
+    ).toBe('SELECT sum(x) FILTER (WHERE y > 0) AS avg, count(x) FILTER (WHERE y > 0) FROM t');
     expect(
       rewriteForScatter('WITH c AS (SELECT avg(q) FROM u) SELECT avg(v) FROM c', {
         limit: null,
         avgColumns: [0],
       }),
-    ).toBe('WITH c AS (SELECT avg(q) FROM u) SELECT sum(v), count(v) FROM c');
+    ).toBe('WITH c AS (SELECT avg(q) FROM u) SELECT sum(v) AS avg, count(v) FROM c');
+  });
+  it('stddev/variance keep their call and append count, sum and sum of squares in numeric', () => {
+    expect(
+      rewriteForScatter('SELECT status, stddev(amount), avg(amount) FROM p GROUP BY 1', {
+        limit: null,
+        avgColumns: [2],
+        statColumns: [1],
+      }),
+    ).toBe(
+      'SELECT status, stddev(amount), sum(amount) AS avg, count(amount), count(amount), sum((amount)::numeric), sum((amount)::numeric * (amount)::numeric) FROM p GROUP BY 1',
+    );
+  });
+  it('HAVING: the clause removed, its aggregates appended after everything else', () => {
+    expect(
+      rewriteForScatter(
+        'SELECT status, avg(amount) FROM p GROUP BY status HAVING count(*) > 2 AND sum(amount) FILTER (WHERE x) < 9 ORDER BY 1 LIMIT 3',
+        { limit: null, avgColumns: [1], having: true },
+      ),
+    ).toBe(
+      'SELECT status, sum(amount) AS avg, count(amount), count(*), sum(amount) FILTER (WHERE x) FROM p GROUP BY status ORDER BY 1 ',
+    );
   });
   it('refuses what it cannot rewrite', () => {
     expect(() => rewriteForScatter('SELECT avg(x)::int FROM t', { limit: null, avgColumns: [0] })).toThrow(

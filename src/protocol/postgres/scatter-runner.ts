@@ -103,21 +103,22 @@ export async function runScatter(
     const merger = new ResultMerger(
       merge,
       fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
-      { maxRows },
+      { maxRows, postgres: true },
     );
     results.forEach((r, i) => {
       for (const row of r.rows) merger.add(i, row);
       merger.endShard(i);
     });
     rows = merger.finish();
-    const visible = merge?.visibleColumns ?? null;
-    if (visible !== null) visibleFields = fields.slice(0, visible);
+    visibleFields = merger.outputColumns().map((c, i) => retyped(fields[i]!, c.typeOid));
     // Writes with RETURNING keep their verb (UPDATE n, DELETE n), summed over the shards.
     tag =
       plan.type === 'split-insert' || (plan.write && merge === null)
         ? combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''))
         : `SELECT ${rows.length}`;
   } else {
+    // A write split per shard (INSERT of several keys): RETURNING rows of every shard, in order.
+    for (const r of results) for (const row of r.rows) rows.push(row);
     tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
   }
   const out: Buffer[] = [];
@@ -160,6 +161,12 @@ export async function runScatter(
   }
   cycle.session.write(Buffer.concat(out));
   void responder;
+}
+
+/** A field whose merged values have another type (avg of integers is numeric, not bigint). */
+function retyped(field: FieldInfo, typeOid: number): FieldInfo {
+  if (field.typeOid === typeOid) return field;
+  return { ...field, typeOid, typeSize: typeOid === 701 ? 8 : -1, typeModifier: -1 };
 }
 
 function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {

@@ -1,0 +1,174 @@
+// The two sides of the PostgreSQL oracle: the demo schema and rows in one unsharded database (the
+// oracle, "oracle<N>" on the first shard's primary server) and in a shardgate topology of N shards
+// with replicas started by the local launcher, every data type at level strong so replica lag
+// plays no part. shardgate runs in this process on a free port. One cluster serves several
+// topologies (2 shards, 3 shards), each in its own databases, so a run starts the servers once.
+import pg from 'pg';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { loadDemoData } from '../../src/local/demo-data.js';
+import { DEMO_TOPICS, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
+import { configForLocalShards } from '../../src/local/local-config.js';
+import {
+  type LocalServer,
+  type PostgresCluster,
+  startPostgresCluster,
+} from '../../src/local/postgres-cluster.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+
+export interface PgOracleTopology {
+  shards: number;
+  proxy: ProxyHandle;
+  config: ShardgateConfig;
+  /** A client on this topology's unsharded oracle database. */
+  oracle: pg.Client;
+  /** A client through shardgate. */
+  shardgate: pg.Client;
+  /** Stops shardgate and closes the clients (the servers belong to the cluster). */
+  stop(): Promise<void>;
+}
+
+export interface PgOracleCluster {
+  cluster: PostgresCluster;
+  /**
+   * A fresh topology on the first `shards` shards: database sg<shards> on each primary, the
+   * demo rows spread by shardgate's own sharding, and oracle<shards> holding all of them.
+   */
+  topology(shards: number, users: number): Promise<PgOracleTopology>;
+  stop(): Promise<void>;
+}
+
+function literal(v: string | number | boolean): string {
+  return typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v);
+}
+
+/** The demo rows as INSERTs for one unsharded database (the same rows loadDemoData spreads). */
+export function oracleDataSql(users: number): string[] {
+  const byTable = new Map<string, string[]>();
+  for (const r of demoRows(users)) {
+    const cols = ['id', 'user_id', ...Object.keys(r.extra)];
+    const values = `(${[r.id, r.userId, ...Object.values(r.extra)].map(literal).join(', ')})`;
+    const key = `${r.table} (${cols.join(', ')})`;
+    let list = byTable.get(key);
+    if (!list) byTable.set(key, (list = []));
+    list.push(values);
+  }
+  const out = [...byTable].map(([target, values]) => `INSERT INTO ${target} VALUES ${values.join(', ')}`);
+  out.push(
+    `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`).join(', ')}`,
+  );
+  return out;
+}
+
+async function connect(config: pg.ClientConfig): Promise<pg.Client> {
+  const c = new pg.Client(config);
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function recreateDatabase(server: LocalServer, name: string): Promise<void> {
+  const admin = await connect({
+    host: server.host,
+    port: server.port,
+    user: 'postgres',
+    database: 'postgres',
+  });
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function startTopology(
+  cluster: PostgresCluster,
+  shards: number,
+  users: number,
+): Promise<PgOracleTopology> {
+  if (shards > cluster.shards.length)
+    throw new Error(`the cluster has ${cluster.shards.length} shards, not ${shards}`);
+  const database = `sg${shards}`;
+  const launched = cluster.shards
+    .slice(0, shards)
+    .map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas }));
+  for (const s of launched) await recreateDatabase(s.primary as LocalServer, database);
+  const base = configForLocalShards(launched, { database });
+  const strong = Object.fromEntries(Object.keys(base.dataTypes).map((name) => [name, { level: 'strong' }]));
+  const config = configForLocalShards(launched, {
+    database,
+    overrides: {
+      listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+      routing: { defaultLevel: 'strong' },
+      dataTypes: strong,
+      observability: { enabled: false },
+    },
+  });
+  await loadDemoData(config, { users });
+  const primary = cluster.shards[0]!.primary;
+  await recreateDatabase(primary, `oracle${shards}`);
+  const opened: pg.Client[] = [];
+  let proxy: ProxyHandle | null = null;
+  try {
+    const oracle = await connect({
+      host: primary.host,
+      port: primary.port,
+      user: 'postgres',
+      database: `oracle${shards}`,
+    });
+    opened.push(oracle);
+    await oracle.query(demoSchemaSql());
+    for (const sql of oracleDataSql(users)) await oracle.query(sql);
+    proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    const shardgate = await connect({
+      host: '127.0.0.1',
+      port: proxy.postgres.port,
+      user: 'app',
+      password: 'app',
+      database,
+    });
+    opened.push(shardgate);
+    const handle = proxy;
+    return {
+      shards,
+      proxy: handle,
+      config,
+      oracle,
+      shardgate,
+      async stop() {
+        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+        await handle.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+    await proxy?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Local PostgreSQL servers: `shards` primaries with `replicas` streaming replicas each. */
+export async function startPgOracleCluster(options: {
+  shards: number;
+  replicas: number;
+}): Promise<PgOracleCluster> {
+  const cluster = await startPostgresCluster({
+    shards: options.shards,
+    replicasPerShard: options.replicas,
+    database: 'shardgate',
+  });
+  const running: PgOracleTopology[] = [];
+  return {
+    cluster,
+    async topology(shards, users) {
+      const t = await startTopology(cluster, shards, users);
+      running.push(t);
+      return t;
+    },
+    async stop() {
+      for (const t of running) await t.stop().catch(() => undefined);
+      await cluster.stop();
+    },
+  };
+}
