@@ -25,6 +25,13 @@ export const ERRORS = {
     message:
       'message of {size} bytes exceeds the configured maximum of {max} bytes (limits.maxMessageBytes); send smaller statements or raise the limit',
   },
+  PENDING_BATCH_TOO_LARGE: {
+    sqlstate: '54000',
+    mysqlErrno: 1153,
+    severity: 'FATAL',
+    message:
+      'more than {max} bytes of extended-protocol messages arrived without a Sync (limits.maxPendingClientBytes); send Sync more often or raise the limit',
+  },
   UNSUPPORTED_PROTOCOL: {
     sqlstate: '08P01',
     mysqlErrno: 1047,
@@ -68,6 +75,13 @@ export const ERRORS = {
     mysqlErrno: 1040,
     severity: 'FATAL',
     message: 'too many client connections ({max}); retry later or raise limits.maxClientConnections',
+  },
+  PREPARED_STATEMENT_LIMIT: {
+    sqlstate: '53400',
+    mysqlErrno: 1461,
+    severity: 'ERROR',
+    message:
+      'this session already holds {max} prepared statements (limits.maxPreparedStatementsPerSession); close (deallocate) statements you no longer use',
   },
   TLS_REQUIRED: {
     sqlstate: '28000',
@@ -135,6 +149,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message:
       'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
+  },
+  NONSTANDARD_STRING_LITERAL: {
+    sqlstate: '22P06',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message:
+      "a '...' string holds a backslash while standard_conforming_strings is off, which shardgate cannot route safely; write it as E'...' or turn standard_conforming_strings on",
   },
   SCATTER_UNSUPPORTED: {
     sqlstate: '0A000',

@@ -259,8 +259,22 @@ export const configSchema = z.object({
       maxClientConnections: z.number().int().min(1).default(10_000),
       /** Close a client that has not finished startup within this time. */
       startupTimeoutMs: z.number().int().min(1).default(10_000),
+      /** Bytes of a client's statements waiting for their turn before shardgate stops reading it. */
+      maxPendingClientBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024),
+      /** Prepared statements one client session may hold (both protocols). */
+      maxPreparedStatementsPerSession: z.number().int().min(1).default(1_000),
     })
-    .default({ maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 10_000, startupTimeoutMs: 10_000 }),
+    .default({
+      maxMessageBytes: 64 * 1024 * 1024,
+      maxClientConnections: 10_000,
+      startupTimeoutMs: 10_000,
+      maxPendingClientBytes: 4 * 1024 * 1024,
+      maxPreparedStatementsPerSession: 1_000,
+    }),
   /** Database names clients may connect to (the logical database). Empty: any name. */
   databases: z.array(z.string()).default([]),
   users: z.array(userSchema).min(1, 'at least one user is needed'),

@@ -24,6 +24,11 @@ export interface AnalyzedQuery {
   statements: StatementRange[];
 }
 
+export interface AnalyzeOptions {
+  /** standard_conforming_strings is off: a backslash in a '...' string escapes. */
+  backslashQuotes?: boolean;
+}
+
 /** Facts as cached per query shape: everything but the comment hints of this text. */
 export type CachedFacts = Omit<QueryFacts, 'hints'>;
 
@@ -56,8 +61,12 @@ export class QueryAnalyzer {
     return this.cache.stats;
   }
 
-  analyze(sql: string): AnalyzedQuery {
+  /** `backslashQuotes`: the session runs with standard_conforming_strings off. */
+  analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery {
     const fp = fingerprint(sql);
+    // The tokenizer and libpg-query read '...' as standard strings; with the setting off the
+    // server would read a backslash in one as an escape: another statement than the one routed.
+    if (fp.plainBackslash && options?.backslashQuotes) throw new ShardgateError('NONSTANDARD_STRING_LITERAL');
     const hints = fp.hintComments.length > 0 ? parseHints(fp.hintComments) : NO_HINTS;
     if (fp.text.startsWith('shardgate explain')) {
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);

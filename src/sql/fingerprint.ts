@@ -33,6 +33,11 @@ export interface Fingerprint {
   maxParam: number;
   /** One range per non-empty statement, in order (parenthesis depth and BEGIN ATOMIC aware). */
   statements: StatementRange[];
+  /**
+   * A plain '...' string holds a backslash: with standard_conforming_strings off the server reads
+   * it (and maybe the rest of the text) differently from this tokenizer and the parser.
+   */
+  plainBackslash?: boolean;
 }
 
 // --- token pieces: char codes only, no regular expressions (hot path) --------------------------
@@ -241,6 +246,7 @@ export function fingerprint(sql: string): Fingerprint {
   const statements: StatementRange[] = [];
   let out = '';
   let maxParam = 0;
+  let plainBackslash = false;
   // Token separation in the output: one space between tokens except around . ( [ :: and before , ) ] ;
   let glue = true;
   // Statement tracking.
@@ -305,6 +311,7 @@ export function fingerprint(sql: string): Fingerprint {
     }
     if (c === QUOTE) {
       const r = readQuotedSegments(sql, i, false);
+      if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
       pushLiteral(unescapeStandard(r.raw), i, r.end, 'string');
       i = r.end;
       continue;
@@ -329,6 +336,7 @@ export function fingerprint(sql: string): Fingerprint {
       if (lc === 110) {
         // N'...' national character string
         const r = readQuotedSegments(sql, i + 1, false);
+        if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
         pushLiteral(unescapeStandard(r.raw), i, r.end, 'string');
         i = r.end;
         continue;
@@ -337,6 +345,7 @@ export function fingerprint(sql: string): Fingerprint {
     if ((c | 32) === 117 && next === 38 && sql.charCodeAt(i + 2) === QUOTE) {
       // U&'...' [UESCAPE 'c']
       const r = readQuotedSegments(sql, i + 2, false);
+      if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
       const esc = readUescape(sql, r.end);
       const end = esc ? esc[1] : r.end;
       pushLiteral(decodeUnicodeString(unescapeStandard(r.raw), esc ? esc[0] : '\\'), i, end, 'string');
@@ -509,7 +518,7 @@ export function fingerprint(sql: string): Fingerprint {
     i++;
   }
   endStatement();
-  return { text: out, literals, hintComments, maxParam, statements };
+  return { text: out, literals, hintComments, maxParam, statements, plainBackslash };
 }
 
 /** Keeps the body of a comment when it is a shardgate hint (`shardgate:` case-insensitive). */

@@ -41,6 +41,11 @@ export class QueryCycle implements GateParticipant {
   /** A cutover aborted the transaction while idle: the next statement reports this error. */
   private pendingCutoverError: ShardgateError | null = null;
   private seenTranslations = 0;
+  /** Bytes of client messages received but not yet run; past limits.maxPendingClientBytes reading stops. */
+  private pendingBytes = 0;
+  private readingPaused = false;
+  /** The servers' standard_conforming_strings (a session may SET its own). */
+  private serverStandardStrings = 'on';
 
   constructor(
     readonly session: PgClientSession,
@@ -65,6 +70,7 @@ export class QueryCycle implements GateParticipant {
     this.cancelKey = this.services.cancel.register({ cancel: () => this.cancelRunning() });
     this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
+    this.serverStandardStrings = params.get('standard_conforming_strings') ?? 'on';
     const out: Buffer[] = [];
     for (const [name, value] of params) {
       const own = state.settings.get(name.toLowerCase());
@@ -103,9 +109,18 @@ export class QueryCycle implements GateParticipant {
     // COPY FROM STDIN data goes straight to the server running the COPY.
     if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
       const copying = this.copyTarget();
-      if (copying) copying.conn.write(bytes);
+      if (copying) {
+        copying.conn.write(bytes);
+        // A server slower than the client: stop reading the client until the server catches up.
+        if (copying.conn.socket.writableNeedDrain && !this.readingPaused) {
+          this.readingPaused = true;
+          this.session.pauseReading();
+          copying.conn.socket.once('drain', () => this.resumeReading());
+        }
+      }
       return;
     }
+    this.pendingBytes += bytes.length;
     switch (type) {
       case FE.Query:
         this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
@@ -141,7 +156,21 @@ export class QueryCycle implements GateParticipant {
   }
 
   onChunkEnd(): void {
+    const max = this.services.config.limits.maxPendingClientBytes;
+    if (this.pendingBytes > max && !this.readingPaused) {
+      // A batch without Sync can never run, so waiting for it would wait forever.
+      if (this.units.length === 0) throw new ShardgateError('PENDING_BATCH_TOO_LARGE', { max });
+      // Statements queue faster than they run (the client pipelines and does not read): stop reading.
+      this.readingPaused = true;
+      this.session.pauseReading();
+    }
     if (!this.busy) void this.pump();
+  }
+
+  private resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    this.session.resumeReading();
   }
 
   private copyTarget(): ServerBinding | null {
@@ -154,7 +183,13 @@ export class QueryCycle implements GateParticipant {
     this.busy = true;
     try {
       while (this.units.length > 0 && !this.clientGone) {
+        // The next result waits until the client has read the previous ones.
+        if (this.session.needsDrain) await new Promise<void>((resolve) => this.session.onDrained(resolve));
+        if (this.clientGone) break;
         const unit = this.units.shift()!;
+        for (const f of unit.frames) this.pendingBytes -= f.bytes.length;
+        if (this.readingPaused && this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2)
+          this.resumeReading();
         await this.runUnit(unit);
       }
     } finally {
@@ -283,9 +318,11 @@ export class QueryCycle implements GateParticipant {
     }
     // Extended protocol: plan each Bind (it has the parameters); Parse-only units plan the text.
     let pendingParse: { name: string; sql: string; paramTypes: number[] } | null = null;
+    let added = 0;
     for (const frame of unit.frames) {
       if (frame.type === FE.Parse) {
         const p = decodeParse(frame.bytes);
+        if (p.name !== '' && !this.state.prepared.has(p.name)) this.checkPreparedLimit(++added);
         pendingParse = { name: p.name, sql: p.query, paramTypes: p.paramTypes };
       } else if (frame.type === FE.Bind) {
         const b = decodeBind(frame.bytes);
@@ -322,6 +359,13 @@ export class QueryCycle implements GateParticipant {
     return out;
   }
 
+  /** Prepared statements per session are bounded (each holds its text in memory). */
+  private checkPreparedLimit(adding: number): void {
+    const max = this.services.config.limits.maxPreparedStatementsPerSession;
+    if (this.state.prepared.size + adding > max)
+      throw new ShardgateError('PREPARED_STATEMENT_LIMIT', { max });
+  }
+
   routingSession() {
     const s = this.state;
     const translations = this.services.cutover.translations;
@@ -336,6 +380,7 @@ export class QueryCycle implements GateParticipant {
       transactionShard: s.transactionShard,
       transactionServer: s.transactionServer,
       lastWritePositions: s.lastWritePositions,
+      backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),
     };
   }
 
@@ -457,6 +502,11 @@ export class QueryCycle implements GateParticipant {
   sendReady(): void {
     this.session.write(encodeReadyForQuery(this.state.txStatus));
   }
+}
+
+/** A PostgreSQL boolean setting's value that means false (off, false, no, 0 and their prefixes). */
+function isOff(value: string): boolean {
+  return /^(of|off|f|fa|fal|fals|false|n|no|0)$/i.test(value.trim().replace(/^'|'$/g, ''));
 }
 
 function isRollback(statements: PlannedStatement[]): boolean {

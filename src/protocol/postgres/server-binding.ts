@@ -18,6 +18,12 @@ import {
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
+import {
+  builtinFunctionsLoaded,
+  loadBuiltinFunctions,
+  mayChangeUnseenState,
+  reportedChange,
+} from './server-state-changes.js';
 import { serverStatementName } from './session-state.js';
 import { FE, type Unit } from './units.js';
 
@@ -32,6 +38,8 @@ export class ServerBinding {
   keepClientInTransaction = false;
   /** Errors of the running unit reach the client as this one (a cutover aborting the transaction). */
   errorOverride: ShardgateError | null = null;
+  /** The server's socket is paused until the client reads what it was sent (backpressure). */
+  private pausedForClient = false;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -49,6 +57,8 @@ export class ServerBinding {
           this.unitError = true;
         } else if (type === 0x43) {
           this.lastTag = readCommandTag(buf, bodyStart, end);
+        } else if (type === 0x53) {
+          this.onParameterStatus(buf, bodyStart, end);
         }
       },
       onIdle: () => this.done?.(),
@@ -63,8 +73,32 @@ export class ServerBinding {
       session.cork();
       this.tracker.onData(chunk);
       session.uncork();
+      // A client that does not read stops the server, never grows the proxy's buffers.
+      if (session.needsDrain && !this.pausedForClient) this.pauseForClient();
     };
     this.conn.onClose = (err) => this.onServerLost(err);
+  }
+
+  /** A setting changed on the server (set_config in a function, SET inside a DO block...). */
+  private onParameterStatus(buf: Buffer, bodyStart: number, end: number): void {
+    const change = reportedChange(buf, bodyStart, end);
+    if (!change) return;
+    if (change.kind === 'identity') {
+      this.conn.dirty = true;
+      return;
+    }
+    // It follows the client like a SET; the next client of this connection gets it reset.
+    serverSettings(this.conn).set(change.name, change.value);
+    this.cycle.state.settings.set(change.name, change.value);
+  }
+
+  private pauseForClient(): void {
+    this.pausedForClient = true;
+    this.conn.socket.pause();
+    this.cycle.session.onDrained(() => {
+      this.pausedForClient = false;
+      if (!this.released) this.conn.socket.resume();
+    });
   }
 
   static async acquire(cycle: QueryCycle, serverName: string): Promise<ServerBinding> {
@@ -75,6 +109,7 @@ export class ServerBinding {
     const binding = new ServerBinding(cycle, serverName, server.shard, server.role, server.pool, conn);
     server.view.outstanding++;
     try {
+      if (!builtinFunctionsLoaded()) await loadBuiltinFunctions(conn);
       await binding.syncSettings();
       binding.attach();
     } catch (err) {
@@ -363,6 +398,8 @@ export class ServerBinding {
       }
       state.pendingSettings.clear();
     }
+    // State no SET shows (DO, CALL, user functions): reset before another client gets the connection.
+    if (mayChangeUnseenState(statements)) this.conn.dirty = true;
     if (this.unitError && statements.some((s) => s.facts.kind !== 'read')) {
       // A failed unit may have left prepared statements half-known: forget ours, re-prepare lazily.
       this.conn.dirty = true;
@@ -382,6 +419,7 @@ export class ServerBinding {
     if (server) server.view.outstanding--;
     const conn = this.conn;
     conn.onData = null;
+    if (this.pausedForClient) conn.socket.resume();
     if (conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle) {
       // Anything we cannot replay is wiped before another client sees this connection.
       void this.resetAndRelease();

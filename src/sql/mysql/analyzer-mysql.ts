@@ -6,7 +6,13 @@
 // Literals and `?` placeholders: ValueRefs point at the literal list of the current text (kind
 // 'literal') or at placeholder n (kind 'param', 1-based in text order), so resolveValue() of
 // src/sql/analyzer.ts resolves them with the statement's COM_STMT_EXECUTE values.
-import { type AnalyzedQuery, type CachedFacts, explainFacts, withHints } from '../analyzer.js';
+import {
+  type AnalyzedQuery,
+  type AnalyzeOptions,
+  type CachedFacts,
+  explainFacts,
+  withHints,
+} from '../analyzer.js';
 import type { QueryFacts, StatementFacts } from '../facts.js';
 import { parseHints } from '../hints.js';
 import { type CacheStats, ParseCache } from '../parse-cache.js';
@@ -20,7 +26,7 @@ export type { AnalyzedQuery } from '../analyzer.js';
  * so TypeScript compares it nominally: a router that takes either should use this type.
  */
 export interface SqlAnalyzer {
-  analyze(sql: string): AnalyzedQuery;
+  analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery;
   readonly stats: CacheStats;
 }
 
