@@ -150,6 +150,13 @@ export const ERRORS = {
     message:
       'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
   },
+  STATEMENT_TOO_COMPLEX: {
+    sqlstate: '54001',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message:
+      'statement text has more than {max} tokens (limits.maxStatementTokens); send it in smaller pieces (fewer rows per INSERT, COPY or LOAD DATA for bulk loads) or raise the limit',
+  },
   NONSTANDARD_STRING_LITERAL: {
     sqlstate: '22P06',
     mysqlErrno: 1105,

@@ -73,7 +73,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
   topology.monitor.start();
-  const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+  const analyzer = await QueryAnalyzer.create({
+    cacheSize: config.routing.parseCacheSize,
+    maxStatementTokens: config.limits.maxStatementTokens,
+  });
   const router = new Router(analyzer, topology);
   const observers = new ObserverList();
   const observability = config.observability.enabled
@@ -135,7 +138,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     mysqlTopology.monitor.start();
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
-    const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+    const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
+      cacheSize: config.routing.parseCacheSize,
+      maxStatementTokens: config.limits.maxStatementTokens,
+    });
     const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {
       rewriteForScatter: rewriteForScatterMysql,
       inlineInsertRows: (sql, rows, params) =>

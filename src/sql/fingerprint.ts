@@ -2,10 +2,11 @@
 // their decoded values and offsets), drops comments (collecting `shardgate:` hint comments),
 // normalizes whitespace and keyword case, and splits statements at top-level `;`. Equal shapes
 // get equal fingerprints, so a shape is parsed once and its facts cached. It never throws:
-// unterminated input ends the token at the end of the text.
+// unterminated input ends the token at the end of the text; only a text past `maxTokens` throws.
 //
 // Integers stay verbatim where the facts depend on their value: ORDER BY / GROUP BY
 // positions (`ORDER BY 2`), so `ORDER BY 1` and `ORDER BY 2` are different shapes.
+import { ShardgateError } from '../errors.js';
 import { decodeEscapeString, decodeUnicodeString } from './string-escapes.js';
 
 export interface Literal {
@@ -239,8 +240,10 @@ const LIST_ENDERS = new Set([
   'group',
 ]);
 
-export function fingerprint(sql: string): Fingerprint {
+/** `maxTokens`: past it the text is refused (STATEMENT_TOO_COMPLEX) before more work is spent on it. */
+export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): Fingerprint {
   const n = sql.length;
+  let tokens = 0;
   const literals: Literal[] = [];
   const hintComments: string[] = [];
   const statements: StatementRange[] = [];
@@ -261,6 +264,7 @@ export function fingerprint(sql: string): Fingerprint {
   let expectPosition = false;
 
   const emit = (tok: string, start: number, end: number, tight: boolean) => {
+    if (++tokens > maxTokens) throw new ShardgateError('STATEMENT_TOO_COMPLEX', { max: maxTokens });
     if (stmtStart < 0) {
       // `;` between statements only: a trailing one does not change the shape.
       if (statements.length > 0) out += ';';

@@ -97,6 +97,17 @@ describe('values inlined into a split INSERT', () => {
 });
 
 describe('per-session bounds', () => {
+  it('refuses a statement past limits.maxStatementTokens and nested SHARDGATE EXPLAIN; the session goes on', async () => {
+    const c = await fx.client();
+    const ones = `SELECT ${Array(200_000).fill('1').join(',')}`;
+    await expect(c.query(ones)).rejects.toMatchObject({ code: '54001' });
+    await expect(c.query('SHARDGATE EXPLAIN SHARDGATE EXPLAIN SELECT 1')).rejects.toMatchObject({
+      code: '0A000',
+    });
+    expect((await c.query('SELECT 6 AS n')).rows[0].n).toBe(6);
+    await c.end();
+  });
+
   it('caps prepared statements per session with a coded error; the session goes on', async () => {
     const c = await fx.client();
     for (const n of [1, 2, 3]) {

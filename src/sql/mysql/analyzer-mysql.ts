@@ -9,8 +9,10 @@
 import {
   type AnalyzedQuery,
   type AnalyzeOptions,
+  type AnalyzerOptions,
   type CachedFacts,
   explainFacts,
+  refuseNestedExplain,
   withHints,
 } from '../analyzer.js';
 import type { QueryFacts, StatementFacts } from '../facts.js';
@@ -35,14 +37,17 @@ const NO_HINTS = Object.freeze({}) as QueryFacts['hints'];
 export class MysqlQueryAnalyzer implements SqlAnalyzer {
   private readonly cache: ParseCache<CachedFacts>;
 
-  constructor(options: { cacheSize: number }) {
+  private readonly maxTokens: number;
+
+  constructor(options: AnalyzerOptions) {
     this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
+    this.maxTokens = options.maxStatementTokens ?? Number.POSITIVE_INFINITY;
   }
 
   /** Nothing to load (node-sql-parser is plain JavaScript); kept for QueryAnalyzer's surface. */
   static async load(): Promise<void> {}
 
-  static async create(options: { cacheSize: number }): Promise<MysqlQueryAnalyzer> {
+  static async create(options: AnalyzerOptions): Promise<MysqlQueryAnalyzer> {
     return new MysqlQueryAnalyzer(options);
   }
 
@@ -51,9 +56,10 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
   }
 
   analyze(sql: string): AnalyzedQuery {
-    const fp = fingerprintMysql(sql);
+    const fp = fingerprintMysql(sql, undefined, this.maxTokens);
     const hints = fp.hintComments.length > 0 ? parseHints(fp.hintComments) : NO_HINTS;
     if (fp.text.startsWith('shardgate explain')) {
+      refuseNestedExplain(fp.text);
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
       if (facts) {
         return {
