@@ -1,15 +1,18 @@
 // A client that stops reading must pause its server, not grow the proxy: a real `shardgate start`
-// process, a raw client that sends a query with a ~600 MB result (and keeps pipelining more
-// statements) without reading, and the proxy's peak resident memory (VmHWM of /proc/<pid>/status)
-// stays under a bound. Then the client reads again and gets every byte; a bystander worked all along.
+// process (both front ends), a client that sends a query with a ~600 MB result (and, on the
+// PostgreSQL side, keeps pipelining more statements) without reading, and the proxy's peak resident
+// memory (VmHWM of /proc/<pid>/status) stays under a bound. Then the client reads again and gets
+// every byte; a bystander worked all along.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
+import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { freePort, type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 
 const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
@@ -20,8 +23,10 @@ const ROWS = 600;
 const BIG_QUERY = `SELECT repeat('x', 1000000) FROM generate_series(1, ${ROWS})`;
 
 let cluster: PostgresCluster;
+let mariadb: MariadbCluster;
 let proxy: ChildProcess | null = null;
 let pgPort = 0;
+let mysqlPort = 0;
 let output = '';
 
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
@@ -40,8 +45,10 @@ function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 beforeAll(async () => {
   cluster = await startPostgresCluster({ shards: 1, replicasPerShard: 0, database: 'shardgate' });
+  mariadb = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'sg-slow-reader-'));
   pgPort = await freePort();
+  mysqlPort = await freePort();
   const adminPort = await freePort();
   const config = configForLocalShards(
     cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
@@ -54,8 +61,15 @@ beforeAll(async () => {
         ],
         listen: {
           postgres: { host: '127.0.0.1', port: pgPort },
+          mysql: { host: '127.0.0.1', port: mysqlPort },
           admin: { host: '127.0.0.1', port: adminPort },
         },
+        mysqlShards: mariadb.shards.map((sh) => ({
+          name: sh.name,
+          protocol: 'mysql',
+          primary: { name: sh.primary.name, host: sh.primary.host, port: sh.primary.port },
+        })),
+        backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
         migration: { stateDir: join(dir, 'migrations') },
       },
     },
@@ -74,11 +88,13 @@ beforeAll(async () => {
       () => false,
     ),
   );
+  await waitFor('the MySQL front end to listen', () => output.includes('mysql front end listening'));
 }, 180_000);
 
 afterAll(async () => {
   proxy?.kill('SIGKILL');
   await cluster?.stop();
+  await mariadb?.stop();
 });
 
 function startupPacket(user: string): Buffer {
@@ -204,6 +220,65 @@ describe('a client that stops reading', () => {
     } finally {
       await bystander.end();
       await direct.end();
+    }
+  }, 240_000);
+});
+
+describe('a MySQL client that stops reading', () => {
+  it('pauses its server; the proxy stays under the memory bound', async () => {
+    const pid = proxy!.pid!;
+    const server = mariadb.shards[0]!.primary;
+    const open = (port: number, user: string, password: string) =>
+      mysql.createConnection({ host: '127.0.0.1', port, user, password, database: 'shardgate' });
+    const reader = open(mysqlPort, 'app', 'app');
+    const bystander = open(mysqlPort, 'app', 'app');
+    const direct = open(server.port, 'root', '');
+    const ask = (c: mysql.Connection, sql: string) =>
+      new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+        c.query(sql, (err, rows) => (err ? reject(err) : resolve(rows as Array<Record<string, unknown>>))),
+      );
+    try {
+      await ask(reader, 'SELECT 1').catch((err) => {
+        throw new Error(`${err}: ${output.slice(-3000)}`);
+      });
+      // Stop reading, then ask for ~600 MB.
+      const stream = (reader as unknown as { stream: net.Socket }).stream;
+      stream.pause();
+      let rows = 0;
+      let bytes = 0;
+      const states = new Set<string>();
+      const done = new Promise<void>((resolve, reject) => {
+        reader
+          .query(`SELECT REPEAT('x', 1000000) AS v FROM seq_1_to_${ROWS}`)
+          .on('result', (row) => {
+            rows++;
+            bytes += String((row as { v: string }).v).length;
+          })
+          .on('error', reject)
+          .on('end', () => resolve());
+      });
+      // The server is blocked writing to the proxy (proxy paused it), or, without backpressure,
+      // has sent everything.
+      await waitFor('the server to block on the proxy or to finish', async () => {
+        const r = await ask(
+          direct,
+          "SELECT COMMAND, STATE FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT REPEAT%'",
+        );
+        const row = r[0] as { STATE: string } | undefined;
+        if (row) states.add(row.STATE);
+        return states.size > 0 && (row === undefined || /net|client/i.test(row.STATE));
+      });
+      expect(await ask(bystander, 'SELECT 41 + 1 AS n')).toEqual([{ n: 42 }]);
+      const peak = statusKb(pid, 'VmHWM');
+      console.info(`slow MySQL reader: proxy peak RSS ${peak} kB; server states ${[...states].join(', ')}`);
+      expect(peak, `proxy peak RSS ${peak} kB`).toBeLessThan(RSS_BOUND_KB);
+      stream.resume();
+      await done;
+      expect(rows).toBe(ROWS);
+      expect(bytes).toBe(ROWS * 1_000_000);
+      expect(statusKb(pid, 'VmHWM')).toBeLessThan(RSS_BOUND_KB);
+    } finally {
+      for (const c of [reader, bystander, direct]) c.destroy();
     }
   }, 240_000);
 });
