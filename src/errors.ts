@@ -110,6 +110,20 @@ export const ERRORS = {
     message:
       'no server connection to {server} became free within {ms} ms (pool size {size}); retry, or raise pool.size',
   },
+  USER_SERVER_CONNECTION_LIMIT: {
+    sqlstate: '53300',
+    mysqlErrno: 1203,
+    severity: 'ERROR',
+    message:
+      'user "{user}" holds {max} server connections (its limit: pool.maxServerConnectionsPerUser or users[].maxServerConnections) and none came free within {ms} ms; end open transactions, release pins (advisory locks, LISTEN, temporary tables) or retry later',
+  },
+  IDLE_TRANSACTION_TIMEOUT: {
+    sqlstate: '25P03',
+    mysqlErrno: 4031,
+    severity: 'FATAL',
+    message:
+      'the session was idle in a transaction for more than {ms} ms (pool.idleTransactionTimeoutMs) and is closed, its transaction rolled back; commit sooner, then reconnect',
+  },
   QUERY_CANCELED: {
     sqlstate: '57014',
     mysqlErrno: 1317,

@@ -53,6 +53,8 @@ export const userSchema = z.object({
   mysqlAuth: z.enum(['mysql_native_password', 'caching_sha2_password']).default('caching_sha2_password'),
   /** Databases this user may connect to (empty: any served database). */
   databases: z.array(z.string()).default([]),
+  /** Server connections this user's sessions may hold at once (overrides pool.maxServerConnectionsPerUser). */
+  maxServerConnections: z.number().int().min(0).optional(),
 });
 export type UserConfig = z.infer<typeof userSchema>;
 
@@ -75,6 +77,14 @@ export const poolSchema = z.object({
   resetQuery: z.string().default('DISCARD ALL'),
   /** Prepared statements kept per server connection (PgBouncer's max_prepared_statements). */
   maxPreparedStatements: z.number().int().min(0).default(200),
+  /**
+   * Server connections one user's PostgreSQL sessions may hold at once, over every server
+   * (PgBouncer's max_user_connections: a session over it waits up to checkoutTimeoutMs); 0: no
+   * limit. users[].maxServerConnections overrides it per user.
+   */
+  maxServerConnectionsPerUser: z.number().int().min(0).default(0),
+  /** Close a PostgreSQL client idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
+  idleTransactionTimeoutMs: z.number().int().min(0).default(0),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
 

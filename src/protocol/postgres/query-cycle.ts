@@ -44,6 +44,8 @@ export class QueryCycle implements GateParticipant {
   /** Bytes of client messages received but not yet run; past limits.maxPendingClientBytes reading stops. */
   private pendingBytes = 0;
   private readingPaused = false;
+  /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
+  private idleTimer: NodeJS.Timeout | null = null;
   /** The servers' standard_conforming_strings (a session may SET its own). */
   private serverStandardStrings = 'on';
 
@@ -106,6 +108,10 @@ export class QueryCycle implements GateParticipant {
   }
 
   onFrame(type: number, bytes: Buffer): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     // COPY FROM STDIN data goes straight to the server running the COPY.
     if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
       const copying = this.copyTarget();
@@ -194,7 +200,20 @@ export class QueryCycle implements GateParticipant {
       }
     } finally {
       this.busy = false;
+      this.armIdleTimer();
     }
+  }
+
+  /** A transaction holding a server connection, and nothing to run: the client has this long. */
+  private armIdleTimer(): void {
+    const ms = this.services.config.pool.idleTransactionTimeoutMs;
+    if (ms === 0 || this.clientGone || this.units.length > 0 || this.state.txStatus === 'I') return;
+    if (this.bindings.size === 0 || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms }));
+    }, ms);
+    this.idleTimer.unref();
   }
 
   private async runUnit(unit: Unit): Promise<void> {
@@ -493,6 +512,8 @@ export class QueryCycle implements GateParticipant {
   /** The client vanished: roll back and return server connections, never leak their state. */
   onClientGone(): void {
     this.clientGone = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
     for (const binding of this.bindings.values()) binding.abandon();

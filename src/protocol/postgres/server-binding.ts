@@ -5,6 +5,7 @@
 import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
+import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError } from '../../errors.js';
 import { readCommandTag } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
@@ -40,6 +41,8 @@ export class ServerBinding {
   errorOverride: ShardgateError | null = null;
   /** The server's socket is paused until the client reads what it was sent (backpressure). */
   private pausedForClient = false;
+  /** The user whose per-user quota this connection counts against (null: no limit). */
+  private slotUser: string | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -79,6 +82,13 @@ export class ServerBinding {
     this.conn.onClose = (err) => this.onServerLost(err);
   }
 
+  /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
+  private markReleased(): void {
+    this.released = true;
+    if (this.slotUser !== null) giveServerSlot(this.slotUser);
+    this.slotUser = null;
+  }
+
   /** A setting changed on the server (set_config in a function, SET inside a DO block...). */
   private onParameterStatus(buf: Buffer, bodyStart: number, end: number): void {
     const change = reportedChange(buf, bodyStart, end);
@@ -105,8 +115,21 @@ export class ServerBinding {
     const topology = cycle.services.topology;
     const server = topology.server(serverName);
     if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
-    const conn = await server.pool.acquire();
+    // Per-user quota first: a user at its limit waits here, holding nothing.
+    const config = cycle.services.config;
+    const user = cycle.state.user;
+    const counted = userServerLimit(config, user) > 0;
+    const turn = counted ? takeServerSlot(config, user) : null;
+    if (turn) await turn;
+    let conn: PgServerConnection;
+    try {
+      conn = await server.pool.acquire();
+    } catch (err) {
+      if (counted) giveServerSlot(user);
+      throw err;
+    }
     const binding = new ServerBinding(cycle, serverName, server.shard, server.role, server.pool, conn);
+    binding.slotUser = counted ? user : null;
     server.view.outstanding++;
     try {
       if (!builtinFunctionsLoaded()) await loadBuiltinFunctions(conn);
@@ -114,7 +137,7 @@ export class ServerBinding {
       binding.attach();
     } catch (err) {
       server.view.outstanding--;
-      binding.released = true;
+      binding.markReleased();
       server.pool.discard(conn);
       throw err;
     }
@@ -414,7 +437,7 @@ export class ServerBinding {
   /** Return the connection to its pool (session idle, transaction finished). */
   release(): void {
     if (this.released) return;
-    this.released = true;
+    this.markReleased();
     const server = this.cycle.services.topology.server(this.serverName);
     if (server) server.view.outstanding--;
     const conn = this.conn;
@@ -447,7 +470,7 @@ export class ServerBinding {
     if (this.released) return;
     if (!this.tracker.idle) {
       // Mid-query: the response stream is in an unknown place; drop the connection.
-      this.released = true;
+      this.markReleased();
       const server = this.cycle.services.topology.server(this.serverName);
       if (server) server.view.outstanding--;
       this.cancel();
@@ -459,7 +482,7 @@ export class ServerBinding {
 
   private onServerLost(err: Error | null): void {
     if (this.released) return;
-    this.released = true;
+    this.markReleased();
     const server = this.cycle.services.topology.server(this.serverName);
     if (server) server.view.outstanding--;
     this.pool.discard(this.conn);
