@@ -2,6 +2,7 @@
 // the scenarios to its own command with registerBenchScenarios).
 import { Command } from 'commander';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
+import { registerFuzzCommand } from './scenarios/fuzz-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
@@ -14,6 +15,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerHotkeysCommand(parent);
   registerConsistencyCommand(parent);
   registerSplitCommand(parent);
+  registerFuzzCommand(parent);
   return parent;
 }
 
