@@ -109,6 +109,8 @@ export async function runFuzz(o: FuzzOptions, log: (line: string) => void): Prom
     let checks = 0;
     let failures = 0;
     let nextCheck = 10_000;
+    // One bystander query at a time (the connections share it).
+    let checking = false;
     // One generator per connection: a connection's sessions replay with the same seed.
     const worker = async (index: number) => {
       const r = prng(o.seed * 1000 + index);
@@ -121,13 +123,15 @@ export async function runFuzz(o: FuzzOptions, log: (line: string) => void): Prom
         sent += junk ? chunks.length : n;
         sessions++;
         await session(port, chunks);
-        if (sent >= nextCheck) {
+        if (sent >= nextCheck && !checking) {
+          checking = true;
           nextCheck += 10_000;
           checks++;
           const ok = await bystander.query('SELECT 40 + 2 AS n').then(
             (res) => res.rows[0]?.n === 42,
             () => false,
           );
+          checking = false;
           if (!ok) failures++;
           if (checks % 10 === 0)
             log(`  ${sent} messages, ${sessions} sessions, peak RSS ${peakRssKb(pid)} kB`);
