@@ -480,6 +480,12 @@ export class QueryCycle implements GateParticipant {
     if (existing) return existing;
     // A transaction holds exactly one server; a different one here is a routing bug upstream.
     const binding = await ServerBinding.acquire(this, serverName);
+    if (this.clientGone) {
+      // The client left while we waited: onClientGone cannot see this connection, give it back
+      // (a COPY FROM STDIN started for nobody would hold it forever).
+      binding.release();
+      throw new ShardgateError('QUERY_CANCELED');
+    }
     this.bindings.set(serverName, binding);
     return binding;
   }
