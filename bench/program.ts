@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerCacheCommand } from './scenarios/cache.js';
 import { registerConsistencyCommand } from './scenarios/consistency-command.js';
 import { registerFaultsCommand } from './scenarios/faults-command.js';
+import { registerFuzzCommand } from './scenarios/fuzz-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
@@ -20,6 +21,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerCacheCommand(parent);
   registerFaultsCommand(parent);
   registerOracleCommand(parent);
+  registerFuzzCommand(parent);
   return parent;
 }
 

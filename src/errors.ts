@@ -25,6 +25,13 @@ export const ERRORS = {
     message:
       'message of {size} bytes exceeds the configured maximum of {max} bytes (limits.maxMessageBytes); send smaller statements or raise the limit',
   },
+  PENDING_BATCH_TOO_LARGE: {
+    sqlstate: '54000',
+    mysqlErrno: 1153,
+    severity: 'FATAL',
+    message:
+      'more than {max} bytes of extended-protocol messages arrived without a Sync (limits.maxPendingClientBytes); send Sync more often or raise the limit',
+  },
   UNSUPPORTED_PROTOCOL: {
     sqlstate: '08P01',
     mysqlErrno: 1047,
@@ -83,6 +90,13 @@ export const ERRORS = {
     message:
       'too many connections from {address} that have not logged in yet ({max}); finish or close them, or raise limits.maxUnauthenticatedPerAddress',
   },
+  PREPARED_STATEMENT_LIMIT: {
+    sqlstate: '53400',
+    mysqlErrno: 1461,
+    severity: 'ERROR',
+    message:
+      'this session already holds {max} prepared statements (limits.maxPreparedStatementsPerSession); close (deallocate) statements you no longer use',
+  },
   TLS_REQUIRED: {
     sqlstate: '28000',
     mysqlErrno: 3159,
@@ -130,6 +144,20 @@ export const ERRORS = {
     severity: 'ERROR',
     message:
       'no server connection to {server} became free within {ms} ms (pool size {size}); retry, or raise pool.size',
+  },
+  USER_SERVER_CONNECTION_LIMIT: {
+    sqlstate: '53300',
+    mysqlErrno: 1203,
+    severity: 'ERROR',
+    message:
+      'user "{user}" holds {max} server connections (its limit: pool.maxServerConnectionsPerUser or users[].maxServerConnections) and none came free within {ms} ms; end open transactions, release pins (advisory locks, LISTEN, temporary tables) or retry later',
+  },
+  IDLE_TRANSACTION_TIMEOUT: {
+    sqlstate: '25P03',
+    mysqlErrno: 4031,
+    severity: 'FATAL',
+    message:
+      'the session was idle in a transaction for more than {ms} ms (pool.idleTransactionTimeoutMs) and is closed, its transaction rolled back; commit sooner, then reconnect',
   },
   QUERY_CANCELED: {
     sqlstate: '57014',
@@ -183,6 +211,20 @@ export const ERRORS = {
     severity: 'ERROR',
     message:
       'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
+  },
+  STATEMENT_TOO_COMPLEX: {
+    sqlstate: '54001',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message:
+      'statement text has more than {max} tokens (limits.maxStatementTokens); send it in smaller pieces (fewer rows per INSERT, COPY or LOAD DATA for bulk loads) or raise the limit',
+  },
+  NONSTANDARD_STRING_LITERAL: {
+    sqlstate: '22P06',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message:
+      "a '...' string holds a backslash while standard_conforming_strings is off, which shardgate cannot route safely; write it as E'...' or turn standard_conforming_strings on",
   },
   SCATTER_UNSUPPORTED: {
     sqlstate: '0A000',

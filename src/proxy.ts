@@ -86,7 +86,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       'primary changed: a replica left recovery while the primary was down',
     );
   topology.monitor.start();
-  const analyzer = await QueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+  const analyzer = await QueryAnalyzer.create({
+    cacheSize: config.routing.parseCacheSize,
+    maxStatementTokens: config.limits.maxStatementTokens,
+  });
   const router = new Router(analyzer, topology);
   const observers = new ObserverList();
   const observability = config.observability.enabled
@@ -166,7 +169,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     observability?.addServerHealth(() => mysqlTopology.monitor.health());
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
-    const mysqlAnalyzer = await MysqlQueryAnalyzer.create({ cacheSize: config.routing.parseCacheSize });
+    const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
+      cacheSize: config.routing.parseCacheSize,
+      maxStatementTokens: config.limits.maxStatementTokens,
+    });
     const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {
       rewriteForScatter: rewriteForScatterMysql,
       inlineInsertRows: (sql, rows, params, fill) =>

@@ -92,6 +92,8 @@ export const userSchema = z.object({
   databases: z.array(z.string()).default([]),
   /** May use the routing overrides shard= and role=replica (hint, SET shardgate.*, startup option). */
   routingOverrides: z.boolean().default(false),
+  /** Server connections this user's sessions may hold at once (overrides pool.maxServerConnectionsPerUser). */
+  maxServerConnections: z.number().int().min(0).optional(),
 });
 export type UserConfig = z.infer<typeof userSchema>;
 
@@ -114,6 +116,14 @@ export const poolSchema = z.object({
   resetQuery: z.string().default('DISCARD ALL'),
   /** Prepared statements kept per server connection (PgBouncer's max_prepared_statements). */
   maxPreparedStatements: z.number().int().min(0).default(200),
+  /**
+   * Server connections one user's PostgreSQL sessions may hold at once, over every server
+   * (PgBouncer's max_user_connections: a session over it waits up to checkoutTimeoutMs); 0: no
+   * limit. users[].maxServerConnections overrides it per user.
+   */
+  maxServerConnectionsPerUser: z.number().int().min(0).default(0),
+  /** Close a PostgreSQL client idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
+  idleTransactionTimeoutMs: z.number().int().min(0).default(0),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
 
@@ -373,12 +383,25 @@ export const configSchema = z.object({
       maxUnauthenticatedPerAddress: z.number().int().min(1).default(128),
       /** Close a client that has not finished startup within this time. */
       startupTimeoutMs: z.number().int().min(1).default(10_000),
+      /** Bytes of a client's statements waiting for their turn before shardgate stops reading it. */
+      maxPendingClientBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024),
+      /** Prepared statements one client session may hold (both protocols). */
+      maxPreparedStatementsPerSession: z.number().int().min(1).default(1_000),
+      /** Tokens of one statement text shardgate analyzes; a longer text is refused (parsing blocks every session). */
+      maxStatementTokens: z.number().int().min(100).default(10_000),
     })
     .default({
       maxMessageBytes: 64 * 1024 * 1024,
       maxClientConnections: 10_000,
       maxUnauthenticatedPerAddress: 128,
       startupTimeoutMs: 10_000,
+      maxPendingClientBytes: 4 * 1024 * 1024,
+      maxPreparedStatementsPerSession: 1_000,
+      maxStatementTokens: 10_000,
     }),
   /** Database names clients may connect to (the logical database). Empty: any name. */
   databases: z.array(z.string()).default([]),

@@ -42,6 +42,8 @@ export interface RoutingSession {
   transactionServer: string | null;
   /** read_your_writes: last commit position per shard name (LSN "X/Y" or GTID). */
   lastWritePositions: ReadonlyMap<string, string>;
+  /** PostgreSQL standard_conforming_strings is off: a backslash in a '...' string escapes. */
+  backslashQuotes?: boolean;
 }
 
 export interface ServerView {

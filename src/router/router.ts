@@ -2,7 +2,12 @@
 // It joins the analyzer (fingerprint cache + libpg-query), the pure planner and the live
 // topology view; nothing here does I/O.
 import { ShardgateError } from '../errors.js';
-import { type AnalyzedQuery, type QueryAnalyzer, resolveValue } from '../sql/analyzer.js';
+import {
+  type AnalyzedQuery,
+  type AnalyzeOptions,
+  type QueryAnalyzer,
+  resolveValue,
+} from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { type IdFill, inlineInsertRows } from '../sql/insert-rows.js';
@@ -30,7 +35,7 @@ const EMPTY_FACTS: StatementFacts = emptyStatementFacts('empty');
 
 /** Any SQL dialect's analyzer: text in, facts out (QueryAnalyzer, MysqlQueryAnalyzer). */
 export interface StatementAnalyzer {
-  analyze(sql: string): AnalyzedQuery;
+  analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery;
 }
 
 /** What the router needs of a topology: the current view (RuntimeTopology, MysqlTopology). */
@@ -116,7 +121,8 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
     textParams: Array<string | null> | null = null,
     known?: AnalyzedQuery,
   ): PlannedStatement[] {
-    const analyzed = known ?? this.analyzer.analyze(sql);
+    const analyzed =
+      known ?? this.analyzer.analyze(sql, session.backslashQuotes ? { backslashQuotes: true } : undefined);
     const view = this.topology.view();
     const { literals } = analyzed;
     const params = textParams ?? (bind ? decodeBindParams(bind.values, bind.formats, bind.types) : []);

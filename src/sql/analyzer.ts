@@ -24,6 +24,26 @@ export interface AnalyzedQuery {
   statements: StatementRange[];
 }
 
+export interface AnalyzerOptions {
+  cacheSize: number;
+  /** limits.maxStatementTokens: longer texts are refused before they are parsed. */
+  maxStatementTokens?: number;
+}
+
+/** SHARDGATE EXPLAIN SHARDGATE EXPLAIN ...: each level would analyze the rest again (quadratic). */
+export function refuseNestedExplain(fingerprintText: string): void {
+  if (fingerprintText.startsWith('shardgate explain shardgate explain')) {
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: 'SHARDGATE EXPLAIN of a SHARDGATE EXPLAIN (explain the statement itself)',
+    });
+  }
+}
+
+export interface AnalyzeOptions {
+  /** standard_conforming_strings is off: a backslash in a '...' string escapes. */
+  backslashQuotes?: boolean;
+}
+
 /** Facts as cached per query shape: everything but the comment hints of this text. */
 export type CachedFacts = Omit<QueryFacts, 'hints'>;
 
@@ -34,10 +54,12 @@ let moduleLoaded = false;
 
 export class QueryAnalyzer {
   private readonly cache: ParseCache<CachedFacts>;
+  private readonly maxTokens: number;
 
   /** Call `await QueryAnalyzer.load()` once before the first analyze (or use create()). */
-  constructor(options: { cacheSize: number }) {
+  constructor(options: AnalyzerOptions) {
     this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
+    this.maxTokens = options.maxStatementTokens ?? Number.POSITIVE_INFINITY;
   }
 
   /** Loads the libpg-query WASM module (once per process). */
@@ -47,7 +69,7 @@ export class QueryAnalyzer {
     moduleLoaded = true;
   }
 
-  static async create(options: { cacheSize: number }): Promise<QueryAnalyzer> {
+  static async create(options: AnalyzerOptions): Promise<QueryAnalyzer> {
     await QueryAnalyzer.load();
     return new QueryAnalyzer(options);
   }
@@ -56,10 +78,15 @@ export class QueryAnalyzer {
     return this.cache.stats;
   }
 
-  analyze(sql: string): AnalyzedQuery {
-    const fp = fingerprint(sql);
+  /** `backslashQuotes`: the session runs with standard_conforming_strings off. */
+  analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery {
+    const fp = fingerprint(sql, this.maxTokens);
+    // The tokenizer and libpg-query read '...' as standard strings; with the setting off the
+    // server would read a backslash in one as an escape: another statement than the one routed.
+    if (fp.plainBackslash && options?.backslashQuotes) throw new ShardgateError('NONSTANDARD_STRING_LITERAL');
     const hints = fp.hintComments.length > 0 ? parseHints(fp.hintComments) : NO_HINTS;
     if (fp.text.startsWith('shardgate explain')) {
+      refuseNestedExplain(fp.text);
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
       if (facts)
         return {

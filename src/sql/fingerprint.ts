@@ -2,10 +2,11 @@
 // their decoded values and offsets), drops comments (collecting `shardgate:` hint comments),
 // normalizes whitespace and keyword case, and splits statements at top-level `;`. Equal shapes
 // get equal fingerprints, so a shape is parsed once and its facts cached. It never throws:
-// unterminated input ends the token at the end of the text.
+// unterminated input ends the token at the end of the text; only a text past `maxTokens` throws.
 //
 // Integers stay verbatim where the facts depend on their value: ORDER BY / GROUP BY
 // positions (`ORDER BY 2`), so `ORDER BY 1` and `ORDER BY 2` are different shapes.
+import { ShardgateError } from '../errors.js';
 import { decodeEscapeString, decodeUnicodeString } from './string-escapes.js';
 
 export interface Literal {
@@ -33,6 +34,11 @@ export interface Fingerprint {
   maxParam: number;
   /** One range per non-empty statement, in order (parenthesis depth and BEGIN ATOMIC aware). */
   statements: StatementRange[];
+  /**
+   * A plain '...' string holds a backslash: with standard_conforming_strings off the server reads
+   * it (and maybe the rest of the text) differently from this tokenizer and the parser.
+   */
+  plainBackslash?: boolean;
 }
 
 // --- token pieces: char codes only, no regular expressions (hot path) --------------------------
@@ -234,13 +240,16 @@ const LIST_ENDERS = new Set([
   'group',
 ]);
 
-export function fingerprint(sql: string): Fingerprint {
+/** `maxTokens`: past it the text is refused (STATEMENT_TOO_COMPLEX) before more work is spent on it. */
+export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): Fingerprint {
   const n = sql.length;
+  let tokens = 0;
   const literals: Literal[] = [];
   const hintComments: string[] = [];
   const statements: StatementRange[] = [];
   let out = '';
   let maxParam = 0;
+  let plainBackslash = false;
   // Token separation in the output: one space between tokens except around . ( [ :: and before , ) ] ;
   let glue = true;
   // Statement tracking.
@@ -255,6 +264,7 @@ export function fingerprint(sql: string): Fingerprint {
   let expectPosition = false;
 
   const emit = (tok: string, start: number, end: number, tight: boolean) => {
+    if (++tokens > maxTokens) throw new ShardgateError('STATEMENT_TOO_COMPLEX', { max: maxTokens });
     if (stmtStart < 0) {
       // `;` between statements only: a trailing one does not change the shape.
       if (statements.length > 0) out += ';';
@@ -305,6 +315,7 @@ export function fingerprint(sql: string): Fingerprint {
     }
     if (c === QUOTE) {
       const r = readQuotedSegments(sql, i, false);
+      if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
       pushLiteral(unescapeStandard(r.raw), i, r.end, 'string');
       i = r.end;
       continue;
@@ -329,6 +340,7 @@ export function fingerprint(sql: string): Fingerprint {
       if (lc === 110) {
         // N'...' national character string
         const r = readQuotedSegments(sql, i + 1, false);
+        if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
         pushLiteral(unescapeStandard(r.raw), i, r.end, 'string');
         i = r.end;
         continue;
@@ -337,6 +349,7 @@ export function fingerprint(sql: string): Fingerprint {
     if ((c | 32) === 117 && next === 38 && sql.charCodeAt(i + 2) === QUOTE) {
       // U&'...' [UESCAPE 'c']
       const r = readQuotedSegments(sql, i + 2, false);
+      if (r.raw.indexOf('\\') >= 0) plainBackslash = true;
       const esc = readUescape(sql, r.end);
       const end = esc ? esc[1] : r.end;
       pushLiteral(decodeUnicodeString(unescapeStandard(r.raw), esc ? esc[0] : '\\'), i, end, 'string');
@@ -509,7 +522,7 @@ export function fingerprint(sql: string): Fingerprint {
     i++;
   }
   endStatement();
-  return { text: out, literals, hintComments, maxParam, statements };
+  return { text: out, literals, hintComments, maxParam, statements, plainBackslash };
 }
 
 /** Keeps the body of a comment when it is a shardgate hint (`shardgate:` case-insensitive). */

@@ -7,6 +7,18 @@ import { ShardgateError } from '../errors.js';
 /** Index just past the quoted/commented token starting at `i`, or i + 1 for anything else. */
 export function skipToken(sql: string, i: number): number {
   const c = sql[i];
+  if ((c === 'E' || c === 'e') && sql[i + 1] === "'" && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? ' ')) {
+    // E'...': a backslash escapes the next character (a quote too).
+    let j = i + 2;
+    while (j < sql.length) {
+      const d = sql[j];
+      if (d === '\\') j += 2;
+      else if (d === "'" && sql[j + 1] === "'") j += 2;
+      else if (d === "'") return j + 1;
+      else j++;
+    }
+    return sql.length;
+  }
   if (c === "'") {
     let j = i + 1;
     for (;;) {
@@ -75,8 +87,10 @@ function rowSpan(sql: string, from: number, inside: number): [number, number] {
   });
 }
 
+/** A literal that reads the same whatever standard_conforming_strings is (E'' when it has a backslash). */
 function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+  const quoted = value.replace(/'/g, "''");
+  return value.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
 
 /** Replaces $n outside strings and comments with the parameter's value as a literal. */

@@ -22,7 +22,10 @@ beforeAll(async () => {
     shards: 2,
     replicas: 1,
     demoUsers: 20,
-    overrides: { limits: { maxMessageBytes: 1 << 20, startupTimeoutMs: 2_000 }, pool: { size: 4 } },
+    overrides: {
+      limits: { maxMessageBytes: 1 << 20, startupTimeoutMs: 2_000, maxPreparedStatementsPerSession: 8 },
+      pool: { size: 4 },
+    },
   });
 });
 
@@ -170,6 +173,22 @@ describe('clients that vanish', () => {
     }
     expect(sleeping).toBe(0);
     for (let i = 0; i < 10; i++) await stillServes();
+  });
+});
+
+describe('per-session bounds', () => {
+  it('caps prepared statements per session with 1461; closing one makes room; the session goes on', async () => {
+    const c = await fx.connect();
+    const prepared = [];
+    for (let i = 1; i <= 8; i++) prepared.push(await c.prepare(`SELECT ${i} + ? AS n`));
+    await expect(c.prepare('SELECT 9 + ? AS n')).rejects.toMatchObject({ errno: 1461 });
+    const [rows] = await c.query<RowDataPacket[]>('SELECT 1 AS one');
+    expect(rows[0]!.one).toBe(1);
+    await prepared[0]!.close();
+    const ninth = await c.prepare('SELECT 9 + ? AS n');
+    const [r9] = await ninth.execute([1]);
+    expect(Number((r9 as RowDataPacket[])[0]!.n)).toBe(10);
+    await c.end();
   });
 });
 

@@ -91,6 +91,32 @@ export class MysqlClientSession implements KillTarget {
     if (this.phase !== 'closed') this.socket.write(bytes);
   }
 
+  /** The client is not reading fast enough: its socket holds more than its high-water mark. */
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /** Calls `resume` once the client has read what we sent (or is gone). */
+  onDrained(resume: () => void): void {
+    const socket = this.socket;
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resume();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  }
+
+  /** Stops reading the client (its queued commands reached their bound), or starts again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.phase !== 'closed' && !this.pausedForTls) this.socket.resume();
+  }
+
   /** A connection-phase packet at the next sequence id. */
   private sendPacket(payload: Buffer): void {
     this.write(framePayload(payload, this.seq));

@@ -34,12 +34,20 @@ export interface CycleSession {
   changeUser(packet: LogicalPacket): Promise<void>;
   /** Charset variables for a collation id. */
   charsetVars(collation: number): Array<[string, string]>;
+  /** Backpressure: the client has unread bytes past its socket's high-water mark. */
+  readonly needsDrain: boolean;
+  onDrained(resume: () => void): void;
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 export class CommandCycle {
   private readonly queue: LogicalPacket[] = [];
   private busy = false;
   private clientGone = false;
+  /** Bytes of queued commands; past limits.maxPendingClientBytes the client is not read. */
+  private pendingBytes = 0;
+  private readingPaused = false;
   /** Backend connections this session holds (transaction, pinned, session pooling). */
   readonly bindings = new Map<string, MysqlBinding>();
   /** Commands in flight on a backend connection: failed if the connection dies. */
@@ -63,6 +71,12 @@ export class CommandCycle {
       throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
     }
     this.queue.push(packet);
+    this.pendingBytes += packet.raw.length;
+    if (this.pendingBytes > this.services.config.limits.maxPendingClientBytes && !this.readingPaused) {
+      // Commands queue faster than they run (the client pipelines and does not read): stop reading.
+      this.readingPaused = true;
+      this.session.pauseReading();
+    }
     if (!this.busy) void this.pump();
   }
 
@@ -71,7 +85,18 @@ export class CommandCycle {
     this.busy = true;
     try {
       while (this.queue.length > 0 && !this.clientGone) {
+        // The next result waits until the client has read the previous ones.
+        if (this.session.needsDrain) await new Promise<void>((resolve) => this.session.onDrained(resolve));
+        if (this.clientGone) break;
         const packet = this.queue.shift()!;
+        this.pendingBytes -= packet.raw.length;
+        if (
+          this.readingPaused &&
+          this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2
+        ) {
+          this.readingPaused = false;
+          this.session.resumeReading();
+        }
         await this.run(packet);
       }
     } finally {
@@ -307,19 +332,44 @@ export class CommandCycle {
   ): Promise<RelayOutcome> {
     return new Promise<RelayOutcome>((resolve, reject) => {
       this.inflight.set(binding, reject);
+      const out = this.outputFor(binding);
       const handler = new RelayHandler({
-        out: this.session,
+        out,
         conn: binding.conn,
         clientCapabilities: this.state.capabilities,
         firstSeq,
         ...(clientStatementId !== undefined ? { clientStatementId } : {}),
         onDone: (outcome) => {
+          // The response is complete: nothing more comes from the server for it.
+          out.done();
           this.inflight.delete(binding);
           resolve(outcome);
         },
       });
       binding.conn.sendRaw(raw, shape, handler);
     });
+  }
+
+  /** The client's output for responses of `binding`: pauses its socket while the client drains. */
+  private outputFor(binding: MysqlBinding): { write(bytes: Buffer): void; done(): void } {
+    const session = this.session;
+    const socket = binding.conn.socket;
+    let paused = false;
+    const resume = () => {
+      if (!paused) return;
+      paused = false;
+      socket.resume();
+    };
+    return {
+      write(bytes: Buffer) {
+        session.write(bytes);
+        if (paused || !session.needsDrain) return;
+        paused = true;
+        socket.pause();
+        session.onDrained(resume);
+      },
+      done: resume,
+    };
   }
 
   /** Gets (or reuses) the connection for a target; read_your_writes waits with MASTER_GTID_WAIT. */

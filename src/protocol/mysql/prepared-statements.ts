@@ -77,6 +77,9 @@ export class PreparedStatements {
   async prepare(packet: LogicalPacket): Promise<void> {
     const sql = packet.payload.toString('utf8', 1);
     const services = this.cycle.services;
+    // Each statement holds its text and definitions in memory: bounded per session.
+    const max = services.config.limits.maxPreparedStatementsPerSession;
+    if (this.state.prepared.size >= max) throw new ShardgateError('PREPARED_STATEMENT_LIMIT', { max });
     const key = `${this.state.schema}\u0000${sql}`;
     const known = services.server.statement(key);
     if (known) {

@@ -79,6 +79,32 @@ export class PgClientSession {
     this.socket.uncork();
   }
 
+  /** The client is not reading fast enough: its socket holds more than its high-water mark. */
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /** Calls `resume` once the client has read what we sent (or is gone). */
+  onDrained(resume: () => void): void {
+    const socket = this.socket;
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resume();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  }
+
+  /** Stops reading the client (its queued statements reached their bound), or starts again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.phase !== 'closed' && !this.pausedForTls) this.socket.resume();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.replication) {
       // A walsender session: bytes both ways, untouched (CopyBoth streams, feedback).

@@ -44,6 +44,13 @@ export class QueryCycle implements GateParticipant {
   private seenTranslations = 0;
   /** A read being run again after losing its server: the response start its client already has. */
   private retryPreamble: Buffer | null = null;
+  /** Bytes of client messages received but not yet run; past limits.maxPendingClientBytes reading stops. */
+  private pendingBytes = 0;
+  private readingPaused = false;
+  /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** The servers' standard_conforming_strings (a session may SET its own). */
+  private serverStandardStrings = 'on';
 
   constructor(
     readonly session: PgClientSession,
@@ -75,6 +82,7 @@ export class QueryCycle implements GateParticipant {
       (await this.sessionServerKey(cancelTarget)) ?? this.services.cancel.register(cancelTarget);
     this.services.cutover.register(this);
     const params = await this.services.topology.serverParameters();
+    this.serverStandardStrings = params.get('standard_conforming_strings') ?? 'on';
     const out: Buffer[] = [];
     for (const [name, value] of params) {
       const own = state.settings.get(name.toLowerCase());
@@ -127,12 +135,25 @@ export class QueryCycle implements GateParticipant {
   }
 
   onFrame(type: number, bytes: Buffer): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
     // COPY FROM STDIN data goes straight to the server running the COPY.
     if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
       const copying = this.copyTarget();
-      if (copying) copying.conn.write(bytes);
+      if (copying) {
+        copying.conn.write(bytes);
+        // A server slower than the client: stop reading the client until the server catches up.
+        if (copying.conn.socket.writableNeedDrain && !this.readingPaused) {
+          this.readingPaused = true;
+          this.session.pauseReading();
+          copying.conn.socket.once('drain', () => this.resumeReading());
+        }
+      }
       return;
     }
+    this.pendingBytes += bytes.length;
     switch (type) {
       case FE.Query:
         this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
@@ -168,7 +189,21 @@ export class QueryCycle implements GateParticipant {
   }
 
   onChunkEnd(): void {
+    const max = this.services.config.limits.maxPendingClientBytes;
+    if (this.pendingBytes > max && !this.readingPaused) {
+      // A batch without Sync can never run, so waiting for it would wait forever.
+      if (this.units.length === 0) throw new ShardgateError('PENDING_BATCH_TOO_LARGE', { max });
+      // Statements queue faster than they run (the client pipelines and does not read): stop reading.
+      this.readingPaused = true;
+      this.session.pauseReading();
+    }
     if (!this.busy) void this.pump();
+  }
+
+  private resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    this.session.resumeReading();
   }
 
   private copyTarget(): ServerBinding | null {
@@ -181,12 +216,31 @@ export class QueryCycle implements GateParticipant {
     this.busy = true;
     try {
       while (this.units.length > 0 && !this.clientGone) {
+        // The next result waits until the client has read the previous ones.
+        if (this.session.needsDrain) await new Promise<void>((resolve) => this.session.onDrained(resolve));
+        if (this.clientGone) break;
         const unit = this.units.shift()!;
+        for (const f of unit.frames) this.pendingBytes -= f.bytes.length;
+        if (this.readingPaused && this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2)
+          this.resumeReading();
         await this.runUnit(unit);
       }
     } finally {
       this.busy = false;
+      this.armIdleTimer();
     }
+  }
+
+  /** A transaction holding a server connection, and nothing to run: the client has this long. */
+  private armIdleTimer(): void {
+    const ms = this.services.config.pool.idleTransactionTimeoutMs;
+    if (ms === 0 || this.clientGone || this.units.length > 0 || this.state.txStatus === 'I') return;
+    if (this.bindings.size === 0 || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms }));
+    }, ms);
+    this.idleTimer.unref();
   }
 
   /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
@@ -361,9 +415,11 @@ export class QueryCycle implements GateParticipant {
     }
     // Extended protocol: plan each Bind (it has the parameters); Parse-only units plan the text.
     let pendingParse: { name: string; sql: string; paramTypes: number[] } | null = null;
+    let added = 0;
     for (const frame of unit.frames) {
       if (frame.type === FE.Parse) {
         const p = decodeParse(frame.bytes);
+        if (p.name !== '' && !this.state.prepared.has(p.name)) this.checkPreparedLimit(++added);
         pendingParse = { name: p.name, sql: p.query, paramTypes: p.paramTypes };
       } else if (frame.type === FE.Bind) {
         const b = decodeBind(frame.bytes);
@@ -400,6 +456,13 @@ export class QueryCycle implements GateParticipant {
     return out;
   }
 
+  /** Prepared statements per session are bounded (each holds its text in memory). */
+  private checkPreparedLimit(adding: number): void {
+    const max = this.services.config.limits.maxPreparedStatementsPerSession;
+    if (this.state.prepared.size + adding > max)
+      throw new ShardgateError('PREPARED_STATEMENT_LIMIT', { max });
+  }
+
   routingSession() {
     const s = this.state;
     const translations = this.services.cutover.translations;
@@ -414,6 +477,7 @@ export class QueryCycle implements GateParticipant {
       transactionShard: s.transactionShard,
       transactionServer: s.transactionServer,
       lastWritePositions: s.lastWritePositions,
+      backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),
     };
   }
 
@@ -498,6 +562,12 @@ export class QueryCycle implements GateParticipant {
     if (existing) return existing;
     // A transaction holds exactly one server; a different one here is a routing bug upstream.
     const binding = await ServerBinding.acquire(this, serverName);
+    if (this.clientGone) {
+      // The client left while we waited: onClientGone cannot see this connection, give it back
+      // (a COPY FROM STDIN started for nobody would hold it forever).
+      binding.release();
+      throw new ShardgateError('QUERY_CANCELED');
+    }
     this.bindings.set(serverName, binding);
     return binding;
   }
@@ -532,6 +602,8 @@ export class QueryCycle implements GateParticipant {
   onClientGone(): void {
     this.clientGone = true;
     this.services.resultCache?.onSessionGone(this.state);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
     for (const binding of this.bindings.values()) binding.abandon();
@@ -553,6 +625,11 @@ const NOT_SETTINGS = new Set(['user', 'database', 'options', 'replication']);
  */
 function isForwardedStartupSetting(key: string): boolean {
   return !NOT_SETTINGS.has(key) && !key.startsWith('_pq_.') && !key.startsWith('shardgate.');
+}
+
+/** A PostgreSQL boolean setting's value that means false (off, false, no, 0 and their prefixes). */
+function isOff(value: string): boolean {
+  return /^(of|off|f|fa|fal|fals|false|n|no|0)$/i.test(value.trim().replace(/^'|'$/g, ''));
 }
 
 function isRollback(statements: PlannedStatement[]): boolean {

@@ -6,6 +6,7 @@ import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
 import { pgErrorSeverity, ServerLostError, serverLossError } from '../../backend/server-loss.js';
+import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError } from '../../errors.js';
 import { readCommandTag, readErrorCode } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
@@ -20,6 +21,12 @@ import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
+import {
+  builtinFunctionsLoaded,
+  loadBuiltinFunctions,
+  mayChangeUnseenState,
+  reportedChange,
+} from './server-state-changes.js';
 import {
   invalidateServerStatement,
   invalidateServerStatementsAfterDdl,
@@ -52,6 +59,10 @@ export class ServerBinding {
   inheritedPreamble: Buffer | null = null;
   /** The FATAL the server sent before closing, kept from a client that outlives it. */
   private serverFatal: string | null = null;
+  /** The server's socket is paused until the client reads what it was sent (backpressure). */
+  private pausedForClient = false;
+  /** The user whose per-user quota this connection counts against (null: no limit). */
+  private slotUser: string | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -85,6 +96,8 @@ export class ServerBinding {
             cycle.services.observer.onConflict?.('postgres', this.shard);
         } else if (type === 0x43) {
           this.lastTag = readCommandTag(buf, bodyStart, end);
+        } else if (type === 0x53) {
+          this.onParameterStatus(buf, bodyStart, end);
         }
       },
       onIdle: () => this.done?.(),
@@ -113,23 +126,68 @@ export class ServerBinding {
       session.cork();
       this.tracker.onData(chunk);
       session.uncork();
+      // A client that does not read stops the server, never grows the proxy's buffers.
+      if (session.needsDrain && !this.pausedForClient) this.pauseForClient();
     };
     this.conn.onClose = (err) => this.onServerLost(err);
+  }
+
+  /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
+  private markReleased(): void {
+    this.released = true;
+    if (this.slotUser !== null) giveServerSlot(this.slotUser);
+    this.slotUser = null;
+  }
+
+  /** A setting changed on the server (set_config in a function, SET inside a DO block...). */
+  private onParameterStatus(buf: Buffer, bodyStart: number, end: number): void {
+    const change = reportedChange(buf, bodyStart, end);
+    if (!change) return;
+    if (change.kind === 'identity') {
+      this.conn.dirty = true;
+      return;
+    }
+    // It follows the client like a SET; the next client of this connection gets it reset.
+    serverSettings(this.conn).set(change.name, change.value);
+    this.cycle.state.settings.set(change.name, change.value);
+  }
+
+  private pauseForClient(): void {
+    this.pausedForClient = true;
+    this.conn.socket.pause();
+    this.cycle.session.onDrained(() => {
+      this.pausedForClient = false;
+      if (!this.released) this.conn.socket.resume();
+    });
   }
 
   static async acquire(cycle: QueryCycle, serverName: string): Promise<ServerBinding> {
     const topology = cycle.services.topology;
     const server = topology.server(serverName);
     if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
-    const conn = await server.pool.acquire();
+    // Per-user quota first: a user at its limit waits here, holding nothing.
+    const config = cycle.services.config;
+    const user = cycle.state.user;
+    const counted = userServerLimit(config, user) > 0;
+    const turn = counted ? takeServerSlot(config, user) : null;
+    if (turn) await turn;
+    let conn: PgServerConnection;
+    try {
+      conn = await server.pool.acquire();
+    } catch (err) {
+      if (counted) giveServerSlot(user);
+      throw err;
+    }
     const binding = new ServerBinding(cycle, serverName, server.shard, server.role, server.pool, conn);
+    binding.slotUser = counted ? user : null;
     server.view.outstanding++;
     try {
+      if (!builtinFunctionsLoaded()) await loadBuiltinFunctions(conn);
       await binding.syncSettings();
       binding.attach();
     } catch (err) {
       server.view.outstanding--;
-      binding.released = true;
+      binding.markReleased();
       server.pool.discard(conn);
       if (err instanceof ShardgateError || !conn.closed) throw err;
       // The connection died under the settings sync: nothing ran, nothing reached the client.
@@ -489,6 +547,8 @@ export class ServerBinding {
     }
     if (!this.unitError && statements.some((s) => s.facts.kind === 'ddl'))
       invalidateServerStatementsAfterDdl();
+    // State no SET shows (DO, CALL, user functions): reset before another client gets the connection.
+    if (mayChangeUnseenState(statements)) this.conn.dirty = true;
     if (this.unitError && statements.some((s) => s.facts.kind !== 'read')) {
       // A failed unit may have left prepared statements half-known: forget ours, re-prepare lazily.
       this.conn.dirty = true;
@@ -503,11 +563,12 @@ export class ServerBinding {
   /** Return the connection to its pool (session idle, transaction finished). */
   release(): void {
     if (this.released) return;
-    this.released = true;
+    this.markReleased();
     const server = this.cycle.services.topology.server(this.serverName);
     if (server) server.view.outstanding--;
     const conn = this.conn;
     conn.onData = null;
+    if (this.pausedForClient) conn.socket.resume();
     if (this.awaitingSync) {
       // Mid-batch (the server may be skipping to a Sync that never comes): no one else can use it.
       this.pool.discard(conn);
@@ -540,7 +601,7 @@ export class ServerBinding {
     if (this.released) return;
     if (!this.tracker.idle) {
       // Mid-query: the response stream is in an unknown place; drop the connection.
-      this.released = true;
+      this.markReleased();
       const server = this.cycle.services.topology.server(this.serverName);
       if (server) server.view.outstanding--;
       this.cancel();
@@ -557,7 +618,7 @@ export class ServerBinding {
   /** The connection is gone (or given up): fail the unit or the transaction, and maybe the session. */
   private lose(detail: string, shun: boolean): void {
     if (this.released) return;
-    this.released = true;
+    this.markReleased();
     const topology = this.cycle.services.topology;
     const server = topology.server(this.serverName);
     if (server) server.view.outstanding--;

@@ -6,7 +6,15 @@
 // Literals and `?` placeholders: ValueRefs point at the literal list of the current text (kind
 // 'literal') or at placeholder n (kind 'param', 1-based in text order), so resolveValue() of
 // src/sql/analyzer.ts resolves them with the statement's COM_STMT_EXECUTE values.
-import { type AnalyzedQuery, type CachedFacts, explainFacts, withHints } from '../analyzer.js';
+import {
+  type AnalyzedQuery,
+  type AnalyzeOptions,
+  type AnalyzerOptions,
+  type CachedFacts,
+  explainFacts,
+  refuseNestedExplain,
+  withHints,
+} from '../analyzer.js';
 import type { QueryFacts, StatementFacts } from '../facts.js';
 import { parseHints } from '../hints.js';
 import { type CacheStats, ParseCache } from '../parse-cache.js';
@@ -20,7 +28,7 @@ export type { AnalyzedQuery } from '../analyzer.js';
  * so TypeScript compares it nominally: a router that takes either should use this type.
  */
 export interface SqlAnalyzer {
-  analyze(sql: string): AnalyzedQuery;
+  analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery;
   readonly stats: CacheStats;
 }
 
@@ -29,14 +37,17 @@ const NO_HINTS = Object.freeze({}) as QueryFacts['hints'];
 export class MysqlQueryAnalyzer implements SqlAnalyzer {
   private readonly cache: ParseCache<CachedFacts>;
 
-  constructor(options: { cacheSize: number }) {
+  private readonly maxTokens: number;
+
+  constructor(options: AnalyzerOptions) {
     this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
+    this.maxTokens = options.maxStatementTokens ?? Number.POSITIVE_INFINITY;
   }
 
   /** Nothing to load (node-sql-parser is plain JavaScript); kept for QueryAnalyzer's surface. */
   static async load(): Promise<void> {}
 
-  static async create(options: { cacheSize: number }): Promise<MysqlQueryAnalyzer> {
+  static async create(options: AnalyzerOptions): Promise<MysqlQueryAnalyzer> {
     return new MysqlQueryAnalyzer(options);
   }
 
@@ -45,9 +56,10 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
   }
 
   analyze(sql: string): AnalyzedQuery {
-    const fp = fingerprintMysql(sql);
+    const fp = fingerprintMysql(sql, undefined, this.maxTokens);
     const hints = fp.hintComments.length > 0 ? parseHints(fp.hintComments) : NO_HINTS;
     if (fp.text.startsWith('shardgate explain')) {
+      refuseNestedExplain(fp.text);
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
       if (facts) {
         return {

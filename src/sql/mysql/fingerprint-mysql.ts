@@ -8,6 +8,7 @@
 //
 // ORDER BY / GROUP BY integer positions stay verbatim (facts depend on them), as on PostgreSQL.
 // With a `tokens` array, the pass also records every token per statement (cache-miss path only).
+import { ShardgateError } from '../../errors.js';
 import type { Fingerprint, Literal } from '../fingerprint.js';
 import type { TokenType } from './mysql-lexer.js';
 import * as lexing from './mysql-lexer.js';
@@ -71,7 +72,12 @@ const needsQuotes = (word: string) => {
   return (c >= 48 && c <= 57) || c === 36;
 };
 
-export function fingerprintMysql(sql: string, tokens?: Token[][]): Fingerprint {
+export function fingerprintMysql(
+  sql: string,
+  tokens?: Token[][],
+  maxTokens = Number.POSITIVE_INFINITY,
+): Fingerprint {
+  let count = 0;
   const literals: Literal[] = [];
   const hintComments: string[] = [];
   const statements: Fingerprint['statements'] = [];
@@ -131,6 +137,8 @@ export function fingerprintMysql(sql: string, tokens?: Token[][]): Fingerprint {
   for (;;) {
     const type = nextToken(lx);
     if (type === T.EOF) break;
+    // Past the bound the text is refused before the parser (much slower per token) sees it.
+    if (++count > maxTokens) throw new ShardgateError('STATEMENT_TOO_COMPLEX', { max: maxTokens });
     const { start, end } = lx;
     if (type === T.COMMENT) {
       collectHint(sql, start, end, hintComments);
