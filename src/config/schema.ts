@@ -392,7 +392,7 @@ export const configSchema = z.object({
       /** Prepared statements one client session may hold (both protocols). */
       maxPreparedStatementsPerSession: z.number().int().min(1).default(1_000),
       /** Tokens of one statement text shardgate analyzes; a longer text is refused (parsing blocks every session). */
-      maxStatementTokens: z.number().int().min(100).default(10_000),
+      maxStatementTokens: z.number().int().min(100).default(100_000),
     })
     .default({
       maxMessageBytes: 64 * 1024 * 1024,
@@ -401,7 +401,7 @@ export const configSchema = z.object({
       startupTimeoutMs: 10_000,
       maxPendingClientBytes: 4 * 1024 * 1024,
       maxPreparedStatementsPerSession: 1_000,
-      maxStatementTokens: 10_000,
+      maxStatementTokens: 100_000,
     }),
   /** Database names clients may connect to (the logical database). Empty: any name. */
   databases: z.array(z.string()).default([]),

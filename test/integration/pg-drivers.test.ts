@@ -154,7 +154,9 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     await c.connect();
     const n = 40_000;
     const values = Array.from({ length: n }, (_, i) => i);
-    const list = values.map((_, i) => `$${i + 1}::int`).join(',');
+    // One cast types the whole array (its other parameters take the common type): ~80,000 tokens,
+    // under limits.maxStatementTokens.
+    const list = values.map((_, i) => (i === 0 ? '$1::int' : `$${i + 1}`)).join(',');
     const r = await c.query(`select array_length(array[${list}], 1) as n`, values);
     expect(r.rows[0]?.n).toBe(n);
   });
@@ -194,11 +196,31 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     expect(received).toBe(0);
   });
 
-  it('pg_terminate_backend: the client gets the server FATAL 57P01, then a plain close', async () => {
+  it('pg_terminate_backend: session pooling gets the server FATAL 57P01 and a plain close; transaction pooling keeps the session', async () => {
     const c = pgClient(mode);
     const errors: Array<{ code?: string; message: string }> = [];
     c.on('error', (e) => errors.push(e));
     await c.connect();
+    if (mode !== 'session') {
+      // Transaction pooling: the client never owned that server connection (issue 14). A read
+      // outside a transaction would be run again elsewhere; inside one, the transaction fails as
+      // on the server (40001) and the session goes on.
+      const killer = await fx.direct('s0-primary');
+      await c.query('begin');
+      const inTx = c.query('select pg_sleep(30)').catch((e: { code?: string; message: string }) => e);
+      let txPid: number | undefined;
+      for (let i = 0; i < 500 && txPid === undefined; i++) {
+        const r = await killer.query("select pid from pg_stat_activity where query = 'select pg_sleep(30)'");
+        txPid = r.rows[0]?.pid as number | undefined;
+      }
+      await killer.query('select pg_terminate_backend($1)', [txPid]);
+      expect(((await inTx) as { code?: string }).code).toBe('40001');
+      await c.query('rollback');
+      expect((await c.query('select 1 as one')).rows[0]?.one).toBe(1);
+      expect(errors).toEqual([]);
+      await c.end();
+      return;
+    }
     const pid = (await c.query('select pg_backend_pid() as pid')).rows[0]?.pid as number;
     const running = c.query('select pg_sleep(30)').catch((e: { code?: string; message: string }) => e);
     const killer = await fx.direct('s0-primary');
