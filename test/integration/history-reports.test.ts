@@ -1,6 +1,9 @@
 // History that survives a restart (per-shard samples and alert events in the JSON-lines store,
 // read back through /api/history after the proxy is closed and started again on the same
 // directory) and the daily, weekly and monthly reports with real values from real servers.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import type { ShardSample } from '../../src/observability/history-sampler.js';
@@ -194,4 +197,21 @@ describe('reports', () => {
     );
     expect((await fetch(`${base()}/api/reports/yearly`)).status).toBe(404);
   });
+
+  // Runs dist/ (npm run build first).
+  it('shardgate report prints Markdown and JSON; monthly stores the baseline with the token', async () => {
+    const cli = path.resolve('dist/src/cli/main.js');
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [cli, 'report', ...args, '--admin-url', base()], {
+        env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'secret' },
+      });
+    const weekly = await run('weekly');
+    expect(weekly.stdout).toContain('# shardgate weekly report');
+    expect(weekly.stdout).toContain('## Top statements');
+    const monthly = JSON.parse((await run('monthly', '--json')).stdout) as Report;
+    expect((monthly.sections.baseline as { stored: boolean }).stored).toBe(true);
+    const dry = JSON.parse((await run('monthly', '--json', '--no-baseline')).stdout) as Report;
+    expect((dry.sections.baseline as { stored: boolean }).stored).toBe(false);
+    await expect(run('yearly')).rejects.toThrow(/daily, weekly, monthly/);
+  }, 60_000);
 });
