@@ -5,7 +5,7 @@
 // are time-range scans that a streamed read answers. Retention and the byte bound are kept by
 // compaction: the kept lines are written to a temporary file that replaces the old one.
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -46,15 +46,25 @@ export class HistoryStore {
   constructor(private readonly options: HistoryStoreOptions) {
     this.file = path.join(options.dir, FILE);
     this.now = options.now ?? Date.now;
-    this.ready = this.open();
+    this.ready = this.openFile();
   }
 
-  private async open(): Promise<void> {
+  private async openFile(): Promise<void> {
     await mkdir(this.options.dir, { recursive: true });
     this.bytes = await stat(this.file).then(
       (s) => s.size,
       () => 0,
     );
+    // A line torn by a crash has no newline: end it, or the next record would be glued to it.
+    if (this.bytes > 0) {
+      const handle = await open(this.file, 'r');
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, this.bytes - 1).finally(() => handle.close());
+      if (last[0] !== 0x0a) {
+        await appendFile(this.file, '\n');
+        this.bytes++;
+      }
+    }
   }
 
   /** Appends records; compacts first when the file would pass its byte bound. */

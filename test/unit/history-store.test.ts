@@ -35,6 +35,16 @@ describe('HistoryStore', () => {
     expect((await s.query()).map((r) => r.t)).toEqual([1, 3]);
   });
 
+  it('ends a torn last line before appending after a restart', async () => {
+    const d = dir();
+    const s = new HistoryStore({ dir: d, retentionMs: 1e12, maxBytes: 1 << 20 });
+    await s.append([{ type: 'shard', t: 1, shard: 's0' }]);
+    appendFileSync(s.file, '{"type":"shard","t":2');
+    const again = new HistoryStore({ dir: d, retentionMs: 1e12, maxBytes: 1 << 20 });
+    await again.append([{ type: 'shard', t: 3, shard: 's0' }]);
+    expect((await again.query()).map((r) => r.t)).toEqual([1, 3]);
+  });
+
   it('drops records past the retention when compacting', async () => {
     let now = 10_000;
     const s = new HistoryStore({ dir: dir(), retentionMs: 5_000, maxBytes: 1 << 20, now: () => now });
