@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { registerCacheRoutes } from './admin/api-cache.js';
 import { registerCoreRoutes } from './admin/api-core.js';
+import { registerHistoryRoutes, reportContextFor } from './admin/api-history.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
@@ -22,6 +23,8 @@ import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
 import { CutoverGate } from './migration/cutover-gate.js';
 import { configWithMigrations, MigrationManager } from './migration/manager.js';
+import { HistorySampler, startHistory } from './observability/history-sampler.js';
+import { HistoryStore } from './observability/history-store.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
 import { Sha2AuthState } from './protocol/mysql/password-check.js';
@@ -129,6 +132,30 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       cutover: () => migrations.list().map((m) => ({ migration: m.id, phase: m.phase })),
     });
   }
+  // History is written where the admin API is (one process per data directory).
+  const historySettings = config.observability.history;
+  const history =
+    observability && historySettings.enabled && options.adminPort !== null
+      ? new HistoryStore({
+          dir: historySettings.dir,
+          retentionMs: historySettings.retentionMs,
+          maxBytes: historySettings.maxBytes,
+        })
+      : null;
+  const historyRun =
+    history && observability
+      ? startHistory(
+          history,
+          new HistorySampler({
+            topology,
+            tracker: observability.tracker,
+            resultCache: () => resultCache.store.stats(),
+          }),
+          historySettings.intervalMs,
+          (listener) => observability.alerts.onEvent(listener),
+          (err) => log.warn({ err: err.message }, 'history write failed'),
+        )
+      : null;
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -213,6 +240,13 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerCacheRoutes(server, resultCache);
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
+    if (observability && history) {
+      registerHistoryRoutes(
+        server,
+        history,
+        reportContextFor(topology, observability, history, () => resultCache.store.stats()),
+      );
+    }
     if (migrations) registerMigrationRoutes(server, migrations);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
@@ -238,6 +272,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     async close() {
       await migrations?.close();
       observability?.stop();
+      await historyRun?.stop();
       await admin?.server.close();
       await pgListener.close();
       await mysql?.listener.close();

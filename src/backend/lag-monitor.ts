@@ -52,6 +52,21 @@ export interface ServerHealth {
   serverConnections: number | null;
   /** Seconds all sessions currently waiting on locks have waited so far. */
   lockWaitSeconds: number | null;
+  /** Sum of pg_class.reltuples over user tables (planner estimates: cheap, not exact). */
+  rowsEstimate: number | null;
+  /** Shared-buffer hits and disk reads of the database since the server's stats reset. */
+  blocksHit: number | null;
+  blocksRead: number | null;
+  /** WAL archiving as pg_stat_archiver shows it; null until read. */
+  archiver: ArchiverStatus | null;
+}
+
+export interface ArchiverStatus {
+  archiveMode: string;
+  archivedCount: number;
+  lastArchivedAt: string | null;
+  failedCount: number;
+  lastFailedAt: string | null;
 }
 
 class ServerProbe {
@@ -90,6 +105,10 @@ class ServerProbe {
       dataBytes: null,
       serverConnections: null,
       lockWaitSeconds: null,
+      rowsEstimate: null,
+      blocksHit: null,
+      blocksRead: null,
+      archiver: null,
     };
   }
 
@@ -101,13 +120,21 @@ class ServerProbe {
     if (Date.now() - this.lastStatsAt < this.monitor.config.observability.healthIntervalMs) return;
     this.lastStatsAt = Date.now();
     const r = await this.conn.exec(
-      "SELECT pg_database_size(current_database())::text, count(*)::text, coalesce(sum(extract(epoch FROM clock_timestamp() - state_change)) FILTER (WHERE wait_event_type = 'Lock'), 0)::text FROM pg_stat_activity WHERE datname = current_database()",
+      "SELECT pg_database_size(current_database())::text, count(*)::text, coalesce(sum(extract(epoch FROM clock_timestamp() - state_change)) FILTER (WHERE wait_event_type = 'Lock'), 0)::text, " +
+        "(SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'), " +
+        '(SELECT blks_hit::text FROM pg_stat_database WHERE datname = current_database()), (SELECT blks_read::text FROM pg_stat_database WHERE datname = current_database()), ' +
+        "current_setting('archive_mode'), (SELECT json_build_object('archived', archived_count, 'lastArchivedAt', last_archived_time, 'failed', failed_count, 'lastFailedAt', last_failed_time)::text FROM pg_stat_archiver) " +
+        'FROM pg_stat_activity WHERE datname = current_database()',
       2_000,
     );
     const row = r.rows[0] ?? [];
     this.health.dataBytes = row[0] ? Number(row[0]) : null;
     this.health.serverConnections = row[1] ? Number(row[1]) : null;
     this.health.lockWaitSeconds = row[2] ? Number(row[2]) : null;
+    this.health.rowsEstimate = row[3] ? Number(row[3]) : null;
+    this.health.blocksHit = row[4] ? Number(row[4]) : null;
+    this.health.blocksRead = row[5] ? Number(row[5]) : null;
+    this.health.archiver = row[6] && row[7] ? archiverStatus(row[6], row[7]) : null;
   }
 
   schedule(ms: number): void {
@@ -370,4 +397,20 @@ export class LagMonitor {
     for (const probe of this.probes.values()) probe.stop();
     this.probes.clear();
   }
+}
+
+function archiverStatus(mode: string, json: string): ArchiverStatus {
+  const a = JSON.parse(json) as {
+    archived: number;
+    lastArchivedAt: string | null;
+    failed: number;
+    lastFailedAt: string | null;
+  };
+  return {
+    archiveMode: mode,
+    archivedCount: Number(a.archived),
+    lastArchivedAt: a.lastArchivedAt,
+    failedCount: Number(a.failed),
+    lastFailedAt: a.lastFailedAt,
+  };
 }

@@ -110,6 +110,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
             : {}),
           // Mutating admin endpoints (rules, migrations) need a token; the demo makes one up.
           admin: { token: adminToken },
+          // The demo's servers are throwaway: so is its history (another run has other shards).
+          observability: {
+            history: { dir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-history-')) },
+          },
           migration: {
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
             spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),

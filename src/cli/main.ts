@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// shardgate command line: start | demo | status | rules | bench | migrate. Every command has --help.
+// shardgate command line: start | demo | status | rules | bench | migrate | report. Every command has --help.
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
+import { registerReportCommand } from './report-command.js';
 import { registerStartCommand } from './start-command.js';
 
 const program = new Command();
@@ -21,6 +22,7 @@ registerDemoCommand(program);
 registerAdminCommands(program);
 registerBenchCommand(program);
 registerMigrateCommand(program);
+registerReportCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

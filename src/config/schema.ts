@@ -324,6 +324,40 @@ export const observabilitySchema = z.object({
         .default(8 * 1024 * 1024),
     })
     .default({ maxBytes: 8 * 1024 * 1024 }),
+  /** Per-shard history (/api/history, reports): an append-only JSON-lines file in dir. */
+  history: z
+    .object({
+      enabled: z.boolean().default(true),
+      dir: z.string().default('.shardgate/history'),
+      intervalMs: z.number().int().min(100).default(60_000),
+      retentionMs: z
+        .number()
+        .int()
+        .min(1_000)
+        .default(35 * 24 * 3_600_000),
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(64 * 1024 * 1024),
+    })
+    .default({
+      enabled: true,
+      dir: '.shardgate/history',
+      intervalMs: 60_000,
+      retentionMs: 35 * 24 * 3_600_000,
+      maxBytes: 64 * 1024 * 1024,
+    }),
+  /** Reports: the data size a shard should not outgrow (the scaling plan's threshold). */
+  reports: z
+    .object({
+      sizeThresholdBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(100 * 1024 * 1024 * 1024),
+    })
+    .default({ sizeThresholdBytes: 100 * 1024 * 1024 * 1024 }),
   alerts: z
     .object({
       rules: z.array(alertRuleSchema).default(DEFAULT_ALERT_RULES),

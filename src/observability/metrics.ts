@@ -555,6 +555,30 @@ export class ShardgateMetrics {
     }
   }
 
+  /**
+   * One shard's statement latency histogram since start, both roles summed: per-bucket
+   * (non-cumulative) counts for the bucket bounds in seconds, the last count being slower than
+   * every bound. The history sampler stores the difference of two readings.
+   */
+  durationBuckets(shard: string): { bounds: number[]; counts: number[]; count: number; sum: number } {
+    const bounds = [...this.duration.bounds];
+    const counts = new Array<number>(bounds.length + 1).fill(0);
+    let count = 0;
+    let sum = 0;
+    for (const cell of this.durationCells.get(shard) ?? []) {
+      if (cell === null) continue;
+      let inBounds = 0;
+      for (let i = 0; i < bounds.length; i++) {
+        counts[i]! += cell.counts[i]!;
+        inBounds += cell.counts[i]!;
+      }
+      counts[bounds.length]! += cell.count - inBounds;
+      count += cell.count;
+      sum += cell.sum;
+    }
+    return { bounds, counts, count, sum };
+  }
+
   /** A client received a 40001 error (rare: an error path, never the fast path). */
   recordConflict(protocol: 'postgres' | 'mysql', shard: string): void {
     const shards = child(this.conflictCells, protocol, () => new Map<string, number>());

@@ -1,5 +1,5 @@
 // The dashboard in headless Chromium against a running shardgate: the shards, a hot key, the top
-// statements and the result cache appear, and a screenshot is saved to test-results/dashboard.png.
+// statements, the result cache and the history panels (growth, latency heatmap, QPS) appear, and a screenshot is saved to test-results/dashboard.png.
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,14 @@ let executablePath: string;
 
 beforeAll(async () => {
   executablePath = await ensureChromium();
-  fx = await startProxyFixture({ shards: 2, replicas: 1, overrides: { admin: { token: 'dash-token' } } });
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
+    overrides: {
+      admin: { token: 'dash-token' },
+      observability: { healthIntervalMs: 200, history: { intervalMs: 300 } },
+    },
+  });
 }, 900_000);
 
 afterAll(async () => {
@@ -41,6 +48,19 @@ describe('dashboard', () => {
       await page.waitForSelector('#queries tr[data-query="0"]', { timeout: 15_000 });
       expect(await page.textContent('#queries')).toContain('select * from users where user_id = $1');
       expect(await page.textContent('#cache')).toContain('trending_topics');
+      // The history panels: growth with its projection, a heatmap cell with statements, QPS.
+      // A flat line (no growth in a short test) has no height: attached, not visible.
+      await page.waitForSelector('[data-growth="s0"] svg polyline', { state: 'attached', timeout: 30_000 });
+      expect(await page.textContent('[data-growth="s1"]')).toMatch(
+        /MiB · .* · (\d+ days to|no growth measured)/,
+      );
+      await page.waitForFunction(
+        "[...document.querySelectorAll('#history-heat i')].some((i) => Number(i.dataset.n) > 0)",
+        undefined,
+        { timeout: 30_000 },
+      );
+      await page.waitForSelector('[data-qps="s0"] svg polyline', { state: 'attached', timeout: 30_000 });
+      expect(await page.textContent('[data-qps="s0"]')).toMatch(/\d+\.\d qps/);
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/dashboard.png', fullPage: true });
     } finally {

@@ -49,6 +49,7 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     const spares = [];
     for (let i = 1; i <= (options.spares ?? 0); i++) spares.push(await cluster.addSpare(`spare${i}`));
     const migrationOverrides = (options.overrides?.migration ?? {}) as Record<string, unknown>;
+    const observabilityOverrides = (options.overrides?.observability ?? {}) as Record<string, unknown>;
     const config = configForLocalShards(
       cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
       {
@@ -59,6 +60,14 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
           routing: { lagPollIntervalMs: 20 },
           pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
           ...(options.overrides ?? {}),
+          observability: {
+            ...observabilityOverrides,
+            // Never the repo's .shardgate/: each test's history starts empty.
+            history: {
+              dir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-history-')),
+              ...((observabilityOverrides.history ?? {}) as Record<string, unknown>),
+            },
+          },
           migration: {
             // Never the repo's .shardgate/: a migration left there would reshape every test's topology.
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-migrations-')),
