@@ -83,7 +83,7 @@ async function tick(){
 function spark(values,color){const v=values.filter((x)=>x!=null);if(v.length<2)return '';const max=Math.max(...v),min=Math.min(...v),w=300,h=40;
   const pts=values.map((x,i)=>x==null?null:(i*w/(values.length-1)).toFixed(1)+','+(h-(max===min?h/2:(x-min)*h/(max-min))).toFixed(1)).filter(Boolean).join(' ');
   return '<svg width="'+w+'" height="'+h+'" style="vertical-align:middle"><polyline fill="none" stroke="'+color+'" stroke-width="1.5" points="'+pts+'"/></svg>';}
-async function history(){
+async function drawHistory(){
   const [h,plan]=await Promise.all([get('/api/history?limit=3000'),get('/api/reports/monthly')]);
   if(!h||!h.records.length)return;
   const by={};h.records.forEach((r)=>{(by[r.shard]=by[r.shard]||[]).push(r);});
@@ -98,7 +98,7 @@ async function history(){
   document.getElementById('history-heat').innerHTML=rows;
   document.getElementById('qps').innerHTML=shards.map((s,i)=>{const last=by[s].at(-1);return '<div data-qps="'+esc(s)+'"><b style="display:inline-block;width:40px">'+esc(s)+'</b>'+spark(by[s].map((r)=>r.qps),COLORS[i%COLORS.length])+' '+last.qps.toFixed(1)+' qps</div>';}).join('');
 }
-tick();setInterval(tick,2000);history();setInterval(history,5000);
+tick();setInterval(tick,2000);drawHistory();setInterval(drawHistory,5000);
 </script></body></html>`;
 
 export function registerDashboard(admin: AdminServer, migrations: () => unknown[] = () => []): void {
