@@ -35,7 +35,9 @@ async function post(pathName: string, body?: unknown): Promise<{ status: number;
 async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<Summary> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const s = (await (await fetch(`${api}/api/migrations/${id}`)).json()) as Summary;
+    const s = (await (
+      await fetch(`${api}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
+    ).json()) as Summary;
     if (phases.includes(s.phase) && !(s.phase === 'switched' && s.verify === null)) return s;
     if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
     await sleep(100);
