@@ -110,6 +110,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message: 'cannot reach {server} of shard {shard}: {detail}; retry shortly',
   },
+  BACKEND_TLS_REFUSED: {
+    sqlstate: '08006',
+    mysqlErrno: 2026,
+    severity: 'ERROR',
+    message:
+      'TLS to {server} of shard {shard} failed: {detail}; check backend.tls (mode, ca, serverName) against the server certificate',
+  },
   BACKEND_DIED: {
     sqlstate: '08006',
     mysqlErrno: 2013,

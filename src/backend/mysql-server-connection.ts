@@ -13,6 +13,7 @@ import {
   decodeAuthSwitchRequest,
   decodeHandshakeV10,
   encodeHandshakeResponse,
+  encodeSslRequest,
   type HandshakeV10,
 } from '../protocol/mysql/handshake.js';
 import { PacketFramer } from '../protocol/mysql/packet-framer.js';
@@ -24,6 +25,7 @@ import {
   type ResponseShape,
 } from '../protocol/mysql/response-scanner.js';
 import { decodeErr, decodeOk, type OkPacket } from '../protocol/mysql/responses.js';
+import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 import { charsetVariables, trackResponse } from './mysql-session-mirror.js';
 
 export {
@@ -48,6 +50,8 @@ export interface MysqlServerAddress {
   password: string;
   /** Answer mysql_clear_password (config backend.allowCleartextPassword). */
   allowCleartextPassword?: boolean;
+  /** TLS to the server (config backend.mysqlTls, a server's tls); absent or mode disable: plain. */
+  tls?: BackendTls;
 }
 
 /** A statement prepared on this connection. */
@@ -112,15 +116,28 @@ export class MysqlServerConnection {
 
   private constructor(
     readonly address: MysqlServerAddress,
-    readonly socket: net.Socket,
+    /** The TCP socket, replaced by its TLS wrapper during login when TLS is on. */
+    public socket: net.Socket,
     readonly foundRows: boolean,
   ) {
     this.schema = address.database;
     this.resetVars();
     this.scanner = new ResponseScanner(0);
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.finish(err));
     socket.on('close', () => this.finish(null));
+  }
+
+  /** Login-phase switch to TLS: from now on every byte goes through the TLS socket. */
+  private async startTls(tls: BackendTls): Promise<void> {
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    this.socket = await upgradeToTls(raw, tls, this.address.host);
+    this.listen(this.socket);
   }
 
   private finish(err: Error | null): void {
@@ -164,12 +181,17 @@ export class MysqlServerConnection {
       );
       if (setup.error) throw new Error(`session tracking setup failed: ${setup.error.message}`);
     } catch (err) {
+      conn.socket.destroy();
       socket.destroy();
-      throw new ShardgateError('BACKEND_UNAVAILABLE', {
+      const where = {
         server: address.name,
         shard: address.shard,
         detail: err instanceof Error ? err.message : String(err),
-      });
+      };
+      throw new ShardgateError(
+        err instanceof BackendTlsError ? 'BACKEND_TLS_REFUSED' : 'BACKEND_UNAVAILABLE',
+        where,
+      );
     }
     return conn;
   }
@@ -189,7 +211,7 @@ export class MysqlServerConnection {
 
   /** Handshake and authentication; resolves after the server's OK. */
   private authenticate(): Promise<void> {
-    const { user, password, database } = this.address;
+    const { password } = this.address;
     const framer = new PacketFramer(1 << 24);
     return new Promise<void>((resolve, reject) => {
       let handshake: HandshakeV10 | null = null;
@@ -213,27 +235,25 @@ export class MysqlServerConnection {
                 (BACKEND_CAPABILITIES | (this.foundRows ? CAP.FOUND_ROWS : 0)) & handshake.capabilities;
               plugin = handshake.authPlugin;
               scramble = handshake.scramble;
-              send(
-                encodeHandshakeResponse({
-                  capabilities: this.capabilities,
-                  maxPacketSize: 1 << 30,
-                  collation: DEFAULT_COLLATION,
-                  user,
-                  authResponse: pluginToken(
-                    plugin,
-                    password,
-                    scramble,
-                    this.address.allowCleartextPassword ?? false,
-                  ),
-                  database,
-                  authPlugin: plugin,
-                  attributes: new Map([
-                    ['_client_name', 'shardgate'],
-                    ['program_name', 'shardgate'],
-                  ]),
-                }),
-                next,
-              );
+              const tls = this.address.tls;
+              if (!tls || tls.mode === 'disable') {
+                send(this.handshakeResponse(plugin, scramble), next);
+                continue;
+              }
+              if (!(handshake.capabilities & CAP.SSL))
+                throw new BackendTlsError(
+                  `the server does not accept TLS (tls mode ${tls.mode}); turn ssl on in the server or set its tls mode to disable`,
+                );
+              // SSLRequest, the TLS handshake, then the login packet with the next sequence id.
+              this.capabilities |= CAP.SSL;
+              send(encodeSslRequest(this.capabilities, DEFAULT_COLLATION), next);
+              const afterTls = (next + 1) & 0xff;
+              this.startTls(tls)
+                .then(() => send(this.handshakeResponse(plugin, scramble), afterTls))
+                .catch((err: unknown) => {
+                  this.connectPhase = null;
+                  reject(err);
+                });
               continue;
             }
             const marker = payload[0];
@@ -275,6 +295,24 @@ export class MysqlServerConnection {
           reject(err);
         }
       };
+    });
+  }
+
+  /** HandshakeResponse41 for the server's auth plugin. */
+  private handshakeResponse(plugin: string, scramble: Buffer): Buffer {
+    const { user, password, database } = this.address;
+    return encodeHandshakeResponse({
+      capabilities: this.capabilities,
+      maxPacketSize: 1 << 30,
+      collation: DEFAULT_COLLATION,
+      user,
+      authResponse: pluginToken(plugin, password, scramble, this.address.allowCleartextPassword ?? false),
+      database,
+      authPlugin: plugin,
+      attributes: new Map([
+        ['_client_name', 'shardgate'],
+        ['program_name', 'shardgate'],
+      ]),
     });
   }
 

@@ -2,6 +2,7 @@
 // useful file names only users and shards. Validation errors name the key path (see load.ts).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { BACKEND_TLS_MODES } from '../backend/backend-tls.js';
 
 export const CONSISTENCY_LEVELS = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'] as const;
 /** Ordered from weakest to strongest: "one step stronger" is index + 1. */
@@ -45,6 +46,18 @@ export const secretString = z
     }
   });
 
+/**
+ * TLS from shardgate to backend servers, libpq's modes: disable, require (encrypted, certificate
+ * unchecked), verify-ca (signed by `ca`), verify-full (also names the server: `serverName`, default
+ * the server's host). A server that refuses TLS is refused under every mode but disable.
+ */
+export const backendTlsSchema = z.strictObject({
+  mode: z.enum(BACKEND_TLS_MODES).optional(),
+  /** PEM file of the CA that signs the servers' certificates (verify-ca, verify-full). */
+  ca: z.string().min(1).optional(),
+  serverName: z.string().min(1).optional(),
+});
+
 export const serverSchema = z.object({
   /** Unique server name, e.g. "s0-primary"; defaults to "<shard>-primary" / "<shard>-replica<N>". */
   name: z.string().min(1).optional(),
@@ -56,6 +69,8 @@ export const serverSchema = z.object({
   hostMetrics: z.union([z.literal('local'), z.literal('none'), z.string().url()]).optional(),
   /** The server's data directory when it is on this machine: disk use with hostMetrics "local". */
   dataDir: z.string().min(1).optional(),
+  /** TLS to this server, over backend.tls (PostgreSQL) or backend.mysqlTls (MySQL) key by key. */
+  tls: backendTlsSchema.optional(),
 });
 export type ServerConfig = z.infer<typeof serverSchema>;
 
@@ -455,8 +470,14 @@ export const configSchema = z.object({
        * MySQL mysql_clear_password). Off: such a server is refused, the password never sent.
        */
       allowCleartextPassword: z.boolean().default(false),
+      /** TLS to the PostgreSQL servers (a server's own `tls` overrides it). */
+      tls: backendTlsSchema.default({ mode: 'disable' }),
+      /** TLS to the MySQL servers (a server's own `tls` overrides it). */
+      mysqlTls: backendTlsSchema.default({ mode: 'disable' }),
     })
     .default({
+      tls: { mode: 'disable' },
+      mysqlTls: { mode: 'disable' },
       allowCleartextPassword: false,
       user: 'postgres',
       password: '',
