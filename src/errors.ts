@@ -115,7 +115,7 @@ export const ERRORS = {
     mysqlErrno: 2026,
     severity: 'ERROR',
     message:
-      'TLS to {server} of shard {shard} failed: {detail}; check backend.tls (mode, ca, serverName) against the server certificate',
+      'TLS to {server} of shard {shard} failed: {detail}; check the server\'s tls settings (backend.tls or backend.mysqlTls: mode, ca, serverName) against its certificate',
   },
   BACKEND_DIED: {
     sqlstate: '08006',

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
 import { PgServerConnection, type ServerAddress } from '../../src/backend/pg-server-connection.js';
 import { ShardgateError } from '../../src/errors.js';
+import { unprivilegedUser } from '../../src/local/os-user.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
@@ -15,7 +16,7 @@ let ca: ThrowawayCa;
 let fx: ProxyFixture;
 
 beforeAll(async () => {
-  ca = makeThrowawayCa();
+  ca = makeThrowawayCa(unprivilegedUser());
   fx = await startProxyFixture({
     shards: 1,
     replicas: 0,

@@ -1,11 +1,11 @@
 // A throwaway certificate authority for TLS tests, made with the openssl command: a CA, a server
 // certificate it signs for 127.0.0.1 and localhost, and an unrelated second CA (a wrong one).
-// Files are owned by the user the local database servers run as (they refuse a key others read).
+// The server's files are owned by the user its servers run as (they refuse a key others read).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unprivilegedUser } from '../../src/local/os-user.js';
+import type { RunAs } from '../../src/local/os-user.js';
 
 export interface ThrowawayCa {
   dir: string;
@@ -44,7 +44,8 @@ function selfSignedCa(dir: string, name: string): { cert: string; key: string } 
   return { cert, key };
 }
 
-export function makeThrowawayCa(): ThrowawayCa {
+/** `owner`: unprivilegedUser() for PostgreSQL, mariadbRunAs() for MariaDB (null when not root). */
+export function makeThrowawayCa(owner: RunAs | null): ThrowawayCa {
   const dir = mkdtempSync(join(tmpdir(), 'shardgate-ca-'));
   const ca = selfSignedCa(dir, 'test-ca');
   const other = selfSignedCa(dir, 'other-ca');
@@ -89,10 +90,9 @@ export function makeThrowawayCa(): ThrowawayCa {
     ],
     dir,
   );
-  const runAs = unprivilegedUser();
   chmodSync(dir, 0o755);
   for (const file of [serverCert, serverKey, ca.cert]) {
-    if (runAs) chownSync(file, runAs.uid, runAs.gid);
+    if (owner) chownSync(file, owner.uid, owner.gid);
   }
   chmodSync(serverKey, 0o600);
   chmodSync(serverCert, 0o644);
