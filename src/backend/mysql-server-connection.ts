@@ -7,6 +7,7 @@
 // OK for its own mirror of the session (status flags, schema, variables, state it cannot replay).
 import net from 'node:net';
 import { ShardgateError } from '../errors.js';
+import type { RowBudget } from '../executor/merge-budget.js';
 import { nativeToken, rsaEncryptPassword, sha2Token } from '../protocol/mysql/auth-crypto.js';
 import { CAP, COM, DEFAULT_COLLATION, MARKER, STATUS } from '../protocol/mysql/constants.js';
 import {
@@ -52,6 +53,13 @@ export interface MysqlServerAddress {
   allowCleartextPassword?: boolean;
   /** TLS to the server (config backend.mysqlTls, a server's tls); absent or mode disable: plain. */
   tls?: BackendTls;
+}
+
+export interface CollectOptions {
+  maxRows?: number;
+  timeoutMs?: number;
+  /** A multi-shard merge's budget, shared with the statement's other shards. */
+  budget?: RowBudget;
 }
 
 /** A statement prepared on this connection. */
@@ -349,7 +357,7 @@ export class MysqlServerConnection {
   }
 
   /** Runs a text command and collects its whole response (shardgate's own statements). */
-  query(sql: string, options: { maxRows?: number; timeoutMs?: number } = {}): Promise<CollectedResponse> {
+  query(sql: string, options: CollectOptions = {}): Promise<CollectedResponse> {
     return this.collect(encodeTextCommand(COM.QUERY, sql), 'result', false, options);
   }
 
@@ -357,7 +365,7 @@ export class MysqlServerConnection {
     payload: Buffer,
     shape: ResponseShape,
     binary: boolean,
-    options: { maxRows?: number; timeoutMs?: number } = {},
+    options: CollectOptions = {},
   ): Promise<CollectedResponse> {
     if (this.closed) return Promise.reject(new Error('connection is closed'));
     const done = new Promise<CollectedResponse>((resolve, reject) => {
@@ -369,6 +377,7 @@ export class MysqlServerConnection {
           capabilities: this.capabilities,
           binary,
           maxRows: options.maxRows ?? 100_000,
+          ...(options.budget ? { budget: options.budget } : {}),
           onDone: (response) => {
             this.pendingQueries.delete(reject);
             resolve(response);
