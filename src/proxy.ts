@@ -91,6 +91,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   topology.monitor.start();
   const analyzer = await QueryAnalyzer.create({
     cacheSize: config.routing.parseCacheSize,
+    cacheBytes: config.routing.parseCacheBytes,
     maxStatementTokens: config.limits.maxStatementTokens,
   });
   const router = new Router(analyzer, topology);
@@ -198,6 +199,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
       cacheSize: config.routing.parseCacheSize,
+      cacheBytes: config.routing.parseCacheBytes,
       maxStatementTokens: config.limits.maxStatementTokens,
     });
     const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {

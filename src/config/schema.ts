@@ -260,6 +260,12 @@ export const routingSchema = z.object({
     .default(128 * 1024 * 1024),
   /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
   parseCacheSize: z.number().int().min(16).default(10_000),
+  /** Bytes the analysis cache may hold (fingerprints plus facts, estimated), besides its entry count. */
+  parseCacheBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(32 * 1024 * 1024),
   /** Routing on or off: off sends everything to the default shard's primary (for benchmarks). */
   enabled: z.boolean().default(true),
 });
