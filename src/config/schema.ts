@@ -355,6 +355,16 @@ export const observabilitySchema = z.object({
         .default(8 * 1024 * 1024),
     })
     .default({ maxBytes: 8 * 1024 * 1024 }),
+  /** Per-table read counters of the routing advice: memory bound, least-read tables go first. */
+  tableAccess: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+    })
+    .default({ maxBytes: 1024 * 1024 }),
   /** Per-shard history (/api/history, reports): an append-only JSON-lines file in dir. */
   history: z
     .object({
