@@ -132,12 +132,12 @@ export const poolSchema = z.object({
   /** Prepared statements kept per server connection (PgBouncer's max_prepared_statements). */
   maxPreparedStatements: z.number().int().min(0).default(200),
   /**
-   * Server connections one user's PostgreSQL sessions may hold at once, over every server
-   * (PgBouncer's max_user_connections: a session over it waits up to checkoutTimeoutMs); 0: no
-   * limit. users[].maxServerConnections overrides it per user.
+   * Server connections one user's sessions may hold at once, over every server of a protocol
+   * (PostgreSQL and MySQL counted apart; PgBouncer's max_user_connections: a session over it
+   * waits up to checkoutTimeoutMs); 0: no limit. users[].maxServerConnections overrides it per user.
    */
   maxServerConnectionsPerUser: z.number().int().min(0).default(0),
-  /** Close a PostgreSQL client idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
+  /** Close a client (either protocol) idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
   idleTransactionTimeoutMs: z.number().int().min(0).default(0),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
