@@ -14,6 +14,8 @@ export type BackendTlsMode = (typeof BACKEND_TLS_MODES)[number];
 export interface BackendTls {
   mode: BackendTlsMode;
   ca?: string;
+  /** The CA file itself, for libpq tools (pg_dump) that read it by path. */
+  caFile?: string;
   /** The name the certificate must carry under verify-full (default: the server's host). */
   serverName?: string;
 }
@@ -44,7 +46,7 @@ export function resolveBackendTls(
       throw new Error(`cannot read the backend TLS CA file ${caPath}: ${(err as Error).message}`);
     }
   }
-  return { mode, ...(ca ? { ca } : {}), ...(serverName ? { serverName } : {}) };
+  return { mode, ...(ca ? { ca, caFile: caPath } : {}), ...(serverName ? { serverName } : {}) };
 }
 
 /** Thrown for every TLS failure so callers can report it with its own error code. */
@@ -90,4 +92,34 @@ export function sameTls(a: BackendTls | undefined, b: BackendTls | undefined): b
   return (
     (a?.mode ?? 'disable') === (b?.mode ?? 'disable') && a?.ca === b?.ca && a?.serverName === b?.serverName
   );
+}
+
+/** node-postgres's `ssl` option for the same checks (migration data plane); false: plain. */
+export function pgClientSsl(config: BackendTls | undefined, host: string): false | tls.ConnectionOptions {
+  if (!config || config.mode === 'disable') return false;
+  const verify = config.mode === 'verify-ca' || config.mode === 'verify-full';
+  const expectedName = config.serverName ?? host;
+  return {
+    ...(config.ca ? { ca: config.ca } : {}),
+    ...(isIP(expectedName) ? {} : { servername: expectedName }),
+    rejectUnauthorized: verify,
+    checkServerIdentity: (_name, cert) =>
+      config.mode === 'verify-full' ? tls.checkServerIdentity(expectedName, cert) : undefined,
+  };
+}
+
+/**
+ * libpq's environment for the same checks (pg_dump), and the host to name: with a serverName,
+ * libpq connects to `host` as hostaddr and checks the certificate against the name.
+ */
+export function libpqTls(
+  config: BackendTls | undefined,
+  host: string,
+): { env: Record<string, string>; host: string } {
+  if (!config || config.mode === 'disable') return { env: { PGSSLMODE: 'disable' }, host };
+  const env: Record<string, string> = { PGSSLMODE: config.mode };
+  if (config.caFile) env.PGSSLROOTCERT = config.caFile;
+  if (!config.serverName) return { env, host };
+  env.PGHOSTADDR = host;
+  return { env, host: config.serverName };
 }

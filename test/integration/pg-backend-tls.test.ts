@@ -8,6 +8,10 @@ import { PgServerConnection, type ServerAddress } from '../../src/backend/pg-ser
 import { ShardgateError } from '../../src/errors.js';
 import { unprivilegedUser } from '../../src/local/os-user.js';
 import { silentLogger } from '../../src/log.js';
+import { rememberBackendCredentials } from '../../src/migration/credentials.js';
+import { withClient } from '../../src/migration/pg-connect.js';
+import { dumpTableSchema } from '../../src/migration/schema-copy.js';
+import type { TableMeta } from '../../src/migration/table-meta.js';
 import { startProxy } from '../../src/proxy.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
@@ -130,6 +134,33 @@ describe('TLS to PostgreSQL servers', () => {
     } finally {
       await client.end().catch(() => undefined);
       await proxy.close();
+    }
+  });
+
+  it('the migration data plane (node-postgres, pg_dump) follows the same settings', async () => {
+    const primary = fx.cluster.shards[0]!.primary;
+    const server = {
+      name: primary.name,
+      host: primary.host,
+      port: primary.port,
+      user: 'postgres',
+      database: 'shardgate',
+    };
+    const users = [{ table: 'users', qualified: 'public.users' }] as unknown as TableMeta[];
+    rememberBackendCredentials(fx.config);
+    const r = await withClient(server, 'test', (c) =>
+      c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'),
+    );
+    expect(r.rows[0]?.ssl).toBe('t'); // the data plane keeps every value as text
+    expect(await dumpTableSchema(server, users)).toMatch(/CREATE TABLE public\.users/);
+    const wrong = structuredClone(fx.config);
+    wrong.backend.tls = { mode: 'verify-full', ca: ca.otherCaCert };
+    rememberBackendCredentials(wrong);
+    try {
+      await expect(withClient(server, 'test', (c) => c.query('SELECT 1'))).rejects.toThrow(/certificate/);
+      await expect(dumpTableSchema(server, users)).rejects.toThrow(/certificate verify failed/);
+    } finally {
+      rememberBackendCredentials(fx.config);
     }
   });
 
