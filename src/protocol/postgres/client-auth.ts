@@ -18,7 +18,7 @@ import {
 } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
-import { md5Verify } from './md5.js';
+import { isMd5Hash, md5Verify } from './md5.js';
 import { mockScramSecret, ScramServer, scramSecretFor } from './scram.js';
 import type { SessionServices } from './services.js';
 
@@ -145,9 +145,12 @@ export function methodForUnknownUsers(users: readonly UserConfig[], name: string
   return methodForUnknownUser(name, methods, 'scram-sha-256');
 }
 
-/** Derives every clear-text config password's SCRAM secret now, not during some login. */
+/**
+ * Derives every clear-text config password's SCRAM secret now, not during some login (SCRAM on
+ * this port, and the MySQL port's full authentication compares through it too).
+ */
 export function prepareScramSecrets(users: readonly UserConfig[]): void {
-  for (const u of users) if (u.auth === 'scram-sha-256' && u.password) scramSecretFor(u.password);
+  for (const u of users) if (u.password && !isMd5Hash(u.password)) scramSecretFor(u.password);
 }
 
 /** What an unknown md5 user's answer is checked against (no answer matches: `!user` refuses anyway). */
