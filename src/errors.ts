@@ -110,6 +110,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message: 'cannot reach {server} of shard {shard}: {detail}; retry shortly',
   },
+  BACKEND_TLS_REFUSED: {
+    sqlstate: '08006',
+    mysqlErrno: 2026,
+    severity: 'ERROR',
+    message:
+      "TLS to {server} of shard {shard} failed: {detail}; check the server's tls settings (backend.tls or backend.mysqlTls: mode, ca, serverName) against its certificate",
+  },
   BACKEND_DIED: {
     sqlstate: '08006',
     mysqlErrno: 2013,
@@ -211,6 +218,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message:
       'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
+  },
+  MERGE_MEMORY_LIMIT: {
+    sqlstate: '53200',
+    mysqlErrno: 1041,
+    severity: 'ERROR',
+    message:
+      'the multi-shard result needs more than {limit} bytes in memory (routing.maxMergeBytes); add a shard-key condition or a LIMIT',
   },
   STATEMENT_TOO_COMPLEX: {
     sqlstate: '54001',

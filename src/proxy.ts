@@ -31,6 +31,7 @@ import { Sha2AuthState } from './protocol/mysql/password-check.js';
 import { ServerInfo } from './protocol/mysql/server-info.js';
 import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
+import { prepareScramSecrets } from './protocol/postgres/client-auth.js';
 import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
@@ -89,8 +90,12 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       'primary changed: a replica left recovery while the primary was down',
     );
   topology.monitor.start();
+  // Every clear-text password's SCRAM secret now: a login never runs PBKDF2 (client-auth.ts).
+  prepareScramSecrets(config.users);
+  topology.onChange(() => prepareScramSecrets(topology.currentConfig.users));
   const analyzer = await QueryAnalyzer.create({
     cacheSize: config.routing.parseCacheSize,
+    cacheBytes: config.routing.parseCacheBytes,
     maxStatementTokens: config.limits.maxStatementTokens,
   });
   const router = new Router(analyzer, topology);
@@ -198,6 +203,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
       cacheSize: config.routing.parseCacheSize,
+      cacheBytes: config.routing.parseCacheBytes,
       maxStatementTokens: config.limits.maxStatementTokens,
     });
     const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {

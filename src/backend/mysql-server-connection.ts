@@ -7,12 +7,14 @@
 // OK for its own mirror of the session (status flags, schema, variables, state it cannot replay).
 import net from 'node:net';
 import { ShardgateError } from '../errors.js';
+import type { RowBudget } from '../executor/merge-budget.js';
 import { nativeToken, rsaEncryptPassword, sha2Token } from '../protocol/mysql/auth-crypto.js';
 import { CAP, COM, DEFAULT_COLLATION, MARKER, STATUS } from '../protocol/mysql/constants.js';
 import {
   decodeAuthSwitchRequest,
   decodeHandshakeV10,
   encodeHandshakeResponse,
+  encodeSslRequest,
   type HandshakeV10,
 } from '../protocol/mysql/handshake.js';
 import { PacketFramer } from '../protocol/mysql/packet-framer.js';
@@ -24,6 +26,7 @@ import {
   type ResponseShape,
 } from '../protocol/mysql/response-scanner.js';
 import { decodeErr, decodeOk, type OkPacket } from '../protocol/mysql/responses.js';
+import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 import { charsetVariables, trackResponse } from './mysql-session-mirror.js';
 
 export {
@@ -48,6 +51,15 @@ export interface MysqlServerAddress {
   password: string;
   /** Answer mysql_clear_password (config backend.allowCleartextPassword). */
   allowCleartextPassword?: boolean;
+  /** TLS to the server (config backend.mysqlTls, a server's tls); absent or mode disable: plain. */
+  tls?: BackendTls;
+}
+
+export interface CollectOptions {
+  maxRows?: number;
+  timeoutMs?: number;
+  /** A multi-shard merge's budget, shared with the statement's other shards. */
+  budget?: RowBudget;
 }
 
 /** A statement prepared on this connection. */
@@ -112,15 +124,28 @@ export class MysqlServerConnection {
 
   private constructor(
     readonly address: MysqlServerAddress,
-    readonly socket: net.Socket,
+    /** The TCP socket, replaced by its TLS wrapper during login when TLS is on. */
+    public socket: net.Socket,
     readonly foundRows: boolean,
   ) {
     this.schema = address.database;
     this.resetVars();
     this.scanner = new ResponseScanner(0);
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.finish(err));
     socket.on('close', () => this.finish(null));
+  }
+
+  /** Login-phase switch to TLS: from now on every byte goes through the TLS socket. */
+  private async startTls(tls: BackendTls): Promise<void> {
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    this.socket = await upgradeToTls(raw, tls, this.address.host);
+    this.listen(this.socket);
   }
 
   private finish(err: Error | null): void {
@@ -164,12 +189,17 @@ export class MysqlServerConnection {
       );
       if (setup.error) throw new Error(`session tracking setup failed: ${setup.error.message}`);
     } catch (err) {
+      conn.socket.destroy();
       socket.destroy();
-      throw new ShardgateError('BACKEND_UNAVAILABLE', {
+      const where = {
         server: address.name,
         shard: address.shard,
         detail: err instanceof Error ? err.message : String(err),
-      });
+      };
+      throw new ShardgateError(
+        err instanceof BackendTlsError ? 'BACKEND_TLS_REFUSED' : 'BACKEND_UNAVAILABLE',
+        where,
+      );
     }
     return conn;
   }
@@ -189,7 +219,7 @@ export class MysqlServerConnection {
 
   /** Handshake and authentication; resolves after the server's OK. */
   private authenticate(): Promise<void> {
-    const { user, password, database } = this.address;
+    const { password } = this.address;
     const framer = new PacketFramer(1 << 24);
     return new Promise<void>((resolve, reject) => {
       let handshake: HandshakeV10 | null = null;
@@ -213,27 +243,25 @@ export class MysqlServerConnection {
                 (BACKEND_CAPABILITIES | (this.foundRows ? CAP.FOUND_ROWS : 0)) & handshake.capabilities;
               plugin = handshake.authPlugin;
               scramble = handshake.scramble;
-              send(
-                encodeHandshakeResponse({
-                  capabilities: this.capabilities,
-                  maxPacketSize: 1 << 30,
-                  collation: DEFAULT_COLLATION,
-                  user,
-                  authResponse: pluginToken(
-                    plugin,
-                    password,
-                    scramble,
-                    this.address.allowCleartextPassword ?? false,
-                  ),
-                  database,
-                  authPlugin: plugin,
-                  attributes: new Map([
-                    ['_client_name', 'shardgate'],
-                    ['program_name', 'shardgate'],
-                  ]),
-                }),
-                next,
-              );
+              const tls = this.address.tls;
+              if (!tls || tls.mode === 'disable') {
+                send(this.handshakeResponse(plugin, scramble), next);
+                continue;
+              }
+              if (!(handshake.capabilities & CAP.SSL))
+                throw new BackendTlsError(
+                  `the server does not accept TLS (tls mode ${tls.mode}); turn ssl on in the server or set its tls mode to disable`,
+                );
+              // SSLRequest, the TLS handshake, then the login packet with the next sequence id.
+              this.capabilities |= CAP.SSL;
+              send(encodeSslRequest(this.capabilities, DEFAULT_COLLATION), next);
+              const afterTls = (next + 1) & 0xff;
+              this.startTls(tls)
+                .then(() => send(this.handshakeResponse(plugin, scramble), afterTls))
+                .catch((err: unknown) => {
+                  this.connectPhase = null;
+                  reject(err);
+                });
               continue;
             }
             const marker = payload[0];
@@ -278,6 +306,24 @@ export class MysqlServerConnection {
     });
   }
 
+  /** HandshakeResponse41 for the server's auth plugin. */
+  private handshakeResponse(plugin: string, scramble: Buffer): Buffer {
+    const { user, password, database } = this.address;
+    return encodeHandshakeResponse({
+      capabilities: this.capabilities,
+      maxPacketSize: 1 << 30,
+      collation: DEFAULT_COLLATION,
+      user,
+      authResponse: pluginToken(plugin, password, scramble, this.address.allowCleartextPassword ?? false),
+      database,
+      authPlugin: plugin,
+      attributes: new Map([
+        ['_client_name', 'shardgate'],
+        ['program_name', 'shardgate'],
+      ]),
+    });
+  }
+
   /** Idle: no command waiting for its response. */
   get idle(): boolean {
     return this.scanner.idle;
@@ -311,7 +357,7 @@ export class MysqlServerConnection {
   }
 
   /** Runs a text command and collects its whole response (shardgate's own statements). */
-  query(sql: string, options: { maxRows?: number; timeoutMs?: number } = {}): Promise<CollectedResponse> {
+  query(sql: string, options: CollectOptions = {}): Promise<CollectedResponse> {
     return this.collect(encodeTextCommand(COM.QUERY, sql), 'result', false, options);
   }
 
@@ -319,7 +365,7 @@ export class MysqlServerConnection {
     payload: Buffer,
     shape: ResponseShape,
     binary: boolean,
-    options: { maxRows?: number; timeoutMs?: number } = {},
+    options: CollectOptions = {},
   ): Promise<CollectedResponse> {
     if (this.closed) return Promise.reject(new Error('connection is closed'));
     const done = new Promise<CollectedResponse>((resolve, reject) => {
@@ -331,6 +377,7 @@ export class MysqlServerConnection {
           capabilities: this.capabilities,
           binary,
           maxRows: options.maxRows ?? 100_000,
+          ...(options.budget ? { budget: options.budget } : {}),
           onDone: (response) => {
             this.pendingQueries.delete(reject);
             resolve(response);

@@ -5,6 +5,7 @@
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
 import { serverNames, shardPoolConfig } from './topology.js';
@@ -56,7 +57,8 @@ export class MysqlTopology {
         existing.port === server.port &&
         existing.database === database &&
         existing.shard === shard.name &&
-        existing.role === role
+        existing.role === role &&
+        sameTls(existing.pool.address.tls, resolveBackendTls(config.backend.mysqlTls, server.tls))
       ) {
         existing.pool.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
@@ -72,6 +74,7 @@ export class MysqlTopology {
         user: config.backend.mysqlUser,
         password: config.backend.mysqlPassword,
         allowCleartextPassword: config.backend.allowCleartextPassword,
+        tls: resolveBackendTls(config.backend.mysqlTls, server.tls),
       };
       const runtime: MysqlRuntimeServer = {
         name,

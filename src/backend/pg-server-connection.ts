@@ -8,6 +8,7 @@ import { Parser } from 'pg-protocol/dist/parser.js';
 import { ShardgateError } from '../errors.js';
 import { md5ClientResponse } from '../protocol/postgres/md5.js';
 import { ScramClient } from '../protocol/postgres/scram.js';
+import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 
 export interface ServerAddress {
   /** Server name from the topology, e.g. "s0-primary". */
@@ -23,6 +24,8 @@ export interface ServerAddress {
   allowCleartextPassword?: boolean;
   /** Open a walsender connection (replication=database|true) instead of a normal session. */
   replication?: string;
+  /** TLS to the server (config backend.tls, a server's tls); absent or mode disable: plain TCP. */
+  tls?: BackendTls;
 }
 
 export interface SimpleResult {
@@ -72,27 +75,36 @@ export class PgServerConnection {
   }
 
   static async connect(address: ServerAddress, timeoutMs: number): Promise<PgServerConnection> {
-    const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 30_000);
-    const conn = new PgServerConnection(address, socket);
+    const raw = net.connect({ host: address.host, port: address.port, noDelay: true });
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, 30_000);
+    let socket: net.Socket = raw;
     try {
       await withTimeout(
         new Promise<void>((resolve, reject) => {
-          socket.once('connect', resolve);
-          socket.once('error', reject);
+          raw.once('connect', resolve);
+          raw.once('error', reject);
         }),
         timeoutMs,
         `connect timeout after ${timeoutMs} ms`,
       );
+      if (address.tls && address.tls.mode !== 'disable') {
+        socket = await withTimeout(
+          startTls(raw, address.tls, address.host),
+          timeoutMs,
+          `TLS handshake timeout after ${timeoutMs} ms`,
+        );
+      }
+    } catch (err) {
+      raw.destroy();
+      throw connectError(address, err);
+    }
+    const conn = new PgServerConnection(address, socket);
+    try {
       await withTimeout(conn.startup(), timeoutMs, `startup timeout after ${timeoutMs} ms`);
     } catch (err) {
       socket.destroy();
-      throw new ShardgateError('BACKEND_UNAVAILABLE', {
-        server: address.name,
-        shard: address.shard,
-        detail: err instanceof Error ? err.message : String(err),
-      });
+      throw connectError(address, err);
     }
     return conn;
   }
@@ -274,6 +286,34 @@ export class PgServerConnection {
     this.closed = true;
     this.socket.destroy();
   }
+}
+
+/** SSLRequest, then the TLS handshake when the server answers 'S'; a server without TLS is refused. */
+function startTls(raw: net.Socket, config: BackendTls, host: string): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    raw.once('data', (answer: Buffer) => {
+      raw.off('error', reject);
+      if (answer.length !== 1 || answer[0] !== 0x53 /* S */) {
+        reject(
+          new BackendTlsError(
+            `the server does not accept TLS (tls mode ${config.mode}); turn ssl on in the server or set its tls mode to disable`,
+          ),
+        );
+        return;
+      }
+      upgradeToTls(raw, config, host).then(resolve, reject);
+    });
+    raw.once('error', reject);
+    raw.write(serialize.requestSsl());
+  });
+}
+
+function connectError(address: ServerAddress, err: unknown): ShardgateError {
+  const detail = err instanceof Error ? err.message : String(err);
+  const where = { server: address.name, shard: address.shard, detail };
+  return err instanceof BackendTlsError
+    ? new ShardgateError('BACKEND_TLS_REFUSED', where)
+    : new ShardgateError('BACKEND_UNAVAILABLE', where);
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -5,6 +5,7 @@
 import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
 import { applyPromotions } from './promotions.js';
@@ -97,7 +98,8 @@ export class RuntimeTopology {
         existing.port === server.port &&
         existing.database === database &&
         existing.shard === shard.name &&
-        existing.role === role
+        existing.role === role &&
+        sameTls(existing.pool.address.tls, resolveBackendTls(config.backend.tls, server.tls))
       ) {
         existing.pool.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
@@ -114,6 +116,7 @@ export class RuntimeTopology {
         user: config.backend.user,
         password: config.backend.password,
         allowCleartextPassword: config.backend.allowCleartextPassword,
+        tls: resolveBackendTls(config.backend.tls, server.tls),
       };
       const runtime: RuntimeServer = {
         name,

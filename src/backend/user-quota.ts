@@ -1,7 +1,8 @@
-// Server connections held per user, over every PostgreSQL pool of this process
+// Server connections held per user, over every pool of one protocol in this process
 // (PgBouncer's max_user_connections): one user's pins and idle transactions cannot take every
 // server connection. Under the limit a take is synchronous; over it the session waits its turn
-// (first come, first served) up to the pool's checkout timeout, then gets a coded error.
+// (first come, first served) up to the pool's checkout timeout, then gets a coded error. Both
+// front ends use it; PostgreSQL and MySQL servers are different connections, counted apart.
 import type { ShardgateConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 
@@ -15,7 +16,11 @@ interface UserCount {
   waiters: Waiter[];
 }
 
+export type QuotaProtocol = 'postgres' | 'mysql';
+
 const counts = new Map<string, UserCount>();
+
+const countKey = (protocol: QuotaProtocol, user: string) => `${protocol}\0${user}`;
 
 /** The limit for `user` (0: none). */
 export function userServerLimit(config: ShardgateConfig, user: string): number {
@@ -24,11 +29,16 @@ export function userServerLimit(config: ShardgateConfig, user: string): number {
 }
 
 /** Takes one slot for `user`: null when granted at once, else a promise for the turn. */
-export function takeServerSlot(config: ShardgateConfig, user: string): Promise<void> | null {
+export function takeServerSlot(
+  config: ShardgateConfig,
+  protocol: QuotaProtocol,
+  user: string,
+): Promise<void> | null {
   const max = userServerLimit(config, user);
   if (max === 0) return null;
-  let c = counts.get(user);
-  if (!c) counts.set(user, (c = { held: 0, waiters: [] }));
+  const key = countKey(protocol, user);
+  let c = counts.get(key);
+  if (!c) counts.set(key, (c = { held: 0, waiters: [] }));
   if (c.held < max) {
     c.held++;
     return null;
@@ -52,8 +62,9 @@ export function takeServerSlot(config: ShardgateConfig, user: string): Promise<v
 }
 
 /** Gives back a slot takeServerSlot counted (the connection went back to its pool or was dropped). */
-export function giveServerSlot(user: string): void {
-  const c = counts.get(user);
+export function giveServerSlot(protocol: QuotaProtocol, user: string): void {
+  const key = countKey(protocol, user);
+  const c = counts.get(key);
   if (!c) return;
   const next = c.waiters.shift();
   if (next) {
@@ -61,10 +72,10 @@ export function giveServerSlot(user: string): void {
     return;
   }
   c.held = Math.max(0, c.held - 1);
-  if (c.held === 0) counts.delete(user);
+  if (c.held === 0) counts.delete(key);
 }
 
 /** Slots held now (for tests and metrics). */
-export function serverSlotsHeld(user: string): number {
-  return counts.get(user)?.held ?? 0;
+export function serverSlotsHeld(protocol: QuotaProtocol, user: string): number {
+  return counts.get(countKey(protocol, user))?.held ?? 0;
 }

@@ -2,6 +2,7 @@
 // useful file names only users and shards. Validation errors name the key path (see load.ts).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { BACKEND_TLS_MODES } from '../backend/backend-tls.js';
 
 export const CONSISTENCY_LEVELS = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'] as const;
 /** Ordered from weakest to strongest: "one step stronger" is index + 1. */
@@ -45,6 +46,18 @@ export const secretString = z
     }
   });
 
+/**
+ * TLS from shardgate to backend servers, libpq's modes: disable, require (encrypted, certificate
+ * unchecked), verify-ca (signed by `ca`), verify-full (also names the server: `serverName`, default
+ * the server's host). A server that refuses TLS is refused under every mode but disable.
+ */
+export const backendTlsSchema = z.strictObject({
+  mode: z.enum(BACKEND_TLS_MODES).optional(),
+  /** PEM file of the CA that signs the servers' certificates (verify-ca, verify-full). */
+  ca: z.string().min(1).optional(),
+  serverName: z.string().min(1).optional(),
+});
+
 export const serverSchema = z.object({
   /** Unique server name, e.g. "s0-primary"; defaults to "<shard>-primary" / "<shard>-replica<N>". */
   name: z.string().min(1).optional(),
@@ -56,6 +69,8 @@ export const serverSchema = z.object({
   hostMetrics: z.union([z.literal('local'), z.literal('none'), z.string().url()]).optional(),
   /** The server's data directory when it is on this machine: disk use with hostMetrics "local". */
   dataDir: z.string().min(1).optional(),
+  /** TLS to this server, over backend.tls (PostgreSQL) or backend.mysqlTls (MySQL) key by key. */
+  tls: backendTlsSchema.optional(),
 });
 export type ServerConfig = z.infer<typeof serverSchema>;
 
@@ -117,12 +132,12 @@ export const poolSchema = z.object({
   /** Prepared statements kept per server connection (PgBouncer's max_prepared_statements). */
   maxPreparedStatements: z.number().int().min(0).default(200),
   /**
-   * Server connections one user's PostgreSQL sessions may hold at once, over every server
-   * (PgBouncer's max_user_connections: a session over it waits up to checkoutTimeoutMs); 0: no
-   * limit. users[].maxServerConnections overrides it per user.
+   * Server connections one user's sessions may hold at once, over every server of a protocol
+   * (PostgreSQL and MySQL counted apart; PgBouncer's max_user_connections: a session over it
+   * waits up to checkoutTimeoutMs); 0: no limit. users[].maxServerConnections overrides it per user.
    */
   maxServerConnectionsPerUser: z.number().int().min(0).default(0),
-  /** Close a PostgreSQL client idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
+  /** Close a client (either protocol) idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
   idleTransactionTimeoutMs: z.number().int().min(0).default(0),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
@@ -233,8 +248,24 @@ export const routingSchema = z.object({
     ]),
   /** Rows a multi-shard merge may hold in memory before failing. */
   maxMergeRows: z.number().int().min(1).default(1_000_000),
+  /**
+   * Bytes of shard rows a multi-shard merge may hold in memory (all shards together, cells plus
+   * bookkeeping); past it the statement fails with 53200. Sorting, grouping and DISTINCT work on
+   * what is held, so a merge's working memory stays within a small multiple of this.
+   */
+  maxMergeBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(128 * 1024 * 1024),
   /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
   parseCacheSize: z.number().int().min(16).default(10_000),
+  /** Bytes the analysis cache may hold (fingerprints plus facts, estimated), besides its entry count. */
+  parseCacheBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(32 * 1024 * 1024),
   /** Routing on or off: off sends everything to the default shard's primary (for benchmarks). */
   enabled: z.boolean().default(true),
 });
@@ -324,6 +355,16 @@ export const observabilitySchema = z.object({
         .default(8 * 1024 * 1024),
     })
     .default({ maxBytes: 8 * 1024 * 1024 }),
+  /** Per-table read counters of the routing advice: memory bound, least-read tables go first. */
+  tableAccess: z
+    .object({
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+    })
+    .default({ maxBytes: 1024 * 1024 }),
   /** Per-shard history (/api/history, reports): an append-only JSON-lines file in dir. */
   history: z
     .object({
@@ -455,8 +496,14 @@ export const configSchema = z.object({
        * MySQL mysql_clear_password). Off: such a server is refused, the password never sent.
        */
       allowCleartextPassword: z.boolean().default(false),
+      /** TLS to the PostgreSQL servers (a server's own `tls` overrides it). */
+      tls: backendTlsSchema.default({ mode: 'disable' }),
+      /** TLS to the MySQL servers (a server's own `tls` overrides it). */
+      mysqlTls: backendTlsSchema.default({ mode: 'disable' }),
     })
     .default({
+      tls: { mode: 'disable' },
+      mysqlTls: { mode: 'disable' },
       allowCleartextPassword: false,
       user: 'postgres',
       password: '',

@@ -2,7 +2,9 @@
 // a merge needs: row descriptions, data rows split into cells (kept as raw bytes, so binary
 // results stay binary), command tags and errors. Used by multi-shard execution only; single-shard
 // plans never decode rows.
+
 import type { PgServerConnection } from '../backend/pg-server-connection.js';
+import type { RowBudget } from './merge-budget.js';
 
 export interface FieldInfo {
   name: string;
@@ -85,14 +87,13 @@ function parseErrorFields(buf: Buffer, bodyStart: number, end: number): { code: 
 
 /**
  * Sends `request` (one or more frontend messages ending in Sync or a simple Query) and resolves
- * with everything up to ReadyForQuery. `maxRows` bounds memory; past it, rows are dropped and
- * `overflow` is reported through the callback so the caller can fail the statement cleanly.
+ * with everything up to ReadyForQuery. `budget` bounds memory (rows and bytes, shared by every
+ * shard of the statement); past it, rows are dropped and the caller fails the statement cleanly.
  */
 export function collect(
   conn: PgServerConnection,
   request: Buffer,
-  maxRows: number,
-  onOverflow: () => void,
+  budget: RowBudget,
 ): Promise<CollectedResult> {
   return new Promise<CollectedResult>((resolve, reject) => {
     const result: CollectedResult = {
@@ -106,7 +107,6 @@ export function collect(
       status: 0x49,
     };
     let pending: Buffer | null = null;
-    let overflowed = false;
     conn.onClose = (err) => reject(err ?? new Error('server closed the connection'));
     conn.onData = (chunk) => {
       let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
@@ -120,11 +120,7 @@ export function collect(
         const body = pos + 5;
         switch (type) {
           case 0x44: // DataRow
-            if (result.rows.length < maxRows) result.rows.push(parseDataRow(buf, body));
-            else if (!overflowed) {
-              overflowed = true;
-              onOverflow();
-            }
+            if (budget.take(len - 6, buf.readInt16BE(body))) result.rows.push(parseDataRow(buf, body));
             break;
           case 0x54: // RowDescription
             result.rowDescription = Buffer.from(buf.subarray(pos, end));

@@ -3,7 +3,8 @@
 // prints values the same way (so row::text checksums agree between servers), and a dead server
 // never crashes the process with an unhandled 'error' event.
 import pg from 'pg';
-import { backendPassword } from './credentials.js';
+import { pgClientSsl } from '../backend/backend-tls.js';
+import { backendPassword, backendTlsFor } from './credentials.js';
 import type { ServerAddress } from './types.js';
 
 const keepText = (value: string) => value;
@@ -26,6 +27,7 @@ export function clientConfig(server: ServerAddress, purpose: string): pg.ClientC
     connectionTimeoutMillis: 5_000,
     options: SESSION_OPTIONS,
     types: TEXT_TYPES,
+    ssl: pgClientSsl(backendTlsFor(server.name), server.host),
   };
 }
 

@@ -6,8 +6,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type pg from 'pg';
+import { libpqTls } from '../backend/backend-tls.js';
 import { findPgBinaries, pgToolPath } from '../local/pg-binaries.js';
-import { backendPassword } from './credentials.js';
+import { backendPassword, backendTlsFor } from './credentials.js';
 import { withClient } from './pg-connect.js';
 import { loadTableMeta, type TableMeta } from './table-meta.js';
 import type { ServerAddress } from './types.js';
@@ -30,6 +31,7 @@ export async function dumpTableSchema(server: ServerAddress, metas: readonly Tab
   } catch {
     // pg_dump from PATH needs nothing extra
   }
+  const tls = libpqTls(backendTlsFor(server.name), server.host);
   const args = [
     '--schema-only',
     '--no-owner',
@@ -38,7 +40,7 @@ export async function dumpTableSchema(server: ServerAddress, metas: readonly Tab
     '--no-subscriptions',
     '--no-security-labels',
     '-h',
-    server.host,
+    tls.host,
     '-p',
     String(server.port),
     '-U',
@@ -50,7 +52,7 @@ export async function dumpTableSchema(server: ServerAddress, metas: readonly Tab
   const password = backendPassword(server.user);
   try {
     const { stdout } = await execFileAsync(pgDump, args, {
-      env: { ...process.env, ...extraEnv, ...(password ? { PGPASSWORD: password } : {}) },
+      env: { ...process.env, ...extraEnv, ...tls.env, ...(password ? { PGPASSWORD: password } : {}) },
       maxBuffer: 64 * 1024 * 1024,
       timeout: 120_000,
     });

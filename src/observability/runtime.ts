@@ -51,6 +51,7 @@ export function startObservability(
     hotKeyBuckets: obs.hotKeys.buckets,
     hotKeys: obs.hotKeys.enabled,
     statementStatsBytes: obs.statements.maxBytes,
+    tableAccessBytes: obs.tableAccess.maxBytes,
   });
   const hosts = new HostMonitor();
   // A sampler lives as long as its server's setting: CPU use is the difference of two samples,

@@ -9,6 +9,7 @@ import { LatencyTracker } from './latency.js';
 import { ShardgateMetrics } from './metrics.js';
 import type { StatementEvent, StatementObserver } from './statement-observer.js';
 import { StatementStats } from './statement-stats.js';
+import { TableAccessMap } from './table-access.js';
 
 export interface StatementRecord {
   shard: string;
@@ -42,15 +43,9 @@ export interface TrackerOptions {
   metrics?: ShardgateMetrics;
   /** Bound of the per-statement statistics. */
   statementStatsBytes?: number;
+  /** Bound of the per-table read counters (observability.tableAccess.maxBytes). */
+  tableAccessBytes?: number;
   now?: () => number;
-}
-
-class AccessCell implements TableAccessCounters {
-  level: ConsistencyLevel | null = null;
-  reads = 0;
-  scatterReads = 0;
-  crossShardJoins = 0;
-  constructor(readonly table: string) {}
 }
 
 export class ObservabilityTracker implements StatementObserver {
@@ -60,7 +55,7 @@ export class ObservabilityTracker implements StatementObserver {
   /** Per-fingerprint statistics (/api/queries). */
   readonly statements: StatementStats;
   private readonly hotKeysEnabled: boolean;
-  private readonly access = new Map<string, AccessCell>();
+  private readonly access: TableAccessMap;
   private readonly now: () => number;
 
   constructor(options: TrackerOptions = {}) {
@@ -80,6 +75,7 @@ export class ObservabilityTracker implements StatementObserver {
     });
     this.hotKeysEnabled = options.hotKeys ?? true;
     this.statements = new StatementStats(options.statementStatsBytes ?? 8 * 1024 * 1024, now);
+    this.access = new TableAccessMap(options.tableAccessBytes ?? 1024 * 1024);
   }
 
   recordStatement(ev: StatementRecord): void {
@@ -91,20 +87,7 @@ export class ObservabilityTracker implements StatementObserver {
     const tables = ev.tables;
     if (ev.kind === 'read' && tables !== undefined) {
       const weight = ev.scatter && ev.fanout !== undefined && ev.fanout > 1 ? 1 / ev.fanout : 1;
-      for (let i = 0; i < tables.length; i++) {
-        const name = tables[i]!;
-        let cell = this.access.get(name);
-        if (cell === undefined) {
-          cell = new AccessCell(name);
-          this.access.set(name, cell);
-        }
-        cell.level = ev.level;
-        cell.reads += weight;
-        if (ev.scatter) {
-          cell.scatterReads += weight;
-          if (tables.length > 1) cell.crossShardJoins += weight;
-        }
-      }
+      this.access.record(tables, ev.level, weight, ev.scatter === true);
     }
   }
 
@@ -132,15 +115,7 @@ export class ObservabilityTracker implements StatementObserver {
 
   /** Per-table read counters since start (or the last reset), for queryAdvice(). */
   tableAccess(): TableAccessCounters[] {
-    return [...this.access.values()]
-      .map((c) => ({
-        table: c.table,
-        level: c.level,
-        reads: c.reads,
-        scatterReads: c.scatterReads,
-        crossShardJoins: c.crossShardJoins,
-      }))
-      .sort((a, b) => a.table.localeCompare(b.table));
+    return this.access.snapshot();
   }
 
   resetTableAccess(): void {

@@ -8,7 +8,7 @@ import { parseTextArray } from './bind-params.js';
 import { emptyStatementFacts, type QueryFacts, type StatementFacts, type ValueRef } from './facts.js';
 import { fingerprint, type Literal, type StatementRange } from './fingerprint.js';
 import { parseHints } from './hints.js';
-import { type CacheStats, ParseCache } from './parse-cache.js';
+import { approximateBytes, type CacheStats, ParseCache } from './parse-cache.js';
 
 export type { Literal, StatementRange } from './fingerprint.js';
 export { parseTextArray };
@@ -26,8 +26,21 @@ export interface AnalyzedQuery {
 
 export interface AnalyzerOptions {
   cacheSize: number;
+  /** routing.parseCacheBytes: bound of the cache's fingerprints and facts together. */
+  cacheBytes?: number;
   /** limits.maxStatementTokens: longer texts are refused before they are parsed. */
   maxStatementTokens?: number;
+}
+
+export const DEFAULT_PARSE_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** The analysis cache of either protocol, bounded by entries and by bytes. */
+export function newFactsCache<V>(options: AnalyzerOptions): ParseCache<V> {
+  return new ParseCache<V>(
+    Math.max(0, Math.floor(options.cacheSize)),
+    options.cacheBytes ?? DEFAULT_PARSE_CACHE_BYTES,
+    approximateBytes,
+  );
 }
 
 /** SHARDGATE EXPLAIN SHARDGATE EXPLAIN ...: each level would analyze the rest again (quadratic). */
@@ -58,7 +71,7 @@ export class QueryAnalyzer {
 
   /** Call `await QueryAnalyzer.load()` once before the first analyze (or use create()). */
   constructor(options: AnalyzerOptions) {
-    this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
+    this.cache = newFactsCache(options);
     this.maxTokens = options.maxStatementTokens ?? Number.POSITIVE_INFINITY;
   }
 

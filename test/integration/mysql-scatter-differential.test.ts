@@ -121,4 +121,36 @@ describe('scatter-gather against one unsharded database', () => {
       errno: 1235,
     });
   });
+
+  it('refuses a merge past its row or byte budget (1104, 1041), fits with a LIMIT', async () => {
+    const mysqlTopology = fx.proxy.mysql!.topology;
+    const [count] = await solo.query<RowDataPacket[]>('SELECT count(*) AS n FROM posts');
+    const posts = Number(count[0]?.n);
+    const pad = Math.ceil((4 * 1024 * 1024) / posts);
+    try {
+      mysqlTopology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeBytes: 1024 * 1024 } });
+      for (const sql of [
+        `SELECT id, repeat('x', ${pad}) AS pad FROM posts ORDER BY id`,
+        `SELECT DISTINCT repeat(id, ${Math.ceil(pad / 3)}) AS k FROM posts`,
+      ]) {
+        const err = (await proxied.query(sql).catch((e: unknown) => e)) as {
+          errno?: number;
+          message?: string;
+        };
+        expect(err.errno, sql).toBe(1041);
+        expect(err.message).toMatch(/routing\.maxMergeBytes.*LIMIT/);
+      }
+      const [limited] = await proxied.query<RowDataPacket[]>(
+        `SELECT id, repeat('x', ${pad}) AS pad FROM posts ORDER BY id LIMIT 3`,
+      );
+      const [want] = await solo.query<RowDataPacket[]>('SELECT id FROM posts ORDER BY id LIMIT 3');
+      expect(limited.map((r) => Number(r.id))).toEqual(want.map((r) => Number(r.id)));
+      mysqlTopology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeRows: 10 } });
+      await expect(proxied.query('SELECT id FROM posts ORDER BY id')).rejects.toMatchObject({ errno: 1104 });
+    } finally {
+      mysqlTopology.rebuild(fx.config);
+    }
+    const [ok] = await proxied.query<RowDataPacket[]>('SELECT 1 AS ok');
+    expect(Number(ok[0]?.ok)).toBe(1);
+  });
 });

@@ -112,4 +112,36 @@ describe('scatter-gather equals one unsharded database', () => {
       fx.proxy.topology.rebuild(fx.config);
     }
   });
+
+  it('refuses a merge past its byte budget with 53200 (ORDER BY, DISTINCT, GROUP BY), fits with a LIMIT', async () => {
+    const posts = Number((await reference.query('SELECT count(*) AS n FROM posts')).rows[0]?.n);
+    // 1 MiB, the rows padded so the whole table needs several times that.
+    const pad = Math.ceil((4 * 1024 * 1024) / posts);
+    fx.proxy.topology.rebuild({
+      ...fx.config,
+      routing: { ...fx.config.routing, maxMergeBytes: 1024 * 1024 },
+    });
+    try {
+      for (const sql of [
+        `SELECT id, repeat('x', ${pad}) AS pad FROM posts ORDER BY id`,
+        `SELECT DISTINCT repeat(id::text, ${pad}) AS k FROM posts`,
+        `SELECT repeat(id::text, ${pad}) AS k, count(*) FROM posts GROUP BY 1`,
+      ]) {
+        const err = (await proxied.query(sql).catch((e: unknown) => e)) as {
+          code?: string;
+          message?: string;
+        };
+        expect(err.code, sql).toBe('53200');
+        expect(err.message).toMatch(/routing\.maxMergeBytes.*LIMIT/);
+      }
+      const limited = await proxied.query(
+        `SELECT id, repeat('x', ${pad}) AS pad FROM posts ORDER BY id LIMIT 3`,
+      );
+      const want = await reference.query('SELECT id FROM posts ORDER BY id LIMIT 3');
+      expect(limited.rows.map((r) => r.id)).toEqual(want.rows.map((r) => r.id));
+      expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
+    } finally {
+      fx.proxy.topology.rebuild(fx.config);
+    }
+  });
 });

@@ -48,12 +48,15 @@ export interface MysqlFixtureOptions {
   replicas?: number;
   overrides?: Record<string, unknown>;
   demoUsers?: number;
+  /** Extra my.cnf [mysqld] settings of every server (e.g. ssl-cert). */
+  serverSettings?: Record<string, string | number>;
 }
 
 export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}): Promise<MysqlProxyFixture> {
   const cluster = await startMariadbCluster({
     shards: options.shards ?? 2,
     replicasPerShard: options.replicas ?? 1,
+    ...(options.serverSettings ? { settings: options.serverSettings } : {}),
   });
   try {
     const ranges = evenKeyRanges(cluster.shards.length);

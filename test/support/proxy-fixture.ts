@@ -30,6 +30,8 @@ export interface FixtureOptions {
   demoData?: boolean;
   /** Standalone primaries "spare1", "spare2", ... listed in migration.spares (split targets). */
   spares?: number;
+  /** Extra postgresql.conf settings of every server (e.g. ssl). */
+  serverSettings?: Record<string, string | number>;
 }
 
 export const TEST_USERS = [
@@ -44,6 +46,7 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     shards: options.shards ?? 2,
     replicasPerShard: options.replicas ?? 1,
     database: 'shardgate',
+    ...(options.serverSettings ? { settings: options.serverSettings } : {}),
   });
   try {
     const spares = [];

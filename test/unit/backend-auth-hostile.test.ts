@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MysqlServerConnection } from '../../src/backend/mysql-server-connection.js';
 import { PgServerConnection } from '../../src/backend/pg-server-connection.js';
-import { SERVER_CAPABILITIES } from '../../src/protocol/mysql/constants.js';
+import { CAP, SERVER_CAPABILITIES } from '../../src/protocol/mysql/constants.js';
 import { encodeHandshakeV10 } from '../../src/protocol/mysql/handshake.js';
 import { framePayload } from '../../src/protocol/mysql/packet-io.js';
 
@@ -104,5 +104,39 @@ describe('backend authentication against a hostile server', () => {
       ),
     ).rejects.toThrow(/mysql_clear_password/);
     expect(peer.received().toString('latin1')).not.toContain(PASSWORD);
+  });
+
+  it('MySQL: a server without TLS is refused when TLS is configured, the password never sent', async () => {
+    const greeting = framePayload(
+      encodeHandshakeV10({
+        serverVersion: '10.11.0-no-tls',
+        connectionId: 1,
+        scramble: Buffer.alloc(20, 1),
+        capabilities: SERVER_CAPABILITIES & ~CAP.SSL,
+        mariadbCapabilities: 0,
+        collation: 45,
+        status: 2,
+        authPlugin: 'mysql_native_password',
+      }),
+      0,
+    );
+    const peer = await hostile([], greeting);
+    const err = await MysqlServerConnection.connect(
+      { ...pgAddress(peer.port), password: PASSWORD, tls: { mode: 'require' } },
+      { foundRows: false, timeoutMs: 5_000 },
+    ).catch((e: unknown) => e as { code?: string; mysqlErrno?: number; message: string });
+    expect(err).toMatchObject({ code: 'BACKEND_TLS_REFUSED', mysqlErrno: 2026 });
+    expect((err as Error).message).toMatch(/does not accept TLS/);
+    expect(peer.received().length).toBe(0);
+  });
+
+  it('PostgreSQL: a server answering N to SSLRequest is refused, nothing else is sent', async () => {
+    const peer = await hostile([Buffer.from('N')]);
+    const err = await PgServerConnection.connect(
+      { ...pgAddress(peer.port), tls: { mode: 'require' } },
+      5_000,
+    ).catch((e: unknown) => e as { code?: string });
+    expect(err).toMatchObject({ code: 'BACKEND_TLS_REFUSED' });
+    expect(peer.received().length).toBe(8);
   });
 });

@@ -14,6 +14,7 @@ import { AuthExchange, NATIVE, SHA2 } from '../../src/protocol/mysql/client-auth
 import { decodeAuthSwitchRequest } from '../../src/protocol/mysql/handshake.js';
 import { Sha2AuthState } from '../../src/protocol/mysql/password-check.js';
 import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
+import { methodForUnknownUser } from '../../src/protocol/unknown-user-method.js';
 
 const users = [
   userSchema.parse({ name: 'sha', password: 'pw1', mysqlAuth: SHA2 }),
@@ -24,6 +25,13 @@ const users = [
   userSchema.parse({ name: 'emptynat', password: '', mysqlAuth: NATIVE }),
   userSchema.parse({ name: 'trusted', password: '', auth: 'trust', mysqlAuth: SHA2 }),
 ];
+
+/** An unknown name this process asks for `plugin` (the choice is keyed per process). */
+function unknownNameAsked(plugin: string): string {
+  const plugins = users.flatMap((u) => (u.auth === 'trust' ? [] : [u.mysqlAuth]));
+  for (let i = 0; ; i++) if (methodForUnknownUser(`ghost${i}`, plugins, SHA2) === plugin) return `ghost${i}`;
+}
+const GHOST = unknownNameAsked(SHA2);
 
 interface Run {
   sent: Buffer[];
@@ -166,7 +174,7 @@ describe('AuthExchange', () => {
   });
 
   it('unknown users go through the same exchange and fail like a wrong password', async () => {
-    const run = start(new Sha2AuthState(), 'ghost', SHA2, (s) => sha2Token('x', s));
+    const run = start(new Sha2AuthState(), GHOST, SHA2, (s) => sha2Token('x', s));
     await fullAuthWithRsa(run, 'x');
     const r = await run.result;
     expect('error' in r && r.error.code).toBe('AUTH_FAILED');
@@ -214,12 +222,37 @@ describe('AuthExchange', () => {
         message: 'error' in settled ? settled.error.message.replace(user, 'U') : '',
       };
     };
-    expect(await trace('sha', () => Buffer.alloc(0))).toEqual(await trace('ghost', () => Buffer.alloc(0)));
+    expect(await trace('sha', () => Buffer.alloc(0))).toEqual(await trace(GHOST, () => Buffer.alloc(0)));
     expect(await trace('sha', (s) => sha2Token('wrong', s))).toEqual(
-      await trace('ghost', (s) => sha2Token('wrong', s)),
+      await trace(GHOST, (s) => sha2Token('wrong', s)),
     );
     expect(await trace('empty', (s) => sha2Token('wrong', s))).toEqual(
-      await trace('ghost', (s) => sha2Token('wrong', s)),
+      await trace(GHOST, (s) => sha2Token('wrong', s)),
     );
+  });
+
+  it('in a config mixing plugins, an unknown name is asked for either, like the users', async () => {
+    // Three native and three caching_sha2 password users: unknown names get both plugins.
+    const asked = Array.from({ length: 200 }, (_, i) => {
+      const run = start(new Sha2AuthState(), `probe${i}`, SHA2, (s) => sha2Token('x', s));
+      const switched = run.sent[0]?.[0] === 0xfe ? decodeAuthSwitchRequest(run.sent[0]).plugin : SHA2;
+      return switched;
+    });
+    const nativeShare = asked.filter((p) => p === NATIVE).length / asked.length;
+    expect(nativeShare).toBeGreaterThan(0.3);
+    expect(nativeShare).toBeLessThan(0.7);
+    // A name asked for mysql_native_password fails like a native user's wrong password.
+    const ghost = unknownNameAsked(NATIVE);
+    const fail = async (user: string) => {
+      const run = start(new Sha2AuthState(), user, NATIVE, (s) => nativeToken('wrong', s));
+      const r = await run.result;
+      return {
+        steps: run.sent.length,
+        code: 'error' in r ? r.error.code : 'ok',
+        message: 'error' in r ? r.error.message.replace(user, 'U') : '',
+      };
+    };
+    expect(await fail(ghost)).toEqual(await fail('nat'));
+    await tick();
   });
 });

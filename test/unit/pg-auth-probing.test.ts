@@ -38,6 +38,13 @@ function authFor(user: string, database: string, users: unknown[] = USERS) {
   return { auth, sent, authenticated: () => authenticated };
 }
 
+/** An unknown name this process asks for `method` (the choice is keyed per process). */
+function unknownNameAsked(method: 'md5' | 'scram-sha-256', users: unknown[] = USERS): string {
+  const configured = configWith(users).users;
+  for (let i = 0; ; i++) if (methodForUnknownUsers(configured, `ghost${i}`) === method) return `ghost${i}`;
+}
+const GHOST = unknownNameAsked('scram-sha-256');
+
 const authCode = (msg: Buffer) => (msg[0] === 0x52 ? msg.readInt32BE(5) : -1);
 const frame = (payload: Buffer) => {
   const head = Buffer.alloc(5);
@@ -80,14 +87,14 @@ describe('PostgreSQL user probing', () => {
 
   it('an unknown user fails exactly like a wrong password, whatever the database', () => {
     const known = scram('app', 'nope', 'wrong').error!;
-    const unknown = scram('ghost', 'nope', 'wrong').error!;
+    const unknown = scram(GHOST, 'nope', 'wrong').error!;
     expect(unknown.sqlstate).toBe(known.sqlstate);
-    expect(unknown.message.replace('ghost', 'U')).toBe(known.message.replace('app', 'U'));
+    expect(unknown.message.replace(GHOST, 'U')).toBe(known.message.replace('app', 'U'));
   });
 
   it('keeps salts stable per name for unknown users and users without a password', () => {
     const salt = (first: string) => /,s=([^,]+),/.exec(first)?.[1];
-    for (const user of ['ghost', 'nopw', 'app']) {
+    for (const user of [GHOST, 'nopw', 'app']) {
       expect(salt(scram(user, 'shardgate', 'x').serverFirst), user).toBe(
         salt(scram(user, 'shardgate', 'y').serverFirst),
       );
@@ -96,15 +103,60 @@ describe('PostgreSQL user probing', () => {
   });
 
   it('asks unknown users for the method every password user shares', () => {
-    expect(methodForUnknownUsers(configWith(USERS).users)).toBe('scram-sha-256');
+    const scramOnly = [
+      { name: 'app', password: 'app' },
+      { name: 't', password: '', auth: 'trust' },
+    ];
+    expect(methodForUnknownUsers(configWith(scramOnly).users, 'ghost')).toBe('scram-sha-256');
     const md5Only = [
       { name: 'old', password: 'old', auth: 'md5' },
       { name: 't', password: '', auth: 'trust' },
     ];
-    expect(methodForUnknownUsers(configWith(md5Only).users)).toBe('md5');
+    expect(methodForUnknownUsers(configWith(md5Only).users, 'ghost')).toBe('md5');
     const run = authFor('ghost', 'shardgate', md5Only);
     run.auth.start();
     expect(authCode(run.sent[0]!)).toBe(5); // AuthenticationMD5Password, as for "old"
     expect(() => run.auth.onMessage(0x70, frame(Buffer.from('md5deadbeef\0')))).toThrow(ShardgateError);
+  });
+
+  it('in a config mixing md5 and SCRAM users, the method asked for does not tell unknown names from users', () => {
+    // One md5 user and one SCRAM user: each unknown name gets md5 or SCRAM, about half each.
+    const mixed = [
+      { name: 'app', password: 'app' },
+      { name: 'old', password: 'old', auth: 'md5' },
+    ];
+    const configured = configWith(mixed).users;
+    const names = Array.from({ length: 400 }, (_, i) => `probe${i}`);
+    const asked = names.map((n) => methodForUnknownUsers(configured, n));
+    const md5Share = asked.filter((m) => m === 'md5').length / names.length;
+    expect(md5Share).toBeGreaterThan(0.3);
+    expect(md5Share).toBeLessThan(0.7);
+    // Stable per name: asking again tells nothing new.
+    expect(names.map((n) => methodForUnknownUsers(configured, n))).toEqual(asked);
+    // Known users keep their own method.
+    const first = (user: string) => {
+      const run = authFor(user, 'shardgate', mixed);
+      run.auth.start();
+      return authCode(run.sent[0]!);
+    };
+    expect(first('old')).toBe(5);
+    expect(first('app')).toBe(10);
+    // An unknown name asked for md5 fails exactly like the md5 user's wrong password.
+    const ghost = unknownNameAsked('md5', mixed);
+    expect(first(ghost)).toBe(5);
+    const fail = (user: string) => {
+      const run = authFor(user, 'shardgate', mixed);
+      run.auth.start();
+      try {
+        run.auth.onMessage(0x70, frame(Buffer.from('md5deadbeefdeadbeefdeadbeefdeadbeef\0')));
+      } catch (err) {
+        return err as ShardgateError;
+      }
+      throw new Error('accepted');
+    };
+    const known = fail('old');
+    const unknown = fail(ghost);
+    expect(unknown.sqlstate).toBe(known.sqlstate);
+    expect(unknown.message.replace(ghost, 'U')).toBe(known.message.replace('old', 'U'));
   });
 });

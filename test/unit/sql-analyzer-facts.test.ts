@@ -362,7 +362,7 @@ describe('parse cache', () => {
     expect(neg2.cacheHit).toBe(true);
     expect(keys(neg2)[0]!.values).toEqual(['-7']);
     expect(neg.fingerprint).not.toBe(a.fingerprint);
-    expect(local.stats).toEqual({ hits: 2, misses: 2, size: 2 });
+    expect(local.stats).toMatchObject({ hits: 2, misses: 2, size: 2 });
   });
   it('ORDER BY positions are part of the shape', () => {
     const local = new QueryAnalyzer({ cacheSize: 10 });

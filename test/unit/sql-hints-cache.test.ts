@@ -30,7 +30,7 @@ describe('parse cache', () => {
     c.set('c', 3); // evicts b
     expect(c.get('b')).toBeUndefined();
     expect(c.get('c')).toBe(3);
-    expect(c.stats).toEqual({ hits: 2, misses: 1, size: 2 });
+    expect(c.stats).toMatchObject({ hits: 2, misses: 1, size: 2 });
     c.set('c', 4);
     expect(c.get('c')).toBe(4);
     expect(c.stats.size).toBe(2);

@@ -9,7 +9,7 @@ import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysq
 describe('MysqlQueryAnalyzer', () => {
   it('has the QueryAnalyzer surface: create, analyze, stats', async () => {
     const a = await MysqlQueryAnalyzer.create({ cacheSize: 10 });
-    expect(a.stats).toEqual({ hits: 0, misses: 0, size: 0 });
+    expect(a.stats).toMatchObject({ hits: 0, misses: 0, size: 0 });
     const first = a.analyze('SELECT c FROM sbtest1 WHERE id=1');
     const second = a.analyze('SELECT c FROM sbtest1 WHERE id=2');
     expect(first.cacheHit).toBe(false);
@@ -18,7 +18,7 @@ describe('MysqlQueryAnalyzer', () => {
     expect(resolveValue(second.facts.statements[0]!.keyConditions[0]!.values[0]!, second.literals, [])).toBe(
       '2',
     );
-    expect(a.stats).toEqual({ hits: 1, misses: 1, size: 1 });
+    expect(a.stats).toMatchObject({ hits: 1, misses: 1, size: 1 });
   });
   it('shares the SqlAnalyzer type with the PostgreSQL QueryAnalyzer', () => {
     const analyzers: SqlAnalyzer[] = [

@@ -7,11 +7,21 @@
 // Unknown users go through the same exchange and fail with the same message (no probing): an
 // empty or wrong fast-auth answer is refused the same way for every name, a failed fast auth falls
 // back to full authentication (as MySQL's server does), and checking an unknown user's clear
-// password costs the same key derivation as a hashed config password. A user configured without
+// password costs the same key derivation as a hashed config password. An unknown name is asked
+// for one of the config users' plugins (unknown-user-method.ts), and under mysql_native_password
+// its answer is checked against a dummy verifier (the same hashing work). A user configured without
 // a password logs in with an empty one only with `auth: trust` (which accepts any answer).
+import { randomBytes } from 'node:crypto';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
-import { clearPassword, nativeVerify, rsaDecryptPassword, sha2Verify } from './auth-crypto.js';
+import { methodForUnknownUser } from '../unknown-user-method.js';
+import {
+  clearPassword,
+  nativeVerifier,
+  nativeVerify,
+  rsaDecryptPassword,
+  sha2Verify,
+} from './auth-crypto.js';
 import { encodeAuthMoreData, encodeAuthSwitchRequest } from './handshake.js';
 import {
   clearPasswordMatches,
@@ -28,6 +38,9 @@ const PERFORM_FULL_AUTH = 0x04;
 const REQUEST_PUBLIC_KEY = 0x02;
 
 type Step = 'switch' | 'full' | 'rsa' | 'done';
+
+/** What an unknown mysql_native_password user's answer is checked against (then refused). */
+const UNKNOWN_USER_VERIFIER = nativeVerifier(randomBytes(16).toString('hex'));
 
 export interface AuthExchangeOptions {
   users: readonly UserConfig[];
@@ -55,7 +68,13 @@ export class AuthExchange {
 
   constructor(private readonly o: AuthExchangeOptions) {
     this.user = o.users.find((u) => u.name === o.user);
-    this.plugin = this.user?.mysqlAuth ?? SHA2;
+    this.plugin =
+      this.user?.mysqlAuth ??
+      methodForUnknownUser(
+        o.user,
+        o.users.flatMap((u) => (u.auth === 'trust' ? [] : [u.mysqlAuth])),
+        SHA2,
+      );
   }
 
   get finished(): boolean {
@@ -116,7 +135,10 @@ export class AuthExchange {
     }
     if (this.plugin === NATIVE) {
       this.step = 'done';
-      if (!user) return this.fail();
+      if (!user) {
+        nativeVerify(response, this.o.scramble, UNKNOWN_USER_VERIFIER);
+        return this.fail();
+      }
       const verifier = nativeVerifierFor(user);
       if (!verifier) {
         // Told to the operator only: the client's answer must not differ from a wrong password.

@@ -5,9 +5,12 @@
 // the session is in a transaction, or while the session is pinned; otherwise it goes back to
 // the pool after every command.
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
+import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
+import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
 import { killCommand, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
@@ -53,6 +56,11 @@ export class CommandCycle {
   /** Commands in flight on a backend connection: failed if the connection dies. */
   private readonly inflight = new Map<MysqlBinding, (err: Error) => void>();
   readonly statements: PreparedStatements;
+  /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
+  private readonly idleTimer = new IdleTransactionTimer(
+    () => this.services.config.pool.idleTransactionTimeoutMs,
+    (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
+  );
 
   constructor(
     readonly session: CycleSession,
@@ -67,6 +75,7 @@ export class CommandCycle {
 
   /** One client command packet (the framer joined any 16 MB continuations). */
   onPacket(packet: LogicalPacket): void {
+    this.idleTimer.disarm();
     if (packet.seq !== 0) {
       throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
     }
@@ -101,6 +110,10 @@ export class CommandCycle {
       }
     } finally {
       this.busy = false;
+      // A transaction holding a server connection, and nothing to run: the client has this long.
+      this.idleTimer.arm(
+        !this.clientGone && this.queue.length === 0 && this.state.inTransaction && this.bindings.size > 0,
+      );
     }
   }
 
@@ -382,17 +395,48 @@ export class CommandCycle {
 
   /** A pooled connection to a server: at once when one is idle (the common case), else awaited. */
   private bindingOn(serverName: string): MysqlBinding | Promise<MysqlBinding> {
-    const server = this.services.topology.server(serverName);
-    if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
-    const idle = MysqlBinding.tryAcquire(server, foundRows(this.state));
-    if (idle) {
-      this.hold(idle);
-      return idle;
+    const server = this.server(serverName);
+    // Per-user quota first: a user at its limit waits for its turn, holding nothing.
+    const user = this.quotaUser();
+    const turn = user === null ? null : takeServerSlot(this.services.config, 'mysql', user);
+    if (turn === null) {
+      const idle = MysqlBinding.tryAcquire(server, foundRows(this.state), user);
+      if (idle) {
+        this.hold(idle);
+        return idle;
+      }
     }
-    return MysqlBinding.acquire(server, foundRows(this.state)).then((binding) => {
+    return this.acquireAfter(turn, server, user).then((binding) => {
       this.hold(binding);
       return binding;
     });
+  }
+
+  private server(serverName: string): MysqlRuntimeServer {
+    const server = this.services.topology.server(serverName);
+    if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
+    return server;
+  }
+
+  /** The user whose server connections are counted (pool.maxServerConnectionsPerUser), or null. */
+  private quotaUser(): string | null {
+    const user = this.state.user;
+    return userServerLimit(this.services.config, user) > 0 ? user : null;
+  }
+
+  /** Waits for the quota turn (if any), then for a pooled connection; a failure gives the slot back. */
+  private async acquireAfter(
+    turn: Promise<void> | null,
+    server: MysqlRuntimeServer,
+    user: string | null,
+  ): Promise<MysqlBinding> {
+    if (turn) await turn;
+    try {
+      return await MysqlBinding.acquire(server, foundRows(this.state), user);
+    } catch (err) {
+      if (user !== null) giveServerSlot('mysql', user);
+      throw err;
+    }
   }
 
   private async bindingAfterWait(target: RouteTarget): Promise<MysqlBinding> {
@@ -412,7 +456,9 @@ export class CommandCycle {
     const wait = target.wait!;
     const server = this.services.topology.server(target.server);
     if (!server || wait.maxWaitMs <= 0) return null;
-    const binding = await MysqlBinding.acquire(server, foundRows(this.state));
+    const user = this.quotaUser();
+    const turn = user === null ? null : takeServerSlot(this.services.config, 'mysql', user);
+    const binding = await this.acquireAfter(turn, server, user);
     try {
       const seconds = (wait.maxWaitMs / 1000).toFixed(3);
       const position = wait.position.replace(/[^0-9,-]/g, '');
@@ -519,6 +565,7 @@ export class CommandCycle {
   /** The client vanished: roll back and return (or drop) every backend connection. */
   onClientGone(): void {
     this.clientGone = true;
+    this.idleTimer.disarm();
     for (const binding of this.bindings.values()) {
       if (this.inflight.has(binding)) {
         // Mid-command: stop it, then drop the connection (its stream is mid-response).

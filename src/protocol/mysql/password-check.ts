@@ -7,7 +7,12 @@
 import { generateKeyPair, timingSafeEqual } from 'node:crypto';
 import type { UserConfig } from '../../config/schema.js';
 import { isMd5Hash, md5PasswordHash } from '../postgres/md5.js';
-import { parseScramVerifier, SCRAM_DEFAULT_ITERATIONS, scramSecretFromPassword } from '../postgres/scram.js';
+import {
+  parseScramVerifier,
+  SCRAM_DEFAULT_ITERATIONS,
+  scramSecretFor,
+  scramSecretFromPassword,
+} from '../postgres/scram.js';
 import { nativeVerifier, sha2Verifier } from './auth-crypto.js';
 
 function sameText(a: string, b: string): boolean {
@@ -16,16 +21,28 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Whether `clear` is the password a config entry stores, in whichever form it is stored. */
+/**
+ * Whether `clear` is the password a config entry stores, in whichever form it is stored. Every
+ * form costs one SCRAM key derivation, as an unknown user's check does (dummyPasswordCheck): a
+ * clear-text password is compared through its SCRAM secret (derived once, when the config
+ * loads), so the time of a full authentication does not tell known users from unknown ones.
+ */
 export function clearPasswordMatches(user: UserConfig, clear: string): boolean {
   const stored = user.password;
-  const scram = parseScramVerifier(stored);
-  if (scram) {
-    const derived = scramSecretFromPassword(clear, scram.iterations, scram.salt);
-    return timingSafeEqual(derived.storedKey, scram.storedKey);
+  const verifier = parseScramVerifier(stored);
+  if (verifier) {
+    const derived = scramSecretFromPassword(clear, verifier.iterations, verifier.salt);
+    return timingSafeEqual(derived.storedKey, verifier.storedKey);
   }
-  if (isMd5Hash(stored)) return sameText(md5PasswordHash(user.name, clear), stored);
-  return sameText(stored, clear);
+  if (isMd5Hash(stored) || stored === '') {
+    dummyPasswordCheck(clear);
+    // A user without a password never logs in with one (`auth: trust` is the way).
+    return stored !== '' && sameText(md5PasswordHash(user.name, clear), stored);
+  }
+  const secret = scramSecretFor(stored);
+  const derived = scramSecretFromPassword(clear, secret.iterations, secret.salt);
+  // The derivation is the cost; the exact text decides (SASLprep would equate some texts).
+  return timingSafeEqual(derived.storedKey, secret.storedKey) && sameText(stored, clear);
 }
 
 /** SHA1(SHA1(password)) for mysql_native_password, or null when config does not hold clear text. */

@@ -2,6 +2,7 @@
 // text-protocol cells (binary rows converted), OK packets with their session changes, the ERR.
 // Used for shardgate's own queries and for multi-shard results; single-target plans never
 // decode rows.
+import type { RowBudget } from '../../executor/merge-budget.js';
 import { type ColumnDefinition, decodeColumnDefinition } from './columns.js';
 import { CAP } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -36,6 +37,8 @@ export interface CollectorOptions {
   /** Rows kept in memory; past it `onOverflow` is called once and rows are dropped. */
   maxRows: number;
   onOverflow?: () => void;
+  /** Charged per row besides maxRows (a scatter's budget shared by its shards); false drops it. */
+  budget?: RowBudget;
   onDone(response: CollectedResponse): void;
 }
 
@@ -79,7 +82,10 @@ export class ResultCollector implements ResponseHandler {
       case 'row': {
         const set = this.current;
         if (!set?.columns) break;
-        if (this.rowCount >= this.options.maxRows) {
+        if (
+          this.rowCount >= this.options.maxRows ||
+          (this.options.budget && !this.options.budget.take(p.length, set.columns.length))
+        ) {
           if (!this.overflowed) {
             this.overflowed = true;
             this.options.onOverflow?.();

@@ -4,6 +4,7 @@
 // shards' affected rows. A prepared statement runs on the shards as text with its parameters
 // inlined. The first shard error fails the statement with that server's error.
 import { ShardgateError } from '../../errors.js';
+import { MergeBudget } from '../../executor/merge-budget.js';
 import { type ColumnInfo, ResultMerger } from '../../executor/merger.js';
 import type { MergeSpec, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
@@ -86,9 +87,9 @@ export async function runScatter(
   } else {
     throw new ShardgateError('INTERNAL', { detail: `not a multi-shard plan: ${plan.type}` });
   }
-  const maxRows = cycle.services.topology.view().routing.maxMergeRows;
+  const { maxMergeRows: maxRows, maxMergeBytes } = cycle.services.topology.view().routing;
+  const budget = new MergeBudget(maxRows, maxMergeBytes);
   const started = performance.now();
-  let overflow = false;
   const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
   const bindings: MysqlBinding[] = [];
   for (const s of settled) if (s.status === 'fulfilled') bindings.push(s.value);
@@ -103,7 +104,7 @@ export async function runScatter(
       requests.map(async (r, i) => {
         const binding = bindings[i]!;
         await binding.sync(cycle.state);
-        return binding.conn.query(r.sql, { maxRows: maxRows + 1 });
+        return binding.conn.query(r.sql, { maxRows: Number.POSITIVE_INFINITY, budget });
       }),
     );
   } finally {
@@ -134,6 +135,7 @@ export async function runScatter(
   });
   const error = results.find((r) => r.error)?.error;
   if (error) throw new MysqlServerError(error);
+  budget.check();
   if (statement.facts.kind === 'ddl') cycle.services.server.forgetStatements();
   const status = localStatus(cycle.state);
   const w = cycle.reply(packet);
@@ -156,12 +158,9 @@ export async function runScatter(
   const merge = plan.type === 'scatter' ? plan.merge : null;
   const merger = new ResultMerger(merge, columns.map(mergeColumn), { maxRows });
   results.forEach((r, i) => {
-    const rows = r.results[0]?.rows ?? [];
-    if (rows.length > maxRows) overflow = true;
-    for (const row of rows) merger.add(i, row);
+    for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
     merger.endShard(i);
   });
-  if (overflow) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
   let rows = merger.finish();
   const visible = merge?.visibleColumns ?? columns.length;
   let outColumns = columns.slice(0, visible);

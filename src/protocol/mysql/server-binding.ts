@@ -6,6 +6,7 @@
 import type { MysqlPool } from '../../backend/mysql-pool.js';
 import { type MysqlServerConnection, UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
+import { giveServerSlot } from '../../backend/user-quota.js';
 import { COM } from './constants.js';
 import type { ErrPacket } from './responses.js';
 import type { MysqlSessionState } from './session-state.js';
@@ -52,9 +53,11 @@ function sameVariables(want: ReadonlyMap<string, string>, have: ReadonlyMap<stri
 export class MysqlBinding {
   private released = false;
 
+  /** `slotUser`: the user whose per-user quota slot this connection holds (null: no limit). */
   constructor(
     readonly server: MysqlRuntimeServer,
     readonly conn: MysqlServerConnection,
+    private slotUser: string | null,
   ) {}
 
   get serverName(): string {
@@ -74,17 +77,33 @@ export class MysqlBinding {
   }
 
   /** An idle, recently used connection without waiting; null when the pool has none. */
-  static tryAcquire(server: MysqlRuntimeServer, foundRows: boolean): MysqlBinding | null {
+  static tryAcquire(
+    server: MysqlRuntimeServer,
+    foundRows: boolean,
+    slotUser: string | null,
+  ): MysqlBinding | null {
     const conn = server.pool.tryAcquire(foundRows);
     if (!conn) return null;
     server.view.outstanding++;
-    return new MysqlBinding(server, conn);
+    return new MysqlBinding(server, conn, slotUser);
   }
 
-  static async acquire(server: MysqlRuntimeServer, foundRows: boolean): Promise<MysqlBinding> {
+  static async acquire(
+    server: MysqlRuntimeServer,
+    foundRows: boolean,
+    slotUser: string | null,
+  ): Promise<MysqlBinding> {
     const conn = await server.pool.acquire(foundRows);
     server.view.outstanding++;
-    return new MysqlBinding(server, conn);
+    return new MysqlBinding(server, conn, slotUser);
+  }
+
+  /** Done with the connection: its user's quota slot goes to the next session waiting for one. */
+  private markReleased(): void {
+    this.released = true;
+    this.server.view.outstanding--;
+    if (this.slotUser !== null) giveServerSlot('mysql', this.slotUser);
+    this.slotUser = null;
   }
 
   /**
@@ -118,8 +137,7 @@ export class MysqlBinding {
   /** Back to the pool; reset first if a client left state that cannot be replayed. */
   release(pinned: boolean): void {
     if (this.released) return;
-    this.released = true;
-    this.server.view.outstanding--;
+    this.markReleased();
     const conn = this.conn;
     conn.onClose = null;
     if (conn.closed) {
@@ -153,8 +171,7 @@ export class MysqlBinding {
   /** The server connection failed or the client vanished mid-command: drop it. */
   discard(): void {
     if (this.released) return;
-    this.released = true;
-    this.server.view.outstanding--;
+    this.markReleased();
     this.pool.discard(this.conn);
   }
 

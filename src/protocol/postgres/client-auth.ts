@@ -1,12 +1,14 @@
 // Client authentication against the users in config: SCRAM-SHA-256 (default), md5 or trust.
-// An unknown user goes through the same exchange as a known one (same method, a salt stable per
-// name, no extra work) and fails with the same message, and the database is checked only after
-// the password, so user names cannot be probed. Only a mix of md5 and SCRAM users in one config
-// tells md5 users apart by their method (README, Security).
+// An unknown user goes through the same exchange as a known one (a method of the config's users,
+// see unknown-user-method.ts; a salt stable per name; the same hashing work) and fails with the
+// same message, and the database is checked only after the password, so user names cannot be
+// probed. Clear-text config passwords are derived to SCRAM secrets when the config is loaded
+// (prepareScramSecrets), so no login, known or unknown, runs PBKDF2.
 
 import { randomBytes } from 'node:crypto';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
+import { methodForUnknownUser } from '../unknown-user-method.js';
 import {
   encodeAuthenticationMD5Password,
   encodeAuthenticationOk,
@@ -16,8 +18,8 @@ import {
 } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
-import { md5Verify } from './md5.js';
-import { mockScramSecret, ScramServer } from './scram.js';
+import { isMd5Hash, md5Verify } from './md5.js';
+import { mockScramSecret, ScramServer, scramSecretFor } from './scram.js';
 import type { SessionServices } from './services.js';
 
 const PASSWORD_MESSAGE = 0x70; // 'p'
@@ -41,7 +43,7 @@ export class Authenticator {
     const config = this.services.config;
     const user = config.users.find((u) => u.name === state.user);
     this.known = user !== undefined;
-    const method = user?.auth ?? methodForUnknownUsers(config.users);
+    const method = user?.auth ?? methodForUnknownUsers(config.users, state.user);
     if (method === 'trust') {
       this.finish();
       return;
@@ -69,7 +71,9 @@ export class Authenticator {
     switch (this.step) {
       case 'md5': {
         const response = decodePassword(bytes);
-        if (!user || !md5Verify(state.user, user.password, this.salt, response)) this.reject();
+        // An unknown user's answer is checked against a dummy password: the same hashing work.
+        const password = user ? user.password : UNKNOWN_USER_PASSWORD;
+        if (!md5Verify(state.user, password, this.salt, response) || !user) this.reject();
         this.finish();
         return;
       }
@@ -135,11 +139,19 @@ export class Authenticator {
   }
 }
 
-/**
- * The method an unknown user is asked for: the one every password user of the config shares, so
- * that the method does not tell known from unknown; SCRAM when they differ.
- */
-export function methodForUnknownUsers(users: readonly UserConfig[]): 'md5' | 'scram-sha-256' {
-  const methods = new Set(users.filter((u) => u.auth !== 'trust').map((u) => u.auth));
-  return methods.size === 1 && methods.has('md5') ? 'md5' : 'scram-sha-256';
+/** The method an unknown user name is asked for: one of the config's password users' methods. */
+export function methodForUnknownUsers(users: readonly UserConfig[], name: string): 'md5' | 'scram-sha-256' {
+  const methods = users.flatMap((u) => (u.auth === 'trust' ? [] : [u.auth]));
+  return methodForUnknownUser(name, methods, 'scram-sha-256');
 }
+
+/**
+ * Derives every clear-text config password's SCRAM secret now, not during some login (SCRAM on
+ * this port, and the MySQL port's full authentication compares through it too).
+ */
+export function prepareScramSecrets(users: readonly UserConfig[]): void {
+  for (const u of users) if (u.password && !isMd5Hash(u.password)) scramSecretFor(u.password);
+}
+
+/** What an unknown md5 user's answer is checked against (no answer matches: `!user` refuses anyway). */
+const UNKNOWN_USER_PASSWORD = randomBytes(16).toString('hex');

@@ -6,6 +6,7 @@ import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
@@ -48,7 +49,10 @@ export class QueryCycle implements GateParticipant {
   private pendingBytes = 0;
   private readingPaused = false;
   /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idleTimer = new IdleTransactionTimer(
+    () => this.services.config.pool.idleTransactionTimeoutMs,
+    (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
+  );
   /** The servers' standard_conforming_strings (a session may SET its own). */
   private serverStandardStrings = 'on';
 
@@ -135,10 +139,7 @@ export class QueryCycle implements GateParticipant {
   }
 
   onFrame(type: number, bytes: Buffer): void {
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idleTimer.disarm();
     // COPY FROM STDIN data goes straight to the server running the COPY.
     if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
       const copying = this.copyTarget();
@@ -233,14 +234,9 @@ export class QueryCycle implements GateParticipant {
 
   /** A transaction holding a server connection, and nothing to run: the client has this long. */
   private armIdleTimer(): void {
-    const ms = this.services.config.pool.idleTransactionTimeoutMs;
-    if (ms === 0 || this.clientGone || this.units.length > 0 || this.state.txStatus === 'I') return;
-    if (this.bindings.size === 0 || this.idleTimer) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms }));
-    }, ms);
-    this.idleTimer.unref();
+    this.idleTimer.arm(
+      !this.clientGone && this.units.length === 0 && this.state.txStatus !== 'I' && this.bindings.size > 0,
+    );
   }
 
   /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
@@ -602,8 +598,7 @@ export class QueryCycle implements GateParticipant {
   onClientGone(): void {
     this.clientGone = true;
     this.services.resultCache?.onSessionGone(this.state);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.idleTimer.disarm();
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
     for (const binding of this.bindings.values()) binding.abandon();

@@ -3,6 +3,7 @@
 // cleanly (the first error is returned; other shards' results are dropped).
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
+import { MergeBudget } from '../../executor/merge-budget.js';
 import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import type { RouteTarget } from '../../router/plan.js';
@@ -37,9 +38,9 @@ export async function runScatter(
 ): Promise<void> {
   const plan = statement.plan;
   const requests = buildRequests(cycle, unit, statement);
-  const maxRows = cycle.services.topology.view().routing.maxMergeRows;
+  const { maxMergeRows: maxRows, maxMergeBytes } = cycle.services.topology.view().routing;
+  const budget = new MergeBudget(maxRows, maxMergeBytes);
   const started = performance.now();
-  let overflow = false;
   const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
   const failedAcquire = settled.find((s) => s.status === 'rejected');
   if (failedAcquire) {
@@ -56,7 +57,7 @@ export async function runScatter(
         const binding = bindings[i]!;
         const conn = binding.conn;
         const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
-        return collect(conn, bytes, maxRows, () => (overflow = true)).finally(() => {
+        return collect(conn, bytes, budget).finally(() => {
           // Give the connection back to the binding's tracker.
           conn.onData = (chunk) => binding.tracker.onData(chunk);
         });
@@ -91,7 +92,7 @@ export async function runScatter(
     if (!unit.flushOnly) cycle.session.write(encodeReadyForQuery(cycle.state.txStatus));
     return;
   }
-  if (overflow) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
+  budget.check();
   const first = results[0]!;
   const fields = first.fields;
   let rows: Array<Array<Buffer | null>> = [];

@@ -135,7 +135,7 @@ export class ServerBinding {
   /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
   private markReleased(): void {
     this.released = true;
-    if (this.slotUser !== null) giveServerSlot(this.slotUser);
+    if (this.slotUser !== null) giveServerSlot('postgres', this.slotUser);
     this.slotUser = null;
   }
 
@@ -169,13 +169,13 @@ export class ServerBinding {
     const config = cycle.services.config;
     const user = cycle.state.user;
     const counted = userServerLimit(config, user) > 0;
-    const turn = counted ? takeServerSlot(config, user) : null;
+    const turn = counted ? takeServerSlot(config, 'postgres', user) : null;
     if (turn) await turn;
     let conn: PgServerConnection;
     try {
       conn = await server.pool.acquire();
     } catch (err) {
-      if (counted) giveServerSlot(user);
+      if (counted) giveServerSlot('postgres', user);
       throw err;
     }
     const binding = new ServerBinding(cycle, serverName, server.shard, server.role, server.pool, conn);

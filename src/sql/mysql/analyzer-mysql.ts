@@ -12,12 +12,13 @@ import {
   type AnalyzerOptions,
   type CachedFacts,
   explainFacts,
+  newFactsCache,
   refuseNestedExplain,
   withHints,
 } from '../analyzer.js';
 import type { QueryFacts, StatementFacts } from '../facts.js';
 import { parseHints } from '../hints.js';
-import { type CacheStats, ParseCache } from '../parse-cache.js';
+import type { CacheStats, ParseCache } from '../parse-cache.js';
 import { analyzeMysql } from './analyze-mysql.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
 
@@ -40,7 +41,7 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
   private readonly maxTokens: number;
 
   constructor(options: AnalyzerOptions) {
-    this.cache = new ParseCache(Math.max(0, Math.floor(options.cacheSize)));
+    this.cache = newFactsCache(options);
     this.maxTokens = options.maxStatementTokens ?? Number.POSITIVE_INFINITY;
   }
 

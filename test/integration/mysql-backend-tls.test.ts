@@ -1,0 +1,102 @@
+// TLS from shardgate to MariaDB servers (issue 11, item 12): a launcher-started server with a
+// certificate from a throwaway CA. verify-full carries every session over TLS; a wrong CA or a
+// wrong server name is refused with BACKEND_TLS_REFUSED (MySQL errno 2026).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
+import { type MysqlServerAddress, MysqlServerConnection } from '../../src/backend/mysql-server-connection.js';
+import { ShardgateError } from '../../src/errors.js';
+import { mariadbRunAs } from '../../src/local/mariadb-binaries.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
+
+let ca: ThrowawayCa;
+let fx: MysqlProxyFixture;
+
+beforeAll(async () => {
+  ca = makeThrowawayCa(mariadbRunAs());
+  fx = await startMysqlProxyFixture({
+    shards: 1,
+    replicas: 0,
+    demoUsers: 5,
+    serverSettings: { 'ssl-cert': ca.serverCert, 'ssl-key': ca.serverKey, 'ssl-ca': ca.caCert },
+    overrides: { backend: { mysqlTls: { mode: 'verify-full', ca: ca.caCert } } },
+  });
+});
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+function address(tls: BackendTls): MysqlServerAddress {
+  const server = fx.cluster.shards[0]!.primary;
+  return {
+    name: server.name,
+    shard: fx.cluster.shards[0]!.name,
+    role: 'primary',
+    host: server.host,
+    port: server.port,
+    database: 'shardgate',
+    user: 'root',
+    password: '',
+    tls,
+  };
+}
+
+async function cipherOfSession(tls: BackendTls): Promise<string> {
+  const conn = await MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 });
+  try {
+    const r = await conn.exec("SHOW SESSION STATUS LIKE 'Ssl_cipher'");
+    return String(r.results[0]?.rows[0]?.[1] ?? '');
+  } finally {
+    conn.terminate();
+  }
+}
+
+async function refusal(tls: BackendTls): Promise<ShardgateError> {
+  const err = await MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 }).then(
+    (conn) => {
+      conn.terminate();
+      throw new Error('connected, expected a refusal');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ShardgateError);
+  return err as ShardgateError;
+}
+
+describe('TLS to MariaDB servers', () => {
+  it('verify-full: the sessions the proxy opens run over TLS', async () => {
+    const c = await fx.connect();
+    const [rows] = await c.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'");
+    const cipher = (rows as Array<{ Value: string }>)[0]?.Value ?? '';
+    expect(cipher).not.toBe('');
+    const [users] = await c.query('SELECT count(*) AS n FROM users');
+    expect(Number((users as Array<{ n: number }>)[0]?.n)).toBeGreaterThan(0);
+  });
+
+  it('require encrypts without checking; verify-ca checks the CA, not the name; disable is plain', async () => {
+    expect(await cipherOfSession({ mode: 'require' })).not.toBe('');
+    const caPem = resolveBackendTls({ mode: 'verify-ca', ca: ca.caCert }, undefined);
+    expect(await cipherOfSession({ ...caPem, serverName: 'db.elsewhere.example' })).not.toBe('');
+    expect(await cipherOfSession({ mode: 'disable' })).toBe('');
+  });
+
+  it('verify-full refuses a certificate for another name, before the password is sent', async () => {
+    const tls = resolveBackendTls(
+      { mode: 'verify-full', ca: ca.caCert, serverName: 'db.elsewhere.example' },
+      undefined,
+    );
+    const err = await refusal(tls);
+    expect(err.code).toBe('BACKEND_TLS_REFUSED');
+    expect(err.mysqlErrno).toBe(2026);
+    expect(err.message).toMatch(/db\.elsewhere\.example/);
+  });
+
+  it('verify-ca and verify-full refuse a certificate another CA signed', async () => {
+    for (const mode of ['verify-ca', 'verify-full'] as const) {
+      const err = await refusal(resolveBackendTls({ mode, ca: ca.otherCaCert }, undefined));
+      expect(err.code).toBe('BACKEND_TLS_REFUSED');
+      expect(err.message).toMatch(/certificate/i);
+    }
+  });
+});
