@@ -148,6 +148,10 @@ export interface LaunchShardgateOptions {
  * Writes the config as YAML to a private temp directory and runs `shardgate start` on it as a
  * separate process, as users run it; resolves once the PostgreSQL port accepts connections.
  */
+function proxyNodeArgs(): string[] {
+  return (process.env.SHARDGATE_BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 export async function launchShardgateProcess(
   options: LaunchShardgateOptions,
 ): Promise<{ ok: true; configYaml: string; process: ShardgateProcess } | { ok: false; note: string }> {
@@ -160,7 +164,8 @@ export async function launchShardgateProcess(
   const service = startService(
     'shardgate',
     process.execPath,
-    [cli, 'start', '--config', configPath, '--workers', String(options.workers)],
+    // SHARDGATE_BENCH_PROXY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
+    [...proxyNodeArgs(), cli, 'start', '--config', configPath, '--workers', String(options.workers)],
     { cwd: repoRoot() },
   );
   try {

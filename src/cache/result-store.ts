@@ -69,17 +69,27 @@ export class ResultStore {
 
   /** The cached response, or null (counts a hit or a miss). */
   get(key: string): Buffer | null {
+    const value = this.lookup(key);
+    if (value !== null) return value;
+    const expired = this.entries.get(key);
+    if (expired !== undefined) this.remove(expired);
+    this.counters.misses++;
+    return null;
+  }
+
+  /** The hit path's lookup: the cached response or null; counts hits only (a miss goes on to get()). */
+  lookup(key: string): Buffer | null {
     const e = this.entries.get(key);
-    if (e === undefined || e.expiresAt <= this.now()) {
-      if (e !== undefined) this.remove(e);
-      this.counters.misses++;
-      return null;
-    }
+    if (e === undefined || e.expiresAt <= this.now()) return null;
     // Most recently used last: eviction takes from the front.
     this.entries.delete(key);
     this.entries.set(key, e);
     this.counters.hits++;
     return e.value;
+  }
+
+  isEmpty(): boolean {
+    return this.entries.size === 0;
   }
 
   /** A fill of `key` already running: resolves when it is done (stored or not). */

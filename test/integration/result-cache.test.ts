@@ -170,6 +170,20 @@ describe('result cache', () => {
     expect((await stats()).hits).toBe(after.hits + 1);
   });
 
+  it('never answers a session whose context makes the read stronger from a weaker session entry', async () => {
+    const c = await fx.client();
+    await c.query(LIKES, [43]);
+    const first = (await c.query(LIKES, [43])).rows[0].n as number;
+    await likeBehindTheProxy(43);
+    // Hits are served before planning: the same bytes from a VIP session (eventual -> read_your_writes
+    // by default) must still go to a server, which has the new row.
+    const vip = await fx.client({ options: '-c shardgate.vip=on' } as never);
+    const before = await stats();
+    expect((await vip.query(LIKES, [43])).rows[0].n).toBe(first + 1);
+    expect((await stats()).hits).toBe(before.hits);
+    expect((await c.query(LIKES, [43])).rows[0].n).toBe(first);
+  });
+
   it('lets one of many concurrent identical misses go to the server (single flight)', async () => {
     await clear();
     const clients = await Promise.all(Array.from({ length: 8 }, () => fx.client()));
