@@ -23,6 +23,7 @@ import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
 import { CutoverGate } from './migration/cutover-gate.js';
 import { configWithMigrations, MigrationManager } from './migration/manager.js';
+import { DrTestLog } from './observability/dr-tests.js';
 import { HistorySampler, startHistory } from './observability/history-sampler.js';
 import { HistoryStore } from './observability/history-store.js';
 import { type Observability, startObservability } from './observability/runtime.js';
@@ -241,10 +242,12 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
+      const drTests = new DrTestLog(config.observability.history.dir);
       registerHistoryRoutes(
         server,
         history,
-        reportContextFor(topology, observability, history, () => resultCache.store.stats()),
+        reportContextFor(topology, observability, history, () => resultCache.store.stats(), drTests),
+        drTests,
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
