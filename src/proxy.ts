@@ -17,6 +17,7 @@ import { AdminServer } from './admin/http.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
+import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
@@ -109,6 +110,13 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     });
   }
   const resultCache = new PgResultCache(config);
+  const sharedCache = config.cache.shared
+    ? new SharedTier(config.cache.shared, log, (message) => resultCache.onRemoteWrite(message))
+    : null;
+  if (sharedCache) {
+    resultCache.attachShared(sharedCache);
+    sharedCache.start();
+  }
   topology.onChange(() => resultCache.setConfig(topology.currentConfig));
   observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
   const cutover = new CutoverGate();
@@ -278,6 +286,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await historyRun?.stop();
       await admin?.server.close();
       await pgListener.close();
+      await sharedCache?.close();
       await mysql?.listener.close();
       await mysql?.topology.close();
       await topology.close();

@@ -20,6 +20,7 @@ import type { Unit } from '../protocol/postgres/units.js';
 import type { RouteTarget } from '../router/plan.js';
 import { compareLsn, positionCovers } from '../router/positions.js';
 import { type FillTicket, ResultStore } from './result-store.js';
+import type { SharedInvalidation, SharedTier, SharedTierStats } from './shared-tier.js';
 
 /**
  * Functions whose result depends only on their arguments (and on session settings, which are in
@@ -110,6 +111,23 @@ export class PgResultCache {
       maxBytes: config.cache.maxBytes,
       maxEntryBytes: config.cache.maxEntryBytes,
     });
+  }
+
+  /** The shared tier in Redis, when cache.shared is configured (src/cache/shared-tier.ts). */
+  private shared: SharedTier | null = null;
+
+  attachShared(tier: SharedTier): void {
+    this.shared = tier;
+  }
+
+  /** Another instance wrote these tables: drop their entries, and read primaries until replicas catch up. */
+  onRemoteWrite(message: SharedInvalidation): void {
+    this.store.invalidateTables(message.tables);
+    this.noteWritePositions(message.tables, new Map(Object.entries(message.positions)));
+  }
+
+  sharedStats(): SharedTierStats | null {
+    return this.shared?.stats() ?? null;
   }
 
   /** The config in force (a rule change or reload hands a new one). */
@@ -210,16 +228,36 @@ export class PgResultCache {
       // Single flight: another session is filling this key; take its result.
       await pending;
     }
+    const ticket = this.store.startFill(key, policy.tables);
     // Write-through means fresh after a write: while the replica has not replayed the last write
     // to a table, the miss reads from the primary (and fills the cache from there).
-    const fresh =
+    const fresh = () =>
       this.targetHasWrites(cycle, target, policy.tables) &&
       !policy.tables.some((t) => this.pendingWrites.has(t))
         ? target
         : primaryOf(cycle, target);
-    const ticket = this.store.startFill(key, policy.tables);
-    if (ticket === null) return execute(fresh);
-    await this.fill(cycle, ticket, policy.ttlMs, () => execute(fresh));
+    if (ticket === null) return execute(fresh());
+    const shared = this.shared ? await this.shared.lookup(key, policy.tables) : null;
+    if (shared !== null) {
+      shared.positions.forEach((p, i) => {
+        this.noteWritePositions([policy.tables[i]!], new Map(Object.entries(p)));
+      });
+      // Not if a write here bumped a table since the fill started (the entry may predate it).
+      if (shared.value !== null && this.store.isCurrent(ticket)) {
+        this.store.store(ticket, shared.value, Math.min(shared.ttlMs, policy.ttlMs));
+        replay(cycle, unit, shared.value);
+        return;
+      }
+    }
+    // After the shared lookup: it may have taught us of another instance's write.
+    const server = fresh();
+    await this.fill(
+      cycle,
+      ticket,
+      policy.ttlMs,
+      () => execute(server),
+      (response) => shared && this.shared?.store(key, shared.generations, response, policy.ttlMs),
+    );
   }
 
   /** Whether the unit's server has replayed the last write routed to each of the tables. */
@@ -252,6 +290,7 @@ export class PgResultCache {
     ticket: FillTicket,
     ttlMs: number,
     execute: () => Promise<void>,
+    onStored: (response: Buffer) => void,
   ): Promise<void> {
     const session = cycle.session;
     const chunks: Buffer[] = [];
@@ -276,6 +315,7 @@ export class PgResultCache {
       if (!overflow) {
         const response = Buffer.concat(chunks, size);
         if (isCleanResponse(response)) stored = this.store.store(ticket, response, ttlMs);
+        if (stored) onStored(response);
       }
     } finally {
       session.write = write;
@@ -292,6 +332,7 @@ export class PgResultCache {
     const written = this.writeThroughTables(statements);
     if (written === null) return;
     this.store.invalidateTables(written);
+    this.shared?.publishWrite({ tables: [...new Set(written)], positions: {} });
     let held = this.held.get(state);
     if (held === undefined) {
       held = [];
@@ -312,6 +353,10 @@ export class PgResultCache {
     // Readers that cached the old rows while the write ran are dropped too (and their fills refused).
     this.store.invalidateTables(held);
     this.noteWritePositions(held, state.lastWritePositions);
+    this.shared?.publishWrite({
+      tables: [...new Set(held)],
+      positions: Object.fromEntries(state.lastWritePositions),
+    });
   }
 
   /** The client went away (its open transaction rolls back): release what it held. */

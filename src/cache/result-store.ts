@@ -119,13 +119,19 @@ export class ResultStore {
     };
   }
 
+  /** No table the fill reads was written, and the cache was not cleared, since the fill started. */
+  isCurrent(ticket: FillTicket): boolean {
+    if (ticket.epoch !== this.epoch) return false;
+    for (let i = 0; i < ticket.tables.length; i++) {
+      if ((this.generations.get(ticket.tables[i]!) ?? 0) !== ticket.generations[i]) return false;
+    }
+    return true;
+  }
+
   /** Stores a fill's response for ttlMs unless a table it read was written since it started. */
   store(ticket: FillTicket, value: Buffer, ttlMs: number): boolean {
     try {
-      if (ticket.epoch !== this.epoch) return false;
-      for (let i = 0; i < ticket.tables.length; i++) {
-        if ((this.generations.get(ticket.tables[i]!) ?? 0) !== ticket.generations[i]) return false;
-      }
+      if (!this.isCurrent(ticket)) return false;
       const bytes = value.length + ticket.key.length * 2 + ENTRY_OVERHEAD;
       if (value.length > this.options.maxEntryBytes || bytes > this.options.maxBytes) return false;
       const old = this.entries.get(ticket.key);
