@@ -1,10 +1,12 @@
 // A real redis-server of the test's own, on a free loopback port with a temporary directory and no
-// persistence (never the machine's 6379). stop() ends it and removes the directory.
-import { type ChildProcess, spawn } from 'node:child_process';
+// persistence (never the machine's 6379). stop() ends it and removes the directory. Installed with
+// apt when missing (asynchronously, retrying while another apt holds the lock), like chromium.ts.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '../../src/local/ports.js';
 
 const BINARY = '/usr/bin/redis-server';
@@ -29,8 +31,27 @@ async function answers(port: number): Promise<boolean> {
   });
 }
 
+async function ensureRedisServer(): Promise<void> {
+  if (existsSync(BINARY)) return;
+  process.stderr.write('redis test: installing Debian redis-server with apt-get (once per machine)...\n');
+  const run = promisify(execFile);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run('apt-get', ['update', '-qq'], { timeout: 300_000, env });
+      await run('apt-get', ['install', '-y', '-qq', 'redis-server'], { timeout: 600_000, env });
+      break;
+    } catch (err) {
+      // Another helper's apt holds the lock: wait and try again.
+      if (attempt >= 20 || !/lock/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
+  }
+  if (!existsSync(BINARY)) throw new Error(`apt-get install redis-server did not provide ${BINARY}`);
+}
+
 export async function startRedisServer(deadlineMs = 15_000): Promise<RedisServer> {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} not found: apt-get install redis-server`);
+  await ensureRedisServer();
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'shardgate-test-redis-'));
