@@ -126,6 +126,8 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
 /** A shardgate child process started from a config object (see launchShardgateProcess). */
 export interface ShardgateProcess {
   configYaml: string;
+  /** For CPU figures read from /proc/<pid>/stat. */
+  pid: number | undefined;
   /** The tail of its stdout and stderr, for error messages. */
   output(): string;
   exited(): boolean;
@@ -186,6 +188,7 @@ export async function launchShardgateProcess(
     configYaml,
     process: {
       configYaml,
+      pid: service.child.pid,
       output: () => service.output(),
       exited: () => service.exited(),
       async stop() {
