@@ -138,7 +138,10 @@ async function hitsAgainstBefore(
       for (let i = 0; i < o.ops; i++) await wire.roundTrip(cachedBytes);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const cpu0 = [cpuMs(old.process.pid), cpuMs(here.pid)];
-      const pair = await alternate(o.latencyOps, { hit: () => wire.roundTrip(cachedBytes), replica: here.hit });
+      const pair = await alternate(o.latencyOps, {
+        hit: () => wire.roundTrip(cachedBytes),
+        replica: here.hit,
+      });
       const cpu1 = [cpuMs(old.process.pid), cpuMs(here.pid)];
       const perHit = (i: number) =>
         cpu0[i] == null || cpu1[i] == null ? null : ((cpu1[i]! - cpu0[i]!) * 1000) / (o.latencyOps + 1);
