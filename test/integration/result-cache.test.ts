@@ -143,7 +143,7 @@ describe('result cache', () => {
     expect(strong.rows[0].n).toBe(first + 1);
   });
 
-  it('never caches inside a transaction, volatile functions, or across settings', async () => {
+  it('never caches inside a transaction, volatile functions, locking reads, or across settings', async () => {
     const c = await fx.client();
     await c.query(LIKES, [41]);
     let before = await stats();
@@ -168,6 +168,15 @@ describe('result cache', () => {
     await c.query('RESET search_path');
     await c.query(LIKES, [41]);
     expect((await stats()).hits).toBe(after.hits + 1);
+    // Locking reads, twice each, outside a transaction: neither served nor stored.
+    before = await stats();
+    for (let i = 0; i < 2; i++) {
+      await c.query('SELECT id FROM likes WHERE user_id = $1 FOR UPDATE', [41]);
+      await c.query('SELECT id FROM likes WHERE user_id = $1 FOR SHARE', [41]);
+    }
+    after = await stats();
+    expect(after.hits).toBe(before.hits);
+    expect(after.misses).toBe(before.misses);
   });
 
   it('never answers a session whose context makes the read stronger from a weaker session entry', async () => {
