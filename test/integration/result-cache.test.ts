@@ -202,4 +202,21 @@ describe('result cache', () => {
     // One statement reached a server; the other seven were answered from the cache.
     expect((await serverStatements()) - statementsBefore).toBe(1);
   });
+
+  it('a rule change empties the cache: a statement now read at strong is never answered from memory', async () => {
+    const c = await fx.client();
+    const first = (await c.query(LIKES, [71])).rows[0].n as number;
+    expect((await c.query(LIKES, [71])).rows[0].n).toBe(first);
+    await likeBehindTheProxy(71);
+    const res = await fetch(`${base}/api/rules`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'set-level', dataType: 'user_likes', level: 'strong' }),
+    });
+    expect(res.status).toBe(200);
+    const before = await stats();
+    expect(before.entries).toBe(0);
+    expect((await c.query(LIKES, [71])).rows[0].n).toBe(first + 1);
+    expect((await stats()).hits).toBe(before.hits);
+  });
 });
