@@ -242,8 +242,9 @@ export class PgResultCache {
       shared.positions.forEach((p, i) => {
         this.noteWritePositions([policy.tables[i]!], new Map(Object.entries(p)));
       });
-      // Not if a write here bumped a table since the fill started (the entry may predate it).
-      if (shared.value !== null && this.store.isCurrent(ticket)) {
+      // Not if a write here bumped a table since the fill started (the entry may predate it), and
+      // only whole responses (Redis is outside this process: a damaged value is a miss).
+      if (shared.value !== null && this.store.isCurrent(ticket) && isCleanResponse(shared.value)) {
         this.store.store(ticket, shared.value, Math.min(shared.ttlMs, policy.ttlMs));
         replay(cycle, unit, shared.value);
         return;
