@@ -17,12 +17,14 @@ import { AdminServer } from './admin/http.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
+import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
 import { CutoverGate } from './migration/cutover-gate.js';
 import { configWithMigrations, MigrationManager } from './migration/manager.js';
+import { DrTestLog } from './observability/dr-tests.js';
 import { HistorySampler, startHistory } from './observability/history-sampler.js';
 import { HistoryStore } from './observability/history-store.js';
 import { type Observability, startObservability } from './observability/runtime.js';
@@ -113,6 +115,13 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     });
   }
   const resultCache = new PgResultCache(config);
+  const sharedCache = config.cache.shared
+    ? new SharedTier(config.cache.shared, log, (message) => resultCache.onRemoteWrite(message))
+    : null;
+  if (sharedCache) {
+    resultCache.attachShared(sharedCache);
+    sharedCache.start();
+  }
   topology.onChange(() => resultCache.setConfig(topology.currentConfig));
   observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
   const cutover = new CutoverGate();
@@ -247,10 +256,12 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
+      const drTests = new DrTestLog(config.observability.history.dir);
       registerHistoryRoutes(
         server,
         history,
-        reportContextFor(topology, observability, history, () => resultCache.store.stats()),
+        reportContextFor(topology, observability, history, () => resultCache.store.stats(), drTests),
+        drTests,
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
@@ -281,6 +292,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await historyRun?.stop();
       await admin?.server.close();
       await pgListener.close();
+      await sharedCache?.close();
       await mysql?.listener.close();
       await mysql?.topology.close();
       await topology.close();

@@ -104,7 +104,7 @@ export interface RunningShardgate {
 /** Starts shardgate on the topology on free ports; `extra` is merged over the demo config. */
 export async function startShardgateOn(
   topology: DemoTopology,
-  options: { workers: number; extra?: Record<string, unknown> },
+  options: { workers: number; extra?: Record<string, unknown>; cliPath?: string },
 ): Promise<RunningShardgate> {
   const [postgresPort, adminPort] = [await freePort(), await freePort()];
   const config = deepMerge(deepMerge(topology.baseConfig, options.extra ?? {}), {
@@ -114,7 +114,12 @@ export async function startShardgateOn(
     },
     workers: options.workers,
   });
-  const launched = await launchShardgateProcess({ config, postgresPort, workers: options.workers });
+  const launched = await launchShardgateProcess({
+    config,
+    postgresPort,
+    workers: options.workers,
+    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+  });
   if (!launched.ok) throw new Error(launched.note);
   return {
     process: launched.process,

@@ -126,6 +126,8 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
 /** A shardgate child process started from a config object (see launchShardgateProcess). */
 export interface ShardgateProcess {
   configYaml: string;
+  /** For CPU figures read from /proc/<pid>/stat. */
+  pid: number | undefined;
   /** The tail of its stdout and stderr, for error messages. */
   output(): string;
   exited(): boolean;
@@ -148,6 +150,10 @@ export interface LaunchShardgateOptions {
  * Writes the config as YAML to a private temp directory and runs `shardgate start` on it as a
  * separate process, as users run it; resolves once the PostgreSQL port accepts connections.
  */
+function proxyNodeArgs(): string[] {
+  return (process.env.SHARDGATE_BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 export async function launchShardgateProcess(
   options: LaunchShardgateOptions,
 ): Promise<{ ok: true; configYaml: string; process: ShardgateProcess } | { ok: false; note: string }> {
@@ -160,7 +166,8 @@ export async function launchShardgateProcess(
   const service = startService(
     'shardgate',
     process.execPath,
-    [cli, 'start', '--config', configPath, '--workers', String(options.workers)],
+    // SHARDGATE_BENCH_PROXY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
+    [...proxyNodeArgs(), cli, 'start', '--config', configPath, '--workers', String(options.workers)],
     { cwd: repoRoot() },
   );
   try {
@@ -181,6 +188,7 @@ export async function launchShardgateProcess(
     configYaml,
     process: {
       configYaml,
+      pid: service.child.pid,
       output: () => service.output(),
       exited: () => service.exited(),
       async stop() {

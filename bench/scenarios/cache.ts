@@ -1,11 +1,16 @@
 // The result cache scenario: zipfian reads of a cached table through shardgate (hit ratio from
 // /api/cache), then, at one client, the latency of a cache hit against the same read of an
-// uncached eventual table (a replica round trip through shardgate). Prints a JSON report.
+// uncached eventual table (a replica round trip through shardgate), alternated, both with the
+// `pg` driver and with a bare wire client (no driver work in the figure). Prints a JSON report.
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { intOption, numberOption } from '../lib/cli-args.js';
 import { adminJson, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
-import { LatencyRecorder } from '../lib/hdr.js';
+import { median } from '../lib/stats.js';
+import { WireClient } from '../lib/wire-client.js';
 import { Zipf } from '../lib/zipf.js';
 
 interface CacheOptions {
@@ -14,6 +19,8 @@ interface CacheOptions {
   ops: number;
   latencyOps: number;
   seed: number;
+  /** A checkout of an older build (dist/ built): its hits are timed against this build's. */
+  before: string | null;
 }
 
 interface CacheApi {
@@ -44,29 +51,50 @@ export async function runCacheScenario(o: CacheOptions, tell: (line: string) => 
       const after = await adminJson<CacheApi>(proxy.adminUrl, '/api/cache');
       const hits = after.hits - before.hits;
       const misses = after.misses - before.misses;
-      tell(`latency at 1 client: ${o.latencyOps} cache hits, ${o.latencyOps} replica reads ...`);
-      const hit = new LatencyRecorder();
-      const replica = new LatencyRecorder();
-      await client.query(CACHED, [1]);
-      await client.query(UNCACHED, [1]);
-      // Interleaved, so both see the same machine load.
-      for (let i = 0; i < o.latencyOps; i++) {
-        await hit.time(() => client.query(CACHED, [1]));
-        await replica.time(() => client.query(UNCACHED, [1]));
+      tell(
+        `latency at 1 client: ${o.latencyOps} cache hits and ${o.latencyOps} replica reads, alternated ...`,
+      );
+      const wire = await WireClient.connect(proxy.endpoint);
+      try {
+        const viaDriver = await alternate(o.latencyOps, {
+          hit: () => client.query(CACHED, [1]),
+          replica: () => client.query(UNCACHED, [1]),
+        });
+        // One of each in turn: a hit right after a replica read also waits for what the proxy still
+        // does after forwarding that read (the figure an earlier version of this bench reported).
+        const viaDriverOneByOne = await alternate(
+          o.latencyOps,
+          { hit: () => client.query(CACHED, [1]), replica: () => client.query(UNCACHED, [1]) },
+          1,
+        );
+        const cachedBytes = WireClient.extendedQuery(CACHED, ['1']);
+        const uncachedBytes = WireClient.extendedQuery(UNCACHED, ['1']);
+        const viaWire = await alternate(o.latencyOps, {
+          hit: () => wire.roundTrip(cachedBytes),
+          replica: () => wire.roundTrip(uncachedBytes),
+        });
+        const againstBefore = o.before
+          ? await hitsAgainstBefore(
+              topology,
+              o,
+              { hit: () => wire.roundTrip(cachedBytes), pid: proxy.process.pid },
+              cachedBytes,
+              tell,
+            )
+          : null;
+        return {
+          scenario: 'cache',
+          options: o,
+          zipfian: { reads: o.ops, hits, misses, hitRatio: hits / Math.max(1, hits + misses) },
+          cache: { entries: after.entries, bytes: after.bytes },
+          latencyAtOneClient: { viaDriver, viaWire, viaDriverOneByOne },
+          ...(againstBefore ? { hitAgainstBeforeBuild: againstBefore } : {}),
+          // Machine load (1, 5, 15 min) at the end: ratios are taken under whatever load there was.
+          loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+        };
+      } finally {
+        wire.close();
       }
-      const h = hit.summary();
-      const r = replica.summary();
-      return {
-        scenario: 'cache',
-        options: o,
-        zipfian: { reads: o.ops, hits, misses, hitRatio: hits / Math.max(1, hits + misses) },
-        cache: { entries: after.entries, bytes: after.bytes },
-        latencyAtOneClient: {
-          hitMs: { p50: h.p50Ms, p99: h.p99Ms, mean: h.meanMs },
-          replicaReadMs: { p50: r.p50Ms, p99: r.p99Ms, mean: r.meanMs },
-          speedupP50: r.p50Ms / h.p50Ms,
-        },
-      };
     } finally {
       await client.end().catch(() => undefined);
       await proxy.stop();
@@ -74,6 +102,130 @@ export async function runCacheScenario(o: CacheOptions, tell: (line: string) => 
   } finally {
     await topology.stop();
   }
+}
+
+/**
+ * Cache hits through an older build (`before`, a checkout with dist/ built) against this one's,
+ * both on the same topology, alternated in rounds, through the wire client: "hit" is the old
+ * build, "replica" this one (speedup = old hit / new hit).
+ */
+async function hitsAgainstBefore(
+  topology: Parameters<typeof startShardgateOn>[0],
+  o: CacheOptions,
+  here: { hit: () => Promise<void>; pid: number | undefined },
+  cachedBytes: Buffer,
+  tell: (line: string) => void,
+): Promise<{
+  beforeCache: { hits: number; misses: number };
+  /** Proxy CPU (user + system) per hit while the hits were timed, in microseconds. */
+  cpuPerHitUs: { before: number | null; after: number | null };
+  beforeHitMedianMs: number;
+  afterHitMedianMs: number;
+  speedup: number;
+  speedupRoundMedian: number;
+}> {
+  tell(`${o.latencyOps} hits through the build in ${o.before} and through this one, alternated ...`);
+  const old = await startShardgateOn(topology, {
+    workers: 1,
+    extra: { dataTypes: { user_recommendations: { cacheTtlMs: 600_000 } } },
+    cliPath: join(o.before!, 'dist', 'src', 'cli', 'main.js'),
+  });
+  try {
+    const wire = await WireClient.connect(old.endpoint);
+    try {
+      // The other proxy was warmed by the zipfian reads: this one gets as many hits and its
+      // start-up work (first health probes, history) settles before anything is timed.
+      for (let i = 0; i < o.ops; i++) await wire.roundTrip(cachedBytes);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const cpu0 = [cpuMs(old.process.pid), cpuMs(here.pid)];
+      const pair = await alternate(o.latencyOps, {
+        hit: () => wire.roundTrip(cachedBytes),
+        replica: here.hit,
+      });
+      const cpu1 = [cpuMs(old.process.pid), cpuMs(here.pid)];
+      const perHit = (i: number) =>
+        cpu0[i] == null || cpu1[i] == null ? null : ((cpu1[i]! - cpu0[i]!) * 1000) / (o.latencyOps + 1);
+      const oldCache = await adminJson<CacheApi>(old.adminUrl, '/api/cache');
+      return {
+        beforeCache: { hits: oldCache.hits, misses: oldCache.misses },
+        cpuPerHitUs: { before: perHit(0), after: perHit(1) },
+        beforeHitMedianMs: pair.hitMedianMs,
+        afterHitMedianMs: pair.replicaMedianMs,
+        speedup: pair.hitMedianMs / pair.replicaMedianMs,
+        speedupRoundMedian: 1 / pair.speedupRoundMedian,
+      };
+    } finally {
+      wire.close();
+    }
+  } finally {
+    await old.stop();
+  }
+}
+
+/** CPU time (user + system) a process used so far, in ms; null where /proc cannot tell. */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Rounds of this many reads of each kind; the order of the two kinds rotates every round. */
+const ROUND = 50;
+
+interface Pair {
+  hitMedianMs: number;
+  replicaMedianMs: number;
+  /** Replica read median over hit median, and the same ratio's median over the rounds. */
+  speedup: number;
+  speedupRoundMedian: number;
+  rounds: number;
+}
+
+/**
+ * `ops` reads of each kind in rounds of ROUND, hit and replica alternating which goes first, so
+ * both see the same machine load; medians of the single reads and of the per-round ratios.
+ */
+async function alternate(
+  ops: number,
+  run: { hit: () => Promise<unknown>; replica: () => Promise<unknown> },
+  round = ROUND,
+): Promise<Pair> {
+  await run.hit();
+  await run.replica();
+  const all = { hit: [] as number[], replica: [] as number[] };
+  const ratios: number[] = [];
+  const rounds = Math.max(1, Math.ceil(ops / round));
+  for (let r = 0; r < rounds; r++) {
+    const order: Array<'hit' | 'replica'> = r % 2 === 0 ? ['hit', 'replica'] : ['replica', 'hit'];
+    const latencies = { hit: [] as number[], replica: [] as number[] };
+    for (const kind of order) {
+      for (let i = 0; i < round; i++) {
+        const t0 = process.hrtime.bigint();
+        await run[kind]();
+        latencies[kind].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      all[kind].push(...latencies[kind]);
+    }
+    ratios.push(median(latencies.replica) / median(latencies.hit));
+  }
+  const hitMedianMs = median(all.hit);
+  const replicaMedianMs = median(all.replica);
+  return {
+    hitMedianMs,
+    replicaMedianMs,
+    speedup: replicaMedianMs / hitMedianMs,
+    speedupRoundMedian: median(ratios),
+    rounds,
+  };
 }
 
 export function registerCacheCommand(program: Command): void {
@@ -91,6 +243,7 @@ export function registerCacheCommand(program: Command): void {
       intOption('--latency-ops', 1, 1_000_000),
     )
     .option('--seed <n>', 'random seed (default 1)', intOption('--seed', 0, 2 ** 31 - 1))
+    .option('--before <checkout>', 'also time hits through the build of this checkout (dist/ built)')
     .action(async (raw: Partial<CacheOptions>) => {
       const options: CacheOptions = {
         keys: raw.keys ?? 10_000,
@@ -98,6 +251,7 @@ export function registerCacheCommand(program: Command): void {
         ops: raw.ops ?? 20_000,
         latencyOps: raw.latencyOps ?? 2_000,
         seed: raw.seed ?? 1,
+        before: raw.before ?? null,
       };
       const report = await runCacheScenario(options, (line) => process.stderr.write(`${line}\n`));
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

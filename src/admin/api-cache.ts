@@ -14,6 +14,8 @@ export function registerCacheRoutes(admin: AdminServer, cache: PgResultCache): v
           ...stats,
           hitRatio: lookups > 0 ? stats.hits / lookups : null,
           tables: cache.policies(),
+          // The Redis tier's figures (never its URL), or null when none is configured.
+          shared: cache.sharedStats(),
         },
       };
     },

@@ -2,6 +2,7 @@
 // to are epoch ms or ISO times) and /api/reports/<daily|weekly|monthly>[?format=markdown].
 import type { RuntimeTopology } from '../backend/topology.js';
 import { splitAdvice } from '../observability/advisor.js';
+import type { DrTestLog } from '../observability/dr-tests.js';
 import type { HistoryStore } from '../observability/history-store.js';
 import { reportMarkdown } from '../observability/report-markdown.js';
 import { buildReport, REPORT_KINDS, type ReportContext, type ReportKind } from '../observability/reports.js';
@@ -16,7 +17,12 @@ function time(value: string | null, name: string): number | undefined {
   return t;
 }
 
-export function registerHistoryRoutes(admin: AdminServer, store: HistoryStore, reports: ReportContext): void {
+export function registerHistoryRoutes(
+  admin: AdminServer,
+  store: HistoryStore,
+  reports: ReportContext,
+  drTests: DrTestLog,
+): void {
   admin.route({
     method: 'GET',
     path: '/api/history',
@@ -44,6 +50,26 @@ export function registerHistoryRoutes(admin: AdminServer, store: HistoryStore, r
     return { json: built };
   };
   admin.route({ method: 'GET', path: '/api/reports/*', handler: (req) => report(req, false) });
+  // Disaster-recovery tests the operators ran: the monthly report shows the last one.
+  admin.route({
+    method: 'GET',
+    path: '/api/dr-tests',
+    handler: async () => ({ json: { tests: await drTests.list() } }),
+  });
+  admin.route({
+    method: 'POST',
+    path: '/api/dr-tests',
+    mutating: true,
+    handler: async (req) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      try {
+        return { json: await drTests.record({ note: body.note, outcome: body.outcome, at: body.at }) };
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError(400, err.message);
+        throw err;
+      }
+    },
+  });
   // POST: the same report; the monthly one also stores the current p95s as the new baseline.
   admin.route({
     method: 'POST',
@@ -59,6 +85,7 @@ export function reportContextFor(
   obs: Observability,
   store: HistoryStore,
   resultCache: () => { hits: number; misses: number },
+  drTests: DrTestLog,
 ): ReportContext {
   const settings = () => topology.currentConfig.observability;
   return {
@@ -89,6 +116,7 @@ export function reportContextFor(
     firingAlerts: () => obs.alerts.firingAlerts(),
     topStatements: (limit) => obs.tracker.statements.top(limit, 'total'),
     resultCache,
+    lastDrTest: () => drTests.last(),
     imbalance: () => obs.tracker.hotKeys.imbalance(topology.shardNames()),
     splitAdvice: () =>
       topology.shardList().map((s) => {

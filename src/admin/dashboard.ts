@@ -1,13 +1,17 @@
 // The dashboard: one self-contained page (no build step, no CDN: it must work offline) that polls
 // the admin API every 2 s and draws the keyspace map, a latency heatmap per shard over time, the
 // replication topology with live lag, hot keys with scores, alerts, advice and migrations, and
-// from the stored history: data growth with its projection, a latency heatmap and QPS.
+// from the stored history: data growth with its projection, a latency heatmap and QPS, charted
+// with uPlot (dashboard-charts.ts), which the admin server serves from node_modules.
 // Hot keys, advice, migrations, history and reports need the admin token: the page takes it from "#token=...".
+import { registerDashboardAssets } from './dashboard-assets.js';
+import { HISTORY_CHARTS_SCRIPT } from './dashboard-charts.js';
 import type { AdminServer } from './http.js';
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shardgate</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/uPlot.min.css"><script src="/assets/uPlot.iife.min.js"></script>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
 header{background:#1d2430;color:#fff;padding:10px 20px;display:flex;gap:16px;align-items:baseline}
@@ -28,9 +32,9 @@ table{border-collapse:collapse;width:100%} td,th{padding:3px 6px;border-bottom:1
 <section><h2>Keyspace</h2><div id="keyspace" class="keyspace"></div><div id="keyspace-legend" class="muted"></div></section>
 <section><h2>Replication</h2><table id="replication"><thead><tr><th>shard</th><th>server</th><th>role</th><th>state</th><th>lag</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Latency p99 per shard (last 5 min)</h2><div id="heatmap"></div></section>
-<section><h2>Data growth per shard (history, projection)</h2><div id="growth" class="muted">no history yet</div></section>
-<section><h2>Latency heatmap (history: time x latency bucket)</h2><div id="history-heat" class="muted">no history yet</div></section>
-<section><h2>QPS per shard (history)</h2><div id="qps" class="muted">no history yet</div></section>
+<section><h2>Data growth per shard (history, dashed: projection)</h2><div id="growth" class="muted"><div class="chart"></div><div class="legend">no history yet</div></div></section>
+<section><h2>Latency heatmap (history: time x latency bucket)</h2><div id="history-heat" class="muted"><div class="chart"></div><div class="legend">no history yet</div></div></section>
+<section><h2>QPS per shard (history)</h2><div id="qps" class="muted"><div class="chart"></div><div class="legend">no history yet</div></div></section>
 <section><h2>Hot keys</h2><div id="hotness" class="muted"></div><table id="hotkeys"><thead><tr><th>shard</th><th>table</th><th>key</th><th>requests</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Top statements (total time)</h2><table id="queries"><thead><tr><th>statement</th><th>calls</th><th>mean</th><th>rows</th><th>shards</th><th>levels</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Result cache</h2><div id="cache" class="muted">off</div></section>
@@ -79,25 +83,7 @@ async function tick(){
   const mg=document.getElementById('migrations');mg.innerHTML=migrations&&migrations.length?migrations.map((m)=>{const pct=m.copy.estimatedRows?Math.min(100,Math.round(m.copy.rows*100/m.copy.estimatedRows)):0;
     return '<div class="migration" data-id="'+esc(m.id)+'"><b>'+esc(m.id)+'</b> '+esc(m.phase)+' · copied '+m.copy.rows+'/'+m.copy.estimatedRows+' rows ('+pct+'%)'+(m.capture.lagBytes!=null?' · capture lag '+m.capture.lagBytes+' B':'')+(m.cutover?' · block '+m.cutover.blockMs+' ms':'')+'<div class="muted">'+esc(m.status)+'</div><div style="background:#e3e6ea;height:6px"><div style="background:#3b6fd8;height:6px;width:'+pct+'%"></div></div></div>';}).join(''):'no migrations';
 }
-// History panels: the stored per-shard samples (/api/history) and the monthly report's scaling plan.
-function spark(values,color){const v=values.filter((x)=>x!=null);if(v.length<2)return '';const max=Math.max(...v),min=Math.min(...v),w=300,h=40;
-  const pts=values.map((x,i)=>x==null?null:(i*w/(values.length-1)).toFixed(1)+','+(h-(max===min?h/2:(x-min)*h/(max-min))).toFixed(1)).filter(Boolean).join(' ');
-  return '<svg width="'+w+'" height="'+h+'" style="vertical-align:middle"><polyline fill="none" stroke="'+color+'" stroke-width="1.5" points="'+pts+'"/></svg>';}
-async function drawHistory(){
-  const [h,plan]=await Promise.all([get('/api/history?limit=3000'),get('/api/reports/monthly')]);
-  if(!h||!h.records.length)return;
-  const by={};h.records.forEach((r)=>{(by[r.shard]=by[r.shard]||[]).push(r);});
-  const shards=Object.keys(by).sort();const scaling=plan?plan.sections.scalingPlan:[];
-  document.getElementById('growth').innerHTML=shards.map((s,i)=>{const p=scaling.find((x)=>x.shard===s)||{};const last=by[s].at(-1);
-    const days=p.daysUntilThreshold==null?'no growth measured':Math.floor(p.daysUntilThreshold)+' days to '+(p.thresholdBytes/1073741824).toFixed(0)+' GiB';
-    return '<div data-growth="'+esc(s)+'"><b style="display:inline-block;width:40px">'+esc(s)+'</b>'+spark(by[s].map((r)=>r.dataBytes),COLORS[i%COLORS.length])+' '+(last.dataBytes==null?'size unknown':(last.dataBytes/1048576).toFixed(1)+' MiB')+' · '+(p.bytesPerDay==null?'-':(p.bytesPerDay/1048576).toFixed(2)+' MiB/day')+' · '+days+'</div>';}).join('');
-  const first=by[shards[0]];const bounds=first[0].latencyBounds;const cols=first.length;
-  let rows='';for(let b=bounds.length;b>=0;b--){let cells='';for(let c=0;c<cols;c++){let n=0;shards.forEach((s)=>{const r=by[s][c];if(r)n+=r.latencyBuckets[b]||0;});
-      const a=n===0?0:Math.min(1,0.15+Math.log10(1+n)/3);cells+='<i data-n="'+n+'" title="'+n+' statements" style="background:'+(n===0?'#eef0f3':'rgba(197,34,31,'+a.toFixed(2)+')')+'"></i>';}
-    rows+='<div><span style="display:inline-block;width:90px;white-space:nowrap" class="muted">'+(b===bounds.length?'> '+bounds[b-1]:'<= '+bounds[b])+' s</span><span class="heat" style="display:inline-grid">'+cells+'</span></div>';}
-  document.getElementById('history-heat').innerHTML=rows;
-  document.getElementById('qps').innerHTML=shards.map((s,i)=>{const last=by[s].at(-1);return '<div data-qps="'+esc(s)+'"><b style="display:inline-block;width:40px">'+esc(s)+'</b>'+spark(by[s].map((r)=>r.qps),COLORS[i%COLORS.length])+' '+last.qps.toFixed(1)+' qps</div>';}).join('');
-}
+${HISTORY_CHARTS_SCRIPT}
 tick();setInterval(tick,2000);drawHistory();setInterval(drawHistory,5000);
 </script></body></html>`;
 
@@ -110,5 +96,6 @@ export function registerDashboard(admin: AdminServer, migrations: () => unknown[
       handler: () => ({ text: PAGE, contentType: 'text/html; charset=utf-8' }),
     });
   }
+  registerDashboardAssets(admin);
   admin.route({ method: 'GET', path: '/api/migrations', handler: () => ({ json: migrations() }) });
 }

@@ -2,19 +2,25 @@
 // eventual or weak level, outside a transaction, of tables whose data types all set cacheTtlMs,
 // without locking, with only functions known to be deterministic, sent as a simple Query or as
 // Parse (unnamed) + Bind + Describe + Execute + Sync. The key is a hash of the client's message
-// bytes (text and parameters), user, database and every session setting (search_path among
-// them). A hit replays the response bytes the first execution sent to the client, without a
-// server. Write-through data types: every write shardgate routes to a table drops that table's
-// entries when the write's unit ends (and again when its transaction ends).
-import { createHash } from 'node:crypto';
+// bytes (text and parameters), user, database, every session setting (search_path among them)
+// and the session's routing context (VIP, realtime, ...). A hit replays the response bytes the
+// first execution sent to the client, without a server.
+// Hits are served before parsing and planning (serveBeforePlanning): an entry exists only for a
+// key whose unit passed every check above, and everything those checks read is either in the key
+// (the statement's bytes, settings, context), fixed by the config (a new config empties the
+// cache) or the session's transaction state, which is checked again on every lookup.
+// Write-through data types: every write shardgate routes to a table drops that table's entries
+// when the write's unit ends (and again when its transaction ends).
+import { hash } from 'node:crypto';
 import type { ShardgateConfig } from '../config/schema.js';
-import { decodeBind, decodeParse, FE_TYPE as FE } from '../protocol/postgres/frontend-messages.js';
+import { decodeParse, FE_TYPE as FE } from '../protocol/postgres/frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from '../protocol/postgres/query-cycle.js';
 import type { SessionState } from '../protocol/postgres/session-state.js';
 import type { Unit } from '../protocol/postgres/units.js';
 import type { RouteTarget } from '../router/plan.js';
 import { compareLsn, positionCovers } from '../router/positions.js';
 import { type FillTicket, ResultStore } from './result-store.js';
+import type { SharedInvalidation, SharedTier, SharedTierStats } from './shared-tier.js';
 
 /**
  * Functions whose result depends only on their arguments (and on session settings, which are in
@@ -107,10 +113,42 @@ export class PgResultCache {
     });
   }
 
+  /** The shared tier in Redis, when cache.shared is configured (src/cache/shared-tier.ts). */
+  private shared: SharedTier | null = null;
+
+  attachShared(tier: SharedTier): void {
+    this.shared = tier;
+  }
+
+  /** Another instance wrote these tables: drop their entries, and read primaries until replicas catch up. */
+  onRemoteWrite(message: SharedInvalidation): void {
+    this.store.invalidateTables(message.tables);
+    this.noteWritePositions(message.tables, new Map(Object.entries(message.positions)));
+  }
+
+  sharedStats(): SharedTierStats | null {
+    return this.shared?.stats() ?? null;
+  }
+
   /** The config in force (a rule change or reload hands a new one). */
   setConfig(config: ShardgateConfig): void {
+    // A rule change may change a statement's level or a table's policy, which hits no longer check.
+    if (config !== this.config) this.store.clear();
     this.config = config;
     this.store.resize(config.cache.maxBytes, config.cache.maxEntryBytes);
+  }
+
+  /**
+   * The hit path: before the unit is parsed or planned, a lookup by the key of its bytes and the
+   * session. True when the unit was answered from the cache; false sends it down the full path
+   * (which counts the miss).
+   */
+  serveBeforePlanning(cycle: QueryCycle, unit: Unit): boolean {
+    if (this.store.isEmpty() || !sessionMayUseCache(cycle) || !cacheableFrames(unit)) return false;
+    const hit = this.store.lookup(cacheKey(cycle.state, unit));
+    if (hit === null) return false;
+    replay(cycle, unit, hit);
+    return true;
   }
 
   private tablePolicies(): Map<string, { ttlMs: number; writeThrough: boolean }> {
@@ -152,10 +190,7 @@ export class PgResultCache {
       return null;
     if (facts.kind !== 'read' || facts.locking || facts.modifyingCte || facts.tables.length === 0)
       return null;
-    const state = cycle.state;
-    if (state.txStatus !== 'I' || state.deferredBegin || state.pinnedReason || state.pendingSettings.size > 0)
-      return null;
-    if (cycle.bindings.size > 0 || unit.flushOnly || !cacheableFrames(unit)) return null;
+    if (!sessionMayUseCache(cycle) || !cacheableFrames(unit)) return null;
     for (const f of facts.functions) if (!DETERMINISTIC_FUNCTIONS.has(f)) return null;
     if (TIME_OR_IDENTITY.test(s.sql)) return null;
     const policies = this.tablePolicies();
@@ -193,16 +228,37 @@ export class PgResultCache {
       // Single flight: another session is filling this key; take its result.
       await pending;
     }
+    const ticket = this.store.startFill(key, policy.tables);
     // Write-through means fresh after a write: while the replica has not replayed the last write
     // to a table, the miss reads from the primary (and fills the cache from there).
-    const fresh =
+    const fresh = () =>
       this.targetHasWrites(cycle, target, policy.tables) &&
       !policy.tables.some((t) => this.pendingWrites.has(t))
         ? target
         : primaryOf(cycle, target);
-    const ticket = this.store.startFill(key, policy.tables);
-    if (ticket === null) return execute(fresh);
-    await this.fill(cycle, ticket, policy.ttlMs, () => execute(fresh));
+    if (ticket === null) return execute(fresh());
+    const shared = this.shared ? await this.shared.lookup(key, policy.tables) : null;
+    if (shared !== null) {
+      shared.positions.forEach((p, i) => {
+        this.noteWritePositions([policy.tables[i]!], new Map(Object.entries(p)));
+      });
+      // Not if a write here bumped a table since the fill started (the entry may predate it), and
+      // only whole responses (Redis is outside this process: a damaged value is a miss).
+      if (shared.value !== null && this.store.isCurrent(ticket) && isCleanResponse(shared.value)) {
+        this.store.store(ticket, shared.value, Math.min(shared.ttlMs, policy.ttlMs));
+        replay(cycle, unit, shared.value);
+        return;
+      }
+    }
+    // After the shared lookup: it may have taught us of another instance's write.
+    const server = fresh();
+    await this.fill(
+      cycle,
+      ticket,
+      policy.ttlMs,
+      () => execute(server),
+      (response) => shared && this.shared?.store(key, shared.generations, response, policy.ttlMs),
+    );
   }
 
   /** Whether the unit's server has replayed the last write routed to each of the tables. */
@@ -235,6 +291,7 @@ export class PgResultCache {
     ticket: FillTicket,
     ttlMs: number,
     execute: () => Promise<void>,
+    onStored: (response: Buffer) => void,
   ): Promise<void> {
     const session = cycle.session;
     const chunks: Buffer[] = [];
@@ -259,6 +316,7 @@ export class PgResultCache {
       if (!overflow) {
         const response = Buffer.concat(chunks, size);
         if (isCleanResponse(response)) stored = this.store.store(ticket, response, ttlMs);
+        if (stored) onStored(response);
       }
     } finally {
       session.write = write;
@@ -275,6 +333,7 @@ export class PgResultCache {
     const written = this.writeThroughTables(statements);
     if (written === null) return;
     this.store.invalidateTables(written);
+    this.shared?.publishWrite({ tables: [...new Set(written)], positions: {} });
     let held = this.held.get(state);
     if (held === undefined) {
       held = [];
@@ -295,6 +354,10 @@ export class PgResultCache {
     // Readers that cached the old rows while the write ran are dropped too (and their fills refused).
     this.store.invalidateTables(held);
     this.noteWritePositions(held, state.lastWritePositions);
+    this.shared?.publishWrite({
+      tables: [...new Set(held)],
+      positions: Object.fromEntries(state.lastWritePositions),
+    });
   }
 
   /** The client went away (its open transaction rolls back): release what it held. */
@@ -336,24 +399,48 @@ function primaryOf(cycle: QueryCycle, target: RouteTarget): RouteTarget {
   return shard ? { shard: target.shard, server: shard.primary.name, role: 'primary' } : target;
 }
 
-/** A simple Query, or Parse(unnamed) Bind(unnamed) [Describe] Execute Sync. */
+/** Outside any transaction, no pinned or held server connection, no settings pending. */
+function sessionMayUseCache(cycle: QueryCycle): boolean {
+  const state = cycle.state;
+  return (
+    state.txStatus === 'I' &&
+    state.deferredBegin === null &&
+    state.pinnedReason === null &&
+    state.pendingSettings.size === 0 &&
+    cycle.bindings.size === 0
+  );
+}
+
+/**
+ * A simple Query, or Parse Bind [Describe] Execute Sync with the unnamed statement and portal
+ * (the name is the first string of Parse, the portal and statement the first two of Bind: an
+ * empty string is a lone NUL right after the 5-byte header).
+ */
 function cacheableFrames(unit: Unit): boolean {
+  if (unit.flushOnly) return false;
   if (unit.simple) return unit.frames.length === 1 && unit.frames[0]!.type === FE.Query;
   const f = unit.frames;
   if (f.length < 4 || f.length > 5) return false;
   if (f[0]!.type !== FE.Parse || f[1]!.type !== FE.Bind) return false;
   if (f[f.length - 2]!.type !== FE.Execute || f[f.length - 1]!.type !== FE.Sync) return false;
   if (f.length === 5 && f[2]!.type !== FE.Describe) return false;
-  return decodeParse(f[0]!.bytes).name === '' && decodeBind(f[1]!.bytes).statement === '';
+  const parse = f[0]!.bytes;
+  const bind = f[1]!.bytes;
+  return parse.length > 5 && parse[5] === 0 && bind.length > 6 && bind[5] === 0 && bind[6] === 0;
 }
 
+/** SHA-256 of the session's identity, settings and routing context, and the unit's bytes. */
 function cacheKey(state: SessionState, unit: Unit): string {
-  const h = createHash('sha256');
-  h.update(state.user).update('\0').update(state.database).update('\0');
-  for (const [k, v] of [...state.settings].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-    h.update(k).update('=').update(v).update('\0');
-  for (const frame of unit.frames) h.update(frame.bytes);
-  return h.digest('base64');
+  const c = state.context;
+  let session = `${state.user}\0${state.database}\0${c.vip ? 1 : 0}${c.realtime ? 1 : 0}${c.batterySaving ? 1 : 0}\0${c.consistency ?? ''}\0${c.shard ?? ''}\0${c.role ?? ''}\0`;
+  const settings = state.settings;
+  if (settings.size > 0) {
+    const names = [...settings.keys()].sort();
+    for (const k of names) session += `${k}=${settings.get(k)}\0`;
+  }
+  const parts: Buffer[] = [Buffer.from(session)];
+  for (const frame of unit.frames) parts.push(frame.bytes);
+  return hash('sha256', Buffer.concat(parts), 'base64');
 }
 
 /** A response worth keeping: no error, nothing session-changing, ends idle (ReadyForQuery 'I'). */

@@ -69,17 +69,27 @@ export class ResultStore {
 
   /** The cached response, or null (counts a hit or a miss). */
   get(key: string): Buffer | null {
+    const value = this.lookup(key);
+    if (value !== null) return value;
+    const expired = this.entries.get(key);
+    if (expired !== undefined) this.remove(expired);
+    this.counters.misses++;
+    return null;
+  }
+
+  /** The hit path's lookup: the cached response or null; counts hits only (a miss goes on to get()). */
+  lookup(key: string): Buffer | null {
     const e = this.entries.get(key);
-    if (e === undefined || e.expiresAt <= this.now()) {
-      if (e !== undefined) this.remove(e);
-      this.counters.misses++;
-      return null;
-    }
+    if (e === undefined || e.expiresAt <= this.now()) return null;
     // Most recently used last: eviction takes from the front.
     this.entries.delete(key);
     this.entries.set(key, e);
     this.counters.hits++;
     return e.value;
+  }
+
+  isEmpty(): boolean {
+    return this.entries.size === 0;
   }
 
   /** A fill of `key` already running: resolves when it is done (stored or not). */
@@ -109,13 +119,19 @@ export class ResultStore {
     };
   }
 
+  /** No table the fill reads was written, and the cache was not cleared, since the fill started. */
+  isCurrent(ticket: FillTicket): boolean {
+    if (ticket.epoch !== this.epoch) return false;
+    for (let i = 0; i < ticket.tables.length; i++) {
+      if ((this.generations.get(ticket.tables[i]!) ?? 0) !== ticket.generations[i]) return false;
+    }
+    return true;
+  }
+
   /** Stores a fill's response for ttlMs unless a table it read was written since it started. */
   store(ticket: FillTicket, value: Buffer, ttlMs: number): boolean {
     try {
-      if (ticket.epoch !== this.epoch) return false;
-      for (let i = 0; i < ticket.tables.length; i++) {
-        if ((this.generations.get(ticket.tables[i]!) ?? 0) !== ticket.generations[i]) return false;
-      }
+      if (!this.isCurrent(ticket)) return false;
       const bytes = value.length + ticket.key.length * 2 + ENTRY_OVERHEAD;
       if (value.length > this.options.maxEntryBytes || bytes > this.options.maxBytes) return false;
       const old = this.entries.get(ticket.key);

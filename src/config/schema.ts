@@ -534,6 +534,21 @@ export const configSchema = z.object({
         .int()
         .min(0)
         .default(1024 * 1024),
+      /**
+       * A tier in Redis shared by several shardgate instances (src/cache/shared-tier.ts): local
+       * misses ask it, fills are copied to it, writes are published to every instance.
+       */
+      shared: z
+        .strictObject({
+          /** redis://[user:password@]host:port[/db]; a secret (env: or file: to keep it out of the file). */
+          redis: secretString,
+          keyPrefix: z.string().min(1).max(100).default('shardgate:cache:'),
+          /** Deadline of one Redis call; past it the call is a miss and the query goes on. */
+          timeoutMs: z.number().int().min(1).max(10_000).default(50),
+          /** Copies to Redis in flight at most (more are dropped while Redis is slow). */
+          maxPendingWrites: z.number().int().min(1).max(100_000).default(256),
+        })
+        .optional(),
     })
     .default({ maxBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 }),
   admin: z

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArchiverStatus } from '../backend/lag-monitor.js';
 import type { Recommendation } from './advisor.js';
+import type { DrTestRecord } from './dr-tests.js';
 import type { ShardSample } from './history-sampler.js';
 import type { HistoryStore } from './history-store.js';
 import type { StatementStatRow } from './statement-stats.js';
@@ -33,6 +34,8 @@ export interface ReportContext {
   resultCache: () => { hits: number; misses: number } | null;
   imbalance: () => { score: number };
   splitAdvice: () => Array<{ shard: string; recommendation: Recommendation | null }>;
+  /** The most recent recorded disaster-recovery test. */
+  lastDrTest: () => Promise<DrTestRecord | null>;
   now?: () => number;
 }
 
@@ -245,6 +248,7 @@ async function monthly(ctx: ReportContext, samples: ShardSample[], storeBaseline
   };
   if (storeBaseline) await writeFile(file, `${JSON.stringify(current)}\n`);
   const imbalance = ctx.imbalance();
+  const drTest = await ctx.lastDrTest();
   return {
     rebalancing: {
       imbalanceScore: imbalance.score,
@@ -279,6 +283,15 @@ async function monthly(ctx: ReportContext, samples: ShardSample[], storeBaseline
               : 'none this month',
       };
     }),
+    disasterRecoveryTest:
+      drTest === null
+        ? 'none recorded'
+        : {
+            at: new Date(drTest.t).toISOString(),
+            daysAgo: Math.floor((now - drTest.t) / DAY_MS),
+            outcome: drTest.outcome,
+            note: drTest.note,
+          },
     baseline: { stored: storeBaseline, previous, current },
   };
 }

@@ -200,6 +200,38 @@ describe('reports', () => {
     expect((await fetch(`${base()}/api/reports/yearly`, { headers: auth })).status).toBe(404);
   });
 
+  it('monthly: the last recorded disaster-recovery test, or "none recorded"', async () => {
+    const none = await getJson<Report>('/api/reports/monthly');
+    expect(none.sections.disasterRecoveryTest).toBe('none recorded');
+    const post = (body: unknown, headers: Record<string, string> = auth) =>
+      fetch(`${base()}/api/dr-tests`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post({ note: 'restored s1' }, {})).status).toBe(401);
+    expect((await post({ note: '' })).status).toBe(400);
+    expect((await post({ note: 'x', outcome: 'maybe' })).status).toBe(400);
+    expect((await post({ note: 'x', at: 'not a time' })).status).toBe(400);
+    const at = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    expect((await post({ note: 'restored s1 from backup, 12 min', at })).status).toBe(200);
+    // Recorded later, ran earlier: the report shows the most recent test, not the last recorded.
+    const older = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    expect((await post({ note: 'promoted s0 replica, failed', outcome: 'failed', at: older })).status).toBe(
+      200,
+    );
+    const r = await getJson<Report>('/api/reports/monthly');
+    expect(r.sections.disasterRecoveryTest).toEqual({
+      at,
+      daysAgo: 3,
+      outcome: 'passed',
+      note: 'restored s1 from backup, 12 min',
+    });
+    const md = await (await fetch(`${base()}/api/reports/monthly?format=markdown`, { headers: auth })).text();
+    expect(md).toContain('## Disaster recovery test');
+    expect(md).toContain('- note: restored s1 from backup, 12 min');
+  });
+
   // Runs dist/ (npm run build first).
   it('shardgate report prints Markdown and JSON; monthly stores the baseline with the token', async () => {
     const cli = path.resolve('dist/src/cli/main.js');
@@ -215,5 +247,12 @@ describe('reports', () => {
     const dry = JSON.parse((await run('monthly', '--json', '--no-baseline')).stdout) as Report;
     expect((dry.sections.baseline as { stored: boolean }).stored).toBe(false);
     await expect(run('yearly')).rejects.toThrow(/daily, weekly, monthly/);
+    const recorded = await run('dr-test', '--record', 'restored s0 from the base backup, 9 min');
+    expect(recorded.stdout).toMatch(/^recorded: \S+ passed: restored s0 from the base backup, 9 min/);
+    expect((await run('dr-test')).stdout).toContain('restored s0 from the base backup, 9 min');
+    const after = JSON.parse((await run('monthly', '--json', '--no-baseline')).stdout) as Report;
+    expect((after.sections.disasterRecoveryTest as { note: string }).note).toBe(
+      'restored s0 from the base backup, 9 min',
+    );
   }, 60_000);
 });

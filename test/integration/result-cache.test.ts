@@ -143,7 +143,7 @@ describe('result cache', () => {
     expect(strong.rows[0].n).toBe(first + 1);
   });
 
-  it('never caches inside a transaction, volatile functions, or across settings', async () => {
+  it('never caches inside a transaction, volatile functions, locking reads, or across settings', async () => {
     const c = await fx.client();
     await c.query(LIKES, [41]);
     let before = await stats();
@@ -168,6 +168,29 @@ describe('result cache', () => {
     await c.query('RESET search_path');
     await c.query(LIKES, [41]);
     expect((await stats()).hits).toBe(after.hits + 1);
+    // Locking reads, twice each, outside a transaction: neither served nor stored.
+    before = await stats();
+    for (let i = 0; i < 2; i++) {
+      await c.query('SELECT id FROM likes WHERE user_id = $1 FOR UPDATE', [41]);
+      await c.query('SELECT id FROM likes WHERE user_id = $1 FOR SHARE', [41]);
+    }
+    after = await stats();
+    expect(after.hits).toBe(before.hits);
+    expect(after.misses).toBe(before.misses);
+  });
+
+  it('never answers a session whose context makes the read stronger from a weaker session entry', async () => {
+    const c = await fx.client();
+    await c.query(LIKES, [43]);
+    const first = (await c.query(LIKES, [43])).rows[0].n as number;
+    await likeBehindTheProxy(43);
+    // Hits are served before planning: the same bytes from a VIP session (eventual -> read_your_writes
+    // by default) must still go to a server, which has the new row.
+    const vip = await fx.client({ options: '-c shardgate.vip=on' } as never);
+    const before = await stats();
+    expect((await vip.query(LIKES, [43])).rows[0].n).toBe(first + 1);
+    expect((await stats()).hits).toBe(before.hits);
+    expect((await c.query(LIKES, [43])).rows[0].n).toBe(first);
   });
 
   it('lets one of many concurrent identical misses go to the server (single flight)', async () => {
@@ -178,5 +201,22 @@ describe('result cache', () => {
     expect(new Set(rows.map((r) => r.rows[0].n)).size).toBe(1);
     // One statement reached a server; the other seven were answered from the cache.
     expect((await serverStatements()) - statementsBefore).toBe(1);
+  });
+
+  it('a rule change empties the cache: a statement now read at strong is never answered from memory', async () => {
+    const c = await fx.client();
+    const first = (await c.query(LIKES, [71])).rows[0].n as number;
+    expect((await c.query(LIKES, [71])).rows[0].n).toBe(first);
+    await likeBehindTheProxy(71);
+    const res = await fetch(`${base}/api/rules`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'set-level', dataType: 'user_likes', level: 'strong' }),
+    });
+    expect(res.status).toBe(200);
+    const before = await stats();
+    expect(before.entries).toBe(0);
+    expect((await c.query(LIKES, [71])).rows[0].n).toBe(first + 1);
+    expect((await stats()).hits).toBe(before.hits);
   });
 });

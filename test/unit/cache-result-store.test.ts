@@ -21,6 +21,19 @@ describe('ResultStore', () => {
     expect(store.stats()).toMatchObject({ hits: 1, misses: 1, entries: 0, bytes: 0 });
   });
 
+  it('lookup (the hit path before planning) counts hits only and honours the TTL', () => {
+    let now = 0;
+    const store = new ResultStore({ maxBytes: 100_000, maxEntryBytes: 10_000, now: () => now });
+    expect(store.isEmpty()).toBe(true);
+    expect(store.lookup('a')).toBeNull();
+    fill(store, 'a', ['t'], 10, 500);
+    expect(store.isEmpty()).toBe(false);
+    expect(store.lookup('a')).not.toBeNull();
+    now = 500;
+    expect(store.lookup('a')).toBeNull();
+    expect(store.stats()).toMatchObject({ hits: 1, misses: 0 });
+  });
+
   it('stays within its byte bound, evicting the least recently used', () => {
     const store = new ResultStore({ maxBytes: 3 * 1_200, maxEntryBytes: 10_000 });
     fill(store, 'a', ['t'], 1_000);

@@ -241,7 +241,12 @@ export class QueryCycle implements GateParticipant {
 
   /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
   private async runUnit(unit: Unit, attempt = 0): Promise<void> {
-    if (attempt === 0) this.retryPreamble = null;
+    if (attempt === 0) {
+      this.retryPreamble = null;
+      // A cached answer needs no parsing or planning (src/cache/pg-result-cache.ts says why).
+      if (this.pendingCutoverError === null && this.services.resultCache?.serveBeforePlanning(this, unit))
+        return;
+    }
     const responder = new LocalResponder(this.session, unit);
     let statements: PlannedStatement[];
     try {
