@@ -136,6 +136,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
         port: s.primary.port,
       }));
       const check = await checkLedger(ledger, shards, idBase);
+      const warmup = await poolConnectionsAfterSwitch(state, shardList);
       // audit_log's acknowledged inserts, on the server that is its home now.
       const current = proxy.topology.currentConfig;
       const home = current.tables.audit_log?.home ?? current.routing.defaultShard ?? current.shards[0]!.name;
@@ -184,6 +185,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
           staleOwnReads: ledger.staleOwnReads,
           writeLatency: latency.summary(),
         },
+        poolConnectionsAfterSwitch: warmup,
         ledger: check,
         errors: [...ledger.errors, ...ledger.readErrors, ...auditWriter.errors].slice(0, 20),
       };
@@ -224,6 +226,10 @@ export async function runSplitBench(o: SplitBenchOptions) {
         ],
         ['ledger problems', fmt(check.problems.length)],
         ['stale own reads (RYW)', fmt(ledger.staleOwnReads)],
+        [
+          'pool connections opened on the new primaries: before the switch / first second after / later',
+          warmup ? `${warmup.before} / ${warmup.firstSecond} / ${warmup.later}` : '-',
+        ],
         ...phaseWindows(ledger.writeTimes, ledger.writeLatencies, state).map((w): [string, string] => [
           `slowest write ${w.label}`,
           w.writes ? `${fmt(w.maxMs)} ms (p99 ${fmt(w.p99Ms)} ms, ${fmt(w.writes)} writes)` : '-',
@@ -293,6 +299,48 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
       p99Ms: picked[Math.min(picked.length - 1, Math.floor(picked.length * 0.99))] ?? 0,
     };
   });
+}
+
+/**
+ * The proxy's own server connections (application_name 'shardgate', not the migration's) on the
+ * primaries of the migration's targets, by when they were opened relative to the release of the
+ * block: connections opened after it are connection setup some released or new write waited for
+ * (the pool warm-up hypothesis of the dip after the switch). Counts connections still open.
+ */
+async function poolConnectionsAfterSwitch(
+  state: MigrationState,
+  shardList: ReadonlyArray<{ name: string; primary: { host: string; port: number } }>,
+): Promise<{ before: number; firstSecond: number; later: number } | null> {
+  const cutover = state.cutovers.find((c) => c.outcome === 'switched');
+  if (!cutover?.startedAt) return null;
+  const released = (cutover.startedAt + cutover.blockMs) / 1000;
+  const out = { before: 0, firstSecond: 0, later: 0 };
+  for (const t of state.plan.targets) {
+    const server = shardList.find((s) => s.name === t.shard)?.primary;
+    if (!server) continue;
+    const c = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await c.connect();
+    try {
+      const r = await c.query<{ before: number; first: number; later: number }>(
+        `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
+                count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
+                count(*) FILTER (WHERE backend_start >= to_timestamp($1 + 1))::int AS later
+           FROM pg_stat_activity WHERE application_name = 'shardgate'`,
+        [released],
+      );
+      out.before += r.rows[0]!.before;
+      out.firstSecond += r.rows[0]!.first;
+      out.later += r.rows[0]!.later;
+    } finally {
+      await c.end();
+    }
+  }
+  return out;
 }
 
 function describeMigration(state: MigrationState): string {

@@ -647,12 +647,16 @@ export class MigrationManager {
               publication,
               carried.map((t) => t.name),
             );
-            if (leg.slot && (await slotExists(source.server, leg.slot.name)))
-              await dropSlot(source.server, leg.slot.name);
+            // A slot of an earlier try (recorded, or created just before a crash and not yet
+            // recorded: the name is the same) goes; the copy starts over from a new snapshot.
+            for (const name of new Set([leg.slot?.name, slotName])) {
+              if (name && (await slotExists(source.server, name))) await dropSlot(source.server, name);
+            }
             const snapshot = await createSlotWithSnapshot(source.server, slotName);
             snapshots[j] = snapshot;
             leg.slot = { name: slotName, publication, consistentLsn: snapshot.consistentLsn };
             leg.copy = await newCopyStates(source.server, carried, snapshot.consistentLsn);
+            this.store.save(state);
           }
           this.note(state, 'copying', 'copying');
         }

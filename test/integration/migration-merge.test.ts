@@ -203,4 +203,31 @@ describe('live merge under writes', () => {
       expect(slots.rows[0].n, server).toBe(0);
     }
   }, 120_000);
+
+  it('aborts a merge before its switch: both sources keep serving, no slot is left anywhere', async () => {
+    const started = await post('/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
+    expect(started.status, JSON.stringify(started.json)).toBe(201);
+    const abortId = started.json.migration!.id;
+    // Whatever phase the run is in (schema, copying, catching up): it must stop cleanly.
+    await sleep(800);
+    const aborted = await post(`/api/migrations/${abortId}/abort`);
+    expect(aborted.status, JSON.stringify(aborted.json)).toBe(200);
+    expect(aborted.json.migration!.phase).toBe('aborted');
+    expect(fx.proxy.migrations!.isRunning(abortId)).toBe(false);
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
+    for (const server of ['s0-primary', 's1-primary', 'spare1']) {
+      const d = await fx.direct(server);
+      const slots = await d.query(
+        "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'shardgate_%'",
+      );
+      expect(slots.rows[0].n, server).toBe(0);
+      const pubs = await d.query(
+        "SELECT count(*)::int AS n FROM pg_publication WHERE pubname LIKE 'shardgate_%'",
+      );
+      expect(pubs.rows[0].n, server).toBe(0);
+    }
+    const c = await fx.client();
+    const settings = await c.query('SELECT count(*)::int AS n FROM app_settings');
+    expect(settings.rows[0].n).toBe(3);
+  }, 60_000);
 });
