@@ -9,7 +9,12 @@ export function registerSplitCommand(parent: Command): void {
   parent
     .command('split')
     .description(
-      'split a shard live under a paced write load; checks every acknowledged write against a ledger and reports the cutover block',
+      'split, merge or move-table live under a paced write load; checks every acknowledged write against a ledger and reports the cutover block',
+    )
+    .option(
+      '--operation <op>',
+      'split (s0 in two) | merge (s0 and s1 into spare1) | move (the unsharded audit_log from s0 to s1)',
+      'split',
     )
     .option('--rate <n>', 'target writes per second over all writers', intOption('--rate', 1, 20_000), 1_000)
     .option('--writers <n>', 'writer connections', intOption('--writers', 1, 200), 16)
@@ -34,7 +39,11 @@ export function registerSplitCommand(parent: Command): void {
     .option('--results <dir>', 'results directory', path.join(repoRoot(), 'bench', 'results'))
     .action(async (opts: Record<string, unknown>) => {
       const quick = opts.quick === true;
+      const operation = String(opts.operation);
+      if (operation !== 'split' && operation !== 'merge' && operation !== 'move')
+        throw new Error(`--operation is split, merge or move, not "${operation}"`);
       const { ok } = await runSplitBench({
+        operation,
         writesPerSecond: quick ? 200 : (opts.rate as number),
         writers: quick ? 4 : (opts.writers as number),
         readers: quick ? 2 : (opts.readers as number),

@@ -1,11 +1,15 @@
 // `bench split`: the cutover load test of the migration issue. A local demo topology (2 shards x
 // 1 replica) plus two spare primaries; a paced writer pool (~1,000 writes/s of inserts and updates
-// over the shard being split, each acknowledged write in a ledger) and readers at every level run
-// while shard s0 is split to completion. Then: every acknowledged write exactly once on its
-// owner, nothing unacknowledged, the only client errors 40001 retries, and the block's figures.
+// over the shard(s) being moved, each acknowledged write in a ledger), an inserter into an
+// unsharded table (audit_log, on the default shard s0) with its own ledger, and readers at every
+// level run while a migration runs to completion: `--operation split` (s0 in two), `merge` (s0
+// and s1 into one spare) or `move` (audit_log from s0 to s1). Then: every acknowledged write
+// exactly once on its owner, nothing unacknowledged, the only client errors 40001 retries, and
+// the block's figures, with the slowest write before, during and after the block.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
 import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
@@ -20,7 +24,10 @@ import { lineChart } from '../lib/svg-chart.js';
 import { stackCharts } from '../lib/svg-stack.js';
 import { checkLedger, poolInThisThread, poolInWorker, usersIn } from '../lib/write-ledger.js';
 
+export type MigrationOperation = 'split' | 'merge' | 'move';
+
 export interface SplitBenchOptions {
+  operation?: MigrationOperation;
   writesPerSecond: number;
   writers: number;
   readers: number;
@@ -63,11 +70,17 @@ export async function runSplitBench(o: SplitBenchOptions) {
       },
     );
     const loaded = await loadDemoData(config, { users: o.users });
-    o.log(`loaded ${loaded.rows} demo rows`);
+    const audit = await seedAuditLog(cluster.shards[0]!.primary.port);
+    o.log(`loaded ${loaded.rows} demo rows and ${audit} audit_log rows`);
+    const operation = o.operation ?? 'split';
     const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
     try {
       const url = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
-      const users = usersIn(parseKeyRange(config.shards[0]!.keyRange), 400, 1, o.users);
+      // The keys the migration moves: s0's, or both shards' for a merge.
+      const moving = operation === 'merge' ? config.shards : [config.shards[0]!];
+      const users = moving.flatMap((shard) =>
+        usersIn(parseKeyRange(shard.keyRange), Math.ceil(400 / moving.length), 1, o.users),
+      );
       const idBase = 1_000_000_000;
       const poolOptions = {
         url,
@@ -79,16 +92,25 @@ export async function runSplitBench(o: SplitBenchOptions) {
       };
       // A worker thread when running compiled: the load must not share the proxy's event loop.
       const pool = (await poolInWorker(poolOptions)) ?? poolInThisThread(poolOptions);
+      const auditWriter = startAuditInserter(url, Math.max(10, Math.round(o.writesPerSecond / 10)));
       await sleep(o.warmupSeconds * 1000);
       const writesAtStart = await pool.writes();
       const splitStarted = performance.now();
-      const started = await proxy.migrations!.start({
-        shard: 's0',
-        at: 'auto',
-        targets: ['spare1', 'spare2'],
-        verify: 'full',
-      });
-      o.log(`split ${started.id}: ${started.plan.targets.map((t) => `${t.shard} ${t.range}`).join(', ')}`);
+      const migrations = proxy.migrations!;
+      const started =
+        operation === 'merge'
+          ? await migrations.startMerge({ shards: ['s0', 's1'], into: 'spare1', verify: 'full' })
+          : operation === 'move'
+            ? await migrations.startMove({ table: 'audit_log', to: 's1', verify: 'full' })
+            : await migrations.start({
+                shard: 's0',
+                at: 'auto',
+                targets: ['spare1', 'spare2'],
+                verify: 'full',
+              });
+      o.log(
+        `${operation} ${started.id}: ${started.plan.targets.map((t) => `${t.shard} ${t.range}`).join(', ')}`,
+      );
       let state: MigrationState = started;
       let lastLine = '';
       for (;;) {
@@ -106,18 +128,30 @@ export async function runSplitBench(o: SplitBenchOptions) {
       const writesDuringSplit = (await pool.writes()) - writesAtStart;
       await sleep(o.cooldownSeconds * 1000);
       const ledger = await pool.stop();
-      const shards = proxy.topology.shardList().map((s) => ({
+      const shardList = proxy.topology.shardList();
+      const shards = shardList.map((s) => ({
         shard: s.name,
         range: s.range,
         host: s.primary.host,
         port: s.primary.port,
       }));
       const check = await checkLedger(ledger, shards, idBase);
+      const warmup = await poolConnectionsAfterSwitch(state, shardList);
+      // audit_log's acknowledged inserts, on the server that is its home now.
+      const current = proxy.topology.currentConfig;
+      const home = current.tables.audit_log?.home ?? current.routing.defaultShard ?? current.shards[0]!.name;
+      const homeServer = shardList.find((s) => s.name === home)!.primary;
+      const auditMissing = await auditWriter.stopAndCheck(homeServer.port);
+      for (const id of auditMissing.slice(0, 10))
+        check.problems.push(`audit_log id ${id} acknowledged but missing on ${home}`);
+      if (auditMissing.length > 10)
+        check.problems.push(`... ${auditMissing.length - 10} more audit_log ids missing`);
       const latency = new LatencyRecorder();
       for (const ms of ledger.writeLatencies) latency.recordMs(ms);
       const cutover = state.cutovers.find((c) => c.outcome === 'switched') ?? state.cutovers.at(-1) ?? null;
       const result = {
         scenario: 'split',
+        operation,
         at: new Date().toISOString(),
         machine,
         load: { before: loadBefore, after: loadSnapshot() },
@@ -144,30 +178,30 @@ export async function runSplitBench(o: SplitBenchOptions) {
           writes: ledger.writes,
           writesPerSecondDuringSplit: writesDuringSplit / splitSeconds,
           reads: ledger.reads,
-          retries40001: ledger.retries,
+          retries40001: ledger.retries + auditWriter.retries,
+          auditInserts: auditWriter.acked.size,
           writeErrors: ledger.errors.length,
           readErrors: ledger.readErrors.length,
           staleOwnReads: ledger.staleOwnReads,
           writeLatency: latency.summary(),
         },
+        poolConnectionsAfterSwitch: warmup,
         ledger: check,
-        errors: [...ledger.errors, ...ledger.readErrors].slice(0, 20),
+        errors: [...ledger.errors, ...ledger.readErrors, ...auditWriter.errors].slice(0, 20),
       };
       const ok =
         state.phase === 'verified' &&
         check.problems.length === 0 &&
         ledger.errors.length === 0 &&
+        auditWriter.errors.length === 0 &&
         ledger.readErrors.length === 0 &&
         ledger.staleOwnReads === 0;
       const rows: Array<[string, string]> = [
         ['outcome', ok ? 'PASS' : 'FAIL'],
-        [
-          'split',
-          `${state.plan.sourceShard} at ${state.plan.at} -> ${state.plan.targets.map((t) => t.shard).join(', ')}: ${state.phase}`,
-        ],
+        [operation, `${describeMigration(state)}: ${state.phase}`],
         ['copied rows', fmt(result.migration.copiedRows)],
-        ['split duration', `${fmt(splitSeconds, 1)} s`],
-        ['writes/s during split', fmt(result.load_.writesPerSecondDuringSplit)],
+        [`${operation} duration`, `${fmt(splitSeconds, 1)} s`],
+        [`writes/s during ${operation}`, fmt(result.load_.writesPerSecondDuringSplit)],
         ['cutover attempts', fmt(state.cutovers.length)],
         [
           'block (hold to release)',
@@ -177,18 +211,25 @@ export async function runSplitBench(o: SplitBenchOptions) {
         ],
         ['held statements', cutover ? fmt(cutover.heldStatements) : '-'],
         ['held delay max / p99', cutover ? `${fmt(cutover.maxHeldMs)} / ${fmt(cutover.p99HeldMs)} ms` : '-'],
-        ['40001 retries', fmt(ledger.retries)],
-        ['client errors (other)', fmt(ledger.errors.length + ledger.readErrors.length)],
+        ['40001 retries', fmt(ledger.retries + auditWriter.retries)],
+        [
+          'client errors (other)',
+          fmt(ledger.errors.length + ledger.readErrors.length + auditWriter.errors.length),
+        ],
         [
           'write latency p50 / p99 / max',
           `${fmt(result.load_.writeLatency.p50Ms, 1)} / ${fmt(result.load_.writeLatency.p99Ms, 1)} / ${fmt(result.load_.writeLatency.maxMs)} ms`,
         ],
         [
           'acknowledged writes checked',
-          `${fmt(check.checkedInserts)} inserts, ${fmt(check.checkedUsers)} users' updates`,
+          `${fmt(check.checkedInserts)} inserts, ${fmt(check.checkedUsers)} users' updates, ${fmt(auditWriter.acked.size)} audit_log inserts`,
         ],
         ['ledger problems', fmt(check.problems.length)],
         ['stale own reads (RYW)', fmt(ledger.staleOwnReads)],
+        [
+          'pool connections opened on the new primaries: before the switch / first second after / later',
+          warmup ? `${warmup.before} / ${warmup.firstSecond} / ${warmup.later}` : '-',
+        ],
         ...phaseWindows(ledger.writeTimes, ledger.writeLatencies, state).map((w): [string, string] => [
           `slowest write ${w.label}`,
           w.writes ? `${fmt(w.maxMs)} ms (p99 ${fmt(w.p99Ms)} ms, ${fmt(w.writes)} writes)` : '-',
@@ -199,10 +240,11 @@ export async function runSplitBench(o: SplitBenchOptions) {
       for (const p of check.problems.slice(0, 10)) o.log(`  ledger: ${p}`);
       for (const e of result.errors.slice(0, 10)) o.log(`  error: ${e}`);
       const svg = timelineChart(ledger.writeTimes, ledger.writeLatencies, state);
-      const markdown = `${markdownTable(['figure', 'value'], rows)}\n\n![writes and write latency during the split](bench/results/split-latest.svg)\n`;
+      const scenario = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const markdown = `${markdownTable(['figure', 'value'], rows)}\n\n![writes and write latency during the ${operation}](bench/results/${scenario}-latest.svg)\n`;
       const files = writeResultFiles({
         dir: o.resultsDir,
-        scenario: 'split',
+        scenario,
         timestamp: fileTimestamp(),
         result,
         svg,
@@ -220,25 +262,28 @@ export async function runSplitBench(o: SplitBenchOptions) {
 }
 
 /**
- * Write latency by what the migration was doing when each write started: before the block,
- * around the switch (the block and the first second after it), and while verification ran
- * after it. Tells which phase makes writes slow after the switch.
+ * Write latency by what the migration was doing when each write started: before the block, in
+ * the block (held or not), the first second after the switch, the rest of the verification, and
+ * after it. The block's own start (epoch ms) and length come from the cutover report, so the
+ * windows line up with the hold exactly; the phase notes only bound the verification.
  */
 function phaseWindows(times: readonly number[], latencies: readonly number[], state: MigrationState) {
   const at = (phase: string) => {
     const h = state.history.findLast((e) => e.phase === phase);
     return h ? Date.parse(h.at) : null;
   };
-  const switched = at('switched');
-  const verifying = at('verifying') ?? switched;
-  const verified = at('verified');
-  if (switched === null) return [];
-  const blockMs = state.cutovers.at(-1)?.blockMs ?? 0;
+  const cutover = state.cutovers.find((c) => c.outcome === 'switched');
+  const switchedNote = at('switched');
+  if (!cutover || switchedNote === null) return [];
+  const blockStart = cutover.startedAt ?? switchedNote - cutover.blockMs;
+  const released = blockStart + cutover.blockMs;
+  const verified = at('verified') ?? Number.POSITIVE_INFINITY;
   const windows = [
-    { label: 'before the block', from: 0, to: switched - blockMs },
-    { label: 'block .. switch + 1 s', from: switched - blockMs, to: switched + 1_000 },
-    { label: 'while verifying', from: verifying ?? switched, to: verified ?? Number.POSITIVE_INFINITY },
-    { label: 'after verification', from: verified ?? Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY },
+    { label: 'before the block', from: 0, to: blockStart },
+    { label: 'in the block', from: blockStart, to: released },
+    { label: 'switch .. switch + 1 s', from: released, to: released + 1_000 },
+    { label: 'switch + 1 s .. verified', from: released + 1_000, to: verified },
+    { label: 'after verification', from: verified, to: Number.POSITIVE_INFINITY },
   ];
   return windows.map((w) => {
     const picked: number[] = [];
@@ -254,6 +299,118 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
       p99Ms: picked[Math.min(picked.length - 1, Math.floor(picked.length * 0.99))] ?? 0,
     };
   });
+}
+
+/**
+ * The proxy's own server connections (application_name 'shardgate', not the migration's) on the
+ * primaries of the migration's targets, by when they were opened relative to the release of the
+ * block: connections opened after it are connection setup some released or new write waited for
+ * (the pool warm-up hypothesis of the dip after the switch). Counts connections still open.
+ */
+async function poolConnectionsAfterSwitch(
+  state: MigrationState,
+  shardList: ReadonlyArray<{ name: string; primary: { host: string; port: number } }>,
+): Promise<{ before: number; firstSecond: number; later: number } | null> {
+  const cutover = state.cutovers.find((c) => c.outcome === 'switched');
+  if (!cutover?.startedAt) return null;
+  const released = (cutover.startedAt + cutover.blockMs) / 1000;
+  const out = { before: 0, firstSecond: 0, later: 0 };
+  for (const t of state.plan.targets) {
+    const server = shardList.find((s) => s.name === t.shard)?.primary;
+    if (!server) continue;
+    const c = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await c.connect();
+    try {
+      const r = await c.query<{ before: number; first: number; later: number }>(
+        `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
+                count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
+                count(*) FILTER (WHERE backend_start >= to_timestamp($1 + 1))::int AS later
+           FROM pg_stat_activity WHERE application_name = 'shardgate'`,
+        [released],
+      );
+      out.before += r.rows[0]!.before;
+      out.firstSecond += r.rows[0]!.first;
+      out.later += r.rows[0]!.later;
+    } finally {
+      await c.end();
+    }
+  }
+  return out;
+}
+
+function describeMigration(state: MigrationState): string {
+  const plan = state.plan;
+  const to = plan.targets.map((t) => t.shard).join(', ');
+  if (plan.merge) return `${plan.merge.sources.map((s) => s.shard).join(' + ')} -> ${to}`;
+  if (plan.move) return `${plan.move.table} ${plan.sourceShard} -> ${plan.move.to}`;
+  return `${plan.sourceShard} at ${plan.at} -> ${to}`;
+}
+
+/** An unsharded table on s0 (the default shard) for the move, and carried by a split or merge of s0. */
+async function seedAuditLog(port: number): Promise<number> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+    const r = await c.query(
+      "INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 5000) n",
+    );
+    return r.rowCount ?? 0;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Paced inserts into audit_log through the proxy; afterwards, the acknowledged ids missing on its home. */
+function startAuditInserter(url: string, perSecond: number) {
+  const acked = new Set<string>();
+  const errors: string[] = [];
+  let retries = 0;
+  let stopped = false;
+  const loop = (async () => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('error', () => undefined);
+    await c.connect();
+    for (let n = 0; !stopped; n++) {
+      try {
+        const r = await c.query('INSERT INTO audit_log (note) VALUES ($1) RETURNING id::text AS id', [
+          `bench ${n}`,
+        ]);
+        acked.add(r.rows[0].id);
+      } catch (err) {
+        const e = err as { code?: string; message: string };
+        if (e.code === '40001') retries++;
+        else errors.push(`${e.code ?? 'no code'}: ${e.message}`);
+      }
+      await sleep(1000 / perSecond);
+    }
+    await c.end().catch(() => undefined);
+  })();
+  return {
+    acked,
+    errors,
+    get retries() {
+      return retries;
+    },
+    async stopAndCheck(port: number): Promise<string[]> {
+      stopped = true;
+      await loop;
+      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
+      await c.connect();
+      try {
+        const r = await c.query<{ id: string }>('SELECT id::text AS id FROM audit_log');
+        const present = new Set(r.rows.map((row) => row.id));
+        return [...acked].filter((id) => !present.has(id));
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
-// /api/migrations: plan, start and follow live shard splits and table moves (a body with
-// `table` and `to` moves an unsharded table), and resume, verify, clean up, roll back or abort them. Mutations need the admin token; the CLI (`shardgate migrate ...`)
+// /api/migrations: plan, start and follow live shard splits, table moves (a body with `table`
+// and `to` moves an unsharded table) and merges (a body with `merge: [a, b]` and `into`), and resume, verify, clean up, roll back or abort them. Mutations need the admin token; the CLI (`shardgate migrate ...`)
 // and the dashboard are clients of these endpoints.
 import { z } from 'zod';
 import { ShardgateError } from '../errors.js';
@@ -28,6 +28,13 @@ const moveRequest = z.object({
   dryRun: z.boolean().default(false),
 });
 
+const mergeRequest = z.object({
+  merge: z.tuple([z.string().min(1), z.string().min(1)]),
+  into: z.string().min(1),
+  verify: verifyMode,
+  dryRun: z.boolean().default(false),
+});
+
 /** What list views show: the state without the per-chunk detail. */
 export function migrationSummary(s: MigrationState) {
   const copied = s.copy.reduce((n, t) => n + t.rows, 0);
@@ -37,6 +44,7 @@ export function migrationSummary(s: MigrationState) {
     id: s.id,
     operation: s.plan.operation ?? 'split',
     ...(s.plan.move ? { table: s.plan.move.table } : {}),
+    ...(s.plan.merge ? { shards: s.plan.merge.sources.map((m) => m.shard) } : {}),
     phase: s.phase,
     status: s.status,
     shard: s.plan.sourceShard,
@@ -85,6 +93,23 @@ export function registerMigrationRoutes(admin: AdminServer, manager: MigrationMa
         try {
           if (move.data.dryRun) return { json: { plan: await manager.planMove(move.data) } };
           const state = await manager.startMove(move.data);
+          return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
+        } catch (err) {
+          toHttp(err);
+        }
+      }
+      if (req.body && typeof req.body === 'object' && 'merge' in req.body) {
+        const merge = mergeRequest.safeParse(req.body);
+        if (!merge.success) {
+          throw new HttpError(
+            400,
+            `invalid merge request: ${merge.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+          );
+        }
+        const body = { shards: merge.data.merge, into: merge.data.into, verify: merge.data.verify };
+        try {
+          if (merge.data.dryRun) return { json: { plan: await manager.planMerge(body) } };
+          const state = await manager.startMerge(body);
           return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
         } catch (err) {
           toHttp(err);

@@ -1,4 +1,4 @@
-// `shardgate migrate split|move-table|status|resume|verify|cleanup|rollback|abort`: a client of the running
+// `shardgate migrate split|move-table|merge|status|resume|verify|cleanup|rollback|abort`: a client of the running
 // proxy's /api/migrations (the split runs inside the proxy, which owns the sessions the cutover
 // block holds). `split` and `resume` follow the migration with a progress bar until it settles.
 import cliProgress from 'cli-progress';
@@ -80,6 +80,41 @@ export function registerMigrateCommand(program: Command): void {
   ).action(async (tableName: string, opts: Record<string, unknown>) => {
     const admin = adminOptions(program, opts);
     const body = { table: tableName, to: opts.to, verify: opts.verify, dryRun: opts.dryRun === true };
+    if (opts.dryRun) {
+      const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
+      process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+      return;
+    }
+    const started = await adminRequest<{ migration: Summary; plan: SplitPlan }>(
+      admin,
+      'POST',
+      '/api/migrations',
+      body,
+    );
+    if (!opts.json)
+      process.stdout.write(`${renderPlan(started.plan)}\nmigration ${started.migration.id} started\n`);
+    if (opts.follow === false) {
+      if (opts.json) process.stdout.write(`${JSON.stringify(started.migration, null, 2)}\n`);
+      return;
+    }
+    const end = await follow(admin, started.migration.id, opts.json === true);
+    process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
+  });
+
+  common(
+    migrate
+      .command('merge <a> <b>')
+      .description(
+        'merge two shards owning adjacent key ranges into one on a spare server while traffic continues',
+      )
+      .requiredOption('--into <server>', 'a server from migration.spares to hold the merged shard')
+      .option('--verify <mode>', 'verification after the switch: full | sample:N', 'sample:20')
+      .option('--dry-run', 'print the plan and change nothing')
+      .option('--no-follow', 'return once started instead of following the progress')
+      .option('--json', 'print JSON'),
+  ).action(async (a: string, b: string, opts: Record<string, unknown>) => {
+    const admin = adminOptions(program, opts);
+    const body = { merge: [a, b], into: opts.into, verify: opts.verify, dryRun: opts.dryRun === true };
     if (opts.dryRun) {
       const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
       process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
@@ -200,7 +235,9 @@ function renderPlan(plan: SplitPlan): string {
   const lines = [
     plan.move
       ? `move ${plan.move.table} from ${plan.sourceShard} (${plan.source.name}) to ${plan.move.to}`
-      : `split ${plan.sourceShard} (${plan.sourceRange}, ${plan.source.name}) at ${plan.at} (${plan.atChosenBy === 'advisor' ? 'advisor balancing point' : 'given'})`,
+      : plan.merge
+        ? `merge ${plan.merge.sources.map((s) => `${s.shard} (${s.range}, ${s.server.name})`).join(' and ')}`
+        : `split ${plan.sourceShard} (${plan.sourceRange}, ${plan.source.name}) at ${plan.at} (${plan.atChosenBy === 'advisor' ? 'advisor balancing point' : 'given'})`,
     ...plan.targets.map(
       (t) => `  -> ${t.shard} ${t.range} on ${t.server.name} (${t.server.host}:${t.server.port})`,
     ),
@@ -231,7 +268,9 @@ function renderOne(m: Summary): string {
     `  ${m.status}`,
     m.operation === 'move'
       ? `  move ${m.table} from ${m.shard} to ${m.targets.map((t) => `${t.shard} (${t.server})`).join(', ')}`
-      : `  split ${m.shard} at ${m.at} -> ${m.targets.map((t) => `${t.shard} ${t.range} (${t.server})`).join(', ')}`,
+      : m.operation === 'merge'
+        ? `  merge ${m.shards?.join(' and ')} -> ${m.targets.map((t) => `${t.shard} ${t.range} (${t.server})`).join(', ')}`
+        : `  split ${m.shard} at ${m.at} -> ${m.targets.map((t) => `${t.shard} ${t.range} (${t.server})`).join(', ')}`,
     `  copied ${m.copy.rows} of ~${m.copy.estimatedRows} rows, ${(m.copy.bytes / 1024 / 1024).toFixed(1)} MiB`,
   ];
   if (m.capture.lagBytes !== null) lines.push(`  capture lag ${m.capture.lagBytes} bytes`);

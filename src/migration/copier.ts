@@ -10,7 +10,7 @@ import type { KeyRange } from '../router/sharding/keyspace.js';
 import { Destination, untilReachable } from './destination.js';
 import { openClient, withClient } from './pg-connect.js';
 import type { BackoffSettings } from './retry.js';
-import { holders, rowOwner, tableKind } from './row-owner.js';
+import { holders, inRangesSql, rowOwner, tableKind } from './row-owner.js';
 import { upsertRows } from './row-sql.js';
 import { loadTableMeta, pkExpr, pkOrder, pkParams, quoteLiteral, type TableMeta } from './table-meta.js';
 import type { Throttle } from './throttle.js';
@@ -44,6 +44,11 @@ export interface CopyOptions {
   /** "copying", or "paused: target X unreachable (reason)" while a target is away. */
   onStatus?: (status: string) => void;
   backoff?: BackoffSettings;
+  /**
+   * The keyspace this source owns on the targets, when another source copies the rest (a merge):
+   * removing an unfinished batch's rows then leaves the other source's rows of a sharded table alone.
+   */
+  sourceScope?: readonly KeyRange[];
 }
 
 export interface CopyResult {
@@ -126,9 +131,14 @@ class TableCopier {
     // the targets came from an unfinished batch of an older snapshot (rows deleted since would
     // survive there), so they go before this snapshot's copy resumes.
     if (last && sameKey(last.after, state.lastKey)) {
-      const sql = state.lastKey
-        ? `DELETE FROM ${meta.qualified} WHERE ${pkExpr(meta)} > ${pkParams(meta, 1)}`
-        : `DELETE FROM ${meta.qualified}`;
+      const table = this.run.table;
+      const conds = [
+        ...(state.lastKey ? [`${pkExpr(meta)} > ${pkParams(meta, 1)}`] : []),
+        ...(this.o.sourceScope && tableKind(table) === 'sharded'
+          ? [inRangesSql(table.shardKey, table.keyType, this.o.sourceScope)]
+          : []),
+      ];
+      const sql = `DELETE FROM ${meta.qualified}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
       const held = holders(this.run.table, this.targets.length);
       const ok = await this.onEveryTarget(
         (client) => client.query(sql, state.lastKey ?? []),

@@ -47,6 +47,8 @@ export interface CutoverReport {
   /** Phase durations inside the block. */
   drainMs: number;
   catchUpMs: number;
+  /** When the hold began (epoch ms; absent in older state files): lines the block up with client timings. */
+  startedAt?: number;
 }
 
 interface Hold {
@@ -132,6 +134,7 @@ export class CutoverGate {
         throw new ShardgateError('INTERNAL', { detail: `shard ${shard} already held` });
     }
     const started = performance.now();
+    const startedAt = Date.now();
     const elapsed = () => performance.now() - started;
     let release!: (o: HoldOutcome) => void;
     const released = new Promise<HoldOutcome>((r) => {
@@ -201,6 +204,7 @@ export class CutoverGate {
       abortedTransactions: aborted,
       drainMs,
       catchUpMs,
+      startedAt,
     };
   }
 

@@ -18,27 +18,30 @@ import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
   currentWalLsn,
-  dropPublication,
   dropSlot,
   type ExportedSnapshot,
   ensurePublication,
   slotExists,
 } from './pg-replication.js';
 import {
-  configAfterSplit,
+  carriedTables,
   configBeforeMove,
+  type PlannedSource,
   planMove,
+  planSources,
   planSplit,
   rehome,
   type SplitPlan,
   type SplitRequest,
 } from './plan.js';
+import { configAfterSwitch, configBeforeMerge, mergeOrder, planMerge } from './plan-merge.js';
 import { PressureMonitor } from './pressure.js';
-import { holders, routeByShardKey, routeToFirst, tableKind } from './row-owner.js';
+import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
 import { furthest, ownedSequences, readSequences, writeSequences } from './sequences.js';
 import {
+  type LegState,
   type MigrationState,
   MigrationStore,
   type Phase,
@@ -71,6 +74,14 @@ export interface MoveTableRequest {
   verify: 'full' | { sample: number };
 }
 
+export interface MergeRequest {
+  /** Two shards owning adjacent key ranges. */
+  shards: [string, string];
+  /** A server of migration.spares that becomes the merged shard's primary. */
+  into: string;
+  verify: 'full' | { sample: number };
+}
+
 export interface ManagerDeps {
   topology: RuntimeTopology;
   gate: CutoverGate;
@@ -83,7 +94,8 @@ export interface ManagerDeps {
 interface Running {
   abort: AbortController;
   done: Promise<void>;
-  forward: ChangeApplier | null;
+  /** One forward capture per source. */
+  forward: ChangeApplier[];
   reverse: ChangeApplier[];
 }
 
@@ -222,6 +234,44 @@ export class MigrationManager {
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
   }
 
+  /** Plans a merge of two adjacent shards into a spare server (nothing is saved). */
+  async planMerge(req: MergeRequest): Promise<SplitPlan> {
+    const config = this.config;
+    const ordered = mergeOrder(config, req.shards);
+    const sizes = new Map<string, Map<string, { rows: number; bytes: number }>>();
+    const sourceTables = new Map<string, string[]>();
+    for (const shard of ordered) {
+      const address = planSources(
+        planMerge(config, {
+          ...req,
+          sizes: new Map(),
+          sourceTables: new Map(),
+          inMaintenanceWindow: false,
+        }),
+      ).find((s) => s.shard === shard.name)!.server;
+      const tables = await ordinaryTables(address);
+      sourceTables.set(shard.name, tables);
+      sizes.set(
+        shard.name,
+        await tableSizes(address, [...new Set([...Object.keys(config.tables), ...tables])]),
+      );
+    }
+    return planMerge(config, {
+      ...req,
+      sizes,
+      sourceTables,
+      inMaintenanceWindow: this.inMaintenanceWindow(),
+    });
+  }
+
+  /** Merges two adjacent shards live into one on a spare server; returns its first state. */
+  async startMerge(req: MergeRequest): Promise<MigrationState> {
+    this.refuseWorkers();
+    for (const shard of req.shards) this.refuseBusy(shard);
+    const plan = await this.planMerge(req);
+    return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
+  }
+
   private inMaintenanceWindow(): boolean {
     const config = this.config;
     return new Throttle({
@@ -246,8 +296,8 @@ export class MigrationManager {
   private refuseBusy(shard: string): void {
     for (const m of this.list()) {
       const involved = [
-        m.plan.sourceShard,
-        ...(m.plan.operation === 'move' ? [m.plan.targets[0]!.shard] : []),
+        ...planSources(m.plan).map((s) => s.shard),
+        ...(m.plan.operation === 'split' || !m.plan.operation ? [] : [m.plan.targets[0]!.shard]),
       ];
       if (!TERMINAL_PHASES.has(m.phase) && involved.includes(shard)) {
         throw new ShardgateError('MIGRATION_STATE', {
@@ -260,10 +310,13 @@ export class MigrationManager {
   }
 
   private begin(plan: SplitPlan, req: StartRequest): MigrationState {
+    const sources = planSources(plan);
     const name =
       plan.operation === 'move'
         ? `move-${plan.move!.table.replace(/[^A-Za-z0-9]/g, '_')}`
-        : `split-${plan.sourceShard}`;
+        : plan.operation === 'merge'
+          ? `merge-${sources.map((s) => s.shard).join('-')}`
+          : `split-${plan.sourceShard}`;
     const id = `${name}-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
     const now = new Date().toISOString();
     const state: MigrationState = {
@@ -273,6 +326,7 @@ export class MigrationManager {
       phase: 'planned',
       status: 'planned',
       plan,
+      legs: sources.map(() => ({ slot: null, copy: [] })),
       slot: null,
       copy: [],
       capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
@@ -288,7 +342,9 @@ export class MigrationManager {
           note:
             plan.operation === 'move'
               ? `move ${plan.move!.table} from ${plan.sourceShard} to ${plan.move!.to}`
-              : `split ${plan.sourceShard} at ${plan.at}`,
+              : plan.operation === 'merge'
+                ? `merge ${sources.map((s) => s.shard).join(' and ')} into ${plan.targets[0]!.shard} on ${plan.targets[0]!.server.name}`
+                : `split ${plan.sourceShard} at ${plan.at}`,
         },
       ],
     };
@@ -341,17 +397,7 @@ export class MigrationManager {
     // The run wrote its own progress until it stopped (a slot, even a switch): read it again.
     const state = this.get(id);
     refuse(state.phase);
-    const plan = state.plan;
-    if (state.slot) {
-      await dropReplication(plan.source, [state.slot.name], [state.slot.publication]).catch(() => undefined);
-    }
-    if (state.reverse) {
-      for (const [i, t] of plan.targets.entries()) {
-        await dropReplication(t.server, [state.reverse.slots[i]!], [state.reverse.publication]).catch(
-          () => undefined,
-        );
-      }
-    }
+    await this.dropAllReplication(state);
     this.note(
       state,
       'aborted',
@@ -395,22 +441,15 @@ export class MigrationManager {
       });
     }
     await this.stopRunning(id);
-    const plan = state.plan;
     this.note(state, 'verified', 'cleanup: deleting the moved rows from the source');
-    await deleteMovedRows({
-      source: plan.source,
-      tables: plan.tables,
-      ranges: [parseKeyRange(plan.sourceRange)],
-    });
-    await dropReplication(
-      plan.source,
-      state.slot ? [state.slot.name] : [],
-      state.slot ? [state.slot.publication] : [],
-    );
-    for (const [i, t] of plan.targets.entries()) {
-      if (state.reverse)
-        await dropReplication(t.server, [state.reverse.slots[i]!], [state.reverse.publication]);
+    for (const source of planSources(state.plan)) {
+      await deleteMovedRows({
+        source: source.server,
+        tables: source.tables,
+        ranges: [parseKeyRange(source.range)],
+      });
     }
+    await this.dropAllReplication(state, false);
     this.note(state, 'cleaned', 'moved rows deleted from the source; slots and publications dropped');
     return state;
   }
@@ -439,26 +478,30 @@ export class MigrationManager {
     const plan = state.plan;
     const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
-    const source = plan.sourceShardConfig;
+    const sources = planSources(plan);
     // A move's source shard never left the topology: its pool is warm.
     if (!moving)
-      await this.deps.topology
-        .prewarm(
-          source.primary.name ?? `${source.name}-primary`,
-          source.name,
-          source.primary,
-          this.config.pool.size,
-        )
-        .catch(() => undefined);
+      await Promise.all(
+        sources.map((s) =>
+          this.deps.topology
+            .prewarm(
+              s.shardConfig.primary.name ?? `${s.shard}-primary`,
+              s.shard,
+              s.shardConfig.primary,
+              this.config.pool.size,
+            )
+            .catch(() => undefined),
+        ),
+      );
     const sequences = await movedSequences(plan);
-    const control =
-      sequences.source.length > 0
-        ? await Promise.all(
-            [plan.source, ...plan.targets.map((t) => t.server)].map((a) =>
-              openClient(a, 'migration-cutover'),
-            ),
-          )
-        : [];
+    const withSequences = sequences.sources.some((list) => list.length > 0);
+    const sourceControl = withSequences
+      ? await Promise.all(sources.map((s) => openClient(s.server, 'migration-cutover')))
+      : [];
+    const targetControl = withSequences
+      ? await Promise.all(plan.targets.map((t) => openClient(t.server, 'migration-cutover')))
+      : [];
+    const control = [...sourceControl, ...targetControl];
     const report = await this.deps.gate.block(
       halves,
       { migrationId: id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
@@ -467,17 +510,20 @@ export class MigrationManager {
           await Promise.all(running.reverse.map((r) => r.catchUp(remaining)));
         },
         switchTopology: async () => {
-          if (control.length > 0) {
-            const [source, ...halfClients] = control;
+          if (withSequences) {
             const readings = await Promise.all(
-              halfClients.map((c, i) => readSequences(c, [...sequences.targets[i]!])),
+              targetControl.map((c, i) => readSequences(c, [...sequences.targets[i]!])),
             );
-            await writeSequences(source!, furthest(readings), new Set(sequences.source));
+            const at = furthest(readings);
+            await Promise.all(
+              sourceControl.map((c, j) => writeSequences(c, at, new Set(sequences.sources[j]!))),
+            );
           }
-          const position = await currentWalLsn(plan.source);
+          const back = new Map<string, string>();
+          const lsns = await Promise.all(sources.map((s) => currentWalLsn(s.server)));
+          for (const [j, s] of sources.entries()) back.set(s.shard, lsns[j]!);
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
           for (const h of halves) {
-            const back = new Map([[plan.sourceShard, position]]);
             if (moving) this.deps.gate.translations.recordAlongside(h, back);
             else this.deps.gate.translations.record(h, back);
           }
@@ -495,22 +541,26 @@ export class MigrationManager {
       return state;
     }
     await this.stopRunning(id);
-    if (state.slot) {
-      await dropReplication(plan.source, [state.slot.name], [state.slot.publication]).catch(() => undefined);
-    }
-    for (const [i, t] of plan.targets.entries()) {
-      if (state.reverse) {
-        await dropReplication(t.server, [state.reverse.slots[i]!], [state.reverse.publication]).catch(
-          () => undefined,
-        );
-      }
-    }
+    await this.dropAllReplication(state);
     this.note(
       state,
       'rolled_back',
-      `traffic is back on ${plan.sourceShard} (block ${Math.round(report.blockMs)} ms)`,
+      `traffic is back on ${sources.map((s) => s.shard).join(' and ')} (block ${Math.round(report.blockMs)} ms)`,
     );
     return state;
+  }
+
+  /** Slots and publications of every source and target (errors ignored when `ignoreErrors`). */
+  private async dropAllReplication(state: MigrationState, ignoreErrors = true): Promise<void> {
+    const guard = (p: Promise<void>) => (ignoreErrors ? p.catch(() => undefined) : p);
+    for (const [i, source] of planSources(state.plan).entries()) {
+      const slot = legsOf(state)[i]?.slot;
+      if (slot) await guard(dropReplication(source.server, [slot.name], [slot.publication]));
+    }
+    if (state.reverse) {
+      for (const [i, t] of state.plan.targets.entries())
+        await guard(dropReplication(t.server, [state.reverse.slots[i]!], [state.reverse.publication]));
+    }
   }
 
   async close(): Promise<void> {
@@ -533,7 +583,7 @@ export class MigrationManager {
     const running: Running = {
       abort: new AbortController(),
       done: Promise.resolve(),
-      forward: null,
+      forward: [],
       reverse: [],
     };
     this.running.set(id, running);
@@ -553,7 +603,7 @@ export class MigrationManager {
     const r = this.running.get(id);
     if (!r) return;
     r.abort.abort();
-    await r.forward?.stop().catch(() => undefined);
+    await Promise.all(r.forward.map((a) => a.stop().catch(() => undefined)));
     await Promise.all(r.reverse.map((a) => a.stop().catch(() => undefined)));
     await r.done;
     this.running.delete(id);
@@ -564,10 +614,11 @@ export class MigrationManager {
     this.track(state.id, async (running) => {
       const { signal } = running.abort;
       const plan = state.plan;
+      const sources = planSources(plan);
+      const legs = legsOf(state);
       const targets = splitTargets(plan);
-      const slotName = `shardgate_${state.id.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`.slice(0, 63);
-      const publication = `${slotName}_pub`;
-      let snapshot: ExportedSnapshot | null = null;
+      // One exported snapshot per source, alive from its slot's creation to the end of its copy.
+      const snapshots: Array<ExportedSnapshot | null> = sources.map(() => null);
       try {
         if (state.phase === 'planned' || state.phase === 'schema') {
           this.note(
@@ -576,70 +627,86 @@ export class MigrationManager {
             `schema of ${plan.tables.length} tables on ${targets.map((t) => t.server.name).join(', ')}`,
           );
           // Unsharded tables go to the first half only (the new default shard).
-          for (const [i, t] of targets.entries()) {
-            await copySchema({
-              source: plan.source,
-              targets: [t.server],
-              tables: tablesOn(plan, i).map((x) => x.name),
-            });
+          for (const [j, source] of sources.entries()) {
+            for (const [i, t] of targets.entries()) {
+              const names = carriedTables(plan, j)
+                .filter((x) => holders(x, targets.length).includes(i))
+                .map((x) => x.name);
+              if (names.length > 0)
+                await copySchema({ source: source.server, targets: [t.server], tables: names });
+            }
           }
-          await ensurePublication(
-            plan.source,
-            publication,
-            plan.tables.map((t) => t.name),
-          );
-          if (state.slot && (await slotExists(plan.source, state.slot.name)))
-            await dropSlot(plan.source, state.slot.name);
-          snapshot = await createSlotWithSnapshot(plan.source, slotName);
-          state.slot = { name: slotName, publication, consistentLsn: snapshot.consistentLsn };
-          state.copy = await newCopyStates(plan.source, plan.tables, snapshot.consistentLsn);
+          for (const [j, source] of sources.entries()) {
+            const carried = carriedTables(plan, j);
+            const leg = legs[j]!;
+            if (carried.length === 0) continue;
+            const slotName = legSlotName(state.id, j);
+            const publication = `${slotName}_pub`;
+            await ensurePublication(
+              source.server,
+              publication,
+              carried.map((t) => t.name),
+            );
+            // A slot of an earlier try (recorded, or created just before a crash and not yet
+            // recorded: the name is the same) goes; the copy starts over from a new snapshot.
+            for (const name of new Set([leg.slot?.name, slotName])) {
+              if (name && (await slotExists(source.server, name))) await dropSlot(source.server, name);
+            }
+            const snapshot = await createSlotWithSnapshot(source.server, slotName);
+            snapshots[j] = snapshot;
+            leg.slot = { name: slotName, publication, consistentLsn: snapshot.consistentLsn };
+            leg.copy = await newCopyStates(source.server, carried, snapshot.consistentLsn);
+            this.store.save(state);
+          }
           this.note(state, 'copying', 'copying');
         }
         if (state.phase === 'copying') {
-          if (!snapshot) {
-            // Resumed: the first snapshot died with its connection; the rest comes from a new one.
-            snapshot = await createSlotWithSnapshot(
-              plan.source,
-              `${slotName}_r${Date.now().toString(36)}`.slice(0, 63),
-              {
-                temporary: true,
-              },
-            );
-            for (const t of state.copy) if (!t.done) addResumeSegment(t, snapshot.consistentLsn);
-            this.store.save(state);
-          }
-          const throttle = new Throttle(plan.throttle);
-          const pressure = new PressureMonitor(plan.source, throttle, { intervalMs: 2_000 });
-          pressure.start();
-          try {
-            const result = await copyTables({
-              source: plan.source,
-              targets,
-              tables: plan.tables,
-              states: state.copy,
-              snapshotName: snapshot.snapshotName,
-              throttle,
-              signal,
-              checkpoint: async (states) => {
-                state.copy = states;
-                this.store.save(state);
-                this.rowsGauge?.set(
-                  { migration: state.id },
-                  states.reduce((n, s) => n + s.rows, 0),
-                );
-              },
-              onStatus: (status) => {
-                if (status !== state.status) {
-                  state.status = status;
+          for (const [j, source] of sources.entries()) {
+            const leg = legs[j]!;
+            if (!leg.slot || leg.copy.every((t) => t.done)) continue;
+            if (!snapshots[j]) {
+              // Resumed: the first snapshot died with its connection; the rest comes from a new one.
+              const snapshot = await createSlotWithSnapshot(
+                source.server,
+                `${leg.slot.name}_r${Date.now().toString(36)}`.slice(0, 63),
+                { temporary: true },
+              );
+              snapshots[j] = snapshot;
+              for (const t of leg.copy) if (!t.done) addResumeSegment(t, snapshot.consistentLsn);
+              this.store.save(state);
+            }
+            const snapshot = snapshots[j]!;
+            const throttle = new Throttle(plan.throttle);
+            const pressure = new PressureMonitor(source.server, throttle, { intervalMs: 2_000 });
+            pressure.start();
+            try {
+              const result = await copyTables({
+                source: source.server,
+                targets,
+                tables: carriedTables(plan, j),
+                states: leg.copy,
+                ...(sources.length > 1 ? { sourceScope: [parseKeyRange(source.range)] } : {}),
+                snapshotName: snapshot.snapshotName,
+                throttle,
+                signal,
+                checkpoint: async (states) => {
+                  leg.copy = states;
                   this.store.save(state);
-                }
-              },
-            });
-            if (!result.complete) return;
-          } finally {
-            pressure.stop();
-            await snapshot.release();
-            snapshot = null;
+                  this.rowsGauge?.set({ migration: state.id }, copiedRows(legs));
+                },
+                onStatus: (status) => {
+                  if (status !== state.status) {
+                    state.status = status;
+                    this.store.save(state);
+                  }
+                },
+              });
+              if (!result.complete) return;
+            } finally {
+              pressure.stop();
+              await snapshot.release();
+              snapshots[j] = null;
+            }
           }
           this.note(state, 'catching_up', 'applying the changes captured during the copy');
         }
@@ -647,7 +714,7 @@ export class MigrationManager {
           await this.catchUpAndSwitch(state, running, targets, req);
         }
       } finally {
-        await snapshot?.release();
+        await Promise.all(snapshots.map((s) => s?.release()));
       }
     });
   }
@@ -659,28 +726,37 @@ export class MigrationManager {
     req: StartRequest,
   ): Promise<void> {
     const plan = state.plan;
-    const slot = state.slot!;
+    const sources = planSources(plan);
+    const legs = legsOf(state);
     const signal = running.abort.signal;
-    const forward = new ChangeApplier({
-      source: plan.source,
-      slot: slot.name,
-      publication: slot.publication,
-      destinations: targets.map((t) => t.server),
-      route: routeByShardKey(
-        plan.tables,
-        targets.map((t) => t.range),
-      ),
-      tables: plan.tables,
-      copyStates: state.copy,
-      onStatus: (status) => {
-        state.status = status;
-      },
-    });
+    const forward: ChangeApplier[] = [];
+    for (const [j, source] of sources.entries()) {
+      const leg = legs[j]!;
+      if (!leg.slot) continue;
+      forward.push(
+        new ChangeApplier({
+          source: source.server,
+          slot: leg.slot.name,
+          publication: leg.slot.publication,
+          destinations: targets.map((t) => t.server),
+          route: routeByShardKey(
+            plan.tables,
+            targets.map((t) => t.range),
+          ),
+          tables: carriedTables(plan, j),
+          copyStates: leg.copy,
+          onStatus: (status) => {
+            state.status = status;
+          },
+        }),
+      );
+    }
     running.forward = forward;
-    await forward.start();
+    for (const f of forward) await f.start();
     // Reverse capture slots exist before the switch, so no write on a target escapes them.
-    const reversePublication = `${slot.name}_rev`;
-    const reverseSlots = targets.map((_, i) => `${slot.name}_rev${i}`.slice(0, 63));
+    const base = legs[0]?.slot?.name ?? legSlotName(state.id, 0);
+    const reversePublication = `${base}_rev`;
+    const reverseSlots = targets.map((_, i) => `${base}_rev${i}`.slice(0, 63));
     for (const [i, t] of targets.entries()) {
       await ensurePublication(
         t.server,
@@ -699,18 +775,22 @@ export class MigrationManager {
     const threshold = req.catchUpBytes ?? 64 * 1024;
     const attempts = req.cutoverAttempts ?? 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      // Catching up: no cutover until the lag stays small for a few samples.
+      // Catching up: no cutover until every source's lag stays small for a few samples.
       let small = 0;
       while (small < CATCH_UP_SAMPLES) {
         if (signal.aborted) return;
         // A stopped capture never catches up: say why instead of waiting on a growing lag.
-        if (forward.status.startsWith('error'))
-          throw new Error(`the change capture stopped: ${forward.status}`);
-        const lag = await forward.lag();
-        state.capture = { appliedLsn: forward.appliedLsn, lagBytes: lag.bytes, lagSeconds: lag.seconds };
-        this.lagGauge?.set({ migration: state.id }, lag.bytes ?? 0);
-        small = lag.bytes !== null && lag.bytes <= threshold ? small + 1 : 0;
-        state.status = `catching up: ${lag.bytes ?? '?'} bytes behind${forward.status === 'streaming' ? '' : ` (capture ${forward.status})`}`;
+        const stopped = forward.find((f) => f.status.startsWith('error'));
+        if (stopped) throw new Error(`the change capture stopped: ${stopped.status}`);
+        const lags = await Promise.all(forward.map((f) => f.lag()));
+        const known = lags.every((l) => l.bytes !== null);
+        const bytes = known ? lags.reduce((n, l) => n + l.bytes!, 0) : null;
+        const seconds = lags.reduce((n, l) => Math.max(n, l.seconds ?? 0), 0);
+        state.capture = { appliedLsn: forward[0]?.appliedLsn ?? null, lagBytes: bytes, lagSeconds: seconds };
+        this.lagGauge?.set({ migration: state.id }, bytes ?? 0);
+        small = known && lags.every((l) => l.bytes! <= threshold) ? small + 1 : 0;
+        const paused = forward.find((f) => f.status !== 'streaming');
+        state.status = `catching up: ${bytes ?? '?'} bytes behind${paused ? ` (capture ${paused.status})` : ''}`;
         this.store.save(state);
         await sleepAbortable(200, signal);
       }
@@ -718,8 +798,11 @@ export class MigrationManager {
       // Opened before the block: a connection setup inside it would lengthen every held write,
       // and every statement it releases would wait for a new server connection to the targets.
       const control = await Promise.all(targets.map((t) => openClient(t.server, 'migration-cutover')));
-      const sourceControl =
-        sequences.source.length > 0 ? await openClient(plan.source, 'migration-cutover') : null;
+      const sourceControl = await Promise.all(
+        sources.map((s, j) =>
+          sequences.sources[j]!.length > 0 ? openClient(s.server, 'migration-cutover') : null,
+        ),
+      );
       const spares = this.config.migration.spares;
       await Promise.all(
         plan.targets.map((t) => {
@@ -732,29 +815,33 @@ export class MigrationManager {
         }),
       );
       const report = await this.deps.gate.block(
-        [plan.sourceShard],
+        sources.map((s) => s.shard),
         { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
         {
           catchUp: async (remaining) => {
-            await forward.catchUp(remaining);
+            await Promise.all(forward.map((f) => f.catchUp(remaining)));
           },
           switchTopology: async () => {
-            if (sourceControl) {
-              const at = await readSequences(sourceControl, sequences.source);
+            if (sourceControl.some((c) => c !== null)) {
+              const readings = await Promise.all(
+                sourceControl.map((c, j) => (c ? readSequences(c, sequences.sources[j]!) : [])),
+              );
+              const at = furthest(readings);
               await Promise.all(control.map((c, i) => writeSequences(c, at, sequences.targets[i]!)));
             }
             const positions = new Map<string, string>();
             const lsns = await Promise.all(control.map((c) => currentWalLsn(c)));
             for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
             state.switchPositions = Object.fromEntries(positions);
-            this.deps.topology.rebuild(configAfterSplit(this.config, plan));
-            if (plan.operation === 'move')
-              this.deps.gate.translations.recordAlongside(plan.sourceShard, positions);
-            else this.deps.gate.translations.record(plan.sourceShard, positions);
+            this.deps.topology.rebuild(configAfterSwitch(this.config, plan));
+            for (const s of sources) {
+              if (plan.operation === 'move') this.deps.gate.translations.recordAlongside(s.shard, positions);
+              else this.deps.gate.translations.record(s.shard, positions);
+            }
           },
         },
       );
-      await Promise.all([...control, sourceControl].map((c) => c?.end().catch(() => undefined)));
+      await Promise.all([...control, ...sourceControl].map((c) => c?.end().catch(() => undefined)));
       state.cutovers.push(report);
       if (report.outcome === 'switched') {
         this.note(
@@ -762,8 +849,8 @@ export class MigrationManager {
           'switched',
           `switched in ${Math.round(report.blockMs)} ms (${report.heldStatements} statements held, max ${Math.round(report.maxHeldMs)} ms)`,
         );
-        await forward.stop();
-        running.forward = null;
+        await Promise.all(forward.map((f) => f.stop()));
+        running.forward = [];
         this.lagGauge?.remove(state.id);
         await this.startReverse(state, running);
         return;
@@ -771,11 +858,11 @@ export class MigrationManager {
       this.note(
         state,
         'catching_up',
-        `cutover attempt ${attempt} aborted: ${report.reason}; traffic stayed on ${plan.sourceShard}`,
+        `cutover attempt ${attempt} aborted: ${report.reason}; traffic stayed on ${sources.map((s) => s.shard).join(' and ')}`,
       );
     }
-    await forward.stop();
-    running.forward = null;
+    await Promise.all(forward.map((f) => f.stop()));
+    running.forward = [];
     this.note(
       state,
       'catching_up',
@@ -783,18 +870,19 @@ export class MigrationManager {
     );
   }
 
-  /** Reverse capture (targets -> source) from the switch positions, then verification. */
+  /** Reverse capture (targets -> sources) from the switch positions, then verification. */
   private async startReverse(state: MigrationState, running: Running): Promise<void> {
     const plan = state.plan;
     if (!state.reverse) return;
+    const sources = planSources(plan);
     running.reverse = plan.targets.map(
       (t, i) =>
         new ChangeApplier({
           source: t.server,
           slot: state.reverse!.slots[i]!,
           publication: state.reverse!.publication,
-          destinations: [plan.source],
-          route: routeToFirst,
+          destinations: sources.map((s) => s.server),
+          route: reverseRoute(plan),
           tables: reverseTables(plan, i),
           ...(state.switchPositions?.[t.shard] ? { startLsn: state.switchPositions[t.shard] } : {}),
         }),
@@ -813,16 +901,25 @@ export class MigrationManager {
     );
     let report: VerifyReport;
     try {
-      report = await verifySplit({
-        source: plan.source,
-        targets: splitTargets(plan),
-        tables: plan.tables,
-        mode: plan.verify === 'full' ? 'full' : 'sample',
-        sample: plan.verify === 'full' ? 0 : plan.verify.sample,
-        settle: async () => {
-          await Promise.all(running.reverse.map((r) => r.catchUp(10_000)));
-        },
-      });
+      // Each source against its share of the targets (a merge's two sources, each its own range),
+      // over the tables it carried (a reference table's rows came from the first source only).
+      const reports: VerifyReport[] = [];
+      for (const [j, source] of planSources(plan).entries()) {
+        reports.push(
+          await verifySplit({
+            source: source.server,
+            targets: splitTargets(plan),
+            tables: carriedTables(plan, j),
+            mode: plan.verify === 'full' ? 'full' : 'sample',
+            sample: plan.verify === 'full' ? 0 : plan.verify.sample,
+            settle: async () => {
+              await Promise.all(running.reverse.map((r) => r.catchUp(10_000)));
+            },
+            ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
+          }),
+        );
+      }
+      report = combineReports(reports, plan);
     } finally {
       this.verifyingNow.delete(state.id);
     }
@@ -853,19 +950,90 @@ export class MigrationManager {
 export function configWithMigrations(config: ShardgateConfig): ShardgateConfig {
   let out = config;
   const states = new MigrationStore(config.migration.stateDir).list();
-  for (const s of states) if (SWITCHED_PHASES.has(s.phase)) out = configAfterSplit(out, s.plan);
+  for (const s of states) if (SWITCHED_PHASES.has(s.phase)) out = configAfterSwitch(out, s.plan);
   return out;
 }
 
-/** Sequences owned by the moved tables: on the source, and the set each target has. */
-async function movedSequences(plan: SplitPlan): Promise<{ source: string[]; targets: Array<Set<string>> }> {
-  const source = await withClient(plan.source, 'migration-plan', (c) =>
-    ownedSequences(
-      c,
-      plan.tables.map((t) => t.name),
+/** The per-source progress of a state (written by every version since merges; see the store). */
+function legsOf(state: MigrationState): LegState[] {
+  state.legs ??= [{ slot: state.slot, copy: state.copy }];
+  return state.legs;
+}
+
+/**
+ * Slot of source j: the first keeps the name of single-source migrations (state files of older
+ * versions); a merge's second gets a suffix. Replication names are at most 63 bytes.
+ */
+function legSlotName(id: string, j: number): string {
+  const base = `shardgate_${id.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+  return j === 0 ? base.slice(0, 63) : `${base.slice(0, 59)}_s${j}`;
+}
+
+function copiedRows(legs: readonly LegState[]): number {
+  return legs.reduce((n, l) => n + l.copy.reduce((m, t) => m + t.rows, 0), 0);
+}
+
+/**
+ * Where the reverse capture puts a target's change: a sharded row on the source owning its key
+ * (the one source of a split or move), a reference row on every source, an unsharded row on the
+ * source it came from.
+ */
+function reverseRoute(plan: SplitPlan): RowRoute {
+  const sources = planSources(plan);
+  const ranges = sources.map((s) => parseKeyRange(s.range));
+  const byName = new Map(plan.tables.map((t) => [t.name, t]));
+  const home = new Map<string, number>();
+  for (const [j, s] of sources.entries())
+    for (const t of s.tables) if (tableKind(t) === 'unsharded' && !home.has(t.name)) home.set(t.name, j);
+  return (table, row) => {
+    const t = byName.get(table);
+    if (!t) return null;
+    const kind = tableKind(t);
+    if (kind === 'reference') return 'all';
+    if (kind === 'unsharded' || sources.length === 1) return home.get(table) ?? 0;
+    return keyOwner(row[t.shardKey], t.keyType, ranges);
+  };
+}
+
+/** One report from each source's verification: sums, a sharded table's rows summed over the sources. */
+function combineReports(reports: readonly VerifyReport[], plan: SplitPlan): VerifyReport {
+  if (reports.length === 1) return reports[0]!;
+  const sharded = new Set(plan.tables.filter((t) => tableKind(t) === 'sharded').map((t) => t.name));
+  const perTable = new Map<string, VerifyReport['perTable'][number]>();
+  for (const r of reports)
+    for (const t of r.perTable) {
+      const seen = perTable.get(t.table);
+      if (!seen) perTable.set(t.table, { ...t });
+      else if (sharded.has(t.table)) {
+        seen.sourceRows += t.sourceRows;
+        seen.targetRows += t.targetRows;
+      }
+    }
+  return {
+    mode: reports[0]!.mode,
+    chunksChecked: reports.reduce((n, r) => n + r.chunksChecked, 0),
+    rowsChecked: reports.reduce((n, r) => n + r.rowsChecked, 0),
+    mismatches: reports.flatMap((r) => r.mismatches),
+    perTable: [...perTable.values()],
+  };
+}
+
+/** Sequences owned by the moved tables: on each source, and the set each target has. */
+async function movedSequences(
+  plan: SplitPlan,
+): Promise<{ sources: string[][]; targets: Array<Set<string>> }> {
+  const sources = await Promise.all(
+    planSources(plan).map((s: PlannedSource) =>
+      withClient(s.server, 'migration-plan', (c) =>
+        ownedSequences(
+          c,
+          s.tables.map((t) => t.name),
+        ),
+      ),
     ),
   );
-  if (source.length === 0) return { source, targets: plan.targets.map(() => new Set()) };
+  if (sources.every((list) => list.length === 0))
+    return { sources, targets: plan.targets.map(() => new Set()) };
   const targets = await Promise.all(
     plan.targets.map(
       async (t, i) =>
@@ -879,7 +1047,7 @@ async function movedSequences(plan: SplitPlan): Promise<{ source: string[]; targ
         ),
     ),
   );
-  return { source, targets };
+  return { sources, targets };
 }
 
 /** The moved tables target i holds: every one on the first, all but the unsharded on the others. */
@@ -908,6 +1076,7 @@ function midpoint(shard: ShardConfig): string {
 /** The config before the split: the halves replaced by the source shard as it was. */
 function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   if (plan.operation === 'move') return configBeforeMove(config, plan);
+  if (plan.operation === 'merge') return configBeforeMerge(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));
   const index = config.shards.findIndex((s) => names.has(s.name));
   if (index < 0) return config;

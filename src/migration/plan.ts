@@ -20,9 +20,31 @@ export interface PlannedTable extends MovedTable {
   bytes: number;
 }
 
+/**
+ * One source of a migration and what it carries. A split and a move have one (the plan's
+ * `source*` fields); a merge has two, in key order.
+ */
+export interface PlannedSource {
+  shard: string;
+  /** The shard as configured (with its replicas), restored by a rollback. */
+  shardConfig: ShardConfig;
+  server: ServerAddress;
+  range: string;
+  /** The moved tables this source holds (cleanup and verification take every one). */
+  tables: PlannedTable[];
+}
+
 export interface SplitPlan {
-  /** A split of a shard (absent in older state files), or a move of one unsharded table. */
-  operation?: 'split' | 'move';
+  /** A split of a shard (absent in older state files), a move of one unsharded table, or a merge. */
+  operation?: 'split' | 'move' | 'merge';
+  /** For a merge: both sources (the first is also `source*`), and the routing they had. */
+  merge?: {
+    sources: PlannedSource[];
+    /** The source that was the explicitly configured default shard (null: none of them). */
+    defaultShard: string | null;
+    /** Tables whose configured `home` was one of the sources, by table name. */
+    homes: Record<string, string>;
+  };
   /** For a move: the table, its new home, and its config before (null: not configured). */
   move?: { table: string; to: string; before: TableConfig | null };
   sourceShard: string;
@@ -171,7 +193,11 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
  * (every row to both halves) and the unsharded tables whose home is the source (every row to the
  * first half, which becomes their home: the new default shard, or their configured `home`).
  */
-function movedTables(config: ShardgateConfig, shard: string, req: SplitRequest): PlannedTable[] {
+export function movedTables(
+  config: ShardgateConfig,
+  shard: string,
+  req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
+): PlannedTable[] {
   const size = (name: string) => req.sizes.get(name) ?? { rows: 0, bytes: 0 };
   const out: PlannedTable[] = [];
   for (const [name, t] of Object.entries(config.tables)) {
@@ -189,12 +215,12 @@ function movedTables(config: ShardgateConfig, shard: string, req: SplitRequest):
   return out;
 }
 
-function countKinds(tables: readonly PlannedTable[]): string {
+export function countKinds(tables: readonly PlannedTable[]): string {
   const n = (kind: string) => tables.filter((t) => (t.kind ?? 'sharded') === kind).length;
   return `${n('sharded')} sharded, ${n('reference')} reference and ${n('unsharded')} unsharded tables`;
 }
 
-function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
+export function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
   const taken = new Set(config.shards.map((s) => s.name));
   for (let n = 0; n < 100; n++) {
     const suffix = n === 0 ? '' : String(n);
@@ -216,7 +242,7 @@ export function estimateCopySeconds(
   return Math.max(rows / (throttle.rowsPerSecond * factor), bytes / (throttle.bytesPerSecond * factor));
 }
 
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${Math.round(n / 1024 / 1024)} MB`;
   if (n >= 1024) return `${Math.round(n / 1024)} kB`;
   return `${n} B`;
@@ -326,6 +352,30 @@ export function configBeforeMove(config: ShardgateConfig, plan: SplitPlan): Shar
   if (move.before) tables[move.table] = move.before;
   else delete tables[move.table];
   return { ...config, tables };
+}
+
+/** The sources of a plan: a merge's two, or the one of a split or move. */
+export function planSources(plan: SplitPlan): PlannedSource[] {
+  if (plan.merge) return plan.merge.sources;
+  return [
+    {
+      shard: plan.sourceShard,
+      shardConfig: plan.sourceShardConfig,
+      server: plan.source,
+      range: plan.sourceRange,
+      tables: plan.tables,
+    },
+  ];
+}
+
+/**
+ * The tables source i's copy and change capture carry. A reference table holds the same rows on
+ * every source and every write reaches each alike, so only the first source carries it (two
+ * streams of the same writes would interleave their replays on the target).
+ */
+export function carriedTables(plan: SplitPlan, i: number): PlannedTable[] {
+  const tables = planSources(plan)[i]?.tables ?? [];
+  return i === 0 ? tables : tables.filter((t) => (t.kind ?? 'sharded') !== 'reference');
 }
 
 /** The config after the switch: the source shard replaced by the two targets (no replicas yet). */

@@ -25,6 +25,14 @@ export type Phase =
 export const SWITCHED_PHASES: ReadonlySet<Phase> = new Set(['switched', 'verifying', 'verified', 'cleaned']);
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['cleaned', 'rolled_back', 'aborted']);
 
+export type SlotState = { name: string; publication: string; consistentLsn: string };
+
+/** What one source of a migration has done: its slot and its copy (a merge has two sources). */
+export interface LegState {
+  slot: SlotState | null;
+  copy: TableCopyState[];
+}
+
 export interface MigrationState {
   id: string;
   createdAt: string;
@@ -33,7 +41,11 @@ export interface MigrationState {
   /** One human line: what it is doing or waiting for ("paused: target s0b unreachable ..."). */
   status: string;
   plan: SplitPlan;
-  slot: { name: string; publication: string; consistentLsn: string } | null;
+  /** Per source (planSources order), the truth; `slot` and `copy` below summarize it for views. */
+  legs?: LegState[];
+  /** The first source's slot. */
+  slot: SlotState | null;
+  /** Every source's copy states, for progress. */
   copy: TableCopyState[];
   capture: { appliedLsn: string | null; lagBytes: number | null; lagSeconds: number | null };
   cutovers: CutoverReport[];
@@ -54,6 +66,10 @@ export class MigrationStore {
   }
 
   save(state: MigrationState): void {
+    if (state.legs) {
+      state.slot = state.legs[0]?.slot ?? null;
+      state.copy = state.legs.flatMap((l) => l.copy);
+    }
     state.updatedAt = new Date().toISOString();
     // 0600 in a 0700 directory: the file names servers and users (never passwords).
     writePrivateFile(this.file(state.id), `${JSON.stringify(state, null, 2)}\n`);
@@ -61,7 +77,7 @@ export class MigrationStore {
 
   load(id: string): MigrationState | null {
     try {
-      return withoutPasswords(JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState);
+      return withLegs(withoutPasswords(JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState));
     } catch {
       return null;
     }
@@ -88,5 +104,11 @@ function withoutPasswords(state: MigrationState): MigrationState {
   const servers = [state.plan?.source, ...(state.plan?.targets ?? []).map((t) => t.server)];
   for (const server of servers)
     if (server && 'password' in server) delete (server as { password?: unknown }).password;
+  return state;
+}
+
+/** State files of a single source before merges kept its slot and copy at the top. */
+function withLegs(state: MigrationState): MigrationState {
+  if (!state.legs) state.legs = [{ slot: state.slot, copy: state.copy }];
   return state;
 }

@@ -12,6 +12,7 @@
 // table with the first target only. Whole-table row counts are compared in every mode, so a
 // sampled verification still notices a row missing from a chunk it did not sample.
 import type pg from 'pg';
+import type { KeyRange } from '../router/sharding/keyspace.js';
 import { openClient } from './pg-connect.js';
 import { inRangesSql, tableKind } from './row-owner.js';
 import {
@@ -35,6 +36,11 @@ export interface VerifyOptions {
   chunkRows?: number;
   /** Awaited before each re-check of a differing chunk (e.g. the reverse capture's catchUp). */
   settle?: () => Promise<void>;
+  /**
+   * The part of the targets this source accounts for: a merge verifies each source against the
+   * rows of its own range on the merged target (the other source's rows are not its business).
+   */
+  targetScope?: readonly KeyRange[];
   /** Re-checks of a differing chunk before it is reported (default 3). */
   rounds?: number;
   signal?: AbortSignal;
@@ -117,6 +123,12 @@ class Verifier {
     return inRangesSql(m.shardKey, m.keyType, [this.o.targets[i]!.range], 't');
   }
 
+  /** The target rows this verification looks at: all, or a sharded table's in the scope. */
+  private scopeSql(m: MovedTable): string {
+    if (!this.o.targetScope || tableKind(m) !== 'sharded') return 'true';
+    return inRangesSql(m.shardKey, m.keyType, this.o.targetScope, 't');
+  }
+
   /** Whole-table counts: rows of S that moved, and the group's owned and stray rows. */
   async sourceCount(moved: MovedTable): Promise<number> {
     const meta = await loadTableMeta(this.source, moved.name);
@@ -133,7 +145,8 @@ class Verifier {
       const meta = await loadTableMeta(c, moved.name);
       const r = await c.query<{ n: string; stray: string }>(
         `SELECT count(*) FILTER (WHERE owned)::text AS n, count(*) FILTER (WHERE NOT owned)::text AS stray
-           FROM (SELECT ${this.ownedSql(moved, i)} AS owned FROM ${meta.qualified} t) x`,
+           FROM (SELECT ${this.ownedSql(moved, i)} AS owned FROM ${meta.qualified} t
+                  WHERE ${this.scopeSql(moved)}) x`,
       );
       out.owned += Number(r.rows[0]?.n ?? 0);
       out.strays += Number(r.rows[0]?.stray ?? 0);
@@ -184,7 +197,7 @@ class Verifier {
                   coalesce(sum(h) FILTER (WHERE owned), 0)::text AS s,
                   count(*) FILTER (WHERE NOT owned)::text AS stray
              FROM (SELECT ${ROW_HASH} AS h, ${this.ownedSql(moved, i)} AS owned
-                     FROM ${meta.qualified} t WHERE ${range.sql}) x`,
+                     FROM ${meta.qualified} t WHERE ${range.sql} AND ${this.scopeSql(moved)}) x`,
           range.params,
         ),
       ),
@@ -245,7 +258,7 @@ class Verifier {
       const owned = this.ownedSql(chunk.moved, i);
       const rows = await this.targets[i]!.query<{ k: string; h: string; owned: boolean }>(
         `SELECT ${keyText} AS k, ${ROW_HASH}::text AS h, ${owned} AS owned FROM ${chunk.meta.qualified} t
-          WHERE ${where}${lock ? ' FOR SHARE OF t' : ''}`,
+          WHERE ${where} AND ${this.scopeSql(chunk.moved)}${lock ? ' FOR SHARE OF t' : ''}`,
         params,
       );
       for (const row of rows.rows)

@@ -1,4 +1,4 @@
-// `shardgate bench split --quick`: the cutover load test in small, so it cannot rot. It asserts
+// `shardgate bench split --quick` (and `--operation merge|move`): the cutover load test in small, so it cannot rot. It asserts
 // what the scenario checks (ledger, errors, RYW), never its timings.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -7,27 +7,34 @@ import { describe, expect, it } from 'vitest';
 import { runSplitBench } from '../../bench/scenarios/split.js';
 
 describe('bench split --quick', () => {
-  it('splits under a paced write load and reports the block with a clean ledger', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-split-'));
-    const lines: string[] = [];
-    const { ok, result } = await runSplitBench({
-      writesPerSecond: 200,
-      writers: 4,
-      readers: 2,
-      users: 200,
-      warmupSeconds: 1,
-      cooldownSeconds: 1,
-      cutoverDeadlineMs: 2_000,
-      rowsPerSecond: 50_000,
-      resultsDir: dir,
-      log: (l) => lines.push(l),
-    });
-    expect(ok, lines.join('\n')).toBe(true);
-    expect(result.migration.phase).toBe('verified');
-    expect(result.ledger.problems).toEqual([]);
-    expect(result.migration.cutover?.outcome).toBe('switched');
-    const written = JSON.parse(readFileSync(path.join(dir, 'split-latest.json'), 'utf8'));
-    expect(written.migration.cutover.heldStatements).toBeGreaterThanOrEqual(0);
-    expect(lines.join('\n')).toContain('held delay max / p99');
-  }, 180_000);
+  it.each(['split', 'merge', 'move'] as const)(
+    '%s under a paced write load: the block reported, a clean ledger',
+    async (operation) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'sg-bench-split-'));
+      const lines: string[] = [];
+      const { ok, result } = await runSplitBench({
+        operation,
+        writesPerSecond: 200,
+        writers: 4,
+        readers: 2,
+        users: 200,
+        warmupSeconds: 1,
+        cooldownSeconds: 1,
+        cutoverDeadlineMs: 2_000,
+        rowsPerSecond: 50_000,
+        resultsDir: dir,
+        log: (l) => lines.push(l),
+      });
+      expect(ok, lines.join('\n')).toBe(true);
+      expect(result.migration.phase).toBe('verified');
+      expect(result.ledger.problems).toEqual([]);
+      expect(result.migration.cutover?.outcome).toBe('switched');
+      expect(result.load_.auditInserts).toBeGreaterThan(0);
+      const scenario = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const written = JSON.parse(readFileSync(path.join(dir, `${scenario}-latest.json`), 'utf8'));
+      expect(written.migration.cutover.heldStatements).toBeGreaterThanOrEqual(0);
+      expect(lines.join('\n')).toContain('held delay max / p99');
+    },
+    180_000,
+  );
 });

@@ -1,0 +1,222 @@
+// Planning a merge (pure), the inverse of a split: two shards owning adjacent keyspace ranges
+// become one shard on a spare server, with the split's machinery run from two sources at once
+// (one slot, copy and capture per source, one cutover block holding both shards, one reverse
+// capture from the merged shard routing each change back to the source owning its key).
+import { serverNames } from '../backend/topology.js';
+import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import { ShardgateError } from '../errors.js';
+import { formatKeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import {
+  configAfterSplit,
+  countKinds,
+  estimateCopySeconds,
+  formatBytes,
+  movedTables,
+  type PlannedSource,
+  type PlannedTable,
+  type SplitPlan,
+  serverAddress,
+} from './plan.js';
+import type { ThrottleSettings } from './types.js';
+
+export interface MergeRequest {
+  /** The two shards, in any order; their ranges must touch. */
+  shards: [string, string];
+  /** A server of migration.spares that becomes the merged shard's primary. */
+  into: string;
+  verify: 'full' | { sample: number };
+  /** Measured sizes and the catalog's ordinary tables, per source shard. */
+  sizes: ReadonlyMap<string, ReadonlyMap<string, { rows: number; bytes: number }>>;
+  sourceTables: ReadonlyMap<string, readonly string[]>;
+  inMaintenanceWindow: boolean;
+}
+
+/** The two shards of a merge in key order, or a coded refusal saying why they cannot merge. */
+export function mergeOrder(
+  config: ShardgateConfig,
+  names: readonly [string, string],
+): [ShardConfig, ShardConfig] {
+  const found = names.map((name) => {
+    const shard = config.shards.find((s) => s.name === name);
+    if (!shard) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `no shard "${name}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+      });
+    }
+    if (shard.protocol !== 'postgres') {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `shard ${name} is ${shard.protocol}; live merges run on PostgreSQL shards`,
+      });
+    }
+    return shard;
+  });
+  if (found[0]!.name === found[1]!.name) {
+    throw new ShardgateError('MIGRATION_INVALID', { detail: 'a merge needs two different shards' });
+  }
+  const [a, b] = found.map((s) => ({ shard: s, range: parseKeyRange(s.keyRange) }));
+  const [lo, hi] = a!.range.start < b!.range.start ? [a!, b!] : [b!, a!];
+  if (lo.range.end !== hi.range.start) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `shards ${lo.shard.name} ("${lo.shard.keyRange}") and ${hi.shard.name} ("${hi.shard.keyRange}") do not own adjacent key ranges; merge neighbours only`,
+    });
+  }
+  return [lo.shard, hi.shard];
+}
+
+export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan {
+  const [lo, hi] = mergeOrder(config, req.shards);
+  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
+  const spare = config.migration.spares.find((s) => s.name === req.into);
+  if (!spare) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `"${req.into}" is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
+    });
+  }
+  if (inUse.has(req.into)) {
+    throw new ShardgateError('MIGRATION_INVALID', { detail: `"${req.into}" already serves a shard` });
+  }
+  const sources: PlannedSource[] = [lo, hi].map((shard) => ({
+    shard: shard.name,
+    shardConfig: structuredClone(shard),
+    server: serverAddress(shard.primary, serverNames(shard).primary, config),
+    range: shard.keyRange,
+    tables: movedTables(config, shard.name, {
+      sizes: req.sizes.get(shard.name) ?? new Map(),
+      sourceTables: req.sourceTables.get(shard.name) ?? [],
+    }),
+  }));
+  // Every table once (a sharded table's size is the sum of both sources').
+  const tables = new Map<string, PlannedTable>();
+  for (const t of sources.flatMap((s) => s.tables)) {
+    const seen = tables.get(t.name);
+    if (!seen) tables.set(t.name, { ...t });
+    else if ((t.kind ?? 'sharded') === 'sharded') {
+      seen.rows += t.rows;
+      seen.bytes += t.bytes;
+    }
+  }
+  const moved = [...tables.values()];
+  const range = formatKeyRange({
+    start: parseKeyRange(lo.keyRange).start,
+    end: parseKeyRange(hi.keyRange).end,
+  });
+  const merged = mergedShardName(config, lo.name, hi.name);
+  const m = config.migration;
+  const throttle: ThrottleSettings = {
+    rowsPerSecond: m.rowsPerSecond,
+    bytesPerSecond: m.bytesPerSecond,
+    maintenanceWindow: m.maintenanceWindow ?? null,
+    maintenanceMultiplier: m.maintenanceMultiplier,
+    batchRows: m.batchRows,
+  };
+  const explicitDefault = config.routing.defaultShard;
+  const names = [lo.name, hi.name];
+  const homes = Object.fromEntries(
+    Object.entries(config.tables)
+      .filter(([, t]) => t.home && names.includes(t.home))
+      .map(([name, t]) => [name, t.home!]),
+  );
+  const both = `${lo.name} and ${hi.name}`;
+  return {
+    operation: 'merge',
+    merge: {
+      sources,
+      defaultShard: explicitDefault && names.includes(explicitDefault) ? explicitDefault : null,
+      homes,
+    },
+    sourceShard: lo.name,
+    sourceShardConfig: sources[0]!.shardConfig,
+    source: sources[0]!.server,
+    sourceRange: lo.keyRange,
+    // Where the two ranges meet (a split at this point would undo the merge).
+    at: formatKeyRange({
+      start: parseKeyRange(hi.keyRange).start,
+      end: parseKeyRange(hi.keyRange).start + 1n,
+    }).split('-')[0]!,
+    atChosenBy: 'operator',
+    targets: [{ shard: merged, server: serverAddress(spare, req.into, config), range }],
+    tables: moved,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(moved, throttle, req.inMaintenanceWindow),
+    strategy: [
+      `publication + logical replication slot (pgoutput) on ${sources.map((s) => s.server.name).join(' and ')}, each one's exported snapshot for its copy`,
+      `schema of ${countKinds(moved)} applied on ${req.into}`,
+      `keyset-paginated copy from both sources in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch (reference tables from ${lo.name} only: both hold the same rows)`,
+      `change capture from both sources applied to ${req.into}, idempotently, until the lag is small`,
+      `cutover block: writes to ${both} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, ${req.into} catches up with both, topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${both}`,
+      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of each source against its range of ${merged}, and whole-table row counts`,
+      `cleanup only when asked: moved rows deleted from ${sources.map((s) => s.server.name).join(' and ')}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${both} never stopped being the source of truth, nothing to undo`,
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${req.into} has kept ${both} current (each change to the source owning its key); a bounded block on ${merged} switches back`,
+      'after cleanup: no rollback (the source rows are gone); split again instead',
+    ],
+  };
+}
+
+/** The config after a merge's switch: both sources replaced by the merged shard, where the first was. */
+export function configAfterMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const merge = plan.merge!;
+  const names = merge.sources.map((s) => s.shard);
+  const index = config.shards.findIndex((s) => names.includes(s.name));
+  if (index < 0) return config;
+  const target = plan.targets[0]!;
+  const spare = config.migration.spares.find((s) => s.name === target.server.name);
+  const mergedShard: ShardConfig = {
+    name: target.shard,
+    keyRange: target.range,
+    readOnly: false,
+    protocol: 'postgres',
+    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
+    replicas: [],
+  };
+  const shards = config.shards.filter((s) => !names.includes(s.name));
+  shards.splice(index, 0, mergedShard);
+  const defaultShard = names.includes(config.routing.defaultShard ?? '')
+    ? target.shard
+    : config.routing.defaultShard;
+  const tables = Object.fromEntries(
+    Object.entries(config.tables).map(([name, t]) =>
+      t.home && names.includes(t.home) ? [name, { ...t, home: target.shard }] : [name, t],
+    ),
+  );
+  return { ...config, shards, routing: { ...config.routing, defaultShard }, tables };
+}
+
+/** The config after a merge's rollback: the merged shard replaced by both sources as they were. */
+export function configBeforeMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const merge = plan.merge!;
+  const merged = plan.targets[0]!.shard;
+  const index = config.shards.findIndex((s) => s.name === merged);
+  if (index < 0) return config;
+  const shards = config.shards.filter((s) => s.name !== merged);
+  shards.splice(index, 0, ...merge.sources.map((s) => s.shardConfig));
+  const defaultShard =
+    config.routing.defaultShard === merged
+      ? (merge.defaultShard ?? merge.sources[0]!.shard)
+      : config.routing.defaultShard;
+  const tables = Object.fromEntries(
+    Object.entries(config.tables).map(([name, t]) =>
+      t.home === merged ? [name, { ...t, home: merge.homes[name] ?? merge.sources[0]!.shard }] : [name, t],
+    ),
+  );
+  return { ...config, shards, routing: { ...config.routing, defaultShard }, tables };
+}
+
+/** The config once a migration switched: a merge's, or a split's or move's. */
+export function configAfterSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  return plan.operation === 'merge' ? configAfterMerge(config, plan) : configAfterSplit(config, plan);
+}
+
+function mergedShardName(config: ShardgateConfig, lo: string, hi: string): string {
+  const taken = new Set(config.shards.map((s) => s.name).filter((n) => n !== lo && n !== hi));
+  for (let n = 0; n < 100; n++) {
+    const name = `${lo}_${hi}${n === 0 ? '' : n}`;
+    if (!taken.has(name)) return name;
+  }
+  throw new ShardgateError('MIGRATION_INVALID', { detail: `cannot name the merge of ${lo} and ${hi}` });
+}

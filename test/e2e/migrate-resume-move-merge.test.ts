@@ -1,0 +1,231 @@
+// Operators' table moves and merges with the real CLI against a real `shardgate start` process:
+// the proxy is killed (SIGKILL) in the middle of the throttled copy (a merge's second source),
+// started again, and `shardgate migrate resume` finishes from the last checkpoint: no row lost,
+// none copied twice, the proxy serving from the new place; then a cleanup (move) and a rollback
+// (merge) through the CLI.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDemoData } from '../../src/local/demo-data.js';
+import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
+import { freePort, type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
+
+const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let cluster: PostgresCluster;
+let proxy: ChildProcess | null = null;
+let configFile = '';
+let adminUrl = '';
+let pgPort = 0;
+let output = '';
+
+async function startShardgate(): Promise<void> {
+  proxy = spawn(process.execPath, [cli, 'start', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
+  });
+  proxy.stdout?.on('data', (d) => (output += d));
+  proxy.stderr?.on('data', (d) => (output += d));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${adminUrl}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`shardgate did not start: ${output}`);
+}
+
+/** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
+function migrate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, 'migrate', ...args, '--admin-url', adminUrl],
+      { encoding: 'utf8', env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'test-token' }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        resolve({ status: code, stdout, stderr });
+      },
+    );
+  });
+}
+
+interface Status {
+  phase: string;
+  status: string;
+  copy: { rows: number };
+  state: { legs: Array<{ copy: Array<{ rows: number; done: boolean }> }> };
+}
+
+async function status(id: string): Promise<Status> {
+  return (
+    await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
+  ).json() as never;
+}
+
+async function count(port: number, sql: string): Promise<number> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
+  await c.connect();
+  try {
+    return Number((await c.query(sql)).rows[0].n);
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  cluster = await startPostgresCluster({ shards: 2, replicasPerShard: 0, database: 'shardgate' });
+  const spare = await cluster.addSpare('spare1');
+  const dir = mkdtempSync(join(tmpdir(), 'sg-migrate-'));
+  pgPort = await freePort();
+  const adminPort = await freePort();
+  adminUrl = `http://127.0.0.1:${adminPort}`;
+  const config = configForLocalShards(
+    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
+    {
+      database: 'shardgate',
+      overrides: {
+        admin: { token: 'test-token' },
+        listen: {
+          postgres: { host: '127.0.0.1', port: pgPort },
+          admin: { host: '127.0.0.1', port: adminPort },
+        },
+        // Never the repository's .shardgate/history.
+        observability: { history: { dir: join(dir, 'history') } },
+        // Slow enough that the copy is still running when the proxy is killed.
+        migration: {
+          stateDir: join(dir, 'migrations'),
+          rowsPerSecond: 1_500,
+          batchRows: 100,
+          spares: [{ name: spare.name, host: spare.host, port: spare.port }],
+        },
+      },
+    },
+  );
+  await loadDemoData(config, { users: 300 });
+  // An unsharded table on the default shard s0, big enough for a copy that takes seconds.
+  const s0 = new pg.Client({
+    host: '127.0.0.1',
+    port: cluster.shards[0]!.primary.port,
+    user: 'postgres',
+    database: 'shardgate',
+  });
+  await s0.connect();
+  await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+  await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
+  await s0.end();
+  configFile = join(dir, 'shardgate.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  await startShardgate();
+}, 180_000);
+
+afterAll(async () => {
+  proxy?.kill('SIGKILL');
+  await cluster?.stop();
+});
+
+/** Kills the proxy (SIGKILL) once `ready` holds during the copy, and starts it again. */
+async function killMidCopy(id: string, ready: (s: Status) => boolean): Promise<Status> {
+  let s = await status(id);
+  for (let i = 0; i < 600 && !(s.phase === 'copying' && ready(s)); i++) {
+    await sleep(25);
+    s = await status(id);
+  }
+  proxy!.kill('SIGKILL');
+  await new Promise((r) => proxy!.once('exit', r));
+  await startShardgate();
+  return s;
+}
+
+async function proxyQuery(sql: string): Promise<Array<Record<string, unknown>>> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: pgPort,
+    user: 'app',
+    password: 'app',
+    database: 'shardgate',
+  });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+const port = (name: string) =>
+  name === 'spare1' ? cluster.spares[0]!.port : cluster.shards.find((s) => s.name === name)!.primary.port;
+
+describe('shardgate migrate move-table and merge with a proxy crash mid-copy', () => {
+  it('move-table resumes after SIGKILL from the checkpoint and completes exactly', async () => {
+    const started = await migrate('move-table', 'audit_log', '--to', 's1', '--verify', 'full', '--no-follow');
+    expect(started.status, started.stderr).toBe(0);
+    const id = /migration (\S+) started/.exec(started.stdout)![1]!;
+    const killed = await killMidCopy(id, (s) => s.copy.rows >= 300);
+    expect(killed.phase).toBe('copying');
+    expect(killed.copy.rows).toBeLessThan(4000);
+
+    const resumed = await migrate('resume', id);
+    expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+    expect(resumed.stdout).toContain(`${id}: verified`);
+    expect(await count(port('s1'), 'SELECT count(*) AS n FROM audit_log')).toBe(4000);
+    // Served by s1 now, its sequence continuing after the copied ids.
+    const served = await proxyQuery(
+      "INSERT INTO audit_log (note) VALUES ('after') RETURNING id, inet_server_port() AS p",
+    );
+    expect(served).toEqual([{ id: '4001', p: port('s1') }]);
+
+    const cleaned = await migrate('cleanup', id);
+    expect(cleaned.status, cleaned.stderr).toBe(0);
+    expect(await count(port('s0'), 'SELECT count(*) AS n FROM audit_log')).toBe(0);
+  }, 240_000);
+
+  it("merge resumes after SIGKILL during the second source's copy, then rolls back", async () => {
+    const dry = await migrate('merge', 's1', 's0', '--into', 'spare1', '--dry-run');
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('-> s0_s1 - on spare1');
+
+    const started = await migrate('merge', 's0', 's1', '--into', 'spare1', '--verify', 'full', '--no-follow');
+    expect(started.status, started.stderr).toBe(0);
+    const id = /migration (\S+) started/.exec(started.stdout)![1]!;
+    // The first source's copy is done and the second's is under way: the resume must continue
+    // the second from its checkpoint and leave the first's rows alone.
+    const killed = await killMidCopy(id, (s) => {
+      const second = s.state.legs[1]?.copy ?? [];
+      return second.reduce((n, t) => n + t.rows, 0) >= 200;
+    });
+    expect(killed.phase).toBe('copying');
+    expect(killed.state.legs[0]!.copy.every((t) => t.done)).toBe(true);
+    expect(killed.state.legs[1]!.copy.every((t) => t.done)).toBe(false);
+
+    const resumed = await migrate('resume', id);
+    expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+    expect(resumed.stdout).toContain(`${id}: verified`);
+    for (const table of ['users', 'posts', 'likes']) {
+      const both =
+        (await count(port('s0'), `SELECT count(*) AS n FROM ${table}`)) +
+        (await count(port('s1'), `SELECT count(*) AS n FROM ${table}`));
+      expect(await count(port('spare1'), `SELECT count(*) AS n FROM ${table}`), table).toBe(both);
+    }
+    // audit_log (home s1 since the move) came along.
+    expect(await count(port('spare1'), 'SELECT count(*) AS n FROM audit_log')).toBe(4001);
+    expect(await proxyQuery('SELECT count(*)::int AS n, min(inet_server_port()) AS p FROM users')).toEqual([
+      { n: 300, p: port('spare1') },
+    ]);
+
+    const rolled = await migrate('rollback', id);
+    expect(rolled.status, `${rolled.stdout}\n${rolled.stderr}`).toBe(0);
+    expect(rolled.stdout).toContain(`${id}: rolled_back`);
+    expect(await proxyQuery('SELECT count(*)::int AS n FROM users')).toEqual([{ n: 300 }]);
+    expect(
+      await proxyQuery('SELECT count(*)::int AS n, min(inet_server_port()) AS p FROM audit_log'),
+    ).toEqual([{ n: 4001, p: port('s1') }]);
+  }, 300_000);
+});

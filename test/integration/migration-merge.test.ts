@@ -1,0 +1,233 @@
+// A live merge (the inverse of a split) through the admin API, as `shardgate migrate merge` calls
+// it, while paced writers write to keys of both shards: every acknowledged write ends up exactly
+// once on the merged shard, the only client errors are 40001 retries, read-your-writes holds, the
+// default shard's unsharded table and the reference table come along, and a rollback (writes still
+// running) carries the writes made on the merged shard back to the source owning each key.
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import type { migrationSummary } from '../../src/admin/api-migrations.js';
+import type { SplitPlan } from '../../src/migration/plan.js';
+import type { MigrationState } from '../../src/migration/state-store.js';
+import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+type Summary = ReturnType<typeof migrationSummary>;
+interface Reply {
+  plan?: SplitPlan;
+  migration?: Summary;
+  error?: string;
+}
+
+let fx: ProxyFixture;
+let api = '';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function post(pathName: string, body?: unknown): Promise<{ status: number; json: Reply }> {
+  const r = await fetch(`${api}${pathName}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer test-token' },
+    body: JSON.stringify(body ?? {}),
+  });
+  return { status: r.status, json: (await r.json()) as Reply };
+}
+
+async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<MigrationState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = fx.proxy.migrations!.get(id);
+    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
+    if (phases.includes(s.phase) && settled) return s;
+    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
+    await sleep(100);
+  }
+}
+
+/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
+async function expectLedgerHolds(ledger: Ledger, idBase: number): Promise<void> {
+  const shards = fx.proxy.topology.shardList().map((s) => ({
+    shard: s.name,
+    range: s.range,
+    host: s.primary.host,
+    port: s.primary.port,
+  }));
+  const report = await checkLedger(ledger, shards, idBase);
+  expect(report.problems).toEqual([]);
+  expect(report.checkedInserts).toBeGreaterThan(20);
+}
+
+// Users of both shards, so both sources see writes during the copy, the catch-up and the block.
+const writers = (idBase: number) =>
+  startWriterPool({
+    url: fx.url(),
+    writers: 6,
+    readers: 2,
+    writesPerSecond: 300,
+    users: [...usersIn(parseKeyRange('-80'), 50, 1, 50), ...usersIn(parseKeyRange('80-'), 50, 1, 50)],
+    idBase,
+  });
+
+beforeAll(async () => {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 0,
+    spares: 1,
+    overrides: {
+      admin: { token: 'test-token' },
+      migration: {
+        stateDir,
+        rowsPerSecond: 50_000,
+        batchRows: 500,
+        cutoverDeadlineMs: 2_000,
+        inflightGraceMs: 300,
+      },
+    },
+  });
+  api = `http://127.0.0.1:${fx.proxy.admin!.port}`;
+  const c = await fx.client();
+  // An unsharded table on the default shard s0: it must come along to the merged shard.
+  await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text NOT NULL)');
+  await c.query("INSERT INTO app_settings VALUES ('theme', 'dark'), ('lang', 'en')");
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('live merge under writes', () => {
+  let id = '';
+  let merged: Ledger | null = null;
+
+  it('plans a merge in key order and refuses what cannot merge', async () => {
+    const dry = await post('/api/migrations', { merge: ['s1', 's0'], into: 'spare1', dryRun: true });
+    expect(dry.status, JSON.stringify(dry.json)).toBe(200);
+    const plan = dry.json.plan!;
+    expect(plan.operation).toBe('merge');
+    expect(plan.merge!.sources.map((s) => [s.shard, s.range])).toEqual([
+      ['s0', '-80'],
+      ['s1', '80-'],
+    ]);
+    expect(plan.targets.map((t) => [t.shard, t.server.name, t.range])).toEqual([['s0_s1', 'spare1', '-']]);
+    const kinds = Object.fromEntries(plan.tables.map((t) => [t.name, t.kind]));
+    expect(kinds).toMatchObject({ likes: 'sharded', app_settings: 'unsharded' });
+    // The unsharded table lives on s0 only: only s0's source carries it.
+    expect(plan.merge!.sources[1]!.tables.map((t) => t.name)).not.toContain('app_settings');
+    const self = await post('/api/migrations', { merge: ['s0', 's0'], into: 'spare1' });
+    expect(self.status).toBe(400);
+    const notSpare = await post('/api/migrations', { merge: ['s0', 's1'], into: 's1-primary' });
+    expect(notSpare.status).toBe(400);
+    expect(notSpare.json.error ?? '').toMatch(/migration\.spares/);
+    expect(fx.proxy.migrations!.list()).toEqual([]);
+  });
+
+  it('merges s0 and s1 into spare1 while writers write to both: nothing lost, RYW holds', async () => {
+    const load = writers(1_000_000_000);
+    await sleep(500);
+    const started = await post('/api/migrations', { merge: ['s0', 's1'], into: 'spare1', verify: 'full' });
+    expect(started.status, JSON.stringify(started.json)).toBe(201);
+    id = started.json.migration!.id;
+    expect(id).toMatch(/^merge-s0-s1-/);
+    const done = await waitFor(id, ['verified', 'switched', 'aborted'], 150_000);
+    await sleep(500);
+    await load.stop();
+    const { ledger } = load;
+    const cutover = done.cutovers.at(-1)!;
+    console.log(
+      `merge: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
+    );
+    expect(done.phase, done.status).toBe('verified');
+    expect(done.verify!.mismatches).toEqual([]);
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);
+    expect(done.legs!.map((l) => l.copy.every((t) => t.done))).toEqual([true, true]);
+    expect(ledger.errors).toEqual([]);
+    expect(ledger.readErrors).toEqual([]);
+    expect(ledger.staleOwnReads).toBe(0);
+    await expectLedgerHolds(ledger, 1_000_000_000);
+    merged = ledger;
+
+    // Every kind of table is served by the merged shard, and sequences continue.
+    const c = await fx.client();
+    const settings = await c.query('SELECT k, v FROM app_settings ORDER BY k');
+    expect(settings.rows).toEqual([
+      { k: 'lang', v: 'en' },
+      { k: 'theme', v: 'dark' },
+    ]);
+    await c.query("INSERT INTO app_settings VALUES ('tz', 'UTC')");
+    const spare = fx.cluster.spares.find((s) => s.name === 'spare1')!.port;
+    const served = await c.query("SELECT inet_server_port() AS p FROM app_settings WHERE k = 'tz'");
+    expect(served.rows).toEqual([{ p: spare }]);
+    // The sources keep their rows until cleanup, kept current by the reverse capture (which
+    // trails the merged shard a little): together they hold what the merged shard holds.
+    const count = async (server: string) =>
+      (await (await fx.direct(server)).query('SELECT count(*)::int AS n FROM likes')).rows[0].n as number;
+    const onMerged = await count('spare1');
+    let sources = 0;
+    for (let i = 0; i < 100 && sources !== onMerged; i++) {
+      sources = (await count('s0-primary')) + (await count('s1-primary'));
+      if (sources !== onMerged) await sleep(100);
+    }
+    expect(sources).toBe(onMerged);
+  }, 240_000);
+
+  it('rolls back with writes continuing: each write returns to the source owning its key', async () => {
+    const load = writers(2_000_000_000);
+    await sleep(800);
+    const r = await post(`/api/migrations/${id}/rollback`);
+    await sleep(500);
+    await load.stop();
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.migration!.phase).toBe('rolled_back');
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
+    expect(load.ledger.errors).toEqual([]);
+    expect(load.ledger.readErrors).toEqual([]);
+    expect(load.ledger.staleOwnReads).toBe(0);
+    await expectLedgerHolds(load.ledger, 2_000_000_000);
+    if (merged) {
+      merged.titles.clear();
+      await expectLedgerHolds(merged, 1_000_000_000);
+    }
+    // The row written to the unsharded table on the merged shard is back on s0, its home.
+    const c = await fx.client();
+    const tz = await c.query("SELECT v, inet_server_port() AS p FROM app_settings WHERE k = 'tz'");
+    const s0 = fx.cluster.shards.find((s) => s.name === 's0')!.primary.port;
+    expect(tz.rows).toEqual([{ v: 'UTC', p: s0 }]);
+    // No slot or publication is left behind on any server.
+    for (const server of ['s0-primary', 's1-primary', 'spare1']) {
+      const d = await fx.direct(server);
+      const slots = await d.query(
+        "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'shardgate_%'",
+      );
+      expect(slots.rows[0].n, server).toBe(0);
+    }
+  }, 120_000);
+
+  it('aborts a merge before its switch: both sources keep serving, no slot is left anywhere', async () => {
+    const started = await post('/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
+    expect(started.status, JSON.stringify(started.json)).toBe(201);
+    const abortId = started.json.migration!.id;
+    // Whatever phase the run is in (schema, copying, catching up): it must stop cleanly.
+    await sleep(800);
+    const aborted = await post(`/api/migrations/${abortId}/abort`);
+    expect(aborted.status, JSON.stringify(aborted.json)).toBe(200);
+    expect(aborted.json.migration!.phase).toBe('aborted');
+    expect(fx.proxy.migrations!.isRunning(abortId)).toBe(false);
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
+    for (const server of ['s0-primary', 's1-primary', 'spare1']) {
+      const d = await fx.direct(server);
+      const slots = await d.query(
+        "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name LIKE 'shardgate_%'",
+      );
+      expect(slots.rows[0].n, server).toBe(0);
+      const pubs = await d.query(
+        "SELECT count(*)::int AS n FROM pg_publication WHERE pubname LIKE 'shardgate_%'",
+      );
+      expect(pubs.rows[0].n, server).toBe(0);
+    }
+    const c = await fx.client();
+    const settings = await c.query('SELECT count(*)::int AS n FROM app_settings');
+    expect(settings.rows[0].n).toBe(3);
+  }, 60_000);
+});
