@@ -89,6 +89,8 @@ beforeAll(async () => {
           postgres: { host: '127.0.0.1', port: pgPort },
           admin: { host: '127.0.0.1', port: adminPort },
         },
+        // Never the repository's .shardgate/history.
+        observability: { history: { dir: join(dir, 'history') } },
         // Slow enough that the copy is still running when the proxy is killed.
         migration: {
           stateDir: join(dir, 'migrations'),
