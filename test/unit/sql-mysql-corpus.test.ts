@@ -283,6 +283,15 @@ const DATA: Row[] = [
   ],
   ['SELECT GROUP_CONCAT(a) FROM t', { select: { unmergeable: 'aggregate group_concat() across shards' } }],
   [
+    'SELECT avg(1.0 / (id + 1)) FROM t',
+    {
+      select: {
+        unmergeable:
+          "avg() of a division across shards (MySQL rounds each shard's partial sum to the quotient's scale; cast the argument, e.g. CAST(a / b AS DECIMAL(30, 10)))",
+      },
+    },
+  ],
+  [
     'SELECT a, count(*) FROM t GROUP BY a WITH ROLLUP',
     { select: { unmergeable: 'GROUP BY ... WITH ROLLUP' } },
   ],

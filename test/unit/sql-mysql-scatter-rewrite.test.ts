@@ -38,7 +38,7 @@ describe('MySQL scatter rewrite', () => {
       'SELECT id FROM t ORDER BY id LIMIT 9',
     );
   });
-  it('avg(x) -> sum(x) with count(x) appended to the select list', () => {
+  it('avg(x) -> sum(x) (named as written when unaliased) with count(x) appended to the select list', () => {
     expect(
       rw('SELECT user_id, AVG(score) AS a, avg(x + 1) b FROM t GROUP BY 1 ORDER BY 2 LIMIT 5', {
         limit: null,
@@ -48,9 +48,12 @@ describe('MySQL scatter rewrite', () => {
       'SELECT user_id, sum(score) AS a, sum(x + 1) b, count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
     );
     expect(rw('SELECT DISTINCT avg(k) FROM sbtest1', { limit: null, avgColumns: [0] })).toBe(
-      'SELECT DISTINCT sum(k), count(k) FROM sbtest1',
+      'SELECT DISTINCT sum(k) AS `avg(k)`, count(k) FROM sbtest1',
     );
-    expect(rw('SELECT avg(k)', { limit: null, avgColumns: [0] })).toBe('SELECT sum(k), count(k)');
+    expect(rw('SELECT avg(k)', { limit: null, avgColumns: [0] })).toBe('SELECT sum(k) AS `avg(k)`, count(k)');
+    expect(rw('SELECT AVG( `a``b` ), 1 FROM t', { limit: null, avgColumns: [0] })).toBe(
+      'SELECT sum( `a``b` ) AS `AVG( ``a````b`` )`, 1, count( `a``b` ) FROM t',
+    );
   });
   it('refuses what it cannot rewrite with SCATTER_UNSUPPORTED', () => {
     const refused = (sql: string, avgColumns: number[] = []) => {

@@ -17,8 +17,11 @@ import {
 
 const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
 
-/** Built-in aggregates (the grammar marks most as aggr_func; some arrive as plain functions). */
-const AGGREGATES = new Set([
+/**
+ * Built-in aggregates (the grammar marks most as aggr_func; some arrive as plain functions). The
+ * fallback classifier refuses to merge a statement it could not parse that calls one of them.
+ */
+export const MYSQL_AGGREGATES: ReadonlySet<string> = new Set([
   ...MERGEABLE,
   'group_concat',
   'json_arrayagg',
@@ -39,7 +42,16 @@ function isAggregate(n: Node): boolean {
   if (n.type !== 'aggr_func' && n.type !== 'function') return false;
   if (n.over) return false;
   const name = functionName(n);
-  return n.type === 'aggr_func' || (name !== null && AGGREGATES.has(name));
+  return n.type === 'aggr_func' || (name !== null && MYSQL_AGGREGATES.has(name));
+}
+
+/** A `/` anywhere in the expression: a DECIMAL quotient whose shown scale is less than its own. */
+function hasDivision(expr: unknown): boolean {
+  let found = false;
+  walk(expr, (n) => {
+    if (n.type === 'binary_expr' && n.operator === '/') found = true;
+  });
+  return found;
 }
 
 function isStar(expr: unknown): boolean {
@@ -74,6 +86,10 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
   if (isNode(e) && isAggregate(e)) {
     const fname = functionName(e) ?? '';
     if (!MERGEABLE.has(fname)) problems.push(`aggregate ${fname}() across shards`);
+    else if ((fname === 'sum' || fname === 'avg') && hasDivision(e.args))
+      problems.push(
+        `${fname}() of a division across shards (MySQL rounds each shard's partial sum to the quotient's scale; cast the argument, e.g. CAST(a / b AS DECIMAL(30, 10)))`,
+      );
     else {
       out.aggregate = fname as AggregateFn;
       const args = isNode(e.args) ? e.args : {};

@@ -1,7 +1,8 @@
 // Per-shard SQL for a MySQL scatter read, the counterpart of src/sql/scatter-rewrite.ts with the
 // same signature so the router can be given the dialect's function: LIMIT [m,] n / LIMIT n
 // OFFSET m becomes LIMIT n+m (or no LIMIT for grouped results, which the merge limits), and
-// avg(x) becomes sum(x) with count(x) appended to the select list. The edit is textual, guided
+// avg(x) becomes sum(x) (aliased to the name the client expects) with count(x) appended to the
+// select list. The edit is textual, guided
 // by the MySQL lexer's tokens, so keywords inside strings, comments and backticks never match.
 // A `?` inside the replaced LIMIT disappears with it: the planner already used its value.
 import { ShardgateError } from '../../errors.js';
@@ -113,6 +114,12 @@ function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: n
       (rest === 2 && isWordTok(toks[close], 'as'));
     if (!aliasOnly) throw unsupported('avg() inside an expression');
     edits.push({ start: name!.start, end: name!.end, text: 'sum' });
+    // Unaliased, MySQL names the column after the text as written: keep "avg(x)", not "sum(x)".
+    if (rest === 0) {
+      const written = sql.slice(name!.start, toks[close - 1]!.end).replace(/`/g, '``');
+      const at = toks[close - 1]!.end;
+      edits.push({ start: at, end: at, text: ` AS \`${written}\`` });
+    }
     counts.push(`count${sql.slice(toks[s + 1]!.start, toks[close - 1]!.end)}`);
   }
   const at = toks[listEnd - 1]!.end;
@@ -151,8 +158,9 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
     });
   }
   if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, toks, top, rewrite.avgColumns));
-  edits.sort((a, b) => b.start - a.start);
+  // From the end; of two insertions at one place the later-made goes in first, so it ends up after.
+  const ordered = edits.map((e, i) => ({ e, i })).sort((a, b) => b.e.start - a.e.start || b.i - a.i);
   let out = sql;
-  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const { e } of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
