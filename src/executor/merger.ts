@@ -2,7 +2,7 @@
 // concatenation, ORDER BY (stable k-way order by shard), GROUP BY with count/sum/min/max/avg
 // partials, DISTINCT, OFFSET/LIMIT. Memory is bounded by maxRows (MERGE_ROW_LIMIT past it).
 import { ShardgateError } from '../errors.js';
-import type { MergeAggregate, MergeHaving, MergeSpec } from '../router/plan.js';
+import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec } from '../router/plan.js';
 import {
   addPartials,
   averageType,
@@ -27,7 +27,7 @@ const FLOAT_TYPES = new Set([700, 701]);
 const NUMERIC = 1700;
 const BOOL = 16;
 
-type Comparable = bigint | number | string | boolean | null;
+export type Comparable = bigint | number | string | boolean | null;
 
 /** Decodes a cell to a value that compares like PostgreSQL would (text compares bytewise, "C"). */
 export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
@@ -93,6 +93,27 @@ function compareValues(a: Comparable, b: Comparable, numeric: boolean): number {
   const sa = String(a);
   const sb = String(b);
   return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Two rows' ORDER BY keys (decoded cells, one per order item) compared as the merge orders them. */
+export function compareSortKeys(
+  a: readonly Comparable[],
+  b: readonly Comparable[],
+  orders: readonly MergeOrder[],
+  cols: readonly ColumnInfo[],
+): number {
+  for (let j = 0; j < orders.length; j++) {
+    const o = orders[j]!;
+    const va = a[j]!;
+    const vb = b[j]!;
+    if (va === null || vb === null) {
+      if (va === vb) continue;
+      return (va === null) === o.nullsFirst ? -1 : 1;
+    }
+    const c = compareValues(va, vb, cols[o.column]?.typeOid === NUMERIC);
+    if (c !== 0) return o.desc ? -c : c;
+  }
+  return 0;
 }
 
 /** Exact decimal addition of two decimal strings. */
@@ -221,20 +242,7 @@ export class ResultMerger {
         i,
         k: orders.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
       }));
-      keyed.sort((a, b) => {
-        for (let j = 0; j < orders.length; j++) {
-          const o = orders[j]!;
-          const va = a.k[j]!;
-          const vb = b.k[j]!;
-          if (va === null || vb === null) {
-            if (va === vb) continue;
-            return (va === null) === o.nullsFirst ? -1 : 1;
-          }
-          const c = compareValues(va, vb, cols[o.column]?.typeOid === NUMERIC);
-          if (c !== 0) return o.desc ? -c : c;
-        }
-        return a.i - b.i;
-      });
+      keyed.sort((a, b) => compareSortKeys(a.k, b.k, orders, cols) || a.i - b.i);
       rows = keyed.map((k) => k.r);
     }
     if (spec.distinctOn) rows = firstPerKey(rows, spec.distinctOn);

@@ -20,6 +20,8 @@ export interface CollectedResult {
   rowDescription: Buffer | null;
   fields: FieldInfo[] | null;
   rows: Array<Array<Buffer | null>>;
+  /** With `wholeRows`: each DataRow message as it came, not split into cells (rows stays empty). */
+  wholeRows: Buffer[];
   tags: string[];
   /** The first ErrorResponse, raw, and its SQLSTATE. */
   error: { raw: Buffer; code: string; message: string } | null;
@@ -87,12 +89,14 @@ function parseErrorFields(buf: Buffer, bodyStart: number, end: number): { code: 
  * Sends `request` (one or more frontend messages ending in Sync or a simple Query) and resolves
  * with everything up to ReadyForQuery. `maxRows` bounds memory; past it, rows are dropped and
  * `overflow` is reported through the callback so the caller can fail the statement cleanly.
+ * `wholeRows` keeps DataRow messages whole (see pg-forwarded-rows.ts) instead of splitting cells.
  */
 export function collect(
   conn: PgServerConnection,
   request: Buffer,
   maxRows: number,
   onOverflow: () => void,
+  wholeRows = false,
 ): Promise<CollectedResult> {
   return new Promise<CollectedResult>((resolve, reject) => {
     const result: CollectedResult = {
@@ -100,6 +104,7 @@ export function collect(
       rowDescription: null,
       fields: null,
       rows: [],
+      wholeRows: [],
       tags: [],
       error: null,
       passthrough: [],
@@ -120,8 +125,10 @@ export function collect(
         const body = pos + 5;
         switch (type) {
           case 0x44: // DataRow
-            if (result.rows.length < maxRows) result.rows.push(parseDataRow(buf, body));
-            else if (!overflowed) {
+            if (result.rows.length + result.wholeRows.length < maxRows) {
+              if (wholeRows) result.wholeRows.push(buf.subarray(pos, end));
+              else result.rows.push(parseDataRow(buf, body));
+            } else if (!overflowed) {
               overflowed = true;
               onOverflow();
             }

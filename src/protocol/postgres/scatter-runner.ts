@@ -5,6 +5,7 @@ import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
+import { forwardsWholeRows, mergeWholeRows } from '../../executor/pg-forwarded-rows.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
   encodeBindComplete,
@@ -37,6 +38,8 @@ export async function runScatter(
 ): Promise<void> {
   const plan = statement.plan;
   const requests = buildRequests(cycle, unit, statement);
+  // Reads that only order and page rows forward the shards' DataRow messages whole.
+  const whole = plan.type === 'scatter' && !plan.write && forwardsWholeRows(plan.merge);
   const maxRows = cycle.services.topology.view().routing.maxMergeRows;
   const started = performance.now();
   let overflow = false;
@@ -56,7 +59,7 @@ export async function runScatter(
         const binding = bindings[i]!;
         const conn = binding.conn;
         const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
-        return collect(conn, bytes, maxRows, () => (overflow = true)).finally(() => {
+        return collect(conn, bytes, maxRows, () => (overflow = true), whole).finally(() => {
           // Give the connection back to the binding's tracker.
           conn.onData = (chunk) => binding.tracker.onData(chunk);
         });
@@ -95,9 +98,17 @@ export async function runScatter(
   const first = results[0]!;
   const fields = first.fields;
   let rows: Array<Array<Buffer | null>> = [];
+  let wholeRows: Buffer[] = [];
   let tag: string;
   let visibleFields: FieldInfo[] | null = fields;
-  if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
+  if (fields && whole && plan.type === 'scatter') {
+    wholeRows = mergeWholeRows(
+      results.map((r) => r.wholeRows),
+      fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
+      plan.merge,
+    );
+    tag = `SELECT ${wholeRows.length}`;
+  } else if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
     // A split INSERT ... RETURNING: the parts' rows, concatenated.
     const merge = plan.type === 'scatter' ? plan.merge : null;
     const merger = new ResultMerger(
@@ -126,6 +137,7 @@ export async function runScatter(
   const rowDescription = visibleFields ? encodeRowDescription(visibleFields) : null;
   const body = () => {
     for (const row of rows) out.push(encodeDataRow(row));
+    for (const row of wholeRows) out.push(row);
     out.push(encodeCommandComplete(tag));
   };
   if (unit.simple) {
