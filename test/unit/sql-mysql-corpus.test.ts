@@ -51,6 +51,7 @@ function summarize(sql: string) {
       offset: value(s.select.offset),
       distinct: s.select.distinct,
       unmergeable: s.select.unmergeable,
+      nested: s.select.nested?.map((n) => n.keys) ?? [],
     },
   };
 }
@@ -299,7 +300,20 @@ const DATA: Row[] = [
     'SELECT a, sum(b) + 1 FROM t GROUP BY a',
     { select: { unmergeable: 'an aggregate inside an expression' } },
   ],
-  ['SELECT a, row_number() OVER (ORDER BY a) FROM t', { select: { unmergeable: 'window functions' } }],
+  // Windows: per shard when partitioned by the shard key (the planner checks the keys).
+  ['SELECT a, row_number() OVER (ORDER BY a) FROM t', { select: { unmergeable: null, nested: [[]] } }],
+  [
+    'SELECT user_id, rank() OVER w AS r FROM c WINDOW w AS (PARTITION BY c.user_id ORDER BY id) ORDER BY user_id LIMIT 5',
+    { select: { unmergeable: null, nested: [['user_id']], orderBy: ['1 nf'], limit: '5' } },
+  ],
+  [
+    'SELECT sum(x) OVER (PARTITION BY k), row_number() OVER w FROM c WINDOW w AS (PARTITION BY user_id, k)',
+    { select: { unmergeable: null, nested: [['k'], ['user_id', 'k']] } },
+  ],
+  [
+    'SELECT user_id, count(*), rank() OVER (PARTITION BY user_id) FROM c GROUP BY user_id',
+    { select: { unmergeable: 'window functions over grouped rows' } },
+  ],
   ['SELECT a AS x, b FROM t ORDER BY x DESC, 2', { select: { orderBy: ['1 desc', '2 nf'] } }],
   [
     'SELECT * FROM t WHERE DATE(created) = CURDATE() - INTERVAL 1 DAY',

@@ -75,7 +75,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(col: Node, problems: string[]): OutputColumn {
+function outputColumn(col: Node, problems: string[], windows: Node[]): OutputColumn {
   const e = col.expr;
   const out: OutputColumn = { name: outputName(col) };
   if (isStar(e)) {
@@ -99,7 +99,7 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
     }
   }
   walk(e, (n) => {
-    if ((n.type === 'function' || n.type === 'aggr_func') && n.over) problems.push('window functions');
+    if ((n.type === 'function' || n.type === 'aggr_func') && isNode(n.over)) windows.push(n.over);
     else if (n !== top && isAggregate(n)) {
       problems.push(
         top === null ? 'an aggregate inside an expression' : 'an aggregate inside an aggregate argument',
@@ -107,6 +107,28 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
     }
   });
   return out;
+}
+
+/** The window_specification a window uses: its own, or the WINDOW clause's of that name. */
+function windowSpec(over: Node, sel: Node): Node | null {
+  const own = over.as_window_specification;
+  if (isNode(own)) return isNode(own.window_specification) ? own.window_specification : null;
+  if (typeof own !== 'string') return null;
+  const clause = isNode(sel.window) ? asArray(sel.window.expr) : [];
+  const def = clause.filter(isNode).find((w) => nameOf(w.name)?.toLowerCase() === own.toLowerCase());
+  const spec = isNode(def?.as_window_specification) ? def.as_window_specification.window_specification : null;
+  return isNode(spec) ? spec : null;
+}
+
+/** Column names a window's PARTITION BY uses: per shard it is exact when the shard key is one. */
+function partitionKeys(over: Node, sel: Node): string[] {
+  const keys: string[] = [];
+  for (const p of asArray(windowSpec(over, sel)?.partitionby).filter(isNode)) {
+    const e = isNode(p.expr) ? p.expr : p;
+    const name = e.type === 'column_ref' ? nameOf(e.column) : null;
+    if (name !== null) keys.push(name.toLowerCase());
+  }
+  return keys;
 }
 
 function columnsOf(sel: Node): Node[] {
@@ -126,8 +148,9 @@ function limitNodes(limit: unknown): [unknown, unknown] {
 
 export function selectShape(sel: Node): SelectShape {
   const problems: string[] = [];
+  const windows: Node[] = [];
   const targets: Target[] = columnsOf(sel).map((c) => ({
-    column: outputColumn(c, problems),
+    column: outputColumn(c, problems, windows),
     key: shapeKey(c.expr),
   }));
   const outputs = targets.map((t) => t.column);
@@ -145,7 +168,8 @@ export function selectShape(sel: Node): SelectShape {
     const i = targets.findIndex((t) => t.key === key);
     return i >= 0 && (!hasStar || i < firstStar) ? i + 1 : null;
   };
-  const orderBy: OrderItem[] = asArray(sel.orderby)
+  // With a WINDOW clause the grammar files ORDER BY and LIMIT under _orderby and _limit.
+  const orderBy: OrderItem[] = asArray(sel.orderby ?? sel._orderby)
     .filter(isNode)
     .map((o) => {
       const desc = typeof o.type === 'string' && o.type.toUpperCase() === 'DESC';
@@ -161,10 +185,16 @@ export function selectShape(sel: Node): SelectShape {
     typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
   if (sel.having) problems.push('HAVING');
   if (sel._next || sel.set_op) problems.push('UNION/INTERSECT/EXCEPT');
-  if (sel.window) problems.push('window functions');
+  const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
+  if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
+    problems.push('window functions over grouped rows');
+  const nested = windows.map((w) => ({
+    what: 'a window function not partitioned by the shard key',
+    keys: partitionKeys(w, sel),
+  }));
   if (asArray(sel.options).some((o) => String(o).toUpperCase() === 'SQL_CALC_FOUND_ROWS'))
     problems.push('SQL_CALC_FOUND_ROWS');
-  const [limitNode, offsetNode] = limitNodes(sel.limit);
+  const [limitNode, offsetNode] = limitNodes(sel.limit ?? sel._limit);
   const limit: ValueRef | null = limitNode === undefined ? null : valueRef(limitNode);
   const offset: ValueRef | null = offsetNode === undefined ? null : valueRef(offsetNode);
   if (limitNode !== undefined && !limit) problems.push('a LIMIT expression');
@@ -179,5 +209,6 @@ export function selectShape(sel: Node): SelectShape {
     hasAggregates:
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
+    ...(nested.length > 0 ? { nested } : {}),
   };
 }
