@@ -277,7 +277,18 @@ const DATA: Row[] = [
     },
   ],
   ['SELECT COUNT(DISTINCT a) FROM t', { select: { outputs: ['count:count:distinct'] } }],
-  ['SELECT a, MIN(b), MAX(b) FROM t GROUP BY a HAVING MIN(b) > 1', { select: { unmergeable: 'HAVING' } }],
+  [
+    'SELECT a, MIN(b), MAX(b) FROM t GROUP BY a HAVING MIN(b) > 1',
+    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+  ],
+  [
+    "SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 'x'",
+    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+  ],
+  [
+    'SELECT a, count(*) FROM t GROUP BY a HAVING NOT (count(*) > 1 OR 3 >= sum(b))',
+    { select: { unmergeable: null } },
+  ],
   [
     'SELECT a FROM t UNION SELECT a FROM u',
     { tables: ['t', 'u'], select: { unmergeable: 'UNION/INTERSECT/EXCEPT' } },

@@ -55,6 +55,23 @@ describe('MySQL scatter rewrite', () => {
       'SELECT sum( `a``b` ) AS `AVG( ``a````b`` )`, 1, count( `a``b` ) FROM t',
     );
   });
+  it('drops HAVING and appends its count()/sum() calls after avg counts', () => {
+    expect(
+      rw(
+        'SELECT status, avg(amount) FROM payments GROUP BY status HAVING count(*) > 1 AND SUM( amount ) < 9 ORDER BY 1 LIMIT 3',
+        {
+          limit: null,
+          avgColumns: [1],
+          having: true,
+        },
+      ),
+    ).toBe(
+      'SELECT status, sum(amount) AS `avg(amount)`, count(amount), count(*), SUM( amount ) FROM payments GROUP BY status ORDER BY 1 ',
+    );
+    expect(
+      rw('SELECT a FROM t GROUP BY a HAVING 2 <= count(b)', { limit: null, avgColumns: [], having: true }),
+    ).toBe('SELECT a, count(b) FROM t GROUP BY a ');
+  });
   it('refuses what it cannot rewrite with SCATTER_UNSUPPORTED', () => {
     const refused = (sql: string, avgColumns: number[] = []) => {
       try {

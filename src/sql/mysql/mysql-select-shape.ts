@@ -14,6 +14,7 @@ import {
   valueRef,
   walk,
 } from './mysql-ast.js';
+import { mysqlHaving } from './mysql-having.js';
 
 const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
 
@@ -183,7 +184,8 @@ export function selectShape(sel: Node): SelectShape {
   const groupBy = groupItems.map(positionOf);
   const distinct =
     typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
-  if (sel.having) problems.push('HAVING');
+  const having = sel.having ? mysqlHaving(sel.having) : null;
+  if (sel.having && !having) problems.push('HAVING other than count()/sum() compared with numbers');
   if (sel._next || sel.set_op) problems.push('UNION/INTERSECT/EXCEPT');
   const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
   if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
@@ -210,5 +212,6 @@ export function selectShape(sel: Node): SelectShape {
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
     ...(nested.length > 0 ? { nested } : {}),
+    ...(having ? { having } : {}),
   };
 }
