@@ -18,6 +18,29 @@ export interface ColumnInfo {
   name: string;
   typeOid: number;
   format: 'text' | 'binary';
+  /**
+   * How text compares (ORDER BY, GROUP BY, DISTINCT, min/max): bytewise (PostgreSQL "C", MySQL
+   * binary collations, the default), or a MySQL general_ci collation: ASCII case-insensitive,
+   * trailing spaces ignored (PAD SPACE). 'unsupported': any other collation, refused when compared.
+   */
+  textCompare?: 'bytes' | 'general_ci' | 'unsupported';
+}
+
+/** The text a general_ci collation compares: ASCII upper case, no trailing spaces. */
+function collationKey(text: string, col: ColumnInfo): string {
+  if (col.textCompare === 'unsupported' || (col.textCompare === 'general_ci' && /[^\x00-\x7f]/.test(text)))
+    throw new ShardgateError('SCATTER_UNSUPPORTED', {
+      detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
+    });
+  return text.replace(/ +$/, '').toUpperCase();
+}
+
+/** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
+function groupKey(cell: Buffer | null, col: ColumnInfo): string {
+  if (cell === null) return '\u0000N';
+  if (col.textCompare === undefined || col.textCompare === 'bytes' || col.format === 'binary')
+    return cell.toString('latin1');
+  return collationKey(cell.toString('utf8'), col);
 }
 
 export type Row = Array<Buffer | null>;
@@ -57,6 +80,7 @@ export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
     }
   }
   const text = cell.toString('utf8');
+  if (col.textCompare !== undefined && col.textCompare !== 'bytes') return collationKey(text, col);
   if (INT_TYPES.has(col.typeOid)) return BigInt(text);
   if (FLOAT_TYPES.has(col.typeOid)) return text === 'NaN' ? Number.NaN : Number(text);
   if (col.typeOid === BOOL) return text === 't';
@@ -226,7 +250,7 @@ export class ResultMerger {
     if (spec.distinct) {
       const seen = new Set<string>();
       rows = rows.filter((r) => {
-        const key = r.map((c) => (c === null ? '\u0000N' : c.toString('latin1'))).join('\u0001');
+        const key = r.map((c, i) => groupKey(c, this.columns[i]!)).join('\u0001');
         if (seen.has(key)) return false;
         seen.add(key);
         return true;
@@ -257,9 +281,7 @@ export class ResultMerger {
     const groups = new Map<string, Row>();
     const order: string[] = [];
     for (const row of rows) {
-      const key = spec.groupBy
-        .map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1')))
-        .join('\u0001');
+      const key = spec.groupBy.map((g) => groupKey(row[g] ?? null, cols[g]!)).join('\u0001');
       const acc = groups.get(key);
       if (!acc) {
         groups.set(key, row.slice());
