@@ -291,7 +291,20 @@ const DATA: Row[] = [
   ],
   [
     'SELECT a FROM t UNION SELECT a FROM u',
-    { tables: ['t', 'u'], select: { unmergeable: 'UNION/INTERSECT/EXCEPT' } },
+    { tables: ['t', 'u'], select: { unmergeable: null, outputs: ['a'] } },
+  ],
+  [
+    'SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY a DESC LIMIT 4',
+    { select: { unmergeable: null, outputs: ['a'], orderBy: ['1 desc'], limit: '4' } },
+  ],
+  ['SELECT a FROM t INTERSECT SELECT a FROM u', { select: { unmergeable: 'INTERSECT/EXCEPT' } }],
+  [
+    'SELECT a FROM t UNION SELECT a FROM u UNION ALL SELECT a FROM v',
+    { select: { unmergeable: 'UNION mixed with UNION ALL in one statement' } },
+  ],
+  [
+    'SELECT a, count(*) FROM t GROUP BY a UNION SELECT a, 1 FROM u',
+    { select: { unmergeable: 'a UNION branch that groups, deduplicates or windows rows itself' } },
   ],
   ['SELECT GROUP_CONCAT(a) FROM t', { select: { unmergeable: 'aggregate group_concat() across shards' } }],
   [

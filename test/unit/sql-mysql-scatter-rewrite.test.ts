@@ -55,6 +55,11 @@ describe('MySQL scatter rewrite', () => {
       'SELECT sum( `a``b` ) AS `AVG( ``a````b`` )`, 1, count( `a``b` ) FROM t',
     );
   });
+  it("rewrites a UNION's final LIMIT only", () => {
+    expect(
+      rw('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 2, 3', { limit: 5, avgColumns: [] }),
+    ).toBe('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 5');
+  });
   it('drops HAVING and appends its count()/sum() calls after avg counts', () => {
     expect(
       rw(
@@ -82,7 +87,7 @@ describe('MySQL scatter rewrite', () => {
         return (err as ShardgateError).code;
       }
     };
-    expect(refused('SELECT a FROM t UNION SELECT a FROM u LIMIT 3')).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT avg(a) FROM t UNION SELECT a FROM u', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT avg(x) + 1 FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT CAST(avg(x) AS SIGNED) FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT 1; SELECT 2')).toBe('SCATTER_UNSUPPORTED');

@@ -147,7 +147,70 @@ function limitNodes(limit: unknown): [unknown, unknown] {
   return limit.seperator === ',' ? [v[1], v[0]] : [v[0], v[1]];
 }
 
+function refused(why: string): SelectShape {
+  return {
+    outputs: [],
+    orderBy: [],
+    limit: null,
+    offset: null,
+    groupBy: [],
+    distinct: false,
+    hasAggregates: false,
+    unmergeable: why,
+  };
+}
+
+/**
+ * A top-level UNION [ALL] of plain SELECTs: each branch runs per shard, the merge deduplicates
+ * (UNION) and applies the ORDER BY / LIMIT the grammar files under the last branch. Branches that
+ * group, deduplicate or window rows themselves, parenthesized branches, INTERSECT / EXCEPT and
+ * mixed UNION / UNION ALL are refused.
+ */
+function unionShape(sel: Node): SelectShape {
+  const branches: Node[] = [];
+  const ops = new Set<string>();
+  for (let b: unknown = sel; isNode(b); b = b._next) {
+    branches.push(b);
+    if (typeof b.set_op === 'string') ops.add(b.set_op.toLowerCase().replace(' distinct', ''));
+  }
+  if ([...ops].some((o) => o !== 'union' && o !== 'union all')) return refused('INTERSECT/EXCEPT');
+  if (ops.size > 1) return refused('UNION mixed with UNION ALL in one statement');
+  const last = branches.at(-1)!;
+  const branchTables: string[][] = [];
+  for (const b of branches) {
+    if (b.parentheses_symbol) return refused('a parenthesized UNION branch');
+    const alone = {
+      ...b,
+      _next: null,
+      set_op: null,
+      orderby: null,
+      _orderby: null,
+      limit: null,
+      _limit: null,
+    };
+    const shape = selectShape(alone);
+    if (shape.unmergeable) return refused(shape.unmergeable);
+    if (shape.hasAggregates || shape.groupBy.length > 0 || shape.distinct || shape.having || shape.nested)
+      return refused('a UNION branch that groups, deduplicates or windows rows itself');
+    const tables: string[] = [];
+    for (const f of asArray(b.from).filter(isNode)) {
+      if (typeof f.table !== 'string') return refused('a UNION branch reading a subquery');
+      tables.push(f.table.toLowerCase());
+    }
+    branchTables.push(tables);
+  }
+  const head = selectShape({
+    ...sel,
+    _next: null,
+    set_op: null,
+    orderby: last.orderby ?? last._orderby,
+    limit: last.limit ?? last._limit,
+  });
+  return { ...head, union: { all: ops.has('union all'), branchTables } };
+}
+
 export function selectShape(sel: Node): SelectShape {
+  if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
   const windows: Node[] = [];
   const targets: Target[] = columnsOf(sel).map((c) => ({
@@ -186,7 +249,6 @@ export function selectShape(sel: Node): SelectShape {
     typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
   const having = sel.having ? mysqlHaving(sel.having) : null;
   if (sel.having && !having) problems.push('HAVING other than count()/sum() compared with numbers');
-  if (sel._next || sel.set_op) problems.push('UNION/INTERSECT/EXCEPT');
   const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
   if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
     problems.push('window functions over grouped rows');

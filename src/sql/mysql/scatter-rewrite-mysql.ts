@@ -187,7 +187,11 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
   const toks = statements[0]!.filter((t) => t.type !== T.EXEC_OPEN && t.type !== T.EXEC_CLOSE);
   if (toks.length === 0) throw unsupported('an empty statement cannot be rewritten per shard');
   const top = topLevel(toks);
-  if (top.some((i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD)) {
+  // A UNION's top-level LIMIT is the whole statement's: only that may change per shard.
+  const setOp = top.some(
+    (i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD,
+  );
+  if (setOp && (rewrite.avgColumns.length > 0 || rewrite.having)) {
     throw unsupported('a set operation cannot be rewritten per shard');
   }
   const edits: Edit[] = [];
