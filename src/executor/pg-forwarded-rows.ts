@@ -4,6 +4,7 @@
 // row. Same order as ResultMerger.finish(): concatenation in shard order, then a stable sort, so
 // ties keep shard order. Everything else (aggregates, DISTINCT, HAVING, hidden columns) goes
 // through ResultMerger.
+import { ShardgateError } from '../errors.js';
 import type { MergeSpec } from '../router/plan.js';
 import { type ColumnInfo, type Comparable, compareSortKeys, decodeCell } from './merger.js';
 
@@ -32,14 +33,19 @@ function cellOf(message: Buffer, column: number): Buffer | null {
   return len < 0 ? null : message.subarray(pos + 4, pos + 4 + len);
 }
 
-/** Rows of every shard (whole DataRow messages) in the order and page `spec` asks for. */
+/**
+ * Rows of every shard (whole DataRow messages) in the order and page `spec` asks for; more than
+ * `maxRows` rows in all fail with MERGE_ROW_LIMIT, as ResultMerger does.
+ */
 export function mergeWholeRows(
   perShard: ReadonlyArray<readonly Buffer[]>,
   columns: readonly ColumnInfo[],
   spec: MergeSpec | null,
+  maxRows: number,
 ): Buffer[] {
   let rows: Buffer[] = [];
   for (const list of perShard) for (const r of list) rows.push(r);
+  if (rows.length > maxRows) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
   if (spec === null) return rows;
   const orders = spec.orderBy;
   if (orders.length > 0) {

@@ -69,10 +69,17 @@ describe('whole-row scatter merge', () => {
           shards.map((rows) => rows.map((r) => encodeDataRow(r))),
           columns,
           s,
+          1000,
         );
         expect(got).toEqual(want);
       }
     }
+  });
+
+  it('bounds the rows of all shards together', () => {
+    const shards = [[encodeDataRow([Buffer.from('1')])], [encodeDataRow([Buffer.from('2')])]];
+    expect(mergeWholeRows(shards, columns, null, 2)).toHaveLength(2);
+    expect(() => mergeWholeRows(shards, columns, null, 1)).toThrow(/1/);
   });
 
   it('leaves aggregates, DISTINCT, HAVING and hidden columns to the cell merger', () => {

@@ -106,6 +106,7 @@ export async function runScatter(
       results.map((r) => r.wholeRows),
       fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
       plan.merge,
+      maxRows,
     );
     tag = `SELECT ${wholeRows.length}`;
   } else if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
