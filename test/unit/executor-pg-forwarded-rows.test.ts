@@ -76,6 +76,44 @@ describe('whole-row scatter merge', () => {
     }
   });
 
+  it('merges shards already in ORDER BY order by their heads, as the sort would', () => {
+    const numericSpecs = [
+      spec({ orderBy: [{ column: 0, desc: false, nullsFirst: false }] }),
+      spec({ orderBy: [{ column: 1, desc: true, nullsFirst: true }], offset: 2, limit: 9 }),
+      spec({
+        orderBy: [
+          { column: 0, desc: true, nullsFirst: false },
+          { column: 1, desc: false, nullsFirst: false },
+        ],
+      }),
+    ];
+    for (let seed = 1; seed <= 30; seed++) {
+      for (const s of numericSpecs) {
+        // Each shard's rows in the statement's order, as the shard's own ORDER BY returns them.
+        const shards = randomShards(seed).map((rows) => {
+          const m = new ResultMerger({ ...s, offset: 0, limit: null }, columns, {
+            maxRows: 1000,
+            postgres: true,
+          });
+          for (const r of rows) m.add(0, r);
+          return m.finish();
+        });
+        const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
+        shards.forEach((rows, i) => {
+          for (const r of rows) merger.add(i, r);
+        });
+        const want = merger.finish().map((r) => encodeDataRow(r));
+        const got = mergeWholeRows(
+          shards.map((rows) => rows.map((r) => encodeDataRow(r))),
+          columns,
+          s,
+          1000,
+        );
+        expect(got).toEqual(want);
+      }
+    }
+  });
+
   it('bounds the rows of all shards together', () => {
     const shards = [[encodeDataRow([Buffer.from('1')])], [encodeDataRow([Buffer.from('2')])]];
     expect(mergeWholeRows(shards, columns, null, 2)).toHaveLength(2);
