@@ -8,6 +8,7 @@ import { registerFuzzCommand } from './scenarios/fuzz-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
 import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
+import { registerScatterCommand } from './scenarios/scatter-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
 import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
 
@@ -22,6 +23,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerFaultsCommand(parent);
   registerOracleCommand(parent);
   registerFuzzCommand(parent);
+  registerScatterCommand(parent);
   return parent;
 }
 

@@ -1,7 +1,8 @@
 // The verdict on one statement: the oracle's outcome (one unsharded database) against shardgate's.
 // match: same column names and type OIDs, same rows (in order when the statement's ORDER BY is
-// total, as a multiset otherwise), same command tag, or the same SQLSTATE. refused: shardgate
-// answered 0A000 (feature not supported) with a message. Anything else is a mismatch.
+// total, as a multiset otherwise), same command tag, or the same error code (SQLSTATE on
+// PostgreSQL, errno on MySQL). refused: shardgate answered the dialect's "not supported" code
+// (0A000, MySQL errno 1235) with a message. Anything else is a mismatch.
 import type { Outcome, ResultOutcome } from './outcome.js';
 
 export type Verdict =
@@ -14,9 +15,13 @@ export interface CompareOptions {
   ordered: boolean;
   /** Type OIDs compared with a relative tolerance (floating point: sums depend on addition order). */
   floatTypes: ReadonlySet<number>;
+  /** The error code of a refusal: SQLSTATE 0A000 by default, errno "1235" on MySQL. */
+  refusedCode?: string;
 }
 
 export const REFUSED_SQLSTATE = '0A000';
+/** MySQL's ER_NOT_SUPPORTED_YET, the errno shardgate's MySQL front end refuses with. */
+export const REFUSED_MYSQL_ERRNO = '1235';
 
 /** A refusal's message with the statement's particulars (numbers, quoted names) taken out. */
 export function refusalReason(message: string): string {
@@ -71,11 +76,8 @@ function compareRows(want: ResultOutcome, got: ResultOutcome, options: CompareOp
 }
 
 export function compareOutcomes(want: Outcome, got: Outcome, options: CompareOptions): Verdict {
-  if (
-    got.kind === 'error' &&
-    got.code === REFUSED_SQLSTATE &&
-    !(want.kind === 'error' && want.code === REFUSED_SQLSTATE)
-  )
+  const refused = options.refusedCode ?? REFUSED_SQLSTATE;
+  if (got.kind === 'error' && got.code === refused && !(want.kind === 'error' && want.code === refused))
     return got.message.trim()
       ? { verdict: 'refused', reason: refusalReason(got.message) }
       : { verdict: 'mismatch', why: 'refused with an empty message' };

@@ -19,6 +19,8 @@ export interface Sides {
   shardgate: StatementRunner;
   info(sql: string): StatementInfo;
   floatTypes: ReadonlySet<number>;
+  /** The error code shardgate refuses with in this dialect (see compare.ts). */
+  refusedCode: string;
   /** Transaction control on the oracle ("BEGIN", "COMMIT", "ROLLBACK" in the dialect). */
   begin: string;
   commit: string;
@@ -59,7 +61,7 @@ async function runPair(sides: Sides, sql: string, writes: boolean): Promise<[Out
   await sides.oracle(sides.begin);
   const want = await sides.oracle(sql);
   const got = await sides.shardgate(sql);
-  const refused = got.kind === 'error' && got.code === '0A000';
+  const refused = got.kind === 'error' && got.code === sides.refusedCode;
   await sides.oracle(refused || want.kind === 'error' ? sides.rollback : sides.commit);
   return [want, got];
 }
@@ -67,7 +69,11 @@ async function runPair(sides: Sides, sql: string, writes: boolean): Promise<[Out
 export async function runStatement(sides: Sides, statement: Statement, tally: Tally): Promise<Verdict> {
   const info = sides.info(statement.sql);
   const [want, got] = await runPair(sides, statement.sql, info.writes);
-  const verdict = compareOutcomes(want, got, { ordered: info.ordered, floatTypes: sides.floatTypes });
+  const verdict = compareOutcomes(want, got, {
+    ordered: info.ordered,
+    floatTypes: sides.floatTypes,
+    refusedCode: sides.refusedCode,
+  });
   tally.total++;
   if (verdict.verdict === 'match') tally.matched++;
   else if (verdict.verdict === 'refused') {

@@ -168,7 +168,7 @@ export async function startPgOracleCluster(options: {
     },
     async stop() {
       for (const t of running) await t.stop().catch(() => undefined);
-      await cluster.stop();
+      await cluster.stop({ immediate: true }); // throwaway data: no shutdown checkpoints
     },
   };
 }

@@ -1,19 +1,27 @@
 // `shardgate bench oracle`: the differential oracle at any size. The hand-written corpus and N
-// generated statements (seeded) run against one unsharded PostgreSQL database and through
-// shardgate on each topology asked for; prints matched, refused by reason and every mismatch.
-// Exit code 1 when any statement mismatched.
+// generated statements (seeded) run against one unsharded database (PostgreSQL, or MariaDB with
+// --protocol mysql) and through shardgate on each topology asked for; prints matched, refused by
+// reason and every mismatch. --seeds runs a sweep of seeds on the same servers. Exit code 1
+// when any statement mismatched.
 import type { Command } from 'commander';
 import { intOption } from '../lib/cli-args.js';
 import { formatTally, refusedCount, type Tally } from '../oracle/harness.js';
+import { runMysqlOracle } from '../oracle/mysql-oracle-run.js';
+import { startMysqlOracleCluster } from '../oracle/mysql-topology.js';
+import type { OracleRunOptions, OracleRunResult } from '../oracle/oracle-run.js';
 import { runPgOracle } from '../oracle/pg-oracle-run.js';
 import { startPgOracleCluster } from '../oracle/pg-topology.js';
 
+export type OracleProtocol = 'postgres' | 'mysql';
+
 export interface OracleOptions {
+  protocols: OracleProtocol[];
   shards: number[];
   replicas: number;
   users: number;
   statements: number;
-  seed: number;
+  /** Seeds run one after the other on each topology (a sweep). */
+  seeds: number[];
   corpus: boolean;
   details: boolean;
   log(line: string): void;
@@ -26,6 +34,61 @@ function shardList(value: string): number[] {
   return out;
 }
 
+function seedList(value: string): number[] {
+  const range = /^(\d+)\.\.(\d+)$/.exec(value.trim());
+  const out = range
+    ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i)
+    : value.split(',').map((v) => Number(v.trim()));
+  if (out.length === 0 || out.length > 1000 || out.some((n) => !Number.isInteger(n) || n < 0 || n >= 2 ** 31))
+    throw new Error('--seeds: a list like 1,2,3 or a range like 1..20 (at most 1000 seeds)');
+  return out;
+}
+
+function protocolList(value: string): OracleProtocol[] {
+  if (value === 'both') return ['postgres', 'mysql'];
+  if (value === 'postgres' || value === 'mysql') return [value];
+  throw new Error('--protocol: postgres, mysql or both');
+}
+
+/** Servers for one protocol: topologies on demand, each run through the dialect's oracle. */
+interface ProtocolServers {
+  run(shards: number, users: number, options: OracleRunOptions): Promise<OracleRunResult>;
+  stop(): Promise<void>;
+}
+
+async function startServers(
+  protocol: OracleProtocol,
+  shards: number,
+  replicas: number,
+): Promise<ProtocolServers> {
+  if (protocol === 'postgres') {
+    const servers = await startPgOracleCluster({ shards, replicas });
+    return {
+      async run(n, users, options) {
+        const topology = await servers.topology(n, users);
+        try {
+          return await runPgOracle(topology, options);
+        } finally {
+          await topology.stop();
+        }
+      },
+      stop: () => servers.stop(),
+    };
+  }
+  const servers = await startMysqlOracleCluster({ shards, replicas });
+  return {
+    async run(n, users, options) {
+      const topology = await servers.topology(n, users);
+      try {
+        return await runMysqlOracle(topology, options);
+      } finally {
+        await topology.stop();
+      }
+    },
+    stop: () => servers.stop(),
+  };
+}
+
 function line(title: string, t: Tally): string {
   const pct = t.total === 0 ? 0 : (100 * refusedCount(t)) / t.total;
   return `${title}: ${t.total} statements, ${t.matched} matched, ${refusedCount(t)} refused (${pct.toFixed(1)} %), ${t.mismatches.length} mismatched, ${t.known.length} known failures`;
@@ -33,35 +96,39 @@ function line(title: string, t: Tally): string {
 
 export async function runOracleBench(options: OracleOptions): Promise<{ ok: boolean }> {
   const max = Math.max(...options.shards);
-  options.log(`starting ${max} PostgreSQL shards x (primary + ${options.replicas} replicas) ...`);
-  const servers = await startPgOracleCluster({ shards: max, replicas: options.replicas });
   let ok = true;
   const summary: string[] = [];
-  try {
-    for (const shards of options.shards) {
-      const topology = await servers.topology(shards, options.users);
-      const started = Date.now();
-      const result = await runPgOracle(topology, {
-        corpus: options.corpus,
-        generated: options.statements,
-        seed: options.seed,
-        users: options.users,
-      });
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      for (const [title, t] of [
-        [`postgres ${shards} shards, corpus`, result.corpus],
-        [`postgres ${shards} shards, generated (seed ${options.seed})`, result.generated],
-      ] as const) {
-        if (t.total === 0) continue;
-        options.log(formatTally(title, t, { details: options.details }));
-        summary.push(line(title, t));
-        if (t.mismatches.length > 0) ok = false;
+  for (const protocol of options.protocols) {
+    const engine = protocol === 'postgres' ? 'PostgreSQL' : 'MariaDB';
+    options.log(`starting ${max} ${engine} shards x (primary + ${options.replicas} replicas) ...`);
+    const servers = await startServers(protocol, max, options.replicas);
+    try {
+      for (const shards of options.shards) {
+        for (const [i, seed] of options.seeds.entries()) {
+          // A fresh topology per seed: the generated writes of one seed never meet the next's.
+          const started = Date.now();
+          const result = await servers.run(shards, options.users, {
+            corpus: options.corpus && i === 0,
+            generated: options.statements,
+            seed,
+            users: options.users,
+          });
+          const seconds = ((Date.now() - started) / 1000).toFixed(1);
+          for (const [title, t] of [
+            [`${protocol} ${shards} shards, corpus`, result.corpus],
+            [`${protocol} ${shards} shards, generated (seed ${seed})`, result.generated],
+          ] as const) {
+            if (t.total === 0) continue;
+            options.log(formatTally(title, t, { details: options.details }));
+            summary.push(line(title, t));
+            if (t.mismatches.length > 0) ok = false;
+          }
+          options.log(`(${protocol}, ${shards} shards, seed ${seed} ran in ${seconds} s)`);
+        }
       }
-      options.log(`(${shards} shards ran in ${seconds} s)`);
-      await topology.stop();
+    } finally {
+      await servers.stop();
     }
-  } finally {
-    await servers.stop();
   }
   options.log('summary:');
   for (const s of summary) options.log(`  ${s}`);
@@ -72,8 +139,9 @@ export function registerOracleCommand(parent: Command): void {
   parent
     .command('oracle')
     .description(
-      'differential SQL oracle: the corpus and seeded generated statements through shardgate against one unsharded PostgreSQL database',
+      'differential SQL oracle: the corpus and seeded generated statements through shardgate against one unsharded PostgreSQL (or MariaDB) database',
     )
+    .option('--protocol <p>', 'postgres, mysql or both', 'postgres')
     .option(
       '--statements <n>',
       'generated statements per topology',
@@ -81,6 +149,7 @@ export function registerOracleCommand(parent: Command): void {
       5_000,
     )
     .option('--seed <n>', 'generator seed', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--seeds <list>', 'a sweep of seeds instead of --seed: 1,2,3 or 1..20')
     .option('--shards <list>', 'topologies to run, shard counts (e.g. 2,3)', '2,3')
     .option('--replicas <n>', 'streaming replicas per shard', intOption('--replicas', 0, 3), 1)
     .option('--users <n>', 'demo users loaded (about 14 rows each)', intOption('--users', 5, 100_000), 30)
@@ -88,11 +157,12 @@ export function registerOracleCommand(parent: Command): void {
     .option('--details', 'print both answers of every known failure too')
     .action(async (opts: Record<string, unknown>) => {
       const { ok } = await runOracleBench({
+        protocols: protocolList(String(opts.protocol)),
         shards: shardList(String(opts.shards)),
         replicas: opts.replicas as number,
         users: opts.users as number,
         statements: opts.statements as number,
-        seed: opts.seed as number,
+        seeds: opts.seeds === undefined ? [opts.seed as number] : seedList(String(opts.seeds)),
         corpus: opts.corpus !== false,
         details: opts.details === true,
         log: (l) => process.stdout.write(`${l}\n`),

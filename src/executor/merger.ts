@@ -2,7 +2,7 @@
 // concatenation, ORDER BY (stable k-way order by shard), GROUP BY with count/sum/min/max/avg
 // partials, DISTINCT, OFFSET/LIMIT. Memory is bounded by maxRows (MERGE_ROW_LIMIT past it).
 import { ShardgateError } from '../errors.js';
-import type { MergeAggregate, MergeHaving, MergeSpec } from '../router/plan.js';
+import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec } from '../router/plan.js';
 import {
   addPartials,
   averageType,
@@ -18,6 +18,29 @@ export interface ColumnInfo {
   name: string;
   typeOid: number;
   format: 'text' | 'binary';
+  /**
+   * How text compares (ORDER BY, GROUP BY, DISTINCT, min/max): bytewise (PostgreSQL "C", MySQL
+   * binary collations, the default), or a MySQL general_ci collation: ASCII case-insensitive,
+   * trailing spaces ignored (PAD SPACE). 'unsupported': any other collation, refused when compared.
+   */
+  textCompare?: 'bytes' | 'general_ci' | 'unsupported';
+}
+
+/** The text a general_ci collation compares: ASCII upper case, no trailing spaces. */
+function collationKey(text: string, col: ColumnInfo): string {
+  if (col.textCompare === 'unsupported' || (col.textCompare === 'general_ci' && /[^\x00-\x7f]/.test(text)))
+    throw new ShardgateError('SCATTER_UNSUPPORTED', {
+      detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
+    });
+  return text.replace(/ +$/, '').toUpperCase();
+}
+
+/** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
+function groupKey(cell: Buffer | null, col: ColumnInfo): string {
+  if (cell === null) return '\u0000N';
+  if (col.textCompare === undefined || col.textCompare === 'bytes' || col.format === 'binary')
+    return cell.toString('latin1');
+  return collationKey(cell.toString('utf8'), col);
 }
 
 export type Row = Array<Buffer | null>;
@@ -27,7 +50,7 @@ const FLOAT_TYPES = new Set([700, 701]);
 const NUMERIC = 1700;
 const BOOL = 16;
 
-type Comparable = bigint | number | string | boolean | null;
+export type Comparable = bigint | number | string | boolean | null;
 
 /** Decodes a cell to a value that compares like PostgreSQL would (text compares bytewise, "C"). */
 export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
@@ -57,6 +80,7 @@ export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
     }
   }
   const text = cell.toString('utf8');
+  if (col.textCompare !== undefined && col.textCompare !== 'bytes') return collationKey(text, col);
   if (INT_TYPES.has(col.typeOid)) return BigInt(text);
   if (FLOAT_TYPES.has(col.typeOid)) return text === 'NaN' ? Number.NaN : Number(text);
   if (col.typeOid === BOOL) return text === 't';
@@ -93,6 +117,27 @@ function compareValues(a: Comparable, b: Comparable, numeric: boolean): number {
   const sa = String(a);
   const sb = String(b);
   return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/** Two rows' ORDER BY keys (decoded cells, one per order item) compared as the merge orders them. */
+export function compareSortKeys(
+  a: readonly Comparable[],
+  b: readonly Comparable[],
+  orders: readonly MergeOrder[],
+  cols: readonly ColumnInfo[],
+): number {
+  for (let j = 0; j < orders.length; j++) {
+    const o = orders[j]!;
+    const va = a[j]!;
+    const vb = b[j]!;
+    if (va === null || vb === null) {
+      if (va === vb) continue;
+      return (va === null) === o.nullsFirst ? -1 : 1;
+    }
+    const c = compareValues(va, vb, cols[o.column]?.typeOid === NUMERIC);
+    if (c !== 0) return o.desc ? -c : c;
+  }
+  return 0;
 }
 
 /** Exact decimal addition of two decimal strings. */
@@ -205,7 +250,7 @@ export class ResultMerger {
     if (spec.distinct) {
       const seen = new Set<string>();
       rows = rows.filter((r) => {
-        const key = r.map((c) => (c === null ? '\u0000N' : c.toString('latin1'))).join('\u0001');
+        const key = r.map((c, i) => groupKey(c, this.columns[i]!)).join('\u0001');
         if (seen.has(key)) return false;
         seen.add(key);
         return true;
@@ -221,20 +266,7 @@ export class ResultMerger {
         i,
         k: orders.map((o) => decodeCell(r[o.column] ?? null, cols[o.column]!)),
       }));
-      keyed.sort((a, b) => {
-        for (let j = 0; j < orders.length; j++) {
-          const o = orders[j]!;
-          const va = a.k[j]!;
-          const vb = b.k[j]!;
-          if (va === null || vb === null) {
-            if (va === vb) continue;
-            return (va === null) === o.nullsFirst ? -1 : 1;
-          }
-          const c = compareValues(va, vb, cols[o.column]?.typeOid === NUMERIC);
-          if (c !== 0) return o.desc ? -c : c;
-        }
-        return a.i - b.i;
-      });
+      keyed.sort((a, b) => compareSortKeys(a.k, b.k, orders, cols) || a.i - b.i);
       rows = keyed.map((k) => k.r);
     }
     if (spec.distinctOn) rows = firstPerKey(rows, spec.distinctOn);
@@ -249,9 +281,7 @@ export class ResultMerger {
     const groups = new Map<string, Row>();
     const order: string[] = [];
     for (const row of rows) {
-      const key = spec.groupBy
-        .map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1')))
-        .join('\u0001');
+      const key = spec.groupBy.map((g) => groupKey(row[g] ?? null, cols[g]!)).join('\u0001');
       const acc = groups.get(key);
       if (!acc) {
         groups.set(key, row.slice());

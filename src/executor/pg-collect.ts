@@ -22,6 +22,8 @@ export interface CollectedResult {
   rowDescription: Buffer | null;
   fields: FieldInfo[] | null;
   rows: Array<Array<Buffer | null>>;
+  /** With `wholeRows`: each DataRow message as it came, not split into cells (rows stays empty). */
+  wholeRows: Buffer[];
   tags: string[];
   /** The first ErrorResponse, raw, and its SQLSTATE. */
   error: { raw: Buffer; code: string; message: string } | null;
@@ -89,11 +91,13 @@ function parseErrorFields(buf: Buffer, bodyStart: number, end: number): { code: 
  * Sends `request` (one or more frontend messages ending in Sync or a simple Query) and resolves
  * with everything up to ReadyForQuery. `budget` bounds memory (rows and bytes, shared by every
  * shard of the statement); past it, rows are dropped and the caller fails the statement cleanly.
+ * `wholeRows` keeps DataRow messages whole (see pg-forwarded-rows.ts) instead of splitting cells.
  */
 export function collect(
   conn: PgServerConnection,
   request: Buffer,
   budget: RowBudget,
+  wholeRows = false,
 ): Promise<CollectedResult> {
   return new Promise<CollectedResult>((resolve, reject) => {
     const result: CollectedResult = {
@@ -101,6 +105,7 @@ export function collect(
       rowDescription: null,
       fields: null,
       rows: [],
+      wholeRows: [],
       tags: [],
       error: null,
       passthrough: [],
@@ -120,7 +125,10 @@ export function collect(
         const body = pos + 5;
         switch (type) {
           case 0x44: // DataRow
-            if (budget.take(len - 6, buf.readInt16BE(body))) result.rows.push(parseDataRow(buf, body));
+            if (budget.take(len - 6, buf.readInt16BE(body))) {
+              if (wholeRows) result.wholeRows.push(buf.subarray(pos, end));
+              else result.rows.push(parseDataRow(buf, body));
+            }
             break;
           case 0x54: // RowDescription
             result.rowDescription = Buffer.from(buf.subarray(pos, end));

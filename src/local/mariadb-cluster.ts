@@ -21,6 +21,7 @@ import {
 import type { RunAs } from './os-user.js';
 import { freePort } from './ports.js';
 import type { Logger } from './postgres-cluster.js';
+import { removeInBackground } from './remove-later.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -444,14 +445,21 @@ export class MariadbCluster {
     return { shards: this.shards, spares: this.spares };
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops every server and removes the cluster's directory. The data is thrown away either way,
+   * so `immediate` kills the servers instead of a clean InnoDB shutdown and removes the files
+   * in the background.
+   */
+  async stop(options: { immediate?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     process.off('exit', this.exitHandler);
     for (const name of [...this.resumeTimers.keys()]) this.clearResumeTimer(name);
-    await Promise.all([...this.running.keys()].map((n) => this.stopServer(n).catch(() => undefined)));
+    const stopOne = (n: string) => (options.immediate ? this.killServer(n) : this.stopServer(n));
+    await Promise.all([...this.running.keys()].map((n) => stopOne(n).catch(() => undefined)));
     this.watchdog?.kill('SIGKILL');
-    rmSync(this.baseDir, { recursive: true, force: true });
+    if (options.immediate) removeInBackground(this.baseDir);
+    else rmSync(this.baseDir, { recursive: true, force: true });
   }
 
   private killAllSync(): void {

@@ -22,6 +22,7 @@ import pg from 'pg';
 import { type RunAs, unprivilegedUser } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { freePort } from './ports.js';
+import { removeInBackground } from './remove-later.js';
 
 export { freePort };
 
@@ -442,7 +443,8 @@ export class PostgresCluster {
     return server;
   }
 
-  async stopServer(name: string): Promise<void> {
+  /** Fast shutdown (a checkpoint first); `immediate`: SIGQUIT, no checkpoint (data to be thrown away). */
+  async stopServer(name: string, immediate = false): Promise<void> {
     const entry = this.running.get(name);
     const child = entry?.child;
     if (!child) return;
@@ -452,7 +454,7 @@ export class PostgresCluster {
         clearTimeout(timer);
         resolve();
       });
-      child.kill('SIGINT'); // fast shutdown
+      child.kill(immediate ? 'SIGQUIT' : 'SIGINT');
     });
   }
 
@@ -547,13 +549,20 @@ export class PostgresCluster {
     return { shards: this.shards, spares: this.spares };
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops every server and removes the cluster's directory. The data is thrown away either way,
+   * so `immediate` skips the shutdown checkpoints and removes the files in the background.
+   */
+  async stop(options: { immediate?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     process.off('exit', this.exitHandler);
-    await Promise.all([...this.running.keys()].map((n) => this.stopServer(n).catch(() => undefined)));
+    await Promise.all(
+      [...this.running.keys()].map((n) => this.stopServer(n, options.immediate).catch(() => undefined)),
+    );
     this.watchdog?.kill('SIGKILL');
-    rmSync(this.baseDir, { recursive: true, force: true });
+    if (options.immediate) removeInBackground(this.baseDir);
+    else rmSync(this.baseDir, { recursive: true, force: true });
   }
 
   private killAllSync(): void {

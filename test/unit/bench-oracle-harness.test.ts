@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { compareOutcomes } from '../../bench/oracle/compare.js';
 import { parseCorpus } from '../../bench/oracle/corpus.js';
-import { generatePgStatements } from '../../bench/oracle/pg-generator.js';
+import { generateStatements } from '../../bench/oracle/generator.js';
+import { mysqlStatementInfo } from '../../bench/oracle/mysql-statement-info.js';
 
 const rows = (cols: string[], data: Array<Array<string | null>>, tag = `SELECT ${data.length}`) => ({
   kind: 'result' as const,
@@ -49,9 +50,48 @@ describe('oracle harness', () => {
   });
 
   it('generates the same statements from the same seed, writes included', () => {
-    const a = generatePgStatements(600, { seed: 3, users: 30 });
-    expect(a).toEqual(generatePgStatements(600, { seed: 3, users: 30 }));
-    expect(a).not.toEqual(generatePgStatements(600, { seed: 4, users: 30 }));
+    const a = generateStatements(600, { seed: 3, users: 30 });
+    expect(a).toEqual(generateStatements(600, { seed: 3, users: 30 }));
+    expect(a).not.toEqual(generateStatements(600, { seed: 4, users: 30 }));
     expect(a.filter((s) => /^(INSERT|UPDATE|DELETE)/.test(s.sql)).length).toBeGreaterThan(60);
+  });
+
+  it('counts errno 1235 as a refusal on MySQL, and 0A000 there as an ordinary error code', () => {
+    const a = rows(['n'], [['1']]);
+    const refused = { kind: 'error' as const, code: '1235', message: 'cannot run this on several shards' };
+    const mysqlOpts = { ...opts(false), refusedCode: '1235' };
+    expect(compareOutcomes(a, refused, mysqlOpts).verdict).toBe('refused');
+    expect(compareOutcomes(a, refused, opts(false)).verdict).toBe('mismatch');
+    expect(compareOutcomes(refused, refused, mysqlOpts)).toEqual({ verdict: 'match' });
+  });
+
+  it('spells the generated statements in the MySQL dialect', () => {
+    const sqls = generateStatements(3000, { seed: 5, users: 30, dialect: 'mysql' }).map((s) => s.sql);
+    const pg = generateStatements(3000, { seed: 5, users: 30 }).map((s) => s.sql);
+    for (const banned of [/DISTINCT ON/, /string_agg|array_agg|bool_and|bool_or/, /ON CONFLICT/, /::/])
+      expect(sqls.filter((s) => banned.test(s))).toEqual([]);
+    expect(sqls.filter((s) => /^UPDATE .* RETURNING/.test(s))).toEqual([]);
+    expect(sqls.some((s) => /ON DUPLICATE KEY UPDATE/.test(s))).toBe(true);
+    expect(sqls.some((s) => /group_concat\(/.test(s))).toBe(true);
+    expect(pg.some((s) => /ON CONFLICT/.test(s))).toBe(true);
+  });
+
+  it('reads whether a MySQL statement writes and whether its ORDER BY is top-level', () => {
+    expect(mysqlStatementInfo('SELECT id FROM t ORDER BY id')).toEqual({ writes: false, ordered: true });
+    expect(mysqlStatementInfo('SELECT group_concat(id ORDER BY id) FROM t')).toEqual({
+      writes: false,
+      ordered: false,
+    });
+    expect(mysqlStatementInfo("SELECT 'order by' FROM t FOR UPDATE")).toEqual({
+      writes: false,
+      ordered: false,
+    });
+    expect(mysqlStatementInfo('INSERT INTO t (id) VALUES (1) ON DUPLICATE KEY UPDATE id = 1').writes).toBe(
+      true,
+    );
+    expect(mysqlStatementInfo('WITH x AS (SELECT 1) UPDATE t SET a = 1').writes).toBe(true);
+    expect(mysqlStatementInfo('(SELECT a FROM t ORDER BY a LIMIT 1) UNION SELECT b FROM u').ordered).toBe(
+      false,
+    );
   });
 });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { replicaLagMs } from '../../src/backend/mysql-lag-monitor.js';
 import { ShardgateError } from '../../src/errors.js';
+import { ResultMerger } from '../../src/executor/merger.js';
 import { textColumn } from '../../src/protocol/mysql/columns.js';
 import { STATUS, TYPE } from '../../src/protocol/mysql/constants.js';
 import { parseKill } from '../../src/protocol/mysql/kill.js';
@@ -10,6 +11,7 @@ import { mergeColumn, roundDecimal } from '../../src/protocol/mysql/scatter-runn
 import { variableLiteral, variablesDiff } from '../../src/protocol/mysql/server-binding.js';
 import { localStatus, newSessionState } from '../../src/protocol/mysql/session-state.js';
 import { inlineInsertRowsMysql, inlineParams, sqlLiteral } from '../../src/protocol/mysql/sql-inline.js';
+import type { MergeSpec } from '../../src/router/plan.js';
 
 describe('session variable replay', () => {
   it('sets what differs and puts back to DEFAULT what the session never set', () => {
@@ -102,6 +104,47 @@ describe('merge helpers', () => {
     expect(mergeColumn({ ...textColumn('a'), type: TYPE.DOUBLE }).typeOid).toBe(701);
     expect(mergeColumn({ ...textColumn('a'), type: TYPE.NEWDECIMAL }).typeOid).toBe(1700);
     expect(mergeColumn(textColumn('a')).typeOid).toBe(25);
+  });
+
+  it('orders, groups and deduplicates text under its collation (found by the MySQL oracle)', () => {
+    const ci = mergeColumn({ ...textColumn('name'), collation: 45 });
+    expect(ci.textCompare).toBe('general_ci');
+    expect(mergeColumn({ ...textColumn('b'), collation: 46 }).textCompare).toBe('bytes');
+    expect(mergeColumn({ ...textColumn('u'), collation: 224 }).textCompare).toBe('unsupported');
+    const merge = (spec: Partial<MergeSpec>, shards: string[][], col = ci) => {
+      const m = new ResultMerger(
+        {
+          orderBy: [],
+          groupBy: [],
+          aggregates: [],
+          offset: 0,
+          limit: null,
+          distinct: false,
+          visibleColumns: null,
+          ...spec,
+        },
+        [col],
+        { maxRows: 100 },
+      );
+      shards.forEach((rows, i) => {
+        for (const r of rows) m.add(i, [Buffer.from(r)]);
+        m.endShard(i);
+      });
+      return m.finish().map((r) => r[0]!.toString());
+    };
+    const order = { orderBy: [{ column: 0, desc: false, nullsFirst: true }] };
+    expect(
+      merge(order, [
+        ['Bob', 'Zed'],
+        ['adam', 'bob '],
+      ]),
+    ).toEqual(['adam', 'Bob', 'bob ', 'Zed']);
+    expect(merge({ distinct: true }, [['Bob'], ['bob ', 'adam']])).toEqual(['Bob', 'adam']);
+    expect(merge({ aggregates: [{ column: 0, fn: 'max' }] }, [['Zed'], ['adam']])).toEqual(['Zed']);
+    expect(() => merge(order, [['Émile'], ['adam']])).toThrow(/non-ASCII/);
+    expect(() => merge(order, [['a'], ['B']], mergeColumn({ ...textColumn('u'), collation: 224 }))).toThrow(
+      /collation/,
+    );
   });
 
   it('rounds AVG results half away from zero to the DECIMAL scale', () => {

@@ -51,6 +51,7 @@ function summarize(sql: string) {
       offset: value(s.select.offset),
       distinct: s.select.distinct,
       unmergeable: s.select.unmergeable,
+      nested: s.select.nested?.map((n) => n.keys) ?? [],
     },
   };
 }
@@ -276,12 +277,45 @@ const DATA: Row[] = [
     },
   ],
   ['SELECT COUNT(DISTINCT a) FROM t', { select: { outputs: ['count:count:distinct'] } }],
-  ['SELECT a, MIN(b), MAX(b) FROM t GROUP BY a HAVING MIN(b) > 1', { select: { unmergeable: 'HAVING' } }],
+  [
+    'SELECT a, MIN(b), MAX(b) FROM t GROUP BY a HAVING MIN(b) > 1',
+    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+  ],
+  [
+    "SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 'x'",
+    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+  ],
+  [
+    'SELECT a, count(*) FROM t GROUP BY a HAVING NOT (count(*) > 1 OR 3 >= sum(b))',
+    { select: { unmergeable: null } },
+  ],
   [
     'SELECT a FROM t UNION SELECT a FROM u',
-    { tables: ['t', 'u'], select: { unmergeable: 'UNION/INTERSECT/EXCEPT' } },
+    { tables: ['t', 'u'], select: { unmergeable: null, outputs: ['a'] } },
+  ],
+  [
+    'SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY a DESC LIMIT 4',
+    { select: { unmergeable: null, outputs: ['a'], orderBy: ['1 desc'], limit: '4' } },
+  ],
+  ['SELECT a FROM t INTERSECT SELECT a FROM u', { select: { unmergeable: 'INTERSECT/EXCEPT' } }],
+  [
+    'SELECT a FROM t UNION SELECT a FROM u UNION ALL SELECT a FROM v',
+    { select: { unmergeable: 'UNION mixed with UNION ALL in one statement' } },
+  ],
+  [
+    'SELECT a, count(*) FROM t GROUP BY a UNION SELECT a, 1 FROM u',
+    { select: { unmergeable: 'a UNION branch that groups, deduplicates or windows rows itself' } },
   ],
   ['SELECT GROUP_CONCAT(a) FROM t', { select: { unmergeable: 'aggregate group_concat() across shards' } }],
+  [
+    'SELECT avg(1.0 / (id + 1)) FROM t',
+    {
+      select: {
+        unmergeable:
+          "avg() of a division across shards (MySQL rounds each shard's partial sum to the quotient's scale; cast the argument, e.g. CAST(a / b AS DECIMAL(30, 10)))",
+      },
+    },
+  ],
   [
     'SELECT a, count(*) FROM t GROUP BY a WITH ROLLUP',
     { select: { unmergeable: 'GROUP BY ... WITH ROLLUP' } },
@@ -290,7 +324,20 @@ const DATA: Row[] = [
     'SELECT a, sum(b) + 1 FROM t GROUP BY a',
     { select: { unmergeable: 'an aggregate inside an expression' } },
   ],
-  ['SELECT a, row_number() OVER (ORDER BY a) FROM t', { select: { unmergeable: 'window functions' } }],
+  // Windows: per shard when partitioned by the shard key (the planner checks the keys).
+  ['SELECT a, row_number() OVER (ORDER BY a) FROM t', { select: { unmergeable: null, nested: [[]] } }],
+  [
+    'SELECT user_id, rank() OVER w AS r FROM c WINDOW w AS (PARTITION BY c.user_id ORDER BY id) ORDER BY user_id LIMIT 5',
+    { select: { unmergeable: null, nested: [['user_id']], orderBy: ['1 nf'], limit: '5' } },
+  ],
+  [
+    'SELECT sum(x) OVER (PARTITION BY k), row_number() OVER w FROM c WINDOW w AS (PARTITION BY user_id, k)',
+    { select: { unmergeable: null, nested: [['k'], ['user_id', 'k']] } },
+  ],
+  [
+    'SELECT user_id, count(*), rank() OVER (PARTITION BY user_id) FROM c GROUP BY user_id',
+    { select: { unmergeable: 'window functions over grouped rows' } },
+  ],
   ['SELECT a AS x, b FROM t ORDER BY x DESC, 2', { select: { orderBy: ['1 desc', '2 nf'] } }],
   [
     'SELECT * FROM t WHERE DATE(created) = CURDATE() - INTERVAL 1 DAY',

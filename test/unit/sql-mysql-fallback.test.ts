@@ -62,6 +62,15 @@ describe('MySQL fallback classifier', () => {
     expect(fallback('SELECT a FROM t WHERE b = 1').select?.unmergeable).toBeNull();
     expect(fallback('SELECT a FROM t ORDER BY a LIMIT 3').select?.unmergeable).toContain('could not parse');
     expect(fallback('SELECT count(*) FROM t').select?.unmergeable).toContain('could not parse');
+    // Found by the MySQL oracle: unparsed var_pop() and aggregates under a function were concatenated.
+    expect(
+      analyzer.analyze('SELECT var_pop(id), variance(id) FROM likes WHERE id <= 33').facts.statements[0]
+        ?.select?.unmergeable,
+    ).toContain('could not parse');
+    expect(fallback('SELECT round(var_pop(a), 2) FROM t').select?.unmergeable).toContain('could not parse');
+    expect(fallback('SELECT a, row_number() over (order by a) FROM t').select?.unmergeable).toContain(
+      'could not parse',
+    );
   });
   it('does not take function arguments for tables', () => {
     expect(fallback("SELECT EXTRACT(YEAR FROM d), TRIM(LEADING 'x' FROM s) FROM t").tables).toEqual(['t']);

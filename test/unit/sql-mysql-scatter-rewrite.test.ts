@@ -38,7 +38,7 @@ describe('MySQL scatter rewrite', () => {
       'SELECT id FROM t ORDER BY id LIMIT 9',
     );
   });
-  it('avg(x) -> sum(x) with count(x) appended to the select list', () => {
+  it('avg(x) -> sum(x) (named as written when unaliased) with count(x) appended to the select list', () => {
     expect(
       rw('SELECT user_id, AVG(score) AS a, avg(x + 1) b FROM t GROUP BY 1 ORDER BY 2 LIMIT 5', {
         limit: null,
@@ -48,9 +48,34 @@ describe('MySQL scatter rewrite', () => {
       'SELECT user_id, sum(score) AS a, sum(x + 1) b, count(score), count(x + 1) FROM t GROUP BY 1 ORDER BY 2 ',
     );
     expect(rw('SELECT DISTINCT avg(k) FROM sbtest1', { limit: null, avgColumns: [0] })).toBe(
-      'SELECT DISTINCT sum(k), count(k) FROM sbtest1',
+      'SELECT DISTINCT sum(k) AS `avg(k)`, count(k) FROM sbtest1',
     );
-    expect(rw('SELECT avg(k)', { limit: null, avgColumns: [0] })).toBe('SELECT sum(k), count(k)');
+    expect(rw('SELECT avg(k)', { limit: null, avgColumns: [0] })).toBe('SELECT sum(k) AS `avg(k)`, count(k)');
+    expect(rw('SELECT AVG( `a``b` ), 1 FROM t', { limit: null, avgColumns: [0] })).toBe(
+      'SELECT sum( `a``b` ) AS `AVG( ``a````b`` )`, 1, count( `a``b` ) FROM t',
+    );
+  });
+  it("rewrites a UNION's final LIMIT only", () => {
+    expect(
+      rw('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 2, 3', { limit: 5, avgColumns: [] }),
+    ).toBe('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 5');
+  });
+  it('drops HAVING and appends its count()/sum() calls after avg counts', () => {
+    expect(
+      rw(
+        'SELECT status, avg(amount) FROM payments GROUP BY status HAVING count(*) > 1 AND SUM( amount ) < 9 ORDER BY 1 LIMIT 3',
+        {
+          limit: null,
+          avgColumns: [1],
+          having: true,
+        },
+      ),
+    ).toBe(
+      'SELECT status, sum(amount) AS `avg(amount)`, count(amount), count(*), SUM( amount ) FROM payments GROUP BY status ORDER BY 1 ',
+    );
+    expect(
+      rw('SELECT a FROM t GROUP BY a HAVING 2 <= count(b)', { limit: null, avgColumns: [], having: true }),
+    ).toBe('SELECT a, count(b) FROM t GROUP BY a ');
   });
   it('refuses what it cannot rewrite with SCATTER_UNSUPPORTED', () => {
     const refused = (sql: string, avgColumns: number[] = []) => {
@@ -62,7 +87,7 @@ describe('MySQL scatter rewrite', () => {
         return (err as ShardgateError).code;
       }
     };
-    expect(refused('SELECT a FROM t UNION SELECT a FROM u LIMIT 3')).toBe('SCATTER_UNSUPPORTED');
+    expect(refused('SELECT avg(a) FROM t UNION SELECT a FROM u', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT avg(x) + 1 FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT CAST(avg(x) AS SIGNED) FROM t', [0])).toBe('SCATTER_UNSUPPORTED');
     expect(refused('SELECT 1; SELECT 2')).toBe('SCATTER_UNSUPPORTED');

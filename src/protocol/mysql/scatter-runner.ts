@@ -31,7 +31,15 @@ const INTEGER_TYPES = new Set<number>([
 const FLOAT_TYPES = new Set<number>([TYPE.FLOAT, TYPE.DOUBLE]);
 const DECIMAL_TYPES = new Set<number>([TYPE.DECIMAL, TYPE.NEWDECIMAL]);
 
-/** How the merger compares a MySQL column: as integer, float, exact decimal, or bytes. */
+/** Binary collations (bytewise): binary, utf8mb4_bin, utf8mb3_bin, latin1_bin, ascii_bin. */
+const BINARY_COLLATIONS = new Set([63, 46, 83, 47, 65]);
+/** general_ci collations: latin1_swedish_ci, ascii_general_ci, utf8mb3_general_ci, utf8mb4_general_ci. */
+const GENERAL_CI_COLLATIONS = new Set([8, 11, 33, 45]);
+
+/**
+ * How the merger compares a MySQL column: as integer, float, exact decimal, or text under its
+ * collation (bytewise for binary collations, case-insensitive for general_ci, refused otherwise).
+ */
 export function mergeColumn(c: ColumnDefinition): ColumnInfo {
   const typeOid = INTEGER_TYPES.has(c.type)
     ? 20
@@ -40,7 +48,13 @@ export function mergeColumn(c: ColumnDefinition): ColumnInfo {
       : DECIMAL_TYPES.has(c.type)
         ? 1700
         : 25;
-  return { name: c.name, typeOid, format: 'text' };
+  if (typeOid !== 25) return { name: c.name, typeOid, format: 'text' };
+  const textCompare = BINARY_COLLATIONS.has(c.collation)
+    ? 'bytes'
+    : GENERAL_CI_COLLATIONS.has(c.collation)
+      ? 'general_ci'
+      : 'unsupported';
+  return { name: c.name, typeOid, format: 'text', textCompare };
 }
 
 /** Exact decimal text rounded half away from zero to `scale` digits (MySQL's DECIMAL rounding). */

@@ -6,6 +6,7 @@ import { ShardgateError } from '../../errors.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
 import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
+import { forwardsWholeRows, mergeWholeRows } from '../../executor/pg-forwarded-rows.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
   encodeBindComplete,
@@ -40,6 +41,8 @@ export async function runScatter(
   const requests = buildRequests(cycle, unit, statement);
   const { maxMergeRows: maxRows, maxMergeBytes } = cycle.services.topology.view().routing;
   const budget = new MergeBudget(maxRows, maxMergeBytes);
+  // Reads that only order and page rows forward the shards' DataRow messages whole.
+  const whole = plan.type === 'scatter' && !plan.write && forwardsWholeRows(plan.merge);
   const started = performance.now();
   const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
   const failedAcquire = settled.find((s) => s.status === 'rejected');
@@ -57,7 +60,7 @@ export async function runScatter(
         const binding = bindings[i]!;
         const conn = binding.conn;
         const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
-        return collect(conn, bytes, budget).finally(() => {
+        return collect(conn, bytes, budget, whole).finally(() => {
           // Give the connection back to the binding's tracker.
           conn.onData = (chunk) => binding.tracker.onData(chunk);
         });
@@ -96,9 +99,18 @@ export async function runScatter(
   const first = results[0]!;
   const fields = first.fields;
   let rows: Array<Array<Buffer | null>> = [];
+  let wholeRows: Buffer[] = [];
   let tag: string;
   let visibleFields: FieldInfo[] | null = fields;
-  if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
+  if (fields && whole && plan.type === 'scatter') {
+    wholeRows = mergeWholeRows(
+      results.map((r) => r.wholeRows),
+      fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
+      plan.merge,
+      maxRows,
+    );
+    tag = `SELECT ${wholeRows.length}`;
+  } else if (fields && (plan.type === 'scatter' || plan.type === 'split-insert')) {
     // A split INSERT ... RETURNING: the parts' rows, concatenated.
     const merge = plan.type === 'scatter' ? plan.merge : null;
     const merger = new ResultMerger(
@@ -127,6 +139,7 @@ export async function runScatter(
   const rowDescription = visibleFields ? encodeRowDescription(visibleFields) : null;
   const body = () => {
     for (const row of rows) out.push(encodeDataRow(row));
+    for (const row of wholeRows) out.push(row);
     out.push(encodeCommandComplete(tag));
   };
   if (unit.simple) {

@@ -14,6 +14,7 @@ import {
 import type { Token } from './fingerprint-mysql.js';
 import { PINNING_FUNCTIONS } from './mysql-data-facts.js';
 import { T } from './mysql-lexer.js';
+import { MYSQL_AGGREGATES } from './mysql-select-shape.js';
 import {
   isWord,
   readName,
@@ -64,16 +65,6 @@ const NOT_FUNCTIONS = new Set([
   'union',
   'lateral',
 ]);
-const AGGREGATES = new Set([
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'group_concat',
-  'json_arrayagg',
-  'json_objectagg',
-]);
 const UNMERGEABLE_WORDS = new Set([
   'order',
   'group',
@@ -82,6 +73,9 @@ const UNMERGEABLE_WORDS = new Set([
   'having',
   'union',
   'window',
+  'over',
+  'intersect',
+  'except',
   'offset',
 ]);
 
@@ -118,8 +112,10 @@ function opaqueShape(toks: readonly Token[], parseError: string): SelectShape {
     else if (t.type === T.RPAREN) depth--;
     else if (depth === 0 && t.type === T.WORD) {
       if (UNMERGEABLE_WORDS.has(t.text)) needsMerge = true;
-      if (AGGREGATES.has(t.text) && toks[i + 1]?.type === T.LPAREN) needsMerge = true;
     }
+    // An aggregate at any depth: round(avg(x), 2) needs a merge as much as avg(x) does.
+    if (t.type === T.WORD && MYSQL_AGGREGATES.has(t.text) && toks[i + 1]?.type === T.LPAREN)
+      needsMerge = true;
   }
   return {
     outputs: [],

@@ -14,11 +14,15 @@ import {
   valueRef,
   walk,
 } from './mysql-ast.js';
+import { mysqlHaving } from './mysql-having.js';
 
 const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
 
-/** Built-in aggregates (the grammar marks most as aggr_func; some arrive as plain functions). */
-const AGGREGATES = new Set([
+/**
+ * Built-in aggregates (the grammar marks most as aggr_func; some arrive as plain functions). The
+ * fallback classifier refuses to merge a statement it could not parse that calls one of them.
+ */
+export const MYSQL_AGGREGATES: ReadonlySet<string> = new Set([
   ...MERGEABLE,
   'group_concat',
   'json_arrayagg',
@@ -39,7 +43,16 @@ function isAggregate(n: Node): boolean {
   if (n.type !== 'aggr_func' && n.type !== 'function') return false;
   if (n.over) return false;
   const name = functionName(n);
-  return n.type === 'aggr_func' || (name !== null && AGGREGATES.has(name));
+  return n.type === 'aggr_func' || (name !== null && MYSQL_AGGREGATES.has(name));
+}
+
+/** A `/` anywhere in the expression: a DECIMAL quotient whose shown scale is less than its own. */
+function hasDivision(expr: unknown): boolean {
+  let found = false;
+  walk(expr, (n) => {
+    if (n.type === 'binary_expr' && n.operator === '/') found = true;
+  });
+  return found;
 }
 
 function isStar(expr: unknown): boolean {
@@ -63,7 +76,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(col: Node, problems: string[]): OutputColumn {
+function outputColumn(col: Node, problems: string[], windows: Node[]): OutputColumn {
   const e = col.expr;
   const out: OutputColumn = { name: outputName(col) };
   if (isStar(e)) {
@@ -74,6 +87,10 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
   if (isNode(e) && isAggregate(e)) {
     const fname = functionName(e) ?? '';
     if (!MERGEABLE.has(fname)) problems.push(`aggregate ${fname}() across shards`);
+    else if ((fname === 'sum' || fname === 'avg') && hasDivision(e.args))
+      problems.push(
+        `${fname}() of a division across shards (MySQL rounds each shard's partial sum to the quotient's scale; cast the argument, e.g. CAST(a / b AS DECIMAL(30, 10)))`,
+      );
     else {
       out.aggregate = fname as AggregateFn;
       const args = isNode(e.args) ? e.args : {};
@@ -83,7 +100,7 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
     }
   }
   walk(e, (n) => {
-    if ((n.type === 'function' || n.type === 'aggr_func') && n.over) problems.push('window functions');
+    if ((n.type === 'function' || n.type === 'aggr_func') && isNode(n.over)) windows.push(n.over);
     else if (n !== top && isAggregate(n)) {
       problems.push(
         top === null ? 'an aggregate inside an expression' : 'an aggregate inside an aggregate argument',
@@ -91,6 +108,28 @@ function outputColumn(col: Node, problems: string[]): OutputColumn {
     }
   });
   return out;
+}
+
+/** The window_specification a window uses: its own, or the WINDOW clause's of that name. */
+function windowSpec(over: Node, sel: Node): Node | null {
+  const own = over.as_window_specification;
+  if (isNode(own)) return isNode(own.window_specification) ? own.window_specification : null;
+  if (typeof own !== 'string') return null;
+  const clause = isNode(sel.window) ? asArray(sel.window.expr) : [];
+  const def = clause.filter(isNode).find((w) => nameOf(w.name)?.toLowerCase() === own.toLowerCase());
+  const spec = isNode(def?.as_window_specification) ? def.as_window_specification.window_specification : null;
+  return isNode(spec) ? spec : null;
+}
+
+/** Column names a window's PARTITION BY uses: per shard it is exact when the shard key is one. */
+function partitionKeys(over: Node, sel: Node): string[] {
+  const keys: string[] = [];
+  for (const p of asArray(windowSpec(over, sel)?.partitionby).filter(isNode)) {
+    const e = isNode(p.expr) ? p.expr : p;
+    const name = e.type === 'column_ref' ? nameOf(e.column) : null;
+    if (name !== null) keys.push(name.toLowerCase());
+  }
+  return keys;
 }
 
 function columnsOf(sel: Node): Node[] {
@@ -108,10 +147,74 @@ function limitNodes(limit: unknown): [unknown, unknown] {
   return limit.seperator === ',' ? [v[1], v[0]] : [v[0], v[1]];
 }
 
+function refused(why: string): SelectShape {
+  return {
+    outputs: [],
+    orderBy: [],
+    limit: null,
+    offset: null,
+    groupBy: [],
+    distinct: false,
+    hasAggregates: false,
+    unmergeable: why,
+  };
+}
+
+/**
+ * A top-level UNION [ALL] of plain SELECTs: each branch runs per shard, the merge deduplicates
+ * (UNION) and applies the ORDER BY / LIMIT the grammar files under the last branch. Branches that
+ * group, deduplicate or window rows themselves, parenthesized branches, INTERSECT / EXCEPT and
+ * mixed UNION / UNION ALL are refused.
+ */
+function unionShape(sel: Node): SelectShape {
+  const branches: Node[] = [];
+  const ops = new Set<string>();
+  for (let b: unknown = sel; isNode(b); b = b._next) {
+    branches.push(b);
+    if (typeof b.set_op === 'string') ops.add(b.set_op.toLowerCase().replace(' distinct', ''));
+  }
+  if ([...ops].some((o) => o !== 'union' && o !== 'union all')) return refused('INTERSECT/EXCEPT');
+  if (ops.size > 1) return refused('UNION mixed with UNION ALL in one statement');
+  const last = branches.at(-1)!;
+  const branchTables: string[][] = [];
+  for (const b of branches) {
+    if (b.parentheses_symbol) return refused('a parenthesized UNION branch');
+    const alone = {
+      ...b,
+      _next: null,
+      set_op: null,
+      orderby: null,
+      _orderby: null,
+      limit: null,
+      _limit: null,
+    };
+    const shape = selectShape(alone);
+    if (shape.unmergeable) return refused(shape.unmergeable);
+    if (shape.hasAggregates || shape.groupBy.length > 0 || shape.distinct || shape.having || shape.nested)
+      return refused('a UNION branch that groups, deduplicates or windows rows itself');
+    const tables: string[] = [];
+    for (const f of asArray(b.from).filter(isNode)) {
+      if (typeof f.table !== 'string') return refused('a UNION branch reading a subquery');
+      tables.push(f.table.toLowerCase());
+    }
+    branchTables.push(tables);
+  }
+  const head = selectShape({
+    ...sel,
+    _next: null,
+    set_op: null,
+    orderby: last.orderby ?? last._orderby,
+    limit: last.limit ?? last._limit,
+  });
+  return { ...head, union: { all: ops.has('union all'), branchTables } };
+}
+
 export function selectShape(sel: Node): SelectShape {
+  if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
+  const windows: Node[] = [];
   const targets: Target[] = columnsOf(sel).map((c) => ({
-    column: outputColumn(c, problems),
+    column: outputColumn(c, problems, windows),
     key: shapeKey(c.expr),
   }));
   const outputs = targets.map((t) => t.column);
@@ -129,7 +232,8 @@ export function selectShape(sel: Node): SelectShape {
     const i = targets.findIndex((t) => t.key === key);
     return i >= 0 && (!hasStar || i < firstStar) ? i + 1 : null;
   };
-  const orderBy: OrderItem[] = asArray(sel.orderby)
+  // With a WINDOW clause the grammar files ORDER BY and LIMIT under _orderby and _limit.
+  const orderBy: OrderItem[] = asArray(sel.orderby ?? sel._orderby)
     .filter(isNode)
     .map((o) => {
       const desc = typeof o.type === 'string' && o.type.toUpperCase() === 'DESC';
@@ -143,12 +247,18 @@ export function selectShape(sel: Node): SelectShape {
   const groupBy = groupItems.map(positionOf);
   const distinct =
     typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
-  if (sel.having) problems.push('HAVING');
-  if (sel._next || sel.set_op) problems.push('UNION/INTERSECT/EXCEPT');
-  if (sel.window) problems.push('window functions');
+  const having = sel.having ? mysqlHaving(sel.having) : null;
+  if (sel.having && !having) problems.push('HAVING other than count()/sum() compared with numbers');
+  const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
+  if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
+    problems.push('window functions over grouped rows');
+  const nested = windows.map((w) => ({
+    what: 'a window function not partitioned by the shard key',
+    keys: partitionKeys(w, sel),
+  }));
   if (asArray(sel.options).some((o) => String(o).toUpperCase() === 'SQL_CALC_FOUND_ROWS'))
     problems.push('SQL_CALC_FOUND_ROWS');
-  const [limitNode, offsetNode] = limitNodes(sel.limit);
+  const [limitNode, offsetNode] = limitNodes(sel.limit ?? sel._limit);
   const limit: ValueRef | null = limitNode === undefined ? null : valueRef(limitNode);
   const offset: ValueRef | null = offsetNode === undefined ? null : valueRef(offsetNode);
   if (limitNode !== undefined && !limit) problems.push('a LIMIT expression');
@@ -163,5 +273,7 @@ export function selectShape(sel: Node): SelectShape {
     hasAggregates:
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
+    ...(nested.length > 0 ? { nested } : {}),
+    ...(having ? { having } : {}),
   };
 }

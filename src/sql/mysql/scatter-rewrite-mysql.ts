@@ -1,12 +1,14 @@
 // Per-shard SQL for a MySQL scatter read, the counterpart of src/sql/scatter-rewrite.ts with the
 // same signature so the router can be given the dialect's function: LIMIT [m,] n / LIMIT n
 // OFFSET m becomes LIMIT n+m (or no LIMIT for grouped results, which the merge limits), and
-// avg(x) becomes sum(x) with count(x) appended to the select list. The edit is textual, guided
+// avg(x) becomes sum(x) (aliased to the name the client expects) with count(x) appended to the
+// select list, and HAVING is dropped with its aggregates appended after those. The edit is textual, guided
 // by the MySQL lexer's tokens, so keywords inside strings, comments and backticks never match.
 // A `?` inside the replaced LIMIT disappears with it: the planner already used its value.
 import { ShardgateError } from '../../errors.js';
 import type { ScatterRewrite } from '../../router/plan.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
+import { HAVING_AGGREGATES } from './mysql-having.js';
 import { T } from './mysql-lexer.js';
 import { groupEnd } from './parse-text.js';
 
@@ -75,14 +77,65 @@ const SELECT_MODIFIERS = new Set([
   'sql_calc_found_rows',
 ]);
 
-/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
-function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: number[]): Edit[] {
+/** Token range of the top-level select list: [first item, end). */
+function selectList(
+  toks: readonly Token[],
+  top: number[],
+  what: string,
+): { selectAt: number; from: number; listEnd: number } {
   const selectAt = top.find((i) => isWordTok(toks[i], 'select'));
-  if (selectAt === undefined) throw unsupported('avg() outside a plain SELECT');
+  if (selectAt === undefined) throw unsupported(`${what} outside a plain SELECT`);
   let from = selectAt + 1;
   while (toks[from]?.type === T.WORD && SELECT_MODIFIERS.has(toks[from]!.text)) from++;
   const listEnd =
     top.find((i) => i > selectAt && toks[i]!.type === T.WORD && LIST_END.has(toks[i]!.text)) ?? toks.length;
+  return { selectAt, from, listEnd };
+}
+
+/** Words that end a HAVING clause at the top level. */
+const HAVING_END = new Set([
+  'order',
+  'limit',
+  'window',
+  'for',
+  'lock',
+  'into',
+  'union',
+  'intersect',
+  'except',
+]);
+
+/**
+ * HAVING removed (the merge evaluates it) and its count()/sum() calls appended to the select list,
+ * in text order (mysql-having.ts numbers the hidden columns the same way).
+ */
+function havingEdits(sql: string, toks: readonly Token[], top: number[]): Edit[] {
+  const at = top.find((i) => isWordTok(toks[i], 'having'));
+  if (at === undefined) throw unsupported('HAVING whose clause cannot be located');
+  const end =
+    top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_END.has(toks[i]!.text)) ?? toks.length;
+  const calls: string[] = [];
+  for (let i = at + 1; i < end; i++) {
+    const t = toks[i]!;
+    if (t.type === T.WORD && HAVING_AGGREGATES.has(t.text) && toks[i + 1]?.type === T.LPAREN) {
+      const close = groupEnd(toks, i + 1);
+      calls.push(sql.slice(t.start, toks[close - 1]!.end));
+      i = close - 1;
+    }
+  }
+  if (calls.length === 0) throw unsupported('HAVING without count() or sum()');
+  const { listEnd } = selectList(toks, top, 'HAVING');
+  const removeTo = end < toks.length ? toks[end]!.start : toks[end - 1]!.end;
+  const listAt = toks[listEnd - 1]!.end;
+  return [
+    { start: toks[at]!.start, end: removeTo, text: '' },
+    { start: listAt, end: listAt, text: `, ${calls.join(', ')}` },
+  ];
+}
+
+/** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
+function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: number[]): Edit[] {
+  const { selectAt, from, listEnd } = selectList(toks, top, 'avg()');
   // Select-list items as token ranges split at top-level commas.
   const items: Array<[number, number]> = [];
   let start = from;
@@ -113,6 +166,12 @@ function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: n
       (rest === 2 && isWordTok(toks[close], 'as'));
     if (!aliasOnly) throw unsupported('avg() inside an expression');
     edits.push({ start: name!.start, end: name!.end, text: 'sum' });
+    // Unaliased, MySQL names the column after the text as written: keep "avg(x)", not "sum(x)".
+    if (rest === 0) {
+      const written = sql.slice(name!.start, toks[close - 1]!.end).replace(/`/g, '``');
+      const at = toks[close - 1]!.end;
+      edits.push({ start: at, end: at, text: ` AS \`${written}\`` });
+    }
     counts.push(`count${sql.slice(toks[s + 1]!.start, toks[close - 1]!.end)}`);
   }
   const at = toks[listEnd - 1]!.end;
@@ -128,7 +187,11 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
   const toks = statements[0]!.filter((t) => t.type !== T.EXEC_OPEN && t.type !== T.EXEC_CLOSE);
   if (toks.length === 0) throw unsupported('an empty statement cannot be rewritten per shard');
   const top = topLevel(toks);
-  if (top.some((i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD)) {
+  // A UNION's top-level LIMIT is the whole statement's: only that may change per shard.
+  const setOp = top.some(
+    (i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD,
+  );
+  if (setOp && (rewrite.avgColumns.length > 0 || rewrite.having)) {
     throw unsupported('a set operation cannot be rewritten per shard');
   }
   const edits: Edit[] = [];
@@ -151,8 +214,11 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
     });
   }
   if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, toks, top, rewrite.avgColumns));
-  edits.sort((a, b) => b.start - a.start);
+  // After avg's counts: the merge expects HAVING's aggregates last among the hidden columns.
+  if (rewrite.having) edits.push(...havingEdits(sql, toks, top));
+  // From the end; of two insertions at one place the later-made goes in first, so it ends up after.
+  const ordered = edits.map((e, i) => ({ e, i })).sort((a, b) => b.e.start - a.e.start || b.i - a.i);
   let out = sql;
-  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const { e } of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }

@@ -1,12 +1,17 @@
-// A seeded, grammar-based generator of PostgreSQL statements over the demo schema (in the spirit
+// A seeded, grammar-based generator of SQL statements over the demo schema (in the spirit
 // of SQLancer and sqlsmith, much smaller): reads of every class the merge handles (plain, ordered
 // and paged, aggregates, grouping with HAVING, DISTINCT [ON], set operations, windows, CTEs,
 // subqueries on the shard key, aggregates inside expressions) and writes (INSERT, UPDATE, DELETE,
 // upserts, with RETURNING), each write followed by a query that compares the rows it touched.
 // Every statement's answer is deterministic on PostgreSQL itself: an ORDER BY with LIMIT covers
 // every output column, ordered aggregates say ORDER BY. The same seed gives the same statements.
+// One grammar for both dialects: where PostgreSQL and MySQL/MariaDB spell a construct differently
+// (string_agg / GROUP_CONCAT, ON CONFLICT / ON DUPLICATE KEY, RETURNING on UPDATE) the dialect
+// picks the spelling; DISTINCT ON and bool_and/bool_or/array_agg exist on PostgreSQL only.
 import type { Statement } from './harness.js';
-import { type ColumnKind, MODEL_TABLES, type ModelColumn, type ModelTable } from './pg-schema-model.js';
+import { type ColumnKind, MODEL_TABLES, type ModelColumn, type ModelTable } from './schema-model.js';
+
+export type Dialect = 'postgres' | 'mysql';
 
 /** mulberry32: small, fast, good enough for picking grammar branches. */
 export function seededRandom(seed: number): () => number {
@@ -24,15 +29,19 @@ export interface GeneratorOptions {
   seed: number;
   /** Demo users loaded (user_id 1..users; a few more ids are drawn to hit empty keys). */
   users: number;
+  /** SQL spelling; PostgreSQL when absent. */
+  dialect?: Dialect;
 }
 
 class Gen {
   private readonly rnd: () => number;
   private nextId = 10_000_000;
   private readonly inserted = new Map<string, Array<{ id: number; userId: number }>>();
+  private readonly mysql: boolean;
 
   constructor(private readonly options: GeneratorOptions) {
     this.rnd = seededRandom(options.seed);
+    this.mysql = options.dialect === 'mysql';
   }
 
   int(lo: number, hi: number): number {
@@ -215,14 +224,22 @@ class Gen {
     const t = this.table();
     const text = this.cols(t, 'text');
     const g = this.groupKey(t);
-    const parts = [
-      text.length > 0
-        ? `string_agg(${text[0]!.name}, ',' ORDER BY ${text[0]!.name}, id)`
-        : `string_agg(id::text, ',' ORDER BY id)`,
-      `array_agg(id ORDER BY id)`,
-      `bool_and(id > ${this.int(0, 200)})`,
-      `bool_or(user_id = ${this.user()})`,
-    ];
+    const parts = this.mysql
+      ? [
+          text.length > 0
+            ? `group_concat(${text[0]!.name} ORDER BY ${text[0]!.name}, id)`
+            : `group_concat(id ORDER BY id SEPARATOR ';')`,
+          `group_concat(DISTINCT user_id ORDER BY user_id DESC)`,
+          `group_concat(id ORDER BY id)`,
+        ]
+      : [
+          text.length > 0
+            ? `string_agg(${text[0]!.name}, ',' ORDER BY ${text[0]!.name}, id)`
+            : `string_agg(id::text, ',' ORDER BY id)`,
+          `array_agg(id ORDER BY id)`,
+          `bool_and(id > ${this.int(0, 200)})`,
+          `bool_or(user_id = ${this.user()})`,
+        ];
     const chosen = this.some(parts, 1, 2);
     if (this.chance(0.5)) return `SELECT ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.6)}`;
     return `SELECT ${g.name}, ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.5)} GROUP BY ${g.name} ORDER BY 1`;
@@ -236,6 +253,7 @@ class Gen {
   }
 
   distinctOn(): string {
+    if (this.mysql) return this.grouped(); // no DISTINCT ON in MySQL
     const t = this.sharded();
     const c = this.pick(t.columns.filter((x) => x.name !== 'user_id' && x.name !== 'id'));
     return `SELECT DISTINCT ON (user_id) user_id, id, ${c.name} FROM ${t.name}${this.where(t, 0.5)} ORDER BY user_id, id${this.chance(0.5) ? ' DESC' : ''}${this.paging()}`;
@@ -293,8 +311,9 @@ class Gen {
     };
   }
 
-  returning(t: ModelTable): string {
+  returning(t: ModelTable, update = false): string {
     if (!this.chance(0.5)) return '';
+    if (this.mysql && update) return ''; // MariaDB has RETURNING on INSERT and DELETE only
     return ` RETURNING ${this.some(t.columns, 1, 3)
       .map((c) => c.name)
       .join(', ')}`;
@@ -343,6 +362,14 @@ class Gen {
     const { id, userId } = this.pick(this.inserted.get(t.name)!);
     const { cols, vals } = this.values(t, id, userId);
     const settable = cols.slice(2);
+    if (this.mysql) {
+      const ignore = settable.length === 0 || this.chance(0.3);
+      const update = settable.map((c) => `${c} = VALUES(${c})`).join(', ');
+      return [
+        `INSERT ${ignore ? 'IGNORE ' : ''}INTO ${t.name} (${cols.join(', ')}) VALUES (${vals.join(', ')})${ignore ? '' : ` ON DUPLICATE KEY UPDATE ${update}`}${this.returning(t)}`,
+        this.check(t, userId),
+      ];
+    }
     const action =
       settable.length === 0 || this.chance(0.3)
         ? 'DO NOTHING'
@@ -362,7 +389,7 @@ class Gen {
     if (c.kind === 'bool') value = this.pick([value, `NOT ${c.name}`]);
     const extra = this.chance(0.5) ? ` AND ${this.predicate({ ...t, sharded: false })}` : '';
     return [
-      `UPDATE ${t.name} SET ${c.name} = ${value} WHERE user_id = ${u}${extra}${this.returning(t)}`,
+      `UPDATE ${t.name} SET ${c.name} = ${value} WHERE user_id = ${u}${extra}${this.returning(t, true)}`,
       this.check(t, u),
     ];
   }
@@ -426,7 +453,7 @@ class Gen {
 }
 
 /** `count` statements (a write's check query counts as one) from `seed`. */
-export function generatePgStatements(count: number, options: GeneratorOptions): Statement[] {
+export function generateStatements(count: number, options: GeneratorOptions): Statement[] {
   const gen = new Gen(options);
   const out: Statement[] = [];
   while (out.length < count) {

@@ -1,0 +1,164 @@
+// The two sides of the MySQL oracle (the twin of pg-topology.ts): the demo schema and rows in one
+// unsharded MariaDB database (the oracle, "oracle<N>" on the first shard's primary) and in a
+// shardgate topology of N MariaDB shards with GTID replicas started by the local launcher, every
+// data type at level strong so replica lag plays no part. shardgate runs in this process with its
+// MySQL front end on a free port. One cluster serves several topologies (2 shards, 3 shards),
+// each in its own databases, so a run starts the servers once.
+import mysql from 'mysql2/promise';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
+import {
+  type MariadbCluster,
+  type MariadbServer,
+  startMariadbCluster,
+} from '../../src/local/mariadb-cluster.js';
+import { loadMysqlDemoData, mysqlDemoSchemaStatements } from '../../src/local/mysql-demo-schema.js';
+import { freePort } from '../../src/local/ports.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { oracleDataSql } from './pg-topology.js';
+
+export interface MysqlOracleTopology {
+  shards: number;
+  proxy: ProxyHandle;
+  config: ShardgateConfig;
+  /** A connection on this topology's unsharded oracle database. */
+  oracle: mysql.Connection;
+  /** A connection through shardgate's MySQL port. */
+  shardgate: mysql.Connection;
+  /** Stops shardgate and closes the connections (the servers belong to the cluster). */
+  stop(): Promise<void>;
+}
+
+export interface MysqlOracleCluster {
+  cluster: MariadbCluster;
+  /** A fresh topology on the first `shards` shards (databases sg<shards> and oracle<shards>). */
+  topology(shards: number, users: number): Promise<MysqlOracleTopology>;
+  stop(): Promise<void>;
+}
+
+async function connect(options: mysql.ConnectionOptions): Promise<mysql.Connection> {
+  const c = await mysql.createConnection(options);
+  c.on('error', () => undefined);
+  return c;
+}
+
+async function recreateDatabase(cluster: MariadbCluster, server: MariadbServer, name: string): Promise<void> {
+  const admin = await cluster.connect(server.name, null);
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<ShardgateConfig> {
+  const launched = cluster.shards.slice(0, shards);
+  const ranges = evenKeyRanges(shards);
+  const closedPort = await freePort();
+  const base = configForLocalShards(
+    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
+    { database: 'shardgate' },
+  );
+  const strong = Object.fromEntries(Object.keys(base.dataTypes).map((name) => [name, { level: 'strong' }]));
+  return configForLocalShards(
+    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
+    {
+      database: 'shardgate',
+      overrides: {
+        listen: {
+          postgres: { host: '127.0.0.1', port: 0 },
+          mysql: { host: '127.0.0.1', port: 0 },
+          admin: { host: '127.0.0.1', port: 0 },
+        },
+        mysqlShards: launched.map((s, i) => ({
+          name: s.name,
+          keyRange: ranges[i],
+          protocol: 'mysql',
+          primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
+          replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
+        })),
+        backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: `sg${shards}` },
+        routing: { defaultLevel: 'strong' },
+        dataTypes: strong,
+        observability: { enabled: false },
+      },
+    },
+  );
+}
+
+async function startTopology(
+  cluster: MariadbCluster,
+  shards: number,
+  users: number,
+): Promise<MysqlOracleTopology> {
+  if (shards > cluster.shards.length)
+    throw new Error(`the cluster has ${cluster.shards.length} shards, not ${shards}`);
+  const launched = cluster.shards.slice(0, shards);
+  for (const s of launched) await recreateDatabase(cluster, s.primary, `sg${shards}`);
+  const config = await topologyConfig(cluster, shards);
+  await loadMysqlDemoData(config, { users });
+  const primary = launched[0]!.primary;
+  await recreateDatabase(cluster, primary, `oracle${shards}`);
+  const opened: mysql.Connection[] = [];
+  let proxy: ProxyHandle | null = null;
+  try {
+    const oracle = await connect({
+      host: primary.host,
+      port: primary.port,
+      user: 'root',
+      database: `oracle${shards}`,
+    });
+    opened.push(oracle);
+    for (const ddl of mysqlDemoSchemaStatements()) await oracle.query(ddl);
+    for (const sql of oracleDataSql(users)) await oracle.query(sql);
+    proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null });
+    if (!proxy.mysql) throw new Error('the MySQL front end did not start');
+    const shardgate = await connect({
+      host: '127.0.0.1',
+      port: proxy.mysql.port,
+      user: 'app',
+      password: 'app',
+      database: `sg${shards}`,
+    });
+    opened.push(shardgate);
+    const handle = proxy;
+    return {
+      shards,
+      proxy: handle,
+      config,
+      oracle,
+      shardgate,
+      async stop() {
+        await Promise.all(opened.map((c) => c.end().catch(() => c.destroy())));
+        await handle.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(opened.map((c) => c.end().catch(() => c.destroy())));
+    await proxy?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Local MariaDB servers: `shards` primaries with `replicas` GTID replicas each. */
+export async function startMysqlOracleCluster(options: {
+  shards: number;
+  replicas: number;
+}): Promise<MysqlOracleCluster> {
+  const cluster = await startMariadbCluster({ shards: options.shards, replicasPerShard: options.replicas });
+  const running: MysqlOracleTopology[] = [];
+  return {
+    cluster,
+    async topology(shards, users) {
+      const t = await startTopology(cluster, shards, users);
+      running.push(t);
+      return t;
+    },
+    async stop() {
+      for (const t of running) await t.stop().catch(() => undefined);
+      await cluster.stop({ immediate: true }); // throwaway data: no shutdown checkpoints
+    },
+  };
+}

@@ -1,0 +1,46 @@
+// `shardgate bench scatter`: what an ordered scatter of N rows over S shards costs through
+// shardgate against the shards answering directly (see scatter-cost.ts). Loopback, bounded.
+import type { Command } from 'commander';
+import { intOption } from '../lib/cli-args.js';
+import { loadSnapshot } from '../lib/machine.js';
+import { runScatterCost } from './scatter-cost.js';
+
+export function registerScatterCommand(parent: Command): void {
+  parent
+    .command('scatter')
+    .description(
+      'scatter cost: one ordered query over --rows rows on --shards PostgreSQL shards through shardgate, against the shards answering their parts directly (A/B alternated, medians)',
+    )
+    .option('--shards <n>', 'shards', intOption('--shards', 2, 8), 4)
+    .option('--rows <n>', 'rows in the table', intOption('--rows', 1_000, 2_000_000), 100_000)
+    .option('--repeats <n>', 'measured repeats', intOption('--repeats', 1, 200), 15)
+    .option('--warmup <n>', 'unmeasured repeats first', intOption('--warmup', 0, 50), 3)
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      const before = loadSnapshot();
+      const r = await runScatterCost({
+        shards: opts.shards as number,
+        rows: opts.rows as number,
+        repeats: opts.repeats as number,
+        warmup: opts.warmup as number,
+        log,
+      });
+      const after = loadSnapshot();
+      if (opts.json === true) {
+        process.stdout.write(`${JSON.stringify({ ...r, load: [before, after] }, null, 2)}\n`);
+        return;
+      }
+      const out = [
+        `query: ${r.query}`,
+        `rows per shard: ${Object.entries(r.rowsPerShard)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ')}`,
+        `median through shardgate:            ${r.shardgateMs.toFixed(1)} ms`,
+        `median shards at once, directly:     ${r.directAllMs.toFixed(1)} ms  (ratio ${r.ratioToDirectAll.toFixed(2)}x)`,
+        `median slowest shard alone:          ${r.slowestAloneMs.toFixed(1)} ms  (ratio ${r.ratioToSlowestAlone.toFixed(2)}x)`,
+        `load average before ${before.loadavg.map((l) => l.toFixed(2)).join(' ')}, after ${after.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+      ];
+      process.stdout.write(`${out.join('\n')}\n`);
+    });
+}
