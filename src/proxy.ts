@@ -14,6 +14,7 @@ import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
+import { AuthQueryLookup } from './backend/auth-query.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
@@ -169,6 +170,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     : null;
   // Unauthenticated connections per source address, counted over both listeners.
   const preAuth = new PreAuthLimit(() => config.limits.maxUnauthenticatedPerAddress);
+  const authQuery = config.authQuery ? new AuthQueryLookup(topology, config.authQuery) : undefined;
   const pgListener = new PgListener(
     {
       config,
@@ -180,6 +182,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       observer: observers,
       tls: tlsConfig,
       resultCache,
+      ...(authQuery ? { authQuery } : {}),
     },
     preAuth,
   );
@@ -277,6 +280,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await pgListener.close();
       await mysql?.listener.close();
       await mysql?.topology.close();
+      await authQuery?.close();
       await topology.close();
     },
   };

@@ -36,6 +36,9 @@ export {
 import { type CollectedResponse, ResultCollector } from '../protocol/mysql/result-collector.js';
 import { encodeTextCommand, type ParamType } from '../protocol/mysql/statements.js';
 
+/** The server denied this user's login (its own identity, users[].backend). */
+class MysqlLoginRefused extends Error {}
+
 export interface MysqlServerAddress {
   /** Server name from the topology, e.g. "s0-primary". */
   name: string;
@@ -165,6 +168,14 @@ export class MysqlServerConnection {
       if (setup.error) throw new Error(`session tracking setup failed: ${setup.error.message}`);
     } catch (err) {
       socket.destroy();
+      if (err instanceof MysqlLoginRefused) {
+        throw new ShardgateError('BACKEND_LOGIN_REFUSED', {
+          server: address.name,
+          shard: address.shard,
+          role: address.user,
+          detail: err.message,
+        });
+      }
       throw new ShardgateError('BACKEND_UNAVAILABLE', {
         server: address.name,
         shard: address.shard,
@@ -246,7 +257,13 @@ export class MysqlServerConnection {
               resolve();
               return;
             }
-            if (marker === MARKER.ERR) throw new Error(decodeErr(payload).message);
+            if (marker === MARKER.ERR) {
+              const e = decodeErr(payload);
+              // Access denied (1044, 1045) is about the user's own identity, not the server.
+              throw e.errno === 1044 || e.errno === 1045
+                ? new MysqlLoginRefused(e.message)
+                : new Error(e.message);
+            }
             if (marker === MARKER.AUTH_SWITCH) {
               const sw = decodeAuthSwitchRequest(payload);
               plugin = sw.plugin;

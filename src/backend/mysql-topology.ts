@@ -5,6 +5,7 @@
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { IdentityPools } from './identity.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
 import { serverNames, shardPoolConfig } from './topology.js';
@@ -16,7 +17,10 @@ export interface MysqlRuntimeServer {
   host: string;
   port: number;
   database: string;
+  /** The service identity's pool (monitors, service users). */
   pool: MysqlPool;
+  /** Pools per identity (identity.ts); a session's schema is set on each use, so one per user. */
+  pools: IdentityPools<MysqlPool>;
   view: ServerView;
 }
 
@@ -58,7 +62,7 @@ export class MysqlTopology {
         existing.shard === shard.name &&
         existing.role === role
       ) {
-        existing.pool.updateConfig(shardPoolConfig(config, shard));
+        for (const p of existing.pools.all()) p.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         return existing;
       }
@@ -73,6 +77,7 @@ export class MysqlTopology {
         password: config.backend.mysqlPassword,
         allowCleartextPassword: config.backend.allowCleartextPassword,
       };
+      const pool = new MysqlPool(address, shardPoolConfig(config, shard));
       const runtime: MysqlRuntimeServer = {
         name,
         shard: shard.name,
@@ -80,7 +85,15 @@ export class MysqlTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: new MysqlPool(address, shardPoolConfig(config, shard)),
+        pool,
+        pools: new IdentityPools(
+          pool,
+          (identity) =>
+            new MysqlPool(
+              { ...address, user: identity.user, password: identity.password },
+              shardPoolConfig(this.config, shard),
+            ),
+        ),
         view: {
           name,
           shard: shard.name,
@@ -107,7 +120,7 @@ export class MysqlTopology {
       });
     }
     for (const [name, old] of this.servers) {
-      if (next.get(name) !== old) void old.pool.close();
+      if (next.get(name) !== old) void old.pools.close();
     }
     this.servers = next;
     this.shards = shards;
@@ -183,6 +196,6 @@ export class MysqlTopology {
 
   async close(): Promise<void> {
     this.monitor.stop();
-    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
   }
 }

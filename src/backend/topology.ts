@@ -5,6 +5,7 @@
 import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
+import { type BackendIdentity, backendDatabase, IdentityPools, SERVICE_IDENTITY } from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
 import { applyPromotions } from './promotions.js';
@@ -16,7 +17,10 @@ export interface RuntimeServer {
   host: string;
   port: number;
   database: string;
+  /** The service identity's pool on the server's own database (monitors, migrations, service users). */
   pool: PgPool;
+  /** Pools per (identity, backend database): see identity.ts. */
+  pools: IdentityPools<PgPool>;
   view: ServerView;
 }
 
@@ -99,7 +103,7 @@ export class RuntimeTopology {
         existing.shard === shard.name &&
         existing.role === role
       ) {
-        existing.pool.updateConfig(shardPoolConfig(config, shard));
+        for (const p of existing.pools.all()) p.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         existing.view.drained = this.drained.has(name);
         return existing;
@@ -115,6 +119,7 @@ export class RuntimeTopology {
         password: config.backend.password,
         allowCleartextPassword: config.backend.allowCleartextPassword,
       };
+      const pool = this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard));
       const runtime: RuntimeServer = {
         name,
         shard: shard.name,
@@ -122,7 +127,21 @@ export class RuntimeTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard)),
+        pool,
+        pools: new IdentityPools(
+          pool,
+          (identity, db) =>
+            new PgPool(
+              {
+                ...address,
+                database: db,
+                ...(identity.service
+                  ? {}
+                  : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
+              },
+              shardPoolConfig(this.config, shard),
+            ),
+        ),
         view: {
           name,
           shard: shard.name,
@@ -155,7 +174,7 @@ export class RuntimeTopology {
       });
     }
     for (const [name, old] of this.servers) {
-      if (next.get(name) !== old) void old.pool.close();
+      if (next.get(name) !== old) void old.pools.close();
     }
     this.servers = next;
     this.shards = shards;
@@ -274,10 +293,23 @@ export class RuntimeTopology {
     return undefined;
   }
 
-  /** ParameterStatus values for new clients, from the default shard's primary. */
-  async serverParameters(): Promise<Map<string, string>> {
+  /** The pool a session of `identity` connected to `clientDatabase` uses on `server`. */
+  poolFor(server: RuntimeServer, identity: BackendIdentity, clientDatabase: string): PgPool {
+    const database = backendDatabase(this.config, clientDatabase, server.shard, server.database);
+    return server.pools.poolFor(identity, database, server.database);
+  }
+
+  /**
+   * ParameterStatus values for new clients, from the default shard's primary as the client's
+   * identity (is_superuser and session_authorization are the role's); its first connection
+   * also proves the server accepts the role.
+   */
+  async serverParameters(
+    identity: BackendIdentity = SERVICE_IDENTITY,
+    clientDatabase = '',
+  ): Promise<Map<string, string>> {
     const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
-    const pool = shard.primary.pool;
+    const pool = this.poolFor(shard.primary, identity, clientDatabase);
     if (!pool.parameters) {
       const conn = await pool.acquire();
       pool.release(conn);
@@ -294,6 +326,6 @@ export class RuntimeTopology {
     this.monitor.stop();
     for (const pool of this.standby.values()) void pool.close();
     this.standby.clear();
-    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
   }
 }

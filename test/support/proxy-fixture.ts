@@ -30,13 +30,15 @@ export interface FixtureOptions {
   demoData?: boolean;
   /** Standalone primaries "spare1", "spare2", ... listed in migration.spares (split targets). */
   spares?: number;
+  /** Servers check passwords of roles other than postgres (SCRAM over TCP), see postgres-cluster.ts. */
+  passwordLogins?: boolean;
 }
 
 export const TEST_USERS = [
-  { name: 'app', password: 'app', auth: 'scram-sha-256' },
-  { name: 'md5user', password: 'secret5', auth: 'md5' },
-  { name: 'trusty', password: '', auth: 'trust' },
-  { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true },
+  { name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' },
+  { name: 'md5user', password: 'secret5', auth: 'md5', backend: 'service' },
+  { name: 'trusty', password: '', auth: 'trust', backend: 'service' },
+  { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true, backend: 'service' },
 ];
 
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
@@ -44,6 +46,7 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     shards: options.shards ?? 2,
     replicasPerShard: options.replicas ?? 1,
     database: 'shardgate',
+    passwordLogins: options.passwordLogins ?? false,
   });
   try {
     const spares = [];

@@ -4,6 +4,8 @@
 // shardgate itself. Transaction pooling: a backend connection is held while the server says
 // the session is in a transaction, or while the session is pinned; otherwise it goes back to
 // the pool after every command.
+import type { BackendIdentity } from '../../backend/identity.js';
+import { databaseNames } from '../../backend/identity.js';
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
@@ -27,6 +29,8 @@ import { chooseTarget, noteCollation, pins } from './statement-rules.js';
 /** What the cycle needs of its session. */
 export interface CycleSession {
   readonly state: MysqlSessionState;
+  /** Who the session is on the servers (identity.ts). */
+  readonly backend: BackendIdentity;
   write(bytes: Buffer): void;
   fail(err: ShardgateError): void;
   close(): void;
@@ -228,7 +232,7 @@ export class CommandCycle {
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */
   private async initDb(packet: LogicalPacket): Promise<void> {
     const database = packet.payload.toString('utf8', 1);
-    const allowed = this.services.config.databases;
+    const allowed = databaseNames(this.services.config);
     if (allowed.length > 0 && !allowed.includes(database)) {
       throw new ShardgateError('UNKNOWN_DATABASE', { database, known: allowed.join(', ') });
     }
@@ -384,12 +388,12 @@ export class CommandCycle {
   private bindingOn(serverName: string): MysqlBinding | Promise<MysqlBinding> {
     const server = this.services.topology.server(serverName);
     if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
-    const idle = MysqlBinding.tryAcquire(server, foundRows(this.state));
+    const idle = MysqlBinding.tryAcquire(server, this.session.backend, foundRows(this.state));
     if (idle) {
       this.hold(idle);
       return idle;
     }
-    return MysqlBinding.acquire(server, foundRows(this.state)).then((binding) => {
+    return MysqlBinding.acquire(server, this.session.backend, foundRows(this.state)).then((binding) => {
       this.hold(binding);
       return binding;
     });
@@ -412,7 +416,7 @@ export class CommandCycle {
     const wait = target.wait!;
     const server = this.services.topology.server(target.server);
     if (!server || wait.maxWaitMs <= 0) return null;
-    const binding = await MysqlBinding.acquire(server, foundRows(this.state));
+    const binding = await MysqlBinding.acquire(server, this.session.backend, foundRows(this.state));
     try {
       const seconds = (wait.maxWaitMs / 1000).toFixed(3);
       const position = wait.position.replace(/[^0-9,-]/g, '');
