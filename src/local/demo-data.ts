@@ -75,6 +75,27 @@ export async function loadDemoData(
       }
     }),
   );
+  // Split targets serve the same users: their roles exist there before any table moves in.
+  const roles = demoRoles(config);
+  if (roles.length > 0) {
+    await Promise.all(
+      config.migration.spares.map(async (spare) => {
+        const client = new pg.Client({
+          host: spare.host,
+          port: spare.port,
+          user: config.backend.user,
+          password: config.backend.password || undefined,
+          database: spare.database ?? config.backend.database,
+        });
+        await client.connect();
+        try {
+          await client.query(pgDemoRolesSql(roles));
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+  }
   void serverNames;
   return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
 }
