@@ -70,3 +70,28 @@ export function mysqlDemoRolesStatements(roles: readonly DemoRole[], database: s
     ];
   });
 }
+
+/** The demo's role for shardgate's own work (lag monitor, history, splits): no superuser. */
+export const DEMO_OPS_ROLE = 'shardgate_ops';
+
+/**
+ * The ops role on a server: it reads replication state (pg_monitor), streams changes and creates
+ * slots (REPLICATION), ends its own stale walsenders (pg_signal_backend), creates the moved tables
+ * on a split's targets (CREATE on the database and schema public) and owns the demo tables (a
+ * publication and setval need the owner).
+ */
+export function pgOpsRoleSql(database: string): string {
+  const id = pgIdent(DEMO_OPS_ROLE);
+  return `DO $ops$ DECLARE t record; BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${pgLiteral(DEMO_OPS_ROLE)}) THEN
+    CREATE ROLE ${id} LOGIN NOSUPERUSER REPLICATION;
+  END IF;
+  FOR t IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') LOOP
+    EXECUTE format('ALTER TABLE public.%I OWNER TO ${id}', t.relname);
+  END LOOP;
+END $ops$;
+GRANT pg_monitor, pg_signal_backend TO ${id};
+GRANT CREATE ON DATABASE ${pgIdent(database)} TO ${id};
+GRANT USAGE, CREATE ON SCHEMA public TO ${id};`;
+}
