@@ -39,6 +39,8 @@ interface SuiteResult {
   target: string;
   passed: number;
   failed: string[];
+  /** postgres.js: which tests passed (to compare targets). */
+  passedNames?: string[];
 }
 
 function run(
@@ -101,10 +103,11 @@ function preparePostgresJs(dir: string): void {
   const text = readFileSync(bootstrap, 'utf8');
   writeFileSync(bootstrap, text.replace(/^exec\(.*$/gm, ''));
   const runner = path.join(dir, 'tests', 'test.js');
-  writeFileSync(
-    runner,
-    readFileSync(runner, 'utf8').replace(/failed\s*\?\s*\(ignored\+\+, ignore\)\s*:\s*fn\(\)/, 'fn()'),
-  );
+  // Keep going after a failure, and name each passing test (✅ alone does not say which).
+  const patched = readFileSync(runner, 'utf8')
+    .replace(/failed\s*\?\s*\(ignored\+\+, ignore\)\s*:\s*fn\(\)/, 'fn()')
+    .replace("process.stdout.write('✅')", "process.stdout.write('✅ ' + tests[line].name + '\\n')");
+  writeFileSync(runner, patched);
 }
 
 async function runPostgresJs(
@@ -129,8 +132,9 @@ async function runPostgresJs(
     path.join(logDir, `postgres.js ${target.name}.log`),
     /⚠️ Not good|🎉/,
   );
+  const passedNames = [...out.matchAll(/✅ (.*)/g)].map((m) => m[1]!);
   const failed = [...out.matchAll(/⛔️ (.*) at line/g)].map((m) => m[1]!);
-  return { target: target.name, passed: (out.match(/✅/g) ?? []).length, failed };
+  return { target: target.name, passed: passedNames.length, failed, passedNames };
 }
 
 // ---------------------------------------------------------------------------- node-postgres ---
