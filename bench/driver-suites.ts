@@ -228,6 +228,8 @@ try {
         'postgres',
         { name: 'postgres_js_test', database: 'postgres_js_test' },
         { name: 'ci_db_test', database: 'ci_db_test' },
+        // node-postgres gh-130 runs psql against template1.
+        { name: 'template1', database: 'template1' },
       ],
       pool: { mode, size: 40 },
       observability: { enabled: false },
