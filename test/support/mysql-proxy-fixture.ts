@@ -25,7 +25,12 @@ import { shardForValue } from '../../src/router/sharding/resolve.js';
 export const MYSQL_TEST_USERS = [
   { name: 'app', password: 'app', mysqlAuth: 'caching_sha2_password', backend: 'service' },
   { name: 'native', password: 'native-pw', mysqlAuth: 'mysql_native_password', backend: 'service' },
-  { name: 'hashed', password: makeScramVerifier('hashed-pw'), mysqlAuth: 'caching_sha2_password', backend: 'service' },
+  {
+    name: 'hashed',
+    password: makeScramVerifier('hashed-pw'),
+    mysqlAuth: 'caching_sha2_password',
+    backend: 'service',
+  },
   { name: 'other', password: 'other-pw', mysqlAuth: 'mysql_native_password', backend: 'service' },
 ];
 
