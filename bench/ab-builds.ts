@@ -34,7 +34,7 @@ async function startProxy(name: string, root: string) {
   writeFileSync(
     file,
     `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
-users: [{ name: bench, password: '', auth: trust }]
+users: [{ name: bench, password: '', auth: trust, backend: service }]
 backend: { user: postgres, database: bench }
 pool: { mode: transaction, size: 20 }
 shards:

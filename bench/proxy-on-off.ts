@@ -31,7 +31,7 @@ async function startProxy(on: boolean) {
     file,
     `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
 workers: ${process.env.W ?? 1}
-users: [{ name: bench, password: '', auth: trust }]
+users: [{ name: bench, password: '', auth: trust, backend: service }]
 backend: { user: postgres, database: bench }
 pool: { mode: transaction, size: 20 }
 ${toggle}

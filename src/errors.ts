@@ -104,6 +104,14 @@ export const ERRORS = {
     message: 'this shardgate listener requires TLS; connect with sslmode=require',
   },
   // --- backends / pools ---------------------------------------------------------------------
+  BACKEND_LOGIN_REFUSED: {
+    // The server refused this user's own role (users[].backend): not a server fault, no retry.
+    sqlstate: '28000',
+    mysqlErrno: 1045,
+    severity: 'FATAL',
+    message:
+      '{server} of shard {shard} refused the login of role "{role}": {detail}; create the role there with LOGIN and the password shardgate uses (users[].backend), or give the user backend: service',
+  },
   BACKEND_UNAVAILABLE: {
     sqlstate: '08006',
     mysqlErrno: 2003,

@@ -14,6 +14,7 @@ import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
+import { AuthQueryLookup } from './backend/auth-query.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
 import { RuntimeTopology } from './backend/topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
@@ -183,6 +184,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     : null;
   // Unauthenticated connections per source address, counted over both listeners.
   const preAuth = new PreAuthLimit(() => config.limits.maxUnauthenticatedPerAddress);
+  const authQuery = config.authQuery ? new AuthQueryLookup(topology, config.authQuery) : undefined;
   const pgListener = new PgListener(
     {
       config,
@@ -194,6 +196,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       observer: observers,
       tls: tlsConfig,
       resultCache,
+      ...(authQuery ? { authQuery } : {}),
     },
     preAuth,
   );
@@ -295,6 +298,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await sharedCache?.close();
       await mysql?.listener.close();
       await mysql?.topology.close();
+      await authQuery?.close();
       await topology.close();
     },
   };

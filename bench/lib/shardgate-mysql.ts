@@ -42,6 +42,8 @@ export function shardgateMysqlConfig(o: ShardgateMysqlConfigOptions): Record<str
         password: o.client.password,
         auth: 'scram-sha-256',
         mysqlAuth: 'mysql_native_password',
+        // The benchmark compares proxies, not privileges: the backend's own user, as direct clients use.
+        backend: 'service',
       },
     ],
     backend: {

@@ -67,7 +67,7 @@ export function shardgateBenchConfig(o: ShardgateBenchConfigOptions): Record<str
       admin: { host: '127.0.0.1', port: o.adminPort },
     },
     workers: o.workers,
-    users: [{ name: o.benchUser, password: '', auth: 'trust' }],
+    users: [{ name: o.benchUser, password: '', auth: 'trust', backend: 'service' }],
     backend: { user: o.backend.user, database: o.backend.database },
     pool: { mode: 'transaction', size: o.poolSize ?? 20 },
     shards: [{ name: 's0', keyRange: '-', primary: { host: o.backend.host, port: o.backend.port } }],

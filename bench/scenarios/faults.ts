@@ -55,7 +55,7 @@ async function runOne(
       {
         database: 'shardgate',
         overrides: {
-          users: [{ name: 'bench', password: '', auth: 'trust' }],
+          users: [{ name: 'bench', password: '', auth: 'trust', backend: 'service' }],
           listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
           pool: { mode: poolMode },
         },

@@ -86,7 +86,7 @@ export async function runFuzz(o: FuzzOptions, log: (line: string) => void): Prom
       {
         database: 'shardgate',
         overrides: {
-          users: [{ name: 'fuzz', password: '', auth: 'trust' }],
+          users: [{ name: 'fuzz', password: '', auth: 'trust', backend: 'service' }],
           listen: { postgres: { host: '127.0.0.1', port }, admin: { host: '127.0.0.1', port: adminPort } },
           migration: { stateDir: join(dir, 'migrations') },
           log: { level: 'error' },

@@ -48,7 +48,9 @@ export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology
     method: 'GET',
     path: '/api/pools',
     open: true,
-    handler: () => ({ json: topology.allServers().map((s) => s.pool.stats()) }),
+    handler: () => ({
+      json: topology.allServers().flatMap((s) => s.pools.all().map((p) => p.identityStats())),
+    }),
   });
 }
 

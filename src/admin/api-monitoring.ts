@@ -1,5 +1,7 @@
 // Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
 // /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
+
+import { serverPoolStats } from '../backend/pool.js';
 import type { RuntimeTopology } from '../backend/topology.js';
 import {
   computeSplitPoint,
@@ -71,7 +73,7 @@ export function registerMonitoringRoutes(
     return topology.shardList().map((s) => {
       const snap = snapshot.shards.find((x) => x.shard === s.name);
       const lat = tracker.latency.summaries().filter((l) => l.shard === s.name);
-      const pools = [s.primary, ...s.replicas].map((srv) => srv.pool.stats());
+      const pools = [s.primary, ...s.replicas].map((srv) => serverPoolStats(srv.pools.all()));
       const host = obs.hosts.figures(s.primary.name);
       const primaryHealth = health.find((x) => x.name === s.primary.name);
       return {
@@ -206,7 +208,7 @@ export function registerMonitoringRoutes(
         topology.shardList().map((s) => ({
           shard: s.name,
           avgConcurrent: tracker.latency.averageConcurrency(s.name),
-          peakConcurrent: s.primary.pool.stats().peakActive,
+          peakConcurrent: serverPoolStats(s.primary.pools.all()).peakActive,
           currentSize: s.primary.pool.stats().size,
         })),
       );

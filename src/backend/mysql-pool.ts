@@ -181,6 +181,8 @@ export class MysqlPool {
         return conn;
       } catch (err) {
         lastErr = err;
+        // A refused user is the user's configuration, not the server's health: no retry.
+        if (err instanceof ShardgateError && err.code === 'BACKEND_LOGIN_REFUSED') break;
         this.lastError = err instanceof Error ? err.message : String(err);
         if (attempt < this.config.connectRetries) {
           await new Promise((r) => setTimeout(r, delay));

@@ -39,6 +39,9 @@ export {
 import { type CollectedResponse, ResultCollector } from '../protocol/mysql/result-collector.js';
 import { encodeTextCommand, type ParamType } from '../protocol/mysql/statements.js';
 
+/** The server denied this user's login (its own identity, users[].backend). */
+class MysqlLoginRefused extends Error {}
+
 export interface MysqlServerAddress {
   /** Server name from the topology, e.g. "s0-primary". */
   name: string;
@@ -191,6 +194,14 @@ export class MysqlServerConnection {
     } catch (err) {
       conn.socket.destroy();
       socket.destroy();
+      if (err instanceof MysqlLoginRefused) {
+        throw new ShardgateError('BACKEND_LOGIN_REFUSED', {
+          server: address.name,
+          shard: address.shard,
+          role: address.user,
+          detail: err.message,
+        });
+      }
       const where = {
         server: address.name,
         shard: address.shard,
@@ -274,7 +285,13 @@ export class MysqlServerConnection {
               resolve();
               return;
             }
-            if (marker === MARKER.ERR) throw new Error(decodeErr(payload).message);
+            if (marker === MARKER.ERR) {
+              const e = decodeErr(payload);
+              // Access denied (1044, 1045) is about the user's own identity, not the server.
+              throw e.errno === 1044 || e.errno === 1045
+                ? new MysqlLoginRefused(e.message)
+                : new Error(e.message);
+            }
             if (marker === MARKER.AUTH_SWITCH) {
               const sw = decodeAuthSwitchRequest(payload);
               plugin = sw.plugin;

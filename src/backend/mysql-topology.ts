@@ -6,6 +6,7 @@ import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { resolveBackendTls, sameTls } from './backend-tls.js';
+import { IdentityPools } from './identity.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
 import { serverNames, shardPoolConfig } from './topology.js';
@@ -17,7 +18,10 @@ export interface MysqlRuntimeServer {
   host: string;
   port: number;
   database: string;
+  /** The service identity's pool (monitors, service users). */
   pool: MysqlPool;
+  /** Pools per identity (identity.ts); a session's schema is set on each use, so one per user. */
+  pools: IdentityPools<MysqlPool>;
   view: ServerView;
 }
 
@@ -60,7 +64,7 @@ export class MysqlTopology {
         existing.role === role &&
         sameTls(existing.pool.address.tls, resolveBackendTls(config.backend.mysqlTls, server.tls))
       ) {
-        existing.pool.updateConfig(shardPoolConfig(config, shard));
+        for (const p of existing.pools.all()) p.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         return existing;
       }
@@ -76,6 +80,7 @@ export class MysqlTopology {
         allowCleartextPassword: config.backend.allowCleartextPassword,
         tls: resolveBackendTls(config.backend.mysqlTls, server.tls),
       };
+      const pool = new MysqlPool(address, shardPoolConfig(config, shard));
       const runtime: MysqlRuntimeServer = {
         name,
         shard: shard.name,
@@ -83,7 +88,15 @@ export class MysqlTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: new MysqlPool(address, shardPoolConfig(config, shard)),
+        pool,
+        pools: new IdentityPools(
+          pool,
+          (identity) =>
+            new MysqlPool(
+              { ...address, user: identity.user, password: identity.password },
+              shardPoolConfig(this.config, shard),
+            ),
+        ),
         view: {
           name,
           shard: shard.name,
@@ -110,7 +123,7 @@ export class MysqlTopology {
       });
     }
     for (const [name, old] of this.servers) {
-      if (next.get(name) !== old) void old.pool.close();
+      if (next.get(name) !== old) void old.pools.close();
     }
     this.servers = next;
     this.shards = shards;
@@ -186,6 +199,6 @@ export class MysqlTopology {
 
   async close(): Promise<void> {
     this.monitor.stop();
-    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
   }
 }

@@ -7,7 +7,7 @@ import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { ShardgateError } from '../errors.js';
 import { md5ClientResponse } from '../protocol/postgres/md5.js';
-import { ScramClient } from '../protocol/postgres/scram.js';
+import { ScramClient, type ScramKeys } from '../protocol/postgres/scram.js';
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 
 export interface ServerAddress {
@@ -20,6 +20,8 @@ export interface ServerAddress {
   database: string;
   user: string;
   password: string;
+  /** SCRAM keys a client proved (identity.ts): used instead of `password` when a server asks for SCRAM. */
+  scramKeys?: ScramKeys;
   /** Answer AuthenticationCleartextPassword (config backend.allowCleartextPassword). */
   allowCleartextPassword?: boolean;
   /** Open a walsender connection (replication=database|true) instead of a normal session. */
@@ -36,6 +38,9 @@ export interface SimpleResult {
 }
 
 let nextConnectionId = 1;
+
+/** The server answered the startup of this role with an authorization error. */
+class LoginRefused extends Error {}
 
 export class PgServerConnection {
   readonly id = nextConnectionId++;
@@ -150,7 +155,7 @@ export class PgServerConnection {
                 reject(new Error(`server offers no supported SASL mechanism (${mechanisms.join(', ')})`));
                 return;
               }
-              scram = new ScramClient(password);
+              scram = new ScramClient(this.address.scramKeys ?? password);
               this.socket.write(
                 serialize.sendSASLInitialResponseMessage('SCRAM-SHA-256', scram.clientFirst()),
               );
@@ -178,7 +183,10 @@ export class PgServerConnection {
               break;
             case 'error': {
               const e = msg as unknown as { message: string; code: string };
-              reject(new Error(`${e.message} (SQLSTATE ${e.code})`));
+              const text = `${e.message} (SQLSTATE ${e.code})`;
+              // Class 28 (authorization) and 3D000 (no such database) are about the role, not the server.
+              const refused = e.code?.startsWith('28') || e.code === '3D000';
+              reject(refused ? new LoginRefused(text) : new Error(text));
               break;
             }
             case 'readyForQuery':
@@ -310,6 +318,8 @@ function startTls(raw: net.Socket, config: BackendTls, host: string): Promise<ne
 
 function connectError(address: ServerAddress, err: unknown): ShardgateError {
   const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof LoginRefused)
+    return new ShardgateError('BACKEND_LOGIN_REFUSED', { ...{ server: address.name, shard: address.shard }, role: address.user, detail });
   const where = { server: address.name, shard: address.shard, detail };
   return err instanceof BackendTlsError
     ? new ShardgateError('BACKEND_TLS_REFUSED', where)

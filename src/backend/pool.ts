@@ -164,6 +164,8 @@ export class PgPool {
         return conn;
       } catch (err) {
         lastErr = err;
+        // A refused role is the user's configuration, not the server's health: no shun, no retry.
+        if (err instanceof ShardgateError && err.code === 'BACKEND_LOGIN_REFUSED') break;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.serverEvents?.failed(this.lastError);
         // A shunned replica: fail now so the read is planned again elsewhere. A primary keeps its
@@ -266,6 +268,11 @@ export class PgPool {
     };
   }
 
+  /** The same figures with the role and database this pool logs in as (GET /api/pools). */
+  identityStats(): PoolStats & { user: string; database: string } {
+    return { ...this.stats(), user: this.address.user, database: this.address.database };
+  }
+
   resetPeak(): void {
     this.counters.peakActive = this.active.size;
   }
@@ -281,4 +288,22 @@ export class PgPool {
     for (const conn of this.active) conn.terminate();
     this.active.clear();
   }
+}
+
+/** One server's figures over its pools (one per identity and database): what metrics and advice see. */
+export function serverPoolStats(pools: readonly PgPool[]): PoolStats {
+  const [first, ...rest] = pools.map((p) => p.stats());
+  const total = { ...first! };
+  for (const p of rest) {
+    total.active += p.active;
+    total.idle += p.idle;
+    total.waiting += p.waiting;
+    total.total += p.total;
+    total.waitedTotal += p.waitedTotal;
+    total.timeoutsTotal += p.timeoutsTotal;
+    total.checkoutsTotal += p.checkoutsTotal;
+    total.waitSecondsTotal += p.waitSecondsTotal;
+    total.peakActive += p.peakActive;
+  }
+  return total;
 }

@@ -6,6 +6,7 @@ import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { resolveBackendTls, sameTls } from './backend-tls.js';
+import { type BackendIdentity, backendDatabase, IdentityPools, SERVICE_IDENTITY } from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
 import { applyPromotions } from './promotions.js';
@@ -17,7 +18,10 @@ export interface RuntimeServer {
   host: string;
   port: number;
   database: string;
+  /** The service identity's pool on the server's own database (monitors, migrations, service users). */
   pool: PgPool;
+  /** Pools per (identity, backend database): see identity.ts. */
+  pools: IdentityPools<PgPool>;
   view: ServerView;
 }
 
@@ -101,7 +105,7 @@ export class RuntimeTopology {
         existing.role === role &&
         sameTls(existing.pool.address.tls, resolveBackendTls(config.backend.tls, server.tls))
       ) {
-        existing.pool.updateConfig(shardPoolConfig(config, shard));
+        for (const p of existing.pools.all()) p.updateConfig(shardPoolConfig(config, shard));
         next.set(name, existing);
         existing.view.drained = this.drained.has(name);
         return existing;
@@ -118,6 +122,7 @@ export class RuntimeTopology {
         allowCleartextPassword: config.backend.allowCleartextPassword,
         tls: resolveBackendTls(config.backend.tls, server.tls),
       };
+      const pool = this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard));
       const runtime: RuntimeServer = {
         name,
         shard: shard.name,
@@ -125,7 +130,21 @@ export class RuntimeTopology {
         host: server.host,
         port: server.port,
         database,
-        pool: this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard)),
+        pool,
+        pools: new IdentityPools(
+          pool,
+          (identity, db) =>
+            new PgPool(
+              {
+                ...address,
+                database: db,
+                ...(identity.service
+                  ? {}
+                  : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
+              },
+              shardPoolConfig(this.config, shard),
+            ),
+        ),
         view: {
           name,
           shard: shard.name,
@@ -158,7 +177,7 @@ export class RuntimeTopology {
       });
     }
     for (const [name, old] of this.servers) {
-      if (next.get(name) !== old) void old.pool.close();
+      if (next.get(name) !== old) void old.pools.close();
     }
     this.servers = next;
     this.shards = shards;
@@ -277,10 +296,23 @@ export class RuntimeTopology {
     return undefined;
   }
 
-  /** ParameterStatus values for new clients, from the default shard's primary. */
-  async serverParameters(): Promise<Map<string, string>> {
+  /** The pool a session of `identity` connected to `clientDatabase` uses on `server`. */
+  poolFor(server: RuntimeServer, identity: BackendIdentity, clientDatabase: string): PgPool {
+    const database = backendDatabase(this.config, clientDatabase, server.shard, server.database);
+    return server.pools.poolFor(identity, database, server.database);
+  }
+
+  /**
+   * ParameterStatus values for new clients, from the default shard's primary as the client's
+   * identity (is_superuser and session_authorization are the role's); its first connection
+   * also proves the server accepts the role.
+   */
+  async serverParameters(
+    identity: BackendIdentity = SERVICE_IDENTITY,
+    clientDatabase = '',
+  ): Promise<Map<string, string>> {
     const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
-    const pool = shard.primary.pool;
+    const pool = this.poolFor(shard.primary, identity, clientDatabase);
     if (!pool.parameters) {
       const conn = await pool.acquire();
       pool.release(conn);
@@ -297,6 +329,6 @@ export class RuntimeTopology {
     this.monitor.stop();
     for (const pool of this.standby.values()) void pool.close();
     this.standby.clear();
-    await Promise.all([...this.servers.values()].map((s) => s.pool.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
   }
 }

@@ -1,11 +1,14 @@
 // `shardgate demo` (what `npm start` runs): a local topology of 2 shards, each a primary and one
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import pg from 'pg';
 import { loadDemoData } from '../local/demo-data.js';
+import { DEMO_OPS_ROLE, pgOpsRoleSql } from '../local/demo-roles.js';
 import { configForLocalShards, evenKeyRanges } from '../local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
@@ -124,7 +127,14 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say('shardgate demo: loading the schema and sample rows...');
     const loaded = await loadDemoData(config, { users: Number(opts.users) });
     if (mariadb) await loadMysqlDemoData(config, { users: Number(opts.users) });
-    const proxy = await startProxy(config, { log });
+    // shardgate's own work (lag monitor, history, splits) runs as a role without superuser rights;
+    // the application's `app` is a role of its own (src/local/demo-roles.ts).
+    const servers = [...cluster.shards.map((s) => s.primary), ...spares];
+    await Promise.all(servers.map((s) => runAsSuperuser(s, pgOpsRoleSql(config.backend.database))));
+    const proxy = await startProxy(
+      { ...config, backend: { ...config.backend, user: DEMO_OPS_ROLE, password: '' } },
+      { log },
+    );
     cleanups.push(() => proxy.close());
     installLastResortHandlers(log);
     const pgUrl = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
@@ -147,6 +157,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     say(`shardgate is running: ${cluster.shards.length} shards, ${loaded.rows} sample rows.`);
     say('');
     say(`  psql "${pgUrl}"`);
+    say(`  (as role app, no superuser rights; shardgate's own work runs as ${DEMO_OPS_ROLE})`);
     if (proxy.mysql) say(`  mariadb -h 127.0.0.1 -P ${proxy.mysql.port} -u app -papp shardgate`);
     if (proxy.admin) {
       say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/#token=${adminToken}`);
@@ -173,5 +184,20 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   } catch (err) {
     process.stderr.write(`shardgate demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stop(1);
+  }
+}
+
+async function runAsSuperuser(server: { host: string; port: number }, sql: string): Promise<void> {
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: 'postgres',
+    database: 'shardgate',
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
   }
 }

@@ -55,6 +55,17 @@ export function crossCheck(config: ShardgateConfig): string[] {
   if (config.routing.defaultShard && !shardNames.has(config.routing.defaultShard)) {
     problems.push(`routing.defaultShard: "${config.routing.defaultShard}" is not a shard name`);
   }
+  const allShards = new Set([...shardNames, ...config.mysqlShards.map((s) => s.name)]);
+  const databaseNames = new Set<string>();
+  config.databases.forEach((d, i) => {
+    const name = typeof d === 'string' ? d : d.name;
+    if (databaseNames.has(name)) problems.push(`databases.${i}: database "${name}" is listed twice`);
+    databaseNames.add(name);
+    if (typeof d === 'string') return;
+    for (const shard of Object.keys(d.shards)) {
+      if (!allShards.has(shard)) problems.push(`databases.${i}.shards: "${shard}" is not a shard name`);
+    }
+  });
   const seenTables = new Map<string, string>();
   for (const [typeName, dataType] of Object.entries(config.dataTypes)) {
     for (const table of dataType.tables) {

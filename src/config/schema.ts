@@ -96,6 +96,15 @@ export const shardSchema = z.object({
 });
 export type ShardConfig = z.infer<typeof shardSchema>;
 
+/** A user's own role on the servers: its name and, when the user's own secret cannot log in, its password. */
+export const backendRoleSchema = z.strictObject({
+  /** Role (PostgreSQL) and user (MySQL) on the servers; default: the client's user name. */
+  user: z.string().min(1).optional(),
+  /** Its password: clear text (both protocols) or a PostgreSQL "md5..." hash; default: the user's own secret. */
+  password: secretString.optional(),
+});
+export type BackendRoleConfig = z.infer<typeof backendRoleSchema>;
+
 export const userSchema = z.object({
   name: z.string().min(1),
   /** Clear-text password, or a SCRAM verifier "SCRAM-SHA-256$..." or md5 hash "md5..." (or { env } / { file }). */
@@ -109,8 +118,24 @@ export const userSchema = z.object({
   routingOverrides: z.boolean().default(false),
   /** Server connections this user's sessions may hold at once (overrides pool.maxServerConnectionsPerUser). */
   maxServerConnections: z.number().int().min(0).optional(),
+  /**
+   * Who this user is on the servers (both protocols; see src/backend/identity.ts). Absent: its own
+   * role of the same name, logging in with the user's own secret. `service`: the shared
+   * backend.user / backend.mysqlUser identity, only when said so here.
+   */
+  backend: z.union([z.literal('service'), backendRoleSchema]).optional(),
 });
 export type UserConfig = z.infer<typeof userSchema>;
+
+/** A client-visible database name and the backend database behind it. */
+export const databaseMappingSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Backend database name on every server; default: each server's own database. */
+  database: z.string().min(1).optional(),
+  /** Backend database per shard name, over `database`. */
+  shards: z.record(z.string(), z.string().min(1)).default({}),
+});
+export type DatabaseMapping = z.infer<typeof databaseMappingSchema>;
 
 export const poolSchema = z.object({
   mode: z.enum(['transaction', 'session']).default('transaction'),
@@ -478,8 +503,30 @@ export const configSchema = z.object({
       maxPreparedStatementsPerSession: 1_000,
       maxStatementTokens: 100_000,
     }),
-  /** Database names clients may connect to (the logical database). Empty: any name. */
-  databases: z.array(z.string()).default([]),
+  /**
+   * Database names clients may connect to (the logical database). Empty: any name, served by each
+   * server's own database. A name alone is served by each server's own database too; an entry
+   * { name, database, shards } maps the client-visible name to a backend database, per shard when
+   * `shards` names it (PgBouncer's [databases] / PgDog's databases).
+   */
+  databases: z.array(z.union([z.string().min(1), databaseMappingSchema])).default([]),
+  /**
+   * Users not in `users` are looked up on the default shard's primary (PgBouncer's auth_user +
+   * auth_query): the query gets the user name as $1 and returns (name, verifier) from pg_shadow or
+   * an equivalent SECURITY DEFINER function. Such users log in with that verifier and reach the
+   * servers as themselves: SCRAM keys from their own exchange, or the md5 hash.
+   */
+  authQuery: z
+    .strictObject({
+      user: z.string().min(1),
+      password: secretString.default(''),
+      query: z.string().min(1).default('SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = $1'),
+      /** Database the auth user connects to; default backend.database. */
+      database: z.string().min(1).optional(),
+      /** A looked-up verifier is reused this long before the next login asks again. */
+      cacheMs: z.number().int().min(0).default(10_000),
+    })
+    .optional(),
   users: z.array(userSchema).min(1, 'at least one user is needed'),
   /** Credentials shardgate uses towards the backend servers. */
   backend: z

@@ -6,6 +6,7 @@ import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { parseKeyRange } from '../router/sharding/keyspace.js';
 import { shardForValue } from '../router/sharding/resolve.js';
+import { demoRoles, pgDemoRolesSql } from './demo-roles.js';
 import { DEMO_TOPICS, type DemoRow, demoRows, demoSchemaSql } from './demo-schema.js';
 
 function sqlLiteral(v: string | number | boolean): string {
@@ -67,11 +68,34 @@ export async function loadDemoData(
         await client.query(
           `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${topics.join(', ')} ON CONFLICT (id) DO NOTHING`,
         );
+        const roles = demoRoles(config);
+        if (roles.length > 0) await client.query(pgDemoRolesSql(roles));
       } finally {
         await client.end();
       }
     }),
   );
+  // Split targets serve the same users: their roles exist there before any table moves in.
+  const roles = demoRoles(config);
+  if (roles.length > 0) {
+    await Promise.all(
+      config.migration.spares.map(async (spare) => {
+        const client = new pg.Client({
+          host: spare.host,
+          port: spare.port,
+          user: config.backend.user,
+          password: config.backend.password || undefined,
+          database: spare.database ?? config.backend.database,
+        });
+        await client.connect();
+        try {
+          await client.query(pgDemoRolesSql(roles));
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+  }
   void serverNames;
   return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
 }

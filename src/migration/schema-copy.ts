@@ -35,7 +35,8 @@ export async function dumpTableSchema(server: ServerAddress, metas: readonly Tab
   const args = [
     '--schema-only',
     '--no-owner',
-    '--no-privileges',
+    // Grants come along: users reach the servers as their own roles (users[].backend), and a
+    // moved table must serve them as before. A role missing on the target stops the split there.
     '--no-publications',
     '--no-subscriptions',
     '--no-security-labels',

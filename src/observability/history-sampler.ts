@@ -2,6 +2,8 @@
 // QPS and the latency histogram of the interval (differences of the cumulative counters), p95,
 // replica lag, buffer and result-cache hit rates, pool use. Alert events are stored as they come,
 // so the reports' "alerts of the period" survive a restart too.
+
+import { serverPoolStats } from '../backend/pool.js';
 import type { RuntimeTopology } from '../backend/topology.js';
 import type { AlertEvent } from './alerts.js';
 import type { HistoryRecord, HistoryStore } from './history-store.js';
@@ -80,7 +82,7 @@ export class HistorySampler {
       const lags = health
         .filter((h) => h.shard === s.name && h.role === 'replica' && h.lagMs !== null)
         .map((h) => h.lagMs! / 1000);
-      const pools = [s.primary, ...s.replicas].map((srv) => srv.pool.stats());
+      const pools = [s.primary, ...s.replicas].map((srv) => serverPoolStats(srv.pools.all()));
       const size = pools.reduce((n, p) => n + p.size, 0);
       const active = pools.reduce((n, p) => n + p.active, 0);
       const hit = primary?.blocksHit ?? null;

@@ -2,6 +2,7 @@
 // data path), metric sources read at scrape time, host samplers per server, the health
 // collector and the alert manager (log + optional Alertmanager webhook), on their intervals.
 import type { Logger } from 'pino';
+import { serverPoolStats } from '../backend/pool.js';
 import { type RuntimeTopology, serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
@@ -100,7 +101,7 @@ export function startObservability(
         lagSeconds: h.lagMs === null ? null : h.lagMs / 1000,
         lagBytes: h.lagBytes,
       }));
-  const pools = () => topology.allServers().map((s) => s.pool.stats());
+  const pools = () => topology.allServers().map((s) => serverPoolStats(s.pools.all()));
   const health = new HealthCollector(tracker, hosts, {
     layout: () =>
       topology

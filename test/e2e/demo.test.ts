@@ -63,6 +63,9 @@ describe('shardgate demo', () => {
     expect(r.rows[0]?.name).toBe('user3');
     const total = await c.query('SELECT count(*)::int AS n FROM users');
     expect(total.rows[0]?.n).toBe(30);
+    // The application is the role app, not a superuser: server settings and files are out of reach.
+    expect((await c.query('SELECT current_user AS u')).rows[0]?.u).toBe('app');
+    await expect(c.query("ALTER SYSTEM SET work_mem = '8MB'")).rejects.toMatchObject({ code: '42501' });
     await c.end();
     // The MySQL side: MariaDB shards behind the MySQL port, same rows by the same hash.
     expect(state.proxy.mysql, output).not.toBeNull();
@@ -80,9 +83,28 @@ describe('shardgate demo', () => {
     await my.end();
     const direct = new pg.Client({ connectionString: state.shards[0].primary.url });
     await direct.connect();
+    // shardgate's own work (lag monitor, history) runs as shardgate_ops, no superuser either.
+    const roles = await direct.query(
+      "SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN ('app', 'shardgate_ops') ORDER BY 1",
+    );
+    expect(roles.rows).toEqual([
+      { rolname: 'app', rolsuper: false },
+      { rolname: 'shardgate_ops', rolsuper: false },
+    ]);
+    const opsSessions = await direct.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'shardgate_ops'",
+    );
+    expect(opsSessions.rows[0]?.n).toBeGreaterThan(0);
     await direct.end();
     const health = await fetch(`${state.proxy.admin.url}/healthz`);
     expect(health.status).toBe(200);
+    // The lag monitor, as shardgate_ops, reads every server: each one up, no error, replica lag known.
+    const shards = (await (await fetch(`${state.proxy.admin.url}/api/shards`)).json()) as Array<{
+      servers: Array<{ role: string; up: boolean | null; lastError: string | null; lagMs: number | null }>;
+    }>;
+    const servers = shards.flatMap((sh) => sh.servers);
+    expect(servers.map((sv) => [sv.up, sv.lastError])).toEqual(servers.map(() => [true, null]));
+    for (const sv of servers.filter((x) => x.role === 'replica')) expect(sv.lagMs).not.toBeNull();
     const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
     demo.kill('SIGINT');
     expect(await exited).toBe(0);

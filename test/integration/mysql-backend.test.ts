@@ -142,7 +142,7 @@ describe('MysqlPool', () => {
 function baseConfig(): Record<string, unknown> {
   const s = cluster.shards[0]!;
   return {
-    users: [{ name: 'app', password: 'app' }],
+    users: [{ name: 'app', password: 'app', backend: 'service' }],
     shards: [{ name: 'pg0', primary: { host: '127.0.0.1', port: 1 } }],
     mysqlShards: [
       {

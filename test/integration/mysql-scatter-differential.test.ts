@@ -22,7 +22,7 @@ beforeAll(async () => {
   fx = await startMysqlProxyFixture({ shards: 2, replicas: 1, demoUsers: 40 });
   const spare = await fx.cluster.addSpare('solo');
   const soloConfig = parseConfig({
-    users: [{ name: 'x' }],
+    users: [{ name: 'x', backend: 'service' }],
     shards: [{ name: 'pg', primary: { port: 1 } }],
     mysqlShards: [{ name: 'solo', primary: { host: spare.host, port: spare.port } }],
     tables: fx.config.tables,

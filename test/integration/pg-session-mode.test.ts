@@ -44,7 +44,7 @@ describe('a backend that is down at start', () => {
   it('answers clients with 08006 and a message naming the server', async () => {
     const deadPort = await freePort();
     const config = parseConfig({
-      users: [{ name: 'app', password: 'app' }],
+      users: [{ name: 'app', password: 'app', backend: 'service' }],
       listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
       pool: { connectRetries: 1, connectBackoffMs: 20, connectTimeoutMs: 500 },
       shards: [{ name: 's0', primary: { host: '127.0.0.1', port: deadPort } }],

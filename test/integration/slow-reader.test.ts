@@ -56,8 +56,8 @@ beforeAll(async () => {
       database: 'shardgate',
       overrides: {
         users: [
-          { name: 'app', password: 'app', auth: 'scram-sha-256' },
-          { name: 'trusty', password: '', auth: 'trust' },
+          { name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' },
+          { name: 'trusty', password: '', auth: 'trust', backend: 'service' },
         ],
         listen: {
           postgres: { host: '127.0.0.1', port: pgPort },

@@ -23,10 +23,15 @@ import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 
 export const MYSQL_TEST_USERS = [
-  { name: 'app', password: 'app', mysqlAuth: 'caching_sha2_password' },
-  { name: 'native', password: 'native-pw', mysqlAuth: 'mysql_native_password' },
-  { name: 'hashed', password: makeScramVerifier('hashed-pw'), mysqlAuth: 'caching_sha2_password' },
-  { name: 'other', password: 'other-pw', mysqlAuth: 'mysql_native_password' },
+  { name: 'app', password: 'app', mysqlAuth: 'caching_sha2_password', backend: 'service' },
+  { name: 'native', password: 'native-pw', mysqlAuth: 'mysql_native_password', backend: 'service' },
+  {
+    name: 'hashed',
+    password: makeScramVerifier('hashed-pw'),
+    mysqlAuth: 'caching_sha2_password',
+    backend: 'service',
+  },
+  { name: 'other', password: 'other-pw', mysqlAuth: 'mysql_native_password', backend: 'service' },
 ];
 
 export interface MysqlProxyFixture {

@@ -32,13 +32,15 @@ export interface FixtureOptions {
   spares?: number;
   /** Extra postgresql.conf settings of every server (e.g. ssl). */
   serverSettings?: Record<string, string | number>;
+  /** Servers check passwords of roles other than postgres (SCRAM over TCP), see postgres-cluster.ts. */
+  passwordLogins?: boolean;
 }
 
 export const TEST_USERS = [
-  { name: 'app', password: 'app', auth: 'scram-sha-256' },
-  { name: 'md5user', password: 'secret5', auth: 'md5' },
-  { name: 'trusty', password: '', auth: 'trust' },
-  { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true },
+  { name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' },
+  { name: 'md5user', password: 'secret5', auth: 'md5', backend: 'service' },
+  { name: 'trusty', password: '', auth: 'trust', backend: 'service' },
+  { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true, backend: 'service' },
 ];
 
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
@@ -47,6 +49,7 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     replicasPerShard: options.replicas ?? 1,
     database: 'shardgate',
     ...(options.serverSettings ? { settings: options.serverSettings } : {}),
+    passwordLogins: options.passwordLogins ?? false,
   });
   try {
     const spares = [];

@@ -2,9 +2,16 @@
 // SSLRequest), authentication against the config users, then the command phase (CommandCycle).
 // Every error a client can cause ends in an ERR packet with a MySQL errno and SQLSTATE; fatal
 // ones close this session only.
+
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import {
+  type BackendIdentity,
+  databaseNames,
+  mysqlBackendIdentity,
+  SERVICE_IDENTITY,
+} from '../../backend/identity.js';
 import { charsetVariables } from '../../backend/mysql-server-connection.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
@@ -29,6 +36,8 @@ export class MysqlClientSession implements KillTarget {
   readonly connectionId = nextConnectionId++;
   phase: Phase = 'handshake';
   private currentState: MysqlSessionState | null = null;
+  /** Who this session is on the servers (set at login; identity.ts). Never logged: it holds a secret. */
+  backend: BackendIdentity = SERVICE_IDENTITY;
   private socket: net.Socket;
   private readonly framer: PacketFramer;
   private readonly scramble = makeScramble();
@@ -216,6 +225,7 @@ export class MysqlClientSession implements KillTarget {
   ): Promise<void> {
     this.auth = null;
     try {
+      this.backend = mysqlBackendIdentity(user);
       const schema = await this.checkDatabase(user, database);
       const charsetVars = this.charsetVars(collation);
       this.currentState = newSessionState({
@@ -246,8 +256,9 @@ export class MysqlClientSession implements KillTarget {
   private async checkDatabase(user: UserConfig, requested: string | null): Promise<string> {
     const config = this.services.config;
     const database = requested ?? config.backend.mysqlDatabase;
-    if (config.databases.length > 0 && !config.databases.includes(database)) {
-      throw new ShardgateError('UNKNOWN_DATABASE', { database, known: config.databases.join(', ') });
+    const served = databaseNames(config);
+    if (served.length > 0 && !served.includes(database)) {
+      throw new ShardgateError('UNKNOWN_DATABASE', { database, known: served.join(', ') });
     }
     if (user.databases.length > 0 && !user.databases.includes(database)) {
       throw new ShardgateError('UNKNOWN_DATABASE', { database, known: user.databases.join(', ') });
@@ -306,6 +317,7 @@ export class MysqlClientSession implements KillTarget {
             (schema) => {
               const collation = change.collation ?? state.collation;
               state.user = user.name;
+              this.backend = mysqlBackendIdentity(user);
               state.context.overridesAllowed = user.routingOverrides;
               state.schema = schema;
               state.collation = collation;

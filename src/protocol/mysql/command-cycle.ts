@@ -4,6 +4,8 @@
 // shardgate itself. Transaction pooling: a backend connection is held while the server says
 // the session is in a transaction, or while the session is pinned; otherwise it goes back to
 // the pool after every command.
+import type { BackendIdentity } from '../../backend/identity.js';
+import { databaseNames } from '../../backend/identity.js';
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
@@ -30,6 +32,8 @@ import { chooseTarget, noteCollation, pins } from './statement-rules.js';
 /** What the cycle needs of its session. */
 export interface CycleSession {
   readonly state: MysqlSessionState;
+  /** Who the session is on the servers (identity.ts). */
+  readonly backend: BackendIdentity;
   write(bytes: Buffer): void;
   fail(err: ShardgateError): void;
   close(): void;
@@ -241,7 +245,7 @@ export class CommandCycle {
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */
   private async initDb(packet: LogicalPacket): Promise<void> {
     const database = packet.payload.toString('utf8', 1);
-    const allowed = this.services.config.databases;
+    const allowed = databaseNames(this.services.config);
     if (allowed.length > 0 && !allowed.includes(database)) {
       throw new ShardgateError('UNKNOWN_DATABASE', { database, known: allowed.join(', ') });
     }
@@ -400,7 +404,7 @@ export class CommandCycle {
     const user = this.quotaUser();
     const turn = user === null ? null : takeServerSlot(this.services.config, 'mysql', user);
     if (turn === null) {
-      const idle = MysqlBinding.tryAcquire(server, foundRows(this.state), user);
+      const idle = MysqlBinding.tryAcquire(server, this.session.backend, foundRows(this.state), user);
       if (idle) {
         this.hold(idle);
         return idle;
@@ -432,7 +436,7 @@ export class CommandCycle {
   ): Promise<MysqlBinding> {
     if (turn) await turn;
     try {
-      return await MysqlBinding.acquire(server, foundRows(this.state), user);
+      return await MysqlBinding.acquire(server, this.session.backend, foundRows(this.state), user);
     } catch (err) {
       if (user !== null) giveServerSlot('mysql', user);
       throw err;

@@ -3,6 +3,7 @@
 // session (schema, session variables) in one round trip, only when something differs; on
 // release it goes back to its pool clean, or is reset (COM_RESET_CONNECTION) when a client left
 // state on it that nobody else may see.
+import type { BackendIdentity } from '../../backend/identity.js';
 import type { MysqlPool } from '../../backend/mysql-pool.js';
 import { type MysqlServerConnection, UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
@@ -56,6 +57,7 @@ export class MysqlBinding {
   /** `slotUser`: the user whose per-user quota slot this connection holds (null: no limit). */
   constructor(
     readonly server: MysqlRuntimeServer,
+    private readonly pool: MysqlPool,
     readonly conn: MysqlServerConnection,
     private slotUser: string | null,
   ) {}
@@ -72,30 +74,30 @@ export class MysqlBinding {
     return this.server.role;
   }
 
-  private get pool(): MysqlPool {
-    return this.server.pool;
-  }
-
-  /** An idle, recently used connection without waiting; null when the pool has none. */
+  /** An idle, recently used connection of `identity` without waiting; null when the pool has none. */
   static tryAcquire(
     server: MysqlRuntimeServer,
+    identity: BackendIdentity,
     foundRows: boolean,
     slotUser: string | null,
   ): MysqlBinding | null {
-    const conn = server.pool.tryAcquire(foundRows);
+    const pool = server.pools.poolFor(identity, server.database, server.database);
+    const conn = pool.tryAcquire(foundRows);
     if (!conn) return null;
     server.view.outstanding++;
-    return new MysqlBinding(server, conn, slotUser);
+    return new MysqlBinding(server, pool, conn, slotUser);
   }
 
   static async acquire(
     server: MysqlRuntimeServer,
+    identity: BackendIdentity,
     foundRows: boolean,
     slotUser: string | null,
   ): Promise<MysqlBinding> {
-    const conn = await server.pool.acquire(foundRows);
+    const pool = server.pools.poolFor(identity, server.database, server.database);
+    const conn = await pool.acquire(foundRows);
     server.view.outstanding++;
-    return new MysqlBinding(server, conn, slotUser);
+    return new MysqlBinding(server, pool, conn, slotUser);
   }
 
   /** Done with the connection: its user's quota slot goes to the next session waiting for one. */

@@ -6,6 +6,7 @@
 // (prepareScramSecrets), so no login, known or unknown, runs PBKDF2.
 
 import { randomBytes } from 'node:crypto';
+import { backendIdentity, databaseNames, type LoginProof } from '../../backend/identity.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
 import { methodForUnknownUser } from '../unknown-user-method.js';
@@ -31,6 +32,10 @@ export class Authenticator {
   private salt = randomBytes(4);
   private scram: ScramServer | null = null;
   private known = false;
+  /** The verifier auth_query returned for a user not in the config. */
+  private lookedUpSecret: string | null = null;
+  /** What the login proved, for logging in to the servers as the user (identity.ts). */
+  private proof: LoginProof = {};
 
   constructor(
     private readonly session: PgClientSession,
@@ -43,11 +48,43 @@ export class Authenticator {
     const config = this.services.config;
     const user = config.users.find((u) => u.name === state.user);
     this.known = user !== undefined;
+    if (user === undefined && this.services.authQuery) {
+      // Not in the config: the server's own verifier decides (auth_query), once it is known.
+      this.services.authQuery.secretOf(state.user).then(
+        (secret) => this.startWith(secret),
+        (err: unknown) =>
+          this.session.fail(
+            new ShardgateError('BACKEND_UNAVAILABLE', {
+              server: 'default shard primary (authQuery)',
+              shard: 'default',
+              detail: err instanceof Error ? err.message : String(err),
+            }),
+            true,
+          ),
+      );
+      return;
+    }
     const method = user?.auth ?? methodForUnknownUsers(config.users, state.user);
     if (method === 'trust') {
       this.finish();
       return;
     }
+    this.challenge(method, user?.password ?? '');
+  }
+
+  /** auth_query's answer: a verifier picks the method; none runs the mock exchange. */
+  private startWith(secret: string | null): void {
+    if (this.session.closed) return;
+    this.known = secret !== null;
+    this.lookedUpSecret = secret;
+    const method =
+      secret !== null && isMd5Hash(secret)
+        ? 'md5'
+        : methodForUnknownUsers(this.services.config.users, this.session.state!.user);
+    this.challenge(method, secret ?? '');
+  }
+
+  private challenge(method: 'md5' | 'scram-sha-256', password: string): void {
     if (method === 'md5') {
       this.step = 'md5';
       this.session.write(encodeAuthenticationMD5Password(this.salt));
@@ -55,9 +92,14 @@ export class Authenticator {
     }
     // Unknown users (and users without a password, which never log in by password) get a mock
     // secret with a per-name salt: the exchange runs and fails like a wrong password.
-    this.scram = new ScramServer(user?.password ? user.password : mockScramSecret(state.user));
+    this.scram = new ScramServer(password !== '' ? password : mockScramSecret(this.session.state!.user));
     this.step = 'sasl-initial';
     this.session.write(encodeAuthenticationSASL(['SCRAM-SHA-256']));
+  }
+
+  /** The password the user logs in with: from the config, or looked up (auth_query). */
+  private secretOf(user: UserConfig | undefined): string {
+    return user?.password ?? this.lookedUpSecret ?? '';
   }
 
   onMessage(type: number, bytes: Buffer): void {
@@ -72,8 +114,9 @@ export class Authenticator {
       case 'md5': {
         const response = decodePassword(bytes);
         // An unknown user's answer is checked against a dummy password: the same hashing work.
-        const password = user ? user.password : UNKNOWN_USER_PASSWORD;
-        if (!md5Verify(state.user, password, this.salt, response) || !user) this.reject();
+        const secret = this.known ? this.secretOf(user) : UNKNOWN_USER_PASSWORD;
+        if (!md5Verify(state.user, secret, this.salt, response) || !this.known) this.reject();
+        if (isMd5Hash(secret)) this.proof = { md5Hash: secret };
         this.finish();
         return;
       }
@@ -93,6 +136,7 @@ export class Authenticator {
         const response = decodeSASLResponse(bytes);
         const serverFinal = this.scram!.handleClientFinal(response.toString('utf8'));
         if (serverFinal === null || !this.known) this.reject();
+        this.proof = { scramKeys: this.scram!.provenKeys ?? undefined };
         this.session.write(encodeAuthenticationSASLFinal(serverFinal!));
         this.finish();
         return;
@@ -112,10 +156,11 @@ export class Authenticator {
     const state = this.session.state!;
     const config = this.services.config;
     const user = config.users.find((u) => u.name === state.user);
-    if (config.databases.length > 0 && !config.databases.includes(state.database)) {
+    const served = databaseNames(config);
+    if (served.length > 0 && !served.includes(state.database)) {
       throw new ShardgateError('UNKNOWN_DATABASE', {
         database: state.database,
-        known: config.databases.join(', '),
+        known: served.join(', '),
       });
     }
     if (user && user.databases.length > 0 && !user.databases.includes(state.database)) {
@@ -124,6 +169,7 @@ export class Authenticator {
         known: user.databases.join(', '),
       });
     }
+    this.session.backend = backendIdentity(state.user, user, this.proof);
     this.session.write(encodeAuthenticationOk());
     this.onAuthenticated().catch((err: unknown) => {
       const e =

@@ -5,6 +5,7 @@
 // only walks message headers.
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import { type BackendIdentity, SERVICE_IDENTITY } from '../../backend/identity.js';
 import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
@@ -30,6 +31,8 @@ export class PgClientSession {
   readonly id = nextSessionId++;
   phase: Phase = 'startup';
   state: SessionState | null = null;
+  /** Who this session is on the servers (set at login; identity.ts). Never logged: it holds a secret. */
+  backend: BackendIdentity = SERVICE_IDENTITY;
   private socket: net.Socket;
   private framer: FrontendFramer;
   private auth: Authenticator | null = null;
@@ -229,6 +232,10 @@ export class PgClientSession {
 
   sendNotice(message: string): void {
     this.write(encodeNotice(message));
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed';
   }
 
   fail(err: ShardgateError, forceFatal = false): void {

@@ -85,7 +85,7 @@ export class QueryCycle implements GateParticipant {
     this.cancelKey =
       (await this.sessionServerKey(cancelTarget)) ?? this.services.cancel.register(cancelTarget);
     this.services.cutover.register(this);
-    const params = await this.services.topology.serverParameters();
+    const params = await this.services.topology.serverParameters(this.session.backend, state.database);
     this.serverStandardStrings = params.get('standard_conforming_strings') ?? 'on';
     const out: Buffer[] = [];
     for (const [name, value] of params) {

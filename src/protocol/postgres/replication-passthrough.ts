@@ -35,7 +35,11 @@ export async function openReplicationPassthrough(
     });
   }
   const conn = await PgServerConnection.connect(
-    { ...server.pool.address, replication: mode },
+    // As the client's own role: a walsender has the rights of the role that opened it.
+    {
+      ...services.topology.poolFor(server, session.backend, session.state!.database).address,
+      replication: mode,
+    },
     services.config.pool.connectTimeoutMs,
   );
   const hello: Buffer[] = [];

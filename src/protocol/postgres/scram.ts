@@ -18,6 +18,18 @@ export interface ScramSecret {
   serverKey: Buffer;
 }
 
+/**
+ * What a client's SCRAM proof reveals to a server holding its verifier: the ClientKey, with the
+ * verifier's ServerKey, salt and iterations. Enough to log in to another server holding the same
+ * verifier (PgBouncer's SCRAM pass-through), never the password itself.
+ */
+export interface ScramKeys {
+  clientKey: Buffer;
+  serverKey: Buffer;
+  salt: Buffer;
+  iterations: number;
+}
+
 function hmac(key: Buffer, data: string | Buffer): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
@@ -146,6 +158,8 @@ export class ScramServer {
   private nonce = '';
   private clientFirstBare = '';
   private serverFirst = '';
+  /** After a matching proof: the client's keys (see ScramKeys). */
+  provenKeys: ScramKeys | null = null;
 
   /** secret: a clear-text password, a "SCRAM-SHA-256$..." verifier, or a ScramSecret. */
   constructor(secret: string | ScramSecret, options: ScramServerOptions = {}) {
@@ -206,6 +220,7 @@ export class ScramServer {
     const clientKey = Buffer.allocUnsafe(32);
     for (let i = 0; i < 32; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
     if (!timingSafeEqual(sha256(clientKey), s.storedKey)) return null;
+    this.provenKeys = { clientKey, serverKey: s.serverKey, salt: s.salt, iterations: s.iterations };
     return `v=${hmac(s.serverKey, authMessage).toString('base64')}`;
   }
 
@@ -237,8 +252,9 @@ export class ScramClient {
   private readonly user: string;
   private expectedServerSignature: Buffer | null = null;
 
+  /** password: clear text, or the keys a client proved (the server must hold the same verifier). */
   constructor(
-    private readonly password: string,
+    private readonly password: string | ScramKeys,
     options: ScramClientOptions = {},
   ) {
     this.clientNonce = options.nonce ?? randomBytes(NONCE_BYTES).toString('base64');
@@ -273,15 +289,30 @@ export class ScramClient {
     if (this.maxIterations > 0 && iterations > this.maxIterations) {
       throw scramError(`iteration count ${iterations} exceeds ${this.maxIterations}`);
     }
-    const salted = saltedPassword(this.password, Buffer.from(salt, 'base64'), iterations);
-    const clientKey = hmac(salted, 'Client Key');
+    const saltBytes = Buffer.from(salt, 'base64');
+    const { clientKey, serverKey } = this.keysFor(saltBytes, iterations);
     const storedKey = sha256(clientKey);
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const clientSignature = hmac(storedKey, authMessage);
     for (let i = 0; i < 32; i++) clientKey[i] = clientKey[i]! ^ clientSignature[i]!;
-    this.expectedServerSignature = hmac(hmac(salted, 'Server Key'), authMessage);
+    this.expectedServerSignature = hmac(serverKey, authMessage);
     return `${withoutProof},p=${clientKey.toString('base64')}`;
+  }
+
+  private keysFor(salt: Buffer, iterations: number): { clientKey: Buffer; serverKey: Buffer } {
+    if (typeof this.password === 'string') {
+      const salted = saltedPassword(this.password, salt, iterations);
+      return { clientKey: hmac(salted, 'Client Key'), serverKey: hmac(salted, 'Server Key') };
+    }
+    const keys = this.password;
+    if (!keys.salt.equals(salt) || keys.iterations !== iterations) {
+      throw new ShardgateError('PROTOCOL_VIOLATION', {
+        detail:
+          "the server's SCRAM verifier for this role is not the one the client logged in with; give the user a clear-text password or users[].backend.password",
+      });
+    }
+    return { clientKey: Buffer.from(keys.clientKey), serverKey: keys.serverKey };
   }
 
   /** Checks the server's SASLFinal data; throws unless the server proved it knows the password. */

@@ -171,14 +171,15 @@ export class ServerBinding {
     const counted = userServerLimit(config, user) > 0;
     const turn = counted ? takeServerSlot(config, 'postgres', user) : null;
     if (turn) await turn;
+    const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
     let conn: PgServerConnection;
     try {
-      conn = await server.pool.acquire();
+      conn = await pool.acquire();
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;
     }
-    const binding = new ServerBinding(cycle, serverName, server.shard, server.role, server.pool, conn);
+    const binding = new ServerBinding(cycle, serverName, server.shard, server.role, pool, conn);
     binding.slotUser = counted ? user : null;
     server.view.outstanding++;
     try {
@@ -188,7 +189,7 @@ export class ServerBinding {
     } catch (err) {
       server.view.outstanding--;
       binding.markReleased();
-      server.pool.discard(conn);
+      pool.discard(conn);
       if (err instanceof ShardgateError || !conn.closed) throw err;
       // The connection died under the settings sync: nothing ran, nothing reached the client.
       const detail = err instanceof Error ? err.message : String(err);

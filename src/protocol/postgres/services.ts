@@ -2,6 +2,7 @@
 // session machine can be built and tested with real pieces wired differently (tests, workers).
 import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
+import type { AuthQueryLookup } from '../../backend/auth-query.js';
 import type { RuntimeTopology } from '../../backend/topology.js';
 import type { PgResultCache } from '../../cache/pg-result-cache.js';
 import type { ShardgateConfig } from '../../config/schema.js';
@@ -33,6 +34,8 @@ export interface SessionServices {
   /** Holds writes of a shard during a split's cutover block. */
   cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
+  /** auth_query: verifiers of users absent from the config (config authQuery). */
+  authQuery?: AuthQueryLookup;
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;

@@ -1,0 +1,284 @@
+// The drivers' own integration suites, unchanged, against one launcher-started PostgreSQL server
+// directly and through shardgate in session and transaction pooling (issue 13). Nothing of the
+// suites is kept in this repository: give a checkout, or the script clones one at run time.
+// Run: npx vite-node bench/driver-suites.ts -- [postgresjs=<dir|git url>] [nodepg=<dir|git url>]
+// Prints per target the tests passed and the names of those that failed (JSON at the end).
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { parseConfig } from '../src/config/load.js';
+import { startPostgresCluster } from '../src/local/postgres-cluster.js';
+import { silentLogger } from '../src/log.js';
+import { makeScramVerifier } from '../src/protocol/postgres/scram.js';
+import { startProxy } from '../src/proxy.js';
+
+const args = new Map(
+  process.argv.slice(2).flatMap((a) => {
+    const i = a.indexOf('=');
+    return i > 0 ? [[a.slice(0, i), a.slice(i + 1)] as [string, string]] : [];
+  }),
+);
+
+/** A private copy of a checkout (or a fresh clone), so the suites' files can be adjusted. */
+function checkout(source: string, name: string): string {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-')), name);
+  if (existsSync(source)) cpSync(source, dir, { recursive: true, filter: (p) => !p.includes('/.git/') });
+  else execFileSync('git', ['clone', '--depth', '1', source, dir], { stdio: 'inherit' });
+  return dir;
+}
+
+interface Target {
+  name: string;
+  port: number;
+  socketDir: string;
+}
+
+interface SuiteResult {
+  target: string;
+  passed: number;
+  failed: string[];
+  /** postgres.js: which tests passed (to compare targets). */
+  passedNames?: string[];
+}
+
+function run(
+  cmd: string,
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  logFile?: string,
+  /** The suite printed its summary: a connection it left open must not keep it running. */
+  finished?: RegExp,
+): Promise<{ out: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const keep = (d: Buffer) => {
+      out += d;
+      if (logFile) appendFileSync(logFile, d);
+      if (finished?.test(out)) setTimeout(() => child.kill('SIGKILL'), 1_000).unref();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ out, code });
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------ postgres.js ---
+
+const PGJS_BOOTSTRAP = [
+  'DROP DATABASE IF EXISTS postgres_js_test WITH (FORCE)',
+  'DROP ROLE IF EXISTS postgres_js_test',
+  'CREATE ROLE postgres_js_test LOGIN',
+  "SET password_encryption = 'md5'",
+  'DROP ROLE IF EXISTS postgres_js_test_md5',
+  "CREATE ROLE postgres_js_test_md5 LOGIN PASSWORD 'postgres_js_test_md5'",
+  "SET password_encryption = 'scram-sha-256'",
+  'DROP ROLE IF EXISTS postgres_js_test_scram',
+  "CREATE ROLE postgres_js_test_scram LOGIN PASSWORD 'postgres_js_test_scram'",
+  'CREATE DATABASE postgres_js_test OWNER postgres_js_test',
+];
+
+async function bootstrapPostgresJs(host: string, port: number): Promise<void> {
+  const c = new pg.Client({ host, port, user: 'postgres', database: 'postgres' });
+  await c.connect();
+  for (const sql of PGJS_BOOTSTRAP) await c.query(sql);
+  await c.end();
+}
+
+/** tests/index.js unchanged; its bootstrap (run directly above) and its stop-at-first-failure are not. */
+function preparePostgresJs(dir: string): void {
+  const bootstrap = path.join(dir, 'tests', 'bootstrap.js');
+  const text = readFileSync(bootstrap, 'utf8');
+  writeFileSync(bootstrap, text.replace(/^exec\(.*$/gm, ''));
+  const runner = path.join(dir, 'tests', 'test.js');
+  // Keep going after a failure, and name each passing test (✅ alone does not say which).
+  const patched = readFileSync(runner, 'utf8')
+    .replace(/failed\s*\?\s*\(ignored\+\+, ignore\)\s*:\s*fn\(\)/, 'fn()')
+    .replace("process.stdout.write('✅')", "process.stdout.write('✅ ' + tests[line].name + '\\n')")
+    // Its summary stops at the first failure (every() on a callback returning nothing): all of them.
+    .replace('Object.values(tests).every((x) => {', 'Object.values(tests).forEach((x) => {');
+  writeFileSync(runner, patched);
+}
+
+async function runPostgresJs(
+  dir: string,
+  target: Target,
+  host: string,
+  directPort: number,
+): Promise<SuiteResult> {
+  await bootstrapPostgresJs(host, directPort);
+  const { out } = await run(
+    process.execPath,
+    ['tests/index.js'],
+    dir,
+    {
+      PGHOST: host,
+      PGPORT: String(target.port),
+      PGUSER: 'postgres',
+      PGPASSWORD: 'postgres',
+      PGSOCKET: target.socketDir,
+    },
+    15 * 60_000,
+    path.join(logDir, `postgres.js ${target.name}.log`),
+    /⚠️ Not good|🎉/,
+  );
+  const passedNames = [...out.matchAll(/✅ (.*)/g)].map((m) => m[1]!);
+  const failed = [...out.matchAll(/⛔️ (.*) at line/g)].map((m) => m[1]!);
+  return { target: target.name, passed: passedNames.length, failed, passedNames };
+}
+
+// ---------------------------------------------------------------------------- node-postgres ---
+
+const NODEPG_BOOTSTRAP = [
+  'DROP DATABASE IF EXISTS ci_db_test WITH (FORCE)',
+  "ALTER ROLE postgres PASSWORD 'postgres'",
+  'DROP ROLE IF EXISTS scram_test',
+  "SET password_encryption = 'scram-sha-256'",
+  "CREATE ROLE scram_test LOGIN PASSWORD 'test4scram'",
+  'CREATE DATABASE ci_db_test',
+];
+
+async function runNodePostgres(
+  dir: string,
+  target: Target,
+  host: string,
+  directPort: number,
+): Promise<SuiteResult> {
+  const c = new pg.Client({ host, port: directPort, user: 'postgres', database: 'postgres' });
+  await c.connect();
+  for (const sql of NODEPG_BOOTSTRAP) await c.query(sql);
+  await c.end();
+  const pkg = path.join(dir, 'packages', 'pg');
+  const files = execFileSync('find', ['test/integration', '-name', '*-tests.js'], {
+    cwd: pkg,
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+  let passed = 0;
+  const failed: string[] = [];
+  for (const file of files) {
+    const { out, code } = await run(
+      process.execPath,
+      [file],
+      pkg,
+      {
+        PGHOST: host,
+        PGPORT: String(target.port),
+        PGUSER: 'postgres',
+        PGPASSWORD: 'postgres',
+        PGDATABASE: 'ci_db_test',
+        PGTESTNOSSL: 'true',
+        SCRAM_TEST_PGUSER: 'scram_test',
+        SCRAM_TEST_PGPASSWORD: 'test4scram',
+      },
+      3 * 60_000,
+      path.join(logDir, `node-postgres ${target.name}.log`),
+    );
+    passed += (out.match(/✔/g) ?? []).length;
+    // The suite's runner exits non-zero at a file's first failing test.
+    if (code !== 0) failed.push(file);
+  }
+  return { target: target.name, passed, failed };
+}
+
+// -------------------------------------------------------------------------------- targets ---
+
+/** Each run's full output, for reading what failed. */
+const logDir = mkdtempSync(path.join(os.tmpdir(), 'sg-suite-logs-'));
+console.log(`suite output in ${logDir}`);
+const cluster = await startPostgresCluster({
+  shards: 1,
+  replicasPerShard: 0,
+  database: 'postgres_js_test',
+  settings: { max_prepared_transactions: 100 },
+});
+const server = cluster.shards[0]!.primary;
+const proxies: Array<{ close(): Promise<void> }> = [];
+try {
+  const targets: Target[] = [{ name: 'PostgreSQL direct', port: server.port, socketDir: server.dataDir }];
+  for (const mode of ['session', 'transaction'] as const) {
+    const socketDir = mkdtempSync(path.join(os.tmpdir(), 'sg-suite-sock-'));
+    const config = parseConfig({
+      listen: { postgres: { host: '127.0.0.1', port: 0, socketDir }, admin: { host: '127.0.0.1', port: 0 } },
+      // The suites' users, each reaching the server as itself (as the suites' CI sets them up).
+      users: [
+        { name: 'postgres', password: 'postgres', auth: 'md5' },
+        { name: 'postgres_js_test', auth: 'trust' },
+        { name: 'postgres_js_test_md5', password: 'postgres_js_test_md5', auth: 'md5' },
+        { name: 'postgres_js_test_scram', password: makeScramVerifier('postgres_js_test_scram') },
+        { name: 'scram_test', password: 'test4scram' },
+      ],
+      // shardgate's own connections stay on `postgres`: the suites drop and create their databases.
+      backend: { user: 'postgres', database: 'postgres' },
+      databases: [
+        'postgres',
+        { name: 'postgres_js_test', database: 'postgres_js_test' },
+        { name: 'ci_db_test', database: 'ci_db_test' },
+        // node-postgres gh-130 runs psql against template1.
+        { name: 'template1', database: 'template1' },
+      ],
+      pool: { mode, size: 40 },
+      observability: { enabled: false },
+      shards: [{ name: 's0', primary: { host: server.host, port: server.port } }],
+    });
+    const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
+    proxies.push(proxy);
+    targets.push({ name: `shardgate ${mode}`, port: proxy.postgres.port, socketDir });
+  }
+  // only=direct,session,transaction (default all): the targets to run.
+  const only = (args.get('only') ?? 'direct,session,transaction').split(',');
+  const chosen = targets.filter((t) => only.some((o) => t.name.includes(o)));
+  const results: Record<string, SuiteResult[]> = {};
+  const pgjs = args.get('postgresjs');
+  if (pgjs) {
+    const dir = checkout(pgjs, 'postgres');
+    preparePostgresJs(dir);
+    results['postgres.js'] = [];
+    for (const t of chosen) {
+      const r = await runPostgresJs(dir, t, '127.0.0.1', server.port);
+      console.log(`postgres.js ${t.name}: ${r.passed} passed; failed: ${r.failed.join(' | ')}`);
+      results['postgres.js'].push(r);
+    }
+  }
+  const nodepg = args.get('nodepg');
+  if (nodepg) {
+    const dir = checkout(nodepg, 'node-postgres');
+    // packages/pg alone (out of the monorepo's workspaces), with its published dependencies and
+    // the four its integration tests use; none of the devDependencies (wrangler, vitest, ...).
+    const standalone = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-pg-')), 'node-postgres');
+    cpSync(path.join(dir, 'packages', 'pg'), path.join(standalone, 'packages', 'pg'), { recursive: true });
+    const pkgFile = path.join(standalone, 'packages', 'pg', 'package.json');
+    const manifest = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<string, unknown>;
+    manifest.devDependencies = {};
+    writeFileSync(pkgFile, JSON.stringify(manifest, null, 2));
+    const testDeps = ['async@2.6.4', 'bluebird@3.7.2', 'co@4.6.0', 'pg-copy-streams@0.3.0'];
+    execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', ...testDeps], {
+      cwd: path.join(standalone, 'packages', 'pg'),
+      stdio: 'inherit',
+    });
+    results['node-postgres'] = [];
+    for (const t of chosen) {
+      const r = await runNodePostgres(standalone, t, '127.0.0.1', server.port);
+      console.log(`node-postgres ${t.name}: ${r.passed} passed; files failing: ${r.failed.join(' ')}`);
+      results['node-postgres'].push(r);
+    }
+  }
+  console.log(JSON.stringify(results, null, 2));
+} finally {
+  for (const p of proxies) await p.close();
+  await cluster.stop();
+}
