@@ -212,6 +212,25 @@ export const ERRORS = {
     message:
       'the multi-shard result needs more than {limit} rows in memory (routing.maxMergeRows); add a shard-key condition or a LIMIT',
   },
+  MERGE_BYTE_LIMIT: {
+    sqlstate: '54000',
+    mysqlErrno: 1104,
+    severity: 'ERROR',
+    message:
+      'the multi-shard result needs more than {limit} bytes in memory (routing.maxMergeBytes); add a shard-key condition, a narrower WHERE or a LIMIT, or raise the limit',
+  },
+  MERGED_VALUE_OUT_OF_RANGE: {
+    sqlstate: '22003',
+    mysqlErrno: 1690,
+    severity: 'ERROR',
+    message: '{type} out of range (computed by shardgate over the merged shard results)',
+  },
+  MERGED_DIVISION_BY_ZERO: {
+    sqlstate: '22012',
+    mysqlErrno: 1365,
+    severity: 'ERROR',
+    message: 'division by zero (computed by shardgate over the merged shard results)',
+  },
   STATEMENT_TOO_COMPLEX: {
     sqlstate: '54001',
     mysqlErrno: 1105,

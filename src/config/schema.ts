@@ -233,6 +233,12 @@ export const routingSchema = z.object({
     ]),
   /** Rows a multi-shard merge may hold in memory before failing. */
   maxMergeRows: z.number().int().min(1).default(1_000_000),
+  /** Bytes of shard rows a multi-shard merge may hold in memory before failing (MERGE_BYTE_LIMIT). */
+  maxMergeBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
   /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
   parseCacheSize: z.number().int().min(16).default(10_000),
   /** Routing on or off: off sends everything to the default shard's primary (for benchmarks). */

@@ -88,11 +88,19 @@ function parseErrorFields(buf: Buffer, bodyStart: number, end: number): { code: 
  * with everything up to ReadyForQuery. `maxRows` bounds memory; past it, rows are dropped and
  * `overflow` is reported through the callback so the caller can fail the statement cleanly.
  */
+/** Bytes of rows held by all shards of one statement together (routing.maxMergeBytes). */
+export interface ByteBudget {
+  used: number;
+  limit: number;
+  exceeded: boolean;
+}
+
 export function collect(
   conn: PgServerConnection,
   request: Buffer,
   maxRows: number,
   onOverflow: () => void,
+  budget?: ByteBudget,
 ): Promise<CollectedResult> {
   return new Promise<CollectedResult>((resolve, reject) => {
     const result: CollectedResult = {
@@ -120,6 +128,11 @@ export function collect(
         const body = pos + 5;
         switch (type) {
           case 0x44: // DataRow
+            if (budget) {
+              budget.used += len;
+              if (budget.used > budget.limit) budget.exceeded = true;
+            }
+            if (budget?.exceeded) break;
             if (result.rows.length < maxRows) result.rows.push(parseDataRow(buf, body));
             else if (!overflowed) {
               overflowed = true;

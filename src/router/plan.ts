@@ -3,6 +3,7 @@
 // JSON (renderPlan) for SHARDGATE EXPLAIN, logs and golden tests.
 import type { ConsistencyLevel } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
+import type { ResolvedProgram } from '../executor/aggregate-program.js';
 import type { AggregateFn } from '../sql/facts.js';
 
 export type Role = 'primary' | 'replica';
@@ -59,6 +60,8 @@ export interface MergeSpec {
   having?: MergeHaving;
   /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
   distinctOn?: number[];
+  /** Aggregates computed at the proxy from hidden partial columns (constants resolved). */
+  program?: ResolvedProgram;
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
   visibleColumns: number | null;
 }
@@ -105,6 +108,9 @@ export interface ScatterRewrite {
   statColumns?: number[];
   /** Remove HAVING and append its aggregates after everything else (the merge filters groups). */
   having?: boolean;
+  /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
+   *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
+  program?: boolean;
 }
 
 export interface ScatterPlan extends PlanBase {

@@ -4,6 +4,8 @@
 // list of the current text) or at bind parameters by number. Facts are independent of config, so
 // routing rules can change at run time without invalidating the cache.
 
+import type { AggregateProgram } from './pg-aggregate-program.js';
+
 export type StatementKind =
   | 'read' // SELECT / VALUES / TABLE without locking or modifying CTEs (write functions: router)
   | 'write' // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, write functions, modifying CTEs
@@ -102,6 +104,9 @@ export interface SelectShape {
   distinctOn?: Array<number | null>;
   /** HAVING over count/sum/min/max compared with constants; hidden i is its i-th aggregate. */
   having?: { expr: HavingExpr; aggregates: AggregateFn[] };
+  /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
+   *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
+  program?: AggregateProgram;
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }

@@ -2,6 +2,7 @@
 // ORDER BY and GROUP BY as output positions, LIMIT/OFFSET as value references, and the first
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
+import { programFor } from './pg-aggregate-program.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
 import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
@@ -82,7 +83,7 @@ function isAggregateCall(f: Node): boolean {
 }
 
 /** The name PostgreSQL gives an unnamed output column (FigureColname, the common cases). */
-function figureName(node: unknown): string {
+export function figureName(node: unknown): string {
   const t = nodeType(node);
   if (!t) return '?column?';
   const [type, b] = t;
@@ -146,7 +147,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColumn {
+function outputColumn(rt: Node, problems: string[], windows: Node[], program: boolean): OutputColumn {
   const v = unwrapCast(rt.val);
   const named = typeof rt.name === 'string';
   const col: OutputColumn = { name: named ? (rt.name as string) : figureName(rt.val) };
@@ -161,7 +162,7 @@ function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColu
   if (v?.[0] === 'FuncCall' && isAggregateCall(v[1])) {
     const fname = lastName(v[1].funcname) ?? '';
     const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
-    if (!mergeable) problems.push(`aggregate ${fname}() across shards`);
+    if (!mergeable && !program) problems.push(`aggregate ${fname}() across shards`);
     else {
       col.aggregate = SYNONYMS[fname] ?? (fname as AggregateFn);
       if (v[1].agg_distinct) col.aggregateDistinct = true;
@@ -172,6 +173,7 @@ function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColu
   walk(rt.val, (type, body) => {
     if (type === 'FuncCall') {
       if (body.over) windows.push(body.over as Node);
+      else if (program) return;
       else if (body !== topAggregate && isAggregateCall(body) && topAggregate === null)
         problems.push('an aggregate inside an expression');
       else if (body !== topAggregate && isAggregateCall(body))
@@ -231,9 +233,13 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   const branches = setOp ? unionBranches(sel) : null;
   // A UNION's columns are its first branch's.
   const head = branches?.[0] ?? sel;
+  // Aggregates the column-wise merge cannot combine: the proxy evaluates them from partials.
+  const planned = setOp ? null : programFor(sel, (n) => valueRef(n, lits));
+  if (typeof planned === 'string') problems.push(planned);
+  const program = planned !== null && typeof planned === 'object' ? planned.program : undefined;
   const targets: Target[] = list(head.targetList).map((t) => {
     const rt = isType(t, 'ResTarget') ?? {};
-    return { column: outputColumn(rt, problems, windows), key: shapeKey(rt.val) };
+    return { column: outputColumn(rt, problems, windows, program !== undefined), key: shapeKey(rt.val) };
   });
   const outputs = targets.map((t) => t.column);
   const firstStar = outputs.findIndex((o) => o.star);
@@ -292,7 +298,7 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     if (on.includes(null)) problems.push('DISTINCT ON an expression that is not in the select list');
   }
   let having: SelectShape['having'];
-  if (sel.havingClause) {
+  if (sel.havingClause && !program) {
     const expr = havingExpr(sel.havingClause, (n) => valueRef(n, lits));
     const calls = havingCalls(sel.havingClause);
     if (expr === null || calls === null)
@@ -334,8 +340,11 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     ...(distinctOn ? { distinctOn } : {}),
     ...(union ? { union } : {}),
     ...(having ? { having } : {}),
+    ...(program ? { program } : {}),
     hasAggregates:
-      outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
+      program !== undefined ||
+      outputs.some((o) => o.aggregate !== undefined) ||
+      problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
     nested,
   };

@@ -9,6 +9,7 @@ import type { ScatterRewrite } from '../router/plan.js';
 import { fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
+import { programEdits } from './pg-program-rewrite.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -159,6 +160,7 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
   if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
+  if (rewrite.program) edits.push(...programEdits(sql, masked, words, parsedSelect(sql)));
   if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0 || rewrite.having)
     edits.push(
       ...aggregateEdits(
@@ -175,6 +177,18 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   let out = sql;
   for (const e of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
+}
+
+function parsedSelect(sql: string): Node {
+  let tree: { stmts?: Array<{ stmt?: unknown }> };
+  try {
+    tree = parseSync(sql) as typeof tree;
+  } catch {
+    throw unsupported('aggregates in a statement that does not parse');
+  }
+  const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
+  if (!select) throw unsupported('aggregates outside a SELECT');
+  return select;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
-import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
+import { type ByteBudget, type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
   encodeBindComplete,
@@ -37,7 +37,9 @@ export async function runScatter(
 ): Promise<void> {
   const plan = statement.plan;
   const requests = buildRequests(cycle, unit, statement);
-  const maxRows = cycle.services.topology.view().routing.maxMergeRows;
+  const routing = cycle.services.topology.view().routing;
+  const maxRows = routing.maxMergeRows;
+  const budget: ByteBudget = { used: 0, limit: routing.maxMergeBytes, exceeded: false };
   const started = performance.now();
   let overflow = false;
   const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
@@ -56,7 +58,7 @@ export async function runScatter(
         const binding = bindings[i]!;
         const conn = binding.conn;
         const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
-        return collect(conn, bytes, maxRows, () => (overflow = true)).finally(() => {
+        return collect(conn, bytes, maxRows, () => (overflow = true), budget).finally(() => {
           // Give the connection back to the binding's tracker.
           conn.onData = (chunk) => binding.tracker.onData(chunk);
         });
@@ -92,6 +94,7 @@ export async function runScatter(
     return;
   }
   if (overflow) throw new ShardgateError('MERGE_ROW_LIMIT', { limit: maxRows });
+  if (budget.exceeded) throw new ShardgateError('MERGE_BYTE_LIMIT', { limit: budget.limit });
   const first = results[0]!;
   const fields = first.fields;
   let rows: Array<Array<Buffer | null>> = [];
