@@ -67,7 +67,11 @@ async function runPair(sides: Sides, sql: string, writes: boolean): Promise<[Out
 export async function runStatement(sides: Sides, statement: Statement, tally: Tally): Promise<Verdict> {
   const info = sides.info(statement.sql);
   const [want, got] = await runPair(sides, statement.sql, info.writes);
-  const verdict = compareOutcomes(want, got, { ordered: info.ordered, floatTypes: sides.floatTypes });
+  const verdict = compareOutcomes(want, got, {
+    ordered: info.ordered,
+    floatTypes: sides.floatTypes,
+    ...(info.unorderedCells ? { unorderedCells: info.unorderedCells } : {}),
+  });
   tally.total++;
   if (verdict.verdict === 'match') tally.matched++;
   else if (verdict.verdict === 'refused') {

@@ -111,19 +111,24 @@ function absorbCollections(
   if (p.fn === 'distinct') {
     const set = new Map<string, ArrayElement>();
     state.distinct.set(i, set);
-    addDistinct(set, row[p.values] ?? null, columns[p.values]!);
+    addDistinct(set, row[p.values] ?? null, columns[p.values]!, p.of === 'array_agg');
   } else if (p.fn === 'array_agg' || p.fn === 'string_agg') {
     state.pieces.set(i, []);
     addPiece(state.pieces.get(i)!, p, row);
   }
 }
 
-function addDistinct(set: Map<string, ArrayElement>, cell: Buffer | null, col: ColumnInfo): void {
+function addDistinct(
+  set: Map<string, ArrayElement>,
+  cell: Buffer | null,
+  col: ColumnInfo,
+  keepNull: boolean,
+): void {
   const elementOid = ARRAY_ELEMENT_TYPES.get(col.typeOid);
   if (elementOid === undefined) throw unsupported(`a DISTINCT aggregate over arrays of type ${col.typeOid}`);
   for (const e of parseArrayText(text(cell) ?? '{}')) {
-    if (e.value === null) continue; // DISTINCT aggregates skip NULLs
-    const k = equalityKey(e.value, elementOid);
+    if (e.value === null && !keepNull) continue; // count/sum/avg(DISTINCT) skip NULLs
+    const k = e.value === null ? '\u0000N' : equalityKey(e.value, elementOid);
     if (!set.has(k)) set.set(k, e);
   }
 }
@@ -188,7 +193,7 @@ function combine(
     case 'value':
       return;
     case 'distinct':
-      addDistinct(state.distinct.get(i)!, row[p.values] ?? null, columns[p.values]!);
+      addDistinct(state.distinct.get(i)!, row[p.values] ?? null, columns[p.values]!, p.of === 'array_agg');
       return;
     case 'array_agg':
     case 'string_agg':
@@ -229,6 +234,24 @@ function finish(
       const set = [...state.distinct.get(i)!.values()];
       const elementOid = ARRAY_ELEMENT_TYPES.get(columns[p.values]!.typeOid)!;
       if (p.of === 'count') return { type: 'int8', v: BigInt(set.length) };
+      if (p.of === 'array_agg') {
+        // PostgreSQL sorts to deduplicate: ascending, NULL last.
+        const col = { name: '', typeOid: elementOid, format: 'text' as const };
+        set.sort((a, b) =>
+          a.value === null || b.value === null
+            ? (a.value === null ? 1 : 0) - (b.value === null ? 1 : 0)
+            : compareValues(
+                decodeCell(Buffer.from(a.value), col),
+                decodeCell(Buffer.from(b.value), col),
+                elementOid === 1700,
+              ),
+        );
+        return {
+          type: 'other',
+          oid: columns[p.values]!.typeOid,
+          v: set.length === 0 ? null : formatArrayText(set),
+        };
+      }
       const resultOid = columns[p.type]!.typeOid;
       if (set.length === 0) return valueFromText(null, resultOid);
       // Sum in the result type of sum() (avg: of the sum's type, then divided).

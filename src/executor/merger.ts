@@ -15,6 +15,7 @@ import {
 } from './aggregate-partials.js';
 import { runProgram } from './aggregate-program.js';
 import { compareDecimal, compareValues, decodeCell } from './cell-values.js';
+import { evaluateSetOperation } from './set-operations.js';
 
 export { compareDecimal, decodeCell } from './cell-values.js';
 
@@ -113,6 +114,8 @@ export class ResultMerger {
         }
       }
     }
+    // A set operation's leaf number (the last column) is the merge's own.
+    if (this.spec?.setOps) return cols.slice(0, -1);
     return this.spec?.visibleColumns != null ? cols.slice(0, this.spec.visibleColumns) : cols;
   }
 
@@ -129,7 +132,8 @@ export class ResultMerger {
   finish(): Row[] {
     const spec = this.spec;
     let rows: Row[] = [];
-    for (const list of this.perShard) if (list) rows.push(...list);
+    if (spec?.setOps) rows = evaluateSetOperation(this.perShard, spec.setOps.tree, spec.setOps.onceLeaves);
+    else for (const list of this.perShard) if (list) rows.push(...list);
     if (!spec) return rows;
     if (spec.program) rows = runProgram(rows, spec.program, this.columns, spec.groupBy);
     else if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);

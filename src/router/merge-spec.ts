@@ -53,6 +53,10 @@ export function mergeFor(
         unsupported: `${n.what} would run on each shard's rows only (group, partition or correlate it by the shard key)`,
       };
   }
+  const referenceBranch = (t: string[]) => !t.some((name) => tables.sharded.has(name));
+  if (select.union && !(select.union.all && select.union.branchTables.some(referenceBranch)))
+    return unionMerge(select, resolve, tables);
+  if (select.setOps) return setOpsMerge(select, select.setOps, resolve, tables);
   if (select.union) return unionMerge(select, resolve, tables);
   if (select.program) return programMerge(select, select.program, resolve);
   const orderBy: MergeOrder[] = [];
@@ -240,6 +244,45 @@ function programMerge(
       visibleColumns: select.outputs.length,
     },
     rewrite: { limit: null, avgColumns: [], program: true },
+  };
+}
+
+/**
+ * INTERSECT/EXCEPT [ALL], mixed UNION and UNION ALL, UNION ALL with a reference branch: the
+ * proxy evaluates the operators over every shard's tagged leaf rows, then orders and pages.
+ */
+function setOpsMerge(
+  select: SelectShape,
+  setOps: NonNullable<SelectShape['setOps']>,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null || starBefore(select, item.position))
+      return { unsupported: 'ORDER BY of a set operation that is not a column of its select list' };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offsetValue = count(select.offset, resolve, 'OFFSET');
+  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const onceLeaves: number[] = [];
+  setOps.branchTables.forEach((t, i) => {
+    if (!t.some((name) => tables.sharded.has(name))) onceLeaves.push(i);
+  });
+  return {
+    merge: {
+      orderBy,
+      groupBy: [],
+      aggregates: [],
+      offset: offsetValue ?? 0,
+      limit,
+      distinct: false,
+      setOps: { tree: setOps.tree, onceLeaves },
+      visibleColumns: null,
+    },
+    rewrite: { limit: null, avgColumns: [], setOps: setOps.branchTables.length },
   };
 }
 

@@ -4,7 +4,7 @@
 import type { ConsistencyLevel } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { ResolvedProgram } from '../executor/aggregate-program.js';
-import type { AggregateFn } from '../sql/facts.js';
+import type { AggregateFn, SetTree } from '../sql/facts.js';
 
 export type Role = 'primary' | 'replica';
 
@@ -60,6 +60,9 @@ export interface MergeSpec {
   having?: MergeHaving;
   /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
   distinctOn?: number[];
+  /** A set operation evaluated at the proxy: each shard returns every leaf's rows tagged with
+   *  the leaf number in a last column; leaves in onceLeaves (no sharded table) count once. */
+  setOps?: { tree: SetTree; onceLeaves: number[] };
   /** Aggregates computed at the proxy from hidden partial columns (constants resolved). */
   program?: ResolvedProgram;
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
@@ -111,6 +114,8 @@ export interface ScatterRewrite {
   /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
    *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
   program?: boolean;
+  /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */
+  setOps?: number;
 }
 
 export interface ScatterPlan extends PlanBase {

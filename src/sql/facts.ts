@@ -107,9 +107,17 @@ export interface SelectShape {
   /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
    *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
   program?: AggregateProgram;
+  /** Any top-level set operation: its operator tree over leaf SELECTs (0-based, left to right)
+   *  and the tables each leaf reads; the proxy evaluates it over every shard's leaf rows. */
+  setOps?: { tree: SetTree; branchTables: string[][] };
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }
+
+/** A set operation's operator tree: leaves are the leaf SELECTs in text order. */
+export type SetTree =
+  | { leaf: number }
+  | { op: 'union' | 'intersect' | 'except'; all: boolean; left: SetTree; right: SetTree };
 
 /** A HAVING predicate the merge evaluates: comparisons of hidden aggregate columns. */
 export type HavingExpr =

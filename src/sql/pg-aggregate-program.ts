@@ -7,6 +7,7 @@
 // the real statement) both call programFor, so hidden column i means the same thing to both.
 import type { ValueRef } from './facts.js';
 import { isType, lastName, list, type Node, nodeType, str } from './pg-ast.js';
+import { havingCalls } from './pg-having.js';
 
 /** How one aggregate call is computed from its hidden per-shard columns. */
 export type ProgramPartial<C = ValueRef> =
@@ -17,7 +18,7 @@ export type ProgramPartial<C = ValueRef> =
   /** stddev/variance: `type` holds the call itself (for its result type only). */
   | { fn: 'stat'; stat: StatFn; type: number; count: number; sum: number; sumSquares: number }
   /** count/sum/avg(DISTINCT x): array_agg(DISTINCT x) per shard, `type` the call itself. */
-  | { fn: 'distinct'; of: 'count' | 'sum' | 'avg'; type: number; values: number }
+  | { fn: 'distinct'; of: 'count' | 'sum' | 'avg' | 'array_agg'; type: number; values: number }
   /** array_agg / string_agg: the values and each ORDER BY key as arrays in the same order. */
   | {
       fn: 'array_agg' | 'string_agg';
@@ -118,6 +119,8 @@ function holdsAggregate(node: unknown): boolean {
 
 /** Whether a SELECT needs the program (the simple merge cannot combine it). */
 export function needsProgram(sel: Node): boolean {
+  // HAVING beyond comparisons of count/sum/min/max with constants (pg-having.ts).
+  if (sel.havingClause && havingCalls(sel.havingClause) === null) return true;
   for (const t of list(sel.targetList)) {
     const val = isType(t, 'ResTarget')?.val;
     if (!holdsAggregate(val)) continue;
@@ -176,7 +179,7 @@ export function programFor(
         if (f.agg_order) refuse(`${name}(DISTINCT ... ORDER BY ...) across shards`);
         if (name === 'min' || name === 'max')
           return { p: { fn: name, column: take(1) }, c: call([{ kind: 'call' }]) };
-        if (name !== 'count' && name !== 'sum' && name !== 'avg')
+        if (name !== 'count' && name !== 'sum' && name !== 'avg' && name !== 'array_agg')
           refuse(`${name}(DISTINCT ...) across shards`);
         if (list(f.args).length !== 1) refuse(`${name}(DISTINCT ...) of several arguments`);
         const first = take(2);

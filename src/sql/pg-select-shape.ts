@@ -6,6 +6,7 @@ import { programFor } from './pg-aggregate-program.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
 import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
+import { setOperationTree } from './pg-set-operations.js';
 import { type LiteralMap, valueRef } from './pg-values.js';
 
 const MERGEABLE = new Set<string>([
@@ -231,8 +232,9 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   const windows: Node[] = [];
   const setOp = sel.op && sel.op !== 'SETOP_NONE';
   const branches = setOp ? unionBranches(sel) : null;
-  // A UNION's columns are its first branch's.
-  const head = branches?.[0] ?? sel;
+  const setTree = setOp ? setOperationTree(sel) : null;
+  // A set operation's columns are its first branch's.
+  const head = branches?.[0] ?? (setTree && typeof setTree === 'object' ? setTree.leaves[0]! : sel);
   // Aggregates the column-wise merge cannot combine: the proxy evaluates them from partials.
   const planned = setOp ? null : programFor(sel, (n) => valueRef(n, lits));
   if (typeof planned === 'string') problems.push(planned);
@@ -307,13 +309,16 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   }
   const nested = nestedSelects(sel);
   let union: SelectShape['union'];
+  let setOps: SelectShape['setOps'];
   if (setOp) {
-    if (sel.op !== 'SETOP_UNION') problems.push('INTERSECT/EXCEPT');
-    else if (!branches) problems.push('UNION mixed with UNION ALL (or INTERSECT/EXCEPT) in one statement');
-    else {
+    if (sel.op === 'SETOP_UNION' && branches)
       union = { all: Boolean(sel.all), branchTables: branches.map(fromTables) };
+    if (typeof setTree === 'string') {
+      if (!union) problems.push(setTree);
+    } else if (setTree) {
+      setOps = { tree: setTree.tree, branchTables: setTree.leaves.map(fromTables) };
       // Each branch runs per shard: it must not combine rows itself, unless by the shard key.
-      for (const b of branches) nested.push(...branchSelects(b));
+      for (const b of setTree.leaves) nested.push(...branchSelects(b));
     }
   }
   if (sel.limitOption === 'LIMIT_OPTION_WITH_TIES') problems.push('FETCH ... WITH TIES');
@@ -339,6 +344,7 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     distinct,
     ...(distinctOn ? { distinctOn } : {}),
     ...(union ? { union } : {}),
+    ...(setOps ? { setOps } : {}),
     ...(having ? { having } : {}),
     ...(program ? { program } : {}),
     hasAggregates:

@@ -10,6 +10,7 @@ import { fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
 import { programEdits } from './pg-program-rewrite.js';
+import { setOperationSql } from './pg-set-operations.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -128,6 +129,7 @@ function unsupported(detail: string): ShardgateError {
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const masked = maskSql(sql);
   const words = topLevelWords(masked);
+  if (rewrite.setOps !== undefined) return setOperationSql(sql, masked, words, rewrite.setOps);
   // A top-level UNION's LIMIT/OFFSET (after its last branch) applies to the whole union.
   if (words.some((w) => w.word === 'intersect' || w.word === 'except'))
     throw unsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
