@@ -306,9 +306,21 @@ class Gen {
       const c = this.pick(this.cols(t, kind));
       return `SELECT ${c.name} FROM ${t.name}${this.where(t, 0.8)}`;
     };
-    const op = this.pick(['UNION', 'UNION ALL', 'UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT']);
+    const ops = [
+      'UNION',
+      'UNION ALL',
+      'UNION',
+      'UNION ALL',
+      'INTERSECT',
+      'EXCEPT',
+      'INTERSECT ALL',
+      'EXCEPT ALL',
+    ];
+    const op = this.pick(ops);
     const order = this.chance(0.5) ? ` ORDER BY 1${this.paging()}` : '';
-    return `${side()} ${op} ${side()}${order}`;
+    // Sometimes three branches with mixed operators (INTERSECT binds tighter than UNION/EXCEPT).
+    const third = this.chance(0.25) ? ` ${this.pick(ops)} ${side()}` : '';
+    return `${side()} ${op} ${side()}${third}${order}`;
   }
 
   windowed(): string {
@@ -320,8 +332,20 @@ class Gen {
       `sum(${c.name}) OVER w`,
       `count(*) OVER (PARTITION BY user_id)`,
       `lag(id) OVER w`,
+      // Windows whose partitions span shards: evaluated by the proxy over the gathered rows.
+      `dense_rank() OVER w`,
+      `lead(id, 2, 0) OVER w`,
+      `avg(${c.name}) OVER w`,
+      `max(${c.name}) OVER w`,
+      `min(id) OVER (ORDER BY id DESC)`,
+      `count(${c.name}) OVER ()`,
     ]);
-    const partition = this.chance(0.8) ? 'PARTITION BY user_id ' : '';
+    const partition = this.pick([
+      'PARTITION BY user_id ',
+      'PARTITION BY user_id ',
+      '',
+      `PARTITION BY ${this.groupKey(t).name} `,
+    ]);
     const w = fn.includes('OVER w') ? ` WINDOW w AS (${partition}ORDER BY id)` : '';
     return `SELECT user_id, id, ${fn} AS v FROM ${t.name}${this.where(t, 0.5)}${w} ORDER BY user_id, id${this.paging()}`;
   }

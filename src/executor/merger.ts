@@ -16,6 +16,7 @@ import {
 import { runProgram } from './aggregate-program.js';
 import { compareDecimal, compareValues, decodeCell } from './cell-values.js';
 import { evaluateSetOperation } from './set-operations.js';
+import { runWindows } from './window-functions.js';
 
 export { compareDecimal, decodeCell } from './cell-values.js';
 
@@ -135,6 +136,7 @@ export class ResultMerger {
     if (spec?.setOps) rows = evaluateSetOperation(this.perShard, spec.setOps.tree, spec.setOps.onceLeaves);
     else for (const list of this.perShard) if (list) rows.push(...list);
     if (!spec) return rows;
+    if (spec.windows) rows = runWindows(rows, spec.windows, this.columns);
     if (spec.program) rows = runProgram(rows, spec.program, this.columns, spec.groupBy);
     else if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
     if (spec.having) {

@@ -4,6 +4,7 @@
 import type { ResolvedProgram } from '../executor/aggregate-program.js';
 import type { HavingExpr, SelectShape, ValueRef } from '../sql/facts.js';
 import type { AggregateProgram, ProgramExpr } from '../sql/pg-aggregate-program.js';
+import { WINDOW_ACROSS_SHARDS } from '../sql/pg-select-shape.js';
 import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
 
 /** What the planner knows about the tables a statement reads. */
@@ -47,11 +48,17 @@ export function mergeFor(
 ): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
+  let proxyWindows = false;
   for (const n of select.nested ?? []) {
-    if (!n.keys.some((k) => tables.shardKeys.has(k)))
+    if (!n.keys.some((k) => tables.shardKeys.has(k))) {
+      if (n.what === WINDOW_ACROSS_SHARDS && select.windowProgram) {
+        proxyWindows = true;
+        continue;
+      }
       return {
         unsupported: `${n.what} would run on each shard's rows only (group, partition or correlate it by the shard key)`,
       };
+    }
   }
   const referenceBranch = (t: string[]) => !t.some((name) => tables.sharded.has(name));
   if (select.union && !(select.union.all && select.union.branchTables.some(referenceBranch)))
@@ -153,6 +160,20 @@ export function mergeFor(
     if (distinctOn.some((c) => c < 0 || starBefore(select, c + 1)))
       return { unsupported: 'DISTINCT ON an expression that is not in the select list' };
   }
+  if (proxyWindows && select.windowProgram)
+    return {
+      merge: {
+        orderBy,
+        groupBy: [],
+        aggregates: [],
+        offset,
+        limit,
+        distinct: false,
+        windows: select.windowProgram,
+        visibleColumns: select.outputs.length,
+      },
+      rewrite: { limit: null, avgColumns: [], windows: true },
+    };
   const needsMerge =
     orderBy.length > 0 ||
     grouped ||

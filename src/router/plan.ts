@@ -5,6 +5,7 @@ import type { ConsistencyLevel } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { ResolvedProgram } from '../executor/aggregate-program.js';
 import type { AggregateFn, SetTree } from '../sql/facts.js';
+import type { WindowProgram } from '../sql/pg-window-program.js';
 
 export type Role = 'primary' | 'replica';
 
@@ -63,6 +64,8 @@ export interface MergeSpec {
   /** A set operation evaluated at the proxy: each shard returns every leaf's rows tagged with
    *  the leaf number in a last column; leaves in onceLeaves (no sharded table) count once. */
   setOps?: { tree: SetTree; onceLeaves: number[] };
+  /** Window functions evaluated at the proxy over the gathered rows, before ordering/paging. */
+  windows?: WindowProgram;
   /** Aggregates computed at the proxy from hidden partial columns (constants resolved). */
   program?: ResolvedProgram;
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
@@ -114,6 +117,8 @@ export interface ScatterRewrite {
   /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
    *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
   program?: boolean;
+  /** Window outputs become typed NULLs, their inputs are appended, ORDER BY is removed. */
+  windows?: boolean;
   /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */
   setOps?: number;
 }

@@ -5,6 +5,7 @@
 // routing rules can change at run time without invalidating the cache.
 
 import type { AggregateProgram } from './pg-aggregate-program.js';
+import type { WindowProgram } from './pg-window-program.js';
 
 export type StatementKind =
   | 'read' // SELECT / VALUES / TABLE without locking or modifying CTEs (write functions: router)
@@ -107,6 +108,9 @@ export interface SelectShape {
   /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
    *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
   program?: AggregateProgram;
+  /** Top-level window functions the proxy can evaluate over the gathered rows (used when a
+   *  window's partitions span shards). */
+  windowProgram?: WindowProgram;
   /** Any top-level set operation: its operator tree over leaf SELECTs (0-based, left to right)
    *  and the tables each leaf reads; the proxy evaluates it over every shard's leaf rows. */
   setOps?: { tree: SetTree; branchTables: string[][] };

@@ -7,6 +7,11 @@ import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } fr
 import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
 import { setOperationTree } from './pg-set-operations.js';
+import { windowProgramFor } from './pg-window-program.js';
+
+/** The nested-select reason of a top-level window whose partitions may span shards. */
+export const WINDOW_ACROSS_SHARDS = 'a window function not partitioned by the shard key';
+
 import { type LiteralMap, valueRef } from './pg-values.js';
 
 const MERGEABLE = new Set<string>([
@@ -326,9 +331,13 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   if (windows.length > 0 && grouped) problems.push('window functions over grouped rows');
   for (const w of windows)
     nested.push({
-      what: 'a window function not partitioned by the shard key',
+      what: WINDOW_ACROSS_SHARDS,
       keys: partitionKeys(w, sel.windowClause),
     });
+  // Windows whose partitions span shards: the proxy can evaluate them over the gathered rows.
+  const windowPlan = windows.length > 0 && !grouped && !setOp ? windowProgramFor(sel) : null;
+  const windowProgram =
+    windowPlan !== null && typeof windowPlan === 'object' ? windowPlan.program : undefined;
   const limit = sel.limitCount ? valueRef(sel.limitCount, lits) : null;
   const offset = sel.limitOffset ? valueRef(sel.limitOffset, lits) : null;
   // An expression as LIMIT/OFFSET would read as "none": refuse instead of returning too much.
@@ -345,6 +354,7 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     ...(distinctOn ? { distinctOn } : {}),
     ...(union ? { union } : {}),
     ...(setOps ? { setOps } : {}),
+    ...(windowProgram ? { windowProgram } : {}),
     ...(having ? { having } : {}),
     ...(program ? { program } : {}),
     hasAggregates:

@@ -55,24 +55,61 @@ function uncommented(sql: string, masked: string, a: number, b: number): string 
 const SET_WORDS = new Set(['union', 'intersect', 'except']);
 const TAIL_WORDS = new Set(['order', 'limit', 'offset', 'fetch', 'for']);
 
+/** Depth-0 set-operation words (with their ALL/DISTINCT) in masked[a, b): [start, end) each. */
+function setWordsIn(masked: string, a: number, b: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let depth = 0;
+  for (let i = a; i < b; i++) {
+    const c = masked[i]!;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '"') {
+      const j = masked.indexOf('"', i + 1);
+      i = j < 0 ? b : j;
+    } else if (depth === 0 && /[A-Za-z]/.test(c) && !/[\w$]/.test(masked[i - 1] ?? ' ')) {
+      const m = /^(union|intersect|except)\b(\s+(?:all|distinct)\b)?/i.exec(masked.slice(i, b));
+      if (m) {
+        out.push([i, i + m[0].length]);
+        i += m[0].length - 1;
+      } else {
+        while (i + 1 < b && /[\w$]/.test(masked[i + 1]!)) i++;
+      }
+    }
+  }
+  return out;
+}
+
+/** The leaf SELECT spans of masked[a, b), left to right, looking inside parenthesized set operations. */
+function leafSpans(masked: string, a: number, b: number): Array<[number, number]> {
+  while (a < b && /\s/.test(masked[a]!)) a++;
+  while (b > a && /\s/.test(masked[b - 1]!)) b--;
+  const words = setWordsIn(masked, a, b);
+  if (words.length === 0) {
+    // A parenthesized operand that is itself a set operation: split inside.
+    if (masked[a] === '(' && masked[b - 1] === ')' && setWordsIn(masked, a + 1, b - 1).length > 0)
+      return leafSpans(masked, a + 1, b - 1);
+    return [[a, b]];
+  }
+  const out: Array<[number, number]> = [];
+  let from = a;
+  for (const [s, e] of words) {
+    out.push(...leafSpans(masked, from, s));
+    from = e;
+  }
+  out.push(...leafSpans(masked, from, b));
+  return out;
+}
+
 /**
  * Per-shard text: `SELECT *, <i> FROM (<leaf i>) AS sg_leaf<i>` for every leaf, joined by
  * UNION ALL; the statement's own ORDER BY / LIMIT / OFFSET are left to the merge.
  */
 export function setOperationSql(sql: string, masked: string, words: Word[], leafCount: number): string {
-  const spans: Array<[number, number]> = [];
-  let from = 0;
   let lastSet = -1;
-  for (let i = 0; i < words.length; i++) {
-    if (!SET_WORDS.has(words[i]!.word)) continue;
-    spans.push([from, words[i]!.start]);
-    const quantifier = words[i + 1]?.word === 'all' || words[i + 1]?.word === 'distinct';
-    lastSet = quantifier ? i + 1 : i;
-    from = words[lastSet]!.end;
-  }
+  for (let i = 0; i < words.length; i++) if (SET_WORDS.has(words[i]!.word)) lastSet = i;
   const tail = words.slice(Math.max(lastSet, 0)).find((w) => TAIL_WORDS.has(w.word));
   const end = tail ? tail.start : masked.replace(/[\s;]+$/, '').length;
-  spans.push([from, end]);
+  const spans = leafSpans(masked, 0, end);
   if (spans.length !== leafCount)
     throw unsupported('a set operation whose branches cannot be located in the text');
   return spans

@@ -11,6 +11,7 @@ import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
 import { programEdits } from './pg-program-rewrite.js';
 import { setOperationSql } from './pg-set-operations.js';
+import { windowEdits } from './pg-window-program.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -163,6 +164,7 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   }
   if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
   if (rewrite.program) edits.push(...programEdits(sql, masked, words, parsedSelect(sql)));
+  if (rewrite.windows) edits.push(...windowEdits(sql, masked, words, parsedSelect(sql)));
   if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0 || rewrite.having)
     edits.push(
       ...aggregateEdits(

@@ -44,7 +44,7 @@ describe('merge decisions', () => {
       ]);
   });
 
-  it('merges window functions partitioned by the shard key, refuses the others', () => {
+  it('merges window functions partitioned by the shard key per shard, evaluates the others at the proxy', () => {
     expect(
       decide(
         'SELECT user_id, id, row_number() OVER (PARTITION BY user_id ORDER BY id) FROM posts ORDER BY 1, 2',
@@ -53,8 +53,17 @@ describe('merge decisions', () => {
     expect(
       decide('SELECT user_id, id, rank() OVER w FROM posts WINDOW w AS (PARTITION BY user_id ORDER BY id)'),
     ).not.toHaveProperty('unsupported');
-    const d = decide('SELECT id, row_number() OVER (ORDER BY id) FROM posts');
-    expect('unsupported' in d && d.unsupported).toMatch(/window function not partitioned by the shard key/);
+    const d = decide('SELECT id, row_number() OVER (ORDER BY id) FROM posts ORDER BY id LIMIT 2');
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge).toMatchObject({
+      windows: { outputs: [null, { fn: 'row_number', partition: [], order: [{ column: 2 }], args: [] }] },
+      limit: 2,
+      visibleColumns: 2,
+    });
+    expect(d.rewrite).toMatchObject({ limit: null, windows: true });
+    // What the proxy does not evaluate stays refused with the reason.
+    const framed = decide('SELECT id, sum(id) OVER (ORDER BY id ROWS 2 PRECEDING) FROM posts');
+    expect('unsupported' in framed && framed.unsupported).toMatch(/window function not partitioned by the shard key/);
   });
 
   it('DISTINCT ON output columns keeps the first row per key after ordering', () => {
