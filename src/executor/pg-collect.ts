@@ -25,6 +25,9 @@ export interface CollectedResult {
   error: { raw: Buffer; code: string; message: string } | null;
   /** Notices and other asynchronous messages to pass on. */
   passthrough: Buffer[];
+  /** COPY ... TO STDOUT: the CopyOutResponse and the CopyData messages, raw. */
+  copyOutResponse: Buffer | null;
+  copyData: Buffer[];
   status: number;
 }
 
@@ -111,6 +114,8 @@ export function collect(
       tags: [],
       error: null,
       passthrough: [],
+      copyOutResponse: null,
+      copyData: [],
       status: 0x49,
     };
     let pending: Buffer | null = null;
@@ -138,6 +143,16 @@ export function collect(
               overflowed = true;
               onOverflow();
             }
+            break;
+          case 0x48: // CopyOutResponse
+            result.copyOutResponse = Buffer.from(buf.subarray(pos, end));
+            break;
+          case 0x64: // CopyData
+            if (budget) {
+              budget.used += len;
+              if (budget.used > budget.limit) budget.exceeded = true;
+            }
+            if (!budget?.exceeded) result.copyData.push(Buffer.from(buf.subarray(pos, end)));
             break;
           case 0x54: // RowDescription
             result.rowDescription = Buffer.from(buf.subarray(pos, end));

@@ -133,6 +133,8 @@ export interface ScatterPlan extends PlanBase {
   rewrittenSql: string | null;
   /** Non-null when the per-shard SQL must be rewritten (see ScatterRewrite); rewrittenSql holds the result. */
   rewrite: ScatterRewrite | null;
+  /** COPY table TO STDOUT: every shard's CopyData in turn (one CSV header line), summed tag. */
+  copyOut?: { header: boolean };
 }
 
 /** A multi-row INSERT whose rows belong to different shards (outside a transaction). */

@@ -224,6 +224,8 @@ export interface StatementFacts {
   transaction: TransactionFacts | null;
   session: SessionFacts | null;
   utility: UtilityKind | null;
+  /** COPY ... TO STDOUT: whether it copies a query (not a table) and has a CSV HEADER line. */
+  copyOut?: { query: boolean; header: boolean; stdout: boolean };
   shardgate: ShardgateCommand | null;
   /** DDL or utility touching temp objects, advisory locks etc.: pins the server connection. */
   pinsSession: boolean;
