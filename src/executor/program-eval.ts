@@ -250,7 +250,9 @@ function fn(name: string, args: Value[], literals: boolean[]): Value {
       const a = args[0]!;
       if (args.length === 2 || a.type === 'numeric') {
         // round(numeric [, n]): integers become numeric first.
-        const places = args.length === 2 ? widen(args[1]!, 'int4') : ({ type: 'int4', v: 0n } as Value);
+        // The places may be a parameter or quoted literal (unknown type): read as integer.
+        const second = args[1]?.type === 'text' && literals[1] ? castTo(args[1], 'int4', []) : args[1];
+        const places = second ? widen(second, 'int4') : ({ type: 'int4', v: 0n } as Value);
         const n = isInt(a.type) ? widen(a, 'numeric') : a;
         if (n.type !== 'numeric') throw unsupported(`${name}(${a.type}, n) over merged aggregates`);
         if (n.v === null || places.v === null) return nullOf('numeric');

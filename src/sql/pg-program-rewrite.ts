@@ -184,12 +184,14 @@ export function programEdits(sql: string, masked: string, words: Word[], select:
     return next ? next.start : masked.replace(/[\s;]+$/, '').length;
   };
   const havingAt = words.findIndex((w) => w.word === 'having');
-  if (havingAt >= 0)
-    edits.push({
-      start: words[havingAt]!.start,
-      end: clauseEnd(havingAt, ['window', 'order', 'limit', 'offset', 'fetch', 'for']),
-      text: '',
-    });
+  if (havingAt >= 0) {
+    const end = clauseEnd(havingAt, ['window', 'order', 'limit', 'offset', 'fetch', 'for']);
+    // Parameters inside stay referenced (the shard's Parse must expect every bound value).
+    const text = masked.slice(words[havingAt]!.end, end).includes('$')
+      ? `HAVING (CASE WHEN false THEN (${sql.slice(words[havingAt]!.end, end).trim()}) END) IS NULL `
+      : '';
+    edits.push({ start: words[havingAt]!.start, end, text });
+  }
   const orderAt = words.findIndex((w, i) => w.word === 'order' && words[i + 1]?.word === 'by');
   if (orderAt >= 0)
     edits.push({
