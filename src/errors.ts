@@ -234,6 +234,18 @@ export const ERRORS = {
     message:
       'the multi-shard result needs more than {limit} bytes in memory (routing.maxMergeBytes); add a shard-key condition or a LIMIT',
   },
+  MERGED_VALUE_OUT_OF_RANGE: {
+    sqlstate: '22003',
+    mysqlErrno: 1690,
+    severity: 'ERROR',
+    message: '{type} out of range (computed by shardgate over the merged shard results)',
+  },
+  MERGED_DIVISION_BY_ZERO: {
+    sqlstate: '22012',
+    mysqlErrno: 1365,
+    severity: 'ERROR',
+    message: 'division by zero (computed by shardgate over the merged shard results)',
+  },
   STATEMENT_TOO_COMPLEX: {
     sqlstate: '54001',
     mysqlErrno: 1105,

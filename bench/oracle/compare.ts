@@ -3,7 +3,9 @@
 // total, as a multiset otherwise), same command tag, or the same error code (SQLSTATE on
 // PostgreSQL, errno on MySQL). refused: shardgate answered the dialect's "not supported" code
 // (0A000, MySQL errno 1235) with a message. Anything else is a mismatch.
+import { formatArrayText, parseArrayText } from '../../src/executor/pg-array-text.js';
 import type { Outcome, ResultOutcome } from './outcome.js';
+import type { UnorderedCell } from './statement-info.js';
 
 export type Verdict =
   | { verdict: 'match' }
@@ -17,6 +19,28 @@ export interface CompareOptions {
   floatTypes: ReadonlySet<number>;
   /** The error code of a refusal: SQLSTATE 0A000 by default, errno "1235" on MySQL. */
   refusedCode?: string;
+  /** Cells whose element order is free (array_agg / string_agg without ORDER BY). */
+  unorderedCells?: readonly UnorderedCell[];
+}
+
+/** An unordered aggregate's cell with its elements sorted, so any element order compares equal. */
+function sortedElements(cell: string | null, delimiter: string | null): string | null {
+  if (cell === null) return null;
+  if (delimiter === null)
+    return formatArrayText(parseArrayText(cell).sort((a, b) => (a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0)));
+  return cell.split(delimiter).sort().join(delimiter);
+}
+
+function normalizeUnordered(o: ResultOutcome, cells: readonly UnorderedCell[]): ResultOutcome {
+  return {
+    ...o,
+    rows: o.rows.map((r) => {
+      const copy = r.slice();
+      for (const c of cells)
+        if (c.column < copy.length) copy[c.column] = sortedElements(copy[c.column] ?? null, c.delimiter);
+      return copy;
+    }),
+  };
 }
 
 export const REFUSED_SQLSTATE = '0A000';
@@ -99,6 +123,10 @@ export function compareOutcomes(want: Outcome, got: Outcome, options: CompareOpt
     return { verdict: 'mismatch', why: `column types: oracle (${types(want)}), shardgate (${types(got)})` };
   if (want.tag !== got.tag)
     return { verdict: 'mismatch', why: `command tag: oracle ${want.tag}, shardgate ${got.tag}` };
-  const rows = compareRows(want, got, options);
+  const cells = options.unorderedCells ?? [];
+  const rows =
+    cells.length > 0
+      ? compareRows(normalizeUnordered(want, cells), normalizeUnordered(got, cells), options)
+      : compareRows(want, got, options);
   return rows === null ? { verdict: 'match' } : { verdict: 'mismatch', why: rows };
 }

@@ -245,6 +245,64 @@ class Gen {
     return `SELECT ${g.name}, ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.5)} GROUP BY ${g.name} ORDER BY 1`;
   }
 
+  /** Expressions the proxy evaluates over merged partials: DISTINCT aggregates, FILTER, casts,
+   *  functions, statistics in expressions, HAVING over expressions. */
+  aggregateMix(): string {
+    const t = this.table();
+    const nums = this.numeric(t).filter((c) => c.kind !== 'float');
+    const c = this.pick(nums.length > 0 ? nums : this.numeric(t));
+    const x = c.name;
+    const other = this.pick(t.columns);
+    const forms = [
+      `sum(DISTINCT ${x})`,
+      `avg(DISTINCT ${x})`,
+      `count(DISTINCT ${other.name}) * 2`,
+      `count(*) FILTER (WHERE ${this.predicate({ ...t, sharded: false })})`,
+      `sum(${x}) FILTER (WHERE ${x} > ${this.literal(c)}) - min(${x})`,
+      `(sum(${x}) / nullif(count(${x}), 0))::numeric(12,2)`,
+      `round(sum(${x})::numeric / nullif(count(*), 0), 3)`,
+      `abs(min(${x}) - max(${x}))`,
+      `greatest(max(${x}), 0) + least(min(${x}), 1)`,
+      `round(stddev(${x}), 4)`,
+      `coalesce(max(${x}), 0) * 2 + 1`,
+      `trunc(avg(${x}), 1)`,
+      `max(${x}) > avg(${x})`,
+      `count(*)::int`,
+      `sum(${x})::float8 / nullif(count(*), 0)`,
+      `round(avg(${x}))`,
+    ];
+    const chosen = this.some(forms, 1, 3).map((f, i) => `${f} AS v${i}`);
+    const having = this.chance(0.4)
+      ? ` HAVING ${this.pick([`count(*) > 1`, `sum(${x}) > ${this.literal(c)}`, `max(${x}) - min(${x}) >= ${this.int(0, 5)}`, `count(DISTINCT ${other.name}) > 1`, `avg(${x}) IS NOT NULL`])}`
+      : '';
+    if (this.chance(0.6)) {
+      const g = this.groupKey(t);
+      return `SELECT ${g.name}, ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.5)} GROUP BY ${g.name}${having} ORDER BY 1${this.paging()}`;
+    }
+    return `SELECT ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.5)}${having}`;
+  }
+
+  /** array_agg / string_agg without ORDER BY (any order is right; compared as multisets), and
+   *  ordered ones with DESC keys. */
+  looseAggregate(): string {
+    const t = this.table();
+    const text = this.cols(t, 'text');
+    const g = this.groupKey(t);
+    const parts = [
+      `array_agg(id)`,
+      `array_agg(user_id)`,
+      text.length > 0 ? `string_agg(${text[0]!.name}, '|')` : `string_agg(id::text, '|')`,
+      `array_agg(id ORDER BY id DESC)`,
+      text.length > 0
+        ? `string_agg(${text[0]!.name}, ', ' ORDER BY ${text[0]!.name} DESC, id)`
+        : `string_agg(id::text, ', ' ORDER BY id DESC)`,
+      `array_agg(DISTINCT user_id)`,
+    ];
+    const chosen = this.some(parts, 1, 2);
+    if (this.chance(0.5)) return `SELECT ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.7)}`;
+    return `SELECT ${g.name}, ${chosen.join(', ')} FROM ${t.name}${this.where(t, 0.5)} GROUP BY ${g.name} ORDER BY 1`;
+  }
+
   statistics(): string {
     const t = this.table();
     const c = this.pick(this.numeric(t).filter((x) => x.kind !== 'float'));
@@ -266,9 +324,21 @@ class Gen {
       const c = this.pick(this.cols(t, kind));
       return `SELECT ${c.name} FROM ${t.name}${this.where(t, 0.8)}`;
     };
-    const op = this.pick(['UNION', 'UNION ALL', 'UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT']);
+    const ops = [
+      'UNION',
+      'UNION ALL',
+      'UNION',
+      'UNION ALL',
+      'INTERSECT',
+      'EXCEPT',
+      'INTERSECT ALL',
+      'EXCEPT ALL',
+    ];
+    const op = this.pick(ops);
     const order = this.chance(0.5) ? ` ORDER BY 1${this.paging()}` : '';
-    return `${side()} ${op} ${side()}${order}`;
+    // Sometimes three branches with mixed operators (INTERSECT binds tighter than UNION/EXCEPT).
+    const third = this.chance(0.25) ? ` ${this.pick(ops)} ${side()}` : '';
+    return `${side()} ${op} ${side()}${third}${order}`;
   }
 
   windowed(): string {
@@ -280,8 +350,20 @@ class Gen {
       `sum(${c.name}) OVER w`,
       `count(*) OVER (PARTITION BY user_id)`,
       `lag(id) OVER w`,
+      // Windows whose partitions span shards: evaluated by the proxy over the gathered rows.
+      `dense_rank() OVER w`,
+      `lead(id, 2, 0) OVER w`,
+      `avg(${c.name}) OVER w`,
+      `max(${c.name}) OVER w`,
+      `min(id) OVER (ORDER BY id DESC)`,
+      `count(${c.name}) OVER ()`,
     ]);
-    const partition = this.chance(0.8) ? 'PARTITION BY user_id ' : '';
+    const partition = this.pick([
+      'PARTITION BY user_id ',
+      'PARTITION BY user_id ',
+      '',
+      `PARTITION BY ${this.groupKey(t).name} `,
+    ]);
     const w = fn.includes('OVER w') ? ` WINDOW w AS (${partition}ORDER BY id)` : '';
     return `SELECT user_id, id, ${fn} AS v FROM ${t.name}${this.where(t, 0.5)}${w} ORDER BY user_id, id${this.paging()}`;
   }
@@ -422,8 +504,10 @@ class Gen {
   next(): string[] {
     const r = this.rnd();
     const forms: Array<[number, () => string | string[]]> = [
-      [0.14, () => this.plain()],
-      [0.1, () => this.aggregated()],
+      [0.11, () => this.plain()],
+      [0.08, () => this.aggregated()],
+      [0.03, () => this.aggregateMix()],
+      [0.02, () => this.looseAggregate()],
       [0.12, () => this.grouped()],
       [0.05, () => this.distinct()],
       [0.06, () => this.aggregateExpression()],

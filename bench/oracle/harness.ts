@@ -73,6 +73,7 @@ export async function runStatement(sides: Sides, statement: Statement, tally: Ta
     ordered: info.ordered,
     floatTypes: sides.floatTypes,
     refusedCode: sides.refusedCode,
+    ...(info.unorderedCells ? { unorderedCells: info.unorderedCells } : {}),
   });
   tally.total++;
   if (verdict.verdict === 'match') tally.matched++;

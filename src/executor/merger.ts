@@ -13,6 +13,12 @@ import {
   foldBooleans,
   type StatisticFn,
 } from './aggregate-partials.js';
+import { runProgram } from './aggregate-program.js';
+import { type Comparable, collationKey, compareDecimal, compareValues, decodeCell } from './cell-values.js';
+import { evaluateSetOperation } from './set-operations.js';
+import { runWindows } from './window-functions.js';
+
+export { type Comparable, compareDecimal, decodeCell } from './cell-values.js';
 
 export interface ColumnInfo {
   name: string;
@@ -26,14 +32,6 @@ export interface ColumnInfo {
   textCompare?: 'bytes' | 'general_ci' | 'unsupported';
 }
 
-/** The text a general_ci collation compares: ASCII upper case, no trailing spaces. */
-function collationKey(text: string, col: ColumnInfo): string {
-  if (col.textCompare === 'unsupported' || (col.textCompare === 'general_ci' && /[^\x00-\x7f]/.test(text)))
-    throw new ShardgateError('SCATTER_UNSUPPORTED', {
-      detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
-    });
-  return text.replace(/ +$/, '').toUpperCase();
-}
 
 /** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
 function groupKey(cell: Buffer | null, col: ColumnInfo): string {
@@ -45,79 +43,8 @@ function groupKey(cell: Buffer | null, col: ColumnInfo): string {
 
 export type Row = Array<Buffer | null>;
 
-const INT_TYPES = new Set([20, 21, 23, 26]);
 const FLOAT_TYPES = new Set([700, 701]);
 const NUMERIC = 1700;
-const BOOL = 16;
-
-export type Comparable = bigint | number | string | boolean | null;
-
-/** Decodes a cell to a value that compares like PostgreSQL would (text compares bytewise, "C"). */
-export function decodeCell(cell: Buffer | null, col: ColumnInfo): Comparable {
-  if (cell === null) return null;
-  if (col.format === 'binary') {
-    switch (col.typeOid) {
-      case 21:
-        return BigInt(cell.readInt16BE(0));
-      case 23:
-      case 26:
-        return BigInt(cell.readInt32BE(0));
-      case 20:
-        return cell.readBigInt64BE(0);
-      case 700:
-        return cell.readFloatBE(0);
-      case 701:
-        return cell.readDoubleBE(0);
-      case BOOL:
-        return cell[0] !== 0;
-      case 1114:
-      case 1184:
-        return cell.readBigInt64BE(0);
-      case 1082:
-        return BigInt(cell.readInt32BE(0));
-      default:
-        return cell.toString('latin1');
-    }
-  }
-  const text = cell.toString('utf8');
-  if (col.textCompare !== undefined && col.textCompare !== 'bytes') return collationKey(text, col);
-  if (INT_TYPES.has(col.typeOid)) return BigInt(text);
-  if (FLOAT_TYPES.has(col.typeOid)) return text === 'NaN' ? Number.NaN : Number(text);
-  if (col.typeOid === BOOL) return text === 't';
-  if (col.typeOid === NUMERIC) return text;
-  return text;
-}
-
-/** Exact comparison of decimal strings ("-12.50" vs "3"). */
-export function compareDecimal(a: string, b: string): number {
-  if (a === 'NaN' || b === 'NaN') return a === b ? 0 : a === 'NaN' ? 1 : -1;
-  const neg = (s: string) => s.startsWith('-');
-  if (neg(a) !== neg(b)) return neg(a) ? -1 : 1;
-  const sign = neg(a) ? -1 : 1;
-  const [ai, af = ''] = a.replace(/^[-+]/, '').split('.');
-  const [bi, bf = ''] = b.replace(/^[-+]/, '').split('.');
-  const an = ai!.replace(/^0+(?=\d)/, '');
-  const bn = bi!.replace(/^0+(?=\d)/, '');
-  if (an.length !== bn.length) return sign * (an.length < bn.length ? -1 : 1);
-  if (an !== bn) return sign * (an < bn ? -1 : 1);
-  const len = Math.max(af.length, bf.length);
-  const ap = af.padEnd(len, '0');
-  const bp = bf.padEnd(len, '0');
-  return ap === bp ? 0 : sign * (ap < bp ? -1 : 1);
-}
-
-function compareValues(a: Comparable, b: Comparable, numeric: boolean): number {
-  if (numeric && typeof a === 'string' && typeof b === 'string') return compareDecimal(a, b);
-  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-  if (typeof a === 'boolean' && typeof b === 'boolean') return a === b ? 0 : a ? 1 : -1;
-  const sa = String(a);
-  const sb = String(b);
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
-}
 
 /** Two rows' ORDER BY keys (decoded cells, one per order item) compared as the merge orders them. */
 export function compareSortKeys(
@@ -224,6 +151,8 @@ export class ResultMerger {
         }
       }
     }
+    // A set operation's leaf number (the last column) is the merge's own.
+    if (this.spec?.setOps) return cols.slice(0, -1);
     return this.spec?.visibleColumns != null ? cols.slice(0, this.spec.visibleColumns) : cols;
   }
 
@@ -240,9 +169,12 @@ export class ResultMerger {
   finish(): Row[] {
     const spec = this.spec;
     let rows: Row[] = [];
-    for (const list of this.perShard) if (list) rows.push(...list);
+    if (spec?.setOps) rows = evaluateSetOperation(this.perShard, spec.setOps.tree, spec.setOps.onceLeaves);
+    else for (const list of this.perShard) if (list) rows.push(...list);
     if (!spec) return rows;
-    if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
+    if (spec.windows) rows = runWindows(rows, spec.windows, this.columns);
+    if (spec.program) rows = runProgram(rows, spec.program, this.columns, spec.groupBy);
+    else if (spec.aggregates.length > 0 || spec.groupBy.length > 0) rows = this.aggregate(rows, spec);
     if (spec.having) {
       const having = spec.having;
       rows = rows.filter((r) => havingHolds(having, r, this.columns) === true);

@@ -29,6 +29,9 @@ export interface CollectedResult {
   error: { raw: Buffer; code: string; message: string } | null;
   /** Notices and other asynchronous messages to pass on. */
   passthrough: Buffer[];
+  /** COPY ... TO STDOUT: the CopyOutResponse and the CopyData messages, raw. */
+  copyOutResponse: Buffer | null;
+  copyData: Buffer[];
   status: number;
 }
 
@@ -109,6 +112,8 @@ export function collect(
       tags: [],
       error: null,
       passthrough: [],
+      copyOutResponse: null,
+      copyData: [],
       status: 0x49,
     };
     let pending: Buffer | null = null;
@@ -129,6 +134,12 @@ export function collect(
               if (wholeRows) result.wholeRows.push(buf.subarray(pos, end));
               else result.rows.push(parseDataRow(buf, body));
             }
+            break;
+          case 0x48: // CopyOutResponse
+            result.copyOutResponse = Buffer.from(buf.subarray(pos, end));
+            break;
+          case 0x64: // CopyData
+            if (budget.take(len, 1)) result.copyData.push(Buffer.from(buf.subarray(pos, end)));
             break;
           case 0x54: // RowDescription
             result.rowDescription = Buffer.from(buf.subarray(pos, end));

@@ -18,6 +18,10 @@ export function forwardsWholeRows(spec: MergeSpec | null): boolean {
     !spec.distinct &&
     !spec.having &&
     !spec.distinctOn &&
+    // Evaluated at the proxy over decoded cells (set operations, windows, aggregate programs).
+    !spec.setOps &&
+    !spec.windows &&
+    !spec.program &&
     spec.visibleColumns === null &&
     spec.orderBy.every((o) => o.column >= 0)
   );

@@ -1,7 +1,10 @@
 // How to merge a scatter read (MergeSpec) and how each shard's SQL must change (ScatterRewrite),
 // from the SELECT's shape. Anything a streaming merge cannot reproduce exactly is refused with
 // the reason, never answered approximately.
+import type { ResolvedProgram } from '../executor/aggregate-program.js';
 import type { HavingExpr, SelectShape, ValueRef } from '../sql/facts.js';
+import type { AggregateProgram, ProgramExpr } from '../sql/pg-aggregate-program.js';
+import { WINDOW_ACROSS_SHARDS } from '../sql/pg-select-shape.js';
 import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
 
 /** What the planner knows about the tables a statement reads. */
@@ -45,13 +48,24 @@ export function mergeFor(
 ): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
+  let proxyWindows = false;
   for (const n of select.nested ?? []) {
-    if (!n.keys.some((k) => tables.shardKeys.has(k)))
+    if (!n.keys.some((k) => tables.shardKeys.has(k))) {
+      if (n.what === WINDOW_ACROSS_SHARDS && select.windowProgram) {
+        proxyWindows = true;
+        continue;
+      }
       return {
         unsupported: `${n.what} would run on each shard's rows only (group, partition or correlate it by the shard key)`,
       };
+    }
   }
+  const referenceBranch = (t: string[]) => !t.some((name) => tables.sharded.has(name));
+  if (select.union && !(select.union.all && select.union.branchTables.some(referenceBranch)))
+    return unionMerge(select, resolve, tables);
+  if (select.setOps) return setOpsMerge(select, select.setOps, resolve, tables);
   if (select.union) return unionMerge(select, resolve, tables);
+  if (select.program) return programMerge(select, select.program, resolve);
   const orderBy: MergeOrder[] = [];
   const star = select.outputs.some((o) => o.star);
   const plain = !select.hasAggregates && select.groupBy.length === 0;
@@ -146,6 +160,20 @@ export function mergeFor(
     if (distinctOn.some((c) => c < 0 || starBefore(select, c + 1)))
       return { unsupported: 'DISTINCT ON an expression that is not in the select list' };
   }
+  if (proxyWindows && select.windowProgram)
+    return {
+      merge: {
+        orderBy,
+        groupBy: [],
+        aggregates: [],
+        offset,
+        limit,
+        distinct: false,
+        windows: select.windowProgram,
+        visibleColumns: select.outputs.length,
+      },
+      rewrite: { limit: null, avgColumns: [], windows: true },
+    };
   const needsMerge =
     orderBy.length > 0 ||
     grouped ||
@@ -167,6 +195,115 @@ export function mergeFor(
       visibleColumns: hiddenCount > 0 ? select.outputs.length : null,
     },
     rewrite,
+  };
+}
+
+/** Resolves the program's constants (literals and parameters of this execution). */
+function resolveExpr(
+  e: ProgramExpr<ValueRef>,
+  resolve: (ref: ValueRef) => string | null,
+): ProgramExpr<string | null> {
+  switch (e.k) {
+    case 'partial':
+      return e;
+    case 'const':
+      return { ...e, value: resolve(e.value) };
+    case 'cast':
+    case 'isnull':
+      return { ...e, arg: resolveExpr(e.arg, resolve) };
+    default:
+      return { ...e, args: e.args.map((a) => resolveExpr(a, resolve)) } as ProgramExpr<string | null>;
+  }
+}
+
+/**
+ * Aggregates the proxy computes: each shard groups as asked and returns every aggregate's
+ * partials after the client's columns (per-shard LIMIT, ORDER BY and HAVING removed); the merge
+ * combines them per group, evaluates the outputs and HAVING, then orders, deduplicates and pages.
+ */
+function programMerge(
+  select: SelectShape,
+  program: AggregateProgram,
+  resolve: (ref: ValueRef) => string | null,
+): MergeDecision {
+  if (select.outputs.some((o) => o.star)) return { unsupported: '* in a grouped or aggregated select list' };
+  if (select.distinctOn) return { unsupported: 'DISTINCT ON with GROUP BY or aggregates' };
+  const groupBy: number[] = [];
+  for (const position of select.groupBy) {
+    if (position === null) return { unsupported: 'GROUP BY an expression that is not in the select list' };
+    groupBy.push(position - 1);
+  }
+  for (let i = 0; i < select.outputs.length; i++)
+    if (program.outputs[i] === null && !groupBy.includes(i))
+      return { unsupported: `column ${select.outputs[i]!.name} is neither an aggregate nor a GROUP BY key` };
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null)
+      return { unsupported: `ORDER BY ${item.name ?? 'an expression'} is not a column of the select list` };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offsetValue = count(select.offset, resolve, 'OFFSET');
+  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const resolved: ResolvedProgram = {
+    outputs: program.outputs.map((e) => (e === null ? null : resolveExpr(e, resolve))),
+    having: program.having === null ? null : resolveExpr(program.having, resolve),
+    partials: program.partials.map((p) =>
+      p.fn === 'string_agg' ? { ...p, delimiter: p.delimiter ? resolve(p.delimiter) : null } : p,
+    ) as ResolvedProgram['partials'],
+  };
+  return {
+    merge: {
+      orderBy,
+      groupBy,
+      aggregates: [],
+      offset: offsetValue ?? 0,
+      limit,
+      distinct: select.distinct,
+      program: resolved,
+      visibleColumns: select.outputs.length,
+    },
+    rewrite: { limit: null, avgColumns: [], program: true },
+  };
+}
+
+/**
+ * INTERSECT/EXCEPT [ALL], mixed UNION and UNION ALL, UNION ALL with a reference branch: the
+ * proxy evaluates the operators over every shard's tagged leaf rows, then orders and pages.
+ */
+function setOpsMerge(
+  select: SelectShape,
+  setOps: NonNullable<SelectShape['setOps']>,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null || starBefore(select, item.position))
+      return { unsupported: 'ORDER BY of a set operation that is not a column of its select list' };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offsetValue = count(select.offset, resolve, 'OFFSET');
+  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const onceLeaves: number[] = [];
+  setOps.branchTables.forEach((t, i) => {
+    if (!t.some((name) => tables.sharded.has(name))) onceLeaves.push(i);
+  });
+  return {
+    merge: {
+      orderBy,
+      groupBy: [],
+      aggregates: [],
+      offset: offsetValue ?? 0,
+      limit,
+      distinct: false,
+      setOps: { tree: setOps.tree, onceLeaves },
+      visibleColumns: null,
+    },
+    rewrite: { limit: null, avgColumns: [], setOps: setOps.branchTables.length },
   };
 }
 

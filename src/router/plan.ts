@@ -3,7 +3,9 @@
 // JSON (renderPlan) for SHARDGATE EXPLAIN, logs and golden tests.
 import type { ConsistencyLevel } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
-import type { AggregateFn } from '../sql/facts.js';
+import type { ResolvedProgram } from '../executor/aggregate-program.js';
+import type { AggregateFn, SetTree } from '../sql/facts.js';
+import type { WindowProgram } from '../sql/pg-window-program.js';
 
 export type Role = 'primary' | 'replica';
 
@@ -59,6 +61,13 @@ export interface MergeSpec {
   having?: MergeHaving;
   /** DISTINCT ON these 0-based columns: after ordering, the first row of each key. */
   distinctOn?: number[];
+  /** A set operation evaluated at the proxy: each shard returns every leaf's rows tagged with
+   *  the leaf number in a last column; leaves in onceLeaves (no sharded table) count once. */
+  setOps?: { tree: SetTree; onceLeaves: number[] };
+  /** Window functions evaluated at the proxy over the gathered rows, before ordering/paging. */
+  windows?: WindowProgram;
+  /** Aggregates computed at the proxy from hidden partial columns (constants resolved). */
+  program?: ResolvedProgram;
   /** Columns added for the merge (e.g. avg's count) that the client must not see: the count kept. */
   visibleColumns: number | null;
 }
@@ -105,6 +114,13 @@ export interface ScatterRewrite {
   statColumns?: number[];
   /** Remove HAVING and append its aggregates after everything else (the merge filters groups). */
   having?: boolean;
+  /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
+   *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
+  program?: boolean;
+  /** Window outputs become typed NULLs, their inputs are appended, ORDER BY is removed. */
+  windows?: boolean;
+  /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */
+  setOps?: number;
 }
 
 export interface ScatterPlan extends PlanBase {
@@ -117,6 +133,8 @@ export interface ScatterPlan extends PlanBase {
   rewrittenSql: string | null;
   /** Non-null when the per-shard SQL must be rewritten (see ScatterRewrite); rewrittenSql holds the result. */
   rewrite: ScatterRewrite | null;
+  /** COPY table TO STDOUT: every shard's CopyData in turn (one CSV header line), summed tag. */
+  copyOut?: { header: boolean };
 }
 
 /** A multi-row INSERT whose rows belong to different shards (outside a transaction). */

@@ -26,7 +26,7 @@
 
 import { effectiveContext } from './consistency.js';
 import type { ShardView } from './inputs.js';
-import type { LocalAction, LocalPlan, Plan, PlanBase } from './plan.js';
+import type { LocalAction, LocalPlan, Plan, PlanBase, ScatterPlan } from './plan.js';
 import {
   defaultShard,
   errorPlan,
@@ -181,6 +181,22 @@ function planUtility(pc: PlanContext): Plan {
   if (demand.shards.length === 1) {
     pc.base.reasons.push(`utility ${utility}`);
     return singlePlan(pc, shardByName(topology, demand.shards[0]!)!, write, null);
+  }
+  if (utility === 'copy_to' && facts.copyOut?.stdout && !facts.copyOut.query) {
+    // Every shard holds a disjoint part of the table: the copies concatenate.
+    pc.base.reasons.push(`COPY TO STDOUT on ${demand.shards.join(', ')} primaries, concatenated`);
+    return withBase<ScatterPlan>(pc.base, {
+      type: 'scatter',
+      targets: demand.shards.map((name) => {
+        const s = shardByName(topology, name)!;
+        return { shard: s.name, server: s.primary.name, role: 'primary' };
+      }),
+      write: false,
+      merge: null,
+      rewrittenSql: null,
+      rewrite: null,
+      copyOut: { header: facts.copyOut.header },
+    });
   }
   if (utility === 'copy_from' || utility === 'copy_to' || utility === 'lock') {
     return errorPlan(pc.base, 'SCATTER_UNSUPPORTED', {

@@ -278,6 +278,14 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
       if (body.is_from) {
         const name = relName(body.relation);
         facts.writeTables = name ? [name] : [];
+      } else {
+        const header = list(body.options).some((o) => {
+          const d = isType(o, 'DefElem');
+          return (
+            d?.defname === 'header' && !['false', 'off', '0'].includes(String(constText(d.arg) ?? 'true'))
+          );
+        });
+        facts.copyOut = { query: Boolean(body.query), header, stdout: !body.filename && !body.is_program };
       }
       return facts;
     case 'VacuumStmt':

@@ -4,6 +4,9 @@
 // list of the current text) or at bind parameters by number. Facts are independent of config, so
 // routing rules can change at run time without invalidating the cache.
 
+import type { AggregateProgram } from './pg-aggregate-program.js';
+import type { WindowProgram } from './pg-window-program.js';
+
 export type StatementKind =
   | 'read' // SELECT / VALUES / TABLE without locking or modifying CTEs (write functions: router)
   | 'write' // INSERT/UPDATE/DELETE/MERGE, SELECT ... FOR UPDATE, write functions, modifying CTEs
@@ -102,9 +105,23 @@ export interface SelectShape {
   distinctOn?: Array<number | null>;
   /** HAVING over count/sum/min/max compared with constants; hidden i is its i-th aggregate. */
   having?: { expr: HavingExpr; aggregates: AggregateFn[] };
+  /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
+   *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
+  program?: AggregateProgram;
+  /** Top-level window functions the proxy can evaluate over the gathered rows (used when a
+   *  window's partitions span shards). */
+  windowProgram?: WindowProgram;
+  /** Any top-level set operation: its operator tree over leaf SELECTs (0-based, left to right)
+   *  and the tables each leaf reads; the proxy evaluates it over every shard's leaf rows. */
+  setOps?: { tree: SetTree; branchTables: string[][] };
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }
+
+/** A set operation's operator tree: leaves are the leaf SELECTs in text order. */
+export type SetTree =
+  | { leaf: number }
+  | { op: 'union' | 'intersect' | 'except'; all: boolean; left: SetTree; right: SetTree };
 
 /** A HAVING predicate the merge evaluates: comparisons of hidden aggregate columns. */
 export type HavingExpr =
@@ -207,6 +224,8 @@ export interface StatementFacts {
   transaction: TransactionFacts | null;
   session: SessionFacts | null;
   utility: UtilityKind | null;
+  /** COPY ... TO STDOUT: whether it copies a query (not a table) and has a CSV HEADER line. */
+  copyOut?: { query: boolean; header: boolean; stdout: boolean };
   shardgate: ShardgateCommand | null;
   /** DDL or utility touching temp objects, advisory locks etc.: pins the server connection. */
   pinsSession: boolean;

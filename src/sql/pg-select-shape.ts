@@ -2,9 +2,16 @@
 // ORDER BY and GROUP BY as output positions, LIMIT/OFFSET as value references, and the first
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
+import { programFor } from './pg-aggregate-program.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
 import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
+import { setOperationTree } from './pg-set-operations.js';
+import { windowProgramFor } from './pg-window-program.js';
+
+/** The nested-select reason of a top-level window whose partitions may span shards. */
+export const WINDOW_ACROSS_SHARDS = 'a window function not partitioned by the shard key';
+
 import { type LiteralMap, valueRef } from './pg-values.js';
 
 const MERGEABLE = new Set<string>([
@@ -82,7 +89,7 @@ function isAggregateCall(f: Node): boolean {
 }
 
 /** The name PostgreSQL gives an unnamed output column (FigureColname, the common cases). */
-function figureName(node: unknown): string {
+export function figureName(node: unknown): string {
   const t = nodeType(node);
   if (!t) return '?column?';
   const [type, b] = t;
@@ -146,7 +153,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColumn {
+function outputColumn(rt: Node, problems: string[], windows: Node[], program: boolean): OutputColumn {
   const v = unwrapCast(rt.val);
   const named = typeof rt.name === 'string';
   const col: OutputColumn = { name: named ? (rt.name as string) : figureName(rt.val) };
@@ -161,7 +168,7 @@ function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColu
   if (v?.[0] === 'FuncCall' && isAggregateCall(v[1])) {
     const fname = lastName(v[1].funcname) ?? '';
     const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
-    if (!mergeable) problems.push(`aggregate ${fname}() across shards`);
+    if (!mergeable && !program) problems.push(`aggregate ${fname}() across shards`);
     else {
       col.aggregate = SYNONYMS[fname] ?? (fname as AggregateFn);
       if (v[1].agg_distinct) col.aggregateDistinct = true;
@@ -172,6 +179,7 @@ function outputColumn(rt: Node, problems: string[], windows: Node[]): OutputColu
   walk(rt.val, (type, body) => {
     if (type === 'FuncCall') {
       if (body.over) windows.push(body.over as Node);
+      else if (program) return;
       else if (body !== topAggregate && isAggregateCall(body) && topAggregate === null)
         problems.push('an aggregate inside an expression');
       else if (body !== topAggregate && isAggregateCall(body))
@@ -229,11 +237,16 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   const windows: Node[] = [];
   const setOp = sel.op && sel.op !== 'SETOP_NONE';
   const branches = setOp ? unionBranches(sel) : null;
-  // A UNION's columns are its first branch's.
-  const head = branches?.[0] ?? sel;
+  const setTree = setOp ? setOperationTree(sel) : null;
+  // A set operation's columns are its first branch's.
+  const head = branches?.[0] ?? (setTree && typeof setTree === 'object' ? setTree.leaves[0]! : sel);
+  // Aggregates the column-wise merge cannot combine: the proxy evaluates them from partials.
+  const planned = setOp ? null : programFor(sel, (n) => valueRef(n, lits));
+  if (typeof planned === 'string') problems.push(planned);
+  const program = planned !== null && typeof planned === 'object' ? planned.program : undefined;
   const targets: Target[] = list(head.targetList).map((t) => {
     const rt = isType(t, 'ResTarget') ?? {};
-    return { column: outputColumn(rt, problems, windows), key: shapeKey(rt.val) };
+    return { column: outputColumn(rt, problems, windows, program !== undefined), key: shapeKey(rt.val) };
   });
   const outputs = targets.map((t) => t.column);
   const firstStar = outputs.findIndex((o) => o.star);
@@ -292,7 +305,7 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     if (on.includes(null)) problems.push('DISTINCT ON an expression that is not in the select list');
   }
   let having: SelectShape['having'];
-  if (sel.havingClause) {
+  if (sel.havingClause && !program) {
     const expr = havingExpr(sel.havingClause, (n) => valueRef(n, lits));
     const calls = havingCalls(sel.havingClause);
     if (expr === null || calls === null)
@@ -301,13 +314,16 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   }
   const nested = nestedSelects(sel);
   let union: SelectShape['union'];
+  let setOps: SelectShape['setOps'];
   if (setOp) {
-    if (sel.op !== 'SETOP_UNION') problems.push('INTERSECT/EXCEPT');
-    else if (!branches) problems.push('UNION mixed with UNION ALL (or INTERSECT/EXCEPT) in one statement');
-    else {
+    if (sel.op === 'SETOP_UNION' && branches)
       union = { all: Boolean(sel.all), branchTables: branches.map(fromTables) };
+    if (typeof setTree === 'string') {
+      if (!union) problems.push(setTree);
+    } else if (setTree) {
+      setOps = { tree: setTree.tree, branchTables: setTree.leaves.map(fromTables) };
       // Each branch runs per shard: it must not combine rows itself, unless by the shard key.
-      for (const b of branches) nested.push(...branchSelects(b));
+      for (const b of setTree.leaves) nested.push(...branchSelects(b));
     }
   }
   if (sel.limitOption === 'LIMIT_OPTION_WITH_TIES') problems.push('FETCH ... WITH TIES');
@@ -315,9 +331,13 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
   if (windows.length > 0 && grouped) problems.push('window functions over grouped rows');
   for (const w of windows)
     nested.push({
-      what: 'a window function not partitioned by the shard key',
+      what: WINDOW_ACROSS_SHARDS,
       keys: partitionKeys(w, sel.windowClause),
     });
+  // Windows whose partitions span shards: the proxy can evaluate them over the gathered rows.
+  const windowPlan = windows.length > 0 && !grouped && !setOp ? windowProgramFor(sel) : null;
+  const windowProgram =
+    windowPlan !== null && typeof windowPlan === 'object' ? windowPlan.program : undefined;
   const limit = sel.limitCount ? valueRef(sel.limitCount, lits) : null;
   const offset = sel.limitOffset ? valueRef(sel.limitOffset, lits) : null;
   // An expression as LIMIT/OFFSET would read as "none": refuse instead of returning too much.
@@ -333,9 +353,14 @@ export function selectShape(sel: Node, lits: LiteralMap): SelectShape {
     distinct,
     ...(distinctOn ? { distinctOn } : {}),
     ...(union ? { union } : {}),
+    ...(setOps ? { setOps } : {}),
+    ...(windowProgram ? { windowProgram } : {}),
     ...(having ? { having } : {}),
+    ...(program ? { program } : {}),
     hasAggregates:
-      outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
+      program !== undefined ||
+      outputs.some((o) => o.aggregate !== undefined) ||
+      problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
     nested,
   };

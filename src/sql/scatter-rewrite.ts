@@ -9,6 +9,9 @@ import type { ScatterRewrite } from '../router/plan.js';
 import { fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
+import { programEdits } from './pg-program-rewrite.js';
+import { setOperationSql } from './pg-set-operations.js';
+import { windowEdits } from './pg-window-program.js';
 
 /** The text with literals as runs of '0' and comments as spaces (same length, same offsets). */
 export function maskSql(sql: string): string {
@@ -127,6 +130,7 @@ function unsupported(detail: string): ShardgateError {
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const masked = maskSql(sql);
   const words = topLevelWords(masked);
+  if (rewrite.setOps !== undefined) return setOperationSql(sql, masked, words, rewrite.setOps);
   // A top-level UNION's LIMIT/OFFSET (after its last branch) applies to the whole union.
   if (words.some((w) => w.word === 'intersect' || w.word === 'except'))
     throw unsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
@@ -149,16 +153,44 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   const limitAt = words.findIndex((w) => w.word === 'limit');
   const offsetAt = words.findIndex((w) => w.word === 'offset');
   const tail = masked.replace(/[\s;]+$/, '').length;
+  // A removed LIMIT/OFFSET value that holds a parameter stays referenced as a NULL (no limit,
+  // no offset): the client's Bind supplies every parameter, the shard's Parse must expect them.
+  const kept = (at: number): string | null => {
+    const value = sql
+      .slice(words[at]!.end, clauseEnd(at))
+      .replace(/\s+rows?\s*$/i, '')
+      .trim();
+    return masked.slice(words[at]!.end, clauseEnd(at)).includes('$')
+      ? `(CASE WHEN false THEN (${value})::bigint END)`
+      : null;
+  };
   if (limitAt >= 0) {
+    const param = kept(limitAt);
     edits.push({
       start: words[limitAt]!.start,
       end: clauseEnd(limitAt),
-      text: rewrite.limit === null ? '' : `LIMIT ${rewrite.limit}`,
+      text:
+        rewrite.limit === null
+          ? param
+            ? `LIMIT ${param}`
+            : ''
+          : param
+            ? `LIMIT least(${rewrite.limit}, ${param})`
+            : `LIMIT ${rewrite.limit}`,
     });
   } else if (rewrite.limit !== null) {
     edits.push({ start: tail, end: tail, text: ` LIMIT ${rewrite.limit}` });
   }
-  if (offsetAt >= 0) edits.push({ start: words[offsetAt]!.start, end: clauseEnd(offsetAt), text: '' });
+  if (offsetAt >= 0) {
+    const param = kept(offsetAt);
+    edits.push({
+      start: words[offsetAt]!.start,
+      end: clauseEnd(offsetAt),
+      text: param ? `OFFSET ${param}` : '',
+    });
+  }
+  if (rewrite.program) edits.push(...programEdits(sql, masked, words, parsedSelect(sql)));
+  if (rewrite.windows) edits.push(...windowEdits(sql, masked, words, parsedSelect(sql)));
   if (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0 || rewrite.having)
     edits.push(
       ...aggregateEdits(
@@ -175,6 +207,24 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   let out = sql;
   for (const e of ordered) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
+}
+
+/** A removed HAVING that holds parameters: kept as an always-true clause that is never evaluated. */
+export function neutralHaving(sql: string, masked: string, start: number, end: number): string {
+  if (!masked.slice(start, end).includes('$')) return '';
+  return `HAVING (CASE WHEN false THEN (${sql.slice(start, end).trim()}) END) IS NULL `;
+}
+
+function parsedSelect(sql: string): Node {
+  let tree: { stmts?: Array<{ stmt?: unknown }> };
+  try {
+    tree = parseSync(sql) as typeof tree;
+  } catch {
+    throw unsupported('aggregates in a statement that does not parse');
+  }
+  const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
+  if (!select) throw unsupported('aggregates outside a SELECT');
+  return select;
 }
 
 /**
@@ -246,7 +296,7 @@ function aggregateEdits(
     if (at < 0) throw unsupported('HAVING whose clause cannot be located');
     const next = words.slice(at + 1).find((w) => HAVING_ENDS.has(w.word));
     const end = next ? next.start : masked.replace(/[\s;]+$/, '').length;
-    edits.push({ start: words[at]!.start, end, text: '' });
+    edits.push({ start: words[at]!.start, end, text: neutralHaving(sql, masked, words[at]!.end, end) });
   }
   const selectAt = words.findIndex((w) => w.word === 'select');
   const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));

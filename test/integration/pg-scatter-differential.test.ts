@@ -101,6 +101,50 @@ describe('scatter-gather equals one unsharded database', () => {
     }
   });
 
+  it('extended protocol: aggregates, set operations and windows the proxy evaluates, with parameters', async () => {
+    const cases: Array<[string, unknown[]]> = [
+      [
+        'SELECT status, round(avg(amount), $1) AS mean, count(*) FILTER (WHERE amount > $2) AS big FROM payments GROUP BY status ORDER BY 1',
+        [2, 100],
+      ],
+      [
+        'SELECT count(DISTINCT user_id) AS users, max(amount) - min(amount) AS spread FROM payments WHERE amount > $1',
+        [10],
+      ],
+      [
+        'SELECT currency, string_agg(status, $1 ORDER BY status, id) AS s FROM payments GROUP BY currency HAVING count(*) > $2 ORDER BY 1',
+        [';', 1],
+      ],
+      ['SELECT user_id FROM payments WHERE amount > $1 EXCEPT SELECT user_id FROM likes ORDER BY 1', [50]],
+      [
+        'SELECT user_id, id, row_number() OVER (ORDER BY id) AS n FROM posts WHERE id > $1 ORDER BY id LIMIT $2',
+        [3, 9],
+      ],
+    ];
+    for (const [sql, params] of cases) {
+      const want = await reference.query(sql, params);
+      const got = await proxied.query(sql, params);
+      expect(normalize(got.rows), sql).toBe(normalize(want.rows));
+      expect(
+        got.fields.map((f) => [f.name, f.dataTypeID]),
+        sql,
+      ).toEqual(want.fields.map((f) => [f.name, f.dataTypeID]));
+    }
+  });
+
+  it('fails cleanly when a merge would exceed the byte bound', async () => {
+    fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeBytes: 2048 } });
+    try {
+      await expect(proxied.query('SELECT id, title, body FROM posts ORDER BY id')).rejects.toMatchObject({
+        code: '54000',
+        message: expect.stringMatching(/maxMergeBytes/),
+      });
+      expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
+    } finally {
+      fx.proxy.topology.rebuild(fx.config);
+    }
+  });
+
   it('fails cleanly when a merge would exceed the row limit', async () => {
     fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeRows: 10 } });
     try {

@@ -42,6 +42,24 @@ describe('psql', () => {
     const out = await psql('COPY (SELECT a, b FROM copy_target ORDER BY a) TO STDOUT');
     expect(out.split('\n')).toEqual(['1\tone', '2\ttwo', '3\tthree']);
   });
+
+  it('copies a sharded table out of every shard (one CSV header, every row once)', async () => {
+    const out = (await psql('COPY posts (id, user_id) TO STDOUT (FORMAT csv, HEADER)')).split('\n');
+    expect(out[0]).toBe('id,user_id');
+    const ids: number[] = [];
+    for (const shard of fx.cluster.shards) {
+      const direct = await fx.direct(shard.primary.name);
+      try {
+        ids.push(...(await direct.query('SELECT id FROM posts')).rows.map((r) => Number(r.id)));
+      } finally {
+        await direct.end();
+      }
+    }
+    expect(fx.cluster.shards.length).toBeGreaterThan(1);
+    expect(out.filter((l) => l === 'id,user_id')).toHaveLength(1);
+    const sort = (xs: number[]) => xs.slice().sort((a, b) => a - b);
+    expect(sort(out.slice(1).map((l) => Number(l.split(',')[0])))).toEqual(sort(ids));
+  });
 });
 
 describe('pgbench', () => {

@@ -44,7 +44,7 @@ describe('merge decisions', () => {
       ]);
   });
 
-  it('merges window functions partitioned by the shard key, refuses the others', () => {
+  it('merges window functions partitioned by the shard key per shard, evaluates the others at the proxy', () => {
     expect(
       decide(
         'SELECT user_id, id, row_number() OVER (PARTITION BY user_id ORDER BY id) FROM posts ORDER BY 1, 2',
@@ -53,8 +53,17 @@ describe('merge decisions', () => {
     expect(
       decide('SELECT user_id, id, rank() OVER w FROM posts WINDOW w AS (PARTITION BY user_id ORDER BY id)'),
     ).not.toHaveProperty('unsupported');
-    const d = decide('SELECT id, row_number() OVER (ORDER BY id) FROM posts');
-    expect('unsupported' in d && d.unsupported).toMatch(/window function not partitioned by the shard key/);
+    const d = decide('SELECT id, row_number() OVER (ORDER BY id) FROM posts ORDER BY id LIMIT 2');
+    if ('unsupported' in d) throw new Error(d.unsupported);
+    expect(d.merge).toMatchObject({
+      windows: { outputs: [null, { fn: 'row_number', partition: [], order: [{ column: 2 }], args: [] }] },
+      limit: 2,
+      visibleColumns: 2,
+    });
+    expect(d.rewrite).toMatchObject({ limit: null, windows: true });
+    // What the proxy does not evaluate stays refused with the reason.
+    const framed = decide('SELECT id, sum(id) OVER (ORDER BY id ROWS 2 PRECEDING) FROM posts');
+    expect('unsupported' in framed && framed.unsupported).toMatch(/window function not partitioned by the shard key/);
   });
 
   it('DISTINCT ON output columns keeps the first row per key after ordering', () => {
@@ -63,18 +72,30 @@ describe('merge decisions', () => {
     expect(d.merge).toMatchObject({ distinctOn: [0], limit: 3, distinct: false });
   });
 
-  it('UNION deduplicates across shards, UNION ALL concatenates; INTERSECT/EXCEPT and repeated reference rows refused', () => {
+  it('UNION deduplicates across shards, UNION ALL concatenates; INTERSECT/EXCEPT, mixed operators and reference branches are evaluated at the proxy', () => {
     const u = decide('SELECT user_id FROM a UNION SELECT user_id FROM b ORDER BY 1 LIMIT 5 OFFSET 2');
     if ('unsupported' in u) throw new Error(u.unsupported);
     expect(u.merge).toMatchObject({ distinct: true, orderBy: [{ column: 0 }], limit: 5, offset: 2 });
     expect(u.rewrite).toEqual({ limit: 7, avgColumns: [] });
     const all = decide('SELECT user_id FROM a UNION ALL SELECT user_id FROM b');
     expect(all).toEqual({ merge: null, rewrite: null });
+    const intersect = decide('SELECT user_id FROM a INTERSECT ALL SELECT user_id FROM b ORDER BY 1 LIMIT 3');
+    if ('unsupported' in intersect) throw new Error(intersect.unsupported);
+    expect(intersect.merge).toMatchObject({
+      setOps: { tree: { op: 'intersect', all: true, left: { leaf: 0 }, right: { leaf: 1 } }, onceLeaves: [] },
+      limit: 3,
+    });
+    expect(intersect.rewrite).toMatchObject({ limit: null, setOps: 2 });
+    // A branch on a reference table is read from one shard only.
+    const reference = decide('SELECT topic FROM trending_topics UNION ALL SELECT status FROM payments');
+    if ('unsupported' in reference) throw new Error(reference.unsupported);
+    expect(reference.merge?.setOps?.onceLeaves).toEqual([0]);
+    const mixed = decide('SELECT x FROM a UNION SELECT x FROM b UNION ALL SELECT x FROM a');
+    if ('unsupported' in mixed) throw new Error(mixed.unsupported);
+    expect(mixed.merge?.setOps?.tree).toMatchObject({ op: 'union', all: true, right: { leaf: 2 } });
     for (const [sql, why] of [
-      ['SELECT user_id FROM a INTERSECT SELECT user_id FROM b', /INTERSECT/],
-      ['SELECT topic FROM trending_topics UNION ALL SELECT status FROM payments', /repeat once per shard/],
       ['SELECT count(*) FROM a UNION SELECT count(*) FROM b', /aggregate in a UNION branch/],
-      ['SELECT x FROM a UNION SELECT x FROM b UNION ALL SELECT x FROM a', /UNION mixed/],
+      ['SELECT count(*) FROM a EXCEPT SELECT count(*) FROM b', /aggregate in a UNION branch/],
     ] as const) {
       const d = decide(sql);
       expect('unsupported' in d && d.unsupported).toMatch(why);
@@ -98,8 +119,10 @@ describe('merge decisions', () => {
       { column: 3, fn: 'count' },
     ]);
     expect(d.rewrite).toMatchObject({ having: true });
-    const refused = decide('SELECT status FROM payments GROUP BY status HAVING avg(amount) > 3');
-    expect('unsupported' in refused && refused.unsupported).toMatch(/HAVING other than/);
+    // Other HAVING: the proxy evaluates it over merged partials (the aggregate program).
+    const evaluated = decide('SELECT status FROM payments GROUP BY status HAVING avg(amount) > 3');
+    if ('unsupported' in evaluated) throw new Error(evaluated.unsupported);
+    expect(evaluated.merge?.program?.having).toMatchObject({ k: 'op', op: '>' });
   });
 
   it('SELECT * ... ORDER BY a column: sorted by name at merge time', () => {

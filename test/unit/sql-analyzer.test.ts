@@ -99,7 +99,10 @@ describe('analyzer facts', () => {
       all: false,
       branchTables: [['t'], ['u']],
     });
-    expect(first('SELECT a FROM t INTERSECT SELECT a FROM u').select!.unmergeable).toBeTruthy();
+    expect(first('SELECT a FROM t INTERSECT SELECT a FROM u').select).toMatchObject({
+      unmergeable: null,
+      setOps: { tree: { op: 'intersect', all: false }, branchTables: [['t'], ['u']] },
+    });
   });
   it('describes multi-row inserts', () => {
     const f = first('INSERT INTO posts (id, user_id) VALUES (1, 10), (2, $1)');

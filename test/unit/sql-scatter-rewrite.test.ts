@@ -16,7 +16,15 @@ describe('scatter rewrite', () => {
         limit: 12,
         avgColumns: [],
       }),
-    ).toBe('SELECT id FROM t ORDER BY id  LIMIT 12;');
+      // $1 stays referenced (as a NULL that never limits): the client's Bind still supplies it.
+    ).toBe('SELECT id FROM t ORDER BY id  LIMIT least(12, (CASE WHEN false THEN ($1::int)::bigint END));');
+    expect(
+      rewriteForScatter('SELECT g, count(*) FROM t GROUP BY g HAVING count(*) > $1 LIMIT $2 OFFSET $3', {
+        limit: null,
+        avgColumns: [],
+        having: true,
+      }),
+    ).toContain('HAVING (CASE WHEN false THEN (count(*) > $1) END) IS NULL');
     expect(rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 3', { limit: null, avgColumns: [] })).toBe(
       'SELECT id FROM t ORDER BY id ',
     );

@@ -96,6 +96,10 @@ export async function runScatter(
     return;
   }
   budget.check();
+  if (plan.type === 'scatter' && plan.copyOut) {
+    writeCopyOut(cycle, unit, results, plan.copyOut.header);
+    return;
+  }
   const first = results[0]!;
   const fields = first.fields;
   let rows: Array<Array<Buffer | null>> = [];
@@ -175,6 +179,28 @@ export async function runScatter(
   }
   cycle.session.write(Buffer.concat(out));
   void responder;
+}
+
+/** COPY TO STDOUT from every shard: one CopyOutResponse, each shard's rows (one header line), one tag. */
+function writeCopyOut(cycle: QueryCycle, unit: Unit, results: CollectedResult[], header: boolean): void {
+  if (!unit.simple)
+    throw new ShardgateError('SCATTER_UNSUPPORTED', {
+      detail: 'COPY TO STDOUT of several shards in the extended protocol (send it as a simple query)',
+    });
+  const out: Buffer[] = [];
+  for (const r of results) out.push(...r.passthrough);
+  const response = results.find((r) => r.copyOutResponse)?.copyOutResponse;
+  if (!response) throw new ShardgateError('INTERNAL', { detail: 'COPY TO STDOUT without a CopyOutResponse' });
+  out.push(response);
+  let rows = 0;
+  results.forEach((r, i) => {
+    out.push(...(header && i > 0 ? r.copyData.slice(1) : r.copyData));
+    rows += Number((r.tags.at(-1) ?? '').split(' ')[1] ?? 0);
+  });
+  out.push(Buffer.from([0x63, 0, 0, 0, 4])); // CopyDone
+  out.push(encodeCommandComplete(`COPY ${rows}`));
+  out.push(encodeReadyForQuery(cycle.state.txStatus));
+  cycle.session.write(Buffer.concat(out));
 }
 
 /** A field whose merged values have another type (avg of integers is numeric, not bigint). */

@@ -37,3 +37,11 @@ SELECT sum(score), max(score) FROM trending_topics;
 SELECT avg(score) FROM trending_topics;
 SELECT count(*) FROM users WHERE user_id = 7;
 SELECT avg(amount) FROM payments WHERE user_id = 7;
+-- Computed by the proxy from per-shard partials.
+SELECT round(avg(amount), 2) AS mean, max(amount) - min(amount) AS spread FROM payments;
+SELECT status, sum(amount) / nullif(count(*), 0) AS per_row, count(DISTINCT user_id) FROM payments GROUP BY status ORDER BY 1;
+SELECT currency, string_agg(status, ',' ORDER BY status DESC, id), array_agg(id ORDER BY amount, id) FROM payments GROUP BY currency ORDER BY 1;
+SELECT count(DISTINCT status), sum(DISTINCT amount), avg(DISTINCT user_id) FROM payments WHERE user_id < 10;
+SELECT status, count(*) FILTER (WHERE amount > 100) AS big FROM payments GROUP BY status HAVING avg(amount) > 10 ORDER BY 1;
+SELECT coalesce(sum(amount), 0) AS total, round(stddev(amount), 3) AS sd FROM payments WHERE user_id > 1000;
+SELECT array_agg(DISTINCT status), (count(*) * 2)::int AS twice FROM payments;

@@ -1,0 +1,235 @@
+// Window functions whose partitions span shards (not partitioned by the shard key): the proxy
+// gathers the rows and evaluates them. Each shard returns the client's columns with every window
+// output as a typed NULL (`(CASE WHEN false THEN <call> END)`, so it is described exactly as one
+// database would describe it), followed by hidden columns per window output: its PARTITION BY
+// values, its ORDER BY values, its arguments. Top-level ORDER BY / LIMIT / OFFSET are left to the
+// merge, which runs after the windows. The analyzer and the per-shard rewrite both call
+// windowProgramFor, so the hidden column layout means the same thing to both.
+import { ShardgateError } from '../errors.js';
+import { isType, lastName, list, type Node } from './pg-ast.js';
+import { figureName } from './pg-select-shape.js';
+
+export type WindowFn =
+  | 'row_number'
+  | 'rank'
+  | 'dense_rank'
+  | 'lag'
+  | 'lead'
+  | 'sum'
+  | 'count'
+  | 'min'
+  | 'max'
+  | 'avg';
+
+const FUNCTIONS = new Set<string>([
+  'row_number',
+  'rank',
+  'dense_rank',
+  'lag',
+  'lead',
+  'sum',
+  'count',
+  'min',
+  'max',
+  'avg',
+]);
+/** RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW: the only frame evaluated here. */
+const DEFAULT_FRAME = 1058;
+
+export interface WindowOutput {
+  fn: WindowFn;
+  /** 0-based hidden columns (absolute positions in the per-shard result). */
+  partition: number[];
+  order: Array<{ column: number; desc: boolean; nullsFirst: boolean }>;
+  args: number[];
+}
+
+export interface WindowProgram {
+  outputs: Array<WindowOutput | null>;
+  hiddenColumns: number;
+}
+
+interface Located {
+  output: number;
+  call: Node;
+  def: Node;
+}
+
+function unsupported(detail: string): ShardgateError {
+  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
+}
+
+/** The window program of a SELECT; null when it has no windows; a string says why not. */
+export function windowProgramFor(sel: Node): { program: WindowProgram; located: Located[] } | string | null {
+  const targets = list(sel.targetList).map((t) => isType(t, 'ResTarget') ?? {});
+  if (!targets.some((rt) => isType(rt.val, 'FuncCall')?.over)) return null;
+  if (Array.isArray(sel.distinctClause)) return 'DISTINCT with window functions across shards';
+  const named = new Map<string, Node>();
+  for (const w of list(sel.windowClause)) {
+    const d = isType(w, 'WindowDef');
+    if (d && typeof d.name === 'string') named.set(d.name, d);
+  }
+  const outputs: Array<WindowOutput | null> = [];
+  const located: Located[] = [];
+  let next = targets.length;
+  for (let i = 0; i < targets.length; i++) {
+    const rt = targets[i]!;
+    const call = isType(rt.val, 'FuncCall');
+    if (
+      isType(rt.val, 'ColumnRef') &&
+      list(isType(rt.val, 'ColumnRef')?.fields).some((f) => isType(f, 'A_Star'))
+    )
+      return '* with window functions across shards (list the columns)';
+    if (!call?.over) {
+      outputs.push(null);
+      continue;
+    }
+    const name = lastName(call.funcname) ?? '';
+    if (!FUNCTIONS.has(name) || call.agg_distinct || call.agg_filter || call.agg_order)
+      return `window function ${name}() across shards`;
+    let def = (isType(call.over, 'WindowDef') ?? call.over) as Node;
+    if (typeof def.refname === 'string') return 'a window that extends a named window';
+    if (typeof def.name === 'string') {
+      const d = named.get(def.name);
+      if (!d) return `window ${def.name} is not defined`;
+      def = d;
+    }
+    if (def.frameOptions !== DEFAULT_FRAME) return 'a window frame clause across shards';
+    const take = (n: number) => Array.from({ length: n }, () => next++);
+    const partition = take(list(def.partitionClause).length);
+    const order = list(def.orderClause).map((s) => {
+      const b = isType(s, 'SortBy') ?? {};
+      const desc = b.sortby_dir === 'SORTBY_DESC';
+      const nulls = b.sortby_nulls;
+      return {
+        column: next++,
+        desc,
+        nullsFirst: nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : desc,
+      };
+    });
+    if (list(def.orderClause).some((s) => isType(s, 'SortBy')?.sortby_dir === 'SORTBY_USING'))
+      return 'ORDER BY ... USING in a window';
+    const args = take(call.agg_star ? 0 : list(call.args).length);
+    if ((name === 'sum' || name === 'min' || name === 'max' || name === 'avg') && args.length !== 1)
+      return `${name}() over a window with ${args.length} arguments`;
+    outputs.push({ fn: name as WindowFn, partition, order, args });
+    located.push({ output: i, call, def });
+  }
+  return { program: { outputs, hiddenColumns: next - targets.length }, located };
+}
+
+interface Word {
+  word: string;
+  start: number;
+  end: number;
+}
+
+function groupEnd(masked: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < masked.length; i++) {
+    if (masked[i] === '(') depth++;
+    else if (masked[i] === ')' && --depth === 0) return i + 1;
+  }
+  return masked.length;
+}
+
+/** Depth-0 comma-separated items of masked[a, b). */
+function items(masked: string, a: number, b: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let depth = 0;
+  let from = a;
+  for (let i = a; i < b; i++) {
+    const c = masked[i];
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push([from, i]);
+      from = i + 1;
+    }
+  }
+  if (masked.slice(from, b).trim() !== '') out.push([from, b]);
+  return out;
+}
+
+/** Offset of a depth-0 `<first> by` inside masked[a, b), or -1. */
+function clauseAt(masked: string, a: number, b: number, first: string): number {
+  let depth = 0;
+  const re = new RegExp(`^${first}\\s+by\\b`, 'i');
+  for (let i = a; i < b; i++) {
+    const c = masked[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && !/[\w$]/.test(masked[i - 1] ?? ' ') && re.test(masked.slice(i, b))) return i;
+  }
+  return -1;
+}
+
+const DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
+
+/** Edits that turn the client's SELECT into the per-shard SELECT of its window program. */
+export function windowEdits(sql: string, masked: string, words: Word[], sel: Node) {
+  const planned = windowProgramFor(sel);
+  if (planned === null || typeof planned === 'string')
+    throw unsupported(typeof planned === 'string' ? planned : 'window functions the proxy cannot compute');
+  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const targets = list(sel.targetList).map((t) => isType(t, 'ResTarget') ?? {});
+  const selectAt = words.findIndex((w) => w.word === 'select');
+  const listEndWord = words
+    .slice(selectAt + 1)
+    .find((w) =>
+      ['from', 'where', 'group', 'having', 'window', 'order', 'limit', 'offset', 'fetch', 'for'].includes(
+        w.word,
+      ),
+    );
+  const listEnd = (listEndWord ? masked.slice(0, listEndWord.start) : masked).replace(/[\s;]+$/, '').length;
+  const appended: string[] = [];
+  for (const { output, call, def } of planned.located) {
+    const rt = targets[output]!;
+    const start = rt.location as number;
+    const nextTarget = targets[output + 1]?.location;
+    let end = typeof nextTarget === 'number' ? masked.lastIndexOf(',', nextTarget) : listEnd;
+    end = masked.slice(0, end).replace(/\s+$/, '').length;
+    let exprEnd = end;
+    if (typeof rt.name === 'string') {
+      const alias = /\s+(?:as\s+)?(?:"(?:[^"]|"")*"|[A-Za-z_][\w$]*)$/i.exec(masked.slice(start, end));
+      if (!alias) throw unsupported('a select-list alias that cannot be located');
+      exprEnd = end - alias[0].length;
+    }
+    const name = typeof rt.name === 'string' ? rt.name : figureName(rt.val);
+    edits.push({ start, end: start, text: '(CASE WHEN false THEN ' });
+    edits.push({ start: exprEnd, end, text: ` END) AS "${name.replace(/"/g, '""')}"` });
+    // The window's parentheses: inline after OVER, or the WINDOW clause's definition.
+    const defLoc = def.location;
+    if (typeof defLoc !== 'number') throw unsupported('a window definition that cannot be located');
+    const open = masked.indexOf('(', defLoc);
+    const close = groupEnd(masked, open) - 1;
+    const partitionAt = clauseAt(masked, open + 1, close, 'partition');
+    const orderAt = clauseAt(masked, open + 1, close, 'order');
+    const byEnd = (at: number) => at + /^\w+\s+by/i.exec(masked.slice(at))![0].length;
+    if (partitionAt >= 0)
+      for (const [a, b] of items(masked, byEnd(partitionAt), orderAt >= 0 ? orderAt : close))
+        appended.push(sql.slice(a, b).trim());
+    if (orderAt >= 0)
+      for (const [a, b] of items(masked, byEnd(orderAt), close)) {
+        const m = DIRECTION.exec(masked.slice(a, b));
+        appended.push(sql.slice(a, m ? b - m[0].length : b).trim());
+      }
+    const callOpen = masked.indexOf('(', call.location as number);
+    const callClose = groupEnd(masked, callOpen) - 1;
+    if (!call.agg_star)
+      for (const [a, b] of items(masked, callOpen + 1, callClose)) appended.push(sql.slice(a, b).trim());
+  }
+  if (appended.length !== planned.program.hiddenColumns)
+    throw unsupported('window clauses that cannot be located in the text');
+  if (appended.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${appended.join(', ')}` });
+  const orderAt = words.findIndex((w, i) => w.word === 'order' && words[i + 1]?.word === 'by');
+  if (orderAt >= 0) {
+    const stop = words.slice(orderAt + 1).find((w) => ['limit', 'offset', 'fetch', 'for'].includes(w.word));
+    edits.push({
+      start: words[orderAt]!.start,
+      end: stop ? stop.start : masked.replace(/[\s;]+$/, '').length,
+      text: '',
+    });
+  }
+  return edits;
+}
