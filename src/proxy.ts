@@ -79,15 +79,17 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
-  topology.monitor.onShunChange = (server, shunned, reason) => {
+  const logShunChange = (server: string, shunned: boolean, reason: string | null) => {
     if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
     else log.info({ server }, 'server back in rotation');
   };
-  topology.onPromotion = (shard, server, previous) =>
+  const logPromotion = (shard: string, server: string, previous: string) =>
     log.warn(
       { shard, server, previous },
-      'primary changed: a replica left recovery while the primary was down',
+      'primary changed: a replica reported it is a primary while the primary was down',
     );
+  topology.monitor.onShunChange = logShunChange;
+  topology.onPromotion = logPromotion;
   topology.monitor.start();
   const analyzer = await QueryAnalyzer.create({
     cacheSize: config.routing.parseCacheSize,
@@ -192,8 +194,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   let mysql: ProxyHandle['mysql'] = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(config);
+    mysqlTopology.monitor.onShunChange = logShunChange;
+    mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
     observability?.addServerHealth(() => mysqlTopology.monitor.health());
+    observability?.addFaultCounters(() => mysqlTopology.faultCounters);
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({

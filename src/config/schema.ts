@@ -210,6 +210,11 @@ export const routingSchema = z.object({
   replicaHardLagLimitMs: z.number().int().min(1).default(30_000),
   /** How often the lag monitor polls each server. */
   lagPollIntervalMs: z.number().int().min(1).default(100),
+  /**
+   * A server whose probe gets no answer this long is shunned, and statements waiting on it that
+   * heard nothing from it for as long fail with a retryable error (a hung host: SIGSTOP, a dead link).
+   */
+  probeTimeoutMs: z.number().int().min(1).default(2_000),
   /** A shunned server (it failed a connection or died mid-query) returns after this many good probes in a row. */
   shunRecoveryProbes: z.number().int().min(1).default(3),
   /** Probes of a shunned server that keep failing back off from lagPollIntervalMs up to this. */

@@ -1,7 +1,7 @@
 // The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
-import { ServerLostError } from '../../backend/server-loss.js';
+import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-loss.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
@@ -21,7 +21,6 @@ export type { PlannedStatement };
 
 const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
-const NON_WRITING_KINDS = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
 
 export class QueryCycle implements GateParticipant {
   private readonly units: Unit[] = [];
@@ -318,12 +317,13 @@ export class QueryCycle implements GateParticipant {
 
   /** A read outside a transaction whose server died or refused it, before any byte reached the client. */
   private mayRetryElsewhere(err: unknown, statements: PlannedStatement[], attempt: number): boolean {
-    if (attempt >= this.services.config.routing.readRetriesOnServerLoss) return false;
     const s = this.state;
-    if (s.txStatus !== 'I' || s.deferredBegin !== null || writesData(statements)) return false;
-    if (err instanceof ServerLostError) return err.retryable;
-    // Refused or timed out at connect: the statement never left shardgate.
-    return err instanceof ShardgateError && err.code === 'BACKEND_UNAVAILABLE';
+    return mayRetryRead(err, {
+      inTransaction: s.txStatus !== 'I' || s.deferredBegin !== null,
+      statements,
+      attempt,
+      maxRetries: this.services.config.routing.readRetriesOnServerLoss,
+    });
   }
 
   /** A server connection of this session was lost in transaction pooling: the session lives on. */
@@ -635,15 +635,6 @@ function isOff(value: string): boolean {
 function isRollback(statements: PlannedStatement[]): boolean {
   const t = statements.length === 1 ? statements[0]!.facts.transaction : null;
   return t?.action === 'rollback';
-}
-
-/** Does any statement change data (or might: DDL, utilities, unknown text, write functions)? */
-function writesData(statements: PlannedStatement[]): boolean {
-  for (const s of statements) {
-    if (s.plan.type === 'single' && s.plan.write) return true;
-    if (!NON_WRITING_KINDS.has(s.facts.kind)) return true;
-  }
-  return false;
 }
 
 /** Shards a multi-shard plan writes to (none for reads). */
