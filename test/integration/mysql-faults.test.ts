@@ -208,13 +208,36 @@ describe('session pooling: the client sees what a direct client would', () => {
     await sessionProxy?.close();
   });
 
-  it('closes the client whose server connection was killed, with errno 2013', async () => {
+  it('closes the client whose server connection was killed, as the server would', async () => {
     const c = await fx.connect({ port: sessionProxy.mysql!.port });
     const watch = watchClose(c);
     const [rows] = await c.query<RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
     await killOn('s0-primary', Number(rows[0]!.id));
     await waitFor('the client closed', () => watch.closed, 10_000);
   });
+});
+
+describe('kill -9 of every server of the shard', () => {
+  it('gives clear coded errors; the session survives and works again when the servers are back', async () => {
+    const reader = await fx.connect();
+    const writer = await fx.connect();
+    const watches = [watchClose(reader), watchClose(writer)];
+    const before = await likesOf(reader, 1);
+    const servers = ['s0-primary', 's0-replica1', 's0-replica2'];
+    for (const s of servers) await fx.cluster.killServer(s);
+    const read = await failure(likesOf(reader, 1));
+    expect(read.errno).toBe(2003);
+    expect(read.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
+    const write = await failure(
+      writer.query('INSERT INTO likes (id, user_id, post_id) VALUES (990005, 1, 1)'),
+    );
+    expect(write.errno).toBe(2003);
+    for (const s of servers) await fx.cluster.restartServer(s);
+    await waitFor('every server back in rotation', () => servers.every((s) => health(s).healthy), 60_000);
+    await writer.query('INSERT INTO likes (id, user_id, post_id) VALUES (990005, 1, 1)');
+    await waitFor('the write replicated', async () => (await likesOf(reader, 1)) === before + 1);
+    expect(watches.filter((w) => w.closed)).toHaveLength(0);
+  }, 180_000);
 });
 
 describe('a primary that dies, a replica promoted, the old primary back', () => {
