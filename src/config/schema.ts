@@ -221,6 +221,11 @@ export const routingSchema = z.object({
   shunMaxBackoffMs: z.number().int().min(1).default(2_000),
   /** A read outside a transaction whose server died or refused it, before any row reached the client, is re-planned and run elsewhere up to this many times. */
   readRetriesOnServerLoss: z.number().int().min(0).default(2),
+  /**
+   * A write outside a transaction whose shard's primary cannot be reached waits up to this long
+   * for a serving primary (the old one back, or a promoted replica) and runs then; 0: fail at once.
+   */
+  holdWritesOnPrimaryLossMs: z.number().int().min(0).default(0),
   /** Functions whose use makes a SELECT a write (goes to the primary). */
   writeFunctions: z
     .array(z.string())

@@ -241,11 +241,27 @@ describe('kill -9 of every server of the shard', () => {
 });
 
 describe('a primary that dies, a replica promoted, the old primary back', () => {
-  it('keeps eventual reads going, fails writes retryably, follows the promotion and fences the old primary', async () => {
+  let holding: ProxyHandle;
+
+  beforeAll(async () => {
+    // A second shardgate on the same servers that holds writes through the failover.
+    holding = await startProxy(
+      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
+      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await holding?.close();
+  });
+
+  it('keeps eventual reads going, fails writes retryably (or holds them), follows the promotion and fences the old primary', async () => {
     const reader = await fx.connect();
     const writer = await fx.connect();
-    const watches = [watchClose(reader), watchClose(writer)];
+    const heldWriter = await fx.connect({ port: holding.mysql!.port });
+    const watches = [watchClose(reader), watchClose(writer), watchClose(heldWriter)];
     await writer.query('INSERT INTO likes (id, user_id, post_id) VALUES (990010, 1, 1)');
+    await heldWriter.query('INSERT INTO likes (id, user_id, post_id) VALUES (990020, 1, 1)');
     await fx.cluster.killServer('s0-primary');
     await waitFor('s0-primary shunned', () => health('s0-primary').shunned);
     for (let i = 0; i < 50; i++) await likesOf(reader, (i % 50) + 1);
@@ -255,6 +271,17 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
     // 2003 (cannot reach) or 1213/1180 (lost): each says what to do.
     expect([2003, 1213, 1180]).toContain(refused.errno);
     expect(refused.message).toMatch(/retry|check before retrying/);
+    // Held, not failed: it runs once the shard has a primary again.
+    let heldDone = false;
+    const held = heldWriter
+      .query('INSERT INTO likes (id, user_id, post_id) VALUES (990021, 1, 1)')
+      .finally(() => {
+        heldDone = true;
+      });
+    await waitFor('the holding proxy to see the primary down', () =>
+      holding.mysql!.topology.monitor.health().some((h) => h.name === 's0-primary' && h.shunned),
+    );
+    expect(heldDone).toBe(false);
     // Promote s0-replica1 by hand, as an operator would.
     const promoted = await fx.direct('s0-replica1');
     await promoted.query('STOP SLAVE');
@@ -272,6 +299,11 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
       'SELECT count(*) AS n FROM likes WHERE id = 990012',
     );
     expect(Number(landed[0]!.n)).toBe(1);
+    await held;
+    const [heldLanded] = await promoted.query<RowDataPacket[]>(
+      'SELECT count(*) AS n FROM likes WHERE id = 990021',
+    );
+    expect(Number(heldLanded[0]!.n)).toBe(1);
     // The old primary comes back writable, replicating from nobody: fenced, never written to.
     await fx.cluster.restartServer('s0-primary');
     await waitFor('the old primary fenced', () => {

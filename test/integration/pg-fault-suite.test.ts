@@ -3,7 +3,8 @@
 // waiting on them instead of hanging them; kill -9 of every server of the shard gives coded errors
 // and, in transaction pooling, sessions that survive and work again once the servers are back;
 // injected latency (a relay in front of one replica) steers weak reads to the nearer replica and,
-// past routing.probeTimeoutMs, takes the slow replica out of rotation.
+// past routing.probeTimeoutMs, takes the slow replica out of rotation; with
+// routing.holdWritesOnPrimaryLossMs, a write to a dead primary waits for the promoted replica.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
@@ -228,5 +229,43 @@ describe('injected latency (a relay in front of s0-replica1)', () => {
     expect(watch.closed).toBe(false);
     // The proxy waits for its clients when it closes.
     await Promise.all([weak.end(), eventual.end()]);
+  }, 120_000);
+});
+
+describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)', () => {
+  let holding: ProxyHandle;
+
+  beforeAll(async () => {
+    for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
+    holding = await startProxy(
+      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await holding?.close();
+  });
+
+  it('runs a write to a dead primary on the promoted replica instead of failing it', async () => {
+    const writer = await clientOf(holding);
+    const watch = watchClose(writer);
+    await writer.query('INSERT INTO likes (id, user_id) VALUES (980010, 1)');
+    await fx.cluster.killServer('s0-primary');
+    let heldDone = false;
+    const held = writer.query('INSERT INTO likes (id, user_id) VALUES (980011, 1)').finally(() => {
+      heldDone = true;
+    });
+    await waitFor('the primary shunned', () => health(holding, 's0-primary').shunned);
+    expect(heldDone).toBe(false);
+    const promoted = await fx.direct('s0-replica1');
+    await promoted.query('SELECT pg_promote()');
+    await held;
+    const landed = await promoted.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM likes WHERE id = 980011',
+    );
+    expect(landed.rows[0]!.n).toBe(1);
+    expect(watch.closed).toBe(false);
+    await writer.end();
   }, 120_000);
 });

@@ -8,6 +8,7 @@
 // a read nobody saw a byte of runs again elsewhere.
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import { commitsTransaction, mayRetryRead, serverLossError, writesData } from '../../backend/server-loss.js';
+import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
@@ -259,7 +260,8 @@ export class CommandCycle {
   /**
    * Runs `attempt` again while it fails in a way a read may be retried (its server died or refused
    * it before any byte reached the client); the server is shunned by then, so planning again
-   * picks another replica, else the primary.
+   * picks another replica, else the primary. A write that could not reach its primary may be
+   * held for a new one (routing.holdWritesOnPrimaryLossMs).
    */
   async retryingReads<T>(
     statements: readonly PlannedStatement[],
@@ -270,8 +272,16 @@ export class CommandCycle {
         return await attempt(n);
       } catch (err) {
         const state = this.state;
+        const inTransaction = state.inTransaction || state.deferredBegin !== null;
+        const holdMs = this.services.config.routing.holdWritesOnPrimaryLossMs;
+        if (n === 0 && mayHoldWrite(err, { inTransaction, statements, holdMs })) {
+          // Held through a failover (write-hold.ts): planned again once the shard has a primary.
+          const shard = String((err as ShardgateError).params.shard);
+          if (await primaryServing(() => this.services.topology.view(), shard, holdMs)) continue;
+          throw err;
+        }
         const retry = mayRetryRead(err, {
-          inTransaction: state.inTransaction || state.deferredBegin !== null,
+          inTransaction,
           statements,
           attempt: n,
           maxRetries: this.services.config.routing.readRetriesOnServerLoss,

@@ -2,6 +2,7 @@
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
 import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-loss.js';
+import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
@@ -296,6 +297,7 @@ export class QueryCycle implements GateParticipant {
           );
         else await this.runSingle(unit, statements, target, responder);
       } catch (err) {
+        if (await this.heldThroughFailover(err, statements, attempt)) return this.runUnit(unit, attempt + 1);
         if (!this.mayRetryElsewhere(err, statements, attempt)) throw err;
         if (err instanceof ServerLostError && err.preamble) this.retryPreamble = err.preamble;
         // The server is shunned by now: planning again picks another replica, else the primary.
@@ -324,6 +326,20 @@ export class QueryCycle implements GateParticipant {
       attempt,
       maxRetries: this.services.config.routing.readRetriesOnServerLoss,
     });
+  }
+
+  /** A write that could not reach its primary, held until the shard has one again (write-hold.ts). */
+  private async heldThroughFailover(
+    err: unknown,
+    statements: PlannedStatement[],
+    attempt: number,
+  ): Promise<boolean> {
+    const holdMs = this.services.config.routing.holdWritesOnPrimaryLossMs;
+    const s = this.state;
+    const inTransaction = s.txStatus !== 'I' || s.deferredBegin !== null;
+    if (attempt > 0 || !mayHoldWrite(err, { inTransaction, statements, holdMs })) return false;
+    const shard = String((err as ShardgateError).params.shard);
+    return primaryServing(() => this.services.topology.view(), shard, holdMs);
   }
 
   /** A server connection of this session was lost in transaction pooling: the session lives on. */
