@@ -81,7 +81,8 @@ export async function postgresTarget(poolMode: 'transaction' | 'session'): Promi
         if (fault === 'replica-drop') {
           await cluster.query(
             victim,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'shardgate' AND pid <> pg_backend_pid()",
+            // Every client connection but this one: shardgate's carry its clients' application_name.
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
           );
         } else {
           await cluster.killServer(victim);
