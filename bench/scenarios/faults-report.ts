@@ -26,6 +26,11 @@ export interface FaultRun {
   sessionsClosed: number;
   /** Fault to shardgate's shunnedAt of the victim; null: never shunned. */
   shunMs: number | null;
+  /**
+   * Fault to the close of an idle direct connection to the victim, seen by the same process (the
+   * earliest it could know; kills only): shunMs minus this is shardgate's own part.
+   */
+  victimCloseSeenMs?: number | null;
   /** Fault to the last error any client saw (0: none). */
   lastErrorMs: number;
   readsRetried: number;
@@ -56,6 +61,7 @@ const HEADERS = [
   'write errors',
   'sessions closed',
   'shunned after ms',
+  'direct conn. closed after ms',
   'last error after ms',
   'reads retried',
   'event loop delay p99/max ms',
@@ -71,6 +77,7 @@ function rows(result: FaultsResult): string[][] {
     `${r.writes.after.errors} of ${r.writes.after.errors + r.writes.after.ok}`,
     String(r.sessionsClosed),
     fmt(r.shunMs),
+    fmt(r.victimCloseSeenMs ?? null),
     r.lastErrorMs ? fmt(r.lastErrorMs) : '-',
     String(r.readsRetried),
     r.eventLoopDelayMs ? `${fmt(r.eventLoopDelayMs.p99)}/${fmt(r.eventLoopDelayMs.max)}` : '-',

@@ -35,6 +35,11 @@ export interface FaultTarget {
   /** A client through shardgate; `onClose` is told when the session ends. */
   connect(onClose: () => void): Promise<BenchClient>;
   inject(fault: FaultKind, victim: string): Promise<void>;
+  /**
+   * An idle connection of this process straight to `victim` (no shardgate): `onClose` is told when
+   * its close is seen, the earliest this process could learn of the fault.
+   */
+  watchVictim(victim: string, onClose: () => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +92,19 @@ export async function postgresTarget(poolMode: 'transaction' | 'session'): Promi
         } else {
           await cluster.killServer(victim);
         }
+      },
+      async watchVictim(victim, onClose) {
+        const server = cluster.server(victim);
+        const c = new pg.Client({
+          host: server.host,
+          port: server.port,
+          user: 'postgres',
+          database: 'shardgate',
+        });
+        c.on('error', onClose);
+        c.on('end', onClose);
+        await c.connect();
+        clients.push(c);
       },
       async stop() {
         await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
@@ -176,6 +194,12 @@ export async function mysqlTarget(poolMode: 'transaction' | 'session'): Promise<
         } else {
           await cluster.killServer(victim);
         }
+      },
+      async watchVictim(victim, onClose) {
+        const c = await cluster.connect(victim);
+        c.on('error', onClose);
+        c.on('end', onClose);
+        clients.push(c);
       },
       async stop() {
         await Promise.all(clients.map((c) => c.end().catch(() => c.destroy())));

@@ -101,6 +101,11 @@ async function runOne(
     };
     // How late this process's event loop ran around the fault: the proxy, its clients and the
     // measurement share it, so a shun can be seen no sooner than the loop gets to run.
+    let victimClosedAt = 0;
+    if (fault !== 'replica-drop')
+      await target.watchVictim(victim, () => {
+        victimClosedAt ||= Date.now();
+      });
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
     faultAt = Date.now();
@@ -119,6 +124,7 @@ async function runOne(
       writes,
       sessionsClosed: closed,
       shunMs: shunnedAt ? Math.max(0, shunnedAt - faultAt) : null,
+      victimCloseSeenMs: victimClosedAt ? victimClosedAt - faultAt : null,
       lastErrorMs: lastErrorAt ? lastErrorAt - faultAt : 0,
       readsRetried: target.topology.faultCounters.readRetries - retriesBefore,
       eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
