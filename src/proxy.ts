@@ -10,6 +10,7 @@ import { registerCoreRoutes } from './admin/api-core.js';
 import { registerHistoryRoutes, reportContextFor } from './admin/api-history.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
@@ -243,6 +244,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     registerCacheRoutes(server, resultCache);
+    if (mysql) registerMysqlRoutes(server, mysql.topology);
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {

@@ -247,7 +247,7 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
     // A second shardgate on the same servers that holds writes through the failover.
     holding = await startProxy(
       { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
+      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: 0 },
     );
   }, 60_000);
 
@@ -282,6 +282,13 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
       holding.mysql!.topology.monitor.health().some((h) => h.name === 's0-primary' && h.shunned),
     );
     expect(heldDone).toBe(false);
+    // The admin API shows it out of rotation, and why.
+    const shards = (await (
+      await fetch(`http://127.0.0.1:${holding.admin!.port}/api/mysql/shards`)
+    ).json()) as Array<{ servers: Array<{ name: string; shunned: boolean; shunReason: string | null }> }>;
+    const down = shards[0]!.servers.find((x) => x.name === 's0-primary')!;
+    expect(down.shunned).toBe(true);
+    expect(down.shunReason).toBeTruthy();
     // Promote s0-replica1 by hand, as an operator would.
     const promoted = await fx.direct('s0-replica1');
     await promoted.query('STOP SLAVE');
