@@ -264,7 +264,11 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
     await heldWriter.query('INSERT INTO likes (id, user_id, post_id) VALUES (990020, 1, 1)');
     await fx.cluster.killServer('s0-primary');
     await waitFor('s0-primary shunned', () => health('s0-primary').shunned);
-    for (let i = 0; i < 50; i++) await likesOf(reader, (i % 50) + 1);
+    // Reads at eventual, weak and bounded levels go on from the replicas.
+    const leveled = await Promise.all(['weak', 'bounded'].map(() => fx.connect()));
+    await leveled[0]!.query('SET shardgate.consistency = weak');
+    await leveled[1]!.query('SET shardgate.consistency = bounded');
+    for (const c of [reader, ...leveled]) for (let i = 0; i < 30; i++) await likesOf(c, (i % 50) + 1);
     const refused = await failure(
       writer.query('INSERT INTO likes (id, user_id, post_id) VALUES (990011, 1, 1)'),
     );
