@@ -235,7 +235,7 @@ export class CommandCycle {
           detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
         });
       }
-      await this.retryingReads(statements, () => runScatter(this, packet, multi, null));
+      await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
     const replan = () => {
@@ -263,7 +263,7 @@ export class CommandCycle {
    * picks another replica, else the primary. A write that could not reach its primary may be
    * held for a new one (routing.holdWritesOnPrimaryLossMs).
    */
-  async retryingReads<T>(
+  async recoveringFromLoss<T>(
     statements: readonly PlannedStatement[],
     attempt: (n: number) => Promise<T>,
   ): Promise<T> {
@@ -292,7 +292,7 @@ export class CommandCycle {
     }
   }
 
-  /** runSingle, with a read that lost its server re-planned and run elsewhere (see retryingReads). */
+  /** runSingle, with a read that lost its server re-planned and run elsewhere (see recoveringFromLoss). */
   runSingleRetrying(
     packet: LogicalPacket,
     raw: Buffer | ((binding: MysqlBinding) => Buffer | Promise<Buffer>),
@@ -301,7 +301,7 @@ export class CommandCycle {
     target: RouteTarget,
     replan: Replan,
   ): Promise<RelayOutcome> {
-    return this.retryingReads(statements, (n) => {
+    return this.recoveringFromLoss(statements, (n) => {
       const plan = n === 0 ? { statements, target } : replan();
       return this.runSingle(packet, raw, shape, plan.statements, plan.target);
     });

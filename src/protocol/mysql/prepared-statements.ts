@@ -172,7 +172,9 @@ export class PreparedStatements {
     }
     try {
       if (plan.type === 'scatter' || plan.type === 'split-insert') {
-        await this.cycle.retryingReads(planned, () => runScatter(this.cycle, packet, first, { stmt, exec }));
+        await this.cycle.recoveringFromLoss(planned, () =>
+          runScatter(this.cycle, packet, first, { stmt, exec }),
+        );
         return;
       }
       const replan = () => {
