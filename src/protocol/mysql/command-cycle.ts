@@ -7,12 +7,12 @@
 // PostgreSQL side) ends the command or the transaction, not the session, in transaction pooling;
 // a read nobody saw a byte of runs again elsewhere.
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
-import { commitsTransaction, mayRetryRead, serverLossError, writesData } from '../../backend/server-loss.js';
-import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
+import { commitsTransaction, serverLossError, writesData } from '../../backend/server-loss.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { CAP, COM, STATUS } from './constants.js';
+import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
 import { killCommand, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -245,51 +245,17 @@ export class CommandCycle {
     await this.runSingleRetrying(packet, packet.raw, 'result', statements, chooseTarget(statements), replan);
   }
 
-  /**
-   * After a lost transaction, statements get its error until the client ends it: ROLLBACK (or a
-   * new BEGIN) goes on; COMMIT hears the error once more, as the end of the transaction.
-   */
+  /** See fault-recovery.ts. */
   checkLostTransaction(statements: readonly PlannedStatement[]): void {
-    const lost = this.state.lostTransaction;
-    if (!lost) return;
-    const action = statements.length === 1 ? statements[0]!.facts.transaction?.action : undefined;
-    if (action === 'rollback' || action === 'begin' || action === 'commit') this.state.lostTransaction = null;
-    if (action !== 'rollback' && action !== 'begin') throw lost;
+    checkLostTransaction(this.state, statements);
   }
 
-  /**
-   * Runs `attempt` again while it fails in a way a read may be retried (its server died or refused
-   * it before any byte reached the client); the server is shunned by then, so planning again
-   * picks another replica, else the primary. A write that could not reach its primary may be
-   * held for a new one (routing.holdWritesOnPrimaryLossMs).
-   */
-  async recoveringFromLoss<T>(
+  /** See fault-recovery.ts. */
+  recoveringFromLoss<T>(
     statements: readonly PlannedStatement[],
     attempt: (n: number) => Promise<T>,
   ): Promise<T> {
-    for (let n = 0; ; n++) {
-      try {
-        return await attempt(n);
-      } catch (err) {
-        const state = this.state;
-        const inTransaction = state.inTransaction || state.deferredBegin !== null;
-        const holdMs = this.services.config.routing.holdWritesOnPrimaryLossMs;
-        if (n === 0 && mayHoldWrite(err, { inTransaction, statements, holdMs })) {
-          // Held through a failover (write-hold.ts): planned again once the shard has a primary.
-          const shard = String((err as ShardgateError).params.shard);
-          if (await primaryServing(() => this.services.topology.view(), shard, holdMs)) continue;
-          throw err;
-        }
-        const retry = mayRetryRead(err, {
-          inTransaction,
-          statements,
-          attempt: n,
-          maxRetries: this.services.config.routing.readRetriesOnServerLoss,
-        });
-        if (!retry) throw err;
-        this.services.topology.faultCounters.readRetries++;
-      }
-    }
+    return recoveringFromLoss(this.state, this.services, statements, attempt, () => this.clientGone);
   }
 
   /** runSingle, with a read that lost its server re-planned and run elsewhere (see recoveringFromLoss). */
