@@ -10,6 +10,7 @@ import { registerCoreRoutes } from './admin/api-core.js';
 import { registerHistoryRoutes, reportContextFor } from './admin/api-history.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
+import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerDashboard } from './admin/dashboard.js';
@@ -83,15 +84,17 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
-  topology.monitor.onShunChange = (server, shunned, reason) => {
+  const logShunChange = (server: string, shunned: boolean, reason: string | null) => {
     if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
     else log.info({ server }, 'server back in rotation');
   };
-  topology.onPromotion = (shard, server, previous) =>
+  const logPromotion = (shard: string, server: string, previous: string) =>
     log.warn(
       { shard, server, previous },
-      'primary changed: a replica left recovery while the primary was down',
+      'primary changed: a replica reported it is a primary while the primary was down',
     );
+  topology.monitor.onShunChange = logShunChange;
+  topology.onPromotion = logPromotion;
   topology.monitor.start();
   // Every clear-text password's SCRAM secret now: a login never runs PBKDF2 (client-auth.ts).
   prepareScramSecrets(config.users);
@@ -209,8 +212,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   let mysql: ProxyHandle['mysql'] = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(config);
+    mysqlTopology.monitor.onShunChange = logShunChange;
+    mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
     observability?.addServerHealth(() => mysqlTopology.monitor.health());
+    observability?.addFaultCounters(() => mysqlTopology.faultCounters);
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
@@ -256,6 +262,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerCoreRoutes(server, topology);
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     registerCacheRoutes(server, resultCache);
+    if (mysql) registerMysqlRoutes(server, mysql.topology);
     if (observability) registerMonitoringRoutes(server, topology, observability);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {

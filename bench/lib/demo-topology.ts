@@ -67,7 +67,7 @@ export async function startDemoTopology(options: DemoTopologyOptions): Promise<D
     }));
     raw.routing = { ...((raw.routing as object) ?? {}), defaultShard: cluster.shards[0]?.name };
     raw.backend = { ...((raw.backend as object) ?? {}), database: DEMO_DATABASE };
-    raw.users = [{ name: BENCH_USER, password: '', auth: 'trust' }];
+    raw.users = [{ name: BENCH_USER, password: '', auth: 'trust', backend: 'service' }];
     raw.log = { level: 'warn' };
     // Hot keys and migrations need the admin token; adminJson sends it.
     raw.admin = { ...((raw.admin as object) ?? {}), token: BENCH_ADMIN_TOKEN };

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { choiceListOption, commandLine, intOption } from '../lib/cli-args.js';
 import { repoRoot } from '../lib/shardgate-process.js';
 import { FAULT_KINDS, type FaultKind } from './faults-report.js';
+import { BENCH_PROTOCOLS, type BenchProtocol } from './faults-targets.js';
 
 export function registerFaultsCommand(parent: Command): void {
   parent
@@ -21,10 +22,18 @@ export function registerFaultsCommand(parent: Command): void {
       'comma-separated pool modes (default transaction,session)',
       choiceListOption('--pool-modes', ['transaction', 'session'] as const),
     )
+    .option(
+      '--protocols <list>',
+      'comma-separated, of postgres, mysql (default postgres,mysql)',
+      choiceListOption('--protocols', BENCH_PROTOCOLS),
+    )
     .option('--readers <n>', 'reader sessions (eventual reads)', intOption('--readers', 1, 200), 8)
     .option('--before <s>', 'seconds of load before the fault', intOption('--before', 1, 600), 3)
     .option('--after <s>', 'seconds of load after the fault', intOption('--after', 1, 600), 5)
-    .option('--quick', 'replica-kill in transaction pooling, 4 readers, 1 s + 2 s (the test suite runs this)')
+    .option(
+      '--quick',
+      'PostgreSQL replica-kill in transaction pooling, 4 readers, 1 s + 2 s (the test suite runs this)',
+    )
     .option('--json <file>', 'also write the JSON result here')
     .option('--results-dir <dir>', 'results directory', path.join(repoRoot(), 'bench', 'results'))
     .option('--no-results', 'write no result files')
@@ -36,6 +45,8 @@ export function registerFaultsCommand(parent: Command): void {
         poolModes:
           (opts.poolModes as Array<'transaction' | 'session'> | undefined) ??
           (quick ? ['transaction'] : ['transaction', 'session']),
+        protocols:
+          (opts.protocols as BenchProtocol[] | undefined) ?? (quick ? ['postgres'] : [...BENCH_PROTOCOLS]),
         readers: quick ? 4 : (opts.readers as number),
         beforeSeconds: quick ? 1 : (opts.before as number),
         afterSeconds: quick ? 2 : (opts.after as number),

@@ -15,6 +15,8 @@ interface Counts {
 }
 
 export interface FaultRun {
+  /** Absent in results written before the MySQL side was measured: postgres. */
+  protocol?: 'postgres' | 'mysql';
   fault: FaultKind;
   poolMode: 'transaction' | 'session';
   victim: string;
@@ -24,9 +26,16 @@ export interface FaultRun {
   sessionsClosed: number;
   /** Fault to shardgate's shunnedAt of the victim; null: never shunned. */
   shunMs: number | null;
+  /**
+   * Fault to the close of an idle direct connection to the victim, seen by the same process (the
+   * earliest it could know; kills only): shunMs minus this is shardgate's own part.
+   */
+  victimCloseSeenMs?: number | null;
   /** Fault to the last error any client saw (0: none). */
   lastErrorMs: number;
   readsRetried: number;
+  /** How late the bench process's event loop (proxy and clients) ran after the fault. */
+  eventLoopDelayMs?: { p99: number; max: number };
   errorSamples: Array<{ error: string; count: number }>;
   beforeSeconds: number;
   afterSeconds: number;
@@ -52,13 +61,15 @@ const HEADERS = [
   'write errors',
   'sessions closed',
   'shunned after ms',
+  'direct conn. closed after ms',
   'last error after ms',
   'reads retried',
+  'event loop delay p99/max ms',
 ];
 
 function rows(result: FaultsResult): string[][] {
   return result.runs.map((r) => [
-    `${r.fault} (${r.victim})`,
+    `${r.protocol ?? 'postgres'}: ${r.fault} (${r.victim})`,
     r.poolMode,
     fmt(r.reads.before.ok / r.beforeSeconds),
     fmt(r.reads.after.ok / r.afterSeconds),
@@ -66,8 +77,10 @@ function rows(result: FaultsResult): string[][] {
     `${r.writes.after.errors} of ${r.writes.after.errors + r.writes.after.ok}`,
     String(r.sessionsClosed),
     fmt(r.shunMs),
+    fmt(r.victimCloseSeenMs ?? null),
     r.lastErrorMs ? fmt(r.lastErrorMs) : '-',
     String(r.readsRetried),
+    r.eventLoopDelayMs ? `${fmt(r.eventLoopDelayMs.p99)}/${fmt(r.eventLoopDelayMs.max)}` : '-',
   ]);
 }
 
@@ -103,7 +116,7 @@ export function faultsReport(result: FaultsResult): { console: string; markdown:
     yLabel: 'errors seen by clients',
     series: ['read errors', 'write errors', 'sessions closed'],
     groups: result.runs.map((r) => ({
-      label: `${r.fault} / ${r.poolMode}`,
+      label: `${r.protocol ?? 'postgres'} ${r.fault} / ${r.poolMode}`,
       values: [
         { value: r.reads.after.errors },
         { value: r.writes.after.errors },

@@ -3,11 +3,10 @@
 // health, lag (ms and bytes), position and probe round-trip time up to date, takes a replica out
 // of rotation when it stops answering or lags past the hard limit, and puts it back when it
 // recovers. read_your_writes waiters make it poll their replica quickly until caught up.
-// Shunning: a server that fails a connection (pool or probe) or dies mid-query leaves rotation at
-// once, not at the next poll; its probes then back off while they fail, and it returns after
-// routing.shunRecoveryProbes good probes in a row.
+// Shunning (shunning.ts, shared with the MySQL side) takes a failing server out at once.
 import type { ShardgateConfig } from '../config/schema.js';
 import { PgServerConnection } from './pg-server-connection.js';
+import { type ShunHealth, Shunning, unshunned } from './shunning.js';
 import type { RuntimeServer, RuntimeTopology } from './topology.js';
 
 export function parseLsn(lsn: string | null | undefined): bigint | null {
@@ -27,7 +26,7 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-export interface ServerHealth {
+export interface ServerHealth extends ShunHealth {
   name: string;
   shard: string;
   role: 'primary' | 'replica';
@@ -40,13 +39,6 @@ export interface ServerHealth {
   consecutiveFailures: number;
   /** pg_is_in_recovery() disagrees with the configured role. */
   roleMismatch: boolean;
-  /** Out of rotation since a connection to it failed, until enough probes succeed. */
-  shunned: boolean;
-  shunReason: string | null;
-  /** Epoch ms of the current shun (null when not shunned). */
-  shunnedAt: number | null;
-  /** Times this server was shunned since start. */
-  shunsTotal: number;
   /** Shard stats from the primary, refreshed every healthIntervalMs; null = not known yet. */
   dataBytes: number | null;
   serverConnections: number | null;
@@ -78,9 +70,7 @@ class ServerProbe {
   health: ServerHealth;
   replayLsn: bigint | null = null;
   stopped = false;
-  /** While shunned: good probes in a row, and the delay before the next probe. */
-  private recoveredProbes = 0;
-  private backoffMs = 0;
+  readonly shunning: Shunning;
 
   constructor(
     public server: RuntimeServer,
@@ -98,10 +88,7 @@ class ServerProbe {
       lastError: null,
       consecutiveFailures: 0,
       roleMismatch: false,
-      shunned: false,
-      shunReason: null,
-      shunnedAt: null,
-      shunsTotal: 0,
+      ...unshunned(),
       dataBytes: null,
       serverConnections: null,
       lockWaitSeconds: null,
@@ -110,6 +97,12 @@ class ServerProbe {
       blocksRead: null,
       archiver: null,
     };
+    this.shunning = new Shunning(
+      this.health,
+      server.view,
+      () => monitor.config,
+      (shunned, reason) => monitor.onShunChange?.(server.name, shunned, reason),
+    );
   }
 
   private lastStatsAt = 0;
@@ -159,59 +152,35 @@ class ServerProbe {
         this.server.role === 'primary'
           ? 'SELECT pg_is_in_recovery()::text, pg_current_wal_lsn()::text'
           : 'SELECT pg_is_in_recovery()::text, pg_last_wal_replay_lsn()::text, (extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8::text';
-      const result = await this.conn.exec(sql, 2_000);
+      const result = await this.conn.exec(sql, this.monitor.config.routing.probeTimeoutMs);
       const rtt = performance.now() - started;
       const row = result.rows[0] ?? [];
       this.onSample(row[0] === 'true', row[1] ?? null, row[2] ?? null, rtt);
       await this.refreshStats();
     } catch (err) {
       this.onFailure(err instanceof Error ? err.message : String(err));
+      // A server that does not answer its probe: statements waiting on it as long fail (a retryable
+      // coded error; a read runs elsewhere) rather than hang their clients.
+      const silentMs = this.monitor.config.routing.probeTimeoutMs;
+      this.server.pool.abortSilent(silentMs, `no answer from the server for ${silentMs} ms`);
     } finally {
       this.busy = false;
-      const interval = this.monitor.config.routing.lagPollIntervalMs;
-      this.schedule(this.waiters.length > 0 ? 2 : this.health.shunned ? this.backoffMs : interval);
+      this.schedule(this.waiters.length > 0 ? 2 : this.shunning.nextProbeMs());
     }
   }
 
   /** Takes the server out of rotation now; probes bring it back (see onSample / onFailure). */
   shun(reason: string): void {
-    const h = this.health;
-    if (h.shunned || this.stopped) return;
-    h.shunned = true;
-    h.shunReason = reason;
-    h.shunnedAt = Date.now();
-    h.shunsTotal++;
-    h.healthy = false;
-    this.server.view.healthy = false;
-    this.recoveredProbes = 0;
-    this.backoffMs = this.monitor.config.routing.lagPollIntervalMs;
-    this.monitor.onShunChange?.(this.server.name, true, reason);
+    if (this.stopped || !this.shunning.shun(reason)) return;
     // Probe soon: a refused connection fails fast, and a false alarm costs a few probes.
-    if (!this.busy) this.schedule(this.backoffMs);
+    if (!this.busy) this.schedule(this.shunning.backoffMs);
   }
 
-  /** Out of rotation, and kept out while the reason lasts (good probes do not count). */
+  /** Out of rotation while the reason lasts (a replica that claims to be a primary). */
   private fence(reason: string): void {
-    this.shun(reason);
-    this.recoveredProbes = 0;
-    this.health.shunReason = reason;
-    this.health.healthy = false;
-    this.server.view.healthy = false;
+    if (!this.stopped) this.shunning.fence(reason);
     this.health.lagMs = null;
     this.server.view.lagMs = null;
-  }
-
-  /** The server answered: true when it may serve (not shunned, or enough good probes since). */
-  private recovered(): boolean {
-    const h = this.health;
-    if (!h.shunned) return true;
-    this.backoffMs = this.monitor.config.routing.lagPollIntervalMs;
-    if (++this.recoveredProbes < this.monitor.config.routing.shunRecoveryProbes) return false;
-    h.shunned = false;
-    h.shunReason = null;
-    h.shunnedAt = null;
-    this.monitor.onShunChange?.(this.server.name, false, null);
-    return true;
   }
 
   private onSample(
@@ -235,7 +204,7 @@ class ServerProbe {
       this.monitor.onPrimarySeen?.(this.server.name);
       return;
     }
-    const serving = this.recovered();
+    const serving = this.shunning.recovered();
     if (this.server.role === 'primary') {
       h.healthy = !inRecovery && serving;
       view.healthy = h.healthy;
@@ -268,12 +237,7 @@ class ServerProbe {
       this.conn.destroy();
       this.conn = null;
     }
-    if (h.shunned) {
-      this.recoveredProbes = 0;
-      this.backoffMs = Math.min(this.backoffMs * 2, this.monitor.config.routing.shunMaxBackoffMs);
-    } else {
-      this.shun(message);
-    }
+    if (!this.stopped) this.shunning.probeFailed(message);
     if (h.consecutiveFailures >= 2) {
       h.healthy = false;
       this.server.view.healthy = false;

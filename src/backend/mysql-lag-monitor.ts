@@ -4,12 +4,16 @@
 // position covers its primary's has no lag; otherwise the lag is Seconds_Behind_Master rounded
 // up to the next whole second (MariaDB counts whole seconds, so a replica 0.3 s behind says 0):
 // never understated, and unknown (replication stopped, no answer) stays unknown, never zero.
+// Shunning is shunning.ts, shared with the PostgreSQL side. A replica that is writable
+// (@@read_only off) and replicates from nobody reports it was promoted: it is fenced, and the
+// topology decides whether to follow it (see promotions.ts).
 import type { ShardgateConfig } from '../config/schema.js';
 import { positionCovers } from '../router/positions.js';
 import { MysqlServerConnection } from './mysql-server-connection.js';
 import type { MysqlRuntimeServer, MysqlTopology } from './mysql-topology.js';
+import { type ShunHealth, Shunning, unshunned } from './shunning.js';
 
-export interface MysqlServerHealth {
+export interface MysqlServerHealth extends ShunHealth {
   name: string;
   shard: string;
   role: 'primary' | 'replica';
@@ -54,6 +58,7 @@ class MysqlServerProbe {
   waiters: Waiter[] = [];
   health: MysqlServerHealth;
   stopped = false;
+  readonly shunning: Shunning;
 
   constructor(
     public server: MysqlRuntimeServer,
@@ -72,7 +77,20 @@ class MysqlServerProbe {
       consecutiveFailures: 0,
       roleMismatch: false,
       secondsBehindMaster: null,
+      ...unshunned(),
     };
+    this.shunning = new Shunning(
+      this.health,
+      server.view,
+      () => monitor.config,
+      (shunned, reason) => monitor.onShunChange?.(server.name, shunned, reason),
+    );
+  }
+
+  /** Takes the server out of rotation now; probes bring it back. */
+  shun(reason: string): void {
+    if (this.stopped || !this.shunning.shun(reason)) return;
+    if (!this.busy) this.schedule(this.shunning.backoffMs);
   }
 
   schedule(ms: number): void {
@@ -97,7 +115,7 @@ class MysqlServerProbe {
       const sql = primary
         ? 'SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.read_only'
         : 'SELECT @@GLOBAL.gtid_slave_pos, @@GLOBAL.read_only; SHOW SLAVE STATUS';
-      const r = await this.conn.query(sql, { timeoutMs: 2_000 });
+      const r = await this.conn.query(sql, { timeoutMs: this.monitor.config.routing.probeTimeoutMs });
       if (r.error) throw new Error(r.error.message);
       const rtt = performance.now() - started;
       const row = r.results[0]?.rows[0] ?? [];
@@ -105,6 +123,7 @@ class MysqlServerProbe {
       const readOnly = row[1]?.toString() === '1';
       let sbm: number | null = null;
       let running = true;
+      let replicating = false;
       if (!primary) {
         const status = r.results[1];
         const cols = status?.columns ?? [];
@@ -113,14 +132,31 @@ class MysqlServerProbe {
         const behind = field('Seconds_Behind_Master');
         sbm = behind === null || behind === '' ? null : Number(behind);
         running = field('Slave_SQL_Running') === 'Yes' && values.length > 0;
+        replicating = running || field('Slave_IO_Running') === 'Yes';
+      }
+      if (!primary && !readOnly && !replicating) {
+        // Promoted (STOP SLAVE, RESET SLAVE ALL, read_only off), or a rogue primary: never a replica.
+        this.fence('it reports it is a primary (writable, replicating from nobody)');
+        this.monitor.onPrimarySeen?.(this.server.name);
+        return;
       }
       this.onSample(position, readOnly, sbm, running, rtt);
     } catch (err) {
       this.onFailure(err instanceof Error ? err.message : String(err));
+      // A server that does not answer its probe: statements waiting on it as long fail (a retryable
+      // coded error; a read runs elsewhere) rather than hang their clients.
+      const silentMs = this.monitor.config.routing.probeTimeoutMs;
+      this.server.pool.abortSilent(silentMs, `no answer from the server for ${silentMs} ms`);
     } finally {
       this.busy = false;
-      this.schedule(this.waiters.length > 0 ? 2 : this.monitor.config.routing.lagPollIntervalMs);
+      this.schedule(this.waiters.length > 0 ? 2 : this.shunning.nextProbeMs());
     }
+  }
+
+  private fence(reason: string): void {
+    if (!this.stopped) this.shunning.fence(reason);
+    this.health.lagMs = null;
+    this.server.view.lagMs = null;
   }
 
   private onSample(
@@ -140,8 +176,9 @@ class MysqlServerProbe {
     view.position = position;
     const primary = this.server.role === 'primary';
     h.roleMismatch = primary ? readOnly : !readOnly;
+    const serving = this.shunning.recovered();
     if (primary) {
-      h.healthy = !readOnly;
+      h.healthy = !readOnly && serving;
       view.healthy = h.healthy;
       return;
     }
@@ -149,7 +186,7 @@ class MysqlServerProbe {
     h.lagMs = replicaLagMs(position, this.monitor.primaryPosition(this.server.shard), h.secondsBehindMaster);
     const hardLimit = this.monitor.config.routing.replicaHardLagLimitMs;
     // Unknown lag keeps a replica in rotation for eventual reads (as on PostgreSQL); no bound accepts it.
-    h.healthy = h.lagMs === null || h.lagMs <= hardLimit;
+    h.healthy = serving && (h.lagMs === null || h.lagMs <= hardLimit);
     view.lagMs = h.lagMs;
     view.healthy = h.healthy;
     this.resolveWaiters();
@@ -161,6 +198,7 @@ class MysqlServerProbe {
     h.lastError = message;
     this.conn?.destroy();
     this.conn = null;
+    if (!this.stopped) this.shunning.probeFailed(message);
     if (h.consecutiveFailures >= 2) {
       h.healthy = false;
       this.server.view.healthy = false;
@@ -199,6 +237,10 @@ class MysqlServerProbe {
 export class MysqlLagMonitor {
   private probes = new Map<string, MysqlServerProbe>();
   private running = false;
+  /** Told when a server is shunned (true) or returns to rotation (false). */
+  onShunChange: ((server: string, shunned: boolean, reason: string | null) => void) | null = null;
+  /** Told when a replica reports it is a primary (the topology decides: promote or fence). */
+  onPrimarySeen: ((server: string) => void) | null = null;
 
   constructor(
     private readonly topology: MysqlTopology,
@@ -230,6 +272,15 @@ export class MysqlLagMonitor {
       this.probes.set(server.name, probe);
       probe.schedule(0);
     }
+  }
+
+  /** A connection to `server` failed or died: out of rotation now (no-op when not monitored). */
+  shun(server: string, reason: string): void {
+    this.probes.get(server)?.shun(reason);
+  }
+
+  isShunned(server: string): boolean {
+    return this.probes.get(server)?.health.shunned ?? false;
   }
 
   primaryPosition(shard: string): string | null {

@@ -7,6 +7,7 @@ import type { PoolConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import { type MysqlServerAddress, MysqlServerConnection } from './mysql-server-connection.js';
 import type { PoolStats } from './pool.js';
+import type { ServerEvents } from './shunning.js';
 
 interface Waiter {
   foundRows: boolean;
@@ -33,6 +34,8 @@ export class MysqlPool {
   /** Server version from the first connection (announced to clients). */
   serverVersion: string | null = null;
   lastError: string | null = null;
+  /** The topology's shunning: told of failures, asked whether to keep retrying. */
+  serverEvents: ServerEvents | null = null;
 
   constructor(
     readonly address: MysqlServerAddress,
@@ -184,6 +187,10 @@ export class MysqlPool {
         // A refused user is the user's configuration, not the server's health: no retry.
         if (err instanceof ShardgateError && err.code === 'BACKEND_LOGIN_REFUSED') break;
         this.lastError = err instanceof Error ? err.message : String(err);
+        this.serverEvents?.failed(this.lastError);
+        // A shunned replica: fail now so the read is planned again elsewhere. A primary keeps its
+        // retries: its writes have nowhere else to go, and it may be restarting.
+        if (this.address.role === 'replica' && this.serverEvents?.shunned()) break;
         if (attempt < this.config.connectRetries) {
           await new Promise((r) => setTimeout(r, delay));
           delay = Math.min(delay * 2, 5_000);
@@ -240,6 +247,9 @@ export class MysqlPool {
   private forget(conn: MysqlServerConnection): void {
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
+    // The server closed a connection nobody was using: it is shutting down or has died.
+    if (!this.closed && !conn.closedLocally)
+      this.serverEvents?.failed('the server closed a pooled connection');
     this.active.delete(conn);
     this.wakeWaiter();
   }
@@ -256,6 +266,13 @@ export class MysqlPool {
       },
       (err: Error) => waiter.reject(err),
     );
+  }
+
+  /** The server stopped answering (its probe timed out): connections waiting on it that long fail. */
+  abortSilent(ms: number, reason: string): number {
+    let aborted = 0;
+    for (const conn of [...this.active]) if (conn.abortIfSilent(ms, reason)) aborted++;
+    return aborted;
   }
 
   private reap(): void {

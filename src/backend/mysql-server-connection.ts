@@ -118,6 +118,11 @@ export class MysqlServerConnection {
   dirty = false;
   /** The last OK packet seen (set before the handler that owns the response sees it). */
   lastOk: OkPacket | null = null;
+  /** Epoch ms of the last bytes sent and received (a server that went silent: see abortIfSilent). */
+  lastWriteAt = 0;
+  lastReadAt = 0;
+  /** shardgate closed it (destroy, terminate): its closing says nothing about the server. */
+  closedLocally = false;
   /** Called once when the socket closes or errors. */
   onClose: ((err: Error | null) => void) | null = null;
   private scanner: ResponseScanner;
@@ -216,6 +221,7 @@ export class MysqlServerConnection {
   }
 
   private onData(chunk: Buffer): void {
+    this.lastReadAt = Date.now();
     if (this.connectPhase) {
       this.connectPhase(chunk);
       return;
@@ -354,6 +360,7 @@ export class MysqlServerConnection {
   sendRaw(raw: Buffer, shape: ResponseShape | null, handler: ResponseHandler | null): void {
     if (shape && handler) this.scanner.expect(shape, this.observe(handler));
     this.lastUsedAt = Date.now();
+    this.lastWriteAt = this.lastUsedAt;
     this.socket.write(raw);
   }
 
@@ -436,7 +443,20 @@ export class MysqlServerConnection {
     for (const [k, v] of charsetVariables('utf8mb4', 'utf8mb4_general_ci')) this.vars.set(k, v);
   }
 
+  /**
+   * Waiting at least `ms` for a server that has sent nothing since the last request: dropped as
+   * lost (its user fails with the coded error of a lost connection). True when dropped.
+   */
+  abortIfSilent(ms: number, reason: string): boolean {
+    if (this.closed || this.lastWriteAt <= this.lastReadAt || Date.now() - this.lastWriteAt < ms)
+      return false;
+    this.finish(new Error(reason));
+    this.socket.destroy();
+    return true;
+  }
+
   destroy(err: Error | null = null): void {
+    if (!this.closed) this.closedLocally = true;
     this.finish(err);
     this.socket.destroy();
   }
@@ -444,6 +464,7 @@ export class MysqlServerConnection {
   /** COM_QUIT, then close. */
   terminate(): void {
     if (this.closed) return;
+    this.closedLocally = true;
     this.socket.end(framePayload(Buffer.from([COM.QUIT]), 0));
     this.finish(null);
     setTimeout(() => this.socket.destroy(), 1_000).unref();

@@ -1,7 +1,8 @@
 // The MySQL side's runtime topology (the twin of topology.ts): every server of `mysqlShards` with
 // its MysqlPool and live ServerView, behind the same TopologyView the router plans against. The
 // routing rules (tables, data types, routing) are the config's, shared with the PostgreSQL side,
-// so a rule change applied there is applied here too (see proxy.ts).
+// so a rule change applied there is applied here too (see proxy.ts). Shunning and promotions are
+// the PostgreSQL side's mechanisms (shunning.ts, promotions.ts).
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
@@ -9,6 +10,7 @@ import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { IdentityPools } from './identity.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
+import { applyPromotions, promotionOf } from './promotions.js';
 import { serverNames, shardPoolConfig } from './topology.js';
 
 export interface MysqlRuntimeServer {
@@ -40,14 +42,31 @@ export class MysqlTopology {
   version = 0;
   readonly monitor: MysqlLagMonitor;
   private readonly listeners = new Set<(view: TopologyView) => void>();
+  /** Server connections lost under a client, and reads re-planned onto another server after one. */
+  readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
+  /** Replicas promoted since start, by shard (see promotions.ts). */
+  private readonly promoted = new Map<string, string>();
+  /** Told of each primary change (shard, new primary, old primary). */
+  onPromotion: ((shard: string, server: string, previous: string) => void) | null = null;
 
   constructor(private config: ShardgateConfig) {
     this.monitor = new MysqlLagMonitor(this, config);
+    this.monitor.onPrimarySeen = (name) => this.primarySeen(name);
     this.rebuild(config);
   }
 
-  /** Applies a new config: pools of unchanged servers are kept. */
-  rebuild(config: ShardgateConfig): void {
+  /** A replica reports it is a primary: promoted, if its shard's primary is out of rotation. */
+  private primarySeen(name: string): void {
+    const promotion = promotionOf(this.shards, name);
+    if (!promotion) return;
+    this.promoted.set(promotion.shard, name);
+    this.rebuild(this.config);
+    this.onPromotion?.(promotion.shard, name, promotion.previous);
+  }
+
+  /** Applies a new config: pools of unchanged servers are kept; promotions since start stay. */
+  rebuild(configured: ShardgateConfig): void {
+    const config = applyPromotions(configured, this.promoted, 'mysqlShards');
     this.config = config;
     const next = new Map<string, MysqlRuntimeServer>();
     const shards: MysqlRuntimeShard[] = [];
@@ -101,13 +120,18 @@ export class MysqlTopology {
           name,
           shard: shard.name,
           role,
-          healthy: true,
+          // A server changing role keeps its known health until its new probe reports.
+          healthy: existing ? existing.view.healthy : true,
           drained: false,
           lagMs: role === 'primary' ? 0 : null,
           position: null,
           outstanding: 0,
           rttMs: null,
         },
+      };
+      runtime.pool.serverEvents = {
+        failed: (reason) => this.monitor.shun(name, reason),
+        shunned: () => this.monitor.isShunned(name),
       };
       next.set(name, runtime);
       return runtime;
@@ -186,6 +210,11 @@ export class MysqlTopology {
   defaultPrimary(): MysqlRuntimeServer {
     const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
     return shard.primary;
+  }
+
+  /** A connection to `name` failed or died: out of rotation until its probes succeed again. */
+  shun(name: string, reason: string): void {
+    this.monitor.shun(name, reason);
   }
 
   setDrained(server: string, drained: boolean): void {

@@ -61,12 +61,16 @@ export class PgServerConnection {
   onData: ((chunk: Buffer) => void) | null = null;
   /** Called once when the socket closes or errors. */
   onClose: ((err: Error | null) => void) | null = null;
+  /** Epoch ms of the last bytes sent and received (a server that went silent: see abortIfSilent). */
+  lastWriteAt = 0;
+  lastReadAt = 0;
 
   private constructor(
     readonly address: ServerAddress,
     readonly socket: net.Socket,
   ) {
     socket.on('data', (chunk: Buffer) => {
+      this.lastReadAt = Date.now();
       const handler = this.onData;
       if (handler) handler(chunk);
     });
@@ -276,7 +280,22 @@ export class PgServerConnection {
   }
 
   write(data: Buffer | Uint8Array): void {
-    if (!this.closed) this.socket.write(data);
+    if (this.closed) return;
+    this.lastWriteAt = Date.now();
+    this.socket.write(data);
+  }
+
+  /**
+   * Waiting at least `ms` for a server that has sent nothing since the last request: dropped as
+   * lost (its user fails with the coded error of a lost connection). True when dropped.
+   */
+  abortIfSilent(ms: number, reason: string): boolean {
+    if (this.closed || this.lastWriteAt <= this.lastReadAt || Date.now() - this.lastWriteAt < ms)
+      return false;
+    this.closed = true;
+    this.socket.destroy();
+    this.onClose?.(new Error(reason));
+    return true;
   }
 
   /** Polite close: Terminate, then end the socket. */

@@ -4,6 +4,7 @@
 import type { PoolConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import { PgServerConnection, type ServerAddress } from './pg-server-connection.js';
+import type { ServerEvents } from './shunning.js';
 
 interface Waiter {
   resolve: (conn: PgServerConnection) => void;
@@ -50,7 +51,7 @@ export class PgPool {
   /** Last connect failure, for health reporting. */
   lastError: string | null = null;
   /** The topology's shunning (lag-monitor.ts): told of failures, asked whether to keep retrying. */
-  serverEvents: { failed(reason: string): void; shunned(): boolean } | null = null;
+  serverEvents: ServerEvents | null = null;
 
   constructor(
     readonly address: ServerAddress,
@@ -239,6 +240,13 @@ export class PgPool {
       },
       (err: Error) => waiter.reject(err),
     );
+  }
+
+  /** The server stopped answering (its probe timed out): connections waiting on it that long fail. */
+  abortSilent(ms: number, reason: string): number {
+    let aborted = 0;
+    for (const conn of [...this.active]) if (conn.abortIfSilent(ms, reason)) aborted++;
+    return aborted;
   }
 
   private reap(): void {

@@ -4,18 +4,42 @@
 // the primary of shard S" and applied to every config the topology is rebuilt from (rules edits,
 // a cutover's switch), so no later rebuild silently routes writes back to the old primary. The
 // old primary, if it returns, is listed as a replica; still claiming to be a primary, it is fenced
-// by the lag monitor (out of rotation, shunned, alerted) and never sent a write.
+// by the lag monitor (out of rotation, shunned, alerted) and never sent a write. Both protocols
+// use this: PostgreSQL servers report it by pg_is_in_recovery(), MariaDB ones by @@read_only and
+// their replication state.
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { ServerView } from '../router/inputs.js';
 import { serverNames } from './topology.js';
+
+/** The runtime shape both topologies share, as far as a promotion needs it. */
+interface ShardRoles {
+  name: string;
+  primary: { name: string; view: ServerView };
+  replicas: Array<{ name: string }>;
+}
+
+/**
+ * The shard whose primary `server` (a replica that reports it is a primary) replaces, or null:
+ * not a replica, or its shard's primary still serves (then it is a rogue second primary, fenced).
+ */
+export function promotionOf(
+  shards: readonly ShardRoles[],
+  server: string,
+): { shard: string; previous: string } | null {
+  const shard = shards.find((s) => s.replicas.some((r) => r.name === server));
+  if (!shard || shard.primary.view.healthy) return null;
+  return { shard: shard.name, previous: shard.primary.name };
+}
 
 /** `config` with each shard's promoted server (shard -> server name) as its primary. */
 export function applyPromotions(
   config: ShardgateConfig,
   promoted: ReadonlyMap<string, string>,
+  list: 'shards' | 'mysqlShards' = 'shards',
 ): ShardgateConfig {
   if (promoted.size === 0) return config;
   let changed = false;
-  const shards = config.shards.map((shard): ShardConfig => {
+  const shards = config[list].map((shard): ShardConfig => {
     const wanted = promoted.get(shard.name);
     if (!wanted) return shard;
     const names = serverNames(shard);
@@ -28,5 +52,5 @@ export function applyPromotions(
     replicas[i] = { ...shard.primary, name: names.primary };
     return { ...shard, primary: newPrimary, replicas };
   });
-  return changed ? { ...config, shards } : config;
+  return changed ? { ...config, [list]: shards } : config;
 }

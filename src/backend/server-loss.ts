@@ -2,6 +2,7 @@
 // transaction pooling the client's session survives it: the statement, or the transaction, fails
 // with one of the BACKEND_LOST* errors, and a read nobody saw a byte of may be run elsewhere.
 import { ShardgateError } from '../errors.js';
+import type { PlannedStatement } from '../router/router.js';
 
 export type ServerLossCode = 'BACKEND_LOST' | 'BACKEND_LOST_IN_TRANSACTION' | 'BACKEND_LOST_OUTCOME_UNKNOWN';
 
@@ -42,6 +43,43 @@ export function serverLossError(
     !ctx.clientSawBytes,
     ctx.clientSawBytes ? null : preamble,
   );
+}
+
+/** Statement kinds that change no data (a lost one of these cannot have half-happened). */
+const NON_WRITING_KINDS = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
+
+/** Does any statement change data (or might: DDL, utilities, unknown text, write functions)? */
+export function writesData(statements: readonly PlannedStatement[]): boolean {
+  for (const s of statements) {
+    if (s.plan.type === 'single' && s.plan.write) return true;
+    if (!NON_WRITING_KINDS.has(s.facts.kind)) return true;
+  }
+  return false;
+}
+
+export function commitsTransaction(statements: readonly PlannedStatement[]): boolean {
+  return statements.some((s) => s.facts.transaction?.action === 'commit');
+}
+
+/**
+ * May a statement that failed with `err` run again on another server? Only a read outside a
+ * transaction whose server died or refused it before any byte reached the client, within the
+ * retry budget (routing.readRetriesOnServerLoss). Both protocols ask this.
+ */
+export function mayRetryRead(
+  err: unknown,
+  situation: {
+    inTransaction: boolean;
+    statements: readonly PlannedStatement[];
+    attempt: number;
+    maxRetries: number;
+  },
+): boolean {
+  if (situation.attempt >= situation.maxRetries) return false;
+  if (situation.inTransaction || writesData(situation.statements)) return false;
+  if (err instanceof ServerLostError) return err.retryable;
+  // Refused or timed out at connect: the statement never left shardgate.
+  return err instanceof ShardgateError && err.code === 'BACKEND_UNAVAILABLE';
 }
 
 /**

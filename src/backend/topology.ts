@@ -9,7 +9,7 @@ import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { type BackendIdentity, backendDatabase, IdentityPools, SERVICE_IDENTITY } from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
-import { applyPromotions } from './promotions.js';
+import { applyPromotions, promotionOf } from './promotions.js';
 
 export interface RuntimeServer {
   name: string;
@@ -70,15 +70,11 @@ export class RuntimeTopology {
 
   /** A replica reports it is not in recovery: promoted, if its shard's primary is out of rotation. */
   private primarySeen(name: string): void {
-    const server = this.servers.get(name);
-    if (server?.role !== 'replica') return;
-    const shard = this.shards.find((s) => s.name === server.shard);
-    // A primary still serving makes this one a rogue second primary: fenced, not followed.
-    if (!shard || shard.primary.view.healthy) return;
-    const previous = shard.primary.name;
-    this.promoted.set(shard.name, name);
+    const promotion = promotionOf(this.shards, name);
+    if (!promotion) return;
+    this.promoted.set(promotion.shard, name);
     this.rebuild(this.config);
-    this.onPromotion?.(shard.name, name, previous);
+    this.onPromotion?.(promotion.shard, name, promotion.previous);
   }
 
   /** Applies a new config (rules change, cutover switch): pools of unchanged servers are kept. */

@@ -250,12 +250,22 @@ export const routingSchema = z.object({
   replicaHardLagLimitMs: z.number().int().min(1).default(30_000),
   /** How often the lag monitor polls each server. */
   lagPollIntervalMs: z.number().int().min(1).default(100),
+  /**
+   * A server whose probe gets no answer this long is shunned, and statements waiting on it that
+   * heard nothing from it for as long fail with a retryable error (a hung host: SIGSTOP, a dead link).
+   */
+  probeTimeoutMs: z.number().int().min(1).default(2_000),
   /** A shunned server (it failed a connection or died mid-query) returns after this many good probes in a row. */
   shunRecoveryProbes: z.number().int().min(1).default(3),
   /** Probes of a shunned server that keep failing back off from lagPollIntervalMs up to this. */
   shunMaxBackoffMs: z.number().int().min(1).default(2_000),
   /** A read outside a transaction whose server died or refused it, before any row reached the client, is re-planned and run elsewhere up to this many times. */
   readRetriesOnServerLoss: z.number().int().min(0).default(2),
+  /**
+   * A write outside a transaction whose shard's primary cannot be reached waits up to this long
+   * for a serving primary (the old one back, or a promoted replica) and runs then; 0: fail at once.
+   */
+  holdWritesOnPrimaryLossMs: z.number().int().min(0).default(0),
   /** Functions whose use makes a SELECT a write (goes to the primary). */
   writeFunctions: z
     .array(z.string())

@@ -355,6 +355,16 @@ export class MariadbCluster {
     });
   }
 
+  /**
+   * Sends `signal` to a server's process: SIGSTOP makes a server that accepts connections but never
+   * answers (a hung host), SIGCONT resumes it.
+   */
+  signalServer(name: string, signal: NodeJS.Signals): void {
+    const child = this.running.get(name)?.child;
+    if (!child?.pid) throw new Error(`${name} is not running`);
+    process.kill(child.pid, signal);
+  }
+
   /** Starts a stopped or killed server again (stops it first when running). */
   async restartServer(name: string): Promise<void> {
     const entry = this.running.get(name);

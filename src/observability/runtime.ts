@@ -18,7 +18,14 @@ export interface Observability {
   recentAlertEvents: Array<Record<string, unknown>>;
   /** Another topology's probes (the MySQL side) for the server-up gauge. */
   addServerHealth(source: () => ReadonlyArray<ProbeHealth>): void;
+  /** Another topology's fault counters (the MySQL side), summed into the metrics. */
+  addFaultCounters(source: () => FaultCounters): void;
   stop(): void;
+}
+
+interface FaultCounters {
+  serverConnectionsLost: number;
+  readRetries: number;
 }
 
 /** What a lag monitor's probe reports, as far as the server-up gauge needs it. */
@@ -80,6 +87,7 @@ export function startObservability(
   };
   syncHosts();
   const serverHealth: Array<() => ReadonlyArray<ProbeHealth>> = [() => topology.monitor.health()];
+  const faultSources: Array<() => FaultCounters> = [() => topology.faultCounters];
   const servers = () =>
     serverHealth.flatMap((source) =>
       source().map((h) => ({
@@ -142,7 +150,17 @@ export function startObservability(
     pools: () => pools().map((p) => ({ ...p })),
     lag,
     servers,
-    faults: () => ({ ...topology.faultCounters }),
+    faults: () =>
+      faultSources.reduce(
+        (sum, source) => {
+          const f = source();
+          return {
+            serverConnectionsLost: sum.serverConnectionsLost + f.serverConnectionsLost,
+            readRetries: sum.readRetries + f.readRetries,
+          };
+        },
+        { serverConnectionsLost: 0, readRetries: 0 },
+      ),
     parseCache: () => {
       const s = parseCache();
       return { hits: s.hits, misses: s.misses, entries: s.size };
@@ -178,6 +196,9 @@ export function startObservability(
     recentAlertEvents,
     addServerHealth(source) {
       serverHealth.push(source);
+    },
+    addFaultCounters(source) {
+      faultSources.push(source);
     },
     stop() {
       clearInterval(hostTimer);

@@ -3,17 +3,21 @@
 // came: the fast path), on several shards and merged (scatter-runner.ts), or answered by
 // shardgate itself. Transaction pooling: a backend connection is held while the server says
 // the session is in a transaction, or while the session is pinned; otherwise it goes back to
-// the pool after every command.
+// the pool after every command. A lost server connection (server-loss.ts, shared with the
+// PostgreSQL side) ends the command or the transaction, not the session, in transaction pooling;
+// a read nobody saw a byte of runs again elsewhere.
 import type { BackendIdentity } from '../../backend/identity.js';
 import { databaseNames } from '../../backend/identity.js';
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
+import { commitsTransaction, serverLossError, writesData } from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
+import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
 import { killCommand, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -48,6 +52,17 @@ export interface CycleSession {
   resumeReading(): void;
 }
 
+/** A command running on a server connection: what its loss means, and how to report it. */
+interface Inflight {
+  reject: (err: Error) => void;
+  statements: readonly PlannedStatement[];
+  /** Some of its response already reached the client (it cannot be run again). */
+  clientSawBytes: boolean;
+}
+
+/** Plans a statement again (after its server was lost, so the plan may pick another). */
+type Replan = () => { statements: PlannedStatement[]; target: RouteTarget };
+
 export class CommandCycle {
   private readonly queue: LogicalPacket[] = [];
   private busy = false;
@@ -58,7 +73,7 @@ export class CommandCycle {
   /** Backend connections this session holds (transaction, pinned, session pooling). */
   readonly bindings = new Map<string, MysqlBinding>();
   /** Commands in flight on a backend connection: failed if the connection dies. */
-  private readonly inflight = new Map<MysqlBinding, (err: Error) => void>();
+  private readonly inflight = new Map<MysqlBinding, Inflight>();
   readonly statements: PreparedStatements;
   /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
   private readonly idleTimer = new IdleTransactionTimer(
@@ -225,6 +240,7 @@ export class CommandCycle {
           'several statements in one query need the client flag CLIENT_MULTI_STATEMENTS (mysql2: multipleStatements: true); send one statement at a time',
       });
     }
+    this.checkLostTransaction(statements);
     if (answerLocally(this, packet, statements)) return;
     for (const s of statements) {
       if (s.plan.type === 'error') throw new ShardgateError(s.plan.code, s.plan.params);
@@ -236,10 +252,42 @@ export class CommandCycle {
           detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
         });
       }
-      await runScatter(this, packet, multi, null);
+      await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
-    await this.runSingle(packet, packet.raw, 'result', statements, chooseTarget(statements));
+    const replan = () => {
+      const again = this.services.router.planSimple(sql, routingSession(this.state));
+      return { statements: again, target: chooseTarget(again) };
+    };
+    await this.runSingleRetrying(packet, packet.raw, 'result', statements, chooseTarget(statements), replan);
+  }
+
+  /** See fault-recovery.ts. */
+  checkLostTransaction(statements: readonly PlannedStatement[]): void {
+    checkLostTransaction(this.state, statements);
+  }
+
+  /** See fault-recovery.ts. */
+  recoveringFromLoss<T>(
+    statements: readonly PlannedStatement[],
+    attempt: (n: number) => Promise<T>,
+  ): Promise<T> {
+    return recoveringFromLoss(this.state, this.services, statements, attempt, () => this.clientGone);
+  }
+
+  /** runSingle, with a read that lost its server re-planned and run elsewhere (see recoveringFromLoss). */
+  runSingleRetrying(
+    packet: LogicalPacket,
+    raw: Buffer | ((binding: MysqlBinding) => Buffer | Promise<Buffer>),
+    shape: ResponseShape,
+    statements: PlannedStatement[],
+    target: RouteTarget,
+    replan: Replan,
+  ): Promise<RelayOutcome> {
+    return this.recoveringFromLoss(statements, (n) => {
+      const plan = n === 0 ? { statements, target } : replan();
+      return this.runSingle(packet, raw, shape, plan.statements, plan.target);
+    });
   }
 
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */
@@ -284,9 +332,21 @@ export class CommandCycle {
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
       this.sendDeferredBegin(binding, statements);
-      outcome = await this.relay(binding, bytes, shape, (packet.lastSeq + 1) & 0xff, relay.clientStatementId);
+      outcome = await this.relay(
+        binding,
+        bytes,
+        shape,
+        (packet.lastSeq + 1) & 0xff,
+        statements,
+        relay.clientStatementId,
+      );
       relay.onOutcome?.(outcome, binding);
       return outcome;
+    } catch (err) {
+      // Lost under the settings sync or a statement sent ahead: nothing reached the client.
+      if (outcome === null && !(err instanceof ShardgateError))
+        throw this.lossBeforeReply(binding, statements) ?? err;
+      throw err;
     } finally {
       if (outcome) this.afterCommand(binding, statements, outcome);
       else this.releaseIfFree(binding);
@@ -345,11 +405,13 @@ export class CommandCycle {
     raw: Buffer,
     shape: ResponseShape,
     firstSeq: number,
+    statements: readonly PlannedStatement[],
     clientStatementId?: number,
   ): Promise<RelayOutcome> {
     return new Promise<RelayOutcome>((resolve, reject) => {
-      this.inflight.set(binding, reject);
-      const out = this.outputFor(binding);
+      const running: Inflight = { reject, statements, clientSawBytes: false };
+      this.inflight.set(binding, running);
+      const out = this.outputFor(binding, running);
       const handler = new RelayHandler({
         out,
         conn: binding.conn,
@@ -362,13 +424,21 @@ export class CommandCycle {
           this.inflight.delete(binding);
           resolve(outcome);
         },
+        ...(this.outlivesServer
+          ? {
+              onServerEnding: (message: string) => {
+                out.done();
+                this.onServerLost(binding, new Error(message), false);
+              },
+            }
+          : {}),
       });
       binding.conn.sendRaw(raw, shape, handler);
     });
   }
 
   /** The client's output for responses of `binding`: pauses its socket while the client drains. */
-  private outputFor(binding: MysqlBinding): { write(bytes: Buffer): void; done(): void } {
+  private outputFor(binding: MysqlBinding, running: Inflight): { write(bytes: Buffer): void; done(): void } {
     const session = this.session;
     const socket = binding.conn.socket;
     let paused = false;
@@ -379,6 +449,7 @@ export class CommandCycle {
     };
     return {
       write(bytes: Buffer) {
+        running.clientSawBytes = true;
         session.write(bytes);
         if (paused || !session.needsDrain) return;
         paused = true;
@@ -452,7 +523,7 @@ export class CommandCycle {
 
   private hold(binding: MysqlBinding): void {
     this.bindings.set(binding.serverName, binding);
-    binding.conn.onClose = (err) => this.onServerLost(binding, err);
+    binding.conn.onClose = (err) => this.onServerLost(binding, err, binding.conn.closedLocally);
   }
 
   /** The replica's connection once it has replayed the session's write; null to fall back. */
@@ -526,21 +597,80 @@ export class CommandCycle {
     binding.release(false);
   }
 
-  private onServerLost(binding: MysqlBinding, err: Error | null): void {
+  /** Transaction pooling: the session does not own its server connections, and outlives them. */
+  private get outlivesServer(): boolean {
+    return this.services.config.pool.mode !== 'session' && this.state.pinnedReason === null;
+  }
+
+  /**
+   * A connection this session holds is gone. Session pooling (or a pinned session) keeps the
+   * server's behaviour: the client owned it, and is closed. Otherwise only the command, or the
+   * transaction, fails (server-loss.ts), and the session goes on.
+   */
+  private onServerLost(binding: MysqlBinding, err: Error | null, local: boolean): void {
     // A connection this session already gave back is its pool's business.
     if (this.bindings.get(binding.serverName) !== binding && !this.inflight.has(binding)) return;
     this.bindings.delete(binding.serverName);
     binding.discard();
-    const error = new ShardgateError('BACKEND_DIED', {
-      server: binding.serverName,
-      shard: binding.shard,
-      detail: err?.message ?? 'server closed the connection',
-    });
-    const reject = this.inflight.get(binding);
+    const topology = this.services.topology;
+    const detail = err?.message ?? 'server closed the connection';
+    // A connection shardgate closed itself (a timeout, a stream it could not follow) says
+    // nothing about the server.
+    if (!local) topology.shun(binding.serverName, detail);
+    topology.faultCounters.serverConnectionsLost++;
+    const params = { server: binding.serverName, shard: binding.shard, detail };
+    const running = this.inflight.get(binding);
     this.inflight.delete(binding);
-    this.state.inTransaction = false;
-    if (reject) reject(error);
-    else if (!this.clientGone) this.session.fail(error);
+    const state = this.state;
+    // Set by the transaction's first statement (a deferred BEGIN pipelined ahead) and kept while
+    // the server says IN_TRANS.
+    const inTransaction = state.transactionServer === binding.serverName;
+    if (inTransaction) {
+      state.inTransaction = false;
+      state.transactionShard = null;
+      state.transactionServer = null;
+      state.transactionReadOnly = false;
+    }
+    if (!this.outlivesServer) {
+      state.inTransaction = false;
+      const error = new ShardgateError('BACKEND_DIED', params);
+      if (running) running.reject(error);
+      else if (!this.clientGone) this.session.fail(error);
+      return;
+    }
+    const statements = running?.statements ?? [];
+    const error = serverLossError(
+      {
+        inTransaction,
+        commits: commitsTransaction(statements),
+        writes: writesData(statements),
+        clientSawBytes: running?.clientSawBytes ?? false,
+      },
+      params,
+      null,
+    );
+    if (error.code === 'BACKEND_LOST_IN_TRANSACTION') state.lostTransaction = error;
+    running?.reject(error);
+  }
+
+  /**
+   * The coded error of a command whose connection was lost before any of its response reached the
+   * client (a scatter part, a settings sync); null while the connection is open.
+   */
+  lossBeforeReply(binding: MysqlBinding, statements: readonly PlannedStatement[]): Error | null {
+    if (!binding.conn.closed) return null;
+    const state = this.state;
+    if (state.lostTransaction) return state.lostTransaction;
+    return serverLossError(
+      {
+        inTransaction: state.inTransaction || state.deferredBegin !== null,
+        commits: commitsTransaction(statements),
+        writes: writesData(statements),
+        clientSawBytes: false,
+      },
+      { server: binding.serverName, shard: binding.shard, detail: 'server closed the connection' },
+      null,
+    );
   }
 
   /** COM_RESET_CONNECTION / COM_CHANGE_USER: a fresh session on the same socket. */
@@ -555,6 +685,7 @@ export class CommandCycle {
     state.transactionReadOnly = false;
     state.transactionShard = null;
     state.transactionServer = null;
+    state.lostTransaction = null;
     state.prepared.clear();
     state.pinnedReason = null;
     state.status = STATUS.AUTOCOMMIT;

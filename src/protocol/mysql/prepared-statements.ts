@@ -161,6 +161,7 @@ export class PreparedStatements {
         detail: 'a prepared statement with several statements',
       });
     }
+    this.cycle.checkLostTransaction(planned);
     const plan = first.plan;
     if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
     if (plan.type === 'local') {
@@ -171,15 +172,30 @@ export class PreparedStatements {
     }
     try {
       if (plan.type === 'scatter' || plan.type === 'split-insert') {
-        await runScatter(this.cycle, packet, first, { stmt, exec });
+        await this.cycle.recoveringFromLoss(planned, () =>
+          runScatter(this.cycle, packet, first, { stmt, exec }),
+        );
         return;
       }
-      await this.cycle.runSingle(
+      const replan = () => {
+        const again = services.router.planWithValues(
+          stmt.sql,
+          routingSession(this.state),
+          exec.values,
+          stmt.analyzed,
+        );
+        const p = again[0]?.plan;
+        if (p?.type !== 'single')
+          throw new ShardgateError('INTERNAL', { detail: 'a retry planned no server' });
+        return { statements: again, target: p.target };
+      };
+      await this.cycle.runSingleRetrying(
         packet,
         (binding) => this.executeBytes(binding, stmt, exec, payload, packet.raw),
         'result',
         planned,
         plan.target,
+        replan,
       );
     } finally {
       this.clearLongData(stmt);

@@ -41,6 +41,12 @@ export interface ConnectionStatus {
   readonly lastOk: OkPacket | null;
 }
 
+/**
+ * Errors with which a server ends the connection itself (MariaDB's "Connection was killed", a
+ * shutdown in progress, MySQL's idle disconnect): the connection is lost, not just the command.
+ */
+export const CONNECTION_ENDING_ERRNOS = new Set([1927, 1053, 4031]);
+
 export interface RelayOptions {
   out: ClientOutput;
   conn: ConnectionStatus;
@@ -50,6 +56,11 @@ export interface RelayOptions {
   /** COM_STMT_PREPARE: the id the client will know the statement by. */
   clientStatementId?: number;
   onDone(outcome: RelayOutcome): void;
+  /**
+   * Transaction pooling: the server ended the connection with `message`; the ERR is not relayed
+   * (the client's session outlives the connection) and onDone is not called.
+   */
+  onServerEnding?: (message: string) => void;
 }
 
 export class RelayHandler implements ResponseHandler {
@@ -120,6 +131,11 @@ export class RelayHandler implements ResponseHandler {
         break;
       case 'err':
         this.outcome.error = decodeErr(p);
+        if (this.o.onServerEnding && CONNECTION_ENDING_ERRNOS.has(this.outcome.error.errno)) {
+          this.write();
+          this.o.onServerEnding(this.outcome.error.message);
+          return;
+        }
         this.forward(packet);
         break;
       case 'prepare-ok': {

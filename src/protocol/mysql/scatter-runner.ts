@@ -121,6 +121,14 @@ export async function runScatter(
         return binding.conn.query(r.sql, { maxRows: Number.POSITIVE_INFINITY, budget });
       }),
     );
+  } catch (err) {
+    // A part's server connection was lost: the coded error of a lost statement (nothing reached
+    // the client yet, so a read may run again elsewhere).
+    for (const b of bindings) {
+      const loss = cycle.lossBeforeReply(b, [statement]);
+      if (loss) throw loss;
+    }
+    throw err;
   } finally {
     for (const b of bindings) cycle.releaseIfFree(b);
   }

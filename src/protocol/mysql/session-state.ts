@@ -45,6 +45,11 @@ export interface MysqlSessionState {
   transactionReadOnly: boolean;
   transactionShard: string | null;
   transactionServer: string | null;
+  /**
+   * The transaction's server connection was lost (transaction pooling): the transaction is gone,
+   * and statements get this error until the client ends it (ROLLBACK, COMMIT) or begins anew.
+   */
+  lostTransaction: Error | null;
   prepared: Map<number, ClientStatement>;
   /** read_your_writes: shard -> GTID of the session's last write there (from last_gtid). */
   lastWritePositions: Map<string, string>;
@@ -79,6 +84,7 @@ export function newSessionState(init: {
     transactionReadOnly: false,
     transactionShard: null,
     transactionServer: null,
+    lostTransaction: null,
     prepared: new Map(),
     lastWritePositions: new Map(),
     context: defaultSessionContext(),

@@ -1,7 +1,8 @@
 // The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
-import { ServerLostError } from '../../backend/server-loss.js';
+import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-loss.js';
+import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
@@ -22,7 +23,6 @@ export type { PlannedStatement };
 
 const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
-const NON_WRITING_KINDS = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
 
 export class QueryCycle implements GateParticipant {
   private readonly units: Unit[] = [];
@@ -298,6 +298,7 @@ export class QueryCycle implements GateParticipant {
           );
         else await this.runSingle(unit, statements, target, responder);
       } catch (err) {
+        if (await this.heldThroughFailover(err, statements, attempt)) return this.runUnit(unit, attempt + 1);
         if (!this.mayRetryElsewhere(err, statements, attempt)) throw err;
         if (err instanceof ServerLostError && err.preamble) this.retryPreamble = err.preamble;
         // The server is shunned by now: planning again picks another replica, else the primary.
@@ -319,12 +320,27 @@ export class QueryCycle implements GateParticipant {
 
   /** A read outside a transaction whose server died or refused it, before any byte reached the client. */
   private mayRetryElsewhere(err: unknown, statements: PlannedStatement[], attempt: number): boolean {
-    if (attempt >= this.services.config.routing.readRetriesOnServerLoss) return false;
     const s = this.state;
-    if (s.txStatus !== 'I' || s.deferredBegin !== null || writesData(statements)) return false;
-    if (err instanceof ServerLostError) return err.retryable;
-    // Refused or timed out at connect: the statement never left shardgate.
-    return err instanceof ShardgateError && err.code === 'BACKEND_UNAVAILABLE';
+    return mayRetryRead(err, {
+      inTransaction: s.txStatus !== 'I' || s.deferredBegin !== null,
+      statements,
+      attempt,
+      maxRetries: this.services.config.routing.readRetriesOnServerLoss,
+    });
+  }
+
+  /** A write that could not reach its primary, held until the shard has one again (write-hold.ts). */
+  private async heldThroughFailover(
+    err: unknown,
+    statements: PlannedStatement[],
+    attempt: number,
+  ): Promise<boolean> {
+    const holdMs = this.services.config.routing.holdWritesOnPrimaryLossMs;
+    const s = this.state;
+    const inTransaction = s.txStatus !== 'I' || s.deferredBegin !== null;
+    if (attempt > 0 || !mayHoldWrite(err, { inTransaction, statements, holdMs })) return false;
+    const shard = String((err as ShardgateError).params.shard);
+    return primaryServing(() => this.services.topology.view(), shard, holdMs);
   }
 
   /** A server connection of this session was lost in transaction pooling: the session lives on. */
@@ -635,15 +651,6 @@ function isOff(value: string): boolean {
 function isRollback(statements: PlannedStatement[]): boolean {
   const t = statements.length === 1 ? statements[0]!.facts.transaction : null;
   return t?.action === 'rollback';
-}
-
-/** Does any statement change data (or might: DDL, utilities, unknown text, write functions)? */
-function writesData(statements: PlannedStatement[]): boolean {
-  for (const s of statements) {
-    if (s.plan.type === 'single' && s.plan.write) return true;
-    if (!NON_WRITING_KINDS.has(s.facts.kind)) return true;
-  }
-  return false;
 }
 
 /** Shards a multi-shard plan writes to (none for reads). */

@@ -5,7 +5,13 @@
 import { serialize } from 'pg-protocol';
 import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
-import { pgErrorSeverity, ServerLostError, serverLossError } from '../../backend/server-loss.js';
+import {
+  commitsTransaction,
+  pgErrorSeverity,
+  ServerLostError,
+  serverLossError,
+  writesData,
+} from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError } from '../../errors.js';
 import { readCommandTag, readErrorCode } from './backend-decoders.js';
@@ -253,8 +259,8 @@ export class ServerBinding {
     const isWrite = statements.some(
       (s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl',
     );
-    this.unitCommits = statements.some((s) => s.facts.transaction?.action === 'commit');
-    this.unitWrites = isWrite || statements.some((s) => !UNIT_NON_WRITING.has(s.facts.kind));
+    this.unitCommits = commitsTransaction(statements);
+    this.unitWrites = isWrite || writesData(statements);
     this.preamble.begin(
       !this.unitWrites && state.txStatus === 'I' && !state.deferredBegin,
       this.inheritedPreamble,
@@ -657,8 +663,6 @@ export class ServerBinding {
 }
 
 const EMPTY = Buffer.alloc(0);
-/** Statement kinds that change no data (a lost one of these cannot have half-happened). */
-const UNIT_NON_WRITING = new Set(['read', 'transaction', 'session', 'empty', 'shardgate']);
 
 /** A Sync-terminated unit that names no prepared statement: nothing to rename or inject. */
 function isPlainExtended(unit: Unit): boolean {

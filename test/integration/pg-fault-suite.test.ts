@@ -1,0 +1,271 @@
+// The rest of issue 14's fault suite on PostgreSQL (1 shard: a primary and two streaming replicas),
+// with clients in both pool modes: servers that stop answering (SIGSTOP) fail the statements
+// waiting on them instead of hanging them; kill -9 of every server of the shard gives coded errors
+// and, in transaction pooling, sessions that survive and work again once the servers are back;
+// injected latency (a relay in front of one replica) steers weak reads to the nearer replica and,
+// past routing.probeTimeoutMs, takes the slow replica out of rotation; with
+// routing.holdWritesOnPrimaryLossMs, a write to a dead primary waits for the promoted replica.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+let fx: ProxyFixture;
+let sessionProxy: ProxyHandle;
+const extraClients: pg.Client[] = [];
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function health(proxy: ProxyHandle, server: string) {
+  const h = proxy.topology.monitor.health().find((x) => x.name === server);
+  if (!h) throw new Error(`no health for ${server}`);
+  return h;
+}
+
+async function clientOf(proxy: ProxyHandle, options: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: proxy.postgres.port,
+    user: 'app',
+    password: 'app',
+    database: 'shardgate',
+    ...options,
+  });
+  c.on('error', () => undefined);
+  await c.connect();
+  extraClients.push(c);
+  return c;
+}
+
+function watchClose(c: pg.Client): { closed: boolean } {
+  const state = { closed: false };
+  c.on('end', () => {
+    state.closed = true;
+  });
+  return state;
+}
+
+const likesOf = async (c: pg.Client, user: number) =>
+  (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user])).rows[0]!
+    .n;
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    return { code: e.code ?? '?', message: e.message ?? String(err) };
+  }
+  throw new Error('the statement succeeded');
+}
+
+const REPLICAS = ['s0-replica1', 's0-replica2'];
+
+beforeAll(async () => {
+  fx = await startProxyFixture({
+    shards: 1,
+    replicas: 2,
+    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+  });
+  for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
+  sessionProxy = await startProxy(
+    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
+    { log: silentLogger(), postgresPort: 0, adminPort: null },
+  );
+}, 240_000);
+
+afterAll(async () => {
+  for (const r of REPLICAS) {
+    try {
+      fx?.cluster.signalServer(r, 'SIGCONT');
+    } catch {
+      // Not running.
+    }
+  }
+  await Promise.all(extraClients.map((c) => c.end().catch(() => undefined)));
+  await sessionProxy?.close();
+  await fx?.stop();
+});
+
+describe('servers that stop answering (SIGSTOP)', () => {
+  it('fail the reads waiting on them over to another server instead of hanging (transaction pooling)', async () => {
+    const expected = await likesOf(await fx.direct('s0-primary'), 4);
+    const pooled = await Promise.all(Array.from({ length: 4 }, () => fx.client()));
+    const watches = pooled.map(watchClose);
+    for (const r of REPLICAS) fx.cluster.signalServer(r, 'SIGSTOP');
+    try {
+      // Sent to replicas that no longer answer: each comes back with the right answer, from the primary.
+      const answers = await Promise.all(pooled.map((c) => likesOf(c, 4)));
+      expect(answers).toEqual(pooled.map(() => expected));
+    } finally {
+      for (const r of REPLICAS) fx.cluster.signalServer(r, 'SIGCONT');
+    }
+    await waitFor('replicas back in rotation', () => REPLICAS.every((r) => health(fx.proxy, r).healthy));
+    expect(watches.filter((w) => w.closed)).toHaveLength(0);
+  }, 120_000);
+
+  it('fail a transaction on a silent primary with a coded error, in both pool modes', async () => {
+    const pooled = await fx.client();
+    const pooledWatch = watchClose(pooled);
+    const owner = await clientOf(sessionProxy);
+    const ownerWatch = watchClose(owner);
+    for (const c of [pooled, owner]) {
+      await c.query('BEGIN');
+      await c.query('SELECT count(*) FROM users');
+    }
+    fx.cluster.signalServer('s0-primary', 'SIGSTOP');
+    try {
+      const [inPooled, inOwned] = await Promise.all([
+        failure(pooled.query('SELECT count(*) FROM users')),
+        failure(owner.query('SELECT count(*) FROM users')),
+      ]);
+      // Transaction pooling: the transaction fails (retry it), the session lives.
+      expect(inPooled.code).toBe('40001');
+      expect(inPooled.message).toMatch(/no answer from the server/);
+      // Session pooling: the client owned the connection: a coded error, and it is closed.
+      expect(inOwned.code).toBe('08006');
+      expect(inOwned.message).toMatch(/no answer from the server/);
+    } finally {
+      fx.cluster.signalServer('s0-primary', 'SIGCONT');
+    }
+    await waitFor('the primary back in rotation', () => health(fx.proxy, 's0-primary').healthy);
+    await pooled.query('ROLLBACK');
+    expect(await likesOf(pooled, 4)).toBeGreaterThan(0);
+    expect(pooledWatch.closed).toBe(false);
+    await waitFor('the session-pooled client closed', () => ownerWatch.closed);
+  }, 120_000);
+});
+
+describe('kill -9 of every server of the shard', () => {
+  it('gives clear coded errors; transaction-pooled sessions survive and work again when the servers are back', async () => {
+    const reader = await fx.client();
+    const writer = await fx.client();
+    const watches = [watchClose(reader), watchClose(writer)];
+    const owner = await clientOf(sessionProxy);
+    await likesOf(owner, 1);
+    const before = await likesOf(reader, 1);
+    for (const s of ['s0-primary', ...REPLICAS]) await fx.cluster.killServer(s);
+    const read = await failure(likesOf(reader, 1));
+    expect(read.code).toBe('08006');
+    expect(read.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
+    const write = await failure(writer.query('INSERT INTO likes (id, user_id) VALUES (980001, 1)'));
+    expect(write.code).toBe('08006');
+    expect(write.message).toMatch(/retry shortly/);
+    // Session pooling: the client owned connections to servers that are gone: as a direct client,
+    // it heard the server's FATAL and was closed, or hears a coded error now.
+    const owned = await failure(likesOf(owner, 1));
+    expect(`${owned.code} ${owned.message}`).toMatch(/^(08006|57P0\d) |not queryable|terminated/);
+    for (const s of ['s0-primary', ...REPLICAS]) await fx.cluster.restartServer(s);
+    await waitFor(
+      'every server back in rotation',
+      () => ['s0-primary', ...REPLICAS].every((s) => health(fx.proxy, s).healthy),
+      60_000,
+    );
+    await writer.query('INSERT INTO likes (id, user_id) VALUES (980001, 1)');
+    await waitFor('the write replayed', async () => (await likesOf(reader, 1)) === before + 1);
+    expect(watches.filter((w) => w.closed)).toHaveLength(0);
+    const fresh = await clientOf(sessionProxy);
+    expect(await likesOf(fresh, 1)).toBe(before + 1);
+  }, 180_000);
+});
+
+describe('injected latency (a relay in front of s0-replica1)', () => {
+  let relay: LatencyRelay;
+  let slowProxy: ProxyHandle;
+
+  beforeAll(async () => {
+    for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
+    const replica1 = fx.cluster.server('s0-replica1');
+    relay = await startLatencyRelay({ host: replica1.host, port: replica1.port }, 30);
+    const config: ShardgateConfig = {
+      ...fx.config,
+      shards: fx.config.shards.map((s) => ({
+        ...s,
+        replicas: s.replicas.map((r) => (r.name === 's0-replica1' ? { ...r, port: relay.port } : r)),
+      })),
+    };
+    slowProxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
+  }, 60_000);
+
+  afterAll(async () => {
+    await relay?.close();
+    await slowProxy?.close();
+  });
+
+  it('sends weak reads to the nearer replica, and takes one slower than probeTimeoutMs out of rotation', async () => {
+    await waitFor('the slow replica measured', () => {
+      const slow = health(slowProxy, 's0-replica1').rttMs;
+      const near = health(slowProxy, 's0-replica2').rttMs;
+      return slow !== null && near !== null && slow > near * 4;
+    });
+    const weak = await clientOf(slowProxy, { options: '-c shardgate.consistency=weak' });
+    const replica2Port = fx.cluster.server('s0-replica2').port;
+    for (let i = 0; i < 20; i++) {
+      const r = await weak.query<{ port: number }>(
+        'SELECT inet_server_port() AS port, count(*) AS n FROM likes WHERE user_id = $1',
+        [(i % 50) + 1],
+      );
+      expect(r.rows[0]!.port).toBe(replica2Port);
+    }
+    // Slower than the probe allows: out of rotation; eventual reads keep being answered.
+    relay.delayMs = 1_500;
+    const eventual = await clientOf(slowProxy);
+    const watch = watchClose(eventual);
+    const expected = await likesOf(await fx.direct('s0-primary'), 2);
+    const reads = await Promise.all(Array.from({ length: 10 }, () => likesOf(eventual, 2)));
+    expect(reads).toEqual(reads.map(() => expected));
+    await waitFor('s0-replica1 shunned', () => health(slowProxy, 's0-replica1').shunned);
+    relay.delayMs = 0;
+    await waitFor('s0-replica1 back in rotation', () => health(slowProxy, 's0-replica1').healthy);
+    expect(watch.closed).toBe(false);
+    // The proxy waits for its clients when it closes.
+    await Promise.all([weak.end(), eventual.end()]);
+  }, 120_000);
+});
+
+describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)', () => {
+  let holding: ProxyHandle;
+
+  beforeAll(async () => {
+    for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
+    holding = await startProxy(
+      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await holding?.close();
+  });
+
+  it('runs a write to a dead primary on the promoted replica instead of failing it', async () => {
+    const writer = await clientOf(holding);
+    const watch = watchClose(writer);
+    await writer.query('INSERT INTO likes (id, user_id) VALUES (980010, 1)');
+    await fx.cluster.killServer('s0-primary');
+    let heldDone = false;
+    const held = writer.query('INSERT INTO likes (id, user_id) VALUES (980011, 1)').finally(() => {
+      heldDone = true;
+    });
+    await waitFor('the primary shunned', () => health(holding, 's0-primary').shunned);
+    expect(heldDone).toBe(false);
+    const promoted = await fx.direct('s0-replica1');
+    await promoted.query('SELECT pg_promote()');
+    await held;
+    const landed = await promoted.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM likes WHERE id = 980011',
+    );
+    expect(landed.rows[0]!.n).toBe(1);
+    expect(watch.closed).toBe(false);
+    await writer.end();
+  }, 120_000);
+});
