@@ -12,6 +12,7 @@ import { migrationSummary, registerMigrationRoutes } from './admin/api-migration
 import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
+import { registerTransactionRoutes } from './admin/api-transactions.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
@@ -35,6 +36,10 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
+import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
+import { TwoPhaseRecovery } from './transactions/recovery.js';
+import { TwoPhaseStats } from './transactions/stats.js';
+import { TwoPhaseCoordinator } from './transactions/two-phase.js';
 
 export interface ProxyOptions {
   log: Logger;
@@ -156,6 +161,24 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           (err) => log.warn({ err: err.message }, 'history write failed'),
         )
       : null;
+  // Cross-shard transactions: the coordinator runs in every process, recovery where the admin API is.
+  const txSettings = config.transactions;
+  const twoPhaseStats = new TwoPhaseStats();
+  if (observability) twoPhaseStats.register(observability.tracker.metrics.registry);
+  const decisionLog = new PgDecisionLog(topology);
+  const twoPhase = new TwoPhaseCoordinator(decisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
+  const recovery =
+    options.adminPort !== null
+      ? new TwoPhaseRecovery(
+          new PgRecoveryPort(topology),
+          decisionLog,
+          twoPhase,
+          { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
+          log,
+        )
+      : null;
+  recovery?.start();
+  if (recovery) observability?.setInDoubtSource(() => recovery.inDoubtByShard);
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -180,6 +203,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       observer: observers,
       tls: tlsConfig,
       resultCache,
+      twoPhase,
     },
     preAuth,
   );
@@ -248,6 +272,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
+    if (recovery) registerTransactionRoutes(server, recovery, twoPhaseStats);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
       config.listen.admin.host,
@@ -271,6 +296,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     admin,
     async close() {
       await migrations?.close();
+      await recovery?.stop();
       observability?.stop();
       await historyRun?.stop();
       await admin?.server.close();

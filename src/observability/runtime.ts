@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { type RuntimeTopology, serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
-import { HealthCollector, HostMonitor } from './health.js';
+import { HealthCollector, type HealthSources, HostMonitor } from './health.js';
 import { createHostSampler } from './host-metrics.js';
 import { ObservabilityTracker } from './tracker.js';
 
@@ -17,6 +17,8 @@ export interface Observability {
   recentAlertEvents: Array<Record<string, unknown>>;
   /** Another topology's probes (the MySQL side) for the server-up gauge. */
   addServerHealth(source: () => ReadonlyArray<ProbeHealth>): void;
+  /** Two-phase recovery's in-doubt ages per shard, for the TwoPhaseInDoubt alert. */
+  setInDoubtSource(source: () => ReadonlyMap<string, number>): void;
   stop(): void;
 }
 
@@ -100,7 +102,7 @@ export function startObservability(
         lagBytes: h.lagBytes,
       }));
   const pools = () => topology.allServers().map((s) => s.pool.stats());
-  const health = new HealthCollector(tracker, hosts, {
+  const healthSources: HealthSources = {
     layout: () =>
       topology
         .shardList()
@@ -108,7 +110,8 @@ export function startObservability(
     pools,
     lag,
     servers,
-  });
+  };
+  const health = new HealthCollector(tracker, hosts, healthSources);
   const alerts = new AlertManager({
     rules: obs.alerts.rules,
     ...(obs.alerts.webhookUrl
@@ -176,6 +179,9 @@ export function startObservability(
     recentAlertEvents,
     addServerHealth(source) {
       serverHealth.push(source);
+    },
+    setInDoubtSource(source) {
+      healthSources.inDoubt = source;
     },
     stop() {
       clearInterval(hostTimer);

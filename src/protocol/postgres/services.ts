@@ -8,6 +8,7 @@ import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
+import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { PgClientSession } from './client-session.js';
 
 export interface CancelTarget {
@@ -33,6 +34,8 @@ export interface SessionServices {
   /** Holds writes of a shard during a split's cutover block. */
   cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
+  /** Two-phase commit of transactions that span shards (transactions.crossShard: two_phase). */
+  twoPhase?: TwoPhaseCoordinator;
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;
