@@ -178,7 +178,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         )
       : null;
   recovery?.start();
-  if (recovery) observability?.setInDoubtSource(() => recovery.inDoubtByShard);
+  if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {

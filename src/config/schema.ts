@@ -412,6 +412,11 @@ export const transactionsSchema = z.object({
    * other shards, one statement at a time, and commits with two-phase commit.
    */
   crossShard: z.enum(['refuse', 'two_phase']).default('two_phase'),
+  /**
+   * lock_timeout of every statement of a transaction once it spans shards: a deadlock whose cycle
+   * crosses shards is seen by no server, so it ends in 55P03 after this long (0: wait forever).
+   */
+  lockTimeoutMs: z.number().int().min(0).default(2_000),
   /** How often recovery resolves prepared transactions left in doubt (also run at start). */
   recoveryIntervalMs: z.number().int().min(100).default(5_000),
   /**

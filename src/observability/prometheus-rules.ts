@@ -33,7 +33,7 @@ function baseExpr(metric: AlertRuleConfig['metric'], window: string): string {
     case 'servers_shunned':
       return `sum by (shard) (${METRIC.serverShunned})`;
     case 'twopc_in_doubt_seconds':
-      return 'shardgate_2pc_oldest_in_doubt_seconds';
+      return 'max by (shard) (shardgate_2pc_oldest_in_doubt_seconds)';
   }
 }
 

@@ -54,8 +54,6 @@ export interface RecoveryOptions {
 export class TwoPhaseRecovery {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<InDoubt[]> | null = null;
-  /** Oldest in-doubt age per shard after the last pass (seconds), for the alert. */
-  readonly inDoubtByShard = new Map<string, number>();
 
   constructor(
     private readonly port: RecoveryPort,
@@ -229,9 +227,8 @@ export class TwoPhaseRecovery {
   private publish(left: InDoubt[]): void {
     const stats = this.coordinator.stats;
     stats.inDoubt = new Set(left.map((d) => d.gid)).size;
-    stats.oldestInDoubtSeconds = left.reduce((m, d) => Math.max(m, d.ageSeconds), 0);
-    this.inDoubtByShard.clear();
-    for (const d of left)
-      this.inDoubtByShard.set(d.shard, Math.max(this.inDoubtByShard.get(d.shard) ?? 0, d.ageSeconds));
+    const oldest = stats.oldestInDoubtByShard;
+    oldest.clear();
+    for (const d of left) oldest.set(d.shard, Math.max(oldest.get(d.shard) ?? 0, d.ageSeconds));
   }
 }

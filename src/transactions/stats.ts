@@ -13,9 +13,9 @@ export class TwoPhaseStats {
   /** Prepared transactions recovery committed / rolled back. */
   recoveredCommits = 0;
   recoveredAborts = 0;
-  /** Transactions in doubt after the last recovery pass, and the age of the oldest (seconds). */
+  /** Transactions in doubt after the last recovery pass, and the oldest one's age per shard (seconds). */
   inDoubt = 0;
-  oldestInDoubtSeconds = 0;
+  readonly oldestInDoubtByShard = new Map<string, number>();
   private resolveHistogram: Histogram | null = null;
   private commitHistogram: Histogram | null = null;
 
@@ -58,10 +58,12 @@ export class TwoPhaseStats {
     });
     new Gauge({
       name: 'shardgate_2pc_oldest_in_doubt_seconds',
-      help: 'Age of the oldest prepared transaction waiting for recovery (0: none).',
+      help: 'Age of the oldest prepared transaction waiting for recovery, by shard (absent: none).',
+      labelNames: ['shard'],
       registers,
       collect() {
-        this.set(stats.oldestInDoubtSeconds);
+        this.reset();
+        for (const [shard, seconds] of stats.oldestInDoubtByShard) this.set({ shard }, seconds);
       },
     });
     this.resolveHistogram = new Histogram({

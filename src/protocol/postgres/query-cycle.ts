@@ -54,6 +54,8 @@ export class QueryCycle implements GateParticipant {
   private serverStandardStrings = 'on';
   /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
   readonly wroteOn = new Set<string>();
+  /** Servers of the open cross-shard transaction that have its lock_timeout. */
+  private readonly lockTimeoutOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
 
@@ -324,6 +326,7 @@ export class QueryCycle implements GateParticipant {
       if (this.state.txStatus === 'I' && !this.state.deferredBegin) {
         if (this.writingOn) this.stopWriting();
         this.wroteOn.clear();
+        this.lockTimeoutOn.clear();
       }
       this.services.resultCache?.afterUnit(this.state);
     }
@@ -546,11 +549,7 @@ export class QueryCycle implements GateParticipant {
     const started = performance.now();
     const binding = await this.bindingFor(target);
     const state = this.state;
-    if (state.txStatus !== 'I' && state.deferredBegin === null && binding.tracker.status === 0x49) {
-      // The transaction joins another shard (transactions.crossShard: two_phase).
-      if (state.txStatus === 'E') throw new ShardgateError('TRANSACTION_ABORTED');
-      binding.joinTransaction = state.beginStatement ?? 'BEGIN';
-    }
+    if (state.txStatus !== 'I' && state.deferredBegin === null) this.crossShardPreamble(binding);
     if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
     binding.inheritedPreamble = this.retryPreamble;
     this.retryPreamble = null;
@@ -590,6 +589,25 @@ export class QueryCycle implements GateParticipant {
         rows: binding.rowCount,
       });
     }
+  }
+
+  /**
+   * A transaction joining another shard starts there as it started (its BEGIN). Once it spans
+   * shards, every participant gets transactions.lockTimeoutMs: no server sees a deadlock whose
+   * cycle crosses shards, the timeout breaks it (see docs/transactions.md).
+   */
+  private crossShardPreamble(binding: ServerBinding): void {
+    const state = this.state;
+    const joining = binding.tracker.status === 0x49;
+    if (joining && state.txStatus === 'E') throw new ShardgateError('TRANSACTION_ABORTED');
+    if (!joining && (this.bindings.size < 2 || state.txStatus !== 'T')) return;
+    const parts: string[] = joining ? [state.beginStatement ?? 'BEGIN'] : [];
+    const ms = this.services.config.transactions.lockTimeoutMs;
+    if (ms > 0 && !this.lockTimeoutOn.has(binding.serverName)) {
+      parts.push(`SET LOCAL lock_timeout = ${ms}`);
+      this.lockTimeoutOn.add(binding.serverName);
+    }
+    if (parts.length > 0) binding.transactionPreamble = parts.join('; ');
   }
 
   /** Gets (or reuses) the server connection for a target, waiting for replay when asked. */

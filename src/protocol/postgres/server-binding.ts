@@ -68,10 +68,10 @@ export class ServerBinding {
   /** The user whose per-user quota this connection counts against (null: no limit). */
   private slotUser: string | null = null;
   /**
-   * The client's transaction joins this server (it already runs on another shard): the BEGIN
-   * to send ahead of the next unit, its reply swallowed (set by the query cycle).
+   * A transaction spanning shards: what to send ahead of the next unit on this server, its reply
+   * swallowed (the BEGIN of a shard it joins, its lock_timeout; set by the query cycle).
    */
-  joinTransaction: string | null = null;
+  transactionPreamble: string | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -281,10 +281,10 @@ export class ServerBinding {
       state.transactionShard = this.shard;
       state.transactionServer = this.serverName;
     }
-    if (this.joinTransaction && !describeOnly) {
-      out.push(serialize.query(this.joinTransaction));
+    if (this.transactionPreamble && !describeOnly) {
+      out.push(serialize.query(this.transactionPreamble));
       this.tracker.push({ expect: Expect.Query, swallow: true, forwardErrors: true });
-      this.joinTransaction = null;
+      this.transactionPreamble = null;
     }
     if (unit.simple) {
       out.push(unit.frames[0]!.bytes);
