@@ -3,9 +3,12 @@
 // PREPARE rolls back every shard; concurrent transfers keep the total; a proxy killed (SIGKILL,
 // `shardgate start` child process) after PREPARE or after the decision, and a participant server
 // down at COMMIT PREPARED, are resolved by recovery from the decision log.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
+import { repoRoot } from '../../src/local/local-config.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 
@@ -275,13 +278,22 @@ describe('recovery after a crash', () => {
     },
   });
 
-  async function start(failpoint?: string): Promise<StartedProcess> {
-    proc = await startShardgateProcess(
-      childConfig(),
-      60_000,
-      failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {},
-    );
+  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
+    const config = childConfig();
+    config.transactions.recoveryMinAgeMs = minAgeMs;
+    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
     return proc;
+  }
+
+  /** `shardgate txn ...` from dist/, as an operator runs it. */
+  async function txnCli(p: StartedProcess, ...args: string[]): Promise<{ code: number; out: string }> {
+    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+    const admin = ['--admin-url', `http://127.0.0.1:${p.adminPort}`, '--token', TOKEN];
+    return new Promise((resolve) => {
+      execFile(process.execPath, [main, 'txn', ...args, ...admin], (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
   }
 
   async function childClient(p: StartedProcess): Promise<pg.Client> {
@@ -337,6 +349,33 @@ describe('recovery after a crash', () => {
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
     expect((await transactions(p)).inDoubt).toEqual([]);
     expect(await metric(p.adminPort, 'shardgate_2pc_recovered_total')).toBe(2);
+    await p.stop();
+  }, 120_000);
+
+  it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
+    const [a, b] = [accounts[2]!, accounts[6]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-prepare', a, b);
+    // Recovery of this process leaves young transactions alone for an hour: the operator acts.
+    const p = await start(undefined, 3_600_000);
+    expect((await fetch(`http://127.0.0.1:${p.adminPort}/api/transactions`)).status).toBe(401);
+    const listed = await txnCli(p, 'list', '--json');
+    expect(listed.code).toBe(0);
+    const inDoubt = (JSON.parse(listed.out) as { inDoubt: Array<{ gid: string; decision: string | null }> })
+      .inDoubt;
+    expect(inDoubt).toHaveLength(2);
+    expect(inDoubt.every((d) => d.decision === null && d.gid === inDoubt[0]!.gid)).toBe(true);
+    expect((await txnCli(p, 'list')).out).toContain(inDoubt[0]!.gid);
+    // No commit decision: committing one shard of it would be silently wrong.
+    const refused = await txnCli(p, 'resolve', inDoubt[0]!.gid, '--commit');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/no commit decision/);
+    const resolved = await txnCli(p, 'resolve', inDoubt[0]!.gid);
+    expect(resolved.code).toBe(0);
+    expect(resolved.out).toMatch(/rolled back/);
+    expect((await preparedOn(s0)).concat(await preparedOn(s1))).toEqual([]);
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect((await txnCli(p, 'list')).out).toMatch(/nothing in doubt/);
     await p.stop();
   }, 120_000);
 
