@@ -10,6 +10,7 @@ import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
 import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
+import { registerTransferCommand } from './scenarios/transfer.js';
 
 /** Adds one subcommand per scenario to `parent`. */
 export function registerBenchScenarios(parent: Command): Command {
@@ -22,6 +23,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerFaultsCommand(parent);
   registerOracleCommand(parent);
   registerFuzzCommand(parent);
+  registerTransferCommand(parent);
   return parent;
 }
 
