@@ -63,9 +63,13 @@ export class PgDecisionLog implements RecoveryLog {
     return shard.primary;
   }
 
-  /** Runs statements on the log's server, creating the table once per process first. */
-  private async run(sql: string): Promise<SimpleResult> {
+  /**
+   * Runs statements on the log's server. Writers create the table first (once per process);
+   * readers do not, so a shardgate that never spans shards never adds a table to the default shard.
+   */
+  private async run(sql: string, create = true): Promise<SimpleResult> {
     const server = this.primary();
+    if (!create) return withServer(server, async (c) => c.query(sql));
     if (!this.created) {
       this.created = withServer(server, async (c) => {
         check(await c.query(CREATE_TABLE));
@@ -98,11 +102,13 @@ export class PgDecisionLog implements RecoveryLog {
   }
 
   async decisions(): Promise<Decision[]> {
-    const result = check(
-      await this.run(
-        `SELECT gid, decision, participants, extract(epoch FROM now() - decided_at)::float8::text FROM ${TABLE} ORDER BY decided_at LIMIT 10000`,
-      ),
+    const raw = await this.run(
+      `SELECT gid, decision, participants, extract(epoch FROM now() - decided_at)::float8::text FROM ${TABLE} ORDER BY decided_at LIMIT 10000`,
+      false,
     );
+    // No table yet: nothing was ever decided here.
+    if (raw.error?.code === '42P01' || raw.error?.code === '3F000') return [];
+    const result = check(raw);
     return result.rows.map((r) => ({
       gid: r[0]!,
       decision: r[1] === 'commit' ? 'commit' : 'abort',

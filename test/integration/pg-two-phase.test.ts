@@ -352,6 +352,25 @@ describe('recovery after a crash', () => {
     await p.stop();
   }, 120_000);
 
+  it('killed after the first COMMIT PREPARED: after restart both shards are committed', async () => {
+    const [a, b] = [accounts[1]!, accounts[5]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-first-commit', a, b);
+    // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
+    // before the kill took effect: at most one shard is still prepared.
+    expect((await preparedOn(s0)).length + (await preparedOn(s1)).length).toBeLessThanOrEqual(1);
+    const p = await start();
+    await waitFor(
+      'recovery',
+      async () => (await preparedOn(s0)).length + (await preparedOn(s1)).length === 0,
+    );
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
+      before[0]! - 7,
+      before[1]! + 7,
+    ]);
+    await p.stop();
+  }, 120_000);
+
   it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
     const [a, b] = [accounts[2]!, accounts[6]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
