@@ -204,6 +204,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       tls: tlsConfig,
       resultCache,
       twoPhase,
+      twoPhaseLog: decisionLog,
     },
     preAuth,
   );

@@ -68,24 +68,30 @@ export class PgDecisionLog implements RecoveryLog {
    * readers do not, so a shardgate that never spans shards never adds a table to the default shard.
    */
   private async run(sql: string, create = true): Promise<SimpleResult> {
-    const server = this.primary();
-    if (!create) return withServer(server, async (c) => c.query(sql));
+    if (create) await this.ready();
+    return withServer(this.primary(), async (c) => c.query(sql));
+  }
+
+  /** The server the log lives on (a participant there carries the decision, see two-phase.ts). */
+  server(): string {
+    return this.primary().name;
+  }
+
+  /** Creates the table once per process (before a participant's transaction inserts into it). */
+  ready(): Promise<void> {
     if (!this.created) {
-      this.created = withServer(server, async (c) => {
+      this.created = withServer(this.primary(), async (c) => {
         check(await c.query(CREATE_TABLE));
       }).catch((err: unknown) => {
         this.created = null;
         throw err;
       });
     }
-    await this.created;
-    return withServer(server, async (c) => c.query(sql));
+    return this.created;
   }
 
   async decideCommit(gid: string, servers: readonly string[]): Promise<void> {
-    const result = await this.run(
-      `INSERT INTO ${TABLE} (gid, decision, participants) VALUES (${sqlText(gid)}, 'commit', ${sqlText(servers.join(','))})`,
-    );
+    const result = await this.run(commitDecisionSql(gid, servers));
     if (result.error?.code === '23505') throw new DecisionTaken(gid);
     check(result);
   }
@@ -120,6 +126,10 @@ export class PgDecisionLog implements RecoveryLog {
   async forget(gids: readonly string[]): Promise<void> {
     check(await this.run(`DELETE FROM ${TABLE} WHERE gid IN (${gids.map(sqlText).join(', ')})`));
   }
+}
+
+export function commitDecisionSql(gid: string, servers: readonly string[]): string {
+  return `INSERT INTO ${TABLE} (gid, decision, participants) VALUES (${sqlText(gid)}, 'commit', ${sqlText(servers.join(','))})`;
 }
 
 /** Recovery's view of the PostgreSQL primaries. */

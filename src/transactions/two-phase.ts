@@ -4,7 +4,10 @@
 //
 // The protocol (docs/transactions.md):
 //   1. PREPARE every participant (in parallel). Any failure: roll back every participant.
-//   2. Decide: insert (gid, 'commit') into the decision log. This row is the commit point.
+//   2. Decide: insert (gid, 'commit') into the decision log. This row is the commit point. When
+//      a participant lives where the log does, it is not prepared: the insert and its own COMMIT
+//      go in one round trip, so its commit is the decision (as Citus commits its coordinator's
+//      local transaction with the commit record).
 //      Recovery may have inserted (gid, 'abort') first: the insert then fails and everything is
 //      rolled back. Whoever writes the row first decides; nobody decides twice.
 //   3. COMMIT PREPARED on every participant. A participant that fails here is committed later by
@@ -22,6 +25,20 @@ export interface Participant {
   commitPrepared(gid: string): Promise<void>;
   rollbackPrepared(gid: string): Promise<void>;
 }
+
+/** A participant on the decision log's server: its own COMMIT writes the decision. */
+export interface DecisionCarrier extends Participant {
+  /**
+   * Inserts the decision inside the open transaction and commits it, in one round trip. Throws
+   * DecisionTaken (an abort was recorded first) or DefiniteFailure (the server refused: nothing
+   * committed, the transaction is rolled back); any other error leaves the outcome unknown.
+   */
+  commitWithDecision(gid: string, servers: readonly string[]): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** The server answered: the statement did not take effect. */
+export class DefiniteFailure extends Error {}
 
 /** The durable record of decisions (a table on the default shard's primary). */
 export interface DecisionLog {
@@ -61,35 +78,49 @@ export class TwoPhaseCoordinator {
     return `${GID_PREFIX}${this.instance}_${++this.seq}`;
   }
 
-  async commit(participants: readonly Participant[]): Promise<CommitOutcome> {
+  /**
+   * Commits `participants` atomically. `carrier`, when given, is a further participant on the
+   * decision log's server: it is not prepared, its commit carries the decision.
+   */
+  async commit(
+    participants: readonly Participant[],
+    carrier: DecisionCarrier | null = null,
+  ): Promise<CommitOutcome> {
     const gid = this.newGid();
     this.inFlight.add(gid);
     const started = performance.now();
+    const abortCarrier = async () => {
+      await carrier?.rollback().catch(() => undefined);
+    };
     try {
       const prepared = await Promise.allSettled(participants.map((p) => p.prepare(gid)));
       const failed = prepared.findIndex((r) => r.status === 'rejected');
       if (failed >= 0) {
         const reason = (prepared[failed] as PromiseRejectedResult).reason;
-        await this.rollBack(gid, participants, prepared);
+        await Promise.all([this.rollBack(gid, participants, prepared), abortCarrier()]);
         return this.aborted(gid, `${participants[failed]!.server}: ${message(reason)}`);
       }
       if (performance.now() - started > this.decisionDeadlineMs) {
-        await this.rollBack(gid, participants, prepared);
+        await Promise.all([this.rollBack(gid, participants, prepared), abortCarrier()]);
         return this.aborted(
           gid,
           `preparing took longer than ${this.decisionDeadlineMs} ms (transactions.recoveryMinAgeMs)`,
         );
       }
       hitFailpoint('twopc-after-prepare');
+      const servers = participants.map((p) => p.server);
+      if (carrier) servers.push(carrier.server);
       try {
-        await this.log.decideCommit(
-          gid,
-          participants.map((p) => p.server),
-        );
+        if (carrier) await carrier.commitWithDecision(gid, servers);
+        else await this.log.decideCommit(gid, servers);
       } catch (err) {
         if (err instanceof DecisionTaken) {
-          await this.rollBack(gid, participants, prepared);
+          await Promise.all([this.rollBack(gid, participants, prepared), abortCarrier()]);
           return this.aborted(gid, 'recovery rolled it back while it was being prepared');
+        }
+        if (err instanceof DefiniteFailure) {
+          await this.rollBack(gid, participants, prepared);
+          return this.aborted(gid, `${carrier!.server}: ${message(err)}`);
         }
         // The decision row may or may not be written: recovery reads it and finishes the job.
         this.stats.unknownOutcomes++;

@@ -26,6 +26,7 @@ let fx: ProxyFixture;
 let accounts: Account[] = [];
 let s0: string;
 let s1: string;
+let s2: string;
 
 /** Demo users living on `server` (asked of the server itself). */
 async function usersOn(server: string, n: number): Promise<number[]> {
@@ -57,6 +58,10 @@ async function preparedOn(server: string): Promise<string[]> {
   const r = await c.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'sg2pc%'");
   await c.end();
   return r.rows.map((row) => row.gid);
+}
+
+async function preparedAnywhere(): Promise<string[]> {
+  return [...(await preparedOn(s0)), ...(await preparedOn(s1)), ...(await preparedOn(s2))];
 }
 
 async function transfer(client: pg.Client, from: Account, to: Account, amount: number): Promise<void> {
@@ -95,19 +100,21 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000)
 
 beforeAll(async () => {
   fx = await startProxyFixture({
-    shards: 2,
+    // s0 is the default shard (the decision log's home): a transfer touching it commits there with
+    // the decision; one between s1 and s2 prepares both and writes the decision on its own.
+    shards: 3,
     replicas: 0,
     // The in-process proxy's recovery stays out of the way of the child processes' (it runs once at start).
     overrides: { transactions: { recoveryIntervalMs: 3_600_000, lockTimeoutMs: 500 } },
   });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;
-  const onS0 = await usersOn(s0, 4);
-  const onS1 = await usersOn(s1, 4);
-  accounts = [
-    ...onS0.map((user, i) => ({ id: FIRST_ID + i, user, shard: s0 })),
-    ...onS1.map((user, i) => ({ id: FIRST_ID + 10 + i, user, shard: s1 })),
-  ];
+  s2 = fx.cluster.shards[2]!.primary.name;
+  // accounts[0..3] on s0, [4..7] on s1, [8..11] on s2.
+  accounts = [];
+  for (const [n, server] of [s0, s1, s2].entries())
+    for (const [i, user] of (await usersOn(server, 4)).entries())
+      accounts.push({ id: FIRST_ID + 10 * n + i, user, shard: server });
   const c = await fx.client();
   for (const a of accounts)
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)', [
@@ -116,13 +123,15 @@ beforeAll(async () => {
       START_BALANCE,
     ]);
   await c.end();
-  // s1 refuses, at PREPARE (a deferred constraint trigger), any balance of exactly 666.
-  const d = await fx.direct(s1);
-  await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF; RETURN NULL; END $$`);
-  await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER UPDATE ON balances
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
-  await d.end();
+  // Every shard refuses, at PREPARE or COMMIT (a deferred constraint trigger), a balance of 666.
+  for (const server of [s0, s1, s2]) {
+    const d = await fx.direct(server);
+    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF; RETURN NULL; END $$`);
+    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER UPDATE ON balances
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    await d.end();
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -130,8 +139,11 @@ afterAll(async () => {
 });
 
 describe('two-phase commit', () => {
-  it('commits a transfer between users on two shards on both, and reads see the participant', async () => {
-    const [a, b] = [accounts[0]!, accounts[4]!];
+  it.each([
+    ['with the default shard (its commit carries the decision)', 0, 4],
+    ['between two other shards (both prepared, the decision on its own)', 5, 9],
+  ])('commits a transfer %s on both shards; reads see the participant', async (_, ai, bi) => {
+    const [a, b] = [accounts[ai]!, accounts[bi]!];
     expect(a.shard).not.toBe(b.shard);
     const before = await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total');
     const c = await fx.client();
@@ -149,8 +161,7 @@ describe('two-phase commit', () => {
     await c.end();
     expect(await balanceOn(a.shard, a.id)).toBe(START_BALANCE - 5);
     expect(await balanceOn(b.shard, b.id)).toBe(START_BALANCE + 5);
-    expect(await preparedOn(s0)).toEqual([]);
-    expect(await preparedOn(s1)).toEqual([]);
+    expect(await preparedAnywhere()).toEqual([]);
     expect(await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total')).toBe(before + 1);
   });
 
@@ -173,8 +184,11 @@ describe('two-phase commit', () => {
     expect(await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total')).toBe(before);
   });
 
-  it('a participant failing at PREPARE rolls back every shard (40001), nothing prepared is left', async () => {
-    const [a, b] = [accounts[1]!, accounts[5]!];
+  it.each([
+    ['a prepared participant fails at PREPARE', 10, 6],
+    ['the participant carrying the decision fails at COMMIT', 6, 1],
+  ])('%s: every shard rolls back (40001), nothing prepared is left', async (_, ai, bi) => {
+    const [a, b] = [accounts[ai]!, accounts[bi]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     const c = await fx.client();
     await c.query('BEGIN');
@@ -187,8 +201,7 @@ describe('two-phase commit', () => {
     expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     await c.end();
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
-    expect(await preparedOn(s0)).toEqual([]);
-    expect(await preparedOn(s1)).toEqual([]);
+    expect(await preparedAnywhere()).toEqual([]);
   });
 
   it('a failed statement fails the whole cross-shard transaction; ROLLBACK undoes both shards', async () => {
@@ -259,8 +272,7 @@ describe('two-phase commit', () => {
     expect(committed + failed).toBe(200);
     expect(await total(probe)).toBe(sum);
     await probe.end();
-    expect(await preparedOn(s0)).toEqual([]);
-    expect(await preparedOn(s1)).toEqual([]);
+    expect(await preparedAnywhere()).toEqual([]);
   }, 120_000);
 });
 
@@ -337,15 +349,12 @@ describe('recovery after a crash', () => {
   });
 
   it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
-    const [a, b] = [accounts[3]!, accounts[7]!];
+    const [a, b] = [accounts[7]!, accounts[11]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     await crashDuringTransfer('twopc-after-prepare', a, b);
-    expect((await preparedOn(s0)).length + (await preparedOn(s1)).length).toBe(2);
+    expect(await preparedAnywhere()).toHaveLength(2);
     const p = await start();
-    await waitFor(
-      'recovery',
-      async () => (await preparedOn(s0)).length + (await preparedOn(s1)).length === 0,
-    );
+    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
     expect((await transactions(p)).inDoubt).toEqual([]);
     expect(await metric(p.adminPort, 'shardgate_2pc_recovered_total')).toBe(2);
@@ -353,17 +362,14 @@ describe('recovery after a crash', () => {
   }, 120_000);
 
   it('killed after the first COMMIT PREPARED: after restart both shards are committed', async () => {
-    const [a, b] = [accounts[1]!, accounts[5]!];
+    const [a, b] = [accounts[6]!, accounts[10]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     await crashDuringTransfer('twopc-after-first-commit', a, b);
     // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
     // before the kill took effect: at most one shard is still prepared.
-    expect((await preparedOn(s0)).length + (await preparedOn(s1)).length).toBeLessThanOrEqual(1);
+    expect((await preparedAnywhere()).length).toBeLessThanOrEqual(1);
     const p = await start();
-    await waitFor(
-      'recovery',
-      async () => (await preparedOn(s0)).length + (await preparedOn(s1)).length === 0,
-    );
+    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
       before[0]! - 7,
       before[1]! + 7,
@@ -372,7 +378,7 @@ describe('recovery after a crash', () => {
   }, 120_000);
 
   it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
-    const [a, b] = [accounts[2]!, accounts[6]!];
+    const [a, b] = [accounts[5]!, accounts[9]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     await crashDuringTransfer('twopc-after-prepare', a, b);
     // Recovery of this process leaves young transactions alone for an hour: the operator acts.
@@ -392,7 +398,7 @@ describe('recovery after a crash', () => {
     const resolved = await txnCli(p, 'resolve', inDoubt[0]!.gid);
     expect(resolved.code).toBe(0);
     expect(resolved.out).toMatch(/rolled back/);
-    expect((await preparedOn(s0)).concat(await preparedOn(s1))).toEqual([]);
+    expect(await preparedAnywhere()).toEqual([]);
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
     expect((await txnCli(p, 'list')).out).toMatch(/nothing in doubt/);
     await p.stop();
@@ -402,7 +408,7 @@ describe('recovery after a crash', () => {
     const [a, b] = [accounts[3]!, accounts[7]!];
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     await crashDuringTransfer('twopc-after-decision', a, b);
-    // Both prepared, decision commit logged; now the participant on s1 goes down.
+    // s0 committed with the decision (it carries it), s1 prepared; now s1 goes down.
     await fx.cluster.stopServer(s1);
     const p = await start();
     await waitFor('s0 committed', async () => (await preparedOn(s0)).length === 0);

@@ -4,8 +4,13 @@
 // the ordinary path (no added round trip). ROLLBACK rolls back every participant. What cannot
 // span shards (savepoints, COMMIT sent with other statements) is refused with a coded error.
 import { ShardgateError } from '../../errors.js';
-import { sqlText, withServer } from '../../transactions/pg-two-phase.js';
-import type { Participant } from '../../transactions/two-phase.js';
+import { commitDecisionSql, sqlText, withServer } from '../../transactions/pg-two-phase.js';
+import {
+  type DecisionCarrier,
+  DecisionTaken,
+  DefiniteFailure,
+  type Participant,
+} from '../../transactions/two-phase.js';
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
@@ -74,10 +79,26 @@ export async function endAcrossShards(
     return 'replan';
   }
   const coordinator = cycle.services.twoPhase!;
+  const log = cycle.services.twoPhaseLog!;
   cycle.committingAcrossShards = true;
   let outcome: Awaited<ReturnType<typeof coordinator.commit>>;
   try {
-    outcome = await coordinator.commit(writers.map((b) => pgParticipant(cycle, b)));
+    // The written shard where the decision log lives commits last, with the decision in its commit.
+    await log.ready();
+    const home = log.server();
+    const carrier = writers.find((b) => b.serverName === home) ?? null;
+    outcome = await coordinator.commit(
+      writers.filter((b) => b !== carrier).map((b) => pgParticipant(cycle, b)),
+      carrier ? pgCarrier(cycle, carrier) : null,
+    );
+  } catch (err) {
+    // The decision table could not be created: nothing was prepared yet.
+    await Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK')));
+    outcome = {
+      kind: 'aborted',
+      gid: '',
+      detail: `the decision log is unavailable: ${(err as Error).message}`,
+    };
   } finally {
     cycle.committingAcrossShards = false;
   }
@@ -129,14 +150,45 @@ function pgParticipant(cycle: QueryCycle, binding: ServerBinding): Participant {
     },
     async commitPrepared(gid) {
       await onServer(`COMMIT PREPARED ${sqlText(gid)}`);
-      // read_your_writes: the commit position, where replicas may serve the next read.
-      if (!binding.lost && topology.hasReplicas(binding.shard)) {
-        const r = await binding.runInternal('SELECT pg_catalog.pg_current_wal_lsn()::text');
-        const lsn = r.rows[0]?.[0];
-        if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
-      }
+      await learnCommitPosition(cycle, binding);
     },
     rollbackPrepared: (gid) => onServer(`ROLLBACK PREPARED ${sqlText(gid)}`),
+  };
+}
+
+/**
+ * read_your_writes: the commit's WAL position where replicas may serve the next read (as the
+ * ordinary path learns it). Committed either way: a connection lost here is given up like one
+ * lost after an ordinary COMMIT.
+ */
+async function learnCommitPosition(cycle: QueryCycle, binding: ServerBinding): Promise<void> {
+  if (binding.lost || !cycle.services.topology.hasReplicas(binding.shard)) return;
+  try {
+    const lsn = (await binding.runInternal('SELECT pg_catalog.pg_current_wal_lsn()::text')).rows[0]?.[0];
+    if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
+  } catch {
+    // The transaction is committed; the position stays the one known before.
+  }
+}
+
+/** The participant on the decision log's server: INSERT the decision and COMMIT, one round trip. */
+function pgCarrier(cycle: QueryCycle, binding: ServerBinding): DecisionCarrier {
+  return {
+    ...pgParticipant(cycle, binding),
+    async commitWithDecision(gid, servers) {
+      const r = await binding.runInternal(`${commitDecisionSql(gid, servers)}; COMMIT`);
+      if (r.error) {
+        await binding.runInternal('ROLLBACK').catch(() => undefined);
+        if (r.error.code === '23505') throw new DecisionTaken(gid);
+        throw new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
+      }
+      if (r.tag !== 'COMMIT')
+        throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
+      await learnCommitPosition(cycle, binding);
+    },
+    async rollback() {
+      await binding.runInternal('ROLLBACK');
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
+import type { PgDecisionLog } from '../../transactions/pg-two-phase.js';
 import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { PgClientSession } from './client-session.js';
 
@@ -36,6 +37,8 @@ export interface SessionServices {
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
   /** Two-phase commit of transactions that span shards (transactions.crossShard: two_phase). */
   twoPhase?: TwoPhaseCoordinator;
+  /** Where two-phase decisions are written (a participant on its server carries the decision). */
+  twoPhaseLog?: PgDecisionLog;
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;
