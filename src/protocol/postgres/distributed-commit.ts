@@ -176,15 +176,21 @@ function pgCarrier(cycle: QueryCycle, binding: ServerBinding): DecisionCarrier {
   return {
     ...pgParticipant(cycle, binding),
     async commitWithDecision(gid, servers) {
-      const r = await binding.runInternal(`${commitDecisionSql(gid, servers)}; COMMIT`);
+      // read_your_writes: the commit's WAL position rides along (the statement after COMMIT runs on its own).
+      const probe = cycle.services.topology.hasReplicas(binding.shard);
+      const r = await binding.runInternal(
+        `${commitDecisionSql(gid, servers)}; COMMIT${probe ? '; SELECT pg_catalog.pg_current_wal_lsn()::text' : ''}`,
+      );
       if (r.error) {
         await binding.runInternal('ROLLBACK').catch(() => undefined);
         if (r.error.code === '23505') throw new DecisionTaken(gid);
         throw new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
       }
-      if (r.tag !== 'COMMIT')
+      // The INSERT succeeded, so the transaction had not failed: COMMIT either committed or raised an error.
+      if (!probe && r.tag !== 'COMMIT')
         throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
-      await learnCommitPosition(cycle, binding);
+      const lsn = probe ? r.rows[0]?.[0] : undefined;
+      if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
     },
     async rollback() {
       await binding.runInternal('ROLLBACK');
