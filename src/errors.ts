@@ -171,7 +171,7 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      "this transaction already runs on shard {first} and the statement needs shard {second}; cross-shard transactions are off (transactions.crossShard: refuse) or the statement spans several shards: keep a transaction on one shard key, or send each shard's statement on its own",
+      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only on the PostgreSQL front end with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
   },
   CROSS_SHARD_UNIT: {
     sqlstate: '0A000',
