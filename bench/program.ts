@@ -11,6 +11,7 @@ import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerScatterCommand } from './scenarios/scatter-command.js';
 import { registerSplitCommand } from './scenarios/split-command.js';
 import { registerSysbenchCommand } from './scenarios/sysbench-command.js';
+import { registerTransferCommand } from './scenarios/transfer.js';
 
 /** Adds one subcommand per scenario to `parent`. */
 export function registerBenchScenarios(parent: Command): Command {
@@ -24,6 +25,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerOracleCommand(parent);
   registerFuzzCommand(parent);
   registerScatterCommand(parent);
+  registerTransferCommand(parent);
   return parent;
 }
 

@@ -186,7 +186,35 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      'this transaction already runs on shard {first} and the statement needs shard {second}; distributed transactions are not supported: keep a transaction on one shard key',
+      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only on the PostgreSQL front end with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
+  },
+  CROSS_SHARD_UNIT: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'this message needs shard {first} and shard {second}; a transaction may span shards, but one message (a multi-statement query or one Sync batch) runs on one shard: send the statements separately',
+  },
+  CROSS_SHARD_STATEMENT_IN_TRANSACTION: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      '{what} is not supported in a transaction that spans several shards ({shards}); send COMMIT or ROLLBACK alone, and use savepoints only in single-shard transactions',
+  },
+  TWO_PHASE_ABORTED: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message:
+      'the cross-shard transaction was rolled back on every shard: {detail}; nothing was committed, retry the transaction',
+  },
+  TWO_PHASE_OUTCOME_UNKNOWN: {
+    sqlstate: '08007',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message:
+      'the cross-shard transaction {gid} was prepared on every shard but its decision could not be confirmed ({detail}); recovery commits or rolls it back everywhere from the decision log: check `shardgate txn list` before retrying',
   },
   SCATTER_WRITE_REFUSED: {
     sqlstate: '0A000',

@@ -13,6 +13,7 @@ import { balancingPoint, registerMonitoringRoutes } from './admin/api-monitoring
 import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
+import { registerTransactionRoutes } from './admin/api-transactions.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { AuthQueryLookup } from './backend/auth-query.js';
@@ -40,6 +41,10 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
+import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
+import { TwoPhaseRecovery } from './transactions/recovery.js';
+import { TwoPhaseStats } from './transactions/stats.js';
+import { TwoPhaseCoordinator } from './transactions/two-phase.js';
 
 export interface ProxyOptions {
   log: Logger;
@@ -174,6 +179,24 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           (err) => log.warn({ err: err.message }, 'history write failed'),
         )
       : null;
+  // Cross-shard transactions: the coordinator runs in every process, recovery where the admin API is.
+  const txSettings = config.transactions;
+  const twoPhaseStats = new TwoPhaseStats();
+  if (observability) twoPhaseStats.register(observability.tracker.metrics.registry);
+  const decisionLog = new PgDecisionLog(topology);
+  const twoPhase = new TwoPhaseCoordinator(decisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
+  const recovery =
+    options.adminPort !== null
+      ? new TwoPhaseRecovery(
+          new PgRecoveryPort(topology),
+          decisionLog,
+          twoPhase,
+          { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
+          log,
+        )
+      : null;
+  recovery?.start();
+  if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -200,6 +223,8 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       tls: tlsConfig,
       resultCache,
       ...(authQuery ? { authQuery } : {}),
+      twoPhase,
+      twoPhaseLog: decisionLog,
     },
     preAuth,
   );
@@ -275,6 +300,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
+    if (recovery) registerTransactionRoutes(server, recovery, twoPhaseStats);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
       config.listen.admin.host,
@@ -298,6 +324,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     admin,
     async close() {
       await migrations?.close();
+      await recovery?.stop();
       observability?.stop();
       await historyRun?.stop();
       await admin?.server.close();

@@ -8,6 +8,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerReportCommand } from './report-command.js';
 import { registerStartCommand } from './start-command.js';
+import { registerTxnCommand } from './txn-command.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerAdminCommands(program);
 registerBenchCommand(program);
 registerMigrateCommand(program);
 registerReportCommand(program);
+registerTxnCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

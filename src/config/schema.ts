@@ -318,6 +318,7 @@ export const alertRuleSchema = z.object({
     'disk_percent',
     'server_down',
     'servers_shunned',
+    'twopc_in_doubt_seconds',
   ]),
   warning: z.number().optional(),
   critical: z.number().optional(),
@@ -365,6 +366,16 @@ export const DEFAULT_ALERT_RULES: AlertRuleConfig[] = [
     warningOp: '>',
     recommendation:
       'a server failed connections and is out of rotation; check it (GET /api/shards shows why)',
+    forMs: 0,
+  },
+  {
+    name: 'TwoPhaseInDoubt',
+    metric: 'twopc_in_doubt_seconds',
+    warning: 60,
+    critical: 600,
+    warningOp: '>',
+    recommendation:
+      'a cross-shard transaction stays prepared (holding its locks): bring its server back, or see `shardgate txn list` and `shardgate txn resolve`',
     forMs: 0,
   },
 ];
@@ -468,6 +479,27 @@ export const migrationSchema = z.object({
 const postgresListen = hostPort.extend({
   /** Also accept clients on `<socketDir>/.s.PGSQL.<port>` (psql -h <socketDir> -p <port>). */
   socketDir: z.string().min(1).optional(),
+});
+
+/** Transactions that write on several shards (docs/transactions.md). */
+export const transactionsSchema = z.object({
+  /**
+   * refuse: a transaction stays on one shard (CROSS_SHARD_TRANSACTION); two_phase: it may join
+   * other shards, one statement at a time, and commits with two-phase commit.
+   */
+  crossShard: z.enum(['refuse', 'two_phase']).default('two_phase'),
+  /**
+   * lock_timeout of every statement of a transaction once it spans shards: a deadlock whose cycle
+   * crosses shards is seen by no server, so it ends in 55P03 after this long (0: wait forever).
+   */
+  lockTimeoutMs: z.number().int().min(0).default(2_000),
+  /** How often recovery resolves prepared transactions left in doubt (also run at start). */
+  recoveryIntervalMs: z.number().int().min(100).default(5_000),
+  /**
+   * Recovery leaves a prepared transaction younger than this alone: its coordinator may still be
+   * deciding (in another shardgate process). Recovery is safe either way (see docs/transactions.md).
+   */
+  recoveryMinAgeMs: z.number().int().min(0).default(2_000),
 });
 
 export const configSchema = z.object({
@@ -616,6 +648,7 @@ export const configSchema = z.object({
     })
     .default({ allowedHosts: [] }),
   migration: migrationSchema.default(migrationSchema.parse({})),
+  transactions: transactionsSchema.default(transactionsSchema.parse({})),
   log: z
     .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -85,6 +85,8 @@ const BASE_SETTINGS: Record<string, string | number> = {
   synchronous_commit: 'on',
   full_page_writes: 'off',
   max_connections: 200,
+  // Cross-shard transactions commit with PREPARE TRANSACTION (src/transactions/).
+  max_prepared_transactions: 100,
   shared_buffers: "'64MB'",
   wal_keep_size: "'256MB'",
   wal_sender_timeout: "'10s'",

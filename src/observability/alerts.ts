@@ -26,6 +26,8 @@ export interface ShardHealth {
   poolExhaustionRate: number | null;
   /** Servers of the shard out of rotation after failing connections (absent = unknown). */
   serversShunned?: number | null;
+  /** Age of the oldest prepared cross-shard transaction waiting for recovery on this shard. */
+  twoPhaseInDoubtSeconds?: number | null;
   replicas: ReadonlyArray<{ name: string; lagSeconds: number | null }>;
   /** Every server of the shard: up = answers its health probe (null: not probed yet). */
   servers?: ReadonlyArray<{ name: string; up: boolean | null }>;
@@ -87,6 +89,7 @@ const METRIC_TEXT: Record<AlertMetric, { label: string; unit: string }> = {
   pool_exhaustion_rate: { label: 'pool exhaustion rate', unit: '' },
   server_down: { label: 'server down (1 = no answer to the health probe)', unit: '' },
   servers_shunned: { label: 'servers shunned', unit: '' },
+  twopc_in_doubt_seconds: { label: 'oldest in-doubt cross-shard transaction', unit: ' s' },
 };
 
 function fmt(v: number): string {
@@ -141,6 +144,7 @@ function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
       latency_p99_seconds: s.latencyP99Seconds,
       pool_exhaustion_rate: s.poolExhaustionRate,
       servers_shunned: s.serversShunned ?? null,
+      twopc_in_doubt_seconds: s.twoPhaseInDoubtSeconds ?? null,
     }[rule.metric];
     out.push({ key: `${rule.name}\u0000${s.shard}`, shard: s.shard, replica: null, value });
   }

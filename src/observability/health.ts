@@ -18,6 +18,8 @@ export interface HealthSources {
   pools?: PoolStatsSource;
   lag?: LagSource;
   servers?: ServerStateSource;
+  /** Oldest in-doubt two-phase transaction per shard, seconds (set once recovery runs). */
+  inDoubt?: () => ReadonlyMap<string, number>;
 }
 
 /** Keeps the latest host figures per server; refresh() samples every host concurrently. */
@@ -65,6 +67,7 @@ export class HealthCollector {
     const lag = this.sources.lag?.() ?? [];
     const exhaustion = this.poolExhaustion();
     const servers = this.sources.servers?.();
+    const inDoubt = this.sources.inDoubt?.();
     const shards: ShardHealth[] = this.sources.layout().map((s) => {
       const host = this.hosts.figures(s.primary);
       const lagOf = (name: string) =>
@@ -78,6 +81,7 @@ export class HealthCollector {
         latencyP99Seconds: this.tracker.latency.shardSummary(s.shard)?.p99Seconds ?? null,
         poolExhaustionRate: exhaustion.get(s.shard) ?? null,
         serversShunned: servers ? servers.filter((x) => x.shard === s.shard && x.shunned).length : null,
+        twoPhaseInDoubtSeconds: inDoubt ? (inDoubt.get(s.shard) ?? 0) : null,
         replicas: s.replicas.map((name) => ({ name, lagSeconds: lagOf(name) })),
         servers: [s.primary, ...s.replicas].map((name) => ({
           name,

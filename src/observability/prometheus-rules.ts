@@ -32,6 +32,8 @@ function baseExpr(metric: AlertRuleConfig['metric'], window: string): string {
       return `1 - ${METRIC.serverUp}`;
     case 'servers_shunned':
       return `sum by (shard) (${METRIC.serverShunned})`;
+    case 'twopc_in_doubt_seconds':
+      return 'max by (shard) (shardgate_2pc_oldest_in_doubt_seconds)';
   }
 }
 
@@ -53,6 +55,7 @@ const SUBJECT: Record<AlertRuleConfig['metric'], string> = {
   server_down:
     'server {{ $labels.server }} ({{ $labels.role }}) of shard {{ $labels.shard }} does not answer',
   servers_shunned: '{{ $value }} server(s) of shard {{ $labels.shard }} out of rotation after failing',
+  twopc_in_doubt_seconds: 'a cross-shard transaction has been in doubt for {{ $value | printf "%.0f" }} s',
 };
 
 export function renderPrometheusRules(

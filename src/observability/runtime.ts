@@ -6,7 +6,7 @@ import { serverPoolStats } from '../backend/pool.js';
 import { type RuntimeTopology, serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
-import { HealthCollector, HostMonitor } from './health.js';
+import { HealthCollector, type HealthSources, HostMonitor } from './health.js';
 import { createHostSampler } from './host-metrics.js';
 import { ObservabilityTracker } from './tracker.js';
 
@@ -20,6 +20,8 @@ export interface Observability {
   addServerHealth(source: () => ReadonlyArray<ProbeHealth>): void;
   /** Another topology's fault counters (the MySQL side), summed into the metrics. */
   addFaultCounters(source: () => FaultCounters): void;
+  /** Two-phase recovery's in-doubt ages per shard, for the TwoPhaseInDoubt alert. */
+  setInDoubtSource(source: () => ReadonlyMap<string, number>): void;
   stop(): void;
 }
 
@@ -110,7 +112,7 @@ export function startObservability(
         lagBytes: h.lagBytes,
       }));
   const pools = () => topology.allServers().map((s) => serverPoolStats(s.pools.all()));
-  const health = new HealthCollector(tracker, hosts, {
+  const healthSources: HealthSources = {
     layout: () =>
       topology
         .shardList()
@@ -118,7 +120,8 @@ export function startObservability(
     pools,
     lag,
     servers,
-  });
+  };
+  const health = new HealthCollector(tracker, hosts, healthSources);
   const alerts = new AlertManager({
     rules: obs.alerts.rules,
     ...(obs.alerts.webhookUrl
@@ -199,6 +202,9 @@ export function startObservability(
     },
     addFaultCounters(source) {
       faultSources.push(source);
+    },
+    setInDoubtSource(source) {
+      healthSources.inDoubt = source;
     },
     stop() {
       clearInterval(hostTimer);

@@ -40,6 +40,10 @@ export interface RoutingSession {
   transactionShard: string | null;
   /** Server the open transaction runs on (a replica for READ ONLY transactions). */
   transactionServer: string | null;
+  /** A transaction spanning shards: the server it holds on each shard (its participants). */
+  transactionServers?: ReadonlyMap<string, string>;
+  /** A transaction may join a second shard with a one-shard statement (transactions.crossShard). */
+  crossShardTransactions?: boolean;
   /** read_your_writes: last commit position per shard name (LSN "X/Y" or GTID). */
   lastWritePositions: ReadonlyMap<string, string>;
   /** PostgreSQL standard_conforming_strings is off: a backslash in a '...' string escapes. */

@@ -86,7 +86,8 @@ export function defaultShard(topology: TopologyView): ShardView {
 /** The server an open transaction uses on `shard` (its bound server, else the primary). */
 function transactionTarget(pc: PlanContext, shard: ShardView, level: ConsistencyLevel): RouteTarget {
   const { session } = pc.input;
-  const server = session.transactionServer;
+  // A transaction that spans shards keeps one server per shard (a read goes to its participant).
+  const server = session.transactionServers?.get(shard.name) ?? session.transactionServer;
   if (server !== null) {
     if (server === shard.primary.name) return { shard: shard.name, server, role: 'primary' };
     if (shard.replicas.some((r) => r.name === server)) return { shard: shard.name, server, role: 'replica' };
@@ -121,10 +122,15 @@ export function readTarget(pc: PlanContext, shard: ShardView, level: Consistency
   return choice.target;
 }
 
-/** Refuses a second shard inside a transaction; null when the shards are fine. */
+/**
+ * Refuses a second shard inside a transaction; null when the shards are fine. With cross-shard
+ * transactions on, a one-shard statement may join another shard (two-phase commit at COMMIT);
+ * a statement spanning shards inside a transaction stays refused.
+ */
 export function crossShard(pc: PlanContext, shards: readonly string[]): ErrorPlan | null {
   const { session } = pc.input;
   if (!session.inTransaction || shards.length === 0) return null;
+  if (session.crossShardTransactions && shards.length === 1) return null;
   const first = session.transactionShard ?? shards[0]!;
   const second = shards.find((s) => s !== first);
   if (second === undefined) return null;

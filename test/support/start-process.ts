@@ -22,6 +22,8 @@ export interface StartedProcess {
 export async function startShardgateProcess(
   config: ShardgateConfig,
   deadlineMs = 60_000,
+  /** Extra environment of the process (e.g. SHARDGATE_FAILPOINT). */
+  env: Record<string, string> = {},
 ): Promise<StartedProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-start-'));
   const file = join(dir, 'shardgate.yaml');
@@ -35,6 +37,7 @@ export async function startShardgateProcess(
     [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'start', '-c', file],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     },
   );
   let out = '';

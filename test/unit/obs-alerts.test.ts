@@ -80,6 +80,23 @@ describe('AlertManager', () => {
     expect(m.evaluate(snap(true)).map((e) => e.status)).toEqual(['resolved']);
   });
 
+  it('fires TwoPhaseInDoubt when a cross-shard transaction stays prepared on a shard', () => {
+    const rule = DEFAULT_ALERT_RULES.find((r) => r.name === 'TwoPhaseInDoubt')!;
+    const m = new AlertManager({ rules: [rule], now: () => 1_000 });
+    expect(m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 5 })] })).toEqual([]);
+    const [fired] = m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 90 })] });
+    expect(fired).toMatchObject({
+      status: 'firing',
+      alertname: 'TwoPhaseInDoubt',
+      severity: 'warning',
+      shard: 's0',
+    });
+    expect(fired!.description).toContain('in-doubt');
+    expect(m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 0 })] }).map((e) => e.status)).toEqual([
+      'resolved',
+    ]);
+  });
+
   it('fires once per episode, then resolves once', () => {
     let now = 1_000;
     const m = new AlertManager({ rules: [cpuRule], now: () => now });

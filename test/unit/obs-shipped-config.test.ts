@@ -8,9 +8,17 @@ import { DEFAULT_ALERT_RULES } from '../../src/config/schema.js';
 import { repoRoot } from '../../src/local/local-config.js';
 import { ShardgateMetrics } from '../../src/observability/metrics.js';
 import { renderPrometheusRules } from '../../src/observability/prometheus-rules.js';
+import { TwoPhaseStats } from '../../src/transactions/stats.js';
+
+/** The registry as the proxy builds it: shardgate's metrics and two-phase commit's. */
+function proxyRegistry() {
+  const registry = new ShardgateMetrics().registry;
+  new TwoPhaseStats().register(registry);
+  return registry;
+}
 
 const exported = new Set(
-  new ShardgateMetrics().registry
+  proxyRegistry()
     .getMetricsAsArray()
     .flatMap((m) =>
       (m as unknown as { type?: string }).type === 'histogram'

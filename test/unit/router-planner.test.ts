@@ -369,6 +369,27 @@ describe('transactions', () => {
     ).toBe('CROSS_SHARD_TRANSACTION');
   });
 
+  it('with cross-shard transactions on, a one-shard statement joins another shard; a multi-shard one stays refused', () => {
+    const crossing = { ...bound('s1'), crossShardTransactions: true };
+    const p = only(plan({ facts: readByUser('likes'), literals: [ON_S0], session: crossing }), 'single');
+    expect(p.target).toEqual({ shard: 's0', server: 's0-primary', role: 'primary' });
+    expect(
+      only(plan({ facts: facts({ tables: ['likes'], select: select() }), session: crossing }), 'error').code,
+    ).toBe('CROSS_SHARD_TRANSACTION');
+    // A read-only transaction already holding a replica of s0 reads there again.
+    const readOnly = {
+      ...bound('s1', 's1-replica1', true),
+      crossShardTransactions: true,
+      transactionServers: new Map([
+        ['s0', 's0-replica1'],
+        ['s1', 's1-replica1'],
+      ]),
+    };
+    expect(
+      only(plan({ facts: readByUser('likes'), literals: [ON_S0], session: readOnly }), 'single').target,
+    ).toEqual({ shard: 's0', server: 's0-replica1', role: 'replica' });
+  });
+
   it('READ ONLY transactions start on a replica the level allows, then stay on their server', () => {
     const start = routingSession({ inTransaction: true, transactionReadOnly: true });
     expect(

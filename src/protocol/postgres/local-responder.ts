@@ -114,6 +114,11 @@ export class LocalResponder {
     return true;
   }
 
+  /** Answers the unit with one CommandComplete (the transaction ended: ReadyForQuery 'I'). */
+  complete(tag: string, cycle: QueryCycle): void {
+    this.reply([{ columns: null, rows: [], tag }], 'I', cycle);
+  }
+
   private reply(results: LocalResult[], status: 'I' | 'T' | 'E', cycle: QueryCycle): void {
     const out: Buffer[] = [];
     if (this.unit.simple) {

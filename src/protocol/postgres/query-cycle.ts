@@ -10,6 +10,7 @@ import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
+import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { LocalResponder } from './local-responder.js';
 import { runScatter } from './scatter-runner.js';
@@ -55,6 +56,12 @@ export class QueryCycle implements GateParticipant {
   );
   /** The servers' standard_conforming_strings (a session may SET its own). */
   private serverStandardStrings = 'on';
+  /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
+  readonly wroteOn = new Set<string>();
+  /** Servers of the open cross-shard transaction that have its lock_timeout. */
+  private readonly lockTimeoutOn = new Set<string>();
+  /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
+  committingAcrossShards = false;
 
   constructor(
     readonly session: PgClientSession,
@@ -274,6 +281,11 @@ export class QueryCycle implements GateParticipant {
         responder.fail(new ShardgateError(error.code, error.params), this.state.txStatus);
         return;
       }
+      if (this.state.txStatus !== 'I' && this.bindings.size > 1) {
+        const ended = await endAcrossShards(this, statements, responder);
+        if (ended === 'done') return;
+        if (ended === 'replan') return this.runUnit(unit);
+      }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
       if (scatter) {
         if (statements.length !== 1) {
@@ -313,7 +325,11 @@ export class QueryCycle implements GateParticipant {
       }
       responder.fail(e, this.state.txStatus);
     } finally {
-      if (this.writingOn && this.state.txStatus === 'I' && !this.state.deferredBegin) this.stopWriting();
+      if (this.state.txStatus === 'I' && !this.state.deferredBegin) {
+        if (this.writingOn) this.stopWriting();
+        this.wroteOn.clear();
+        this.lockTimeoutOn.clear();
+      }
       this.services.resultCache?.afterUnit(this.state);
     }
   }
@@ -388,6 +404,8 @@ export class QueryCycle implements GateParticipant {
   }
 
   abortForCutover(shards: readonly string[], error: ShardgateError): void {
+    // A two-phase COMMIT finishes on its own (soon) and then releases its write admissions.
+    if (this.committingAcrossShards) return;
     const running = this.running;
     if (running && shards.includes(running.shard)) {
       // Cancel the statement; its error reaches the client as 40001; the rest when it ends.
@@ -493,9 +511,26 @@ export class QueryCycle implements GateParticipant {
       transactionReadOnly: s.transactionReadOnly,
       transactionShard: s.transactionShard,
       transactionServer: s.transactionServer,
+      ...(this.bindings.size > 1 && s.txStatus !== 'I'
+        ? { transactionServers: this.participantServers() }
+        : {}),
+      crossShardTransactions: this.crossShardAllowed,
       lastWritePositions: s.lastWritePositions,
       backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),
     };
+  }
+
+  private get crossShardAllowed(): boolean {
+    return (
+      this.services.twoPhase !== undefined && this.services.config.transactions.crossShard === 'two_phase'
+    );
+  }
+
+  /** Shard -> server of every connection holding the open transaction. */
+  private participantServers(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const b of participants(this)) out.set(b.shard, b.serverName);
+    return out;
   }
 
   /** All single-target statements of a unit must agree on one server. */
@@ -511,7 +546,10 @@ export class QueryCycle implements GateParticipant {
         continue;
       }
       if (t.shard !== target.shard) {
-        throw new ShardgateError('CROSS_SHARD_TRANSACTION', { first: target.shard, second: t.shard });
+        throw new ShardgateError(this.crossShardAllowed ? 'CROSS_SHARD_UNIT' : 'CROSS_SHARD_TRANSACTION', {
+          first: target.shard,
+          second: t.shard,
+        });
       }
       if (t.role === 'primary' && target.role !== 'primary') target = t;
     }
@@ -527,6 +565,9 @@ export class QueryCycle implements GateParticipant {
   ): Promise<void> {
     const started = performance.now();
     const binding = await this.bindingFor(target);
+    const state = this.state;
+    if (state.txStatus !== 'I' && state.deferredBegin === null) this.crossShardPreamble(binding);
+    if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
     binding.inheritedPreamble = this.retryPreamble;
     this.retryPreamble = null;
     let outcome: 'ok' | 'error' = 'error';
@@ -535,6 +576,9 @@ export class QueryCycle implements GateParticipant {
       outcome = (await binding.run(unit, statements, responder)) ? 'ok' : 'error';
     } finally {
       this.running = null;
+      // A failed statement in a transaction spanning shards fails it everywhere (until ROLLBACK).
+      if (state.txStatus === 'E' && this.bindings.size > 1 && participants(this).length > 1)
+        state.proxyAborted = true;
       const abort = this.cutoverAbort;
       if (abort) {
         this.cutoverAbort = null;
@@ -562,6 +606,25 @@ export class QueryCycle implements GateParticipant {
         rows: binding.rowCount,
       });
     }
+  }
+
+  /**
+   * A transaction joining another shard starts there as it started (its BEGIN). Once it spans
+   * shards, every participant gets transactions.lockTimeoutMs: no server sees a deadlock whose
+   * cycle crosses shards, the timeout breaks it (see docs/transactions.md).
+   */
+  private crossShardPreamble(binding: ServerBinding): void {
+    const state = this.state;
+    const joining = binding.tracker.status === 0x49;
+    if (joining && state.txStatus === 'E') throw new ShardgateError('TRANSACTION_ABORTED');
+    if (!joining && (this.bindings.size < 2 || state.txStatus !== 'T')) return;
+    const parts: string[] = joining ? [state.beginStatement ?? 'BEGIN'] : [];
+    const ms = this.services.config.transactions.lockTimeoutMs;
+    if (ms > 0 && !this.lockTimeoutOn.has(binding.serverName)) {
+      parts.push(`SET LOCAL lock_timeout = ${ms}`);
+      this.lockTimeoutOn.add(binding.serverName);
+    }
+    if (parts.length > 0) binding.transactionPreamble = parts.join('; ');
   }
 
   /** Gets (or reuses) the server connection for a target, waiting for replay when asked. */
@@ -622,6 +685,8 @@ export class QueryCycle implements GateParticipant {
     this.idleTimer.disarm();
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
+    // A two-phase COMMIT in progress ends the transaction and returns its connections itself.
+    if (this.committingAcrossShards) return;
     for (const binding of this.bindings.values()) binding.abandon();
     this.bindings.clear();
   }

@@ -3,7 +3,11 @@
 // messages that name prepared statements, injects what the server lacks (a deferred BEGIN, a
 // re-prepare, settings), and follows the response with a ResponseTracker.
 import { serialize } from 'pg-protocol';
-import { type PgServerConnection, sendCancel } from '../../backend/pg-server-connection.js';
+import {
+  type PgServerConnection,
+  type SimpleResult,
+  sendCancel,
+} from '../../backend/pg-server-connection.js';
 import type { PgPool } from '../../backend/pool.js';
 import {
   commitsTransaction,
@@ -69,6 +73,11 @@ export class ServerBinding {
   private pausedForClient = false;
   /** The user whose per-user quota this connection counts against (null: no limit). */
   private slotUser: string | null = null;
+  /**
+   * A transaction spanning shards: what to send ahead of the next unit on this server, its reply
+   * swallowed (the BEGIN of a shard it joins, its lock_timeout; set by the query cycle).
+   */
+  transactionPreamble: string | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -274,9 +283,15 @@ export class ServerBinding {
     if (state.deferredBegin && !describeOnly) {
       out.push(serialize.query(state.deferredBegin));
       this.tracker.push({ expect: Expect.Query, swallow: true, forwardErrors: true });
+      state.beginStatement = state.deferredBegin;
       state.deferredBegin = null;
       state.transactionShard = this.shard;
       state.transactionServer = this.serverName;
+    }
+    if (this.transactionPreamble && !describeOnly) {
+      out.push(serialize.query(this.transactionPreamble));
+      this.tracker.push({ expect: Expect.Query, swallow: true, forwardErrors: true });
+      this.transactionPreamble = null;
     }
     if (unit.simple) {
       out.push(unit.frames[0]!.bytes);
@@ -510,7 +525,10 @@ export class ServerBinding {
       state.transactionShard = this.shard;
       state.transactionServer = this.serverName;
       for (const s of statements) {
-        if (s.facts.transaction?.action === 'begin') state.transactionReadOnly = s.facts.transaction.readOnly;
+        if (s.facts.transaction?.action === 'begin') {
+          state.transactionReadOnly = s.facts.transaction.readOnly;
+          state.beginStatement = s.sql;
+        }
       }
     }
     if (position && (isWrite || wasInTransaction) && status === 'I') {
@@ -560,6 +578,41 @@ export class ServerBinding {
       // A failed unit may have left prepared statements half-known: forget ours, re-prepare lazily.
       this.conn.dirty = true;
     }
+  }
+
+  /**
+   * Runs shardgate's own statement on this connection between units (PREPARE TRANSACTION,
+   * COMMIT PREPARED...); nothing of it reaches the client. A connection lost here is given up.
+   */
+  async runInternal(sql: string): Promise<SimpleResult> {
+    const conn = this.conn;
+    if (this.released || conn.closed) throw new Error(`the connection to ${this.serverName} was lost`);
+    conn.onData = null;
+    conn.onClose = null;
+    try {
+      const result = await conn.query(sql);
+      this.tracker.status = conn.txStatus.charCodeAt(0);
+      return result;
+    } finally {
+      if (!conn.closed) this.attach();
+      else this.giveUpLost();
+    }
+  }
+
+  /** The connection died under shardgate's own statement: out of the session, out of the pool. */
+  private giveUpLost(): void {
+    if (this.released) return;
+    this.markReleased();
+    const topology = this.cycle.services.topology;
+    const server = topology.server(this.serverName);
+    if (server) server.view.outstanding--;
+    this.pool.discard(this.conn);
+    this.cycle.bindings.delete(this.serverName);
+    topology.shun(this.serverName, 'connection lost during a two-phase commit step');
+  }
+
+  get lost(): boolean {
+    return this.released || this.conn.closed;
   }
 
   cancel(): void {

@@ -9,6 +9,8 @@ import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
+import type { PgDecisionLog } from '../../transactions/pg-two-phase.js';
+import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { PgClientSession } from './client-session.js';
 
 export interface CancelTarget {
@@ -36,6 +38,10 @@ export interface SessionServices {
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
   /** auth_query: verifiers of users absent from the config (config authQuery). */
   authQuery?: AuthQueryLookup;
+  /** Two-phase commit of transactions that span shards (transactions.crossShard: two_phase). */
+  twoPhase?: TwoPhaseCoordinator;
+  /** Where two-phase decisions are written (a participant on its server carries the decision). */
+  twoPhaseLog?: PgDecisionLog;
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;

@@ -28,6 +28,8 @@ export interface SessionState {
   proxyAborted: boolean;
   /** A BEGIN shardgate answered itself; sent to the server with the first statement. */
   deferredBegin: string | null;
+  /** The open transaction's BEGIN text: a shard the transaction joins later starts it the same way. */
+  beginStatement: string | null;
   transactionReadOnly: boolean;
   transactionShard: string | null;
   transactionServer: string | null;
@@ -49,6 +51,7 @@ export function newSessionState(user: string, database: string, startup: Map<str
     txStatus: 'I',
     proxyAborted: false,
     deferredBegin: null,
+    beginStatement: null,
     transactionReadOnly: false,
     transactionShard: null,
     transactionServer: null,

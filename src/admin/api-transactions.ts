@@ -1,0 +1,47 @@
+// /api/transactions: cross-shard transactions. GET lists what is in doubt (prepared on a server,
+// waiting for recovery) with the counters; POST /api/transactions/<gid>/resolve (body
+// {"action": "auto" | "commit" | "abort"}) resolves one from the decision log now. Both need the
+// admin token (transaction ids and server names are operator data). `shardgate txn` is a client.
+import { z } from 'zod';
+import type { TwoPhaseRecovery } from '../transactions/recovery.js';
+import type { TwoPhaseStats } from '../transactions/stats.js';
+import { type AdminServer, HttpError } from './http.js';
+
+const resolveRequest = z.object({ action: z.enum(['auto', 'commit', 'abort']).default('auto') });
+
+export function registerTransactionRoutes(
+  admin: AdminServer,
+  recovery: TwoPhaseRecovery,
+  stats: TwoPhaseStats,
+): void {
+  admin.route({
+    method: 'GET',
+    path: '/api/transactions',
+    handler: async () => ({
+      json: {
+        inDoubt: await recovery.list(),
+        commits: stats.commits,
+        aborts: stats.aborts,
+        unknownOutcomes: stats.unknownOutcomes,
+        recoveredCommits: stats.recoveredCommits,
+        recoveredAborts: stats.recoveredAborts,
+      },
+    }),
+  });
+  admin.route({
+    method: 'POST',
+    path: '/api/transactions/*',
+    mutating: true,
+    handler: async (req) => {
+      const m = /^([A-Za-z0-9_]+)\/resolve$/.exec(req.rest);
+      if (!m) throw new HttpError(404, 'use POST /api/transactions/<gid>/resolve');
+      const body = resolveRequest.safeParse(req.body ?? {});
+      if (!body.success) throw new HttpError(400, 'action must be auto, commit or abort');
+      try {
+        return { json: { gid: m[1], ...(await recovery.resolve(m[1]!, body.data.action)) } };
+      } catch (err) {
+        throw new HttpError(409, (err as Error).message);
+      }
+    },
+  });
+}

@@ -1,0 +1,86 @@
+// `shardgate txn list|resolve`: cross-shard transactions in doubt on a running shardgate, a client
+// of its /api/transactions. Recovery resolves them on its own (at start and every
+// transactions.recoveryIntervalMs); `resolve` does it now for one, from the decision log.
+import type { Command } from 'commander';
+import type { InDoubt } from '../transactions/recovery.js';
+import { adminOptions, adminRequest, table } from './admin-client.js';
+
+interface TransactionsJson {
+  inDoubt: InDoubt[];
+  commits: number;
+  aborts: number;
+  unknownOutcomes: number;
+  recoveredCommits: number;
+  recoveredAborts: number;
+}
+
+export function registerTxnCommand(program: Command): void {
+  const txn = program
+    .command('txn')
+    .description(
+      'cross-shard (two-phase) transactions in doubt: list them, resolve one from the decision log',
+    );
+
+  const common = (c: Command) =>
+    c
+      .option('--admin-url <url>', 'admin API URL (default http://127.0.0.1:9930 or $SHARDGATE_ADMIN_URL)')
+      .option('--token <token>', 'admin token (or $SHARDGATE_ADMIN_TOKEN)')
+      .option('--json', 'print JSON');
+
+  common(
+    txn
+      .command('list')
+      .description('prepared transactions waiting for recovery, their decision and age, and the counters'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const out = await adminRequest<TransactionsJson>(adminOptions(program, opts), 'GET', '/api/transactions');
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    const counters = `commits ${out.commits}, aborts ${out.aborts}, outcome unknown ${out.unknownOutcomes}, recovered ${out.recoveredCommits} committed / ${out.recoveredAborts} rolled back`;
+    if (out.inDoubt.length === 0) {
+      process.stdout.write(`nothing in doubt (${counters})\n`);
+      return;
+    }
+    process.stdout.write(
+      `${table(
+        ['gid', 'shard', 'server', 'age s', 'decision', 'note'],
+        out.inDoubt.map((d) => [
+          d.gid,
+          d.shard,
+          d.server,
+          Math.round(d.ageSeconds),
+          d.decision ?? 'none yet (rolled back when old enough)',
+          d.unreachable ? 'server unreachable' : '',
+        ]),
+      )}\n${counters}\n`,
+    );
+  });
+
+  common(
+    txn
+      .command('resolve <gid>')
+      .description(
+        'resolve one in-doubt transaction now: as the decision log says (default), or insist with --commit / --abort (refused when the log disagrees)',
+      )
+      .option('--commit', 'expect the logged decision to be commit')
+      .option('--abort', 'roll it back (refused when it was decided commit)'),
+  ).action(async (gid: string, opts: Record<string, unknown>) => {
+    if (opts.commit && opts.abort) throw new Error('choose --commit or --abort, not both');
+    const action = opts.commit ? 'commit' : opts.abort ? 'abort' : 'auto';
+    const out = await adminRequest<{ gid: string; decision: string; servers: string[] }>(
+      adminOptions(program, opts),
+      'POST',
+      `/api/transactions/${encodeURIComponent(gid)}/resolve`,
+      { action },
+    );
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    const where = out.servers.length > 0 ? out.servers.join(', ') : 'no server still held it';
+    process.stdout.write(
+      `${out.gid}: ${out.decision === 'commit' ? 'committed' : 'rolled back'} (${where})\n`,
+    );
+  });
+}

@@ -1,0 +1,438 @@
+// Cross-shard transactions on real PostgreSQL servers through the pg driver: a money transfer
+// between users on two shards commits atomically with two-phase commit; a participant failing at
+// PREPARE rolls back every shard; concurrent transfers keep the total; a proxy killed (SIGKILL,
+// `shardgate start` child process) after PREPARE or after the decision, and a participant server
+// down at COMMIT PREPARED, are resolved by recovery from the decision log.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { repoRoot } from '../../src/local/local-config.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+
+const FIRST_ID = 9_000_000;
+const START_BALANCE = 1000;
+const TOKEN = 'twopc-admin-token';
+
+interface Account {
+  id: number;
+  user: number;
+  shard: string;
+}
+
+let fx: ProxyFixture;
+let accounts: Account[] = [];
+let s0: string;
+let s1: string;
+let s2: string;
+
+/** Demo users living on `server` (asked of the server itself). */
+async function usersOn(server: string, n: number): Promise<number[]> {
+  const c = await fx.direct(server);
+  const r = await c.query<{ user_id: string }>(
+    'SELECT DISTINCT user_id FROM users ORDER BY user_id LIMIT $1',
+    [n],
+  );
+  await c.end();
+  return r.rows.map((row) => Number(row.user_id));
+}
+
+async function total(client: pg.Client): Promise<number> {
+  const r = await client.query<{ sum: string }>('SELECT sum(balance) AS sum FROM balances WHERE id >= $1', [
+    FIRST_ID,
+  ]);
+  return Number(r.rows[0]!.sum);
+}
+
+async function balanceOn(server: string, id: number): Promise<number> {
+  const c = await fx.direct(server);
+  const r = await c.query<{ balance: string }>('SELECT balance::text FROM balances WHERE id = $1', [id]);
+  await c.end();
+  return Number(r.rows[0]!.balance);
+}
+
+async function preparedOn(server: string): Promise<string[]> {
+  const c = await fx.direct(server);
+  const r = await c.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'sg2pc%'");
+  await c.end();
+  return r.rows.map((row) => row.gid);
+}
+
+async function preparedAnywhere(): Promise<string[]> {
+  return [...(await preparedOn(s0)), ...(await preparedOn(s1)), ...(await preparedOn(s2))];
+}
+
+async function transfer(client: pg.Client, from: Account, to: Account, amount: number): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('UPDATE balances SET balance = balance - $1 WHERE id = $2 AND user_id = $3', [
+      amount,
+      from.id,
+      from.user,
+    ]);
+    await client.query('UPDATE balances SET balance = balance + $1 WHERE id = $2 AND user_id = $3', [
+      amount,
+      to.id,
+      to.user,
+    ]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function metric(adminPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  fx = await startProxyFixture({
+    // s0 is the default shard (the decision log's home): a transfer touching it commits there with
+    // the decision; one between s1 and s2 prepares both and writes the decision on its own.
+    shards: 3,
+    replicas: 0,
+    // The in-process proxy's recovery stays out of the way of the child processes' (it runs once at start).
+    overrides: { transactions: { recoveryIntervalMs: 3_600_000, lockTimeoutMs: 500 } },
+  });
+  s0 = fx.cluster.shards[0]!.primary.name;
+  s1 = fx.cluster.shards[1]!.primary.name;
+  s2 = fx.cluster.shards[2]!.primary.name;
+  // accounts[0..3] on s0, [4..7] on s1, [8..11] on s2.
+  accounts = [];
+  for (const [n, server] of [s0, s1, s2].entries())
+    for (const [i, user] of (await usersOn(server, 4)).entries())
+      accounts.push({ id: FIRST_ID + 10 * n + i, user, shard: server });
+  const c = await fx.client();
+  for (const a of accounts)
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)', [
+      a.id,
+      a.user,
+      START_BALANCE,
+    ]);
+  await c.end();
+  // Every shard refuses, at PREPARE or COMMIT (a deferred constraint trigger), a balance of 666.
+  for (const server of [s0, s1, s2]) {
+    const d = await fx.direct(server);
+    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF; RETURN NULL; END $$`);
+    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER UPDATE ON balances
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    await d.end();
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('two-phase commit', () => {
+  it.each([
+    ['with the default shard (its commit carries the decision)', 0, 4],
+    ['between two other shards (both prepared, the decision on its own)', 5, 9],
+  ])('commits a transfer %s on both shards; reads see the participant', async (_, ai, bi) => {
+    const [a, b] = [accounts[ai]!, accounts[bi]!];
+    expect(a.shard).not.toBe(b.shard);
+    const before = await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total');
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('UPDATE balances SET balance = balance - 5 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
+    await c.query('UPDATE balances SET balance = balance + 5 WHERE id = $1 AND user_id = $2', [b.id, b.user]);
+    // Reads inside the transaction see its own writes on both shards (each shard's participant).
+    const inside = await c.query('SELECT balance::int AS v FROM balances WHERE id = $1 AND user_id = $2', [
+      a.id,
+      a.user,
+    ]);
+    expect(inside.rows[0].v).toBe(START_BALANCE - 5);
+    expect(await balanceOn(a.shard, a.id)).toBe(START_BALANCE);
+    await c.query('COMMIT');
+    await c.end();
+    expect(await balanceOn(a.shard, a.id)).toBe(START_BALANCE - 5);
+    expect(await balanceOn(b.shard, b.id)).toBe(START_BALANCE + 5);
+    expect(await preparedAnywhere()).toEqual([]);
+    expect(await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total')).toBe(before + 1);
+  });
+
+  it('a single-shard transaction and a cross-shard one that wrote on one shard commit without 2PC', async () => {
+    const before = await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total');
+    const c = await fx.client();
+    await transfer(c, accounts[0]!, accounts[1]!, 1);
+    // Reads on s1, write on s0 only: the reader commits plainly, the writer's COMMIT is the client's.
+    await c.query('BEGIN');
+    await c.query('SELECT balance FROM balances WHERE id = $1 AND user_id = $2', [
+      accounts[4]!.id,
+      accounts[4]!.user,
+    ]);
+    await c.query('UPDATE balances SET balance = balance + 0 WHERE id = $1 AND user_id = $2', [
+      accounts[0]!.id,
+      accounts[0]!.user,
+    ]);
+    expect((await c.query('COMMIT')).command).toBe('COMMIT');
+    await c.end();
+    expect(await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total')).toBe(before);
+  });
+
+  it.each([
+    ['a prepared participant fails at PREPARE', 10, 6],
+    ['the participant carrying the decision fails at COMMIT', 6, 1],
+  ])('%s: every shard rolls back (40001), nothing prepared is left', async (_, ai, bi) => {
+    const [a, b] = [accounts[ai]!, accounts[bi]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('UPDATE balances SET balance = balance - 1 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
+    await c.query('UPDATE balances SET balance = 666 WHERE id = $1 AND user_id = $2', [b.id, b.user]);
+    const err = await c.query('COMMIT').catch((e: { code?: string; message: string }) => e);
+    expect(err).toMatchObject({ code: '40001' });
+    expect((err as Error).message).toMatch(/rolled back on every shard/);
+    // The session is usable and outside a transaction.
+    expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    await c.end();
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect(await preparedAnywhere()).toEqual([]);
+  });
+
+  it('a failed statement fails the whole cross-shard transaction; ROLLBACK undoes both shards', async () => {
+    const [a, b] = [accounts[2]!, accounts[6]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('UPDATE balances SET balance = balance - 1 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
+    await expect(
+      c.query('UPDATE balances SET balance = balance / 0 WHERE id = $1 AND user_id = $2', [b.id, b.user]),
+    ).rejects.toMatchObject({ code: '22012' });
+    // PostgreSQL's rule: nothing runs until the transaction ends, on either shard.
+    await expect(
+      c.query('SELECT balance FROM balances WHERE id = $1 AND user_id = $2', [a.id, a.user]),
+    ).rejects.toMatchObject({ code: '25P02' });
+    expect((await c.query('COMMIT')).command).toBe('ROLLBACK');
+    await c.end();
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+  });
+
+  it('savepoints and COMMIT sent with other statements are refused across shards', async () => {
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('UPDATE balances SET balance = balance WHERE id = $1 AND user_id = $2', [
+      accounts[0]!.id,
+      accounts[0]!.user,
+    ]);
+    await c.query('UPDATE balances SET balance = balance WHERE id = $1 AND user_id = $2', [
+      accounts[4]!.id,
+      accounts[4]!.user,
+    ]);
+    await expect(c.query('SAVEPOINT x')).rejects.toMatchObject({ code: '0A000' });
+    await c.query('ROLLBACK');
+    await c.end();
+  });
+
+  it('concurrent transfers between shards keep the total, and leave nothing prepared', async () => {
+    const probe = await fx.client();
+    const sum = await total(probe);
+    const clients = await Promise.all(Array.from({ length: 8 }, () => fx.client()));
+    let committed = 0;
+    let failed = 0;
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let i = 0; i < 25; i++) {
+          const from = accounts[Math.floor(random() * accounts.length)]!;
+          let to = accounts[Math.floor(random() * accounts.length)]!;
+          if (to.id === from.id) to = accounts[(accounts.indexOf(from) + 4) % accounts.length]!;
+          try {
+            await transfer(c, from, to, 1 + Math.floor(random() * 20));
+            committed++;
+          } catch (err) {
+            // Deadlocks on one shard (40P01), across shards (lock_timeout, 55P03) and aborted
+            // commits (40001) are the client's to retry.
+            expect((err as { code?: string }).code).toMatch(/^(40|55P03)/);
+            failed++;
+          }
+        }
+      }),
+    );
+    await Promise.all(clients.map((c) => c.end()));
+    expect(committed).toBeGreaterThan(0);
+    expect(committed + failed).toBe(200);
+    expect(await total(probe)).toBe(sum);
+    await probe.end();
+    expect(await preparedAnywhere()).toEqual([]);
+  }, 120_000);
+});
+
+describe('recovery after a crash', () => {
+  let proc: StartedProcess | null = null;
+
+  const childConfig = (): ShardgateConfig => ({
+    ...fx.config,
+    admin: { ...fx.config.admin, token: TOKEN },
+    transactions: {
+      crossShard: 'two_phase',
+      lockTimeoutMs: 500,
+      recoveryIntervalMs: 300,
+      recoveryMinAgeMs: 300,
+    },
+  });
+
+  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
+    const config = childConfig();
+    config.transactions.recoveryMinAgeMs = minAgeMs;
+    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
+    return proc;
+  }
+
+  /** `shardgate txn ...` from dist/, as an operator runs it. */
+  async function txnCli(p: StartedProcess, ...args: string[]): Promise<{ code: number; out: string }> {
+    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+    const admin = ['--admin-url', `http://127.0.0.1:${p.adminPort}`, '--token', TOKEN];
+    return new Promise((resolve) => {
+      execFile(process.execPath, [main, 'txn', ...args, ...admin], (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+  }
+
+  async function childClient(p: StartedProcess): Promise<pg.Client> {
+    const { default: pgModule } = await import('pg');
+    const c = new pgModule.Client({
+      host: '127.0.0.1',
+      port: p.postgresPort,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+
+  /** A transfer through a child proxy armed to SIGKILL itself at `failpoint`. */
+  async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
+    const p = await start(failpoint);
+    const c = await childClient(p);
+    await expect(transfer(c, from, to, 7)).rejects.toThrow();
+    await waitFor('the proxy to die', async () => p.exited() !== null);
+    expect(p.exited()).toBe('SIGKILL');
+    await c.end().catch(() => undefined);
+  }
+
+  async function transactions(
+    p: StartedProcess,
+  ): Promise<{ inDoubt: Array<{ gid: string; decision: string | null; unreachable: boolean }> }> {
+    const res = await fetch(`http://127.0.0.1:${p.adminPort}/api/transactions`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    return (await res.json()) as {
+      inDoubt: Array<{ gid: string; decision: string | null; unreachable: boolean }>;
+    };
+  }
+
+  afterAll(async () => {
+    await proc?.stop();
+  });
+
+  it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
+    const [a, b] = [accounts[7]!, accounts[11]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-prepare', a, b);
+    expect(await preparedAnywhere()).toHaveLength(2);
+    const p = await start();
+    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect((await transactions(p)).inDoubt).toEqual([]);
+    expect(await metric(p.adminPort, 'shardgate_2pc_recovered_total')).toBe(2);
+    await p.stop();
+  }, 120_000);
+
+  it('killed after the first COMMIT PREPARED: after restart both shards are committed', async () => {
+    const [a, b] = [accounts[6]!, accounts[10]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-first-commit', a, b);
+    // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
+    // before the kill took effect: at most one shard is still prepared.
+    expect((await preparedAnywhere()).length).toBeLessThanOrEqual(1);
+    const p = await start();
+    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
+      before[0]! - 7,
+      before[1]! + 7,
+    ]);
+    await p.stop();
+  }, 120_000);
+
+  it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
+    const [a, b] = [accounts[5]!, accounts[9]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-prepare', a, b);
+    // Recovery of this process leaves young transactions alone for an hour: the operator acts.
+    const p = await start(undefined, 3_600_000);
+    expect((await fetch(`http://127.0.0.1:${p.adminPort}/api/transactions`)).status).toBe(401);
+    const listed = await txnCli(p, 'list', '--json');
+    expect(listed.code).toBe(0);
+    const inDoubt = (JSON.parse(listed.out) as { inDoubt: Array<{ gid: string; decision: string | null }> })
+      .inDoubt;
+    expect(inDoubt).toHaveLength(2);
+    expect(inDoubt.every((d) => d.decision === null && d.gid === inDoubt[0]!.gid)).toBe(true);
+    expect((await txnCli(p, 'list')).out).toContain(inDoubt[0]!.gid);
+    // No commit decision: committing one shard of it would be silently wrong.
+    const refused = await txnCli(p, 'resolve', inDoubt[0]!.gid, '--commit');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/no commit decision/);
+    const resolved = await txnCli(p, 'resolve', inDoubt[0]!.gid);
+    expect(resolved.code).toBe(0);
+    expect(resolved.out).toMatch(/rolled back/);
+    expect(await preparedAnywhere()).toEqual([]);
+    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect((await txnCli(p, 'list')).out).toMatch(/nothing in doubt/);
+    await p.stop();
+  }, 120_000);
+
+  it('killed after the decision, a participant down: commit on restart, the rest on its return', async () => {
+    const [a, b] = [accounts[3]!, accounts[7]!];
+    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    await crashDuringTransfer('twopc-after-decision', a, b);
+    // s0 committed with the decision (it carries it), s1 prepared; now s1 goes down.
+    await fx.cluster.stopServer(s1);
+    const p = await start();
+    await waitFor('s0 committed', async () => (await preparedOn(s0)).length === 0);
+    expect(await balanceOn(a.shard, a.id)).toBe(before[0]! - 7);
+    const listed = await transactions(p);
+    expect(listed.inDoubt).toEqual([expect.objectContaining({ decision: 'commit', unreachable: true })]);
+    await waitFor(
+      'the in-doubt gauge',
+      async () => (await metric(p.adminPort, 'shardgate_2pc_in_doubt')) === 1,
+    );
+    await fx.cluster.restartServer(s1);
+    await waitFor(
+      's1 committed on its return',
+      async () => {
+        try {
+          return (await preparedOn(s1)).length === 0;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+    );
+    expect(await balanceOn(b.shard, b.id)).toBe(before[1]! + 7);
+    await waitFor('nothing in doubt', async () => (await transactions(p)).inDoubt.length === 0);
+    await p.stop();
+  }, 180_000);
+});
