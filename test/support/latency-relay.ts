@@ -1,12 +1,15 @@
 // A tiny TCP relay for fault tests: forwards every connection to a real server, delaying each
 // chunk by `delayMs` in both directions (order kept: equal delays fire in order). Injected latency
-// without touching the server or the machine's network.
+// without touching the server or the machine's network; dropConnections() cuts every connection
+// (no server message, as a dead link or a firewall would) and keeps accepting new ones.
 import net from 'node:net';
 
 export interface LatencyRelay {
   port: number;
   /** Delay added to each chunk, each way; may change at any time. */
   delayMs: number;
+  /** Resets every open connection, both sides; new ones are still relayed. */
+  dropConnections(): number;
   close(): Promise<void>;
 }
 
@@ -15,7 +18,16 @@ export async function startLatencyRelay(
   delayMs: number,
 ): Promise<LatencyRelay> {
   const sockets = new Set<net.Socket>();
-  const relay: LatencyRelay = { port: 0, delayMs, close: async () => undefined };
+  const relay: LatencyRelay = {
+    port: 0,
+    delayMs,
+    dropConnections: () => {
+      const open = sockets.size;
+      for (const s of sockets) s.resetAndDestroy();
+      return open;
+    },
+    close: async () => undefined,
+  };
   const pipe = (from: net.Socket, to: net.Socket) => {
     from.on('data', (chunk: Buffer) => {
       const send = () => {

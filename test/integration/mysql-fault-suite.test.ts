@@ -1,0 +1,324 @@
+// The rest of issue 14's fault suite on the MySQL side (launcher-started MariaDB, 1 shard: a primary
+// and two GTID replicas), with clients in both pool modes. Session pooling keeps the server's
+// behaviour (docs/architecture.md, "Server faults"): a session whose own server connection is lost
+// gets 2013 (BACKEND_DIED) and is closed, as a direct client would be; other sessions go on. A
+// server that stops answering (SIGSTOP) fails its statement after routing.probeTimeoutMs instead
+// of hanging it; kill -9 of every server gives coded errors and the session works again once the
+// servers are back; injected latency (a relay in front of s0-replica1) steers weak reads to the
+// nearer replica and fails statements slower than the probe timeout; a connection dropped under a
+// statement (no server message) fails only that statement in transaction pooling.
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+
+let fx: MysqlProxyFixture;
+let sessionProxy: ProxyHandle;
+const SERVERS = ['s0-primary', 's0-replica1', 's0-replica2'];
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function health(proxy: ProxyHandle, server: string) {
+  const h = proxy.mysql!.topology.monitor.health().find((x) => x.name === server);
+  if (!h) throw new Error(`no health for ${server}`);
+  return h;
+}
+
+const inRotation = (proxy: ProxyHandle, server: string) =>
+  health(proxy, server).healthy && !health(proxy, server).shunned;
+
+/** Whether the client connection was closed, and what it was told on its way out. */
+function watchClose(c: mysql.Connection): { closed: boolean; told: string[] } {
+  const state = { closed: false, told: [] as string[] };
+  c.on('end', () => {
+    state.closed = true;
+  });
+  // mysql2 emits 'error' (not 'end') when the server closes on it.
+  // An ERR the server sends unasked (mysql2 keeps its message, not its errno) comes as 'error' too.
+  c.on('error', (err: Error) => {
+    state.closed = true;
+    state.told.push(err.message);
+  });
+  return state;
+}
+
+/** The errno and message of a rejected query. */
+async function failure(p: Promise<unknown>): Promise<{ errno: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    return { errno: e.errno ?? -1, message: e.message ?? String(err) };
+  }
+  throw new Error('the statement succeeded');
+}
+
+const likesOf = async (c: mysql.Connection, user: number) =>
+  Number(
+    (await c.query<RowDataPacket[]>('SELECT count(*) AS n FROM likes WHERE user_id = ?', [user]))[0][0]!.n,
+  );
+
+/** The server_id of the server that answered a read of `likes`, and the count it read. */
+async function answeredBy(c: mysql.Connection, user: number, sleepSeconds = 0) {
+  const [rows] = await c.query<RowDataPacket[]>(
+    `SELECT SLEEP(${sleepSeconds}) AS s, @@server_id AS sid, count(*) AS n FROM likes WHERE user_id = ${user} /* fault-suite */`,
+  );
+  return { sid: Number(rows[0]!.sid), n: Number(rows[0]!.n) };
+}
+
+async function serverIdOf(server: string): Promise<number> {
+  const [rows] = await (await fx.direct(server)).query<RowDataPacket[]>('SELECT @@server_id AS sid');
+  return Number(rows[0]!.sid);
+}
+
+async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysql.Connection> {
+  const c = await fx.connect({ port: proxy.mysql!.port });
+  if (consistency) await c.query(`SET shardgate.consistency = ${consistency}`);
+  return c;
+}
+
+beforeAll(async () => {
+  fx = await startMysqlProxyFixture({
+    shards: 1,
+    replicas: 2,
+    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+  });
+  await fx.cluster.waitForReplication('s0-replica1');
+  await fx.cluster.waitForReplication('s0-replica2');
+  sessionProxy = await startProxy(
+    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
+    { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
+  );
+  await waitFor('every server probed', () =>
+    sessionProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
+  );
+}, 240_000);
+
+afterAll(async () => {
+  for (const name of SERVERS) {
+    try {
+      fx?.cluster.signalServer(name, 'SIGCONT');
+    } catch {
+      // Not running.
+    }
+  }
+  await sessionProxy?.close();
+  await fx?.stop();
+});
+
+describe('session pooling: a server that stops answering (SIGSTOP)', () => {
+  it('fails the statement waiting on it with 2013 after probeTimeoutMs and closes that session; other sessions go on', async () => {
+    const owner = await connectTo(sessionProxy);
+    const ownerWatch = watchClose(owner);
+    const bystander = await connectTo(sessionProxy);
+    const bystanderWatch = watchClose(bystander);
+    const expected = await likesOf(await fx.direct('s0-primary'), 4);
+    await owner.query('BEGIN');
+    await owner.query('SELECT count(*) AS n FROM users');
+    expect(await likesOf(bystander, 4)).toBe(expected);
+    fx.cluster.signalServer('s0-primary', 'SIGSTOP');
+    try {
+      const [lost, reads] = await Promise.all([
+        failure(owner.query('SELECT count(*) AS n FROM users')),
+        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 4))),
+      ]);
+      // The client owned the connection: a coded error, then closed, as the server's own loss would.
+      expect(lost.errno).toBe(2013);
+      expect(lost.message).toMatch(/s0-primary of shard s0 was lost.*no answer from the server for 500 ms/);
+      expect(reads).toEqual(reads.map(() => expected));
+    } finally {
+      fx.cluster.signalServer('s0-primary', 'SIGCONT');
+    }
+    await waitFor('the session closed', () => ownerWatch.closed, 10_000);
+    await waitFor('the primary back in rotation', () => inRotation(sessionProxy, 's0-primary'));
+    await bystander.query('INSERT INTO likes (id, user_id, post_id) VALUES (970001, 4, 1)');
+    const [written] = await (await fx.direct('s0-primary')).query<RowDataPacket[]>(
+      'SELECT count(*) AS n FROM likes WHERE id = 970001',
+    );
+    expect(Number(written[0]!.n)).toBe(1);
+    expect(bystanderWatch.closed).toBe(false);
+  }, 120_000);
+});
+
+describe('session pooling: kill -9 of every server of the shard', () => {
+  it('closes the sessions whose servers died with 2013; others get coded errors and work again when the servers are back', async () => {
+    const owner = await connectTo(sessionProxy);
+    const ownerWatch = watchClose(owner);
+    const before = await likesOf(owner, 1);
+    const later = await connectTo(sessionProxy);
+    const laterWatch = watchClose(later);
+    for (const s of SERVERS) await fx.cluster.killServer(s);
+    // It held a connection to a server that died: closed, told why.
+    await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
+    expect(ownerWatch.told.join('\n')).toMatch(/s0-\w+ of shard s0 was lost.*reconnect and retry/);
+    // It held none: each statement gets a coded error and the session stays.
+    const read = await failure(likesOf(later, 1));
+    expect(read.errno).toBe(2003);
+    expect(read.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
+    const write = await failure(later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'));
+    expect(write.errno).toBe(2003);
+    expect(write.message).toMatch(/retry shortly/);
+    for (const s of SERVERS) await fx.cluster.restartServer(s);
+    await waitFor('every server back in rotation', () => SERVERS.every((s) => inRotation(sessionProxy, s)), 60_000);
+    await later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)');
+    await waitFor('the write replicated', async () => (await likesOf(later, 1)) === before + 1);
+    expect(laterWatch.closed).toBe(false);
+    const fresh = await connectTo(sessionProxy);
+    expect(await likesOf(fresh, 1)).toBe(before + 1);
+  }, 180_000);
+});
+
+describe('injected latency and dropped connections (a relay in front of s0-replica1)', () => {
+  let relay: LatencyRelay;
+  let slowPooled: ProxyHandle;
+  let slowSession: ProxyHandle;
+  let nearId: number;
+  let slowId: number;
+  const proxies = () => [slowPooled, slowSession];
+
+  beforeAll(async () => {
+    for (const r of ['s0-replica1', 's0-replica2']) await fx.cluster.waitForReplication(r);
+    const replica1 = fx.cluster.server('s0-replica1');
+    relay = await startLatencyRelay({ host: replica1.host, port: replica1.port }, 30);
+    const config: ShardgateConfig = {
+      ...fx.config,
+      mysqlShards: fx.config.mysqlShards.map((s) => ({
+        ...s,
+        replicas: s.replicas.map((r) => (r.name === 's0-replica1' ? { ...r, port: relay.port } : r)),
+      })),
+    };
+    const options = { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null };
+    slowPooled = await startProxy(config, options);
+    slowSession = await startProxy({ ...config, pool: { ...config.pool, mode: 'session' } }, options);
+    nearId = await serverIdOf('s0-replica2');
+    slowId = await serverIdOf('s0-replica1');
+  }, 60_000);
+
+  afterAll(async () => {
+    await relay?.close();
+    await slowPooled?.close();
+    await slowSession?.close();
+  });
+
+  /** Back to no delay, s0-replica1 in rotation again on both proxies. */
+  async function heal(): Promise<void> {
+    relay.delayMs = 0;
+    await waitFor('s0-replica1 back in rotation', () => proxies().every((p) => inRotation(p, 's0-replica1')));
+  }
+
+  it('sends weak reads to the replica with the lowest round trip, in both pool modes', async () => {
+    await waitFor('the slow replica measured', () =>
+      proxies().every((p) => {
+        const slow = health(p, 's0-replica1').rttMs;
+        const near = health(p, 's0-replica2').rttMs;
+        return slow !== null && near !== null && slow > near * 4;
+      }),
+    );
+    for (const proxy of proxies()) {
+      const weak = await connectTo(proxy, 'weak');
+      // Without the round trip, the tie between idle replicas goes by name, to s0-replica1.
+      for (let i = 0; i < 20; i++) expect((await answeredBy(weak, (i % 50) + 1)).sid).toBe(nearId);
+      const eventual = await connectTo(proxy);
+      expect((await answeredBy(eventual, 1)).sid).toBe(slowId);
+      // Session pooling counts a held connection as load: none left behind for the next tests.
+      await Promise.all([weak.end(), eventual.end()]);
+    }
+  }, 60_000);
+
+  it('transaction pooling: a statement slower than probeTimeoutMs fails the transaction with 1213; reads outside one are answered elsewhere; the session goes on', async () => {
+    const c = await connectTo(slowPooled);
+    const watch = watchClose(c);
+    const expected = await likesOf(await fx.direct('s0-primary'), 2);
+    await c.query('START TRANSACTION READ ONLY');
+    expect((await answeredBy(c, 2)).sid).toBe(slowId);
+    const readers = await Promise.all(Array.from({ length: 6 }, () => connectTo(slowPooled)));
+    relay.delayMs = 5_000;
+    try {
+      const [lost, reads] = await Promise.all([
+        failure(c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
+        Promise.all(readers.map((r) => likesOf(r, 2))),
+      ]);
+      expect(lost.errno).toBe(1213);
+      expect(lost.message).toMatch(/lost inside the transaction \(no answer from the server for 500 ms\)/);
+      expect(reads).toEqual(reads.map(() => expected));
+      await c.query('ROLLBACK');
+      expect(await likesOf(c, 2)).toBe(expected);
+      expect(watch.closed).toBe(false);
+    } finally {
+      await heal();
+    }
+  }, 120_000);
+
+  it('session pooling: a statement slower than probeTimeoutMs fails with 2013 and closes that session; others go on', async () => {
+    const owner = await connectTo(slowSession);
+    const ownerWatch = watchClose(owner);
+    const bystander = await connectTo(slowSession, 'weak');
+    const bystanderWatch = watchClose(bystander);
+    const expected = await likesOf(await fx.direct('s0-primary'), 2);
+    // A read-only transaction stays on the replica its first read went to.
+    await owner.query('START TRANSACTION READ ONLY');
+    expect((await answeredBy(owner, 2)).sid).toBe(slowId);
+    relay.delayMs = 5_000;
+    try {
+      const [lost, reads] = await Promise.all([
+        failure(owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
+        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 2))),
+      ]);
+      expect(lost.errno).toBe(2013);
+      expect(lost.message).toMatch(/s0-replica1 of shard s0 was lost.*no answer from the server for 500 ms/);
+      expect(reads).toEqual(reads.map(() => expected));
+      await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
+      expect(bystanderWatch.closed).toBe(false);
+    } finally {
+      await heal();
+    }
+  }, 120_000);
+
+  it('a connection dropped under a read: run elsewhere in transaction pooling; 2013 and closed in session pooling', async () => {
+    const pooled = await connectTo(slowPooled);
+    const pooledWatch = watchClose(pooled);
+    const owner = await connectTo(slowSession);
+    const ownerWatch = watchClose(owner);
+    const bystander = await connectTo(slowSession, 'weak');
+    const bystanderWatch = watchClose(bystander);
+    const expected = await likesOf(await fx.direct('s0-primary'), 3);
+    const retriesBefore = slowPooled.mysql!.topology.faultCounters.readRetries;
+    const pooledRead = answeredBy(pooled, 3, 2);
+    const ownerRead = failure(answeredBy(owner, 3, 2));
+    const direct = await fx.direct('s0-replica1');
+    await waitFor('both reads running on s0-replica1', async () => {
+      const [p] = await direct.query<RowDataPacket[]>(
+        "SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(2)%fault-suite%'",
+      );
+      return Number(p[0]!.n) === 2;
+    });
+    expect(relay.dropConnections()).toBeGreaterThan(0);
+    try {
+      // Transaction pooling: nothing reached the client, so the read ran on another server.
+      const again = await pooledRead;
+      expect(again.n).toBe(expected);
+      expect(again.sid).not.toBe(slowId);
+      expect(slowPooled.mysql!.topology.faultCounters.readRetries).toBeGreaterThan(retriesBefore);
+      expect(pooledWatch.closed).toBe(false);
+      // Session pooling: as a direct client whose connection broke.
+      const lost = await ownerRead;
+      expect(lost.errno).toBe(2013);
+      expect(lost.message).toMatch(/s0-replica1 of shard s0 was lost during the query/);
+      await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
+      expect(await likesOf(bystander, 3)).toBe(expected);
+      expect(bystanderWatch.closed).toBe(false);
+    } finally {
+      await heal();
+    }
+  }, 120_000);
+});
