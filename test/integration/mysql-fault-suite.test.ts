@@ -165,11 +165,17 @@ describe('session pooling: kill -9 of every server of the shard', () => {
     const read = await failure(likesOf(later, 1));
     expect(read.errno).toBe(2003);
     expect(read.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
-    const write = await failure(later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'));
+    const write = await failure(
+      later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'),
+    );
     expect(write.errno).toBe(2003);
     expect(write.message).toMatch(/retry shortly/);
     for (const s of SERVERS) await fx.cluster.restartServer(s);
-    await waitFor('every server back in rotation', () => SERVERS.every((s) => inRotation(sessionProxy, s)), 60_000);
+    await waitFor(
+      'every server back in rotation',
+      () => SERVERS.every((s) => inRotation(sessionProxy, s)),
+      60_000,
+    );
     await later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)');
     await waitFor('the write replicated', async () => (await likesOf(later, 1)) === before + 1);
     expect(laterWatch.closed).toBe(false);
