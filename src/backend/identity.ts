@@ -58,6 +58,19 @@ export function mysqlBackendIdentity(user: UserConfig): BackendIdentity {
   return { ...identity, password: '' };
 }
 
+/**
+ * An identity of role `role` that the config alone can log in with (recovery finishes a prepared
+ * transaction as the role that prepared it): a user mapped to that role whose backend.password,
+ * clear-text password or md5 hash shardgate holds. Null when only a client's login could prove it.
+ */
+export function configuredIdentity(config: ShardgateConfig, role: string): BackendIdentity | null {
+  for (const user of config.users) {
+    const identity = backendIdentity(user.name, user, {});
+    if (!identity.service && identity.user === role && identity.password !== '') return identity;
+  }
+  return null;
+}
+
 /** The client-visible database names of `databases:` (empty: any name is served). */
 export function databaseNames(config: ShardgateConfig): string[] {
   return config.databases.map((d) => (typeof d === 'string' ? d : d.name));
@@ -108,6 +121,13 @@ export class IdentityPools<P extends { close(): Promise<void> }> {
       this.pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** A pool already open for role `user` on `database` (made for a client that logged in as it), if any. */
+  existingFor(user: string, database: string): P | undefined {
+    const prefix = `${user}\0${database}\0`;
+    for (const [key, pool] of this.pools) if (key.startsWith(prefix)) return pool;
+    return undefined;
   }
 
   /** Every pool, the base one first (stats, close). */

@@ -6,7 +6,13 @@ import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { resolveBackendTls, sameTls } from './backend-tls.js';
-import { type BackendIdentity, backendDatabase, IdentityPools, SERVICE_IDENTITY } from './identity.js';
+import {
+  type BackendIdentity,
+  backendDatabase,
+  configuredIdentity,
+  IdentityPools,
+  SERVICE_IDENTITY,
+} from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
 import { applyPromotions, promotionOf } from './promotions.js';
@@ -296,6 +302,16 @@ export class RuntimeTopology {
   poolFor(server: RuntimeServer, identity: BackendIdentity, clientDatabase: string): PgPool {
     const database = backendDatabase(this.config, clientDatabase, server.shard, server.database);
     return server.pools.poolFor(identity, database, server.database);
+  }
+
+  /**
+   * A pool logging in to `server`'s own database as `role`: from a secret of the config, else one a
+   * client of that role opened since start; null when shardgate knows no way to be that role.
+   */
+  rolePool(server: RuntimeServer, role: string): PgPool | null {
+    const identity = configuredIdentity(this.config, role);
+    if (identity) return server.pools.poolFor(identity, server.database, server.database);
+    return server.pools.existingFor(role, server.database) ?? null;
   }
 
   /**

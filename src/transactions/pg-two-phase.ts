@@ -2,6 +2,7 @@
 // primary, and recovery's view of pg_prepared_xacts. Participants are client sessions' server
 // connections (src/protocol/postgres/distributed-commit.ts).
 import type { PgServerConnection, SimpleResult } from '../backend/pg-server-connection.js';
+import type { PgPool } from '../backend/pool.js';
 import type { RuntimeServer, RuntimeTopology } from '../backend/topology.js';
 import type { Decision, PreparedTransaction, RecoveryLog, RecoveryPort } from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
@@ -14,18 +15,23 @@ CREATE TABLE IF NOT EXISTS ${TABLE} (
   participants text NOT NULL,
   decided_at timestamptz NOT NULL DEFAULT now())`;
 
-/** Runs `fn` on a pooled connection of `server`; a connection that failed is not reused. */
-export async function withServer<T>(
+/** Runs `fn` on a pooled connection of `server` as the service identity. */
+export function withServer<T>(
   server: RuntimeServer,
   fn: (conn: PgServerConnection) => Promise<T>,
 ): Promise<T> {
-  const conn = await server.pool.acquire();
+  return withPool(server.pool, fn);
+}
+
+/** Runs `fn` on a connection of `pool`; a connection that failed is not reused. */
+export async function withPool<T>(pool: PgPool, fn: (conn: PgServerConnection) => Promise<T>): Promise<T> {
+  const conn = await pool.acquire();
   try {
     const out = await fn(conn);
-    server.pool.release(conn);
+    pool.release(conn);
     return out;
   } catch (err) {
-    server.pool.discard(conn);
+    pool.discard(conn);
     throw err;
   }
 }
@@ -132,8 +138,21 @@ export function commitDecisionSql(gid: string, servers: readonly string[]): stri
   return `INSERT INTO ${TABLE} (gid, decision, participants) VALUES (${sqlText(gid)}, 'commit', ${sqlText(servers.join(','))})`;
 }
 
-/** Recovery's view of the PostgreSQL primaries. */
+/** The service identity on a server: its role name and whether it is a superuser. */
+interface ServiceRole {
+  name: string;
+  superuser: boolean;
+}
+
+/**
+ * Recovery's view of the PostgreSQL primaries. PostgreSQL lets only a superuser or the role that
+ * prepared a transaction finish it: when the service role is not a superuser, a transaction a
+ * user's own role prepared is finished through a pool of that role (topology.rolePool).
+ */
 export class PgRecoveryPort implements RecoveryPort {
+  /** Per server and service user, asked once. */
+  private readonly serviceRoles = new Map<string, Promise<ServiceRole>>();
+
   constructor(private readonly topology: RuntimeTopology) {}
 
   servers(): Array<{ server: string; shard: string }> {
@@ -150,21 +169,55 @@ export class PgRecoveryPort implements RecoveryPort {
     const result = await withServer(this.server(server), async (c) =>
       check(
         await c.query(
-          `SELECT gid, extract(epoch FROM now() - prepared)::float8::text FROM pg_catalog.pg_prepared_xacts
+          `SELECT gid, extract(epoch FROM now() - prepared)::float8::text, owner FROM pg_catalog.pg_prepared_xacts
             WHERE gid LIKE ${sqlText(`${GID_PREFIX.replace('_', '\\_')}%`)} AND database = current_database()`,
           5_000,
         ),
       ),
     );
-    return result.rows.map((r) => ({ gid: r[0]!, ageSeconds: Number(r[1]) }));
+    return result.rows.map((r) => ({ gid: r[0]!, ageSeconds: Number(r[1]), owner: r[2]! }));
   }
 
-  async finish(server: string, gid: string, commit: boolean): Promise<void> {
-    await withServer(this.server(server), async (c) => {
+  async finish(server: string, prepared: PreparedTransaction, commit: boolean): Promise<void> {
+    const runtime = this.server(server);
+    const { gid } = prepared;
+    await withPool(await this.finisher(runtime, prepared.owner), async (c) => {
       const result = await c.query(`${commit ? 'COMMIT' : 'ROLLBACK'} PREPARED ${sqlText(gid)}`);
       // Already finished (by its coordinator or another recovery): nothing left to do.
       if (result.error?.code === '42704') return;
       check(result);
     });
+  }
+
+  /** The pool that may finish a transaction `owner` prepared: the service one, else the owner's. */
+  private async finisher(server: RuntimeServer, owner: string): Promise<PgPool> {
+    const service = await this.serviceRole(server);
+    if (service.superuser || service.name === owner) return server.pool;
+    const pool = this.topology.rolePool(server, owner);
+    if (pool) return pool;
+    throw new Error(
+      `prepared by role "${owner}", which only that role or a superuser may finish, and the service role "${service.name}" is not a superuser: ` +
+        `give shardgate a secret of "${owner}" (a users[] entry with backend.password or a clear-text password), let a client of "${owner}" log in, ` +
+        'or finish it as a superuser as the decision log says; it stays in doubt until then',
+    );
+  }
+
+  private serviceRole(server: RuntimeServer): Promise<ServiceRole> {
+    const key = `${server.name}\0${server.pool.address.user}`;
+    let known = this.serviceRoles.get(key);
+    if (!known) {
+      known = withServer(server, async (c) => {
+        const r = check(
+          await c.query(
+            'SELECT rolsuper, current_user FROM pg_catalog.pg_roles WHERE rolname = current_user',
+          ),
+        );
+        return { superuser: r.rows[0]?.[0] === 't', name: r.rows[0]?.[1] ?? '' };
+      });
+      // A failed check is asked again on the next pass.
+      known.catch(() => this.serviceRoles.delete(key));
+      this.serviceRoles.set(key, known);
+    }
+    return known;
   }
 }

@@ -11,6 +11,8 @@ export interface PreparedTransaction {
   gid: string;
   /** Seconds since PREPARE (the server's clock). */
   ageSeconds: number;
+  /** The role that prepared it: only that role or a superuser may finish it. */
+  owner: string;
 }
 
 /** What a protocol gives recovery: the servers that may hold prepared transactions, and the SQL. */
@@ -18,7 +20,7 @@ export interface RecoveryPort {
   /** Primary server names with their shard. */
   servers(): Array<{ server: string; shard: string }>;
   listPrepared(server: string): Promise<PreparedTransaction[]>;
-  finish(server: string, gid: string, commit: boolean): Promise<void>;
+  finish(server: string, prepared: PreparedTransaction, commit: boolean): Promise<void>;
 }
 
 export interface Decision {
@@ -158,7 +160,7 @@ export class TwoPhaseRecovery {
   }
 
   private async finishOne(p: PreparedTransaction & { server: string }, commit: boolean): Promise<void> {
-    await this.port.finish(p.server, p.gid, commit);
+    await this.port.finish(p.server, p, commit);
     const stats = this.coordinator.stats;
     if (commit) stats.recoveredCommits++;
     else stats.recoveredAborts++;

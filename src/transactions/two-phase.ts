@@ -5,9 +5,9 @@
 // The protocol (docs/transactions.md):
 //   1. PREPARE every participant (in parallel). Any failure: roll back every participant.
 //   2. Decide: insert (gid, 'commit') into the decision log. This row is the commit point. When
-//      a participant lives where the log does, it is not prepared: the insert and its own COMMIT
-//      go in one round trip, so its commit is the decision (as Citus commits its coordinator's
-//      local transaction with the commit record).
+//      a participant lives where the log does (as the log's own identity), it is not prepared: the
+//      insert and its own COMMIT go in one round trip, so its commit is the decision (as Citus
+//      commits its coordinator's local transaction with the commit record).
 //      Recovery may have inserted (gid, 'abort') first: the insert then fails and everything is
 //      rolled back. Whoever writes the row first decides; nobody decides twice.
 //   3. COMMIT PREPARED on every participant. A participant that fails here is committed later by

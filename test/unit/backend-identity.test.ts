@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   backendDatabase,
   backendIdentity,
+  configuredIdentity,
   IdentityPools,
   mysqlBackendIdentity,
 } from '../../src/backend/identity.js';
@@ -87,6 +88,32 @@ describe('IdentityPools', () => {
     expect(pools.poolFor({ ...a, password: 'two' }, 'd', 'd')).not.toBe(pools.poolFor(a, 'd', 'd'));
     expect(pools.poolFor({ service: true, user: '', password: '' }, 'd', 'd').id).toBe('base');
     expect(made).toEqual(['r/d', 'r/d']);
+  });
+
+  it('finds a pool a client of a role opened, on that database only', () => {
+    const pools = new IdentityPools({ close: async () => undefined, id: 'base' }, (identity, db) => ({
+      close: async () => undefined,
+      id: `${identity.user}/${db}`,
+    }));
+    expect(pools.existingFor('r', 'd')).toBeUndefined();
+    pools.poolFor({ service: false, user: 'r', password: 'one' }, 'd', 'd');
+    pools.poolFor({ service: false, user: 'r2', password: 'one' }, 'e', 'd');
+    expect(pools.existingFor('r', 'd')?.id).toBe('r/d');
+    expect(pools.existingFor('r', 'e')).toBeUndefined();
+    expect(pools.existingFor('r2', 'd')).toBeUndefined();
+  });
+});
+
+describe('configuredIdentity (recovery finishing a transaction as its owner)', () => {
+  const c = config();
+  it('is a user of that role whose secret the config holds', () => {
+    expect(configuredIdentity(c, 'app')).toEqual({ service: false, user: 'app', password: 'app-pw' });
+    expect(configuredIdentity(c, 'role_m')).toEqual({ service: false, user: 'role_m', password: 'role-pw' });
+  });
+  it('is null for a role known only by a SCRAM verifier, a service user or no user at all', () => {
+    expect(configuredIdentity(c, 'hashed')).toBeNull();
+    expect(configuredIdentity(c, 'svc')).toBeNull();
+    expect(configuredIdentity(c, 'postgres')).toBeNull();
   });
 });
 

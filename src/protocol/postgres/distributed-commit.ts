@@ -4,7 +4,7 @@
 // the ordinary path (no added round trip). ROLLBACK rolls back every participant. What cannot
 // span shards (savepoints, COMMIT sent with other statements) is refused with a coded error.
 import { ShardgateError } from '../../errors.js';
-import { commitDecisionSql, sqlText, withServer } from '../../transactions/pg-two-phase.js';
+import { commitDecisionSql, sqlText, withPool } from '../../transactions/pg-two-phase.js';
 import {
   type DecisionCarrier,
   DecisionTaken,
@@ -85,8 +85,7 @@ export async function endAcrossShards(
   try {
     // The written shard where the decision log lives commits last, with the decision in its commit.
     await log.ready();
-    const home = log.server();
-    const carrier = writers.find((b) => b.serverName === home) ?? null;
+    const carrier = writers.find((b) => b.serverName === log.server() && carriesDecision(cycle, b)) ?? null;
     outcome = await coordinator.commit(
       writers.filter((b) => b !== carrier).map((b) => pgParticipant(cycle, b)),
       carrier ? pgCarrier(cycle, carrier) : null,
@@ -122,7 +121,22 @@ export async function endAcrossShards(
   return 'done';
 }
 
-/** A session's server connection as a two-phase participant; after PREPARE any connection to its server will do. */
+/**
+ * Whether the session's connection on the log's server may carry the decision: only when it is
+ * the log's own identity and database (the service identity's base pool). A user's own role has
+ * no right on the log table, and another database holds no log; the log then writes the decision
+ * on its own connection and this participant is prepared like the others.
+ */
+function carriesDecision(cycle: QueryCycle, binding: ServerBinding): boolean {
+  const topology = cycle.services.topology;
+  const server = topology.server(binding.serverName);
+  return !!server && topology.poolFor(server, cycle.session.backend, cycle.state.database) === server.pool;
+}
+
+/**
+ * A session's server connection as a two-phase participant; after PREPARE any connection of the
+ * session's identity to its server will do (only the role that prepared it, or a superuser, may finish it).
+ */
 function pgParticipant(cycle: QueryCycle, binding: ServerBinding): Participant {
   const topology = cycle.services.topology;
   const onServer = async (sql: string): Promise<void> => {
@@ -133,7 +147,7 @@ function pgParticipant(cycle: QueryCycle, binding: ServerBinding): Participant {
     }
     const server = topology.server(binding.serverName);
     if (!server) throw new Error(`server ${binding.serverName} left the topology`);
-    await withServer(server, async (c) => {
+    await withPool(topology.poolFor(server, cycle.session.backend, cycle.state.database), async (c) => {
       const r = await c.query(sql);
       if (r.error) throw new Error(`${r.error.message} (SQLSTATE ${r.error.code})`);
     });
