@@ -248,6 +248,8 @@ class Gen {
   /** Expressions the proxy evaluates over merged partials: DISTINCT aggregates, FILTER, casts,
    *  functions, statistics in expressions, HAVING over expressions. */
   aggregateMix(): string {
+    // PostgreSQL spellings (FILTER, ::casts, numeric(12,2)); the MySQL port refuses these forms.
+    if (this.mysql) return this.aggregateExpression();
     const t = this.table();
     const nums = this.numeric(t).filter((c) => c.kind !== 'float');
     const c = this.pick(nums.length > 0 ? nums : this.numeric(t));
@@ -285,6 +287,7 @@ class Gen {
   /** array_agg / string_agg without ORDER BY (any order is right; compared as multisets), and
    *  ordered ones with DESC keys. */
   looseAggregate(): string {
+    if (this.mysql) return this.orderedAggregate(); // array_agg / string_agg: PostgreSQL only
     const t = this.table();
     const text = this.cols(t, 'text');
     const g = this.groupKey(t);
