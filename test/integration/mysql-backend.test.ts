@@ -57,8 +57,9 @@ describe('MysqlServerConnection', () => {
     const c = await connect({ user: 'sg', password: 'pw-sg' });
     expect(c.threadId).toBeGreaterThan(0);
     expect(firstValue(await c.exec('SELECT CURRENT_USER()'))).toBe('sg@127.0.0.1');
+    // The server refusing a login is the user's configuration, not a server fault (no shun).
     await expect(connect({ user: 'sg', password: 'nope' })).rejects.toMatchObject({
-      code: 'BACKEND_UNAVAILABLE',
+      code: 'BACKEND_LOGIN_REFUSED',
     });
   });
 

@@ -136,7 +136,7 @@ describe('scatter-gather equals one unsharded database', () => {
     fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeBytes: 2048 } });
     try {
       await expect(proxied.query('SELECT id, title, body FROM posts ORDER BY id')).rejects.toMatchObject({
-        code: '54000',
+        code: '53200',
         message: expect.stringMatching(/maxMergeBytes/),
       });
       expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
