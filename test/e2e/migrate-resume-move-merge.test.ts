@@ -120,6 +120,10 @@ beforeAll(async () => {
   await s0.connect();
   await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
   await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
+  // The proxy's `app` reaches the servers as its own role (no superuser): give it the table as an
+  // application's migration would. The moves copy these grants along.
+  await s0.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
+  await s0.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
   await s0.end();
   configFile = join(dir, 'shardgate.json');
   writeFileSync(configFile, JSON.stringify(config));
