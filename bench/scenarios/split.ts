@@ -360,6 +360,9 @@ async function seedAuditLog(port: number): Promise<number> {
     const r = await c.query(
       "INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 5000) n",
     );
+    // The writers log in as the demo's `app`, which reaches the servers as its own role.
+    await c.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
+    await c.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
     return r.rowCount ?? 0;
   } finally {
     await c.end();
