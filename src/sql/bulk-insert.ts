@@ -63,6 +63,16 @@ class Tokens {
     return this.type === type && this.end - this.start === text.length && this.lower() === text;
   }
 
+  /** The current token's first character code. */
+  code(): number {
+    return this.sql.charCodeAt(this.start);
+  }
+
+  /** The current token is the one-character punctuation `code` (no string is made: hot path). */
+  isPunct(code: number): boolean {
+    return this.type === PUNCT && this.end - this.start === 1 && this.sql.charCodeAt(this.start) === code;
+  }
+
   next(): number {
     const sql = this.sql;
     const n = sql.length;
@@ -171,7 +181,7 @@ class Tokens {
 function qualifiedName(t: Tokens): boolean {
   for (let parts = 0; parts < 3; parts++) {
     if (t.next() !== WORD && t.type !== QUOTED_IDENT) return false;
-    if (t.next() !== PUNCT || !t.is(PUNCT, '.')) return true;
+    if (t.next() !== PUNCT || !t.isPunct(46)) return true;
   }
   return false;
 }
@@ -198,7 +208,7 @@ function plainRow(t: Tokens): boolean {
       const word = t.lower();
       if (VALUE_WORDS.has(word)) continue;
       if (word === 'array') {
-        if (t.next() !== PUNCT || !t.is(PUNCT, '[')) return false;
+        if (t.next() !== PUNCT || !t.isPunct(91)) return false;
         continue;
       }
       // A typed literal: the word must be followed by a string.
@@ -212,19 +222,30 @@ function plainRow(t: Tokens): boolean {
       continue;
     }
     if (type !== PUNCT) return false;
-    const p = t.lower();
-    if (p === '::') inType = true;
-    else if (p === '.') {
-      if (!inType || !wasTypeWord) return false;
-    } else if (p === '(') {
-      // `(` right after a word that is not a type would be a function call; those returned above.
-      depth++;
-      inType = false;
-    } else if (p === ')') {
-      depth--;
-    } else if (p === ',' || p === '[' || p === ']') {
-      if (p === ',') inType = false;
-    } else return false;
+    if (t.end - t.start === 2) {
+      inType = true; // `::`
+      continue;
+    }
+    switch (t.code()) {
+      case 46: // .
+        if (!inType || !wasTypeWord) return false;
+        break;
+      case 40: // ( after a word that is not a type would be a function call: refused above.
+        depth++;
+        inType = false;
+        break;
+      case 41: // )
+        depth--;
+        break;
+      case 44: // ,
+        inType = false;
+        break;
+      case 91: // [
+      case 93: // ]
+        break;
+      default:
+        return false;
+    }
   }
   return true;
 }
@@ -236,25 +257,25 @@ export function scanBulkInsert(sql: string): BulkInsertScan | null {
   const start = t.start;
   if (t.next() !== WORD || !t.is(WORD, 'into')) return null;
   if (!qualifiedName(t)) return null;
-  if (t.is(PUNCT, '(')) {
+  if (t.isPunct(40)) {
     for (;;) {
       if (t.next() !== WORD && t.type !== QUOTED_IDENT) return null;
       t.next();
-      if (t.is(PUNCT, ')')) break;
-      if (!t.is(PUNCT, ',')) return null;
+      if (t.isPunct(41)) break;
+      if (!t.isPunct(44)) return null;
     }
     t.next();
   }
   if (!t.is(WORD, 'values')) return null;
   let headEnd = -1;
   for (;;) {
-    if (t.next() !== PUNCT || !t.is(PUNCT, '(')) return null;
+    if (t.next() !== PUNCT || !t.isPunct(40)) return null;
     if (!plainRow(t)) return null;
     const rowEnd = t.end;
     if (headEnd < 0) headEnd = rowEnd;
     t.next();
-    if (t.is(PUNCT, ',')) continue;
-    if (t.is(PUNCT, ';')) t.next();
+    if (t.isPunct(44)) continue;
+    if (t.isPunct(59)) t.next();
     if (t.type !== END) return null;
     return {
       head: sql.slice(start, headEnd),
