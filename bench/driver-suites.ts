@@ -92,6 +92,9 @@ const PGJS_BOOTSTRAP = [
 
 async function bootstrapPostgresJs(host: string, port: number): Promise<void> {
   const c = new pg.Client({ host, port, user: 'postgres', database: 'postgres' });
+  // The suites terminate backends (pg_terminate_backend, DROP DATABASE ... FORCE): a kill of this
+  // idle connection must not end the harness (a query of it would still fail).
+  c.on('error', () => undefined);
   await c.connect();
   for (const sql of PGJS_BOOTSTRAP) await c.query(sql);
   await c.end();
@@ -157,6 +160,7 @@ async function runNodePostgres(
   directPort: number,
 ): Promise<SuiteResult> {
   const c = new pg.Client({ host, port: directPort, user: 'postgres', database: 'postgres' });
+  c.on('error', () => undefined); // as in bootstrapPostgresJs
   await c.connect();
   for (const sql of NODEPG_BOOTSTRAP) await c.query(sql);
   await c.end();
