@@ -150,7 +150,9 @@ const NODEPG_BOOTSTRAP = [
   'DROP ROLE IF EXISTS scram_test',
   "SET password_encryption = 'scram-sha-256'",
   "CREATE ROLE scram_test LOGIN PASSWORD 'test4scram'",
-  'CREATE DATABASE ci_db_test',
+  // template0: a session-pooling run keeps a pooled server connection to template1 (gh-130's psql),
+  // and CREATE DATABASE from a template in use fails (55006).
+  'CREATE DATABASE ci_db_test TEMPLATE template0',
 ];
 
 async function runNodePostgres(
