@@ -92,6 +92,9 @@ const PGJS_BOOTSTRAP = [
 
 async function bootstrapPostgresJs(host: string, port: number): Promise<void> {
   const c = new pg.Client({ host, port, user: 'postgres', database: 'postgres' });
+  // The suites terminate backends (pg_terminate_backend, DROP DATABASE ... FORCE): a kill of this
+  // idle connection must not end the harness (a query of it would still fail).
+  c.on('error', () => undefined);
   await c.connect();
   for (const sql of PGJS_BOOTSTRAP) await c.query(sql);
   await c.end();
@@ -147,7 +150,9 @@ const NODEPG_BOOTSTRAP = [
   'DROP ROLE IF EXISTS scram_test',
   "SET password_encryption = 'scram-sha-256'",
   "CREATE ROLE scram_test LOGIN PASSWORD 'test4scram'",
-  'CREATE DATABASE ci_db_test',
+  // template0: a session-pooling run keeps a pooled server connection to template1 (gh-130's psql),
+  // and CREATE DATABASE from a template in use fails (55006).
+  'CREATE DATABASE ci_db_test TEMPLATE template0',
 ];
 
 async function runNodePostgres(
@@ -157,6 +162,7 @@ async function runNodePostgres(
   directPort: number,
 ): Promise<SuiteResult> {
   const c = new pg.Client({ host, port: directPort, user: 'postgres', database: 'postgres' });
+  c.on('error', () => undefined); // as in bootstrapPostgresJs
   await c.connect();
   for (const sql of NODEPG_BOOTSTRAP) await c.query(sql);
   await c.end();

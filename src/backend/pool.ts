@@ -75,12 +75,17 @@ export class PgPool {
     return this.idle.length + this.active.size + this.connecting;
   }
 
-  /** Takes a connection, waiting up to checkoutTimeoutMs when the pool is at its bound. */
-  acquire(): Promise<PgServerConnection> {
+  /**
+   * Takes a connection, waiting up to checkoutTimeoutMs when the pool is at its bound. `validate`:
+   * an idle one runs the validation query first however recently used (a session-pooling client
+   * owns it from here: a backend terminated while idle here must not fail that client's first
+   * statement, which a fresh connection to the server would run).
+   */
+  acquire(validate = false): Promise<PgServerConnection> {
     if (this.closed) return Promise.reject(this.unavailable('pool is closed'));
     this.counters.checkoutsTotal++;
     const conn = this.takeIdle();
-    if (conn) return Promise.resolve(this.validateIfStale(conn));
+    if (conn) return Promise.resolve(this.validateIfStale(conn, validate));
     if (this.size < this.config.size) return this.openForCheckout();
     this.counters.waitedTotal++;
     return new Promise<PgServerConnection>((resolve, reject) => {
@@ -125,9 +130,10 @@ export class PgPool {
     if (this.active.size > this.counters.peakActive) this.counters.peakActive = this.active.size;
   }
 
-  private async validateIfStale(conn: PgServerConnection): Promise<PgServerConnection> {
-    if (this.config.validateAfterMs <= 0 || Date.now() - conn.lastUsedAt < this.config.validateAfterMs)
-      return conn;
+  private async validateIfStale(conn: PgServerConnection, always: boolean): Promise<PgServerConnection> {
+    const stale =
+      this.config.validateAfterMs > 0 && Date.now() - conn.lastUsedAt >= this.config.validateAfterMs;
+    if (!always && !stale) return conn;
     try {
       await conn.exec(this.config.validationQuery, this.config.connectTimeoutMs);
       return conn;
@@ -135,7 +141,7 @@ export class PgPool {
       this.active.delete(conn);
       conn.destroy();
       if (this.size < this.config.size) return this.openForCheckout();
-      return this.acquire();
+      return this.acquire(always);
     }
   }
 

@@ -144,6 +144,8 @@ export function planData(pc: PlanContext): Plan {
     }
     return singlePlan(pc, pc.forcedShard, write, level);
   }
+  if (facts.insert?.rowsUnread)
+    pc.base.reasons.push('bulk insert past limits.maxStatementTokens: rows not read');
   if (facts.insert && facts.writeTables.length > 0) {
     const insertPlan = planInsert(pc, facts.insert);
     if (insertPlan) return insertPlan;

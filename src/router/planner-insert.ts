@@ -15,6 +15,11 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
   if (!config || classify(config) !== 'sharded') return null;
   const column = config.shardKey!.toLowerCase();
   const unsupported = (detail: string) => errorPlan(pc.base, 'SCATTER_UNSUPPORTED', { detail });
+  if (insert.rowsUnread) {
+    // Past the token bound the rows were not read, and here they would decide the shards.
+    pc.base.reasons.push(`bulk insert into sharded ${table} past limits.maxStatementTokens`);
+    return errorPlan(pc.base, 'STATEMENT_TOO_COMPLEX', { max: insert.rowsUnread.maxTokens });
+  }
   if (insert.fromSelect) {
     return unsupported(
       `INSERT ... SELECT into sharded table ${table}: the rows' shards are unknown until they exist; insert with VALUES`,

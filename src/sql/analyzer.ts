@@ -5,8 +5,9 @@ import { loadModule } from 'libpg-query';
 import { ShardgateError } from '../errors.js';
 import { analyzePostgres } from './analyze-postgres.js';
 import { parseTextArray } from './bind-params.js';
+import { scanBulkInsert } from './bulk-insert.js';
 import { emptyStatementFacts, type QueryFacts, type StatementFacts, type ValueRef } from './facts.js';
-import { fingerprint, type Literal, type StatementRange } from './fingerprint.js';
+import { type Fingerprint, fingerprint, type Literal, type StatementRange } from './fingerprint.js';
 import { parseHints } from './hints.js';
 import { approximateBytes, type CacheStats, ParseCache } from './parse-cache.js';
 
@@ -93,7 +94,17 @@ export class QueryAnalyzer {
 
   /** `backslashQuotes`: the session runs with standard_conforming_strings off. */
   analyze(sql: string, options?: AnalyzeOptions): AnalyzedQuery {
-    const fp = fingerprint(sql, this.maxTokens);
+    let fp: Fingerprint;
+    try {
+      fp = fingerprint(sql, this.maxTokens);
+    } catch (err) {
+      const bulk =
+        err instanceof ShardgateError && err.code === 'STATEMENT_TOO_COMPLEX' && !options?.backslashQuotes
+          ? this.bulkInsert(sql)
+          : null;
+      if (bulk) return bulk;
+      throw err;
+    }
     // The tokenizer and libpg-query read '...' as standard strings; with the setting off the
     // server would read a backslash in one as an escape: another statement than the one routed.
     if (fp.plainBackslash && options?.backslashQuotes) throw new ShardgateError('NONSTANDARD_STRING_LITERAL');
@@ -147,6 +158,41 @@ export class QueryAnalyzer {
       facts: withHints(facts, hints),
       cacheHit: false,
       statements: fp.statements,
+    };
+  }
+
+  /**
+   * A text past the token bound that is one plain multi-row INSERT: routed by its target table
+   * (the head through the first row is parsed; the other rows are only scanned), never cached.
+   * Null when it is anything else: the caller keeps the refusal.
+   */
+  private bulkInsert(sql: string): AnalyzedQuery | null {
+    const scan = scanBulkInsert(sql);
+    if (!scan || !moduleLoaded) return null;
+    const head = fingerprint(scan.head, this.maxTokens);
+    const statements = analyzePostgres(scan.head, head.literals);
+    const s = statements[0];
+    const insert = s?.insert;
+    if (statements.length !== 1 || !s || s.kind !== 'write' || !insert) return null;
+    if (
+      insert.fromSelect ||
+      insert.onConflict ||
+      insert.returning ||
+      s.modifyingCte ||
+      s.functions.length > 0
+    )
+      return null;
+    const facts: StatementFacts = {
+      ...s,
+      insert: { ...insert, rows: [], rowsUnread: { maxTokens: this.maxTokens } },
+    };
+    const hints = scan.hintComments.length > 0 ? parseHints(scan.hintComments) : NO_HINTS;
+    return {
+      fingerprint: `${head.text}, ...`,
+      literals: [],
+      facts: { statements: [facts], hints, literalCount: 0, paramCount: scan.maxParam },
+      cacheHit: false,
+      statements: [scan.statement],
     };
   }
 }

@@ -48,6 +48,9 @@ export interface InsertShape {
   fromSelect: boolean;
   onConflict: boolean;
   returning: boolean;
+  /** A bulk INSERT past limits.maxStatementTokens routed without its rows (rows is empty): a
+   *  table whose rows decide the shard refuses it. */
+  rowsUnread?: { maxTokens: number };
 }
 
 export type AggregateFn =

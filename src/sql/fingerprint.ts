@@ -64,15 +64,15 @@ for (const c of '+-*/<>=') CLASS[c.charCodeAt(0)] = 8;
 for (const c of '~!@#%^&|`?') CLASS[c.charCodeAt(0)] = 8 | 16;
 
 // charCodeAt past the end is NaN: every predicate is false for it.
-const isSpace = (c: number) => c < 128 && (CLASS[c]! & 1) !== 0;
-const isDigit = (c: number) => c >= 48 && c <= 57;
-const isIdentStart = (c: number) => (c < 128 ? (CLASS[c]! & 4) !== 0 : c >= 128);
-const isIdentChar = (c: number) => (c < 128 ? (CLASS[c]! & 6) !== 0 || c === DOLLAR : c >= 128);
-const isOpChar = (c: number) => c < 128 && (CLASS[c]! & 8) !== 0;
+export const isSpace = (c: number) => c < 128 && (CLASS[c]! & 1) !== 0;
+export const isDigit = (c: number) => c >= 48 && c <= 57;
+export const isIdentStart = (c: number) => (c < 128 ? (CLASS[c]! & 4) !== 0 : c >= 128);
+export const isIdentChar = (c: number) => (c < 128 ? (CLASS[c]! & 6) !== 0 || c === DOLLAR : c >= 128);
+export const isOpChar = (c: number) => c < 128 && (CLASS[c]! & 8) !== 0;
 const isHexDigit = (c: number) => isDigit(c) || ((c | 32) >= 97 && (c | 32) <= 102);
 
 /** End (exclusive) of a nested block comment starting at i; -1 if unterminated. */
-function blockCommentEnd(sql: string, i: number): number {
+export function blockCommentEnd(sql: string, i: number): number {
   const n = sql.length;
   let depth = 1;
   let j = i + 2;
@@ -90,7 +90,7 @@ function blockCommentEnd(sql: string, i: number): number {
 }
 
 /** Index of the closing quote of the quoted body opened at `open` (the text end if none). */
-function quoteEnd(sql: string, open: number, backslash: boolean): number {
+export function quoteEnd(sql: string, open: number, backslash: boolean): number {
   const n = sql.length;
   let j = open + 1;
   while (j < n) {
@@ -526,7 +526,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
 }
 
 /** Keeps the body of a comment when it is a shardgate hint (`shardgate:` case-insensitive). */
-function collectHint(sql: string, start: number, end: number, into: string[]): void {
+export function collectHint(sql: string, start: number, end: number, into: string[]): void {
   let s = start;
   while (s < end && isSpace(sql.charCodeAt(s))) s++;
   if (end - s < 10 || (sql.charCodeAt(s) | 32) !== 115) return;

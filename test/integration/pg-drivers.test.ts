@@ -246,6 +246,84 @@ describe.each(['transaction', 'session'] as const)('drivers through shardgate, %
     expect(ended).toBe('Connection terminated unexpectedly');
   });
 
+  it('postgres.js LISTEN/NOTIFY on a channel named with ; and non-ASCII characters', async () => {
+    // The suite's "listen and notify with weird name" (its 50 ms window for the NOTIFY is left out:
+    // under load it is missed directly too).
+    const sql = pgjs(mode, { max: 1 });
+    const channel = `wat-;.\u00f8.\u00a7-${mode}`;
+    let resolveNotified: (payload: string) => void = () => undefined;
+    const notified = new Promise<string>((resolve) => {
+      resolveNotified = resolve;
+    });
+    const { unlisten } = await sql.listen(channel, (payload) => resolveNotified(payload));
+    await sql.notify(channel, 'works');
+    expect(await notified).toBe('works');
+    await unlisten();
+  });
+
+  it('a bulk INSERT past limits.maxStatementTokens into an unsharded table (postgres.js "big query body")', async () => {
+    // 50,000 rows, about 200,000 tokens: routed by the table without a full parse, as PostgreSQL
+    // takes it; the same into a sharded table is refused (its rows would decide the shards).
+    const sql = pgjs(mode);
+    const table = `bulk_${mode}`;
+    await sql`drop table if exists ${sql(table)}`;
+    await sql`create table ${sql(table)} (x int)`;
+    const rows = Array.from({ length: 50_000 }, (_, x) => ({ x }));
+    expect((await sql`insert into ${sql(table)} ${sql(rows)}`).count).toBe(50_000);
+    const c = pgClient(mode);
+    await c.connect();
+    const values = Array.from({ length: 50_000 }, (_, i) => `(${i}, 'u${i}')`).join(',');
+    await c.query(`alter table ${table} add column name text`);
+    expect((await c.query(`INSERT INTO ${table} (x, name) VALUES ${values}`)).rowCount).toBe(50_000);
+    expect((await c.query(`select count(*)::int as n from ${table}`)).rows[0]?.n).toBe(100_000);
+    await expect(c.query(`INSERT INTO users (user_id, name) VALUES ${values}`)).rejects.toMatchObject({
+      code: '54001',
+    });
+    await expect(
+      c.query(`INSERT INTO ${table} (x, name) VALUES ${values} RETURNING x`),
+    ).rejects.toMatchObject({
+      code: '54001',
+    });
+    expect((await c.query('select 1 as one')).rows[0]?.one).toBe(1);
+    await c.query(`drop table ${table}`);
+    await c.end();
+  });
+
+  it('node-postgres: a query that terminates its own backend gets 57P01, the queued one a plain close', async () => {
+    // As the suite's pool error-tests: idle server connections were terminated just before (the
+    // pooled ones shardgate holds among them), then a new client's backend terminates itself.
+    const killer = await fx.direct('s0-primary');
+    // Only connections opened from here on: other tests' sessions keep theirs.
+    const since = (await killer.query('select now() as t')).rows[0]?.t as Date;
+    for (let round = 0; round < 5; round++) {
+      // Several idle server connections in shardgate's pool.
+      const earlier = Array.from({ length: 8 }, () => pgClient(mode));
+      await Promise.all(earlier.map((e) => e.connect()));
+      await Promise.all(earlier.map((e) => e.query('select pg_sleep(0.02)')));
+      await Promise.all(earlier.map((e) => e.end()));
+      await killer.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where state = 'idle' and backend_type = 'client backend' and pid <> pg_backend_pid() and backend_start >= $1",
+        [since],
+      );
+      const c = pgClient(mode);
+      c.on('error', () => undefined);
+      await c.connect();
+      const first = c
+        .query('SELECT pg_terminate_backend(pg_backend_pid())')
+        .catch((e: { code?: string }) => e);
+      const queued = c.query('SELECT 1').catch((e: { message: string }) => e);
+      if (mode !== 'session') {
+        // Transaction pooling: the server connection is shardgate's, not the client's.
+        await first;
+        await queued;
+        continue;
+      }
+      expect(await first).toMatchObject({ code: '57P01' });
+      expect(((await queued) as { message: string }).message).toBe('Connection terminated unexpectedly');
+    }
+    await killer.end();
+  });
+
   it('replication=database passes through to the shard primary; an unknown shard is refused', async () => {
     const c = pgClient(mode, { replication: 'database' } as Partial<pg.ClientConfig>);
     await c.connect();

@@ -189,7 +189,8 @@ export class ServerBinding {
     const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
     let conn: PgServerConnection;
     try {
-      conn = await pool.acquire();
+      // Session pooling: the client owns the connection from here (checked, see acquire()).
+      conn = await pool.acquire(config.pool.mode === 'session');
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;
