@@ -17,6 +17,7 @@ import {
   type PlannedTable,
   type SplitPlan,
   serverAddress,
+  targetShardConfig,
   throttleSettings,
 } from './plan.js';
 
@@ -151,17 +152,8 @@ export function configAfterMerge(config: ShardgateConfig, plan: SplitPlan): Shar
   const index = config.shards.findIndex((s) => names.includes(s.name));
   if (index < 0) return config;
   const target = plan.targets[0]!;
-  const spare = config.migration.spares.find((s) => s.name === target.server.name);
-  const mergedShard: ShardConfig = {
-    name: target.shard,
-    keyRange: target.range,
-    readOnly: false,
-    protocol: 'postgres',
-    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: [],
-  };
   const shards = config.shards.filter((s) => !names.includes(s.name));
-  shards.splice(index, 0, mergedShard);
+  shards.splice(index, 0, targetShardConfig(config, target));
   const defaultShard = names.includes(config.routing.defaultShard ?? '')
     ? target.shard
     : config.routing.defaultShard;

@@ -383,24 +383,28 @@ export function carriedTables(plan: SplitPlan, i: number): PlannedTable[] {
   return i === 0 ? tables : tables.filter((t) => (t.kind ?? 'sharded') !== 'reference');
 }
 
+/** A plan target as a shard of the config after the switch: its spare server as primary, no replicas yet. */
+export function targetShardConfig(
+  config: ShardgateConfig,
+  target: SplitPlan['targets'][number],
+): ShardConfig {
+  const spare = config.migration.spares.find((s) => s.name === target.server.name);
+  return {
+    name: target.shard,
+    keyRange: target.range,
+    readOnly: false,
+    protocol: 'postgres',
+    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
+    replicas: [],
+  };
+}
+
 /** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
 export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   if (plan.operation === 'move') return configAfterMove(config, plan);
   const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
   if (index < 0) return config;
-  const spares = config.migration.spares;
-  const halves = plan.targets.map((t) => {
-    const spare = spares.find((s) => s.name === t.server.name);
-    const half: ShardConfig = {
-      name: t.shard,
-      keyRange: t.range,
-      readOnly: false,
-      protocol: 'postgres',
-      primary: spare ?? { name: t.server.name, host: t.server.host, port: t.server.port },
-      replicas: [],
-    };
-    return half;
-  });
+  const halves = plan.targets.map((t) => targetShardConfig(config, t));
   const shards = [...config.shards];
   shards.splice(index, 1, ...halves);
   const defaultShard =
