@@ -7,9 +7,15 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { type Ledger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
-import { expectLedgerHolds, postAdmin, sleep, waitForMigration } from '../support/migration-helpers.js';
+import {
+  expectLedgerHolds,
+  migrationWriters,
+  postAdmin,
+  sleep,
+  waitForMigration,
+} from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -17,14 +23,11 @@ let api = '';
 
 // Users of both shards, so both sources see writes during the copy, the catch-up and the block.
 const writers = (idBase: number) =>
-  startWriterPool({
-    url: fx.url(),
-    writers: 6,
-    readers: 2,
-    writesPerSecond: 300,
-    users: [...usersIn(parseKeyRange('-80'), 50, 1, 50), ...usersIn(parseKeyRange('80-'), 50, 1, 50)],
+  migrationWriters(
+    fx,
+    [...usersIn(parseKeyRange('-80'), 50, 1, 50), ...usersIn(parseKeyRange('80-'), 50, 1, 50)],
     idBase,
-  });
+  );
 
 beforeAll(async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));

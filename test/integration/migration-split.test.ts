@@ -8,20 +8,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
-import { expectLedgerHolds, sleep, waitForMigration } from '../support/migration-helpers.js';
+import {
+  expectLedgerHolds,
+  migrationWriters,
+  sleep,
+  waitForMigration,
+} from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 
-const writers = (idBase: number) =>
-  startWriterPool({
-    url: fx.url(),
-    writers: 6,
-    readers: 2,
-    writesPerSecond: 300,
-    users: usersIn(parseKeyRange('-80'), 100, 1, 50),
-    idBase,
-  });
+const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
 
 beforeAll(async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));

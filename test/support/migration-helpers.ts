@@ -2,7 +2,7 @@
 // `shardgate migrate` does, waiting for an in-process proxy's migration to settle, and checking a
 // writer pool's ledger against the servers of the topology the proxy routes to now.
 import { expect } from 'vitest';
-import { checkLedger, type Ledger } from '../../bench/lib/write-ledger.js';
+import { checkLedger, type Ledger, startWriterPool } from '../../bench/lib/write-ledger.js';
 import type { migrationSummary } from '../../src/admin/api-migrations.js';
 import type { SplitPlan } from '../../src/migration/plan.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
@@ -60,4 +60,9 @@ export async function expectLedgerHolds(fx: ProxyFixture, ledger: Ledger, idBase
   const report = await checkLedger(ledger, shards, idBase);
   expect(report.problems).toEqual([]);
   expect(report.checkedInserts).toBeGreaterThan(20);
+}
+
+/** The paced writers (6, with 2 readers, 300 writes/s) a live migration runs under, on `users`. */
+export function migrationWriters(fx: ProxyFixture, users: number[], idBase: number) {
+  return startWriterPool({ url: fx.url(), writers: 6, readers: 2, writesPerSecond: 300, users, idBase });
 }
