@@ -17,10 +17,12 @@ import {
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
+  resumeServers,
+  startMysqlFaultFixture,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: MysqlProxyFixture;
@@ -50,13 +52,7 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
 }
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 1,
-    replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
-  });
-  await fx.cluster.waitForReplication('s0-replica1');
-  await fx.cluster.waitForReplication('s0-replica2');
+  fx = await startMysqlFaultFixture();
   sessionProxy = await startProxy(
     { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
     { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
@@ -67,13 +63,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const name of SERVERS) {
-    try {
-      fx?.cluster.signalServer(name, 'SIGCONT');
-    } catch {
-      // Not running.
-    }
-  }
+  resumeServers(fx, SERVERS);
   await sessionProxy?.close();
   await fx?.stop();
 });

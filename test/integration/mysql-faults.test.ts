@@ -6,9 +6,11 @@ import {
   mysqlFailure as failure,
   mysqlLikesOf as likesOf,
   mysqlHealth,
+  resumeServers,
+  startMysqlFaultFixture,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: MysqlProxyFixture;
@@ -21,26 +23,14 @@ async function killOn(server: string, thread: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 1,
-    replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
-  });
-  await fx.cluster.waitForReplication('s0-replica1');
-  await fx.cluster.waitForReplication('s0-replica2');
+  fx = await startMysqlFaultFixture();
   await waitFor('every server probed', () =>
     fx.proxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
   );
 }, 240_000);
 
 afterAll(async () => {
-  for (const name of ['s0-replica1', 's0-replica2']) {
-    try {
-      fx?.cluster.signalServer(name, 'SIGCONT');
-    } catch {
-      // Not running.
-    }
-  }
+  resumeServers(fx, ['s0-replica1', 's0-replica2']);
   await fx?.stop();
 });
 

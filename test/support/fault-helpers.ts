@@ -5,6 +5,7 @@ import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import type { ProxyHandle } from '../../src/proxy.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
 
 /** The PostgreSQL lag monitor's health of `server`. */
 export function pgHealth(proxy: ProxyHandle, server: string) {
@@ -65,3 +66,26 @@ export const mysqlLikesOf = async (c: mysql.Connection, user: number) =>
 export const pgLikesOf = async (c: pg.Client, user: number) =>
   (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user])).rows[0]!
     .n;
+
+/** One MariaDB shard (a primary, two replicas in sync) probed often, with a 500 ms probe timeout. */
+export async function startMysqlFaultFixture(): Promise<MysqlProxyFixture> {
+  const fx = await startMysqlProxyFixture({
+    shards: 1,
+    replicas: 2,
+    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+  });
+  await fx.cluster.waitForReplication('s0-replica1');
+  await fx.cluster.waitForReplication('s0-replica2');
+  return fx;
+}
+
+/** SIGCONT to every server a test may have stopped (those not running are passed over). */
+export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly string[]): void {
+  for (const name of names) {
+    try {
+      fx?.cluster.signalServer(name, 'SIGCONT');
+    } catch {
+      // Not running.
+    }
+  }
+}
