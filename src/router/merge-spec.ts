@@ -64,6 +64,16 @@ function setOperationOrder(select: SelectShape, what: string): MergeOrder[] | { 
   return orderBy;
 }
 
+/** The merge of rows the shards return whole (no grouping): order, deduplicate if asked, page. */
+function rowMerge(
+  orderBy: MergeOrder[],
+  offset: number,
+  limit: number | null,
+  distinct: boolean,
+): Pick<MergeSpec, 'orderBy' | 'groupBy' | 'aggregates' | 'offset' | 'limit' | 'distinct'> {
+  return { orderBy, groupBy: [], aggregates: [], offset, limit, distinct };
+}
+
 export function mergeFor(
   select: SelectShape | null,
   resolve: (ref: ValueRef) => string | null,
@@ -184,12 +194,7 @@ export function mergeFor(
   if (proxyWindows && select.windowProgram)
     return {
       merge: {
-        orderBy,
-        groupBy: [],
-        aggregates: [],
-        offset,
-        limit,
-        distinct: false,
+        ...rowMerge(orderBy, offset, limit, false),
         windows: select.windowProgram,
         visibleColumns: select.outputs.length,
       },
@@ -309,12 +314,7 @@ function setOpsMerge(
   });
   return {
     merge: {
-      orderBy,
-      groupBy: [],
-      aggregates: [],
-      offset,
-      limit,
-      distinct: false,
+      ...rowMerge(orderBy, offset, limit, false),
       setOps: { tree: setOps.tree, onceLeaves },
       visibleColumns: null,
     },
@@ -348,12 +348,7 @@ function unionMerge(
   if (union.all && orderBy.length === 0 && limit === null && offset === 0) return { merge: null, rewrite };
   return {
     merge: {
-      orderBy,
-      groupBy: [],
-      aggregates: [],
-      offset,
-      limit,
-      distinct: !union.all,
+      ...rowMerge(orderBy, offset, limit, !union.all),
       visibleColumns: null,
     },
     rewrite,
