@@ -13,8 +13,8 @@ import {
   expectLedgerHolds,
   migrationWriters,
   postAdmin,
+  settleUnderWriters,
   sleep,
-  waitForMigration,
 } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
@@ -98,14 +98,8 @@ describe('live merge under writes', () => {
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     id = started.json.migration!.id;
     expect(id).toMatch(/^merge-s0-s1-/);
-    const done = await waitForMigration(fx, id, ['verified', 'switched', 'aborted'], 150_000);
-    await sleep(500);
-    await load.stop();
+    const done = await settleUnderWriters(fx, id, load, 'merge', 150_000);
     const { ledger } = load;
-    const cutover = done.cutovers.at(-1)!;
-    console.log(
-      `merge: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
-    );
     expect(done.phase, done.status).toBe('verified');
     expect(done.verify!.mismatches).toEqual([]);
     expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);

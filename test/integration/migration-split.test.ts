@@ -11,6 +11,7 @@ import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import {
   expectLedgerHolds,
   migrationWriters,
+  settleUnderWriters,
   sleep,
   waitForMigration,
 } from '../support/migration-helpers.js';
@@ -70,14 +71,8 @@ describe('live split under writes', () => {
       verify: 'full',
     });
     id = started.id;
-    const done = await waitForMigration(fx, id, ['verified', 'switched', 'aborted'], 120_000);
-    await sleep(500);
-    await load.stop();
+    const done = await settleUnderWriters(fx, id, load, 'split', 120_000);
     const { ledger } = load;
-    const cutover = done.cutovers.at(-1)!;
-    console.log(
-      `split: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
-    );
     expect(done.phase, done.status).toBe('verified');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
     expect(ledger.errors).toEqual([]);

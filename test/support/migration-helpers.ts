@@ -66,3 +66,25 @@ export async function expectLedgerHolds(fx: ProxyFixture, ledger: Ledger, idBase
 export function migrationWriters(fx: ProxyFixture, users: number[], idBase: number) {
   return startWriterPool({ url: fx.url(), writers: 6, readers: 2, writesPerSecond: 300, users, idBase });
 }
+
+/**
+ * Waits for migration `id` to settle (verified, switched or aborted), lets the writers run half a
+ * second more, stops them and logs the writes and the last cutover's figures under `label`.
+ */
+export async function settleUnderWriters(
+  fx: ProxyFixture,
+  id: string,
+  load: { ledger: Ledger; stop(): Promise<void> },
+  label: string,
+  timeoutMs: number,
+): Promise<MigrationState> {
+  const done = await waitForMigration(fx, id, ['verified', 'switched', 'aborted'], timeoutMs);
+  await sleep(500);
+  await load.stop();
+  const { ledger } = load;
+  const cutover = done.cutovers.at(-1)!;
+  console.log(
+    `${label}: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
+  );
+  return done;
+}
