@@ -8,6 +8,7 @@
 // and the invariant: the sum of the balances is unchanged and nothing is left prepared.
 import type { Command } from 'commander';
 import pg from 'pg';
+import { type Account, transferBalance } from '../lib/balance-transfer.js';
 import { intOption } from '../lib/cli-args.js';
 import { type DemoTopology, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
@@ -20,30 +21,13 @@ interface TransferOptions {
   accounts: number;
 }
 
-interface Account {
-  id: number;
-  user: number;
-}
-
 const FIRST_ID = 8_000_000_000;
 
 async function transfer(c: pg.Client, from: Account, to: Account, amount: number): Promise<boolean> {
   try {
-    await c.query('BEGIN');
-    await c.query('UPDATE balances SET balance = balance - $1 WHERE id = $2 AND user_id = $3', [
-      amount,
-      from.id,
-      from.user,
-    ]);
-    await c.query('UPDATE balances SET balance = balance + $1 WHERE id = $2 AND user_id = $3', [
-      amount,
-      to.id,
-      to.user,
-    ]);
-    await c.query('COMMIT');
+    await transferBalance(c, from, to, amount);
     return true;
   } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
     // Conflicts (deadlock, lock timeout across shards, aborted commit) are retried by applications.
     if (/^(40|55P03)/.test((err as { code?: string }).code ?? '')) return false;
     throw err;

@@ -2,6 +2,7 @@
 // /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
 
 import { serverPoolStats } from '../backend/pool.js';
+import { shunState } from '../backend/shunning.js';
 import type { RuntimeTopology } from '../backend/topology.js';
 import {
   computeSplitPoint,
@@ -114,10 +115,7 @@ export function registerMonitoringRoutes(
             lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
             lastError: h?.lastError ?? null,
             up: h ? probeUp(h) : null,
-            shunned: h?.shunned ?? false,
-            shunReason: h?.shunReason ?? null,
-            shunnedAt: h?.shunnedAt ?? null,
-            shunsTotal: h?.shunsTotal ?? 0,
+            ...shunState(h),
           };
         }),
       };

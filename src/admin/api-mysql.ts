@@ -1,6 +1,7 @@
 // The MySQL side's servers as /api/shards shows the PostgreSQL side's: role (after any promotion),
 // health, lag, the last probe error and the shunning state (issue 14). Open, like /api/shards.
 import type { MysqlTopology } from '../backend/mysql-topology.js';
+import { shunState } from '../backend/shunning.js';
 import type { AdminServer } from './http.js';
 
 export function registerMysqlRoutes(admin: AdminServer, topology: MysqlTopology): void {
@@ -22,10 +23,7 @@ export function registerMysqlRoutes(admin: AdminServer, topology: MysqlTopology)
               healthy: srv.view.healthy,
               lagMs: srv.role === 'replica' ? (h?.lagMs ?? null) : null,
               lastError: h?.lastError ?? null,
-              shunned: h?.shunned ?? false,
-              shunReason: h?.shunReason ?? null,
-              shunnedAt: h?.shunnedAt ?? null,
-              shunsTotal: h?.shunsTotal ?? 0,
+              ...shunState(h),
             };
           }),
         })),

@@ -10,7 +10,7 @@ import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { IdentityPools } from './identity.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';
 import { MysqlPool } from './mysql-pool.js';
-import { applyPromotions, promotionOf } from './promotions.js';
+import { applyPromotions, recordPromotion } from './promotions.js';
 import { serverNames, shardPoolConfig } from './topology.js';
 
 export interface MysqlRuntimeServer {
@@ -57,9 +57,8 @@ export class MysqlTopology {
 
   /** A replica reports it is a primary: promoted, if its shard's primary is out of rotation. */
   private primarySeen(name: string): void {
-    const promotion = promotionOf(this.shards, name);
+    const promotion = recordPromotion(this.shards, this.promoted, name);
     if (!promotion) return;
-    this.promoted.set(promotion.shard, name);
     this.rebuild(this.config);
     this.onPromotion?.(promotion.shard, name, promotion.previous);
   }

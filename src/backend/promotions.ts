@@ -31,6 +31,20 @@ export function promotionOf(
   return { shard: shard.name, previous: shard.primary.name };
 }
 
+/**
+ * Records `server` in `promoted` (shard -> server) when it replaces its shard's primary (see
+ * promotionOf); the promotion, or null when it does not.
+ */
+export function recordPromotion(
+  shards: readonly ShardRoles[],
+  promoted: Map<string, string>,
+  server: string,
+): { shard: string; previous: string } | null {
+  const promotion = promotionOf(shards, server);
+  if (promotion) promoted.set(promotion.shard, server);
+  return promotion;
+}
+
 /** `config` with each shard's promoted server (shard -> server name) as its primary. */
 export function applyPromotions(
   config: ShardgateConfig,

@@ -20,6 +20,16 @@ export function unshunned(): Omit<ShunHealth, 'healthy'> {
   return { shunned: false, shunReason: null, shunnedAt: null, shunsTotal: 0 };
 }
 
+/** A server's shunning state for the admin API; a server not probed yet shows as never shunned. */
+export function shunState(h: Omit<ShunHealth, 'healthy'> | undefined): Omit<ShunHealth, 'healthy'> {
+  return {
+    shunned: h?.shunned ?? false,
+    shunReason: h?.shunReason ?? null,
+    shunnedAt: h?.shunnedAt ?? null,
+    shunsTotal: h?.shunsTotal ?? 0,
+  };
+}
+
 /** What a pool tells its topology (see pool.ts, mysql-pool.ts). */
 export interface ServerEvents {
   /** A connection to the server failed or was closed by it. */

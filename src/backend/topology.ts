@@ -15,7 +15,7 @@ import {
 } from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
 import { PgPool } from './pool.js';
-import { applyPromotions, promotionOf } from './promotions.js';
+import { applyPromotions, recordPromotion } from './promotions.js';
 
 export interface RuntimeServer {
   name: string;
@@ -76,9 +76,8 @@ export class RuntimeTopology {
 
   /** A replica reports it is not in recovery: promoted, if its shard's primary is out of rotation. */
   private primarySeen(name: string): void {
-    const promotion = promotionOf(this.shards, name);
+    const promotion = recordPromotion(this.shards, this.promoted, name);
     if (!promotion) return;
-    this.promoted.set(promotion.shard, name);
     this.rebuild(this.config);
     this.onPromotion?.(promotion.shard, name, promotion.previous);
   }

@@ -22,7 +22,17 @@ export function registerMigrateCommand(program: Command): void {
       .option('--admin-url <url>', 'admin API URL (default http://127.0.0.1:9930 or $SHARDGATE_ADMIN_URL)')
       .option('--token <token>', 'admin token (or $SHARDGATE_ADMIN_TOKEN)');
 
-  common(
+  /** The options every migration-starting command (split, move-table, merge) shares. */
+  const startCommand = (c: Command) =>
+    common(
+      c
+        .option('--verify <mode>', 'verification after the switch: full | sample:N', 'sample:20')
+        .option('--dry-run', 'print the plan and change nothing')
+        .option('--no-follow', 'return once started instead of following the progress')
+        .option('--json', 'print JSON'),
+    );
+
+  startCommand(
     migrate
       .command('split <shard>')
       .description('split a shard in two while traffic continues (throttled copy, capture, bounded cutover)')
@@ -31,11 +41,7 @@ export function registerMigrateCommand(program: Command): void {
         '--at <point>',
         'keyspace split point as hex ("8c", "0x8c4f"), or "auto" (the advisor\'s balancing point)',
         'auto',
-      )
-      .option('--verify <mode>', 'verification after the switch: full | sample:N', 'sample:20')
-      .option('--dry-run', 'print the plan and change nothing')
-      .option('--no-follow', 'return once started instead of following the progress')
-      .option('--json', 'print JSON'),
+      ),
   ).action(async (shard: string, opts: Record<string, unknown>) => {
     const admin = adminOptions(program, opts);
     const targets = String(opts.targets)
@@ -45,95 +51,33 @@ export function registerMigrateCommand(program: Command): void {
       throw new Error('--targets takes exactly two server names, e.g. --targets spare1,spare2');
     }
     const body = { shard, at: opts.at, targets, verify: opts.verify, dryRun: opts.dryRun === true };
-    if (opts.dryRun) {
-      const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
-      process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
-      return;
-    }
-    const started = await adminRequest<{ migration: Summary; plan: SplitPlan }>(
-      admin,
-      'POST',
-      '/api/migrations',
-      body,
-    );
-    if (!opts.json)
-      process.stdout.write(`${renderPlan(started.plan)}\nmigration ${started.migration.id} started\n`);
-    if (opts.follow === false) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(started.migration, null, 2)}\n`);
-      return;
-    }
-    const end = await follow(admin, started.migration.id, opts.json === true);
-    process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
+    await startMigration(admin, body, opts);
   });
 
-  common(
+  startCommand(
     migrate
       .command('move-table <table>')
       .description(
         'move an unsharded table to another shard while traffic continues (copy, capture, bounded cutover)',
       )
-      .requiredOption('--to <shard>', "the shard that becomes the table's home")
-      .option('--verify <mode>', 'verification after the switch: full | sample:N', 'sample:20')
-      .option('--dry-run', 'print the plan and change nothing')
-      .option('--no-follow', 'return once started instead of following the progress')
-      .option('--json', 'print JSON'),
+      .requiredOption('--to <shard>', "the shard that becomes the table's home"),
   ).action(async (tableName: string, opts: Record<string, unknown>) => {
     const admin = adminOptions(program, opts);
     const body = { table: tableName, to: opts.to, verify: opts.verify, dryRun: opts.dryRun === true };
-    if (opts.dryRun) {
-      const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
-      process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
-      return;
-    }
-    const started = await adminRequest<{ migration: Summary; plan: SplitPlan }>(
-      admin,
-      'POST',
-      '/api/migrations',
-      body,
-    );
-    if (!opts.json)
-      process.stdout.write(`${renderPlan(started.plan)}\nmigration ${started.migration.id} started\n`);
-    if (opts.follow === false) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(started.migration, null, 2)}\n`);
-      return;
-    }
-    const end = await follow(admin, started.migration.id, opts.json === true);
-    process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
+    await startMigration(admin, body, opts);
   });
 
-  common(
+  startCommand(
     migrate
       .command('merge <a> <b>')
       .description(
         'merge two shards owning adjacent key ranges into one on a spare server while traffic continues',
       )
-      .requiredOption('--into <server>', 'a server from migration.spares to hold the merged shard')
-      .option('--verify <mode>', 'verification after the switch: full | sample:N', 'sample:20')
-      .option('--dry-run', 'print the plan and change nothing')
-      .option('--no-follow', 'return once started instead of following the progress')
-      .option('--json', 'print JSON'),
+      .requiredOption('--into <server>', 'a server from migration.spares to hold the merged shard'),
   ).action(async (a: string, b: string, opts: Record<string, unknown>) => {
     const admin = adminOptions(program, opts);
     const body = { merge: [a, b], into: opts.into, verify: opts.verify, dryRun: opts.dryRun === true };
-    if (opts.dryRun) {
-      const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
-      process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
-      return;
-    }
-    const started = await adminRequest<{ migration: Summary; plan: SplitPlan }>(
-      admin,
-      'POST',
-      '/api/migrations',
-      body,
-    );
-    if (!opts.json)
-      process.stdout.write(`${renderPlan(started.plan)}\nmigration ${started.migration.id} started\n`);
-    if (opts.follow === false) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(started.migration, null, 2)}\n`);
-      return;
-    }
-    const end = await follow(admin, started.migration.id, opts.json === true);
-    process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
+    await startMigration(admin, body, opts);
   });
 
   common(
@@ -195,6 +139,36 @@ export function registerMigrateCommand(program: Command): void {
   action('cleanup', 'delete the moved rows from the source (only after a passed verification)', false);
   action('rollback', 'return traffic to the source, carrying back the writes made since the switch', false);
   action('abort', 'stop a migration before its switch; the source stays untouched', false);
+}
+
+/**
+ * POSTs a migration request: with --dry-run prints the plan only; otherwise starts it and, unless
+ * --no-follow, follows it until it settles (exit code 0 when it ends verified or cleaned).
+ */
+async function startMigration(
+  admin: AdminClientOptions,
+  body: Record<string, unknown>,
+  opts: Record<string, unknown>,
+): Promise<void> {
+  if (opts.dryRun) {
+    const { plan } = await adminRequest<{ plan: SplitPlan }>(admin, 'POST', '/api/migrations', body);
+    process.stdout.write(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+    return;
+  }
+  const started = await adminRequest<{ migration: Summary; plan: SplitPlan }>(
+    admin,
+    'POST',
+    '/api/migrations',
+    body,
+  );
+  if (!opts.json)
+    process.stdout.write(`${renderPlan(started.plan)}\nmigration ${started.migration.id} started\n`);
+  if (opts.follow === false) {
+    if (opts.json) process.stdout.write(`${JSON.stringify(started.migration, null, 2)}\n`);
+    return;
+  }
+  const end = await follow(admin, started.migration.id, opts.json === true);
+  process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
 }
 
 /** Polls a migration until it settles (or stops making progress), with a progress bar on a TTY. */

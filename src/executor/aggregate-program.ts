@@ -73,8 +73,10 @@ export function runProgram(
     if (!state) {
       state = { row: row.slice(), distinct: new Map(), pieces: new Map() };
       groups.set(key, state);
+      // The first row is the accumulator; only its DISTINCT sets and ordered pieces take it in.
       for (let i = 0; i < program.partials.length; i++)
-        absorbCollections(state, program.partials[i]!, i, row, columns);
+        if (startCollection(state, program.partials[i]!, i))
+          combine(state, program.partials[i]!, i, row, columns);
       continue;
     }
     for (let i = 0; i < program.partials.length; i++) combine(state, program.partials[i]!, i, row, columns);
@@ -101,21 +103,12 @@ export function runProgram(
   return out;
 }
 
-function absorbCollections(
-  state: GroupState,
-  p: ProgramPartial<string | null>,
-  i: number,
-  row: Row,
-  columns: ColumnInfo[],
-): void {
-  if (p.fn === 'distinct') {
-    const set = new Map<string, ArrayElement>();
-    state.distinct.set(i, set);
-    addDistinct(set, row[p.values] ?? null, columns[p.values]!, p.of === 'array_agg');
-  } else if (p.fn === 'array_agg' || p.fn === 'string_agg') {
-    state.pieces.set(i, []);
-    addPiece(state.pieces.get(i)!, p, row);
-  }
+/** An empty DISTINCT set or list of ordered pieces for partial `i`; false when it has none. */
+function startCollection(state: GroupState, p: ProgramPartial<string | null>, i: number): boolean {
+  if (p.fn === 'distinct') state.distinct.set(i, new Map());
+  else if (p.fn === 'array_agg' || p.fn === 'string_agg') state.pieces.set(i, []);
+  else return false;
+  return true;
 }
 
 function addDistinct(

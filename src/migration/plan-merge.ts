@@ -11,13 +11,15 @@ import {
   countKinds,
   estimateCopySeconds,
   formatBytes,
+  freeSpare,
   movedTables,
   type PlannedSource,
   type PlannedTable,
   type SplitPlan,
   serverAddress,
+  targetShardConfig,
+  throttleSettings,
 } from './plan.js';
-import type { ThrottleSettings } from './types.js';
 
 export interface MergeRequest {
   /** The two shards, in any order; their ranges must touch. */
@@ -65,16 +67,7 @@ export function mergeOrder(
 
 export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan {
   const [lo, hi] = mergeOrder(config, req.shards);
-  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
-  const spare = config.migration.spares.find((s) => s.name === req.into);
-  if (!spare) {
-    throw new ShardgateError('MIGRATION_INVALID', {
-      detail: `"${req.into}" is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
-    });
-  }
-  if (inUse.has(req.into)) {
-    throw new ShardgateError('MIGRATION_INVALID', { detail: `"${req.into}" already serves a shard` });
-  }
+  const spare = freeSpare(config, req.into, `"${req.into}"`);
   const sources: PlannedSource[] = [lo, hi].map((shard) => ({
     shard: shard.name,
     shardConfig: structuredClone(shard),
@@ -102,13 +95,7 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
   });
   const merged = mergedShardName(config, lo.name, hi.name);
   const m = config.migration;
-  const throttle: ThrottleSettings = {
-    rowsPerSecond: m.rowsPerSecond,
-    bytesPerSecond: m.bytesPerSecond,
-    maintenanceWindow: m.maintenanceWindow ?? null,
-    maintenanceMultiplier: m.maintenanceMultiplier,
-    batchRows: m.batchRows,
-  };
+  const throttle = throttleSettings(config);
   const explicitDefault = config.routing.defaultShard;
   const names = [lo.name, hi.name];
   const homes = Object.fromEntries(
@@ -165,17 +152,8 @@ export function configAfterMerge(config: ShardgateConfig, plan: SplitPlan): Shar
   const index = config.shards.findIndex((s) => names.includes(s.name));
   if (index < 0) return config;
   const target = plan.targets[0]!;
-  const spare = config.migration.spares.find((s) => s.name === target.server.name);
-  const mergedShard: ShardConfig = {
-    name: target.shard,
-    keyRange: target.range,
-    readOnly: false,
-    protocol: 'postgres',
-    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: [],
-  };
   const shards = config.shards.filter((s) => !names.includes(s.name));
-  shards.splice(index, 0, mergedShard);
+  shards.splice(index, 0, targetShardConfig(config, target));
   const defaultShard = names.includes(config.routing.defaultShard ?? '')
     ? target.shard
     : config.routing.defaultShard;

@@ -107,6 +107,33 @@ export function serverAddress(server: ServerConfig, name: string, config: Shardg
   };
 }
 
+/** The spare server `name` of migration.spares, refused when missing or already serving a shard. */
+export function freeSpare(config: ShardgateConfig, name: string, described: string): ServerConfig {
+  const spare = config.migration.spares.find((s) => s.name === name);
+  if (!spare) {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `${described} is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
+    });
+  }
+  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
+  if (inUse.has(name)) {
+    throw new ShardgateError('MIGRATION_INVALID', { detail: `${described} already serves a shard` });
+  }
+  return spare;
+}
+
+/** The copy's throttle, as configured under migration. */
+export function throttleSettings(config: ShardgateConfig): ThrottleSettings {
+  const m = config.migration;
+  return {
+    rowsPerSecond: m.rowsPerSecond,
+    bytesPerSecond: m.bytesPerSecond,
+    maintenanceWindow: m.maintenanceWindow ?? null,
+    maintenanceMultiplier: m.maintenanceMultiplier,
+    batchRows: m.batchRows,
+  };
+}
+
 export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan {
   const shard = config.shards.find((s) => s.name === req.shard);
   if (!shard) {
@@ -124,19 +151,9 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   if (req.targets[0] === req.targets[1]) {
     throw new ShardgateError('MIGRATION_INVALID', { detail: 'the two targets must be different servers' });
   }
-  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
-  const targetServers = req.targets.map((name) => {
-    const spare = config.migration.spares.find((s) => s.name === name);
-    if (!spare) {
-      throw new ShardgateError('MIGRATION_INVALID', {
-        detail: `target "${name}" is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
-      });
-    }
-    if (inUse.has(name)) {
-      throw new ShardgateError('MIGRATION_INVALID', { detail: `target "${name}" already serves a shard` });
-    }
-    return serverAddress(spare, name, config);
-  });
+  const targetServers = req.targets.map((name) =>
+    serverAddress(freeSpare(config, name, `target "${name}"`), name, config),
+  );
   const halves: KeyRange[] = [
     { start: range.start, end: at },
     { start: at, end: range.end },
@@ -144,13 +161,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   const names = uniqueShardNames(config, shard.name);
   const tables = movedTables(config, shard.name, req);
   const m = config.migration;
-  const throttle: ThrottleSettings = {
-    rowsPerSecond: m.rowsPerSecond,
-    bytesPerSecond: m.bytesPerSecond,
-    maintenanceWindow: m.maintenanceWindow ?? null,
-    maintenanceMultiplier: m.maintenanceMultiplier,
-    batchRows: m.batchRows,
-  };
+  const throttle = throttleSettings(config);
   const primaryName = serverNames(shard).primary;
   const source = serverAddress(shard.primary, primaryName, config);
   return {
@@ -292,13 +303,7 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
     { name: req.table, shardKey: '', keyType: 'int', kind: 'unsharded', ...size },
   ];
   const m = config.migration;
-  const throttle: ThrottleSettings = {
-    rowsPerSecond: m.rowsPerSecond,
-    bytesPerSecond: m.bytesPerSecond,
-    maintenanceWindow: m.maintenanceWindow ?? null,
-    maintenanceMultiplier: m.maintenanceMultiplier,
-    batchRows: m.batchRows,
-  };
+  const throttle = throttleSettings(config);
   return {
     operation: 'move',
     move: { table: req.table, to: target.name, before: before ? structuredClone(before) : null },
@@ -378,24 +383,28 @@ export function carriedTables(plan: SplitPlan, i: number): PlannedTable[] {
   return i === 0 ? tables : tables.filter((t) => (t.kind ?? 'sharded') !== 'reference');
 }
 
+/** A plan target as a shard of the config after the switch: its spare server as primary, no replicas yet. */
+export function targetShardConfig(
+  config: ShardgateConfig,
+  target: SplitPlan['targets'][number],
+): ShardConfig {
+  const spare = config.migration.spares.find((s) => s.name === target.server.name);
+  return {
+    name: target.shard,
+    keyRange: target.range,
+    readOnly: false,
+    protocol: 'postgres',
+    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
+    replicas: [],
+  };
+}
+
 /** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
 export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   if (plan.operation === 'move') return configAfterMove(config, plan);
   const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
   if (index < 0) return config;
-  const spares = config.migration.spares;
-  const halves = plan.targets.map((t) => {
-    const spare = spares.find((s) => s.name === t.server.name);
-    const half: ShardConfig = {
-      name: t.shard,
-      keyRange: t.range,
-      readOnly: false,
-      protocol: 'postgres',
-      primary: spare ?? { name: t.server.name, host: t.server.host, port: t.server.port },
-      replicas: [],
-    };
-    return half;
-  });
+  const halves = plan.targets.map((t) => targetShardConfig(config, t));
   const shards = [...config.shards];
   shards.splice(index, 1, ...halves);
   const defaultShard =

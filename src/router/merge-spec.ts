@@ -41,6 +41,39 @@ function count(
   return n;
 }
 
+/** The statement's LIMIT (null for none) and OFFSET (0 for none), or why they cannot be used. */
+function pageOf(
+  select: SelectShape,
+  resolve: (ref: ValueRef) => string | null,
+): { limit: number | null; offset: number } | { unsupported: string } {
+  const limit = count(select.limit, resolve, 'LIMIT');
+  if (typeof limit === 'string') return { unsupported: limit };
+  const offset = count(select.offset, resolve, 'OFFSET');
+  if (typeof offset === 'string') return { unsupported: offset };
+  return { limit, offset: offset ?? 0 };
+}
+
+/** ORDER BY of a set operation (`what`): only positions of its select list can be merged. */
+function setOperationOrder(select: SelectShape, what: string): MergeOrder[] | { unsupported: string } {
+  const orderBy: MergeOrder[] = [];
+  for (const item of select.orderBy) {
+    if (item.position === null || starBefore(select, item.position))
+      return { unsupported: `ORDER BY of ${what} that is not a column of its select list` };
+    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
+  }
+  return orderBy;
+}
+
+/** The merge of rows the shards return whole (no grouping): order, deduplicate if asked, page. */
+function rowMerge(
+  orderBy: MergeOrder[],
+  offset: number,
+  limit: number | null,
+  distinct: boolean,
+): Pick<MergeSpec, 'orderBy' | 'groupBy' | 'aggregates' | 'offset' | 'limit' | 'distinct'> {
+  return { orderBy, groupBy: [], aggregates: [], offset, limit, distinct };
+}
+
 export function mergeFor(
   select: SelectShape | null,
   resolve: (ref: ValueRef) => string | null,
@@ -137,11 +170,9 @@ export function mergeFor(
         : { op: e.op, args: e.args.map(resolveHaving) };
     having = resolveHaving(select.having.expr);
   }
-  const limit = count(select.limit, resolve, 'LIMIT');
-  if (typeof limit === 'string') return { unsupported: limit };
-  const offsetValue = count(select.offset, resolve, 'OFFSET');
-  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
-  const offset = offsetValue ?? 0;
+  const page = pageOf(select, resolve);
+  if ('unsupported' in page) return page;
+  const { limit, offset } = page;
 
   const limitsChange = grouped ? limit !== null || offset > 0 : offset > 0;
   const rewrite: ScatterRewrite | null =
@@ -163,12 +194,7 @@ export function mergeFor(
   if (proxyWindows && select.windowProgram)
     return {
       merge: {
-        orderBy,
-        groupBy: [],
-        aggregates: [],
-        offset,
-        limit,
-        distinct: false,
+        ...rowMerge(orderBy, offset, limit, false),
         windows: select.windowProgram,
         visibleColumns: select.outputs.length,
       },
@@ -242,10 +268,9 @@ function programMerge(
       return { unsupported: `ORDER BY ${item.name ?? 'an expression'} is not a column of the select list` };
     orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
   }
-  const limit = count(select.limit, resolve, 'LIMIT');
-  if (typeof limit === 'string') return { unsupported: limit };
-  const offsetValue = count(select.offset, resolve, 'OFFSET');
-  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const page = pageOf(select, resolve);
+  if ('unsupported' in page) return page;
+  const { limit, offset } = page;
   const resolved: ResolvedProgram = {
     outputs: program.outputs.map((e) => (e === null ? null : resolveExpr(e, resolve))),
     having: program.having === null ? null : resolveExpr(program.having, resolve),
@@ -258,7 +283,7 @@ function programMerge(
       orderBy,
       groupBy,
       aggregates: [],
-      offset: offsetValue ?? 0,
+      offset,
       limit,
       distinct: select.distinct,
       program: resolved,
@@ -278,28 +303,18 @@ function setOpsMerge(
   resolve: (ref: ValueRef) => string | null,
   tables: ShardedTables,
 ): MergeDecision {
-  const orderBy: MergeOrder[] = [];
-  for (const item of select.orderBy) {
-    if (item.position === null || starBefore(select, item.position))
-      return { unsupported: 'ORDER BY of a set operation that is not a column of its select list' };
-    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
-  }
-  const limit = count(select.limit, resolve, 'LIMIT');
-  if (typeof limit === 'string') return { unsupported: limit };
-  const offsetValue = count(select.offset, resolve, 'OFFSET');
-  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
+  const orderBy = setOperationOrder(select, 'a set operation');
+  if ('unsupported' in orderBy) return orderBy;
+  const page = pageOf(select, resolve);
+  if ('unsupported' in page) return page;
+  const { limit, offset } = page;
   const onceLeaves: number[] = [];
   setOps.branchTables.forEach((t, i) => {
     if (!t.some((name) => tables.sharded.has(name))) onceLeaves.push(i);
   });
   return {
     merge: {
-      orderBy,
-      groupBy: [],
-      aggregates: [],
-      offset: offsetValue ?? 0,
-      limit,
-      distinct: false,
+      ...rowMerge(orderBy, offset, limit, false),
       setOps: { tree: setOps.tree, onceLeaves },
       visibleColumns: null,
     },
@@ -323,28 +338,17 @@ function unionMerge(
       unsupported:
         'UNION ALL with a branch that reads no sharded table (it would repeat once per shard; use UNION or run it separately)',
     };
-  const orderBy: MergeOrder[] = [];
-  for (const item of select.orderBy) {
-    if (item.position === null || starBefore(select, item.position))
-      return { unsupported: 'ORDER BY of a UNION that is not a column of its select list' };
-    orderBy.push({ column: item.position - 1, desc: item.desc, nullsFirst: item.nullsFirst });
-  }
-  const limit = count(select.limit, resolve, 'LIMIT');
-  if (typeof limit === 'string') return { unsupported: limit };
-  const offsetValue = count(select.offset, resolve, 'OFFSET');
-  if (typeof offsetValue === 'string') return { unsupported: offsetValue };
-  const offset = offsetValue ?? 0;
+  const orderBy = setOperationOrder(select, 'a UNION');
+  if ('unsupported' in orderBy) return orderBy;
+  const page = pageOf(select, resolve);
+  if ('unsupported' in page) return page;
+  const { limit, offset } = page;
   const rewrite: ScatterRewrite | null =
     offset > 0 ? { limit: limit === null ? null : limit + offset, avgColumns: [] } : null;
   if (union.all && orderBy.length === 0 && limit === null && offset === 0) return { merge: null, rewrite };
   return {
     merge: {
-      orderBy,
-      groupBy: [],
-      aggregates: [],
-      offset,
-      limit,
-      distinct: !union.all,
+      ...rowMerge(orderBy, offset, limit, !union.all),
       visibleColumns: null,
     },
     rewrite,

@@ -4,35 +4,21 @@
 // as one database would describe it, and nothing is evaluated on partial rows), the partials of
 // every aggregate call are appended to the select list, and HAVING and ORDER BY are removed (the
 // merge evaluates them). Edits are located on the masked text (literals and comments blanked).
-import { ShardgateError } from '../errors.js';
 import { type PartialCall, programFor } from './pg-aggregate-program.js';
 import { isType, list, type Node } from './pg-ast.js';
-import { figureName } from './pg-select-shape.js';
-
-export interface Edit {
-  start: number;
-  end: number;
-  text: string;
-}
-
-interface Word {
-  word: string;
-  start: number;
-  end: number;
-}
-
-function unsupported(detail: string): ShardgateError {
-  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
-}
-
-function groupEnd(masked: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < masked.length; i++) {
-    if (masked[i] === '(') depth++;
-    else if (masked[i] === ')' && --depth === 0) return i + 1;
-  }
-  return masked.length;
-}
+import {
+  clauseEnd,
+  type Edit,
+  groupEnd,
+  HAVING_ENDS,
+  neutralHaving,
+  orderByRemoval,
+  SORT_DIRECTION,
+  scatterUnsupported,
+  selectListEnd,
+  typedNullOutputEdits,
+  type Word,
+} from './pg-masked-text.js';
 
 /** [start, end) spans of `masked` between start and end split at commas of depth 0. */
 function splitTopLevel(masked: string, start: number, end: number): Array<[number, number]> {
@@ -68,12 +54,10 @@ function topLevelMatch(masked: string, start: number, end: number, re: RegExp): 
   return -1;
 }
 
-const DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
-
 /** The texts an aggregate call is made of: arguments, ORDER BY, FILTER. */
 function callParts(sql: string, masked: string, f: Node) {
   const loc = f.location;
-  if (typeof loc !== 'number') throw unsupported('an aggregate whose call cannot be located');
+  if (typeof loc !== 'number') throw scatterUnsupported('an aggregate whose call cannot be located');
   const open = masked.indexOf('(', loc);
   const argsEnd = groupEnd(masked, open);
   let end = argsEnd;
@@ -93,7 +77,7 @@ function callParts(sql: string, masked: string, f: Node) {
       ? []
       : splitTopLevel(masked, orderAt + /^order\s+by/i.exec(masked.slice(orderAt))![0].length, inner[1]).map(
           ([a, b]) => {
-            const m = DIRECTION.exec(masked.slice(a, b));
+            const m = SORT_DIRECTION.exec(masked.slice(a, b));
             return sql.slice(a, m ? b - m[0].length : b).trim();
           },
         );
@@ -115,7 +99,7 @@ function partialSql(sql: string, masked: string, c: PartialCall): string[] {
     if (col.kind === 'column') {
       const loc = c.node.location;
       const m = typeof loc === 'number' ? IDENT.exec(masked.slice(loc)) : null;
-      if (!m) throw unsupported('a column inside an aggregate expression that cannot be located');
+      if (!m) throw scatterUnsupported('a column inside an aggregate expression that cannot be located');
       return sql.slice(loc as number, (loc as number) + m[0].length);
     }
     const p = callParts(sql, masked, c.node);
@@ -138,66 +122,28 @@ function partialSql(sql: string, masked: string, c: PartialCall): string[] {
   });
 }
 
-function quoteName(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 /** Edits that turn the client's SELECT into the per-shard SELECT of its aggregate program. */
 export function programEdits(sql: string, masked: string, words: Word[], select: Node): Edit[] {
   const planned = programFor(select, () => ({ kind: 'const', value: null }));
   if (planned === null || typeof planned === 'string')
-    throw unsupported(typeof planned === 'string' ? planned : 'aggregates the proxy cannot compute');
+    throw scatterUnsupported(typeof planned === 'string' ? planned : 'aggregates the proxy cannot compute');
   const { program, calls } = planned;
   const edits: Edit[] = [];
-  const selectAt = words.findIndex((w) => w.word === 'select');
-  const listEndWord = words
-    .slice(selectAt + 1)
-    .find((w) =>
-      ['from', 'where', 'group', 'having', 'window', 'order', 'limit', 'offset', 'fetch', 'for'].includes(
-        w.word,
-      ),
-    );
-  const listEnd = (listEndWord ? masked.slice(0, listEndWord.start) : masked).replace(/[\s;]+$/, '').length;
+  const listEnd = selectListEnd(masked, words);
   const targets = list(select.targetList).map((t) => isType(t, 'ResTarget') ?? {});
-  targets.forEach((rt, i) => {
-    if (program.outputs[i] === null) return;
-    const start = rt.location;
-    if (typeof start !== 'number') throw unsupported('a select-list item that cannot be located');
-    const next = targets[i + 1]?.location;
-    let end = typeof next === 'number' ? masked.lastIndexOf(',', next) : listEnd;
-    end = masked.slice(0, end).replace(/\s+$/, '').length;
-    let exprEnd = end;
-    if (typeof rt.name === 'string') {
-      const alias = /\s+(?:as\s+)?(?:"(?:[^"]|"")*"|[A-Za-z_][\w$]*)$/i.exec(masked.slice(start, end));
-      if (!alias) throw unsupported('a select-list alias that cannot be located');
-      exprEnd = end - alias[0].length;
-    }
-    const name = typeof rt.name === 'string' ? rt.name : figureName(rt.val);
-    edits.push({ start, end: start, text: '(CASE WHEN false THEN ' });
-    edits.push({ start: exprEnd, end, text: ` END) AS ${quoteName(name)}` });
+  targets.forEach((_, i) => {
+    if (program.outputs[i] !== null) edits.push(...typedNullOutputEdits(masked, targets, i, listEnd));
   });
   const appended = calls.flatMap((c) => partialSql(sql, masked, c));
   if (appended.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${appended.join(', ')}` });
   // HAVING and ORDER BY go: the merge filters and orders the merged groups.
-  const clauseEnd = (from: number, ends: string[]) => {
-    const next = words.slice(from + 1).find((w) => ends.includes(w.word));
-    return next ? next.start : masked.replace(/[\s;]+$/, '').length;
-  };
   const havingAt = words.findIndex((w) => w.word === 'having');
   if (havingAt >= 0) {
-    const end = clauseEnd(havingAt, ['window', 'order', 'limit', 'offset', 'fetch', 'for']);
+    const end = clauseEnd(masked, words, havingAt, HAVING_ENDS);
     // Parameters inside stay referenced (the shard's Parse must expect every bound value).
-    const text = masked.slice(words[havingAt]!.end, end).includes('$')
-      ? `HAVING (CASE WHEN false THEN (${sql.slice(words[havingAt]!.end, end).trim()}) END) IS NULL `
-      : '';
+    const text = neutralHaving(sql, masked, words[havingAt]!.end, end);
     edits.push({ start: words[havingAt]!.start, end, text });
   }
-  const orderAt = words.findIndex((w, i) => w.word === 'order' && words[i + 1]?.word === 'by');
-  if (orderAt >= 0)
-    edits.push({
-      start: words[orderAt]!.start,
-      end: clauseEnd(orderAt, ['limit', 'offset', 'fetch', 'for']),
-      text: '',
-    });
+  edits.push(...orderByRemoval(masked, words));
   return edits;
 }

@@ -5,9 +5,17 @@
 // values, its ORDER BY values, its arguments. Top-level ORDER BY / LIMIT / OFFSET are left to the
 // merge, which runs after the windows. The analyzer and the per-shard rewrite both call
 // windowProgramFor, so the hidden column layout means the same thing to both.
-import { ShardgateError } from '../errors.js';
 import { isType, lastName, list, type Node } from './pg-ast.js';
-import { figureName } from './pg-select-shape.js';
+import {
+  type Edit,
+  groupEnd,
+  orderByRemoval,
+  SORT_DIRECTION,
+  scatterUnsupported,
+  selectListEnd,
+  typedNullOutputEdits,
+  type Word,
+} from './pg-masked-text.js';
 
 export type WindowFn =
   | 'row_number'
@@ -53,10 +61,6 @@ interface Located {
   output: number;
   call: Node;
   def: Node;
-}
-
-function unsupported(detail: string): ShardgateError {
-  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
 }
 
 /** The window program of a SELECT; null when it has no windows; a string says why not. */
@@ -118,21 +122,6 @@ export function windowProgramFor(sel: Node): { program: WindowProgram; located: 
   return { program: { outputs, hiddenColumns: next - targets.length }, located };
 }
 
-interface Word {
-  word: string;
-  start: number;
-  end: number;
-}
-
-function groupEnd(masked: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < masked.length; i++) {
-    if (masked[i] === '(') depth++;
-    else if (masked[i] === ')' && --depth === 0) return i + 1;
-  }
-  return masked.length;
-}
-
 /** Depth-0 comma-separated items of masked[a, b). */
 function items(masked: string, a: number, b: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
@@ -164,43 +153,22 @@ function clauseAt(masked: string, a: number, b: number, first: string): number {
   return -1;
 }
 
-const DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
-
 /** Edits that turn the client's SELECT into the per-shard SELECT of its window program. */
-export function windowEdits(sql: string, masked: string, words: Word[], sel: Node) {
+export function windowEdits(sql: string, masked: string, words: Word[], sel: Node): Edit[] {
   const planned = windowProgramFor(sel);
   if (planned === null || typeof planned === 'string')
-    throw unsupported(typeof planned === 'string' ? planned : 'window functions the proxy cannot compute');
-  const edits: Array<{ start: number; end: number; text: string }> = [];
-  const targets = list(sel.targetList).map((t) => isType(t, 'ResTarget') ?? {});
-  const selectAt = words.findIndex((w) => w.word === 'select');
-  const listEndWord = words
-    .slice(selectAt + 1)
-    .find((w) =>
-      ['from', 'where', 'group', 'having', 'window', 'order', 'limit', 'offset', 'fetch', 'for'].includes(
-        w.word,
-      ),
+    throw scatterUnsupported(
+      typeof planned === 'string' ? planned : 'window functions the proxy cannot compute',
     );
-  const listEnd = (listEndWord ? masked.slice(0, listEndWord.start) : masked).replace(/[\s;]+$/, '').length;
+  const edits: Edit[] = [];
+  const targets = list(sel.targetList).map((t) => isType(t, 'ResTarget') ?? {});
+  const listEnd = selectListEnd(masked, words);
   const appended: string[] = [];
   for (const { output, call, def } of planned.located) {
-    const rt = targets[output]!;
-    const start = rt.location as number;
-    const nextTarget = targets[output + 1]?.location;
-    let end = typeof nextTarget === 'number' ? masked.lastIndexOf(',', nextTarget) : listEnd;
-    end = masked.slice(0, end).replace(/\s+$/, '').length;
-    let exprEnd = end;
-    if (typeof rt.name === 'string') {
-      const alias = /\s+(?:as\s+)?(?:"(?:[^"]|"")*"|[A-Za-z_][\w$]*)$/i.exec(masked.slice(start, end));
-      if (!alias) throw unsupported('a select-list alias that cannot be located');
-      exprEnd = end - alias[0].length;
-    }
-    const name = typeof rt.name === 'string' ? rt.name : figureName(rt.val);
-    edits.push({ start, end: start, text: '(CASE WHEN false THEN ' });
-    edits.push({ start: exprEnd, end, text: ` END) AS "${name.replace(/"/g, '""')}"` });
+    edits.push(...typedNullOutputEdits(masked, targets, output, listEnd));
     // The window's parentheses: inline after OVER, or the WINDOW clause's definition.
     const defLoc = def.location;
-    if (typeof defLoc !== 'number') throw unsupported('a window definition that cannot be located');
+    if (typeof defLoc !== 'number') throw scatterUnsupported('a window definition that cannot be located');
     const open = masked.indexOf('(', defLoc);
     const close = groupEnd(masked, open) - 1;
     const partitionAt = clauseAt(masked, open + 1, close, 'partition');
@@ -211,7 +179,7 @@ export function windowEdits(sql: string, masked: string, words: Word[], sel: Nod
         appended.push(sql.slice(a, b).trim());
     if (orderAt >= 0)
       for (const [a, b] of items(masked, byEnd(orderAt), close)) {
-        const m = DIRECTION.exec(masked.slice(a, b));
+        const m = SORT_DIRECTION.exec(masked.slice(a, b));
         appended.push(sql.slice(a, m ? b - m[0].length : b).trim());
       }
     const callOpen = masked.indexOf('(', call.location as number);
@@ -220,16 +188,8 @@ export function windowEdits(sql: string, masked: string, words: Word[], sel: Nod
       for (const [a, b] of items(masked, callOpen + 1, callClose)) appended.push(sql.slice(a, b).trim());
   }
   if (appended.length !== planned.program.hiddenColumns)
-    throw unsupported('window clauses that cannot be located in the text');
+    throw scatterUnsupported('window clauses that cannot be located in the text');
   if (appended.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${appended.join(', ')}` });
-  const orderAt = words.findIndex((w, i) => w.word === 'order' && words[i + 1]?.word === 'by');
-  if (orderAt >= 0) {
-    const stop = words.slice(orderAt + 1).find((w) => ['limit', 'offset', 'fetch', 'for'].includes(w.word));
-    edits.push({
-      start: words[orderAt]!.start,
-      end: stop ? stop.start : masked.replace(/[\s;]+$/, '').length,
-      text: '',
-    });
-  }
+  edits.push(...orderByRemoval(masked, words));
   return edits;
 }

@@ -4,11 +4,21 @@
 // a textual rewrite guided by parse-tree locations over a masked copy of the text (strings and
 // comments blanked by the fingerprint tokenizer's spans, so no keyword inside them is matched).
 import { parseSync } from 'libpg-query';
-import { ShardgateError } from '../errors.js';
 import type { ScatterRewrite } from '../router/plan.js';
 import { fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
+import {
+  clauseEnd,
+  type Edit,
+  groupEnd,
+  HAVING_ENDS,
+  neutralHaving,
+  scatterUnsupported,
+  selectListEnd,
+  statementEnd,
+  type Word,
+} from './pg-masked-text.js';
 import { programEdits } from './pg-program-rewrite.js';
 import { setOperationSql } from './pg-set-operations.js';
 import { windowEdits } from './pg-window-program.js';
@@ -65,12 +75,6 @@ export function maskSql(sql: string): string {
   return out;
 }
 
-interface Word {
-  word: string;
-  start: number;
-  end: number;
-}
-
 /** Words (and literal runs) at parenthesis depth 0 of a masked text. */
 function topLevelWords(masked: string): Word[] {
   const out: Word[] = [];
@@ -96,36 +100,6 @@ function topLevelWords(masked: string): Word[] {
   return out;
 }
 
-/** Index just past the parenthesized group opening at `open`. */
-function groupEnd(masked: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < masked.length; i++) {
-    if (masked[i] === '(') depth++;
-    else if (masked[i] === ')' && --depth === 0) return i + 1;
-  }
-  return masked.length;
-}
-
-const CLAUSE_WORDS = new Set([
-  'from',
-  'where',
-  'group',
-  'having',
-  'window',
-  'order',
-  'limit',
-  'offset',
-  'fetch',
-  'for',
-]);
-
-/** Clauses that can follow HAVING. */
-const HAVING_ENDS = new Set(['window', 'order', 'limit', 'offset', 'fetch', 'for']);
-
-function unsupported(detail: string): ShardgateError {
-  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
-}
-
 /** The statement text each shard runs, given the planner's ScatterRewrite. One SELECT only. */
 export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string {
   const masked = maskSql(sql);
@@ -133,15 +107,16 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   if (rewrite.setOps !== undefined) return setOperationSql(sql, masked, words, rewrite.setOps);
   // A top-level UNION's LIMIT/OFFSET (after its last branch) applies to the whole union.
   if (words.some((w) => w.word === 'intersect' || w.word === 'except'))
-    throw unsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
+    throw scatterUnsupported('INTERSECT/EXCEPT cannot be rewritten per shard');
   if (
     words.some((w) => w.word === 'union') &&
     (rewrite.avgColumns.length > 0 || (rewrite.statColumns?.length ?? 0) > 0)
   )
-    throw unsupported('aggregates in a UNION cannot be rewritten per shard');
-  if (words.some((w) => w.word === 'fetch')) throw unsupported('FETCH FIRST across shards (use LIMIT)');
-  const edits: Array<{ start: number; end: number; text: string }> = [];
-  const clauseEnd = (at: number): number => {
+    throw scatterUnsupported('aggregates in a UNION cannot be rewritten per shard');
+  if (words.some((w) => w.word === 'fetch'))
+    throw scatterUnsupported('FETCH FIRST across shards (use LIMIT)');
+  const edits: Edit[] = [];
+  const limitClauseEnd = (at: number): number => {
     // LIMIT/OFFSET, its value (5, $1::bigint, (5), ALL), then ROW/ROWS for OFFSET
     let j = words[at]!.end;
     while (j < masked.length && /\s/.test(masked[j]!)) j++;
@@ -152,15 +127,15 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   };
   const limitAt = words.findIndex((w) => w.word === 'limit');
   const offsetAt = words.findIndex((w) => w.word === 'offset');
-  const tail = masked.replace(/[\s;]+$/, '').length;
+  const tail = statementEnd(masked);
   // A removed LIMIT/OFFSET value that holds a parameter stays referenced as a NULL (no limit,
   // no offset): the client's Bind supplies every parameter, the shard's Parse must expect them.
   const kept = (at: number): string | null => {
     const value = sql
-      .slice(words[at]!.end, clauseEnd(at))
+      .slice(words[at]!.end, limitClauseEnd(at))
       .replace(/\s+rows?\s*$/i, '')
       .trim();
-    return masked.slice(words[at]!.end, clauseEnd(at)).includes('$')
+    return masked.slice(words[at]!.end, limitClauseEnd(at)).includes('$')
       ? `(CASE WHEN false THEN (${value})::bigint END)`
       : null;
   };
@@ -168,7 +143,7 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     const param = kept(limitAt);
     edits.push({
       start: words[limitAt]!.start,
-      end: clauseEnd(limitAt),
+      end: limitClauseEnd(limitAt),
       text:
         rewrite.limit === null
           ? param
@@ -185,7 +160,7 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
     const param = kept(offsetAt);
     edits.push({
       start: words[offsetAt]!.start,
-      end: clauseEnd(offsetAt),
+      end: limitClauseEnd(offsetAt),
       text: param ? `OFFSET ${param}` : '',
     });
   }
@@ -209,21 +184,15 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   return out;
 }
 
-/** A removed HAVING that holds parameters: kept as an always-true clause that is never evaluated. */
-export function neutralHaving(sql: string, masked: string, start: number, end: number): string {
-  if (!masked.slice(start, end).includes('$')) return '';
-  return `HAVING (CASE WHEN false THEN (${sql.slice(start, end).trim()}) END) IS NULL `;
-}
-
 function parsedSelect(sql: string): Node {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
     tree = parseSync(sql) as typeof tree;
   } catch {
-    throw unsupported('aggregates in a statement that does not parse');
+    throw scatterUnsupported('aggregates in a statement that does not parse');
   }
   const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
-  if (!select) throw unsupported('aggregates outside a SELECT');
+  if (!select) throw scatterUnsupported('aggregates outside a SELECT');
   return select;
 }
 
@@ -244,19 +213,19 @@ function aggregateEdits(
   try {
     tree = parseSync(sql) as typeof tree;
   } catch {
-    throw unsupported('avg() in a statement that does not parse');
+    throw scatterUnsupported('avg() in a statement that does not parse');
   }
   const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
   const targets = list(select?.targetList);
-  const edits: Array<{ start: number; end: number; text: string }> = [];
+  const edits: Edit[] = [];
   const appended: string[] = [];
   const call = (column: number | Node) => {
     const target =
       typeof column === 'number' ? isType(targets[column], 'ResTarget') : { val: { FuncCall: column } };
     const t = nodeType(target?.val);
-    if (t?.[0] !== 'FuncCall') throw unsupported('an aggregate under a cast or inside an expression');
+    if (t?.[0] !== 'FuncCall') throw scatterUnsupported('an aggregate under a cast or inside an expression');
     const loc = t[1].location;
-    if (typeof loc !== 'number') throw unsupported('an aggregate whose call cannot be located');
+    if (typeof loc !== 'number') throw scatterUnsupported('an aggregate whose call cannot be located');
     const open = masked.indexOf('(', loc);
     const argsEnd = groupEnd(masked, open);
     let close = argsEnd;
@@ -287,20 +256,17 @@ function aggregateEdits(
   if (having) {
     // HAVING's aggregates go to the end of the list; the clause itself is evaluated by the merge.
     const calls = havingCalls(select?.havingClause);
-    if (calls === null) throw unsupported('HAVING that the merge cannot evaluate');
+    if (calls === null) throw scatterUnsupported('HAVING that the merge cannot evaluate');
     for (const f of calls) {
       const c = call(f);
       appended.push(sql.slice(c.loc, c.end));
     }
     const at = words.findIndex((w) => w.word === 'having');
-    if (at < 0) throw unsupported('HAVING whose clause cannot be located');
-    const next = words.slice(at + 1).find((w) => HAVING_ENDS.has(w.word));
-    const end = next ? next.start : masked.replace(/[\s;]+$/, '').length;
+    if (at < 0) throw scatterUnsupported('HAVING whose clause cannot be located');
+    const end = clauseEnd(masked, words, at, HAVING_ENDS);
     edits.push({ start: words[at]!.start, end, text: neutralHaving(sql, masked, words[at]!.end, end) });
   }
-  const selectAt = words.findIndex((w) => w.word === 'select');
-  const endOfList = words.slice(selectAt + 1).find((w) => CLAUSE_WORDS.has(w.word));
-  const at = (endOfList ? masked.slice(0, endOfList.start) : masked).replace(/[\s;]+$/, '').length;
+  const at = selectListEnd(masked, words);
   edits.push({ start: at, end: at, text: `, ${appended.join(', ')}` });
   return edits;
 }

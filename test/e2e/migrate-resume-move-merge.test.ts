@@ -3,59 +3,17 @@
 // started again, and `shardgate migrate resume` finishes from the last checkpoint: no row lost,
 // none copied twice, the proxy serving from the new place; then a cleanup (move) and a rollback
 // (merge) through the CLI.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDemoData } from '../../src/local/demo-data.js';
-import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
-import { freePort, type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
+import {
+  countOn as count,
+  type MigrateCliFixture,
+  sleep,
+  startMigrateCliFixture,
+} from '../support/migrate-cli-fixture.js';
 
-const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-let cluster: PostgresCluster;
-let proxy: ChildProcess | null = null;
-let configFile = '';
-let adminUrl = '';
-let pgPort = 0;
-let output = '';
-
-async function startShardgate(): Promise<void> {
-  proxy = spawn(process.execPath, [cli, 'start', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
-  });
-  proxy.stdout?.on('data', (d) => (output += d));
-  proxy.stderr?.on('data', (d) => (output += d));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${adminUrl}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`shardgate did not start: ${output}`);
-}
-
-/** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
-function migrate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, 'migrate', ...args, '--admin-url', adminUrl],
-      { encoding: 'utf8', env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'test-token' }, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ status: code, stdout, stderr });
-      },
-    );
-  });
-}
+let f: MigrateCliFixture;
+const migrate = (...args: string[]) => f.migrate(...args);
 
 interface Status {
   phase: string;
@@ -64,75 +22,34 @@ interface Status {
   state: { legs: Array<{ copy: Array<{ rows: number; done: boolean }> }> };
 }
 
-async function status(id: string): Promise<Status> {
-  return (
-    await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
-  ).json() as never;
-}
-
-async function count(port: number, sql: string): Promise<number> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
-  await c.connect();
-  try {
-    return Number((await c.query(sql)).rows[0].n);
-  } finally {
-    await c.end();
-  }
-}
+const status = (id: string) => f.status<Status>(id);
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster({ shards: 2, replicasPerShard: 0, database: 'shardgate' });
-  const spare = await cluster.addSpare('spare1');
-  const dir = mkdtempSync(join(tmpdir(), 'sg-migrate-'));
-  pgPort = await freePort();
-  const adminPort = await freePort();
-  adminUrl = `http://127.0.0.1:${adminPort}`;
-  const config = configForLocalShards(
-    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-    {
-      database: 'shardgate',
-      overrides: {
-        admin: { token: 'test-token' },
-        listen: {
-          postgres: { host: '127.0.0.1', port: pgPort },
-          admin: { host: '127.0.0.1', port: adminPort },
-        },
-        // Never the repository's .shardgate/history.
-        observability: { history: { dir: join(dir, 'history') } },
-        // Slow enough that the copy is still running when the proxy is killed.
-        migration: {
-          stateDir: join(dir, 'migrations'),
-          rowsPerSecond: 1_500,
-          batchRows: 100,
-          spares: [{ name: spare.name, host: spare.host, port: spare.port }],
-        },
-      },
+  f = await startMigrateCliFixture({
+    spares: ['spare1'],
+    users: 300,
+    prepare: async (cluster) => {
+      // An unsharded table on the default shard s0, big enough for a copy that takes seconds.
+      const s0 = new pg.Client({
+        host: '127.0.0.1',
+        port: cluster.shards[0]!.primary.port,
+        user: 'postgres',
+        database: 'shardgate',
+      });
+      await s0.connect();
+      await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+      await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
+      // The proxy's `app` reaches the servers as its own role (no superuser): give it the table as an
+      // application's migration would. The moves copy these grants along.
+      await s0.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
+      await s0.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
+      await s0.end();
     },
-  );
-  await loadDemoData(config, { users: 300 });
-  // An unsharded table on the default shard s0, big enough for a copy that takes seconds.
-  const s0 = new pg.Client({
-    host: '127.0.0.1',
-    port: cluster.shards[0]!.primary.port,
-    user: 'postgres',
-    database: 'shardgate',
   });
-  await s0.connect();
-  await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
-  await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
-  // The proxy's `app` reaches the servers as its own role (no superuser): give it the table as an
-  // application's migration would. The moves copy these grants along.
-  await s0.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
-  await s0.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
-  await s0.end();
-  configFile = join(dir, 'shardgate.json');
-  writeFileSync(configFile, JSON.stringify(config));
-  await startShardgate();
 }, 180_000);
 
 afterAll(async () => {
-  proxy?.kill('SIGKILL');
-  await cluster?.stop();
+  await f?.stop();
 });
 
 /** Kills the proxy (SIGKILL) once `ready` holds during the copy, and starts it again. */
@@ -142,16 +59,14 @@ async function killMidCopy(id: string, ready: (s: Status) => boolean): Promise<S
     await sleep(25);
     s = await status(id);
   }
-  proxy!.kill('SIGKILL');
-  await new Promise((r) => proxy!.once('exit', r));
-  await startShardgate();
+  await f.crashAndRestart();
   return s;
 }
 
 async function proxyQuery(sql: string): Promise<Array<Record<string, unknown>>> {
   const c = new pg.Client({
     host: '127.0.0.1',
-    port: pgPort,
+    port: f.pgPort,
     user: 'app',
     password: 'app',
     database: 'shardgate',
@@ -165,7 +80,7 @@ async function proxyQuery(sql: string): Promise<Array<Record<string, unknown>>> 
 }
 
 const port = (name: string) =>
-  name === 'spare1' ? cluster.spares[0]!.port : cluster.shards.find((s) => s.name === name)!.primary.port;
+  name === 'spare1' ? f.cluster.spares[0]!.port : f.cluster.shards.find((s) => s.name === name)!.primary.port;
 
 describe('shardgate migrate move-table and merge with a proxy crash mid-copy', () => {
   it('move-table resumes after SIGKILL from the checkpoint and completes exactly', async () => {

@@ -2,114 +2,25 @@
 // killed (SIGKILL) in the middle of the throttled copy, started again, and `shardgate migrate
 // resume` finishes the split from the last checkpoint: no row lost, none copied twice, the moved
 // keys served by the new shards, and `migrate cleanup` deletes only the moved rows.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDemoData } from '../../src/local/demo-data.js';
-import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
-import { freePort, type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
+import {
+  countOn as count,
+  type MigrateCliFixture,
+  sleep,
+  startMigrateCliFixture,
+} from '../support/migrate-cli-fixture.js';
 
-const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-let cluster: PostgresCluster;
-let proxy: ChildProcess | null = null;
-let configFile = '';
-let adminUrl = '';
-let pgPort = 0;
-let output = '';
-
-async function startShardgate(): Promise<void> {
-  proxy = spawn(process.execPath, [cli, 'start', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
-  });
-  proxy.stdout?.on('data', (d) => (output += d));
-  proxy.stderr?.on('data', (d) => (output += d));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${adminUrl}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`shardgate did not start: ${output}`);
-}
-
-/** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
-function migrate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, 'migrate', ...args, '--admin-url', adminUrl],
-      { encoding: 'utf8', env: { ...process.env, SHARDGATE_ADMIN_TOKEN: 'test-token' }, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-        resolve({ status: code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function status(id: string): Promise<{ phase: string; status: string; copy: { rows: number } }> {
-  return (
-    await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
-  ).json() as never;
-}
-
-async function count(port: number, sql: string): Promise<number> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
-  await c.connect();
-  try {
-    return Number((await c.query(sql)).rows[0].n);
-  } finally {
-    await c.end();
-  }
-}
+let f: MigrateCliFixture;
+const migrate = (...args: string[]) => f.migrate(...args);
+const status = (id: string) => f.status<{ phase: string; status: string; copy: { rows: number } }>(id);
 
 beforeAll(async () => {
-  cluster = await startPostgresCluster({ shards: 2, replicasPerShard: 0, database: 'shardgate' });
-  const spares = [await cluster.addSpare('spare1'), await cluster.addSpare('spare2')];
-  const dir = mkdtempSync(join(tmpdir(), 'sg-migrate-'));
-  pgPort = await freePort();
-  const adminPort = await freePort();
-  adminUrl = `http://127.0.0.1:${adminPort}`;
-  const config = configForLocalShards(
-    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-    {
-      database: 'shardgate',
-      overrides: {
-        admin: { token: 'test-token' },
-        listen: {
-          postgres: { host: '127.0.0.1', port: pgPort },
-          admin: { host: '127.0.0.1', port: adminPort },
-        },
-        // Never the repository's .shardgate/history.
-        observability: { history: { dir: join(dir, 'history') } },
-        // Slow enough that the copy is still running when the proxy is killed.
-        migration: {
-          stateDir: join(dir, 'migrations'),
-          rowsPerSecond: 1_500,
-          batchRows: 100,
-          spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
-        },
-      },
-    },
-  );
-  await loadDemoData(config, { users: 600 });
-  configFile = join(dir, 'shardgate.json');
-  writeFileSync(configFile, JSON.stringify(config));
-  await startShardgate();
+  f = await startMigrateCliFixture({ spares: ['spare1', 'spare2'], users: 600 });
 }, 180_000);
 
 afterAll(async () => {
-  proxy?.kill('SIGKILL');
-  await cluster?.stop();
+  await f?.stop();
 });
 
 describe('shardgate migrate with a proxy crash mid-copy', () => {
@@ -141,9 +52,7 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     }
     const before = await status(id);
     expect(before.phase).toBe('copying');
-    proxy!.kill('SIGKILL');
-    await new Promise((r) => proxy!.once('exit', r));
-    await startShardgate();
+    await f.crashAndRestart();
 
     const listed = await migrate('status');
     expect(listed.stdout).toContain(id);
@@ -154,8 +63,8 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     expect(resumed.stdout).toContain(`${id}: verified`);
 
     // Exactly the source's rows, each on the half that owns it.
-    const s0 = cluster.shards[0]!.primary.port;
-    const [spare1, spare2] = cluster.spares;
+    const s0 = f.cluster.shards[0]!.primary.port;
+    const [spare1, spare2] = f.cluster.spares;
     for (const table of ['users', 'posts', 'likes']) {
       const total = await count(s0, `SELECT count(*) AS n FROM ${table}`);
       const left = await count(spare1!.port, `SELECT count(*) AS n FROM ${table}`);
@@ -172,7 +81,7 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     // The proxy routes to the halves now.
     const c = new pg.Client({
       host: '127.0.0.1',
-      port: pgPort,
+      port: f.pgPort,
       user: 'app',
       password: 'app',
       database: 'shardgate',
@@ -186,8 +95,8 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
 
     const cleaned = await migrate('cleanup', id);
     expect(cleaned.status, cleaned.stderr).toBe(0);
-    expect(await count(cluster.shards[0]!.primary.port, 'SELECT count(*) AS n FROM users')).toBe(0);
-    expect(await count(cluster.shards[1]!.primary.port, 'SELECT count(*) AS n FROM users')).toBeGreaterThan(
+    expect(await count(f.cluster.shards[0]!.primary.port, 'SELECT count(*) AS n FROM users')).toBe(0);
+    expect(await count(f.cluster.shards[1]!.primary.port, 'SELECT count(*) AS n FROM users')).toBeGreaterThan(
       0,
     );
   }, 240_000);

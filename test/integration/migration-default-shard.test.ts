@@ -10,23 +10,11 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import type { MigrationState } from '../../src/migration/state-store.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { sleep, waitForMigration } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<MigrationState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = fx.proxy.migrations!.get(id);
-    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
-    if (phases.includes(s.phase) && settled) return s;
-    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
-    await sleep(100);
-  }
-}
 
 /** What the proxy acknowledged for the unsharded and reference tables. */
 interface OtherLedger {
@@ -192,9 +180,11 @@ describe('split of the default shard with sharded, reference and unsharded table
     id = started.id;
     // The hot reference rows stop changing at the switch: rows rewritten several times a second
     // during verification would read as differences in every re-check round.
-    await waitFor(id, ['switched', 'verifying', 'verified', 'aborted'], 240_000).catch(() => undefined);
+    await waitForMigration(fx, id, ['switched', 'verifying', 'verified', 'aborted'], 240_000).catch(
+      () => undefined,
+    );
     await others.stop();
-    const done = await waitFor(id, ['verified', 'switched', 'aborted'], 240_000);
+    const done = await waitForMigration(fx, id, ['verified', 'switched', 'aborted'], 240_000);
     await sleep(300);
     await likes.stop();
     // The reference table is the same on every shard.

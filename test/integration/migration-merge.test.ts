@@ -7,67 +7,27 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import type { migrationSummary } from '../../src/admin/api-migrations.js';
-import type { SplitPlan } from '../../src/migration/plan.js';
-import type { MigrationState } from '../../src/migration/state-store.js';
+import { type Ledger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import {
+  expectLedgerHolds,
+  migrationWriters,
+  postAdmin,
+  settleUnderWriters,
+  sleep,
+} from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
-
-type Summary = ReturnType<typeof migrationSummary>;
-interface Reply {
-  plan?: SplitPlan;
-  migration?: Summary;
-  error?: string;
-}
 
 let fx: ProxyFixture;
 let api = '';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function post(pathName: string, body?: unknown): Promise<{ status: number; json: Reply }> {
-  const r = await fetch(`${api}${pathName}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer test-token' },
-    body: JSON.stringify(body ?? {}),
-  });
-  return { status: r.status, json: (await r.json()) as Reply };
-}
-
-async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<MigrationState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = fx.proxy.migrations!.get(id);
-    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
-    if (phases.includes(s.phase) && settled) return s;
-    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
-    await sleep(100);
-  }
-}
-
-/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
-async function expectLedgerHolds(ledger: Ledger, idBase: number): Promise<void> {
-  const shards = fx.proxy.topology.shardList().map((s) => ({
-    shard: s.name,
-    range: s.range,
-    host: s.primary.host,
-    port: s.primary.port,
-  }));
-  const report = await checkLedger(ledger, shards, idBase);
-  expect(report.problems).toEqual([]);
-  expect(report.checkedInserts).toBeGreaterThan(20);
-}
 
 // Users of both shards, so both sources see writes during the copy, the catch-up and the block.
 const writers = (idBase: number) =>
-  startWriterPool({
-    url: fx.url(),
-    writers: 6,
-    readers: 2,
-    writesPerSecond: 300,
-    users: [...usersIn(parseKeyRange('-80'), 50, 1, 50), ...usersIn(parseKeyRange('80-'), 50, 1, 50)],
+  migrationWriters(
+    fx,
+    [...usersIn(parseKeyRange('-80'), 50, 1, 50), ...usersIn(parseKeyRange('80-'), 50, 1, 50)],
     idBase,
-  });
+  );
 
 beforeAll(async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
@@ -102,7 +62,11 @@ describe('live merge under writes', () => {
   let merged: Ledger | null = null;
 
   it('plans a merge in key order and refuses what cannot merge', async () => {
-    const dry = await post('/api/migrations', { merge: ['s1', 's0'], into: 'spare1', dryRun: true });
+    const dry = await postAdmin(api, '/api/migrations', {
+      merge: ['s1', 's0'],
+      into: 'spare1',
+      dryRun: true,
+    });
     expect(dry.status, JSON.stringify(dry.json)).toBe(200);
     const plan = dry.json.plan!;
     expect(plan.operation).toBe('merge');
@@ -115,9 +79,9 @@ describe('live merge under writes', () => {
     expect(kinds).toMatchObject({ likes: 'sharded', app_settings: 'unsharded' });
     // The unsharded table lives on s0 only: only s0's source carries it.
     expect(plan.merge!.sources[1]!.tables.map((t) => t.name)).not.toContain('app_settings');
-    const self = await post('/api/migrations', { merge: ['s0', 's0'], into: 'spare1' });
+    const self = await postAdmin(api, '/api/migrations', { merge: ['s0', 's0'], into: 'spare1' });
     expect(self.status).toBe(400);
-    const notSpare = await post('/api/migrations', { merge: ['s0', 's1'], into: 's1-primary' });
+    const notSpare = await postAdmin(api, '/api/migrations', { merge: ['s0', 's1'], into: 's1-primary' });
     expect(notSpare.status).toBe(400);
     expect(notSpare.json.error ?? '').toMatch(/migration\.spares/);
     expect(fx.proxy.migrations!.list()).toEqual([]);
@@ -126,18 +90,16 @@ describe('live merge under writes', () => {
   it('merges s0 and s1 into spare1 while writers write to both: nothing lost, RYW holds', async () => {
     const load = writers(1_000_000_000);
     await sleep(500);
-    const started = await post('/api/migrations', { merge: ['s0', 's1'], into: 'spare1', verify: 'full' });
+    const started = await postAdmin(api, '/api/migrations', {
+      merge: ['s0', 's1'],
+      into: 'spare1',
+      verify: 'full',
+    });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     id = started.json.migration!.id;
     expect(id).toMatch(/^merge-s0-s1-/);
-    const done = await waitFor(id, ['verified', 'switched', 'aborted'], 150_000);
-    await sleep(500);
-    await load.stop();
+    const done = await settleUnderWriters(fx, id, load, 'merge', 150_000);
     const { ledger } = load;
-    const cutover = done.cutovers.at(-1)!;
-    console.log(
-      `merge: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
-    );
     expect(done.phase, done.status).toBe('verified');
     expect(done.verify!.mismatches).toEqual([]);
     expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);
@@ -145,7 +107,7 @@ describe('live merge under writes', () => {
     expect(ledger.errors).toEqual([]);
     expect(ledger.readErrors).toEqual([]);
     expect(ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(ledger, 1_000_000_000);
+    await expectLedgerHolds(fx, ledger, 1_000_000_000);
     merged = ledger;
 
     // Every kind of table is served by the merged shard, and sequences continue.
@@ -175,7 +137,7 @@ describe('live merge under writes', () => {
   it('rolls back with writes continuing: each write returns to the source owning its key', async () => {
     const load = writers(2_000_000_000);
     await sleep(800);
-    const r = await post(`/api/migrations/${id}/rollback`);
+    const r = await postAdmin(api, `/api/migrations/${id}/rollback`);
     await sleep(500);
     await load.stop();
     expect(r.status, JSON.stringify(r.json)).toBe(200);
@@ -184,10 +146,10 @@ describe('live merge under writes', () => {
     expect(load.ledger.errors).toEqual([]);
     expect(load.ledger.readErrors).toEqual([]);
     expect(load.ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(load.ledger, 2_000_000_000);
+    await expectLedgerHolds(fx, load.ledger, 2_000_000_000);
     if (merged) {
       merged.titles.clear();
-      await expectLedgerHolds(merged, 1_000_000_000);
+      await expectLedgerHolds(fx, merged, 1_000_000_000);
     }
     // The row written to the unsharded table on the merged shard is back on s0, its home.
     const c = await fx.client();
@@ -205,12 +167,12 @@ describe('live merge under writes', () => {
   }, 120_000);
 
   it('aborts a merge before its switch: both sources keep serving, no slot is left anywhere', async () => {
-    const started = await post('/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
+    const started = await postAdmin(api, '/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     const abortId = started.json.migration!.id;
     // Whatever phase the run is in (schema, copying, catching up): it must stop cleanly.
     await sleep(800);
-    const aborted = await post(`/api/migrations/${abortId}/abort`);
+    const aborted = await postAdmin(api, `/api/migrations/${abortId}/abort`);
     expect(aborted.status, JSON.stringify(aborted.json)).toBe(200);
     expect(aborted.json.migration!.phase).toBe('aborted');
     expect(fx.proxy.migrations!.isRunning(abortId)).toBe(false);

@@ -8,29 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { migrationSummary } from '../../src/admin/api-migrations.js';
-import type { SplitPlan } from '../../src/migration/plan.js';
+import { type MigrationSummary, postAdmin, sleep } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
-type Summary = ReturnType<typeof migrationSummary>;
-interface Reply {
-  plan?: SplitPlan;
-  migration?: Summary;
-  error?: string;
-}
+type Summary = MigrationSummary;
 
 let fx: ProxyFixture;
 let api = '';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function post(pathName: string, body?: unknown): Promise<{ status: number; json: Reply }> {
-  const r = await fetch(`${api}${pathName}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer test-token' },
-    body: JSON.stringify(body ?? {}),
-  });
-  return { status: r.status, json: (await r.json()) as Reply };
-}
 
 async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<Summary> {
   const deadline = Date.now() + timeoutMs;
@@ -114,7 +98,7 @@ describe('move-table', () => {
   let id = '';
 
   it('plans a move of an unsharded table and refuses a sharded one', async () => {
-    const dry = await post('/api/migrations', { table: 'audit_log', to: 's1', dryRun: true });
+    const dry = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's1', dryRun: true });
     expect(dry.status).toBe(200);
     expect(dry.json.plan).toMatchObject({
       operation: 'move',
@@ -123,17 +107,17 @@ describe('move-table', () => {
       tables: [{ name: 'audit_log', kind: 'unsharded', rows: 1000 }],
       targets: [{ shard: 's1' }],
     });
-    const sharded = await post('/api/migrations', { table: 'likes', to: 's1' });
+    const sharded = await postAdmin(api, '/api/migrations', { table: 'likes', to: 's1' });
     expect(sharded.status).toBe(400);
     expect(sharded.json.error ?? JSON.stringify(sharded.json)).toMatch(/only an unsharded table moves/);
-    const same = await post('/api/migrations', { table: 'audit_log', to: 's0' });
+    const same = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's0' });
     expect(same.status).toBe(400);
   });
 
   it('moves audit_log to s1 while a client inserts; routing, rows and the sequence follow', async () => {
     const writer = inserter(await fx.client(), 'during');
     await sleep(300);
-    const started = await post('/api/migrations', { table: 'audit_log', to: 's1', verify: 'full' });
+    const started = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's1', verify: 'full' });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     id = started.json.migration!.id;
     expect(id).toMatch(/^move-audit_log-/);
@@ -164,7 +148,7 @@ describe('move-table', () => {
     const c = await fx.client();
     const writer = inserter(c, 'before rollback');
     await sleep(500);
-    const r = await post(`/api/migrations/${id}/rollback`);
+    const r = await postAdmin(api, `/api/migrations/${id}/rollback`);
     await sleep(200);
     await writer.stop();
     expect(r.status, JSON.stringify(r.json)).toBe(200);

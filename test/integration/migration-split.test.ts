@@ -6,47 +6,20 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import type { MigrationState } from '../../src/migration/state-store.js';
+import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import {
+  expectLedgerHolds,
+  migrationWriters,
+  settleUnderWriters,
+  sleep,
+  waitForMigration,
+} from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<MigrationState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = fx.proxy.migrations!.get(id);
-    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
-    if (phases.includes(s.phase) && settled) return s;
-    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
-    await sleep(100);
-  }
-}
-
-/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
-async function expectLedgerHolds(ledger: Ledger, idBase: number): Promise<void> {
-  const shards = fx.proxy.topology.shardList().map((s) => ({
-    shard: s.name,
-    range: s.range,
-    host: s.primary.host,
-    port: s.primary.port,
-  }));
-  const report = await checkLedger(ledger, shards, idBase);
-  expect(report.problems).toEqual([]);
-  expect(report.checkedInserts).toBeGreaterThan(20);
-}
-
-const writers = (idBase: number) =>
-  startWriterPool({
-    url: fx.url(),
-    writers: 6,
-    readers: 2,
-    writesPerSecond: 300,
-    users: usersIn(parseKeyRange('-80'), 100, 1, 50),
-    idBase,
-  });
+const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
 
 beforeAll(async () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
@@ -98,20 +71,14 @@ describe('live split under writes', () => {
       verify: 'full',
     });
     id = started.id;
-    const done = await waitFor(id, ['verified', 'switched', 'aborted'], 120_000);
-    await sleep(500);
-    await load.stop();
+    const done = await settleUnderWriters(fx, id, load, 'split', 120_000);
     const { ledger } = load;
-    const cutover = done.cutovers.at(-1)!;
-    console.log(
-      `split: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
-    );
     expect(done.phase, done.status).toBe('verified');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
     expect(ledger.errors).toEqual([]);
     expect(ledger.readErrors).toEqual([]);
     expect(ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(ledger, 1_000_000_000);
+    await expectLedgerHolds(fx, ledger, 1_000_000_000);
     beforeSplit = ledger;
   }, 180_000);
 
@@ -120,7 +87,7 @@ describe('live split under writes', () => {
     const victim = await direct.query('SELECT id FROM likes ORDER BY id LIMIT 1');
     await direct.query('UPDATE likes SET post_id = post_id + 1000 WHERE id = $1', [victim.rows[0].id]);
     fx.proxy.migrations!.verifyAgain(id);
-    const s = await waitFor(id, ['verified', 'switched'], 60_000);
+    const s = await waitForMigration(fx, id, ['verified', 'switched'], 60_000);
     expect(s.phase).toBe('switched');
     expect(s.verify!.mismatches.map((m) => m.table)).toContain('likes');
     await expect(fx.proxy.migrations!.cleanup(id)).rejects.toThrow(/mismatching chunk/);
@@ -138,12 +105,12 @@ describe('live split under writes', () => {
     expect(load.ledger.errors).toEqual([]);
     expect(load.ledger.readErrors).toEqual([]);
     expect(load.ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(load.ledger, 2_000_000_000);
+    await expectLedgerHolds(fx, load.ledger, 2_000_000_000);
     // The writes of the split run are still where they belong after going back.
     // (Their titles were overwritten by this run's writers: only the inserts still speak.)
     if (beforeSplit) {
       beforeSplit.titles.clear();
-      await expectLedgerHolds(beforeSplit, 1_000_000_000);
+      await expectLedgerHolds(fx, beforeSplit, 1_000_000_000);
     }
   }, 90_000);
 });
@@ -195,7 +162,7 @@ describe('a split whose capture falls behind', () => {
       targets: ['spare3', 'spare4'],
       verify: { sample: 5 },
     });
-    await waitFor(started.id, ['catching_up', 'blocking', 'switched', 'verified'], 60_000);
+    await waitForMigration(fx, started.id, ['catching_up', 'blocking', 'switched', 'verified'], 60_000);
     // A lock on a target stalls the applier (as a slow or overloaded target would).
     const blocker = await fx.direct('spare3');
     await blocker.query('BEGIN');
@@ -206,12 +173,12 @@ describe('a split whose capture falls behind', () => {
     expect(fx.proxy.topology.shardNames()).toContain('s1');
     expect(held.cutovers.every((c) => c.outcome === 'aborted')).toBe(true);
     await blocker.query('ROLLBACK');
-    const done = await waitFor(started.id, ['verified', 'switched', 'aborted'], 90_000);
+    const done = await waitForMigration(fx, started.id, ['verified', 'switched', 'aborted'], 90_000);
     await load.stop();
     expect(done.phase, done.status).toBe('verified');
     expect(fx.proxy.topology.shardNames()).toContain('s1a');
     expect(load.ledger.errors).toEqual([]);
     expect(load.ledger.readErrors).toEqual([]);
-    await expectLedgerHolds(load.ledger, 3_000_000_000);
+    await expectLedgerHolds(fx, load.ledger, 3_000_000_000);
   }, 150_000);
 });

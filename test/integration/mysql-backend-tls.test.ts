@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
 import { type MysqlServerAddress, MysqlServerConnection } from '../../src/backend/mysql-server-connection.js';
-import { ShardgateError } from '../../src/errors.js';
 import { mariadbRunAs } from '../../src/local/mariadb-binaries.js';
+import { refusalOf } from '../support/backend-refusal.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
 
@@ -52,17 +52,8 @@ async function cipherOfSession(tls: BackendTls): Promise<string> {
   }
 }
 
-async function refusal(tls: BackendTls): Promise<ShardgateError> {
-  const err = await MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 }).then(
-    (conn) => {
-      conn.terminate();
-      throw new Error('connected, expected a refusal');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ShardgateError);
-  return err as ShardgateError;
-}
+const refusal = (tls: BackendTls) =>
+  refusalOf(() => MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 }));
 
 describe('TLS to MariaDB servers', () => {
   it('verify-full: the sessions the proxy opens run over TLS', async () => {

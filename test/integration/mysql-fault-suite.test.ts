@@ -13,60 +13,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import {
+  mysqlFailure as failure,
+  mysqlHealth as health,
+  mysqlLikesOf as likesOf,
+  resumeServers,
+  startMysqlFaultFixture,
+  watchMysqlClose as watchClose,
+} from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: MysqlProxyFixture;
 let sessionProxy: ProxyHandle;
 const SERVERS = ['s0-primary', 's0-replica1', 's0-replica2'];
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function health(proxy: ProxyHandle, server: string) {
-  const h = proxy.mysql!.topology.monitor.health().find((x) => x.name === server);
-  if (!h) throw new Error(`no health for ${server}`);
-  return h;
-}
-
 const inRotation = (proxy: ProxyHandle, server: string) =>
   health(proxy, server).healthy && !health(proxy, server).shunned;
-
-/** Whether the client connection was closed, and what it was told on its way out. */
-function watchClose(c: mysql.Connection): { closed: boolean; told: string[] } {
-  const state = { closed: false, told: [] as string[] };
-  c.on('end', () => {
-    state.closed = true;
-  });
-  // mysql2 emits 'error' (not 'end') when the server closes on it.
-  // An ERR the server sends unasked (mysql2 keeps its message, not its errno) comes as 'error' too.
-  c.on('error', (err: Error) => {
-    state.closed = true;
-    state.told.push(err.message);
-  });
-  return state;
-}
-
-/** The errno and message of a rejected query. */
-async function failure(p: Promise<unknown>): Promise<{ errno: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { errno?: number; message?: string };
-    return { errno: e.errno ?? -1, message: e.message ?? String(err) };
-  }
-  throw new Error('the statement succeeded');
-}
-
-const likesOf = async (c: mysql.Connection, user: number) =>
-  Number(
-    (await c.query<RowDataPacket[]>('SELECT count(*) AS n FROM likes WHERE user_id = ?', [user]))[0][0]!.n,
-  );
 
 /** The server_id of the server that answered a read of `likes`, and the count it read. */
 async function answeredBy(c: mysql.Connection, user: number, sleepSeconds = 0) {
@@ -88,13 +52,7 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
 }
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 1,
-    replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
-  });
-  await fx.cluster.waitForReplication('s0-replica1');
-  await fx.cluster.waitForReplication('s0-replica2');
+  fx = await startMysqlFaultFixture();
   sessionProxy = await startProxy(
     { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
     { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
@@ -105,13 +63,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const name of SERVERS) {
-    try {
-      fx?.cluster.signalServer(name, 'SIGCONT');
-    } catch {
-      // Not running.
-    }
-  }
+  resumeServers(fx, SERVERS);
   await sessionProxy?.close();
   await fx?.stop();
 });

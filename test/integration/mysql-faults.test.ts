@@ -1,55 +1,20 @@
-// Server faults on the MySQL side (issue 14), against launcher-started MariaDB (1 shard: a primary
-// and two GTID replicas) with mysql2. In transaction pooling a lost server connection ends a
-// statement or a transaction, never the client's session; a read that lost its server before any
-// byte reached the client runs elsewhere; a failing server leaves rotation at once; a server that
-// stops answering fails its statements instead of hanging them; a promoted replica (read_only off,
-// replicating from nobody) becomes the primary and the old one, back, is fenced. Session pooling
-// keeps the server's behaviour (the client is closed).
-import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import {
+  mysqlFailure as failure,
+  mysqlLikesOf as likesOf,
+  mysqlHealth,
+  resumeServers,
+  startMysqlFaultFixture,
+  watchMysqlClose as watchClose,
+} from '../support/fault-helpers.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: MysqlProxyFixture;
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function health(server: string) {
-  const h = fx.proxy.mysql!.topology.monitor.health().find((x) => x.name === server);
-  if (!h) throw new Error(`no health for ${server}`);
-  return h;
-}
-
-function watchClose(c: mysql.Connection): { closed: boolean } {
-  const state = { closed: false };
-  c.on('end', () => {
-    state.closed = true;
-  });
-  // mysql2 emits 'error' (not 'end') when the server closes on it.
-  c.on('error', () => {
-    state.closed = true;
-  });
-  return state;
-}
-
-/** The errno and message of a rejected query. */
-async function failure(p: Promise<unknown>): Promise<{ errno: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { errno?: number; message?: string };
-    return { errno: e.errno ?? -1, message: e.message ?? String(err) };
-  }
-  throw new Error('the statement succeeded');
-}
+const health = (server: string) => mysqlHealth(fx.proxy, server);
 
 async function killOn(server: string, thread: number): Promise<void> {
   const d = await fx.direct(server);
@@ -57,32 +22,15 @@ async function killOn(server: string, thread: number): Promise<void> {
   await d.end();
 }
 
-const likesOf = async (c: mysql.Connection, user: number) =>
-  Number(
-    (await c.query<RowDataPacket[]>('SELECT count(*) AS n FROM likes WHERE user_id = ?', [user]))[0][0]!.n,
-  );
-
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 1,
-    replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
-  });
-  await fx.cluster.waitForReplication('s0-replica1');
-  await fx.cluster.waitForReplication('s0-replica2');
+  fx = await startMysqlFaultFixture();
   await waitFor('every server probed', () =>
     fx.proxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
   );
 }, 240_000);
 
 afterAll(async () => {
-  for (const name of ['s0-replica1', 's0-replica2']) {
-    try {
-      fx?.cluster.signalServer(name, 'SIGCONT');
-    } catch {
-      // Not running.
-    }
-  }
+  resumeServers(fx, ['s0-replica1', 's0-replica2']);
   await fx?.stop();
 });
 

@@ -9,6 +9,8 @@ import {
   type MysqlProxyFixture,
   startMysqlProxyFixture,
 } from '../support/mysql-proxy-fixture.js';
+import { quotaOverrides } from '../support/quota-config.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: MysqlProxyFixture;
 
@@ -17,10 +19,7 @@ beforeAll(async () => {
     shards: 1,
     replicas: 0,
     demoUsers: 5,
-    overrides: {
-      users: MYSQL_TEST_USERS.map((u) => (u.name === 'app' ? { ...u, maxServerConnections: 2 } : u)),
-      pool: { size: 6, checkoutTimeoutMs: 1_000, idleTransactionTimeoutMs: 1_500 },
-    },
+    overrides: quotaOverrides(MYSQL_TEST_USERS),
   });
 }, 180_000);
 
@@ -28,14 +27,9 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** The quota tests wait up to 20 s, polling every 20 ms. */
+const waitForQuota = (what: string, check: () => boolean | Promise<boolean>) =>
+  waitFor(what, check, 20_000, 20);
 
 describe('per-user server connection limit (MySQL)', () => {
   it('a user at its limit waits, then gets 1203; other users are served; a freed slot goes to the waiter', async () => {
@@ -57,7 +51,7 @@ describe('per-user server connection limit (MySQL)', () => {
     await c2.end();
     await c3.end();
     await other.end();
-    await waitFor('every slot to be given back', () => serverSlotsHeld('mysql', 'app') === 0);
+    await waitForQuota('every slot to be given back', () => serverSlotsHeld('mysql', 'app') === 0);
   });
 });
 
@@ -68,7 +62,7 @@ describe('idle in transaction timeout (MySQL)', () => {
     c.on('error', (e: Error & { code?: unknown }) => errors.push(e));
     await c.query('BEGIN');
     await c.query("INSERT INTO trending_topics (id, user_id, topic) VALUES (777001, 0, 'idle')");
-    await waitFor('the session to be closed', () => errors.length > 0);
+    await waitForQuota('the session to be closed', () => errors.length > 0);
     // An error outside a command: mysql2 reports its errno as `code`.
     expect(errors[0]).toMatchObject({ code: 4031, fatal: true });
     expect((errors[0] as Error).message).toMatch(/pool\.idleTransactionTimeoutMs/);

@@ -2,16 +2,15 @@
 // caching_sha2_password's full authentication sends the clear password), a listener that
 // requires TLS refusing plain clients with 3159, and a smoke test with the `mariadb` command-line
 // client: login, queries, `use` (COM_INIT_DB) and `status` (COM_STATISTICS).
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { makeThrowawayCa } from '../support/throwaway-ca.js';
 
 const run = promisify(execFile);
 let fx: MysqlProxyFixture;
@@ -19,28 +18,11 @@ let strict: ProxyHandle;
 let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sg-mysql-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  // The listener's certificate; the clients here do not verify it.
+  const ca = makeThrowawayCa(null);
+  dir = ca.dir;
+  const cert = ca.serverCert;
+  const key = ca.serverKey;
   fx = await startMysqlProxyFixture({
     shards: 1,
     replicas: 0,

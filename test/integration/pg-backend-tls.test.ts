@@ -5,7 +5,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
 import { PgServerConnection, type ServerAddress } from '../../src/backend/pg-server-connection.js';
-import { ShardgateError } from '../../src/errors.js';
 import { unprivilegedUser } from '../../src/local/os-user.js';
 import { silentLogger } from '../../src/log.js';
 import { rememberBackendCredentials } from '../../src/migration/credentials.js';
@@ -13,6 +12,7 @@ import { withClient } from '../../src/migration/pg-connect.js';
 import { dumpTableSchema } from '../../src/migration/schema-copy.js';
 import type { TableMeta } from '../../src/migration/table-meta.js';
 import { startProxy } from '../../src/proxy.js';
+import { refusalOf } from '../support/backend-refusal.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
 
@@ -49,17 +49,7 @@ function address(tls: BackendTls): ServerAddress {
   };
 }
 
-async function refusal(tls: BackendTls): Promise<ShardgateError> {
-  const err = await PgServerConnection.connect(address(tls), 5_000).then(
-    (conn) => {
-      conn.terminate();
-      throw new Error('connected, expected a refusal');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ShardgateError);
-  return err as ShardgateError;
-}
+const refusal = (tls: BackendTls) => refusalOf(() => PgServerConnection.connect(address(tls), 5_000));
 
 async function sslOfSession(tls: BackendTls): Promise<string | undefined> {
   const conn = await PgServerConnection.connect(address(tls), 5_000);

@@ -10,26 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import {
+  pgHealth as health,
+  pgLikesOf as likesOf,
+  watchPgClose as watchClose,
+} from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
 let sessionProxy: ProxyHandle;
 const extraClients: pg.Client[] = [];
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function health(proxy: ProxyHandle, server: string) {
-  const h = proxy.topology.monitor.health().find((x) => x.name === server);
-  if (!h) throw new Error(`no health for ${server}`);
-  return h;
-}
 
 async function clientOf(proxy: ProxyHandle, options: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const c = new pg.Client({
@@ -45,18 +37,6 @@ async function clientOf(proxy: ProxyHandle, options: Partial<pg.ClientConfig> = 
   extraClients.push(c);
   return c;
 }
-
-function watchClose(c: pg.Client): { closed: boolean } {
-  const state = { closed: false };
-  c.on('end', () => {
-    state.closed = true;
-  });
-  return state;
-}
-
-const likesOf = async (c: pg.Client, user: number) =>
-  (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user])).rows[0]!
-    .n;
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {

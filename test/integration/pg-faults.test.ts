@@ -1,18 +1,12 @@
-// Server faults under real clients (issue 14). In transaction pooling a lost server connection
-// ends a statement or a transaction, never the client's session; a read that lost its server
-// before any byte reached the client runs on another server; a server that fails leaves rotation
-// at once and returns after good probes. Session pooling keeps the server's behaviour.
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgHealth, watchPgClose as watchClose } from '../support/fault-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** These tests wait up to 20 s unless told otherwise. */
+const waitFor = (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) =>
+  pollUntil(what, check, ms);
+const health = (fx: ProxyFixture, server: string) => pgHealth(fx.proxy, server);
 
 /** The pid of the backend running a statement that starts with `prefix` on `server`, once it runs. */
 async function activeBackend(
@@ -40,20 +34,6 @@ async function terminate(fx: ProxyFixture, server: string, pid: number): Promise
   const c = await fx.direct(server);
   await c.query('SELECT pg_terminate_backend($1)', [pid]);
   await c.end();
-}
-
-function health(fx: ProxyFixture, server: string) {
-  const h = fx.proxy.topology.monitor.health().find((x) => x.name === server);
-  if (!h) throw new Error(`no health for ${server}`);
-  return h;
-}
-
-function watchClose(c: pg.Client): { closed: boolean } {
-  const state = { closed: false };
-  c.on('end', () => {
-    state.closed = true;
-  });
-  return state;
 }
 
 describe('transaction pooling: client sessions outlive server connections', () => {

@@ -2,6 +2,8 @@
 // session idle inside a transaction is closed (its transaction rolled back), PgBouncer-like.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture, TEST_USERS } from '../support/proxy-fixture.js';
+import { quotaOverrides } from '../support/quota-config.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
 
@@ -9,10 +11,7 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 1,
     replicas: 0,
-    overrides: {
-      users: TEST_USERS.map((u) => (u.name === 'app' ? { ...u, maxServerConnections: 2 } : u)),
-      pool: { size: 6, checkoutTimeoutMs: 1_000, idleTransactionTimeoutMs: 1_500 },
-    },
+    overrides: quotaOverrides(TEST_USERS),
   });
 }, 180_000);
 
@@ -20,14 +19,9 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** The quota tests wait up to 20 s, polling every 20 ms. */
+const waitForQuota = (what: string, check: () => boolean | Promise<boolean>) =>
+  waitFor(what, check, 20_000, 20);
 
 describe('per-user server connection limit', () => {
   it('a user at its limit waits, then gets 53300; other users are served; a freed slot goes to the waiter', async () => {
@@ -56,7 +50,7 @@ describe('idle in transaction timeout', () => {
     c.on('error', (e: Error & { code?: string }) => errors.push(e));
     await c.query('BEGIN');
     await c.query("INSERT INTO trending_topics (id, topic) VALUES (777001, 'idle')");
-    await waitFor('the session to be closed', () => errors.length > 0);
+    await waitForQuota('the session to be closed', () => errors.length > 0);
     expect(errors[0]!.code).toBe('25P03');
     const check = await fx.client({ user: 'md5user', password: 'secret5' });
     const r = await check.query('SELECT count(*)::int AS n FROM trending_topics WHERE id = 777001');

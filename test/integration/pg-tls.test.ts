@@ -1,40 +1,15 @@
 // TLS on the PostgreSQL front end: SSLRequest answered 'S' and a TLS handshake when a certificate
 // is configured; a listener that requires TLS refuses plain connections with 28000.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { makeThrowawayCa } from '../support/throwaway-ca.js';
 
 let fx: ProxyFixture;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
+  // The listener's certificate; the clients here do not verify it.
+  const { serverCert: cert, serverKey: key } = makeThrowawayCa(null);
   fx = await startProxyFixture({ shards: 1, replicas: 0, overrides: { tls: { cert, key, required: true } } });
 });
 

@@ -5,10 +5,12 @@
 // through the log's own connection, and recovery finishes a transaction as its owner.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const FIRST_ID = 9_100_000;
 const START_BALANCE = 1000;
@@ -66,13 +68,8 @@ async function metric(p: StartedProcess, name: string): Promise<number> {
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** These tests poll every 100 ms: their checks query the servers. */
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
 
 /** `shardgate start` as the non-superuser service role, armed to SIGKILL itself at `failpoint`. */
 async function start(failpoint?: string): Promise<StartedProcess> {
@@ -98,26 +95,11 @@ async function connect(p: StartedProcess, user: string, password: string): Promi
   return c;
 }
 
-async function transfer(c: pg.Client, from: Account, to: Account, amount: number): Promise<void> {
-  await c.query('BEGIN');
-  await c.query('UPDATE balances SET balance = balance - $1 WHERE id = $2 AND user_id = $3', [
-    amount,
-    from.id,
-    from.user,
-  ]);
-  await c.query('UPDATE balances SET balance = balance + $1 WHERE id = $2 AND user_id = $3', [
-    amount,
-    to.id,
-    to.user,
-  ]);
-  await c.query('COMMIT');
-}
-
 /** A transfer by `user` through a proxy that kills itself right after writing the commit decision. */
 async function crashAfterDecision(user: string, password: string, from: Account, to: Account): Promise<void> {
   const p = await start('twopc-after-decision');
   const c = await connect(p, user, password);
-  await expect(transfer(c, from, to, 7)).rejects.toThrow();
+  await expect(transferBalance(c, from, to, 7)).rejects.toThrow();
   await waitFor('the proxy to die', async () => p.exited() !== null);
   expect(p.exited()).toBe('SIGKILL');
   await c.end().catch(() => undefined);
@@ -177,7 +159,7 @@ describe('two-phase commit of a user with its own role, the service role not a s
     const p = await start();
     const c = await connect(p, 'app', 'app-pw');
     expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe('app');
-    await transfer(c, a, b, 5);
+    await transferBalance(c, a, b, 5);
     await c.end();
     expect([await balanceOn(a), await balanceOn(b)]).toEqual([START_BALANCE - 5, START_BALANCE + 5]);
     expect(await preparedOwners()).toEqual([]);

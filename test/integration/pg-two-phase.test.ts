@@ -7,10 +7,12 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { repoRoot } from '../../src/local/local-config.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const FIRST_ID = 9_000_000;
 const START_BALANCE = 1000;
@@ -64,39 +66,14 @@ async function preparedAnywhere(): Promise<string[]> {
   return [...(await preparedOn(s0)), ...(await preparedOn(s1)), ...(await preparedOn(s2))];
 }
 
-async function transfer(client: pg.Client, from: Account, to: Account, amount: number): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    await client.query('UPDATE balances SET balance = balance - $1 WHERE id = $2 AND user_id = $3', [
-      amount,
-      from.id,
-      from.user,
-    ]);
-    await client.query('UPDATE balances SET balance = balance + $1 WHERE id = $2 AND user_id = $3', [
-      amount,
-      to.id,
-      to.user,
-    ]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
 async function metric(adminPort: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** These tests poll every 100 ms: their checks query the servers. */
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
 
 beforeAll(async () => {
   fx = await startProxyFixture({
@@ -168,7 +145,7 @@ describe('two-phase commit', () => {
   it('a single-shard transaction and a cross-shard one that wrote on one shard commit without 2PC', async () => {
     const before = await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total');
     const c = await fx.client();
-    await transfer(c, accounts[0]!, accounts[1]!, 1);
+    await transferBalance(c, accounts[0]!, accounts[1]!, 1);
     // Reads on s1, write on s0 only: the reader commits plainly, the writer's COMMIT is the client's.
     await c.query('BEGIN');
     await c.query('SELECT balance FROM balances WHERE id = $1 AND user_id = $2', [
@@ -256,7 +233,7 @@ describe('two-phase commit', () => {
           let to = accounts[Math.floor(random() * accounts.length)]!;
           if (to.id === from.id) to = accounts[(accounts.indexOf(from) + 4) % accounts.length]!;
           try {
-            await transfer(c, from, to, 1 + Math.floor(random() * 20));
+            await transferBalance(c, from, to, 1 + Math.floor(random() * 20));
             committed++;
           } catch (err) {
             // Deadlocks on one shard (40P01), across shards (lock_timeout, 55P03) and aborted
@@ -326,7 +303,7 @@ describe('recovery after a crash', () => {
   async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
     const p = await start(failpoint);
     const c = await childClient(p);
-    await expect(transfer(c, from, to, 7)).rejects.toThrow();
+    await expect(transferBalance(c, from, to, 7)).rejects.toThrow();
     await waitFor('the proxy to die', async () => p.exited() !== null);
     expect(p.exited()).toBe('SIGKILL');
     await c.end().catch(() => undefined);

@@ -603,13 +603,22 @@ export class ServerBinding {
   /** The connection died under shardgate's own statement: out of the session, out of the pool. */
   private giveUpLost(): void {
     if (this.released) return;
+    this.discardLost();
+    this.cycle.services.topology.shun(this.serverName, 'connection lost during a two-phase commit step');
+  }
+
+  /** Released: the session's server slot and this server's outstanding count are given back. */
+  private releaseServer(): void {
     this.markReleased();
-    const topology = this.cycle.services.topology;
-    const server = topology.server(this.serverName);
+    const server = this.cycle.services.topology.server(this.serverName);
     if (server) server.view.outstanding--;
+  }
+
+  /** A lost (or given up) connection: released, out of the pool and out of the session. */
+  private discardLost(): void {
+    this.releaseServer();
     this.pool.discard(this.conn);
     this.cycle.bindings.delete(this.serverName);
-    topology.shun(this.serverName, 'connection lost during a two-phase commit step');
   }
 
   get lost(): boolean {
@@ -624,9 +633,7 @@ export class ServerBinding {
   /** Return the connection to its pool (session idle, transaction finished). */
   release(): void {
     if (this.released) return;
-    this.markReleased();
-    const server = this.cycle.services.topology.server(this.serverName);
-    if (server) server.view.outstanding--;
+    this.releaseServer();
     const conn = this.conn;
     conn.onData = null;
     if (this.pausedForClient) conn.socket.resume();
@@ -662,9 +669,7 @@ export class ServerBinding {
     if (this.released) return;
     if (!this.tracker.idle) {
       // Mid-query: the response stream is in an unknown place; drop the connection.
-      this.markReleased();
-      const server = this.cycle.services.topology.server(this.serverName);
-      if (server) server.view.outstanding--;
+      this.releaseServer();
       this.cancel();
       this.pool.discard(this.conn);
       return;
@@ -679,12 +684,8 @@ export class ServerBinding {
   /** The connection is gone (or given up): fail the unit or the transaction, and maybe the session. */
   private lose(detail: string, shun: boolean): void {
     if (this.released) return;
-    this.markReleased();
+    this.discardLost();
     const topology = this.cycle.services.topology;
-    const server = topology.server(this.serverName);
-    if (server) server.view.outstanding--;
-    this.pool.discard(this.conn);
-    this.cycle.bindings.delete(this.serverName);
     if (shun) topology.shun(this.serverName, detail);
     topology.faultCounters.serverConnectionsLost++;
     const params = { server: this.serverName, shard: this.shard, detail };

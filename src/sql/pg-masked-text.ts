@@ -1,0 +1,114 @@
+// The pieces the textual per-shard rewrites of a PostgreSQL SELECT share (scatter-rewrite.ts,
+// pg-program-rewrite.ts, pg-window-program.ts). libpg-query cannot deparse, so they edit the
+// client's text: clauses are located on the masked copy (literals and comments blanked, same
+// offsets) and turned into edits that the caller applies right to left.
+import { ShardgateError } from '../errors.js';
+import type { Node } from './pg-ast.js';
+import { figureName } from './pg-select-shape.js';
+
+/** A word (or literal run) at parenthesis depth 0 of the masked text, lowercased. */
+export interface Word {
+  word: string;
+  start: number;
+  end: number;
+}
+
+/** Replace sql[start, end) with text. */
+export interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** Words that end a SELECT's select list. */
+const SELECT_LIST_ENDS = [
+  'from',
+  'where',
+  'group',
+  'having',
+  'window',
+  'order',
+  'limit',
+  'offset',
+  'fetch',
+  'for',
+];
+
+/** Clauses that can follow HAVING. */
+export const HAVING_ENDS = ['window', 'order', 'limit', 'offset', 'fetch', 'for'];
+
+/** Clauses that can follow ORDER BY. */
+const ORDER_BY_ENDS = ['limit', 'offset', 'fetch', 'for'];
+
+/** An ORDER BY item's trailing ASC/DESC and NULLS FIRST/LAST. */
+export const SORT_DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
+
+export function scatterUnsupported(detail: string): ShardgateError {
+  return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
+}
+
+/** Index just past the parenthesized group opening at `open`. */
+export function groupEnd(masked: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < masked.length; i++) {
+    if (masked[i] === '(') depth++;
+    else if (masked[i] === ')' && --depth === 0) return i + 1;
+  }
+  return masked.length;
+}
+
+/** End of the statement's text, before trailing blanks and semicolons. */
+export function statementEnd(masked: string): number {
+  return masked.replace(/[\s;]+$/, '').length;
+}
+
+/** Where the clause starting at words[at] ends: at the next of `ends`, or the statement's end. */
+export function clauseEnd(masked: string, words: Word[], at: number, ends: readonly string[]): number {
+  const next = words.slice(at + 1).find((w) => ends.includes(w.word));
+  return next ? next.start : statementEnd(masked);
+}
+
+/** Offset just past the last item of the select list (where appended columns go). */
+export function selectListEnd(masked: string, words: Word[]): number {
+  const selectAt = words.findIndex((w) => w.word === 'select');
+  const next = words.slice(selectAt + 1).find((w) => SELECT_LIST_ENDS.includes(w.word));
+  return statementEnd(next ? masked.slice(0, next.start) : masked);
+}
+
+/** A removed HAVING that holds parameters: kept as an always-true clause that is never evaluated. */
+export function neutralHaving(sql: string, masked: string, start: number, end: number): string {
+  if (!masked.slice(start, end).includes('$')) return '';
+  return `HAVING (CASE WHEN false THEN (${sql.slice(start, end).trim()}) END) IS NULL `;
+}
+
+/**
+ * Edits that turn select-list item `i` into `(CASE WHEN false THEN <expr> END) AS "<name>"`: a
+ * NULL of the type PostgreSQL gives the expression, so the merged result is described exactly as
+ * one database would describe it while the proxy computes the value.
+ */
+export function typedNullOutputEdits(masked: string, targets: Node[], i: number, listEnd: number): Edit[] {
+  const rt = targets[i]!;
+  const start = rt.location;
+  if (typeof start !== 'number') throw scatterUnsupported('a select-list item that cannot be located');
+  const next = targets[i + 1]?.location;
+  let end = typeof next === 'number' ? masked.lastIndexOf(',', next) : listEnd;
+  end = masked.slice(0, end).replace(/\s+$/, '').length;
+  let exprEnd = end;
+  if (typeof rt.name === 'string') {
+    const alias = /\s+(?:as\s+)?(?:"(?:[^"]|"")*"|[A-Za-z_][\w$]*)$/i.exec(masked.slice(start, end));
+    if (!alias) throw scatterUnsupported('a select-list alias that cannot be located');
+    exprEnd = end - alias[0].length;
+  }
+  const name = typeof rt.name === 'string' ? rt.name : figureName(rt.val);
+  return [
+    { start, end: start, text: '(CASE WHEN false THEN ' },
+    { start: exprEnd, end, text: ` END) AS "${name.replace(/"/g, '""')}"` },
+  ];
+}
+
+/** The edit that removes the top-level ORDER BY (the merge orders the rows), if there is one. */
+export function orderByRemoval(masked: string, words: Word[]): Edit[] {
+  const orderAt = words.findIndex((w, i) => w.word === 'order' && words[i + 1]?.word === 'by');
+  if (orderAt < 0) return [];
+  return [{ start: words[orderAt]!.start, end: clauseEnd(masked, words, orderAt, ORDER_BY_ENDS), text: '' }];
+}

@@ -1,0 +1,91 @@
+// What the server-fault tests of both front ends share: a server's health as the lag monitor
+// sees it, whether a client connection was closed (and what it was told), a rejected statement's
+// errno, and the likes a user holds (the row count the faults must not change).
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import type pg from 'pg';
+import type { ProxyHandle } from '../../src/proxy.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
+
+/** The PostgreSQL lag monitor's health of `server`. */
+export function pgHealth(proxy: ProxyHandle, server: string) {
+  const h = proxy.topology.monitor.health().find((x) => x.name === server);
+  if (!h) throw new Error(`no health for ${server}`);
+  return h;
+}
+
+/** The MySQL lag monitor's health of `server`. */
+export function mysqlHealth(proxy: ProxyHandle, server: string) {
+  const h = proxy.mysql!.topology.monitor.health().find((x) => x.name === server);
+  if (!h) throw new Error(`no health for ${server}`);
+  return h;
+}
+
+/** Whether the PostgreSQL client connection was closed. */
+export function watchPgClose(c: pg.Client): { closed: boolean } {
+  const state = { closed: false };
+  c.on('end', () => {
+    state.closed = true;
+  });
+  return state;
+}
+
+/** Whether the MySQL client connection was closed, and what it was told on its way out. */
+export function watchMysqlClose(c: mysql.Connection): { closed: boolean; told: string[] } {
+  const state = { closed: false, told: [] as string[] };
+  c.on('end', () => {
+    state.closed = true;
+  });
+  // mysql2 emits 'error' (not 'end') when the server closes on it.
+  // An ERR the server sends unasked (mysql2 keeps its message, not its errno) comes as 'error' too.
+  c.on('error', (err: Error) => {
+    state.closed = true;
+    state.told.push(err.message);
+  });
+  return state;
+}
+
+/** The errno and message of a rejected MySQL query. */
+export async function mysqlFailure(p: Promise<unknown>): Promise<{ errno: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    return { errno: e.errno ?? -1, message: e.message ?? String(err) };
+  }
+  throw new Error('the statement succeeded');
+}
+
+/** The likes of `user`, read through a MySQL connection. */
+export const mysqlLikesOf = async (c: mysql.Connection, user: number) =>
+  Number(
+    (await c.query<RowDataPacket[]>('SELECT count(*) AS n FROM likes WHERE user_id = ?', [user]))[0][0]!.n,
+  );
+
+/** The likes of `user`, read through a PostgreSQL connection. */
+export const pgLikesOf = async (c: pg.Client, user: number) =>
+  (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user])).rows[0]!
+    .n;
+
+/** One MariaDB shard (a primary, two replicas in sync) probed often, with a 500 ms probe timeout. */
+export async function startMysqlFaultFixture(): Promise<MysqlProxyFixture> {
+  const fx = await startMysqlProxyFixture({
+    shards: 1,
+    replicas: 2,
+    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+  });
+  await fx.cluster.waitForReplication('s0-replica1');
+  await fx.cluster.waitForReplication('s0-replica2');
+  return fx;
+}
+
+/** SIGCONT to every server a test may have stopped (those not running are passed over). */
+export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly string[]): void {
+  for (const name of names) {
+    try {
+      fx?.cluster.signalServer(name, 'SIGCONT');
+    } catch {
+      // Not running.
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// What the live-migration integration tests share: driving a migration through the admin API as
+// `shardgate migrate` does, waiting for an in-process proxy's migration to settle, and checking a
+// writer pool's ledger against the servers of the topology the proxy routes to now.
+import { expect } from 'vitest';
+import { checkLedger, type Ledger, startWriterPool } from '../../bench/lib/write-ledger.js';
+import type { migrationSummary } from '../../src/admin/api-migrations.js';
+import type { SplitPlan } from '../../src/migration/plan.js';
+import type { MigrationState } from '../../src/migration/state-store.js';
+import type { ProxyFixture } from './proxy-fixture.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export type MigrationSummary = ReturnType<typeof migrationSummary>;
+
+export interface MigrationReply {
+  plan?: SplitPlan;
+  migration?: MigrationSummary;
+  error?: string;
+}
+
+/** POST to the admin API (`api` its base URL) with the test token, as the CLI does. */
+export async function postAdmin(
+  api: string,
+  pathName: string,
+  body?: unknown,
+): Promise<{ status: number; json: MigrationReply }> {
+  const r = await fetch(`${api}${pathName}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer test-token' },
+    body: JSON.stringify(body ?? {}),
+  });
+  return { status: r.status, json: (await r.json()) as MigrationReply };
+}
+
+/** Waits until the proxy's migration `id` is in one of `phases` (a switch counts once verified). */
+export async function waitForMigration(
+  fx: ProxyFixture,
+  id: string,
+  phases: string[],
+  timeoutMs: number,
+): Promise<MigrationState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = fx.proxy.migrations!.get(id);
+    const settled = s.phase !== 'switched' || (s.verify !== null && !fx.proxy.migrations!.verifying(id));
+    if (phases.includes(s.phase) && settled) return s;
+    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
+    await sleep(100);
+  }
+}
+
+/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
+export async function expectLedgerHolds(fx: ProxyFixture, ledger: Ledger, idBase: number): Promise<void> {
+  const shards = fx.proxy.topology.shardList().map((s) => ({
+    shard: s.name,
+    range: s.range,
+    host: s.primary.host,
+    port: s.primary.port,
+  }));
+  const report = await checkLedger(ledger, shards, idBase);
+  expect(report.problems).toEqual([]);
+  expect(report.checkedInserts).toBeGreaterThan(20);
+}
+
+/** The paced writers (6, with 2 readers, 300 writes/s) a live migration runs under, on `users`. */
+export function migrationWriters(fx: ProxyFixture, users: number[], idBase: number) {
+  return startWriterPool({ url: fx.url(), writers: 6, readers: 2, writesPerSecond: 300, users, idBase });
+}
+
+/**
+ * Waits for migration `id` to settle (verified, switched or aborted), lets the writers run half a
+ * second more, stops them and logs the writes and the last cutover's figures under `label`.
+ */
+export async function settleUnderWriters(
+  fx: ProxyFixture,
+  id: string,
+  load: { ledger: Ledger; stop(): Promise<void> },
+  label: string,
+  timeoutMs: number,
+): Promise<MigrationState> {
+  const done = await waitForMigration(fx, id, ['verified', 'switched', 'aborted'], timeoutMs);
+  await sleep(500);
+  await load.stop();
+  const { ledger } = load;
+  const cutover = done.cutovers.at(-1)!;
+  console.log(
+    `${label}: ${ledger.writes} writes acked, ${ledger.retries} 40001 retries, block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}), held ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms)`,
+  );
+  return done;
+}
