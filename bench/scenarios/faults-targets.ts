@@ -129,7 +129,9 @@ export async function mysqlTarget(poolMode: 'transaction' | 'session'): Promise<
       {
         database: 'shardgate',
         overrides: {
-          users: [{ name: 'bench', password: 'bench', mysqlAuth: 'mysql_native_password', backend: 'service' }],
+          users: [
+            { name: 'bench', password: 'bench', mysqlAuth: 'mysql_native_password', backend: 'service' },
+          ],
           listen: {
             postgres: { host: '127.0.0.1', port: 0 },
             mysql: { host: '127.0.0.1', port: 0 },

@@ -338,7 +338,11 @@ function startTls(raw: net.Socket, config: BackendTls, host: string): Promise<ne
 function connectError(address: ServerAddress, err: unknown): ShardgateError {
   const detail = err instanceof Error ? err.message : String(err);
   if (err instanceof LoginRefused)
-    return new ShardgateError('BACKEND_LOGIN_REFUSED', { ...{ server: address.name, shard: address.shard }, role: address.user, detail });
+    return new ShardgateError('BACKEND_LOGIN_REFUSED', {
+      ...{ server: address.name, shard: address.shard },
+      role: address.user,
+      detail,
+    });
   const where = { server: address.name, shard: address.shard, detail };
   return err instanceof BackendTlsError
     ? new ShardgateError('BACKEND_TLS_REFUSED', where)

@@ -32,7 +32,6 @@ export interface ColumnInfo {
   textCompare?: 'bytes' | 'general_ci' | 'unsupported';
 }
 
-
 /** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
 function groupKey(cell: Buffer | null, col: ColumnInfo): string {
   if (cell === null) return '\u0000N';

@@ -69,7 +69,7 @@ export async function loadDemoData(
           `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${topics.join(', ')} ON CONFLICT (id) DO NOTHING`,
         );
         const roles = demoRoles(config);
-        if (roles.length > 0) await client.query(pgDemoRolesSql(roles));
+        if (roles.length > 0) await createRoles(client, pgDemoRolesSql(roles));
       } finally {
         await client.end();
       }
@@ -89,7 +89,7 @@ export async function loadDemoData(
         });
         await client.connect();
         try {
-          await client.query(pgDemoRolesSql(roles));
+          await createRoles(client, pgDemoRolesSql(roles));
         } finally {
           await client.end();
         }
@@ -98,4 +98,26 @@ export async function loadDemoData(
   }
   void serverNames;
   return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
+}
+
+/**
+ * Runs the (idempotent) role statements, again when a concurrent load into another database of the
+ * same cluster changed the same role row at the same moment ("tuple concurrently updated", or the
+ * unique index on role names): roles are shared by every database of a cluster.
+ */
+async function createRoles(client: pg.Client, sql: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(sql);
+      return;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const concurrent =
+        e.code === '23505' ||
+        e.code === '42710' ||
+        /tuple concurrently (updated|deleted)/.test(e.message ?? '');
+      if (!concurrent || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * attempt));
+    }
+  }
 }

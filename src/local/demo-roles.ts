@@ -40,10 +40,13 @@ export function pgDemoRolesSql(roles: readonly DemoRole[]): string {
       const password = r.password === '' ? 'PASSWORD NULL' : `PASSWORD ${pgLiteral(r.password)}`;
       // DO: CREATE ROLE has no IF NOT EXISTS; an existing role gets the current password.
       return [
+        // Roles are cluster-wide: loads into two databases of one cluster at once (the oracle's
+        // topologies) may both find the role missing; the loser's CREATE is not an error.
         `DO $roles$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${pgLiteral(r.name)}) THEN
     CREATE ROLE ${id} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
   END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $roles$;`,
         `ALTER ROLE ${id} LOGIN NOSUPERUSER ${password};`,
         `GRANT USAGE ON SCHEMA public TO ${id};`,

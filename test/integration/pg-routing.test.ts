@@ -69,7 +69,9 @@ describe('sharding', () => {
     // transactions.crossShard: two_phase (the default): the transaction now runs on both shards.
     const other = await c.query('SELECT inet_server_port() AS p FROM posts WHERE user_id = $1 LIMIT 1', [b]);
     expect(other.rows[0]?.p).toBe(port('s1-primary'));
-    const err = await c.query('SELECT count(*) FROM posts').catch((e: { code: string; message: string }) => e);
+    const err = await c
+      .query('SELECT count(*) FROM posts')
+      .catch((e: { code: string; message: string }) => e);
     expect((err as { code: string }).code).toBe('0A000');
     expect((err as { message: string }).message).toMatch(/s0.*s1|s1.*s0/);
     await c.query('ROLLBACK');

@@ -63,7 +63,9 @@ describe('merge decisions', () => {
     expect(d.rewrite).toMatchObject({ limit: null, windows: true });
     // What the proxy does not evaluate stays refused with the reason.
     const framed = decide('SELECT id, sum(id) OVER (ORDER BY id ROWS 2 PRECEDING) FROM posts');
-    expect('unsupported' in framed && framed.unsupported).toMatch(/window function not partitioned by the shard key/);
+    expect('unsupported' in framed && framed.unsupported).toMatch(
+      /window function not partitioned by the shard key/,
+    );
   });
 
   it('DISTINCT ON output columns keeps the first row per key after ordering', () => {
