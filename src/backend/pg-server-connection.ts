@@ -365,14 +365,34 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
   });
 }
 
-/** Sends a CancelRequest for (processId, secretKey) to the server, on a new connection. */
-export function sendCancel(host: string, port: number, processId: number, secretKey: number): Promise<void> {
+/**
+ * Sends a CancelRequest for (processId, secretKey) to the server, on a new connection. With TLS
+ * configured for the server the cancel key travels like the session it cancels: over TLS, with the
+ * same certificate checks (a server that refuses TLS gets no cancel).
+ */
+export function sendCancel(
+  target: { host: string; port: number; tls?: BackendTls },
+  processId: number,
+  secretKey: number,
+): Promise<void> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port }, () => {
-      socket.end(serialize.cancel(processId, secretKey));
+    const raw = net.connect({ host: target.host, port: target.port });
+    raw.setTimeout(5_000, () => raw.destroy());
+    raw.on('error', () => resolve());
+    raw.on('close', () => resolve());
+    raw.once('connect', () => {
+      const tls = target.tls;
+      if (!tls || tls.mode === 'disable') {
+        raw.end(serialize.cancel(processId, secretKey));
+        return;
+      }
+      startTls(raw, tls, target.host).then(
+        (secure) => {
+          secure.on('error', () => raw.destroy());
+          secure.end(serialize.cancel(processId, secretKey));
+        },
+        () => raw.destroy(),
+      );
     });
-    socket.on('error', () => resolve());
-    socket.on('close', () => resolve());
-    socket.setTimeout(5_000, () => socket.destroy());
   });
 }

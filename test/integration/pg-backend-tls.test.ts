@@ -1,10 +1,15 @@
 // TLS from shardgate to PostgreSQL servers (issue 11, item 12): a launcher-started server with ssl
 // on and a certificate from a throwaway CA. verify-full carries every session over TLS; a wrong CA,
 // a wrong server name or a server without TLS is refused with BACKEND_TLS_REFUSED (08006).
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
-import { PgServerConnection, type ServerAddress } from '../../src/backend/pg-server-connection.js';
+import {
+  PgServerConnection,
+  type ServerAddress,
+  sendCancel,
+} from '../../src/backend/pg-server-connection.js';
 import { unprivilegedUser } from '../../src/local/os-user.js';
 import { silentLogger } from '../../src/log.js';
 import { rememberBackendCredentials } from '../../src/migration/credentials.js';
@@ -74,6 +79,55 @@ describe('TLS to PostgreSQL servers', () => {
     const caPem = resolveBackendTls({ mode: 'verify-ca', ca: ca.caCert }, undefined);
     expect(await sslOfSession({ ...caPem, serverName: 'db.elsewhere.example' })).toBe('true');
     expect(await sslOfSession({ mode: 'disable' })).toBe('false');
+  });
+
+  it('sends cancel requests over TLS too: the cancel key never crosses the network in clear text', async () => {
+    const server = fx.cluster.shards[0]!.primary;
+    // A relay in front of the server that keeps the first bytes of every connection it carries.
+    const openings: Buffer[] = [];
+    const relay = net.createServer((client) => {
+      const upstream = net.connect({ host: server.host, port: server.port });
+      let first = true;
+      client.on('data', (d: Buffer) => {
+        if (first) openings.push(Buffer.from(d.subarray(0, 8)));
+        first = false;
+        upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => client.write(d));
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        a.on('close', () => b.destroy());
+        a.on('error', () => b.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    const tls = resolveBackendTls({ mode: 'verify-full', ca: ca.caCert }, undefined);
+    const conn = await PgServerConnection.connect(address(tls), 5_000);
+    try {
+      let settled = false;
+      const outcome = conn.exec('SELECT pg_sleep(30)').then(
+        () => 'finished',
+        (err: Error) => err.message,
+      );
+      void outcome.then(() => {
+        settled = true;
+      });
+      // Until the sleep is running and cancelled (a cancel before it starts cancels nothing).
+      for (let i = 0; i < 50 && !settled; i++) {
+        await sendCancel({ host: server.host, port: relayPort, tls }, conn.processId, conn.secretKey);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await outcome).toMatch(/57014/);
+      expect(openings.length).toBeGreaterThan(0);
+      // Every cancel connection opened with SSLRequest (length 8, code 80877103), never CancelRequest.
+      for (const o of openings) expect(o.toString('hex')).toBe('0000000804d2162f');
+    } finally {
+      conn.terminate();
+      relay.close();
+    }
   });
 
   it('verify-full refuses a certificate for another name', async () => {

@@ -627,7 +627,7 @@ export class ServerBinding {
 
   cancel(): void {
     const c = this.conn;
-    void sendCancel(c.address.host, c.address.port, c.processId, c.secretKey);
+    void sendCancel(c.address, c.processId, c.secretKey);
   }
 
   /** Return the connection to its pool (session idle, transaction finished). */
