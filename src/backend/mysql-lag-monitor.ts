@@ -146,7 +146,9 @@ class MysqlServerProbe {
       // A server that does not answer its probe: statements waiting on it as long fail (a retryable
       // coded error; a read runs elsewhere) rather than hang their clients.
       const silentMs = this.monitor.config.routing.probeTimeoutMs;
-      this.server.pool.abortSilent(silentMs, `no answer from the server for ${silentMs} ms`);
+      // Every identity's pool: clients reach the server as their own roles (identity.ts).
+      for (const pool of this.server.pools.all())
+        pool.abortSilent(silentMs, `no answer from the server for ${silentMs} ms`);
     } finally {
       this.busy = false;
       this.schedule(this.waiters.length > 0 ? 2 : this.shunning.nextProbeMs());

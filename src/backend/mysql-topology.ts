@@ -107,14 +107,15 @@ export class MysqlTopology {
         port: server.port,
         database,
         pool,
-        pools: new IdentityPools(
-          pool,
-          (identity) =>
-            new MysqlPool(
-              { ...address, user: identity.user, password: identity.password },
-              shardPoolConfig(this.config, shard),
-            ),
-        ),
+        pools: new IdentityPools(pool, (identity) => {
+          const own = new MysqlPool(
+            { ...address, user: identity.user, password: identity.password },
+            shardPoolConfig(this.config, shard),
+          );
+          // A user's own pool shuns the server on a failure like the service pool does.
+          own.serverEvents = pool.serverEvents;
+          return own;
+        }),
         view: {
           name,
           shard: shard.name,

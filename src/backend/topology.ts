@@ -132,20 +132,21 @@ export class RuntimeTopology {
         port: server.port,
         database,
         pool,
-        pools: new IdentityPools(
-          pool,
-          (identity, db) =>
-            new PgPool(
-              {
-                ...address,
-                database: db,
-                ...(identity.service
-                  ? {}
-                  : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
-              },
-              shardPoolConfig(this.config, shard),
-            ),
-        ),
+        pools: new IdentityPools(pool, (identity, db) => {
+          const own = new PgPool(
+            {
+              ...address,
+              database: db,
+              ...(identity.service
+                ? {}
+                : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
+            },
+            shardPoolConfig(this.config, shard),
+          );
+          // A user's own pool shuns the server on a failure like the service pool does.
+          own.serverEvents = pool.serverEvents;
+          return own;
+        }),
         view: {
           name,
           shard: shard.name,
