@@ -8,10 +8,10 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { makeScramVerifier } from '../src/auth/scram.js';
 import { parseConfig } from '../src/config/load.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
 import { silentLogger } from '../src/log.js';
-import { makeScramVerifier } from '../src/protocol/postgres/scram.js';
 import { startProxy } from '../src/proxy.js';
 
 const args = new Map(

@@ -3,6 +3,7 @@
 // as the median over batches; no assertions. Run: npx vite-node bench/router-micro.ts
 import { join } from 'node:path';
 import { loadConfigFile } from '../src/config/load.js';
+import { parseKeyRange } from '../src/domain/keyspace.js';
 import {
   defaultSessionContext,
   type RoutingSession,
@@ -11,7 +12,6 @@ import {
 } from '../src/router/inputs.js';
 import { planStatement } from '../src/router/planner.js';
 import { hashInt8, hashText, keyspaceIdFor } from '../src/router/sharding/hash.js';
-import { parseKeyRange } from '../src/router/sharding/keyspace.js';
 import type { StatementFacts, ValueRef } from '../src/sql/facts.js';
 
 function demoView(): TopologyView {

@@ -3,8 +3,8 @@
 // by one writer so the last acknowledged value is well defined), plus readers at every level.
 // Afterwards checkLedger() compares the ledger with the servers, straight, not through the proxy.
 import pg from 'pg';
+import { type KeyRange, rangeContains } from '../../src/domain/keyspace.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { type KeyRange, rangeContains } from '../../src/router/sharding/keyspace.js';
 
 export interface Ledger {
   /** likes.id -> user_id of every insert the proxy acknowledged. */

@@ -6,11 +6,11 @@
 // pays for one answer instead of N it would have to merge itself.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { rotation } from '../lib/alternate.js';
 import { median, ratio } from '../lib/stats.js';

@@ -1,6 +1,6 @@
 // Admin API endpoints that only need the topology: health, topology, per-server state and pools.
 import type { RuntimeTopology } from '../backend/topology.js';
-import { formatKeyRange } from '../router/sharding/keyspace.js';
+import { formatKeyRange } from '../domain/keyspace.js';
 import type { AdminServer } from './http.js';
 
 export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology): void {

@@ -4,6 +4,7 @@
 import { serverPoolStats } from '../backend/pool.js';
 import { shunState } from '../backend/shunning.js';
 import type { RuntimeTopology } from '../backend/topology.js';
+import { formatKeyRange } from '../domain/keyspace.js';
 import {
   computeSplitPoint,
   keyspaceIdHex,
@@ -16,7 +17,6 @@ import {
 import { renderPrometheusRules } from '../observability/alerts.js';
 import { type Observability, probeUp } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
-import { formatKeyRange } from '../router/sharding/keyspace.js';
 import type { AdminServer } from './http.js';
 
 /** The advisor's view of one shard's load, for split advice and `migrate split --at auto`. */

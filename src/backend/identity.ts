@@ -4,9 +4,9 @@
 // (the SCRAM ClientKey recovered from its proof, or its md5 hash), as PgBouncer does. Pools are
 // kept per (server, identity, backend database): see IdentityPools.
 import { createHash } from 'node:crypto';
+import { isMd5Hash } from '../auth/md5.js';
+import type { ScramKeys } from '../auth/scram.js';
 import type { DatabaseMapping, ShardgateConfig, UserConfig } from '../config/schema.js';
-import { isMd5Hash } from '../protocol/postgres/md5.js';
-import type { ScramKeys } from '../protocol/postgres/scram.js';
 
 export interface BackendIdentity {
   /** The shared backend.user / backend.mysqlUser identity (explicitly configured per user). */

@@ -4,8 +4,8 @@
 // so a rule change applied there is applied here too (see proxy.ts). Shunning and promotions are
 // the PostgreSQL side's mechanisms (shunning.ts, promotions.ts).
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
-import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { IdentityPools } from './identity.js';
 import { MysqlLagMonitor } from './mysql-lag-monitor.js';

@@ -5,9 +5,9 @@ import net from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
+import { md5ClientResponse } from '../auth/md5.js';
+import { ScramClient, type ScramKeys } from '../auth/scram.js';
 import { ShardgateError } from '../errors.js';
-import { md5ClientResponse } from '../protocol/postgres/md5.js';
-import { ScramClient, type ScramKeys } from '../protocol/postgres/scram.js';
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 
 export interface ServerAddress {

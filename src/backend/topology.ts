@@ -3,8 +3,8 @@
 // lag monitor and executor update in place. Changes of shape (rules, a cutover's switch) bump the
 // version and build a new view atomically: a plan made against version N names servers of N.
 import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
+import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
-import { type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import { resolveBackendTls, sameTls } from './backend-tls.js';
 import {
   type BackendIdentity,

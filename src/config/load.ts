@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { parseKeyRange } from '../router/sharding/keyspace.js';
+import { parseKeyRange } from '../domain/keyspace.js';
 import { configSchema, type ShardgateConfig } from './schema.js';
 
 export class ConfigError extends Error {

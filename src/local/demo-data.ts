@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
-import { parseKeyRange } from '../router/sharding/keyspace.js';
+import { parseKeyRange } from '../domain/keyspace.js';
 import { shardForValue } from '../router/sharding/resolve.js';
 import { demoRoles, pgDemoRolesSql } from './demo-roles.js';
 import { DEMO_TOPICS, type DemoRow, demoRows, demoSchemaSql } from './demo-schema.js';

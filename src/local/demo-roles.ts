@@ -2,8 +2,9 @@
 // see src/backend/identity.ts) gets a role without superuser rights, allowed to log in, with DML
 // on the demo tables and nothing else. The service identity (backend.user, a superuser in the
 // demo) stays with shardgate's own work: migrations, the lag monitor, demo loading.
+
+import { isMd5Hash } from '../auth/md5.js';
 import type { ShardgateConfig } from '../config/schema.js';
-import { isMd5Hash } from '../protocol/postgres/md5.js';
 
 export interface DemoRole {
   name: string;

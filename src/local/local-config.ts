@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import type { ShardgateConfig } from '../config/schema.js';
-import { formatKeyRange } from '../router/sharding/keyspace.js';
+import { formatKeyRange } from '../domain/keyspace.js';
 
 export interface LaunchedServer {
   name: string;

@@ -6,7 +6,7 @@
 
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../config/schema.js';
-import { parseKeyRange } from '../router/sharding/keyspace.js';
+import { parseKeyRange } from '../domain/keyspace.js';
 import { shardForValue } from '../router/sharding/resolve.js';
 import { demoRoles, mysqlDemoRolesStatements } from './demo-roles.js';
 import { DEMO_TABLES, DEMO_TOPICS, type DemoRow, demoRows } from './demo-schema.js';

@@ -4,7 +4,7 @@
 // Only rows whose shard key lies in the given ranges are deleted (computed inside PostgreSQL
 // with the router's own hash), nothing else of the source; a moved reference or unsharded table
 // left with the whole source shard, so all its rows go.
-import type { KeyRange } from '../router/sharding/keyspace.js';
+import type { KeyRange } from '../domain/keyspace.js';
 import { withClient } from './pg-connect.js';
 import { dropPublication, dropSlot } from './pg-replication.js';
 import { inRangesSql, tableKind } from './row-owner.js';

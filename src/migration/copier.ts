@@ -6,7 +6,7 @@
 // target committed the batch, so a batch is never skipped; a re-written batch is harmless (an
 // upsert of the same snapshot image). A target that goes away pauses the copy until it is back.
 import type pg from 'pg';
-import type { KeyRange } from '../router/sharding/keyspace.js';
+import type { KeyRange } from '../domain/keyspace.js';
 import { Destination, untilReachable } from './destination.js';
 import { openClient, withClient } from './pg-connect.js';
 import type { BackoffSettings } from './retry.js';

@@ -4,8 +4,8 @@
 // capture from the merged shard routing each change back to the source owning its key).
 import { serverNames } from '../backend/topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
-import { formatKeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import {
   configAfterSplit,
   countKinds,

@@ -10,8 +10,8 @@ import {
   type TableConfig,
   tableSchema,
 } from '../config/schema.js';
+import { formatKeyRange, type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
-import { formatKeyRange, type KeyRange, parseKeyRange } from '../router/sharding/keyspace.js';
 import type { MovedTable, ServerAddress, ThrottleSettings } from './types.js';
 
 export interface PlannedTable extends MovedTable {

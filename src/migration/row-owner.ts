@@ -3,8 +3,9 @@
 // membership as SQL, for verification and cleanup inside the database: keyspace ids are unsigned
 // 64-bit, PostgreSQL's hash functions return them as signed int8, so an unsigned range maps to
 // one or two signed intervals.
+
+import { KEYSPACE_END, type KeyRange, rangeContains } from '../domain/keyspace.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
-import { KEYSPACE_END, type KeyRange, rangeContains } from '../router/sharding/keyspace.js';
 import { quoteIdent } from './table-meta.js';
 import type { MovedTable } from './types.js';
 

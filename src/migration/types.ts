@@ -1,7 +1,7 @@
 // Shared vocabulary of a live split (docs/cutover.md). The control plane (plan, state machine,
 // cutover block, CLI) and the data plane (schema copy, snapshot copy, change capture, verify,
 // cleanup) meet here; everything is plain data so the state file is this JSON.
-import type { KeyRange } from '../router/sharding/keyspace.js';
+import type { KeyRange } from '../domain/keyspace.js';
 
 /** A PostgreSQL server the migration connects to directly (not through the proxy). */
 export interface ServerAddress {

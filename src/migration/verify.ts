@@ -12,7 +12,7 @@
 // table with the first target only. Whole-table row counts are compared in every mode, so a
 // sampled verification still notices a row missing from a chunk it did not sample.
 import type pg from 'pg';
-import type { KeyRange } from '../router/sharding/keyspace.js';
+import type { KeyRange } from '../domain/keyspace.js';
 import { openClient } from './pg-connect.js';
 import { inRangesSql, tableKind } from './row-owner.js';
 import {

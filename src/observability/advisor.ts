@@ -2,7 +2,7 @@
 // worth fixing, and pool sizes. Pure functions over figures the caller gathers; every
 // recommendation carries the metrics that triggered it. Unknown (null) figures never trigger.
 import type { ConsistencyLevel } from '../config/schema.js';
-import { KEYSPACE_END, type KeyRange } from '../router/sharding/keyspace.js';
+import { KEYSPACE_END, type KeyRange } from '../domain/keyspace.js';
 
 export type RecommendationKind =
   | 'scale_out'

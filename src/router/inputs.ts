@@ -1,7 +1,7 @@
 // The planner's inputs besides the facts: the session's routing state and a snapshot of the
 // topology with the live state of every server. Both are plain values, so the planner stays pure.
 import type { ConsistencyLevel, DataTypeConfig, RoutingConfig, TableConfig } from '../config/schema.js';
-import type { KeyRange } from './sharding/keyspace.js';
+import type { KeyRange } from '../domain/keyspace.js';
 
 /** Per-session hints that adjust read consistency (startup parameter, SET shardgate.*, or comment). */
 export interface SessionContext {

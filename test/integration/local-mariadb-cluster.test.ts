@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultSetHeader } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
 import { findMariadbBinaries } from '../../src/local/mariadb-binaries.js';
 import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { openConnection } from '../../src/local/mariadb-replication.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 
 function serversUnder(dir: string): number {

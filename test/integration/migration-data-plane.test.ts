@@ -5,6 +5,7 @@
 // source's rows whose shard key it owns, byte for byte (row::text).
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { DEMO_TABLES, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { ChangeApplier } from '../../src/migration/applier.js';
@@ -26,7 +27,6 @@ import { Throttle } from '../../src/migration/throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget, TableCopyState } from '../../src/migration/types.js';
 import { verifySplit } from '../../src/migration/verify.js';
 import { hashInt8 } from '../../src/router/sharding/hash.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 
 const USERS = 150;
 const LOWER = parseKeyRange('-80');

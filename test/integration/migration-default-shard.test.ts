@@ -10,7 +10,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { sleep, waitForMigration } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 

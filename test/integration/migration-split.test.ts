@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
   expectLedgerHolds,
   migrationWriters,

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
+import { makeScramVerifier } from '../../src/auth/scram.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;

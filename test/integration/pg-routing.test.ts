@@ -2,7 +2,7 @@
 // their consistency level allows (shown by inet_server_port()), read-your-writes holds under
 // injected replica lag, and session context and hints route as specified.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 

@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalance } from '../../bench/lib/balance-transfer.js';
+import { makeScramVerifier } from '../../src/auth/scram.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';

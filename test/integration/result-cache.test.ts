@@ -3,7 +3,7 @@
 // shardgate is visible to the very next read in any session (write-through), write-around keeps
 // results for their TTL, and transactions, volatile functions and other settings never share.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 

@@ -4,7 +4,9 @@
 // file uses one fixture and stops it in afterAll.
 import net from 'node:net';
 import mysql from 'mysql2/promise';
+import { makeScramVerifier } from '../../src/auth/scram.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
@@ -17,9 +19,7 @@ import { type LogicalPacket, PacketFramer } from '../../src/protocol/mysql/packe
 import { framePayload } from '../../src/protocol/mysql/packet-io.js';
 import { ResponseScanner, type ResponseShape } from '../../src/protocol/mysql/response-scanner.js';
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
-import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 
 export const MYSQL_TEST_USERS = [

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
   defaultSessionContext,
   type RoutingSession,
@@ -13,7 +14,6 @@ import {
   type ShardView,
   type TopologyView,
 } from '../../src/router/inputs.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 
 export const DEMO_CONFIG_PATH = join(
   dirname(fileURLToPath(import.meta.url)),

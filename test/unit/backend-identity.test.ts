@@ -1,5 +1,7 @@
 // Who a user is on the servers (src/backend/identity.ts) and the SCRAM pass-through it relies on.
 import { describe, expect, it } from 'vitest';
+import { md5PasswordHash } from '../../src/auth/md5.js';
+import { makeScramVerifier, ScramClient, ScramServer } from '../../src/auth/scram.js';
 import {
   backendDatabase,
   backendIdentity,
@@ -8,8 +10,6 @@ import {
   mysqlBackendIdentity,
 } from '../../src/backend/identity.js';
 import { parseConfig } from '../../src/config/load.js';
-import { md5PasswordHash } from '../../src/protocol/postgres/md5.js';
-import { makeScramVerifier, ScramClient, ScramServer } from '../../src/protocol/postgres/scram.js';
 
 function config(extra: Record<string, unknown> = {}) {
   return parseConfig({

@@ -2,6 +2,7 @@
 // membership as the signed-int8 SQL predicate used by verification and cleanup.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { KEYSPACE_END, type KeyRange, parseKeyRange, rangeContains } from '../../src/domain/keyspace.js';
 import {
   inRangesSql,
   keyOwner,
@@ -11,12 +12,6 @@ import {
   toSignedInt8,
 } from '../../src/migration/row-owner.js';
 import { hashInt8, hashText } from '../../src/router/sharding/hash.js';
-import {
-  KEYSPACE_END,
-  type KeyRange,
-  parseKeyRange,
-  rangeContains,
-} from '../../src/router/sharding/keyspace.js';
 
 const lower = parseKeyRange('-80');
 const upper = parseKeyRange('80-');

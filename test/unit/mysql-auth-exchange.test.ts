@@ -2,6 +2,7 @@
 // caching_sha2 tokens, plugin switches, full authentication over TLS or with the RSA key, the
 // fast-auth cache, hashed config passwords, and unknown users failing like wrong passwords.
 import { describe, expect, it } from 'vitest';
+import { makeScramVerifier } from '../../src/auth/scram.js';
 import { userSchema } from '../../src/config/schema.js';
 import type { ShardgateError } from '../../src/errors.js';
 import {
@@ -13,7 +14,6 @@ import {
 import { AuthExchange, NATIVE, SHA2 } from '../../src/protocol/mysql/client-auth.js';
 import { decodeAuthSwitchRequest } from '../../src/protocol/mysql/handshake.js';
 import { Sha2AuthState } from '../../src/protocol/mysql/password-check.js';
-import { makeScramVerifier } from '../../src/protocol/postgres/scram.js';
 import { methodForUnknownUser } from '../../src/protocol/unknown-user-method.js';
 
 const users = [

@@ -2,10 +2,10 @@
 // for a known user, whatever form its password has in config, as for an unknown user: the time
 // of a failed login does not tell names apart. Timed as ratios of medians within one run.
 import { describe, expect, it } from 'vitest';
+import { md5PasswordHash } from '../../src/auth/md5.js';
+import { makeScramVerifier, scramSecretFor } from '../../src/auth/scram.js';
 import { userSchema } from '../../src/config/schema.js';
 import { clearPasswordMatches, dummyPasswordCheck } from '../../src/protocol/mysql/password-check.js';
-import { md5PasswordHash } from '../../src/protocol/postgres/md5.js';
-import { makeScramVerifier, scramSecretFor } from '../../src/protocol/postgres/scram.js';
 
 const clearUser = userSchema.parse({ name: 'clear', password: 'pw-clear' });
 const hashedUser = userSchema.parse({ name: 'hashed', password: makeScramVerifier('pw-hashed') });

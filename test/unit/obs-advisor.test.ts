@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
   computeSplitPoint,
   keyspaceIdHex,
@@ -10,7 +11,6 @@ import {
 } from '../../src/observability/advisor.js';
 import { HotKeyTracker } from '../../src/observability/hot-keys.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
 import { Zipf } from '../support/zipf.js';
 
 describe('scaling advice', () => {

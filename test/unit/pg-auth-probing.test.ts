@@ -2,11 +2,11 @@
 // one, the database is checked only after the password, and salts are stable per name for users
 // that cannot log in by password (unknown ones, and configured ones without a password).
 import { describe, expect, it } from 'vitest';
+import { ScramClient } from '../../src/auth/scram.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ShardgateError } from '../../src/errors.js';
 import { Authenticator, methodForUnknownUsers } from '../../src/protocol/postgres/client-auth.js';
 import type { PgClientSession } from '../../src/protocol/postgres/client-session.js';
-import { ScramClient } from '../../src/protocol/postgres/scram.js';
 import type { SessionServices } from '../../src/protocol/postgres/services.js';
 import { newSessionState } from '../../src/protocol/postgres/session-state.js';
 

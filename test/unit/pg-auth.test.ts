@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { ShardgateError } from '../../src/errors.js';
-import { isMd5Hash, md5ClientResponse, md5PasswordHash, md5Verify } from '../../src/protocol/postgres/md5.js';
-import { saslprep } from '../../src/protocol/postgres/saslprep.js';
+import { isMd5Hash, md5ClientResponse, md5PasswordHash, md5Verify } from '../../src/auth/md5.js';
+import { saslprep } from '../../src/auth/saslprep.js';
 import {
   formatScramVerifier,
   makeScramVerifier,
@@ -11,7 +10,8 @@ import {
   ScramClient,
   ScramServer,
   scramSecretFromPassword,
-} from '../../src/protocol/postgres/scram.js';
+} from '../../src/auth/scram.js';
+import { ShardgateError } from '../../src/errors.js';
 
 interface PgSaslSession {
   response: string;

@@ -1,12 +1,12 @@
 // Arbitrary bytes through every PostgreSQL decoder: the only exception allowed is ShardgateError.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ScramClient, ScramServer } from '../../src/auth/scram.js';
 import { ShardgateError } from '../../src/errors.js';
 import * as be from '../../src/protocol/postgres/backend-decoders.js';
 import { encodeBind } from '../../src/protocol/postgres/frontend-encoders.js';
 import { FrontendFramer } from '../../src/protocol/postgres/frontend-framer.js';
 import * as fe from '../../src/protocol/postgres/frontend-messages.js';
-import { ScramClient, ScramServer } from '../../src/protocol/postgres/scram.js';
 
 type Decoder = (buf: Buffer, bodyStart?: number, end?: number) => unknown;
 

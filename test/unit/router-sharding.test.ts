@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tableSchema } from '../../src/config/schema.js';
-import { parseKeyRange } from '../../src/router/sharding/keyspace.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { listShard } from '../../src/router/sharding/list.js';
 import { rangeShard } from '../../src/router/sharding/range.js';
 import { resolveShard, shardForKeyspaceId, shardForValue } from '../../src/router/sharding/resolve.js';

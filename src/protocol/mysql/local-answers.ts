@@ -4,7 +4,7 @@
 import { ShardgateError } from '../../errors.js';
 import { renderPlan } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
-import { applyContextSetting, contextSettingValue } from '../postgres/session-context.js';
+import { applyContextSetting, contextSettingValue } from '../session-context.js';
 import { textColumn } from './columns.js';
 import type { CommandCycle } from './command-cycle.js';
 import { STATUS } from './constants.js';

@@ -5,14 +5,14 @@
 // any of the three forms; its fast authentication uses SHA256(SHA256(password)) from a cache
 // filled by a successful full authentication, as MySQL's server does.
 import { generateKeyPair, timingSafeEqual } from 'node:crypto';
-import type { UserConfig } from '../../config/schema.js';
-import { isMd5Hash, md5PasswordHash } from '../postgres/md5.js';
+import { isMd5Hash, md5PasswordHash } from '../../auth/md5.js';
 import {
   parseScramVerifier,
   SCRAM_DEFAULT_ITERATIONS,
   scramSecretFor,
   scramSecretFromPassword,
-} from '../postgres/scram.js';
+} from '../../auth/scram.js';
+import type { UserConfig } from '../../config/schema.js';
 import { nativeVerifier, sha2Verifier } from './auth-crypto.js';
 
 function sameText(a: string, b: string): boolean {

@@ -6,6 +6,8 @@
 // (prepareScramSecrets), so no login, known or unknown, runs PBKDF2.
 
 import { randomBytes } from 'node:crypto';
+import { isMd5Hash, md5Verify } from '../../auth/md5.js';
+import { mockScramSecret, ScramServer, scramSecretFor } from '../../auth/scram.js';
 import { backendIdentity, databaseNames, type LoginProof } from '../../backend/identity.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError } from '../../errors.js';
@@ -19,8 +21,6 @@ import {
 } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { decodePassword, decodeSASLInitialResponse, decodeSASLResponse } from './frontend-messages.js';
-import { isMd5Hash, md5Verify } from './md5.js';
-import { mockScramSecret, ScramServer, scramSecretFor } from './scram.js';
 import type { SessionServices } from './services.js';
 
 const PASSWORD_MESSAGE = 0x70; // 'p'

@@ -3,6 +3,7 @@
 // In the extended protocol every message gets the reply a server would send, in order.
 import { ShardgateError } from '../../errors.js';
 import { renderPlan } from '../../router/plan.js';
+import { applyContextSetting, contextSettingValue } from '../session-context.js';
 import {
   encodeBindComplete,
   encodeCloseComplete,
@@ -18,7 +19,6 @@ import {
 import type { PgClientSession } from './client-session.js';
 import { decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { applyContextSetting, contextSettingValue } from './session-context.js';
 import { serverStatementName } from './session-state.js';
 import { FE, type Unit } from './units.js';
 

@@ -8,6 +8,7 @@ import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
+import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
@@ -16,7 +17,6 @@ import { LocalResponder } from './local-responder.js';
 import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
 import type { SessionServices } from './services.js';
-import { applyContextSetting } from './session-context.js';
 import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
 import { FE, type Unit, type UnitFrame } from './units.js';
 

@@ -1,9 +1,9 @@
 // Shard-key value -> owning shard for one table: hash (keyspace id inside a shard's key range),
 // range or list (raw values). Pure; the planner calls it once per key value.
 import type { TableConfig } from '../../config/schema.js';
+import { type KeyRange, rangeContains } from '../../domain/keyspace.js';
 import { ShardgateError } from '../../errors.js';
 import { keyspaceIdFor } from './hash.js';
-import { type KeyRange, rangeContains } from './keyspace.js';
 import { listShard } from './list.js';
 import { rangeShard } from './range.js';
 

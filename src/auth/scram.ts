@@ -3,7 +3,7 @@
 // iterations by default. Both sides: ScramServer authenticates clients of shardgate from a
 // clear-text password or a pg_authid verifier; ScramClient authenticates shardgate to a server.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ShardgateError } from '../../errors.js';
+import { ShardgateError } from '../errors.js';
 import { saslprep } from './saslprep.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';

@@ -1,8 +1,8 @@
 // shardgate.* session settings: the routing context a client sets by startup option, by
 // `SET shardgate.<name> = ...` (answered by the proxy, never forwarded), or by a comment hint.
-import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../config/schema.js';
-import { ShardgateError } from '../../errors.js';
-import type { SessionContext } from '../../router/inputs.js';
+import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../config/schema.js';
+import { ShardgateError } from '../errors.js';
+import type { SessionContext } from '../router/inputs.js';
 
 export const CONTEXT_SETTINGS = [
   'vip',
