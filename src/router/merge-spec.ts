@@ -2,10 +2,10 @@
 // from the SELECT's shape. Anything a streaming merge cannot reproduce exactly is refused with
 // the reason, never answered approximately.
 import type { ResolvedProgram } from '../executor/aggregate-program.js';
-import type { HavingExpr, SelectShape, ValueRef } from '../sql/facts.js';
+import type { HavingExpr, ScatterRewrite, SelectShape, ValueRef } from '../sql/facts.js';
 import type { AggregateProgram, ProgramExpr } from '../sql/pg-aggregate-program.js';
 import { WINDOW_ACROSS_SHARDS } from '../sql/pg-select-shape.js';
-import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec, ScatterRewrite } from './plan.js';
+import type { MergeAggregate, MergeHaving, MergeOrder, MergeSpec } from './plan.js';
 
 /** What the planner knows about the tables a statement reads. */
 export interface ShardedTables {

@@ -9,11 +9,12 @@ import {
   resolveValue,
 } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
+import type { ScatterRewrite } from '../sql/facts.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { type IdFill, inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
 import type { RoutingSession, TopologyView } from './inputs.js';
-import type { Plan, ScatterRewrite } from './plan.js';
+import type { Plan } from './plan.js';
 import { planStatement } from './planner.js';
 import { SnowflakeIds } from './snowflake-ids.js';
 

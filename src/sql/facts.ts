@@ -330,3 +330,30 @@ export interface ColocationFacts {
   pins: Array<{ of: ColumnOf; values: ValueRef[]; arrayParam?: number }>;
   blocks: LocalBlock[];
 }
+
+/**
+ * How each shard's SQL must differ from the client's for a scatter read. The planner sees facts,
+ * not text: the router applies this with scatter-rewrite.ts and fills rewrittenSql.
+ */
+export interface ScatterRewrite {
+  /**
+   * Replaces the client's LIMIT/OFFSET on every shard: a number is `LIMIT n` (the client's
+   * limit + offset) without OFFSET; null removes LIMIT and OFFSET (grouped/aggregated results:
+   * the merge applies them).
+   */
+  limit: number | null;
+  /** 0-based output columns holding avg(x): send sum(x) there and append count(x) at the end. */
+  avgColumns: number[];
+  /** 0-based output columns holding stddev/variance(x): append count(x), sum(x::numeric) and
+   *  sum(x::numeric * x::numeric) after the avg counts (PostgreSQL only). */
+  statColumns?: number[];
+  /** Remove HAVING and append its aggregates after everything else (the merge filters groups). */
+  having?: boolean;
+  /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
+   *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
+  program?: boolean;
+  /** Window outputs become typed NULLs, their inputs are appended, ORDER BY is removed. */
+  windows?: boolean;
+  /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */
+  setOps?: number;
+}

@@ -4,7 +4,7 @@
 // offsets) and turned into edits that the caller applies right to left.
 import { ShardgateError } from '../errors.js';
 import type { Node } from './pg-ast.js';
-import { figureName } from './pg-select-shape.js';
+import { figureName } from './pg-column-name.js';
 
 /** A word (or literal run) at parenthesis depth 0 of the masked text, lowercased. */
 export interface Word {

@@ -4,6 +4,7 @@
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
 import { programFor } from './pg-aggregate-program.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
+import { figureName } from './pg-column-name.js';
 import { havingCalls, havingExpr } from './pg-having.js';
 import { branchSelects, nestedSelects } from './pg-nested-selects.js';
 import { setOperationTree } from './pg-set-operations.js';
@@ -86,61 +87,6 @@ function isAggregateCall(f: Node): boolean {
   if (f.over) return false;
   const name = lastName(f.funcname) ?? '';
   return AGGREGATES.has(name) || Boolean(f.agg_within_group) || Boolean(f.agg_filter);
-}
-
-/** The name PostgreSQL gives an unnamed output column (FigureColname, the common cases). */
-export function figureName(node: unknown): string {
-  const t = nodeType(node);
-  if (!t) return '?column?';
-  const [type, b] = t;
-  switch (type) {
-    case 'ColumnRef': {
-      const fields = list(b.fields);
-      return str(fields[fields.length - 1]) ?? '?column?';
-    }
-    case 'FuncCall':
-      return lastName(b.funcname) ?? '?column?';
-    case 'TypeCast': {
-      const inner = figureName(b.arg);
-      if (inner !== '?column?') return inner;
-      return lastName((b.typeName as Node | undefined)?.names) ?? '?column?';
-    }
-    case 'CollateClause':
-      return figureName(b.arg);
-    case 'A_Indirection': {
-      const ind = list(b.indirection);
-      return str(ind[ind.length - 1]) ?? figureName(b.arg);
-    }
-    case 'CaseExpr':
-      return 'case';
-    case 'CoalesceExpr':
-      return 'coalesce';
-    case 'MinMaxExpr':
-      return b.op === 'IS_GREATEST' ? 'greatest' : 'least';
-    case 'A_ArrayExpr':
-      return 'array';
-    case 'RowExpr':
-      return 'row';
-    case 'GroupingFunc':
-      return 'grouping';
-    case 'NullIfExpr':
-      return 'nullif';
-    case 'SubLink': {
-      if (b.subLinkType === 'EXISTS_SUBLINK') return 'exists';
-      if (b.subLinkType === 'ARRAY_SUBLINK') return 'array';
-      const sel = isType(b.subselect, 'SelectStmt');
-      const first = isType(list(sel?.targetList)[0], 'ResTarget');
-      if (b.subLinkType === 'EXPR_SUBLINK' && first)
-        return typeof first.name === 'string' ? first.name : figureName(first.val);
-      return '?column?';
-    }
-    case 'SQLValueFunction': {
-      const op = String(b.op ?? '').replace(/^SVFOP_/, '');
-      return op.replace(/_N$/, '').toLowerCase() || '?column?';
-    }
-    default:
-      return '?column?';
-  }
 }
 
 /** Node text without locations: equal expressions compare equal. */

@@ -4,7 +4,7 @@
 // a textual rewrite guided by parse-tree locations over a masked copy of the text (strings and
 // comments blanked by the fingerprint tokenizer's spans, so no keyword inside them is matched).
 import { parseSync } from 'libpg-query';
-import type { ScatterRewrite } from '../router/plan.js';
+import type { ScatterRewrite } from './facts.js';
 import { fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';

@@ -6,7 +6,7 @@
 // by the MySQL lexer's tokens, so keywords inside strings, comments and backticks never match.
 // A `?` inside the replaced LIMIT disappears with it: the planner already used its value.
 import { ShardgateError } from '../../errors.js';
-import type { ScatterRewrite } from '../../router/plan.js';
+import type { ScatterRewrite } from '../facts.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
 import { HAVING_AGGREGATES } from './mysql-having.js';
 import { T } from './mysql-lexer.js';
