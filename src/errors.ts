@@ -45,12 +45,6 @@ export const ERRORS = {
     message:
       'a replication connection streams one shard\'s primary; startup parameter shardgate.shard names "{shard}", which is not a shard (known: {known})',
   },
-  GSSENC_UNSUPPORTED: {
-    sqlstate: '08P01',
-    mysqlErrno: 1047,
-    severity: 'FATAL',
-    message: 'GSSAPI encryption is not supported; connect with gssencmode=disable',
-  },
   UNKNOWN_COMMAND: {
     sqlstate: '08P01',
     mysqlErrno: 1047,
@@ -359,12 +353,6 @@ export const ERRORS = {
     mysqlErrno: 1210,
     severity: 'ERROR',
     message: 'migration {id} is {phase}: {detail}',
-  },
-  CUTOVER_DEADLINE: {
-    sqlstate: '40001',
-    mysqlErrno: 1213,
-    severity: 'ERROR',
-    message: 'the statement was held for a shard switch past its deadline; retry it',
   },
   // --- MySQL front end ------------------------------------------------------------------------
   MYSQL_MALFORMED_PACKET: {

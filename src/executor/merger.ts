@@ -163,8 +163,6 @@ export class ResultMerger {
     list.push(row);
   }
 
-  endShard(_shardIndex: number): void {}
-
   finish(): Row[] {
     const spec = this.spec;
     let rows: Row[] = [];

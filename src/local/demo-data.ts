@@ -2,7 +2,6 @@
 // that owns its key (computed with the router's own sharding functions, so the demo data and the
 // proxy always agree). Reference tables get the same rows everywhere.
 import pg from 'pg';
-import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { parseKeyRange } from '../domain/keyspace.js';
 import { shardForValue } from '../router/sharding/resolve.js';
@@ -96,7 +95,6 @@ export async function loadDemoData(
       }),
     );
   }
-  void serverNames;
   return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
 }
 

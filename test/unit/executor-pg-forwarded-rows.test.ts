@@ -62,7 +62,6 @@ describe('whole-row scatter merge', () => {
         const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
         shards.forEach((rows, i) => {
           for (const r of rows) merger.add(i, r);
-          merger.endShard(i);
         });
         const want = merger.finish().map((r) => encodeDataRow(r));
         const got = mergeWholeRows(

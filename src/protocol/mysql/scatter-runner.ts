@@ -181,7 +181,6 @@ export async function runScatter(
   const merger = new ResultMerger(merge, columns.map(mergeColumn), { maxRows });
   results.forEach((r, i) => {
     for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
-    merger.endShard(i);
   });
   let rows = merger.finish();
   const visible = merge?.visibleColumns ?? columns.length;

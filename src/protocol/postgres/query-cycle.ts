@@ -295,7 +295,7 @@ export class QueryCycle implements GateParticipant {
         }
         // Held by a cutover: plan again against the topology that is current after it.
         if (await this.admitWrites(writeShards(scatter))) return this.runUnit(unit);
-        await runScatter(this, unit, statements[0]!, responder);
+        await runScatter(this, unit, statements[0]!);
         return;
       }
       const target = this.chooseTarget(statements);
@@ -305,10 +305,8 @@ export class QueryCycle implements GateParticipant {
       try {
         const cache = this.services.resultCache;
         if (cache)
-          await cache.run(this, unit, statements, target, (t) =>
-            this.runSingle(unit, statements, t, responder),
-          );
-        else await this.runSingle(unit, statements, target, responder);
+          await cache.run(this, unit, statements, target, (t) => this.runSingle(unit, statements, t));
+        else await this.runSingle(unit, statements, target);
       } catch (err) {
         if (await this.heldThroughFailover(err, statements, attempt)) return this.runUnit(unit, attempt + 1);
         if (!this.mayRetryElsewhere(err, statements, attempt)) throw err;
@@ -557,12 +555,7 @@ export class QueryCycle implements GateParticipant {
     return target;
   }
 
-  private async runSingle(
-    unit: Unit,
-    statements: PlannedStatement[],
-    target: RouteTarget,
-    responder: LocalResponder,
-  ): Promise<void> {
+  private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
     const binding = await this.bindingFor(target);
     const state = this.state;
@@ -573,7 +566,7 @@ export class QueryCycle implements GateParticipant {
     let outcome: 'ok' | 'error' = 'error';
     this.running = binding;
     try {
-      outcome = (await binding.run(unit, statements, responder)) ? 'ok' : 'error';
+      outcome = (await binding.run(unit, statements)) ? 'ok' : 'error';
     } finally {
       this.running = null;
       // A failed statement in a transaction spanning shards fails it everywhere (until ROLLBACK).

@@ -19,7 +19,6 @@ import {
   encodeRowDescription,
 } from './backend-messages.js';
 import { decodeBind, decodeParse } from './frontend-messages.js';
-import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { FE, type Unit } from './units.js';
 
@@ -31,12 +30,7 @@ interface ShardRequest {
   paramTypes: number[];
 }
 
-export async function runScatter(
-  cycle: QueryCycle,
-  unit: Unit,
-  statement: PlannedStatement,
-  responder: LocalResponder,
-): Promise<void> {
+export async function runScatter(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): Promise<void> {
   const plan = statement.plan;
   const requests = buildRequests(cycle, unit, statement);
   const { maxMergeRows: maxRows, maxMergeBytes } = cycle.services.topology.view().routing;
@@ -124,7 +118,6 @@ export async function runScatter(
     );
     results.forEach((r, i) => {
       for (const row of r.rows) merger.add(i, row);
-      merger.endShard(i);
     });
     rows = merger.finish();
     visibleFields = merger.outputColumns().map((c, i) => retyped(fields[i]!, c.typeOid));
@@ -178,7 +171,6 @@ export async function runScatter(
     }
   }
   cycle.session.write(Buffer.concat(out));
-  void responder;
 }
 
 /** COPY TO STDOUT from every shard: one CopyOutResponse, each shard's rows (one header line), one tag. */

@@ -27,7 +27,6 @@ import {
   decodeParse,
   renameStatement,
 } from './frontend-messages.js';
-import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
@@ -259,7 +258,7 @@ export class ServerBinding {
   }
 
   /** Forwards one unit; resolves when its last response reached the client (true: no error). */
-  run(unit: Unit, statements: PlannedStatement[], responder: LocalResponder): Promise<boolean> {
+  run(unit: Unit, statements: PlannedStatement[]): Promise<boolean> {
     const state = this.cycle.state;
     const conn = this.conn;
     const out: Buffer[] = [];
@@ -320,7 +319,6 @@ export class ServerBinding {
       out.push(serialize.query('SELECT pg_catalog.pg_current_wal_lsn()::text'));
       this.tracker.push({ expect: Expect.Query, swallow: true, capture: (v) => (position = v) });
     }
-    void responder;
     if (this.released) {
       // The connection went away between checkout and now: nothing was sent.
       return Promise.reject(
