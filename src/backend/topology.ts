@@ -14,7 +14,7 @@ import {
   SERVICE_IDENTITY,
 } from './identity.js';
 import { LagMonitor } from './lag-monitor.js';
-import { PgPool } from './pool.js';
+import { PgPool } from './pg-pool.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
 
 export interface RuntimeServer {

@@ -8,7 +8,7 @@ import {
   type SimpleResult,
   sendCancel,
 } from '../../backend/pg-server-connection.js';
-import type { PgPool } from '../../backend/pool.js';
+import type { PgPool } from '../../backend/pg-pool.js';
 import {
   commitsTransaction,
   pgErrorSeverity,
@@ -190,7 +190,8 @@ export class ServerBinding {
     let conn: PgServerConnection;
     try {
       // Session pooling: the client owns the connection from here (checked, see acquire()).
-      conn = await pool.acquire(config.pool.mode === 'session');
+      const session = config.pool.mode === 'session';
+      conn = (session ? null : pool.tryAcquire()) ?? (await pool.acquire(undefined, session));
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;
