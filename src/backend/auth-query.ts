@@ -3,7 +3,7 @@
 // answer (or its absence) is kept for authQuery.cacheMs so a login storm costs one query per user.
 import type { ShardgateConfig } from '../config/schema.js';
 import { PgPool } from './pg-pool.js';
-import type { RuntimeTopology } from './topology.js';
+import type { RuntimeTopology } from './pg-topology.js';
 
 interface Cached {
   secret: string | null;

@@ -9,7 +9,7 @@ class PgDriver implements PoolDriver<PgServerConnection, void> {
 
   constructor(private readonly address: ServerAddress) {}
 
-  async connect(_flavour: void, timeoutMs: number): Promise<PgServerConnection> {
+  async connect(_flavour: unknown, timeoutMs: number): Promise<PgServerConnection> {
     const conn = await PgServerConnection.connect(this.address, timeoutMs);
     this.parameters ??= new Map(conn.parameters);
     return conn;

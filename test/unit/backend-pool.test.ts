@@ -1,8 +1,8 @@
 // The generic pool (src/backend/pool.ts) through a fake driver: no sockets, fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
 import { type PoolConfig, poolSchema } from '../../src/config/schema.js';
 import { ShardgateError } from '../../src/errors.js';
-import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
 
 class FakeConn implements PooledConnection {
   readonly createdAt = Date.now();

@@ -3,12 +3,12 @@
 // messages that name prepared statements, injects what the server lacks (a deferred BEGIN, a
 // re-prepare, settings), and follows the response with a ResponseTracker.
 import { serialize } from 'pg-protocol';
+import type { PgPool } from '../../backend/pg-pool.js';
 import {
   type PgServerConnection,
   type SimpleResult,
   sendCancel,
 } from '../../backend/pg-server-connection.js';
-import type { PgPool } from '../../backend/pg-pool.js';
 import {
   commitsTransaction,
   pgErrorSeverity,
