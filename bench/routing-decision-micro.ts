@@ -1,7 +1,7 @@
 // Micro benchmark: one routing decision on a parse-cache hit, the way the proxy makes it
 // (fingerprint the text, cache lookup, resolve values, plan). No I/O. Prints medians over
 // batches; no assertions. Run: npx vite-node bench/routing-decision-micro.ts
-import { RuntimeTopology } from '../src/backend/topology.js';
+import { RuntimeTopology } from '../src/backend/pg-topology.js';
 import { configForLocalShards } from '../src/local/local-config.js';
 import { Router } from '../src/router/router.js';
 import { QueryAnalyzer } from '../src/sql/analyzer.js';

@@ -18,7 +18,7 @@ import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { AuthQueryLookup } from './backend/auth-query.js';
 import { MysqlTopology } from './backend/mysql-topology.js';
-import { RuntimeTopology } from './backend/topology.js';
+import { RuntimeTopology } from './backend/pg-topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
 import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';

@@ -1,5 +1,5 @@
 // Admin API endpoints that only need the topology: health, topology, per-server state and pools.
-import type { RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { formatKeyRange } from '../domain/keyspace.js';
 import type { AdminServer } from './http.js';
 

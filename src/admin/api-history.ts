@@ -1,6 +1,6 @@
 // /api/history?shard=&from=&to=&type=&limit= (stored per-shard samples and alert events; from and
 // to are epoch ms or ISO times) and /api/reports/<daily|weekly|monthly>[?format=markdown].
-import type { RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { splitAdvice } from '../observability/advisor.js';
 import type { DrTestLog } from '../observability/dr-tests.js';
 import type { HistoryStore } from '../observability/history-store.js';

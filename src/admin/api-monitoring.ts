@@ -1,9 +1,9 @@
 // Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
 // /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
 
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { serverPoolStats } from '../backend/pool.js';
 import { shunState } from '../backend/shunning.js';
-import type { RuntimeTopology } from '../backend/topology.js';
 import { formatKeyRange } from '../domain/keyspace.js';
 import {
   computeSplitPoint,

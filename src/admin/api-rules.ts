@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { parseConfig } from '../config/load.js';
 import { CONSISTENCY_LEVELS, type ShardgateConfig } from '../config/schema.js';
 import { type AdminServer, HttpError } from './http.js';

@@ -2,8 +2,8 @@
 // shard's primary by a dedicated auth user, and logs in with the verifier the server holds. The
 // answer (or its absence) is kept for authQuery.cacheMs so a login storm costs one query per user.
 import type { ShardgateConfig } from '../config/schema.js';
-import { PgPool } from './pool.js';
-import type { RuntimeTopology } from './topology.js';
+import { PgPool } from './pg-pool.js';
+import type { RuntimeTopology } from './pg-topology.js';
 
 interface Cached {
   secret: string | null;

@@ -1,13 +1,53 @@
-// A bounded pool of connections to one PostgreSQL server. Waiters queue FIFO with a timeout;
-// idle connections expire; old connections retire at max lifetime; a connection idle for long is
-// validated before it is handed out; connects retry with exponential backoff.
+// A bounded pool of connections to one server, for either protocol: the protocol's part is a small
+// PoolDriver (connect, validate, reset, close). Waiters queue FIFO with a timeout; idle connections
+// expire; old connections retire at max lifetime; a connection idle for long is validated before
+// it is handed out; connects retry with exponential backoff. A checkout names a flavour: what a
+// connection fixes at login and a client can see (MySQL's CLIENT_FOUND_ROWS); PostgreSQL has one.
+// tryAcquire is the hot path: a synchronous checkout of an idle connection, no promise or closure.
 import type { PoolConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
-import { PgServerConnection, type ServerAddress } from './pg-server-connection.js';
 import type { ServerEvents } from './shunning.js';
 
-interface Waiter {
-  resolve: (conn: PgServerConnection) => void;
+/** What the pool needs of a connection (PgServerConnection, MysqlServerConnection, test fakes). */
+export interface PooledConnection {
+  readonly createdAt: number;
+  lastUsedAt: number;
+  readonly closed: boolean;
+  onClose: ((err: Error | null) => void) | null;
+  /** Closes politely (Terminate, COM_QUIT). */
+  terminate(): void;
+  /** Closes at once: the connection is broken or in an unknown state. */
+  destroy(): void;
+  /** Closes it when a request has waited `ms` for an answer; true when it did. */
+  abortIfSilent(ms: number, reason: string): boolean;
+}
+
+/** The protocol's part of a pool. */
+export interface PoolDriver<C extends PooledConnection, F> {
+  connect(flavour: F, timeoutMs: number): Promise<C>;
+  /** Runs the validation query; throws when the connection is not usable. */
+  validate(conn: C, query: string, timeoutMs: number): Promise<void>;
+  /** Readies a returned connection for the next checkout; false: it cannot be reused. */
+  reset(conn: C): boolean;
+  /** Closes a returned connection the pool does not keep. */
+  close(conn: C): void;
+  flavourOf(conn: C): F;
+  /** shardgate itself closed it: its closing says nothing about the server's health. */
+  closedLocally(conn: C): boolean;
+}
+
+/** What the pool knows of its server. */
+export interface PoolAddress {
+  name: string;
+  shard: string;
+  role: 'primary' | 'replica';
+  user: string;
+  database: string;
+}
+
+interface Waiter<C, F> {
+  flavour: F;
+  resolve: (conn: C) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
   enqueuedAt: number;
@@ -32,13 +72,13 @@ export interface PoolStats {
   peakActive: number;
 }
 
-export class PgPool {
-  private readonly idle: PgServerConnection[] = [];
-  private readonly active = new Set<PgServerConnection>();
-  private readonly waiters: Waiter[] = [];
+export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAddress> {
+  private readonly idle: C[] = [];
+  private readonly active = new Set<C>();
+  private readonly waiters: Waiter<C, F>[] = [];
   private connecting = 0;
   private closed = false;
-  private reaper: NodeJS.Timeout;
+  private readonly reaper: NodeJS.Timeout;
   private counters = {
     waitedTotal: 0,
     timeoutsTotal: 0,
@@ -46,17 +86,15 @@ export class PgPool {
     waitSecondsTotal: 0,
     peakActive: 0,
   };
-  /** Server parameters learned from the first connection (ParameterStatus for clients). */
-  parameters: Map<string, string> | null = null;
   /** Last connect failure, for health reporting. */
   lastError: string | null = null;
-  /** The topology's shunning (lag-monitor.ts): told of failures, asked whether to keep retrying. */
+  /** The topology's shunning (probe-loop.ts): told of failures, asked whether to keep retrying. */
   serverEvents: ServerEvents | null = null;
 
   constructor(
-    readonly address: ServerAddress,
+    readonly address: A,
     private config: PoolConfig,
-    private readonly onConnectionLost?: (conn: PgServerConnection) => void,
+    protected readonly driver: PoolDriver<C, F>,
   ) {
     this.reaper = setInterval(
       () => this.reap(),
@@ -76,20 +114,33 @@ export class PgPool {
   }
 
   /**
+   * An idle connection of `flavour` that needs no validation, without waiting; null otherwise
+   * (then acquire() opens, validates or waits).
+   */
+  tryAcquire(flavour: F): C | null {
+    if (this.closed) return null;
+    const conn = this.takeIdle(flavour, false);
+    if (conn) this.counters.checkoutsTotal++;
+    return conn;
+  }
+
+  /**
    * Takes a connection, waiting up to checkoutTimeoutMs when the pool is at its bound. `validate`:
    * an idle one runs the validation query first however recently used (a session-pooling client
    * owns it from here: a backend terminated while idle here must not fail that client's first
    * statement, which a fresh connection to the server would run).
    */
-  acquire(validate = false): Promise<PgServerConnection> {
+  acquire(flavour: F, validate = false): Promise<C> {
     if (this.closed) return Promise.reject(this.unavailable('pool is closed'));
     this.counters.checkoutsTotal++;
-    const conn = this.takeIdle();
-    if (conn) return Promise.resolve(this.validateIfStale(conn, validate));
-    if (this.size < this.config.size) return this.openForCheckout();
+    const conn = this.takeIdle(flavour, true);
+    if (conn) return this.validateIfStale(conn, flavour, validate);
+    if (this.size >= this.config.size) this.evictIdleOfOtherFlavour(flavour);
+    if (this.size < this.config.size) return this.openForCheckout(flavour);
     this.counters.waitedTotal++;
-    return new Promise<PgServerConnection>((resolve, reject) => {
-      const waiter: Waiter = {
+    return new Promise<C>((resolve, reject) => {
+      const waiter: Waiter<C, F> = {
+        flavour,
         resolve,
         reject,
         enqueuedAt: Date.now(),
@@ -110,45 +161,63 @@ export class PgPool {
     });
   }
 
-  private takeIdle(): PgServerConnection | null {
+  /** The most recently used idle connection of `flavour`; a stale one only when `staleOk`. */
+  private takeIdle(flavour: F, staleOk: boolean): C | null {
     const now = Date.now();
-    while (this.idle.length > 0) {
-      const conn = this.idle.pop()!;
-      if (conn.closed) continue;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (conn.closed) {
+        this.idle.splice(i, 1);
+        continue;
+      }
       if (this.config.maxLifetimeMs > 0 && now - conn.createdAt > this.config.maxLifetimeMs) {
+        this.idle.splice(i, 1);
         conn.terminate();
         continue;
       }
+      if (this.driver.flavourOf(conn) !== flavour) continue;
+      if (!staleOk && this.isStale(conn, now)) return null;
+      this.idle.splice(i, 1);
       this.markActive(conn);
       return conn;
     }
     return null;
   }
 
-  private markActive(conn: PgServerConnection): void {
+  private isStale(conn: C, now: number): boolean {
+    return this.config.validateAfterMs > 0 && now - conn.lastUsedAt >= this.config.validateAfterMs;
+  }
+
+  /** At the bound with only idle connections of the other flavour: one makes room. */
+  private evictIdleOfOtherFlavour(flavour: F): void {
+    const i = this.idle.findIndex((c) => this.driver.flavourOf(c) !== flavour);
+    if (i < 0) return;
+    const [conn] = this.idle.splice(i, 1);
+    conn?.terminate();
+  }
+
+  private markActive(conn: C): void {
     this.active.add(conn);
     if (this.active.size > this.counters.peakActive) this.counters.peakActive = this.active.size;
   }
 
-  private async validateIfStale(conn: PgServerConnection, always: boolean): Promise<PgServerConnection> {
-    const stale =
-      this.config.validateAfterMs > 0 && Date.now() - conn.lastUsedAt >= this.config.validateAfterMs;
-    if (!always && !stale) return conn;
+  private async validateIfStale(conn: C, flavour: F, always: boolean): Promise<C> {
+    if (!always && !this.isStale(conn, Date.now())) return conn;
     try {
-      await conn.exec(this.config.validationQuery, this.config.connectTimeoutMs);
+      await this.driver.validate(conn, this.config.validationQuery, this.config.connectTimeoutMs);
       return conn;
     } catch {
       this.active.delete(conn);
       conn.destroy();
-      if (this.size < this.config.size) return this.openForCheckout();
-      return this.acquire(always);
+      if (this.size < this.config.size) return this.openForCheckout(flavour);
+      return this.acquire(flavour, always);
     }
   }
 
-  private async openForCheckout(): Promise<PgServerConnection> {
+  private async openForCheckout(flavour: F): Promise<C> {
     this.connecting++;
     try {
-      const conn = await this.connectWithRetry();
+      const conn = await this.connectWithRetry(flavour);
       this.connecting--;
       this.markActive(conn);
       return conn;
@@ -158,20 +227,19 @@ export class PgPool {
     }
   }
 
-  private async connectWithRetry(): Promise<PgServerConnection> {
+  private async connectWithRetry(flavour: F): Promise<C> {
     let delay = this.config.connectBackoffMs;
     let lastErr: unknown;
     for (let attempt = 0; attempt <= this.config.connectRetries; attempt++) {
       if (this.closed) break;
       try {
-        const conn = await PgServerConnection.connect(this.address, this.config.connectTimeoutMs);
+        const conn = await this.driver.connect(flavour, this.config.connectTimeoutMs);
         this.lastError = null;
-        if (!this.parameters) this.parameters = new Map(conn.parameters);
         conn.onClose = () => this.forget(conn);
         return conn;
       } catch (err) {
         lastErr = err;
-        // A refused role is the user's configuration, not the server's health: no shun, no retry.
+        // A refused login is the user's configuration, not the server's health: no shun, no retry.
         if (err instanceof ShardgateError && err.code === 'BACKEND_LOGIN_REFUSED') break;
         this.lastError = err instanceof Error ? err.message : String(err);
         this.serverEvents?.failed(this.lastError);
@@ -196,19 +264,27 @@ export class PgPool {
     });
   }
 
-  /** Returns a clean, idle connection (transaction status I, reset done) to the pool. */
-  release(conn: PgServerConnection): void {
+  /** Returns a connection to the pool; one the driver cannot reset is closed. */
+  release(conn: C): void {
     this.active.delete(conn);
     conn.lastUsedAt = Date.now();
-    conn.onData = null;
+    const reusable = this.driver.reset(conn);
     conn.onClose = () => this.forget(conn);
-    if (conn.closed || this.closed || this.size >= this.config.size) {
-      if (!conn.closed) conn.terminate();
+    if (conn.closed || this.closed || !reusable || this.size >= this.config.size) {
+      if (!conn.closed) this.driver.close(conn);
       this.wakeWaiter();
       return;
     }
-    const waiter = this.waiters.shift();
-    if (waiter) {
+    if (this.waiters.length > 0) {
+      const flavour = this.driver.flavourOf(conn);
+      const i = this.waiters.findIndex((w) => w.flavour === flavour);
+      if (i < 0) {
+        // Someone waits for the other flavour: this slot becomes theirs.
+        conn.terminate();
+        this.wakeWaiter();
+        return;
+      }
+      const waiter = this.waiters.splice(i, 1)[0]!;
       clearTimeout(waiter.timer);
       this.counters.waitSecondsTotal += (Date.now() - waiter.enqueuedAt) / 1000;
       this.markActive(conn);
@@ -219,18 +295,19 @@ export class PgPool {
   }
 
   /** Drops a broken connection; a waiter then gets a fresh one. */
-  discard(conn: PgServerConnection): void {
+  discard(conn: C): void {
     this.active.delete(conn);
     conn.destroy();
     this.wakeWaiter();
   }
 
-  private forget(conn: PgServerConnection): void {
+  private forget(conn: C): void {
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
-    // The server closed a connection nobody was using: it is shutting down or has died.
-    if (!this.closed) this.serverEvents?.failed('the server closed a pooled connection');
-    if (this.active.delete(conn)) this.onConnectionLost?.(conn);
+    // The server closed a connection: it is shutting down or has died.
+    if (!this.closed && !this.driver.closedLocally(conn))
+      this.serverEvents?.failed('the server closed a pooled connection');
+    this.active.delete(conn);
     this.wakeWaiter();
   }
 
@@ -239,7 +316,7 @@ export class PgPool {
     const waiter = this.waiters.shift()!;
     clearTimeout(waiter.timer);
     const waited = (Date.now() - waiter.enqueuedAt) / 1000;
-    this.openForCheckout().then(
+    this.openForCheckout(waiter.flavour).then(
       (conn) => {
         this.counters.waitSecondsTotal += waited;
         waiter.resolve(conn);
@@ -282,7 +359,7 @@ export class PgPool {
     };
   }
 
-  /** The same figures with the role and database this pool logs in as (GET /api/pools). */
+  /** The same figures with the user and database this pool logs in as (GET /api/pools). */
   identityStats(): PoolStats & { user: string; database: string } {
     return { ...this.stats(), user: this.address.user, database: this.address.database };
   }
@@ -305,7 +382,7 @@ export class PgPool {
 }
 
 /** One server's figures over its pools (one per identity and database): what metrics and advice see. */
-export function serverPoolStats(pools: readonly PgPool[]): PoolStats {
+export function serverPoolStats(pools: readonly { stats(): PoolStats }[]): PoolStats {
   const [first, ...rest] = pools.map((p) => p.stats());
   const total = { ...first! };
   for (const p of rest) {

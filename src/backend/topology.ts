@@ -1,23 +1,38 @@
-// The versioned runtime topology: every server with its pool and live state, every shard with
-// its key range. The router sees it through view(), a TopologyView whose ServerView objects the
-// lag monitor and executor update in place. Changes of shape (rules, a cutover's switch) bump the
-// version and build a new view atomically: a plan made against version N names servers of N.
-import type { PoolConfig, ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
-import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
+// The versioned runtime topology of one protocol's shards: every server with its pools and live
+// state, every shard with its key range. The router sees it through view(), a TopologyView whose
+// ServerView objects the probe loop and executor update in place. Changes of shape (rules, a
+// cutover's switch, a promotion) bump the version and build a new view atomically: a plan made
+// against version N names servers of N. The protocol's part is a TopologySide: which shards of
+// the config, how its servers are logged in to, its pool and its prober.
+import type { PoolConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
-import { resolveBackendTls, sameTls } from './backend-tls.js';
-import {
-  type BackendIdentity,
-  backendDatabase,
-  configuredIdentity,
-  IdentityPools,
-  SERVICE_IDENTITY,
-} from './identity.js';
-import { LagMonitor } from './lag-monitor.js';
-import { PgPool } from './pool.js';
+import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
+import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
+import { type BackendIdentity, IdentityPools } from './identity.js';
+import type { PoolAddress } from './pool.js';
+import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
+import type { ServerEvents } from './shunning.js';
 
-export interface RuntimeServer {
+/** What a topology's servers are reached at: the pool's address, whatever the protocol adds. */
+export interface TopologyAddress extends PoolAddress {
+  host: string;
+  port: number;
+  password: string;
+  allowCleartextPassword?: boolean;
+  tls?: BackendTls;
+}
+
+/** What the topology needs of a pool (pool.ts, whatever its connection and flavour). */
+export interface TopologyPool<A> {
+  readonly address: A;
+  serverEvents: ServerEvents | null;
+  updateConfig(config: PoolConfig): void;
+  abortSilent(ms: number, reason: string): number;
+  close(): Promise<void>;
+}
+
+export interface TopologyServer<P extends { close(): Promise<void> }> {
   name: string;
   shard: string;
   role: 'primary' | 'replica';
@@ -25,18 +40,37 @@ export interface RuntimeServer {
   port: number;
   database: string;
   /** The service identity's pool on the server's own database (monitors, migrations, service users). */
-  pool: PgPool;
+  pool: P;
   /** Pools per (identity, backend database): see identity.ts. */
-  pools: IdentityPools<PgPool>;
+  pools: IdentityPools<P>;
   view: ServerView;
 }
 
-export interface RuntimeShard {
+export interface TopologyShard<P extends { close(): Promise<void> }> {
   name: string;
   range: KeyRange;
   readOnly: boolean;
-  primary: RuntimeServer;
-  replicas: RuntimeServer[];
+  primary: TopologyServer<P>;
+  replicas: TopologyServer<P>[];
+}
+
+/** The protocol's part of a topology. */
+export interface TopologySide<P extends TopologyPool<A>, A extends TopologyAddress, C, X extends object> {
+  readonly protocol: Protocol;
+  /** The config's list of this protocol's shards. */
+  readonly shardList: 'shards' | 'mysqlShards';
+  /** Who the service identity logs in as, and the database a server without its own uses. */
+  login(config: ShardgateConfig): {
+    user: string;
+    password: string;
+    database: string;
+    tls: ShardgateConfig['backend']['tls'];
+    allowCleartextPassword: boolean;
+  };
+  makePool(address: A, config: PoolConfig): P;
+  /** The address a pool of `identity` on `database` logs in with. */
+  identityAddress(base: A, identity: BackendIdentity, database: string): A;
+  readonly prober: Prober<C, A, X>;
 }
 
 export function serverNames(shard: ShardConfig): { primary: string; replicas: string[] } {
@@ -51,15 +85,13 @@ export function shardPoolConfig(config: ShardgateConfig, shard: ShardConfig): Po
   return shard.poolSize === undefined ? config.pool : { ...config.pool, size: shard.poolSize };
 }
 
-export class RuntimeTopology {
-  private servers = new Map<string, RuntimeServer>();
-  private shards: RuntimeShard[] = [];
+export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X extends object> {
+  protected servers = new Map<string, TopologyServer<P>>();
+  protected shards: TopologyShard<P>[] = [];
   private currentView!: TopologyView;
   version = 0;
-  readonly monitor: LagMonitor;
+  readonly monitor: ProbeLoop<C, A, X>;
   private drained = new Set<string>();
-  /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
-  private readonly standby = new Map<string, PgPool>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
   /** Server connections lost under a client, and reads re-planned onto another server after one. */
   readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
@@ -68,13 +100,20 @@ export class RuntimeTopology {
   /** Told of each primary change (shard, new primary, old primary). */
   onPromotion: ((shard: string, server: string, previous: string) => void) | null = null;
 
-  constructor(private config: ShardgateConfig) {
-    this.monitor = new LagMonitor(this, config);
+  constructor(
+    protected config: ShardgateConfig,
+    protected readonly side: TopologySide<P, A, C, X>,
+  ) {
+    this.monitor = new ProbeLoop(this, config, side.prober);
     this.monitor.onPrimarySeen = (name) => this.primarySeen(name);
     this.rebuild(config);
   }
 
-  /** A replica reports it is not in recovery: promoted, if its shard's primary is out of rotation. */
+  get protocol(): Protocol {
+    return this.side.protocol;
+  }
+
+  /** A replica reports it is a primary: promoted, if its shard's primary is out of rotation. */
   private primarySeen(name: string): void {
     const promotion = recordPromotion(this.shards, this.promoted, name);
     if (!promotion) return;
@@ -82,20 +121,27 @@ export class RuntimeTopology {
     this.onPromotion?.(promotion.shard, name, promotion.previous);
   }
 
+  /** A pool opened ahead for `name` at `address` (PostgreSQL's prewarm), if any. */
+  protected takeStandby(_name: string, _address: A): P | undefined {
+    return undefined;
+  }
+
   /** Applies a new config (rules change, cutover switch): pools of unchanged servers are kept. */
   rebuild(configured: ShardgateConfig): void {
-    const config = applyPromotions(configured, this.promoted);
+    const config = applyPromotions(configured, this.promoted, this.side.shardList);
     this.config = config;
-    const next = new Map<string, RuntimeServer>();
-    const shards: RuntimeShard[] = [];
+    const login = this.side.login(config);
+    const next = new Map<string, TopologyServer<P>>();
     const make = (
       shard: ShardConfig,
       name: string,
       role: 'primary' | 'replica',
       index: number,
-    ): RuntimeServer => {
+    ): TopologyServer<P> => {
       const server = role === 'primary' ? shard.primary : shard.replicas[index]!;
-      const database = server.database ?? config.backend.database;
+      const database = server.database ?? login.database;
+      const tls = resolveBackendTls(login.tls, server.tls);
+      const poolConfig = shardPoolConfig(config, shard);
       const existing = this.servers.get(name);
       if (
         existing &&
@@ -104,9 +150,9 @@ export class RuntimeTopology {
         existing.database === database &&
         existing.shard === shard.name &&
         existing.role === role &&
-        sameTls(existing.pool.address.tls, resolveBackendTls(config.backend.tls, server.tls))
+        sameTls(existing.pool.address.tls, tls)
       ) {
-        for (const p of existing.pools.all()) p.updateConfig(shardPoolConfig(config, shard));
+        for (const p of existing.pools.all()) p.updateConfig(poolConfig);
         next.set(name, existing);
         existing.view.drained = this.drained.has(name);
         return existing;
@@ -118,13 +164,18 @@ export class RuntimeTopology {
         host: server.host,
         port: server.port,
         database,
-        user: config.backend.user,
-        password: config.backend.password,
-        allowCleartextPassword: config.backend.allowCleartextPassword,
-        tls: resolveBackendTls(config.backend.tls, server.tls),
+        user: login.user,
+        password: login.password,
+        allowCleartextPassword: login.allowCleartextPassword,
+        tls,
+      } as A;
+      const pool = this.takeStandby(name, address) ?? this.side.makePool(address, poolConfig);
+      pool.updateConfig(poolConfig);
+      pool.serverEvents = {
+        failed: (reason) => this.monitor.shun(name, reason),
+        shunned: () => this.monitor.isShunned(name),
       };
-      const pool = this.takeStandby(name, address) ?? new PgPool(address, shardPoolConfig(config, shard));
-      const runtime: RuntimeServer = {
+      const runtime: TopologyServer<P> = {
         name,
         shard: shard.name,
         role,
@@ -133,14 +184,8 @@ export class RuntimeTopology {
         database,
         pool,
         pools: new IdentityPools(pool, (identity, db) => {
-          const own = new PgPool(
-            {
-              ...address,
-              database: db,
-              ...(identity.service
-                ? {}
-                : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
-            },
+          const own = this.side.makePool(
+            this.side.identityAddress(address, identity, db),
             shardPoolConfig(this.config, shard),
           );
           // A user's own pool shuns the server on a failure like the service pool does.
@@ -160,30 +205,27 @@ export class RuntimeTopology {
           rttMs: null,
         },
       };
-      runtime.pool.updateConfig(shardPoolConfig(config, shard));
-      runtime.pool.serverEvents = {
-        failed: (reason) => this.monitor.shun(name, reason),
-        shunned: () => this.monitor.isShunned(name),
-      };
       next.set(name, runtime);
       return runtime;
     };
-    for (const shard of config.shards) {
+    const shards = config[this.side.shardList].map((shard): TopologyShard<P> => {
       const names = serverNames(shard);
-      shards.push({
+      return {
         name: shard.name,
         range: parseKeyRange(shard.keyRange),
         readOnly: shard.readOnly,
         primary: make(shard, names.primary, 'primary', 0),
         replicas: names.replicas.map((n, i) => make(shard, n, 'replica', i)),
-      });
-    }
+      };
+    });
     for (const [name, old] of this.servers) {
       if (next.get(name) !== old) void old.pools.close();
     }
     this.servers = next;
     this.shards = shards;
     this.version++;
+    const names = shards.map((s) => s.name);
+    const wanted = config.routing.defaultShard;
     this.currentView = {
       version: this.version,
       shards: shards.map(
@@ -195,7 +237,7 @@ export class RuntimeTopology {
           replicas: s.replicas.map((r) => r.view),
         }),
       ),
-      defaultShard: config.routing.defaultShard ?? config.shards[0]!.name,
+      defaultShard: wanted && names.includes(wanted) ? wanted : (names[0] ?? ''),
       tables: config.tables,
       dataTypes: config.dataTypes,
       routing: config.routing,
@@ -217,15 +259,15 @@ export class RuntimeTopology {
     return () => this.listeners.delete(listener);
   }
 
-  server(name: string): RuntimeServer | undefined {
+  server(name: string): TopologyServer<P> | undefined {
     return this.servers.get(name);
   }
 
-  allServers(): RuntimeServer[] {
+  allServers(): TopologyServer<P>[] {
     return [...this.servers.values()];
   }
 
-  shardList(): RuntimeShard[] {
+  shardList(): TopologyShard<P>[] {
     return this.shards;
   }
 
@@ -235,6 +277,12 @@ export class RuntimeTopology {
 
   hasReplicas(shard: string): boolean {
     return (this.shards.find((s) => s.name === shard)?.replicas.length ?? 0) > 0;
+  }
+
+  /** The default shard's primary (server parameters and version for new clients). */
+  defaultPrimary(): TopologyServer<P> {
+    const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
+    return shard.primary;
   }
 
   /** A connection to `name` failed or died: out of rotation until its probes succeed again. */
@@ -250,88 +298,6 @@ export class RuntimeTopology {
     if (s) s.view.drained = drained;
   }
 
-  /**
-   * Opens `connections` to a server a coming rebuild will add as `shard`'s primary (a split's
-   * target), so the statements a cutover releases do not each wait for a connection to be set up.
-   * The next rebuild that names the server takes the pool over; a rebuild that does not keeps it.
-   */
-  async prewarm(name: string, shard: string, server: ServerConfig, connections: number): Promise<void> {
-    const database = server.database ?? this.config.backend.database;
-    let pool = this.standby.get(name);
-    if (!pool) {
-      pool = new PgPool(
-        {
-          name,
-          shard,
-          role: 'primary',
-          host: server.host,
-          port: server.port,
-          database,
-          user: this.config.backend.user,
-          password: this.config.backend.password,
-        },
-        this.config.pool,
-      );
-      this.standby.set(name, pool);
-    }
-    const n = Math.max(0, Math.min(connections, this.config.pool.size));
-    const opened = await Promise.all(Array.from({ length: n }, () => pool.acquire()));
-    for (const c of opened) pool.release(c);
-  }
-
-  private takeStandby(
-    name: string,
-    address: { shard: string; host: string; port: number; database: string },
-  ) {
-    const pool = this.standby.get(name);
-    if (!pool) return undefined;
-    this.standby.delete(name);
-    const a = pool.address;
-    if (
-      a.host === address.host &&
-      a.port === address.port &&
-      a.database === address.database &&
-      a.shard === address.shard
-    )
-      return pool;
-    void pool.close();
-    return undefined;
-  }
-
-  /** The pool a session of `identity` connected to `clientDatabase` uses on `server`. */
-  poolFor(server: RuntimeServer, identity: BackendIdentity, clientDatabase: string): PgPool {
-    const database = backendDatabase(this.config, clientDatabase, server.shard, server.database);
-    return server.pools.poolFor(identity, database, server.database);
-  }
-
-  /**
-   * A pool logging in to `server`'s own database as `role`: from a secret of the config, else one a
-   * client of that role opened since start; null when shardgate knows no way to be that role.
-   */
-  rolePool(server: RuntimeServer, role: string): PgPool | null {
-    const identity = configuredIdentity(this.config, role);
-    if (identity) return server.pools.poolFor(identity, server.database, server.database);
-    return server.pools.existingFor(role, server.database) ?? null;
-  }
-
-  /**
-   * ParameterStatus values for new clients, from the default shard's primary as the client's
-   * identity (is_superuser and session_authorization are the role's); its first connection
-   * also proves the server accepts the role.
-   */
-  async serverParameters(
-    identity: BackendIdentity = SERVICE_IDENTITY,
-    clientDatabase = '',
-  ): Promise<Map<string, string>> {
-    const shard = this.shards.find((s) => s.name === this.currentView.defaultShard) ?? this.shards[0]!;
-    const pool = this.poolFor(shard.primary, identity, clientDatabase);
-    if (!pool.parameters) {
-      const conn = await pool.acquire();
-      pool.release(conn);
-    }
-    return pool.parameters ?? new Map();
-  }
-
   /** read_your_writes: wait until a replica has replayed `position`; false on timeout. */
   waitForPosition(server: string, position: string, maxWaitMs: number): Promise<boolean> {
     return this.monitor.waitForPosition(server, position, maxWaitMs);
@@ -339,8 +305,6 @@ export class RuntimeTopology {
 
   async close(): Promise<void> {
     this.monitor.stop();
-    for (const pool of this.standby.values()) void pool.close();
-    this.standby.clear();
     await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
   }
 }

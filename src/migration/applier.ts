@@ -13,7 +13,7 @@ import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication
 import { ChangeDispatcher, MARKER_PREFIX, RefusedChange } from './change-dispatch.js';
 import { type AppliedTable, DestinationFailure } from './change-writer.js';
 import { Destination, untilReachable } from './destination.js';
-import { formatLsn, maxLsn, parseLsn } from './lsn.js';
+import { formatLsn, maxLsn, requireLsn } from './lsn.js';
 import { clientConfig, describeError, isUnreachable, openClient } from './pg-connect.js';
 import { checkReplicationName } from './pg-replication.js';
 import { type BackoffSettings, backoffDelay, DEFAULT_BACKOFF, sleep } from './retry.js';
@@ -87,7 +87,7 @@ export class ChangeApplier {
   constructor(private readonly o: ChangeApplierOptions) {
     checkReplicationName(o.slot, 'slot');
     checkReplicationName(o.publication, 'publication');
-    this.applied = o.startLsn ? parseLsn(o.startLsn) : 0n;
+    this.applied = o.startLsn ? requireLsn(o.startLsn) : 0n;
     this.destinations = o.destinations.map((d) => new Destination(d, 'migration-apply'));
   }
 
@@ -115,7 +115,7 @@ export class ChangeApplier {
     );
     if (!slot.rows[0])
       throw new Error(`replication slot ${this.o.slot} does not exist on ${this.o.source.name}`);
-    const confirmed = slot.rows[0].lsn ? parseLsn(slot.rows[0].lsn) : 0n;
+    const confirmed = slot.rows[0].lsn ? requireLsn(slot.rows[0].lsn) : 0n;
     if (confirmed > this.applied) this.applied = confirmed;
     for (const t of this.o.tables) {
       const meta = await loadTableMeta(control, t.name);
@@ -151,7 +151,7 @@ export class ChangeApplier {
     const c = await this.controlClient();
     let current: bigint;
     try {
-      current = parseLsn(
+      current = requireLsn(
         (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn,
       );
     } catch (err) {
@@ -338,7 +338,7 @@ export class ChangeApplier {
   }
 
   private onKeepalive(stream: Stream, lsn: string, shouldRespond: boolean): void {
-    const position = parseLsn(lsn);
+    const position = requireLsn(lsn);
     if (position > this.received) this.received = position;
     const idle =
       !stream.dispatcher.inTransaction && stream.handled === stream.plugin.parsed && stream.failure === null;

@@ -9,7 +9,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import { type AppliedTable, keyOf, TransactionWriter } from './change-writer.js';
 import type { Destination } from './destination.js';
-import { parseLsn } from './lsn.js';
+import { requireLsn } from './lsn.js';
 import type { RowRoute } from './row-owner.js';
 import { changeApplies } from './segments.js';
 
@@ -74,7 +74,7 @@ export class ChangeDispatcher {
     switch (m.tag) {
       case 'begin':
         this.txn = {
-          commitLsn: m.commitLsn ? parseLsn(m.commitLsn) : 0n,
+          commitLsn: m.commitLsn ? requireLsn(m.commitLsn) : 0n,
           writer: this.group?.writer ?? new TransactionWriter(this.destinations, this.route),
           markers: [],
         };
@@ -132,7 +132,7 @@ export class ChangeDispatcher {
         const group: Group = this.group ?? { writer: txn.writer, transactions: 0, endLsn: null, markers: [] };
         this.group = group;
         group.transactions++;
-        if (m.commitEndLsn) group.endLsn = parseLsn(m.commitEndLsn);
+        if (m.commitEndLsn) group.endLsn = requireLsn(m.commitEndLsn);
         group.markers.push(...txn.markers);
         if (group.markers.length > 0 || group.transactions >= MAX_GROUP || !this.hooks.moreQueued()) {
           await this.flush();

@@ -4,7 +4,7 @@
 // Sessions of every front end take part through GateParticipant; the gate knows no protocol.
 
 import { ShardgateError } from '../errors.js';
-import { parseLsn } from './lsn.js';
+import { requireLsn } from './lsn.js';
 
 export type HoldOutcome = 'switched' | 'aborted';
 
@@ -291,7 +291,7 @@ export class PositionTranslations {
 /** a < b as LSNs; a position that does not parse is replaced (the switch's is exact). */
 function lsnBefore(a: string, b: string): boolean {
   try {
-    return parseLsn(a) < parseLsn(b);
+    return requireLsn(a) < requireLsn(b);
   } catch {
     return true;
   }

@@ -1,10 +1,11 @@
 // PostgreSQL WAL positions ("16/B374D848") as bigints, so they can be compared and subtracted.
+import { parseLsn } from '../router/positions.js';
 
-/** Parses "X/Y" (hex halves); throws on anything else. */
-export function parseLsn(text: string): bigint {
-  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a WAL position (expected hex "X/Y")`);
-  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+/** parseLsn for positions that must be valid (a slot's, a stored segment's): throws on anything else. */
+export function requireLsn(text: string): bigint {
+  const lsn = parseLsn(text);
+  if (lsn === null) throw new Error(`"${text}" is not a WAL position (expected hex "X/Y")`);
+  return lsn;
 }
 
 /** Formats as PostgreSQL prints pg_lsn: upper-case hex halves without padding. */

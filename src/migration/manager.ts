@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import type { RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';

@@ -4,7 +4,7 @@
 // exported snapshot lives exactly as long as the replication connection that created it runs no
 // other command, so the connection is held open until release().
 import pg from 'pg';
-import { parseLsn } from './lsn.js';
+import { requireLsn } from './lsn.js';
 import { clientConfig, withClient } from './pg-connect.js';
 import { sleep } from './retry.js';
 import { loadTableMeta, quoteIdent } from './table-meta.js';
@@ -54,7 +54,7 @@ export async function createSlotWithSnapshot(
     );
     const row = r.rows[0];
     if (!row?.snapshot_name) throw new Error(`CREATE_REPLICATION_SLOT ${slot} returned no snapshot`);
-    parseLsn(row.consistent_point);
+    requireLsn(row.consistent_point);
     let released = false;
     return {
       slot: row.slot_name,

@@ -4,7 +4,7 @@
 // c >= lsn of the last segment whose `after` is below k (after = null: from the first key).
 // The first segment's LSN is the slot's own consistent point, so its rows take every change.
 import type pg from 'pg';
-import { parseLsn } from './lsn.js';
+import { requireLsn } from './lsn.js';
 import type { TableMeta } from './table-meta.js';
 import type { TableCopyState } from './types.js';
 
@@ -21,7 +21,7 @@ export async function segmentLsnFor(
 ): Promise<bigint> {
   for (let i = segments.length - 1; i >= 0; i--) {
     const s = segments[i]!;
-    if (s.after === null || (await compare(s.after, key)) < 0) return parseLsn(s.lsn);
+    if (s.after === null || (await compare(s.after, key)) < 0) return requireLsn(s.lsn);
   }
   return -1n;
 }
@@ -37,7 +37,7 @@ export async function changeApplies(
   // Fast path: newer than every snapshot, so no key comparison is needed.
   let newest = -1n;
   for (const s of segments) {
-    const l = parseLsn(s.lsn);
+    const l = requireLsn(s.lsn);
     if (l > newest) newest = l;
   }
   if (commitLsn >= newest) return true;
@@ -46,7 +46,7 @@ export async function changeApplies(
 
 /** Records a resumed copy: keys after the cursor come from the snapshot at `lsn`. */
 export function addResumeSegment(state: TableCopyState, lsn: string): void {
-  parseLsn(lsn);
+  requireLsn(lsn);
   state.segments.push({ after: state.lastKey ? [...state.lastKey] : null, lsn });
 }
 

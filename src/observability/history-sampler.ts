@@ -3,8 +3,8 @@
 // replica lag, buffer and result-cache hit rates, pool use. Alert events are stored as they come,
 // so the reports' "alerts of the period" survive a restart too.
 
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { serverPoolStats } from '../backend/pool.js';
-import type { RuntimeTopology } from '../backend/topology.js';
 import type { AlertEvent } from './alerts.js';
 import type { HistoryRecord, HistoryStore } from './history-store.js';
 import type { ObservabilityTracker } from './tracker.js';

@@ -33,7 +33,7 @@ export type LagSource = () => ReadonlyArray<{
   lagSeconds: number | null;
   lagBytes: number | null;
 }>;
-/** Each server's probe and shunning state (src/backend/lag-monitor.ts). */
+/** Each server's probe and shunning state (src/backend/probe-loop.ts). */
 export type ServerStateSource = () => ReadonlyArray<{
   shard: string;
   server: string;

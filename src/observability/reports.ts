@@ -3,7 +3,7 @@
 // monthly (rebalancing, scaling plan, baseline update). Unknown figures stay null or 'unknown'.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ArchiverStatus } from '../backend/lag-monitor.js';
+import type { ArchiverStatus } from '../backend/pg-prober.js';
 import type { Recommendation } from './advisor.js';
 import type { DrTestRecord } from './dr-tests.js';
 import type { ShardSample } from './history-sampler.js';

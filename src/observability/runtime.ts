@@ -2,8 +2,9 @@
 // data path), metric sources read at scrape time, host samplers per server, the health
 // collector and the alert manager (log + optional Alertmanager webhook), on their intervals.
 import type { Logger } from 'pino';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { serverPoolStats } from '../backend/pool.js';
-import { type RuntimeTopology, serverNames } from '../backend/topology.js';
+import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
 import { HealthCollector, type HealthSources, HostMonitor } from './health.js';

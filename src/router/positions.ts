@@ -7,21 +7,24 @@
 
 const LSN_RE = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 
-/** LSN as [high, low] 32-bit halves, or null if malformed. */
-export function parseLsn(text: string): [number, number] | null {
-  const m = LSN_RE.exec(text);
+/**
+ * A PostgreSQL LSN ("16/B374D848", pg_lsn's text: two hex halves of a 64-bit byte position,
+ * surrounding blanks ignored) as its byte position; null when absent or malformed. The one LSN
+ * parser: the probe loop, read_your_writes and the migration's replication all use it.
+ */
+export function parseLsn(text: string | null | undefined): bigint | null {
+  if (!text) return null;
+  const m = LSN_RE.exec(text.trim());
   if (!m) return null;
-  return [Number.parseInt(m[1]!, 16), Number.parseInt(m[2]!, 16)];
+  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
 /** -1 / 0 / 1, or null when either LSN is malformed. */
 export function compareLsn(x: string, y: string): -1 | 0 | 1 | null {
   const a = parseLsn(x);
   const b = parseLsn(y);
-  if (!a || !b) return null;
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
-  return 0;
+  if (a === null || b === null) return null;
+  return a === b ? 0 : a < b ? -1 : 1;
 }
 
 /** Compares unsigned decimal strings of any length without BigInt. */

@@ -1,9 +1,10 @@
 // The PostgreSQL driver of two-phase commit: the decision log table on the default shard's
 // primary, and recovery's view of pg_prepared_xacts. Participants are client sessions' server
 // connections (src/protocol/postgres/distributed-commit.ts).
+
+import type { PgPool } from '../backend/pg-pool.js';
 import type { PgServerConnection, SimpleResult } from '../backend/pg-server-connection.js';
-import type { PgPool } from '../backend/pool.js';
-import type { RuntimeServer, RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
 import type { Decision, PreparedTransaction, RecoveryLog, RecoveryPort } from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
 

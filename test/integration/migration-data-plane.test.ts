@@ -11,7 +11,7 @@ import { type PostgresCluster, startPostgresCluster } from '../../src/local/post
 import { ChangeApplier } from '../../src/migration/applier.js';
 import { deleteMovedRows, dropReplication } from '../../src/migration/cleanup.js';
 import { copyTables, newCopyStates } from '../../src/migration/copier.js';
-import { parseLsn } from '../../src/migration/lsn.js';
+import { requireLsn } from '../../src/migration/lsn.js';
 import { openClient, withClient } from '../../src/migration/pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -309,7 +309,7 @@ describe('migration data plane', () => {
         await c.query('UPDATE posts SET user_id = $1 WHERE id = 9000002', [low]);
       });
       const marker = await applier.catchUp(20_000);
-      expect(parseLsn(applier.appliedLsn)).toBeGreaterThanOrEqual(parseLsn(marker));
+      expect(requireLsn(applier.appliedLsn)).toBeGreaterThanOrEqual(requireLsn(marker));
       expect(applier.status).toBe('streaming');
       const rows = await expectExactSplit(splitA);
       expect(rows).toBeGreaterThan(2_000);
@@ -327,7 +327,7 @@ describe('migration data plane', () => {
       expect(body).toEqual({ n: '9600' });
       const lag = await applier.lag();
       expect(lag.appliedLsn).toBe(applier.appliedLsn);
-      expect(parseLsn(lag.sourceLsn)).toBeGreaterThanOrEqual(parseLsn(marker));
+      expect(requireLsn(lag.sourceLsn)).toBeGreaterThanOrEqual(requireLsn(marker));
     } finally {
       await applier.stop();
     }

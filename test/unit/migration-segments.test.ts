@@ -1,6 +1,6 @@
 // The segment rule of a resumed copy and the WAL-position helpers it rests on.
 import { describe, expect, it } from 'vitest';
-import { formatLsn, parseLsn } from '../../src/migration/lsn.js';
+import { formatLsn, requireLsn } from '../../src/migration/lsn.js';
 import {
   addResumeSegment,
   changeApplies,
@@ -10,17 +10,17 @@ import {
 } from '../../src/migration/segments.js';
 import type { TableCopyState } from '../../src/migration/types.js';
 
-const lsn = (text: string) => parseLsn(text);
+const lsn = (text: string) => requireLsn(text);
 
 describe('WAL positions', () => {
   it('parse and format round-trip as PostgreSQL prints them', () => {
-    expect(parseLsn('0/16B3748')).toBe(0x16b3748n);
-    expect(parseLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n);
-    expect(formatLsn(parseLsn('16/B374D848'))).toBe('16/B374D848');
+    expect(requireLsn('0/16B3748')).toBe(0x16b3748n);
+    expect(requireLsn('16/B374D848')).toBe((0x16n << 32n) | 0xb374d848n);
+    expect(formatLsn(requireLsn('16/B374D848'))).toBe('16/B374D848');
     expect(formatLsn(0n)).toBe('0/0');
-    expect(formatLsn(parseLsn('00000001/0000000A'))).toBe('1/A');
-    expect(() => parseLsn('16-B3')).toThrow(/WAL position/);
-    expect(() => parseLsn('')).toThrow(/WAL position/);
+    expect(formatLsn(requireLsn('00000001/0000000A'))).toBe('1/A');
+    expect(() => requireLsn('16-B3')).toThrow(/WAL position/);
+    expect(() => requireLsn('')).toThrow(/WAL position/);
   });
 });
 

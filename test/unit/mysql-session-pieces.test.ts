@@ -1,7 +1,7 @@
 // Pure pieces of the MySQL side: the variable replay statement, the SQL rewrites for multi-shard
 // execution, KILL parsing, the merge helpers (types, AVG rounding) and replica lag from GTIDs.
 import { describe, expect, it } from 'vitest';
-import { replicaLagMs } from '../../src/backend/mysql-lag-monitor.js';
+import { replicaLagMs } from '../../src/backend/mysql-prober.js';
 import { ShardgateError } from '../../src/errors.js';
 import { ResultMerger } from '../../src/executor/merger.js';
 import { textColumn } from '../../src/protocol/mysql/columns.js';

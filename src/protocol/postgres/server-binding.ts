@@ -3,12 +3,12 @@
 // messages that name prepared statements, injects what the server lacks (a deferred BEGIN, a
 // re-prepare, settings), and follows the response with a ResponseTracker.
 import { serialize } from 'pg-protocol';
+import type { PgPool } from '../../backend/pg-pool.js';
 import {
   type PgServerConnection,
   type SimpleResult,
   sendCancel,
 } from '../../backend/pg-server-connection.js';
-import type { PgPool } from '../../backend/pool.js';
 import {
   commitsTransaction,
   pgErrorSeverity,
@@ -189,7 +189,8 @@ export class ServerBinding {
     let conn: PgServerConnection;
     try {
       // Session pooling: the client owns the connection from here (checked, see acquire()).
-      conn = await pool.acquire(config.pool.mode === 'session');
+      const session = config.pool.mode === 'session';
+      conn = (session ? null : pool.tryAcquire()) ?? (await pool.acquire(undefined, session));
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;

@@ -3,7 +3,7 @@
 import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthQueryLookup } from '../../backend/auth-query.js';
-import type { RuntimeTopology } from '../../backend/topology.js';
+import type { RuntimeTopology } from '../../backend/pg-topology.js';
 import type { PgResultCache } from '../../cache/pg-result-cache.js';
 import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';

@@ -1,32 +1,71 @@
-// Polls every MariaDB server on its own connection (the twin of lag-monitor.ts): primaries for
-// @@gtid_binlog_pos and @@read_only, replicas for @@gtid_slave_pos and SHOW SLAVE STATUS. It keeps
-// each ServerView's health, lag, position and probe round-trip time up to date. A replica whose
-// position covers its primary's has no lag; otherwise the lag is Seconds_Behind_Master rounded
-// up to the next whole second (MariaDB counts whole seconds, so a replica 0.3 s behind says 0):
-// never understated, and unknown (replication stopped, no answer) stays unknown, never zero.
-// Shunning is shunning.ts, shared with the PostgreSQL side. A replica that is writable
-// (@@read_only off) and replicates from nobody reports it was promoted: it is fenced, and the
-// topology decides whether to follow it (see promotions.ts).
+// Polls every server of a topology on its own connection, for either protocol: the protocol's
+// part is a Prober (connect, one sample query, how far a replica is behind). The loop keeps each
+// ServerView's health, lag, position and probe round-trip time up to date, takes a replica out of
+// rotation when it stops answering or lags past the hard limit, and puts it back when it
+// recovers. read_your_writes waiters make it poll their replica quickly until caught up.
+// Shunning (shunning.ts) takes a failing server out at once; a replica that reports it is a
+// primary is fenced, and the topology decides whether to follow it (promotions.ts).
 import type { ShardgateConfig } from '../config/schema.js';
+import type { ServerView } from '../router/inputs.js';
 import { positionCovers } from '../router/positions.js';
-import { MysqlServerConnection } from './mysql-server-connection.js';
-import type { MysqlRuntimeServer, MysqlTopology } from './mysql-topology.js';
 import { type ShunHealth, Shunning, unshunned } from './shunning.js';
 
-export interface MysqlServerHealth extends ShunHealth {
+export type Protocol = 'postgres' | 'mysql';
+
+/** What every server's health says, whatever its protocol; X adds the protocol's own figures. */
+export type ServerHealth<X extends object = object> = ShunHealth &
+  X & {
+    name: string;
+    shard: string;
+    role: 'primary' | 'replica';
+    protocol: Protocol;
+    healthy: boolean;
+    lagMs: number | null;
+    position: string | null;
+    rttMs: number | null;
+    lastError: string | null;
+    consecutiveFailures: number;
+    /** The server's own idea of its role disagrees with the configured one. */
+    roleMismatch: boolean;
+  };
+
+/** What the probe loop needs of a topology's server. */
+export interface ProbedServer<A> {
   name: string;
   shard: string;
   role: 'primary' | 'replica';
-  healthy: boolean;
-  lagMs: number | null;
+  view: ServerView;
+  pool: { address: A };
+  pools: { all(): ReadonlyArray<{ abortSilent(ms: number, reason: string): number }> };
+}
+
+/** One probe's answer. */
+export interface ProbeSample<X> {
   position: string | null;
-  rttMs: number | null;
-  lastError: string | null;
-  consecutiveFailures: number;
-  /** @@read_only disagrees with the configured role. */
   roleMismatch: boolean;
-  /** Replicas: SHOW SLAVE STATUS Seconds_Behind_Master (null: replication not running). */
-  secondsBehindMaster: number | null;
+  /** How a replica shows it is a primary (promoted, or a rogue one), e.g. "not in recovery"; null: it does not. */
+  promoted: string | null;
+  /** A replica's lag in ms, given its shard's primary's last position (null: unknown); may set figures of `extra`. */
+  replicaLag(primaryPosition: string | null, extra: X): number | null;
+}
+
+/** The protocol's part of the probe loop. */
+export interface Prober<C, A, X extends object> {
+  readonly protocol: Protocol;
+  /** The protocol's own figures of a server not probed yet. */
+  initial(role: 'primary' | 'replica'): X;
+  connect(address: A, timeoutMs: number): Promise<C>;
+  isClosed(conn: C): boolean;
+  destroy(conn: C): void;
+  sample(conn: C, role: 'primary' | 'replica', timeoutMs: number): Promise<ProbeSample<X>>;
+  /** Heavier figures of a primary (data size, connections...), every observability.healthIntervalMs. */
+  refresh?(conn: C, extra: X): Promise<void>;
+}
+
+/** What the loop needs of its topology. */
+export interface ProbedTopology<A> {
+  readonly currentConfig: ShardgateConfig;
+  allServers(): ReadonlyArray<ProbedServer<A>>;
 }
 
 interface Waiter {
@@ -35,40 +74,27 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-/** Lag in ms from a replica's and its primary's positions and Seconds_Behind_Master. */
-export function replicaLagMs(
-  replicaPosition: string | null,
-  primaryPosition: string | null,
-  secondsBehindMaster: number | null,
-): number | null {
-  if (
-    replicaPosition !== null &&
-    primaryPosition !== null &&
-    positionCovers(replicaPosition, primaryPosition)
-  )
-    return 0;
-  if (secondsBehindMaster === null || !Number.isFinite(secondsBehindMaster)) return null;
-  return (Math.max(0, secondsBehindMaster) + 1) * 1000 - 1;
-}
-
-class MysqlServerProbe {
-  conn: MysqlServerConnection | null = null;
+class ServerProbe<C, A, X extends object> {
+  conn: C | null = null;
   busy = false;
   timer: NodeJS.Timeout | null = null;
   waiters: Waiter[] = [];
-  health: MysqlServerHealth;
+  health: ServerHealth<X>;
   stopped = false;
+  private refreshedAt = 0;
   readonly shunning: Shunning;
 
   constructor(
-    public server: MysqlRuntimeServer,
-    private readonly monitor: MysqlLagMonitor,
+    public server: ProbedServer<A>,
+    private readonly loop: ProbeLoop<C, A, X>,
+    private readonly prober: Prober<C, A, X>,
   ) {
     const primary = server.role === 'primary';
     this.health = {
       name: server.name,
       shard: server.shard,
       role: server.role,
+      protocol: prober.protocol,
       healthy: true,
       lagMs: primary ? 0 : null,
       position: null,
@@ -76,21 +102,15 @@ class MysqlServerProbe {
       lastError: null,
       consecutiveFailures: 0,
       roleMismatch: false,
-      secondsBehindMaster: null,
       ...unshunned(),
-    };
+      ...prober.initial(server.role),
+    } as ServerHealth<X>;
     this.shunning = new Shunning(
       this.health,
       server.view,
-      () => monitor.config,
-      (shunned, reason) => monitor.onShunChange?.(server.name, shunned, reason),
+      () => loop.config,
+      (shunned, reason) => loop.onShunChange?.(server.name, shunned, reason),
     );
-  }
-
-  /** Takes the server out of rotation now; probes bring it back. */
-  shun(reason: string): void {
-    if (this.stopped || !this.shunning.shun(reason)) return;
-    if (!this.busy) this.schedule(this.shunning.backoffMs);
   }
 
   schedule(ms: number): void {
@@ -104,48 +124,22 @@ class MysqlServerProbe {
     if (this.busy || this.stopped) return;
     this.busy = true;
     const started = performance.now();
+    const config = this.loop.config;
     try {
-      if (!this.conn || this.conn.closed) {
-        this.conn = await MysqlServerConnection.connect(
+      if (!this.conn || this.prober.isClosed(this.conn)) {
+        this.conn = await this.prober.connect(
           { ...this.server.pool.address, name: `${this.server.name}/monitor` },
-          { foundRows: false, timeoutMs: this.monitor.config.pool.connectTimeoutMs },
+          config.pool.connectTimeoutMs,
         );
       }
-      const primary = this.server.role === 'primary';
-      const sql = primary
-        ? 'SELECT @@GLOBAL.gtid_binlog_pos, @@GLOBAL.read_only'
-        : 'SELECT @@GLOBAL.gtid_slave_pos, @@GLOBAL.read_only; SHOW SLAVE STATUS';
-      const r = await this.conn.query(sql, { timeoutMs: this.monitor.config.routing.probeTimeoutMs });
-      if (r.error) throw new Error(r.error.message);
-      const rtt = performance.now() - started;
-      const row = r.results[0]?.rows[0] ?? [];
-      const position = row[0]?.toString() ?? null;
-      const readOnly = row[1]?.toString() === '1';
-      let sbm: number | null = null;
-      let running = true;
-      let replicating = false;
-      if (!primary) {
-        const status = r.results[1];
-        const cols = status?.columns ?? [];
-        const values = status?.rows[0] ?? [];
-        const field = (name: string) => values[cols.findIndex((c) => c.name === name)]?.toString() ?? null;
-        const behind = field('Seconds_Behind_Master');
-        sbm = behind === null || behind === '' ? null : Number(behind);
-        running = field('Slave_SQL_Running') === 'Yes' && values.length > 0;
-        replicating = running || field('Slave_IO_Running') === 'Yes';
-      }
-      if (!primary && !readOnly && !replicating) {
-        // Promoted (STOP SLAVE, RESET SLAVE ALL, read_only off), or a rogue primary: never a replica.
-        this.fence('it reports it is a primary (writable, replicating from nobody)');
-        this.monitor.onPrimarySeen?.(this.server.name);
-        return;
-      }
-      this.onSample(position, readOnly, sbm, running, rtt);
+      const sample = await this.prober.sample(this.conn, this.server.role, config.routing.probeTimeoutMs);
+      this.onSample(sample, performance.now() - started);
+      await this.refresh(this.conn);
     } catch (err) {
       this.onFailure(err instanceof Error ? err.message : String(err));
       // A server that does not answer its probe: statements waiting on it as long fail (a retryable
       // coded error; a read runs elsewhere) rather than hang their clients.
-      const silentMs = this.monitor.config.routing.probeTimeoutMs;
+      const silentMs = config.routing.probeTimeoutMs;
       // Every identity's pool: clients reach the server as their own roles (identity.ts).
       for (const pool of this.server.pools.all())
         pool.abortSilent(silentMs, `no answer from the server for ${silentMs} ms`);
@@ -155,39 +149,52 @@ class MysqlServerProbe {
     }
   }
 
+  /** Heavier than the lag probe, so on a slower interval, and only on primaries. */
+  private async refresh(conn: C): Promise<void> {
+    if (!this.prober.refresh || this.server.role !== 'primary' || this.stopped) return;
+    if (Date.now() - this.refreshedAt < this.loop.config.observability.healthIntervalMs) return;
+    this.refreshedAt = Date.now();
+    await this.prober.refresh(conn, this.health);
+  }
+
+  /** Takes the server out of rotation now; probes bring it back (see onSample / onFailure). */
+  shun(reason: string): void {
+    if (this.stopped || !this.shunning.shun(reason)) return;
+    // Probe soon: a refused connection fails fast, and a false alarm costs a few probes.
+    if (!this.busy) this.schedule(this.shunning.backoffMs);
+  }
+
+  /** Out of rotation while the reason lasts (a replica that claims to be a primary). */
   private fence(reason: string): void {
     if (!this.stopped) this.shunning.fence(reason);
     this.health.lagMs = null;
     this.server.view.lagMs = null;
   }
 
-  private onSample(
-    position: string | null,
-    readOnly: boolean,
-    sbm: number | null,
-    running: boolean,
-    rtt: number,
-  ): void {
+  private onSample(sample: ProbeSample<X>, rtt: number): void {
     const h = this.health;
     const view = this.server.view;
     h.consecutiveFailures = 0;
     h.lastError = null;
     h.rttMs = h.rttMs === null ? rtt : h.rttMs * 0.8 + rtt * 0.2;
-    h.position = position;
+    h.position = sample.position;
+    h.roleMismatch = sample.roleMismatch;
     view.rttMs = h.rttMs;
-    view.position = position;
-    const primary = this.server.role === 'primary';
-    h.roleMismatch = primary ? readOnly : !readOnly;
+    view.position = sample.position;
+    if (this.server.role === 'replica' && sample.promoted !== null) {
+      this.fence(`it reports it is a primary (${sample.promoted})`);
+      this.loop.onPrimarySeen?.(this.server.name);
+      return;
+    }
     const serving = this.shunning.recovered();
-    if (primary) {
-      h.healthy = !readOnly && serving;
+    if (this.server.role === 'primary') {
+      h.healthy = !sample.roleMismatch && serving;
       view.healthy = h.healthy;
       return;
     }
-    h.secondsBehindMaster = running ? sbm : null;
-    h.lagMs = replicaLagMs(position, this.monitor.primaryPosition(this.server.shard), h.secondsBehindMaster);
-    const hardLimit = this.monitor.config.routing.replicaHardLagLimitMs;
-    // Unknown lag keeps a replica in rotation for eventual reads (as on PostgreSQL); no bound accepts it.
+    h.lagMs = sample.replicaLag(this.loop.primaryPosition(this.server.shard), h);
+    const hardLimit = this.loop.config.routing.replicaHardLagLimitMs;
+    // Unknown lag keeps a replica in rotation for eventual reads; no bound accepts it.
     h.healthy = serving && (h.lagMs === null || h.lagMs <= hardLimit);
     view.lagMs = h.lagMs;
     view.healthy = h.healthy;
@@ -198,8 +205,10 @@ class MysqlServerProbe {
     const h = this.health;
     h.consecutiveFailures++;
     h.lastError = message;
-    this.conn?.destroy();
-    this.conn = null;
+    if (this.conn) {
+      this.prober.destroy(this.conn);
+      this.conn = null;
+    }
     if (!this.stopped) this.shunning.probeFailed(message);
     if (h.consecutiveFailures >= 2) {
       h.healthy = false;
@@ -227,7 +236,7 @@ class MysqlServerProbe {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.conn?.destroy();
+    if (this.conn) this.prober.destroy(this.conn);
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.resolve(false);
@@ -236,8 +245,8 @@ class MysqlServerProbe {
   }
 }
 
-export class MysqlLagMonitor {
-  private probes = new Map<string, MysqlServerProbe>();
+export class ProbeLoop<C, A, X extends object> {
+  private probes = new Map<string, ServerProbe<C, A, X>>();
   private running = false;
   /** Told when a server is shunned (true) or returns to rotation (false). */
   onShunChange: ((server: string, shunned: boolean, reason: string | null) => void) | null = null;
@@ -245,9 +254,14 @@ export class MysqlLagMonitor {
   onPrimarySeen: ((server: string) => void) | null = null;
 
   constructor(
-    private readonly topology: MysqlTopology,
+    private readonly topology: ProbedTopology<A>,
     public config: ShardgateConfig,
+    private readonly prober: Prober<C, A, X>,
   ) {}
+
+  get protocol(): Protocol {
+    return this.prober.protocol;
+  }
 
   start(): void {
     this.running = true;
@@ -270,7 +284,7 @@ export class MysqlLagMonitor {
       const existing = this.probes.get(server.name);
       if (existing && existing.server === server) continue;
       existing?.stop();
-      const probe = new MysqlServerProbe(server, this);
+      const probe = new ServerProbe(server, this, this.prober);
       this.probes.set(server.name, probe);
       probe.schedule(0);
     }
@@ -285,6 +299,7 @@ export class MysqlLagMonitor {
     return this.probes.get(server)?.health.shunned ?? false;
   }
 
+  /** The last position the probe of `shard`'s primary saw. */
   primaryPosition(shard: string): string | null {
     for (const probe of this.probes.values()) {
       if (probe.server.shard === shard && probe.server.role === 'primary') return probe.health.position;
@@ -292,7 +307,7 @@ export class MysqlLagMonitor {
     return null;
   }
 
-  health(): MysqlServerHealth[] {
+  health(): ServerHealth<X>[] {
     return [...this.probes.values()].map((p) => ({ ...p.health }));
   }
 
@@ -312,6 +327,7 @@ export class MysqlLagMonitor {
         }, maxWaitMs),
       };
       probe.waiters.push(waiter);
+      // Poll now rather than at the next interval.
       if (!probe.busy) probe.schedule(0);
     });
   }

@@ -1,0 +1,218 @@
+// The generic pool (src/backend/pool.ts) through a fake driver: no sockets, fake timers.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
+import { type PoolConfig, poolSchema } from '../../src/config/schema.js';
+import { ShardgateError } from '../../src/errors.js';
+
+class FakeConn implements PooledConnection {
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  closed = false;
+  closedLocally = false;
+  onClose: ((err: Error | null) => void) | null = null;
+  /** What the fake server says of it: a validation fails when false; reset refuses when busy. */
+  healthy = true;
+  busy = false;
+  ended: 'terminate' | 'destroy' | null = null;
+  constructor(
+    readonly id: number,
+    readonly flavour: string,
+  ) {}
+  terminate(): void {
+    this.closed = true;
+    this.closedLocally = true;
+    this.ended ??= 'terminate';
+  }
+  destroy(): void {
+    this.closed = true;
+    this.closedLocally = true;
+    this.ended ??= 'destroy';
+  }
+  abortIfSilent(): boolean {
+    return false;
+  }
+  /** The server ends the connection. */
+  serverClose(): void {
+    this.closed = true;
+    this.onClose?.(null);
+  }
+}
+
+class FakeDriver implements PoolDriver<FakeConn, string> {
+  opened: FakeConn[] = [];
+  failures: Error[] = [];
+  validations = 0;
+  async connect(flavour: string): Promise<FakeConn> {
+    const err = this.failures.shift();
+    if (err) throw err;
+    const conn = new FakeConn(this.opened.length + 1, flavour);
+    this.opened.push(conn);
+    return conn;
+  }
+  async validate(conn: FakeConn): Promise<void> {
+    this.validations++;
+    if (!conn.healthy) throw new Error('validation failed');
+  }
+  reset(conn: FakeConn): boolean {
+    return !conn.busy;
+  }
+  close(conn: FakeConn): void {
+    conn.destroy();
+  }
+  flavourOf(conn: FakeConn): string {
+    return conn.flavour;
+  }
+  closedLocally(conn: FakeConn): boolean {
+    return conn.closedLocally;
+  }
+}
+
+const address = { name: 's0-replica1', shard: 's0', role: 'replica' as const, user: 'u', database: 'd' };
+
+function makePool(overrides: Partial<PoolConfig> = {}) {
+  const driver = new FakeDriver();
+  const config = { ...poolSchema.parse({}), size: 2, connectBackoffMs: 1, ...overrides };
+  const pool = new Pool(address, config, driver);
+  const failed: string[] = [];
+  let shunned = false;
+  pool.serverEvents = {
+    failed: (reason) => {
+      failed.push(reason);
+      shunned = true;
+    },
+    shunned: () => shunned,
+  };
+  return { pool, driver, failed };
+}
+
+describe('Pool', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('tryAcquire hands out an idle connection synchronously, and nothing when none is idle', async () => {
+    const { pool, driver } = makePool();
+    expect(pool.tryAcquire('a')).toBeNull();
+    const conn = await pool.acquire('a');
+    expect(driver.opened).toHaveLength(1);
+    pool.release(conn);
+    expect(pool.tryAcquire('a')).toBe(conn);
+    expect(pool.tryAcquire('a')).toBeNull();
+    expect(pool.stats()).toMatchObject({ active: 1, idle: 0, total: 1, checkoutsTotal: 2 });
+    await pool.close();
+  });
+
+  it('a checkout at the bound waits, gets the next released connection, and times out when none comes', async () => {
+    const { pool } = makePool({ size: 1, checkoutTimeoutMs: 1_000 });
+    const first = await pool.acquire('a');
+    const waiting = pool.acquire('a');
+    vi.advanceTimersByTime(200);
+    pool.release(first);
+    expect(await waiting).toBe(first);
+    const late = pool.acquire('a').catch((e: unknown) => e);
+    vi.advanceTimersByTime(1_000);
+    const err = await late;
+    expect(err).toBeInstanceOf(ShardgateError);
+    expect((err as ShardgateError).code).toBe('POOL_TIMEOUT');
+    expect(pool.stats()).toMatchObject({ waitedTotal: 2, timeoutsTotal: 1, waiting: 0 });
+    expect(pool.stats().waitSecondsTotal).toBeCloseTo(0.2, 5);
+    await pool.close();
+  });
+
+  it('flavours: no cross-flavour checkout; at the bound an idle one of the other flavour makes room', async () => {
+    const { pool, driver } = makePool({ size: 1 });
+    const a = await pool.acquire('a');
+    pool.release(a);
+    expect(pool.tryAcquire('b')).toBeNull();
+    const b = await pool.acquire('b');
+    expect(b.flavour).toBe('b');
+    expect(a.ended).toBe('terminate');
+    expect(driver.opened).toHaveLength(2);
+    // A waiter of flavour a, a release of flavour b: the slot goes to a new connection of a.
+    const waiting = pool.acquire('a');
+    pool.release(b);
+    expect(b.closed).toBe(true);
+    expect((await waiting).flavour).toBe('a');
+    await pool.close();
+  });
+
+  it('a connection idle past validateAfterMs is not handed out by tryAcquire; acquire validates it, and replaces it when it fails', async () => {
+    const { pool, driver } = makePool({ validateAfterMs: 1_000 });
+    const conn = await pool.acquire('a');
+    pool.release(conn);
+    vi.advanceTimersByTime(1_000);
+    expect(pool.tryAcquire('a')).toBeNull();
+    expect(pool.stats().idle).toBe(1);
+    expect(await pool.acquire('a')).toBe(conn);
+    expect(driver.validations).toBe(1);
+    pool.release(conn);
+    conn.healthy = false;
+    vi.advanceTimersByTime(1_000);
+    const fresh = await pool.acquire('a');
+    expect(fresh).not.toBe(conn);
+    expect(conn.ended).toBe('destroy');
+    // validate=true: checked however recently used.
+    pool.release(fresh);
+    await pool.acquire('a', true);
+    expect(driver.validations).toBe(3);
+    await pool.close();
+  });
+
+  it('a connection the driver cannot reset is closed on release, not kept', async () => {
+    const { pool } = makePool();
+    const conn = await pool.acquire('a');
+    conn.busy = true;
+    pool.release(conn);
+    expect(conn.ended).toBe('destroy');
+    expect(pool.stats()).toMatchObject({ idle: 0, total: 0 });
+    await pool.close();
+  });
+
+  it('retires connections past maxLifetimeMs at checkout', async () => {
+    const { pool, driver } = makePool({ maxLifetimeMs: 5_000, validateAfterMs: 0 });
+    const conn = await pool.acquire('a');
+    pool.release(conn);
+    vi.advanceTimersByTime(5_001);
+    expect(pool.tryAcquire('a')).toBeNull();
+    expect(conn.ended).toBe('terminate');
+    expect(await pool.acquire('a')).not.toBe(conn);
+    expect(driver.opened).toHaveLength(2);
+    await pool.close();
+  });
+
+  it('tells the shunning of connect failures and of the server closing a pooled connection, not of its own closes', async () => {
+    const { pool, driver, failed } = makePool({ connectRetries: 3 });
+    driver.failures.push(new Error('ECONNREFUSED'));
+    // A replica: once shunned, the first failure ends the checkout (the read is planned elsewhere).
+    const err = await pool.acquire('a').catch((e: unknown) => e);
+    expect((err as ShardgateError).code).toBe('BACKEND_UNAVAILABLE');
+    expect(failed).toEqual(['ECONNREFUSED']);
+    const conn = await pool.acquire('a');
+    const other = await pool.acquire('a');
+    pool.release(conn);
+    conn.serverClose();
+    expect(failed).toHaveLength(2);
+    expect(pool.stats().idle).toBe(0);
+    pool.discard(other);
+    expect(failed).toHaveLength(2);
+    await pool.close();
+  });
+
+  it('a refused login is not the server failing: no shun, no retry', async () => {
+    const { pool, driver, failed } = makePool();
+    driver.failures.push(new ShardgateError('BACKEND_LOGIN_REFUSED', { detail: 'no such role' }));
+    const err = await pool.acquire('a').catch((e: unknown) => e);
+    expect((err as ShardgateError).code).toBe('BACKEND_LOGIN_REFUSED');
+    expect(failed).toEqual([]);
+    await pool.close();
+  });
+
+  it('close fails waiters with ADMIN_SHUTDOWN and closes every connection', async () => {
+    const { pool } = makePool({ size: 1 });
+    const conn = await pool.acquire('a');
+    const waiting = pool.acquire('a').catch((e: unknown) => e);
+    await pool.close();
+    expect(((await waiting) as ShardgateError).code).toBe('ADMIN_SHUTDOWN');
+    expect(conn.closed).toBe(true);
+    expect(pool.tryAcquire('a')).toBeNull();
+  });
+});
