@@ -5,8 +5,8 @@
 // against version N names servers of N. The protocol's part is a TopologySide: which shards of
 // the config, how its servers are logged in to, its pool and its prober.
 import type { PoolConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
-import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
+import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
 import { type BackendIdentity, IdentityPools } from './identity.js';
 import type { PoolAddress } from './pool.js';
