@@ -22,6 +22,7 @@ import type { RunAs } from './os-user.js';
 import { freePort } from './ports.js';
 import type { Logger } from './postgres-cluster.js';
 import { removeInBackground } from './remove-later.js';
+import { freezeProcesses } from './server-processes.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -356,13 +357,24 @@ export class MariadbCluster {
   }
 
   /**
-   * Sends `signal` to a server's process: SIGSTOP makes a server that accepts connections but never
-   * answers (a hung host), SIGCONT resumes it.
+   * Sends `signal` to a server's process (SIGCONT resumes a frozen server). SIGSTOP goes through
+   * freezeServer: kill(2) returns before a multi-threaded server has stopped.
    */
   signalServer(name: string, signal: NodeJS.Signals): void {
-    const child = this.running.get(name)?.child;
-    if (!child?.pid) throw new Error(`${name} is not running`);
-    process.kill(child.pid, signal);
+    if (signal === 'SIGSTOP')
+      throw new Error('use freezeServer(): SIGSTOP takes effect later than kill(2) returns');
+    process.kill(this.pidOf(name), signal);
+  }
+
+  /** A server that accepts connections but never answers (a hung host), from the moment this resolves. */
+  async freezeServer(name: string): Promise<void> {
+    await freezeProcesses([this.pidOf(name)]);
+  }
+
+  private pidOf(name: string): number {
+    const pid = this.running.get(name)?.child?.pid;
+    if (!pid) throw new Error(`${name} is not running`);
+    return pid;
   }
 
   /** Starts a stopped or killed server again (stops it first when running). */

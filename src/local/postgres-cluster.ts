@@ -11,7 +11,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
-  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -23,6 +22,7 @@ import { type RunAs, unprivilegedUser } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { freePort } from './ports.js';
 import { removeInBackground } from './remove-later.js';
+import { descendantPids, freezeProcesses } from './server-processes.js';
 
 export { freePort };
 
@@ -483,12 +483,13 @@ export class PostgresCluster {
   }
 
   /**
-   * Sends `signal` to a server's postmaster and every process under it: SIGSTOP makes a server
-   * that accepts connections but never answers (a hung host), SIGCONT resumes it.
+   * Sends `signal` to a server's postmaster and every process under it (SIGCONT resumes a frozen
+   * server). SIGSTOP goes through freezeServer, as on the MariaDB side (process-freeze.ts).
    */
   signalServer(name: string, signal: NodeJS.Signals): void {
-    const pid = this.running.get(name)?.child?.pid;
-    if (!pid) throw new Error(`${name} is not running`);
+    if (signal === 'SIGSTOP')
+      throw new Error('use freezeServer(): SIGSTOP takes effect later than kill(2) returns');
+    const pid = this.pidOf(name);
     for (const p of [pid, ...descendantPids(pid)]) {
       try {
         process.kill(p, signal);
@@ -496,6 +497,17 @@ export class PostgresCluster {
         // Exited in between.
       }
     }
+  }
+  /** A server that accepts connections but never answers (a hung host), from the moment this resolves. */
+  async freezeServer(name: string): Promise<void> {
+    const pid = this.pidOf(name);
+    await freezeProcesses([pid, ...descendantPids(pid)]);
+  }
+
+  private pidOf(name: string): number {
+    const pid = this.running.get(name)?.child?.pid;
+    if (!pid) throw new Error(`${name} is not running`);
+    return pid;
   }
 
   async restartServer(name: string): Promise<void> {
@@ -579,36 +591,6 @@ export class PostgresCluster {
   private killAllSync(): void {
     for (const entry of this.running.values()) entry.child?.kill('SIGKILL');
   }
-}
-
-/** Processes whose parent chain leads to `root` (from /proc; Linux). */
-function descendantPids(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces; fields resume after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      // Gone.
-    }
-  }
-  const out: number[] = [];
-  const wanted = new Set([root]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (wanted.has(ppid) && !wanted.has(pid)) {
-        wanted.add(pid);
-        out.push(pid);
-        grew = true;
-      }
-    }
-  }
-  return out;
 }
 
 export function startPostgresCluster(options: PostgresClusterOptions): Promise<PostgresCluster> {

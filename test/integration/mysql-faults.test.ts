@@ -123,8 +123,8 @@ describe('transaction pooling: client sessions outlive server connections', () =
     // Both replicas hang: a read in flight on either one must come back, from the primary.
     const inflight = Array.from({ length: 4 }, () => fx.connect());
     const readers = await Promise.all(inflight);
-    fx.cluster.signalServer('s0-replica1', 'SIGSTOP');
-    fx.cluster.signalServer('s0-replica2', 'SIGSTOP');
+    await fx.cluster.freezeServer('s0-replica1');
+    await fx.cluster.freezeServer('s0-replica2');
     const answers = await Promise.all(readers.map((r) => likesOf(r, 4)));
     expect(answers).toEqual(readers.map(() => expected));
     await waitFor(

@@ -81,7 +81,7 @@ describe('servers that stop answering (SIGSTOP)', () => {
     const expected = await likesOf(await fx.direct('s0-primary'), 4);
     const pooled = await Promise.all(Array.from({ length: 4 }, () => fx.client()));
     const watches = pooled.map(watchClose);
-    for (const r of REPLICAS) fx.cluster.signalServer(r, 'SIGSTOP');
+    for (const r of REPLICAS) await fx.cluster.freezeServer(r);
     try {
       // Sent to replicas that no longer answer: each comes back with the right answer, from the primary.
       const answers = await Promise.all(pooled.map((c) => likesOf(c, 4)));
@@ -102,7 +102,7 @@ describe('servers that stop answering (SIGSTOP)', () => {
       await c.query('BEGIN');
       await c.query('SELECT count(*) FROM users');
     }
-    fx.cluster.signalServer('s0-primary', 'SIGSTOP');
+    await fx.cluster.freezeServer('s0-primary');
     try {
       const [inPooled, inOwned] = await Promise.all([
         failure(pooled.query('SELECT count(*) FROM users')),

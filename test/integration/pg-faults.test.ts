@@ -304,7 +304,7 @@ describe('a server that stops answering (SIGSTOP)', () => {
   it('is shunned when its probe times out; reads go elsewhere; it returns after SIGCONT', async () => {
     const c = await fx.client();
     const watch = watchClose(c);
-    fx.cluster.signalServer('s0-replica1', 'SIGSTOP');
+    await fx.cluster.freezeServer('s0-replica1');
     await waitFor('s0-replica1 shunned', () => health(fx, 's0-replica1').shunned);
     const expected = await fx.cluster.query<{ n: number }>(
       's0-primary',

@@ -45,15 +45,18 @@ export function watchMysqlClose(c: mysql.Connection): { closed: boolean; told: s
   return state;
 }
 
-/** The errno and message of a rejected MySQL query. */
+/** The errno and message of a rejected MySQL query; a success fails the test with its rows. */
 export async function mysqlFailure(p: Promise<unknown>): Promise<{ errno: number; message: string }> {
+  let answer: unknown;
   try {
-    await p;
+    answer = await p;
   } catch (err) {
     const e = err as { errno?: number; message?: string };
     return { errno: e.errno ?? -1, message: e.message ?? String(err) };
   }
-  throw new Error('the statement succeeded');
+  // mysql2 resolves [rows, fields]: the rows say which server answered when they hold @@server_id.
+  const rows = Array.isArray(answer) ? answer[0] : answer;
+  throw new Error(`the statement succeeded: ${JSON.stringify(rows)}`);
 }
 
 /** The likes of `user`, read through a MySQL connection. */
