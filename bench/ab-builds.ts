@@ -121,6 +121,17 @@ const lines: string[] = [];
 try {
   // One unmeasured run each first: the JIT, the pools and the parse cache warm up.
   for (const k of ['before', 'after'] as const) run(proxies[k], modes[0]!, clientsList.at(-1)!);
+  // What a proxy spends without clients (timers, probes, metrics) lands in every run's CPU too: at
+  // low TPS it weighs on CPU per transaction, so it is shown.
+  const idle0 = {
+    before: processTreeCpuMs(proxies.before.child.pid),
+    after: processTreeCpuMs(proxies.after.child.pid),
+  };
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const k of ['before', 'after'] as const) {
+    const used = (processTreeCpuMs(proxies[k].child.pid) ?? Number.NaN) - (idle0[k] ?? Number.NaN);
+    console.log(`${k}: idle CPU ${(used / 3).toFixed(1)} ms per second`);
+  }
   for (const mode of modes)
     for (const clients of clientsList) {
       const tps: Record<'before' | 'after', number[]> = { before: [], after: [] };
