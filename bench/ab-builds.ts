@@ -2,13 +2,18 @@
 // the before/after figure for a change on the hot path. BEFORE and AFTER are repository checkouts
 // with dist/ built (e.g. a `git worktree` of the previous commit). Loopback only, bounded.
 // Run: BEFORE=/path/old AFTER=. npx vite-node bench/ab-builds.ts
-// (env: T=seconds per run, R=repeats, C=clients list, M=modes list)
+// (env: T=seconds per run, R=repeats, C=clients list, M=modes list; EXTRA=YAML appended to both
+// proxies' configs, WARM_SQL=a statement run once through each proxy before measuring, e.g. to put
+// an entry in the result cache)
+// Besides TPS it prints each proxy's CPU per transaction (user + system from /proc, medians): on a
+// shared machine TPS moves with the neighbours' load, CPU per transaction much less.
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
+import { processTreeCpuMs } from './lib/process-cpu.js';
 
 const seconds = process.env.T ?? '5';
 const repeats = Number(process.env.R ?? 3);
@@ -40,6 +45,7 @@ pool: { mode: transaction, size: 20 }
 shards:
   - { name: s0, keyRange: '-', primary: { host: 127.0.0.1, port: ${primary.port} } }
 log: { level: warn }
+${process.env.EXTRA ?? ''}
 `,
   );
   const child = spawn(
@@ -63,6 +69,13 @@ log: { level: warn }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  const warmSql = process.env.WARM_SQL;
+  if (warmSql) {
+    const psql = await pgToolPath('psql');
+    execFileSync(psql, ['-h', '127.0.0.1', '-p', String(port), '-U', 'bench', '-c', warmSql, 'bench'], {
+      stdio: 'ignore',
+    });
+  }
   return { port, child };
 }
 
@@ -70,7 +83,10 @@ const proxies = {
   before: await startProxy('before', builds.before),
   after: await startProxy('after', builds.after),
 };
-const run = (port: number, mode: string, clients: string) => {
+/** One pgbench run through a proxy: its TPS and the proxy's CPU microseconds per transaction. */
+const run = (proxy: { port: number; child: { pid?: number | undefined } }, mode: string, clients: string) => {
+  const port = proxy.port;
+  const cpuBefore = processTreeCpuMs(proxy.child.pid);
   const out = execFileSync(
     pgbench,
     [
@@ -94,22 +110,47 @@ const run = (port: number, mode: string, clients: string) => {
     ],
     { encoding: 'utf8' },
   );
-  return Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 'NaN');
+  const cpuAfter = processTreeCpuMs(proxy.child.pid);
+  const transactions = Number(/processed: (\d+)/.exec(out)?.[1] ?? 'NaN');
+  const cpuUs =
+    cpuBefore === null || cpuAfter === null ? Number.NaN : ((cpuAfter - cpuBefore) * 1000) / transactions;
+  return { tps: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 'NaN'), cpuUs };
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const lines: string[] = [];
 try {
+  // One unmeasured run each first: the JIT, the pools and the parse cache warm up.
+  for (const k of ['before', 'after'] as const) run(proxies[k], modes[0]!, clientsList.at(-1)!);
+  // What a proxy spends without clients (timers, probes, metrics) lands in every run's CPU too: at
+  // low TPS it weighs on CPU per transaction, so it is shown.
+  const idle0 = {
+    before: processTreeCpuMs(proxies.before.child.pid),
+    after: processTreeCpuMs(proxies.after.child.pid),
+  };
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const k of ['before', 'after'] as const) {
+    const used = (processTreeCpuMs(proxies[k].child.pid) ?? Number.NaN) - (idle0[k] ?? Number.NaN);
+    console.log(`${k}: idle CPU ${(used / 3).toFixed(1)} ms per second`);
+  }
   for (const mode of modes)
     for (const clients of clientsList) {
       const tps: Record<'before' | 'after', number[]> = { before: [], after: [] };
+      const cpu: Record<'before' | 'after', number[]> = { before: [], after: [] };
       for (let i = 0; i < repeats; i++) {
         // Alternate which goes first, so drift on the machine hits both alike.
         const order = i % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
-        for (const k of order) tps[k].push(run(proxies[k].port, mode, clients));
+        for (const k of order) {
+          const r = run(proxies[k], mode, clients);
+          tps[k].push(r.tps);
+          cpu[k].push(r.cpuUs);
+        }
       }
       const b = median(tps.before);
       const a = median(tps.after);
-      const line = `${mode} c=${clients}: before ${b.toFixed(0)} tps [${tps.before.map((x) => x.toFixed(0)).join(', ')}], after ${a.toFixed(0)} tps [${tps.after.map((x) => x.toFixed(0)).join(', ')}], after/before ${(a / b).toFixed(2)}`;
+      const cb = median(cpu.before);
+      const ca = median(cpu.after);
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+      const line = `${mode} c=${clients}: before ${b.toFixed(0)} tps [${list(tps.before)}] ${cb.toFixed(1)} us cpu/tx [${list(cpu.before)}], after ${a.toFixed(0)} tps [${list(tps.after)}] ${ca.toFixed(1)} us cpu/tx [${list(cpu.after)}]; after/before tps ${(a / b).toFixed(2)}, cpu/tx ${(ca / cb).toFixed(2)}`;
       console.log(line);
       lines.push(line);
     }

@@ -5,6 +5,7 @@ import { RuntimeTopology } from '../src/backend/pg-topology.js';
 import { configForLocalShards } from '../src/local/local-config.js';
 import { Router } from '../src/router/router.js';
 import { QueryAnalyzer } from '../src/sql/analyzer.js';
+import { measureBatches } from './lib/micro.js';
 
 const shards = [0, 1].map((i) => ({
   name: `s${i}`,
@@ -32,19 +33,9 @@ const session = {
   lastWritePositions: new Map<string, string>(),
 };
 
+/** Timed by CPU (the machine is shared): 60 batches of 2,000 decisions, median and p90. */
 function measure(label: string, fn: (i: number) => void): void {
-  const batches: number[] = [];
-  const perBatch = 2_000;
-  for (let b = 0; b < 60; b++) {
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < perBatch; i++) fn(b * perBatch + i);
-    batches.push(Number(process.hrtime.bigint() - t) / perBatch);
-  }
-  batches.sort((x, y) => x - y);
-  const med = batches[Math.floor(batches.length / 2)]!;
-  process.stdout.write(
-    `${label.padEnd(52)} median ${(med / 1000).toFixed(2)} µs  (p90 ${(batches[Math.floor(batches.length * 0.9)]! / 1000).toFixed(2)} µs)\n`,
-  );
+  measureBatches(label, 60, 2_000, fn, 'cpu');
 }
 
 const bind = (v: number) => ({ values: [Buffer.from(String(v))], formats: [0], types: [0] });

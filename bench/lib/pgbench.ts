@@ -16,6 +16,8 @@ export interface PgbenchFigures {
   transactions: number | null;
   failedTransactions: number | null;
   initialConnectionMs: number | null;
+  /** The target process's CPU (user + system, with its children) per transaction, in µs; null without one. */
+  cpuUsPerTx?: number | null;
 }
 
 const num = (re: RegExp, text: string): number | null => {

@@ -134,6 +134,7 @@ export async function startPgbouncer(options: StartPgbouncerOptions): Promise<St
       database: options.backend.database,
       version: versionText,
       unsupportedModes,
+      ...(service.child.pid !== undefined ? { pid: service.child.pid } : {}),
       async stop() {
         await service.stop();
         tmp.remove();

@@ -118,6 +118,7 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
       database: options.backend.database,
       version: `shardgate ${workers} worker${workers === 1 ? '' : 's'}`,
       unsupportedModes: {},
+      ...(launched.process.pid !== undefined ? { pid: launched.process.pid } : {}),
       stop: launched.process.stop,
     },
   };

@@ -13,6 +13,8 @@ export interface PgTarget extends PgEndpoint {
   version?: string;
   /** pgbench query modes this target cannot run, with the reason (e.g. prepared on old PgBouncer). */
   unsupportedModes: Record<string, string>;
+  /** The target's own process (a proxy), whose CPU per transaction is reported; none for direct. */
+  pid?: number;
   stop(): Promise<void>;
 }
 

@@ -2,13 +2,13 @@
 // /api/cache), then, at one client, the latency of a cache hit against the same read of an
 // uncached eventual table (a replica round trip through shardgate), alternated, both with the
 // `pg` driver and with a bare wire client (no driver work in the figure). Prints a JSON report.
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { intOption, numberOption } from '../lib/cli-args.js';
 import { adminJson, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
+import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { median } from '../lib/stats.js';
 import { WireClient } from '../lib/wire-client.js';
 import { Zipf } from '../lib/zipf.js';
@@ -137,12 +137,12 @@ async function hitsAgainstBefore(
       // start-up work (first health probes, history) settles before anything is timed.
       for (let i = 0; i < o.ops; i++) await wire.roundTrip(cachedBytes);
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      const cpu0 = [cpuMs(old.process.pid), cpuMs(here.pid)];
+      const cpu0 = [processTreeCpuMs(old.process.pid), processTreeCpuMs(here.pid)];
       const pair = await alternate(o.latencyOps, {
         hit: () => wire.roundTrip(cachedBytes),
         replica: here.hit,
       });
-      const cpu1 = [cpuMs(old.process.pid), cpuMs(here.pid)];
+      const cpu1 = [processTreeCpuMs(old.process.pid), processTreeCpuMs(here.pid)];
       const perHit = (i: number) =>
         cpu0[i] == null || cpu1[i] == null ? null : ((cpu1[i]! - cpu0[i]!) * 1000) / (o.latencyOps + 1);
       const oldCache = await adminJson<CacheApi>(old.adminUrl, '/api/cache');
@@ -161,22 +161,6 @@ async function hitsAgainstBefore(
     await old.stop();
   }
 }
-
-/** CPU time (user + system) a process used so far, in ms; null where /proc cannot tell. */
-function cpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
-
-/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Rounds of this many reads of each kind; the order of the two kinds rotates every round. */
 const ROUND = 50;

@@ -33,6 +33,8 @@ export interface TargetStatus extends TargetState {
 export interface CellTargetSummary {
   tps: Summary;
   latencyAvgMs: Summary;
+  /** The target process's CPU per transaction in µs (n = 0 for direct). */
+  cpuUsPerTx: Summary;
   errors: number;
   /** Why there are no figures (mode unsupported, target skipped). */
   note?: string;
@@ -90,6 +92,7 @@ export function summarizeCells(
         (ok) => ({
           tps: summarize(ok.map((f) => f.tps)),
           latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
+          cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
         }),
         (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
       );
@@ -112,14 +115,23 @@ function tableRows(result: PgbenchResult): TableParts {
   const pairs = RATIO_PAIRS.filter(([a, b]) => names.includes(a) && names.includes(b));
   const mine = pairs.filter(([a]) => a === 'shardgate');
   const ratioKeys = (mine.length > 0 ? mine : pairs).map(([a, b]) => `${a}/${b}`);
-  const headers = ['mode', 'clients', ...names.flatMap((n) => [`${n} tps`, `${n} ms`]), ...ratioKeys];
+  // CPU per transaction for the targets that are a process of their own (the proxies).
+  const withCpu = names.filter((n) => result.cells.some((c) => (c.targets[n]?.cpuUsPerTx?.n ?? 0) > 0));
+  const columns = (n: string) => [`${n} tps`, `${n} ms`, ...(withCpu.includes(n) ? [`${n} cpu µs/tx`] : [])];
+  const headers = ['mode', 'clients', ...names.flatMap(columns), ...ratioKeys];
   const rows = result.cells.map((c) => [
     c.mode,
     String(c.clients),
     ...names.flatMap((n) => {
       const t = c.targets[n];
-      if (!t || t.tps.n === 0) return [t?.note ? 'n/a' : '-', '-'];
-      return [fmtSpread(t.tps.median, t.tps.min, t.tps.max), fmt(t.latencyAvgMs.median, 3)];
+      const cpu = withCpu.includes(n);
+      if (!t || t.tps.n === 0) return [t?.note ? 'n/a' : '-', '-', ...(cpu ? ['-'] : [])];
+      const cpuCell = t.cpuUsPerTx?.n ? fmt(t.cpuUsPerTx.median, 1) : '-';
+      return [
+        fmtSpread(t.tps.median, t.tps.min, t.tps.max),
+        fmt(t.latencyAvgMs.median, 3),
+        ...(cpu ? [cpuCell] : []),
+      ];
     }),
     ...ratioKeys.map((k) => {
       const v = c.ratios[k];

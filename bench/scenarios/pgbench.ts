@@ -2,9 +2,10 @@
 // shardgate, PgBouncer and pgpool-II; targets alternate inside each repeat and rotate between
 // repeats; medians with min-max are reported. Every loop is bounded; servers stop on exit/Ctrl-C.
 import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { pgbenchInit, psql, runPgbench, waitForSql } from '../lib/pgbench.js';
+import { type PgbenchOutcome, pgbenchInit, psql, runPgbench, waitForSql } from '../lib/pgbench.js';
 import { startPgbouncer } from '../lib/pgbouncer.js';
 import { startPgpool } from '../lib/pgpool.js';
+import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { runScenario, type ScenarioOutput, type ScenarioRun } from '../lib/scenario.js';
 import { startShardgate } from '../lib/shardgate-process.js';
 import type { PgEndpoint, PgTarget } from '../lib/target.js';
@@ -190,8 +191,24 @@ function measure(targets: PgTarget[], o: PgbenchOptions): Promise<PgbenchRun[]> 
     targets,
     skip: (t, cell) => cell.mode in t.unsupportedModes,
     run: (t, { mode, clients }) =>
-      runPgbench({ endpoint: t, mode, clients, durationS: o.durationS, script: o.script }),
+      withCpuPerTransaction(t.pid, () =>
+        runPgbench({ endpoint: t, mode, clients, durationS: o.durationS, script: o.script }),
+      ),
     label: ({ mode, clients }) => `${mode} c=${clients}`,
     say: o.say,
   });
+}
+
+/** One run, with the target process's CPU per transaction (from /proc) added to its figures. */
+async function withCpuPerTransaction(
+  pid: number | undefined,
+  run: () => Promise<PgbenchOutcome>,
+): Promise<PgbenchOutcome> {
+  const before = processTreeCpuMs(pid);
+  const r = await run();
+  const after = processTreeCpuMs(pid);
+  if (!r.ok) return r;
+  const tx = r.figures.transactions;
+  const cpuUsPerTx = before === null || after === null || !tx ? null : ((after - before) * 1000) / tx;
+  return { ...r, figures: { ...r.figures, cpuUsPerTx } };
 }

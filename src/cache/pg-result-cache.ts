@@ -9,6 +9,9 @@
 // key whose unit passed every check above, and everything those checks read is either in the key
 // (the statement's bytes, settings, context), fixed by the config (a new config empties the
 // cache) or the session's transaction state, which is checked again on every lookup.
+// Before the key is built and hashed, a 32-bit hash of the unit's first message (the statement
+// text) must be the hint of some entry (ResultStore.mayHold): statements never cached cost a
+// short byte loop, not a SHA-256 of the unit and the session's settings.
 // Write-through data types: every write shardgate routes to a table drops that table's entries
 // when the write's unit ends (and again when its transaction ends).
 import { hash } from 'node:crypto';
@@ -145,6 +148,7 @@ export class PgResultCache {
    */
   serveBeforePlanning(cycle: QueryCycle, unit: Unit): boolean {
     if (this.store.isEmpty() || !sessionMayUseCache(cycle) || !cacheableFrames(unit)) return false;
+    if (!this.store.mayHold(unitHint(unit))) return false;
     const hit = this.store.lookup(cacheKey(cycle.state, unit));
     if (hit === null) return false;
     replay(cycle, unit, hit);
@@ -228,7 +232,7 @@ export class PgResultCache {
       // Single flight: another session is filling this key; take its result.
       await pending;
     }
-    const ticket = this.store.startFill(key, policy.tables);
+    const ticket = this.store.startFill(key, unitHint(unit), policy.tables);
     // Write-through means fresh after a write: while the replica has not replayed the last write
     // to a table, the miss reads from the primary (and fills the cache from there).
     const fresh = () =>
@@ -441,6 +445,17 @@ function cacheKey(state: SessionState, unit: Unit): string {
   const parts: Buffer[] = [Buffer.from(session)];
   for (const frame of unit.frames) parts.push(frame.bytes);
   return hash('sha256', Buffer.concat(parts), 'base64');
+}
+
+/**
+ * FNV-1a over the body of the unit's first message (the Query, or the Parse with its text): part
+ * of what cacheKey hashes, so equal keys have equal hints.
+ */
+function unitHint(unit: Unit): number {
+  const bytes = unit.frames[0]!.bytes;
+  let h = 0x811c9dc5;
+  for (let i = 5; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /** A response worth keeping: no error, nothing session-changing, ends idle (ReadyForQuery 'I'). */

@@ -3,12 +3,16 @@
 // A fill records the tables' generations when it starts; an invalidation between that and the
 // store bumps a generation, and the stale fill is not stored (a read that raced a write).
 // Single-flight: concurrent misses of one key wait for the first one's fill.
+// Each entry also carries a hint, a cheap 32-bit hash of part of what its key hashes (the caller
+// chooses which part): mayHold(hint) false means no entry can match, so the hit path skips
+// building and hashing the full key for statements that were never cached.
 
 /** Bytes an entry costs besides its key and value (Map slots, object, index sets): an estimate. */
 const ENTRY_OVERHEAD = 160;
 
 interface Entry {
   key: string;
+  hint: number;
   value: Buffer;
   tables: readonly string[];
   expiresAt: number;
@@ -36,6 +40,7 @@ export interface ResultStoreStats {
 /** A fill in progress: store() it with the response, or abandon() it. */
 export interface FillTicket {
   key: string;
+  hint: number;
   tables: readonly string[];
   generations: number[];
   epoch: number;
@@ -47,6 +52,8 @@ export class ResultStore {
   private readonly byTable = new Map<string, Set<string>>();
   private readonly generations = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Live entries per hint (see mayHold). */
+  private readonly hints = new Map<number, number>();
   /** Bumped by clear(): fills started before it are not stored. */
   private epoch = 0;
   private bytes = 0;
@@ -92,13 +99,18 @@ export class ResultStore {
     return this.entries.size === 0;
   }
 
+  /** False when no entry has this hint: a lookup of any key made with it would miss. */
+  mayHold(hint: number): boolean {
+    return this.hints.has(hint);
+  }
+
   /** A fill of `key` already running: resolves when it is done (stored or not). */
   pending(key: string): Promise<void> | null {
     return this.inflight.get(key) ?? null;
   }
 
   /** Starts a fill; null when one for the key is already running (wait on pending()). */
-  startFill(key: string, tables: readonly string[]): FillTicket | null {
+  startFill(key: string, hint: number, tables: readonly string[]): FillTicket | null {
     if (this.inflight.has(key)) return null;
     let done!: () => void;
     this.inflight.set(
@@ -109,6 +121,7 @@ export class ResultStore {
     );
     return {
       key,
+      hint,
       tables,
       generations: tables.map((t) => this.generations.get(t) ?? 0),
       epoch: this.epoch,
@@ -139,12 +152,14 @@ export class ResultStore {
       this.evictTo(this.options.maxBytes - bytes);
       const entry: Entry = {
         key: ticket.key,
+        hint: ticket.hint,
         value,
         tables: ticket.tables,
         expiresAt: this.now() + ttlMs,
         bytes,
       };
       this.entries.set(ticket.key, entry);
+      this.hints.set(ticket.hint, (this.hints.get(ticket.hint) ?? 0) + 1);
       this.bytes += bytes;
       for (const t of ticket.tables) {
         let keys = this.byTable.get(t);
@@ -188,6 +203,7 @@ export class ResultStore {
     const n = this.entries.size;
     this.entries.clear();
     this.byTable.clear();
+    this.hints.clear();
     this.bytes = 0;
     this.epoch++;
     this.counters.invalidations += n;
@@ -213,6 +229,9 @@ export class ResultStore {
 
   private remove(e: Entry): void {
     this.entries.delete(e.key);
+    const left = (this.hints.get(e.hint) ?? 1) - 1;
+    if (left <= 0) this.hints.delete(e.hint);
+    else this.hints.set(e.hint, left);
     this.bytes -= e.bytes;
     for (const t of e.tables) {
       const keys = this.byTable.get(t);

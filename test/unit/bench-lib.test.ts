@@ -339,13 +339,16 @@ describe('pgbench options', () => {
 });
 
 describe('pgbench report', () => {
-  const figures = (tps: number) => ({
+  /** The proxies are processes of their own: their CPU per transaction is measured. */
+  const cpuOf: Record<string, number> = { shardgate: 90, pgbouncer: 35 };
+  const figures = (tps: number, target: string) => ({
     tps,
     latencyAvgMs: 1000 / tps,
     latencyStddevMs: null,
     transactions: tps * 2,
     failedTransactions: 0,
     initialConnectionMs: 1,
+    cpuUsPerTx: cpuOf[target] ?? null,
   });
   const run = (
     target: string,
@@ -360,7 +363,7 @@ describe('pgbench report', () => {
     order: 0,
     startedAt: '2026-01-01T00:00:00.000Z',
     loadavg1: 0.5,
-    figures: tps === null ? null : figures(tps),
+    figures: tps === null ? null : figures(tps, target),
     ...(tps === null ? { error: 'pgbench exited 2' } : {}),
   });
   const targets: TargetStatus[] = [
@@ -398,6 +401,8 @@ describe('pgbench report', () => {
     expect(simple?.targets.pgpool?.note).toContain('pgpool2');
     expect(cells[1]?.targets.pgbouncer?.note).toContain('prepared');
     expect(cells[1]?.ratios['shardgate/direct']).toBeNull();
+    expect(simple?.targets.shardgate?.cpuUsPerTx).toMatchObject({ n: 2, median: 90 });
+    expect(simple?.targets.direct?.cpuUsPerTx.n).toBe(0);
   });
 
   it('renders the console table, Markdown, SVG and JSON', () => {
@@ -441,6 +446,9 @@ describe('pgbench report', () => {
     const text = consoleReport(result);
     expect(text).toContain('1100 [1000-1200]');
     expect(text).toContain('0.50');
+    expect(text).toContain('shardgate cpu µs/tx');
+    expect(text).toContain('pgbouncer cpu µs/tx');
+    expect(text).not.toContain('direct cpu');
     expect(text).toContain('pgpool: skipped: apt-get install pgpool2 failed');
     expect(text).toContain('pgbouncer: prepared mode not run');
     const md = markdownReport(result);

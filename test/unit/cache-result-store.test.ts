@@ -3,8 +3,11 @@ import { isCleanResponse } from '../../src/cache/pg-result-cache.js';
 import { ResultStore } from '../../src/cache/result-store.js';
 import { encodeReadyForQuery } from '../../src/protocol/postgres/backend-messages.js';
 
+/** Tests keep one hint per key: its first character. */
+const hintOf = (key: string) => key.charCodeAt(0);
+
 function fill(store: ResultStore, key: string, tables: string[], bytes: number, ttlMs = 1_000): boolean {
-  const ticket = store.startFill(key, tables);
+  const ticket = store.startFill(key, hintOf(key), tables);
   if (!ticket) throw new Error('fill already running');
   return store.store(ticket, Buffer.alloc(bytes, 1), ttlMs);
 }
@@ -52,7 +55,7 @@ describe('ResultStore', () => {
     const store = new ResultStore({ maxBytes: 100_000, maxEntryBytes: 10_000 });
     fill(store, 'a', ['likes'], 10);
     fill(store, 'b', ['posts'], 10);
-    const racing = store.startFill('c', ['likes', 'posts'])!;
+    const racing = store.startFill('c', hintOf('c'), ['likes', 'posts'])!;
     expect(store.invalidateTables(['likes'])).toBe(1);
     expect(store.store(racing, Buffer.alloc(10), 1_000)).toBe(false);
     expect(store.get('a')).toBeNull();
@@ -63,10 +66,33 @@ describe('ResultStore', () => {
     expect(store.get('b')).toBeNull();
   });
 
+  it('knows which hints its live entries have (expired, evicted, invalidated and cleared ones go)', () => {
+    let now = 0;
+    const store = new ResultStore({ maxBytes: 3 * 1_200, maxEntryBytes: 10_000, now: () => now });
+    expect(store.mayHold(hintOf('a'))).toBe(false);
+    fill(store, 'a1', ['t'], 10, 500);
+    fill(store, 'a2', ['u'], 10, 1_000);
+    expect(store.mayHold(hintOf('a'))).toBe(true);
+    expect(store.mayHold(hintOf('b'))).toBe(false);
+    now = 500;
+    expect(store.get('a1')).toBeNull(); // expired: removed
+    expect(store.mayHold(hintOf('a'))).toBe(true);
+    store.invalidateTables(['u']);
+    expect(store.mayHold(hintOf('a'))).toBe(false);
+    fill(store, 'b', ['t'], 1_000);
+    fill(store, 'c', ['t'], 1_000);
+    fill(store, 'd', ['t'], 1_000);
+    fill(store, 'e', ['t'], 1_000); // evicts b
+    expect(store.mayHold(hintOf('b'))).toBe(false);
+    expect(store.mayHold(hintOf('e'))).toBe(true);
+    store.clear();
+    expect(store.mayHold(hintOf('e'))).toBe(false);
+  });
+
   it('lets one fill run per key; the others wait for it', async () => {
     const store = new ResultStore({ maxBytes: 100_000, maxEntryBytes: 10_000 });
-    const first = store.startFill('k', ['t'])!;
-    expect(store.startFill('k', ['t'])).toBeNull();
+    const first = store.startFill('k', hintOf('k'), ['t'])!;
+    expect(store.startFill('k', hintOf('k'), ['t'])).toBeNull();
     const waiting = store.pending('k')!;
     let woke = false;
     const waiter = waiting.then(() => {

@@ -53,6 +53,27 @@ describe('ResponseTracker', () => {
     }
   });
 
+  it('forwards a fast unit that arrives in one chunk as one buffer, and still reads its tag and status', () => {
+    for (const expectKind of [Expect.Fast, Expect.Query]) {
+      const out: Buffer[] = [];
+      const tags: string[] = [];
+      let idle = 0;
+      const t = new ResponseTracker({
+        forward: (b) => out.push(Buffer.from(b)),
+        onMessage: (type, buf, start, end) => {
+          if (type === 0x43) tags.push(buf.toString('latin1', start, end - 1));
+        },
+        onIdle: () => idle++,
+      });
+      t.push({ expect: expectKind, swallow: false });
+      t.onData(Buffer.concat([fastStream.subarray(0, fastStream.length - 6), ready('T')]));
+      expect(out).toHaveLength(1);
+      expect(tags).toEqual(['SELECT 1']);
+      expect(String.fromCharCode(t.status)).toBe('T');
+      expect(idle).toBe(1);
+    }
+  });
+
   it('emits a synthetic ParseComplete in order and swallows an injected Parse reply', () => {
     const entries = [
       { expect: Expect.Synthetic, swallow: false, bytes: parseComplete },

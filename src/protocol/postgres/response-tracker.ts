@@ -4,7 +4,7 @@
 // responses it answers itself (ParseComplete for a statement the server already holds).
 //
 // Fast path: a unit sent without injections is one FAST entry; its response chunks are forwarded
-// untouched and only message headers are walked to find ReadyForQuery.
+// untouched (through its ReadyForQuery, in one piece) and only message headers are walked.
 
 export enum Expect {
   /** A whole unit forwarded as-is: pass everything through its ReadyForQuery. */
@@ -158,6 +158,22 @@ export class ResponseTracker {
         (entry.expect === Expect.Fast || entry.expect === Expect.Query);
       if (passThrough && !isInteresting(type)) {
         pos = end;
+        continue;
+      }
+      // The two interesting messages every unit ends with stay in the run, so a whole response
+      // usually reaches the client as one buffer (one write, no per-message slices).
+      if (passThrough && type === MSG_COMMAND_COMPLETE) {
+        this.sink.onMessage?.(type, buf, pos + 5, end);
+        pos = end;
+        continue;
+      }
+      if (passThrough && type === MSG_READY && entry.readyStatus === undefined) {
+        this.sink.forward(buf.subarray(runStart, end));
+        const status = buf[pos + 5]!;
+        pos = end;
+        runStart = pos;
+        this.copyIn = false;
+        this.complete(entry, status);
         continue;
       }
       // Slow path for this message: flush the run so far, then handle it alone.

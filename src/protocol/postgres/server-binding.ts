@@ -345,8 +345,7 @@ export class ServerBinding {
       };
       // The unit is complete when every request sent for it has been answered (tracker idle).
       conn.lastUsedAt = Date.now();
-      if (out.length === 1) conn.write(out[0]!);
-      else conn.write(Buffer.concat(out));
+      conn.write(joined(out));
       this.tracker.flushSynthetic();
     });
   }
@@ -717,6 +716,22 @@ export class ServerBinding {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The unit's bytes as one buffer. A unit forwarded as the client sent it is usually one stretch of
+ * the client's chunk (the framer hands out views of it): then a view of that stretch, no copy.
+ */
+function joined(parts: Buffer[]): Buffer {
+  const first = parts[0]!;
+  if (parts.length === 1) return first;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return Buffer.concat(parts);
+    end += p.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+}
 
 /** A Sync-terminated unit that names no prepared statement: nothing to rename or inject. */
 function isPlainExtended(unit: Unit): boolean {
