@@ -573,6 +573,7 @@ export class QueryCycle implements GateParticipant {
     let outcome: 'ok' | 'error' = 'error';
     this.running = binding;
     try {
+      await binding.checkStatementShapes(unit);
       outcome = (await binding.run(unit, statements, responder)) ? 'ok' : 'error';
     } finally {
       this.running = null;
