@@ -8,7 +8,7 @@ import { readShape, statementsToCheck } from '../../src/protocol/postgres/statem
 import type { Unit } from '../../src/protocol/postgres/units.js';
 
 function field(name: string, tableOid: number, typeOid: number, typeModifier = -1) {
-  return { name, tableOid, columnId: 1, typeOid, typeSize: 4, typeModifier, format: 0 };
+  return { name, tableOid, column: 1, typeOid, typeSize: 4, typeModifier, format: 0 };
 }
 
 function shape(msg: Buffer): string {
