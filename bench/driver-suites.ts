@@ -2,9 +2,10 @@
 // directly and through shardgate in session and transaction pooling (issue 13). Nothing of the
 // suites is kept in this repository: give a checkout, or the script clones one at run time.
 // Run: npx vite-node bench/driver-suites.ts -- [postgresjs=<dir|git url>] [nodepg=<dir|git url>]
+//   [mysql2=<dir|git url>] [only=direct,session,transaction]  (mysql2: bench/lib/mysql2-suite.ts)
 // Prints per target the tests passed and the names of those that failed (JSON at the end).
-import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -13,6 +14,8 @@ import { parseConfig } from '../src/config/load.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
 import { silentLogger } from '../src/log.js';
 import { startProxy } from '../src/proxy.js';
+import { runMysql2Suites } from './lib/mysql2-suite.js';
+import { checkout, runSuiteProcess, type SuiteResult, type Target } from './lib/suite-process.js';
 
 const args = new Map(
   process.argv.slice(2).flatMap((a) => {
@@ -20,60 +23,6 @@ const args = new Map(
     return i > 0 ? [[a.slice(0, i), a.slice(i + 1)] as [string, string]] : [];
   }),
 );
-
-/** A private copy of a checkout (or a fresh clone), so the suites' files can be adjusted. */
-function checkout(source: string, name: string): string {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-')), name);
-  if (existsSync(source)) cpSync(source, dir, { recursive: true, filter: (p) => !p.includes('/.git/') });
-  else execFileSync('git', ['clone', '--depth', '1', source, dir], { stdio: 'inherit' });
-  return dir;
-}
-
-interface Target {
-  name: string;
-  port: number;
-  socketDir: string;
-}
-
-interface SuiteResult {
-  target: string;
-  passed: number;
-  failed: string[];
-  /** postgres.js: which tests passed (to compare targets). */
-  passedNames?: string[];
-}
-
-function run(
-  cmd: string,
-  argv: string[],
-  cwd: string,
-  env: Record<string, string>,
-  timeoutMs: number,
-  logFile?: string,
-  /** The suite printed its summary: a connection it left open must not keep it running. */
-  finished?: RegExp,
-): Promise<{ out: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, argv, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const keep = (d: Buffer) => {
-      out += d;
-      if (logFile) appendFileSync(logFile, d);
-      if (finished?.test(out)) setTimeout(() => child.kill('SIGKILL'), 1_000).unref();
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ out, code });
-    });
-  });
-}
 
 // ------------------------------------------------------------------------------ postgres.js ---
 
@@ -122,7 +71,7 @@ async function runPostgresJs(
   directPort: number,
 ): Promise<SuiteResult> {
   await bootstrapPostgresJs(host, directPort);
-  const { out } = await run(
+  const { out } = await runSuiteProcess(
     process.execPath,
     ['tests/index.js'],
     dir,
@@ -177,7 +126,7 @@ async function runNodePostgres(
   let passed = 0;
   const failed: string[] = [];
   for (const file of files) {
-    const { out, code } = await run(
+    const { out, code } = await runSuiteProcess(
       process.execPath,
       [file],
       pkg,
@@ -206,85 +155,94 @@ async function runNodePostgres(
 /** Each run's full output, for reading what failed. */
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'sg-suite-logs-'));
 console.log(`suite output in ${logDir}`);
-const cluster = await startPostgresCluster({
-  shards: 1,
-  replicasPerShard: 0,
-  database: 'postgres_js_test',
-  settings: { max_prepared_transactions: 100 },
-});
-const server = cluster.shards[0]!.primary;
-const proxies: Array<{ close(): Promise<void> }> = [];
-try {
-  const targets: Target[] = [{ name: 'PostgreSQL direct', port: server.port, socketDir: server.dataDir }];
-  for (const mode of ['session', 'transaction'] as const) {
-    const socketDir = mkdtempSync(path.join(os.tmpdir(), 'sg-suite-sock-'));
-    const config = parseConfig({
-      listen: { postgres: { host: '127.0.0.1', port: 0, socketDir }, admin: { host: '127.0.0.1', port: 0 } },
-      // The suites' users, each reaching the server as itself (as the suites' CI sets them up).
-      users: [
-        { name: 'postgres', password: 'postgres', auth: 'md5' },
-        { name: 'postgres_js_test', auth: 'trust' },
-        { name: 'postgres_js_test_md5', password: 'postgres_js_test_md5', auth: 'md5' },
-        { name: 'postgres_js_test_scram', password: makeScramVerifier('postgres_js_test_scram') },
-        { name: 'scram_test', password: 'test4scram' },
-      ],
-      // shardgate's own connections stay on `postgres`: the suites drop and create their databases.
-      backend: { user: 'postgres', database: 'postgres' },
-      databases: [
-        'postgres',
-        { name: 'postgres_js_test', database: 'postgres_js_test' },
-        { name: 'ci_db_test', database: 'ci_db_test' },
-        // node-postgres gh-130 runs psql against template1.
-        { name: 'template1', database: 'template1' },
-      ],
-      pool: { mode, size: 40 },
-      observability: { enabled: false },
-      shards: [{ name: 's0', primary: { host: server.host, port: server.port } }],
-    });
-    const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
-    proxies.push(proxy);
-    targets.push({ name: `shardgate ${mode}`, port: proxy.postgres.port, socketDir });
-  }
-  // only=direct,session,transaction (default all): the targets to run.
-  const only = (args.get('only') ?? 'direct,session,transaction').split(',');
-  const chosen = targets.filter((t) => only.some((o) => t.name.includes(o)));
-  const results: Record<string, SuiteResult[]> = {};
-  const pgjs = args.get('postgresjs');
-  if (pgjs) {
-    const dir = checkout(pgjs, 'postgres');
-    preparePostgresJs(dir);
-    results['postgres.js'] = [];
-    for (const t of chosen) {
-      const r = await runPostgresJs(dir, t, '127.0.0.1', server.port);
-      console.log(`postgres.js ${t.name}: ${r.passed} passed; failed: ${r.failed.join(' | ')}`);
-      results['postgres.js'].push(r);
+// only=direct,session,transaction (default all): the targets to run.
+const only = (args.get('only') ?? 'direct,session,transaction').split(',');
+const results: Record<string, SuiteResult[]> = {};
+if (args.get('postgresjs') || args.get('nodepg')) await runPostgresSuites();
+const mysql2Source = args.get('mysql2');
+if (mysql2Source) results.mysql2 = await runMysql2Suites(mysql2Source, only, logDir);
+console.log(JSON.stringify(results, null, 2));
+
+async function runPostgresSuites(): Promise<void> {
+  const cluster = await startPostgresCluster({
+    shards: 1,
+    replicasPerShard: 0,
+    database: 'postgres_js_test',
+    settings: { max_prepared_transactions: 100 },
+  });
+  const server = cluster.shards[0]!.primary;
+  const proxies: Array<{ close(): Promise<void> }> = [];
+  try {
+    const targets: Target[] = [{ name: 'PostgreSQL direct', port: server.port, socketDir: server.dataDir }];
+    for (const mode of ['session', 'transaction'] as const) {
+      const socketDir = mkdtempSync(path.join(os.tmpdir(), 'sg-suite-sock-'));
+      const config = parseConfig({
+        listen: {
+          postgres: { host: '127.0.0.1', port: 0, socketDir },
+          admin: { host: '127.0.0.1', port: 0 },
+        },
+        // The suites' users, each reaching the server as itself (as the suites' CI sets them up).
+        users: [
+          { name: 'postgres', password: 'postgres', auth: 'md5' },
+          { name: 'postgres_js_test', auth: 'trust' },
+          { name: 'postgres_js_test_md5', password: 'postgres_js_test_md5', auth: 'md5' },
+          { name: 'postgres_js_test_scram', password: makeScramVerifier('postgres_js_test_scram') },
+          { name: 'scram_test', password: 'test4scram' },
+        ],
+        // shardgate's own connections stay on `postgres`: the suites drop and create their databases.
+        backend: { user: 'postgres', database: 'postgres' },
+        databases: [
+          'postgres',
+          { name: 'postgres_js_test', database: 'postgres_js_test' },
+          { name: 'ci_db_test', database: 'ci_db_test' },
+          // node-postgres gh-130 runs psql against template1.
+          { name: 'template1', database: 'template1' },
+        ],
+        pool: { mode, size: 40 },
+        observability: { enabled: false },
+        shards: [{ name: 's0', primary: { host: server.host, port: server.port } }],
+      });
+      const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
+      proxies.push(proxy);
+      targets.push({ name: `shardgate ${mode}`, port: proxy.postgres.port, socketDir });
     }
-  }
-  const nodepg = args.get('nodepg');
-  if (nodepg) {
-    const dir = checkout(nodepg, 'node-postgres');
-    // packages/pg alone (out of the monorepo's workspaces), with its published dependencies and
-    // the four its integration tests use; none of the devDependencies (wrangler, vitest, ...).
-    const standalone = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-pg-')), 'node-postgres');
-    cpSync(path.join(dir, 'packages', 'pg'), path.join(standalone, 'packages', 'pg'), { recursive: true });
-    const pkgFile = path.join(standalone, 'packages', 'pg', 'package.json');
-    const manifest = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<string, unknown>;
-    manifest.devDependencies = {};
-    writeFileSync(pkgFile, JSON.stringify(manifest, null, 2));
-    const testDeps = ['async@2.6.4', 'bluebird@3.7.2', 'co@4.6.0', 'pg-copy-streams@0.3.0'];
-    execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', ...testDeps], {
-      cwd: path.join(standalone, 'packages', 'pg'),
-      stdio: 'inherit',
-    });
-    results['node-postgres'] = [];
-    for (const t of chosen) {
-      const r = await runNodePostgres(standalone, t, '127.0.0.1', server.port);
-      console.log(`node-postgres ${t.name}: ${r.passed} passed; files failing: ${r.failed.join(' ')}`);
-      results['node-postgres'].push(r);
+    const chosen = targets.filter((t) => only.some((o) => t.name.includes(o)));
+    const pgjs = args.get('postgresjs');
+    if (pgjs) {
+      const dir = checkout(pgjs, 'postgres');
+      preparePostgresJs(dir);
+      results['postgres.js'] = [];
+      for (const t of chosen) {
+        const r = await runPostgresJs(dir, t, '127.0.0.1', server.port);
+        console.log(`postgres.js ${t.name}: ${r.passed} passed; failed: ${r.failed.join(' | ')}`);
+        results['postgres.js'].push(r);
+      }
     }
+    const nodepg = args.get('nodepg');
+    if (nodepg) {
+      const dir = checkout(nodepg, 'node-postgres');
+      // packages/pg alone (out of the monorepo's workspaces), with its published dependencies and
+      // the four its integration tests use; none of the devDependencies (wrangler, vitest, ...).
+      const standalone = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-pg-')), 'node-postgres');
+      cpSync(path.join(dir, 'packages', 'pg'), path.join(standalone, 'packages', 'pg'), { recursive: true });
+      const pkgFile = path.join(standalone, 'packages', 'pg', 'package.json');
+      const manifest = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<string, unknown>;
+      manifest.devDependencies = {};
+      writeFileSync(pkgFile, JSON.stringify(manifest, null, 2));
+      const testDeps = ['async@2.6.4', 'bluebird@3.7.2', 'co@4.6.0', 'pg-copy-streams@0.3.0'];
+      execFileSync('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund', ...testDeps], {
+        cwd: path.join(standalone, 'packages', 'pg'),
+        stdio: 'inherit',
+      });
+      results['node-postgres'] = [];
+      for (const t of chosen) {
+        const r = await runNodePostgres(standalone, t, '127.0.0.1', server.port);
+        console.log(`node-postgres ${t.name}: ${r.passed} passed; files failing: ${r.failed.join(' ')}`);
+        results['node-postgres'].push(r);
+      }
+    }
+  } finally {
+    for (const p of proxies) await p.close();
+    await cluster.stop();
   }
-  console.log(JSON.stringify(results, null, 2));
-} finally {
-  for (const p of proxies) await p.close();
-  await cluster.stop();
 }

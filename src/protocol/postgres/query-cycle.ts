@@ -566,6 +566,7 @@ export class QueryCycle implements GateParticipant {
     let outcome: 'ok' | 'error' = 'error';
     this.running = binding;
     try {
+      await binding.checkStatementShapes(unit);
       outcome = (await binding.run(unit, statements)) ? 'ok' : 'error';
     } finally {
       this.running = null;

@@ -32,6 +32,8 @@ export interface Entry {
   bytes?: Buffer;
   /** Collects the first DataRow's first column (used by the LSN probe). */
   capture?: (value: string | null) => void;
+  /** A statement's RowDescription or NoData (Describe of a statement), as it passes. */
+  onDescribed?: (type: number, buf: Buffer, bodyStart: number, end: number) => void;
   /** Report this transaction status to the client instead of the server's (a deferred BEGIN). */
   readyStatus?: number;
   /** Called when this entry's ReadyForQuery arrives (Fast, Sync, Query). */
@@ -222,6 +224,8 @@ export class ResponseTracker {
       sink.onMessage?.(type, buf, start + 5, end);
     if (type === MSG_COPY_IN || type === MSG_COPY_BOTH) this.copyIn = true;
     if (type === MSG_DATA_ROW && entry.capture) entry.capture(readFirstColumn(buf, start + 5, end));
+    if ((type === MSG_ROW_DESCRIPTION || type === MSG_NO_DATA) && entry.onDescribed)
+      entry.onDescribed(type, buf, start + 5, end);
     if (forward) {
       const replacement = type === MSG_ERROR ? (sink.rewriteError?.(buf, start, end) ?? null) : null;
       if (replacement) {

@@ -41,6 +41,13 @@ import {
   invalidateServerStatementsAfterDdl,
   serverStatementName,
 } from './session-state.js';
+import {
+  cachedPlanChangedError,
+  describeOnServer,
+  readShape,
+  serverShapes,
+  statementsToCheck,
+} from './statement-shapes.js';
 import { FE, type Unit } from './units.js';
 
 export class ServerBinding {
@@ -77,6 +84,8 @@ export class ServerBinding {
    * swallowed (the BEGIN of a shard it joins, its lock_timeout; set by the query cycle).
    */
   transactionPreamble: string | null = null;
+  /** Client statements the next unit must not run here, with the error the client gets instead. */
+  private statementErrors: Map<string, Buffer> | null = null;
 
   private constructor(
     private readonly cycle: QueryCycle,
@@ -258,6 +267,63 @@ export class ServerBinding {
     for (const [k, v] of want) have.set(k, v);
   }
 
+  /**
+   * Before a unit binds a statement the client described earlier: where this connection lacks it,
+   * prepare it here and compare its result shape with the one the client was told (a driver decodes
+   * rows by that). A different shape fails the Bind with the server's own 0A000, as a direct
+   * connection would; the unit itself never runs a statement the client would misread.
+   */
+  async checkStatementShapes(unit: Unit): Promise<void> {
+    this.statementErrors = null;
+    const stmts = statementsToCheck(unit, this.cycle.state.prepared);
+    if (stmts.length === 0) return;
+    const conn = this.conn;
+    const shapes = serverShapes(conn);
+    const max = this.cycle.services.config.pool.maxPreparedStatements;
+    for (const stmt of stmts) {
+      let shape: string | undefined;
+      if (conn.prepared.has(stmt.serverName)) {
+        shape = shapes.get(stmt.serverName);
+      } else {
+        // Mid-batch or in a failed transaction nothing can be prepared apart: as before.
+        if (this.awaitingSync || this.tracker.status === 0x45 || this.released || conn.closed) continue;
+        const oldest =
+          max > 0 && conn.prepared.size >= max ? (conn.prepared.keys().next().value as string) : null;
+        conn.onData = null;
+        conn.onClose = null;
+        let outcome: Awaited<ReturnType<typeof describeOnServer>> | null = null;
+        try {
+          outcome = await describeOnServer(conn, stmt, oldest);
+        } catch {
+          // Lost: run() reports it like any lost connection.
+        }
+        this.attach();
+        if (conn.closed) {
+          this.onServerLost(null);
+          return;
+        }
+        if (!outcome) continue;
+        if (oldest !== null) conn.prepared.delete(oldest);
+        if ('error' in outcome) {
+          this.failStatement(stmt.clientName, outcome.error);
+          continue;
+        }
+        conn.prepared.set(stmt.serverName, true);
+        shapes.set(stmt.serverName, outcome.shape);
+        shape = outcome.shape;
+      }
+      if (shape === undefined || shape === stmt.shape) continue;
+      this.failStatement(stmt.clientName, cachedPlanChangedError());
+      // Later Parses of this text get a fresh server statement, planned against the new schema.
+      invalidateServerStatement(stmt.sql, stmt.paramTypes, stmt.serverName);
+    }
+  }
+
+  private failStatement(clientName: string, error: Buffer): void {
+    if (!this.statementErrors) this.statementErrors = new Map();
+    this.statementErrors.set(clientName, error);
+  }
+
   /** Forwards one unit; resolves when its last response reached the client (true: no error). */
   run(unit: Unit, statements: PlannedStatement[]): Promise<boolean> {
     const state = this.cycle.state;
@@ -310,6 +376,7 @@ export class ServerBinding {
     } else {
       this.encodeExtended(unit, out);
     }
+    this.statementErrors = null;
     // read_your_writes: learn the commit position of a write at no extra round trip. Inside a
     // transaction the position only matters at COMMIT.
     const commits = statements.some((s) => s.facts.transaction?.action === 'commit');
@@ -386,6 +453,7 @@ export class ServerBinding {
             });
           } else {
             out.push(renameStatement(bytes, serverName));
+            serverShapes(conn).delete(serverName);
             tracker.push({
               expect: Expect.Parse,
               swallow: false,
@@ -410,6 +478,11 @@ export class ServerBinding {
             out.push(bytes);
             tracker.push({ expect: Expect.Bind, swallow: false });
           } else {
+            const refused = this.statementErrors?.get(b.statement);
+            if (refused) {
+              this.refuseBind(refused, out);
+              break;
+            }
             const serverName = this.ensurePrepared(b.statement, out);
             out.push(renameStatement(bytes, serverName));
             tracker.push({
@@ -423,16 +496,24 @@ export class ServerBinding {
         case FE.Describe: {
           const d = decodeDescribe(bytes);
           const named = d.kind === 'S' && d.name !== '';
+          let onDescribed: ((type: number, buf: Buffer, start: number, end: number) => void) | undefined;
           if (named) {
             const serverName = this.ensurePrepared(d.name, out);
             out.push(renameStatement(bytes, serverName));
+            const stmt = state.prepared.get(d.name);
+            // What the client is told now is what it will decode this statement's rows by.
+            onDescribed = (type, buf, start, end) => {
+              const shape = readShape(type, buf, start, end);
+              if (stmt) stmt.shape = shape;
+              serverShapes(conn).set(serverName, shape);
+            };
           } else {
             out.push(bytes);
           }
           tracker.push({
             expect: d.kind === 'S' ? Expect.DescribeStatement : Expect.DescribePortal,
             swallow: false,
-            ...(named ? { onFailed: this.onStatementFailed(d.name) } : {}),
+            ...(named ? { onFailed: this.onStatementFailed(d.name), onDescribed } : {}),
           });
           break;
         }
@@ -480,6 +561,7 @@ export class ServerBinding {
     if (!this.conn.prepared.has(stmt.serverName)) {
       const conn = this.conn;
       out.push(serialize.parse({ name: stmt.serverName, text: stmt.sql, types: stmt.paramTypes }));
+      serverShapes(conn).delete(stmt.serverName);
       this.tracker.push({
         expect: Expect.Parse,
         swallow: true,
@@ -499,6 +581,18 @@ export class ServerBinding {
       this.conn.prepared.set(stmt.serverName, true);
     }
     return stmt.serverName;
+  }
+
+  /**
+   * The client's Bind fails with `error` (checkStatementShapes) and runs nothing. The server fails
+   * the batch too (a Parse that cannot succeed, its own error dropped): it skips to the Sync and
+   * aborts the transaction or the batch's implicit one, as the client's Bind failing there would.
+   */
+  private refuseBind(error: Buffer, out: Buffer[]): void {
+    this.unitError = true;
+    this.tracker.push({ expect: Expect.Synthetic, swallow: false, bytes: error });
+    out.push(serialize.parse({ name: '', text: 'shardgate: the statement cannot run here', types: [] }));
+    this.tracker.push({ expect: Expect.Parse, swallow: true });
   }
 
   /**

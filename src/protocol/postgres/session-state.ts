@@ -11,6 +11,8 @@ export interface PreparedStatement {
   serverName: string;
   sql: string;
   paramTypes: number[];
+  /** The result shape the client was told by its last Describe (statement-shapes.ts). */
+  shape?: string;
 }
 
 export interface SessionState {

@@ -1,0 +1,60 @@
+// What the drivers' suite runs share (bench/driver-suites.ts): a private copy of a checkout, the
+// result of one suite against one target, and running a suite's process with a time limit.
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A private copy of a checkout (or a fresh clone), so the suites' files can be adjusted. */
+export function checkout(source: string, name: string): string {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-suite-')), name);
+  if (existsSync(source)) cpSync(source, dir, { recursive: true, filter: (p) => !p.includes('/.git/') });
+  else execFileSync('git', ['clone', '--depth', '1', source, dir], { stdio: 'inherit' });
+  return dir;
+}
+
+export interface Target {
+  name: string;
+  port: number;
+  socketDir: string;
+}
+
+export interface SuiteResult {
+  target: string;
+  passed: number;
+  failed: string[];
+  /** postgres.js: which tests passed (to compare targets). */
+  passedNames?: string[];
+}
+
+export function runSuiteProcess(
+  cmd: string,
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  logFile?: string,
+  /** The suite printed its summary: a connection it left open must not keep it running. */
+  finished?: RegExp,
+): Promise<{ out: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const keep = (d: Buffer) => {
+      out += d;
+      if (logFile) appendFileSync(logFile, d);
+      if (finished?.test(out)) setTimeout(() => child.kill('SIGKILL'), 1_000).unref();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ out, code });
+    });
+  });
+}
