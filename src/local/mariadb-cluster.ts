@@ -15,15 +15,8 @@ import {
   startReplication,
   waitForGtid,
 } from './mariadb-replication.js';
-import {
-  type ClusterServer,
-  type ClusterShard,
-  chownTree,
-  clusterBaseDir,
-  type Logger,
-  type Probe,
-  ServerCluster,
-} from './server-cluster.js';
+import type { ClusterServer, ClusterShard, Logger, Probe } from './server-cluster.js';
+import { chownTree, clusterBaseDir, ServerCluster } from './server-cluster.js';
 
 /** `url`: the root connection string (no password). */
 export interface MariadbServer extends ClusterServer {
@@ -323,17 +316,4 @@ function cnfPath(dataDir: string): string {
 
 export function startMariadbCluster(options: MariadbClusterOptions): Promise<MariadbCluster> {
   return MariadbCluster.start(options);
-}
-
-/** Runs fn with a cluster and always stops it. */
-export async function withMariadbCluster<T>(
-  options: MariadbClusterOptions,
-  fn: (c: MariadbCluster) => Promise<T>,
-): Promise<T> {
-  const cluster = await startMariadbCluster(options);
-  try {
-    return await fn(cluster);
-  } finally {
-    await cluster.stop();
-  }
 }
