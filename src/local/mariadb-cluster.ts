@@ -1,13 +1,10 @@
 // Starts real MariaDB servers on free loopback ports in a temporary directory: N shards, each a
 // primary plus M GTID replicas, and spare primaries on demand (the MariaDB twin of
 // postgres-cluster.ts). Every server is a copy of one mariadb-install-db template, with its own
-// server_id; each shard has its own gtid_domain_id. A detached watchdog kills every server of the
-// cluster when this process dies, even by SIGKILL, so no orphan survives a failed test.
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// server_id; each shard has its own gtid_domain_id. Processes, ports and cleanup are
+// server-cluster.ts's; this file knows mariadb-install-db, my.cnf and GTID replication.
+import { chownSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { findMariadbBinaries, type MariadbBinaries, mariadbRunAs } from './mariadb-binaries.js';
 import { type MariadbSettings, serverCnf, socketPath, templateCnf } from './mariadb-config.js';
 import {
@@ -18,34 +15,18 @@ import {
   startReplication,
   waitForGtid,
 } from './mariadb-replication.js';
-import type { RunAs } from './os-user.js';
-import { freePort } from './ports.js';
-import type { Logger } from './postgres-cluster.js';
-import { removeInBackground } from './remove-later.js';
-import { freezeProcesses } from './server-processes.js';
+import type { ClusterServer, ClusterShard, Logger, Probe } from './server-cluster.js';
+import { chownTree, clusterBaseDir, ServerCluster } from './server-cluster.js';
 
-const execFileAsync = promisify(execFile);
-
-export interface MariadbServer {
-  name: string;
-  shard: string;
-  role: 'primary' | 'replica';
-  host: string;
-  port: number;
-  /** Root connection string for this server directly (no password). */
-  url: string;
+/** `url`: the root connection string (no password). */
+export interface MariadbServer extends ClusterServer {
   /** Unix socket of the server, inside its data directory. */
   socketPath: string;
-  dataDir: string;
   serverId: number;
   gtidDomainId: number;
 }
 
-export interface MariadbShard {
-  name: string;
-  primary: MariadbServer;
-  replicas: MariadbServer[];
-}
+export type MariadbShard = ClusterShard<MariadbServer>;
 
 export interface MariadbClusterOptions {
   shards: number;
@@ -57,31 +38,28 @@ export interface MariadbClusterOptions {
   logger?: Logger;
 }
 
-interface Running {
-  server: MariadbServer;
-  child: ChildProcess | null;
-  stderrTail: string;
-}
-
 const TEMPLATE = 'template';
 
-export class MariadbCluster {
-  readonly shards: MariadbShard[] = [];
-  readonly spares: MariadbServer[] = [];
-  private readonly running = new Map<string, Running>();
+export class MariadbCluster extends ServerCluster<MariadbServer> {
   private readonly resumeTimers = new Map<string, NodeJS.Timeout>();
-  private watchdog: ChildProcess | null = null;
-  private stopped = false;
-  private readonly exitHandler = () => this.killAllSync();
 
   private constructor(
-    readonly baseDir: string,
+    baseDir: string,
     readonly database: string,
     private readonly bins: MariadbBinaries,
-    private readonly runAs: RunAs | null,
+    runAs: ReturnType<typeof mariadbRunAs>,
     private readonly settings: MariadbSettings,
-    private readonly log: Logger | undefined,
-  ) {}
+    log: Logger | undefined,
+  ) {
+    super(baseDir, runAs, log, {
+      label: 'MariaDB',
+      pidFile: 'mariadbd.pid',
+      env: {},
+      stopSignal: 'SIGTERM', // clean InnoDB shutdown
+      immediateStopSignal: 'SIGKILL',
+      killSettleMs: 0,
+    });
+  }
 
   static async start(options: MariadbClusterOptions): Promise<MariadbCluster> {
     const database = options.database ?? 'shardgate';
@@ -89,60 +67,52 @@ export class MariadbCluster {
       throw new Error(`database name "${database}": use letters, digits and _ only`);
     const bins = findMariadbBinaries();
     const runAs = mariadbRunAs(options.logger);
-    const baseDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'shardgate-mariadb-'));
-    mkdirSync(baseDir, { recursive: true });
-    chmodSync(baseDir, 0o755);
-    if (runAs) chownSync(baseDir, runAs.uid, runAs.gid);
     const cluster = new MariadbCluster(
-      baseDir,
+      clusterBaseDir(options.baseDir, 'shardgate-mariadb-', runAs),
       database,
       bins,
       runAs,
       options.settings ?? {},
       options.logger,
     );
-    cluster.startWatchdog();
-    process.once('exit', cluster.exitHandler);
-    const started = Date.now();
-    try {
-      await cluster.installTemplate();
-      await Promise.all(
-        Array.from({ length: options.shards }, async (_, i) => {
-          const name = `s${i}`;
-          // Ids are fixed by position so logs and GTIDs read the same on every run.
-          const domain = i + 1;
-          const primary = await cluster.createPrimary(`${name}-primary`, name, domain * 100, domain);
-          const replicas: MariadbServer[] = [];
-          for (let r = 1; r <= options.replicasPerShard; r++) {
-            replicas.push(await cluster.createReplica(primary, `${name}-replica${r}`, domain * 100 + r));
-          }
-          cluster.shards[i] = { name, primary, replicas };
-        }),
-      );
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    cluster.log?.info(
-      { shards: options.shards, replicas: options.replicasPerShard, ms: Date.now() - started },
-      'local MariaDB cluster started',
+    await cluster.startShards(
+      options.shards,
+      async (i, name) => {
+        // Ids are fixed by position so logs and GTIDs read the same on every run.
+        const domain = i + 1;
+        const primary = await cluster.createPrimary(`${name}-primary`, name, domain * 100, domain);
+        const replicas: MariadbServer[] = [];
+        for (let r = 1; r <= options.replicasPerShard; r++) {
+          replicas.push(await cluster.createReplica(primary, `${name}-replica${r}`, domain * 100 + r));
+        }
+        return { name, primary, replicas };
+      },
+      { shards: options.shards, replicas: options.replicasPerShard },
+      () => cluster.installTemplate(),
     );
     return cluster;
   }
 
-  private startWatchdog(): void {
-    // Kills the cluster's servers (their pids are in each data dir) once we are gone.
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; for f in "${this.baseDir}"/*/mariadbd.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done; sleep 1; rm -rf "${this.baseDir}"`;
-    this.watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
-    this.watchdog.unref();
+  protected command(server: MariadbServer): { file: string; args: string[] } {
+    return { file: this.bins.mariadbd, args: [`--defaults-file=${cnfPath(server.dataDir)}`] };
   }
 
-  private spawnOptions() {
-    return {
-      cwd: this.baseDir,
-      env: { ...process.env, LC_ALL: 'C' },
-      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
-    };
+  protected async probe(server: MariadbServer): Promise<Probe> {
+    try {
+      const c = await openConnection(server, null, 1_000);
+      await c.end();
+      return 'ready';
+    } catch {
+      return 'unreachable';
+    }
+  }
+
+  protected usePort(server: MariadbServer): void {
+    server.url = `mysql://root@127.0.0.1:${server.port}/${this.database}`;
+    this.writeOwned(
+      cnfPath(server.dataDir),
+      serverCnf({ ...server, replica: server.role === 'replica' }, this.settings),
+    );
   }
 
   private writeOwned(path: string, text: string): void {
@@ -154,25 +124,18 @@ export class MariadbCluster {
   private async installTemplate(): Promise<void> {
     const cnf = join(this.baseDir, `${TEMPLATE}.cnf`);
     this.writeOwned(cnf, templateCnf(this.settings));
-    try {
-      await execFileAsync(
-        this.bins.installDb,
-        [
-          `--defaults-file=${cnf}`,
-          `--datadir=${join(this.baseDir, TEMPLATE)}`,
-          // root@localhost, root@127.0.0.1 and root@::1 without password: tests log in over TCP.
-          '--auth-root-authentication-method=normal',
-          '--skip-test-db',
-          '--skip-name-resolve',
-        ],
-        { ...this.spawnOptions(), timeout: 120_000 },
-      );
-    } catch (err) {
-      const e = err as { stderr?: string; stdout?: string; message: string };
-      throw new Error(
-        `mariadb-install-db failed: ${(e.stderr || e.stdout || e.message).trim().slice(-2000)}`,
-      );
-    }
+    await this.runTool(
+      this.bins.installDb,
+      [
+        `--defaults-file=${cnf}`,
+        `--datadir=${join(this.baseDir, TEMPLATE)}`,
+        // root@localhost, root@127.0.0.1 and root@::1 without password: tests log in over TCP.
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        '--skip-name-resolve',
+      ],
+      'mariadb-install-db',
+    );
   }
 
   /** Copies the template into a new data directory and starts the server on a free port. */
@@ -198,18 +161,8 @@ export class MariadbCluster {
       serverId,
       gtidDomainId,
     };
-    // Another process may take the free port before the server binds it: then try another one.
-    for (let attempt = 1; ; attempt++) {
-      server.port = await freePort();
-      server.url = `mysql://root@127.0.0.1:${server.port}/${this.database}`;
-      this.writeOwned(cnfPath(dataDir), serverCnf({ ...server, replica: role === 'replica' }, this.settings));
-      try {
-        await this.launch(server);
-        return server;
-      } catch (err) {
-        if (attempt >= 3 || !/Address already in use/i.test((err as Error).message)) throw err;
-      }
-    }
+    await this.launchOnFreePort(server);
+    return server;
   }
 
   private async createPrimary(
@@ -239,43 +192,6 @@ export class MariadbCluster {
     return server;
   }
 
-  private async launch(server: MariadbServer): Promise<void> {
-    const child = spawn(this.bins.mariadbd, [`--defaults-file=${cnfPath(server.dataDir)}`], {
-      ...this.spawnOptions(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const entry: Running = this.running.get(server.name) ?? { server, child: null, stderrTail: '' };
-    entry.child = child;
-    entry.stderrTail = '';
-    this.running.set(server.name, entry);
-    // The server logs to stderr; keep reading it (a full pipe would block the server) and keep
-    // the tail for error messages.
-    child.stderr?.on('data', (d: Buffer) => {
-      entry.stderrTail = (entry.stderrTail + d.toString()).slice(-4_000);
-    });
-    child.on('exit', () => {
-      if (entry.child === child) entry.child = null;
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (entry.child !== child)
-        throw new Error(
-          `MariaDB ${server.name} exited during startup: ${entry.stderrTail.trim().slice(-2000)}`,
-        );
-      try {
-        const c = await openConnection(server, null, 1_000);
-        await c.end();
-        return;
-      } catch {
-        if (Date.now() > deadline)
-          throw new Error(
-            `MariaDB ${server.name} did not accept connections in 60 s: ${entry.stderrTail.trim().slice(-2000)}`,
-          );
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
   private async withConnection<T>(
     server: MariadbServer,
     database: string | null,
@@ -289,23 +205,10 @@ export class MariadbCluster {
     }
   }
 
-  all(): MariadbServer[] {
-    return [...this.shards.flatMap((s) => [s.primary, ...s.replicas]), ...this.spares];
-  }
-
-  server(name: string): MariadbServer {
-    // Launched servers, so lookups also work while the cluster is still starting.
-    const s = this.running.get(name)?.server;
-    if (!s) throw new Error(`no server named ${name}; known: ${[...this.running.keys()].join(', ')}`);
-    return s;
-  }
-
   private replica(name: string): { replica: MariadbServer; primary: MariadbServer } {
     const replica = this.server(name);
     if (replica.role !== 'replica') throw new Error(`${name} is not a replica`);
-    const primary = [...this.running.values()]
-      .map((e) => e.server)
-      .find((s) => s.shard === replica.shard && s.role === 'primary');
+    const primary = this.primaryOf(replica);
     if (!primary) throw new Error(`${name} has no primary`);
     return { replica, primary };
   }
@@ -325,73 +228,12 @@ export class MariadbCluster {
 
   /** A new standalone primary (a split target) with its own gtid_domain_id and the database. */
   async addSpare(name: string): Promise<MariadbServer> {
-    if (this.running.has(name)) throw new Error(`a server named ${name} already exists`);
+    if (this.has(name)) throw new Error(`a server named ${name} already exists`);
     const k = this.spares.length + 1;
     const domain = 1000 + k;
     const server = await this.createPrimary(name, name, domain * 100, domain);
     this.spares.push(server);
     return server;
-  }
-
-  async stopServer(name: string): Promise<void> {
-    const child = this.running.get(name)?.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM'); // clean shutdown
-    });
-  }
-
-  /** kill -9 the server (a crash); InnoDB and binlog crash recovery run on restart. */
-  async killServer(name: string): Promise<void> {
-    const child = this.running.get(name)?.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-
-  /**
-   * Sends `signal` to a server's process (SIGCONT resumes a frozen server). SIGSTOP goes through
-   * freezeServer: kill(2) returns before a multi-threaded server has stopped.
-   */
-  signalServer(name: string, signal: NodeJS.Signals): void {
-    if (signal === 'SIGSTOP')
-      throw new Error('use freezeServer(): SIGSTOP takes effect later than kill(2) returns');
-    process.kill(this.pidOf(name), signal);
-  }
-
-  /** A server that accepts connections but never answers (a hung host), from the moment this resolves. */
-  async freezeServer(name: string): Promise<void> {
-    await freezeProcesses([this.pidOf(name)]);
-  }
-
-  private pidOf(name: string): number {
-    const pid = this.running.get(name)?.child?.pid;
-    if (!pid) throw new Error(`${name} is not running`);
-    return pid;
-  }
-
-  /** Starts a stopped or killed server again (stops it first when running). */
-  async restartServer(name: string): Promise<void> {
-    const entry = this.running.get(name);
-    if (!entry) throw new Error(`no server named ${name}`);
-    if (entry.child) await this.stopServer(name);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await this.launch(entry.server);
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
   }
 
   /**
@@ -463,29 +305,8 @@ export class MariadbCluster {
     return this.withConnection(this.replica(name).replica, null, replicaStatus);
   }
 
-  describeJson(): { shards: MariadbShard[]; spares: MariadbServer[] } {
-    return { shards: this.shards, spares: this.spares };
-  }
-
-  /**
-   * Stops every server and removes the cluster's directory. The data is thrown away either way,
-   * so `immediate` kills the servers instead of a clean InnoDB shutdown and removes the files
-   * in the background.
-   */
-  async stop(options: { immediate?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    process.off('exit', this.exitHandler);
+  protected override beforeStop(): void {
     for (const name of [...this.resumeTimers.keys()]) this.clearResumeTimer(name);
-    const stopOne = (n: string) => (options.immediate ? this.killServer(n) : this.stopServer(n));
-    await Promise.all([...this.running.keys()].map((n) => stopOne(n).catch(() => undefined)));
-    this.watchdog?.kill('SIGKILL');
-    if (options.immediate) removeInBackground(this.baseDir);
-    else rmSync(this.baseDir, { recursive: true, force: true });
-  }
-
-  private killAllSync(): void {
-    for (const entry of this.running.values()) entry.child?.kill('SIGKILL');
   }
 }
 
@@ -493,27 +314,6 @@ function cnfPath(dataDir: string): string {
   return `${dataDir}.cnf`;
 }
 
-function chownTree(dir: string, runAs: RunAs): void {
-  // cpSync copies as root; the server user must own its data directory.
-  const r = spawnSync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, dir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  if (r.status !== 0) throw new Error(`chown of ${dir} failed: ${r.stderr?.toString().trim()}`);
-}
-
 export function startMariadbCluster(options: MariadbClusterOptions): Promise<MariadbCluster> {
   return MariadbCluster.start(options);
-}
-
-/** Runs fn with a cluster and always stops it. */
-export async function withMariadbCluster<T>(
-  options: MariadbClusterOptions,
-  fn: (c: MariadbCluster) => Promise<T>,
-): Promise<T> {
-  const cluster = await startMariadbCluster(options);
-  try {
-    return await fn(cluster);
-  } finally {
-    await cluster.stop();
-  }
 }

@@ -1,54 +1,26 @@
 // Starts real PostgreSQL servers on free loopback ports in a temporary directory: N shards, each a
-// primary plus M streaming replicas (hot standby), and spare primaries on demand. A detached
-// watchdog kills every server of the cluster when this process dies, even by SIGKILL, so no
-// orphan survives a failed test.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  chownSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+// primary plus M streaming replicas (hot standby), and spare primaries on demand. Processes,
+// ports and cleanup are server-cluster.ts's; this file knows initdb, pg_basebackup and libpq.
+import { appendFileSync, chmodSync, chownSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-import { type RunAs, unprivilegedUser } from './os-user.js';
+import { unprivilegedUser } from './os-user.js';
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js';
 import { freePort } from './ports.js';
-import { removeInBackground } from './remove-later.js';
-import { descendantPids, freezeProcesses } from './server-processes.js';
+import {
+  type ClusterServer,
+  type ClusterShard,
+  chownTree,
+  clusterBaseDir,
+  type Logger,
+  type Probe,
+  ServerCluster,
+} from './server-cluster.js';
 
+export type { Logger };
 export { freePort };
-
-const execFileAsync = promisify(execFile);
-
-export interface LocalServer {
-  name: string;
-  shard: string;
-  role: 'primary' | 'replica';
-  host: string;
-  port: number;
-  /** Superuser connection string for this server directly. */
-  url: string;
-  dataDir: string;
-}
-
-export interface LocalShard {
-  name: string;
-  primary: LocalServer;
-  replicas: LocalServer[];
-}
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+export type LocalServer = ClusterServer;
+export type LocalShard = ClusterShard<LocalServer>;
 
 export interface PostgresClusterOptions {
   shards: number;
@@ -97,39 +69,33 @@ const BASE_SETTINGS: Record<string, string | number> = {
   dynamic_shared_memory_type: 'posix',
 };
 
-interface Running {
-  server: LocalServer;
-  child: ChildProcess | null;
-}
-
-export class PostgresCluster {
-  readonly shards: LocalShard[] = [];
-  readonly spares: LocalServer[] = [];
-  private readonly running = new Map<string, Running>();
-  private watchdog: ChildProcess | null = null;
-  private stopped = false;
-  private readonly exitHandler = () => this.killAllSync();
-
+export class PostgresCluster extends ServerCluster<LocalServer> {
   private constructor(
-    readonly baseDir: string,
+    baseDir: string,
     readonly database: string,
     private readonly bins: PgBinaries,
-    private readonly runAs: RunAs | null,
+    runAs: ReturnType<typeof unprivilegedUser>,
     private readonly settings: Record<string, string | number>,
-    private readonly log: Logger | undefined,
+    log: Logger | undefined,
     private readonly useBasebackup: boolean,
     private readonly hba: string = TRUST_HBA,
-  ) {}
+  ) {
+    super(baseDir, runAs, log, {
+      label: 'PostgreSQL',
+      pidFile: 'postmaster.pid',
+      env: bins.env,
+      stopSignal: 'SIGINT', // fast shutdown, a checkpoint first
+      immediateStopSignal: 'SIGQUIT', // no checkpoint
+      // Backends notice the postmaster's death within moments; wait for them to go.
+      killSettleMs: 500,
+    });
+  }
 
   static async start(options: PostgresClusterOptions): Promise<PostgresCluster> {
     const bins = findPgBinaries({ preferEmbedded: options.preferEmbedded });
     const runAs = unprivilegedUser(options.logger);
-    const baseDir = options.baseDir ?? mkdtempSync(join(tmpdir(), 'shardgate-pg-'));
-    mkdirSync(baseDir, { recursive: true });
-    chmodSync(baseDir, 0o755);
-    if (runAs) chownSync(baseDir, runAs.uid, runAs.gid);
     const cluster = new PostgresCluster(
-      baseDir,
+      clusterBaseDir(options.baseDir, 'shardgate-pg-', runAs),
       options.database ?? 'shardgate',
       bins,
       runAs,
@@ -138,63 +104,53 @@ export class PostgresCluster {
       bins.hasBasebackup && !options.forceNoBasebackup,
       options.passwordLogins ? PASSWORD_HBA : TRUST_HBA,
     );
-    cluster.startWatchdog();
-    process.once('exit', cluster.exitHandler);
-    const started = Date.now();
-    try {
-      await Promise.all(
-        Array.from({ length: options.shards }, async (_, i) => {
-          const name = `s${i}`;
-          const primary = await cluster.createPrimary(`${name}-primary`, name);
-          const replicas: LocalServer[] = [];
-          for (let r = 1; r <= options.replicasPerShard; r++) {
-            replicas.push(await cluster.createReplica(primary, `${name}-replica${r}`));
-          }
-          cluster.shards[i] = { name, primary, replicas };
-        }),
-      );
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    cluster.log?.info(
-      {
-        shards: options.shards,
-        replicas: options.replicasPerShard,
-        ms: Date.now() - started,
-        bins: bins.dir,
+    await cluster.startShards(
+      options.shards,
+      async (_, name) => {
+        const primary = await cluster.createPrimary(`${name}-primary`, name);
+        const replicas: LocalServer[] = [];
+        for (let r = 1; r <= options.replicasPerShard; r++) {
+          replicas.push(await cluster.createReplica(primary, `${name}-replica${r}`));
+        }
+        return { name, primary, replicas };
       },
-      'local PostgreSQL cluster started',
+      { shards: options.shards, replicas: options.replicasPerShard, bins: bins.dir },
     );
     return cluster;
   }
 
-  private startWatchdog(): void {
-    // Kills the cluster's postmasters (their pids are in each data dir) once we are gone.
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; for f in "${this.baseDir}"/*/postmaster.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done; sleep 1; rm -rf "${this.baseDir}"`;
-    this.watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
-    this.watchdog.unref();
+  protected command(server: LocalServer): { file: string; args: string[] } {
+    return { file: join(this.bins.dir, 'postgres'), args: ['-D', server.dataDir] };
   }
 
-  private spawnOptions() {
-    return {
-      env: { ...process.env, ...this.bins.env, LC_ALL: 'C' },
-      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
-    };
-  }
-
-  private async run(tool: string, args: string[]): Promise<string> {
+  /** Ready when our server answers: another one answering on the port has another data directory. */
+  protected async probe(server: LocalServer): Promise<Probe> {
+    let reached: string | null;
     try {
-      const { stdout } = await execFileAsync(join(this.bins.dir, tool), args, {
-        ...this.spawnOptions(),
-        cwd: this.baseDir,
-        timeout: 120_000,
-      });
-      return stdout;
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new Error(`${tool} failed: ${e.stderr?.trim() || e.message}`);
+      const c = await this.connect(server, 'postgres', 1_000);
+      try {
+        reached =
+          (await c.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d ?? null;
+      } finally {
+        await c.end();
+      }
+    } catch {
+      return 'unreachable';
     }
+    if (reached === null) return 'unreachable';
+    return reached === server.dataDir ? 'ready' : { otherServer: reached };
+  }
+
+  /** postgresql.auto.conf: read after postgresql.conf, and kept by ALTER SYSTEM. */
+  protected usePort(server: LocalServer): void {
+    server.url = `postgres://postgres@127.0.0.1:${server.port}/${this.database}`;
+    const auto = join(server.dataDir, 'postgresql.auto.conf');
+    appendFileSync(auto, `\nport = ${server.port}\n`);
+    if (this.runAs) chownSync(auto, this.runAs.uid, this.runAs.gid);
+  }
+
+  private run(tool: string, args: string[]): Promise<string> {
+    return this.runTool(join(this.bins.dir, tool), args, tool);
   }
 
   private makeDir(path: string): void {
@@ -220,8 +176,8 @@ export class PostgresCluster {
     };
   }
 
-  private writeConfig(dataDir: string, port: number): void {
-    const lines = Object.entries({ ...this.settings, port, unix_socket_directories: `'${dataDir}'` }).map(
+  private writeConfig(dataDir: string): void {
+    const lines = Object.entries({ ...this.settings, unix_socket_directories: `'${dataDir}'` }).map(
       ([k, v]) => `${k} = ${v}`,
     );
     appendFileSync(join(dataDir, 'postgresql.conf'), `\n# shardgate local cluster\n${lines.join('\n')}\n`);
@@ -246,9 +202,8 @@ export class PostgresCluster {
       '--locale=C',
       '--no-sync',
     ]);
-    const port = await freePort();
-    this.writeConfig(dataDir, port);
-    const server = this.describe(name, shard, 'primary', port, dataDir);
+    this.writeConfig(dataDir);
+    const server = this.describe(name, shard, 'primary', 0, dataDir);
     await this.launchOnFreePort(server);
     const c = await this.connect(server, 'postgres');
     try {
@@ -261,7 +216,6 @@ export class PostgresCluster {
 
   private async createReplica(primary: LocalServer, name: string): Promise<LocalServer> {
     const dataDir = join(this.baseDir, name);
-    const port = await freePort();
     if (this.useBasebackup) {
       this.makeDir(dataDir);
       await this.run('pg_basebackup', [
@@ -282,17 +236,17 @@ export class PostgresCluster {
     } else {
       await this.copyBackup(primary, dataDir);
     }
-    // Same settings as the primary but its own port and socket directory.
+    // Same settings as the primary but its own socket directory (and port, see usePort).
     writeFileSync(
       join(dataDir, 'postgresql.auto.conf'),
-      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${name}'\nport = ${port}\nunix_socket_directories = '${dataDir}'\n`,
+      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=postgres application_name=${name}'\nunix_socket_directories = '${dataDir}'\n`,
     );
     writeFileSync(join(dataDir, 'standby.signal'), '');
     if (this.runAs) {
       chownSync(join(dataDir, 'postgresql.auto.conf'), this.runAs.uid, this.runAs.gid);
       chownSync(join(dataDir, 'standby.signal'), this.runAs.uid, this.runAs.gid);
     }
-    const server = this.describe(name, primary.shard, 'replica', port, dataDir);
+    const server = this.describe(name, primary.shard, 'replica', 0, dataDir);
     await this.launchOnFreePort(server);
     return server;
   }
@@ -318,87 +272,8 @@ export class PostgresCluster {
     } finally {
       await c.end();
     }
-    if (this.runAs) {
-      const chown = (p: string) => {
-        chownSync(p, this.runAs!.uid, this.runAs!.gid);
-        for (const entry of readdirSync(p, { withFileTypes: true })) {
-          const full = join(p, entry.name);
-          if (entry.isDirectory()) chown(full);
-          else chownSync(full, this.runAs!.uid, this.runAs!.gid);
-        }
-      };
-      chown(dataDir);
-    }
+    if (this.runAs) chownTree(dataDir, this.runAs);
     chmodSync(dataDir, 0o700);
-  }
-
-  private async launch(server: LocalServer): Promise<void> {
-    const child = spawn(join(this.bins.dir, 'postgres'), ['-D', server.dataDir], {
-      ...this.spawnOptions(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      if (stderr.length < 8_000) stderr += d.toString();
-    });
-    const entry: Running = { server, child };
-    this.running.set(server.name, entry);
-    child.on('exit', () => {
-      if (entry.child === child) entry.child = null;
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (entry.child === null)
-        throw new Error(`PostgreSQL ${server.name} exited during startup: ${stderr.trim().slice(-2000)}`);
-      let reached: string | null = null;
-      try {
-        const c = await this.connect(server, 'postgres', 1_000);
-        try {
-          reached =
-            (await c.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d ??
-            null;
-        } finally {
-          await c.end();
-        }
-      } catch {
-        reached = null;
-      }
-      if (reached === server.dataDir) return;
-      if (reached !== null) {
-        // Another server answers on our port: ours cannot bind it. Say so, so the caller picks another.
-        child.kill('SIGKILL');
-        throw new Error(
-          `PostgreSQL ${server.name}: port ${server.port} belongs to another server (${reached}); Address already in use`,
-        );
-      }
-      if (Date.now() > deadline)
-        throw new Error(
-          `PostgreSQL ${server.name} did not accept connections in 60 s: ${stderr.trim().slice(-2000)}`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /** Starts a new server; when another process took its port first, moves it to another one. */
-  private async launchOnFreePort(server: LocalServer): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.launch(server);
-        return;
-      } catch (err) {
-        const msg = (err as Error).message;
-        if (attempt >= 3 || !/Address already in use|could not bind/i.test(msg)) throw err;
-        server.port = await freePort();
-        server.url = `postgres://postgres@127.0.0.1:${server.port}/${this.database}`;
-        const auto = join(server.dataDir, 'postgresql.auto.conf');
-        appendFileSync(auto, `\nport = ${server.port}\n`);
-        if (this.runAs) chownSync(auto, this.runAs.uid, this.runAs.gid);
-        this.log?.info(
-          { server: server.name, port: server.port },
-          'port taken by another process; retrying on another',
-        );
-      }
-    }
   }
 
   private async connect(
@@ -416,21 +291,6 @@ export class PostgresCluster {
     c.on('error', () => undefined);
     await c.connect();
     return c;
-  }
-
-  all(): LocalServer[] {
-    return [...this.shards.flatMap((s) => [s.primary, ...s.replicas]), ...this.spares];
-  }
-
-  server(name: string): LocalServer {
-    const s = this.all().find((x) => x.name === name);
-    if (!s)
-      throw new Error(
-        `no server named ${name}; known: ${this.all()
-          .map((x) => x.name)
-          .join(', ')}`,
-      );
-    return s;
   }
 
   /** Runs one statement on a server as superuser. */
@@ -452,78 +312,6 @@ export class PostgresCluster {
     const server = await this.createPrimary(name, name);
     this.spares.push(server);
     return server;
-  }
-
-  /** Fast shutdown (a checkpoint first); `immediate`: SIGQUIT, no checkpoint (data to be thrown away). */
-  async stopServer(name: string, immediate = false): Promise<void> {
-    const entry = this.running.get(name);
-    const child = entry?.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill(immediate ? 'SIGQUIT' : 'SIGINT');
-    });
-  }
-
-  /** kill -9 the postmaster (a crash). */
-  async killServer(name: string): Promise<void> {
-    const entry = this.running.get(name);
-    const child = entry?.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-    // Backends notice the postmaster's death within moments; wait for them to go.
-    await new Promise((r) => setTimeout(r, 500));
-  }
-
-  /**
-   * Sends `signal` to a server's postmaster and every process under it (SIGCONT resumes a frozen
-   * server). SIGSTOP goes through freezeServer, as on the MariaDB side (process-freeze.ts).
-   */
-  signalServer(name: string, signal: NodeJS.Signals): void {
-    if (signal === 'SIGSTOP')
-      throw new Error('use freezeServer(): SIGSTOP takes effect later than kill(2) returns');
-    const pid = this.pidOf(name);
-    for (const p of [pid, ...descendantPids(pid)]) {
-      try {
-        process.kill(p, signal);
-      } catch {
-        // Exited in between.
-      }
-    }
-  }
-  /** A server that accepts connections but never answers (a hung host), from the moment this resolves. */
-  async freezeServer(name: string): Promise<void> {
-    const pid = this.pidOf(name);
-    await freezeProcesses([pid, ...descendantPids(pid)]);
-  }
-
-  private pidOf(name: string): number {
-    const pid = this.running.get(name)?.child?.pid;
-    if (!pid) throw new Error(`${name} is not running`);
-    return pid;
-  }
-
-  async restartServer(name: string): Promise<void> {
-    const entry = this.running.get(name);
-    if (!entry) throw new Error(`no server named ${name}`);
-    if (entry.child) await this.stopServer(name);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        await this.launch(entry.server);
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
   }
 
   /** Injects replication lag: recovery_min_apply_delay on a replica (0 removes it). */
@@ -563,33 +351,6 @@ export class PostgresCluster {
     } finally {
       await c.end();
     }
-  }
-
-  describeJson(): {
-    shards: Array<{ name: string; primary: LocalServer; replicas: LocalServer[] }>;
-    spares: LocalServer[];
-  } {
-    return { shards: this.shards, spares: this.spares };
-  }
-
-  /**
-   * Stops every server and removes the cluster's directory. The data is thrown away either way,
-   * so `immediate` skips the shutdown checkpoints and removes the files in the background.
-   */
-  async stop(options: { immediate?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    process.off('exit', this.exitHandler);
-    await Promise.all(
-      [...this.running.keys()].map((n) => this.stopServer(n, options.immediate).catch(() => undefined)),
-    );
-    this.watchdog?.kill('SIGKILL');
-    if (options.immediate) removeInBackground(this.baseDir);
-    else rmSync(this.baseDir, { recursive: true, force: true });
-  }
-
-  private killAllSync(): void {
-    for (const entry of this.running.values()) entry.child?.kill('SIGKILL');
   }
 }
 
