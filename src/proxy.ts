@@ -171,6 +171,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           topology,
           gate: cutover,
           log,
+          otherInstances: async () =>
+            control.kind === 'embedded'
+              ? []
+              : (await control.members()).map((m) => m.id).filter((id) => id !== memberId),
           ...(observability
             ? {
                 registry: observability.tracker.metrics.registry,
