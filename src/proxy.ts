@@ -100,6 +100,33 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
+  // Shared rules apply before any client is accepted; later changes from any instance as they come.
+  // (What is built from the config below takes topology.currentConfig: the rules already applied.)
+  const control = options.control ?? new EmbeddedControl();
+  const workerIndex = options.workerIndex ?? 0;
+  const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
+  try {
+    await control.start(
+      {
+        id: memberId,
+        admin: null,
+        version: SHARDGATE_VERSION,
+        topologyVersion: topology.version,
+        startedAt: new Date().toISOString(),
+      },
+      (change) => {
+        if (applyRuleLocally(topology, change))
+          log.info({ change, topologyVersion: topology.version }, 'shared routing rule applied');
+      },
+    );
+    await control.updateSelf({ topologyVersion: topology.version });
+  } catch (err) {
+    // Nothing serves yet: release what the topology opened, and say what could not be reached.
+    await control.close().catch(() => undefined);
+    await topology.close();
+    throw new Error(`control plane: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  topology.onChange(() => void control.updateSelf({ topologyVersion: topology.version }));
   const logShunChange = (server: string, shunned: boolean, reason: string | null) => {
     if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
     else log.info({ server }, 'server back in rotation');
@@ -134,7 +161,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
     });
   }
-  const resultCache = new PgResultCache(config);
+  const resultCache = new PgResultCache(topology.currentConfig);
   const sharedCache = config.cache.shared
     ? new SharedTier(config.cache.shared, log, (message) => resultCache.onRemoteWrite(message))
     : null;
@@ -145,25 +172,6 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   topology.onChange(() => resultCache.setConfig(topology.currentConfig));
   observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
   const cutover = new CutoverGate();
-  // Shared rules apply before any client is accepted; later changes from any instance as they come.
-  const control = options.control ?? new EmbeddedControl();
-  const workerIndex = options.workerIndex ?? 0;
-  const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
-  await control.start(
-    {
-      id: memberId,
-      admin: null,
-      version: SHARDGATE_VERSION,
-      topologyVersion: topology.version,
-      startedAt: new Date().toISOString(),
-    },
-    (change) => {
-      if (applyRuleLocally(topology, change))
-        log.info({ change, topologyVersion: topology.version }, 'shared routing rule applied');
-    },
-  );
-  await control.updateSelf({ topologyVersion: topology.version });
-  topology.onChange(() => void control.updateSelf({ topologyVersion: topology.version }));
   // Splits run where the admin API is (one process); their switched topologies apply everywhere.
   const migrations =
     options.adminPort !== null
@@ -270,7 +278,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     log.info({ path: await pgListener.listenUnix(socketDir, port) }, 'postgres unix socket listening');
   let mysql: ProxyHandle['mysql'] = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
-    const mysqlTopology = new MysqlTopology(config);
+    const mysqlTopology = new MysqlTopology(topology.currentConfig);
     mysqlTopology.monitor.onShunChange = logShunChange;
     mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
