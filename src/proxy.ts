@@ -3,9 +3,11 @@
 // process (or per node:cluster worker).
 
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { registerCacheRoutes } from './admin/api-cache.js';
+import { registerClusterRoutes } from './admin/api-cluster.js';
 import { registerCoreRoutes } from './admin/api-core.js';
 import { registerHistoryRoutes, reportContextFor } from './admin/api-history.js';
 import { migrationSummary, registerMigrationRoutes } from './admin/api-migrations.js';
@@ -22,6 +24,9 @@ import { RuntimeTopology } from './backend/pg-topology.js';
 import { PgResultCache } from './cache/pg-result-cache.js';
 import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';
+import { applyRuleLocally } from './control/apply-rule.js';
+import type { ControlPlane } from './control/control-plane.js';
+import { EmbeddedControl } from './control/embedded-control.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
@@ -45,6 +50,7 @@ import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { TwoPhaseRecovery } from './transactions/recovery.js';
 import { TwoPhaseStats } from './transactions/stats.js';
 import { TwoPhaseCoordinator } from './transactions/two-phase.js';
+import { SHARDGATE_VERSION } from './version.js';
 
 export interface ProxyOptions {
   log: Logger;
@@ -59,6 +65,10 @@ export interface ProxyOptions {
   configPath?: string | null;
   /** In a cluster worker, relays a cancel to the worker that owns the session. */
   relayCancel?: (workerIndex: number, processId: number, secretKey: number) => void;
+  /** Shared rules and membership (default: embedded, this process only). Closed with the proxy. */
+  control?: ControlPlane;
+  /** This instance's member id (default host-pid); workers past the first add `.w<index>`. */
+  instanceId?: string;
 }
 
 export interface ProxyHandle {
@@ -70,6 +80,7 @@ export interface ProxyHandle {
   observability: Observability | null;
   cancel: LocalCancelRegistry;
   cutover: CutoverGate;
+  control: ControlPlane;
   /** Live splits; only in the process that serves the admin API (worker 0). */
   migrations: MigrationManager | null;
   postgres: { host: string; port: number; listener: PgListener };
@@ -89,6 +100,33 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
+  // Shared rules apply before any client is accepted; later changes from any instance as they come.
+  // (What is built from the config below takes topology.currentConfig: the rules already applied.)
+  const control = options.control ?? new EmbeddedControl();
+  const workerIndex = options.workerIndex ?? 0;
+  const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
+  try {
+    await control.start(
+      {
+        id: memberId,
+        admin: null,
+        version: SHARDGATE_VERSION,
+        topologyVersion: topology.version,
+        startedAt: new Date().toISOString(),
+      },
+      (change) => {
+        if (applyRuleLocally(topology, change))
+          log.info({ change, topologyVersion: topology.version }, 'shared routing rule applied');
+      },
+    );
+    await control.updateSelf({ topologyVersion: topology.version });
+  } catch (err) {
+    // Nothing serves yet: release what the topology opened, and say what could not be reached.
+    await control.close().catch(() => undefined);
+    await topology.close();
+    throw new Error(`control plane: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  topology.onChange(() => void control.updateSelf({ topologyVersion: topology.version }));
   const logShunChange = (server: string, shunned: boolean, reason: string | null) => {
     if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
     else log.info({ server }, 'server back in rotation');
@@ -123,7 +161,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         delta > 0 ? tracker.metrics.clientConnected(protocol) : tracker.metrics.clientDisconnected(protocol),
     });
   }
-  const resultCache = new PgResultCache(config);
+  const resultCache = new PgResultCache(topology.currentConfig);
   const sharedCache = config.cache.shared
     ? new SharedTier(config.cache.shared, log, (message) => resultCache.onRemoteWrite(message))
     : null;
@@ -141,6 +179,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           topology,
           gate: cutover,
           log,
+          otherInstances: async () =>
+            control.kind === 'embedded'
+              ? []
+              : (await control.members()).map((m) => m.id).filter((id) => id !== memberId),
           ...(observability
             ? {
                 registry: observability.tracker.metrics.registry,
@@ -236,7 +278,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     log.info({ path: await pgListener.listenUnix(socketDir, port) }, 'postgres unix socket listening');
   let mysql: ProxyHandle['mysql'] = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
-    const mysqlTopology = new MysqlTopology(config);
+    const mysqlTopology = new MysqlTopology(topology.currentConfig);
     mysqlTopology.monitor.onShunChange = logShunChange;
     mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
@@ -285,7 +327,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       listenHost: config.listen.admin.host,
     });
     registerCoreRoutes(server, topology);
-    registerRulesRoutes(server, topology, log, options.configPath ?? null);
+    registerRulesRoutes(server, topology, log, options.configPath ?? null, (change) =>
+      control.publishRule(change),
+    );
+    registerClusterRoutes(server, control, memberId);
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
     if (observability) registerMonitoringRoutes(server, topology, observability);
@@ -307,6 +352,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       options.adminPort ?? config.listen.admin.port,
     );
     admin = { port: adminPort, server };
+    await control.updateSelf({ admin: `http://${advertisedHost(config.listen.admin.host)}:${adminPort}` });
     log.info({ host: config.listen.admin.host, port: adminPort }, 'admin HTTP listening');
   }
   return {
@@ -318,11 +364,13 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     observability,
     cancel,
     cutover,
+    control,
     migrations,
     postgres: { host, port, listener: pgListener },
     mysql,
     admin,
     async close() {
+      await control.close();
       await migrations?.close();
       await recovery?.stop();
       observability?.stop();
@@ -336,4 +384,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await topology.close();
     },
   };
+}
+
+/** A wildcard listen address is no address for another instance: name this host instead. */
+function advertisedHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? os.hostname() : host;
 }

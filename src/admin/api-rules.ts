@@ -127,7 +127,8 @@ export function registerRulesRoutes(
   topology: RuntimeTopology,
   log: Logger,
   configPath: string | null,
-  onChange?: (change: RuleChange) => void,
+  /** Applies a validated change: here only (embedded control plane) or on every instance (etcd). */
+  publish: (change: RuleChange) => Promise<void>,
 ): void {
   admin.route({
     method: 'GET',
@@ -153,7 +154,7 @@ export function registerRulesRoutes(
     method: 'POST',
     path: '/api/rules',
     mutating: true,
-    handler: (req) => {
+    handler: async (req) => {
       const parsed = ruleChange.safeParse(req.body);
       if (!parsed.success) {
         throw new HttpError(
@@ -162,11 +163,15 @@ export function registerRulesRoutes(
         );
       }
       const change = parsed.data;
-      const next = applyRuleChange(topology.currentConfig, change, topology);
-      if (change.action === 'drain' || change.action === 'undrain') {
-        topology.setDrained(change.server, change.action === 'drain');
-      } else {
-        topology.rebuild(next);
+      // Validates (400 with a clear message) before anything is shared.
+      applyRuleChange(topology.currentConfig, change, topology);
+      try {
+        await publish(change);
+      } catch (err) {
+        throw new HttpError(
+          503,
+          `rule change not applied: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       let persisted = false;
       if (change.persist) {
@@ -176,7 +181,6 @@ export function registerRulesRoutes(
         persisted = true;
       }
       log.info({ change, topologyVersion: topology.version, persisted }, 'routing rule changed');
-      onChange?.(change);
       return {
         json: { message: `applied ${change.action} (topology version ${topology.version})`, persisted },
       };

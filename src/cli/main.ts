@@ -2,6 +2,7 @@
 // shardgate command line: start | demo | status | rules | bench | migrate | report. Every command has --help.
 import { Command } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { SHARDGATE_VERSION } from '../version.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDemoCommand } from './demo-command.js';
@@ -16,7 +17,7 @@ program
   .description(
     'SQL-aware PostgreSQL/MySQL proxy: sharding, consistency-policy reads, hot keys, live shard splits',
   )
-  .version('0.1.0');
+  .version(SHARDGATE_VERSION);
 
 registerStartCommand(program);
 registerDemoCommand(program);

@@ -5,6 +5,8 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import type { ShardgateConfig } from '../config/schema.js';
+import { parseControlUrl } from '../control/control-plane.js';
+import { EtcdControl } from '../control/etcd-control.js';
 import { createLogger } from '../log.js';
 import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
@@ -16,15 +18,37 @@ export function registerStartCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--workers <n>', 'worker processes (overrides config; "auto" = one per core)')
     .option('--port <port>', 'PostgreSQL listen port (overrides config)')
-    .action(async (opts: { config: string; workers?: string; port?: string }) => {
-      const config = loadConfigFile(opts.config);
-      if (opts.workers) config.workers = opts.workers === 'auto' ? 'auto' : Number(opts.workers);
-      if (opts.port) config.listen.postgres.port = Number(opts.port);
-      await runProxy(config, opts.config);
-    });
+    .option(
+      '--control <url>',
+      'share routing rules, drains and membership with other instances through etcd: etcd://host:port[,host:port...][/namespace] (default: this instance only)',
+    )
+    .option('--instance-id <id>', "this instance's member id in the control plane (default: hostname-pid)")
+    .action(
+      async (opts: {
+        config: string;
+        workers?: string;
+        port?: string;
+        control?: string;
+        instanceId?: string;
+      }) => {
+        const config = loadConfigFile(opts.config);
+        if (opts.workers) config.workers = opts.workers === 'auto' ? 'auto' : Number(opts.workers);
+        if (opts.port) config.listen.postgres.port = Number(opts.port);
+        // Checked before anything starts, so a typo exits at once with what is wrong.
+        const control = opts.control ? parseControlUrl(opts.control) : undefined;
+        await runProxy(config, opts.config, {
+          ...(control ? { control } : {}),
+          ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+        });
+      },
+    );
 }
 
-export async function runProxy(config: ShardgateConfig, configPath?: string): Promise<void> {
+export async function runProxy(
+  config: ShardgateConfig,
+  configPath?: string,
+  shared: { control?: ReturnType<typeof parseControlUrl>; instanceId?: string } = {},
+): Promise<void> {
   const log = createLogger(config.log.level);
   const workers = config.workers === 'auto' ? os.availableParallelism() : config.workers;
   if (workers > 1 && cluster.isPrimary) {
@@ -53,9 +77,13 @@ export async function runProxy(config: ShardgateConfig, configPath?: string): Pr
     return;
   }
   const workerIndex = Number(process.env.SHARDGATE_WORKER_INDEX ?? 0);
+  // Every worker joins the control plane itself, so a shared rule reaches each of them.
+  const control = shared.control ? new EtcdControl(shared.control, log) : undefined;
   const proxy = await startProxy(config, {
     log,
     workerIndex,
+    ...(control ? { control } : {}),
+    ...(shared.instanceId ? { instanceId: shared.instanceId } : {}),
     // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
     adminPort: workerIndex === 0 ? undefined : null,
     relayCancel: cluster.isWorker

@@ -89,6 +89,11 @@ export interface ManagerDeps {
   /** Balancing split point of a shard from the advisor (hex prefix), null without load data. */
   balancingPoint?: (shard: string) => string | null;
   registry?: Registry;
+  /**
+   * Other live instances sharing this one's control plane (etcd). The block holds writes in this
+   * process only, so a migration is refused while others serve (docs/control-plane.md).
+   */
+  otherInstances?: () => Promise<string[]>;
 }
 
 interface Running {
@@ -208,6 +213,7 @@ export class MigrationManager {
   /** Plans and starts a split; returns its first state (the work continues in the background). */
   async start(req: StartRequest): Promise<MigrationState> {
     this.refuseWorkers();
+    await this.refuseOtherInstances();
     this.refuseBusy(req.shard);
     return this.begin(await this.plan(req), req);
   }
@@ -228,6 +234,7 @@ export class MigrationManager {
   /** Moves an unsharded table to another shard live; returns its first state. */
   async startMove(req: MoveTableRequest): Promise<MigrationState> {
     this.refuseWorkers();
+    await this.refuseOtherInstances();
     const plan = await this.planMove(req);
     this.refuseBusy(plan.sourceShard);
     this.refuseBusy(plan.targets[0]!.shard);
@@ -267,6 +274,7 @@ export class MigrationManager {
   /** Merges two adjacent shards live into one on a spare server; returns its first state. */
   async startMerge(req: MergeRequest): Promise<MigrationState> {
     this.refuseWorkers();
+    await this.refuseOtherInstances();
     for (const shard of req.shards) this.refuseBusy(shard);
     const plan = await this.planMerge(req);
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
@@ -288,6 +296,15 @@ export class MigrationManager {
       throw new ShardgateError('MIGRATION_INVALID', {
         detail:
           'a live migration needs workers: 1 (the cutover block must see every session); restart with --workers 1',
+      });
+    }
+  }
+
+  private async refuseOtherInstances(): Promise<void> {
+    const others = (await this.deps.otherInstances?.()) ?? [];
+    if (others.length > 0) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `other shardgate instances share this control plane (${others.join(', ')}) and a cutover block is not fenced across instances yet; stop them (or run the migration on an instance without --control) first`,
       });
     }
   }
@@ -457,6 +474,7 @@ export class MigrationManager {
   /** Returns traffic to the source, carrying back the writes made on the targets since the switch. */
   async rollback(id: string): Promise<MigrationState> {
     const state = this.get(id);
+    await this.refuseOtherInstances();
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,

@@ -24,6 +24,8 @@ export async function startShardgateProcess(
   deadlineMs = 60_000,
   /** Extra environment of the process (e.g. SHARDGATE_FAILPOINT). */
   env: Record<string, string> = {},
+  /** Extra arguments of `shardgate start` (e.g. --control). */
+  args: string[] = [],
 ): Promise<StartedProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-start-'));
   const file = join(dir, 'shardgate.yaml');
@@ -34,7 +36,7 @@ export async function startShardgateProcess(
   );
   const child = spawn(
     process.execPath,
-    [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'start', '-c', file],
+    [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'start', '-c', file, ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

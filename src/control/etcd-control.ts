@@ -1,0 +1,185 @@
+// The control plane on etcd. Client: the `etcd3` npm package (Microsoft's, the most used Node
+// etcd v3 client): gRPC with failover across endpoints, leases with automatic keepalive and a
+// `lost` event, and watches that resume from their last revision after a reconnect, which is
+// exactly what a shared rule overlay and a lease-bound member registry need. (The v2-API clients
+// cannot watch v3 keys; the JSON gateway would mean writing the watch resumption ourselves.)
+//
+// Keys under `<namespace>/`: `rules/<kind>/<name>` (rule-keys.ts) and `members/<id>` (a
+// MemberInfo, bound to this process's lease: it disappears when the process dies or is cut off).
+import { Etcd3, type Lease, type Namespace, type Watcher } from 'etcd3';
+import type { RuleChange } from '../admin/api-rules.js';
+import type { ControlPlane, EtcdControlTarget, MemberInfo } from './control-plane.js';
+import { RULES_PREFIX, ruleFromKeyValue, ruleKeyValue } from './rule-keys.js';
+
+const MEMBERS_PREFIX = 'members/';
+/** How long publishRule waits for its own change to come back through the watch. */
+const APPLY_WAIT_MS = 5_000;
+
+export interface ControlLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export class EtcdControl implements ControlPlane {
+  readonly kind = 'etcd' as const;
+  private readonly client: Etcd3;
+  private readonly ns: Namespace;
+  private watcher: Watcher | null = null;
+  private lease: Lease | null = null;
+  private self: MemberInfo | null = null;
+  private apply: ((change: RuleChange) => void) | null = null;
+  /** The newest revision of the rules this process has applied. */
+  private appliedRevision = 0n;
+  private readonly revisionWaiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    target: EtcdControlTarget,
+    private readonly log: ControlLog,
+    /** Seconds a member stays registered after its last keepalive. */
+    private readonly leaseTtlSec = 3,
+  ) {
+    this.client = new Etcd3({ hosts: target.endpoints.map((e) => `http://${e}`), dialTimeout: 2_000 });
+    this.ns = this.client.namespace(`${target.namespace}/`);
+  }
+
+  async start(self: MemberInfo, apply: (change: RuleChange) => void): Promise<void> {
+    this.self = { ...self };
+    this.apply = apply;
+    // Read the overlay at one revision, apply it, then watch from the next revision: nothing is
+    // missed between the read and the watch, nothing applied twice out of order.
+    const current = await this.ns.getAll().prefix(RULES_PREFIX).exec();
+    for (const kv of current.kvs)
+      this.applyKv(kv.key.toString(), kv.value.toString(), BigInt(kv.mod_revision));
+    const revision = BigInt(current.header.revision);
+    if (revision > this.appliedRevision) this.appliedRevision = revision;
+    this.watcher = await this.ns
+      .watch()
+      .prefix(RULES_PREFIX)
+      .startRevision(String(revision + 1n))
+      .create();
+    this.watcher.on('put', (kv) =>
+      this.applyKv(kv.key.toString(), kv.value.toString(), BigInt(kv.mod_revision)),
+    );
+    this.watcher.on('disconnected', (err) =>
+      this.log.warn({ err: err.message }, 'control plane watch disconnected'),
+    );
+    this.watcher.on('connected', () => this.log.info({}, 'control plane watch connected'));
+    this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'control plane watch error'));
+    await this.register();
+  }
+
+  private applyKv(key: string, value: string, revision: bigint): void {
+    const change = ruleFromKeyValue(key, value);
+    if (!change) this.log.warn({ key }, 'control plane: unknown rule key skipped');
+    else {
+      try {
+        this.apply?.(change);
+      } catch (err) {
+        // A rule this instance cannot apply (e.g. a data type its config lacks) must not stop the rest.
+        this.log.warn(
+          { key, err: err instanceof Error ? err.message : String(err) },
+          'control plane: rule not applied',
+        );
+      }
+    }
+    if (revision > this.appliedRevision) this.appliedRevision = revision;
+    for (const wake of this.revisionWaiters) wake();
+  }
+
+  /** Grants a lease and puts this member under it; again whenever the lease is lost. */
+  private async register(): Promise<void> {
+    const lease = this.ns.lease(this.leaseTtlSec);
+    this.lease = lease;
+    lease.on('lost', (err) => {
+      if (this.closed || this.lease !== lease) return;
+      this.log.warn({ err: err.message }, 'control plane lease lost; registering again');
+      this.lease = null;
+      void this.registerUntilDone();
+    });
+    await lease.put(this.memberKey()).value(JSON.stringify(this.self));
+  }
+
+  private async registerUntilDone(): Promise<void> {
+    while (!this.closed && !this.lease) {
+      try {
+        await this.register();
+        this.log.info({ id: this.self?.id }, 'control plane member registered again');
+        return;
+      } catch (err) {
+        this.lease = null;
+        this.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'control plane: register failed',
+        );
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private memberKey(): string {
+    return `${MEMBERS_PREFIX}${encodeURIComponent(this.self?.id ?? 'unknown')}`;
+  }
+
+  async publishRule(change: RuleChange): Promise<void> {
+    const { key, value } = ruleKeyValue(change);
+    const put = await this.ns.put(key).value(value).exec();
+    await this.waitApplied(BigInt(put.header.revision));
+  }
+
+  private waitApplied(revision: bigint): Promise<void> {
+    if (this.appliedRevision >= revision) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        if (this.appliedRevision < revision) return;
+        clearTimeout(timer);
+        this.revisionWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.revisionWaiters.delete(done);
+        reject(
+          new Error(
+            `the change is stored in etcd but did not come back through the watch within ${APPLY_WAIT_MS} ms; it applies when the watch reconnects`,
+          ),
+        );
+      }, APPLY_WAIT_MS);
+      this.revisionWaiters.add(done);
+    });
+  }
+
+  async updateSelf(patch: Partial<Omit<MemberInfo, 'id'>>): Promise<void> {
+    if (!this.self) return;
+    Object.assign(this.self, patch);
+    const lease = this.lease;
+    if (!lease || this.closed) return; // registering again writes the updated value
+    await lease
+      .put(this.memberKey())
+      .value(JSON.stringify(this.self))
+      .then(
+        () => undefined,
+        (err: Error) => this.log.warn({ err: err.message }, 'control plane: member update failed'),
+      );
+  }
+
+  async members(): Promise<MemberInfo[]> {
+    const values = await this.ns.getAll().prefix(MEMBERS_PREFIX).strings();
+    const out: MemberInfo[] = [];
+    for (const text of Object.values(values)) {
+      try {
+        out.push(JSON.parse(text) as MemberInfo);
+      } catch {
+        // a value another version wrote: not a member this one can show
+      }
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.watcher?.cancel().catch(() => undefined);
+    // Revoking removes this member at once (not after the TTL).
+    await this.lease?.revoke().catch(() => undefined);
+    this.client.close();
+  }
+}
