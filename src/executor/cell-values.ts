@@ -85,3 +85,11 @@ export function collationKey(text: string, col: ColumnInfo): string {
     });
   return text.replace(/ +$/, '').toUpperCase();
 }
+
+/** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
+export function groupKey(cell: Buffer | null, col: ColumnInfo): string {
+  if (cell === null) return '\u0000N';
+  if (col.textCompare === undefined || col.textCompare === 'bytes' || col.format === 'binary')
+    return cell.toString('latin1');
+  return collationKey(cell.toString('utf8'), col);
+}

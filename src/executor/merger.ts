@@ -14,7 +14,7 @@ import {
   type StatisticFn,
 } from './aggregate-partials.js';
 import { runProgram } from './aggregate-program.js';
-import { type Comparable, collationKey, compareDecimal, compareValues, decodeCell } from './cell-values.js';
+import { type Comparable, compareDecimal, compareValues, decodeCell, groupKey } from './cell-values.js';
 import { evaluateSetOperation } from './set-operations.js';
 import { runWindows } from './window-functions.js';
 
@@ -30,14 +30,10 @@ export interface ColumnInfo {
    * trailing spaces ignored (PAD SPACE). 'unsupported': any other collation, refused when compared.
    */
   textCompare?: 'bytes' | 'general_ci' | 'unsupported';
-}
-
-/** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
-function groupKey(cell: Buffer | null, col: ColumnInfo): string {
-  if (cell === null) return '\u0000N';
-  if (col.textCompare === undefined || col.textCompare === 'bytes' || col.format === 'binary')
-    return cell.toString('latin1');
-  return collationKey(cell.toString('utf8'), col);
+  /** MySQL DECIMAL: the digits after the point the column prints. */
+  scale?: number;
+  /** MySQL text: the most bytes the server may print in it (longer merged text is refused). */
+  maxBytes?: number;
 }
 
 export type Row = Array<Buffer | null>;

@@ -117,6 +117,8 @@ export interface ScatterRewrite {
   /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
    *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
   program?: boolean;
+  /** MySQL: the program's hidden columns' SQL, appended to the select list as written. */
+  programColumns?: string[];
   /** Window outputs become typed NULLs, their inputs are appended, ORDER BY is removed. */
   windows?: boolean;
   /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */

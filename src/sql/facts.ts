@@ -111,6 +111,8 @@ export interface SelectShape {
   /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
    *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
   program?: AggregateProgram;
+  /** MySQL: the per-shard SQL of the program's hidden columns, in order (no literals inside). */
+  programColumns?: string[];
   /** Top-level window functions the proxy can evaluate over the gathered rows (used when a
    *  window's partitions span shards). */
   windowProgram?: WindowProgram;
