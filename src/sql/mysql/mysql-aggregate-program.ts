@@ -30,11 +30,14 @@ function refuse(what: string): never {
   throw new Unsupported(what);
 }
 
+/** Aggregates the grammar may file as plain functions. */
+const FUNCTION_AGGREGATES = new Set(['bit_and', 'bit_or', 'bit_xor', 'json_arrayagg', 'json_objectagg']);
+
 function isAggregateNode(n: Node): boolean {
   if (n.over) return false;
   if (n.type === 'aggr_func') return true;
   const name = n.type === 'function' ? functionName(n) : null;
-  return name !== null && name in STATS;
+  return name !== null && (name in STATS || FUNCTION_AGGREGATES.has(name));
 }
 
 function holdsAggregate(node: unknown): boolean {
@@ -114,6 +117,7 @@ export function mysqlProgramFor(
         const first = add([`${name}(${x})`, `count(${x})`, `sum(${x})`, `sum(${x} * ${x})`]);
         return { fn: 'stat', stat, type: first, count: first + 1, sum: first + 2, sumSquares: first + 3 };
       }
+      if (f.type !== 'aggr_func') refuse(`aggregate ${name}() across shards`);
       const { args, distinct } = aggregateArgs(f);
       const star = isNode(args.expr) && args.expr.type === 'star';
       if (name === 'group_concat') return groupConcat(args, distinct);
@@ -181,8 +185,9 @@ export function mysqlProgramFor(
     if (node.type === 'null') return { k: 'const', value: { kind: 'const', value: null }, literal: 'null' };
     const ref = valueRef(node);
     if (!ref) return refuse('a constant the proxy cannot read');
-    const numeric = node.type === 'number' || node.type === 'unary_expr';
-    return { k: 'const', value: ref, literal: numeric ? 'num' : 'text' };
+    // MySQL compares a string with a number as a number (with warnings) or under a collation.
+    if (node.type !== 'number' && node.type !== 'unary_expr') refuse('a string constant over aggregates');
+    return { k: 'const', value: ref, literal: 'num' };
   };
 
   const expr = (node: unknown): ProgramExpr<ValueRef> => {
@@ -195,7 +200,7 @@ export function mysqlProgramFor(
       case 'function': {
         if (node.over) return refuse('a window function over grouped rows');
         const name = functionName(node) ?? '';
-        if (name in STATS) return aggregate(node);
+        if (isAggregateNode(node)) return aggregate(node);
         if (!FUNCTIONS.has(name)) return refuse(`${name}() over aggregates across shards`);
         const args = asArray(isNode(node.args) ? node.args.value : undefined).map(expr);
         return { k: 'fn', name: name === 'ifnull' ? 'coalesce' : name, args };

@@ -90,7 +90,12 @@ function outputColumn(col: Node, problems: string[], windows: Node[], program: b
     walk(e, (n) => {
       if ((n.type === 'function' || n.type === 'aggr_func') && isNode(n.over)) windows.push(n.over);
     });
-    if (isNode(e) && isAggregate(e)) out.aggregate = (functionName(e) ?? 'count') as AggregateFn;
+    if (isNode(e) && isAggregate(e)) {
+      out.aggregate = (functionName(e) ?? 'count') as AggregateFn;
+      const args = isNode(e.args) ? e.args : {};
+      if (typeof args.distinct === 'string' && args.distinct.toUpperCase() === 'DISTINCT')
+        out.aggregateDistinct = true;
+    }
     return out;
   }
   if (isNode(e) && isAggregate(e)) {
