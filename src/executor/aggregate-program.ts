@@ -15,11 +15,11 @@ import {
 } from './aggregate-partials.js';
 import { compareValues, decodeCell, groupKey } from './cell-values.js';
 import { formatDecimal, parseDecimal } from './decimal.js';
-import type { ColumnInfo, Row } from './merger.js';
 import { averageMysql, encodeMysqlCell, parseJsonArray } from './mysql-values.js';
 import { ARRAY_ELEMENT_TYPES, type ArrayElement, formatArrayText, parseArrayText } from './pg-array-text.js';
 import { type Expr, evaluate } from './program-eval.js';
 import { typeOfOid, unsupported, type Value, valueFromText, valueText } from './program-values.js';
+import type { ColumnInfo, Row } from './rows.js';
 
 export interface ResolvedProgram {
   outputs: Array<Expr | null>;

@@ -1,7 +1,7 @@
 // Cell values of a merged result decoded so they compare as PostgreSQL compares them (the local
 // clusters use the C collation: text compares bytewise), text or binary format.
 import { ShardgateError } from '../errors.js';
-import type { ColumnInfo } from './merger.js';
+import type { ColumnInfo } from './rows.js';
 
 const INT_TYPES = new Set([20, 21, 23, 26]);
 const FLOAT_TYPES = new Set([700, 701]);

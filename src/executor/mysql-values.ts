@@ -4,9 +4,9 @@
 // the column the shards described prints them (DECIMAL with exactly its decimals).
 import { ShardgateError } from '../errors.js';
 import { type Decimal, divDecimals, formatDecimal, parseDecimal, roundDecimal } from './decimal.js';
-import type { ColumnInfo } from './merger.js';
 import type { ArrayElement } from './pg-array-text.js';
 import { unsupported, type Value } from './program-values.js';
+import type { ColumnInfo } from './rows.js';
 
 /** MySQL's default div_precision_increment: digits a quotient gains over its dividend. */
 export const DIV_PRECISION_INCREMENT = 4;

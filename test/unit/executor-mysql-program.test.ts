@@ -4,8 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { ShardgateError } from '../../src/errors.js';
 import { parseDecimal } from '../../src/executor/decimal.js';
-import { type ColumnInfo, ResultMerger, type Row } from '../../src/executor/merger.js';
+import { ResultMerger } from '../../src/executor/merger.js';
 import { divideMysql, encodeMysqlCell, parseJsonArray } from '../../src/executor/mysql-values.js';
+import type { ColumnInfo, Row } from '../../src/executor/rows.js';
 import { mergeFor } from '../../src/router/merge-spec.js';
 import type { MergeSpec } from '../../src/router/plan.js';
 import { resolveValue } from '../../src/sql/analyzer.js';

@@ -2,8 +2,9 @@
 // like ResultMerger, which splits cells: checked on random rows with ties, NULLs and both
 // directions, against the cell merger as the reference.
 import { describe, expect, it } from 'vitest';
-import { type ColumnInfo, ResultMerger, type Row } from '../../src/executor/merger.js';
+import { ResultMerger } from '../../src/executor/merger.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../src/executor/pg-forwarded-rows.js';
+import type { ColumnInfo, Row } from '../../src/executor/rows.js';
 import { encodeDataRow } from '../../src/protocol/postgres/backend-messages.js';
 import type { MergeSpec } from '../../src/router/plan.js';
 
@@ -62,7 +63,6 @@ describe('whole-row scatter merge', () => {
         const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
         shards.forEach((rows, i) => {
           for (const r of rows) merger.add(i, r);
-          merger.endShard(i);
         });
         const want = merger.finish().map((r) => encodeDataRow(r));
         const got = mergeWholeRows(

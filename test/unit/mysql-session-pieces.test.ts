@@ -128,7 +128,6 @@ describe('merge helpers', () => {
       );
       shards.forEach((rows, i) => {
         for (const r of rows) m.add(i, [Buffer.from(r)]);
-        m.endShard(i);
       });
       return m.finish().map((r) => r[0]!.toString());
     };

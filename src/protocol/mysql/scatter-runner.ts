@@ -5,7 +5,8 @@
 // inlined. The first shard error fails the statement with that server's error.
 import { ShardgateError } from '../../errors.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
-import { type ColumnInfo, ResultMerger } from '../../executor/merger.js';
+import { ResultMerger } from '../../executor/merger.js';
+import type { ColumnInfo } from '../../executor/rows.js';
 import type { MergeSpec, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import type { ColumnDefinition } from './columns.js';
@@ -187,7 +188,6 @@ export async function runScatter(
   const merger = new ResultMerger(merge, columns.map(mergeColumn), { maxRows });
   results.forEach((r, i) => {
     for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
-    merger.endShard(i);
   });
   let rows = merger.finish();
   const visible = merge?.visibleColumns ?? columns.length;
