@@ -3,9 +3,9 @@
 // twin of router-sql-golden.test.ts for the other dialect). Regenerate deliberately with
 // UPDATE_GOLDEN=1.
 import { describe, expect, it } from 'vitest';
+import { inlineInsertRowsMysql } from '../../src/protocol/mysql/sql-inline.js';
 import { Router } from '../../src/router/router.js';
 import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
-import { inlineInsertRowsMysql } from '../../src/sql/mysql/insert-rows-mysql.js';
 import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysql.js';
 import { type GoldenEntry, goldenGroup, renderGroup } from '../support/golden-files.js';
 import { demoTopology, routingSession } from '../support/topology-fixture.js';
