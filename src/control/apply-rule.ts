@@ -2,7 +2,7 @@
 // rule already in force changes nothing (no new topology version), so the instance that made a
 // change and then sees it come back through the watch does not rebuild twice.
 import { applyRuleChange, type RuleChange } from '../admin/api-rules.js';
-import type { RuntimeTopology } from '../backend/topology.js';
+import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { ruleInForce } from './rule-keys.js';
 
 /** True when the rule changed something here. Throws when the rule names what this config lacks. */

@@ -13,17 +13,19 @@ import {
   finishStatistic,
   foldBooleans,
 } from './aggregate-partials.js';
-import { compareValues, decodeCell } from './cell-values.js';
+import { compareValues, decodeCell, groupKey } from './cell-values.js';
 import { formatDecimal, parseDecimal } from './decimal.js';
-import type { ColumnInfo, Row } from './merger.js';
+import { averageMysql, encodeMysqlCell, parseJsonArray } from './mysql-values.js';
 import { ARRAY_ELEMENT_TYPES, type ArrayElement, formatArrayText, parseArrayText } from './pg-array-text.js';
 import { type Expr, evaluate } from './program-eval.js';
 import { typeOfOid, unsupported, type Value, valueFromText, valueText } from './program-values.js';
+import type { ColumnInfo, Row } from './rows.js';
 
 export interface ResolvedProgram {
   outputs: Array<Expr | null>;
   having: Expr | null;
   partials: Array<ProgramPartial<string | null>>;
+  dialect?: 'postgres' | 'mysql';
 }
 
 interface OrderedPiece {
@@ -66,9 +68,11 @@ export function runProgram(
 ): Row[] {
   if (columns.some((c) => c.format !== 'text'))
     throw unsupported('aggregates computed by the proxy in binary result format (request text results)');
+  const mysql = program.dialect === 'mysql';
   const groups = new Map<string, GroupState>();
   for (const row of rows) {
-    const key = groupBy.map((g) => (row[g] === null ? '\u0000N' : row[g]!.toString('latin1'))).join('\u0001');
+    // Equal under the column's collation: one group (MySQL general_ci: 'a' and 'A').
+    const key = groupBy.map((g) => groupKey(row[g] ?? null, columns[g]!)).join('\u0001');
     let state = groups.get(key);
     if (!state) {
       state = { row: row.slice(), distinct: new Map(), pieces: new Map() };
@@ -76,27 +80,29 @@ export function runProgram(
       // The first row is the accumulator; only its DISTINCT sets and ordered pieces take it in.
       for (let i = 0; i < program.partials.length; i++)
         if (startCollection(state, program.partials[i]!, i))
-          combine(state, program.partials[i]!, i, row, columns);
+          combine(state, program.partials[i]!, i, row, columns, mysql);
       continue;
     }
-    for (let i = 0; i < program.partials.length; i++) combine(state, program.partials[i]!, i, row, columns);
+    for (let i = 0; i < program.partials.length; i++)
+      combine(state, program.partials[i]!, i, row, columns, mysql);
   }
   const out: Row[] = [];
   for (const state of groups.values()) {
     const cache = new Map<number, Value>();
     const partial = (i: number): Value => {
       let v = cache.get(i);
-      if (!v) cache.set(i, (v = finish(state, program.partials[i]!, i, columns)));
+      if (!v) cache.set(i, (v = finish(state, program.partials[i]!, i, columns, mysql)));
       return v;
     };
     if (program.having) {
-      const keep = evaluate(program.having, partial);
+      const keep = evaluate(program.having, partial, program.dialect);
       if (keep.v !== true) continue;
     }
     const row: Row = state.row.slice(0, program.outputs.length);
     program.outputs.forEach((e, c) => {
       if (e === null) return;
-      row[c] = encode(evaluate(e, partial), columns[c]!);
+      const v = evaluate(e, partial, program.dialect);
+      row[c] = mysql ? encodeMysqlCell(v, columns[c]!) : encode(v, columns[c]!);
     });
     out.push(row);
   }
@@ -116,7 +122,18 @@ function addDistinct(
   cell: Buffer | null,
   col: ColumnInfo,
   keepNull: boolean,
+  mysqlElement: ColumnInfo | null,
 ): void {
+  if (mysqlElement) {
+    // JSON_ARRAYAGG(DISTINCT x): equal under x's type and collation (typed by MIN(x)).
+    for (const e of parseJsonArray(text(cell) ?? '[]')) {
+      if (e.value === null) continue;
+      const k =
+        mysqlElement.typeOid === 25 ? groupKey(Buffer.from(e.value), mysqlElement) : numberKey(e.value);
+      if (!set.has(k)) set.set(k, e);
+    }
+    return;
+  }
   const elementOid = ARRAY_ELEMENT_TYPES.get(col.typeOid);
   if (elementOid === undefined) throw unsupported(`a DISTINCT aggregate over arrays of type ${col.typeOid}`);
   for (const e of parseArrayText(text(cell) ?? '{}')) {
@@ -126,12 +143,24 @@ function addDistinct(
   }
 }
 
-function addPiece(list: OrderedPiece[], p: { values: number; keys: number[] }, row: Row): void {
+/** A number's text in a canonical form (1.50 and 1.5 alike). */
+function numberKey(value: string): string {
+  if (!/^-?\d+(\.\d+)?$/.test(value)) return String(Number(value));
+  return equalityKey(value, 1700);
+}
+
+function addPiece(
+  list: OrderedPiece[],
+  p: { values: number; keys: number[] },
+  row: Row,
+  mysql: boolean,
+): void {
   const values = text(row[p.values] ?? null);
   if (values === null) return; // a shard without rows in this group
+  const parse = mysql ? parseJsonArray : parseArrayText;
   const piece = {
-    values: parseArrayText(values),
-    keys: p.keys.map((k) => parseArrayText(text(row[k] ?? null) ?? '{}')),
+    values: parse(values),
+    keys: p.keys.map((k) => parse(text(row[k] ?? null) ?? (mysql ? '[]' : '{}'))),
   };
   if (piece.keys.some((k) => k.length !== piece.values.length))
     throw unsupported('array_agg keys and values of different lengths');
@@ -144,6 +173,7 @@ function combine(
   i: number,
   row: Row,
   columns: ColumnInfo[],
+  mysql: boolean,
 ): void {
   const acc = state.row;
   const add = (c: number) => {
@@ -186,11 +216,17 @@ function combine(
     case 'value':
       return;
     case 'distinct':
-      addDistinct(state.distinct.get(i)!, row[p.values] ?? null, columns[p.values]!, p.of === 'array_agg');
+      addDistinct(
+        state.distinct.get(i)!,
+        row[p.values] ?? null,
+        columns[p.values]!,
+        p.of === 'array_agg',
+        mysql ? columns[p.valueType ?? p.values]! : null,
+      );
       return;
     case 'array_agg':
     case 'string_agg':
-      addPiece(state.pieces.get(i)!, p, row);
+      addPiece(state.pieces.get(i)!, p, row, mysql);
       return;
   }
 }
@@ -200,6 +236,7 @@ function finish(
   p: ProgramPartial<string | null>,
   i: number,
   columns: ColumnInfo[],
+  mysql: boolean,
 ): Value {
   const row = state.row;
   const cell = (c: number) => text(row[c] ?? null);
@@ -213,10 +250,16 @@ function finish(
     case 'value':
       return valueFromText(cell(p.column), columns[p.column]!.typeOid);
     case 'avg': {
+      if (mysql) return averageMysql(cell(p.sum), cell(p.count), columns[p.sum]!);
       const sumType = columns[p.sum]!.typeOid;
       return valueFromText(finishAverage(cell(p.sum), cell(p.count), sumType), averageType(sumType));
     }
     case 'stat': {
+      if (mysql) {
+        // MySQL's statistics are DOUBLE: the exact value, as the nearest double.
+        const exact = finishStatistic(p.stat, cell(p.count), cell(p.sum), cell(p.sumSquares), false);
+        return { type: 'float8', v: exact === null ? null : Number(exact) };
+      }
       const type = columns[p.type]!.typeOid;
       return valueFromText(
         finishStatistic(p.stat, cell(p.count), cell(p.sum), cell(p.sumSquares), type === FLOAT8),
@@ -225,6 +268,10 @@ function finish(
     }
     case 'distinct': {
       const set = [...state.distinct.get(i)!.values()];
+      if (mysql) {
+        if (p.of !== 'count') throw unsupported(`${p.of}(DISTINCT ...) across MySQL shards`);
+        return { type: 'int8', v: BigInt(set.length) };
+      }
       const elementOid = ARRAY_ELEMENT_TYPES.get(columns[p.values]!.typeOid)!;
       if (p.of === 'count') return { type: 'int8', v: BigInt(set.length) };
       if (p.of === 'array_agg') {
@@ -256,11 +303,14 @@ function finish(
     }
     case 'array_agg':
     case 'string_agg': {
-      const merged = mergePieces(
-        state.pieces.get(i)!,
-        p.order,
-        p.keys.map((k) => ARRAY_ELEMENT_TYPES.get(columns[k]!.typeOid)),
-      );
+      const keyColumns = p.keyTypes
+        ? p.keyTypes.map((k) => columns[k]!)
+        : p.keys.map((k) => {
+            const oid = ARRAY_ELEMENT_TYPES.get(columns[k]!.typeOid);
+            return oid === undefined ? undefined : { name: '', typeOid: oid, format: 'text' as const };
+          });
+      let merged = mergePieces(state.pieces.get(i)!, p.order, keyColumns);
+      if (p.distinct && merged) merged = dropRepeats(merged, keyColumns[0]!);
       if (p.fn === 'array_agg') {
         const oid = columns[p.values]!.typeOid;
         return { type: 'other', oid, v: merged === null ? null : formatArrayText(merged) };
@@ -283,13 +333,13 @@ function sumTypeFor(oid: number): number {
 function mergePieces(
   pieces: OrderedPiece[],
   order: Array<{ desc: boolean; nullsFirst: boolean }>,
-  keyTypes: Array<number | undefined>,
+  keyColumns: Array<ColumnInfo | undefined>,
 ): ArrayElement[] | null {
   if (pieces.length === 0) return null;
   if (order.length === 0) return pieces.flatMap((p) => p.values);
-  if (keyTypes.some((t) => t === undefined))
+  if (keyColumns.some((t) => t === undefined))
     throw unsupported('an aggregate ORDER BY key of a type the proxy cannot compare');
-  const cols = keyTypes.map((t) => ({ name: '', typeOid: t!, format: 'text' as const }));
+  const cols = keyColumns as ColumnInfo[];
   const compare = (a: OrderedPiece, i: number, b: OrderedPiece, j: number): number => {
     for (let k = 0; k < order.length; k++) {
       const o = order[k]!;
@@ -321,6 +371,20 @@ function mergePieces(
     out.push(pieces[best]!.values[at[best]!]!);
     at[best]!++;
   }
+}
+
+/** GROUP_CONCAT(DISTINCT x ORDER BY x): after the merge equal values are neighbours; keep one. */
+function dropRepeats(list: ArrayElement[], col: ColumnInfo): ArrayElement[] {
+  const out: ArrayElement[] = [];
+  let last: string | null = null;
+  for (const e of list) {
+    if (e.value === null) continue;
+    const k = col.typeOid === 25 ? groupKey(Buffer.from(e.value), col) : numberKey(e.value);
+    if (k === last) continue;
+    last = k;
+    out.push(e);
+  }
+  return out;
 }
 
 /** A computed value as a cell of the column the shards described; another type is refused. */

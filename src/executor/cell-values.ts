@@ -1,7 +1,7 @@
 // Cell values of a merged result decoded so they compare as PostgreSQL compares them (the local
 // clusters use the C collation: text compares bytewise), text or binary format.
 import { ShardgateError } from '../errors.js';
-import type { ColumnInfo } from './merger.js';
+import type { ColumnInfo } from './rows.js';
 
 const INT_TYPES = new Set([20, 21, 23, 26]);
 const FLOAT_TYPES = new Set([700, 701]);
@@ -84,4 +84,12 @@ export function collationKey(text: string, col: ColumnInfo): string {
       detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
     });
   return text.replace(/ +$/, '').toUpperCase();
+}
+
+/** The key that groups and deduplicates a cell (equal keys: equal under the column's collation). */
+export function groupKey(cell: Buffer | null, col: ColumnInfo): string {
+  if (cell === null) return '\u0000N';
+  if (col.textCompare === undefined || col.textCompare === 'bytes' || col.format === 'binary')
+    return cell.toString('latin1');
+  return collationKey(cell.toString('utf8'), col);
 }

@@ -7,7 +7,9 @@
 // HAVING, hidden columns) goes through ResultMerger.
 import { ShardgateError } from '../errors.js';
 import type { MergeSpec } from '../router/plan.js';
-import { type ColumnInfo, type Comparable, compareSortKeys, decodeCell } from './merger.js';
+import { type Comparable, decodeCell } from './cell-values.js';
+import { compareSortKeys } from './merge-sort.js';
+import type { ColumnInfo } from './rows.js';
 
 /** True when `spec` only orders and pages rows (or is a plain concatenation). */
 export function forwardsWholeRows(spec: MergeSpec | null): boolean {

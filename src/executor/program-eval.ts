@@ -14,6 +14,7 @@ import {
   roundDecimal,
   subDecimals,
 } from './decimal.js';
+import { divideMysql } from './mysql-values.js';
 import {
   checkedInt,
   commonNumericType,
@@ -30,8 +31,14 @@ export type Expr = ProgramExpr<string | null>;
 const isInt = (t: ValueType): t is 'int2' | 'int4' | 'int8' => t === 'int2' || t === 'int4' || t === 'int8';
 const isFloat = (t: ValueType): t is 'float4' | 'float8' => t === 'float4' || t === 'float8';
 
-function constant(value: string | null, literal: string): Value {
+function constant(value: string | null, literal: string, mysql: boolean): Value {
   if (literal === 'null' || value === null) return { type: 'text', v: null };
+  // MySQL: a number without a point or exponent is a BIGINT, else an exact DECIMAL.
+  if (mysql && literal === 'num') {
+    if (/^[-+]?\d+$/.test(value.trim())) return checkedInt('int8', BigInt(value.trim()));
+    if (!/^[-+]?\d*\.\d+$/.test(value.trim()))
+      throw unsupported(`the number ${value} over merged aggregates`);
+  }
   if (literal === 'bool') return { type: 'bool', v: value === 't' };
   if (literal === 'int') {
     const n = BigInt(value);
@@ -73,13 +80,14 @@ function compareNumbers(a: Value, b: Value): number {
   return s < u ? -1 : s > u ? 1 : 0;
 }
 
-function arithmetic(op: string, a: Value, b: Value): Value {
+function arithmetic(op: string, a: Value, b: Value, mysql: boolean): Value {
   if (op === '||') {
     if (a.v === null || b.v === null) return { type: 'text', v: null };
     return { type: 'text', v: `${valueText(a)}${valueText(b)}` };
   }
   const t = commonNumericType(a.type, b.type);
   if (!isInt(t) && t !== 'numeric' && !isFloat(t)) throw unsupported(`${t} ${op} over merged aggregates`);
+  if (mysql && (op === '/' || op === '%')) return mysqlDivision(op, a, b, t);
   if (a.v === null || b.v === null) return nullOf(t);
   const x = widen(a, t);
   const y = widen(b, t);
@@ -117,6 +125,20 @@ function arithmetic(op: string, a: Value, b: Value): Value {
       type: t === 'float4' ? 'real' : 'double precision',
     });
   return { type: t, v: r };
+}
+
+/** MySQL's `/`: exact numbers give DECIMAL (dividend's scale + 4), floats DOUBLE; x / 0 is NULL. */
+function mysqlDivision(op: string, a: Value, b: Value, t: ValueType): Value {
+  if (op === '%') throw unsupported('% over merged aggregates');
+  if (isFloat(t)) {
+    const p = widen(a, 'float8').v as number | null;
+    const q = widen(b, 'float8').v as number | null;
+    return { type: 'float8', v: p === null || q === null || q === 0 ? null : p / q };
+  }
+  const p = widen(a, 'numeric').v as Decimal | 'NaN' | null;
+  const q = widen(b, 'numeric').v as Decimal | 'NaN' | null;
+  if (p === null || q === null || p === 'NaN' || q === 'NaN') return { type: 'numeric', v: null };
+  return { type: 'numeric', v: divideMysql(p, q) };
 }
 
 /** Round half to even (float8's rint), as round(float8) and float-to-integer casts do. */
@@ -197,7 +219,8 @@ function castTo(x: Value, to: string, typmod: number[]): Value {
   throw unsupported(`a cast to ${to} over merged aggregates`);
 }
 
-function fn(name: string, args: Value[], literals: boolean[]): Value {
+function fn(name: string, args: Value[], literals: boolean[], mysql: boolean): Value {
+  if (mysql && (name === 'round' || name === 'truncate')) return mysqlRound(name, args);
   switch (name) {
     case 'coalesce':
     case 'greatest':
@@ -285,37 +308,58 @@ function fn(name: string, args: Value[], literals: boolean[]): Value {
   }
 }
 
-/** Evaluates `e`; `partial(i)` is the merged value of aggregate (or group value) i. */
-export function evaluate(e: Expr, partial: (i: number) => Value): Value {
+/** MySQL's ROUND/TRUNCATE(x [, d]): integers stay integers, DECIMAL rounds half away from zero. */
+function mysqlRound(name: string, args: Value[]): Value {
+  const [a, d] = args;
+  if (a === undefined || args.length > 2) throw unsupported(`${name}() with ${args.length} arguments`);
+  const places = d === undefined ? 0n : (widen(d, 'int8').v as bigint | null);
+  if (a.v === null || places === null) return nullOf(a.type);
+  if (isInt(a.type) && places >= 0n) return a;
+  if (a.type !== 'numeric' || a.v === 'NaN' || places < 0n)
+    throw unsupported(`${name}(${a.type}, ${places}) over merged aggregates`);
+  return { type: 'numeric', v: roundTo(a.v as Decimal, Number(places), name === 'truncate') };
+}
+
+/**
+ * Evaluates `e`; `partial(i)` is the merged value of aggregate (or group value) i. PostgreSQL's
+ * rules unless `dialect` is mysql (constants, division, ROUND/TRUNCATE differ).
+ */
+export function evaluate(
+  e: Expr,
+  partial: (i: number) => Value,
+  dialect: 'postgres' | 'mysql' = 'postgres',
+): Value {
+  const mysql = dialect === 'mysql';
   switch (e.k) {
     case 'partial':
       return partial(e.i);
     case 'const':
-      return constant(e.value, e.literal);
+      return constant(e.value, e.literal, mysql);
     case 'cast':
-      return castTo(evaluate(e.arg, partial), e.to, e.typmod);
+      return castTo(evaluate(e.arg, partial, dialect), e.to, e.typmod);
     case 'isnull': {
-      const v = evaluate(e.arg, partial);
+      const v = evaluate(e.arg, partial, dialect);
       return { type: 'bool', v: e.not ? v.v !== null : v.v === null };
     }
     case 'bool': {
-      const args = e.args.map((a) => evaluate(a, partial).v as boolean | null);
+      const args = e.args.map((a) => evaluate(a, partial, dialect).v as boolean | null);
       if (e.op === 'not') return { type: 'bool', v: args[0] === null ? null : !args[0] };
       if (e.op === 'and')
         return { type: 'bool', v: args.includes(false) ? false : args.includes(null) ? null : true };
       return { type: 'bool', v: args.includes(true) ? true : args.includes(null) ? null : false };
     }
     case 'fn': {
-      const args = e.args.map((a) => evaluate(a, partial));
+      const args = e.args.map((a) => evaluate(a, partial, dialect));
       return fn(
         e.name,
         args,
         e.args.map((a) => a.k === 'const' && a.literal !== 'int' && a.literal !== 'num'),
+        mysql,
       );
     }
     case 'op': {
-      const args = e.args.map((a) => evaluate(a, partial));
-      if (e.op === 'neg') return arithmetic('-', { type: 'int4', v: 0n }, args[0]!);
+      const args = e.args.map((a) => evaluate(a, partial, dialect));
+      if (e.op === 'neg') return arithmetic('-', { type: 'int4', v: 0n }, args[0]!, mysql);
       const lit = (i: number) =>
         e.args[i]!.k === 'const' &&
         e.args[i]!.k === 'const' &&
@@ -323,7 +367,7 @@ export function evaluate(e: Expr, partial: (i: number) => Value): Value {
         (e.args[i] as { literal: string }).literal !== 'num';
       const a = adapt(args[0]!, args[1]!, lit(0));
       const b = adapt(args[1]!, args[0]!, lit(1));
-      if (['+', '-', '*', '/', '%', '||'].includes(e.op)) return arithmetic(e.op, a, b);
+      if (['+', '-', '*', '/', '%', '||'].includes(e.op)) return arithmetic(e.op, a, b, mysql);
       if (a.v === null || b.v === null) return { type: 'bool', v: null };
       const c = compareNumbers(a, b);
       const v =

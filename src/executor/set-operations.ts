@@ -4,7 +4,7 @@
 // adds, INTERSECT ALL takes the smaller count, EXCEPT ALL subtracts). A leaf that reads no
 // sharded table holds the same rows on every shard: it is taken from the first shard only.
 import type { SetTree } from '../sql/facts.js';
-import type { Row } from './merger.js';
+import type { Row } from './rows.js';
 
 interface Bag {
   /** Row key -> one representative row and how many times it occurs. */

@@ -6,8 +6,8 @@
 import type { WindowOutput, WindowProgram } from '../sql/pg-window-program.js';
 import { addPartials, averageType, finishAverage } from './aggregate-partials.js';
 import { compareValues, decodeCell } from './cell-values.js';
-import type { ColumnInfo, Row } from './merger.js';
 import { unsupported } from './program-values.js';
+import type { ColumnInfo, Row } from './rows.js';
 
 function keyOf(row: Row, columns: number[]): string {
   return columns.map((c) => (row[c] === null ? '\u0000N' : row[c]!.toString('latin1'))).join('\u0001');

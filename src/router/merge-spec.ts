@@ -277,6 +277,7 @@ function programMerge(
     partials: program.partials.map((p) =>
       p.fn === 'string_agg' ? { ...p, delimiter: p.delimiter ? resolve(p.delimiter) : null } : p,
     ) as ResolvedProgram['partials'],
+    ...(program.dialect ? { dialect: program.dialect } : {}),
   };
   return {
     merge: {
@@ -289,7 +290,12 @@ function programMerge(
       program: resolved,
       visibleColumns: select.outputs.length,
     },
-    rewrite: { limit: null, avgColumns: [], program: true },
+    rewrite: {
+      limit: null,
+      avgColumns: [],
+      program: true,
+      ...(select.programColumns ? { programColumns: select.programColumns } : {}),
+    },
   };
 }
 

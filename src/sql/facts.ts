@@ -111,6 +111,8 @@ export interface SelectShape {
   /** Aggregates the proxy computes from per-shard partials (expressions over aggregates,
    *  DISTINCT aggregates, array_agg/string_agg, HAVING over them). */
   program?: AggregateProgram;
+  /** MySQL: the per-shard SQL of the program's hidden columns, in order (no literals inside). */
+  programColumns?: string[];
   /** Top-level window functions the proxy can evaluate over the gathered rows (used when a
    *  window's partitions span shards). */
   windowProgram?: WindowProgram;
@@ -352,6 +354,8 @@ export interface ScatterRewrite {
   /** The aggregate program: every aggregate-holding output becomes a typed NULL per shard, its
    *  partials are appended, HAVING and ORDER BY are removed (the merge evaluates them). */
   program?: boolean;
+  /** MySQL: the program's hidden columns' SQL, appended to the select list as written. */
+  programColumns?: string[];
   /** Window outputs become typed NULLs, their inputs are appended, ORDER BY is removed. */
   windows?: boolean;
   /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */

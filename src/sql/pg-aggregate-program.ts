@@ -18,7 +18,14 @@ export type ProgramPartial<C = ValueRef> =
   /** stddev/variance: `type` holds the call itself (for its result type only). */
   | { fn: 'stat'; stat: StatFn; type: number; count: number; sum: number; sumSquares: number }
   /** count/sum/avg(DISTINCT x): array_agg(DISTINCT x) per shard, `type` the call itself. */
-  | { fn: 'distinct'; of: 'count' | 'sum' | 'avg' | 'array_agg'; type: number; values: number }
+  | {
+      fn: 'distinct';
+      of: 'count' | 'sum' | 'avg' | 'array_agg';
+      type: number;
+      values: number;
+      /** MySQL: a column of the argument's own type (its MIN), typing the JSON array's elements. */
+      valueType?: number;
+    }
   /** array_agg / string_agg: the values and each ORDER BY key as arrays in the same order. */
   | {
       fn: 'array_agg' | 'string_agg';
@@ -27,6 +34,10 @@ export type ProgramPartial<C = ValueRef> =
       order: Array<{ desc: boolean; nullsFirst: boolean }>;
       /** string_agg's delimiter (a constant; null: none). */
       delimiter?: C;
+      /** MySQL: per key, a column of the key's own type and collation (its MIN). */
+      keyTypes?: number[];
+      /** GROUP_CONCAT(DISTINCT x ORDER BY x): equal neighbours after the merge are dropped. */
+      distinct?: boolean;
     };
 
 export type StatFn = 'stddev_samp' | 'stddev_pop' | 'var_samp' | 'var_pop';
@@ -48,6 +59,8 @@ export interface AggregateProgram<C = ValueRef> {
   partials: Array<ProgramPartial<C>>;
   /** Hidden columns appended after the outputs (sum of every partial's columns). */
   hiddenColumns: number;
+  /** Whose rules evaluate it (result types, division, array cells); PostgreSQL's by default. */
+  dialect?: 'postgres' | 'mysql';
 }
 
 /** The SQL a shard runs for one partial: the call's node and how to write each hidden column. */

@@ -1,6 +1,7 @@
 // ResultMerger on hand-made per-shard partials (text format, as PostgreSQL sends them).
 import { describe, expect, it } from 'vitest';
-import { type ColumnInfo, ResultMerger } from '../../src/executor/merger.js';
+import { ResultMerger } from '../../src/executor/merger.js';
+import type { ColumnInfo } from '../../src/executor/rows.js';
 import type { MergeSpec } from '../../src/router/plan.js';
 
 const col = (name: string, typeOid: number): ColumnInfo => ({ name, typeOid, format: 'text' });

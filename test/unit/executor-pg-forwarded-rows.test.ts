@@ -2,8 +2,9 @@
 // like ResultMerger, which splits cells: checked on random rows with ties, NULLs and both
 // directions, against the cell merger as the reference.
 import { describe, expect, it } from 'vitest';
-import { type ColumnInfo, ResultMerger, type Row } from '../../src/executor/merger.js';
+import { ResultMerger } from '../../src/executor/merger.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../src/executor/pg-forwarded-rows.js';
+import type { ColumnInfo, Row } from '../../src/executor/rows.js';
 import { encodeDataRow } from '../../src/protocol/postgres/backend-messages.js';
 import type { MergeSpec } from '../../src/router/plan.js';
 

@@ -4,11 +4,11 @@
 // edge cases it rarely draws (quoting, NULL equality, overflow, division by zero, peers).
 import { describe, expect, it } from 'vitest';
 import { ShardgateError } from '../../src/errors.js';
-import type { Row } from '../../src/executor/merger.js';
 import { formatArrayText, parseArrayText } from '../../src/executor/pg-array-text.js';
 import { type Expr, evaluate } from '../../src/executor/program-eval.js';
 import type { Value } from '../../src/executor/program-values.js';
 import { valueText } from '../../src/executor/program-values.js';
+import type { Row } from '../../src/executor/rows.js';
 import { evaluateSetOperation } from '../../src/executor/set-operations.js';
 import { runWindows } from '../../src/executor/window-functions.js';
 

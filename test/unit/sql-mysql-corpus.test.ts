@@ -52,6 +52,7 @@ function summarize(sql: string) {
       distinct: s.select.distinct,
       unmergeable: s.select.unmergeable,
       nested: s.select.nested?.map((n) => n.keys) ?? [],
+      program: s.select.programColumns ?? null,
     },
   };
 }
@@ -276,14 +277,24 @@ const DATA: Row[] = [
       },
     },
   ],
-  ['SELECT COUNT(DISTINCT a) FROM t', { select: { outputs: ['count:count:distinct'] } }],
+  // The aggregate program (mysql-aggregate-program.ts): the hidden columns each shard appends.
+  [
+    'SELECT COUNT(DISTINCT a) FROM t',
+    {
+      select: {
+        outputs: ['count:count:distinct'],
+        unmergeable: null,
+        program: ['count(DISTINCT `a`)', 'JSON_ARRAYAGG(DISTINCT `a`)', 'min(`a`)'],
+      },
+    },
+  ],
   [
     'SELECT a, MIN(b), MAX(b) FROM t GROUP BY a HAVING MIN(b) > 1',
-    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+    { select: { unmergeable: null, program: ['min(`b`)', 'max(`b`)'] } },
   ],
   [
     "SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 'x'",
-    { select: { unmergeable: 'HAVING other than count()/sum() compared with numbers' } },
+    { select: { unmergeable: 'a string constant over aggregates' } },
   ],
   [
     'SELECT a, count(*) FROM t GROUP BY a HAVING NOT (count(*) > 1 OR 3 >= sum(b))',
@@ -306,7 +317,23 @@ const DATA: Row[] = [
     'SELECT a, count(*) FROM t GROUP BY a UNION SELECT a, 1 FROM u',
     { select: { unmergeable: 'a UNION branch that groups, deduplicates or windows rows itself' } },
   ],
-  ['SELECT GROUP_CONCAT(a) FROM t', { select: { unmergeable: 'aggregate group_concat() across shards' } }],
+  [
+    "SELECT GROUP_CONCAT(a ORDER BY b DESC SEPARATOR '|') FROM t",
+    {
+      select: {
+        unmergeable: null,
+        program: [
+          'JSON_ARRAYAGG(CAST(`a` AS CHAR) ORDER BY `b` DESC)',
+          'JSON_ARRAYAGG(`b` ORDER BY `b` DESC)',
+          'min(`b`)',
+        ],
+      },
+    },
+  ],
+  [
+    'SELECT GROUP_CONCAT(a + 1) FROM t',
+    { select: { unmergeable: 'an aggregate argument other than a column' } },
+  ],
   [
     'SELECT avg(1.0 / (id + 1)) FROM t',
     {
@@ -320,10 +347,7 @@ const DATA: Row[] = [
     'SELECT a, count(*) FROM t GROUP BY a WITH ROLLUP',
     { select: { unmergeable: 'GROUP BY ... WITH ROLLUP' } },
   ],
-  [
-    'SELECT a, sum(b) + 1 FROM t GROUP BY a',
-    { select: { unmergeable: 'an aggregate inside an expression' } },
-  ],
+  ['SELECT a, sum(b) + 1 FROM t GROUP BY a', { select: { unmergeable: null, program: ['sum(`b`)'] } }],
   // Windows: per shard when partitioned by the shard key (the planner checks the keys).
   ['SELECT a, row_number() OVER (ORDER BY a) FROM t', { select: { unmergeable: null, nested: [[]] } }],
   [

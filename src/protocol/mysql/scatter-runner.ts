@@ -5,7 +5,8 @@
 // inlined. The first shard error fails the statement with that server's error.
 import { ShardgateError } from '../../errors.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
-import { type ColumnInfo, ResultMerger } from '../../executor/merger.js';
+import { ResultMerger } from '../../executor/merger.js';
+import type { ColumnInfo } from '../../executor/rows.js';
 import type { MergeSpec, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import type { ColumnDefinition } from './columns.js';
@@ -48,13 +49,19 @@ export function mergeColumn(c: ColumnDefinition): ColumnInfo {
       : DECIMAL_TYPES.has(c.type)
         ? 1700
         : 25;
+  if (typeOid === 1700) return { name: c.name, typeOid, format: 'text', scale: c.decimals };
+  // A DOUBLE with fixed decimals (VARIANCE, STDDEV of exact numbers) prints exactly that many.
+  if (typeOid === 701 && c.decimals < 0x1f)
+    return { name: c.name, typeOid, format: 'text', scale: c.decimals };
   if (typeOid !== 25) return { name: c.name, typeOid, format: 'text' };
   const textCompare = BINARY_COLLATIONS.has(c.collation)
     ? 'bytes'
     : GENERAL_CI_COLLATIONS.has(c.collation)
       ? 'general_ci'
       : 'unsupported';
-  return { name: c.name, typeOid, format: 'text', textCompare };
+  // length counts bytes of up to 4-byte characters; a server cuts text (GROUP_CONCAT) at length / 4
+  // bytes at the least, so merged text past that is refused rather than printed longer.
+  return { name: c.name, typeOid, format: 'text', textCompare, maxBytes: Math.floor(c.length / 4) };
 }
 
 /** Exact decimal text rounded half away from zero to `scale` digits (MySQL's DECIMAL rounding). */

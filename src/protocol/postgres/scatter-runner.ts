@@ -3,8 +3,9 @@
 // cleanly (the first error is returned; other shards' results are dropped).
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
+import { combineCommandTags } from '../../executor/command-tags.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
-import { combineCommandTags, ResultMerger } from '../../executor/merger.js';
+import { ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../executor/pg-forwarded-rows.js';
 import type { RouteTarget } from '../../router/plan.js';

@@ -3,6 +3,7 @@
 // count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
 // cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape, ValueRef } from '../facts.js';
+import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
   asArray,
   functionName,
@@ -76,7 +77,7 @@ interface Target {
   key: string;
 }
 
-function outputColumn(col: Node, problems: string[], windows: Node[]): OutputColumn {
+function outputColumn(col: Node, problems: string[], windows: Node[], program: boolean): OutputColumn {
   const e = col.expr;
   const out: OutputColumn = { name: outputName(col) };
   if (isStar(e)) {
@@ -84,6 +85,19 @@ function outputColumn(col: Node, problems: string[], windows: Node[]): OutputCol
     out.name = '*';
   }
   let top: Node | null = null;
+  if (program) {
+    // The aggregate program computes every aggregate; only windows matter here.
+    walk(e, (n) => {
+      if ((n.type === 'function' || n.type === 'aggr_func') && isNode(n.over)) windows.push(n.over);
+    });
+    if (isNode(e) && isAggregate(e)) {
+      out.aggregate = (functionName(e) ?? 'count') as AggregateFn;
+      const args = isNode(e.args) ? e.args : {};
+      if (typeof args.distinct === 'string' && args.distinct.toUpperCase() === 'DISTINCT')
+        out.aggregateDistinct = true;
+    }
+    return out;
+  }
   if (isNode(e) && isAggregate(e)) {
     const fname = functionName(e) ?? '';
     if (!MERGEABLE.has(fname)) problems.push(`aggregate ${fname}() across shards`);
@@ -213,8 +227,12 @@ export function selectShape(sel: Node): SelectShape {
   if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
   const windows: Node[] = [];
+  const having = sel.having ? mysqlHaving(sel.having) : null;
+  const planned = sel.columns === '*' ? null : mysqlProgramFor(sel, having !== null);
+  if (typeof planned === 'string') problems.push(planned);
+  const program = planned !== null && typeof planned === 'object' ? planned : undefined;
   const targets: Target[] = columnsOf(sel).map((c) => ({
-    column: outputColumn(c, problems, windows),
+    column: outputColumn(c, problems, windows, program !== undefined),
     key: shapeKey(c.expr),
   }));
   const outputs = targets.map((t) => t.column);
@@ -247,9 +265,10 @@ export function selectShape(sel: Node): SelectShape {
   const groupBy = groupItems.map(positionOf);
   const distinct =
     typeof sel.distinct === 'string' ? sel.distinct.toUpperCase() === 'DISTINCT' : isNode(sel.distinct);
-  const having = sel.having ? mysqlHaving(sel.having) : null;
-  if (sel.having && !having) problems.push('HAVING other than count()/sum() compared with numbers');
-  const grouped = outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0;
+  if (sel.having && !having && !program)
+    problems.push('HAVING other than count()/sum() compared with numbers');
+  const grouped =
+    outputs.some((o) => o.aggregate !== undefined) || groupBy.length > 0 || program !== undefined;
   if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
     problems.push('window functions over grouped rows');
   const nested = windows.map((w) => ({
@@ -274,6 +293,7 @@ export function selectShape(sel: Node): SelectShape {
       outputs.some((o) => o.aggregate !== undefined) || problems.some((p) => p.includes('aggregate')),
     unmergeable: problems[0] ?? null,
     ...(nested.length > 0 ? { nested } : {}),
-    ...(having ? { having } : {}),
+    ...(having && !program ? { having } : {}),
+    ...(program ? { program: program.program, programColumns: program.columns } : {}),
   };
 }

@@ -133,6 +133,25 @@ function havingEdits(sql: string, toks: readonly Token[], top: number[]): Edit[]
   ];
 }
 
+/**
+ * The aggregate program's per-shard SELECT: its hidden columns appended to the select list and
+ * HAVING removed (the merge evaluates outputs and HAVING over the combined partials).
+ */
+function programEdits(toks: readonly Token[], top: number[], columns: string[]): Edit[] {
+  const edits: Edit[] = [];
+  const at = top.find((i) => isWordTok(toks[i], 'having'));
+  if (at !== undefined) {
+    const end =
+      top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_END.has(toks[i]!.text)) ?? toks.length;
+    const removeTo = end < toks.length ? toks[end]!.start : toks[end - 1]!.end;
+    edits.push({ start: toks[at]!.start, end: removeTo, text: '' });
+  }
+  const { listEnd } = selectList(toks, top, 'an aggregate program');
+  const listAt = toks[listEnd - 1]!.end;
+  if (columns.length > 0) edits.push({ start: listAt, end: listAt, text: `, ${columns.join(', ')}` });
+  return edits;
+}
+
 /** avg(x) -> sum(x) in place, count(x) appended at the end of the select list. */
 function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: number[]): Edit[] {
   const { selectAt, from, listEnd } = selectList(toks, top, 'avg()');
@@ -191,7 +210,7 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
   const setOp = top.some(
     (i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD,
   );
-  if (setOp && (rewrite.avgColumns.length > 0 || rewrite.having)) {
+  if (setOp && (rewrite.avgColumns.length > 0 || rewrite.having || rewrite.program)) {
     throw unsupported('a set operation cannot be rewritten per shard');
   }
   const edits: Edit[] = [];
@@ -213,6 +232,7 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
       text: tail !== undefined ? `LIMIT ${rewrite.limit} ` : ` LIMIT ${rewrite.limit}`,
     });
   }
+  if (rewrite.program) edits.push(...programEdits(toks, top, rewrite.programColumns ?? []));
   if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, toks, top, rewrite.avgColumns));
   // After avg's counts: the merge expects HAVING's aggregates last among the hidden columns.
   if (rewrite.having) edits.push(...havingEdits(sql, toks, top));
