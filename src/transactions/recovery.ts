@@ -39,6 +39,8 @@ export interface RecoveryLog extends DecisionLog {
 
 export interface InDoubt {
   gid: string;
+  /** The front end whose servers hold it: postgres or mysql. */
+  protocol: string;
   server: string;
   shard: string;
   ageSeconds: number;
@@ -51,6 +53,8 @@ export interface InDoubt {
 export interface RecoveryOptions {
   intervalMs: number;
   minAgeMs: number;
+  /** The protocol whose servers this recovery watches (postgres, mysql). */
+  protocol: string;
 }
 
 export class TwoPhaseRecovery {
@@ -96,6 +100,13 @@ export class TwoPhaseRecovery {
     const { prepared, unreachable } = await this.scan();
     const decisions = await this.decisionMap();
     return this.describe(prepared, unreachable, decisions);
+  }
+
+  /** Whether a server holds `gid` prepared or the decision log knows it (resolve is for this recovery). */
+  async holds(gid: string): Promise<boolean> {
+    const { prepared } = await this.scan();
+    if (prepared.some((p) => p.gid === gid)) return true;
+    return (await this.decisionMap()).has(gid);
   }
 
   /**
@@ -200,6 +211,7 @@ export class TwoPhaseRecovery {
       if (p.ageSeconds < 0) continue;
       out.push({
         gid: p.gid,
+        protocol: this.options.protocol,
         server: p.server,
         shard: p.shard,
         ageSeconds: p.ageSeconds,
@@ -215,6 +227,7 @@ export class TwoPhaseRecovery {
         if (!unreachable.has(server)) continue;
         out.push({
           gid: d.gid,
+          protocol: this.options.protocol,
           server,
           shard: shardOf.get(server) ?? '',
           ageSeconds: d.ageSeconds,
@@ -227,10 +240,6 @@ export class TwoPhaseRecovery {
   }
 
   private publish(left: InDoubt[]): void {
-    const stats = this.coordinator.stats;
-    stats.inDoubt = new Set(left.map((d) => d.gid)).size;
-    const oldest = stats.oldestInDoubtByShard;
-    oldest.clear();
-    for (const d of left) oldest.set(d.shard, Math.max(oldest.get(d.shard) ?? 0, d.ageSeconds));
+    this.coordinator.stats.publishInDoubt(this.options.protocol, left);
   }
 }
