@@ -186,7 +186,14 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only on the PostgreSQL front end with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
+      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
+  },
+  CROSS_SHARD_REFUSED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'this statement would make the transaction span shards ({shards}), which {refusedBy} refuses (crossShard: refuse): keep the transaction on one shard key, commit before touching the other shard, or set crossShard: two_phase for the data type',
   },
   CROSS_SHARD_UNIT: {
     sqlstate: '0A000',

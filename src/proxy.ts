@@ -41,8 +41,8 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
-import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
+import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { TwoPhaseRecovery } from './transactions/recovery.js';
 import { RecoveryGroup } from './transactions/recovery-group.js';
 import { TwoPhaseStats } from './transactions/stats.js';
@@ -195,7 +195,15 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   // One recovery per protocol, started with the MySQL side's once that exists (below).
   const recoveries: TwoPhaseRecovery[] =
     options.adminPort !== null
-      ? [new TwoPhaseRecovery(new PgRecoveryPort(topology), decisionLog, twoPhase, recoveryOptions('postgres'), log)]
+      ? [
+          new TwoPhaseRecovery(
+            new PgRecoveryPort(topology),
+            decisionLog,
+            twoPhase,
+            recoveryOptions('postgres'),
+            log,
+          ),
+        ]
       : [];
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
@@ -261,7 +269,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     });
     // The same coordinator class with the MariaDB decision log; XA participants (docs/transactions.md).
     const mysqlDecisionLog = new MysqlDecisionLog(mysqlTopology);
-    const mysqlTwoPhase = new TwoPhaseCoordinator(mysqlDecisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
+    const mysqlTwoPhase = new TwoPhaseCoordinator(
+      mysqlDecisionLog,
+      twoPhaseStats,
+      txSettings.recoveryMinAgeMs,
+    );
     if (options.adminPort !== null)
       recoveries.push(
         new TwoPhaseRecovery(

@@ -77,7 +77,12 @@ async function transfer(c: mysql.Connection, from: Account, to: Account, amount:
 }
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 3, replicas: 0 });
+  // likes refuse to take part in a transaction that spans shards (crossShard: refuse).
+  fx = await startMysqlProxyFixture({
+    shards: 3,
+    replicas: 0,
+    overrides: { dataTypes: { user_likes: { crossShard: 'refuse' } } },
+  });
   servers = fx.cluster.shards.map((s) => s.primary.name);
   accounts = [];
   const c = await fx.connect();
@@ -87,7 +92,11 @@ beforeAll(async () => {
       if (fx.owner(user) !== shard.name) continue;
       const id = FIRST_ID + 10 * n + found++;
       accounts.push({ id, user, server: shard.primary.name });
-      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id, user, START_BALANCE]);
+      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [
+        id,
+        user,
+        START_BALANCE,
+      ]);
     }
   }
 }, 180_000);
@@ -113,10 +122,10 @@ describe('XA two-phase commit', () => {
     await c.execute('UPDATE balances SET balance = balance - 5 WHERE id = ? AND user_id = ?', [a.id, a.user]);
     await c.execute('UPDATE balances SET balance = balance + 5 WHERE id = ? AND user_id = ?', [b.id, b.user]);
     // Reads inside the transaction see its own writes on both shards; others do not yet.
-    const [inside] = await c.execute<RowDataPacket[]>('SELECT balance FROM balances WHERE id = ? AND user_id = ?', [
-      b.id,
-      b.user,
-    ]);
+    const [inside] = await c.execute<RowDataPacket[]>(
+      'SELECT balance FROM balances WHERE id = ? AND user_id = ?',
+      [b.id, b.user],
+    );
     expect(Number(inside[0]!.balance)).toBe(before[1]! + 5);
     expect(await balanceOn(b)).toBe(before[1]);
     await c.query('COMMIT');
@@ -176,6 +185,42 @@ describe('XA two-phase commit', () => {
       c.query(`UPDATE balances SET balance = balance WHERE id = ${a.id} AND user_id = ${a.user}; COMMIT`),
     ).rejects.toMatchObject({ errno: 1235 });
     await c.query('ROLLBACK');
+  });
+
+  it('crossShard: refuse (a data type, a session) keeps the transaction on one shard with a coded error', async () => {
+    const [a, b] = [accounts[0]!, accounts[4]!];
+    const before = [await balanceOn(a), await balanceOn(b)];
+    const c = await fx.connect();
+    // A like (user_likes: refuse) first: the transaction may not join another shard afterwards.
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [9_100_500, a.user]);
+    await c.execute('UPDATE balances SET balance = balance - 1 WHERE id = ? AND user_id = ?', [a.id, a.user]);
+    const refused = await c
+      .execute('UPDATE balances SET balance = balance + 1 WHERE id = ? AND user_id = ?', [b.id, b.user])
+      .catch((e: { errno: number; message: string }) => e);
+    expect(refused).toMatchObject({ errno: 1235 });
+    expect((refused as { message: string }).message).toMatch(
+      /data type user_likes refuses \(crossShard: refuse\).*crossShard: two_phase/,
+    );
+    await c.query('ROLLBACK');
+    // Nor may a like be written once the transaction spans shards.
+    await c.query('BEGIN');
+    await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [a.id, a.user]);
+    await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [b.id, b.user]);
+    await expect(
+      c.execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [9_100_501, a.user]),
+    ).rejects.toMatchObject({ errno: 1235 });
+    await c.query('ROLLBACK');
+    // A session may refuse for itself, and go back to what the data types say.
+    await c.query('SET shardgate.cross_shard = refuse');
+    await expect(transfer(c, a, b, 1)).rejects.toMatchObject({ errno: 1235 });
+    await c.query('SET shardgate.cross_shard = default');
+    await transfer(c, a, b, 1);
+    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 1, before[1]! + 1]);
+    const d = await fx.direct(a.server);
+    const [likes] = await d.query<RowDataPacket[]>('SELECT id FROM shardgate.likes WHERE id >= 9100500');
+    await d.end();
+    expect(likes).toEqual([]);
   });
 
   it('concurrent transfers between shards keep the total and leave nothing prepared', async () => {

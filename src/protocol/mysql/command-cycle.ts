@@ -13,7 +13,9 @@ import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { commitsTransaction, serverLossError, writesData } from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
+import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
@@ -39,7 +41,6 @@ import { runScatter } from './scatter-runner.js';
 import { MysqlBinding, MysqlServerError } from './server-binding.js';
 import type { MysqlServices } from './services.js';
 import { foundRows, localStatus, type MysqlSessionState, routingSession } from './session-state.js';
-import type { RoutingSession } from '../../router/inputs.js';
 import { chooseTarget, noteCollation, pins } from './statement-rules.js';
 
 /** What the cycle needs of its session. */
@@ -90,6 +91,8 @@ export class CommandCycle {
   readonly wroteOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
+  /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
+  crossShardRefusedBy: string | null = null;
   /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
   private readonly idleTimer = new IdleTransactionTimer(
     () => this.services.config.pool.idleTransactionTimeoutMs,
@@ -291,12 +294,14 @@ export class CommandCycle {
       servers = new Map();
       for (const b of participants(this)) servers.set(b.shard, b.serverName);
     }
-    return routingSession(this.state, { allowed, servers });
+    return routingSession(this.state, { allowed, servers, refusedBy: this.crossShardRefusedBy });
   }
 
   /** A transaction may join other shards (transactions.crossShard: two_phase). */
   get crossShardAllowed(): boolean {
-    return this.services.twoPhase !== undefined && this.services.config.transactions.crossShard === 'two_phase';
+    return (
+      this.services.twoPhase !== undefined && this.services.config.transactions.crossShard === 'two_phase'
+    );
   }
 
   /** See fault-recovery.ts. */
@@ -371,8 +376,10 @@ export class CommandCycle {
       // A transaction joining another shard: XA START there first (distributed-commit.ts).
       if (state.inTransaction && !binding.conn.inTransaction && (this.cross || this.bindings.size > 1))
         await joinAcrossShards(this, binding);
-      if ((state.inTransaction || state.deferredBegin) && target.role === 'primary' && writesData(statements))
-        this.wroteOn.add(binding.serverName);
+      if (state.inTransaction || state.deferredBegin) {
+        if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
+        this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
+      }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
       this.sendDeferredBegin(binding, statements);
@@ -609,7 +616,10 @@ export class CommandCycle {
     const state = this.state;
     state.status = outcome.status;
     state.inTransaction = (outcome.status & STATUS.IN_TRANS) !== 0;
-    if (!state.inTransaction && !state.deferredBegin) this.wroteOn.clear();
+    if (!state.inTransaction && !state.deferredBegin) {
+      this.wroteOn.clear();
+      this.crossShardRefusedBy = null;
+    }
     if (state.inTransaction) {
       state.transactionShard = binding.shard;
       state.transactionServer = binding.serverName;
@@ -740,6 +750,7 @@ export class CommandCycle {
     const state = this.state;
     this.cross = null;
     this.wroteOn.clear();
+    this.crossShardRefusedBy = null;
     for (const b of this.bindings.values()) b.release(true);
     this.bindings.clear();
     state.vars = new Map(this.session.charsetVars(state.collation));

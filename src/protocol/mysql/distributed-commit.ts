@@ -80,8 +80,13 @@ export async function joinAcrossShards(cycle: CommandCycle, binding: MysqlBindin
   if (!cross && !home) return;
   const twoPhase = cycle.services.twoPhase;
   if (!twoPhase)
-    throw new ShardgateError('CROSS_SHARD_TRANSACTION', { first: state.transactionShard ?? '', second: binding.shard });
-  const joined = cross ?? new CrossShardTransaction(mysqlGid(twoPhase.newGid(), home!.shard), home!.serverName, home!.shard);
+    throw new ShardgateError('CROSS_SHARD_TRANSACTION', {
+      first: state.transactionShard ?? '',
+      second: binding.shard,
+    });
+  const joined =
+    cross ??
+    new CrossShardTransaction(mysqlGid(twoPhase.newGid(), home!.shard), home!.serverName, home!.shard);
   if (Buffer.byteLength(joined.gid) > MAX_XA_GID_BYTES)
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `a transaction spanning shards that began on shard ${joined.homeShard} (its name is too long for an XA transaction id; use shard names of at most 40 characters)`,
@@ -237,7 +242,11 @@ async function commitAll(
 }
 
 /** Commits one participant on its own: COMMIT, or XA END + XA COMMIT ... ONE PHASE. */
-async function commitOnePhase(cycle: CommandCycle, cross: CrossShardTransaction, b: MysqlBinding): Promise<void> {
+async function commitOnePhase(
+  cycle: CommandCycle,
+  cross: CrossShardTransaction,
+  b: MysqlBinding,
+): Promise<void> {
   const gid = mysqlText(cross.gid);
   const sql = cross.xa.has(b.serverName) ? `XA END ${gid}; XA COMMIT ${gid} ONE PHASE` : 'COMMIT';
   learnGtid(cycle, b, checkOn(b, await b.conn.query(sql)));
@@ -355,6 +364,7 @@ function leaveTransaction(cycle: CommandCycle): void {
   state.transactionReadOnly = false;
   cycle.cross = null;
   cycle.wroteOn.clear();
+  cycle.crossShardRefusedBy = null;
 }
 
 /** The transaction is over on every participant: its connections go back (or are closed, see settle). */

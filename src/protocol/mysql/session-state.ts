@@ -100,7 +100,11 @@ export function newSessionState(init: {
  */
 export function routingSession(
   s: MysqlSessionState,
-  crossShard?: { allowed: boolean; servers: ReadonlyMap<string, string> | null },
+  crossShard?: {
+    allowed: boolean;
+    servers: ReadonlyMap<string, string> | null;
+    refusedBy: string | null;
+  },
 ): RoutingSession {
   return {
     context: s.context,
@@ -109,7 +113,9 @@ export function routingSession(
     transactionShard: s.transactionShard,
     transactionServer: s.transactionServer,
     ...(crossShard?.servers ? { transactionServers: crossShard.servers } : {}),
-    ...(crossShard?.allowed ? { crossShardTransactions: true } : {}),
+    ...(crossShard?.allowed
+      ? { crossShardTransactions: true, crossShardRefusedBy: crossShard.refusedBy }
+      : {}),
     lastWritePositions: s.lastWritePositions,
   };
 }
