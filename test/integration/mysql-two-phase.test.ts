@@ -223,6 +223,35 @@ describe('XA two-phase commit', () => {
     expect(likes).toEqual([]);
   });
 
+  it('a shard-key change is refused as an UPDATE, and done as DELETE + INSERT in one transaction across shards', async () => {
+    const c = await fx.connect();
+    const from = accounts[2]!;
+    const to = accounts.find((x) => x.server !== from.server)!;
+    const id = FIRST_ID + 900;
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 42)', [id, from.user]);
+    const refused = await c
+      .execute('UPDATE balances SET user_id = ? WHERE id = ? AND user_id = ?', [to.user, id, from.user])
+      .catch((e: { errno: number; message: string }) => e);
+    expect(refused).toMatchObject({ errno: 1235 });
+    expect((refused as { message: string }).message).toMatch(
+      /DELETE the rows and INSERT them with the new key/,
+    );
+    await c.query('BEGIN');
+    await c.execute('DELETE FROM balances WHERE id = ? AND user_id = ?', [id, from.user]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 42)', [id, to.user]);
+    await c.query('COMMIT');
+    const on = async (server: string) => {
+      const d = await fx.direct(server);
+      const [rows] = await d.query<RowDataPacket[]>('SELECT user_id FROM shardgate.balances WHERE id = ?', [
+        id,
+      ]);
+      await d.end();
+      return rows.map((r) => Number(r.user_id));
+    };
+    expect(await on(from.server)).toEqual([]);
+    expect(await on(to.server)).toEqual([to.user]);
+  });
+
   it('concurrent transfers between shards keep the total and leave nothing prepared', async () => {
     const sum = async () => {
       let total = 0;

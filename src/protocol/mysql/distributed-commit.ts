@@ -74,9 +74,8 @@ export async function joinAcrossShards(cycle: CommandCycle, binding: MysqlBindin
       detail: `the transaction on ${binding.serverName} ended on its own`,
     });
   }
-  const home = cross
-    ? null
-    : participants(cycle).find((b) => b !== binding && b.serverName === state.transactionServer);
+  const others = cross ? [] : participants(cycle).filter((b) => b !== binding);
+  const home = others.find((b) => b.serverName === state.transactionServer) ?? others[0] ?? null;
   if (!cross && !home) return;
   const twoPhase = cycle.services.twoPhase;
   if (!twoPhase)
