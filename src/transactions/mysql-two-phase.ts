@@ -11,7 +11,14 @@ import type { MysqlPool } from '../backend/mysql-pool.js';
 import type { MysqlServerConnection } from '../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer, MysqlTopology } from '../backend/mysql-topology.js';
 import type { CollectedResponse } from '../protocol/mysql/result-collector.js';
-import type { Decision, PreparedTransaction, RecoveryLog, RecoveryPort } from './recovery.js';
+import {
+  type Decision,
+  type PreparedTransaction,
+  primariesOf,
+  type RecoveryLog,
+  type RecoveryPort,
+  serverNamed,
+} from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
 
 const TABLE = 'shardgate_twopc.decisions';
@@ -196,13 +203,11 @@ export class MysqlRecoveryPort implements RecoveryPort {
   constructor(private readonly topology: MysqlTopology) {}
 
   servers(): Array<{ server: string; shard: string }> {
-    return this.topology.shardList().map((s) => ({ server: s.primary.name, shard: s.name }));
+    return primariesOf(this.topology);
   }
 
   private server(name: string): MysqlRuntimeServer {
-    const s = this.topology.server(name);
-    if (!s) throw new Error(`unknown server ${name}`);
-    return s;
+    return serverNamed(this.topology, name);
   }
 
   async listPrepared(server: string): Promise<PreparedTransaction[]> {

@@ -23,6 +23,20 @@ export interface RecoveryPort {
   finish(server: string, prepared: PreparedTransaction, commit: boolean): Promise<void>;
 }
 
+/** The primaries of a topology, with their shard: where prepared transactions may wait. */
+export function primariesOf(topology: {
+  shardList(): ReadonlyArray<{ name: string; primary: { name: string } }>;
+}): Array<{ server: string; shard: string }> {
+  return topology.shardList().map((s) => ({ server: s.primary.name, shard: s.name }));
+}
+
+/** A server of the topology by name; throws when it left the topology. */
+export function serverNamed<S>(topology: { server(name: string): S | null | undefined }, name: string): S {
+  const s = topology.server(name);
+  if (!s) throw new Error(`unknown server ${name}`);
+  return s;
+}
+
 export interface Decision {
   gid: string;
   decision: 'commit' | 'abort';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transferBalanceMysql } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { repoRoot } from '../../src/local/local-config.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
@@ -56,25 +57,7 @@ async function preparedAnywhere(): Promise<string[]> {
   return out;
 }
 
-async function transfer(c: mysql.Connection, from: Account, to: Account, amount: number): Promise<void> {
-  try {
-    await c.query('BEGIN');
-    await c.execute('UPDATE balances SET balance = balance - ? WHERE id = ? AND user_id = ?', [
-      amount,
-      from.id,
-      from.user,
-    ]);
-    await c.execute('UPDATE balances SET balance = balance + ? WHERE id = ? AND user_id = ?', [
-      amount,
-      to.id,
-      to.user,
-    ]);
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
+const transfer = transferBalanceMysql;
 
 beforeAll(async () => {
   // likes refuse to take part in a transaction that spans shards (crossShard: refuse).
