@@ -26,6 +26,7 @@ config.dataTypes = {
     level: 'eventual',
     cacheTtlMs: 600_000,
     cacheStrategy: 'write-through',
+    crossShard: 'two_phase',
     tables: ['pgbench_branches'],
   },
 };

@@ -180,7 +180,14 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only on the PostgreSQL front end with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
+      "this transaction already runs on shard {first} and the statement needs shard {second}; a transaction may span shards only with transactions.crossShard: two_phase, one single-shard statement at a time: keep the transaction on one shard key, or send each shard's statement on its own",
+  },
+  CROSS_SHARD_REFUSED: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'this statement would make the transaction span shards ({shards}), which {refusedBy} refuses (crossShard: refuse): keep the transaction on one shard key, commit before touching the other shard, or set crossShard: two_phase for the data type',
   },
   CROSS_SHARD_UNIT: {
     sqlstate: '0A000',
@@ -307,7 +314,7 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which needs a cross-shard transaction (not supported yet); DELETE the row and INSERT it with the new key instead',
+      'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which shardgate does not do as an UPDATE; in one transaction, DELETE the rows and INSERT them with the new key (the transaction may span both shards)',
   },
   ID_FILL_IN_TRANSACTION: {
     sqlstate: '0A000',

@@ -46,8 +46,10 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
+import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
 import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { TwoPhaseRecovery } from './transactions/recovery.js';
+import { RecoveryGroup } from './transactions/recovery-group.js';
 import { TwoPhaseStats } from './transactions/stats.js';
 import { TwoPhaseCoordinator } from './transactions/two-phase.js';
 import { SHARDGATE_VERSION } from './version.js';
@@ -227,18 +229,24 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (observability) twoPhaseStats.register(observability.tracker.metrics.registry);
   const decisionLog = new PgDecisionLog(topology);
   const twoPhase = new TwoPhaseCoordinator(decisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
-  const recovery =
+  const recoveryOptions = (protocol: string) => ({
+    intervalMs: txSettings.recoveryIntervalMs,
+    minAgeMs: txSettings.recoveryMinAgeMs,
+    protocol,
+  });
+  // One recovery per protocol, started with the MySQL side's once that exists (below).
+  const recoveries: TwoPhaseRecovery[] =
     options.adminPort !== null
-      ? new TwoPhaseRecovery(
-          new PgRecoveryPort(topology),
-          decisionLog,
-          twoPhase,
-          { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
-          log,
-        )
-      : null;
-  recovery?.start();
-  if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
+      ? [
+          new TwoPhaseRecovery(
+            new PgRecoveryPort(topology),
+            decisionLog,
+            twoPhase,
+            recoveryOptions('postgres'),
+            log,
+          ),
+        ]
+      : [];
   const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
   const tlsConfig = config.tls
     ? {
@@ -301,11 +309,30 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           fill,
         ),
     });
+    // The same coordinator class with the MariaDB decision log; XA participants (docs/transactions.md).
+    const mysqlDecisionLog = new MysqlDecisionLog(mysqlTopology);
+    const mysqlTwoPhase = new TwoPhaseCoordinator(
+      mysqlDecisionLog,
+      twoPhaseStats,
+      txSettings.recoveryMinAgeMs,
+    );
+    if (options.adminPort !== null)
+      recoveries.push(
+        new TwoPhaseRecovery(
+          new MysqlRecoveryPort(mysqlTopology),
+          mysqlDecisionLog,
+          mysqlTwoPhase,
+          recoveryOptions('mysql'),
+          log,
+        ),
+      );
     const listener = new MysqlListener(
       {
         config,
         log,
         topology: mysqlTopology,
+        twoPhase: mysqlTwoPhase,
+        twoPhaseLog: mysqlDecisionLog,
         router: mysqlRouter,
         observer: observers,
         tls: tlsConfig,
@@ -320,6 +347,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     mysql = { host: mysqlHost, port: mysqlPort, listener, topology: mysqlTopology, router: mysqlRouter };
     log.info({ host: mysqlHost, port: mysqlPort }, 'mysql front end listening');
   }
+  const recovery = recoveries.length > 0 ? new RecoveryGroup(recoveries) : null;
+  recovery?.start();
+  if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
     const server = new AdminServer(log, config.admin.token, {

@@ -1,9 +1,9 @@
-// /api/transactions: cross-shard transactions. GET lists what is in doubt (prepared on a server,
-// waiting for recovery) with the counters; POST /api/transactions/<gid>/resolve (body
+// /api/transactions: cross-shard transactions. GET lists what is in doubt on the servers of both
+// protocols (prepared on a server, waiting for recovery) with the counters; POST /api/transactions/<gid>/resolve (body
 // {"action": "auto" | "commit" | "abort"}) resolves one from the decision log now. Both need the
 // admin token (transaction ids and server names are operator data). `shardgate txn` is a client.
 import { z } from 'zod';
-import type { TwoPhaseRecovery } from '../transactions/recovery.js';
+import type { RecoveryGroup } from '../transactions/recovery-group.js';
 import type { TwoPhaseStats } from '../transactions/stats.js';
 import { type AdminServer, HttpError } from './http.js';
 
@@ -11,7 +11,7 @@ const resolveRequest = z.object({ action: z.enum(['auto', 'commit', 'abort']).de
 
 export function registerTransactionRoutes(
   admin: AdminServer,
-  recovery: TwoPhaseRecovery,
+  recovery: RecoveryGroup,
   stats: TwoPhaseStats,
 ): void {
   admin.route({
@@ -33,7 +33,7 @@ export function registerTransactionRoutes(
     path: '/api/transactions/*',
     mutating: true,
     handler: async (req) => {
-      const m = /^([A-Za-z0-9_]+)\/resolve$/.exec(req.rest);
+      const m = /^([A-Za-z0-9_.-]+)\/resolve$/.exec(req.rest);
       if (!m) throw new HttpError(404, 'use POST /api/transactions/<gid>/resolve');
       const body = resolveRequest.safeParse(req.body ?? {});
       if (!body.success) throw new HttpError(400, 'action must be auto, commit or abort');

@@ -44,9 +44,10 @@ export function registerTxnCommand(program: Command): void {
     }
     process.stdout.write(
       `${table(
-        ['gid', 'shard', 'server', 'age s', 'decision', 'note'],
+        ['gid', 'protocol', 'shard', 'server', 'age s', 'decision', 'note'],
         out.inDoubt.map((d) => [
           d.gid,
+          d.protocol,
           d.shard,
           d.server,
           Math.round(d.ageSeconds),

@@ -180,6 +180,12 @@ export const dataTypeSchema = z.object({
    * at once (single worker process only); write-around: results live their TTL, writes or not.
    */
   cacheStrategy: z.enum(['write-through', 'write-around']).default('write-through'),
+  /**
+   * A transaction that touches this data type and spans shards: two_phase commits it with
+   * two-phase commit; refuse keeps such a transaction on one shard (CROSS_SHARD_REFUSED).
+   * transactions.crossShard: refuse refuses for every data type; a session may refuse too.
+   */
+  crossShard: z.enum(['refuse', 'two_phase']).default('two_phase'),
   tables: z.array(z.string().min(1)).min(1),
 });
 export type DataTypeConfig = z.infer<typeof dataTypeSchema>;

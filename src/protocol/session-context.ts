@@ -11,6 +11,7 @@ export const CONTEXT_SETTINGS = [
   'consistency',
   'shard',
   'role',
+  'cross_shard',
 ] as const;
 
 function parseBool(name: string, value: string): boolean {
@@ -87,6 +88,18 @@ export function applyContextSetting(
       context.role = v;
       return;
     }
+    case 'cross_shard': {
+      // Stricter only: a session may keep its transactions on one shard, never allow more.
+      const v = value?.toLowerCase() ?? 'default';
+      if (v !== 'refuse' && v !== 'default' && v !== '')
+        throw new ShardgateError('INVALID_HINT', {
+          name: 'shardgate.cross_shard',
+          value: value ?? '',
+          detail: 'expected refuse or default (the data types and transactions.crossShard decide)',
+        });
+      context.crossShardRefused = v === 'refuse';
+      return;
+    }
     default:
       throw new ShardgateError('INVALID_HINT', {
         name: `shardgate.${name}`,
@@ -112,6 +125,8 @@ export function contextSettingValue(context: SessionContext, rawName: string): s
       return context.shard ?? 'default';
     case 'role':
       return context.role ?? 'default';
+    case 'cross_shard':
+      return context.crossShardRefused ? 'refuse' : 'default';
     default:
       throw new ShardgateError('INVALID_HINT', {
         name: `shardgate.${name}`,

@@ -15,6 +15,8 @@ export interface SessionContext {
   role: 'primary' | 'replica' | null;
   /** The logged-in user may use shard= and role=replica (config users[].routingOverrides). */
   overridesAllowed: boolean;
+  /** SET shardgate.cross_shard = refuse: this session's transactions stay on one shard (stricter only). */
+  crossShardRefused?: boolean;
 }
 
 export function defaultSessionContext(): SessionContext {
@@ -26,6 +28,7 @@ export function defaultSessionContext(): SessionContext {
     shard: null,
     role: null,
     overridesAllowed: false,
+    crossShardRefused: false,
   };
 }
 
@@ -44,6 +47,8 @@ export interface RoutingSession {
   transactionServers?: ReadonlyMap<string, string>;
   /** A transaction may join a second shard with a one-shard statement (transactions.crossShard). */
   crossShardTransactions?: boolean;
+  /** A data type with crossShard: refuse the open transaction touched: it may not span shards. */
+  crossShardRefusedBy?: string | null;
   /** read_your_writes: last commit position per shard name (LSN "X/Y" or GTID). */
   lastWritePositions: ReadonlyMap<string, string>;
   /** PostgreSQL standard_conforming_strings is off: a backslash in a '...' string escapes. */

@@ -125,16 +125,55 @@ export function readTarget(pc: PlanContext, shard: ShardView, level: Consistency
 /**
  * Refuses a second shard inside a transaction; null when the shards are fine. With cross-shard
  * transactions on, a one-shard statement may join another shard (two-phase commit at COMMIT);
- * a statement spanning shards inside a transaction stays refused.
+ * a statement spanning shards inside a transaction stays refused. A transaction that spans
+ * shards may not touch a data type with crossShard: refuse, nor run in a session that refused.
  */
 export function crossShard(pc: PlanContext, shards: readonly string[]): ErrorPlan | null {
   const { session } = pc.input;
   if (!session.inTransaction || shards.length === 0) return null;
-  if (session.crossShardTransactions && shards.length === 1) return null;
   const first = session.transactionShard ?? shards[0]!;
-  const second = shards.find((s) => s !== first);
-  if (second === undefined) return null;
-  return errorPlan(pc.base, 'CROSS_SHARD_TRANSACTION', { first, second });
+  const held = session.transactionServers;
+  const second = shards.find((s) => s !== first && !held?.has(s));
+  // Already spanning shards (held by two or more), or joining one now.
+  if (second === undefined && (held?.size ?? 0) < 2) return null;
+  if (!session.crossShardTransactions || shards.length > 1) {
+    const other = shards.find((s) => s !== first);
+    return other === undefined
+      ? null
+      : errorPlan(pc.base, 'CROSS_SHARD_TRANSACTION', { first, second: other });
+  }
+  const refusing =
+    refusingDataType(pc.base.dataTypes, pc.input.topology.dataTypes) ??
+    session.crossShardRefusedBy ??
+    (session.context.crossShardRefused ? 'this session (SET shardgate.cross_shard = refuse)' : null);
+  if (refusing === null) return null;
+  const shardsNow = held ? [...held.keys()] : [first];
+  return errorPlan(pc.base, 'CROSS_SHARD_REFUSED', {
+    refusedBy: refusing,
+    shards: [...new Set([...shardsNow, ...shards])].join(', '),
+  });
+}
+
+/** The first data type with crossShard: refuse among the statements' plans (null: none). */
+export function refusalIn(
+  statements: ReadonlyArray<{ plan: Plan }>,
+  dataTypes: TopologyView['dataTypes'],
+): string | null {
+  for (const s of statements) {
+    if (s.plan.dataTypes.length === 0) continue;
+    const refusing = refusingDataType(s.plan.dataTypes, dataTypes);
+    if (refusing) return refusing;
+  }
+  return null;
+}
+
+/** The first of `names` whose data type has crossShard: refuse (null: none). */
+export function refusingDataType(
+  names: readonly string[],
+  dataTypes: TopologyView['dataTypes'],
+): string | null {
+  for (const name of names) if (dataTypes[name]?.crossShard === 'refuse') return `data type ${name}`;
+  return null;
 }
 
 export function readOnlyRefusal(pc: PlanContext, shards: readonly ShardView[]): ErrorPlan | null {

@@ -5,7 +5,14 @@
 import type { PgPool } from '../backend/pg-pool.js';
 import type { PgServerConnection, SimpleResult } from '../backend/pg-server-connection.js';
 import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
-import type { Decision, PreparedTransaction, RecoveryLog, RecoveryPort } from './recovery.js';
+import {
+  type Decision,
+  type PreparedTransaction,
+  primariesOf,
+  type RecoveryLog,
+  type RecoveryPort,
+  serverNamed,
+} from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
 
 const TABLE = 'shardgate.twopc_decisions';
@@ -157,13 +164,11 @@ export class PgRecoveryPort implements RecoveryPort {
   constructor(private readonly topology: RuntimeTopology) {}
 
   servers(): Array<{ server: string; shard: string }> {
-    return this.topology.shardList().map((s) => ({ server: s.primary.name, shard: s.name }));
+    return primariesOf(this.topology);
   }
 
   private server(name: string): RuntimeServer {
-    const s = this.topology.server(name);
-    if (!s) throw new Error(`unknown server ${name}`);
-    return s;
+    return serverNamed(this.topology, name);
   }
 
   async listPrepared(server: string): Promise<PreparedTransaction[]> {

@@ -23,6 +23,20 @@ export interface RecoveryPort {
   finish(server: string, prepared: PreparedTransaction, commit: boolean): Promise<void>;
 }
 
+/** The primaries of a topology, with their shard: where prepared transactions may wait. */
+export function primariesOf(topology: {
+  shardList(): ReadonlyArray<{ name: string; primary: { name: string } }>;
+}): Array<{ server: string; shard: string }> {
+  return topology.shardList().map((s) => ({ server: s.primary.name, shard: s.name }));
+}
+
+/** A server of the topology by name; throws when it left the topology. */
+export function serverNamed<S>(topology: { server(name: string): S | null | undefined }, name: string): S {
+  const s = topology.server(name);
+  if (!s) throw new Error(`unknown server ${name}`);
+  return s;
+}
+
 export interface Decision {
   gid: string;
   decision: 'commit' | 'abort';
@@ -39,6 +53,8 @@ export interface RecoveryLog extends DecisionLog {
 
 export interface InDoubt {
   gid: string;
+  /** The front end whose servers hold it: postgres or mysql. */
+  protocol: string;
   server: string;
   shard: string;
   ageSeconds: number;
@@ -51,6 +67,8 @@ export interface InDoubt {
 export interface RecoveryOptions {
   intervalMs: number;
   minAgeMs: number;
+  /** The protocol whose servers this recovery watches (postgres, mysql). */
+  protocol: string;
 }
 
 export class TwoPhaseRecovery {
@@ -96,6 +114,13 @@ export class TwoPhaseRecovery {
     const { prepared, unreachable } = await this.scan();
     const decisions = await this.decisionMap();
     return this.describe(prepared, unreachable, decisions);
+  }
+
+  /** Whether a server holds `gid` prepared or the decision log knows it (resolve is for this recovery). */
+  async holds(gid: string): Promise<boolean> {
+    const { prepared } = await this.scan();
+    if (prepared.some((p) => p.gid === gid)) return true;
+    return (await this.decisionMap()).has(gid);
   }
 
   /**
@@ -200,6 +225,7 @@ export class TwoPhaseRecovery {
       if (p.ageSeconds < 0) continue;
       out.push({
         gid: p.gid,
+        protocol: this.options.protocol,
         server: p.server,
         shard: p.shard,
         ageSeconds: p.ageSeconds,
@@ -215,6 +241,7 @@ export class TwoPhaseRecovery {
         if (!unreachable.has(server)) continue;
         out.push({
           gid: d.gid,
+          protocol: this.options.protocol,
           server,
           shard: shardOf.get(server) ?? '',
           ageSeconds: d.ageSeconds,
@@ -227,10 +254,6 @@ export class TwoPhaseRecovery {
   }
 
   private publish(left: InDoubt[]): void {
-    const stats = this.coordinator.stats;
-    stats.inDoubt = new Set(left.map((d) => d.gid)).size;
-    const oldest = stats.oldestInDoubtByShard;
-    oldest.clear();
-    for (const d of left) oldest.set(d.shard, Math.max(oldest.get(d.shard) ?? 0, d.ageSeconds));
+    this.coordinator.stats.publishInDoubt(this.options.protocol, left);
   }
 }

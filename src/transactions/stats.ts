@@ -16,6 +16,8 @@ export class TwoPhaseStats {
   /** Transactions in doubt after the last recovery pass, and the oldest one's age per shard (seconds). */
   inDoubt = 0;
   readonly oldestInDoubtByShard = new Map<string, number>();
+  /** The last pass of each recovery (one per protocol), which the two figures above add up. */
+  private readonly bySource = new Map<string, Array<{ gid: string; shard: string; ageSeconds: number }>>();
   private resolveHistogram: Histogram | null = null;
   private commitHistogram: Histogram | null = null;
 
@@ -78,6 +80,24 @@ export class TwoPhaseStats {
       buckets: COMMIT_BUCKETS,
       registers,
     });
+  }
+
+  /**
+   * What one recovery (`source`: its protocol) left in doubt after its pass. Shards of both
+   * protocols may share a name: the gauge then shows the older of the two.
+   */
+  publishInDoubt(source: string, left: Array<{ gid: string; shard: string; ageSeconds: number }>): void {
+    this.bySource.set(source, left);
+    const gids = new Set<string>();
+    this.oldestInDoubtByShard.clear();
+    for (const entries of this.bySource.values()) {
+      for (const d of entries) {
+        gids.add(d.gid);
+        const oldest = this.oldestInDoubtByShard.get(d.shard) ?? 0;
+        this.oldestInDoubtByShard.set(d.shard, Math.max(oldest, d.ageSeconds));
+      }
+    }
+    this.inDoubt = gids.size;
   }
 
   observeResolve(seconds: number): void {

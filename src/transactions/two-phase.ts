@@ -80,13 +80,14 @@ export class TwoPhaseCoordinator {
 
   /**
    * Commits `participants` atomically. `carrier`, when given, is a further participant on the
-   * decision log's server: it is not prepared, its commit carries the decision.
+   * decision log's server: it is not prepared, its commit carries the decision. `gid` is given
+   * when the participants knew it before (MariaDB names an XA transaction at XA START).
    */
   async commit(
     participants: readonly Participant[],
     carrier: DecisionCarrier | null = null,
+    gid: string = this.newGid(),
   ): Promise<CommitOutcome> {
-    const gid = this.newGid();
     this.inFlight.add(gid);
     const started = performance.now();
     const abortCarrier = async () => {

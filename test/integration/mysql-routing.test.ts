@@ -90,10 +90,15 @@ describe('sharding', () => {
     });
   });
 
-  it('refuses a transaction that spans two shards, naming both', async () => {
+  it('a transaction may span shards (two_phase, the default); a session that refuses is told, naming both', async () => {
     const c = await fx.connect();
     const a = userOn('s0');
     const b = userOn('s1');
+    await c.query('BEGIN');
+    await c.execute('SELECT * FROM posts WHERE user_id = ?', [a]);
+    await c.execute('SELECT * FROM posts WHERE user_id = ?', [b]);
+    await c.query('COMMIT');
+    await c.query('SET shardgate.cross_shard = refuse');
     await c.query('BEGIN');
     await c.execute('SELECT * FROM posts WHERE user_id = ?', [a]);
     const err = await c

@@ -132,6 +132,7 @@ describe('bounded', () => {
           maxLagMs: 250,
           cacheTtlMs: 0,
           cacheStrategy: 'write-through',
+          crossShard: 'two_phase',
           tables: ['feed'],
         },
       },

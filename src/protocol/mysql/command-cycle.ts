@@ -13,10 +13,20 @@ import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { commitsTransaction, serverLossError, writesData } from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
+import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
+import {
+  abandonAcrossShards,
+  type CrossShardTransaction,
+  endAcrossShards,
+  joinAcrossShards,
+  participants,
+  refuseAcrossShards,
+} from './distributed-commit.js';
 import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
 import { killCommand, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
@@ -75,6 +85,14 @@ export class CommandCycle {
   /** Commands in flight on a backend connection: failed if the connection dies. */
   private readonly inflight = new Map<MysqlBinding, Inflight>();
   readonly statements: PreparedStatements;
+  /** The open transaction once it spans shards (distributed-commit.ts). */
+  cross: CrossShardTransaction | null = null;
+  /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
+  readonly wroteOn = new Set<string>();
+  /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
+  committingAcrossShards = false;
+  /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
+  crossShardRefusedBy: string | null = null;
   /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
   private readonly idleTimer = new IdleTransactionTimer(
     () => this.services.config.pool.idleTransactionTimeoutMs,
@@ -233,7 +251,7 @@ export class CommandCycle {
       await runKill(this, packet, kill);
       return;
     }
-    const statements = this.services.router.planSimple(sql, routingSession(this.state));
+    const statements = this.services.router.planSimple(sql, this.routing());
     if (statements.length > 1 && !this.state.multiStatements) {
       throw new ShardgateError('SQL_PARSE_ERROR', {
         detail:
@@ -244,6 +262,10 @@ export class CommandCycle {
     if (answerLocally(this, packet, statements)) return;
     for (const s of statements) {
       if (s.plan.type === 'error') throw new ShardgateError(s.plan.code, s.plan.params);
+    }
+    if (this.cross) {
+      refuseAcrossShards(this, statements, true);
+      if ((await endAcrossShards(this, packet, statements)) === 'done') return;
     }
     const multi = statements.find((s) => s.plan.type === 'scatter' || s.plan.type === 'split-insert');
     if (multi) {
@@ -256,10 +278,30 @@ export class CommandCycle {
       return;
     }
     const replan = () => {
-      const again = this.services.router.planSimple(sql, routingSession(this.state));
-      return { statements: again, target: chooseTarget(again) };
+      const again = this.services.router.planSimple(sql, this.routing());
+      return { statements: again, target: chooseTarget(again, this.crossShardAllowed) };
     };
-    await this.runSingleRetrying(packet, packet.raw, 'result', statements, chooseTarget(statements), replan);
+    const target = chooseTarget(statements, this.crossShardAllowed);
+    await this.runSingleRetrying(packet, packet.raw, 'result', statements, target, replan);
+  }
+
+  /** What the router needs of the session (session-state.ts), with its cross-shard transaction. */
+  routing(): RoutingSession {
+    const allowed = this.crossShardAllowed;
+    if (!allowed && !this.cross) return routingSession(this.state);
+    let servers: Map<string, string> | null = null;
+    if (this.cross) {
+      servers = new Map();
+      for (const b of participants(this)) servers.set(b.shard, b.serverName);
+    }
+    return routingSession(this.state, { allowed, servers, refusedBy: this.crossShardRefusedBy });
+  }
+
+  /** A transaction may join other shards (transactions.crossShard: two_phase). */
+  get crossShardAllowed(): boolean {
+    return (
+      this.services.twoPhase !== undefined && this.services.config.transactions.crossShard === 'two_phase'
+    );
   }
 
   /** See fault-recovery.ts. */
@@ -302,7 +344,7 @@ export class CommandCycle {
 
   /** A command that touches no table data: the session's server, else the default primary. */
   private async onSessionServer(packet: LogicalPacket, shape: ResponseShape): Promise<void> {
-    const planned = this.services.router.planUtilityOnDefault(routingSession(this.state));
+    const planned = this.services.router.planUtilityOnDefault(this.routing());
     if (planned.plan.type !== 'single')
       throw new ShardgateError('INTERNAL', { detail: 'no server for a command' });
     await this.runSingle(packet, packet.raw, shape, [planned], planned.plan.target);
@@ -326,9 +368,18 @@ export class CommandCycle {
     const got = this.bindingFor(target);
     const binding = got instanceof Promise ? await got : got;
     let outcome: RelayOutcome | null = null;
+    const state = this.state;
     try {
-      const syncing = binding.sync(this.state);
+      const syncing = binding.sync(state, this.cross?.vars ?? null);
       if (syncing) await syncing;
+      if (this.cross) refuseAcrossShards(this, statements, false);
+      // A transaction joining another shard: XA START there first (distributed-commit.ts).
+      if (state.inTransaction && !binding.conn.inTransaction && (this.cross || this.bindings.size > 1))
+        await joinAcrossShards(this, binding);
+      if (state.inTransaction || state.deferredBegin) {
+        if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
+        this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
+      }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
       this.sendDeferredBegin(binding, statements);
@@ -350,6 +401,14 @@ export class CommandCycle {
     } finally {
       if (outcome) this.afterCommand(binding, statements, outcome);
       else this.releaseIfFree(binding);
+      // A participant's transaction ended under it (a deadlock): it ends on every shard.
+      if (this.cross?.has(binding.serverName) && !binding.conn.inTransaction && !binding.conn.closed)
+        abandonAcrossShards(
+          this,
+          new ShardgateError('TWO_PHASE_ABORTED', {
+            detail: `the transaction was rolled back on ${binding.serverName}${outcome?.error ? ` (${outcome.error.message})` : ''}`,
+          }),
+        );
       if (outcome?.error?.sqlstate === '40001') this.services.observer.onConflict?.('mysql', binding.shard);
       const first = statements[0]!;
       this.services.observer.onStatement({
@@ -557,6 +616,10 @@ export class CommandCycle {
     const state = this.state;
     state.status = outcome.status;
     state.inTransaction = (outcome.status & STATUS.IN_TRANS) !== 0;
+    if (!state.inTransaction && !state.deferredBegin) {
+      this.wroteOn.clear();
+      this.crossShardRefusedBy = null;
+    }
     if (state.inTransaction) {
       state.transactionShard = binding.shard;
       state.transactionServer = binding.serverName;
@@ -592,6 +655,7 @@ export class CommandCycle {
     }
     if (this.services.config.pool.mode === 'session' || state.pinnedReason) return;
     if (state.inTransaction && state.transactionServer === binding.serverName) return;
+    if (this.cross?.has(binding.serverName)) return;
     if (!binding.conn.idle || this.inflight.has(binding)) return;
     this.bindings.delete(binding.serverName);
     binding.release(false);
@@ -610,6 +674,11 @@ export class CommandCycle {
   private onServerLost(binding: MysqlBinding, err: Error | null, local: boolean): void {
     // A connection this session already gave back is its pool's business.
     if (this.bindings.get(binding.serverName) !== binding && !this.inflight.has(binding)) return;
+    if (this.committingAcrossShards) {
+      // The two-phase COMMIT finishes without it (recovery commits what it prepared there).
+      this.bindings.delete(binding.serverName);
+      return;
+    }
     this.bindings.delete(binding.serverName);
     binding.discard();
     const topology = this.services.topology;
@@ -624,7 +693,8 @@ export class CommandCycle {
     const state = this.state;
     // Set by the transaction's first statement (a deferred BEGIN pipelined ahead) and kept while
     // the server says IN_TRANS.
-    const inTransaction = state.transactionServer === binding.serverName;
+    const crossShard = this.cross?.has(binding.serverName) ?? false;
+    const inTransaction = state.transactionServer === binding.serverName || crossShard;
     if (inTransaction) {
       state.inTransaction = false;
       state.transactionShard = null;
@@ -650,6 +720,8 @@ export class CommandCycle {
       null,
     );
     if (error.code === 'BACKEND_LOST_IN_TRANSACTION') state.lostTransaction = error;
+    // The rest of a transaction that spanned shards is rolled back everywhere.
+    if (crossShard) abandonAcrossShards(this, state.lostTransaction ?? error);
     running?.reject(error);
   }
 
@@ -676,6 +748,9 @@ export class CommandCycle {
   /** COM_RESET_CONNECTION / COM_CHANGE_USER: a fresh session on the same socket. */
   resetSession(): void {
     const state = this.state;
+    this.cross = null;
+    this.wroteOn.clear();
+    this.crossShardRefusedBy = null;
     for (const b of this.bindings.values()) b.release(true);
     this.bindings.clear();
     state.vars = new Map(this.session.charsetVars(state.collation));
@@ -701,6 +776,8 @@ export class CommandCycle {
   onClientGone(): void {
     this.clientGone = true;
     this.idleTimer.disarm();
+    // A two-phase COMMIT in progress ends the transaction and returns its connections itself.
+    if (this.committingAcrossShards) return;
     for (const binding of this.bindings.values()) {
       if (this.inflight.has(binding)) {
         // Mid-command: stop it, then drop the connection (its stream is mid-response).

@@ -14,7 +14,7 @@ import type { LogicalPacket } from './packet-framer.js';
 import { framePayload, PacketReader } from './packet-io.js';
 import { runScatter } from './scatter-runner.js';
 import { type MysqlBinding, MysqlServerError } from './server-binding.js';
-import { type ClientStatement, localStatus, routingSession } from './session-state.js';
+import { type ClientStatement, localStatus } from './session-state.js';
 import {
   decodeExecute,
   decodeSendLongData,
@@ -98,7 +98,7 @@ export class PreparedStatements {
       this.cycle.session.write(w.bytes());
       return;
     }
-    const planned = services.router.planUtilityOnDefault(routingSession(this.state));
+    const planned = services.router.planUtilityOnDefault(this.cycle.routing());
     if (planned.plan.type !== 'single')
       throw new ShardgateError('INTERNAL', { detail: 'no server to prepare on' });
     const clientId = this.nextId++;
@@ -151,7 +151,7 @@ export class PreparedStatements {
     stmt.analyzed ??= services.router.analyzer.analyze(stmt.sql);
     const planned = services.router.planWithValues(
       stmt.sql,
-      routingSession(this.state),
+      this.cycle.routing(),
       exec.values,
       stmt.analyzed,
     );
@@ -180,7 +180,7 @@ export class PreparedStatements {
       const replan = () => {
         const again = services.router.planWithValues(
           stmt.sql,
-          routingSession(this.state),
+          this.cycle.routing(),
           exec.values,
           stmt.analyzed,
         );

@@ -110,22 +110,24 @@ export class MysqlBinding {
 
   /**
    * Schema and variables as the session has them: one round trip, only on a difference (null
-   * when there is none, the common case, so the caller need not wait).
+   * when there is none, the common case, so the caller need not wait). `extra`: variables
+   * shardgate sets for the open transaction on top of the session's (a lock wait timeout).
    */
-  sync(state: MysqlSessionState): Promise<void> | null {
+  sync(state: MysqlSessionState, extra: ReadonlyMap<string, string> | null = null): Promise<void> | null {
     const conn = this.conn;
+    const want = extra && extra.size > 0 ? new Map([...state.vars, ...extra]) : state.vars;
     const sameSchema = conn.schema === state.schema;
-    if (sameSchema && sameVariables(state.vars, conn.vars)) return null;
+    if (sameSchema && sameVariables(want, conn.vars)) return null;
     const waits: Array<Promise<{ error: ErrPacket | null }>> = [];
     if (!sameSchema) waits.push(conn.collect(encodeTextCommand(COM.INIT_DB, state.schema), 'result', false));
-    const set = variablesDiff(state.vars, conn.vars);
+    const set = variablesDiff(want, conn.vars);
     if (set) waits.push(conn.query(set));
     if (waits.length === 0) return null;
-    return this.finishSync(state, waits);
+    return this.finishSync(want, waits);
   }
 
   private async finishSync(
-    state: MysqlSessionState,
+    want: ReadonlyMap<string, string>,
     waits: Array<Promise<{ error: ErrPacket | null }>>,
   ): Promise<void> {
     const conn = this.conn;
@@ -133,7 +135,7 @@ export class MysqlBinding {
     for (const r of results) if (r.error) throw new MysqlServerError(r.error);
     // What we asked for is now in effect (tracking may report DEFAULTs by value).
     conn.vars.clear();
-    for (const [k, v] of state.vars) if (!UNREPLAYED_VARIABLES.has(k)) conn.vars.set(k, v);
+    for (const [k, v] of want) if (!UNREPLAYED_VARIABLES.has(k)) conn.vars.set(k, v);
   }
 
   /** Back to the pool; reset first if a client left state that cannot be replayed. */

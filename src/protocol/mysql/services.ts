@@ -8,6 +8,8 @@ import type { ShardgateConfig } from '../../config/schema.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
 import type { MysqlQueryAnalyzer } from '../../sql/mysql/analyzer-mysql.js';
+import type { MysqlDecisionLog } from '../../transactions/mysql-two-phase.js';
+import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { Sha2AuthState } from './password-check.js';
 import type { ServerInfo } from './server-info.js';
 
@@ -35,6 +37,9 @@ export interface MysqlServices {
   /** Live sessions by connection id (KILL). */
   sessions: Map<number, KillTarget>;
   onSessionClosed(session: KillTarget): void;
+  /** Two-phase commit of transactions that span shards (XA; see distributed-commit.ts). */
+  twoPhase?: TwoPhaseCoordinator;
+  twoPhaseLog?: MysqlDecisionLog;
   /** Login completed (the listener's pre-auth accounting ends here). */
   onAuthenticated?(session: KillTarget): void;
 }

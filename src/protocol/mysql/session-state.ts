@@ -94,14 +94,28 @@ export function newSessionState(init: {
   };
 }
 
-/** What the router needs of the session. */
-export function routingSession(s: MysqlSessionState): RoutingSession {
+/**
+ * What the router needs of the session; `crossShard`: whether its transaction may join other
+ * shards, and the server it holds on each shard once it does (the command cycle knows both).
+ */
+export function routingSession(
+  s: MysqlSessionState,
+  crossShard?: {
+    allowed: boolean;
+    servers: ReadonlyMap<string, string> | null;
+    refusedBy: string | null;
+  },
+): RoutingSession {
   return {
     context: s.context,
     inTransaction: s.inTransaction || s.deferredBegin !== null,
     transactionReadOnly: s.transactionReadOnly,
     transactionShard: s.transactionShard,
     transactionServer: s.transactionServer,
+    ...(crossShard?.servers ? { transactionServers: crossShard.servers } : {}),
+    ...(crossShard?.allowed
+      ? { crossShardTransactions: true, crossShardRefusedBy: crossShard.refusedBy }
+      : {}),
     lastWritePositions: s.lastWritePositions,
   };
 }

@@ -40,8 +40,11 @@ export function pins(s: PlannedStatement): boolean {
   return USER_VARIABLE.test(s.sql);
 }
 
-/** All single-target statements of a query must agree on one server. */
-export function chooseTarget(statements: PlannedStatement[]): RouteTarget {
+/**
+ * All single-target statements of a query must agree on one server. `crossShard`: the
+ * transaction may span shards, one query at a time (CROSS_SHARD_UNIT names that rule).
+ */
+export function chooseTarget(statements: PlannedStatement[], crossShard = false): RouteTarget {
   let target: RouteTarget | null = null;
   const leaders = statements.filter((s) => !FOLLOWER_KINDS.has(s.facts.kind));
   for (const s of leaders.length ? leaders : statements) {
@@ -52,7 +55,10 @@ export function chooseTarget(statements: PlannedStatement[]): RouteTarget {
       continue;
     }
     if (t.shard !== target.shard) {
-      throw new ShardgateError('CROSS_SHARD_TRANSACTION', { first: target.shard, second: t.shard });
+      throw new ShardgateError(crossShard ? 'CROSS_SHARD_UNIT' : 'CROSS_SHARD_TRANSACTION', {
+        first: target.shard,
+        second: t.shard,
+      });
     }
     if (t.role === 'primary' && target.role !== 'primary') target = t;
   }

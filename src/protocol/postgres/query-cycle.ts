@@ -6,6 +6,7 @@ import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
+import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
@@ -62,6 +63,8 @@ export class QueryCycle implements GateParticipant {
   private readonly lockTimeoutOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
+  /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
+  private crossShardRefusedBy: string | null = null;
 
   constructor(
     readonly session: PgClientSession,
@@ -262,6 +265,8 @@ export class QueryCycle implements GateParticipant {
       responder.fail(toShardgateError(err), this.state.txStatus);
       return;
     }
+    if (this.state.txStatus !== 'I' || this.state.deferredBegin || statements.length > 1)
+      this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
     try {
       this.services.resultCache?.beforeUnit(this.state, statements);
       if (this.pendingCutoverError) {
@@ -327,6 +332,7 @@ export class QueryCycle implements GateParticipant {
         if (this.writingOn) this.stopWriting();
         this.wroteOn.clear();
         this.lockTimeoutOn.clear();
+        this.crossShardRefusedBy = null;
       }
       this.services.resultCache?.afterUnit(this.state);
     }
@@ -513,6 +519,7 @@ export class QueryCycle implements GateParticipant {
         ? { transactionServers: this.participantServers() }
         : {}),
       crossShardTransactions: this.crossShardAllowed,
+      crossShardRefusedBy: this.crossShardRefusedBy,
       lastWritePositions: s.lastWritePositions,
       backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),
     };
