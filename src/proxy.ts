@@ -240,8 +240,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     mysqlTopology.monitor.onShunChange = logShunChange;
     mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
-    observability?.addServerHealth(() => mysqlTopology.monitor.health());
-    observability?.addFaultCounters(() => mysqlTopology.faultCounters);
+    observability?.addTopology(mysqlTopology);
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
@@ -288,7 +287,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerRulesRoutes(server, topology, log, options.configPath ?? null);
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
-    if (observability) registerMonitoringRoutes(server, topology, observability);
+    if (observability) registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
       const drTests = new DrTestLog(config.observability.history.dir);
