@@ -167,7 +167,9 @@ describe('signals that fire', () => {
 
   it('reports a stopped server down (gauge and ServerDown alert) and up again', async () => {
     await waitUntil('s0-replica1 up', async () =>
-      (await metrics()).includes('shardgate_server_up{shard="s0",server="s0-replica1",role="replica",protocol="postgres"} 1')
+      (await metrics()).includes(
+        'shardgate_server_up{shard="s0",server="s0-replica1",role="replica",protocol="postgres"} 1',
+      )
         ? true
         : null,
     );
