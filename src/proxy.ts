@@ -290,8 +290,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     mysqlTopology.monitor.onShunChange = logShunChange;
     mysqlTopology.onPromotion = logPromotion;
     mysqlTopology.monitor.start();
-    observability?.addServerHealth(() => mysqlTopology.monitor.health());
-    observability?.addFaultCounters(() => mysqlTopology.faultCounters);
+    observability?.addTopology(mysqlTopology);
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
@@ -363,7 +362,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerClusterRoutes(server, control, memberId);
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
-    if (observability) registerMonitoringRoutes(server, topology, observability);
+    if (observability) registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
       const drTests = new DrTestLog(config.observability.history.dir);

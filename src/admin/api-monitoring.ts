@@ -1,8 +1,11 @@
 // Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
 // /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
 
+import type { MysqlTopology } from '../backend/mysql-topology.js';
+import type { PgHealthFigures } from '../backend/pg-prober.js';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { serverPoolStats } from '../backend/pool.js';
+import type { ServerHealth } from '../backend/probe-loop.js';
 import { shunState } from '../backend/shunning.js';
 import { formatKeyRange } from '../domain/keyspace.js';
 import {
@@ -57,6 +60,7 @@ export function registerMonitoringRoutes(
   admin: AdminServer,
   topology: RuntimeTopology,
   obs: Observability,
+  mysql: MysqlTopology | null = null,
 ): void {
   const { tracker } = obs;
   admin.route({
@@ -66,19 +70,26 @@ export function registerMonitoringRoutes(
     handler: async () => ({ text: await tracker.metrics.text(), contentType: tracker.metrics.contentType }),
   });
 
-  const shardRows = () => {
-    const health = topology.monitor.health();
+  // Every protocol's shards: PostgreSQL's, then MySQL's (names may repeat: `protocol` tells them apart).
+  const shardRows = () => [...rowsOf(topology), ...(mysql ? rowsOf(mysql) : [])];
+  const rowsOf = (t: RuntimeTopology | MysqlTopology) => {
+    const health: ReadonlyArray<ServerHealth & Partial<PgHealthFigures>> = t.monitor.health();
     const snapshot = obs.health.snapshot();
+    // Hot keys, latency and host samplers follow the PostgreSQL side's shards.
+    const pg = t.protocol === 'postgres';
     const hotness = new Map(tracker.hotKeys.hotness().map((h) => [h.shard, h]));
     const totals = tracker.hotKeys.shardTotals();
-    return topology.shardList().map((s) => {
-      const snap = snapshot.shards.find((x) => x.shard === s.name);
-      const lat = tracker.latency.summaries().filter((l) => l.shard === s.name);
+    return t.shardList().map((s) => {
+      const snap = snapshot.shards.find(
+        (x) => x.shard === s.name && (x.protocol ?? 'postgres') === t.protocol,
+      );
+      const lat = pg ? tracker.latency.summaries().filter((l) => l.shard === s.name) : [];
       const pools = [s.primary, ...s.replicas].map((srv) => serverPoolStats(srv.pools.all()));
-      const host = obs.hosts.figures(s.primary.name);
+      const host = pg ? obs.hosts.figures(s.primary.name) : null;
       const primaryHealth = health.find((x) => x.name === s.primary.name);
       return {
         name: s.name,
+        protocol: t.protocol,
         keyRange: formatKeyRange(s.range),
         readOnly: s.readOnly,
         dataBytes: primaryHealth?.dataBytes ?? null,
@@ -101,8 +112,8 @@ export function registerMonitoringRoutes(
               source: host.source,
             }
           : { cpuPercent: null, memoryPercent: null, diskPercent: null, source: 'unknown' },
-        hotspotScore: hotness.get(s.name)?.hotspotScore ?? null,
-        requests: totals.get(s.name) ?? 0,
+        hotspotScore: pg ? (hotness.get(s.name)?.hotspotScore ?? null) : null,
+        requests: pg ? (totals.get(s.name) ?? 0) : null,
         poolExhaustionRate: snap?.poolExhaustionRate ?? null,
         servers: [s.primary, ...s.replicas].map((srv) => {
           const h = health.find((x) => x.name === srv.name);

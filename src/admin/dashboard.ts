@@ -58,7 +58,7 @@ async function tick(){
   const total=2n**64n;
   const ks=document.getElementById('keyspace');ks.innerHTML='';
   topo.shards.forEach((s,i)=>{const start=BigInt(s.start);const end=s.end?BigInt(s.end):total;const pct=Number((end-start)*10000n/total)/100;
-    const info=(shards||[]).find((x)=>x.name===s.name)||{};
+    const info=(shards||[]).find((x)=>x.name===s.name&&x.protocol!=='mysql')||{};
     const d=document.createElement('div');d.style.width=pct+'%';d.style.background=COLORS[i%COLORS.length];d.dataset.shard=s.name;
     const size=info.dataBytes==null?'size unknown':(info.dataBytes/1048576).toFixed(1)+' MiB';
     d.innerHTML='<b>'+esc(s.name)+'</b><span>'+esc(s.keyRange)+' · '+size+' · '+(info.requests??0)+' req</span>';ks.appendChild(d);});
@@ -67,8 +67,12 @@ async function tick(){
     const lag=srv.role==='primary'?'-':srv.lagMs==null?'unknown':Math.round(srv.lagMs)+' ms';
     const cls=!srv.healthy?'bad':srv.lagMs>5000?'warn':'ok';
     tr.innerHTML='<td>'+esc(s.name)+'</td><td>'+esc(srv.name)+'</td><td>'+srv.role+'</td><td class="'+cls+'">'+(srv.healthy?(srv.drained?'drained':'up'):'DOWN')+'</td><td>'+lag+'</td>';rep.appendChild(tr);}));
+  (shards||[]).filter((s)=>s.protocol==='mysql').forEach((s)=>s.servers.forEach((srv)=>{const tr=document.createElement('tr');tr.dataset.server='mysql:'+srv.name;
+    const lag=srv.role==='primary'?'-':srv.lagMs==null?'unknown':Math.round(srv.lagMs)+' ms';
+    const cls=!srv.healthy?'bad':srv.lagMs>5000?'warn':'ok';
+    tr.innerHTML='<td>'+esc(s.name)+' (MySQL)</td><td>'+esc(srv.name)+'</td><td>'+srv.role+'</td><td class="'+cls+'">'+(srv.healthy?(srv.drained?'drained':'up'):'DOWN')+'</td><td>'+lag+'</td>';rep.appendChild(tr);}));
   const hm=document.getElementById('heatmap');hm.innerHTML='';
-  (shards||[]).forEach((s)=>{const p99=Math.max(0,...(s.latency||[]).map((l)=>l.p99||0));(heat[s.name]=heat[s.name]||[]).push(s.latency&&s.latency.length?p99:null);if(heat[s.name].length>150)heat[s.name].shift();
+  (shards||[]).filter((s)=>s.protocol!=='mysql').forEach((s)=>{const p99=Math.max(0,...(s.latency||[]).map((l)=>l.p99||0));(heat[s.name]=heat[s.name]||[]).push(s.latency&&s.latency.length?p99:null);if(heat[s.name].length>150)heat[s.name].shift();
     const row=document.createElement('div');row.innerHTML='<span style="display:inline-block;width:40px">'+esc(s.name)+'</span>';const cells=document.createElement('span');cells.className='heat';cells.style.display='inline-grid';
     heat[s.name].forEach((v)=>{const c=document.createElement('i');c.style.background=heatColor(v);c.title=v==null?'no traffic':(v*1000).toFixed(2)+' ms';cells.appendChild(c);});row.appendChild(cells);hm.appendChild(row);});
   if(!hot)document.getElementById('hotness').textContent='hot keys, advice and migrations need the admin token: open this page as /#token=<admin.token>';

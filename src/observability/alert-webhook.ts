@@ -45,6 +45,7 @@ export function toAlertmanager(
       service: 'shardgate',
     };
     if (e.replica) labels.replica = e.replica;
+    if (e.protocol) labels.protocol = e.protocol;
     const annotations: Record<string, string> = { summary: e.summary, description: e.description };
     if (e.recommendation) annotations.recommendation = e.recommendation;
     const alert: AlertmanagerAlert = {
@@ -83,9 +84,13 @@ export class AlertDelivery {
     if (resendMs > 0 && now - this.lastResend >= resendMs) {
       this.lastResend = now;
       const fresh = new Set(
-        events.filter((e) => e.status === 'firing').map((e) => `${e.alertname}|${e.shard}|${e.replica}`),
+        events
+          .filter((e) => e.status === 'firing')
+          .map((e) => `${e.alertname}|${e.protocol ?? ''}|${e.shard}|${e.replica}`),
       );
-      const again = firing.filter((e) => !fresh.has(`${e.alertname}|${e.shard}|${e.replica}`));
+      const again = firing.filter(
+        (e) => !fresh.has(`${e.alertname}|${e.protocol ?? ''}|${e.shard}|${e.replica}`),
+      );
       batch = batch.concat(toAlertmanager(again, this.generatorURL, endsAt));
     }
     if (batch.length === 0) return;

@@ -16,6 +16,8 @@ export type Severity = 'warning' | 'critical';
 
 /** Figures per shard at one moment; null = unknown (never triggers, never resolves). */
 export interface ShardHealth {
+  /** The MySQL front end's shard (names may repeat across protocols); absent: PostgreSQL's. */
+  protocol?: 'mysql';
   shard: string;
   cpuPercent: number | null;
   memoryPercent: number | null;
@@ -42,6 +44,8 @@ export interface AlertEvent {
   alertname: string;
   severity: Severity;
   metric: AlertMetric;
+  /** Present for a MySQL shard (its names may repeat the PostgreSQL side's). */
+  protocol?: 'mysql';
   shard: string;
   /** For replication lag: the replica's server name; for a server down: the server's name. */
   replica: string | null;
@@ -69,6 +73,7 @@ export interface AlertManagerOptions {
 
 interface Subject {
   key: string;
+  protocol?: 'mysql';
   shard: string;
   replica: string | null;
   value: number | null;
@@ -114,10 +119,13 @@ export function severityFor(
 function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
   const out: Subject[] = [];
   for (const s of snapshot.shards) {
+    const protocol = s.protocol ? { protocol: s.protocol } : {};
+    const shardKey = s.protocol ? `${s.protocol}:${s.shard}` : s.shard;
     if (rule.metric === 'replication_lag_seconds') {
       for (const r of s.replicas) {
         out.push({
-          key: `${rule.name}\u0000${s.shard}\u0000${r.name}`,
+          key: `${rule.name}\u0000${shardKey}\u0000${r.name}`,
+          ...protocol,
           shard: s.shard,
           replica: r.name,
           value: r.lagSeconds,
@@ -128,7 +136,8 @@ function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
     if (rule.metric === 'server_down') {
       for (const server of s.servers ?? []) {
         out.push({
-          key: `${rule.name}\u0000${s.shard}\u0000${server.name}`,
+          key: `${rule.name}\u0000${shardKey}\u0000${server.name}`,
+          ...protocol,
           shard: s.shard,
           replica: server.name,
           value: server.up === null ? null : server.up ? 0 : 1,
@@ -146,7 +155,7 @@ function subjects(rule: AlertRuleConfig, snapshot: HealthSnapshot): Subject[] {
       servers_shunned: s.serversShunned ?? null,
       twopc_in_doubt_seconds: s.twoPhaseInDoubtSeconds ?? null,
     }[rule.metric];
-    out.push({ key: `${rule.name}\u0000${s.shard}`, shard: s.shard, replica: null, value });
+    out.push({ key: `${rule.name}\u0000${shardKey}`, ...protocol, shard: s.shard, replica: null, value });
   }
   return out;
 }
@@ -285,14 +294,16 @@ export class AlertManager {
     now: number,
   ): AlertEvent {
     const text = METRIC_TEXT[rule.metric];
+    const shard = subject.protocol ? `MySQL shard ${subject.shard}` : `shard ${subject.shard}`;
     const where = subject.replica
-      ? `${rule.metric === 'server_down' ? 'server' : 'replica'} ${subject.replica} of shard ${subject.shard}`
-      : `shard ${subject.shard}`;
+      ? `${rule.metric === 'server_down' ? 'server' : 'replica'} ${subject.replica} of ${shard}`
+      : shard;
     return {
       status: 'firing',
       alertname: rule.name,
       severity: hit.severity,
       metric: rule.metric,
+      ...(subject.protocol ? { protocol: subject.protocol } : {}),
       shard: subject.shard,
       replica: subject.replica,
       value,

@@ -3,10 +3,12 @@
 // exhaustion rate since the previous snapshot, replica lag. Unknown stays null.
 import type { HealthSnapshot, ShardHealth } from './alerts.js';
 import type { HostFigures, HostSampler } from './host-metrics.js';
-import type { LagSource, PoolStatsSource, ServerStateSource } from './metrics.js';
+import type { LagSource, PoolStatsSource, Protocol, ServerStateSource } from './metrics.js';
 import type { ObservabilityTracker } from './tracker.js';
 
 export interface ShardLayout {
+  /** The front end whose shard this is (names may repeat across them); PostgreSQL when absent. */
+  protocol?: Protocol;
   shard: string;
   primary: string;
   replicas: readonly string[];
@@ -69,23 +71,29 @@ export class HealthCollector {
     const servers = this.sources.servers?.();
     const inDoubt = this.sources.inDoubt?.();
     const shards: ShardHealth[] = this.sources.layout().map((s) => {
-      const host = this.hosts.figures(s.primary);
-      const lagOf = (name: string) =>
-        lag.find((l) => l.shard === s.shard && l.replica === name)?.lagSeconds ?? null;
+      const protocol = s.protocol ?? 'postgres';
+      // Shard and server names may repeat across protocols: match both.
+      const mine = (x: { protocol?: Protocol; shard: string }) =>
+        x.shard === s.shard && (x.protocol ?? 'postgres') === protocol;
+      // Host samplers and the tracker's hot keys and latency follow the PostgreSQL side's shards.
+      const pg = protocol === 'postgres';
+      const host = pg ? this.hosts.figures(s.primary) : null;
+      const lagOf = (name: string) => lag.find((l) => mine(l) && l.replica === name)?.lagSeconds ?? null;
       return {
+        ...(pg ? {} : { protocol: 'mysql' as const }),
         shard: s.shard,
         cpuPercent: host?.cpuPercent ?? null,
         memoryPercent: host?.memoryPercent ?? null,
         diskPercent: host?.diskPercent ?? null,
-        hotspotScore: hotness.get(s.shard) ?? null,
-        latencyP99Seconds: this.tracker.latency.shardSummary(s.shard)?.p99Seconds ?? null,
-        poolExhaustionRate: exhaustion.get(s.shard) ?? null,
-        serversShunned: servers ? servers.filter((x) => x.shard === s.shard && x.shunned).length : null,
-        twoPhaseInDoubtSeconds: inDoubt ? (inDoubt.get(s.shard) ?? 0) : null,
+        hotspotScore: pg ? (hotness.get(s.shard) ?? null) : null,
+        latencyP99Seconds: pg ? (this.tracker.latency.shardSummary(s.shard)?.p99Seconds ?? null) : null,
+        poolExhaustionRate: exhaustion.get(`${protocol}\u0000${s.shard}`) ?? null,
+        serversShunned: servers ? servers.filter((x) => mine(x) && x.shunned).length : null,
+        twoPhaseInDoubtSeconds: pg && inDoubt ? (inDoubt.get(s.shard) ?? 0) : null,
         replicas: s.replicas.map((name) => ({ name, lagSeconds: lagOf(name) })),
         servers: [s.primary, ...s.replicas].map((name) => ({
           name,
-          up: servers?.find((u) => u.server === name)?.up ?? null,
+          up: servers?.find((u) => mine(u) && u.server === name)?.up ?? null,
         })),
       };
     });
@@ -100,18 +108,19 @@ export class HealthCollector {
     const sums = new Map<string, { checkouts: number; waited: number }>();
     for (const p of pools) {
       if (p.checkoutsTotal === undefined || p.waitedTotal === undefined) continue;
-      const s = sums.get(p.shard) ?? { checkouts: 0, waited: 0 };
+      const key = `${p.protocol ?? 'postgres'}\u0000${p.shard}`;
+      const s = sums.get(key) ?? { checkouts: 0, waited: 0 };
       s.checkouts += p.checkoutsTotal;
       s.waited += p.waitedTotal;
-      sums.set(p.shard, s);
+      sums.set(key, s);
     }
-    for (const [shard, now] of sums) {
-      const prev = this.lastPool.get(shard);
+    for (const [key, now] of sums) {
+      const prev = this.lastPool.get(key);
       if (prev && now.checkouts >= prev.checkouts && now.waited >= prev.waited) {
         const checkouts = now.checkouts - prev.checkouts;
-        out.set(shard, checkouts > 0 ? (now.waited - prev.waited) / checkouts : 0);
+        out.set(key, checkouts > 0 ? (now.waited - prev.waited) / checkouts : 0);
       } else {
-        out.set(shard, null);
+        out.set(key, null);
       }
     }
     this.lastPool = sums;

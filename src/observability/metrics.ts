@@ -8,9 +8,17 @@ import type { ConsistencyLevel } from '../config/schema.js';
 import { CellHistogram, type HistogramCell } from './fast-metrics.js';
 
 export type Role = 'primary' | 'replica';
+/** Which front end's servers a series is about (shard and server names may repeat across them). */
+export type Protocol = 'postgres' | 'mysql';
+
+/** The protocol label of a server's series: PostgreSQL when the source does not say. */
+function protocolOf(x: { protocol?: Protocol }): Protocol {
+  return x.protocol ?? 'postgres';
+}
 
 /** What a pool reports at scrape time (src/backend/pool.ts PoolStats fits this shape). */
 export interface PoolStatsSample {
+  protocol?: Protocol;
   server: string;
   shard: string;
   role: Role;
@@ -27,6 +35,7 @@ export interface PoolStatsSample {
 export type PoolStatsSource = () => ReadonlyArray<PoolStatsSample>;
 
 export type LagSource = () => ReadonlyArray<{
+  protocol?: Protocol;
   shard: string;
   replica: string;
   /** null = unknown: the series is left out, never reported as 0. */
@@ -35,6 +44,7 @@ export type LagSource = () => ReadonlyArray<{
 }>;
 /** Each server's probe and shunning state (src/backend/probe-loop.ts). */
 export type ServerStateSource = () => ReadonlyArray<{
+  protocol?: Protocol;
   shard: string;
   server: string;
   role: Role;
@@ -274,16 +284,20 @@ export class ShardgateMetrics {
     new Gauge({
       name: METRIC.serverUp,
       help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',
-      labelNames: ['shard', 'server', 'role'],
+      labelNames: ['shard', 'server', 'role', 'protocol'],
       registers,
       collect() {
         this.reset();
         for (const s of src().servers?.() ?? [])
-          if (s.up !== null) this.set({ shard: s.shard, server: s.server, role: s.role }, s.up ? 1 : 0);
+          if (s.up !== null)
+            this.set(
+              { shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) },
+              s.up ? 1 : 0,
+            );
       },
     });
 
-    const poolLabels = ['shard', 'server', 'role'] as const;
+    const poolLabels = ['shard', 'server', 'role', 'protocol'] as const;
     new Gauge({
       name: METRIC.poolServerConnections,
       help: 'Server connections per pool by state (active, idle, total).',
@@ -292,7 +306,7 @@ export class ShardgateMetrics {
       collect() {
         this.reset();
         for (const p of src().pools?.() ?? []) {
-          const l = { shard: p.shard, server: p.server, role: p.role };
+          const l = { shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) };
           this.set({ ...l, state: 'active' }, p.active);
           this.set({ ...l, state: 'idle' }, p.idle);
           this.set({ ...l, state: 'total' }, p.total);
@@ -307,7 +321,7 @@ export class ShardgateMetrics {
       collect() {
         this.reset();
         for (const p of src().pools?.() ?? [])
-          this.set({ shard: p.shard, server: p.server, role: p.role }, p.waiting);
+          this.set({ shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) }, p.waiting);
       },
     });
     const poolCounter = (name: string, help: string, pick: (p: PoolStatsSample) => number | undefined) =>
@@ -321,7 +335,8 @@ export class ShardgateMetrics {
           this.reset();
           for (const p of src().pools?.() ?? []) {
             const v = pick(p);
-            if (v !== undefined && v >= 0) this.inc({ shard: p.shard, server: p.server, role: p.role }, v);
+            if (v !== undefined && v >= 0)
+              this.inc({ shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) }, v);
           }
         },
       });
@@ -346,13 +361,14 @@ export class ShardgateMetrics {
       new Gauge({
         name,
         help,
-        labelNames: ['shard', 'replica'],
+        labelNames: ['shard', 'replica', 'protocol'],
         registers,
         collect() {
           this.reset();
           for (const l of src().lag?.() ?? []) {
             const v = pick(l);
-            if (v !== null && Number.isFinite(v)) this.set({ shard: l.shard, replica: l.replica }, v);
+            if (v !== null && Number.isFinite(v))
+              this.set({ shard: l.shard, replica: l.replica, protocol: protocolOf(l) }, v);
           }
         },
       });
@@ -370,23 +386,26 @@ export class ShardgateMetrics {
     new Gauge({
       name: METRIC.serverShunned,
       help: '1 while a server is out of rotation after failing a connection or dying mid-query.',
-      labelNames: ['shard', 'server', 'role'],
+      labelNames: ['shard', 'server', 'role', 'protocol'],
       registers,
       collect() {
         this.reset();
         for (const s of src().servers?.() ?? [])
-          this.set({ shard: s.shard, server: s.server, role: s.role }, s.shunned ? 1 : 0);
+          this.set(
+            { shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) },
+            s.shunned ? 1 : 0,
+          );
       },
     });
     new Counter({
       name: METRIC.serverShuns,
       help: 'Times a server was taken out of rotation after failing.',
-      labelNames: ['shard', 'server', 'role'],
+      labelNames: ['shard', 'server', 'role', 'protocol'],
       registers,
       collect() {
         this.reset();
         for (const s of src().servers?.() ?? [])
-          this.inc({ shard: s.shard, server: s.server, role: s.role }, s.shunsTotal);
+          this.inc({ shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) }, s.shunsTotal);
       },
     });
     new Counter({

@@ -3,7 +3,8 @@
 // collector and the alert manager (log + optional Alertmanager webhook), on their intervals.
 import type { Logger } from 'pino';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
-import { serverPoolStats } from '../backend/pool.js';
+import { type PoolStats, serverPoolStats } from '../backend/pool.js';
+import type { Protocol } from '../backend/probe-loop.js';
 import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
@@ -17,10 +18,10 @@ export interface Observability {
   health: HealthCollector;
   hosts: HostMonitor;
   recentAlertEvents: Array<Record<string, unknown>>;
-  /** Another topology's probes (the MySQL side) for the server-up gauge. */
-  addServerHealth(source: () => ReadonlyArray<ProbeHealth>): void;
-  /** Another topology's fault counters (the MySQL side), summed into the metrics. */
-  addFaultCounters(source: () => FaultCounters): void;
+  /** Another protocol's topology (the MySQL side): its servers, lag, pools and faults in the metrics, health and alerts. */
+  addTopology(topology: ObservedTopology): void;
+  /** Every topology observed, the PostgreSQL one first. */
+  readonly topologies: readonly ObservedTopology[];
   /** Two-phase recovery's in-doubt ages per shard, for the TwoPhaseInDoubt alert. */
   setInDoubtSource(source: () => ReadonlyMap<string, number>): void;
   stop(): void;
@@ -31,7 +32,7 @@ interface FaultCounters {
   readRetries: number;
 }
 
-/** What a lag monitor's probe reports, as far as the server-up gauge needs it. */
+/** What a probe reports, as far as the server-up gauge needs it. */
 export interface ProbeHealth {
   name: string;
   shard: string;
@@ -41,6 +42,25 @@ export interface ProbeHealth {
   /** Out of rotation after failing (monitors that shun; absent elsewhere). */
   shunned?: boolean;
   shunsTotal?: number;
+}
+
+/** What observability reads of a topology, whichever its protocol (backend/topology.ts). */
+export interface ObservedTopology {
+  readonly protocol: Protocol;
+  readonly faultCounters: FaultCounters;
+  readonly monitor: {
+    health(): ReadonlyArray<ProbeHealth & { lagMs: number | null; lagBytes?: number | null }>;
+  };
+  allServers(): ReadonlyArray<{
+    name: string;
+    shard: string;
+    pools: { all(): ReadonlyArray<{ stats(): PoolStats }> };
+  }>;
+  shardList(): ReadonlyArray<{
+    name: string;
+    primary: { name: string };
+    replicas: ReadonlyArray<{ name: string }>;
+  }>;
 }
 
 /** Down after two failed probes in a row (as the lag monitor's health), unknown until one answered. */
@@ -89,11 +109,11 @@ export function startObservability(
     }
   };
   syncHosts();
-  const serverHealth: Array<() => ReadonlyArray<ProbeHealth>> = [() => topology.monitor.health()];
-  const faultSources: Array<() => FaultCounters> = [() => topology.faultCounters];
+  const topologies: ObservedTopology[] = [topology];
   const servers = () =>
-    serverHealth.flatMap((source) =>
-      source().map((h) => ({
+    topologies.flatMap((t) =>
+      t.monitor.health().map((h) => ({
+        protocol: t.protocol,
         shard: h.shard,
         server: h.name,
         role: h.role,
@@ -103,21 +123,32 @@ export function startObservability(
       })),
     );
   const lag = () =>
-    topology.monitor
-      .health()
-      .filter((h) => h.role === 'replica')
-      .map((h) => ({
-        shard: h.shard,
-        replica: h.name,
-        lagSeconds: h.lagMs === null ? null : h.lagMs / 1000,
-        lagBytes: h.lagBytes,
-      }));
-  const pools = () => topology.allServers().map((s) => serverPoolStats(s.pools.all()));
+    topologies.flatMap((t) =>
+      t.monitor
+        .health()
+        .filter((h) => h.role === 'replica')
+        .map((h) => ({
+          protocol: t.protocol,
+          shard: h.shard,
+          replica: h.name,
+          lagSeconds: h.lagMs === null ? null : h.lagMs / 1000,
+          lagBytes: h.lagBytes ?? null,
+        })),
+    );
+  const pools = () =>
+    topologies.flatMap((t) =>
+      t.allServers().map((s) => ({ ...serverPoolStats(s.pools.all()), protocol: t.protocol })),
+    );
   const healthSources: HealthSources = {
     layout: () =>
-      topology
-        .shardList()
-        .map((s) => ({ shard: s.name, primary: s.primary.name, replicas: s.replicas.map((r) => r.name) })),
+      topologies.flatMap((t) =>
+        t.shardList().map((s) => ({
+          protocol: t.protocol,
+          shard: s.name,
+          primary: s.primary.name,
+          replicas: s.replicas.map((r) => r.name),
+        })),
+      ),
     pools,
     lag,
     servers,
@@ -155,14 +186,11 @@ export function startObservability(
     lag,
     servers,
     faults: () =>
-      faultSources.reduce(
-        (sum, source) => {
-          const f = source();
-          return {
-            serverConnectionsLost: sum.serverConnectionsLost + f.serverConnectionsLost,
-            readRetries: sum.readRetries + f.readRetries,
-          };
-        },
+      topologies.reduce(
+        (sum, t) => ({
+          serverConnectionsLost: sum.serverConnectionsLost + t.faultCounters.serverConnectionsLost,
+          readRetries: sum.readRetries + t.faultCounters.readRetries,
+        }),
         { serverConnectionsLost: 0, readRetries: 0 },
       ),
     parseCache: () => {
@@ -198,11 +226,9 @@ export function startObservability(
     health,
     hosts,
     recentAlertEvents,
-    addServerHealth(source) {
-      serverHealth.push(source);
-    },
-    addFaultCounters(source) {
-      faultSources.push(source);
+    topologies,
+    addTopology(t) {
+      topologies.push(t);
     },
     setInDoubtSource(source) {
       healthSources.inDoubt = source;

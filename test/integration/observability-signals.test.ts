@@ -167,7 +167,9 @@ describe('signals that fire', () => {
 
   it('reports a stopped server down (gauge and ServerDown alert) and up again', async () => {
     await waitUntil('s0-replica1 up', async () =>
-      (await metrics()).includes('shardgate_server_up{shard="s0",server="s0-replica1",role="replica"} 1')
+      (await metrics()).includes(
+        'shardgate_server_up{shard="s0",server="s0-replica1",role="replica",protocol="postgres"} 1',
+      )
         ? true
         : null,
     );
@@ -178,7 +180,7 @@ describe('signals that fire', () => {
     });
     expect(alert).toMatchObject({ shard: 's0', replica: 's0-replica1' });
     expect(await metrics()).toContain(
-      'shardgate_server_up{shard="s0",server="s0-replica1",role="replica"} 0',
+      'shardgate_server_up{shard="s0",server="s0-replica1",role="replica",protocol="postgres"} 0',
     );
     const rows = await getJson<ShardRow[]>('/api/shards');
     expect(rows[0]!.servers.find((s) => s.name === 's0-replica1')?.up).toBe(false);

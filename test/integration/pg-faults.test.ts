@@ -169,7 +169,9 @@ describe('transaction pooling: client sessions outlive server connections', () =
     expect(row).toMatchObject({ shunned: true, healthy: false });
     const admin = `http://127.0.0.1:${fx.proxy.admin!.port}`;
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toContain('shardgate_server_shunned{shard="s0",server="s0-replica1",role="replica"} 1');
+    expect(metrics).toContain(
+      'shardgate_server_shunned{shard="s0",server="s0-replica1",role="replica",protocol="postgres"} 1',
+    );
     expect(metrics).toMatch(/shardgate_read_retries_total \d+/);
     await waitFor('the ServerShunned alert', async () => {
       const alerts = (await (await fetch(`${admin}/api/alerts`)).json()) as {

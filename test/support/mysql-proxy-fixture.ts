@@ -55,6 +55,8 @@ export interface MysqlFixtureOptions {
   demoUsers?: number;
   /** Extra my.cnf [mysqld] settings of every server (e.g. ssl-cert). */
   serverSettings?: Record<string, string | number>;
+  /** Start the admin server on a free port (proxy.admin.port). */
+  admin?: boolean;
 }
 
 export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}): Promise<MysqlProxyFixture> {
@@ -97,7 +99,7 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
       log: silentLogger(),
       postgresPort: 0,
       mysqlPort: 0,
-      adminPort: null,
+      adminPort: options.admin ? 0 : null,
     });
     if (!proxy.mysql) throw new Error('the MySQL front end did not start');
     const port = proxy.mysql.port;
