@@ -17,6 +17,7 @@ import {
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
+  OWN_USER,
   resumeServers,
   startMysqlFaultFixture,
   watchMysqlClose as watchClose,
@@ -280,6 +281,59 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
       expect(bystanderWatch.closed).toBe(false);
     } finally {
       await heal();
+    }
+  }, 120_000);
+});
+
+describe("a user's own pool (not the service identity) and a killed replica", () => {
+  let ownProxy: ProxyHandle;
+
+  beforeAll(async () => {
+    // Probes too rare to see the kill during the test: only the user's own pool can shun.
+    ownProxy = await startProxy(
+      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
+      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
+    );
+    await waitFor('every server probed', () =>
+      ownProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
+    );
+  });
+
+  afterAll(async () => {
+    await ownProxy?.close();
+  });
+
+  it('shuns the replica when the server closes its connections, and its reads move on', async () => {
+    const c = await fx.connect({
+      port: ownProxy.mysql!.port,
+      user: OWN_USER.name,
+      password: OWN_USER.password,
+    });
+    const watch = watchClose(c);
+    const [who] = await c.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+    expect(who[0]!.u).toBe(`${OWN_USER.name}@%`);
+    const slowId = await serverIdOf('s0-replica1');
+    const expected = await likesOf(await fx.direct('s0-primary'), 6);
+    // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
+    expect(await answeredBy(c, 6)).toEqual({ sid: slowId, n: expected });
+    const replica = ownProxy.mysql!.topology.server('s0-replica1')!;
+    const [service, ...own] = replica.pools.all();
+    expect(service!.stats().total).toBe(0);
+    expect(own.map((p) => p.stats().idle)).toEqual([1]);
+    await fx.cluster.killServer('s0-replica1');
+    try {
+      // Its idle connection closed by the dying server: shunned at once, not at the next probe.
+      await waitFor('s0-replica1 shunned', () => health(ownProxy, 's0-replica1').shunned, 10_000);
+      expect(health(ownProxy, 's0-replica1').shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
+      for (let i = 0; i < 10; i++) {
+        const read = await answeredBy(c, 6);
+        expect(read.n).toBe(expected);
+        expect(read.sid).not.toBe(slowId);
+      }
+      expect(watch.closed).toBe(false);
+    } finally {
+      await fx.cluster.restartServer('s0-replica1');
+      await fx.cluster.waitForReplication('s0-replica1', 30_000);
     }
   }, 120_000);
 });

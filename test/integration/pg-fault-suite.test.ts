@@ -13,10 +13,11 @@ import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
   pgHealth as health,
   pgLikesOf as likesOf,
+  OWN_USER,
   watchPgClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startProxyFixture, TEST_USERS } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
@@ -54,7 +55,8 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 1,
     replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+    // OWN_USER reaches the servers as its own role (the demo loader creates it).
+    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 }, users: [...TEST_USERS, OWN_USER] },
   });
   for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
   sessionProxy = await startProxy(
@@ -209,6 +211,62 @@ describe('injected latency (a relay in front of s0-replica1)', () => {
     expect(watch.closed).toBe(false);
     // The proxy waits for its clients when it closes.
     await Promise.all([weak.end(), eventual.end()]);
+  }, 120_000);
+});
+
+describe("a user's own pool (not the service identity) and a killed replica", () => {
+  let ownProxy: ProxyHandle;
+
+  beforeAll(async () => {
+    // Probes too rare to see the kill during the test: only the user's own pool can shun.
+    ownProxy = await startProxy(
+      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+    await waitFor('every server probed', () =>
+      ownProxy.topology.monitor.health().every((h) => h.position !== null),
+    );
+  });
+
+  let ownClient: pg.Client | undefined;
+
+  afterAll(async () => {
+    // The PostgreSQL listener's close waits for its clients to leave.
+    await ownClient?.end().catch(() => undefined);
+    await ownProxy?.close();
+  });
+
+  it('shuns the replica when the server closes its connections, and its reads move on', async () => {
+    const c = await clientOf(ownProxy, { user: OWN_USER.name, password: OWN_USER.password });
+    ownClient = c;
+    const watch = watchClose(c);
+    const read = async () =>
+      (
+        await c.query<{ u: string; port: number; n: number }>(
+          'SELECT current_user AS u, inet_server_port() AS port, count(*)::int AS n FROM likes WHERE user_id = 6',
+        )
+      ).rows[0]!;
+    const slowPort = fx.cluster.server('s0-replica1').port;
+    const expected = await likesOf(await fx.direct('s0-primary'), 6);
+    // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
+    expect(await read()).toEqual({ u: OWN_USER.name, port: slowPort, n: expected });
+    const [service, ...own] = ownProxy.topology.server('s0-replica1')!.pools.all();
+    expect(service!.stats().total).toBe(0);
+    expect(own.map((p) => p.stats().idle)).toEqual([1]);
+    await fx.cluster.killServer('s0-replica1');
+    try {
+      // Its idle connection closed by the dying server: shunned at once, not at the next probe.
+      await waitFor('s0-replica1 shunned', () => health(ownProxy, 's0-replica1').shunned, 10_000);
+      for (let i = 0; i < 10; i++) {
+        const r = await read();
+        expect(r.n).toBe(expected);
+        expect(r.port).not.toBe(slowPort);
+      }
+      expect(watch.closed).toBe(false);
+    } finally {
+      await fx.cluster.restartServer('s0-replica1');
+      await fx.cluster.waitForReplay('s0-replica1', 30_000);
+    }
   }, 120_000);
 });
 

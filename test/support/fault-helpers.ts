@@ -5,7 +5,7 @@ import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import type { ProxyHandle } from '../../src/proxy.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
+import { MYSQL_TEST_USERS, type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
 
 /** The PostgreSQL lag monitor's health of `server`. */
 export function pgHealth(proxy: ProxyHandle, server: string) {
@@ -70,12 +70,21 @@ export const pgLikesOf = async (c: pg.Client, user: number) =>
   (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user])).rows[0]!
     .n;
 
-/** One MariaDB shard (a primary, two replicas in sync) probed often, with a 500 ms probe timeout. */
+/** A user reaching the servers as its own user (its pools are not the service identity's). */
+export const OWN_USER = { name: 'reader', password: 'reader-pw' };
+
+/**
+ * One MariaDB shard (a primary, two replicas in sync) probed often, with a 500 ms probe timeout;
+ * OWN_USER besides the service users (the demo loader creates its server user).
+ */
 export async function startMysqlFaultFixture(): Promise<MysqlProxyFixture> {
   const fx = await startMysqlProxyFixture({
     shards: 1,
     replicas: 2,
-    overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 } },
+    overrides: {
+      routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 },
+      users: [...MYSQL_TEST_USERS, { ...OWN_USER, mysqlAuth: 'mysql_native_password' }],
+    },
   });
   await fx.cluster.waitForReplication('s0-replica1');
   await fx.cluster.waitForReplication('s0-replica2');
