@@ -20,15 +20,26 @@ afterEach(() => {
   }
 });
 
-/** A process with several threads busy on the CPU, like a server answering. */
+/**
+ * A process with three worker threads busy on the CPU, like a server answering. It says "ready" once
+ * every worker runs (a freeze before that would find only the main thread and the runtime's own).
+ */
 async function busyThreads(): Promise<number> {
-  const script =
-    "const { Worker } = require('node:worker_threads'); for (let i = 0; i < 3; i++) new Worker('for (;;) {}', { eval: true }); setInterval(() => {}, 1000);";
-  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  const script = [
+    "const { Worker } = require('node:worker_threads');",
+    'let online = 0;',
+    "for (let i = 0; i < 3; i++) new Worker('for (;;) {}', { eval: true }).on('online', () => { if (++online === 3) process.stdout.write('ready\\n'); });",
+    'setInterval(() => {}, 1000);',
+  ].join(' ');
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
   started.push(child);
-  const pid = child.pid!;
-  await waitFor('its workers running', () => threadStates(pid).filter((s) => s === 'R').length >= 2);
-  return pid;
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`busy process exited (${code}) before its workers ran`)));
+  });
+  return child.pid!;
 }
 
 it('resolves once every thread of the process is stopped, and SIGCONT resumes them', async () => {
