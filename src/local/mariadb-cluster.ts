@@ -3,10 +3,10 @@
 // postgres-cluster.ts). Every server is a copy of one mariadb-install-db template, with its own
 // server_id; each shard has its own gtid_domain_id. Processes, ports and cleanup are
 // server-cluster.ts's; this file knows mariadb-install-db, my.cnf and GTID replication.
-import { chownSync, cpSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findMariadbBinaries, type MariadbBinaries, mariadbRunAs } from './mariadb-binaries.js';
-import { type MariadbSettings, serverCnf, socketPath, templateCnf } from './mariadb-config.js';
+import { type MariadbSettings, serverCnf, socketPath, templateCnf, tmpDir } from './mariadb-config.js';
 import {
   type Connection,
   openConnection,
@@ -109,10 +109,16 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
 
   protected usePort(server: MariadbServer): void {
     server.url = `mysql://root@127.0.0.1:${server.port}/${this.database}`;
+    this.ownedDir(tmpDir(server.dataDir));
     this.writeOwned(
       cnfPath(server.dataDir),
       serverCnf({ ...server, replica: server.role === 'replica' }, this.settings),
     );
+  }
+
+  private ownedDir(path: string): void {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    if (this.runAs) chownSync(path, this.runAs.uid, this.runAs.gid);
   }
 
   private writeOwned(path: string, text: string): void {
@@ -123,7 +129,9 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
   /** One mariadb-install-db run; every server starts from a copy (faster than one run each). */
   private async installTemplate(): Promise<void> {
     const cnf = join(this.baseDir, `${TEMPLATE}.cnf`);
-    this.writeOwned(cnf, templateCnf(this.settings));
+    const template = join(this.baseDir, TEMPLATE);
+    this.ownedDir(tmpDir(template));
+    this.writeOwned(cnf, templateCnf(this.settings, template));
     await this.runTool(
       this.bins.installDb,
       [

@@ -51,6 +51,16 @@ export function socketPath(dataDir: string): string {
   return join(dataDir, 'mysqld.sock');
 }
 
+/**
+ * The server's own temporary directory, beside its data directory. Not /tmp: MariaDB names its
+ * temporary tables by process id, and a server killed with -9 leaves its files there, so a later
+ * server given the same pid (pids are reused across a test run) failed with "Could not remove
+ * temporary table '/tmp/#sql-temptable-...'" (seen in mariadb-install-db during test setup).
+ */
+export function tmpDir(dataDir: string): string {
+  return `${dataDir}.tmp`;
+}
+
 export function pidFile(dataDir: string): string {
   return join(dataDir, 'mariadbd.pid');
 }
@@ -62,8 +72,12 @@ function render(settings: MariadbSettings): string {
 }
 
 /** Settings for mariadb-install-db: the storage layout the servers will open. */
-export function templateCnf(extra: MariadbSettings): string {
-  return render({ ...STORAGE_SETTINGS, ...pick(extra, Object.keys(STORAGE_SETTINGS)) });
+export function templateCnf(extra: MariadbSettings, dataDir: string): string {
+  return render({
+    ...STORAGE_SETTINGS,
+    ...pick(extra, Object.keys(STORAGE_SETTINGS)),
+    tmpdir: tmpDir(dataDir),
+  });
 }
 
 function pick(settings: MariadbSettings, keys: string[]): MariadbSettings {
@@ -76,6 +90,7 @@ export function serverCnf(id: ServerIdentity, extra: MariadbSettings): string {
     datadir: id.dataDir,
     socket: socketPath(id.dataDir),
     'pid-file': pidFile(id.dataDir),
+    tmpdir: tmpDir(id.dataDir),
     port: id.port,
     server_id: id.serverId,
     gtid_domain_id: id.gtidDomainId,
