@@ -43,12 +43,14 @@ async function cancelPiped(port: number): Promise<void> {
     // A few rounds: each round's cancels must land on their own statements only.
     for (let round = 0; round < 3; round++) {
       // As in postgres.js's own suite: a cancelled running query first, then the piped one.
-      const running = sql`select pg_sleep(2)`;
+      // The cancelled statements sleep 20 s, not the suite's 2 s: a timer that fires late under load
+      // still finds them running (or queued), so the outcome does not depend on the machine's speed.
+      const running = sql`select pg_sleep(20)`;
       setTimeout(() => running.cancel(), 500);
       expect(await running.catch((e: { code?: string }) => e.code)).toBe('57014');
       expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
       const first = sql`select pg_sleep(1)`.execute();
-      const piped = sql`select pg_sleep(2) as dig`;
+      const piped = sql`select pg_sleep(20) as dig`;
       setTimeout(() => piped.cancel(), 500);
       expect(await piped.catch((e: { code?: string }) => e.code)).toBe('57014');
       expect(await first).toHaveLength(1);
