@@ -156,6 +156,32 @@ describe('pinned sessions', () => {
   });
 });
 
+describe('session tracking', () => {
+  it("OKs carry no state-change marker the server would not send (shardgate's own tracking stays hidden)", async () => {
+    // mysql2 asks for CLIENT_SESSION_TRACK; the server's session_track_state_change is off by
+    // default, so a user variable or temporary table leaves SESSION_STATE_CHANGED unset.
+    const header = async (c: Awaited<ReturnType<MysqlProxyFixture['connect']>>, sql: string) => {
+      const [res] = await c.query(sql);
+      return (Array.isArray(res) ? res : [res]).map((r) =>
+        Array.isArray(r) ? 'rows' : { serverStatus: (r as { serverStatus: number }).serverStatus },
+      );
+    };
+    const direct = await fx.direct('s0-primary');
+    const proxied = await fx.connect({ multipleStatements: true });
+    for (const sql of ['SET @a = 1', 'CREATE TEMPORARY TABLE tracked_t (x int)', 'SET @b = 2']) {
+      const viaServer = await header(direct, sql);
+      expect(viaServer).toEqual([{ serverStatus: 2 }]);
+      expect(await header(proxied, sql)).toEqual(viaServer);
+    }
+    // Each result of a multi-statement query, as the server answers it (MORE_RESULTS on all but the last).
+    expect(await header(proxied, 'SET @c = 1; SELECT 1; SET @d = 2')).toEqual([
+      { serverStatus: 10 },
+      'rows',
+      { serverStatus: 2 },
+    ]);
+  });
+});
+
 describe('prepared statements', () => {
   it('survive moving between backend connections and shards', async () => {
     const c = await fx.connect();

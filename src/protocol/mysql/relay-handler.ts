@@ -121,13 +121,11 @@ export class RelayHandler implements ResponseHandler {
         this.track();
         if (this.eofClient)
           this.emit(encodeEof({ warnings: this.o.conn.lastOk?.warnings ?? 0, status: this.o.conn.status }));
-        else if (!this.trackClient) this.emit(this.stripped());
-        else this.forward(packet);
+        else this.forwardOk(packet);
         break;
       case 'ok':
         this.track();
-        if (this.trackClient) this.forward(packet);
-        else this.emit(this.stripped());
+        this.forwardOk(packet);
         break;
       case 'err':
         this.outcome.error = decodeErr(p);
@@ -190,9 +188,26 @@ export class RelayHandler implements ResponseHandler {
       this.outcome.opaqueStateChange = true;
   }
 
-  private stripped(): Buffer {
+  /**
+   * An OK as the client would get it from the server: session tracking removed for clients
+   * without CLIENT_SESSION_TRACK, and for the others the state-change marker removed (shardgate
+   * turns session_track_state_change on for itself; the server's default is off, so a direct
+   * client sees no SESSION_STATE_CHANGED after `SET @a = 1` or CREATE TEMPORARY TABLE).
+   */
+  private forwardOk(packet: LogicalPacket): void {
     const ok = this.o.conn.lastOk!;
-    return encodeOk({ ...ok, session: null }, this.o.clientCapabilities);
+    const s = ok.session;
+    if (this.trackClient && !s?.stateChanged) {
+      this.forward(packet);
+      return;
+    }
+    const kept =
+      this.trackClient &&
+      s &&
+      (s.variables.length > 0 || s.schema !== null || s.gtids !== null || s.transactionState !== null)
+        ? { ...s, stateChanged: false }
+        : null;
+    this.emit(encodeOk({ ...ok, session: kept }, this.o.clientCapabilities));
   }
 
   /** EOF clients get an EOF between column definitions and rows. */
