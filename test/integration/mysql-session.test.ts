@@ -87,6 +87,21 @@ describe('session variables and schema', () => {
     expect(level).toBe('SERIALIZABLE');
   });
 
+  it("labels result columns with the handshake's collation, as the server does", async () => {
+    // mysql2's default is utf8mb4_unicode_ci (224); the server labels text columns with it.
+    // Alternating with utf8mb4_general_ci clients moves the shared connections back and forth.
+    for (const [charset, id] of [
+      ['UTF8MB4_UNICODE_CI', 224],
+      ['UTF8MB4_GENERAL_CI', 45],
+      ['UTF8MB4_UNICODE_CI', 224],
+    ] as const) {
+      const c = await fx.connect({ charset });
+      const [, fields] = await c.query("SELECT 'x' AS a");
+      expect(fields[0]!.characterSet).toBe(id);
+      await c.end();
+    }
+  });
+
   it('follows USE to every shard', async () => {
     const c = await fx.connect();
     await c.query('USE mysql');
