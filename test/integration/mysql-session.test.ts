@@ -6,7 +6,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeColumnDefinition } from '../../src/protocol/mysql/columns.js';
-import { COM } from '../../src/protocol/mysql/constants.js';
+import { COM, TYPE } from '../../src/protocol/mysql/constants.js';
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { decodeTextRow } from '../../src/protocol/mysql/rows.js';
 import { encodeTextCommand } from '../../src/protocol/mysql/statements.js';
@@ -194,6 +194,33 @@ describe('session tracking', () => {
       'rows',
       { serverStatus: 2 },
     ]);
+  });
+});
+
+describe('MariaDB extended column metadata', () => {
+  it('JSON columns come back as JSON, in text and binary results (mysql2 tells them apart by it)', async () => {
+    const c = await fx.connect();
+    await c.query('CREATE TEMPORARY TABLE json_t (j JSON)');
+    await c.query('INSERT INTO json_t VALUES (?)', [JSON.stringify({ face: '\u{1F602}' })]);
+    const [text] = await c.query<RowDataPacket[]>('SELECT j FROM json_t');
+    const [binary] = await c.execute<RowDataPacket[]>('SELECT j FROM json_t');
+    expect(text[0]!.j).toEqual({ face: '\u{1F602}' });
+    expect(binary[0]!.j).toEqual({ face: '\u{1F602}' });
+    await c.end(); // the temporary table pins a connection of the small pool
+    // A client that does not ask for extended metadata (no CLIENT_MYSQL-less handshake) gets
+    // plain column definitions: the block the server sends shardgate is taken out.
+    const raw = await RawMysqlClient.connect(fx.port);
+    const res = await raw.command(
+      encodeTextCommand(COM.QUERY, "SELECT JSON_ARRAY(1) AS j, 'x' AS s"),
+      'result',
+    );
+    const defs = res.slice(1, 3).map((p) => decodeColumnDefinition(p.payload));
+    expect(defs.map((d) => [d.name, d.type, d.collation])).toEqual([
+      ['j', TYPE.VAR_STRING, 45],
+      ['s', TYPE.VAR_STRING, 45],
+    ]);
+    expect(decodeTextRow(res[4]!.payload, 2).map((v) => v?.toString())).toEqual(['[1]', 'x']);
+    raw.destroy();
   });
 });
 
