@@ -9,7 +9,7 @@ import net from 'node:net';
 import { ShardgateError } from '../errors.js';
 import type { RowBudget } from '../executor/merge-budget.js';
 import { nativeToken, rsaEncryptPassword, sha2Token } from '../protocol/mysql/auth-crypto.js';
-import { CAP, COM, DEFAULT_COLLATION, MARKER, STATUS } from '../protocol/mysql/constants.js';
+import { CAP, COM, DEFAULT_COLLATION, MARIADB_CAP, MARKER, STATUS } from '../protocol/mysql/constants.js';
 import {
   decodeAuthSwitchRequest,
   decodeHandshakeV10,
@@ -107,6 +107,8 @@ export class MysqlServerConnection {
   serverVersion = '';
   /** Capabilities in effect on this connection. */
   capabilities = 0;
+  /** MariaDB extended column metadata negotiated (requested whenever the server offers it). */
+  extendedMetadata = false;
   /** Status flags of the last response (IN_TRANS, AUTOCOMMIT, ...). */
   status: number = STATUS.AUTOCOMMIT;
   schema: string | null;
@@ -258,6 +260,9 @@ export class MysqlServerConnection {
               this.serverVersion = handshake.serverVersion;
               this.capabilities =
                 (BACKEND_CAPABILITIES | (this.foundRows ? CAP.FOUND_ROWS : 0)) & handshake.capabilities;
+              // Offered only with CLIENT_MYSQL clear, which the reply must leave clear too.
+              this.extendedMetadata = (handshake.mariadbCapabilities & MARIADB_CAP.EXTENDED_METADATA) !== 0;
+              if (this.extendedMetadata) this.capabilities &= ~CAP.LONG_PASSWORD;
               plugin = handshake.authPlugin;
               scramble = handshake.scramble;
               const tls = this.address.tls;
@@ -271,7 +276,7 @@ export class MysqlServerConnection {
                 );
               // SSLRequest, the TLS handshake, then the login packet with the next sequence id.
               this.capabilities |= CAP.SSL;
-              send(encodeSslRequest(this.capabilities, DEFAULT_COLLATION), next);
+              send(encodeSslRequest(this.capabilities, DEFAULT_COLLATION, this.mariadbCapabilities()), next);
               const afterTls = (next + 1) & 0xff;
               this.startTls(tls)
                 .then(() => send(this.handshakeResponse(plugin, scramble), afterTls))
@@ -330,10 +335,15 @@ export class MysqlServerConnection {
   }
 
   /** HandshakeResponse41 for the server's auth plugin. */
+  private mariadbCapabilities(): number {
+    return this.extendedMetadata ? MARIADB_CAP.EXTENDED_METADATA : 0;
+  }
+
   private handshakeResponse(plugin: string, scramble: Buffer): Buffer {
     const { user, password, database } = this.address;
     return encodeHandshakeResponse({
       capabilities: this.capabilities,
+      mariadbCapabilities: this.mariadbCapabilities(),
       maxPacketSize: 1 << 30,
       collation: DEFAULT_COLLATION,
       user,
@@ -399,6 +409,7 @@ export class MysqlServerConnection {
         shape,
         new ResultCollector({
           capabilities: this.capabilities,
+          extendedMetadata: this.extendedMetadata,
           binary,
           maxRows: options.maxRows ?? 100_000,
           ...(options.budget ? { budget: options.budget } : {}),

@@ -6,7 +6,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeColumnDefinition } from '../../src/protocol/mysql/columns.js';
-import { COM } from '../../src/protocol/mysql/constants.js';
+import { COM, TYPE } from '../../src/protocol/mysql/constants.js';
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { decodeTextRow } from '../../src/protocol/mysql/rows.js';
 import { encodeTextCommand } from '../../src/protocol/mysql/statements.js';
@@ -87,6 +87,21 @@ describe('session variables and schema', () => {
     expect(level).toBe('SERIALIZABLE');
   });
 
+  it("labels result columns with the handshake's collation, as the server does", async () => {
+    // mysql2's default is utf8mb4_unicode_ci (224); the server labels text columns with it.
+    // Alternating with utf8mb4_general_ci clients moves the shared connections back and forth.
+    for (const [charset, id] of [
+      ['UTF8MB4_UNICODE_CI', 224],
+      ['UTF8MB4_GENERAL_CI', 45],
+      ['UTF8MB4_UNICODE_CI', 224],
+    ] as const) {
+      const c = await fx.connect({ charset });
+      const [, fields] = await c.query("SELECT 'x' AS a");
+      expect(fields[0]!.characterSet).toBe(id);
+      await c.end();
+    }
+  });
+
   it('follows USE to every shard', async () => {
     const c = await fx.connect();
     await c.query('USE mysql');
@@ -153,6 +168,59 @@ describe('pinned sessions', () => {
     expect(Number(await value(c, 'SELECT count(*) FROM trending_topics'))).toBeGreaterThan(0);
     await c.query('UNLOCK TABLES');
     await c.end();
+  });
+});
+
+describe('session tracking', () => {
+  it("OKs carry no state-change marker the server would not send (shardgate's own tracking stays hidden)", async () => {
+    // mysql2 asks for CLIENT_SESSION_TRACK; the server's session_track_state_change is off by
+    // default, so a user variable or temporary table leaves SESSION_STATE_CHANGED unset.
+    const header = async (c: Awaited<ReturnType<MysqlProxyFixture['connect']>>, sql: string) => {
+      const [res] = await c.query(sql);
+      return (Array.isArray(res) ? res : [res]).map((r) =>
+        Array.isArray(r) ? 'rows' : { serverStatus: (r as { serverStatus: number }).serverStatus },
+      );
+    };
+    const direct = await fx.direct('s0-primary');
+    const proxied = await fx.connect({ multipleStatements: true });
+    for (const sql of ['SET @a = 1', 'CREATE TEMPORARY TABLE tracked_t (x int)', 'SET @b = 2']) {
+      const viaServer = await header(direct, sql);
+      expect(viaServer).toEqual([{ serverStatus: 2 }]);
+      expect(await header(proxied, sql)).toEqual(viaServer);
+    }
+    // Each result of a multi-statement query, as the server answers it (MORE_RESULTS on all but the last).
+    expect(await header(proxied, 'SET @c = 1; SELECT 1; SET @d = 2')).toEqual([
+      { serverStatus: 10 },
+      'rows',
+      { serverStatus: 2 },
+    ]);
+  });
+});
+
+describe('MariaDB extended column metadata', () => {
+  it('JSON columns come back as JSON, in text and binary results (mysql2 tells them apart by it)', async () => {
+    const c = await fx.connect();
+    await c.query('CREATE TEMPORARY TABLE json_t (j JSON)');
+    await c.query('INSERT INTO json_t VALUES (?)', [JSON.stringify({ face: '\u{1F602}' })]);
+    const [text] = await c.query<RowDataPacket[]>('SELECT j FROM json_t');
+    const [binary] = await c.execute<RowDataPacket[]>('SELECT j FROM json_t');
+    expect(text[0]!.j).toEqual({ face: '\u{1F602}' });
+    expect(binary[0]!.j).toEqual({ face: '\u{1F602}' });
+    await c.end(); // the temporary table pins a connection of the small pool
+    // A client that does not ask for extended metadata (no CLIENT_MYSQL-less handshake) gets
+    // plain column definitions: the block the server sends shardgate is taken out.
+    const raw = await RawMysqlClient.connect(fx.port);
+    const res = await raw.command(
+      encodeTextCommand(COM.QUERY, "SELECT JSON_ARRAY(1) AS j, 'x' AS s"),
+      'result',
+    );
+    const defs = res.slice(1, 3).map((p) => decodeColumnDefinition(p.payload));
+    expect(defs.map((d) => [d.name, d.type, d.collation])).toEqual([
+      ['j', TYPE.VAR_STRING, 45],
+      ['s', TYPE.VAR_STRING, 45],
+    ]);
+    expect(decodeTextRow(res[4]!.payload, 2).map((v) => v?.toString())).toEqual(['[1]', 'x']);
+    raw.destroy();
   });
 });
 

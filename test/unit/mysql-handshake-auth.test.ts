@@ -16,7 +16,7 @@ import {
   sha2Verifier,
   sha2Verify,
 } from '../../src/protocol/mysql/auth-crypto.js';
-import { CAP, SERVER_CAPABILITIES } from '../../src/protocol/mysql/constants.js';
+import { CAP, MARIADB_CAP, SERVER_CAPABILITIES } from '../../src/protocol/mysql/constants.js';
 import {
   decodeAuthSwitchRequest,
   decodeChangeUser,
@@ -116,6 +116,8 @@ describe('HandshakeResponse41', () => {
   it('round-trips our own encoding (the backend side) with 1-byte auth length', () => {
     const h = {
       capabilities: CAP.PROTOCOL_41 | CAP.SECURE_CONNECTION | CAP.PLUGIN_AUTH | CAP.CONNECT_WITH_DB,
+      // CLIENT_MYSQL (LONG_PASSWORD) clear: MariaDB's extended capabilities are read.
+      mariadbCapabilities: MARIADB_CAP.EXTENDED_METADATA,
       maxPacketSize: 1 << 24,
       collation: 45,
       user: 'root',
@@ -125,6 +127,9 @@ describe('HandshakeResponse41', () => {
       attributes: new Map<string, string>(),
     };
     expect(decodeHandshakeResponse(encodeHandshakeResponse(h))).toEqual(h);
+    // With CLIENT_MYSQL set the filler is not capabilities.
+    const mysqlClient = { ...h, capabilities: h.capabilities | CAP.LONG_PASSWORD };
+    expect(decodeHandshakeResponse(encodeHandshakeResponse(mysqlClient)).mariadbCapabilities).toBe(0);
   });
 
   it('refuses pre-4.1 clients with a ShardgateError', () => {

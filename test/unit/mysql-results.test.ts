@@ -9,6 +9,7 @@ import {
   decodeColumnDefinition,
   encodeColumnDefinition,
   textColumn,
+  withExtendedMetadata,
 } from '../../src/protocol/mysql/columns.js';
 import { CAP, COM, STATUS, TYPE } from '../../src/protocol/mysql/constants.js';
 import { PacketReader, PacketWriter } from '../../src/protocol/mysql/packet-io.js';
@@ -128,6 +129,28 @@ const col = (type: number, flags = 0, decimals = 0): ColumnDefinition => ({
   type,
   flags,
   decimals,
+});
+
+describe('MariaDB extended metadata in column definitions', () => {
+  const json: ColumnDefinition = { ...textColumn('j'), extended: Buffer.from('\x01\x04json', 'latin1') };
+
+  it('round-trips the block, and an empty one for columns without', () => {
+    expect(decodeColumnDefinition(encodeColumnDefinition(json, true), true)).toEqual(json);
+    const plain = textColumn('s');
+    expect(decodeColumnDefinition(encodeColumnDefinition(plain, true), true)).toEqual(plain);
+  });
+
+  it('is taken out for clients without it and added (empty) for clients with it', () => {
+    expect(withExtendedMetadata(encodeColumnDefinition(json, true), true, false)).toEqual(
+      encodeColumnDefinition(json, false),
+    );
+    const plain = textColumn('s');
+    expect(withExtendedMetadata(encodeColumnDefinition(plain), false, true)).toEqual(
+      encodeColumnDefinition(plain, true),
+    );
+    const same = encodeColumnDefinition(json, true);
+    expect(withExtendedMetadata(same, true, true)).toBe(same);
+  });
 });
 
 describe('rows', () => {

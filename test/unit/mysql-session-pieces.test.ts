@@ -31,6 +31,25 @@ describe('session variable replay', () => {
     expect(variablesDiff(have, have)).toBeNull();
   });
 
+  it('moves the character sets with SET NAMES ... COLLATE, which also sets the collation of results', () => {
+    const names = (coll: string) =>
+      new Map([
+        ['character_set_client', 'utf8mb4'],
+        ['character_set_results', 'utf8mb4'],
+        ['character_set_connection', 'utf8mb4'],
+        ['collation_connection', coll],
+      ]);
+    const want = new Map([...names('utf8mb4_unicode_ci'), ['time_zone', '+01:00']]);
+    expect(variablesDiff(want, names('utf8mb4_general_ci'))).toBe(
+      "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci', @@session.`time_zone` = '+01:00'",
+    );
+    // Mixed character sets: one variable at a time, as before.
+    const mixed = new Map([...names('utf8mb4_general_ci'), ['character_set_results', 'latin1']]);
+    expect(variablesDiff(mixed, names('utf8mb4_general_ci'))).toBe(
+      "SET @@session.`character_set_results` = 'latin1'",
+    );
+  });
+
   it('quotes values so they read the same in any sql_mode', () => {
     expect(variableLiteral('character_set_results', '')).toBe('NULL');
     expect(variableLiteral('sql_mode', "it's")).toBe("'it''s'");

@@ -19,7 +19,7 @@ import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { makeScramble } from './auth-crypto.js';
 import { AuthExchange, SHA2 } from './client-auth.js';
 import { CommandCycle } from './command-cycle.js';
-import { CAP, DEFAULT_COLLATION, SERVER_CAPABILITIES, STATUS } from './constants.js';
+import { CAP, DEFAULT_COLLATION, MARIADB_CAP, SERVER_CAPABILITIES, STATUS } from './constants.js';
 import { decodeChangeUser, decodeHandshakeResponse, encodeHandshakeV10, isSslRequest } from './handshake.js';
 import { type LogicalPacket, PacketFramer } from './packet-framer.js';
 import { framePayload, packetCount } from './packet-io.js';
@@ -42,6 +42,8 @@ export class MysqlClientSession implements KillTarget {
   private readonly framer: PacketFramer;
   private readonly scramble = makeScramble();
   private readonly capabilities: number;
+  /** MariaDB extended capabilities offered: extended metadata when the servers are MariaDB. */
+  private readonly mariadbCapabilities: number;
   private tlsDone = false;
   private pausedForTls = false;
   private startupTimer: NodeJS.Timeout | null;
@@ -60,7 +62,11 @@ export class MysqlClientSession implements KillTarget {
     this.log = services.log.child({ session: this.connectionId, protocol: 'mysql' });
     // Before login no packet may exceed the pre-auth cap (raised once authenticated).
     this.framer = new PacketFramer(Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes));
-    this.capabilities = SERVER_CAPABILITIES | (services.tls ? CAP.SSL : 0);
+    // A MariaDB server announces its extended capabilities by clearing CLIENT_MYSQL (bit 0).
+    this.mariadbCapabilities = /mariadb/i.test(services.server.version) ? MARIADB_CAP.EXTENDED_METADATA : 0;
+    this.capabilities =
+      (SERVER_CAPABILITIES & (this.mariadbCapabilities ? ~CAP.LONG_PASSWORD : ~0)) |
+      (services.tls ? CAP.SSL : 0);
     this.startupTimer = setTimeout(() => {
       this.fail(new ShardgateError('PROTOCOL_VIOLATION', { detail: 'login did not complete in time' }));
     }, services.config.limits.startupTimeoutMs);
@@ -72,7 +78,7 @@ export class MysqlClientSession implements KillTarget {
         connectionId: this.connectionId,
         scramble: this.scramble,
         capabilities: this.capabilities,
-        mariadbCapabilities: 0,
+        mariadbCapabilities: this.mariadbCapabilities,
         collation: DEFAULT_COLLATION,
         status: STATUS.AUTOCOMMIT,
         authPlugin: SHA2,
@@ -189,7 +195,14 @@ export class MysqlClientSession implements KillTarget {
       secure: () => this.tlsDone,
       onConfigProblem: (user, problem) => this.log.warn({ user, problem }, 'mysql login refused by config'),
       onSuccess: (user) =>
-        void this.onAuthenticated(user, response.database, response.collation, capabilities),
+        void this.onAuthenticated(
+          user,
+          response.database,
+          response.collation,
+          capabilities,
+          ((response.mariadbCapabilities ?? 0) & this.mariadbCapabilities & MARIADB_CAP.EXTENDED_METADATA) !==
+            0,
+        ),
       onFailure: (err) => this.fail(err),
     });
     this.auth.start();
@@ -222,6 +235,7 @@ export class MysqlClientSession implements KillTarget {
     database: string | null,
     collation: number,
     capabilities: number,
+    extendedMetadata: boolean,
   ): Promise<void> {
     this.auth = null;
     try {
@@ -232,6 +246,7 @@ export class MysqlClientSession implements KillTarget {
         connectionId: this.connectionId,
         user: user.name,
         capabilities,
+        extendedMetadata,
         collation,
         schema,
         charsetVars,

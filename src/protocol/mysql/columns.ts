@@ -17,9 +17,12 @@ export interface ColumnDefinition {
   decimals: number;
   /** COM_FIELD_LIST only: the column's default value. */
   defaultValue?: Buffer | null;
+  /** MariaDB extended metadata (type name, format such as json), as the server sent it. */
+  extended?: Buffer;
 }
 
-export function decodeColumnDefinition(payload: Buffer): ColumnDefinition {
+/** `extended`: the connection negotiated MariaDB's extended metadata (a block after the names). */
+export function decodeColumnDefinition(payload: Buffer, extended = false): ColumnDefinition {
   const r = new PacketReader(payload);
   const catalog = r.lenencString('the column catalog');
   const schema = r.lenencString('the column schema');
@@ -27,6 +30,7 @@ export function decodeColumnDefinition(payload: Buffer): ColumnDefinition {
   const orgTable = r.lenencString('the column original table');
   const name = r.lenencString('the column name');
   const orgName = r.lenencString('the column original name');
+  const ext = extended ? Buffer.from(r.lenencBytes('the extended metadata') ?? Buffer.alloc(0)) : null;
   const fixed = r.lenencInt('the fixed-fields length') ?? 0;
   const start = r.pos;
   const collation = r.u16('the column collation');
@@ -35,26 +39,50 @@ export function decodeColumnDefinition(payload: Buffer): ColumnDefinition {
   const flags = r.u16('the column flags');
   const decimals = r.u8('the column decimals');
   r.pos = Math.min(r.end, Math.max(r.pos, start + fixed));
-  return { catalog, schema, table, orgTable, name, orgName, collation, length, type, flags, decimals };
+  const c: ColumnDefinition = {
+    catalog,
+    schema,
+    table,
+    orgTable,
+    name,
+    orgName,
+    collation,
+    length,
+    type,
+    flags,
+    decimals,
+  };
+  if (ext && ext.length > 0) c.extended = ext;
+  return c;
 }
 
-export function encodeColumnDefinition(c: ColumnDefinition): Buffer {
+/** `extended`: the client negotiated MariaDB's extended metadata. */
+export function encodeColumnDefinition(c: ColumnDefinition, extended = false): Buffer {
   const w = new PacketWriter(64);
   w.lenencString(c.catalog)
     .lenencString(c.schema)
     .lenencString(c.table)
     .lenencString(c.orgTable)
     .lenencString(c.name)
-    .lenencString(c.orgName)
-    .u8(0x0c)
-    .u16(c.collation)
-    .u32(c.length)
-    .u8(c.type)
-    .u16(c.flags)
-    .u8(c.decimals)
-    .u16(0);
+    .lenencString(c.orgName);
+  if (extended) w.lenencBytes(c.extended ?? Buffer.alloc(0));
+  w.u8(0x0c).u16(c.collation).u32(c.length).u8(c.type).u16(c.flags).u8(c.decimals).u16(0);
   if (c.defaultValue !== undefined) w.lenencBytes(c.defaultValue);
   return w.payload();
+}
+
+/**
+ * A server's column definition for a client that negotiated MariaDB's extended metadata
+ * differently: the block after the six names added (empty) or removed, the rest kept as sent.
+ */
+export function withExtendedMetadata(payload: Buffer, fromServer: boolean, toClient: boolean): Buffer {
+  if (fromServer === toClient) return payload;
+  const r = new PacketReader(payload);
+  for (let i = 0; i < 6; i++) r.lenencBytes('a column name');
+  const at = r.pos;
+  if (toClient) return Buffer.concat([payload.subarray(0, at), Buffer.from([0]), payload.subarray(at)]);
+  r.lenencBytes('the extended metadata');
+  return Buffer.concat([payload.subarray(0, at), payload.subarray(r.pos)]);
 }
 
 /** A VARCHAR result column shardgate answers itself (SHOW shardgate.*, SHARDGATE EXPLAIN). */

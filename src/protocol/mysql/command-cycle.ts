@@ -155,7 +155,7 @@ export class CommandCycle {
   }
 
   reply(packet: LogicalPacket): ReplyWriter {
-    return new ReplyWriter((packet.lastSeq + 1) & 0xff, this.state.capabilities);
+    return new ReplyWriter((packet.lastSeq + 1) & 0xff, this.state.capabilities, this.state.extendedMetadata);
   }
 
   private async run(packet: LogicalPacket): Promise<void> {
@@ -475,6 +475,7 @@ export class CommandCycle {
         out,
         conn: binding.conn,
         clientCapabilities: this.state.capabilities,
+        clientExtendedMetadata: this.state.extendedMetadata,
         firstSeq,
         ...(clientStatementId !== undefined ? { clientStatementId } : {}),
         onDone: (outcome) => {

@@ -62,6 +62,15 @@ export const SERVER_CAPABILITIES =
   CAP.SESSION_TRACK |
   CAP.DEPRECATE_EOF;
 
+/**
+ * MariaDB's extended capabilities (the upper 32 bits, sent in filler bytes when CLIENT_MYSQL,
+ * bit 0, is clear). EXTENDED_METADATA adds each column's real type (json, uuid, inet6...) to
+ * its definition: MariaDB sends JSON as LONGTEXT, and clients tell JSON apart only by it.
+ */
+export const MARIADB_CAP = {
+  EXTENDED_METADATA: 0x8,
+} as const;
+
 /** Server status flags (OK / EOF packets). */
 export const STATUS = {
   IN_TRANS: 0x1,

@@ -86,6 +86,8 @@ export function decodeHandshakeV10(payload: Buffer): HandshakeV10 {
 
 export interface HandshakeResponse {
   capabilities: number;
+  /** MariaDB extended capabilities (sent when CLIENT_MYSQL, bit 0, is clear). */
+  mariadbCapabilities?: number;
   maxPacketSize: number;
   collation: number;
   user: string;
@@ -100,12 +102,13 @@ export function isSslRequest(payload: Buffer): boolean {
   return payload.length === 32 && (payload.readUInt32LE(0) & CAP.SSL) !== 0;
 }
 
-export function encodeSslRequest(capabilities: number, collation: number): Buffer {
+export function encodeSslRequest(capabilities: number, collation: number, mariadbCapabilities = 0): Buffer {
   return new PacketWriter(32)
     .u32(capabilities | CAP.SSL)
     .u32(0x1000000)
     .u8(collation)
-    .zeros(23)
+    .zeros(19)
+    .u32(mariadbCapabilities)
     .payload();
 }
 
@@ -119,7 +122,9 @@ export function decodeHandshakeResponse(payload: Buffer): HandshakeResponse {
   }
   const maxPacketSize = r.u32('the max packet size');
   const collation = r.u8('the collation');
-  r.skip(23, 'the reserved bytes');
+  r.skip(19, 'the reserved bytes');
+  const extended = r.u32('the extended capabilities');
+  const mariadbCapabilities = capabilities & CAP.LONG_PASSWORD ? 0 : extended;
   const user = r.nulString('the user name');
   let authResponse: Buffer;
   if (capabilities & CAP.PLUGIN_AUTH_LENENC_CLIENT_DATA) {
@@ -137,6 +142,7 @@ export function decodeHandshakeResponse(payload: Buffer): HandshakeResponse {
   if (capabilities & CAP.CONNECT_ATTRS && r.remaining > 0) readAttributes(r, attributes);
   return {
     capabilities,
+    mariadbCapabilities,
     maxPacketSize,
     collation,
     user,
@@ -161,7 +167,11 @@ function readAttributes(r: PacketReader, into: Map<string, string>): void {
 
 export function encodeHandshakeResponse(h: HandshakeResponse): Buffer {
   const w = new PacketWriter(128);
-  w.u32(h.capabilities).u32(h.maxPacketSize).u8(h.collation).zeros(23);
+  w.u32(h.capabilities)
+    .u32(h.maxPacketSize)
+    .u8(h.collation)
+    .zeros(19)
+    .u32(h.mariadbCapabilities ?? 0);
   w.nulString(h.user);
   if (h.capabilities & CAP.PLUGIN_AUTH_LENENC_CLIENT_DATA) w.lenencBytes(h.authResponse);
   else w.u8(h.authResponse.length).bytes(h.authResponse);

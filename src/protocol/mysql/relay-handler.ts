@@ -8,7 +8,7 @@
 //   - for clients without CLIENT_SESSION_TRACK, session tracking stripped from OK packets;
 //   - for COM_STMT_PREPARE, the statement id replaced with the client's.
 // It reports what the response changed: status flags, last_gtid, variables, schema, errors.
-import { type ColumnDefinition, decodeColumnDefinition } from './columns.js';
+import { type ColumnDefinition, decodeColumnDefinition, withExtendedMetadata } from './columns.js';
 import { CAP } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
 import { framePayload, packetCount } from './packet-io.js';
@@ -39,6 +39,8 @@ export interface RelayOutcome {
 export interface ConnectionStatus {
   readonly status: number;
   readonly lastOk: OkPacket | null;
+  /** Its column definitions carry MariaDB's extended metadata block. */
+  readonly extendedMetadata?: boolean;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface RelayOptions {
   out: ClientOutput;
   conn: ConnectionStatus;
   clientCapabilities: number;
+  /** The client negotiated MariaDB's extended column metadata. */
+  clientExtendedMetadata?: boolean;
   /** Sequence id of the first packet the client expects. */
   firstSeq: number;
   /** COM_STMT_PREPARE: the id the client will know the statement by. */
@@ -67,6 +71,8 @@ export class RelayHandler implements ResponseHandler {
   private seq: number;
   private readonly eofClient: boolean;
   private readonly trackClient: boolean;
+  private readonly clientExtended: boolean;
+  private readonly serverExtended: boolean;
   private inColumns = false;
   /** Prepare replies: which definitions an EOF must close for an EOF client. */
   private openDefs: 'params' | 'columns' | null = null;
@@ -90,6 +96,8 @@ export class RelayHandler implements ResponseHandler {
     this.seq = o.firstSeq & 0xff;
     this.eofClient = (o.clientCapabilities & CAP.DEPRECATE_EOF) === 0;
     this.trackClient = (o.clientCapabilities & CAP.SESSION_TRACK) !== 0;
+    this.clientExtended = o.clientExtendedMetadata ?? false;
+    this.serverExtended = o.conn.extendedMetadata ?? false;
   }
 
   onPacket(packet: LogicalPacket, role: PacketRole, final: boolean): void {
@@ -103,14 +111,14 @@ export class RelayHandler implements ResponseHandler {
         if (this.outcome.prepare) {
           if (this.openDefs === 'params') this.closeDefinitions();
           this.openDefs = 'columns';
-          this.outcome.prepare.columns.push(decodeColumnDefinition(p));
+          this.outcome.prepare.columns.push(decodeColumnDefinition(p, this.serverExtended));
         }
-        this.forward(packet);
+        this.forwardDefinition(packet);
         break;
       case 'param':
         this.openDefs = 'params';
-        this.outcome.prepare?.params.push(decodeColumnDefinition(p));
-        this.forward(packet);
+        this.outcome.prepare?.params.push(decodeColumnDefinition(p, this.serverExtended));
+        this.forwardDefinition(packet);
         break;
       case 'row':
         if (this.inColumns) this.endColumns();
@@ -121,13 +129,11 @@ export class RelayHandler implements ResponseHandler {
         this.track();
         if (this.eofClient)
           this.emit(encodeEof({ warnings: this.o.conn.lastOk?.warnings ?? 0, status: this.o.conn.status }));
-        else if (!this.trackClient) this.emit(this.stripped());
-        else this.forward(packet);
+        else this.forwardOk(packet);
         break;
       case 'ok':
         this.track();
-        if (this.trackClient) this.forward(packet);
-        else this.emit(this.stripped());
+        this.forwardOk(packet);
         break;
       case 'err':
         this.outcome.error = decodeErr(p);
@@ -190,9 +196,32 @@ export class RelayHandler implements ResponseHandler {
       this.outcome.opaqueStateChange = true;
   }
 
-  private stripped(): Buffer {
+  /** A column definition, with MariaDB's extended metadata block added or removed for the client. */
+  private forwardDefinition(packet: LogicalPacket): void {
+    if (this.serverExtended === this.clientExtended) this.forward(packet);
+    else this.emit(withExtendedMetadata(packet.payload, this.serverExtended, this.clientExtended));
+  }
+
+  /**
+   * An OK as the client would get it from the server: session tracking removed for clients
+   * without CLIENT_SESSION_TRACK, and for the others the state-change marker removed (shardgate
+   * turns session_track_state_change on for itself; the server's default is off, so a direct
+   * client sees no SESSION_STATE_CHANGED after `SET @a = 1` or CREATE TEMPORARY TABLE).
+   */
+  private forwardOk(packet: LogicalPacket): void {
     const ok = this.o.conn.lastOk!;
-    return encodeOk({ ...ok, session: null }, this.o.clientCapabilities);
+    const s = ok.session;
+    if (this.trackClient && !s?.stateChanged) {
+      this.forward(packet);
+      return;
+    }
+    const kept =
+      this.trackClient &&
+      s &&
+      (s.variables.length > 0 || s.schema !== null || s.gtids !== null || s.transactionState !== null)
+        ? { ...s, stateChanged: false }
+        : null;
+    this.emit(encodeOk({ ...ok, session: kept }, this.o.clientCapabilities));
   }
 
   /** EOF clients get an EOF between column definitions and rows. */

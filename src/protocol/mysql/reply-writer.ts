@@ -15,6 +15,8 @@ export class ReplyWriter {
   constructor(
     private seq: number,
     private readonly capabilities: number,
+    /** The client negotiated MariaDB's extended column metadata. */
+    private readonly extendedMetadata = false,
   ) {}
 
   get nextSeq(): number {
@@ -46,7 +48,7 @@ export class ReplyWriter {
     options: { binary?: boolean; warnings?: number } = {},
   ): this {
     this.packet(new PacketWriter(4).lenencInt(columns.length).payload());
-    for (const c of columns) this.packet(encodeColumnDefinition(c));
+    for (const c of columns) this.packet(encodeColumnDefinition(c, this.extendedMetadata));
     if (!(this.capabilities & CAP.DEPRECATE_EOF)) this.packet(encodeResultEnd(status, 0, 0));
     for (const row of rows) this.packet(options.binary ? encodeBinaryRow(row, columns) : encodeTextRow(row));
     return this.packet(encodeResultEnd(status, options.warnings ?? 0, this.capabilities));
@@ -55,7 +57,7 @@ export class ReplyWriter {
   /** Column definitions followed by an EOF unless the client deprecated it (prepare replies). */
   definitions(columns: readonly ColumnDefinition[], status: number): this {
     if (columns.length === 0) return this;
-    for (const c of columns) this.packet(encodeColumnDefinition(c));
+    for (const c of columns) this.packet(encodeColumnDefinition(c, this.extendedMetadata));
     if (!(this.capabilities & CAP.DEPRECATE_EOF)) this.packet(encodeResultEnd(status, 0, 0));
     return this;
   }

@@ -32,6 +32,8 @@ export interface CollectedResponse {
 
 export interface CollectorOptions {
   capabilities: number;
+  /** Column definitions carry MariaDB's extended metadata block. */
+  extendedMetadata?: boolean;
   /** Rows arrive in the binary protocol (COM_STMT_EXECUTE). */
   binary: boolean;
   /** Rows kept in memory; past it `onOverflow` is called once and rows are dropped. */
@@ -68,13 +70,13 @@ export class ResultCollector implements ResponseHandler {
         this.response.results.push(this.current);
         break;
       case 'column': {
-        const c = decodeColumnDefinition(p);
+        const c = decodeColumnDefinition(p, this.options.extendedMetadata);
         if (this.response.prepare) this.response.prepare.columns.push(c);
         else this.current?.columns?.push(c);
         break;
       }
       case 'param':
-        this.response.prepare?.params.push(decodeColumnDefinition(p));
+        this.response.prepare?.params.push(decodeColumnDefinition(p, this.options.extendedMetadata));
         break;
       case 'prepare-ok':
         this.response.prepare = { ok: decodePrepareOk(p), params: [], columns: [] };

@@ -28,14 +28,41 @@ export function variableLiteral(name: string, value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** What SET NAMES sets (and the handshake's collation). */
+const NAMES_VARIABLES = new Set([
+  'character_set_client',
+  'character_set_results',
+  'character_set_connection',
+  'collation_connection',
+]);
+
+/**
+ * `NAMES cs COLLATE coll` when the session's character sets are all one charset and that differs
+ * from the connection's: MariaDB then labels result columns with that collation (a handshake with
+ * utf8mb4_unicode_ci, 224, gives columns 224), where setting character_set_results by name gives
+ * the charset's default collation (45).
+ */
+function namesClause(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>): string | null {
+  const cs = want.get('character_set_client');
+  const coll = want.get('collation_connection');
+  if (!cs || !coll || want.get('character_set_results') !== cs || want.get('character_set_connection') !== cs)
+    return null;
+  if (coll !== cs && !coll.startsWith(`${cs}_`)) return null;
+  if (![...NAMES_VARIABLES].some((n) => have.get(n) !== want.get(n))) return null;
+  return `NAMES ${variableLiteral('names', cs)} COLLATE ${variableLiteral('names', coll)}`;
+}
+
 /** The statement that moves a connection's variables to the session's (null: nothing to do). */
 export function variablesDiff(
   want: ReadonlyMap<string, string>,
   have: ReadonlyMap<string, string>,
 ): string | null {
   const parts: string[] = [];
+  const names = namesClause(want, have);
+  if (names) parts.push(names);
   for (const [name, value] of want) {
     if (UNREPLAYED_VARIABLES.has(name) || have.get(name) === value) continue;
+    if (names && NAMES_VARIABLES.has(name)) continue;
     parts.push(`@@session.\`${name}\` = ${variableLiteral(name, value)}`);
   }
   for (const name of have.keys()) {

@@ -30,6 +30,8 @@ export interface MysqlSessionState {
   user: string;
   /** The client's capabilities intersected with ours. */
   capabilities: number;
+  /** MariaDB extended column metadata negotiated (column definitions carry the real type). */
+  extendedMetadata: boolean;
   /** COM_SET_OPTION can switch multi-statements on and off after login. */
   multiStatements: boolean;
   collation: number;
@@ -66,6 +68,7 @@ export function newSessionState(init: {
   connectionId: number;
   user: string;
   capabilities: number;
+  extendedMetadata?: boolean;
   collation: number;
   schema: string;
   charsetVars: Array<[string, string]>;
@@ -74,6 +77,7 @@ export function newSessionState(init: {
     connectionId: init.connectionId,
     user: init.user,
     capabilities: init.capabilities,
+    extendedMetadata: init.extendedMetadata ?? false,
     multiStatements: (init.capabilities & CAP.MULTI_STATEMENTS) !== 0,
     collation: init.collation,
     schema: init.schema,
