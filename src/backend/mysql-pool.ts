@@ -18,9 +18,13 @@ class MysqlDriver implements PoolDriver<MysqlServerConnection, boolean> {
     if (r.error) throw new Error(r.error.message);
   }
 
-  /** Reusable when no command waits for its response (no transaction, nothing pinned: the caller's). */
+  /**
+   * Reusable when no command waits for its response and no transaction is open (a connection given
+   * back inside one, e.g. under a client's autocommit=0, would hand the next user its locks and
+   * uncommitted rows); nothing pinned is the caller's business.
+   */
   reset(conn: MysqlServerConnection): boolean {
-    return conn.idle;
+    return conn.idle && !conn.inTransaction;
   }
 
   close(conn: MysqlServerConnection): void {

@@ -129,7 +129,11 @@ export class MysqlDecisionLog implements RecoveryLog {
   async decideCommit(gid: string, servers: readonly string[]): Promise<void> {
     const shard = homeShardOf(gid) ?? '';
     await this.ready(shard);
-    const r = await withMysqlPool(this.home(gid).pool, (c) => c.query(commitDecisionSqlMysql(gid, servers)));
+    // The pooled connection may carry a client's autocommit=0: COMMIT makes the decision durable
+    // either way (a no-op under autocommit), so recovery never acts on an uncommitted row.
+    const r = await withMysqlPool(this.home(gid).pool, (c) =>
+      c.query(`${commitDecisionSqlMysql(gid, servers)}; COMMIT`),
+    );
     if (r.error?.errno === ER_DUP_ENTRY) throw new DecisionTaken(gid);
     checkMysql(r);
   }
@@ -137,11 +141,12 @@ export class MysqlDecisionLog implements RecoveryLog {
   async resolve(gid: string): Promise<'commit' | 'abort'> {
     await this.ready(homeShardOf(gid) ?? '');
     // An abort that loses to a commit already written changes nothing: the first decision stands.
+    // COMMIT: the connection may carry a client's autocommit=0 (see decideCommit).
     const r = checkMysql(
       await withMysqlPool(this.home(gid).pool, (c) =>
         c.query(
           `INSERT IGNORE INTO ${TABLE} (gid, decision, participants) VALUES (${mysqlText(gid)}, 'abort', '');
-           SELECT decision FROM ${TABLE} WHERE gid = ${mysqlText(gid)}`,
+           SELECT decision FROM ${TABLE} WHERE gid = ${mysqlText(gid)}; COMMIT`,
         ),
       ),
     );

@@ -138,6 +138,24 @@ describe('MysqlPool', () => {
       await pool.close();
     }
   });
+
+  it('never hands out a connection given back inside a transaction (a client left autocommit=0)', async () => {
+    const pool = new MysqlPool(address, parseConfig(baseConfig()).pool);
+    try {
+      const a = await pool.acquire(false);
+      await a.exec("SET autocommit = 0; INSERT INTO kv VALUES (31, 'uncommitted', 31)");
+      expect(a.inTransaction).toBe(true);
+      pool.release(a);
+      const b = await pool.acquire(false);
+      expect(b).not.toBe(a);
+      // The row was never committed: the discarded connection's transaction rolled back.
+      const r = await b.exec('SELECT count(*) FROM kv WHERE id = 31');
+      expect(String(r.results[0]!.rows[0]![0])).toBe('0');
+      pool.release(b);
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 function baseConfig(): Record<string, unknown> {
