@@ -134,7 +134,9 @@ describe('fingerprint properties', () => {
     const encodings: Array<(v: string) => string> = [
       (v) => `'${v.replaceAll("'", "''")}'`,
       (v) => `E'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`,
-      (v) => (v.includes('$q$') ? `'${v.replaceAll("'", "''")}'` : `$q$${v}$q$`),
+      // A dollar-quoted body ends at the first `$q$`, also one that starts inside the value
+      // (v = '$q' gives `$q$$q$q$`: PostgreSQL reads '' then `q$`); such values are quoted plainly.
+      (v) => (`${v}$q$`.indexOf('$q$') < v.length ? `'${v.replaceAll("'", "''")}'` : `$q$${v}$q$`),
       (v) => (v.includes('$$') || v.endsWith('$') ? `'${v.replaceAll("'", "''")}'` : `$$${v}$$`),
     ];
     const shape = fingerprint("SELECT * FROM t WHERE a = 'x' AND b = 1 /* c */").text;
