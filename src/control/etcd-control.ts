@@ -26,6 +26,7 @@ export class EtcdControl implements ControlPlane {
   private readonly ns: Namespace;
   private watcher: Watcher | null = null;
   private lease: Lease | null = null;
+  private registering: Promise<void> | null = null;
   private self: MemberInfo | null = null;
   private apply: ((change: RuleChange) => void) | null = null;
   /** The newest revision of the rules this process has applied. */
@@ -97,17 +98,32 @@ export class EtcdControl implements ControlPlane {
       this.lease = null;
       void this.registerUntilDone();
     });
-    await lease.put(this.memberKey()).value(JSON.stringify(this.self));
+    try {
+      await lease.put(this.memberKey()).value(JSON.stringify(this.self));
+    } catch (err) {
+      // A failed put also makes etcd3 emit 'lost' on this lease; only this lease is dropped here,
+      // never one a later attempt has granted, and it is revoked so no orphan keeps a key alive.
+      if (this.lease === lease) this.lease = null;
+      void lease.revoke().catch(() => undefined);
+      throw err;
+    }
   }
 
-  private async registerUntilDone(): Promise<void> {
+  /** One registration loop at a time: a 'lost' event during a retry joins the running loop. */
+  private registerUntilDone(): Promise<void> {
+    this.registering ??= this.registerLoop().finally(() => {
+      this.registering = null;
+    });
+    return this.registering;
+  }
+
+  private async registerLoop(): Promise<void> {
     while (!this.closed && !this.lease) {
       try {
         await this.register();
         this.log.info({ id: this.self?.id }, 'control plane member registered again');
         return;
       } catch (err) {
-        this.lease = null;
         this.log.warn(
           { err: err instanceof Error ? err.message : String(err) },
           'control plane: register failed',

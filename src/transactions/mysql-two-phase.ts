@@ -164,9 +164,11 @@ export class MysqlDecisionLog implements RecoveryLog {
             { timeoutMs: 5_000 },
           ),
         ).catch(() => null);
-        // No table yet: nothing was ever decided there.
+        // No table yet: nothing was ever decided there. Any other error (access denied, a server
+        // going away) leaves this home out of this pass only, as the comment above promises.
         if (!r || r.error?.errno === ER_NO_SUCH_TABLE || r.error?.errno === ER_BAD_DB) return;
-        for (const row of checkMysql(r).results[0]?.rows ?? []) {
+        if (r.error) return;
+        for (const row of r.results[0]?.rows ?? []) {
           const servers = cellText(row[2]);
           out.push({
             gid: cellText(row[0]),
