@@ -82,6 +82,8 @@ export async function runProxy(
   const proxy = await startProxy(config, {
     log,
     workerIndex,
+    // Rule changes sent with persist: true are written back to this file.
+    configPath: configPath ?? null,
     ...(control ? { control } : {}),
     ...(shared.instanceId ? { instanceId: shared.instanceId } : {}),
     // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.

@@ -2,12 +2,13 @@
 // that used to end the process ("GET //["), and a bounded, seeded fuzz run of malformed requests.
 // The process must survive, keep answering the admin API, and a database session open throughout
 // must be unaffected.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { configForLocalShards } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { TEST_USERS } from '../support/proxy-fixture.js';
@@ -84,6 +85,21 @@ describe('admin HTTP robustness (shardgate start)', () => {
     expect(await adminGet('/healthz')).toBe(200);
     const r = await db.query('SELECT 41 + 1 AS n');
     expect(r.rows[0].n).toBe(42);
+  });
+
+  it('a rule change sent with persist: true is written to the config file the process started with', async () => {
+    const res = await fetch(`http://127.0.0.1:${proc.adminPort}/api/rules`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer fuzz-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'set-pool-size', shard: 's0', size: 7, persist: true }),
+    });
+    const body = (await res.json()) as { persisted?: boolean };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.persisted).toBe(true);
+    const written = parse(readFileSync(proc.configFile, 'utf8')) as {
+      shards: Array<{ name: string; poolSize?: number }>;
+    };
+    expect(written.shards.find((s) => s.name === 's0')?.poolSize).toBe(7);
   });
 
   it('survives a bounded fuzz run of malformed requests; other clients are unaffected', async () => {

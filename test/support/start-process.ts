@@ -9,6 +9,8 @@ import { repoRoot } from '../../src/local/local-config.js';
 
 export interface StartedProcess {
   child: ChildProcess;
+  /** The config file the process was started with (rule changes with persist write to it). */
+  configFile: string;
   postgresPort: number;
   adminPort: number;
   mysqlPort: number | null;
@@ -66,6 +68,7 @@ export async function startShardgateProcess(
   }
   return {
     child,
+    configFile: file,
     postgresPort: portOf('postgres front end listening') ?? 0,
     adminPort: portOf('admin HTTP listening') ?? 0,
     mysqlPort: portOf('mysql front end listening'),
