@@ -16,6 +16,23 @@ afterAll(async () => {
   await fx?.stop();
 });
 
+/** Polls every server of the fixture until `sql` is an active statement on one of them. */
+async function untilRunningSomewhere(sql: string): Promise<void> {
+  const servers = fx.cluster.shards.flatMap((s) => [s.primary, ...s.replicas]);
+  const clients = await Promise.all(servers.map((s) => fx.direct(s.name)));
+  for (let i = 0; i < 600; i++) {
+    for (const d of clients) {
+      const r = await d.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1",
+        [sql],
+      );
+      if (r.rows[0]?.n > 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${sql} never started on any server`);
+}
+
 describe('node-postgres through shardgate', () => {
   it('runs simple and extended queries', async () => {
     const c = await fx.client();
@@ -82,7 +99,9 @@ describe('node-postgres through shardgate', () => {
     const c = await fx.client();
     const started = Date.now();
     const slow = c.query('SELECT pg_sleep(20)');
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancel only once the statement runs on a server: a cancel that arrives first is a no-op (as
+    // on PostgreSQL), and a fixed sleep is not enough on a loaded machine.
+    await untilRunningSomewhere('SELECT pg_sleep(20)');
     // node-postgres cancels through a new connection carrying the BackendKeyData we issued.
     const canceller = new pg.Client({
       host: '127.0.0.1',
