@@ -2,7 +2,8 @@
 // directly and through shardgate in session and transaction pooling (issue 13). Nothing of the
 // suites is kept in this repository: give a checkout, or the script clones one at run time.
 // Run: npx vite-node bench/driver-suites.ts -- [postgresjs=<dir|git url>] [nodepg=<dir|git url>]
-//   [mysql2=<dir|git url>] [only=direct,session,transaction]  (mysql2: bench/lib/mysql2-suite.ts)
+//   [mysql2=<dir|git url> [mysql2files=<path part>,...]] [only=direct,session,transaction]
+//   (mysql2: bench/lib/mysql2-suite.ts)
 // Prints per target the tests passed and the names of those that failed (JSON at the end).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -160,7 +161,8 @@ const only = (args.get('only') ?? 'direct,session,transaction').split(',');
 const results: Record<string, SuiteResult[]> = {};
 if (args.get('postgresjs') || args.get('nodepg')) await runPostgresSuites();
 const mysql2Source = args.get('mysql2');
-if (mysql2Source) results.mysql2 = await runMysql2Suites(mysql2Source, only, logDir);
+const mysql2Files = args.get('mysql2files')?.split(',') ?? null;
+if (mysql2Source) results.mysql2 = await runMysql2Suites(mysql2Source, only, logDir, mysql2Files);
 console.log(JSON.stringify(results, null, 2));
 
 async function runPostgresSuites(): Promise<void> {

@@ -349,4 +349,20 @@ describe('commands', () => {
     await expect(victim.query('SELECT 1')).rejects.toBeTruthy();
     expect(Number(await value(killer, 'SELECT 8'))).toBe(8);
   });
+
+  it('KILL of a shardgate connection id inside a multi-statement query (mysql2 test-pool-disconnect)', async () => {
+    const victim = await fx.connect();
+    const killer = await fx.connect({ multipleStatements: true });
+    const [results] = await killer.query<RowDataPacket[][]>('KILL ?; SELECT 5 AS v', [victim.threadId]);
+    // The KILL's OK, then the SELECT's rows, in one response.
+    expect(results).toHaveLength(2);
+    expect(results[1]![0]!.v).toBe(5);
+    await expect(victim.query('SELECT 1')).rejects.toBeTruthy();
+    // An id that names no session stops the query at the KILL, as a server does.
+    await expect(killer.query('KILL 4242; SELECT 6')).rejects.toMatchObject({ errno: 1094 });
+    // A KILL behind another statement is refused before anything runs (never sent to a server).
+    await expect(killer.query('SELECT 7; KILL 4242')).rejects.toMatchObject({ errno: 1235 });
+    const [again] = await killer.query<RowDataPacket[][]>('SELECT 9 AS v; SELECT 10 AS w');
+    expect(again[1]![0]!.w).toBe(10);
+  });
 });

@@ -28,10 +28,10 @@ import {
   refuseAcrossShards,
 } from './distributed-commit.js';
 import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
-import { killCommand, parseKill, runKill } from './kill.js';
+import { applyKill, killCommand, type LeadingKills, leadingKills, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
 import type { LogicalPacket } from './packet-framer.js';
-import { PacketReader } from './packet-io.js';
+import { framePayload, PacketReader } from './packet-io.js';
 import { PreparedStatements } from './prepared-statements.js';
 import { RelayHandler, type RelayOutcome } from './relay-handler.js';
 import { ReplyWriter } from './reply-writer.js';
@@ -258,6 +258,13 @@ export class CommandCycle {
           'several statements in one query need the client flag CLIENT_MULTI_STATEMENTS (mysql2: multipleStatements: true); send one statement at a time',
       });
     }
+    if (statements.length > 1) {
+      const split = leadingKills(sql);
+      if (split) {
+        await this.killsThenRest(packet, split);
+        return;
+      }
+    }
     this.checkLostTransaction(statements);
     if (answerLocally(this, packet, statements)) return;
     for (const s of statements) {
@@ -283,6 +290,35 @@ export class CommandCycle {
     };
     const target = chooseTarget(statements, this.crossShardAllowed);
     await this.runSingleRetrying(packet, packet.raw, 'result', statements, target, replan);
+  }
+
+  /**
+   * `KILL a; ...`: each KILL answered here (an OK saying more results follow, or the ERR that
+   * ends the query, as a server stops at a failing statement), then the rest run as a query of
+   * its own whose replies continue the sequence ids.
+   */
+  private async killsThenRest(packet: LogicalPacket, split: LeadingKills): Promise<void> {
+    let at = packet;
+    for (let i = 0; i < split.kills.length; i++) {
+      try {
+        if (applyKill(this, split.kills[i]!) === 'closed') return;
+      } catch (err) {
+        this.replyError(at, err);
+        return;
+      }
+      const more = i < split.kills.length - 1 || split.rest !== null;
+      const reply = this.reply(at).ok(localStatus(this.state) | (more ? STATUS.MORE_RESULTS_EXISTS : 0));
+      this.session.write(reply.bytes());
+      at = { ...at, lastSeq: reply.nextSeq - 1 };
+    }
+    if (split.rest === null) return;
+    const payload = Buffer.concat([Buffer.of(COM.QUERY), Buffer.from(split.rest, 'utf8')]);
+    const rest: LogicalPacket = { seq: 0, lastSeq: at.lastSeq, payload, raw: framePayload(payload, 0) };
+    try {
+      await this.query(rest);
+    } catch (err) {
+      this.replyError(rest, err);
+    }
   }
 
   /** What the router needs of the session (session-state.ts), with its cross-shard transaction. */

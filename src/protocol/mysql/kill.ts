@@ -6,6 +6,7 @@
 import { MysqlServerConnection } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { ShardgateError } from '../../errors.js';
+import { fingerprintMysql } from '../../sql/mysql/fingerprint-mysql.js';
 import type { CommandCycle } from './command-cycle.js';
 import type { LogicalPacket } from './packet-framer.js';
 import type { KillTarget } from './services.js';
@@ -41,6 +42,12 @@ export async function runKill(
   packet: LogicalPacket,
   request: KillRequest,
 ): Promise<void> {
+  if (applyKill(cycle, request) === 'closed') return;
+  cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
+}
+
+/** Kills the target (throws when there is none or it is not the user's); 'closed' when it was the caller. */
+export function applyKill(cycle: CommandCycle, request: KillRequest): 'closed' | 'done' {
   const target = findTarget(cycle, request.id);
   if (!target) throw new ShardgateError('MYSQL_NO_SUCH_THREAD', { id: request.id });
   if (target.user !== cycle.state.user) throw new ShardgateError('MYSQL_KILL_DENIED', { id: request.id });
@@ -48,11 +55,48 @@ export async function runKill(
     target.killQuery();
   } else if (target.connectionId === cycle.state.connectionId) {
     cycle.session.close();
-    return;
+    return 'closed';
   } else {
     target.killConnection();
   }
-  cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
+  return 'done';
+}
+
+/** A multi-statement query's leading KILLs and the text after them (null: no KILL in it). */
+export interface LeadingKills {
+  kills: KillRequest[];
+  /** The rest of the text from the first other statement, or null when only KILLs. */
+  rest: string | null;
+}
+
+/**
+ * Splits `KILL a; KILL b; SELECT ...` (mysql2's pool tests send `kill ?; select sleep(0.05)`).
+ * The ids are shardgate's, so a KILL must never reach a server, where the same number names
+ * another connection, maybe someone else's. shardgate runs the leading KILLs itself and the
+ * rest on a server; a KILL after another statement would have to run between two server
+ * results, which shardgate does not do: such a query is refused whole, before anything runs.
+ */
+export function leadingKills(sql: string): LeadingKills | null {
+  if (!/kill/i.test(sql)) return null;
+  const spans = fingerprintMysql(sql).statements;
+  const kills: KillRequest[] = [];
+  let rest: number | null = null;
+  for (const span of spans) {
+    const kill = parseKill(sql.slice(span.start, span.end));
+    if (!kill) {
+      rest ??= span.start;
+      continue;
+    }
+    if (rest !== null) {
+      throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+        detail:
+          'KILL after another statement in one multi-statement query (shardgate runs KILL itself); send the KILL first or as a query of its own',
+      });
+    }
+    kills.push(kill);
+  }
+  if (kills.length === 0) return null;
+  return { kills, rest: rest === null ? null : sql.slice(rest) };
 }
 
 /** Runs one statement (a KILL) on its own short-lived connection to a server. */
