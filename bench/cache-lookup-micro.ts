@@ -1,6 +1,6 @@
 // Micro benchmark: the result cache's hit-path lookup (serveBeforePlanning) while the cache holds
 // an entry, for a unit whose statement was never cached (the common case: stopped by the hint)
-// and for a cached statement with other parameters (hint matches: the SHA-256 key is built and
+// and for a cached statement with other parameters (hint matches: the key is built and
 // looked up, which every unit paid before the hint). Timed by CPU time. No I/O, no assertions.
 // Run: npx vite-node bench/cache-lookup-micro.ts
 import { PgResultCache } from '../src/cache/pg-result-cache.js';
@@ -83,6 +83,36 @@ await cache.run(
 );
 if (cache.store.isEmpty()) throw new Error('the cache did not take the entry (check the policy)');
 
+// Hits among many entries (the zipfian bench holds ~6,000): every key of `hot` is stored, then
+// served before planning in turn (a hit replays into the no-op session above).
+const ENTRIES = 6_000;
+const hot = Array.from({ length: ENTRIES }, (_, i) => unit(cached, 10_000 + i));
+for (const u of hot) {
+  await cache.run(
+    cycle,
+    u,
+    [
+      {
+        sql: cached,
+        facts: {
+          kind: 'read',
+          tables: ['pgbench_branches'],
+          functions: [],
+          locking: false,
+          modifyingCte: false,
+        },
+        plan: { type: 'single', write: false, level: 'eventual' },
+      },
+    ] as never,
+    { shard: 's0', server: 's0-primary', role: 'primary' },
+    async () => {
+      cycle.session.write(Buffer.from([0x5a, 0, 0, 0, 5, 0x49]));
+    },
+  );
+}
+// Zipf-like reuse: most hits go to a few keys (the case where moving an entry to the LRU end is wasted).
+const hotOrder = Array.from({ length: 4096 }, (_, i) => Math.floor(ENTRIES * (i / 4096) ** 4));
+
 const accounts = Array.from({ length: 1000 }, (_, i) =>
   unit('SELECT abalance FROM pgbench_accounts WHERE aid = $1;', i + 1),
 );
@@ -98,11 +128,20 @@ for (let round = 0; round < 3; round++) {
     'cpu',
   );
   measureBatches(
-    'cached statement, other parameter (key hashed)',
+    'cached statement, other parameter (key built)',
     40,
     2_000,
     (i) => {
       cache.serveBeforePlanning(cycle, branches[i % 1000]!);
+    },
+    'cpu',
+  );
+  measureBatches(
+    `hit among ${ENTRIES} entries (skewed reuse)`,
+    40,
+    2_000,
+    (i) => {
+      if (!cache.serveBeforePlanning(cycle, hot[hotOrder[i % 4096]!]!)) throw new Error('expected a hit');
     },
     'cpu',
   );

@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { intOption, numberOption } from '../lib/cli-args.js';
-import { adminJson, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
+import { adminJson, DEMO_DATABASE, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { median } from '../lib/stats.js';
+import type { PgEndpoint } from '../lib/target.js';
 import { WireClient } from '../lib/wire-client.js';
 import { Zipf } from '../lib/zipf.js';
+import { type PgbenchPair, pgbenchPair } from './cache-pgbench.js';
 
 interface CacheOptions {
   keys: number;
@@ -21,6 +23,9 @@ interface CacheOptions {
   seed: number;
   /** A checkout of an older build (dist/ built): its hits are timed against this build's. */
   before: string | null;
+  /** pgbench rounds (each: a run of every kind) per protocol mode, and seconds per run; 0 rounds skips. */
+  pgbenchRounds: number;
+  pgbenchSeconds: number;
 }
 
 interface CacheApi {
@@ -32,6 +37,9 @@ interface CacheApi {
 
 const CACHED = 'SELECT item_id, score FROM recommendations WHERE user_id = $1';
 const UNCACHED = 'SELECT post_id FROM likes WHERE user_id = $1';
+// pgbench sends the same text every time: the value is in it.
+const CACHED_LITERAL = 'SELECT item_id, score FROM recommendations WHERE user_id = 1';
+const UNCACHED_LITERAL = 'SELECT post_id FROM likes WHERE user_id = 1';
 
 export async function runCacheScenario(o: CacheOptions, tell: (line: string) => void): Promise<unknown> {
   tell('starting 2 shards x (primary + replica) and loading the demo data ...');
@@ -73,6 +81,7 @@ export async function runCacheScenario(o: CacheOptions, tell: (line: string) => 
           hit: () => wire.roundTrip(cachedBytes),
           replica: () => wire.roundTrip(uncachedBytes),
         });
+        const viaPgbench = o.pgbenchRounds > 0 ? await wireFigures(topology, proxy.endpoint, o, tell) : null;
         const againstBefore = o.before
           ? await hitsAgainstBefore(
               topology,
@@ -87,7 +96,12 @@ export async function runCacheScenario(o: CacheOptions, tell: (line: string) => 
           options: o,
           zipfian: { reads: o.ops, hits, misses, hitRatio: hits / Math.max(1, hits + misses) },
           cache: { entries: after.entries, bytes: after.bytes },
-          latencyAtOneClient: { viaDriver, viaWire, viaDriverOneByOne },
+          latencyAtOneClient: {
+            viaDriver,
+            viaWire,
+            viaDriverOneByOne,
+            ...(viaPgbench ? { viaPgbench } : {}),
+          },
           ...(againstBefore ? { hitAgainstBeforeBuild: againstBefore } : {}),
           // Machine load (1, 5, 15 min) at the end: ratios are taken under whatever load there was.
           loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
@@ -102,6 +116,39 @@ export async function runCacheScenario(o: CacheOptions, tell: (line: string) => 
   } finally {
     await topology.stop();
   }
+}
+
+/** The pgbench figures (cache-pgbench.ts) in both protocol modes; the direct run reads the replica that serves user 1's likes. */
+async function wireFigures(
+  topology: Parameters<typeof startShardgateOn>[0],
+  endpoint: PgEndpoint,
+  o: CacheOptions,
+  tell: (line: string) => void,
+): Promise<PgbenchPair[]> {
+  const shard = topology.ownerOf('likes', 1);
+  const replica = topology.cluster.shards.find((s) => s.name === shard)?.replicas[0];
+  if (!replica) throw new Error(`no replica of ${shard} for the direct pgbench run`);
+  const direct: PgEndpoint = {
+    host: replica.host,
+    port: replica.port,
+    user: 'postgres',
+    database: DEMO_DATABASE,
+  };
+  const figures: PgbenchPair[] = [];
+  for (const mode of ['simple', 'extended'] as const) {
+    tell(`pgbench -M ${mode}: ${o.pgbenchRounds} rounds of ${o.pgbenchSeconds} s per kind, alternated ...`);
+    figures.push(
+      await pgbenchPair(
+        {
+          hit: { sql: CACHED_LITERAL, endpoint },
+          replica: { sql: UNCACHED_LITERAL, endpoint },
+          directReplica: { sql: UNCACHED_LITERAL, endpoint: direct },
+        },
+        { rounds: o.pgbenchRounds, seconds: o.pgbenchSeconds, mode },
+      ),
+    );
+  }
+  return figures;
 }
 
 /**
@@ -228,6 +275,16 @@ export function registerCacheCommand(program: Command): void {
     )
     .option('--seed <n>', 'random seed (default 1)', intOption('--seed', 0, 2 ** 31 - 1))
     .option('--before <checkout>', 'also time hits through the build of this checkout (dist/ built)')
+    .option(
+      '--pgbench-rounds <n>',
+      'pgbench rounds per protocol mode, hit against replica read (default 5; 0 skips)',
+      intOption('--pgbench-rounds', 0, 1000),
+    )
+    .option(
+      '--pgbench-seconds <n>',
+      'seconds per pgbench run (default 5)',
+      intOption('--pgbench-seconds', 1, 600),
+    )
     .action(async (raw: Partial<CacheOptions>) => {
       const options: CacheOptions = {
         keys: raw.keys ?? 10_000,
@@ -236,6 +293,8 @@ export function registerCacheCommand(program: Command): void {
         latencyOps: raw.latencyOps ?? 2_000,
         seed: raw.seed ?? 1,
         before: raw.before ?? null,
+        pgbenchRounds: raw.pgbenchRounds ?? 5,
+        pgbenchSeconds: raw.pgbenchSeconds ?? 5,
       };
       const report = await runCacheScenario(options, (line) => process.stderr.write(`${line}\n`));
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,17 +1,18 @@
 // The result cache on the PostgreSQL query path. A unit is cached when it is one read at the
 // eventual or weak level, outside a transaction, of tables whose data types all set cacheTtlMs,
 // without locking, with only functions known to be deterministic, sent as a simple Query or as
-// Parse (unnamed) + Bind + Describe + Execute + Sync. The key is a hash of the client's message
+// Parse (unnamed) + Bind + Describe + Execute + Sync. The key is the client's message
 // bytes (text and parameters), user, database, every session setting (search_path among them)
-// and the session's routing context (VIP, realtime, ...). A hit replays the response bytes the
+// and the session's routing context (VIP, realtime, ...), kept as a string of those bytes (a
+// SHA-256 of it only for the shared tier). A hit replays the response bytes the
 // first execution sent to the client, without a server.
 // Hits are served before parsing and planning (serveBeforePlanning): an entry exists only for a
 // key whose unit passed every check above, and everything those checks read is either in the key
 // (the statement's bytes, settings, context), fixed by the config (a new config empties the
 // cache) or the session's transaction state, which is checked again on every lookup.
-// Before the key is built and hashed, a 32-bit hash of the unit's first message (the statement
+// Before the key is built, a 32-bit hash of the unit's first message (the statement
 // text) must be the hint of some entry (ResultStore.mayHold): statements never cached cost a
-// short byte loop, not a SHA-256 of the unit and the session's settings.
+// short byte loop, not building the key from the unit and the session's settings.
 // Write-through data types: every write shardgate routes to a table drops that table's entries
 // when the write's unit ends (and again when its transaction ends).
 import { hash } from 'node:crypto';
@@ -241,7 +242,8 @@ export class PgResultCache {
         ? target
         : primaryOf(cycle, target);
     if (ticket === null) return execute(fresh());
-    const shared = this.shared ? await this.shared.lookup(key, policy.tables) : null;
+    const redisKey = this.shared ? sharedKey(key) : '';
+    const shared = this.shared ? await this.shared.lookup(redisKey, policy.tables) : null;
     if (shared !== null) {
       shared.positions.forEach((p, i) => {
         this.noteWritePositions([policy.tables[i]!], new Map(Object.entries(p)));
@@ -261,7 +263,7 @@ export class PgResultCache {
       ticket,
       policy.ttlMs,
       () => execute(server),
-      (response) => shared && this.shared?.store(key, shared.generations, response, policy.ttlMs),
+      (response) => shared && this.shared?.store(redisKey, shared.generations, response, policy.ttlMs),
     );
   }
 
@@ -433,7 +435,16 @@ function cacheableFrames(unit: Unit): boolean {
   return parse.length > 5 && parse[5] === 0 && bind.length > 6 && bind[5] === 0 && bind[6] === 0;
 }
 
-/** SHA-256 of the session's identity, settings and routing context, and the unit's bytes. */
+/** Reused for building keys: one allocation, grown when a unit is larger. */
+let keyScratch = Buffer.allocUnsafe(4096);
+
+/**
+ * The local key: the session's identity, settings and routing context, then the unit's message
+ * bytes, as one latin1 string (a byte per character). No hash on the hit path: the Map hashes the
+ * string once, and equal strings mean equal bytes (no collisions to reason about). Every field is
+ * NUL-terminated (none can hold a NUL) and every frame carries its own length, so two different
+ * sessions or units never give the same string. The shared tier hashes it (sharedKey) when asked.
+ */
 function cacheKey(state: SessionState, unit: Unit): string {
   const c = state.context;
   let session = `${state.user}\0${state.database}\0${c.vip ? 1 : 0}${c.realtime ? 1 : 0}${c.batterySaving ? 1 : 0}\0${c.consistency ?? ''}\0${c.shard ?? ''}\0${c.role ?? ''}\0`;
@@ -442,9 +453,17 @@ function cacheKey(state: SessionState, unit: Unit): string {
     const names = [...settings.keys()].sort();
     for (const k of names) session += `${k}=${settings.get(k)}\0`;
   }
-  const parts: Buffer[] = [Buffer.from(session)];
-  for (const frame of unit.frames) parts.push(frame.bytes);
-  return hash('sha256', Buffer.concat(parts), 'base64');
+  let size = Buffer.byteLength(session);
+  for (const frame of unit.frames) size += frame.bytes.length;
+  if (size > keyScratch.length) keyScratch = Buffer.allocUnsafe(Math.max(size, keyScratch.length * 2));
+  let at = keyScratch.write(session, 0, 'utf8');
+  for (const frame of unit.frames) at += frame.bytes.copy(keyScratch, at);
+  return keyScratch.toString('latin1', 0, at);
+}
+
+/** The key in Redis: a SHA-256 of the local key's bytes (short, and the same on every instance). */
+function sharedKey(key: string): string {
+  return hash('sha256', Buffer.from(key, 'latin1'), 'base64');
 }
 
 /**

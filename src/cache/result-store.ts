@@ -17,6 +17,8 @@ interface Entry {
   tables: readonly string[];
   expiresAt: number;
   bytes: number;
+  /** `placed` when the entry was last put at the end of the LRU order (see lookup). */
+  placedAt: number;
 }
 
 export interface ResultStoreOptions {
@@ -57,6 +59,8 @@ export class ResultStore {
   /** Bumped by clear(): fills started before it are not stored. */
   private epoch = 0;
   private bytes = 0;
+  /** Counts every placement at the end of the LRU order (store, or a hit that moves its entry). */
+  private placed = 0;
   private readonly counters = { hits: 0, misses: 0, invalidations: 0, evictions: 0 };
   private readonly now: () => number;
 
@@ -88,9 +92,16 @@ export class ResultStore {
   lookup(key: string): Buffer | null {
     const e = this.entries.get(key);
     if (e === undefined || e.expiresAt <= this.now()) return null;
-    // Most recently used last: eviction takes from the front.
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    // Most recently used last: eviction takes from the front. An entry placed within the last half
+    // of the map's placements is already in the newer half of the order and stays where it is:
+    // moving it on every hit (a Map delete + set) leaves deleted slots that make V8 rebuild the
+    // whole table every so often, which was most of a hit's lookup cost with thousands of entries.
+    // Eviction is LRU to within that half: fewer than size/2 entries were placed after a skipped one.
+    if (this.placed - e.placedAt > this.entries.size >>> 1) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      e.placedAt = ++this.placed;
+    }
     this.counters.hits++;
     return e.value;
   }
@@ -157,6 +168,7 @@ export class ResultStore {
         tables: ticket.tables,
         expiresAt: this.now() + ttlMs,
         bytes,
+        placedAt: ++this.placed,
       };
       this.entries.set(ticket.key, entry);
       this.hints.set(ticket.hint, (this.hints.get(ticket.hint) ?? 0) + 1);

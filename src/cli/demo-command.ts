@@ -1,5 +1,8 @@
 // `shardgate demo` (what `npm start` runs): a local topology of 2 shards, each a primary and one
 // replica, the demo schema with sample rows, and the proxy on 6432. Ctrl-C stops everything.
+// `--instances N` (2 or more) starts N proxies in front of the same shards that share the result
+// cache's Redis tier (cache.shared), with a redis-server of the demo's own on a free loopback port:
+// a write through one instance drops the others' cached reads of that table.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -7,16 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
+import type { ShardgateConfig } from '../config/schema.js';
 import { loadDemoData } from '../local/demo-data.js';
 import { DEMO_OPS_ROLE, pgOpsRoleSql } from '../local/demo-roles.js';
 import { configForLocalShards, evenKeyRanges } from '../local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
+import { startRedisServer } from '../local/redis-server.js';
 import { createLogger } from '../log.js';
 import { writePrivateFile } from '../private-files.js';
 import { installLastResortHandlers } from '../process-guard.js';
-import { startProxy } from '../proxy.js';
+import { type ProxyHandle, startProxy } from '../proxy.js';
 
 interface DemoOptions {
   shards: string;
@@ -28,7 +33,11 @@ interface DemoOptions {
   spares: string;
   mysql: boolean;
   mysqlPort: string;
+  instances: string;
 }
+
+/** Most proxy instances the demo starts (each is a full proxy process's worth of work). */
+const MAX_INSTANCES = 4;
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -42,6 +51,11 @@ export function registerDemoCommand(program: Command): void {
     .option('--spares <n>', 'spare servers to start as split targets', '0')
     .option('--no-mysql', 'do not start the MySQL side (MariaDB shards and the MySQL port)')
     .option('--mysql-port <port>', 'MySQL port of the proxy', '6033')
+    .option(
+      '--instances <n>',
+      `proxy instances (1-${MAX_INSTANCES}); 2 or more share the result cache through a local redis-server, on consecutive ports`,
+      '1',
+    )
     .option('--state-file <path>', 'write the running topology as JSON here once ready')
     .action(async (opts: DemoOptions) => {
       await runDemo(opts);
@@ -51,6 +65,11 @@ export function registerDemoCommand(program: Command): void {
 async function runDemo(opts: DemoOptions): Promise<void> {
   const log = createLogger(process.env.SHARDGATE_LOG_LEVEL ?? 'info');
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const instances = Number(opts.instances);
+  if (!Number.isInteger(instances) || instances < 1 || instances > MAX_INSTANCES) {
+    process.stderr.write(`shardgate demo: --instances must be a whole number from 1 to ${MAX_INSTANCES}\n`);
+    process.exit(2);
+  }
   say('shardgate demo: starting local PostgreSQL servers...');
   const cluster = await startPostgresCluster({
     shards: Number(opts.shards),
@@ -84,6 +103,14 @@ async function runDemo(opts: DemoOptions): Promise<void> {
       } catch (err) {
         say(`shardgate demo: MySQL side skipped: ${err instanceof Error ? err.message : String(err)}`);
       }
+    }
+    // Several instances share the result cache through Redis (README "Result cache").
+    let redisUrl: string | null = null;
+    if (instances > 1) {
+      say('shardgate demo: starting a local redis-server for the shared cache tier...');
+      const redis = await startRedisServer();
+      cleanups.push(() => redis.stop());
+      redisUrl = redis.url;
     }
     const mysqlRanges = evenKeyRanges(mariadb?.shards.length ?? 1);
     const adminToken = randomBytes(12).toString('hex');
@@ -121,6 +148,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
             spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
           },
+          ...(redisUrl ? { cache: { shared: { redis: redisUrl } } } : {}),
         },
       },
     );
@@ -131,20 +159,38 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     // the application's `app` is a role of its own (src/local/demo-roles.ts).
     const servers = [...cluster.shards.map((s) => s.primary), ...spares];
     await Promise.all(servers.map((s) => runAsSuperuser(s, pgOpsRoleSql(config.backend.database))));
-    const proxy = await startProxy(
-      { ...config, backend: { ...config.backend, user: DEMO_OPS_ROLE, password: '' } },
-      { log },
-    );
-    cleanups.push(() => proxy.close());
+    const proxies: ProxyHandle[] = [];
+    for (let i = 0; i < instances; i++) {
+      const started = await startProxy(
+        { ...instanceConfig(config, i), backend: { ...config.backend, user: DEMO_OPS_ROLE, password: '' } },
+        { log },
+      );
+      cleanups.push(() => started.close());
+      proxies.push(started);
+    }
+    const proxy = proxies[0]!;
     installLastResortHandlers(log);
     const pgUrl = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
-    const mysqlUrl = proxy.mysql ? `mysql://app:app@127.0.0.1:${proxy.mysql.port}/shardgate` : null;
-    const state = {
-      proxy: {
-        postgres: { host: '127.0.0.1', port: proxy.postgres.port, url: pgUrl },
-        mysql: proxy.mysql ? { host: '127.0.0.1', port: proxy.mysql.port, url: mysqlUrl } : null,
-        admin: { url: proxy.admin ? `http://127.0.0.1:${proxy.admin.port}` : null, token: adminToken },
+    const endpoints = (p: ProxyHandle) => ({
+      postgres: {
+        host: '127.0.0.1',
+        port: p.postgres.port,
+        url: `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`,
       },
+      mysql: p.mysql
+        ? {
+            host: '127.0.0.1',
+            port: p.mysql.port,
+            url: `mysql://app:app@127.0.0.1:${p.mysql.port}/shardgate`,
+          }
+        : null,
+      admin: { url: p.admin ? `http://127.0.0.1:${p.admin.port}` : null, token: adminToken },
+    });
+    const state = {
+      proxy: endpoints(proxy),
+      // Every instance, the first one included (the same as `proxy`).
+      proxies: proxies.map(endpoints),
+      sharedCache: redisUrl ? { redis: redisUrl } : null,
       shards: cluster.shards.map((s) => ({
         name: s.name,
         keyRange: config.shards.find((c) => c.name === s.name)?.keyRange,
@@ -162,6 +208,18 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     if (proxy.admin) {
       say(`  dashboard: http://127.0.0.1:${proxy.admin.port}/#token=${adminToken}`);
       say(`  admin token (rules, migrations): export SHARDGATE_ADMIN_TOKEN=${adminToken}`);
+    }
+    for (const [i, other] of proxies.entries()) {
+      if (i === 0) continue;
+      say('');
+      say(`  instance ${i + 1}: psql "postgres://app:app@127.0.0.1:${other.postgres.port}/shardgate"`);
+      if (other.admin)
+        say(`  instance ${i + 1} dashboard: http://127.0.0.1:${other.admin.port}/#token=${adminToken}`);
+    }
+    if (redisUrl) {
+      say('');
+      say(`  shared result cache: ${redisUrl} (trending_topics is cached; a write through one instance`);
+      say('  drops the other instances\' cached reads of it: GET /api/cache shows "shared")');
     }
     say('');
     say('Try:');
@@ -185,6 +243,37 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     process.stderr.write(`shardgate demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     await stop(1);
   }
+}
+
+/**
+ * Instance `i` of the demo's proxies: the next ports after the first instance's (0 stays 0, any
+ * free port), and history and migration state directories of its own (two processes must not
+ * write one store).
+ */
+function instanceConfig(config: ShardgateConfig, i: number): ShardgateConfig {
+  if (i === 0) return config;
+  const next = <T extends { port: number }>(l: T): T => ({ ...l, port: l.port === 0 ? 0 : l.port + i });
+  const listen = config.listen;
+  return {
+    ...config,
+    listen: {
+      ...listen,
+      postgres: next(listen.postgres),
+      ...(listen.admin ? { admin: next(listen.admin) } : {}),
+      ...(listen.mysql ? { mysql: next(listen.mysql) } : {}),
+    },
+    observability: {
+      ...config.observability,
+      history: {
+        ...config.observability.history,
+        dir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-history-')),
+      },
+    },
+    migration: {
+      ...config.migration,
+      stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
+    },
+  };
 }
 
 async function runAsSuperuser(server: { host: string; port: number }, sql: string): Promise<void> {

@@ -1,8 +1,10 @@
 // `shardgate demo` as a user runs it (npm start): it starts the topology, writes the state file,
-// serves psql-style URLs, and Ctrl-C stops everything. Also: an invalid config exits non-zero
+// serves psql-style URLs, and Ctrl-C stops everything; with --instances 2 the two proxies share
+// the result cache through the demo's own redis-server. Also: an invalid config exits non-zero
 // before listening, naming the key.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -117,6 +119,99 @@ describe('shardgate demo', () => {
     again.on('error', () => undefined);
     await expect(again.connect()).rejects.toBeTruthy();
   }, 120_000);
+});
+
+describe('shardgate demo --instances 2', () => {
+  it("runs two proxies sharing a redis-server: a write through one drops the other one's cached read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-demo-shared-'));
+    const stateFile = join(dir, 'state.json');
+    demo = spawn(
+      process.execPath,
+      [
+        cli,
+        'demo',
+        '--instances',
+        '2',
+        '--no-mysql',
+        '--port',
+        '0',
+        '--admin-port',
+        '0',
+        '--users',
+        '10',
+      ].concat(['--state-file', stateFile]),
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' } },
+    );
+    let output = '';
+    demo.stdout?.on('data', (d) => (output += d));
+    demo.stderr?.on('data', (d) => (output += d));
+    const deadline = Date.now() + 90_000;
+    while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(stateFile), output).toBe(true);
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    expect(state.proxies).toHaveLength(2);
+    expect(state.sharedCache?.redis).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    interface Instance {
+      postgres: { url: string };
+      admin: { url: string; token: string };
+    }
+    const [first, second] = state.proxies as [Instance, Instance];
+    interface CacheApi {
+      hits: number;
+      invalidations: number;
+      shared: { connected: boolean; invalidationsReceived: number } | null;
+    }
+    const cacheOf = async (p: Instance): Promise<CacheApi> =>
+      (await (
+        await fetch(`${p.admin.url}/api/cache`, { headers: { authorization: `Bearer ${p.admin.token}` } })
+      ).json()) as CacheApi;
+    const a = new pg.Client({ connectionString: first.postgres.url });
+    const b = new pg.Client({ connectionString: second.postgres.url });
+    await a.connect();
+    await b.connect();
+    try {
+      // trending_topics is cached in the demo config (cacheTtlMs 5000, write-through).
+      const read = 'SELECT score FROM trending_topics WHERE id = 1';
+      const old = (await b.query(read)).rows[0]?.score;
+      const beforeHit = await cacheOf(second);
+      expect(beforeHit.shared?.connected).toBe(true);
+      expect((await b.query(read)).rows[0]?.score).toBe(old);
+      const afterHit = await cacheOf(second);
+      expect(afterHit.hits).toBe(beforeHit.hits + 1); // the second read was served from B's memory
+      await a.query('UPDATE trending_topics SET score = score + 1000 WHERE id = 1');
+      // The write reaches B as a published message: it drops its entry (the one just hit).
+      let now = afterHit;
+      const until = Date.now() + 15_000;
+      while (
+        now.shared!.invalidationsReceived === afterHit.shared!.invalidationsReceived &&
+        Date.now() < until
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+        now = await cacheOf(second);
+      }
+      expect(now.shared!.invalidationsReceived).toBeGreaterThan(afterHit.shared!.invalidationsReceived);
+      expect(now.invalidations).toBeGreaterThan(afterHit.invalidations);
+      expect((await b.query(read)).rows[0]?.score).toBe(old + 1000);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
+    demo.kill('SIGINT');
+    expect(await exited).toBe(0);
+    demo = null;
+    // The demo's redis-server is gone with it.
+    const port = Number(/:(\d+)$/.exec(state.sharedCache.redis)![1]);
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = createConnection(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  }, 150_000);
 });
 
 /**

@@ -51,6 +51,21 @@ describe('ResultStore', () => {
     expect(fill(store, 'huge', ['t'], 20_000)).toBe(false);
   });
 
+  it('keeps hit entries of the newer half in place, and still evicts the older half first', () => {
+    const store = new ResultStore({ maxBytes: 4 * 1_200, maxEntryBytes: 10_000 });
+    for (const k of ['a', 'b', 'c', 'd']) fill(store, k, ['t'], 1_000);
+    // c and d are in the newer half: served without being moved.
+    expect(store.get('d')).not.toBeNull();
+    expect(store.get('c')).not.toBeNull();
+    expect(store.get('a')).not.toBeNull(); // older half: moved to the end
+    fill(store, 'e', ['t'], 1_000);
+    fill(store, 'f', ['t'], 1_000);
+    expect(store.get('b')).toBeNull();
+    expect(store.get('c')).toBeNull(); // evicted second: its hit did not move it (exact LRU would take d)
+    for (const k of ['a', 'd', 'e', 'f']) expect(store.get(k)).not.toBeNull();
+    expect(store.stats().evictions).toBe(2);
+  });
+
   it('drops the entries of a written table, and a fill that raced the write is not stored', () => {
     const store = new ResultStore({ maxBytes: 100_000, maxEntryBytes: 10_000 });
     fill(store, 'a', ['likes'], 10);
