@@ -302,6 +302,20 @@ export const ERRORS = {
     message:
       'sharded {left} and {right} are combined (join, subquery or IN) without equating their shard keys, so matching rows may live on different shards and a per-shard answer would be incomplete; add {detail}, or restrict every sharded table to one shard with a shard-key condition',
   },
+  JOIN_ROWS_LIMIT: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'the cross-shard join needs {bytes} bytes of {table} rows gathered at the proxy, past routing.maxJoinBytes ({limit}); raise routing.maxJoinBytes, narrow {table} with a condition, or join on the shard keys ({detail})',
+  },
+  JOIN_NOT_BROADCASTABLE: {
+    sqlstate: '0A000',
+    mysqlErrno: 1235,
+    severity: 'ERROR',
+    message:
+      'the cross-shard join over {table} cannot run at the proxy: {detail}; join on the shard keys, or restrict every sharded table to one shard with a shard-key condition',
+  },
   SUBQUERY_NOT_SHARD_LOCAL: {
     sqlstate: '0A000',
     mysqlErrno: 1235,

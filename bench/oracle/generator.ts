@@ -1,7 +1,7 @@
 // A seeded, grammar-based generator of SQL statements over the demo schema (in the spirit
 // of SQLancer and sqlsmith, much smaller): reads of every class the merge handles (plain, ordered
 // and paged, aggregates, grouping with HAVING, DISTINCT [ON], set operations, windows, CTEs,
-// subqueries on the shard key, aggregates inside expressions) and writes (INSERT, UPDATE, DELETE,
+// subqueries on the shard key, joins and IN subqueries not on it, aggregates inside expressions) and writes (INSERT, UPDATE, DELETE,
 // upserts, with RETURNING), each write followed by a query that compares the rows it touched.
 // Every statement's answer is deterministic on PostgreSQL itself: an ORDER BY with LIMIT covers
 // every output column, ordered aggregates say ORDER BY. The same seed gives the same statements.
@@ -387,6 +387,51 @@ class Gen {
     return `SELECT ${cols.join(', ')} FROM ${a.name} WHERE user_id IN (SELECT user_id FROM ${b.name}${this.where(b, 0.9)})${this.orderAll(cols.length)}${this.paging()}`;
   }
 
+  /** A predicate over `alias.column`s of t (no shard-key shortcut: the alias must qualify it). */
+  qualified(t: ModelTable, alias: string): string {
+    if (t.sharded && this.chance(0.15)) return `${alias}.user_id = ${this.user()}`;
+    const renamed = {
+      ...t,
+      sharded: false,
+      columns: t.columns.map((c) => ({ ...c, name: `${alias}.${c.name}` })),
+    };
+    return this.predicate(renamed, 1);
+  }
+
+  /** Joins and IN subqueries of two sharded tables on columns that are not (only) the shard key:
+   *  computed across shards (src/executor/broadcast-join.ts). */
+  crossJoin(): string {
+    const a = this.sharded();
+    const b = this.sharded();
+    const ints = (t: ModelTable) => t.columns.filter((c) => c.kind === 'int').map((c) => c.name);
+    const ka = this.pick(ints(a));
+    const kb = this.pick(ints(b));
+    const filters: string[] = [];
+    if (this.chance(0.5)) filters.push(this.qualified(a, 'x'));
+    if (this.chance(0.5)) filters.push(this.qualified(b, 'y'));
+    const where = filters.length ? ` WHERE ${filters.join(' AND ')}` : '';
+    const on = `y.${kb} = x.${ka}${this.chance(0.2) ? ` AND ${this.qualified(b, 'y')}` : ''}`;
+    const r = this.rnd();
+    if (r < 0.25) {
+      const sub = `SELECT ${kb} FROM ${b.name}${this.where(b, 0.6)}`;
+      const cols = this.some(a.columns, 1, 3).map((c) => c.name);
+      const not = this.chance(0.25) ? 'NOT ' : '';
+      return `SELECT ${cols.join(', ')} FROM ${a.name} WHERE ${ka} ${not}IN (${sub})${this.chance(0.4) ? ` AND ${this.predicate({ ...a, sharded: false })}` : ''}${this.orderAll(cols.length)}${this.paging()}`;
+    }
+    const kind = this.pick(['JOIN', 'JOIN', 'LEFT JOIN']);
+    const from = `FROM ${a.name} x ${kind} ${b.name} y ON ${on}`;
+    if (r < 0.45) return `SELECT count(*), count(y.id) ${from}${where}`;
+    if (r < 0.7) {
+      const g = this.pick(ints(a));
+      const n = this.pick(this.numeric(b));
+      return `SELECT x.${g}, count(*) AS n, sum(y.${n.name}) AS s ${from}${where} GROUP BY x.${g} ORDER BY 1${this.paging()}`;
+    }
+    const ca = this.some(a.columns, 1, 2).map((c) => `x.${c.name}`);
+    const cb = this.some(b.columns, 1, 2).map((c) => `y.${c.name} AS y_${c.name}`);
+    const cols = [...ca, ...cb];
+    return `SELECT ${cols.join(', ')} ${from}${where}${this.orderAll(cols.length)}${this.paging()}`;
+  }
+
   // --- writes -----------------------------------------------------------------------------
   values(t: ModelTable, id: number, userId: number): { cols: string[]; vals: string[] } {
     const extra = t.columns.filter((c) => c.name !== 'id' && c.name !== 'user_id' && this.chance(0.8));
@@ -507,7 +552,7 @@ class Gen {
   next(): string[] {
     const r = this.rnd();
     const forms: Array<[number, () => string | string[]]> = [
-      [0.11, () => this.plain()],
+      [0.08, () => this.plain()],
       [0.08, () => this.aggregated()],
       [0.03, () => this.aggregateMix()],
       [0.02, () => this.looseAggregate()],
@@ -521,7 +566,8 @@ class Gen {
       [0.04, () => this.windowed()],
       [0.04, () => this.cte()],
       [0.03, () => this.subquery()],
-      [0.1, () => this.insert()],
+      [0.05, () => this.crossJoin()],
+      [0.08, () => this.insert()],
       [0.04, () => this.upsert()],
       [0.08, () => this.update()],
       [0.05, () => this.remove()],

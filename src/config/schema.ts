@@ -299,6 +299,16 @@ export const routingSchema = z.object({
     .int()
     .min(1024)
     .default(128 * 1024 * 1024),
+  /**
+   * Bytes of one table's rows a cross-shard join (a join or IN subquery not on the shard keys)
+   * may gather at the proxy to send to the other table's shards; past it the statement is
+   * refused (JOIN_ROWS_LIMIT, 0A000) with how to proceed.
+   */
+  maxJoinBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
   /** Refuse cross-shard writes that lack a key (default) or allow them per table. */
   parseCacheSize: z.number().int().min(16).default(10_000),
   /** Bytes the analysis cache may hold (fingerprints plus facts, estimated), besides its entry count. */

@@ -16,6 +16,8 @@ export interface ColumnInfo {
   scale?: number;
   /** MySQL text: the most bytes the server may print in it (longer merged text is refused). */
   maxBytes?: number;
+  /** PostgreSQL: the RowDescription's type modifier (varchar(n), numeric(p,s)), -1 for none. */
+  typeModifier?: number;
 }
 
 export type Row = Array<Buffer | null>;

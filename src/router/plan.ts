@@ -119,6 +119,23 @@ export interface SplitInsertPlan extends PlanBase {
   fillIds?: { column: string; values: string[] };
 }
 
+/**
+ * A read that combines two sharded tables without equating their shard keys. One occurrence
+ * (detachable site `site`, of `table`) is fetched from its shards; the statement with those rows
+ * in its place then reads one sharded table only, and runs as an ordinary read
+ * (src/executor/broadcast-join.ts).
+ */
+export interface JoinPlan extends PlanBase {
+  type: 'broadcast-join';
+  site: number;
+  table: string;
+  form: 'table' | 'in-subquery';
+  /** routing.maxJoinBytes: the fetched rows' bound. */
+  maxBytes: number;
+  /** The shard-key equality that would make the join co-located (for the refusal past the bound). */
+  colocatedBy: string;
+}
+
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
@@ -137,7 +154,7 @@ export interface ErrorPlan extends PlanBase {
   params: Record<string, string | number>;
 }
 
-export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan;
+export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan | JoinPlan;
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {

@@ -18,6 +18,7 @@ import {
   withBase,
 } from './planner-context.js';
 import { planInsert } from './planner-insert.js';
+import { broadcastJoin } from './planner-join.js';
 import { keyChangeRefusal } from './planner-key-change.js';
 import {
   classifyTables,
@@ -154,7 +155,8 @@ export function planData(pc: PlanContext): Plan {
   const referenceWrites = facts.writeTables.filter((t) => sets.reference.includes(t));
   if (referenceWrites.length > 0) return planReferenceWrite(pc, referenceWrites, sets.sharded);
   const demand = shardDemand(pc, sets);
-  if ('type' in demand) return demand;
+  if ('type' in demand)
+    return demand.code === 'JOIN_NOT_COLOCATED' ? broadcastJoin(pc, demand, write) : demand;
   const moved = write ? keyChangeRefusal(pc, demand.shards) : null;
   if (moved) return moved;
   if (demand.shards.length === 1)

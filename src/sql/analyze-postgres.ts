@@ -18,6 +18,7 @@ import {
 import type { Literal } from './fingerprint.js';
 import { constText, isType, lastName, list, type Node, nodeType, relName, str, walk } from './pg-ast.js';
 import { colocationFacts } from './pg-colocation.js';
+import { detachSites } from './pg-detach-sites.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './pg-key-conditions.js';
 import { rangeConditions } from './pg-range-conditions.js';
 import { selectShape } from './pg-select-shape.js';
@@ -232,6 +233,15 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
   if (WRITE_STATEMENTS.has(type) || type === 'SelectStmt') {
     const colocation = colocationFacts(type, body, lits);
     if (colocation) facts.colocation = colocation;
+    if (colocation && type === 'SelectStmt') {
+      const sites = detachSites(body).map(({ form, table, detachable, anchor }) => ({
+        form,
+        table,
+        detachable,
+        anchor,
+      }));
+      if (sites.some((s) => s.detachable)) colocation.joinSites = sites;
+    }
   }
   switch (type) {
     case 'SelectStmt': {

@@ -331,6 +331,19 @@ export interface ColocationFacts {
   /** `col = value`, IN (...), = ANY(...) restricting one occurrence (WHERE / inner JOIN ON). */
   pins: Array<{ of: ColumnOf; values: ValueRef[]; arrayParam?: number }>;
   blocks: LocalBlock[];
+  /** The top-level FROM's tables and the WHERE's IN subqueries, for a cross-shard join
+   *  (src/sql/pg-detach-sites.ts says which may be replaced by rows); numbered as the rewrite
+   *  finds them again. */
+  joinSites?: JoinSite[];
+}
+
+export interface JoinSite {
+  form: 'table' | 'in-subquery';
+  table: string;
+  /** May be replaced by its rows fetched from every shard. */
+  detachable: boolean;
+  /** Never null-extended: left as the only sharded table, the shards partition the result. */
+  anchor: boolean;
 }
 
 /**

@@ -56,23 +56,55 @@ describe('joins and subqueries between sharded tables', () => {
     ['SELECT * FROM users u JOIN posts p ON p.user_id = u.user_id WHERE u.user_id = 2', 'single s0'],
     // reference tables join with anything
     ['SELECT count(*) FROM posts p JOIN trending_topics t ON t.id = p.id', 'scatter s0,s1'],
-    // not co-located: refused, never answered per shard
-    ['SELECT count(*) FROM users u JOIN posts p ON p.id = u.id', 'error JOIN_NOT_COLOCATED'],
-    ['SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)', 'error JOIN_NOT_COLOCATED'],
-    ['SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id', 'error JOIN_NOT_COLOCATED'],
-    ['SELECT count(*) FROM users u, posts p', 'error JOIN_NOT_COLOCATED'],
+    // not co-located: one side fetched from its shards and inlined (a cross-shard join), the
+    // other side partitions the result (PostgreSQL; MySQL refuses these)
+    [
+      'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+      'broadcast-join',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    [
+      'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
+      'broadcast-join',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    [
+      'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
+      'broadcast-join',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    ['SELECT count(*) FROM users u, posts p', 'broadcast-join', 'error JOIN_NOT_COLOCATED'],
     [
       'SELECT count(*) FROM users u JOIN posts p ON p.user_id = u.user_id OR p.id = u.id',
+      'broadcast-join',
       'error JOIN_NOT_COLOCATED',
     ],
     // the same table twice: pinning one occurrence does not pin the other
     [
       'SELECT count(*) FROM posts a JOIN posts b ON a.id = b.id WHERE a.user_id = 1',
+      'broadcast-join',
       'error JOIN_NOT_COLOCATED',
     ],
-    ['SELECT * FROM users WHERE user_id = 1 AND id IN (SELECT id FROM posts)', 'error JOIN_NOT_COLOCATED'],
+    [
+      'SELECT * FROM users WHERE user_id = 1 AND id IN (SELECT id FROM posts)',
+      'broadcast-join',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    // the other sharded table inside a correlated subquery would not partition the result
     [
       'SELECT count(*) FROM users u WHERE EXISTS (SELECT 1 FROM posts p WHERE p.id = u.id)',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    // the table left behind must never be null-extended (only the nullable side is fetched)
+    ['SELECT count(*) FROM users u FULL JOIN posts p ON p.id = u.id', 'error JOIN_NOT_COLOCATED'],
+    [
+      'SELECT count(*) FROM users u RIGHT JOIN posts p ON p.id = u.id',
+      'broadcast-join',
+      'error JOIN_NOT_COLOCATED',
+    ],
+    [
+      'SELECT count(*) FROM users u LEFT JOIN posts p ON p.id = u.id',
+      'broadcast-join',
       'error JOIN_NOT_COLOCATED',
     ],
     // a CTE referenced twice is two occurrences
@@ -80,9 +112,10 @@ describe('joins and subqueries between sharded tables', () => {
       'WITH p AS (SELECT id, user_id FROM posts) SELECT count(*) FROM p a JOIN p b ON a.id = b.id',
       'error JOIN_NOT_COLOCATED',
     ],
-    // different shards pinned: cannot join on one shard
+    // different shards pinned: cannot join on one shard, joined across shards
     [
       'SELECT * FROM users u JOIN posts p ON p.id = u.id WHERE u.user_id = 1 AND p.user_id = 2',
+      'broadcast-join',
       'error JOIN_NOT_COLOCATED',
     ],
     // nested blocks that group or limit rows must see one key value at a time
@@ -100,14 +133,25 @@ describe('joins and subqueries between sharded tables', () => {
       'UPDATE posts p SET title = u.name FROM users u WHERE u.user_id = p.user_id AND p.user_id = 1',
       'single s1',
     ],
-  ])('%s -> %s', (sql, want) => {
+  ] as Array<[string, string, string?]>)('%s -> %s', (sql, want, mysqlWant) => {
     expect(shape(sql)).toBe(want);
     // The same decision on the MySQL side (UPDATE ... FROM is PostgreSQL only).
-    if (!sql.startsWith('UPDATE posts p SET title = u.name FROM')) expect(shape(sql, mysql)).toBe(want);
+    if (!sql.startsWith('UPDATE posts p SET title = u.name FROM'))
+      expect(shape(sql, mysql)).toBe(mysqlWant ?? want);
+  });
+
+  it('a cross-shard join names the fetched table and the bound', () => {
+    const p = plan('SELECT u.name, p.title FROM users u JOIN posts p ON p.id = u.id');
+    expect(p).toMatchObject({ type: 'broadcast-join', table: 'posts', form: 'table', site: 1 });
+    const q = plan(
+      'SELECT count(*) FROM users WHERE id NOT IN (SELECT post_id FROM likes WHERE user_id > 3)',
+    );
+    expect(q).toMatchObject({ type: 'broadcast-join', table: 'likes', form: 'in-subquery', site: 1 });
+    if (q.type === 'broadcast-join') expect(q.maxBytes).toBe(4 * 1024 * 1024);
   });
 
   it('the refusal names the tables and the condition to add', () => {
-    const p = plan('SELECT count(*) FROM users u JOIN posts p ON p.id = u.id');
+    const p = plan('SELECT count(*) FROM users u JOIN posts p ON p.id = u.id JOIN likes l ON l.id = p.id');
     expect(p).toMatchObject({ type: 'error', code: 'JOIN_NOT_COLOCATED' });
     if (p.type !== 'error') return;
     expect(p.params).toMatchObject({ left: 'users', right: 'posts' });

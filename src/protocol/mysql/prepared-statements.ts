@@ -164,6 +164,11 @@ export class PreparedStatements {
     this.cycle.checkLostTransaction(planned);
     const plan = first.plan;
     if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
+    if (plan.type === 'broadcast-join')
+      throw new ShardgateError('JOIN_NOT_BROADCASTABLE', {
+        table: plan.table,
+        detail: 'a prepared statement (send it as a plain query, COM_QUERY)',
+      });
     if (plan.type === 'local') {
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
         detail:

@@ -14,6 +14,7 @@ import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from
 import type { PgClientSession } from './client-session.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
+import { runJoin } from './join-runner.js';
 import { LocalResponder } from './local-responder.js';
 import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
@@ -290,6 +291,15 @@ export class QueryCycle implements GateParticipant {
         const ended = await endAcrossShards(this, statements, responder);
         if (ended === 'done') return;
         if (ended === 'replan') return this.runUnit(unit);
+      }
+      if (plans.some((p) => p.type === 'broadcast-join')) {
+        if (statements.length !== 1)
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail: 'a cross-shard join must be sent alone, not with other statements in one message',
+          });
+        // The rewritten statement is a unit of its own: planned, run and answered as any other.
+        await runJoin(this, unit, statements[0]!, (u) => this.runUnit(u));
+        return;
       }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
       if (scatter) {

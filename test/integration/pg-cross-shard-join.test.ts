@@ -1,0 +1,104 @@
+// Cross-shard joins (src/executor/broadcast-join.ts) against one unsharded database holding the
+// same rows: joins and IN subqueries on columns that are not the shard key give the database's
+// answer (names, types, rows), with the merge applied after (aggregates, ORDER BY, LIMIT); what
+// the primitive cannot do is refused with 0A000 and the session goes on.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TOPICS, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+
+let fx: ProxyFixture;
+let reference: pg.Client;
+let proxied: pg.Client;
+
+beforeAll(async () => {
+  fx = await startProxyFixture({ shards: 3, replicas: 0 });
+  const primary = fx.cluster.shards[0]!.primary;
+  const admin = new pg.Client({
+    host: primary.host,
+    port: primary.port,
+    user: 'postgres',
+    database: 'postgres',
+  });
+  await admin.connect();
+  await admin.query('CREATE DATABASE reference');
+  await admin.end();
+  reference = new pg.Client({
+    host: primary.host,
+    port: primary.port,
+    user: 'postgres',
+    database: 'reference',
+  });
+  await reference.connect();
+  await reference.query(demoSchemaSql());
+  for (const r of demoRows(50)) {
+    const cols = ['id', 'user_id', ...Object.keys(r.extra)];
+    const vals = [r.id, r.userId, ...Object.values(r.extra)];
+    await reference.query(
+      `INSERT INTO ${r.table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
+      vals,
+    );
+  }
+  await reference.query(
+    `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`).join(', ')}`,
+  );
+  proxied = await fx.client();
+}, 180_000);
+
+afterAll(async () => {
+  await reference?.end();
+  await fx?.stop();
+});
+
+const JOINS = [
+  'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+  'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
+  'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
+  'SELECT u.id, u.name, p.title FROM users u JOIN posts p ON p.id = u.id ORDER BY u.id, p.title LIMIT 7',
+  'SELECT p.user_id, count(*) AS n, sum(c.id) FROM posts p JOIN comments c ON c.post_id = p.id GROUP BY p.user_id ORDER BY 1',
+  'SELECT u.id, u.name, l.id AS like_id FROM users u JOIN likes l ON l.post_id = u.id WHERE u.user_id < 20 ORDER BY 1, 3',
+  'SELECT * FROM users u JOIN likes l ON l.post_id = u.id WHERE u.user_id < 20',
+  'SELECT u.id, b.balance FROM users u LEFT JOIN balances b ON b.id = u.id + 1000 ORDER BY u.id LIMIT 12',
+  'SELECT p.id FROM posts p, likes l WHERE l.post_id = p.id AND l.user_id = 7 ORDER BY 1',
+  'SELECT id, name FROM users WHERE id NOT IN (SELECT post_id FROM likes WHERE user_id > 30) ORDER BY id LIMIT 5',
+  'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts WHERE id < 0)',
+  'SELECT count(*) FROM users WHERE id NOT IN (SELECT id FROM posts WHERE id < 0)',
+  'SELECT max(p.amount) - min(p.amount) AS spread FROM payments p JOIN users u ON u.id = p.id WHERE u.vip',
+  "SELECT DISTINCT u.name FROM users u JOIN comments c ON c.body = u.name || 'x' ORDER BY 1",
+];
+
+describe('joins not on the shard key are computed across shards', () => {
+  for (const sql of JOINS) {
+    it(sql, async () => {
+      const want = await reference.query({ text: sql, rowMode: 'array' });
+      const got = await proxied.query({ text: sql, rowMode: 'array' });
+      expect(got.fields.map((f) => [f.name, f.dataTypeID])).toEqual(
+        want.fields.map((f) => [f.name, f.dataTypeID]),
+      );
+      const sort = (rows: unknown[][]) =>
+        /ORDER BY/.test(sql) ? rows : rows.map((r) => JSON.stringify(r)).sort();
+      expect(sort(got.rows)).toEqual(sort(want.rows));
+    });
+  }
+});
+
+describe('what the cross-shard join does not do is refused, and the session goes on', () => {
+  for (const [sql, values, pattern] of [
+    ['SELECT count(*) FROM users u JOIN posts p ON p.id = u.id WHERE u.id > $1', [0], /extended protocol/],
+    [
+      'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id JOIN likes l ON l.id = p.id',
+      [],
+      /shard keys/,
+    ],
+  ] as const) {
+    it(sql, async () => {
+      const err = await proxied.query(sql, values.length ? [...values] : undefined).then(
+        () => null,
+        (e: pg.DatabaseError) => e,
+      );
+      expect(err).toMatchObject({ code: '0A000' });
+      expect(err?.message).toMatch(pattern);
+      expect((await proxied.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    });
+  }
+});
