@@ -50,6 +50,8 @@ export interface CutoverReport {
   catchUpMs: number;
   /** When the hold began (epoch ms; absent in older state files): lines the block up with client timings. */
   startedAt?: number;
+  /** A block fenced across instances: members that had to acknowledge, and when the last ack came (ms after the hold was published). */
+  fence?: { members: string[]; acksMs: number | null };
 }
 
 interface Hold {
