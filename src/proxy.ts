@@ -26,12 +26,13 @@ import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { applyRuleLocally } from './control/apply-rule.js';
 import type { ControlPlane } from './control/control-plane.js';
+import { GateCutoverMember } from './control/cutover-member.js';
 import { EmbeddedControl } from './control/embedded-control.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
 import { CutoverGate } from './migration/cutover-gate.js';
-import { configWithMigrations, MigrationManager } from './migration/manager.js';
+import { configWithMigrations, MigrationManager, switchedMigrationIds } from './migration/manager.js';
 import { DrTestLog } from './observability/dr-tests.js';
 import { HistorySampler, startHistory } from './observability/history-sampler.js';
 import { HistoryStore } from './observability/history-store.js';
@@ -107,6 +108,16 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const control = options.control ?? new EmbeddedControl();
   const workerIndex = options.workerIndex ?? 0;
   const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
+  // The gate every session's writes pass: local cutovers, other instances' cutovers (through the
+  // control plane's fence) and the fence of a lease in doubt all hold writes here.
+  const cutover = new CutoverGate();
+  const cutoverMember = new GateCutoverMember(
+    topology,
+    cutover,
+    log,
+    switchedMigrationIds(configured),
+    config.migration.inflightGraceMs,
+  );
   try {
     await control.start(
       {
@@ -120,6 +131,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         if (applyRuleLocally(topology, change))
           log.info({ change, topologyVersion: topology.version }, 'shared routing rule applied');
       },
+      cutoverMember,
     );
     await control.updateSelf({ topologyVersion: topology.version });
   } catch (err) {
@@ -173,7 +185,6 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   }
   topology.onChange(() => resultCache.setConfig(topology.currentConfig));
   observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
-  const cutover = new CutoverGate();
   // Splits run where the admin API is (one process); their switched topologies apply everywhere.
   const migrations =
     options.adminPort !== null
@@ -181,6 +192,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           topology,
           gate: cutover,
           log,
+          fence: control.fence,
           otherInstances: async () =>
             control.kind === 'embedded'
               ? []

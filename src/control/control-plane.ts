@@ -3,6 +3,7 @@
 // EmbeddedControl (one instance, today's local state; no etcd needed) and EtcdControl
 // (`shardgate start --control etcd://host:port[,host:port][/namespace]`). docs/control-plane.md.
 import type { RuleChange } from '../admin/api-rules.js';
+import type { SplitPlan } from '../migration/plan.js';
 
 export interface MemberInfo {
   /** Unique per process: `--instance-id` (default host-pid), plus `.w<i>` for workers past the first. */
@@ -14,6 +15,64 @@ export interface MemberInfo {
   /** This process's topology version (bumped by every applied rule change and switch). */
   topologyVersion: number;
   startedAt: string;
+  /** The shared topology version (switches applied) this member routes by; etcd only. */
+  clusterVersion?: number;
+}
+
+/** One switch of the shared topology (version v+1 of docs/control-plane.md, "Fenced cutover"). */
+export interface SwitchEntry {
+  version: number;
+  migrationId: string;
+  /** A split/move/merge switching to its targets, or a rollback returning to its sources. */
+  kind: 'switch' | 'rollback';
+  plan: SplitPlan;
+  /** read_your_writes positions: each shard that took keys, at its LSN of the switch. */
+  positions: Record<string, string>;
+}
+
+/** What a member does when another instance's cutover holds writes (src/control/cutover-member.ts). */
+export interface CutoverMember {
+  /**
+   * Holds writes on `shards` (new ones wait, in-flight ones drain under `graceMs` and are then
+   * aborted with 40001), calls `drained` once none is in flight, and releases when `decided`
+   * resolves: with the entry to apply first (switch), or null (abort: nothing changes).
+   */
+  hold(
+    shards: string[],
+    o: { migrationId: string; graceMs: number },
+    drained: () => Promise<void>,
+    decided: Promise<SwitchEntry | null>,
+  ): Promise<void>;
+  /** Applies a switch this process has not applied yet (idempotent: an applied one is skipped). */
+  apply(entry: SwitchEntry): void;
+  /** The controller applied `entry` itself (its copy from the watch must not apply again). */
+  markApplied(entry: SwitchEntry): void;
+  /** Lease stale: holds every write until `until` resolves (caught up with the shared version). */
+  fenceAll(until: Promise<void>): void;
+}
+
+/** The controller's side of one fenced cutover (docs/control-plane.md). */
+export interface FenceRound {
+  /** The shared topology version the hold was published at. */
+  readonly version: number;
+  /** The members that must acknowledge (read right after the hold was published). */
+  readonly members: readonly string[];
+  /** Resolves once every live member acknowledged the hold; rejects after `withinMs`. */
+  acknowledged(withinMs: number): Promise<void>;
+  /** The commit point: publishes version+1 if the hold is still this round's; throws (nothing changed) if not. */
+  commit(entry: Omit<SwitchEntry, 'version'>): Promise<void>;
+  /** Publishes the abort (members release against `version`); never throws. */
+  abort(reason: string): Promise<void>;
+}
+
+export interface CutoverFence {
+  /** Publishes "hold writes for `shards` at the current version"; throws when another hold is open. */
+  begin(hold: {
+    migrationId: string;
+    shards: string[];
+    graceMs: number;
+    deadlineMs: number;
+  }): Promise<FenceRound>;
 }
 
 export interface ControlPlane {
@@ -22,7 +81,9 @@ export interface ControlPlane {
    * Applies the shared rules to this process through `apply` (now, and on every later change from
    * any instance), and registers `self` as a live member.
    */
-  start(self: MemberInfo, apply: (change: RuleChange) => void): Promise<void>;
+  start(self: MemberInfo, apply: (change: RuleChange) => void, cutover?: CutoverMember): Promise<void>;
+  /** Cutovers fenced across instances; null for the embedded plane (one process: the local gate is the fence). */
+  readonly fence: CutoverFence | null;
   /** Makes a validated rule change shared; resolves once this process has applied it. */
   publishRule(change: RuleChange): Promise<void>;
   /** Updates what this member tells the others; resolves once stored (failures are logged, not thrown). */

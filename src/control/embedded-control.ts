@@ -5,6 +5,7 @@ import type { ControlPlane, MemberInfo } from './control-plane.js';
 
 export class EmbeddedControl implements ControlPlane {
   readonly kind = 'embedded' as const;
+  readonly fence = null;
   private self: MemberInfo | null = null;
   private apply: ((change: RuleChange) => void) | null = null;
 

@@ -5,13 +5,27 @@
 // cannot watch v3 keys; the JSON gateway would mean writing the watch resumption ourselves.)
 //
 // Keys under `<namespace>/`: `rules/<kind>/<name>` (rule-keys.ts) and `members/<id>` (a
-// MemberInfo, bound to this process's lease: it disappears when the process dies or is cut off).
+// MemberInfo, bound to this process's lease: it disappears when the process dies or is cut off),
+// and `cutover/*` (cutover-keys.ts, the fenced cutover of etcd-cutover.ts).
 import { Etcd3, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { RuleChange } from '../admin/api-rules.js';
-import type { ControlPlane, EtcdControlTarget, MemberInfo } from './control-plane.js';
+import type {
+  ControlPlane,
+  CutoverFence,
+  CutoverMember,
+  EtcdControlTarget,
+  MemberInfo,
+} from './control-plane.js';
+import { EtcdCutover, MEMBERS_PREFIX } from './etcd-cutover.js';
 import { RULES_PREFIX, ruleFromKeyValue, ruleKeyValue } from './rule-keys.js';
 
-const MEMBERS_PREFIX = 'members/';
+/**
+ * A member counts its lease as alive until this share of the TTL has passed since it sent its last
+ * acknowledged keepalive: etcd ends the lease no earlier than the TTL after receiving it, so the
+ * member fences itself before the others may take it for gone (F3 in docs/control-plane.md).
+ */
+const FRESH_SHARE_OF_TTL = 2 / 3;
+const FRESH_CHECK_MS = 50;
 /** How long publishRule waits for its own change to come back through the watch. */
 const APPLY_WAIT_MS = 5_000;
 
@@ -33,6 +47,17 @@ export class EtcdControl implements ControlPlane {
   private appliedRevision = 0n;
   private readonly revisionWaiters = new Set<() => void>();
   private closed = false;
+  private cutover: EtcdCutover | null = null;
+  /** When the keepalive last acknowledged was sent (or the lease requested). */
+  private lastAliveAt = 0;
+  private freshTimer: NodeJS.Timeout | null = null;
+  /** Set while this member is fenced: releases the fence once caught up. */
+  private unfence: (() => void) | null = null;
+  private catchingUp = false;
+
+  get fence(): CutoverFence | null {
+    return this.cutover;
+  }
 
   constructor(
     target: EtcdControlTarget,
@@ -44,7 +69,7 @@ export class EtcdControl implements ControlPlane {
     this.ns = this.client.namespace(`${target.namespace}/`);
   }
 
-  async start(self: MemberInfo, apply: (change: RuleChange) => void): Promise<void> {
+  async start(self: MemberInfo, apply: (change: RuleChange) => void, member?: CutoverMember): Promise<void> {
     this.self = { ...self };
     this.apply = apply;
     // Read the overlay at one revision, apply it, then watch from the next revision: nothing is
@@ -68,6 +93,68 @@ export class EtcdControl implements ControlPlane {
     this.watcher.on('connected', () => this.log.info({}, 'control plane watch connected'));
     this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'control plane watch error'));
     await this.register();
+    if (!member) return;
+    // Registered first, then read: a controller that did not count this member among those to
+    // acknowledge published its hold before this read, which therefore sees it (and holds).
+    this.cutover = new EtcdCutover(
+      {
+        ns: this.ns,
+        selfId: () => this.self?.id ?? 'unknown',
+        lease: () => this.lease,
+        fresh: () => this.isFresh(),
+        onVersion: (v) => void this.updateSelf({ clusterVersion: v }),
+        log: this.log,
+      },
+      member,
+    );
+    await this.cutover.catchUp();
+    this.freshTimer = setInterval(() => this.checkFresh(member), FRESH_CHECK_MS);
+    this.freshTimer.unref();
+  }
+
+  private isFresh(): boolean {
+    return (
+      this.lease !== null && Date.now() - this.lastAliveAt < this.leaseTtlSec * 1000 * FRESH_SHARE_OF_TTL
+    );
+  }
+
+  /**
+   * Fences every write once the lease is in doubt (this member may be gone for the others, who may
+   * then switch without it), and lifts the fence only after reading the cutover state again.
+   */
+  private checkFresh(member: CutoverMember): void {
+    if (this.closed) return;
+    const fresh = this.isFresh();
+    if (!fresh && !this.unfence) {
+      this.log.warn(
+        { id: this.self?.id, sinceKeepaliveMs: Date.now() - this.lastAliveAt },
+        'control plane lease in doubt: writes held until this instance has caught up',
+      );
+      member.fenceAll(
+        new Promise<void>((resolve) => {
+          this.unfence = resolve;
+        }),
+      );
+    } else if (fresh && this.unfence && !this.catchingUp && this.cutover) {
+      this.catchingUp = true;
+      this.cutover
+        .catchUp()
+        .then(
+          () => {
+            this.unfence?.();
+            this.unfence = null;
+            this.log.info(
+              { id: this.self?.id, clusterVersion: this.cutover?.version },
+              'control plane caught up: writes flow again',
+            );
+          },
+          (err: Error) =>
+            this.log.warn({ err: err.message }, 'control plane catch-up failed; writes stay held'),
+        )
+        .finally(() => {
+          this.catchingUp = false;
+        });
+    }
   }
 
   private applyKv(key: string, value: string, revision: bigint): void {
@@ -90,8 +177,20 @@ export class EtcdControl implements ControlPlane {
 
   /** Grants a lease and puts this member under it; again whenever the lease is lost. */
   private async register(): Promise<void> {
+    const requestedAt = Date.now();
     const lease = this.ns.lease(this.leaseTtlSec);
-    this.lease = lease;
+    // Responses on one keepalive stream come in order: each one answers the oldest fire pending.
+    const fired: number[] = [];
+    lease.on('keepaliveEstablished', () => {
+      fired.length = 0;
+    });
+    lease.on('keepaliveFired', () => {
+      fired.push(Date.now());
+    });
+    lease.on('keepaliveSucceeded', () => {
+      const sentAt = fired.shift();
+      if (this.lease === lease && sentAt !== undefined) this.lastAliveAt = Math.max(this.lastAliveAt, sentAt);
+    });
     lease.on('lost', (err) => {
       if (this.closed || this.lease !== lease) return;
       this.log.warn({ err: err.message }, 'control plane lease lost; registering again');
@@ -100,6 +199,8 @@ export class EtcdControl implements ControlPlane {
     });
     try {
       await lease.put(this.memberKey()).value(JSON.stringify(this.self));
+      this.lease = lease;
+      this.lastAliveAt = Math.max(this.lastAliveAt, requestedAt);
     } catch (err) {
       // A failed put also makes etcd3 emit 'lost' on this lease; only this lease is dropped here,
       // never one a later attempt has granted, and it is revoked so no orphan keeps a key alive.
@@ -193,6 +294,9 @@ export class EtcdControl implements ControlPlane {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.freshTimer) clearInterval(this.freshTimer);
+    this.unfence?.();
+    await this.cutover?.close();
     await this.watcher?.cancel().catch(() => undefined);
     // Revoking removes this member at once (not after the TTL).
     await this.lease?.revoke().catch(() => undefined);

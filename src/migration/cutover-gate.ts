@@ -30,6 +30,7 @@ export interface CutoverSteps {
 export interface CutoverOptions {
   migrationId: string;
   graceMs: number;
+  /** Infinity for a member holding for another instance's cutover: the controller decides when it ends. */
   deadlineMs: number;
 }
 
@@ -49,6 +50,8 @@ export interface CutoverReport {
   catchUpMs: number;
   /** When the hold began (epoch ms; absent in older state files): lines the block up with client timings. */
   startedAt?: number;
+  /** A block fenced across instances: members that had to acknowledge, and when the last ack came (ms after the hold was published). */
+  fence?: { members: string[]; acksMs: number | null };
 }
 
 interface Hold {
@@ -69,6 +72,8 @@ export class CutoverGate {
   /** Sessions holding a write admission (a write unit or a write transaction) per shard. */
   private readonly writers = new Map<string, Set<GateParticipant>>();
   private readonly participants = new Set<GateParticipant>();
+  /** Every write waits while set: this instance lost its etcd lease (docs/control-plane.md, F3). */
+  private fencedUntil: Promise<void> | null = null;
 
   register(p: GateParticipant): void {
     this.participants.add(p);
@@ -81,7 +86,28 @@ export class CutoverGate {
 
   /** Cheap check for the hot path. */
   get blocking(): boolean {
-    return this.holds.size > 0;
+    return this.holds.size > 0 || this.fencedUntil !== null;
+  }
+
+  /**
+   * Holds every new write (any shard) until `until` resolves; writes in flight get `graceMs`, then
+   * are aborted with 40001, as in a block. Used while this instance cannot prove it still has its
+   * control-plane lease: it may have missed a switch, so every range may be in flux for it.
+   */
+  fence(until: Promise<void>, graceMs: number): void {
+    const fenced: Promise<void> = until.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.fencedUntil = fenced;
+    void fenced.then(() => {
+      if (this.fencedUntil === fenced) this.fencedUntil = null;
+    });
+    const error = new ShardgateError('CUTOVER_RETRY', { shard: 'every shard', id: 'control-plane fence' });
+    setTimeout(() => {
+      if (this.fencedUntil !== fenced) return;
+      for (const [shard, set] of this.writers) for (const p of set) p.abortForCutover([shard], error);
+    }, graceMs).unref();
   }
 
   isHeld(shard: string): boolean {
@@ -96,6 +122,11 @@ export class CutoverGate {
   async admitWriter(p: GateParticipant, shard: string): Promise<HoldOutcome | null> {
     let set = this.writers.get(shard);
     if (set?.has(p)) return null;
+    const fenced = this.fencedUntil;
+    if (fenced && p.openTransactionShard() !== shard) {
+      await fenced;
+      return 'aborted';
+    }
     const hold = this.holds.get(shard);
     if (hold && p.openTransactionShard() !== shard) {
       const started = performance.now();
@@ -215,6 +246,13 @@ export class CutoverGate {
   private async waitDrained(hold: Hold, withinMs: number): Promise<boolean> {
     if (this.drained(hold)) return true;
     if (withinMs <= 0) return false;
+    if (!Number.isFinite(withinMs)) {
+      await new Promise<void>((resolve) => {
+        hold.onDrained = resolve;
+      });
+      hold.onDrained = null;
+      return true;
+    }
     const drained = new Promise<boolean>((resolve) => {
       hold.onDrained = () => resolve(true);
     });
@@ -225,6 +263,7 @@ export class CutoverGate {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  if (!Number.isFinite(ms)) return p;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);

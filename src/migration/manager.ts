@@ -7,13 +7,14 @@ import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { CutoverFence, FenceRound, SwitchEntry } from '../control/control-plane.js';
 import { parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
 import { ChangeApplier } from './applier.js';
 import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
 import { rememberBackendCredentials } from './credentials.js';
-import type { CutoverGate } from './cutover-gate.js';
+import type { CutoverGate, CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -90,10 +91,12 @@ export interface ManagerDeps {
   balancingPoint?: (shard: string) => string | null;
   registry?: Registry;
   /**
-   * Other live instances sharing this one's control plane (etcd). The block holds writes in this
-   * process only, so a migration is refused while others serve (docs/control-plane.md).
+   * Other live instances sharing this one's control plane. Without a fence the block holds writes
+   * in this process only, so a migration is refused while others serve (docs/control-plane.md).
    */
   otherInstances?: () => Promise<string[]>;
+  /** The cutover fenced across instances (etcd control plane): every live member holds too. */
+  fence?: CutoverFence | null;
 }
 
 interface Running {
@@ -301,6 +304,7 @@ export class MigrationManager {
   }
 
   private async refuseOtherInstances(): Promise<void> {
+    if (this.deps.fence) return; // the block is fenced across instances
     const others = (await this.deps.otherInstances?.()) ?? [];
     if (others.length > 0) {
       throw new ShardgateError('MIGRATION_INVALID', {
@@ -520,10 +524,10 @@ export class MigrationManager {
       ? await Promise.all(plan.targets.map((t) => openClient(t.server, 'migration-cutover')))
       : [];
     const control = [...sourceControl, ...targetControl];
-    const report = await this.deps.gate.block(
+    const report = await this.fencedBlock(
       halves,
       { migrationId: id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
-      {
+      (commit) => ({
         catchUp: async (remaining) => {
           await Promise.all(running.reverse.map((r) => r.catchUp(remaining)));
         },
@@ -540,13 +544,14 @@ export class MigrationManager {
           const back = new Map<string, string>();
           const lsns = await Promise.all(sources.map((s) => currentWalLsn(s.server)));
           for (const [j, s] of sources.entries()) back.set(s.shard, lsns[j]!);
+          await commit({ migrationId: id, kind: 'rollback', plan, positions: Object.fromEntries(back) });
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
           for (const h of halves) {
             if (moving) this.deps.gate.translations.recordAlongside(h, back);
             else this.deps.gate.translations.record(h, back);
           }
         },
-      },
+      }),
     );
     await Promise.all(control.map((c) => c.end().catch(() => undefined)));
     state.cutovers.push(report);
@@ -566,6 +571,56 @@ export class MigrationManager {
       `traffic is back on ${sources.map((s) => s.shard).join(' and ')} (block ${Math.round(report.blockMs)} ms)`,
     );
     return state;
+  }
+
+  /**
+   * The cutover block of `gate.block`, fenced across instances when the control plane has a fence
+   * (docs/control-plane.md, "Fenced cutover"): the hold is published first, so every live member
+   * holds `shards` while this process drains; the catch-up also waits for every member's ack; the
+   * switch commits the shared version v+1 (`commit`, before anything changes here) or, failing
+   * that, aborts; an aborted block publishes the abort so every member releases against v.
+   */
+  private async fencedBlock(
+    shards: string[],
+    options: CutoverOptions,
+    steps: (commit: (entry: Omit<SwitchEntry, 'version'>) => Promise<void>) => CutoverSteps,
+  ): Promise<CutoverReport> {
+    const fence = this.deps.fence;
+    if (!fence)
+      return this.deps.gate.block(
+        shards,
+        options,
+        steps(async () => undefined),
+      );
+    let round: FenceRound;
+    try {
+      round = await fence.begin({
+        migrationId: options.migrationId,
+        shards,
+        graceMs: options.graceMs,
+        deadlineMs: options.deadlineMs,
+      });
+    } catch (err) {
+      return notBlocked(
+        `the hold could not be published: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const published = performance.now();
+    let acksMs: number | null = null;
+    const local = steps((entry) => round.commit(entry));
+    const report = await this.deps.gate.block(shards, options, {
+      catchUp: async (remaining) => {
+        await Promise.all([
+          round.acknowledged(remaining).then(() => {
+            acksMs = performance.now() - published;
+          }),
+          local.catchUp(remaining),
+        ]);
+      },
+      switchTopology: local.switchTopology,
+    });
+    if (report.outcome !== 'switched') await round.abort(report.reason ?? 'aborted');
+    return { ...report, fence: { members: [...round.members], acksMs } };
   }
 
   /** Slots and publications of every source and target (errors ignored when `ignoreErrors`). */
@@ -832,10 +887,10 @@ export class MigrationManager {
             : undefined;
         }),
       );
-      const report = await this.deps.gate.block(
+      const report = await this.fencedBlock(
         sources.map((s) => s.shard),
         { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
-        {
+        (commit) => ({
           catchUp: async (remaining) => {
             await Promise.all(forward.map((f) => f.catchUp(remaining)));
           },
@@ -850,6 +905,12 @@ export class MigrationManager {
             const positions = new Map<string, string>();
             const lsns = await Promise.all(control.map((c) => currentWalLsn(c)));
             for (const [i, t] of targets.entries()) positions.set(t.shard, lsns[i]!);
+            await commit({
+              migrationId: state.id,
+              kind: 'switch',
+              plan,
+              positions: Object.fromEntries(positions),
+            });
             state.switchPositions = Object.fromEntries(positions);
             this.deps.topology.rebuild(configAfterSwitch(this.config, plan));
             for (const s of sources) {
@@ -857,7 +918,7 @@ export class MigrationManager {
               else this.deps.gate.translations.record(s.shard, positions);
             }
           },
-        },
+        }),
       );
       await Promise.all([...control, ...sourceControl].map((c) => c?.end().catch(() => undefined)));
       state.cutovers.push(report);
@@ -970,6 +1031,30 @@ export function configWithMigrations(config: ShardgateConfig): ShardgateConfig {
   const states = new MigrationStore(config.migration.stateDir).list();
   for (const s of states) if (SWITCHED_PHASES.has(s.phase)) out = configAfterSwitch(out, s.plan);
   return out;
+}
+
+/** Ids of the migrations configWithMigrations applies (their switch is in the topology at start). */
+export function switchedMigrationIds(config: ShardgateConfig): string[] {
+  return new MigrationStore(config.migration.stateDir)
+    .list()
+    .filter((s) => SWITCHED_PHASES.has(s.phase))
+    .map((s) => s.id);
+}
+
+/** The report of a block that never began (nothing was held anywhere). */
+function notBlocked(reason: string): CutoverReport {
+  return {
+    outcome: 'aborted',
+    blockMs: 0,
+    reason,
+    heldStatements: 0,
+    maxHeldMs: 0,
+    p99HeldMs: 0,
+    abortedTransactions: 0,
+    drainMs: 0,
+    catchUpMs: 0,
+    startedAt: Date.now(),
+  };
 }
 
 /** The per-source progress of a state (written by every version since merges; see the store). */
@@ -1092,7 +1177,7 @@ function midpoint(shard: ShardConfig): string {
 }
 
 /** The config before the split: the halves replaced by the source shard as it was. */
-function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+export function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   if (plan.operation === 'move') return configBeforeMove(config, plan);
   if (plan.operation === 'merge') return configBeforeMerge(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));

@@ -174,4 +174,59 @@ describe('read-your-writes position translation', () => {
     t.apply(positions);
     expect(Object.fromEntries(positions)).toEqual({ s1: '0/20', s0: '0/900' });
   });
+
+  it('a hold for another instance (no deadline) lasts until the decision, however late', async () => {
+    const gate = new CutoverGate();
+    const writer = new Session(gate);
+    let decide!: () => void;
+    const decided = new Promise<void>((r) => {
+      decide = r;
+    });
+    let switched = false;
+    const blocked = gate.block(
+      ['s0'],
+      { migrationId: 'remote', graceMs: 10, deadlineMs: Number.POSITIVE_INFINITY },
+      {
+        catchUp: () => decided,
+        switchTopology: () => {
+          switched = true;
+        },
+      },
+    );
+    const held = gate.admitWriter(writer, 's0');
+    await sleep(50);
+    expect(gate.isHeld('s0')).toBe(true);
+    expect(switched).toBe(false);
+    decide();
+    expect(await held).toBe('switched');
+    expect((await blocked).outcome).toBe('switched');
+  });
+
+  it('fence: every shard held until caught up; an in-flight writer is aborted after the grace', async () => {
+    const gate = new CutoverGate();
+    const inFlight = new Session(gate);
+    inFlight.txShard = 's1';
+    expect(await gate.admitWriter(inFlight, 's1')).toBeNull();
+    let caughtUp!: () => void;
+    gate.fence(
+      new Promise<void>((r) => {
+        caughtUp = r;
+      }),
+      10,
+    );
+    expect(gate.blocking).toBe(true);
+    const other = new Session(gate);
+    let admitted: string | null | undefined;
+    const waiting = gate.admitWriter(other, 's0').then((o) => {
+      admitted = o;
+    });
+    await sleep(60);
+    expect(inFlight.aborted?.code).toBe('CUTOVER_RETRY');
+    expect(admitted).toBeUndefined();
+    caughtUp();
+    await waiting;
+    expect(admitted).toBe('aborted'); // planned again against the caught-up topology
+    expect(gate.blocking).toBe(false);
+    expect(await gate.admitWriter(other, 's0')).toBeNull();
+  });
 });

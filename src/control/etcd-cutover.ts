@@ -1,0 +1,375 @@
+// The fenced cutover on etcd (docs/control-plane.md, "Fenced cutover across instances"), both
+// sides: the controller's round (hold, wait for every live member's ack, commit v+1 or abort) and
+// every member's part (watch the hold, hold writes through its own gate, ack under its lease,
+// release after the decision, catch up after a lapse). The decision is one compare-and-swap on
+// `cutover/hold` against the hold's revision: the controller's commit and a member's abort past
+// the deadline cannot both win, and a controller whose lease ended (the key went with it) cannot
+// commit at all.
+import type { Lease, Namespace, Watcher } from 'etcd3';
+import type { CutoverFence, CutoverMember, FenceRound, SwitchEntry } from './control-plane.js';
+import {
+  ACKS_PREFIX,
+  ackKey,
+  CUTOVER_PREFIX,
+  HOLD_KEY,
+  type HoldRecord,
+  memberFromAckKey,
+  parseJson,
+  TOPOLOGY_PREFIX,
+  topologyKey,
+} from './cutover-keys.js';
+
+export const MEMBERS_PREFIX = 'members/';
+/** How long past a hold's deadline a member waits for the controller before aborting it itself. */
+const MEMBER_ABORT_SLACK_MS = 1_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CutoverHost {
+  ns: Namespace;
+  selfId(): string;
+  /** The lease this member is registered under, or null while it has none. */
+  lease(): Lease | null;
+  /** False once this member cannot prove its lease is still alive (see EtcdControl.checkFresh). */
+  fresh(): boolean;
+  onVersion(version: number): void;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+interface Joined {
+  rev: string;
+  version: number;
+  decided: boolean;
+  decide(entry: SwitchEntry | null): void;
+}
+
+export class EtcdCutover implements CutoverFence {
+  /** The highest shared topology version applied here. */
+  version = 0;
+  private watcher: Watcher | null = null;
+  private joined: Joined | null = null;
+  /** Migrations this process is committing: their switch is applied by the migration, not the watch. */
+  readonly committing = new Set<string>();
+  /** Holds run one after another: a new one waits for the release of the last. */
+  private holding: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: CutoverHost,
+    private readonly member: CutoverMember,
+  ) {}
+
+  /**
+   * Reads the cutover keys at one revision: applies every switch not applied yet, joins an open
+   * hold; the first call then watches from the next revision. Before serving, and again whenever
+   * this member's lease was in doubt.
+   */
+  async catchUp(): Promise<void> {
+    const { ns } = this.host;
+    const res = await ns.getAll().prefix(CUTOVER_PREFIX).exec();
+    const entries: SwitchEntry[] = [];
+    let hold: { rec: HoldRecord; rev: string } | null = null;
+    for (const kv of res.kvs) {
+      const key = kv.key.toString();
+      if (key.startsWith(TOPOLOGY_PREFIX)) {
+        const e = parseJson<SwitchEntry>(kv.value.toString());
+        if (e) entries.push(e);
+      } else if (key === HOLD_KEY) {
+        const rec = parseJson<HoldRecord>(kv.value.toString());
+        if (rec) hold = { rec, rev: String(kv.mod_revision) };
+      }
+    }
+    for (const e of entries.sort((a, b) => a.version - b.version)) this.applyEntry(e);
+    if (hold) this.onHold(hold.rec, hold.rev);
+    if (this.watcher) return;
+    this.watcher = await ns
+      .watch()
+      .prefix(CUTOVER_PREFIX)
+      .startRevision(String(BigInt(res.header.revision) + 1n))
+      .create();
+    this.watcher.on('put', (kv) => {
+      const key = kv.key.toString();
+      if (key.startsWith(TOPOLOGY_PREFIX)) {
+        const e = parseJson<SwitchEntry>(kv.value.toString());
+        if (e) this.applyEntry(e);
+      } else if (key === HOLD_KEY) {
+        const rec = parseJson<HoldRecord>(kv.value.toString());
+        if (rec) this.onHold(rec, String(kv.mod_revision));
+      }
+    });
+    this.watcher.on('delete', (kv) => {
+      // The controller's lease ended with the hold open: the topology says whether it had committed.
+      const joined = this.joined;
+      if (kv.key.toString() === HOLD_KEY && joined && !joined.decided) void this.resolveFromTopology(joined);
+    });
+    this.watcher.on('error', (err) => this.host.log.warn({ err: err.message }, 'cutover watch error'));
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.cancel().catch(() => undefined);
+  }
+
+  private applyEntry(e: SwitchEntry): void {
+    if (this.committing.has(e.migrationId)) return;
+    try {
+      this.member.apply(e);
+    } catch (err) {
+      this.host.log.warn(
+        { version: e.version, err: err instanceof Error ? err.message : String(err) },
+        'shared topology switch not applied',
+      );
+    }
+    if (e.version > this.version) {
+      this.version = e.version;
+      this.host.onVersion(e.version);
+    }
+  }
+
+  private onHold(rec: HoldRecord, rev: string): void {
+    if (rec.state === 'hold') {
+      if (rec.controller !== this.host.selfId()) this.join(rec, rev);
+      return;
+    }
+    if (rec.state === 'switch' && rec.entry) this.applyEntry(rec.entry);
+    const joined = this.joined;
+    if (joined && joined.rev === rec.holdRevision)
+      joined.decide(rec.state === 'switch' ? (rec.entry ?? null) : null);
+  }
+
+  private join(rec: HoldRecord, rev: string): void {
+    const previous = this.joined;
+    if (previous?.rev === rev) return;
+    // A newer hold means the previous one was decided, whether or not this member saw it.
+    if (previous && !previous.decided) void this.resolveFromTopology(previous);
+    let resolve!: (e: SwitchEntry | null) => void;
+    const decided = new Promise<SwitchEntry | null>((r) => {
+      resolve = r;
+    });
+    const timer = setTimeout(
+      () => void this.abortPastDeadline(rec, joined),
+      rec.deadlineMs + MEMBER_ABORT_SLACK_MS,
+    );
+    const joined: Joined = {
+      rev,
+      version: rec.version,
+      decided: false,
+      decide: (entry) => {
+        if (joined.decided) return;
+        joined.decided = true;
+        clearTimeout(timer);
+        resolve(entry);
+      },
+    };
+    this.joined = joined;
+    this.holding = this.holding.then(() =>
+      this.member
+        .hold(
+          rec.shards,
+          { migrationId: rec.migrationId, graceMs: rec.graceMs },
+          () => this.ack(rev),
+          decided,
+        )
+        .catch((err: unknown) =>
+          this.host.log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'cutover hold failed',
+          ),
+        ),
+    );
+  }
+
+  /** Never throws: an ack that cannot be stored leaves the controller to time out and abort. */
+  private async ack(rev: string): Promise<void> {
+    const lease = this.host.lease();
+    if (!lease || !this.host.fresh()) {
+      this.host.log.warn({ hold: rev }, 'cutover hold not acknowledged: no live lease');
+      return;
+    }
+    try {
+      await lease.put(ackKey(this.host.selfId())).value(JSON.stringify({ hold: rev }));
+    } catch (err) {
+      this.host.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cutover ack failed');
+    }
+  }
+
+  /** The controller went silent past the deadline: abort the hold by the same compare-and-swap. */
+  private async abortPastDeadline(rec: HoldRecord, joined: Joined): Promise<void> {
+    const { ns } = this.host;
+    while (!joined.decided) {
+      try {
+        const abort: HoldRecord = {
+          ...rec,
+          state: 'abort',
+          holdRevision: joined.rev,
+          reason: `member ${this.host.selfId()} saw no decision ${MEMBER_ABORT_SLACK_MS} ms past the deadline`,
+        };
+        const r = await ns
+          .if(HOLD_KEY, 'Mod', '==', joined.rev)
+          .then(ns.put(HOLD_KEY).value(JSON.stringify(abort)))
+          .commit();
+        if (r.succeeded) joined.decide(null);
+        else await this.resolveFromTopology(joined);
+        return;
+      } catch {
+        await sleep(200); // etcd unreachable: the hold stays until the decision can be read
+      }
+    }
+  }
+
+  /** A decided hold whose decision this member missed: switch v+1 exists exactly when it committed. */
+  private async resolveFromTopology(joined: Joined): Promise<void> {
+    while (!joined.decided) {
+      try {
+        const text = await this.host.ns.get(topologyKey(joined.version + 1)).string();
+        joined.decide(text ? parseJson<SwitchEntry>(text) : null);
+        return;
+      } catch {
+        await sleep(200);
+      }
+    }
+  }
+
+  // ---- the controller --------------------------------------------------------------------------
+
+  async begin(hold: {
+    migrationId: string;
+    shards: string[];
+    graceMs: number;
+    deadlineMs: number;
+  }): Promise<FenceRound> {
+    const { ns } = this.host;
+    const lease = this.host.lease();
+    if (!lease || !this.host.fresh())
+      throw new Error(
+        'this instance cannot prove its control-plane lease is alive; retry once it reaches etcd',
+      );
+    const leaseId = await lease.grant();
+    const current = await ns.get(HOLD_KEY).exec();
+    const kv = current.kvs[0];
+    const existing = kv ? parseJson<HoldRecord>(kv.value.toString()) : null;
+    if (existing?.state === 'hold')
+      throw new Error(`a cutover is open: migration ${existing.migrationId} on ${existing.controller}`);
+    const stored = await ns.getAll().prefix(TOPOLOGY_PREFIX).keys();
+    const latest = stored.reduce((n, k) => Math.max(n, Number(k.slice(TOPOLOGY_PREFIX.length))), 0);
+    if (latest !== this.version)
+      throw new Error(`this instance applied topology version ${this.version}, the shared one is ${latest}`);
+    const record: HoldRecord = { state: 'hold', ...hold, version: latest, controller: this.host.selfId() };
+    const guard = kv
+      ? ns.if(HOLD_KEY, 'Mod', '==', String(kv.mod_revision))
+      : ns.if(HOLD_KEY, 'Create', '==', 0);
+    const put = await guard.then(ns.put(HOLD_KEY).value(JSON.stringify(record)).lease(leaseId)).commit();
+    if (!put.succeeded) throw new Error('another instance began a cutover at the same moment');
+    const holdRev = String(put.header.revision);
+    // Read after the hold: a member registering later reads the hold before it serves.
+    const expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
+      .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
+      .filter((id) => id !== this.host.selfId());
+    return new EtcdRound(this.host, this.member, record, holdRev, expected, this.committing, (v) => {
+      this.version = Math.max(this.version, v);
+      this.host.onVersion(this.version);
+    });
+  }
+}
+
+class EtcdRound implements FenceRound {
+  readonly version: number;
+
+  constructor(
+    private readonly host: CutoverHost,
+    private readonly member: CutoverMember,
+    private readonly record: HoldRecord,
+    private readonly holdRev: string,
+    readonly members: string[],
+    private readonly committing: Set<string>,
+    private readonly onVersion: (v: number) => void,
+  ) {
+    this.version = record.version;
+  }
+
+  async acknowledged(withinMs: number): Promise<void> {
+    const { ns } = this.host;
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      const [acks, live] = await Promise.all([
+        ns.getAll().prefix(ACKS_PREFIX).strings(),
+        ns.getAll().prefix(MEMBERS_PREFIX).keys(),
+      ]);
+      const liveIds = new Set(live.map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length))));
+      const acked = new Set<string>();
+      for (const [key, value] of Object.entries(acks)) {
+        const id = memberFromAckKey(key);
+        if (id && parseJson<{ hold: string }>(value)?.hold === this.holdRev) acked.add(id);
+      }
+      // A member whose lease ended is no longer live: it fenced itself before that (F3).
+      const missing = this.members.filter((id) => liveIds.has(id) && !acked.has(id));
+      if (missing.length === 0) return;
+      if (Date.now() >= deadline)
+        throw new Error(`no acknowledgement of the hold from ${missing.join(', ')} within ${withinMs} ms`);
+      await sleep(5);
+    }
+  }
+
+  async commit(draft: Omit<SwitchEntry, 'version'>): Promise<void> {
+    const entry: SwitchEntry = { ...draft, version: this.version + 1 };
+    const decision: HoldRecord = { ...this.record, state: 'switch', holdRevision: this.holdRev, entry };
+    this.committing.add(entry.migrationId);
+    try {
+      await this.commitOnce(entry, decision);
+      this.member.markApplied(entry);
+    } finally {
+      this.committing.delete(entry.migrationId);
+    }
+    this.onVersion(entry.version);
+  }
+
+  private async commitOnce(entry: SwitchEntry, decision: HoldRecord): Promise<void> {
+    const { ns } = this.host;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await ns
+          .if(HOLD_KEY, 'Mod', '==', this.holdRev)
+          .and(topologyKey(entry.version), 'Create', '==', 0)
+          .then(
+            ns.put(topologyKey(entry.version)).value(JSON.stringify(entry)),
+            ns.put(HOLD_KEY).value(JSON.stringify(decision)),
+          )
+          .commit();
+        if (r.succeeded) return;
+        throw new Error(
+          'the hold was decided without this instance (a member aborted it past the deadline, or this lease ended)',
+        );
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('the hold was decided')) throw err;
+        // The outcome of a failed request is unknown: read what etcd holds before deciding.
+        if (await this.committed(entry.version)) return;
+        if (attempt >= 20) throw err;
+        await sleep(50);
+      }
+    }
+  }
+
+  /**
+   * True when switch `version` is this migration's: the commit writes it with the decision in one
+   * transaction, and only this round could write it for this migration at this version.
+   */
+  private async committed(version: number): Promise<boolean> {
+    for (;;) {
+      try {
+        const stored = await this.host.ns.get(topologyKey(version)).string();
+        return (stored ? parseJson<SwitchEntry>(stored) : null)?.migrationId === this.record.migrationId;
+      } catch {
+        await sleep(100);
+      }
+    }
+  }
+
+  async abort(reason: string): Promise<void> {
+    const { ns } = this.host;
+    const record: HoldRecord = { ...this.record, state: 'abort', holdRevision: this.holdRev, reason };
+    await ns
+      .if(HOLD_KEY, 'Mod', '==', this.holdRev)
+      .then(ns.put(HOLD_KEY).value(JSON.stringify(record)))
+      .commit()
+      .catch((err: Error) =>
+        this.host.log.warn({ err: err.message }, 'cutover abort not stored; members abort past the deadline'),
+      );
+  }
+}
