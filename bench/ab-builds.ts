@@ -4,7 +4,8 @@
 // Run: BEFORE=/path/old AFTER=. npx vite-node bench/ab-builds.ts
 // (env: T=seconds per run, R=repeats, C=clients list, M=modes list; EXTRA=YAML appended to both
 // proxies' configs, WARM_SQL=a statement run once through each proxy before measuring, e.g. to put
-// an entry in the result cache)
+// an entry in the result cache; POOL_BEFORE / POOL_AFTER=YAML flow entries added to one build's pool
+// section, e.g. POOL_AFTER='multiplex: { enabled: true }')
 // Besides TPS it prints each proxy's CPU per transaction (user + system from /proc, medians): on a
 // shared machine TPS moves with the neighbours' load, CPU per transaction much less.
 import { execFileSync, spawn } from 'node:child_process';
@@ -33,6 +34,12 @@ execFileSync(
   },
 );
 
+/** POOL_BEFORE / POOL_AFTER: what differs between the two builds' pool sections (e.g. multiplexing). */
+function poolExtra(name: string): string {
+  const extra = process.env[`POOL_${name.toUpperCase()}`];
+  return extra ? `, ${extra}` : '';
+}
+
 async function startProxy(name: string, root: string) {
   const port = await freePort();
   const file = `/tmp/shardgate-ab-${name}.yaml`;
@@ -41,7 +48,7 @@ async function startProxy(name: string, root: string) {
     `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
 users: [{ name: bench, password: '', auth: trust, backend: service }]
 backend: { user: postgres, database: bench }
-pool: { mode: transaction, size: 20 }
+pool: { mode: transaction, size: 20${poolExtra(name)} }
 shards:
   - { name: s0, keyRange: '-', primary: { host: 127.0.0.1, port: ${primary.port} } }
 log: { level: warn }

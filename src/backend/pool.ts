@@ -113,6 +113,16 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     return this.idle.length + this.active.size + this.connecting;
   }
 
+  /** Checkouts waiting for a connection (PostgreSQL multiplexing lets them go first). */
+  get waitingCount(): number {
+    return this.waiters.length;
+  }
+
+  /** At its bound with no idle connection: a checkout would wait. */
+  get exhausted(): boolean {
+    return this.idle.length === 0 && this.size >= this.config.size;
+  }
+
   /**
    * An idle connection of `flavour` that needs no validation, without waiting; null otherwise
    * (then acquire() opens, validates or waits).

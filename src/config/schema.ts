@@ -164,6 +164,20 @@ export const poolSchema = z.object({
   maxServerConnectionsPerUser: z.number().int().min(0).default(0),
   /** Close a client (either protocol) idle inside a transaction this long (PgBouncer's idle_transaction_timeout); 0: never. */
   idleTransactionTimeoutMs: z.number().int().min(0).default(0),
+  /**
+   * PostgreSQL transaction pooling: autocommit units (a Sync-terminated extended batch or a simple
+   * Query) of plain SELECT/INSERT/UPDATE/DELETE from clients with the same settings are written
+   * back to back on one server connection (pipelined, up to `depth` in flight), replies handed
+   * back in order. Anything that may open a transaction or change session state waits for a
+   * connection of its own. Off by default (see README, benchmark section).
+   */
+  multiplex: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** Units in flight on one server connection at once (1 turns pipelining off). */
+      depth: z.number().int().min(1).max(64).default(8),
+    })
+    .default({ enabled: false, depth: 8 }),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
 

@@ -16,6 +16,7 @@ import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { runJoin } from './join-runner.js';
 import { LocalResponder } from './local-responder.js';
+import { pipelineable } from './mux-lane.js';
 import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
 import type { SessionServices } from './services.js';
@@ -574,7 +575,8 @@ export class QueryCycle implements GateParticipant {
 
   private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
-    const binding = await this.bindingFor(target);
+    const pipelined = pipelineable(unit, statements, this.state, this.services.config.pool) ? unit : null;
+    const binding = await this.bindingFor(target, pipelined);
     const state = this.state;
     if (state.txStatus !== 'I' && state.deferredBegin === null) this.crossShardPreamble(binding);
     if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
@@ -638,8 +640,11 @@ export class QueryCycle implements GateParticipant {
     if (parts.length > 0) binding.transactionPreamble = parts.join('; ');
   }
 
-  /** Gets (or reuses) the server connection for a target, waiting for replay when asked. */
-  async bindingFor(target: RouteTarget): Promise<ServerBinding> {
+  /**
+   * Gets (or reuses) the server connection for a target, waiting for replay when asked.
+   * `pipelined`: a unit that may share a connection with other clients' (pool.multiplex).
+   */
+  async bindingFor(target: RouteTarget, pipelined: Unit | null = null): Promise<ServerBinding> {
     let serverName = target.server;
     if (target.wait) {
       const caughtUp = await this.services.topology.waitForPosition(
@@ -652,7 +657,7 @@ export class QueryCycle implements GateParticipant {
     const existing = this.bindings.get(serverName);
     if (existing) return existing;
     // A transaction holds exactly one server; a different one here is a routing bug upstream.
-    const binding = await ServerBinding.acquire(this, serverName);
+    const binding = await ServerBinding.acquire(this, serverName, pipelined);
     if (this.clientGone) {
       // The client left while we waited: onClientGone cannot see this connection, give it back
       // (a COPY FROM STDIN started for nobody would hold it forever).

@@ -27,6 +27,7 @@ import {
   decodeParse,
   renameStatement,
 } from './frontend-messages.js';
+import { type LaneMember, MuxLane } from './mux-lane.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
@@ -50,8 +51,16 @@ import {
 } from './statement-shapes.js';
 import { FE, type Unit } from './units.js';
 
-export class ServerBinding {
+export class ServerBinding implements LaneMember {
   readonly tracker: ResponseTracker;
+  /** Multiplexing: the connection is shared with other clients' units (mux-lane.ts). */
+  private lane: MuxLane | null = null;
+  /** A fresh connection for a pipelineable unit: it opens a lane when the unit is written. */
+  private opensLane = false;
+  /** The running unit Parsed or Closed a named statement on the server (see MuxLane). */
+  touchedStatements = false;
+  /** The client left while its unit was in flight on a shared connection. */
+  private clientGone = false;
   private done: (() => void) | null = null;
   private failed: ((err: Error) => void) | null = null;
   private unitError = false;
@@ -144,15 +153,27 @@ export class ServerBinding {
 
   /** Routes the connection's bytes to this binding (after any internal queries on it). */
   attach(): void {
-    const session = this.cycle.session;
-    this.conn.onData = (chunk) => {
-      session.cork();
-      this.tracker.onData(chunk);
-      session.uncork();
-      // A client that does not read stops the server, never grows the proxy's buffers.
-      if (session.needsDrain && !this.pausedForClient) this.pauseForClient();
-    };
+    if (this.lane) {
+      this.lane.attachConn();
+      return;
+    }
+    this.conn.onData = (chunk) => this.receive(chunk);
     this.conn.onClose = (err) => this.onServerLost(err);
+  }
+
+  /** Server bytes of this binding's units. */
+  receive(chunk: Buffer): void {
+    const session = this.cycle.session;
+    session.cork();
+    this.tracker.onData(chunk);
+    session.uncork();
+    // A client that does not read stops the server, never grows the proxy's buffers.
+    if (session.needsDrain && !this.pausedForClient && !this.clientGone) this.pauseForClient();
+  }
+
+  /** The shared connection was lost (a lane tells each of its members). */
+  serverLost(err: Error | null): void {
+    this.onServerLost(err);
   }
 
   /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
@@ -176,6 +197,8 @@ export class ServerBinding {
   }
 
   private pauseForClient(): void {
+    // Units of other clients behind this one wait too: none are added while it lasts.
+    this.lane?.stopJoining();
     this.pausedForClient = true;
     this.conn.socket.pause();
     this.cycle.session.onDrained(() => {
@@ -184,12 +207,47 @@ export class ServerBinding {
     });
   }
 
-  static async acquire(cycle: QueryCycle, serverName: string): Promise<ServerBinding> {
+  /**
+   * `pipelined`: the unit about to run may share a connection with other clients' units
+   * (mux-lane.ts pipelineable()); it joins a lane that takes it, else opens one on its connection.
+   */
+  static async acquire(
+    cycle: QueryCycle,
+    serverName: string,
+    pipelined: Unit | null = null,
+  ): Promise<ServerBinding> {
     const topology = cycle.services.topology;
     const server = topology.server(serverName);
     if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
-    // Per-user quota first: a user at its limit waits here, holding nothing.
     const config = cycle.services.config;
+    if (pipelined && builtinFunctionsLoaded()) {
+      // No quota slot: a unit behind another one takes no server connection of its own.
+      const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
+      const state = cycle.state;
+      const deadline = Date.now() + config.pool.checkoutTimeoutMs;
+      for (;;) {
+        const lane = MuxLane.find(
+          pool,
+          config.pool.multiplex.depth,
+          state.settings,
+          serverSettings,
+          pipelined,
+          state.prepared,
+        );
+        if (lane) {
+          const binding = new ServerBinding(cycle, serverName, server.shard, server.role, pool, lane.conn);
+          binding.lane = lane;
+          lane.reserve(binding);
+          server.view.outstanding++;
+          return binding;
+        }
+        // An idle connection or room for another: this unit opens a lane on it (below).
+        if (!pool.exhausted || !MuxLane.any(pool) || Date.now() >= deadline) break;
+        // Every connection is busy, some as lanes: room in one comes sooner than a free connection.
+        await MuxLane.waitForRoom(pool, deadline - Date.now());
+      }
+    }
+    // Per-user quota first: a user at its limit waits here, holding nothing.
     const user = cycle.state.user;
     const counted = userServerLimit(config, user) > 0;
     const turn = counted ? takeServerSlot(config, 'postgres', user) : null;
@@ -206,6 +264,7 @@ export class ServerBinding {
     }
     const binding = new ServerBinding(cycle, serverName, server.shard, server.role, pool, conn);
     binding.slotUser = counted ? user : null;
+    binding.opensLane = pipelined !== null;
     server.view.outstanding++;
     try {
       if (!builtinFunctionsLoaded()) await loadBuiltinFunctions(conn);
@@ -331,6 +390,7 @@ export class ServerBinding {
     const out: Buffer[] = [];
     this.unitError = false;
     this.lastTag = '';
+    this.touchedStatements = false;
     this.awaitingSync = !unit.simple && unit.flushOnly;
     const isWrite = statements.some(
       (s) => (s.plan.type === 'single' && s.plan.write) || s.facts.kind === 'ddl',
@@ -412,7 +472,19 @@ export class ServerBinding {
       };
       // The unit is complete when every request sent for it has been answered (tracker idle).
       conn.lastUsedAt = Date.now();
-      conn.write(joined(out));
+      if (this.opensLane) {
+        // Its first unit makes the connection a lane: other clients' units may follow it now.
+        this.opensLane = false;
+        this.lane = MuxLane.open(this.pool, conn);
+        this.lane.reserve(this);
+      }
+      const lane = this.lane;
+      if (lane) {
+        lane.enter(this);
+        lane.write(joined(out));
+      } else {
+        conn.write(joined(out));
+      }
       this.tracker.flushSynthetic();
     });
   }
@@ -463,6 +535,7 @@ export class ServerBinding {
               },
             });
             rememberPrepared(conn, serverName, maxPrepared, out, tracker);
+            this.touchedStatements = true;
           }
           break;
         }
@@ -575,6 +648,7 @@ export class ServerBinding {
         out,
         this.tracker,
       );
+      this.touchedStatements = true;
     } else {
       // LRU: touch.
       this.conn.prepared.delete(stmt.serverName);
@@ -718,6 +792,13 @@ export class ServerBinding {
   }
 
   cancel(): void {
+    const lane = this.lane;
+    if (lane) {
+      // A cancel reaches whatever statement the server runs: with other clients' units in flight
+      // on this connection it could be theirs, so it is sent only while this unit is alone.
+      lane.stopJoining();
+      if (!lane.alone(this)) return;
+    }
     const c = this.conn;
     void sendCancel(c.address, c.processId, c.secretKey);
   }
@@ -727,6 +808,16 @@ export class ServerBinding {
     if (this.released) return;
     this.releaseServer();
     const conn = this.conn;
+    const lane = this.lane;
+    if (lane) {
+      if (this.pausedForClient) {
+        this.pausedForClient = false;
+        conn.socket.resume();
+      }
+      // Other clients' units still hold the connection: the last one returns it.
+      if (!lane.leave(this)) return;
+      this.lane = null;
+    }
     conn.onData = null;
     if (this.pausedForClient) conn.socket.resume();
     if (this.awaitingSync) {
@@ -759,6 +850,16 @@ export class ServerBinding {
   /** The client went away: cancel anything running, roll back, then reset or drop. */
   abandon(): void {
     if (this.released) return;
+    if (this.lane && !this.tracker.idle) {
+      // Other clients' units follow this one on the connection: it finishes unseen, then the
+      // query cycle releases it (dropping the connection would fail theirs).
+      this.clientGone = true;
+      if (this.pausedForClient) {
+        this.pausedForClient = false;
+        this.conn.socket.resume();
+      }
+      return;
+    }
     if (!this.tracker.idle) {
       // Mid-query: the response stream is in an unknown place; drop the connection.
       this.releaseServer();

@@ -1,0 +1,302 @@
+// Server-side multiplexing (pool.multiplex, transaction pooling): autocommit units of different
+// clients written back to back on one server connection, without waiting for the previous reply.
+// PostgreSQL answers requests in order, and every unit here ends at its own ReadyForQuery (a
+// Sync-terminated extended batch or a simple Query); so a lane cuts the server's byte stream at
+// ReadyForQuery messages and hands each stretch to the binding whose unit is at the head. An
+// error skips only to its own unit's Sync: the next unit starts clean. Only units that can neither
+// open a transaction nor change session state are pipelined (see pipelineable()); a unit that ends
+// with the server in a transaction anyway poisons the lane (the connection is dropped, the units
+// behind it fail as on a lost connection, never run inside someone else's transaction).
+import type { PgPool } from '../../backend/pg-pool.js';
+import type { PgServerConnection } from '../../backend/pg-server-connection.js';
+import type { PoolConfig } from '../../config/schema.js';
+import type { PlannedStatement } from '../../router/router.js';
+import { mayChangeUnseenState } from './server-state-changes.js';
+import type { PreparedStatement, SessionState } from './session-state.js';
+import { statementsToCheck } from './statement-shapes.js';
+import { FE, type Unit } from './units.js';
+
+const READY = 0x5a; // 'Z'
+
+/** What a lane needs of a binding (ServerBinding implements it). */
+export interface LaneMember {
+  readonly tracker: { readonly idle: boolean; readonly status: number };
+  /** A stretch of the server's response that belongs to this member's unit. */
+  receive(chunk: Buffer): void;
+  /** The connection was lost under this member's unit. */
+  serverLost(err: Error | null): void;
+  /** The unit Parsed or Closed a named statement on the connection (not yet confirmed). */
+  readonly touchedStatements: boolean;
+}
+
+/** Units pipelined behind another one since start (for tests and operators). */
+export const multiplexCounters = { pipelined: 0, lanesOpened: 0, poisoned: 0 };
+
+const lanesByPool = new WeakMap<PgPool, MuxLane[]>();
+/** Pipelineable units waiting for room in a lane (every connection busy, some of them lanes). */
+const roomWaiters = new WeakMap<PgPool, Array<() => void>>();
+
+function wake(pool: PgPool, all: boolean): void {
+  const waiters = roomWaiters.get(pool);
+  if (!waiters || waiters.length === 0) return;
+  if (all) for (const w of waiters.splice(0)) w();
+  else waiters.shift()!();
+}
+
+export class MuxLane {
+  /** Members whose unit is written and not yet answered, in the order written. */
+  private readonly inFlight: LaneMember[] = [];
+  /** Members from checkout to release (the connection goes back to the pool when none is left). */
+  private readonly members = new Set<LaneMember>();
+  /** In-flight units that Parsed or Closed named statements: a unit naming statements waits for them. */
+  private unsettled = 0;
+  /** No more units join (poisoned, a client stopped reading, a cancel, a lost connection). */
+  private closedToJoin = false;
+  private pending: Buffer | null = null;
+  private corked = false;
+
+  private constructor(
+    private readonly pool: PgPool,
+    readonly conn: PgServerConnection,
+  ) {
+    this.attachConn();
+  }
+
+  /** Routes the connection's bytes through the lane (again, after an internal query on it). */
+  attachConn(): void {
+    this.conn.onData = (chunk) => this.onData(chunk);
+    this.conn.onClose = (err) => this.onClose(err);
+  }
+
+  /** A lane for a connection whose first unit is pipelineable; it is joinable from now on. */
+  static open(pool: PgPool, conn: PgServerConnection): MuxLane {
+    const lane = new MuxLane(pool, conn);
+    let lanes = lanesByPool.get(pool);
+    if (!lanes) {
+      lanes = [];
+      lanesByPool.set(pool, lanes);
+    }
+    lanes.push(lane);
+    multiplexCounters.lanesOpened++;
+    return lane;
+  }
+
+  /** A lane of `pool` that takes this unit now (the same settings, room in the pipeline); null: none. */
+  static find(
+    pool: PgPool,
+    depth: number,
+    settings: Map<string, string>,
+    serverSettings: (conn: PgServerConnection) => Map<string, string>,
+    unit: Unit,
+    prepared: Map<string, PreparedStatement>,
+  ): MuxLane | null {
+    const lanes = lanesByPool.get(pool);
+    // Checkouts wait for a connection (a transaction, a SET...): lanes drain and give theirs back.
+    if (!lanes || pool.waitingCount > 0) return null;
+    for (const lane of lanes) {
+      if (lane.accepts(depth, settings, serverSettings(lane.conn), unit, prepared)) return lane;
+    }
+    return null;
+  }
+
+  /** Some connection of `pool` is a lane (room may come up in it). */
+  static any(pool: PgPool): boolean {
+    return (lanesByPool.get(pool)?.length ?? 0) > 0;
+  }
+
+  /** Resolves when a lane of `pool` has a member fewer or goes away, or after `ms`. */
+  static waitForRoom(pool: PgPool, ms: number): Promise<void> {
+    let waiters = roomWaiters.get(pool);
+    if (!waiters) {
+      waiters = [];
+      roomWaiters.set(pool, waiters);
+    }
+    const list = waiters;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        const i = list.indexOf(done);
+        if (i >= 0) list.splice(i, 1);
+        resolve();
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      list.push(done);
+    });
+  }
+
+  private accepts(
+    depth: number,
+    settings: Map<string, string>,
+    have: Map<string, string>,
+    unit: Unit,
+    prepared: Map<string, PreparedStatement>,
+  ): boolean {
+    const conn = this.conn;
+    if (this.closedToJoin || conn.closed || conn.dirty) return false;
+    if (this.members.size === 0 || this.members.size >= depth) return false;
+    if (!sameSettings(settings, have)) return false;
+    if (!namesStatements(unit)) return true;
+    // A statement Parsed by a unit still in flight may yet fail (or be skipped after its error).
+    if (this.unsettled > 0) return false;
+    // A described statement the connection lacks needs a round trip of its own (checkStatementShapes).
+    for (const stmt of statementsToCheck(unit, prepared))
+      if (!conn.prepared.has(stmt.serverName)) return false;
+    return true;
+  }
+
+  /** A member holds the connection from now until it leaves (its unit is not written yet). */
+  reserve(member: LaneMember): void {
+    this.members.add(member);
+  }
+
+  /** A member's unit is about to be written (encoded: its statement changes are known). */
+  enter(member: LaneMember): void {
+    if (this.inFlight.length > 0) multiplexCounters.pipelined++;
+    if (member.touchedStatements) this.unsettled++;
+    this.inFlight.push(member);
+  }
+
+  /**
+   * Writes a unit. Behind another unit the server is busy anyway: writes of one event-loop turn
+   * leave in one batch (the socket is corked until setImmediate).
+   */
+  write(bytes: Buffer): void {
+    const conn = this.conn;
+    if (this.inFlight.length > 1 && !this.corked) {
+      this.corked = true;
+      conn.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        conn.socket.uncork();
+      });
+    }
+    conn.write(bytes);
+  }
+
+  /** A member is done with the connection; true when it was the last one (it returns the connection). */
+  leave(member: LaneMember): boolean {
+    this.members.delete(member);
+    if (this.members.size > 0 || this.inFlight.length > 0) {
+      if (!this.closedToJoin) wake(this.pool, false);
+      return false;
+    }
+    this.remove();
+    return true;
+  }
+
+  /** No more units join this lane (units in flight finish). */
+  stopJoining(): void {
+    this.closedToJoin = true;
+  }
+
+  /** True when `member` is the only unit in flight (a cancel can only reach its statement then). */
+  alone(member: LaneMember): boolean {
+    return this.inFlight.length === 1 && this.inFlight[0] === member;
+  }
+
+  private remove(): void {
+    this.closedToJoin = true;
+    const lanes = lanesByPool.get(this.pool);
+    const i = lanes ? lanes.indexOf(this) : -1;
+    if (i < 0) return;
+    lanes!.splice(i, 1);
+    // Its connection goes back to the pool (or is gone): waiters try again.
+    wake(this.pool, true);
+  }
+
+  /** Cuts the stream after each ReadyForQuery and hands each stretch to the unit it answers. */
+  private onData(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    const len = buf.length;
+    let pos = 0;
+    let start = 0;
+    while (pos + 5 <= len) {
+      const end = pos + 1 + buf.readUInt32BE(pos + 1);
+      if (end > len) break;
+      if (buf[pos] === READY) {
+        this.deliver(buf.subarray(start, end));
+        start = end;
+      }
+      pos = end;
+    }
+    if (pos > start) this.deliver(buf.subarray(start, pos));
+    if (pos < len) this.pending = Buffer.from(buf.subarray(pos));
+  }
+
+  private deliver(stretch: Buffer): void {
+    const head = this.inFlight[0];
+    // Unasked (a FATAL before the server closes): the close reaches every member in flight.
+    if (!head) return;
+    head.receive(stretch);
+    if (!head.tracker.idle) return;
+    this.inFlight.shift();
+    if (head.touchedStatements) this.unsettled--;
+    if (head.tracker.status !== 0x49) {
+      // The unit left the server in a transaction: nothing else may run on this connection now.
+      this.closedToJoin = true;
+      multiplexCounters.poisoned++;
+      if (this.inFlight.length > 0) this.conn.destroy();
+    }
+  }
+
+  /** Every member learns: a unit in flight fails, one holding a transaction finds it gone. */
+  private onClose(err: Error | null): void {
+    this.remove();
+    this.inFlight.length = 0;
+    const members = [...this.members];
+    this.members.clear();
+    for (const m of members) m.serverLost(err);
+  }
+}
+
+/** Exactly the settings the server connection carries (syncSettings would send nothing). */
+function sameSettings(want: Map<string, string>, have: Map<string, string>): boolean {
+  if (want.size !== have.size) return false;
+  for (const [k, v] of want) if (have.get(k) !== v) return false;
+  return true;
+}
+
+/** A Parse, Bind, Describe or Close that names a prepared statement (not the unnamed one). */
+function namesStatements(unit: Unit): boolean {
+  if (unit.simple) return false;
+  for (const f of unit.frames) {
+    const t = f.type;
+    if (t === FE.Parse && f.bytes[5] !== 0) return true;
+    if ((t === FE.Describe || t === FE.Close) && f.bytes[5] === 0x53 && f.bytes[6] !== 0) return true;
+    // portal name, then the statement name
+    if (t === FE.Bind && f.bytes[f.bytes.indexOf(0, 5) + 1] !== 0) return true;
+  }
+  return false;
+}
+
+const PIPELINED_KINDS = new Set(['read', 'write']);
+
+/**
+ * A unit that may share a server connection with other clients' units: transaction pooling, the
+ * session idle (no transaction, no deferred BEGIN, not pinned), a Sync-terminated batch or a simple
+ * Query, and only plain SELECT/INSERT/UPDATE/DELETE on one server: nothing that can open a
+ * transaction, change a setting or leave state behind on the connection.
+ */
+export function pipelineable(
+  unit: Unit,
+  statements: readonly PlannedStatement[],
+  state: SessionState,
+  pool: PoolConfig,
+): boolean {
+  if (!pool.multiplex.enabled || pool.multiplex.depth < 2 || pool.mode !== 'transaction') return false;
+  if (state.txStatus !== 'I' || state.deferredBegin !== null || state.pinnedReason) return false;
+  if (state.pendingSettings.size > 0) return false;
+  if (unit.flushOnly || (unit.simple && unit.frames[0]!.type !== FE.Query)) return false;
+  for (const s of statements) {
+    const f = s.facts;
+    if (!PIPELINED_KINDS.has(f.kind) || s.plan.type !== 'single') return false;
+    if (f.transaction || f.session || f.utility || f.pinsSession || f.copyOut) return false;
+  }
+  return !mayChangeUnseenState(statements);
+}
