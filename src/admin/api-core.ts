@@ -66,6 +66,7 @@ function describeServer(s: {
     position: string | null;
     outstanding: number;
     rttMs: number | null;
+    catchUpTo?: string | null;
   };
 }) {
   return {
@@ -75,6 +76,8 @@ function describeServer(s: {
     port: s.port,
     healthy: s.view.healthy,
     drained: s.view.drained,
+    /** Out of rotation until it replays this cutover switch position (null: serving). */
+    catchUpTo: s.view.catchUpTo ?? null,
     lagMs: s.view.lagMs,
     position: s.view.position,
     outstanding: s.view.outstanding,

@@ -192,6 +192,8 @@ class ServerProbe<C, A, X extends object> {
       view.healthy = h.healthy;
       return;
     }
+    // A replica fenced at a cutover's switch position serves again once it has replayed it.
+    if (view.catchUpTo && positionCovers(sample.position, view.catchUpTo)) view.catchUpTo = null;
     h.lagMs = sample.replicaLag(this.loop.primaryPosition(this.server.shard), h);
     const hardLimit = this.loop.config.routing.replicaHardLagLimitMs;
     // Unknown lag keeps a replica in rotation for eventual reads; no bound accepts it.

@@ -7,6 +7,7 @@
 import type { PoolConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
+import { positionCovers } from '../router/positions.js';
 import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
 import { type BackendIdentity, IdentityPools } from './identity.js';
 import type { PoolAddress } from './pool.js';
@@ -296,6 +297,19 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
     else this.drained.delete(server);
     const s = this.servers.get(server);
     if (s) s.view.drained = drained;
+  }
+
+  /**
+   * Takes every replica of `shard` out of rotation until it has replayed `position` (its primary's
+   * position at a cutover's switch: until then it lacks rows the shard's reads already expect).
+   * Called in the same synchronous step as the switch's rebuild, so no read sees the replicas first.
+   */
+  fenceReplicas(shard: string, position: string): void {
+    const s = this.shards.find((x) => x.name === shard);
+    if (!s) return;
+    for (const r of s.replicas) {
+      if (r.view.position === null || !positionCovers(r.view.position, position)) r.view.catchUpTo = position;
+    }
   }
 
   /** read_your_writes: wait until a replica has replayed `position`; false on timeout. */

@@ -31,6 +31,7 @@ interface DemoOptions {
   stateFile?: string;
   users: string;
   spares: string;
+  spareReplicas: string;
   mysql: boolean;
   mysqlPort: string;
   instances: string;
@@ -49,6 +50,11 @@ export function registerDemoCommand(program: Command): void {
     .option('--admin-port <port>', 'admin HTTP port', '9930')
     .option('--users <n>', 'sample users to load', '200')
     .option('--spares <n>', 'spare servers to start as split targets', '0')
+    .option(
+      '--spare-replicas <n>',
+      "streaming replicas of each spare (the new shard's replicas after a split)",
+      '0',
+    )
     .option('--no-mysql', 'do not start the MySQL side (MariaDB shards and the MySQL port)')
     .option('--mysql-port <port>', 'MySQL port of the proxy', '6033')
     .option(
@@ -115,7 +121,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     const mysqlRanges = evenKeyRanges(mariadb?.shards.length ?? 1);
     const adminToken = randomBytes(12).toString('hex');
     const spares = [];
-    for (let i = 1; i <= Number(opts.spares); i++) spares.push(await cluster.addSpare(`spare${i}`));
+    for (let i = 1; i <= Number(opts.spares); i++)
+      spares.push(await cluster.addSpare(`spare${i}`, Number(opts.spareReplicas)));
+    const spareReplicas = (name: string) =>
+      (cluster.spareReplicas.get(name) ?? []).map((r) => ({ name: r.name, host: r.host, port: r.port }));
     const config = configForLocalShards(
       cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
       {
@@ -146,7 +155,12 @@ async function runDemo(opts: DemoOptions): Promise<void> {
           },
           migration: {
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-demo-migrations-')),
-            spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
+            spares: spares.map((s) => ({
+              name: s.name,
+              host: s.host,
+              port: s.port,
+              replicas: spareReplicas(s.name),
+            })),
           },
           ...(redisUrl ? { cache: { shared: { redis: redisUrl } } } : {}),
         },
@@ -197,7 +211,13 @@ async function runDemo(opts: DemoOptions): Promise<void> {
         primary: { host: s.primary.host, port: s.primary.port, url: s.primary.url },
         replicas: s.replicas.map((r) => ({ host: r.host, port: r.port, url: r.url })),
       })),
-      spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port, url: s.url })),
+      spares: spares.map((s) => ({
+        name: s.name,
+        host: s.host,
+        port: s.port,
+        url: s.url,
+        replicas: spareReplicas(s.name),
+      })),
     };
     say('');
     say(`shardgate is running: ${cluster.shards.length} shards, ${loaded.rows} sample rows.`);

@@ -484,6 +484,9 @@ export const observabilitySchema = z.object({
     .default({ rules: DEFAULT_ALERT_RULES, evaluateIntervalMs: 5_000 }),
 });
 
+export const spareSchema = serverSchema.extend({ replicas: z.array(serverSchema).default([]) });
+export type SpareConfig = z.infer<typeof spareSchema>;
+
 export const migrationSchema = z.object({
   rowsPerSecond: z.number().int().min(1).default(1_000),
   bytesPerSecond: z
@@ -501,8 +504,12 @@ export const migrationSchema = z.object({
   cutoverDeadlineMs: z.number().int().min(10).default(2_000),
   inflightGraceMs: z.number().int().min(0).default(500),
   stateDir: z.string().default('.shardgate/migrations'),
-  /** Spare servers targets may be chosen from. */
-  spares: z.array(serverSchema).default([]),
+  /**
+   * Spare servers targets may be chosen from. A spare's `replicas` are streaming standbys of it
+   * (the operator seeds them, e.g. pg_basebackup -R); they become the new shard's replicas at the
+   * switch and serve its reads once they have replayed the switch position (docs/cutover.md).
+   */
+  spares: z.array(spareSchema).default([]),
 });
 
 /** The PostgreSQL front end: TCP, and optionally a Unix socket like PgBouncer's unix_socket_dir. */

@@ -307,10 +307,20 @@ export class PostgresCluster extends ServerCluster<LocalServer> {
     }
   }
 
-  /** A new standalone primary (a split target), with the cluster's database. */
-  async addSpare(name: string): Promise<LocalServer> {
+  /** Streaming replicas of each spare, by the spare's name (see addSpare). */
+  readonly spareReplicas = new Map<string, LocalServer[]>();
+
+  /**
+   * A new standalone primary (a split target), with the cluster's database, and `replicas`
+   * streaming standbys of it ("<name>-replica<N>"), seeded by a base backup of the spare.
+   */
+  async addSpare(name: string, replicas = 0): Promise<LocalServer> {
     const server = await this.createPrimary(name, name);
     this.spares.push(server);
+    const standbys: LocalServer[] = [];
+    for (let r = 1; r <= replicas; r++)
+      standbys.push(await this.createReplica(server, `${name}-replica${r}`));
+    this.spareReplicas.set(name, standbys);
     return server;
   }
 
@@ -330,12 +340,9 @@ export class PostgresCluster extends ServerCluster<LocalServer> {
   /** Waits until a replica has replayed its primary's current WAL position. */
   async waitForReplay(replicaName: string, timeoutMs = 10_000): Promise<void> {
     const replica = this.server(replicaName);
-    const shard = this.shards.find((s) => s.name === replica.shard);
-    if (!shard) throw new Error(`${replicaName} has no shard`);
-    const [row] = await this.query<{ lsn: string }>(
-      shard.primary.name,
-      'SELECT pg_current_wal_lsn()::text AS lsn',
-    );
+    const primary = this.primaryOf(replica);
+    if (!primary) throw new Error(`${replicaName} has no primary`);
+    const [row] = await this.query<{ lsn: string }>(primary.name, 'SELECT pg_current_wal_lsn()::text AS lsn');
     const deadline = Date.now() + timeoutMs;
     const c = await this.connect(replica);
     try {

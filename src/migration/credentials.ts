@@ -24,6 +24,8 @@ export function rememberBackendCredentials(config: ShardgateConfig): void {
   }
   for (const spare of config.migration.spares) {
     if (spare.name) tlsByServer.set(spare.name, resolveBackendTls(config.backend.tls, spare.tls));
+    for (const r of spare.replicas)
+      if (r.name) tlsByServer.set(r.name, resolveBackendTls(config.backend.tls, r.tls));
   }
 }
 

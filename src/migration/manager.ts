@@ -41,6 +41,7 @@ import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
 import { furthest, ownedSequences, readSequences, writeSequences } from './sequences.js';
+import { checkSpareReplicas } from './spare-replicas.js';
 import {
   type LegState,
   type MigrationState,
@@ -165,8 +166,12 @@ export class MigrationManager {
   /** After a restart: the reverse capture of switched migrations (their topology: see below). */
   async restore(): Promise<void> {
     for (const s of this.list()) {
-      if (SWITCHED_PHASES.has(s.phase) && s.phase !== 'cleaned')
+      if (SWITCHED_PHASES.has(s.phase) && s.phase !== 'cleaned') {
+        // The fences of the switch (a restart forgets which replicas had replayed it).
+        for (const [shard, lsn] of Object.entries(s.switchPositions ?? {}))
+          this.deps.topology.fenceReplicas(shard, lsn);
         this.track(s.id, (r) => this.startReverse(s, r));
+      }
     }
   }
 
@@ -218,7 +223,12 @@ export class MigrationManager {
     this.refuseWorkers();
     await this.refuseOtherInstances();
     this.refuseBusy(req.shard);
-    return this.begin(await this.plan(req), req);
+    const plan = await this.plan(req);
+    await checkSpareReplicas(
+      this.config,
+      plan.targets.map((t) => t.server),
+    );
+    return this.begin(plan, req);
   }
 
   /** Plans a move of an unsharded table to another shard (nothing is saved). */
@@ -280,6 +290,10 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     for (const shard of req.shards) this.refuseBusy(shard);
     const plan = await this.planMerge(req);
+    await checkSpareReplicas(
+      this.config,
+      plan.targets.map((t) => t.server),
+    );
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
   }
 
@@ -546,6 +560,8 @@ export class MigrationManager {
           for (const [j, s] of sources.entries()) back.set(s.shard, lsns[j]!);
           await commit({ migrationId: id, kind: 'rollback', plan, positions: Object.fromEntries(back) });
           this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
+          // The sources' replicas serve once they have replayed what the reverse capture carried back.
+          for (const [shard, lsn] of back) this.deps.topology.fenceReplicas(shard, lsn);
           for (const h of halves) {
             if (moving) this.deps.gate.translations.recordAlongside(h, back);
             else this.deps.gate.translations.record(h, back);
@@ -913,6 +929,8 @@ export class MigrationManager {
             });
             state.switchPositions = Object.fromEntries(positions);
             this.deps.topology.rebuild(configAfterSwitch(this.config, plan));
+            // The targets' replicas serve once they have replayed everything the switch moved.
+            for (const [shard, lsn] of positions) this.deps.topology.fenceReplicas(shard, lsn);
             for (const s of sources) {
               if (plan.operation === 'move') this.deps.gate.translations.recordAlongside(s.shard, positions);
               else this.deps.gate.translations.record(s.shard, positions);

@@ -7,6 +7,7 @@ import {
   type ServerConfig,
   type ShardConfig,
   type ShardgateConfig,
+  type SpareConfig,
   type TableConfig,
   tableSchema,
 } from '../config/schema.js';
@@ -107,8 +108,11 @@ export function serverAddress(server: ServerConfig, name: string, config: Shardg
   };
 }
 
-/** The spare server `name` of migration.spares, refused when missing or already serving a shard. */
-export function freeSpare(config: ShardgateConfig, name: string, described: string): ServerConfig {
+/**
+ * The spare server `name` of migration.spares, refused when missing or when it or one of its
+ * replicas already serves a shard.
+ */
+export function freeSpare(config: ShardgateConfig, name: string, described: string): SpareConfig {
   const spare = config.migration.spares.find((s) => s.name === name);
   if (!spare) {
     throw new ShardgateError('MIGRATION_INVALID', {
@@ -118,6 +122,16 @@ export function freeSpare(config: ShardgateConfig, name: string, described: stri
   const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
   if (inUse.has(name)) {
     throw new ShardgateError('MIGRATION_INVALID', { detail: `${described} already serves a shard` });
+  }
+  const addresses = new Set(
+    config.shards.flatMap((s) => [s.primary, ...s.replicas]).map((s) => `${s.host}:${s.port}`),
+  );
+  for (const r of spare.replicas) {
+    if ((r.name && inUse.has(r.name)) || addresses.has(`${r.host}:${r.port}`)) {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `replica ${r.name ?? `${r.host}:${r.port}`} of ${described} already serves a shard`,
+      });
+    }
   }
   return spare;
 }
@@ -383,7 +397,10 @@ export function carriedTables(plan: SplitPlan, i: number): PlannedTable[] {
   return i === 0 ? tables : tables.filter((t) => (t.kind ?? 'sharded') !== 'reference');
 }
 
-/** A plan target as a shard of the config after the switch: its spare server as primary, no replicas yet. */
+/**
+ * A plan target as a shard of the config after the switch: its spare server as primary, the
+ * spare's streaming replicas as replicas (fenced at the switch position until they replay it).
+ */
 export function targetShardConfig(
   config: ShardgateConfig,
   target: SplitPlan['targets'][number],
@@ -394,12 +411,14 @@ export function targetShardConfig(
     keyRange: target.range,
     readOnly: false,
     protocol: 'postgres',
-    primary: spare ?? { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: [],
+    primary: spare
+      ? { ...withoutReplicas(spare), name: target.server.name }
+      : { name: target.server.name, host: target.server.host, port: target.server.port },
+    replicas: spare ? spare.replicas.map((r) => structuredClone(r)) : [],
   };
 }
 
-/** The config after the switch: the source shard replaced by the two targets (no replicas yet). */
+/** The config after the switch: the source shard replaced by the two targets. */
 export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   if (plan.operation === 'move') return configAfterMove(config, plan);
   const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
@@ -415,6 +434,11 @@ export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): Shar
     routing: { ...config.routing, defaultShard },
     tables: rehome(config.tables, plan.sourceShard, plan.targets[0]!.shard),
   };
+}
+
+function withoutReplicas(spare: SpareConfig): ServerConfig {
+  const { replicas: _replicas, ...server } = spare;
+  return server;
 }
 
 /** Tables whose home is shard `from` live on `to` instead. */

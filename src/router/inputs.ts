@@ -71,6 +71,12 @@ export interface ServerView {
   outstanding: number;
   /** Smoothed round-trip time of the health probe in ms; null = unknown. */
   rttMs: number | null;
+  /**
+   * A replica that must replay this position before it serves any read (a cutover's switch
+   * position: before it, the replica lacks rows its shard's primary already had when reads moved
+   * there). Cleared by the probe once replayed; absent or null = no such condition.
+   */
+  catchUpTo?: string | null;
 }
 
 export interface ShardView {

@@ -1,6 +1,6 @@
 // Which server of one shard serves a read at a given level (DESIGN.md "Consistency levels").
-// Replicas that are unhealthy, drained, or lag past routing.replicaHardLagLimitMs are out of
-// rotation for every level. Unknown lag (null) is never treated as zero: it keeps a replica in
+// Replicas that are unhealthy, drained, lag past routing.replicaHardLagLimitMs, or have not yet
+// replayed a cutover's switch position are out of rotation for every level. Unknown lag (null) is never treated as zero: it keeps a replica in
 // rotation for eventual/weak, but never satisfies a bound. Ties break by server name, so the
 // same inputs always give the same choice.
 import type { ConsistencyLevel, RoutingConfig } from '../config/schema.js';
@@ -27,6 +27,7 @@ export function inRotation(server: ServerView, routing: RoutingConfig): boolean 
   return (
     server.healthy &&
     !server.drained &&
+    !server.catchUpTo &&
     !(server.lagMs !== null && server.lagMs > routing.replicaHardLagLimitMs)
   );
 }

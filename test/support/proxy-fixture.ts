@@ -30,6 +30,8 @@ export interface FixtureOptions {
   demoData?: boolean;
   /** Standalone primaries "spare1", "spare2", ... listed in migration.spares (split targets). */
   spares?: number;
+  /** Streaming replicas of each spare ("spare1-replica1", ...), listed as the spare's replicas. */
+  spareReplicas?: number;
   /** Extra postgresql.conf settings of every server (e.g. ssl). */
   serverSettings?: Record<string, string | number>;
   /** Servers check passwords of roles other than postgres (SCRAM over TCP), see postgres-cluster.ts. */
@@ -53,7 +55,8 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
   });
   try {
     const spares = [];
-    for (let i = 1; i <= (options.spares ?? 0); i++) spares.push(await cluster.addSpare(`spare${i}`));
+    for (let i = 1; i <= (options.spares ?? 0); i++)
+      spares.push(await cluster.addSpare(`spare${i}`, options.spareReplicas ?? 0));
     const migrationOverrides = (options.overrides?.migration ?? {}) as Record<string, unknown>;
     const observabilityOverrides = (options.overrides?.observability ?? {}) as Record<string, unknown>;
     const config = configForLocalShards(
@@ -78,7 +81,16 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
             // Never the repo's .shardgate/: a migration left there would reshape every test's topology.
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-migrations-')),
             ...migrationOverrides,
-            spares: spares.map((sp) => ({ name: sp.name, host: sp.host, port: sp.port })),
+            spares: spares.map((sp) => ({
+              name: sp.name,
+              host: sp.host,
+              port: sp.port,
+              replicas: (cluster.spareReplicas.get(sp.name) ?? []).map((r) => ({
+                name: r.name,
+                host: r.host,
+                port: r.port,
+              })),
+            })),
           },
         },
       },
@@ -110,9 +122,11 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
         return c;
       },
       async direct(serverName: string) {
-        const server = [...cluster.shards.flatMap((s) => [s.primary, ...s.replicas]), ...cluster.spares].find(
-          (s) => s.name === serverName,
-        );
+        const server = [
+          ...cluster.shards.flatMap((s) => [s.primary, ...s.replicas]),
+          ...cluster.spares,
+          ...[...cluster.spareReplicas.values()].flat(),
+        ].find((s) => s.name === serverName);
         if (!server) throw new Error(`no server ${serverName}`);
         const c = new pg.Client({
           host: server.host,

@@ -46,6 +46,16 @@ describe('chooseServer', () => {
     expect(c.reason).toMatch(/no replica in rotation/);
   });
 
+  it('a replica fenced at a switch position serves no level until the fence is lifted', () => {
+    const fenced = { catchUpTo: '0/5000000', lagMs: 0, position: '0/4000000', rttMs: 1 };
+    for (const level of ['weak', 'eventual', 'bounded', 'read_your_writes'] as const) {
+      const c = choose(level, { 's0-replica1': fenced }, { replicas: 1, lastWrite: '0/100' });
+      expect(c.target.role, level).toBe('primary');
+    }
+    const lifted = choose('eventual', { 's0-replica1': { ...fenced, catchUpTo: null } }, { replicas: 1 });
+    expect(lifted.target.server).toBe('s0-replica1');
+  });
+
   it('weak -> lowest rtt regardless of lag, unknown rtt last', () => {
     expect(
       choose('weak', {
