@@ -224,6 +224,23 @@ describe('server-side multiplexing (transaction pooling, pool.multiplex)', () =>
     expect(rows).toEqual(expected);
   });
 
+  it("units share a connection only with clients of the same settings: nobody sees another's SET", async () => {
+    const before = multiplexCounters.pipelined;
+    const seen = await withClients(CLIENTS, async (c, i) => {
+      const mine = i % 3 === 0 ? `client${i}` : '';
+      if (mine) await c.query(`set application_name = '${mine}'`);
+      const out = new Set<string>();
+      for (let r = 0; r < ROUNDS; r++) {
+        const row = (await c.query("select current_setting('application_name') as a, $1::int as r", [r]))
+          .rows[0];
+        out.add(`${row.a}`);
+      }
+      return [...out];
+    });
+    for (let i = 0; i < CLIENTS; i++) expect(seen[i]).toEqual([i % 3 === 0 ? `client${i}` : '']);
+    expect(multiplexCounters.pipelined).toBeGreaterThan(before);
+  });
+
   it('a pipelined unit never runs inside another client’s transaction', async () => {
     // One client holds a transaction open with a row only it can see; the others read (pipelined)
     // and must never see that row, nor fail with the transaction's state.

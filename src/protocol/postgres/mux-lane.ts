@@ -35,6 +35,8 @@ export const multiplexCounters = { pipelined: 0, lanesOpened: 0, poisoned: 0 };
 const lanesByPool = new WeakMap<PgPool, MuxLane[]>();
 /** Pipelineable units waiting for room in a lane (every connection busy, some of them lanes). */
 const roomWaiters = new WeakMap<PgPool, Array<() => void>>();
+/** Pipelineable units waiting in the pool's own queue (they open lanes; lanes need not drain for them). */
+const pipelinedInPoolQueue = new WeakMap<PgPool, number>();
 
 function wake(pool: PgPool, all: boolean): void {
   const waiters = roomWaiters.get(pool);
@@ -92,16 +94,35 @@ export class MuxLane {
   ): MuxLane | null {
     const lanes = lanesByPool.get(pool);
     // Checkouts wait for a connection (a transaction, a SET...): lanes drain and give theirs back.
-    if (!lanes || pool.waitingCount > 0) return null;
+    if (!lanes || pool.waitingCount > (pipelinedInPoolQueue.get(pool) ?? 0)) return null;
     for (const lane of lanes) {
       if (lane.accepts(depth, settings, serverSettings(lane.conn), unit, prepared)) return lane;
     }
     return null;
   }
 
-  /** Some connection of `pool` is a lane (room may come up in it). */
-  static any(pool: PgPool): boolean {
-    return (lanesByPool.get(pool)?.length ?? 0) > 0;
+  /** A lane of `pool` with these settings that takes units: room may come up in it. */
+  static worthWaiting(
+    pool: PgPool,
+    settings: Map<string, string>,
+    serverSettings: (conn: PgServerConnection) => Map<string, string>,
+  ): boolean {
+    const lanes = lanesByPool.get(pool);
+    if (!lanes) return false;
+    for (const lane of lanes)
+      if (!lane.closedToJoin && !lane.conn.dirty && sameSettings(settings, serverSettings(lane.conn)))
+        return true;
+    return false;
+  }
+
+  /** A pipelineable unit waits in the pool's queue (see find()). */
+  static async acquireFromPool(pool: PgPool): Promise<PgServerConnection> {
+    pipelinedInPoolQueue.set(pool, (pipelinedInPoolQueue.get(pool) ?? 0) + 1);
+    try {
+      return await pool.acquire();
+    } finally {
+      pipelinedInPoolQueue.set(pool, (pipelinedInPoolQueue.get(pool) ?? 1) - 1);
+    }
   }
 
   /** Resolves when a lane of `pool` has a member fewer or goes away, or after `ms`. */

@@ -242,7 +242,8 @@ export class ServerBinding implements LaneMember {
           return binding;
         }
         // An idle connection or room for another: this unit opens a lane on it (below).
-        if (!pool.exhausted || !MuxLane.any(pool) || Date.now() >= deadline) break;
+        if (!pool.exhausted || Date.now() >= deadline) break;
+        if (!MuxLane.worthWaiting(pool, state.settings, serverSettings)) break;
         // Every connection is busy, some as lanes: room in one comes sooner than a free connection.
         await MuxLane.waitForRoom(pool, deadline - Date.now());
       }
@@ -257,7 +258,9 @@ export class ServerBinding implements LaneMember {
     try {
       // Session pooling: the client owns the connection from here (checked, see acquire()).
       const session = config.pool.mode === 'session';
-      conn = (session ? null : pool.tryAcquire()) ?? (await pool.acquire(undefined, session));
+      conn =
+        (session ? null : pool.tryAcquire()) ??
+        (await (pipelined ? MuxLane.acquireFromPool(pool) : pool.acquire(undefined, session)));
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;
