@@ -54,6 +54,7 @@ export class EtcdControl implements ControlPlane {
   /** Set while this member is fenced: releases the fence once caught up. */
   private unfence: (() => void) | null = null;
   private catchingUp = false;
+  private selfWrites: Promise<void> = Promise.resolve();
 
   get fence(): CutoverFence | null {
     return this.cutover;
@@ -268,6 +269,13 @@ export class EtcdControl implements ControlPlane {
   async updateSelf(patch: Partial<Omit<MemberInfo, 'id'>>): Promise<void> {
     if (!this.self) return;
     Object.assign(this.self, patch);
+    // One put at a time, each with the record as it is when sent: two concurrent puts may land in
+    // either order, and an older record landing last would hide a newer field (a switch's version).
+    this.selfWrites = this.selfWrites.then(() => this.putSelf());
+    return this.selfWrites;
+  }
+
+  private async putSelf(): Promise<void> {
     const lease = this.lease;
     if (!lease || this.closed) return; // registering again writes the updated value
     await lease

@@ -1,0 +1,219 @@
+// The cutover fenced across instances (docs/control-plane.md, "Fenced cutover across instances"),
+// against real servers: a 3-member etcd cluster, PostgreSQL shards and spares from src/local, and
+// two shardgate instances A and B in this process, each with its own EtcdControl. A splits s0 while
+// writers write through A and through B: both end up routing to the new shards, and every write
+// acknowledged through either instance is found exactly once where its key lives now (nothing
+// unacknowledged present). Then B is cut off from etcd (its only etcd member stopped): it holds
+// writes once its lease is in doubt, A splits s1 without it once its lease has ended, and a write
+// sent through B meanwhile is not accepted until B has caught up; it then lands on the new shard.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { EtcdControl } from '../../src/control/etcd-control.js';
+import { parseKeyRange, rangeContains } from '../../src/domain/keyspace.js';
+import { EtcdCluster } from '../../src/local/etcd-cluster.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
+import { sleep } from '../support/migration-helpers.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
+
+let fx: ProxyFixture;
+let etcd: EtcdCluster;
+let a: ProxyHandle;
+let b: ProxyHandle;
+
+const url = (p: ProxyHandle) => `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`;
+
+async function settled(p: ProxyHandle, id: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = p.migrations!.get(id);
+    if ((s.phase === 'verified' || s.phase === 'aborted') && !p.migrations!.verifying(id)) return s;
+    if (s.phase === 'catching_up' && s.status.includes('cutover attempts aborted')) return s;
+    if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
+    await sleep(100);
+  }
+}
+
+async function expectLedger(p: ProxyHandle, ledger: Ledger, idBase: number): Promise<void> {
+  const shards = p.topology.shardList().map((s) => ({
+    shard: s.name,
+    range: s.range,
+    host: s.primary.host,
+    port: s.primary.port,
+  }));
+  const report = await checkLedger(ledger, shards, idBase);
+  expect(report.problems).toEqual([]);
+  expect(report.checkedInserts).toBeGreaterThan(20);
+}
+
+beforeAll(async () => {
+  [fx, etcd] = await Promise.all([
+    startProxyFixture({
+      shards: 2,
+      replicas: 0,
+      spares: 4,
+      overrides: {
+        admin: { token: 'test-token' },
+        migration: { rowsPerSecond: 50_000, batchRows: 500, cutoverDeadlineMs: 2_000, inflightGraceMs: 300 },
+      },
+    }),
+    EtcdCluster.start({ members: 3 }),
+  ]);
+  const [m0, m1, m2] = etcd.endpoints;
+  // A reaches etcd through m0 and m1; B only through m2 (stopping m2 cuts B off, quorum stays).
+  a = await startProxy(fx.config, {
+    log: silentLogger(),
+    postgresPort: 0,
+    adminPort: 0,
+    instanceId: 'A',
+    control: new EtcdControl({ endpoints: [m0!, m1!], namespace: 'fence' }, silentLogger()),
+  });
+  b = await startProxy(fx.config, {
+    log: silentLogger(),
+    postgresPort: 0,
+    adminPort: null,
+    instanceId: 'B',
+    control: new EtcdControl({ endpoints: [m2!], namespace: 'fence' }, silentLogger()),
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await etcd?.stop();
+  await fx?.stop();
+});
+
+describe('fenced cutover with two instances', () => {
+  it('splits s0 through A while writes flow through A and B: both switch, no write lost', async () => {
+    expect((await a.control.members()).map((m) => m.id)).toEqual(['A', 'B']);
+    const users = usersIn(parseKeyRange('-80'), 100, 1, 50);
+    const half = Math.ceil(users.length / 2);
+    const throughA = startWriterPool({
+      url: url(a),
+      writers: 4,
+      readers: 1,
+      writesPerSecond: 40,
+      users: users.slice(0, half),
+      idBase: 1_000_000_000,
+    });
+    const throughB = startWriterPool({
+      url: url(b),
+      writers: 4,
+      readers: 1,
+      writesPerSecond: 40,
+      users: users.slice(half),
+      idBase: 2_000_000_000,
+    });
+    await sleep(500);
+    const started = await a.migrations!.start({
+      shard: 's0',
+      at: 'auto',
+      targets: ['spare1', 'spare2'],
+      verify: 'full',
+      // The machine the tests run on is shared: let the block start at a lag it can catch up on.
+      catchUpBytes: 256 * 1024,
+      cutoverAttempts: 5,
+    });
+    const done = await settled(a, started.id, 180_000);
+    await sleep(500);
+    await Promise.all([throughA.stop(), throughB.stop()]);
+    expect(done.phase, done.status).toBe('verified');
+    const cutover = done.cutovers.at(-1)!;
+    expect(cutover.fence?.members).toEqual(['B']);
+    console.log(
+      `fenced split, 2 instances: block ${cutover.blockMs.toFixed(0)} ms (drain ${cutover.drainMs.toFixed(0)}, catch-up ${cutover.catchUpMs.toFixed(0)}; every ack ${cutover.fence?.acksMs?.toFixed(0)} ms after the hold, from ${cutover.fence?.members.join(',')}), ${done.cutovers.length} attempt(s), held on A ${cutover.heldStatements} (max ${cutover.maxHeldMs.toFixed(0)} ms); writes acked A ${throughA.ledger.writes} B ${throughB.ledger.writes}, 40001 retries A ${throughA.ledger.retries} B ${throughB.ledger.retries}`,
+    );
+    expect(a.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
+    await waitFor(
+      'B routes by the new topology',
+      () => b.topology.shardNames().join() === 's0a,s0b,s1',
+      5_000,
+    );
+    // Both report the shared topology version 1 (the switch) in their member record.
+    let versions: Array<[string, number | undefined]> = [];
+    await waitFor('A and B at cluster version 1', async () => {
+      versions = (await a.control.members()).map((m) => [m.id, m.clusterVersion]);
+      return versions.every(([, v]) => v === 1);
+    }).catch(() => undefined);
+    expect(versions).toEqual([
+      ['A', 1],
+      ['B', 1],
+    ]);
+    for (const pool of [throughA, throughB]) {
+      expect(pool.ledger.errors).toEqual([]);
+      expect(pool.ledger.readErrors).toEqual([]);
+    }
+    await expectLedger(a, throughA.ledger, 1_000_000_000);
+    await expectLedger(a, throughB.ledger, 2_000_000_000);
+  }, 240_000);
+
+  it('an instance cut off from etcd accepts no write in the range until it has caught up', async () => {
+    await etcd.stopMember('m2');
+    await waitFor('B holds writes (lease in doubt)', () => b.cutover.blocking, 15_000, 20);
+    await waitFor(
+      'B gone from the members after its lease',
+      async () => !(await a.control.members()).some((m) => m.id === 'B'),
+      15_000,
+      50,
+    );
+    // A user on s1 (range 80-), written through B while B is cut off.
+    const user = usersIn(parseKeyRange('80-'), 1, 1, 50)[0]!;
+    const client = new pg.Client({ connectionString: url(b) });
+    client.on('error', () => undefined);
+    await client.connect();
+    let acked = false;
+    const write = client.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [
+      3_000_000_001,
+      user,
+    ]);
+    void write.then(
+      () => {
+        acked = true;
+      },
+      () => undefined,
+    );
+    const started = await a.migrations!.start({
+      shard: 's1',
+      at: 'c0',
+      targets: ['spare3', 'spare4'],
+      verify: 'full',
+      catchUpBytes: 256 * 1024,
+      cutoverAttempts: 5,
+    });
+    const before = b.topology.shardNames();
+    const done = await settled(a, started.id, 180_000);
+    expect(done.phase, done.status).toBe('verified');
+    expect(done.cutovers.at(-1)!.fence?.members).toEqual([]);
+    const after = a.topology.shardNames();
+    expect(after).toContain('s1a');
+    expect(after).not.toContain('s1');
+    // B could not learn of the switch: the write is still held, not sent to s1.
+    expect(acked).toBe(false);
+    expect(b.topology.shardNames()).toEqual(before);
+
+    await etcd.startMember('m2');
+    await write;
+    expect(acked).toBe(true);
+    expect(b.topology.shardNames()).toEqual(after);
+    await client.end();
+    // It went where the key lives now: the target of the split, which no capture feeds from s1.
+    const owner = a.topology
+      .shardList()
+      .find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!;
+    expect(['s1a', 's1b']).toContain(owner.name);
+    const direct = new pg.Client({
+      host: owner.primary.host,
+      port: owner.primary.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await direct.connect();
+    const found = await direct.query('SELECT user_id::int AS u FROM likes WHERE id = $1', [3_000_000_001]);
+    await direct.end();
+    expect(found.rows).toEqual([{ u: user }]);
+  }, 300_000);
+});
