@@ -273,9 +273,11 @@ export async function poolInWorker(o: WriterPoolOptions): Promise<RunningPool | 
   const worker = new Worker(url, { workerData: o });
   const ask = <T>(message: string, field: string): Promise<T> =>
     new Promise((resolve, reject) => {
+      // Both listeners go once answered: the split bench asks for the count every status line.
       const onMessage = (m: Record<string, unknown>) => {
         if (!(field in m)) return;
         worker.off('message', onMessage);
+        worker.off('error', reject);
         resolve(m[field] as T);
       };
       worker.on('message', onMessage);

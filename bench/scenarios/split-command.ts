@@ -34,6 +34,7 @@ export function registerSplitCommand(parent: Command): void {
       intOption('--copy-rate', 1, 10_000_000),
       50_000,
     )
+    .option('--verify <mode>', 'verification after the switch: full or sample:N', 'full')
     .option('--quick', 'a few seconds: 200 writes/s, 4 writers, 200 users (the test suite runs this)')
     .option('--json <file>', 'also write the JSON result here')
     .option('--results <dir>', 'results directory', path.join(repoRoot(), 'bench', 'results'))
@@ -52,10 +53,18 @@ export function registerSplitCommand(parent: Command): void {
         cooldownSeconds: quick ? 1 : (opts.cooldown as number),
         cutoverDeadlineMs: opts.deadline as number,
         rowsPerSecond: opts.copyRate as number,
+        verify: parseVerify(String(opts.verify)),
         resultsDir: opts.results as string,
         ...(opts.json ? { jsonPath: opts.json as string } : {}),
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.exitCode = ok ? 0 : 1;
     });
+}
+
+function parseVerify(text: string): 'full' | { sample: number } {
+  if (text === 'full') return 'full';
+  const m = /^sample:(\d+)$/.exec(text);
+  if (!m || Number(m[1]) < 1) throw new Error(`--verify is full or sample:N (N >= 1), not "${text}"`);
+  return { sample: Number(m[1]) };
 }

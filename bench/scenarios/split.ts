@@ -9,6 +9,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
@@ -38,6 +39,8 @@ export interface SplitBenchOptions {
   cooldownSeconds: number;
   cutoverDeadlineMs: number;
   rowsPerSecond: number;
+  /** The migration's verification after its switch (default full). */
+  verify?: 'full' | { sample: number };
   resultsDir: string;
   jsonPath?: string;
   log: (line: string) => void;
@@ -93,30 +96,49 @@ export async function runSplitBench(o: SplitBenchOptions) {
       // A worker thread when running compiled: the load must not share the proxy's event loop.
       const pool = (await poolInWorker(poolOptions)) ?? poolInThisThread(poolOptions);
       const auditWriter = startAuditInserter(url, Math.max(10, Math.round(o.writesPerSecond / 10)));
+      // The proxy's event loop (this thread; the writers run in a worker): its delay per 100 ms,
+      // to tell proxy-side stalls from server-side ones around the switch.
+      const loopDelay = startLoopDelaySampler();
       await sleep(o.warmupSeconds * 1000);
       const writesAtStart = await pool.writes();
       const splitStarted = performance.now();
       const migrations = proxy.migrations!;
+      const verify = o.verify ?? 'full';
       const started =
         operation === 'merge'
-          ? await migrations.startMerge({ shards: ['s0', 's1'], into: 'spare1', verify: 'full' })
+          ? await migrations.startMerge({ shards: ['s0', 's1'], into: 'spare1', verify })
           : operation === 'move'
-            ? await migrations.startMove({ table: 'audit_log', to: 's1', verify: 'full' })
+            ? await migrations.startMove({ table: 'audit_log', to: 's1', verify })
             : await migrations.start({
                 shard: 's0',
                 at: 'auto',
                 targets: ['spare1', 'spare2'],
-                verify: 'full',
+                verify,
               });
       o.log(
         `${operation} ${started.id}: ${started.plan.targets.map((t) => `${t.shard} ${t.range}`).join(', ')}`,
       );
       let state: MigrationState = started;
       let lastLine = '';
+      // Per status line: the writes acknowledged per second since the last line, and how busy the
+      // proxy's thread (which also decodes and applies the capture) was meanwhile.
+      let elu = performance.eventLoopUtilization();
+      let lastWrites = await pool.writes();
+      let lastAt = performance.now();
       for (;;) {
         state = proxy.migrations!.get(started.id);
         const line = `${state.phase}: ${state.status}`;
-        if (line !== lastLine) o.log(`  ${line}`);
+        if (line !== lastLine) {
+          const now = performance.now();
+          const writes = await pool.writes();
+          const busy = performance.eventLoopUtilization(elu).utilization;
+          o.log(
+            `  ${line} [${fmt(((writes - lastWrites) * 1000) / (now - lastAt))} writes/s, proxy thread busy ${fmt(busy * 100)} %]`,
+          );
+          elu = performance.eventLoopUtilization();
+          lastWrites = writes;
+          lastAt = now;
+        }
         lastLine = line;
         const verifying = proxy.migrations!.verifying(state.id);
         if (['verified', 'aborted'].includes(state.phase)) break;
@@ -128,6 +150,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       const writesDuringSplit = (await pool.writes()) - writesAtStart;
       await sleep(o.cooldownSeconds * 1000);
       const ledger = await pool.stop();
+      const loopSamples = loopDelay.stop();
       const shardList = proxy.topology.shardList();
       const shards = shardList.map((s) => ({
         shard: s.name,
@@ -186,6 +209,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
           writeLatency: latency.summary(),
         },
         poolConnectionsAfterSwitch: warmup,
+        afterSwitch: switchTimeline(ledger.writeTimes, ledger.writeLatencies, loopSamples, state),
         ledger: check,
         errors: [...ledger.errors, ...ledger.readErrors, ...auditWriter.errors].slice(0, 20),
       };
@@ -237,6 +261,22 @@ export async function runSplitBench(o: SplitBenchOptions) {
       ];
       o.log('');
       o.log(formatTable(['figure', 'value'], rows, ['left', 'left']));
+      if (result.afterSwitch) {
+        o.log("\naround the release (100 ms by write start; loop = the proxy thread's event-loop delay):");
+        o.log(
+          formatTable(
+            ['from release', 'writes', 'slowest write', 'loop delay max', 'migration'],
+            result.afterSwitch.map((b) => [
+              `${b.fromMs} ms`,
+              fmt(b.writes),
+              `${fmt(b.maxMs)} ms`,
+              `${fmt(b.loopDelayMaxMs)} ms`,
+              b.events.join(', '),
+            ]),
+            ['right', 'right', 'right', 'right', 'left'],
+          ),
+        );
+      }
       for (const p of check.problems.slice(0, 10)) o.log(`  ledger: ${p}`);
       for (const e of result.errors.slice(0, 10)) o.log(`  error: ${e}`);
       const svg = timelineChart(ledger.writeTimes, ledger.writeLatencies, state);
@@ -259,6 +299,75 @@ export async function runSplitBench(o: SplitBenchOptions) {
   } finally {
     await cluster.stop();
   }
+}
+
+/** The main thread's event-loop delay, max per 100 ms, as (epoch ms, max ms) samples. */
+function startLoopDelaySampler() {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  const samples: Array<{ at: number; maxMs: number }> = [];
+  const timer = setInterval(() => {
+    samples.push({ at: Date.now(), maxMs: h.max / 1e6 });
+    h.reset();
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      h.disable();
+      return samples;
+    },
+  };
+}
+
+/**
+ * From 0.5 s before the block's release to 3 s after it, per 100 ms by write start: the writes,
+ * the slowest, the proxy thread's worst event-loop delay, and what the migration did then (its
+ * phase notes): what a dip after the switch lines up with.
+ */
+function switchTimeline(
+  times: readonly number[],
+  latencies: readonly number[],
+  loop: ReadonlyArray<{ at: number; maxMs: number }>,
+  state: MigrationState,
+) {
+  const cutover = state.cutovers.find((c) => c.outcome === 'switched');
+  if (!cutover?.startedAt) return null;
+  const released = cutover.startedAt + cutover.blockMs;
+  const step = 100;
+  const out: Array<{
+    fromMs: number;
+    writes: number;
+    maxMs: number;
+    loopDelayMaxMs: number;
+    events: string[];
+  }> = [];
+  for (let from = -500; from < 3_000; from += step) {
+    const lo = released + from;
+    const hi = lo + step;
+    let writes = 0;
+    let maxMs = 0;
+    times.forEach((t, i) => {
+      const began = t - latencies[i]!;
+      if (began >= lo && began < hi) {
+        writes++;
+        maxMs = Math.max(maxMs, latencies[i]!);
+      }
+    });
+    // A sample covers the 100 ms before it was taken.
+    const loopDelayMaxMs = loop
+      .filter((s) => s.at > lo && s.at <= hi + step)
+      .reduce((m, s) => Math.max(m, s.maxMs), 0);
+    const events = state.history
+      .filter((h) => {
+        const at = Date.parse(h.at);
+        return at >= lo && at < hi;
+      })
+      .map((h): string => h.phase);
+    if (cutover.startedAt >= lo && cutover.startedAt < hi) events.unshift('block starts');
+    if (released >= lo && released < hi) events.unshift('released');
+    out.push({ fromMs: from, writes, maxMs, loopDelayMaxMs, events });
+  }
+  return out;
 }
 
 /**
