@@ -813,8 +813,22 @@ export class CommandCycle {
   onClientGone(): void {
     this.clientGone = true;
     this.idleTimer.disarm();
-    // A two-phase COMMIT in progress ends the transaction and returns its connections itself.
+    // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back).
     if (this.committingAcrossShards) return;
+    this.dropBindings();
+  }
+
+  /**
+   * A two-phase COMMIT is over (decided and finished, or rolled back). A client that left during
+   * it was not given its connections back by onClientGone: they go back now, in every pooling
+   * mode (session pooling and pinned sessions keep them otherwise, for a client that is gone).
+   */
+  endCrossShardCommit(): void {
+    this.committingAcrossShards = false;
+    if (this.clientGone) this.dropBindings();
+  }
+
+  private dropBindings(): void {
     for (const binding of this.bindings.values()) {
       if (this.inflight.has(binding)) {
         // Mid-command: stop it, then drop the connection (its stream is mid-response).

@@ -184,10 +184,11 @@ export async function endAcrossShards(
   let outcome: CommitOutcome;
   try {
     outcome = await commitAll(cycle, cross, parts);
+    finishTransaction(cycle, parts);
   } finally {
-    cycle.committingAcrossShards = false;
+    // A client gone during the commit gets its connections given back here.
+    cycle.endCrossShardCommit();
   }
-  finishTransaction(cycle, parts);
   if (outcome.kind === 'committed') {
     if (outcome.unfinished.length > 0)
       cycle.services.log.warn(

@@ -78,9 +78,23 @@ export async function endAcrossShards(
     state.transactionServer = keep.serverName;
     return 'replan';
   }
+  cycle.committingAcrossShards = true;
+  try {
+    await commitAcrossShards(cycle, writers, responder);
+  } finally {
+    cycle.endCrossShardCommit();
+  }
+  return 'done';
+}
+
+/** Two-phase commit of the `writers` and the client's answer (the caller returns the connections of a client gone). */
+async function commitAcrossShards(
+  cycle: QueryCycle,
+  writers: ServerBinding[],
+  responder: LocalResponder,
+): Promise<void> {
   const coordinator = cycle.services.twoPhase!;
   const log = cycle.services.twoPhaseLog!;
-  cycle.committingAcrossShards = true;
   let outcome: Awaited<ReturnType<typeof coordinator.commit>>;
   try {
     // The written shard where the decision log lives commits last, with the decision in its commit.
@@ -98,8 +112,6 @@ export async function endAcrossShards(
       gid: '',
       detail: `the decision log is unavailable: ${(err as Error).message}`,
     };
-  } finally {
-    cycle.committingAcrossShards = false;
   }
   const committed = outcome.kind === 'committed';
   finishTransaction(cycle, writers, committed);
@@ -118,7 +130,6 @@ export async function endAcrossShards(
       'I',
     );
   }
-  return 'done';
 }
 
 /**

@@ -701,8 +701,22 @@ export class QueryCycle implements GateParticipant {
     this.idleTimer.disarm();
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
-    // A two-phase COMMIT in progress ends the transaction and returns its connections itself.
+    // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back).
     if (this.committingAcrossShards) return;
+    this.abandonBindings();
+  }
+
+  /**
+   * A two-phase COMMIT is over (decided and finished, or rolled back). A client that left during
+   * it was not given its connections back by onClientGone: they go back now, in every pooling
+   * mode (session pooling and pinned sessions keep them otherwise, for a client that is gone).
+   */
+  endCrossShardCommit(): void {
+    this.committingAcrossShards = false;
+    if (this.clientGone) this.abandonBindings();
+  }
+
+  private abandonBindings(): void {
     for (const binding of this.bindings.values()) binding.abandon();
     this.bindings.clear();
   }
