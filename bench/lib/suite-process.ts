@@ -42,18 +42,29 @@ export function runSuiteProcess(
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a kill reaches the test processes the runner started, not only
+      // the runner (poku's children outlived a SIGKILL of poku and kept connections open).
+      detached: true,
     });
+    const killAll = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
     let out = '';
     const keep = (d: Buffer) => {
       out += d;
       if (logFile) appendFileSync(logFile, d);
-      if (finished?.test(out)) setTimeout(() => child.kill('SIGKILL'), 1_000).unref();
+      if (finished?.test(out)) setTimeout(killAll, 1_000).unref();
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(killAll, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      killAll(); // whatever the runner left behind in its group
       resolve({ out, code });
     });
   });
