@@ -43,6 +43,7 @@ import { ServerInfo } from './protocol/mysql/server-info.js';
 import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { prepareScramSecrets } from './protocol/postgres/client-auth.js';
+import { multiplexCounters } from './protocol/postgres/mux-lane.js';
 import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
@@ -184,7 +185,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     sharedCache.start();
   }
   topology.onChange(() => resultCache.setConfig(topology.currentConfig));
-  observability?.tracker.metrics.setSources({ resultCache: () => resultCache.store.stats() });
+  observability?.tracker.metrics.setSources({
+    resultCache: () => resultCache.store.stats(),
+    multiplex: () => multiplexCounters,
+  });
   // Splits run where the admin API is (one process); their switched topologies apply everywhere.
   const migrations =
     options.adminPort !== null

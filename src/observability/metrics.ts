@@ -89,6 +89,8 @@ export interface MetricSources {
   cutover?: CutoverSource;
   host?: HostMetricsSource;
   resultCache?: ResultCacheSource;
+  /** PostgreSQL pool.multiplex: units pipelined behind another client's, lanes opened and dropped. */
+  multiplex?: () => { pipelined: number; lanesOpened: number; poisoned: number };
 }
 
 /** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
@@ -122,6 +124,9 @@ export const METRIC = {
   hostDisk: 'shardgate_host_disk_ratio',
   serverUp: 'shardgate_server_up',
   cacheHits: 'shardgate_cache_hits_total',
+  multiplexPipelined: 'shardgate_pool_multiplexed_units_total',
+  multiplexLanesOpened: 'shardgate_pool_multiplex_lanes_opened_total',
+  multiplexLanesDropped: 'shardgate_pool_multiplex_lanes_dropped_total',
   cacheMisses: 'shardgate_cache_misses_total',
   cacheInvalidations: 'shardgate_cache_invalidations_total',
   cacheBytes: 'shardgate_cache_bytes',
@@ -245,6 +250,36 @@ export class ShardgateMetrics {
           if (c) this.set(pick(c));
         },
       });
+    const multiplexCounter = (
+      name: string,
+      help: string,
+      pick: (m: { pipelined: number; lanesOpened: number; poisoned: number }) => number,
+    ) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const m = src().multiplex?.();
+          this.reset();
+          if (m) this.inc(pick(m));
+        },
+      });
+    multiplexCounter(
+      METRIC.multiplexPipelined,
+      "Units written to a server connection behind another client's unit (pool.multiplex).",
+      (m) => m.pipelined,
+    );
+    multiplexCounter(
+      METRIC.multiplexLanesOpened,
+      "Server connections that started carrying several clients' units (pool.multiplex).",
+      (m) => m.lanesOpened,
+    );
+    multiplexCounter(
+      METRIC.multiplexLanesDropped,
+      'Shared server connections dropped because a pipelined unit left a transaction open (pool.multiplex).',
+      (m) => m.poisoned,
+    );
     new Counter({
       name: METRIC.cacheHits,
       help: 'Result-cache lookups answered from memory (no server round trip).',

@@ -78,6 +78,11 @@ describe('server-side multiplexing (transaction pooling, pool.multiplex)', () =>
       }
     }
     expect(multiplexCounters.pipelined).toBeGreaterThan(before);
+    // Operators see it in /metrics.
+    const text = await (await fetch(`http://127.0.0.1:${fx.proxy.admin!.port}/metrics`)).text();
+    const pipelined = /^shardgate_pool_multiplexed_units_total (\d+)/m.exec(text);
+    expect(Number(pipelined?.[1])).toBe(multiplexCounters.pipelined);
+    expect(text).toMatch(/^shardgate_pool_multiplex_lanes_opened_total [1-9]/m);
   });
 
   it("a division by zero fails only its own client's unit; the units pipelined around it succeed", async () => {
