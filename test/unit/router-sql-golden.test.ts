@@ -28,12 +28,13 @@ const GROUPS: Record<string, { topology?: () => TopologyView; cases: Record<stri
     cases: {
       'join on the shard keys: per shard':
         'SELECT count(*) FROM users u JOIN posts p ON p.user_id = u.user_id',
-      'join on another column: refused': 'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
-      'IN subquery on another column: refused':
+      'join on another column: joined across shards':
+        'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+      'IN subquery on another column: joined across shards':
         'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
       'IN subquery on the shard key: per shard':
         'SELECT count(*) FROM users WHERE user_id IN (SELECT user_id FROM posts)',
-      'payments and balances joined by id: refused':
+      'payments and balances joined by id: joined across shards':
         'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
       'both sides pinned to one shard':
         'SELECT * FROM users u JOIN posts p ON p.id = u.id WHERE u.user_id = 1 AND p.user_id = 1',
