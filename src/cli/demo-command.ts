@@ -76,6 +76,14 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     process.stderr.write(`shardgate demo: --instances must be a whole number from 1 to ${MAX_INSTANCES}\n`);
     process.exit(2);
   }
+  if (instances > 1 && Number(opts.spares) > 0) {
+    // The demo's instances share the result cache, not the control plane: a split through one
+    // would switch only that one, and the others would keep writing the moved range to its source.
+    process.stderr.write(
+      'shardgate demo: --spares (live splits) needs a single instance: several instances fence a cutover only through etcd (shardgate start --control etcd://...); drop --instances or --spares\n',
+    );
+    process.exit(2);
+  }
   say('shardgate demo: starting local PostgreSQL servers...');
   const cluster = await startPostgresCluster({
     shards: Number(opts.shards),

@@ -237,6 +237,12 @@ describe('shardgate start with an invalid config', () => {
     expect(r.stderr).toContain('shards');
   });
 
+  it('demo refuses live splits (--spares) with several instances before starting anything', async () => {
+    const r = await run([cli, 'demo', '--instances', '2', '--spares', '2']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--spares (live splits) needs a single instance');
+  });
+
   it('prints --help for every command and subcommand', async () => {
     // Walks the command tree from the top-level help, so a new command cannot go without it.
     const seen: string[] = [];
