@@ -99,6 +99,9 @@ export class GateCutoverMember implements CutoverMember {
     this.topology.rebuild(
       entry.kind === 'switch' ? configAfterSwitch(config, plan) : configBeforeSplit(config, plan),
     );
+    // As the controller does (manager.ts): the shards that took the keys (targets for a switch,
+    // sources for a rollback) serve from a replica only once it has replayed the switch's position.
+    for (const [shard, lsn] of positions) this.topology.fenceReplicas(shard, lsn);
     for (const shard of away) this.translate(plan, shard, positions);
     this.log.info(
       { migration: entry.migrationId, kind: entry.kind, clusterVersion: entry.version },
