@@ -258,10 +258,19 @@ export class EtcdCutover implements CutoverFence {
     const put = await guard.then(ns.put(HOLD_KEY).value(JSON.stringify(record)).lease(leaseId)).commit();
     if (!put.succeeded) throw new Error('another instance began a cutover at the same moment');
     const holdRev = String(put.header.revision);
-    // Read after the hold: a member registering later reads the hold before it serves.
-    const expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
-      .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
-      .filter((id) => id !== this.host.selfId());
+    let expected: string[];
+    try {
+      // Read after the hold: a member registering later reads the hold before it serves.
+      expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
+        .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
+        .filter((id) => id !== this.host.selfId());
+    } catch (err) {
+      // The hold is published and every member holds writes for it: abort it now rather than let
+      // them hold until its deadline (the same compare-and-swap as any abort).
+      const reason = `the controller could not start the round: ${err instanceof Error ? err.message : String(err)}`;
+      await abortHold(this.host, record, holdRev, reason);
+      throw err;
+    }
     return new EtcdRound(this.host, this.member, record, holdRev, expected, this.committing, (v) => {
       this.version = Math.max(this.version, v);
       this.host.onVersion(this.version);
@@ -362,14 +371,24 @@ class EtcdRound implements FenceRound {
   }
 
   async abort(reason: string): Promise<void> {
-    const { ns } = this.host;
-    const record: HoldRecord = { ...this.record, state: 'abort', holdRevision: this.holdRev, reason };
-    await ns
-      .if(HOLD_KEY, 'Mod', '==', this.holdRev)
-      .then(ns.put(HOLD_KEY).value(JSON.stringify(record)))
-      .commit()
-      .catch((err: Error) =>
-        this.host.log.warn({ err: err.message }, 'cutover abort not stored; members abort past the deadline'),
-      );
+    await abortHold(this.host, this.record, this.holdRev, reason);
   }
+}
+
+/** Decides the hold `holdRev` as aborted (compare-and-swap); never throws: members abort past the deadline. */
+async function abortHold(
+  host: CutoverHost,
+  hold: HoldRecord,
+  holdRev: string,
+  reason: string,
+): Promise<void> {
+  const { ns } = host;
+  const record: HoldRecord = { ...hold, state: 'abort', holdRevision: holdRev, reason };
+  await ns
+    .if(HOLD_KEY, 'Mod', '==', holdRev)
+    .then(ns.put(HOLD_KEY).value(JSON.stringify(record)))
+    .commit()
+    .catch((err: Error) =>
+      host.log.warn({ err: err.message }, 'cutover abort not stored; members abort past the deadline'),
+    );
 }
