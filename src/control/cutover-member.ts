@@ -115,8 +115,8 @@ export class GateCutoverMember implements CutoverMember {
     this.switched.set(entry.migrationId, entry.kind === 'switch');
   }
 
-  fenceAll(until: Promise<void>): void {
-    this.gate.fence(until, this.fenceGraceMs);
+  fenceAll(until: Promise<void>, maxGraceMs: number): void {
+    this.gate.fence(until, Math.min(this.fenceGraceMs, maxGraceMs));
   }
 
   private translate(plan: SwitchEntry['plan'], shard: string, positions: Map<string, string>): void {
