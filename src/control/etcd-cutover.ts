@@ -39,6 +39,8 @@ interface Joined {
   rev: string;
   version: number;
   decided: boolean;
+  /** This member's writes on the hold's shards have drained (it acknowledged, or tried to). */
+  drained: boolean;
   decide(entry: SwitchEntry | null): void;
 }
 
@@ -136,7 +138,12 @@ export class EtcdCutover implements CutoverFence {
 
   private join(rec: HoldRecord, rev: string): void {
     const previous = this.joined;
-    if (previous?.rev === rev) return;
+    if (previous?.rev === rev) {
+      // Read again by a catch-up (the lease was in doubt, or this member registered again): an ack
+      // stored under a lease that ended went with it, and the controller still waits for one.
+      if (!previous.decided && previous.drained) void this.ack(rev);
+      return;
+    }
     // A newer hold means the previous one was decided, whether or not this member saw it.
     if (previous && !previous.decided) void this.resolveFromTopology(previous);
     let resolve!: (e: SwitchEntry | null) => void;
@@ -151,6 +158,7 @@ export class EtcdCutover implements CutoverFence {
       rev,
       version: rec.version,
       decided: false,
+      drained: false,
       decide: (entry) => {
         if (joined.decided) return;
         joined.decided = true;
@@ -164,7 +172,10 @@ export class EtcdCutover implements CutoverFence {
         .hold(
           rec.shards,
           { migrationId: rec.migrationId, graceMs: rec.graceMs },
-          () => this.ack(rev),
+          () => {
+            joined.drained = true;
+            return this.ack(rev);
+          },
           decided,
         )
         .catch((err: unknown) =>
