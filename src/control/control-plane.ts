@@ -47,8 +47,11 @@ export interface CutoverMember {
   apply(entry: SwitchEntry): void;
   /** The controller applied `entry` itself (its copy from the watch must not apply again). */
   markApplied(entry: SwitchEntry): void;
-  /** Lease stale: holds every write until `until` resolves (caught up with the shared version). */
-  fenceAll(until: Promise<void>): void;
+  /**
+   * Lease stale: holds every write until `until` resolves (caught up with the shared version);
+   * writes in flight end within `maxGraceMs` at most (what is left of the lease).
+   */
+  fenceAll(until: Promise<void>, maxGraceMs: number): void;
 }
 
 /** The controller's side of one fenced cutover (docs/control-plane.md). */

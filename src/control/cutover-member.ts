@@ -5,6 +5,7 @@
 // before releasing. Which switches this process already routes by is kept per migration, so a
 // switch seen twice (its own, the watch, a catch-up read, a restart over the state files) applies once.
 import type { RuntimeTopology } from '../backend/pg-topology.js';
+import { ShardgateError } from '../errors.js';
 import type { CutoverGate } from '../migration/cutover-gate.js';
 import { configBeforeSplit } from '../migration/manager.js';
 import { planSources } from '../migration/plan.js';
@@ -51,7 +52,8 @@ export class GateCutoverMember implements CutoverMember {
         switchTopology: () => {
           const entry = this.pending;
           this.pending = null;
-          if (entry) this.apply(entry);
+          // Inside the hold: the gate's block aborts the transactions left open after the switch.
+          if (entry) this.switchTo(entry);
         },
       },
     );
@@ -73,23 +75,39 @@ export class GateCutoverMember implements CutoverMember {
     return (this.switched.get(entry.migrationId) ?? false) !== (entry.kind === 'switch');
   }
 
+  /**
+   * Applies a switch seen outside a hold (the watch, a catch-up read): transactions open on the
+   * shards it switched away are aborted (40001), as the block does after its own switch.
+   */
   apply(entry: SwitchEntry): void {
-    if (!this.wouldApply(entry)) return;
+    const shards = this.switchTo(entry);
+    if (shards.length === 0) return;
+    const error = new ShardgateError('CUTOVER_RETRY', { shard: shards.join(', '), id: entry.migrationId });
+    this.gate.abortTransactionsOn(shards, error);
+  }
+
+  /** Rebuilds the topology for `entry`; returns the shards switched away (none when already in force). */
+  private switchTo(entry: SwitchEntry): string[] {
+    if (!this.wouldApply(entry)) return [];
     this.markApplied(entry);
     const plan = entry.plan;
     const config = this.topology.currentConfig;
     const positions = new Map(Object.entries(entry.positions));
-    if (entry.kind === 'switch') {
-      this.topology.rebuild(configAfterSwitch(config, plan));
-      for (const s of planSources(plan)) this.translate(plan, s.shard, positions);
-    } else {
-      this.topology.rebuild(configBeforeSplit(config, plan));
-      for (const t of plan.targets) this.translate(plan, t.shard, positions);
-    }
+    // The shards the controller held: the sources for a switch, the targets for a rollback.
+    const away =
+      entry.kind === 'switch' ? planSources(plan).map((s) => s.shard) : plan.targets.map((t) => t.shard);
+    this.topology.rebuild(
+      entry.kind === 'switch' ? configAfterSwitch(config, plan) : configBeforeSplit(config, plan),
+    );
+    // As the controller does (manager.ts): the shards that took the keys (targets for a switch,
+    // sources for a rollback) serve from a replica only once it has replayed the switch's position.
+    for (const [shard, lsn] of positions) this.topology.fenceReplicas(shard, lsn);
+    for (const shard of away) this.translate(plan, shard, positions);
     this.log.info(
       { migration: entry.migrationId, kind: entry.kind, clusterVersion: entry.version },
       'shared topology switch applied',
     );
+    return away;
   }
 
   /** The controller applied `entry` itself: the watch's copy must not apply it again. */
@@ -97,8 +115,8 @@ export class GateCutoverMember implements CutoverMember {
     this.switched.set(entry.migrationId, entry.kind === 'switch');
   }
 
-  fenceAll(until: Promise<void>): void {
-    this.gate.fence(until, this.fenceGraceMs);
+  fenceAll(until: Promise<void>, maxGraceMs: number): void {
+    this.gate.fence(until, Math.min(this.fenceGraceMs, maxGraceMs));
   }
 
   private translate(plan: SwitchEntry['plan'], shard: string, positions: Map<string, string>): void {

@@ -25,6 +25,12 @@ import { RULES_PREFIX, ruleFromKeyValue, ruleKeyValue } from './rule-keys.js';
  * member fences itself before the others may take it for gone (F3 in docs/control-plane.md).
  */
 const FRESH_SHARE_OF_TTL = 2 / 3;
+/**
+ * Kept between the end of the fence's write grace and the earliest end of the lease: the abort of
+ * a write past the grace (a cancel to its server) must land before the others may switch without
+ * this member.
+ */
+const FENCE_ABORT_MARGIN_MS = 250;
 const FRESH_CHECK_MS = 50;
 /** How long publishRule waits for its own change to come back through the watch. */
 const APPLY_WAIT_MS = 5_000;
@@ -131,10 +137,16 @@ export class EtcdControl implements ControlPlane {
         { id: this.self?.id, sinceKeepaliveMs: Date.now() - this.lastAliveAt },
         'control plane lease in doubt: writes held until this instance has caught up',
       );
+      // The fence starts (about) 2/3 of the TTL after the last acknowledged keepalive was sent;
+      // etcd may end the lease (and a controller then switch without this member) from the full
+      // TTL on. A write in flight must have ended by then, so its grace is at most what is left of
+      // the TTL (about a third), less a margin for the abort, whatever inflightGraceMs says (F3).
+      const leaseLeftMs = this.leaseTtlSec * 1000 - (Date.now() - this.lastAliveAt);
       member.fenceAll(
         new Promise<void>((resolve) => {
           this.unfence = resolve;
         }),
+        Math.max(0, leaseLeftMs - FENCE_ABORT_MARGIN_MS),
       );
     } else if (fresh && this.unfence && !this.catchingUp && this.cutover) {
       this.catchingUp = true;

@@ -39,6 +39,8 @@ interface Joined {
   rev: string;
   version: number;
   decided: boolean;
+  /** This member's writes on the hold's shards have drained (it acknowledged, or tried to). */
+  drained: boolean;
   decide(entry: SwitchEntry | null): void;
 }
 
@@ -136,7 +138,12 @@ export class EtcdCutover implements CutoverFence {
 
   private join(rec: HoldRecord, rev: string): void {
     const previous = this.joined;
-    if (previous?.rev === rev) return;
+    if (previous?.rev === rev) {
+      // Read again by a catch-up (the lease was in doubt, or this member registered again): an ack
+      // stored under a lease that ended went with it, and the controller still waits for one.
+      if (!previous.decided && previous.drained) void this.ack(rev);
+      return;
+    }
     // A newer hold means the previous one was decided, whether or not this member saw it.
     if (previous && !previous.decided) void this.resolveFromTopology(previous);
     let resolve!: (e: SwitchEntry | null) => void;
@@ -151,6 +158,7 @@ export class EtcdCutover implements CutoverFence {
       rev,
       version: rec.version,
       decided: false,
+      drained: false,
       decide: (entry) => {
         if (joined.decided) return;
         joined.decided = true;
@@ -164,7 +172,10 @@ export class EtcdCutover implements CutoverFence {
         .hold(
           rec.shards,
           { migrationId: rec.migrationId, graceMs: rec.graceMs },
-          () => this.ack(rev),
+          () => {
+            joined.drained = true;
+            return this.ack(rev);
+          },
           decided,
         )
         .catch((err: unknown) =>
@@ -258,10 +269,19 @@ export class EtcdCutover implements CutoverFence {
     const put = await guard.then(ns.put(HOLD_KEY).value(JSON.stringify(record)).lease(leaseId)).commit();
     if (!put.succeeded) throw new Error('another instance began a cutover at the same moment');
     const holdRev = String(put.header.revision);
-    // Read after the hold: a member registering later reads the hold before it serves.
-    const expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
-      .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
-      .filter((id) => id !== this.host.selfId());
+    let expected: string[];
+    try {
+      // Read after the hold: a member registering later reads the hold before it serves.
+      expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
+        .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
+        .filter((id) => id !== this.host.selfId());
+    } catch (err) {
+      // The hold is published and every member holds writes for it: abort it now rather than let
+      // them hold until its deadline (the same compare-and-swap as any abort).
+      const reason = `the controller could not start the round: ${err instanceof Error ? err.message : String(err)}`;
+      await abortHold(this.host, record, holdRev, reason);
+      throw err;
+    }
     return new EtcdRound(this.host, this.member, record, holdRev, expected, this.committing, (v) => {
       this.version = Math.max(this.version, v);
       this.host.onVersion(this.version);
@@ -362,14 +382,24 @@ class EtcdRound implements FenceRound {
   }
 
   async abort(reason: string): Promise<void> {
-    const { ns } = this.host;
-    const record: HoldRecord = { ...this.record, state: 'abort', holdRevision: this.holdRev, reason };
-    await ns
-      .if(HOLD_KEY, 'Mod', '==', this.holdRev)
-      .then(ns.put(HOLD_KEY).value(JSON.stringify(record)))
-      .commit()
-      .catch((err: Error) =>
-        this.host.log.warn({ err: err.message }, 'cutover abort not stored; members abort past the deadline'),
-      );
+    await abortHold(this.host, this.record, this.holdRev, reason);
   }
+}
+
+/** Decides the hold `holdRev` as aborted (compare-and-swap); never throws: members abort past the deadline. */
+async function abortHold(
+  host: CutoverHost,
+  hold: HoldRecord,
+  holdRev: string,
+  reason: string,
+): Promise<void> {
+  const { ns } = host;
+  const record: HoldRecord = { ...hold, state: 'abort', holdRevision: holdRev, reason };
+  await ns
+    .if(HOLD_KEY, 'Mod', '==', holdRev)
+    .then(ns.put(HOLD_KEY).value(JSON.stringify(record)))
+    .commit()
+    .catch((err: Error) =>
+      host.log.warn({ err: err.message }, 'cutover abort not stored; members abort past the deadline'),
+    );
 }

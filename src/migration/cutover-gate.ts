@@ -103,7 +103,7 @@ export class CutoverGate {
     void fenced.then(() => {
       if (this.fencedUntil === fenced) this.fencedUntil = null;
     });
-    const error = new ShardgateError('CUTOVER_RETRY', { shard: 'every shard', id: 'control-plane fence' });
+    const error = fenceError();
     setTimeout(() => {
       if (this.fencedUntil !== fenced) return;
       for (const [shard, set] of this.writers) for (const p of set) p.abortForCutover([shard], error);
@@ -117,13 +117,21 @@ export class CutoverGate {
   /**
    * Admits a session's write on `shard`. A session already writing there, or inside a transaction
    * on it (in flight), passes; others wait while the shard is held and get the outcome: the caller
-   * must plan the statement again (the topology may have changed) before sending it.
+   * must plan the statement again (the topology may have changed) before sending it. While fenced,
+   * only writes already admitted pass (they end at the fence's grace).
    */
   async admitWriter(p: GateParticipant, shard: string): Promise<HoldOutcome | null> {
     let set = this.writers.get(shard);
     if (set?.has(p)) return null;
     const fenced = this.fencedUntil;
-    if (fenced && p.openTransactionShard() !== shard) {
+    if (fenced) {
+      // A transaction's shard is fixed: it cannot wait for the fence and be planned again, and this
+      // instance may have missed a switch of that shard, so its new write is refused (40001).
+      const open = p.openTransactionShard();
+      if (open !== null) {
+        p.abortForCutover([open], fenceError());
+        return 'aborted';
+      }
       await fenced;
       return 'aborted';
     }
@@ -208,14 +216,7 @@ export class CutoverGate {
       // 4. The point of no return.
       await steps.switchTopology();
       outcome = 'switched';
-      // Transactions still open on the old shards (read-only so far) must not write there now.
-      for (const p of this.participants) {
-        const open = p.openTransactionShard();
-        if (open !== null && shards.includes(open)) {
-          aborted++;
-          p.abortForCutover([open], error);
-        }
-      }
+      aborted += this.abortTransactionsOn(shards, error);
     } catch (err) {
       reason = err instanceof Error ? err.message : String(err);
     } finally {
@@ -239,6 +240,22 @@ export class CutoverGate {
     };
   }
 
+  /**
+   * After a switch of `shards`: transactions still open there (read-only so far) must not write
+   * there now. Returns how many were aborted.
+   */
+  abortTransactionsOn(shards: readonly string[], error: ShardgateError): number {
+    let aborted = 0;
+    for (const p of this.participants) {
+      const open = p.openTransactionShard();
+      if (open !== null && shards.includes(open)) {
+        aborted++;
+        p.abortForCutover([open], error);
+      }
+    }
+    return aborted;
+  }
+
   private drained(hold: Hold): boolean {
     return hold.shards.every((s) => this.writerCount(s) === 0);
   }
@@ -260,6 +277,10 @@ export class CutoverGate {
     hold.onDrained = null;
     return result || this.drained(hold);
   }
+}
+
+function fenceError(): ShardgateError {
+  return new ShardgateError('CUTOVER_RETRY', { shard: 'every shard', id: 'control-plane fence' });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ShardgateError } from '../../src/errors.js';
+import { ShardgateError } from '../../src/errors.js';
 import { CutoverGate, type GateParticipant, PositionTranslations } from '../../src/migration/cutover-gate.js';
 
 /** A session as the gate sees it: an optional open transaction, and what aborting it does. */
@@ -228,5 +228,39 @@ describe('read-your-writes position translation', () => {
     expect(admitted).toBe('aborted'); // planned again against the caught-up topology
     expect(gate.blocking).toBe(false);
     expect(await gate.admitWriter(other, 's0')).toBeNull();
+  });
+
+  it('fence: a transaction open on a shard cannot start writing there (40001), whichever shard', async () => {
+    const gate = new CutoverGate();
+    let caughtUp!: () => void;
+    gate.fence(
+      new Promise<void>((r) => {
+        caughtUp = r;
+      }),
+      10_000,
+    );
+    for (const shard of ['s0', 's1']) {
+      const inTx = new Session(gate);
+      inTx.txShard = 's0';
+      // Refused at once, not after the fence: the shard may have been switched away meanwhile.
+      expect(await gate.admitWriter(inTx, shard)).toBe('aborted');
+      expect(inTx.aborted?.sqlstate).toBe('40001');
+      expect(gate.writerCount(shard)).toBe(0);
+    }
+    caughtUp();
+  });
+
+  it('abortTransactionsOn aborts only transactions open on the given shards', () => {
+    const gate = new CutoverGate();
+    const onS0 = new Session(gate);
+    onS0.txShard = 's0';
+    const onS1 = new Session(gate);
+    onS1.txShard = 's1';
+    const idle = new Session(gate);
+    const error = new ShardgateError('CUTOVER_RETRY', { shard: 's0', id: 'm1' });
+    expect(gate.abortTransactionsOn(['s0'], error)).toBe(1);
+    expect(onS0.aborted?.sqlstate).toBe('40001');
+    expect(onS1.aborted).toBeNull();
+    expect(idle.aborted).toBeNull();
   });
 });
