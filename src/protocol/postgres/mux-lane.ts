@@ -23,8 +23,8 @@ export interface LaneMember {
   readonly tracker: { readonly idle: boolean; readonly status: number };
   /** A stretch of the server's response that belongs to this member's unit. */
   receive(chunk: Buffer): void;
-  /** The connection was lost under this member's unit. */
-  serverLost(err: Error | null): void;
+  /** The connection was lost under this member's unit (`shun`: the server's fault, not the lane's). */
+  serverLost(err: Error | null, shun?: boolean): void;
   /** The unit Parsed or Closed a named statement on the connection (not yet confirmed). */
   readonly touchedStatements: boolean;
 }
@@ -56,6 +56,8 @@ export class MuxLane {
   private closedToJoin = false;
   private pending: Buffer | null = null;
   private corked = false;
+  /** A unit left the server in a transaction: nothing more is delivered on this connection. */
+  private poisoned = false;
 
   private constructor(
     private readonly pool: PgPool,
@@ -242,6 +244,8 @@ export class MuxLane {
       if (end > len) break;
       if (buf[pos] === READY) {
         this.deliver(buf.subarray(start, end));
+        // The rest belongs to units that ran inside the doomed transaction: never theirs to see.
+        if (this.poisoned) return;
         start = end;
       }
       pos = end;
@@ -258,21 +262,46 @@ export class MuxLane {
     if (!head.tracker.idle) return;
     this.inFlight.shift();
     if (head.touchedStatements) this.unsettled--;
-    if (head.tracker.status !== 0x49) {
-      // The unit left the server in a transaction: nothing else may run on this connection now.
-      this.closedToJoin = true;
-      multiplexCounters.poisoned++;
-      if (this.inFlight.length > 0) this.conn.destroy();
-    }
+    if (head.tracker.status !== 0x49 && !this.poisoned) this.poison(head);
+  }
+
+  /**
+   * The unit of `head` left the server in a transaction: nothing else may run on this connection.
+   * Alone on it, its client keeps it (like any transaction). Otherwise the connection is dropped
+   * (the server rolls the transaction back, with whatever ran behind it) and every member fails
+   * as on a lost connection; the head's client finds its transaction gone. Done here, not by the
+   * connection's close: destroy() marks it closed first, so its onClose never comes.
+   */
+  private poison(head: LaneMember): void {
+    this.closedToJoin = true;
+    multiplexCounters.poisoned++;
+    if (this.inFlight.length === 0 && this.members.size <= 1 && this.members.has(head)) return;
+    this.poisoned = true;
+    this.inFlight.length = 0;
+    this.pending = null;
+    const conn = this.conn;
+    conn.onData = null;
+    conn.onClose = null;
+    conn.destroy();
+    this.lost(
+      new Error(
+        'lane poisoned: a pipelined unit left the server inside a transaction; the connection was dropped',
+      ),
+      false,
+    );
   }
 
   /** Every member learns: a unit in flight fails, one holding a transaction finds it gone. */
   private onClose(err: Error | null): void {
+    this.lost(err, true);
+  }
+
+  private lost(err: Error | null, shun: boolean): void {
     this.remove();
     this.inFlight.length = 0;
     const members = [...this.members];
     this.members.clear();
-    for (const m of members) m.serverLost(err);
+    for (const m of members) m.serverLost(err, shun);
   }
 }
 

@@ -172,8 +172,9 @@ export class ServerBinding implements LaneMember {
   }
 
   /** The shared connection was lost (a lane tells each of its members). */
-  serverLost(err: Error | null): void {
-    this.onServerLost(err);
+  serverLost(err: Error | null, shun = true): void {
+    if (shun) this.onServerLost(err);
+    else this.lose(err?.message ?? 'server connection dropped', false);
   }
 
   /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
