@@ -36,12 +36,14 @@ class Member implements LaneMember {
   readonly touchedStatements = false;
   readonly received: Buffer[] = [];
   lostWith: string | null = null;
+  private tail = Buffer.alloc(0);
   receive(chunk: Buffer): void {
     this.received.push(chunk);
-    // Idle at its ReadyForQuery, with the status it carries.
-    if (chunk.length >= 6 && chunk[chunk.length - 6] === 0x5a) {
+    // Idle at its ReadyForQuery (whatever pieces it came in), with the status it carries.
+    this.tail = Buffer.concat([this.tail, chunk]).subarray(-6);
+    if (this.tail.length === 6 && this.tail[0] === 0x5a) {
       this.tracker.idle = true;
-      this.tracker.status = chunk[chunk.length - 1]!;
+      this.tracker.status = this.tail[5]!;
     }
   }
   serverLost(err: Error | null): void {
@@ -89,5 +91,43 @@ describe('MuxLane', () => {
     expect(conn.destroyed).toBe(false);
     expect(a.lostWith).toBeNull();
     expect(a.tracker.status).toBe(0x54);
+  });
+
+  it('cuts a stream that arrives a byte at a time at each ReadyForQuery, every member its own bytes', () => {
+    const { lane: l, conn } = lane();
+    const members = [new Member(), new Member(), new Member()];
+    const replies = members.map((_, i) => Buffer.concat([complete(`SELECT ${i}`), ready('I')]));
+    for (const m of members) {
+      l.reserve(m);
+      m.start();
+      l.enter(m);
+    }
+    const stream = Buffer.concat(replies);
+    for (let i = 0; i < stream.length; i++) conn.onData!(stream.subarray(i, i + 1));
+    members.forEach((m, i) => {
+      expect(Buffer.concat(m.received).equals(replies[i]!)).toBe(true);
+      expect(m.tracker.idle).toBe(true);
+    });
+  });
+
+  it('passes a large message on as it arrives instead of holding it until it is whole', () => {
+    const { lane: l, conn } = lane();
+    const [a, b] = [new Member(), new Member()];
+    for (const m of [a, b]) {
+      l.reserve(m);
+      m.start();
+      l.enter(m);
+    }
+    const row = msg('D', Buffer.alloc(4 * 1024 * 1024, 7));
+    const replyA = Buffer.concat([row, complete('SELECT 1'), ready('I')]);
+    const replyB = Buffer.concat([complete('SELECT 0'), ready('I')]);
+    const stream = Buffer.concat([replyA, replyB]);
+    const piece = 64 * 1024;
+    conn.onData!(stream.subarray(0, piece));
+    // Half a row in: a's tracker already has it (the lane keeps no copy of its own).
+    expect(Buffer.concat(a.received).equals(stream.subarray(0, piece))).toBe(true);
+    for (let at = piece; at < stream.length; at += piece) conn.onData!(stream.subarray(at, at + piece));
+    expect(Buffer.concat(a.received).equals(replyA)).toBe(true);
+    expect(Buffer.concat(b.received).equals(replyB)).toBe(true);
   });
 });

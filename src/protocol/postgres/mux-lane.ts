@@ -54,7 +54,13 @@ export class MuxLane {
   private unsettled = 0;
   /** No more units join (poisoned, a client stopped reading, a cancel, a lost connection). */
   private closedToJoin = false;
-  private pending: Buffer | null = null;
+  /** Body bytes of the current server message still to come (it began in an earlier chunk). */
+  private bodyLeft = 0;
+  /** The current message is a ReadyForQuery: its end ends the head's unit. */
+  private inReady = false;
+  /** A message header split across chunks (headerHave of its 5 bytes so far). */
+  private readonly header = Buffer.alloc(5);
+  private headerHave = 0;
   private corked = false;
   /** A unit left the server in a transaction: nothing more is delivered on this connection. */
   private poisoned = false;
@@ -229,29 +235,57 @@ export class MuxLane {
     wake(this.pool, true);
   }
 
-  /** Cuts the stream after each ReadyForQuery and hands each stretch to the unit it answers. */
+  /**
+   * Cuts the stream after each ReadyForQuery and hands each stretch to the unit it answers. Bytes
+   * pass on as they arrive (the member's tracker reassembles, with its own limits, as without a
+   * lane): the lane only follows message boundaries and keeps at most a split 5-byte header.
+   */
   private onData(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-    }
-    const len = buf.length;
+    const len = chunk.length;
     let pos = 0;
     let start = 0;
-    while (pos + 5 <= len) {
-      const end = pos + 1 + buf.readUInt32BE(pos + 1);
-      if (end > len) break;
-      if (buf[pos] === READY) {
-        this.deliver(buf.subarray(start, end));
+    while (pos < len) {
+      if (this.bodyLeft > 0) {
+        const n = Math.min(this.bodyLeft, len - pos);
+        pos += n;
+        this.bodyLeft -= n;
+        if (this.bodyLeft > 0) break;
+      } else {
+        let length: number;
+        if (this.headerHave === 0 && pos + 5 <= len) {
+          this.inReady = chunk[pos] === READY;
+          length = chunk.readUInt32BE(pos + 1);
+          pos += 5;
+        } else {
+          // A header split across chunks: its bytes are kept until it is whole.
+          const n = Math.min(5 - this.headerHave, len - pos);
+          chunk.copy(this.header, this.headerHave, pos, pos + n);
+          this.headerHave += n;
+          pos += n;
+          if (this.headerHave < 5) break;
+          this.headerHave = 0;
+          this.inReady = this.header[0] === READY;
+          length = this.header.readUInt32BE(1);
+        }
+        if (length < 4) {
+          this.conn.onData = null;
+          this.conn.onClose = null;
+          this.conn.destroy();
+          this.lost(new Error(`malformed message from the server (length ${length})`), true);
+          return;
+        }
+        this.bodyLeft = length - 4;
+        if (this.bodyLeft > 0) continue;
+      }
+      if (this.inReady) {
+        this.inReady = false;
+        this.deliver(chunk.subarray(start, pos));
         // The rest belongs to units that ran inside the doomed transaction: never theirs to see.
         if (this.poisoned) return;
-        start = end;
+        start = pos;
       }
-      pos = end;
     }
-    if (pos > start) this.deliver(buf.subarray(start, pos));
-    if (pos < len) this.pending = Buffer.from(buf.subarray(pos));
+    if (pos > start) this.deliver(chunk.subarray(start, pos));
   }
 
   private deliver(stretch: Buffer): void {
@@ -278,7 +312,6 @@ export class MuxLane {
     if (this.inFlight.length === 0 && this.members.size <= 1 && this.members.has(head)) return;
     this.poisoned = true;
     this.inFlight.length = 0;
-    this.pending = null;
     const conn = this.conn;
     conn.onData = null;
     conn.onClose = null;
