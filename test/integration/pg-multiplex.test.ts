@@ -269,3 +269,106 @@ describe('server-side multiplexing (transaction pooling, pool.multiplex)', () =>
     }
   });
 });
+
+describe('pool.multiplex with few prepared statements per server connection', () => {
+  let small: ProxyHandle;
+  beforeAll(async () => {
+    // Three statements per connection: the statements of 12 clients evict each other all the time.
+    small = await startProxy(
+      {
+        ...fx.config,
+        pool: {
+          ...fx.config.pool,
+          mode: 'transaction',
+          size: 2,
+          maxPreparedStatements: 3,
+          multiplex: { enabled: true, depth: 8 },
+        },
+      },
+      { log: silentLogger(), postgresPort: 0, adminPort: null },
+    );
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('named statements evicted from a shared connection run on one of their own, every reply to its own client', async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const c = new pg.Client({
+          host: '127.0.0.1',
+          port: small.postgres.port,
+          user: 'app',
+          password: 'app',
+          database: 'shardgate',
+        });
+        await c.connect();
+        return c;
+      }),
+    );
+    try {
+      const results = await Promise.all(
+        clients.map(async (c, i) => {
+          const seen: string[] = [];
+          for (let r = 0; r < 30; r++) {
+            const k = (i + r) % 6;
+            // Six texts, each under its own name: the client binds statements it described before.
+            const res = await c.query({
+              name: `mux_small_${k}`,
+              text: `select count(*)::int + ${k} as v, $1::int as tag from mux_items where owner = $2`,
+              values: [i * 100 + r, k],
+            });
+            seen.push(`${res.rows[0].v} ${res.rows[0].tag}`);
+          }
+          return seen;
+        }),
+      );
+      // postgres.js pipelines its queries: units of one client follow each other in one event-loop turn.
+      const sqls = Array.from({ length: 8 }, () =>
+        postgres({
+          host: '127.0.0.1',
+          port: small.postgres.port,
+          user: 'app',
+          pass: 'app',
+          db: 'shardgate',
+          max: 1,
+        }),
+      );
+      try {
+        const piped = await Promise.all(
+          sqls.map((sql, i) =>
+            Promise.all(
+              Array.from({ length: 40 }, (_, r) => {
+                const k = (i + r) % 6;
+                return sql.unsafe(
+                  `select count(*)::int + ${k} as v, $1::int as tag from mux_items where owner = $2`,
+                  [i * 100 + r, k],
+                  { prepare: true },
+                );
+              }),
+            ),
+          ),
+        );
+        for (let i = 0; i < 8; i++)
+          for (let r = 0; r < 40; r++) expect(piped[i]![r]![0]!.tag).toBe(i * 100 + r);
+      } finally {
+        await Promise.all(sqls.map((sql) => sql.end()));
+      }
+      const counts = new Map<number, number>();
+      for (let k = 0; k < 6; k++)
+        counts.set(
+          k,
+          (await direct.query('select count(*)::int as n from mux_items where owner = $1', [k])).rows[0].n,
+        );
+      for (let i = 0; i < 12; i++) {
+        const expected = Array.from({ length: 30 }, (_, r) => {
+          const k = (i + r) % 6;
+          return `${counts.get(k)! + k} ${i * 100 + r}`;
+        });
+        expect(results[i]).toEqual(expected);
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+});

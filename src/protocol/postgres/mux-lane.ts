@@ -23,8 +23,8 @@ export interface LaneMember {
   readonly tracker: { readonly idle: boolean; readonly status: number };
   /** A stretch of the server's response that belongs to this member's unit. */
   receive(chunk: Buffer): void;
-  /** The connection was lost under this member's unit. */
-  serverLost(err: Error | null): void;
+  /** The connection was lost under this member's unit (`shun`: the server's fault, not the lane's). */
+  serverLost(err: Error | null, shun?: boolean): void;
   /** The unit Parsed or Closed a named statement on the connection (not yet confirmed). */
   readonly touchedStatements: boolean;
 }
@@ -54,8 +54,16 @@ export class MuxLane {
   private unsettled = 0;
   /** No more units join (poisoned, a client stopped reading, a cancel, a lost connection). */
   private closedToJoin = false;
-  private pending: Buffer | null = null;
+  /** Body bytes of the current server message still to come (it began in an earlier chunk). */
+  private bodyLeft = 0;
+  /** The current message is a ReadyForQuery: its end ends the head's unit. */
+  private inReady = false;
+  /** A message header split across chunks (headerHave of its 5 bytes so far). */
+  private readonly header = Buffer.alloc(5);
+  private headerHave = 0;
   private corked = false;
+  /** A unit left the server in a transaction: nothing more is delivered on this connection. */
+  private poisoned = false;
 
   private constructor(
     private readonly pool: PgPool,
@@ -227,27 +235,57 @@ export class MuxLane {
     wake(this.pool, true);
   }
 
-  /** Cuts the stream after each ReadyForQuery and hands each stretch to the unit it answers. */
+  /**
+   * Cuts the stream after each ReadyForQuery and hands each stretch to the unit it answers. Bytes
+   * pass on as they arrive (the member's tracker reassembles, with its own limits, as without a
+   * lane): the lane only follows message boundaries and keeps at most a split 5-byte header.
+   */
   private onData(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-    }
-    const len = buf.length;
+    const len = chunk.length;
     let pos = 0;
     let start = 0;
-    while (pos + 5 <= len) {
-      const end = pos + 1 + buf.readUInt32BE(pos + 1);
-      if (end > len) break;
-      if (buf[pos] === READY) {
-        this.deliver(buf.subarray(start, end));
-        start = end;
+    while (pos < len) {
+      if (this.bodyLeft > 0) {
+        const n = Math.min(this.bodyLeft, len - pos);
+        pos += n;
+        this.bodyLeft -= n;
+        if (this.bodyLeft > 0) break;
+      } else {
+        let length: number;
+        if (this.headerHave === 0 && pos + 5 <= len) {
+          this.inReady = chunk[pos] === READY;
+          length = chunk.readUInt32BE(pos + 1);
+          pos += 5;
+        } else {
+          // A header split across chunks: its bytes are kept until it is whole.
+          const n = Math.min(5 - this.headerHave, len - pos);
+          chunk.copy(this.header, this.headerHave, pos, pos + n);
+          this.headerHave += n;
+          pos += n;
+          if (this.headerHave < 5) break;
+          this.headerHave = 0;
+          this.inReady = this.header[0] === READY;
+          length = this.header.readUInt32BE(1);
+        }
+        if (length < 4) {
+          this.conn.onData = null;
+          this.conn.onClose = null;
+          this.conn.destroy();
+          this.lost(new Error(`malformed message from the server (length ${length})`), true);
+          return;
+        }
+        this.bodyLeft = length - 4;
+        if (this.bodyLeft > 0) continue;
       }
-      pos = end;
+      if (this.inReady) {
+        this.inReady = false;
+        this.deliver(chunk.subarray(start, pos));
+        // The rest belongs to units that ran inside the doomed transaction: never theirs to see.
+        if (this.poisoned) return;
+        start = pos;
+      }
     }
-    if (pos > start) this.deliver(buf.subarray(start, pos));
-    if (pos < len) this.pending = Buffer.from(buf.subarray(pos));
+    if (pos > start) this.deliver(chunk.subarray(start, pos));
   }
 
   private deliver(stretch: Buffer): void {
@@ -258,21 +296,45 @@ export class MuxLane {
     if (!head.tracker.idle) return;
     this.inFlight.shift();
     if (head.touchedStatements) this.unsettled--;
-    if (head.tracker.status !== 0x49) {
-      // The unit left the server in a transaction: nothing else may run on this connection now.
-      this.closedToJoin = true;
-      multiplexCounters.poisoned++;
-      if (this.inFlight.length > 0) this.conn.destroy();
-    }
+    if (head.tracker.status !== 0x49 && !this.poisoned) this.poison(head);
+  }
+
+  /**
+   * The unit of `head` left the server in a transaction: nothing else may run on this connection.
+   * Alone on it, its client keeps it (like any transaction). Otherwise the connection is dropped
+   * (the server rolls the transaction back, with whatever ran behind it) and every member fails
+   * as on a lost connection; the head's client finds its transaction gone. Done here, not by the
+   * connection's close: destroy() marks it closed first, so its onClose never comes.
+   */
+  private poison(head: LaneMember): void {
+    this.closedToJoin = true;
+    multiplexCounters.poisoned++;
+    if (this.inFlight.length === 0 && this.members.size <= 1 && this.members.has(head)) return;
+    this.poisoned = true;
+    this.inFlight.length = 0;
+    const conn = this.conn;
+    conn.onData = null;
+    conn.onClose = null;
+    conn.destroy();
+    this.lost(
+      new Error(
+        'lane poisoned: a pipelined unit left the server inside a transaction; the connection was dropped',
+      ),
+      false,
+    );
   }
 
   /** Every member learns: a unit in flight fails, one holding a transaction finds it gone. */
   private onClose(err: Error | null): void {
+    this.lost(err, true);
+  }
+
+  private lost(err: Error | null, shun: boolean): void {
     this.remove();
     this.inFlight.length = 0;
     const members = [...this.members];
     this.members.clear();
-    for (const m of members) m.serverLost(err);
+    for (const m of members) m.serverLost(err, shun);
   }
 }
 

@@ -576,7 +576,13 @@ export class QueryCycle implements GateParticipant {
   private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
     const pipelined = pipelineable(unit, statements, this.state, this.services.config.pool) ? unit : null;
-    const binding = await this.bindingFor(target, pipelined);
+    let binding = await this.bindingFor(target, pipelined);
+    if (binding.needsOwnConnection(unit)) {
+      // Not written yet: it leaves the lane and runs on a connection of its own.
+      binding.release();
+      this.bindings.delete(binding.serverName);
+      binding = await this.bindingFor({ shard: target.shard, server: binding.serverName, role: target.role });
+    }
     const state = this.state;
     if (state.txStatus !== 'I' && state.deferredBegin === null) this.crossShardPreamble(binding);
     if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);

@@ -172,8 +172,9 @@ export class ServerBinding implements LaneMember {
   }
 
   /** The shared connection was lost (a lane tells each of its members). */
-  serverLost(err: Error | null): void {
-    this.onServerLost(err);
+  serverLost(err: Error | null, shun = true): void {
+    if (shun) this.onServerLost(err);
+    else this.lose(err?.message ?? 'server connection dropped', false);
   }
 
   /** Marks the binding done; its user's quota slot goes to the next session waiting for one. */
@@ -335,10 +336,25 @@ export class ServerBinding implements LaneMember {
    * rows by that). A different shape fails the Bind with the server's own 0A000, as a direct
    * connection would; the unit itself never runs a statement the client would misread.
    */
+  /**
+   * On a lane, a statement the unit binds is missing from the shared connection (evicted since the
+   * lane took the unit): checking its shape there would be an internal round trip that swallows
+   * other clients' replies, so the unit needs a connection of its own (query-cycle runSingle).
+   */
+  needsOwnConnection(unit: Unit): boolean {
+    if (!this.lane) return false;
+    for (const stmt of statementsToCheck(unit, this.cycle.state.prepared))
+      if (!this.conn.prepared.has(stmt.serverName)) return true;
+    return false;
+  }
+
   async checkStatementShapes(unit: Unit): Promise<void> {
     this.statementErrors = null;
     const stmts = statementsToCheck(unit, this.cycle.state.prepared);
     if (stmts.length === 0) return;
+    // Nothing internal ever runs on a shared connection (see needsOwnConnection).
+    if (this.lane && this.needsOwnConnection(unit))
+      throw new ShardgateError('INTERNAL', { detail: 'statement shape check on a shared server connection' });
     const conn = this.conn;
     const shapes = serverShapes(conn);
     const max = this.cycle.services.config.pool.maxPreparedStatements;
