@@ -81,7 +81,7 @@ export function compareValues(a: Comparable, b: Comparable, numeric: boolean): n
 export function collationKey(text: string, col: ColumnInfo): string {
   if (col.textCompare === 'unsupported' || (col.textCompare === 'general_ci' && /[^\x00-\x7f]/.test(text)))
     throw new ShardgateError('SCATTER_UNSUPPORTED', {
-      detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
+      detail: `ordering, grouping or deduplicating text column ${col.name} under its collation (${col.textCompare === 'unsupported' ? 'not a general_ci or binary collation, or not a plain table column whose collation is known' : 'non-ASCII characters'}); do it on one shard, or compare CAST(${col.name} AS BINARY)`,
     });
   return text.replace(/ +$/, '').toUpperCase();
 }

@@ -126,10 +126,13 @@ describe('merge helpers', () => {
   });
 
   it('orders, groups and deduplicates text under its collation (found by the MySQL oracle)', () => {
-    const ci = mergeColumn({ ...textColumn('name'), collation: 45 });
+    const ci = mergeColumn(textColumn('name'), 45);
     expect(ci.textCompare).toBe('general_ci');
-    expect(mergeColumn({ ...textColumn('b'), collation: 46 }).textCompare).toBe('bytes');
-    expect(mergeColumn({ ...textColumn('u'), collation: 224 }).textCompare).toBe('unsupported');
+    expect(mergeColumn(textColumn('b'), 46).textCompare).toBe('bytes');
+    expect(mergeColumn(textColumn('u'), 224).textCompare).toBe('unsupported');
+    // The definition's label is the connection's collation, not the column's: never trusted.
+    expect(mergeColumn({ ...textColumn('l'), collation: 45 }).textCompare).toBe('unsupported');
+    expect(mergeColumn({ ...textColumn('l'), collation: 46 }).textCompare).toBe('unsupported');
     const merge = (spec: Partial<MergeSpec>, shards: string[][], col = ci) => {
       const m = new ResultMerger(
         {
@@ -160,9 +163,7 @@ describe('merge helpers', () => {
     expect(merge({ distinct: true }, [['Bob'], ['bob ', 'adam']])).toEqual(['Bob', 'adam']);
     expect(merge({ aggregates: [{ column: 0, fn: 'max' }] }, [['Zed'], ['adam']])).toEqual(['Zed']);
     expect(() => merge(order, [['Émile'], ['adam']])).toThrow(/non-ASCII/);
-    expect(() => merge(order, [['a'], ['B']], mergeColumn({ ...textColumn('u'), collation: 224 }))).toThrow(
-      /collation/,
-    );
+    expect(() => merge(order, [['a'], ['B']], mergeColumn(textColumn('u'), 224))).toThrow(/collation/);
   });
 
   it('rounds AVG results half away from zero to the DECIMAL scale', () => {

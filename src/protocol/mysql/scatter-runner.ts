@@ -39,9 +39,12 @@ const GENERAL_CI_COLLATIONS = new Set([8, 11, 33, 45]);
 
 /**
  * How the merger compares a MySQL column: as integer, float, exact decimal, or text under its
- * collation (bytewise for binary collations, case-insensitive for general_ci, refused otherwise).
+ * real collation (bytewise for binary collations, case-insensitive for general_ci, refused
+ * otherwise). `realCollation` is the table column's own collation (column-collations.ts); the
+ * definition's `collation` is the connection's, not the column's, so it is never used: text
+ * whose real collation is unknown (an expression such as min(a) or upper(a)) is refused.
  */
-export function mergeColumn(c: ColumnDefinition): ColumnInfo {
+export function mergeColumn(c: ColumnDefinition, realCollation?: number): ColumnInfo {
   const typeOid = INTEGER_TYPES.has(c.type)
     ? 20
     : FLOAT_TYPES.has(c.type)
@@ -54,11 +57,14 @@ export function mergeColumn(c: ColumnDefinition): ColumnInfo {
   if (typeOid === 701 && c.decimals < 0x1f)
     return { name: c.name, typeOid, format: 'text', scale: c.decimals };
   if (typeOid !== 25) return { name: c.name, typeOid, format: 'text' };
-  const textCompare = BINARY_COLLATIONS.has(c.collation)
-    ? 'bytes'
-    : GENERAL_CI_COLLATIONS.has(c.collation)
-      ? 'general_ci'
-      : 'unsupported';
+  const textCompare =
+    realCollation === undefined
+      ? 'unsupported'
+      : BINARY_COLLATIONS.has(realCollation)
+        ? 'bytes'
+        : GENERAL_CI_COLLATIONS.has(realCollation)
+          ? 'general_ci'
+          : 'unsupported';
   // length counts bytes of up to 4-byte characters; a server cuts text (GROUP_CONCAT) at length / 4
   // bytes at the least, so merged text past that is refused rather than printed longer.
   return { name: c.name, typeOid, format: 'text', textCompare, maxBytes: Math.floor(c.length / 4) };
@@ -128,6 +134,11 @@ export async function runScatter(
         return binding.conn.query(r.sql, { maxRows: Number.POSITIVE_INFINITY, budget });
       }),
     );
+    // Text merged in the proxy compares under the columns' real collations: look up the tables
+    // not known yet on the first shard's connection while it is still held.
+    const text = results[0]?.results[0]?.columns?.filter((c) => mergeColumn(c).typeOid === 25);
+    if (plan.type === 'scatter' && plan.merge && text?.length && !results.some((r) => r.error))
+      await cycle.services.server.columnCollations.load(bindings[0]!.conn, text);
   } catch (err) {
     // A part's server connection was lost: the coded error of a lost statement (nothing reached
     // the client yet, so a read may run again elsewhere).
@@ -185,7 +196,11 @@ export async function runScatter(
   }
   const columns = first.columns;
   const merge = plan.type === 'scatter' ? plan.merge : null;
-  const merger = new ResultMerger(merge, columns.map(mergeColumn), { maxRows });
+  const merger = new ResultMerger(
+    merge,
+    columns.map((c) => mergeColumn(c, cycle.services.server.columnCollations.collationOf(c))),
+    { maxRows },
+  );
   results.forEach((r, i) => {
     for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
   });

@@ -3,6 +3,7 @@
 // id), databases known to exist, and prepared-statement metadata by SQL text (so a client's
 // COM_STMT_PREPARE of a known statement is answered without a server round trip).
 import type { MysqlTopology } from '../../backend/mysql-topology.js';
+import { ColumnCollations } from './column-collations.js';
 import type { ColumnDefinition } from './columns.js';
 
 export interface StatementMetadata {
@@ -26,6 +27,8 @@ export class ServerInfo {
     [224, ['utf8mb4', 'utf8mb4_unicode_ci']],
   ]);
   readonly databases = new Set<string>();
+  /** Real collations of table columns (result column labels carry the connection's). */
+  readonly columnCollations = new ColumnCollations();
   private readonly metadata = new Map<string, StatementMetadata>();
   private loaded = false;
 
@@ -69,8 +72,9 @@ export class ServerInfo {
     this.metadata.set(sql, m);
   }
 
-  /** Schema changed through the proxy: statement metadata may be stale. */
+  /** Schema changed through the proxy: statement metadata and column collations may be stale. */
   forgetStatements(): void {
     this.metadata.clear();
+    this.columnCollations.clear();
   }
 }
