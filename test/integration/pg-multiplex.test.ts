@@ -24,7 +24,15 @@ beforeAll(async () => {
   proxy = await startProxy(
     {
       ...fx.config,
-      pool: { ...fx.config.pool, mode: 'transaction', size: 2, multiplex: { enabled: true, depth: 8 } },
+      pool: {
+        ...fx.config.pool,
+        mode: 'transaction',
+        size: 2,
+        // Two connections for 24 clients: on a loaded machine a checkout can wait seconds (53300
+        // after the fixture's 3 s failed the test once under load); waiting is what is tested.
+        checkoutTimeoutMs: 60_000,
+        multiplex: { enabled: true, depth: 8 },
+      },
     },
     { log: silentLogger(), postgresPort: 0, adminPort: null },
   );
@@ -281,6 +289,7 @@ describe('pool.multiplex with few prepared statements per server connection', ()
           ...fx.config.pool,
           mode: 'transaction',
           size: 2,
+          checkoutTimeoutMs: 60_000,
           maxPreparedStatements: 3,
           multiplex: { enabled: true, depth: 8 },
         },
