@@ -2,9 +2,9 @@
 // co-located on the shard key give the database's answer, joins of two tables on other columns
 // are joined across shards (pg-cross-shard-join.test.ts has more); what is left and shard-key
 // updates are refused with 0A000 (never answered per shard, never leaving a row misplaced).
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TOPICS, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
+import { startReferenceDatabase } from '../support/pg-reference-db.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -13,35 +13,7 @@ let proxied: pg.Client;
 
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 2, replicas: 0 });
-  const primary = fx.cluster.shards[0]!.primary;
-  const admin = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await admin.connect();
-  await admin.query('CREATE DATABASE reference');
-  await admin.end();
-  reference = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: 'postgres',
-    database: 'reference',
-  });
-  await reference.connect();
-  await reference.query(demoSchemaSql());
-  for (const r of demoRows(50)) {
-    const cols = ['id', 'user_id', ...Object.keys(r.extra)];
-    const vals = [r.id, r.userId, ...Object.values(r.extra)];
-    await reference.query(
-      `INSERT INTO ${r.table} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`,
-      vals,
-    );
-  }
-  await reference.query(
-    `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`).join(', ')}`,
-  );
+  reference = await startReferenceDatabase(fx);
   proxied = await fx.client();
 }, 120_000);
 
