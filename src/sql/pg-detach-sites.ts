@@ -6,7 +6,7 @@
 // the shards, so each shard's answer is its part of the whole and the ordinary merge applies.
 // The same walk serves the analyzer (which sites exist, as facts) and the rewrite (where they
 // are in this execution's text), so both agree on the numbering.
-import { isType, list, type Node, nodeType, str } from './pg-ast.js';
+import { isType, list, type Node, nodeType, str, walk } from './pg-ast.js';
 
 export interface DetachSite {
   form: 'table' | 'in-subquery';
@@ -103,7 +103,7 @@ function inSubquerySite(link: Node): DetachSite | null {
     (rv.alias as { aliasname?: string } | undefined)?.aliasname,
   ]);
   let closed = true;
-  walkAll([sel.targetList, sel.whereClause], (type, body) => {
+  walk([sel.targetList, sel.whereClause], (type, body) => {
     if (type === 'SubLink' || type === 'FuncCall' || type === 'A_Star') {
       // Aggregates would combine rows; a nested subquery could correlate: not a site.
       if (type !== 'FuncCall' || body.over || body.agg_star || isAggregateName(body)) closed = false;
@@ -130,26 +130,4 @@ const AGGREGATE_NAMES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg
 function isAggregateName(f: Node): boolean {
   const names = list(f.funcname);
   return AGGREGATE_NAMES.has((str(names[names.length - 1]) ?? '').toLowerCase()) || Boolean(f.agg_distinct);
-}
-
-function walkAll(roots: unknown[], visit: (type: string, body: Node) => void): void {
-  const stack: unknown[] = [...roots];
-  while (stack.length > 0) {
-    const cur = stack.pop();
-    if (!cur || typeof cur !== 'object') continue;
-    if (Array.isArray(cur)) {
-      for (const x of cur) stack.push(x);
-      continue;
-    }
-    const t = nodeType(cur);
-    if (t) {
-      visit(t[0], t[1]);
-      stack.push(t[1]);
-      continue;
-    }
-    for (const k in cur as Node) {
-      const v = (cur as Node)[k];
-      if (v && typeof v === 'object') stack.push(v);
-    }
-  }
 }
