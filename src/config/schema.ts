@@ -502,6 +502,12 @@ export const migrationSchema = z.object({
   maintenanceMultiplier: z.number().min(1).default(10),
   batchRows: z.number().int().min(1).default(500),
   cutoverDeadlineMs: z.number().int().min(10).default(2_000),
+  /**
+   * The block's deadline when the cutover is fenced across instances (`--control etcd://`): every
+   * instance holds writes for the range until the switch, so the budget of DESIGN (250 ms) is the
+   * bound; past it the block aborts and traffic stays on the old shards (docs/control-plane.md).
+   */
+  fencedCutoverDeadlineMs: z.number().int().min(10).default(250),
   inflightGraceMs: z.number().int().min(0).default(500),
   stateDir: z.string().default('.shardgate/migrations'),
   /**

@@ -9,6 +9,7 @@
 // and `cutover/*` (cutover-keys.ts, the fenced cutover of etcd-cutover.ts).
 import { Etcd3, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { RuleChange } from '../admin/api-rules.js';
+import { MEMBERS_PREFIX } from './ack-watch.js';
 import type {
   ControlPlane,
   CutoverFence,
@@ -16,7 +17,7 @@ import type {
   EtcdControlTarget,
   MemberInfo,
 } from './control-plane.js';
-import { EtcdCutover, MEMBERS_PREFIX } from './etcd-cutover.js';
+import { EtcdCutover } from './etcd-cutover.js';
 import { RULES_PREFIX, ruleFromKeyValue, ruleKeyValue } from './rule-keys.js';
 
 /**

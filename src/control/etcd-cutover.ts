@@ -6,20 +6,18 @@
 // the deadline cannot both win, and a controller whose lease ended (the key went with it) cannot
 // commit at all.
 import type { Lease, Namespace, Watcher } from 'etcd3';
+import { AckWatch } from './ack-watch.js';
 import type { CutoverFence, CutoverMember, FenceRound, SwitchEntry } from './control-plane.js';
 import {
-  ACKS_PREFIX,
   ackKey,
   CUTOVER_PREFIX,
   HOLD_KEY,
   type HoldRecord,
-  memberFromAckKey,
   parseJson,
   TOPOLOGY_PREFIX,
   topologyKey,
 } from './cutover-keys.js';
 
-export const MEMBERS_PREFIX = 'members/';
 /** How long past a hold's deadline a member waits for the controller before aborting it itself. */
 const MEMBER_ABORT_SLACK_MS = 1_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -269,12 +267,10 @@ export class EtcdCutover implements CutoverFence {
     const put = await guard.then(ns.put(HOLD_KEY).value(JSON.stringify(record)).lease(leaseId)).commit();
     if (!put.succeeded) throw new Error('another instance began a cutover at the same moment');
     const holdRev = String(put.header.revision);
-    let expected: string[];
+    let acks: AckWatch;
     try {
       // Read after the hold: a member registering later reads the hold before it serves.
-      expected = (await ns.getAll().prefix(MEMBERS_PREFIX).keys())
-        .map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length)))
-        .filter((id) => id !== this.host.selfId());
+      acks = await AckWatch.open(ns, holdRev, this.host.selfId());
     } catch (err) {
       // The hold is published and every member holds writes for it: abort it now rather than let
       // them hold until its deadline (the same compare-and-swap as any abort).
@@ -282,7 +278,7 @@ export class EtcdCutover implements CutoverFence {
       await abortHold(this.host, record, holdRev, reason);
       throw err;
     }
-    return new EtcdRound(this.host, this.member, record, holdRev, expected, this.committing, (v) => {
+    return new EtcdRound(this.host, this.member, record, holdRev, acks, this.committing, (v) => {
       this.version = Math.max(this.version, v);
       this.host.onVersion(this.version);
     });
@@ -297,33 +293,21 @@ class EtcdRound implements FenceRound {
     private readonly member: CutoverMember,
     private readonly record: HoldRecord,
     private readonly holdRev: string,
-    readonly members: string[],
+    private readonly acks: AckWatch,
     private readonly committing: Set<string>,
     private readonly onVersion: (v: number) => void,
   ) {
     this.version = record.version;
+    this.members = acks.expected;
   }
 
+  readonly members: readonly string[];
+
   async acknowledged(withinMs: number): Promise<void> {
-    const { ns } = this.host;
-    const deadline = Date.now() + withinMs;
-    for (;;) {
-      const [acks, live] = await Promise.all([
-        ns.getAll().prefix(ACKS_PREFIX).strings(),
-        ns.getAll().prefix(MEMBERS_PREFIX).keys(),
-      ]);
-      const liveIds = new Set(live.map((k) => decodeURIComponent(k.slice(MEMBERS_PREFIX.length))));
-      const acked = new Set<string>();
-      for (const [key, value] of Object.entries(acks)) {
-        const id = memberFromAckKey(key);
-        if (id && parseJson<{ hold: string }>(value)?.hold === this.holdRev) acked.add(id);
-      }
-      // A member whose lease ended is no longer live: it fenced itself before that (F3).
-      const missing = this.members.filter((id) => liveIds.has(id) && !acked.has(id));
-      if (missing.length === 0) return;
-      if (Date.now() >= deadline)
-        throw new Error(`no acknowledgement of the hold from ${missing.join(', ')} within ${withinMs} ms`);
-      await sleep(5);
+    try {
+      await this.acks.acknowledged(withinMs);
+    } finally {
+      await this.acks.close();
     }
   }
 
@@ -382,6 +366,7 @@ class EtcdRound implements FenceRound {
   }
 
   async abort(reason: string): Promise<void> {
+    await this.acks.close();
     await abortHold(this.host, this.record, this.holdRev, reason);
   }
 }

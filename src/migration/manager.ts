@@ -608,6 +608,8 @@ export class MigrationManager {
         options,
         steps(async () => undefined),
       );
+    // Fenced, every instance holds the range for the block: its bound is the fenced deadline.
+    options = { ...options, deadlineMs: this.config.migration.fencedCutoverDeadlineMs };
     let round: FenceRound;
     try {
       round = await fence.begin({

@@ -1,0 +1,100 @@
+// The controller's view of the acknowledgements of one hold (docs/control-plane.md, "Fenced
+// cutover", step 3): the members read right after the hold, then one watch on `cutover/acks/` from
+// the hold's revision (no ack of this hold can be older) and one on `members/` from the read's
+// revision, so an ack is seen as it lands (no polling) and a member whose lease ends stops being
+// waited for. The round resolves the moment the last live member's ack arrives.
+import type { Namespace, Watcher } from 'etcd3';
+import { ACKS_PREFIX, memberFromAckKey, parseJson } from './cutover-keys.js';
+
+export const MEMBERS_PREFIX = 'members/';
+
+const memberOf = (key: string) => decodeURIComponent(key.slice(MEMBERS_PREFIX.length));
+
+export class AckWatch {
+  private readonly acked = new Set<string>();
+  private readonly live: Set<string>;
+  private watchers: Watcher[] = [];
+  private changed: () => void = () => undefined;
+
+  private constructor(
+    /** The members that must acknowledge (every member but the controller, at the hold). */
+    readonly expected: string[],
+  ) {
+    this.live = new Set(expected);
+  }
+
+  /** Reads the members after the hold at `holdRev` and watches acks and membership from there. */
+  static async open(ns: Namespace, holdRev: string, selfId: string): Promise<AckWatch> {
+    const read = await ns.getAll().prefix(MEMBERS_PREFIX).exec();
+    const expected = read.kvs.map((kv) => memberOf(kv.key.toString())).filter((id) => id !== selfId);
+    const w = new AckWatch(expected);
+    try {
+      const [acks, members] = await Promise.all([
+        ns
+          .watch()
+          .prefix(ACKS_PREFIX)
+          .startRevision(String(BigInt(holdRev) + 1n))
+          .create(),
+        ns
+          .watch()
+          .prefix(MEMBERS_PREFIX)
+          .startRevision(String(BigInt(read.header.revision) + 1n))
+          .create(),
+      ]);
+      w.watchers = [acks, members];
+      acks.on('put', (kv) => {
+        const id = memberFromAckKey(kv.key.toString());
+        if (id && parseJson<{ hold: string }>(kv.value.toString())?.hold === holdRev)
+          w.update(() => w.acked.add(id));
+      });
+      // An ack stored under a lease that ended went with it: the member acknowledges again once it
+      // has registered again (its catch-up), and is waited for meanwhile if it is live.
+      acks.on('delete', (kv) => {
+        const id = memberFromAckKey(kv.key.toString());
+        if (id) w.update(() => w.acked.delete(id));
+      });
+      members.on('put', (kv) => w.update(() => w.live.add(memberOf(kv.key.toString()))));
+      // A member whose lease ended is no longer waited for: it fenced itself before that (F3).
+      members.on('delete', (kv) => w.update(() => w.live.delete(memberOf(kv.key.toString()))));
+    } catch (err) {
+      await w.close();
+      throw err;
+    }
+    return w;
+  }
+
+  /** The expected members still live that have not acknowledged the hold. */
+  missing(): string[] {
+    return this.expected.filter((id) => this.live.has(id) && !this.acked.has(id));
+  }
+
+  /** Resolves once no live expected member is missing; rejects after `withinMs`. */
+  acknowledged(withinMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.changed = () => undefined;
+        reject(
+          new Error(`no acknowledgement of the hold from ${this.missing().join(', ')} within ${withinMs} ms`),
+        );
+      }, withinMs);
+      this.changed = () => {
+        if (this.missing().length > 0) return;
+        clearTimeout(timer);
+        this.changed = () => undefined;
+        resolve();
+      };
+      this.changed();
+    });
+  }
+
+  async close(): Promise<void> {
+    const watchers = this.watchers;
+    this.watchers = [];
+    await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+  }
+
+  private update(change: () => void): void {
+    change();
+    this.changed();
+  }
+}
