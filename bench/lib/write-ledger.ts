@@ -28,7 +28,8 @@ export interface Ledger {
 }
 
 export interface WriterPoolOptions {
-  url: string;
+  /** The proxy, or several instances of it: connection i (writers, then readers) uses url[i % n]. */
+  url: string | string[];
   writers: number;
   readers: number;
   /** Target writes per second over all writers (paced, not a maximum). */
@@ -63,8 +64,9 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
   let stopped = false;
   let nextId = o.idBase;
   const perWriterInterval = (1000 * o.writers) / Math.max(1, o.writesPerSecond);
-  const connect = async () => {
-    const c = new pg.Client({ connectionString: o.url });
+  const urls = Array.isArray(o.url) ? o.url : [o.url];
+  const connect = async (i: number) => {
+    const c = new pg.Client({ connectionString: urls[i % urls.length] });
     c.on('error', () => undefined);
     await c.connect();
     return c;
@@ -76,7 +78,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
     return code;
   };
   const writer = async (w: number) => {
-    const c = await connect();
+    const c = await connect(w);
     await c.query("SET shardgate.consistency = 'read_your_writes'");
     const mine = o.users.filter((_, i) => i % o.writers === w);
     let seq = 0;
@@ -123,7 +125,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
     await c.end().catch(() => undefined);
   };
   const reader = async (r: number) => {
-    const c = await connect();
+    const c = await connect(o.writers + r);
     let n = r;
     while (!stopped) {
       const level = LEVELS[n % LEVELS.length]!;

@@ -29,6 +29,12 @@ export function registerSplitCommand(parent: Command): void {
     .option('--cooldown <s>', 'seconds of load after it settles', intOption('--cooldown', 0, 600), 2)
     .option('--deadline <ms>', 'cutover block deadline', intOption('--deadline', 10, 60_000), 2_000)
     .option(
+      '--instances <n>',
+      'shardgate instances on a 3-member etcd (the fenced cutover); writers spread over them',
+      intOption('--instances', 1, 8),
+      1,
+    )
+    .option(
       '--copy-rate <n>',
       'copy throttle, rows per second',
       intOption('--copy-rate', 1, 10_000_000),
@@ -52,6 +58,7 @@ export function registerSplitCommand(parent: Command): void {
         warmupSeconds: quick ? 1 : (opts.warmup as number),
         cooldownSeconds: quick ? 1 : (opts.cooldown as number),
         cutoverDeadlineMs: opts.deadline as number,
+        instances: opts.instances as number,
         rowsPerSecond: opts.copyRate as number,
         verify: parseVerify(String(opts.verify)),
         resultsDir: opts.results as string,

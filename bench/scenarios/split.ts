@@ -15,11 +15,10 @@ import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
 import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { silentLogger } from '../../src/log.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
-import { startProxy } from '../../src/proxy.js';
 import { LatencyRecorder } from '../lib/hdr.js';
 import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
+import { startInstances } from '../lib/proxy-instances.js';
 import { fileTimestamp, fmt, formatTable, markdownTable, writeResultFiles } from '../lib/report.js';
 import { lineChart } from '../lib/svg-chart.js';
 import { stackCharts } from '../lib/svg-stack.js';
@@ -38,6 +37,8 @@ export interface SplitBenchOptions {
   warmupSeconds: number;
   cooldownSeconds: number;
   cutoverDeadlineMs: number;
+  /** Shardgate instances sharing a 3-member etcd (1: one process, no etcd); writers spread over them. */
+  instances?: number;
   rowsPerSecond: number;
   /** The migration's verification after its switch (default full). */
   verify?: 'full' | { sample: number };
@@ -67,6 +68,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
             stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-bench-split-')),
             rowsPerSecond: o.rowsPerSecond,
             cutoverDeadlineMs: o.cutoverDeadlineMs,
+            fencedCutoverDeadlineMs: o.cutoverDeadlineMs,
             spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
           },
         },
@@ -76,9 +78,12 @@ export async function runSplitBench(o: SplitBenchOptions) {
     const audit = await seedAuditLog(cluster.shards[0]!.primary.port);
     o.log(`loaded ${loaded.rows} demo rows and ${audit} audit_log rows`);
     const operation = o.operation ?? 'split';
-    const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    const instances = await startInstances(config, o.instances ?? 1);
+    const proxy = instances.proxies[0]!;
+    if (instances.proxies.length > 1)
+      o.log(`${instances.proxies.length} instances on a 3-member etcd; the first runs the migration`);
     try {
-      const url = `postgres://app:app@127.0.0.1:${proxy.postgres.port}/shardgate`;
+      const url = instances.urls[0]!;
       // The keys the migration moves: s0's, or both shards' for a merge.
       const moving = operation === 'merge' ? config.shards : [config.shards[0]!];
       const users = moving.flatMap((shard) =>
@@ -86,7 +91,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       );
       const idBase = 1_000_000_000;
       const poolOptions = {
-        url,
+        url: instances.urls,
         writers: o.writers,
         readers: o.readers,
         writesPerSecond: o.writesPerSecond,
@@ -208,6 +213,8 @@ export async function runSplitBench(o: SplitBenchOptions) {
           staleOwnReads: ledger.staleOwnReads,
           writeLatency: latency.summary(),
         },
+        instances: instances.proxies.length,
+        memberHolds: instances.memberHolds,
         poolConnectionsAfterSwitch: warmup,
         afterSwitch: switchTimeline(ledger.writeTimes, ledger.writeLatencies, loopSamples, state),
         ledger: check,
@@ -233,6 +240,23 @@ export async function runSplitBench(o: SplitBenchOptions) {
             ? `${fmt(cutover.blockMs)} ms (drain ${fmt(cutover.drainMs)}, catch-up ${fmt(cutover.catchUpMs)})`
             : '-',
         ],
+        ...(instances.proxies.length > 1
+          ? ([
+              ['instances (fenced cutover)', fmt(instances.proxies.length)],
+              [
+                'every member acked, after the hold',
+                cutover?.fence?.acksMs != null
+                  ? `${fmt(cutover.fence.acksMs)} ms (${cutover.fence.members.join(', ')})`
+                  : '-',
+              ],
+              [
+                "members' blocks (hold to release), every attempt",
+                instances.memberHolds
+                  .map((h) => `${h.instance} ${h.outcome} ${fmt(h.blockMs)} ms`)
+                  .join('; ') || '-',
+              ],
+            ] as Array<[string, string]>)
+          : []),
         ['held statements', cutover ? fmt(cutover.heldStatements) : '-'],
         ['held delay max / p99', cutover ? `${fmt(cutover.maxHeldMs)} / ${fmt(cutover.p99HeldMs)} ms` : '-'],
         ['40001 retries', fmt(ledger.retries + auditWriter.retries)],
@@ -280,7 +304,9 @@ export async function runSplitBench(o: SplitBenchOptions) {
       for (const p of check.problems.slice(0, 10)) o.log(`  ledger: ${p}`);
       for (const e of result.errors.slice(0, 10)) o.log(`  error: ${e}`);
       const svg = timelineChart(ledger.writeTimes, ledger.writeLatencies, state);
-      const scenario = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const single = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const scenario =
+        instances.proxies.length > 1 ? `${single}-${instances.proxies.length}-instances` : single;
       const markdown = `${markdownTable(['figure', 'value'], rows)}\n\n![writes and write latency during the ${operation}](bench/results/${scenario}-latest.svg)\n`;
       const files = writeResultFiles({
         dir: o.resultsDir,
@@ -294,7 +320,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       o.log(`\nwrote ${files.json} and ${files.markdown}`);
       return { ok, result };
     } finally {
-      await proxy.close();
+      await instances.close();
     }
   } finally {
     await cluster.stop();
