@@ -41,7 +41,16 @@ export class GateCutoverMember implements CutoverMember {
   ): Promise<void> {
     const report = await this.gate.block(
       shards,
-      { migrationId: o.migrationId, graceMs: o.graceMs, deadlineMs: Number.POSITIVE_INFINITY },
+      {
+        migrationId: o.migrationId,
+        graceMs: o.graceMs,
+        deadlineMs: Number.POSITIVE_INFINITY,
+        // An abort releases this member at once, even while it still drains (F5): no switch
+        // can follow without its ack.
+        abandoned: decided.then((entry) =>
+          entry ? new Promise<string>(() => undefined) : 'the controller aborted the cutover',
+        ),
+      },
       {
         catchUp: async () => {
           await drained();

@@ -32,6 +32,12 @@ export interface CutoverOptions {
   graceMs: number;
   /** Infinity for a member holding for another instance's cutover: the controller decides when it ends. */
   deadlineMs: number;
+  /**
+   * Resolves (with the reason) when the block must end without a switch, whatever step it is in:
+   * a member's hold once the controller aborted, so it does not keep holding, or kill its in-flight
+   * transactions, for a cutover that will not happen.
+   */
+  abandoned?: Promise<string>;
 }
 
 export interface CutoverReport {
@@ -187,18 +193,21 @@ export class CutoverGate {
     let outcome: HoldOutcome = 'aborted';
     let reason: string | null = null;
     const writers = () => shards.flatMap((shard) => [...(this.writers.get(shard) ?? [])]);
+    const { abandoned } = options;
+    const unlessAbandoned = <T>(p: Promise<T>): Promise<T> =>
+      abandoned ? Promise.race([p, abandoned.then((why) => Promise.reject(new Error(why)))]) : p;
     try {
       // 2. Drain in-flight writers; past the grace period, abort them (40001) and keep waiting.
       const error = new ShardgateError('CUTOVER_RETRY', {
         shard: shards.join(', '),
         id: options.migrationId,
       });
-      if (!(await this.waitDrained(hold, options.graceMs))) {
+      if (!(await unlessAbandoned(this.waitDrained(hold, options.graceMs)))) {
         for (const p of new Set(writers())) {
           aborted++;
           p.abortForCutover(shards, error);
         }
-        if (!(await this.waitDrained(hold, options.deadlineMs - elapsed()))) {
+        if (!(await unlessAbandoned(this.waitDrained(hold, options.deadlineMs - elapsed())))) {
           throw new Error(`in-flight transactions did not end within the ${options.deadlineMs} ms deadline`);
         }
       }
@@ -207,7 +216,7 @@ export class CutoverGate {
       const remaining = options.deadlineMs - elapsed();
       if (remaining <= 0) throw new Error('deadline passed while draining');
       await withTimeout(
-        steps.catchUp(remaining),
+        unlessAbandoned(steps.catchUp(remaining)),
         remaining,
         'the targets did not catch up before the deadline',
       );
