@@ -106,6 +106,8 @@ interface Running {
   /** One forward capture per source. */
   forward: ChangeApplier[];
   reverse: ChangeApplier[];
+  /** The body returned or failed; with no applier left, nothing of it runs any more. */
+  ended: boolean;
 }
 
 const CATCH_UP_SAMPLES = 3;
@@ -155,7 +157,13 @@ export class MigrationManager {
   }
 
   isRunning(id: string): boolean {
-    return this.running.has(id);
+    const r = this.running.get(id);
+    return r !== undefined && !this.runOver(r);
+  }
+
+  /** The body returned or failed and no applier of it is left: nothing of this run goes on. */
+  private runOver(r: Running): boolean {
+    return r.ended && r.forward.length === 0 && r.reverse.length === 0;
   }
 
   /** A verification of this migration is under way. */
@@ -391,6 +399,9 @@ export class MigrationManager {
   /** Continues a migration stopped by a crash, an abort of the run, or failed cutovers. */
   resume(id: string, req: Partial<StartRequest> = {}): MigrationState {
     const state = this.get(id);
+    // Its cutover attempts all aborted, or it failed: the run is over, resume starts a new one.
+    const over = this.running.get(id);
+    if (over && this.runOver(over)) this.running.delete(id);
     if (this.running.has(id)) {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -676,18 +687,23 @@ export class MigrationManager {
       done: Promise.resolve(),
       forward: [],
       reverse: [],
+      ended: false,
     };
     this.running.set(id, running);
-    running.done = body(running).catch((err: unknown) => {
-      const state = this.store.load(id);
-      if (!state) return;
-      state.error = err instanceof Error ? err.message : String(err);
-      this.note(
-        state,
-        state.phase,
-        `failed: ${state.error}; \`shardgate migrate resume ${id}\` continues from the last checkpoint`,
-      );
-    });
+    running.done = body(running)
+      .finally(() => {
+        running.ended = true;
+      })
+      .catch((err: unknown) => {
+        const state = this.store.load(id);
+        if (!state) return;
+        state.error = err instanceof Error ? err.message : String(err);
+        this.note(
+          state,
+          state.phase,
+          `failed: ${state.error}; \`shardgate migrate resume ${id}\` continues from the last checkpoint`,
+        );
+      });
   }
 
   private async stopRunning(id: string): Promise<void> {
