@@ -45,6 +45,8 @@ export interface CutoverMember {
   ): Promise<void>;
   /** Applies a switch this process has not applied yet (idempotent: an applied one is skipped). */
   apply(entry: SwitchEntry): void;
+  /** True when the switch (migration, kind) is not in force in this process's topology. */
+  wouldApply(entry: Pick<SwitchEntry, 'migrationId' | 'kind'>): boolean;
   /** The controller applied `entry` itself (its copy from the watch must not apply again). */
   markApplied(entry: SwitchEntry): void;
   /**

@@ -2,12 +2,24 @@
 //   cutover/hold            the open or last decided hold (a HoldRecord), bound to the controller's lease
 //   cutover/topology/<v>    the shared topology's switch v (a SwitchEntry); the highest v is the version
 //   cutover/acks/<member>   a member's acknowledgement of a hold, bound to that member's lease
+//   cutover/pruned          the switches pruned from cutover/topology/ (a PrunedRecord)
 import type { SwitchEntry } from './control-plane.js';
 
 export const CUTOVER_PREFIX = 'cutover/';
 export const HOLD_KEY = 'cutover/hold';
 export const TOPOLOGY_PREFIX = 'cutover/topology/';
 export const ACKS_PREFIX = 'cutover/acks/';
+export const PRUNED_KEY = 'cutover/pruned';
+
+/**
+ * What pruning removed: every switch below `below` is gone from `cutover/topology/`; `switched`
+ * keeps each pruned migration's last kind, so an instance catching up can tell whether its own
+ * topology has them all (it cannot replay them any more).
+ */
+export interface PrunedRecord {
+  below: number;
+  switched: Record<string, SwitchEntry['kind']>;
+}
 
 export interface HoldRecord {
   state: 'hold' | 'switch' | 'abort';

@@ -80,7 +80,7 @@ export class GateCutoverMember implements CutoverMember {
   private pending: SwitchEntry | null = null;
 
   /** True when `entry` changes what this process routes by (false when already in force). */
-  wouldApply(entry: SwitchEntry): boolean {
+  wouldApply(entry: Pick<SwitchEntry, 'migrationId' | 'kind'>): boolean {
     return (this.switched.get(entry.migrationId) ?? false) !== (entry.kind === 'switch');
   }
 

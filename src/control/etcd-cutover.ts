@@ -6,13 +6,15 @@
 // the deadline cannot both win, and a controller whose lease ended (the key went with it) cannot
 // commit at all.
 import type { Lease, Namespace, Watcher } from 'etcd3';
-import { AckWatch } from './ack-watch.js';
+import { AckWatch, MEMBERS_PREFIX } from './ack-watch.js';
 import type { CutoverFence, CutoverMember, FenceRound, SwitchEntry } from './control-plane.js';
 import {
   ackKey,
   CUTOVER_PREFIX,
   HOLD_KEY,
   type HoldRecord,
+  PRUNED_KEY,
+  type PrunedRecord,
   parseJson,
   TOPOLOGY_PREFIX,
   topologyKey,
@@ -67,9 +69,11 @@ export class EtcdCutover implements CutoverFence {
     const res = await ns.getAll().prefix(CUTOVER_PREFIX).exec();
     const entries: SwitchEntry[] = [];
     let hold: { rec: HoldRecord; rev: string } | null = null;
+    let pruned: PrunedRecord | null = null;
     for (const kv of res.kvs) {
       const key = kv.key.toString();
-      if (key.startsWith(TOPOLOGY_PREFIX)) {
+      if (key === PRUNED_KEY) pruned = parseJson<PrunedRecord>(kv.value.toString());
+      else if (key.startsWith(TOPOLOGY_PREFIX)) {
         const e = parseJson<SwitchEntry>(kv.value.toString());
         if (e) entries.push(e);
       } else if (key === HOLD_KEY) {
@@ -77,6 +81,7 @@ export class EtcdCutover implements CutoverFence {
         if (rec) hold = { rec, rev: String(kv.mod_revision) };
       }
     }
+    if (pruned) this.checkPruned(pruned);
     for (const e of entries.sort((a, b) => a.version - b.version)) this.applyEntry(e);
     if (hold) this.onHold(hold.rec, hold.rev);
     if (this.watcher) return;
@@ -105,6 +110,59 @@ export class EtcdCutover implements CutoverFence {
 
   async close(): Promise<void> {
     await this.watcher?.cancel().catch(() => undefined);
+  }
+
+  /**
+   * The switches pruned below `pruned.below` cannot be replayed: this process must have each of
+   * them in force already (its state files), or it would route the moved ranges by an old
+   * topology. Throws then: the start fails, or a member back from a lapse stays fenced.
+   */
+  private checkPruned(pruned: PrunedRecord): void {
+    if (this.version >= pruned.below - 1) return;
+    const missing = Object.entries(pruned.switched).filter(([migrationId, kind]) =>
+      this.member.wouldApply({ migrationId, kind }),
+    );
+    if (missing.length > 0)
+      throw new Error(
+        `the shared topology's switches below version ${pruned.below} were pruned and this instance lacks ${missing.map(([id, kind]) => `${kind} ${id}`).join(', ')}; start it with the migration state files of an instance that has them (migration.stateDir)`,
+      );
+    this.version = pruned.below - 1;
+  }
+
+  /**
+   * Deletes the switches no member can still need: below the previous version and below every
+   * live member's applied version (a member that has not reported one counts as 0, so nothing
+   * goes while it joins). What went is recorded in `cutover/pruned`, in the same transaction.
+   */
+  async prune(): Promise<number> {
+    const { ns } = this.host;
+    const [members, stored, prunedText] = await Promise.all([
+      ns.getAll().prefix(MEMBERS_PREFIX).strings(),
+      ns.getAll().prefix(TOPOLOGY_PREFIX).strings(),
+      ns.get(PRUNED_KEY).string(),
+    ]);
+    let keepFrom = this.version - 1;
+    for (const text of Object.values(members))
+      keepFrom = Math.min(keepFrom, parseJson<{ clusterVersion?: number }>(text)?.clusterVersion ?? 0);
+    const old = Object.values(stored)
+      .map((text) => parseJson<SwitchEntry>(text))
+      .filter((e): e is SwitchEntry => e !== null && e.version < keepFrom)
+      .sort((a, b) => a.version - b.version);
+    if (old.length === 0) return 0;
+    const pruned = (prunedText ? parseJson<PrunedRecord>(prunedText) : null) ?? { below: 0, switched: {} };
+    for (const e of old) pruned.switched[e.migrationId] = e.kind;
+    pruned.below = Math.max(pruned.below, keepFrom);
+    // Another controller pruning at the same moment: one transaction wins, the other prunes nothing.
+    const guard = prunedText
+      ? ns.if(PRUNED_KEY, 'Value', '==', prunedText)
+      : ns.if(PRUNED_KEY, 'Create', '==', 0);
+    const r = await guard
+      .then(
+        ns.put(PRUNED_KEY).value(JSON.stringify(pruned)),
+        ...old.map((e) => ns.delete().key(topologyKey(e.version))),
+      )
+      .commit();
+    return r.succeeded ? old.length : 0;
   }
 
   private applyEntry(e: SwitchEntry): void {
@@ -281,6 +339,13 @@ export class EtcdCutover implements CutoverFence {
     return new EtcdRound(this.host, this.member, record, holdRev, acks, this.committing, (v) => {
       this.version = Math.max(this.version, v);
       this.host.onVersion(this.version);
+      // After the commit, off the block's path: a failed prune is retried after the next switch.
+      void this.prune().catch((err: unknown) =>
+        this.host.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'old cutover/topology versions not pruned',
+        ),
+      );
     });
   }
 }
