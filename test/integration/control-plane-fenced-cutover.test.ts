@@ -6,6 +6,13 @@
 // unacknowledged present). Then B is cut off from etcd (its only etcd member stopped): it holds
 // writes once its lease is in doubt, A splits s1 without it once its lease has ended, and a write
 // sent through B meanwhile is not accepted until B has caught up; it then lands on the new shard.
+// A transaction open on B's s1 gets 40001 at its first write while B is fenced, and retries after;
+// another gets 40001 once B, catching up, applies the switch of s1 outside a hold. Last, an
+// instance C started with the pre-split config and no state files routes by both switches before
+// it serves (restart fencing).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
@@ -36,6 +43,27 @@ async function settled(p: ProxyHandle, id: string, timeoutMs: number) {
     await sleep(100);
   }
 }
+
+/** Every (shard, user_id) holding likes row `id`, read on each primary of A's topology. */
+async function holdersOf(id: number): Promise<Array<{ shard: string; user: number }>> {
+  const out: Array<{ shard: string; user: number }> = [];
+  for (const s of a.topology.shardList()) {
+    const direct = new pg.Client({
+      host: s.primary.host,
+      port: s.primary.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await direct.connect();
+    const r = await direct.query('SELECT user_id::int AS u FROM likes WHERE id = $1', [id]);
+    await direct.end();
+    for (const row of r.rows as Array<{ u: number }>) out.push({ shard: s.name, user: row.u });
+  }
+  return out;
+}
+
+const ownerOf = (user: number) =>
+  a.topology.shardList().find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!.name;
 
 async function expectLedger(p: ProxyHandle, ledger: Ledger, idBase: number): Promise<void> {
   const shards = p.topology.shardList().map((s) => ({
@@ -152,6 +180,17 @@ describe('fenced cutover with two instances', () => {
   }, 240_000);
 
   it('an instance cut off from etcd accepts no write in the range until it has caught up', async () => {
+    // Two transactions on B, open on s1 (read so far) before B is cut off.
+    const [userT1, userT2] = usersIn(parseKeyRange('80-'), 2, 51, 100) as [number, number];
+    const tx1 = new pg.Client({ connectionString: url(b) });
+    const tx2 = new pg.Client({ connectionString: url(b) });
+    for (const t of [tx1, tx2]) {
+      t.on('error', () => undefined);
+      await t.connect();
+      await t.query('BEGIN');
+    }
+    await tx1.query('SELECT count(*) FROM likes WHERE user_id = $1', [userT1]);
+    await tx2.query('SELECT count(*) FROM likes WHERE user_id = $1', [userT2]);
     await etcd.stopMember('m2');
     await waitFor('B holds writes (lease in doubt)', () => b.cutover.blocking, 15_000, 20);
     await waitFor(
@@ -160,6 +199,16 @@ describe('fenced cutover with two instances', () => {
       15_000,
       50,
     );
+    // While fenced, tx1's first write is refused with 40001: its shard is fixed, and B may have
+    // missed a switch of it. It rolls back and retries once B has caught up (below).
+    const fenced = await tx1
+      .query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [3_000_000_002, userT1])
+      .then(
+        () => null,
+        (err: unknown) => (err as { code?: string }).code,
+      );
+    expect(fenced).toBe('40001');
+    await tx1.query('ROLLBACK');
     // A user on s1 (range 80-), written through B while B is cut off.
     const user = usersIn(parseKeyRange('80-'), 1, 1, 50)[0]!;
     const client = new pg.Client({ connectionString: url(b) });
@@ -200,20 +249,51 @@ describe('fenced cutover with two instances', () => {
     expect(acked).toBe(true);
     expect(b.topology.shardNames()).toEqual(after);
     await client.end();
+    // tx2, still open on s1, which B switched away when it caught up (outside a hold): 40001.
+    const switchedAway = await tx2.query('SELECT 1').then(
+      () => null,
+      (err: unknown) => (err as { code?: string }).code,
+    );
+    expect(switchedAway).toBe('40001');
+    await tx2.query('ROLLBACK');
+    // tx1's retry, now that B has caught up, is planned on the new shards.
+    await tx1.query('BEGIN');
+    await tx1.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [3_000_000_002, userT1]);
+    await tx1.query('COMMIT');
+    await Promise.all([tx1.end(), tx2.end()]);
     // It went where the key lives now: the target of the split, which no capture feeds from s1.
-    const owner = a.topology
-      .shardList()
-      .find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!;
-    expect(['s1a', 's1b']).toContain(owner.name);
-    const direct = new pg.Client({
-      host: owner.primary.host,
-      port: owner.primary.port,
-      user: 'postgres',
-      database: 'shardgate',
-    });
-    await direct.connect();
-    const found = await direct.query('SELECT user_id::int AS u FROM likes WHERE id = $1', [3_000_000_001]);
-    await direct.end();
-    expect(found.rows).toEqual([{ u: user }]);
+    expect(['s1a', 's1b']).toContain(ownerOf(user));
+    expect(await holdersOf(3_000_000_001)).toEqual([{ shard: ownerOf(user), user }]);
+    expect(await holdersOf(3_000_000_002)).toEqual([{ shard: ownerOf(userT1), user: userT1 }]);
   }, 300_000);
+
+  it('an instance started after switches it never saw routes by them before it serves', async () => {
+    // C: the same config file as before both splits and no migration state files of its own (a
+    // new host, or its state lost). It must not serve s0 or s1 by that config.
+    const c = await startProxy(
+      { ...fx.config, migration: { ...fx.config.migration, stateDir: mkdtempSync(join(tmpdir(), 'sg-c-')) } },
+      {
+        log: silentLogger(),
+        postgresPort: 0,
+        adminPort: null,
+        instanceId: 'C',
+        control: new EtcdControl({ endpoints: etcd.endpoints, namespace: 'fence' }, silentLogger()),
+      },
+    );
+    try {
+      expect(c.topology.shardNames()).toEqual(a.topology.shardNames());
+      const user = usersIn(parseKeyRange('-80'), 1, 101, 150)[0]!;
+      const client = new pg.Client({ connectionString: url(c) });
+      await client.connect();
+      await client.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [
+        3_000_000_003,
+        user,
+      ]);
+      await client.end();
+      expect(['s0a', 's0b']).toContain(ownerOf(user));
+      expect(await holdersOf(3_000_000_003)).toEqual([{ shard: ownerOf(user), user }]);
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
 });
