@@ -202,6 +202,37 @@ describe('read-your-writes position translation', () => {
     expect((await blocked).outcome).toBe('switched');
   });
 
+  it('an abandoned hold ends while still draining: the in-flight writer is neither waited for nor aborted', async () => {
+    const gate = new CutoverGate();
+    const inFlight = new Session(gate);
+    inFlight.txShard = 's0';
+    await gate.admitWriter(inFlight, 's0');
+    let abandon!: (why: string) => void;
+    const abandoned = new Promise<string>((r) => {
+      abandon = r;
+    });
+    let caughtUp = false;
+    const blocked = gate.block(
+      ['s0'],
+      { migrationId: 'remote', graceMs: 60_000, deadlineMs: Number.POSITIVE_INFINITY, abandoned },
+      {
+        catchUp: async () => {
+          caughtUp = true;
+        },
+        switchTopology: () => {},
+      },
+    );
+    const held = gate.admitWriter(new Session(gate), 's0');
+    abandon('the controller aborted the cutover');
+    const report = await blocked;
+    expect(report.outcome).toBe('aborted');
+    expect(report.reason).toBe('the controller aborted the cutover');
+    expect(await held).toBe('aborted');
+    expect(gate.isHeld('s0')).toBe(false);
+    expect(caughtUp).toBe(false);
+    expect(inFlight.aborted).toBeNull();
+  });
+
   it('fence: every shard held until caught up; an in-flight writer is aborted after the grace', async () => {
     const gate = new CutoverGate();
     const inFlight = new Session(gate);
