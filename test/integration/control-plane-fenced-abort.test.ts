@@ -4,7 +4,8 @@
 // s0 open, so it cannot acknowledge the hold within the fenced deadline: the attempt aborts, no
 // instance keeps holding s0 (B releases while its transaction is still open), every write goes on
 // on the old topology and nothing is lost. Once B's transaction has committed, the migration is
-// resumed and switches; C's transaction left open on s0 across that switch gets 40001 and retries.
+// resumed and switches; C's transaction left open on s0 across that switch gets 40001 and retries,
+// and every instance keeps s0a's replica (held back) out of rotation until it has replayed the switch.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
@@ -53,6 +54,7 @@ beforeAll(async () => {
       shards: 2,
       replicas: 0,
       spares: 2,
+      spareReplicas: 1,
       overrides: {
         admin: { token: 'test-token' },
         // The fenced deadline is the default (250 ms); the grace is long so that B's open
@@ -144,6 +146,8 @@ describe('fenced cutover past its bound, three instances', () => {
     await inC.query('BEGIN');
     await inC.query('SELECT count(*) FROM likes WHERE user_id = $1', [userC]);
 
+    // spare1's replica (s0a's after the switch) replays nothing more until lifted below.
+    await fx.cluster.setReplayDelay('spare1-replica1', 24 * 3_600_000);
     a.migrations!.resume(started.id, { cutoverAttempts: 5 });
     const done = await settled(a, started.id, 180_000);
     expect(done.phase, done.status).toBe('verified');
@@ -151,6 +155,18 @@ describe('fenced cutover past its bound, three instances', () => {
       'B and C route by the new topology',
       () => [b, c].every((p) => p.topology.shardNames().join() === 's0a,s0b,s1'),
       10_000,
+    );
+    // Every instance, members too, keeps s0a's replica out of rotation until it has replayed the
+    // switch position (it lacks rows s0a's reads expect); once it has, it serves again.
+    const fenceOf = (p: ProxyHandle) =>
+      p.topology.view().shards.find((s) => s.name === 's0a')!.replicas[0]!.catchUpTo ?? null;
+    for (const p of [a, b, c]) expect(fenceOf(p)).toBe(done.switchPositions!.s0a);
+    await fx.cluster.setReplayDelay('spare1-replica1', 0);
+    await fx.cluster.waitForReplay('spare1-replica1', 60_000);
+    await waitFor(
+      'the replica back in rotation everywhere',
+      () => [a, b, c].every((p) => fenceOf(p) === null),
+      20_000,
     );
     // C's transaction was on s0, which C switched away: its write is refused with 40001 ...
     const refused = await inC
