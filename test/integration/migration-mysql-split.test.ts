@@ -2,7 +2,8 @@
 // and the binlog capture from the snapshot's GTID position move a hash-sharded table (and a
 // reference table) from a MariaDB shard to two spares while a writer inserts, updates (also the
 // primary key) and deletes; afterwards every acknowledged write is on the half owning its key
-// exactly once, nothing else is, and whole-table verification passes (and catches a tampered row).
+// exactly once, nothing else is, and whole-table verification passes (and catches a tampered row
+// and a row no half owns).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
@@ -185,6 +186,22 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       const after = await verifyMysqlSplit(source, targets, tables);
       expect(after.mismatches).toHaveLength(1);
       expect(after.mismatches[0]).toMatchObject({ table: 'orders', target: 's0b', wholeTable: true });
+
+      // A row whose shard key no half owns (NULL) is reported, not silently left behind.
+      const events: MovedTable = { name: 'events', shardKey: 'user_id', keyType: 'int', kind: 'sharded' };
+      const ddl = 'CREATE TABLE events (id INT PRIMARY KEY, user_id BIGINT NULL)';
+      for (const name of [primary.name, ...targets.map((t) => t.server.name)]) await cluster.query(name, ddl);
+      await cluster.query(primary.name, 'INSERT INTO events VALUES (1, 5), (2, NULL)');
+      const owner = keyOwner(
+        '5',
+        'int',
+        targets.map((t) => t.range),
+      ) as number;
+      await cluster.query(targets[owner]?.server.name as string, 'INSERT INTO events VALUES (1, 5)');
+      const unowned = await verifyMysqlSplit(source, targets, [events]);
+      expect(unowned.mismatches).toEqual([
+        { table: 'events', fromKey: null, toKey: null, sourceRows: 1, targetRows: 0, wholeTable: true },
+      ]);
     } finally {
       await writer.stop();
       await capture.stop();
