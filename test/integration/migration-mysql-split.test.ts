@@ -207,4 +207,34 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       await capture.stop();
     }
   }, 240_000);
+
+  it('stops with an error when a moved table is truncated (no row events would carry it)', async () => {
+    const primary = cluster.shards[0]?.primary as MariadbServer;
+    const notes: MovedTable = { name: 'notes', shardKey: 'id', keyType: 'int', kind: 'sharded' };
+    await cluster.query(primary.name, 'CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)');
+    await cluster.query(primary.name, "INSERT INTO notes VALUES (1, 'a'), (2, 'b')");
+    const throttle = new Throttle({
+      rowsPerSecond: 0,
+      bytesPerSecond: 0,
+      maintenanceWindow: null,
+      maintenanceMultiplier: 1,
+      batchRows: 100,
+    });
+    const copy = await copyMysqlTables({ source, targets, tables: [notes], throttle });
+    const capture = await MysqlBinlogCapture.start({
+      source,
+      targets,
+      tables: [notes],
+      fromGtid: copy.gtidPosition,
+      serverId: 9002,
+    });
+    try {
+      await cluster.query(primary.name, "INSERT INTO notes VALUES (3, 'c')");
+      await capture.catchUp(30_000);
+      await cluster.query(primary.name, 'TRUNCATE TABLE notes');
+      await expect(capture.catchUp(30_000)).rejects.toThrow(/moved table notes .*TRUNCATE TABLE notes/);
+    } finally {
+      await capture.stop();
+    }
+  }, 120_000);
 });
