@@ -24,13 +24,32 @@ export interface MysqlCopyOptions {
   targets: readonly SplitTarget[];
   tables: readonly MovedTable[];
   throttle: Throttle;
+  /** The last checkpoint of an interrupted copy: it goes on from each table's cursor. */
+  resume?: MysqlCopyState;
+  /** Persists the state; awaited after every batch before the next one is read. */
+  checkpoint?: (state: MysqlCopyState) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (table: string, rows: number) => void;
 }
 
-export interface MysqlCopyResult {
-  /** GTID position of the snapshot: the capture starts after it. */
+/** A primary-key value in a cursor, JSON-safe (binary keys as hex). */
+export type CursorValue = string | number | null | { hex: string };
+
+/**
+ * Where a copy stands, as JSON. `gtidPosition` is the first snapshot's, also after a resume from a
+ * newer snapshot: the capture replays from there, so a change made between the two snapshots to a
+ * row copied before the interruption still reaches the halves (replays are idempotent).
+ */
+export interface MysqlCopyState {
   gtidPosition: string;
+  tables: Array<{ table: string; lastKey: CursorValue[] | null; rows: number; done: boolean }>;
+}
+
+export interface MysqlCopyResult {
+  /** False when the signal aborted first; `state` holds the last checkpoint. */
+  complete: boolean;
+  state: MysqlCopyState;
+  /** Rows copied by this run. */
   rows: number;
   /** Rows whose shard key no target owns (not copied; verification reports them). */
   unownedRows: number;
@@ -58,38 +77,57 @@ export async function copyMysqlTables(o: MysqlCopyOptions): Promise<MysqlCopyRes
     await copyMysqlSchema(source, targets, o.tables);
     await source.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await source.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-    const gtidPosition = await snapshotGtidPosition(source);
+    const snapshot = await snapshotGtidPosition(source);
+    const state: MysqlCopyState = o.resume ?? {
+      gtidPosition: snapshot,
+      tables: o.tables.map((t) => ({ table: t.name, lastKey: null, rows: 0, done: false })),
+    };
     const ranges = o.targets.map((t) => t.range);
     let rows = 0;
     let unownedRows = 0;
     for (const t of o.tables) {
+      const progress = state.tables.find((p) => p.table === t.name);
+      if (!progress) throw new Error(`the copy state has no entry for table ${t.name}`);
       const key = await mysqlPrimaryKey(source, t.name);
-      let after: unknown[] | null = null;
-      let tableRows = 0;
-      for (;;) {
-        if (o.signal?.aborted) throw new Error('copy aborted');
+      while (!progress.done) {
+        if (o.signal?.aborted) return { complete: false, state, rows, unownedRows };
+        const after = progress.lastKey?.map(fromCursor) ?? null;
         const page = await pageByKey(source, t.name, key, after, o.throttle.batchRows);
-        if (page.length === 0) break;
-        const last = page[page.length - 1] as MysqlRow;
-        after = key.map((k) => last[k]);
-        await o.throttle.take(page.length, approximateBytes(page), o.signal);
-        const perTarget: MysqlRow[][] = targets.map(() => []);
-        for (const row of page) {
-          const owners = ownersOf(t, row, ranges, targets.length);
-          if (owners.length === 0) unownedRows++;
-          for (const i of owners) perTarget[i]?.push(row);
+        if (page.length === 0) {
+          progress.done = true;
+        } else {
+          await o.throttle.take(page.length, approximateBytes(page), o.signal);
+          const perTarget: MysqlRow[][] = targets.map(() => []);
+          for (const row of page) {
+            const owners = ownersOf(t, row, ranges, targets.length);
+            if (owners.length === 0) unownedRows++;
+            for (const i of owners) perTarget[i]?.push(row);
+          }
+          await Promise.all(targets.map((c, i) => upsertMysqlRows(c, t.name, perTarget[i] ?? [])));
+          const last = page[page.length - 1] as MysqlRow;
+          progress.lastKey = key.map((k) => toCursor(last[k]));
+          progress.rows += page.length;
+          rows += page.length;
+          o.onProgress?.(t.name, progress.rows);
         }
-        await Promise.all(targets.map((c, i) => upsertMysqlRows(c, t.name, perTarget[i] ?? [])));
-        tableRows += page.length;
-        o.onProgress?.(t.name, tableRows);
+        await o.checkpoint?.(state);
       }
-      rows += tableRows;
     }
     await source.query('COMMIT');
-    return { gtidPosition, rows, unownedRows };
+    return { complete: true, state, rows, unownedRows };
   } finally {
     await Promise.allSettled([source, ...targets].map((c) => c.end()));
   }
+}
+
+function toCursor(value: unknown): CursorValue {
+  if (value === null || value === undefined) return null;
+  if (Buffer.isBuffer(value)) return { hex: value.toString('hex') };
+  return typeof value === 'number' ? value : String(value);
+}
+
+function fromCursor(value: CursorValue): unknown {
+  return value !== null && typeof value === 'object' ? Buffer.from(value.hex, 'hex') : value;
 }
 
 /** Target indexes a row of `t` goes to: its shard key's owner, every target, or the first. */

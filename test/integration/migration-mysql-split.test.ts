@@ -1,6 +1,6 @@
 // The MySQL/MariaDB side of a live split, data plane: the throttled snapshot copy by primary key
-// and the binlog capture from the snapshot's GTID position move a hash-sharded table (and a
-// reference table) from a MariaDB shard to two spares while a writer inserts, updates (also the
+// (interrupted and resumed from its checkpoint) and the binlog capture from the first snapshot's
+// GTID position move a hash-sharded table (and a reference table) from a MariaDB shard to two spares while a writer inserts, updates (also the
 // primary key) and deletes; afterwards every acknowledged write is on the half owning its key
 // exactly once, nothing else is, and whole-table verification passes (and catches a tampered row
 // and a row no half owns).
@@ -12,7 +12,7 @@ import {
   startMariadbCluster,
 } from '../../src/local/mariadb-cluster.js';
 import { MysqlBinlogCapture } from '../../src/migration/mysql-binlog-capture.js';
-import { copyMysqlTables } from '../../src/migration/mysql-copier.js';
+import { copyMysqlTables, type MysqlCopyState } from '../../src/migration/mysql-copier.js';
 import { verifyMysqlSplit } from '../../src/migration/mysql-verify.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
 import { Throttle } from '../../src/migration/throttle.js';
@@ -128,14 +128,35 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       maintenanceMultiplier: 1,
       batchRows: 250,
     });
-    const copy = await copyMysqlTables({ source, targets, tables, throttle });
-    expect(copy.rows).toBeGreaterThanOrEqual(3002);
-    expect(copy.unownedRows).toBe(0);
+    // The copy is interrupted after its first checkpoint past 1,000 rows (as a killed proxy would
+    // be) and resumed from the saved JSON state with a newer snapshot while the writer goes on.
+    let saved = '';
+    const interrupt = new AbortController();
+    const first = await copyMysqlTables({
+      source,
+      targets,
+      tables,
+      throttle,
+      signal: interrupt.signal,
+      checkpoint: async (state) => {
+        saved = JSON.stringify(state);
+        if ((state.tables[0]?.rows ?? 0) >= 1000) interrupt.abort();
+      },
+    });
+    expect(first.complete).toBe(false);
+    expect(first.rows).toBeLessThan(3000);
+    const resumeFrom = JSON.parse(saved) as MysqlCopyState;
+    while (writer.writes < 100) await new Promise((r) => setTimeout(r, 20));
+    const copy = await copyMysqlTables({ source, targets, tables, throttle, resume: resumeFrom });
+    expect(copy.complete).toBe(true);
+    expect(copy.state.gtidPosition).toBe(resumeFrom.gtidPosition);
+    expect(first.rows + copy.rows).toBeGreaterThanOrEqual(3002);
+    expect(first.unownedRows + copy.unownedRows).toBe(0);
     const capture = await MysqlBinlogCapture.start({
       source,
       targets,
       tables,
-      fromGtid: copy.gtidPosition,
+      fromGtid: copy.state.gtidPosition,
       serverId: 9001,
     });
     try {
@@ -225,7 +246,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       source,
       targets,
       tables: [notes],
-      fromGtid: copy.gtidPosition,
+      fromGtid: copy.state.gtidPosition,
       serverId: 9002,
     });
     try {
