@@ -70,13 +70,19 @@ export class MysqlBinlogCapture {
     const targets: MysqlConnection[] = [];
     for (const t of o.targets) targets.push(await openMysql(t.server));
     const capture = new MysqlBinlogCapture(o, targets);
-    const source = await openMysql(o.source);
     try {
-      for (const t of o.tables) capture.keys.set(t.name, await mysqlPrimaryKey(source, t.name));
-    } finally {
-      await source.end();
+      const source = await openMysql(o.source);
+      try {
+        for (const t of o.tables) capture.keys.set(t.name, await mysqlPrimaryKey(source, t.name));
+      } finally {
+        await source.end();
+      }
+      await capture.listen();
+    } catch (err) {
+      // The source refused the connection or the binlog dump (no REPLICATION SLAVE grant...).
+      await capture.stop();
+      throw err;
     }
-    await capture.listen();
     return capture;
   }
 

@@ -258,4 +258,21 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       await capture.stop();
     }
   }, 120_000);
+
+  it('reports a start position the source binlog does not hold instead of waiting forever', async () => {
+    // The server refuses the position after the stream opened: the capture's error, then catchUp.
+    const capture = await MysqlBinlogCapture.start({
+      source,
+      targets,
+      tables,
+      fromGtid: '1-100-999999999',
+      serverId: 9003,
+    });
+    try {
+      await expect(capture.catchUp(30_000)).rejects.toThrow(/1-100-999999999/);
+      expect(capture.error).not.toBeNull();
+    } finally {
+      await capture.stop();
+    }
+  }, 60_000);
 });
