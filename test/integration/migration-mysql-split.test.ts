@@ -81,10 +81,19 @@ async function startWriter(c: MariadbCluster, name: string) {
       n++;
       const id = 1 + ((n * 7919) % 3000);
       const op = n % 5;
-      if (op === 0 || op === 1) {
+      if (op === 0) {
         const nid = next++;
         await run("INSERT INTO orders VALUES (?, ?, 1.50, '2026-03-04 05:06:07.890', NULL)", [nid, `i${n}`]);
         expected.set(nid, `i${n}`);
+      } else if (op === 1) {
+        // Several rows in one statement: one binlog event whose rows belong to both halves.
+        const ids = [next++, next++, next++, next++];
+        const row = "(?, ?, 2.50, '2026-03-04 05:06:07.890', X'ff')";
+        await run(
+          `INSERT INTO orders VALUES ${ids.map(() => row).join(', ')}`,
+          ids.flatMap((id) => [id, `m${n}`]),
+        );
+        for (const id of ids) expected.set(id, `m${n}`);
       } else if (op === 2) {
         const r = await run('UPDATE orders SET note = ?, amount = amount + 1 WHERE id = ?', [`u${n}`, id]);
         if (r.affectedRows === 1) expected.set(id, `u${n}`);
