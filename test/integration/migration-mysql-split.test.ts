@@ -129,6 +129,13 @@ async function startWriter(c: MariadbCluster, name: string) {
 describe('MySQL split: copy, binlog capture, verification', () => {
   it('moves a hash-sharded and a reference table under writes with nothing lost or duplicated', async () => {
     const primary = cluster.shards[0]?.primary as MariadbServer;
+    // The launcher's binlog settings the capture relies on (row events that name their columns).
+    expect(
+      await cluster.query(
+        primary.name,
+        'SELECT @@binlog_format AS f, @@binlog_row_metadata AS m, @@binlog_row_image AS i',
+      ),
+    ).toEqual([{ f: 'ROW', m: 'FULL', i: 'FULL' }]);
     const writer = await startWriter(cluster, primary.name);
     const throttle = new Throttle({
       rowsPerSecond: 20_000,
