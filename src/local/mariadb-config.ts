@@ -29,6 +29,10 @@ export const BASE_SETTINGS: MariadbSettings = {
   max_connections: 200,
   default_time_zone: "'+00:00'",
   binlog_format: 'ROW',
+  // Row events carry column names and types, so a split's binlog capture (mysql-binlog-capture.ts)
+  // decodes rows without reading information_schema; FULL images let it route deletes by shard key.
+  binlog_row_metadata: 'FULL',
+  binlog_row_image: 'FULL',
   log_slave_updates: 'ON',
   // last_gtid lets a client (the proxy) read the GTID of its session's last write from the OK
   // packet; the rest is MariaDB's default list.

@@ -98,6 +98,19 @@ export function parseSplitPoint(text: string): bigint {
   return BigInt(`0x${hex.padEnd(16, '0')}`);
 }
 
+/**
+ * Refuses a MySQL shard: its copy, binlog capture and verification exist (mysql-copier.ts,
+ * mysql-binlog-capture.ts, mysql-verify.ts), but MySQL sessions do not take part in the cutover
+ * block yet, so a switch could lose writes (docs/cutover.md, "MySQL and MariaDB").
+ */
+function requirePostgres(shard: ShardConfig, what: string): void {
+  if (shard.protocol !== 'postgres') {
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `shard ${shard.name} is ${shard.protocol}; live ${what} run on PostgreSQL shards (MySQL shards: docs/cutover.md, "MySQL and MariaDB")`,
+    });
+  }
+}
+
 export function serverAddress(server: ServerConfig, name: string, config: ShardgateConfig): ServerAddress {
   return {
     name,
@@ -155,6 +168,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
       detail: `no shard "${req.shard}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
     });
   }
+  requirePostgres(shard, 'splits');
   const range = parseKeyRange(shard.keyRange);
   const at = parseSplitPoint(req.at);
   if (at <= range.start || at >= range.end) {
@@ -306,6 +320,8 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
       detail: `no shard "${req.to}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
     });
   }
+  requirePostgres(source, 'table moves');
+  requirePostgres(target, 'table moves');
   if (target.name === source.name)
     throw new ShardgateError('MIGRATION_INVALID', {
       detail: `table ${req.table} already lives on ${req.to}`,

@@ -1,0 +1,255 @@
+// Change capture of a MySQL/MariaDB split: the source's row-based binlog read from the snapshot's
+// GTID position by @vlasky/zongji, each row change applied to the target owning the row (an
+// update whose primary key or owner changed becomes a delete there and an upsert at the new
+// owner). Changes are applied one at a time in binlog order; upserts make a replayed change
+// harmless, so a restart from an older position converges.
+//
+// Why a binlog client and not MariaDB's own replication: replication filters by database and
+// table, never by key, so each half would receive every row of the table and the other half's
+// rows would have to be deleted while writes are held, which makes the block as long as the
+// table. The binlog client routes each row by the router's own hash, like the PostgreSQL applier.
+// @vlasky/zongji is the maintained fork (releases in 2026, mysql2-based, ESM with types), reads
+// MariaDB GTID positions, and decodes rows from the binlog's own column metadata under
+// binlog_row_metadata=FULL (the launcher sets it), so no information_schema lookups race DDL.
+import ZongJi, { MariadbGtidPosition } from '@vlasky/zongji';
+import type { KeyRange } from '../domain/keyspace.js';
+import { ownersOf } from './mysql-copier.js';
+import {
+  deleteMysqlRow,
+  type MysqlConnection,
+  type MysqlRow,
+  mysqlConnectionOptions,
+  mysqlPrimaryKey,
+  openMysql,
+  upsertMysqlRows,
+} from './mysql-table.js';
+import type { MovedTable, ServerAddress, SplitTarget } from './types.js';
+
+/** The rows of one WriteRows event travel together: one upsert per half instead of one per row. */
+type Change =
+  | { kind: 'insert'; table: string; rows: MysqlRow[] }
+  | { kind: 'delete'; table: string; row: MysqlRow }
+  | { kind: 'update'; table: string; before: MysqlRow; after: MysqlRow };
+
+interface Queued {
+  changes: Change[];
+  /** zongji's committed position when the event arrived: applied once the changes are. */
+  position: string | undefined;
+}
+
+export interface MysqlCaptureOptions {
+  source: ServerAddress;
+  targets: readonly SplitTarget[];
+  tables: readonly MovedTable[];
+  /** The snapshot's GTID position (copyMysqlTables). */
+  fromGtid: string;
+  /** Binlog client id, unique among the source's replicas. */
+  serverId: number;
+}
+
+export class MysqlBinlogCapture {
+  private readonly zongji: ZongJi;
+  private readonly queue: Queued[] = [];
+  private draining = false;
+  private applied: string;
+  private failure: Error | null = null;
+  private changesApplied = 0;
+  private readonly keys = new Map<string, string[]>();
+  private readonly ranges: KeyRange[];
+  private readonly byName: Map<string, MovedTable>;
+
+  private constructor(
+    private readonly o: MysqlCaptureOptions,
+    private readonly targets: MysqlConnection[],
+  ) {
+    this.applied = o.fromGtid;
+    this.ranges = o.targets.map((t) => t.range);
+    this.byName = new Map(o.tables.map((t) => [t.name, t]));
+    this.zongji = new ZongJi(mysqlConnectionOptions(o.source));
+  }
+
+  static async start(o: MysqlCaptureOptions): Promise<MysqlBinlogCapture> {
+    const targets: MysqlConnection[] = [];
+    for (const t of o.targets) targets.push(await openMysql(t.server));
+    const capture = new MysqlBinlogCapture(o, targets);
+    try {
+      const source = await openMysql(o.source);
+      try {
+        for (const t of o.tables) capture.keys.set(t.name, await mysqlPrimaryKey(source, t.name));
+      } finally {
+        await source.end();
+      }
+      await capture.listen();
+    } catch (err) {
+      // The source refused the connection or the binlog dump (no REPLICATION SLAVE grant...).
+      await capture.stop();
+      throw err;
+    }
+    return capture;
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.zongji.on('ready', () => resolve());
+      this.zongji.on('error', (err: Error) => {
+        this.failure ??= err;
+        reject(err);
+      });
+      this.zongji.on('binlog', (event) => this.receive(event));
+      this.zongji.start({
+        serverId: this.o.serverId,
+        gtidSet: this.o.fromGtid,
+        includeEvents: [
+          'tablemap',
+          'writerows',
+          'updaterows',
+          'deleterows',
+          'xid',
+          'query',
+          'mariadbgtid',
+          'heartbeat',
+        ],
+        includeSchema: { [this.o.source.database]: this.o.tables.map((t) => t.name) },
+      });
+    });
+  }
+
+  private receive(event: {
+    getEventName(): string;
+    query?: string;
+    tableId?: number;
+    tableMap?: Record<number, { tableName: string }>;
+    rows?: unknown[];
+  }): void {
+    const position = this.zongji.gtidSet;
+    const name = event.getEventName();
+    if (name === 'query') {
+      const touched = this.statementOnMovedTable(event.query ?? '');
+      // DDL, TRUNCATE (no row events) or statement-logged DML would leave the halves silently
+      // different from the source: the capture stops and says so.
+      if (touched) {
+        this.failure ??= new Error(
+          `statement on moved table ${touched} during the split is not carried to the halves: ` +
+            `"${(event.query ?? '').slice(0, 120)}"; abandon this split and start it again`,
+        );
+      }
+    }
+    const changes: Change[] = [];
+    const table = event.tableId !== undefined ? event.tableMap?.[event.tableId]?.tableName : undefined;
+    if (table && this.byName.has(table)) {
+      if (name === 'writerows')
+        changes.push({ kind: 'insert', table, rows: (event.rows ?? []) as MysqlRow[] });
+      for (const r of event.rows ?? []) {
+        if (name === 'deleterows') changes.push({ kind: 'delete', table, row: r as MysqlRow });
+        else if (name === 'updaterows') {
+          const u = r as { before: MysqlRow; after: MysqlRow };
+          changes.push({ kind: 'update', table, before: u.before, after: u.after });
+        }
+      }
+    }
+    this.queue.push({ changes, position });
+    void this.drain();
+  }
+
+  /** The moved table a binlog statement names, other than transaction control; null when none. */
+  private statementOnMovedTable(query: string): string | null {
+    if (/^\s*(BEGIN|COMMIT|ROLLBACK|XA\s|SAVEPOINT|RELEASE\s+SAVEPOINT)/i.test(query)) return null;
+    const words = new Set(query.toLowerCase().match(/[a-z0-9_$]+/g) ?? []);
+    for (const t of this.byName.keys()) if (words.has(t.toLowerCase())) return t;
+    return null;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const item = this.queue.shift() as Queued;
+        for (const change of item.changes) await this.apply(change);
+        this.changesApplied += item.changes.length;
+        if (item.position !== undefined) this.applied = item.position;
+      }
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async apply(change: Change): Promise<void> {
+    const t = this.byName.get(change.table) as MovedTable;
+    const key = this.keys.get(change.table) as string[];
+    const owners = (row: MysqlRow) => ownersOf(t, row, this.ranges, this.targets.length);
+    if (change.kind === 'insert') {
+      const perTarget: MysqlRow[][] = this.targets.map(() => []);
+      for (const row of change.rows) for (const i of owners(row)) perTarget[i]?.push(row);
+      await Promise.all(this.targets.map((c, i) => upsertMysqlRows(c, t.name, perTarget[i] ?? [])));
+      return;
+    }
+    if (change.kind === 'delete') {
+      for (const i of owners(change.row))
+        await deleteMysqlRow(this.targets[i] as MysqlConnection, t.name, key, change.row);
+      return;
+    }
+    const keyMoved = key.some((k) => String(change.before[k]) !== String(change.after[k]));
+    const after = new Set(owners(change.after));
+    for (const i of owners(change.before))
+      if (keyMoved || !after.has(i))
+        await deleteMysqlRow(this.targets[i] as MysqlConnection, t.name, key, change.before);
+    for (const i of after) await upsertMysqlRows(this.targets[i] as MysqlConnection, t.name, [change.after]);
+  }
+
+  /** GTID position up to which every captured change is on the targets. */
+  get appliedPosition(): string {
+    return this.applied;
+  }
+
+  get appliedChanges(): number {
+    return this.changesApplied;
+  }
+
+  /** The first apply or stream error; capture stops applying after it. */
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * Resolves once the targets hold every change the source had committed when called (its
+   * @@gtid_binlog_pos); throws the capture's error, or after timeoutMs.
+   */
+  async catchUp(timeoutMs: number): Promise<string> {
+    const source = await openMysql(this.o.source);
+    let goal: string;
+    try {
+      const [rows] = await source.query('SELECT @@gtid_binlog_pos AS pos');
+      goal = String((rows as Array<{ pos: string }>)[0]?.pos ?? '');
+    } finally {
+      await source.end();
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (covers(this.applied, goal) && this.queue.length === 0 && !this.draining) return goal;
+      if (Date.now() > deadline)
+        throw new Error(
+          `binlog capture did not reach ${goal} within ${timeoutMs} ms (applied ${this.applied})`,
+        );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.zongji.stop();
+    await Promise.allSettled(this.targets.map((c) => c.end()));
+  }
+}
+
+/** True when position `applied` covers every domain's GTID of `goal` (both 'd-s-n,...'). */
+export function covers(applied: string, goal: string): boolean {
+  const have = MariadbGtidPosition.parse(applied);
+  return goal
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '')
+    .every((g) => have.covers(g));
+}

@@ -1,0 +1,106 @@
+// Direct connections to MariaDB/MySQL servers of a split and the table access the MySQL copy,
+// change apply and verification share: primary-key lookup, keyset pages in primary-key order,
+// upsert and delete by primary key. Values travel as mysql2 returns them (dates as strings,
+// big integers as exact strings), so a row read here writes back unchanged.
+import mysql from 'mysql2/promise';
+import { ShardgateError } from '../errors.js';
+import { backendPassword } from './credentials.js';
+import type { ServerAddress } from './types.js';
+
+export type MysqlConnection = mysql.Connection;
+export type MysqlRow = Record<string, unknown>;
+
+export async function openMysql(server: ServerAddress): Promise<MysqlConnection> {
+  const c = await mysql.createConnection(mysqlConnectionOptions(server));
+  // A server that goes away under an idle connection must not crash the process.
+  c.on('error', () => undefined);
+  return c;
+}
+
+/** mysql2 options for a split's server; the binlog client decodes row values with the same ones. */
+export function mysqlConnectionOptions(server: ServerAddress): mysql.ConnectionOptions {
+  return {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: backendPassword(server.user) ?? '',
+    database: server.database,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    connectTimeout: 5_000,
+  };
+}
+
+export function quoteMysqlIdent(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** Primary-key columns in key order; a table without one cannot be copied by key. */
+export async function mysqlPrimaryKey(c: MysqlConnection, table: string): Promise<string[]> {
+  const [rows] = await c.query(
+    'SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE ' +
+      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+    [table],
+  );
+  const key = (rows as Array<{ name: string }>).map((r) => r.name);
+  if (key.length === 0)
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `table ${table} has no primary key; add one before splitting (rows are copied and changed by key)`,
+    });
+  return key;
+}
+
+/** Up to `limit` rows after `after` (exclusive) in primary-key order; null = from the start. */
+export async function pageByKey(
+  c: MysqlConnection,
+  table: string,
+  key: readonly string[],
+  after: readonly unknown[] | null,
+  limit: number,
+): Promise<MysqlRow[]> {
+  const cols = key.map(quoteMysqlIdent).join(', ');
+  const where = after ? `WHERE (${cols}) > (${key.map(() => '?').join(', ')}) ` : '';
+  const [rows] = await c.query(
+    `SELECT * FROM ${quoteMysqlIdent(table)} ${where}ORDER BY ${cols} LIMIT ${Math.max(1, Math.floor(limit))}`,
+    after ? [...after] : [],
+  );
+  return rows as MysqlRow[];
+}
+
+/** Writes rows by primary key: inserted when absent, overwritten when present (replay-safe). */
+export async function upsertMysqlRows(
+  c: MysqlConnection,
+  table: string,
+  rows: readonly MysqlRow[],
+): Promise<void> {
+  const first = rows[0];
+  if (!first) return;
+  const cols = Object.keys(first);
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  const updates = cols.map((k) => `${quoteMysqlIdent(k)} = VALUES(${quoteMysqlIdent(k)})`).join(', ');
+  await c.query(
+    `INSERT INTO ${quoteMysqlIdent(table)} (${cols.map(quoteMysqlIdent).join(', ')}) VALUES ` +
+      `${rows.map(() => tuple).join(', ')} ON DUPLICATE KEY UPDATE ${updates}`,
+    rows.flatMap((r) => cols.map((k) => r[k])),
+  );
+}
+
+export async function deleteMysqlRow(
+  c: MysqlConnection,
+  table: string,
+  key: readonly string[],
+  row: MysqlRow,
+): Promise<void> {
+  await c.query(
+    `DELETE FROM ${quoteMysqlIdent(table)} WHERE ${key.map((k) => `${quoteMysqlIdent(k)} = ?`).join(' AND ')}`,
+    key.map((k) => row[k]),
+  );
+}
+
+/** A column value as the router hashes it: text, or null for SQL NULL. */
+export function keyText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
