@@ -3,7 +3,11 @@
 // at start; unset in production, where a check costs one comparison.
 const armed = process.env.SHARDGATE_FAILPOINT ?? '';
 
-export type Failpoint = 'twopc-after-prepare' | 'twopc-after-decision' | 'twopc-after-first-commit';
+export type Failpoint =
+  | 'twopc-after-prepare'
+  | 'twopc-after-decision'
+  | 'twopc-after-first-commit'
+  | 'compensate-after-first-commit';
 
 export function hitFailpoint(name: Failpoint): void {
   if (armed === name) process.kill(process.pid, 'SIGKILL');
