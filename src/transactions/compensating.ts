@@ -16,7 +16,9 @@
 //   4. Recovery (every transactions.recoveryIntervalMs) takes a 'committing' record older than
 //      recoveryMinAgeMs that no coordinator of this process holds (its coordinator died, or lost a
 //      shard mid-COMMIT), reads the commit marks and decides: all committed, none, or compensate
-//      the ones that did; it runs 'compensating' records until each shard is done.
+//      the ones that did; it runs 'compensating' records until each shard is done. Where a mark
+//      is missing it writes a fence in its place first: a COMMIT of another process still on its
+//      way then fails on the mark's key, so what recovery read stays true.
 //   5. A finished record's event is claimed in the log (announced_at set once) before it is sent.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -70,8 +72,11 @@ export interface CompensationStore {
     detail: string,
     compensate?: readonly string[],
   ): Promise<void>;
-  /** Whether `server` holds the commit mark of `id` (its COMMIT took effect). */
-  committedOn(server: string, id: string): Promise<boolean>;
+  /**
+   * Whether `server` committed its part of `id` (its commit mark is there); when not, a fence
+   * mark takes the mark's key so that a COMMIT still on its way fails: the answer stays true.
+   */
+  fenceCommit(server: string, id: string): Promise<boolean>;
   /**
    * Runs `statements` and the compensate mark of `id` in one transaction on `server`:
    * 'already' when the mark was there (applied before). Throws DefiniteFailure when the
@@ -278,7 +283,7 @@ export class CompensationRecovery {
   /** Its coordinator is gone: the commit marks say which shards committed. */
   private async decide(r: CompensationRecord): Promise<void> {
     const { store } = this.coordinator;
-    const marks = await Promise.all(r.participants.map((p) => store.committedOn(p.server, r.id)));
+    const marks = await Promise.all(r.participants.map((p) => store.fenceCommit(p.server, r.id)));
     const committed = r.participants.filter((_, i) => marks[i]);
     const detail = r.detail || 'shardgate stopped during the commit';
     if (committed.length === r.participants.length) {

@@ -25,6 +25,7 @@ const CREATE_MARKS = `CREATE SCHEMA IF NOT EXISTS shardgate;
 CREATE TABLE IF NOT EXISTS ${MARKS} (
   id text NOT NULL,
   kind text NOT NULL CHECK (kind IN ('commit', 'compensate')),
+  fenced boolean NOT NULL DEFAULT false,
   marked_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (id, kind))`;
 const MISSING_TABLE = new Set(['42P01', '3F000']);
@@ -103,12 +104,18 @@ export class PgCompensationStore implements CompensationStore {
     );
   }
 
-  async committedOn(server: string, id: string): Promise<boolean> {
-    const r = await withServer(serverNamed(this.topology, server), (c) =>
-      c.query(`SELECT 1 FROM ${MARKS} WHERE id = ${sqlText(id)} AND kind = 'commit'`),
+  async fenceCommit(server: string, id: string): Promise<boolean> {
+    await this.ready([server]);
+    // ON CONFLICT waits for a participant's own mark still in flight, then sees whether it committed.
+    const r = check(
+      await withServer(serverNamed(this.topology, server), (c) =>
+        c.query(
+          `INSERT INTO ${MARKS} (id, kind, fenced) VALUES (${sqlText(id)}, 'commit', true) ON CONFLICT (id, kind) DO NOTHING;
+           SELECT fenced::text FROM ${MARKS} WHERE id = ${sqlText(id)} AND kind = 'commit'`,
+        ),
+      ),
     );
-    if (r.error && MISSING_TABLE.has(r.error.code)) return false;
-    return check(r).rows.length > 0;
+    return r.rows[0]?.[0] === 'false';
   }
 
   async apply(server: string, id: string, statements: readonly string[]): Promise<'applied' | 'already'> {
