@@ -113,6 +113,7 @@ beforeAll(async () => {
       BEGIN
         IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF;
         IF NEW.balance = 777 THEN PERFORM pg_sleep(30); END IF;
+        IF NEW.balance = 778 THEN PERFORM pg_sleep(4); END IF;
         RETURN NULL;
       END $$`);
     await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER INSERT ON balances
@@ -192,6 +193,38 @@ describe('compensate mode', () => {
     });
     expect(await rowsWithId(s1, id + 1)).toBe(0);
     expect(await runsOf(s0, id)).toBe(1);
+  });
+
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
+    const id = FIRST_ID + 50;
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
+    // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 778)', [id + 1, userOn1]);
+    const commit = c.query('COMMIT').then(
+      () => null,
+      (err: Error) => err,
+    );
+    await waitFor('shard 1 to be inside its COMMIT', async () => {
+      const r = await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+      return r.length > 0;
+    });
+    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
+    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
+    const config = structuredClone(fx.config);
+    config.transactions.recoveryMinAgeMs = 0;
+    const other = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    try {
+      await other.compensationRecovery!.pass();
+    } finally {
+      await other.close();
+    }
+    expect(await commit).toBeNull();
+    await c.end();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
   });
 
   it('SET shardgate.cross_shard = two_phase commits with two-phase commit: nothing commits anywhere', async () => {
