@@ -1,5 +1,5 @@
 // Compensate mode (crossShard: compensate), one coordinator for both protocols: a transaction
-// that wrote on several shards commits each shard on its own, one after the other, no PREPARE.
+// that wrote on several shards commits each shard on its own, all at once, no PREPARE.
 // When a shard fails after others committed, the committed ones are undone by the compensating
 // statements the application declared (src/transactions/compensation-template.ts), and an event
 // says so once (the "apology" the application shows its user). docs/transactions.md.
@@ -9,7 +9,8 @@
 //      statements) is written to the log on the default shard's primary.
 //   2. Each participant's COMMIT carries a commit mark (id, 'commit') inserted in its own
 //      transaction: the mark exists exactly when that shard committed.
-//   3. All committed: the record is deleted. A shard failed after others: the record turns
+//   3. All committed: the record is deleted (the client does not wait). A shard failed while
+//      others committed: the record turns
 //      'compensating' with the shards to undo; each compensation runs in one transaction with a
 //      mark (id, 'compensate') on that shard, so it applies at most once (the mark's key), and a
 //      rerun after a crash finds the mark and applies nothing.
@@ -122,42 +123,55 @@ export class CompensatingCoordinator {
     private readonly logger: Logger,
   ) {}
 
-  /** Commits `participants` one by one (the order given); see the file's head for the rest. */
+  /** Commits `participants`, each on its own and all at once; see the file's head for the rest. */
   async commit(participants: readonly CompensatingParticipant[]): Promise<CompensateOutcome> {
     const id = `${COMPENSATION_ID_PREFIX}${this.instance}_${++this.seq}`;
     this.inFlight.add(id);
+    let forgetting = false;
     try {
       await this.store.open(
         id,
         participants.map((p) => ({ server: p.server, shard: p.shard, statements: [...p.compensations] })),
       );
-      const committed: CompensatingParticipant[] = [];
-      for (const [i, p] of participants.entries()) {
-        try {
+      let first = true;
+      const results = await Promise.allSettled(
+        participants.map(async (p) => {
           await p.commitWithMark(id);
-        } catch (err) {
-          await Promise.allSettled(participants.slice(i + 1).map((r) => r.rollback()));
-          const detail = `${p.server}: ${message(err)}`;
-          if (!(err instanceof DefiniteFailure)) {
-            // Committed or not, only its mark will tell: recovery reads it once the server answers.
-            await this.store.setState(id, 'committing', detail).catch(() => undefined);
-            this.stats.compensationUnknown++;
-            return { kind: 'unknown', id, detail };
+          if (first) {
+            first = false;
+            hitFailpoint('compensate-after-first-commit');
           }
-          if (committed.length === 0) {
-            await this.store.forget(id).catch(() => undefined);
-            return { kind: 'aborted', id, detail };
-          }
-          return await this.compensate(id, committed, detail);
-        }
-        committed.push(p);
-        if (i === 0) hitFailpoint('compensate-after-first-commit');
+        }),
+      );
+      const committed = participants.filter((_, i) => results[i]!.status === 'fulfilled');
+      const failures = participants.flatMap((p, i) => {
+        const r = results[i]!;
+        return r.status === 'rejected' ? [{ p, err: r.reason as unknown }] : [];
+      });
+      if (failures.length === 0) {
+        // The client need not wait for the deletion; a record left behind (the log unreachable
+        // now) is found all-committed by recovery.
+        forgetting = true;
+        void this.store
+          .forget(id)
+          .catch(() => undefined)
+          .finally(() => this.inFlight.delete(id));
+        return { kind: 'committed', id };
       }
-      // A record left behind (the log unreachable now) is found all-committed by recovery.
-      await this.store.forget(id).catch(() => undefined);
-      return { kind: 'committed', id };
+      const detail = failures.map((f) => `${f.p.server}: ${message(f.err)}`).join('; ');
+      if (failures.some((f) => !(f.err instanceof DefiniteFailure))) {
+        // Committed or not, only its mark will tell: recovery reads (and fences) it once the server answers.
+        await this.store.setState(id, 'committing', detail).catch(() => undefined);
+        this.stats.compensationUnknown++;
+        return { kind: 'unknown', id, detail };
+      }
+      if (committed.length === 0) {
+        await this.store.forget(id).catch(() => undefined);
+        return { kind: 'aborted', id, detail };
+      }
+      return await this.compensate(id, committed, detail);
     } finally {
-      this.inFlight.delete(id);
+      if (!forgetting) this.inFlight.delete(id);
     }
   }
 
