@@ -1,6 +1,7 @@
-// Test-only crash points of two-phase commit: SHARDGATE_FAILPOINT=<name> makes the process kill
-// itself with SIGKILL when it reaches that point (no cleanup, no flush: a real crash). Read once
-// at start; unset in production, where a check costs one comparison.
+// Test-only crash points of cross-shard commits (two-phase and compensate mode):
+// SHARDGATE_FAILPOINT=<name> makes the process kill itself with SIGKILL when it reaches that
+// point (no cleanup, no flush: a real crash). Read once at start; unset in production, where a
+// check costs one comparison.
 const armed = process.env.SHARDGATE_FAILPOINT ?? '';
 
 export type Failpoint =
