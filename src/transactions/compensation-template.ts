@@ -19,12 +19,15 @@ export function templateNames(template: string): string[] {
 /** A value of the original statement: text, or null for SQL NULL. */
 export type Values = ReadonlyMap<string, string | null>;
 
-/** The template with every `:name` replaced by its value as a quoted literal (the column's type casts it). */
+/** The template with every `:name` replaced by its value as a quoted PostgreSQL literal (the column's type casts it). */
 export function fillTemplate(template: string, values: Values): string {
   return scan(template, (name) => {
     const v = values.get(name);
     if (v === undefined) throw new Error(`no value for :${name}`);
-    return v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`;
+    if (v === null) return 'NULL';
+    // E'...' reads the same whatever standard_conforming_strings says.
+    if (v.includes('\\')) return `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+    return `'${v.replace(/'/g, "''")}'`;
   });
 }
 

@@ -90,6 +90,9 @@ describe('compensating templates', () => {
       ),
     ).toBe("DELETE FROM t WHERE id = 'a''b' AND n = NULL");
     expect(() => fillTemplate('DELETE FROM t WHERE id = :id', new Map())).toThrow('no value for :id');
+    expect(fillTemplate('DELETE FROM t WHERE k = :k', new Map([['k', "a\\'b"]]))).toBe(
+      "DELETE FROM t WHERE k = E'a\\\\''b'",
+    );
   });
 
   const dataTypes = {
