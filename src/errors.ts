@@ -210,6 +210,27 @@ export const ERRORS = {
     message:
       'the cross-shard transaction was rolled back on every shard: {detail}; nothing was committed, retry the transaction',
   },
+  COMPENSATED: {
+    sqlstate: '40001',
+    mysqlErrno: 1213,
+    severity: 'ERROR',
+    message:
+      'the cross-shard transaction {id} failed on one shard ({detail}) after {committed} committed; shardgate undid what committed with its compensating statements (compensate mode). Other sessions may have seen those writes in between: see /api/transactions, then retry the transaction',
+  },
+  COMPENSATION_INCOMPLETE: {
+    sqlstate: '40001',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message:
+      'the cross-shard transaction {id} failed on one shard ({detail}) after {committed} committed, and its compensation is {state}: the committed part may still be in place. See /api/transactions for its outcome before retrying',
+  },
+  COMPENSATE_OUTCOME_UNKNOWN: {
+    sqlstate: '08007',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message:
+      'the cross-shard transaction {id} lost a shard during COMMIT ({detail}); recovery learns which shards committed and undoes them with the compensating statements: see /api/transactions before retrying',
+  },
   TWO_PHASE_OUTCOME_UNKNOWN: {
     sqlstate: '08007',
     mysqlErrno: 1180,

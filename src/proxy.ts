@@ -48,7 +48,10 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
+import { CompensatingCoordinator, CompensationRecovery } from './transactions/compensating.js';
+import { compensationAnnouncer } from './transactions/compensation-events.js';
 import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
+import { PgCompensationStore } from './transactions/pg-compensation-store.js';
 import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { TwoPhaseRecovery } from './transactions/recovery.js';
 import { RecoveryGroup } from './transactions/recovery-group.js';
@@ -87,6 +90,8 @@ export interface ProxyHandle {
   control: ControlPlane;
   /** Live splits; only in the process that serves the admin API (worker 0). */
   migrations: MigrationManager | null;
+  /** Recovery of compensate-mode transactions; only in the process that serves the admin API. */
+  compensationRecovery: CompensationRecovery | null;
   postgres: { host: string; port: number; listener: PgListener };
   /** The MySQL front end, when config.listen.mysql is set and config.mysqlShards is not empty. */
   mysql: {
@@ -245,6 +250,21 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (observability) twoPhaseStats.register(observability.tracker.metrics.registry);
   const decisionLog = new PgDecisionLog(topology);
   const twoPhase = new TwoPhaseCoordinator(decisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
+  // Compensate mode (dataTypes.*.crossShard: compensate); its recovery runs where two-phase recovery does.
+  const compensating = new CompensatingCoordinator(
+    new PgCompensationStore(topology),
+    twoPhaseStats,
+    compensationAnnouncer(log, observability?.alerts ?? null),
+    log,
+  );
+  const compensationRecovery =
+    options.adminPort !== null
+      ? new CompensationRecovery(
+          compensating,
+          { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
+          log,
+        )
+      : null;
   const recoveryOptions = (protocol: string) => ({
     intervalMs: txSettings.recoveryIntervalMs,
     minAgeMs: txSettings.recoveryMinAgeMs,
@@ -291,6 +311,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       ...(authQuery ? { authQuery } : {}),
       twoPhase,
       twoPhaseLog: decisionLog,
+      compensating,
     },
     preAuth,
   );
@@ -364,6 +385,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   }
   const recovery = recoveries.length > 0 ? new RecoveryGroup(recoveries) : null;
   recovery?.start();
+  compensationRecovery?.start();
   if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
@@ -390,7 +412,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
-    if (recovery) registerTransactionRoutes(server, recovery, twoPhaseStats);
+    if (recovery) registerTransactionRoutes(server, recovery, twoPhaseStats, compensating.store);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
       config.listen.admin.host,
@@ -411,6 +433,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     cutover,
     control,
     migrations,
+    compensationRecovery,
     postgres: { host, port, listener: pgListener },
     mysql,
     admin,
@@ -418,6 +441,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await control.close();
       await migrations?.close();
       await recovery?.stop();
+      await compensationRecovery?.stop();
       observability?.stop();
       await historyRun?.stop();
       await admin?.server.close();

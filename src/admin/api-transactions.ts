@@ -1,8 +1,10 @@
 // /api/transactions: cross-shard transactions. GET lists what is in doubt on the servers of both
-// protocols (prepared on a server, waiting for recovery) with the counters; POST /api/transactions/<gid>/resolve (body
+// protocols (prepared on a server, waiting for recovery) with the counters, and the compensate-mode
+// transactions that were undone or are being decided (`compensations`); POST /api/transactions/<gid>/resolve (body
 // {"action": "auto" | "commit" | "abort"}) resolves one from the decision log now. Both need the
 // admin token (transaction ids and server names are operator data). `shardgate txn` is a client.
 import { z } from 'zod';
+import type { CompensationStore } from '../transactions/compensating.js';
 import type { RecoveryGroup } from '../transactions/recovery-group.js';
 import type { TwoPhaseStats } from '../transactions/stats.js';
 import { type AdminServer, HttpError } from './http.js';
@@ -13,6 +15,7 @@ export function registerTransactionRoutes(
   admin: AdminServer,
   recovery: RecoveryGroup,
   stats: TwoPhaseStats,
+  compensations: CompensationStore,
 ): void {
   admin.route({
     method: 'GET',
@@ -25,6 +28,9 @@ export function registerTransactionRoutes(
         unknownOutcomes: stats.unknownOutcomes,
         recoveredCommits: stats.recoveredCommits,
         recoveredAborts: stats.recoveredAborts,
+        // Compensate mode: the latest transactions that failed on a shard after another committed.
+        compensations: await compensations.list(100),
+        compensationOutcomes: Object.fromEntries(stats.compensations),
       },
     }),
   });

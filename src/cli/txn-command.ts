@@ -1,7 +1,9 @@
 // `shardgate txn list|resolve`: cross-shard transactions in doubt on a running shardgate, a client
 // of its /api/transactions. Recovery resolves them on its own (at start and every
-// transactions.recoveryIntervalMs); `resolve` does it now for one, from the decision log.
+// transactions.recoveryIntervalMs); `resolve` does it now for one, from the decision log. `list`
+// also shows compensate-mode transactions that were undone (or are being decided).
 import type { Command } from 'commander';
+import type { CompensationRecord } from '../transactions/compensating.js';
 import type { InDoubt } from '../transactions/recovery.js';
 import { adminOptions, adminRequest, table } from './admin-client.js';
 
@@ -12,6 +14,8 @@ interface TransactionsJson {
   unknownOutcomes: number;
   recoveredCommits: number;
   recoveredAborts: number;
+  /** Compensate mode: the latest transactions undone, failed to undo, or being decided. */
+  compensations?: CompensationRecord[];
 }
 
 export function registerTxnCommand(program: Command): void {
@@ -38,6 +42,21 @@ export function registerTxnCommand(program: Command): void {
       return;
     }
     const counters = `commits ${out.commits}, aborts ${out.aborts}, outcome unknown ${out.unknownOutcomes}, recovered ${out.recoveredCommits} committed / ${out.recoveredAborts} rolled back`;
+    const compensations = out.compensations ?? [];
+    if (compensations.length > 0)
+      process.stdout.write(
+        `${table(
+          ['compensate-mode id', 'state', 'servers', 'undone on', 'age s', 'detail'],
+          compensations.map((r) => [
+            r.id,
+            r.state,
+            r.participants.map((p) => p.server).join(', '),
+            r.compensate.join(', '),
+            Math.round(r.ageSeconds),
+            r.detail,
+          ]),
+        )}\n`,
+      );
     if (out.inDoubt.length === 0) {
       process.stdout.write(`nothing in doubt (${counters})\n`);
       return;

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parseKeyRange } from '../domain/keyspace.js';
-import { configSchema, type ShardgateConfig } from './schema.js';
+import { templateNames } from '../transactions/compensation-template.js';
+import { configSchema, type DataTypeConfig, type ShardgateConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -21,6 +22,42 @@ function formatIssues(issues: z.core.$ZodIssue[]): string[] {
     const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
     return `${path}: ${issue.message}`;
   });
+}
+
+/**
+ * crossShard: compensate needs a compensating statement for every table of the data type (at
+ * least one statement kind; a write of a kind without one commits with two-phase commit), and
+ * compensations mean nothing under another choice.
+ */
+function compensationProblems(typeName: string, dataType: DataTypeConfig): string[] {
+  const problems: string[] = [];
+  const at = `dataTypes.${typeName}`;
+  const declared = dataType.compensations ?? {};
+  if (dataType.crossShard !== 'compensate') {
+    if (Object.keys(declared).length > 0)
+      problems.push(
+        `${at}.compensations: only a data type with crossShard: compensate uses compensations (it has ${dataType.crossShard})`,
+      );
+    return problems;
+  }
+  for (const table of dataType.tables) {
+    const kinds = declared[table];
+    if (!kinds || Object.values(kinds).every((t) => !t))
+      problems.push(
+        `${at}: crossShard: compensate needs compensations.${table} with an insert, update or delete statement that undoes it (e.g. insert: "DELETE FROM ${table} WHERE id = :id"), or choose two_phase`,
+      );
+  }
+  for (const [table, kinds] of Object.entries(declared)) {
+    if (!dataType.tables.includes(table))
+      problems.push(`${at}.compensations.${table}: "${table}" is not one of the data type's tables`);
+    for (const [kind, template] of Object.entries(kinds)) {
+      if (template && templateNames(template).length === 0 && kind === 'insert')
+        problems.push(
+          `${at}.compensations.${table}.insert: the statement names no :column of the inserted row, so it cannot undo just that row`,
+        );
+    }
+  }
+  return problems;
 }
 
 /** Checks that need several keys at once (zod validates each key alone). */
@@ -74,6 +111,7 @@ export function crossCheck(config: ShardgateConfig): string[] {
         problems.push(`dataTypes.${typeName}.tables: table "${table}" is already in data type "${other}"`);
       seenTables.set(table, typeName);
     }
+    problems.push(...compensationProblems(typeName, dataType));
     if (dataType.floor) {
       // A floor above the level itself would silently raise the level; say so instead.
       const order = ['weak', 'eventual', 'bounded', 'read_your_writes', 'strong'];

@@ -196,10 +196,28 @@ export const dataTypeSchema = z.object({
   cacheStrategy: z.enum(['write-through', 'write-around']).default('write-through'),
   /**
    * A transaction that touches this data type and spans shards: two_phase commits it with
-   * two-phase commit; refuse keeps such a transaction on one shard (CROSS_SHARD_REFUSED).
-   * transactions.crossShard: refuse refuses for every data type; a session may refuse too.
+   * two-phase commit; refuse keeps such a transaction on one shard (CROSS_SHARD_REFUSED);
+   * compensate commits each shard on its own and undoes committed shards with `compensations`
+   * when another fails (docs/transactions.md). The strictest choice of the data types a
+   * transaction touches wins (refuse > two_phase > compensate); a session may only be stricter.
+   * transactions.crossShard: refuse refuses for every data type.
    */
-  crossShard: z.enum(['refuse', 'two_phase']).default('two_phase'),
+  crossShard: z.enum(['refuse', 'two_phase', 'compensate']).default('two_phase'),
+  /**
+   * crossShard: compensate only: per table, per statement kind, the statement that undoes a
+   * committed write, `:column` standing for the original statement's value of that column
+   * (`DELETE FROM transfers WHERE id = :id`; an UPDATE's new values as `:new_<column>`).
+   */
+  compensations: z
+    .record(
+      z.string().min(1),
+      z.strictObject({
+        insert: z.string().min(1).optional(),
+        update: z.string().min(1).optional(),
+        delete: z.string().min(1).optional(),
+      }),
+    )
+    .optional(),
   tables: z.array(z.string().min(1)).min(1),
 });
 export type DataTypeConfig = z.infer<typeof dataTypeSchema>;

@@ -43,7 +43,8 @@ export interface AlertEvent {
   status: 'firing' | 'resolved';
   alertname: string;
   severity: Severity;
-  metric: AlertMetric;
+  /** compensation: a one-off event of compensate mode (announce), not a threshold rule. */
+  metric: AlertMetric | 'compensation';
   /** Present for a MySQL shard (its names may repeat the PostgreSQL side's). */
   protocol?: 'mysql';
   shard: string;
@@ -245,6 +246,21 @@ export class AlertManager {
     }
     this.delivery?.enqueue(events, this.firingAlerts());
     return events;
+  }
+
+  /**
+   * A one-off event (a transaction undone in compensate mode): to the listeners and the webhook
+   * once, already resolved, so Alertmanager shows it without keeping it active.
+   */
+  announce(event: AlertEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A failing listener must not stop the others.
+      }
+    }
+    this.delivery?.enqueue([event], this.firingAlerts());
   }
 
   /** Alerts firing now (copies). */

@@ -91,13 +91,15 @@ export function applyContextSetting(
     case 'cross_shard': {
       // Stricter only: a session may keep its transactions on one shard, never allow more.
       const v = value?.toLowerCase() ?? 'default';
-      if (v !== 'refuse' && v !== 'default' && v !== '')
+      // refuse > two_phase > compensate: two_phase turns a data type's compensate into two-phase commit.
+      if (v !== 'refuse' && v !== 'two_phase' && v !== 'default' && v !== '')
         throw new ShardgateError('INVALID_HINT', {
           name: 'shardgate.cross_shard',
           value: value ?? '',
-          detail: 'expected refuse or default (the data types and transactions.crossShard decide)',
+          detail: 'expected refuse, two_phase or default (the data types and transactions.crossShard decide)',
         });
       context.crossShardRefused = v === 'refuse';
+      context.crossShardTwoPhase = v === 'two_phase';
       return;
     }
     default:
@@ -126,7 +128,7 @@ export function contextSettingValue(context: SessionContext, rawName: string): s
     case 'role':
       return context.role ?? 'default';
     case 'cross_shard':
-      return context.crossShardRefused ? 'refuse' : 'default';
+      return context.crossShardRefused ? 'refuse' : context.crossShardTwoPhase ? 'two_phase' : 'default';
     default:
       throw new ShardgateError('INVALID_HINT', {
         name: `shardgate.${name}`,

@@ -17,6 +17,8 @@ export interface SessionContext {
   overridesAllowed: boolean;
   /** SET shardgate.cross_shard = refuse: this session's transactions stay on one shard (stricter only). */
   crossShardRefused?: boolean;
+  /** SET shardgate.cross_shard = two_phase: never compensate, always two-phase commit (stricter only). */
+  crossShardTwoPhase?: boolean;
 }
 
 export function defaultSessionContext(): SessionContext {
@@ -29,6 +31,7 @@ export function defaultSessionContext(): SessionContext {
     role: null,
     overridesAllowed: false,
     crossShardRefused: false,
+    crossShardTwoPhase: false,
   };
 }
 

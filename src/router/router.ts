@@ -9,10 +9,11 @@ import {
   resolveValue,
 } from '../sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../sql/bind-params.js';
-import type { ScatterRewrite } from '../sql/facts.js';
+import type { ScatterRewrite, ValueRef } from '../sql/facts.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { type IdFill, inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
+import { type CompensationNote, compensationFor } from '../transactions/compensation-template.js';
 import type { RoutingSession, TopologyView } from './inputs.js';
 import type { Plan } from './plan.js';
 import { planStatement } from './planner.js';
@@ -24,6 +25,8 @@ export interface PlannedStatement {
   sql: string;
   /** The text's fingerprint (literals out), for per-statement statistics. */
   fingerprint?: string;
+  /** A write inside a transaction: what undoes it under crossShard: compensate (or why nothing does). */
+  compensation?: CompensationNote;
 }
 
 export interface BindInput {
@@ -167,7 +170,21 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
         const values = facts.insert!.rows.map(() => ids.next().toString());
         plan = { ...plan, fillIds: { column: plan.fillIds.column, values } };
       }
-      return { facts, plan, sql, fingerprint: analyzed.fingerprint };
+      const out: PlannedStatement = { facts, plan, sql, fingerprint: analyzed.fingerprint };
+      if (
+        (session.inTransaction || statements.length > 1) &&
+        facts.kind === 'write' &&
+        plan.type !== 'error'
+      ) {
+        // A binary parameter of unknown type decodes to null: unknown, not SQL NULL.
+        const known = (ref: ValueRef) =>
+          ref.kind === 'param' && bind && bind.values[ref.index - 1] != null && params[ref.index - 1] == null
+            ? undefined
+            : resolve(ref);
+        const note = compensationFor(facts, known, view.dataTypes);
+        if (note) out.compensation = note;
+      }
+      return out;
     });
   }
 

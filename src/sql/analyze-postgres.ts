@@ -281,6 +281,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
     }
     case 'MergeStmt':
       facts.kind = 'write';
+      facts.merge = true;
       return facts;
     case 'CopyStmt':
       facts.kind = 'utility';

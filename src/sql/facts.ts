@@ -222,6 +222,8 @@ export interface StatementFacts {
   locking: boolean;
   /** WITH x AS (INSERT/UPDATE/DELETE ...). */
   modifyingCte: boolean;
+  /** A MERGE statement (a compensating template cannot name its kind). */
+  merge?: boolean;
   /** Every function called anywhere (lower-cased, without schema). The router applies the
    *  configurable write-function list (nextval, setval, ...) to it, so the cache stays valid
    *  when that list changes. */

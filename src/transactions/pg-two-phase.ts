@@ -48,7 +48,7 @@ export function sqlText(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-function check(result: SimpleResult): SimpleResult {
+export function check(result: SimpleResult): SimpleResult {
   if (result.error) throw new PgStatementError(result.error.code, result.error.message);
   return result;
 }

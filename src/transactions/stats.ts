@@ -16,6 +16,10 @@ export class TwoPhaseStats {
   /** Transactions in doubt after the last recovery pass, and the oldest one's age per shard (seconds). */
   inDoubt = 0;
   readonly oldestInDoubtByShard = new Map<string, number>();
+  /** Compensate mode: transactions finished, by outcome (compensated, failed, committed, aborted). */
+  readonly compensations = new Map<string, number>();
+  /** Compensate mode: a shard lost during COMMIT (the client got 08007; recovery decided). */
+  compensationUnknown = 0;
   /** The last pass of each recovery (one per protocol), which the two figures above add up. */
   private readonly bySource = new Map<string, Array<{ gid: string; shard: string; ageSeconds: number }>>();
   private resolveHistogram: Histogram | null = null;
@@ -50,6 +54,16 @@ export class TwoPhaseStats {
       () => this.recoveredCommits + this.recoveredAborts,
     );
     const stats = this;
+    new Counter({
+      name: 'shardgate_compensations_total',
+      help: 'Compensate-mode transactions that failed on a shard after another committed (or whose commit was in doubt), by outcome: compensated, failed, committed, aborted.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [outcome, n] of stats.compensations) this.inc({ outcome }, n);
+      },
+    });
     new Gauge({
       name: 'shardgate_2pc_in_doubt',
       help: 'Prepared transactions waiting for recovery (as of the last recovery pass).',
@@ -98,6 +112,10 @@ export class TwoPhaseStats {
       }
     }
     this.inDoubt = gids.size;
+  }
+
+  countCompensation(outcome: string): void {
+    this.compensations.set(outcome, (this.compensations.get(outcome) ?? 0) + 1);
   }
 
   observeResolve(seconds: number): void {

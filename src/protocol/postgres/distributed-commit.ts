@@ -11,6 +11,7 @@ import {
   DefiniteFailure,
   type Participant,
 } from '../../transactions/two-phase.js';
+import { commitCompensating, compensationsOf } from './compensating-commit.js';
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
@@ -80,7 +81,9 @@ export async function endAcrossShards(
   }
   cycle.committingAcrossShards = true;
   try {
-    await commitAcrossShards(cycle, writers, responder);
+    const compensations = compensationsOf(cycle, writers);
+    if (compensations) await commitCompensating(cycle, writers, compensations, responder);
+    else await commitAcrossShards(cycle, writers, responder);
   } finally {
     cycle.endCrossShardCommit();
   }
@@ -138,7 +141,7 @@ async function commitAcrossShards(
  * no right on the log table, and another database holds no log; the log then writes the decision
  * on its own connection and this participant is prepared like the others.
  */
-function carriesDecision(cycle: QueryCycle, binding: ServerBinding): boolean {
+export function carriesDecision(cycle: QueryCycle, binding: ServerBinding): boolean {
   const topology = cycle.services.topology;
   const server = topology.server(binding.serverName);
   return !!server && topology.poolFor(server, cycle.session.backend, cycle.state.database) === server.pool;
@@ -224,7 +227,7 @@ function pgCarrier(cycle: QueryCycle, binding: ServerBinding): DecisionCarrier {
 }
 
 /** The transaction is over on every participant: the session is idle, its connections go back. */
-function finishTransaction(cycle: QueryCycle, bindings: ServerBinding[], committed: boolean): void {
+export function finishTransaction(cycle: QueryCycle, bindings: ServerBinding[], committed: boolean): void {
   const state = cycle.state;
   for (const [k, v] of state.pendingSettings) {
     if (!committed) continue;

@@ -8,6 +8,7 @@ import type { GateParticipant } from '../../migration/cutover-gate.js';
 import type { Plan, RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
@@ -61,6 +62,8 @@ export class QueryCycle implements GateParticipant {
   private serverStandardStrings = 'on';
   /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
   readonly wroteOn = new Set<string>();
+  /** What undoes each write of the open transaction (crossShard: compensate). */
+  readonly compensations = new TransactionCompensations();
   /** Servers of the open cross-shard transaction that have its lock_timeout. */
   private readonly lockTimeoutOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
@@ -267,8 +270,10 @@ export class QueryCycle implements GateParticipant {
       responder.fail(toShardgateError(err), this.state.txStatus);
       return;
     }
-    if (this.state.txStatus !== 'I' || this.state.deferredBegin || statements.length > 1)
+    if (this.state.txStatus !== 'I' || this.state.deferredBegin || statements.length > 1) {
       this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
+      this.compensations.note(statements);
+    }
     try {
       this.services.resultCache?.beforeUnit(this.state, statements);
       if (this.pendingCutoverError) {
@@ -342,6 +347,7 @@ export class QueryCycle implements GateParticipant {
       if (this.state.txStatus === 'I' && !this.state.deferredBegin) {
         if (this.writingOn) this.stopWriting();
         this.wroteOn.clear();
+        this.compensations.clear();
         this.lockTimeoutOn.clear();
         this.crossShardRefusedBy = null;
       }

@@ -9,6 +9,7 @@ import type { ShardgateConfig } from '../../config/schema.js';
 import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
+import type { CompensatingCoordinator } from '../../transactions/compensating.js';
 import type { PgDecisionLog } from '../../transactions/pg-two-phase.js';
 import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { PgClientSession } from './client-session.js';
@@ -42,6 +43,8 @@ export interface SessionServices {
   twoPhase?: TwoPhaseCoordinator;
   /** Where two-phase decisions are written (a participant on its server carries the decision). */
   twoPhaseLog?: PgDecisionLog;
+  /** Compensate mode of data types with crossShard: compensate (src/transactions/compensating.ts). */
+  compensating?: CompensatingCoordinator;
   /** The result cache (src/cache/), when observability and the proxy set one up. */
   resultCache?: PgResultCache;
   onSessionClosed(session: PgClientSession): void;

@@ -1,0 +1,121 @@
+// COMMIT of a PostgreSQL transaction that wrote on several shards in compensate mode: every
+// data type it wrote chose crossShard: compensate and every write has a compensating statement
+// (src/transactions/compensation-notes.ts). Each shard commits on its own, no PREPARE; the
+// coordinator (src/transactions/compensating.ts) undoes committed shards when a later one fails.
+import { ShardgateError } from '../../errors.js';
+import type { CompensateOutcome, CompensatingParticipant } from '../../transactions/compensating.js';
+import { commitMarkSql } from '../../transactions/pg-compensation-store.js';
+import { DefiniteFailure } from '../../transactions/two-phase.js';
+import { carriesDecision, finishTransaction } from './distributed-commit.js';
+import type { LocalResponder } from './local-responder.js';
+import type { QueryCycle } from './query-cycle.js';
+import type { ServerBinding } from './server-binding.js';
+
+/**
+ * Each writer's compensating statements when the transaction may commit in compensate mode;
+ * null: two-phase commit (a write without a compensation, a session that asked for two_phase,
+ * or a writer on another identity than the service one, which the marks and compensations use).
+ */
+export function compensationsOf(
+  cycle: QueryCycle,
+  writers: readonly ServerBinding[],
+): Map<string, string[]> | null {
+  if (!cycle.services.compensating || cycle.state.context.crossShardTwoPhase) return null;
+  const found = cycle.compensations.forServers(writers.map((w) => w.serverName));
+  if (!(found instanceof Map)) {
+    cycle.services.log.debug({ reason: found.reason }, 'cross-shard commit uses two-phase commit');
+    return null;
+  }
+  if (!writers.every((w) => carriesDecision(cycle, w))) return null;
+  return found;
+}
+
+export async function commitCompensating(
+  cycle: QueryCycle,
+  writers: ServerBinding[],
+  compensations: Map<string, string[]>,
+  responder: LocalResponder,
+): Promise<void> {
+  const coordinator = cycle.services.compensating!;
+  let outcome: CompensateOutcome;
+  try {
+    await coordinator.store.ready(writers.map((w) => w.serverName));
+    outcome = await coordinator.commit(
+      writers.map((w) => participant(cycle, w, compensations.get(w.serverName) ?? [])),
+    );
+  } catch (err) {
+    // The log could not record the transaction: nothing was committed yet.
+    await Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK')));
+    outcome = {
+      kind: 'aborted',
+      id: '',
+      detail: `the compensation log is unavailable: ${(err as Error).message}`,
+    };
+  }
+  finishTransaction(cycle, writers, outcome.kind === 'committed');
+  switch (outcome.kind) {
+    case 'committed':
+      responder.complete('COMMIT', cycle);
+      return;
+    case 'aborted':
+      responder.fail(new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail }), 'I');
+      return;
+    case 'compensated':
+      responder.fail(
+        new ShardgateError('COMPENSATED', {
+          id: outcome.id,
+          detail: outcome.detail,
+          committed: outcome.committed.join(', '),
+        }),
+        'I',
+      );
+      return;
+    case 'failed':
+    case 'pending':
+      responder.fail(
+        new ShardgateError('COMPENSATION_INCOMPLETE', {
+          id: outcome.id,
+          detail: outcome.detail,
+          committed: outcome.committed.join(', '),
+          state: outcome.kind === 'failed' ? 'failed' : 'still to run (recovery retries it)',
+        }),
+        'I',
+      );
+      return;
+    case 'unknown':
+      responder.fail(
+        new ShardgateError('COMPENSATE_OUTCOME_UNKNOWN', { id: outcome.id, detail: outcome.detail }),
+        'I',
+      );
+  }
+}
+
+function participant(
+  cycle: QueryCycle,
+  binding: ServerBinding,
+  compensations: string[],
+): CompensatingParticipant {
+  return {
+    server: binding.serverName,
+    shard: binding.shard,
+    compensations,
+    async commitWithMark(id) {
+      // read_your_writes: the commit's WAL position rides along (as two-phase commit's carrier).
+      const probe = cycle.services.topology.hasReplicas(binding.shard);
+      const r = await binding.runInternal(
+        `${commitMarkSql(id)}; COMMIT${probe ? '; SELECT pg_catalog.pg_current_wal_lsn()::text' : ''}`,
+      );
+      if (r.error) {
+        await binding.runInternal('ROLLBACK').catch(() => undefined);
+        throw new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
+      }
+      if (!probe && r.tag !== 'COMMIT')
+        throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
+      const lsn = probe ? r.rows[0]?.[0] : undefined;
+      if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
+    },
+    async rollback() {
+      await binding.runInternal('ROLLBACK');
+    },
+  };
+}

@@ -1,0 +1,305 @@
+// Compensate mode on real PostgreSQL servers: a data type with crossShard: compensate commits
+// each shard on its own; when the second shard fails at COMMIT (a deferred constraint trigger)
+// after the first committed, the first is undone by the declared compensating statement exactly
+// once, one event goes to the webhook, the outcome is in /api/transactions and the metric; a
+// proxy killed after the first commit leaves a record that the next proxy compensates once; and
+// a further proxy on the same state runs nothing again.
+import http from 'node:http';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { startProxy } from '../../src/proxy.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
+
+const TOKEN = 'compensate-admin-token';
+const FIRST_ID = 8_000_000;
+// A compensation that also counts its runs (sg_comp_runs has no key: a second run shows).
+const UNDO_INSERT =
+  'DELETE FROM balances WHERE id = :id AND user_id = :user_id; INSERT INTO sg_comp_runs (id) VALUES (:id)';
+
+let fx: ProxyFixture;
+let s0: string;
+let s1: string;
+let userOn0: number;
+let userOn1: number;
+let webhook: http.Server;
+const events: Array<{ labels: Record<string, string>; annotations: Record<string, string> }> = [];
+
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
+
+async function one<T>(server: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = await fx.direct(server);
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+const rowsWithId = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM balances WHERE id = $1', [id])).length;
+const runsOf = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM sg_comp_runs WHERE id = $1', [id])).length;
+const compensationEvents = () => events.filter((e) => e.labels.alertname === 'ShardgateCompensation');
+
+interface Record_ {
+  id: string;
+  state: string;
+  compensate: string[];
+  announced: boolean;
+}
+async function compensations(adminPort: number): Promise<Record_[]> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/transactions`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { compensations: Record_[] }).compensations;
+}
+
+async function metric(adminPort: number, line: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.split(' ')[1]) : 0;
+}
+
+/** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
+async function failingTransfer(c: pg.Client, id: number): Promise<unknown> {
+  await c.query('BEGIN');
+  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
+  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 1, userOn1]);
+  return c.query('COMMIT').then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
+
+beforeAll(async () => {
+  webhook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      events.push(...(JSON.parse(body) as typeof events));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
+  const hookPort = (webhook.address() as { port: number }).port;
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 0,
+    overrides: {
+      admin: { token: TOKEN },
+      // Recovery of the in-process proxy runs once at start; the tests call its passes.
+      transactions: { recoveryIntervalMs: 3_600_000, recoveryMinAgeMs: 300 },
+      observability: { alerts: { webhookUrl: `http://127.0.0.1:${hookPort}/alerts`, rules: [] } },
+      dataTypes: {
+        user_balance: { crossShard: 'compensate', compensations: { balances: { insert: UNDO_INSERT } } },
+      },
+    },
+  });
+  s0 = fx.cluster.shards[0]!.primary.name;
+  s1 = fx.cluster.shards[1]!.primary.name;
+  const firstUser = async (server: string) =>
+    Number((await one<{ user_id: string }>(server, 'SELECT min(user_id) AS user_id FROM users'))[0]!.user_id);
+  userOn0 = await firstUser(s0);
+  userOn1 = await firstUser(s1);
+  for (const server of [s0, s1]) {
+    const d = await fx.direct(server);
+    await d.query('CREATE TABLE sg_comp_runs (id bigint NOT NULL)');
+    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF;
+        IF NEW.balance = 777 THEN PERFORM pg_sleep(30); END IF;
+        IF NEW.balance = 778 THEN PERFORM pg_sleep(4); END IF;
+        RETURN NULL;
+      END $$`);
+    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER INSERT ON balances
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    await d.end();
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+  webhook?.close();
+});
+
+describe('compensate mode', () => {
+  it('commits both shards on their own when nothing fails (no prepared transaction)', async () => {
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 1)', [FIRST_ID, userOn0]);
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 1)', [FIRST_ID + 1, userOn1]);
+    await c.query('COMMIT');
+    await c.end();
+    expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
+    expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
+    expect(await one(s0, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
+    expect(await one(s1, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
+    expect(await compensations(fx.proxy.admin!.port)).toEqual([]);
+  });
+
+  it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
+    const id = FIRST_ID + 10;
+    const c = await fx.client();
+    const err = (await failingTransfer(c, id)) as { code?: string; message?: string } | null;
+    expect(err?.code).toBe('40001');
+    expect(err?.message).toMatch(/undid what committed/);
+    // The session is usable after the error.
+    expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    await c.end();
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    const admin = fx.proxy.admin!.port;
+    const [record] = await compensations(admin);
+    expect(record).toMatchObject({ state: 'compensated', compensate: [s0], announced: true });
+    expect(await metric(admin, 'shardgate_compensations_total{outcome="compensated"}')).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length >= 1);
+    expect(compensationEvents()).toHaveLength(1);
+    expect(compensationEvents()[0]!.annotations.summary).toContain(record!.id);
+  });
+
+  it("the second shard's backend terminated during its COMMIT: the first shard is compensated once", async () => {
+    const id = FIRST_ID + 40;
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
+    // 777: shard 1's commit sleeps in its deferred trigger, long enough to be terminated there.
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 777)', [id + 1, userOn1]);
+    const commit = c.query('COMMIT').then(
+      () => null,
+      (err: Error) => err,
+    );
+    await waitFor('shard 1 to be inside its COMMIT', async () => {
+      const r = await one(
+        s1,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%COMMIT%' AND wait_event = 'PgSleep'",
+      );
+      return r.length > 0;
+    });
+    expect((await commit)?.message).toMatch(/compensat/);
+    await c.end();
+    // A lost shard's outcome is decided by recovery from the commit marks; an error it answered is final at once.
+    await waitFor('the compensation', async () => {
+      await fx.proxy.compensationRecovery!.pass();
+      // Newest first: this transaction's record, not the earlier test's.
+      const [latest] = await compensations(fx.proxy.admin!.port);
+      const done = latest?.state === 'compensated' && latest.compensate.join() === s0 && latest.announced;
+      return done && (await rowsWithId(s0, id)) === 0;
+    });
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+  });
+
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
+    const id = FIRST_ID + 50;
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
+    // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 778)', [id + 1, userOn1]);
+    const commit = c.query('COMMIT').then(
+      () => null,
+      (err: Error) => err,
+    );
+    await waitFor('shard 1 to be inside its COMMIT', async () => {
+      const r = await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+      return r.length > 0;
+    });
+    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
+    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
+    const config = structuredClone(fx.config);
+    config.transactions.recoveryMinAgeMs = 0;
+    const other = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    try {
+      await other.compensationRecovery!.pass();
+    } finally {
+      await other.close();
+    }
+    expect(await commit).toBeNull();
+    await c.end();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+  });
+
+  it('SET shardgate.cross_shard = two_phase commits with two-phase commit: nothing commits anywhere', async () => {
+    const id = FIRST_ID + 20;
+    const before = compensationEvents().length;
+    const c = await fx.client();
+    await c.query('SET shardgate.cross_shard = two_phase');
+    const err = (await failingTransfer(c, id)) as { message?: string } | null;
+    expect(err?.message).toMatch(/rolled back on every shard/);
+    await c.end();
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(0);
+    expect(compensationEvents()).toHaveLength(before);
+  });
+});
+
+describe('compensate mode across a proxy crash and restarts', () => {
+  let proc: StartedProcess | null = null;
+
+  const childConfig = (): ShardgateConfig => ({
+    ...fx.config,
+    transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: 300 },
+  });
+
+  afterAll(async () => {
+    await proc?.stop();
+  });
+
+  it('killed after the first shard committed: the next proxy compensates it once; a later one runs nothing', async () => {
+    const id = FIRST_ID + 30;
+    const eventsBefore = compensationEvents().length;
+    proc = await startShardgateProcess(childConfig(), 60_000, {
+      SHARDGATE_FAILPOINT: 'compensate-after-first-commit',
+    });
+    const { default: pgModule } = await import('pg');
+    const c = new pgModule.Client({
+      host: '127.0.0.1',
+      port: proc.postgresPort,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    expect(await failingTransfer(c, id)).toBeTruthy();
+    await waitFor('the proxy to die', async () => proc!.exited() !== null);
+    expect(proc.exited()).toBe('SIGKILL');
+    await c.end().catch(() => undefined);
+    // Shard 0 committed (its row is there), shard 1's transaction died with its connection.
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+
+    proc = await startShardgateProcess(childConfig());
+    const admin = proc.adminPort;
+    await waitFor('recovery to compensate', async () =>
+      (await compensations(admin)).some((r) => r.state === 'compensated' && r.announced),
+    );
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length > eventsBefore);
+    await proc.stop();
+    proc = null;
+
+    // A proxy on the same state: its recovery passes find everything finished.
+    const again = await startProxy(fx.config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    try {
+      await again.compensationRecovery!.pass();
+      await again.compensationRecovery!.pass();
+      await again.observability?.alerts.flush();
+    } finally {
+      await again.close();
+    }
+    expect(await runsOf(s0, id)).toBe(1);
+    expect(await runsOf(s0, FIRST_ID + 10)).toBe(1);
+    await fx.proxy.observability?.alerts.flush();
+    expect(compensationEvents()).toHaveLength(eventsBefore + 1);
+  }, 180_000);
+});
