@@ -1,7 +1,7 @@
 -- Shard-key changes: an UPDATE that sets user_id to a value another shard owns moves the rows
 -- (UPDATE on the old shards, the changed rows deleted there and inserted on the new key's shard,
 -- one cross-shard transaction). 8 and 10 live on other shards than 700202 and 700204 on both 2 and
--- 3 shards (700202 also written as a string and dollar-quoted); reads by the new and the old key compare where the rows went.
+-- 3 shards (700202 also dollar-quoted); reads by the new and the old key compare where the rows went.
 INSERT INTO users (id, user_id, name, email) VALUES (910001, 8, 'key one', 'k1@example.com'), (910002, 8, 'key two', 'k2@example.com'), (910003, 10, 'key three', 'k3@example.com');
 UPDATE users SET user_id = 700202 WHERE user_id = 8 AND id = 910001;
 SELECT id, user_id, name, email, vip FROM users WHERE user_id = 700202 ORDER BY id;
