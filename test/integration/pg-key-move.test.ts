@@ -115,6 +115,18 @@ describe('an UPDATE of the shard key moves the row', () => {
     expect(await prepared()).toEqual([]);
   });
 
+  it('a named prepared statement moves rows on each execution', async () => {
+    const move =
+      'UPDATE users SET user_id = $1 WHERE user_id = $2 AND id = $3 RETURNING id::text, user_id::text';
+    for (const [i, id] of [FIRST_ID + 10, FIRST_ID + 11].entries()) {
+      await addUser(id, onS0[i]!, `named ${i}`);
+      const r = await c.query({ name: 'sg_key_move', text: move, values: [onS1[i], onS0[i], id] });
+      expect(r.rows).toEqual([{ id: String(id), user_id: String(onS1[i]) }]);
+      expect(await whereIs('users', id)).toEqual({ [s0]: null, [s1]: `${onS1[i]}/named ${i}` });
+    }
+    expect(await prepared()).toEqual([]);
+  });
+
   it('several rows from several shards; rows already on the new shard just update', async () => {
     await addUser(FIRST_ID + 3, onS0[2]!, 'a');
     await addUser(FIRST_ID + 4, onS1[2]!, 'b');

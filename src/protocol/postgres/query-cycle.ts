@@ -21,7 +21,7 @@ import { pipelineable } from './mux-lane.js';
 import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
 import type { SessionServices } from './services.js';
-import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
+import { serverStatementName, TRACKED_STARTUP_PARAMETERS } from './session-state.js';
 import { FE, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
@@ -516,6 +516,18 @@ export class QueryCycle implements GateParticipant {
       );
     }
     return out;
+  }
+
+  /** A Parse answered by shardgate itself: later Binds find the statement as if a server had it. */
+  rememberParse(p: { name: string; query: string; paramTypes: number[] }): void {
+    if (p.name === '') this.unnamed = { sql: p.query, paramTypes: p.paramTypes };
+    else
+      this.state.prepared.set(p.name, {
+        clientName: p.name,
+        serverName: serverStatementName(p.query, p.paramTypes),
+        sql: p.query,
+        paramTypes: p.paramTypes,
+      });
   }
 
   /** Prepared statements per session are bounded (each holds its text in memory). */

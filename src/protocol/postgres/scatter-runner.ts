@@ -170,9 +170,12 @@ export function answerClient(
   } else {
     for (const frame of unit.frames) {
       switch (frame.type) {
-        case FE.Parse:
+        case FE.Parse: {
+          // The statement ran here, not through a binding: the session learns it as a binding would.
+          cycle.rememberParse(decodeParse(frame.bytes));
           out.push(encodeParseComplete());
           break;
+        }
         case FE.Bind:
           out.push(encodeBindComplete());
           break;
