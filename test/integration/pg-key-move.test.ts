@@ -219,6 +219,17 @@ describe('what is refused (0A000), nothing moved', () => {
     expect(await whereIs('temp_data', id)).toEqual({ [s0]: `${onS0[0]}/`, [s1]: null });
   });
 
+  it('a session whose extra_float_digits would round floats on the way', async () => {
+    const id = FIRST_ID + 12;
+    await addUser(id, onS0[0]!, 'float');
+    await c.query('SET extra_float_digits = 0');
+    await expect(
+      c.query(`UPDATE users SET user_id = ${onS1[0]} WHERE user_id = ${onS0[0]} AND id = ${id}`),
+    ).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('extra_float_digits') });
+    await c.query('RESET extra_float_digits');
+    expect(await whereIs('users', id)).toEqual({ [s0]: `${onS0[0]}/float`, [s1]: null });
+  });
+
   it('a data type whose crossShard policy refuses', async () => {
     const id = FIRST_ID + 9;
     await c.query('INSERT INTO likes (id, user_id) VALUES ($1, $2)', [id, onS0[0]]);

@@ -8,7 +8,8 @@
 //      RETURNING every column;
 //   3. those rows are inserted on the owner, values passed back as the server's own text.
 // The client gets step 1's answer (`UPDATE n`, its RETURNING rows). Tables where delete + insert
-// differs from an update (triggers, foreign keys, rules, generated columns, inheritance) are refused.
+// differs from an update (triggers, foreign keys, rules, generated columns, inheritance) are
+// refused, and so is a session whose extra_float_digits would round floats in the text.
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags } from '../../executor/command-tags.js';
@@ -156,17 +157,23 @@ async function refuseUnmovableTable(binding: ServerBinding, table: string): Prom
   EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contype = 'f' AND (k.conrelid = c.oid OR k.confrelid = c.oid)),
   EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'),
   EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''),
-  EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind <> 'p' AND (i.inhparent = c.oid OR i.inhrelid = c.oid))
+  EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relkind <> 'p' AND (i.inhparent = c.oid OR i.inhrelid = c.oid)),
+  pg_catalog.current_setting('extra_float_digits')::int < 1
 FROM (SELECT pg_catalog.to_regclass(${sqlString(quoteIdent(table))})::oid AS oid) c WHERE c.oid IS NOT NULL`);
   if (r.error) throw new StepFailed(encodeErrorResponse({ severity: 'ERROR', ...r.error }));
   const row = r.rows[0];
   // No such table: the UPDATE itself says so.
   if (!row) return;
+  // The rows travel as the server's text: below 1, float values would lose digits on the way.
+  if (row[5] === 't')
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: `moving ${table} rows to another shard with extra_float_digits below 1 (floats would lose digits; SET extra_float_digits = 1 first)`,
+    });
   const reasons = ['triggers', 'foreign keys', 'rules', 'generated columns', 'inheritance'];
   const found = reasons.filter((_, i) => row[i] === 't');
   if (found.length > 0)
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
-      detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update; DELETE the rows and INSERT them with the new key in one transaction`,
+      detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update (DELETE the rows and INSERT them with the new key in one transaction instead)`,
     });
 }
 
