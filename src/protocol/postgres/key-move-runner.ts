@@ -48,6 +48,8 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
   const sources = plan.sources.map((t) => bindings.get(t.server)!);
   const began: ServerBinding[] = [];
   let sent = false;
+  let outcome: 'ok' | 'error' = 'error';
+  const started = performance.now();
   try {
     await refuseUnmovableTable(owner, plan.table);
     sent = true;
@@ -89,6 +91,7 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
       wholeRows: [],
       tag: combineCommandTags(updates.map((r) => r.tags.at(-1) ?? '')),
     });
+    outcome = 'ok';
   } catch (err) {
     if (implicit) await Promise.allSettled(began.map((b) => b.runInternal('ROLLBACK')));
     else if (sent) {
@@ -100,6 +103,25 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
     cycle.session.write(Buffer.concat([err.raw, encodeReadyForQuery(state.txStatus)]));
   } finally {
     for (const b of bindings.values()) cycle.afterUnit(b);
+    // One event per server of the move, as for the parts of a multi-shard statement.
+    const latencySeconds = (performance.now() - started) / 1000;
+    [...bindings.values()].forEach((b, part) => {
+      cycle.services.observer.onStatement({
+        protocol: 'postgres',
+        shard: b.shard,
+        server: b.serverName,
+        role: 'primary',
+        kind: statement.facts.kind,
+        outcome,
+        latencySeconds,
+        level: plan.level,
+        keys: plan.keys,
+        scatter: bindings.size > 1,
+        tables: statement.facts.tables,
+        fingerprint: statement.fingerprint,
+        part,
+      });
+    });
   }
 }
 
