@@ -190,6 +190,25 @@ describe('an UPDATE of the shard key moves the row', () => {
   });
 });
 
+describe('inside a transaction, failures and refusals', () => {
+  it('a move failing on the new shard fails the transaction everywhere; ROLLBACK leaves everything as it was', async () => {
+    const id = FIRST_ID + 13;
+    await addUser(id, onS0[1]!, 'tx-old');
+    await addUser(id, onS1[1]!, 'tx-new');
+    await c.query('BEGIN');
+    await c.query(`UPDATE users SET name = 'tx-changed' WHERE user_id = ${onS0[1]} AND id = ${id}`);
+    await expect(
+      c.query(`UPDATE users SET user_id = ${onS1[1]} WHERE user_id = ${onS0[1]} AND id = ${id}`),
+    ).rejects.toMatchObject({ code: '23505' });
+    await expect(c.query(`SELECT 1 FROM users WHERE user_id = ${onS0[1]}`)).rejects.toMatchObject({
+      code: '25P02',
+    });
+    await c.query('ROLLBACK');
+    expect(await whereIs('users', id)).toEqual({ [s0]: `${onS0[1]}/tx-old`, [s1]: `${onS1[1]}/tx-new` });
+    expect(await prepared()).toEqual([]);
+  });
+});
+
 describe('what is refused (0A000), nothing moved', () => {
   it('a new key computed from the row', async () => {
     await expect(
@@ -217,6 +236,22 @@ describe('what is refused (0A000), nothing moved', () => {
       c.query(`UPDATE temp_data SET user_id = ${onS1[0]} WHERE user_id = ${onS0[0]} AND id = ${id}`),
     ).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('triggers') });
     expect(await whereIs('temp_data', id)).toEqual({ [s0]: `${onS0[0]}/`, [s1]: null });
+  });
+
+  it('refused inside a transaction: the transaction fails as on any error, ROLLBACK ends it', async () => {
+    await c.query('BEGIN');
+    await c.query(`SELECT 1 FROM temp_data WHERE user_id = ${onS0[0]}`);
+    await expect(
+      c.query(
+        `UPDATE temp_data SET user_id = ${onS1[0]} WHERE user_id = ${onS0[0]} AND id = ${FIRST_ID + 8}`,
+      ),
+    ).rejects.toMatchObject({ code: '0A000' });
+    await expect(c.query(`SELECT 1 FROM temp_data WHERE user_id = ${onS0[0]}`)).rejects.toMatchObject({
+      code: '25P02',
+    });
+    await c.query('ROLLBACK');
+    expect(await whereIs('temp_data', FIRST_ID + 8)).toEqual({ [s0]: `${onS0[0]}/`, [s1]: null });
+    expect(await prepared()).toEqual([]);
   });
 
   it('a session whose extra_float_digits would round floats on the way', async () => {

@@ -51,8 +51,13 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
   let outcome: 'ok' | 'error' = 'error';
   const started = performance.now();
   try {
-    await refuseUnmovableTable(owner, plan.table);
+    // From here a statement that fails fails the session's transaction (the catalog query too).
     sent = true;
+    const refusal = await unmovableTable(owner, plan.table);
+    if (refusal) {
+      sent = false;
+      throw refusal;
+    }
     await joinTransaction(cycle, [...bindings.values()], implicit, began);
     const budget = () => {
       const { maxMergeRows, maxMergeBytes } = cycle.services.topology.view().routing;
@@ -172,8 +177,8 @@ async function joinTransaction(
   }
 }
 
-/** Refuses (0A000) a table where deleting and inserting a row is not the same as updating it. */
-async function refuseUnmovableTable(binding: ServerBinding, table: string): Promise<void> {
+/** The refusal (0A000) of a table where deleting and inserting a row is not the same as updating it. */
+async function unmovableTable(binding: ServerBinding, table: string): Promise<ShardgateError | null> {
   const r = await binding.runInternal(`SELECT
   EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal),
   EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contype = 'f' AND (k.conrelid = c.oid OR k.confrelid = c.oid)),
@@ -185,18 +190,18 @@ FROM (SELECT pg_catalog.to_regclass(${sqlString(quoteIdent(table))})::oid AS oid
   if (r.error) throw new StepFailed(encodeErrorResponse({ severity: 'ERROR', ...r.error }));
   const row = r.rows[0];
   // No such table: the UPDATE itself says so.
-  if (!row) return;
+  if (!row) return null;
   // The rows travel as the server's text: below 1, float values would lose digits on the way.
   if (row[5] === 't')
-    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+    return new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `moving ${table} rows to another shard with extra_float_digits below 1 (floats would lose digits; SET extra_float_digits = 1 first)`,
     });
   const reasons = ['triggers', 'foreign keys', 'rules', 'generated columns', 'inheritance'];
   const found = reasons.filter((_, i) => row[i] === 't');
-  if (found.length > 0)
-    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
-      detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update (DELETE the rows and INSERT them with the new key in one transaction instead)`,
-    });
+  if (found.length === 0) return null;
+  return new ShardgateError('FEATURE_NOT_SUPPORTED', {
+    detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update (DELETE the rows and INSERT them with the new key in one transaction instead)`,
+  });
 }
 
 /** The rows now carrying the new key on a shard that does not own it, deleted with every column. */
