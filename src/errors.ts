@@ -349,7 +349,7 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which shardgate does not do as an UPDATE; in one transaction, DELETE the rows and INSERT them with the new key (the transaction may span both shards)',
+      'setting {table}.{column} (the shard key) to {value} would move rows to another shard, which {why}; in one transaction, DELETE the rows and INSERT them with the new key (the transaction may span both shards)',
   },
   ID_FILL_IN_TRANSACTION: {
     sqlstate: '0A000',

@@ -32,10 +32,6 @@ export const KNOWN_FAILURES: KnownFailure[] = [
       /\b(in|exists)\s*\(\s*select\b/.test(squash(sql)) && !/user_id = \w+\.user_id/.test(squash(sql)),
   },
   {
-    owner: 'planner #10: UPDATE that changes the shard key leaves the row on its old shard',
-    matches: (sql) => /^update \w+ set (.*, )?user_id =/.test(squash(sql)),
-  },
-  {
     owner: 'planner #10: ids are not unique across shards (a duplicate id on another shard is accepted)',
     matches: (sql) => /^insert into \w+ .*-- dup-id$/.test(squash(sql)),
   },

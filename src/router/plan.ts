@@ -136,6 +136,23 @@ export interface JoinPlan extends PlanBase {
   colocatedBy: string;
 }
 
+/**
+ * An UPDATE that sets the shard key to a value owned by another shard (planner-key-change.ts):
+ * the UPDATE runs on `sources`; on each source that is not the owner, the rows it changed are
+ * deleted and inserted on `owner`, all in one cross-shard transaction (two-phase commit).
+ */
+export interface KeyMovePlan extends PlanBase {
+  type: 'key-move';
+  table: string;
+  column: string;
+  /** The new shard-key value, as text. */
+  value: string;
+  /** The primary of the shard that owns the new value. */
+  owner: RouteTarget;
+  /** The primaries the UPDATE runs on (the shards its WHERE clause needs). */
+  sources: RouteTarget[];
+}
+
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
@@ -154,7 +171,14 @@ export interface ErrorPlan extends PlanBase {
   params: Record<string, string | number>;
 }
 
-export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan | JoinPlan;
+export type Plan =
+  | SinglePlan
+  | ScatterPlan
+  | SplitInsertPlan
+  | LocalPlan
+  | ErrorPlan
+  | JoinPlan
+  | KeyMovePlan;
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {

@@ -19,7 +19,7 @@ import {
 } from './planner-context.js';
 import { planInsert } from './planner-insert.js';
 import { broadcastJoin } from './planner-join.js';
-import { keyChangeRefusal } from './planner-key-change.js';
+import { keyChange } from './planner-key-change.js';
 import {
   classifyTables,
   homeOf,
@@ -157,7 +157,11 @@ export function planData(pc: PlanContext): Plan {
   const demand = shardDemand(pc, sets);
   if ('type' in demand)
     return demand.code === 'JOIN_NOT_COLOCATED' ? broadcastJoin(pc, demand, write) : demand;
-  const moved = write ? keyChangeRefusal(pc, demand.shards) : null;
+  // A plain UPDATE of one table (no INSERT ... ON CONFLICT) may move rows to another shard.
+  const movable = facts.kind === 'write' && !facts.insert;
+  const moved = write
+    ? keyChange(pc, { shards: demand.shards, keyUnknown: !!demand.keyUnknown }, movable)
+    : null;
   if (moved) return moved;
   if (demand.shards.length === 1)
     return singlePlan(pc, shardByName(topology, demand.shards[0]!)!, write, level);

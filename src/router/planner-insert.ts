@@ -3,7 +3,7 @@
 import type { InsertShape } from '../sql/facts.js';
 import type { Plan, SplitInsertPlan } from './plan.js';
 import { crossShard, errorPlan, type PlanContext, singlePlan, withBase } from './planner-context.js';
-import { keyChangeRefusal } from './planner-key-change.js';
+import { keyChange } from './planner-key-change.js';
 import { resolveShard } from './sharding/resolve.js';
 import { classify } from './table-routing.js';
 
@@ -60,10 +60,7 @@ export function planInsert(pc: PlanContext, insert: InsertShape): Plan | null {
   pc.base.reasons.push(
     `insert ${insert.rows.length} row(s) into ${table} -> ${shards.map((s) => s.name).join(', ')}`,
   );
-  const moved = keyChangeRefusal(
-    pc,
-    shards.map((s) => s.name),
-  );
+  const moved = keyChange(pc, { shards: shards.map((s) => s.name), keyUnknown: false }, false);
   if (moved) return moved;
   // The table's id column omitted: shardgate writes the ids into the text (a split INSERT, one
   // part per shard, runs outside a transaction).

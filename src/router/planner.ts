@@ -16,7 +16,8 @@
 //   or on one shard when key values pin them all to it; otherwise JOIN_NOT_COLOCATED. A sharded
 //   table joined with an unsharded table works only when all of it is on the default shard.
 // - Writes: UPDATE/DELETE whose key values are known run on exactly those primaries (outside a
-//   transaction); assigning a shard key that would move a row is SHARD_KEY_UPDATE.
+//   transaction); an UPDATE assigning a shard key another shard owns is a key-move (the rows move
+//   in one cross-shard transaction) where possible, else SHARD_KEY_UPDATE (planner-key-change.ts).
 // - DDL on sharded or reference tables runs on every primary (their schema must stay alike);
 //   other DDL runs on the default shard.
 // - Hints: `shard=` forces the shard (UNKNOWN_SHARD when absent), `role=` the server role for

@@ -1,7 +1,8 @@
 // Writes that assign a shard key (SQL in, plan out through the real analyzers and planner on the
 // demo topology: user 1 -> s1, 2 and 4 -> s0): a row never stays on a shard its new key does not
-// map to. Until rows can move between shards, such a write is refused with 0A000, unless the new
-// value is owned by the one shard the statement runs on.
+// map to. Where the front end moves rows (PostgreSQL) and cross-shard transactions are allowed, an
+// UPDATE to a known value another shard owns is planned as a move; otherwise, or when the move
+// could not be exact, it is refused with 0A000 (unless the new value stays on the one shard).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Router } from '../../src/router/router.js';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
@@ -71,6 +72,59 @@ describe('UPDATE of the shard key', () => {
       code: 'SHARD_KEY_UPDATE',
       params: { table: 'users', column: 'user_id', value: '700202' },
     });
+  });
+});
+
+describe('UPDATE of the shard key where rows can move (PostgreSQL, crossShard: two_phase)', () => {
+  const moving = (options: Parameters<typeof routingSession>[0] = {}) =>
+    routingSession({ movesRows: true, crossShardTransactions: true, ...options });
+  const planned = (
+    sql: string,
+    options: Parameters<typeof routingSession>[0] = {},
+    params: string[] = [],
+  ) => {
+    const p = pg.planWithValues(sql, moving(options), params)[0]!.plan;
+    if (p.type === 'key-move')
+      return `move ${p.sources.map((t) => t.shard).join(',')} -> ${p.owner.shard} (${p.table}.${p.column} = ${p.value})`;
+    if (p.type === 'error') return `error ${p.code}: ${p.params.why ?? ''}`;
+    return p.type === 'single' ? `single ${p.target.shard}` : p.type;
+  };
+
+  it.each([
+    ['UPDATE users SET user_id = 1 WHERE user_id = 2', 'move s0 -> s1 (users.user_id = 1)'],
+    [
+      "UPDATE users SET name = 'x', user_id = $1 WHERE user_id = $2 RETURNING *",
+      'move s0 -> s1 (users.user_id = 1)',
+      ['1', '2'],
+    ],
+    ['UPDATE users SET user_id = 1 WHERE user_id IN (1, 2)', 'move s1,s0 -> s1 (users.user_id = 1)'],
+    ['UPDATE users SET user_id = 4 WHERE user_id = 2', 'single s0'],
+  ] as Array<[string, string, string[]?]>)('%s -> %s', (sql, want, params) => {
+    expect(planned(sql, {}, params).replace('s0,s1 ->', 's1,s0 ->')).toBe(want);
+  });
+
+  it.each([
+    ['UPDATE users SET user_id = user_id + 1 WHERE user_id = 2', 'constant or a parameter'],
+    ["UPDATE users SET user_id = 1 WHERE name = 'x'", 'found by their current key'],
+    [
+      'UPDATE users SET user_id = 1 FROM posts WHERE posts.user_id = users.user_id AND users.user_id = 2',
+      'reads other tables',
+    ],
+    ['INSERT INTO users (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = 1', 'an upsert'],
+  ])('refused: %s (%s)', (sql, why) => {
+    const got = planned(sql);
+    expect(got).toMatch(/^error SHARD_KEY_UPDATE/);
+    expect(got).toContain(why);
+  });
+
+  it('refused where the crossShard policy refuses: config, session, data type', () => {
+    const sql = 'UPDATE users SET user_id = 1 WHERE user_id = 2';
+    expect(planned(sql, { crossShardTransactions: false })).toContain('transactions.crossShard refuses');
+    expect(planned(sql, { context: { crossShardRefused: true } })).toContain('this session');
+    expect(planned(sql, { inTransaction: true, crossShardRefusedBy: 'data type user_likes' })).toContain(
+      'data type user_likes refuses',
+    );
+    expect(outcome(pg, sql)).toBe('error SHARD_KEY_UPDATE');
   });
 });
 

@@ -48,7 +48,10 @@ const GROUPS: Record<string, { topology?: () => TopologyView; cases: Record<stri
   },
   'key-writes': {
     cases: {
-      'shard key moved to another shard: refused': 'UPDATE users SET user_id = 700202 WHERE user_id = 700003',
+      'shard key moved to another shard: the rows move':
+        'UPDATE users SET user_id = 700202 WHERE user_id = 700003',
+      'shard key set to an expression: refused':
+        'UPDATE users SET user_id = user_id + 1 WHERE user_id = 700003',
       'shard key kept on its shard': 'UPDATE users SET user_id = 4 WHERE user_id = 2',
       'known keys on two shards: one statement per owning primary':
         "UPDATE users SET name = 'x' WHERE user_id IN (1, 2, 3)",
@@ -72,6 +75,9 @@ beforeAll(async () => {
   analyzer = await QueryAnalyzer.create({ cacheSize: 100 });
 });
 
+/** A PostgreSQL session's view: it moves rows, and cross-shard transactions are on (the default). */
+const pgSession = routingSession({ movesRows: true, crossShardTransactions: true });
+
 describe('golden plans from SQL', () => {
   for (const [group, { topology, cases }] of Object.entries(GROUPS)) {
     it(group, () => {
@@ -79,7 +85,7 @@ describe('golden plans from SQL', () => {
       const router = new Router(analyzer, { view: () => view });
       const entries: Record<string, GoldenEntry> = {};
       for (const [name, sql] of Object.entries(cases))
-        entries[name] = { statement: sql, plan: router.planSimple(sql, routingSession())[0]!.plan };
+        entries[name] = { statement: sql, plan: router.planSimple(sql, pgSession)[0]!.plan };
       const actual = renderGroup(entries);
       expect(actual).toEqual(goldenGroup(group, actual));
     });

@@ -169,6 +169,9 @@ export class PreparedStatements {
         table: plan.table,
         detail: 'a prepared statement (send it as a plain query, COM_QUERY)',
       });
+    // The MySQL front end does not set movesRows: the planner refuses shard-key moves for it.
+    if (plan.type === 'key-move')
+      throw new ShardgateError('INTERNAL', { detail: 'a shard-key move on MySQL' });
     if (plan.type === 'local') {
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
         detail:

@@ -79,26 +79,51 @@ export async function endAcrossShards(
     state.transactionServer = keep.serverName;
     return 'replan';
   }
-  cycle.committingAcrossShards = true;
-  try {
-    const compensations = compensationsOf(cycle, writers);
-    if (compensations) await commitCompensating(cycle, writers, compensations, responder);
-    else await commitAcrossShards(cycle, writers, responder);
-  } finally {
-    cycle.endCrossShardCommit();
+  const compensations = compensationsOf(cycle, writers);
+  if (compensations) {
+    cycle.committingAcrossShards = true;
+    try {
+      await commitCompensating(cycle, writers, compensations, responder);
+    } finally {
+      cycle.endCrossShardCommit();
+    }
+    return 'done';
   }
+  const failure = twoPhaseFailure(await commitWriters(cycle, writers));
+  if (failure) responder.fail(failure, 'I');
+  else responder.complete('COMMIT', cycle);
   return 'done';
 }
 
-/** Two-phase commit of the `writers` and the client's answer (the caller returns the connections of a client gone). */
-async function commitAcrossShards(
-  cycle: QueryCycle,
-  writers: ServerBinding[],
-  responder: LocalResponder,
-): Promise<void> {
+export type CrossShardOutcome = Awaited<
+  ReturnType<NonNullable<QueryCycle['services']['twoPhase']>['commit']>
+>;
+
+/**
+ * Two-phase commit of the `writers` (every other connection of the transaction already
+ * committed). Afterwards the transaction is over on every connection of the session, which go
+ * back to their pools (those of a client that left during it too).
+ */
+export async function commitWriters(cycle: QueryCycle, writers: ServerBinding[]): Promise<CrossShardOutcome> {
+  cycle.committingAcrossShards = true;
+  try {
+    return await commitAcrossShards(cycle, writers);
+  } finally {
+    cycle.endCrossShardCommit();
+  }
+}
+
+/** The client's error for a two-phase commit that did not commit (null: committed). */
+export function twoPhaseFailure(outcome: CrossShardOutcome): ShardgateError | null {
+  if (outcome.kind === 'committed') return null;
+  if (outcome.kind === 'aborted') return new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail });
+  return new ShardgateError('TWO_PHASE_OUTCOME_UNKNOWN', { gid: outcome.gid, detail: outcome.detail });
+}
+
+async function commitAcrossShards(cycle: QueryCycle, writers: ServerBinding[]): Promise<CrossShardOutcome> {
   const coordinator = cycle.services.twoPhase!;
   const log = cycle.services.twoPhaseLog!;
-  let outcome: Awaited<ReturnType<typeof coordinator.commit>>;
+  let outcome: CrossShardOutcome;
   try {
     // The written shard where the decision log lives commits last, with the decision in its commit.
     await log.ready();
@@ -116,23 +141,13 @@ async function commitAcrossShards(
       detail: `the decision log is unavailable: ${(err as Error).message}`,
     };
   }
-  const committed = outcome.kind === 'committed';
-  finishTransaction(cycle, writers, committed);
-  if (outcome.kind === 'committed') {
-    if (outcome.unfinished.length > 0)
-      cycle.services.log.warn(
-        { gid: outcome.gid, servers: outcome.unfinished },
-        'COMMIT PREPARED failed after the commit decision; recovery finishes it',
-      );
-    responder.complete('COMMIT', cycle);
-  } else if (outcome.kind === 'aborted') {
-    responder.fail(new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail }), 'I');
-  } else {
-    responder.fail(
-      new ShardgateError('TWO_PHASE_OUTCOME_UNKNOWN', { gid: outcome.gid, detail: outcome.detail }),
-      'I',
+  finishTransaction(cycle, writers, outcome.kind === 'committed');
+  if (outcome.kind === 'committed' && outcome.unfinished.length > 0)
+    cycle.services.log.warn(
+      { gid: outcome.gid, servers: outcome.unfinished },
+      'COMMIT PREPARED failed after the commit decision; recovery finishes it',
     );
-  }
+  return outcome;
 }
 
 /**

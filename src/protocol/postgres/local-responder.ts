@@ -132,15 +132,7 @@ export class LocalResponder {
       const r = results[Math.min(i, results.length - 1)] ?? { columns: null, rows: [], tag: 'SELECT 0' };
       switch (frame.type) {
         case FE.Parse: {
-          const p = decodeParse(frame.bytes);
-          if (p.name === '') cycle.unnamed = { sql: p.query, paramTypes: p.paramTypes };
-          else
-            cycle.state.prepared.set(p.name, {
-              clientName: p.name,
-              serverName: serverStatementName(p.query, p.paramTypes),
-              sql: p.query,
-              paramTypes: p.paramTypes,
-            });
+          cycle.rememberParse(decodeParse(frame.bytes));
           out.push(encodeParseComplete());
           break;
         }

@@ -16,12 +16,13 @@ import type { PgClientSession } from './client-session.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { runJoin } from './join-runner.js';
+import { runKeyMove } from './key-move-runner.js';
 import { LocalResponder } from './local-responder.js';
 import { pipelineable } from './mux-lane.js';
 import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
 import type { SessionServices } from './services.js';
-import { TRACKED_STARTUP_PARAMETERS } from './session-state.js';
+import { serverStatementName, TRACKED_STARTUP_PARAMETERS } from './session-state.js';
 import { FE, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
@@ -307,6 +308,17 @@ export class QueryCycle implements GateParticipant {
         await runJoin(this, unit, statements[0]!, (u) => this.runUnit(u));
         return;
       }
+      const move = plans.find((p) => p.type === 'key-move');
+      if (move) {
+        if (statements.length !== 1)
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail:
+              'an UPDATE that moves rows to another shard must be sent alone, not with other statements in one message',
+          });
+        if (await this.admitWrites(writeShards(move))) return this.runUnit(unit);
+        await runKeyMove(this, unit, statements[0]!);
+        return;
+      }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
       if (scatter) {
         if (statements.length !== 1) {
@@ -512,6 +524,18 @@ export class QueryCycle implements GateParticipant {
     return out;
   }
 
+  /** A Parse answered by shardgate itself: later Binds find the statement as if a server had it. */
+  rememberParse(p: { name: string; query: string; paramTypes: number[] }): void {
+    if (p.name === '') this.unnamed = { sql: p.query, paramTypes: p.paramTypes };
+    else
+      this.state.prepared.set(p.name, {
+        clientName: p.name,
+        serverName: serverStatementName(p.query, p.paramTypes),
+        sql: p.query,
+        paramTypes: p.paramTypes,
+      });
+  }
+
   /** Prepared statements per session are bounded (each holds its text in memory). */
   private checkPreparedLimit(adding: number): void {
     const max = this.services.config.limits.maxPreparedStatementsPerSession;
@@ -536,6 +560,7 @@ export class QueryCycle implements GateParticipant {
         ? { transactionServers: this.participantServers() }
         : {}),
       crossShardTransactions: this.crossShardAllowed,
+      movesRows: true,
       crossShardRefusedBy: this.crossShardRefusedBy,
       lastWritePositions: s.lastWritePositions,
       backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),
@@ -631,6 +656,17 @@ export class QueryCycle implements GateParticipant {
         rows: binding.rowCount,
       });
     }
+  }
+
+  /**
+   * The statement that gives a server connection of a transaction spanning shards its
+   * lock_timeout (see crossShardPreamble), once per connection; null when it has it or none is set.
+   */
+  crossShardLockTimeout(binding: ServerBinding): string | null {
+    const ms = this.services.config.transactions.lockTimeoutMs;
+    if (ms <= 0 || this.lockTimeoutOn.has(binding.serverName)) return null;
+    this.lockTimeoutOn.add(binding.serverName);
+    return `SET LOCAL lock_timeout = ${ms}`;
   }
 
   /**
@@ -764,5 +800,6 @@ function isRollback(statements: PlannedStatement[]): boolean {
 function writeShards(plan: Plan): string[] {
   if (plan.type === 'split-insert') return plan.parts.map((p) => p.target.shard);
   if (plan.type === 'scatter' && plan.write) return plan.targets.map((t) => t.shard);
+  if (plan.type === 'key-move') return [...new Set([...plan.sources, plan.owner].map((t) => t.shard))];
   return [];
 }

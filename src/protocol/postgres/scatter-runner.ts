@@ -132,9 +132,32 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
     for (const r of results) for (const row of r.rows) rows.push(row);
     tag = combineCommandTags(results.map((r) => r.tags[r.tags.length - 1] ?? ''));
   }
-  const out: Buffer[] = [];
-  for (const r of results) out.push(...r.passthrough);
-  const rowDescription = visibleFields ? encodeRowDescription(visibleFields) : null;
+  answerClient(cycle, unit, {
+    passthrough: results.flatMap((r) => r.passthrough),
+    fields: visibleFields,
+    parameterDescription: first.parameterDescription,
+    rows,
+    wholeRows,
+    tag,
+  });
+}
+
+/** One result for the client, in the unit's protocol (simple, or the extended unit's replies in order). */
+export function answerClient(
+  cycle: QueryCycle,
+  unit: Unit,
+  result: {
+    passthrough: Buffer[];
+    fields: FieldInfo[] | null;
+    parameterDescription: Buffer | null;
+    rows: Array<Array<Buffer | null>>;
+    wholeRows: Buffer[];
+    tag: string;
+  },
+): void {
+  const { rows, wholeRows, tag } = result;
+  const out: Buffer[] = [...result.passthrough];
+  const rowDescription = result.fields ? encodeRowDescription(result.fields) : null;
   const body = () => {
     for (const row of rows) out.push(encodeDataRow(row));
     for (const row of wholeRows) out.push(row);
@@ -147,14 +170,17 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
   } else {
     for (const frame of unit.frames) {
       switch (frame.type) {
-        case FE.Parse:
+        case FE.Parse: {
+          // The statement ran here, not through a binding: the session learns it as a binding would.
+          cycle.rememberParse(decodeParse(frame.bytes));
           out.push(encodeParseComplete());
           break;
+        }
         case FE.Bind:
           out.push(encodeBindComplete());
           break;
         case FE.Describe:
-          if (frame.bytes[5] === 0x53 && first.parameterDescription) out.push(first.parameterDescription);
+          if (frame.bytes[5] === 0x53 && result.parameterDescription) out.push(result.parameterDescription);
           out.push(rowDescription ?? encodeNoData());
           break;
         case FE.Execute:
@@ -202,8 +228,12 @@ function retyped(field: FieldInfo, typeOid: number): FieldInfo {
   return { ...field, typeOid, typeSize: typeOid === 701 ? 8 : -1, typeModifier: -1 };
 }
 
-function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {
-  const plan = statement.plan;
+/** The client's statement as sent: its text and, in the extended protocol, its Bind and parameter types. */
+export function clientRequest(
+  cycle: QueryCycle,
+  unit: Unit,
+  statement: PlannedStatement,
+): { sql: string; bind: ReturnType<typeof decodeBind> | null; paramTypes: number[] } {
   let bind: ReturnType<typeof decodeBind> | null = null;
   let paramTypes: number[] = [];
   let sql = statement.sql;
@@ -233,6 +263,12 @@ function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatemen
       paramTypes = source.types;
     }
   }
+  return { sql, bind, paramTypes };
+}
+
+function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {
+  const plan = statement.plan;
+  const { sql, bind, paramTypes } = clientRequest(cycle, unit, statement);
   if (plan.type === 'scatter') {
     const text = plan.rewrittenSql ?? sql;
     return plan.targets.map((target) => ({ target, sql: text, bind, paramTypes }));
@@ -249,7 +285,7 @@ function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatemen
   throw new ShardgateError('INTERNAL', { detail: `not a multi-shard plan: ${plan.type}` });
 }
 
-function extendedRequest(r: ShardRequest): Buffer {
+export function extendedRequest(r: Omit<ShardRequest, 'target'>): Buffer {
   const b = r.bind!;
   return Buffer.concat([
     serialize.parse({ name: '', text: r.sql, types: r.paramTypes }),
@@ -261,7 +297,7 @@ function extendedRequest(r: ShardRequest): Buffer {
 }
 
 /** Re-encodes a client's Bind for the unnamed statement and portal, keeping formats and raw values. */
-function rawBind(b: ReturnType<typeof decodeBind>): Buffer {
+export function rawBind(b: ReturnType<typeof decodeBind>): Buffer {
   const parts: Buffer[] = [];
   const header = Buffer.alloc(2);
   parts.push(Buffer.from([0, 0])); // portal "" and statement ""

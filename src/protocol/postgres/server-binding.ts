@@ -18,6 +18,8 @@ import {
 } from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError } from '../../errors.js';
+import type { RowBudget } from '../../executor/merge-budget.js';
+import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import { readCommandTag, readErrorCode } from './backend-decoders.js';
 import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
 import {
@@ -778,6 +780,20 @@ export class ServerBinding implements LaneMember {
     try {
       const result = await conn.query(sql);
       this.tracker.status = conn.txStatus.charCodeAt(0);
+      return result;
+    } finally {
+      if (!conn.closed) this.attach();
+      else this.giveUpLost();
+    }
+  }
+
+  /** Shardgate's own request (protocol messages ending in Sync) on this connection, its response collected. */
+  async collectInternal(request: Buffer, budget: RowBudget): Promise<CollectedResult> {
+    const conn = this.conn;
+    if (this.released || conn.closed) throw new Error(`the connection to ${this.serverName} was lost`);
+    try {
+      const result = await collect(conn, request, budget, false);
+      this.tracker.status = result.status;
       return result;
     } finally {
       if (!conn.closed) this.attach();

@@ -16,8 +16,6 @@ INSERT INTO payments (id, user_id, amount) VALUES (900005, 7, -1) RETURNING amou
 INSERT INTO payments (id, user_id, amount) VALUES (900004, 7, 1);
 UPDATE users SET name = upper(name) WHERE vip;
 DELETE FROM likes WHERE post_id = 3;
--- known: planner #10: UPDATE that changes the shard key leaves the row on its old shard
 UPDATE users SET user_id = 700202 WHERE user_id = 7;
--- known: planner #10: UPDATE that changes the shard key leaves the row on its old shard
 SELECT id, user_id, name FROM users WHERE user_id = 700202 ORDER BY id;
 SELECT count(*), sum(amount) FROM payments;
