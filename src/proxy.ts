@@ -16,6 +16,7 @@ import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerTransactionRoutes } from './admin/api-transactions.js';
+import { ClusterView } from './admin/cluster-view.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { AuthQueryLookup } from './backend/auth-query.js';
@@ -68,7 +69,7 @@ export interface ProxyOptions {
   /** Config file path, for persisting rule changes made through the admin API. */
   configPath?: string | null;
   /** In a cluster worker, relays a cancel to the worker that owns the session. */
-  relayCancel?: (workerIndex: number, processId: number, secretKey: number) => void;
+  relayCancel?: (workerIndex: number, processId: number, secretKey: number, fromPeer: boolean) => void;
   /** Shared rules and membership (default: embedded, this process only). Closed with the proxy. */
   control?: ControlPlane;
   /** This instance's member id (default host-pid); workers past the first add `.w<index>`. */
@@ -108,6 +109,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   // (What is built from the config below takes topology.currentConfig: the rules already applied.)
   const control = options.control ?? new EmbeddedControl();
   const workerIndex = options.workerIndex ?? 0;
+  const startedAt = Date.now();
   const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
   // The gate every session's writes pass: local cutovers, other instances' cutovers (through the
   // control plane's fence) and the fence of a lease in doubt all hold writes here.
@@ -126,7 +128,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         admin: null,
         version: SHARDGATE_VERSION,
         topologyVersion: topology.version,
-        startedAt: new Date().toISOString(),
+        startedAt: new Date(startedAt).toISOString(),
       },
       (change) => {
         if (applyRuleLocally(topology, change))
@@ -263,7 +265,21 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           ),
         ]
       : [];
-  const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
+  // The deployment's members as this process sees them: the cluster view of the admin API, and
+  // the way a cancel for another instance's session reaches it.
+  const clusterView = new ClusterView({ control, selfId: memberId, token: config.admin.token });
+  const cancel = new LocalCancelRegistry(
+    options.workerIndex ?? 0,
+    options.relayCancel,
+    control.kind === 'embedded'
+      ? undefined
+      : (processId, secretKey) =>
+          void clusterView
+            .forwardCancel(processId, secretKey)
+            .catch((err: Error) =>
+              log.warn({ err: err.message }, 'cancel not forwarded to the other instances'),
+            ),
+  );
   const tlsConfig = config.tls
     ? {
         module: tls,
@@ -375,10 +391,19 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerRulesRoutes(server, topology, log, options.configPath ?? null, (change) =>
       control.publishRule(change),
     );
-    registerClusterRoutes(server, control, memberId);
+    registerClusterRoutes(server, control, clusterView, {
+      snapshot: () => ({
+        id: memberId,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        topologyVersion: topology.version,
+        traffic: observability?.tracker.metrics.traffic() ?? null,
+      }),
+      cancelForwarded: (processId, secretKey) => cancel.cancelForwarded(processId, secretKey),
+    });
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
-    if (observability) registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null);
+    if (observability)
+      registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null, clusterView);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
       const drTests = new DrTestLog(config.observability.history.dir);

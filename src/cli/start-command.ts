@@ -61,7 +61,13 @@ export async function runProxy(
     for (const worker of forks.values()) {
       worker.on(
         'message',
-        (msg: { type?: string; worker?: number; processId?: number; secretKey?: number }) => {
+        (msg: {
+          type?: string;
+          worker?: number;
+          processId?: number;
+          secretKey?: number;
+          fromPeer?: boolean;
+        }) => {
           if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
             forks.get(msg.worker)?.send(msg);
           }
@@ -89,15 +95,20 @@ export async function runProxy(
     // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
     adminPort: workerIndex === 0 ? undefined : null,
     relayCancel: cluster.isWorker
-      ? (worker, processId, secretKey) => process.send?.({ type: 'cancel', worker, processId, secretKey })
+      ? (worker, processId, secretKey, fromPeer) =>
+          process.send?.({ type: 'cancel', worker, processId, secretKey, fromPeer })
       : undefined,
   });
   // Serving from here on: nothing one client sends may end the process.
   installLastResortHandlers(log);
   if (cluster.isWorker) {
-    process.on('message', (msg: { type?: string; processId?: number; secretKey?: number }) => {
-      if (msg?.type === 'cancel') proxy.cancel.cancelLocal(msg.processId ?? 0, msg.secretKey ?? 0);
-    });
+    process.on(
+      'message',
+      (msg: { type?: string; processId?: number; secretKey?: number; fromPeer?: boolean }) => {
+        if (msg?.type === 'cancel')
+          proxy.cancel.cancelOwned(msg.processId ?? 0, msg.secretKey ?? 0, msg.fromPeer === true);
+      },
+    );
   }
   const stop = async () => {
     log.info('shutting down');
