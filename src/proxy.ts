@@ -16,7 +16,7 @@ import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerTransactionRoutes } from './admin/api-transactions.js';
-import { ClusterView } from './admin/cluster-view.js';
+import { ClusterView, hotKeySummary, type InstanceSnapshot, type WorkerPeers } from './admin/cluster-view.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { AuthQueryLookup } from './backend/auth-query.js';
@@ -29,6 +29,7 @@ import { applyRuleLocally } from './control/apply-rule.js';
 import type { ControlPlane } from './control/control-plane.js';
 import { GateCutoverMember } from './control/cutover-member.js';
 import { EmbeddedControl } from './control/embedded-control.js';
+import type { PeerReply } from './control/peer-fetch.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
@@ -73,7 +74,9 @@ export interface ProxyOptions {
   /** Shared rules and membership (default: embedded, this process only). Closed with the proxy. */
   control?: ControlPlane;
   /** This instance's member id (default host-pid); workers past the first add `.w<index>`. */
-  instanceId?: string;
+  instanceId?: string | undefined;
+  /** The other workers of this instance (`workers > 1`), for the cluster view over IPC. */
+  workerPeers?: WorkerPeers;
 }
 
 export interface ProxyHandle {
@@ -98,6 +101,8 @@ export interface ProxyHandle {
     router: Router<MysqlQueryAnalyzer>;
   } | null;
   admin: { port: number; server: AdminServer } | null;
+  /** What this process answers another worker's cluster view: /api/instance, /metrics, /api/hotkeys/summary. */
+  viewAnswer(path: string): Promise<PeerReply>;
   close(): Promise<void>;
 }
 
@@ -267,7 +272,18 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       : [];
   // The deployment's members as this process sees them: the cluster view of the admin API, and
   // the way a cancel for another instance's session reaches it.
-  const clusterView = new ClusterView({ control, selfId: memberId, token: config.admin.token });
+  const clusterView = new ClusterView({
+    control,
+    selfId: memberId,
+    token: config.admin.token,
+    workers: options.workerPeers,
+  });
+  const snapshot = (): InstanceSnapshot => ({
+    id: memberId,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    topologyVersion: topology.version,
+    traffic: observability?.tracker.metrics.traffic() ?? null,
+  });
   const cancel = new LocalCancelRegistry(
     options.workerIndex ?? 0,
     options.relayCancel,
@@ -392,12 +408,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       control.publishRule(change),
     );
     registerClusterRoutes(server, control, clusterView, {
-      snapshot: () => ({
-        id: memberId,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        topologyVersion: topology.version,
-        traffic: observability?.tracker.metrics.traffic() ?? null,
-      }),
+      snapshot,
       cancelForwarded: (processId, secretKey) => cancel.cancelForwarded(processId, secretKey),
     });
     registerCacheRoutes(server, resultCache);
@@ -439,6 +450,19 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     postgres: { host, port, listener: pgListener },
     mysql,
     admin,
+    async viewAnswer(path) {
+      const url = new URL(path, 'http://worker');
+      if (url.pathname === '/api/instance')
+        return { ok: true, status: 200, text: JSON.stringify(snapshot()) };
+      if (!observability) return { ok: false, error: 'observability is off in this worker' };
+      if (url.pathname === '/metrics')
+        return { ok: true, status: 200, text: await observability.tracker.metrics.text() };
+      if (url.pathname === '/api/hotkeys/summary') {
+        const summary = hotKeySummary(observability.tracker.hotKeys, url.searchParams);
+        return { ok: true, status: 200, text: JSON.stringify(summary) };
+      }
+      return { ok: false, error: `a worker does not answer ${url.pathname}` };
+    },
     async close() {
       await control.close();
       await migrations?.close();

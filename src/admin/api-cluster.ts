@@ -40,6 +40,7 @@ export function registerClusterRoutes(
           r.ok
             ? {
                 ...r.member,
+                topologyVersion: r.value.topologyVersion,
                 reachable: true,
                 uptimeSeconds: r.value.uptimeSeconds,
                 traffic: r.value.traffic,

@@ -23,7 +23,7 @@ import { mergedTopKeys } from '../observability/hot-keys.js';
 import { escapeLabelValue, mergeExpositions } from '../observability/prometheus-merge.js';
 import { type Observability, probeUp } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
-import { type ClusterView, parseTableSummaries } from './cluster-view.js';
+import { type ClusterView, hotKeySummary, parseTableSummaries } from './cluster-view.js';
 import type { AdminServer } from './http.js';
 
 /** The advisor's view of one shard's load, for split advice and `migrate split --at auto`. */
@@ -160,10 +160,7 @@ export function registerMonitoringRoutes(
   admin.route({
     method: 'GET',
     path: '/api/hotkeys/summary',
-    handler: (req) => {
-      const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 100) || 100));
-      return { json: { tables: tracker.hotKeys.tableSummaries(limit, req.query.get('shard') ?? undefined) } };
-    },
+    handler: (req) => ({ json: hotKeySummary(tracker.hotKeys, req.query) }),
   });
 
   admin.route({

@@ -1,10 +1,13 @@
 // One view for operators: what any instance's admin API can tell about every live member of the
 // control plane. This instance answers for itself; every other member with an admin address is
 // asked over HTTP (control/peer-fetch.ts: short timeout, bounded reply), all at once, and a member
-// that does not answer, or answers nonsense, is reported unreachable with the reason.
+// that does not answer, or answers nonsense, is reported unreachable with the reason. The other
+// worker processes of this instance (`workers > 1`) are asked the same paths over IPC
+// (WorkerPeers, cli/worker-view.ts), so worker 0's view covers every worker.
 import type { ControlPlane, MemberInfo } from '../control/control-plane.js';
-import { peerJson, peerRequest } from '../control/peer-fetch.js';
-import type { TableSummary } from '../observability/hot-keys.js';
+import { type PeerReply, peerRequest } from '../control/peer-fetch.js';
+import type { HotKeyTracker, TableSummary } from '../observability/hot-keys.js';
+import { SHARDGATE_VERSION } from '../version.js';
 
 /** GET /api/instance: one member about itself. */
 export interface InstanceSnapshot {
@@ -19,8 +22,17 @@ export type MemberReply<T> =
   | { member: MemberInfo; ok: true; value: T }
   | { member: MemberInfo; ok: false; error: string };
 
+/** The other worker processes of this instance, asked over IPC. */
+export interface WorkerPeers {
+  /** Their member ids (`<instance>.w<i>`), this worker excluded. */
+  ids(): string[];
+  /** Asks one worker for an admin path it answers (localViewAnswer in proxy.ts). */
+  ask(memberId: string, path: string): Promise<PeerReply>;
+}
+
 export interface ClusterViewOptions {
   control: ControlPlane;
+  workers?: WorkerPeers | undefined;
   selfId: string;
   /** The deployment's admin token (the same on every instance), for peer routes that need it. */
   token: string | undefined;
@@ -40,32 +52,46 @@ export class ClusterView {
     local: () => T | Promise<T>,
     parse: (json: unknown) => T | null,
   ): Promise<Array<MemberReply<T>>> {
-    return this.each(local, async (admin) => {
-      const r = await peerJson(admin, path, this.peerOptions());
+    return this.each(local, path, (r) => {
       if (!r.ok) return r;
-      const value = parse(r.json);
+      let json: unknown;
+      try {
+        json = JSON.parse(r.text);
+      } catch {
+        return { ok: false, error: 'reply is not JSON' };
+      }
+      const value = parse(json);
       return value === null ? { ok: false, error: 'unexpected reply' } : { ok: true, value };
     });
   }
 
   /** Every live member's exposition text (this one's from `local`). */
   metricsTexts(local: () => Promise<string>): Promise<Array<MemberReply<string>>> {
-    return this.each(local, async (admin) => {
-      const r = await peerRequest(admin, '/metrics', this.peerOptions());
-      return r.ok ? { ok: true, value: r.text } : r;
-    });
+    return this.each(local, '/metrics', (r) => (r.ok ? { ok: true, value: r.text } : r));
   }
 
   private async each<T>(
     local: () => T | Promise<T>,
-    remote: (admin: string) => Promise<{ ok: true; value: T } | { ok: false; error: string }>,
+    path: string,
+    read: (r: PeerReply) => { ok: true; value: T } | { ok: false; error: string },
   ): Promise<Array<MemberReply<T>>> {
     const members = await this.o.control.members();
+    const workers = this.o.workers;
+    // The embedded plane lists this process only: the other workers are added by their ids.
+    const listed = new Set(members.map((m) => m.id));
+    for (const id of workers?.ids() ?? [])
+      if (!listed.has(id))
+        members.push({ id, admin: null, version: SHARDGATE_VERSION, topologyVersion: 0, startedAt: '' });
+    members.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const workerIds = new Set(workers?.ids() ?? []);
     return Promise.all(
       members.map(async (member): Promise<MemberReply<T>> => {
         if (member.id === this.o.selfId) return { member, ok: true, value: await local() };
-        if (!member.admin) return { member, ok: false, error: 'no admin address (a worker past the first)' };
-        return { member, ...(await remote(member.admin)) };
+        if (workers && workerIds.has(member.id))
+          return { member, ...read(await workers.ask(member.id, path)) };
+        if (!member.admin)
+          return { member, ok: false, error: 'no admin address (a worker of another instance)' };
+        return { member, ...read(await peerRequest(member.admin, path, this.peerOptions())) };
       }),
     );
   }
@@ -135,4 +161,10 @@ export function parseTableSummaries(json: unknown): TableSummary[] | null {
     out.push({ shard: t.shard, table: t.table, entries, untrackedMax: t.untrackedMax, total: t.total });
   }
   return out;
+}
+
+/** GET /api/hotkeys/summary?limit=N[&shard=S]: this process's windows, each cut to its N hottest values. */
+export function hotKeySummary(hotKeys: HotKeyTracker, query: URLSearchParams): { tables: TableSummary[] } {
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100) || 100));
+  return { tables: hotKeys.tableSummaries(limit, query.get('shard') ?? undefined) };
 }

@@ -79,18 +79,3 @@ export function peerRequest(base: string, path: string, o: PeerRequest = {}): Pr
     req.end(payload);
   });
 }
-
-/** A peer's JSON reply, or the reason there is none (a reply that is not JSON is one). */
-export async function peerJson(
-  base: string,
-  path: string,
-  o: PeerRequest = {},
-): Promise<{ ok: true; json: unknown } | { ok: false; error: string }> {
-  const r = await peerRequest(base, path, o);
-  if (!r.ok) return r;
-  try {
-    return { ok: true, json: JSON.parse(r.text) as unknown };
-  } catch {
-    return { ok: false, error: 'reply is not JSON' };
-  }
-}
