@@ -290,11 +290,12 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     control.kind === 'embedded'
       ? undefined
       : (processId, secretKey) =>
-          void clusterView
-            .forwardCancel(processId, secretKey)
-            .catch((err: Error) =>
-              log.warn({ err: err.message }, 'cancel not forwarded to the other instances'),
-            ),
+          void clusterView.forwardCancel(processId, secretKey).then(
+            (failed) => {
+              if (failed.length > 0) log.warn({ failed }, 'cancel not delivered to every other instance');
+            },
+            (err: Error) => log.warn({ err: err.message }, 'cancel not forwarded to the other instances'),
+          ),
   );
   const tlsConfig = config.tls
     ? {

@@ -98,22 +98,26 @@ export class ClusterView {
 
   /**
    * Hands a cancel this process does not hold to every other member with an admin address; the
-   * one holding the session (matching secret key) cancels it, the others ignore it. Fire and
-   * forget, like the protocol's own CancelRequest.
+   * one holding the session (matching secret key) cancels it, the others ignore it. Nothing
+   * answers the client, as with the protocol's own CancelRequest; the members that could not be
+   * reached are returned for the log.
    */
-  async forwardCancel(processId: number, secretKey: number): Promise<void> {
-    const members = await this.o.control.members();
-    await Promise.all(
-      members
-        .filter((m) => m.id !== this.o.selfId && m.admin)
-        .map((m) =>
-          peerRequest(m.admin!, '/api/cluster/cancel', {
-            ...this.peerOptions(),
-            method: 'POST',
-            body: { processId, secretKey },
-          }),
-        ),
+  async forwardCancel(
+    processId: number,
+    secretKey: number,
+  ): Promise<Array<{ member: string; error: string }>> {
+    const members = (await this.o.control.members()).filter((m) => m.id !== this.o.selfId && m.admin);
+    const replies = await Promise.all(
+      members.map((m) =>
+        peerRequest(m.admin!, '/api/cluster/cancel', {
+          ...this.peerOptions(),
+          method: 'POST',
+          body: { processId, secretKey },
+        }),
+      ),
     );
+    // The members that could not take it (the one holding the session may be among them).
+    return replies.flatMap((r, i) => (r.ok ? [] : [{ member: members[i]!.id, error: r.error }]));
   }
 
   private peerOptions() {
