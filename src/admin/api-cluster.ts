@@ -34,26 +34,20 @@ export function registerClusterRoutes(
     path: '/api/cluster',
     open: true,
     handler: async () => {
-      try {
-        const replies = await view.gather('/api/instance', () => sources.snapshot(), parseSnapshot);
-        const members = replies.map((r) =>
-          r.ok
-            ? {
-                ...r.member,
-                topologyVersion: r.value.topologyVersion,
-                reachable: true,
-                uptimeSeconds: r.value.uptimeSeconds,
-                traffic: r.value.traffic,
-              }
-            : { ...r.member, reachable: false, error: r.error, uptimeSeconds: null, traffic: null },
-        );
-        return { json: { control: control.kind, self: view.selfId, members } };
-      } catch (err) {
-        throw new HttpError(
-          503,
-          `control plane unreachable: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
+      // An unreachable control plane is a 503 (ClusterView says so).
+      const replies = await view.gather('/api/instance', () => sources.snapshot(), parseSnapshot);
+      const members = replies.map((r) =>
+        r.ok
+          ? {
+              ...r.member,
+              topologyVersion: r.value.topologyVersion,
+              reachable: true,
+              uptimeSeconds: r.value.uptimeSeconds,
+              traffic: r.value.traffic,
+            }
+          : { ...r.member, reachable: false, error: r.error, uptimeSeconds: null, traffic: null },
+      );
+      return { json: { control: control.kind, self: view.selfId, members } };
     },
   });
 

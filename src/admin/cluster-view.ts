@@ -8,6 +8,7 @@ import type { ControlPlane, MemberInfo } from '../control/control-plane.js';
 import { type PeerReply, peerRequest } from '../control/peer-fetch.js';
 import type { HotKeyTracker, TableSummary } from '../observability/hot-keys.js';
 import { SHARDGATE_VERSION } from '../version.js';
+import { HttpError } from './http.js';
 
 /** GET /api/instance: one member about itself. */
 export interface InstanceSnapshot {
@@ -75,7 +76,15 @@ export class ClusterView {
     path: string,
     read: (r: PeerReply) => { ok: true; value: T } | { ok: false; error: string },
   ): Promise<Array<MemberReply<T>>> {
-    const members = await this.o.control.members();
+    let members: MemberInfo[];
+    try {
+      members = [...(await this.o.control.members())];
+    } catch (err) {
+      throw new HttpError(
+        503,
+        `control plane unreachable: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
     const workers = this.o.workers;
     // The embedded plane lists this process only: the other workers are added by their ids.
     const listed = new Set(members.map((m) => m.id));
