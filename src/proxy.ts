@@ -16,6 +16,7 @@ import { registerMysqlRoutes } from './admin/api-mysql.js';
 import { registerQueryRoutes } from './admin/api-queries.js';
 import { registerRulesRoutes } from './admin/api-rules.js';
 import { registerTransactionRoutes } from './admin/api-transactions.js';
+import { ClusterView, hotKeySummary, type InstanceSnapshot, type WorkerPeers } from './admin/cluster-view.js';
 import { registerDashboard } from './admin/dashboard.js';
 import { AdminServer } from './admin/http.js';
 import { AuthQueryLookup } from './backend/auth-query.js';
@@ -28,6 +29,7 @@ import { applyRuleLocally } from './control/apply-rule.js';
 import type { ControlPlane } from './control/control-plane.js';
 import { GateCutoverMember } from './control/cutover-member.js';
 import { EmbeddedControl } from './control/embedded-control.js';
+import type { PeerReply } from './control/peer-fetch.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { PgListener } from './listener/pg-listener.js';
 import { PreAuthLimit } from './listener/pre-auth-limit.js';
@@ -71,11 +73,13 @@ export interface ProxyOptions {
   /** Config file path, for persisting rule changes made through the admin API. */
   configPath?: string | null;
   /** In a cluster worker, relays a cancel to the worker that owns the session. */
-  relayCancel?: (workerIndex: number, processId: number, secretKey: number) => void;
+  relayCancel?: (workerIndex: number, processId: number, secretKey: number, fromPeer: boolean) => void;
   /** Shared rules and membership (default: embedded, this process only). Closed with the proxy. */
   control?: ControlPlane;
   /** This instance's member id (default host-pid); workers past the first add `.w<index>`. */
-  instanceId?: string;
+  instanceId?: string | undefined;
+  /** The other workers of this instance (`workers > 1`), for the cluster view over IPC. */
+  workerPeers?: WorkerPeers;
 }
 
 export interface ProxyHandle {
@@ -102,6 +106,8 @@ export interface ProxyHandle {
     router: Router<MysqlQueryAnalyzer>;
   } | null;
   admin: { port: number; server: AdminServer } | null;
+  /** What this process answers another worker's cluster view: /api/instance, /metrics, /api/hotkeys/summary. */
+  viewAnswer(path: string): Promise<PeerReply>;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   // (What is built from the config below takes topology.currentConfig: the rules already applied.)
   const control = options.control ?? new EmbeddedControl();
   const workerIndex = options.workerIndex ?? 0;
+  const startedAt = Date.now();
   const memberId = `${options.instanceId ?? `${os.hostname()}-${process.pid}`}${workerIndex > 0 ? `.w${workerIndex}` : ''}`;
   // The gate every session's writes pass: local cutovers, other instances' cutovers (through the
   // control plane's fence) and the fence of a lease in doubt all hold writes here.
@@ -131,7 +138,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         admin: null,
         version: SHARDGATE_VERSION,
         topologyVersion: topology.version,
-        startedAt: new Date().toISOString(),
+        startedAt: new Date(startedAt).toISOString(),
       },
       (change) => {
         if (applyRuleLocally(topology, change))
@@ -283,7 +290,33 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           ),
         ]
       : [];
-  const cancel = new LocalCancelRegistry(options.workerIndex ?? 0, options.relayCancel);
+  // The deployment's members as this process sees them: the cluster view of the admin API, and
+  // the way a cancel for another instance's session reaches it.
+  const clusterView = new ClusterView({
+    control,
+    selfId: memberId,
+    token: config.admin.token,
+    workers: options.workerPeers,
+  });
+  const snapshot = (): InstanceSnapshot => ({
+    id: memberId,
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    topologyVersion: topology.version,
+    traffic: observability?.tracker.metrics.traffic() ?? null,
+  });
+  const cancel = new LocalCancelRegistry(
+    options.workerIndex ?? 0,
+    options.relayCancel,
+    control.kind === 'embedded'
+      ? undefined
+      : (processId, secretKey) =>
+          void clusterView.forwardCancel(processId, secretKey).then(
+            (failed) => {
+              if (failed.length > 0) log.warn({ failed }, 'cancel not delivered to every other instance');
+            },
+            (err: Error) => log.warn({ err: err.message }, 'cancel not forwarded to the other instances'),
+          ),
+  );
   const tlsConfig = config.tls
     ? {
         module: tls,
@@ -397,10 +430,14 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerRulesRoutes(server, topology, log, options.configPath ?? null, (change) =>
       control.publishRule(change),
     );
-    registerClusterRoutes(server, control, memberId);
+    registerClusterRoutes(server, control, clusterView, {
+      snapshot,
+      cancelForwarded: (processId, secretKey) => cancel.cancelForwarded(processId, secretKey),
+    });
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
-    if (observability) registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null);
+    if (observability)
+      registerMonitoringRoutes(server, topology, observability, mysql?.topology ?? null, clusterView);
     if (observability) registerQueryRoutes(server, observability.tracker.statements);
     if (observability && history) {
       const drTests = new DrTestLog(config.observability.history.dir);
@@ -437,6 +474,19 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     postgres: { host, port, listener: pgListener },
     mysql,
     admin,
+    async viewAnswer(path) {
+      const url = new URL(path, 'http://worker');
+      if (url.pathname === '/api/instance')
+        return { ok: true, status: 200, text: JSON.stringify(snapshot()) };
+      if (!observability) return { ok: false, error: 'observability is off in this worker' };
+      if (url.pathname === '/metrics')
+        return { ok: true, status: 200, text: await observability.tracker.metrics.text() };
+      if (url.pathname === '/api/hotkeys/summary') {
+        const summary = hotKeySummary(observability.tracker.hotKeys, url.searchParams);
+        return { ok: true, status: 200, text: JSON.stringify(summary) };
+      }
+      return { ok: false, error: `a worker does not answer ${url.pathname}` };
+    },
     async close() {
       await control.close();
       await migrations?.close();

@@ -1,5 +1,6 @@
 // Monitoring endpoints: /metrics (Prometheus), /api/shards, /api/hotkeys, /api/alerts, /api/advice,
-// /api/alert-rules (the Prometheus rules file for teams on Alertmanager).
+// /api/alert-rules (the Prometheus rules file for teams on Alertmanager). `?scope=cluster` on
+// /metrics and /api/hotkeys answers for every member of the control plane (cluster-view.ts).
 
 import type { MysqlTopology } from '../backend/mysql-topology.js';
 import type { PgHealthFigures } from '../backend/pg-prober.js';
@@ -18,8 +19,11 @@ import {
   splitAdvice,
 } from '../observability/advisor.js';
 import { renderPrometheusRules } from '../observability/alerts.js';
+import { mergedTopKeys } from '../observability/hot-keys.js';
+import { escapeLabelValue, mergeExpositions } from '../observability/prometheus-merge.js';
 import { type Observability, probeUp } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
+import { type ClusterView, hotKeySummary, parseTableSummaries } from './cluster-view.js';
 import type { AdminServer } from './http.js';
 
 /** The advisor's view of one shard's load, for split advice and `migrate split --at auto`. */
@@ -61,13 +65,31 @@ export function registerMonitoringRoutes(
   topology: RuntimeTopology,
   obs: Observability,
   mysql: MysqlTopology | null = null,
+  cluster: ClusterView | null = null,
 ): void {
   const { tracker } = obs;
   admin.route({
     method: 'GET',
     path: '/metrics',
     open: true,
-    handler: async () => ({ text: await tracker.metrics.text(), contentType: tracker.metrics.contentType }),
+    handler: async (req) => {
+      const contentType = tracker.metrics.contentType;
+      if (req.query.get('scope') !== 'cluster' || !cluster)
+        return { text: await tracker.metrics.text(), contentType };
+      // Every member's series with its `instance` label, and which members answered.
+      const replies = await cluster.metricsTexts(() => tracker.metrics.text());
+      const up = replies.map(
+        (r) => `shardgate_cluster_member_up{instance="${escapeLabelValue(r.member.id)}"} ${r.ok ? 1 : 0}`,
+      );
+      const text = mergeExpositions([
+        {
+          instance: null,
+          text: `# HELP shardgate_cluster_member_up 1 when the member's /metrics answered this scrape.\n# TYPE shardgate_cluster_member_up gauge\n${up.join('\n')}\n`,
+        },
+        ...replies.flatMap((r) => (r.ok ? [{ instance: r.member.id, text: r.value }] : [])),
+      ]);
+      return { text, contentType };
+    },
   });
 
   // Every protocol's shards: PostgreSQL's, then MySQL's (names may repeat: `protocol` tells them apart).
@@ -137,10 +159,40 @@ export function registerMonitoringRoutes(
 
   admin.route({
     method: 'GET',
+    path: '/api/hotkeys/summary',
+    handler: (req) => ({ json: hotKeySummary(tracker.hotKeys, req.query) }),
+  });
+
+  admin.route({
+    method: 'GET',
     path: '/api/hotkeys',
-    handler: (req) => {
+    handler: async (req) => {
       const shard = req.query.get('shard') ?? undefined;
       const limit = Math.min(1000, Math.max(1, Number(req.query.get('limit') ?? 20) || 20));
+      if (req.query.get('scope') === 'cluster' && cluster) {
+        // Each member sends its window cut to its hottest values (bounds kept); merged here.
+        const per = Math.max(100, limit);
+        const q = `limit=${per}${shard ? `&shard=${encodeURIComponent(shard)}` : ''}`;
+        const replies = await cluster.gather(
+          `/api/hotkeys/summary?${q}`,
+          () => tracker.hotKeys.tableSummaries(per, shard),
+          parseTableSummaries,
+        );
+        return {
+          json: {
+            scope: 'cluster',
+            keys: mergedTopKeys(
+              replies.flatMap((r) => (r.ok ? [r.value] : [])),
+              limit,
+            ),
+            members: replies.map((r) =>
+              r.ok
+                ? { id: r.member.id, reachable: true }
+                : { id: r.member.id, reachable: false, error: r.error },
+            ),
+          },
+        };
+      }
       return {
         json: {
           keys: tracker.hotKeys.topKeys(shard, limit),

@@ -13,7 +13,14 @@ import {
   type ValueGroup,
 } from './gini.js';
 import { HyperLogLog } from './hyperloglog.js';
-import { type MergedEntry, mergeSketches, SpaceSaving } from './space-saving.js';
+import {
+  type MergedEntry,
+  mergeSketches,
+  mergeSummaries,
+  type SketchSummary,
+  SpaceSaving,
+  truncateSummary,
+} from './space-saving.js';
 
 export interface HotKeyOptions {
   /** Counters per (shard, table) and bucket. */
@@ -194,21 +201,19 @@ export class HotKeyTracker {
 
   /** Hottest values in the window, for one shard or all, highest estimated count first. */
   topKeys(shard?: string, limit = 10): HotKey[] {
-    const all: HotKey[] = [];
-    for (const w of this.tableWindows(shard)) {
-      for (const e of w.entries.slice(0, limit)) {
-        all.push({
-          shard: w.shard,
-          table: w.table,
-          value: e.key,
-          count: e.count,
-          error: e.error,
-          tableTotal: w.total,
-        });
-      }
-    }
-    all.sort((a, b) => b.count - a.count || a.error - b.error);
-    return all.slice(0, limit);
+    return topOfWindows(this.tableWindows(shard), limit);
+  }
+
+  /**
+   * This instance's window per (shard, table), each cut to its `limit` highest values with the
+   * bounds kept (truncateSummary): what peers merge into the cluster-wide top-k.
+   */
+  tableSummaries(limit: number, shard?: string): TableSummary[] {
+    return this.tableWindows(shard).map((w) => ({
+      shard: w.shard,
+      table: w.table,
+      ...truncateSummary(w, limit),
+    }));
   }
 
   /** Hotspot score and request figures per shard (see gini.ts for the estimator). */
@@ -275,6 +280,53 @@ export class HotKeyTracker {
     const epoch = Math.floor(this.now() / this.bucketMs);
     return this.ring.filter((b) => b.epoch > epoch - this.bucketCount && b.epoch <= epoch);
   }
+}
+
+/** One (shard, table) window as an instance reports it to its peers. */
+export interface TableSummary extends SketchSummary {
+  shard: string;
+  table: string;
+}
+
+/** The hottest values over several instances' windows (disjoint streams), bounds kept. */
+export function mergedTopKeys(instances: ReadonlyArray<readonly TableSummary[]>, limit: number): HotKey[] {
+  const cells = new Map<string, { shard: string; table: string; parts: TableSummary[] }>();
+  for (const summaries of instances) {
+    for (const t of summaries) {
+      const id = `${t.shard}\u0000${t.table}`;
+      let c = cells.get(id);
+      if (!c) {
+        c = { shard: t.shard, table: t.table, parts: [] };
+        cells.set(id, c);
+      }
+      c.parts.push(t);
+    }
+  }
+  return topOfWindows(
+    [...cells.values()].map((c) => ({ shard: c.shard, table: c.table, ...mergeSummaries(c.parts) })),
+    limit,
+  );
+}
+
+function topOfWindows(
+  windows: ReadonlyArray<{ shard: string; table: string; entries: readonly MergedEntry[]; total: number }>,
+  limit: number,
+): HotKey[] {
+  const all: HotKey[] = [];
+  for (const w of windows) {
+    for (const e of w.entries.slice(0, limit)) {
+      all.push({
+        shard: w.shard,
+        table: w.table,
+        value: e.key,
+        count: e.count,
+        error: e.error,
+        tableTotal: w.total,
+      });
+    }
+  }
+  all.sort((a, b) => b.count - a.count || a.error - b.error);
+  return all.slice(0, limit);
 }
 
 /** Longest key value kept as it is: a window holds topK values per table and bucket. */

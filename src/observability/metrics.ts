@@ -165,6 +165,8 @@ export class ShardgateMetrics {
   private readonly duration: CellHistogram;
   private readonly poolWait: CellHistogram;
   private readonly clients: Gauge<'protocol'>;
+  /** Open client connections, both protocols (the gauge's sum, readable without a scrape). */
+  private openClients = 0;
   // Hot-path cells behind nested maps: a lookup allocates nothing (no joined key strings), an
   // update is a number increment; the registry reads them at scrape time.
   private readonly statementCells = new Map<string, Map<string, StatementCells>>();
@@ -660,10 +662,25 @@ export class ShardgateMetrics {
 
   clientConnected(protocol: 'postgres' | 'mysql'): void {
     this.clients.inc({ protocol });
+    this.openClients++;
   }
 
   clientDisconnected(protocol: 'postgres' | 'mysql'): void {
     this.clients.dec({ protocol });
+    this.openClients--;
+  }
+
+  /** This process's traffic in brief, for the cluster view (/api/instance). */
+  traffic(): { statements: number; errors: number; clientConnections: number } {
+    let statements = 0;
+    let errors = 0;
+    for (const shards of this.statementCells.values()) {
+      for (const cells of shards.values()) {
+        statements += cells[0]! + cells[1]! + cells[2]! + cells[3]!;
+        errors += cells[1]! + cells[3]!;
+      }
+    }
+    return { statements, errors, clientConnections: this.openClients };
   }
 
   /** The exposition text for GET /metrics. */

@@ -143,38 +143,88 @@ export interface MergedEntry extends SketchEntry {
 }
 
 /**
- * Merges sketches of disjoint sub-streams (time buckets). For each key seen by any sketch:
- * count = sum of its counters, plus each full sketch's minimum where the key is untracked (its
- * true count there is at most that minimum); lower = sum of (count - error) where tracked. The
- * union is returned (at most sum of capacities), highest count first.
+ * What a sketch (or a merge of sketches) says about its stream, in a form that travels between
+ * instances: for each listed key, lower <= true count <= count; for any key not listed, true
+ * count <= untrackedMax. total is the stream's length N.
  */
-export function mergeSketches(sketches: readonly SpaceSaving[]): { entries: MergedEntry[]; total: number } {
+export interface SketchSummary {
+  entries: ReadonlyArray<{ key: string; count: number; lower: number }>;
+  untrackedMax: number;
+  total: number;
+}
+
+/** A sketch's own summary: its counters, and its minimum as the bound of every untracked key. */
+export function summaryOf(sketch: SpaceSaving): SketchSummary {
+  return {
+    entries: sketch.entries().map((e) => ({ key: e.key, count: e.count, lower: e.count - e.error })),
+    untrackedMax: sketch.minCount,
+    total: sketch.total,
+  };
+}
+
+/**
+ * Merges summaries of disjoint sub-streams (time buckets, instances). For each key listed by any
+ * summary: count = sum of its counts, plus each other summary's untrackedMax (its true count
+ * there is at most that); lower = sum of its lowers where listed (0 elsewhere). A key listed by
+ * none is bounded by the sum of the untrackedMax. So every bound of the parts holds for the
+ * union. The union is returned (at most the sum of the parts' entries), highest count first.
+ */
+export function mergeSummaries(parts: readonly SketchSummary[]): {
+  entries: MergedEntry[];
+  total: number;
+  untrackedMax: number;
+} {
   const acc = new Map<string, { count: number; lower: number; seenIn: number }>();
   let total = 0;
-  let minSum = 0;
-  for (const s of sketches) {
-    total += s.total;
-    minSum += s.minCount;
+  let untrackedMax = 0;
+  for (const p of parts) {
+    total += p.total;
+    untrackedMax += p.untrackedMax;
   }
-  for (const s of sketches) {
-    const min = s.minCount;
-    for (const e of s.entries()) {
+  for (const p of parts) {
+    for (const e of p.entries) {
       let a = acc.get(e.key);
       if (!a) {
         a = { count: 0, lower: 0, seenIn: 0 };
         acc.set(e.key, a);
       }
       a.count += e.count;
-      a.lower += e.count - e.error;
-      // Remember which minimum this sketch already accounted for through a real counter.
-      a.seenIn += min;
+      a.lower += e.lower;
+      // This part's bound is replaced by a real counter for this key.
+      a.seenIn += p.untrackedMax;
     }
   }
   const entries: MergedEntry[] = [];
   for (const [key, a] of acc) {
-    const count = a.count + (minSum - a.seenIn);
+    const count = a.count + (untrackedMax - a.seenIn);
     entries.push({ key, count, error: count - a.lower, lower: a.lower });
   }
-  entries.sort((x, y) => y.count - x.count || x.error - y.error);
+  entries.sort((x, y) => y.count - x.count || x.error - y.error || (x.key < y.key ? -1 : 1));
+  return { entries, total, untrackedMax };
+}
+
+/**
+ * Keeps the `limit` highest entries of a merged summary (what an instance sends its peers). A
+ * dropped key's true count is at most its count, so untrackedMax rises to the highest dropped
+ * count and the bounds still hold for every key.
+ */
+export function truncateSummary(
+  s: { entries: readonly MergedEntry[]; untrackedMax: number; total: number },
+  limit: number,
+): SketchSummary {
+  const kept = s.entries.slice(0, Math.max(0, limit));
+  let untrackedMax = s.untrackedMax;
+  for (let i = kept.length; i < s.entries.length; i++)
+    untrackedMax = Math.max(untrackedMax, s.entries[i]!.count);
+  return {
+    entries: kept.map((e) => ({ key: e.key, count: e.count, lower: e.lower })),
+    untrackedMax,
+    total: s.total,
+  };
+}
+
+/** Merges sketches of disjoint sub-streams (time buckets): mergeSummaries of their summaries. */
+export function mergeSketches(sketches: readonly SpaceSaving[]): { entries: MergedEntry[]; total: number } {
+  const { entries, total } = mergeSummaries(sketches.map(summaryOf));
   return { entries, total };
 }

@@ -1,7 +1,10 @@
 // BackendKeyData is issued by shardgate, never the server's: a CancelRequest from a client names
 // our (processId, secretKey), and we cancel whatever that session runs on its servers. With
 // several worker processes, the top bits of the process id name the worker that owns the
-// session, so a cancel arriving at another worker is relayed to the right one.
+// session, so a cancel arriving at another worker is relayed to the right one. A cancel the owning
+// worker does not hold may belong to another instance of the deployment: it is handed to
+// `forward` (every other member is asked; the one with the matching key cancels). A cancel that
+// came from another instance is never forwarded again, so none travels in a loop.
 import { randomInt } from 'node:crypto';
 import type { CancelRegistry, CancelTarget } from './services.js';
 
@@ -14,8 +17,15 @@ export class LocalCancelRegistry implements CancelRegistry {
 
   constructor(
     private readonly workerIndex = 0,
-    /** Relays a cancel for a session of another worker (cluster mode). */
-    private readonly relay?: (workerIndex: number, processId: number, secretKey: number) => void,
+    /** Relays a cancel for a session of another worker (cluster mode); fromPeer travels along. */
+    private readonly relay?: (
+      workerIndex: number,
+      processId: number,
+      secretKey: number,
+      fromPeer: boolean,
+    ) => void,
+    /** Hands a cancel no session here matches to the other instances (control plane members). */
+    private readonly forward?: (processId: number, secretKey: number) => void,
   ) {}
 
   register(target: CancelTarget): { processId: number; secretKey: number } {
@@ -49,18 +59,36 @@ export class LocalCancelRegistry implements CancelRegistry {
     this.sessions.delete(processId);
   }
 
+  /** A CancelRequest a client sent to this process. */
   cancel(processId: number, secretKey: number): void {
-    const owner = processId >>> LOCAL_BITS;
-    if (owner !== this.workerIndex && this.relay) {
-      this.relay(owner, processId, secretKey);
-      return;
-    }
-    this.cancelLocal(processId, secretKey);
+    this.route(processId, secretKey, false);
   }
 
-  /** Cancels a session of this worker when the key matches; a wrong key is ignored, as PostgreSQL does. */
-  cancelLocal(processId: number, secretKey: number): void {
+  /** A cancel another instance forwarded: served here or by the owning worker, never forwarded again. */
+  cancelForwarded(processId: number, secretKey: number): void {
+    this.route(processId, secretKey, true);
+  }
+
+  private route(processId: number, secretKey: number, fromPeer: boolean): void {
+    const owner = processId >>> LOCAL_BITS;
+    if (owner !== this.workerIndex && this.relay) {
+      this.relay(owner, processId, secretKey, fromPeer);
+      return;
+    }
+    this.cancelOwned(processId, secretKey, fromPeer);
+  }
+
+  /**
+   * In the worker the key names: cancels the session when the key matches (a wrong key is ignored,
+   * as PostgreSQL does); a key no session here holds goes to the other instances unless it came
+   * from one.
+   */
+  cancelOwned(processId: number, secretKey: number, fromPeer: boolean): void {
     const entry = this.sessions.get(processId);
-    if (entry && entry.secretKey === secretKey) entry.target.cancel();
+    if (entry) {
+      if (entry.secretKey === secretKey) entry.target.cancel();
+      return;
+    }
+    if (!fromPeer && processId > 0 && secretKey > 0) this.forward?.(processId, secretKey);
   }
 }

@@ -1,0 +1,183 @@
+// One view for operators: what any instance's admin API can tell about every live member of the
+// control plane. This instance answers for itself; every other member with an admin address is
+// asked over HTTP (control/peer-fetch.ts: short timeout, bounded reply), all at once, and a member
+// that does not answer, or answers nonsense, is reported unreachable with the reason. The other
+// worker processes of this instance (`workers > 1`) are asked the same paths over IPC
+// (WorkerPeers, cli/worker-view.ts), so worker 0's view covers every worker.
+import type { ControlPlane, MemberInfo } from '../control/control-plane.js';
+import { type PeerReply, peerRequest } from '../control/peer-fetch.js';
+import type { HotKeyTracker, TableSummary } from '../observability/hot-keys.js';
+import { SHARDGATE_VERSION } from '../version.js';
+import { HttpError } from './http.js';
+
+/** GET /api/instance: one member about itself. */
+export interface InstanceSnapshot {
+  id: string;
+  uptimeSeconds: number;
+  topologyVersion: number;
+  /** Since this process started; null when observability is off. */
+  traffic: { statements: number; errors: number; clientConnections: number } | null;
+}
+
+export type MemberReply<T> =
+  | { member: MemberInfo; ok: true; value: T }
+  | { member: MemberInfo; ok: false; error: string };
+
+/** The other worker processes of this instance, asked over IPC. */
+export interface WorkerPeers {
+  /** Their member ids (`<instance>.w<i>`), this worker excluded. */
+  ids(): string[];
+  /** Asks one worker for an admin path it answers (localViewAnswer in proxy.ts). */
+  ask(memberId: string, path: string): Promise<PeerReply>;
+}
+
+export interface ClusterViewOptions {
+  control: ControlPlane;
+  workers?: WorkerPeers | undefined;
+  selfId: string;
+  /** The deployment's admin token (the same on every instance), for peer routes that need it. */
+  token: string | undefined;
+  timeoutMs?: number;
+}
+
+export class ClusterView {
+  constructor(private readonly o: ClusterViewOptions) {}
+
+  get selfId(): string {
+    return this.o.selfId;
+  }
+
+  /** Every live member: this one answered by `local`, the others by GET `path` and `parse`. */
+  gather<T>(
+    path: string,
+    local: () => T | Promise<T>,
+    parse: (json: unknown) => T | null,
+  ): Promise<Array<MemberReply<T>>> {
+    return this.each(local, path, (r) => {
+      if (!r.ok) return r;
+      let json: unknown;
+      try {
+        json = JSON.parse(r.text);
+      } catch {
+        return { ok: false, error: 'reply is not JSON' };
+      }
+      const value = parse(json);
+      return value === null ? { ok: false, error: 'unexpected reply' } : { ok: true, value };
+    });
+  }
+
+  /** Every live member's exposition text (this one's from `local`). */
+  metricsTexts(local: () => Promise<string>): Promise<Array<MemberReply<string>>> {
+    return this.each(local, '/metrics', (r) => (r.ok ? { ok: true, value: r.text } : r));
+  }
+
+  private async each<T>(
+    local: () => T | Promise<T>,
+    path: string,
+    read: (r: PeerReply) => { ok: true; value: T } | { ok: false; error: string },
+  ): Promise<Array<MemberReply<T>>> {
+    let members: MemberInfo[];
+    try {
+      members = [...(await this.o.control.members())];
+    } catch (err) {
+      throw new HttpError(
+        503,
+        `control plane unreachable: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const workers = this.o.workers;
+    // The embedded plane lists this process only: the other workers are added by their ids.
+    const listed = new Set(members.map((m) => m.id));
+    for (const id of workers?.ids() ?? [])
+      if (!listed.has(id))
+        members.push({ id, admin: null, version: SHARDGATE_VERSION, topologyVersion: 0, startedAt: '' });
+    members.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const workerIds = new Set(workers?.ids() ?? []);
+    return Promise.all(
+      members.map(async (member): Promise<MemberReply<T>> => {
+        if (member.id === this.o.selfId) return { member, ok: true, value: await local() };
+        if (workers && workerIds.has(member.id))
+          return { member, ...read(await workers.ask(member.id, path)) };
+        if (!member.admin)
+          return { member, ok: false, error: 'no admin address (a worker of another instance)' };
+        return { member, ...read(await peerRequest(member.admin, path, this.peerOptions())) };
+      }),
+    );
+  }
+
+  /**
+   * Hands a cancel this process does not hold to every other member with an admin address; the
+   * one holding the session (matching secret key) cancels it, the others ignore it. Nothing
+   * answers the client, as with the protocol's own CancelRequest; the members that could not be
+   * reached are returned for the log.
+   */
+  async forwardCancel(
+    processId: number,
+    secretKey: number,
+  ): Promise<Array<{ member: string; error: string }>> {
+    const members = (await this.o.control.members()).filter((m) => m.id !== this.o.selfId && m.admin);
+    const replies = await Promise.all(
+      members.map((m) =>
+        peerRequest(m.admin!, '/api/cluster/cancel', {
+          ...this.peerOptions(),
+          method: 'POST',
+          body: { processId, secretKey },
+        }),
+      ),
+    );
+    // The members that could not take it (the one holding the session may be among them).
+    return replies.flatMap((r, i) => (r.ok ? [] : [{ member: members[i]!.id, error: r.error }]));
+  }
+
+  private peerOptions() {
+    return { token: this.o.token, ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}) };
+  }
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** A peer's /api/instance reply, or null when it is not one. */
+export function parseSnapshot(json: unknown): InstanceSnapshot | null {
+  const j = json as Partial<InstanceSnapshot> | null;
+  if (!j || typeof j !== 'object' || typeof j.id !== 'string') return null;
+  if (!isCount(j.uptimeSeconds) || !isCount(j.topologyVersion)) return null;
+  const t = j.traffic;
+  if (
+    t !== null &&
+    (typeof t !== 'object' || !isCount(t?.statements) || !isCount(t.errors) || !isCount(t.clientConnections))
+  )
+    return null;
+  return {
+    id: j.id,
+    uptimeSeconds: j.uptimeSeconds,
+    topologyVersion: j.topologyVersion,
+    traffic: t
+      ? { statements: t.statements, errors: t.errors, clientConnections: t.clientConnections }
+      : null,
+  };
+}
+
+/** A peer's /api/hotkeys/summary reply (its window per shard and table), or null. */
+export function parseTableSummaries(json: unknown): TableSummary[] | null {
+  const tables = (json as { tables?: unknown } | null)?.tables;
+  if (!Array.isArray(tables)) return null;
+  const out: TableSummary[] = [];
+  for (const t of tables as Array<Partial<TableSummary>>) {
+    if (!t || typeof t.shard !== 'string' || typeof t.table !== 'string') return null;
+    if (!isCount(t.untrackedMax) || !isCount(t.total) || !Array.isArray(t.entries)) return null;
+    const entries: TableSummary['entries'][number][] = [];
+    for (const e of t.entries) {
+      if (!e || typeof e.key !== 'string' || !isCount(e.count) || !isCount(e.lower) || e.lower > e.count)
+        return null;
+      entries.push({ key: e.key, count: e.count, lower: e.lower });
+    }
+    out.push({ shard: t.shard, table: t.table, entries, untrackedMax: t.untrackedMax, total: t.total });
+  }
+  return out;
+}
+
+/** GET /api/hotkeys/summary?limit=N[&shard=S]: this process's windows, each cut to its N hottest values. */
+export function hotKeySummary(hotKeys: HotKeyTracker, query: URLSearchParams): { tables: TableSummary[] } {
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 100) || 100));
+  return { tables: hotKeys.tableSummaries(limit, query.get('shard') ?? undefined) };
+}
