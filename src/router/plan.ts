@@ -136,6 +136,18 @@ export interface JoinPlan extends PlanBase {
   colocatedBy: string;
 }
 
+/**
+ * COPY table FROM STDIN into a sharded or reference table: one COPY per target primary, each row
+ * sent to the shard its key maps to (keyColumn), or to every target (a reference table, keyColumn
+ * null). All targets commit together (src/protocol/postgres/copy-in-runner.ts).
+ */
+export interface CopyInPlan extends PlanBase {
+  type: 'copy-in';
+  table: string;
+  targets: RouteTarget[];
+  keyColumn: string | null;
+}
+
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
@@ -154,7 +166,7 @@ export interface ErrorPlan extends PlanBase {
   params: Record<string, string | number>;
 }
 
-export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan | JoinPlan;
+export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan | JoinPlan | CopyInPlan;
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {

@@ -39,6 +39,7 @@ import {
   singlePlan,
   withBase,
 } from './planner-context.js';
+import { planCopyIn } from './planner-copy.js';
 import { planData, shardDemand } from './planner-data.js';
 import { classifyTables, homesOf } from './table-routing.js';
 
@@ -175,6 +176,10 @@ function planUtility(pc: PlanContext): Plan {
   const { facts, topology } = pc.input;
   const utility = facts.utility ?? 'other';
   const write = WRITING_UTILITIES.has(utility);
+  if (utility === 'copy_from') {
+    const copy = planCopyIn(pc);
+    if (copy) return copy;
+  }
   if (pc.forcedShard || facts.tables.length === 0) return planSessionLike(pc, write, `utility ${utility}`);
   const demand = shardDemand(pc, classifyTables(facts.tables, topology));
   if ('type' in demand) return demand;

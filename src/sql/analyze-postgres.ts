@@ -18,6 +18,7 @@ import {
 import type { Literal } from './fingerprint.js';
 import { constText, isType, lastName, list, type Node, nodeType, relName, str, walk } from './pg-ast.js';
 import { colocationFacts } from './pg-colocation.js';
+import { copyInFacts } from './pg-copy-facts.js';
 import { detachSites } from './pg-detach-sites.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './pg-key-conditions.js';
 import { rangeConditions } from './pg-range-conditions.js';
@@ -288,6 +289,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
       if (body.is_from) {
         const name = relName(body.relation);
         facts.writeTables = name ? [name] : [];
+        facts.copyIn = copyInFacts(body);
       } else {
         const header = list(body.options).some((o) => {
           const d = isType(o, 'DefElem');
