@@ -131,19 +131,10 @@ export class LocalResponder {
     for (const frame of this.unit.frames) {
       const r = results[Math.min(i, results.length - 1)] ?? { columns: null, rows: [], tag: 'SELECT 0' };
       switch (frame.type) {
-        case FE.Parse: {
-          const p = decodeParse(frame.bytes);
-          if (p.name === '') cycle.unnamed = { sql: p.query, paramTypes: p.paramTypes };
-          else
-            cycle.state.prepared.set(p.name, {
-              clientName: p.name,
-              serverName: serverStatementName(p.query, p.paramTypes),
-              sql: p.query,
-              paramTypes: p.paramTypes,
-            });
+        case FE.Parse:
+          rememberParse(cycle, frame.bytes);
           out.push(encodeParseComplete());
           break;
-        }
         case FE.Bind:
           out.push(encodeBindComplete());
           break;
@@ -187,4 +178,17 @@ function pushResult(out: Buffer[], r: LocalResult, withDescription: boolean): vo
   if (r.columns && withDescription) out.push(encodeTextRowDescription(r.columns));
   for (const row of r.rows) out.push(encodeDataRow(row));
   out.push(encodeCommandComplete(r.tag));
+}
+
+/** A Parse shardgate answers itself: the statement is known to the session from now on. */
+export function rememberParse(cycle: QueryCycle, bytes: Buffer): void {
+  const p = decodeParse(bytes);
+  if (p.name === '') cycle.unnamed = { sql: p.query, paramTypes: p.paramTypes };
+  else
+    cycle.state.prepared.set(p.name, {
+      clientName: p.name,
+      serverName: serverStatementName(p.query, p.paramTypes),
+      sql: p.query,
+      paramTypes: p.paramTypes,
+    });
 }
