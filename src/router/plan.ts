@@ -148,6 +148,14 @@ export interface CopyInPlan extends PlanBase {
   keyColumn: string | null;
 }
 
+/**
+ * COPY (query) TO STDOUT whose query needs several shards: the query runs as any read (planned
+ * on its own, merged), and shardgate writes its rows in the COPY's format (copy-out-runner.ts).
+ */
+export interface CopyQueryOutPlan extends PlanBase {
+  type: 'copy-query-out';
+}
+
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
@@ -166,7 +174,15 @@ export interface ErrorPlan extends PlanBase {
   params: Record<string, string | number>;
 }
 
-export type Plan = SinglePlan | ScatterPlan | SplitInsertPlan | LocalPlan | ErrorPlan | JoinPlan | CopyInPlan;
+export type Plan =
+  | SinglePlan
+  | ScatterPlan
+  | SplitInsertPlan
+  | LocalPlan
+  | ErrorPlan
+  | JoinPlan
+  | CopyInPlan
+  | CopyQueryOutPlan;
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {

@@ -298,6 +298,8 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
           );
         });
         facts.copyOut = { query: Boolean(body.query), header, stdout: !body.filename && !body.is_program };
+        // COPY (query) TO STDOUT over several shards is written by shardgate in this format.
+        if (body.query) facts.copyOut.format = copyInFacts(body);
       }
       return facts;
     case 'VacuumStmt':

@@ -230,7 +230,7 @@ function cacheable(statements: StatementFacts[], literalCount: number): boolean 
     if (s.kind === 'unknown' || s.utility === 'explain') return false;
     if (literalCount > 0 && (s.kind === 'session' || s.kind === 'shardgate')) return false;
     // COPY FROM's options (DELIMITER ',', NULL '') are literals copied into its facts.
-    if (literalCount > 0 && s.copyIn) return false;
+    if (literalCount > 0 && (s.copyIn || s.copyOut?.format)) return false;
   }
   return true;
 }

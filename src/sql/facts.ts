@@ -230,7 +230,7 @@ export interface StatementFacts {
   session: SessionFacts | null;
   utility: UtilityKind | null;
   /** COPY ... TO STDOUT: whether it copies a query (not a table) and has a CSV HEADER line. */
-  copyOut?: { query: boolean; header: boolean; stdout: boolean };
+  copyOut?: { query: boolean; header: boolean; stdout: boolean; format?: CopyInFacts };
   /** COPY table FROM ...: what splitting its rows by shard key needs (src/sql/pg-copy-facts.ts). */
   copyIn?: CopyInFacts;
   shardgate: ShardgateCommand | null;

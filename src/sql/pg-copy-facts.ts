@@ -1,4 +1,4 @@
-// COPY ... FROM STDIN as the router needs it: the table, the column list and the options that
+// COPY ... FROM STDIN (and COPY (query) TO STDOUT's format) as the router needs it: the table, the column list and the options that
 // decide how rows and fields are read (format, HEADER, DELIMITER, NULL, QUOTE, ESCAPE, DEFAULT,
 // FORCE_NULL), with PostgreSQL's defaults. The server checks the options again; a value this
 // reader does not accept makes the statement unsplittable (`problem`), never guessed.
@@ -23,7 +23,7 @@ export function copyInFacts(body: Node): CopyInFacts {
   const escapeChar = optionText(opts.get('escape')) ?? quote;
   const forceNull = opts.get('force_null');
   let problem: string | null = null;
-  if (format === 'binary') problem = 'COPY FROM STDIN in binary format into a table on several shards';
+  if (format === 'binary') problem = 'COPY in binary format over several shards (use text or CSV)';
   else if (format !== 'text' && format !== 'csv') problem = `COPY format ${format}`;
   else if (!body.filename && body.is_program) problem = 'COPY FROM PROGRAM';
   for (const [name, value] of [

@@ -7,26 +7,30 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgToolPath } from '../../src/local/pg-binaries.js';
+import { startReferenceDatabase } from '../support/pg-reference-db.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 const run = promisify(execFile);
 let fx: ProxyFixture;
 let client: pg.Client;
+let reference: pg.Client;
 
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 3, replicas: 0 });
   client = await fx.client();
+  reference = await startReferenceDatabase(fx);
 }, 180_000);
 
 afterAll(async () => {
+  await reference?.end();
   await client?.end();
   await fx?.stop();
 });
 
 /** Runs psql with `sql`, `input` on stdin; resolves with stdout, or rejects with stderr. */
-async function psql(sql: string, input?: string): Promise<string> {
+async function psql(sql: string, input?: string, url = fx.url()): Promise<string> {
   const bin = await pgToolPath('psql');
-  const child = run(bin, ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql, fx.url()], {
+  const child = run(bin, ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql, url], {
     env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
     timeout: 60_000,
     maxBuffer: 64 * 1024 * 1024,
@@ -189,5 +193,33 @@ describe('what cannot be copied leaves nothing copied, with a coded error', () =
     } finally {
       await client.query('ROLLBACK');
     }
+  });
+});
+
+describe('COPY (query) TO STDOUT over several shards writes the merged query', () => {
+  const QUERIES = [
+    'COPY (SELECT id, name, email FROM users WHERE id < 500000 ORDER BY id) TO STDOUT',
+    'COPY (SELECT user_id, count(*), avg(amount) FROM payments GROUP BY user_id ORDER BY user_id) TO STDOUT (FORMAT csv, HEADER)',
+    "COPY (SELECT id, title || ';x', body FROM posts WHERE id < 500000 ORDER BY id LIMIT 20) TO STDOUT (FORMAT csv, DELIMITER ';', QUOTE '''', NULL 'NA')",
+    "COPY (SELECT id, NULLIF(name, 'user3') AS n, name || E'\\t\\\\' AS odd FROM users WHERE id < 500000 ORDER BY id) TO STDOUT WITH NULL 'nil'",
+  ];
+  for (const sql of QUERIES) {
+    it(sql, async () => {
+      const primary = fx.cluster.shards[0]!.primary;
+      const want = await psql(
+        sql,
+        undefined,
+        `postgres://postgres@${primary.host}:${primary.port}/reference`,
+      );
+      const got = await psql(sql, undefined);
+      expect(got).toBe(want);
+      expect(got.split('\n').length).toBeGreaterThan(1);
+    });
+  }
+
+  it('refuses the binary format and a cross-shard join inside, with 0A000', async () => {
+    expect(await psqlError('COPY (SELECT id FROM users) TO STDOUT (FORMAT binary)', '')).toMatch(/binary/);
+    const join = 'COPY (SELECT count(*) FROM users u JOIN posts p ON p.id = u.id) TO STDOUT';
+    expect(await psqlError(join, '')).toMatch(/cross-shard join over posts cannot run at the proxy/);
   });
 });

@@ -170,7 +170,8 @@ export class PreparedStatements {
         detail: 'a prepared statement (send it as a plain query, COM_QUERY)',
       });
     // COPY FROM is PostgreSQL's; the MySQL analyzer never plans it.
-    if (plan.type === 'copy-in') throw new ShardgateError('INTERNAL', { detail: 'a COPY plan on MySQL' });
+    if (plan.type === 'copy-in' || plan.type === 'copy-query-out')
+      throw new ShardgateError('INTERNAL', { detail: 'a COPY plan on MySQL' });
     if (plan.type === 'local') {
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
         detail:

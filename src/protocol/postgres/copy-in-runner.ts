@@ -202,7 +202,7 @@ function streamRows(
   });
 }
 
-function textFormat(copy: CopyInFacts, key: string | null): CopyTextFormat {
+export function textFormat(copy: CopyInFacts, key: string | null): CopyTextFormat {
   const byte = (s: string) => Buffer.from(s)[0]!;
   const forceNull =
     copy.forceNull === '*' || (key !== null && copy.forceNull.some((c) => c.toLowerCase() === key));

@@ -21,7 +21,7 @@ import { boundStatement } from './scatter-runner.js';
 import { FE, type Unit } from './units.js';
 
 /** A fetch a server answered with an error: the client gets that error as the server sent it. */
-class FetchFailed extends Error {
+export class FetchFailed extends Error {
   constructor(readonly raw: Buffer) {
     super('cross-shard join fetch failed');
   }
@@ -126,7 +126,7 @@ function extendedJoin(cycle: QueryCycle, unit: Unit, plan: JoinPlan): { sql: str
   return { sql: inlineParams(bound.sql, params, casts), prefix: Buffer.concat(out) };
 }
 
-async function fetchRows(
+export async function fetchRows(
   cycle: QueryCycle,
   sql: string,
   budget: RowBudget,
@@ -136,6 +136,11 @@ async function fetchRows(
   if (planned.length !== 1 || !plan)
     throw new ShardgateError('INTERNAL', { detail: 'a join fetch of several statements' });
   if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
+  if (plan.type === 'broadcast-join')
+    throw new ShardgateError('JOIN_NOT_BROADCASTABLE', {
+      table: plan.table,
+      detail: 'inside a statement whose rows shardgate gathers itself (COPY (query) TO STDOUT)',
+    });
   let targets: RouteTarget[];
   let text = sql;
   let merge: MergeSpec | null = null;
@@ -181,5 +186,7 @@ async function fetchRows(
   results.forEach((r, i) => {
     for (const row of r.rows) merger.add(i, row);
   });
-  return { columns, rows: merger.finish() };
+  const rows = merger.finish();
+  // Without the merge's hidden columns, with the merged types (avg of integers is numeric).
+  return { columns: merger.outputColumns(), rows };
 }

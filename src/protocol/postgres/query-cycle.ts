@@ -14,6 +14,7 @@ import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { type CopyInSink, runCopyIn } from './copy-in-runner.js';
+import { runCopyQueryOut } from './copy-out-runner.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { runJoin } from './join-runner.js';
@@ -315,6 +316,15 @@ export class QueryCycle implements GateParticipant {
           });
         // The rewritten statement is a unit of its own: planned, run and answered as any other.
         await runJoin(this, unit, statements[0]!, (u) => this.runUnit(u));
+        return;
+      }
+      if (plans.some((p) => p.type === 'copy-query-out')) {
+        if (statements.length !== 1)
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail:
+              'a COPY (query) over several shards must be sent alone, not with other statements in one message',
+          });
+        await runCopyQueryOut(this, unit, statements[0]!);
         return;
       }
       const copyIn = plans.find((p) => p.type === 'copy-in');
