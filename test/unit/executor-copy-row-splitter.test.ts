@@ -8,6 +8,7 @@ import {
   type KeyField,
   unescapeText,
 } from '../../src/executor/copy-row-splitter.js';
+import { copyLine } from '../../src/executor/copy-text-out.js';
 
 const TEXT: CopyTextFormat = {
   csv: false,
@@ -125,4 +126,33 @@ describe('CSV format', () => {
   it('refuses a quote left open at the end of the input', () => {
     expect(() => split(CSV, 0, '1,"open\n')).toThrow(/unterminated CSV/);
   });
+});
+
+describe('COPY TO lines (copy-text-out.ts) read back by the splitter', () => {
+  const values = [
+    'plain',
+    'tab\there',
+    'line\nend',
+    'back\\slash',
+    'comma,semi;',
+    'quote"d',
+    '',
+    '\\.',
+    'NA',
+    'é ünï',
+  ];
+  for (const [name, format] of [
+    ['text', TEXT],
+    ['CSV', CSV],
+    ['CSV with NULL NA and ESCAPE \\', { ...CSV, nullText: 'NA', escape: 0x5c }],
+  ] as const) {
+    it(`round-trips every value in ${name}`, () => {
+      const input = values.map((v) => copyLine(['x', v, null], format)).join('');
+      const got = split(format, 1, input);
+      expect(got.rows.map((r) => r[1])).toEqual(values.map((v) => ({ value: v })));
+      expect(split(format, 2, input).rows.every((r) => 'missing' in r[1] && r[1].missing === 'null')).toBe(
+        true,
+      );
+    });
+  }
 });
