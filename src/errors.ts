@@ -337,6 +337,26 @@ export const ERRORS = {
     message:
       'the cross-shard join over {table} cannot run at the proxy: {detail}; join on the shard keys, or restrict every sharded table to one shard with a shard-key condition',
   },
+  COPY_KEY_MISSING: {
+    sqlstate: '23502',
+    mysqlErrno: 1048,
+    severity: 'ERROR',
+    message:
+      'COPY into sharded table {table}: row {line} has no value for its shard key {column} ({detail}), so it belongs to no shard; nothing was copied: give every row its {column}',
+  },
+  COPY_BAD_INPUT: {
+    sqlstate: '22P04',
+    mysqlErrno: 1105,
+    severity: 'ERROR',
+    message: 'COPY into {table}: {detail}; nothing was copied: fix the input and retry',
+  },
+  COPY_PARTLY_APPLIED: {
+    sqlstate: '40003',
+    mysqlErrno: 1180,
+    severity: 'ERROR',
+    message:
+      'COPY into {table} committed on {committed} but not on {failed} ({detail}) because cross-shard transactions are off (transactions.crossShard: refuse); delete the rows copied on {committed} or copy the rest again with a shard= hint',
+  },
   SUBQUERY_NOT_SHARD_LOCAL: {
     sqlstate: '0A000',
     mysqlErrno: 1235,

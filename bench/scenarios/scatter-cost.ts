@@ -109,6 +109,8 @@ export async function runScatterCost(options: ScatterCostOptions): Promise<Scatt
       database: DATABASE,
       overrides: {
         listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+        // The shards have no role "app": shardgate reaches them as its service identity.
+        users: [{ name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' }],
         tables: { [TABLE]: { shardKey: 'user_id' } },
         routing: { maxMergeRows: options.rows + 1 },
         observability: { enabled: false },

@@ -153,6 +153,26 @@ export interface KeyMovePlan extends PlanBase {
   sources: RouteTarget[];
 }
 
+/**
+ * COPY table FROM STDIN into a sharded or reference table: one COPY per target primary, each row
+ * sent to the shard its key maps to (keyColumn), or to every target (a reference table, keyColumn
+ * null). All targets commit together (src/protocol/postgres/copy-in-runner.ts).
+ */
+export interface CopyInPlan extends PlanBase {
+  type: 'copy-in';
+  table: string;
+  targets: RouteTarget[];
+  keyColumn: string | null;
+}
+
+/**
+ * COPY (query) TO STDOUT whose query needs several shards: the query runs as any read (planned
+ * on its own, merged), and shardgate writes its rows in the COPY's format (copy-out-runner.ts).
+ */
+export interface CopyQueryOutPlan extends PlanBase {
+  type: 'copy-query-out';
+}
+
 export type LocalAction =
   | { kind: 'set-context'; name: string; value: string | null }
   | { kind: 'show-context'; name: string }
@@ -178,7 +198,9 @@ export type Plan =
   | LocalPlan
   | ErrorPlan
   | JoinPlan
-  | KeyMovePlan;
+  | KeyMovePlan
+  | CopyInPlan
+  | CopyQueryOutPlan;
 
 /** Stable JSON: keys in a fixed order so golden files and EXPLAIN output do not churn. */
 export function renderPlan(plan: Plan): string {

@@ -208,17 +208,26 @@ export function singlePlan(
   return single(pc.base, target, write);
 }
 
-export function scatterWrite(pc: PlanContext, shards: readonly ShardView[]): Plan {
-  const refused =
+/** Why a write may not run on these shards' primaries (a transaction, a read-only shard); null: it may. */
+export function multiShardWriteRefusal(pc: PlanContext, shards: readonly ShardView[]): ErrorPlan | null {
+  return (
     crossShard(
       pc,
       shards.map((s) => s.name),
-    ) ?? readOnlyRefusal(pc, shards);
+    ) ?? readOnlyRefusal(pc, shards)
+  );
+}
+
+/** Every shard's primary, as write targets. */
+export function primaryTargets(shards: readonly ShardView[]): RouteTarget[] {
+  return shards.map((s): RouteTarget => ({ shard: s.name, server: s.primary.name, role: 'primary' }));
+}
+
+export function scatterWrite(pc: PlanContext, shards: readonly ShardView[]): Plan {
+  const refused = multiShardWriteRefusal(pc, shards);
   if (refused) return refused;
   if (shards.length === 1) return singlePlan(pc, shards[0]!, true, null);
-  const targets = shards.map(
-    (s): RouteTarget => ({ shard: s.name, server: s.primary.name, role: 'primary' }),
-  );
+  const targets = primaryTargets(shards);
   const plan: ScatterPlan = withBase<ScatterPlan>(pc.base, {
     type: 'scatter',
     targets,

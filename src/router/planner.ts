@@ -27,7 +27,7 @@
 
 import { effectiveContext } from './consistency.js';
 import type { ShardView } from './inputs.js';
-import type { LocalAction, LocalPlan, Plan, PlanBase, ScatterPlan } from './plan.js';
+import type { CopyQueryOutPlan, LocalAction, LocalPlan, Plan, PlanBase, ScatterPlan } from './plan.js';
 import {
   defaultShard,
   errorPlan,
@@ -40,6 +40,7 @@ import {
   singlePlan,
   withBase,
 } from './planner-context.js';
+import { planCopyIn } from './planner-copy.js';
 import { planData, shardDemand } from './planner-data.js';
 import { classifyTables, homesOf } from './table-routing.js';
 
@@ -176,8 +177,21 @@ function planUtility(pc: PlanContext): Plan {
   const { facts, topology } = pc.input;
   const utility = facts.utility ?? 'other';
   const write = WRITING_UTILITIES.has(utility);
+  if (utility === 'copy_from') {
+    const copy = planCopyIn(pc);
+    if (copy) return copy;
+  }
   if (pc.forcedShard || facts.tables.length === 0) return planSessionLike(pc, write, `utility ${utility}`);
   const demand = shardDemand(pc, classifyTables(facts.tables, topology));
+  const format = utility === 'copy_to' && facts.copyOut?.stdout ? facts.copyOut.format : undefined;
+  if (format && ('type' in demand || demand.shards.length > 1)) {
+    // The query is planned on its own when it runs (its joins and merges as a SELECT's).
+    if (format.problem) return errorPlan(pc.base, 'FEATURE_NOT_SUPPORTED', { detail: format.problem });
+    pc.base.reasons.push(
+      'COPY (query) TO STDOUT over several shards: the query planned, merged, then written',
+    );
+    return withBase<CopyQueryOutPlan>(pc.base, { type: 'copy-query-out' });
+  }
   if ('type' in demand) return demand;
   if (demand.shards.length === 1) {
     pc.base.reasons.push(`utility ${utility}`);

@@ -221,13 +221,16 @@ export function withHints(f: CachedFacts, hints: QueryFacts['hints']): QueryFact
 
 /**
  * Facts that hold values cannot be shared between texts: SET/shardgate statements with literals
- * (their values are copied into the facts) and unparsable text (its error message).
+ * and COPY FROM with option literals (their values are copied into the facts), and unparsable
+ * text (its error message).
  */
 function cacheable(statements: StatementFacts[], literalCount: number): boolean {
   for (const s of statements) {
     // EXPLAIN: rare, and its option values (ANALYZE 0/1) decide the kind.
     if (s.kind === 'unknown' || s.utility === 'explain') return false;
     if (literalCount > 0 && (s.kind === 'session' || s.kind === 'shardgate')) return false;
+    // COPY FROM's options (DELIMITER ',', NULL '') are literals copied into its facts.
+    if (literalCount > 0 && (s.copyIn || s.copyOut?.format)) return false;
   }
   return true;
 }

@@ -232,7 +232,9 @@ export interface StatementFacts {
   session: SessionFacts | null;
   utility: UtilityKind | null;
   /** COPY ... TO STDOUT: whether it copies a query (not a table) and has a CSV HEADER line. */
-  copyOut?: { query: boolean; header: boolean; stdout: boolean };
+  copyOut?: { query: boolean; header: boolean; stdout: boolean; format?: CopyInFacts };
+  /** COPY table FROM ...: what splitting its rows by shard key needs (src/sql/pg-copy-facts.ts). */
+  copyIn?: CopyInFacts;
   shardgate: ShardgateCommand | null;
   /** DDL or utility touching temp objects, advisory locks etc.: pins the server connection. */
   pinsSession: boolean;
@@ -375,4 +377,23 @@ export interface ScatterRewrite {
   windows?: boolean;
   /** Run the set operation's leaves, tagged, as one UNION ALL (this many leaves). */
   setOps?: number;
+}
+
+/** COPY table [(columns)] FROM STDIN and the options that decide how its rows are read. */
+export interface CopyInFacts {
+  table: string;
+  schema: string | null;
+  /** The column list, or null for all columns in table order. */
+  columns: string[] | null;
+  stdin: boolean;
+  csv: boolean;
+  header: boolean;
+  delimiter: string;
+  nullText: string;
+  quote: string;
+  escape: string;
+  defaultText: string | null;
+  forceNull: string[] | '*';
+  /** Why the rows cannot be split at the proxy (binary format...), or null. */
+  problem: string | null;
 }

@@ -93,8 +93,15 @@ function quoteLiteral(value: string): string {
   return value.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
 
-/** Replaces $n outside strings and comments with the parameter's value as a literal. */
-function inlineParams(text: string, params: Array<string | null>): string {
+/**
+ * Replaces $n outside strings and comments with the parameter's value as a literal, followed by
+ * `::casts[n-1]` when one is given (a parameter the client typed keeps its type).
+ */
+export function inlineParams(
+  text: string,
+  params: Array<string | null>,
+  casts: Array<string | null> = [],
+): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
@@ -104,7 +111,8 @@ function inlineParams(text: string, params: Array<string | null>): string {
       if (m) {
         const n = Number(m[1]);
         const v = params[n - 1];
-        out += v === null || v === undefined ? 'NULL' : quoteLiteral(v);
+        const cast = casts[n - 1];
+        out += `${v === null || v === undefined ? 'NULL' : quoteLiteral(v)}${cast ? `::${cast}` : ''}`;
         i += m[0].length;
         continue;
       }

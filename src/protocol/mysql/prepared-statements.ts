@@ -172,6 +172,9 @@ export class PreparedStatements {
     // The MySQL front end does not set movesRows: the planner refuses shard-key moves for it.
     if (plan.type === 'key-move')
       throw new ShardgateError('INTERNAL', { detail: 'a shard-key move on MySQL' });
+    // COPY FROM is PostgreSQL's; the MySQL analyzer never plans it.
+    if (plan.type === 'copy-in' || plan.type === 'copy-query-out')
+      throw new ShardgateError('INTERNAL', { detail: 'a COPY plan on MySQL' });
     if (plan.type === 'local') {
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
         detail:

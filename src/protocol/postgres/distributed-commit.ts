@@ -6,6 +6,7 @@
 import { ShardgateError } from '../../errors.js';
 import { commitDecisionSql, sqlText, withPool } from '../../transactions/pg-two-phase.js';
 import {
+  type CommitOutcome,
   type DecisionCarrier,
   DecisionTaken,
   DefiniteFailure,
@@ -95,9 +96,8 @@ export async function endAcrossShards(
   return 'done';
 }
 
-export type CrossShardOutcome = Awaited<
-  ReturnType<NonNullable<QueryCycle['services']['twoPhase']>['commit']>
->;
+/** What a cross-shard commit came to (the coordinator's outcome). */
+export type CrossShardOutcome = CommitOutcome;
 
 /**
  * Two-phase commit of the `writers` (every other connection of the transaction already
@@ -121,26 +121,7 @@ export function twoPhaseFailure(outcome: CrossShardOutcome): ShardgateError | nu
 }
 
 async function commitAcrossShards(cycle: QueryCycle, writers: ServerBinding[]): Promise<CrossShardOutcome> {
-  const coordinator = cycle.services.twoPhase!;
-  const log = cycle.services.twoPhaseLog!;
-  let outcome: CrossShardOutcome;
-  try {
-    // The written shard where the decision log lives commits last, with the decision in its commit.
-    await log.ready();
-    const carrier = writers.find((b) => b.serverName === log.server() && carriesDecision(cycle, b)) ?? null;
-    outcome = await coordinator.commit(
-      writers.filter((b) => b !== carrier).map((b) => pgParticipant(cycle, b)),
-      carrier ? pgCarrier(cycle, carrier) : null,
-    );
-  } catch (err) {
-    // The decision table could not be created: nothing was prepared yet.
-    await Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK')));
-    outcome = {
-      kind: 'aborted',
-      gid: '',
-      detail: `the decision log is unavailable: ${(err as Error).message}`,
-    };
-  }
+  const outcome = await twoPhaseCommit(cycle, writers);
   finishTransaction(cycle, writers, outcome.kind === 'committed');
   if (outcome.kind === 'committed' && outcome.unfinished.length > 0)
     cycle.services.log.warn(
@@ -148,6 +129,28 @@ async function commitAcrossShards(cycle: QueryCycle, writers: ServerBinding[]): 
       'COMMIT PREPARED failed after the commit decision; recovery finishes it',
     );
   return outcome;
+}
+
+/**
+ * Two-phase commit of the open transactions on `writers` (two or more server connections of this
+ * session); also the commit of a COPY FROM split over shards (copy-in-runner.ts).
+ */
+export async function twoPhaseCommit(cycle: QueryCycle, writers: ServerBinding[]): Promise<CommitOutcome> {
+  const coordinator = cycle.services.twoPhase!;
+  const log = cycle.services.twoPhaseLog!;
+  try {
+    // The written shard where the decision log lives commits last, with the decision in its commit.
+    await log.ready();
+    const carrier = writers.find((b) => b.serverName === log.server() && carriesDecision(cycle, b)) ?? null;
+    return await coordinator.commit(
+      writers.filter((b) => b !== carrier).map((b) => pgParticipant(cycle, b)),
+      carrier ? pgCarrier(cycle, carrier) : null,
+    );
+  } catch (err) {
+    // The decision table could not be created: nothing was prepared yet.
+    await Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK')));
+    return { kind: 'aborted', gid: '', detail: `the decision log is unavailable: ${(err as Error).message}` };
+  }
 }
 
 /**
@@ -204,7 +207,7 @@ function pgParticipant(cycle: QueryCycle, binding: ServerBinding): Participant {
  * ordinary path learns it). Committed either way: a connection lost here is given up like one
  * lost after an ordinary COMMIT.
  */
-async function learnCommitPosition(cycle: QueryCycle, binding: ServerBinding): Promise<void> {
+export async function learnCommitPosition(cycle: QueryCycle, binding: ServerBinding): Promise<void> {
   if (binding.lost || !cycle.services.topology.hasReplicas(binding.shard)) return;
   try {
     const lsn = (await binding.runInternal('SELECT pg_catalog.pg_current_wal_lsn()::text')).rows[0]?.[0];

@@ -1,7 +1,8 @@
 // PostgreSQL's side of the cross-shard join primitive (src/executor/broadcast-join.ts): the
 // fetch runs on the servers its own plan names (one, or a scatter merged as any scatter read),
 // the rewritten statement runs as a simple query unit of its own through the query cycle, which
-// answers the client. Simple protocol only: the rewrite inlines rows into the text.
+// answers the client. The rewrite inlines rows into the text; in the extended protocol the bound
+// parameters are inlined too and the answer is the simple one after Parse/Bind complete.
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { runBroadcastJoin } from '../../executor/broadcast-join.js';
@@ -10,13 +11,17 @@ import { ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
 import type { JoinPlan, MergeSpec, RouteTarget } from '../../router/plan.js';
+import { decodeBindParams } from '../../sql/bind-params.js';
+import { inlineParams } from '../../sql/insert-rows.js';
 import { pgBroadcastSql } from '../../sql/pg-broadcast-sql.js';
-import { encodeReadyForQuery } from './backend-messages.js';
+import { encodeBindComplete, encodeParseComplete, encodeReadyForQuery } from './backend-messages.js';
+import { decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import { boundStatement } from './scatter-runner.js';
 import { FE, type Unit } from './units.js';
 
 /** A fetch a server answered with an error: the client gets that error as the server sent it. */
-class FetchFailed extends Error {
+export class FetchFailed extends Error {
   constructor(readonly raw: Buffer) {
     super('cross-shard join fetch failed');
   }
@@ -29,22 +34,22 @@ export async function runJoin(
   rerun: (unit: Unit) => Promise<void>,
 ): Promise<void> {
   const plan = statement.plan as JoinPlan;
-  if (!unit.simple)
-    throw new ShardgateError('JOIN_NOT_BROADCASTABLE', {
-      table: plan.table,
-      detail: 'the extended protocol (send the statement as a simple query, without parameters)',
-    });
-  const texts = pgBroadcastSql(statement.sql, plan.site);
+  // Extended protocol: the parameters are inlined; the client hears Parse/Bind complete, then the
+  // rewritten statement's answer, which is what its Describe and Execute ask for.
+  const extended = unit.simple ? null : extendedJoin(cycle, unit, plan);
+  const texts = pgBroadcastSql(extended?.sql ?? statement.sql, plan.site);
   try {
     await runBroadcastJoin(
       {
         fetch: (sql, budget) => fetchRows(cycle, sql, budget),
-        run: (sql) =>
-          rerun({
+        run: (sql) => {
+          if (extended) cycle.session.write(extended.prefix);
+          return rerun({
             simple: true,
             flushOnly: false,
             frames: [{ type: FE.Query, bytes: serialize.query(sql) }],
-          }),
+          });
+        },
       },
       texts,
       {
@@ -61,7 +66,67 @@ export async function runJoin(
   }
 }
 
-async function fetchRows(
+/** Parameter types a literal can be cast to by name (others: refused rather than guessed). */
+const CASTS = new Map<number, string>([
+  [16, 'boolean'],
+  [20, 'bigint'],
+  [21, 'smallint'],
+  [23, 'integer'],
+  [25, 'text'],
+  [700, 'real'],
+  [701, 'double precision'],
+  [1043, 'varchar'],
+  [1082, 'date'],
+  [1114, 'timestamp'],
+  [1184, 'timestamptz'],
+  [1700, 'numeric'],
+  [2950, 'uuid'],
+  [3802, 'jsonb'],
+]);
+
+/**
+ * The statement of an extended-protocol unit with its parameters inlined, and what the client
+ * hears before the answer (ParseComplete, BindComplete). Units the simple answer cannot stand for
+ * (no Describe of the portal, a Describe of the statement, binary results, several Executes,
+ * Close) are refused.
+ */
+function extendedJoin(cycle: QueryCycle, unit: Unit, plan: JoinPlan): { sql: string; prefix: Buffer } {
+  const refuse = (detail: string) =>
+    new ShardgateError('JOIN_NOT_BROADCASTABLE', {
+      table: plan.table,
+      detail: `the extended protocol with ${detail}`,
+    });
+  const bound = boundStatement(cycle, unit);
+  if (!bound) throw refuse('no Bind');
+  const shape = unit.frames.map((f) =>
+    f.type === FE.Describe ? `D${String.fromCharCode(f.bytes[5]!)}` : f.type,
+  );
+  const expected = [FE.Bind, 'DP', FE.Execute, FE.Sync];
+  const rest = shape[0] === FE.Parse ? shape.slice(1) : shape;
+  if (rest.length !== expected.length || rest.some((t, i) => t !== expected[i]))
+    throw refuse('messages other than Parse, Bind, Describe (portal), Execute, Sync in one batch');
+  if (bound.bind.resultFormats.some((f) => f === 1)) throw refuse('binary result columns');
+  const { values, paramFormats } = bound.bind;
+  const params = decodeBindParams(values, paramFormats, bound.paramTypes);
+  const casts: Array<string | null> = [];
+  for (let i = 0; i < values.length; i++) {
+    const type = bound.paramTypes[i] ?? 0;
+    if (values[i] !== null && params[i] === null)
+      throw refuse(`a binary parameter $${i + 1} of type ${type}`);
+    if (type !== 0 && !CASTS.has(type)) throw refuse(`parameter $${i + 1} of type ${type}`);
+    casts.push(CASTS.get(type) ?? null);
+  }
+  const out: Buffer[] = [];
+  for (const frame of unit.frames) {
+    if (frame.type === FE.Parse) {
+      cycle.rememberParse(decodeParse(frame.bytes));
+      out.push(encodeParseComplete());
+    } else if (frame.type === FE.Bind) out.push(encodeBindComplete());
+  }
+  return { sql: inlineParams(bound.sql, params, casts), prefix: Buffer.concat(out) };
+}
+
+export async function fetchRows(
   cycle: QueryCycle,
   sql: string,
   budget: RowBudget,
@@ -71,6 +136,11 @@ async function fetchRows(
   if (planned.length !== 1 || !plan)
     throw new ShardgateError('INTERNAL', { detail: 'a join fetch of several statements' });
   if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
+  if (plan.type === 'broadcast-join')
+    throw new ShardgateError('JOIN_NOT_BROADCASTABLE', {
+      table: plan.table,
+      detail: 'inside a statement whose rows shardgate gathers itself (COPY (query) TO STDOUT)',
+    });
   let targets: RouteTarget[];
   let text = sql;
   let merge: MergeSpec | null = null;
@@ -116,5 +186,7 @@ async function fetchRows(
   results.forEach((r, i) => {
     for (const row of r.rows) merger.add(i, row);
   });
-  return { columns, rows: merger.finish() };
+  const rows = merger.finish();
+  // Without the merge's hidden columns, with the merged types (avg of integers is numeric).
+  return { columns: merger.outputColumns(), rows };
 }

@@ -131,11 +131,10 @@ export class LocalResponder {
     for (const frame of this.unit.frames) {
       const r = results[Math.min(i, results.length - 1)] ?? { columns: null, rows: [], tag: 'SELECT 0' };
       switch (frame.type) {
-        case FE.Parse: {
+        case FE.Parse:
           cycle.rememberParse(decodeParse(frame.bytes));
           out.push(encodeParseComplete());
           break;
-        }
         case FE.Bind:
           out.push(encodeBindComplete());
           break;

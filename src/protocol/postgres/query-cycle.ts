@@ -1,6 +1,7 @@
 // The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
+import type { Socket } from 'node:net';
 import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-loss.js';
 import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
@@ -13,6 +14,8 @@ import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
+import { type CopyInSink, runCopyIn } from './copy-in-runner.js';
+import { runCopyQueryOut } from './copy-out-runner.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { runJoin } from './join-runner.js';
@@ -69,6 +72,8 @@ export class QueryCycle implements GateParticipant {
   private readonly lockTimeoutOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
+  /** A COPY FROM STDIN split over shards is reading the client's rows (copy-in-runner.ts). */
+  copyInSink: CopyInSink | null = null;
   /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
   private crossShardRefusedBy: string | null = null;
 
@@ -158,15 +163,18 @@ export class QueryCycle implements GateParticipant {
     this.idleTimer.disarm();
     // COPY FROM STDIN data goes straight to the server running the COPY.
     if (type === FE.CopyData || type === FE.CopyDone || type === FE.CopyFail) {
+      const split = this.copyInSink;
+      if (split) {
+        // A COPY split over shards (copy-in-runner.ts) reads the rows itself.
+        if (type === FE.CopyData) split.data(bytes.subarray(5));
+        else if (type === FE.CopyDone) split.done();
+        else split.fail(bytes.toString('utf8', 5, Math.max(5, bytes.length - 1)));
+        return;
+      }
       const copying = this.copyTarget();
       if (copying) {
         copying.conn.write(bytes);
-        // A server slower than the client: stop reading the client until the server catches up.
-        if (copying.conn.socket.writableNeedDrain && !this.readingPaused) {
-          this.readingPaused = true;
-          this.session.pauseReading();
-          copying.conn.socket.once('drain', () => this.resumeReading());
-        }
+        if (copying.conn.socket.writableNeedDrain) this.holdClientUntilDrained(copying.conn.socket);
       }
       return;
     }
@@ -215,6 +223,14 @@ export class QueryCycle implements GateParticipant {
       this.session.pauseReading();
     }
     if (!this.busy) void this.pump();
+  }
+
+  /** A server slower than the client: stop reading the client until the server catches up. */
+  holdClientUntilDrained(socket: Socket): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.session.pauseReading();
+    socket.once('drain', () => this.resumeReading());
   }
 
   private resumeReading(): void {
@@ -317,6 +333,26 @@ export class QueryCycle implements GateParticipant {
           });
         if (await this.admitWrites(writeShards(move))) return this.runUnit(unit);
         await runKeyMove(this, unit, statements[0]!);
+        return;
+      }
+      if (plans.some((p) => p.type === 'copy-query-out')) {
+        if (statements.length !== 1)
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail:
+              'a COPY (query) over several shards must be sent alone, not with other statements in one message',
+          });
+        await runCopyQueryOut(this, unit, statements[0]!);
+        return;
+      }
+      const copyIn = plans.find((p) => p.type === 'copy-in');
+      if (copyIn) {
+        if (statements.length !== 1)
+          throw new ShardgateError('SCATTER_UNSUPPORTED', {
+            detail:
+              'a COPY into a table on several shards must be sent alone, not with other statements in one message',
+          });
+        if (await this.admitWrites(writeShards(copyIn))) return this.runUnit(unit);
+        await runCopyIn(this, unit, statements[0]!);
         return;
       }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
@@ -745,6 +781,7 @@ export class QueryCycle implements GateParticipant {
   /** The client vanished: roll back and return server connections, never leak their state. */
   onClientGone(): void {
     this.clientGone = true;
+    this.copyInSink?.fail('the client went away');
     this.services.resultCache?.onSessionGone(this.state);
     this.idleTimer.disarm();
     this.services.cutover.unregister(this);
@@ -799,6 +836,7 @@ function isRollback(statements: PlannedStatement[]): boolean {
 /** Shards a multi-shard plan writes to (none for reads). */
 function writeShards(plan: Plan): string[] {
   if (plan.type === 'split-insert') return plan.parts.map((p) => p.target.shard);
+  if (plan.type === 'copy-in') return plan.targets.map((t) => t.shard);
   if (plan.type === 'scatter' && plan.write) return plan.targets.map((t) => t.shard);
   if (plan.type === 'key-move') return [...new Set([...plan.sources, plan.owner].map((t) => t.shard))];
   return [];

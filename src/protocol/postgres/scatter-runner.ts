@@ -228,42 +228,45 @@ function retyped(field: FieldInfo, typeOid: number): FieldInfo {
   return { ...field, typeOid, typeSize: typeOid === 701 ? 8 : -1, typeModifier: -1 };
 }
 
+/** The statement text, Bind and parameter types of an extended-protocol unit (null: no Bind). */
+export function boundStatement(
+  cycle: QueryCycle,
+  unit: Unit,
+): { sql: string; bind: ReturnType<typeof decodeBind>; paramTypes: number[] } | null {
+  let parsed: { name: string; sql: string; types: number[] } | null = null;
+  let bind: ReturnType<typeof decodeBind> | null = null;
+  for (const frame of unit.frames) {
+    if (frame.type === FE.Parse) {
+      const p = decodeParse(frame.bytes);
+      parsed = { name: p.name, sql: p.query, types: p.paramTypes };
+    } else if (frame.type === FE.Bind) {
+      bind = decodeBind(frame.bytes);
+    }
+  }
+  if (!bind) return null;
+  const b = bind;
+  const source =
+    parsed && parsed.name === b.statement
+      ? parsed
+      : b.statement === ''
+        ? cycle.unnamed && { name: '', sql: cycle.unnamed.sql, types: cycle.unnamed.paramTypes }
+        : (() => {
+            const p = cycle.state.prepared.get(b.statement);
+            return p ? { name: p.clientName, sql: p.sql, types: p.paramTypes } : null;
+          })();
+  if (!source)
+    throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `unknown statement "${b.statement}"` });
+  return { sql: source.sql, bind: b, paramTypes: source.types };
+}
+
 /** The client's statement as sent: its text and, in the extended protocol, its Bind and parameter types. */
 export function clientRequest(
   cycle: QueryCycle,
   unit: Unit,
   statement: PlannedStatement,
 ): { sql: string; bind: ReturnType<typeof decodeBind> | null; paramTypes: number[] } {
-  let bind: ReturnType<typeof decodeBind> | null = null;
-  let paramTypes: number[] = [];
-  let sql = statement.sql;
-  if (!unit.simple) {
-    let parsed: { name: string; sql: string; types: number[] } | null = null;
-    for (const frame of unit.frames) {
-      if (frame.type === FE.Parse) {
-        const p = decodeParse(frame.bytes);
-        parsed = { name: p.name, sql: p.query, types: p.paramTypes };
-      } else if (frame.type === FE.Bind) {
-        bind = decodeBind(frame.bytes);
-      }
-    }
-    if (bind) {
-      const source =
-        parsed && parsed.name === bind.statement
-          ? parsed
-          : bind.statement === ''
-            ? cycle.unnamed && { name: '', sql: cycle.unnamed.sql, types: cycle.unnamed.paramTypes }
-            : (() => {
-                const p = cycle.state.prepared.get(bind.statement);
-                return p ? { name: p.clientName, sql: p.sql, types: p.paramTypes } : null;
-              })();
-      if (!source)
-        throw new ShardgateError('PROTOCOL_VIOLATION', { detail: `unknown statement "${bind.statement}"` });
-      sql = source.sql;
-      paramTypes = source.types;
-    }
-  }
-  return { sql, bind, paramTypes };
+  const bound = unit.simple ? null : boundStatement(cycle, unit);
+  return { sql: bound?.sql ?? statement.sql, bind: bound?.bind ?? null, paramTypes: bound?.paramTypes ?? [] };
 }
 
 function buildRequests(cycle: QueryCycle, unit: Unit, statement: PlannedStatement): ShardRequest[] {
