@@ -9,6 +9,9 @@ import { barChart } from '../lib/svg-chart.js';
 export type FaultKind = 'replica-kill' | 'replica-drop' | 'primary-kill';
 export const FAULT_KINDS: readonly FaultKind[] = ['replica-kill', 'replica-drop', 'primary-kill'];
 
+export type BenchProtocol = 'postgres' | 'mysql';
+export const BENCH_PROTOCOLS: readonly BenchProtocol[] = ['postgres', 'mysql'];
+
 interface Counts {
   ok: number;
   errors: number;
