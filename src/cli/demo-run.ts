@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import type { ShardgateConfig } from '../config/schema.js';
 import { loadDemoData } from '../local/demo-data.js';
 import { DEMO_OPS_ROLE, pgOpsRoleSql } from '../local/demo-roles.js';
 import { configForLocalShards, evenKeyRanges } from '../local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
+import { withSuperuser } from '../local/pg-superuser.js';
 import { startPostgresCluster } from '../local/postgres-cluster.js';
 import { startRedisServer } from '../local/redis-server.js';
 import { createLogger } from '../log.js';
@@ -246,16 +246,7 @@ function instanceConfig(config: ShardgateConfig, i: number): ShardgateConfig {
 }
 
 async function runAsSuperuser(server: { host: string; port: number }, sql: string): Promise<void> {
-  const client = new pg.Client({
-    host: server.host,
-    port: server.port,
-    user: 'postgres',
-    database: 'shardgate',
-  });
-  await client.connect();
-  try {
+  await withSuperuser(server, async (client) => {
     await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  });
 }

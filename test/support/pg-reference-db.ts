@@ -1,28 +1,15 @@
 // An unsharded "reference" database beside a proxy fixture, holding the demo schema and the same
 // rows the fixture's shards hold: differential tests compare the proxy's answers against it.
-import pg from 'pg';
+import type pg from 'pg';
 import { DEMO_TOPICS, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
+import { superuserClient, withSuperuser } from '../../src/local/pg-superuser.js';
 import type { ProxyFixture } from './proxy-fixture.js';
 
 /** Creates database `reference` on the fixture's first primary, loads it and returns a client. */
 export async function startReferenceDatabase(fx: ProxyFixture, users = 50): Promise<pg.Client> {
   const primary = fx.cluster.shards[0]!.primary;
-  const admin = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await admin.connect();
-  await admin.query('CREATE DATABASE reference');
-  await admin.end();
-  const reference = new pg.Client({
-    host: primary.host,
-    port: primary.port,
-    user: 'postgres',
-    database: 'reference',
-  });
-  await reference.connect();
+  await withSuperuser(primary, (admin) => admin.query('CREATE DATABASE reference'), 'postgres');
+  const reference = await superuserClient(primary, 'reference');
   await reference.query(demoSchemaSql());
   for (const r of demoRows(users)) {
     const cols = ['id', 'user_id', ...Object.keys(r.extra)];
