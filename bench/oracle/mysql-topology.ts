@@ -6,7 +6,7 @@
 // each in its own databases, so a run starts the servers once.
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
+import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import {
   type MariadbCluster,
   type MariadbServer,
@@ -43,7 +43,6 @@ async function recreateDatabase(cluster: MariadbCluster, server: MariadbServer, 
 
 async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<ShardgateConfig> {
   const launched = cluster.shards.slice(0, shards);
-  const ranges = evenKeyRanges(shards);
   const closedPort = await freePort();
   const base = configForLocalShards(
     [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
@@ -60,13 +59,7 @@ async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<
           mysql: { host: '127.0.0.1', port: 0 },
           admin: { host: '127.0.0.1', port: 0 },
         },
-        mysqlShards: launched.map((s, i) => ({
-          name: s.name,
-          keyRange: ranges[i],
-          protocol: 'mysql',
-          primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
-          replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
-        })),
+        mysqlShards: mysqlShardsFor(launched),
         backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: `sg${shards}` },
         routing: { defaultLevel: 'strong' },
         dataTypes: strong,

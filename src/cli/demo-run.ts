@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ShardgateConfig } from '../config/schema.js';
 import { loadDemoData } from '../local/demo-data.js';
 import { DEMO_OPS_ROLE, pgOpsRoleSql } from '../local/demo-roles.js';
-import { configForLocalShards, evenKeyRanges } from '../local/local-config.js';
+import { configForLocalShards, mysqlShardsFor } from '../local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../local/mysql-demo-schema.js';
 import { withSuperuser } from '../local/pg-superuser.js';
@@ -67,7 +67,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       cleanups.push(() => redis.stop());
       redisUrl = redis.url;
     }
-    const mysqlRanges = evenKeyRanges(mariadb?.shards.length ?? 1);
     const adminToken = randomBytes(12).toString('hex');
     const spares = [];
     for (let i = 1; i <= Number(opts.spares); i++)
@@ -86,13 +85,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
           },
           ...(mariadb
             ? {
-                mysqlShards: mariadb.shards.map((s, i) => ({
-                  name: s.name,
-                  keyRange: mysqlRanges[i],
-                  protocol: 'mysql',
-                  primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
-                  replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
-                })),
+                mysqlShards: mysqlShardsFor(mariadb.shards),
                 backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
               }
             : {}),
