@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
+import { type PgbenchMode, pgbenchArgs } from './lib/pgbench.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 
 const seconds = process.env.T ?? '5';
@@ -96,25 +97,13 @@ const run = (proxy: { port: number; child: { pid?: number | undefined } }, mode:
   const cpuBefore = processTreeCpuMs(proxy.child.pid);
   const out = execFileSync(
     pgbench,
-    [
-      '-S',
-      '-n',
-      '-M',
-      mode,
-      '-c',
-      clients,
-      '-j',
-      '2',
-      '-T',
-      seconds,
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'bench',
-      'bench',
-    ],
+    pgbenchArgs({
+      endpoint: { host: '127.0.0.1', port, user: 'bench', database: 'bench' },
+      mode: mode as PgbenchMode,
+      clients: Number(clients),
+      durationS: Number(seconds),
+      script: 'select',
+    }),
     { encoding: 'utf8' },
   );
   const cpuAfter = processTreeCpuMs(proxy.child.pid);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../src/local/local-config.js';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort, startPostgresCluster } from '../src/local/postgres-cluster.js';
+import { pgbenchArgs } from './lib/pgbench.js';
 
 const seconds = process.env.T ?? '5';
 const repeats = Number(process.env.R ?? 3);
@@ -54,25 +55,13 @@ const off = await startProxy(false);
 const run = (port: number) => {
   const out = execFileSync(
     pgbench,
-    [
-      '-S',
-      '-n',
-      '-M',
-      'extended',
-      '-c',
-      clients,
-      '-j',
-      '2',
-      '-T',
-      seconds,
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'bench',
-      'bench',
-    ],
+    pgbenchArgs({
+      endpoint: { host: '127.0.0.1', port, user: 'bench', database: 'bench' },
+      mode: 'extended',
+      clients: Number(clients),
+      durationS: Number(seconds),
+      script: 'select',
+    }),
     { encoding: 'utf8' },
   );
   return Number(/tps = ([\d.]+)/.exec(out)?.[1]);

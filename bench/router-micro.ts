@@ -12,7 +12,7 @@ import {
 } from '../src/router/inputs.js';
 import { planStatement } from '../src/router/planner.js';
 import { hashInt8, hashText, keyspaceIdFor } from '../src/router/sharding/hash.js';
-import type { StatementFacts, ValueRef } from '../src/sql/facts.js';
+import { emptyStatementFacts, type StatementFacts, type ValueRef } from '../src/sql/facts.js';
 
 function demoView(): TopologyView {
   const config = loadConfigFile(join(process.cwd(), 'config', 'shardgate.yaml'));
@@ -44,24 +44,7 @@ function demoView(): TopologyView {
 }
 
 function baseFacts(over: Partial<StatementFacts>): StatementFacts {
-  return {
-    kind: 'read',
-    tables: [],
-    writeTables: [],
-    keyConditions: [],
-    insert: null,
-    select: null,
-    locking: false,
-    modifyingCte: false,
-    functions: [],
-    transaction: null,
-    session: null,
-    utility: null,
-    shardgate: null,
-    pinsSession: false,
-    parseError: null,
-    ...over,
-  };
+  return { ...emptyStatementFacts('read'), ...over };
 }
 
 /** Median ns per call over `batches` batches of `size` calls. */

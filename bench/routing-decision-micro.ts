@@ -3,6 +3,7 @@
 // batches; no assertions. Run: npx vite-node bench/routing-decision-micro.ts
 import { RuntimeTopology } from '../src/backend/pg-topology.js';
 import { configForLocalShards } from '../src/local/local-config.js';
+import { defaultSessionContext } from '../src/router/inputs.js';
 import { Router } from '../src/router/router.js';
 import { QueryAnalyzer } from '../src/sql/analyzer.js';
 import { measureBatches } from './lib/micro.js';
@@ -17,15 +18,7 @@ const topology = new RuntimeTopology(config);
 const analyzer = await QueryAnalyzer.create({ cacheSize: 10_000 });
 const router = new Router(analyzer, topology);
 const session = {
-  context: {
-    vip: false,
-    realtime: false,
-    batterySaving: false,
-    consistency: null,
-    shard: null,
-    role: null,
-    overridesAllowed: false,
-  },
+  context: defaultSessionContext(),
   inTransaction: false,
   transactionReadOnly: false,
   transactionShard: null,

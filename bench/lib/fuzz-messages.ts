@@ -3,18 +3,10 @@
 // past the framer into the session machines), sometimes raw garbage. Shared by the CI fuzz test
 // (test/integration/protocol-fuzz.test.ts) and `shardgate bench fuzz`.
 import { framePayload } from '../../src/protocol/mysql/packet-io.js';
+import { mulberry32 } from './seeded-random.js';
 
-/** mulberry32: a small, fast, seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fuzz runs' seeded PRNG. */
+export const prng = mulberry32;
 
 const pick = <T>(r: () => number, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
 const int = (r: () => number, max: number) => Math.floor(r() * max);

@@ -56,7 +56,7 @@ export interface PgbenchRunSpec {
 
 export function pgbenchArgs(spec: PgbenchRunSpec): string[] {
   const e = spec.endpoint;
-  const args = ['-h', e.host, '-p', String(e.port), '-U', e.user];
+  const args = libpqArgs(e);
   if (spec.script === 'select') args.push('-S');
   args.push(
     '-T',
@@ -71,6 +71,11 @@ export function pgbenchArgs(spec: PgbenchRunSpec): string[] {
     e.database,
   );
   return args;
+}
+
+/** -h -p -U of a libpq client (pgbench, psql) for the endpoint. */
+export function libpqArgs(e: PgEndpoint): string[] {
+  return ['-h', e.host, '-p', String(e.port), '-U', e.user];
 }
 
 /** libpq settings shared by every client run: no TLS (loopback), a bounded connect. */
@@ -106,37 +111,14 @@ export async function runPgbench(spec: PgbenchRunSpec): Promise<PgbenchOutcome> 
 
 /** pgbench -i -s <scale> (quiet, server-side generation keeps it quick). */
 export async function pgbenchInit(endpoint: PgEndpoint, scale: number): Promise<void> {
-  const args = [
-    '-i',
-    '-s',
-    String(scale),
-    '-q',
-    '-h',
-    endpoint.host,
-    '-p',
-    String(endpoint.port),
-    '-U',
-    endpoint.user,
-    endpoint.database,
-  ];
+  const args = ['-i', '-s', String(scale), '-q', ...libpqArgs(endpoint), endpoint.database];
   const r = await runCommand('pgbench', args, { timeoutMs: 600_000, env: libpqEnv() });
   if (r.code !== 0) throw new Error(`pgbench -i failed: ${tail(r.stderr || r.stdout)}`);
 }
 
 /** Runs one statement with psql and returns its unaligned output. */
 export async function psql(endpoint: PgEndpoint, sql: string, timeoutMs = 15_000): Promise<string> {
-  const args = [
-    '-h',
-    endpoint.host,
-    '-p',
-    String(endpoint.port),
-    '-U',
-    endpoint.user,
-    '-d',
-    endpoint.database,
-    '-XAtqc',
-    sql,
-  ];
+  const args = [...libpqArgs(endpoint), '-d', endpoint.database, '-XAtqc', sql];
   const r = await runCommand('psql', args, { timeoutMs, env: libpqEnv() });
   if (r.code !== 0) throw new Error(`psql: ${tail(r.stderr || r.stdout, 2)}`);
   return r.stdout.trim();

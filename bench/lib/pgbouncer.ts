@@ -3,15 +3,7 @@
 import { join } from 'node:path';
 import { type EnsureResult, ensureCommand } from './apt.js';
 import { toolVersion } from './machine.js';
-import {
-  freePort,
-  outputDigest,
-  ownedTempDir,
-  startService,
-  systemUser,
-  waitForPort,
-  writeOwnedFile,
-} from './proc.js';
+import { freePort, ownedTempDir, startPooler, systemUser, writeOwnedFile } from './proc.js';
 import type { PgEndpoint, PgTarget } from './target.js';
 
 export interface PgbouncerIniOptions {
@@ -107,19 +99,9 @@ export async function startPgbouncer(options: StartPgbouncerOptions): Promise<St
     owner,
   );
   writeOwnedFile(join(tmp.dir, 'userlist.txt'), userlist([options.backend.user]), owner);
-  const ids = owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
-  const service = startService('pgbouncer', 'pgbouncer', [iniPath], { ...ids, cwd: tmp.dir });
-  try {
-    await waitForPort('127.0.0.1', port, 15_000, () => !service.exited());
-  } catch (err) {
-    await service.stop();
-    tmp.remove();
-    const why = err instanceof Error ? err.message : String(err);
-    return {
-      ok: false,
-      note: `pgbouncer did not start: ${why}: ${outputDigest(service.output())}`,
-    };
-  }
+  const started = await startPooler('pgbouncer', [iniPath], { port, tmp, owner, timeoutMs: 15_000 });
+  if (!('service' in started)) return { ok: false, note: started.note };
+  const { service } = started;
   const unsupportedModes: Record<string, string> = {};
   if (!prepared) {
     unsupportedModes.prepared = `${versionText} has no prepared-statement support in transaction mode (needs 1.21+)`;

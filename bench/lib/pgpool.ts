@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { ensureCommand } from './apt.js';
 import { toolVersion } from './machine.js';
 import type { StartResult } from './pgbouncer.js';
-import {
-  freePort,
-  outputDigest,
-  ownedTempDir,
-  startService,
-  systemUser,
-  waitForPort,
-  writeOwnedFile,
-} from './proc.js';
+import { freePort, ownedTempDir, startPooler, systemUser, writeOwnedFile } from './proc.js';
 import type { PgEndpoint } from './target.js';
 
 export interface PgpoolConfOptions {
@@ -91,23 +83,15 @@ export async function startPgpool(options: StartPgpoolOptions): Promise<StartRes
     owner,
   );
   writeOwnedFile(pcpPath, '', owner);
-  const ids = owner && process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
   // -n: stay in the foreground, so the process is ours to stop.
-  const service = startService('pgpool', 'pgpool', ['-n', '-f', confPath, '-F', pcpPath], {
-    ...ids,
-    cwd: tmp.dir,
+  const started = await startPooler('pgpool', ['-n', '-f', confPath, '-F', pcpPath], {
+    port,
+    tmp,
+    owner,
+    timeoutMs: 20_000,
   });
-  try {
-    await waitForPort('127.0.0.1', port, 20_000, () => !service.exited());
-  } catch (err) {
-    await service.stop();
-    tmp.remove();
-    const why = err instanceof Error ? err.message : String(err);
-    return {
-      ok: false,
-      note: `pgpool did not start: ${why}: ${outputDigest(service.output())}`,
-    };
-  }
+  if (!('service' in started)) return { ok: false, note: started.note };
+  const { service } = started;
   return {
     ok: true,
     target: {

@@ -35,11 +35,7 @@ export function runCommand(cmd: string, args: readonly string[], options: RunOpt
     let stderr = '';
     let timedOut = false;
     let settled = false;
-    const spawnOptions: SpawnOptions = { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] };
-    if (options.cwd) spawnOptions.cwd = options.cwd;
-    if (options.uid !== undefined) spawnOptions.uid = options.uid;
-    if (options.gid !== undefined) spawnOptions.gid = options.gid;
-    const child = spawn(cmd, [...args], spawnOptions);
+    const child = spawn(cmd, [...args], spawnOptionsFor(options));
     const untrack = trackChild(child);
     const keep = (acc: string, chunk: Buffer) => {
       const next = acc + chunk.toString('utf8');
@@ -133,6 +129,37 @@ export interface ServiceOptions {
   gid?: number;
 }
 
+/** Output piped, and the environment, directory and user asked for. */
+function spawnOptionsFor(options: ServiceOptions): SpawnOptions {
+  const spawnOptions: SpawnOptions = { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] };
+  if (options.cwd) spawnOptions.cwd = options.cwd;
+  if (options.uid !== undefined) spawnOptions.uid = options.uid;
+  if (options.gid !== undefined) spawnOptions.gid = options.gid;
+  return spawnOptions;
+}
+
+/**
+ * Starts a connection pooler (pgbouncer, pgpool) in its temp dir, as `owner` when this process is
+ * root, and waits for its port; when it does not come up, stops it, removes the dir and says why.
+ */
+export async function startPooler(
+  cmd: string,
+  args: readonly string[],
+  o: { port: number; tmp: { dir: string; remove: () => void }; owner: SystemUser | null; timeoutMs: number },
+): Promise<{ service: Service } | { note: string }> {
+  const ids = o.owner && process.getuid?.() === 0 ? { uid: o.owner.uid, gid: o.owner.gid } : {};
+  const service = startService(cmd, cmd, args, { ...ids, cwd: o.tmp.dir });
+  try {
+    await waitForPort('127.0.0.1', o.port, o.timeoutMs, () => !service.exited());
+    return { service };
+  } catch (err) {
+    await service.stop();
+    o.tmp.remove();
+    const why = err instanceof Error ? err.message : String(err);
+    return { note: `${cmd} did not start: ${why}: ${outputDigest(service.output())}` };
+  }
+}
+
 /** Starts a long-running process; it is killed when this process exits or gets SIGINT/SIGTERM. */
 export function startService(
   name: string,
@@ -140,11 +167,7 @@ export function startService(
   args: readonly string[],
   options: ServiceOptions = {},
 ): Service {
-  const spawnOptions: SpawnOptions = { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] };
-  if (options.cwd) spawnOptions.cwd = options.cwd;
-  if (options.uid !== undefined) spawnOptions.uid = options.uid;
-  if (options.gid !== undefined) spawnOptions.gid = options.gid;
-  const child = spawn(cmd, [...args], spawnOptions);
+  const child = spawn(cmd, [...args], spawnOptionsFor(options));
   const untrack = trackChild(child);
   let log = '';
   let gone = false;

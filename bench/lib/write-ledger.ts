@@ -4,6 +4,7 @@
 // Afterwards checkLedger() compares the ledger with the servers, straight, not through the proxy.
 import pg from 'pg';
 import { type KeyRange, rangeContains } from '../../src/domain/keyspace.js';
+import { withSuperuser } from '../../src/local/pg-superuser.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
 
 export interface Ledger {
@@ -181,9 +182,7 @@ export async function checkLedger(
   const likes = new Map<string, Map<number, number>>();
   const titles = new Map<string, Map<number, Set<string>>>();
   for (const s of shards) {
-    const c = new pg.Client({ host: s.host, port: s.port, user: 'postgres', database: 'shardgate' });
-    await c.connect();
-    try {
+    await withSuperuser(s, async (c) => {
       const r = await c.query(
         'SELECT id::text, user_id::text FROM likes WHERE id >= $1 AND id < $1 + 1000000000',
         [idBase],
@@ -202,9 +201,7 @@ export async function checkLedger(
         m.set(Number(row.user_id), set);
       }
       titles.set(s.shard, m);
-    } finally {
-      await c.end();
-    }
+    });
   }
   const owner = (user: number) =>
     shards.find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!.shard;

@@ -1,17 +1,9 @@
-// Seeded random numbers for workloads: mulberry32 (a small, fast 32-bit PRNG) and a Zipf(s)
-// sampler over ranks 1..n by inverse CDF (binary search over cumulative weights 1 / rank^s).
-// The same algorithm as test/support/zipf.ts, kept here because bench/ is built without test/.
+// Seeded random numbers for workloads: a Zipf(s) sampler over ranks 1..n by inverse CDF (binary
+// search over cumulative weights 1 / rank^s), drawn from mulberry32 (seeded-random.ts, re-exported
+// for callers). test/support/zipf.ts re-exports this file (bench/ is built without test/).
+import { mulberry32 } from './seeded-random.js';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export class Zipf {
   private readonly cdf: Float64Array;

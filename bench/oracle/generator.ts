@@ -8,22 +8,11 @@
 // One grammar for both dialects: where PostgreSQL and MySQL/MariaDB spell a construct differently
 // (string_agg / GROUP_CONCAT, ON CONFLICT / ON DUPLICATE KEY, RETURNING on UPDATE) the dialect
 // picks the spelling; DISTINCT ON and bool_and/bool_or/array_agg exist on PostgreSQL only.
+import { mulberry32 } from '../lib/seeded-random.js';
 import type { Statement } from './harness.js';
 import { type ColumnKind, MODEL_TABLES, type ModelColumn, type ModelTable } from './schema-model.js';
 
 export type Dialect = 'postgres' | 'mysql';
-
-/** mulberry32: small, fast, good enough for picking grammar branches. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface GeneratorOptions {
   seed: number;
@@ -40,7 +29,7 @@ class Gen {
   private readonly mysql: boolean;
 
   constructor(private readonly options: GeneratorOptions) {
-    this.rnd = seededRandom(options.seed);
+    this.rnd = mulberry32(options.seed);
     this.mysql = options.dialect === 'mysql';
   }
 

@@ -6,7 +6,7 @@
 // each in its own databases, so a run starts the servers once.
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
+import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import {
   type MariadbCluster,
   type MariadbServer,
@@ -14,28 +14,16 @@ import {
 } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData, mysqlDemoSchemaStatements } from '../../src/local/mysql-demo-schema.js';
 import { freePort } from '../../src/local/ports.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import {
+  type OracleCluster,
+  type OracleTopology,
+  openOracleTopology,
+  oracleCluster,
+} from './oracle-topology.js';
 import { oracleDataSql } from './pg-topology.js';
 
-export interface MysqlOracleTopology {
-  shards: number;
-  proxy: ProxyHandle;
-  config: ShardgateConfig;
-  /** A connection on this topology's unsharded oracle database. */
-  oracle: mysql.Connection;
-  /** A connection through shardgate's MySQL port. */
-  shardgate: mysql.Connection;
-  /** Stops shardgate and closes the connections (the servers belong to the cluster). */
-  stop(): Promise<void>;
-}
-
-export interface MysqlOracleCluster {
-  cluster: MariadbCluster;
-  /** A fresh topology on the first `shards` shards (databases sg<shards> and oracle<shards>). */
-  topology(shards: number, users: number): Promise<MysqlOracleTopology>;
-  stop(): Promise<void>;
-}
+export type MysqlOracleTopology = OracleTopology<mysql.Connection>;
+export type MysqlOracleCluster = OracleCluster<MariadbCluster, mysql.Connection>;
 
 async function connect(options: mysql.ConnectionOptions): Promise<mysql.Connection> {
   const c = await mysql.createConnection(options);
@@ -55,7 +43,6 @@ async function recreateDatabase(cluster: MariadbCluster, server: MariadbServer, 
 
 async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<ShardgateConfig> {
   const launched = cluster.shards.slice(0, shards);
-  const ranges = evenKeyRanges(shards);
   const closedPort = await freePort();
   const base = configForLocalShards(
     [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
@@ -72,13 +59,7 @@ async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<
           mysql: { host: '127.0.0.1', port: 0 },
           admin: { host: '127.0.0.1', port: 0 },
         },
-        mysqlShards: launched.map((s, i) => ({
-          name: s.name,
-          keyRange: ranges[i],
-          protocol: 'mysql',
-          primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
-          replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
-        })),
+        mysqlShards: mysqlShardsFor(launched),
         backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: `sg${shards}` },
         routing: { defaultLevel: 'strong' },
         dataTypes: strong,
@@ -101,45 +82,26 @@ async function startTopology(
   await loadMysqlDemoData(config, { users });
   const primary = launched[0]!.primary;
   await recreateDatabase(cluster, primary, `oracle${shards}`);
-  const opened: mysql.Connection[] = [];
-  let proxy: ProxyHandle | null = null;
-  try {
-    const oracle = await connect({
-      host: primary.host,
-      port: primary.port,
-      user: 'root',
-      database: `oracle${shards}`,
-    });
-    opened.push(oracle);
-    for (const ddl of mysqlDemoSchemaStatements()) await oracle.query(ddl);
-    for (const sql of oracleDataSql(users)) await oracle.query(sql);
-    proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null });
-    if (!proxy.mysql) throw new Error('the MySQL front end did not start');
-    const shardgate = await connect({
-      host: '127.0.0.1',
-      port: proxy.mysql.port,
-      user: 'app',
-      password: 'app',
-      database: `sg${shards}`,
-    });
-    opened.push(shardgate);
-    const handle = proxy;
-    return {
-      shards,
-      proxy: handle,
-      config,
-      oracle,
-      shardgate,
-      async stop() {
-        await Promise.all(opened.map((c) => c.end().catch(() => c.destroy())));
-        await handle.close();
-      },
-    };
-  } catch (err) {
-    await Promise.all(opened.map((c) => c.end().catch(() => c.destroy())));
-    await proxy?.close().catch(() => undefined);
-    throw err;
-  }
+  return openOracleTopology(shards, config, {
+    openOracle: () =>
+      connect({ host: primary.host, port: primary.port, user: 'root', database: `oracle${shards}` }),
+    async loadOracle(oracle) {
+      for (const ddl of mysqlDemoSchemaStatements()) await oracle.query(ddl);
+      for (const sql of oracleDataSql(users)) await oracle.query(sql);
+    },
+    proxyOptions: { postgresPort: 0, mysqlPort: 0, adminPort: null },
+    openShardgate(proxy) {
+      if (!proxy.mysql) throw new Error('the MySQL front end did not start');
+      return connect({
+        host: '127.0.0.1',
+        port: proxy.mysql.port,
+        user: 'app',
+        password: 'app',
+        database: `sg${shards}`,
+      });
+    },
+    close: (c) => c.end().catch(() => c.destroy()),
+  });
 }
 
 /** Local MariaDB servers: `shards` primaries with `replicas` GTID replicas each. */
@@ -148,17 +110,5 @@ export async function startMysqlOracleCluster(options: {
   replicas: number;
 }): Promise<MysqlOracleCluster> {
   const cluster = await startMariadbCluster({ shards: options.shards, replicasPerShard: options.replicas });
-  const running: MysqlOracleTopology[] = [];
-  return {
-    cluster,
-    async topology(shards, users) {
-      const t = await startTopology(cluster, shards, users);
-      running.push(t);
-      return t;
-    },
-    async stop() {
-      for (const t of running) await t.stop().catch(() => undefined);
-      await cluster.stop({ immediate: true }); // throwaway data: no shutdown checkpoints
-    },
-  };
+  return oracleCluster(cluster, (shards, users) => startTopology(cluster, shards, users));
 }

@@ -4,7 +4,6 @@
 // plays no part. shardgate runs in this process on a free port. One cluster serves several
 // topologies (2 shards, 3 shards), each in its own databases, so a run starts the servers once.
 import pg from 'pg';
-import type { ShardgateConfig } from '../../src/config/schema.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { DEMO_TOPICS, demoRows, demoSchemaSql } from '../../src/local/demo-schema.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
@@ -13,30 +12,19 @@ import {
   type PostgresCluster,
   startPostgresCluster,
 } from '../../src/local/postgres-cluster.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import {
+  type OracleCluster,
+  type OracleTopology,
+  openOracleTopology,
+  oracleCluster,
+} from './oracle-topology.js';
 
-export interface PgOracleTopology {
-  shards: number;
-  proxy: ProxyHandle;
-  config: ShardgateConfig;
-  /** A client on this topology's unsharded oracle database. */
-  oracle: pg.Client;
-  /** A client through shardgate. */
-  shardgate: pg.Client;
-  /** Stops shardgate and closes the clients (the servers belong to the cluster). */
-  stop(): Promise<void>;
-}
-
-export interface PgOracleCluster {
-  cluster: PostgresCluster;
-  /**
-   * A fresh topology on the first `shards` shards: database sg<shards> on each primary, the
-   * demo rows spread by shardgate's own sharding, and oracle<shards> holding all of them.
-   */
-  topology(shards: number, users: number): Promise<PgOracleTopology>;
-  stop(): Promise<void>;
-}
+export type PgOracleTopology = OracleTopology<pg.Client>;
+/**
+ * topology(n): a fresh topology on the first n shards: database sg<n> on each primary, the demo
+ * rows spread by shardgate's own sharding, and oracle<n> holding all of them.
+ */
+export type PgOracleCluster = OracleCluster<PostgresCluster, pg.Client>;
 
 function literal(v: string | number | boolean): string {
   return typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v);
@@ -108,44 +96,18 @@ async function startTopology(
   await loadDemoData(config, { users });
   const primary = cluster.shards[0]!.primary;
   await recreateDatabase(primary, `oracle${shards}`);
-  const opened: pg.Client[] = [];
-  let proxy: ProxyHandle | null = null;
-  try {
-    const oracle = await connect({
-      host: primary.host,
-      port: primary.port,
-      user: 'postgres',
-      database: `oracle${shards}`,
-    });
-    opened.push(oracle);
-    await oracle.query(demoSchemaSql());
-    for (const sql of oracleDataSql(users)) await oracle.query(sql);
-    proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
-    const shardgate = await connect({
-      host: '127.0.0.1',
-      port: proxy.postgres.port,
-      user: 'app',
-      password: 'app',
-      database,
-    });
-    opened.push(shardgate);
-    const handle = proxy;
-    return {
-      shards,
-      proxy: handle,
-      config,
-      oracle,
-      shardgate,
-      async stop() {
-        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-        await handle.close();
-      },
-    };
-  } catch (err) {
-    await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-    await proxy?.close().catch(() => undefined);
-    throw err;
-  }
+  return openOracleTopology(shards, config, {
+    openOracle: () =>
+      connect({ host: primary.host, port: primary.port, user: 'postgres', database: `oracle${shards}` }),
+    async loadOracle(oracle) {
+      await oracle.query(demoSchemaSql());
+      for (const sql of oracleDataSql(users)) await oracle.query(sql);
+    },
+    proxyOptions: { postgresPort: 0, adminPort: 0 },
+    openShardgate: (proxy) =>
+      connect({ host: '127.0.0.1', port: proxy.postgres.port, user: 'app', password: 'app', database }),
+    close: (c) => c.end().catch(() => undefined),
+  });
 }
 
 /** Local PostgreSQL servers: `shards` primaries with `replicas` streaming replicas each. */
@@ -158,17 +120,5 @@ export async function startPgOracleCluster(options: {
     replicasPerShard: options.replicas,
     database: 'shardgate',
   });
-  const running: PgOracleTopology[] = [];
-  return {
-    cluster,
-    async topology(shards, users) {
-      const t = await startTopology(cluster, shards, users);
-      running.push(t);
-      return t;
-    },
-    async stop() {
-      for (const t of running) await t.stop().catch(() => undefined);
-      await cluster.stop({ immediate: true }); // throwaway data: no shutdown checkpoints
-    },
-  };
+  return oracleCluster(cluster, (shards, users) => startTopology(cluster, shards, users));
 }

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { libpqEnv, parsePgbenchOutput } from '../lib/pgbench.js';
+import { libpqArgs, libpqEnv, parsePgbenchOutput } from '../lib/pgbench.js';
 import { runCommand } from '../lib/proc.js';
 import { median } from '../lib/stats.js';
 import type { PgEndpoint } from '../lib/target.js';
@@ -43,12 +43,7 @@ export interface PgbenchPair {
 
 async function latencyMs(script: string, endpoint: PgEndpoint, o: PgbenchPairOptions): Promise<number> {
   const args = [
-    '-h',
-    endpoint.host,
-    '-p',
-    String(endpoint.port),
-    '-U',
-    endpoint.user,
+    ...libpqArgs(endpoint),
     '-n',
     '-M',
     o.mode,

@@ -3,8 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { choiceListOption, commandLine, intOption } from '../lib/cli-args.js';
 import { repoRoot } from '../lib/shardgate-process.js';
-import { FAULT_KINDS, type FaultKind } from './faults-report.js';
-import { BENCH_PROTOCOLS, type BenchProtocol } from './faults-targets.js';
+import { BENCH_PROTOCOLS, type BenchProtocol, FAULT_KINDS, type FaultKind } from './faults-report.js';
 
 export function registerFaultsCommand(parent: Command): void {
   parent

@@ -1,13 +1,16 @@
 // The reports of `bench faults`: one row per (pool mode, fault) with what clients saw (errors,
 // closed sessions), when the server left rotation and the last client error after the fault, and
 // how many reads shardgate ran again elsewhere. Pure functions of the result document.
-import type { LoadSnapshot, MachineInfo } from '../lib/machine.js';
 import { describeLoad, describeMachine } from '../lib/machine.js';
 import { fmt, formatTable, markdownTable } from '../lib/report.js';
+import type { ScenarioResultHeader } from '../lib/scenario.js';
 import { barChart } from '../lib/svg-chart.js';
 
 export type FaultKind = 'replica-kill' | 'replica-drop' | 'primary-kill';
 export const FAULT_KINDS: readonly FaultKind[] = ['replica-kill', 'replica-drop', 'primary-kill'];
+
+export type BenchProtocol = 'postgres' | 'mysql';
+export const BENCH_PROTOCOLS: readonly BenchProtocol[] = ['postgres', 'mysql'];
 
 interface Counts {
   ok: number;
@@ -41,14 +44,7 @@ export interface FaultRun {
   afterSeconds: number;
 }
 
-export interface FaultsResult {
-  scenario: 'faults';
-  schemaVersion: 1;
-  startedAt: string;
-  finishedAt: string;
-  command: string;
-  machine: MachineInfo;
-  load: { before: LoadSnapshot; after: LoadSnapshot };
+export interface FaultsResult extends ScenarioResultHeader<'faults'> {
   runs: FaultRun[];
 }
 

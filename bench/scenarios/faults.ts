@@ -9,8 +9,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
 import { fileTimestamp, writeResultFiles } from '../lib/report.js';
-import { type FaultKind, type FaultRun, faultsReport } from './faults-report.js';
-import { type BenchClient, type BenchProtocol, mysqlTarget, postgresTarget } from './faults-targets.js';
+import { type BenchProtocol, type FaultKind, type FaultRun, faultsReport } from './faults-report.js';
+import { type BenchClient, mysqlTarget, postgresTarget } from './faults-targets.js';
 
 export interface FaultsBenchOptions {
   faults: FaultKind[];

@@ -6,11 +6,7 @@
 import type { Command } from 'commander';
 import { intOption } from '../lib/cli-args.js';
 import { formatTally, refusedCount, type Tally } from '../oracle/harness.js';
-import { runMysqlOracle } from '../oracle/mysql-oracle-run.js';
-import { startMysqlOracleCluster } from '../oracle/mysql-topology.js';
 import type { OracleRunOptions, OracleRunResult } from '../oracle/oracle-run.js';
-import { runPgOracle } from '../oracle/pg-oracle-run.js';
-import { startPgOracleCluster } from '../oracle/pg-topology.js';
 
 export type OracleProtocol = 'postgres' | 'mysql';
 
@@ -61,7 +57,10 @@ async function startServers(
   shards: number,
   replicas: number,
 ): Promise<ProtocolServers> {
+  // Loaded here, not at the top: `shardgate bench --help` should not load the launchers and proxy.
   if (protocol === 'postgres') {
+    const { startPgOracleCluster } = await import('../oracle/pg-topology.js');
+    const { runPgOracle } = await import('../oracle/pg-oracle-run.js');
     const servers = await startPgOracleCluster({ shards, replicas });
     return {
       async run(n, users, options) {
@@ -75,6 +74,8 @@ async function startServers(
       stop: () => servers.stop(),
     };
   }
+  const { startMysqlOracleCluster } = await import('../oracle/mysql-topology.js');
+  const { runMysqlOracle } = await import('../oracle/mysql-oracle-run.js');
   const servers = await startMysqlOracleCluster({ shards, replicas });
   return {
     async run(n, users, options) {

@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { intOption } from '../lib/cli-args.js';
 import { loadSnapshot } from '../lib/machine.js';
-import { runScatterCost } from './scatter-cost.js';
 
 export function registerScatterCommand(parent: Command): void {
   parent
@@ -17,6 +16,7 @@ export function registerScatterCommand(parent: Command): void {
     .option('--warmup <n>', 'unmeasured repeats first', intOption('--warmup', 0, 50), 3)
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>) => {
+      const { runScatterCost } = await import('./scatter-cost.js');
       const log = (l: string) => process.stderr.write(`${l}\n`);
       const before = loadSnapshot();
       const r = await runScatterCost({

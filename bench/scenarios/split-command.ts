@@ -1,9 +1,8 @@
 // `shardgate bench split`: options of the cutover load test (see split.ts).
 import path from 'node:path';
 import type { Command } from 'commander';
-import { repoRoot } from '../../src/local/local-config.js';
 import { intOption } from '../lib/cli-args.js';
-import { runSplitBench } from './split.js';
+import { repoRoot } from '../lib/shardgate-process.js';
 
 export function registerSplitCommand(parent: Command): void {
   parent
@@ -49,6 +48,7 @@ export function registerSplitCommand(parent: Command): void {
       const operation = String(opts.operation);
       if (operation !== 'split' && operation !== 'merge' && operation !== 'move')
         throw new Error(`--operation is split, merge or move, not "${operation}"`);
+      const { runSplitBench } = await import('./split.js');
       const { ok } = await runSplitBench({
         operation,
         writesPerSecond: quick ? 200 : (opts.rate as number),

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
+import { withSuperuser } from '../../src/local/pg-superuser.js';
 import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
 import { LatencyRecorder } from '../lib/hdr.js';
@@ -453,14 +454,7 @@ async function poolConnectionsAfterSwitch(
   for (const t of state.plan.targets) {
     const server = shardList.find((s) => s.name === t.shard)?.primary;
     if (!server) continue;
-    const c = new pg.Client({
-      host: server.host,
-      port: server.port,
-      user: 'postgres',
-      database: 'shardgate',
-    });
-    await c.connect();
-    try {
+    await withSuperuser(server, async (c) => {
       const r = await c.query<{ before: number; first: number; later: number }>(
         `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
                 count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
@@ -471,9 +465,7 @@ async function poolConnectionsAfterSwitch(
       out.before += r.rows[0]!.before;
       out.firstSecond += r.rows[0]!.first;
       out.later += r.rows[0]!.later;
-    } finally {
-      await c.end();
-    }
+    });
   }
   return out;
 }
@@ -488,9 +480,7 @@ function describeMigration(state: MigrationState): string {
 
 /** An unsharded table on s0 (the default shard) for the move, and carried by a split or merge of s0. */
 async function seedAuditLog(port: number): Promise<number> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
-  await c.connect();
-  try {
+  return withSuperuser({ host: '127.0.0.1', port }, async (c) => {
     await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
     const r = await c.query(
       "INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 5000) n",
@@ -499,9 +489,7 @@ async function seedAuditLog(port: number): Promise<number> {
     await c.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
     await c.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
     return r.rowCount ?? 0;
-  } finally {
-    await c.end();
-  }
+  });
 }
 
 /** Paced inserts into audit_log through the proxy; afterwards, the acknowledged ids missing on its home. */
@@ -538,15 +526,11 @@ function startAuditInserter(url: string, perSecond: number) {
     async stopAndCheck(port: number): Promise<string[]> {
       stopped = true;
       await loop;
-      const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
-      await c.connect();
-      try {
+      return withSuperuser({ host: '127.0.0.1', port }, async (c) => {
         const r = await c.query<{ id: string }>('SELECT id::text AS id FROM audit_log');
         const present = new Set(r.rows.map((row) => row.id));
         return [...acked].filter((id) => !present.has(id));
-      } finally {
-        await c.end();
-      }
+      });
     },
   };
 }

@@ -28,6 +28,7 @@ import {
 import { decodeErr, decodeOk, type OkPacket } from '../protocol/mysql/responses.js';
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 import { charsetVariables, trackResponse } from './mysql-session-mirror.js';
+import type { ServerLogin } from './server-address.js';
 
 export {
   charsetVariables,
@@ -42,21 +43,8 @@ import { encodeTextCommand, type ParamType } from '../protocol/mysql/statements.
 /** The server denied this user's login (its own identity, users[].backend). */
 class MysqlLoginRefused extends Error {}
 
-export interface MysqlServerAddress {
-  /** Server name from the topology, e.g. "s0-primary". */
-  name: string;
-  shard: string;
-  role: 'primary' | 'replica';
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  /** Answer mysql_clear_password (config backend.allowCleartextPassword). */
-  allowCleartextPassword?: boolean;
-  /** TLS to the server (config backend.mysqlTls, a server's tls); absent or mode disable: plain. */
-  tls?: BackendTls;
-}
+/** A MariaDB/MySQL server and the proxy's login on it: nothing beyond the common fields. */
+export type MysqlServerAddress = ServerLogin;
 
 export interface CollectOptions {
   maxRows?: number;

@@ -9,25 +9,13 @@ import { md5ClientResponse } from '../auth/md5.js';
 import { ScramClient, type ScramKeys } from '../auth/scram.js';
 import { ShardgateError } from '../errors.js';
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
+import type { ServerLogin } from './server-address.js';
 
-export interface ServerAddress {
-  /** Server name from the topology, e.g. "s0-primary". */
-  name: string;
-  shard: string;
-  role: 'primary' | 'replica';
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
+export interface ServerAddress extends ServerLogin {
   /** SCRAM keys a client proved (identity.ts): used instead of `password` when a server asks for SCRAM. */
   scramKeys?: ScramKeys;
-  /** Answer AuthenticationCleartextPassword (config backend.allowCleartextPassword). */
-  allowCleartextPassword?: boolean;
   /** Open a walsender connection (replication=database|true) instead of a normal session. */
   replication?: string;
-  /** TLS to the server (config backend.tls, a server's tls); absent or mode disable: plain TCP. */
-  tls?: BackendTls;
 }
 
 export interface SimpleResult {

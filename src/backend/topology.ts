@@ -13,16 +13,11 @@ import { type BackendIdentity, IdentityPools } from './identity.js';
 import type { PoolAddress } from './pool.js';
 import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
+import type { ServerLogin, ServerPlace } from './server-address.js';
 import type { ServerEvents } from './shunning.js';
 
 /** What a topology's servers are reached at: the pool's address, whatever the protocol adds. */
-export interface TopologyAddress extends PoolAddress {
-  host: string;
-  port: number;
-  password: string;
-  allowCleartextPassword?: boolean;
-  tls?: BackendTls;
-}
+export interface TopologyAddress extends PoolAddress, ServerLogin {}
 
 /** What the topology needs of a pool (pool.ts, whatever its connection and flavour). */
 export interface TopologyPool<A> {
@@ -33,13 +28,7 @@ export interface TopologyPool<A> {
   close(): Promise<void>;
 }
 
-export interface TopologyServer<P extends { close(): Promise<void> }> {
-  name: string;
-  shard: string;
-  role: 'primary' | 'replica';
-  host: string;
-  port: number;
-  database: string;
+export interface TopologyServer<P extends { close(): Promise<void> }> extends ServerPlace {
   /** The service identity's pool on the server's own database (monitors, migrations, service users). */
   pool: P;
   /** Pools per (identity, backend database): see identity.ts. */
@@ -158,13 +147,16 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
         existing.view.drained = this.drained.has(name);
         return existing;
       }
-      const address = {
+      const place: ServerPlace = {
         name,
         shard: shard.name,
         role,
         host: server.host,
         port: server.port,
         database,
+      };
+      const address = {
+        ...place,
         user: login.user,
         password: login.password,
         allowCleartextPassword: login.allowCleartextPassword,
@@ -177,12 +169,7 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
         shunned: () => this.monitor.isShunned(name),
       };
       const runtime: TopologyServer<P> = {
-        name,
-        shard: shard.name,
-        role,
-        host: server.host,
-        port: server.port,
-        database,
+        ...place,
         pool,
         pools: new IdentityPools(pool, (identity, db) => {
           const own = this.side.makePool(

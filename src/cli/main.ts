@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // shardgate command line: start | demo | status | rules | bench | migrate | report. Every command has --help.
+// Each command loads what it runs inside its action, so help and the light commands start fast.
 import { Command } from 'commander';
-import { ConfigError } from '../config/load.js';
 import { SHARDGATE_VERSION } from '../version.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBenchCommand } from './bench-command.js';
@@ -22,12 +22,14 @@ program
 registerStartCommand(program);
 registerDemoCommand(program);
 registerAdminCommands(program);
-registerBenchCommand(program);
+await registerBenchCommand(program, process.argv);
 registerMigrateCommand(program);
 registerReportCommand(program);
 registerTxnCommand(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(process.argv).catch(async (err: unknown) => {
+  // Loaded only on failure: the config loader (zod, yaml) is not needed to print help.
+  const { ConfigError } = await import('../config/load.js');
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);

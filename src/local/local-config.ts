@@ -52,6 +52,19 @@ export function evenKeyRanges(n: number): string[] {
   return out;
 }
 
+/** A config's `mysqlShards` for launched MariaDB shards, the keyspace split evenly over them. */
+export function mysqlShardsFor(shards: readonly LaunchedShard[]): Array<Record<string, unknown>> {
+  const ranges = evenKeyRanges(shards.length);
+  const server = (s: LaunchedServer) => ({ name: s.name, host: s.host, port: s.port });
+  return shards.map((s, i) => ({
+    name: s.name,
+    keyRange: ranges[i],
+    protocol: 'mysql',
+    primary: server(s.primary),
+    replicas: s.replicas.map(server),
+  }));
+}
+
 export interface LocalConfigOptions {
   database: string;
   /** Deep overrides merged over the demo config (e.g. { pool: { mode: 'session' } }). */

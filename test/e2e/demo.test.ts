@@ -19,46 +19,47 @@ afterAll(() => {
   demo?.kill('SIGKILL');
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `shardgate demo` with `options`; resolves once its state file and banner are out. */
+async function startDemo(options: string[], prefix: string) {
+  const stateFile = join(mkdtempSync(join(tmpdir(), prefix)), 'state.json');
+  demo = spawn(process.execPath, [cli, 'demo', ...options, '--state-file', stateFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
+  });
+  let output = '';
+  demo.stdout?.on('data', (d) => (output += d));
+  demo.stderr?.on('data', (d) => (output += d));
+  const deadline = Date.now() + 90_000;
+  while (!existsSync(stateFile) && Date.now() < deadline) await sleep(200);
+  expect(existsSync(stateFile), output).toBe(true);
+  // The state file is written after the banner; the pipe may still be delivering it.
+  while (!output.includes('Press Ctrl-C') && Date.now() < deadline) await sleep(50);
+  return { stateFile, state: JSON.parse(readFileSync(stateFile, 'utf8')), output: () => output };
+}
+
+/** Ctrl-C: resolves with the demo's exit code. */
+async function stopDemo(): Promise<number | null> {
+  const child = demo!;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  const code = await exited;
+  demo = null;
+  return code;
+}
+
 describe('shardgate demo', () => {
   it('starts, writes the state file, serves queries and stops on SIGINT', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sg-demo-'));
-    const stateFile = join(dir, 'state.json');
-    demo = spawn(
-      process.execPath,
-      [
-        cli,
-        'demo',
-        '--port',
-        '0',
-        '--admin-port',
-        '0',
-        '--mysql-port',
-        '0',
-        '--users',
-        '30',
-        '--state-file',
-        stateFile,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' },
-      },
+    const { stateFile, state, output } = await startDemo(
+      ['--port', '0', '--admin-port', '0', '--mysql-port', '0', '--users', '30'],
+      'sg-demo-',
     );
-    let output = '';
-    demo.stdout?.on('data', (d) => (output += d));
-    demo.stderr?.on('data', (d) => (output += d));
-    const deadline = Date.now() + 90_000;
-    while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(existsSync(stateFile), output).toBe(true);
-    // The state file is written after the banner; the pipe may still be delivering it.
-    while (!output.includes('Press Ctrl-C') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
-    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     // It holds the admin token: owner-only.
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);
     expect(state.shards).toHaveLength(2);
     expect(state.shards[0].replicas).toHaveLength(1);
-    expect(output).toContain('psql "postgres://app:app@127.0.0.1:');
+    expect(output()).toContain('psql "postgres://app:app@127.0.0.1:');
     const c = new pg.Client({ connectionString: state.proxy.postgres.url });
     await c.connect();
     const r = await c.query('SELECT name FROM users WHERE user_id = 3');
@@ -70,7 +71,7 @@ describe('shardgate demo', () => {
     await expect(c.query("ALTER SYSTEM SET work_mem = '8MB'")).rejects.toMatchObject({ code: '42501' });
     await c.end();
     // The MySQL side: MariaDB shards behind the MySQL port, same rows by the same hash.
-    expect(state.proxy.mysql, output).not.toBeNull();
+    expect(state.proxy.mysql, output()).not.toBeNull();
     const my = await mysql.createConnection({
       host: '127.0.0.1',
       port: state.proxy.mysql.port,
@@ -107,10 +108,7 @@ describe('shardgate demo', () => {
     const servers = shards.flatMap((sh) => sh.servers);
     expect(servers.map((sv) => [sv.up, sv.lastError])).toEqual(servers.map(() => [true, null]));
     for (const sv of servers.filter((x) => x.role === 'replica')) expect(sv.lagMs).not.toBeNull();
-    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
-    demo.kill('SIGINT');
-    expect(await exited).toBe(0);
-    demo = null;
+    expect(await stopDemo()).toBe(0);
     // The servers are gone.
     const again = new pg.Client({
       connectionString: state.shards[0].primary.url,
@@ -123,32 +121,10 @@ describe('shardgate demo', () => {
 
 describe('shardgate demo --instances 2', () => {
   it("runs two proxies sharing a redis-server: a write through one drops the other one's cached read", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sg-demo-shared-'));
-    const stateFile = join(dir, 'state.json');
-    demo = spawn(
-      process.execPath,
-      [
-        cli,
-        'demo',
-        '--instances',
-        '2',
-        '--no-mysql',
-        '--port',
-        '0',
-        '--admin-port',
-        '0',
-        '--users',
-        '10',
-      ].concat(['--state-file', stateFile]),
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDGATE_LOG_LEVEL: 'warn' } },
+    const { state } = await startDemo(
+      ['--instances', '2', '--no-mysql', '--port', '0', '--admin-port', '0', '--users', '10'],
+      'sg-demo-shared-',
     );
-    let output = '';
-    demo.stdout?.on('data', (d) => (output += d));
-    demo.stderr?.on('data', (d) => (output += d));
-    const deadline = Date.now() + 90_000;
-    while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(existsSync(stateFile), output).toBe(true);
-    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
     expect(state.proxies).toHaveLength(2);
     expect(state.sharedCache?.redis).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
     interface Instance {
@@ -196,10 +172,7 @@ describe('shardgate demo --instances 2', () => {
       await a.end();
       await b.end();
     }
-    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
-    demo.kill('SIGINT');
-    expect(await exited).toBe(0);
-    demo = null;
+    expect(await stopDemo()).toBe(0);
     // The demo's redis-server is gone with it.
     const port = Number(/:(\d+)$/.exec(state.sharedCache.redis)![1]);
     const refused = await new Promise<boolean>((resolve) => {

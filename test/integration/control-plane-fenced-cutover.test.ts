@@ -15,14 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { EtcdControl } from '../../src/control/etcd-control.js';
 import { parseKeyRange, rangeContains } from '../../src/domain/keyspace.js';
 import { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { sleep } from '../support/migration-helpers.js';
+import { expectLedgerHolds, sleep } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -64,18 +64,6 @@ async function holdersOf(id: number): Promise<Array<{ shard: string; user: numbe
 
 const ownerOf = (user: number) =>
   a.topology.shardList().find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!.name;
-
-async function expectLedger(p: ProxyHandle, ledger: Ledger, idBase: number): Promise<void> {
-  const shards = p.topology.shardList().map((s) => ({
-    shard: s.name,
-    range: s.range,
-    host: s.primary.host,
-    port: s.primary.port,
-  }));
-  const report = await checkLedger(ledger, shards, idBase);
-  expect(report.problems).toEqual([]);
-  expect(report.checkedInserts).toBeGreaterThan(20);
-}
 
 beforeAll(async () => {
   [fx, etcd] = await Promise.all([
@@ -175,8 +163,8 @@ describe('fenced cutover with two instances', () => {
       expect(pool.ledger.errors).toEqual([]);
       expect(pool.ledger.readErrors).toEqual([]);
     }
-    await expectLedger(a, throughA.ledger, 1_000_000_000);
-    await expectLedger(a, throughB.ledger, 2_000_000_000);
+    await expectLedgerHolds({ proxy: a }, throughA.ledger, 1_000_000_000);
+    await expectLedgerHolds({ proxy: a }, throughB.ledger, 2_000_000_000);
   }, 240_000);
 
   it('an instance cut off from etcd accepts no write in the range until it has caught up', async () => {

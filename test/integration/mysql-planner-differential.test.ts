@@ -1,11 +1,11 @@
 // Planner decisions on the MySQL side against one unsharded MariaDB holding the same rows:
 // co-located joins and subqueries give MariaDB's answer; joins on other columns and shard-key
 // updates are refused (errno 1235, ER_NOT_SUPPORTED_YET), never answered per shard or left misplaced.
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { startMysqlReferenceDatabase } from '../support/mysql-reference-db.js';
 
 let fx: MysqlProxyFixture;
 let solo: mysql.Connection;
@@ -13,21 +13,7 @@ let proxied: mysql.Connection;
 
 beforeAll(async () => {
   fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 30 });
-  const spare = await fx.cluster.addSpare('solo');
-  const soloConfig = parseConfig({
-    users: [{ name: 'x', backend: 'service' }],
-    shards: [{ name: 'pg', primary: { port: 1 } }],
-    mysqlShards: [{ name: 'solo', primary: { host: spare.host, port: spare.port } }],
-    tables: fx.config.tables,
-    backend: { mysqlUser: 'root', mysqlDatabase: 'shardgate' },
-  });
-  await loadMysqlDemoData(soloConfig, { users: 30 });
-  solo = await mysql.createConnection({
-    host: spare.host,
-    port: spare.port,
-    user: 'root',
-    database: 'shardgate',
-  });
+  solo = await startMysqlReferenceDatabase(fx, 30);
   proxied = await fx.connect();
 });
 

@@ -2,11 +2,11 @@
 // and against one unsharded MariaDB holding the same rows must give the same results, in the
 // text protocol (query) and the binary protocol (execute): ORDER BY, LIMIT/OFFSET, GROUP BY with
 // count/sum/min/max/avg, DISTINCT, decimals and doubles.
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { startMysqlReferenceDatabase } from '../support/mysql-reference-db.js';
 
 let fx: MysqlProxyFixture;
 let solo: mysql.Connection;
@@ -20,21 +20,7 @@ const EXTRA = Array.from({ length: 60 }, (_, i) => ({
 
 beforeAll(async () => {
   fx = await startMysqlProxyFixture({ shards: 2, replicas: 1, demoUsers: 40 });
-  const spare = await fx.cluster.addSpare('solo');
-  const soloConfig = parseConfig({
-    users: [{ name: 'x', backend: 'service' }],
-    shards: [{ name: 'pg', primary: { port: 1 } }],
-    mysqlShards: [{ name: 'solo', primary: { host: spare.host, port: spare.port } }],
-    tables: fx.config.tables,
-    backend: { mysqlUser: 'root', mysqlDatabase: 'shardgate' },
-  });
-  await loadMysqlDemoData(soloConfig, { users: 40 });
-  solo = await mysql.createConnection({
-    host: spare.host,
-    port: spare.port,
-    user: 'root',
-    database: 'shardgate',
-  });
+  solo = await startMysqlReferenceDatabase(fx, 40);
   proxied = await fx.connect();
   for (const c of [solo, proxied]) {
     for (const e of EXTRA) {

@@ -3,24 +3,10 @@
 // answer (names, types, rows), with the merge applied after (aggregates, ORDER BY, LIMIT); what
 // the primitive cannot do is refused with 0A000 and the session goes on.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReferenceDatabase } from '../support/pg-reference-db.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useReferencePair } from '../support/pg-reference-db.js';
 
-let fx: ProxyFixture;
-let reference: pg.Client;
-let proxied: pg.Client;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 3, replicas: 0 });
-  reference = await startReferenceDatabase(fx);
-  proxied = await fx.client();
-}, 180_000);
-
-afterAll(async () => {
-  await reference?.end();
-  await fx?.stop();
-});
+const db = useReferencePair(3, 180_000);
 
 const JOINS = [
   'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
@@ -42,8 +28,8 @@ const JOINS = [
 describe('joins not on the shard key are computed across shards', () => {
   for (const sql of JOINS) {
     it(sql, async () => {
-      const want = await reference.query({ text: sql, rowMode: 'array' });
-      const got = await proxied.query({ text: sql, rowMode: 'array' });
+      const want = await db.reference.query({ text: sql, rowMode: 'array' });
+      const got = await db.proxied.query({ text: sql, rowMode: 'array' });
       expect(got.fields.map((f) => [f.name, f.dataTypeID])).toEqual(
         want.fields.map((f) => [f.name, f.dataTypeID]),
       );
@@ -70,8 +56,8 @@ describe('joins with bound parameters (extended protocol) are computed across sh
   ];
   for (const [sql, values] of PARAMETERIZED) {
     it(sql, async () => {
-      const want = await reference.query({ text: sql, values, rowMode: 'array' });
-      const got = await proxied.query({ text: sql, values, rowMode: 'array' });
+      const want = await db.reference.query({ text: sql, values, rowMode: 'array' });
+      const got = await db.proxied.query({ text: sql, values, rowMode: 'array' });
       expect(got.fields.map((f) => [f.name, f.dataTypeID])).toEqual(
         want.fields.map((f) => [f.name, f.dataTypeID]),
       );
@@ -82,8 +68,8 @@ describe('joins with bound parameters (extended protocol) are computed across sh
   it('runs a named prepared join again with other values', async () => {
     const text = 'SELECT count(*) AS n FROM users u JOIN posts p ON p.id = u.id WHERE u.user_id < $1';
     for (const v of [10, 30, 10]) {
-      const want = await reference.query({ text, values: [v] });
-      const got = await proxied.query({ name: 'cross_join', text, values: [v] });
+      const want = await db.reference.query({ text, values: [v] });
+      const got = await db.proxied.query({ name: 'cross_join', text, values: [v] });
       expect(got.rows).toEqual(want.rows);
     }
   });
@@ -98,13 +84,13 @@ describe('what the cross-shard join does not do is refused, and the session goes
     ],
   ] as const) {
     it(sql, async () => {
-      const err = await proxied.query(sql, values.length ? [...values] : undefined).then(
+      const err = await db.proxied.query(sql, values.length ? [...values] : undefined).then(
         () => null,
         (e: pg.DatabaseError) => e,
       );
       expect(err).toMatchObject({ code: '0A000' });
       expect(err?.message).toMatch(pattern);
-      expect((await proxied.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+      expect((await db.proxied.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
     });
   }
 });

@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { appLoginPostgresJs } from '../support/app-login.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -377,14 +378,7 @@ describe('prepared-statement LRU (pool.maxPreparedStatements)', () => {
       { log: silentLogger(), postgresPort: 0, adminPort: null },
     );
     try {
-      const sql = postgres({
-        host: '127.0.0.1',
-        port: proxy.postgres.port,
-        user: 'app',
-        pass: 'app',
-        db: 'shardgate',
-        max: 1,
-      });
+      const sql = postgres(appLoginPostgresJs(proxy));
       for (let round = 0; round < 2; round++) {
         for (let i = 1; i <= 5; i++) {
           const rows = await sql.unsafe(`select $1::int + ${i} as v`, [round], { prepare: true });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { appLogin } from '../support/app-login.js';
 import {
   pgHealth as health,
   pgLikesOf as likesOf,
@@ -25,14 +26,7 @@ let sessionProxy: ProxyHandle;
 const extraClients: pg.Client[] = [];
 
 async function clientOf(proxy: ProxyHandle, options: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: proxy.postgres.port,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-    ...options,
-  });
+  const c = new pg.Client({ ...appLogin(proxy), ...options });
   c.on('error', () => undefined);
   await c.connect();
   extraClients.push(c);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { multiplexCounters } from '../../src/protocol/postgres/mux-lane.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { appLogin, appLoginPostgresJs } from '../support/app-login.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 const CLIENTS = 24;
@@ -49,13 +50,7 @@ afterAll(async () => {
 });
 
 async function pgClient(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: proxy.postgres.port,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
+  const c = new pg.Client(appLogin(proxy));
   await c.connect();
   return c;
 }
@@ -162,16 +157,7 @@ describe('server-side multiplexing (transaction pooling, pool.multiplex)', () =>
       }
       return out;
     });
-    const sqls = Array.from({ length: CLIENTS / 2 }, () =>
-      postgres({
-        host: '127.0.0.1',
-        port: proxy.postgres.port,
-        user: 'app',
-        pass: 'app',
-        db: 'shardgate',
-        max: 1,
-      }),
-    );
+    const sqls = Array.from({ length: CLIENTS / 2 }, () => postgres(appLoginPostgresJs(proxy)));
     try {
       const viaPostgresJs = Promise.all(
         sqls.map(async (sql, i) => {

@@ -3,24 +3,10 @@
 // are joined across shards (pg-cross-shard-join.test.ts has more); what is left and shard-key
 // updates are refused with 0A000 (never answered per shard, never leaving a row misplaced).
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReferenceDatabase } from '../support/pg-reference-db.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useReferencePair } from '../support/pg-reference-db.js';
 
-let fx: ProxyFixture;
-let reference: pg.Client;
-let proxied: pg.Client;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 2, replicas: 0 });
-  reference = await startReferenceDatabase(fx);
-  proxied = await fx.client();
-}, 120_000);
-
-afterAll(async () => {
-  await reference?.end();
-  await fx?.stop();
-});
+const db = useReferencePair(2);
 
 const CO_LOCATED = [
   'SELECT count(*) AS n FROM users u JOIN posts p ON p.user_id = u.user_id',
@@ -36,8 +22,8 @@ const CO_LOCATED = [
 describe('co-located joins and subqueries equal the unsharded database', () => {
   for (const sql of CO_LOCATED) {
     it(sql, async () => {
-      const want = await reference.query(sql);
-      const got = await proxied.query(sql);
+      const want = await db.reference.query(sql);
+      const got = await db.proxied.query(sql);
       expect(got.rows).toEqual(want.rows);
     });
   }
@@ -50,13 +36,13 @@ describe('joins that are not co-located are joined across shards, never answered
     'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
   ]) {
     it(sql, async () => {
-      const want = await reference.query(sql);
-      const got = await proxied.query(sql);
+      const want = await db.reference.query(sql);
+      const got = await db.proxied.query(sql);
       expect(got.rows).toEqual(want.rows);
     });
   }
   it('three sharded tables not on their keys: refused with 0A000, the session goes on', async () => {
-    const err = await proxied
+    const err = await db.proxied
       .query('SELECT count(*) FROM users u JOIN posts p ON p.id = u.id JOIN likes l ON l.post_id = p.id')
       .then(
         () => null,
@@ -64,42 +50,42 @@ describe('joins that are not co-located are joined across shards, never answered
       );
     expect(err).toMatchObject({ code: '0A000' });
     expect(err?.message).toMatch(/without equating their shard keys/);
-    expect((await proxied.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    expect((await db.proxied.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 });
 
 describe('UPDATE of the shard key', () => {
   it('to a key on another shard is refused and the row stays where its key maps', async () => {
-    await proxied.query("INSERT INTO users (id, user_id, name) VALUES (700003, 700003, 'mover')");
+    await db.proxied.query("INSERT INTO users (id, user_id, name) VALUES (700003, 700003, 'mover')");
     await expect(
-      proxied.query('UPDATE users SET user_id = 700202 WHERE user_id = 700003'),
+      db.proxied.query('UPDATE users SET user_id = 700202 WHERE user_id = 700003'),
     ).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/shard key/) });
-    const still = await proxied.query('SELECT name FROM users WHERE user_id = 700003');
+    const still = await db.proxied.query('SELECT name FROM users WHERE user_id = 700003');
     expect(still.rows).toEqual([{ name: 'mover' }]);
     // Extended protocol too.
     await expect(
-      proxied.query('UPDATE users SET user_id = $1 WHERE user_id = $2', [700202, 700003]),
+      db.proxied.query('UPDATE users SET user_id = $1 WHERE user_id = $2', [700202, 700003]),
     ).rejects.toMatchObject({ code: '0A000' });
-    expect((await proxied.query('SELECT count(*)::int AS n FROM users WHERE user_id = 700202')).rows).toEqual(
-      [{ n: 0 }],
-    );
+    expect(
+      (await db.proxied.query('SELECT count(*)::int AS n FROM users WHERE user_id = 700202')).rows,
+    ).toEqual([{ n: 0 }]);
   });
 
   it('to a key the same shard owns runs, and the row is found by its new key', async () => {
     // 2 and 4 hash to the same shard of the two (see router-key-writes.test.ts).
-    await proxied.query("INSERT INTO users (id, user_id, name) VALUES (700010, 2, 'stay')");
-    const r = await proxied.query('UPDATE users SET user_id = 4 WHERE user_id = 2 AND id = 700010');
+    await db.proxied.query("INSERT INTO users (id, user_id, name) VALUES (700010, 2, 'stay')");
+    const r = await db.proxied.query('UPDATE users SET user_id = 4 WHERE user_id = 2 AND id = 700010');
     expect(r.rowCount).toBe(1);
-    expect((await proxied.query('SELECT name FROM users WHERE user_id = 4 AND id = 700010')).rows).toEqual([
-      { name: 'stay' },
-    ]);
+    expect((await db.proxied.query('SELECT name FROM users WHERE user_id = 4 AND id = 700010')).rows).toEqual(
+      [{ name: 'stay' }],
+    );
   });
 });
 
 describe('writes whose key values are known touch exactly their shards', () => {
   const both = async (sql: string, params: unknown[] = []) => {
-    const want = await reference.query(sql, params);
-    const got = await proxied.query(sql, params);
+    const want = await db.reference.query(sql, params);
+    const got = await db.proxied.query(sql, params);
     return { want, got };
   };
   const byId = (rows: Array<{ id: string }>) => [...rows].sort((a, b) => Number(a.id) - Number(b.id));
@@ -112,7 +98,7 @@ describe('writes whose key values are known touch exactly their shards', () => {
     expect(got.rowCount).toBe(want.rowCount);
     expect(byId(got.rows)).toEqual(byId(want.rows));
     const check = 'SELECT id, name FROM users WHERE user_id BETWEEN 10 AND 15 ORDER BY id';
-    expect((await proxied.query(check)).rows).toEqual((await reference.query(check)).rows);
+    expect((await db.proxied.query(check)).rows).toEqual((await db.reference.query(check)).rows);
   });
 
   it('DELETE ... WHERE user_id = ANY($1) (extended protocol)', async () => {
@@ -121,13 +107,13 @@ describe('writes whose key values are known touch exactly their shards', () => {
     expect(got.rowCount).toBe(want.rowCount);
     expect(got.rowCount).toBeGreaterThan(0);
     const check = 'SELECT count(*)::int AS n FROM likes';
-    expect((await proxied.query(check)).rows).toEqual((await reference.query(check)).rows);
+    expect((await db.proxied.query(check)).rows).toEqual((await db.reference.query(check)).rows);
   });
 });
 
 describe('ids unique across shards, filled in by shardgate (tables.*.idColumn)', () => {
   it('INSERT without id: the row gets an id, returned by RETURNING and found by it', async () => {
-    const r = await proxied.query(
+    const r = await db.proxied.query(
       "INSERT INTO users (user_id, name) VALUES (700501, 'fresh') RETURNING id, name",
     );
     expect(r.command).toBe('INSERT');
@@ -135,12 +121,12 @@ describe('ids unique across shards, filled in by shardgate (tables.*.idColumn)',
     const id = r.rows[0].id as string;
     expect(BigInt(id) > 0n).toBe(true);
     expect(
-      (await proxied.query('SELECT name FROM users WHERE user_id = 700501 AND id = $1', [id])).rows,
+      (await db.proxied.query('SELECT name FROM users WHERE user_id = 700501 AND id = $1', [id])).rows,
     ).toEqual([{ name: 'fresh' }]);
   });
 
   it('multi-row across shards, extended protocol: distinct ids, every row on its key shard', async () => {
-    const r = await proxied.query(
+    const r = await db.proxied.query(
       'INSERT INTO posts (user_id, title) VALUES ($1, $2), ($3, $4), ($5, $6) RETURNING id, user_id',
       [700601, 'a', 700602, 'b', 700603, 'c'],
     );
@@ -148,19 +134,19 @@ describe('ids unique across shards, filled in by shardgate (tables.*.idColumn)',
     const ids = r.rows.map((x) => x.id as string);
     expect(new Set(ids).size).toBe(3);
     for (const row of r.rows) {
-      const found = await proxied.query('SELECT id FROM posts WHERE user_id = $1', [row.user_id]);
+      const found = await db.proxied.query('SELECT id FROM posts WHERE user_id = $1', [row.user_id]);
       expect(found.rows).toEqual([{ id: row.id }]);
     }
   });
 
   it('inside a transaction: refused with 0A000, the transaction can roll back', async () => {
-    await proxied.query('BEGIN');
+    await db.proxied.query('BEGIN');
     await expect(
-      proxied.query("INSERT INTO users (user_id, name) VALUES (700701, 'tx')"),
+      db.proxied.query("INSERT INTO users (user_id, name) VALUES (700701, 'tx')"),
     ).rejects.toMatchObject({
       code: '0A000',
       message: expect.stringMatching(/outside a transaction/),
     });
-    await proxied.query('ROLLBACK');
+    await db.proxied.query('ROLLBACK');
   });
 });

@@ -1,25 +1,10 @@
 // Scatter-gather differential test: the same queries through shardgate on the sharded demo data
 // and directly on one unsharded database holding the same rows give the same results (in order
 // where the query orders), in the simple and the extended protocol.
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReferenceDatabase } from '../support/pg-reference-db.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useReferencePair } from '../support/pg-reference-db.js';
 
-let fx: ProxyFixture;
-let reference: pg.Client;
-let proxied: pg.Client;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 2, replicas: 0 });
-  reference = await startReferenceDatabase(fx);
-  proxied = await fx.client();
-}, 120_000);
-
-afterAll(async () => {
-  await reference?.end();
-  await fx?.stop();
-});
+const db = useReferencePair(2);
 
 const ORDERED = [
   'SELECT id, user_id, name FROM users ORDER BY id',
@@ -48,16 +33,16 @@ function normalize(rows: Array<Record<string, unknown>>): string {
 describe('scatter-gather equals one unsharded database', () => {
   for (const sql of ORDERED) {
     it(`simple: ${sql}`, async () => {
-      const want = await reference.query(sql);
-      const got = await proxied.query(sql);
+      const want = await db.reference.query(sql);
+      const got = await db.proxied.query(sql);
       expect(normalize(got.rows)).toBe(normalize(want.rows));
     });
   }
 
   it('unordered concatenation returns the same set of rows', async () => {
     const sql = 'SELECT id, user_id FROM likes';
-    const want = (await reference.query(sql)).rows.map((r) => r.id).sort();
-    const got = (await proxied.query(sql)).rows.map((r) => r.id).sort();
+    const want = (await db.reference.query(sql)).rows.map((r) => r.id).sort();
+    const got = (await db.proxied.query(sql)).rows.map((r) => r.id).sort();
     expect(got).toEqual(want);
   });
 
@@ -67,8 +52,8 @@ describe('scatter-gather equals one unsharded database', () => {
       [0, 5],
       [100, 12],
     ]) {
-      const want = await reference.query(sql, [after, limit]);
-      const got = await proxied.query(sql, [after, limit]);
+      const want = await db.reference.query(sql, [after, limit]);
+      const got = await db.proxied.query(sql, [after, limit]);
       expect(normalize(got.rows)).toBe(normalize(want.rows));
     }
   });
@@ -94,8 +79,8 @@ describe('scatter-gather equals one unsharded database', () => {
       ],
     ];
     for (const [sql, params] of cases) {
-      const want = await reference.query(sql, params);
-      const got = await proxied.query(sql, params);
+      const want = await db.reference.query(sql, params);
+      const got = await db.proxied.query(sql, params);
       expect(normalize(got.rows), sql).toBe(normalize(want.rows));
       expect(
         got.fields.map((f) => [f.name, f.dataTypeID]),
@@ -105,37 +90,40 @@ describe('scatter-gather equals one unsharded database', () => {
   });
 
   it('fails cleanly when a merge would exceed the byte bound', async () => {
-    fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeBytes: 2048 } });
+    db.fx.proxy.topology.rebuild({
+      ...db.fx.config,
+      routing: { ...db.fx.config.routing, maxMergeBytes: 2048 },
+    });
     try {
-      await expect(proxied.query('SELECT id, title, body FROM posts ORDER BY id')).rejects.toMatchObject({
+      await expect(db.proxied.query('SELECT id, title, body FROM posts ORDER BY id')).rejects.toMatchObject({
         code: '53200',
         message: expect.stringMatching(/maxMergeBytes/),
       });
-      expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
+      expect((await db.proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
     } finally {
-      fx.proxy.topology.rebuild(fx.config);
+      db.fx.proxy.topology.rebuild(db.fx.config);
     }
   });
 
   it('fails cleanly when a merge would exceed the row limit', async () => {
-    fx.proxy.topology.rebuild({ ...fx.config, routing: { ...fx.config.routing, maxMergeRows: 10 } });
+    db.fx.proxy.topology.rebuild({ ...db.fx.config, routing: { ...db.fx.config.routing, maxMergeRows: 10 } });
     try {
-      await expect(proxied.query('SELECT id FROM posts ORDER BY id')).rejects.toMatchObject({
+      await expect(db.proxied.query('SELECT id FROM posts ORDER BY id')).rejects.toMatchObject({
         code: '54000',
       });
-      expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
+      expect((await db.proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
     } finally {
-      fx.proxy.topology.rebuild(fx.config);
+      db.fx.proxy.topology.rebuild(db.fx.config);
     }
   });
 
   it('refuses a merge past its byte budget with 53200 (ORDER BY, DISTINCT, GROUP BY), fits with a LIMIT', async () => {
-    const posts = Number((await reference.query('SELECT count(*) AS n FROM posts')).rows[0]?.n);
+    const posts = Number((await db.reference.query('SELECT count(*) AS n FROM posts')).rows[0]?.n);
     // 1 MiB, the rows padded so the whole table needs several times that.
     const pad = Math.ceil((4 * 1024 * 1024) / posts);
-    fx.proxy.topology.rebuild({
-      ...fx.config,
-      routing: { ...fx.config.routing, maxMergeBytes: 1024 * 1024 },
+    db.fx.proxy.topology.rebuild({
+      ...db.fx.config,
+      routing: { ...db.fx.config.routing, maxMergeBytes: 1024 * 1024 },
     });
     try {
       for (const sql of [
@@ -143,21 +131,21 @@ describe('scatter-gather equals one unsharded database', () => {
         `SELECT DISTINCT repeat(id::text, ${pad}) AS k FROM posts`,
         `SELECT repeat(id::text, ${pad}) AS k, count(*) FROM posts GROUP BY 1`,
       ]) {
-        const err = (await proxied.query(sql).catch((e: unknown) => e)) as {
+        const err = (await db.proxied.query(sql).catch((e: unknown) => e)) as {
           code?: string;
           message?: string;
         };
         expect(err.code, sql).toBe('53200');
         expect(err.message).toMatch(/routing\.maxMergeBytes.*LIMIT/);
       }
-      const limited = await proxied.query(
+      const limited = await db.proxied.query(
         `SELECT id, repeat('x', ${pad}) AS pad FROM posts ORDER BY id LIMIT 3`,
       );
-      const want = await reference.query('SELECT id FROM posts ORDER BY id LIMIT 3');
+      const want = await db.reference.query('SELECT id FROM posts ORDER BY id LIMIT 3');
       expect(limited.rows.map((r) => r.id)).toEqual(want.rows.map((r) => r.id));
-      expect((await proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
+      expect((await db.proxied.query('SELECT 1 AS ok')).rows[0]?.ok).toBe(1);
     } finally {
-      fx.proxy.topology.rebuild(fx.config);
+      db.fx.proxy.topology.rebuild(db.fx.config);
     }
   });
 });

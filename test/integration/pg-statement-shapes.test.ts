@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { appLoginPostgresJs } from '../support/app-login.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -27,15 +28,7 @@ afterAll(async () => {
 });
 
 function pgjs() {
-  return postgres({
-    host: '127.0.0.1',
-    port: proxy.postgres.port,
-    user: 'app',
-    pass: 'app',
-    db: 'shardgate',
-    max: 1,
-    onnotice: () => undefined,
-  });
+  return postgres({ ...appLoginPostgresJs(proxy), onnotice: () => undefined });
 }
 
 /** Two other statements, so the LRU closes every earlier one on the server connection. */

@@ -12,6 +12,7 @@ import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
+import { appLogin } from '../support/app-login.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 
@@ -54,13 +55,7 @@ afterAll(async () => {
 });
 
 async function clientOf(proxy: ProxyHandle): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: proxy.postgres.port,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
+  const c = new pg.Client(appLogin(proxy));
   c.on('error', () => undefined);
   await c.connect();
   clients.push(c);

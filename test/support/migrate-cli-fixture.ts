@@ -5,9 +5,9 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
+import { withSuperuser } from '../../src/local/pg-superuser.js';
 import { freePort, type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 
 const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
@@ -151,11 +151,5 @@ async function startOnCluster(
 
 /** The `n` column of a one-row query run as postgres directly on a server (not through the proxy). */
 export async function countOn(port: number, sql: string): Promise<number> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'shardgate' });
-  await c.connect();
-  try {
-    return Number((await c.query(sql)).rows[0].n);
-  } finally {
-    await c.end();
-  }
+  return withSuperuser({ host: '127.0.0.1', port }, async (c) => Number((await c.query(sql)).rows[0].n));
 }

@@ -6,6 +6,7 @@ import { checkLedger, type Ledger, startWriterPool } from '../../bench/lib/write
 import type { migrationSummary } from '../../src/admin/api-migrations.js';
 import type { SplitPlan } from '../../src/migration/plan.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import type { ProxyFixture } from './proxy-fixture.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -49,8 +50,12 @@ export async function waitForMigration(
   }
 }
 
-/** The ledger against the servers of the current topology (see bench/lib/write-ledger.ts). */
-export async function expectLedgerHolds(fx: ProxyFixture, ledger: Ledger, idBase: number): Promise<void> {
+/** The ledger against the servers of the proxy's current topology (see bench/lib/write-ledger.ts). */
+export async function expectLedgerHolds(
+  fx: { proxy: ProxyHandle },
+  ledger: Ledger,
+  idBase: number,
+): Promise<void> {
   const shards = fx.proxy.topology.shardList().map((s) => ({
     shard: s.name,
     range: s.range,

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { makeScramVerifier } from '../../src/auth/scram.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
+import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { freePort } from '../../src/local/postgres-cluster.js';
@@ -66,7 +66,6 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
     ...(options.serverSettings ? { settings: options.serverSettings } : {}),
   });
   try {
-    const ranges = evenKeyRanges(cluster.shards.length);
     const closedPort = await freePort();
     const config = configForLocalShards(
       [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
@@ -79,13 +78,7 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
             mysql: { host: '127.0.0.1', port: 0 },
             admin: { host: '127.0.0.1', port: 0 },
           },
-          mysqlShards: cluster.shards.map((s, i) => ({
-            name: s.name,
-            keyRange: ranges[i],
-            protocol: 'mysql',
-            primary: { name: s.primary.name, host: s.primary.host, port: s.primary.port },
-            replicas: s.replicas.map((r) => ({ name: r.name, host: r.host, port: r.port })),
-          })),
+          mysqlShards: mysqlShardsFor(cluster.shards),
           backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
           routing: { lagPollIntervalMs: 20 },
           pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },

@@ -4,12 +4,14 @@
 import type { RoutingSession, TopologyView } from '../../src/router/inputs.js';
 import type { Plan } from '../../src/router/plan.js';
 import { planStatement } from '../../src/router/planner.js';
-import type {
-  CommentHints,
-  KeyCondition,
-  SelectShape,
-  StatementFacts,
-  ValueRef,
+import {
+  type CommentHints,
+  emptyStatementFacts,
+  type InsertShape,
+  type KeyCondition,
+  type SelectShape,
+  type StatementFacts,
+  type ValueRef,
 } from '../../src/sql/facts.js';
 import { demoTopology, routingSession } from './topology-fixture.js';
 
@@ -17,24 +19,25 @@ export const lit = (index: number): ValueRef => ({ kind: 'literal', index });
 export const param = (index: number): ValueRef => ({ kind: 'param', index });
 
 export function facts(over: Partial<StatementFacts>): StatementFacts {
-  return {
-    kind: 'read',
-    tables: [],
-    writeTables: [],
-    keyConditions: [],
-    insert: null,
-    select: null,
-    locking: false,
-    modifyingCte: false,
-    functions: [],
-    transaction: null,
-    session: null,
-    utility: null,
-    shardgate: null,
-    pinsSession: false,
-    parseError: null,
-    ...over,
-  };
+  return { ...emptyStatementFacts('read'), ...over };
+}
+
+/** INSERT INTO posts (id, user_id) VALUES ..., one list of value refs per row. */
+export function insertPosts(rows: ValueRef[][], over: Partial<InsertShape> = {}): StatementFacts {
+  return facts({
+    kind: 'write',
+    tables: ['posts'],
+    writeTables: ['posts'],
+    insert: {
+      table: 'posts',
+      columns: ['id', 'user_id'],
+      rows,
+      fromSelect: false,
+      onConflict: false,
+      returning: false,
+      ...over,
+    },
+  });
 }
 
 export function keyEq(table: string, column: string, ...values: ValueRef[]): KeyCondition {

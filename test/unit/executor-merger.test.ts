@@ -2,25 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { ResultMerger } from '../../src/executor/merger.js';
 import type { ColumnInfo } from '../../src/executor/rows.js';
-import type { MergeSpec } from '../../src/router/plan.js';
+import { mergeSpec } from '../support/merge-spec.js';
 
 const col = (name: string, typeOid: number): ColumnInfo => ({ name, typeOid, format: 'text' });
 const row = (...cells: Array<string | null>) => cells.map((c) => (c === null ? null : Buffer.from(c)));
 const text = (rows: Array<Array<Buffer | null>>) =>
   rows.map((r) => r.map((c) => (c === null ? null : c.toString())));
 
-function spec(over: Partial<MergeSpec>): MergeSpec {
-  return {
-    orderBy: [],
-    groupBy: [],
-    aggregates: [],
-    offset: 0,
-    limit: null,
-    distinct: false,
-    visibleColumns: null,
-    ...over,
-  };
-}
+const spec = mergeSpec;
 
 describe('ResultMerger (PostgreSQL)', () => {
   it('avg of numeric: exact sum / count with PostgreSQL scale, typed numeric, hidden count dropped', () => {

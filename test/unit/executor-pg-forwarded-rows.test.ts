@@ -6,7 +6,7 @@ import { ResultMerger } from '../../src/executor/merger.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../src/executor/pg-forwarded-rows.js';
 import type { ColumnInfo, Row } from '../../src/executor/rows.js';
 import { encodeDataRow } from '../../src/protocol/postgres/backend-messages.js';
-import type { MergeSpec } from '../../src/router/plan.js';
+import { mergeSpec } from '../support/merge-spec.js';
 
 const columns: ColumnInfo[] = [
   { name: 'id', typeOid: 20, format: 'text' },
@@ -14,18 +14,7 @@ const columns: ColumnInfo[] = [
   { name: 'label', typeOid: 25, format: 'text' },
 ];
 
-function spec(over: Partial<MergeSpec>): MergeSpec {
-  return {
-    orderBy: [],
-    groupBy: [],
-    aggregates: [],
-    offset: 0,
-    limit: null,
-    distinct: false,
-    visibleColumns: null,
-    ...over,
-  };
-}
+const spec = mergeSpec;
 
 function randomShards(seed: number): Row[][] {
   let a = seed;

@@ -10,7 +10,7 @@ import { filterHaving } from '../../src/executor/having.js';
 import { pageRows } from '../../src/executor/limit.js';
 import { sortRows } from '../../src/executor/merge-sort.js';
 import type { ColumnInfo, Row } from '../../src/executor/rows.js';
-import type { MergeSpec } from '../../src/router/plan.js';
+import { mergeSpec } from '../support/merge-spec.js';
 
 const row = (...cells: Array<string | null>): Row => cells.map((c) => (c === null ? null : Buffer.from(c)));
 const texts = (rows: Row[]) => rows.map((r) => r.map((c) => (c === null ? null : c.toString())));
@@ -120,16 +120,7 @@ describe('having', () => {
 });
 
 describe('aggregate', () => {
-  const spec = (over: Partial<MergeSpec>): MergeSpec => ({
-    orderBy: [],
-    groupBy: [],
-    aggregates: [],
-    offset: 0,
-    limit: null,
-    distinct: false,
-    visibleColumns: null,
-    ...over,
-  });
+  const spec = mergeSpec;
   it('adds counts and exact sums, compares min/max, groups under the collation', () => {
     const rows = [row('a', '2', '0.10', '7'), row('A', '3', '0.20', '9'), row('b', '1', null, '1')];
     const out = aggregateRows(

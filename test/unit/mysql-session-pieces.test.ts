@@ -12,6 +12,7 @@ import { variableLiteral, variablesDiff } from '../../src/protocol/mysql/server-
 import { localStatus, newSessionState } from '../../src/protocol/mysql/session-state.js';
 import { inlineInsertRowsMysql, inlineParams, sqlLiteral } from '../../src/protocol/mysql/sql-inline.js';
 import type { MergeSpec } from '../../src/router/plan.js';
+import { mergeSpec } from '../support/merge-spec.js';
 
 describe('session variable replay', () => {
   it('sets what differs and puts back to DEFAULT what the session never set', () => {
@@ -134,20 +135,7 @@ describe('merge helpers', () => {
     expect(mergeColumn({ ...textColumn('l'), collation: 45 }).textCompare).toBe('unsupported');
     expect(mergeColumn({ ...textColumn('l'), collation: 46 }).textCompare).toBe('unsupported');
     const merge = (spec: Partial<MergeSpec>, shards: string[][], col = ci) => {
-      const m = new ResultMerger(
-        {
-          orderBy: [],
-          groupBy: [],
-          aggregates: [],
-          offset: 0,
-          limit: null,
-          distinct: false,
-          visibleColumns: null,
-          ...spec,
-        },
-        [col],
-        { maxRows: 100 },
-      );
+      const m = new ResultMerger(mergeSpec(spec), [col], { maxRows: 100 });
       shards.forEach((rows, i) => {
         for (const r of rows) m.add(i, [Buffer.from(r)]);
       });

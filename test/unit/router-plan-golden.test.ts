@@ -5,6 +5,7 @@ import type { StatementFacts } from '../../src/sql/facts.js';
 import { type GoldenEntry, goldenGroup, renderGroup } from '../support/golden-files.js';
 import {
   facts,
+  insertPosts,
   keyEq,
   lit,
   type PlanCase,
@@ -38,19 +39,7 @@ const update = (table: string, keyed: boolean): StatementFacts =>
 
 const insert = (rows: string[]): Case => ({
   statement: `INSERT INTO posts (id, user_id) VALUES ${rows.map((u, i) => `(${100 + i}, ${u})`).join(', ')}`,
-  facts: facts({
-    kind: 'write',
-    tables: ['posts'],
-    writeTables: ['posts'],
-    insert: {
-      table: 'posts',
-      columns: ['id', 'user_id'],
-      rows: rows.map((_, i) => [lit(2 * i), lit(2 * i + 1)]),
-      fromSelect: false,
-      onConflict: false,
-      returning: false,
-    },
-  }),
+  facts: insertPosts(rows.map((_, i) => [lit(2 * i), lit(2 * i + 1)])),
   literals: rows.flatMap((u, i) => [String(100 + i), u]),
 });
 
@@ -322,19 +311,7 @@ const GROUPS: Record<string, Record<string, Case>> = {
     'INSERT rows on two shards in a transaction: refused': { ...insert(['1', '2']), session: inTx(null) },
     'INSERT with bind parameters': {
       statement: 'INSERT INTO posts (id, user_id) VALUES ($1, $2)',
-      facts: facts({
-        kind: 'write',
-        tables: ['posts'],
-        writeTables: ['posts'],
-        insert: {
-          table: 'posts',
-          columns: ['id', 'user_id'],
-          rows: [[param(1), param(2)]],
-          fromSelect: false,
-          onConflict: true,
-          returning: true,
-        },
-      }),
+      facts: insertPosts([[param(1), param(2)]], { onConflict: true, returning: true }),
       params: ['7', '2'],
     },
     'SELECT ... FOR UPDATE by key': {

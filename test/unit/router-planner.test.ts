@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { tableSchema } from '../../src/config/schema.js';
 import type { Plan } from '../../src/router/plan.js';
-import { facts, keyEq, lit, param, plan, readByUser, select } from '../support/router-facts.js';
+import { facts, insertPosts, keyEq, lit, param, plan, readByUser, select } from '../support/router-facts.js';
 import { demoConfig, demoTopology, routingSession } from '../support/topology-fixture.js';
 
 // PostgreSQL's hashint8extended puts user_id 1, 3, 5 on s1 ("80-") and 2, 4, 8 on s0 ("-80").
@@ -18,20 +18,8 @@ function only<T extends Plan['type']>(p: Plan, type: T): Extract<Plan, { type: T
 const updatePosts = (conditions = [keyEq('posts', 'user_id', lit(0))]) =>
   facts({ kind: 'write', tables: ['posts'], writeTables: ['posts'], keyConditions: conditions });
 
-const insertPosts = (rows: number) =>
-  facts({
-    kind: 'write',
-    tables: ['posts'],
-    writeTables: ['posts'],
-    insert: {
-      table: 'posts',
-      columns: ['id', 'user_id'],
-      rows: Array.from({ length: rows }, (_, i) => [lit(2 * i), lit(2 * i + 1)]),
-      fromSelect: false,
-      onConflict: false,
-      returning: false,
-    },
-  });
+const insertRows = (rows: number) =>
+  insertPosts(Array.from({ length: rows }, (_, i) => [lit(2 * i), lit(2 * i + 1)]));
 
 describe('reads by shard key', () => {
   it('read_your_writes without a write on the shard: a replica of the owning shard', () => {
@@ -297,10 +285,10 @@ describe('writes', () => {
 describe('INSERT', () => {
   it('rows on one shard: single; on several: split', () => {
     expect(
-      only(plan({ facts: insertPosts(2), literals: ['10', ON_S1, '11', '3'] }), 'single').target.shard,
+      only(plan({ facts: insertRows(2), literals: ['10', ON_S1, '11', '3'] }), 'single').target.shard,
     ).toBe('s1');
     const p = only(
-      plan({ facts: insertPosts(3), literals: ['10', ON_S1, '11', ON_S0, '12', '3'] }),
+      plan({ facts: insertRows(3), literals: ['10', ON_S1, '11', ON_S0, '12', '3'] }),
       'split-insert',
     );
     expect(p.parts).toEqual([
@@ -312,7 +300,7 @@ describe('INSERT', () => {
 
   it('rows on several shards inside a transaction: CROSS_SHARD_TRANSACTION', () => {
     const session = routingSession({ inTransaction: true });
-    const p = only(plan({ facts: insertPosts(2), literals: ['10', ON_S1, '11', ON_S0], session }), 'error');
+    const p = only(plan({ facts: insertRows(2), literals: ['10', ON_S1, '11', ON_S0], session }), 'error');
     expect(p).toMatchObject({ code: 'CROSS_SHARD_TRANSACTION', params: { first: 's0', second: 's1' } });
   });
 
@@ -333,16 +321,16 @@ describe('INSERT', () => {
     expect(only(plan({ facts: noKey, literals: ['1'] }), 'error').params.detail).toMatch(
       /must list its shard key/,
     );
-    const expr = insertPosts(1);
+    const expr = insertRows(1);
     expr.insert!.rows[0]![1] = null;
     expect(only(plan({ facts: expr, literals: ['1'] }), 'error').params.detail).toMatch(/as an expression/);
-    const fromSelect = insertPosts(0);
+    const fromSelect = insertRows(0);
     fromSelect.insert!.fromSelect = true;
     expect(only(plan({ facts: fromSelect }), 'error').params.detail).toMatch(/INSERT \.\.\. SELECT/);
   });
 
   it('an int key that is not an integer goes to the default shard, which reports the error', () => {
-    expect(only(plan({ facts: insertPosts(1), literals: ['1', 'x'] }), 'single').target.shard).toBe('s0');
+    expect(only(plan({ facts: insertRows(1), literals: ['1', 'x'] }), 'single').target.shard).toBe('s0');
   });
 });
 
@@ -652,11 +640,11 @@ describe('routing overrides', () => {
       'ROUTING_OVERRIDE_REFUSED',
     );
     // INSERT rows on another shard.
+    expect(only(plan({ facts: insertRows(1), literals: ['10', ON_S1], ...forced('s0') }), 'error').code).toBe(
+      'ROUTING_OVERRIDE_REFUSED',
+    );
     expect(
-      only(plan({ facts: insertPosts(1), literals: ['10', ON_S1], ...forced('s0') }), 'error').code,
-    ).toBe('ROUTING_OVERRIDE_REFUSED');
-    expect(
-      only(plan({ facts: insertPosts(1), literals: ['10', ON_S1], ...forced('s1') }), 'single').target.shard,
+      only(plan({ facts: insertRows(1), literals: ['10', ON_S1], ...forced('s1') }), 'single').target.shard,
     ).toBe('s1');
     // Reference tables are written on every shard; DDL on sharded tables runs everywhere.
     const refWrite = facts({ kind: 'write', tables: ['trending_topics'], writeTables: ['trending_topics'] });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { positionCovers } from '../../src/router/positions.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { facts, keyEq, lit, plan, select } from '../support/router-facts.js';
+import { facts, insertPosts, keyEq, lit, plan, select } from '../support/router-facts.js';
 import { routingSession } from '../support/topology-fixture.js';
 
 const PLAN_TYPES = ['single', 'scatter', 'split-insert', 'local', 'error'];
@@ -37,22 +37,10 @@ describe('router robustness', () => {
           });
           const p = plan({ facts: f, literals, hints, session: routingSession({ inTransaction }) });
           expect(PLAN_TYPES).toContain(p.type);
-          const insert = facts({
-            kind: 'write',
-            tables: ['posts'],
-            writeTables: ['posts'],
-            insert: {
-              table: 'posts',
-              columns: ['id', 'user_id'],
-              rows: [
-                [lit(0), lit(1)],
-                [lit(1), lit(2)],
-              ],
-              fromSelect: false,
-              onConflict: false,
-              returning: false,
-            },
-          });
+          const insert = insertPosts([
+            [lit(0), lit(1)],
+            [lit(1), lit(2)],
+          ]);
           expect(PLAN_TYPES).toContain(plan({ facts: insert, literals, hints }).type);
         },
       ),

@@ -1,0 +1,12 @@
+// mulberry32: a small, fast, seeded 32-bit PRNG, so a workload, a fuzz run or a generated
+// statement list replays from its seed. Returns numbers in [0, 1).
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

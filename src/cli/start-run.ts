@@ -1,0 +1,123 @@
+// `shardgate start`'s work (options in start-command.ts): load the config and run the proxy.
+import cluster from 'node:cluster';
+import os from 'node:os';
+import { loadConfigFile } from '../config/load.js';
+import type { ShardgateConfig } from '../config/schema.js';
+import { parseControlUrl } from '../control/control-plane.js';
+import { EtcdControl } from '../control/etcd-control.js';
+import { createLogger } from '../log.js';
+import { installLastResortHandlers } from '../process-guard.js';
+import { startProxy } from '../proxy.js';
+import type { StartOptions } from './start-command.js';
+
+import { routeViewMessages, workerPeers } from './worker-view.js';
+
+export async function startFromOptions(opts: StartOptions): Promise<void> {
+  const config = loadConfigFile(opts.config);
+  if (opts.workers) config.workers = opts.workers === 'auto' ? 'auto' : Number(opts.workers);
+  if (opts.port) config.listen.postgres.port = Number(opts.port);
+  // Checked before anything starts, so a typo exits at once with what is wrong.
+  const control = opts.control ? parseControlUrl(opts.control) : undefined;
+  await runProxy(config, opts.config, {
+    ...(control ? { control } : {}),
+    ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+  });
+}
+
+export async function runProxy(
+  config: ShardgateConfig,
+  configPath?: string,
+  shared: { control?: ReturnType<typeof parseControlUrl>; instanceId?: string } = {},
+): Promise<void> {
+  const log = createLogger(config.log.level);
+  const workers = config.workers === 'auto' ? os.availableParallelism() : config.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    log.info({ workers }, 'starting worker processes');
+    const forks = new Map<number, ReturnType<typeof cluster.fork>>();
+    // One instance id for every worker (`<id>.w<i>`), so they know each other's member ids.
+    const instanceId = shared.instanceId ?? `${os.hostname()}-${process.pid}`;
+    for (let i = 0; i < workers; i++) {
+      forks.set(
+        i,
+        cluster.fork({
+          SHARDGATE_WORKER_INDEX: String(i),
+          SHARDGATE_WORKER_COUNT: String(workers),
+          SHARDGATE_INSTANCE_ID: instanceId,
+          SHARDGATE_CONFIG: configPath ?? '',
+        }),
+      );
+    }
+    // Cancel requests may land on any worker: relay them to the owner by its index.
+    for (const worker of forks.values()) {
+      worker.on(
+        'message',
+        (msg: {
+          type?: string;
+          worker?: number;
+          processId?: number;
+          secretKey?: number;
+          fromPeer?: boolean;
+        }) => {
+          if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
+            forks.get(msg.worker)?.send(msg);
+          }
+          routeViewMessages(forks, msg);
+        },
+      );
+    }
+    const stop = () => {
+      for (const w of forks.values()) w.kill('SIGTERM');
+      setTimeout(() => process.exit(0), 2_000).unref();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return;
+  }
+  const workerIndex = Number(process.env.SHARDGATE_WORKER_INDEX ?? 0);
+  const instanceId = shared.instanceId ?? process.env.SHARDGATE_INSTANCE_ID;
+  // The other workers answer worker 0's cluster view (/api/cluster, ?scope=cluster) over IPC.
+  const view = cluster.isWorker
+    ? workerPeers(
+        workerIndex,
+        Number(process.env.SHARDGATE_WORKER_COUNT ?? 1),
+        instanceId ?? `${os.hostname()}-${process.ppid}`,
+        (msg) => process.send?.(msg),
+      )
+    : null;
+  // Every worker joins the control plane itself, so a shared rule reaches each of them.
+  const control = shared.control ? new EtcdControl(shared.control, log) : undefined;
+  const proxy = await startProxy(config, {
+    log,
+    workerIndex,
+    // Rule changes sent with persist: true are written back to this file.
+    configPath: configPath ?? null,
+    ...(control ? { control } : {}),
+    instanceId,
+    ...(view ? { workerPeers: view.peers } : {}),
+    // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
+    adminPort: workerIndex === 0 ? undefined : null,
+    relayCancel: cluster.isWorker
+      ? (worker, processId, secretKey, fromPeer) =>
+          process.send?.({ type: 'cancel', worker, processId, secretKey, fromPeer })
+      : undefined,
+  });
+  // Serving from here on: nothing one client sends may end the process.
+  installLastResortHandlers(log);
+  if (cluster.isWorker) {
+    process.on(
+      'message',
+      (msg: { type?: string; processId?: number; secretKey?: number; fromPeer?: boolean }) => {
+        if (msg?.type === 'cancel')
+          proxy.cancel.cancelOwned(msg.processId ?? 0, msg.secretKey ?? 0, msg.fromPeer === true);
+        view?.onMessage(msg, (path) => proxy.viewAnswer(path));
+      },
+    );
+  }
+  const stop = async () => {
+    log.info('shutting down');
+    await proxy.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
