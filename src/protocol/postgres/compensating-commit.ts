@@ -6,10 +6,10 @@ import { ShardgateError } from '../../errors.js';
 import type { CompensateOutcome, CompensatingParticipant } from '../../transactions/compensating.js';
 import { commitMarkSql } from '../../transactions/pg-compensation-store.js';
 import { DefiniteFailure } from '../../transactions/two-phase.js';
-import { carriesDecision, finishTransaction } from './distributed-commit.js';
 import type { LocalResponder } from './local-responder.js';
 import type { QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
+import { carriesDecision, finishTransaction } from './transaction-end.js';
 
 /**
  * Each writer's compensating statements when the transaction may commit in compensate mode;

@@ -16,6 +16,7 @@ import { commitCompensating, compensationsOf } from './compensating-commit.js';
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
+import { carriesDecision, finishTransaction, releaseBinding } from './transaction-end.js';
 
 const SINGLE_SHARD_ONLY = new Set([
   'savepoint',
@@ -154,18 +155,6 @@ export async function twoPhaseCommit(cycle: QueryCycle, writers: ServerBinding[]
 }
 
 /**
- * Whether the session's connection on the log's server may carry the decision: only when it is
- * the log's own identity and database (the service identity's base pool). A user's own role has
- * no right on the log table, and another database holds no log; the log then writes the decision
- * on its own connection and this participant is prepared like the others.
- */
-export function carriesDecision(cycle: QueryCycle, binding: ServerBinding): boolean {
-  const topology = cycle.services.topology;
-  const server = topology.server(binding.serverName);
-  return !!server && topology.poolFor(server, cycle.session.backend, cycle.state.database) === server.pool;
-}
-
-/**
  * A session's server connection as a two-phase participant; after PREPARE any connection of the
  * session's identity to its server will do (only the role that prepared it, or a superuser, may finish it).
  */
@@ -242,34 +231,4 @@ function pgCarrier(cycle: QueryCycle, binding: ServerBinding): DecisionCarrier {
       await binding.runInternal('ROLLBACK');
     },
   };
-}
-
-/** The transaction is over on every participant: the session is idle, its connections go back. */
-export function finishTransaction(cycle: QueryCycle, bindings: ServerBinding[], committed: boolean): void {
-  const state = cycle.state;
-  for (const [k, v] of state.pendingSettings) {
-    if (!committed) continue;
-    if (v === null) state.settings.delete(k);
-    else state.settings.set(k, v);
-  }
-  if (!committed && state.pendingSettings.size > 0) {
-    // Rolled back on the servers too: their connections are reset before anyone reuses them.
-    for (const b of bindings) b.conn.dirty = true;
-  }
-  state.pendingSettings.clear();
-  state.txStatus = 'I';
-  state.proxyAborted = false;
-  state.deferredBegin = null;
-  state.beginStatement = null;
-  state.transactionShard = null;
-  state.transactionServer = null;
-  state.transactionReadOnly = false;
-  cycle.wroteOn.clear();
-  for (const b of [...cycle.bindings.values()]) releaseBinding(cycle, b);
-}
-
-function releaseBinding(cycle: QueryCycle, binding: ServerBinding): void {
-  if (cycle.services.config.pool.mode === 'session' || cycle.state.pinnedReason) return;
-  if (cycle.bindings.get(binding.serverName) === binding) cycle.bindings.delete(binding.serverName);
-  binding.release();
 }
