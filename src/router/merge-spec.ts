@@ -131,7 +131,9 @@ export function mergeFor(
     if (out.aggregate) {
       if (out.aggregateDistinct) return { unsupported: `${out.aggregate}(DISTINCT ...) across shards` };
       if (starBefore(select, i + 1)) return { unsupported: 'aggregates with * in the select list' };
-      aggregates.push({ column: i, fn: out.aggregate });
+      aggregates.push(
+        out.source ? { column: i, fn: out.aggregate, source: out.source } : { column: i, fn: out.aggregate },
+      );
       if (out.aggregate === 'avg') avgColumns.push(i);
       else if (STATISTICS.has(out.aggregate)) statColumns.push(i);
     } else if (grouped) {

@@ -44,6 +44,8 @@ export interface MergeAggregate {
   countColumn?: number;
   sumColumn?: number;
   sumSquaresColumn?: number;
+  /** min()/max() of a plain table column (MySQL): whose collation compares text partials. */
+  source?: { table: string; column: string };
 }
 
 /** How to combine per-shard results of a scatter read. */

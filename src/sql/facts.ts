@@ -75,6 +75,8 @@ export interface OutputColumn {
   aggregateDistinct?: boolean;
   /** `*` expands to several columns; positions after it are unknown until RowDescription. */
   star?: boolean;
+  /** min()/max() of a plain table column (MySQL): its collation orders the merge of text. */
+  source?: { table: string; column: string };
 }
 
 export interface OrderItem {

@@ -6,6 +6,7 @@ import type { AggregateFn, OrderItem, OutputColumn, SelectShape, ValueRef } from
 import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
   asArray,
+  columnSource,
   functionName,
   isNode,
   type Node,
@@ -223,6 +224,13 @@ function unionShape(sel: Node): SelectShape {
   return { ...head, union: { all: ops.has('union all'), branchTables } };
 }
 
+/** min()/max() of a plain table column: the column (its collation orders text partials). */
+function minMaxSource(e: unknown, sel: Node): { table: string; column: string } | undefined {
+  const fn = isNode(e) && isAggregate(e) ? functionName(e) : null;
+  if (!isNode(e) || (fn !== 'min' && fn !== 'max') || !isNode(e.args)) return undefined;
+  return columnSource(e.args.expr, sel);
+}
+
 export function selectShape(sel: Node): SelectShape {
   if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
@@ -231,10 +239,12 @@ export function selectShape(sel: Node): SelectShape {
   const planned = sel.columns === '*' ? null : mysqlProgramFor(sel, having !== null);
   if (typeof planned === 'string') problems.push(planned);
   const program = planned !== null && typeof planned === 'object' ? planned : undefined;
-  const targets: Target[] = columnsOf(sel).map((c) => ({
-    column: outputColumn(c, problems, windows, program !== undefined),
-    key: shapeKey(c.expr),
-  }));
+  const targets: Target[] = columnsOf(sel).map((c) => {
+    const column = outputColumn(c, problems, windows, program !== undefined);
+    const source = minMaxSource(c.expr, sel);
+    if (source) column.source = source;
+    return { column, key: shapeKey(c.expr) };
+  });
   const outputs = targets.map((t) => t.column);
   const firstStar = outputs.findIndex((o) => o.star);
   const hasStar = firstStar >= 0;
