@@ -234,7 +234,8 @@ export async function runScatter(
     for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
   });
   let rows = merger.finish();
-  const visible = merge?.visibleColumns ?? columns.length;
+  // A set operation's leaf number (the last column) is the merge's own.
+  const visible = merge?.setOps ? columns.length - 1 : (merge?.visibleColumns ?? columns.length);
   let outColumns = columns.slice(0, visible);
   if (merge) ({ columns: outColumns, rows } = formatAverages(merge, outColumns, rows));
   const warnings = results.reduce((n, r) => n + (r.results[0]?.warnings ?? 0), 0);
