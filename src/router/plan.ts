@@ -110,6 +110,9 @@ export interface ScatterPlan extends PlanBase {
   rewrite: ScatterRewrite | null;
   /** COPY table TO STDOUT: every shard's CopyData in turn (one CSV header line), summed tag. */
   copyOut?: { header: boolean };
+  /** MySQL cross-shard join: the alias whose rows were put in as JSON_TABLE, and its real table
+   *  (whose columns' collations order those rows' text). */
+  detached?: { alias: string; table: string };
 }
 
 /** A multi-row INSERT whose rows belong to different shards (outside a transaction). */

@@ -65,7 +65,7 @@ export async function runJoin(
       run: async () => {
         const r = residual!;
         const planFor = () =>
-          cycle.services.router.planSimple(r.plan, cycle.routing()).map((s) => withRows(s, r, plan.table));
+          cycle.services.router.planSimple(r.plan, cycle.routing()).map((s) => withRows(s, r, texts.site));
         const payload = Buffer.concat([Buffer.of(COM.QUERY), Buffer.from(r.run, 'utf8')]);
         const rerun: LogicalPacket = { ...packet, payload, raw: framePayload(payload, packet.seq) };
         const planned = planFor();
@@ -105,13 +105,14 @@ export async function runJoin(
 function withRows(
   s: PlannedStatement,
   r: { run: string; plan: string; rows?: string },
-  table: string,
+  site: { alias: string; table: string },
 ): PlannedStatement {
   if (r.rows === undefined) return s;
-  const swap = (text: string) => swapPlaceholder(text, r.rows!, table);
+  const swap = (text: string) => swapPlaceholder(text, r.rows!, site.table);
+  const detached = { alias: site.alias, table: site.table };
   const plan =
-    s.plan.type === 'scatter' && s.plan.rewrittenSql
-      ? { ...s.plan, rewrittenSql: swap(s.plan.rewrittenSql) }
+    s.plan.type === 'scatter'
+      ? { ...s.plan, rewrittenSql: s.plan.rewrittenSql ? swap(s.plan.rewrittenSql) : null, detached }
       : s.plan;
   return { ...s, sql: swap(s.sql), plan };
 }

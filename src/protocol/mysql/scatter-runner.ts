@@ -100,6 +100,10 @@ function sourceOf(c: ColumnDefinition, i: number, plan: Plan, schema: string | n
     (partial && 'source' in partial ? partial.source : undefined) ??
     keySource ??
     undefined;
+  // A cross-shard join's fetched rows (JSON_TABLE, reported as such): the real table's column.
+  const detached = plan.type === 'scatter' ? plan.detached : undefined;
+  if (detached && schema && c.orgTable === 'json_table' && c.table.toLowerCase() === detached.alias)
+    return { ...c, schema, orgTable: detached.table, orgName: c.orgName };
   if (!source || c.orgTable || !schema) return c;
   return { ...c, schema, orgTable: source.table, orgName: source.column };
 }
