@@ -79,6 +79,17 @@ export function mergeFor(
   resolve: (ref: ValueRef) => string | null,
   tables: ShardedTables = { shardKeys: new Set(), sharded: new Set() },
 ): MergeDecision {
+  const decision = mergeDecision(select, resolve, tables);
+  if (select?.cteSources && 'merge' in decision && decision.merge)
+    return { ...decision, merge: { ...decision.merge, cteSources: select.cteSources } };
+  return decision;
+}
+
+function mergeDecision(
+  select: SelectShape | null,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
   let proxyWindows = false;

@@ -50,6 +50,8 @@ export interface MergeAggregate {
 
 /** How to combine per-shard results of a scatter read. */
 export interface MergeSpec {
+  /** MySQL: per CTE name, its plain-column outputs' table columns (text collation lookup). */
+  cteSources?: Record<string, Record<string, { table: string; column: string }>>;
   /** Sort merged rows (each shard's rows arrive sorted the same way). */
   orderBy: MergeOrder[];
   /** Group on these 0-based columns and combine `aggregates`; empty groupBy + aggregates: one row. */

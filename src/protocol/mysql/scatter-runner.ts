@@ -104,6 +104,9 @@ function sourceOf(c: ColumnDefinition, i: number, plan: Plan, schema: string | n
   const detached = plan.type === 'scatter' ? plan.detached : undefined;
   if (detached && schema && c.orgTable === 'json_table' && c.table.toLowerCase() === detached.alias)
     return { ...c, schema, orgTable: detached.table, orgName: c.orgName };
+  // A CTE's column (MariaDB names it by the CTE): the table column the CTE selects.
+  const viaCte = merge?.cteSources?.[c.orgTable]?.[c.orgName.toLowerCase()];
+  if (viaCte && schema) return { ...c, schema, orgTable: viaCte.table, orgName: viaCte.column };
   if (!source || c.orgTable || !schema) return c;
   return { ...c, schema, orgTable: source.table, orgName: source.column };
 }

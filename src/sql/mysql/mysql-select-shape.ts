@@ -187,7 +187,7 @@ function unionShape(sel: Node): SelectShape {
   for (let b: unknown = sel; isNode(b); b = b._next) {
     branches.push(b);
     if (typeof b.set_op === 'string' && isNode(b._next))
-      ops.push(b.set_op.toLowerCase().replace(' distinct', '').replace('minus', 'except'));
+      ops.push(b.set_op.toLowerCase().replace(' distinct', ''));
   }
   const tree = setTree(ops);
   if (typeof tree === 'string') return refused(tree);
@@ -266,7 +266,37 @@ function minMaxSource(e: unknown, sel: Node): { table: string; column: string } 
   return columnSource(e.args.expr, sel);
 }
 
+/**
+ * Per CTE of a SELECT, the table column behind each plain-column output: MariaDB names a CTE's
+ * result columns by the CTE, so their collation is looked up through this.
+ */
+function cteSources(sel: Node): SelectShape['cteSources'] {
+  const out: NonNullable<SelectShape['cteSources']> = {};
+  const ctes = asArray(sel.with).filter(isNode);
+  // A CTE reading another CTE (which shadows a table of its name) is not looked up.
+  const names = new Set(ctes.map((w) => nameOf(w.name)?.toLowerCase()));
+  for (const w of ctes) {
+    const name = nameOf(w.name);
+    const body = isNode(w.stmt) && isNode(w.stmt.ast) ? w.stmt.ast : null;
+    if (!name || !body || body._next || asArray(w.columns).length > 0 || body.with) continue;
+    const columns: Record<string, { table: string; column: string }> = {};
+    for (const c of asArray(body.columns).filter(isNode)) {
+      const source = columnSource(c.expr, body);
+      const as = nameOf(c.as) ?? (isNode(c.expr) ? nameOf(c.expr.column) : null);
+      if (source && as && !names.has(source.table.toLowerCase())) columns[as.toLowerCase()] = source;
+    }
+    out[name] = columns;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 export function selectShape(sel: Node): SelectShape {
+  const shape = selectShapeOf(sel);
+  const ctes = isNode(sel) ? cteSources(sel) : undefined;
+  return ctes ? { ...shape, cteSources: ctes } : shape;
+}
+
+function selectShapeOf(sel: Node): SelectShape {
   if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
   const windows: Node[] = [];
