@@ -133,7 +133,10 @@ export function formatTally(
   ];
   const reasons = [...t.refused.entries()].sort((a, b) => b[1] - a[1]);
   if (reasons.length > 0) lines.push('refused by reason:');
-  for (const [reason, n] of reasons) lines.push(`  ${String(n).padStart(6)}  ${reason}`);
+  for (const [reason, n] of reasons) {
+    lines.push(`  ${String(n).padStart(6)}  ${reason}`);
+    if (options.details) lines.push(`          e.g. ${t.refusedExample.get(reason)}`);
+  }
   if (t.known.length > 0) {
     lines.push('KNOWN FAILURES (owned by the planner side of #10, not fixed here):');
     for (const f of t.known.slice(0, max))

@@ -60,7 +60,7 @@ export class ResultMerger {
     const spec = this.spec;
     const cols = this.columns;
     let rows = spec?.setOps
-      ? evaluateSetOperation(this.perShard, spec.setOps.tree, spec.setOps.onceLeaves)
+      ? evaluateSetOperation(this.perShard, spec.setOps.tree, spec.setOps.onceLeaves, cols)
       : concatShards(this.perShard);
     if (!spec) return rows;
     if (spec.windows) rows = runWindows(rows, spec.windows, cols);

@@ -4,19 +4,22 @@
 // adds, INTERSECT ALL takes the smaller count, EXCEPT ALL subtracts). A leaf that reads no
 // sharded table holds the same rows on every shard: it is taken from the first shard only.
 import type { SetTree } from '../sql/facts.js';
-import type { Row } from './rows.js';
+import { groupKey } from './cell-values.js';
+import type { ColumnInfo, Row } from './rows.js';
 
 interface Bag {
   /** Row key -> one representative row and how many times it occurs. */
   rows: Map<string, { row: Row; count: number }>;
 }
 
-function rowKey(row: Row): string {
-  return row.map((c) => (c === null ? '\u0000N' : c.toString('latin1'))).join('\u0001');
+/** Equal keys: rows equal as the set operation compares them (text under its collation). */
+function rowKey(row: Row, cols: ColumnInfo[]): string {
+  return row
+    .map((c, i) => (cols[i] ? groupKey(c, cols[i]!) : c === null ? '\u0000N' : c.toString('latin1')))
+    .join('\u0001');
 }
 
-function add(bag: Bag, row: Row, count: number): void {
-  const key = rowKey(row);
+function add(bag: Bag, row: Row, count: number, key: string): void {
   const seen = bag.rows.get(key);
   if (seen) seen.count += count;
   else bag.rows.set(key, { row, count });
@@ -30,7 +33,7 @@ function apply(tree: SetTree, leaves: Bag[]): Bag {
   const distinct = !tree.all;
   switch (tree.op) {
     case 'union':
-      for (const b of [l, r]) for (const { row, count } of b.rows.values()) add(out, row, count);
+      for (const b of [l, r]) for (const [key, { row, count }] of b.rows) add(out, row, count, key);
       if (distinct) for (const e of out.rows.values()) e.count = 1;
       return out;
     case 'intersect':
@@ -55,6 +58,7 @@ export function evaluateSetOperation(
   perShard: Array<Row[] | undefined>,
   tree: SetTree,
   onceLeaves: number[],
+  cols: ColumnInfo[] = [],
 ): Row[] {
   const leaves: Bag[] = [];
   const once = new Set(onceLeaves);
@@ -64,7 +68,8 @@ export function evaluateSetOperation(
       const leaf = Number(row[row.length - 1]?.toString('latin1'));
       if (once.has(leaf) && shard !== firstShard) continue;
       leaves[leaf] ??= { rows: new Map() };
-      add(leaves[leaf]!, row.slice(0, -1), 1);
+      const values = row.slice(0, -1);
+      add(leaves[leaf]!, values, 1, rowKey(values, cols));
     }
   });
   const result = apply(tree, leaves);

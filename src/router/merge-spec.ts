@@ -79,6 +79,17 @@ export function mergeFor(
   resolve: (ref: ValueRef) => string | null,
   tables: ShardedTables = { shardKeys: new Set(), sharded: new Set() },
 ): MergeDecision {
+  const decision = mergeDecision(select, resolve, tables);
+  if (select?.cteSources && 'merge' in decision && decision.merge)
+    return { ...decision, merge: { ...decision.merge, cteSources: select.cteSources } };
+  return decision;
+}
+
+function mergeDecision(
+  select: SelectShape | null,
+  resolve: (ref: ValueRef) => string | null,
+  tables: ShardedTables,
+): MergeDecision {
   if (select === null) return { merge: null, rewrite: null };
   if (select.unmergeable) return { unsupported: select.unmergeable };
   let proxyWindows = false;
@@ -131,7 +142,9 @@ export function mergeFor(
     if (out.aggregate) {
       if (out.aggregateDistinct) return { unsupported: `${out.aggregate}(DISTINCT ...) across shards` };
       if (starBefore(select, i + 1)) return { unsupported: 'aggregates with * in the select list' };
-      aggregates.push({ column: i, fn: out.aggregate });
+      aggregates.push(
+        out.source ? { column: i, fn: out.aggregate, source: out.source } : { column: i, fn: out.aggregate },
+      );
       if (out.aggregate === 'avg') avgColumns.push(i);
       else if (STATISTICS.has(out.aggregate)) statColumns.push(i);
     } else if (grouped) {

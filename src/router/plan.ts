@@ -44,10 +44,14 @@ export interface MergeAggregate {
   countColumn?: number;
   sumColumn?: number;
   sumSquaresColumn?: number;
+  /** min()/max() of a plain table column (MySQL): whose collation compares text partials. */
+  source?: { table: string; column: string };
 }
 
 /** How to combine per-shard results of a scatter read. */
 export interface MergeSpec {
+  /** MySQL: per CTE name, its plain-column outputs' table columns (text collation lookup). */
+  cteSources?: Record<string, Record<string, { table: string; column: string }>>;
   /** Sort merged rows (each shard's rows arrive sorted the same way). */
   orderBy: MergeOrder[];
   /** Group on these 0-based columns and combine `aggregates`; empty groupBy + aggregates: one row. */
@@ -108,6 +112,9 @@ export interface ScatterPlan extends PlanBase {
   rewrite: ScatterRewrite | null;
   /** COPY table TO STDOUT: every shard's CopyData in turn (one CSV header line), summed tag. */
   copyOut?: { header: boolean };
+  /** MySQL cross-shard join: the alias whose rows were put in as JSON_TABLE, and its real table
+   *  (whose columns' collations order those rows' text). */
+  detached?: { alias: string; table: string };
 }
 
 /** A multi-row INSERT whose rows belong to different shards (outside a transaction). */

@@ -75,6 +75,8 @@ export interface OutputColumn {
   aggregateDistinct?: boolean;
   /** `*` expands to several columns; positions after it are unknown until RowDescription. */
   star?: boolean;
+  /** min()/max() of a plain table column (MySQL): its collation orders the merge of text. */
+  source?: { table: string; column: string };
 }
 
 export interface OrderItem {
@@ -119,6 +121,8 @@ export interface SelectShape {
   /** Any top-level set operation: its operator tree over leaf SELECTs (0-based, left to right)
    *  and the tables each leaf reads; the proxy evaluates it over every shard's leaf rows. */
   setOps?: { tree: SetTree; branchTables: string[][] };
+  /** MySQL: per CTE name, its plain-column outputs' table columns (whose collations compare). */
+  cteSources?: Record<string, Record<string, { table: string; column: string }>>;
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }

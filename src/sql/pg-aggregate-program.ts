@@ -11,7 +11,12 @@ import { havingCalls } from './pg-having.js';
 
 /** How one aggregate call is computed from its hidden per-shard columns. */
 export type ProgramPartial<C = ValueRef> =
-  | { fn: 'count' | 'sum' | 'min' | 'max' | 'bool_and' | 'bool_or'; column: number }
+  | {
+      fn: 'count' | 'sum' | 'min' | 'max' | 'bool_and' | 'bool_or';
+      column: number;
+      /** MySQL min()/max() of a plain table column: whose collation compares text partials. */
+      source?: { table: string; column: string };
+    }
   /** A group key or other per-group value used inside an expression: any shard's value. */
   | { fn: 'value'; column: number }
   | { fn: 'avg'; sum: number; count: number }
@@ -25,6 +30,8 @@ export type ProgramPartial<C = ValueRef> =
       values: number;
       /** MySQL: a column of the argument's own type (its MIN), typing the JSON array's elements. */
       valueType?: number;
+      /** MySQL, a plain table column argument: whose collation compares the values. */
+      source?: { table: string; column: string };
     }
   /** array_agg / string_agg: the values and each ORDER BY key as arrays in the same order. */
   | {
@@ -36,6 +43,8 @@ export type ProgramPartial<C = ValueRef> =
       delimiter?: C;
       /** MySQL: per key, a column of the key's own type and collation (its MIN). */
       keyTypes?: number[];
+      /** MySQL: per key, the plain table column it is (whose collation compares it), or null. */
+      keySources?: Array<{ table: string; column: string } | null>;
       /** GROUP_CONCAT(DISTINCT x ORDER BY x): equal neighbours after the merge are dropped. */
       distinct?: boolean;
     };

@@ -23,13 +23,14 @@ const GROUPS: Record<string, Record<string, string>> = {
     'population statistics': 'SELECT stddev(amount), var_samp(amount) FROM payments',
     'HAVING over an expression':
       'SELECT user_id FROM likes GROUP BY user_id HAVING max(id) - min(id) > 3 ORDER BY 1',
-    'INTERSECT: refused': 'SELECT user_id FROM posts INTERSECT SELECT user_id FROM likes',
+    'INTERSECT: evaluated at the proxy': 'SELECT user_id FROM posts INTERSECT SELECT user_id FROM likes',
     'a string constant over aggregates: refused': "SELECT count(*) > 'x' FROM posts",
   },
   'mysql-colocation': {
     'join on the shard keys: per shard': 'SELECT count(*) FROM users u JOIN posts p ON p.user_id = u.user_id',
-    'join on another column: refused': 'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
-    'IN subquery on another column: refused': 'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
+    'join on another column: across shards': 'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+    'IN subquery on another column: across shards':
+      'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
     'reference table joins with anything':
       'SELECT p.id, t.topic FROM posts p JOIN trending_topics t ON t.id = p.id',
   },

@@ -308,11 +308,9 @@ const DATA: Row[] = [
     'SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY a DESC LIMIT 4',
     { select: { unmergeable: null, outputs: ['a'], orderBy: ['1 desc'], limit: '4' } },
   ],
-  ['SELECT a FROM t INTERSECT SELECT a FROM u', { select: { unmergeable: 'INTERSECT/EXCEPT' } }],
-  [
-    'SELECT a FROM t UNION SELECT a FROM u UNION ALL SELECT a FROM v',
-    { select: { unmergeable: 'UNION mixed with UNION ALL in one statement' } },
-  ],
+  // Evaluated by the proxy over tagged branch rows (src/executor/set-operations.ts).
+  ['SELECT a FROM t INTERSECT SELECT a FROM u', { select: { unmergeable: null } }],
+  ['SELECT a FROM t UNION SELECT a FROM u UNION ALL SELECT a FROM v', { select: { unmergeable: null } }],
   [
     'SELECT a, count(*) FROM t GROUP BY a UNION SELECT a, 1 FROM u',
     { select: { unmergeable: 'a UNION branch that groups, deduplicates or windows rows itself' } },

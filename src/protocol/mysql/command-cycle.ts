@@ -28,6 +28,7 @@ import {
   refuseAcrossShards,
 } from './distributed-commit.js';
 import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
+import { runJoin } from './join-runner.js';
 import { applyKill, killCommand, type LeadingKills, leadingKills, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -270,6 +271,24 @@ export class CommandCycle {
     for (const s of statements) {
       if (s.plan.type === 'error') throw new ShardgateError(s.plan.code, s.plan.params);
     }
+    const join = statements.find((s) => s.plan.type === 'broadcast-join');
+    if (join) {
+      if (statements.length !== 1)
+        throw new ShardgateError('SCATTER_UNSUPPORTED', {
+          detail: 'a cross-shard join must be sent alone, not with other statements in one query',
+        });
+      await runJoin(this, packet, join);
+      return;
+    }
+    await this.runPlanned(packet, statements, () => this.services.router.planSimple(sql, this.routing()));
+  }
+
+  /** Runs one query's planned statements (the client's, or a cross-shard join's rewritten one). */
+  async runPlanned(
+    packet: LogicalPacket,
+    statements: PlannedStatement[],
+    plan: () => PlannedStatement[],
+  ): Promise<void> {
     if (this.cross) {
       refuseAcrossShards(this, statements, true);
       if ((await endAcrossShards(this, packet, statements)) === 'done') return;
@@ -285,7 +304,7 @@ export class CommandCycle {
       return;
     }
     const replan = () => {
-      const again = this.services.router.planSimple(sql, this.routing());
+      const again = plan();
       return { statements: again, target: chooseTarget(again, this.crossShardAllowed) };
     };
     const target = chooseTarget(statements, this.crossShardAllowed);

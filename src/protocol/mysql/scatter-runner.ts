@@ -7,7 +7,7 @@ import { ShardgateError } from '../../errors.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import type { ColumnInfo } from '../../executor/rows.js';
-import type { MergeSpec, RouteTarget } from '../../router/plan.js';
+import type { MergeSpec, Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import type { ColumnDefinition } from './columns.js';
 import type { CommandCycle } from './command-cycle.js';
@@ -82,6 +82,35 @@ export function roundDecimal(text: string, scale: number): string {
   return `${neg && /[1-9]/.test(s) ? '-' : ''}${s}`;
 }
 
+/**
+ * The definition whose table column decides how result column `i` compares: its own, or for
+ * min()/max() of a plain column (no source column of its own) the column it reads.
+ */
+function sourceOf(c: ColumnDefinition, i: number, plan: Plan, schema: string | null): ColumnDefinition {
+  const merge = plan.type === 'scatter' ? plan.merge : null;
+  // A min/max partial at i, or the column typing a count(DISTINCT) partial's values at i.
+  const partial = merge?.program?.partials.find(
+    (p) => 'source' in p && (('column' in p && p.column === i) || ('valueType' in p && p.valueType === i)),
+  );
+  // A GROUP_CONCAT ORDER BY key's type column at i.
+  const keyed = merge?.program?.partials.find((p) => 'keyTypes' in p && p.keyTypes?.includes(i));
+  const keySource = keyed && 'keyTypes' in keyed ? keyed.keySources?.[keyed.keyTypes!.indexOf(i)] : undefined;
+  const source =
+    merge?.aggregates.find((a) => a.column === i && a.source)?.source ??
+    (partial && 'source' in partial ? partial.source : undefined) ??
+    keySource ??
+    undefined;
+  // A cross-shard join's fetched rows (JSON_TABLE, reported as such): the real table's column.
+  const detached = plan.type === 'scatter' ? plan.detached : undefined;
+  if (detached && schema && c.orgTable === 'json_table' && c.table.toLowerCase() === detached.alias)
+    return { ...c, schema, orgTable: detached.table, orgName: c.orgName };
+  // A CTE's column (MariaDB names it by the CTE): the table column the CTE selects.
+  const viaCte = merge?.cteSources?.[c.orgTable]?.[c.orgName.toLowerCase()];
+  if (viaCte && schema) return { ...c, schema, orgTable: viaCte.table, orgName: viaCte.column };
+  if (!source || c.orgTable || !schema) return c;
+  return { ...c, schema, orgTable: source.table, orgName: source.column };
+}
+
 const NUMERIC_PARAM_TYPES = new Set<number>([...INTEGER_TYPES, ...FLOAT_TYPES, ...DECIMAL_TYPES]);
 
 interface Binary {
@@ -126,6 +155,7 @@ export async function runScatter(
     throw (failed as PromiseRejectedResult).reason;
   }
   let results: CollectedResponse[];
+  let schema: string | null = null;
   try {
     results = await Promise.all(
       requests.map(async (r, i) => {
@@ -136,7 +166,11 @@ export async function runScatter(
     );
     // Text merged in the proxy compares under the columns' real collations: look up the tables
     // not known yet on the first shard's connection while it is still held.
-    const text = results[0]?.results[0]?.columns?.filter((c) => mergeColumn(c).typeOid === 25);
+    // The schema the shards' tables are in (read now: the connection goes back to the pool).
+    schema = bindings[0]!.conn.schema;
+    const text = results[0]?.results[0]?.columns
+      ?.map((c, i) => sourceOf(c, i, plan, schema))
+      .filter((c) => mergeColumn(c).typeOid === 25);
     if (plan.type === 'scatter' && plan.merge && text?.length && !results.some((r) => r.error))
       await cycle.services.server.columnCollations.load(bindings[0]!.conn, text);
   } catch (err) {
@@ -198,14 +232,17 @@ export async function runScatter(
   const merge = plan.type === 'scatter' ? plan.merge : null;
   const merger = new ResultMerger(
     merge,
-    columns.map((c) => mergeColumn(c, cycle.services.server.columnCollations.collationOf(c))),
+    columns.map((c, i) =>
+      mergeColumn(c, cycle.services.server.columnCollations.collationOf(sourceOf(c, i, plan, schema))),
+    ),
     { maxRows },
   );
   results.forEach((r, i) => {
     for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
   });
   let rows = merger.finish();
-  const visible = merge?.visibleColumns ?? columns.length;
+  // A set operation's leaf number (the last column) is the merge's own.
+  const visible = merge?.setOps ? columns.length - 1 : (merge?.visibleColumns ?? columns.length);
   let outColumns = columns.slice(0, visible);
   if (merge) ({ columns: outColumns, rows } = formatAverages(merge, outColumns, rows));
   const warnings = results.reduce((n, r) => n + (r.results[0]?.warnings ?? 0), 0);

@@ -8,7 +8,16 @@
 // JSON_ARRAYAGG arrays; a MIN(key) column beside each gives the key's type and collation.
 import type { ValueRef } from '../facts.js';
 import type { AggregateProgram, ProgramExpr, ProgramPartial, StatFn } from '../pg-aggregate-program.js';
-import { asArray, functionName, isNode, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
+import {
+  asArray,
+  columnSource,
+  functionName,
+  isNode,
+  type Node,
+  nameOf,
+  valueRef,
+  walk,
+} from './mysql-ast.js';
 
 const SIMPLE = new Set(['count', 'sum', 'min', 'max']);
 /** MySQL's STD, STDDEV and VARIANCE are the population statistics. */
@@ -124,12 +133,22 @@ export function mysqlProgramFor(
       if (asArray(args.orderby).length > 0) refuse(`${name}(... ORDER BY ...) across shards`);
       if (distinct) {
         if (name === 'min' || name === 'max') {
-          return { fn: name, column: add([`${name}(${columnSql(args.expr)})`]) };
+          const column = add([`${name}(${columnSql(args.expr)})`]);
+          const source = columnSource(args.expr, sel);
+          return source ? { fn: name, column, source } : { fn: name, column };
         }
         if (name !== 'count') refuse(`${name}(DISTINCT ...) across shards`);
         const x = columnSql(args.expr);
         const first = add([`count(DISTINCT ${x})`, `JSON_ARRAYAGG(DISTINCT ${x})`, `min(${x})`]);
-        return { fn: 'distinct', of: 'count', type: first, values: first + 1, valueType: first + 2 };
+        const source = columnSource(args.expr, sel);
+        const partial: ProgramPartial = {
+          fn: 'distinct',
+          of: 'count',
+          type: first,
+          values: first + 1,
+          valueType: first + 2,
+        };
+        return source ? { ...partial, source } : partial;
       }
       const x = star ? '*' : columnSql(args.expr);
       if (star && name !== 'count') refuse(`${name}(*)`);
@@ -138,7 +157,10 @@ export function mysqlProgramFor(
         return { fn: 'avg', sum: first, count: first + 1 };
       }
       if (SIMPLE.has(name)) {
-        return { fn: name as 'count' | 'sum' | 'min' | 'max', column: add([`${name}(${x})`]) };
+        const fn = name as 'count' | 'sum' | 'min' | 'max';
+        const column = add([`${name}(${x})`]);
+        const source = fn === 'min' || fn === 'max' ? columnSource(args.expr, sel) : undefined;
+        return source ? { fn, column, source } : { fn, column };
       }
       return refuse(`aggregate ${name}() across shards`);
     });
@@ -152,6 +174,7 @@ export function mysqlProgramFor(
       .filter(isNode)
       .map((o) => ({
         sql: columnSql(o.expr),
+        source: columnSource(o.expr, sel) ?? null,
         desc: typeof o.type === 'string' && o.type.toUpperCase() === 'DESC',
       }));
     // DISTINCT keeps one of equal values: exact only when they sort by the value itself.
@@ -174,6 +197,7 @@ export function mysqlProgramFor(
       values,
       keys,
       keyTypes,
+      keySources: order.map((o) => o.source),
       // MySQL sorts NULL first ascending, last descending.
       order: order.map((o) => ({ desc: o.desc, nullsFirst: !o.desc })),
       delimiter,

@@ -105,3 +105,20 @@ export function positionNumber(node: unknown): number | null {
 export function shapeKey(node: unknown): string {
   return JSON.stringify(node, (k, v: unknown) => (k === 'loc' ? undefined : v));
 }
+
+/**
+ * The table column a column reference reads, by the SELECT's FROM list: for min()/max() of text,
+ * whose merge compares the shards' results under that column's own collation. Undefined when
+ * the FROM holds a derived or schema-qualified table, or the reference is not plain.
+ */
+export function columnSource(arg: unknown, sel: Node): { table: string; column: string } | undefined {
+  const column = isNode(arg) && arg.type === 'column_ref' && !arg.collate ? nameOf(arg.column) : null;
+  if (!isNode(arg) || !column || column === '*') return undefined;
+  const from = asArray(sel.from);
+  const tables = from.filter((t): t is Node => isNode(t) && isTableRef(t));
+  if (tables.length !== from.length || tables.some((t) => t.db)) return undefined;
+  const q = nameOf(arg.table);
+  const named = (t: Node) => String(typeof t.as === 'string' ? t.as : t.table);
+  const hit = q === null ? (tables.length === 1 ? tables[0] : undefined) : tables.find((t) => named(t) === q);
+  return hit ? { table: String(hit.table), column } : undefined;
+}

@@ -10,6 +10,7 @@ import {
 } from '../facts.js';
 import { asArray, functionName, isNode, isTableRef, type Node, nameOf, valueRef, walk } from './mysql-ast.js';
 import { mysqlColocationFacts } from './mysql-colocation.js';
+import { mysqlDetachSites } from './mysql-detach-sites.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './mysql-key-conditions.js';
 import { mysqlRangeConditions } from './mysql-range-conditions.js';
 import { selectShape } from './mysql-select-shape.js';
@@ -199,6 +200,15 @@ export function dataFacts(ast: unknown, returning: boolean): StatementFacts | nu
   const c = collect(ast, facts);
   const colocation = mysqlColocationFacts(ast);
   if (colocation) facts.colocation = colocation;
+  if (colocation && ast.type === 'select') {
+    const sites = mysqlDetachSites(ast).map(({ form, table, detachable, anchor }) => ({
+      form,
+      table,
+      detachable,
+      anchor,
+    }));
+    if (sites.some((s) => s.detachable)) colocation.joinSites = sites;
+  }
   switch (ast.type) {
     case 'select':
       selectFacts(ast, facts, c);

@@ -2,10 +2,11 @@
 // columns with top-level aggregates, ORDER BY / GROUP BY as output positions, LIMIT [offset,]
 // count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
 // cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
-import type { AggregateFn, OrderItem, OutputColumn, SelectShape, ValueRef } from '../facts.js';
+import type { AggregateFn, OrderItem, OutputColumn, SelectShape, SetTree, ValueRef } from '../facts.js';
 import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
   asArray,
+  columnSource,
   functionName,
   isNode,
   type Node,
@@ -182,13 +183,14 @@ function refused(why: string): SelectShape {
  */
 function unionShape(sel: Node): SelectShape {
   const branches: Node[] = [];
-  const ops = new Set<string>();
+  const ops: string[] = [];
   for (let b: unknown = sel; isNode(b); b = b._next) {
     branches.push(b);
-    if (typeof b.set_op === 'string') ops.add(b.set_op.toLowerCase().replace(' distinct', ''));
+    if (typeof b.set_op === 'string' && isNode(b._next))
+      ops.push(b.set_op.toLowerCase().replace(' distinct', ''));
   }
-  if ([...ops].some((o) => o !== 'union' && o !== 'union all')) return refused('INTERSECT/EXCEPT');
-  if (ops.size > 1) return refused('UNION mixed with UNION ALL in one statement');
+  const tree = setTree(ops);
+  if (typeof tree === 'string') return refused(tree);
   const last = branches.at(-1)!;
   const branchTables: string[][] = [];
   for (const b of branches) {
@@ -220,10 +222,81 @@ function unionShape(sel: Node): SelectShape {
     orderby: last.orderby ?? last._orderby,
     limit: last.limit ?? last._limit,
   });
-  return { ...head, union: { all: ops.has('union all'), branchTables } };
+  const setOps = { tree, branchTables };
+  // Only UNION or only UNION ALL: the plain union merge; otherwise the proxy evaluates the tree.
+  const kinds = new Set(ops);
+  if (kinds.size === 1 && (kinds.has('union') || kinds.has('union all')))
+    return { ...head, union: { all: kinds.has('union all'), branchTables }, setOps };
+  return { ...head, setOps };
+}
+
+/**
+ * The operator tree of a flat MySQL set operation (`ops[i]` joins leaves i and i + 1):
+ * INTERSECT binds tighter than UNION and EXCEPT, which associate to the left.
+ */
+function setTree(ops: string[]): SetTree | string {
+  const parsed: Array<{ op: 'union' | 'intersect' | 'except'; all: boolean }> = [];
+  for (const o of ops) {
+    const m = /^(union|intersect|except)( all)?$/.exec(o);
+    if (!m) return `the set operation ${o.toUpperCase()} across shards`;
+    parsed.push({ op: m[1] as 'union' | 'intersect' | 'except', all: m[2] !== undefined });
+  }
+  // Runs of INTERSECT first, then the rest left to right.
+  const terms: SetTree[] = [{ leaf: 0 }];
+  const between: Array<{ op: 'union' | 'except'; all: boolean }> = [];
+  parsed.forEach((p, i) => {
+    const leaf: SetTree = { leaf: i + 1 };
+    if (p.op === 'intersect') terms.push({ op: 'intersect', all: p.all, left: terms.pop()!, right: leaf });
+    else {
+      between.push({ op: p.op, all: p.all });
+      terms.push(leaf);
+    }
+  });
+  let tree = terms[0]!;
+  between.forEach((b, i) => {
+    tree = { op: b.op, all: b.all, left: tree, right: terms[i + 1]! };
+  });
+  return tree;
+}
+
+/** min()/max() of a plain table column: the column (its collation orders text partials). */
+function minMaxSource(e: unknown, sel: Node): { table: string; column: string } | undefined {
+  const fn = isNode(e) && isAggregate(e) ? functionName(e) : null;
+  if (!isNode(e) || (fn !== 'min' && fn !== 'max') || !isNode(e.args)) return undefined;
+  return columnSource(e.args.expr, sel);
+}
+
+/**
+ * Per CTE of a SELECT, the table column behind each plain-column output: MariaDB names a CTE's
+ * result columns by the CTE, so their collation is looked up through this.
+ */
+function cteSources(sel: Node): SelectShape['cteSources'] {
+  const out: NonNullable<SelectShape['cteSources']> = {};
+  const ctes = asArray(sel.with).filter(isNode);
+  // A CTE reading another CTE (which shadows a table of its name) is not looked up.
+  const names = new Set(ctes.map((w) => nameOf(w.name)?.toLowerCase()));
+  for (const w of ctes) {
+    const name = nameOf(w.name);
+    const body = isNode(w.stmt) && isNode(w.stmt.ast) ? w.stmt.ast : null;
+    if (!name || !body || body._next || asArray(w.columns).length > 0 || body.with) continue;
+    const columns: Record<string, { table: string; column: string }> = {};
+    for (const c of asArray(body.columns).filter(isNode)) {
+      const source = columnSource(c.expr, body);
+      const as = nameOf(c.as) ?? (isNode(c.expr) ? nameOf(c.expr.column) : null);
+      if (source && as && !names.has(source.table.toLowerCase())) columns[as.toLowerCase()] = source;
+    }
+    out[name] = columns;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 export function selectShape(sel: Node): SelectShape {
+  const shape = selectShapeOf(sel);
+  const ctes = isNode(sel) ? cteSources(sel) : undefined;
+  return ctes ? { ...shape, cteSources: ctes } : shape;
+}
+
+function selectShapeOf(sel: Node): SelectShape {
   if (sel._next || sel.set_op) return unionShape(sel);
   const problems: string[] = [];
   const windows: Node[] = [];
@@ -231,10 +304,12 @@ export function selectShape(sel: Node): SelectShape {
   const planned = sel.columns === '*' ? null : mysqlProgramFor(sel, having !== null);
   if (typeof planned === 'string') problems.push(planned);
   const program = planned !== null && typeof planned === 'object' ? planned : undefined;
-  const targets: Target[] = columnsOf(sel).map((c) => ({
-    column: outputColumn(c, problems, windows, program !== undefined),
-    key: shapeKey(c.expr),
-  }));
+  const targets: Target[] = columnsOf(sel).map((c) => {
+    const column = outputColumn(c, problems, windows, program !== undefined);
+    const source = minMaxSource(c.expr, sel);
+    if (source) column.source = source;
+    return { column, key: shapeKey(c.expr) };
+  });
   const outputs = targets.map((t) => t.column);
   const firstStar = outputs.findIndex((o) => o.star);
   const hasStar = firstStar >= 0;

@@ -198,6 +198,35 @@ function avgEdits(sql: string, toks: readonly Token[], top: number[], columns: n
   return edits;
 }
 
+const SET_WORDS = new Set(['union', 'intersect', 'except', 'minus']);
+
+/**
+ * A set operation the proxy evaluates (src/executor/set-operations.ts), as
+ * src/sql/pg-set-operations.ts does for PostgreSQL: every shard runs each leaf SELECT tagged with
+ * its number, `SELECT *, <i> FROM (<leaf i>) AS sg_leaf<i>`, joined by UNION ALL; the statement's
+ * own ORDER BY / LIMIT are left to the merge.
+ */
+function setOperationSqlMysql(sql: string, toks: readonly Token[], top: number[], leafCount: number): string {
+  const words = top.filter((i) => toks[i]!.type === T.WORD && SET_WORDS.has(toks[i]!.text));
+  const last = words.at(-1) ?? -1;
+  const tail = top.find((i) => i > last && (isWordTok(toks[i], 'order') || isWordTok(toks[i], 'limit')));
+  const end = tail ?? toks.length;
+  const spans: Array<[number, number]> = [];
+  let from = 0;
+  for (const w of words) {
+    spans.push([from, w]);
+    from = isWordTok(toks[w + 1], 'all') || isWordTok(toks[w + 1], 'distinct') ? w + 2 : w + 1;
+  }
+  spans.push([from, end]);
+  const texts = spans.map(([a, b]) => {
+    while (b > a && toks[b - 1]!.type === T.SEMI) b--;
+    return b > a ? sql.slice(toks[a]!.start, toks[b - 1]!.end) : '';
+  });
+  if (texts.length !== leafCount || texts.some((t) => t.trim() === ''))
+    throw unsupported('a set operation whose branches cannot be located in the text');
+  return texts.map((t, i) => `SELECT *, ${i} FROM (${t}) AS sg_leaf${i}`).join(' UNION ALL ');
+}
+
 /** The statement text each shard runs, given the planner's ScatterRewrite. One SELECT only. */
 export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): string {
   const statements: Token[][] = [];
@@ -210,6 +239,7 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
   const setOp = top.some(
     (i) => ['union', 'intersect', 'except'].includes(toks[i]!.text) && toks[i]!.type === T.WORD,
   );
+  if (rewrite.setOps !== undefined) return setOperationSqlMysql(sql, toks, top, rewrite.setOps);
   if (setOp && (rewrite.avgColumns.length > 0 || rewrite.having || rewrite.program)) {
     throw unsupported('a set operation cannot be rewritten per shard');
   }
