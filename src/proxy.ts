@@ -404,6 +404,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         twoPhaseLog: mysqlDecisionLog,
         router: mysqlRouter,
         observer: observers,
+        cutover,
         tls: tlsConfig,
         server: new ServerInfo(),
         sha2: new Sha2AuthState(),

@@ -28,6 +28,8 @@ export function mysqlConnectionOptions(server: ServerAddress): mysql.ConnectionO
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+    // JSON columns are copied as their text (parsed, an object would be written as '[object Object]').
+    jsonStrings: true,
     connectTimeout: 5_000,
   };
 }

@@ -13,6 +13,8 @@ import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { commitsTransaction, serverLossError, writesData } from '../../backend/server-loss.js';
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import type { GateParticipant } from '../../migration/cutover-gate.js';
+import { writeShards } from '../../migration/write-shards.js';
 import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
@@ -74,7 +76,7 @@ interface Inflight {
 /** Plans a statement again (after its server was lost, so the plan may pick another). */
 type Replan = () => { statements: PlannedStatement[]; target: RouteTarget };
 
-export class CommandCycle {
+export class CommandCycle implements GateParticipant {
   private readonly queue: LogicalPacket[] = [];
   private busy = false;
   private clientGone = false;
@@ -100,11 +102,17 @@ export class CommandCycle {
     (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
   );
 
+  /** Shards this session holds a cutover write admission on, until its transaction ends. */
+  private writingOn: Set<string> | null = null;
+  /** A cutover aborted the transaction while a command ran: applied when the command ends. */
+  private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
+
   constructor(
     readonly session: CycleSession,
     readonly services: MysqlServices,
   ) {
     this.statements = new PreparedStatements(this);
+    services.cutover.register(this);
   }
 
   get state(): MysqlSessionState {
@@ -145,6 +153,7 @@ export class CommandCycle {
           this.session.resumeReading();
         }
         await this.run(packet);
+        this.afterCommandForCutover();
       }
     } finally {
       this.busy = false;
@@ -300,6 +309,8 @@ export class CommandCycle {
           detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
         });
       }
+      // Held by a cutover: plan again against the topology that is current after it.
+      if (await this.admitWrites(writeShards(multi.plan))) return this.query(packet);
       await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
@@ -381,10 +392,96 @@ export class CommandCycle {
     target: RouteTarget,
     replan: Replan,
   ): Promise<RelayOutcome> {
-    return this.recoveringFromLoss(statements, (n) => {
-      const plan = n === 0 ? { statements, target } : replan();
-      return this.runSingle(packet, raw, shape, plan.statements, plan.target);
-    });
+    return this.admittedThenRun({ statements, target }, replan, (first) =>
+      this.recoveringFromLoss(first.statements, (n) => {
+        const plan = n === 0 ? first : replan();
+        return this.runSingle(packet, raw, shape, plan.statements, plan.target);
+      }),
+    );
+  }
+
+  /** A write waits at the cutover gate while its shard is held, then is planned again. */
+  private async admittedThenRun<T>(
+    plan: { statements: PlannedStatement[]; target: RouteTarget },
+    replan: Replan,
+    run: (plan: { statements: PlannedStatement[]; target: RouteTarget }) => Promise<T>,
+  ): Promise<T> {
+    let current = plan;
+    while (
+      current.target.role === 'primary' &&
+      writesData(current.statements) &&
+      (await this.admitWrites([current.target.shard]))
+    )
+      current = replan();
+    return run(current);
+  }
+
+  // --- cutover gate (src/migration/cutover-gate.ts; the same rules as the PostgreSQL side) ------
+
+  /** Takes write admissions on `shards`; true when a cutover held them (plan again, then admit). */
+  async admitWrites(shards: string[]): Promise<boolean> {
+    const gate = this.services.cutover;
+    for (const shard of shards) {
+      if (this.writingOn?.has(shard)) continue;
+      if ((await gate.admitWriter(this, shard)) !== null) return true;
+      (this.writingOn ??= new Set()).add(shard);
+    }
+    return false;
+  }
+
+  private stopWriting(): void {
+    this.writingOn = null;
+    this.services.cutover.releaseWriter(this);
+  }
+
+  openTransactionShard(): string | null {
+    // Set from a transaction's first statement (a deferred BEGIN) until it ends.
+    return this.state.transactionShard;
+  }
+
+  abortForCutover(shards: readonly string[], error: ShardgateError): void {
+    // A two-phase COMMIT finishes on its own (soon) and then releases its write admissions.
+    if (this.committingAcrossShards) return;
+    if (this.busy) {
+      // Stop what runs on those shards; the transaction is ended once the command returns.
+      this.cutoverAbort = { shards, error };
+      for (const binding of this.inflight.keys())
+        if (shards.includes(binding.shard)) void killQueryOn(binding);
+      return;
+    }
+    this.finishCutoverAbort(shards, error);
+  }
+
+  /** After every command: a pending cutover abort, then the write admission once no transaction is open. */
+  private afterCommandForCutover(): void {
+    const abort = this.cutoverAbort;
+    this.cutoverAbort = null;
+    if (abort && this.state.transactionShard !== null) this.finishCutoverAbort(abort.shards, abort.error);
+    if (this.writingOn && this.state.transactionShard === null && !this.cross) this.stopWriting();
+  }
+
+  /**
+   * Rolls the transaction back on its server (the connection is kept: session state lives on it);
+   * the client's next statement gets `error` (40001, errno 1213) until it ends the transaction.
+   */
+  private finishCutoverAbort(shards: readonly string[], error: ShardgateError): void {
+    const state = this.state;
+    if (this.cross) abandonAcrossShards(this, error);
+    else if (state.transactionShard !== null && shards.includes(state.transactionShard)) {
+      const binding = state.transactionServer ? this.bindings.get(state.transactionServer) : undefined;
+      state.inTransaction = false;
+      state.deferredBegin = null;
+      state.transactionShard = null;
+      state.transactionServer = null;
+      state.transactionReadOnly = false;
+      state.lostTransaction = error;
+      this.wroteOn.clear();
+      if (binding) {
+        this.pipelined(binding, 'ROLLBACK');
+        this.releaseIfFree(binding);
+      }
+    }
+    this.stopWriting();
   }
 
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */
@@ -831,6 +928,7 @@ export class CommandCycle {
   /** The client vanished: roll back and return (or drop) every backend connection. */
   onClientGone(): void {
     this.clientGone = true;
+    this.services.cutover.unregister(this);
     this.idleTimer.disarm();
     // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back).
     if (this.committingAcrossShards) return;

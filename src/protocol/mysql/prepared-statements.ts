@@ -8,6 +8,7 @@
 // shardgate has seen is answered without a server.
 import type { MysqlServerConnection, ServerStatement } from '../../backend/mysql-server-connection.js';
 import { ShardgateError } from '../../errors.js';
+import { writeShards } from '../../migration/write-shards.js';
 import type { CommandCycle } from './command-cycle.js';
 import { COM } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -183,6 +184,8 @@ export class PreparedStatements {
     }
     try {
       if (plan.type === 'scatter' || plan.type === 'split-insert') {
+        // Held by a cutover: plan again against the topology that is current after it.
+        if (await this.cycle.admitWrites(writeShards(plan))) return this.execute(packet);
         await this.cycle.recoveringFromLoss(planned, () =>
           runScatter(this.cycle, packet, first, { stmt, exec }),
         );

@@ -5,6 +5,7 @@ import type tlsModule from 'node:tls';
 import type { Logger } from 'pino';
 import type { MysqlTopology } from '../../backend/mysql-topology.js';
 import type { ShardgateConfig } from '../../config/schema.js';
+import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
 import type { MysqlQueryAnalyzer } from '../../sql/mysql/analyzer-mysql.js';
@@ -31,6 +32,8 @@ export interface MysqlServices {
   topology: MysqlTopology;
   router: Router<MysqlQueryAnalyzer>;
   observer: StatementObserver;
+  /** Holds writes of a shard during a cutover block: the same gate as the PostgreSQL sessions'. */
+  cutover: CutoverGate;
   tls: { module: typeof tlsModule; context: tlsModule.SecureContext; required: boolean } | null;
   server: ServerInfo;
   sha2: Sha2AuthState;

@@ -6,7 +6,8 @@ import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-
 import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
-import type { Plan, RouteTarget } from '../../router/plan.js';
+import { writeShards } from '../../migration/write-shards.js';
+import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
@@ -831,13 +832,4 @@ function isOff(value: string): boolean {
 function isRollback(statements: PlannedStatement[]): boolean {
   const t = statements.length === 1 ? statements[0]!.facts.transaction : null;
   return t?.action === 'rollback';
-}
-
-/** Shards a multi-shard plan writes to (none for reads). */
-function writeShards(plan: Plan): string[] {
-  if (plan.type === 'split-insert') return plan.parts.map((p) => p.target.shard);
-  if (plan.type === 'copy-in') return plan.targets.map((t) => t.shard);
-  if (plan.type === 'scatter' && plan.write) return plan.targets.map((t) => t.shard);
-  if (plan.type === 'key-move') return [...new Set([...plan.sources, plan.owner].map((t) => t.shard))];
-  return [];
 }

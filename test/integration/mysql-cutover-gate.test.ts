@@ -1,0 +1,153 @@
+// The cutover block on port 6033, through the real proxy against real MariaDB: MySQL sessions
+// take write admissions at the same gate as PostgreSQL sessions. Held writes wait and then run,
+// writes on another shard and reads are not held, and a transaction that outlives the grace
+// period is rolled back and reported with errno 1213 / SQLSTATE 40001 (never a silent commit).
+import type mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+
+let fx: MysqlProxyFixture;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function userOn(shard: string): number {
+  for (let id = 1; id < 10_000; id++) if (fx.owner(id) === shard) return id;
+  throw new Error(`no user on ${shard}`);
+}
+
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: { errno?: number; sqlState?: string }) => ({ ok: false as const, error }),
+  );
+
+async function count(c: mysql.Connection, id: number): Promise<number> {
+  const [rows] = await c.query('SELECT count(*) AS n FROM likes WHERE id = ?', [id]);
+  return Number((rows as Array<{ n: number }>)[0]!.n);
+}
+
+beforeAll(async () => {
+  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 4 });
+}, 180_000);
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('cutover block on the MySQL front end', () => {
+  it('holds writes of the held shard until the block ends; other shards and reads pass', async () => {
+    const held = userOn('s0');
+    const free = userOn('s1');
+    const [writer, prepared, other, reader] = await Promise.all([
+      fx.connect(),
+      fx.connect(),
+      fx.connect(),
+      fx.connect(),
+    ]);
+    const events: string[] = [];
+    let passed!: () => void;
+    const othersPassed = new Promise<void>((r) => {
+      passed = r;
+    });
+    const block = fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 'm1', graceMs: 50, deadlineMs: 20_000 },
+      {
+        // The block lasts until a read of the held shard and a write on the other one ran: were
+        // either held, it would never end (and the deadline would abort it).
+        catchUp: () => othersPassed.then(() => sleep(50)),
+        switchTopology: () => {
+          events.push('switch');
+        },
+      },
+    );
+    const write = writer
+      .query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_001, held])
+      .then(() => events.push('write'));
+    const execute = prepared
+      .execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_002, held])
+      .then(() => events.push('execute'));
+    await other.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_003, free]);
+    events.push('other shard');
+    const [rows] = await reader.query('SELECT count(*) AS n FROM likes WHERE user_id = ?', [held]);
+    events.push('read');
+    expect(Number((rows as Array<{ n: number }>)[0]!.n)).toBeGreaterThanOrEqual(0);
+    passed();
+    await Promise.all([write, execute]);
+    const report = await block;
+    expect(report.outcome).toBe('switched');
+    expect(report.heldStatements).toBe(2);
+    expect(events.slice(0, 3)).toEqual(['other shard', 'read', 'switch']);
+    expect(events.slice(3).sort()).toEqual(['execute', 'write']);
+    for (const id of [7_100_001, 7_100_002, 7_100_003]) expect(await count(reader, id)).toBe(1);
+  });
+
+  it('a write spanning the held shard and another waits too', async () => {
+    const [a, b] = [userOn('s0'), userOn('s1')];
+    const c = await fx.connect();
+    let done = false;
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const block = fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 'm2', graceMs: 50, deadlineMs: 20_000 },
+      { catchUp: () => released, switchTopology: () => {} },
+    );
+    const write = c
+      .query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1), (?, ?, 1)', [
+        7_200_001,
+        a,
+        7_200_002,
+        b,
+      ])
+      .then(() => {
+        done = true;
+      });
+    await sleep(300);
+    const waitedDuringBlock = !done;
+    release();
+    await write;
+    expect(waitedDuringBlock).toBe(true);
+    expect((await block).heldStatements).toBe(1);
+    expect(await count(c, 7_200_001)).toBe(1);
+    expect(await count(c, 7_200_002)).toBe(1);
+  });
+
+  it('rolls back an idle write transaction past the grace period; COMMIT gets 1213 / 40001', async () => {
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_300_001, userOn('s0')]);
+    const report = await fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 'm3', graceMs: 50, deadlineMs: 5_000 },
+      { catchUp: async () => {}, switchTopology: () => {} },
+    );
+    expect(report.outcome).toBe('switched');
+    expect(report.abortedTransactions).toBe(1);
+    const commit = await settle(c.query('COMMIT'));
+    expect(commit.ok).toBe(false);
+    expect(!commit.ok && [commit.error.errno, commit.error.sqlState]).toEqual([1213, '40001']);
+    // The session goes on, and the aborted insert never committed.
+    expect(await count(c, 7_300_001)).toBe(0);
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_300_002, userOn('s0')]);
+    expect(await count(c, 7_300_002)).toBe(1);
+  });
+
+  it('stops a statement still running in a write transaction past the grace period', async () => {
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_400_001, userOn('s0')]);
+    const slow = settle(c.query('SELECT SLEEP(10) FROM likes WHERE user_id = ? LIMIT 1', [userOn('s0')]));
+    await sleep(200);
+    const report = await fx.proxy.cutover.block(
+      ['s0'],
+      { migrationId: 'm4', graceMs: 50, deadlineMs: 8_000 },
+      { catchUp: async () => {}, switchTopology: () => {} },
+    );
+    expect(report.outcome).toBe('switched');
+    await slow;
+    const commit = await settle(c.query('COMMIT'));
+    expect(!commit.ok && [commit.error.errno, commit.error.sqlState]).toEqual([1213, '40001']);
+    expect(await count(c, 7_400_001)).toBe(0);
+  });
+});
