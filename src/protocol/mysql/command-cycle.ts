@@ -17,6 +17,7 @@ import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
 import {
@@ -89,6 +90,8 @@ export class CommandCycle {
   cross: CrossShardTransaction | null = null;
   /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
   readonly wroteOn = new Set<string>();
+  /** What undoes each write of the open transaction (crossShard: compensate). */
+  readonly compensations = new TransactionCompensations();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
   /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
@@ -281,6 +284,8 @@ export class CommandCycle {
           detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
         });
       }
+      // A write on several shards has no one server to compensate on: two-phase commit then.
+      if (this.state.inTransaction || this.state.deferredBegin) this.compensations.note(statements);
       await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
@@ -415,6 +420,7 @@ export class CommandCycle {
       if (state.inTransaction || state.deferredBegin) {
         if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
         this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
+        this.compensations.note(statements);
       }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
@@ -655,6 +661,7 @@ export class CommandCycle {
     state.inTransaction = (outcome.status & STATUS.IN_TRANS) !== 0;
     if (!state.inTransaction && !state.deferredBegin) {
       this.wroteOn.clear();
+      this.compensations.clear();
       this.crossShardRefusedBy = null;
     }
     if (state.inTransaction) {
@@ -787,6 +794,7 @@ export class CommandCycle {
     const state = this.state;
     this.cross = null;
     this.wroteOn.clear();
+    this.compensations.clear();
     this.crossShardRefusedBy = null;
     for (const b of this.bindings.values()) b.release(true);
     this.bindings.clear();

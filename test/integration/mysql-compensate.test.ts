@@ -1,0 +1,261 @@
+// Compensate mode through the MySQL front end on real MariaDB servers (the coordinator and
+// recovery are the PostgreSQL side's; test/integration/pg-compensate.test.ts): a data type with
+// crossShard: compensate commits each shard on its own, no XA PREPARE; when shard 1 refuses its
+// commit (a trigger on its commit mark) after shard 0 committed, shard 0 is undone by the
+// declared compensating statement exactly once, one event goes to the webhook, the outcome is in
+// /api/transactions and the metric; a proxy killed after the first commit leaves a record the
+// next proxy compensates once; a further proxy on the same state runs nothing again.
+import http from 'node:http';
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { startProxy } from '../../src/proxy.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
+
+const TOKEN = 'mysql-compensate-admin-token';
+const FIRST_ID = 8_500_000;
+// A compensation that also counts its runs (sg_comp_runs has no key: a second run shows).
+const UNDO_INSERT =
+  'DELETE FROM balances WHERE id = :id AND user_id = :user_id; INSERT INTO sg_comp_runs (id) VALUES (:id)';
+
+let fx: MysqlProxyFixture;
+let s0: string;
+let s1: string;
+let userOn0: number;
+let userOn1: number;
+let webhook: http.Server;
+const events: Array<{ labels: Record<string, string>; annotations: Record<string, string> }> = [];
+
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
+
+async function one(server: string, sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
+  const d = await fx.direct(server);
+  try {
+    return (await d.query<RowDataPacket[]>(sql, params))[0];
+  } finally {
+    await d.end();
+  }
+}
+
+const rowsWithId = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM shardgate.balances WHERE id = ?', [id])).length;
+const runsOf = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM shardgate.sg_comp_runs WHERE id = ?', [id])).length;
+const preparedOn = async (server: string) => (await one(server, 'XA RECOVER')).length;
+const compensationEvents = () => events.filter((e) => e.labels.alertname === 'ShardgateCompensation');
+
+interface Record_ {
+  id: string;
+  state: string;
+  compensate: string[];
+  announced: boolean;
+}
+async function compensations(adminPort: number): Promise<Record_[]> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/transactions`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { compensations: Record_[] }).compensations;
+}
+
+async function metric(adminPort: number, line: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.split(' ')[1]) : 0;
+}
+
+/** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
+async function failingTransfer(c: mysql.Connection, id: number, balance = 666): Promise<unknown> {
+  await c.query('BEGIN');
+  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id + 1, userOn1, balance]);
+  return c.query('COMMIT').then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
+
+beforeAll(async () => {
+  webhook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      events.push(...(JSON.parse(body) as typeof events));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
+  const hookPort = (webhook.address() as { port: number }).port;
+  fx = await startMysqlProxyFixture({
+    shards: 2,
+    replicas: 0,
+    admin: true,
+    overrides: {
+      admin: { token: TOKEN },
+      // Recovery of the in-process proxy runs once at start; the tests call its passes.
+      transactions: { recoveryIntervalMs: 3_600_000, recoveryMinAgeMs: 300 },
+      observability: { alerts: { webhookUrl: `http://127.0.0.1:${hookPort}/alerts`, rules: [] } },
+      dataTypes: {
+        user_balance: { crossShard: 'compensate', compensations: { balances: { insert: UNDO_INSERT } } },
+      },
+    },
+  });
+  s0 = fx.cluster.shards[0]!.primary.name;
+  s1 = fx.cluster.shards[1]!.primary.name;
+  const firstUser = async (server: string) =>
+    Number((await one(server, 'SELECT min(user_id) AS u FROM shardgate.users'))[0]!.u);
+  userOn0 = await firstUser(s0);
+  userOn1 = await firstUser(s1);
+  for (const server of [s0, s1])
+    await one(server, 'CREATE TABLE shardgate.sg_comp_runs (id bigint NOT NULL) ENGINE=InnoDB');
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+  webhook?.close();
+});
+
+describe('compensate mode (MySQL)', () => {
+  it('commits both shards on their own when nothing fails (no XA transaction prepared)', async () => {
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID + 1, userOn1]);
+    await c.query('COMMIT');
+    expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
+    expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
+    expect(await preparedOn(s0)).toBe(0);
+    expect(await preparedOn(s1)).toBe(0);
+    // Both shards hold their commit mark; the record is gone once every shard committed.
+    expect(
+      (await one(s1, "SELECT id FROM shardgate_twopc.compensation_marks WHERE kind = 'commit'")).length,
+    ).toBe(1);
+    await waitFor(
+      'the record to be deleted',
+      async () => (await compensations(fx.proxy.admin!.port)).length === 0,
+    );
+    // Shard 1 refuses a commit mark once its transaction wrote balance 666 (the failure to come).
+    await one(
+      s1,
+      `CREATE TRIGGER shardgate_twopc.sg_refuse_666 BEFORE INSERT ON shardgate_twopc.compensation_marks
+       FOR EACH ROW BEGIN
+         IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 666) THEN
+           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'balance 666 refused at commit';
+         END IF;
+       END`,
+    );
+  });
+
+  it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
+    const id = FIRST_ID + 10;
+    const c = await fx.connect();
+    const err = (await failingTransfer(c, id)) as { errno?: number; message?: string } | null;
+    expect(err?.errno).toBe(1213);
+    expect(err?.message).toMatch(/undid what committed/);
+    // The session is usable after the error, outside any transaction.
+    const [after] = await c.query<RowDataPacket[]>('SELECT @@in_transaction AS t');
+    expect(Number(after[0]!.t)).toBe(0);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    expect(await preparedOn(s1)).toBe(0);
+    const admin = fx.proxy.admin!.port;
+    const [record] = await compensations(admin);
+    expect(record).toMatchObject({ state: 'compensated', compensate: [s0], announced: true });
+    expect(await metric(admin, 'shardgate_compensations_total{outcome="compensated"}')).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length >= 1);
+    expect(compensationEvents()).toHaveLength(1);
+    expect(compensationEvents()[0]!.annotations.summary).toContain(record!.id);
+    // Recovery passes find it finished: nothing runs again.
+    await fx.proxy.mysql!.compensationRecovery!.pass();
+    expect(await runsOf(s0, id)).toBe(1);
+  });
+
+  it('SET shardgate.cross_shard = two_phase commits with XA two-phase commit: no commit mark, nothing compensated', async () => {
+    const id = FIRST_ID + 20;
+    const before = compensationEvents().length;
+    const c = await fx.connect();
+    await c.query('SET shardgate.cross_shard = two_phase');
+    // Balance 666 is refused only by shard 1's commit mark, which two-phase commit does not write.
+    expect(await failingTransfer(c, id)).toBeNull();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    expect(compensationEvents()).toHaveLength(before);
+    // Leave no 666 row behind for the crash test's refusal to depend on.
+    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
+  });
+});
+
+describe('compensate mode (MySQL) across a proxy crash and restarts', () => {
+  let proc: StartedProcess | null = null;
+
+  const childConfig = (): ShardgateConfig => ({
+    ...fx.config,
+    transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: 300 },
+  });
+
+  afterAll(async () => {
+    await proc?.stop();
+  });
+
+  it('killed after the first shard committed: the next proxy compensates it once; a later one runs nothing', async () => {
+    const id = FIRST_ID + 30;
+    const eventsBefore = compensationEvents().length;
+    proc = await startShardgateProcess(childConfig(), 60_000, {
+      SHARDGATE_FAILPOINT: 'compensate-after-first-commit',
+    });
+    const { default: mysql2 } = await import('mysql2/promise');
+    const c = await mysql2.createConnection({
+      host: '127.0.0.1',
+      port: proc.mysqlPort!,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+    c.on('error', () => undefined);
+    expect(await failingTransfer(c, id)).toBeTruthy();
+    await waitFor('the proxy to die', async () => proc!.exited() !== null);
+    expect(proc.exited()).toBe('SIGKILL');
+    c.destroy();
+    // Shard 0 committed (its row is there), shard 1 refused.
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+
+    proc = await startShardgateProcess(childConfig());
+    const admin = proc.adminPort;
+    await waitFor('recovery to compensate', async () =>
+      (await compensations(admin)).some(
+        (r) => r.state === 'compensated' && r.announced && r.compensate.join() === s0 && r.id !== '',
+      ),
+    );
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length > eventsBefore);
+    await proc.stop();
+    proc = null;
+
+    // A proxy on the same state: its recovery passes find everything finished.
+    const again = await startProxy(fx.config, {
+      log: silentLogger(),
+      postgresPort: 0,
+      mysqlPort: 0,
+      adminPort: 0,
+    });
+    try {
+      await again.mysql!.compensationRecovery!.pass();
+      await again.mysql!.compensationRecovery!.pass();
+      await again.observability?.alerts.flush();
+    } finally {
+      await again.close();
+    }
+    expect(await runsOf(s0, id)).toBe(1);
+    expect(await runsOf(s0, FIRST_ID + 10)).toBe(1);
+    await fx.proxy.observability?.alerts.flush();
+    expect(compensationEvents()).toHaveLength(eventsBefore + 1);
+  }, 180_000);
+});
