@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
+import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
@@ -138,13 +139,24 @@ describe('compensate mode (MySQL)', () => {
       'the record to be deleted',
       async () => (await compensations(fx.proxy.admin!.port)).length === 0,
     );
-    // Shard 1 refuses a commit mark once its transaction wrote balance 666 (the failure to come).
+    // Shard 1 refuses a commit mark once its transaction wrote balance 666 (the failure to come);
+    // with balance 778 its mark (so its COMMIT) takes seconds, then succeeds.
     await one(
       s1,
       `CREATE TRIGGER shardgate_twopc.sg_refuse_666 BEFORE INSERT ON shardgate_twopc.compensation_marks
        FOR EACH ROW BEGIN
          IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 666) THEN
            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'balance 666 refused at commit';
+         END IF;
+       END`,
+    );
+    // After the mark's insert: its key is taken (a fence waits for it) while the COMMIT waits.
+    await one(
+      s1,
+      `CREATE TRIGGER shardgate_twopc.sg_slow_778 AFTER INSERT ON shardgate_twopc.compensation_marks
+       FOR EACH ROW BEGIN
+         IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 778) THEN
+           DO SLEEP(4);
          END IF;
        END`,
     );
@@ -173,6 +185,62 @@ describe('compensate mode (MySQL)', () => {
     // Recovery passes find it finished: nothing runs again.
     await fx.proxy.mysql!.compensationRecovery!.pass();
     expect(await runsOf(s0, id)).toBe(1);
+  });
+
+  it('fills template values as MariaDB literals that read back the same with or without NO_BACKSLASH_ESCAPES', async () => {
+    const values = ["it's", 'a \\ back\\slash', "end\\'", 'é\\n'];
+    const d = await fx.direct(s0);
+    try {
+      for (const mode of ['', 'NO_BACKSLASH_ESCAPES']) {
+        await d.query(`SET SESSION sql_mode = '${mode}'`);
+        for (const v of values) {
+          const [rows] = await d.query<RowDataPacket[]>(`SELECT ${mysqlLiteral(v)} AS v`);
+          expect(String(rows[0]!.v)).toBe(v);
+        }
+      }
+    } finally {
+      await d.end();
+    }
+  });
+
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
+    const id = FIRST_ID + 50;
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 778)', [id + 1, userOn1]);
+    const commit = c.query('COMMIT').then(
+      () => null,
+      (err: Error) => err,
+    );
+    await waitFor(
+      'shard 1 to be inside its COMMIT',
+      async () =>
+        (await one(s1, "SELECT id FROM information_schema.processlist WHERE state = 'User sleep'")).length >
+        0,
+    );
+    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
+    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
+    const config = structuredClone(fx.config);
+    config.transactions.recoveryMinAgeMs = 0;
+    const other = await startProxy(config, {
+      log: silentLogger(),
+      postgresPort: 0,
+      mysqlPort: 0,
+      adminPort: 0,
+    });
+    try {
+      await other.mysql!.compensationRecovery!.pass();
+      await other.observability?.alerts.flush();
+    } finally {
+      await other.close();
+    }
+    expect(await commit).toBeNull();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    // No 778 row left behind: later commit marks on shard 1 do not wait.
+    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
   });
 
   it('SET shardgate.cross_shard = two_phase commits with XA two-phase commit: no commit mark, nothing compensated', async () => {
