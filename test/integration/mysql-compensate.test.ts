@@ -5,11 +5,14 @@
 // declared compensating statement exactly once, one event goes to the webhook, the outcome is in
 // /api/transactions and the metric; a proxy killed after the first commit leaves a record the
 // next proxy compensates once; a further proxy on the same state runs nothing again.
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
+import { repoRoot } from '../../src/local/local-config.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
@@ -185,6 +188,17 @@ describe('compensate mode (MySQL)', () => {
     // Recovery passes find it finished: nothing runs again.
     await fx.proxy.mysql!.compensationRecovery!.pass();
     expect(await runsOf(s0, id)).toBe(1);
+    // shardgate txn list shows it; the PostgreSQL side's log (its port is closed here) is named as unreadable.
+    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+    const out = await new Promise<string>((resolve) =>
+      execFile(
+        process.execPath,
+        [main, 'txn', 'list', '--admin-url', `http://127.0.0.1:${admin}`, '--token', TOKEN],
+        (_err, stdout, stderr) => resolve(stdout + stderr),
+      ),
+    );
+    expect(out).toContain(record!.id);
+    expect(out).toMatch(/the postgres compensation log could not be read/);
   });
 
   it('fills template values as MariaDB literals that read back the same with or without NO_BACKSLASH_ESCAPES', async () => {
