@@ -201,6 +201,22 @@ describe('compensate mode (MySQL)', () => {
     expect(out).toMatch(/the postgres compensation log could not be read/);
   });
 
+  it('autocommit=0 (no BEGIN): the first write is compensated like the others', async () => {
+    const id = FIRST_ID + 60;
+    const c = await fx.connect();
+    await c.query('SET autocommit = 0');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
+    const err = await c.query('COMMIT').then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/undid what committed/);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+  });
+
   it('fills template values as MariaDB literals that read back the same with or without NO_BACKSLASH_ESCAPES', async () => {
     const values = ["it's", 'a \\ back\\slash', "end\\'", 'é\\n'];
     const d = await fx.direct(s0);

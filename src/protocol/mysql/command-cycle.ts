@@ -41,7 +41,13 @@ import { encodeErr } from './responses.js';
 import { runScatter } from './scatter-runner.js';
 import { MysqlBinding, MysqlServerError } from './server-binding.js';
 import type { MysqlServices } from './services.js';
-import { foundRows, localStatus, type MysqlSessionState, routingSession } from './session-state.js';
+import {
+  foundRows,
+  localStatus,
+  type MysqlSessionState,
+  nextInTransaction,
+  routingSession,
+} from './session-state.js';
 import { chooseTarget, noteCollation, pins } from './statement-rules.js';
 
 /** What the cycle needs of its session. */
@@ -285,7 +291,7 @@ export class CommandCycle {
         });
       }
       // A write on several shards has no one server to compensate on: two-phase commit then.
-      if (this.state.inTransaction || this.state.deferredBegin) this.compensations.note(statements);
+      if (nextInTransaction(this.state)) this.compensations.note(statements);
       await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
@@ -417,7 +423,8 @@ export class CommandCycle {
       // A transaction joining another shard: XA START there first (distributed-commit.ts).
       if (state.inTransaction && !binding.conn.inTransaction && (this.cross || this.bindings.size > 1))
         await joinAcrossShards(this, binding);
-      if (state.inTransaction || state.deferredBegin) {
+      // autocommit=0: the first write of a transaction counts as one (a commit must not treat its server as a reader).
+      if (nextInTransaction(state)) {
         if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
         this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
         this.compensations.note(statements);
