@@ -50,8 +50,14 @@ import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
-import { CompensatingCoordinator, CompensationRecovery } from './transactions/compensating.js';
+import {
+  CompensatingCoordinator,
+  CompensationRecovery,
+  type CompensationStore,
+} from './transactions/compensating.js';
 import { compensationAnnouncer } from './transactions/compensation-events.js';
+import { mysqlLiteral } from './transactions/compensation-template.js';
+import { MysqlCompensationStore } from './transactions/mysql-compensation-store.js';
 import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
 import { PgCompensationStore } from './transactions/pg-compensation-store.js';
 import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
@@ -104,6 +110,9 @@ export interface ProxyHandle {
     listener: MysqlListener;
     topology: MysqlTopology;
     router: Router<MysqlQueryAnalyzer>;
+    /** Recovery of the MySQL side's compensate-mode transactions (where the admin API is served). */
+    compensationRecovery: CompensationRecovery | null;
+    compensations: CompensationStore;
   } | null;
   admin: { port: number; server: AdminServer } | null;
   /** What this process answers another worker's cluster view: /api/instance, /metrics, /api/hotkeys/summary. */
@@ -257,21 +266,28 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (observability) twoPhaseStats.register(observability.tracker.metrics.registry);
   const decisionLog = new PgDecisionLog(topology);
   const twoPhase = new TwoPhaseCoordinator(decisionLog, twoPhaseStats, txSettings.recoveryMinAgeMs);
-  // Compensate mode (dataTypes.*.crossShard: compensate); its recovery runs where two-phase recovery does.
-  const compensating = new CompensatingCoordinator(
+  // Compensate mode (dataTypes.*.crossShard: compensate): one coordinator per protocol's store;
+  // its recovery runs where two-phase recovery does.
+  const compensateMode = (store: CompensationStore) => {
+    const coordinator = new CompensatingCoordinator(
+      store,
+      twoPhaseStats,
+      compensationAnnouncer(log, observability?.alerts ?? null),
+      log,
+    );
+    const recovery =
+      options.adminPort !== null
+        ? new CompensationRecovery(
+            coordinator,
+            { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
+            log,
+          )
+        : null;
+    return { coordinator, recovery };
+  };
+  const { coordinator: compensating, recovery: compensationRecovery } = compensateMode(
     new PgCompensationStore(topology),
-    twoPhaseStats,
-    compensationAnnouncer(log, observability?.alerts ?? null),
-    log,
   );
-  const compensationRecovery =
-    options.adminPort !== null
-      ? new CompensationRecovery(
-          compensating,
-          { intervalMs: txSettings.recoveryIntervalMs, minAgeMs: txSettings.recoveryMinAgeMs },
-          log,
-        )
-      : null;
   const recoveryOptions = (protocol: string) => ({
     intervalMs: txSettings.recoveryIntervalMs,
     minAgeMs: txSettings.recoveryMinAgeMs,
@@ -377,6 +393,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           params.map((text) => ({ text, numeric: false })),
           fill,
         ),
+      quoteLiteral: mysqlLiteral,
     });
     // The same coordinator class with the MariaDB decision log; XA participants (docs/transactions.md).
     const mysqlDecisionLog = new MysqlDecisionLog(mysqlTopology);
@@ -395,6 +412,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           log,
         ),
       );
+    const mysqlCompensate = compensateMode(new MysqlCompensationStore(mysqlTopology));
     const listener = new MysqlListener(
       {
         config,
@@ -402,6 +420,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         topology: mysqlTopology,
         twoPhase: mysqlTwoPhase,
         twoPhaseLog: mysqlDecisionLog,
+        compensating: mysqlCompensate.coordinator,
         router: mysqlRouter,
         observer: observers,
         cutover,
@@ -414,12 +433,21 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     );
     const mysqlHost = config.listen.mysql.host;
     const mysqlPort = await listener.listen(mysqlHost, options.mysqlPort ?? config.listen.mysql.port);
-    mysql = { host: mysqlHost, port: mysqlPort, listener, topology: mysqlTopology, router: mysqlRouter };
+    mysql = {
+      host: mysqlHost,
+      port: mysqlPort,
+      listener,
+      topology: mysqlTopology,
+      router: mysqlRouter,
+      compensationRecovery: mysqlCompensate.recovery,
+      compensations: mysqlCompensate.coordinator.store,
+    };
     log.info({ host: mysqlHost, port: mysqlPort }, 'mysql front end listening');
   }
   const recovery = recoveries.length > 0 ? new RecoveryGroup(recoveries) : null;
   recovery?.start();
   compensationRecovery?.start();
+  mysql?.compensationRecovery?.start();
   if (recovery) observability?.setInDoubtSource(() => twoPhaseStats.oldestInDoubtByShard);
   let admin: ProxyHandle['admin'] = null;
   if (options.adminPort !== null) {
@@ -450,7 +478,11 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       );
     }
     if (migrations) registerMigrationRoutes(server, migrations);
-    if (recovery) registerTransactionRoutes(server, recovery, twoPhaseStats, compensating.store);
+    if (recovery)
+      registerTransactionRoutes(server, recovery, twoPhaseStats, [
+        { protocol: 'postgres', store: compensating.store },
+        ...(mysql ? [{ protocol: 'mysql', store: mysql.compensations }] : []),
+      ]);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(
       config.listen.admin.host,
@@ -493,6 +525,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       await migrations?.close();
       await recovery?.stop();
       await compensationRecovery?.stop();
+      await mysql?.compensationRecovery?.stop();
       observability?.stop();
       await historyRun?.stop();
       await admin?.server.close();

@@ -15,24 +15,40 @@ export function registerTransactionRoutes(
   admin: AdminServer,
   recovery: RecoveryGroup,
   stats: TwoPhaseStats,
-  compensations: CompensationStore,
+  compensations: ReadonlyArray<{ protocol: string; store: CompensationStore }>,
 ): void {
   admin.route({
     method: 'GET',
     path: '/api/transactions',
-    handler: async () => ({
-      json: {
-        inDoubt: await recovery.list(),
-        commits: stats.commits,
-        aborts: stats.aborts,
-        unknownOutcomes: stats.unknownOutcomes,
-        recoveredCommits: stats.recoveredCommits,
-        recoveredAborts: stats.recoveredAborts,
-        // Compensate mode: the latest transactions that failed on a shard after another committed.
-        compensations: await compensations.list(100),
-        compensationOutcomes: Object.fromEntries(stats.compensations),
-      },
-    }),
+    handler: async () => {
+      // Each protocol's log; one that cannot be read is named, not hidden behind an error of the whole answer.
+      const unreadable: Record<string, string> = {};
+      const lists = await Promise.all(
+        compensations.map(({ protocol, store }) =>
+          store.list(100).catch((err: Error) => {
+            unreadable[protocol] = err.message;
+            return [];
+          }),
+        ),
+      );
+      return {
+        json: {
+          inDoubt: await recovery.list(),
+          commits: stats.commits,
+          aborts: stats.aborts,
+          unknownOutcomes: stats.unknownOutcomes,
+          recoveredCommits: stats.recoveredCommits,
+          recoveredAborts: stats.recoveredAborts,
+          // Compensate mode: the latest transactions that failed on a shard after another committed, newest first.
+          compensations: lists
+            .flat()
+            .sort((a, b) => a.ageSeconds - b.ageSeconds)
+            .slice(0, 100),
+          compensationLogsUnreadable: unreadable,
+          compensationOutcomes: Object.fromEntries(stats.compensations),
+        },
+      };
+    },
   });
   admin.route({
     method: 'POST',

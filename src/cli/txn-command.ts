@@ -16,6 +16,8 @@ interface TransactionsJson {
   recoveredAborts: number;
   /** Compensate mode: the latest transactions undone, failed to undo, or being decided. */
   compensations?: CompensationRecord[];
+  /** A protocol's compensation log that could not be read: protocol -> error. */
+  compensationLogsUnreadable?: Record<string, string>;
 }
 
 export function registerTxnCommand(program: Command): void {
@@ -43,6 +45,8 @@ export function registerTxnCommand(program: Command): void {
     }
     const counters = `commits ${out.commits}, aborts ${out.aborts}, outcome unknown ${out.unknownOutcomes}, recovered ${out.recoveredCommits} committed / ${out.recoveredAborts} rolled back`;
     const compensations = out.compensations ?? [];
+    for (const [protocol, err] of Object.entries(out.compensationLogsUnreadable ?? {}))
+      process.stdout.write(`the ${protocol} compensation log could not be read: ${err}\n`);
     if (compensations.length > 0)
       process.stdout.write(
         `${table(

@@ -13,7 +13,12 @@ import type { ScatterRewrite, ValueRef } from '../sql/facts.js';
 import { emptyStatementFacts, type StatementFacts } from '../sql/facts.js';
 import { type IdFill, inlineInsertRows } from '../sql/insert-rows.js';
 import { rewriteForScatter } from '../sql/scatter-rewrite.js';
-import { type CompensationNote, compensationFor } from '../transactions/compensation-template.js';
+import {
+  type CompensationNote,
+  compensationFor,
+  pgLiteral,
+  type QuoteLiteral,
+} from '../transactions/compensation-template.js';
 import type { RoutingSession, TopologyView } from './inputs.js';
 import type { Plan } from './plan.js';
 import { planStatement } from './planner.js';
@@ -52,9 +57,11 @@ export interface RouterDialect {
   rewriteForScatter(sql: string, rewrite: ScatterRewrite): string;
   /** A multi-row INSERT reduced to some of its rows, parameters inlined as literals. */
   inlineInsertRows(sql: string, rows: number[], params: Array<string | null>, fill?: IdFill): string;
+  /** A value filled into a compensating template (crossShard: compensate). */
+  quoteLiteral: QuoteLiteral;
 }
 
-const POSTGRES_DIALECT: RouterDialect = { rewriteForScatter, inlineInsertRows };
+const POSTGRES_DIALECT: RouterDialect = { rewriteForScatter, inlineInsertRows, quoteLiteral: pgLiteral };
 
 export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
   private readonly dialect: RouterDialect;
@@ -181,7 +188,7 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
           ref.kind === 'param' && bind && bind.values[ref.index - 1] != null && params[ref.index - 1] == null
             ? undefined
             : resolve(ref);
-        const note = compensationFor(facts, known, view.dataTypes);
+        const note = compensationFor(facts, known, view.dataTypes, this.dialect.quoteLiteral);
         if (note) out.compensation = note;
       }
       return out;

@@ -23,6 +23,7 @@
 //   5. A finished record's event is claimed in the log (announced_at set once) before it is sent.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { ShardgateError } from '../errors.js';
 import { hitFailpoint } from './failpoints.js';
 import type { TwoPhaseStats } from './stats.js';
 import { DefiniteFailure } from './two-phase.js';
@@ -122,6 +123,23 @@ export class CompensatingCoordinator {
     readonly announce: Announce,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * COMMIT in compensate mode as a session runs it: the log and marks made ready, then commit();
+   * when the log cannot record the transaction nothing was committed yet, so `rollBackAll`.
+   */
+  async commitSession(
+    participants: readonly CompensatingParticipant[],
+    rollBackAll: () => Promise<unknown>,
+  ): Promise<CompensateOutcome> {
+    try {
+      await this.store.ready(participants.map((p) => p.server));
+      return await this.commit(participants);
+    } catch (err) {
+      await rollBackAll().catch(() => undefined);
+      return { kind: 'aborted', id: '', detail: `the compensation log is unavailable: ${message(err)}` };
+    }
+  }
 
   /** Commits `participants`, each on its own and all at once; see the file's head for the rest. */
   async commit(participants: readonly CompensatingParticipant[]): Promise<CompensateOutcome> {
@@ -234,6 +252,32 @@ export class CompensatingCoordinator {
     if (!(await this.store.claimAnnouncement(id))) return;
     const record = await this.store.get(id);
     if (record) this.announce(record);
+  }
+}
+
+/** What the client hears of an outcome: null for committed, else the coded error (both protocols). */
+export function compensateOutcomeError(outcome: CompensateOutcome): ShardgateError | null {
+  switch (outcome.kind) {
+    case 'committed':
+      return null;
+    case 'aborted':
+      return new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail });
+    case 'compensated':
+      return new ShardgateError('COMPENSATED', {
+        id: outcome.id,
+        detail: outcome.detail,
+        committed: outcome.committed.join(', '),
+      });
+    case 'failed':
+    case 'pending':
+      return new ShardgateError('COMPENSATION_INCOMPLETE', {
+        id: outcome.id,
+        detail: outcome.detail,
+        committed: outcome.committed.join(', '),
+        state: outcome.kind === 'failed' ? 'failed' : 'still to run (recovery retries it)',
+      });
+    case 'unknown':
+      return new ShardgateError('COMPENSATE_OUTCOME_UNKNOWN', { id: outcome.id, detail: outcome.detail });
   }
 }
 

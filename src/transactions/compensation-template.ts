@@ -19,15 +19,26 @@ export function templateNames(template: string): string[] {
 /** A value of the original statement: text, or null for SQL NULL. */
 export type Values = ReadonlyMap<string, string | null>;
 
-/** The template with every `:name` replaced by its value as a quoted PostgreSQL literal (the column's type casts it). */
-export function fillTemplate(template: string, values: Values): string {
+/** A value as a string literal of the protocol's SQL (the column's type casts it). */
+export type QuoteLiteral = (value: string) => string;
+
+/** PostgreSQL: E'...' reads the same whatever standard_conforming_strings says. */
+export const pgLiteral: QuoteLiteral = (v) =>
+  v.includes('\\') ? `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'` : `'${v.replace(/'/g, "''")}'`;
+
+/**
+ * MariaDB: a value with a backslash as a utf8mb4 hex string, which reads the same with or
+ * without NO_BACKSLASH_ESCAPES; any other value as '...'.
+ */
+export const mysqlLiteral: QuoteLiteral = (v) =>
+  v.includes('\\') ? `_utf8mb4 X'${Buffer.from(v, 'utf8').toString('hex')}'` : `'${v.replace(/'/g, "''")}'`;
+
+/** The template with every `:name` replaced by its value as a quoted literal (`quote`). */
+export function fillTemplate(template: string, values: Values, quote: QuoteLiteral = pgLiteral): string {
   return scan(template, (name) => {
     const v = values.get(name);
     if (v === undefined) throw new Error(`no value for :${name}`);
-    if (v === null) return 'NULL';
-    // E'...' reads the same whatever standard_conforming_strings says.
-    if (v.includes('\\')) return `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-    return `'${v.replace(/'/g, "''")}'`;
+    return v === null ? 'NULL' : quote(v);
   });
 }
 
@@ -97,6 +108,9 @@ export function statementValues(
   resolve: (ref: ValueRef) => string | null | undefined,
 ): StatementValues | { reason: string } | null {
   if (facts.merge) return { reason: 'MERGE has no compensating template kind' };
+  // Read from its tokens only (MySQL's fallback): its values and even its kind are not certain.
+  if (facts.parseError && facts.kind === 'write')
+    return { reason: `shardgate could not parse the statement (${facts.parseError})` };
   if (facts.modifyingCte || facts.writeTables.length > 1)
     return { reason: 'it writes through a CTE or into several tables' };
   // SELECT ... FOR UPDATE, a write function: no table row to give back.
@@ -156,6 +170,7 @@ export function compensationFor(
   facts: StatementFacts,
   resolve: (ref: ValueRef) => string | null | undefined,
   dataTypes: Readonly<Record<string, CompensatingDataType>>,
+  quote: QuoteLiteral = pgLiteral,
 ): CompensationNote | null {
   const values = statementValues(facts, resolve);
   if (values === null) return null;
@@ -169,7 +184,7 @@ export function compensationFor(
   const template = dataType.compensations?.[table]?.[kind];
   if (!template) return { reason: `data type ${name} declares no ${kind} compensation for ${table}` };
   try {
-    return { sql: values.rows.map((row) => fillTemplate(template, row)) };
+    return { sql: values.rows.map((row) => fillTemplate(template, row, quote)) };
   } catch (err) {
     return { reason: `the ${kind} compensation of ${table}: ${(err as Error).message} in the statement` };
   }

@@ -19,6 +19,7 @@ import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
 import {
@@ -43,7 +44,13 @@ import { encodeErr } from './responses.js';
 import { runScatter } from './scatter-runner.js';
 import { MysqlBinding, MysqlServerError } from './server-binding.js';
 import type { MysqlServices } from './services.js';
-import { foundRows, localStatus, type MysqlSessionState, routingSession } from './session-state.js';
+import {
+  foundRows,
+  localStatus,
+  type MysqlSessionState,
+  nextInTransaction,
+  routingSession,
+} from './session-state.js';
 import { chooseTarget, noteCollation, pins } from './statement-rules.js';
 
 /** What the cycle needs of its session. */
@@ -92,6 +99,8 @@ export class CommandCycle implements GateParticipant {
   cross: CrossShardTransaction | null = null;
   /** Servers the open transaction wrote on (two-phase commit prepares these, commits the rest plainly). */
   readonly wroteOn = new Set<string>();
+  /** What undoes each write of the open transaction (crossShard: compensate). */
+  readonly compensations = new TransactionCompensations();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
   /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
@@ -311,6 +320,8 @@ export class CommandCycle implements GateParticipant {
       }
       // Held by a cutover: plan again against the topology that is current after it.
       if (await this.admitWrites(writeShards(multi.plan))) return this.query(packet);
+      // A write on several shards has no one server to compensate on: two-phase commit then.
+      if (nextInTransaction(this.state)) this.compensations.note(statements);
       await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
@@ -528,9 +539,11 @@ export class CommandCycle implements GateParticipant {
       // A transaction joining another shard: XA START there first (distributed-commit.ts).
       if (state.inTransaction && !binding.conn.inTransaction && (this.cross || this.bindings.size > 1))
         await joinAcrossShards(this, binding);
-      if (state.inTransaction || state.deferredBegin) {
+      // autocommit=0: the first write of a transaction counts as one (a commit must not treat its server as a reader).
+      if (nextInTransaction(state)) {
         if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
         this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
+        this.compensations.note(statements);
       }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
@@ -771,6 +784,7 @@ export class CommandCycle implements GateParticipant {
     state.inTransaction = (outcome.status & STATUS.IN_TRANS) !== 0;
     if (!state.inTransaction && !state.deferredBegin) {
       this.wroteOn.clear();
+      this.compensations.clear();
       this.crossShardRefusedBy = null;
     }
     if (state.inTransaction) {
@@ -903,6 +917,7 @@ export class CommandCycle implements GateParticipant {
     const state = this.state;
     this.cross = null;
     this.wroteOn.clear();
+    this.compensations.clear();
     this.crossShardRefusedBy = null;
     for (const b of this.bindings.values()) b.release(true);
     this.bindings.clear();

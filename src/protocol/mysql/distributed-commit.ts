@@ -10,6 +10,7 @@
 // savepoints, XA) are refused while it spans shards.
 import { ShardgateError } from '../../errors.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { type CompensateOutcome, compensateOutcomeError } from '../../transactions/compensating.js';
 import {
   checkMysql,
   commitDecisionSqlMysql,
@@ -26,6 +27,7 @@ import {
   type Participant,
 } from '../../transactions/two-phase.js';
 import type { CommandCycle } from './command-cycle.js';
+import { commitCompensating, compensationsOf } from './compensating-commit.js';
 import { STATUS } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
 import type { CollectedResponse } from './result-collector.js';
@@ -181,7 +183,7 @@ export async function endAcrossShards(
     return 'done';
   }
   cycle.committingAcrossShards = true;
-  let outcome: CommitOutcome;
+  let outcome: CommitOutcome | CompensateOutcome;
   try {
     outcome = await commitAll(cycle, cross, parts);
     finishTransaction(cycle, parts);
@@ -189,7 +191,12 @@ export async function endAcrossShards(
     // A client gone during the commit gets its connections given back here.
     cycle.endCrossShardCommit();
   }
-  if (outcome.kind === 'committed') {
+  if (!('gid' in outcome)) {
+    // Compensate mode: committed, or the coded error of what happened instead.
+    const error = compensateOutcomeError(outcome);
+    if (error) throw error;
+    cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
+  } else if (outcome.kind === 'committed') {
     if (outcome.unfinished.length > 0)
       cycle.services.log.warn(
         { gid: outcome.gid, servers: outcome.unfinished },
@@ -204,12 +211,15 @@ export async function endAcrossShards(
   return 'done';
 }
 
-/** Readers first, then the writers: alone when one wrote, by two-phase commit when several did. */
+/**
+ * Readers first, then the writers: alone when one wrote; when several did, in compensate mode
+ * when every write has a compensation (compensating-commit.ts), else by two-phase commit.
+ */
 async function commitAll(
   cycle: CommandCycle,
   cross: CrossShardTransaction,
   parts: MysqlBinding[],
-): Promise<CommitOutcome> {
+): Promise<CommitOutcome | CompensateOutcome> {
   const wrote = (b: MysqlBinding) => cycle.wroteOn.has(b.serverName);
   const writers = parts.filter(wrote);
   const readers = parts.filter((b) => !wrote(b));
@@ -225,6 +235,16 @@ async function commitAll(
       return { kind: 'aborted', gid: cross.gid, detail: (err as Error).message };
     }
   }
+  const compensations = compensationsOf(cycle, writers);
+  if (compensations)
+    return commitCompensating(
+      cycle,
+      cross,
+      writers,
+      compensations,
+      (b, r) => learnGtid(cycle, b, r),
+      () => rollBackAll(writers, cross),
+    );
   const home = writers.find((b) => b.serverName === cross.homeServer) ?? null;
   const log = cycle.services.twoPhaseLog!;
   try {
@@ -364,6 +384,7 @@ function leaveTransaction(cycle: CommandCycle): void {
   state.transactionReadOnly = false;
   cycle.cross = null;
   cycle.wroteOn.clear();
+  cycle.compensations.clear();
   cycle.crossShardRefusedBy = null;
 }
 

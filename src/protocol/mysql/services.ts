@@ -9,6 +9,7 @@ import type { CutoverGate } from '../../migration/cutover-gate.js';
 import type { StatementObserver } from '../../observability/statement-observer.js';
 import type { Router } from '../../router/router.js';
 import type { MysqlQueryAnalyzer } from '../../sql/mysql/analyzer-mysql.js';
+import type { CompensatingCoordinator } from '../../transactions/compensating.js';
 import type { MysqlDecisionLog } from '../../transactions/mysql-two-phase.js';
 import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { Sha2AuthState } from './password-check.js';
@@ -43,6 +44,8 @@ export interface MysqlServices {
   /** Two-phase commit of transactions that span shards (XA; see distributed-commit.ts). */
   twoPhase?: TwoPhaseCoordinator;
   twoPhaseLog?: MysqlDecisionLog;
+  /** Compensate mode of data types with crossShard: compensate (src/transactions/compensating.ts). */
+  compensating?: CompensatingCoordinator;
   /** Login completed (the listener's pre-auth accounting ends here). */
   onAuthenticated?(session: KillTarget): void;
 }

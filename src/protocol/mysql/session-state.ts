@@ -99,6 +99,14 @@ export function newSessionState(init: {
 }
 
 /**
+ * The next statement runs inside a transaction: one is open, a BEGIN waits to be sent, or
+ * autocommit is off (the statement itself then starts one on its server).
+ */
+export function nextInTransaction(s: MysqlSessionState): boolean {
+  return s.inTransaction || s.deferredBegin !== null || s.vars.get('autocommit') === 'OFF';
+}
+
+/**
  * What the router needs of the session; `crossShard`: whether its transaction may join other
  * shards, and the server it holds on each shard once it does (the command cycle knows both).
  */
@@ -112,7 +120,7 @@ export function routingSession(
 ): RoutingSession {
   return {
     context: s.context,
-    inTransaction: s.inTransaction || s.deferredBegin !== null,
+    inTransaction: nextInTransaction(s),
     transactionReadOnly: s.transactionReadOnly,
     transactionShard: s.transactionShard,
     transactionServer: s.transactionServer,

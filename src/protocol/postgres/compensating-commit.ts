@@ -2,8 +2,7 @@
 // data type it wrote chose crossShard: compensate and every write has a compensating statement
 // (src/transactions/compensation-notes.ts). Each shard commits on its own, no PREPARE; the
 // coordinator (src/transactions/compensating.ts) undoes committed shards when a later one fails.
-import { ShardgateError } from '../../errors.js';
-import type { CompensateOutcome, CompensatingParticipant } from '../../transactions/compensating.js';
+import { type CompensatingParticipant, compensateOutcomeError } from '../../transactions/compensating.js';
 import { commitMarkSql } from '../../transactions/pg-compensation-store.js';
 import { DefiniteFailure } from '../../transactions/two-phase.js';
 import type { LocalResponder } from './local-responder.js';
@@ -36,58 +35,14 @@ export async function commitCompensating(
   compensations: Map<string, string[]>,
   responder: LocalResponder,
 ): Promise<void> {
-  const coordinator = cycle.services.compensating!;
-  let outcome: CompensateOutcome;
-  try {
-    await coordinator.store.ready(writers.map((w) => w.serverName));
-    outcome = await coordinator.commit(
-      writers.map((w) => participant(cycle, w, compensations.get(w.serverName) ?? [])),
-    );
-  } catch (err) {
-    // The log could not record the transaction: nothing was committed yet.
-    await Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK')));
-    outcome = {
-      kind: 'aborted',
-      id: '',
-      detail: `the compensation log is unavailable: ${(err as Error).message}`,
-    };
-  }
+  const outcome = await cycle.services.compensating!.commitSession(
+    writers.map((w) => participant(cycle, w, compensations.get(w.serverName) ?? [])),
+    () => Promise.allSettled(writers.map((b) => b.runInternal('ROLLBACK'))),
+  );
   finishTransaction(cycle, writers, outcome.kind === 'committed');
-  switch (outcome.kind) {
-    case 'committed':
-      responder.complete('COMMIT', cycle);
-      return;
-    case 'aborted':
-      responder.fail(new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail }), 'I');
-      return;
-    case 'compensated':
-      responder.fail(
-        new ShardgateError('COMPENSATED', {
-          id: outcome.id,
-          detail: outcome.detail,
-          committed: outcome.committed.join(', '),
-        }),
-        'I',
-      );
-      return;
-    case 'failed':
-    case 'pending':
-      responder.fail(
-        new ShardgateError('COMPENSATION_INCOMPLETE', {
-          id: outcome.id,
-          detail: outcome.detail,
-          committed: outcome.committed.join(', '),
-          state: outcome.kind === 'failed' ? 'failed' : 'still to run (recovery retries it)',
-        }),
-        'I',
-      );
-      return;
-    case 'unknown':
-      responder.fail(
-        new ShardgateError('COMPENSATE_OUTCOME_UNKNOWN', { id: outcome.id, detail: outcome.detail }),
-        'I',
-      );
-  }
+  const error = compensateOutcomeError(outcome);
+  if (error) responder.fail(error, 'I');
+  else responder.complete('COMMIT', cycle);
 }
 
 function participant(

@@ -1,0 +1,359 @@
+// Compensate mode through the MySQL front end on real MariaDB servers (the coordinator and
+// recovery are the PostgreSQL side's; test/integration/pg-compensate.test.ts): a data type with
+// crossShard: compensate commits each shard on its own, no XA PREPARE; when shard 1 refuses its
+// commit (a trigger on its commit mark) after shard 0 committed, shard 0 is undone by the
+// declared compensating statement exactly once, one event goes to the webhook, the outcome is in
+// /api/transactions and the metric; a proxy killed after the first commit leaves a record the
+// next proxy compensates once; a further proxy on the same state runs nothing again.
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import type mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { repoRoot } from '../../src/local/local-config.js';
+import { silentLogger } from '../../src/log.js';
+import { startProxy } from '../../src/proxy.js';
+import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { waitFor as pollUntil } from '../support/wait-for.js';
+
+const TOKEN = 'mysql-compensate-admin-token';
+const FIRST_ID = 8_500_000;
+// A compensation that also counts its runs (sg_comp_runs has no key: a second run shows).
+const UNDO_INSERT =
+  'DELETE FROM balances WHERE id = :id AND user_id = :user_id; INSERT INTO sg_comp_runs (id) VALUES (:id)';
+
+let fx: MysqlProxyFixture;
+let s0: string;
+let s1: string;
+let userOn0: number;
+let userOn1: number;
+let webhook: http.Server;
+const events: Array<{ labels: Record<string, string>; annotations: Record<string, string> }> = [];
+
+const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
+
+async function one(server: string, sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
+  const d = await fx.direct(server);
+  try {
+    return (await d.query<RowDataPacket[]>(sql, params))[0];
+  } finally {
+    await d.end();
+  }
+}
+
+const rowsWithId = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM shardgate.balances WHERE id = ?', [id])).length;
+const runsOf = async (server: string, id: number) =>
+  (await one(server, 'SELECT id FROM shardgate.sg_comp_runs WHERE id = ?', [id])).length;
+const preparedOn = async (server: string) => (await one(server, 'XA RECOVER')).length;
+const compensationEvents = () => events.filter((e) => e.labels.alertname === 'ShardgateCompensation');
+
+interface Record_ {
+  id: string;
+  state: string;
+  compensate: string[];
+  announced: boolean;
+}
+async function compensations(adminPort: number): Promise<Record_[]> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/transactions`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { compensations: Record_[] }).compensations;
+}
+
+async function metric(adminPort: number, line: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.split(' ')[1]) : 0;
+}
+
+/** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
+async function failingTransfer(c: mysql.Connection, id: number, balance = 666): Promise<unknown> {
+  await c.query('BEGIN');
+  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id + 1, userOn1, balance]);
+  return c.query('COMMIT').then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
+
+beforeAll(async () => {
+  webhook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      events.push(...(JSON.parse(body) as typeof events));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
+  const hookPort = (webhook.address() as { port: number }).port;
+  fx = await startMysqlProxyFixture({
+    shards: 2,
+    replicas: 0,
+    admin: true,
+    overrides: {
+      admin: { token: TOKEN },
+      // Recovery of the in-process proxy runs once at start; the tests call its passes.
+      transactions: { recoveryIntervalMs: 3_600_000, recoveryMinAgeMs: 300 },
+      observability: { alerts: { webhookUrl: `http://127.0.0.1:${hookPort}/alerts`, rules: [] } },
+      dataTypes: {
+        user_balance: { crossShard: 'compensate', compensations: { balances: { insert: UNDO_INSERT } } },
+      },
+    },
+  });
+  s0 = fx.cluster.shards[0]!.primary.name;
+  s1 = fx.cluster.shards[1]!.primary.name;
+  const firstUser = async (server: string) =>
+    Number((await one(server, 'SELECT min(user_id) AS u FROM shardgate.users'))[0]!.u);
+  userOn0 = await firstUser(s0);
+  userOn1 = await firstUser(s1);
+  for (const server of [s0, s1])
+    await one(server, 'CREATE TABLE shardgate.sg_comp_runs (id bigint NOT NULL) ENGINE=InnoDB');
+}, 180_000);
+
+afterAll(async () => {
+  await fx?.stop();
+  webhook?.close();
+});
+
+describe('compensate mode (MySQL)', () => {
+  it('commits both shards on their own when nothing fails (no XA transaction prepared)', async () => {
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID + 1, userOn1]);
+    await c.query('COMMIT');
+    expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
+    expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
+    expect(await preparedOn(s0)).toBe(0);
+    expect(await preparedOn(s1)).toBe(0);
+    // Both shards hold their commit mark; the record is gone once every shard committed.
+    expect(
+      (await one(s1, "SELECT id FROM shardgate_twopc.compensation_marks WHERE kind = 'commit'")).length,
+    ).toBe(1);
+    await waitFor(
+      'the record to be deleted',
+      async () => (await compensations(fx.proxy.admin!.port)).length === 0,
+    );
+    // Shard 1 refuses a commit mark once its transaction wrote balance 666 (the failure to come);
+    // with balance 778 its mark (so its COMMIT) takes seconds, then succeeds.
+    await one(
+      s1,
+      `CREATE TRIGGER shardgate_twopc.sg_refuse_666 BEFORE INSERT ON shardgate_twopc.compensation_marks
+       FOR EACH ROW BEGIN
+         IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 666) THEN
+           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'balance 666 refused at commit';
+         END IF;
+       END`,
+    );
+    // After the mark's insert: its key is taken (a fence waits for it) while the COMMIT waits.
+    await one(
+      s1,
+      `CREATE TRIGGER shardgate_twopc.sg_slow_778 AFTER INSERT ON shardgate_twopc.compensation_marks
+       FOR EACH ROW BEGIN
+         IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 778) THEN
+           DO SLEEP(4);
+         END IF;
+       END`,
+    );
+  });
+
+  it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
+    const id = FIRST_ID + 10;
+    const c = await fx.connect();
+    const err = (await failingTransfer(c, id)) as { errno?: number; message?: string } | null;
+    expect(err?.errno).toBe(1213);
+    expect(err?.message).toMatch(/undid what committed/);
+    // The session is usable after the error, outside any transaction.
+    const [after] = await c.query<RowDataPacket[]>('SELECT @@in_transaction AS t');
+    expect(Number(after[0]!.t)).toBe(0);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    expect(await preparedOn(s1)).toBe(0);
+    const admin = fx.proxy.admin!.port;
+    const [record] = await compensations(admin);
+    expect(record).toMatchObject({ state: 'compensated', compensate: [s0], announced: true });
+    expect(await metric(admin, 'shardgate_compensations_total{outcome="compensated"}')).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length >= 1);
+    expect(compensationEvents()).toHaveLength(1);
+    expect(compensationEvents()[0]!.annotations.summary).toContain(record!.id);
+    // Recovery passes find it finished: nothing runs again.
+    await fx.proxy.mysql!.compensationRecovery!.pass();
+    expect(await runsOf(s0, id)).toBe(1);
+    // shardgate txn list shows it; the PostgreSQL side's log (its port is closed here) is named as unreadable.
+    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+    const out = await new Promise<string>((resolve) =>
+      execFile(
+        process.execPath,
+        [main, 'txn', 'list', '--admin-url', `http://127.0.0.1:${admin}`, '--token', TOKEN],
+        (_err, stdout, stderr) => resolve(stdout + stderr),
+      ),
+    );
+    expect(out).toContain(record!.id);
+    expect(out).toMatch(/the postgres compensation log could not be read/);
+  });
+
+  it('autocommit=0 (no BEGIN): the first write is compensated like the others', async () => {
+    const id = FIRST_ID + 60;
+    const c = await fx.connect();
+    await c.query('SET autocommit = 0');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
+    const err = await c.query('COMMIT').then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/undid what committed/);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+  });
+
+  it('fills template values as MariaDB literals that read back the same with or without NO_BACKSLASH_ESCAPES', async () => {
+    const values = ["it's", 'a \\ back\\slash', "end\\'", 'é\\n'];
+    const d = await fx.direct(s0);
+    try {
+      for (const mode of ['', 'NO_BACKSLASH_ESCAPES']) {
+        await d.query(`SET SESSION sql_mode = '${mode}'`);
+        for (const v of values) {
+          const [rows] = await d.query<RowDataPacket[]>(`SELECT ${mysqlLiteral(v)} AS v`);
+          expect(String(rows[0]!.v)).toBe(v);
+        }
+      }
+    } finally {
+      await d.end();
+    }
+  });
+
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
+    const id = FIRST_ID + 50;
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 778)', [id + 1, userOn1]);
+    const commit = c.query('COMMIT').then(
+      () => null,
+      (err: Error) => err,
+    );
+    await waitFor(
+      'shard 1 to be inside its COMMIT',
+      async () =>
+        (await one(s1, "SELECT id FROM information_schema.processlist WHERE state = 'User sleep'")).length >
+        0,
+    );
+    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
+    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
+    const config = structuredClone(fx.config);
+    config.transactions.recoveryMinAgeMs = 0;
+    const other = await startProxy(config, {
+      log: silentLogger(),
+      postgresPort: 0,
+      mysqlPort: 0,
+      adminPort: 0,
+    });
+    try {
+      await other.mysql!.compensationRecovery!.pass();
+      await other.observability?.alerts.flush();
+    } finally {
+      await other.close();
+    }
+    expect(await commit).toBeNull();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    // No 778 row left behind: later commit marks on shard 1 do not wait.
+    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
+  });
+
+  it('SET shardgate.cross_shard = two_phase commits with XA two-phase commit: no commit mark, nothing compensated', async () => {
+    const id = FIRST_ID + 20;
+    const before = compensationEvents().length;
+    const c = await fx.connect();
+    await c.query('SET shardgate.cross_shard = two_phase');
+    // Balance 666 is refused only by shard 1's commit mark, which two-phase commit does not write.
+    expect(await failingTransfer(c, id)).toBeNull();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    expect(compensationEvents()).toHaveLength(before);
+    // Leave no 666 row behind for the crash test's refusal to depend on.
+    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
+  });
+});
+
+describe('compensate mode (MySQL) across a proxy crash and restarts', () => {
+  let proc: StartedProcess | null = null;
+
+  const childConfig = (): ShardgateConfig => ({
+    ...fx.config,
+    transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: 300 },
+  });
+
+  afterAll(async () => {
+    await proc?.stop();
+  });
+
+  it('killed after the first shard committed: the next proxy compensates it once; a later one runs nothing', async () => {
+    const id = FIRST_ID + 30;
+    const eventsBefore = compensationEvents().length;
+    proc = await startShardgateProcess(childConfig(), 60_000, {
+      SHARDGATE_FAILPOINT: 'compensate-after-first-commit',
+    });
+    const { default: mysql2 } = await import('mysql2/promise');
+    const c = await mysql2.createConnection({
+      host: '127.0.0.1',
+      port: proc.mysqlPort!,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+    c.on('error', () => undefined);
+    expect(await failingTransfer(c, id)).toBeTruthy();
+    await waitFor('the proxy to die', async () => proc!.exited() !== null);
+    expect(proc.exited()).toBe('SIGKILL');
+    c.destroy();
+    // Shard 0 committed (its row is there), shard 1 refused.
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s1, id + 1)).toBe(0);
+
+    // Earlier tests' records are compensated too: wait for one more (this transaction's).
+    const compensated = async (port: number) =>
+      (await compensations(port)).filter((r) => r.state === 'compensated' && r.announced).length;
+    const before = await compensated(fx.proxy.admin!.port);
+    proc = await startShardgateProcess(childConfig());
+    const admin = proc.adminPort;
+    await waitFor('recovery to compensate', async () => (await compensated(admin)) > before);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(1);
+    await waitFor('the webhook event', async () => compensationEvents().length > eventsBefore);
+    await proc.stop();
+    proc = null;
+
+    // A proxy on the same state: its recovery passes find everything finished.
+    const again = await startProxy(fx.config, {
+      log: silentLogger(),
+      postgresPort: 0,
+      mysqlPort: 0,
+      adminPort: 0,
+    });
+    try {
+      await again.mysql!.compensationRecovery!.pass();
+      await again.mysql!.compensationRecovery!.pass();
+      await again.observability?.alerts.flush();
+    } finally {
+      await again.close();
+    }
+    expect(await runsOf(s0, id)).toBe(1);
+    expect(await runsOf(s0, FIRST_ID + 10)).toBe(1);
+    await fx.proxy.observability?.alerts.flush();
+    expect(compensationEvents()).toHaveLength(eventsBefore + 1);
+  }, 180_000);
+});
