@@ -7,10 +7,11 @@
 import type { MysqlServerConnection } from '../../backend/mysql-server-connection.js';
 import { ShardgateError } from '../../errors.js';
 import { runBroadcastJoin } from '../../executor/broadcast-join.js';
+import { acquireEvery, joinFetchRoute } from '../../executor/join-fetch.js';
 import type { RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
-import type { JoinPlan, MergeSpec, RouteTarget } from '../../router/plan.js';
+import type { JoinPlan } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import {
   type FetchedColumn,
@@ -141,22 +142,12 @@ async function fetchRows(
   if (planned.length !== 1 || !plan)
     throw new ShardgateError('INTERNAL', { detail: 'a join fetch of several statements' });
   if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
-  let targets: RouteTarget[];
-  let text = sql;
-  let merge: MergeSpec | null = null;
-  if (plan.type === 'single') targets = [plan.target];
-  else if (plan.type === 'scatter' && !plan.write) {
-    targets = plan.targets;
-    text = plan.rewrittenSql ?? sql;
-    merge = plan.merge;
-  } else throw new ShardgateError('INTERNAL', { detail: `a join fetch planned as ${plan.type}` });
-  const settled = await Promise.allSettled(targets.map((t) => cycle.bindingFor(t)));
-  const bindings = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const b of bindings) cycle.releaseIfFree(b);
-    throw (failed as PromiseRejectedResult).reason;
-  }
+  const { targets, text, merge } = joinFetchRoute(plan, sql);
+  const bindings = await acquireEvery(
+    targets,
+    (t) => cycle.bindingFor(t),
+    (b) => cycle.releaseIfFree(b),
+  );
   const collations = cycle.services.server.columnCollations;
   let results: CollectedResponse[];
   let table: TableColumn[] | null = null;

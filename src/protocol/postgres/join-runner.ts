@@ -6,11 +6,12 @@
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { runBroadcastJoin } from '../../executor/broadcast-join.js';
+import { acquireEvery, joinFetchRoute } from '../../executor/join-fetch.js';
 import type { RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
-import type { JoinPlan, MergeSpec, RouteTarget } from '../../router/plan.js';
+import type { JoinPlan } from '../../router/plan.js';
 import { decodeBindParams } from '../../sql/bind-params.js';
 import { inlineParams } from '../../sql/insert-rows.js';
 import { pgBroadcastSql } from '../../sql/pg-broadcast-sql.js';
@@ -141,22 +142,12 @@ export async function fetchRows(
       table: plan.table,
       detail: 'inside a statement whose rows shardgate gathers itself (COPY (query) TO STDOUT)',
     });
-  let targets: RouteTarget[];
-  let text = sql;
-  let merge: MergeSpec | null = null;
-  if (plan.type === 'single') targets = [plan.target];
-  else if (plan.type === 'scatter' && !plan.write) {
-    targets = plan.targets;
-    text = plan.rewrittenSql ?? sql;
-    merge = plan.merge;
-  } else throw new ShardgateError('INTERNAL', { detail: `a join fetch planned as ${plan.type}` });
-  const settled = await Promise.allSettled(targets.map((t) => cycle.bindingFor(t)));
-  const bindings = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const b of bindings) cycle.afterUnit(b);
-    throw (failed as PromiseRejectedResult).reason;
-  }
+  const { targets, text, merge } = joinFetchRoute(plan, sql);
+  const bindings = await acquireEvery(
+    targets,
+    (t) => cycle.bindingFor(t),
+    (b) => cycle.afterUnit(b),
+  );
   let results: CollectedResult[];
   try {
     results = await Promise.all(
