@@ -328,7 +328,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       : (processId, secretKey) =>
           void clusterView.forwardCancel(processId, secretKey).then(
             (failed) => {
-              if (failed.length > 0) log.warn({ failed }, 'cancel not delivered to every other instance');
+              if (failed === null) log.debug({ processId }, 'cancel dropped: forwarding rate exceeded');
+              else if (failed.length > 0)
+                log.warn({ failed }, 'cancel not delivered to every other instance');
             },
             (err: Error) => log.warn({ err: err.message }, 'cancel not forwarded to the other instances'),
           ),

@@ -177,6 +177,7 @@ export function registerMonitoringRoutes(
           `/api/hotkeys/summary?${q}`,
           () => tracker.hotKeys.tableSummaries(per, shard),
           parseTableSummaries,
+          true,
         );
         return {
           json: {

@@ -3,12 +3,21 @@
 // asked over HTTP (control/peer-fetch.ts: short timeout, bounded reply), all at once, and a member
 // that does not answer, or answers nonsense, is reported unreachable with the reason. The other
 // worker processes of this instance (`workers > 1`) are asked the same paths over IPC
-// (WorkerPeers, cli/worker-view.ts), so worker 0's view covers every worker.
+// (WorkerPeers, cli/worker-view.ts), so worker 0's view covers every worker. Concurrent reads of
+// one path share one round of fetches, and forwarded cancels are rate-limited (peer-load.ts); the
+// admin token goes only with the routes that need it.
 import type { ControlPlane, MemberInfo } from '../control/control-plane.js';
 import { type PeerReply, peerRequest } from '../control/peer-fetch.js';
 import type { HotKeyTracker, TableSummary } from '../observability/hot-keys.js';
 import { SHARDGATE_VERSION } from '../version.js';
 import { HttpError } from './http.js';
+import { CancelBudget, Coalescer } from './peer-load.js';
+
+/** How long a round of peer answers is shared with the requests that come after it. */
+const SHARED_FOR_MS = 1000;
+/** Forwarded cancels per second (and burst) of one process; those past it are dropped. */
+const CANCELS_PER_SECOND = 20;
+const CANCEL_BURST = 50;
 
 /** GET /api/instance: one member about itself. */
 export interface InstanceSnapshot {
@@ -38,22 +47,34 @@ export interface ClusterViewOptions {
   /** The deployment's admin token (the same on every instance), for peer routes that need it. */
   token: string | undefined;
   timeoutMs?: number;
+  /** The clock of the shared answers and the cancel budget (tests). */
+  now?: () => number;
 }
 
 export class ClusterView {
-  constructor(private readonly o: ClusterViewOptions) {}
+  private readonly shared: Coalescer<Array<MemberReply<unknown>>>;
+  private readonly cancels: CancelBudget;
+
+  constructor(private readonly o: ClusterViewOptions) {
+    this.shared = new Coalescer(SHARED_FOR_MS, o.now);
+    this.cancels = new CancelBudget(CANCELS_PER_SECOND, CANCEL_BURST, o.now);
+  }
 
   get selfId(): string {
     return this.o.selfId;
   }
 
-  /** Every live member: this one answered by `local`, the others by GET `path` and `parse`. */
+  /**
+   * Every live member: this one answered by `local`, the others by GET `path` and `parse`
+   * (`withToken` for a route that needs the admin token).
+   */
   gather<T>(
     path: string,
     local: () => T | Promise<T>,
     parse: (json: unknown) => T | null,
+    withToken = false,
   ): Promise<Array<MemberReply<T>>> {
-    return this.each(local, path, (r) => {
+    return this.each(local, path, withToken, (r) => {
       if (!r.ok) return r;
       let json: unknown;
       try {
@@ -68,12 +89,25 @@ export class ClusterView {
 
   /** Every live member's exposition text (this one's from `local`). */
   metricsTexts(local: () => Promise<string>): Promise<Array<MemberReply<string>>> {
-    return this.each(local, '/metrics', (r) => (r.ok ? { ok: true, value: r.text } : r));
+    return this.each(local, '/metrics', false, (r) => (r.ok ? { ok: true, value: r.text } : r));
   }
 
-  private async each<T>(
+  /** One round of fetches per path at a time, its answer shared for SHARED_FOR_MS. */
+  private each<T>(
     local: () => T | Promise<T>,
     path: string,
+    withToken: boolean,
+    read: (r: PeerReply) => { ok: true; value: T } | { ok: false; error: string },
+  ): Promise<Array<MemberReply<T>>> {
+    return this.shared.get(path, () => this.ask(local, path, withToken, read)) as Promise<
+      Array<MemberReply<T>>
+    >;
+  }
+
+  private async ask<T>(
+    local: () => T | Promise<T>,
+    path: string,
+    withToken: boolean,
     read: (r: PeerReply) => { ok: true; value: T } | { ok: false; error: string },
   ): Promise<Array<MemberReply<T>>> {
     let members: MemberInfo[];
@@ -100,7 +134,7 @@ export class ClusterView {
           return { member, ...read(await workers.ask(member.id, path)) };
         if (!member.admin)
           return { member, ok: false, error: 'no admin address (a worker of another instance)' };
-        return { member, ...read(await peerRequest(member.admin, path, this.peerOptions())) };
+        return { member, ...read(await peerRequest(member.admin, path, this.peerOptions(withToken))) };
       }),
     );
   }
@@ -109,17 +143,19 @@ export class ClusterView {
    * Hands a cancel this process does not hold to every other member with an admin address; the
    * one holding the session (matching secret key) cancels it, the others ignore it. Nothing
    * answers the client, as with the protocol's own CancelRequest; the members that could not be
-   * reached are returned for the log.
+   * reached are returned for the log; null when the cancel budget is spent (it is dropped: a
+   * CancelRequest needs no login, so a flood of them must not become N-1 times as many POSTs).
    */
   async forwardCancel(
     processId: number,
     secretKey: number,
-  ): Promise<Array<{ member: string; error: string }>> {
+  ): Promise<Array<{ member: string; error: string }> | null> {
+    if (!this.cancels.take()) return null;
     const members = (await this.o.control.members()).filter((m) => m.id !== this.o.selfId && m.admin);
     const replies = await Promise.all(
       members.map((m) =>
         peerRequest(m.admin!, '/api/cluster/cancel', {
-          ...this.peerOptions(),
+          ...this.peerOptions(true),
           method: 'POST',
           body: { processId, secretKey },
         }),
@@ -129,8 +165,12 @@ export class ClusterView {
     return replies.flatMap((r, i) => (r.ok ? [] : [{ member: members[i]!.id, error: r.error }]));
   }
 
-  private peerOptions() {
-    return { token: this.o.token, ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}) };
+  /** The token is sent only to routes that need it (an open route is no reason to hand it out). */
+  private peerOptions(withToken: boolean) {
+    return {
+      ...(withToken ? { token: this.o.token } : {}),
+      ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}),
+    };
   }
 }
 

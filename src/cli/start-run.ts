@@ -47,7 +47,9 @@ export async function runProxy(
         }),
       );
     }
-    // Cancel requests may land on any worker: relay them to the owner by its index.
+    // Cancel requests may land on any worker: relay them to the owner by its index. Worker bits
+    // this instance has no worker for name a worker of a larger instance: the sender gets the
+    // cancel back as its own, holds no such session and forwards it to the other instances.
     for (const worker of forks.values()) {
       worker.on(
         'message',
@@ -59,7 +61,10 @@ export async function runProxy(
           fromPeer?: boolean;
         }) => {
           if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
-            forks.get(msg.worker)?.send(msg);
+            const owner = forks.get(msg.worker) ?? (msg.fromPeer ? undefined : worker);
+            if (owner) owner.send(msg);
+            else
+              log.debug({ worker: msg.worker }, 'forwarded cancel names no worker of this instance: dropped');
           }
           routeViewMessages(forks, msg);
         },

@@ -1,6 +1,7 @@
 // One view for operators across two shardgate instances on one etcd (docs/control-plane.md, "One
 // view"): /api/cluster and /metrics?scope=cluster of A show B's traffic, /api/hotkeys?scope=cluster
-// merges both instances' hot keys, a CancelRequest sent to A cancels a pg_sleep running through B,
+// merges both instances' hot keys, a CancelRequest sent to A cancels a pg_sleep running through B
+// (also when A holds a session of the same process id with another key),
 // and members that refuse, hang or answer garbage are reported unreachable without hanging A.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +67,20 @@ function sendCancel(port: number, processId: number, secretKey: number): Promise
     s.on('error', reject);
   });
 }
+
+/** Until the statement is on B's server (a cancel before that finds nothing to cancel). */
+const sleepRunning = () =>
+  waitFor('pg_sleep running', async () => {
+    const d = await fx.direct('s0-primary');
+    try {
+      const r = await d.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'",
+      );
+      return r.rows[0].n === 1;
+    } finally {
+      await d.end();
+    }
+  });
 
 const startInstance = (id: string) =>
   startProxy(fx.config, {
@@ -155,22 +170,39 @@ describe('one view for operators across instances', () => {
       (err: { code?: string }) => err.code,
     );
     // The statement must be on B's server before the cancel can find it.
-    await waitFor('pg_sleep running', async () => {
-      const d = await fx.direct('s0-primary');
-      try {
-        const r = await d.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'",
-        );
-        return r.rows[0].n === 1;
-      } finally {
-        await d.end();
-      }
-    });
+    await sleepRunning();
     await sendCancel(a.postgres.port, processID, secretKey);
     expect(await sleeping).toBe('57014');
     // The session survives its cancelled statement.
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await c.end();
+  }, 30_000);
+
+  it('a cancel for B session reaches B even when A has a session of the same process id', async () => {
+    const c = await clientOf(b);
+    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+    // A session of A under B's process id with another key, as two instances may issue one pid.
+    let aCancelled = false;
+    expect(
+      a.cancel.registerAs(processID, secretKey ^ 1, {
+        cancel: () => {
+          aCancelled = true;
+        },
+      }),
+    ).toBe(true);
+    try {
+      const sleeping = c.query('SELECT pg_sleep(60)').then(
+        () => 'finished',
+        (err: { code?: string }) => err.code,
+      );
+      await sleepRunning();
+      await sendCancel(a.postgres.port, processID, secretKey);
+      expect(await sleeping).toBe('57014');
+      expect(aCancelled).toBe(false);
+    } finally {
+      a.cancel.unregister(processID);
+      await c.end();
+    }
   }, 30_000);
 
   it('a cancel with a wrong secret key, sent to A, leaves B session alone', async () => {
@@ -210,7 +242,9 @@ describe('one view for operators across instances', () => {
       await fake('E-garbage', `http://127.0.0.1:${ports[1]}`);
       await fake('F-huge', `http://127.0.0.1:${ports[2]}`);
       await fake('G-worker', null);
-      const members = await clusterOf(a);
+      // A's answers are shared for a second (peer-load.ts): wait for one that lists the new members.
+      let members: ClusterMember[] = [];
+      await waitFor('the new members listed', async () => (members = await clusterOf(a)).length === 7);
       expect(members.map((m) => [m.id, m.reachable])).toEqual([
         ['A', true],
         ['B', true],
@@ -224,7 +258,10 @@ describe('one view for operators across instances', () => {
       expect(byId.get('D-hangs')).toMatch(/no reply within/);
       expect(byId.get('E-garbage')).toMatch(/not JSON/);
       expect(byId.get('F-huge')).toMatch(/larger than/);
-      const metrics = await (await get(a, '/metrics?scope=cluster')).text();
+      let metrics = '';
+      await waitFor('the new members scraped', async () =>
+        (metrics = await (await get(a, '/metrics?scope=cluster')).text()).includes('instance="D-hangs"'),
+      );
       expect(metrics).toContain('shardgate_cluster_member_up{instance="D-hangs"} 0');
       expect(metrics).toContain('shardgate_cluster_member_up{instance="B"} 1');
     } finally {

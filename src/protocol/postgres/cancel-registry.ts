@@ -4,7 +4,10 @@
 // session, so a cancel arriving at another worker is relayed to the right one. A cancel the owning
 // worker does not hold may belong to another instance of the deployment: it is handed to
 // `forward` (every other member is asked; the one with the matching key cancels). A cancel that
-// came from another instance is never forwarded again, so none travels in a loop.
+// came from another instance is never forwarded again, so none travels in a loop. Every process
+// counts its process ids from a random start, so instances seldom issue the same ones; when they
+// do, a local session whose secret key does not match is no reason to stop: the cancel goes on
+// to the other instances like one no session here holds.
 import { randomInt } from 'node:crypto';
 import type { CancelRegistry, CancelTarget } from './services.js';
 
@@ -13,7 +16,8 @@ const LOCAL_BITS = 31 - WORKER_BITS;
 
 export class LocalCancelRegistry implements CancelRegistry {
   private readonly sessions = new Map<number, { secretKey: number; target: CancelTarget }>();
-  private next = 1;
+  /** Random, so two instances (each counting from here) seldom issue the same process ids. */
+  private next = randomInt(1, 1 << LOCAL_BITS);
 
   constructor(
     private readonly workerIndex = 0,
@@ -79,14 +83,15 @@ export class LocalCancelRegistry implements CancelRegistry {
   }
 
   /**
-   * In the worker the key names: cancels the session when the key matches (a wrong key is ignored,
-   * as PostgreSQL does); a key no session here holds goes to the other instances unless it came
-   * from one.
+   * In the worker the key names: cancels the session when the key matches; any other key (no
+   * session, or a session of this process id with another secret key) may be another instance's
+   * session, so it goes to the other instances unless it came from one (there a wrong key is
+   * ignored, as PostgreSQL does).
    */
   cancelOwned(processId: number, secretKey: number, fromPeer: boolean): void {
     const entry = this.sessions.get(processId);
-    if (entry) {
-      if (entry.secretKey === secretKey) entry.target.cancel();
+    if (entry?.secretKey === secretKey) {
+      entry.target.cancel();
       return;
     }
     if (!fromPeer && processId > 0 && secretKey > 0) this.forward?.(processId, secretKey);
