@@ -290,6 +290,32 @@ describe('compensate mode', () => {
   });
 });
 
+describe('compensate mode recovery with many finished records', () => {
+  it('finds a stuck record however many finished ones are newer', async () => {
+    const stuck = 'sgcomp_stuck_1';
+    const participants = JSON.stringify([{ server: s0, shard: fx.cluster.shards[0]!.name, statements: [] }]);
+    const d = await fx.direct(s0);
+    try {
+      await d.query(
+        `INSERT INTO shardgate.compensations (id, state, participants, created_at)
+         VALUES ($1, 'committing', $2::jsonb, now() - interval '1 hour')`,
+        [stuck, participants],
+      );
+      await d.query(
+        `INSERT INTO shardgate.compensations (id, state, participants, announced_at)
+         SELECT 'sgcomp_done_' || n, 'compensated', '[]'::jsonb, now() FROM generate_series(1, 1001) n`,
+      );
+      await fx.proxy.compensationRecovery!.pass();
+      // No commit mark on its one shard: nothing had committed.
+      const state = await d.query('SELECT state FROM shardgate.compensations WHERE id = $1', [stuck]);
+      expect(state.rows[0]?.state).toBe('aborted');
+    } finally {
+      await d.query("DELETE FROM shardgate.compensations WHERE id LIKE 'sgcomp_done_%' OR id = $1", [stuck]);
+      await d.end();
+    }
+  });
+});
+
 describe('compensate mode across a proxy crash and restarts', () => {
   let proc: StartedProcess | null = null;
 
