@@ -50,11 +50,15 @@ const NON_WRITING_KINDS = new Set(['read', 'transaction', 'session', 'empty', 's
 
 /** Does any statement change data (or might: DDL, utilities, unknown text, write functions)? */
 export function writesData(statements: readonly PlannedStatement[]): boolean {
-  for (const s of statements) {
-    if (s.plan.type === 'single' && s.plan.write) return true;
-    if (!NON_WRITING_KINDS.has(s.facts.kind)) return true;
-  }
-  return false;
+  return statements.some(mayWriteData);
+}
+
+/** One statement of writesData (compensate mode asks it of each statement). */
+export function mayWriteData(s: {
+  facts: { kind: string };
+  plan: { type: string; write?: boolean };
+}): boolean {
+  return (s.plan.type === 'single' && s.plan.write === true) || !NON_WRITING_KINDS.has(s.facts.kind);
 }
 
 export function commitsTransaction(statements: readonly PlannedStatement[]): boolean {

@@ -90,8 +90,17 @@ export interface CompensationStore {
   get(id: string): Promise<CompensationRecord | null>;
   /** Records, newest first (at most `limit`). */
   list(limit: number): Promise<CompensationRecord[]>;
-  /** Deletes marks older than `olderThanSeconds` that no open record needs. */
-  dropOldMarks(olderThanSeconds: number, open: readonly string[]): Promise<void>;
+  /** Every record recovery still has work on (open, or finished and not yet announced). */
+  unfinished(): Promise<CompensationRecord[]>;
+  /**
+   * Deletes marks older than `marksOlderThanSeconds` that no open record needs, and announced
+   * finished records older than `recordsOlderThanSeconds` (at most once per ten minutes).
+   */
+  sweep(
+    marksOlderThanSeconds: number,
+    recordsOlderThanSeconds: number,
+    open: readonly string[],
+  ): Promise<void>;
 }
 
 export type CompensateOutcome =
@@ -110,6 +119,8 @@ export const COMPENSATION_ID_PREFIX = 'sgcomp_';
 
 /** Marks stay this long after their transaction (the log no longer needs them). */
 const MARK_RETENTION_SECONDS = 3600;
+/** Finished, announced records stay this long in the log (and /api/transactions). */
+const RECORD_RETENTION_SECONDS = 30 * 24 * 3600;
 
 export class CompensatingCoordinator {
   /** Transactions this process is committing or compensating: recovery leaves them alone. */
@@ -320,7 +331,8 @@ export class CompensationRecovery {
 
   private async runPass(): Promise<void> {
     const { store, inFlight } = this.coordinator;
-    const records = await store.list(1000);
+    // Only what still needs work, however many finished records are newer (never a newest-N cut).
+    const records = await store.unfinished();
     const minAge = this.options.minAgeMs / 1000;
     for (const r of records) {
       if (inFlight.has(r.id)) continue;
@@ -335,7 +347,7 @@ export class CompensationRecovery {
     const open = records
       .filter((r) => r.state === 'committing' || r.state === 'compensating')
       .map((r) => r.id);
-    await store.dropOldMarks(MARK_RETENTION_SECONDS, open);
+    await store.sweep(MARK_RETENTION_SECONDS, RECORD_RETENTION_SECONDS, open);
   }
 
   /** Its coordinator is gone: the commit marks say which shards committed. */

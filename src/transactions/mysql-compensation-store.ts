@@ -155,6 +155,12 @@ export class MysqlCompensationStore implements CompensationStore {
     return this.select(`ORDER BY created_at DESC LIMIT ${Math.max(1, Math.floor(limit))}`);
   }
 
+  unfinished(): Promise<CompensationRecord[]> {
+    return this.select(
+      "WHERE state IN ('committing', 'compensating') OR announced_at IS NULL ORDER BY created_at",
+    );
+  }
+
   private async select(tail: string): Promise<CompensationRecord[]> {
     const r = await this.on(
       this.logServer(),
@@ -178,10 +184,19 @@ export class MysqlCompensationStore implements CompensationStore {
     });
   }
 
-  async dropOldMarks(olderThanSeconds: number, open: readonly string[]): Promise<void> {
+  async sweep(
+    olderThanSeconds: number,
+    recordsOlderThanSeconds: number,
+    open: readonly string[],
+  ): Promise<void> {
     if (Date.now() - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = Date.now();
     const keep = open.length > 0 ? ` AND id NOT IN (${open.map(mysqlText).join(', ')})` : '';
+    await this.on(
+      this.logServer(),
+      `DELETE FROM ${LOG} WHERE state NOT IN ('committing', 'compensating') AND announced_at IS NOT NULL
+         AND created_at < NOW(3) - INTERVAL ${Math.floor(recordsOlderThanSeconds)} SECOND; COMMIT`,
+    ).catch(() => undefined);
     await Promise.allSettled(
       this.topology
         .shardList()

@@ -151,6 +151,12 @@ export class PgCompensationStore implements CompensationStore {
     return this.select(`ORDER BY created_at DESC LIMIT ${Math.max(1, Math.floor(limit))}`);
   }
 
+  unfinished(): Promise<CompensationRecord[]> {
+    return this.select(
+      "WHERE state IN ('committing', 'compensating') OR announced_at IS NULL ORDER BY created_at",
+    );
+  }
+
   private async select(tail: string): Promise<CompensationRecord[]> {
     const r = await this.onLog(
       `SELECT id, state, participants::text, compensate, detail,
@@ -170,10 +176,18 @@ export class PgCompensationStore implements CompensationStore {
     }));
   }
 
-  async dropOldMarks(olderThanSeconds: number, open: readonly string[]): Promise<void> {
+  async sweep(
+    olderThanSeconds: number,
+    recordsOlderThanSeconds: number,
+    open: readonly string[],
+  ): Promise<void> {
     if (Date.now() - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = Date.now();
     const keep = open.length > 0 ? ` AND id NOT IN (${open.map(sqlText).join(', ')})` : '';
+    await this.onLog(
+      `DELETE FROM ${LOG} WHERE state NOT IN ('committing', 'compensating') AND announced_at IS NOT NULL
+         AND created_at < now() - interval '${Math.floor(recordsOlderThanSeconds)} seconds'`,
+    ).catch(() => undefined);
     await Promise.allSettled(
       this.topology
         .shardList()

@@ -114,8 +114,15 @@ beforeAll(async () => {
     Number((await one(server, 'SELECT min(user_id) AS u FROM shardgate.users'))[0]!.u);
   userOn0 = await firstUser(s0);
   userOn1 = await firstUser(s1);
-  for (const server of [s0, s1])
+  for (const server of [s0, s1]) {
     await one(server, 'CREATE TABLE shardgate.sg_comp_runs (id bigint NOT NULL) ENGINE=InnoDB');
+    // A write the router has no compensation for (CALL): the transaction must use two-phase commit.
+    await one(server, 'CREATE TABLE shardgate.sg_side (id bigint NOT NULL) ENGINE=InnoDB');
+    await one(
+      server,
+      'CREATE PROCEDURE shardgate.sg_side_add(v bigint) INSERT INTO shardgate.sg_side (id) VALUES (v)',
+    );
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -271,6 +278,50 @@ describe('compensate mode (MySQL)', () => {
     expect(await runsOf(s0, id)).toBe(0);
     // No 778 row left behind: later commit marks on shard 1 do not wait.
     await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
+  });
+
+  it("a failed INSERT leaves no compensation: the compensation spares another transaction's row", async () => {
+    const id = FIRST_ID + 70;
+    const c = await fx.connect();
+    // Another transaction's row: the duplicate INSERT below fails and must not be compensated.
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 5)', [id, userOn0]);
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id + 1, userOn0]);
+    await expect(
+      c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]),
+    ).rejects.toMatchObject({ errno: 1062 });
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 2, userOn1]);
+    const err = (await c.query('COMMIT').then(
+      () => null,
+      (e: unknown) => e,
+    )) as { message?: string } | null;
+    await c.end();
+    expect(err?.message).toMatch(/undid what committed/);
+    expect(await rowsWithId(s0, id + 1)).toBe(0);
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    expect(await runsOf(s0, id + 1)).toBe(1);
+  });
+
+  it('a write without a compensation (CALL) makes the transaction commit with XA two-phase commit', async () => {
+    const id = FIRST_ID + 80;
+    const c = await fx.connect();
+    await c.query('BEGIN');
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
+    await c.query('CALL sg_side_add(?)', [id]);
+    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
+    // Balance 666 is refused only by shard 1's commit mark, which two-phase commit does not write.
+    expect(
+      await c.query('COMMIT').then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    ).toBeNull();
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await runsOf(s0, id)).toBe(0);
+    // Leave no 666 row behind for the crash test's refusal to depend on.
+    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
+    await c.end();
   });
 
   it('SET shardgate.cross_shard = two_phase commits with XA two-phase commit: no commit mark, nothing compensated', async () => {

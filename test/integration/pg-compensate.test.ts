@@ -116,6 +116,11 @@ beforeAll(async () => {
         IF NEW.balance = 778 THEN PERFORM pg_sleep(4); END IF;
         RETURN NULL;
       END $$`);
+    // A write the router has no compensation for (CALL): the transaction must use two-phase commit.
+    await d.query('CREATE TABLE sg_side (id bigint NOT NULL)');
+    await d.query(
+      'CREATE PROCEDURE sg_side_add(v bigint) LANGUAGE sql AS $$ INSERT INTO sg_side (id) VALUES (v) $$',
+    );
     await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER INSERT ON balances
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
     await d.end();
@@ -227,6 +232,50 @@ describe('compensate mode', () => {
     expect(await runsOf(s0, id)).toBe(0);
   });
 
+  it("a write undone by ROLLBACK TO leaves no compensation: another transaction's row stays (two-phase commit)", async () => {
+    const id = FIRST_ID + 70;
+    const c = await fx.client();
+    // Another transaction's row: the failed INSERT below must not be compensated by deleting it.
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 5)', [id, userOn0]);
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id + 1, userOn0]);
+    await c.query('SAVEPOINT s');
+    await expect(
+      c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]),
+    ).rejects.toMatchObject({ code: '23505' });
+    await c.query('ROLLBACK TO s');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 2, userOn1]);
+    const err = await c.query('COMMIT').then(
+      () => null,
+      (e: unknown) => e as { message?: string },
+    );
+    await c.end();
+    expect(err?.message).toMatch(/rolled back on every shard/);
+    expect(await rowsWithId(s0, id)).toBe(1);
+    expect(await rowsWithId(s0, id + 1)).toBe(0);
+    expect(await runsOf(s0, id)).toBe(0);
+  });
+
+  it('a write without a compensation (CALL) makes the transaction commit with two-phase commit', async () => {
+    const id = FIRST_ID + 80;
+    const c = await fx.client();
+    await c.query('BEGIN');
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
+    await c.query('CALL sg_side_add($1)', [id]);
+    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 1, userOn1]);
+    const err = await c.query('COMMIT').then(
+      () => null,
+      (e: unknown) => e as { message?: string },
+    );
+    await c.end();
+    // Not "undid what committed" while the CALL's row stays: nothing committed anywhere.
+    expect(err?.message).toMatch(/rolled back on every shard/);
+    expect(await rowsWithId(s0, id)).toBe(0);
+    const side = async (server: string) =>
+      (await one(server, 'SELECT id FROM sg_side WHERE id = $1', [id])).length;
+    expect((await side(s0)) + (await side(s1))).toBe(0);
+  });
+
   it('SET shardgate.cross_shard = two_phase commits with two-phase commit: nothing commits anywhere', async () => {
     const id = FIRST_ID + 20;
     const before = compensationEvents().length;
@@ -238,6 +287,32 @@ describe('compensate mode', () => {
     expect(await rowsWithId(s0, id)).toBe(0);
     expect(await runsOf(s0, id)).toBe(0);
     expect(compensationEvents()).toHaveLength(before);
+  });
+});
+
+describe('compensate mode recovery with many finished records', () => {
+  it('finds a stuck record however many finished ones are newer', async () => {
+    const stuck = 'sgcomp_stuck_1';
+    const participants = JSON.stringify([{ server: s0, shard: fx.cluster.shards[0]!.name, statements: [] }]);
+    const d = await fx.direct(s0);
+    try {
+      await d.query(
+        `INSERT INTO shardgate.compensations (id, state, participants, created_at)
+         VALUES ($1, 'committing', $2::jsonb, now() - interval '1 hour')`,
+        [stuck, participants],
+      );
+      await d.query(
+        `INSERT INTO shardgate.compensations (id, state, participants, announced_at)
+         SELECT 'sgcomp_done_' || n, 'compensated', '[]'::jsonb, now() FROM generate_series(1, 1001) n`,
+      );
+      await fx.proxy.compensationRecovery!.pass();
+      // No commit mark on its one shard: nothing had committed.
+      const state = await d.query('SELECT state FROM shardgate.compensations WHERE id = $1', [stuck]);
+      expect(state.rows[0]?.state).toBe('aborted');
+    } finally {
+      await d.query("DELETE FROM shardgate.compensations WHERE id LIKE 'sgcomp_done_%' OR id = $1", [stuck]);
+      await d.end();
+    }
   });
 });
 

@@ -321,7 +321,7 @@ export class CommandCycle implements GateParticipant {
       // Held by a cutover: plan again against the topology that is current after it.
       if (await this.admitWrites(writeShards(multi.plan))) return this.query(packet);
       // A write on several shards has no one server to compensate on: two-phase commit then.
-      if (nextInTransaction(this.state)) this.compensations.note(statements);
+      if (nextInTransaction(this.state)) this.compensations.planned(statements);
       await this.recoveringFromLoss(statements, () => runScatter(this, packet, multi, null));
       return;
     }
@@ -531,6 +531,8 @@ export class CommandCycle implements GateParticipant {
     const got = this.bindingFor(target);
     const binding = got instanceof Promise ? await got : got;
     let outcome: RelayOutcome | null = null;
+    /** The server this transaction's write runs on: its compensations are kept once it ran. */
+    let writer: string | null = null;
     const state = this.state;
     try {
       const syncing = binding.sync(state, this.cross?.vars ?? null);
@@ -541,9 +543,12 @@ export class CommandCycle implements GateParticipant {
         await joinAcrossShards(this, binding);
       // autocommit=0: the first write of a transaction counts as one (a commit must not treat its server as a reader).
       if (nextInTransaction(state)) {
-        if (target.role === 'primary' && writesData(statements)) this.wroteOn.add(binding.serverName);
+        if (target.role === 'primary' && writesData(statements)) {
+          this.wroteOn.add(binding.serverName);
+          writer = binding.serverName;
+        }
         this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
-        this.compensations.note(statements);
+        this.compensations.planned(statements);
       }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
@@ -564,6 +569,8 @@ export class CommandCycle implements GateParticipant {
         throw this.lossBeforeReply(binding, statements) ?? err;
       throw err;
     } finally {
+      // Before afterCommand, which clears them when the transaction ended (compensation-notes.ts).
+      if (writer !== null) this.compensations.applied(writer, statements, outcome !== null && !outcome.error);
       if (outcome) this.afterCommand(binding, statements, outcome);
       else this.releaseIfFree(binding);
       // A participant's transaction ended under it (a deadlock): it ends on every shard.

@@ -290,7 +290,7 @@ export class QueryCycle implements GateParticipant {
     }
     if (this.state.txStatus !== 'I' || this.state.deferredBegin || statements.length > 1) {
       this.crossShardRefusedBy ??= refusalIn(statements, this.services.topology.view().dataTypes);
-      this.compensations.note(statements);
+      this.compensations.planned(statements);
     }
     try {
       this.services.resultCache?.beforeUnit(this.state, statements);
@@ -663,6 +663,9 @@ export class QueryCycle implements GateParticipant {
       outcome = (await binding.run(unit, statements)) ? 'ok' : 'error';
     } finally {
       this.running = null;
+      // Kept only once run, on the server that ran it (compensation-notes.ts says why).
+      if (target.role === 'primary' && writesData(statements))
+        this.compensations.applied(binding.serverName, statements, outcome === 'ok');
       // A failed statement in a transaction spanning shards fails it everywhere (until ROLLBACK).
       if (state.txStatus === 'E' && this.bindings.size > 1 && participants(this).length > 1)
         state.proxyAborted = true;
