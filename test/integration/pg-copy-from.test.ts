@@ -2,13 +2,14 @@
 // through psql as users send it: rows split by shard key land on the shard that key maps to,
 // a reference table's rows on every shard, `COPY n` counts them all; a row without its key,
 // malformed input, a refusal by one shard or CopyFail leaves nothing copied anywhere.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgToolPath } from '../../src/local/pg-binaries.js';
 import { startReferenceDatabase } from '../support/pg-reference-db.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 const run = promisify(execFile);
 let fx: ProxyFixture;
@@ -180,6 +181,36 @@ describe('what cannot be copied leaves nothing copied, with a coded error', () =
     );
     expect(err).toMatchObject({ code: '0A000' });
     expect(err?.message).toMatch(/binary/);
+  });
+
+  it('a client that goes away mid-COPY: nothing copied, every connection back in its pool', async () => {
+    const pools = () => fx.proxy.topology.allServers().flatMap((s) => s.pools.all());
+    const active = () => pools().reduce((n, p) => n + p.stats().active, 0);
+    const opened = () => pools().reduce((n, p) => n + p.stats().total, 0);
+    const sessions = () => fx.proxy.postgres.listener.sessions.size;
+    await waitFor('idle pools', () => active() === 0, 10_000);
+    const sessionsBefore = sessions();
+    const bin = await pgToolPath('psql');
+    const child = spawn(bin, ['-X', '-c', 'COPY users (id, user_id, name) FROM STDIN', fx.url()], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    const ids = Array.from({ length: 200 }, (_, i) => 700_000 + i);
+    child.stdin.write(ids.map((id) => `${id}\t${id % 97}\tgone\n`).join(''));
+    // The COPY runs on every shard (one connection each), the client's rows on their way.
+    await waitFor('the COPY on every shard', () => active() === fx.cluster.shards.length, 10_000);
+    const openedDuring = opened();
+    child.kill('SIGKILL');
+    await exited;
+    // Given back after the COPY ended on each shard, not dropped mid-COPY under a runner still reading.
+    await waitFor(
+      'connections back in their pools',
+      () => active() === 0 && opened() === openedDuring,
+      10_000,
+    );
+    await waitFor('the session gone', () => sessions() === sessionsBefore, 10_000);
+    expect((await perShard('SELECT id FROM users WHERE id >= 700000 AND id < 700200')).flat()).toEqual([]);
+    expect(await psql('COPY users (id, user_id, name) FROM STDIN', '700001\t3\tafter\n')).toBe('COPY 1');
   });
 
   it('inside a transaction follows the cross-shard rule (refused, the transaction goes on)', async () => {
