@@ -233,6 +233,9 @@ describe('COPY (query) TO STDOUT over several shards writes the merged query', (
     'COPY (SELECT user_id, count(*), avg(amount) FROM payments GROUP BY user_id ORDER BY user_id) TO STDOUT (FORMAT csv, HEADER)',
     "COPY (SELECT id, title || ';x', body FROM posts WHERE id < 500000 ORDER BY id LIMIT 20) TO STDOUT (FORMAT csv, DELIMITER ';', QUOTE '''', NULL 'NA')",
     "COPY (SELECT id, NULLIF(name, 'user3') AS n, name || E'\\t\\\\' AS odd FROM users WHERE id < 500000 ORDER BY id) TO STDOUT WITH NULL 'nil'",
+    // A bare \. is quoted in CSV only as the single column (elsewhere it cannot end the data).
+    "COPY (SELECT id, '\\.' AS dot FROM users WHERE id < 500000 ORDER BY id LIMIT 3) TO STDOUT (FORMAT csv)",
+    "COPY (SELECT '\\.' AS dot FROM users WHERE id < 500000 LIMIT 3) TO STDOUT (FORMAT csv, HEADER)",
   ];
   for (const sql of QUERIES) {
     it(sql, async () => {
@@ -252,5 +255,17 @@ describe('COPY (query) TO STDOUT over several shards writes the merged query', (
     expect(await psqlError('COPY (SELECT id FROM users) TO STDOUT (FORMAT binary)', '')).toMatch(/binary/);
     const join = 'COPY (SELECT count(*) FROM users u JOIN posts p ON p.id = u.id) TO STDOUT';
     expect(await psqlError(join, '')).toMatch(/cross-shard join over posts cannot run at the proxy/);
+  });
+
+  it('refuses options it does not write (FORCE_QUOTE) and combinations PostgreSQL refuses, with 0A000', async () => {
+    const q = 'COPY (SELECT id, name FROM users ORDER BY id) TO STDOUT';
+    expect(await psqlError(`${q} (FORMAT csv, FORCE_QUOTE *)`, '')).toMatch(
+      /FORCE_QUOTE over several shards/,
+    );
+    expect(await psqlError(`${q} (QUOTE '''')`, '')).toMatch(/QUOTE or ESCAPE outside CSV mode/);
+    expect(await psqlError(`${q} (FORMAT csv, DELIMITER '|', NULL 'a|b')`, '')).toMatch(
+      /DELIMITER inside the NULL/,
+    );
+    expect(await psqlError(`${q} (DELIMITER 'x')`, '')).toMatch(/DELIMITER 'x' in text format/);
   });
 });
