@@ -5,7 +5,8 @@ import type { CopyTextFormat } from './copy-row-splitter.js';
 
 export function copyLine(values: ReadonlyArray<string | null>, f: CopyTextFormat): string {
   const delimiter = String.fromCharCode(f.delimiter);
-  return `${values.map((v) => (f.csv ? csvValue(v, f) : textValue(v, f))).join(delimiter)}\n`;
+  const single = values.length === 1;
+  return `${values.map((v) => (f.csv ? csvValue(v, f, single) : textValue(v, f))).join(delimiter)}\n`;
 }
 
 const TEXT_ESCAPES: Record<string, string> = {
@@ -26,14 +27,15 @@ function textValue(v: string | null, f: CopyTextFormat): string {
   return out;
 }
 
-function csvValue(v: string | null, f: CopyTextFormat): string {
+/** `single`: the only column, where a bare `\.` would read back as end of data (PostgreSQL quotes it only then). */
+function csvValue(v: string | null, f: CopyTextFormat, single: boolean): string {
   if (v === null) return f.nullText;
   const quote = String.fromCharCode(f.quote);
   const escapeChar = String.fromCharCode(f.escape);
   const delimiter = String.fromCharCode(f.delimiter);
   const needsQuote =
     v === f.nullText ||
-    v === '\\.' ||
+    (single && v === '\\.') ||
     v.includes(delimiter) ||
     v.includes(quote) ||
     v.includes('\n') ||

@@ -18,7 +18,7 @@ import {
 import type { Literal } from './fingerprint.js';
 import { constText, isType, lastName, list, type Node, nodeType, relName, str, walk } from './pg-ast.js';
 import { colocationFacts } from './pg-colocation.js';
-import { copyInFacts } from './pg-copy-facts.js';
+import { copyInFacts, copyOutFacts } from './pg-copy-facts.js';
 import { detachSites } from './pg-detach-sites.js';
 import { innerJoinQuals, keyConditions, scopeOf } from './pg-key-conditions.js';
 import { rangeConditions } from './pg-range-conditions.js';
@@ -300,7 +300,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
         });
         facts.copyOut = { query: Boolean(body.query), header, stdout: !body.filename && !body.is_program };
         // COPY (query) TO STDOUT over several shards is written by shardgate in this format.
-        if (body.query) facts.copyOut.format = copyInFacts(body);
+        if (body.query) facts.copyOut.format = copyOutFacts(body);
       }
       return facts;
     case 'VacuumStmt':

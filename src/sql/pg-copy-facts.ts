@@ -70,3 +70,41 @@ function optionText(arg: unknown): string | null {
   if (i) return String((i.ival as number | undefined) ?? 0);
   return null;
 }
+
+/** The options shardgate writes COPY (query) TO STDOUT with itself (executor/copy-text-out.ts). */
+const COPY_OUT_OPTIONS = new Set(['format', 'header', 'delimiter', 'null', 'quote', 'escape', 'encoding']);
+const BOOLEAN_TEXT = new Set(['true', 'false', 'on', 'off', '1', '0', 'yes', 'no']);
+/** A text-format delimiter PostgreSQL refuses (it could not be told from an escape or data). */
+const TEXT_DELIMITER_REFUSED = '\\.abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * COPY (query) TO STDOUT's format, for shardgate to write the merged rows itself: any option it
+ * does not implement, and any combination PostgreSQL refuses, makes it unsplittable (0A000).
+ */
+export function copyOutFacts(body: Node): CopyInFacts {
+  const facts = copyInFacts(body);
+  if (facts.problem) return facts;
+  const given = new Map<string, unknown>();
+  for (const o of list(body.options)) {
+    const d = isType(o, 'DefElem');
+    if (d && typeof d.defname === 'string') given.set(d.defname, d.arg);
+  }
+  const unsupported = [...given.keys()].find((n) => !COPY_OUT_OPTIONS.has(n));
+  const header = given.has('header') ? (optionText(given.get('header')) ?? 'true').toLowerCase() : 'false';
+  const { csv, delimiter, quote, nullText } = facts;
+  let problem: string | null = null;
+  if (unsupported)
+    problem = `COPY (query) TO STDOUT with ${unsupported.toUpperCase()} over several shards (send it without)`;
+  else if (!csv && (given.has('quote') || given.has('escape')))
+    problem = 'COPY QUOTE or ESCAPE outside CSV mode (PostgreSQL refuses it too)';
+  else if (!BOOLEAN_TEXT.has(header)) problem = `COPY TO with HEADER ${header} (PostgreSQL refuses it too)`;
+  else if (/[\r\n]/.test(delimiter + nullText))
+    problem = 'COPY DELIMITER or NULL with a line end (PostgreSQL refuses it too)';
+  else if (nullText.includes(delimiter))
+    problem = 'COPY DELIMITER inside the NULL string (PostgreSQL refuses it too)';
+  else if (!csv && TEXT_DELIMITER_REFUSED.includes(delimiter))
+    problem = `COPY DELIMITER '${delimiter}' in text format (PostgreSQL refuses it too)`;
+  else if (csv && (delimiter === quote || nullText.includes(quote)))
+    problem = 'COPY CSV whose QUOTE is the DELIMITER or inside the NULL string (PostgreSQL refuses it too)';
+  return { ...facts, problem };
+}

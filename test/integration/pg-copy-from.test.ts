@@ -2,13 +2,14 @@
 // through psql as users send it: rows split by shard key land on the shard that key maps to,
 // a reference table's rows on every shard, `COPY n` counts them all; a row without its key,
 // malformed input, a refusal by one shard or CopyFail leaves nothing copied anywhere.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgToolPath } from '../../src/local/pg-binaries.js';
 import { startReferenceDatabase } from '../support/pg-reference-db.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 const run = promisify(execFile);
 let fx: ProxyFixture;
@@ -182,6 +183,36 @@ describe('what cannot be copied leaves nothing copied, with a coded error', () =
     expect(err?.message).toMatch(/binary/);
   });
 
+  it('a client that goes away mid-COPY: nothing copied, every connection back in its pool', async () => {
+    const pools = () => fx.proxy.topology.allServers().flatMap((s) => s.pools.all());
+    const active = () => pools().reduce((n, p) => n + p.stats().active, 0);
+    const opened = () => pools().reduce((n, p) => n + p.stats().total, 0);
+    const sessions = () => fx.proxy.postgres.listener.sessions.size;
+    await waitFor('idle pools', () => active() === 0, 10_000);
+    const sessionsBefore = sessions();
+    const bin = await pgToolPath('psql');
+    const child = spawn(bin, ['-X', '-c', 'COPY users (id, user_id, name) FROM STDIN', fx.url()], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    const ids = Array.from({ length: 200 }, (_, i) => 700_000 + i);
+    child.stdin.write(ids.map((id) => `${id}\t${id % 97}\tgone\n`).join(''));
+    // The COPY runs on every shard (one connection each), the client's rows on their way.
+    await waitFor('the COPY on every shard', () => active() === fx.cluster.shards.length, 10_000);
+    const openedDuring = opened();
+    child.kill('SIGKILL');
+    await exited;
+    // Given back after the COPY ended on each shard, not dropped mid-COPY under a runner still reading.
+    await waitFor(
+      'connections back in their pools',
+      () => active() === 0 && opened() === openedDuring,
+      10_000,
+    );
+    await waitFor('the session gone', () => sessions() === sessionsBefore, 10_000);
+    expect((await perShard('SELECT id FROM users WHERE id >= 700000 AND id < 700200')).flat()).toEqual([]);
+    expect(await psql('COPY users (id, user_id, name) FROM STDIN', '700001\t3\tafter\n')).toBe('COPY 1');
+  });
+
   it('inside a transaction follows the cross-shard rule (refused, the transaction goes on)', async () => {
     await client.query('BEGIN');
     try {
@@ -202,6 +233,9 @@ describe('COPY (query) TO STDOUT over several shards writes the merged query', (
     'COPY (SELECT user_id, count(*), avg(amount) FROM payments GROUP BY user_id ORDER BY user_id) TO STDOUT (FORMAT csv, HEADER)',
     "COPY (SELECT id, title || ';x', body FROM posts WHERE id < 500000 ORDER BY id LIMIT 20) TO STDOUT (FORMAT csv, DELIMITER ';', QUOTE '''', NULL 'NA')",
     "COPY (SELECT id, NULLIF(name, 'user3') AS n, name || E'\\t\\\\' AS odd FROM users WHERE id < 500000 ORDER BY id) TO STDOUT WITH NULL 'nil'",
+    // A bare \. is quoted in CSV only as the single column (elsewhere it cannot end the data).
+    "COPY (SELECT id, '\\.' AS dot FROM users WHERE id < 500000 ORDER BY id LIMIT 3) TO STDOUT (FORMAT csv)",
+    "COPY (SELECT '\\.' AS dot FROM users WHERE id < 500000 LIMIT 3) TO STDOUT (FORMAT csv, HEADER)",
   ];
   for (const sql of QUERIES) {
     it(sql, async () => {
@@ -221,5 +255,17 @@ describe('COPY (query) TO STDOUT over several shards writes the merged query', (
     expect(await psqlError('COPY (SELECT id FROM users) TO STDOUT (FORMAT binary)', '')).toMatch(/binary/);
     const join = 'COPY (SELECT count(*) FROM users u JOIN posts p ON p.id = u.id) TO STDOUT';
     expect(await psqlError(join, '')).toMatch(/cross-shard join over posts cannot run at the proxy/);
+  });
+
+  it('refuses options it does not write (FORCE_QUOTE) and combinations PostgreSQL refuses, with 0A000', async () => {
+    const q = 'COPY (SELECT id, name FROM users ORDER BY id) TO STDOUT';
+    expect(await psqlError(`${q} (FORMAT csv, FORCE_QUOTE *)`, '')).toMatch(
+      /FORCE_QUOTE over several shards/,
+    );
+    expect(await psqlError(`${q} (QUOTE '''')`, '')).toMatch(/QUOTE or ESCAPE outside CSV mode/);
+    expect(await psqlError(`${q} (FORMAT csv, DELIMITER '|', NULL 'a|b')`, '')).toMatch(
+      /DELIMITER inside the NULL/,
+    );
+    expect(await psqlError(`${q} (DELIMITER 'x')`, '')).toMatch(/DELIMITER 'x' in text format/);
   });
 });

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 const FIRST_ID = 9_100_000;
 
@@ -275,5 +276,52 @@ describe('what is refused (0A000), nothing moved', () => {
       message: expect.stringContaining('data type user_likes refuses'),
     });
     expect(await whereIs('likes', id)).toEqual({ [s0]: `${onS0[0]}/`, [s1]: null });
+  });
+
+  it('a cutover aborting the transaction waits for a move in flight, then fails the transaction with 40001', async () => {
+    const id = FIRST_ID + 40;
+    await addUser(id, onS0[2]!, 'cutover');
+    // A lock on the row holds the move's UPDATE on s0 while the cutover aborts the transaction.
+    const locker = await fx.direct(s0);
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [id]);
+    const mover = await fx.client();
+    await mover.query('BEGIN');
+    const move = mover.query(
+      `UPDATE users SET user_id = ${onS1[2]} WHERE user_id = ${onS0[2]} AND id = ${id}`,
+    );
+    await waitFor('the move waiting on the row lock', async () => {
+      const r = await locker.query('SELECT 1 FROM pg_locks WHERE NOT granted');
+      return (r.rowCount ?? 0) > 0;
+    });
+    const block = fx.proxy.cutover.block(
+      [fx.cluster.shards[0]!.name],
+      { migrationId: 'key-move', graceMs: 20, deadlineMs: 20_000 },
+      { catchUp: async () => {}, switchTopology: () => {} },
+    );
+    // Past the grace period the gate aborts the mover; the move only then gets its row.
+    await new Promise((r) => setTimeout(r, 300));
+    await locker.query('COMMIT');
+    await locker.end();
+    const moved = await move;
+    expect(moved.rowCount).toBe(1);
+    const report = await block;
+    expect(report.outcome).toBe('switched');
+    expect(report.abortedTransactions).toBe(1);
+    await expect(mover.query('COMMIT')).rejects.toMatchObject({ code: '40001' });
+    await mover.query('ROLLBACK');
+    // The session goes on, the move never happened, no connection is left in a transaction.
+    const r = await mover.query(`SELECT name FROM users WHERE user_id = ${onS0[2]} AND id = ${id}`);
+    expect(r.rows).toEqual([{ name: 'cutover' }]);
+    await mover.end();
+    expect(await whereIs('users', id)).toEqual({ [s0]: `${onS0[2]}/cutover`, [s1]: null });
+    expect(await prepared()).toEqual([]);
+    const active = () =>
+      fx.proxy.topology
+        .allServers()
+        .flatMap((s) => s.pools.all())
+        .reduce((n, p) => n + p.stats().active, 0);
+    // The suite's own client holds none between statements either.
+    await waitFor('connections back in their pools', () => active() === 0, 10_000);
   });
 });

@@ -48,6 +48,13 @@ export class QueryCycle implements GateParticipant {
   private writingOn: Set<string> | null = null;
   /** The binding running the current single-target unit. */
   private running: ServerBinding | null = null;
+  /**
+   * A runner driving several connections itself (scatter, join, key move, COPY split over shards)
+   * is in flight: their responses are read by it, so a cutover or a vanished client must wait
+   * for it to end before the connections are rolled back or given back (a counter: a join runs
+   * its rewritten statement as a nested unit).
+   */
+  private acrossShards = 0;
   /** A cutover aborted the transaction of the running unit (applied when the unit ends). */
   private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
   /** A cutover aborted the transaction while idle: the next statement reports this error. */
@@ -322,7 +329,7 @@ export class QueryCycle implements GateParticipant {
             detail: 'a cross-shard join must be sent alone, not with other statements in one message',
           });
         // The rewritten statement is a unit of its own: planned, run and answered as any other.
-        await runJoin(this, unit, statements[0]!, (u) => this.runUnit(u));
+        await this.runAcrossShards(() => runJoin(this, unit, statements[0]!, (u) => this.runUnit(u)));
         return;
       }
       const move = plans.find((p) => p.type === 'key-move');
@@ -333,7 +340,7 @@ export class QueryCycle implements GateParticipant {
               'an UPDATE that moves rows to another shard must be sent alone, not with other statements in one message',
           });
         if (await this.admitWrites(writeShards(move))) return this.runUnit(unit);
-        await runKeyMove(this, unit, statements[0]!);
+        await this.runAcrossShards(() => runKeyMove(this, unit, statements[0]!));
         return;
       }
       if (plans.some((p) => p.type === 'copy-query-out')) {
@@ -342,7 +349,7 @@ export class QueryCycle implements GateParticipant {
             detail:
               'a COPY (query) over several shards must be sent alone, not with other statements in one message',
           });
-        await runCopyQueryOut(this, unit, statements[0]!);
+        await this.runAcrossShards(() => runCopyQueryOut(this, unit, statements[0]!));
         return;
       }
       const copyIn = plans.find((p) => p.type === 'copy-in');
@@ -353,7 +360,7 @@ export class QueryCycle implements GateParticipant {
               'a COPY into a table on several shards must be sent alone, not with other statements in one message',
           });
         if (await this.admitWrites(writeShards(copyIn))) return this.runUnit(unit);
-        await runCopyIn(this, unit, statements[0]!);
+        await this.runAcrossShards(() => runCopyIn(this, unit, statements[0]!));
         return;
       }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
@@ -365,7 +372,7 @@ export class QueryCycle implements GateParticipant {
         }
         // Held by a cutover: plan again against the topology that is current after it.
         if (await this.admitWrites(writeShards(scatter))) return this.runUnit(unit);
-        await runScatter(this, unit, statements[0]!);
+        await this.runAcrossShards(() => runScatter(this, unit, statements[0]!));
         return;
       }
       const target = this.chooseTarget(statements);
@@ -484,9 +491,34 @@ export class QueryCycle implements GateParticipant {
       running.cancel();
       return;
     }
-    // A multi-shard write still running: it finishes (or fails) on its own and then releases.
-    if (this.busy && this.running === null && this.state.txStatus === 'I') return;
+    if (this.acrossShards > 0) {
+      // A multi-shard runner reads its connections' responses: it finishes (or fails) on its own,
+      // then runAcrossShards rolls the transaction back and the next statement hears why.
+      this.cutoverAbort = { shards, error };
+      return;
+    }
     this.finishCutoverAbort(shards, error);
+  }
+
+  /** Runs a multi-shard runner; what a cutover or a vanished client did meanwhile applies after it. */
+  private async runAcrossShards(run: () => Promise<void>): Promise<void> {
+    this.acrossShards++;
+    try {
+      await run();
+    } finally {
+      this.acrossShards--;
+      if (this.acrossShards === 0) this.afterAcrossShards();
+    }
+  }
+
+  private afterAcrossShards(): void {
+    const abort = this.cutoverAbort;
+    if (abort) {
+      this.cutoverAbort = null;
+      // Outside a transaction the runner ended its own; runUnit gives the write admissions back.
+      if (this.state.txStatus !== 'I') this.finishCutoverAbort(abort.shards, abort.error);
+    }
+    if (this.clientGone && !this.committingAcrossShards) this.abandonBindings();
   }
 
   /** Rolls back the server transaction on `shards`; the client's transaction is failed. */
@@ -790,8 +822,9 @@ export class QueryCycle implements GateParticipant {
     this.idleTimer.disarm();
     this.services.cutover.unregister(this);
     if (this.cancelKey) this.services.cancel.unregister(this.cancelKey.processId);
-    // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back).
-    if (this.committingAcrossShards) return;
+    // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back);
+    // so does a multi-shard runner (runAcrossShards does).
+    if (this.committingAcrossShards || this.acrossShards > 0) return;
     this.abandonBindings();
   }
 
@@ -802,7 +835,8 @@ export class QueryCycle implements GateParticipant {
    */
   endCrossShardCommit(): void {
     this.committingAcrossShards = false;
-    if (this.clientGone) this.abandonBindings();
+    // Inside a multi-shard runner (a key move's commit): runAcrossShards gives them back after it.
+    if (this.clientGone && this.acrossShards === 0) this.abandonBindings();
   }
 
   private abandonBindings(): void {
