@@ -203,9 +203,11 @@ describe('what cannot be copied leaves nothing copied, with a coded error', () =
     child.kill('SIGKILL');
     await exited;
     // Given back after the COPY ended on each shard, not dropped mid-COPY under a runner still reading.
+    // At least as many open as during the COPY: background work (recovery passes) may open more, so
+    // an exact count would be flaky; a connection dropped mid-COPY would lower it.
     await waitFor(
       'connections back in their pools',
-      () => active() === 0 && opened() === openedDuring,
+      () => active() === 0 && opened() >= openedDuring,
       10_000,
     );
     await waitFor('the session gone', () => sessions() === sessionsBefore, 10_000);
