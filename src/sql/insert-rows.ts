@@ -124,6 +124,24 @@ export function inlineParams(
   return out;
 }
 
+/** The highest parameter number ($n) the statement text uses outside literals and comments (0: none). */
+export function highestParam(text: string): number {
+  let highest = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === '$') {
+      const m = /^\$(\d+)/.exec(text.slice(i, i + 12));
+      if (m) {
+        highest = Math.max(highest, Number(m[1]));
+        i += m[0].length;
+        continue;
+      }
+    }
+    i = skipToken(text, i);
+  }
+  return highest;
+}
+
 /** A column added to every row: values[row] (integers, written as they are). */
 export interface IdFill {
   column: string;

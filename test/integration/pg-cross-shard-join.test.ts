@@ -82,6 +82,12 @@ describe('what the cross-shard join does not do is refused, and the session goes
       [],
       /shard keys/,
     ],
+    // A parameter missing from the Bind is not inlined as NULL (the server refuses such a Bind too).
+    [
+      'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id WHERE u.id > $1 AND p.id > $2',
+      [0],
+      /a Bind of 1 parameters for a statement using 2/,
+    ],
   ] as const) {
     it(sql, async () => {
       const err = await db.proxied.query(sql, values.length ? [...values] : undefined).then(

@@ -13,10 +13,10 @@ import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
 import type { JoinPlan } from '../../router/plan.js';
 import { decodeBindParams } from '../../sql/bind-params.js';
-import { inlineParams } from '../../sql/insert-rows.js';
+import { highestParam, inlineParams } from '../../sql/insert-rows.js';
 import { pgBroadcastSql } from '../../sql/pg-broadcast-sql.js';
 import { encodeBindComplete, encodeParseComplete, encodeReadyForQuery } from './backend-messages.js';
-import { decodeParse } from './frontend-messages.js';
+import { decodeExecute, decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { boundStatement } from './scatter-runner.js';
 import { FE, type Unit } from './units.js';
@@ -108,6 +108,13 @@ function extendedJoin(cycle: QueryCycle, unit: Unit, plan: JoinPlan): { sql: str
     throw refuse('messages other than Parse, Bind, Describe (portal), Execute, Sync in one batch');
   if (bound.bind.resultFormats.some((f) => f === 1)) throw refuse('binary result columns');
   const { values, paramFormats } = bound.bind;
+  // Inlining must not turn a missing parameter into NULL (the server refuses such a Bind).
+  const uses = highestParam(bound.sql);
+  if (values.length !== uses)
+    throw refuse(`a Bind of ${values.length} parameters for a statement using ${uses}`);
+  for (const frame of unit.frames)
+    if (frame.type === FE.Execute && decodeExecute(frame.bytes).maxRows !== 0)
+      throw refuse('an Execute row limit (a portal fetched in parts)');
   const params = decodeBindParams(values, paramFormats, bound.paramTypes);
   const casts: Array<string | null> = [];
   for (let i = 0; i < values.length; i++) {
