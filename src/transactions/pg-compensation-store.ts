@@ -5,7 +5,7 @@
 import type { PgServerConnection, SimpleResult } from '../backend/pg-server-connection.js';
 import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
 import type { CompensationRecord, CompensationState, CompensationStore } from './compensating.js';
-import { check, PgStatementError, sqlText, withServer } from './pg-two-phase.js';
+import { check, createIfMissing, PgStatementError, sqlText, withServer } from './pg-two-phase.js';
 import { serverNamed } from './recovery.js';
 import { DefiniteFailure } from './two-phase.js';
 
@@ -203,9 +203,7 @@ export class PgCompensationStore implements CompensationStore {
 }
 
 function createOnce(server: RuntimeServer, sql: string, onFail: () => void): Promise<void> {
-  const made = withServer(server, async (c) => {
-    check(await c.query(sql));
-  });
+  const made = withServer(server, (c) => createIfMissing(c, sql));
   made.catch(onFail);
   return made;
 }

@@ -53,6 +53,18 @@ export function check(result: SimpleResult): SimpleResult {
   return result;
 }
 
+/**
+ * Runs `CREATE ... IF NOT EXISTS` statements. IF NOT EXISTS is not safe against a concurrent
+ * creator: the loser gets 23505 (a catalog unique index) or 42P06/42P07, though the object now
+ * exists, so that answer is taken as "made by another" and the statements run once more.
+ */
+export async function createIfMissing(c: PgServerConnection, sql: string): Promise<void> {
+  const first = await c.query(sql);
+  if (!first.error) return;
+  if (!['23505', '42P06', '42P07'].includes(first.error.code)) check(first);
+  check(await c.query(sql));
+}
+
 export class PgStatementError extends Error {
   constructor(
     readonly code: string,
@@ -94,12 +106,12 @@ export class PgDecisionLog implements RecoveryLog {
   /** Creates the table once per process (before a participant's transaction inserts into it). */
   ready(): Promise<void> {
     if (!this.created) {
-      this.created = withServer(this.primary(), async (c) => {
-        check(await c.query(CREATE_TABLE));
-      }).catch((err: unknown) => {
-        this.created = null;
-        throw err;
-      });
+      this.created = withServer(this.primary(), (c) => createIfMissing(c, CREATE_TABLE)).catch(
+        (err: unknown) => {
+          this.created = null;
+          throw err;
+        },
+      );
     }
     return this.created;
   }
