@@ -22,6 +22,8 @@ import {
 
 /** How long past a hold's deadline a member waits for the controller before aborting it itself. */
 const MEMBER_ABORT_SLACK_MS = 1_000;
+/** How often an ack held back by a lease in doubt is tried again. */
+const ACK_RETRY_MS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface CutoverHost {
@@ -49,6 +51,7 @@ export class EtcdCutover implements CutoverFence {
   version = 0;
   private watcher: Watcher | null = null;
   private joined: Joined | null = null;
+  private closed = false;
   /** Migrations this process is committing: their switch is applied by the migration, not the watch. */
   readonly committing = new Set<string>();
   /** Holds run one after another: a new one waits for the release of the last. */
@@ -109,6 +112,7 @@ export class EtcdCutover implements CutoverFence {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.watcher?.cancel().catch(() => undefined);
   }
 
@@ -245,10 +249,18 @@ export class EtcdCutover implements CutoverFence {
 
   /** Never throws: an ack that cannot be stored leaves the controller to time out and abort. */
   private async ack(rev: string): Promise<void> {
-    const lease = this.host.lease();
-    if (!lease || !this.host.fresh()) {
-      this.host.log.warn({ hold: rev }, 'cutover hold not acknowledged: no live lease');
-      return;
+    // Never acknowledge on a lease in doubt; but a keepalive late for a moment (under load) must
+    // not lose the ack either: the fence-and-catch-up cycle that acks again runs only when the
+    // freshness check sees the doubt, and it may not. Try again while this hold is still open.
+    let lease = this.host.lease();
+    let warned = false;
+    while (!lease || !this.host.fresh()) {
+      if (!warned) this.host.log.warn({ hold: rev }, 'cutover hold not acknowledged yet: no live lease');
+      warned = true;
+      const joined = this.joined;
+      if (this.closed || joined?.rev !== rev || joined.decided) return;
+      await sleep(ACK_RETRY_MS);
+      lease = this.host.lease();
     }
     try {
       await lease.put(ackKey(this.host.selfId())).value(JSON.stringify({ hold: rev }));
