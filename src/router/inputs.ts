@@ -50,8 +50,6 @@ export interface RoutingSession {
   transactionServers?: ReadonlyMap<string, string>;
   /** A transaction may join a second shard with a one-shard statement (transactions.crossShard). */
   crossShardTransactions?: boolean;
-  /** The front end moves rows between shards (an UPDATE of the shard key, see planner-key-change.ts). */
-  movesRows?: boolean;
   /** A data type with crossShard: refuse the open transaction touched: it may not span shards. */
   crossShardRefusedBy?: string | null;
   /** read_your_writes: last commit position per shard name (LSN "X/Y" or GTID). */

@@ -28,7 +28,7 @@ export function keyChange(
   sources: KeyChangeSources,
   movable: boolean,
 ): ErrorPlan | KeyMovePlan | null {
-  const { facts, topology, session } = pc.input;
+  const { facts, topology } = pc.input;
   if (!facts.assignments) return null;
   for (const a of facts.assignments) {
     const config = topology.tables[a.table];
@@ -53,7 +53,6 @@ export function keyChange(
     if (!movable) return refuse('an upsert (ON CONFLICT / ON DUPLICATE KEY UPDATE) cannot do');
     const shape = unmovableShape(facts);
     if (shape) return refuse(`shardgate does not do for ${shape}`);
-    if (!session.movesRows) return refuse('the MySQL front end does not do yet');
     const refusedBy = moveRefusedBy(pc);
     if (refusedBy) return refuse(`needs a cross-shard transaction, which ${refusedBy} refuses`);
     if (sources.shards.length > 1 && sources.keyUnknown && !config.scatterWrites)

@@ -77,7 +77,7 @@ describe('UPDATE of the shard key', () => {
 
 describe('UPDATE of the shard key where rows can move (PostgreSQL, crossShard: two_phase)', () => {
   const moving = (options: Parameters<typeof routingSession>[0] = {}) =>
-    routingSession({ movesRows: true, crossShardTransactions: true, ...options });
+    routingSession({ crossShardTransactions: true, ...options });
   const planned = (
     sql: string,
     options: Parameters<typeof routingSession>[0] = {},

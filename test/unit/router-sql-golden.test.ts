@@ -76,7 +76,7 @@ beforeAll(async () => {
 });
 
 /** A PostgreSQL session's view: it moves rows, and cross-shard transactions are on (the default). */
-const pgSession = routingSession({ movesRows: true, crossShardTransactions: true });
+const pgSession = routingSession({ crossShardTransactions: true });
 
 describe('golden plans from SQL', () => {
   for (const [group, { topology, cases }] of Object.entries(GROUPS)) {

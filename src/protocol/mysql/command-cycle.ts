@@ -32,6 +32,7 @@ import {
 } from './distributed-commit.js';
 import { checkLostTransaction, recoveringFromLoss } from './fault-recovery.js';
 import { runJoin } from './join-runner.js';
+import { runKeyMove } from './key-move-runner.js';
 import { applyKill, killCommand, type LeadingKills, leadingKills, parseKill, runKill } from './kill.js';
 import { answerLocally, setOption, statistics } from './local-answers.js';
 import type { LogicalPacket } from './packet-framer.js';
@@ -310,6 +311,17 @@ export class CommandCycle implements GateParticipant {
     if (this.cross) {
       refuseAcrossShards(this, statements, true);
       if ((await endAcrossShards(this, packet, statements)) === 'done') return;
+    }
+    const move = statements.find((s) => s.plan.type === 'key-move');
+    if (move) {
+      if (statements.length !== 1)
+        throw new ShardgateError('SCATTER_UNSUPPORTED', {
+          detail:
+            'an UPDATE that moves rows to another shard must be sent alone, not with other statements in one query',
+        });
+      if (await this.admitWrites(writeShards(move.plan))) return this.query(packet);
+      await runKeyMove(this, packet, move, move.sql);
+      return;
     }
     const multi = statements.find((s) => s.plan.type === 'scatter' || s.plan.type === 'split-insert');
     if (multi) {

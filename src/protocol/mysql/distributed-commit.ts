@@ -176,12 +176,26 @@ export async function endAcrossShards(
       what: 'COMMIT or ROLLBACK sent together with other statements',
       shards: parts.map((b) => b.shard).join(', '),
     });
-  if (ends.facts.transaction!.action === 'rollback') {
-    await rollBackAll(parts, cross);
-    finishTransaction(cycle, parts);
-    cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
-    return 'done';
-  }
+  if (ends.facts.transaction!.action === 'rollback') await rollBackAcrossShards(cycle);
+  else await commitAcrossShards(cycle);
+  cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
+  return 'done';
+}
+
+/** Rolls the open cross-shard transaction back on every participant; the session leaves it. */
+export async function rollBackAcrossShards(cycle: CommandCycle): Promise<void> {
+  const parts = participants(cycle);
+  await rollBackAll(parts, cycle.cross);
+  finishTransaction(cycle, parts);
+}
+
+/**
+ * Commits the open cross-shard transaction (a client's COMMIT, or a shard-key move's own
+ * transaction); the session leaves it either way. Throws the coded error of a commit that failed.
+ */
+export async function commitAcrossShards(cycle: CommandCycle): Promise<void> {
+  const cross = cycle.cross!;
+  const parts = participants(cycle);
   cycle.committingAcrossShards = true;
   let outcome: CommitOutcome | CompensateOutcome;
   try {
@@ -195,20 +209,17 @@ export async function endAcrossShards(
     // Compensate mode: committed, or the coded error of what happened instead.
     const error = compensateOutcomeError(outcome);
     if (error) throw error;
-    cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
   } else if (outcome.kind === 'committed') {
     if (outcome.unfinished.length > 0)
       cycle.services.log.warn(
         { gid: outcome.gid, servers: outcome.unfinished },
         'XA COMMIT failed after the commit decision; recovery finishes it',
       );
-    cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
   } else if (outcome.kind === 'aborted') {
     throw new ShardgateError('TWO_PHASE_ABORTED', { detail: outcome.detail });
   } else {
     throw new ShardgateError('TWO_PHASE_OUTCOME_UNKNOWN', { gid: outcome.gid, detail: outcome.detail });
   }
-  return 'done';
 }
 
 /**

@@ -11,11 +11,13 @@ import { ShardgateError } from '../../errors.js';
 import { writeShards } from '../../migration/write-shards.js';
 import type { CommandCycle } from './command-cycle.js';
 import { COM } from './constants.js';
+import { runKeyMove } from './key-move-runner.js';
 import type { LogicalPacket } from './packet-framer.js';
 import { framePayload, PacketReader } from './packet-io.js';
-import { runScatter } from './scatter-runner.js';
+import { inlineValues, runScatter } from './scatter-runner.js';
 import { type MysqlBinding, MysqlServerError } from './server-binding.js';
 import { type ClientStatement, localStatus } from './session-state.js';
+import { inlineParams } from './sql-inline.js';
 import {
   decodeExecute,
   decodeSendLongData,
@@ -170,9 +172,6 @@ export class PreparedStatements {
         table: plan.table,
         detail: 'a prepared statement (send it as a plain query, COM_QUERY)',
       });
-    // The MySQL front end does not set movesRows: the planner refuses shard-key moves for it.
-    if (plan.type === 'key-move')
-      throw new ShardgateError('INTERNAL', { detail: 'a shard-key move on MySQL' });
     // COPY FROM is PostgreSQL's; the MySQL analyzer never plans it.
     if (plan.type === 'copy-in' || plan.type === 'copy-query-out')
       throw new ShardgateError('INTERNAL', { detail: 'a COPY plan on MySQL' });
@@ -183,6 +182,11 @@ export class PreparedStatements {
       });
     }
     try {
+      if (plan.type === 'key-move') {
+        if (await this.cycle.admitWrites(writeShards(plan))) return this.execute(packet);
+        await runKeyMove(this.cycle, packet, first, inlineParams(first.sql, inlineValues({ stmt, exec })));
+        return;
+      }
       if (plan.type === 'scatter' || plan.type === 'split-insert') {
         // Held by a cutover: plan again against the topology that is current after it.
         if (await this.cycle.admitWrites(writeShards(plan))) return this.execute(packet);

@@ -118,6 +118,16 @@ interface Binary {
   exec: Execute;
 }
 
+/** A prepared statement's parameters as literals to inline (numbers unquoted). */
+export function inlineValues(binary: Binary | null): InlineValue[] {
+  return binary
+    ? binary.exec.values.map((text, i) => ({
+        text,
+        numeric: NUMERIC_PARAM_TYPES.has(binary.stmt.types?.[i]?.type ?? TYPE.VAR_STRING),
+      }))
+    : [];
+}
+
 export async function runScatter(
   cycle: CommandCycle,
   packet: LogicalPacket,
@@ -125,12 +135,7 @@ export async function runScatter(
   binary: Binary | null,
 ): Promise<void> {
   const plan = statement.plan;
-  const values: InlineValue[] = binary
-    ? binary.exec.values.map((text, i) => ({
-        text,
-        numeric: NUMERIC_PARAM_TYPES.has(binary.stmt.types?.[i]?.type ?? TYPE.VAR_STRING),
-      }))
-    : [];
+  const values = inlineValues(binary);
   let requests: Array<{ target: RouteTarget; sql: string }>;
   if (plan.type === 'scatter') {
     const sql = inlineParams(plan.rewrittenSql ?? statement.sql, values);

@@ -1,18 +1,14 @@
-// An UPDATE that sets a sharded table's shard key to a value another shard owns (planned as
-// 'key-move' by src/router/planner-key-change.ts) moves the rows, inside one cross-shard
-// transaction (the session's, else one of its own committed with two-phase commit):
-//   1. the client's UPDATE, as it sent it, on every shard its WHERE clause needs: the server
-//      computes the new rows (every SET column, RETURNING) exactly as it would unsharded;
-//   2. on each of those shards that does not own the new value, the rows now carrying it (exactly
-//      the rows step 1 changed: no other row can hold a key its shard does not own) are deleted,
-//      RETURNING every column;
-//   3. those rows are inserted on the owner, values passed back as the server's own text.
+// PostgreSQL's side of the shard-key move (the steps are src/executor/key-move.ts), inside one
+// cross-shard transaction (the session's, else one of its own committed with two-phase commit).
+// The driver: step 1 is the client's UPDATE as it sent it (simple or extended, RETURNING and
+// all), step 2 DELETE ... RETURNING *, step 3 INSERT with the server's own text as parameters.
 // The client gets step 1's answer (`UPDATE n`, its RETURNING rows). Tables where delete + insert
 // differs from an update (triggers, foreign keys, rules, generated columns, inheritance) are
 // refused, and so is a session whose extra_float_digits would round floats in the text.
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags } from '../../executor/command-tags.js';
+import { type KeyMoveDriver, moveRows, unmovableTable as refusal } from '../../executor/key-move.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
 import type { CollectedResult } from '../../executor/pg-collect.js';
 import type { KeyMovePlan } from '../../router/plan.js';
@@ -63,28 +59,15 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
       const { maxMergeRows, maxMergeBytes } = cycle.services.topology.view().routing;
       return new MergeBudget(maxMergeRows, maxMergeBytes);
     };
-    // 1. The client's UPDATE on every source shard.
+    // The three steps (src/executor/key-move.ts), through this protocol's driver.
     const bytes = request.bind ? extendedRequest(request) : serialize.query(request.sql);
-    const updates = await Promise.all(sources.map((b) => b.collectInternal(bytes, budget())));
-    failOn(updates);
-    const written = new Set<ServerBinding>();
-    sources.forEach((b, i) => {
-      if (rowCount(updates[i]!) > 0) written.add(b);
-    });
-    // 2. and 3. The changed rows leave each source that does not own the new key.
-    for (const b of sources) {
-      if (b === owner || !written.has(b)) continue;
-      const updated = rowCount(updates[sources.indexOf(b)]!);
-      const deleted = await b.collectInternal(deleteMovedRows(plan), budget());
-      failOn([deleted]);
-      if (deleted.rows.length !== updated)
-        throw new ShardgateError('INTERNAL', {
-          detail: `moving ${plan.table} rows off ${b.shard}: ${updated} updated but ${deleted.rows.length} found with ${plan.column} = ${plan.value}`,
-        });
-      for (const insert of insertMovedRows(plan, deleted))
-        failOn([await owner.collectInternal(insert, budget())]);
-      written.add(owner);
-    }
+    const { updates, written } = await moveRows(
+      plan,
+      sources,
+      owner,
+      pgDriver(plan, bytes, budget),
+      (b) => b.shard,
+    );
     if (implicit) await commit(cycle, began, [...written]);
     else for (const b of written) cycle.wroteOn.add(b.serverName);
     const first = updates.find((r) => r.fields) ?? updates[0]!;
@@ -197,11 +180,40 @@ FROM (SELECT pg_catalog.to_regclass(${sqlString(quoteIdent(table))})::oid AS oid
       detail: `moving ${table} rows to another shard with extra_float_digits below 1 (floats would lose digits; SET extra_float_digits = 1 first)`,
     });
   const reasons = ['triggers', 'foreign keys', 'rules', 'generated columns', 'inheritance'];
-  const found = reasons.filter((_, i) => row[i] === 't');
-  if (found.length === 0) return null;
-  return new ShardgateError('FEATURE_NOT_SUPPORTED', {
-    detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update (DELETE the rows and INSERT them with the new key in one transaction instead)`,
-  });
+  return refusal(
+    table,
+    reasons.filter((_, i) => row[i] === 't'),
+  );
+}
+
+/** The moved rows as DELETE ... RETURNING * gave them (text values). */
+interface PgMoved {
+  count: number;
+  deleted: CollectedResult;
+}
+
+/** The steps on PostgreSQL: the client's bytes, then DELETE ... RETURNING * and parameterized INSERTs. */
+function pgDriver(
+  plan: KeyMovePlan,
+  update: Buffer,
+  budget: () => MergeBudget,
+): KeyMoveDriver<ServerBinding, CollectedResult, PgMoved> {
+  const run = async (b: ServerBinding, bytes: Buffer) => {
+    const r = await b.collectInternal(bytes, budget());
+    failOn([r]);
+    return r;
+  };
+  return {
+    update: (b) => run(b, update),
+    changed: rowCount,
+    async takeMoved(b) {
+      const deleted = await run(b, deleteMovedRows(plan));
+      return { count: deleted.rows.length, deleted };
+    },
+    async putMoved(owner, moved) {
+      for (const insert of insertMovedRows(plan, moved.deleted)) await run(owner, insert);
+    },
+  };
 }
 
 /** The rows now carrying the new key on a shard that does not own it, deleted with every column. */

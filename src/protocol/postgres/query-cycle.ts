@@ -629,7 +629,6 @@ export class QueryCycle implements GateParticipant {
         ? { transactionServers: this.participantServers() }
         : {}),
       crossShardTransactions: this.crossShardAllowed,
-      movesRows: true,
       crossShardRefusedBy: this.crossShardRefusedBy,
       lastWritePositions: s.lastWritePositions,
       backslashQuotes: isOff(s.settings.get('standard_conforming_strings') ?? this.serverStandardStrings),

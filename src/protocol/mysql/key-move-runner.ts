@@ -1,0 +1,307 @@
+// MySQL's side of the shard-key move (the steps are src/executor/key-move.ts), inside one
+// cross-shard transaction: the session's (its BEGIN, or autocommit=0's implicit one), else one of
+// the move's own, committed at once with the XA two-phase commit of distributed-commit.ts. The
+// driver: step 1 is the client's UPDATE as text (a prepared statement's parameters inlined),
+// step 2 MariaDB's DELETE ... RETURNING *, step 3 INSERTs of the returned text as literals. The
+// client gets one OK: the sum of the sources' affected rows and matched / changed counts, which
+// is what the server gives on unsharded data (the moved rows count once, on the shard they left).
+// A failure after the move began rolls back every shard (the move's own transaction), or the
+// session's whole transaction (it may have moved part of the rows): the row stays exactly once.
+import { ShardgateError } from '../../errors.js';
+import { type KeyMoveDriver, moveRows, unmovableTable } from '../../executor/key-move.js';
+import type { KeyMovePlan } from '../../router/plan.js';
+import type { PlannedStatement } from '../../router/router.js';
+import type { ColumnDefinition } from './columns.js';
+import type { CommandCycle } from './command-cycle.js';
+import { STATUS, TYPE } from './constants.js';
+import {
+  abandonAcrossShards,
+  commitAcrossShards,
+  joinAcrossShards,
+  rollBackAcrossShards,
+} from './distributed-commit.js';
+import type { LogicalPacket } from './packet-framer.js';
+import type { OkPacket } from './responses.js';
+import type { Cell } from './rows.js';
+import { type MysqlBinding, MysqlServerError } from './server-binding.js';
+import { localStatus, nextInTransaction } from './session-state.js';
+
+/** Types whose text is a plain number literal. */
+const NUMBER_TYPES = new Set<number>([
+  TYPE.DECIMAL,
+  TYPE.NEWDECIMAL,
+  TYPE.TINY,
+  TYPE.SHORT,
+  TYPE.LONG,
+  TYPE.LONGLONG,
+  TYPE.INT24,
+  TYPE.DOUBLE,
+  TYPE.YEAR,
+]);
+/** Types that hold bytes as they are when their collation is binary (63). */
+const BYTE_TYPES = new Set<number>([
+  TYPE.VARCHAR,
+  TYPE.VAR_STRING,
+  TYPE.STRING,
+  TYPE.TINY_BLOB,
+  TYPE.MEDIUM_BLOB,
+  TYPE.LONG_BLOB,
+  TYPE.BLOB,
+  TYPE.GEOMETRY,
+]);
+const BINARY_COLLATION = 63;
+/** Bytes of one INSERT of moved rows (well under MariaDB's default max_allowed_packet, 16 MiB). */
+const MAX_INSERT_BYTES = 4 * 1024 * 1024;
+
+/** The rows DELETE ... RETURNING * gave, and the charset their text is in. */
+interface MysqlMoved {
+  count: number;
+  columns: ColumnDefinition[];
+  rows: Cell[][];
+  charset: string;
+}
+
+export async function runKeyMove(
+  cycle: CommandCycle,
+  packet: LogicalPacket,
+  statement: PlannedStatement,
+  sql: string,
+): Promise<void> {
+  const plan = statement.plan as KeyMovePlan;
+  const state = cycle.state;
+  // Outside a transaction (autocommit on) the move commits its own; else it joins the session's.
+  const implicit = !nextInTransaction(state);
+  const bindings = await acquire(cycle, plan);
+  const all = [...bindings.values()];
+  const owner = bindings.get(plan.owner.server)!;
+  const sources = plan.sources.map((t) => bindings.get(t.server)!);
+  const started = performance.now();
+  let began = false;
+  let committing = false;
+  let outcome: 'ok' | 'error' = 'error';
+  try {
+    for (const b of all) await b.sync(state, cycle.cross?.vars ?? null);
+    const charset = await checkTable(owner, plan.table);
+    began = true;
+    await joinTransaction(cycle, all);
+    // A move has no compensating statement: its transaction commits with two-phase commit.
+    cycle.compensations.planned([statement]);
+    const { updates, written } = await moveRows(
+      plan,
+      sources,
+      owner,
+      mysqlDriver(plan, sql, charset),
+      (b) => b.shard,
+    );
+    for (const b of written) cycle.wroteOn.add(b.serverName);
+    if (implicit) {
+      committing = true;
+      await commitAcrossShards(cycle);
+    }
+    cycle.session.write(cycle.reply(packet).ok(localStatus(state), answer(updates)).bytes());
+    outcome = 'ok';
+  } catch (err) {
+    if (began && !committing) {
+      if (implicit) await rollBackAcrossShards(cycle);
+      else
+        abandonAcrossShards(
+          cycle,
+          new ShardgateError('TWO_PHASE_ABORTED', {
+            detail: `an UPDATE moving ${plan.table} rows to another shard failed (${(err as Error).message}); send ROLLBACK`,
+          }),
+        );
+    }
+    throw err;
+  } finally {
+    for (const b of all) cycle.releaseIfFree(b);
+    const latencySeconds = (performance.now() - started) / 1000;
+    all.forEach((b, part) => {
+      cycle.services.observer.onStatement({
+        protocol: 'mysql',
+        shard: b.shard,
+        server: b.serverName,
+        role: 'primary',
+        kind: statement.facts.kind,
+        outcome,
+        latencySeconds,
+        level: plan.level,
+        keys: plan.keys,
+        scatter: all.length > 1,
+        tables: statement.facts.tables,
+        fingerprint: statement.fingerprint,
+        part,
+      });
+    });
+  }
+}
+
+/** The primaries of the sources and of the owner, one connection per server. */
+async function acquire(cycle: CommandCycle, plan: KeyMovePlan): Promise<Map<string, MysqlBinding>> {
+  const targets = [...plan.sources, plan.owner].filter(
+    (t, i, all) => all.findIndex((o) => o.server === t.server) === i,
+  );
+  const settled = await Promise.allSettled(targets.map((t) => cycle.bindingFor(t)));
+  const out = new Map<string, MysqlBinding>();
+  for (const s of settled) if (s.status === 'fulfilled') out.set(s.value.serverName, s.value);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const b of out.values()) cycle.releaseIfFree(b);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return out;
+}
+
+/**
+ * Every connection of the move runs in the transaction: outside one, the session's deferred
+ * BEGIN (or the move's own) on the server already holding the session, else the first; the
+ * others join it as XA participants.
+ */
+async function joinTransaction(cycle: CommandCycle, bindings: MysqlBinding[]): Promise<void> {
+  const state = cycle.state;
+  if (!state.inTransaction) {
+    const home = bindings.find((b) => b.serverName === state.transactionServer) ?? bindings[0]!;
+    const parts = [state.nextTransaction, state.deferredBegin ?? 'BEGIN'].filter((p) => p !== null);
+    const r = await home.conn.query(parts.join('; '));
+    if (r.error) throw new MysqlServerError(r.error);
+    state.nextTransaction = null;
+    state.deferredBegin = null;
+    state.inTransaction = true;
+    state.status |= STATUS.IN_TRANS;
+    state.transactionShard = home.shard;
+    state.transactionServer = home.serverName;
+  }
+  for (const b of bindings) await joinAcrossShards(cycle, b);
+}
+
+/**
+ * The refusals found on the owner (0A000 / 1235), else the charset the moved rows' text comes
+ * in (character_set_results): their values go back as literals in it.
+ */
+async function checkTable(owner: MysqlBinding, table: string): Promise<string> {
+  const t = literal(table);
+  const here = `TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${t}`;
+  const r = await owner.conn.query(`SELECT
+  (SELECT COUNT(*) FROM information_schema.TABLES WHERE ${here}),
+  (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ${t}),
+  (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND (TABLE_NAME = ${t} OR REFERENCED_TABLE_NAME = ${t})),
+  (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE ${here} AND IS_GENERATED <> 'NEVER'),
+  (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE ${here} AND DATA_TYPE IN ('float', 'bit')),
+  (SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE ${here} AND CONSTRAINT_TYPE = 'PRIMARY KEY'),
+  @@session.character_set_results`);
+  if (r.error) throw new MysqlServerError(r.error);
+  const row = (r.results[0]?.rows[0] ?? []).map((c) => c?.toString('utf8') ?? null);
+  // No such table: the UPDATE itself says so.
+  if (row[0] === '0') return 'utf8mb4';
+  const found = ['triggers', 'foreign keys', 'generated columns'].filter((_, i) => row[i + 1] !== '0');
+  const refusal = unmovableTable(table, found);
+  if (refusal) throw refusal;
+  // FLOAT prints 6 digits and BIT raw bits: their text does not give the value back.
+  if (row[4] !== '0')
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: `moving ${table} rows to another shard on a table with FLOAT or BIT columns (their text loses the value; use DOUBLE or an integer type, or DELETE and INSERT the rows yourself)`,
+    });
+  if (row[5] === '0')
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: `moving ${table} rows to another shard on a table without a primary key (add one, or DELETE and INSERT the rows with the new key in one transaction yourself)`,
+    });
+  const charset = row[6] ?? null;
+  if (charset === null || !/^\w+$/.test(charset))
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: `moving ${table} rows to another shard with character_set_results = NULL (SET character_set_results = utf8mb4 first)`,
+    });
+  return charset;
+}
+
+/** The steps on MariaDB: the client's text, DELETE ... RETURNING *, INSERTs of literals. */
+function mysqlDriver(
+  plan: KeyMovePlan,
+  sql: string,
+  charset: string,
+): KeyMoveDriver<MysqlBinding, OkPacket, MysqlMoved> {
+  return {
+    async update(b) {
+      const r = await b.conn.query(sql);
+      if (r.error) throw new MysqlServerError(r.error);
+      const ok = r.results.at(-1)?.ok;
+      if (!ok) throw new ShardgateError('INTERNAL', { detail: `the UPDATE on ${b.shard} answered no OK` });
+      return ok;
+    },
+    changed: (ok) => Number(ok.affectedRows),
+    async takeMoved(b) {
+      const r = await b.conn.query(
+        `DELETE FROM ${ident(plan.table)} WHERE ${ident(plan.column)} = ${literal(plan.value)} RETURNING *`,
+        { maxRows: Number.POSITIVE_INFINITY },
+      );
+      if (r.error) throw new MysqlServerError(r.error);
+      const set = r.results[0];
+      return { count: set?.rows.length ?? 0, columns: set?.columns ?? [], rows: set?.rows ?? [], charset };
+    },
+    async putMoved(owner, moved) {
+      for (const insert of insertsOf(plan.table, moved)) {
+        const r = await owner.conn.query(insert);
+        if (r.error) throw new MysqlServerError(r.error);
+      }
+    },
+  };
+}
+
+/** INSERTs of the moved rows, as many as MAX_INSERT_BYTES needs. */
+function insertsOf(table: string, moved: MysqlMoved): string[] {
+  const head = `INSERT INTO ${ident(table)} (${moved.columns.map((c) => ident(c.orgName || c.name)).join(', ')}) VALUES `;
+  const out: string[] = [];
+  let tuples: string[] = [];
+  let bytes = 0;
+  for (const row of moved.rows) {
+    const tuple = `(${row.map((cell, i) => valueLiteral(cell, moved.columns[i]!, moved.charset)).join(', ')})`;
+    if (tuples.length > 0 && bytes + tuple.length > MAX_INSERT_BYTES) {
+      out.push(head + tuples.join(', '));
+      tuples = [];
+      bytes = 0;
+    }
+    tuples.push(tuple);
+    bytes += tuple.length;
+  }
+  if (tuples.length > 0) out.push(head + tuples.join(', '));
+  return out;
+}
+
+/** A cell's text as a literal that gives the column the same value back. */
+function valueLiteral(cell: Cell, column: ColumnDefinition, charset: string): string {
+  if (cell === null) return 'NULL';
+  const text = cell.toString('latin1');
+  if (NUMBER_TYPES.has(column.type) && /^[-+]?\d*\.?\d+(e[-+]?\d+)?$/i.test(text)) return text;
+  const hex = `X'${cell.toString('hex')}'`;
+  // Binary strings are their bytes; other values are text in the connection's result charset.
+  if (column.collation === BINARY_COLLATION && BYTE_TYPES.has(column.type)) return hex;
+  return `CONVERT(${hex} USING ${charset})`;
+}
+
+/** A key value as a literal: a plain integer as itself, other text as utf8mb4 text. */
+function literal(value: string): string {
+  if (/^-?\d+$/.test(value)) return value;
+  return `CONVERT(X'${Buffer.from(value, 'utf8').toString('hex')}' USING utf8mb4)`;
+}
+
+function ident(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** One OK for the client: affected rows and `Rows matched: M  Changed: C  Warnings: W` summed. */
+function answer(updates: OkPacket[]): { affectedRows: bigint; warnings: number; info: string } {
+  let affectedRows = 0n;
+  let warnings = 0;
+  const counts = [0, 0];
+  let parsed = true;
+  for (const ok of updates) {
+    affectedRows += ok.affectedRows;
+    warnings += ok.warnings;
+    const m = /Rows matched:\s*(\d+)\s+Changed:\s*(\d+)/.exec(ok.info);
+    if (!m) parsed = false;
+    else {
+      counts[0]! += Number(m[1]);
+      counts[1]! += Number(m[2]);
+    }
+  }
+  const info = parsed ? `Rows matched: ${counts[0]}  Changed: ${counts[1]}  Warnings: ${warnings}` : '';
+  return { affectedRows, warnings, info };
+}
