@@ -1,7 +1,7 @@
 // Planner decisions on the MySQL side against one unsharded MariaDB holding the same rows:
 // co-located joins and subqueries give MariaDB's answer, and so do joins on other columns (computed
-// across shards); a RIGHT JOIN across shards and shard-key updates are refused (errno 1235,
-// ER_NOT_SUPPORTED_YET), never answered per shard or left misplaced.
+// across shards); a RIGHT JOIN across shards is refused (errno 1235, ER_NOT_SUPPORTED_YET), never
+// answered per shard; a shard-key update moves the row, never leaves it misplaced.
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,19 +54,36 @@ describe('refusals', () => {
       });
     });
   }
+});
 
-  it('UPDATE of the shard key to another shard: refused, the row stays where its key maps', async () => {
-    await proxied.query("INSERT INTO users (id, user_id, name) VALUES (700003, 700003, 'mover')");
-    await expect(
-      proxied.query('UPDATE users SET user_id = 700202 WHERE user_id = 700003'),
-    ).rejects.toMatchObject({
-      errno: 1235,
-    });
-    await expect(
-      proxied.execute('UPDATE users SET user_id = ? WHERE user_id = ?', [700202, 700003]),
-    ).rejects.toMatchObject({ errno: 1235 });
+describe('a shard-key update', () => {
+  it('UPDATE of the shard key to another shard: the row moves, with the affected rows MariaDB gives', async () => {
+    for (const c of [solo, proxied])
+      await c.query("INSERT INTO users (id, user_id, name) VALUES (700003, 700003, 'mover')");
+    const [want] = await solo.query<mysql.ResultSetHeader>(
+      'UPDATE users SET user_id = 700202 WHERE user_id = 700003',
+    );
+    const [got] = await proxied.query<mysql.ResultSetHeader>(
+      'UPDATE users SET user_id = 700202 WHERE user_id = 700003',
+    );
+    expect(got.affectedRows).toBe(want.affectedRows);
+    const [there] = await proxied.query<RowDataPacket[]>(
+      "SELECT id FROM users WHERE user_id = 700202 AND name = 'mover'",
+    );
+    expect(there.map((r) => Number(r.id))).toEqual([700003]);
+    // Back again as a prepared statement: nothing left under the other key.
+    const [back] = await proxied.execute<mysql.ResultSetHeader>(
+      'UPDATE users SET user_id = ? WHERE user_id = ? AND id = ?',
+      [700003, 700202, 700003],
+    );
+    expect(back.affectedRows).toBe(1);
+    await solo.query('UPDATE users SET user_id = 700003 WHERE user_id = 700202 AND id = 700003');
     const [rows] = await proxied.query<RowDataPacket[]>('SELECT name FROM users WHERE user_id = 700003');
     expect(rows.map((r) => r.name)).toEqual(['mover']);
+    const [gone] = await proxied.query<RowDataPacket[]>(
+      "SELECT id FROM users WHERE user_id = 700202 AND name = 'mover'",
+    );
+    expect(gone).toEqual([]);
   });
 });
 

@@ -113,7 +113,8 @@ export async function runKeyMove(
     }
     throw err;
   } finally {
-    for (const b of all) cycle.releaseIfFree(b);
+    // Connections a commit or rollback already settled are not the session's any more.
+    for (const b of all) if (cycle.bindings.get(b.serverName) === b) cycle.releaseIfFree(b);
     const latencySeconds = (performance.now() - started) / 1000;
     all.forEach((b, part) => {
       cycle.services.observer.onStatement({
