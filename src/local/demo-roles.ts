@@ -62,7 +62,11 @@ function mysqlLiteral(value: string): string {
   return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 }
 
-/** MariaDB: the same users, from any host, with DML on the demo database. */
+/**
+ * MariaDB: the same users, from any host, with DML on the demo database, and INSERT on
+ * shardgate_twopc (a cross-shard commit, a shard-key move's too, writes its decision or commit
+ * mark there as the session's own identity, inside the transaction it commits).
+ */
 export function mysqlDemoRolesStatements(roles: readonly DemoRole[], database: string): string[] {
   const db = `\`${database.replaceAll('`', '``')}\``;
   return roles.flatMap((r) => {
@@ -71,6 +75,7 @@ export function mysqlDemoRolesStatements(roles: readonly DemoRole[], database: s
       `CREATE USER IF NOT EXISTS ${user}`,
       `ALTER USER ${user} IDENTIFIED BY ${mysqlLiteral(r.password)}`,
       `GRANT SELECT, INSERT, UPDATE, DELETE ON ${db}.* TO ${user}`,
+      `GRANT INSERT ON \`shardgate_twopc\`.* TO ${user}`,
     ];
   });
 }
