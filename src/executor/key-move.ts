@@ -10,7 +10,9 @@
 // how a server counts the rows an UPDATE changed). Opening, committing and rolling back the
 // transaction stay with the front end, which owns its session's transaction state.
 import { ShardgateError } from '../errors.js';
-import type { KeyMovePlan } from '../router/plan.js';
+import type { StatementEvent, StatementObserver } from '../observability/statement-observer.js';
+import type { KeyMovePlan, RouteTarget } from '../router/plan.js';
+import type { PlannedStatement } from '../router/router.js';
 
 /** The rows one source deleted (step 2), as the driver needs them for the insert. */
 export interface MovedRows {
@@ -74,5 +76,61 @@ export function unmovableTable(table: string, found: readonly string[]): Shardga
   if (found.length === 0) return null;
   return new ShardgateError('FEATURE_NOT_SUPPORTED', {
     detail: `moving ${table} rows to another shard (an UPDATE of its shard key) on a table with ${found.join(', ')}, where a delete and an insert differ from an update (DELETE the rows and INSERT them with the new key in one transaction instead)`,
+  });
+}
+
+/** What the move needs of a server connection. */
+interface MoveServer {
+  readonly shard: string;
+  readonly serverName: string;
+}
+
+/** The primaries of the sources and of the owner, one connection per server (all or none). */
+export async function acquireMoveServers<B extends MoveServer>(
+  plan: KeyMovePlan,
+  bindingFor: (target: RouteTarget) => B | Promise<B>,
+  giveBack: (binding: B) => void,
+): Promise<Map<string, B>> {
+  const targets = [...plan.sources, plan.owner].filter(
+    (t, i, all) => all.findIndex((o) => o.server === t.server) === i,
+  );
+  const settled = await Promise.allSettled(targets.map((t) => bindingFor(t)));
+  const out = new Map<string, B>();
+  for (const s of settled) if (s.status === 'fulfilled') out.set(s.value.serverName, s.value);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const b of out.values()) giveBack(b);
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return out;
+}
+
+/** One event per server of the move, as for the parts of a multi-shard statement. */
+export function reportMove(
+  observer: StatementObserver,
+  protocol: StatementEvent['protocol'],
+  servers: readonly MoveServer[],
+  statement: PlannedStatement,
+  outcome: StatementEvent['outcome'],
+  startedMs: number,
+): void {
+  const plan = statement.plan as KeyMovePlan;
+  const latencySeconds = (performance.now() - startedMs) / 1000;
+  servers.forEach((b, part) => {
+    observer.onStatement({
+      protocol,
+      shard: b.shard,
+      server: b.serverName,
+      role: 'primary',
+      kind: statement.facts.kind,
+      outcome,
+      latencySeconds,
+      level: plan.level,
+      keys: plan.keys,
+      scatter: servers.length > 1,
+      tables: statement.facts.tables,
+      ...(statement.fingerprint !== undefined ? { fingerprint: statement.fingerprint } : {}),
+      part,
+    });
   });
 }

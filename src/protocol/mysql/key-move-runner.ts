@@ -8,7 +8,13 @@
 // A failure after the move began rolls back every shard (the move's own transaction), or the
 // session's whole transaction (it may have moved part of the rows): the row stays exactly once.
 import { ShardgateError } from '../../errors.js';
-import { type KeyMoveDriver, moveRows, unmovableTable } from '../../executor/key-move.js';
+import {
+  acquireMoveServers,
+  type KeyMoveDriver,
+  moveRows,
+  reportMove,
+  unmovableTable,
+} from '../../executor/key-move.js';
 import type { KeyMovePlan } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import type { ColumnDefinition } from './columns.js';
@@ -71,7 +77,11 @@ export async function runKeyMove(
   const state = cycle.state;
   // Outside a transaction (autocommit on) the move commits its own; else it joins the session's.
   const implicit = !nextInTransaction(state);
-  const bindings = await acquire(cycle, plan);
+  const bindings = await acquireMoveServers(
+    plan,
+    (t) => cycle.bindingFor(t),
+    (b) => cycle.releaseIfFree(b),
+  );
   const all = [...bindings.values()];
   const owner = bindings.get(plan.owner.server)!;
   const sources = plan.sources.map((t) => bindings.get(t.server)!);
@@ -115,41 +125,8 @@ export async function runKeyMove(
   } finally {
     // Connections a commit or rollback already settled are not the session's any more.
     for (const b of all) if (cycle.bindings.get(b.serverName) === b) cycle.releaseIfFree(b);
-    const latencySeconds = (performance.now() - started) / 1000;
-    all.forEach((b, part) => {
-      cycle.services.observer.onStatement({
-        protocol: 'mysql',
-        shard: b.shard,
-        server: b.serverName,
-        role: 'primary',
-        kind: statement.facts.kind,
-        outcome,
-        latencySeconds,
-        level: plan.level,
-        keys: plan.keys,
-        scatter: all.length > 1,
-        tables: statement.facts.tables,
-        fingerprint: statement.fingerprint,
-        part,
-      });
-    });
+    reportMove(cycle.services.observer, 'mysql', all, statement, outcome, started);
   }
-}
-
-/** The primaries of the sources and of the owner, one connection per server. */
-async function acquire(cycle: CommandCycle, plan: KeyMovePlan): Promise<Map<string, MysqlBinding>> {
-  const targets = [...plan.sources, plan.owner].filter(
-    (t, i, all) => all.findIndex((o) => o.server === t.server) === i,
-  );
-  const settled = await Promise.allSettled(targets.map((t) => cycle.bindingFor(t)));
-  const out = new Map<string, MysqlBinding>();
-  for (const s of settled) if (s.status === 'fulfilled') out.set(s.value.serverName, s.value);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const b of out.values()) cycle.releaseIfFree(b);
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return out;
 }
 
 /**

@@ -8,7 +8,13 @@
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags } from '../../executor/command-tags.js';
-import { type KeyMoveDriver, moveRows, unmovableTable as refusal } from '../../executor/key-move.js';
+import {
+  acquireMoveServers,
+  type KeyMoveDriver,
+  moveRows,
+  unmovableTable as refusal,
+  reportMove,
+} from '../../executor/key-move.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
 import type { CollectedResult } from '../../executor/pg-collect.js';
 import type { KeyMovePlan } from '../../router/plan.js';
@@ -39,7 +45,11 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
     });
   const implicit = state.txStatus === 'I';
   const request = clientRequest(cycle, unit, statement);
-  const bindings = await acquire(cycle, plan);
+  const bindings = await acquireMoveServers(
+    plan,
+    (t) => cycle.bindingFor(t),
+    (b) => cycle.afterUnit(b),
+  );
   const owner = bindings.get(plan.owner.server)!;
   const sources = plan.sources.map((t) => bindings.get(t.server)!);
   const began: ServerBinding[] = [];
@@ -91,42 +101,8 @@ export async function runKeyMove(cycle: QueryCycle, unit: Unit, statement: Plann
     cycle.session.write(Buffer.concat([err.raw, encodeReadyForQuery(state.txStatus)]));
   } finally {
     for (const b of bindings.values()) cycle.afterUnit(b);
-    // One event per server of the move, as for the parts of a multi-shard statement.
-    const latencySeconds = (performance.now() - started) / 1000;
-    [...bindings.values()].forEach((b, part) => {
-      cycle.services.observer.onStatement({
-        protocol: 'postgres',
-        shard: b.shard,
-        server: b.serverName,
-        role: 'primary',
-        kind: statement.facts.kind,
-        outcome,
-        latencySeconds,
-        level: plan.level,
-        keys: plan.keys,
-        scatter: bindings.size > 1,
-        tables: statement.facts.tables,
-        fingerprint: statement.fingerprint,
-        part,
-      });
-    });
+    reportMove(cycle.services.observer, 'postgres', [...bindings.values()], statement, outcome, started);
   }
-}
-
-/** The primaries of the source shards and of the owner, one connection per server. */
-async function acquire(cycle: QueryCycle, plan: KeyMovePlan): Promise<Map<string, ServerBinding>> {
-  const targets = [...plan.sources, plan.owner].filter(
-    (t, i, all) => all.findIndex((o) => o.server === t.server) === i,
-  );
-  const settled = await Promise.allSettled(targets.map((t) => cycle.bindingFor(t)));
-  const out = new Map<string, ServerBinding>();
-  for (const s of settled) if (s.status === 'fulfilled') out.set(s.value.serverName, s.value);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const b of out.values()) cycle.afterUnit(b);
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return out;
 }
 
 /**
