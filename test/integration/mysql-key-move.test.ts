@@ -2,7 +2,8 @@
 // port (the UPDATE on the old shard, DELETE ... RETURNING there, INSERT on the new one, one XA
 // cross-shard transaction), on real MariaDB servers with mysql2: autocommit, a prepared
 // statement, inside BEGIN ... COMMIT and ROLLBACK, rows from several shards in one UPDATE, a key
-// change within one shard, the affected rows MariaDB gives the same UPDATE on unsharded data, a
+// change within one shard, exact values (DOUBLE, JSON, TIMESTAMP(6)) on the way, the affected rows
+// MariaDB gives the same UPDATE on unsharded data, a
 // failure on the new shard (the row stays exactly once), and the refusals. After each: the row is
 // where its key maps and nowhere else, and no XA transaction is left prepared.
 
@@ -142,6 +143,42 @@ describe('an UPDATE of the shard key moves the row', () => {
     );
     expect(r.affectedRows).toBe(1);
     expect(await whereIs('users', id)).toEqual(only({ [servers[1]!]: `${on[1]![2]!}/same shard` }));
+  });
+
+  it('every column keeps its exact value on the way: DOUBLE, JSON with non-ASCII text, TIMESTAMP(6)', async () => {
+    const rowOf = async (server: string, sql: string, id: number) => {
+      const d = await fx.direct(server);
+      const [rows] = await d.query<RowDataPacket[]>(sql, [id]);
+      await d.end();
+      return rows;
+    };
+    const cases = [
+      {
+        table: 'recommendations',
+        id: FIRST_ID + 24,
+        insert: 'INSERT INTO recommendations (id, user_id, item_id, score) VALUES (?, ?, 7, 0.1e0 + 0.2e0)',
+        payload: null,
+        read: 'SELECT id, item_id, score, CAST(score AS CHAR) AS exact, created_at FROM shardgate.recommendations WHERE id = ?',
+      },
+      {
+        table: 'analytics_events',
+        id: FIRST_ID + 25,
+        insert: "INSERT INTO analytics_events (id, user_id, event, payload) VALUES (?, ?, 'zürich ✓', ?)",
+        payload: JSON.stringify({ q: `naïve \\ "quoted" 'x' ✓`, n: 1.5 }),
+        read: 'SELECT id, event, payload, HEX(payload) AS bytes, created_at FROM shardgate.analytics_events WHERE id = ?',
+      },
+    ];
+    for (const k of cases) {
+      await c.execute(k.insert, [k.id, on[0]![2]!, ...(k.payload === null ? [] : [k.payload])]);
+      const before = await rowOf(servers[0]!, k.read, k.id);
+      expect(before).toHaveLength(1);
+      await c.query(
+        `UPDATE ${k.table} SET user_id = ${on[1]![2]!} WHERE user_id = ${on[0]![2]!} AND id = ${k.id}`,
+      );
+      expect(await rowOf(servers[0]!, k.read, k.id)).toEqual([]);
+      expect(await rowOf(servers[1]!, k.read, k.id)).toEqual(before);
+    }
+    expect(await prepared()).toEqual([]);
   });
 
   it('no row matched: 0 rows, nothing anywhere', async () => {
