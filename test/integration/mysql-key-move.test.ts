@@ -3,9 +3,9 @@
 // cross-shard transaction), on real MariaDB servers with mysql2: autocommit, a prepared
 // statement, inside BEGIN ... COMMIT and ROLLBACK, rows from several shards in one UPDATE, a key
 // change within one shard, exact values (DOUBLE, JSON, TIMESTAMP(6)) on the way, the affected rows
-// MariaDB gives the same UPDATE on unsharded data, a
-// failure on the new shard (the row stays exactly once), and the refusals. After each: the row is
-// where its key maps and nowhere else, and no XA transaction is left prepared.
+// MariaDB gives the same UPDATE on unsharded data, a failure on the new shard (the row stays
+// exactly once), and the refusals. After each: the row is where its key maps and nowhere else, and
+// no XA transaction is left prepared.
 
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
