@@ -183,37 +183,74 @@ describe('what cannot be copied leaves nothing copied, with a coded error', () =
     expect(err?.message).toMatch(/binary/);
   });
 
-  it('a client that goes away mid-COPY: nothing copied, every connection back in its pool', async () => {
-    const pools = () => fx.proxy.topology.allServers().flatMap((s) => s.pools.all());
-    const active = () => pools().reduce((n, p) => n + p.stats().active, 0);
-    const opened = () => pools().reduce((n, p) => n + p.stats().total, 0);
-    const sessions = () => fx.proxy.postgres.listener.sessions.size;
-    await waitFor('idle pools', () => active() === 0, 10_000);
-    const sessionsBefore = sessions();
-    const bin = await pgToolPath('psql');
-    const child = spawn(bin, ['-X', '-c', 'COPY users (id, user_id, name) FROM STDIN', fx.url()], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    const exited = new Promise((r) => child.once('exit', r));
-    const ids = Array.from({ length: 200 }, (_, i) => 700_000 + i);
-    child.stdin.write(ids.map((id) => `${id}\t${id % 97}\tgone\n`).join(''));
-    // The COPY runs on every shard (one connection each), the client's rows on their way.
-    await waitFor('the COPY on every shard', () => active() === fx.cluster.shards.length, 10_000);
-    const openedDuring = opened();
-    child.kill('SIGKILL');
-    await exited;
-    // Given back after the COPY ended on each shard, not dropped mid-COPY under a runner still reading.
-    // At least as many open as during the COPY: background work (recovery passes) may open more, so
-    // an exact count would be flaky; a connection dropped mid-COPY would lower it.
-    await waitFor(
-      'connections back in their pools',
-      () => active() === 0 && opened() >= openedDuring,
-      10_000,
-    );
-    await waitFor('the session gone', () => sessions() === sessionsBefore, 10_000);
-    expect((await perShard('SELECT id FROM users WHERE id >= 700000 AND id < 700200')).flat()).toEqual([]);
-    expect(await psql('COPY users (id, user_id, name) FROM STDIN', '700001\t3\tafter\n')).toBe('COPY 1');
-  });
+  // The client is killed at two moments: once every shard runs the COPY (the runner may or may not
+  // be reading the client's rows yet), and while one shard's COPY waits for a lock (the runner
+  // awaits that shard's answer, with no one left to send CopyDone or CopyFail).
+  it.each([
+    ['mid-COPY', false],
+    ['before every shard started its COPY', true],
+  ])(
+    'a client that goes away %s: nothing copied, every connection back in its pool',
+    async (_when, lockOne) => {
+      const pools = () => fx.proxy.topology.allServers().flatMap((s) => s.pools.all());
+      const active = () => pools().reduce((n, p) => n + p.stats().active, 0);
+      const sessions = () => fx.proxy.postgres.listener.sessions.size;
+      const servers = await Promise.all(fx.cluster.shards.map((s) => fx.direct(s.primary.name)));
+      const locker = lockOne ? await fx.direct(fx.cluster.shards[0]!.primary.name) : null;
+      try {
+        await waitFor('idle pools', () => active() === 0, 10_000);
+        const sessionsBefore = sessions();
+        if (locker) await locker.query('BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+        const bin = await pgToolPath('psql');
+        const child = spawn(bin, ['-X', '-c', 'COPY users (id, user_id, name) FROM STDIN', fx.url()], {
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+        const exited = new Promise((r) => child.once('exit', r));
+        const ids = Array.from({ length: 200 }, (_, i) => 700_000 + i);
+        child.stdin.write(ids.map((id) => `${id}\t${id % 97}\tgone\n`).join(''));
+        // The backend running the COPY on each shard (on the locked one: waiting for the lock).
+        const copyBackend = async (c: pg.Client) =>
+          (
+            await c.query(
+              "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY users (id, user_id, name) FROM STDIN%' AND pid <> pg_backend_pid()",
+            )
+          ).rows.map((r: { pid: number }) => r.pid);
+        let pids: number[][] = [];
+        await waitFor(
+          'the COPY on every shard',
+          async () => {
+            pids = await Promise.all(servers.map(copyBackend));
+            return pids.every((p) => p.length === 1);
+          },
+          10_000,
+        );
+        child.kill('SIGKILL');
+        await exited;
+        await waitFor('the session gone', () => sessions() === sessionsBefore, 10_000);
+        await locker?.query('COMMIT');
+        // Given back, not dropped: each backend that ran the COPY is still connected, and idle (its
+        // transaction rolled back), while the pools hold nothing checked out.
+        const backIdle = async () => {
+          if (active() !== 0) return false;
+          const states = await Promise.all(
+            servers.map(async (c, i) =>
+              (await c.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pids[i]![0]])).rows.map(
+                (r: { state: string }) => r.state,
+              ),
+            ),
+          );
+          return states.every((s) => s.length === 1 && s[0] === 'idle');
+        };
+        await waitFor('connections back in their pools', backIdle, 10_000);
+      } finally {
+        await locker?.end();
+        await Promise.all(servers.map((c) => c.end()));
+      }
+      expect((await perShard('SELECT id FROM users WHERE id >= 700000 AND id < 700200')).flat()).toEqual([]);
+      expect(await psql('COPY users (id, user_id, name) FROM STDIN', '700201\t3\tafter\n')).toBe('COPY 1');
+      await client.query('DELETE FROM users WHERE user_id = 3 AND id = 700201');
+    },
+  );
 
   it('inside a transaction follows the cross-shard rule (refused, the transaction goes on)', async () => {
     await client.query('BEGIN');

@@ -199,6 +199,9 @@ function streamRows(
         ),
     };
     cycle.copyInSink = sinkForClient;
+    // The client left while the shards' COPYs started: onClientGone found no sink to fail, and
+    // no CopyData, CopyDone or CopyFail will come (each shard would stay checked out in COPY).
+    if (cycle.clientLeft) sinkForClient.fail('the client went away');
   });
 }
 

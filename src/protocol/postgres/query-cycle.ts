@@ -44,6 +44,10 @@ export class QueryCycle implements GateParticipant {
   unnamed: { sql: string; paramTypes: number[] } | null = null;
   private cancelKey: { processId: number; secretKey: number } | null = null;
   private clientGone = false;
+  /** The client's socket closed (a runner that reads the client itself stops on it). */
+  get clientLeft(): boolean {
+    return this.clientGone;
+  }
   /** Shards this session holds a write admission on (until its write transaction ends). */
   private writingOn: Set<string> | null = null;
   /** The binding running the current single-target unit. */
