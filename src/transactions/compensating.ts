@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ShardgateError } from '../errors.js';
 import { hitFailpoint } from './failpoints.js';
+import { PeriodicPass } from './periodic-pass.js';
 import type { TwoPhaseStats } from './stats.js';
 import { DefiniteFailure } from './two-phase.js';
 
@@ -294,39 +295,32 @@ export function compensateOutcomeError(outcome: CompensateOutcome): ShardgateErr
 
 /** Recovery of compensate-mode transactions left unfinished (see the file's head, step 4). */
 export class CompensationRecovery {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly loop: PeriodicPass<void>;
 
   constructor(
     private readonly coordinator: CompensatingCoordinator,
     private readonly options: { intervalMs: number; minAgeMs: number },
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    const run = () =>
-      void this.pass().catch((err: Error) =>
-        this.logger.warn({ err: err.message }, 'compensation recovery failed'),
-      );
-    run();
-    this.timer = setInterval(run, this.options.intervalMs);
-    this.timer.unref();
+  ) {
+    this.loop = new PeriodicPass(
+      () => this.runPass(),
+      options.intervalMs,
+      logger,
+      'compensation recovery failed',
+    );
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass (passes never overlap). */
   pass(): Promise<void> {
-    if (!this.running) {
-      this.running = this.runPass().finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
+    return this.loop.pass();
   }
 
   private async runPass(): Promise<void> {

@@ -5,6 +5,7 @@
 // when the decision is commit; otherwise recovery records an abort (an insert that loses to a
 // commit already written) and rolls back. Decision rows nobody needs any more are deleted.
 import type { Logger } from 'pino';
+import { PeriodicPass } from './periodic-pass.js';
 import type { DecisionLog, TwoPhaseCoordinator } from './two-phase.js';
 
 export interface PreparedTransaction {
@@ -72,8 +73,7 @@ export interface RecoveryOptions {
 }
 
 export class TwoPhaseRecovery {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<InDoubt[]> | null = null;
+  private readonly loop: PeriodicPass<InDoubt[]>;
 
   constructor(
     private readonly port: RecoveryPort,
@@ -81,32 +81,26 @@ export class TwoPhaseRecovery {
     private readonly coordinator: TwoPhaseCoordinator,
     private readonly options: RecoveryOptions,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    const run = () =>
-      void this.pass().catch((err: Error) =>
-        this.logger.warn({ err: err.message }, 'two-phase recovery failed'),
-      );
-    run();
-    this.timer = setInterval(run, this.options.intervalMs);
-    this.timer.unref();
+  ) {
+    this.loop = new PeriodicPass(
+      () => this.runPass(),
+      options.intervalMs,
+      logger,
+      'two-phase recovery failed',
+    );
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One recovery pass (passes never overlap); returns what stays in doubt. */
   pass(): Promise<InDoubt[]> {
-    if (!this.running) {
-      this.running = this.runPass().finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
+    return this.loop.pass();
   }
 
   /** What is in doubt now, without resolving anything. */
