@@ -14,6 +14,7 @@ import { commitsTransaction, serverLossError, writesData } from '../../backend/s
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
+import { WriteAdmissions } from '../../migration/write-admissions.js';
 import { writeShards } from '../../migration/write-shards.js';
 import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
@@ -111,8 +112,8 @@ export class CommandCycle implements GateParticipant {
     (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
   );
 
-  /** Shards this session holds a cutover write admission on, until its transaction ends. */
-  private writingOn: Set<string> | null = null;
+  /** The cutover write admissions this session holds, until its transaction ends. */
+  private readonly writes: WriteAdmissions;
   /** A cutover aborted the transaction while a command ran: applied when the command ends. */
   private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
 
@@ -121,6 +122,7 @@ export class CommandCycle implements GateParticipant {
     readonly services: MysqlServices,
   ) {
     this.statements = new PreparedStatements(this);
+    this.writes = new WriteAdmissions(services.cutover, this);
     services.cutover.register(this);
   }
 
@@ -430,19 +432,8 @@ export class CommandCycle implements GateParticipant {
   // --- cutover gate (src/migration/cutover-gate.ts; the same rules as the PostgreSQL side) ------
 
   /** Takes write admissions on `shards`; true when a cutover held them (plan again, then admit). */
-  async admitWrites(shards: string[]): Promise<boolean> {
-    const gate = this.services.cutover;
-    for (const shard of shards) {
-      if (this.writingOn?.has(shard)) continue;
-      if ((await gate.admitWriter(this, shard)) !== null) return true;
-      (this.writingOn ??= new Set()).add(shard);
-    }
-    return false;
-  }
-
-  private stopWriting(): void {
-    this.writingOn = null;
-    this.services.cutover.releaseWriter(this);
+  admitWrites(shards: string[]): Promise<boolean> {
+    return this.writes.admit(shards);
   }
 
   openTransactionShard(): string | null {
@@ -468,7 +459,7 @@ export class CommandCycle implements GateParticipant {
     const abort = this.cutoverAbort;
     this.cutoverAbort = null;
     if (abort && this.state.transactionShard !== null) this.finishCutoverAbort(abort.shards, abort.error);
-    if (this.writingOn && this.state.transactionShard === null && !this.cross) this.stopWriting();
+    if (this.writes.holding && this.state.transactionShard === null && !this.cross) this.writes.release();
   }
 
   /**
@@ -492,7 +483,7 @@ export class CommandCycle implements GateParticipant {
         this.releaseIfFree(binding);
       }
     }
-    this.stopWriting();
+    this.writes.release();
   }
 
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */

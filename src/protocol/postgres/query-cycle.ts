@@ -6,6 +6,7 @@ import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-
 import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
+import { WriteAdmissions } from '../../migration/write-admissions.js';
 import { writeShards } from '../../migration/write-shards.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
@@ -44,8 +45,8 @@ export class QueryCycle implements GateParticipant {
   unnamed: { sql: string; paramTypes: number[] } | null = null;
   private cancelKey: { processId: number; secretKey: number } | null = null;
   private clientGone = false;
-  /** Shards this session holds a write admission on (until its write transaction ends). */
-  private writingOn: Set<string> | null = null;
+  /** The write admissions this session holds (until its write transaction ends). */
+  private readonly writes: WriteAdmissions;
   /** The binding running the current single-target unit. */
   private running: ServerBinding | null = null;
   /**
@@ -88,7 +89,9 @@ export class QueryCycle implements GateParticipant {
   constructor(
     readonly session: PgClientSession,
     readonly services: SessionServices,
-  ) {}
+  ) {
+    this.writes = new WriteAdmissions(services.cutover, this);
+  }
 
   get state() {
     return this.session.state!;
@@ -401,7 +404,7 @@ export class QueryCycle implements GateParticipant {
       responder.fail(e, this.state.txStatus);
     } finally {
       if (this.state.txStatus === 'I' && !this.state.deferredBegin) {
-        if (this.writingOn) this.stopWriting();
+        if (this.writes.holding) this.writes.release();
         this.wroteOn.clear();
         this.compensations.clear();
         this.lockTimeoutOn.clear();
@@ -460,19 +463,8 @@ export class QueryCycle implements GateParticipant {
   // ---- cutover gate (src/migration/cutover-gate.ts) ------------------------------------------
 
   /** Takes write admissions on `shards`; true when a cutover held them (the unit must be re-planned). */
-  private async admitWrites(shards: string[]): Promise<boolean> {
-    const gate = this.services.cutover;
-    for (const shard of shards) {
-      if (this.writingOn?.has(shard)) continue;
-      if ((await gate.admitWriter(this, shard)) !== null) return true;
-      (this.writingOn ??= new Set()).add(shard);
-    }
-    return false;
-  }
-
-  private stopWriting(): void {
-    this.writingOn = null;
-    this.services.cutover.releaseWriter(this);
+  private admitWrites(shards: string[]): Promise<boolean> {
+    return this.writes.admit(shards);
   }
 
   openTransactionShard(): string | null {
@@ -536,7 +528,7 @@ export class QueryCycle implements GateParticipant {
       s.transactionServer = null;
       this.pendingCutoverError = reportNext;
     }
-    this.stopWriting();
+    this.writes.release();
   }
 
   /** Analyzes and plans every statement of a unit. */
