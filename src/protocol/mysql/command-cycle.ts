@@ -20,6 +20,7 @@ import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
@@ -52,7 +53,7 @@ import {
   nextInTransaction,
   routingSession,
 } from './session-state.js';
-import { chooseTarget, noteCollation, pins } from './statement-rules.js';
+import { noteCollation, pins } from './statement-rules.js';
 
 /** What the cycle needs of its session. */
 export interface CycleSession {

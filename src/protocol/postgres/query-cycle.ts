@@ -11,6 +11,7 @@ import { writeShards } from '../../migration/write-shards.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
@@ -32,7 +33,6 @@ import { FE, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
 
-const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
 
 export class QueryCycle implements GateParticipant {
@@ -378,7 +378,7 @@ export class QueryCycle implements GateParticipant {
         await this.runAcrossShards(() => runScatter(this, unit, statements[0]!));
         return;
       }
-      const target = this.chooseTarget(statements);
+      const target = chooseTarget(statements, this.crossShardAllowed);
       if (target.role === 'primary' && writesData(statements) && (await this.admitWrites([target.shard]))) {
         return this.runUnit(unit);
       }
@@ -642,29 +642,6 @@ export class QueryCycle implements GateParticipant {
   }
 
   /** All single-target statements of a unit must agree on one server. */
-  private chooseTarget(statements: PlannedStatement[]): RouteTarget {
-    let target: RouteTarget | null = null;
-    // Transaction control and settings follow the statements that touch data ("BEGIN; UPDATE ...").
-    const leaders = statements.filter((s) => !FOLLOWER_KINDS.has(s.facts.kind));
-    for (const s of leaders.length ? leaders : statements) {
-      if (s.plan.type !== 'single') continue;
-      const t = s.plan.target;
-      if (!target) {
-        target = t;
-        continue;
-      }
-      if (t.shard !== target.shard) {
-        throw new ShardgateError(this.crossShardAllowed ? 'CROSS_SHARD_UNIT' : 'CROSS_SHARD_TRANSACTION', {
-          first: target.shard,
-          second: t.shard,
-        });
-      }
-      if (t.role === 'primary' && target.role !== 'primary') target = t;
-    }
-    if (!target) throw new ShardgateError('INTERNAL', { detail: 'no target for unit' });
-    return target;
-  }
-
   private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
     const pipelined = pipelineable(unit, statements, this.state, this.services.config.pool) ? unit : null;
