@@ -294,36 +294,16 @@ export function compensateOutcomeError(outcome: CompensateOutcome): ShardgateErr
 }
 
 /** Recovery of compensate-mode transactions left unfinished (see the file's head, step 4). */
-export class CompensationRecovery {
-  private readonly loop: PeriodicPass<void>;
-
+export class CompensationRecovery extends PeriodicPass<void> {
   constructor(
     private readonly coordinator: CompensatingCoordinator,
     private readonly options: { intervalMs: number; minAgeMs: number },
     private readonly logger: Logger,
   ) {
-    this.loop = new PeriodicPass(
-      () => this.runPass(),
-      options.intervalMs,
-      logger,
-      'compensation recovery failed',
-    );
+    super(options.intervalMs, logger, 'compensation recovery failed');
   }
 
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  /** One pass (passes never overlap). */
-  pass(): Promise<void> {
-    return this.loop.pass();
-  }
-
-  private async runPass(): Promise<void> {
+  protected async runPass(): Promise<void> {
     const { store, inFlight } = this.coordinator;
     // Only what still needs work, however many finished records are newer (never a newest-N cut).
     const records = await store.unfinished();

@@ -2,20 +2,21 @@
 // recoveries (two-phase, compensate mode) run. A failed pass is logged; the next one tries again.
 import type { Logger } from 'pino';
 
-export class PeriodicPass<T> {
+export abstract class PeriodicPass<T> {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<T> | null = null;
 
   constructor(
-    private readonly runPass: () => Promise<T>,
     private readonly intervalMs: number,
-    private readonly logger: Logger,
+    private readonly passLogger: Logger,
     private readonly failure: string,
   ) {}
 
+  protected abstract runPass(): Promise<T>;
+
   start(): void {
     const run = () =>
-      void this.pass().catch((err: Error) => this.logger.warn({ err: err.message }, this.failure));
+      void this.pass().catch((err: Error) => this.passLogger.warn({ err: err.message }, this.failure));
     run();
     this.timer = setInterval(run, this.intervalMs);
     this.timer.unref();

@@ -72,9 +72,8 @@ export interface RecoveryOptions {
   protocol: string;
 }
 
-export class TwoPhaseRecovery {
-  private readonly loop: PeriodicPass<InDoubt[]>;
-
+/** Resolves in-doubt transactions at start and every intervalMs; pass() returns what stays in doubt. */
+export class TwoPhaseRecovery extends PeriodicPass<InDoubt[]> {
   constructor(
     private readonly port: RecoveryPort,
     private readonly log: RecoveryLog,
@@ -82,25 +81,7 @@ export class TwoPhaseRecovery {
     private readonly options: RecoveryOptions,
     private readonly logger: Logger,
   ) {
-    this.loop = new PeriodicPass(
-      () => this.runPass(),
-      options.intervalMs,
-      logger,
-      'two-phase recovery failed',
-    );
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  /** One recovery pass (passes never overlap); returns what stays in doubt. */
-  pass(): Promise<InDoubt[]> {
-    return this.loop.pass();
+    super(options.intervalMs, logger, 'two-phase recovery failed');
   }
 
   /** What is in doubt now, without resolving anything. */
@@ -140,7 +121,7 @@ export class TwoPhaseRecovery {
     return { decision, servers: holders.map((h) => h.server) };
   }
 
-  private async runPass(): Promise<InDoubt[]> {
+  protected async runPass(): Promise<InDoubt[]> {
     const passStarted = Date.now();
     const { prepared, unreachable } = await this.scan();
     const seen = new Set(prepared.map((p) => p.gid));
