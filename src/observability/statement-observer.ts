@@ -54,3 +54,36 @@ export class ObserverList implements StatementObserver {
     for (const o of this.observers) o.onConflict?.(protocol, shard);
   }
 }
+
+/** What an event needs of a planned statement (the router's PlannedStatement). */
+export interface ObservedStatement {
+  facts: { kind: string; tables: readonly string[] };
+  plan: { level: ConsistencyLevel | null; keys: StatementEvent['keys'] };
+  fingerprint?: string;
+}
+
+/** The event of part `part` of a multi-shard statement, run on `target` (both front ends). */
+export function scatterPartEvent(
+  protocol: StatementEvent['protocol'],
+  statement: ObservedStatement,
+  target: { shard: string; server: string; role: 'primary' | 'replica' },
+  outcome: StatementEvent['outcome'],
+  latencySeconds: number,
+  part: number,
+): StatementEvent {
+  return {
+    protocol,
+    shard: target.shard,
+    server: target.server,
+    role: target.role,
+    kind: statement.facts.kind,
+    outcome,
+    latencySeconds,
+    level: statement.plan.level,
+    keys: statement.plan.keys,
+    scatter: true,
+    tables: statement.facts.tables,
+    fingerprint: statement.fingerprint,
+    part,
+  };
+}

@@ -112,14 +112,7 @@ export class QueryAnalyzer {
     if (fp.text.startsWith('shardgate explain')) {
       refuseNestedExplain(fp.text);
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
-      if (facts)
-        return {
-          fingerprint: fp.text,
-          literals: fp.literals,
-          facts,
-          cacheHit: false,
-          statements: fp.statements,
-        };
+      if (facts) return analyzed(fp, facts);
     }
     if (fp.text === 'shardgate clear cache') {
       const facts: StatementFacts = {
@@ -127,23 +120,11 @@ export class QueryAnalyzer {
         shardgate: { command: 'clear_cache' },
       };
       const query: QueryFacts = { statements: [facts], hints, literalCount: 0, paramCount: 0 };
-      return {
-        fingerprint: fp.text,
-        literals: fp.literals,
-        facts: query,
-        cacheHit: false,
-        statements: fp.statements,
-      };
+      return analyzed(fp, query);
     }
     const cached = this.cache.get(fp.text);
     if (cached !== undefined && cached.literalCount === fp.literals.length) {
-      return {
-        fingerprint: fp.text,
-        literals: fp.literals,
-        facts: withHints(cached, hints),
-        cacheHit: true,
-        statements: fp.statements,
-      };
+      return analyzed(fp, withHints(cached, hints), true);
     }
     if (cached !== undefined) this.cache.countMiss();
     if (!moduleLoaded) {
@@ -152,13 +133,7 @@ export class QueryAnalyzer {
     const statements = analyzePostgres(sql, fp.literals);
     const facts: CachedFacts = { statements, literalCount: fp.literals.length, paramCount: fp.maxParam };
     if (cacheable(statements, fp.literals.length)) this.cache.set(fp.text, facts);
-    return {
-      fingerprint: fp.text,
-      literals: fp.literals,
-      facts: withHints(facts, hints),
-      cacheHit: false,
-      statements: fp.statements,
-    };
+    return analyzed(fp, withHints(facts, hints));
   }
 
   /**
@@ -212,6 +187,15 @@ export function explainFacts(
     shardgate: { command: 'explain', statement },
   };
   return { statements: [f], hints, literalCount: 0, paramCount: maxParam };
+}
+
+/** The answer for a fingerprinted text (both dialects). */
+export function analyzed(
+  fp: { text: string; literals: Literal[]; statements: StatementRange[] },
+  facts: QueryFacts,
+  cacheHit = false,
+): AnalyzedQuery {
+  return { fingerprint: fp.text, literals: fp.literals, facts, cacheHit, statements: fp.statements };
 }
 
 /** Explicit fields: an object spread here cost more than the whole tokenizer pass. */

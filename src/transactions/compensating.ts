@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ShardgateError } from '../errors.js';
 import { hitFailpoint } from './failpoints.js';
+import { PeriodicPass } from './periodic-pass.js';
 import type { TwoPhaseStats } from './stats.js';
 import { DefiniteFailure } from './two-phase.js';
 
@@ -293,43 +294,16 @@ export function compensateOutcomeError(outcome: CompensateOutcome): ShardgateErr
 }
 
 /** Recovery of compensate-mode transactions left unfinished (see the file's head, step 4). */
-export class CompensationRecovery {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-
+export class CompensationRecovery extends PeriodicPass<void> {
   constructor(
     private readonly coordinator: CompensatingCoordinator,
     private readonly options: { intervalMs: number; minAgeMs: number },
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    const run = () =>
-      void this.pass().catch((err: Error) =>
-        this.logger.warn({ err: err.message }, 'compensation recovery failed'),
-      );
-    run();
-    this.timer = setInterval(run, this.options.intervalMs);
-    this.timer.unref();
+  ) {
+    super(options.intervalMs, logger, 'compensation recovery failed');
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-  }
-
-  /** One pass (passes never overlap). */
-  pass(): Promise<void> {
-    if (!this.running) {
-      this.running = this.runPass().finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
-  }
-
-  private async runPass(): Promise<void> {
+  protected async runPass(): Promise<void> {
     const { store, inFlight } = this.coordinator;
     // Only what still needs work, however many finished records are newer (never a newest-N cut).
     const records = await store.unfinished();

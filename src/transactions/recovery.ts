@@ -5,6 +5,7 @@
 // when the decision is commit; otherwise recovery records an abort (an insert that loses to a
 // commit already written) and rolls back. Decision rows nobody needs any more are deleted.
 import type { Logger } from 'pino';
+import { PeriodicPass } from './periodic-pass.js';
 import type { DecisionLog, TwoPhaseCoordinator } from './two-phase.js';
 
 export interface PreparedTransaction {
@@ -71,42 +72,16 @@ export interface RecoveryOptions {
   protocol: string;
 }
 
-export class TwoPhaseRecovery {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<InDoubt[]> | null = null;
-
+/** Resolves in-doubt transactions at start and every intervalMs; pass() returns what stays in doubt. */
+export class TwoPhaseRecovery extends PeriodicPass<InDoubt[]> {
   constructor(
     private readonly port: RecoveryPort,
     private readonly log: RecoveryLog,
     private readonly coordinator: TwoPhaseCoordinator,
     private readonly options: RecoveryOptions,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    const run = () =>
-      void this.pass().catch((err: Error) =>
-        this.logger.warn({ err: err.message }, 'two-phase recovery failed'),
-      );
-    run();
-    this.timer = setInterval(run, this.options.intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-  }
-
-  /** One recovery pass (passes never overlap); returns what stays in doubt. */
-  pass(): Promise<InDoubt[]> {
-    if (!this.running) {
-      this.running = this.runPass().finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
+  ) {
+    super(options.intervalMs, logger, 'two-phase recovery failed');
   }
 
   /** What is in doubt now, without resolving anything. */
@@ -146,7 +121,7 @@ export class TwoPhaseRecovery {
     return { decision, servers: holders.map((h) => h.server) };
   }
 
-  private async runPass(): Promise<InDoubt[]> {
+  protected async runPass(): Promise<InDoubt[]> {
     const passStarted = Date.now();
     const { prepared, unreachable } = await this.scan();
     const seen = new Set(prepared.map((p) => p.gid));

@@ -7,11 +7,10 @@
 import http from 'node:http';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
+import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'compensate-admin-token';
@@ -316,24 +315,22 @@ describe('compensate mode recovery with many finished records', () => {
   });
 });
 
-describe('compensate mode across a proxy crash and restarts', () => {
-  let proc: StartedProcess | null = null;
-
-  const childConfig = (): ShardgateConfig => ({
-    ...fx.config,
-    transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: 300 },
-  });
-
-  afterAll(async () => {
-    await proc?.stop();
-  });
-
-  it('killed after the first shard committed: the next proxy compensates it once; a later one runs nothing', async () => {
-    const id = FIRST_ID + 30;
-    const eventsBefore = compensationEvents().length;
-    proc = await startShardgateProcess(childConfig(), 60_000, {
-      SHARDGATE_FAILPOINT: 'compensate-after-first-commit',
-    });
+describeCompensateCrash({
+  title: 'compensate mode across a proxy crash and restarts',
+  id: FIRST_ID + 30,
+  earlierId: FIRST_ID + 10,
+  config: () => fx.config,
+  fixtureAdminPort: () => fx.proxy.admin!.port,
+  flushFixtureAlerts: async () => {
+    await fx.proxy.observability?.alerts.flush();
+  },
+  rowsOnShard0: (id) => rowsWithId(s0, id),
+  rowsOnShard1: (id) => rowsWithId(s1, id),
+  runsOnShard0: (id) => runsOf(s0, id),
+  compensated: async (port) =>
+    (await compensations(port)).filter((r) => r.state === 'compensated' && r.announced).length,
+  eventCount: () => compensationEvents().length,
+  async connect(proc) {
     const { default: pgModule } = await import('pg');
     const c = new pgModule.Client({
       host: '127.0.0.1',
@@ -344,39 +341,8 @@ describe('compensate mode across a proxy crash and restarts', () => {
     });
     c.on('error', () => undefined);
     await c.connect();
-    expect(await failingTransfer(c, id)).toBeTruthy();
-    await waitFor('the proxy to die', async () => proc!.exited() !== null);
-    expect(proc.exited()).toBe('SIGKILL');
-    await c.end().catch(() => undefined);
-    // Shard 0 committed (its row is there), shard 1's transaction died with its connection.
-    expect(await rowsWithId(s0, id)).toBe(1);
-    expect(await rowsWithId(s1, id + 1)).toBe(0);
-
-    // Earlier tests' records are compensated too: wait for one more (this transaction's).
-    const compensated = async (port: number) =>
-      (await compensations(port)).filter((r) => r.state === 'compensated' && r.announced).length;
-    const before = await compensated(fx.proxy.admin!.port);
-    proc = await startShardgateProcess(childConfig());
-    const admin = proc.adminPort;
-    await waitFor('recovery to compensate', async () => (await compensated(admin)) > before);
-    expect(await rowsWithId(s0, id)).toBe(0);
-    expect(await runsOf(s0, id)).toBe(1);
-    await waitFor('the webhook event', async () => compensationEvents().length > eventsBefore);
-    await proc.stop();
-    proc = null;
-
-    // A proxy on the same state: its recovery passes find everything finished.
-    const again = await startProxy(fx.config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
-    try {
-      await again.compensationRecovery!.pass();
-      await again.compensationRecovery!.pass();
-      await again.observability?.alerts.flush();
-    } finally {
-      await again.close();
-    }
-    expect(await runsOf(s0, id)).toBe(1);
-    expect(await runsOf(s0, FIRST_ID + 10)).toBe(1);
-    await fx.proxy.observability?.alerts.flush();
-    expect(compensationEvents()).toHaveLength(eventsBefore + 1);
-  }, 180_000);
+    return { failingTransfer: (id) => failingTransfer(c, id), close: () => c.end().catch(() => undefined) };
+  },
+  proxyPorts: {},
+  recoveryOf: (proxy) => proxy.compensationRecovery!,
 });

@@ -4,7 +4,6 @@
 // ones close this session only.
 
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   type BackendIdentity,
@@ -15,6 +14,7 @@ import {
 import { charsetVariables } from '../../backend/mysql-server-connection.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import { secureClientSocket, whenDrained } from '../client-socket.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { makeScramble } from './auth-crypto.js';
 import { AuthExchange, SHA2 } from './client-auth.js';
@@ -113,14 +113,7 @@ export class MysqlClientSession implements KillTarget {
 
   /** Calls `resume` once the client has read what we sent (or is gone). */
   onDrained(resume: () => void): void {
-    const socket = this.socket;
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resume();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
+    whenDrained(this.socket, resume);
   }
 
   /** Stops reading the client (its queued commands reached their bound), or starts again. */
@@ -211,17 +204,7 @@ export class MysqlClientSession implements KillTarget {
   private upgradeToTls(handshakeStart: Buffer): void {
     const tls = this.services.tls!;
     this.pausedForTls = true;
-    const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    const secure = new tls.module.TLSSocket(
-      handshakeStart.length > 0 ? replaying(plain, handshakeStart) : plain,
-      {
-        isServer: true,
-        secureContext: tls.context,
-      },
-    );
+    const secure = secureClientSocket(this.socket, tls, handshakeStart);
     this.socket = secure;
     this.tlsDone = true;
     secure.on('secure', () => {
@@ -390,34 +373,4 @@ export class MysqlClientSession implements KillTarget {
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1_000).unref();
   }
-}
-
-/**
- * The socket as a stream that first yields `head` (TLS bytes that arrived with the SSL request),
- * then the socket's own data: the TLS layer reads a socket's handle directly, past any unshift.
- */
-function replaying(socket: net.Socket, head: Buffer): Duplex {
-  const stream = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(err, callback) {
-      socket.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  stream.push(head);
-  socket.on('data', (d: Buffer) => {
-    if (!stream.push(d)) socket.pause();
-  });
-  socket.on('end', () => stream.push(null));
-  socket.on('error', (err) => stream.destroy(err));
-  socket.on('close', () => stream.destroy());
-  return stream;
 }

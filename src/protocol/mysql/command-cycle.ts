@@ -14,11 +14,13 @@ import { commitsTransaction, serverLossError, writesData } from '../../backend/s
 import { giveServerSlot, takeServerSlot, userServerLimit } from '../../backend/user-quota.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
+import { WriteAdmissions } from '../../migration/write-admissions.js';
 import { writeShards } from '../../migration/write-shards.js';
 import type { RoutingSession } from '../../router/inputs.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
@@ -52,7 +54,7 @@ import {
   nextInTransaction,
   routingSession,
 } from './session-state.js';
-import { chooseTarget, noteCollation, pins } from './statement-rules.js';
+import { noteCollation, pins } from './statement-rules.js';
 
 /** What the cycle needs of its session. */
 export interface CycleSession {
@@ -112,8 +114,8 @@ export class CommandCycle implements GateParticipant {
     (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
   );
 
-  /** Shards this session holds a cutover write admission on, until its transaction ends. */
-  private writingOn: Set<string> | null = null;
+  /** The cutover write admissions this session holds, until its transaction ends. */
+  private readonly writes: WriteAdmissions;
   /** A cutover aborted the transaction while a command ran: applied when the command ends. */
   private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
 
@@ -122,6 +124,7 @@ export class CommandCycle implements GateParticipant {
     readonly services: MysqlServices,
   ) {
     this.statements = new PreparedStatements(this);
+    this.writes = new WriteAdmissions(services.cutover, this);
     services.cutover.register(this);
   }
 
@@ -442,19 +445,8 @@ export class CommandCycle implements GateParticipant {
   // --- cutover gate (src/migration/cutover-gate.ts; the same rules as the PostgreSQL side) ------
 
   /** Takes write admissions on `shards`; true when a cutover held them (plan again, then admit). */
-  async admitWrites(shards: string[]): Promise<boolean> {
-    const gate = this.services.cutover;
-    for (const shard of shards) {
-      if (this.writingOn?.has(shard)) continue;
-      if ((await gate.admitWriter(this, shard)) !== null) return true;
-      (this.writingOn ??= new Set()).add(shard);
-    }
-    return false;
-  }
-
-  private stopWriting(): void {
-    this.writingOn = null;
-    this.services.cutover.releaseWriter(this);
+  admitWrites(shards: string[]): Promise<boolean> {
+    return this.writes.admit(shards);
   }
 
   openTransactionShard(): string | null {
@@ -480,7 +472,7 @@ export class CommandCycle implements GateParticipant {
     const abort = this.cutoverAbort;
     this.cutoverAbort = null;
     if (abort && this.state.transactionShard !== null) this.finishCutoverAbort(abort.shards, abort.error);
-    if (this.writingOn && this.state.transactionShard === null && !this.cross) this.stopWriting();
+    if (this.writes.holding && this.state.transactionShard === null && !this.cross) this.writes.release();
   }
 
   /**
@@ -504,7 +496,7 @@ export class CommandCycle implements GateParticipant {
         this.releaseIfFree(binding);
       }
     }
-    this.stopWriting();
+    this.writes.release();
   }
 
   /** COM_INIT_DB: config may restrict databases; the server says whether the database exists. */

@@ -7,6 +7,7 @@ import { ShardgateError } from '../../errors.js';
 import { MergeBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import type { ColumnInfo } from '../../executor/rows.js';
+import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { MergeSpec, Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import type { ColumnDefinition } from './columns.js';
@@ -196,21 +197,16 @@ export async function runScatter(
       .flatMap((x) => x.ok?.session?.variables ?? [])
       .find(([n]) => n === 'last_gtid')?.[1];
     if (gtid && b.role === 'primary') cycle.state.lastWritePositions.set(b.shard, gtid);
-    cycle.services.observer.onStatement({
-      protocol: 'mysql',
-      shard: b.shard,
-      server: b.serverName,
-      role: b.role,
-      kind: statement.facts.kind,
-      outcome: r.error ? 'error' : 'ok',
-      latencySeconds: latency,
-      level: plan.level,
-      keys: plan.keys,
-      scatter: true,
-      tables: statement.facts.tables,
-      fingerprint: statement.fingerprint,
-      part: i,
-    });
+    cycle.services.observer.onStatement(
+      scatterPartEvent(
+        'mysql',
+        statement,
+        { shard: b.shard, server: b.serverName, role: b.role },
+        r.error ? 'error' : 'ok',
+        latency,
+        i,
+      ),
+    );
   });
   const error = results.find((r) => r.error)?.error;
   if (error) throw new MysqlServerError(error);

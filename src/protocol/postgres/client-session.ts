@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { type BackendIdentity, SERVICE_IDENTITY } from '../../backend/identity.js';
 import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
+import { secureClientSocket, whenDrained } from '../client-socket.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
@@ -89,14 +90,7 @@ export class PgClientSession {
 
   /** Calls `resume` once the client has read what we sent (or is gone). */
   onDrained(resume: () => void): void {
-    const socket = this.socket;
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resume();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
+    whenDrained(this.socket, resume);
   }
 
   /** Stops reading the client (its queued statements reached their bound), or starts again. */
@@ -194,11 +188,7 @@ export class PgClientSession {
   private upgradeToTls(): void {
     const tls = this.services.tls!;
     this.pausedForTls = true;
-    const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
-    plain.removeAllListeners('error');
-    const secure = new tls.module.TLSSocket(plain, { isServer: true, secureContext: tls.context });
+    const secure = secureClientSocket(this.socket, tls);
     this.socket = secure;
     this.tlsDone = true;
     secure.on('secure', () => {

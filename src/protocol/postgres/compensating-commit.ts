@@ -4,11 +4,10 @@
 // coordinator (src/transactions/compensating.ts) undoes committed shards when a later one fails.
 import { type CompensatingParticipant, compensateOutcomeError } from '../../transactions/compensating.js';
 import { commitMarkSql } from '../../transactions/pg-compensation-store.js';
-import { DefiniteFailure } from '../../transactions/two-phase.js';
 import type { LocalResponder } from './local-responder.js';
 import type { QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
-import { carriesDecision, finishTransaction } from './transaction-end.js';
+import { carriesDecision, commitCarrying, finishTransaction } from './transaction-end.js';
 
 /**
  * Each writer's compensating statements when the transaction may commit in compensate mode;
@@ -54,21 +53,7 @@ function participant(
     server: binding.serverName,
     shard: binding.shard,
     compensations,
-    async commitWithMark(id) {
-      // read_your_writes: the commit's WAL position rides along (as two-phase commit's carrier).
-      const probe = cycle.services.topology.hasReplicas(binding.shard);
-      const r = await binding.runInternal(
-        `${commitMarkSql(id)}; COMMIT${probe ? '; SELECT pg_catalog.pg_current_wal_lsn()::text' : ''}`,
-      );
-      if (r.error) {
-        await binding.runInternal('ROLLBACK').catch(() => undefined);
-        throw new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
-      }
-      if (!probe && r.tag !== 'COMMIT')
-        throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
-      const lsn = probe ? r.rows[0]?.[0] : undefined;
-      if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
-    },
+    commitWithMark: (id) => commitCarrying(cycle, binding, commitMarkSql(id)),
     async rollback() {
       await binding.runInternal('ROLLBACK');
     },

@@ -9,14 +9,13 @@ import {
   type CommitOutcome,
   type DecisionCarrier,
   DecisionTaken,
-  DefiniteFailure,
   type Participant,
 } from '../../transactions/two-phase.js';
 import { commitCompensating, compensationsOf } from './compensating-commit.js';
 import type { LocalResponder } from './local-responder.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
-import { carriesDecision, finishTransaction, releaseBinding } from './transaction-end.js';
+import { carriesDecision, commitCarrying, finishTransaction, releaseBinding } from './transaction-end.js';
 
 const SINGLE_SHARD_ONLY = new Set([
   'savepoint',
@@ -210,23 +209,10 @@ export async function learnCommitPosition(cycle: QueryCycle, binding: ServerBind
 function pgCarrier(cycle: QueryCycle, binding: ServerBinding): DecisionCarrier {
   return {
     ...pgParticipant(cycle, binding),
-    async commitWithDecision(gid, servers) {
-      // read_your_writes: the commit's WAL position rides along (the statement after COMMIT runs on its own).
-      const probe = cycle.services.topology.hasReplicas(binding.shard);
-      const r = await binding.runInternal(
-        `${commitDecisionSql(gid, servers)}; COMMIT${probe ? '; SELECT pg_catalog.pg_current_wal_lsn()::text' : ''}`,
-      );
-      if (r.error) {
-        await binding.runInternal('ROLLBACK').catch(() => undefined);
-        if (r.error.code === '23505') throw new DecisionTaken(gid);
-        throw new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
-      }
-      // The INSERT succeeded, so the transaction had not failed: COMMIT either committed or raised an error.
-      if (!probe && r.tag !== 'COMMIT')
-        throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
-      const lsn = probe ? r.rows[0]?.[0] : undefined;
-      if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
-    },
+    commitWithDecision: (gid, servers) =>
+      commitCarrying(cycle, binding, commitDecisionSql(gid, servers), (e) =>
+        e.code === '23505' ? new DecisionTaken(gid) : null,
+      ),
     async rollback() {
       await binding.runInternal('ROLLBACK');
     },

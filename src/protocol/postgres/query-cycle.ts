@@ -6,10 +6,12 @@ import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-
 import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
+import { WriteAdmissions } from '../../migration/write-admissions.js';
 import { writeShards } from '../../migration/write-shards.js';
 import type { RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
@@ -31,7 +33,6 @@ import { FE, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
 
-const FOLLOWER_KINDS = new Set(['transaction', 'session', 'empty']);
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
 
 export class QueryCycle implements GateParticipant {
@@ -48,8 +49,8 @@ export class QueryCycle implements GateParticipant {
   get clientLeft(): boolean {
     return this.clientGone;
   }
-  /** Shards this session holds a write admission on (until its write transaction ends). */
-  private writingOn: Set<string> | null = null;
+  /** The write admissions this session holds (until its write transaction ends). */
+  private readonly writes: WriteAdmissions;
   /** The binding running the current single-target unit. */
   private running: ServerBinding | null = null;
   /**
@@ -92,7 +93,9 @@ export class QueryCycle implements GateParticipant {
   constructor(
     readonly session: PgClientSession,
     readonly services: SessionServices,
-  ) {}
+  ) {
+    this.writes = new WriteAdmissions(services.cutover, this);
+  }
 
   get state() {
     return this.session.state!;
@@ -379,7 +382,7 @@ export class QueryCycle implements GateParticipant {
         await this.runAcrossShards(() => runScatter(this, unit, statements[0]!));
         return;
       }
-      const target = this.chooseTarget(statements);
+      const target = chooseTarget(statements, this.crossShardAllowed);
       if (target.role === 'primary' && writesData(statements) && (await this.admitWrites([target.shard]))) {
         return this.runUnit(unit);
       }
@@ -405,7 +408,7 @@ export class QueryCycle implements GateParticipant {
       responder.fail(e, this.state.txStatus);
     } finally {
       if (this.state.txStatus === 'I' && !this.state.deferredBegin) {
-        if (this.writingOn) this.stopWriting();
+        if (this.writes.holding) this.writes.release();
         this.wroteOn.clear();
         this.compensations.clear();
         this.lockTimeoutOn.clear();
@@ -464,19 +467,8 @@ export class QueryCycle implements GateParticipant {
   // ---- cutover gate (src/migration/cutover-gate.ts) ------------------------------------------
 
   /** Takes write admissions on `shards`; true when a cutover held them (the unit must be re-planned). */
-  private async admitWrites(shards: string[]): Promise<boolean> {
-    const gate = this.services.cutover;
-    for (const shard of shards) {
-      if (this.writingOn?.has(shard)) continue;
-      if ((await gate.admitWriter(this, shard)) !== null) return true;
-      (this.writingOn ??= new Set()).add(shard);
-    }
-    return false;
-  }
-
-  private stopWriting(): void {
-    this.writingOn = null;
-    this.services.cutover.releaseWriter(this);
+  private admitWrites(shards: string[]): Promise<boolean> {
+    return this.writes.admit(shards);
   }
 
   openTransactionShard(): string | null {
@@ -540,7 +532,7 @@ export class QueryCycle implements GateParticipant {
       s.transactionServer = null;
       this.pendingCutoverError = reportNext;
     }
-    this.stopWriting();
+    this.writes.release();
   }
 
   /** Analyzes and plans every statement of a unit. */
@@ -653,29 +645,6 @@ export class QueryCycle implements GateParticipant {
   }
 
   /** All single-target statements of a unit must agree on one server. */
-  private chooseTarget(statements: PlannedStatement[]): RouteTarget {
-    let target: RouteTarget | null = null;
-    // Transaction control and settings follow the statements that touch data ("BEGIN; UPDATE ...").
-    const leaders = statements.filter((s) => !FOLLOWER_KINDS.has(s.facts.kind));
-    for (const s of leaders.length ? leaders : statements) {
-      if (s.plan.type !== 'single') continue;
-      const t = s.plan.target;
-      if (!target) {
-        target = t;
-        continue;
-      }
-      if (t.shard !== target.shard) {
-        throw new ShardgateError(this.crossShardAllowed ? 'CROSS_SHARD_UNIT' : 'CROSS_SHARD_TRANSACTION', {
-          first: target.shard,
-          second: t.shard,
-        });
-      }
-      if (t.role === 'primary' && target.role !== 'primary') target = t;
-    }
-    if (!target) throw new ShardgateError('INTERNAL', { detail: 'no target for unit' });
-    return target;
-  }
-
   private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
     const pipelined = pipelineable(unit, statements, this.state, this.services.config.pool) ? unit : null;

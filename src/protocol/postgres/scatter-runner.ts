@@ -8,6 +8,7 @@ import { MergeBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../executor/pg-forwarded-rows.js';
+import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
   encodeBindComplete,
@@ -69,21 +70,9 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;
     const t = requests[i]!.target;
-    cycle.services.observer.onStatement({
-      protocol: 'postgres',
-      shard: t.shard,
-      server: t.server,
-      role: t.role,
-      kind: statement.facts.kind,
-      outcome: r.error ? 'error' : 'ok',
-      latencySeconds: latency,
-      level: plan.level,
-      keys: plan.keys,
-      scatter: true,
-      tables: statement.facts.tables,
-      fingerprint: statement.fingerprint,
-      part: i,
-    });
+    cycle.services.observer.onStatement(
+      scatterPartEvent('postgres', statement, t, r.error ? 'error' : 'ok', latency, i),
+    );
   }
   if (failed?.error) {
     cycle.session.write(failed.error.raw);

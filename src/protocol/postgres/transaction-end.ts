@@ -1,6 +1,7 @@
 // The end of a transaction on a session's server connections, shared by two-phase commit
 // (distributed-commit.ts) and compensating commit (compensating-commit.ts): its own module so the
 // two do not import each other.
+import { DefiniteFailure } from '../../transactions/two-phase.js';
 import type { QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
 
@@ -45,4 +46,31 @@ export function releaseBinding(cycle: QueryCycle, binding: ServerBinding): void 
   if (cycle.services.config.pool.mode === 'session' || cycle.state.pinnedReason) return;
   if (cycle.bindings.get(binding.serverName) === binding) cycle.bindings.delete(binding.serverName);
   binding.release();
+}
+
+/**
+ * Runs `statement; COMMIT` in one round trip: the decision row or the commit mark a commit
+ * carries. read_your_writes: the commit's WAL position rides along (the statement after COMMIT
+ * runs on its own). On an error the transaction is rolled back and `failure` says what to throw
+ * (by default a DefiniteFailure).
+ */
+export async function commitCarrying(
+  cycle: QueryCycle,
+  binding: ServerBinding,
+  statement: string,
+  failure: (error: { code: string; message: string }) => Error | null = () => null,
+): Promise<void> {
+  const probe = cycle.services.topology.hasReplicas(binding.shard);
+  const r = await binding.runInternal(
+    `${statement}; COMMIT${probe ? '; SELECT pg_catalog.pg_current_wal_lsn()::text' : ''}`,
+  );
+  if (r.error) {
+    await binding.runInternal('ROLLBACK').catch(() => undefined);
+    throw failure(r.error) ?? new DefiniteFailure(`${r.error.message} (SQLSTATE ${r.error.code})`);
+  }
+  // The statement succeeded, so the transaction had not failed: COMMIT either committed or raised an error.
+  if (!probe && r.tag !== 'COMMIT')
+    throw new DefiniteFailure(`the transaction was rolled back (${r.tag ?? 'no tag'})`);
+  const lsn = probe ? r.rows[0]?.[0] : undefined;
+  if (lsn) cycle.state.lastWritePositions.set(binding.shard, lsn);
 }

@@ -10,6 +10,7 @@ import {
   type AnalyzedQuery,
   type AnalyzeOptions,
   type AnalyzerOptions,
+  analyzed,
   type CachedFacts,
   explainFacts,
   newFactsCache,
@@ -63,24 +64,12 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
       refuseNestedExplain(fp.text);
       const facts = explainFacts(sql, fp.statements[0]?.start ?? 0, fp.maxParam, hints);
       if (facts) {
-        return {
-          fingerprint: fp.text,
-          literals: fp.literals,
-          facts,
-          cacheHit: false,
-          statements: fp.statements,
-        };
+        return analyzed(fp, facts);
       }
     }
     const cached = this.cache.get(fp.text);
     if (cached !== undefined && cached.literalCount === fp.literals.length) {
-      return {
-        fingerprint: fp.text,
-        literals: fp.literals,
-        facts: withHints(cached, hints),
-        cacheHit: true,
-        statements: fp.statements,
-      };
+      return analyzed(fp, withHints(cached, hints), true);
     }
     if (cached !== undefined) this.cache.countMiss();
     const tokens: Token[][] = [];
@@ -88,13 +77,7 @@ export class MysqlQueryAnalyzer implements SqlAnalyzer {
     const statements = analyzeMysql(sql, fp, tokens);
     const facts: CachedFacts = { statements, literalCount: fp.literals.length, paramCount: fp.maxParam };
     if (cacheable(statements)) this.cache.set(fp.text, facts);
-    return {
-      fingerprint: fp.text,
-      literals: fp.literals,
-      facts: withHints(facts, hints),
-      cacheHit: false,
-      statements: fp.statements,
-    };
+    return analyzed(fp, withHints(facts, hints));
   }
 }
 
