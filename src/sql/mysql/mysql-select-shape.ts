@@ -193,6 +193,12 @@ function unionShape(sel: Node): SelectShape {
   if (typeof tree === 'string') return refused(tree);
   const last = branches.at(-1)!;
   const branchTables: string[][] = [];
+  const ctes = new Set(
+    asArray(sel.with)
+      .filter(isNode)
+      .map((w) => nameOf(w.name)?.toLowerCase()),
+  );
+  const sources: Array<Array<{ table: string; column: string }> | null> = [];
   for (const b of branches) {
     if (b.parentheses_symbol) return refused('a parenthesized UNION branch');
     const alone = {
@@ -214,7 +220,15 @@ function unionShape(sel: Node): SelectShape {
       tables.push(f.table.toLowerCase());
     }
     branchTables.push(tables);
+    columnsOf(b).forEach((c, i) => {
+      const source = columnSource(c.expr, b);
+      const plain = source && !ctes.has(source.table.toLowerCase()) ? source : null;
+      if (sources.length <= i) sources.push(plain ? [] : null);
+      if (!plain) sources[i] = null;
+      else sources[i]?.push(plain);
+    });
   }
+  const branchSources = sources.some((s) => s !== null) ? { branchSources: sources } : {};
   const head = selectShape({
     ...sel,
     _next: null,
@@ -226,8 +240,8 @@ function unionShape(sel: Node): SelectShape {
   // Only UNION or only UNION ALL: the plain union merge; otherwise the proxy evaluates the tree.
   const kinds = new Set(ops);
   if (kinds.size === 1 && (kinds.has('union') || kinds.has('union all')))
-    return { ...head, union: { all: kinds.has('union all'), branchTables }, setOps };
-  return { ...head, setOps };
+    return { ...head, union: { all: kinds.has('union all'), branchTables }, setOps, ...branchSources };
+  return { ...head, setOps, ...branchSources };
 }
 
 /**
