@@ -3,6 +3,7 @@
 // count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
 // cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape, SetTree, ValueRef } from '../facts.js';
+import { WINDOW_ACROSS_SHARDS } from '../pg-select-shape.js';
 import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
   asArray,
@@ -17,6 +18,7 @@ import {
   walk,
 } from './mysql-ast.js';
 import { mysqlHaving } from './mysql-having.js';
+import { mysqlWindowProgram } from './mysql-window-program.js';
 
 const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
 
@@ -361,9 +363,11 @@ function selectShapeOf(sel: Node): SelectShape {
   if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
     problems.push('window functions over grouped rows');
   const nested = windows.map((w) => ({
-    what: 'a window function not partitioned by the shard key',
+    what: WINDOW_ACROSS_SHARDS,
     keys: partitionKeys(w, sel),
   }));
+  // Used by the merge only when a window's partitions span shards (see merge-spec.ts).
+  const windowProgram = windows.length > 0 && problems.length === 0 ? mysqlWindowProgram(sel) : null;
   if (asArray(sel.options).some((o) => String(o).toUpperCase() === 'SQL_CALC_FOUND_ROWS'))
     problems.push('SQL_CALC_FOUND_ROWS');
   const [limitNode, offsetNode] = limitNodes(sel.limit ?? sel._limit);
@@ -384,5 +388,6 @@ function selectShapeOf(sel: Node): SelectShape {
     ...(nested.length > 0 ? { nested } : {}),
     ...(having && !program ? { having } : {}),
     ...(program ? { program: program.program, programColumns: program.columns } : {}),
+    ...(windowProgram !== null && typeof windowProgram === 'object' ? { windowProgram } : {}),
   };
 }
