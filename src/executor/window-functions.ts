@@ -5,12 +5,14 @@
 // whole partition without ORDER BY). Values come from the hidden columns the shards returned.
 import type { WindowOutput, WindowProgram } from '../sql/pg-window-program.js';
 import { addPartials, averageType, finishAverage } from './aggregate-partials.js';
-import { compareValues, decodeCell } from './cell-values.js';
+import { compareValues, decodeCell, groupKey } from './cell-values.js';
+import { divDecimals, formatDecimal, parseDecimal, roundDecimal } from './decimal.js';
 import { unsupported } from './program-values.js';
 import type { ColumnInfo, Row } from './rows.js';
 
-function keyOf(row: Row, columns: number[]): string {
-  return columns.map((c) => (row[c] === null ? '\u0000N' : row[c]!.toString('latin1'))).join('\u0001');
+/** Rows of one partition have equal keys (text under its column's collation, as groupKey). */
+function keyOf(row: Row, partition: number[], columns: ColumnInfo[]): string {
+  return partition.map((c) => groupKey(row[c] ?? null, columns[c]!)).join('\u0001');
 }
 
 function text(cell: Buffer | null | undefined): string | null {
@@ -32,7 +34,7 @@ export function runWindows(rows: Row[], program: WindowProgram, columns: ColumnI
 function evaluateWindow(rows: Row[], w: WindowOutput, column: number, columns: ColumnInfo[]): void {
   const partitions = new Map<string, Row[]>();
   for (const row of rows) {
-    const key = keyOf(row, w.partition);
+    const key = keyOf(row, w.partition, columns);
     let p = partitions.get(key);
     if (!p) partitions.set(key, (p = []));
     p.push(row);
@@ -63,7 +65,7 @@ function evaluateWindow(rows: Row[], w: WindowOutput, column: number, columns: C
     let rank = 0;
     let dense = 0;
     let running = 0;
-    const acc = windowAccumulator(w, columns);
+    const acc = windowAccumulator(w, columns, columns[column]!);
     for (let i = 0; i < sorted.length; i++) {
       const row = sorted[i]!;
       const firstOfPeers = i === 0 || compare(sorted[i - 1]!, row) !== 0;
@@ -111,13 +113,20 @@ interface Accumulator {
   value(): string | null;
 }
 
-function windowAccumulator(w: WindowOutput, columns: ColumnInfo[]): Accumulator {
+/**
+ * `out` is the window's own result column: on MySQL a DECIMAL sum / avg prints exactly its
+ * `scale` digits (avg divided to that scale, rounded half away from zero, as MariaDB does).
+ */
+function windowAccumulator(w: WindowOutput, columns: ColumnInfo[], out: ColumnInfo): Accumulator {
   const arg = w.args[0];
   const argCol = arg === undefined ? null : columns[arg]!;
   let count = 0n;
   let sum: string | null = null;
   let best: Buffer | null = null;
-  const sumType = argCol ? sumOid(argCol.typeOid) : 20;
+  // MySQL text (a known collation) has min/max only; PostgreSQL keeps sumOid's type check.
+  const sums = w.fn === 'sum' || w.fn === 'avg' || argCol?.textCompare === undefined;
+  const sumType = argCol && sums ? sumOid(argCol.typeOid) : 20;
+  const mysqlDecimal = out.typeOid === 1700 && out.scale !== undefined && sumType === 1700;
   return {
     add(row) {
       const cell = arg === undefined ? Buffer.from('1') : (row[arg] ?? null);
@@ -141,8 +150,12 @@ function windowAccumulator(w: WindowOutput, columns: ColumnInfo[]): Accumulator 
         case 'count':
           return String(count);
         case 'sum':
-          return sum;
+          return sum !== null && mysqlDecimal
+            ? formatDecimal(roundDecimal(parseDecimal(sum), out.scale!))
+            : sum;
         case 'avg':
+          if (sum !== null && mysqlDecimal)
+            return formatDecimal(divDecimals(parseDecimal(sum), { units: count, scale: 0 }, out.scale!));
           averageType(sumType);
           return finishAverage(sum, String(count), sumType);
         default:

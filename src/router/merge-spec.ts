@@ -80,9 +80,11 @@ export function mergeFor(
   tables: ShardedTables = { shardKeys: new Set(), sharded: new Set() },
 ): MergeDecision {
   const decision = mergeDecision(select, resolve, tables);
-  if (select?.cteSources && 'merge' in decision && decision.merge)
-    return { ...decision, merge: { ...decision.merge, cteSources: select.cteSources } };
-  return decision;
+  if (!select || !('merge' in decision) || !decision.merge) return decision;
+  const merge = { ...decision.merge };
+  if (select.cteSources) merge.cteSources = select.cteSources;
+  if (select.branchSources) merge.branchSources = select.branchSources;
+  return { ...decision, merge };
 }
 
 function mergeDecision(

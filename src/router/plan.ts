@@ -52,6 +52,8 @@ export interface MergeAggregate {
 export interface MergeSpec {
   /** MySQL: per CTE name, its plain-column outputs' table columns (text collation lookup). */
   cteSources?: Record<string, Record<string, { table: string; column: string }>>;
+  /** MySQL set operations: per output position, each branch's table column (see SelectShape). */
+  branchSources?: Array<Array<{ table: string; column: string }> | null>;
   /** Sort merged rows (each shard's rows arrive sorted the same way). */
   orderBy: MergeOrder[];
   /** Group on these 0-based columns and combine `aggregates`; empty groupBy + aggregates: one row. */

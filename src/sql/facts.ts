@@ -123,6 +123,9 @@ export interface SelectShape {
   setOps?: { tree: SetTree; branchTables: string[][] };
   /** MySQL: per CTE name, its plain-column outputs' table columns (whose collations compare). */
   cteSources?: Record<string, Record<string, { table: string; column: string }>>;
+  /** MySQL set operations: per output position, the table column each branch reads there (null
+   *  when a branch has an expression); text compares under their collation when they share one. */
+  branchSources?: Array<Array<{ table: string; column: string }> | null>;
   /** A top-level UNION [ALL] of plain SELECTs: its kind and the tables each branch reads. */
   union?: { all: boolean; branchTables: string[][] };
 }

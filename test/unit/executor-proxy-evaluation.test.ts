@@ -145,4 +145,38 @@ describe('window functions at the proxy', () => {
     );
     expect(texts(sum).map((r) => r[1])).toEqual(['7', '8', '7']);
   });
+  it('MySQL: partitions text under general_ci, prints DECIMAL sum / avg at the column scale', () => {
+    // visible: id, s (DECIMAL scale 2), a (DECIMAL scale 6); hidden: partition key, argument
+    const my = [
+      { name: 'id', typeOid: 20, format: 'text' as const },
+      { name: 's', typeOid: 1700, format: 'text' as const, scale: 2 },
+      { name: 'a', typeOid: 1700, format: 'text' as const, scale: 6 },
+      { name: 'status', typeOid: 25, format: 'text' as const, textCompare: 'general_ci' as const },
+      { name: 'amount', typeOid: 1700, format: 'text' as const, scale: 2 },
+    ];
+    const rows = [
+      row('1', null, null, 'paid', '1.10'),
+      row('2', null, null, 'PAID ', '2.2'),
+      row('3', null, null, 'open', '0.01'),
+      row('4', null, null, 'paid', '1.00'),
+    ];
+    const out = runWindows(
+      rows,
+      {
+        outputs: [
+          null,
+          { fn: 'sum', partition: [3], order: [], args: [4] },
+          { fn: 'avg', partition: [3], order: [], args: [4] },
+        ],
+        hiddenColumns: 2,
+      },
+      my,
+    );
+    expect(texts(out).map((r) => [r[1], r[2]])).toEqual([
+      ['4.30', '1.433333'],
+      ['4.30', '1.433333'],
+      ['0.01', '0.010000'],
+      ['4.30', '1.433333'],
+    ]);
+  });
 });

@@ -27,6 +27,30 @@ describe('MysqlQueryAnalyzer', () => {
     ];
     expect(analyzers.map((a) => a.stats.size)).toEqual([0, 0]);
   });
+  it('reads INTERSECT ALL / EXCEPT ALL (the grammar lacks them) with their ALL kept', () => {
+    const a = new MysqlQueryAnalyzer({ cacheSize: 10 });
+    const shape = (sql: string) => a.analyze(sql).facts.statements[0]?.select;
+    const s = shape(
+      'SELECT a FROM t INTERSECT ALL SELECT b FROM u EXCEPT ALL SELECT c FROM v UNION SELECT d FROM w',
+    );
+    expect(s?.unmergeable).toBeNull();
+    expect(s?.setOps?.tree).toEqual({
+      op: 'union',
+      all: false,
+      left: {
+        op: 'except',
+        all: true,
+        left: { op: 'intersect', all: true, left: { leaf: 0 }, right: { leaf: 1 } },
+        right: { leaf: 2 },
+      },
+      right: { leaf: 3 },
+    });
+    expect(shape('SELECT a FROM t INTERSECT SELECT b FROM u')?.setOps?.tree).toMatchObject({ all: false });
+    // Inside a subquery the ALL is not put back: unparsed, so never merged.
+    expect(
+      shape('SELECT count(*) FROM (SELECT a FROM t INTERSECT ALL SELECT b FROM u) x')?.unmergeable,
+    ).toContain('could not parse');
+  });
   it('keeps placeholder and literal shapes apart in the cache', () => {
     const a = new MysqlQueryAnalyzer({ cacheSize: 10 });
     const lit = a.analyze('SELECT * FROM t WHERE a = 1 AND b = ?');

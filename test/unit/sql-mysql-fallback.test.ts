@@ -64,9 +64,14 @@ describe('MySQL fallback classifier', () => {
     expect(fallback('SELECT count(*) FROM t').select?.unmergeable).toContain('could not parse');
     // Found by the MySQL oracle: unparsed var_pop() and aggregates under a function were concatenated.
     expect(
-      analyzer.analyze('SELECT var_pop(id), variance(id) FROM likes WHERE id <= 33').facts.statements[0]
-        ?.select?.unmergeable,
+      analyzer.analyze('SELECT DISTINCTROW var_pop(id) FROM likes WHERE id <= 33').facts.statements[0]?.select
+        ?.unmergeable,
     ).toContain('could not parse');
+    // VARIANCE() and STD() are read as VAR_POP() and STDDEV_POP() (the grammar lacks them).
+    const variance = analyzer.analyze('SELECT var_pop(id), variance(id), std(id) FROM likes WHERE id <= 33')
+      .facts.statements[0]?.select;
+    expect(variance?.unmergeable).toBeNull();
+    expect(variance?.program).toBeDefined();
     expect(fallback('SELECT round(var_pop(a), 2) FROM t').select?.unmergeable).toContain('could not parse');
     expect(fallback('SELECT a, row_number() over (order by a) FROM t').select?.unmergeable).toContain(
       'could not parse',

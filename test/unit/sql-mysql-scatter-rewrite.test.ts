@@ -109,4 +109,17 @@ describe('MySQL split INSERT', () => {
     expect(() => inlineInsertRowsMysql('INSERT INTO t SELECT * FROM u', [0], [])).toThrow(ShardgateError);
     expect(() => inlineInsertRowsMysql('INSERT INTO t VALUES (1)', [3], [])).toThrow(ShardgateError);
   });
+  it('appends the hidden columns of windows the proxy computes (partition, order, arguments)', () => {
+    expect(
+      rw(
+        'SELECT user_id, id, lead(id, 2, 0) OVER w AS v, count(*) OVER (PARTITION BY `status`, x % 3 ORDER BY id DESC) AS n FROM t WINDOW w AS (PARTITION BY user_id ORDER BY id) ORDER BY user_id, id LIMIT 4 OFFSET 2',
+        { limit: null, avgColumns: [], windows: true },
+      ),
+    ).toBe(
+      'SELECT user_id, id, lead(id, 2, 0) OVER w AS v, count(*) OVER (PARTITION BY `status`, x % 3 ORDER BY id DESC) AS n, user_id, id, id, 2, 0, `status`, x % 3, id FROM t WINDOW w AS (PARTITION BY user_id ORDER BY id) ORDER BY user_id, id ',
+    );
+    expect(() =>
+      rw('SELECT id, row_number() OVER v AS r FROM t', { limit: null, avgColumns: [], windows: true }),
+    ).toThrow(ShardgateError);
+  });
 });

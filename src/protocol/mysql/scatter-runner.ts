@@ -10,6 +10,7 @@ import type { ColumnInfo } from '../../executor/rows.js';
 import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { MergeSpec, Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
+import type { ColumnCollations } from './column-collations.js';
 import type { ColumnDefinition } from './columns.js';
 import type { CommandCycle } from './command-cycle.js';
 import { TYPE } from './constants.js';
@@ -112,6 +113,30 @@ function sourceOf(c: ColumnDefinition, i: number, plan: Plan, schema: string | n
   return { ...c, schema, orgTable: source.table, orgName: source.column };
 }
 
+/**
+ * The definitions whose table columns decide how result column `i` compares: one (sourceOf), or
+ * for a set operation's column with no table of its own, the column every branch reads there.
+ */
+function sourcesOf(c: ColumnDefinition, i: number, plan: Plan, schema: string | null): ColumnDefinition[] {
+  const branch = plan.type === 'scatter' ? plan.merge?.branchSources?.[i] : undefined;
+  if (!branch || c.orgTable || !schema) return [sourceOf(c, i, plan, schema)];
+  return branch.map((s) => ({ ...c, schema, orgTable: s.table, orgName: s.column }));
+}
+
+/** The collation result column `i` compares under: its sources' one, when they all share it. */
+function collationOf(
+  collations: ColumnCollations,
+  c: ColumnDefinition,
+  i: number,
+  plan: Plan,
+  schema: string | null,
+): number | undefined {
+  // MariaDB gives a set operation's column the collation all its branches' columns share;
+  // branches of different collations are refused (undefined).
+  const ids = new Set(sourcesOf(c, i, plan, schema).map((d) => collations.collationOf(d)));
+  return ids.size === 1 ? [...ids][0] : undefined;
+}
+
 const NUMERIC_PARAM_TYPES = new Set<number>([...INTEGER_TYPES, ...FLOAT_TYPES, ...DECIMAL_TYPES]);
 
 interface Binary {
@@ -175,7 +200,7 @@ export async function runScatter(
     // The schema the shards' tables are in (read now: the connection goes back to the pool).
     schema = bindings[0]!.conn.schema;
     const text = results[0]?.results[0]?.columns
-      ?.map((c, i) => sourceOf(c, i, plan, schema))
+      ?.flatMap((c, i) => sourcesOf(c, i, plan, schema))
       .filter((c) => mergeColumn(c).typeOid === 25);
     if (plan.type === 'scatter' && plan.merge && text?.length && !results.some((r) => r.error))
       await cycle.services.server.columnCollations.load(bindings[0]!.conn, text);
@@ -234,7 +259,7 @@ export async function runScatter(
   const merger = new ResultMerger(
     merge,
     columns.map((c, i) =>
-      mergeColumn(c, cycle.services.server.columnCollations.collationOf(sourceOf(c, i, plan, schema))),
+      mergeColumn(c, collationOf(cycle.services.server.columnCollations, c, i, plan, schema)),
     ),
     { maxRows },
   );

@@ -14,7 +14,7 @@ import { T } from './mysql-lexer.js';
 import { sessionStatementFacts } from './mysql-session-facts.js';
 import { isWord, readName, wordAt } from './mysql-tokens.js';
 import { utilityStatementFacts } from './mysql-utility-facts.js';
-import { buildParseText } from './parse-text.js';
+import { buildParseText, restoreSetAll } from './parse-text.js';
 
 const parser = new sqlParser.Parser();
 const PARSE_OPTIONS = { database: 'MySQL' };
@@ -41,6 +41,8 @@ function parseData(sql: string, toks: readonly Token[]): StatementFacts {
     return fallbackFacts(toks, shortError(err));
   }
   if (Array.isArray(ast)) ast = ast.length === 1 ? ast[0] : null;
+  if (!restoreSetAll(ast, pt.droppedAll))
+    return fallbackFacts(toks, 'INTERSECT ALL / EXCEPT ALL not located');
   const facts = dataFacts(ast, pt.returning);
   if (!facts) return fallbackFacts(toks, 'statement shape not understood');
   if (toks.some((t) => t.type === T.USERVAR)) facts.pinsSession = true;

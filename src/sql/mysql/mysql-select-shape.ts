@@ -3,6 +3,7 @@
 // count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
 // cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape, SetTree, ValueRef } from '../facts.js';
+import { WINDOW_ACROSS_SHARDS } from '../pg-select-shape.js';
 import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
   asArray,
@@ -17,6 +18,7 @@ import {
   walk,
 } from './mysql-ast.js';
 import { mysqlHaving } from './mysql-having.js';
+import { mysqlWindowProgram } from './mysql-window-program.js';
 
 const MERGEABLE = new Set<string>(['count', 'sum', 'min', 'max', 'avg']);
 
@@ -193,6 +195,12 @@ function unionShape(sel: Node): SelectShape {
   if (typeof tree === 'string') return refused(tree);
   const last = branches.at(-1)!;
   const branchTables: string[][] = [];
+  const ctes = new Set(
+    asArray(sel.with)
+      .filter(isNode)
+      .map((w) => nameOf(w.name)?.toLowerCase()),
+  );
+  const sources: Array<Array<{ table: string; column: string }> | null> = [];
   for (const b of branches) {
     if (b.parentheses_symbol) return refused('a parenthesized UNION branch');
     const alone = {
@@ -214,7 +222,15 @@ function unionShape(sel: Node): SelectShape {
       tables.push(f.table.toLowerCase());
     }
     branchTables.push(tables);
+    columnsOf(b).forEach((c, i) => {
+      const source = columnSource(c.expr, b);
+      const plain = source && !ctes.has(source.table.toLowerCase()) ? source : null;
+      if (sources.length <= i) sources.push(plain ? [] : null);
+      if (!plain) sources[i] = null;
+      else sources[i]?.push(plain);
+    });
   }
+  const branchSources = sources.some((s) => s !== null) ? { branchSources: sources } : {};
   const head = selectShape({
     ...sel,
     _next: null,
@@ -226,8 +242,8 @@ function unionShape(sel: Node): SelectShape {
   // Only UNION or only UNION ALL: the plain union merge; otherwise the proxy evaluates the tree.
   const kinds = new Set(ops);
   if (kinds.size === 1 && (kinds.has('union') || kinds.has('union all')))
-    return { ...head, union: { all: kinds.has('union all'), branchTables }, setOps };
-  return { ...head, setOps };
+    return { ...head, union: { all: kinds.has('union all'), branchTables }, setOps, ...branchSources };
+  return { ...head, setOps, ...branchSources };
 }
 
 /**
@@ -347,9 +363,11 @@ function selectShapeOf(sel: Node): SelectShape {
   if (windows.length > 0 && (grouped || problems.some((p) => p.includes('aggregate'))))
     problems.push('window functions over grouped rows');
   const nested = windows.map((w) => ({
-    what: 'a window function not partitioned by the shard key',
+    what: WINDOW_ACROSS_SHARDS,
     keys: partitionKeys(w, sel),
   }));
+  // Used by the merge only when a window's partitions span shards (see merge-spec.ts).
+  const windowProgram = windows.length > 0 && problems.length === 0 ? mysqlWindowProgram(sel) : null;
   if (asArray(sel.options).some((o) => String(o).toUpperCase() === 'SQL_CALC_FOUND_ROWS'))
     problems.push('SQL_CALC_FOUND_ROWS');
   const [limitNode, offsetNode] = limitNodes(sel.limit ?? sel._limit);
@@ -370,5 +388,6 @@ function selectShapeOf(sel: Node): SelectShape {
     ...(nested.length > 0 ? { nested } : {}),
     ...(having && !program ? { having } : {}),
     ...(program ? { program: program.program, programColumns: program.columns } : {}),
+    ...(windowProgram !== null && typeof windowProgram === 'object' ? { windowProgram } : {}),
   };
 }

@@ -4,6 +4,7 @@
 // Constructs that do not change routing facts but that the parser rejects are dropped or
 // replaced: executable-comment markers, index hints, PARTITION (...), statement modifiers
 // (LOW_PRIORITY, QUICK, DELAYED, HIGH_PRIORITY, SQL_*_RESULT, UPDATE/DELETE IGNORE), FOR SHARE, `VALUES (...) AS new`,
+// VARIANCE() and STD() (as VAR_POP() and STDDEV_POP()),
 // DEFAULT in a VALUES row, and a trailing RETURNING (MariaDB; reported back as `returning`).
 
 import type { Token } from './fingerprint-mysql.js';
@@ -25,6 +26,28 @@ export interface ParseText {
   text: string;
   /** A top-level RETURNING clause was cut off. */
   returning: boolean;
+  /** Per top-level set operator in text order: its ALL was dropped (INTERSECT ALL, EXCEPT ALL,
+   *  which the grammar rejects; restoreSetAll puts it back into the AST). */
+  droppedAll: boolean[];
+}
+
+const SET_WORDS = new Set(['union', 'intersect', 'except', 'minus']);
+
+/**
+ * Puts the ALL that buildParseText dropped back on the AST's top-level set operators (`set_op`
+ * along the `_next` chain); false when the chain does not line up with the text.
+ */
+export function restoreSetAll(ast: unknown, droppedAll: readonly boolean[]): boolean {
+  if (!droppedAll.includes(true)) return true;
+  const chain: Array<Record<string, unknown>> = [];
+  for (let n = ast; n && typeof n === 'object'; n = (n as Record<string, unknown>)._next)
+    chain.push(n as Record<string, unknown>);
+  const ops = chain.filter((n) => typeof n.set_op === 'string' && n._next);
+  if (ops.length !== droppedAll.length) return false;
+  ops.forEach((n, i) => {
+    if (droppedAll[i]) n.set_op = `${String(n.set_op).toLowerCase()} all`;
+  });
+  return true;
 }
 
 const MODIFIERS = new Set([
@@ -36,6 +59,11 @@ const MODIFIERS = new Set([
   'sql_small_result',
   'sql_big_result',
   'sql_buffer_result',
+]);
+/** MariaDB's names the grammar rejects -> the same function under a name it reads. */
+const SYNONYMS = new Map([
+  ['variance', 'var_pop'],
+  ['std', 'stddev_pop'],
 ]);
 const MODIFIED = new Set(['select', 'insert', 'update', 'delete', 'replace', 'distinct', 'all']);
 
@@ -57,6 +85,7 @@ export function buildParseText(sql: string, toks: readonly Token[]): ParseText |
   let prevEnd = -1;
   let depth = 0;
   let returning = false;
+  const droppedAll: boolean[] = [];
   const first = toks.find((t) => t.type === T.WORD)?.text ?? '';
   const put = (s: string, t: Token) => {
     if (prevEnd >= 0 && t.start > prevEnd) text += ' ';
@@ -94,6 +123,14 @@ export function buildParseText(sql: string, toks: readonly Token[]): ParseText |
       } else if (w === 'partition' && next?.type === T.LPAREN && first !== 'create' && first !== 'alter') {
         i = groupEnd(toks, i + 1) - 1;
         continue;
+      } else if (SET_WORDS.has(w) && depth === 0) {
+        const all = (w === 'intersect' || w === 'except') && isWord(next, 'all');
+        droppedAll.push(all);
+        put(sql.slice(t.start, t.end), t);
+        if (all) i++;
+      } else if (SYNONYMS.has(w) && next?.type === T.LPAREN) {
+        // Aggregates the grammar lacks, as their synonyms it reads (the shards run the original).
+        put(SYNONYMS.get(w)!, t);
       } else if (w === 'for' && isWord(next, 'share')) {
         put('LOCK IN SHARE MODE', t);
         i++;
@@ -127,7 +164,7 @@ export function buildParseText(sql: string, toks: readonly Token[]): ParseText |
     }
     lastKept = t;
   }
-  return { text, returning };
+  return { text, returning, droppedAll };
 }
 
 /** `AS alias [(cols)]` at i is followed by ON DUPLICATE KEY UPDATE. */

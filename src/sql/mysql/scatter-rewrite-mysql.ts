@@ -5,12 +5,17 @@
 // select list, and HAVING is dropped with its aggregates appended after those. The edit is textual, guided
 // by the MySQL lexer's tokens, so keywords inside strings, comments and backticks never match.
 // A `?` inside the replaced LIMIT disappears with it: the planner already used its value.
+import sqlParser from 'node-sql-parser/build/mysql.js';
 import { ShardgateError } from '../../errors.js';
 import type { ScatterRewrite } from '../facts.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
+import type { Node } from './mysql-ast.js';
 import { HAVING_AGGREGATES } from './mysql-having.js';
 import { T } from './mysql-lexer.js';
-import { groupEnd } from './parse-text.js';
+import { mysqlWindowProgram, windowHiddenColumns } from './mysql-window-program.js';
+import { buildParseText, groupEnd } from './parse-text.js';
+
+const parser = new sqlParser.Parser();
 
 interface Edit {
   start: number;
@@ -227,6 +232,37 @@ function setOperationSqlMysql(sql: string, toks: readonly Token[], top: number[]
   return texts.map((t, i) => `SELECT *, ${i} FROM (${t}) AS sg_leaf${i}`).join(' UNION ALL ');
 }
 
+/**
+ * Windows evaluated by the proxy: their hidden columns appended to the select list (the count
+ * checked against the analyzer's program, parsed again from the same text).
+ */
+function windowEdits(sql: string, toks: readonly Token[], top: number[]): Edit[] {
+  const { from, listEnd } = selectList(toks, top, 'window functions');
+  const commas = top.filter((i) => i >= from && i < listEnd && toks[i]!.type === T.COMMA);
+  const list: Array<[number, number]> = [];
+  let a = from;
+  for (const c of [...commas, listEnd]) {
+    list.push([a, c]);
+    a = c + 1;
+  }
+  const windowAt = top.find((i) => isWordTok(toks[i], 'window')) ?? -1;
+  const hidden = windowHiddenColumns(sql, toks, list, windowAt);
+  const pt = buildParseText(sql, toks);
+  let program: ReturnType<typeof mysqlWindowProgram> | null = null;
+  try {
+    const ast = pt ? parser.astify(pt.text, { database: 'MySQL' }) : null;
+    const sel = Array.isArray(ast) ? ast[0] : ast;
+    program = sel ? mysqlWindowProgram(sel as unknown as Node) : null;
+  } catch {
+    program = null;
+  }
+  if (!hidden || !program || typeof program === 'string' || hidden.length !== program.hiddenColumns)
+    throw unsupported('window clauses that cannot be located in the text');
+  if (hidden.length === 0) return [];
+  const at = toks[listEnd - 1]!.end;
+  return [{ start: at, end: at, text: `, ${hidden.join(', ')}` }];
+}
+
 /** The statement text each shard runs, given the planner's ScatterRewrite. One SELECT only. */
 export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): string {
   const statements: Token[][] = [];
@@ -263,6 +299,7 @@ export function rewriteForScatterMysql(sql: string, rewrite: ScatterRewrite): st
     });
   }
   if (rewrite.program) edits.push(...programEdits(toks, top, rewrite.programColumns ?? []));
+  if (rewrite.windows) edits.push(...windowEdits(sql, toks, top));
   if (rewrite.avgColumns.length > 0) edits.push(...avgEdits(sql, toks, top, rewrite.avgColumns));
   // After avg's counts: the merge expects HAVING's aggregates last among the hidden columns.
   if (rewrite.having) edits.push(...havingEdits(sql, toks, top));

@@ -37,3 +37,6 @@ SELECT avg(score) FROM trending_topics;
 SELECT count(*) FROM users WHERE user_id = 7;
 SELECT avg(amount) FROM payments WHERE user_id = 7;
 SELECT sum(amount), avg(amount) FROM payments WHERE user_id IN (3, 4, 5, 6);
+-- VARIANCE() and STD(), which the grammar does not read, analyzed as VAR_POP() and STDDEV_POP().
+SELECT user_id, variance(amount), std(amount) FROM payments GROUP BY user_id ORDER BY user_id LIMIT 6;
+SELECT variance(balance) AS v, std(balance) AS s, count(*) FROM balances WHERE user_id <> 3;

@@ -26,3 +26,5 @@ DELETE FROM users WHERE user_id = 6 AND id >= 930000;
 DELETE FROM users WHERE user_id = 7 AND id >= 930000;
 DELETE FROM users WHERE user_id = 8 AND id >= 930000;
 SELECT count(*) FROM users WHERE id >= 930000;
+-- A UNION of two tables' text columns, ordered and deduplicated under their shared general_ci.
+SELECT name FROM users WHERE id >= 930000 AND name NOT IN ('Bob', 'bob ') UNION SELECT status FROM payments ORDER BY 1;
