@@ -179,6 +179,12 @@ export function throttleSettings(config: ShardgateConfig): ThrottleSettings {
 /** The shard a split names, PostgreSQL or MySQL (the MySQL one as a shard of protocol mysql). */
 export function splitShard(config: ShardgateConfig, name: string): ShardConfig {
   const pg = config.shards.find((s) => s.name === name);
+  if (pg && pg.protocol !== 'postgres') {
+    // The MySQL front end routes by mysqlShards; a switch of this list would move nothing.
+    throw new ShardgateError('MIGRATION_INVALID', {
+      detail: `shard ${name} is mysql but listed under shards; live splits of MySQL shards run on mysqlShards, the MySQL front end's routing (docs/cutover.md, "MySQL and MariaDB")`,
+    });
+  }
   if (pg) return pg;
   const my = config.mysqlShards.find((s) => s.name === name);
   if (my) return { ...my, protocol: 'mysql' };
