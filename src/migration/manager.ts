@@ -15,7 +15,12 @@ import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
 import { rememberBackendCredentials } from './credentials.js';
 import type { CutoverGate, CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
-import { driveMysqlSplit, mysqlTableSizes, type SplitDriverContext } from './mysql-split-driver.js';
+import {
+  driveMysqlSplit,
+  mysqlBaseTables,
+  mysqlTableSizes,
+  type SplitDriverContext,
+} from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -204,16 +209,20 @@ export class MigrationManager {
       inMaintenanceWindow: false,
     }).source;
     if (shard.protocol === 'mysql') {
-      // MySQL: the configured sharded and reference tables move (unsharded ones: README).
-      return planSplit(config, {
+      // The source's unsharded tables (its catalog) move with the first half, like PostgreSQL's.
+      const sourceTables = await mysqlBaseTables(source);
+      const plan = planSplit(config, {
         shard: req.shard,
         at,
         atChosenBy,
         targets: req.targets,
         verify: req.verify,
-        sizes: await mysqlTableSizes(source, Object.keys(config.tables)),
+        sizes: await mysqlTableSizes(source, sourceTables),
+        sourceTables,
         inMaintenanceWindow: this.inMaintenanceWindow(),
       });
+      // A configured table the source does not have has nothing to move (PostgreSQL-only names).
+      return { ...plan, tables: plan.tables.filter((t) => sourceTables.includes(t.name)) };
     }
     const sourceTables = await ordinaryTables(source);
     const sizes = await tableSizes(source, [...new Set([...Object.keys(config.tables), ...sourceTables])]);

@@ -228,3 +228,17 @@ export async function mysqlTableSizes(
     await c.end().catch(() => undefined);
   }
 }
+
+/** The source database's own tables (not views), by name. */
+export async function mysqlBaseTables(source: ServerAddress): Promise<string[]> {
+  const c = await openMysql(source);
+  try {
+    const [rows] = await c.query(
+      `SELECT TABLE_NAME AS name FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`,
+    );
+    return (rows as Array<{ name: string }>).map((r) => r.name);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}

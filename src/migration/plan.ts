@@ -271,6 +271,26 @@ export function movedTables(
   shard: string,
   req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
 ): PlannedTable[] {
+  if (config.mysqlShards.some((s) => s.name === shard))
+    return movedTablesOn(config, shard, req, mysqlDefaultShard(config));
+  return movedTablesOn(config, shard, req, config.routing.defaultShard ?? config.shards[0]?.name);
+}
+
+/**
+ * Where the MySQL front end puts an unsharded table without `home`: routing.defaultShard when it
+ * names a MySQL shard, else the first of mysqlShards (planner-context.ts, defaultShard).
+ */
+export function mysqlDefaultShard(config: ShardgateConfig): string | undefined {
+  const named = config.mysqlShards.find((s) => s.name === config.routing.defaultShard);
+  return named?.name ?? config.mysqlShards[0]?.name;
+}
+
+function movedTablesOn(
+  config: ShardgateConfig,
+  shard: string,
+  req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
+  defaultShard: string | undefined,
+): PlannedTable[] {
   const size = (name: string) => req.sizes.get(name) ?? { rows: 0, bytes: 0 };
   const out: PlannedTable[] = [];
   for (const [name, t] of Object.entries(config.tables)) {
@@ -278,7 +298,6 @@ export function movedTables(
     else if (t.shardKey && t.method === 'hash')
       out.push({ name, shardKey: t.shardKey, keyType: t.keyType, kind: 'sharded', ...size(name) });
   }
-  const defaultShard = config.routing.defaultShard ?? config.shards[0]?.name;
   for (const name of req.sourceTables ?? []) {
     const t = config.tables[name];
     if (t && (t.reference || t.shardKey)) continue;

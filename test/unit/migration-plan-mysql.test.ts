@@ -19,7 +19,7 @@ const config = parseConfig({
   ],
   backend: { mysqlUser: 'splitter', mysqlDatabase: 'appdb' },
   routing: { defaultShard: 'p0' },
-  tables: { likes: { shardKey: 'user_id' }, audit: { home: 'p0' } },
+  tables: { likes: { shardKey: 'user_id' }, audit: { home: 'p0' }, notes: { home: 'my1' } },
   migration: {
     spares: [
       { name: 'spare1', host: '127.0.0.1', port: 6010 },
@@ -70,6 +70,24 @@ describe('planning a migration of a MySQL shard', () => {
     ]);
     expect(plan.tables.map((t) => t.name)).toEqual(['likes']);
     expect(plan.strategy.join(' ')).toMatch(/CONSISTENT SNAPSHOT/);
+  });
+
+  it('moves the unsharded tables whose MySQL home is the source (the first MySQL shard by default)', () => {
+    const sourceTables = ['likes', 'audit', 'notes', 'settings'];
+    const plan = (shard: string) =>
+      planSplit(config, {
+        shard,
+        at: shard === 'my0' ? '40' : 'c0',
+        atChosenBy: 'operator',
+        targets: ['spare1', 'spare2'],
+        verify: 'full',
+        sizes: new Map(),
+        sourceTables,
+        inMaintenanceWindow: false,
+      }).tables.map((t) => `${t.name}:${t.kind}`);
+    // routing.defaultShard is a PostgreSQL shard: MySQL's unsharded tables live on my0.
+    expect(plan('my0')).toEqual(['likes:sharded', 'settings:unsharded']);
+    expect(plan('my1')).toEqual(['likes:sharded', 'notes:unsharded']);
   });
 
   it('refuses a table move onto a MySQL shard', () => {
