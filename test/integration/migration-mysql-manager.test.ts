@@ -43,6 +43,9 @@ beforeAll(async () => {
     });
     await fx.cluster.query(s0.name, `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`);
   }
+  // An unsharded table on the first MySQL shard (its MySQL default): it moves to the first half.
+  await fx.cluster.query(s0.name, 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
+  await fx.cluster.query(s0.name, "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
   config = {
     ...fx.config,
     admin: { ...fx.config.admin, token: TOKEN },
@@ -167,6 +170,7 @@ describe('MySQL split through the migration manager', () => {
       );
       const seen = before as unknown as Status;
       expect(seen.state.plan.protocol).toBe('mysql');
+      expect(seen.state.plan.tables.find((t) => t.name === 'site_notes')?.kind).toBe('unsharded');
       expect(seen.copy.estimatedRows).toBeGreaterThan(0);
       expect(seen.state.mysql?.copy?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
       proc.child.kill('SIGKILL');
@@ -270,6 +274,12 @@ describe('MySQL split through the migration manager', () => {
         for (const r of rows as Array<{ id: number | string }>)
           counts.set(Number(r.id), (counts.get(Number(r.id)) ?? 0) + 1);
         expect(acked.filter((id) => counts.get(id) !== 1)).toEqual([]);
+        const [notes] = await reader.query('SELECT id, body FROM site_notes ORDER BY id');
+        expect(notes).toEqual([
+          { id: 1, body: 'a' },
+          { id: 2, body: 'b' },
+          { id: 3, body: 'c' },
+        ]);
       } finally {
         await reader.end();
       }
