@@ -98,7 +98,13 @@ export async function driveMysqlSplit(
     fromGtid: from,
     serverId: binlogServerId(state.id),
   });
-  const stop = () => void capture.stop();
+  // Stopped once: by an abort of the run (so a wait in catchUp ends), or when the run ends.
+  let stopped: Promise<void> | null = null;
+  const stopCapture = () => {
+    stopped ??= capture.stop();
+    return stopped;
+  };
+  const stop = () => void stopCapture();
   signal.addEventListener('abort', stop, { once: true });
   const checkpoint = () => {
     mysql.appliedGtid = capture.appliedPosition;
@@ -175,7 +181,7 @@ export async function driveMysqlSplit(
     );
   } finally {
     signal.removeEventListener('abort', stop);
-    await capture.stop();
+    await stopCapture();
   }
 }
 
