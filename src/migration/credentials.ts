@@ -6,6 +6,8 @@ import { serverNames } from '../backend/topology.js';
 import type { ShardgateConfig } from '../config/schema.js';
 
 const passwords = new Map<string, string>();
+/** MySQL backend users' passwords apart: the same user name may differ between the protocols. */
+const mysqlPasswords = new Map<string, string>();
 /** TLS settings per server name (backend.tls under each server's own tls), and the default. */
 const tlsByServer = new Map<string, BackendTls>();
 let defaultTls: BackendTls = { mode: 'disable' };
@@ -13,6 +15,7 @@ let defaultTls: BackendTls = { mode: 'disable' };
 /** Called with every config the process runs (start, reload). */
 export function rememberBackendCredentials(config: ShardgateConfig): void {
   passwords.set(config.backend.user, config.backend.password);
+  mysqlPasswords.set(config.backend.mysqlUser, config.backend.mysqlPassword);
   tlsByServer.clear();
   defaultTls = resolveBackendTls(config.backend.tls, undefined);
   for (const shard of config.shards) {
@@ -38,4 +41,9 @@ export function backendTlsFor(serverName: string): BackendTls {
 export function backendPassword(user: string): string | undefined {
   const password = passwords.get(user);
   return password ? password : undefined;
+}
+
+/** The password configured for this MySQL backend user, or undefined (none configured). */
+export function backendMysqlPassword(user: string): string | undefined {
+  return mysqlPasswords.get(user) || undefined;
 }

@@ -15,6 +15,12 @@ import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
 import { rememberBackendCredentials } from './credentials.js';
 import type { CutoverGate, CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
+import {
+  driveMysqlSplit,
+  mysqlBaseTables,
+  mysqlTableSizes,
+  type SplitDriverContext,
+} from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -34,6 +40,7 @@ import {
   rehome,
   type SplitPlan,
   type SplitRequest,
+  splitShard,
 } from './plan.js';
 import { configAfterSwitch, configBeforeMerge, mergeOrder, planMerge } from './plan-merge.js';
 import { PressureMonitor } from './pressure.js';
@@ -185,12 +192,7 @@ export class MigrationManager {
 
   async plan(req: StartRequest): Promise<SplitPlan> {
     const config = this.config;
-    const shard = config.shards.find((s) => s.name === req.shard);
-    if (!shard) {
-      throw new ShardgateError('MIGRATION_INVALID', {
-        detail: `no shard "${req.shard}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
-      });
-    }
+    const shard = splitShard(config, req.shard);
     let at = req.at;
     let atChosenBy: SplitRequest['atChosenBy'] = 'operator';
     if (at === 'auto') {
@@ -206,6 +208,22 @@ export class MigrationManager {
       sizes: new Map(),
       inMaintenanceWindow: false,
     }).source;
+    if (shard.protocol === 'mysql') {
+      // The source's unsharded tables (its catalog) move with the first half, like PostgreSQL's.
+      const sourceTables = await mysqlBaseTables(source);
+      const plan = planSplit(config, {
+        shard: req.shard,
+        at,
+        atChosenBy,
+        targets: req.targets,
+        verify: req.verify,
+        sizes: await mysqlTableSizes(source, sourceTables),
+        sourceTables,
+        inMaintenanceWindow: this.inMaintenanceWindow(),
+      });
+      // A configured table the source does not have has nothing to move (PostgreSQL-only names).
+      return { ...plan, tables: plan.tables.filter((t) => sourceTables.includes(t.name)) };
+    }
     const sourceTables = await ordinaryTables(source);
     const sizes = await tableSizes(source, [...new Set([...Object.keys(config.tables), ...sourceTables])]);
     return planSplit(config, {
@@ -232,10 +250,12 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     this.refuseBusy(req.shard);
     const plan = await this.plan(req);
-    await checkSpareReplicas(
-      this.config,
-      plan.targets.map((t) => t.server),
-    );
+    // A MySQL half starts without replicas (mysql-switch-config.ts): no standbys to check.
+    if (plan.protocol !== 'mysql')
+      await checkSpareReplicas(
+        this.config,
+        plan.targets.map((t) => t.server),
+      );
     return this.begin(plan, req);
   }
 
@@ -333,6 +353,19 @@ export class MigrationManager {
         detail: `other shardgate instances share this control plane (${others.join(', ')}) and a cutover block is not fenced across instances yet; stop them (or run the migration on an instance without --control) first`,
       });
     }
+  }
+
+  /**
+   * A MySQL split ends at its verified switch: no reverse capture keeps its source current, so
+   * nothing after the switch (verify again, cleanup, rollback) has a MySQL driver yet.
+   */
+  private refuseMysqlAfterSwitch(state: MigrationState, what: string): void {
+    if (state.plan.protocol !== 'mysql') return;
+    throw new ShardgateError('MIGRATION_STATE', {
+      id: state.id,
+      phase: state.phase,
+      detail: `${what} of a MySQL split is not available yet (no reverse binlog capture); the halves serve the range, and the source keeps its rows as they were at the switch for a manual cleanup`,
+    });
   }
 
   /** A shard takes part in at most one unfinished migration. */
@@ -455,6 +488,7 @@ export class MigrationManager {
   /** Verification again (e.g. after fixing a mismatch by hand). */
   verifyAgain(id: string): MigrationState {
     const state = this.get(id);
+    this.refuseMysqlAfterSwitch(state, 'verification again');
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -476,6 +510,7 @@ export class MigrationManager {
   /** Deletes the moved rows from the source; only after a passed verification. */
   async cleanup(id: string): Promise<MigrationState> {
     const state = this.get(id);
+    this.refuseMysqlAfterSwitch(state, 'cleanup');
     if (state.phase !== 'verified') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -503,6 +538,7 @@ export class MigrationManager {
   /** Returns traffic to the source, carrying back the writes made on the targets since the switch. */
   async rollback(id: string): Promise<MigrationState> {
     const state = this.get(id);
+    this.refuseMysqlAfterSwitch(state, 'rollback');
     await this.refuseOtherInstances();
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
@@ -717,7 +753,24 @@ export class MigrationManager {
     this.lagGauge?.remove(id);
   }
 
+  /** The manager's steps a protocol driver runs its phases with. */
+  private driverContext(): SplitDriverContext {
+    return {
+      note: (state, phase, status) => this.note(state, phase, status),
+      save: (state) => this.store.save(state),
+      fencedBlock: (shards, options, steps) => this.fencedBlock(shards, options, steps),
+      topology: this.deps.topology,
+      onCopied: (state, rows) => this.rowsGauge?.set({ migration: state.id }, rows),
+    };
+  }
+
   private drive(state: MigrationState, req: StartRequest): void {
+    if (state.plan.protocol === 'mysql') {
+      this.track(state.id, (running) =>
+        driveMysqlSplit(this.driverContext(), state, running.abort.signal, req.cutoverAttempts ?? 3),
+      );
+      return;
+    }
     this.track(state.id, async (running) => {
       const { signal } = running.abort;
       const plan = state.plan;

@@ -82,6 +82,10 @@ export async function copyMysqlTables(o: MysqlCopyOptions): Promise<MysqlCopyRes
       gtidPosition: snapshot,
       tables: o.tables.map((t) => ({ table: t.name, lastKey: null, rows: 0, done: false })),
     };
+    // The first snapshot's position is kept before any row is written: a crash before the first
+    // batch's checkpoint then resumes with the capture from it, so a row copied by the lost run
+    // and deleted since is deleted on the halves too.
+    if (!o.resume) await o.checkpoint?.(state);
     const ranges = o.targets.map((t) => t.range);
     let rows = 0;
     let unownedRows = 0;

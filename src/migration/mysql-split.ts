@@ -2,14 +2,14 @@
 // binlog capture from its GTID position, a first catch-up outside the block, then the cutover
 // block at the gate every session of both protocols takes write admissions at (hold, drain,
 // catch up to the source's final position, verify whole tables, switch the routing to the
-// halves, release). No state file, resume or rollback yet (docs/cutover.md says so).
-import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
-import { formatKeyRange } from '../domain/keyspace.js';
+// halves, release). `shardgate migrate split` runs the same steps through the migration manager,
+// with its state file and resume (mysql-split-driver.ts).
+import type { ShardgateConfig } from '../config/schema.js';
 import type { CutoverGate, CutoverReport } from './cutover-gate.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { copyMysqlTables } from './mysql-copier.js';
+import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import { verifyMysqlSplit } from './mysql-verify.js';
-import { rehome } from './plan.js';
 import type { Throttle } from './throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
 
@@ -85,33 +85,4 @@ export async function runMysqlSplit(o: MysqlSplitOptions): Promise<MysqlSplitRes
     await capture.stop();
   }
   return { cutover, verify, copiedRows: copy.rows, capturedChanges: capture.appliedChanges };
-}
-
-/** The config after the switch: the MySQL source shard replaced by its halves, in its place. */
-export function mysqlConfigAfterSplit(
-  config: ShardgateConfig,
-  sourceShard: string,
-  targets: readonly SplitTarget[],
-): ShardgateConfig {
-  const index = config.mysqlShards.findIndex((s) => s.name === sourceShard);
-  if (index < 0) return config;
-  const source = config.mysqlShards[index]!;
-  const halves: ShardConfig[] = targets.map((t) => ({
-    ...source,
-    name: t.shard,
-    keyRange: formatKeyRange(t.range),
-    readOnly: false,
-    primary: { name: t.server.name, host: t.server.host, port: t.server.port },
-    replicas: [],
-  }));
-  const mysqlShards = [...config.mysqlShards];
-  mysqlShards.splice(index, 1, ...halves);
-  const defaultShard =
-    config.routing.defaultShard === sourceShard ? targets[0]!.shard : config.routing.defaultShard;
-  return {
-    ...config,
-    mysqlShards,
-    routing: { ...config.routing, defaultShard },
-    tables: rehome(config.tables, sourceShard, targets[0]!.shard),
-  };
 }

@@ -4,7 +4,7 @@
 // big integers as exact strings), so a row read here writes back unchanged.
 import mysql from 'mysql2/promise';
 import { ShardgateError } from '../errors.js';
-import { backendPassword } from './credentials.js';
+import { backendMysqlPassword } from './credentials.js';
 import type { ServerAddress } from './types.js';
 
 export type MysqlConnection = mysql.Connection;
@@ -23,7 +23,7 @@ export function mysqlConnectionOptions(server: ServerAddress): mysql.ConnectionO
     host: server.host,
     port: server.port,
     user: server.user,
-    password: backendPassword(server.user) ?? '',
+    password: backendMysqlPassword(server.user) ?? '',
     database: server.database,
     supportBigNumbers: true,
     bigNumberStrings: true,

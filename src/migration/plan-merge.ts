@@ -6,6 +6,7 @@ import { serverNames } from '../backend/topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
+import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import {
   configAfterSplit,
   countKinds,
@@ -187,6 +188,12 @@ export function configBeforeMerge(config: ShardgateConfig, plan: SplitPlan): Sha
 
 /** The config once a migration switched: a merge's, or a split's or move's. */
 export function configAfterSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.protocol === 'mysql')
+    return mysqlConfigAfterSplit(
+      config,
+      plan.sourceShard,
+      plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) })),
+    );
   return plan.operation === 'merge' ? configAfterMerge(config, plan) : configAfterSplit(config, plan);
 }
 

@@ -36,6 +36,8 @@ export interface PlannedSource {
 }
 
 export interface SplitPlan {
+  /** The shard's protocol: absent (state files of older versions) is PostgreSQL. */
+  protocol?: 'postgres' | 'mysql';
   /** A split of a shard (absent in older state files), a move of one unsharded table, or a merge. */
   operation?: 'split' | 'move' | 'merge';
   /** For a merge: both sources (the first is also `source*`), and the routing they had. */
@@ -99,9 +101,8 @@ export function parseSplitPoint(text: string): bigint {
 }
 
 /**
- * Refuses a MySQL shard: its copy, binlog capture and verification exist (mysql-copier.ts,
- * mysql-binlog-capture.ts, mysql-verify.ts), but MySQL sessions do not take part in the cutover
- * block yet, so a switch could lose writes (docs/cutover.md, "MySQL and MariaDB").
+ * Refuses a MySQL shard where only PostgreSQL runs: MySQL shards split (planSplit), but table
+ * moves and merges have no MySQL driver yet (docs/cutover.md, "MySQL and MariaDB").
  */
 function requirePostgres(shard: ShardConfig, what: string): void {
   if (shard.protocol !== 'postgres') {
@@ -109,6 +110,21 @@ function requirePostgres(shard: ShardConfig, what: string): void {
       detail: `shard ${shard.name} is ${shard.protocol}; live ${what} run on PostgreSQL shards (MySQL shards: docs/cutover.md, "MySQL and MariaDB")`,
     });
   }
+}
+
+/** A MySQL server of the config, reached as backend.mysqlUser in backend.mysqlDatabase. */
+export function mysqlServerAddress(
+  server: ServerConfig,
+  name: string,
+  config: ShardgateConfig,
+): ServerAddress {
+  return {
+    name,
+    host: server.host,
+    port: server.port,
+    user: config.backend.mysqlUser,
+    database: server.database ?? config.backend.mysqlDatabase,
+  };
 }
 
 export function serverAddress(server: ServerConfig, name: string, config: ShardgateConfig): ServerAddress {
@@ -132,13 +148,12 @@ export function freeSpare(config: ShardgateConfig, name: string, described: stri
       detail: `${described} is not in migration.spares (${config.migration.spares.map((s) => s.name ?? `${s.host}:${s.port}`).join(', ') || 'none configured'})`,
     });
   }
-  const inUse = new Set(config.shards.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
+  const all = [...config.shards, ...config.mysqlShards];
+  const inUse = new Set(all.flatMap((s) => [serverNames(s).primary, ...serverNames(s).replicas]));
   if (inUse.has(name)) {
     throw new ShardgateError('MIGRATION_INVALID', { detail: `${described} already serves a shard` });
   }
-  const addresses = new Set(
-    config.shards.flatMap((s) => [s.primary, ...s.replicas]).map((s) => `${s.host}:${s.port}`),
-  );
+  const addresses = new Set(all.flatMap((s) => [s.primary, ...s.replicas]).map((s) => `${s.host}:${s.port}`));
   for (const r of spare.replicas) {
     if ((r.name && inUse.has(r.name)) || addresses.has(`${r.host}:${r.port}`)) {
       throw new ShardgateError('MIGRATION_INVALID', {
@@ -161,14 +176,26 @@ export function throttleSettings(config: ShardgateConfig): ThrottleSettings {
   };
 }
 
-export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan {
-  const shard = config.shards.find((s) => s.name === req.shard);
-  if (!shard) {
+/** The shard a split names, PostgreSQL or MySQL (the MySQL one as a shard of protocol mysql). */
+export function splitShard(config: ShardgateConfig, name: string): ShardConfig {
+  const pg = config.shards.find((s) => s.name === name);
+  if (pg && pg.protocol !== 'postgres') {
+    // The MySQL front end routes by mysqlShards; a switch of this list would move nothing.
     throw new ShardgateError('MIGRATION_INVALID', {
-      detail: `no shard "${req.shard}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+      detail: `shard ${name} is mysql but listed under shards; live splits of MySQL shards run on mysqlShards, the MySQL front end's routing (docs/cutover.md, "MySQL and MariaDB")`,
     });
   }
-  requirePostgres(shard, 'splits');
+  if (pg) return pg;
+  const my = config.mysqlShards.find((s) => s.name === name);
+  if (my) return { ...my, protocol: 'mysql' };
+  throw new ShardgateError('MIGRATION_INVALID', {
+    detail: `no shard "${name}"; shards: ${[...config.shards, ...config.mysqlShards].map((s) => s.name).join(', ')}`,
+  });
+}
+
+export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan {
+  const shard = splitShard(config, req.shard);
+  const mysql = shard.protocol === 'mysql';
   const range = parseKeyRange(shard.keyRange);
   const at = parseSplitPoint(req.at);
   if (at <= range.start || at >= range.end) {
@@ -179,8 +206,9 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   if (req.targets[0] === req.targets[1]) {
     throw new ShardgateError('MIGRATION_INVALID', { detail: 'the two targets must be different servers' });
   }
+  const address = mysql ? mysqlServerAddress : serverAddress;
   const targetServers = req.targets.map((name) =>
-    serverAddress(freeSpare(config, name, `target "${name}"`), name, config),
+    address(freeSpare(config, name, `target "${name}"`), name, config),
   );
   const halves: KeyRange[] = [
     { start: range.start, end: at },
@@ -191,7 +219,13 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   const m = config.migration;
   const throttle = throttleSettings(config);
   const primaryName = serverNames(shard).primary;
-  const source = serverAddress(shard.primary, primaryName, config);
+  const source = address(shard.primary, primaryName, config);
+  if (mysql) {
+    return {
+      protocol: 'mysql',
+      ...mysqlSplitPlan({ config, req, shard, names, halves, at, tables, throttle, source, targetServers }),
+    };
+  }
   return {
     sourceShard: shard.name,
     sourceShardConfig: structuredClone(shard),
@@ -237,6 +271,26 @@ export function movedTables(
   shard: string,
   req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
 ): PlannedTable[] {
+  if (config.mysqlShards.some((s) => s.name === shard))
+    return movedTablesOn(config, shard, req, mysqlDefaultShard(config));
+  return movedTablesOn(config, shard, req, config.routing.defaultShard ?? config.shards[0]?.name);
+}
+
+/**
+ * Where the MySQL front end puts an unsharded table without `home`: routing.defaultShard when it
+ * names a MySQL shard, else the first of mysqlShards (planner-context.ts, defaultShard).
+ */
+export function mysqlDefaultShard(config: ShardgateConfig): string | undefined {
+  const named = config.mysqlShards.find((s) => s.name === config.routing.defaultShard);
+  return named?.name ?? config.mysqlShards[0]?.name;
+}
+
+function movedTablesOn(
+  config: ShardgateConfig,
+  shard: string,
+  req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
+  defaultShard: string | undefined,
+): PlannedTable[] {
   const size = (name: string) => req.sizes.get(name) ?? { rows: 0, bytes: 0 };
   const out: PlannedTable[] = [];
   for (const [name, t] of Object.entries(config.tables)) {
@@ -244,7 +298,6 @@ export function movedTables(
     else if (t.shardKey && t.method === 'hash')
       out.push({ name, shardKey: t.shardKey, keyType: t.keyType, kind: 'sharded', ...size(name) });
   }
-  const defaultShard = config.routing.defaultShard ?? config.shards[0]?.name;
   for (const name of req.sourceTables ?? []) {
     const t = config.tables[name];
     if (t && (t.reference || t.shardKey)) continue;
@@ -260,7 +313,7 @@ export function countKinds(tables: readonly PlannedTable[]): string {
 }
 
 export function uniqueShardNames(config: ShardgateConfig, base: string): [string, string] {
-  const taken = new Set(config.shards.map((s) => s.name));
+  const taken = new Set([...config.shards, ...config.mysqlShards].map((s) => s.name));
   for (let n = 0; n < 100; n++) {
     const suffix = n === 0 ? '' : String(n);
     const a = `${base}a${suffix}`;
@@ -467,4 +520,58 @@ export function rehome(
   return Object.fromEntries(
     Object.entries(tables).map(([name, t]) => [name, t.home === from ? { ...t, home: to } : t]),
   );
+}
+
+/**
+ * The plan of a MySQL shard's split: the same shape as PostgreSQL's (phases, state file, progress
+ * and the cutover block are the manager's), with the MySQL data plane's strategy: a consistent
+ * snapshot instead of a slot, the binlog from the snapshot's GTID position instead of pgoutput,
+ * and verification of whole tables inside the block instead of a reverse capture after it.
+ */
+function mysqlSplitPlan(p: {
+  config: ShardgateConfig;
+  req: SplitRequest;
+  shard: ShardConfig;
+  names: [string, string];
+  halves: KeyRange[];
+  at: bigint;
+  tables: PlannedTable[];
+  throttle: ThrottleSettings;
+  source: ServerAddress;
+  targetServers: ServerAddress[];
+}): Omit<SplitPlan, 'protocol'> {
+  const { config, req, shard, throttle } = p;
+  const m = config.migration;
+  const primaryName = p.source.name;
+  return {
+    sourceShard: shard.name,
+    sourceShardConfig: structuredClone(shard),
+    source: p.source,
+    sourceRange: shard.keyRange,
+    at: formatKeyRange({ start: p.at, end: p.at + 1n }).split('-')[0]!,
+    atChosenBy: req.atChosenBy,
+    targets: [0, 1].map((i) => ({
+      shard: p.names[i]!,
+      server: p.targetServers[i]!,
+      range: formatKeyRange(p.halves[i]!),
+    })),
+    tables: p.tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(p.tables, throttle, req.inMaintenanceWindow),
+    strategy: [
+      `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${primaryName}, its binlog point as a GTID position for the capture`,
+      `schema of ${countKinds(p.tables)} applied on ${req.targets.join(' and ')} (SHOW CREATE TABLE)`,
+      `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch`,
+      `binlog capture from the snapshot's GTID position applied to the owning target (reference tables to both), idempotently, until it has caught up`,
+      `cutover block: writes to ${shard.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches the source's final GTID position, whole tables are verified (counts and checksums), topology switch; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${shard.name}`,
+      `no cleanup or rollback after the switch yet: the moved rows stay on ${primaryName}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${shard.name} never stopped being the source of truth, nothing to undo`,
+      'after the switch: no rollback for MySQL shards yet (no reverse capture); the source keeps its rows as they were at the switch',
+    ],
+  };
 }

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writePrivateFile } from '../private-files.js';
 import type { CutoverReport } from './cutover-gate.js';
+import type { MysqlCopyState } from './mysql-copier.js';
 import type { SplitPlan } from './plan.js';
 import type { TableCopyState, VerifyReport } from './types.js';
 
@@ -53,6 +54,12 @@ export interface MigrationState {
   switchPositions: Record<string, string> | null;
   reverse: { slots: string[]; publication: string } | null;
   verify: VerifyReport | null;
+  /**
+   * A MySQL split's checkpoints: the copy's cursors and first snapshot's GTID position (null
+   * until the copy's first snapshot), and the GTID position up to which the binlog capture has
+   * applied every change to the halves (null before the capture ran).
+   */
+  mysql?: { copy: MysqlCopyState | null; appliedGtid: string | null };
   error: string | null;
   history: Array<{ at: string; phase: Phase; note: string }>;
 }

@@ -1,0 +1,250 @@
+// The MySQL/MariaDB driver of the migration manager's split: the manager owns the phases, the
+// state file, resume, progress and the (fenced) cutover block; this file runs each phase's MySQL
+// data plane (mysql-copier.ts, mysql-binlog-capture.ts, mysql-verify.ts) and keeps its
+// checkpoints in the state: the copy's cursors with the first snapshot's GTID position after
+// every batch, and the binlog position the capture has applied.
+//
+// Resume after a crash: the copy goes on from its cursors with a newer snapshot, and the capture
+// starts at the first snapshot's position (or the applied position, once the capture ran), so a
+// change made meanwhile to a row copied before the crash still reaches the halves; every apply is
+// an upsert or a delete by primary key, so what is replayed twice converges.
+import { createHash } from 'node:crypto';
+import type { SwitchEntry } from '../control/control-plane.js';
+import { parseKeyRange } from '../domain/keyspace.js';
+import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
+import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
+import { copyMysqlTables, type MysqlCopyState } from './mysql-copier.js';
+import type { SwitchableTopology } from './mysql-split.js';
+import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
+import { openMysql } from './mysql-table.js';
+import { verifyMysqlSplit } from './mysql-verify.js';
+import type { SplitPlan } from './plan.js';
+import type { MigrationState, Phase } from './state-store.js';
+import { Throttle } from './throttle.js';
+import type { ServerAddress, SplitTarget, TableCopyState, VerifyReport } from './types.js';
+
+/** What the manager lends the driver: its state machine's steps, never its own state. */
+export interface SplitDriverContext {
+  note(state: MigrationState, phase: Phase, status: string): void;
+  save(state: MigrationState): void;
+  fencedBlock(
+    shards: string[],
+    options: CutoverOptions,
+    steps: (commit: (entry: Omit<SwitchEntry, 'version'>) => Promise<void>) => CutoverSteps,
+  ): Promise<CutoverReport>;
+  topology: SwitchableTopology;
+  onCopied(state: MigrationState, rows: number): void;
+}
+
+/** How long one catch-up wait outside the block lasts before the state is saved again. */
+const CATCH_UP_ROUND_MS = 2_000;
+
+export async function driveMysqlSplit(
+  ctx: SplitDriverContext,
+  state: MigrationState,
+  signal: AbortSignal,
+  cutoverAttempts: number,
+): Promise<void> {
+  const plan = state.plan;
+  const targets = splitTargets(plan);
+  state.mysql ??= { copy: null, appliedGtid: null };
+  const mysql = state.mysql;
+  if (state.phase === 'planned' || state.phase === 'schema') {
+    // The copier applies the schema (SHOW CREATE TABLE, IF NOT EXISTS) before its snapshot.
+    ctx.note(
+      state,
+      'schema',
+      `schema of ${plan.tables.length} tables on ${targets.map((t) => t.server.name).join(', ')}`,
+    );
+    mysql.copy = null;
+    mysql.appliedGtid = null;
+    ctx.note(state, 'copying', 'copying');
+  }
+  if (state.phase === 'copying') {
+    const result = await copyMysqlTables({
+      source: plan.source,
+      targets,
+      tables: plan.tables,
+      throttle: new Throttle(plan.throttle),
+      signal,
+      ...(mysql.copy ? { resume: mysql.copy } : {}),
+      checkpoint: async (copy) => {
+        mysql.copy = copy;
+        publishCopy(state, copy);
+        ctx.save(state);
+        ctx.onCopied(
+          state,
+          copy.tables.reduce((n, t) => n + t.rows, 0),
+        );
+      },
+    });
+    if (!result.complete) return;
+    mysql.copy = result.state;
+    publishCopy(state, result.state);
+    if (result.unownedRows > 0)
+      throw new Error(
+        `${result.unownedRows} rows have a shard key no half owns (NULL?); fix them on ${plan.source.name} and resume`,
+      );
+    ctx.note(state, 'catching_up', 'applying the binlog changes made during the copy');
+  }
+  if (state.phase !== 'catching_up' && state.phase !== 'blocking') return;
+  const from = mysql.appliedGtid ?? mysql.copy?.gtidPosition;
+  if (!from)
+    throw new Error('no binlog position was saved for the capture; abort this split and start again');
+  const capture = await MysqlBinlogCapture.start({
+    source: plan.source,
+    targets,
+    tables: plan.tables,
+    fromGtid: from,
+    serverId: binlogServerId(state.id),
+  });
+  // Stopped once: by an abort of the run (so a wait in catchUp ends), or when the run ends.
+  let stopped: Promise<void> | null = null;
+  const stopCapture = () => {
+    stopped ??= capture.stop();
+    return stopped;
+  };
+  const stop = () => void stopCapture();
+  signal.addEventListener('abort', stop, { once: true });
+  const checkpoint = () => {
+    mysql.appliedGtid = capture.appliedPosition;
+    state.capture = { appliedLsn: capture.appliedPosition, lagBytes: null, lagSeconds: null };
+  };
+  try {
+    for (let attempt = 1; attempt <= cutoverAttempts; attempt++) {
+      // Caught up once outside the block, so the block waits only for what came since.
+      for (;;) {
+        if (signal.aborted) return;
+        try {
+          await capture.catchUp(CATCH_UP_ROUND_MS);
+          break;
+        } catch (err) {
+          if (capture.error) throw new Error(`the change capture stopped: ${capture.error.message}`);
+          if (signal.aborted) return;
+          checkpoint();
+          state.status = `catching up: ${err instanceof Error ? err.message : String(err)}`;
+          ctx.save(state);
+        }
+      }
+      checkpoint();
+      ctx.note(state, 'blocking', `cutover attempt ${attempt}`);
+      let verify: VerifyReport | null = null;
+      const report = await ctx.fencedBlock(
+        [plan.sourceShard],
+        { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
+        (commit) => ({
+          // Verified inside the block while no write reaches the source or the halves: halves that
+          // differ abort it and the source keeps its range (mysql-split.ts says why).
+          catchUp: async (remainingMs) => {
+            await capture.catchUp(remainingMs);
+            verify = await verifyMysqlSplit(plan.source, targets, plan.tables);
+            if (verify.mismatches.length > 0)
+              throw new Error(
+                `verification found ${verify.mismatches.length} differences (${verify.mismatches.map((m) => `${m.table}${m.target ? ` on ${m.target}` : ''}`).join(', ')}); not switched`,
+              );
+          },
+          switchTopology: async () => {
+            await commit({ migrationId: state.id, kind: 'switch', plan, positions: {} });
+            ctx.topology.rebuild(
+              mysqlConfigAfterSplit(ctx.topology.currentConfig, plan.sourceShard, targets),
+            );
+          },
+        }),
+      );
+      checkpoint();
+      state.cutovers.push(report);
+      state.verify = verify;
+      if (report.outcome === 'switched') {
+        ctx.note(
+          state,
+          'switched',
+          `switched in ${Math.round(report.blockMs)} ms (${report.heldStatements} statements held, max ${Math.round(report.maxHeldMs)} ms)`,
+        );
+        const v = verify as VerifyReport | null;
+        ctx.note(
+          state,
+          'verified',
+          `verified inside the block: ${v?.rowsChecked ?? 0} rows of ${v?.perTable.length ?? 0} tables (counts and checksums of whole tables)`,
+        );
+        return;
+      }
+      ctx.note(
+        state,
+        'catching_up',
+        `cutover attempt ${attempt} aborted: ${report.reason}; traffic stayed on ${plan.sourceShard}`,
+      );
+    }
+    ctx.note(
+      state,
+      'catching_up',
+      `${cutoverAttempts} cutover attempts aborted (last: ${state.cutovers.at(-1)?.reason}); \`shardgate migrate resume ${state.id}\` tries again`,
+    );
+  } finally {
+    signal.removeEventListener('abort', stop);
+    await stopCapture();
+  }
+}
+
+/** The copy's cursors in the shape progress views read for both protocols. */
+function publishCopy(state: MigrationState, copy: MysqlCopyState): void {
+  const estimated = new Map(state.plan.tables.map((t) => [t.name, t.rows]));
+  const view: TableCopyState[] = copy.tables.map((t) => ({
+    table: t.table,
+    primaryKey: [],
+    lastKey: t.lastKey?.map((k) => (k !== null && typeof k === 'object' ? k.hex : String(k))) ?? null,
+    rows: t.rows,
+    bytes: 0,
+    done: t.done,
+    segments: [],
+    estimatedRows: estimated.get(t.table) ?? 0,
+  }));
+  state.legs = [{ slot: null, copy: view }];
+}
+
+function splitTargets(plan: SplitPlan): SplitTarget[] {
+  return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
+}
+
+/**
+ * The binlog client's server id: fixed per migration (a resumed capture replaces its own
+ * connection on the source), away from the small ids servers of a topology usually take.
+ */
+export function binlogServerId(migrationId: string): number {
+  return 100_000 + (createHash('sha256').update(migrationId).digest().readUInt32BE(0) % 1_000_000_000);
+}
+
+/** Estimated rows and bytes of each table on a MySQL source (information_schema, for the plan). */
+export async function mysqlTableSizes(
+  source: ServerAddress,
+  tables: readonly string[],
+): Promise<Map<string, { rows: number; bytes: number }>> {
+  const c = await openMysql(source);
+  try {
+    const sizes = new Map<string, { rows: number; bytes: number }>();
+    if (tables.length === 0) return sizes;
+    const [rows] = await c.query(
+      `SELECT TABLE_NAME AS name, TABLE_ROWS AS n, DATA_LENGTH + INDEX_LENGTH AS bytes
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)`,
+      [tables],
+    );
+    for (const r of rows as Array<{ name: string; n: string | number | null; bytes: string | number | null }>)
+      sizes.set(r.name, { rows: Number(r.n ?? 0), bytes: Number(r.bytes ?? 0) });
+    return sizes;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** The source database's own tables (not views), by name. */
+export async function mysqlBaseTables(source: ServerAddress): Promise<string[]> {
+  const c = await openMysql(source);
+  try {
+    const [rows] = await c.query(
+      `SELECT TABLE_NAME AS name FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`,
+    );
+    return (rows as Array<{ name: string }>).map((r) => r.name);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
