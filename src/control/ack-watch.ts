@@ -7,6 +7,7 @@
 // once, as the deadline would: the cutover aborts and releases the hold.
 import type { IKeyValue, Namespace } from 'etcd3';
 import { ACKS_PREFIX, memberFromAckKey, parseJson } from './cutover-keys.js';
+import { openWatch } from './watch-from.js';
 
 export const MEMBERS_PREFIX = 'members/';
 
@@ -40,23 +41,29 @@ export class AckWatch {
     const read = await ns.getAll().prefix(MEMBERS_PREFIX).exec();
     const expected = read.kvs.map((kv) => memberOf(kv.key.toString())).filter((id) => id !== selfId);
     const w = new AckWatch(expected);
-    try {
-      const [acks, members] = await Promise.all([
+    // Listening from the moment each watch is created (watch-from.ts): an ack stored before the
+    // watch was (a quick member) comes right behind its created response and must not be missed.
+    const opened = await Promise.allSettled([
+      openWatch(
         ns
           .watch()
           .prefix(ACKS_PREFIX)
-          .startRevision(String(BigInt(holdRev) + 1n))
-          .create(),
+          .startRevision(String(BigInt(holdRev) + 1n)),
+        (s) => w.watchAcks(holdRev, s),
+      ),
+      openWatch(
         ns
           .watch()
           .prefix(MEMBERS_PREFIX)
-          .startRevision(String(BigInt(read.header.revision) + 1n))
-          .create(),
-      ]);
-      w.watch(holdRev, acks, members);
-    } catch (err) {
+          .startRevision(String(BigInt(read.header.revision) + 1n)),
+        (s) => w.watchMembers(s),
+      ),
+    ]);
+    w.watchers = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
       await w.close();
-      throw err;
+      throw failed.reason;
     }
     return w;
   }
@@ -64,12 +71,13 @@ export class AckWatch {
   /** Listens to the acks and members watches (exported for tests with their own streams). */
   static watching(expected: string[], holdRev: string, acks: WatchStream, members: WatchStream): AckWatch {
     const w = new AckWatch(expected);
-    w.watch(holdRev, acks, members);
+    w.watchers = [acks, members];
+    w.watchAcks(holdRev, acks);
+    w.watchMembers(members);
     return w;
   }
 
-  private watch(holdRev: string, acks: WatchStream, members: WatchStream): void {
-    this.watchers = [acks, members];
+  private watchAcks(holdRev: string, acks: WatchStream): void {
     acks.on('put', (kv) => {
       const id = memberFromAckKey(kv.key.toString());
       if (id && parseJson<{ hold: string }>(kv.value.toString())?.hold === holdRev)
@@ -81,17 +89,21 @@ export class AckWatch {
       const id = memberFromAckKey(kv.key.toString());
       if (id) this.update(() => this.acked.delete(id));
     });
+    this.failOnError('acknowledgements', acks);
+  }
+
+  private watchMembers(members: WatchStream): void {
     members.on('put', (kv) => this.update(() => this.live.add(memberOf(kv.key.toString()))));
     // A member whose lease ended is no longer waited for: it fenced itself before that (F3).
     members.on('delete', (kv) => this.update(() => this.live.delete(memberOf(kv.key.toString()))));
-    for (const [name, stream] of [
-      ['acknowledgements', acks],
-      ['members', members],
-    ] as const)
-      stream.on('error', (err: Error) => {
-        this.broken ??= new Error(`the watch on ${name} ended: ${err.message}`);
-        this.failed(this.broken);
-      });
+    this.failOnError('members', members);
+  }
+
+  private failOnError(name: string, stream: WatchStream): void {
+    stream.on('error', (err: Error) => {
+      this.broken ??= new Error(`the watch on ${name} ended: ${err.message}`);
+      this.failed(this.broken);
+    });
   }
 
   /** The expected members still live that have not acknowledged the hold. */

@@ -19,6 +19,7 @@ import type {
 } from './control-plane.js';
 import { EtcdCutover } from './etcd-cutover.js';
 import { RULES_PREFIX, ruleFromKeyValue, ruleKeyValue } from './rule-keys.js';
+import { openWatch } from './watch-from.js';
 
 /**
  * A member counts its lease as alive until this share of the TTL has passed since it sent its last
@@ -87,19 +88,24 @@ export class EtcdControl implements ControlPlane {
       this.applyKv(kv.key.toString(), kv.value.toString(), BigInt(kv.mod_revision));
     const revision = BigInt(current.header.revision);
     if (revision > this.appliedRevision) this.appliedRevision = revision;
-    this.watcher = await this.ns
-      .watch()
-      .prefix(RULES_PREFIX)
-      .startRevision(String(revision + 1n))
-      .create();
-    this.watcher.on('put', (kv) =>
-      this.applyKv(kv.key.toString(), kv.value.toString(), BigInt(kv.mod_revision)),
+    // Listening before the watch is created (watch-from.ts): a rule stored between the read and the
+    // watch's creation comes right behind the created response.
+    this.watcher = await openWatch(
+      this.ns
+        .watch()
+        .prefix(RULES_PREFIX)
+        .startRevision(String(revision + 1n)),
+      (watcher) => {
+        watcher.on('put', (kv) =>
+          this.applyKv(kv.key.toString(), kv.value.toString(), BigInt(kv.mod_revision)),
+        );
+        watcher.on('disconnected', (err) =>
+          this.log.warn({ err: err.message }, 'control plane watch disconnected'),
+        );
+        watcher.on('connected', () => this.log.info({}, 'control plane watch connected'));
+        watcher.on('error', (err) => this.log.warn({ err: err.message }, 'control plane watch error'));
+      },
     );
-    this.watcher.on('disconnected', (err) =>
-      this.log.warn({ err: err.message }, 'control plane watch disconnected'),
-    );
-    this.watcher.on('connected', () => this.log.info({}, 'control plane watch connected'));
-    this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'control plane watch error'));
     await this.register();
     if (!member) return;
     // Registered first, then read: a controller that did not count this member among those to

@@ -19,6 +19,7 @@ import {
   TOPOLOGY_PREFIX,
   topologyKey,
 } from './cutover-keys.js';
+import { openWatch } from './watch-from.js';
 
 /** How long past a hold's deadline a member waits for the controller before aborting it itself. */
 const MEMBER_ABORT_SLACK_MS = 1_000;
@@ -56,6 +57,8 @@ export class EtcdCutover implements CutoverFence {
   readonly committing = new Set<string>();
   /** Holds run one after another: a new one waits for the release of the last. */
   private holding: Promise<void> = Promise.resolve();
+  /** The revision of the newest `cutover/hold` record taken in, from the watch or a catch-up read. */
+  private holdRevision = 0n;
 
   constructor(
     private readonly host: CutoverHost,
@@ -88,27 +91,33 @@ export class EtcdCutover implements CutoverFence {
     for (const e of entries.sort((a, b) => a.version - b.version)) this.applyEntry(e);
     if (hold) this.onHold(hold.rec, hold.rev);
     if (this.watcher) return;
-    this.watcher = await ns
-      .watch()
-      .prefix(CUTOVER_PREFIX)
-      .startRevision(String(BigInt(res.header.revision) + 1n))
-      .create();
-    this.watcher.on('put', (kv) => {
-      const key = kv.key.toString();
-      if (key.startsWith(TOPOLOGY_PREFIX)) {
-        const e = parseJson<SwitchEntry>(kv.value.toString());
-        if (e) this.applyEntry(e);
-      } else if (key === HOLD_KEY) {
-        const rec = parseJson<HoldRecord>(kv.value.toString());
-        if (rec) this.onHold(rec, String(kv.mod_revision));
-      }
-    });
-    this.watcher.on('delete', (kv) => {
-      // The controller's lease ended with the hold open: the topology says whether it had committed.
-      const joined = this.joined;
-      if (kv.key.toString() === HOLD_KEY && joined && !joined.decided) void this.resolveFromTopology(joined);
-    });
-    this.watcher.on('error', (err) => this.host.log.warn({ err: err.message }, 'cutover watch error'));
+    // Listening before the watch is created (watch-from.ts): a hold or a switch stored between this
+    // read and the watch's creation comes right behind the created response.
+    this.watcher = await openWatch(
+      ns
+        .watch()
+        .prefix(CUTOVER_PREFIX)
+        .startRevision(String(BigInt(res.header.revision) + 1n)),
+      (watcher) => {
+        watcher.on('put', (kv) => {
+          const key = kv.key.toString();
+          if (key.startsWith(TOPOLOGY_PREFIX)) {
+            const e = parseJson<SwitchEntry>(kv.value.toString());
+            if (e) this.applyEntry(e);
+          } else if (key === HOLD_KEY) {
+            const rec = parseJson<HoldRecord>(kv.value.toString());
+            if (rec) this.onHold(rec, String(kv.mod_revision));
+          }
+        });
+        watcher.on('delete', (kv) => {
+          // The controller's lease ended with the hold open: the topology says whether it had committed.
+          const joined = this.joined;
+          if (kv.key.toString() === HOLD_KEY && joined && !joined.decided)
+            void this.resolveFromTopology(joined);
+        });
+        watcher.on('error', (err) => this.host.log.warn({ err: err.message }, 'cutover watch error'));
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -171,6 +180,9 @@ export class EtcdCutover implements CutoverFence {
 
   private applyEntry(e: SwitchEntry): void {
     if (this.committing.has(e.migrationId)) return;
+    // Applied already: a catch-up read answered after the watch had delivered newer switches must
+    // not apply an older one again (a switch after its rollback would undo the rollback).
+    if (e.version <= this.version) return;
     try {
       this.member.apply(e);
     } catch (err) {
@@ -186,6 +198,10 @@ export class EtcdCutover implements CutoverFence {
   }
 
   private onHold(rec: HoldRecord, rev: string): void {
+    // A catch-up read may be answered after the watch delivered a newer record: an older one is
+    // stale (joined again, it would take the open hold for decided and hold a decided one again).
+    if (BigInt(rev) < this.holdRevision) return;
+    this.holdRevision = BigInt(rev);
     if (rec.state === 'hold') {
       if (rec.controller !== this.host.selfId()) this.join(rec, rev);
       return;

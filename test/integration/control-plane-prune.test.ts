@@ -73,12 +73,7 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-// Skipped: in the full suite (not alone) the first test timed out in 2 of 4 fresh-clone CI runs,
-// waiting 30 s for the other member's ack, each time beside a vitest IPC error. Suspected cause, not
-// yet shown: a member whose watch misses a switch (a catch-up after a lease in doubt reads only the
-// newest hold) resolves the previous hold from the stored topology, which pruning may have
-// deleted, so its holds queue behind one that never ends. Open in issue 19's closing note.
-describe.skip('pruning the shared topology', () => {
+describe('pruning the shared topology', () => {
   const controllerMember = new RecordingMember();
   const otherMember = new RecordingMember();
 
@@ -114,7 +109,9 @@ describe.skip('pruning the shared topology', () => {
   }, 120_000);
 
   it('refuses an instance that lacks a pruned switch, starts one that has them all', async () => {
-    await expect(startControl('late', new RecordingMember())).rejects.toThrow(
+    // Compared as a word, never as the control: a failure would diff its whole etcd client
+    // (buffers included) and that report overflowed vitest's worker channel (RangeError).
+    await expect(startControl('late', new RecordingMember()).then(() => 'started')).rejects.toThrow(
       /below version 3 were pruned and this instance lacks switch m1, switch m2/,
     );
     // Its state files had m1 and m2 switched: it applies only what is still stored.
