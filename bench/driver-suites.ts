@@ -16,7 +16,14 @@ import { startPostgresCluster } from '../src/local/postgres-cluster.js';
 import { silentLogger } from '../src/log.js';
 import { startProxy } from '../src/proxy.js';
 import { runMysql2Suites } from './lib/mysql2-suite.js';
-import { checkout, runSuiteProcess, type SuiteResult, type Target } from './lib/suite-process.js';
+import {
+  checkout,
+  runSuiteProcess,
+  type SuiteResult,
+  sourceCommit,
+  type Target,
+  timed,
+} from './lib/suite-process.js';
 
 const args = new Map(
   process.argv.slice(2).flatMap((a) => {
@@ -211,17 +218,21 @@ async function runPostgresSuites(): Promise<void> {
     const chosen = targets.filter((t) => only.some((o) => t.name.includes(o)));
     const pgjs = args.get('postgresjs');
     if (pgjs) {
+      console.log(`postgres.js at ${sourceCommit(pgjs)}`);
       const dir = checkout(pgjs, 'postgres');
       preparePostgresJs(dir);
       results['postgres.js'] = [];
       for (const t of chosen) {
-        const r = await runPostgresJs(dir, t, '127.0.0.1', server.port);
-        console.log(`postgres.js ${t.name}: ${r.passed} passed; failed: ${r.failed.join(' | ')}`);
+        const r = await timed(() => runPostgresJs(dir, t, '127.0.0.1', server.port));
+        console.log(
+          `postgres.js ${t.name} (${r.window}): ${r.passed} passed; failed: ${r.failed.join(' | ')}`,
+        );
         results['postgres.js'].push(r);
       }
     }
     const nodepg = args.get('nodepg');
     if (nodepg) {
+      console.log(`node-postgres at ${sourceCommit(nodepg)}`);
       const dir = checkout(nodepg, 'node-postgres');
       // packages/pg alone (out of the monorepo's workspaces), with its published dependencies and
       // the four its integration tests use; none of the devDependencies (wrangler, vitest, ...).
@@ -238,8 +249,10 @@ async function runPostgresSuites(): Promise<void> {
       });
       results['node-postgres'] = [];
       for (const t of chosen) {
-        const r = await runNodePostgres(standalone, t, '127.0.0.1', server.port);
-        console.log(`node-postgres ${t.name}: ${r.passed} passed; files failing: ${r.failed.join(' ')}`);
+        const r = await timed(() => runNodePostgres(standalone, t, '127.0.0.1', server.port));
+        console.log(
+          `node-postgres ${t.name} (${r.window}): ${r.passed} passed; files failing: ${r.failed.join(' ')}`,
+        );
         results['node-postgres'].push(r);
       }
     }

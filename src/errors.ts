@@ -168,6 +168,14 @@ export const ERRORS = {
     message:
       'the session was idle in a transaction for more than {ms} ms (pool.idleTransactionTimeoutMs) and is closed, its transaction rolled back; commit sooner, then reconnect',
   },
+  CLIENT_WAIT_TIMEOUT: {
+    sqlstate: 'HY000',
+    mysqlErrno: 4031,
+    severity: 'FATAL',
+    // MySQL 8's own text (ER_CLIENT_INTERACTION_TIMEOUT): drivers compare it.
+    message:
+      'The client was disconnected by the server because of inactivity. See wait_timeout and interactive_timeout for configuring this behavior.',
+  },
   QUERY_CANCELED: {
     sqlstate: '57014',
     mysqlErrno: 1317,

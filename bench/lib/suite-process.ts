@@ -25,6 +25,28 @@ export interface SuiteResult {
   failed: string[];
   /** postgres.js: which tests passed (to compare targets). */
   passedNames?: string[];
+  /** When it ran and the machine's 1-minute load then: the suites' time limits fail tests under load. */
+  window?: string;
+}
+
+/** The commit of a checkout given as a directory (the copies carry no .git), else the source as given. */
+export function sourceCommit(source: string): string {
+  try {
+    return execFileSync('git', ['-C', source, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return source;
+  }
+}
+
+/** Runs one target's suite and notes its UTC window and the 1-minute load average at both ends. */
+export async function timed(run: () => Promise<SuiteResult>): Promise<SuiteResult> {
+  const mark = () => `${new Date().toISOString().slice(11, 19)} load ${os.loadavg()[0]!.toFixed(1)}`;
+  const start = mark();
+  const result = await run();
+  return { ...result, window: `${start} -> ${mark()}` };
 }
 
 export function runSuiteProcess(

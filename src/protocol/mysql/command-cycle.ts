@@ -55,6 +55,7 @@ import {
   routingSession,
 } from './session-state.js';
 import { noteCollation, pins } from './statement-rules.js';
+import { ClientWaitTimeout } from './wait-timeout.js';
 
 /** What the cycle needs of its session. */
 export interface CycleSession {
@@ -113,6 +114,10 @@ export class CommandCycle implements GateParticipant {
     () => this.services.config.pool.idleTransactionTimeoutMs,
     (ms) => this.session.fail(new ShardgateError('IDLE_TRANSACTION_TIMEOUT', { ms })),
   );
+  /** Closes the session after the wait_timeout the client set (wait-timeout.ts). */
+  private readonly waitTimeout = new ClientWaitTimeout(() =>
+    this.session.fail(new ShardgateError('CLIENT_WAIT_TIMEOUT')),
+  );
 
   /** The cutover write admissions this session holds, until its transaction ends. */
   private readonly writes: WriteAdmissions;
@@ -135,6 +140,7 @@ export class CommandCycle implements GateParticipant {
   /** One client command packet (the framer joined any 16 MB continuations). */
   onPacket(packet: LogicalPacket): void {
     this.idleTimer.disarm();
+    this.waitTimeout.disarm();
     if (packet.seq !== 0) {
       throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
     }
@@ -174,6 +180,7 @@ export class CommandCycle implements GateParticipant {
       this.idleTimer.arm(
         !this.clientGone && this.queue.length === 0 && this.state.inTransaction && this.bindings.size > 0,
       );
+      if (!this.clientGone && this.queue.length === 0) this.waitTimeout.arm(this.state.vars);
     }
   }
 
@@ -881,7 +888,12 @@ export class CommandCycle implements GateParticipant {
     }
     if (!this.outlivesServer) {
       state.inTransaction = false;
-      const error = new ShardgateError('BACKEND_DIED', params);
+      // The client's SET wait_timeout reached this connection too: an idle client's server
+      // closed it for that, as the server would have closed the client.
+      const error =
+        !running && this.waitTimeout.lapsedOnServer(state.vars)
+          ? new ShardgateError('CLIENT_WAIT_TIMEOUT')
+          : new ShardgateError('BACKEND_DIED', params);
       if (running) running.reject(error);
       else if (!this.clientGone) this.session.fail(error);
       return;
@@ -956,6 +968,7 @@ export class CommandCycle implements GateParticipant {
     this.clientGone = true;
     this.services.cutover.unregister(this);
     this.idleTimer.disarm();
+    this.waitTimeout.disarm();
     // A two-phase COMMIT in progress finishes first (endCrossShardCommit gives the connections back).
     if (this.committingAcrossShards) return;
     this.dropBindings();
