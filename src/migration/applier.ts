@@ -169,23 +169,37 @@ export class ChangeApplier {
 
   /**
    * Writes a transactional marker into the source's WAL and resolves with its LSN once every
-   * change committed before it is committed on every destination.
+   * change committed before it is committed on every destination. Fails after timeoutMs, or
+   * with whileProgressing only once timeoutMs passed without the capture applying anything.
    */
-  async catchUp(timeoutMs: number): Promise<string> {
+  async catchUp(timeoutMs: number, options: { whileProgressing?: boolean } = {}): Promise<string> {
     if (this.stopping || this.state.startsWith('error'))
       throw new Error(`the change capture is ${this.state}`);
     const token = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const applied = new Promise<void>((resolve, reject) => {
       this.markers.set(token, { applied: resolve, fail: reject });
-      timer = setTimeout(() => {
+      let seen = this.progress();
+      let waited = 0;
+      const check = () => {
+        waited += timeoutMs;
+        const now = this.progress();
+        // A capture that is still applying behind the marker is slow, not stuck: keep waiting.
+        if (options.whileProgressing && now !== seen) {
+          seen = now;
+          timer = setTimeout(check, timeoutMs);
+          return;
+        }
         this.markers.delete(token);
         reject(
           new Error(
-            `the change capture did not catch up within ${timeoutMs} ms (applied ${this.appliedLsn}, status ${this.state})`,
+            options.whileProgressing
+              ? `the change capture made no progress for ${timeoutMs} ms after ${waited} ms of catching up (received ${this.receivedLsn}, applied ${this.appliedLsn}, status ${this.state})`
+              : `the change capture did not catch up within ${timeoutMs} ms (received ${this.receivedLsn}, applied ${this.appliedLsn}, status ${this.state})`,
           ),
         );
-      }, timeoutMs);
+      };
+      timer = setTimeout(check, timeoutMs);
     });
     applied.catch(() => undefined);
     try {
@@ -205,6 +219,11 @@ export class ChangeApplier {
       clearTimeout(timer);
       this.markers.delete(token);
     }
+  }
+
+  /** Changes whenever the capture applies or handles anything (a new session counts too). */
+  private progress(): string {
+    return `${this.applied}/${this.stream?.handled ?? -1}`;
   }
 
   private setStatus(status: string): void {

@@ -62,6 +62,14 @@ import { Throttle } from './throttle.js';
 import type { ServerAddress, SplitTarget, VerifyReport } from './types.js';
 import { verifySplit } from './verify.js';
 
+/**
+ * Verification waits for the reverse capture as long as it keeps applying: right after the
+ * switch it may be far behind (a merge's single reverse capture carries both sources' writes,
+ * and starts by decoding everything since its slot was made), and failing the migration on one
+ * slow catch-up helps no operator. Only this long without any progress is an error.
+ */
+const SETTLE_STALL_MS = 30_000;
+
 export interface StartRequest {
   shard: string;
   /** Hex prefix, or "auto" for the advisor's balancing point (the midpoint without load data). */
@@ -1081,7 +1089,9 @@ export class MigrationManager {
             mode: plan.verify === 'full' ? 'full' : 'sample',
             sample: plan.verify === 'full' ? 0 : plan.verify.sample,
             settle: async () => {
-              await Promise.all(running.reverse.map((r) => r.catchUp(10_000)));
+              await Promise.all(
+                running.reverse.map((r) => r.catchUp(SETTLE_STALL_MS, { whileProgressing: true })),
+              );
             },
             ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
           }),
