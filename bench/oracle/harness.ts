@@ -1,9 +1,11 @@
 // Runs a list of statements through the oracle and shardgate and tallies the verdicts. A write
 // runs on the oracle inside a transaction first and is committed only if shardgate did not refuse
 // it, so a refused write leaves both sides equal and later queries keep comparing the same data.
+// A statement past the time limit on the oracle is not compared: it is its own verdict, counted
+// and listed apart; past the limit through shardgate only, it is a mismatch.
 import { compareOutcomes, type Verdict } from './compare.js';
 import { knownFailure } from './known-failures.js';
-import { formatOutcome, type Outcome, type StatementRunner } from './outcome.js';
+import { formatOutcome, type RunOutcome, type StatementRunner } from './outcome.js';
 import type { StatementInfo } from './statement-info.js';
 
 export interface Statement {
@@ -44,11 +46,23 @@ export interface Tally {
   refusedExample: Map<string, string>;
   mismatches: Finding[];
   known: Finding[];
+  /** Statements past the time limit on the oracle: not compared, neither matched nor failed. */
+  oracleTimeouts: Finding[];
 }
 
 export function emptyTally(): Tally {
-  return { total: 0, matched: 0, refused: new Map(), refusedExample: new Map(), mismatches: [], known: [] };
+  return {
+    total: 0,
+    matched: 0,
+    refused: new Map(),
+    refusedExample: new Map(),
+    mismatches: [],
+    known: [],
+    oracleTimeouts: [],
+  };
 }
+
+export type StatementVerdict = Verdict | { verdict: 'oracle-timeout' };
 
 export function refusedCount(t: Tally): number {
   let n = 0;
@@ -56,19 +70,40 @@ export function refusedCount(t: Tally): number {
   return n;
 }
 
-async function runPair(sides: Sides, sql: string, writes: boolean): Promise<[Outcome, Outcome]> {
+async function runPair(sides: Sides, sql: string, writes: boolean): Promise<[RunOutcome, RunOutcome]> {
   if (!writes) return Promise.all([sides.oracle(sql), sides.shardgate(sql)]);
   await sides.oracle(sides.begin);
   const want = await sides.oracle(sql);
   const got = await sides.shardgate(sql);
   const refused = got.kind === 'error' && got.code === sides.refusedCode;
-  await sides.oracle(refused || want.kind === 'error' ? sides.rollback : sides.commit);
+  const keep = want.kind === 'result' && got.kind !== 'timeout' && !refused;
+  await sides.oracle(keep ? sides.commit : sides.rollback);
   return [want, got];
 }
 
-export async function runStatement(sides: Sides, statement: Statement, tally: Tally): Promise<Verdict> {
+function finding(statement: Statement, why: string, want: RunOutcome, got: RunOutcome, known: string | null) {
+  return { statement, why, oracle: formatOutcome(want), shardgate: formatOutcome(got), knownOwner: known };
+}
+
+export async function runStatement(
+  sides: Sides,
+  statement: Statement,
+  tally: Tally,
+): Promise<StatementVerdict> {
   const info = sides.info(statement.sql);
   const [want, got] = await runPair(sides, statement.sql, info.writes);
+  if (want.kind === 'timeout') {
+    tally.total++;
+    tally.oracleTimeouts.push(finding(statement, 'past the time limit on the oracle', want, got, null));
+    return { verdict: 'oracle-timeout' };
+  }
+  if (got.kind === 'timeout') {
+    tally.total++;
+    tally.mismatches.push(
+      finding(statement, 'past the time limit through shardgate only (the oracle answered)', want, got, null),
+    );
+    return { verdict: 'mismatch', why: 'past the time limit through shardgate only' };
+  }
   const verdict = compareOutcomes(want, got, {
     ordered: info.ordered,
     floatTypes: sides.floatTypes,
@@ -82,14 +117,7 @@ export async function runStatement(sides: Sides, statement: Statement, tally: Ta
     if (!tally.refusedExample.has(verdict.reason)) tally.refusedExample.set(verdict.reason, statement.sql);
   } else {
     const known = statement.known ?? knownFailure(statement.sql)?.owner ?? null;
-    const finding: Finding = {
-      statement,
-      why: verdict.why,
-      oracle: formatOutcome(want),
-      shardgate: formatOutcome(got),
-      knownOwner: known,
-    };
-    (known ? tally.known : tally.mismatches).push(finding);
+    (known ? tally.known : tally.mismatches).push(finding(statement, verdict.why, want, got, known));
   }
   return verdict;
 }
@@ -129,7 +157,7 @@ export function formatTally(
 ): string {
   const max = options.maxFindings ?? 50;
   const lines = [
-    `${title}: ${t.total} statements, ${t.matched} matched, ${refusedCount(t)} refused, ${t.mismatches.length} mismatched, ${t.known.length} known failures`,
+    `${title}: ${t.total} statements, ${t.matched} matched, ${refusedCount(t)} refused, ${t.mismatches.length} mismatched, ${t.known.length} known failures, ${t.oracleTimeouts.length} oracle timeouts`,
   ];
   const reasons = [...t.refused.entries()].sort((a, b) => b[1] - a[1]);
   if (reasons.length > 0) lines.push('refused by reason:');
@@ -144,6 +172,11 @@ export function formatTally(
         options.details ? formatFinding(f) : `  ${f.statement.source}: ${f.statement.sql}  [${f.knownOwner}]`,
       );
     if (t.known.length > max) lines.push(`  ... ${t.known.length - max} more`);
+  }
+  if (t.oracleTimeouts.length > 0) {
+    lines.push('ORACLE TIMEOUTS (past the time limit on the unsharded database, not compared):');
+    for (const f of t.oracleTimeouts.slice(0, max)) lines.push(formatFinding(f));
+    if (t.oracleTimeouts.length > max) lines.push(`  ... ${t.oracleTimeouts.length - max} more`);
   }
   if (t.mismatches.length > 0) {
     lines.push('MISMATCHES:');

@@ -101,6 +101,7 @@ async function startTopology(
       });
     },
     close: (c) => c.end().catch(() => c.destroy()),
+    destroy: (c) => c.destroy(),
   });
 }
 

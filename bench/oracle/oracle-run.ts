@@ -9,6 +9,8 @@ export interface OracleRunOptions {
   generated: number;
   seed: number;
   users: number;
+  /** The per-statement time limit on both sides (timed-runner.ts); 20 s when absent. */
+  statementTimeoutMs?: number;
 }
 
 export interface OracleRunResult {

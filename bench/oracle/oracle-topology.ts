@@ -13,6 +13,8 @@ export interface OracleTopology<C> {
   oracle: C;
   /** A client through shardgate. */
   shardgate: C;
+  /** Destroys one side's client (a statement ran past the time limit) and opens a new one. */
+  reconnect(side: 'oracle' | 'shardgate'): Promise<C>;
   /** Stops shardgate and closes the clients (the servers belong to the cluster). */
   stop(): Promise<void>;
 }
@@ -33,6 +35,8 @@ export interface TopologyClients<C> {
   proxyOptions: Partial<ProxyOptions>;
   openShardgate(proxy: ProxyHandle): Promise<C>;
   close(client: C): Promise<void>;
+  /** Drops the client's socket at once, without waiting for its running statement. */
+  destroy(client: C): void;
 }
 
 /** Opens the oracle, shardgate and a client through it; on a failure closes what it opened. */
@@ -52,14 +56,24 @@ export async function openOracleTopology<C>(
     const shardgate = await side.openShardgate(proxy);
     opened.push(shardgate);
     const handle = proxy;
+    const clients = { oracle, shardgate };
     return {
       shards,
       proxy: handle,
       config,
-      oracle,
-      shardgate,
+      get oracle() {
+        return clients.oracle;
+      },
+      get shardgate() {
+        return clients.shardgate;
+      },
+      async reconnect(which) {
+        side.destroy(clients[which]);
+        clients[which] = which === 'oracle' ? await side.openOracle() : await side.openShardgate(handle);
+        return clients[which];
+      },
       async stop() {
-        await closeAll();
+        await Promise.all([side.close(clients.oracle), side.close(clients.shardgate)]);
         await handle.close();
       },
     };

@@ -18,10 +18,21 @@ export interface ErrorOutcome {
 
 export type Outcome = ResultOutcome | ErrorOutcome;
 
-/** Runs one statement; resolves to its outcome, never rejects for a statement error. */
-export type StatementRunner = (sql: string) => Promise<Outcome>;
+/** The statement ran past the per-statement time limit (server-side or the client's bound). */
+export interface TimeoutOutcome {
+  kind: 'timeout';
+  limitMs: number;
+  /** How it ended: the server's own limit, or the client closing the connection. */
+  how: string;
+}
 
-export function formatOutcome(o: Outcome, maxRows = 20): string {
+export type RunOutcome = Outcome | TimeoutOutcome;
+
+/** Runs one statement; resolves to its outcome, never rejects for a statement error. */
+export type StatementRunner = (sql: string) => Promise<RunOutcome>;
+
+export function formatOutcome(o: RunOutcome, maxRows = 20): string {
+  if (o.kind === 'timeout') return `TIMEOUT after ${o.limitMs} ms (${o.how})`;
   if (o.kind === 'error') return `ERROR ${o.code}: ${o.message}`;
   const head = o.columns.map((c) => `${c.name}:${c.type}`).join(' | ');
   const rows = o.rows.slice(0, maxRows).map((r) => r.map((c) => (c === null ? 'NULL' : c)).join(' | '));

@@ -107,6 +107,9 @@ async function startTopology(
     openShardgate: (proxy) =>
       connect({ host: '127.0.0.1', port: proxy.postgres.port, user: 'app', password: 'app', database }),
     close: (c) => c.end().catch(() => undefined),
+    // end() waits for the server to close, which it does only after the running statement.
+    destroy: (c) =>
+      (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy(),
   });
 }
 

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { intOption } from '../lib/cli-args.js';
 import { formatTally, refusedCount, type Tally } from '../oracle/harness.js';
 import type { OracleRunOptions, OracleRunResult } from '../oracle/oracle-run.js';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from '../oracle/timed-runner.js';
 
 export type OracleProtocol = 'postgres' | 'mysql';
 
@@ -20,6 +21,8 @@ export interface OracleOptions {
   seeds: number[];
   corpus: boolean;
   details: boolean;
+  /** Per-statement time limit on both sides, milliseconds. */
+  statementTimeoutMs: number;
   log(line: string): void;
 }
 
@@ -92,7 +95,7 @@ async function startServers(
 
 function line(title: string, t: Tally): string {
   const pct = t.total === 0 ? 0 : (100 * refusedCount(t)) / t.total;
-  return `${title}: ${t.total} statements, ${t.matched} matched, ${refusedCount(t)} refused (${pct.toFixed(1)} %), ${t.mismatches.length} mismatched, ${t.known.length} known failures`;
+  return `${title}: ${t.total} statements, ${t.matched} matched, ${refusedCount(t)} refused (${pct.toFixed(1)} %), ${t.mismatches.length} mismatched, ${t.known.length} known failures, ${t.oracleTimeouts.length} oracle timeouts`;
 }
 
 export async function runOracleBench(options: OracleOptions): Promise<{ ok: boolean }> {
@@ -113,6 +116,7 @@ export async function runOracleBench(options: OracleOptions): Promise<{ ok: bool
             generated: options.statements,
             seed,
             users: options.users,
+            statementTimeoutMs: options.statementTimeoutMs,
           });
           const seconds = ((Date.now() - started) / 1000).toFixed(1);
           for (const [title, t] of [
@@ -156,6 +160,12 @@ export function registerOracleCommand(parent: Command): void {
     .option('--users <n>', 'demo users loaded (about 14 rows each)', intOption('--users', 5, 100_000), 30)
     .option('--no-corpus', 'generated statements only')
     .option('--details', 'print both answers of every known failure too')
+    .option(
+      '--statement-timeout <ms>',
+      'per-statement time limit on both sides; past it on the oracle the statement is counted as an oracle timeout, through shardgate only as a mismatch',
+      intOption('--statement-timeout', 100, 3_600_000),
+      DEFAULT_STATEMENT_TIMEOUT_MS,
+    )
     .action(async (opts: Record<string, unknown>) => {
       const { ok } = await runOracleBench({
         protocols: protocolList(String(opts.protocol)),
@@ -166,6 +176,7 @@ export function registerOracleCommand(parent: Command): void {
         seeds: opts.seeds === undefined ? [opts.seed as number] : seedList(String(opts.seeds)),
         corpus: opts.corpus !== false,
         details: opts.details === true,
+        statementTimeoutMs: opts.statementTimeout as number,
         log: (l) => process.stdout.write(`${l}\n`),
       });
       process.exitCode = ok ? 0 : 1;

@@ -44,6 +44,8 @@ function check(result: OracleRunResult, corpus: boolean, generated: number): voi
   expect(result.generated.total).toBe(generated);
   expect(result.corpus.mismatches.map((m) => `${m.statement.source}: ${m.why}`)).toEqual([]);
   expect(result.generated.mismatches.map((m) => `${m.statement.source}: ${m.why}`)).toEqual([]);
+  for (const t of [result.corpus, result.generated])
+    expect(t.oracleTimeouts.map((m) => m.statement.source)).toEqual([]);
 }
 
 // Each topology has its own databases (sg<N>, oracle<N>) and proxy: the four runs go at once.

@@ -297,6 +297,10 @@ const DATA: Row[] = [
     { select: { unmergeable: 'a string constant over aggregates' } },
   ],
   [
+    'SELECT id, (SELECT count(*) FROM p WHERE p.user_id = t.user_id) AS n FROM t ORDER BY id',
+    { select: { unmergeable: 'a subquery over aggregates across shards' } },
+  ],
+  [
     'SELECT a, count(*) FROM t GROUP BY a HAVING NOT (count(*) > 1 OR 3 >= sum(b))',
     { select: { unmergeable: null } },
   ],

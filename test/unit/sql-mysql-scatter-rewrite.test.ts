@@ -109,6 +109,9 @@ describe('MySQL split INSERT', () => {
     expect(() => inlineInsertRowsMysql('INSERT INTO t SELECT * FROM u', [0], [])).toThrow(ShardgateError);
     expect(() => inlineInsertRowsMysql('INSERT INTO t VALUES (1)', [3], [])).toThrow(ShardgateError);
   });
+});
+
+describe('MySQL scatter rewrite for windows the proxy computes', () => {
   it('appends the hidden columns of windows the proxy computes (partition, order, arguments)', () => {
     expect(
       rw(

@@ -263,7 +263,10 @@ export function mysqlProgramFor(
       case 'string':
         return constant(node);
       default:
-        return refuse(`${String(node.type)} over aggregates across shards`);
+        // node-sql-parser gives a subquery as { ast } with no type: name it, never "undefined".
+        return refuse(
+          `${typeof node.type === 'string' ? node.type : 'ast' in node ? 'a subquery' : 'an expression'} over aggregates across shards`,
+        );
     }
   };
 
