@@ -10,6 +10,8 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
+import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 
 const FIRST_ID = 9_200_000;
@@ -19,6 +21,15 @@ let c: mysql.Connection;
 let servers: string[];
 /** Demo user ids owned by shard 0, 1 and 2. */
 let on: number[][];
+/** routing.maxMergeRows here: a move holding more rows of one shard is refused. */
+const MAX_MOVED = 5;
+
+/** The primary of the shard that owns a km_text key (a VARCHAR shard key, keyType text). */
+function textOwner(key: string): string {
+  const ranges = fx.config.mysqlShards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
+  const shard = shardForValue(fx.config.tables.km_text!, key, ranges);
+  return fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
+}
 
 /** Where the row with this id is on each server: `user_id/name`, or null. */
 async function whereIs(table: string, id: number): Promise<Record<string, string | null>> {
@@ -60,7 +71,16 @@ beforeAll(async () => {
   fx = await startMysqlProxyFixture({
     shards: 3,
     replicas: 0,
-    overrides: { dataTypes: { user_likes: { crossShard: 'refuse' } } },
+    overrides: {
+      dataTypes: { user_likes: { crossShard: 'refuse' } },
+      routing: { maxMergeRows: MAX_MOVED },
+      tables: {
+        km_text: { shardKey: 'k', keyType: 'text' },
+        km_hidden: { shardKey: 'user_id' },
+        // Configured but never created: the move's checks cannot see it.
+        km_missing: { shardKey: 'user_id' },
+      },
+    },
   });
   servers = fx.cluster.shards.map((s) => s.primary.name);
   on = fx.cluster.shards.map(() => []);
@@ -74,6 +94,14 @@ beforeAll(async () => {
   await d.query('CREATE DATABASE IF NOT EXISTS km_oracle');
   await d.query('CREATE TABLE IF NOT EXISTS km_oracle.users LIKE shardgate.users');
   await d.end();
+  for (const server of servers) {
+    const s = await fx.direct(server);
+    await s.query('CREATE TABLE shardgate.km_text (id INT PRIMARY KEY, k VARCHAR(20) NOT NULL)');
+    await s.query(
+      'CREATE TABLE shardgate.km_hidden (id INT PRIMARY KEY, user_id BIGINT NOT NULL, secret INT INVISIBLE DEFAULT 1)',
+    );
+    await s.end();
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -178,6 +206,35 @@ describe('an UPDATE of the shard key moves the row', () => {
       expect(await rowOf(servers[0]!, k.read, k.id)).toEqual([]);
       expect(await rowOf(servers[1]!, k.read, k.id)).toEqual(before);
     }
+    expect(await prepared()).toEqual([]);
+  });
+
+  it("a text key is compared as text: '007' moves, the '7' row on the old shard stays", async () => {
+    // A '7' row and the row about to become '007' on one shard, '007' owned by another.
+    let n = 1;
+    while (textOwner(String(n)) === textOwner(`00${n}`)) n++;
+    const from = textOwner(String(n));
+    let m = 0;
+    while (textOwner(`old${m}`) !== from) m++;
+    await c.execute('INSERT INTO km_text (id, k) VALUES (?, ?)', [1, String(n)]);
+    await c.execute('INSERT INTO km_text (id, k) VALUES (?, ?)', [2, `old${m}`]);
+    const [r] = await c.query<ResultSetHeader>(`UPDATE km_text SET k = '00${n}' WHERE k = 'old${m}'`);
+    expect(r.affectedRows).toBe(1);
+    const keys: Record<string, string[]> = {};
+    for (const server of servers) {
+      const d = await fx.direct(server);
+      const [rows] = await d.query<RowDataPacket[]>('SELECT id, k FROM shardgate.km_text ORDER BY id');
+      await d.end();
+      keys[server] = rows.map((row) => `${row.id}:${row.k}`);
+    }
+    expect(keys).toEqual(
+      Object.fromEntries(
+        servers.map((s) => [
+          s,
+          [...(s === from ? [`1:${n}`] : []), ...(s === textOwner(`00${n}`) ? [`2:00${n}`] : [])],
+        ]),
+      ),
+    );
     expect(await prepared()).toEqual([]);
   });
 
@@ -358,6 +415,47 @@ describe('what is refused (errno 1235), nothing moved', () => {
     const [rows] = await d.query<RowDataPacket[]>('SELECT title FROM shardgate.posts WHERE id = ?', [id]);
     await d.end();
     expect(rows).toEqual([{ title: 'kept' }]);
+  });
+
+  it(`more than routing.maxMergeRows (${MAX_MOVED}) rows off one shard: 1104, nothing moved`, async () => {
+    const ids = Array.from({ length: MAX_MOVED + 1 }, (_, i) => FIRST_ID + 80 + i);
+    for (const id of ids) await addUser(id, on[2]![2]!, 'bulk');
+    await expect(
+      c.query(`UPDATE users SET user_id = ${on[0]![3]!} WHERE user_id = ${on[2]![2]!} AND id >= ${ids[0]}`),
+    ).rejects.toMatchObject({ errno: 1104, message: expect.stringContaining('routing.maxMergeRows') });
+    for (const id of ids)
+      expect(await whereIs('users', id)).toEqual(only({ [servers[2]!]: `${on[2]![2]!}/bulk` }));
+    expect(await prepared()).toEqual([]);
+  });
+
+  it('a schema-qualified table name', async () => {
+    const id = FIRST_ID + 90;
+    await addUser(id, on[0]![0]!, 'qualified');
+    await expect(
+      c.query(
+        `UPDATE shardgate.users SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`,
+      ),
+    ).rejects.toMatchObject({ errno: 1235, message: expect.stringContaining('schema-qualified') });
+    expect(await whereIs('users', id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/qualified` }));
+  });
+
+  it('a table the checks cannot find in the current database (fails closed)', async () => {
+    await expect(
+      c.query(`UPDATE km_missing SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!}`),
+    ).rejects.toMatchObject({
+      errno: 1235,
+      message: expect.stringContaining('not found in the current database'),
+    });
+    expect(await prepared()).toEqual([]);
+  });
+
+  it('a table with INVISIBLE columns (RETURNING * leaves them out)', async () => {
+    const id = FIRST_ID + 91;
+    await c.execute('INSERT INTO km_hidden (id, user_id) VALUES (?, ?)', [id, on[0]![0]!]);
+    await expect(
+      c.query(`UPDATE km_hidden SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`),
+    ).rejects.toMatchObject({ errno: 1235, message: expect.stringContaining('INVISIBLE columns') });
+    expect(await whereIs('km_hidden', id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/` }));
   });
 
   it('a data type whose crossShard policy refuses', async () => {

@@ -15,8 +15,11 @@ import {
   reportMove,
   unmovableTable,
 } from '../../executor/key-move.js';
+import { MergeBudget } from '../../executor/merge-budget.js';
 import type { KeyMovePlan } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
+import { fingerprintMysql, type Token } from '../../sql/mysql/fingerprint-mysql.js';
+import { isWord, readName } from '../../sql/mysql/mysql-tokens.js';
 import type { ColumnDefinition } from './columns.js';
 import type { CommandCycle } from './command-cycle.js';
 import { STATUS, TYPE } from './constants.js';
@@ -56,10 +59,20 @@ const BYTE_TYPES = new Set<number>([
   TYPE.GEOMETRY,
 ]);
 const BINARY_COLLATION = 63;
+/** information_schema DATA_TYPEs whose values a bare integer literal compares exactly. */
+const INTEGER_DATA_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 /** Bytes of one INSERT of moved rows (well under MariaDB's default max_allowed_packet, 16 MiB). */
 const MAX_INSERT_BYTES = 4 * 1024 * 1024;
 
 /** The rows DELETE ... RETURNING * gave, and the charset their text is in. */
+/** What the owner's catalog says of the moved table. */
+interface MoveTable {
+  /** character_set_results: the moved rows' text comes in it and goes back as literals in it. */
+  charset: string;
+  /** The shard-key column is an integer type (its value may be written as a bare number). */
+  integerKey: boolean;
+}
+
 interface MysqlMoved {
   count: number;
   columns: ColumnDefinition[];
@@ -90,8 +103,13 @@ export async function runKeyMove(
   let committing = false;
   let outcome: 'ok' | 'error' = 'error';
   try {
+    const schema = targetSchema(sql);
+    if (schema !== null)
+      throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+        detail: `moving ${plan.table} rows to another shard through a schema-qualified name (${schema}.${plan.table}); USE ${schema} and name the table without its schema`,
+      });
     for (const b of all) await b.sync(state, cycle.cross?.vars ?? null);
-    const charset = await checkTable(owner, plan.table);
+    const table = await checkTable(owner, plan);
     began = true;
     await joinTransaction(cycle, all);
     // A move has no compensating statement: its transaction commits with two-phase commit.
@@ -100,7 +118,10 @@ export async function runKeyMove(
       plan,
       sources,
       owner,
-      mysqlDriver(plan, sql, charset),
+      mysqlDriver(plan, sql, table, () => {
+        const { maxMergeRows, maxMergeBytes } = cycle.services.topology.view().routing;
+        return new MergeBudget(maxMergeRows, maxMergeBytes);
+      }),
       (b) => b.shard,
     );
     for (const b of written) cycle.wroteOn.add(b.serverName);
@@ -152,49 +173,73 @@ async function joinTransaction(cycle: CommandCycle, bindings: MysqlBinding[]): P
 }
 
 /**
- * The refusals found on the owner (0A000 / 1235), else the charset the moved rows' text comes
- * in (character_set_results): their values go back as literals in it.
+ * The refusals found on the owner (0A000 / 1235), else what the move needs of the table. Fails
+ * closed: a table the catalog does not show in DATABASE() (the name the DELETE and INSERT use)
+ * is refused rather than moved unchecked.
  */
-async function checkTable(owner: MysqlBinding, table: string): Promise<string> {
-  const t = literal(table);
+async function checkTable(owner: MysqlBinding, plan: KeyMovePlan): Promise<MoveTable> {
+  const table = plan.table;
+  const t = literal(table, false);
   const here = `TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${t}`;
   const r = await owner.conn.query(`SELECT
   (SELECT COUNT(*) FROM information_schema.TABLES WHERE ${here}),
   (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ${t}),
   (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() AND (TABLE_NAME = ${t} OR REFERENCED_TABLE_NAME = ${t})),
   (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE ${here} AND IS_GENERATED <> 'NEVER'),
+  (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE ${here} AND EXTRA LIKE '%INVISIBLE%'),
   (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE ${here} AND DATA_TYPE IN ('float', 'bit')),
   (SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS WHERE ${here} AND CONSTRAINT_TYPE = 'PRIMARY KEY'),
+  (SELECT MAX(DATA_TYPE) FROM information_schema.COLUMNS WHERE ${here} AND COLUMN_NAME = ${literal(plan.column, false)}),
   @@session.character_set_results`);
   if (r.error) throw new MysqlServerError(r.error);
   const row = (r.results[0]?.rows[0] ?? []).map((c) => c?.toString('utf8') ?? null);
-  // No such table: the UPDATE itself says so.
-  if (row[0] === '0') return 'utf8mb4';
-  const found = ['triggers', 'foreign keys', 'generated columns'].filter((_, i) => row[i + 1] !== '0');
+  if (row[0] !== '1' || row[7] === null)
+    throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+      detail: `moving ${table} rows to another shard: the table (with its column ${plan.column}) is not found in the current database on ${owner.shard}, so it cannot be checked (USE the database that holds it, and name the table as the server spells it)`,
+    });
+  // INVISIBLE columns: RETURNING * leaves them out, so the moved rows would lose their values.
+  const found = ['triggers', 'foreign keys', 'generated columns', 'INVISIBLE columns'].filter(
+    (_, i) => row[i + 1] !== '0',
+  );
   const refusal = unmovableTable(table, found);
   if (refusal) throw refusal;
   // FLOAT prints 6 digits and BIT raw bits: their text does not give the value back.
-  if (row[4] !== '0')
+  if (row[5] !== '0')
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `moving ${table} rows to another shard on a table with FLOAT or BIT columns (their text loses the value; use DOUBLE or an integer type, or DELETE and INSERT the rows yourself)`,
     });
-  if (row[5] === '0')
+  if (row[6] === '0')
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `moving ${table} rows to another shard on a table without a primary key (add one, or DELETE and INSERT the rows with the new key in one transaction yourself)`,
     });
-  const charset = row[6] ?? null;
+  const charset = row[8] ?? null;
   if (charset === null || !/^\w+$/.test(charset))
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `moving ${table} rows to another shard with character_set_results = NULL (SET character_set_results = utf8mb4 first)`,
     });
-  return charset;
+  return { charset, integerKey: INTEGER_DATA_TYPES.has(row[7]!.toLowerCase()) };
+}
+
+/**
+ * The schema the client's UPDATE names its table in (`UPDATE db.t ...`), or null. The move's
+ * checks, DELETE and INSERT work in DATABASE(), which need not be that schema.
+ */
+function targetSchema(sql: string): string | null {
+  const lists: Token[][] = [];
+  fingerprintMysql(sql, lists);
+  const toks = lists[0] ?? [];
+  if (!isWord(toks[0], 'update')) return null;
+  let i = 1;
+  while (isWord(toks[i], 'low_priority') || isWord(toks[i], 'ignore')) i++;
+  return readName(toks, i)?.qualifier ?? null;
 }
 
 /** The steps on MariaDB: the client's text, DELETE ... RETURNING *, INSERTs of literals. */
 function mysqlDriver(
   plan: KeyMovePlan,
   sql: string,
-  charset: string,
+  table: MoveTable,
+  budget: () => MergeBudget,
 ): KeyMoveDriver<MysqlBinding, OkPacket, MysqlMoved> {
   return {
     async update(b) {
@@ -206,13 +251,22 @@ function mysqlDriver(
     },
     changed: (ok) => Number(ok.affectedRows),
     async takeMoved(b) {
+      // The moved rows are held until inserted: as bounded as a multi-shard merge (the refusal
+      // rolls the move back).
+      const bound = budget();
       const r = await b.conn.query(
-        `DELETE FROM ${ident(plan.table)} WHERE ${ident(plan.column)} = ${literal(plan.value)} RETURNING *`,
-        { maxRows: Number.POSITIVE_INFINITY },
+        `DELETE FROM ${ident(plan.table)} WHERE ${ident(plan.column)} = ${literal(plan.value, table.integerKey)} RETURNING *`,
+        { maxRows: Number.POSITIVE_INFINITY, budget: bound },
       );
       if (r.error) throw new MysqlServerError(r.error);
+      bound.check();
       const set = r.results[0];
-      return { count: set?.rows.length ?? 0, columns: set?.columns ?? [], rows: set?.rows ?? [], charset };
+      return {
+        count: set?.rows.length ?? 0,
+        columns: set?.columns ?? [],
+        rows: set?.rows ?? [],
+        charset: table.charset,
+      };
     },
     async putMoved(owner, moved) {
       for (const insert of insertsOf(plan.table, moved)) {
@@ -254,9 +308,12 @@ function valueLiteral(cell: Cell, column: ColumnDefinition, charset: string): st
   return `CONVERT(${hex} USING ${charset})`;
 }
 
-/** A key value as a literal: a plain integer as itself, other text as utf8mb4 text. */
-function literal(value: string): string {
-  if (/^-?\d+$/.test(value)) return value;
+/**
+ * A value as a literal: bare only for an integer column (`integer`) and an integer value; else
+ * always utf8mb4 text, so a text key '007' compares as text and never as the number 7.
+ */
+export function literal(value: string, integer: boolean): string {
+  if (integer && /^-?\d+$/.test(value)) return value;
   return `CONVERT(X'${Buffer.from(value, 'utf8').toString('hex')}' USING utf8mb4)`;
 }
 
