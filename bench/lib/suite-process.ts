@@ -25,6 +25,8 @@ export interface SuiteResult {
   failed: string[];
   /** postgres.js: which tests passed (to compare targets). */
   passedNames?: string[];
+  /** postgres.js: rejections its tests left unhandled (printed, the run goes on). */
+  unhandledRejections?: number;
   /** When it ran and the machine's 1-minute load then: the suites' time limits fail tests under load. */
   window?: string;
 }
