@@ -527,6 +527,13 @@ export const migrationSchema = z.object({
    */
   fencedCutoverDeadlineMs: z.number().int().min(10).default(250),
   inflightGraceMs: z.number().int().min(0).default(500),
+  /**
+   * Cutover attempts of a run before the migration waits for `migrate resume` (a start or resume
+   * request may give its own). Each attempt first waits until the capture is nearly caught up.
+   */
+  cutoverAttempts: z.number().int().min(1).default(5),
+  /** Wait after an aborted attempt, doubling per attempt up to 30 s: a busy source gets time to calm. */
+  cutoverBackoffMs: z.number().int().min(0).default(1_000),
   stateDir: z.string().default('.shardgate/migrations'),
   /**
    * Spare servers targets may be chosen from. A spare's `replicas` are streaming standbys of it

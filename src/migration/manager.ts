@@ -16,6 +16,12 @@ import { copyTables, newCopyStates } from './copier.js';
 import { rememberBackendCredentials } from './credentials.js';
 import type { CutoverGate, CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
 import {
+  attemptBackoffMs,
+  READY_SAMPLES,
+  type ReadinessProbe,
+  sampleReadiness,
+} from './cutover-readiness.js';
+import {
   driveMysqlSplit,
   mysqlBaseTables,
   mysqlTableSizes,
@@ -124,8 +130,6 @@ interface Running {
   /** The body returned or failed; with no applier left, nothing of it runs any more. */
   ended: boolean;
 }
-
-const CATCH_UP_SAMPLES = 3;
 
 export class MigrationManager {
   readonly store: MigrationStore;
@@ -775,7 +779,12 @@ export class MigrationManager {
   private drive(state: MigrationState, req: StartRequest): void {
     if (state.plan.protocol === 'mysql') {
       this.track(state.id, (running) =>
-        driveMysqlSplit(this.driverContext(), state, running.abort.signal, req.cutoverAttempts ?? 3),
+        driveMysqlSplit(
+          this.driverContext(),
+          state,
+          running.abort.signal,
+          req.cutoverAttempts ?? this.config.migration.cutoverAttempts,
+        ),
       );
       return;
     }
@@ -941,24 +950,47 @@ export class MigrationManager {
     this.store.save(state);
     const sequences = await movedSequences(plan);
     const threshold = req.catchUpBytes ?? 64 * 1024;
-    const attempts = req.cutoverAttempts ?? 3;
+    const attempts = req.cutoverAttempts ?? this.config.migration.cutoverAttempts;
+    const deadlineMs = this.deps.fence
+      ? this.config.migration.fencedCutoverDeadlineMs
+      : plan.cutoverDeadlineMs;
+    const probe: ReadinessProbe = {
+      lagBytes: async () => {
+        const lags = await Promise.all(forward.map((f) => f.lag()));
+        const seconds = lags.reduce((n, l) => Math.max(n, l.seconds ?? 0), 0);
+        const bytes = lags.every((l) => l.bytes !== null) ? lags.reduce((n, l) => n + l.bytes!, 0) : null;
+        state.capture = { appliedLsn: forward[0]?.appliedLsn ?? null, lagBytes: bytes, lagSeconds: seconds };
+        this.lagGauge?.set({ migration: state.id }, bytes ?? 0);
+        return lags.map((l) => l.bytes);
+      },
+      roundTrip: async (timeoutMs) => {
+        await Promise.all(forward.map((f) => f.catchUp(timeoutMs)));
+      },
+    };
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      // Catching up: no cutover until every source's lag stays small for a few samples.
-      let small = 0;
-      while (small < CATCH_UP_SAMPLES) {
+      if (attempt > 1) {
+        const wait = attemptBackoffMs(attempt, this.config.migration.cutoverBackoffMs, 30_000);
+        state.status = `cutover attempt ${attempt - 1} aborted, next attempt in ${wait} ms`;
+        this.store.save(state);
+        await sleepAbortable(wait, signal);
+      }
+      // Catching up: no block until the lag is small and a marker's round trip through the capture
+      // fits well within the block's deadline, for a few samples in a row (cutover-readiness.ts).
+      let ready = 0;
+      while (ready < READY_SAMPLES) {
         if (signal.aborted) return;
         // A stopped capture never catches up: say why instead of waiting on a growing lag.
         const stopped = forward.find((f) => f.status.startsWith('error'));
         if (stopped) throw new Error(`the change capture stopped: ${stopped.status}`);
-        const lags = await Promise.all(forward.map((f) => f.lag()));
-        const known = lags.every((l) => l.bytes !== null);
-        const bytes = known ? lags.reduce((n, l) => n + l.bytes!, 0) : null;
-        const seconds = lags.reduce((n, l) => Math.max(n, l.seconds ?? 0), 0);
-        state.capture = { appliedLsn: forward[0]?.appliedLsn ?? null, lagBytes: bytes, lagSeconds: seconds };
-        this.lagGauge?.set({ migration: state.id }, bytes ?? 0);
-        small = known && lags.every((l) => l.bytes! <= threshold) ? small + 1 : 0;
+        const sample = await sampleReadiness(probe, threshold, deadlineMs, Math.max(5_000, deadlineMs * 4));
+        if (signal.aborted) return;
+        ready = sample.ready ? ready + 1 : 0;
         const paused = forward.find((f) => f.status !== 'streaming');
-        state.status = `catching up: ${bytes ?? '?'} bytes behind${paused ? ` (capture ${paused.status})` : ''}`;
+        const trip =
+          sample.roundTripMs === null
+            ? ''
+            : `, round trip ${Math.round(sample.roundTripMs)} ms of ${deadlineMs} ms`;
+        state.status = `catching up: ${sample.bytes ?? '?'} bytes behind${trip}${paused ? ` (capture ${paused.status})` : ''}`;
         this.store.save(state);
         await sleepAbortable(200, signal);
       }
