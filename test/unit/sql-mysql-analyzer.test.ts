@@ -111,7 +111,7 @@ describe('MysqlQueryAnalyzer', () => {
     const sel = facts('SELECT std(v), 1 + variance(v) FROM std JOIN variance ON std.id = variance.id');
     expect(sel.kind).toBe('read');
     expect(sel.tables).toEqual(['std', 'variance']);
-    expect(sel.error).toBeUndefined();
+    expect(sel.parseError).toBeNull();
     // Parsed as aggregates (unparsed text would be unmergeable).
     expect(facts('SELECT std(v), variance(v) FROM std WHERE id < 5').select?.unmergeable).toBeNull();
   });
