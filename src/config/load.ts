@@ -89,13 +89,6 @@ export function crossCheck(config: ShardgateConfig): string[] {
       problems.push(`${side}: the last key range does not reach the end of the keyspace`);
   }
   const shardNames = new Set(config.shards.map((s) => s.name));
-  // One name on both sides would be planned as one or the other depending on the reader.
-  config.mysqlShards.forEach((shard, i) => {
-    if (shardNames.has(shard.name))
-      problems.push(
-        `mysqlShards.${i}.name: "${shard.name}" is also a shard under shards; give each shard one name`,
-      );
-  });
   if (config.routing.defaultShard && !shardNames.has(config.routing.defaultShard)) {
     problems.push(`routing.defaultShard: "${config.routing.defaultShard}" is not a shard name`);
   }
