@@ -5,7 +5,7 @@
 // control-plane-prune timeout). Here the listeners go on before the create request is sent.
 // Also: on every 'connected' (a reconnect too) etcd3 moves the revision a later reconnect resumes
 // from to the created response's header revision, past events etcd has not delivered yet; it is
-// moved back to the one after the last delivered, so a second reconnect skips nothing.
+// moved back to the one after the last delivered event, so a reconnect skips nothing.
 import type { WatchBuilder, Watcher } from 'etcd3';
 
 /** Creates the watcher, lets `listen` attach its listeners, then waits until etcd created it. */
@@ -13,8 +13,14 @@ export async function openWatch(builder: WatchBuilder, listen: (watcher: Watcher
   const watcher = builder.watcher();
   let next = watcher.request.start_revision;
   // Registered after etcd3's own listeners (the constructor's): they run after its revision update.
+  // Each batch resumes after its last event, not after its header revision: etcd splits a long
+  // catch-up into batches that all carry the current revision. An empty batch (a progress
+  // notification, sent only to a watcher that is in sync) does cover up to its header revision.
+  // Set at once too: a reconnect re-sends the request before its 'connected'.
   watcher.on('data', (res) => {
-    next = String(BigInt(res.header.revision) + 1n);
+    const last = res.events.at(-1);
+    next = String(BigInt(last ? last.kv.mod_revision : res.header.revision) + 1n);
+    watcher.request.start_revision = next;
   });
   watcher.on('connected', () => {
     if (next !== undefined && next !== null) watcher.request.start_revision = next;

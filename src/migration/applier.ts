@@ -19,6 +19,7 @@ import { checkReplicationName } from './pg-replication.js';
 import { type BackoffSettings, backoffDelay, DEFAULT_BACKOFF, sleep } from './retry.js';
 import type { RowRoute } from './row-owner.js';
 import { keyCompareFor } from './segments.js';
+import { settleVerdict } from './settle-wait.js';
 import { loadTableMeta } from './table-meta.js';
 import { TextPgoutputPlugin } from './text-pgoutput.js';
 import type { MovedTable, ServerAddress, TableCopyState } from './types.js';
@@ -170,34 +171,39 @@ export class ChangeApplier {
   /**
    * Writes a transactional marker into the source's WAL and resolves with its LSN once every
    * change committed before it is committed on every destination. Fails after timeoutMs, or
-   * with whileProgressing only once timeoutMs passed without the capture applying anything.
+   * with whileProgressing once timeoutMs passed without the applied LSN moving, or once the
+   * whole wait would pass whileProgressing.maxMs.
    */
-  async catchUp(timeoutMs: number, options: { whileProgressing?: boolean } = {}): Promise<string> {
+  async catchUp(timeoutMs: number, options: { whileProgressing?: { maxMs: number } } = {}): Promise<string> {
     if (this.stopping || this.state.startsWith('error'))
       throw new Error(`the change capture is ${this.state}`);
     const token = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const applied = new Promise<void>((resolve, reject) => {
       this.markers.set(token, { applied: resolve, fail: reject });
-      let seen = this.progress();
+      let seen = this.applied;
       let waited = 0;
       const check = () => {
         waited += timeoutMs;
-        const now = this.progress();
-        // A capture that is still applying behind the marker is slow, not stuck: keep waiting.
-        if (options.whileProgressing && now !== seen) {
-          seen = now;
-          timer = setTimeout(check, timeoutMs);
-          return;
+        const where = `(received ${this.receivedLsn}, applied ${this.appliedLsn}, status ${this.state})`;
+        const progressing = options.whileProgressing;
+        let message = `the change capture did not catch up within ${timeoutMs} ms ${where}`;
+        if (progressing) {
+          // A capture that is still applying behind the marker is slow, not stuck: keep waiting,
+          // up to the overall limit.
+          const verdict = settleVerdict(waited, this.applied !== seen, timeoutMs, progressing.maxMs);
+          seen = this.applied;
+          if (verdict === 'wait') {
+            timer = setTimeout(check, timeoutMs);
+            return;
+          }
+          message =
+            verdict === 'stalled'
+              ? `the change capture applied nothing for ${timeoutMs} ms after ${waited} ms of catching up ${where}`
+              : `the change capture kept applying but did not reach its marker within ${waited} ms ${where}`;
         }
         this.markers.delete(token);
-        reject(
-          new Error(
-            options.whileProgressing
-              ? `the change capture made no progress for ${timeoutMs} ms after ${waited} ms of catching up (received ${this.receivedLsn}, applied ${this.appliedLsn}, status ${this.state})`
-              : `the change capture did not catch up within ${timeoutMs} ms (received ${this.receivedLsn}, applied ${this.appliedLsn}, status ${this.state})`,
-          ),
-        );
+        reject(new Error(message));
       };
       timer = setTimeout(check, timeoutMs);
     });
@@ -219,11 +225,6 @@ export class ChangeApplier {
       clearTimeout(timer);
       this.markers.delete(token);
     }
-  }
-
-  /** Changes whenever the capture applies or handles anything (a new session counts too). */
-  private progress(): string {
-    return `${this.applied}/${this.stream?.handled ?? -1}`;
   }
 
   private setStatus(status: string): void {

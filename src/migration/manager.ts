@@ -54,6 +54,7 @@ import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
 import { furthest, ownedSequences, readSequences, writeSequences } from './sequences.js';
+import { SETTLE_MAX_MS } from './settle-wait.js';
 import { checkSpareReplicas } from './spare-replicas.js';
 import {
   type LegState,
@@ -72,7 +73,8 @@ import { verifySplit } from './verify.js';
  * Verification waits for the reverse capture as long as it keeps applying: right after the
  * switch it may be far behind (a merge's single reverse capture carries both sources' writes,
  * and starts by decoding everything since its slot was made), and failing the migration on one
- * slow catch-up helps no operator. Only this long without any progress is an error.
+ * slow catch-up helps no operator. Only this long without the applied LSN moving is an error
+ * (or the whole wait passing SETTLE_MAX_MS).
  */
 const SETTLE_STALL_MS = 30_000;
 
@@ -1122,7 +1124,9 @@ export class MigrationManager {
             sample: plan.verify === 'full' ? 0 : plan.verify.sample,
             settle: async () => {
               await Promise.all(
-                running.reverse.map((r) => r.catchUp(SETTLE_STALL_MS, { whileProgressing: true })),
+                running.reverse.map((r) =>
+                  r.catchUp(SETTLE_STALL_MS, { whileProgressing: { maxMs: SETTLE_MAX_MS } }),
+                ),
               );
             },
             ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),

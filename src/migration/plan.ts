@@ -271,7 +271,8 @@ export function movedTables(
   shard: string,
   req: Pick<SplitRequest, 'sizes' | 'sourceTables'>,
 ): PlannedTable[] {
-  if (config.mysqlShards.some((s) => s.name === shard))
+  // The same side splitShard picks: a name in both lists is the PostgreSQL shard.
+  if (!config.shards.some((s) => s.name === shard) && config.mysqlShards.some((s) => s.name === shard))
     return movedTablesOn(config, shard, req, mysqlDefaultShard(config));
   return movedTablesOn(config, shard, req, config.routing.defaultShard ?? config.shards[0]?.name);
 }

@@ -7,6 +7,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckWatch } from '../../src/control/ack-watch.js';
 import { ackKey, HOLD_KEY } from '../../src/control/cutover-keys.js';
+import { openWatch } from '../../src/control/watch-from.js';
 import { EtcdCluster } from '../../src/local/etcd-cluster.js';
 
 let etcd: EtcdCluster;
@@ -58,4 +59,40 @@ describe('a watch opened from a past revision', () => {
       await lease.revoke();
     }
   });
+  it('resumes after the last delivered event when etcd splits the catch-up into batches', async () => {
+    const ns = client.namespace('split/');
+    // More revisions than etcd sends a catching-up watcher in one batch (1000).
+    const first = (await ns.put('k0').value('0').exec()).header.revision;
+    for (let i = 1; i < 1200; i += 100)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          ns
+            .put(`k${i + j}`)
+            .value('x')
+            .exec(),
+        ),
+      );
+    const resumeFrom: Array<{ lastEvent: string; startRevision: unknown }> = [];
+    let seen = 0;
+    const watcher = await openWatch(ns.watch().prefix('').startRevision(first), (w) => {
+      w.on('data', (res) => {
+        seen += res.events.length;
+        resumeFrom.push({
+          lastEvent: res.events.at(-1)!.kv.mod_revision,
+          startRevision: w.request.start_revision,
+        });
+      });
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (seen < 1201 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toBe(1201);
+      expect(resumeFrom.length).toBeGreaterThan(1);
+      // A reconnect after any batch asks for the revision after that batch's last event.
+      for (const r of resumeFrom) expect(String(r.startRevision)).toBe(String(BigInt(r.lastEvent) + 1n));
+    } finally {
+      await watcher.cancel();
+      await ns.delete().all();
+    }
+  }, 60_000);
 });

@@ -90,6 +90,38 @@ describe('planning a migration of a MySQL shard', () => {
     expect(plan('my1')).toEqual(['likes:sharded', 'notes:unsharded']);
   });
 
+  it('plans a name in both shards and mysqlShards as the PostgreSQL shard, tables too', () => {
+    // The demo names both sides s0, s1, ...: a split of s0 is the PostgreSQL one (splitShard).
+    const both = parseConfig({
+      users: [{ name: 'app', password: 'app' }],
+      shards: [
+        { name: 's0', keyRange: '-80', primary: { host: '127.0.0.1', port: 6001 } },
+        { name: 'p1', keyRange: '80-', primary: { host: '127.0.0.1', port: 6002 } },
+      ],
+      mysqlShards: [{ name: 's0', keyRange: '-', primary: { host: '127.0.0.1', port: 6003 } }],
+      routing: { defaultShard: 'p1' },
+      tables: { likes: { shardKey: 'user_id' } },
+      migration: {
+        spares: [
+          { name: 'spare1', host: '127.0.0.1', port: 6010 },
+          { name: 'spare2', host: '127.0.0.1', port: 6011 },
+        ],
+      },
+    });
+    const plan = planSplit(both, {
+      shard: 's0',
+      at: '40',
+      atChosenBy: 'operator',
+      targets: ['spare1', 'spare2'],
+      verify: 'full',
+      sizes: new Map(),
+      sourceTables: ['likes', 'settings'],
+      inMaintenanceWindow: false,
+    });
+    expect(plan.protocol).toBeUndefined();
+    // settings lives on p1 (PostgreSQL's default shard), not on s0 (MySQL's): it stays.
+    expect(plan.tables.map((t) => `${t.name}:${t.kind}`)).toEqual(['likes:sharded']);
+  });
   it('refuses a table move onto a MySQL shard', () => {
     const move = (to: string) =>
       planMove(config, { table: 'audit', to, verify: 'full', sizes: new Map(), inMaintenanceWindow: false });

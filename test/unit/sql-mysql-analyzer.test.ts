@@ -96,6 +96,25 @@ describe('MysqlQueryAnalyzer', () => {
     });
     expect(r.facts.paramCount).toBe(1);
   });
+  it('reads VARIANCE / STD as aggregates only where a call can stand, never as a table name', () => {
+    const a = new MysqlQueryAnalyzer({ cacheSize: 10 });
+    const facts = (sql: string) => a.analyze(sql).facts.statements[0]!;
+    expect(facts('INSERT INTO std (id, v) VALUES (1, 2)')).toMatchObject({ kind: 'write', tables: ['std'] });
+    expect(facts('INSERT INTO variance (id) VALUES (1)')).toMatchObject({
+      kind: 'write',
+      tables: ['variance'],
+    });
+    expect(facts('INSERT std (id) VALUES (1)')).toMatchObject({ kind: 'write', tables: ['std'] });
+    expect(facts('REPLACE INTO variance (id) VALUES (1)').tables).toEqual(['variance']);
+    expect(facts('UPDATE std SET v = 3 WHERE id = 1')).toMatchObject({ kind: 'write', tables: ['std'] });
+    expect(facts('CREATE TABLE std (id int)').tables).toEqual(['std']);
+    const sel = facts('SELECT std(v), 1 + variance(v) FROM std JOIN variance ON std.id = variance.id');
+    expect(sel.kind).toBe('read');
+    expect(sel.tables).toEqual(['std', 'variance']);
+    expect(sel.parseError).toBeNull();
+    // Parsed as aggregates (unparsed text would be unmergeable).
+    expect(facts('SELECT std(v), variance(v) FROM std WHERE id < 5').select?.unmergeable).toBeNull();
+  });
   it('analyzes every statement of a multi-statement text', () => {
     const a = new MysqlQueryAnalyzer({ cacheSize: 10 });
     const r = a.analyze('BEGIN; UPDATE t SET a = 1 WHERE id = 2; COMMIT;');

@@ -4,7 +4,7 @@
 // Constructs that do not change routing facts but that the parser rejects are dropped or
 // replaced: executable-comment markers, index hints, PARTITION (...), statement modifiers
 // (LOW_PRIORITY, QUICK, DELAYED, HIGH_PRIORITY, SQL_*_RESULT, UPDATE/DELETE IGNORE), FOR SHARE, `VALUES (...) AS new`,
-// VARIANCE() and STD() (as VAR_POP() and STDDEV_POP()),
+// VARIANCE() and STD() where a call can stand (as VAR_POP() and STDDEV_POP()),
 // DEFAULT in a VALUES row, and a trailing RETURNING (MariaDB; reported back as `returning`).
 
 import type { Token } from './fingerprint-mysql.js';
@@ -65,6 +65,50 @@ const SYNONYMS = new Map([
   ['variance', 'var_pop'],
   ['std', 'stddev_pop'],
 ]);
+/** Keywords after which an expression (so a function call) can start: elsewhere `std (` is a
+ *  table or column name (INSERT INTO std (id) ...), which must keep its name. */
+const EXPRESSION_AFTER = new Set([
+  'select',
+  'distinct',
+  'all',
+  'where',
+  'having',
+  'on',
+  'by',
+  'and',
+  'or',
+  'xor',
+  'not',
+  'when',
+  'then',
+  'else',
+  'case',
+  'between',
+  'like',
+  'regexp',
+  'rlike',
+  'is',
+  'in',
+  'div',
+  'mod',
+  'interval',
+  'sql_no_cache',
+  'sql_cache',
+  'sql_calc_found_rows',
+  'high_priority',
+  'straight_join',
+  'sql_small_result',
+  'sql_big_result',
+  'sql_buffer_result',
+  'return',
+  'limit',
+]);
+const expressionCanStart = (prev: Token | undefined) =>
+  prev !== undefined &&
+  (prev.type === T.LPAREN ||
+    prev.type === T.COMMA ||
+    prev.type === T.OP ||
+    (prev.type === T.WORD && EXPRESSION_AFTER.has(prev.text)));
 const MODIFIED = new Set(['select', 'insert', 'update', 'delete', 'replace', 'distinct', 'all']);
 
 const isWord = (t: Token | undefined, w: string) => t !== undefined && t.type === T.WORD && t.text === w;
@@ -128,7 +172,7 @@ export function buildParseText(sql: string, toks: readonly Token[]): ParseText |
         droppedAll.push(all);
         put(sql.slice(t.start, t.end), t);
         if (all) i++;
-      } else if (SYNONYMS.has(w) && next?.type === T.LPAREN) {
+      } else if (SYNONYMS.has(w) && next?.type === T.LPAREN && expressionCanStart(lastKept)) {
         // Aggregates the grammar lacks, as their synonyms it reads (the shards run the original).
         put(SYNONYMS.get(w)!, t);
       } else if (w === 'for' && isWord(next, 'share')) {
