@@ -827,6 +827,11 @@ export class ServerBinding implements LaneMember {
   }
 
   cancel(): void {
+    // Nothing of this session runs here: a cancel signal reaches the server late (a new
+    // connection to the postmaster), and by then the connection may run another statement, this
+    // client's next one or, back in the pool, another client's. PostgreSQL drops a cancel that
+    // finds its backend idle; one that comes late does not.
+    if (this.tracker.idle) return;
     const lane = this.lane;
     if (lane) {
       // A cancel reaches whatever statement the server runs: with other clients' units in flight
