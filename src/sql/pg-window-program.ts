@@ -29,7 +29,8 @@ export type WindowFn =
   | 'max'
   | 'avg';
 
-const FUNCTIONS = new Set<string>([
+/** The window functions the shared evaluator computes (both ports' programs check against it). */
+export const WINDOW_FUNCTIONS: ReadonlySet<string> = new Set<string>([
   'row_number',
   'rank',
   'dense_rank',
@@ -89,7 +90,7 @@ export function windowProgramFor(sel: Node): { program: WindowProgram; located: 
       continue;
     }
     const name = lastName(call.funcname) ?? '';
-    if (!FUNCTIONS.has(name) || call.agg_distinct || call.agg_filter || call.agg_order)
+    if (!WINDOW_FUNCTIONS.has(name) || call.agg_distinct || call.agg_filter || call.agg_order)
       return `window function ${name}() across shards`;
     let def = (isType(call.over, 'WindowDef') ?? call.over) as Node;
     if (typeof def.refname === 'string') return 'a window that extends a named window';

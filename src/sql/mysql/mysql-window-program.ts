@@ -5,24 +5,11 @@
 // output: its PARTITION BY values, its ORDER BY values, its arguments. The analyzer numbers the
 // hidden columns from the AST; the per-shard rewrite copies their text from the statement's
 // tokens, in the same order, and both check the count.
-import type { WindowFn, WindowProgram } from '../pg-window-program.js';
+import { WINDOW_FUNCTIONS, type WindowFn, type WindowProgram } from '../pg-window-program.js';
 import type { Token } from './fingerprint-mysql.js';
 import { asArray, functionName, isNode, type Node, nameOf, walk } from './mysql-ast.js';
 import { T } from './mysql-lexer.js';
 import { groupEnd } from './parse-text.js';
-
-const FUNCTIONS = new Set<string>([
-  'row_number',
-  'rank',
-  'dense_rank',
-  'lag',
-  'lead',
-  'sum',
-  'count',
-  'min',
-  'max',
-  'avg',
-]);
 
 /** The window_specification an OVER uses: its own, or the WINDOW clause's of that name. */
 function specOf(over: Node, sel: Node): Node | string {
@@ -65,7 +52,7 @@ export function mysqlWindowProgram(sel: Node): WindowProgram | string {
       continue;
     }
     const name = (functionName(call) ?? '').toLowerCase();
-    if (!FUNCTIONS.has(name)) return `window function ${name}() across shards`;
+    if (!WINDOW_FUNCTIONS.has(name)) return `window function ${name}() across shards`;
     if (isNode(call.args) && call.args.distinct) return `${name}(DISTINCT ...) over a window`;
     const spec = specOf(call.over as Node, sel);
     if (typeof spec === 'string') return spec;
