@@ -68,6 +68,7 @@ import { quoteIdent } from './table-meta.js';
 import { Throttle } from './throttle.js';
 import type { ServerAddress, SplitTarget, VerifyReport } from './types.js';
 import { verifySplit } from './verify.js';
+import { combineReports } from './verify-report.js';
 
 /**
  * Verification waits for the reverse capture as long as it keeps applying: right after the
@@ -277,8 +278,9 @@ export class MigrationManager {
   async planMove(req: MoveTableRequest): Promise<SplitPlan> {
     const config = this.config;
     const draft = planMove(config, { ...req, sizes: new Map(), inMaintenanceWindow: false });
-    const sizes = await tableSizes(draft.source, [req.table]);
-    if (!sizes.has(req.table) && !(await ordinaryTables(draft.source)).includes(req.table)) {
+    const catalog = catalogOf(draft);
+    const sizes = await catalog.sizes(draft.source, [req.table]);
+    if (!sizes.has(req.table) && !(await catalog.tables(draft.source)).includes(req.table)) {
       throw new ShardgateError('MIGRATION_INVALID', {
         detail: `table ${req.table} does not exist on ${draft.source.name}, its home ${draft.sourceShard}`,
       });
@@ -311,11 +313,12 @@ export class MigrationManager {
           inMaintenanceWindow: false,
         }),
       ).find((s) => s.shard === shard.name)!.server;
-      const tables = await ordinaryTables(address);
+      const catalog = catalogOf({ protocol: shard.protocol === 'mysql' ? 'mysql' : 'postgres' });
+      const tables = await catalog.tables(address);
       sourceTables.set(shard.name, tables);
       sizes.set(
         shard.name,
-        await tableSizes(address, [...new Set([...Object.keys(config.tables), ...tables])]),
+        await catalog.sizes(address, [...new Set([...Object.keys(config.tables), ...tables])]),
       );
     }
     return planMerge(config, {
@@ -332,10 +335,12 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     for (const shard of req.shards) this.refuseBusy(shard);
     const plan = await this.planMerge(req);
-    await checkSpareReplicas(
-      this.config,
-      plan.targets.map((t) => t.server),
-    );
+    // A MySQL merged shard starts without replicas (mysql-merge-config.ts): no standbys to check.
+    if (plan.protocol !== 'mysql')
+      await checkSpareReplicas(
+        this.config,
+        plan.targets.map((t) => t.server),
+      );
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
   }
 
@@ -1233,29 +1238,6 @@ function reverseRoute(plan: SplitPlan): RowRoute {
   };
 }
 
-/** One report from each source's verification: sums, a sharded table's rows summed over the sources. */
-function combineReports(reports: readonly VerifyReport[], plan: SplitPlan): VerifyReport {
-  if (reports.length === 1) return reports[0]!;
-  const sharded = new Set(plan.tables.filter((t) => tableKind(t) === 'sharded').map((t) => t.name));
-  const perTable = new Map<string, VerifyReport['perTable'][number]>();
-  for (const r of reports)
-    for (const t of r.perTable) {
-      const seen = perTable.get(t.table);
-      if (!seen) perTable.set(t.table, { ...t });
-      else if (sharded.has(t.table)) {
-        seen.sourceRows += t.sourceRows;
-        seen.targetRows += t.targetRows;
-      }
-    }
-  return {
-    mode: reports[0]!.mode,
-    chunksChecked: reports.reduce((n, r) => n + r.chunksChecked, 0),
-    rowsChecked: reports.reduce((n, r) => n + r.rowsChecked, 0),
-    mismatches: reports.flatMap((r) => r.mismatches),
-    perTable: [...perTable.values()],
-  };
-}
-
 /** Sequences owned by the moved tables: on each source, and the set each target has. */
 async function movedSequences(
   plan: SplitPlan,
@@ -1349,6 +1331,13 @@ async function ordinaryTables(source: ServerAddress): Promise<string[]> {
     );
     return r.rows.map((row) => row.name);
   });
+}
+
+/** A source's tables and their sizes, from its own catalog (PostgreSQL's or MySQL's). */
+function catalogOf(plan: Pick<SplitPlan, 'protocol'>) {
+  return plan.protocol === 'mysql'
+    ? { tables: mysqlBaseTables, sizes: mysqlTableSizes }
+    : { tables: ordinaryTables, sizes: tableSizes };
 }
 
 async function tableSizes(

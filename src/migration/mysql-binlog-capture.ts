@@ -13,7 +13,7 @@
 // binlog_row_metadata=FULL (the launcher sets it), so no information_schema lookups race DDL.
 import ZongJi, { MariadbGtidPosition } from '@vlasky/zongji';
 import type { KeyRange } from '../domain/keyspace.js';
-import { ownersOf } from './mysql-copier.js';
+import { outsideScope, ownersOf } from './mysql-copier.js';
 import {
   deleteMysqlRow,
   type MysqlConnection,
@@ -45,6 +45,8 @@ export interface MysqlCaptureOptions {
   fromGtid: string;
   /** Binlog client id, unique among the source's replicas. */
   serverId: number;
+  /** A merge source's keyspace: changes to sharded rows outside it are not carried (leftovers). */
+  scope?: readonly KeyRange[];
 }
 
 export class MysqlBinlogCapture {
@@ -179,7 +181,8 @@ export class MysqlBinlogCapture {
   private async apply(change: Change): Promise<void> {
     const t = this.byName.get(change.table) as MovedTable;
     const key = this.keys.get(change.table) as string[];
-    const owners = (row: MysqlRow) => ownersOf(t, row, this.ranges, this.targets.length);
+    const owners = (row: MysqlRow) =>
+      outsideScope(t, row, this.o.scope) ? [] : ownersOf(t, row, this.ranges, this.targets.length);
     if (change.kind === 'insert') {
       const perTarget: MysqlRow[][] = this.targets.map(() => []);
       for (const row of change.rows) for (const i of owners(row)) perTarget[i]?.push(row);

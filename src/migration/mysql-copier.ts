@@ -5,6 +5,8 @@
 // which the server fixes together with the snapshot, turned into a GTID position; the binlog
 // capture replays every change after that point, so nothing between snapshot and capture is lost.
 
+import { type KeyRange, rangeContains } from '../domain/keyspace.js';
+import { keyspaceIdFor } from '../router/sharding/hash.js';
 import {
   keyText,
   type MysqlConnection,
@@ -30,6 +32,11 @@ export interface MysqlCopyOptions {
   checkpoint?: (state: MysqlCopyState) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (table: string, rows: number) => void;
+  /**
+   * The keyspace this source owns when another source copies the rest (a merge): a sharded row
+   * whose key lies outside is a leftover of an earlier split, not copied and not counted unowned.
+   */
+  scope?: readonly KeyRange[];
 }
 
 /** A primary-key value in a cursor, JSON-safe (binary keys as hex). */
@@ -103,6 +110,7 @@ export async function copyMysqlTables(o: MysqlCopyOptions): Promise<MysqlCopyRes
           await o.throttle.take(page.length, approximateBytes(page), o.signal);
           const perTarget: MysqlRow[][] = targets.map(() => []);
           for (const row of page) {
+            if (outsideScope(t, row, o.scope)) continue;
             const owners = ownersOf(t, row, ranges, targets.length);
             if (owners.length === 0) unownedRows++;
             for (const i of owners) perTarget[i]?.push(row);
@@ -146,6 +154,14 @@ export function ownersOf(
   if (kind === 'unsharded') return [0];
   const owner = keyOwner(keyText(row[t.shardKey]), t.keyType, ranges);
   return owner === null ? [] : [owner];
+}
+
+/** A sharded row whose valid key lies outside `scope` (no scope: none is). */
+export function outsideScope(t: MovedTable, row: MysqlRow, scope: readonly KeyRange[] | undefined): boolean {
+  if (!scope || tableKind(t) !== 'sharded') return false;
+  const key = keyText(row[t.shardKey]);
+  const id = key === null ? null : keyspaceIdFor(key, t.keyType);
+  return id !== null && !scope.some((r) => rangeContains(r, id));
 }
 
 async function snapshotGtidPosition(c: MysqlConnection): Promise<string> {

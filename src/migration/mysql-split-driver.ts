@@ -1,8 +1,8 @@
-// The MySQL/MariaDB driver of the migration manager's split: the manager owns the phases, the
-// state file, resume, progress and the (fenced) cutover block; this file runs each phase's MySQL
-// data plane (mysql-copier.ts, mysql-binlog-capture.ts, mysql-verify.ts) and keeps its
-// checkpoints in the state: the copy's cursors with the first snapshot's GTID position after
-// every batch, and the binlog position the capture has applied.
+// The MySQL/MariaDB driver of the migration manager's split, merge and table move: the manager
+// owns the phases, the state file, resume, progress and the (fenced) cutover block; this file runs
+// each phase's MySQL data plane over every source (mysql-sources.ts: copy, binlog capture,
+// verification) and keeps its checkpoints in the state: per source, the copy's cursors with the
+// first snapshot's GTID position after every batch, and the binlog position the capture applied.
 //
 // Resume after a crash: the copy goes on from its cursors with a newer snapshot, and the capture
 // starts at the first snapshot's position (or the applied position, once the capture ran), so a
@@ -10,18 +10,22 @@
 // an upsert or a delete by primary key, so what is replayed twice converges.
 import { createHash } from 'node:crypto';
 import type { SwitchEntry } from '../control/control-plane.js';
-import { parseKeyRange } from '../domain/keyspace.js';
 import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
-import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
-import { copyMysqlTables, type MysqlCopyState } from './mysql-copier.js';
+import {
+  copiedMysqlRows,
+  copyMysqlSources,
+  MysqlSourceCaptures,
+  publishMysqlCopies,
+  resetMysqlLegs,
+  verifyMysqlSources,
+} from './mysql-sources.js';
 import type { SwitchableTopology } from './mysql-split.js';
-import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import { openMysql } from './mysql-table.js';
-import { verifyMysqlSplit } from './mysql-verify.js';
-import type { SplitPlan } from './plan.js';
+import { planSources } from './plan.js';
+import { configAfterSwitch } from './plan-merge.js';
 import type { MigrationState, Phase } from './state-store.js';
 import { Throttle } from './throttle.js';
-import type { ServerAddress, SplitTarget, TableCopyState, VerifyReport } from './types.js';
+import type { ServerAddress, VerifyReport } from './types.js';
 
 /** What the manager lends the driver: its state machine's steps, never its own state. */
 export interface SplitDriverContext {
@@ -46,9 +50,8 @@ export async function driveMysqlSplit(
   cutoverAttempts: number,
 ): Promise<void> {
   const plan = state.plan;
-  const targets = splitTargets(plan);
-  state.mysql ??= { copy: null, appliedGtid: null };
-  const mysql = state.mysql;
+  const targets = plan.targets;
+  const sources = planSources(plan).map((s) => s.shard);
   if (state.phase === 'planned' || state.phase === 'schema') {
     // The copier applies the schema (SHOW CREATE TABLE, IF NOT EXISTS) before its snapshot.
     ctx.note(
@@ -56,48 +59,32 @@ export async function driveMysqlSplit(
       'schema',
       `schema of ${plan.tables.length} tables on ${targets.map((t) => t.server.name).join(', ')}`,
     );
-    mysql.copy = null;
-    mysql.appliedGtid = null;
+    resetMysqlLegs(state);
     ctx.note(state, 'copying', 'copying');
   }
   if (state.phase === 'copying') {
-    const result = await copyMysqlTables({
-      source: plan.source,
-      targets,
-      tables: plan.tables,
+    const result = await copyMysqlSources({
+      state,
       throttle: new Throttle(plan.throttle),
       signal,
-      ...(mysql.copy ? { resume: mysql.copy } : {}),
-      checkpoint: async (copy) => {
-        mysql.copy = copy;
-        publishCopy(state, copy);
+      checkpoint: async () => {
+        publishMysqlCopies(state);
         ctx.save(state);
-        ctx.onCopied(
-          state,
-          copy.tables.reduce((n, t) => n + t.rows, 0),
-        );
+        ctx.onCopied(state, copiedMysqlRows(state));
       },
     });
     if (!result.complete) return;
-    mysql.copy = result.state;
-    publishCopy(state, result.state);
+    publishMysqlCopies(state);
     if (result.unownedRows > 0)
       throw new Error(
-        `${result.unownedRows} rows have a shard key no half owns (NULL?); fix them on ${plan.source.name} and resume`,
+        `${result.unownedRows} rows have a shard key no half owns (NULL?); fix them on ${planSources(plan)
+          .map((s) => s.server.name)
+          .join(', ')} and resume`,
       );
     ctx.note(state, 'catching_up', 'applying the binlog changes made during the copy');
   }
   if (state.phase !== 'catching_up' && state.phase !== 'blocking') return;
-  const from = mysql.appliedGtid ?? mysql.copy?.gtidPosition;
-  if (!from)
-    throw new Error('no binlog position was saved for the capture; abort this split and start again');
-  const capture = await MysqlBinlogCapture.start({
-    source: plan.source,
-    targets,
-    tables: plan.tables,
-    fromGtid: from,
-    serverId: binlogServerId(state.id),
-  });
+  const capture = await MysqlSourceCaptures.start(state, binlogServerId(state.id));
   // Stopped once: by an abort of the run (so a wait in catchUp ends), or when the run ends.
   let stopped: Promise<void> | null = null;
   const stopCapture = () => {
@@ -106,10 +93,7 @@ export async function driveMysqlSplit(
   };
   const stop = () => void stopCapture();
   signal.addEventListener('abort', stop, { once: true });
-  const checkpoint = () => {
-    mysql.appliedGtid = capture.appliedPosition;
-    state.capture = { appliedLsn: capture.appliedPosition, lagBytes: null, lagSeconds: null };
-  };
+  const checkpoint = () => capture.checkpoint(state);
   try {
     for (let attempt = 1; attempt <= cutoverAttempts; attempt++) {
       // Caught up once outside the block, so the block waits only for what came since.
@@ -130,14 +114,14 @@ export async function driveMysqlSplit(
       ctx.note(state, 'blocking', `cutover attempt ${attempt}`);
       let verify: VerifyReport | null = null;
       const report = await ctx.fencedBlock(
-        [plan.sourceShard],
+        sources,
         { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
         (commit) => ({
           // Verified inside the block while no write reaches the source or the halves: halves that
           // differ abort it and the source keeps its range (mysql-split.ts says why).
           catchUp: async (remainingMs) => {
             await capture.catchUp(remainingMs);
-            verify = await verifyMysqlSplit(plan.source, targets, plan.tables);
+            verify = await verifyMysqlSources(plan);
             if (verify.mismatches.length > 0)
               throw new Error(
                 `verification found ${verify.mismatches.length} differences (${verify.mismatches.map((m) => `${m.table}${m.target ? ` on ${m.target}` : ''}`).join(', ')}); not switched`,
@@ -145,9 +129,7 @@ export async function driveMysqlSplit(
           },
           switchTopology: async () => {
             await commit({ migrationId: state.id, kind: 'switch', plan, positions: {} });
-            ctx.topology.rebuild(
-              mysqlConfigAfterSplit(ctx.topology.currentConfig, plan.sourceShard, targets),
-            );
+            ctx.topology.rebuild(configAfterSwitch(ctx.topology.currentConfig, plan));
           },
         }),
       );
@@ -171,7 +153,7 @@ export async function driveMysqlSplit(
       ctx.note(
         state,
         'catching_up',
-        `cutover attempt ${attempt} aborted: ${report.reason}; traffic stayed on ${plan.sourceShard}`,
+        `cutover attempt ${attempt} aborted: ${report.reason}; traffic stayed on ${sources.join(' and ')}`,
       );
     }
     ctx.note(
@@ -183,26 +165,6 @@ export async function driveMysqlSplit(
     signal.removeEventListener('abort', stop);
     await stopCapture();
   }
-}
-
-/** The copy's cursors in the shape progress views read for both protocols. */
-function publishCopy(state: MigrationState, copy: MysqlCopyState): void {
-  const estimated = new Map(state.plan.tables.map((t) => [t.name, t.rows]));
-  const view: TableCopyState[] = copy.tables.map((t) => ({
-    table: t.table,
-    primaryKey: [],
-    lastKey: t.lastKey?.map((k) => (k !== null && typeof k === 'object' ? k.hex : String(k))) ?? null,
-    rows: t.rows,
-    bytes: 0,
-    done: t.done,
-    segments: [],
-    estimatedRows: estimated.get(t.table) ?? 0,
-  }));
-  state.legs = [{ slot: null, copy: view }];
-}
-
-function splitTargets(plan: SplitPlan): SplitTarget[] {
-  return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
 }
 
 /**

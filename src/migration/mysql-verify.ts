@@ -4,7 +4,8 @@
 // a hash of each row's values). Runs while writes to the source are held or stopped, so both
 // sides are at the same point. Reports in the PostgreSQL verification's shape (VerifyReport).
 import { createHash } from 'node:crypto';
-import { ownersOf } from './mysql-copier.js';
+import type { KeyRange } from '../domain/keyspace.js';
+import { outsideScope, ownersOf } from './mysql-copier.js';
 import { type MysqlConnection, type MysqlRow, mysqlPrimaryKey, openMysql, pageByKey } from './mysql-table.js';
 import type { ChunkMismatch, MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
 
@@ -20,6 +21,8 @@ export async function verifyMysqlSplit(
   source: ServerAddress,
   targets: readonly SplitTarget[],
   tables: readonly MovedTable[],
+  /** A merge source's keyspace: it accounts for the sharded rows there, on both sides, only. */
+  scope?: readonly KeyRange[],
 ): Promise<VerifyReport> {
   const src = await openMysql(source);
   const dst: MysqlConnection[] = [];
@@ -38,9 +41,11 @@ export async function verifyMysqlSplit(
       const expected = targets.map(() => ({ rows: 0, sum: 0n }));
       const unowned = { rows: 0, sum: 0n };
       const sourceRows = await tally(src, t.name, key, (row, hash) => {
+        if (outsideScope(t, row, scope)) return false;
         const owners = ownersOf(t, row, ranges, targets.length);
         if (owners.length === 0) add(unowned, hash);
         for (const i of owners) add(expected[i] as Tally, hash);
+        return true;
       });
       // A row no half owns (NULL or non-integer shard key) would vanish at the switch.
       if (unowned.rows > 0)
@@ -48,7 +53,11 @@ export async function verifyMysqlSplit(
       let targetRows = 0;
       for (const [i, c] of dst.entries()) {
         const held = { rows: 0, sum: 0n };
-        await tally(c, t.name, key, (_row, hash) => add(held, hash));
+        await tally(c, t.name, key, (row, hash) => {
+          if (outsideScope(t, row, scope)) return false;
+          add(held, hash);
+          return true;
+        });
         targetRows += held.rows;
         const want = expected[i] as Tally;
         report.chunksChecked++;
@@ -81,20 +90,22 @@ function add(t: Tally, hash: bigint): void {
   t.sum = (t.sum + hash) % MOD;
 }
 
-/** Reads the whole table in key order, calling `each` with every row and its hash; returns the row count. */
+/**
+ * Reads the whole table in key order, calling `each` with every row and its hash; returns the
+ * count of rows `each` counted (returned true for).
+ */
 async function tally(
   c: MysqlConnection,
   table: string,
   key: readonly string[],
-  each: (row: MysqlRow, hash: bigint) => void,
+  each: (row: MysqlRow, hash: bigint) => boolean,
 ): Promise<number> {
   let after: unknown[] | null = null;
   let rows = 0;
   for (;;) {
     const page = await pageByKey(c, table, key, after, PAGE);
     if (page.length === 0) return rows;
-    for (const row of page) each(row, rowHash(row));
-    rows += page.length;
+    for (const row of page) if (each(row, rowHash(row))) rows++;
     const last = page[page.length - 1] as MysqlRow;
     after = key.map((k) => last[k]);
   }

@@ -6,6 +6,7 @@ import { serverNames } from '../backend/topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
+import { mysqlConfigAfterMerge } from './mysql-merge-config.js';
 import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import {
   configAfterSplit,
@@ -13,7 +14,9 @@ import {
   estimateCopySeconds,
   formatBytes,
   freeSpare,
+  isMysqlShard,
   movedTables,
+  mysqlServerAddress,
   type PlannedSource,
   type PlannedTable,
   type SplitPlan,
@@ -34,21 +37,29 @@ export interface MergeRequest {
   inMaintenanceWindow: boolean;
 }
 
-/** The two shards of a merge in key order, or a coded refusal saying why they cannot merge. */
+/**
+ * The two shards of a merge in key order, or a coded refusal saying why they cannot merge. Two
+ * shards of `mysqlShards` (and of no PostgreSQL `shards` entry) merge as MySQL shards (protocol
+ * mysql); otherwise both must be PostgreSQL shards.
+ */
 export function mergeOrder(
   config: ShardgateConfig,
   names: readonly [string, string],
 ): [ShardConfig, ShardConfig] {
+  const mysql = names.every((n) => isMysqlShard(config, n));
+  const list = mysql ? config.mysqlShards : config.shards;
   const found = names.map((name) => {
-    const shard = config.shards.find((s) => s.name === name);
+    const shard = list.find((s) => s.name === name);
     if (!shard) {
+      const other = isMysqlShard(config, name) ? ' (a MySQL shard: both must be of one protocol)' : '';
       throw new ShardgateError('MIGRATION_INVALID', {
-        detail: `no shard "${name}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
+        detail: `no shard "${name}"${other}; shards: ${list.map((s) => s.name).join(', ')}`,
       });
     }
+    if (mysql) return { ...shard, protocol: 'mysql' as const };
     if (shard.protocol !== 'postgres') {
       throw new ShardgateError('MIGRATION_INVALID', {
-        detail: `shard ${name} is ${shard.protocol}; live merges run on PostgreSQL shards`,
+        detail: `shard ${name} is ${shard.protocol} but listed under shards; live merges of MySQL shards run on mysqlShards, the MySQL front end's routing`,
       });
     }
     return shard;
@@ -68,17 +79,24 @@ export function mergeOrder(
 
 export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan {
   const [lo, hi] = mergeOrder(config, req.shards);
+  const mysql = lo.protocol === 'mysql';
+  const address = mysql ? mysqlServerAddress : serverAddress;
   const spare = freeSpare(config, req.into, `"${req.into}"`);
-  const sources: PlannedSource[] = [lo, hi].map((shard) => ({
-    shard: shard.name,
-    shardConfig: structuredClone(shard),
-    server: serverAddress(shard.primary, serverNames(shard).primary, config),
-    range: shard.keyRange,
-    tables: movedTables(config, shard.name, {
+  const sources: PlannedSource[] = [lo, hi].map((shard) => {
+    const onSource = req.sourceTables.get(shard.name) ?? [];
+    const tables = movedTables(config, shard.name, {
       sizes: req.sizes.get(shard.name) ?? new Map(),
-      sourceTables: req.sourceTables.get(shard.name) ?? [],
-    }),
-  }));
+      sourceTables: onSource,
+    });
+    return {
+      shard: shard.name,
+      shardConfig: structuredClone(shard),
+      server: address(shard.primary, serverNames(shard).primary, config),
+      range: shard.keyRange,
+      // A configured table a MySQL source does not have has nothing to move (PostgreSQL-only names).
+      tables: mysql ? tables.filter((t) => onSource.includes(t.name)) : tables,
+    };
+  });
   // Every table once (a sharded table's size is the sum of both sources').
   const tables = new Map<string, PlannedTable>();
   for (const t of sources.flatMap((s) => s.tables)) {
@@ -105,7 +123,39 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
       .map(([name, t]) => [name, t.home!]),
   );
   const both = `${lo.name} and ${hi.name}`;
+  const into = address(spare, req.into, config);
+  const pgMergeText = () => ({
+    strategy: [
+      `publication + logical replication slot (pgoutput) on ${sources.map((s) => s.server.name).join(' and ')}, each one's exported snapshot for its copy`,
+      `schema of ${countKinds(moved)} applied on ${req.into}`,
+      `keyset-paginated copy from both sources in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch (reference tables from ${lo.name} only: both hold the same rows)`,
+      `change capture from both sources applied to ${req.into}, idempotently, until the lag is small`,
+      `cutover block: writes to ${both} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, ${req.into} catches up with both, topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${both}`,
+      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of each source against its range of ${merged}, and whole-table row counts`,
+      `cleanup only when asked: moved rows deleted from ${sources.map((s) => s.server.name).join(' and ')}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${both} never stopped being the source of truth, nothing to undo`,
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${req.into} has kept ${both} current (each change to the source owning its key); a bounded block on ${merged} switches back`,
+      'after cleanup: no rollback (the source rows are gone); split again instead',
+    ],
+  });
+  const mysqlMergeText = () => ({
+    strategy: [
+      `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${sources.map((s) => s.server.name).join(' and ')}, in turn, each one's binlog point as a GTID position for its capture`,
+      `schema of ${countKinds(moved)} applied on ${req.into} (SHOW CREATE TABLE)`,
+      `keyset-paginated copy from both sources in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch (reference tables from ${lo.name} only; rows outside a source's range are leftovers, not copied)`,
+      `binlog capture from both sources, each from its snapshot's GTID position, applied to ${req.into}, idempotently, until both have caught up`,
+      `cutover block: writes to ${both} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, both captures reach their source's final GTID position, each source is verified against its range of ${merged} (whole tables, counts and checksums), topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${both}`,
+      `no cleanup or rollback after the switch yet: the rows stay on ${sources.map((s) => s.server.name).join(' and ')}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${both} never stopped being the source of truth, nothing to undo`,
+      'after the switch: no rollback for MySQL shards yet (no reverse capture); the sources keep their rows as they were at the switch',
+    ],
+  });
   return {
+    ...(mysql ? { protocol: 'mysql' as const } : {}),
     operation: 'merge',
     merge: {
       sources,
@@ -122,27 +172,14 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
       end: parseKeyRange(hi.keyRange).start + 1n,
     }).split('-')[0]!,
     atChosenBy: 'operator',
-    targets: [{ shard: merged, server: serverAddress(spare, req.into, config), range }],
+    targets: [{ shard: merged, server: into, range }],
     tables: moved,
     throttle,
     cutoverDeadlineMs: m.cutoverDeadlineMs,
     inflightGraceMs: m.inflightGraceMs,
     verify: req.verify,
     estimatedCopySeconds: estimateCopySeconds(moved, throttle, req.inMaintenanceWindow),
-    strategy: [
-      `publication + logical replication slot (pgoutput) on ${sources.map((s) => s.server.name).join(' and ')}, each one's exported snapshot for its copy`,
-      `schema of ${countKinds(moved)} applied on ${req.into}`,
-      `keyset-paginated copy from both sources in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch (reference tables from ${lo.name} only: both hold the same rows)`,
-      `change capture from both sources applied to ${req.into}, idempotently, until the lag is small`,
-      `cutover block: writes to ${both} held, in-flight transactions get ${m.inflightGraceMs} ms then 40001, ${req.into} catches up with both, topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${both}`,
-      `verification (${req.verify === 'full' ? 'every chunk' : `${req.verify.sample} sampled chunks`}) of each source against its range of ${merged}, and whole-table row counts`,
-      `cleanup only when asked: moved rows deleted from ${sources.map((s) => s.server.name).join(' and ')}`,
-    ],
-    rollback: [
-      `before the switch: abort; ${both} never stopped being the source of truth, nothing to undo`,
-      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${req.into} has kept ${both} current (each change to the source owning its key); a bounded block on ${merged} switches back`,
-      'after cleanup: no rollback (the source rows are gone); split again instead',
-    ],
+    ...(mysql ? mysqlMergeText : pgMergeText)(),
   };
 }
 
@@ -188,6 +225,9 @@ export function configBeforeMerge(config: ShardgateConfig, plan: SplitPlan): Sha
 
 /** The config once a migration switched: a merge's, or a split's or move's. */
 export function configAfterSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  // A table move changes only `tables`, which both front ends route by.
+  if (plan.operation === 'move') return configAfterSplit(config, plan);
+  if (plan.protocol === 'mysql' && plan.operation === 'merge') return mysqlConfigAfterMerge(config, plan);
   if (plan.protocol === 'mysql')
     return mysqlConfigAfterSplit(
       config,
@@ -198,7 +238,9 @@ export function configAfterSwitch(config: ShardgateConfig, plan: SplitPlan): Sha
 }
 
 function mergedShardName(config: ShardgateConfig, lo: string, hi: string): string {
-  const taken = new Set(config.shards.map((s) => s.name).filter((n) => n !== lo && n !== hi));
+  const taken = new Set(
+    [...config.shards, ...config.mysqlShards].map((s) => s.name).filter((n) => n !== lo && n !== hi),
+  );
   for (let n = 0; n < 100; n++) {
     const name = `${lo}_${hi}${n === 0 ? '' : n}`;
     if (!taken.has(name)) return name;

@@ -101,15 +101,20 @@ export function parseSplitPoint(text: string): bigint {
 }
 
 /**
- * Refuses a MySQL shard where only PostgreSQL runs: MySQL shards split (planSplit), but table
- * moves and merges have no MySQL driver yet (docs/cutover.md, "MySQL and MariaDB").
+ * Refuses a MySQL shard listed under `shards`: the MySQL front end routes by `mysqlShards`, so a
+ * switch of this list would move nothing (docs/cutover.md, "MySQL and MariaDB").
  */
 function requirePostgres(shard: ShardConfig, what: string): void {
   if (shard.protocol !== 'postgres') {
     throw new ShardgateError('MIGRATION_INVALID', {
-      detail: `shard ${shard.name} is ${shard.protocol}; live ${what} run on PostgreSQL shards (MySQL shards: docs/cutover.md, "MySQL and MariaDB")`,
+      detail: `shard ${shard.name} is ${shard.protocol} but listed under shards; live ${what} of MySQL shards run on mysqlShards, the MySQL front end's routing (docs/cutover.md, "MySQL and MariaDB")`,
     });
   }
+}
+
+/** A shard of `mysqlShards` that no PostgreSQL `shards` entry shadows (the side splitShard picks). */
+export function isMysqlShard(config: ShardgateConfig, name: string): boolean {
+  return !config.shards.some((s) => s.name === name) && config.mysqlShards.some((s) => s.name === name);
 }
 
 /** A MySQL server of the config, reached as backend.mysqlUser in backend.mysqlDatabase. */
@@ -362,20 +367,27 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
       detail: `table ${req.table} is ${before.reference ? 'a reference table' : 'sharded'}; only an unsharded table moves (a sharded one moves by splitting or merging shards)`,
     });
   }
-  const from = before?.home ?? config.routing.defaultShard ?? config.shards[0]!.name;
-  const source = config.shards.find((s) => s.name === from);
-  const target = config.shards.find((s) => s.name === req.to);
+  // A move to a MySQL shard moves a table of the MySQL front end: its home is a MySQL shard too.
+  const mysql = isMysqlShard(config, req.to);
+  const list = mysql ? config.mysqlShards : config.shards;
+  const from =
+    before?.home ?? (mysql ? mysqlDefaultShard(config) : config.routing.defaultShard) ?? list[0]!.name;
+  const source = list.find((s) => s.name === from);
+  const target = list.find((s) => s.name === req.to);
   if (!source)
     throw new ShardgateError('MIGRATION_INVALID', {
-      detail: `home shard "${from}" of ${req.table} is not in the topology`,
+      detail: `home shard "${from}" of ${req.table} is not ${mysql ? 'a MySQL shard (a table moves between shards of one protocol)' : 'in the topology'}`,
     });
   if (!target) {
     throw new ShardgateError('MIGRATION_INVALID', {
       detail: `no shard "${req.to}"; shards: ${config.shards.map((s) => s.name).join(', ')}`,
     });
   }
-  requirePostgres(source, 'table moves');
-  requirePostgres(target, 'table moves');
+  if (!mysql) {
+    requirePostgres(source, 'table moves');
+    requirePostgres(target, 'table moves');
+  }
+  const address = mysql ? mysqlServerAddress : serverAddress;
   if (target.name === source.name)
     throw new ShardgateError('MIGRATION_INVALID', {
       detail: `table ${req.table} already lives on ${req.to}`,
@@ -388,28 +400,7 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
   ];
   const m = config.migration;
   const throttle = throttleSettings(config);
-  return {
-    operation: 'move',
-    move: { table: req.table, to: target.name, before: before ? structuredClone(before) : null },
-    sourceShard: source.name,
-    sourceShardConfig: structuredClone(source),
-    source: serverAddress(source.primary, sourcePrimary, config),
-    sourceRange: source.keyRange,
-    at: '',
-    atChosenBy: 'operator',
-    targets: [
-      {
-        shard: target.name,
-        server: serverAddress(target.primary, targetPrimary, config),
-        range: target.keyRange,
-      },
-    ],
-    tables,
-    throttle,
-    cutoverDeadlineMs: m.cutoverDeadlineMs,
-    inflightGraceMs: m.inflightGraceMs,
-    verify: req.verify,
-    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+  const pgText = {
     strategy: [
       `publication + logical replication slot (pgoutput) on ${sourcePrimary} for ${req.table}, its exported snapshot for the copy`,
       `schema of ${req.table} applied on ${targetPrimary}`,
@@ -424,6 +415,45 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
       `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: a reverse capture from ${targetPrimary} has kept ${sourcePrimary} current; a bounded block on ${target.name} switches back`,
       'after cleanup: no rollback (the source rows are gone); move the table back instead',
     ],
+  };
+  const mysqlText = {
+    strategy: [
+      `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${sourcePrimary}, its binlog point as a GTID position for the capture of ${req.table}`,
+      `schema of ${req.table} applied on ${targetPrimary} (SHOW CREATE TABLE)`,
+      `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s, checkpointed after every batch`,
+      `binlog capture from the snapshot's GTID position applied to ${targetPrimary}, idempotently, until it has caught up`,
+      `cutover block: writes to ${source.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches ${sourcePrimary}'s final GTID position, ${req.table} is verified whole (count and checksum), ${req.table}'s home becomes ${target.name}; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${source.name}`,
+      `no cleanup or rollback after the switch yet: ${req.table}'s rows stay on ${sourcePrimary}`,
+    ],
+    rollback: [
+      `before the switch: abort; ${source.name} never stopped being ${req.table}'s home`,
+      'after the switch: no rollback for MySQL shards yet (no reverse capture); move the table back instead',
+    ],
+  };
+  return {
+    ...(mysql ? { protocol: 'mysql' as const } : {}),
+    operation: 'move',
+    move: { table: req.table, to: target.name, before: before ? structuredClone(before) : null },
+    sourceShard: source.name,
+    sourceShardConfig: structuredClone(mysql ? { ...source, protocol: 'mysql' as const } : source),
+    source: address(source.primary, sourcePrimary, config),
+    sourceRange: source.keyRange,
+    at: '',
+    atChosenBy: 'operator',
+    targets: [
+      {
+        shard: target.name,
+        server: address(target.primary, targetPrimary, config),
+        range: target.keyRange,
+      },
+    ],
+    tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+    ...(mysql ? mysqlText : pgText),
   };
 }
 

@@ -57,9 +57,14 @@ export interface MigrationState {
   /**
    * A MySQL split's checkpoints: the copy's cursors and first snapshot's GTID position (null
    * until the copy's first snapshot), and the GTID position up to which the binlog capture has
-   * applied every change to the halves (null before the capture ran).
+   * applied every change to the halves (null before the capture ran). A merge's second source
+   * keeps its own in `sources` (mysql-sources.ts).
    */
-  mysql?: { copy: MysqlCopyState | null; appliedGtid: string | null };
+  mysql?: {
+    copy: MysqlCopyState | null;
+    appliedGtid: string | null;
+    sources?: Array<{ copy: MysqlCopyState | null; appliedGtid: string | null }>;
+  };
   error: string | null;
   history: Array<{ at: string; phase: Phase; note: string }>;
 }

@@ -1,11 +1,13 @@
 // A split of a MySQL shard of mysqlShards (the MySQL front end's routing) plans as MySQL: its
 // servers reached as backend.mysqlUser, the halves named after it. A MySQL shard listed under
-// `shards` and a table move onto a MySQL shard are refused with a coded error that points to the
-// docs instead of being planned as PostgreSQL; the same request on a PostgreSQL shard plans.
+// `shards` is refused with a coded error that points to the docs instead of being planned as
+// PostgreSQL; the same request on a PostgreSQL shard plans. Table moves and merges of shards of
+// mysqlShards plan as MySQL, and their switch edits the MySQL routing.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ShardgateError } from '../../src/errors.js';
 import { planMove, planSplit } from '../../src/migration/plan.js';
+import { configAfterSwitch, planMerge } from '../../src/migration/plan-merge.js';
 
 const config = parseConfig({
   users: [{ name: 'app', password: 'app' }],
@@ -122,9 +124,68 @@ describe('planning a migration of a MySQL shard', () => {
     // settings lives on p1 (PostgreSQL's default shard), not on s0 (MySQL's): it stays.
     expect(plan.tables.map((t) => `${t.name}:${t.kind}`)).toEqual(['likes:sharded']);
   });
-  it('refuses a table move onto a MySQL shard', () => {
-    const move = (to: string) =>
-      planMove(config, { table: 'audit', to, verify: 'full', sizes: new Map(), inMaintenanceWindow: false });
-    expect(refusal(() => move('m0')).message).toMatch(/shard m0 is mysql; live table moves/);
+  const move = (table: string, to: string) =>
+    planMove(config, { table, to, verify: 'full', sizes: new Map(), inMaintenanceWindow: false });
+  it('refuses a table move onto a MySQL shard listed under shards, or across protocols', () => {
+    expect(refusal(() => move('audit', 'm0')).message).toMatch(
+      /shard m0 is mysql but listed under shards; live table moves of MySQL shards run on mysqlShards/,
+    );
+    // audit's home p0 is a PostgreSQL shard: it is not a table of the MySQL front end's shards.
+    expect(refusal(() => move('audit', 'my0')).message).toMatch(
+      /home shard "p0" of audit is not a MySQL shard/,
+    );
+    expect(refusal(() => move('notes', 'my1')).message).toMatch(/already lives on my1/);
+  });
+  it('plans a table move between shards of mysqlShards as MySQL; the switch re-homes the table', () => {
+    const plan = move('notes', 'my0');
+    expect(plan.protocol).toBe('mysql');
+    expect(plan.operation).toBe('move');
+    expect(plan.sourceShard).toBe('my1');
+    expect(plan.source).toMatchObject({ port: 6004, user: 'splitter', database: 'appdb' });
+    expect(plan.targets).toEqual([
+      { shard: 'my0', server: expect.objectContaining({ port: 6003, user: 'splitter' }), range: '-80' },
+    ]);
+    expect(plan.tables).toEqual([expect.objectContaining({ name: 'notes', kind: 'unsharded' })]);
+    const after = configAfterSwitch(config, plan);
+    expect(after.tables.notes?.home).toBe('my0');
+    expect(after.mysqlShards).toEqual(config.mysqlShards);
+    // Without a home, a MySQL table lives on the MySQL default shard (my0 here: p0 is PostgreSQL).
+    expect(move('unlisted', 'my1').sourceShard).toBe('my0');
+  });
+  it('plans a merge of two shards of mysqlShards as MySQL; the switch replaces both in mysqlShards', () => {
+    const merge = (shards: [string, string]) =>
+      planMerge(config, {
+        shards,
+        into: 'spare1',
+        verify: 'full',
+        sizes: new Map(),
+        sourceTables: new Map([
+          ['my0', ['likes']],
+          ['my1', ['likes', 'notes']],
+        ]),
+        inMaintenanceWindow: false,
+      });
+    const plan = merge(['my1', 'my0']);
+    expect(plan.protocol).toBe('mysql');
+    expect(plan.merge?.sources.map((s) => [s.shard, s.server.port, s.server.user])).toEqual([
+      ['my0', 6003, 'splitter'],
+      ['my1', 6004, 'splitter'],
+    ]);
+    expect(plan.merge?.sources.map((s) => s.tables.map((t) => t.name))).toEqual([
+      ['likes'],
+      ['likes', 'notes'],
+    ]);
+    expect(plan.targets).toEqual([
+      { shard: 'my0_my1', server: expect.objectContaining({ port: 6010, user: 'splitter' }), range: '-' },
+    ]);
+    const after = configAfterSwitch(config, plan);
+    expect(after.mysqlShards.map((s) => [s.name, s.keyRange, s.primary.port])).toEqual([
+      ['my0_my1', '-', 6010],
+    ]);
+    expect(after.shards).toEqual(config.shards);
+    expect(after.tables.notes?.home).toBe('my0_my1');
+    expect(refusal(() => merge(['my0', 'p0'])).message).toMatch(
+      /no shard "my0" \(a MySQL shard: both must be of one protocol\)/,
+    );
   });
 });

@@ -1,0 +1,31 @@
+// The MySQL routing after a merge's switch: both sources in mysqlShards replaced, where the first
+// was, by the merged shard on its spare server (and the default shard and `home` tables that were
+// either source's re-homed to it). Applied at the switch, by fenced members and at every start.
+import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { SplitPlan } from './plan.js';
+
+export function mysqlConfigAfterMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const names = plan.merge!.sources.map((s) => s.shard);
+  const index = config.mysqlShards.findIndex((s) => names.includes(s.name));
+  if (index < 0) return config;
+  const target = plan.targets[0]!;
+  const merged: ShardConfig = {
+    ...config.mysqlShards[index]!,
+    name: target.shard,
+    keyRange: target.range,
+    readOnly: false,
+    primary: { name: target.server.name, host: target.server.host, port: target.server.port },
+    replicas: [],
+  };
+  const mysqlShards = config.mysqlShards.filter((s) => !names.includes(s.name));
+  mysqlShards.splice(index, 0, merged);
+  const defaultShard = names.includes(config.routing.defaultShard ?? '')
+    ? target.shard
+    : config.routing.defaultShard;
+  const tables = Object.fromEntries(
+    Object.entries(config.tables).map(([name, t]) =>
+      t.home && names.includes(t.home) ? [name, { ...t, home: target.shard }] : [name, t],
+    ),
+  );
+  return { ...config, mysqlShards, routing: { ...config.routing, defaultShard }, tables };
+}

@@ -1,0 +1,28 @@
+// One verification report of a migration with several sources (a merge): each source is verified
+// against its own part of the target, by either protocol's verifier; this sums them.
+import type { SplitPlan } from './plan.js';
+import { tableKind } from './row-owner.js';
+import type { VerifyReport } from './types.js';
+
+/** One report from each source's verification: sums, a sharded table's rows summed over the sources. */
+export function combineReports(reports: readonly VerifyReport[], plan: SplitPlan): VerifyReport {
+  if (reports.length === 1) return reports[0]!;
+  const sharded = new Set(plan.tables.filter((t) => tableKind(t) === 'sharded').map((t) => t.name));
+  const perTable = new Map<string, VerifyReport['perTable'][number]>();
+  for (const r of reports)
+    for (const t of r.perTable) {
+      const seen = perTable.get(t.table);
+      if (!seen) perTable.set(t.table, { ...t });
+      else if (sharded.has(t.table)) {
+        seen.sourceRows += t.sourceRows;
+        seen.targetRows += t.targetRows;
+      }
+    }
+  return {
+    mode: reports[0]!.mode,
+    chunksChecked: reports.reduce((n, r) => n + r.chunksChecked, 0),
+    rowsChecked: reports.reduce((n, r) => n + r.rowsChecked, 0),
+    mismatches: reports.flatMap((r) => r.mismatches),
+    perTable: [...perTable.values()],
+  };
+}
