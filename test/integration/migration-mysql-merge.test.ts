@@ -1,0 +1,182 @@
+// A MySQL merge through the migration manager, as an operator runs it: `shardgate migrate merge`
+// (the CLI, against the admin API of a real `shardgate start` process from dist/) merges the
+// MariaDB shards s0 and s1 into a spare while mysql2 writers insert into likes (both shards) and
+// into the unsharded site_notes (on s0) through port 6033; the proxy is killed (SIGKILL) in the
+// middle of the second source's copy, started again on the same state directory, and `migrate
+// resume` goes on from the checkpoints. Afterwards every acknowledged write is on the merged shard
+// exactly once, the rows both sources held are there, and reads through the proxy return each
+// acknowledged row once.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
+import { MysqlMigrationDriver, notOnce, type Status } from '../support/mysql-migration-driver.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { startShardgateProcess } from '../support/start-process.js';
+import { waitFor } from '../support/wait-for.js';
+
+const TOKEN = 'mysql-merge-token';
+
+let fx: MysqlProxyFixture;
+let spare: MariadbServer;
+let config: ShardgateConfig;
+let d: MysqlMigrationDriver;
+
+const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
+
+beforeAll(async () => {
+  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
+  spare = await fx.cluster.addSpare('spare1');
+  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
+  // Enough rows on each source that the throttled copy of the second is still running at the kill.
+  const users = Array.from({ length: 40 }, (_, i) => i + 1);
+  for (const shard of ['s0', 's1']) {
+    const own = users.filter((u) => fx.owner(u) === shard);
+    for (let chunk = 0; chunk < 3; chunk++) {
+      const base = (shard === 's0' ? 10_000_000 : 20_000_000) + chunk * 2000;
+      const values = Array.from({ length: 2000 }, (_, i) => `(${base + i}, ${own[i % own.length]}, 1)`);
+      await fx.cluster.query(
+        primaryOf(shard),
+        `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`,
+      );
+    }
+  }
+  // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
+  await fx.cluster.query(primaryOf('s0'), 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
+  await fx.cluster.query(primaryOf('s0'), "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+  config = {
+    ...fx.config,
+    admin: { ...fx.config.admin, token: TOKEN },
+    migration: {
+      ...fx.config.migration,
+      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-merge-')), 'migrations'),
+      rowsPerSecond: 1_500,
+      batchRows: 150,
+      cutoverDeadlineMs: 15_000,
+      inflightGraceMs: 200,
+      spares: [{ name: spare.name, host: spare.host, port: spare.port, replicas: [] }],
+    },
+  };
+}, 240_000);
+
+afterAll(async () => {
+  await d?.proc?.stop();
+  await fx?.stop();
+});
+
+describe('MySQL merge through the migration manager', () => {
+  it('merges s0 and s1 into spare1 under writes, survives a SIGKILL in the second copy, every write once', async () => {
+    d.proc = await startShardgateProcess(config, 90_000);
+    const users = Array.from({ length: 40 }, (_, i) => i + 1);
+    const likes = d.startWriter(70_000_000, (c, id) =>
+      c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, users[id % users.length]]),
+    );
+    const notes = d.startWriter(100_000, (c, id) =>
+      c.query('INSERT INTO site_notes (id, body) VALUES (?, ?)', [id, `n${id}`]),
+    );
+    let id = '';
+    try {
+      await waitFor('the first writes', () => likes.acked.length > 20 && notes.acked.length > 20, 60_000, 20);
+      const started = await d.migrate('merge', 's1', 's0', '--into', 'spare1', '--no-follow', '--json');
+      expect(started.stderr).toBe('');
+      expect(started.status).toBe(0);
+      id = (JSON.parse(started.stdout) as { id: string }).id;
+      expect(id).toMatch(/^merge-s0-s1-/);
+
+      // The kill, once the second source's copy is under way.
+      let before: Status | null = null;
+      await waitFor(
+        "the copy of s1's rows to pass 1,500",
+        async () => {
+          before = await d.status(id);
+          const second = before.state.mysql?.sources?.[0]?.copy;
+          return before.phase === 'copying' && (second?.tables.reduce((n, t) => n + t.rows, 0) ?? 0) >= 1_500;
+        },
+        180_000,
+        100,
+      );
+      const seen = before as unknown as Status;
+      expect(seen.state.plan.protocol).toBe('mysql');
+      expect(seen.state.plan.merge?.sources.map((s) => s.shard)).toEqual(['s0', 's1']);
+      // site_notes lives on s0 (the MySQL default shard): it moves with s0.
+      expect(seen.state.plan.merge?.sources[0]?.tables.find((t) => t.name === 'site_notes')?.kind).toBe(
+        'unsharded',
+      );
+      expect(seen.state.mysql?.copy?.tables.every((t) => t.done)).toBe(true);
+      d.proc.child.kill('SIGKILL');
+      await waitFor('the proxy to die', () => d.proc!.exited() !== null, 30_000, 20);
+
+      d.proc = await startShardgateProcess(config, 90_000);
+      const after = await d.status(id);
+      expect(after.phase).toBe('copying');
+      const second = after.state.mysql?.sources?.[0]?.copy;
+      expect(second?.tables.find((t) => t.table === 'likes')?.done).toBe(false);
+      expect(second?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
+      const resumed = await d.migrate('resume', id, '--json');
+      expect(resumed.stderr).toBe('');
+      expect(resumed.status).toBe(0);
+
+      const state = await d.until(id, 'verified');
+      expect(state.verify?.mismatches).toEqual([]);
+      expect(state.cutovers.at(-1)?.outcome).toBe('switched');
+      const phases = state.history.map((h) => h.phase);
+      // Resumed in the copy, not started over.
+      expect(phases.filter((p) => p === 'schema')).toHaveLength(1);
+      for (const p of ['copying', 'catching_up', 'blocking', 'switched', 'verified'])
+        expect(phases).toContain(p);
+      const afterSwitch = likes.acked.length;
+      await waitFor('writes after the switch', () => likes.acked.length > afterSwitch + 20, 60_000, 20);
+    } finally {
+      await likes.stop();
+      await notes.stop();
+    }
+    expect(likes.errors).toEqual([]);
+    expect(notes.errors).toEqual([]);
+
+    // On the merged shard's server every acknowledged write exactly once.
+    const merged = await d.countsOn(spare.name, 'likes', 70_000_000);
+    expect(likes.acked.length).toBeGreaterThan(0);
+    expect(notOnce(likes.acked, merged)).toEqual([]);
+    const mergedNotes = await d.countsOn(spare.name, 'site_notes', 100_000);
+    expect(notOnce(notes.acked, mergedNotes)).toEqual([]);
+    // Every row the sources held in their own ranges is there (the copy, the capture and the resume).
+    for (const [shard, from] of [
+      ['s0', 10_000_000],
+      ['s1', 20_000_000],
+    ] as const) {
+      const own = await d.countsOn(primaryOf(shard), 'likes', from);
+      const ids = [...own.keys()].filter((k) => k < from + 6000);
+      expect(ids).toHaveLength(6000);
+      const onSpare = await d.countsOn(spare.name, 'likes', from);
+      expect(ids.filter((k) => onSpare.get(k) !== 1)).toEqual([]);
+    }
+
+    // Through the proxy: s0 and s1 are gone from the MySQL routing, reads come from the merged
+    // shard, each acknowledged row once.
+    const reader = await d.connect();
+    try {
+      const [rows] = await reader.query('SELECT id FROM likes WHERE id >= 70000000');
+      const counts = new Map<number, number>();
+      for (const r of rows as Array<{ id: number | string }>)
+        counts.set(Number(r.id), (counts.get(Number(r.id)) ?? 0) + 1);
+      expect(notOnce(likes.acked, counts)).toEqual([]);
+      const [noteRows] = await reader.query('SELECT id FROM site_notes WHERE id >= 100000');
+      const noteCounts = new Map<number, number>();
+      for (const r of noteRows as Array<{ id: number }>)
+        noteCounts.set(r.id, (noteCounts.get(r.id) ?? 0) + 1);
+      expect(notOnce(notes.acked, noteCounts)).toEqual([]);
+      const [[one]] = (await reader.query('SELECT count(*) AS n FROM likes WHERE user_id = ?', [
+        users[0],
+      ])) as unknown as [[{ n: number | string }]];
+      const direct = await fx.cluster.query<{ n: number | string }>(
+        spare.name,
+        `SELECT count(*) AS n FROM likes WHERE user_id = ${users[0]}`,
+      );
+      expect(Number(one.n)).toBe(Number(direct[0]!.n));
+    } finally {
+      await reader.end();
+    }
+  }, 900_000);
+});

@@ -1,0 +1,134 @@
+// Helpers of the MySQL migration integration tests that drive `shardgate start` from dist/ with the
+// CLI and write through its port 6033: the CLI, the admin API's status, writers with a ledger of
+// acknowledged ids, and counts of ids on a server.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { expect } from 'vitest';
+import { repoRoot } from '../../src/local/local-config.js';
+import type { MariadbCluster } from '../../src/local/mariadb-cluster.js';
+import type { MigrationState } from '../../src/migration/state-store.js';
+import type { StartedProcess } from './start-process.js';
+import { waitFor } from './wait-for.js';
+
+const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export type Status = { phase: string; status: string; copy: { rows: number } } & { state: MigrationState };
+
+export class MysqlMigrationDriver {
+  /** The running proxy process (replaced by the test after a kill). */
+  proc: StartedProcess | null = null;
+  constructor(
+    private readonly token: string,
+    private readonly cluster: MariadbCluster,
+  ) {}
+
+  migrate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [cli, 'migrate', ...args, '--admin-url', `http://127.0.0.1:${this.proc!.adminPort}`],
+        { env: { ...process.env, SHARDGATE_ADMIN_TOKEN: this.token } },
+        (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  async status(id: string): Promise<Status> {
+    const r = await fetch(`http://127.0.0.1:${this.proc!.adminPort}/api/migrations/${id}`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    return (await r.json()) as Status;
+  }
+
+  /** The migration's state once it reached `phase` (failing on an error on the way). */
+  async until(id: string, phase: string): Promise<MigrationState> {
+    let end: Status | null = null;
+    await waitFor(
+      `${id} to reach ${phase}`,
+      async () => {
+        end = await this.status(id);
+        return end.phase === phase || end.state.error !== null;
+      },
+      300_000,
+      200,
+    );
+    const state = (end as unknown as Status).state;
+    expect(state.error).toBeNull();
+    expect(state.phase).toBe(phase);
+    return state;
+  }
+
+  connect(): Promise<mysql.Connection> {
+    return mysql.createConnection({
+      host: '127.0.0.1',
+      port: this.proc!.mysqlPort!,
+      user: 'app',
+      password: 'app',
+      database: 'shardgate',
+    });
+  }
+
+  /**
+   * Runs `insert(id)` through whichever proxy process is up; an id counts once it returned OK.
+   * Server errors other than the cutover's 1213 (its transaction rolled back) are kept: none may
+   * occur; connection errors while the proxy is down are not acknowledged writes, nothing more.
+   */
+  startWriter(base: number, insert: (c: mysql.Connection, id: number) => Promise<unknown>) {
+    const acked: number[] = [];
+    const errors: string[] = [];
+    let stop = false;
+    let conn: mysql.Connection | null = null;
+    const done = (async () => {
+      for (let n = 0; !stop; n++) {
+        try {
+          if (!conn) {
+            if (!this.proc?.mysqlPort || this.proc.exited() !== null) throw new Error('no proxy');
+            conn = await this.connect();
+            conn.on('error', () => undefined);
+          }
+          await insert(conn, base + n);
+          acked.push(base + n);
+        } catch (err) {
+          const e = err as { sqlState?: string; errno?: number; message: string };
+          if (e.sqlState && e.errno !== 1213 && this.proc?.exited() === null)
+            errors.push(`${e.errno}: ${e.message}`);
+          conn?.destroy();
+          conn = null;
+          await sleep(20);
+        }
+      }
+      await conn?.end().catch(() => undefined);
+    })();
+    return {
+      acked,
+      errors,
+      stop: async () => {
+        stop = true;
+        await done;
+      },
+    };
+  }
+
+  /** id -> count of rows with that id at or above `from` in `table` on a server. */
+  async countsOn(server: string, table: string, from: number): Promise<Map<number, number>> {
+    const rows = await this.cluster.query<{ id: number | string }>(
+      server,
+      `SELECT id FROM ${table} WHERE id >= ${from}`,
+    );
+    return countIds(rows);
+  }
+}
+
+export function countIds(rows: ReadonlyArray<{ id: number | string }>): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const r of rows) counts.set(Number(r.id), (counts.get(Number(r.id)) ?? 0) + 1);
+  return counts;
+}
+
+/** Acknowledged ids not held exactly once. */
+export function notOnce(acked: readonly number[], held: Map<number, number>): string[] {
+  return acked.filter((id) => held.get(id) !== 1).map((id) => `${id} x${held.get(id) ?? 0}`);
+}
