@@ -97,6 +97,8 @@ export interface ProxyHandle {
   observability: Observability | null;
   cancel: LocalCancelRegistry;
   cutover: CutoverGate;
+  /** This process's part in other instances' fenced cutovers (its hold reports). */
+  cutoverMember: GateCutoverMember;
   control: ControlPlane;
   /** Live splits; only in the process that serves the admin API (worker 0). */
   migrations: MigrationManager | null;
@@ -503,6 +505,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     observability,
     cancel,
     cutover,
+    cutoverMember,
     control,
     migrations,
     compensationRecovery,
