@@ -40,6 +40,7 @@ import { HistorySampler, startHistory } from './observability/history-sampler.js
 import { HistoryStore } from './observability/history-store.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
+import { ConnectionIds } from './protocol/mysql/connection-ids.js';
 import { Sha2AuthState } from './protocol/mysql/password-check.js';
 import { ServerInfo } from './protocol/mysql/server-info.js';
 import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
@@ -86,6 +87,8 @@ export interface ProxyOptions {
   instanceId?: string | undefined;
   /** The other workers of this instance (`workers > 1`), for the cluster view over IPC. */
   workerPeers?: WorkerPeers;
+  /** How many worker processes this instance runs (default 1). */
+  workerCount?: number;
 }
 
 export interface ProxyHandle {
@@ -97,6 +100,8 @@ export interface ProxyHandle {
   observability: Observability | null;
   cancel: LocalCancelRegistry;
   cutover: CutoverGate;
+  /** This process's part in other instances' fenced cutovers (its hold reports). */
+  cutoverMember: GateCutoverMember;
   control: ControlPlane;
   /** Live splits; only in the process that serves the admin API (worker 0). */
   migrations: MigrationManager | null;
@@ -430,6 +435,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         server: new ServerInfo(),
         sha2: new Sha2AuthState(),
         sessions: new Map(),
+        connectionIds: new ConnectionIds(workerIndex, options.workerCount ?? 1),
       },
       preAuth,
     );
@@ -503,6 +509,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     observability,
     cancel,
     cutover,
+    cutoverMember,
     control,
     migrations,
     compensationRecovery,

@@ -94,6 +94,7 @@ export async function runProxy(
   const proxy = await startProxy(config, {
     log,
     workerIndex,
+    workerCount: Number(process.env.SHARDGATE_WORKER_COUNT ?? 1),
     // Rule changes sent with persist: true are written back to this file.
     configPath: configPath ?? null,
     ...(control ? { control } : {}),

@@ -30,18 +30,31 @@ export interface SwitchEntry {
   positions: Record<string, string>;
 }
 
+/**
+ * What ended a member's hold: the controller's decision heard first (`switch`, `abort`), the
+ * member's own deadline (it decided by compare-and-swap, or learned the decision that way), or
+ * the hold's record gone with the controller's lease (`controller gone`).
+ */
+export type HoldRelease = 'switch' | 'abort' | 'own deadline' | 'controller gone';
+
+export interface HoldDecision {
+  /** The switch to apply before releasing, or null (abort: nothing changes). */
+  entry: SwitchEntry | null;
+  by: HoldRelease;
+}
+
 /** What a member does when another instance's cutover holds writes (src/control/cutover-member.ts). */
 export interface CutoverMember {
   /**
    * Holds writes on `shards` (new ones wait, in-flight ones drain under `graceMs` and are then
    * aborted with 40001), calls `drained` once none is in flight, and releases when `decided`
-   * resolves: with the entry to apply first (switch), or null (abort: nothing changes).
+   * resolves (the hold's own deadline `deadlineMs` is kept by whoever resolves it).
    */
   hold(
     shards: string[],
-    o: { migrationId: string; graceMs: number },
+    o: { migrationId: string; graceMs: number; deadlineMs: number },
     drained: () => Promise<void>,
-    decided: Promise<SwitchEntry | null>,
+    decided: Promise<HoldDecision>,
   ): Promise<void>;
   /** Applies a switch this process has not applied yet (idempotent: an applied one is skipped). */
   apply(entry: SwitchEntry): void;

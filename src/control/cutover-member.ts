@@ -10,7 +10,24 @@ import type { CutoverGate } from '../migration/cutover-gate.js';
 import { configBeforeSplit } from '../migration/manager.js';
 import { planSources } from '../migration/plan.js';
 import { configAfterSwitch } from '../migration/plan-merge.js';
-import type { CutoverMember, SwitchEntry } from './control-plane.js';
+import type { CutoverMember, HoldDecision, HoldRelease, SwitchEntry } from './control-plane.js';
+
+/** A member's own account of one hold it kept for another instance's cutover. */
+export interface MemberHoldReport {
+  migrationId: string;
+  outcome: 'switched' | 'aborted';
+  /** What ended the hold (the member's own deadline, or the decision heard first). */
+  releasedBy: HoldRelease;
+  /** The bound the hold was published with (migration.fencedCutoverDeadlineMs of the controller). */
+  deadlineMs: number;
+  /** From this member's hold to its release. */
+  heldMs: number;
+  heldStatements: number;
+  abortedTransactions: number;
+}
+
+/** How many hold reports a member keeps (newest last). */
+const REPORTS_KEPT = 32;
 
 export interface MemberLog {
   info(obj: object, msg: string): void;
@@ -20,6 +37,8 @@ export interface MemberLog {
 export class GateCutoverMember implements CutoverMember {
   /** Migration id -> whether this process's topology has it switched. */
   private readonly switched = new Map<string, boolean>();
+  /** The last holds kept for other instances, newest last. */
+  readonly reports: MemberHoldReport[] = [];
 
   constructor(
     private readonly topology: RuntimeTopology,
@@ -35,10 +54,11 @@ export class GateCutoverMember implements CutoverMember {
 
   async hold(
     shards: string[],
-    o: { migrationId: string; graceMs: number },
+    o: { migrationId: string; graceMs: number; deadlineMs: number },
     drained: () => Promise<void>,
-    decided: Promise<SwitchEntry | null>,
+    decided: Promise<HoldDecision>,
   ): Promise<void> {
+    let releasedBy: HoldRelease = 'abort';
     const report = await this.gate.block(
       shards,
       {
@@ -47,15 +67,17 @@ export class GateCutoverMember implements CutoverMember {
         deadlineMs: Number.POSITIVE_INFINITY,
         // An abort releases this member at once, even while it still drains (F5): no switch
         // can follow without its ack.
-        abandoned: decided.then((entry) =>
-          entry ? new Promise<string>(() => undefined) : 'the controller aborted the cutover',
-        ),
+        abandoned: decided.then((d) => {
+          releasedBy = d.by;
+          return d.entry ? new Promise<string>(() => undefined) : `the hold was aborted (${d.by})`;
+        }),
       },
       {
         catchUp: async () => {
           await drained();
-          const entry = await decided;
-          if (!entry) throw new Error('the controller aborted the cutover');
+          const { entry, by } = await decided;
+          releasedBy = by;
+          if (!entry) throw new Error(`the hold was aborted (${by})`);
           this.pending = entry;
         },
         switchTopology: () => {
@@ -66,15 +88,18 @@ export class GateCutoverMember implements CutoverMember {
         },
       },
     );
-    this.log.info(
-      {
-        migration: o.migrationId,
-        outcome: report.outcome,
-        blockMs: Math.round(report.blockMs),
-        heldStatements: report.heldStatements,
-      },
-      'cutover hold for another instance released',
-    );
+    const kept: MemberHoldReport = {
+      migrationId: o.migrationId,
+      outcome: report.outcome,
+      releasedBy,
+      deadlineMs: o.deadlineMs,
+      heldMs: Math.round(report.blockMs),
+      heldStatements: report.heldStatements,
+      abortedTransactions: report.abortedTransactions,
+    };
+    this.reports.push(kept);
+    if (this.reports.length > REPORTS_KEPT) this.reports.shift();
+    this.log.info(kept, 'cutover hold for another instance released');
   }
 
   private pending: SwitchEntry | null = null;

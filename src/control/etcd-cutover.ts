@@ -7,7 +7,14 @@
 // commit at all.
 import type { Lease, Namespace, Watcher } from 'etcd3';
 import { AckWatch, MEMBERS_PREFIX } from './ack-watch.js';
-import type { CutoverFence, CutoverMember, FenceRound, SwitchEntry } from './control-plane.js';
+import type {
+  CutoverFence,
+  CutoverMember,
+  FenceRound,
+  HoldDecision,
+  HoldRelease,
+  SwitchEntry,
+} from './control-plane.js';
 import {
   ackKey,
   CUTOVER_PREFIX,
@@ -19,10 +26,9 @@ import {
   TOPOLOGY_PREFIX,
   topologyKey,
 } from './cutover-keys.js';
+import { decideWithinMs } from './hold-bound.js';
 import { openWatch } from './watch-from.js';
 
-/** How long past a hold's deadline a member waits for the controller before aborting it itself. */
-const MEMBER_ABORT_SLACK_MS = 1_000;
 /** How often an ack held back by a lease in doubt is tried again. */
 const ACK_RETRY_MS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +50,9 @@ interface Joined {
   decided: boolean;
   /** This member's writes on the hold's shards have drained (it acknowledged, or tried to). */
   drained: boolean;
-  decide(entry: SwitchEntry | null): void;
+  /** This member's own deadline fired first: whatever decides the hold now, that ended it. */
+  ownDeadline: boolean;
+  decide(entry: SwitchEntry | null, by: HoldRelease): void;
 }
 
 export class EtcdCutover implements CutoverFence {
@@ -113,7 +121,7 @@ export class EtcdCutover implements CutoverFence {
           // The controller's lease ended with the hold open: the topology says whether it had committed.
           const joined = this.joined;
           if (kv.key.toString() === HOLD_KEY && joined && !joined.decided)
-            void this.resolveFromTopology(joined);
+            void this.resolveFromTopology(joined, 'controller gone');
         });
         watcher.on('error', (err) => this.host.log.warn({ err: err.message }, 'cutover watch error'));
       },
@@ -209,7 +217,7 @@ export class EtcdCutover implements CutoverFence {
     if (rec.state === 'switch' && rec.entry) this.applyEntry(rec.entry);
     const joined = this.joined;
     if (joined && joined.rev === rec.holdRevision)
-      joined.decide(rec.state === 'switch' ? (rec.entry ?? null) : null);
+      joined.decide(rec.state === 'switch' ? (rec.entry ?? null) : null, rec.state);
   }
 
   private join(rec: HoldRecord, rev: string): void {
@@ -221,25 +229,28 @@ export class EtcdCutover implements CutoverFence {
       return;
     }
     // A newer hold means the previous one was decided, whether or not this member saw it.
-    if (previous && !previous.decided) void this.resolveFromTopology(previous);
-    let resolve!: (e: SwitchEntry | null) => void;
-    const decided = new Promise<SwitchEntry | null>((r) => {
+    if (previous && !previous.decided) void this.resolveFromTopology(previous, 'controller gone');
+    let resolve!: (d: HoldDecision) => void;
+    const decided = new Promise<HoldDecision>((r) => {
       resolve = r;
     });
+    // This member's own deadline, from when it started holding: it does not wait to hear the
+    // controller's abort (one watch event late) or its lease end (seconds) to release.
     const timer = setTimeout(
-      () => void this.abortPastDeadline(rec, joined),
-      rec.deadlineMs + MEMBER_ABORT_SLACK_MS,
+      () => void this.decideAtOwnDeadline(rec, joined),
+      decideWithinMs(rec.deadlineMs),
     );
     const joined: Joined = {
       rev,
       version: rec.version,
       decided: false,
       drained: false,
-      decide: (entry) => {
+      ownDeadline: false,
+      decide: (entry, by) => {
         if (joined.decided) return;
         joined.decided = true;
         clearTimeout(timer);
-        resolve(entry);
+        resolve({ entry, by: joined.ownDeadline ? 'own deadline' : by });
       },
     };
     this.joined = joined;
@@ -247,7 +258,7 @@ export class EtcdCutover implements CutoverFence {
       this.member
         .hold(
           rec.shards,
-          { migrationId: rec.migrationId, graceMs: rec.graceMs },
+          { migrationId: rec.migrationId, graceMs: rec.graceMs, deadlineMs: rec.deadlineMs },
           () => {
             joined.drained = true;
             return this.ack(rev);
@@ -285,36 +296,44 @@ export class EtcdCutover implements CutoverFence {
     }
   }
 
-  /** The controller went silent past the deadline: abort the hold by the same compare-and-swap. */
-  private async abortPastDeadline(rec: HoldRecord, joined: Joined): Promise<void> {
+  /**
+   * This member's deadline passed with the hold undecided: it decides the hold itself, an abort by
+   * the same compare-and-swap as the controller's commit, so once it wins no switch can follow
+   * (the commit needs the hold's revision unchanged). Lost, the hold was decided already: the
+   * same transaction reads switch v+1, present exactly when it committed. Either way one round
+   * trip, and the member releases on its answer (never before: it never guesses).
+   */
+  private async decideAtOwnDeadline(rec: HoldRecord, joined: Joined): Promise<void> {
     const { ns } = this.host;
+    joined.ownDeadline = true;
+    const abort: HoldRecord = {
+      ...rec,
+      state: 'abort',
+      holdRevision: joined.rev,
+      reason: `member ${this.host.selfId()} reached its own deadline (${rec.deadlineMs} ms from its hold) undecided`,
+    };
     while (!joined.decided) {
       try {
-        const abort: HoldRecord = {
-          ...rec,
-          state: 'abort',
-          holdRevision: joined.rev,
-          reason: `member ${this.host.selfId()} saw no decision ${MEMBER_ABORT_SLACK_MS} ms past the deadline`,
-        };
         const r = await ns
           .if(HOLD_KEY, 'Mod', '==', joined.rev)
           .then(ns.put(HOLD_KEY).value(JSON.stringify(abort)))
+          .else(ns.get(topologyKey(joined.version + 1)))
           .commit();
-        if (r.succeeded) joined.decide(null);
-        else await this.resolveFromTopology(joined);
-        return;
+        if (r.succeeded) return joined.decide(null, 'own deadline');
+        const kv = r.responses[0]?.response_range?.kvs[0];
+        return joined.decide(kv ? parseJson<SwitchEntry>(kv.value.toString()) : null, 'own deadline');
       } catch {
-        await sleep(200); // etcd unreachable: the hold stays until the decision can be read
+        await sleep(ACK_RETRY_MS); // etcd unreachable: the hold stays until the decision can be read
       }
     }
   }
 
   /** A decided hold whose decision this member missed: switch v+1 exists exactly when it committed. */
-  private async resolveFromTopology(joined: Joined): Promise<void> {
+  private async resolveFromTopology(joined: Joined, by: HoldRelease): Promise<void> {
     while (!joined.decided) {
       try {
         const text = await this.host.ns.get(topologyKey(joined.version + 1)).string();
-        joined.decide(text ? parseJson<SwitchEntry>(text) : null);
+        joined.decide(text ? parseJson<SwitchEntry>(text) : null, by);
         return;
       } catch {
         await sleep(200);

@@ -8,6 +8,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { CutoverFence, FenceRound, SwitchEntry } from '../control/control-plane.js';
+import { decideWithinMs, fencedGraceMs } from '../control/hold-bound.js';
 import { parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
 import { ChangeApplier } from './applier.js';
@@ -674,15 +675,21 @@ export class MigrationManager {
         options,
         steps(async () => undefined),
       );
-    // Fenced, every instance holds the range for the block: its bound is the fenced deadline.
-    options = { ...options, deadlineMs: this.config.migration.fencedCutoverDeadlineMs };
+    // Fenced, every instance holds the range for the block: its bound is the fenced deadline, each
+    // instance's hold decided within it from its own start, the grace consistent with it (hold-bound.ts).
+    const bound = this.config.migration.fencedCutoverDeadlineMs;
+    options = {
+      ...options,
+      deadlineMs: decideWithinMs(bound),
+      graceMs: fencedGraceMs(options.graceMs, bound),
+    };
     let round: FenceRound;
     try {
       round = await fence.begin({
         migrationId: options.migrationId,
         shards,
         graceMs: options.graceMs,
-        deadlineMs: options.deadlineMs,
+        deadlineMs: bound,
       });
     } catch (err) {
       return notBlocked(

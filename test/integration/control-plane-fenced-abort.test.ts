@@ -1,11 +1,15 @@
-// The fenced cutover's bound and its abort path (docs/control-plane.md, F5 and F6), against real
+// The fenced cutover's bound and its abort paths (docs/control-plane.md, F5 and F6), against real
 // servers: a 3-member etcd cluster, PostgreSQL shards and spares from src/local, and three
-// shardgate instances A (the controller), B and C in this process. B keeps a write transaction on
-// s0 open, so it cannot acknowledge the hold within the fenced deadline: the attempt aborts, no
-// instance keeps holding s0 (B releases while its transaction is still open), every write goes on
-// on the old topology and nothing is lost. Once B's transaction has committed, the migration is
-// resumed and switches; C's transaction left open on s0 across that switch gets 40001 and retries,
-// and every instance keeps s0a's replica (held back) out of rotation until it has replayed the switch.
+// shardgate instances A (the controller), B and C in this process. Each member's hold is checked
+// by its own report: what ended it (its own deadline, or the decision heard first).
+// 1. A controller silent after publishing its hold (as one that died): B and C release at their
+//    own deadline, not at the end of its lease, and the controller's commit then fails.
+// 2. A member D that never acknowledges (registered, alive, silent): the attempt aborts, no
+//    instance keeps holding s0, every write goes on on the old topology and nothing is lost. With
+//    D gone, the migration is resumed and switches; C's transaction left open on s0 across that
+//    switch gets 40001 and retries, and every instance keeps s0a's replica (held back) out of
+//    rotation until it has replayed the switch.
+import { Etcd3, type Lease } from 'etcd3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
@@ -57,9 +61,9 @@ beforeAll(async () => {
       spareReplicas: 1,
       overrides: {
         admin: { token: 'test-token' },
-        // The fenced deadline is the default (250 ms); the grace is long so that B's open
-        // transaction outlives the deadline instead of being cut at the grace.
-        migration: { rowsPerSecond: 5_000, batchRows: 500, inflightGraceMs: 60_000 },
+        // The fenced deadline and the in-flight grace are the defaults (250 ms, 500 ms: a fenced
+        // block cuts the grace to fit the bound).
+        migration: { rowsPerSecond: 5_000, batchRows: 500 },
       },
     }),
     EtcdCluster.start({ members: 3 }),
@@ -83,7 +87,39 @@ afterAll(async () => {
   await fx?.stop();
 });
 
+/** The reports B and C kept of their holds for `migrationId`. */
+const holdsFor = (migrationId: string) =>
+  [b, c].map((p) => p.cutoverMember.reports.filter((r) => r.migrationId === migrationId));
+
 describe('fenced cutover past its bound, three instances', () => {
+  it('a controller silent after its hold: every member releases at its own deadline, and no switch can follow', async () => {
+    const round = await a.control.fence!.begin({
+      migrationId: 'silent',
+      shards: ['s1'],
+      graceMs: 80,
+      deadlineMs: 250,
+    });
+    expect(round.members).toEqual(['B', 'C']);
+    await waitFor('B and C released s1', () => holdsFor('silent').every((r) => r.length === 1), 10_000, 5);
+    // Nobody else decides: a member's own timer ended the hold (it stored the abort), and every
+    // other member released then too, at its own deadline or on hearing that abort if it started
+    // holding later, long before the controller's lease (3 s) could end.
+    const reports = holdsFor('silent').map(([r]) => r!);
+    for (const report of reports) {
+      expect(report).toMatchObject({ outcome: 'aborted', deadlineMs: 250 });
+      expect(['own deadline', 'abort']).toContain(report.releasedBy);
+    }
+    expect(reports.some((r) => r.releasedBy === 'own deadline')).toBe(true);
+    // The controller wakes up: its commit is refused, the hold was decided without it.
+    const draft = { migrationId: 'silent', kind: 'switch' as const, plan: {} as never, positions: {} };
+    await expect(round.commit(draft)).rejects.toThrow(/decided without this instance/);
+    await round.abort('test over');
+    for (const p of [a, b, c]) {
+      expect(p.cutover.isHeld('s1')).toBe(false);
+      expect(p.topology.shardNames()).toEqual(['s0', 's1']);
+    }
+  }, 60_000);
+
   it('aborts cleanly: no instance stays held, writes go on on the old shards, nothing lost; resumed, it switches', async () => {
     expect(fx.config.migration.fencedCutoverDeadlineMs).toBe(250);
     expect((await a.control.members()).map((m) => m.id)).toEqual(['A', 'B', 'C']);
@@ -99,7 +135,14 @@ describe('fenced cutover past its bound, three instances', () => {
         idBase: (i + 1) * 1_000_000_000,
       }),
     );
-    const [userB, userC] = usersIn(parseKeyRange('-80'), 2, 51, 100);
+    const [userC] = usersIn(parseKeyRange('-80'), 1, 51, 100);
+    // D: a member that is alive (its lease kept) and never acknowledges a hold.
+    const raw = new Etcd3({ hosts: etcd.endpoints.map((e) => `http://${e}`) });
+    const dLease: Lease = raw.namespace('abort/').lease(30);
+    dLease.on('lost', () => undefined);
+    await dLease
+      .put('members/D')
+      .value(JSON.stringify({ id: 'D', admin: null, version: 'test', topologyVersion: 0, startedAt: '' }));
     const started = await a.migrations!.start({
       shard: 's0',
       at: 'auto',
@@ -108,32 +151,29 @@ describe('fenced cutover past its bound, three instances', () => {
       catchUpBytes: 256 * 1024,
       cutoverAttempts: 1,
     });
-    // B: a write transaction on s0, left open. B's drain cannot end, so B cannot acknowledge. It
-    // opens once the copy runs (the slot's creation waits for transactions that hold an xid); the
-    // copy and the catch-up samples leave it time to be open before the block.
-    await waitFor(
-      'the copy runs',
-      () => ['copying', 'catching_up'].includes(a.migrations!.get(started.id).phase),
-      120_000,
-      10,
-    );
-    const inB = await client(b);
-    await inB.query('BEGIN');
-    await inB.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [4_000_000_001, userB]);
     const failed = await settled(a, started.id, 180_000);
     expect(failed.phase, failed.status).toBe('catching_up');
     const attempt = failed.cutovers.at(-1)!;
     expect(attempt.outcome).toBe('aborted');
-    // B never acknowledged (whichever timer of the block fired first is the reason given).
-    expect(attempt.fence?.members).toEqual(['B', 'C']);
+    // D never acknowledged (whichever timer of the block fired first is the reason given).
+    expect(attempt.fence?.members).toEqual(['B', 'C', 'D']);
     expect(attempt.fence?.acksMs).toBeNull();
-    // Every instance released s0 while B's transaction is still open (B's hold ended at the abort,
-    // not at its drain), and all of them route by the old topology.
+    // Every instance released s0 and routes by the old topology; B and C each held once, ended by
+    // their own deadline or by the controller's abort, whichever came first.
     await waitFor('no instance holds s0', () => [a, b, c].every((p) => !p.cutover.isHeld('s0')), 10_000);
     for (const p of [a, b, c]) expect(p.topology.shardNames()).toEqual(['s0', 's1']);
-    // B's transaction goes on where it was, and commits.
-    await inB.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [4_000_000_002, userB]);
-    await inB.query('COMMIT');
+    await waitFor(
+      'B and C reported their holds',
+      () => holdsFor(started.id).every((r) => r.length === 1),
+      10_000,
+    );
+    for (const [report] of holdsFor(started.id)) {
+      expect(report).toMatchObject({ outcome: 'aborted', deadlineMs: 250 });
+      expect(['own deadline', 'abort']).toContain(report!.releasedBy);
+    }
+    // D goes (its lease ends, as a killed member's does): it is no longer waited for.
+    await dLease.revoke();
+    raw.close();
     const writesAfterAbort = pools.map((pool) => pool.ledger.writes);
     await waitFor(
       'writes acknowledged through A, B and C after the abort',
@@ -181,7 +221,9 @@ describe('fenced cutover past its bound, three instances', () => {
     await inC.query('BEGIN');
     await inC.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [4_000_000_003, userC]);
     await inC.query('COMMIT');
-    await Promise.all([inB.end(), inC.end()]);
+    await inC.end();
+    // B and C took part in the switch: their last hold ended with it.
+    for (const reports of holdsFor(started.id)) expect(reports.at(-1)!.outcome).toBe('switched');
 
     await sleep(300);
     await Promise.all(pools.map((pool) => pool.stop()));
@@ -196,13 +238,13 @@ describe('fenced cutover past its bound, three instances', () => {
       const report = await checkLedger(pool.ledger, shards, (i + 1) * 1_000_000_000);
       expect(report.problems).toEqual([]);
     }
-    // B's and C's committed rows, each once, read through A.
+    // C's committed row, once, read through A.
     const reader = await client(a);
     const found = await reader.query(
-      'SELECT id::text FROM likes WHERE user_id = ANY($1::int8[]) AND id >= 4000000001 ORDER BY id',
-      [[userB, userC]],
+      'SELECT id::text FROM likes WHERE user_id = $1 AND id >= 4000000001 ORDER BY id',
+      [userC],
     );
     await reader.end();
-    expect(found.rows.map((r: { id: string }) => r.id)).toEqual(['4000000001', '4000000002', '4000000003']);
+    expect(found.rows.map((r: { id: string }) => r.id)).toEqual(['4000000003']);
   }, 400_000);
 });

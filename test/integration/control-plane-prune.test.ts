@@ -5,7 +5,7 @@
 // starting later is refused unless its own state already has the pruned switches in force.
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CutoverMember, SwitchEntry } from '../../src/control/control-plane.js';
+import type { CutoverMember, HoldDecision, SwitchEntry } from '../../src/control/control-plane.js';
 import { PRUNED_KEY, TOPOLOGY_PREFIX } from '../../src/control/cutover-keys.js';
 import { EtcdControl } from '../../src/control/etcd-control.js';
 import { EtcdCluster } from '../../src/local/etcd-cluster.js';
@@ -22,14 +22,9 @@ class RecordingMember implements CutoverMember {
   constructor(switchedAtStart: string[] = []) {
     for (const id of switchedAtStart) this.switched.set(id, true);
   }
-  async hold(
-    _shards: string[],
-    _o: unknown,
-    drained: () => Promise<void>,
-    decided: Promise<SwitchEntry | null>,
-  ) {
+  async hold(_shards: string[], _o: unknown, drained: () => Promise<void>, decided: Promise<HoldDecision>) {
     await drained();
-    const entry = await decided;
+    const { entry } = await decided;
     if (entry) this.apply(entry);
   }
   apply(entry: SwitchEntry) {

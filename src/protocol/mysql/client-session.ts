@@ -19,6 +19,7 @@ import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { makeScramble } from './auth-crypto.js';
 import { AuthExchange, SHA2 } from './client-auth.js';
 import { CommandCycle } from './command-cycle.js';
+import { defaultConnectionIds } from './connection-ids.js';
 import { CAP, DEFAULT_COLLATION, MARIADB_CAP, SERVER_CAPABILITIES, STATUS } from './constants.js';
 import { decodeChangeUser, decodeHandshakeResponse, encodeHandshakeV10, isSslRequest } from './handshake.js';
 import { type LogicalPacket, PacketFramer } from './packet-framer.js';
@@ -29,11 +30,9 @@ import { type MysqlSessionState, newSessionState } from './session-state.js';
 
 type Phase = 'handshake' | 'auth' | 'ready' | 'closed';
 
-/** Shardgate's connection ids start high, away from the servers' own thread ids (KILL takes both). */
-let nextConnectionId = 1_000_000_000;
-
 export class MysqlClientSession implements KillTarget {
-  readonly connectionId = nextConnectionId++;
+  /** Unique in the instance, and names this worker (connection-ids.ts). */
+  readonly connectionId: number;
   phase: Phase = 'handshake';
   private currentState: MysqlSessionState | null = null;
   /** Who this session is on the servers (set at login; identity.ts). Never logged: it holds a secret. */
@@ -59,6 +58,7 @@ export class MysqlClientSession implements KillTarget {
     private readonly services: MysqlServices,
   ) {
     this.socket = socket;
+    this.connectionId = (services.connectionIds ?? defaultConnectionIds).allocate(services.sessions);
     this.log = services.log.child({ session: this.connectionId, protocol: 'mysql' });
     // Before login no packet may exceed the pre-auth cap (raised once authenticated).
     this.framer = new PacketFramer(Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes));

@@ -8,6 +8,7 @@ import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { ShardgateError } from '../../errors.js';
 import { fingerprintMysql } from '../../sql/mysql/fingerprint-mysql.js';
 import type { CommandCycle } from './command-cycle.js';
+import { ConnectionIds } from './connection-ids.js';
 import type { LogicalPacket } from './packet-framer.js';
 import type { KillTarget } from './services.js';
 import { localStatus } from './session-state.js';
@@ -49,7 +50,17 @@ export async function runKill(
 /** Kills the target (throws when there is none or it is not the user's); 'closed' when it was the caller. */
 export function applyKill(cycle: CommandCycle, request: KillRequest): 'closed' | 'done' {
   const target = findTarget(cycle, request.id);
-  if (!target) throw new ShardgateError('MYSQL_NO_SUCH_THREAD', { id: request.id });
+  if (!target) {
+    // An id of another worker of this instance: its session may well be alive there, and this
+    // process cannot reach it; "unknown thread" would be a lie.
+    const ids = cycle.services.connectionIds;
+    const owner = ConnectionIds.workerOf(request.id);
+    if (ids && owner !== null && owner !== ids.worker && owner < ids.workerCount)
+      throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
+        detail: `KILL across worker processes (connection ${request.id} is held by worker ${owner}, this connection by worker ${ids.worker}; send the KILL on a connection of that worker, or run with workers: 1)`,
+      });
+    throw new ShardgateError('MYSQL_NO_SUCH_THREAD', { id: request.id });
+  }
   if (target.user !== cycle.state.user) throw new ShardgateError('MYSQL_KILL_DENIED', { id: request.id });
   if (request.query) {
     target.killQuery();

@@ -12,6 +12,7 @@ import type { MysqlQueryAnalyzer } from '../../sql/mysql/analyzer-mysql.js';
 import type { CompensatingCoordinator } from '../../transactions/compensating.js';
 import type { MysqlDecisionLog } from '../../transactions/mysql-two-phase.js';
 import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
+import type { ConnectionIds } from './connection-ids.js';
 import type { Sha2AuthState } from './password-check.js';
 import type { ServerInfo } from './server-info.js';
 
@@ -40,6 +41,8 @@ export interface MysqlServices {
   sha2: Sha2AuthState;
   /** Live sessions by connection id (KILL). */
   sessions: Map<number, KillTarget>;
+  /** Allocates the connection ids, naming this worker (default: worker 0). */
+  connectionIds?: ConnectionIds;
   onSessionClosed(session: KillTarget): void;
   /** Two-phase commit of transactions that span shards (XA; see distributed-commit.ts). */
   twoPhase?: TwoPhaseCoordinator;
