@@ -52,6 +52,9 @@ async function settled(p: ProxyHandle, id: string, timeoutMs: number): Promise<M
 
 const sqlstate = (err: unknown) => (err as { code?: string }).code;
 
+/** The fenced cutover's deadline in this file (the default, 250 ms, is the bound's own tests'). */
+const FENCED_DEADLINE_MS = 1_500;
+
 beforeAll(async () => {
   [fx, etcd] = await Promise.all([
     startProxyFixture({
@@ -61,9 +64,11 @@ beforeAll(async () => {
       spareReplicas: 1,
       overrides: {
         admin: { token: 'test-token' },
-        // The fenced deadline and the in-flight grace are the defaults (250 ms, 500 ms: a fenced
-        // block cuts the grace to fit the bound).
-        migration: { rowsPerSecond: 5_000, batchRows: 500 },
+        // The test is about what an abort leaves behind, not about the bound: a fenced deadline the
+        // shared CI machine meets under load (at 250 ms the readiness check, a marker round trip
+        // within half the deadline, waited at 2 s round trips at load 32 and never let the block
+        // start). The in-flight grace stays the default (500 ms: a fenced block cuts it to fit).
+        migration: { rowsPerSecond: 5_000, batchRows: 500, fencedCutoverDeadlineMs: FENCED_DEADLINE_MS },
       },
     }),
     EtcdCluster.start({ members: 3 }),
@@ -121,7 +126,7 @@ describe('fenced cutover past its bound, three instances', () => {
   }, 60_000);
 
   it('aborts cleanly: no instance stays held, writes go on on the old shards, nothing lost; resumed, it switches', async () => {
-    expect(fx.config.migration.fencedCutoverDeadlineMs).toBe(250);
+    expect(fx.config.migration.fencedCutoverDeadlineMs).toBe(FENCED_DEADLINE_MS);
     expect((await a.control.members()).map((m) => m.id)).toEqual(['A', 'B', 'C']);
     const users = usersIn(parseKeyRange('-80'), 90, 1, 50);
     const third = Math.ceil(users.length / 3);
@@ -168,7 +173,7 @@ describe('fenced cutover past its bound, three instances', () => {
       10_000,
     );
     for (const [report] of holdsFor(started.id)) {
-      expect(report).toMatchObject({ outcome: 'aborted', deadlineMs: 250 });
+      expect(report).toMatchObject({ outcome: 'aborted', deadlineMs: FENCED_DEADLINE_MS });
       expect(['own deadline', 'abort']).toContain(report!.releasedBy);
     }
     // D goes (its lease ends, as a killed member's does): it is no longer waited for.
