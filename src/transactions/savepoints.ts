@@ -33,16 +33,19 @@ export const MYSQL_SAVEPOINTS: SavepointDialect = {
   savepointSql: (name) => `SAVEPOINT \`${name.replaceAll('`', '``')}\``,
 };
 
-/** A savepoint statement of a transaction: its action and name (null: shardgate could not read it). */
+/**
+ * A statement of a message as the stack sees it: its transaction action (null: not transaction
+ * control) and savepoint name (null: none, or shardgate could not read it).
+ */
 export interface SavepointStatement {
-  action: TransactionAction;
+  action: TransactionAction | null;
   name: string | null;
 }
 
 const SAVEPOINT_ACTIONS: ReadonlySet<TransactionAction> = new Set(['savepoint', 'rollback_to', 'release']);
 
-export function isSavepointAction(action: TransactionAction | undefined): boolean {
-  return action !== undefined && SAVEPOINT_ACTIONS.has(action);
+export function isSavepointAction(action: TransactionAction | null | undefined): boolean {
+  return action !== undefined && action !== null && SAVEPOINT_ACTIONS.has(action);
 }
 
 export class SavepointStack {
