@@ -23,7 +23,12 @@ import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
-import { MYSQL_SAVEPOINTS, SavepointStack, type SavepointStatement } from '../../transactions/savepoints.js';
+import {
+  isSavepointAction,
+  MYSQL_SAVEPOINTS,
+  SavepointStack,
+  type SavepointStatement,
+} from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
 import { savepointAcrossShards } from './cross-shard-savepoints.js';
@@ -633,7 +638,13 @@ export class CommandCycle implements GateParticipant {
     }
     const begin = this.state.deferredBegin;
     if (!begin) return;
-    if (statements.every((s) => s.facts.kind === 'transaction')) return;
+    // A SAVEPOINT needs the transaction begun (outside one MySQL accepts it and keeps nothing).
+    if (
+      statements.every(
+        (s) => s.facts.kind === 'transaction' && !isSavepointAction(s.facts.transaction?.action),
+      )
+    )
+      return;
     this.state.deferredBegin = null;
     this.state.transactionShard = binding.shard;
     this.state.transactionServer = binding.serverName;
