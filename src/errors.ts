@@ -209,7 +209,7 @@ export const ERRORS = {
     mysqlErrno: 1235,
     severity: 'ERROR',
     message:
-      '{what} is not supported in a transaction that spans several shards ({shards}); send COMMIT or ROLLBACK alone, and use savepoints only in single-shard transactions',
+      '{what} is not supported in a transaction that spans several shards ({shards}); send COMMIT, ROLLBACK and savepoint statements alone (MySQL: as queries, not prepared)',
   },
   TWO_PHASE_ABORTED: {
     sqlstate: '40001',

@@ -163,6 +163,11 @@ export interface TransactionFacts {
   action: TransactionAction;
   /** BEGIN READ ONLY / START TRANSACTION READ ONLY. */
   readOnly: boolean;
+  /**
+   * SAVEPOINT / ROLLBACK TO / RELEASE: the savepoint's name as the server compares it (PostgreSQL:
+   * case-folded unless quoted); null when shardgate could not read it.
+   */
+  savepoint?: string | null;
 }
 
 export interface SessionFacts {

@@ -37,6 +37,8 @@ export function transactionFacts(body: Node): StatementFacts {
     if (d?.defname === 'transaction_read_only') readOnly = constText(d.arg) === '1';
   }
   facts.transaction = { action, readOnly };
+  if (action === 'savepoint' || action === 'rollback_to' || action === 'release')
+    facts.transaction.savepoint = typeof body.savepoint_name === 'string' ? body.savepoint_name : null;
   return facts;
 }
 

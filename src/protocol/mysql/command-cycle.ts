@@ -6,6 +6,7 @@
 // the pool after every command. A lost server connection (server-loss.ts, shared with the
 // PostgreSQL side) ends the command or the transaction, not the session, in transaction pooling;
 // a read nobody saw a byte of runs again elsewhere.
+
 import type { BackendIdentity } from '../../backend/identity.js';
 import { databaseNames } from '../../backend/identity.js';
 import { UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
@@ -22,8 +23,15 @@ import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
+import {
+  isSavepointAction,
+  MYSQL_SAVEPOINTS,
+  SavepointStack,
+  type SavepointStatement,
+} from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { CAP, COM, STATUS } from './constants.js';
+import { savepointAcrossShards } from './cross-shard-savepoints.js';
 import {
   abandonAcrossShards,
   type CrossShardTransaction,
@@ -105,6 +113,8 @@ export class CommandCycle implements GateParticipant {
   readonly wroteOn = new Set<string>();
   /** What undoes each write of the open transaction (crossShard: compensate). */
   readonly compensations = new TransactionCompensations();
+  /** The open transaction's savepoints: a shard it joins gets them (src/transactions/savepoints.ts). */
+  readonly savepoints = new SavepointStack(MYSQL_SAVEPOINTS);
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
   committingAcrossShards = false;
   /** A data type with crossShard: refuse the open transaction touched (it stays on one shard). */
@@ -319,6 +329,7 @@ export class CommandCycle implements GateParticipant {
     plan: () => PlannedStatement[],
   ): Promise<void> {
     if (this.cross) {
+      if (await savepointAcrossShards(this, packet, statements)) return;
       refuseAcrossShards(this, statements, true);
       if ((await endAcrossShards(this, packet, statements)) === 'done') return;
     }
@@ -498,6 +509,7 @@ export class CommandCycle implements GateParticipant {
       state.transactionReadOnly = false;
       state.lostTransaction = error;
       this.wroteOn.clear();
+      this.savepoints.clear();
       if (binding) {
         this.pipelined(binding, 'ROLLBACK');
         this.releaseIfFree(binding);
@@ -582,6 +594,8 @@ export class CommandCycle implements GateParticipant {
     } finally {
       // Before afterCommand, which clears them when the transaction ended (compensation-notes.ts).
       if (writer !== null) this.compensations.applied(writer, statements, outcome !== null && !outcome.error);
+      if (statements.some((s) => s.facts.kind === 'transaction'))
+        this.savepoints.track(savepointStatements(statements), outcome !== null && !outcome.error);
       if (outcome) this.afterCommand(binding, statements, outcome);
       else this.releaseIfFree(binding);
       // A participant's transaction ended under it (a deadlock): it ends on every shard.
@@ -624,7 +638,13 @@ export class CommandCycle implements GateParticipant {
     }
     const begin = this.state.deferredBegin;
     if (!begin) return;
-    if (statements.every((s) => s.facts.kind === 'transaction')) return;
+    // A SAVEPOINT needs the transaction begun (outside one MySQL accepts it and keeps nothing).
+    if (
+      statements.every(
+        (s) => s.facts.kind === 'transaction' && !isSavepointAction(s.facts.transaction?.action),
+      )
+    )
+      return;
     this.state.deferredBegin = null;
     this.state.transactionShard = binding.shard;
     this.state.transactionServer = binding.serverName;
@@ -803,6 +823,7 @@ export class CommandCycle implements GateParticipant {
     if (!state.inTransaction && !state.deferredBegin) {
       this.wroteOn.clear();
       this.compensations.clear();
+      this.savepoints.clear();
       this.crossShardRefusedBy = null;
     }
     if (state.inTransaction) {
@@ -941,6 +962,7 @@ export class CommandCycle implements GateParticipant {
     this.cross = null;
     this.wroteOn.clear();
     this.compensations.clear();
+    this.savepoints.clear();
     this.crossShardRefusedBy = null;
     for (const b of this.bindings.values()) b.release(true);
     this.bindings.clear();
@@ -1001,4 +1023,12 @@ export class CommandCycle implements GateParticipant {
 /** KILL QUERY <thread> on a fresh connection to the same server. */
 async function killQueryOn(binding: MysqlBinding): Promise<void> {
   await killCommand(binding.server, `KILL QUERY ${binding.conn.threadId}`);
+}
+
+/** A query's statements as the savepoint stack sees them (DDL commits implicitly in MySQL). */
+function savepointStatements(statements: readonly PlannedStatement[]): SavepointStatement[] {
+  return statements.map((s) => ({
+    action: s.facts.transaction?.action ?? (s.facts.kind === 'ddl' ? 'commit' : null),
+    name: s.facts.transaction?.savepoint ?? null,
+  }));
 }

@@ -6,8 +6,8 @@
 // committed alone (XA COMMIT ... ONE PHASE for an XA one); with two or more the coordinator
 // prepares the XA participants (XA END; XA PREPARE) and commits the home with the decision, or
 // writes the decision on its own when the home only read. ROLLBACK rolls back everywhere.
-// Statements that would end the transaction on one shard only (DDL, BEGIN, SET autocommit,
-// savepoints, XA) are refused while it spans shards.
+// Statements that would end the transaction on one shard only (DDL, BEGIN, SET autocommit, XA)
+// are refused while it spans shards; savepoints go to every participant (cross-shard-savepoints.ts).
 import { ShardgateError } from '../../errors.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { type CompensateOutcome, compensateOutcomeError } from '../../transactions/compensating.js';
@@ -19,6 +19,7 @@ import {
   mysqlText,
   withMysqlPool,
 } from '../../transactions/mysql-two-phase.js';
+import { isSavepointAction } from '../../transactions/savepoints.js';
 import {
   type CommitOutcome,
   type DecisionCarrier,
@@ -92,10 +93,20 @@ export async function joinAcrossShards(cycle: CommandCycle, binding: MysqlBindin
     throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
       detail: `a transaction spanning shards that began on shard ${joined.homeShard} (its name is too long for an XA transaction id; use shard names of at most 40 characters)`,
     });
+  if (!cycle.savepoints.known)
+    throw new ShardgateError('CROSS_SHARD_STATEMENT_IN_TRANSACTION', {
+      what: 'joining another shard after a query with several statements and a savepoint failed part way',
+      shards: joined.homeShard,
+    });
   const timeout = cross ? null : lockWaitTimeout(cycle);
   const set = timeout ? `SET SESSION innodb_lock_wait_timeout = ${timeout}; ` : '';
+  // The active savepoints, right after XA START: its state there is its state at each of them.
+  const replay = cycle.savepoints
+    .replay()
+    .map((sp) => `; ${sp}`)
+    .join('');
   const [r, atHome] = await Promise.all([
-    binding.conn.query(`${set}XA START ${mysqlText(joined.gid)}`),
+    binding.conn.query(`${set}XA START ${mysqlText(joined.gid)}${replay}`),
     set && home ? home.conn.query(set) : null,
   ]);
   const failed = r.error ?? atHome?.error;
@@ -140,7 +151,9 @@ export function refuseAcrossShards(
       action && (!ends || !endsHere)
         ? ends
           ? 'COMMIT or ROLLBACK as a prepared statement (send it as a query)'
-          : s.sql.slice(0, 40)
+          : isSavepointAction(action)
+            ? 'SAVEPOINT, ROLLBACK TO or RELEASE as a prepared statement (send it as a query)'
+            : s.sql.slice(0, 40)
         : s.facts.kind === 'ddl'
           ? 'DDL (it commits implicitly)'
           : /^\s*xa\b/i.test(s.sql)
@@ -396,6 +409,7 @@ function leaveTransaction(cycle: CommandCycle): void {
   cycle.cross = null;
   cycle.wroteOn.clear();
   cycle.compensations.clear();
+  cycle.savepoints.clear();
   cycle.crossShardRefusedBy = null;
 }
 

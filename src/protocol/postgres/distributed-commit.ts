@@ -2,7 +2,7 @@
 // runs two-phase commit (src/transactions/two-phase.ts) over the session's server connections;
 // shards only read are committed plainly first; with one shard written, its COMMIT then takes
 // the ordinary path (no added round trip). ROLLBACK rolls back every participant. What cannot
-// span shards (savepoints, COMMIT sent with other statements) is refused with a coded error.
+// span shards (PREPARE TRANSACTION, COMMIT sent with other statements) is refused with a coded error.
 import { ShardgateError } from '../../errors.js';
 import { commitDecisionSql, sqlText, withPool } from '../../transactions/pg-two-phase.js';
 import {
@@ -17,14 +17,8 @@ import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
 import { carriesDecision, commitCarrying, finishTransaction, releaseBinding } from './transaction-end.js';
 
-const SINGLE_SHARD_ONLY = new Set([
-  'savepoint',
-  'release',
-  'rollback_to',
-  'prepare',
-  'commit_prepared',
-  'rollback_prepared',
-]);
+// Savepoints go to every participant (cross-shard-savepoints.ts runs them before this).
+const SINGLE_SHARD_ONLY = new Set(['prepare', 'commit_prepared', 'rollback_prepared']);
 
 /** Server connections holding the client's open transaction (the server is in a transaction). */
 export function participants(cycle: QueryCycle): ServerBinding[] {

@@ -130,6 +130,8 @@ async function joinTransaction(
     }
     const lockTimeout = cycle.crossShardLockTimeout(b);
     if (lockTimeout) parts.push(lockTimeout);
+    // The session's savepoints, so that a ROLLBACK TO undoes the move on every shard.
+    if (!implicit && began.at(-1) === b) parts.push(...cycle.savepointReplay());
     if (parts.length === 0) continue;
     const r = await b.runInternal(parts.join('; '));
     if (r.error) throw new StepFailed(encodeErrorResponse({ severity: 'ERROR', ...r.error }));

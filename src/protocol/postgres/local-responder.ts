@@ -5,6 +5,7 @@ import { ShardgateError } from '../../errors.js';
 import { renderPlan } from '../../router/plan.js';
 import { applyContextSetting, contextSettingValue } from '../session-context.js';
 import {
+  type ErrorFields,
   encodeBindComplete,
   encodeCloseComplete,
   encodeCommandComplete,
@@ -52,7 +53,8 @@ export class LocalResponder {
         this.reply([{ columns: null, rows: [], tag: 'ROLLBACK' }], 'I', cycle);
         return true;
       }
-      if (action !== 'rollback_to') {
+      // ROLLBACK TO may clear the failure, unless the transaction lost a participant (savepoints.ts).
+      if (action !== 'rollback_to' || !cycle.savepoints.known) {
         this.fail(new ShardgateError('TRANSACTION_ABORTED'), 'E');
         return true;
       }
@@ -119,6 +121,11 @@ export class LocalResponder {
     this.reply([{ columns: null, rows: [], tag }], 'I', cycle);
   }
 
+  /** Answers the unit with one CommandComplete; the transaction goes on (`status`). */
+  completeIn(tag: string, status: 'T' | 'E', cycle: QueryCycle): void {
+    this.reply([{ columns: null, rows: [], tag }], status, cycle);
+  }
+
   private reply(results: LocalResult[], status: 'I' | 'T' | 'E', cycle: QueryCycle): void {
     const out: Buffer[] = [];
     if (this.unit.simple) {
@@ -159,8 +166,8 @@ export class LocalResponder {
     this.session.write(Buffer.concat(out));
   }
 
-  /** Reports an error for the whole unit in the form its protocol expects. */
-  fail(err: ShardgateError, txStatus: 'I' | 'T' | 'E'): void {
+  /** Reports an error (shardgate's, or a server's own) for the whole unit in the form its protocol expects. */
+  fail(err: ShardgateError | ErrorFields, txStatus: 'I' | 'T' | 'E'): void {
     const state = this.session.state;
     const status = txStatus === 'I' ? 'I' : 'E';
     if (state && status === 'E') {

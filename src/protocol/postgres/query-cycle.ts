@@ -13,12 +13,14 @@ import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
+import { PG_SAVEPOINTS, SavepointStack } from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { type CopyInSink, runCopyIn } from './copy-in-runner.js';
 import { runCopyQueryOut } from './copy-out-runner.js';
+import { savepointAcrossShards } from './cross-shard-savepoints.js';
 import { endAcrossShards, participants } from './distributed-commit.js';
 import { decodeBind, decodeParse, decodeQuery } from './frontend-messages.js';
 import { runJoin } from './join-runner.js';
@@ -81,6 +83,8 @@ export class QueryCycle implements GateParticipant {
   readonly wroteOn = new Set<string>();
   /** What undoes each write of the open transaction (crossShard: compensate). */
   readonly compensations = new TransactionCompensations();
+  /** The open transaction's savepoints: a shard it joins gets them (src/transactions/savepoints.ts). */
+  readonly savepoints = new SavepointStack(PG_SAVEPOINTS);
   /** Servers of the open cross-shard transaction that have its lock_timeout. */
   private readonly lockTimeoutOn = new Set<string>();
   /** A two-phase COMMIT is running on this session's connections: nobody else may touch them. */
@@ -326,6 +330,8 @@ export class QueryCycle implements GateParticipant {
         return;
       }
       if (this.state.txStatus !== 'I' && this.bindings.size > 1) {
+        if (participants(this).length > 1 && (await savepointAcrossShards(this, statements, responder)))
+          return;
         const ended = await endAcrossShards(this, statements, responder);
         if (ended === 'done') return;
         if (ended === 'replan') return this.runUnit(unit);
@@ -411,6 +417,7 @@ export class QueryCycle implements GateParticipant {
         if (this.writes.holding) this.writes.release();
         this.wroteOn.clear();
         this.compensations.clear();
+        this.savepoints.clear();
         this.lockTimeoutOn.clear();
         this.crossShardRefusedBy = null;
       }
@@ -460,6 +467,7 @@ export class QueryCycle implements GateParticipant {
       // Idle in the transaction: it is gone on the server; the next statement says why.
       s.txStatus = 'E';
       s.proxyAborted = true;
+      this.savepoints.forget();
       this.pendingCutoverError = error;
     }
   }
@@ -528,6 +536,8 @@ export class QueryCycle implements GateParticipant {
     if (s.txStatus !== 'I') {
       s.txStatus = 'E';
       s.proxyAborted = true;
+      // Its part on the lost shards is gone: no ROLLBACK TO brings the transaction back.
+      this.savepoints.forget();
       s.transactionShard = null;
       s.transactionServer = null;
       this.pendingCutoverError = reportNext;
@@ -670,6 +680,8 @@ export class QueryCycle implements GateParticipant {
       // Kept only once run, on the server that ran it (compensation-notes.ts says why).
       if (target.role === 'primary' && writesData(statements))
         this.compensations.applied(binding.serverName, statements, outcome === 'ok');
+      if (statements.some((s) => s.facts.kind === 'transaction'))
+        this.savepoints.track(savepointStatements(statements), outcome === 'ok');
       // A failed statement in a transaction spanning shards fails it everywhere (until ROLLBACK).
       if (state.txStatus === 'E' && this.bindings.size > 1 && participants(this).length > 1)
         state.proxyAborted = true;
@@ -714,6 +726,24 @@ export class QueryCycle implements GateParticipant {
   }
 
   /**
+   * The active savepoints, set again on a shard the transaction joins (right after its BEGIN: its
+   * state there is its state at each of them). Refused when shardgate lost track of them.
+   */
+  savepointReplay(): string[] {
+    if (!this.savepoints.known)
+      throw new ShardgateError('CROSS_SHARD_STATEMENT_IN_TRANSACTION', {
+        what: 'joining another shard after a message with several statements and a savepoint failed part way',
+        shards: [...participants(this).map((b) => b.shard)].join(', '),
+      });
+    return this.savepoints.replay();
+  }
+
+  /** A ROLLBACK TO undid the lock_timeout set after its savepoint: each participant gets it again. */
+  forgetLockTimeouts(): void {
+    this.lockTimeoutOn.clear();
+  }
+
+  /**
    * A transaction joining another shard starts there as it started (its BEGIN). Once it spans
    * shards, every participant gets transactions.lockTimeoutMs: no server sees a deadlock whose
    * cycle crosses shards, the timeout breaks it (see docs/transactions.md).
@@ -729,6 +759,7 @@ export class QueryCycle implements GateParticipant {
       parts.push(`SET LOCAL lock_timeout = ${ms}`);
       this.lockTimeoutOn.add(binding.serverName);
     }
+    if (joining) parts.push(...this.savepointReplay());
     if (parts.length > 0) binding.transactionPreamble = parts.join('; ');
   }
 
@@ -836,6 +867,13 @@ function isForwardedStartupSetting(key: string): boolean {
 /** A PostgreSQL boolean setting's value that means false (off, false, no, 0 and their prefixes). */
 function isOff(value: string): boolean {
   return /^(of|off|f|fa|fal|fals|false|n|no|0)$/i.test(value.trim().replace(/^'|'$/g, ''));
+}
+
+function savepointStatements(statements: PlannedStatement[]) {
+  return statements.map((s) => ({
+    action: s.facts.transaction?.action ?? null,
+    name: s.facts.transaction?.savepoint ?? null,
+  }));
 }
 
 function isRollback(statements: PlannedStatement[]): boolean {

@@ -38,6 +38,7 @@ export function finishTransaction(cycle: QueryCycle, bindings: ServerBinding[], 
   state.transactionServer = null;
   state.transactionReadOnly = false;
   cycle.wroteOn.clear();
+  cycle.savepoints.clear();
   for (const b of [...cycle.bindings.values()]) releaseBinding(cycle, b);
 }
 

@@ -37,8 +37,25 @@ function startFacts(toks: readonly Token[]): StatementFacts {
 }
 
 /** ROLLBACK [WORK] [TO [SAVEPOINT] x] [AND [NO] CHAIN] [[NO] RELEASE] */
-function rollbackFacts(toks: readonly Token[]): StatementFacts {
-  return transaction(toks.some((t) => isWord(t, 'to')) ? 'rollback_to' : 'rollback');
+function rollbackFacts(sql: string, toks: readonly Token[]): StatementFacts {
+  const to = toks.findIndex((t) => isWord(t, 'to'));
+  if (to < 0) return transaction('rollback');
+  const at = isWord(toks[to + 1], 'savepoint') && toks.length > to + 2 ? to + 2 : to + 1;
+  return savepointFacts('rollback_to', sql, toks, at);
+}
+
+/** SAVEPOINT x, ROLLBACK TO x, RELEASE SAVEPOINT x: the name as written (MySQL compares it case-insensitively). */
+function savepointFacts(
+  action: TransactionAction,
+  sql: string,
+  toks: readonly Token[],
+  at: number,
+): StatementFacts {
+  const f = transaction(action);
+  const t = toks[at];
+  const named = t !== undefined && toks.length === at + 1 && (t.type === T.WORD || t.type === T.QIDENT);
+  f.transaction!.savepoint = named ? (t.type === T.QIDENT ? t.text : sql.slice(t.start, t.end)) : null;
+  return f;
 }
 
 /** XA START|BEGIN / END / PREPARE / COMMIT / ROLLBACK / RECOVER: the connection is pinned. */
@@ -272,11 +289,11 @@ export function sessionStatementFacts(
     case 'commit':
       return transaction('commit');
     case 'rollback':
-      return rollbackFacts(toks);
+      return rollbackFacts(sql, toks);
     case 'savepoint':
-      return transaction('savepoint');
+      return savepointFacts('savepoint', sql, toks, 1);
     case 'release':
-      return isWord(toks[1], 'savepoint') ? transaction('release') : null;
+      return isWord(toks[1], 'savepoint') ? savepointFacts('release', sql, toks, 2) : null;
     case 'xa':
       return xaFacts(toks);
     case 'set':
