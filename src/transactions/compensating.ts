@@ -345,9 +345,12 @@ export class CompensationRecovery extends PeriodicPass<void> {
     for (const r of records) {
       if (inFlight.has(r.id)) continue;
       try {
-        if (r.state === 'committing' && r.ageSeconds >= minAge) await this.decide(r);
-        else if (r.state === 'compensating' && r.retryInSeconds <= 0) await this.resume(r);
-        else if (r.state !== 'committing' && !r.announced) await this.announceLate(r);
+        if (r.state === 'committing') {
+          if (r.ageSeconds >= minAge) await this.decide(r);
+        } else if (r.state === 'compensating') {
+          // Its backoff: a compensation that could not run waits until its next try is due.
+          if (r.retryInSeconds <= 0) await this.resume(r);
+        } else if (!r.announced) await this.announceLate(r);
       } catch (err) {
         this.logger.warn({ id: r.id, err: message(err) }, 'compensate-mode transaction not finished');
       }
