@@ -488,8 +488,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     if (migrations) registerMigrationRoutes(server, migrations);
     if (recovery)
       registerTransactionRoutes(server, recovery, twoPhaseStats, [
-        { protocol: 'postgres', store: compensating.store },
-        ...(mysql ? [{ protocol: 'mysql', store: mysql.compensations }] : []),
+        { protocol: 'postgres', store: compensating.store, recovery: compensationRecovery },
+        ...(mysql
+          ? [{ protocol: 'mysql', store: mysql.compensations, recovery: mysql.compensationRecovery }]
+          : []),
       ]);
     registerDashboard(server, () => migrations?.list().map(migrationSummary) ?? []);
     const adminPort = await server.listen(

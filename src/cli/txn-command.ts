@@ -1,7 +1,8 @@
 // `shardgate txn list|resolve`: cross-shard transactions in doubt on a running shardgate, a client
 // of its /api/transactions. Recovery resolves them on its own (at start and every
 // transactions.recoveryIntervalMs); `resolve` does it now for one, from the decision log. `list`
-// also shows compensate-mode transactions that were undone (or are being decided).
+// also shows compensate-mode transactions that were undone (or are being decided, or retried);
+// `resolve sgcomp_...` runs one's recovery now, `--repaired` ends one repaired by hand.
 import type { Command } from 'commander';
 import type { CompensationRecord } from '../transactions/compensating.js';
 import type { InDoubt } from '../transactions/recovery.js';
@@ -50,14 +51,17 @@ export function registerTxnCommand(program: Command): void {
     if (compensations.length > 0)
       process.stdout.write(
         `${table(
-          ['compensate-mode id', 'state', 'servers', 'undone on', 'age s', 'detail'],
+          ['compensate-mode id', 'state', 'servers', 'undone on', 'age s', 'tries', 'detail'],
           compensations.map((r) => [
             r.id,
             r.state,
             r.participants.map((p) => p.server).join(', '),
             r.compensate.join(', '),
             Math.round(r.ageSeconds),
-            r.detail,
+            r.attempts ?? 0,
+            r.state === 'compensating' && r.lastError
+              ? `${r.detail}; last try: ${r.lastError}; next in ${Math.ceil(r.retryInSeconds)} s`
+              : r.detail,
           ]),
         )}\n`,
       );
@@ -85,21 +89,34 @@ export function registerTxnCommand(program: Command): void {
     txn
       .command('resolve <gid>')
       .description(
-        'resolve one in-doubt transaction now: as the decision log says (default), or insist with --commit / --abort (refused when the log disagrees)',
+        'resolve one in-doubt transaction now: as the decision log says (default), or insist with --commit / --abort (refused when the log disagrees); a compensate-mode id (sgcomp_...): run its compensation now, or --repaired',
       )
       .option('--commit', 'expect the logged decision to be commit')
-      .option('--abort', 'roll it back (refused when it was decided commit)'),
+      .option('--abort', 'roll it back (refused when it was decided commit)')
+      .option(
+        '--repaired',
+        'compensate mode: its committed part was repaired by hand; stop retrying its compensation',
+      ),
   ).action(async (gid: string, opts: Record<string, unknown>) => {
-    if (opts.commit && opts.abort) throw new Error('choose --commit or --abort, not both');
-    const action = opts.commit ? 'commit' : opts.abort ? 'abort' : 'auto';
-    const out = await adminRequest<{ gid: string; decision: string; servers: string[] }>(
-      adminOptions(program, opts),
-      'POST',
-      `/api/transactions/${encodeURIComponent(gid)}/resolve`,
-      { action },
-    );
+    if ([opts.commit, opts.abort, opts.repaired].filter(Boolean).length > 1)
+      throw new Error('choose one of --commit, --abort, --repaired');
+    const action = opts.commit ? 'commit' : opts.abort ? 'abort' : opts.repaired ? 'repaired' : 'auto';
+    const out = await adminRequest<{
+      gid: string;
+      decision: string;
+      servers: string[];
+      compensation?: CompensationRecord;
+    }>(adminOptions(program, opts), 'POST', `/api/transactions/${encodeURIComponent(gid)}/resolve`, {
+      action,
+    });
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return;
+    }
+    if (out.compensation) {
+      const r = out.compensation;
+      const more = r.state === 'compensating' ? ` (try ${r.attempts} failed: ${r.lastError})` : '';
+      process.stdout.write(`${out.gid}: ${r.state}${more}\n`);
       return;
     }
     const where = out.servers.length > 0 ? out.servers.join(', ') : 'no server still held it';

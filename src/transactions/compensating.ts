@@ -49,7 +49,9 @@ export type CompensationState =
   | 'compensated'
   | 'failed'
   | 'committed'
-  | 'aborted';
+  | 'aborted'
+  /** An operator repaired it by hand (`shardgate txn resolve <id> --repaired`): no more retries. */
+  | 'resolved';
 
 export interface CompensationRecord {
   id: string;
@@ -61,6 +63,12 @@ export interface CompensationRecord {
   detail: string;
   ageSeconds: number;
   announced: boolean;
+  /** Runs of the compensation that could not finish (a shard down, a transient error). */
+  attempts: number;
+  /** The error of the last such run. */
+  lastError: string;
+  /** Seconds until recovery runs it again (0: at its next pass). */
+  retryInSeconds: number;
 }
 
 /** The durable side: the record table on the default shard's primary, the marks on every shard. */
@@ -75,6 +83,8 @@ export interface CompensationStore {
     detail: string,
     compensate?: readonly string[],
   ): Promise<void>;
+  /** Counts a run that could not finish and sets when the next one is due ('compensating' only). */
+  deferRetry(id: string, error: string, delayMs: number): Promise<void>;
   /**
    * Whether `server` committed its part of `id` (its commit mark is there); when not, a fence
    * mark takes the mark's key so that a COMMIT still on its way fails: the answer stays true.
@@ -122,6 +132,14 @@ export const COMPENSATION_ID_PREFIX = 'sgcomp_';
 const MARK_RETENTION_SECONDS = 3600;
 /** Finished, announced records stay this long in the log (and /api/transactions). */
 const RECORD_RETENTION_SECONDS = 30 * 24 * 3600;
+/** A compensation that could not run is retried after 1 s, 2 s, 4 s ... at most every 5 minutes. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 5 * 60_000;
+
+/** The wait before the next run of a compensation that could not finish `attempts` times before. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(attempts, 20));
+}
 
 export class CompensatingCoordinator {
   /** Transactions this process is committing or compensating: recovery leaves them alone. */
@@ -228,32 +246,48 @@ export class CompensatingCoordinator {
 
   /**
    * Applies each shard's compensation (once, by its mark), then records the outcome and
-   * announces it. 'pending' when a shard could not be reached: recovery runs it again.
+   * announces it. 'pending' when a shard could not be reached (or answered a transient error):
+   * the record says when to try again, and whichever process runs recovery then (this one, or
+   * one started after a restart) retries it from the record; `attempts` counts the runs before.
    */
   async runCompensations(
     id: string,
     work: ReadonlyArray<{ server: string; statements: readonly string[] }>,
     detail: string,
+    attempts = 0,
   ): Promise<'compensated' | 'failed' | 'pending'> {
     const failures: string[] = [];
-    let pending = false;
+    const transient: string[] = [];
     for (const w of work) {
       try {
         const applied = await this.store.apply(w.server, id, w.statements);
         this.logger.info({ id, server: w.server, applied }, 'compensation on a shard');
       } catch (err) {
         if (err instanceof DefiniteFailure) failures.push(`${w.server}: ${message(err)}`);
-        else pending = true;
+        else transient.push(`${w.server}: ${message(err)}`);
         this.logger.warn({ id, server: w.server, err: message(err) }, 'compensation did not run');
       }
     }
-    if (pending) return 'pending';
+    if (transient.length > 0) {
+      const delayMs = retryDelayMs(attempts);
+      // Not recorded (the log is down too): the record stays due, the next pass retries at once.
+      await this.store.deferRetry(id, transient.join('; '), delayMs).catch(() => undefined);
+      this.logger.warn({ id, attempts: attempts + 1, retryInMs: delayMs }, 'compensation to be retried');
+      return 'pending';
+    }
     const state = failures.length > 0 ? 'failed' : 'compensated';
-    await this.finish(
-      id,
-      state,
-      failures.length > 0 ? `${detail}; compensation failed on ${failures.join('; ')}` : detail,
-    );
+    try {
+      await this.finish(
+        id,
+        state,
+        failures.length > 0 ? `${detail}; compensation failed on ${failures.join('; ')}` : detail,
+      );
+    } catch (err) {
+      // Applied, but the log did not take the outcome: recovery finds the record 'compensating',
+      // the marks make its rerun apply nothing, and it records and announces the outcome.
+      this.logger.warn({ id, err: message(err) }, 'compensation outcome not recorded yet');
+      return 'pending';
+    }
     return state;
   }
 
@@ -311,9 +345,12 @@ export class CompensationRecovery extends PeriodicPass<void> {
     for (const r of records) {
       if (inFlight.has(r.id)) continue;
       try {
-        if (r.state === 'committing' && r.ageSeconds >= minAge) await this.decide(r);
-        else if (r.state === 'compensating') await this.resume(r);
-        else if (r.state !== 'committing' && !r.announced) await this.announceLate(r);
+        if (r.state === 'committing') {
+          if (r.ageSeconds >= minAge) await this.decide(r);
+        } else if (r.state === 'compensating') {
+          // Its backoff: a compensation that could not run waits until its next try is due.
+          if (r.retryInSeconds <= 0) await this.resume(r);
+        } else if (!r.announced) await this.announceLate(r);
       } catch (err) {
         this.logger.warn({ id: r.id, err: message(err) }, 'compensate-mode transaction not finished');
       }
@@ -347,7 +384,39 @@ export class CompensationRecovery extends PeriodicPass<void> {
     const work = r.participants
       .filter((p) => r.compensate.includes(p.server))
       .map((p) => ({ server: p.server, statements: p.statements }));
-    await this.coordinator.runCompensations(r.id, work, r.detail);
+    await this.coordinator.runCompensations(r.id, work, r.detail, r.attempts);
+  }
+
+  /**
+   * An operator's `shardgate txn resolve <id>`: 'auto' does now what recovery would do later
+   * (decide a 'committing' one from its marks, run a 'compensating' one whatever its backoff);
+   * 'repaired' says the committed part was repaired by hand: the record ends 'resolved', its
+   * retries stop, and it is announced unless its outcome was announced already ('failed').
+   */
+  async resolve(id: string, action: 'auto' | 'repaired'): Promise<CompensationRecord> {
+    const { store, inFlight } = this.coordinator;
+    const r = await store.get(id);
+    if (!r) throw new Error(`no compensate-mode transaction ${id} in the log`);
+    if (inFlight.has(id))
+      throw new Error(`${id} is being committed or compensated by this shardgate now: try again in a moment`);
+    if (action === 'repaired') {
+      if (r.state !== 'compensating' && r.state !== 'failed')
+        throw new Error(`${id} is ${r.state}: nothing is left to repair`);
+      await this.coordinator.finish(
+        id,
+        'resolved',
+        `${r.detail}; repaired by an operator${r.lastError ? ` (last error: ${r.lastError})` : ''}`,
+      );
+    } else if (r.state === 'committing') {
+      await this.decide(r);
+    } else if (r.state === 'compensating') {
+      await this.resume(r);
+    } else {
+      throw new Error(
+        `${id} is ${r.state} already${r.state === 'failed' ? ': repair it by hand, then resolve it with --repaired' : ''}`,
+      );
+    }
+    return (await store.get(id)) ?? r;
   }
 
   /** Finished, but its process stopped before the event went out. */

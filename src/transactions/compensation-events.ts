@@ -10,6 +10,7 @@ const SUMMARY: Record<string, string> = {
   failed: 'a cross-shard transaction could not be fully undone: its compensation failed',
   committed: 'a cross-shard transaction in doubt turned out committed on every shard',
   aborted: 'a cross-shard transaction in doubt turned out committed on no shard',
+  resolved: 'a cross-shard transaction whose compensation could not run was repaired by an operator',
 };
 
 export function compensationAnnouncer(log: Logger, alerts: AlertManager | null): Announce {

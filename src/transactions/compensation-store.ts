@@ -29,8 +29,12 @@ export interface CompensationDriver<S extends { name: string }> {
   text(value: string): string;
   /** `now` minus whole seconds. */
   secondsAgo(seconds: number): string;
+  /** `now` plus milliseconds. */
+  msAhead(ms: number): string;
   /** The select list's age in seconds, participants as text and announced as 1/0 or true/false. */
   readonly ageColumn: string;
+  /** Seconds until next_attempt_at (0 when due or unset). */
+  readonly retryInColumn: string;
   readonly participantsColumn: string;
   readonly announcedColumn: string;
   isTrue(cell: string): boolean;
@@ -121,6 +125,15 @@ export class SqlCompensationStore<S extends { name: string }> implements Compens
     );
   }
 
+  async deferRetry(id: string, error: string, delayMs: number): Promise<void> {
+    const d = this.driver;
+    await d.write(
+      this.logServer(),
+      `UPDATE ${d.log} SET attempts = attempts + 1, last_error = ${d.text(error)}, next_attempt_at = ${d.msAhead(delayMs)}
+         WHERE id = ${d.text(id)} AND state = 'compensating'`,
+    );
+  }
+
   async fenceCommit(server: string, id: string): Promise<boolean> {
     await this.ready([server]);
     return this.driver.fenceCommit(serverNamed(this.topology, server), id);
@@ -158,7 +171,8 @@ export class SqlCompensationStore<S extends { name: string }> implements Compens
     const d = this.driver;
     const rows = await d.select(
       this.logServer(),
-      `SELECT id, state, ${d.participantsColumn}, compensate, detail, ${d.ageColumn}, ${d.announcedColumn}
+      `SELECT id, state, ${d.participantsColumn}, compensate, detail, ${d.ageColumn}, ${d.announcedColumn},
+              attempts, last_error, ${d.retryInColumn}
          FROM ${d.log} ${tail}`,
     );
     // No table yet: no transaction ever ran in compensate mode here.
@@ -173,6 +187,9 @@ export class SqlCompensationStore<S extends { name: string }> implements Compens
         detail: text(4),
         ageSeconds: Number(text(5)),
         announced: d.isTrue(text(6)),
+        attempts: Number(text(7)),
+        lastError: text(8),
+        retryInSeconds: Number(text(9)),
       };
     });
   }

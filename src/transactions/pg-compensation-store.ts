@@ -26,7 +26,11 @@ CREATE TABLE IF NOT EXISTS ${LOG} (
   detail text NOT NULL DEFAULT '',
   created_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz,
-  announced_at timestamptz)`,
+  announced_at timestamptz);
+-- Retries of a compensation that could not run (added later: a log made before gets them here).
+ALTER TABLE ${LOG} ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS last_error text NOT NULL DEFAULT '',
+  ADD COLUMN IF NOT EXISTS next_attempt_at timestamptz`,
   createMarks: `CREATE SCHEMA IF NOT EXISTS shardgate;
 CREATE TABLE IF NOT EXISTS ${MARKS} (
   id text NOT NULL,
@@ -38,7 +42,9 @@ CREATE TABLE IF NOT EXISTS ${MARKS} (
   json: (text) => `${sqlText(text)}::jsonb`,
   text: sqlText,
   secondsAgo: (seconds) => `now() - interval '${Math.floor(seconds)} seconds'`,
+  msAhead: (ms) => `now() + interval '${Math.max(0, Math.floor(ms))} milliseconds'`,
   ageColumn: 'extract(epoch FROM now() - created_at)::float8::text',
+  retryInColumn: 'coalesce(greatest(extract(epoch FROM next_attempt_at - now()), 0), 0)::float8::text',
   participantsColumn: 'participants::text',
   announcedColumn: '(announced_at IS NOT NULL)::text',
   isTrue: (cell) => cell === 'true',

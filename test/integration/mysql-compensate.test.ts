@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
+import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -371,4 +372,61 @@ describeCompensateCrash({
   },
   proxyPorts: { mysqlPort: 0 },
   recoveryOf: (proxy) => proxy.mysql!.compensationRecovery!,
+});
+
+// Last: it stops and starts shard 1's server.
+let locker: mysql.Connection | null = null;
+describeCompensateRetry({
+  title: 'compensate mode (MySQL): a compensation whose server is down is retried',
+  id: FIRST_ID + 100,
+  token: TOKEN,
+  config: () => fx.config,
+  shard1Server: () => s1,
+  killShard1: () => fx.cluster.killServer(s1),
+  restartShard1: () => fx.cluster.restartServer(s1),
+  async transferFailingOnShard0(id) {
+    // Shard 0 refuses a commit mark once its transaction wrote balance 665; shard 1 commits.
+    await fx.proxy.mysql!.compensations.ready([s0, s1]);
+    await one(
+      s0,
+      `CREATE TRIGGER IF NOT EXISTS shardgate_twopc.sg_refuse_665 BEFORE INSERT ON shardgate_twopc.compensation_marks
+       FOR EACH ROW BEGIN
+         IF NEW.kind = 'commit' AND NEW.fenced = 0 AND EXISTS (SELECT 1 FROM shardgate.balances WHERE balance = 665) THEN
+           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'balance 665 refused at commit';
+         END IF;
+       END`,
+    );
+    const c = await fx.connect();
+    try {
+      await c.query('BEGIN');
+      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 665)', [id, userOn0]);
+      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id + 1, userOn1]);
+      return await c.query('COMMIT').then(
+        () => null,
+        (err: { errno: number; message: string }) => ({ code: String(err.errno), message: err.message }),
+      );
+    } finally {
+      c.destroy();
+    }
+  },
+  async lockCompensationOnShard1() {
+    // The compensation's INSERT INTO sg_comp_runs waits for this lock; the connection dies with the server.
+    locker = await fx.direct(s1);
+    locker.on('error', () => undefined);
+    await locker.query('LOCK TABLES shardgate.sg_comp_runs WRITE');
+  },
+  compensationWaitsOnShard1: async () =>
+    (await one(s1, "SELECT id FROM information_schema.processlist WHERE state LIKE 'Waiting for table%'"))
+      .length > 0,
+  rowsOnShard1: (id) => rowsWithId(s1, id),
+  runsOnShard1: (id) => runsOf(s1, id),
+  fixtureAdminPort: () => fx.proxy.admin!.port,
+  fixtureRecovery: () => fx.proxy.mysql!.compensationRecovery!,
+  flushFixtureAlerts: async () => {
+    await fx.proxy.observability?.alerts.flush();
+  },
+  eventsFor: (id) => compensationEvents().filter((e) => e.annotations.summary?.includes(id)).length,
+  proxyPorts: { mysqlPort: 0 },
+  recoveryOf: (proxy) => proxy.mysql!.compensationRecovery!,
+  incompleteCode: '1180',
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
+import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -345,4 +346,51 @@ describeCompensateCrash({
   },
   proxyPorts: {},
   recoveryOf: (proxy) => proxy.compensationRecovery!,
+});
+
+// Last: it stops and starts shard 1's server.
+let locker: pg.Client | null = null;
+describeCompensateRetry({
+  title: 'compensate mode: a compensation whose server is down is retried',
+  id: FIRST_ID + 100,
+  token: TOKEN,
+  config: () => fx.config,
+  shard1Server: () => s1,
+  killShard1: () => fx.cluster.killServer(s1),
+  restartShard1: () => fx.cluster.restartServer(s1),
+  async transferFailingOnShard0(id) {
+    const c = await fx.client();
+    try {
+      await c.query('BEGIN');
+      // 666: refused by shard 0's deferred trigger at its COMMIT; shard 1 commits.
+      await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id, userOn0]);
+      await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id + 1, userOn1]);
+      return await c.query('COMMIT').then(
+        () => null,
+        (err: { code: string; message: string }) => ({ code: err.code, message: err.message }),
+      );
+    } finally {
+      await c.end();
+    }
+  },
+  async lockCompensationOnShard1() {
+    // The compensation's INSERT INTO sg_comp_runs waits for this lock; the connection dies with the server.
+    locker = await fx.direct(s1);
+    locker.on('error', () => undefined);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE sg_comp_runs IN ACCESS EXCLUSIVE MODE');
+  },
+  compensationWaitsOnShard1: async () =>
+    (await one(s1, 'SELECT 1 FROM pg_locks WHERE NOT granted')).length > 0,
+  rowsOnShard1: (id) => rowsWithId(s1, id),
+  runsOnShard1: (id) => runsOf(s1, id),
+  fixtureAdminPort: () => fx.proxy.admin!.port,
+  fixtureRecovery: () => fx.proxy.compensationRecovery!,
+  flushFixtureAlerts: async () => {
+    await fx.proxy.observability?.alerts.flush();
+  },
+  eventsFor: (id) => compensationEvents().filter((e) => e.annotations.summary?.includes(id)).length,
+  proxyPorts: {},
+  recoveryOf: (proxy) => proxy.compensationRecovery!,
+  incompleteCode: '40001',
 });

@@ -108,6 +108,11 @@ export async function runKeyMove(
       throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
         detail: `moving ${plan.table} rows to another shard through a schema-qualified name (${schema}.${plan.table}); USE ${schema} and name the table without its schema`,
       });
+    // Step 2 needs DELETE ... RETURNING on every source: refused before anything runs.
+    for (const b of sources) {
+      const refusal = deleteReturningRefusal(b.conn.serverVersion, plan.table, b.shard);
+      if (refusal) throw refusal;
+    }
     for (const b of all) await b.sync(state, cycle.cross?.vars ?? null);
     const table = await checkTable(owner, plan);
     began = true;
@@ -148,6 +153,31 @@ export async function runKeyMove(
     for (const b of all) if (cycle.bindings.get(b.serverName) === b) cycle.releaseIfFree(b);
     reportMove(cycle.services.observer, 'mysql', all, statement, outcome, started);
   }
+}
+
+/** MariaDB has DELETE ... RETURNING from 10.5 on; MySQL has none. */
+const RETURNING_SINCE = [10, 5] as const;
+
+/**
+ * The refusal (0A000 / 1235) of a move off a server without DELETE ... RETURNING, from the
+ * version its handshake announced (MariaDB 10.x says `5.5.5-10.4.32-MariaDB`), else null.
+ */
+export function deleteReturningRefusal(
+  serverVersion: string,
+  table: string,
+  shard: string,
+): ShardgateError | null {
+  const version = serverVersion.replace(/^5\.5\.5-/, '');
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  const mariadb = /mariadb/i.test(version);
+  if (mariadb && m) {
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    if (major > RETURNING_SINCE[0] || (major === RETURNING_SINCE[0] && minor >= RETURNING_SINCE[1]))
+      return null;
+  }
+  return new ShardgateError('FEATURE_NOT_SUPPORTED', {
+    detail: `moving ${table} rows to another shard (an UPDATE of its shard key) off ${shard}, whose server is ${mariadb ? 'MariaDB' : 'not MariaDB'} ${version || '(version unknown)'}: the move needs DELETE ... RETURNING, which MariaDB has from 10.5 on (upgrade the server, or DELETE the rows and INSERT them with the new key in one transaction yourself)`,
+  });
 }
 
 /**
