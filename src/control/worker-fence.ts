@@ -82,6 +82,13 @@ export class WorkerFence implements CutoverFence {
       // The primary answers at once; no answer within the deadline means no hold was opened here.
       const timer = setTimeout(() => {
         this.waiting.delete(round);
+        // The primary may have opened the round after all: close it, or the others hold on.
+        this.send({
+          type: 'fence-abort',
+          from: this.self,
+          round,
+          reason: 'the controller gave up on the hold',
+        });
         reject(new Error(`the primary process did not answer within ${hold.deadlineMs} ms`));
       }, hold.deadlineMs);
       waiting.begun = (m) => {
