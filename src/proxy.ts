@@ -26,7 +26,7 @@ import { PgResultCache } from './cache/pg-result-cache.js';
 import { SharedTier } from './cache/shared-tier.js';
 import type { ShardgateConfig } from './config/schema.js';
 import { applyRuleLocally } from './control/apply-rule.js';
-import type { ControlPlane } from './control/control-plane.js';
+import type { ControlPlane, CutoverFence, CutoverMember } from './control/control-plane.js';
 import { GateCutoverMember } from './control/cutover-member.js';
 import { EmbeddedControl } from './control/embedded-control.js';
 import type { PeerReply } from './control/peer-fetch.js';
@@ -89,6 +89,11 @@ export interface ProxyOptions {
   workerPeers?: WorkerPeers;
   /** How many worker processes this instance runs (default 1). */
   workerCount?: number;
+  /**
+   * `workers > 1` without a shared fence (embedded control plane): the fence between the workers
+   * of this instance, built over this process's cutover member (src/control/worker-fence.ts).
+   */
+  workerFence?: (member: CutoverMember) => CutoverFence;
 }
 
 export interface ProxyHandle {
@@ -168,6 +173,8 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     throw new Error(`control plane: ${err instanceof Error ? err.message : String(err)}`);
   }
   topology.onChange(() => void control.updateSelf({ topologyVersion: topology.version }));
+  // Workers of one instance fence each other over IPC unless the control plane fences them all.
+  const workerFence = control.fence ? null : (options.workerFence?.(cutoverMember) ?? null);
   const logShunChange = (server: string, shunned: boolean, reason: string | null) => {
     if (shunned) log.warn({ server, reason }, 'server out of rotation (shunned)');
     else log.info({ server }, 'server back in rotation');
@@ -222,7 +229,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           topology,
           gate: cutover,
           log,
-          fence: control.fence,
+          fence: control.fence ?? workerFence,
           otherInstances: async () =>
             control.kind === 'embedded'
               ? []

@@ -10,6 +10,7 @@ import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
 import type { StartOptions } from './start-command.js';
 
+import { workerFenceArbiter, workerFenceChannel } from './worker-fence-wiring.js';
 import { routeViewMessages, workerPeers } from './worker-view.js';
 
 export async function startFromOptions(opts: StartOptions): Promise<void> {
@@ -47,6 +48,7 @@ export async function runProxy(
         }),
       );
     }
+    const fence = workerFenceArbiter(forks, log);
     // Cancel requests may land on any worker: relay them to the owner by its index. Worker bits
     // this instance has no worker for name a worker of a larger instance: the sender gets the
     // cancel back as its own, holds no such session and forwards it to the other instances.
@@ -67,6 +69,7 @@ export async function runProxy(
               log.debug({ worker: msg.worker }, 'forwarded cancel names no worker of this instance: dropped');
           }
           routeViewMessages(forks, msg);
+          fence.onMessage(msg);
         },
       );
     }
@@ -91,6 +94,9 @@ export async function runProxy(
     : null;
   // Every worker joins the control plane itself, so a shared rule reaches each of them.
   const control = shared.control ? new EtcdControl(shared.control, log) : undefined;
+  // Without etcd the workers fence each other's cutovers through the primary (before startProxy:
+  // a hold that comes while this worker starts waits for it).
+  const fence = cluster.isWorker && !control ? workerFenceChannel(workerIndex, instanceId, log) : null;
   const proxy = await startProxy(config, {
     log,
     workerIndex,
@@ -100,6 +106,7 @@ export async function runProxy(
     ...(control ? { control } : {}),
     instanceId,
     ...(view ? { workerPeers: view.peers } : {}),
+    ...(fence ? { workerFence: fence.attach } : {}),
     // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
     adminPort: workerIndex === 0 ? undefined : null,
     relayCancel: cluster.isWorker

@@ -121,7 +121,10 @@ export interface ManagerDeps {
    * in this process only, so a migration is refused while others serve (docs/control-plane.md).
    */
   otherInstances?: () => Promise<string[]>;
-  /** The cutover fenced across instances (etcd control plane): every live member holds too. */
+  /**
+   * The cutover fenced across instances (etcd control plane) or across the workers of this one
+   * (IPC through the primary): every live member holds too.
+   */
   fence?: CutoverFence | null;
 }
 
@@ -356,11 +359,15 @@ export class MigrationManager {
     }).limits().maintenance;
   }
 
+  /**
+   * Several workers need a fence between them (the primary's over IPC, or etcd's): each holds its
+   * own sessions. Without one (a process not started by `shardgate start`) the block would miss them.
+   */
   private refuseWorkers(): void {
-    if (this.config.workers !== 1) {
+    if (this.config.workers !== 1 && !this.deps.fence) {
       throw new ShardgateError('MIGRATION_INVALID', {
         detail:
-          'a live migration needs workers: 1 (the cutover block must see every session); restart with --workers 1',
+          'a live migration with workers > 1 needs the fence between the workers, which `shardgate start` sets up; run it there, or with --workers 1',
       });
     }
   }

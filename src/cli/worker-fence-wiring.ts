@@ -1,0 +1,62 @@
+// The IPC ends of the fence between the workers of one instance (src/control/worker-fence.ts):
+// the arbiter in the primary process, and each worker's channel to it.
+import type { Worker } from 'node:cluster';
+import type { CutoverMember } from '../control/control-plane.js';
+import { type FenceMessage, isFenceMessage, WorkerFence } from '../control/worker-fence.js';
+import { WorkerFenceArbiter } from '../control/worker-fence-arbiter.js';
+
+type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+
+/** In the primary: decides the workers' cutover rounds; a worker's exit counts as not acknowledging. */
+export function workerFenceArbiter(
+  forks: ReadonlyMap<number, Worker>,
+  log: Log,
+): { onMessage(msg: unknown): void } {
+  const arbiter = new WorkerFenceArbiter(
+    () => [...forks].filter(([, w]) => w.isConnected() && !w.isDead()).map(([i]) => i),
+    (i, msg) => {
+      const w = forks.get(i);
+      if (w?.isConnected()) w.send(msg);
+    },
+    log,
+  );
+  for (const [i, w] of forks) w.on('exit', () => arbiter.onExit(i));
+  return {
+    onMessage(msg) {
+      if (isFenceMessage(msg)) arbiter.onMessage(msg);
+    },
+  };
+}
+
+/**
+ * In a worker: listens for fence messages from now on (queued until the proxy built its cutover
+ * member), and hands startProxy the fence over that member.
+ */
+export function workerFenceChannel(
+  self: number,
+  instanceId: string | undefined,
+  log: Log,
+): { attach(member: CutoverMember): WorkerFence } {
+  const queued: FenceMessage[] = [];
+  let fence: WorkerFence | null = null;
+  process.on('message', (msg: unknown) => {
+    if (!isFenceMessage(msg)) return;
+    if (fence) fence.onMessage(msg);
+    else queued.push(msg);
+  });
+  process.on('disconnect', () => fence?.disconnected());
+  const base = instanceId ?? `worker-${process.ppid}`;
+  return {
+    attach(member) {
+      fence = new WorkerFence(
+        self,
+        (i) => (i === 0 ? base : `${base}.w${i}`),
+        member,
+        (msg) => process.send?.(msg),
+        log,
+      );
+      for (const msg of queued.splice(0)) fence.onMessage(msg);
+      return fence;
+    },
+  };
+}
