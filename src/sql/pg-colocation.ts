@@ -8,43 +8,21 @@
 // USING columns, `x IN (SELECT y ...)`. Anything the walk does not understand (NATURAL joins,
 // functions in FROM, set operations under a subquery) adds no link, so the planner refuses
 // rather than guesses.
-import type { ColocationFacts, ColumnOf, LocalBlock, ValueRef } from './facts.js';
+import {
+  blockKind,
+  type CteEnv,
+  FactsBuilder,
+  type Item,
+  NO_OUTPUTS,
+  type Outputs,
+  type Resolved,
+  renamed,
+  Scope,
+  selectOutputs,
+} from './colocation-walk.js';
+import type { ColocationFacts, ColumnOf, ValueRef } from './facts.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast } from './pg-ast.js';
 import { type LiteralMap, paramNumber, valueRef } from './pg-values.js';
-
-/** What a derived table, CTE reference or subquery exposes: its columns by position and name. */
-interface Outputs {
-  /** By position; null when a `*` hides the positions. */
-  list: Array<ColumnOf | null> | null;
-  byName(column: string): ColumnOf | null;
-}
-
-type Item = { kind: 'ref'; ref: number } | { kind: 'derived'; outputs: Outputs | null };
-
-class Scope {
-  readonly items = new Map<string, Item>();
-  readonly all: Item[] = [];
-  constructor(readonly parent: Scope | null) {}
-}
-
-interface Cte {
-  query: unknown;
-  recursive: boolean;
-  expanding: boolean;
-  used: boolean;
-  columns: string[];
-  /** The CTEs visible from its body (itself included, for WITH RECURSIVE). */
-  env: CteEnv;
-}
-
-type CteEnv = ReadonlyMap<string, Cte>;
-
-interface Resolved {
-  of: ColumnOf;
-  scope: Scope;
-}
-
-const NO_OUTPUTS: Outputs = { list: null, byName: () => null };
 
 /** Built-in aggregates (a FuncCall with agg_* flags is one too, whatever its name). */
 const AGGREGATES = new Set([
@@ -85,8 +63,6 @@ function conjuncts(node: unknown, out: unknown[] = []): unknown[] {
   return out;
 }
 
-const keyOf = (of: ColumnOf) => `${of.refs.join(',')}.${of.column}`;
-
 /** Typed nodes below `roots`, not entering subqueries (SubLink / SelectStmt are reported, not entered). */
 function shallowWalk(roots: unknown[], visit: (type: string, body: Node) => void): void {
   const stack: unknown[] = [...roots];
@@ -111,21 +87,9 @@ function shallowWalk(roots: unknown[], visit: (type: string, body: Node) => void
   }
 }
 
-class Builder {
-  readonly refs: string[] = [];
-  readonly links: Array<[ColumnOf, ColumnOf]> = [];
-  /** Links that also carry a pinned value across (same-block WHERE / inner JOIN ON). */
-  private readonly strong: Array<[ColumnOf, ColumnOf]> = [];
-  readonly pins: ColocationFacts['pins'] = [];
-  readonly blocks: LocalBlock[] = [];
-  private readonly ctes: Cte[] = [];
-
-  constructor(private readonly lits: LiteralMap) {}
-
-  private range(start: number): number[] {
-    const out: number[] = [];
-    for (let i = start; i < this.refs.length; i++) out.push(i);
-    return out;
+class Builder extends FactsBuilder {
+  constructor(private readonly lits: LiteralMap) {
+    super(false);
   }
 
   resolve(node: unknown, scope: Scope): Resolved | null {
@@ -134,37 +98,8 @@ class Builder {
     const fields = list(t[1].fields).map(str);
     if (fields.length === 0 || fields.some((f) => f === null)) return null;
     const column = fields[fields.length - 1]!.toLowerCase();
-    if (fields.length === 1) {
-      for (let s: Scope | null = scope; s; s = s.parent) {
-        if (s.all.length === 0) continue;
-        if (s.all.length === 1) {
-          const only = s.all[0]!;
-          if (only.kind === 'ref') return { of: { refs: [only.ref], column }, scope: s };
-          const of = only.outputs?.byName(column) ?? null;
-          return of ? { of, scope: s } : null;
-        }
-        // Several FROM items: each is a candidate; a derived one only under the same name.
-        const refs: number[] = [];
-        for (const it of s.all) {
-          if (it.kind === 'ref') refs.push(it.ref);
-          else {
-            const of = it.outputs?.byName(column);
-            if (of && of.column === column) refs.push(...of.refs);
-          }
-        }
-        return { of: { refs, column }, scope: s };
-      }
-      return null;
-    }
-    const qualifier = fields[fields.length - 2]!.toLowerCase();
-    for (let s: Scope | null = scope; s; s = s.parent) {
-      const it = s.items.get(qualifier);
-      if (!it) continue;
-      if (it.kind === 'ref') return { of: { refs: [it.ref], column }, scope: s };
-      const of = it.outputs?.byName(column) ?? null;
-      return of ? { of, scope: s } : null;
-    }
-    return null;
+    const qualifier = fields.length === 1 ? null : fields[fields.length - 2]!.toLowerCase();
+    return this.resolveName(qualifier, column, scope);
   }
 
   withCtes(withClause: unknown, env: CteEnv): CteEnv {
@@ -174,16 +109,8 @@ class Builder {
     for (const c of list(w.ctes)) {
       const cte = isType(c, 'CommonTableExpr');
       if (typeof cte?.ctename !== 'string') continue;
-      const entry: Cte = {
-        query: cte.ctequery,
-        recursive: Boolean(w.recursive),
-        expanding: false,
-        used: false,
-        columns: list(cte.aliascolnames).map((n) => (str(n) ?? '').toLowerCase()),
-        env: next,
-      };
-      this.ctes.push(entry);
-      next.set(cte.ctename.toLowerCase(), entry);
+      const columns = list(cte.aliascolnames).map((n) => (str(n) ?? '').toLowerCase());
+      this.addCte(next, cte.ctename, cte.ctequery, Boolean(w.recursive), columns);
     }
     return next;
   }
@@ -287,10 +214,7 @@ class Builder {
         if (!column) continue;
         const left = this.itemColumn(scope.all.slice(a, b), column);
         const right = this.itemColumn(scope.all.slice(b), column);
-        if (left && right) {
-          this.links.push([left, right]);
-          if (body.jointype === 'JOIN_INNER') this.strong.push([left, right]);
-        }
+        if (left && right) this.link(left, right, body.jointype === 'JOIN_INNER');
       }
       if (alias) scope.items.set(alias, { kind: 'derived', outputs: null });
     } else if (type === 'RangeSubselect') {
@@ -302,43 +226,6 @@ class Builder {
     }
   }
 
-  /** The column `column` of one side of a USING join (the one item that has it). */
-  private itemColumn(items: Item[], column: string): ColumnOf | null {
-    const refs: number[] = [];
-    for (const it of items) {
-      if (it.kind === 'ref') refs.push(it.ref);
-      else {
-        const of = it.outputs?.byName(column);
-        if (of && of.column === column) refs.push(...of.refs);
-      }
-    }
-    return refs.length ? { refs, column } : null;
-  }
-
-  private cteReference(cte: Cte, env: CteEnv): Outputs | null {
-    cte.used = true;
-    // A recursive CTE's reference to itself inside its own body.
-    if (cte.expanding) return null;
-    cte.expanding = true;
-    const start = this.refs.length;
-    const outputs = this.statement(cte.query, null, env, true);
-    cte.expanding = false;
-    if (cte.recursive && this.refs.length > start)
-      this.blocks.push({ refs: this.range(start), what: 'WITH RECURSIVE', keyColumns: [] });
-    return cte.recursive ? null : renamed(outputs, cte.columns);
-  }
-
-  /** Unreferenced CTEs still run (data-modifying ones): their tables count, one group each. */
-  unusedCtes(groups: number[][]): void {
-    for (let i = 0; i < this.ctes.length; i++) {
-      const cte = this.ctes[i]!;
-      if (cte.used) continue;
-      const start = this.refs.length;
-      this.cteReference(cte, cte.env);
-      groups.push(this.range(start));
-    }
-  }
-
   /** Links and (when `pins`) pinned values of the top-level AND of a WHERE / ON. */
   private conditions(where: unknown, scope: Scope, pins: boolean): void {
     for (const c of conjuncts(where)) {
@@ -347,10 +234,8 @@ class Builder {
       const l = this.resolve(e.lexpr, scope);
       if (e.kind === 'AEXPR_OP') {
         const r = this.resolve(e.rexpr, scope);
-        if (l && r) {
-          this.links.push([l.of, r.of]);
-          if (pins) this.strong.push([l.of, r.of]);
-        } else if (pins && (l || r)) {
+        if (l && r) this.link(l.of, r.of, pins);
+        else if (pins && (l || r)) {
           const v = valueRef(l ? e.rexpr : e.lexpr, this.lits);
           if (v) this.pins.push({ of: (l ?? r)!.of, values: [v] });
         }
@@ -412,16 +297,10 @@ class Builder {
       names.push(name.toLowerCase());
       cols.push(own);
     }
-    return {
-      list: star ? null : cols,
-      byName: (column) => {
-        const i = names.indexOf(column);
-        if (i >= 0) return cols[i] ?? null;
-        if (!star) return null;
-        const r = this.resolve({ ColumnRef: { fields: [{ String: { sval: column } }] } }, scope);
-        return r && r.scope === scope ? r.of : null;
-      },
-    };
+    return selectOutputs(names, cols, star, (column) => {
+      const r = this.resolve({ ColumnRef: { fields: [{ String: { sval: column } }] } }, scope);
+      return r && r.scope === scope ? r.of : null;
+    });
   }
 
   /** Records a nested block that combines rows (grouping, DISTINCT, window, LIMIT). */
@@ -444,29 +323,16 @@ class Builder {
     const limited = body.limitCount !== undefined || body.limitOffset !== undefined;
     const grouped = list(body.groupClause).length > 0;
     const distinct = body.distinctClause !== undefined;
-    const what = limited
-      ? 'LIMIT/OFFSET'
-      : window
-        ? 'a window function'
-        : grouped
-          ? 'GROUP BY'
-          : aggregate
-            ? 'an aggregate'
-            : distinct
-              ? 'DISTINCT'
-              : null;
+    const what = blockKind({ limited, window, grouped, aggregate, distinct });
     if (what === null) return;
-    const keyColumns: ColumnOf[] = [];
     // Correlated with the outer query: each evaluation sees the rows of one outer value.
+    const equalities: Array<[Resolved | null, Resolved | null]> = [];
     for (const c of conjuncts(body.whereClause)) {
       const e = isType(c, 'A_Expr');
       if (e?.kind !== 'AEXPR_OP' || str(list(e.name)[0]) !== '=') continue;
-      const l = this.resolve(e.lexpr, scope);
-      const r = this.resolve(e.rexpr, scope);
-      if (!l || !r) continue;
-      if (l.scope === scope && r.scope !== scope) keyColumns.push(l.of);
-      else if (r.scope === scope && l.scope !== scope) keyColumns.push(r.of);
+      equalities.push([this.resolve(e.lexpr, scope), this.resolve(e.rexpr, scope)]);
     }
+    const keyColumns = this.correlated(equalities, scope);
     // Only grouping: a group holding one key value is whole on its shard.
     if (!limited && !window) {
       const groupBy = list(body.groupClause);
@@ -482,28 +348,6 @@ class Builder {
       }
     }
     this.blocks.push({ refs: this.range(start), what: `${what} in a subquery`, keyColumns });
-  }
-
-  /** `a.k = b.k AND a.k = v` pins b.k to v too (chains: until nothing new). */
-  propagatePins(): void {
-    const known = new Map<string, ColocationFacts['pins'][number]>();
-    for (const p of this.pins) known.set(keyOf(p.of), p);
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const [a, b] of this.strong) {
-        for (const [from, to] of [
-          [a, b],
-          [b, a],
-        ] as const) {
-          const pin = known.get(keyOf(from));
-          if (!pin || known.has(keyOf(to))) continue;
-          const copy = { ...pin, of: to };
-          this.pins.push(copy);
-          known.set(keyOf(to), copy);
-          changed = true;
-        }
-      }
-    }
   }
 }
 
@@ -534,22 +378,5 @@ export function colocationFacts(type: string, body: Node, lits: LiteralMap): Col
     groups.push(b.refs.map((_, i) => i));
   }
   b.unusedCtes(groups);
-  b.propagatePins();
-  const refs = b.refs;
-  if (refs.length < 2 && b.blocks.length === 0) return undefined;
-  return { refs, groups: groups.filter((g) => g.length > 0), links: b.links, pins: b.pins, blocks: b.blocks };
-}
-
-/** Outputs seen through column aliases (`AS x(a, b)`, `WITH x(a, b)`): renamed by position; other
- *  names are not resolved (no link rather than a wrong one). */
-function renamed(outputs: Outputs, names: string[]): Outputs {
-  if (names.length === 0) return outputs;
-  const cols = outputs.list;
-  return {
-    list: cols ? cols.map((c, i) => (i < names.length ? c : null)) : null,
-    byName: (column) => {
-      const i = names.indexOf(column);
-      return i >= 0 && cols ? (cols[i] ?? null) : null;
-    },
-  };
+  return b.facts(groups);
 }

@@ -7,10 +7,11 @@
 import type { MysqlServerConnection } from '../../backend/mysql-server-connection.js';
 import { ShardgateError } from '../../errors.js';
 import { runBroadcastJoin } from '../../executor/broadcast-join.js';
-import { acquireEvery, joinFetchRoute } from '../../executor/join-fetch.js';
+import { joinFetchRoute } from '../../executor/join-fetch.js';
 import type { RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
+import { mergeParts, runParts } from '../../executor/shard-parts.js';
 import type { JoinPlan } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
 import {
@@ -24,8 +25,7 @@ import type { CommandCycle } from './command-cycle.js';
 import { COM } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
 import { framePayload } from './packet-io.js';
-import type { CollectedResponse } from './result-collector.js';
-import { mergeColumn } from './scatter-runner.js';
+import { mergeColumn, mysqlBackend } from './scatter-runner.js';
 import { MysqlServerError } from './server-binding.js';
 
 const BINARY_CHARSET = 63;
@@ -143,38 +143,30 @@ async function fetchRows(
     throw new ShardgateError('INTERNAL', { detail: 'a join fetch of several statements' });
   if (plan.type === 'error') throw new ShardgateError(plan.code, plan.params);
   const { targets, text, merge } = joinFetchRoute(plan, sql);
-  const bindings = await acquireEvery(
-    targets,
-    (t) => cycle.bindingFor(t),
-    (b) => cycle.releaseIfFree(b),
-  );
   const collations = cycle.services.server.columnCollations;
-  let results: CollectedResponse[];
   let table: TableColumn[] | null = null;
-  try {
-    results = await Promise.all(
-      bindings.map(async (b) => {
-        await b.sync(cycle.state);
-        return b.conn.query(text, { maxRows: Number.POSITIVE_INFINITY, budget });
-      }),
-    );
-    const first = bindings[0]!.conn;
-    const defs = results[0]?.results[0]?.columns ?? [];
-    if (merge && !results.some((r) => r.error)) await collations.load(first, defs);
-    if (tableName !== null) table = await tableColumns(first, tableName);
-  } finally {
-    for (const b of bindings) cycle.releaseIfFree(b);
-  }
-  const error = results.find((r) => r.error)?.error;
-  if (error) throw new MysqlServerError(error);
+  const { results, failed } = await runParts(
+    {
+      ...mysqlBackend(cycle, budget, null),
+      whileHeld: async (bindings, answers) => {
+        const first = bindings[0]!.conn;
+        const defs = answers[0]?.results[0]?.columns ?? [];
+        if (merge && !answers.some((r) => r.error)) await collations.load(first, defs);
+        if (tableName !== null) table = await tableColumns(first, tableName);
+      },
+    },
+    targets.map((target) => ({ target, sql: text })),
+  );
+  if (failed?.error) throw new MysqlServerError(failed.error);
   const definitions = results[0]?.results[0]?.columns;
   if (!definitions) throw new ShardgateError('INTERNAL', { detail: 'a join fetch without columns' });
   const columns = definitions.map((c) => mergeColumn(c, collations.collationOf(c)));
   const merger = new ResultMerger(merge, columns, {
     maxRows: cycle.services.topology.view().routing.maxMergeRows,
   });
-  results.forEach((r, i) => {
-    for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
-  });
-  return { columns, rows: merger.finish(), definitions, table };
+  const rows = mergeParts(
+    merger,
+    results.map((r) => r.results[0]?.rows ?? []),
+  );
+  return { columns, rows, definitions, table };
 }

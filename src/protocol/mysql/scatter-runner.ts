@@ -4,9 +4,10 @@
 // shards' affected rows. A prepared statement runs on the shards as text with its parameters
 // inlined. The first shard error fails the statement with that server's error.
 import { ShardgateError } from '../../errors.js';
-import { MergeBudget } from '../../executor/merge-budget.js';
+import { MergeBudget, type RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import type { ColumnInfo } from '../../executor/rows.js';
+import { mergeParts, runParts, type ShardBackend } from '../../executor/shard-parts.js';
 import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { MergeSpec, Plan, RouteTarget } from '../../router/plan.js';
 import type { PlannedStatement } from '../../router/router.js';
@@ -154,6 +155,35 @@ export function inlineValues(binary: Binary | null): InlineValue[] {
     : [];
 }
 
+/**
+ * The port the executor runs parts through (src/executor/shard-parts.ts): each part's text on its
+ * binding, synced to the session first. With `statements`, a lost connection is the coded error
+ * of those statements lost (nothing reached the client yet, so a read may run again elsewhere).
+ */
+export function mysqlBackend(
+  cycle: CommandCycle,
+  budget: RowBudget,
+  statements: readonly PlannedStatement[] | null,
+): ShardBackend<MysqlBinding, { sql: string }, CollectedResponse> {
+  return {
+    acquire: (target) => cycle.bindingFor(target),
+    release: (binding) => cycle.releaseIfFree(binding),
+    run: async (binding, part) => {
+      await binding.sync(cycle.state);
+      return binding.conn.query(part.sql, { maxRows: Number.POSITIVE_INFINITY, budget });
+    },
+    failed: (response) => Boolean(response.error),
+    lost: (bindings) => {
+      if (!statements) return null;
+      for (const b of bindings) {
+        const loss = cycle.lossBeforeReply(b, statements);
+        if (loss) return loss;
+      }
+      return null;
+    },
+  };
+}
+
 export async function runScatter(
   cycle: CommandCycle,
   packet: LogicalPacket,
@@ -176,46 +206,24 @@ export async function runScatter(
   }
   const { maxMergeRows: maxRows, maxMergeBytes } = cycle.services.topology.view().routing;
   const budget = new MergeBudget(maxRows, maxMergeBytes);
-  const started = performance.now();
-  const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
-  const bindings: MysqlBinding[] = [];
-  for (const s of settled) if (s.status === 'fulfilled') bindings.push(s.value);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) {
-    for (const b of bindings) cycle.releaseIfFree(b);
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  let results: CollectedResponse[];
   let schema: string | null = null;
-  try {
-    results = await Promise.all(
-      requests.map(async (r, i) => {
-        const binding = bindings[i]!;
-        await binding.sync(cycle.state);
-        return binding.conn.query(r.sql, { maxRows: Number.POSITIVE_INFINITY, budget });
-      }),
-    );
-    // Text merged in the proxy compares under the columns' real collations: look up the tables
-    // not known yet on the first shard's connection while it is still held.
-    // The schema the shards' tables are in (read now: the connection goes back to the pool).
-    schema = bindings[0]!.conn.schema;
-    const text = results[0]?.results[0]?.columns
-      ?.flatMap((c, i) => sourcesOf(c, i, plan, schema))
-      .filter((c) => mergeColumn(c).typeOid === 25);
-    if (plan.type === 'scatter' && plan.merge && text?.length && !results.some((r) => r.error))
-      await cycle.services.server.columnCollations.load(bindings[0]!.conn, text);
-  } catch (err) {
-    // A part's server connection was lost: the coded error of a lost statement (nothing reached
-    // the client yet, so a read may run again elsewhere).
-    for (const b of bindings) {
-      const loss = cycle.lossBeforeReply(b, [statement]);
-      if (loss) throw loss;
-    }
-    throw err;
-  } finally {
-    for (const b of bindings) cycle.releaseIfFree(b);
-  }
-  const latency = (performance.now() - started) / 1000;
+  const { bindings, results, failed, latencySeconds } = await runParts(
+    {
+      ...mysqlBackend(cycle, budget, [statement]),
+      // Text merged in the proxy compares under the columns' real collations: look up the tables
+      // not known yet on the first shard's connection while it is still held.
+      whileHeld: async (held, answers) => {
+        // The schema the shards' tables are in (read now: the connection goes back to the pool).
+        schema = held[0]!.conn.schema;
+        const text = answers[0]?.results[0]?.columns
+          ?.flatMap((c, i) => sourcesOf(c, i, plan, schema))
+          .filter((c) => mergeColumn(c).typeOid === 25);
+        if (plan.type === 'scatter' && plan.merge && text?.length && !answers.some((r) => r.error))
+          await cycle.services.server.columnCollations.load(held[0]!.conn, text);
+      },
+    },
+    requests,
+  );
   results.forEach((r, i) => {
     const b = bindings[i]!;
     const gtid = r.results
@@ -228,13 +236,12 @@ export async function runScatter(
         statement,
         { shard: b.shard, server: b.serverName, role: b.role },
         r.error ? 'error' : 'ok',
-        latency,
+        latencySeconds,
         i,
       ),
     );
   });
-  const error = results.find((r) => r.error)?.error;
-  if (error) throw new MysqlServerError(error);
+  if (failed?.error) throw new MysqlServerError(failed.error);
   budget.check();
   if (statement.facts.kind === 'ddl') cycle.services.server.forgetStatements();
   const status = localStatus(cycle.state);
@@ -263,10 +270,10 @@ export async function runScatter(
     ),
     { maxRows },
   );
-  results.forEach((r, i) => {
-    for (const row of r.results[0]?.rows ?? []) merger.add(i, row);
-  });
-  let rows = merger.finish();
+  let rows = mergeParts(
+    merger,
+    results.map((r) => r.results[0]?.rows ?? []),
+  );
   // A set operation's leaf number (the last column) is the merge's own.
   const visible = merge?.setOps ? columns.length - 1 : (merge?.visibleColumns ?? columns.length);
   let outColumns = columns.slice(0, visible);

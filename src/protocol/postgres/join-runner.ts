@@ -6,11 +6,11 @@
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { runBroadcastJoin } from '../../executor/broadcast-join.js';
-import { acquireEvery, joinFetchRoute } from '../../executor/join-fetch.js';
+import { joinFetchRoute } from '../../executor/join-fetch.js';
 import type { RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
-import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import type { ColumnInfo, Row } from '../../executor/rows.js';
+import { mergeParts, runParts } from '../../executor/shard-parts.js';
 import type { JoinPlan } from '../../router/plan.js';
 import { decodeBindParams } from '../../sql/bind-params.js';
 import { highestParam, inlineParams } from '../../sql/insert-rows.js';
@@ -18,7 +18,7 @@ import { pgBroadcastSql } from '../../sql/pg-broadcast-sql.js';
 import { encodeBindComplete, encodeParseComplete, encodeReadyForQuery } from './backend-messages.js';
 import { decodeExecute, decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { boundStatement } from './scatter-runner.js';
+import { boundStatement, scatterBackend } from './scatter-runner.js';
 import { FE, type Unit } from './units.js';
 
 /** A fetch a server answered with an error: the client gets that error as the server sent it. */
@@ -150,25 +150,11 @@ export async function fetchRows(
       detail: 'inside a statement whose rows shardgate gathers itself (COPY (query) TO STDOUT)',
     });
   const { targets, text, merge } = joinFetchRoute(plan, sql);
-  const bindings = await acquireEvery(
-    targets,
-    (t) => cycle.bindingFor(t),
-    (b) => cycle.afterUnit(b),
+  const { results, failed } = await runParts(
+    scatterBackend(cycle, budget, false),
+    targets.map((target) => ({ target, sql: text, bind: null, paramTypes: [] })),
   );
-  let results: CollectedResult[];
-  try {
-    results = await Promise.all(
-      bindings.map((binding) =>
-        collect(binding.conn, serialize.query(text), budget, false).finally(() => {
-          binding.conn.onData = (chunk) => binding.tracker.onData(chunk);
-        }),
-      ),
-    );
-  } finally {
-    for (const b of bindings) cycle.afterUnit(b);
-  }
-  const error = results.find((r) => r.error)?.error;
-  if (error) throw new FetchFailed(error.raw);
+  if (failed?.error) throw new FetchFailed(failed.error.raw);
   const fields = results[0]?.fields;
   if (!fields) throw new ShardgateError('INTERNAL', { detail: 'a join fetch without a row description' });
   const columns: ColumnInfo[] = fields.map((f) => ({
@@ -181,10 +167,10 @@ export async function fetchRows(
     maxRows: cycle.services.topology.view().routing.maxMergeRows,
     postgres: true,
   });
-  results.forEach((r, i) => {
-    for (const row of r.rows) merger.add(i, row);
-  });
-  const rows = merger.finish();
+  const rows = mergeParts(
+    merger,
+    results.map((r) => r.rows),
+  );
   // Without the merge's hidden columns, with the merged types (avg of integers is numeric).
   return { columns: merger.outputColumns(), rows };
 }

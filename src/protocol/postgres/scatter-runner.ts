@@ -4,10 +4,11 @@
 import { serialize } from 'pg-protocol';
 import { ShardgateError } from '../../errors.js';
 import { combineCommandTags } from '../../executor/command-tags.js';
-import { MergeBudget } from '../../executor/merge-budget.js';
+import { MergeBudget, type RowBudget } from '../../executor/merge-budget.js';
 import { ResultMerger } from '../../executor/merger.js';
 import { type CollectedResult, collect, type FieldInfo } from '../../executor/pg-collect.js';
 import { forwardsWholeRows, mergeWholeRows } from '../../executor/pg-forwarded-rows.js';
+import { mergeParts, runParts, type ShardBackend } from '../../executor/shard-parts.js';
 import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
@@ -22,6 +23,7 @@ import {
 } from './backend-messages.js';
 import { decodeBind, decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
+import type { ServerBinding } from './server-binding.js';
 import { FE, type Unit } from './units.js';
 
 interface ShardRequest {
@@ -39,39 +41,12 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
   const budget = new MergeBudget(maxRows, maxMergeBytes);
   // Reads that only order and page rows forward the shards' DataRow messages whole.
   const whole = plan.type === 'scatter' && !plan.write && forwardsWholeRows(plan.merge);
-  const started = performance.now();
-  const settled = await Promise.allSettled(requests.map((r) => cycle.bindingFor(r.target)));
-  const failedAcquire = settled.find((s) => s.status === 'rejected');
-  if (failedAcquire) {
-    for (const s of settled) if (s.status === 'fulfilled') cycle.afterUnit(s.value);
-    throw (failedAcquire as PromiseRejectedResult).reason;
-  }
-  const bindings = settled.map(
-    (s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof cycle.bindingFor>>>).value,
-  );
-  let results: CollectedResult[];
-  try {
-    results = await Promise.all(
-      requests.map((r, i) => {
-        const binding = bindings[i]!;
-        const conn = binding.conn;
-        const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
-        return collect(conn, bytes, budget, whole).finally(() => {
-          // Give the connection back to the binding's tracker.
-          conn.onData = (chunk) => binding.tracker.onData(chunk);
-        });
-      }),
-    );
-  } finally {
-    for (const b of bindings) cycle.afterUnit(b);
-  }
-  const latency = (performance.now() - started) / 1000;
-  const failed = results.find((r) => r.error);
+  const { results, failed, latencySeconds } = await runParts(scatterBackend(cycle, budget, whole), requests);
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;
     const t = requests[i]!.target;
     cycle.services.observer.onStatement(
-      scatterPartEvent('postgres', statement, t, r.error ? 'error' : 'ok', latency, i),
+      scatterPartEvent('postgres', statement, t, r.error ? 'error' : 'ok', latencySeconds, i),
     );
   }
   if (failed?.error) {
@@ -106,10 +81,10 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
       fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format === 1 ? 'binary' : 'text' })),
       { maxRows, postgres: true },
     );
-    results.forEach((r, i) => {
-      for (const row of r.rows) merger.add(i, row);
-    });
-    rows = merger.finish();
+    rows = mergeParts(
+      merger,
+      results.map((r) => r.rows),
+    );
     visibleFields = merger.outputColumns().map((c, i) => retyped(fields[i]!, c.typeOid));
     // Writes with RETURNING keep their verb (UPDATE n, DELETE n), summed over the shards.
     tag =
@@ -129,6 +104,27 @@ export async function runScatter(cycle: QueryCycle, unit: Unit, statement: Plann
     wholeRows,
     tag,
   });
+}
+
+/** The port the executor runs a scatter's parts through (src/executor/shard-parts.ts). */
+export function scatterBackend(
+  cycle: QueryCycle,
+  budget: RowBudget,
+  whole: boolean,
+): ShardBackend<ServerBinding, Omit<ShardRequest, 'target'>, CollectedResult> {
+  return {
+    acquire: (target) => cycle.bindingFor(target),
+    release: (binding) => cycle.afterUnit(binding),
+    run: (binding, r) => {
+      const conn = binding.conn;
+      const bytes = r.bind ? extendedRequest(r) : serialize.query(r.sql);
+      return collect(conn, bytes, budget, whole).finally(() => {
+        // Give the connection back to the binding's tracker.
+        conn.onData = (chunk) => binding.tracker.onData(chunk);
+      });
+    },
+    failed: (result) => Boolean(result.error),
+  };
 }
 
 /** One result for the client, in the unit's protocol (simple, or the extended unit's replies in order). */

@@ -3,42 +3,21 @@
 // occurrences (WHERE / ON top-level AND, USING, `x IN (SELECT y ...)`), the constants that pin
 // one, and the nested blocks that group or limit rows. What the walk does not understand adds
 // no link, so the planner refuses rather than guesses.
-import type { ColocationFacts, ColumnOf, LocalBlock, ValueRef } from '../facts.js';
+import {
+  blockKind,
+  type CteEnv,
+  FactsBuilder,
+  type Item,
+  NO_OUTPUTS,
+  type Outputs,
+  type Resolved,
+  Scope,
+  selectOutputs,
+} from '../colocation-walk.js';
+import type { ColocationFacts, ColumnOf, ValueRef } from '../facts.js';
 import { asArray, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
 
-interface Outputs {
-  list: Array<ColumnOf | null> | null;
-  byName(column: string): ColumnOf | null;
-}
-
-type Item = { kind: 'ref'; ref: number } | { kind: 'derived'; outputs: Outputs | null };
-
-class Scope {
-  readonly items = new Map<string, Item>();
-  readonly all: Item[] = [];
-  constructor(readonly parent: Scope | null) {}
-}
-
-interface Cte {
-  query: unknown;
-  expanding: boolean;
-  selfReferenced: boolean;
-  used: boolean;
-  columns: string[];
-  env: CteEnv;
-}
-
-type CteEnv = ReadonlyMap<string, Cte>;
-
-interface Resolved {
-  of: ColumnOf;
-  scope: Scope;
-}
-
-const NO_OUTPUTS: Outputs = { list: null, byName: () => null };
 const INNER_JOINS = new Set(['JOIN', 'INNER JOIN', 'CROSS JOIN', 'STRAIGHT_JOIN']);
-
-const keyOf = (of: ColumnOf) => `${of.refs.join(',')}.${of.column}`;
 
 /** A subquery wrapper (`{ ast: { type: 'select', ... } }`): its statement, else null. */
 function subquery(n: unknown): Node | null {
@@ -74,30 +53,9 @@ function shallowVisit(roots: unknown[], visit: (n: Node) => void): void {
   }
 }
 
-function renamed(outputs: Outputs, names: string[]): Outputs {
-  if (names.length === 0) return outputs;
-  const cols = outputs.list;
-  return {
-    list: cols ? cols.map((c, i) => (i < names.length ? c : null)) : null,
-    byName: (column) => {
-      const i = names.indexOf(column);
-      return i >= 0 && cols ? (cols[i] ?? null) : null;
-    },
-  };
-}
-
-class Builder {
-  readonly refs: string[] = [];
-  readonly links: Array<[ColumnOf, ColumnOf]> = [];
-  private readonly strong: Array<[ColumnOf, ColumnOf]> = [];
-  readonly pins: ColocationFacts['pins'] = [];
-  readonly blocks: LocalBlock[] = [];
-  private readonly ctes: Cte[] = [];
-
-  private range(start: number): number[] {
-    const out: number[] = [];
-    for (let i = start; i < this.refs.length; i++) out.push(i);
-    return out;
+class Builder extends FactsBuilder {
+  constructor() {
+    super(true);
   }
 
   resolve(node: unknown, scope: Scope): Resolved | null {
@@ -106,40 +64,7 @@ class Builder {
     if (name === null || name === '*') return null;
     const column = name.toLowerCase();
     const qualifier = nameOf(node.table);
-    if (qualifier === null) {
-      for (let s: Scope | null = scope; s; s = s.parent) {
-        if (s.all.length === 0) continue;
-        if (s.all.length === 1) {
-          const only = s.all[0]!;
-          if (only.kind === 'ref') return { of: { refs: [only.ref], column }, scope: s };
-          const of = only.outputs?.byName(column) ?? null;
-          return of ? { of, scope: s } : null;
-        }
-        return { of: this.itemColumn(s.all, column) ?? { refs: [], column }, scope: s };
-      }
-      return null;
-    }
-    const q = qualifier.toLowerCase();
-    for (let s: Scope | null = scope; s; s = s.parent) {
-      const it = s.items.get(q);
-      if (!it) continue;
-      if (it.kind === 'ref') return { of: { refs: [it.ref], column }, scope: s };
-      const of = it.outputs?.byName(column) ?? null;
-      return of ? { of, scope: s } : null;
-    }
-    return null;
-  }
-
-  private itemColumn(items: Item[], column: string): ColumnOf | null {
-    const refs: number[] = [];
-    for (const it of items) {
-      if (it.kind === 'ref') refs.push(it.ref);
-      else {
-        const of = it.outputs?.byName(column);
-        if (of && of.column === column) refs.push(...of.refs);
-      }
-    }
-    return refs.length ? { refs, column } : null;
+    return this.resolveName(qualifier === null ? null : qualifier.toLowerCase(), column, scope);
   }
 
   withCtes(withList: unknown, env: CteEnv): CteEnv {
@@ -149,16 +74,8 @@ class Builder {
     for (const w of list) {
       const name = nameOf(w.name);
       if (!name) continue;
-      const entry: Cte = {
-        query: subquery(w.stmt) ?? w.stmt,
-        expanding: false,
-        selfReferenced: false,
-        used: false,
-        columns: asArray(w.columns).map((c) => (nameOf(c) ?? '').toLowerCase()),
-        env: next,
-      };
-      this.ctes.push(entry);
-      next.set(name.toLowerCase(), entry);
+      const columns = asArray(w.columns).map((c) => (nameOf(c) ?? '').toLowerCase());
+      this.addCte(next, name, subquery(w.stmt) ?? w.stmt, false, columns);
     }
     return next;
   }
@@ -237,7 +154,7 @@ class Builder {
         const name = (item.table as string).toLowerCase();
         const cte = item.db ? undefined : env.get(name);
         added = cte
-          ? { kind: 'derived', outputs: this.cteReference(cte) }
+          ? { kind: 'derived', outputs: this.cteReference(cte, cte.env) }
           : { kind: 'ref', ref: this.refs.push(name) - 1 };
         scope.items.set(alias ?? name, added);
       } else if (sub) {
@@ -258,36 +175,10 @@ class Builder {
         const left = this.itemColumn(before, column);
         const right = this.itemColumn([added], column);
         if (!left || !right) continue;
-        this.links.push([left, right]);
-        if (inner) this.strong.push([left, right]);
+        this.link(left, right, inner);
       }
     }
     return quals;
-  }
-
-  private cteReference(cte: Cte): Outputs | null {
-    cte.used = true;
-    if (cte.expanding) {
-      cte.selfReferenced = true;
-      return null;
-    }
-    cte.expanding = true;
-    const start = this.refs.length;
-    const outputs = this.statement(cte.query, null, cte.env, true);
-    cte.expanding = false;
-    if (cte.selfReferenced && this.refs.length > start)
-      this.blocks.push({ refs: this.range(start), what: 'WITH RECURSIVE', keyColumns: [] });
-    return cte.selfReferenced ? null : renamed(outputs, cte.columns);
-  }
-
-  unusedCtes(groups: number[][]): void {
-    for (let i = 0; i < this.ctes.length; i++) {
-      const cte = this.ctes[i]!;
-      if (cte.used) continue;
-      const start = this.refs.length;
-      this.cteReference(cte);
-      groups.push(this.range(start));
-    }
   }
 
   private conditions(where: unknown, scope: Scope, pins: boolean): void {
@@ -296,10 +187,8 @@ class Builder {
       if (e.operator === '=') {
         const l = this.resolve(e.left, scope);
         const r = this.resolve(e.right, scope);
-        if (l && r) {
-          this.links.push([l.of, r.of]);
-          if (pins) this.strong.push([l.of, r.of]);
-        } else if (pins && (l || r)) {
+        if (l && r) this.link(l.of, r.of, pins);
+        else if (pins && (l || r)) {
           const v = valueRef(l ? e.right : e.left);
           if (v) this.pins.push({ of: (l ?? r)!.of, values: [v] });
         }
@@ -363,16 +252,10 @@ class Builder {
       names.push(name.toLowerCase());
       cols.push(own);
     }
-    return {
-      list: star ? null : cols,
-      byName: (column) => {
-        const i = names.indexOf(column);
-        if (i >= 0) return cols[i] ?? null;
-        if (!star) return null;
-        const r = this.resolve({ type: 'column_ref', table: null, column }, scope);
-        return r && r.scope === scope ? r.of : null;
-      },
-    };
+    return selectOutputs(names, cols, star, (column) => {
+      const r = this.resolve({ type: 'column_ref', table: null, column }, scope);
+      return r && r.scope === scope ? r.of : null;
+    });
   }
 
   private localBlock(ast: Node, scope: Scope, start: number): void {
@@ -388,27 +271,14 @@ class Builder {
     const groupby = asArray(isNode(ast.groupby) ? ast.groupby.columns : ast.groupby);
     const grouped = groupby.length > 0;
     const distinct = ast.distinct !== null && ast.distinct !== undefined;
-    const what = limited
-      ? 'LIMIT/OFFSET'
-      : window
-        ? 'a window function'
-        : grouped
-          ? 'GROUP BY'
-          : aggregate
-            ? 'an aggregate'
-            : distinct
-              ? 'DISTINCT'
-              : null;
+    const what = blockKind({ limited, window, grouped, aggregate, distinct });
     if (what === null) return;
-    const keyColumns: ColumnOf[] = [];
+    const equalities: Array<[Resolved | null, Resolved | null]> = [];
     for (const e of conjuncts(ast.where)) {
       if (e.type !== 'binary_expr' || e.operator !== '=') continue;
-      const l = this.resolve(e.left, scope);
-      const r = this.resolve(e.right, scope);
-      if (!l || !r) continue;
-      if (l.scope === scope && r.scope !== scope) keyColumns.push(l.of);
-      else if (r.scope === scope && l.scope !== scope) keyColumns.push(r.of);
+      equalities.push([this.resolve(e.left, scope), this.resolve(e.right, scope)]);
     }
+    const keyColumns = this.correlated(equalities, scope);
     if (!limited && !window) {
       const rollup = isNode(ast.groupby) && asArray(ast.groupby.modifiers).some((m) => m);
       const targets =
@@ -421,27 +291,6 @@ class Builder {
       }
     }
     this.blocks.push({ refs: this.range(start), what: `${what} in a subquery`, keyColumns });
-  }
-
-  propagatePins(): void {
-    const known = new Map<string, ColocationFacts['pins'][number]>();
-    for (const p of this.pins) known.set(keyOf(p.of), p);
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const [a, b] of this.strong) {
-        for (const [from, to] of [
-          [a, b],
-          [b, a],
-        ] as const) {
-          const pin = known.get(keyOf(from));
-          if (!pin || known.has(keyOf(to))) continue;
-          const copy = { ...pin, of: to };
-          this.pins.push(copy);
-          known.set(keyOf(to), copy);
-          changed = true;
-        }
-      }
-    }
   }
 }
 
@@ -462,13 +311,5 @@ export function mysqlColocationFacts(ast: Node): ColocationFacts | undefined {
     groups.push(b.refs.map((_, i) => i));
   }
   b.unusedCtes(groups);
-  b.propagatePins();
-  if (b.refs.length < 2 && b.blocks.length === 0) return undefined;
-  return {
-    refs: b.refs,
-    groups: groups.filter((g) => g.length > 0),
-    links: b.links,
-    pins: b.pins,
-    blocks: b.blocks,
-  };
+  return b.facts(groups);
 }
