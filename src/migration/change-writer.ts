@@ -49,13 +49,15 @@ export interface AppliedTable {
  * other than the primary key, an exclusion constraint, or a foreign key from or to the table.
  */
 export async function hasCrossRowConstraints(client: pg.Client, meta: TableMeta): Promise<boolean> {
-  const r = await client.query<{ tied: boolean }>(
+  // The data plane's connections return every value as text (pg-connect.ts).
+  const r = await client.query<{ tied: boolean | string }>(
     `SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisunique AND NOT indisprimary)
          OR EXISTS (SELECT 1 FROM pg_constraint
                      WHERE (conrelid = $1::regclass OR confrelid = $1::regclass) AND contype IN ('f', 'x')) AS tied`,
     [meta.qualified],
   );
-  return r.rows[0]?.tied === true;
+  const tied = r.rows[0]?.tied;
+  return tied === true || tied === 't';
 }
 
 /** A statement failed on one destination; `cause` tells whether it is reachable. */
