@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
 import { ChangeDispatcher, MARKER_PREFIX, RefusedChange } from './change-dispatch.js';
-import { type AppliedTable, DestinationFailure } from './change-writer.js';
+import { type AppliedTable, DestinationFailure, hasCrossRowConstraints } from './change-writer.js';
 import { Destination, untilReachable } from './destination.js';
 import { formatLsn, maxLsn, requireLsn } from './lsn.js';
 import { clientConfig, describeError, isUnreachable, openClient } from './pg-connect.js';
@@ -38,6 +38,11 @@ export interface ChangeApplierOptions {
   /** Where to stream from (the last applied LSN of a previous run); the slot's own position if omitted. */
   startLsn?: string;
   protoVersion?: 1 | 2;
+  /**
+   * Coalesce each batch to one image per key (default true); false applies every change in
+   * source order, as tables with cross-row constraints always are (the bench compares both).
+   */
+  coalesce?: boolean;
   backoff?: BackoffSettings;
   /** "streaming", "paused: ...", "error: ...", "stopped". */
   onStatus?: (status: string) => void;
@@ -126,6 +131,7 @@ export class ChangeApplier {
         meta,
         segments: state?.segments ?? [],
         compare: keyCompareFor(meta, () => this.controlClient()),
+        ordered: await hasCrossRowConstraints(control, meta),
       });
     }
     this.loop = this.run();
@@ -302,12 +308,18 @@ export class ChangeApplier {
     const stream: Stream = {
       service,
       plugin,
-      dispatcher: new ChangeDispatcher(this.tables, this.destinations, this.o.route, {
-        committed: (endLsn, markers) => this.onCommitted(stream, endLsn, markers),
-        marker: (token) => this.markers.get(token)?.applied(),
-        // The message being handled counts as not yet handled.
-        moreQueued: () => stream.plugin.parsed > stream.handled + 1,
-      }),
+      dispatcher: new ChangeDispatcher(
+        this.tables,
+        this.destinations,
+        this.o.route,
+        {
+          committed: (endLsn, markers) => this.onCommitted(stream, endLsn, markers),
+          marker: (token) => this.markers.get(token)?.applied(),
+          // The message being handled counts as not yet handled.
+          moreQueued: () => stream.plugin.parsed > stream.handled + 1,
+        },
+        { coalesce: this.o.coalesce },
+      ),
       handled: 0,
       failure: null,
       inflight: Promise.resolve(),

@@ -7,7 +7,7 @@
 // harmless (the writes are idempotent) and the slot is acknowledged only after the commit.
 // TRUNCATE is refused.
 import type { Pgoutput } from 'pg-logical-replication';
-import { type AppliedTable, keyOf, TransactionWriter } from './change-writer.js';
+import { type AppliedTable, keyOf, TransactionWriter, type WriterOptions } from './change-writer.js';
 import type { Destination } from './destination.js';
 import { requireLsn } from './lsn.js';
 import type { RowRoute } from './row-owner.js';
@@ -55,6 +55,7 @@ export class ChangeDispatcher {
     private readonly destinations: readonly Destination[],
     private readonly route: RowRoute,
     private readonly hooks: DispatchHooks,
+    private readonly writerOptions: WriterOptions = {},
   ) {}
 
   /** Writes are open on the destinations (not yet committed, so not yet acknowledged). */
@@ -75,7 +76,8 @@ export class ChangeDispatcher {
       case 'begin':
         this.txn = {
           commitLsn: m.commitLsn ? requireLsn(m.commitLsn) : 0n,
-          writer: this.group?.writer ?? new TransactionWriter(this.destinations, this.route),
+          writer:
+            this.group?.writer ?? new TransactionWriter(this.destinations, this.route, this.writerOptions),
           markers: [],
         };
         return;
