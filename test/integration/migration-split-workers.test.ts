@@ -3,8 +3,8 @@
 // each other through the primary. (1) A split of s0 while a write ledger's connections land on
 // both workers: both switch, every acknowledged write is found once where its key lives now, and
 // nothing unacknowledged is present. (2) Worker 1 SIGKILLed while it holds s1 for the block of a
-// second split (an open write transaction on it keeps it from acknowledging; the deadline is long
-// here): the attempt aborts, nothing acknowledged is lost, and the split then switches with worker 0.
+// second split (a write transaction left open on it, opened once the split's slot exists, keeps
+// it from acknowledging for the in-flight grace; grace and deadline are long here): the attempt aborts, nothing acknowledged is lost, and the split then switches with worker 0.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,8 +222,6 @@ describe('live splits with workers: 2', () => {
       else spare.push(c);
     }
     await Promise.all(spare.map((c) => c.end()));
-    await open.query('BEGIN');
-    await open.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [3_000_000_001, userTx]);
     const started = (
       await api('/api/migrations', {
         shard: 's1',
@@ -234,6 +232,24 @@ describe('live splits with workers: 2', () => {
         cutoverAttempts: 10,
       })
     ).migration as { id: string };
+    // Only once the split's slot on s1 exists: creating it waits for every write transaction
+    // running on s1 to end, so one opened earlier would keep the split in its setup. The block
+    // comes after the copy and a few readiness samples, well after this.
+    let phase = '';
+    await waitFor(
+      'the split created its slot',
+      async () => {
+        phase = (await stateOf(started.id)).phase;
+        return !['planned', 'schema'].includes(phase);
+      },
+      120_000,
+      5,
+    );
+    expect(['copying', 'catching_up']).toContain(phase);
+    await open.query('BEGIN');
+    await open.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [3_000_000_001, userTx]);
+    // Not yet holding: nothing may have been held before the transaction was open.
+    expect(proc!.output()).not.toContain('worker holds for a cutover');
     // Worker 1 logs when it starts holding (its pid is in the line): kill it then.
     let pid = 0;
     await waitFor(
