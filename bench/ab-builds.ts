@@ -5,7 +5,8 @@
 // (env: T=seconds per run, R=repeats, C=clients list, M=modes list; EXTRA=YAML appended to both
 // proxies' configs, WARM_SQL=a statement run once through each proxy before measuring, e.g. to put
 // an entry in the result cache; POOL_BEFORE / POOL_AFTER=YAML flow entries added to one build's pool
-// section, e.g. POOL_AFTER='multiplex: { enabled: true }')
+// section, e.g. POOL_AFTER='multiplex: { enabled: true }'; NODE_ARGS_BEFORE / NODE_ARGS_AFTER=flags
+// for one build's node process, e.g. NODE_ARGS_AFTER=--single-threaded-gc with BEFORE=AFTER)
 // Besides TPS it prints each proxy's CPU per transaction (user + system from /proc, medians): on a
 // shared machine TPS moves with the neighbours' load, CPU per transaction much less.
 import { execFileSync, spawn } from 'node:child_process';
@@ -41,6 +42,11 @@ function poolExtra(name: string): string {
   return extra ? `, ${extra}` : '';
 }
 
+/** NODE_ARGS_BEFORE / NODE_ARGS_AFTER: Node or V8 flags for one build's process (e.g. --single-threaded-gc). */
+function nodeArgs(name: string): string[] {
+  return (process.env[`NODE_ARGS_${name.toUpperCase()}`] ?? '').split(' ').filter(Boolean);
+}
+
 async function startProxy(name: string, root: string) {
   const port = await freePort();
   const file = `/tmp/shardgate-ab-${name}.yaml`;
@@ -58,7 +64,7 @@ ${process.env.EXTRA ?? ''}
   );
   const child = spawn(
     process.execPath,
-    [join(root, 'dist', 'src', 'cli', 'main.js'), 'start', '--config', file],
+    [...nodeArgs(name), join(root, 'dist', 'src', 'cli', 'main.js'), 'start', '--config', file],
     {
       stdio: 'inherit',
     },
