@@ -21,12 +21,14 @@ import {
   type ReadinessProbe,
   sampleReadiness,
 } from './cutover-readiness.js';
+import { deleteMysqlMovedRows } from './mysql-cleanup.js';
+import { type AfterSwitchContext, startMysqlReverse } from './mysql-reverse-capture.js';
 import {
-  driveMysqlSplit,
-  mysqlBaseTables,
-  mysqlTableSizes,
-  type SplitDriverContext,
-} from './mysql-split-driver.js';
+  mysqlConfigBeforeSplit,
+  rollbackMysqlSplit,
+  verifyMysqlAfterSwitch,
+} from './mysql-rollback-driver.js';
+import { driveMysqlSplit, mysqlBaseTables, mysqlTableSizes } from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -50,6 +52,7 @@ import {
 } from './plan.js';
 import { configAfterSwitch, configBeforeMerge, mergeOrder, planMerge } from './plan-merge.js';
 import { PressureMonitor } from './pressure.js';
+import type { ReverseStream } from './reverse-stream.js';
 import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
@@ -128,7 +131,8 @@ interface Running {
   done: Promise<void>;
   /** One forward capture per source. */
   forward: ChangeApplier[];
-  reverse: ChangeApplier[];
+  /** One per target after the switch (PostgreSQL's applier, or a MySQL half's binlog capture). */
+  reverse: ReverseStream[];
   /** The body returned or failed; with no applier left, nothing of it runs any more. */
   ended: boolean;
 }
@@ -369,19 +373,6 @@ export class MigrationManager {
     }
   }
 
-  /**
-   * A MySQL split ends at its verified switch: no reverse capture keeps its source current, so
-   * nothing after the switch (verify again, cleanup, rollback) has a MySQL driver yet.
-   */
-  private refuseMysqlAfterSwitch(state: MigrationState, what: string): void {
-    if (state.plan.protocol !== 'mysql') return;
-    throw new ShardgateError('MIGRATION_STATE', {
-      id: state.id,
-      phase: state.phase,
-      detail: `${what} of a MySQL split is not available yet (no reverse binlog capture); the halves serve the range, and the source keeps its rows as they were at the switch for a manual cleanup`,
-    });
-  }
-
   /** A shard takes part in at most one unfinished migration. */
   private refuseBusy(shard: string): void {
     for (const m of this.list()) {
@@ -502,7 +493,6 @@ export class MigrationManager {
   /** Verification again (e.g. after fixing a mismatch by hand). */
   verifyAgain(id: string): MigrationState {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'verification again');
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -517,14 +507,20 @@ export class MigrationManager {
         phase: state.phase,
         detail: 'its reverse capture is not running',
       });
-    void this.runVerify(state, running);
+    // A verification that cannot run (a server down, a stopped capture) says so in the state.
+    void this.runVerify(state, running).catch((err: unknown) =>
+      this.note(
+        state,
+        'switched',
+        `verification could not run: ${err instanceof Error ? err.message : String(err)}; \`shardgate migrate verify ${id}\` tries again`,
+      ),
+    );
     return state;
   }
 
   /** Deletes the moved rows from the source; only after a passed verification. */
   async cleanup(id: string): Promise<MigrationState> {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'cleanup');
     if (state.phase !== 'verified') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -537,6 +533,15 @@ export class MigrationManager {
     }
     await this.stopRunning(id);
     this.note(state, 'verified', 'cleanup: deleting the moved rows from the source');
+    if (state.plan.protocol === 'mysql') {
+      const done = await deleteMysqlMovedRows(state.plan, (table, deleted) => {
+        state.status = `cleanup: ${deleted} rows of ${table} deleted from the source`;
+        this.store.save(state);
+      });
+      const total = done.perTable.reduce((n, t) => n + t.deleted, 0);
+      this.note(state, 'cleaned', `${total} moved rows deleted from the source; reverse capture stopped`);
+      return state;
+    }
     for (const source of planSources(state.plan)) {
       await deleteMovedRows({
         source: source.server,
@@ -552,7 +557,6 @@ export class MigrationManager {
   /** Returns traffic to the source, carrying back the writes made on the targets since the switch. */
   async rollback(id: string): Promise<MigrationState> {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'rollback');
     await this.refuseOtherInstances();
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
@@ -573,6 +577,8 @@ export class MigrationManager {
       });
     }
     const plan = state.plan;
+    if (plan.protocol === 'mysql')
+      return this.endRollback(state, await rollbackMysqlSplit(this.driverContext(), state, running.reverse));
     const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
     const sources = planSources(plan);
@@ -631,6 +637,12 @@ export class MigrationManager {
       }),
     );
     await Promise.all(control.map((c) => c.end().catch(() => undefined)));
+    return this.endRollback(state, report);
+  }
+
+  /** After the rollback block: the report kept; switched back, the run and its replication end. */
+  private async endRollback(state: MigrationState, report: CutoverReport): Promise<MigrationState> {
+    const sources = planSources(state.plan);
     state.cutovers.push(report);
     if (report.outcome !== 'switched') {
       this.note(
@@ -640,7 +652,7 @@ export class MigrationManager {
       );
       return state;
     }
-    await this.stopRunning(id);
+    await this.stopRunning(state.id);
     await this.dropAllReplication(state);
     this.note(
       state,
@@ -768,8 +780,9 @@ export class MigrationManager {
   }
 
   /** The manager's steps a protocol driver runs its phases with. */
-  private driverContext(): SplitDriverContext {
+  private driverContext(): AfterSwitchContext {
     return {
+      load: (id) => this.store.load(id),
       note: (state, phase, status) => this.note(state, phase, status),
       save: (state) => this.store.save(state),
       fencedBlock: (shards, options, steps) => this.fencedBlock(shards, options, steps),
@@ -780,14 +793,16 @@ export class MigrationManager {
 
   private drive(state: MigrationState, req: StartRequest): void {
     if (state.plan.protocol === 'mysql') {
-      this.track(state.id, (running) =>
-        driveMysqlSplit(
+      this.track(state.id, async (running) => {
+        await driveMysqlSplit(
           this.driverContext(),
           state,
           running.abort.signal,
           req.cutoverAttempts ?? this.config.migration.cutoverAttempts,
-        ),
-      );
+        );
+        // Switched: the reverse capture keeps the source current for a rollback.
+        if (SWITCHED_PHASES.has(state.phase)) await this.startReverse(state, running);
+      });
       return;
     }
     this.track(state.id, async (running) => {
@@ -1083,9 +1098,14 @@ export class MigrationManager {
   /** Reverse capture (targets -> sources) from the switch positions, then verification. */
   private async startReverse(state: MigrationState, running: Running): Promise<void> {
     const plan = state.plan;
+    if (plan.protocol === 'mysql') {
+      running.reverse = await startMysqlReverse(this.driverContext(), state);
+      if (state.phase === 'switched' || state.phase === 'verifying') await this.runVerify(state, running);
+      return;
+    }
     if (!state.reverse) return;
     const sources = planSources(plan);
-    running.reverse = plan.targets.map(
+    const appliers = plan.targets.map(
       (t, i) =>
         new ChangeApplier({
           source: t.server,
@@ -1097,7 +1117,8 @@ export class MigrationManager {
           ...(state.switchPositions?.[t.shard] ? { startLsn: state.switchPositions[t.shard] } : {}),
         }),
     );
-    for (const r of running.reverse) await r.start();
+    running.reverse = appliers;
+    for (const r of appliers) await r.start();
     if (state.phase === 'switched' || state.phase === 'verifying') await this.runVerify(state, running);
   }
 
@@ -1114,25 +1135,28 @@ export class MigrationManager {
       // Each source against its share of the targets (a merge's two sources, each its own range),
       // over the tables it carried (a reference table's rows came from the first source only).
       const reports: VerifyReport[] = [];
-      for (const [j, source] of planSources(plan).entries()) {
-        reports.push(
-          await verifySplit({
-            source: source.server,
-            targets: splitTargets(plan),
-            tables: carriedTables(plan, j),
-            mode: plan.verify === 'full' ? 'full' : 'sample',
-            sample: plan.verify === 'full' ? 0 : plan.verify.sample,
-            settle: async () => {
-              await Promise.all(
-                running.reverse.map((r) =>
-                  r.catchUp(SETTLE_STALL_MS, { whileProgressing: { maxMs: SETTLE_MAX_MS } }),
-                ),
-              );
-            },
-            ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
-          }),
-        );
-      }
+      // A MySQL split: whole tables once its reverse captures caught up (mysql-rollback-driver.ts).
+      if (plan.protocol === 'mysql') reports.push(await verifyMysqlAfterSwitch(plan, running.reverse));
+      else
+        for (const [j, source] of planSources(plan).entries()) {
+          reports.push(
+            await verifySplit({
+              source: source.server,
+              targets: splitTargets(plan),
+              tables: carriedTables(plan, j),
+              mode: plan.verify === 'full' ? 'full' : 'sample',
+              sample: plan.verify === 'full' ? 0 : plan.verify.sample,
+              settle: async () => {
+                await Promise.all(
+                  running.reverse.map((r) =>
+                    r.catchUp(SETTLE_STALL_MS, { whileProgressing: { maxMs: SETTLE_MAX_MS } }),
+                  ),
+                );
+              },
+              ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
+            }),
+          );
+        }
       report = combineReports(reports, plan);
     } finally {
       this.verifyingNow.delete(state.id);
@@ -1313,6 +1337,7 @@ function midpoint(shard: ShardConfig): string {
 
 /** The config before the split: the halves replaced by the source shard as it was. */
 export function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.protocol === 'mysql') return mysqlConfigBeforeSplit(config, plan);
   if (plan.operation === 'move') return configBeforeMove(config, plan);
   if (plan.operation === 'merge') return configBeforeMerge(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));

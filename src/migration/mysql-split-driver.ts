@@ -14,6 +14,7 @@ import { parseKeyRange } from '../domain/keyspace.js';
 import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { copyMysqlTables, type MysqlCopyState } from './mysql-copier.js';
+import { binlogPositions } from './mysql-reverse-capture.js';
 import type { SwitchableTopology } from './mysql-split.js';
 import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import { openMysql } from './mysql-table.js';
@@ -142,6 +143,8 @@ export async function driveMysqlSplit(
               throw new Error(
                 `verification found ${verify.mismatches.length} differences (${verify.mismatches.map((m) => `${m.table}${m.target ? ` on ${m.target}` : ''}`).join(', ')}); not switched`,
               );
+            // Where each half's reverse capture begins: nothing reaches a half until the switch.
+            mysql.reverseGtid = await binlogPositions(targets.map((t) => t.server));
           },
           switchTopology: async () => {
             await commit({ migrationId: state.id, kind: 'switch', plan, positions: {} });
