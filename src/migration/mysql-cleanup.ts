@@ -1,9 +1,10 @@
 // Cleanup after a verified MySQL/MariaDB split, the PostgreSQL contract (cleanup.ts): the moved
-// rows leave the old source server in primary-key batches, throttled like the copy, each batch
-// its own statement. A sharded table loses the rows whose shard key lies in the moved range (the
-// router's hash, computed here since MariaDB has none of it); a reference or unsharded table left
-// with the whole shard, so all its rows go. The tables themselves stay, empty. Interrupted, it is
-// run again from the start (deleted rows are simply not found again).
+// rows leave the old source server in primary-key batches of 1,000, each its own statement,
+// unthrottled like PostgreSQL's cleanup in the manager (it runs inside the operator's API call).
+// A sharded table loses the rows whose shard key lies in the moved range (the router's hash,
+// computed here since MariaDB has none of it); a reference or unsharded table left with the whole
+// shard, so all its rows go. The tables themselves stay, empty. Interrupted, it is run again from
+// the start (deleted rows are simply not found again).
 import { parseKeyRange } from '../domain/keyspace.js';
 import {
   keyText,
@@ -15,7 +16,8 @@ import {
 } from './mysql-table.js';
 import { planSources, type SplitPlan } from './plan.js';
 import { keyOwner, tableKind } from './row-owner.js';
-import { Throttle } from './throttle.js';
+
+const BATCH_ROWS = 1_000;
 
 export interface MysqlCleanupResult {
   perTable: Array<{ table: string; deleted: number }>;
@@ -27,7 +29,6 @@ export async function deleteMysqlMovedRows(
 ): Promise<MysqlCleanupResult> {
   const source = planSources(plan)[0]!;
   const range = parseKeyRange(source.range);
-  const throttle = new Throttle(plan.throttle);
   const c = await openMysql(source.server);
   const result: MysqlCleanupResult = { perTable: [] };
   try {
@@ -39,12 +40,11 @@ export async function deleteMysqlMovedRows(
       result.perTable.push(entry);
       let after: unknown[] | null = null;
       for (;;) {
-        const page = await pageByKey(c, t.name, key, after, throttle.batchRows);
+        const page = await pageByKey(c, t.name, key, after, BATCH_ROWS);
         if (page.length === 0) break;
         after = key.map((k) => (page[page.length - 1] as MysqlRow)[k]);
         const doomed = page.filter(moved);
         if (doomed.length === 0) continue;
-        await throttle.take(doomed.length, 0);
         const tuple = `(${key.map(() => '?').join(', ')})`;
         const [r] = await c.query(
           `DELETE FROM ${quoteMysqlIdent(t.name)} WHERE (${key.map(quoteMysqlIdent).join(', ')}) IN (${doomed.map(() => tuple).join(', ')})`,
