@@ -80,6 +80,12 @@ import { verifySplit } from './verify.js';
  * (or the whole wait passing SETTLE_MAX_MS).
  */
 const SETTLE_STALL_MS = 30_000;
+/**
+ * How long stopping a run waits for each capture's stop and then for the run's body. The MySQL
+ * capture's own stop is bounded well below it (mysql-binlog-capture.ts); PostgreSQL's applier ends
+ * its replication connection.
+ */
+const STOP_WAIT_MS = 30_000;
 
 export interface StartRequest {
   shard: string;
@@ -728,7 +734,10 @@ export class MigrationManager {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.running.keys()].map((id) => this.stopRunning(id)));
+    const stops = await Promise.allSettled([...this.running.keys()].map((id) => this.stopRunning(id)));
+    for (const r of stops)
+      if (r.status === 'rejected')
+        this.deps.log.warn({ err: String(r.reason) }, 'migration run not stopped at close');
   }
 
   // ---- the state machine ---------------------------------------------------------------------
@@ -772,11 +781,45 @@ export class MigrationManager {
     const r = this.running.get(id);
     if (!r) return;
     r.abort.abort();
-    await Promise.all(r.forward.map((a) => a.stop().catch(() => undefined)));
-    await Promise.all(r.reverse.map((a) => a.stop().catch(() => undefined)));
-    await r.done;
+    // Each wait bounded and its failure logged: a stop that hangs must not hang cleanup, rollback
+    // or shutdown behind it silently.
+    const stops = [...r.forward, ...r.reverse].map((a) =>
+      this.bounded(id, 'stopping a change capture', a.stop()),
+    );
+    await Promise.all(stops);
+    // The run's body must have ended before cleanup, rollback or abort act on its servers: on a
+    // timeout the operator's command fails with the reason instead of going on beside it.
+    if (!(await this.bounded(id, 'the run ending after its captures stopped', r.done)))
+      throw new Error(
+        `migration ${id}: its run did not end within ${STOP_WAIT_MS} ms of being stopped; try the command again`,
+      );
     this.running.delete(id);
     this.lagGauge?.remove(id);
+  }
+
+  /**
+   * Waits for p at most STOP_WAIT_MS; a failure or a timeout is logged with its reason, not
+   * thrown. False on a timeout.
+   */
+  private async bounded(id: string, what: string, p: Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STOP_WAIT_MS);
+    });
+    try {
+      const outcome = await Promise.race([p.then(() => 'done' as const), timeout]);
+      if (outcome === 'done') return true;
+      this.deps.log.warn({ migration: id }, `${what} did not finish within ${STOP_WAIT_MS} ms`);
+      return false;
+    } catch (err) {
+      this.deps.log.warn(
+        { migration: id, err: err instanceof Error ? err.message : String(err) },
+        `${what} failed`,
+      );
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The manager's steps a protocol driver runs its phases with. */

@@ -18,6 +18,9 @@ import { planSources, type SplitPlan } from './plan.js';
 import { keyOwner, tableKind } from './row-owner.js';
 
 const BATCH_ROWS = 1_000;
+const LOCK_WAIT_S = 30;
+const STATEMENT_S = 120;
+const END_WAIT_MS = 5_000;
 
 export interface MysqlCleanupResult {
   perTable: Array<{ table: string; deleted: number }>;
@@ -32,6 +35,11 @@ export async function deleteMysqlMovedRows(
   const c = await openMysql(source.server);
   const result: MysqlCleanupResult = { perTable: [] };
   try {
+    // Bounded statements: a batch stuck on a lock fails the cleanup with the server's error (it is
+    // run again) instead of holding the operator's call for ever.
+    await c.query(
+      `SET SESSION innodb_lock_wait_timeout = ${LOCK_WAIT_S}, max_statement_time = ${STATEMENT_S}`,
+    );
     for (const t of source.tables) {
       const key = await mysqlPrimaryKey(c, t.name);
       const moved = (row: MysqlRow) =>
@@ -56,6 +64,14 @@ export async function deleteMysqlMovedRows(
     }
     return result;
   } finally {
-    await c.end().catch(() => undefined);
+    // end() waits for a statement in flight; destroyed when it does not come back.
+    const ended = await Promise.race([
+      c.end().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((r) => setTimeout(() => r(false), END_WAIT_MS).unref()),
+    ]);
+    if (!ended) c.destroy();
   }
 }

@@ -70,7 +70,7 @@ export async function startMysqlReverse(
       streams.push(new MysqlReverseStream(ctx, state.id, i, t.shard, capture));
     }
   } catch (err) {
-    await Promise.all(streams.map((s) => s.stop()));
+    await Promise.allSettled(streams.map((s) => s.stop()));
     throw err;
   }
   return streams;
@@ -117,8 +117,10 @@ class MysqlReverseStream implements ReverseStream {
     return this.capture.catchUp(timeoutMs);
   }
 
+  /** Bounded (the capture's stop is); rejects with the reason when it had to cut the connections. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.capture.stop();
+    const forced = await this.capture.stop();
+    if (forced) throw new Error(`the reverse capture from ${this.shard} was stopped by force: ${forced}`);
   }
 }

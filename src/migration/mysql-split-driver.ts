@@ -100,7 +100,7 @@ export async function driveMysqlSplit(
     serverId: binlogServerId(state.id),
   });
   // Stopped once: by an abort of the run (so a wait in catchUp ends), or when the run ends.
-  let stopped: Promise<void> | null = null;
+  let stopped: Promise<string | null> | null = null;
   const stopCapture = () => {
     stopped ??= capture.stop();
     return stopped;
