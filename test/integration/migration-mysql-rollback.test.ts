@@ -65,7 +65,8 @@ function migrate(...args: string[]): Promise<{ status: number | null; stdout: st
     execFile(
       process.execPath,
       [cli, 'migrate', ...args, '--admin-url', `http://127.0.0.1:${proc!.adminPort}`],
-      { env: { ...process.env, SHARDGATE_ADMIN_TOKEN: TOKEN } },
+      // Bounded: a CLI that hangs fails the test with its output instead of hanging it.
+      { env: { ...process.env, SHARDGATE_ADMIN_TOKEN: TOKEN }, timeout: 120_000 },
       (err, stdout, stderr) =>
         resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -75,6 +76,7 @@ function migrate(...args: string[]): Promise<{ status: number | null; stdout: st
 async function state(id: string): Promise<MigrationState> {
   const r = await fetch(`http://127.0.0.1:${proc!.adminPort}/api/migrations/${id}`, {
     headers: { authorization: `Bearer ${TOKEN}` },
+    signal: AbortSignal.timeout(10_000),
   });
   return ((await r.json()) as { state: MigrationState }).state;
 }
@@ -137,7 +139,12 @@ function startWriter(base: number, users: number[]) {
         }
         const id = base + n;
         const user = users[n % users.length]!;
-        await conn.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, user]);
+        // Bounded, so writer.stop() cannot wait for ever on an INSERT the proxy never answers.
+        await conn.query({
+          sql: 'INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)',
+          values: [id, user],
+          timeout: 60_000,
+        });
         acked.push({ id, user });
       } catch {
         // The proxy is down (killed) or the write was refused: not acknowledged, try again later.
