@@ -22,12 +22,14 @@ import {
   type ReadinessProbe,
   sampleReadiness,
 } from './cutover-readiness.js';
+import { deleteMysqlMovedRows } from './mysql-cleanup.js';
+import { type AfterSwitchContext, startMysqlReverse } from './mysql-reverse-capture.js';
 import {
-  driveMysqlSplit,
-  mysqlBaseTables,
-  mysqlTableSizes,
-  type SplitDriverContext,
-} from './mysql-split-driver.js';
+  mysqlConfigBeforeSplit,
+  rollbackMysqlSplit,
+  verifyMysqlAfterSwitch,
+} from './mysql-rollback-driver.js';
+import { driveMysqlSplit, mysqlBaseTables, mysqlTableSizes } from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
   createSlotWithSnapshot,
@@ -51,6 +53,7 @@ import {
 } from './plan.js';
 import { configAfterSwitch, configBeforeMerge, mergeOrder, planMerge } from './plan-merge.js';
 import { PressureMonitor } from './pressure.js';
+import type { ReverseStream } from './reverse-stream.js';
 import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './row-owner.js';
 import { copySchema } from './schema-copy.js';
 import { addResumeSegment } from './segments.js';
@@ -79,6 +82,12 @@ import { combineReports } from './verify-report.js';
  * (or the whole wait passing SETTLE_MAX_MS).
  */
 const SETTLE_STALL_MS = 30_000;
+/**
+ * How long stopping a run waits for each capture's stop and then for the run's body. The MySQL
+ * capture's own stop is bounded well below it (mysql-binlog-capture.ts); PostgreSQL's applier ends
+ * its replication connection.
+ */
+const STOP_WAIT_MS = 30_000;
 
 export interface StartRequest {
   shard: string;
@@ -133,7 +142,8 @@ interface Running {
   done: Promise<void>;
   /** One forward capture per source. */
   forward: ChangeApplier[];
-  reverse: ChangeApplier[];
+  /** One per target after the switch (PostgreSQL's applier, or a MySQL half's binlog capture). */
+  reverse: ReverseStream[];
   /** The body returned or failed; with no applier left, nothing of it runs any more. */
   ended: boolean;
 }
@@ -382,20 +392,21 @@ export class MigrationManager {
     }
   }
 
+  /** A shard takes part in at most one unfinished migration. */
   /**
-   * A MySQL split ends at its verified switch: no reverse capture keeps its source current, so
-   * nothing after the switch (verify again, cleanup, rollback) has a MySQL driver yet.
+   * After the switch, a MySQL split has a reverse binlog capture (mysql-reverse-capture.ts) for
+   * rollback, verification and cleanup; a MySQL merge or table move has none yet (the capture
+   * writes to one source, and a merge has two).
    */
   private refuseMysqlAfterSwitch(state: MigrationState, what: string): void {
-    if (state.plan.protocol !== 'mysql') return;
+    if (state.plan.protocol !== 'mysql' || state.plan.operation === 'split' || !state.plan.operation) return;
     throw new ShardgateError('MIGRATION_STATE', {
       id: state.id,
       phase: state.phase,
-      detail: `${what} of a MySQL split is not available yet (no reverse binlog capture); the halves serve the range, and the source keeps its rows as they were at the switch for a manual cleanup`,
+      detail: `${what} of a MySQL ${state.plan.operation === 'merge' ? 'merge' : 'table move'} is not available yet (no reverse capture for it); the new placement serves the data, and the sources keep their rows as they were at the switch for a manual cleanup`,
     });
   }
 
-  /** A shard takes part in at most one unfinished migration. */
   private refuseBusy(shard: string): void {
     for (const m of this.list()) {
       const involved = [
@@ -530,7 +541,14 @@ export class MigrationManager {
         phase: state.phase,
         detail: 'its reverse capture is not running',
       });
-    void this.runVerify(state, running);
+    // A verification that cannot run (a server down, a stopped capture) says so in the state.
+    void this.runVerify(state, running).catch((err: unknown) =>
+      this.note(
+        state,
+        'switched',
+        `verification could not run: ${err instanceof Error ? err.message : String(err)}; \`shardgate migrate verify ${id}\` tries again`,
+      ),
+    );
     return state;
   }
 
@@ -550,6 +568,15 @@ export class MigrationManager {
     }
     await this.stopRunning(id);
     this.note(state, 'verified', 'cleanup: deleting the moved rows from the source');
+    if (state.plan.protocol === 'mysql') {
+      const done = await deleteMysqlMovedRows(state.plan, (table, deleted) => {
+        state.status = `cleanup: ${deleted} rows of ${table} deleted from the source`;
+        this.store.save(state);
+      });
+      const total = done.perTable.reduce((n, t) => n + t.deleted, 0);
+      this.note(state, 'cleaned', `${total} moved rows deleted from the source; reverse capture stopped`);
+      return state;
+    }
     for (const source of planSources(state.plan)) {
       await deleteMovedRows({
         source: source.server,
@@ -586,6 +613,8 @@ export class MigrationManager {
       });
     }
     const plan = state.plan;
+    if (plan.protocol === 'mysql')
+      return this.endRollback(state, await rollbackMysqlSplit(this.driverContext(), state, running.reverse));
     const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
     const sources = planSources(plan);
@@ -644,6 +673,12 @@ export class MigrationManager {
       }),
     );
     await Promise.all(control.map((c) => c.end().catch(() => undefined)));
+    return this.endRollback(state, report);
+  }
+
+  /** After the rollback block: the report kept; switched back, the run and its replication end. */
+  private async endRollback(state: MigrationState, report: CutoverReport): Promise<MigrationState> {
+    const sources = planSources(state.plan);
     state.cutovers.push(report);
     if (report.outcome !== 'switched') {
       this.note(
@@ -653,7 +688,7 @@ export class MigrationManager {
       );
       return state;
     }
-    await this.stopRunning(id);
+    await this.stopRunning(state.id);
     await this.dropAllReplication(state);
     this.note(
       state,
@@ -735,7 +770,10 @@ export class MigrationManager {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.running.keys()].map((id) => this.stopRunning(id)));
+    const stops = await Promise.allSettled([...this.running.keys()].map((id) => this.stopRunning(id)));
+    for (const r of stops)
+      if (r.status === 'rejected')
+        this.deps.log.warn({ err: String(r.reason) }, 'migration run not stopped at close');
   }
 
   // ---- the state machine ---------------------------------------------------------------------
@@ -779,16 +817,51 @@ export class MigrationManager {
     const r = this.running.get(id);
     if (!r) return;
     r.abort.abort();
-    await Promise.all(r.forward.map((a) => a.stop().catch(() => undefined)));
-    await Promise.all(r.reverse.map((a) => a.stop().catch(() => undefined)));
-    await r.done;
+    // Each wait bounded and its failure logged: a stop that hangs must not hang cleanup, rollback
+    // or shutdown behind it silently.
+    const stops = [...r.forward, ...r.reverse].map((a) =>
+      this.bounded(id, 'stopping a change capture', a.stop()),
+    );
+    await Promise.all(stops);
+    // The run's body must have ended before cleanup, rollback or abort act on its servers: on a
+    // timeout the operator's command fails with the reason instead of going on beside it.
+    if (!(await this.bounded(id, 'the run ending after its captures stopped', r.done)))
+      throw new Error(
+        `migration ${id}: its run did not end within ${STOP_WAIT_MS} ms of being stopped; try the command again`,
+      );
     this.running.delete(id);
     this.lagGauge?.remove(id);
   }
 
+  /**
+   * Waits for p at most STOP_WAIT_MS; a failure or a timeout is logged with its reason, not
+   * thrown. False on a timeout.
+   */
+  private async bounded(id: string, what: string, p: Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STOP_WAIT_MS);
+    });
+    try {
+      const outcome = await Promise.race([p.then(() => 'done' as const), timeout]);
+      if (outcome === 'done') return true;
+      this.deps.log.warn({ migration: id }, `${what} did not finish within ${STOP_WAIT_MS} ms`);
+      return false;
+    } catch (err) {
+      this.deps.log.warn(
+        { migration: id, err: err instanceof Error ? err.message : String(err) },
+        `${what} failed`,
+      );
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** The manager's steps a protocol driver runs its phases with. */
-  private driverContext(): SplitDriverContext {
+  private driverContext(): AfterSwitchContext {
     return {
+      load: (id) => this.store.load(id),
       note: (state, phase, status) => this.note(state, phase, status),
       save: (state) => this.store.save(state),
       fencedBlock: (shards, options, steps) => this.fencedBlock(shards, options, steps),
@@ -799,14 +872,16 @@ export class MigrationManager {
 
   private drive(state: MigrationState, req: StartRequest): void {
     if (state.plan.protocol === 'mysql') {
-      this.track(state.id, (running) =>
-        driveMysqlSplit(
+      this.track(state.id, async (running) => {
+        await driveMysqlSplit(
           this.driverContext(),
           state,
           running.abort.signal,
           req.cutoverAttempts ?? this.config.migration.cutoverAttempts,
-        ),
-      );
+        );
+        // Switched: the reverse capture keeps the source current for a rollback.
+        if (SWITCHED_PHASES.has(state.phase)) await this.startReverse(state, running);
+      });
       return;
     }
     this.track(state.id, async (running) => {
@@ -1102,9 +1177,16 @@ export class MigrationManager {
   /** Reverse capture (targets -> sources) from the switch positions, then verification. */
   private async startReverse(state: MigrationState, running: Running): Promise<void> {
     const plan = state.plan;
+    if (plan.protocol === 'mysql') {
+      // Merges and moves have no reverse capture yet (refuseMysqlAfterSwitch).
+      if (plan.operation && plan.operation !== 'split') return;
+      running.reverse = await startMysqlReverse(this.driverContext(), state);
+      if (state.phase === 'switched' || state.phase === 'verifying') await this.runVerify(state, running);
+      return;
+    }
     if (!state.reverse) return;
     const sources = planSources(plan);
-    running.reverse = plan.targets.map(
+    const appliers = plan.targets.map(
       (t, i) =>
         new ChangeApplier({
           source: t.server,
@@ -1116,7 +1198,8 @@ export class MigrationManager {
           ...(state.switchPositions?.[t.shard] ? { startLsn: state.switchPositions[t.shard] } : {}),
         }),
     );
-    for (const r of running.reverse) await r.start();
+    running.reverse = appliers;
+    for (const r of appliers) await r.start();
     if (state.phase === 'switched' || state.phase === 'verifying') await this.runVerify(state, running);
   }
 
@@ -1133,25 +1216,28 @@ export class MigrationManager {
       // Each source against its share of the targets (a merge's two sources, each its own range),
       // over the tables it carried (a reference table's rows came from the first source only).
       const reports: VerifyReport[] = [];
-      for (const [j, source] of planSources(plan).entries()) {
-        reports.push(
-          await verifySplit({
-            source: source.server,
-            targets: splitTargets(plan),
-            tables: carriedTables(plan, j),
-            mode: plan.verify === 'full' ? 'full' : 'sample',
-            sample: plan.verify === 'full' ? 0 : plan.verify.sample,
-            settle: async () => {
-              await Promise.all(
-                running.reverse.map((r) =>
-                  r.catchUp(SETTLE_STALL_MS, { whileProgressing: { maxMs: SETTLE_MAX_MS } }),
-                ),
-              );
-            },
-            ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
-          }),
-        );
-      }
+      // A MySQL split: whole tables once its reverse captures caught up (mysql-rollback-driver.ts).
+      if (plan.protocol === 'mysql') reports.push(await verifyMysqlAfterSwitch(plan, running.reverse));
+      else
+        for (const [j, source] of planSources(plan).entries()) {
+          reports.push(
+            await verifySplit({
+              source: source.server,
+              targets: splitTargets(plan),
+              tables: carriedTables(plan, j),
+              mode: plan.verify === 'full' ? 'full' : 'sample',
+              sample: plan.verify === 'full' ? 0 : plan.verify.sample,
+              settle: async () => {
+                await Promise.all(
+                  running.reverse.map((r) =>
+                    r.catchUp(SETTLE_STALL_MS, { whileProgressing: { maxMs: SETTLE_MAX_MS } }),
+                  ),
+                );
+              },
+              ...(plan.operation === 'merge' ? { targetScope: [parseKeyRange(source.range)] } : {}),
+            }),
+          );
+        }
       report = combineReports(reports, plan);
     } finally {
       this.verifyingNow.delete(state.id);
@@ -1309,6 +1395,7 @@ function midpoint(shard: ShardConfig): string {
 
 /** The config before the split: the halves replaced by the source shard as it was. */
 export function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  if (plan.protocol === 'mysql') return mysqlConfigBeforeSplit(config, plan);
   if (plan.operation === 'move') return configBeforeMove(config, plan);
   if (plan.operation === 'merge') return configBeforeMerge(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));

@@ -49,10 +49,19 @@ export interface MysqlCaptureOptions {
   scope?: readonly KeyRange[];
 }
 
+/**
+ * How long stop() waits for the apply in flight, then for the target connections to end. mysql2's
+ * end() queues COM_QUIT behind the statement in flight and resolves only when it runs: an upsert
+ * that never returns (a lock held elsewhere, a half-open socket) would hold stop() for ever.
+ */
+const STOP_GRACE_MS = 5_000;
+
 export class MysqlBinlogCapture {
   private readonly zongji: ZongJi;
   private readonly queue: Queued[] = [];
   private draining = false;
+  /** Set by stop(): drain applies no further queued change. */
+  private stopping = false;
   private applied: string;
   private failure: Error | null = null;
   private changesApplied = 0;
@@ -165,7 +174,7 @@ export class MysqlBinlogCapture {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0 && !this.failure) {
+      while (this.queue.length > 0 && !this.failure && !this.stopping) {
         const item = this.queue.shift() as Queued;
         for (const change of item.changes) await this.apply(change);
         this.changesApplied += item.changes.length;
@@ -241,9 +250,24 @@ export class MysqlBinlogCapture {
     }
   }
 
-  async stop(): Promise<void> {
-    this.zongji.stop();
-    await Promise.allSettled(this.targets.map((c) => c.end()));
+  /**
+   * Stops reading and closes the target connections, always within about 2 x STOP_GRACE_MS.
+   * Returns why it had to destroy them instead of ending them (null when they ended cleanly).
+   */
+  async stop(): Promise<string | null> {
+    this.stopping = true;
+    try {
+      this.zongji.stop();
+    } catch {
+      // Its connections are being torn down anyway; the targets below still close.
+    }
+    let reason: string | null = null;
+    if (!(await idleWithin(() => !this.draining, STOP_GRACE_MS)))
+      reason = `an apply to the target was still running after ${STOP_GRACE_MS} ms`;
+    if (!(await settlesWithin(Promise.allSettled(this.targets.map((c) => c.end())), STOP_GRACE_MS)))
+      reason ??= `the target connections did not end within ${STOP_GRACE_MS} ms`;
+    if (reason) for (const c of this.targets) c.destroy();
+    return reason;
   }
 }
 
@@ -255,4 +279,26 @@ export function covers(applied: string, goal: string): boolean {
     .map((g) => g.trim())
     .filter((g) => g !== '')
     .every((g) => have.covers(g));
+}
+
+/** True once idle() holds (polled), false when it still does not after ms. */
+async function idleWithin(idle: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!idle()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** True when p settled within ms, false when it had not (p keeps running; its outcome is dropped). */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    p.then(done, done);
+  });
 }

@@ -167,8 +167,10 @@ export class MysqlSourceCaptures {
     state.capture = { appliedLsn: applied.join(' / '), lagBytes: null, lagSeconds: null };
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.captures.map((c) => c?.stop()));
+  /** Every source's capture stopped; why any stop was forced (mysql-binlog-capture.ts), or null. */
+  async stop(): Promise<string | null> {
+    const reasons = await Promise.all(this.captures.map((c) => c?.stop() ?? null));
+    return reasons.filter((r): r is string => r !== null).join('; ') || null;
   }
 }
 

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { SwitchEntry } from '../control/control-plane.js';
 import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
+import { binlogPositions } from './mysql-reverse-capture.js';
 import {
   copiedMysqlRows,
   copyMysqlSources,
@@ -86,7 +87,7 @@ export async function driveMysqlSplit(
   if (state.phase !== 'catching_up' && state.phase !== 'blocking') return;
   const capture = await MysqlSourceCaptures.start(state, binlogServerId(state.id));
   // Stopped once: by an abort of the run (so a wait in catchUp ends), or when the run ends.
-  let stopped: Promise<void> | null = null;
+  let stopped: Promise<string | null> | null = null;
   const stopCapture = () => {
     stopped ??= capture.stop();
     return stopped;
@@ -126,6 +127,8 @@ export async function driveMysqlSplit(
               throw new Error(
                 `verification found ${verify.mismatches.length} differences (${verify.mismatches.map((m) => `${m.table}${m.target ? ` on ${m.target}` : ''}`).join(', ')}); not switched`,
               );
+            // Where each half's reverse capture begins: nothing reaches a half until the switch.
+            state.mysql!.reverseGtid = await binlogPositions(targets.map((t) => t.server));
           },
           switchTopology: async () => {
             await commit({ migrationId: state.id, kind: 'switch', plan, positions: {} });

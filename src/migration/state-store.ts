@@ -58,12 +58,15 @@ export interface MigrationState {
    * A MySQL split's checkpoints: the copy's cursors and first snapshot's GTID position (null
    * until the copy's first snapshot), and the GTID position up to which the binlog capture has
    * applied every change to the halves (null before the capture ran). A merge's second source
-   * keeps its own in `sources` (mysql-sources.ts).
+   * keeps its own in `sources` (mysql-sources.ts). `reverseGtid`: per half, the GTID position up
+   * to which its reverse capture has applied its changes to the source (the half's position
+   * inside the switch block to begin with).
    */
   mysql?: {
     copy: MysqlCopyState | null;
     appliedGtid: string | null;
     sources?: Array<{ copy: MysqlCopyState | null; appliedGtid: string | null }>;
+    reverseGtid?: string[];
   };
   error: string | null;
   history: Array<{ at: string; phase: Phase; note: string }>;

@@ -1,0 +1,103 @@
+// The steps after a MySQL/MariaDB split's switch, run by the migration manager like the forward
+// ones (mysql-split-driver.ts): the manager checks phases, owns the running reverse captures and
+// writes the outcome; these functions do the MySQL part.
+//
+// Rollback: the block holds writes to the halves, waits until the reverse capture of each half
+// has applied everything the half committed, verifies whole tables (the source against the rows
+// each half holds, as the forward block does), then puts the source shard back in place of the
+// halves. A difference aborts the block and the halves keep serving: a rollback that would lose a
+// write never switches.
+import type { ShardgateConfig } from '../config/schema.js';
+import { parseKeyRange } from '../domain/keyspace.js';
+import type { CutoverReport } from './cutover-gate.js';
+import type { SplitDriverContext } from './mysql-split-driver.js';
+import { verifyMysqlSplit } from './mysql-verify.js';
+import { rehome, type SplitPlan } from './plan.js';
+import type { ReverseStream } from './reverse-stream.js';
+import type { MigrationState } from './state-store.js';
+import type { SplitTarget, VerifyReport } from './types.js';
+
+/** Catch-up rounds of a verification after the switch before a difference is reported. */
+const VERIFY_ROUNDS = 3;
+/** How long one settle of the reverse captures may take before the verification fails. */
+const SETTLE_MS = 60_000;
+
+/** The rollback block; the manager records its report and ends the migration when it switched. */
+export async function rollbackMysqlSplit(
+  ctx: SplitDriverContext,
+  state: MigrationState,
+  reverse: readonly ReverseStream[],
+): Promise<CutoverReport> {
+  const plan = state.plan;
+  const targets = splitTargets(plan);
+  return ctx.fencedBlock(
+    targets.map((t) => t.shard),
+    { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
+    (commit) => ({
+      catchUp: async (remainingMs) => {
+        await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
+        const report = await verifyMysqlSplit(plan.source, targets, plan.tables);
+        if (report.mismatches.length > 0)
+          throw new Error(
+            `the source differs from the halves after the reverse catch-up (${describe(report)}); not rolled back`,
+          );
+      },
+      switchTopology: async () => {
+        await commit({ migrationId: state.id, kind: 'rollback', plan, positions: {} });
+        ctx.topology.rebuild(mysqlConfigBeforeSplit(ctx.topology.currentConfig, plan));
+      },
+    }),
+  );
+}
+
+/**
+ * Verification after the switch, outside any block: the reverse captures catch up to the halves'
+ * current positions, then whole tables are compared. Writes keep reaching the halves meanwhile,
+ * so a difference may be one the capture has not applied yet: it is reported only when it is
+ * still there after VERIFY_ROUNDS catch-ups (a steady write stream can make it persist: then it is
+ * reported, never passed).
+ */
+export async function verifyMysqlAfterSwitch(
+  plan: SplitPlan,
+  reverse: readonly ReverseStream[],
+): Promise<VerifyReport> {
+  const targets = splitTargets(plan);
+  let report: VerifyReport | null = null;
+  for (let round = 0; round < VERIFY_ROUNDS; round++) {
+    await Promise.all(reverse.map((r) => r.catchUp(SETTLE_MS)));
+    report = await verifyMysqlSplit(plan.source, targets, plan.tables);
+    if (report.mismatches.length === 0) return report;
+  }
+  return report!;
+}
+
+/** The config before the split: the halves in `mysqlShards` replaced by the source shard as it was. */
+export function mysqlConfigBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const names = new Set(plan.targets.map((t) => t.shard));
+  const index = config.mysqlShards.findIndex((s) => names.has(s.name));
+  if (index < 0) return config;
+  const mysqlShards = config.mysqlShards.filter((s) => !names.has(s.name));
+  mysqlShards.splice(index, 0, plan.sourceShardConfig);
+  const defaultShard = names.has(config.routing.defaultShard ?? '')
+    ? plan.sourceShard
+    : config.routing.defaultShard;
+  return {
+    ...config,
+    mysqlShards,
+    routing: { ...config.routing, defaultShard },
+    tables: rehome(config.tables, plan.targets[0]!.shard, plan.sourceShard),
+  };
+}
+
+function describe(report: VerifyReport): string {
+  return report.mismatches
+    .map(
+      (m) =>
+        `${m.table}${m.target ? ` for ${m.target}` : ''}: ${m.sourceRows} rows on the source, ${m.targetRows} on the half`,
+    )
+    .join('; ');
+}
+
+function splitTargets(plan: SplitPlan): SplitTarget[] {
+  return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
+}
