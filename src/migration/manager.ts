@@ -202,6 +202,11 @@ export class MigrationManager {
     return r.ended && r.forward.length === 0 && r.reverse.length === 0;
   }
 
+  /** The stored state is still the one a verification started from (nothing ended it meanwhile). */
+  private stillVerifying(id: string): boolean {
+    return this.store.load(id)?.phase === 'verifying';
+  }
+
   /** A verification of this migration is under way. */
   verifying(id: string): boolean {
     return this.verifyingNow.has(id);
@@ -542,13 +547,14 @@ export class MigrationManager {
         detail: 'its reverse capture is not running',
       });
     // A verification that cannot run (a server down, a stopped capture) says so in the state.
-    void this.runVerify(state, running).catch((err: unknown) =>
+    void this.runVerify(state, running).catch((err: unknown) => {
+      if (!this.stillVerifying(id)) return;
       this.note(
         state,
         'switched',
         `verification could not run: ${err instanceof Error ? err.message : String(err)}; \`shardgate migrate verify ${id}\` tries again`,
-      ),
-    );
+      );
+    });
     return state;
   }
 
@@ -688,13 +694,20 @@ export class MigrationManager {
       );
       return state;
     }
-    await this.stopRunning(state.id);
-    await this.dropAllReplication(state);
-    this.note(
-      state,
-      'rolled_back',
-      `traffic is back on ${sources.map((s) => s.shard).join(' and ')} (block ${Math.round(report.blockMs)} ms)`,
-    );
+    // The switch back is done: recorded first, so a stop that fails below cannot leave the state
+    // saying `switched` (a cleanup then would delete the rows the source serves again).
+    const back = `traffic is back on ${sources.map((s) => s.shard).join(' and ')} (block ${Math.round(report.blockMs)} ms)`;
+    this.note(state, 'rolled_back', back);
+    try {
+      await this.stopRunning(state.id);
+      await this.dropAllReplication(state);
+    } catch (err) {
+      this.note(
+        state,
+        'rolled_back',
+        `${back}; stopping its change capture failed (${err instanceof Error ? err.message : String(err)}): check for replication slots left on the targets`,
+      );
+    }
     return state;
   }
 
@@ -1242,6 +1255,9 @@ export class MigrationManager {
     } finally {
       this.verifyingNow.delete(state.id);
     }
+    // Rolled back (or aborted) while it ran: its copy of the state is stale, and writing `verified`
+    // over `rolled_back` would let a cleanup delete the rows the source serves again.
+    if (!this.stillVerifying(state.id)) return;
     state.verify = report;
     if (report.mismatches.length === 0) {
       this.note(state, 'verified', `verified ${report.rowsChecked} rows in ${report.chunksChecked} chunks`);

@@ -19,6 +19,9 @@ export async function savepointAcrossShards(
 ): Promise<boolean> {
   const s = statements.find((st) => isSavepointAction(st.facts.transaction?.action));
   if (!s) return false;
+  // Seen by compensate mode first, as every statement of a transaction is: a savepoint takes that
+  // mode away (a ROLLBACK TO undoes writes whose compensations were already kept).
+  cycle.compensations.planned(statements);
   const parts = participants(cycle);
   const shards = parts.map((b) => b.shard).join(', ');
   const { action, savepoint: name } = s.facts.transaction!;
