@@ -202,9 +202,14 @@ export class MigrationManager {
     return r.ended && r.forward.length === 0 && r.reverse.length === 0;
   }
 
-  /** The stored state is still the one a verification started from (nothing ended it meanwhile). */
+  /**
+   * Nothing ended the migration while a verification ran (a rollback, an abort, a cleanup). Not
+   * "the phase is still verifying": a reverse capture's checkpoint rewrites the state file from
+   * its own read and may put back the phase before the verification began.
+   */
   private stillVerifying(id: string): boolean {
-    return this.store.load(id)?.phase === 'verifying';
+    const phase = this.store.load(id)?.phase;
+    return phase !== undefined && !TERMINAL_PHASES.has(phase);
   }
 
   /** A verification of this migration is under way. */

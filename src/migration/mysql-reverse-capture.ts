@@ -8,7 +8,6 @@
 import { parseKeyRange } from '../domain/keyspace.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { binlogServerId, type SplitDriverContext } from './mysql-split-driver.js';
-import { openMysql } from './mysql-table.js';
 import { planSources, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import { holders, tableKind } from './row-owner.js';
@@ -22,21 +21,6 @@ export interface AfterSwitchContext extends SplitDriverContext {
 
 /** How often the applied positions are written to the state file (when they moved). */
 const CHECKPOINT_MS = 2_000;
-
-/** Each server's @@gtid_binlog_pos: where a binlog reader starting now begins. */
-export async function binlogPositions(servers: readonly ServerAddress[]): Promise<string[]> {
-  return Promise.all(
-    servers.map(async (server) => {
-      const c = await openMysql(server);
-      try {
-        const [rows] = await c.query('SELECT @@gtid_binlog_pos AS pos');
-        return String((rows as Array<{ pos: string | null }>)[0]?.pos ?? '');
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }),
-  );
-}
 
 /** The tables half i's reverse capture carries back to the source. */
 export function mysqlReverseTables(plan: SplitPlan, i: number): SplitPlan['tables'] {

@@ -11,7 +11,6 @@
 import { createHash } from 'node:crypto';
 import type { SwitchEntry } from '../control/control-plane.js';
 import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
-import { binlogPositions } from './mysql-reverse-capture.js';
 import {
   copiedMysqlRows,
   copyMysqlSources,
@@ -21,7 +20,7 @@ import {
   verifyMysqlSources,
 } from './mysql-sources.js';
 import type { SwitchableTopology } from './mysql-split.js';
-import { openMysql } from './mysql-table.js';
+import { binlogPositions, openMysql } from './mysql-table.js';
 import { planSources } from './plan.js';
 import { configAfterSwitch } from './plan-merge.js';
 import type { MigrationState, Phase } from './state-store.js';

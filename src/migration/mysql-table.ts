@@ -17,6 +17,21 @@ export async function openMysql(server: ServerAddress): Promise<MysqlConnection>
   return c;
 }
 
+/** Each server's @@gtid_binlog_pos: where a binlog reader starting now begins. */
+export async function binlogPositions(servers: readonly ServerAddress[]): Promise<string[]> {
+  return Promise.all(
+    servers.map(async (server) => {
+      const c = await openMysql(server);
+      try {
+        const [rows] = await c.query('SELECT @@gtid_binlog_pos AS pos');
+        return String((rows as Array<{ pos: string | null }>)[0]?.pos ?? '');
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }),
+  );
+}
+
 /** mysql2 options for a split's server; the binlog client decodes row values with the same ones. */
 export function mysqlConnectionOptions(server: ServerAddress): mysql.ConnectionOptions {
   return {
