@@ -77,12 +77,17 @@ export interface CompensationStore {
   ready(servers: readonly string[]): Promise<void>;
   open(id: string, participants: CompensationRecord['participants']): Promise<void>;
   forget(id: string): Promise<void>;
+  /**
+   * Sets the state; with `from`, only while the record is in one of those states (false when it
+   * was not: another process or an operator moved it on meanwhile).
+   */
   setState(
     id: string,
     state: CompensationState,
     detail: string,
     compensate?: readonly string[],
-  ): Promise<void>;
+    from?: readonly CompensationState[],
+  ): Promise<boolean>;
   /** Counts a run that could not finish and sets when the next one is due ('compensating' only). */
   deferRetry(id: string, error: string, delayMs: number): Promise<void>;
   /**
@@ -277,10 +282,12 @@ export class CompensatingCoordinator {
     }
     const state = failures.length > 0 ? 'failed' : 'compensated';
     try {
+      // Only while unfinished: an operator's --repaired that came meanwhile stays the outcome.
       await this.finish(
         id,
         state,
         failures.length > 0 ? `${detail}; compensation failed on ${failures.join('; ')}` : detail,
+        ['committing', 'compensating'],
       );
     } catch (err) {
       // Applied, but the log did not take the outcome: recovery finds the record 'compensating',
@@ -291,13 +298,23 @@ export class CompensatingCoordinator {
     return state;
   }
 
-  /** Records the final state and, when this caller claims it, announces it. */
-  async finish(id: string, state: CompensationState, detail: string): Promise<void> {
-    await this.store.setState(id, state, detail);
+  /**
+   * Records the final state (with `from`, only from those states: false when the record had moved
+   * on) and, when this caller claims it, announces it.
+   */
+  async finish(
+    id: string,
+    state: CompensationState,
+    detail: string,
+    from?: readonly CompensationState[],
+  ): Promise<boolean> {
+    const changed = await this.store.setState(id, state, detail, undefined, from);
+    if (from && !changed) return false;
     this.stats.countCompensation(state);
-    if (!(await this.store.claimAnnouncement(id))) return;
+    if (!(await this.store.claimAnnouncement(id))) return true;
     const record = await this.store.get(id);
     if (record) this.announce(record);
+    return true;
   }
 }
 
@@ -368,11 +385,13 @@ export class CompensationRecovery extends PeriodicPass<void> {
     const committed = r.participants.filter((_, i) => marks[i]);
     const detail = r.detail || 'shardgate stopped during the commit';
     if (committed.length === r.participants.length) {
-      await this.coordinator.finish(r.id, 'committed', `${detail}; every shard had committed`);
+      await this.coordinator.finish(r.id, 'committed', `${detail}; every shard had committed`, [
+        'committing',
+      ]);
       return;
     }
     if (committed.length === 0) {
-      await this.coordinator.finish(r.id, 'aborted', `${detail}; no shard had committed`);
+      await this.coordinator.finish(r.id, 'aborted', `${detail}; no shard had committed`, ['committing']);
       return;
     }
     const servers = committed.map((p) => p.server);
@@ -402,11 +421,17 @@ export class CompensationRecovery extends PeriodicPass<void> {
     if (action === 'repaired') {
       if (r.state !== 'compensating' && r.state !== 'failed')
         throw new Error(`${id} is ${r.state}: nothing is left to repair`);
-      await this.coordinator.finish(
+      const ended = await this.coordinator.finish(
         id,
         'resolved',
         `${r.detail}; repaired by an operator${r.lastError ? ` (last error: ${r.lastError})` : ''}`,
+        ['compensating', 'failed'],
       );
+      // A retry (here or in another shardgate) finished it between the read and the update.
+      if (!ended) {
+        const now = await store.get(id);
+        throw new Error(`${id} became ${now?.state ?? 'unknown'} meanwhile: nothing is left to repair`);
+      }
     } else if (r.state === 'committing') {
       await this.decide(r);
     } else if (r.state === 'compensating') {

@@ -113,16 +113,19 @@ export class SqlCompensationStore<S extends { name: string }> implements Compens
     state: CompensationState,
     detail: string,
     compensate?: readonly string[],
-  ): Promise<void> {
+    from?: readonly CompensationState[],
+  ): Promise<boolean> {
     const d = this.driver;
     const final = state !== 'committing' && state !== 'compensating';
-    await d.write(
+    const changed = await d.write(
       this.logServer(),
       `UPDATE ${d.log} SET state = ${d.text(state)}, detail = ${d.text(detail)}` +
         (compensate ? `, compensate = ${d.text(compensate.join(','))}` : '') +
         (final ? `, finished_at = ${d.now}` : '') +
-        ` WHERE id = ${d.text(id)}`,
+        ` WHERE id = ${d.text(id)}` +
+        (from ? ` AND state IN (${from.map((f) => d.text(f)).join(', ')})` : ''),
     );
+    return changed > 0;
   }
 
   async deferRetry(id: string, error: string, delayMs: number): Promise<void> {
