@@ -1,7 +1,8 @@
 // Where a MySQL KILL goes (kill-router.ts) and how it travels between workers (cli/worker-relay.ts):
 // the owner worker by the id's worker bits, every worker for a server thread id, the other
 // instances only after that and never again for a KILL that came from one; the holder's answer
-// comes back, and a worker that is gone or silent is said so.
+// comes back, and a worker that is gone or silent is said so. PostgreSQL cancels take the same
+// relay (no answer).
 import type { Worker } from 'node:cluster';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { routeRelayMessages, workerRelay } from '../../src/cli/worker-relay.js';
@@ -164,5 +165,29 @@ describe('worker relay through the primary', () => {
     const pending = silent.relayKill(1, { id: idOf(1, 4), query: true, user: 'app' });
     await vi.advanceTimersByTimeAsync(5_000);
     expect(await pending).toEqual({ kind: 'unreached', members: ['worker 1'] });
+  });
+
+  it('passes a PostgreSQL cancel to its worker; one naming no worker back to its sender unless from a peer', () => {
+    const got: Array<[number, unknown]> = [];
+    const fork = (i: number) =>
+      ({ isConnected: () => true, send: (m: unknown) => got.push([i, m]) }) as unknown as Worker;
+    const forks = new Map([
+      [0, fork(0)],
+      [1, fork(1)],
+    ]);
+    const cancel = (worker: number, fromPeer: boolean) => ({
+      type: 'cancel',
+      worker,
+      processId: 9,
+      secretKey: 8,
+      fromPeer,
+    });
+    routeRelayMessages(forks, forks.get(0)!, cancel(1, false), silentLogger());
+    routeRelayMessages(forks, forks.get(1)!, cancel(5, false), silentLogger());
+    routeRelayMessages(forks, forks.get(1)!, cancel(5, true), silentLogger());
+    expect(got).toEqual([
+      [1, cancel(1, false)],
+      [1, cancel(5, false)],
+    ]);
   });
 });
