@@ -467,6 +467,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message: 'unknown thread id: {id}; it names no session of this shardgate (sessions that ended are gone)',
   },
+  MYSQL_KILL_UNREACHED: {
+    sqlstate: 'HY000',
+    mysqlErrno: 1094,
+    severity: 'ERROR',
+    message:
+      'unknown thread id: {id} on the shardgate processes that answered; {members} did not answer, and may hold it: retry the KILL',
+  },
   // --- generic --------------------------------------------------------------------------------
   FEATURE_NOT_SUPPORTED: {
     sqlstate: '0A000',

@@ -41,8 +41,16 @@ import { HistoryStore } from './observability/history-store.js';
 import { type Observability, startObservability } from './observability/runtime.js';
 import { ObserverList } from './observability/statement-observer.js';
 import { ConnectionIds } from './protocol/mysql/connection-ids.js';
+import {
+  type KillOrder,
+  type KillOutcome,
+  KillRouter,
+  killOwned,
+  UNKNOWN,
+} from './protocol/mysql/kill-router.js';
 import { Sha2AuthState } from './protocol/mysql/password-check.js';
 import { ServerInfo } from './protocol/mysql/server-info.js';
+import type { KillTarget } from './protocol/mysql/services.js';
 import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { prepareScramSecrets } from './protocol/postgres/client-auth.js';
@@ -81,6 +89,8 @@ export interface ProxyOptions {
   configPath?: string | null;
   /** In a cluster worker, relays a cancel to the worker that owns the session. */
   relayCancel?: (workerIndex: number, processId: number, secretKey: number, fromPeer: boolean) => void;
+  /** In a cluster worker, asks the worker that owns a MySQL session to KILL it, and its answer. */
+  relayKill?: (workerIndex: number, order: KillOrder) => Promise<KillOutcome>;
   /** Shared rules and membership (default: embedded, this process only). Closed with the proxy. */
   control?: ControlPlane;
   /** This instance's member id (default host-pid); workers past the first add `.w<index>`. */
@@ -127,6 +137,8 @@ export interface ProxyHandle {
   admin: { port: number; server: AdminServer } | null;
   /** What this process answers another worker's cluster view: /api/instance, /metrics, /api/hotkeys/summary. */
   viewAnswer(path: string): Promise<PeerReply>;
+  /** A MySQL KILL another worker received for a session of this process (its outcome). */
+  killOwned(order: KillOrder): KillOutcome;
   close(): Promise<void>;
 }
 
@@ -325,6 +337,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     selfId: memberId,
     token: config.admin.token,
     workers: options.workerPeers,
+    instanceId: options.instanceId,
   });
   const snapshot = (): InstanceSnapshot => ({
     id: memberId,
@@ -385,6 +398,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   if (socketDir)
     log.info({ path: await pgListener.listenUnix(socketDir, port) }, 'postgres unix socket listening');
   let mysql: ProxyHandle['mysql'] = null;
+  // Live MySQL sessions by connection id (KILL); and where a KILL none of them matches goes.
+  const mysqlSessions = new Map<number, KillTarget>();
+  let mysqlKills: KillRouter | null = null;
   if (config.listen.mysql && config.mysqlShards.length > 0) {
     const mysqlTopology = new MysqlTopology(topology.currentConfig);
     mysqlTopology.monitor.onShunChange = logShunChange;
@@ -427,6 +443,13 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         ),
       );
     const mysqlCompensate = compensateMode(new MysqlCompensationStore(mysqlTopology));
+    const mysqlIds = new ConnectionIds(workerIndex, options.workerCount ?? 1);
+    mysqlKills = new KillRouter(
+      mysqlSessions,
+      mysqlIds,
+      options.relayKill,
+      control.kind === 'embedded' ? undefined : (order) => clusterView.forwardKill(order),
+    );
     const listener = new MysqlListener(
       {
         config,
@@ -441,8 +464,9 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         tls: tlsConfig,
         server: new ServerInfo(),
         sha2: new Sha2AuthState(),
-        sessions: new Map(),
-        connectionIds: new ConnectionIds(workerIndex, options.workerCount ?? 1),
+        sessions: mysqlSessions,
+        connectionIds: mysqlIds,
+        kills: mysqlKills,
       },
       preAuth,
     );
@@ -477,6 +501,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     registerClusterRoutes(server, control, clusterView, {
       snapshot,
       cancelForwarded: (processId, secretKey) => cancel.cancelForwarded(processId, secretKey),
+      killForwarded: async (order) => (await mysqlKills?.forwarded(order)) ?? UNKNOWN,
     });
     registerCacheRoutes(server, resultCache);
     if (mysql) registerMysqlRoutes(server, mysql.topology);
@@ -538,6 +563,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       }
       return { ok: false, error: `a worker does not answer ${url.pathname}` };
     },
+    killOwned: (order) => killOwned(mysqlSessions, order),
     async close() {
       await control.close();
       await migrations?.close();

@@ -7,8 +7,9 @@
 // one path share one round of fetches, and forwarded cancels are rate-limited (peer-load.ts); the
 // admin token goes only with the routes that need it.
 import type { ControlPlane, MemberInfo } from '../control/control-plane.js';
-import { type PeerReply, peerRequest } from '../control/peer-fetch.js';
+import { PEER_TIMEOUT_MS, type PeerReply, peerRequest } from '../control/peer-fetch.js';
 import type { HotKeyTracker, TableSummary } from '../observability/hot-keys.js';
+import { combineOutcomes, type KillOrder, type KillOutcome } from '../protocol/mysql/kill-router.js';
 import { SHARDGATE_VERSION } from '../version.js';
 import { HttpError } from './http.js';
 import { CancelBudget, Coalescer } from './peer-load.js';
@@ -44,6 +45,8 @@ export interface ClusterViewOptions {
   control: ControlPlane;
   workers?: WorkerPeers | undefined;
   selfId: string;
+  /** This instance's id: its other workers (`<id>.w<i>`) are asked over IPC, never over HTTP. */
+  instanceId?: string | undefined;
   /** The deployment's admin token (the same on every instance), for peer routes that need it. */
   token: string | undefined;
   timeoutMs?: number;
@@ -165,6 +168,41 @@ export class ClusterView {
     return replies.flatMap((r, i) => (r.ok ? [] : [{ member: members[i]!.id, error: r.error }]));
   }
 
+  /**
+   * Asks every other instance (members with an admin address) to KILL a MySQL session: the one
+   * holding it checks the user and kills it. Killed or denied wins; a member that did not answer
+   * makes the outcome unreached, since it may hold the session. A KILL needs a logged-in client
+   * and waits for its answer, so it is not rate-limited like a cancel.
+   */
+  async forwardKill(order: KillOrder): Promise<KillOutcome> {
+    let members: MemberInfo[];
+    try {
+      members = (await this.o.control.members()).filter((m) => m.admin && !this.sameInstance(m.id));
+    } catch (err) {
+      return { kind: 'unreached', members: [`the control plane (${(err as Error).message})`] };
+    }
+    const outcomes = await Promise.all(
+      members.map(async (m): Promise<KillOutcome> => {
+        const r = await peerRequest(m.admin!, '/api/cluster/kill', {
+          ...this.peerOptions(true),
+          // The member asks its own workers (up to PEER_TIMEOUT_MS) before it answers.
+          timeoutMs: 2 * (this.o.timeoutMs ?? PEER_TIMEOUT_MS),
+          method: 'POST',
+          body: order,
+        });
+        const outcome = r.ok ? parseKillOutcome(r.text) : null;
+        return outcome ?? { kind: 'unreached', members: [m.id] };
+      }),
+    );
+    return combineOutcomes(outcomes);
+  }
+
+  private sameInstance(id: string): boolean {
+    if (id === this.o.selfId) return true;
+    const inst = this.o.instanceId;
+    return inst !== undefined && (id === inst || id.startsWith(`${inst}.w`));
+  }
+
   /** The token is sent only to routes that need it (an open route is no reason to hand it out). */
   private peerOptions(withToken: boolean) {
     return {
@@ -172,6 +210,19 @@ export class ClusterView {
       ...(this.o.timeoutMs ? { timeoutMs: this.o.timeoutMs } : {}),
     };
   }
+}
+
+/** A member's answer to POST /api/cluster/kill, or null when it is not one. */
+function parseKillOutcome(text: string): KillOutcome | null {
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(text) as { outcome?: unknown } | null)?.outcome;
+  } catch {
+    return null;
+  }
+  // 'unreached' (one of its workers did not answer) is null too: the member is named unreached.
+  if (kind === 'killed' || kind === 'denied' || kind === 'unknown') return { kind };
+  return null;
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;

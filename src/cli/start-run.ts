@@ -11,6 +11,7 @@ import { startProxy } from '../proxy.js';
 import type { StartOptions } from './start-command.js';
 
 import { workerFenceArbiter, workerFenceChannel } from './worker-fence-wiring.js';
+import { routeRelayMessages, workerRelay } from './worker-relay.js';
 import { routeViewMessages, workerPeers } from './worker-view.js';
 
 export async function startFromOptions(opts: StartOptions): Promise<void> {
@@ -49,29 +50,13 @@ export async function runProxy(
       );
     }
     const fence = workerFenceArbiter(forks, log);
-    // Cancel requests may land on any worker: relay them to the owner by its index. Worker bits
-    // this instance has no worker for name a worker of a larger instance: the sender gets the
-    // cancel back as its own, holds no such session and forwards it to the other instances.
+    // Cancels and KILLs may land on any worker: passed on to the owner by its index.
     for (const worker of forks.values()) {
-      worker.on(
-        'message',
-        (msg: {
-          type?: string;
-          worker?: number;
-          processId?: number;
-          secretKey?: number;
-          fromPeer?: boolean;
-        }) => {
-          if (msg?.type === 'cancel' && typeof msg.worker === 'number') {
-            const owner = forks.get(msg.worker) ?? (msg.fromPeer ? undefined : worker);
-            if (owner) owner.send(msg);
-            else
-              log.debug({ worker: msg.worker }, 'forwarded cancel names no worker of this instance: dropped');
-          }
-          routeViewMessages(forks, msg);
-          fence.onMessage(msg);
-        },
-      );
+      worker.on('message', (msg: unknown) => {
+        routeRelayMessages(forks, worker, msg, log);
+        routeViewMessages(forks, msg);
+        fence.onMessage(msg);
+      });
     }
     const stop = () => {
       for (const w of forks.values()) w.kill('SIGTERM');
@@ -97,6 +82,8 @@ export async function runProxy(
   // Without etcd the workers fence each other's cutovers through the primary (before startProxy:
   // a hold that comes while this worker starts waits for it).
   const fence = cluster.isWorker && !control ? workerFenceChannel(workerIndex, instanceId, log) : null;
+  // Cancels and KILLs for sessions of the other workers go through the primary.
+  const relay = cluster.isWorker ? workerRelay(workerIndex, (msg) => process.send?.(msg)) : null;
   const proxy = await startProxy(config, {
     log,
     workerIndex,
@@ -109,22 +96,18 @@ export async function runProxy(
     ...(fence ? { workerFence: fence.attach } : {}),
     // One admin server (worker 0): its metrics cover its own sessions; see the README's limits.
     adminPort: workerIndex === 0 ? undefined : null,
-    relayCancel: cluster.isWorker
-      ? (worker, processId, secretKey, fromPeer) =>
-          process.send?.({ type: 'cancel', worker, processId, secretKey, fromPeer })
-      : undefined,
+    ...(relay ? { relayCancel: relay.relayCancel, relayKill: relay.relayKill } : {}),
   });
   // Serving from here on: nothing one client sends may end the process.
   installLastResortHandlers(log);
   if (cluster.isWorker) {
-    process.on(
-      'message',
-      (msg: { type?: string; processId?: number; secretKey?: number; fromPeer?: boolean }) => {
-        if (msg?.type === 'cancel')
-          proxy.cancel.cancelOwned(msg.processId ?? 0, msg.secretKey ?? 0, msg.fromPeer === true);
-        view?.onMessage(msg, (path) => proxy.viewAnswer(path));
-      },
-    );
+    process.on('message', (msg: unknown) => {
+      relay?.onMessage(msg, {
+        cancel: (m) => proxy.cancel.cancelOwned(m.processId, m.secretKey, m.fromPeer === true),
+        kill: (order) => proxy.killOwned(order),
+      });
+      view?.onMessage(msg, (path) => proxy.viewAnswer(path));
+    });
   }
   const stop = async () => {
     log.info('shutting down');

@@ -375,7 +375,7 @@ export class CommandCycle implements GateParticipant {
     let at = packet;
     for (let i = 0; i < split.kills.length; i++) {
       try {
-        if (applyKill(this, split.kills[i]!) === 'closed') return;
+        if ((await applyKill(this, split.kills[i]!)) === 'closed') return;
       } catch (err) {
         this.replyError(at, err);
         return;

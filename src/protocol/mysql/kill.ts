@@ -1,16 +1,16 @@
 // KILL [CONNECTION | QUERY] <id> through shardgate. The id is a shardgate connection id (what the
 // handshake gave the client, e.g. mysql2's connection.threadId) or, failing that, the thread id
 // of a server connection a session holds (what CONNECTION_ID() returned through shardgate). Only
-// the session's own user may kill it. KILL QUERY runs KILL QUERY <thread> on the server that is
-// executing the session's statement, on a connection of its own.
+// the session's own user may kill it, checked where the session lives (another worker or instance:
+// kill-router.ts). KILL QUERY runs KILL QUERY <thread> on the server that is executing the
+// session's statement, on a connection of its own.
 import { MysqlServerConnection } from '../../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer } from '../../backend/mysql-topology.js';
 import { ShardgateError } from '../../errors.js';
 import { fingerprintMysql } from '../../sql/mysql/fingerprint-mysql.js';
 import type { CommandCycle } from './command-cycle.js';
-import { ConnectionIds } from './connection-ids.js';
+import { findKillTarget, UNKNOWN } from './kill-router.js';
 import type { LogicalPacket } from './packet-framer.js';
-import type { KillTarget } from './services.js';
 import { localStatus } from './session-state.js';
 
 export interface KillRequest {
@@ -28,36 +28,30 @@ export function parseKill(sql: string): KillRequest | null {
   return { query: m[1] !== undefined, id: Number(m[2]) };
 }
 
-function findTarget(cycle: CommandCycle, id: number): KillTarget | null {
-  const sessions = cycle.services.sessions;
-  const direct = sessions.get(id);
-  if (direct) return direct;
-  for (const s of sessions.values()) {
-    for (const thread of s.backendThreads().values()) if (thread === id) return s;
-  }
-  return null;
-}
-
 export async function runKill(
   cycle: CommandCycle,
   packet: LogicalPacket,
   request: KillRequest,
 ): Promise<void> {
-  if (applyKill(cycle, request) === 'closed') return;
+  if ((await applyKill(cycle, request)) === 'closed') return;
   cycle.session.write(cycle.reply(packet).ok(localStatus(cycle.state)).bytes());
 }
 
-/** Kills the target (throws when there is none or it is not the user's); 'closed' when it was the caller. */
-export function applyKill(cycle: CommandCycle, request: KillRequest): 'closed' | 'done' {
-  const target = findTarget(cycle, request.id);
+/**
+ * Kills the target (throws when there is none or it is not the user's); 'closed' when it was the
+ * caller. A session of another worker or instance is killed there (kill-router.ts), which answers.
+ */
+export async function applyKill(cycle: CommandCycle, request: KillRequest): Promise<'closed' | 'done'> {
+  const target = findKillTarget(cycle.services.sessions, request.id);
   if (!target) {
-    // An id of another worker of this instance: its session may well be alive there, and this
-    // process cannot reach it; "unknown thread" would be a lie.
-    const ids = cycle.services.connectionIds;
-    const owner = ConnectionIds.workerOf(request.id);
-    if (ids && owner !== null && owner !== ids.worker && owner < ids.workerCount)
-      throw new ShardgateError('FEATURE_NOT_SUPPORTED', {
-        detail: `KILL across worker processes (connection ${request.id} is held by worker ${owner}, this connection by worker ${ids.worker}; send the KILL on a connection of that worker, or run with workers: 1)`,
+    const order = { ...request, user: cycle.state.user };
+    const outcome = (await cycle.services.kills?.elsewhere(order)) ?? UNKNOWN;
+    if (outcome.kind === 'killed') return 'done';
+    if (outcome.kind === 'denied') throw new ShardgateError('MYSQL_KILL_DENIED', { id: request.id });
+    if (outcome.kind === 'unreached')
+      throw new ShardgateError('MYSQL_KILL_UNREACHED', {
+        id: request.id,
+        members: outcome.members.join(', '),
       });
     throw new ShardgateError('MYSQL_NO_SUCH_THREAD', { id: request.id });
   }

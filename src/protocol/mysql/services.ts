@@ -13,6 +13,7 @@ import type { CompensatingCoordinator } from '../../transactions/compensating.js
 import type { MysqlDecisionLog } from '../../transactions/mysql-two-phase.js';
 import type { TwoPhaseCoordinator } from '../../transactions/two-phase.js';
 import type { ConnectionIds } from './connection-ids.js';
+import type { KillRouter } from './kill-router.js';
 import type { Sha2AuthState } from './password-check.js';
 import type { ServerInfo } from './server-info.js';
 
@@ -43,6 +44,8 @@ export interface MysqlServices {
   sessions: Map<number, KillTarget>;
   /** Allocates the connection ids, naming this worker (default: worker 0). */
   connectionIds?: ConnectionIds;
+  /** Where a KILL no session here matches goes: the owning worker, the other instances. */
+  kills?: KillRouter;
   onSessionClosed(session: KillTarget): void;
   /** Two-phase commit of transactions that span shards (XA; see distributed-commit.ts). */
   twoPhase?: TwoPhaseCoordinator;
