@@ -116,7 +116,8 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
         } catch {
           // This identity could not log in there (a SCRAM proof is per server): not taken over, its
           // first statements there open connections as before.
-          ready.identities.splice(ready.identities.indexOf(target), 1);
+          const at = ready.identities.indexOf(target);
+          if (at >= 0) ready.identities.splice(at, 1);
           void target.pool.close();
         }
       }),
