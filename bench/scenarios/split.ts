@@ -9,7 +9,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import pg from 'pg';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
@@ -276,7 +276,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
         ['ledger problems', fmt(check.problems.length)],
         ['stale own reads (RYW)', fmt(ledger.staleOwnReads)],
         [
-          'pool connections opened on the new primaries: before the switch / first second after / later',
+          "writers' role's pool connections on the new primaries: opened before the switch / first second after / later",
           warmup ? `${warmup.before} / ${warmup.firstSecond} / ${warmup.later}` : '-',
         ],
         ...phaseWindows(ledger.writeTimes, ledger.writeLatencies, state).map((w): [string, string] => [
@@ -287,18 +287,20 @@ export async function runSplitBench(o: SplitBenchOptions) {
       o.log('');
       o.log(formatTable(['figure', 'value'], rows, ['left', 'left']));
       if (result.afterSwitch) {
-        o.log("\naround the release (100 ms by write start; loop = the proxy thread's event-loop delay):");
+        o.log("\naround the release (100 ms by write start; loop delay and gc pauses: the proxy thread's):");
         o.log(
           formatTable(
-            ['from release', 'writes', 'slowest write', 'loop delay max', 'migration'],
+            ['from release', 'writes', 'slowest write', 'p99', 'loop delay max', 'gc pauses', 'migration'],
             result.afterSwitch.map((b) => [
               `${b.fromMs} ms`,
               fmt(b.writes),
               `${fmt(b.maxMs)} ms`,
+              `${fmt(b.p99Ms)} ms`,
               `${fmt(b.loopDelayMaxMs)} ms`,
+              `${fmt(b.gcPauseMs)} ms`,
               b.events.join(', '),
             ]),
-            ['right', 'right', 'right', 'right', 'left'],
+            ['right', 'right', 'right', 'right', 'right', 'right', 'left'],
           ),
         );
       }
@@ -328,33 +330,47 @@ export async function runSplitBench(o: SplitBenchOptions) {
   }
 }
 
-/** The main thread's event-loop delay, max per 100 ms, as (epoch ms, max ms) samples. */
+/**
+ * The main thread's event-loop delay, max per 100 ms, as (epoch ms, max ms) samples, and its
+ * garbage collections (epoch ms of their start, pause ms): a pause of the proxy's thread stops
+ * every statement it relays, which a dip in the writers' latency would line up with.
+ */
 function startLoopDelaySampler() {
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
   const samples: Array<{ at: number; maxMs: number }> = [];
+  const gcs: Array<{ at: number; ms: number }> = [];
   const timer = setInterval(() => {
     samples.push({ at: Date.now(), maxMs: h.max / 1e6 });
     h.reset();
   }, 100);
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ at: performance.timeOrigin + e.startTime, ms: e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   return {
     stop() {
       clearInterval(timer);
       h.disable();
-      return samples;
+      gcObserver.disconnect();
+      return { samples, gcs };
     },
   };
 }
 
 /**
  * From 0.5 s before the block's release to 3 s after it, per 100 ms by write start: the writes,
- * the slowest, the proxy thread's worst event-loop delay, and what the migration did then (its
- * phase notes): what a dip after the switch lines up with.
+ * the slowest and the p99, the proxy thread's worst event-loop delay and its garbage-collection
+ * pauses, and what the migration did then (its phase notes): what a dip after the switch lines
+ * up with.
  */
 function switchTimeline(
   times: readonly number[],
   latencies: readonly number[],
-  loop: ReadonlyArray<{ at: number; maxMs: number }>,
+  proxyThread: {
+    samples: ReadonlyArray<{ at: number; maxMs: number }>;
+    gcs: ReadonlyArray<{ at: number; ms: number }>;
+  },
   state: MigrationState,
 ) {
   const cutover = state.cutovers.find((c) => c.outcome === 'switched');
@@ -365,25 +381,27 @@ function switchTimeline(
     fromMs: number;
     writes: number;
     maxMs: number;
+    p99Ms: number;
     loopDelayMaxMs: number;
+    gcPauseMs: number;
     events: string[];
   }> = [];
   for (let from = -500; from < 3_000; from += step) {
     const lo = released + from;
     const hi = lo + step;
-    let writes = 0;
-    let maxMs = 0;
+    const picked: number[] = [];
     times.forEach((t, i) => {
       const began = t - latencies[i]!;
-      if (began >= lo && began < hi) {
-        writes++;
-        maxMs = Math.max(maxMs, latencies[i]!);
-      }
+      if (began >= lo && began < hi) picked.push(latencies[i]!);
     });
+    picked.sort((a, b) => a - b);
     // A sample covers the 100 ms before it was taken.
-    const loopDelayMaxMs = loop
+    const loopDelayMaxMs = proxyThread.samples
       .filter((s) => s.at > lo && s.at <= hi + step)
       .reduce((m, s) => Math.max(m, s.maxMs), 0);
+    const gcPauseMs = proxyThread.gcs
+      .filter((g) => g.at >= lo && g.at < hi)
+      .reduce((sum, g) => sum + g.ms, 0);
     const events = state.history
       .filter((h) => {
         const at = Date.parse(h.at);
@@ -392,7 +410,15 @@ function switchTimeline(
       .map((h): string => h.phase);
     if (cutover.startedAt >= lo && cutover.startedAt < hi) events.unshift('block starts');
     if (released >= lo && released < hi) events.unshift('released');
-    out.push({ fromMs: from, writes, maxMs, loopDelayMaxMs, events });
+    out.push({
+      fromMs: from,
+      writes: picked.length,
+      maxMs: picked.at(-1) ?? 0,
+      p99Ms: picked[Math.min(picked.length - 1, Math.floor(picked.length * 0.99))] ?? 0,
+      loopDelayMaxMs,
+      gcPauseMs,
+      events,
+    });
   }
   return out;
 }
@@ -438,10 +464,12 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
 }
 
 /**
- * The proxy's own server connections (application_name 'shardgate', not the migration's) on the
+ * The proxy's server connections (application_name 'shardgate', not the migration's) of the
+ * writers' own role (`app` reaches the servers as itself, not as the service identity) on the
  * primaries of the migration's targets, by when they were opened relative to the release of the
  * block: connections opened after it are connection setup some released or new write waited for
- * (the pool warm-up hypothesis of the dip after the switch). Counts connections still open.
+ * (the pool warm-up cause of the dip after the switch). Counts connections still open at the end
+ * (the pool closes idle ones), so it bounds what the writers waited for from below.
  */
 async function poolConnectionsAfterSwitch(
   state: MigrationState,
@@ -459,7 +487,7 @@ async function poolConnectionsAfterSwitch(
         `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
                 count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
                 count(*) FILTER (WHERE backend_start >= to_timestamp($1 + 1))::int AS later
-           FROM pg_stat_activity WHERE application_name = 'shardgate'`,
+           FROM pg_stat_activity WHERE application_name = 'shardgate' AND usename <> current_user`,
         [released],
       );
       out.before += r.rows[0]!.before;

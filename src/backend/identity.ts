@@ -98,7 +98,7 @@ export function backendDatabase(
 
 /** Pools of one server per (identity, database); the service identity on the server's own database is `base`. */
 export class IdentityPools<P extends { close(): Promise<void> }> {
-  private readonly pools = new Map<string, P>();
+  private readonly pools = new Map<string, { identity: BackendIdentity; database: string; pool: P }>();
 
   constructor(
     readonly base: P,
@@ -112,33 +112,51 @@ export class IdentityPools<P extends { close(): Promise<void> }> {
    */
   poolFor(identity: BackendIdentity, database: string, serverDatabase: string): P {
     if (identity.service && database === serverDatabase) return this.base;
-    const key = identity.service
-      ? `\0${database}`
-      : `${identity.user}\0${database}\0${secretDigest(identity)}`;
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = this.make(identity, database);
-      this.pools.set(key, pool);
+    const key = identityPoolKey(identity, database);
+    let entry = this.pools.get(key);
+    if (!entry) {
+      entry = { identity, database, pool: this.make(identity, database) };
+      this.pools.set(key, entry);
     }
-    return pool;
+    return entry.pool;
+  }
+
+  /**
+   * Takes `pool` (opened ahead, e.g. a split target's pool warmed before the switch) as the one
+   * for `identity` on `database`; a pool already there for it stays and `pool` is closed.
+   */
+  adopt(identity: BackendIdentity, database: string, pool: P): void {
+    const key = identityPoolKey(identity, database);
+    if (this.pools.has(key)) void pool.close();
+    else this.pools.set(key, { identity, database, pool });
+  }
+
+  /** The pools besides the base one, with whom and where they log in as (to open the same elsewhere). */
+  identityPools(): Array<{ identity: BackendIdentity; database: string; pool: P }> {
+    return [...this.pools.values()];
   }
 
   /** A pool already open for role `user` on `database` (made for a client that logged in as it), if any. */
   existingFor(user: string, database: string): P | undefined {
     const prefix = `${user}\0${database}\0`;
-    for (const [key, pool] of this.pools) if (key.startsWith(prefix)) return pool;
+    for (const [key, entry] of this.pools) if (key.startsWith(prefix)) return entry.pool;
     return undefined;
   }
 
   /** Every pool, the base one first (stats, close). */
   all(): P[] {
-    return [this.base, ...this.pools.values()];
+    return [this.base, ...[...this.pools.values()].map((e) => e.pool)];
   }
 
   async close(): Promise<void> {
     await Promise.all(this.all().map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+/** The key of an identity's pool on `database` among one server's pools. */
+export function identityPoolKey(identity: BackendIdentity, database: string): string {
+  return identity.service ? `\0${database}` : `${identity.user}\0${database}\0${secretDigest(identity)}`;
 }
 
 /** A digest of what an identity logs in with (pool keys hold no secret in clear). */

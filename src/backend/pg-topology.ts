@@ -2,11 +2,23 @@
 // it does: pools opened ahead of a split's cutover (prewarm), a client database mapped to a
 // backend database per shard, pools of a named role, and ParameterStatus values for new clients.
 import type { ServerConfig, ShardgateConfig } from '../config/schema.js';
-import { type BackendIdentity, backendDatabase, configuredIdentity, SERVICE_IDENTITY } from './identity.js';
+import {
+  type BackendIdentity,
+  backendDatabase,
+  configuredIdentity,
+  identityPoolKey,
+  SERVICE_IDENTITY,
+} from './identity.js';
 import { PgPool } from './pg-pool.js';
 import { type PgHealthFigures, pgProber } from './pg-prober.js';
 import type { PgServerConnection, ServerAddress } from './pg-server-connection.js';
-import { Topology, type TopologyServer, type TopologyShard, type TopologySide } from './topology.js';
+import {
+  type StandbyPools,
+  Topology,
+  type TopologyServer,
+  type TopologyShard,
+  type TopologySide,
+} from './topology.js';
 
 export type RuntimeServer = TopologyServer<PgPool>;
 export type RuntimeShard = TopologyShard<PgPool>;
@@ -34,55 +46,100 @@ const postgresSide: TopologySide<PgPool, ServerAddress, PgServerConnection, PgHe
 
 export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerConnection, PgHealthFigures> {
   /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
-  private readonly standby = new Map<string, PgPool>();
+  private readonly standby = new Map<string, StandbyPools<PgPool>>();
 
   constructor(config: ShardgateConfig) {
     super(config, postgresSide);
   }
 
   /**
-   * Opens `connections` to a server a coming rebuild will add as `shard`'s primary (a split's
-   * target), so the statements a cutover releases do not each wait for a connection to be set up.
-   * The next rebuild that names the server takes the pool over; a rebuild that does not keeps it.
+   * Opens connections to a server a coming rebuild will add as `shard`'s primary (a split's
+   * target), so the statements a cutover releases do not each wait for a connection to be set up:
+   * `connections` of the service identity, and for each user's own pool open on the primaries of
+   * `sources` (the shards the target takes over) as many as that pool holds, logged in the same
+   * way. Users reach the servers as their own roles unless `backend: service`, so the service pool
+   * alone leaves every released write of theirs to open a connection (fork, login) on the target.
+   * The next rebuild that names the server takes the pools over; a rebuild that does not keeps them.
    */
-  async prewarm(name: string, shard: string, server: ServerConfig, connections: number): Promise<void> {
+  async prewarm(
+    name: string,
+    shard: string,
+    server: ServerConfig,
+    connections: number,
+    sources: readonly string[] = [],
+  ): Promise<void> {
     const database = server.database ?? this.config.backend.database;
-    let pool = this.standby.get(name);
-    if (!pool) {
-      pool = new PgPool(
-        {
-          name,
-          shard,
-          role: 'primary',
-          host: server.host,
-          port: server.port,
-          database,
-          user: this.config.backend.user,
-          password: this.config.backend.password,
-        },
-        this.config.pool,
-      );
-      this.standby.set(name, pool);
+    const address: ServerAddress = {
+      name,
+      shard,
+      role: 'primary',
+      host: server.host,
+      port: server.port,
+      database,
+      user: this.config.backend.user,
+      password: this.config.backend.password,
+    };
+    let standby = this.standby.get(name);
+    if (!standby) {
+      standby = { base: new PgPool(address, this.config.pool), identities: [] };
+      this.standby.set(name, standby);
     }
-    const n = Math.max(0, Math.min(connections, this.config.pool.size));
-    const opened = await Promise.all(Array.from({ length: n }, () => pool.acquire()));
-    for (const c of opened) pool.release(c);
+    const warm = async (pool: PgPool, n: number) => {
+      const opened = await Promise.allSettled(
+        Array.from({ length: Math.max(0, Math.min(n, this.config.pool.size)) }, () => pool.acquire()),
+      );
+      for (const c of opened) if (c.status === 'fulfilled') pool.release(c.value);
+      const failed = opened.find((c) => c.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
+    const ready = standby;
+    const own = this.shards
+      .filter((s) => sources.includes(s.name))
+      // Only pools on the source's own database: a `databases:` mapping names its database per shard.
+      .flatMap((s) => s.primary.pools.identityPools().filter((p) => p.database === s.primary.database));
+    const [base] = await Promise.allSettled([
+      warm(ready.base, connections),
+      ...own.map(async ({ identity, pool: sourcePool }) => {
+        const key = identityPoolKey(identity, database);
+        let entry = ready.identities.find((e) => identityPoolKey(e.identity, e.database) === key);
+        if (!entry) {
+          const pool = new PgPool(
+            postgresSide.identityAddress(address, identity, database),
+            this.config.pool,
+          );
+          entry = { identity, database, pool };
+          ready.identities.push(entry);
+        }
+        const target = entry;
+        try {
+          await warm(target.pool, sourcePool.size);
+        } catch {
+          // This identity could not log in there (a SCRAM proof is per server): not taken over, its
+          // first statements there open connections as before.
+          const at = ready.identities.indexOf(target);
+          if (at >= 0) ready.identities.splice(at, 1);
+          void target.pool.close();
+        }
+      }),
+    ]);
+    if (base.status === 'rejected') throw base.reason;
   }
 
-  protected override takeStandby(name: string, address: ServerAddress): PgPool | undefined {
+  protected override takeStandby(name: string, address: ServerAddress): StandbyPools<PgPool> | undefined {
     // Called from the constructor's first rebuild, before this class's fields exist.
-    const pool = this.standby?.get(name);
-    if (!pool) return undefined;
+    const standby = this.standby?.get(name);
+    if (!standby) return undefined;
     this.standby.delete(name);
-    const a = pool.address;
+    const a = standby.base.address;
     if (
       a.host === address.host &&
       a.port === address.port &&
       a.database === address.database &&
       a.shard === address.shard
     )
-      return pool;
-    void pool.close();
+      return standby;
+    void standby.base.close();
+    for (const e of standby.identities) void e.pool.close();
     return undefined;
   }
 
@@ -120,7 +177,8 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
   }
 
   override async close(): Promise<void> {
-    for (const pool of this.standby.values()) void pool.close();
+    for (const standby of this.standby.values())
+      for (const pool of [standby.base, ...standby.identities.map((e) => e.pool)]) void pool.close();
     this.standby.clear();
     await super.close();
   }

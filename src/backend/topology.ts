@@ -36,6 +36,12 @@ export interface TopologyServer<P extends { close(): Promise<void> }> extends Se
   view: ServerView;
 }
 
+/** Pools opened for a server before a rebuild adds it: the service pool and users' own pools. */
+export interface StandbyPools<P> {
+  base: P;
+  identities: Array<{ identity: BackendIdentity; database: string; pool: P }>;
+}
+
 export interface TopologyShard<P extends { close(): Promise<void> }> {
   name: string;
   range: KeyRange;
@@ -111,8 +117,8 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
     this.onPromotion?.(promotion.shard, name, promotion.previous);
   }
 
-  /** A pool opened ahead for `name` at `address` (PostgreSQL's prewarm), if any. */
-  protected takeStandby(_name: string, _address: A): P | undefined {
+  /** Pools opened ahead for `name` at `address` (PostgreSQL's prewarm), if any. */
+  protected takeStandby(_name: string, _address: A): StandbyPools<P> | undefined {
     return undefined;
   }
 
@@ -162,7 +168,8 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
         allowCleartextPassword: login.allowCleartextPassword,
         tls,
       } as A;
-      const pool = this.takeStandby(name, address) ?? this.side.makePool(address, poolConfig);
+      const standby = this.takeStandby(name, address);
+      const pool = standby?.base ?? this.side.makePool(address, poolConfig);
       pool.updateConfig(poolConfig);
       pool.serverEvents = {
         failed: (reason) => this.monitor.shun(name, reason),
@@ -193,6 +200,11 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
           rttMs: null,
         },
       };
+      for (const s of standby?.identities ?? []) {
+        s.pool.updateConfig(poolConfig);
+        s.pool.serverEvents = pool.serverEvents;
+        runtime.pools.adopt(s.identity, s.database, s.pool);
+      }
       next.set(name, runtime);
       return runtime;
     };

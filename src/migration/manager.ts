@@ -639,6 +639,7 @@ export class MigrationManager {
               s.shard,
               s.shardConfig.primary,
               this.config.pool.size,
+              halves,
             )
             .catch(() => undefined),
         ),
@@ -1123,7 +1124,13 @@ export class MigrationManager {
           const server = spares.find((s) => s.name === t.server.name);
           return server
             ? this.deps.topology
-                .prewarm(t.server.name, t.shard, server, this.config.pool.size)
+                .prewarm(
+                  t.server.name,
+                  t.shard,
+                  server,
+                  this.config.pool.size,
+                  sources.map((s) => s.shard),
+                )
                 .catch(() => undefined)
             : undefined;
         }),

@@ -102,6 +102,24 @@ describe('IdentityPools', () => {
     expect(pools.existingFor('r', 'e')).toBeUndefined();
     expect(pools.existingFor('r2', 'd')).toBeUndefined();
   });
+  it('takes over a pool opened ahead for an identity, and lists what it holds', () => {
+    const closed: string[] = [];
+    const pool = (id: string) => ({ close: async () => void closed.push(id), id });
+    const pools = new IdentityPools(pool('base'), (identity, db) => pool(`made ${identity.user}/${db}`));
+    const a = { service: false, user: 'r', password: 'one' };
+    pools.adopt(a, 'd', pool('warm r/d'));
+    expect(pools.poolFor({ ...a }, 'd', 'd').id).toBe('warm r/d');
+    // A secret of its own is another pool: the warmed one is not handed to it.
+    expect(pools.poolFor({ ...a, password: 'two' }, 'd', 'd').id).toBe('made r/d');
+    // One already there stays; the second one opened ahead is closed.
+    pools.adopt(a, 'd', pool('late r/d'));
+    expect(pools.poolFor(a, 'd', 'd').id).toBe('warm r/d');
+    expect(closed).toEqual(['late r/d']);
+    expect(pools.identityPools().map((e) => [e.identity.password, e.database, e.pool.id])).toEqual([
+      ['one', 'd', 'warm r/d'],
+      ['two', 'd', 'made r/d'],
+    ]);
+  });
 });
 
 describe('configuredIdentity (recovery finishing a transaction as its owner)', () => {
