@@ -5,19 +5,18 @@
 // declared compensating statement exactly once, one event goes to the webhook, the outcome is in
 // /api/transactions and the metric; a proxy killed after the first commit leaves a record the
 // next proxy compensates once; a further proxy on the same state runs nothing again.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/local/local-config.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
+import { childMysqlConnection } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide } from '../support/compensate-setup.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'mysql-compensate-admin-token';
@@ -141,20 +140,12 @@ describe('compensate mode (MySQL)', () => {
     expect(await rowsWithId(s1, id + 1)).toBe(0);
     expect(await runsOf(s0, id)).toBe(1);
     expect(await preparedOn(s1)).toBe(0);
-    const admin = fx.proxy.admin!.port;
     const record = await side.expectFirstCompensated(s0);
     // Recovery passes find it finished: nothing runs again.
     await fx.proxy.mysql!.compensationRecovery!.pass();
     expect(await runsOf(s0, id)).toBe(1);
     // shardgate txn list shows it; the PostgreSQL side's log (its port is closed here) is named as unreadable.
-    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-    const out = await new Promise<string>((resolve) =>
-      execFile(
-        process.execPath,
-        [main, 'txn', 'list', '--admin-url', `http://127.0.0.1:${admin}`, '--token', TOKEN],
-        (_err, stdout, stderr) => resolve(stdout + stderr),
-      ),
-    );
+    const { out } = await txnCli(fx.proxy.admin!.port, TOKEN, 'list');
     expect(out).toContain(record.id);
     expect(out).toMatch(/the postgres compensation log could not be read/);
   });
@@ -297,15 +288,7 @@ describeCompensateCrash({
   earlierId: FIRST_ID + 10,
   ...side.crashCaseReads(),
   async connect(proc) {
-    const { default: mysql2 } = await import('mysql2/promise');
-    const c = await mysql2.createConnection({
-      host: '127.0.0.1',
-      port: proc.mysqlPort!,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
+    const c = await childMysqlConnection(proc);
     return {
       failingTransfer: (id) => failingTransfer(c, id),
       close: async () => c.destroy(),

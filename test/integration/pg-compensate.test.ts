@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
+import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide } from '../support/compensate-setup.js';
@@ -275,16 +276,7 @@ describeCompensateCrash({
   earlierId: FIRST_ID + 10,
   ...side.crashCaseReads(),
   async connect(proc) {
-    const { default: pgModule } = await import('pg');
-    const c = new pgModule.Client({
-      host: '127.0.0.1',
-      port: proc.postgresPort,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await childPgClient(proc);
     return { failingTransfer: (id) => failingTransfer(c, id), close: () => c.end().catch(() => undefined) };
   },
   proxyPorts: {},
