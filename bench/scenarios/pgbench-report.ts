@@ -1,23 +1,19 @@
 // Turns pgbench runs into the result document (JSON), the console table, the Markdown snippet
 // for the README and the SVG chart. Pure functions: the scenario passes everything in.
 import type { PgbenchFigures, PgbenchMode, PgbenchScript } from '../lib/pgbench.js';
-import { fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
-import type { ScenarioResultHeader } from '../lib/scenario.js';
+import { fmt, fmtSpread } from '../lib/report.js';
 import {
-  consoleDocument,
   firstColumnLeft,
   firstTenNotes,
-  markdownDocument,
   okTargets,
   summarizeTargets,
   type TableParts,
   targetNote,
-  tpsBar,
   tpsRatio,
 } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
-import { barChart } from '../lib/svg-chart.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
+import { gridCells, type TpsResult, tpsReports } from '../lib/tps-report.js';
 
 /**
  * Every pgbench invocation of the measured phase (warm-ups are not recorded); `repeat` is 0-based,
@@ -63,13 +59,7 @@ export interface PgbenchParameters {
 }
 
 /** The JSON document written to bench/results/pgbench-*.json (schema version 1). */
-export interface PgbenchResult extends ScenarioResultHeader<'pgbench'> {
-  parameters: PgbenchParameters;
-  targets: TargetStatus[];
-  runs: PgbenchRun[];
-  cells: PgbenchCell[];
-  notes: string[];
-}
+export type PgbenchResult = TpsResult<'pgbench', PgbenchParameters, TargetStatus, PgbenchRun, PgbenchCell>;
 
 export const RATIO_PAIRS: ReadonlyArray<[string, string]> = [
   ['shardgate', 'direct'],
@@ -83,30 +73,26 @@ export function summarizeCells(
   parameters: Pick<PgbenchParameters, 'modes' | 'clients'>,
   targets: readonly TargetStatus[],
 ): PgbenchCell[] {
-  const cells: PgbenchCell[] = [];
-  for (const mode of parameters.modes) {
-    for (const clients of parameters.clients) {
-      const cellTargets: Record<string, CellTargetSummary> = summarizeTargets(
-        targets,
-        runs.filter((r) => r.mode === mode && r.clients === clients),
-        (ok) => ({
-          tps: summarize(ok.map((f) => f.tps)),
-          latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
-          cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
-        }),
-        (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
-      );
-      const ratios: Record<string, number | null> = {};
-      for (const [a, b] of RATIO_PAIRS) {
-        const ta = cellTargets[a];
-        const tb = cellTargets[b];
-        if (!ta || !tb) continue;
-        ratios[`${a}/${b}`] = tpsRatio(ta, tb);
-      }
-      cells.push({ mode, clients, targets: cellTargets, ratios });
+  return gridCells(parameters.modes, parameters.clients, (mode, clients) => {
+    const cellTargets: Record<string, CellTargetSummary> = summarizeTargets(
+      targets,
+      runs.filter((r) => r.mode === mode && r.clients === clients),
+      (ok) => ({
+        tps: summarize(ok.map((f) => f.tps)),
+        latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
+        cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
+      }),
+      (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
+    );
+    const ratios: Record<string, number | null> = {};
+    for (const [a, b] of RATIO_PAIRS) {
+      const ta = cellTargets[a];
+      const tb = cellTargets[b];
+      if (!ta || !tb) continue;
+      ratios[`${a}/${b}`] = tpsRatio(ta, tb);
     }
-  }
-  return cells;
+    return { mode, clients, targets: cellTargets, ratios };
+  });
 }
 
 function tableRows(result: PgbenchResult): TableParts {
@@ -160,41 +146,17 @@ function scriptName(s: PgbenchScript): string {
   return s === 'select' ? 'select-only (-S)' : 'TPC-B-like';
 }
 
-export function consoleReport(result: PgbenchResult): string {
-  const p = result.parameters;
-  const { headers, rows, align } = tableRows(result);
-  return consoleDocument(
-    result,
+export const { consoleReport, markdownReport, svgReport } = tpsReports<PgbenchResult>({
+  tool: 'pgbench',
+  table: tableRows,
+  notes: noteLines,
+  consoleTitle: ({ parameters: p }) =>
     `pgbench ${scriptName(p.script)}, scale ${p.scale}, ${p.durationS} s x ${p.repeats} repeats per cell; TPS median [min-max], ms = average latency (median)`,
-    ['', formatTable(headers, rows, align)],
-    noteLines(result),
-  );
-}
-
-export function markdownReport(result: PgbenchResult, svgPath = 'bench/results/pgbench-latest.svg'): string {
-  const p = result.parameters;
-  const { headers, rows, align } = tableRows(result);
-  return markdownDocument(
-    result,
+  markdownLead: ({ parameters: p }) =>
     `pgbench ${scriptName(p.script)}, scale ${p.scale}, ${p.durationS} s per run, ${p.repeats} repeats with targets alternated; ` +
-      `TPS as median [min-max], latency as the median of pgbench's average (ms).`,
-    [markdownTable(headers, rows, align), '', `![pgbench median TPS per target](${svgPath})`],
-    noteLines(result),
-    { versions: true },
-  );
-}
-
-export function svgReport(result: PgbenchResult): string {
-  const p = result.parameters;
-  const names = okTargets(result.targets);
-  return barChart({
-    title: `pgbench ${scriptName(p.script)}: median TPS per target`,
-    subtitle: `${p.durationS} s x ${p.repeats} repeats, scale ${p.scale}; whiskers: min-max; ${result.machine.cpus} cpus, ${result.machine.cpuModel}`,
-    yLabel: 'transactions per second',
-    series: names,
-    groups: result.cells.map((c) => ({
-      label: `${c.mode}\n${c.clients} client${c.clients === 1 ? '' : 's'}`,
-      values: names.map((n) => tpsBar(c.targets[n])),
-    })),
-  });
-}
+    `TPS as median [min-max], latency as the median of pgbench's average (ms).`,
+  chartTitle: ({ parameters: p }) => `pgbench ${scriptName(p.script)}: median TPS per target`,
+  chartSubtitle: ({ parameters: p, machine }) =>
+    `${p.durationS} s x ${p.repeats} repeats, scale ${p.scale}; whiskers: min-max; ${machine.cpus} cpus, ${machine.cpuModel}`,
+  groupLabel: (c) => `${c.mode}\n${c.clients} client${c.clients === 1 ? '' : 's'}`,
+});

@@ -1,22 +1,18 @@
 // The sysbench result document (JSON), console table, README snippet and SVG chart. Pure.
-import { fmt, fmtSpread, formatTable, markdownTable } from '../lib/report.js';
-import type { ScenarioResultHeader } from '../lib/scenario.js';
+import { fmt, fmtSpread } from '../lib/report.js';
 import {
-  consoleDocument,
   firstColumnLeft,
   firstTenNotes,
-  markdownDocument,
   okTargets,
   summarizeTargets,
   type TableParts,
   targetNote,
-  tpsBar,
   tpsRatio,
 } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
-import { barChart } from '../lib/svg-chart.js';
 import type { SysbenchFigures, SysbenchPsMode, SysbenchTest } from '../lib/sysbench.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
+import { gridCells, type TpsResult, tpsReports } from '../lib/tps-report.js';
 
 /** One sysbench run of the measured phase; `order` is the target's position in the repeat's order. */
 export type SysbenchRun = TimedRun<{ test: SysbenchTest; threads: number }, SysbenchFigures>;
@@ -57,41 +53,37 @@ export interface SysbenchParameters {
 }
 
 /** The JSON written to bench/results/sysbench-*.json (schema version 1). */
-export interface SysbenchResult extends ScenarioResultHeader<'sysbench'> {
-  parameters: SysbenchParameters;
-  targets: SysbenchTargetStatus[];
-  runs: SysbenchRun[];
-  cells: SysbenchCell[];
-  notes: string[];
-}
+export type SysbenchResult = TpsResult<
+  'sysbench',
+  SysbenchParameters,
+  SysbenchTargetStatus,
+  SysbenchRun,
+  SysbenchCell
+>;
 
 export function summarizeSysbench(
   runs: readonly SysbenchRun[],
   parameters: Pick<SysbenchParameters, 'tests' | 'threads'>,
   targets: readonly SysbenchTargetStatus[],
 ): SysbenchCell[] {
-  const cells: SysbenchCell[] = [];
-  for (const test of parameters.tests) {
-    for (const threads of parameters.threads) {
-      const cellTargets: Record<string, SysbenchCellTarget> = summarizeTargets(
-        targets,
-        runs.filter((r) => r.test === test && r.threads === threads),
-        (ok) => ({
-          tps: summarize(ok.map((f) => f.tps)),
-          qps: summarize(ok.map((f) => f.qps)),
-          latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
-          latencyP99Ms: summarize(ok.map((f) => f.latencyP99Ms ?? Number.NaN)),
-        }),
-        (t) => (t.status !== 'ok' ? t.note : undefined),
-      );
-      const ratios: Record<string, number | null> = {};
-      const sg = cellTargets.shardgate;
-      const direct = cellTargets.direct;
-      if (sg && direct) ratios['shardgate/direct'] = tpsRatio(sg, direct);
-      cells.push({ test, threads, targets: cellTargets, ratios });
-    }
-  }
-  return cells;
+  return gridCells(parameters.tests, parameters.threads, (test, threads) => {
+    const cellTargets: Record<string, SysbenchCellTarget> = summarizeTargets(
+      targets,
+      runs.filter((r) => r.test === test && r.threads === threads),
+      (ok) => ({
+        tps: summarize(ok.map((f) => f.tps)),
+        qps: summarize(ok.map((f) => f.qps)),
+        latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
+        latencyP99Ms: summarize(ok.map((f) => f.latencyP99Ms ?? Number.NaN)),
+      }),
+      (t) => (t.status !== 'ok' ? t.note : undefined),
+    );
+    const ratios: Record<string, number | null> = {};
+    const sg = cellTargets.shardgate;
+    const direct = cellTargets.direct;
+    if (sg && direct) ratios['shardgate/direct'] = tpsRatio(sg, direct);
+    return { test, threads, targets: cellTargets, ratios };
+  });
 }
 
 function tableRows(result: SysbenchResult): TableParts {
@@ -140,41 +132,15 @@ function describeRun(result: SysbenchResult): string {
   );
 }
 
-export function consoleReport(result: SysbenchResult): string {
-  const { headers, rows, align } = tableRows(result);
-  return consoleDocument(
-    result,
-    `${describeRun(result)}; tps median [min-max], qps and p99 (sysbench's) medians`,
-    ['', formatTable(headers, rows, align)],
-    noteLines(result),
-  );
-}
-
-export function markdownReport(
-  result: SysbenchResult,
-  svgPath = 'bench/results/sysbench-latest.svg',
-): string {
-  const { headers, rows, align } = tableRows(result);
-  return markdownDocument(
-    result,
+export const { consoleReport, markdownReport, svgReport } = tpsReports<SysbenchResult>({
+  tool: 'sysbench',
+  table: tableRows,
+  notes: noteLines,
+  consoleTitle: (result) => `${describeRun(result)}; tps median [min-max], qps and p99 (sysbench's) medians`,
+  markdownLead: (result) =>
     `${describeRun(result)}; TPS as median [min-max], QPS and sysbench's p99 latency as medians.`,
-    [markdownTable(headers, rows, align), '', `![sysbench median TPS per target](${svgPath})`],
-    noteLines(result),
-    { versions: true },
-  );
-}
-
-export function svgReport(result: SysbenchResult): string {
-  const p = result.parameters;
-  const names = okTargets(result.targets);
-  return barChart({
-    title: 'sysbench: median transactions per second per target',
-    subtitle: `${p.durationS} s x ${p.repeats} repeats, ${p.tables} x ${p.tableSize} rows, ps-mode ${p.psMode}; whiskers: min-max; ${result.machine.cpus} cpus`,
-    yLabel: 'transactions per second',
-    series: names,
-    groups: result.cells.map((c) => ({
-      label: `${c.test.replace(/^oltp_/, '')}\n${c.threads} thread${c.threads === 1 ? '' : 's'}`,
-      values: names.map((n) => tpsBar(c.targets[n])),
-    })),
-  });
-}
+  chartTitle: () => 'sysbench: median transactions per second per target',
+  chartSubtitle: ({ parameters: p, machine }) =>
+    `${p.durationS} s x ${p.repeats} repeats, ${p.tables} x ${p.tableSize} rows, ps-mode ${p.psMode}; whiskers: min-max; ${machine.cpus} cpus`,
+  groupLabel: (c) => `${c.test.replace(/^oltp_/, '')}\n${c.threads} thread${c.threads === 1 ? '' : 's'}`,
+});

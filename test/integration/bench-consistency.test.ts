@@ -1,27 +1,23 @@
 // Smoke run of the consistency scenario (--quick) so it cannot rot: 2 shards x 1 replica, shardgate
 // as a child process (needs `npm run build`), replica lag 0 and 1 s, every level. Asserts the
 // promises of the levels as the checker sees them, and the result files; never speed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runConsistencyScenario } from '../../bench/scenarios/consistency.js';
 import { CONSISTENCY_QUICK, defaultConsistencyOptions } from '../../bench/scenarios/consistency-options.js';
 import type { ConsistencyResult } from '../../bench/scenarios/consistency-report.js';
+import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-consistency-'));
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = smokeResultsDir('bench-consistency-');
 
 describe('bench consistency --quick', () => {
   it('keeps strong and read_your_writes promises under 1 s lag and serves eventual reads from replicas', async () => {
-    const lines: string[] = [];
+    const lines = collectLines();
     const { result, files } = await runConsistencyScenario({
       ...defaultConsistencyOptions(),
       ...CONSISTENCY_QUICK,
       resultsDir: dir,
       command: 'node dist/bench/main.js consistency --quick',
-      say: (line) => lines.push(line),
+      say: lines.say,
     });
 
     expect(result.runs).toHaveLength(2 * 5);
@@ -48,10 +44,10 @@ describe('bench consistency --quick', () => {
     // The checker does see staleness where it must exist: eventual reads behind a 1 s replay delay.
     expect(cell(1000, 'eventual').stale).toBeGreaterThan(0);
 
-    for (const f of [files?.json, files?.latestJson, files?.svg, files?.markdown]) {
-      expect(f && existsSync(f)).toBe(true);
-    }
-    const json = JSON.parse(readFileSync(files?.latestJson ?? '', 'utf8')) as ConsistencyResult;
+    const json = readResultFiles<ConsistencyResult>(files, {
+      markdownHas: '| lag ms | level |',
+      svg: /^<svg [\s\S]*stale-read rate[\s\S]*<\/svg>\n$/,
+    });
     expect(json).toMatchObject({
       scenario: 'consistency',
       schemaVersion: 1,
@@ -60,8 +56,6 @@ describe('bench consistency --quick', () => {
     expect(json.machine.versions.postgresql).toMatch(/PostgreSQL \d+/);
     expect(json.cells).toHaveLength(10);
     expect(json.runs[0]?.read.p99Ms).toBeGreaterThan(0);
-    expect(readFileSync(files?.svg ?? '', 'utf8')).toMatch(/^<svg [\s\S]*stale-read rate[\s\S]*<\/svg>\n$/);
-    expect(readFileSync(files?.markdown ?? '', 'utf8')).toContain('| lag ms | level |');
-    expect(lines.join('\n')).toContain('RYW violations');
+    expect(lines.text()).toContain('RYW violations');
   }, 300_000);
 });

@@ -1,21 +1,18 @@
 // Smoke run of the pgbench scenario so it cannot rot: a private PostgreSQL, 1 client, simple
 // mode, 2 s, direct + PgBouncer (installed on demand; skipped with a note if apt cannot).
 // Asserts that figures are produced and the result files have the documented shape, never speed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runPgbenchScenario } from '../../bench/scenarios/pgbench.js';
 import { defaultPgbenchOptions, QUICK_PRESET } from '../../bench/scenarios/pgbench-options.js';
 import type { PgbenchResult } from '../../bench/scenarios/pgbench-report.js';
+import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = smokeResultsDir('bench-smoke-');
 
 describe('bench pgbench --quick', () => {
   it('measures direct and pgbouncer and writes JSON, SVG and Markdown', async () => {
-    const lines: string[] = [];
+    const lines = collectLines();
     const { result, files } = await runPgbenchScenario({
       ...defaultPgbenchOptions(),
       ...QUICK_PRESET,
@@ -25,7 +22,7 @@ describe('bench pgbench --quick', () => {
       resultsDir: dir,
       jsonPath: join(dir, 'copy.json'),
       command: 'node dist/bench/main.js pgbench --quick --targets direct,pgbouncer',
-      say: (line) => lines.push(line),
+      say: lines.say,
     });
 
     const direct = result.runs.filter((r) => r.target === 'direct');
@@ -45,11 +42,10 @@ describe('bench pgbench --quick', () => {
       expect(bouncer?.note).toBeTruthy();
     }
 
-    expect(files).not.toBeNull();
-    for (const f of [files?.json, files?.latestJson, files?.svg, files?.markdown, join(dir, 'copy.json')]) {
-      expect(f && existsSync(f)).toBe(true);
-    }
-    const json = JSON.parse(readFileSync(files?.latestJson ?? '', 'utf8')) as PgbenchResult;
+    const json = readResultFiles<PgbenchResult>(files, {
+      markdownHas: '| mode | clients |',
+      extra: [join(dir, 'copy.json')],
+    });
     expect(json).toMatchObject({
       scenario: 'pgbench',
       schemaVersion: 1,
@@ -62,8 +58,6 @@ describe('bench pgbench --quick', () => {
     expect(json.cells).toHaveLength(1);
     expect(json.cells[0]).toMatchObject({ mode: 'simple', clients: 1 });
     expect(json.cells[0]?.targets.direct?.tps.n).toBe(1);
-    expect(readFileSync(files?.svg ?? '', 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
-    expect(readFileSync(files?.markdown ?? '', 'utf8')).toContain('| mode | clients |');
-    expect(lines.join('\n')).toContain('direct tps');
+    expect(lines.text()).toContain('direct tps');
   }, 600_000);
 });

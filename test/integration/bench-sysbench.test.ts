@@ -2,27 +2,23 @@
 // oltp_point_select for 2 s, direct and shardgate's MySQL port. It passes whether or not this
 // shardgate build serves MySQL: direct figures must exist; shardgate either has figures or a note
 // saying why it was skipped. sysbench is apt-get installed on demand. Never asserts speed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSysbenchScenario } from '../../bench/scenarios/sysbench.js';
 import { defaultSysbenchOptions, SYSBENCH_QUICK } from '../../bench/scenarios/sysbench-options.js';
 import type { SysbenchResult } from '../../bench/scenarios/sysbench-report.js';
+import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-sysbench-'));
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = smokeResultsDir('bench-sysbench-');
 
 describe('bench sysbench --quick', () => {
   it('measures direct, and shardgate when it serves MySQL, and writes JSON, SVG and Markdown', async () => {
-    const lines: string[] = [];
+    const lines = collectLines();
     const { result, files } = await runSysbenchScenario({
       ...defaultSysbenchOptions(),
       ...SYSBENCH_QUICK,
       resultsDir: dir,
       command: 'node dist/bench/main.js sysbench --quick',
-      say: (line) => lines.push(line),
+      say: lines.say,
     });
 
     const direct = result.runs.filter((r) => r.target === 'direct');
@@ -43,13 +39,10 @@ describe('bench sysbench --quick', () => {
     } else {
       // Skipped (no MySQL front end in this build) or failed: the report says why.
       expect(shardgate?.note).toBeTruthy();
-      expect(lines.join('\n')).toContain(`shardgate: ${shardgate?.status}`);
+      expect(lines.text()).toContain(`shardgate: ${shardgate?.status}`);
     }
 
-    for (const f of [files?.json, files?.latestJson, files?.svg, files?.markdown]) {
-      expect(f && existsSync(f)).toBe(true);
-    }
-    const json = JSON.parse(readFileSync(files?.latestJson ?? '', 'utf8')) as SysbenchResult;
+    const json = readResultFiles<SysbenchResult>(files, { markdownHas: '| test | threads |' });
     expect(json).toMatchObject({
       scenario: 'sysbench',
       schemaVersion: 1,
@@ -58,8 +51,6 @@ describe('bench sysbench --quick', () => {
     expect(json.machine.versions.sysbench).toMatch(/sysbench \d/);
     expect(json.machine.versions.mariadb).toMatch(/MariaDB \d+/);
     expect(json.load.before.loadavg).toHaveLength(3);
-    expect(readFileSync(files?.svg ?? '', 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
-    expect(readFileSync(files?.markdown ?? '', 'utf8')).toContain('| test | threads |');
-    expect(lines.join('\n')).toContain('direct tps');
+    expect(lines.text()).toContain('direct tps');
   }, 300_000);
 });

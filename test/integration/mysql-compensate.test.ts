@@ -5,34 +5,28 @@
 // declared compensating statement exactly once, one event goes to the webhook, the outcome is in
 // /api/transactions and the metric; a proxy killed after the first commit leaves a record the
 // next proxy compensates once; a further proxy on the same state runs nothing again.
-import { execFile } from 'node:child_process';
-import http from 'node:http';
-import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../src/local/local-config.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
+import { childMysqlConnection } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
+import { CompensateSide } from '../support/compensate-setup.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'mysql-compensate-admin-token';
 const FIRST_ID = 8_500_000;
-// A compensation that also counts its runs (sg_comp_runs has no key: a second run shows).
-const UNDO_INSERT =
-  'DELETE FROM balances WHERE id = :id AND user_id = :user_id; INSERT INTO sg_comp_runs (id) VALUES (:id)';
 
 let fx: MysqlProxyFixture;
 let s0: string;
 let s1: string;
 let userOn0: number;
 let userOn1: number;
-let webhook: http.Server;
-const events: Array<{ labels: Record<string, string>; annotations: Record<string, string> }> = [];
 
 const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
 
@@ -50,27 +44,9 @@ const rowsWithId = async (server: string, id: number) =>
 const runsOf = async (server: string, id: number) =>
   (await one(server, 'SELECT id FROM shardgate.sg_comp_runs WHERE id = ?', [id])).length;
 const preparedOn = async (server: string) => (await one(server, 'XA RECOVER')).length;
-const compensationEvents = () => events.filter((e) => e.labels.alertname === 'ShardgateCompensation');
-
-interface Record_ {
-  id: string;
-  state: string;
-  compensate: string[];
-  announced: boolean;
-}
-async function compensations(adminPort: number): Promise<Record_[]> {
-  const res = await fetch(`http://127.0.0.1:${adminPort}/api/transactions`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { compensations: Record_[] }).compensations;
-}
-
-async function metric(adminPort: number, line: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found ? Number(found.split(' ')[1]) : 0;
-}
+const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
+const compensationEvents = () => side.events();
+const compensations = () => side.compensations();
 
 /** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
 async function failingTransfer(c: mysql.Connection, id: number, balance = 666): Promise<unknown> {
@@ -84,29 +60,11 @@ async function failingTransfer(c: mysql.Connection, id: number, balance = 666): 
 }
 
 beforeAll(async () => {
-  webhook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      events.push(...(JSON.parse(body) as typeof events));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-  const hookPort = (webhook.address() as { port: number }).port;
   fx = await startMysqlProxyFixture({
     shards: 2,
     replicas: 0,
     admin: true,
-    overrides: {
-      admin: { token: TOKEN },
-      // Recovery of the in-process proxy runs once at start; the tests call its passes.
-      transactions: { recoveryIntervalMs: 3_600_000, recoveryMinAgeMs: 300 },
-      observability: { alerts: { webhookUrl: `http://127.0.0.1:${hookPort}/alerts`, rules: [] } },
-      dataTypes: {
-        user_balance: { crossShard: 'compensate', compensations: { balances: { insert: UNDO_INSERT } } },
-      },
-    },
+    overrides: await side.overrides(),
   });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;
@@ -127,7 +85,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fx?.stop();
-  webhook?.close();
+  side.close();
 });
 
 describe('compensate mode (MySQL)', () => {
@@ -145,10 +103,7 @@ describe('compensate mode (MySQL)', () => {
     expect(
       (await one(s1, "SELECT id FROM shardgate_twopc.compensation_marks WHERE kind = 'commit'")).length,
     ).toBe(1);
-    await waitFor(
-      'the record to be deleted',
-      async () => (await compensations(fx.proxy.admin!.port)).length === 0,
-    );
+    await waitFor('the record to be deleted', async () => (await compensations()).length === 0);
     // Shard 1 refuses a commit mark once its transaction wrote balance 666 (the failure to come);
     // with balance 778 its mark (so its COMMIT) takes seconds, then succeeds.
     await one(
@@ -185,26 +140,13 @@ describe('compensate mode (MySQL)', () => {
     expect(await rowsWithId(s1, id + 1)).toBe(0);
     expect(await runsOf(s0, id)).toBe(1);
     expect(await preparedOn(s1)).toBe(0);
-    const admin = fx.proxy.admin!.port;
-    const [record] = await compensations(admin);
-    expect(record).toMatchObject({ state: 'compensated', compensate: [s0], announced: true });
-    expect(await metric(admin, 'shardgate_compensations_total{outcome="compensated"}')).toBe(1);
-    await waitFor('the webhook event', async () => compensationEvents().length >= 1);
-    expect(compensationEvents()).toHaveLength(1);
-    expect(compensationEvents()[0]!.annotations.summary).toContain(record!.id);
+    const record = await side.expectFirstCompensated(s0);
     // Recovery passes find it finished: nothing runs again.
     await fx.proxy.mysql!.compensationRecovery!.pass();
     expect(await runsOf(s0, id)).toBe(1);
     // shardgate txn list shows it; the PostgreSQL side's log (its port is closed here) is named as unreadable.
-    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-    const out = await new Promise<string>((resolve) =>
-      execFile(
-        process.execPath,
-        [main, 'txn', 'list', '--admin-url', `http://127.0.0.1:${admin}`, '--token', TOKEN],
-        (_err, stdout, stderr) => resolve(stdout + stderr),
-      ),
-    );
-    expect(out).toContain(record!.id);
+    const { out } = await txnCli(fx.proxy.admin!.port, TOKEN, 'list');
+    expect(out).toContain(record.id);
     expect(out).toMatch(/the postgres compensation log could not be read/);
   });
 
@@ -344,27 +286,9 @@ describeCompensateCrash({
   title: 'compensate mode (MySQL) across a proxy crash and restarts',
   id: FIRST_ID + 30,
   earlierId: FIRST_ID + 10,
-  config: () => fx.config,
-  fixtureAdminPort: () => fx.proxy.admin!.port,
-  flushFixtureAlerts: async () => {
-    await fx.proxy.observability?.alerts.flush();
-  },
-  rowsOnShard0: (id) => rowsWithId(s0, id),
-  rowsOnShard1: (id) => rowsWithId(s1, id),
-  runsOnShard0: (id) => runsOf(s0, id),
-  compensated: async (port) =>
-    (await compensations(port)).filter((r) => r.state === 'compensated' && r.announced).length,
-  eventCount: () => compensationEvents().length,
+  ...side.crashCaseReads(),
   async connect(proc) {
-    const { default: mysql2 } = await import('mysql2/promise');
-    const c = await mysql2.createConnection({
-      host: '127.0.0.1',
-      port: proc.mysqlPort!,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
+    const c = await childMysqlConnection(proc);
     return {
       failingTransfer: (id) => failingTransfer(c, id),
       close: async () => c.destroy(),
@@ -379,9 +303,7 @@ let locker: mysql.Connection | null = null;
 describeCompensateRetry({
   title: 'compensate mode (MySQL): a compensation whose server is down is retried',
   id: FIRST_ID + 100,
-  token: TOKEN,
-  config: () => fx.config,
-  shard1Server: () => s1,
+  ...side.retryCaseReads(),
   killShard1: () => fx.cluster.killServer(s1),
   restartShard1: () => fx.cluster.restartServer(s1),
   async transferFailingOnShard0(id) {
@@ -418,14 +340,7 @@ describeCompensateRetry({
   compensationWaitsOnShard1: async () =>
     (await one(s1, "SELECT id FROM information_schema.processlist WHERE state LIKE 'Waiting for table%'"))
       .length > 0,
-  rowsOnShard1: (id) => rowsWithId(s1, id),
-  runsOnShard1: (id) => runsOf(s1, id),
-  fixtureAdminPort: () => fx.proxy.admin!.port,
   fixtureRecovery: () => fx.proxy.mysql!.compensationRecovery!,
-  flushFixtureAlerts: async () => {
-    await fx.proxy.observability?.alerts.flush();
-  },
-  eventsFor: (id) => compensationEvents().filter((e) => e.annotations.summary?.includes(id)).length,
   proxyPorts: { mysqlPort: 0 },
   recoveryOf: (proxy) => proxy.mysql!.compensationRecovery!,
   incompleteCode: '1180',

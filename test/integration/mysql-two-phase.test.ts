@@ -4,18 +4,17 @@
 // on its own); a participant lost before COMMIT rolls back every shard; concurrent transfers keep
 // the total; a proxy killed (SIGKILL, `shardgate start` child process) between prepare and commit
 // is resolved by recovery on restart, and `shardgate txn` lists and resolves MySQL transactions.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalanceMysql } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { repoRoot } from '../../src/local/local-config.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { childMysqlConnection } from '../support/child-clients.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'xa-admin-token';
@@ -370,37 +369,16 @@ describe('recovery after a crash', () => {
     return proc;
   }
 
-  async function childConnection(p: StartedProcess): Promise<mysql.Connection> {
-    const { default: mysql2 } = await import('mysql2/promise');
-    const c = await mysql2.createConnection({
-      host: '127.0.0.1',
-      port: p.mysqlPort!,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
-    return c;
-  }
-
   async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
     const p = await start(failpoint);
-    const c = await childConnection(p);
+    const c = await childMysqlConnection(p);
     await expect(transfer(c, from, to, 7)).rejects.toThrow();
     await waitFor('the proxy to die', async () => p.exited() !== null);
     expect(p.exited()).toBe('SIGKILL');
     c.destroy();
   }
 
-  async function txnCli(p: StartedProcess, ...args: string[]): Promise<{ code: number; out: string }> {
-    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-    const admin = ['--admin-url', `http://127.0.0.1:${p.adminPort}`, '--token', TOKEN];
-    return new Promise((resolve) => {
-      execFile(process.execPath, [main, 'txn', ...args, ...admin], (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
-      );
-    });
-  }
+  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
 
   afterAll(async () => {
     await proc?.stop();
@@ -439,19 +417,19 @@ describe('recovery after a crash', () => {
     const p = await start(undefined, 60_000);
     const [gid] = await preparedAnywhere();
     expect(gid).toMatch(/^sg2pc_[0-9a-f]+_\d+\.s2$/);
-    await waitFor('txn list to show it', async () => (await txnCli(p, 'list')).out.includes(gid!));
-    const listed = JSON.parse((await txnCli(p, 'list', '--json')).out) as {
+    await waitFor('txn list to show it', async () => (await txn(p, 'list')).out.includes(gid!));
+    const listed = JSON.parse((await txn(p, 'list', '--json')).out) as {
       inDoubt: Array<{ gid: string; protocol: string; server: string; decision: string | null }>;
     };
     expect(listed.inDoubt).toContainEqual(
       expect.objectContaining({ gid, protocol: 'mysql', server: b.server, decision: 'commit' }),
     );
-    const resolved = await txnCli(p, 'resolve', gid!);
+    const resolved = await txn(p, 'resolve', gid!);
     expect(resolved.code).toBe(0);
     expect(resolved.out).toContain('committed');
     expect(await preparedAnywhere()).toEqual([]);
     expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 7, before[1]! + 7]);
-    expect((await txnCli(p, 'list')).out).toContain('nothing in doubt');
+    expect((await txn(p, 'list')).out).toContain('nothing in doubt');
     await p.stop();
     // Six or more node processes (two proxies, four or more CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.
   }, 300_000);

@@ -1,26 +1,16 @@
 // Observability end to end: metrics, hot keys under a skewed load, rule changes through the admin
 // API that move reads without reconnecting, and the lag alert firing and resolving (webhook).
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AlertWebhook, startAlertWebhook } from '../support/alert-webhook.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { Zipf } from '../support/zipf.js';
 
 let fx: ProxyFixture;
 let base: string;
-const webhookBodies: unknown[] = [];
-let webhook: http.Server;
+let webhook: AlertWebhook;
 
 beforeAll(async () => {
-  webhook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      webhookBodies.push(JSON.parse(body));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-  const hookPort = (webhook.address() as { port: number }).port;
+  webhook = await startAlertWebhook();
   fx = await startProxyFixture({
     shards: 2,
     replicas: 1,
@@ -30,7 +20,7 @@ beforeAll(async () => {
         healthIntervalMs: 200,
         alerts: {
           evaluateIntervalMs: 200,
-          webhookUrl: `http://127.0.0.1:${hookPort}/alerts`,
+          webhookUrl: webhook.url,
           rules: [{ name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 0.5, critical: 30 }],
         },
       },
@@ -156,8 +146,8 @@ describe('observability', () => {
     }
     expect(resolved).toBe(true);
     await new Promise((r) => setTimeout(r, 1_000));
-    const sent = JSON.stringify(webhookBodies);
+    const sent = JSON.stringify(webhook.bodies);
     expect(sent).toContain('ReplicationLag');
-    expect(webhookBodies.length).toBeGreaterThanOrEqual(2);
+    expect(webhook.bodies.length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 });

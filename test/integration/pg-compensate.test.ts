@@ -4,29 +4,25 @@
 // once, one event goes to the webhook, the outcome is in /api/transactions and the metric; a
 // proxy killed after the first commit leaves a record that the next proxy compensates once; and
 // a further proxy on the same state runs nothing again.
-import http from 'node:http';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
+import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
+import { CompensateSide } from '../support/compensate-setup.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'compensate-admin-token';
 const FIRST_ID = 8_000_000;
-// A compensation that also counts its runs (sg_comp_runs has no key: a second run shows).
-const UNDO_INSERT =
-  'DELETE FROM balances WHERE id = :id AND user_id = :user_id; INSERT INTO sg_comp_runs (id) VALUES (:id)';
 
 let fx: ProxyFixture;
 let s0: string;
 let s1: string;
 let userOn0: number;
 let userOn1: number;
-let webhook: http.Server;
-const events: Array<{ labels: Record<string, string>; annotations: Record<string, string> }> = [];
 
 const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
 
@@ -43,27 +39,9 @@ const rowsWithId = async (server: string, id: number) =>
   (await one(server, 'SELECT id FROM balances WHERE id = $1', [id])).length;
 const runsOf = async (server: string, id: number) =>
   (await one(server, 'SELECT id FROM sg_comp_runs WHERE id = $1', [id])).length;
-const compensationEvents = () => events.filter((e) => e.labels.alertname === 'ShardgateCompensation');
-
-interface Record_ {
-  id: string;
-  state: string;
-  compensate: string[];
-  announced: boolean;
-}
-async function compensations(adminPort: number): Promise<Record_[]> {
-  const res = await fetch(`http://127.0.0.1:${adminPort}/api/transactions`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { compensations: Record_[] }).compensations;
-}
-
-async function metric(adminPort: number, line: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found ? Number(found.split(' ')[1]) : 0;
-}
+const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
+const compensationEvents = () => side.events();
+const compensations = () => side.compensations();
 
 /** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
 async function failingTransfer(c: pg.Client, id: number): Promise<unknown> {
@@ -77,28 +55,10 @@ async function failingTransfer(c: pg.Client, id: number): Promise<unknown> {
 }
 
 beforeAll(async () => {
-  webhook = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      events.push(...(JSON.parse(body) as typeof events));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-  const hookPort = (webhook.address() as { port: number }).port;
   fx = await startProxyFixture({
     shards: 2,
     replicas: 0,
-    overrides: {
-      admin: { token: TOKEN },
-      // Recovery of the in-process proxy runs once at start; the tests call its passes.
-      transactions: { recoveryIntervalMs: 3_600_000, recoveryMinAgeMs: 300 },
-      observability: { alerts: { webhookUrl: `http://127.0.0.1:${hookPort}/alerts`, rules: [] } },
-      dataTypes: {
-        user_balance: { crossShard: 'compensate', compensations: { balances: { insert: UNDO_INSERT } } },
-      },
-    },
+    overrides: await side.overrides(),
   });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;
@@ -129,7 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fx?.stop();
-  webhook?.close();
+  side.close();
 });
 
 describe('compensate mode', () => {
@@ -144,7 +104,7 @@ describe('compensate mode', () => {
     expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
     expect(await one(s0, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
     expect(await one(s1, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
-    expect(await compensations(fx.proxy.admin!.port)).toEqual([]);
+    expect(await compensations()).toEqual([]);
   });
 
   it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
@@ -159,13 +119,7 @@ describe('compensate mode', () => {
     expect(await rowsWithId(s0, id)).toBe(0);
     expect(await rowsWithId(s1, id + 1)).toBe(0);
     expect(await runsOf(s0, id)).toBe(1);
-    const admin = fx.proxy.admin!.port;
-    const [record] = await compensations(admin);
-    expect(record).toMatchObject({ state: 'compensated', compensate: [s0], announced: true });
-    expect(await metric(admin, 'shardgate_compensations_total{outcome="compensated"}')).toBe(1);
-    await waitFor('the webhook event', async () => compensationEvents().length >= 1);
-    expect(compensationEvents()).toHaveLength(1);
-    expect(compensationEvents()[0]!.annotations.summary).toContain(record!.id);
+    await side.expectFirstCompensated(s0);
   });
 
   it("the second shard's backend terminated during its COMMIT: the first shard is compensated once", async () => {
@@ -192,7 +146,7 @@ describe('compensate mode', () => {
     await waitFor('the compensation', async () => {
       await fx.proxy.compensationRecovery!.pass();
       // Newest first: this transaction's record, not the earlier test's.
-      const [latest] = await compensations(fx.proxy.admin!.port);
+      const [latest] = await compensations();
       const done = latest?.state === 'compensated' && latest.compensate.join() === s0 && latest.announced;
       return done && (await rowsWithId(s0, id)) === 0;
     });
@@ -320,28 +274,9 @@ describeCompensateCrash({
   title: 'compensate mode across a proxy crash and restarts',
   id: FIRST_ID + 30,
   earlierId: FIRST_ID + 10,
-  config: () => fx.config,
-  fixtureAdminPort: () => fx.proxy.admin!.port,
-  flushFixtureAlerts: async () => {
-    await fx.proxy.observability?.alerts.flush();
-  },
-  rowsOnShard0: (id) => rowsWithId(s0, id),
-  rowsOnShard1: (id) => rowsWithId(s1, id),
-  runsOnShard0: (id) => runsOf(s0, id),
-  compensated: async (port) =>
-    (await compensations(port)).filter((r) => r.state === 'compensated' && r.announced).length,
-  eventCount: () => compensationEvents().length,
+  ...side.crashCaseReads(),
   async connect(proc) {
-    const { default: pgModule } = await import('pg');
-    const c = new pgModule.Client({
-      host: '127.0.0.1',
-      port: proc.postgresPort,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await childPgClient(proc);
     return { failingTransfer: (id) => failingTransfer(c, id), close: () => c.end().catch(() => undefined) };
   },
   proxyPorts: {},
@@ -353,9 +288,7 @@ let locker: pg.Client | null = null;
 describeCompensateRetry({
   title: 'compensate mode: a compensation whose server is down is retried',
   id: FIRST_ID + 100,
-  token: TOKEN,
-  config: () => fx.config,
-  shard1Server: () => s1,
+  ...side.retryCaseReads(),
   killShard1: () => fx.cluster.killServer(s1),
   restartShard1: () => fx.cluster.restartServer(s1),
   async transferFailingOnShard0(id) {
@@ -382,14 +315,7 @@ describeCompensateRetry({
   },
   compensationWaitsOnShard1: async () =>
     (await one(s1, 'SELECT 1 FROM pg_locks WHERE NOT granted')).length > 0,
-  rowsOnShard1: (id) => rowsWithId(s1, id),
-  runsOnShard1: (id) => runsOf(s1, id),
-  fixtureAdminPort: () => fx.proxy.admin!.port,
   fixtureRecovery: () => fx.proxy.compensationRecovery!,
-  flushFixtureAlerts: async () => {
-    await fx.proxy.observability?.alerts.flush();
-  },
-  eventsFor: (id) => compensationEvents().filter((e) => e.annotations.summary?.includes(id)).length,
   proxyPorts: {},
   recoveryOf: (proxy) => proxy.compensationRecovery!,
   incompleteCode: '40001',

@@ -3,17 +3,16 @@
 // PREPARE rolls back every shard; concurrent transfers keep the total; a proxy killed (SIGKILL,
 // `shardgate start` child process) after PREPARE or after the decision, and a participant server
 // down at COMMIT PREPARED, are resolved by recovery from the decision log.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { repoRoot } from '../../src/local/local-config.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { childPgClient } from '../support/child-clients.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const FIRST_ID = 9_000_000;
@@ -386,35 +385,12 @@ describe('recovery after a crash', () => {
     return proc;
   }
 
-  /** `shardgate txn ...` from dist/, as an operator runs it. */
-  async function txnCli(p: StartedProcess, ...args: string[]): Promise<{ code: number; out: string }> {
-    const main = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-    const admin = ['--admin-url', `http://127.0.0.1:${p.adminPort}`, '--token', TOKEN];
-    return new Promise((resolve) => {
-      execFile(process.execPath, [main, 'txn', ...args, ...admin], (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
-      );
-    });
-  }
-
-  async function childClient(p: StartedProcess): Promise<pg.Client> {
-    const { default: pgModule } = await import('pg');
-    const c = new pgModule.Client({
-      host: '127.0.0.1',
-      port: p.postgresPort,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
-    await c.connect();
-    return c;
-  }
+  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
 
   /** A transfer through a child proxy armed to SIGKILL itself at `failpoint`. */
   async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
     const p = await start(failpoint);
-    const c = await childClient(p);
+    const c = await childPgClient(p);
     await expect(transferBalance(c, from, to, 7)).rejects.toThrow();
     await waitFor('the proxy to die', async () => p.exited() !== null);
     expect(p.exited()).toBe('SIGKILL');
@@ -473,23 +449,23 @@ describe('recovery after a crash', () => {
     // Recovery of this process leaves young transactions alone for an hour: the operator acts.
     const p = await start(undefined, 3_600_000);
     expect((await fetch(`http://127.0.0.1:${p.adminPort}/api/transactions`)).status).toBe(401);
-    const listed = await txnCli(p, 'list', '--json');
+    const listed = await txn(p, 'list', '--json');
     expect(listed.code).toBe(0);
     const inDoubt = (JSON.parse(listed.out) as { inDoubt: Array<{ gid: string; decision: string | null }> })
       .inDoubt;
     expect(inDoubt).toHaveLength(2);
     expect(inDoubt.every((d) => d.decision === null && d.gid === inDoubt[0]!.gid)).toBe(true);
-    expect((await txnCli(p, 'list')).out).toContain(inDoubt[0]!.gid);
+    expect((await txn(p, 'list')).out).toContain(inDoubt[0]!.gid);
     // No commit decision: committing one shard of it would be silently wrong.
-    const refused = await txnCli(p, 'resolve', inDoubt[0]!.gid, '--commit');
+    const refused = await txn(p, 'resolve', inDoubt[0]!.gid, '--commit');
     expect(refused.code).not.toBe(0);
     expect(refused.out).toMatch(/no commit decision/);
-    const resolved = await txnCli(p, 'resolve', inDoubt[0]!.gid);
+    const resolved = await txn(p, 'resolve', inDoubt[0]!.gid);
     expect(resolved.code).toBe(0);
     expect(resolved.out).toMatch(/rolled back/);
     expect(await preparedAnywhere()).toEqual([]);
     expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
-    expect((await txnCli(p, 'list')).out).toMatch(/nothing in doubt/);
+    expect((await txn(p, 'list')).out).toMatch(/nothing in doubt/);
     await p.stop();
     // Seven node processes (two proxies, five CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.
   }, 300_000);

@@ -1,0 +1,83 @@
+// What the target-comparison scenarios (pgbench, sysbench) share in their reports: the result
+// document's shape, the grid of cells (one per pair of parameter values, each target summarised
+// over the runs in it), and the console, Markdown and SVG reports built from a table, notes and
+// chart labels that each scenario gives. Pure functions.
+import { formatTable, markdownTable } from './report.js';
+import type { ScenarioResultHeader } from './scenario.js';
+import { consoleDocument, markdownDocument, okTargets, type TableParts, tpsBar } from './scenario-report.js';
+import type { Summary } from './stats.js';
+import { barChart } from './svg-chart.js';
+import type { TargetState } from './target-runs.js';
+
+/** The JSON document of a target comparison (schema version 1). */
+export interface TpsResult<Scenario extends string, P, T extends TargetState, R, C>
+  extends ScenarioResultHeader<Scenario> {
+  parameters: P;
+  targets: T[];
+  runs: R[];
+  cells: C[];
+  notes: string[];
+}
+
+/** One cell per pair (a, b), in the order of `as` then `bs`. */
+export function gridCells<A, B, C>(as: readonly A[], bs: readonly B[], cell: (a: A, b: B) => C): C[] {
+  return as.flatMap((a) => bs.map((b) => cell(a, b)));
+}
+
+interface TpsCell {
+  targets: Record<string, { tps: Summary } | undefined>;
+}
+
+export interface TpsReportSpec<Res extends { targets: TargetState[]; cells: TpsCell[] }> {
+  /** The tool's name: the chart's file name and alt text. */
+  tool: string;
+  table(result: Res): TableParts;
+  notes(result: Res): string[];
+  /** The console report's title line. */
+  consoleTitle(result: Res): string;
+  /** The Markdown report's lead sentence (before "Measured ..."). */
+  markdownLead(result: Res): string;
+  chartTitle(result: Res): string;
+  chartSubtitle(result: Res): string;
+  /** A cell's label under its bars. */
+  groupLabel(cell: Res['cells'][number]): string;
+}
+
+export function tpsReports<Res extends ScenarioResultHeader & { targets: TargetState[]; cells: TpsCell[] }>(
+  spec: TpsReportSpec<Res>,
+) {
+  return {
+    consoleReport(result: Res): string {
+      const { headers, rows, align } = spec.table(result);
+      return consoleDocument(
+        result,
+        spec.consoleTitle(result),
+        ['', formatTable(headers, rows, align)],
+        spec.notes(result),
+      );
+    },
+    markdownReport(result: Res, svgPath = `bench/results/${spec.tool}-latest.svg`): string {
+      const { headers, rows, align } = spec.table(result);
+      return markdownDocument(
+        result,
+        spec.markdownLead(result),
+        [markdownTable(headers, rows, align), '', `![${spec.tool} median TPS per target](${svgPath})`],
+        spec.notes(result),
+        { versions: true },
+      );
+    },
+    svgReport(result: Res): string {
+      const names = okTargets(result.targets);
+      return barChart({
+        title: spec.chartTitle(result),
+        subtitle: spec.chartSubtitle(result),
+        yLabel: 'transactions per second',
+        series: names,
+        groups: result.cells.map((c) => ({
+          label: spec.groupLabel(c),
+          values: names.map((n) => tpsBar(c.targets[n])),
+        })),
+      });
+    },
+  };
+}
