@@ -4,7 +4,8 @@
 // is its state at each of them: nothing of the transaction ran there yet), so a ROLLBACK TO is
 // right on every participant. Tracked from the start of every transaction (a single-shard one
 // may join a second shard later); a transaction without savepoints costs an empty array.
-import type { TransactionAction } from '../sql/facts.js';
+import { ShardgateError } from '../errors.js';
+import type { TransactionAction, TransactionFacts } from '../sql/facts.js';
 
 /** How a database names and stacks savepoints. */
 export interface SavepointDialect {
@@ -16,13 +17,20 @@ export interface SavepointDialect {
   beginCommits: boolean;
   /** The statement that sets savepoint `name` again on a joining shard. */
   savepointSql(name: string): string;
+  /** ROLLBACK TO / RELEASE of savepoint `name`. */
+  undoSql(action: 'rollback_to' | 'release', name: string): string;
 }
+
+const undoVerb = (action: 'rollback_to' | 'release') => (action === 'release' ? 'RELEASE' : 'ROLLBACK TO');
+const pgQuote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const mysqlQuote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
 export const PG_SAVEPOINTS: SavepointDialect = {
   same: (a, b) => a === b,
   replacesSameName: false,
   beginCommits: false,
-  savepointSql: (name) => `SAVEPOINT "${name.replaceAll('"', '""')}"`,
+  savepointSql: (name) => `SAVEPOINT ${pgQuote(name)}`,
+  undoSql: (action, name) => `${undoVerb(action)} SAVEPOINT ${pgQuote(name)}`,
 };
 
 export const MYSQL_SAVEPOINTS: SavepointDialect = {
@@ -30,7 +38,8 @@ export const MYSQL_SAVEPOINTS: SavepointDialect = {
   same: (a, b) => a.localeCompare(b, 'en', { sensitivity: 'accent' }) === 0,
   replacesSameName: true,
   beginCommits: true,
-  savepointSql: (name) => `SAVEPOINT \`${name.replaceAll('`', '``')}\``,
+  savepointSql: (name) => `SAVEPOINT ${mysqlQuote(name)}`,
+  undoSql: (action, name) => `${undoVerb(action)} SAVEPOINT ${mysqlQuote(name)}`,
 };
 
 /**
@@ -155,4 +164,94 @@ export class SavepointStack {
     this.names.length = 0;
     this.lost = false;
   }
+}
+
+type SavepointAction = 'savepoint' | 'rollback_to' | 'release';
+
+/** A participant of a transaction that spans shards, as a savepoint statement sees it. */
+export interface SavepointParticipant {
+  shard: string;
+  serverName: string;
+}
+
+/** What one participant answered: a server's error, or done (with its command tag, PostgreSQL). */
+export interface SavepointAnswer<E> {
+  error?: E | null;
+  tag?: string | null;
+}
+
+/** The first participant that did not do it: its connection failed (`reason`) or its server said no. */
+export type SavepointFailure<E> = { reason: unknown } | { serverError: E };
+
+/** The protocol's part of a savepoint statement sent to every participant. */
+export interface CrossShardSavepointDriver<P extends SavepointParticipant, E> {
+  readonly dialect: SavepointDialect;
+  readonly stack: SavepointStack;
+  readonly participants: readonly P[];
+  readonly transactionServer: string | null;
+  /** What the client sends statements in, for the error: 'message' (PostgreSQL), 'query' (MySQL). */
+  readonly unit: string;
+  send(participant: P, sql: string): Promise<SavepointAnswer<E>>;
+  /** A target did not do it (`targets`: how many were sent it): answers the client or throws. */
+  failed(failure: SavepointFailure<E>, sql: string, targets: number): void;
+  /** Every participant did it and the stack follows: answers the client (`tag`: the first one given). */
+  done(action: SavepointAction, tag: string): void;
+}
+
+/** A planned statement as a savepoint statement sees it. */
+export interface SavepointCandidate {
+  sql: string;
+  facts: { transaction: TransactionFacts | null };
+}
+
+/** The savepoint statement among a unit's statements, if any. */
+export function savepointStatement<S extends SavepointCandidate>(statements: readonly S[]): S | undefined {
+  return statements.find((st) => isSavepointAction(st.facts.transaction?.action));
+}
+
+/**
+ * Runs savepoint statement `s` (alone in its unit of `count` statements) on every participant of
+ * a transaction that spans shards, so that a shard's state at each savepoint is the same
+ * everywhere. A name the stack does not know goes to one participant, whose server says so.
+ */
+export async function savepointOnEveryShard<P extends SavepointParticipant, E>(
+  s: SavepointCandidate,
+  count: number,
+  driver: CrossShardSavepointDriver<P, E>,
+): Promise<void> {
+  const parts = driver.participants;
+  const shards = parts.map((p) => p.shard).join(', ');
+  const { action, savepoint: name } = s.facts.transaction!;
+  if (count > 1)
+    throw new ShardgateError('CROSS_SHARD_STATEMENT_IN_TRANSACTION', {
+      what: 'SAVEPOINT, ROLLBACK TO or RELEASE sent together with other statements',
+      shards,
+    });
+  const stack = driver.stack;
+  if (name === null || name === undefined || !stack.known)
+    throw new ShardgateError('CROSS_SHARD_STATEMENT_IN_TRANSACTION', {
+      what: `${s.sql.slice(0, 40)} (shardgate does not know this transaction's savepoints: a ${driver.unit} with several statements and a savepoint failed part way, or a name it could not read)`,
+      shards,
+    });
+  const act = action as SavepointAction;
+  const sql = act === 'savepoint' ? driver.dialect.savepointSql(name) : driver.dialect.undoSql(act, name);
+  const targets =
+    act === 'savepoint' || stack.has(name)
+      ? parts
+      : [parts.find((b) => b.serverName === driver.transactionServer) ?? parts[0]!];
+  const results = await Promise.allSettled(targets.map((b) => driver.send(b, sql)));
+  let tag = '';
+  for (const r of results) {
+    if (r.status === 'rejected') return driver.failed({ reason: r.reason }, sql, targets.length);
+    if (r.value.error) return driver.failed({ serverError: r.value.error }, sql, targets.length);
+    tag ||= r.value.tag ?? '';
+  }
+  if (targets.length < parts.length)
+    throw new ShardgateError('INTERNAL', {
+      detail: `${sql} succeeded on a savepoint shardgate did not know`,
+    });
+  if (act === 'savepoint') stack.savepoint(name);
+  else if (act === 'release') stack.release(name);
+  else stack.rollbackTo(name);
+  driver.done(act, tag);
 }
