@@ -85,36 +85,32 @@ export function withExtendedMetadata(payload: Buffer, fromServer: boolean, toCli
   return Buffer.concat([payload.subarray(0, at), payload.subarray(r.pos)]);
 }
 
+/** A result column shardgate answers itself: no table behind it. */
+function localColumn(
+  name: string,
+  shape: Pick<ColumnDefinition, 'collation' | 'length' | 'type' | 'flags' | 'decimals'>,
+): ColumnDefinition {
+  return { catalog: 'def', schema: '', table: '', orgTable: '', name, orgName: '', ...shape };
+}
+
 /** A VARCHAR result column shardgate answers itself (SHOW shardgate.*, SHARDGATE EXPLAIN). */
 export function textColumn(name: string, length = 1024): ColumnDefinition {
-  return {
-    catalog: 'def',
-    schema: '',
-    table: '',
-    orgTable: '',
-    name,
-    orgName: '',
+  return localColumn(name, {
     collation: DEFAULT_COLLATION,
     length: length * 4,
     type: TYPE.VAR_STRING,
     flags: 0,
     decimals: 0x1f,
-  };
+  });
 }
 
 /** A BIGINT result column (e.g. an answer to SELECT CONNECTION_ID()). */
 export function bigintColumn(name: string): ColumnDefinition {
-  return {
-    catalog: 'def',
-    schema: '',
-    table: '',
-    orgTable: '',
-    name,
-    orgName: '',
+  return localColumn(name, {
     collation: BINARY_COLLATION,
     length: 21,
     type: TYPE.LONGLONG,
     flags: COLUMN_FLAG.NOT_NULL | COLUMN_FLAG.BINARY,
     decimals: 0,
-  };
+  });
 }
