@@ -7,11 +7,14 @@ import { WorkerFenceArbiter } from '../control/worker-fence-arbiter.js';
 
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
-/** In the primary: decides the workers' cutover rounds; a worker's exit counts as not acknowledging. */
+/**
+ * In the primary: decides the workers' cutover rounds; a worker's exit (told through onExit)
+ * counts as not acknowledging. `forks` is read live: a restarted worker is a member of later rounds.
+ */
 export function workerFenceArbiter(
   forks: ReadonlyMap<number, Worker>,
   log: Log,
-): { onMessage(msg: unknown): void } {
+): { onMessage(msg: unknown): void; onExit(worker: number): void } {
   const arbiter = new WorkerFenceArbiter(
     () => [...forks].filter(([, w]) => w.isConnected() && !w.isDead()).map(([i]) => i),
     (i, msg) => {
@@ -20,11 +23,11 @@ export function workerFenceArbiter(
     },
     log,
   );
-  for (const [i, w] of forks) w.on('exit', () => arbiter.onExit(i));
   return {
     onMessage(msg) {
       if (isFenceMessage(msg)) arbiter.onMessage(msg);
     },
+    onExit: (worker) => arbiter.onExit(worker),
   };
 }
 
