@@ -58,6 +58,7 @@ export async function runProxy(
         SHARDGATE_CONFIG: configPath ?? '',
       }),
       (_i, worker) => {
+        fence.onFork(worker);
         // Cancel requests may land on any worker: relay them to the owner by its index. Worker
         // bits this instance has no worker for name a worker of a larger instance: the sender
         // gets the cancel back as its own, holds no such session and forwards it to the others.

@@ -14,9 +14,12 @@ type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string
 export function workerFenceArbiter(
   forks: ReadonlyMap<number, Worker>,
   log: Log,
-): { onMessage(msg: unknown): void; onExit(worker: number): void } {
+): { onMessage(msg: unknown): void; onFork(worker: Worker): void; onExit(worker: number): void } {
+  // A worker is a member once it listens: by then its fence channel is attached (a hold sent
+  // before its IPC listener exists would be lost, and a restarted worker would never ack).
+  const serving = new WeakSet<Worker>();
   const arbiter = new WorkerFenceArbiter(
-    () => [...forks].filter(([, w]) => w.isConnected() && !w.isDead()).map(([i]) => i),
+    () => [...forks].filter(([, w]) => serving.has(w) && w.isConnected() && !w.isDead()).map(([i]) => i),
     (i, msg) => {
       const w = forks.get(i);
       if (w?.isConnected()) w.send(msg);
@@ -27,6 +30,7 @@ export function workerFenceArbiter(
     onMessage(msg) {
       if (isFenceMessage(msg)) arbiter.onMessage(msg);
     },
+    onFork: (worker) => worker.once('listening', () => serving.add(worker)),
     onExit: (worker) => arbiter.onExit(worker),
   };
 }
