@@ -1,10 +1,12 @@
 // `shardgate start`'s work (options in start-command.ts): load the config and run the proxy.
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { loadConfigFile } from '../config/load.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { parseControlUrl } from '../control/control-plane.js';
 import { EtcdControl } from '../control/etcd-control.js';
+import { WorkerControl } from '../control/worker-control.js';
+import { isRulesMessage, WorkerRulesRelay } from '../control/worker-rules-relay.js';
 import { createLogger } from '../log.js';
 import { installLastResortHandlers } from '../process-guard.js';
 import { startProxy } from '../proxy.js';
@@ -12,6 +14,7 @@ import type { StartOptions } from './start-command.js';
 
 import { workerFenceArbiter, workerFenceChannel } from './worker-fence-wiring.js';
 import { routeRelayMessages, workerRelay } from './worker-relay.js';
+import { superviseWorkers } from './worker-supervisor.js';
 import { routeViewMessages, workerPeers } from './worker-view.js';
 
 export async function startFromOptions(opts: StartOptions): Promise<void> {
@@ -35,31 +38,44 @@ export async function runProxy(
   const workers = config.workers === 'auto' ? os.availableParallelism() : config.workers;
   if (workers > 1 && cluster.isPrimary) {
     log.info({ workers }, 'starting worker processes');
-    const forks = new Map<number, ReturnType<typeof cluster.fork>>();
     // One instance id for every worker (`<id>.w<i>`), so they know each other's member ids.
     const instanceId = shared.instanceId ?? `${os.hostname()}-${process.pid}`;
-    for (let i = 0; i < workers; i++) {
-      forks.set(
-        i,
-        cluster.fork({
-          SHARDGATE_WORKER_INDEX: String(i),
-          SHARDGATE_WORKER_COUNT: String(workers),
-          SHARDGATE_INSTANCE_ID: instanceId,
-          SHARDGATE_CONFIG: configPath ?? '',
-        }),
-      );
-    }
+    // Read live by the relays below: a restarted worker replaces its index's entry.
+    const forks = new Map<number, Worker>();
+    const sendTo = (i: number, msg: object) => {
+      const w = forks.get(i);
+      if (w?.isConnected()) w.send(msg);
+    };
     const fence = workerFenceArbiter(forks, log);
-    // Cancels and KILLs may land on any worker: passed on to the owner by its index.
-    for (const worker of forks.values()) {
-      worker.on('message', (msg: unknown) => {
-        routeRelayMessages(forks, worker, msg, log);
-        routeViewMessages(forks, msg);
-        fence.onMessage(msg);
-      });
-    }
+    // Without etcd the primary holds the shared rules and relays them to every worker.
+    const rules = shared.control ? null : new WorkerRulesRelay(sendTo);
+    const supervisor = superviseWorkers(
+      forks,
+      workers,
+      (i) => ({
+        SHARDGATE_WORKER_INDEX: String(i),
+        SHARDGATE_WORKER_COUNT: String(workers),
+        SHARDGATE_INSTANCE_ID: instanceId,
+        SHARDGATE_CONFIG: configPath ?? '',
+      }),
+      (_i, worker) => {
+        fence.onFork(worker);
+        // Cancels and KILLs may land on any worker: passed on to the owner by its index.
+        worker.on('message', (msg: unknown) => {
+          routeRelayMessages(forks, worker, msg, log);
+          routeViewMessages(forks, msg);
+          fence.onMessage(msg);
+          if (rules && isRulesMessage(msg)) rules.onMessage(msg);
+        });
+      },
+      (i) => {
+        fence.onExit(i);
+        rules?.onExit(i);
+      },
+      log,
+    );
     const stop = () => {
-      for (const w of forks.values()) w.kill('SIGTERM');
+      supervisor.stop('SIGTERM');
       setTimeout(() => process.exit(0), 2_000).unref();
     };
     process.on('SIGINT', stop);
@@ -77,11 +93,24 @@ export async function runProxy(
         (msg) => process.send?.(msg),
       )
     : null;
-  // Every worker joins the control plane itself, so a shared rule reaches each of them.
-  const control = shared.control ? new EtcdControl(shared.control, log) : undefined;
+  // Every worker joins the control plane itself, so a shared rule reaches each of them: etcd, or
+  // without it the rules the primary process holds and relays (worker-rules-relay.ts).
+  const control = shared.control
+    ? new EtcdControl(shared.control, log)
+    : cluster.isWorker
+      ? new WorkerControl(
+          workerIndex,
+          {
+            send: (msg) => process.send?.(msg),
+            onMessage: (l) => process.on('message', l),
+            offMessage: (l) => process.off('message', l),
+          },
+          log,
+        )
+      : undefined;
   // Without etcd the workers fence each other's cutovers through the primary (before startProxy:
   // a hold that comes while this worker starts waits for it).
-  const fence = cluster.isWorker && !control ? workerFenceChannel(workerIndex, instanceId, log) : null;
+  const fence = cluster.isWorker && !shared.control ? workerFenceChannel(workerIndex, instanceId, log) : null;
   // Cancels and KILLs for sessions of the other workers go through the primary.
   const relay = cluster.isWorker ? workerRelay(workerIndex, (msg) => process.send?.(msg)) : null;
   const proxy = await startProxy(config, {

@@ -7,24 +7,31 @@ import { WorkerFenceArbiter } from '../control/worker-fence-arbiter.js';
 
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
-/** In the primary: decides the workers' cutover rounds; a worker's exit counts as not acknowledging. */
+/**
+ * In the primary: decides the workers' cutover rounds; a worker's exit (told through onExit)
+ * counts as not acknowledging. `forks` is read live: a restarted worker is a member of later rounds.
+ */
 export function workerFenceArbiter(
   forks: ReadonlyMap<number, Worker>,
   log: Log,
-): { onMessage(msg: unknown): void } {
+): { onMessage(msg: unknown): void; onFork(worker: Worker): void; onExit(worker: number): void } {
+  // A worker is a member once it listens: by then its fence channel is attached (a hold sent
+  // before its IPC listener exists would be lost, and a restarted worker would never ack).
+  const serving = new WeakSet<Worker>();
   const arbiter = new WorkerFenceArbiter(
-    () => [...forks].filter(([, w]) => w.isConnected() && !w.isDead()).map(([i]) => i),
+    () => [...forks].filter(([, w]) => serving.has(w) && w.isConnected() && !w.isDead()).map(([i]) => i),
     (i, msg) => {
       const w = forks.get(i);
       if (w?.isConnected()) w.send(msg);
     },
     log,
   );
-  for (const [i, w] of forks) w.on('exit', () => arbiter.onExit(i));
   return {
     onMessage(msg) {
       if (isFenceMessage(msg)) arbiter.onMessage(msg);
     },
+    onFork: (worker) => worker.once('listening', () => serving.add(worker)),
+    onExit: (worker) => arbiter.onExit(worker),
   };
 }
 

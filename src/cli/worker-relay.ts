@@ -50,7 +50,7 @@ export function routeRelayMessages(
 ): void {
   if (isCancel(msg)) {
     const owner = forks.get(msg.worker) ?? (msg.fromPeer ? undefined : sender);
-    if (owner) owner.send(msg);
+    if (owner?.isConnected()) owner.send(msg);
     else log.debug({ worker: msg.worker }, 'forwarded cancel names no worker of this instance: dropped');
   } else if (isKillAsk(msg)) {
     const owner = forks.get(msg.worker);
@@ -63,7 +63,8 @@ export function routeRelayMessages(
         outcome: { kind: 'unknown' },
       } satisfies KillReply);
   } else if (isKillReply(msg)) {
-    forks.get(msg.worker)?.send(msg);
+    const asker = forks.get(msg.worker);
+    if (asker?.isConnected()) asker.send(msg);
   }
 }
 
