@@ -24,11 +24,7 @@ import {
 } from './cutover-readiness.js';
 import { deleteMysqlMovedRows } from './mysql-cleanup.js';
 import { type AfterSwitchContext, startMysqlReverse } from './mysql-reverse-capture.js';
-import {
-  mysqlConfigBeforeSplit,
-  rollbackMysqlSplit,
-  verifyMysqlAfterSwitch,
-} from './mysql-rollback-driver.js';
+import { mysqlConfigBeforeSwitch, rollbackMysql, verifyMysqlAfterSwitch } from './mysql-rollback-driver.js';
 import { driveMysqlSplit, mysqlBaseTables, mysqlTableSizes } from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
@@ -403,20 +399,6 @@ export class MigrationManager {
   }
 
   /** A shard takes part in at most one unfinished migration. */
-  /**
-   * After the switch, a MySQL split has a reverse binlog capture (mysql-reverse-capture.ts) for
-   * rollback, verification and cleanup; a MySQL merge or table move has none yet (the capture
-   * writes to one source, and a merge has two).
-   */
-  private refuseMysqlAfterSwitch(state: MigrationState, what: string): void {
-    if (state.plan.protocol !== 'mysql' || state.plan.operation === 'split' || !state.plan.operation) return;
-    throw new ShardgateError('MIGRATION_STATE', {
-      id: state.id,
-      phase: state.phase,
-      detail: `${what} of a MySQL ${state.plan.operation === 'merge' ? 'merge' : 'table move'} is not available yet (no reverse capture for it); the new placement serves the data, and the sources keep their rows as they were at the switch for a manual cleanup`,
-    });
-  }
-
   private refuseBusy(shard: string): void {
     for (const m of this.list()) {
       const involved = [
@@ -536,7 +518,6 @@ export class MigrationManager {
   /** Verification again (e.g. after fixing a mismatch by hand). */
   verifyAgain(id: string): MigrationState {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'verification again');
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -566,7 +547,6 @@ export class MigrationManager {
   /** Deletes the moved rows from the source; only after a passed verification. */
   async cleanup(id: string): Promise<MigrationState> {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'cleanup');
     if (state.phase !== 'verified') {
       throw new ShardgateError('MIGRATION_STATE', {
         id,
@@ -580,12 +560,15 @@ export class MigrationManager {
     await this.stopRunning(id);
     this.note(state, 'verified', 'cleanup: deleting the moved rows from the source');
     if (state.plan.protocol === 'mysql') {
-      const done = await deleteMysqlMovedRows(state.plan, (table, deleted) => {
-        state.status = `cleanup: ${deleted} rows of ${table} deleted from the source`;
+      const done = await deleteMysqlMovedRows(state.plan, (shard, table, deleted) => {
+        state.status = `cleanup: ${deleted} rows of ${table} deleted from ${shard}`;
         this.store.save(state);
       });
       const total = done.perTable.reduce((n, t) => n + t.deleted, 0);
-      this.note(state, 'cleaned', `${total} moved rows deleted from the source; reverse capture stopped`);
+      const from = planSources(state.plan)
+        .map((s) => s.shard)
+        .join(' and ');
+      this.note(state, 'cleaned', `${total} moved rows deleted from ${from}; reverse capture stopped`);
       return state;
     }
     for (const source of planSources(state.plan)) {
@@ -603,7 +586,6 @@ export class MigrationManager {
   /** Returns traffic to the source, carrying back the writes made on the targets since the switch. */
   async rollback(id: string): Promise<MigrationState> {
     const state = this.get(id);
-    this.refuseMysqlAfterSwitch(state, 'rollback');
     await this.refuseOtherInstances();
     if (!SWITCHED_PHASES.has(state.phase) || state.phase === 'cleaned') {
       throw new ShardgateError('MIGRATION_STATE', {
@@ -625,7 +607,7 @@ export class MigrationManager {
     }
     const plan = state.plan;
     if (plan.protocol === 'mysql')
-      return this.endRollback(state, await rollbackMysqlSplit(this.driverContext(), state, running.reverse));
+      return this.endRollback(state, await rollbackMysql(this.driverContext(), state, running.reverse));
     const moving = plan.operation === 'move';
     const halves = plan.targets.map((t) => t.shard);
     const sources = planSources(plan);
@@ -1203,8 +1185,6 @@ export class MigrationManager {
   private async startReverse(state: MigrationState, running: Running): Promise<void> {
     const plan = state.plan;
     if (plan.protocol === 'mysql') {
-      // Merges and moves have no reverse capture yet (refuseMysqlAfterSwitch).
-      if (plan.operation && plan.operation !== 'split') return;
       running.reverse = await startMysqlReverse(this.driverContext(), state);
       if (state.phase === 'switched' || state.phase === 'verifying') await this.runVerify(state, running);
       return;
@@ -1241,7 +1221,7 @@ export class MigrationManager {
       // Each source against its share of the targets (a merge's two sources, each its own range),
       // over the tables it carried (a reference table's rows came from the first source only).
       const reports: VerifyReport[] = [];
-      // A MySQL split: whole tables once its reverse captures caught up (mysql-rollback-driver.ts).
+      // MySQL: whole tables once its reverse captures caught up (mysql-rollback-driver.ts).
       if (plan.protocol === 'mysql') reports.push(await verifyMysqlAfterSwitch(plan, running.reverse));
       else
         for (const [j, source] of planSources(plan).entries()) {
@@ -1423,7 +1403,7 @@ function midpoint(shard: ShardConfig): string {
 
 /** The config before the split: the halves replaced by the source shard as it was. */
 export function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  if (plan.protocol === 'mysql') return mysqlConfigBeforeSplit(config, plan);
+  if (plan.protocol === 'mysql') return mysqlConfigBeforeSwitch(config, plan);
   if (plan.operation === 'move') return configBeforeMove(config, plan);
   if (plan.operation === 'merge') return configBeforeMerge(config, plan);
   const names = new Set(plan.targets.map((t) => t.shard));

@@ -23,6 +23,7 @@ import {
   openMysql,
   upsertMysqlRows,
 } from './mysql-table.js';
+import { tableKind } from './row-owner.js';
 import type { MovedTable, ServerAddress, SplitTarget } from './types.js';
 
 /** The rows of one WriteRows event travel together: one upsert per half instead of one per row. */
@@ -47,6 +48,11 @@ export interface MysqlCaptureOptions {
   serverId: number;
   /** A merge source's keyspace: changes to sharded rows outside it are not carried (leftovers). */
   scope?: readonly KeyRange[];
+  /**
+   * The target of each unsharded table, by name (default the first): a merge's reverse capture
+   * returns each unsharded table to the source it came from.
+   */
+  homes?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -190,8 +196,13 @@ export class MysqlBinlogCapture {
   private async apply(change: Change): Promise<void> {
     const t = this.byName.get(change.table) as MovedTable;
     const key = this.keys.get(change.table) as string[];
+    const home = this.o.homes?.get(t.name);
     const owners = (row: MysqlRow) =>
-      outsideScope(t, row, this.o.scope) ? [] : ownersOf(t, row, this.ranges, this.targets.length);
+      outsideScope(t, row, this.o.scope)
+        ? []
+        : home !== undefined && tableKind(t) === 'unsharded'
+          ? [home]
+          : ownersOf(t, row, this.ranges, this.targets.length);
     if (change.kind === 'insert') {
       const perTarget: MysqlRow[][] = this.targets.map(() => []);
       for (const row of change.rows) for (const i of owners(row)) perTarget[i]?.push(row);

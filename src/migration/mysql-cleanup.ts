@@ -1,10 +1,11 @@
-// Cleanup after a verified MySQL/MariaDB split, the PostgreSQL contract (cleanup.ts): the moved
-// rows leave the old source server in primary-key batches of 1,000, each its own statement,
-// unthrottled like PostgreSQL's cleanup in the manager (it runs inside the operator's API call).
-// A sharded table loses the rows whose shard key lies in the moved range (the router's hash,
-// computed here since MariaDB has none of it); a reference or unsharded table left with the whole
-// shard, so all its rows go. The tables themselves stay, empty. Interrupted, it is run again from
-// the start (deleted rows are simply not found again).
+// Cleanup after a verified MySQL/MariaDB split, merge or table move, the PostgreSQL contract
+// (cleanup.ts): the moved rows leave each old source server (a merge has two) in primary-key
+// batches of 1,000, each its own statement, unthrottled like PostgreSQL's cleanup in the manager
+// (it runs inside the operator's API call). A sharded table loses the rows whose shard key lies in
+// that source's range (the router's hash, computed here since MariaDB has none of it); a reference
+// or unsharded table left with the whole shard (or, moved, alone), so all its rows go. The tables
+// themselves stay, empty. Interrupted, it is run again from the start (deleted rows are simply not
+// found again).
 import { parseKeyRange } from '../domain/keyspace.js';
 import {
   keyText,
@@ -14,7 +15,7 @@ import {
   pageByKey,
   quoteMysqlIdent,
 } from './mysql-table.js';
-import { planSources, type SplitPlan } from './plan.js';
+import { type PlannedSource, planSources, type SplitPlan } from './plan.js';
 import { keyOwner, tableKind } from './row-owner.js';
 
 const BATCH_ROWS = 1_000;
@@ -23,17 +24,26 @@ const STATEMENT_S = 120;
 const END_WAIT_MS = 5_000;
 
 export interface MysqlCleanupResult {
-  perTable: Array<{ table: string; deleted: number }>;
+  perTable: Array<{ shard: string; table: string; deleted: number }>;
 }
 
+/** Every source in turn (planSources order). */
 export async function deleteMysqlMovedRows(
   plan: SplitPlan,
-  onProgress: (table: string, deleted: number) => void,
+  onProgress: (shard: string, table: string, deleted: number) => void,
 ): Promise<MysqlCleanupResult> {
-  const source = planSources(plan)[0]!;
+  const result: MysqlCleanupResult = { perTable: [] };
+  for (const source of planSources(plan)) await deleteFromSource(source, result, onProgress);
+  return result;
+}
+
+async function deleteFromSource(
+  source: PlannedSource,
+  result: MysqlCleanupResult,
+  onProgress: (shard: string, table: string, deleted: number) => void,
+): Promise<void> {
   const range = parseKeyRange(source.range);
   const c = await openMysql(source.server);
-  const result: MysqlCleanupResult = { perTable: [] };
   try {
     // Bounded statements: a batch stuck on a lock fails the cleanup with the server's error (it is
     // run again) instead of holding the operator's call for ever.
@@ -44,7 +54,7 @@ export async function deleteMysqlMovedRows(
       const key = await mysqlPrimaryKey(c, t.name);
       const moved = (row: MysqlRow) =>
         tableKind(t) !== 'sharded' || keyOwner(keyText(row[t.shardKey]), t.keyType, [range]) === 0;
-      const entry = { table: t.name, deleted: 0 };
+      const entry = { shard: source.shard, table: t.name, deleted: 0 };
       result.perTable.push(entry);
       let after: unknown[] | null = null;
       for (;;) {
@@ -59,10 +69,9 @@ export async function deleteMysqlMovedRows(
           doomed.flatMap((row) => key.map((k) => row[k])),
         );
         entry.deleted += (r as { affectedRows: number }).affectedRows;
-        onProgress(t.name, entry.deleted);
+        onProgress(source.shard, t.name, entry.deleted);
       }
     }
-    return result;
   } finally {
     // end() waits for a statement in flight; destroyed when it does not come back.
     const ended = await Promise.race([

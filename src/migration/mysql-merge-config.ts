@@ -29,3 +29,27 @@ export function mysqlConfigAfterMerge(config: ShardgateConfig, plan: SplitPlan):
   );
   return { ...config, mysqlShards, routing: { ...config.routing, defaultShard }, tables };
 }
+
+/**
+ * The MySQL routing before a merge, restored by its rollback: the merged shard replaced, where it
+ * is, by both sources as they were configured, with the default shard and `home` tables as
+ * they were.
+ */
+export function mysqlConfigBeforeMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  const merge = plan.merge!;
+  const merged = plan.targets[0]!.shard;
+  const index = config.mysqlShards.findIndex((s) => s.name === merged);
+  if (index < 0) return config;
+  const mysqlShards = config.mysqlShards.filter((s) => s.name !== merged);
+  mysqlShards.splice(index, 0, ...merge.sources.map((s) => s.shardConfig));
+  const defaultShard =
+    config.routing.defaultShard === merged
+      ? (merge.defaultShard ?? merge.sources[0]!.shard)
+      : config.routing.defaultShard;
+  const tables = Object.fromEntries(
+    Object.entries(config.tables).map(([name, t]) =>
+      t.home === merged ? [name, { ...t, home: merge.homes[name] ?? merge.sources[0]!.shard }] : [name, t],
+    ),
+  );
+  return { ...config, mysqlShards, routing: { ...config.routing, defaultShard }, tables };
+}

@@ -1,10 +1,14 @@
-// The reverse capture of a switched MySQL/MariaDB split: each half's binlog, from the half's GTID
-// position read inside the switch block, applied to the old source server for the tables that
-// half carries (the sharded ones from every half, reference and unsharded ones from the first
-// only, as on PostgreSQL: two streams of the same writes would interleave on the source). It
-// keeps the source current so a rollback loses nothing. The applied position of each half is
-// saved in the state file every few seconds; after a restart the capture starts there again
-// (every apply is an upsert or a delete by primary key, so a replayed suffix converges).
+// The reverse capture of a switched MySQL/MariaDB migration: each target's binlog, from the
+// target's GTID position read inside the switch block, applied to the old source servers for the
+// tables that target carries. A split's halves each carry back to the one source (the sharded
+// tables from every half, reference and unsharded ones from the first only, as on PostgreSQL: two
+// streams of the same writes would interleave on the source); a merge's one target carries back
+// to both sources, a sharded row to the source whose range holds its key, a reference row to
+// both, an unsharded row to the source it came from; a table move's target carries the moved
+// table back to its old shard. It keeps the sources current so a rollback loses nothing. The
+// applied position of each target is saved in the state file every few seconds; after a restart
+// the capture starts there again (every apply is an upsert or a delete by primary key, so a
+// replayed suffix converges).
 import { parseKeyRange } from '../domain/keyspace.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { binlogServerId, type SplitDriverContext } from './mysql-split-driver.js';
@@ -12,7 +16,7 @@ import { planSources, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import { holders, tableKind } from './row-owner.js';
 import { type MigrationState, SWITCHED_PHASES } from './state-store.js';
-import type { ServerAddress } from './types.js';
+import type { SplitTarget } from './types.js';
 
 /** The manager's steps after the switch: also a fresh read of the state file. */
 export interface AfterSwitchContext extends SplitDriverContext {
@@ -22,14 +26,27 @@ export interface AfterSwitchContext extends SplitDriverContext {
 /** How often the applied positions are written to the state file (when they moved). */
 const CHECKPOINT_MS = 2_000;
 
-/** The tables half i's reverse capture carries back to the source. */
+/** The tables target i's reverse capture carries back to the sources. */
 export function mysqlReverseTables(plan: SplitPlan, i: number): SplitPlan['tables'] {
   return plan.tables.filter(
     (t) => holders(t, plan.targets.length).includes(i) && (i === 0 || tableKind(t) === 'sharded'),
   );
 }
 
-/** Starts one reverse capture per half from the saved positions. */
+/** Where target i's reverse capture writes: every source, each over its own key range. */
+function reverseDestinations(plan: SplitPlan): SplitTarget[] {
+  return planSources(plan).map((s) => ({ shard: s.shard, server: s.server, range: parseKeyRange(s.range) }));
+}
+
+/** The source each unsharded table came from (a merge's may come from either). */
+function unshardedHomes(plan: SplitPlan): Map<string, number> {
+  const homes = new Map<string, number>();
+  for (const [j, s] of planSources(plan).entries())
+    for (const t of s.tables) if (tableKind(t) === 'unsharded' && !homes.has(t.name)) homes.set(t.name, j);
+  return homes;
+}
+
+/** Starts one reverse capture per target from the saved positions. */
 export async function startMysqlReverse(
   ctx: AfterSwitchContext,
   state: MigrationState,
@@ -38,16 +55,18 @@ export async function startMysqlReverse(
   const from = state.mysql?.reverseGtid;
   if (!from || from.length !== plan.targets.length)
     throw new Error(
-      'this split switched without a reverse capture position (a version before MySQL rollback); it can be cleaned up by hand, not rolled back',
+      'this migration switched without a reverse capture position (a version before MySQL rollback); it can be cleaned up by hand, not rolled back',
     );
-  const source = planSources(plan)[0]!;
+  const destinations = reverseDestinations(plan);
+  const homes = unshardedHomes(plan);
   const streams: MysqlReverseStream[] = [];
   try {
     for (const [i, t] of plan.targets.entries()) {
       const capture = await MysqlBinlogCapture.start({
         source: t.server,
-        targets: [{ shard: source.shard, server: source.server, range: parseKeyRange(source.range) }],
+        targets: destinations,
         tables: mysqlReverseTables(plan, i),
+        homes,
         fromGtid: from[i]!,
         serverId: binlogServerId(`${state.id}:reverse:${i}`),
       });
@@ -60,7 +79,7 @@ export async function startMysqlReverse(
   return streams;
 }
 
-/** One half's capture, checkpointed into the state file while it runs. */
+/** One target's capture, checkpointed into the state file while it runs. */
 class MysqlReverseStream implements ReverseStream {
   private readonly timer: NodeJS.Timeout;
   private saved: string;

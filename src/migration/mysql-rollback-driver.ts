@@ -1,21 +1,21 @@
-// The steps after a MySQL/MariaDB split's switch, run by the migration manager like the forward
-// ones (mysql-split-driver.ts): the manager checks phases, owns the running reverse captures and
-// writes the outcome; these functions do the MySQL part.
+// The steps after a MySQL/MariaDB split's, merge's or table move's switch, run by the migration
+// manager like the forward ones (mysql-split-driver.ts): the manager checks phases, owns the
+// running reverse captures and writes the outcome; these functions do the MySQL part.
 //
-// Rollback: the block holds writes to the halves, waits until the reverse capture of each half
-// has applied everything the half committed, verifies whole tables (the source against the rows
-// each half holds, as the forward block does), then puts the source shard back in place of the
-// halves. A difference aborts the block and the halves keep serving: a rollback that would lose a
-// write never switches.
+// Rollback: the block holds writes to the targets, waits until the reverse capture of each target
+// has applied everything the target committed, verifies whole tables (each source against the
+// rows of its range the targets hold, as the forward block does), then puts the routing back as
+// it was before the switch. A difference aborts the block and the targets keep serving: a
+// rollback that would lose a write never switches.
 import type { ShardgateConfig } from '../config/schema.js';
-import { parseKeyRange } from '../domain/keyspace.js';
 import type { CutoverReport } from './cutover-gate.js';
+import { mysqlConfigBeforeMerge } from './mysql-merge-config.js';
+import { verifyMysqlSources } from './mysql-sources.js';
 import type { SplitDriverContext } from './mysql-split-driver.js';
-import { verifyMysqlSplit } from './mysql-verify.js';
-import { rehome, type SplitPlan } from './plan.js';
+import { configBeforeMove, rehome, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import type { MigrationState } from './state-store.js';
-import type { SplitTarget, VerifyReport } from './types.js';
+import type { VerifyReport } from './types.js';
 
 /** Catch-up rounds of a verification after the switch before a difference is reported. */
 const VERIFY_ROUNDS = 3;
@@ -23,28 +23,27 @@ const VERIFY_ROUNDS = 3;
 const SETTLE_MS = 60_000;
 
 /** The rollback block; the manager records its report and ends the migration when it switched. */
-export async function rollbackMysqlSplit(
+export async function rollbackMysql(
   ctx: SplitDriverContext,
   state: MigrationState,
   reverse: readonly ReverseStream[],
 ): Promise<CutoverReport> {
   const plan = state.plan;
-  const targets = splitTargets(plan);
   return ctx.fencedBlock(
-    targets.map((t) => t.shard),
+    plan.targets.map((t) => t.shard),
     { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
     (commit) => ({
       catchUp: async (remainingMs) => {
         await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
-        const report = await verifyMysqlSplit(plan.source, targets, plan.tables);
+        const report = await verifyMysqlSources(plan);
         if (report.mismatches.length > 0)
           throw new Error(
-            `the source differs from the halves after the reverse catch-up (${describe(report)}); not rolled back`,
+            `the sources differ from the targets after the reverse catch-up (${describe(report)}); not rolled back`,
           );
       },
       switchTopology: async () => {
         await commit({ migrationId: state.id, kind: 'rollback', plan, positions: {} });
-        ctx.topology.rebuild(mysqlConfigBeforeSplit(ctx.topology.currentConfig, plan));
+        ctx.topology.rebuild(mysqlConfigBeforeSwitch(ctx.topology.currentConfig, plan));
       },
     }),
   );
@@ -52,7 +51,7 @@ export async function rollbackMysqlSplit(
 
 /**
  * Verification after the switch, outside any block: the reverse captures catch up to the halves'
- * current positions, then whole tables are compared. Writes keep reaching the halves meanwhile,
+ * current positions, then whole tables are compared. Writes keep reaching the targets meanwhile,
  * so a difference may be one the capture has not applied yet: it is reported only when it is
  * still there after VERIFY_ROUNDS catch-ups (a steady write stream can make it persist: then it is
  * reported, never passed).
@@ -61,14 +60,21 @@ export async function verifyMysqlAfterSwitch(
   plan: SplitPlan,
   reverse: readonly ReverseStream[],
 ): Promise<VerifyReport> {
-  const targets = splitTargets(plan);
   let report: VerifyReport | null = null;
   for (let round = 0; round < VERIFY_ROUNDS; round++) {
     await Promise.all(reverse.map((r) => r.catchUp(SETTLE_MS)));
-    report = await verifyMysqlSplit(plan.source, targets, plan.tables);
+    report = await verifyMysqlSources(plan);
     if (report.mismatches.length === 0) return report;
   }
   return report!;
+}
+
+/** The MySQL routing before a migration's switch, restored by its rollback. */
+export function mysqlConfigBeforeSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+  // A table move changes only `tables`, which both front ends route by.
+  if (plan.operation === 'move') return configBeforeMove(config, plan);
+  if (plan.operation === 'merge') return mysqlConfigBeforeMerge(config, plan);
+  return mysqlConfigBeforeSplit(config, plan);
 }
 
 /** The config before the split: the halves in `mysqlShards` replaced by the source shard as it was. */
@@ -93,11 +99,7 @@ function describe(report: VerifyReport): string {
   return report.mismatches
     .map(
       (m) =>
-        `${m.table}${m.target ? ` for ${m.target}` : ''}: ${m.sourceRows} rows on the source, ${m.targetRows} on the half`,
+        `${m.table}${m.target ? ` for ${m.target}` : ''}: ${m.sourceRows} rows on the source, ${m.targetRows} on the target`,
     )
     .join('; ');
-}
-
-function splitTargets(plan: SplitPlan): SplitTarget[] {
-  return plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) }));
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ShardgateError } from '../../src/errors.js';
+import { mysqlConfigBeforeSwitch } from '../../src/migration/mysql-rollback-driver.js';
 import { planMove, planSplit } from '../../src/migration/plan.js';
 import { configAfterSwitch, planMerge } from '../../src/migration/plan-merge.js';
 
@@ -149,6 +150,8 @@ describe('planning a migration of a MySQL shard', () => {
     const after = configAfterSwitch(config, plan);
     expect(after.tables.notes?.home).toBe('my0');
     expect(after.mysqlShards).toEqual(config.mysqlShards);
+    // The rollback's routing: the table's config as it was, nothing else changed.
+    expect(mysqlConfigBeforeSwitch(after, plan)).toEqual(config);
     // Without a home, a MySQL table lives on the MySQL default shard (my0 here: p0 is PostgreSQL).
     expect(move('unlisted', 'my1').sourceShard).toBe('my0');
   });
@@ -184,6 +187,11 @@ describe('planning a migration of a MySQL shard', () => {
     ]);
     expect(after.shards).toEqual(config.shards);
     expect(after.tables.notes?.home).toBe('my0_my1');
+    // The rollback's routing: both sources back in place of the merged shard, homes as they were
+    // (each source as the plan recorded it, marked MySQL, as a split's rollback restores it).
+    const before = mysqlConfigBeforeSwitch(after, plan);
+    expect(before.mysqlShards).toEqual(config.mysqlShards.map((s) => ({ ...s, protocol: 'mysql' })));
+    expect({ ...before, mysqlShards: config.mysqlShards }).toEqual(config);
     expect(refusal(() => merge(['my0', 'p0'])).message).toMatch(
       /no shard "my0" \(a MySQL shard: both must be of one protocol\)/,
     );
