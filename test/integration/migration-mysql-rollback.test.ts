@@ -3,8 +3,8 @@
 // old source current while a mysql2 writer inserts through port 6033, so `migrate rollback` (also
 // after a SIGKILL of the proxy between the switch and the rollback) returns traffic to the source
 // with every acknowledged write on it; `migrate verify` re-runs the whole-table verification
-// after the switch (and fails on a half changed behind the proxy's back, which keeps cleanup
-// refused); `migrate cleanup` empties the moved rows from the old server.
+// after the switch (and fails on a row of the old server changed behind the proxy's back, which
+// keeps cleanup refused); `migrate cleanup` empties the moved rows from the old server.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
