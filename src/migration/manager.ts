@@ -68,7 +68,7 @@ import { quoteIdent } from './table-meta.js';
 import { Throttle } from './throttle.js';
 import type { ServerAddress, SplitTarget, VerifyReport } from './types.js';
 import { verifySplit } from './verify.js';
-import { combineReports } from './verify-report.js';
+import { combineReports, verifyingStatus } from './verify-report.js';
 
 /**
  * Verification waits for the reverse capture as long as it keeps applying: right after the
@@ -1211,11 +1211,7 @@ export class MigrationManager {
   private async runVerify(state: MigrationState, running: Running): Promise<void> {
     const plan = state.plan;
     this.verifyingNow.add(state.id);
-    this.note(
-      state,
-      'verifying',
-      `verifying (${plan.verify === 'full' ? 'full' : `sample of ${plan.verify.sample} chunks`})`,
-    );
+    this.note(state, 'verifying', verifyingStatus(plan));
     let report: VerifyReport;
     try {
       // Each source against its share of the targets (a merge's two sources, each its own range),

@@ -1,5 +1,6 @@
 // One verification report of a migration with several sources (a merge): each source is verified
-// against its own part of the target, by either protocol's verifier; this sums them.
+// against its own part of the target, by either protocol's verifier; this sums them. Also the
+// status line of a running verification, which says what it compares.
 import type { SplitPlan } from './plan.js';
 import { tableKind } from './row-owner.js';
 import type { VerifyReport } from './types.js';
@@ -25,4 +26,15 @@ export function combineReports(reports: readonly VerifyReport[], plan: SplitPlan
     mismatches: reports.flatMap((r) => r.mismatches),
     perTable: [...perTable.values()],
   };
+}
+
+/**
+ * What a verification compares, for its status line: whole-table row counts in every mode (a
+ * sample of chunks must not hide a missing row), and on MySQL always whole tables (no sampling
+ * there, whatever the plan asked for).
+ */
+export function verifyingStatus(plan: Pick<SplitPlan, 'protocol' | 'verify'>): string {
+  if (plan.protocol === 'mysql') return 'verifying (whole tables: row counts and checksums)';
+  if (plan.verify === 'full') return 'verifying (full)';
+  return `verifying (sample of ${plan.verify.sample} chunks, row counts of whole tables)`;
 }

@@ -3,8 +3,8 @@
 // old source current while a mysql2 writer inserts through port 6033, so `migrate rollback` (also
 // after a SIGKILL of the proxy between the switch and the rollback) returns traffic to the source
 // with every acknowledged write on it; `migrate verify` re-runs the whole-table verification
-// after the switch (and fails on a half changed behind the proxy's back, which keeps cleanup
-// refused); `migrate cleanup` empties the moved rows from the old server.
+// after the switch (and fails on a row of the old server changed behind the proxy's back, which
+// keeps cleanup refused); `migrate cleanup` empties the moved rows from the old server.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,16 +83,23 @@ async function state(id: string): Promise<MigrationState> {
 
 async function waitPhase(id: string, phase: string, ms = 240_000): Promise<MigrationState> {
   let last: MigrationState | null = null;
-  await waitFor(
-    `migration ${id} to reach ${phase}`,
-    async () => {
-      last = await state(id);
-      if (last.error) throw new Error(`migration failed: ${last.error}`);
-      return last.phase === phase;
-    },
-    ms,
-    200,
-  );
+  try {
+    await waitFor(
+      `migration ${id} to reach ${phase}`,
+      async () => {
+        last = await state(id);
+        if (last.error) throw new Error(`migration failed: ${last.error}`);
+        return last.phase === phase;
+      },
+      ms,
+      200,
+    );
+  } catch (err) {
+    // Where it stood instead: the phase, its line and the phases it went through.
+    const seen = last as MigrationState | null;
+    const trail = seen?.history.map((h) => `${h.at} ${h.phase}: ${h.note}`).join('\n') ?? '';
+    throw new Error(`${(err as Error).message} (at ${seen?.phase}: ${seen?.status})\n${trail}`);
+  }
   return last as unknown as MigrationState;
 }
 
@@ -282,6 +289,79 @@ describe('MySQL split after its switch', () => {
     } finally {
       await writer.stop();
       await reader.conn?.end().catch(() => undefined);
+    }
+  }, 600_000);
+
+  it('verifies again after the switch and cleans up the old server', async () => {
+    const s1Users = USERS.filter((u) => fx.owner(u) === 's1');
+    const writer = startWriter(90_000_000, s1Users);
+    try {
+      await waitFor('the first writes', () => writer.acked.length > 20, 60_000, 20);
+      const id = await split('s1', 'c0', 'spare3,spare4');
+      await waitPhase(id, 'verified');
+      const atSwitch = writer.acked.length;
+      await waitFor('writes on the halves', () => writer.acked.length >= atSwitch + 40, 60_000, 20);
+      await writer.stop();
+
+      // A row changed on the old server behind the proxy's back (a change on a half would reach it
+      // through the reverse capture): verification fails, cleanup is refused.
+      const victim = writer.acked.at(-1)!.id;
+      const old = primaryOf('s1');
+      // Changed only once the reverse capture has brought the row there: an UPDATE before that
+      // matches nothing, the capture's insert follows, and the verification rightly passes.
+      await waitFor(
+        'the last write on the old server',
+        async () => (await rows(old, `SELECT id FROM likes WHERE id = ${victim}`)).length === 1,
+        120_000,
+        100,
+      );
+      await fx.cluster.query(old, `UPDATE likes SET post_id = 77 WHERE id = ${victim}`);
+      // Through the API: the CLI's `verify` follows until a settled phase, and a failed one is not.
+      const v1 = await fetch(`http://127.0.0.1:${proc!.adminPort}/api/migrations/${id}/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(v1.status).toBe(200);
+      const failed = await waitPhase(id, 'switched', 400_000);
+      expect(failed.verify?.mismatches.map((m) => m.table)).toEqual(['likes']);
+      const refused = await migrate('cleanup', id);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/mismatch/);
+
+      await fx.cluster.query(old, `UPDATE likes SET post_id = 1 WHERE id = ${victim}`);
+      const v2 = await migrate('verify', id, '--json');
+      expect(v2.status).toBe(0);
+      const verified = await waitPhase(id, 'verified');
+      expect(verified.verify?.mismatches).toEqual([]);
+      expect(verified.history.filter((h) => h.phase === 'verifying')).toHaveLength(2);
+
+      const likesBefore = await rows<{ n: number | string }>(old, 'SELECT count(*) AS n FROM likes');
+      expect(Number(likesBefore[0]!.n)).toBeGreaterThan(0);
+      const cleaned = await migrate('cleanup', id, '--json');
+      expect(cleaned.stderr).toBe('');
+      expect(cleaned.status).toBe(0);
+      const end = await state(id);
+      expect(end.phase).toBe('cleaned');
+      // Every moved table stays on the old server, empty (the whole range moved, and the
+      // reference tables left with the shard).
+      for (const t of end.plan.tables) {
+        const [n] = await rows<{ n: number | string }>(old, `SELECT count(*) AS n FROM ${t.name}`);
+        expect([t.name, Number(n!.n)]).toEqual([t.name, 0]);
+      }
+      // The halves still serve every acknowledged write through the proxy.
+      const reader = await proxyConnection();
+      try {
+        const [seen] = await reader.query('SELECT id FROM likes WHERE id >= 90000000');
+        const ids = new Set((seen as Array<{ id: number | string }>).map((r) => Number(r.id)));
+        expect(writer.acked.filter((a) => !ids.has(a.id))).toEqual([]);
+      } finally {
+        await reader.end();
+      }
+      const late = await migrate('rollback', id);
+      expect(late.status).not.toBe(0);
+      expect(late.stderr).toMatch(/cleanup/);
+    } finally {
+      await writer.stop();
     }
   }, 600_000);
 });
