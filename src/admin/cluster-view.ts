@@ -181,26 +181,33 @@ export class ClusterView {
     } catch (err) {
       return { kind: 'unreached', members: [`the control plane (${(err as Error).message})`] };
     }
-    const outcomes = await Promise.all(
-      members.map(async (m): Promise<KillOutcome> => {
-        const r = await peerRequest(m.admin!, '/api/cluster/kill', {
-          ...this.peerOptions(true),
-          // The member asks its own workers (up to PEER_TIMEOUT_MS) before it answers.
-          timeoutMs: 2 * (this.o.timeoutMs ?? PEER_TIMEOUT_MS),
-          method: 'POST',
-          body: order,
-        });
-        const outcome = r.ok ? parseKillOutcome(r.text) : null;
-        return outcome ?? { kind: 'unreached', members: [m.id] };
-      }),
-    );
+    // One instance at a time: connection ids (and server thread ids) repeat across instances,
+    // and one KILL must end at most one session.
+    const outcomes: KillOutcome[] = [];
+    for (const m of members) {
+      const r = await peerRequest(m.admin!, '/api/cluster/kill', {
+        ...this.peerOptions(true),
+        // The member asks its own workers (up to PEER_TIMEOUT_MS) before it answers.
+        timeoutMs: 2 * (this.o.timeoutMs ?? PEER_TIMEOUT_MS),
+        method: 'POST',
+        body: order,
+      });
+      const outcome: KillOutcome = (r.ok ? parseKillOutcome(r.text) : null) ?? {
+        kind: 'unreached',
+        members: [m.id],
+      };
+      if (outcome.kind === 'killed' || outcome.kind === 'denied') return outcome;
+      outcomes.push(outcome);
+    }
     return combineOutcomes(outcomes);
   }
 
   private sameInstance(id: string): boolean {
     if (id === this.o.selfId) return true;
     const inst = this.o.instanceId;
-    return inst !== undefined && (id === inst || id.startsWith(`${inst}.w`));
+    if (inst === undefined) return false;
+    // `<inst>.w<n>` only: another instance may be named `<inst>.west`.
+    return id === inst || (id.startsWith(`${inst}.w`) && /^\d+$/.test(id.slice(inst.length + 2)));
   }
 
   /** The token is sent only to routes that need it (an open route is no reason to hand it out). */

@@ -59,13 +59,17 @@ export async function runProxy(
         SHARDGATE_CONFIG: configPath ?? '',
       }),
       (_i, worker) => {
-        fence.onFork(worker);
         // Cancels and KILLs may land on any worker: passed on to the owner by its index.
         worker.on('message', (msg: unknown) => {
-          routeRelayMessages(forks, worker, msg, log);
-          routeViewMessages(forks, msg);
-          fence.onMessage(msg);
-          if (rules && isRulesMessage(msg)) rules.onMessage(msg);
+          // The primary has no last-resort handler: a throw here would end every worker with it.
+          try {
+            routeRelayMessages(forks, worker, msg, log);
+            routeViewMessages(forks, msg);
+            fence.onMessage(msg);
+            if (rules && isRulesMessage(msg)) rules.onMessage(msg);
+          } catch (err) {
+            log.warn({ err: err instanceof Error ? err.message : String(err) }, 'worker message not handled');
+          }
         });
       },
       (i) => {

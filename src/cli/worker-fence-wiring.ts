@@ -5,6 +5,14 @@ import type { CutoverMember } from '../control/control-plane.js';
 import { type FenceMessage, isFenceMessage, WorkerFence } from '../control/worker-fence.js';
 import { WorkerFenceArbiter } from '../control/worker-fence-arbiter.js';
 
+/** A worker's word that its fence listener exists (no round: not a FenceMessage). */
+interface FenceJoin {
+  type: 'fence-join';
+  worker: number;
+}
+const isFenceJoin = (m: unknown): m is FenceJoin =>
+  (m as FenceJoin)?.type === 'fence-join' && typeof (m as FenceJoin).worker === 'number';
+
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
 /**
@@ -14,12 +22,13 @@ type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string
 export function workerFenceArbiter(
   forks: ReadonlyMap<number, Worker>,
   log: Log,
-): { onMessage(msg: unknown): void; onFork(worker: Worker): void; onExit(worker: number): void } {
-  // A worker is a member once it listens: by then its fence channel is attached (a hold sent
-  // before its IPC listener exists would be lost, and a restarted worker would never ack).
-  const serving = new WeakSet<Worker>();
+): { onMessage(msg: unknown): void; onExit(worker: number): void } {
+  // A worker is a member once it says it joined: it does so as soon as its fence listener exists
+  // and before it reads the migration state, so a round that commits after that read counts on
+  // its ack, and a hold sent to it is never lost (a freshly forked or restarted worker).
+  const joined = new WeakSet<Worker>();
   const arbiter = new WorkerFenceArbiter(
-    () => [...forks].filter(([, w]) => serving.has(w) && w.isConnected() && !w.isDead()).map(([i]) => i),
+    () => [...forks].filter(([, w]) => joined.has(w) && w.isConnected() && !w.isDead()).map(([i]) => i),
     (i, msg) => {
       const w = forks.get(i);
       if (w?.isConnected()) w.send(msg);
@@ -28,9 +37,11 @@ export function workerFenceArbiter(
   );
   return {
     onMessage(msg) {
-      if (isFenceMessage(msg)) arbiter.onMessage(msg);
+      if (isFenceJoin(msg)) {
+        const w = forks.get(msg.worker);
+        if (w) joined.add(w);
+      } else if (isFenceMessage(msg)) arbiter.onMessage(msg);
     },
-    onFork: (worker) => worker.once('listening', () => serving.add(worker)),
     onExit: (worker) => arbiter.onExit(worker),
   };
 }
@@ -52,6 +63,8 @@ export function workerFenceChannel(
     else queued.push(msg);
   });
   process.on('disconnect', () => fence?.disconnected());
+  // From now on a hold reaches this worker (queued until attach): it may count as a member.
+  process.send?.({ type: 'fence-join', worker: self } satisfies FenceJoin);
   const base = instanceId ?? `worker-${process.ppid}`;
   return {
     attach(member) {

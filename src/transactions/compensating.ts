@@ -395,7 +395,8 @@ export class CompensationRecovery extends PeriodicPass<void> {
       return;
     }
     const servers = committed.map((p) => p.server);
-    await store.setState(r.id, 'compensating', detail, servers);
+    // Only from 'committing': another pass (or an operator) may have moved it on since the read.
+    if (!(await store.setState(r.id, 'compensating', detail, servers, ['committing']))) return;
     await this.resume({ ...r, state: 'compensating', compensate: servers, detail });
   }
 

@@ -86,7 +86,7 @@ export class KillRouter {
 
   /**
    * The worker a shardgate connection id names (when it is another of this instance); a server
-   * thread id names none, so every other worker is asked.
+   * thread id names none, so every other worker is asked, in turn.
    */
   private async askWorkers(order: KillOrder): Promise<KillOutcome> {
     const relay = this.relay;
@@ -95,7 +95,18 @@ export class KillRouter {
     const others = Array.from({ length: this.ids.workerCount }, (_, i) => i).filter(
       (i) => i !== this.ids.worker,
     );
-    const asked = owner === null ? others : others.filter((i) => i === owner);
-    return combineOutcomes(await Promise.all(asked.map((w) => relay(w, order))));
+    if (owner !== null)
+      return combineOutcomes(
+        await Promise.all(others.filter((i) => i === owner).map((w) => relay(w, order))),
+      );
+    // A server thread id may match a session on several workers (thread ids repeat across
+    // servers): one at a time, so one KILL ends at most one session.
+    const outcomes: KillOutcome[] = [];
+    for (const w of others) {
+      const outcome = await relay(w, order);
+      if (outcome.kind === 'killed' || outcome.kind === 'denied') return outcome;
+      outcomes.push(outcome);
+    }
+    return combineOutcomes(outcomes);
   }
 }

@@ -42,6 +42,9 @@ export async function runKill(
  * caller. A session of another worker or instance is killed there (kill-router.ts), which answers.
  */
 export async function applyKill(cycle: CommandCycle, request: KillRequest): Promise<'closed' | 'done'> {
+  // No session anywhere has such an id (the peers would refuse it as malformed): answered here.
+  if (!Number.isInteger(request.id) || request.id <= 0 || request.id >= 2 ** 32)
+    throw new ShardgateError('MYSQL_NO_SUCH_THREAD', { id: request.id });
   const target = findKillTarget(cycle.services.sessions, request.id);
   if (!target) {
     const order = { ...request, user: cycle.state.user };
