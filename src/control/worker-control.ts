@@ -25,7 +25,7 @@ export class WorkerControl implements ControlPlane {
   private self: MemberInfo | null = null;
   private apply: ((change: RuleChange) => void) | null = null;
   private next = 1;
-  private readonly waiting = new Map<number, () => void>();
+  private readonly waiting = new Map<number, (err?: Error) => void>();
   private readonly listener = (msg: unknown) => this.onMessage(msg);
   /** Until the overlay arrived and was applied: resolves start(). */
   private joined: (() => void) | null = null;
@@ -62,10 +62,12 @@ export class WorkerControl implements ControlPlane {
         this.waiting.delete(id);
         reject(new Error(`the primary process did not relay it within ${PRIMARY_WAIT_MS} ms; retry`));
       }, PRIMARY_WAIT_MS);
-      this.waiting.set(id, () => {
+      timer.unref();
+      this.waiting.set(id, (err) => {
         clearTimeout(timer);
         this.waiting.delete(id);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       });
       this.channel.send({ type: 'rules-publish', from: this.worker, id, change });
     });
@@ -91,20 +93,24 @@ export class WorkerControl implements ControlPlane {
       this.joined?.();
       this.joined = null;
     } else if (msg.type === 'rules-change') {
-      this.applyOne(msg.change);
-      if (msg.origin.worker === this.worker) this.waiting.get(msg.origin.id)?.();
+      const err = this.applyOne(msg.change);
+      // The publisher hears its own worker's failure (as EmbeddedControl passes it on).
+      if (msg.origin.worker === this.worker) this.waiting.get(msg.origin.id)?.(err ?? undefined);
     }
   }
 
-  private applyOne(change: RuleChange): void {
+  /** The error when this worker could not apply it (the others' outcome is theirs). */
+  private applyOne(change: RuleChange): Error | null {
     try {
       this.apply?.(change);
+      return null;
     } catch (err) {
       // A rule this worker cannot apply must not stop the rest (as on etcd).
       this.log.warn(
         { change, err: err instanceof Error ? err.message : String(err) },
         'worker rules: rule not applied',
       );
+      return err instanceof Error ? err : new Error(String(err));
     }
   }
 }

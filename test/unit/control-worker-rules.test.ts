@@ -111,7 +111,8 @@ describe('worker rules relay', () => {
       if (c.action === 'read-only') throw new Error('unknown shard');
       applied.push(c);
     });
-    await failing.publishRule(readOnly);
+    // The publisher hears its own failure (the admin API answers it); later rules still apply.
+    await expect(failing.publishRule(readOnly)).rejects.toThrow('unknown shard');
     await failing.publishRule(level);
     expect(applied).toEqual([level]);
   });
