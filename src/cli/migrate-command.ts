@@ -130,8 +130,9 @@ export function registerMigrateCommand(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify(migration, null, 2)}\n` : renderOne(migration));
           return;
         }
-        const end = await follow(admin, id, opts.json === true);
-        process.exitCode = end.phase === 'aborted' ? 1 : 0;
+        // A verification settles when it leaves `verifying`: back in `switched` means it failed.
+        const end = await follow(admin, id, opts.json === true, name === 'verify');
+        process.exitCode = end.phase === 'aborted' || (name === 'verify' && end.phase !== 'verified') ? 1 : 0;
       },
     );
   action('resume', 'continue a migration from its last checkpoint (after a crash or failed cutovers)', true);
@@ -171,8 +172,17 @@ async function startMigration(
   process.exitCode = end.phase === 'verified' || end.phase === 'cleaned' ? 0 : 1;
 }
 
-/** Polls a migration until it settles (or stops making progress), with a progress bar on a TTY. */
-async function follow(admin: AdminClientOptions, id: string, json: boolean): Promise<Summary> {
+/**
+ * Polls a migration until it settles (or stops making progress), with a progress bar on a TTY.
+ * `verifyOnly`: a verification of a switched migration, which settles when it leaves `verifying`
+ * (a failed one returns to `switched`, where the reverse capture keeps running).
+ */
+async function follow(
+  admin: AdminClientOptions,
+  id: string,
+  json: boolean,
+  verifyOnly = false,
+): Promise<Summary> {
   const bar =
     process.stderr.isTTY && !json
       ? new cliProgress.SingleBar(
@@ -195,7 +205,7 @@ async function follow(admin: AdminClientOptions, id: string, json: boolean): Pro
         if (line !== lastLine) process.stderr.write(`${line}\n`);
         lastLine = line;
       }
-      if (SETTLED.has(last.phase) || !last.running) break;
+      if (SETTLED.has(last.phase) || !last.running || (verifyOnly && last.phase !== 'verifying')) break;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {

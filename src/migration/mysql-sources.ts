@@ -174,8 +174,14 @@ export class MysqlSourceCaptures {
   }
 }
 
-/** Each source against its own part of the targets, summed (run while writes are held). */
-export async function verifyMysqlSources(plan: SplitPlan): Promise<VerifyReport> {
+/**
+ * Each source against its own part of the targets, summed: run while writes are held, or after
+ * the switch with `settle` (the reverse captures' catch-up; see verifyMysqlSplit).
+ */
+export async function verifyMysqlSources(
+  plan: SplitPlan,
+  settle?: () => Promise<void>,
+): Promise<VerifyReport> {
   const reports: VerifyReport[] = [];
   for (const [j, source] of planSources(plan).entries()) {
     reports.push(
@@ -184,6 +190,7 @@ export async function verifyMysqlSources(plan: SplitPlan): Promise<VerifyReport>
         mysqlTargets(plan),
         carriedTables(plan, j),
         scopeOf(plan, source).scope,
+        settle,
       ),
     );
   }

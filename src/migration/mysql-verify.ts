@@ -2,11 +2,20 @@
 // and from each target in primary-key pages, and for each target the source rows it owns are
 // compared with the rows it holds by row count and by an order-independent checksum (the sum of
 // a hash of each row's values). Runs while writes to the source are held or stopped, so both
-// sides are at the same point. Reports in the PostgreSQL verification's shape (VerifyReport).
+// sides are at the same point; or, after the switch, with `settle` (the reverse capture's
+// catch-up), from snapshots taken at one point per table (readAtOnePoint). Reports in the
+// PostgreSQL verification's shape (VerifyReport).
 import { createHash } from 'node:crypto';
 import type { KeyRange } from '../domain/keyspace.js';
 import { outsideScope, ownersOf } from './mysql-copier.js';
-import { type MysqlConnection, type MysqlRow, mysqlPrimaryKey, openMysql, pageByKey } from './mysql-table.js';
+import {
+  type MysqlConnection,
+  type MysqlRow,
+  mysqlPrimaryKey,
+  openMysql,
+  pageByKey,
+  quoteMysqlIdent,
+} from './mysql-table.js';
 import type { ChunkMismatch, MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
 
 const PAGE = 5_000;
@@ -23,9 +32,12 @@ export async function verifyMysqlSplit(
   tables: readonly MovedTable[],
   /** A merge source's keyspace: it accounts for the sharded rows there, on both sides, only. */
   scope?: readonly KeyRange[],
+  /** After the switch: the old servers trail the targets; brings them up to the targets' position. */
+  settle?: () => Promise<void>,
 ): Promise<VerifyReport> {
   const src = await openMysql(source);
   const dst: MysqlConnection[] = [];
+  const locks: MysqlConnection[] = [];
   const report: VerifyReport = {
     mode: 'full',
     chunksChecked: 0,
@@ -35,9 +47,11 @@ export async function verifyMysqlSplit(
   };
   try {
     for (const t of targets) dst.push(await openMysql(t.server));
+    if (settle) for (const t of targets) locks.push(await openMysql(t.server));
     const ranges = targets.map((t) => t.range);
     for (const t of tables) {
       const key = await mysqlPrimaryKey(src, t.name);
+      if (settle) await readAtOnePoint(t.name, src, dst, locks, settle);
       const expected = targets.map(() => ({ rows: 0, sum: 0n }));
       const unowned = { rows: 0, sum: 0n };
       const sourceRows = await tally(src, t.name, key, (row, hash) => {
@@ -64,12 +78,48 @@ export async function verifyMysqlSplit(
         if (held.rows !== want.rows || held.sum !== want.sum)
           report.mismatches.push(mismatch(t.name, targets[i], want, held));
       }
+      if (settle) await Promise.all([src, ...dst].map((c) => c.query('COMMIT')));
       report.rowsChecked += sourceRows;
       report.perTable.push({ table: t.name, sourceRows, targetRows });
     }
     return report;
   } finally {
-    await Promise.allSettled([src, ...dst].map((c) => c.end()));
+    await Promise.allSettled([src, ...dst, ...locks].map((c) => c.end()));
+  }
+}
+
+/** How long the table lock on a target waits for writers' transactions before verification fails. */
+const LOCK_WAIT_SECONDS = 60;
+
+/**
+ * Leaves `src` and every `dst` connection inside a snapshot of `table` at one point, so that
+ * writes still flowing through the proxy cannot show up as a difference: the table's writes are
+ * held on every target (LOCK TABLES ... READ on `locks`; writers wait), the targets' snapshots are
+ * taken, the reverse capture settles up to the targets' binlog position (which now holds every
+ * write of the table), the source's snapshot is taken, and the writes are let go. The hold lasts
+ * only the capture's catch-up; the rows are read from the snapshots after it.
+ */
+async function readAtOnePoint(
+  table: string,
+  src: MysqlConnection,
+  dst: readonly MysqlConnection[],
+  locks: readonly MysqlConnection[],
+  settle: () => Promise<void>,
+): Promise<void> {
+  const snapshot = (c: MysqlConnection) =>
+    c
+      .query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+      .then(() => c.query('START TRANSACTION WITH CONSISTENT SNAPSHOT'));
+  try {
+    for (const c of locks) {
+      await c.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
+      await c.query(`LOCK TABLES ${quoteMysqlIdent(table)} READ`);
+    }
+    for (const c of dst) await snapshot(c);
+    await settle();
+    await snapshot(src);
+  } finally {
+    await Promise.allSettled(locks.map((c) => c.query('UNLOCK TABLES')));
   }
 }
 

@@ -316,12 +316,10 @@ describe('MySQL split after its switch', () => {
         100,
       );
       await fx.cluster.query(old, `UPDATE likes SET post_id = 77 WHERE id = ${victim}`);
-      // Through the API: the CLI's `verify` follows until a settled phase, and a failed one is not.
-      const v1 = await fetch(`http://127.0.0.1:${proc!.adminPort}/api/migrations/${id}/verify`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
-      expect(v1.status).toBe(200);
+      // The CLI's `verify` follows the verification to its end and exits non-zero when it failed.
+      const v1 = await migrate('verify', id, '--json');
+      expect(v1.status).not.toBe(0);
+      expect((JSON.parse(v1.stdout) as { status: string }).status).toMatch(/verification failed/);
       const failed = await waitPhase(id, 'switched', 400_000);
       expect(failed.verify?.mismatches.map((m) => m.table)).toEqual(['likes']);
       const refused = await migrate('cleanup', id);
