@@ -88,8 +88,14 @@ export async function verifyMysqlSplit(
   }
 }
 
-/** How long the table lock on a target waits for writers' transactions before verification fails. */
-const LOCK_WAIT_SECONDS = 60;
+/**
+ * How long the table lock on a target waits for writers' transactions, and how long the capture
+ * may take to catch up while the table's writes are held, before the verification fails (retry it
+ * when writes are quieter): a pending LOCK TABLES queues every new write of the table behind it,
+ * so both waits are what a verification may add to a write's latency.
+ */
+const LOCK_WAIT_SECONDS = 2;
+const SETTLE_HOLD_MS = 5_000;
 
 /**
  * Leaves `src` and every `dst` connection inside a snapshot of `table` at one point, so that
@@ -116,7 +122,23 @@ async function readAtOnePoint(
       await c.query(`LOCK TABLES ${quoteMysqlIdent(table)} READ`);
     }
     for (const c of dst) await snapshot(c);
-    await settle();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the reverse capture did not catch up on ${table} within ${SETTLE_HOLD_MS} ms while its writes were held; retry the verification when writes are quieter`,
+            ),
+          ),
+        SETTLE_HOLD_MS,
+      );
+    });
+    try {
+      await Promise.race([settle(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
     await snapshot(src);
   } finally {
     await Promise.allSettled(locks.map((c) => c.query('UNLOCK TABLES')));
