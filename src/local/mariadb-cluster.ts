@@ -234,13 +234,21 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
     });
   }
 
-  /** A new standalone primary (a split target) with its own gtid_domain_id and the database. */
-  async addSpare(name: string): Promise<MariadbServer> {
+  /**
+   * A new standalone primary (a migration target) with its own gtid_domain_id and the database,
+   * and `replicas` GTID replicas of it ("<name>-replica<N>", read-only, caught up before this
+   * returns): the new shard's replicas after the switch.
+   */
+  async addSpare(name: string, replicas = 0): Promise<MariadbServer> {
     if (this.has(name)) throw new Error(`a server named ${name} already exists`);
     const k = this.spares.length + 1;
     const domain = 1000 + k;
     const server = await this.createPrimary(name, name, domain * 100, domain);
     this.spares.push(server);
+    const own: MariadbServer[] = [];
+    for (let r = 1; r <= replicas; r++)
+      own.push(await this.createReplica(server, `${name}-replica${r}`, domain * 100 + r));
+    this.spareReplicas.set(name, own);
     return server;
   }
 

@@ -307,9 +307,6 @@ export class PostgresCluster extends ServerCluster<LocalServer> {
     }
   }
 
-  /** Streaming replicas of each spare, by the spare's name (see addSpare). */
-  readonly spareReplicas = new Map<string, LocalServer[]>();
-
   /**
    * A new standalone primary (a split target), with the cluster's database, and `replicas`
    * streaming standbys of it ("<name>-replica<N>"), seeded by a base backup of the spare.

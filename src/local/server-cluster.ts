@@ -78,6 +78,8 @@ export function clusterBaseDir(baseDir: string | undefined, prefix: string, runA
 export abstract class ServerCluster<S extends ClusterServer> {
   readonly shards: Array<ClusterShard<S>> = [];
   readonly spares: S[] = [];
+  /** Replicas of each spare, by the spare's name (the new shard's replicas after a migration). */
+  readonly spareReplicas = new Map<string, S[]>();
   private readonly running = new Map<string, Running<S>>();
   private watchdog: ChildProcess | null = null;
   private stopped = false;
