@@ -409,6 +409,10 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     observability?.addTopology(mysqlTopology);
     // Routing rules are shared: a rule change applied to the PostgreSQL side applies here too.
     topology.onChange(() => mysqlTopology.rebuild(topology.currentConfig));
+    // A MySQL migration's switch fences the halves' replicas here (topology.fenceReplicas).
+    topology.forwardFences((shard, position, protocol) =>
+      mysqlTopology.fenceReplicas(shard, position, protocol),
+    );
     const mysqlAnalyzer = await MysqlQueryAnalyzer.create({
       cacheSize: config.routing.parseCacheSize,
       cacheBytes: config.routing.parseCacheBytes,

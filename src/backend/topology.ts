@@ -89,6 +89,7 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
   readonly monitor: ProbeLoop<C, A, X>;
   private drained = new Set<string>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
+  private readonly fenceForwards = new Set<(shard: string, position: string, protocol: Protocol) => void>();
   /** Server connections lost under a client, and reads re-planned onto another server after one. */
   readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
   /** Replicas promoted since start, by shard (see promotions.ts). */
@@ -303,12 +304,24 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
    * position at a cutover's switch: until then it lacks rows the shard's reads already expect).
    * Called in the same synchronous step as the switch's rebuild, so no read sees the replicas first.
    */
-  fenceReplicas(shard: string, position: string): void {
+  fenceReplicas(shard: string, position: string, protocol: Protocol = this.protocol): void {
+    for (const forward of this.fenceForwards) forward(shard, position, protocol);
+    // Shard names repeat across the protocols (PostgreSQL s0, MySQL s0): a position fences only
+    // the side whose migration took it (an LSN never covers a GTID and would fence for ever).
+    if (protocol !== this.protocol) return;
     const s = this.shards.find((x) => x.name === shard);
     if (!s) return;
     for (const r of s.replicas) {
       if (r.view.position === null || !positionCovers(r.view.position, position)) r.view.catchUpTo = position;
     }
+  }
+
+  /**
+   * Passes every fence on to another topology (proxy.ts: the migration manager and the cutover
+   * members fence through the PostgreSQL topology, the MySQL side's shards live in its own).
+   */
+  forwardFences(to: (shard: string, position: string, protocol: Protocol) => void): void {
+    this.fenceForwards.add(to);
   }
 
   /** read_your_writes: wait until a replica has replayed `position`; false on timeout. */

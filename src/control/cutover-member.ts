@@ -8,7 +8,7 @@ import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { ShardgateError } from '../errors.js';
 import type { CutoverGate } from '../migration/cutover-gate.js';
 import { configBeforeSplit } from '../migration/manager.js';
-import { planSources } from '../migration/plan.js';
+import { planSources, protocolOf } from '../migration/plan.js';
 import { configAfterSwitch } from '../migration/plan-merge.js';
 import type { CutoverMember, HoldDecision, HoldRelease, SwitchEntry } from './control-plane.js';
 
@@ -135,8 +135,9 @@ export class GateCutoverMember implements CutoverMember {
     );
     // As the controller does (manager.ts): the shards that took the keys (targets for a switch,
     // sources for a rollback) serve from a replica only once it has replayed the switch's position.
-    for (const [shard, lsn] of positions) this.topology.fenceReplicas(shard, lsn);
-    for (const shard of away) this.translate(plan, shard, positions);
+    for (const [shard, lsn] of positions) this.topology.fenceReplicas(shard, lsn, protocolOf(plan));
+    // Translations rewrite PostgreSQL sessions' positions: a MySQL switch's GTIDs are not theirs.
+    if (plan.protocol !== 'mysql') for (const shard of away) this.translate(plan, shard, positions);
     this.log.info(
       { migration: entry.migrationId, kind: entry.kind, clusterVersion: entry.version },
       'shared topology switch applied',
