@@ -42,6 +42,7 @@ import {
   planMove,
   planSources,
   planSplit,
+  protocolOf,
   rehome,
   type SplitPlan,
   type SplitRequest,
@@ -218,8 +219,8 @@ export class MigrationManager {
     for (const s of this.list()) {
       if (SWITCHED_PHASES.has(s.phase) && s.phase !== 'cleaned') {
         // The fences of the switch (a restart forgets which replicas had replayed it).
-        for (const [shard, lsn] of Object.entries(s.switchPositions ?? {}))
-          this.deps.topology.fenceReplicas(shard, lsn);
+        for (const [shard, position] of Object.entries(s.switchPositions ?? {}))
+          this.deps.topology.fenceReplicas(shard, position, protocolOf(s.plan));
         this.track(s.id, (r) => this.startReverse(s, r));
       }
     }
@@ -285,12 +286,11 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     this.refuseBusy(req.shard);
     const plan = await this.plan(req);
-    // A MySQL half starts without replicas (mysql-switch-config.ts): no standbys to check.
-    if (plan.protocol !== 'mysql')
-      await checkSpareReplicas(
-        this.config,
-        plan.targets.map((t) => t.server),
-      );
+    await checkSpareReplicas(
+      this.config,
+      plan.targets.map((t) => t.server),
+      protocolOf(plan),
+    );
     return this.begin(plan, req);
   }
 
@@ -355,12 +355,11 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     for (const shard of req.shards) this.refuseBusy(shard);
     const plan = await this.planMerge(req);
-    // A MySQL merged shard starts without replicas (mysql-merge-config.ts): no standbys to check.
-    if (plan.protocol !== 'mysql')
-      await checkSpareReplicas(
-        this.config,
-        plan.targets.map((t) => t.server),
-      );
+    await checkSpareReplicas(
+      this.config,
+      plan.targets.map((t) => t.server),
+      protocolOf(plan),
+    );
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
   }
 

@@ -1,8 +1,9 @@
 // The MySQL routing after a merge's switch: both sources in mysqlShards replaced, where the first
 // was, by the merged shard on its spare server (and the default shard and `home` tables that were
-// either source's re-homed to it). Applied at the switch, by fenced members and at every start.
+// either source's re-homed to it), with the spare's GTID replicas as its replicas. Applied at the
+// switch, by fenced members and at every start.
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
-import type { SplitPlan } from './plan.js';
+import { type SplitPlan, spareReplicas } from './plan.js';
 
 export function mysqlConfigAfterMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   const names = plan.merge!.sources.map((s) => s.shard);
@@ -15,7 +16,7 @@ export function mysqlConfigAfterMerge(config: ShardgateConfig, plan: SplitPlan):
     keyRange: target.range,
     readOnly: false,
     primary: { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: [],
+    replicas: spareReplicas(config, target.server.name),
   };
   const mysqlShards = config.mysqlShards.filter((s) => !names.includes(s.name));
   mysqlShards.splice(index, 0, merged);

@@ -11,8 +11,9 @@ import type { ShardgateConfig } from '../config/schema.js';
 import type { CutoverReport } from './cutover-gate.js';
 import { mysqlConfigBeforeMerge } from './mysql-merge-config.js';
 import { verifyMysqlSources } from './mysql-sources.js';
-import type { SplitDriverContext } from './mysql-split-driver.js';
-import { configBeforeMove, rehome, type SplitPlan } from './plan.js';
+import { fenceMysqlReplicas, type SplitDriverContext } from './mysql-split-driver.js';
+import { binlogPositions } from './mysql-table.js';
+import { configBeforeMove, planSources, rehome, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import type { MigrationState } from './state-store.js';
 import type { VerifyReport } from './types.js';
@@ -30,20 +31,29 @@ export async function rollbackMysql(
   return ctx.fencedBlock(
     plan.targets.map((t) => t.shard),
     { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
-    (commit) => ({
-      catchUp: async (remainingMs) => {
-        await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
-        const report = await verifyMysqlSources(plan);
-        if (report.mismatches.length > 0)
-          throw new Error(
-            `the sources differ from the targets after the reverse catch-up (${describe(report)}); not rolled back`,
-          );
-      },
-      switchTopology: async () => {
-        await commit({ migrationId: state.id, kind: 'rollback', plan, positions: {} });
-        ctx.topology.rebuild(mysqlConfigBeforeSwitch(ctx.topology.currentConfig, plan));
-      },
-    }),
+    (commit) => {
+      let back: Record<string, string> = {};
+      return {
+        catchUp: async (remainingMs) => {
+          await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
+          const report = await verifyMysqlSources(plan);
+          if (report.mismatches.length > 0)
+            throw new Error(
+              `the sources differ from the targets after the reverse catch-up (${describe(report)}); not rolled back`,
+            );
+          // Each source's position once it holds everything the reverse capture carried back.
+          const sources = planSources(plan);
+          const gtids = await binlogPositions(sources.map((s) => s.server));
+          back = Object.fromEntries(sources.map((s, i) => [s.shard, gtids[i]!] as const));
+        },
+        switchTopology: async () => {
+          await commit({ migrationId: state.id, kind: 'rollback', plan, positions: back });
+          ctx.topology.rebuild(mysqlConfigBeforeSwitch(ctx.topology.currentConfig, plan));
+          // The sources' replicas serve once they have replayed what came back.
+          fenceMysqlReplicas(ctx, back);
+        },
+      };
+    },
   );
 }
 

@@ -36,7 +36,10 @@ export interface SplitDriverContext {
     options: CutoverOptions,
     steps: (commit: (entry: Omit<SwitchEntry, 'version'>) => Promise<void>) => CutoverSteps,
   ): Promise<CutoverReport>;
-  topology: SwitchableTopology;
+  topology: SwitchableTopology & {
+    /** Keeps a shard's replicas out of rotation until they have replayed `position` (topology.ts). */
+    fenceReplicas(shard: string, position: string, protocol: 'mysql'): void;
+  };
   onCopied(state: MigrationState, rows: number): void;
 }
 
@@ -130,8 +133,14 @@ export async function driveMysqlSplit(
             state.mysql!.reverseGtid = await binlogPositions(targets.map((t) => t.server));
           },
           switchTopology: async () => {
-            await commit({ migrationId: state.id, kind: 'switch', plan, positions: {} });
+            // Each half's replicas serve once they have replayed everything the switch moved.
+            const positions = Object.fromEntries(
+              targets.map((t, i) => [t.shard, state.mysql!.reverseGtid![i]!] as const),
+            );
+            await commit({ migrationId: state.id, kind: 'switch', plan, positions });
+            state.switchPositions = positions;
             ctx.topology.rebuild(configAfterSwitch(ctx.topology.currentConfig, plan));
+            fenceMysqlReplicas(ctx, positions);
           },
         }),
       );
@@ -167,6 +176,15 @@ export async function driveMysqlSplit(
     signal.removeEventListener('abort', stop);
     await stopCapture();
   }
+}
+
+/**
+ * Called in the same synchronous step as the switch's rebuild, so no read reaches a replica that
+ * lacks what the switch moved (a read_your_writes session's earlier writes among it).
+ */
+export function fenceMysqlReplicas(ctx: SplitDriverContext, positions: Record<string, string>): void {
+  for (const [shard, position] of Object.entries(positions))
+    ctx.topology.fenceReplicas(shard, position, 'mysql');
 }
 
 /**

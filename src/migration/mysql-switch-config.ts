@@ -1,8 +1,9 @@
-// The routing after a MySQL split's switch: the source shard in mysqlShards replaced by its halves
-// (a pure function of the config, applied at the switch, by fenced members and at every start).
+// The routing after a MySQL split's switch: the source shard in mysqlShards replaced by its halves,
+// each on its spare with the spare's GTID replicas as its replicas (a pure function of the config,
+// applied at the switch, by fenced members and at every start).
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange } from '../domain/keyspace.js';
-import { rehome } from './plan.js';
+import { rehome, spareReplicas } from './plan.js';
 import type { SplitTarget } from './types.js';
 
 /** The config after the switch: the MySQL source shard replaced by its halves, in its place. */
@@ -20,7 +21,7 @@ export function mysqlConfigAfterSplit(
     keyRange: formatKeyRange(t.range),
     readOnly: false,
     primary: { name: t.server.name, host: t.server.host, port: t.server.port },
-    replicas: [],
+    replicas: spareReplicas(config, t.server.name),
   }));
   const mysqlShards = [...config.mysqlShards];
   mysqlShards.splice(index, 1, ...halves);

@@ -514,8 +514,22 @@ export function targetShardConfig(
     primary: spare
       ? { ...withoutReplicas(spare), name: target.server.name }
       : { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: spare ? spare.replicas.map((r) => structuredClone(r)) : [],
+    replicas: spareReplicas(config, target.server.name),
   };
+}
+
+/**
+ * The replicas a spare brings to the shard it becomes (migration.spares[].replicas, checked
+ * before the migration by spare-replicas.ts), for both protocols' switch configs.
+ */
+export function spareReplicas(config: ShardgateConfig, server: string): ServerConfig[] {
+  const spare = config.migration.spares.find((s) => s.name === server);
+  return spare ? spare.replicas.map((r) => structuredClone(r)) : [];
+}
+
+/** The protocol of a plan (absent in older state files: PostgreSQL). */
+export function protocolOf(plan: Pick<SplitPlan, 'protocol'>): 'postgres' | 'mysql' {
+  return plan.protocol ?? 'postgres';
 }
 
 /** The config after the switch: the source shard replaced by the two targets. */

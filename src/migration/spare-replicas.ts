@@ -1,53 +1,99 @@
 // A target's replicas (migration.spares[].replicas) become the new shard's replicas at the
-// switch, so each must be a streaming standby of that very spare: a standby of another server
-// would serve reads of rows it never had. Checked before a migration starts: the replica is in
-// recovery and has its spare's system identifier (a physical copy of it, pg_basebackup's mark).
-import type { ShardgateConfig } from '../config/schema.js';
+// switch, so each must replicate from that very spare: a replica of another server would serve
+// reads of rows it never had. Checked before a migration starts, for both protocols: this file
+// walks the spares and their replicas and turns a refusal into a coded error; what "a replica of
+// this spare" means is the protocol's (PostgreSQL: below; MySQL: mysql-spare-replicas.ts).
+import type { ServerConfig, ShardgateConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
+import { mysqlReplicaCheck } from './mysql-spare-replicas.js';
 import { withClient } from './pg-connect.js';
 import { serverAddress } from './plan.js';
 import type { ServerAddress } from './types.js';
 
+/** Names for the messages: the replica as configured, and the spare it must replicate from. */
+export interface ReplicaNames {
+  replica: string;
+  target: string;
+}
+
+/** One protocol's notion of "this server replicates from that spare". */
+export interface ReplicaCheck<Own> {
+  address(server: ServerConfig, name: string, config: ShardgateConfig): ServerAddress;
+  /** What identifies the spare to its replicas. */
+  own(target: ServerAddress): Promise<Own>;
+  /** Why `replica` cannot serve as the spare's replica, saying what to do; null when it can. */
+  problem(replica: ServerAddress, own: Own, names: ReplicaNames): Promise<string | null>;
+}
+
 export async function checkSpareReplicas(
+  config: ShardgateConfig,
+  targets: readonly ServerAddress[],
+  protocol: 'postgres' | 'mysql',
+): Promise<void> {
+  if (protocol === 'mysql') await checkWith(mysqlReplicaCheck, config, targets);
+  else await checkWith(pgReplicaCheck, config, targets);
+}
+
+async function checkWith<Own>(
+  check: ReplicaCheck<Own>,
   config: ShardgateConfig,
   targets: readonly ServerAddress[],
 ): Promise<void> {
   for (const target of targets) {
     const spare = config.migration.spares.find((s) => s.name === target.name);
     if (!spare || spare.replicas.length === 0) continue;
-    const own = await systemIdentifier(target);
+    const own = await check.own(target);
     for (const [i, r] of spare.replicas.entries()) {
-      const name = r.name ?? `${target.name}-replica${i + 1}`;
-      const address = serverAddress(r, name, config);
-      const seen = await withClient(address, 'migration-check', async (c) => {
-        const row = (
-          await c.query<{ recovery: string; id: string }>(
-            'SELECT pg_is_in_recovery()::text AS recovery, (SELECT system_identifier::text FROM pg_control_system()) AS id',
-          )
-        ).rows[0]!;
-        return row;
-      }).catch((err: unknown) => {
-        throw new ShardgateError('MIGRATION_INVALID', {
-          detail: `replica ${name} of target ${target.name} does not answer (${(err as Error).message}); start it or remove it from migration.spares`,
+      const names = { replica: r.name ?? `${target.name}-replica${i + 1}`, target: target.name };
+      const problem = await check
+        .problem(check.address(r, names.replica, config), own, names)
+        .catch((err: unknown) => {
+          throw new ShardgateError('MIGRATION_INVALID', {
+            detail: `replica ${names.replica} of target ${target.name} does not answer (${(err as Error).message}); start it or remove it from migration.spares`,
+          });
         });
-      });
-      if (seen.recovery !== 'true') {
-        throw new ShardgateError('MIGRATION_INVALID', {
-          detail: `replica ${name} of target ${target.name} is not a standby (it is not in recovery); seed it from ${target.name} (pg_basebackup -R) or remove it from migration.spares`,
-        });
-      }
-      if (seen.id !== own) {
-        throw new ShardgateError('MIGRATION_INVALID', {
-          detail: `replica ${name} is not a standby of target ${target.name} (system identifier ${seen.id}, ${target.name} has ${own}); seed it from ${target.name} (pg_basebackup -R) or remove it from migration.spares`,
-        });
-      }
+      if (problem) throw new ShardgateError('MIGRATION_INVALID', { detail: problem });
     }
   }
 }
 
-async function systemIdentifier(server: ServerAddress): Promise<string> {
-  return withClient(server, 'migration-check', async (c) => {
-    const r = await c.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
-    return r.rows[0]!.id;
-  });
+/** What a PostgreSQL replica reports about itself. */
+export interface PgReplicaFacts {
+  inRecovery: boolean;
+  systemIdentifier: string;
 }
+
+/**
+ * A streaming standby of the spare is in recovery and has the spare's system identifier (a
+ * physical copy of it, pg_basebackup's mark).
+ */
+export function pgReplicaProblem(seen: PgReplicaFacts, own: string, names: ReplicaNames): string | null {
+  const seed = `seed it from ${names.target} (pg_basebackup -R) or remove it from migration.spares`;
+  if (!seen.inRecovery)
+    return `replica ${names.replica} of target ${names.target} is not a standby (it is not in recovery); ${seed}`;
+  if (seen.systemIdentifier !== own)
+    return `replica ${names.replica} is not a standby of target ${names.target} (system identifier ${seen.systemIdentifier}, ${names.target} has ${own}); ${seed}`;
+  return null;
+}
+
+const pgReplicaCheck: ReplicaCheck<string> = {
+  address: serverAddress,
+  own: (target) =>
+    withClient(target, 'migration-check', async (c) => {
+      const r = await c.query<{ id: string }>(
+        'SELECT system_identifier::text AS id FROM pg_control_system()',
+      );
+      return r.rows[0]!.id;
+    }),
+  async problem(replica, own, names) {
+    const seen = await withClient(replica, 'migration-check', async (c) => {
+      const row = (
+        await c.query<{ recovery: boolean; id: string }>(
+          'SELECT pg_is_in_recovery() AS recovery, (SELECT system_identifier::text FROM pg_control_system()) AS id',
+        )
+      ).rows[0]!;
+      return { inRecovery: row.recovery, systemIdentifier: row.id };
+    });
+    return pgReplicaProblem(seen, own, names);
+  },
+};
