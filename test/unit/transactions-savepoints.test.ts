@@ -5,12 +5,16 @@ import { QueryAnalyzer } from '../../src/sql/analyzer.js';
 import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { MYSQL_SAVEPOINTS, PG_SAVEPOINTS, SavepointStack } from '../../src/transactions/savepoints.js';
 
+/** A stack under these rules with these savepoints taken, oldest first. */
+function stack(rules: typeof PG_SAVEPOINTS, ...names: string[]): SavepointStack {
+  const s = new SavepointStack(rules);
+  for (const name of names) s.savepoint(name);
+  return s;
+}
+
 describe('savepoint stack, PostgreSQL rules', () => {
   it('ROLLBACK TO keeps the savepoint and drops newer ones; RELEASE drops it too', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('c');
+    const s = stack(PG_SAVEPOINTS, 'a', 'b', 'c');
     expect(s.rollbackTo('b')).toBe(true);
     expect(s.active).toEqual(['a', 'b']);
     expect(s.release('a')).toBe(true);
@@ -18,10 +22,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('a name used twice hides the older one until released', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('a');
+    const s = stack(PG_SAVEPOINTS, 'a', 'b', 'a');
     expect(s.release('a')).toBe(true);
     expect(s.active).toEqual(['a', 'b']);
     expect(s.rollbackTo('a')).toBe(true);
@@ -29,8 +30,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('names compare exactly (the parser already folded unquoted ones)', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('Mixed');
+    const s = stack(PG_SAVEPOINTS, 'Mixed');
     expect(s.has('mixed')).toBe(false);
     expect(s.rollbackTo('nope')).toBe(false);
     expect(s.release('mixed')).toBe(false);
@@ -38,9 +38,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('replays quoted names, oldest first', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('Odd "name"');
+    const s = stack(PG_SAVEPOINTS, 'a', 'Odd "name"');
     expect(s.replay()).toEqual(['SAVEPOINT "a"', 'SAVEPOINT "Odd ""name"""']);
   });
 
@@ -86,10 +84,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
 
 describe('savepoint stack, MySQL rules', () => {
   it('a name used again moves to the top; names compare case-insensitively', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('A');
+    const s = stack(MYSQL_SAVEPOINTS, 'a', 'b', 'A');
     expect(s.active).toEqual(['b', 'A']);
     expect(s.rollbackTo('B')).toBe(true);
     expect(s.active).toEqual(['b']);
@@ -98,15 +93,13 @@ describe('savepoint stack, MySQL rules', () => {
   });
 
   it('BEGIN inside a transaction commits it: the savepoints go', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('a');
+    const s = stack(MYSQL_SAVEPOINTS, 'a');
     s.track([{ action: 'begin', name: null }], true);
     expect(s.active).toEqual([]);
   });
 
   it('replays backtick-quoted names', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('we`ird');
+    const s = stack(MYSQL_SAVEPOINTS, 'we`ird');
     expect(s.replay()).toEqual(['SAVEPOINT `we``ird`']);
   });
 });
