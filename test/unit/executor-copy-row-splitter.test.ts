@@ -57,13 +57,29 @@ const keys = (got: Split) => got.rows.map((r) => r[1]);
 const v = (value: string): KeyField => ({ value });
 const missing = (why: 'null' | 'absent' | 'default'): KeyField => ({ missing: why });
 
-describe('text format', () => {
-  it('splits rows and reads the key field through escapes', () => {
-    const got = splitEverywhere(TEXT, 1, 'a\t7\tx\nb\\\tc\t8\n\\N\t\\x41\\102\\n\tz\nl\\\nm\t9\n');
-    expect(keys(got)).toEqual([v('7'), v('8'), v('AB\n'), v('9')]);
-    expect(got.rows[1]![0]).toBe('b\\\tc\t8\n');
-  });
+// The key field (column 1) of every row, and the second row's bytes as they go to its shard.
+it.each([
+  [
+    'text: rows and the key field read through escapes',
+    TEXT,
+    'a\t7\tx\nb\\\tc\t8\n\\N\t\\x41\\102\\n\tz\nl\\\nm\t9\n',
+    [v('7'), v('8'), v('AB\n'), v('9')],
+    'b\\\tc\t8\n',
+  ],
+  [
+    'CSV: delimiters and newlines inside quotes kept, doubled quotes literal',
+    CSV,
+    'a,"k,1",x\n"multi\nline","k""2"\n,,\nq,"",z\n',
+    [v('k,1'), v('k"2'), missing('null'), v('')],
+    '"multi\nline","k""2"\n',
+  ],
+])('%s, the same at every cut point', (_, format, input, want, second) => {
+  const got = splitEverywhere(format, 1, input);
+  expect(keys(got)).toEqual(want);
+  expect(got.rows[1]![0]).toBe(second);
+});
 
+describe('text format', () => {
   it('tells NULL, a missing field and the DEFAULT marker apart', () => {
     const got = split({ ...TEXT, defaultText: 'D' }, 1, 'a\t\\N\nb\nc\tD\n');
     expect(keys(got)).toEqual([missing('null'), missing('absent'), missing('default')]);
@@ -94,12 +110,6 @@ describe('text format', () => {
 });
 
 describe('CSV format', () => {
-  it('keeps delimiters and newlines inside quotes, doubled quotes literal', () => {
-    const got = splitEverywhere(CSV, 1, 'a,"k,1",x\n"multi\nline","k""2"\n,,\nq,"",z\n');
-    expect(keys(got)).toEqual([v('k,1'), v('k"2'), missing('null'), v('')]);
-    expect(got.rows[1]![0]).toBe('"multi\nline","k""2"\n');
-  });
-
   it('reads another escape character, NULL strings and FORCE_NULL', () => {
     const esc = { ...CSV, escape: 0x5c, nullText: 'NA' };
     const got = splitEverywhere(esc, 0, '"a\\"b",1\n"c\\\\d",2\n"e\\f",3\nNA,4\n"NA",5\n');

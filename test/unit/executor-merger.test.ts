@@ -15,6 +15,13 @@ const spec = mergeSpec;
 const pgMerger = (over: Parameters<typeof mergeSpec>[0], columns: ColumnInfo[]) =>
   new ResultMerger(spec(over), columns, { maxRows: 100, postgres: true });
 
+/** Grouped by the first column and ordered by it. */
+const groupedByFirst = (over: Parameters<typeof mergeSpec>[0]) => ({
+  groupBy: [0],
+  orderBy: [{ column: 0, desc: false, nullsFirst: false }],
+  ...over,
+});
+
 describe('ResultMerger (PostgreSQL)', () => {
   it.each([
     [
@@ -44,14 +51,12 @@ describe('ResultMerger (PostgreSQL)', () => {
 
   it('bool_and / bool_or fold per group', () => {
     const m = pgMerger(
-      {
-        groupBy: [0],
+      groupedByFirst({
         aggregates: [
           { column: 1, fn: 'bool_and' },
           { column: 2, fn: 'bool_or' },
         ],
-        orderBy: [{ column: 0, desc: false, nullsFirst: false }],
-      },
+      }),
       [col('g', 25), col('bool_and', 16), col('bool_or', 16)],
     );
     m.add(0, row('a', 't', 'f'));
@@ -86,8 +91,7 @@ describe('ResultMerger (PostgreSQL)', () => {
 
   it('HAVING filters merged groups on hidden aggregates (three-valued)', () => {
     const m = pgMerger(
-      {
-        groupBy: [0],
+      groupedByFirst({
         aggregates: [
           { column: 1, fn: 'count' },
           { column: 2, fn: 'sum' },
@@ -99,9 +103,8 @@ describe('ResultMerger (PostgreSQL)', () => {
             { op: 'compare', comparison: '>=', column: 2, value: '10.5' },
           ],
         },
-        orderBy: [{ column: 0, desc: false, nullsFirst: false }],
         visibleColumns: 1,
-      },
+      }),
       [col('g', 25), col('count', 20), col('sum', 1700)],
     );
     m.add(0, row('a', '2', '1.00'));

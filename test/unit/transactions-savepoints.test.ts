@@ -1,6 +1,6 @@
 // The savepoint stack of a transaction (src/transactions/savepoints.ts) under each database's
 // rules, and the savepoint names both analyzers read.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
 import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { MYSQL_SAVEPOINTS, PG_SAVEPOINTS, SavepointStack } from '../../src/transactions/savepoints.js';
@@ -105,26 +105,35 @@ describe('savepoint stack, MySQL rules', () => {
 });
 
 describe('savepoint names in statement facts', () => {
-  it('PostgreSQL: unquoted names folded, quoted kept', async () => {
-    const a = await QueryAnalyzer.create({ cacheSize: 0 });
-    const txn = (sql: string) => a.analyze(sql).facts.statements[0]!.transaction;
-    expect(txn('SAVEPOINT Outer_1')).toMatchObject({ action: 'savepoint', savepoint: 'outer_1' });
-    expect(txn('ROLLBACK TO SAVEPOINT "Inner"')).toMatchObject({ action: 'rollback_to', savepoint: 'Inner' });
-    expect(txn('ROLLBACK TO x')).toMatchObject({ action: 'rollback_to', savepoint: 'x' });
-    expect(txn('RELEASE SAVEPOINT y')).toMatchObject({ action: 'release', savepoint: 'y' });
-    expect(txn('RELEASE z')).toMatchObject({ action: 'release', savepoint: 'z' });
-    expect(txn('ROLLBACK')?.savepoint).toBeUndefined();
+  let analyzers: { postgres: QueryAnalyzer; mysql: MysqlQueryAnalyzer };
+  beforeAll(async () => {
+    analyzers = {
+      postgres: await QueryAnalyzer.create({ cacheSize: 0 }),
+      mysql: new MysqlQueryAnalyzer({ cacheSize: 0 }),
+    };
+  });
+  const txn = (dialect: 'postgres' | 'mysql', sql: string) =>
+    analyzers[dialect].analyze(sql).facts.statements[0]!.transaction;
+
+  // PostgreSQL folds unquoted names and keeps quoted ones; MySQL keeps names as written, backticks removed.
+  it.each([
+    ['postgres', 'SAVEPOINT Outer_1', 'savepoint', 'outer_1'],
+    ['postgres', 'ROLLBACK TO SAVEPOINT "Inner"', 'rollback_to', 'Inner'],
+    ['postgres', 'ROLLBACK TO x', 'rollback_to', 'x'],
+    ['postgres', 'RELEASE SAVEPOINT y', 'release', 'y'],
+    ['postgres', 'RELEASE z', 'release', 'z'],
+    ['mysql', 'SAVEPOINT Outer_1', 'savepoint', 'Outer_1'],
+    ['mysql', 'SAVEPOINT `in ner`', 'savepoint', 'in ner'],
+    ['mysql', 'ROLLBACK TO SAVEPOINT a', 'rollback_to', 'a'],
+    ['mysql', 'ROLLBACK WORK TO b', 'rollback_to', 'b'],
+    ['mysql', 'ROLLBACK TO savepoint', 'rollback_to', 'savepoint'],
+    ['mysql', 'RELEASE SAVEPOINT c', 'release', 'c'],
+  ] as const)('%s: %s -> %s %s', (dialect, sql, action, savepoint) => {
+    expect(txn(dialect, sql)).toMatchObject({ action, savepoint });
   });
 
-  it('MySQL: names as written, backticks removed', () => {
-    const a = new MysqlQueryAnalyzer({ cacheSize: 0 });
-    const txn = (sql: string) => a.analyze(sql).facts.statements[0]!.transaction;
-    expect(txn('SAVEPOINT Outer_1')).toMatchObject({ action: 'savepoint', savepoint: 'Outer_1' });
-    expect(txn('SAVEPOINT `in ner`')).toMatchObject({ action: 'savepoint', savepoint: 'in ner' });
-    expect(txn('ROLLBACK TO SAVEPOINT a')).toMatchObject({ action: 'rollback_to', savepoint: 'a' });
-    expect(txn('ROLLBACK WORK TO b')).toMatchObject({ action: 'rollback_to', savepoint: 'b' });
-    expect(txn('ROLLBACK TO savepoint')).toMatchObject({ action: 'rollback_to', savepoint: 'savepoint' });
-    expect(txn('RELEASE SAVEPOINT c')).toMatchObject({ action: 'release', savepoint: 'c' });
-    expect(txn('ROLLBACK')?.action).toBe('rollback');
+  it('a plain ROLLBACK names no savepoint', () => {
+    expect(txn('postgres', 'ROLLBACK')?.savepoint).toBeUndefined();
+    expect(txn('mysql', 'ROLLBACK')?.action).toBe('rollback');
   });
 });
