@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AnalyzedQuery, QueryAnalyzer, resolveValue } from '../../src/sql/analyzer.js';
 import type { KeyCondition, StatementFacts } from '../../src/sql/facts.js';
+import { expectSessionValuesUncached } from '../support/unit-analyzer-cache.js';
 
 let analyzer: QueryAnalyzer;
 beforeAll(async () => {
@@ -369,10 +370,7 @@ describe('parse cache', () => {
   });
   it('does not cache facts that hold values; hints are per text', () => {
     const local = new QueryAnalyzer({ cacheSize: 10 });
-    expect(local.analyze('SET work_mem = 64').facts.statements[0]!.session?.value).toBe('64');
-    const second = local.analyze('SET work_mem = 128');
-    expect(second.cacheHit).toBe(false);
-    expect(second.facts.statements[0]!.session?.value).toBe('128');
+    expectSessionValuesUncached(local, ['SET work_mem = 64', '64'], ['SET work_mem = 128', '128']);
     local.analyze('SELECT 1');
     const h = local.analyze('/* shardgate: consistency=strong */ SELECT 2');
     expect(h.cacheHit).toBe(true);
