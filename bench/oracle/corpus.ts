@@ -1,5 +1,6 @@
 // The hand-written corpus: test/differential/corpus/<dialect>/<class>.sql, one file per class of
-// SQL. Statements end with ";" at the end of a line; lines starting with "--" are comments, and
+// SQL, and corpus/both/<class>.sql for the statements both dialects spell alike (run on both,
+// right after the dialect's own file of that class, so a write class's reads follow its writes). Statements end with ";" at the end of a line; lines starting with "--" are comments, and
 // "-- known: <who fixes it>" right before a statement marks it as a known failure (see
 // known-failures.ts): a mismatch on it is listed, not failed.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../src/local/local-config.js';
 import type { Statement } from './harness.js';
 
-export function corpusDir(dialect: 'postgres' | 'mysql'): string {
+export function corpusDir(dialect: 'postgres' | 'mysql' | 'both'): string {
   return join(repoRoot(), 'test', 'differential', 'corpus', dialect);
 }
 
@@ -41,12 +42,21 @@ export interface CorpusClass {
 }
 
 export function loadCorpus(dialect: 'postgres' | 'mysql'): CorpusClass[] {
-  const dir = corpusDir(dialect);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()
-    .map((f) => ({
-      name: f.replace(/\.sql$/, ''),
-      statements: parseCorpus(readFileSync(join(dir, f), 'utf8'), f),
-    }));
+  const files = (dir: 'postgres' | 'mysql' | 'both') =>
+    readdirSync(corpusDir(dir))
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => ({ dir, f, name: f.replace(/\.sql$/, '') }));
+  const rank = (x: { name: string; dir: string }) => [x.name, x.dir === 'both' ? 1 : 0] as const;
+  const sorted = [...files(dialect), ...files('both')].sort((a, b) => {
+    const [an, ab] = rank(a);
+    const [bn, bb] = rank(b);
+    return an < bn ? -1 : an > bn ? 1 : ab - bb;
+  });
+  return sorted.map(({ dir, f, name }) => {
+    const source = dir === 'both' ? `both/${f}` : f;
+    return {
+      name: dir === 'both' ? `both/${name}` : name,
+      statements: parseCorpus(readFileSync(join(corpusDir(dir), f), 'utf8'), source),
+    };
+  });
 }

@@ -7,35 +7,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTally } from '../../bench/oracle/harness.js';
 import { runMysqlOracle } from '../../bench/oracle/mysql-oracle-run.js';
-import { type MysqlOracleCluster, startMysqlOracleCluster } from '../../bench/oracle/mysql-topology.js';
 import type { OracleRunOptions, OracleRunResult } from '../../bench/oracle/oracle-run.js';
 import { runPgOracle } from '../../bench/oracle/pg-oracle-run.js';
-import { type PgOracleCluster, startPgOracleCluster } from '../../bench/oracle/pg-topology.js';
+import { type OracleClusters, startOracleClusters } from '../support/oracle-clusters.js';
 
 const USERS = 30;
-let pg: PgOracleCluster | undefined;
-let my: MysqlOracleCluster | undefined;
+let clusters: OracleClusters | undefined;
 
 beforeAll(async () => {
-  const [p, m] = await Promise.allSettled([
-    startPgOracleCluster({ shards: 3, replicas: 1 }),
-    startMysqlOracleCluster({ shards: 3, replicas: 1 }),
-  ]);
-  if (p.status === 'fulfilled') pg = p.value;
-  if (m.status === 'fulfilled') my = m.value;
-  for (const r of [p, m]) if (r.status === 'rejected') throw r.reason;
+  clusters = await startOracleClusters({ shards: 3, replicas: 1 });
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([pg?.stop(), my?.stop()]);
+  await clusters?.stop();
 });
 
 async function run(protocol: 'postgres' | 'mysql', shards: number, options: OracleRunOptions) {
   if (protocol === 'postgres') {
-    const topology = await pg!.topology(shards, USERS);
+    const topology = await clusters!.pg.topology(shards, USERS);
     return runPgOracle(topology, options);
   }
-  const topology = await my!.topology(shards, USERS);
+  const topology = await clusters!.my.topology(shards, USERS);
   return runMysqlOracle(topology, options);
 }
 

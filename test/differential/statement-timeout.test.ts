@@ -6,29 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyTally, runStatement, type Sides } from '../../bench/oracle/harness.js';
 import { mysqlSides } from '../../bench/oracle/mysql-oracle-run.js';
-import { type MysqlOracleCluster, startMysqlOracleCluster } from '../../bench/oracle/mysql-topology.js';
 import { pgSides } from '../../bench/oracle/pg-oracle-run.js';
-import { type PgOracleCluster, startPgOracleCluster } from '../../bench/oracle/pg-topology.js';
+import { type OracleClusters, startOracleClusters } from '../support/oracle-clusters.js';
 
-let pg: PgOracleCluster | undefined;
-let my: MysqlOracleCluster | undefined;
+let clusters: OracleClusters | undefined;
 const sides: { postgres?: (limitMs: number) => Sides; mysql?: (limitMs: number) => Sides } = {};
 
 beforeAll(async () => {
-  const [p, m] = await Promise.allSettled([
-    startPgOracleCluster({ shards: 1, replicas: 0 }),
-    startMysqlOracleCluster({ shards: 1, replicas: 0 }),
-  ]);
-  if (p.status === 'fulfilled') pg = p.value;
-  if (m.status === 'fulfilled') my = m.value;
-  for (const r of [p, m]) if (r.status === 'rejected') throw r.reason;
-  const [pt, mt] = await Promise.all([pg!.topology(1, 5), my!.topology(1, 5)]);
+  clusters = await startOracleClusters({ shards: 1, replicas: 0 });
+  const [pt, mt] = await Promise.all([clusters.pg.topology(1, 5), clusters.my.topology(1, 5)]);
   sides.postgres = (ms) => pgSides(pt, ms);
   sides.mysql = (ms) => mysqlSides(mt, ms);
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([pg?.stop(), my?.stop()]);
+  await clusters?.stop();
 });
 
 const sleep = {

@@ -21,6 +21,8 @@ import { ResponseScanner, type ResponseShape } from '../../src/protocol/mysql/re
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
+import { mysqlAppLogin } from './app-login.js';
+import { OpenedConnections, stopInOrder } from './opened-connections.js';
 
 export const MYSQL_TEST_USERS = [
   { name: 'app', password: 'app', mysqlAuth: 'caching_sha2_password', backend: 'service' },
@@ -96,7 +98,7 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
     });
     if (!proxy.mysql) throw new Error('the MySQL front end did not start');
     const port = proxy.mysql.port;
-    const opened: mysql.Connection[] = [];
+    const opened = new OpenedConnections<mysql.Connection>((c) => c.end().catch(() => c.destroy()));
     const shardRanges = config.mysqlShards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
     return {
       cluster,
@@ -104,32 +106,15 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
       config,
       port,
       async connect(extra = {}) {
-        const c = await mysql.createConnection({
-          host: '127.0.0.1',
-          port,
-          user: 'app',
-          password: 'app',
-          database: 'shardgate',
-          ...extra,
-        });
-        c.on('error', () => undefined);
-        opened.push(c);
-        return c;
+        return opened.keep(await mysql.createConnection({ ...mysqlAppLogin(port), ...extra }));
       },
       async direct(serverName: string) {
-        const c = await cluster.connect(serverName);
-        c.on('error', () => undefined);
-        opened.push(c);
-        return c;
+        return opened.keep(await cluster.connect(serverName));
       },
       owner(userId) {
         return shardForValue(config.tables.posts!, String(userId), shardRanges);
       },
-      async stop() {
-        await Promise.all(opened.map((c) => c.end().catch(() => c.destroy())));
-        await proxy.close();
-        await cluster.stop();
-      },
+      stop: stopInOrder(opened, proxy, cluster),
     };
   } catch (err) {
     await cluster.stop();

@@ -10,6 +10,8 @@ import { configForLocalShards } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { appLogin } from './app-login.js';
+import { OpenedConnections, stopInOrder } from './opened-connections.js';
 
 export interface ProxyFixture {
   cluster: PostgresCluster;
@@ -100,7 +102,7 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
     const port = proxy.postgres.port;
     const url = (user = 'app', password = 'app', extra = '') =>
       `postgres://${user}:${password}@127.0.0.1:${port}/shardgate${extra}`;
-    const opened: pg.Client[] = [];
+    const opened = new OpenedConnections<pg.Client>((c) => c.end().catch(() => undefined));
     return {
       cluster,
       proxy,
@@ -108,18 +110,9 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
       port,
       url,
       async client(extra = {}) {
-        const c = new pg.Client({
-          host: '127.0.0.1',
-          port,
-          user: 'app',
-          password: 'app',
-          database: 'shardgate',
-          ...extra,
-        });
-        c.on('error', () => undefined);
+        const c = opened.quiet(new pg.Client({ ...appLogin(proxy), ...extra }));
         await c.connect();
-        opened.push(c);
-        return c;
+        return opened.keep(c);
       },
       async direct(serverName: string) {
         const server = [
@@ -128,22 +121,13 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
           ...[...cluster.spareReplicas.values()].flat(),
         ].find((s) => s.name === serverName);
         if (!server) throw new Error(`no server ${serverName}`);
-        const c = new pg.Client({
-          host: server.host,
-          port: server.port,
-          user: 'postgres',
-          database: 'shardgate',
-        });
-        c.on('error', () => undefined);
+        const c = opened.quiet(
+          new pg.Client({ host: server.host, port: server.port, user: 'postgres', database: 'shardgate' }),
+        );
         await c.connect();
-        opened.push(c);
-        return c;
+        return opened.keep(c);
       },
-      async stop() {
-        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-        await proxy.close();
-        await cluster.stop();
-      },
+      stop: stopInOrder(opened, proxy, cluster),
     };
   } catch (err) {
     await cluster.stop();

@@ -50,6 +50,21 @@ function auth(code: number, extra = Buffer.alloc(0)): Buffer {
 }
 const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 
+/** A MySQL server's first packet, asking for `authPlugin` with these capabilities. */
+function mysqlGreeting(serverVersion: string, capabilities: number, authPlugin: string): Buffer {
+  const handshake = encodeHandshakeV10({
+    serverVersion,
+    connectionId: 1,
+    scramble: Buffer.alloc(20, 1),
+    capabilities,
+    mariadbCapabilities: 0,
+    collation: 45,
+    status: 2,
+    authPlugin,
+  });
+  return framePayload(handshake, 0);
+}
+
 const pgAddress = (port: number, allowCleartextPassword = false) => ({
   name: 'hostile',
   shard: 's0',
@@ -83,20 +98,10 @@ describe('backend authentication against a hostile server', () => {
   });
 
   it('MySQL: mysql_clear_password is refused unless configured, the password never sent', async () => {
-    const greeting = framePayload(
-      encodeHandshakeV10({
-        serverVersion: '8.0.0-hostile',
-        connectionId: 1,
-        scramble: Buffer.alloc(20, 1),
-        capabilities: SERVER_CAPABILITIES,
-        mariadbCapabilities: 0,
-        collation: 45,
-        status: 2,
-        authPlugin: 'mysql_clear_password',
-      }),
-      0,
+    const peer = await hostile(
+      [],
+      mysqlGreeting('8.0.0-hostile', SERVER_CAPABILITIES, 'mysql_clear_password'),
     );
-    const peer = await hostile([], greeting);
     await expect(
       MysqlServerConnection.connect(
         { ...pgAddress(peer.port), password: PASSWORD },
@@ -107,20 +112,10 @@ describe('backend authentication against a hostile server', () => {
   });
 
   it('MySQL: a server without TLS is refused when TLS is configured, the password never sent', async () => {
-    const greeting = framePayload(
-      encodeHandshakeV10({
-        serverVersion: '10.11.0-no-tls',
-        connectionId: 1,
-        scramble: Buffer.alloc(20, 1),
-        capabilities: SERVER_CAPABILITIES & ~CAP.SSL,
-        mariadbCapabilities: 0,
-        collation: 45,
-        status: 2,
-        authPlugin: 'mysql_native_password',
-      }),
-      0,
+    const peer = await hostile(
+      [],
+      mysqlGreeting('10.11.0-no-tls', SERVER_CAPABILITIES & ~CAP.SSL, 'mysql_native_password'),
     );
-    const peer = await hostile([], greeting);
     const err = await MysqlServerConnection.connect(
       { ...pgAddress(peer.port), password: PASSWORD, tls: { mode: 'require' } },
       { foundRows: false, timeoutMs: 5_000 },

@@ -53,37 +53,48 @@ function splitEverywhere(format: CopyTextFormat, keyIndex: number, input: string
   return whole;
 }
 
-describe('text format', () => {
-  it('splits rows and reads the key field through escapes', () => {
-    const got = splitEverywhere(TEXT, 1, 'a\t7\tx\nb\\\tc\t8\n\\N\t\\x41\\102\\n\tz\nl\\\nm\t9\n');
-    expect(got.rows.map((r) => r[1])).toEqual([
-      { value: '7' },
-      { value: '8' },
-      { value: 'AB\n' },
-      { value: '9' },
-    ]);
-    expect(got.rows[1]![0]).toBe('b\\\tc\t8\n');
-  });
+const keys = (got: Split) => got.rows.map((r) => r[1]);
+const v = (value: string): KeyField => ({ value });
+const missing = (why: 'null' | 'absent' | 'default'): KeyField => ({ missing: why });
 
+// The key field (column 1) of every row, and the second row's bytes as they go to its shard.
+it.each([
+  [
+    'text: rows and the key field read through escapes',
+    TEXT,
+    'a\t7\tx\nb\\\tc\t8\n\\N\t\\x41\\102\\n\tz\nl\\\nm\t9\n',
+    [v('7'), v('8'), v('AB\n'), v('9')],
+    'b\\\tc\t8\n',
+  ],
+  [
+    'CSV: delimiters and newlines inside quotes kept, doubled quotes literal',
+    CSV,
+    'a,"k,1",x\n"multi\nline","k""2"\n,,\nq,"",z\n',
+    [v('k,1'), v('k"2'), missing('null'), v('')],
+    '"multi\nline","k""2"\n',
+  ],
+])('%s, the same at every cut point', (_, format, input, want, second) => {
+  const got = splitEverywhere(format, 1, input);
+  expect(keys(got)).toEqual(want);
+  expect(got.rows[1]![0]).toBe(second);
+});
+
+describe('text format', () => {
   it('tells NULL, a missing field and the DEFAULT marker apart', () => {
     const got = split({ ...TEXT, defaultText: 'D' }, 1, 'a\t\\N\nb\nc\tD\n');
-    expect(got.rows.map((r) => r[1])).toEqual([
-      { missing: 'null' },
-      { missing: 'absent' },
-      { missing: 'default' },
-    ]);
+    expect(keys(got)).toEqual([missing('null'), missing('absent'), missing('default')]);
   });
 
   it('takes \\r\\n line ends, stops at \\. and refuses a bare carriage return', () => {
     const got = splitEverywhere(TEXT, 0, '1\tx\r\n2\r\n\\.\r\n3\n');
-    expect(got.rows.map((r) => r[1])).toEqual([{ value: '1' }, { value: '2' }]);
+    expect(keys(got)).toEqual([v('1'), v('2')]);
     expect(() => split(TEXT, 0, '1\r2\n')).toThrow(CopyInputError);
   });
 
   it('passes the header line on without reading a key from it', () => {
     const got = split({ ...TEXT, header: true }, 0, 'id\tname\n1\tx\n');
     expect(got.header).toEqual(['id\tname\n']);
-    expect(got.rows).toEqual([['1\tx\n', { value: '1' }]]);
+    expect(got.rows).toEqual([['1\tx\n', v('1')]]);
   });
 
   it('resolves the escapes COPY knows', () => {
@@ -99,28 +110,11 @@ describe('text format', () => {
 });
 
 describe('CSV format', () => {
-  it('keeps delimiters and newlines inside quotes, doubled quotes literal', () => {
-    const got = splitEverywhere(CSV, 1, 'a,"k,1",x\n"multi\nline","k""2"\n,,\nq,"",z\n');
-    expect(got.rows.map((r) => r[1])).toEqual([
-      { value: 'k,1' },
-      { value: 'k"2' },
-      { missing: 'null' },
-      { value: '' },
-    ]);
-    expect(got.rows[1]![0]).toBe('"multi\nline","k""2"\n');
-  });
-
   it('reads another escape character, NULL strings and FORCE_NULL', () => {
     const esc = { ...CSV, escape: 0x5c, nullText: 'NA' };
     const got = splitEverywhere(esc, 0, '"a\\"b",1\n"c\\\\d",2\n"e\\f",3\nNA,4\n"NA",5\n');
-    expect(got.rows.map((r) => r[1])).toEqual([
-      { value: 'a"b' },
-      { value: 'c\\d' },
-      { value: 'e\\f' },
-      { missing: 'null' },
-      { value: 'NA' },
-    ]);
-    expect(split({ ...esc, forceNullKey: true }, 0, '"NA",5\n').rows[0]![1]).toEqual({ missing: 'null' });
+    expect(keys(got)).toEqual([v('a"b'), v('c\\d'), v('e\\f'), missing('null'), v('NA')]);
+    expect(split({ ...esc, forceNullKey: true }, 0, '"NA",5\n').rows[0]![1]).toEqual(missing('null'));
   });
 
   it('refuses a quote left open at the end of the input', () => {
@@ -147,9 +141,9 @@ describe('COPY TO lines (copy-text-out.ts) read back by the splitter', () => {
     ['CSV with NULL NA and ESCAPE \\', { ...CSV, nullText: 'NA', escape: 0x5c }],
   ] as const) {
     it(`round-trips every value in ${name}`, () => {
-      const input = values.map((v) => copyLine(['x', v, null], format)).join('');
+      const input = values.map((x) => copyLine(['x', x, null], format)).join('');
       const got = split(format, 1, input);
-      expect(got.rows.map((r) => r[1])).toEqual(values.map((v) => ({ value: v })));
+      expect(keys(got)).toEqual(values.map((x) => v(x)));
       expect(split(format, 2, input).rows.every((r) => 'missing' in r[1] && r[1].missing === 'null')).toBe(
         true,
       );

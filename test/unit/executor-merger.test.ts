@@ -11,43 +11,53 @@ const text = (rows: Array<Array<Buffer | null>>) =>
 
 const spec = mergeSpec;
 
+/** A PostgreSQL merger of at most 100 rows. */
+const pgMerger = (over: Parameters<typeof mergeSpec>[0], columns: ColumnInfo[]) =>
+  new ResultMerger(spec(over), columns, { maxRows: 100, postgres: true });
+
+/** Grouped by the first column and ordered by it. */
+const groupedByFirst = (over: Parameters<typeof mergeSpec>[0]) => ({
+  groupBy: [0],
+  orderBy: [{ column: 0, desc: false, nullsFirst: false }],
+  ...over,
+});
+
 describe('ResultMerger (PostgreSQL)', () => {
-  it('avg of numeric: exact sum / count with PostgreSQL scale, typed numeric, hidden count dropped', () => {
-    const m = new ResultMerger(
-      spec({ aggregates: [{ column: 0, fn: 'avg', countColumn: 1 }], visibleColumns: 1 }),
-      [col('avg', 1700), col('count', 20)],
-      { maxRows: 100, postgres: true },
-    );
-    m.add(0, row('12000.00', '20'));
-    m.add(1, row('12925.00', '30'));
-    expect(text(m.finish())).toEqual([['498.5000000000000000']]);
+  it.each([
+    [
+      'numeric: exact sum / count with PostgreSQL scale',
+      1700,
+      ['12000.00', '20'],
+      ['12925.00', '30'],
+      '498.5000000000000000',
+    ],
+    [
+      'integers: numeric, not the bigint of its partial sums',
+      20,
+      ['1', '1'],
+      ['2', '1'],
+      '1.5000000000000000',
+    ],
+  ])('avg of %s, typed numeric, hidden count dropped', (_, sumType, first, second, want) => {
+    const m = pgMerger({ aggregates: [{ column: 0, fn: 'avg', countColumn: 1 }], visibleColumns: 1 }, [
+      col('avg', sumType),
+      col('count', 20),
+    ]);
+    m.add(0, row(...first));
+    m.add(1, row(...second));
+    expect(text(m.finish())).toEqual([[want]]);
     expect(m.outputColumns()).toEqual([col('avg', 1700)]);
   });
 
-  it('avg of integers is numeric, not the bigint of its partial sums', () => {
-    const m = new ResultMerger(
-      spec({ aggregates: [{ column: 0, fn: 'avg', countColumn: 1 }], visibleColumns: 1 }),
-      [col('avg', 20), col('count', 20)],
-      { maxRows: 100, postgres: true },
-    );
-    m.add(0, row('1', '1'));
-    m.add(1, row('2', '1'));
-    expect(text(m.finish())).toEqual([['1.5000000000000000']]);
-    expect(m.outputColumns()[0]?.typeOid).toBe(1700);
-  });
-
   it('bool_and / bool_or fold per group', () => {
-    const m = new ResultMerger(
-      spec({
-        groupBy: [0],
+    const m = pgMerger(
+      groupedByFirst({
         aggregates: [
           { column: 1, fn: 'bool_and' },
           { column: 2, fn: 'bool_or' },
         ],
-        orderBy: [{ column: 0, desc: false, nullsFirst: false }],
       }),
       [col('g', 25), col('bool_and', 16), col('bool_or', 16)],
-      { maxRows: 100, postgres: true },
     );
     m.add(0, row('a', 't', 'f'));
     m.add(1, row('a', 'f', 't'));
@@ -59,13 +69,12 @@ describe('ResultMerger (PostgreSQL)', () => {
   });
 
   it('stddev from count, sum and sum of squares across shards', () => {
-    const m = new ResultMerger(
-      spec({
+    const m = pgMerger(
+      {
         aggregates: [{ column: 0, fn: 'stddev_samp', countColumn: 1, sumColumn: 2, sumSquaresColumn: 3 }],
         visibleColumns: 1,
-      }),
+      },
       [col('stddev', 1700), col('count', 20), col('sum', 1700), col('sum', 1700)],
-      { maxRows: 100, postgres: true },
     );
     // 1.5 and 2.25 on one shard, 7.125 on the other.
     m.add(0, row('0.53033008588991064', '2', '3.75', '7.3125'));
@@ -74,19 +83,15 @@ describe('ResultMerger (PostgreSQL)', () => {
   });
 
   it('sums of float4 stay float4', () => {
-    const m = new ResultMerger(spec({ aggregates: [{ column: 0, fn: 'sum' }] }), [col('sum', 700)], {
-      maxRows: 100,
-      postgres: true,
-    });
+    const m = pgMerger({ aggregates: [{ column: 0, fn: 'sum' }] }, [col('sum', 700)]);
     m.add(0, row('12.3'));
     m.add(1, row('23.7'));
     expect(text(m.finish())).toEqual([['36']]);
   });
 
   it('HAVING filters merged groups on hidden aggregates (three-valued)', () => {
-    const m = new ResultMerger(
-      spec({
-        groupBy: [0],
+    const m = pgMerger(
+      groupedByFirst({
         aggregates: [
           { column: 1, fn: 'count' },
           { column: 2, fn: 'sum' },
@@ -98,11 +103,9 @@ describe('ResultMerger (PostgreSQL)', () => {
             { op: 'compare', comparison: '>=', column: 2, value: '10.5' },
           ],
         },
-        orderBy: [{ column: 0, desc: false, nullsFirst: false }],
         visibleColumns: 1,
       }),
       [col('g', 25), col('count', 20), col('sum', 1700)],
-      { maxRows: 100, postgres: true },
     );
     m.add(0, row('a', '2', '1.00'));
     m.add(1, row('a', '1', '2.00')); // count 3 > 2
@@ -114,11 +117,10 @@ describe('ResultMerger (PostgreSQL)', () => {
   });
 
   it('orders SELECT * results by a column found by name in the result', () => {
-    const m = new ResultMerger(
-      spec({ orderBy: [{ column: -1, name: 'score', desc: true, nullsFirst: true }], limit: 2 }),
-      [col('id', 20), col('score', 1700)],
-      { maxRows: 100, postgres: true },
-    );
+    const m = pgMerger({ orderBy: [{ column: -1, name: 'score', desc: true, nullsFirst: true }], limit: 2 }, [
+      col('id', 20),
+      col('score', 1700),
+    ]);
     m.add(0, row('1', '2.5'));
     m.add(1, row('2', '10'));
     m.add(1, row('3', '3'));
@@ -126,20 +128,16 @@ describe('ResultMerger (PostgreSQL)', () => {
       ['2', '10'],
       ['3', '3'],
     ]);
-    const dup = new ResultMerger(
-      spec({ orderBy: [{ column: -1, name: 'id', desc: false, nullsFirst: false }] }),
-      [col('id', 20), col('id', 20)],
-      { maxRows: 10, postgres: true },
-    );
+    const dup = pgMerger({ orderBy: [{ column: -1, name: 'id', desc: false, nullsFirst: false }] }, [
+      col('id', 20),
+      col('id', 20),
+    ]);
     dup.add(0, row('1', '2'));
     expect(() => dup.finish()).toThrow(/matches 2 result columns/);
   });
 
   it('refuses to sum a type it cannot add exactly', () => {
-    const m = new ResultMerger(spec({ aggregates: [{ column: 0, fn: 'sum' }] }), [col('sum', 1186)], {
-      maxRows: 100,
-      postgres: true,
-    });
+    const m = pgMerger({ aggregates: [{ column: 0, fn: 'sum' }] }, [col('sum', 1186)]);
     m.add(0, row('01:00:00'));
     m.add(1, row('02:00:00'));
     expect(() => m.finish()).toThrow(expect.objectContaining({ code: 'SCATTER_UNSUPPORTED' }));

@@ -31,6 +31,22 @@ function randomShards(seed: number): Row[][] {
   );
 }
 
+/** The whole-row merge of `shards` gives the DataRows of the cell merger's answer, in its order. */
+function expectSameAsCellMerger(s: Parameters<typeof mergeWholeRows>[2], shards: Row[][]): void {
+  const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
+  shards.forEach((rows, i) => {
+    for (const r of rows) merger.add(i, r);
+  });
+  const want = merger.finish().map((r) => encodeDataRow(r));
+  const got = mergeWholeRows(
+    shards.map((rows) => rows.map((r) => encodeDataRow(r))),
+    columns,
+    s,
+    1000,
+  );
+  expect(got).toEqual(want);
+}
+
 describe('whole-row scatter merge', () => {
   it('orders and pages like the cell merger, ties in shard order', () => {
     const specs = [
@@ -49,18 +65,7 @@ describe('whole-row scatter merge', () => {
       const shards = randomShards(seed);
       for (const s of specs) {
         expect(forwardsWholeRows(s)).toBe(true);
-        const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
-        shards.forEach((rows, i) => {
-          for (const r of rows) merger.add(i, r);
-        });
-        const want = merger.finish().map((r) => encodeDataRow(r));
-        const got = mergeWholeRows(
-          shards.map((rows) => rows.map((r) => encodeDataRow(r))),
-          columns,
-          s,
-          1000,
-        );
-        expect(got).toEqual(want);
+        expectSameAsCellMerger(s, shards);
       }
     }
   });
@@ -87,18 +92,7 @@ describe('whole-row scatter merge', () => {
           for (const r of rows) m.add(0, r);
           return m.finish();
         });
-        const merger = new ResultMerger(s, columns, { maxRows: 1000, postgres: true });
-        shards.forEach((rows, i) => {
-          for (const r of rows) merger.add(i, r);
-        });
-        const want = merger.finish().map((r) => encodeDataRow(r));
-        const got = mergeWholeRows(
-          shards.map((rows) => rows.map((r) => encodeDataRow(r))),
-          columns,
-          s,
-          1000,
-        );
-        expect(got).toEqual(want);
+        expectSameAsCellMerger(s, shards);
       }
     }
   });

@@ -81,6 +81,8 @@ function read(shape: ResponseShape, bytes: Buffer, clientCaps: number) {
   return seen;
 }
 
+const roles = (seen: Array<{ role: PacketRole }>) => seen.map((s) => s.role);
+
 const resultSet = () =>
   frame([
     new PacketWriter().lenencInt(2).payload(),
@@ -99,7 +101,7 @@ describe('RelayHandler', () => {
     const client = CAP.PROTOCOL_41 | CAP.SESSION_TRACK;
     const { bytes, outcome } = relay('result', resultSet(), client, 1);
     const seen = read('result', bytes, client);
-    expect(seen.map((s) => s.role)).toEqual([
+    expect(roles(seen)).toEqual([
       'column-count',
       'column',
       'column',
@@ -160,14 +162,7 @@ describe('RelayHandler', () => {
     const client = CAP.PROTOCOL_41;
     const { bytes, outcome } = relay('prepare', backend, client, 1, 5, 3);
     const seen = read('prepare', bytes, client);
-    expect(seen.map((s) => s.role)).toEqual([
-      'prepare-ok',
-      'param',
-      'param',
-      'params-end',
-      'column',
-      'columns-end',
-    ]);
+    expect(roles(seen)).toEqual(['prepare-ok', 'param', 'param', 'params-end', 'column', 'columns-end']);
     expect(decodePrepareOk(seen[0]!.payload).statementId).toBe(5);
     expect(outcome?.prepare?.params.length).toBe(2);
     expect(outcome?.prepare?.columns.map((c) => c.name)).toEqual(['c']);
@@ -185,7 +180,7 @@ describe('RelayHandler', () => {
     ]);
     const client = CAP.PROTOCOL_41 | CAP.SESSION_TRACK;
     const { bytes, outcome } = relay('result', backend, client);
-    expect(read('result', bytes, client).map((s) => s.role)).toEqual([
+    expect(roles(read('result', bytes, client))).toEqual([
       'ok',
       'column-count',
       'column',

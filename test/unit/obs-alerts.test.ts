@@ -20,6 +20,14 @@ function shard(overrides: Partial<ShardHealth> = {}): ShardHealth {
   };
 }
 
+/** The fields of an alert that fires on shard s0. */
+const firingOnS0 = (alertname: string, severity: 'warning' | 'critical') => ({
+  status: 'firing',
+  alertname,
+  severity,
+  shard: 's0',
+});
+
 const cpuRule: AlertRuleConfig = {
   name: 'HighCpu',
   metric: 'cpu_percent',
@@ -70,10 +78,7 @@ describe('AlertManager', () => {
     const fired = m.evaluate(snap(false));
     expect(fired).toHaveLength(1);
     expect(fired[0]).toMatchObject({
-      status: 'firing',
-      alertname: 'ServerDown',
-      severity: 'critical',
-      shard: 's0',
+      ...firingOnS0('ServerDown', 'critical'),
       replica: 's0-replica1',
       description: expect.stringContaining('server s0-replica1 of shard s0'),
     });
@@ -85,12 +90,7 @@ describe('AlertManager', () => {
     const m = new AlertManager({ rules: [rule], now: () => 1_000 });
     expect(m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 5 })] })).toEqual([]);
     const [fired] = m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 90 })] });
-    expect(fired).toMatchObject({
-      status: 'firing',
-      alertname: 'TwoPhaseInDoubt',
-      severity: 'warning',
-      shard: 's0',
-    });
+    expect(fired).toMatchObject(firingOnS0('TwoPhaseInDoubt', 'warning'));
     expect(fired!.description).toContain('in-doubt');
     expect(m.evaluate({ shards: [shard({ twoPhaseInDoubtSeconds: 0 })] }).map((e) => e.status)).toEqual([
       'resolved',
@@ -104,14 +104,7 @@ describe('AlertManager', () => {
     m.onEvent((e) => seen.push(`${e.status}:${e.severity}`));
     expect(m.evaluate({ shards: [shard()] })).toEqual([]);
     const [fired] = m.evaluate({ shards: [shard({ cpuPercent: 85 })] });
-    expect(fired).toMatchObject({
-      status: 'firing',
-      alertname: 'HighCpu',
-      severity: 'warning',
-      shard: 's0',
-      value: 85,
-      threshold: 80,
-    });
+    expect(fired).toMatchObject({ ...firingOnS0('HighCpu', 'warning'), value: 85, threshold: 80 });
     now = 2_000;
     expect(m.evaluate({ shards: [shard({ cpuPercent: 86 })] })).toEqual([]); // dedup
     expect(m.firingAlerts()[0]!.value).toBe(86);

@@ -15,6 +15,7 @@ import {
   encodeTextRowDescription,
 } from '../../src/protocol/postgres/backend-messages.js';
 import { BackendScanner } from '../../src/protocol/postgres/backend-scanner.js';
+import { forRandomSplits } from '../support/unit-random-splits.js';
 
 interface Event {
   type: string;
@@ -96,23 +97,7 @@ describe('BackendScanner', () => {
   });
 
   it('gives the same events for random splits (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 50 }),
-        (cuts) => {
-          const sorted = [...cuts].sort((a, b) => a - b);
-          const pieces: Buffer[] = [];
-          let last = 0;
-          for (const c of sorted) {
-            pieces.push(stream.subarray(last, c));
-            last = c;
-          }
-          pieces.push(stream.subarray(last));
-          expect(scanAll(pieces).events).toEqual(expected);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    forRandomSplits(stream, 50, (pieces) => expect(scanAll(pieces).events).toEqual(expected));
   });
 
   it('reports only the requested types, and the helpers read their bodies', () => {

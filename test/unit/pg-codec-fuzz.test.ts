@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { ScramClient, ScramServer } from '../../src/auth/scram.js';
 import { ShardgateError } from '../../src/errors.js';
 import * as be from '../../src/protocol/postgres/backend-decoders.js';
-import { encodeBind } from '../../src/protocol/postgres/frontend-encoders.js';
 import { FrontendFramer } from '../../src/protocol/postgres/frontend-framer.js';
 import * as fe from '../../src/protocol/postgres/frontend-messages.js';
+import { unnamedBind } from '../support/unit-pg-messages.js';
 
 type Decoder = (buf: Buffer, bodyStart?: number, end?: number) => unknown;
 
@@ -127,13 +127,7 @@ describe('PostgreSQL codecs under arbitrary input', () => {
   });
 
   it('decoded values never read outside the message view', () => {
-    const msg = encodeBind({
-      portal: '',
-      statement: '',
-      paramFormats: [],
-      values: [Buffer.from('abc')],
-      resultFormats: [],
-    });
+    const msg = unnamedBind([Buffer.from('abc')]);
     // The same bytes followed by garbage: decoding the exact view must ignore the garbage.
     const padded = Buffer.concat([msg, Buffer.from([0xff, 0xff, 0xff, 0xff])]);
     expect(fe.decodeBind(padded, 5, msg.length).values).toEqual([Buffer.from('abc')]);

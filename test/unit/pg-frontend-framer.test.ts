@@ -1,4 +1,3 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShardgateError } from '../../src/errors.js';
 import {
@@ -13,6 +12,7 @@ import {
   encodeTerminate,
 } from '../../src/protocol/postgres/frontend-encoders.js';
 import { FrontendFramer } from '../../src/protocol/postgres/frontend-framer.js';
+import { forRandomSplits } from '../support/unit-random-splits.js';
 
 interface Seen {
   type: number;
@@ -72,23 +72,7 @@ describe('FrontendFramer', () => {
   });
 
   it('gives the same frames for random splits (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 40 }),
-        (cuts) => {
-          const sorted = [...cuts].sort((a, b) => a - b);
-          const pieces: Buffer[] = [];
-          let last = 0;
-          for (const c of sorted) {
-            pieces.push(stream.subarray(last, c));
-            last = c;
-          }
-          pieces.push(stream.subarray(last));
-          expect(frameAll(pieces)).toEqual(expected);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    forRandomSplits(stream, 40, (pieces) => expect(frameAll(pieces)).toEqual(expected));
   });
 
   it('references whole messages without copying and reports the batch range', () => {

@@ -41,6 +41,7 @@ import {
   decodeStartupPacket,
   renameStatement,
 } from '../../src/protocol/postgres/frontend-messages.js';
+import { unnamedBind } from '../support/unit-pg-messages.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -189,13 +190,7 @@ describe('frontend messages: malformed input', () => {
   it('truncated messages name the message', () => {
     const parse = encodeParse({ name: 's', query: 'select 1', paramTypes: [23, 25] });
     for (let cut = 5; cut < parse.length; cut++) expectViolation(() => decodeParse(parse, 5, cut), 'Parse');
-    const bind = encodeBind({
-      portal: '',
-      statement: '',
-      paramFormats: [],
-      values: [Buffer.from('abc')],
-      resultFormats: [],
-    });
+    const bind = unnamedBind([Buffer.from('abc')]);
     for (let cut = 5; cut < bind.length; cut++) expectViolation(() => decodeBind(bind, 5, cut), 'Bind');
   });
   it('Parse and Bind with more than 32,767 parameters (counts are unsigned 16-bit)', () => {
@@ -217,13 +212,7 @@ describe('frontend messages: malformed input', () => {
     expectViolation(() => decodeStartupPacket(hex('00000009 04d2162f 00')), 'trailing');
     expectViolation(() => decodeStartupPacket(hex('0000000d 00030000 7573657200')), 'unterminated');
     // Formats must be 0, 1 or one per parameter.
-    expectViolation(
-      () =>
-        decodeBind(
-          encodeBind({ portal: '', statement: '', paramFormats: [0, 0], values: [null], resultFormats: [] }),
-        ),
-      'formats',
-    );
+    expectViolation(() => decodeBind(unnamedBind([null], [0, 0])), 'formats');
   });
 });
 

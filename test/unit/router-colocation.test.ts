@@ -2,27 +2,19 @@
 // planner on the demo topology, where every table is sharded by user_id): shard-key equalities
 // make per-shard answers right; anything else is refused with 0A000, never run per shard.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Router } from '../../src/router/router.js';
-import { QueryAnalyzer } from '../../src/sql/analyzer.js';
-import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
-import { demoTopology, routingSession } from '../support/topology-fixture.js';
+import type { Router } from '../../src/router/router.js';
+import type { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
+import { routingSession } from '../support/topology-fixture.js';
+import { type AnyRouter, demoRouters, planOutcome } from '../support/unit-plan-outcome.js';
 
 let router: Router;
 let mysql: Router<MysqlQueryAnalyzer>;
 beforeAll(async () => {
-  const topology = demoTopology();
-  router = new Router(await QueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
-  mysql = new Router(await MysqlQueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
+  ({ pg: router, mysql } = await demoRouters());
 });
 
 const plan = (sql: string) => router.planSimple(sql, routingSession())[0]!.plan;
-const shape = (sql: string, on: Router | Router<MysqlQueryAnalyzer> = router) => {
-  const p = on.planWithValues(sql, routingSession(), [])[0]!.plan;
-  if (p.type === 'error') return `error ${p.code}`;
-  if (p.type === 'single') return `single ${p.target.shard}`;
-  if (p.type === 'scatter') return `scatter ${p.targets.map((t) => t.shard).join(',')}`;
-  return p.type;
-};
+const shape = (sql: string, on: AnyRouter = router) => planOutcome(on, sql);
 
 describe('joins and subqueries between sharded tables', () => {
   it.each([

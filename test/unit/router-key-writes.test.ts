@@ -4,64 +4,55 @@
 // UPDATE to a known value another shard owns is planned as a move; otherwise, or when the move
 // could not be exact, it is refused with 0A000 (unless the new value stays on the one shard).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Router } from '../../src/router/router.js';
-import { QueryAnalyzer } from '../../src/sql/analyzer.js';
-import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
-import { demoTopology, routingSession } from '../support/topology-fixture.js';
+import type { Router } from '../../src/router/router.js';
+import type { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
+import { routingSession } from '../support/topology-fixture.js';
+import { byDialect, demoRouters, planOutcome as outcome } from '../support/unit-plan-outcome.js';
 
 let pg: Router;
 let my: Router<MysqlQueryAnalyzer>;
 beforeAll(async () => {
-  const topology = demoTopology();
-  pg = new Router(await QueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
-  my = new Router(await MysqlQueryAnalyzer.create({ cacheSize: 100 }), { view: () => topology });
+  ({ pg, mysql: my } = await demoRouters());
 });
-
-const outcome = (router: Router | Router<MysqlQueryAnalyzer>, sql: string, params: string[] = []) => {
-  const p = router.planWithValues(sql, routingSession(), params)[0]!.plan;
-  if (p.type === 'error') return `error ${p.code}`;
-  if (p.type === 'single') return `single ${p.target.shard}`;
-  if (p.type === 'scatter') return `scatter ${p.targets.map((t) => t.shard).join(',')}`;
-  return p.type;
-};
+const on = (dialect: 'postgres' | 'mysql') => (dialect === 'postgres' ? pg : my);
 
 describe('UPDATE of the shard key', () => {
-  it.each([
-    ['UPDATE users SET user_id = 700202 WHERE user_id = 700003', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users SET user_id = user_id + 1 WHERE user_id = 1', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users SET name = $1, user_id = $2 WHERE user_id = $2', 'single s0', ['x', '2']],
-    ['UPDATE users SET user_id = 4 WHERE user_id = 2', 'single s0'],
-    ['UPDATE users SET user_id = 1 WHERE user_id = 2', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users u SET user_id = 1 WHERE u.user_id = 1', 'single s1'],
-    ['UPDATE users SET name = $1 WHERE user_id = $2', 'single s0', ['x', '2']],
-    [
-      'INSERT INTO users (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id',
-      'single s0',
-    ],
-    [
-      'INSERT INTO users (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = 1',
-      'error SHARD_KEY_UPDATE',
-    ],
-  ] as Array<[string, string, string[]?]>)('postgres: %s -> %s', (sql, want, params) => {
-    expect(outcome(pg, sql, params)).toBe(want);
-  });
-
-  it.each([
-    ['UPDATE users SET user_id = 700202 WHERE user_id = 700003', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users SET user_id = user_id + 1 WHERE user_id = 1', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users SET name = ?, user_id = ? WHERE user_id = ?', 'single s0', ['x', '2', '2']],
-    ['UPDATE users SET user_id = 1 WHERE user_id = 2', 'error SHARD_KEY_UPDATE'],
-    ['UPDATE users u SET u.user_id = 1 WHERE u.user_id = 1', 'single s1'],
-    [
-      'INSERT INTO users (id, user_id) VALUES (1, 2) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id)',
-      'single s0',
-    ],
-    [
-      'INSERT INTO users (id, user_id) VALUES (1, 2) ON DUPLICATE KEY UPDATE user_id = 1',
-      'error SHARD_KEY_UPDATE',
-    ],
-  ] as Array<[string, string, string[]?]>)('mysql: %s -> %s', (sql, want, params) => {
-    expect(outcome(my, sql, params)).toBe(want);
+  it.each(
+    byDialect(
+      [
+        ['UPDATE users SET user_id = 700202 WHERE user_id = 700003', 'error SHARD_KEY_UPDATE'],
+        ['UPDATE users SET user_id = user_id + 1 WHERE user_id = 1', 'error SHARD_KEY_UPDATE'],
+        ['UPDATE users SET user_id = 1 WHERE user_id = 2', 'error SHARD_KEY_UPDATE'],
+      ],
+      [
+        ['UPDATE users SET name = $1, user_id = $2 WHERE user_id = $2', 'single s0', ['x', '2']],
+        ['UPDATE users SET user_id = 4 WHERE user_id = 2', 'single s0'],
+        ['UPDATE users u SET user_id = 1 WHERE u.user_id = 1', 'single s1'],
+        ['UPDATE users SET name = $1 WHERE user_id = $2', 'single s0', ['x', '2']],
+        [
+          'INSERT INTO users (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id',
+          'single s0',
+        ],
+        [
+          'INSERT INTO users (id, user_id) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET user_id = 1',
+          'error SHARD_KEY_UPDATE',
+        ],
+      ],
+      [
+        ['UPDATE users SET name = ?, user_id = ? WHERE user_id = ?', 'single s0', ['x', '2', '2']],
+        ['UPDATE users u SET u.user_id = 1 WHERE u.user_id = 1', 'single s1'],
+        [
+          'INSERT INTO users (id, user_id) VALUES (1, 2) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id)',
+          'single s0',
+        ],
+        [
+          'INSERT INTO users (id, user_id) VALUES (1, 2) ON DUPLICATE KEY UPDATE user_id = 1',
+          'error SHARD_KEY_UPDATE',
+        ],
+      ],
+    ),
+  )('%s: %s -> %s', (dialect, sql, want, params) => {
+    expect(outcome(on(dialect), sql, params)).toBe(want);
   });
 
   it('the refusal says what to do', () => {
@@ -129,26 +120,26 @@ describe('UPDATE of the shard key where rows can move (PostgreSQL, crossShard: t
 });
 
 describe('writes whose key values are known', () => {
-  it.each([
-    ["UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", 'scatter s0,s1'],
-    ["UPDATE users SET name = 'x' WHERE user_id IN (2, 4)", 'single s0'],
-    ['DELETE FROM users WHERE user_id = ANY(ARRAY[1, 2, 3])', 'scatter s0,s1'],
-    ['DELETE FROM users WHERE user_id = ANY($1)', 'scatter s0,s1', ['{1,2}']],
-    ["UPDATE users SET name = 'x' WHERE name = 'y'", 'error SCATTER_WRITE_REFUSED'],
-    [
-      'WITH d AS (DELETE FROM users WHERE user_id IN (1, 2) RETURNING id) SELECT count(*) FROM d',
-      'error SCATTER_WRITE_REFUSED',
-    ],
-  ] as Array<[string, string, string[]?]>)('postgres: %s -> %s', (sql, want, params) => {
-    expect(outcome(pg, sql, params)).toBe(want);
-  });
-
-  it.each([
-    ["UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", 'scatter s0,s1'],
-    ['DELETE FROM users WHERE user_id IN (?, ?)', 'scatter s0,s1', ['1', '2']],
-    ['DELETE FROM users WHERE user_id IN (1, 2) LIMIT 1', 'error SUBQUERY_NOT_SHARD_LOCAL'],
-  ] as Array<[string, string, string[]?]>)('mysql: %s -> %s', (sql, want, params) => {
-    expect(outcome(my, sql, params)).toBe(want);
+  it.each(
+    byDialect(
+      [["UPDATE users SET name = 'x' WHERE user_id IN (1, 2)", 'scatter s0,s1']],
+      [
+        ["UPDATE users SET name = 'x' WHERE user_id IN (2, 4)", 'single s0'],
+        ['DELETE FROM users WHERE user_id = ANY(ARRAY[1, 2, 3])', 'scatter s0,s1'],
+        ['DELETE FROM users WHERE user_id = ANY($1)', 'scatter s0,s1', ['{1,2}']],
+        ["UPDATE users SET name = 'x' WHERE name = 'y'", 'error SCATTER_WRITE_REFUSED'],
+        [
+          'WITH d AS (DELETE FROM users WHERE user_id IN (1, 2) RETURNING id) SELECT count(*) FROM d',
+          'error SCATTER_WRITE_REFUSED',
+        ],
+      ],
+      [
+        ['DELETE FROM users WHERE user_id IN (?, ?)', 'scatter s0,s1', ['1', '2']],
+        ['DELETE FROM users WHERE user_id IN (1, 2) LIMIT 1', 'error SUBQUERY_NOT_SHARD_LOCAL'],
+      ],
+    ),
+  )('%s: %s -> %s', (dialect, sql, want, params) => {
+    expect(outcome(on(dialect), sql, params)).toBe(want);
   });
 
   it('inside a transaction: refused, the shards would not commit together', () => {

@@ -19,6 +19,14 @@ function choose(
   });
 }
 
+/** State overrides for s0's three replicas, in name order. */
+const threeReplicas = (...states: Array<Partial<ServerView>>): Record<string, Partial<ServerView>> =>
+  Object.fromEntries(states.map((state, i) => [`s0-replica${i + 1}`, state]));
+
+/** The target `level` chooses when s0's three replicas are in these states. */
+const pick = (level: ConsistencyLevel, ...states: Array<Partial<ServerView>>) =>
+  choose(level, threeReplicas(...states)).target;
+
 describe('chooseServer', () => {
   it('strong -> primary', () => {
     expect(choose('strong').target).toEqual({ shard: 's0', server: 's0-primary', role: 'primary' });
@@ -37,11 +45,7 @@ describe('chooseServer', () => {
   });
 
   it('out of rotation: unhealthy, drained, past the hard lag limit', () => {
-    const c = choose('eventual', {
-      's0-replica1': { healthy: false },
-      's0-replica2': { drained: true },
-      's0-replica3': { lagMs: 30_001 },
-    });
+    const c = choose('eventual', threeReplicas({ healthy: false }, { drained: true }, { lagMs: 30_001 }));
     expect(c.target.role).toBe('primary');
     expect(c.reason).toMatch(/no replica in rotation/);
   });
@@ -57,37 +61,15 @@ describe('chooseServer', () => {
   });
 
   it('weak -> lowest rtt regardless of lag, unknown rtt last', () => {
-    expect(
-      choose('weak', {
-        's0-replica1': { rttMs: null },
-        's0-replica2': { rttMs: 2, lagMs: 20_000 },
-        's0-replica3': { rttMs: 5 },
-      }).target.server,
-    ).toBe('s0-replica2');
-    expect(
-      choose('weak', {
-        's0-replica1': { rttMs: null },
-        's0-replica2': { rttMs: null },
-        's0-replica3': { rttMs: null },
-      }).target.server,
-    ).toBe('s0-replica1');
+    expect(pick('weak', { rttMs: null }, { rttMs: 2, lagMs: 20_000 }, { rttMs: 5 }).server).toBe(
+      's0-replica2',
+    );
+    expect(pick('weak', { rttMs: null }, { rttMs: null }, { rttMs: null }).server).toBe('s0-replica1');
   });
 
   it('bounded -> a replica with known lag within the bound, else primary', () => {
-    expect(
-      choose('bounded', {
-        's0-replica1': { lagMs: 900 },
-        's0-replica2': { lagMs: null },
-        's0-replica3': { lagMs: 1001 },
-      }).target.server,
-    ).toBe('s0-replica1');
-    expect(
-      choose('bounded', {
-        's0-replica1': { lagMs: null },
-        's0-replica2': { lagMs: null },
-        's0-replica3': { lagMs: 1001 },
-      }).target.role,
-    ).toBe('primary');
+    expect(pick('bounded', { lagMs: 900 }, { lagMs: null }, { lagMs: 1001 }).server).toBe('s0-replica1');
+    expect(pick('bounded', { lagMs: null }, { lagMs: null }, { lagMs: 1001 }).role).toBe('primary');
     expect(choose('bounded', {}, { maxLagMs: 4 }).target.role).toBe('primary');
   });
 
@@ -99,11 +81,7 @@ describe('chooseServer', () => {
   it('read_your_writes -> a replica that replayed the write', () => {
     const c = choose(
       'read_your_writes',
-      {
-        's0-replica1': { position: '0/100' },
-        's0-replica2': { position: '0/200' },
-        's0-replica3': { position: null },
-      },
+      threeReplicas({ position: '0/100' }, { position: '0/200' }, { position: null }),
       { lastWrite: '0/180' },
     );
     expect(c.target).toEqual({ shard: 's0', server: 's0-replica2', role: 'replica' });
@@ -112,11 +90,11 @@ describe('chooseServer', () => {
   it('read_your_writes -> wait on the least lagging replica, fall back to the primary', () => {
     const c = choose(
       'read_your_writes',
-      {
-        's0-replica1': { position: '0/100', lagMs: 30 },
-        's0-replica2': { position: '0/100', lagMs: 10 },
-        's0-replica3': { position: '0/100', lagMs: null },
-      },
+      threeReplicas(
+        { position: '0/100', lagMs: 30 },
+        { position: '0/100', lagMs: 10 },
+        { position: '0/100', lagMs: null },
+      ),
       { lastWrite: '0/180' },
     );
     expect(c.target).toEqual({

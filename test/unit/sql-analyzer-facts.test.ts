@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AnalyzedQuery, QueryAnalyzer, resolveValue } from '../../src/sql/analyzer.js';
 import type { KeyCondition, StatementFacts } from '../../src/sql/facts.js';
+import { expectSessionValuesUncached } from '../support/unit-analyzer-cache.js';
 
 let analyzer: QueryAnalyzer;
 beforeAll(async () => {
@@ -217,19 +218,13 @@ describe('statement kinds', () => {
     for (const [sql, action] of actions) expect(one(sql).transaction?.action, sql).toBe(action);
   });
   it('session statements', () => {
-    expect(one('SET search_path TO a,b').session).toEqual({
-      action: 'set',
-      name: 'search_path',
-      value: 'a, b',
-      local: false,
-    });
+    for (const [sql, action, name, value, local] of [
+      ['SET search_path TO a,b', 'set', 'search_path', 'a, b', false],
+      ["SET LOCAL statement_timeout = '5s'", 'set', 'statement_timeout', '5s', true],
+      ['SHOW work_mem', 'show', 'work_mem', null, false],
+    ] as const)
+      expect(one(sql).session, sql).toEqual({ action, name, value, local });
     expect(one('SET search_path = "$user", public').session?.value).toBe('"$user", public');
-    expect(one("SET LOCAL statement_timeout = '5s'").session).toEqual({
-      action: 'set',
-      name: 'statement_timeout',
-      value: '5s',
-      local: true,
-    });
     expect(one('SET work_mem = 64').session?.value).toBe('64');
     expect(one("SET application_name TO 'My App'").session?.value).toBe('My App');
     expect(one("SET TIME ZONE 'UTC'").session).toMatchObject({ name: 'timezone', value: 'UTC' });
@@ -239,12 +234,6 @@ describe('statement kinds', () => {
       pinsSession: false,
     });
     expect(one('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY').pinsSession).toBe(true);
-    expect(one('SHOW work_mem').session).toEqual({
-      action: 'show',
-      name: 'work_mem',
-      value: null,
-      local: false,
-    });
     expect(one('RESET ALL').session).toMatchObject({ action: 'reset', name: 'all' });
     expect(one('RESET search_path').session).toMatchObject({ action: 'reset', name: 'search_path' });
     for (const [sql, name] of [
@@ -381,10 +370,7 @@ describe('parse cache', () => {
   });
   it('does not cache facts that hold values; hints are per text', () => {
     const local = new QueryAnalyzer({ cacheSize: 10 });
-    expect(local.analyze('SET work_mem = 64').facts.statements[0]!.session?.value).toBe('64');
-    const second = local.analyze('SET work_mem = 128');
-    expect(second.cacheHit).toBe(false);
-    expect(second.facts.statements[0]!.session?.value).toBe('128');
+    expectSessionValuesUncached(local, ['SET work_mem = 64', '64'], ['SET work_mem = 128', '128']);
     local.analyze('SELECT 1');
     const h = local.analyze('/* shardgate: consistency=strong */ SELECT 2');
     expect(h.cacheHit).toBe(true);

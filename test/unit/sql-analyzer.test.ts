@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryAnalyzer, resolveValue } from '../../src/sql/analyzer.js';
 import { decodeBindParams, parseTextArray } from '../../src/sql/bind-params.js';
-import { fingerprint } from '../../src/sql/fingerprint.js';
 import { rewriteForScatter } from '../../src/sql/scatter-rewrite.js';
 
 let analyzer: QueryAnalyzer;
@@ -10,26 +9,6 @@ beforeAll(async () => {
 });
 
 const first = (sql: string) => analyzer.analyze(sql).facts.statements[0]!;
-
-describe('fingerprint', () => {
-  it('replaces literals, keeps values and drops comments', () => {
-    const fp = fingerprint(
-      "SELECT * FROM t WHERE a = 'it''s' AND b = E'x\\ny' AND c = $$d$$ AND d = 4.5e3 /* c */ -- x\n AND e = $1",
-    );
-    expect(fp.text).toBe('select * from t where a = ? and b = ? and c = ? and d = ? and e = $1');
-    expect(fp.literals.map((l) => l.value)).toEqual(["it's", 'x\ny', 'd', '4.5e3']);
-    expect(fp.maxParam).toBe(1);
-  });
-  it('never throws on unterminated input', () => {
-    for (const s of ["SELECT 'abc", 'SELECT /* x', 'SELECT $a$ x', 'SELECT "x', '$', "E'\\"])
-      expect(() => fingerprint(s)).not.toThrow();
-  });
-  it('collects shardgate hint comments', () => {
-    expect(fingerprint('/* shardgate: consistency=strong */ SELECT 1').hintComments).toEqual([
-      'shardgate: consistency=strong',
-    ]);
-  });
-});
 
 describe('analyzer facts', () => {
   it('finds key conditions with literals, params, IN and ANY', () => {

@@ -45,6 +45,9 @@ describe('fingerprint tokenizer', () => {
     );
     expect(fp.text).toBe('select ?');
     expect(fp.hintComments).toEqual(['shardgate: vip=on', 'shardgate: shard=s1']);
+    expect(fingerprint('/* shardgate: consistency=strong */ SELECT 1').hintComments).toEqual([
+      'shardgate: consistency=strong',
+    ]);
     expect(fingerprint("SELECT '/* not a comment */'").literals[0]!.value).toBe('/* not a comment */');
   });
   it('numbers: decimals, exponents, PG16 hex/octal/binary and underscores', () => {

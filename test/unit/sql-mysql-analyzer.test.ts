@@ -5,6 +5,7 @@ import { QueryAnalyzer, resolveValue } from '../../src/sql/analyzer.js';
 import type { QueryFacts, ValueRef } from '../../src/sql/facts.js';
 import { MysqlQueryAnalyzer, type SqlAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysql.js';
+import { expectSessionValuesUncached } from '../support/unit-analyzer-cache.js';
 
 describe('MysqlQueryAnalyzer', () => {
   it('has the QueryAnalyzer surface: create, analyze, stats', async () => {
@@ -66,12 +67,8 @@ describe('MysqlQueryAnalyzer', () => {
   });
   it('does not cache facts that hold values (SET, USE, SHARDGATE)', () => {
     const a = new MysqlQueryAnalyzer({ cacheSize: 10 });
-    expect(a.analyze('USE Shop').facts.statements[0]!.session?.value).toBe('Shop');
-    const again = a.analyze('USE shop');
-    expect(again.cacheHit).toBe(false);
-    expect(again.facts.statements[0]!.session?.value).toBe('shop');
-    a.analyze("SET sql_mode = 'A'");
-    expect(a.analyze("SET sql_mode = 'B'").facts.statements[0]!.session?.value).toBe("'B'");
+    expectSessionValuesUncached(a, ['USE Shop', 'Shop'], ['USE shop', 'shop']);
+    expectSessionValuesUncached(a, ["SET sql_mode = 'A'", "'A'"], ["SET sql_mode = 'B'", "'B'"]);
     expect(a.stats.size).toBe(0);
   });
   it('bounds the cache', () => {

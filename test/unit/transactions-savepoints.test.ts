@@ -1,16 +1,20 @@
 // The savepoint stack of a transaction (src/transactions/savepoints.ts) under each database's
 // rules, and the savepoint names both analyzers read.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
 import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
 import { MYSQL_SAVEPOINTS, PG_SAVEPOINTS, SavepointStack } from '../../src/transactions/savepoints.js';
 
+/** A stack under these rules with these savepoints taken, oldest first. */
+function stack(rules: typeof PG_SAVEPOINTS, ...names: string[]): SavepointStack {
+  const s = new SavepointStack(rules);
+  for (const name of names) s.savepoint(name);
+  return s;
+}
+
 describe('savepoint stack, PostgreSQL rules', () => {
   it('ROLLBACK TO keeps the savepoint and drops newer ones; RELEASE drops it too', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('c');
+    const s = stack(PG_SAVEPOINTS, 'a', 'b', 'c');
     expect(s.rollbackTo('b')).toBe(true);
     expect(s.active).toEqual(['a', 'b']);
     expect(s.release('a')).toBe(true);
@@ -18,10 +22,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('a name used twice hides the older one until released', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('a');
+    const s = stack(PG_SAVEPOINTS, 'a', 'b', 'a');
     expect(s.release('a')).toBe(true);
     expect(s.active).toEqual(['a', 'b']);
     expect(s.rollbackTo('a')).toBe(true);
@@ -29,8 +30,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('names compare exactly (the parser already folded unquoted ones)', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('Mixed');
+    const s = stack(PG_SAVEPOINTS, 'Mixed');
     expect(s.has('mixed')).toBe(false);
     expect(s.rollbackTo('nope')).toBe(false);
     expect(s.release('mixed')).toBe(false);
@@ -38,9 +38,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
   });
 
   it('replays quoted names, oldest first', () => {
-    const s = new SavepointStack(PG_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('Odd "name"');
+    const s = stack(PG_SAVEPOINTS, 'a', 'Odd "name"');
     expect(s.replay()).toEqual(['SAVEPOINT "a"', 'SAVEPOINT "Odd ""name"""']);
   });
 
@@ -86,10 +84,7 @@ describe('savepoint stack, PostgreSQL rules', () => {
 
 describe('savepoint stack, MySQL rules', () => {
   it('a name used again moves to the top; names compare case-insensitively', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('a');
-    s.savepoint('b');
-    s.savepoint('A');
+    const s = stack(MYSQL_SAVEPOINTS, 'a', 'b', 'A');
     expect(s.active).toEqual(['b', 'A']);
     expect(s.rollbackTo('B')).toBe(true);
     expect(s.active).toEqual(['b']);
@@ -98,40 +93,47 @@ describe('savepoint stack, MySQL rules', () => {
   });
 
   it('BEGIN inside a transaction commits it: the savepoints go', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('a');
+    const s = stack(MYSQL_SAVEPOINTS, 'a');
     s.track([{ action: 'begin', name: null }], true);
     expect(s.active).toEqual([]);
   });
 
   it('replays backtick-quoted names', () => {
-    const s = new SavepointStack(MYSQL_SAVEPOINTS);
-    s.savepoint('we`ird');
+    const s = stack(MYSQL_SAVEPOINTS, 'we`ird');
     expect(s.replay()).toEqual(['SAVEPOINT `we``ird`']);
   });
 });
 
 describe('savepoint names in statement facts', () => {
-  it('PostgreSQL: unquoted names folded, quoted kept', async () => {
-    const a = await QueryAnalyzer.create({ cacheSize: 0 });
-    const txn = (sql: string) => a.analyze(sql).facts.statements[0]!.transaction;
-    expect(txn('SAVEPOINT Outer_1')).toMatchObject({ action: 'savepoint', savepoint: 'outer_1' });
-    expect(txn('ROLLBACK TO SAVEPOINT "Inner"')).toMatchObject({ action: 'rollback_to', savepoint: 'Inner' });
-    expect(txn('ROLLBACK TO x')).toMatchObject({ action: 'rollback_to', savepoint: 'x' });
-    expect(txn('RELEASE SAVEPOINT y')).toMatchObject({ action: 'release', savepoint: 'y' });
-    expect(txn('RELEASE z')).toMatchObject({ action: 'release', savepoint: 'z' });
-    expect(txn('ROLLBACK')?.savepoint).toBeUndefined();
+  let analyzers: { postgres: QueryAnalyzer; mysql: MysqlQueryAnalyzer };
+  beforeAll(async () => {
+    analyzers = {
+      postgres: await QueryAnalyzer.create({ cacheSize: 0 }),
+      mysql: new MysqlQueryAnalyzer({ cacheSize: 0 }),
+    };
+  });
+  const txn = (dialect: 'postgres' | 'mysql', sql: string) =>
+    analyzers[dialect].analyze(sql).facts.statements[0]!.transaction;
+
+  // PostgreSQL folds unquoted names and keeps quoted ones; MySQL keeps names as written, backticks removed.
+  it.each([
+    ['postgres', 'SAVEPOINT Outer_1', 'savepoint', 'outer_1'],
+    ['postgres', 'ROLLBACK TO SAVEPOINT "Inner"', 'rollback_to', 'Inner'],
+    ['postgres', 'ROLLBACK TO x', 'rollback_to', 'x'],
+    ['postgres', 'RELEASE SAVEPOINT y', 'release', 'y'],
+    ['postgres', 'RELEASE z', 'release', 'z'],
+    ['mysql', 'SAVEPOINT Outer_1', 'savepoint', 'Outer_1'],
+    ['mysql', 'SAVEPOINT `in ner`', 'savepoint', 'in ner'],
+    ['mysql', 'ROLLBACK TO SAVEPOINT a', 'rollback_to', 'a'],
+    ['mysql', 'ROLLBACK WORK TO b', 'rollback_to', 'b'],
+    ['mysql', 'ROLLBACK TO savepoint', 'rollback_to', 'savepoint'],
+    ['mysql', 'RELEASE SAVEPOINT c', 'release', 'c'],
+  ] as const)('%s: %s -> %s %s', (dialect, sql, action, savepoint) => {
+    expect(txn(dialect, sql)).toMatchObject({ action, savepoint });
   });
 
-  it('MySQL: names as written, backticks removed', () => {
-    const a = new MysqlQueryAnalyzer({ cacheSize: 0 });
-    const txn = (sql: string) => a.analyze(sql).facts.statements[0]!.transaction;
-    expect(txn('SAVEPOINT Outer_1')).toMatchObject({ action: 'savepoint', savepoint: 'Outer_1' });
-    expect(txn('SAVEPOINT `in ner`')).toMatchObject({ action: 'savepoint', savepoint: 'in ner' });
-    expect(txn('ROLLBACK TO SAVEPOINT a')).toMatchObject({ action: 'rollback_to', savepoint: 'a' });
-    expect(txn('ROLLBACK WORK TO b')).toMatchObject({ action: 'rollback_to', savepoint: 'b' });
-    expect(txn('ROLLBACK TO savepoint')).toMatchObject({ action: 'rollback_to', savepoint: 'savepoint' });
-    expect(txn('RELEASE SAVEPOINT c')).toMatchObject({ action: 'release', savepoint: 'c' });
-    expect(txn('ROLLBACK')?.action).toBe('rollback');
+  it('a plain ROLLBACK names no savepoint', () => {
+    expect(txn('postgres', 'ROLLBACK')?.savepoint).toBeUndefined();
+    expect(txn('mysql', 'ROLLBACK')?.action).toBe('rollback');
   });
 });

@@ -1,7 +1,5 @@
 -- DISTINCT and DISTINCT ON.
-SELECT DISTINCT status FROM payments ORDER BY status;
 SELECT DISTINCT status, currency FROM payments ORDER BY 1, 2;
-SELECT DISTINCT vip FROM users;
 SELECT DISTINCT post_id FROM likes ORDER BY post_id LIMIT 10;
 SELECT DISTINCT post_id FROM likes ORDER BY post_id DESC LIMIT 5 OFFSET 3;
 SELECT DISTINCT ON (user_id) user_id, id, amount FROM payments ORDER BY user_id, id;

@@ -1,23 +1,4 @@
 -- GROUP BY, HAVING, grouped aggregates merged across shards.
-SELECT status, count(*) FROM payments GROUP BY status ORDER BY status;
-SELECT status, count(*) AS n, sum(amount) AS total, min(amount) AS lo, max(amount) AS hi FROM payments GROUP BY status ORDER BY status;
-SELECT status, avg(amount) FROM payments GROUP BY status ORDER BY status;
-SELECT user_id, count(*) FROM posts GROUP BY user_id ORDER BY user_id;
-SELECT user_id, sum(amount) FROM payments GROUP BY user_id ORDER BY 2 DESC, 1 LIMIT 5;
-SELECT vip, count(*) FROM users GROUP BY vip ORDER BY vip;
-SELECT post_id, count(*) FROM likes GROUP BY post_id ORDER BY count(*) DESC, post_id LIMIT 10;
-SELECT event, count(*) FROM analytics_events GROUP BY event ORDER BY event;
-SELECT status, count(*) FROM payments GROUP BY status HAVING count(*) > 10 ORDER BY status;
-SELECT user_id, count(*) FROM likes GROUP BY user_id HAVING count(*) > 1 ORDER BY user_id;
-SELECT status, sum(amount) FROM payments GROUP BY status HAVING sum(amount) > 1000 ORDER BY status;
 SELECT post_id, count(*) FROM likes GROUP BY post_id HAVING count(*) >= 3 ORDER BY post_id;
-SELECT status, round(avg(amount), 2) AS mean FROM payments GROUP BY status ORDER BY status;
-SELECT status, max(amount) - min(amount) AS spread FROM payments GROUP BY status ORDER BY status;
-SELECT status, count(DISTINCT user_id) FROM payments GROUP BY status ORDER BY status;
 SELECT vip, string_agg(name, ';' ORDER BY name) FROM users GROUP BY vip ORDER BY vip;
-SELECT status, count(*) FROM payments GROUP BY status ORDER BY status LIMIT 1;
-SELECT status, count(*) FROM payments GROUP BY status ORDER BY status LIMIT 1 OFFSET 1;
-SELECT status, count(*) FROM payments GROUP BY status;
-SELECT post_id % 5 AS bucket, count(*) FROM likes GROUP BY post_id % 5 ORDER BY bucket;
-SELECT status, currency, count(*) FROM payments GROUP BY status, currency ORDER BY status, currency;
 SELECT status, count(*) FROM payments GROUP BY ROLLUP (status) ORDER BY status;

@@ -1,0 +1,28 @@
+-- Aggregates over a whole sharded table (scatter, merged by shardgate) and on one shard;
+-- spelled alike in PostgreSQL and MySQL, so run through both front ends.
+SELECT count(*) FROM users;
+SELECT sum(amount) FROM payments;
+SELECT avg(amount) FROM payments;
+SELECT avg(balance) FROM balances;
+SELECT avg(amount) AS mean_amount FROM payments;
+SELECT avg(id) FROM posts;
+SELECT avg(user_id) FROM likes;
+SELECT avg(score) FROM recommendations;
+SELECT min(amount), max(amount) FROM payments;
+SELECT min(name), max(name) FROM users;
+SELECT min(id), max(id), sum(id), count(id) FROM comments;
+SELECT sum(balance), avg(balance), count(*) FROM balances WHERE balance > 500;
+SELECT avg(amount) FROM payments WHERE amount < 0;
+SELECT sum(amount) FROM payments WHERE status = 'nothing';
+SELECT count(*) FROM payments WHERE status = 'nothing';
+SELECT round(avg(amount), 2) FROM payments;
+SELECT max(amount) - min(amount) AS spread FROM payments;
+SELECT coalesce(sum(amount), 0) FROM payments WHERE status = 'nothing';
+SELECT sum(amount) / count(*) FROM payments;
+SELECT count(DISTINCT user_id) FROM payments;
+SELECT count(DISTINCT status) FROM payments;
+SELECT stddev_pop(balance), var_pop(balance), stddev_samp(balance), var_samp(balance) FROM balances;
+SELECT sum(score), max(score) FROM trending_topics;
+SELECT avg(score) FROM trending_topics;
+SELECT count(*) FROM users WHERE user_id = 7;
+SELECT avg(amount) FROM payments WHERE user_id = 7;
