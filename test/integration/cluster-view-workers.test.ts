@@ -3,7 +3,8 @@
 // and /metrics?scope=cluster carries both workers' series under their instance labels.
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { appSession, bothWorkersListening, pgWorkersSuite } from '../support/integ-pg-workers.js';
+import { childPgClient } from '../support/child-clients.js';
+import { bothWorkersListening, pgWorkersSuite } from '../support/integ-pg-workers.js';
 
 interface ClusterMember {
   id: string;
@@ -21,7 +22,7 @@ describe('workers > 1: one view from worker 0', () => {
     await bothWorkersListening(proc);
     const clients: pg.Client[] = [];
     for (let i = 0; i < 6; i++) {
-      const c = await appSession(proc);
+      const c = await childPgClient(proc);
       await c.query('SELECT 1');
       clients.push(c);
     }

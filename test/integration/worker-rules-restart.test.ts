@@ -5,12 +5,8 @@
 // a later change reaches it too. A clean SIGTERM then restarts nothing.
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import {
-  appSession,
-  bothWorkersListening,
-  pgWorkersSuite,
-  WORKERS_ADMIN_TOKEN,
-} from '../support/integ-pg-workers.js';
+import { childPgClient } from '../support/child-clients.js';
+import { bothWorkersListening, pgWorkersSuite, WORKERS_ADMIN_TOKEN } from '../support/integ-pg-workers.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** cancel-registry.ts: 31 bits, of which the top 6 name the worker. */
@@ -30,7 +26,7 @@ async function rule(body: object): Promise<void> {
 /** Opens sessions until one landed on `worker`; returns it (the others are closed). */
 async function sessionOn(worker: number): Promise<pg.Client> {
   for (let attempt = 0; attempt < 40; attempt++) {
-    const c = await appSession(w.proc);
+    const c = await childPgClient(w.proc);
     const pid = (c as unknown as { processID: number }).processID;
     if (workerOf(pid) === worker) return c;
     await c.end();

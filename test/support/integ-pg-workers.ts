@@ -1,6 +1,5 @@
 // A `shardgate start` process with `workers: 2` (embedded control plane, no etcd) in front of one
 // local PostgreSQL shard, for the tests of what the workers share: the rules, the cluster view.
-import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
@@ -33,8 +32,9 @@ export function pgWorkersSuite(instanceId: string): PgWorkersSuite {
         },
       },
     );
-    s.proc = await startShardgateProcess(config, 90_000, {}, ['--instance-id', instanceId]);
-  }, 180_000);
+    // Two workers load dist/ each before either listens: slow on a loaded machine, so a generous bound.
+    s.proc = await startShardgateProcess(config, 180_000, {}, ['--instance-id', instanceId]);
+  }, 300_000);
   afterAll(async () => {
     await s.proc?.stop();
     await s.cluster?.stop();
@@ -54,18 +54,4 @@ export async function bothWorkersListening(proc: StartedProcess): Promise<void> 
   } catch (err) {
     throw new Error(`${(err as Error).message}:\n${proc.output()}`);
   }
-}
-
-/** A connected session of user app through the process's PostgreSQL port (the cluster module picks the worker). */
-export async function appSession(proc: StartedProcess): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: proc.postgresPort,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
 }
