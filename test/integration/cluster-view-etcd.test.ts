@@ -13,7 +13,6 @@ import { EtcdControl } from '../../src/control/etcd-control.js';
 import { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { appPgClient } from '../support/child-clients.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -42,7 +41,18 @@ async function clusterOf(p: ProxyHandle): Promise<ClusterMember[]> {
   return ((await r.json()) as { members: ClusterMember[] }).members;
 }
 
-const clientOf = (p: ProxyHandle) => appPgClient(p.postgres.port);
+async function clientOf(p: ProxyHandle): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: p.postgres.port,
+    user: 'app',
+    password: 'app',
+    database: 'shardgate',
+  });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
 
 /** A CancelRequest (the protocol's own, on a fresh connection) for `processId`/`secretKey`. */
 function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
