@@ -9,18 +9,28 @@ import { silentLogger } from '../../src/log.js';
 import type { ShardSample } from '../../src/observability/history-sampler.js';
 import type { Report } from '../../src/observability/reports.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { adminAuth, startAdminFixture, waitUntil } from '../support/integ-admin-fixture.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 let proxy: ProxyHandle;
 const base = () => `http://127.0.0.1:${proxy.admin!.port}`;
 
 beforeAll(async () => {
-  fx = await startAdminFixture({
-    observability: { history: { intervalMs: 300 } },
-    // Fires on the first statement: an alert event the daily report must list.
-    alertRules: [{ name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 0.000_001, forMs: 0 }],
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
+    overrides: {
+      admin: { token: 'secret' },
+      observability: {
+        healthIntervalMs: 200,
+        history: { intervalMs: 300 },
+        alerts: {
+          evaluateIntervalMs: 200,
+          // Fires on the first statement: an alert event the daily report must list.
+          rules: [{ name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 0.000_001, forMs: 0 }],
+        },
+      },
+    },
   });
   proxy = fx.proxy;
 }, 180_000);
@@ -30,9 +40,20 @@ afterAll(async () => {
   await fx?.cluster.stop();
 });
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // History and reports need the admin token (they name statements and alerts).
-const auth = adminAuth;
+const auth = { authorization: 'Bearer secret' };
 const getJson = async <T>(p: string) => (await (await fetch(base() + p, { headers: auth })).json()) as T;
+
+async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 interface HistoryJson {
   records: Array<ShardSample & Record<string, unknown>>;

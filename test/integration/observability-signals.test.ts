@@ -4,30 +4,53 @@
 // run time, and the cutover phase gauge fed by a running split.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_PHASES } from '../../src/migration/state-store.js';
-import { adminAuth, adminBase, startAdminFixture, waitUntil } from '../support/integ-admin-fixture.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 let base: string;
 
 beforeAll(async () => {
-  fx = await startAdminFixture({
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
     spares: 2,
-    alertRules: [
-      { name: 'HighCpu', metric: 'cpu_percent', warning: 1 },
-      { name: 'ServerDown', metric: 'server_down', critical: 1 },
-    ],
-    overrides: { migration: { rowsPerSecond: 200 } },
+    overrides: {
+      admin: { token: 'secret' },
+      observability: {
+        healthIntervalMs: 200,
+        alerts: {
+          evaluateIntervalMs: 200,
+          rules: [
+            { name: 'HighCpu', metric: 'cpu_percent', warning: 1 },
+            { name: 'ServerDown', metric: 'server_down', critical: 1 },
+          ],
+        },
+      },
+      migration: { rowsPerSecond: 200 },
+    },
   });
-  base = adminBase(fx);
+  base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 }, 180_000);
 
 afterAll(async () => {
   await fx?.stop();
 });
 
-const getJson = async <T>(p: string) => (await (await fetch(base + p, { headers: adminAuth })).json()) as T;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const getJson = async <T>(p: string) =>
+  (await (await fetch(base + p, { headers: { authorization: 'Bearer secret' } })).json()) as T;
 const metrics = async () => (await fetch(`${base}/metrics`)).text();
+
+/** Polls `probe` until it returns a value, or fails with `what` after the deadline. */
+async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 interface ShardRow {
   name: string;

@@ -2,8 +2,7 @@
 // API that move reads without reconnecting, and the lag alert firing and resolving (webhook).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertWebhook, startAlertWebhook } from '../support/alert-webhook.js';
-import { adminAuth, adminBase, startAdminFixture } from '../support/integ-admin-fixture.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { Zipf } from '../support/zipf.js';
 
 let fx: ProxyFixture;
@@ -12,11 +11,22 @@ let webhook: AlertWebhook;
 
 beforeAll(async () => {
   webhook = await startAlertWebhook();
-  fx = await startAdminFixture({
-    webhookUrl: webhook.url,
-    alertRules: [{ name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 0.5, critical: 30 }],
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
+    overrides: {
+      admin: { token: 'secret' },
+      observability: {
+        healthIntervalMs: 200,
+        alerts: {
+          evaluateIntervalMs: 200,
+          webhookUrl: webhook.url,
+          rules: [{ name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 0.5, critical: 30 }],
+        },
+      },
+    },
   });
-  base = adminBase(fx);
+  base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 });
 
 afterAll(async () => {
@@ -25,7 +35,9 @@ afterAll(async () => {
 });
 
 const get = async (path: string) =>
-  (await fetch(base + path, { headers: adminAuth })).json() as Promise<Record<string, unknown>>;
+  (await fetch(base + path, { headers: { authorization: 'Bearer secret' } })).json() as Promise<
+    Record<string, unknown>
+  >;
 
 describe('observability', () => {
   it('exposes Prometheus metrics and finds the hot key', async () => {

@@ -5,23 +5,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
-import { adminAuth, adminBase, startAdminFixture } from '../support/integ-admin-fixture.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 let base: string;
 let nextId = 9_000_000;
 
 beforeAll(async () => {
-  fx = await startAdminFixture({
+  fx = await startProxyFixture({
+    shards: 2,
+    replicas: 1,
     overrides: {
+      admin: { token: 'secret' },
       dataTypes: {
         user_likes: { cacheTtlMs: 600_000 },
         user_recommendations: { cacheTtlMs: 600_000, cacheStrategy: 'write-around' },
       },
     },
   });
-  base = adminBase(fx);
+  base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 }, 180_000);
 
 afterAll(async () => {
@@ -37,7 +39,9 @@ interface CacheStats {
   tables: Array<{ table: string; ttlMs: number; strategy: string }>;
 }
 const stats = async () =>
-  (await (await fetch(`${base}/api/cache`, { headers: adminAuth })).json()) as CacheStats;
+  (await (
+    await fetch(`${base}/api/cache`, { headers: { authorization: 'Bearer secret' } })
+  ).json()) as CacheStats;
 const clear = () =>
   fetch(`${base}/api/cache/clear`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
 
