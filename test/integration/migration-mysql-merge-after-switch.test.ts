@@ -5,92 +5,53 @@
 // with every acknowledged write on its owner (ids, counts and sums compared); a second merge into
 // another spare is verified again after its switch and cleaned up, which empties the moved tables
 // on both old servers while the merged shard keeps serving every write.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver, notOnce } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
-import { startShardgateProcess } from '../support/start-process.js';
+import { describe, expect, it } from 'vitest';
+import {
+  likesWriter,
+  mysqlMigrationSuite,
+  MIGRATION_USERS as USERS,
+} from '../support/integ-mysql-migration.js';
+import { countSum, countsVia, notOnce, total } from '../support/mysql-migration-driver.js';
 import { waitFor } from '../support/wait-for.js';
 
-const TOKEN = 'mysql-merge-after-token';
-const USERS = Array.from({ length: 40 }, (_, i) => i + 1);
 const REF = 'trending_topics';
 
-let fx: MysqlProxyFixture;
-let config: ShardgateConfig;
-let d: MysqlMigrationDriver;
 let refId: number;
+const s = mysqlMigrationSuite(
+  {
+    token: 'mysql-merge-after-token',
+    stateDirPrefix: 'sg-mysql-merge-after-',
+    spares: ['spare1', 'spare2'],
+    // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
+    unsharded: ['site_notes'],
+    startProcess: true,
+  },
+  async (s) => {
+    // A row of the reference table (the same rows on both shards) to change after the switch.
+    const [ref] = await s.fx.cluster.query<{ id: number | string }>(
+      s.primaryOf('s0'),
+      `SELECT min(id) AS id FROM ${REF}`,
+    );
+    refId = Number(ref!.id);
+  },
+);
 
-const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
-  const spares: MariadbServer[] = [];
-  for (const name of ['spare1', 'spare2']) spares.push(await fx.cluster.addSpare(name));
-  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
-  // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
-  await fx.cluster.query(primaryOf('s0'), 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
-  await fx.cluster.query(primaryOf('s0'), "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-  // A row of the reference table (the same rows on both shards) to change after the switch.
-  const [ref] = await fx.cluster.query<{ id: number | string }>(
-    primaryOf('s0'),
-    `SELECT min(id) AS id FROM ${REF}`,
-  );
-  refId = Number(ref!.id);
-  config = {
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    migration: {
-      ...fx.config.migration,
-      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-merge-after-')), 'migrations'),
-      cutoverDeadlineMs: 15_000,
-      inflightGraceMs: 200,
-      spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port, replicas: [] })),
-    },
-  };
-  d.proc = await startShardgateProcess(config, 90_000);
-}, 240_000);
-
-afterAll(async () => {
-  await d?.proc?.stop();
-  await fx?.stop();
-});
-
-function likesWriter(base: number) {
-  return d.startWriter(base, (c, id) =>
-    c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, USERS[id % USERS.length]]),
-  );
-}
-
-async function merge(into: string): Promise<string> {
-  const started = await d.migrate('merge', 's1', 's0', '--into', into, '--no-follow', '--json');
-  expect(started.stderr).toBe('');
-  expect(started.status).toBe(0);
-  return (JSON.parse(started.stdout) as { id: string }).id;
-}
+const merge = (into: string) => s.d.start('merge', 's1', 's0', '--into', into);
 
 async function count(server: string, table: string): Promise<number> {
-  const [r] = await fx.cluster.query<{ n: number | string }>(server, `SELECT count(*) AS n FROM ${table}`);
+  const [r] = await s.fx.cluster.query<{ n: number | string }>(server, `SELECT count(*) AS n FROM ${table}`);
   return Number(r!.n);
 }
 
 /** count(*) and sum(id) of the likes a writer from `from` made (its ids stay below from + 1M). */
-async function countSum(server: string, from: number): Promise<{ n: number; sum: number }> {
-  const [r] = await fx.cluster.query<{ n: number | string; s: number | string | null }>(
-    server,
-    `SELECT count(*) AS n, sum(id) AS s FROM likes WHERE id >= ${from} AND id < ${from + 1_000_000}`,
-  );
-  return { n: Number(r!.n), sum: Number(r!.s ?? 0) };
-}
+const likesCountSum = (server: string, from: number) =>
+  countSum(s.fx.cluster, server, 'likes', from, from + 1_000_000);
 
 describe('MySQL merge after its switch', () => {
   it('rolls back through the proxy: every write made on the merged shard is on its source', async () => {
     const base = 70_000_000;
-    const likes = likesWriter(base);
+    const { d, fx, primaryOf } = s;
+    const likes = likesWriter(s, base);
     let deleted = 0;
     let updated = 0;
     let id = '';
@@ -122,9 +83,7 @@ describe('MySQL merge after its switch', () => {
       } finally {
         await c.end();
       }
-      const back = await d.migrate('rollback', id, '--json');
-      expect(back.stderr).toBe('');
-      expect(back.status).toBe(0);
+      await d.ok('rollback', id);
       const rolled = await d.until(id, 'rolled_back');
       expect(rolled.cutovers.at(-1)?.outcome).toBe('switched');
       const atRollback = likes.acked.length;
@@ -143,10 +102,7 @@ describe('MySQL merge after its switch', () => {
       expect(notOnce(own, held)).toEqual([]);
       expect(other.filter((a) => held.has(a))).toEqual([]);
       expect(held.has(deleted)).toBe(false);
-      expect(await countSum(primaryOf(shard), base)).toEqual({
-        n: own.length,
-        sum: own.reduce((n, a) => n + a, 0),
-      });
+      expect(await likesCountSum(primaryOf(shard), base)).toEqual(total(own));
       const [ref] = await fx.cluster.query<{ topic: string }>(
         primaryOf(shard),
         `SELECT topic FROM ${REF} WHERE id = ${refId}`,
@@ -168,12 +124,8 @@ describe('MySQL merge after its switch', () => {
 
     // Through the proxy: s0 and s1 serve again, each acknowledged row once; a new write reaches
     // its source, not the spare.
-    const reader = await d.connect();
-    try {
-      const [rows] = await reader.query(`SELECT id FROM likes WHERE id >= ${base}`);
-      const counts = new Map<number, number>();
-      for (const r of rows as Array<{ id: number | string }>)
-        counts.set(Number(r.id), (counts.get(Number(r.id)) ?? 0) + 1);
+    await d.withConnection(async (reader) => {
+      const counts = await countsVia(reader, `SELECT id FROM likes WHERE id >= ${base}`);
       expect(notOnce(kept, counts)).toEqual([]);
       expect(counts.has(deleted)).toBe(false);
       const fresh = 79_999_999;
@@ -183,16 +135,15 @@ describe('MySQL merge after its switch', () => {
       expect((await d.countsOn(primaryOf('s1'), 'likes', fresh)).get(fresh)).toBe(1);
       expect((await d.countsOn('spare1', 'likes', fresh)).has(fresh)).toBe(false);
       expect((await d.countsOn(primaryOf('s0'), 'site_notes', 5)).get(5)).toBe(1);
-    } finally {
-      await reader.end();
-    }
+    });
     // Rolled back is final.
     expect((await d.migrate('cleanup', id)).status).not.toBe(0);
   }, 900_000);
 
   it('verifies again after the switch, then cleanup empties both old servers', async () => {
     const base = 71_000_000;
-    const likes = likesWriter(base);
+    const { d, primaryOf } = s;
+    const likes = likesWriter(s, base);
     let id = '';
     try {
       await waitFor('the first writes', () => likes.acked.length > 20, 60_000, 20);
@@ -203,15 +154,8 @@ describe('MySQL merge after its switch', () => {
       // Verification again once the writes stopped: under a steady write stream to the moved
       // tables its whole-table counts may still differ after its catch-up rounds (README).
       await likes.stop();
-      const again = await d.migrate('verify', id, '--json');
-      expect(again.stderr).toBe('');
-      const verified = await d.until(id, 'verified');
-      expect(verified.verify?.mismatches).toEqual([]);
-      expect(verified.history.filter((h) => h.phase === 'verifying').length).toBeGreaterThan(0);
-      const cleanup = await d.migrate('cleanup', id, '--json');
-      expect(cleanup.stderr).toBe('');
-      expect(cleanup.status).toBe(0);
-      await d.until(id, 'cleaned');
+      await d.ok('verify', id);
+      await d.reverifiedThenCleaned(id);
     } finally {
       await likes.stop();
     }
@@ -224,12 +168,8 @@ describe('MySQL merge after its switch', () => {
     expect(await count('spare2', 'users')).toBeGreaterThan(0);
     const merged = await d.countsOn('spare2', 'likes', base);
     expect(notOnce(likes.acked, merged)).toEqual([]);
-    expect(await countSum('spare2', base)).toEqual({
-      n: likes.acked.length,
-      sum: likes.acked.reduce((n, a) => n + a, 0),
-    });
-    const reader = await d.connect();
-    try {
+    expect(await likesCountSum('spare2', base)).toEqual(total(likes.acked));
+    await d.withConnection(async (reader) => {
       const [rows] = await reader.query(
         `SELECT count(*) AS n FROM likes WHERE id >= ${base} AND id < ${base + 1_000_000}`,
       );
@@ -241,8 +181,6 @@ describe('MySQL merge after its switch', () => {
       await reader.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 3)', [fresh, USERS[0]]);
       expect((await d.countsOn('spare2', 'likes', fresh)).get(fresh)).toBe(1);
       for (const shard of ['s0', 's1']) expect(await count(primaryOf(shard), 'likes')).toBe(0);
-    } finally {
-      await reader.end();
-    }
+    });
   }, 900_000);
 });

@@ -6,83 +6,47 @@
 // resume` goes on from the checkpoints. Afterwards every acknowledged write is on the merged shard
 // exactly once, the rows both sources held are there, and reads through the proxy return each
 // acknowledged row once.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver, notOnce, type Status } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import {
+  likesWriter,
+  MIGRATION_USERS,
+  mysqlMigrationSuite,
+  seedLikes,
+  stopWriters,
+  unshardedWriter,
+  writeErrors,
+} from '../support/integ-mysql-migration.js';
+import { countsVia, notOnce, type Status } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
-const TOKEN = 'mysql-merge-token';
-
-let fx: MysqlProxyFixture;
-let spare: MariadbServer;
-let config: ShardgateConfig;
-let d: MysqlMigrationDriver;
-
-const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
-  spare = await fx.cluster.addSpare('spare1');
-  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
-  // Enough rows on each source that the throttled copy of the second is still running at the kill.
-  const users = Array.from({ length: 40 }, (_, i) => i + 1);
-  for (const shard of ['s0', 's1']) {
-    const own = users.filter((u) => fx.owner(u) === shard);
-    for (let chunk = 0; chunk < 3; chunk++) {
-      const base = (shard === 's0' ? 10_000_000 : 20_000_000) + chunk * 2000;
-      const values = Array.from({ length: 2000 }, (_, i) => `(${base + i}, ${own[i % own.length]}, 1)`);
-      await fx.cluster.query(
-        primaryOf(shard),
-        `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`,
-      );
-    }
-  }
-  // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
-  await fx.cluster.query(primaryOf('s0'), 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
-  await fx.cluster.query(primaryOf('s0'), "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-  config = {
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    migration: {
-      ...fx.config.migration,
-      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-merge-')), 'migrations'),
-      rowsPerSecond: 1_500,
-      batchRows: 150,
-      cutoverDeadlineMs: 15_000,
-      inflightGraceMs: 200,
-      spares: [{ name: spare.name, host: spare.host, port: spare.port, replicas: [] }],
-    },
-  };
-}, 240_000);
-
-afterAll(async () => {
-  await d?.proc?.stop();
-  await fx?.stop();
-});
+const s = mysqlMigrationSuite(
+  {
+    token: 'mysql-merge-token',
+    stateDirPrefix: 'sg-mysql-merge-',
+    spares: ['spare1'],
+    // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
+    unsharded: ['site_notes'],
+    throttled: true,
+  },
+  async (s) => {
+    // Enough rows on each source that the throttled copy of the second is still running at the kill.
+    await seedLikes(s, 's0', 10_000_000, 3);
+    await seedLikes(s, 's1', 20_000_000, 3);
+  },
+);
 
 describe('MySQL merge through the migration manager', () => {
   it('merges s0 and s1 into spare1 under writes, survives a SIGKILL in the second copy, every write once', async () => {
+    const { d, fx, config, primaryOf } = s;
+    const spare = s.spares[0]!;
     d.proc = await startShardgateProcess(config, 90_000);
-    const users = Array.from({ length: 40 }, (_, i) => i + 1);
-    const likes = d.startWriter(70_000_000, (c, id) =>
-      c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, users[id % users.length]]),
-    );
-    const notes = d.startWriter(100_000, (c, id) =>
-      c.query('INSERT INTO site_notes (id, body) VALUES (?, ?)', [id, `n${id}`]),
-    );
+    const likes = likesWriter(s, 70_000_000);
+    const notes = unshardedWriter(s, 'site_notes', 100_000);
     let id = '';
     try {
       await waitFor('the first writes', () => likes.acked.length > 20 && notes.acked.length > 20, 60_000, 20);
-      const started = await d.migrate('merge', 's1', 's0', '--into', 'spare1', '--no-follow', '--json');
-      expect(started.stderr).toBe('');
-      expect(started.status).toBe(0);
-      id = (JSON.parse(started.stdout) as { id: string }).id;
+      id = await d.start('merge', 's1', 's0', '--into', 'spare1');
       expect(id).toMatch(/^merge-s0-s1-/);
 
       // The kill, once the second source's copy is under way.
@@ -114,9 +78,7 @@ describe('MySQL merge through the migration manager', () => {
       const second = after.state.mysql?.sources?.[0]?.copy;
       expect(second?.tables.find((t) => t.table === 'likes')?.done).toBe(false);
       expect(second?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
-      const resumed = await d.migrate('resume', id, '--json');
-      expect(resumed.stderr).toBe('');
-      expect(resumed.status).toBe(0);
+      await d.ok('resume', id);
 
       const state = await d.until(id, 'verified');
       expect(state.verify?.mismatches).toEqual([]);
@@ -129,11 +91,9 @@ describe('MySQL merge through the migration manager', () => {
       const afterSwitch = likes.acked.length;
       await waitFor('writes after the switch', () => likes.acked.length > afterSwitch + 20, 60_000, 20);
     } finally {
-      await likes.stop();
-      await notes.stop();
+      await stopWriters(likes, notes);
     }
-    expect(likes.errors).toEqual([]);
-    expect(notes.errors).toEqual([]);
+    expect(writeErrors(likes, notes)).toEqual([]);
 
     // On the merged shard's server every acknowledged write exactly once.
     const merged = await d.countsOn(spare.name, 'likes', 70_000_000);
@@ -155,28 +115,19 @@ describe('MySQL merge through the migration manager', () => {
 
     // Through the proxy: s0 and s1 are gone from the MySQL routing, reads come from the merged
     // shard, each acknowledged row once.
-    const reader = await d.connect();
-    try {
-      const [rows] = await reader.query('SELECT id FROM likes WHERE id >= 70000000');
-      const counts = new Map<number, number>();
-      for (const r of rows as Array<{ id: number | string }>)
-        counts.set(Number(r.id), (counts.get(Number(r.id)) ?? 0) + 1);
+    await d.withConnection(async (reader) => {
+      const counts = await countsVia(reader, 'SELECT id FROM likes WHERE id >= 70000000');
       expect(notOnce(likes.acked, counts)).toEqual([]);
-      const [noteRows] = await reader.query('SELECT id FROM site_notes WHERE id >= 100000');
-      const noteCounts = new Map<number, number>();
-      for (const r of noteRows as Array<{ id: number }>)
-        noteCounts.set(r.id, (noteCounts.get(r.id) ?? 0) + 1);
+      const noteCounts = await countsVia(reader, 'SELECT id FROM site_notes WHERE id >= 100000');
       expect(notOnce(notes.acked, noteCounts)).toEqual([]);
       const [[one]] = (await reader.query('SELECT count(*) AS n FROM likes WHERE user_id = ?', [
-        users[0],
+        MIGRATION_USERS[0],
       ])) as unknown as [[{ n: number | string }]];
       const direct = await fx.cluster.query<{ n: number | string }>(
         spare.name,
-        `SELECT count(*) AS n FROM likes WHERE user_id = ${users[0]}`,
+        `SELECT count(*) AS n FROM likes WHERE user_id = ${MIGRATION_USERS[0]}`,
       );
       expect(Number(one.n)).toBe(Number(direct[0]!.n));
-    } finally {
-      await reader.end();
-    }
+    });
   }, 900_000);
 });

@@ -4,95 +4,44 @@
 // rollback` returns the table to s0 with every acknowledged write (ids, count and sum compared);
 // a second move is verified again after its switch while writes go on, and cleaned up, which empties the old copy on
 // s0 while s1 serves every write.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import { MysqlMigrationDriver, notOnce } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
-import { startShardgateProcess } from '../support/start-process.js';
+import { describe, expect, it } from 'vitest';
+import { likesWriter, mysqlMigrationSuite, unshardedWriter } from '../support/integ-mysql-migration.js';
+import { countSum, countsVia, notOnce, total } from '../support/mysql-migration-driver.js';
 import { waitFor } from '../support/wait-for.js';
 
-const TOKEN = 'mysql-move-after-token';
-const USERS = Array.from({ length: 40 }, (_, i) => i + 1);
-
-let fx: MysqlProxyFixture;
-let config: ShardgateConfig;
-let d: MysqlMigrationDriver;
-
-const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
-  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
+const s = mysqlMigrationSuite({
+  token: 'mysql-move-after-token',
+  stateDirPrefix: 'sg-mysql-move-after-',
   // Two unsharded tables of the MySQL front end, on its default shard s0 (no `home`).
-  const s0 = primaryOf('s0');
-  for (const table of ['site_notes', 'site_tags']) {
-    await fx.cluster.query(s0, `CREATE TABLE ${table} (id INT PRIMARY KEY, body VARCHAR(20))`);
-    await fx.cluster.query(s0, `INSERT INTO ${table} VALUES (1, 'a'), (2, 'b'), (3, 'c')`);
-  }
-  config = {
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    migration: {
-      ...fx.config.migration,
-      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-move-after-')), 'migrations'),
-      cutoverDeadlineMs: 15_000,
-      inflightGraceMs: 200,
-    },
-  };
-  d.proc = await startShardgateProcess(config, 90_000);
-}, 240_000);
-
-afterAll(async () => {
-  await d?.proc?.stop();
-  await fx?.stop();
+  unsharded: ['site_notes', 'site_tags'],
+  startProcess: true,
 });
 
 /** Ids of the likes writes beside a table's writes, away from the demo rows. */
 const likesBase = (base: number) => 60_000_000 + base * 1000;
 
 function writers(table: string, base: number) {
-  const rows = d.startWriter(base, (c, id) =>
-    c.query(`INSERT INTO ${table} (id, body) VALUES (?, ?)`, [id, `n${id}`]),
-  );
+  const rows = unshardedWriter(s, table, base);
   // Writes to a sharded table on both shards go on through the move and its rollback.
-  const likes = d.startWriter(likesBase(base), (c, id) =>
-    c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, USERS[id % USERS.length]]),
-  );
+  const likes = likesWriter(s, likesBase(base));
   return { rows, likes, stop: () => Promise.all([rows.stop(), likes.stop()]) };
 }
 
-async function move(table: string): Promise<string> {
-  const started = await d.migrate('move-table', table, '--to', 's1', '--no-follow', '--json');
-  expect(started.stderr).toBe('');
-  expect(started.status).toBe(0);
-  return (JSON.parse(started.stdout) as { id: string }).id;
-}
+const move = (table: string) => s.d.start('move-table', table, '--to', 's1');
 
 /** count(*) and sum(id) of a table's rows at or above `from` on a server. */
-async function countSum(server: string, table: string, from: number): Promise<{ n: number; sum: number }> {
-  const [r] = await fx.cluster.query<{ n: number | string; s: number | string | null }>(
-    server,
-    `SELECT count(*) AS n, sum(id) AS s FROM ${table} WHERE id >= ${from}`,
-  );
-  return { n: Number(r!.n), sum: Number(r!.s ?? 0) };
-}
-
-const total = (ids: readonly number[]) => ({ n: ids.length, sum: ids.reduce((n, a) => n + a, 0) });
+const tableCountSum = (server: string, table: string, from: number) =>
+  countSum(s.fx.cluster, server, table, from);
 
 /** Every acknowledged likes write once over both shards (the move never touches likes). */
 async function likesOnce(acked: readonly number[], from: number): Promise<string[]> {
-  const held = await Promise.all(['s0', 's1'].map((s) => d.countsOn(primaryOf(s), 'likes', from)));
-  const sum = new Map<number, number>();
-  for (const m of held) for (const [k, n] of m) sum.set(k, (sum.get(k) ?? 0) + n);
-  return notOnce(acked, sum);
+  return notOnce(acked, await s.d.countsOnAll([s.primaryOf('s0'), s.primaryOf('s1')], 'likes', from));
 }
 
 describe('MySQL table move after its switch', () => {
   it('rolls back through the proxy: every write made on the new home is on s0', async () => {
     const base = 1_000;
+    const { d, fx, primaryOf } = s;
     const w = writers('site_notes', base);
     let id = '';
     try {
@@ -110,9 +59,7 @@ describe('MySQL table move after its switch', () => {
       } finally {
         await c.end();
       }
-      const back = await d.migrate('rollback', id, '--json');
-      expect(back.stderr).toBe('');
-      expect(back.status).toBe(0);
+      await d.ok('rollback', id);
       const rolled = await d.until(id, 'rolled_back');
       expect(rolled.cutovers.at(-1)?.outcome).toBe('switched');
       const atRollback = w.rows.acked.length;
@@ -125,7 +72,7 @@ describe('MySQL table move after its switch', () => {
     // On s0 every acknowledged write once, the ones made on s1 included; count and sum compared.
     const onS0 = await d.countsOn(primaryOf('s0'), 'site_notes', base);
     expect(notOnce(w.rows.acked, onS0)).toEqual([]);
-    expect(await countSum(primaryOf('s0'), 'site_notes', base)).toEqual(total(w.rows.acked));
+    expect(await tableCountSum(primaryOf('s0'), 'site_notes', base)).toEqual(total(w.rows.acked));
     expect(
       await fx.cluster.query(primaryOf('s0'), 'SELECT id, body FROM site_notes WHERE id < 10 ORDER BY id'),
     ).toEqual([
@@ -134,23 +81,19 @@ describe('MySQL table move after its switch', () => {
     ]);
     expect(await likesOnce(w.likes.acked, likesBase(base))).toEqual([]);
     // Through the proxy the table is read from s0 again; a new write lands there, not on s1.
-    const reader = await d.connect();
-    try {
-      const [rows] = await reader.query(`SELECT id FROM site_notes WHERE id >= ${base}`);
-      const seen = new Map<number, number>();
-      for (const r of rows as Array<{ id: number }>) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+    await d.withConnection(async (reader) => {
+      const seen = await countsVia(reader, `SELECT id FROM site_notes WHERE id >= ${base}`);
       expect(notOnce(w.rows.acked, seen)).toEqual([]);
       await reader.query("INSERT INTO site_notes VALUES (999, 'z')");
       expect((await d.countsOn(primaryOf('s0'), 'site_notes', 999)).get(999)).toBe(1);
       expect((await d.countsOn(primaryOf('s1'), 'site_notes', 999)).has(999)).toBe(false);
-    } finally {
-      await reader.end();
-    }
+    });
     expect((await d.migrate('cleanup', id)).status).not.toBe(0);
   }, 900_000);
 
   it('verifies again after the switch, then cleanup empties the old copy on s0', async () => {
     const base = 2_000;
+    const { d, primaryOf } = s;
     const w = writers('site_tags', base);
     let id = '';
     try {
@@ -162,40 +105,29 @@ describe('MySQL table move after its switch', () => {
       // Verification again while the writes to the moved table go on through port 6033: each table
       // is compared at one point, so the reverse capture's lag is no difference.
       const beforeVerify = w.rows.acked.length;
-      const again = await d.migrate('verify', id, '--json');
-      expect(again.stderr).toBe('');
-      expect(again.status).toBe(0);
+      await d.ok('verify', id);
       expect(w.rows.acked.length).toBeGreaterThan(beforeVerify);
       await w.rows.stop();
-      const verified = await d.until(id, 'verified');
-      expect(verified.verify?.mismatches).toEqual([]);
-      expect(verified.history.filter((h) => h.phase === 'verifying').length).toBeGreaterThan(0);
-      const cleanup = await d.migrate('cleanup', id, '--json');
-      expect(cleanup.stderr).toBe('');
-      expect(cleanup.status).toBe(0);
-      await d.until(id, 'cleaned');
+      await d.reverifiedThenCleaned(id);
     } finally {
       await w.stop();
     }
     expect(w.rows.errors).toEqual([]);
     expect(w.likes.errors).toEqual([]);
     // The old copy is gone (the table stays, empty); s1 holds and serves every write once.
-    expect(await countSum(primaryOf('s0'), 'site_tags', 0)).toEqual({ n: 0, sum: 0 });
-    expect(await countSum(primaryOf('s1'), 'site_tags', base)).toEqual(total(w.rows.acked));
+    expect(await tableCountSum(primaryOf('s0'), 'site_tags', 0)).toEqual({ n: 0, sum: 0 });
+    expect(await tableCountSum(primaryOf('s1'), 'site_tags', base)).toEqual(total(w.rows.acked));
     expect(notOnce(w.rows.acked, await d.countsOn(primaryOf('s1'), 'site_tags', base))).toEqual([]);
     expect(await likesOnce(w.likes.acked, likesBase(base))).toEqual([]);
     // The other unsharded table and the sharded ones on s0 were not touched by the cleanup.
-    expect(await countSum(primaryOf('s0'), 'site_notes', 0)).not.toEqual({ n: 0, sum: 0 });
-    const reader = await d.connect();
-    try {
+    expect(await tableCountSum(primaryOf('s0'), 'site_notes', 0)).not.toEqual({ n: 0, sum: 0 });
+    await d.withConnection(async (reader) => {
       const [rows] = await reader.query('SELECT count(*) AS n FROM site_tags');
       expect(Number((rows as Array<{ n: number | string }>)[0]!.n)).toBe(w.rows.acked.length + 3);
       // A write after the cleanup reaches s1 only.
       await reader.query("INSERT INTO site_tags VALUES (999, 'z')");
       expect((await d.countsOn(primaryOf('s1'), 'site_tags', 999)).get(999)).toBe(1);
-      expect(await countSum(primaryOf('s0'), 'site_tags', 0)).toEqual({ n: 0, sum: 0 });
-    } finally {
-      await reader.end();
-    }
+      expect(await tableCountSum(primaryOf('s0'), 'site_tags', 0)).toEqual({ n: 0, sum: 0 });
+    });
   }, 900_000);
 });

@@ -4,82 +4,35 @@
 // writers insert into it and into likes through port 6033. Afterwards every acknowledged write is
 // on the table's new home, reads through the proxy return each exactly once and nothing that was
 // not acknowledged, and no write failed with anything but the cutover's retryable 1213.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver, notOnce } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import {
+  likesWriter,
+  mysqlMigrationSuite,
+  stopWriters,
+  unshardedWriter,
+  writeErrors,
+} from '../support/integ-mysql-migration.js';
+import { countsVia, notOnce } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
-const TOKEN = 'mysql-move-token';
-
-let fx: MysqlProxyFixture;
-let spare: MariadbServer;
-let config: ShardgateConfig;
-let d: MysqlMigrationDriver;
-
-const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
-  spare = await fx.cluster.addSpare('spare1');
-  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
-  // Enough rows on each source that the throttled copy of the second is still running at the kill.
-  const users = Array.from({ length: 40 }, (_, i) => i + 1);
-  for (const shard of ['s0', 's1']) {
-    const own = users.filter((u) => fx.owner(u) === shard);
-    for (let chunk = 0; chunk < 3; chunk++) {
-      const base = (shard === 's0' ? 10_000_000 : 20_000_000) + chunk * 2000;
-      const values = Array.from({ length: 2000 }, (_, i) => `(${base + i}, ${own[i % own.length]}, 1)`);
-      await fx.cluster.query(
-        primaryOf(shard),
-        `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`,
-      );
-    }
-  }
+const s = mysqlMigrationSuite({
+  token: 'mysql-move-token',
+  stateDirPrefix: 'sg-mysql-move-',
   // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
-  await fx.cluster.query(primaryOf('s0'), 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
-  await fx.cluster.query(primaryOf('s0'), "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-  config = {
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    migration: {
-      ...fx.config.migration,
-      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-move-')), 'migrations'),
-      rowsPerSecond: 1_500,
-      batchRows: 150,
-      cutoverDeadlineMs: 15_000,
-      inflightGraceMs: 200,
-      spares: [{ name: spare.name, host: spare.host, port: spare.port, replicas: [] }],
-    },
-  };
-}, 240_000);
-
-afterAll(async () => {
-  await d?.proc?.stop();
-  await fx?.stop();
+  unsharded: ['site_notes'],
+  throttled: true,
 });
 
 describe('MySQL table move through the migration manager', () => {
   it('moves the unsharded site_notes from s0 to s1 under writes, each acknowledged write once on s1', async () => {
+    const { d, config, primaryOf } = s;
     d.proc = await startShardgateProcess(config, 90_000);
-    const notes = d.startWriter(1_000, (c, id) =>
-      c.query('INSERT INTO site_notes (id, body) VALUES (?, ?)', [id, `n${id}`]),
-    );
-    const users = Array.from({ length: 40 }, (_, i) => i + 1);
-    const likes = d.startWriter(60_000_000, (c, id) =>
-      c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, users[id % users.length]]),
-    );
+    const notes = unshardedWriter(s, 'site_notes', 1_000);
+    const likes = likesWriter(s, 60_000_000);
     try {
       await waitFor('the first writes', () => notes.acked.length > 20 && likes.acked.length > 20, 60_000, 20);
-      const started = await d.migrate('move-table', 'site_notes', '--to', 's1', '--no-follow', '--json');
-      expect(started.stderr).toBe('');
-      expect(started.status).toBe(0);
-      const id = (JSON.parse(started.stdout) as { id: string }).id;
+      const id = await d.start('move-table', 'site_notes', '--to', 's1');
       expect(id).toMatch(/^move-site_notes-/);
       const state = await d.until(id, 'verified');
       expect(state.plan.protocol).toBe('mysql');
@@ -93,17 +46,14 @@ describe('MySQL table move through the migration manager', () => {
       const afterSwitch = notes.acked.length;
       await waitFor('writes after the switch', () => notes.acked.length > afterSwitch + 20, 60_000, 20);
     } finally {
-      await notes.stop();
-      await likes.stop();
+      await stopWriters(notes, likes);
     }
-    expect(notes.errors).toEqual([]);
-    expect(likes.errors).toEqual([]);
+    expect(writeErrors(notes, likes)).toEqual([]);
     // On s1 (the new home) every acknowledged note.
     const onS1 = await d.countsOn(primaryOf('s1'), 'site_notes', 1);
     expect(notOnce(notes.acked, onS1)).toEqual([]);
     // Through the proxy: the table is read from s1, every acknowledged row once, nothing else new.
-    const reader = await d.connect();
-    try {
+    await d.withConnection(async (reader) => {
       const [rows] = await reader.query('SELECT id, body FROM site_notes ORDER BY id');
       const list = rows as Array<{ id: number; body: string }>;
       expect(list.slice(0, 3)).toEqual([
@@ -111,20 +61,14 @@ describe('MySQL table move through the migration manager', () => {
         { id: 2, body: 'b' },
         { id: 3, body: 'c' },
       ]);
-      const seen = new Map<number, number>();
-      for (const r of list) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
-      expect(notOnce(notes.acked, seen)).toEqual([]);
+      expect(notOnce(notes.acked, await countsVia(reader, 'SELECT id FROM site_notes'))).toEqual([]);
       // Nothing that was not acknowledged (no kill here: every failed write was rolled back).
       const acked = new Set(notes.acked);
       expect(list.filter((r) => r.id > 3 && !acked.has(r.id))).toEqual([]);
       for (const r of list) if (r.id > 3) expect(r.body).toBe(`n${r.id}`);
-    } finally {
-      await reader.end();
-    }
+    });
     // The likes writes to both shards went on; each is on its owner once.
-    const likesOn = await Promise.all(['s0', 's1'].map((s) => d.countsOn(primaryOf(s), 'likes', 60_000_000)));
-    const total = new Map<number, number>();
-    for (const m of likesOn) for (const [k, n] of m) total.set(k, (total.get(k) ?? 0) + n);
-    expect(notOnce(likes.acked, total)).toEqual([]);
+    const likesOn = await d.countsOnAll([primaryOf('s0'), primaryOf('s1')], 'likes', 60_000_000);
+    expect(notOnce(likes.acked, likesOn)).toEqual([]);
   }, 600_000);
 });

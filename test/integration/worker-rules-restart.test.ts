@@ -3,47 +3,21 @@
 // (sessions land on each: the top bits of BackendKeyData's process id name the worker), and a
 // worker SIGKILLed is restarted, serves again, and has the rule in force without being told again;
 // a later change reaches it too. A clean SIGTERM then restarts nothing.
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import { configForLocalShards } from '../../src/local/local-config.js';
-import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { childPgClient } from '../support/child-clients.js';
+import { bothWorkersListening, pgWorkersSuite, WORKERS_ADMIN_TOKEN } from '../support/integ-pg-workers.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** cancel-registry.ts: 31 bits, of which the top 6 name the worker. */
 const workerOf = (processId: number) => processId >>> 25;
 
-let cluster: PostgresCluster;
-let proc: StartedProcess;
-
-beforeAll(async () => {
-  cluster = await startPostgresCluster({ shards: 1, replicasPerShard: 0, database: 'shardgate' });
-  const config: ShardgateConfig = configForLocalShards(
-    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-    {
-      database: 'shardgate',
-      overrides: {
-        workers: 2,
-        admin: { token: 'test-token' },
-        users: [{ name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' }],
-        listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-        observability: { history: { enabled: false } },
-      },
-    },
-  );
-  proc = await startShardgateProcess(config, 90_000, {}, ['--instance-id', 'sgr']);
-}, 180_000);
-
-afterAll(async () => {
-  await proc?.stop();
-  await cluster?.stop();
-});
+const w = pgWorkersSuite('sgr');
 
 async function rule(body: object): Promise<void> {
-  const r = await fetch(`http://127.0.0.1:${proc.adminPort}/api/rules`, {
+  const r = await fetch(`http://127.0.0.1:${w.proc.adminPort}/api/rules`, {
     method: 'POST',
-    headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${WORKERS_ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   if (!r.ok) throw new Error(`POST /api/rules: ${r.status} ${await r.text()}`);
@@ -52,15 +26,7 @@ async function rule(body: object): Promise<void> {
 /** Opens sessions until one landed on `worker`; returns it (the others are closed). */
 async function sessionOn(worker: number): Promise<pg.Client> {
   for (let attempt = 0; attempt < 40; attempt++) {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: proc.postgresPort,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await childPgClient(w.proc);
     const pid = (c as unknown as { processID: number }).processID;
     if (workerOf(pid) === worker) return c;
     await c.end();
@@ -84,7 +50,7 @@ async function insertOn(worker: number, id: number): Promise<string | null> {
 /** The pids the primary logged for worker `index`, in start order. */
 function pidsOf(index: number): number[] {
   const pids: number[] = [];
-  for (const line of proc.output().split('\n')) {
+  for (const line of w.proc.output().split('\n')) {
     if (!line.includes('worker process started')) continue;
     try {
       const o = JSON.parse(line) as { worker: number; pid: number };
@@ -95,19 +61,14 @@ function pidsOf(index: number): number[] {
 }
 
 async function worker1Reachable(): Promise<boolean> {
-  const r = await fetch(`http://127.0.0.1:${proc.adminPort}/api/cluster`);
+  const r = await fetch(`http://127.0.0.1:${w.proc.adminPort}/api/cluster`);
   const members = ((await r.json()) as { members: Array<{ id: string; reachable: boolean }> }).members;
   return members.some((m) => m.id === 'sgr.w1' && m.reachable);
 }
 
 describe('workers: 2 without etcd: rules reach every worker, a worker that dies is restarted', () => {
   it('applies a rule on both workers, and on a restarted worker', async () => {
-    await waitFor(
-      'both workers listen',
-      async () => (proc.output().match(/postgres front end listening/g) ?? []).length >= 2,
-      60_000,
-      100,
-    );
+    await bothWorkersListening(w.proc);
     const setup = await sessionOn(0);
     await setup.query('CREATE TABLE kv (id int PRIMARY KEY, v text)');
     await setup.end();
@@ -124,7 +85,7 @@ describe('workers: 2 without etcd: rules reach every worker, a worker that dies 
     process.kill(firstPid!, 'SIGKILL');
     await waitFor('worker 1 restarted', async () => pidsOf(1).length >= 2, 60_000, 100);
     expect(pidsOf(1)[1]).not.toBe(firstPid);
-    expect(proc.output()).toContain('worker process exited unexpectedly: restarting it');
+    expect(w.proc.output()).toContain('worker process exited unexpectedly: restarting it');
     await waitFor('the restarted worker 1 answers the cluster view', worker1Reachable, 60_000, 200);
 
     // The restarted worker serves, with the rule in force (nobody told it again).
@@ -133,11 +94,11 @@ describe('workers: 2 without etcd: rules reach every worker, a worker that dies 
     await rule({ action: 'read-write', shard: 's0' });
     expect(await insertOn(1, 6)).toBeNull();
     expect(await insertOn(0, 7)).toBeNull();
-    expect(proc.exited()).toBeNull();
+    expect(w.proc.exited()).toBeNull();
 
     // A clean SIGTERM ends every worker and restarts none.
     const live = [pidsOf(0)[0]!, pidsOf(1)[1]!];
-    await proc.stop();
+    await w.proc.stop();
     await waitFor(
       'both workers gone',
       () =>
@@ -152,7 +113,7 @@ describe('workers: 2 without etcd: rules reach every worker, a worker that dies 
       30_000,
       100,
     );
-    expect(proc.output().match(/exited unexpectedly/g)).toHaveLength(1);
+    expect(w.proc.output().match(/exited unexpectedly/g)).toHaveLength(1);
     expect(pidsOf(1)).toHaveLength(2);
   }, 240_000);
 });

@@ -4,10 +4,15 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { StartedProcess } from './start-process.js';
 
-export async function childPgClient(p: StartedProcess): Promise<pg.Client> {
+export function childPgClient(p: StartedProcess): Promise<pg.Client> {
+  return appPgClient(p.postgresPort);
+}
+
+/** A connected pg client of the app user on a proxy's PostgreSQL port, its errors ignored. */
+export async function appPgClient(port: number): Promise<pg.Client> {
   const c = new pg.Client({
     host: '127.0.0.1',
-    port: p.postgresPort,
+    port,
     user: 'app',
     password: 'app',
     database: 'shardgate',

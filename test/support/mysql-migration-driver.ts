@@ -71,6 +71,25 @@ export class MysqlMigrationDriver {
     });
   }
 
+  /** After `migrate verify`: the verification passes again, then `migrate cleanup` runs to its end. */
+  async reverifiedThenCleaned(id: string): Promise<void> {
+    const verified = await this.until(id, 'verified');
+    expect(verified.verify?.mismatches).toEqual([]);
+    expect(verified.history.filter((h) => h.phase === 'verifying').length).toBeGreaterThan(0);
+    await this.ok('cleanup', id);
+    await this.until(id, 'cleaned');
+  }
+
+  /** Runs `use` on a connection through the proxy, closed afterwards. */
+  async withConnection<T>(use: (c: mysql.Connection) => Promise<T>): Promise<T> {
+    const c = await this.connect();
+    try {
+      return await use(c);
+    } finally {
+      await c.end();
+    }
+  }
+
   /**
    * Runs `insert(id)` through whichever proxy process is up; an id counts once it returned OK.
    * Server errors other than the cutover's 1213 (its transaction rolled back) are kept: none may
@@ -112,6 +131,19 @@ export class MysqlMigrationDriver {
     };
   }
 
+  /** Starts a migration (`--no-follow --json`); the CLI must succeed. Returns the migration's id. */
+  async start(...args: string[]): Promise<string> {
+    return (JSON.parse(await this.ok(...args, '--no-follow')) as { id: string }).id;
+  }
+
+  /** Runs `migrate ... --json`, which must exit 0 with nothing on stderr; returns its stdout. */
+  async ok(...args: string[]): Promise<string> {
+    const r = await this.migrate(...args, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout;
+  }
+
   /** id -> count of rows with that id at or above `from` in `table` on a server. */
   async countsOn(server: string, table: string, from: number): Promise<Map<number, number>> {
     const rows = await this.cluster.query<{ id: number | string }>(
@@ -120,7 +152,39 @@ export class MysqlMigrationDriver {
     );
     return countIds(rows);
   }
+
+  /** countsOn summed over several servers (a row on two of them counts twice). */
+  async countsOnAll(servers: string[], table: string, from: number): Promise<Map<number, number>> {
+    const sum = new Map<number, number>();
+    for (const server of servers)
+      for (const [id, n] of await this.countsOn(server, table, from)) sum.set(id, (sum.get(id) ?? 0) + n);
+    return sum;
+  }
 }
+
+/** id -> count of the rows a query through the proxy returns (a row on two shards counts twice). */
+export async function countsVia(c: mysql.Connection, sql: string): Promise<Map<number, number>> {
+  const [rows] = await c.query(sql);
+  return countIds(rows as Array<{ id: number | string }>);
+}
+
+/** count(*) and sum(id) of a table's rows with ids in [from, below) on a server. */
+export async function countSum(
+  cluster: MariadbCluster,
+  server: string,
+  table: string,
+  from: number,
+  below = Number.MAX_SAFE_INTEGER,
+): Promise<{ n: number; sum: number }> {
+  const [r] = await cluster.query<{ n: number | string; s: number | string | null }>(
+    server,
+    `SELECT count(*) AS n, sum(id) AS s FROM ${table} WHERE id >= ${from} AND id < ${below}`,
+  );
+  return { n: Number(r!.n), sum: Number(r!.s ?? 0) };
+}
+
+/** What countSum must find for a list of acknowledged ids. */
+export const total = (ids: readonly number[]) => ({ n: ids.length, sum: ids.reduce((n, a) => n + a, 0) });
 
 export function countIds(rows: ReadonlyArray<{ id: number | string }>): Map<number, number> {
   const counts = new Map<number, number>();

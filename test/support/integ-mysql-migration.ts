@@ -1,0 +1,128 @@
+// The set-up the MySQL migration integration tests share: a two-shard MariaDB topology with the
+// demo schema, spares for the migration's targets, unsharded tables on the MySQL default shard
+// (s0), rows in likes for a throttled copy to chew on, and the configuration a `shardgate start`
+// process from dist/ runs with (admin token, its own state directory, the spares).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
+import { MysqlMigrationDriver } from './mysql-migration-driver.js';
+import { type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
+import { startShardgateProcess } from './start-process.js';
+
+/** The demo users the tests write likes for (ids 1..40). */
+export const MIGRATION_USERS = Array.from({ length: 40 }, (_, i) => i + 1);
+
+export interface MysqlMigrationSetup {
+  fx: MysqlProxyFixture;
+  spares: MariadbServer[];
+  config: ShardgateConfig;
+  d: MysqlMigrationDriver;
+  primaryOf(shard: string): string;
+}
+
+export interface MysqlMigrationOptions {
+  token: string;
+  /** Prefix of the state directory (one per test file, so a failed run is easy to find). */
+  stateDirPrefix: string;
+  spares?: string[];
+  /** Unsharded tables created on s0 with the rows (1,'a'), (2,'b'), (3,'c'). */
+  unsharded?: string[];
+  /** A slow copy (1,500 rows/s in batches of 150), for tests that act while it runs. */
+  throttled?: boolean;
+  /** Start the `shardgate start` process (d.proc) at the end of the set-up. */
+  startProcess?: boolean;
+}
+
+/**
+ * The set-up of a test file: started in beforeAll (then `prepare`, for the file's own rows),
+ * stopped in afterAll with the proxy process. The returned object is filled in by beforeAll.
+ */
+export function mysqlMigrationSuite(
+  o: MysqlMigrationOptions,
+  prepare?: (s: MysqlMigrationSetup) => Promise<void>,
+): MysqlMigrationSetup {
+  const s = {} as MysqlMigrationSetup;
+  beforeAll(async () => {
+    Object.assign(s, await startMysqlMigration(o));
+    await prepare?.(s);
+    if (o.startProcess) s.d.proc = await startShardgateProcess(s.config, 90_000);
+  }, 240_000);
+  afterAll(async () => {
+    await s.d?.proc?.stop();
+    await s.fx?.stop();
+  });
+  return s;
+}
+
+export async function startMysqlMigration(o: MysqlMigrationOptions): Promise<MysqlMigrationSetup> {
+  const fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: MIGRATION_USERS.length });
+  const spares: MariadbServer[] = [];
+  for (const name of o.spares ?? []) spares.push(await fx.cluster.addSpare(name));
+  const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
+  for (const table of o.unsharded ?? []) {
+    await fx.cluster.query(primaryOf('s0'), `CREATE TABLE ${table} (id INT PRIMARY KEY, body VARCHAR(20))`);
+    await fx.cluster.query(primaryOf('s0'), `INSERT INTO ${table} VALUES (1, 'a'), (2, 'b'), (3, 'c')`);
+  }
+  const config: ShardgateConfig = {
+    ...fx.config,
+    admin: { ...fx.config.admin, token: o.token },
+    migration: {
+      ...fx.config.migration,
+      stateDir: join(mkdtempSync(join(tmpdir(), o.stateDirPrefix)), 'migrations'),
+      ...(o.throttled ? { rowsPerSecond: 1_500, batchRows: 150 } : {}),
+      cutoverDeadlineMs: 15_000,
+      inflightGraceMs: 200,
+      ...(spares.length > 0
+        ? { spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port, replicas: [] })) }
+        : {}),
+    },
+  };
+  return { fx, spares, config, d: new MysqlMigrationDriver(o.token, fx.cluster), primaryOf };
+}
+
+/**
+ * `chunks` x 2,000 likes rows with ids from `base` on a shard's primary, for its own users, so that
+ * a throttled copy is still running when a test acts on it.
+ */
+export async function seedLikes(s: MysqlMigrationSetup, shard: string, base: number, chunks: number) {
+  const own = MIGRATION_USERS.filter((u) => s.fx.owner(u) === shard);
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const values = Array.from({ length: 2000 }, (_, i) => {
+      const id = base + chunk * 2000 + i;
+      return `(${id}, ${own[id % own.length]}, 1)`;
+    });
+    await s.fx.cluster.query(
+      s.primaryOf(shard),
+      `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`,
+    );
+  }
+}
+
+/** A writer of likes rows through the proxy, spread over MIGRATION_USERS (so over both shards). */
+export function likesWriter(s: MysqlMigrationSetup, base: number) {
+  return s.d.startWriter(base, (c, id) =>
+    c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [
+      id,
+      MIGRATION_USERS[id % MIGRATION_USERS.length],
+    ]),
+  );
+}
+
+/** A writer of rows (id, 'n<id>') into one of the unsharded tables, through the proxy. */
+export function unshardedWriter(s: MysqlMigrationSetup, table: string, base: number) {
+  return s.d.startWriter(base, (c, id) =>
+    c.query(`INSERT INTO ${table} (id, body) VALUES (?, ?)`, [id, `n${id}`]),
+  );
+}
+
+type Writer = ReturnType<MysqlMigrationDriver['startWriter']>;
+
+export async function stopWriters(...ws: Writer[]): Promise<void> {
+  await Promise.all(ws.map((w) => w.stop()));
+}
+
+/** The server errors any of the writers met (none may occur: see startWriter). */
+export const writeErrors = (...ws: Writer[]): string[] => ws.flatMap((w) => w.errors);
