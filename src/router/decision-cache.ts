@@ -134,7 +134,7 @@ export function sessionKey(s: RoutingSession): string {
   return key;
 }
 
-function hasHints(hints: object): boolean {
+export function hasHints(hints: object): boolean {
   for (const _ in hints) return true;
   return false;
 }

@@ -27,6 +27,7 @@ import {
   type DecisionTemplate,
   decisionTemplate,
   fingerprintKey,
+  hasHints,
   replayDecision,
   textKey,
 } from './decision-cache.js';
@@ -168,8 +169,10 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
       known ??
       this.analyzer.analyze(sql, session.backslashQuotes ? { backslashQuotes: true } : undefined);
     if (cache && !template && analyzed.literals.length > 0) {
-      key = fingerprintKey(session, analyzed.fingerprint);
-      template = cache.get(key);
+      // A fingerprint leaves comments out: a text with hints is never answered by, nor added to,
+      // the decision of its fingerprint.
+      key = hasHints(analyzed.facts.hints) ? null : fingerprintKey(session, analyzed.fingerprint);
+      template = key === null ? undefined : cache.get(key);
       if (template?.replayable && template.analyzed.literals.length === analyzed.literals.length) {
         const hit = this.replay(template, analyzed, sql, session, bind, params, view);
         if (hit) return [hit];

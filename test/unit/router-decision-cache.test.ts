@@ -76,6 +76,8 @@ const STATEMENTS: Array<{ sql: string; values?: Array<string | null> }> = [
   { sql: 'SELECT id, title FROM posts WHERE user_id = $1', values: [null] },
   { sql: 'SELECT id, title FROM posts WHERE user_id = 5' },
   { sql: 'SELECT id, title FROM posts WHERE user_id = 6' },
+  // Same fingerprint as the two above (comments are not part of it): its hint must count.
+  { sql: '/* shardgate: consistency=strong */ SELECT id, title FROM posts WHERE user_id = 7' },
   { sql: 'SELECT * FROM users WHERE user_id = $1', values: ['11'] },
   { sql: 'SELECT * FROM likes WHERE user_id = $1', values: ['12'] },
   { sql: 'SELECT * FROM temp_data WHERE user_id = $1', values: ['13'] },
