@@ -207,7 +207,8 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     cacheBytes: config.routing.parseCacheBytes,
     maxStatementTokens: config.limits.maxStatementTokens,
   });
-  const router = new Router(analyzer, topology);
+  const decisions = { entries: config.routing.parseCacheSize, bytes: config.routing.decisionCacheBytes };
+  const router = new Router(analyzer, topology, {}, decisions);
   const observers = new ObserverList();
   const observability = config.observability.enabled
     ? startObservability(config, topology, log, () => analyzer.stats)
@@ -418,17 +419,22 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       cacheBytes: config.routing.parseCacheBytes,
       maxStatementTokens: config.limits.maxStatementTokens,
     });
-    const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, {
-      rewriteForScatter: rewriteForScatterMysql,
-      inlineInsertRows: (sql, rows, params, fill) =>
-        inlineInsertRowsMysql(
-          sql,
-          rows,
-          params.map((text) => ({ text, numeric: false })),
-          fill,
-        ),
-      quoteLiteral: mysqlLiteral,
-    });
+    const mysqlRouter = new Router(
+      mysqlAnalyzer,
+      mysqlTopology,
+      {
+        rewriteForScatter: rewriteForScatterMysql,
+        inlineInsertRows: (sql, rows, params, fill) =>
+          inlineInsertRowsMysql(
+            sql,
+            rows,
+            params.map((text) => ({ text, numeric: false })),
+            fill,
+          ),
+        quoteLiteral: mysqlLiteral,
+      },
+      decisions,
+    );
     // The same coordinator class with the MariaDB decision log; XA participants (docs/transactions.md).
     const mysqlDecisionLog = new MysqlDecisionLog(mysqlTopology);
     const mysqlTwoPhase = new TwoPhaseCoordinator(

@@ -349,6 +349,12 @@ export const routingSchema = z.object({
     .int()
     .min(64 * 1024)
     .default(32 * 1024 * 1024),
+  /** Bytes the routing decision cache may hold (per protocol; 0 turns it off); entries as parseCacheSize. */
+  decisionCacheBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(8 * 1024 * 1024),
   /** Routing on or off: off sends everything to the default shard's primary (for benchmarks). */
   enabled: z.boolean().default(true),
 });

@@ -19,6 +19,18 @@ import {
   pgLiteral,
   type QuoteLiteral,
 } from '../transactions/compensation-template.js';
+import {
+  addShardPlan,
+  DEFAULT_DECISION_CACHE_BYTES,
+  DecisionCache,
+  type DecisionCacheOptions,
+  type DecisionTemplate,
+  decisionTemplate,
+  fingerprintKey,
+  hasHints,
+  replayDecision,
+  textKey,
+} from './decision-cache.js';
 import type { RoutingSession, TopologyView } from './inputs.js';
 import type { Plan } from './plan.js';
 import { planStatement } from './planner.js';
@@ -67,12 +79,17 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
   private readonly dialect: RouterDialect;
   private ids: SnowflakeIds | null = null;
 
+  /** Routing decisions per statement text, session state and topology version (decision-cache.ts). */
+  readonly decisions: DecisionCache;
+
   constructor(
     readonly analyzer: A,
     private readonly topology: TopologyViewSource,
     dialect: Partial<RouterDialect> = {},
+    decisions: DecisionCacheOptions = { entries: 10_000, bytes: DEFAULT_DECISION_CACHE_BYTES },
   ) {
     this.dialect = { ...POSTGRES_DIALECT, ...dialect };
+    this.decisions = new DecisionCache(decisions);
   }
 
   /**
@@ -132,11 +149,85 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
     textParams: Array<string | null> | null = null,
     known?: AnalyzedQuery,
   ): PlannedStatement[] {
-    const analyzed =
-      known ?? this.analyzer.analyze(sql, session.backslashQuotes ? { backslashQuotes: true } : undefined);
     const view = this.topology.view();
-    const { literals } = analyzed;
     const params = textParams ?? (bind ? decodeBindParams(bind.values, bind.formats, bind.types) : []);
+    const cache = view.routing.enabled && this.decisions.enabled ? this.decisions : null;
+    let key: string | null = null;
+    let template: DecisionTemplate | undefined;
+    if (cache) {
+      cache.sync(view);
+      key = textKey(session, sql);
+      template = cache.get(key);
+      if (template?.replayable) {
+        const hit = this.replay(template, template.analyzed, sql, session, bind, params, view);
+        if (hit) return [hit];
+      }
+    }
+    // A text without literals: its cached analysis holds whether or not its decision does.
+    const analyzed =
+      template?.analyzed ??
+      known ??
+      this.analyzer.analyze(sql, session.backslashQuotes ? { backslashQuotes: true } : undefined);
+    if (cache && !template && analyzed.literals.length > 0) {
+      // A fingerprint leaves comments out: a text with hints is never answered by, nor added to,
+      // the decision of its fingerprint.
+      key = hasHints(analyzed.facts.hints) ? null : fingerprintKey(session, analyzed.fingerprint);
+      template = key === null ? undefined : cache.get(key);
+      if (template?.replayable && template.analyzed.literals.length === analyzed.literals.length) {
+        const hit = this.replay(template, analyzed, sql, session, bind, params, view);
+        if (hit) return [hit];
+      }
+    }
+    const planned = this.planAnalyzed(analyzed, sql, session, bind, textParams, params, view);
+    if (cache && key !== null && planned.length === 1) {
+      const plan = planned[0]!.plan;
+      if (template) {
+        if (addShardPlan(template, plan, session, view)) cache.set(key, template);
+      } else {
+        const made = decisionTemplate(analyzed, plan, session, view);
+        if (made) cache.set(key, made);
+      }
+    }
+    return planned;
+  }
+
+  /** A cached decision for this execution, or null when it has to be planned afresh. */
+  private replay(
+    template: DecisionTemplate,
+    analyzed: AnalyzedQuery,
+    sql: string,
+    session: RoutingSession,
+    bind: BindInput | null,
+    params: Array<string | null>,
+    view: TopologyView,
+  ): PlannedStatement | null {
+    const facts = analyzed.facts.statements[0];
+    if (facts === undefined || analyzed.facts.statements.length !== 1) return null;
+    const { literals } = analyzed;
+    const resolve = (ref: ValueRef) => resolveValue(ref, literals, params);
+    const plan = replayDecision(template, resolve, session, view);
+    if (plan === null) return null;
+    return this.finish(
+      { facts, plan, sql, fingerprint: analyzed.fingerprint },
+      session,
+      bind,
+      params,
+      resolve,
+      view,
+      1,
+    );
+  }
+
+  private planAnalyzed(
+    analyzed: AnalyzedQuery,
+    sql: string,
+    session: RoutingSession,
+    bind: BindInput | null,
+    textParams: Array<string | null> | null,
+    params: Array<string | null>,
+    view: TopologyView,
+  ): PlannedStatement[] {
+    const { literals } = analyzed;
     const resolve = (ref: Parameters<typeof resolveValue>[0]) => resolveValue(ref, literals, params);
     const resolveArray = (index: number) => {
       const raw = params[index - 1];
@@ -178,21 +269,31 @@ export class Router<A extends StatementAnalyzer = QueryAnalyzer> {
         plan = { ...plan, fillIds: { column: plan.fillIds.column, values } };
       }
       const out: PlannedStatement = { facts, plan, sql, fingerprint: analyzed.fingerprint };
-      if (
-        (session.inTransaction || statements.length > 1) &&
-        facts.kind === 'write' &&
-        plan.type !== 'error'
-      ) {
-        // A binary parameter of unknown type decodes to null: unknown, not SQL NULL.
-        const known = (ref: ValueRef) =>
-          ref.kind === 'param' && bind && bind.values[ref.index - 1] != null && params[ref.index - 1] == null
-            ? undefined
-            : resolve(ref);
-        const note = compensationFor(facts, known, view.dataTypes, this.dialect.quoteLiteral);
-        if (note) out.compensation = note;
-      }
-      return out;
+      return this.finish(out, session, bind, params, resolve, view, statements.length);
     });
+  }
+
+  /** A write inside a transaction (or a multi-statement text): what would undo it, per execution. */
+  private finish(
+    out: PlannedStatement,
+    session: RoutingSession,
+    bind: BindInput | null,
+    params: Array<string | null>,
+    resolve: (ref: ValueRef) => string | null,
+    view: TopologyView,
+    statementCount: number,
+  ): PlannedStatement {
+    const { facts, plan } = out;
+    if ((session.inTransaction || statementCount > 1) && facts.kind === 'write' && plan.type !== 'error') {
+      // A binary parameter of unknown type decodes to null: unknown, not SQL NULL.
+      const known = (ref: ValueRef) =>
+        ref.kind === 'param' && bind && bind.values[ref.index - 1] != null && params[ref.index - 1] == null
+          ? undefined
+          : resolve(ref);
+      const note = compensationFor(facts, known, view.dataTypes, this.dialect.quoteLiteral);
+      if (note) out.compensation = note;
+    }
+    return out;
   }
 
   /** One generator per instance id (the id may change by a config reload). */
