@@ -355,7 +355,10 @@ function startLoopDelaySampler() {
  * From 0.5 s before the block's release to 3 s after it, per 100 ms by write start: the writes,
  * the slowest and the p99, the proxy thread's worst event-loop delay and its garbage-collection
  * pauses, and what the migration did then (its phase notes): what a dip after the switch lines
- * up with.
+ * up with. The topology switch itself is inside the block, just before "released"; a phase note
+ * is when the manager recorded the phase, which for `switched` is after the block returned and
+ * the cutover's control connections closed (a trace of a split at load 47 had the switch 0.1 ms
+ * before the release and the note 514 ms after it), so notes are labelled "noted", not as events.
  */
 function switchTimeline(
   times: readonly number[],
@@ -400,9 +403,9 @@ function switchTimeline(
         const at = Date.parse(h.at);
         return at >= lo && at < hi;
       })
-      .map((h): string => h.phase);
+      .map((h): string => `${h.phase} noted`);
     if (cutover.startedAt >= lo && cutover.startedAt < hi) events.unshift('block starts');
-    if (released >= lo && released < hi) events.unshift('released');
+    if (released >= lo && released < hi) events.unshift('switched + released');
     out.push({
       fromMs: from,
       writes: picked.length,
