@@ -44,10 +44,23 @@ function holdRecorder(instance: string, into: MemberHold[]) {
   );
 }
 
-export async function startInstances(config: ShardgateConfig, count: number): Promise<ProxyInstances> {
-  const url = (p: ProxyHandle) => `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`;
+/**
+ * `url` names the port the writers use (PostgreSQL's or MySQL's); with `config.listen.mysql` set,
+ * every instance also serves MySQL on a free port.
+ */
+export async function startInstances(
+  config: ShardgateConfig,
+  count: number,
+  url: (p: ProxyHandle) => string = (p) => `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`,
+): Promise<ProxyInstances> {
+  const mysqlPort = config.listen.mysql ? { mysqlPort: 0 } : {};
   if (count <= 1) {
-    const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
+    const proxy = await startProxy(config, {
+      log: silentLogger(),
+      postgresPort: 0,
+      adminPort: 0,
+      ...mysqlPort,
+    });
     return { proxies: [proxy], urls: [url(proxy)], memberHolds: [], close: () => proxy.close() };
   }
   const etcd = await EtcdCluster.start({ members: 3 });
@@ -60,6 +73,7 @@ export async function startInstances(config: ShardgateConfig, count: number): Pr
         await startProxy(config, {
           log: i === 0 ? silentLogger() : holdRecorder(id, memberHolds),
           postgresPort: 0,
+          ...mysqlPort,
           adminPort: i === 0 ? 0 : null,
           instanceId: id,
           control: new EtcdControl({ endpoints: etcd.endpoints, namespace: 'bench' }, silentLogger()),

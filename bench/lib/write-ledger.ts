@@ -2,10 +2,10 @@
 // migration integration test): inserts (likes, new ids) and updates (posts.title, each user owned
 // by one writer so the last acknowledged value is well defined), plus readers at every level.
 // Afterwards checkLedger() compares the ledger with the servers, straight, not through the proxy.
-import pg from 'pg';
+// Both protocols: the same statements and checks over sql-session.ts (pg or mysql2).
 import { type KeyRange, rangeContains } from '../../src/domain/keyspace.js';
-import { withSuperuser } from '../../src/local/pg-superuser.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
+import { type BenchProtocol, classifyError, openSession, withServer } from './sql-session.js';
 
 export interface Ledger {
   /** likes.id -> user_id of every insert the proxy acknowledged. */
@@ -15,7 +15,7 @@ export interface Ledger {
   /** user_id -> last acknowledged posts.title (a failed later update must not show). */
   titles: Map<number, string>;
   writes: number;
-  /** 40001 (cutover) errors; the writer retries with a new value. */
+  /** 40001 (cutover; MySQL errno 1213) errors; the writer retries with a new value. */
   retries: number;
   errors: string[];
   reads: number;
@@ -29,6 +29,8 @@ export interface Ledger {
 }
 
 export interface WriterPoolOptions {
+  /** Which of shardgate's ports the urls point at (default postgres). */
+  protocol?: BenchProtocol;
   /** The proxy, or several instances of it: connection i (writers, then readers) uses url[i % n]. */
   url: string | string[];
   writers: number;
@@ -66,17 +68,11 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
   let nextId = o.idBase;
   const perWriterInterval = (1000 * o.writers) / Math.max(1, o.writesPerSecond);
   const urls = Array.isArray(o.url) ? o.url : [o.url];
-  const connect = async (i: number) => {
-    const c = new pg.Client({ connectionString: urls[i % urls.length] });
-    c.on('error', () => undefined);
-    await c.connect();
-    return c;
-  };
+  const connect = (i: number) => openSession(o.protocol ?? 'postgres', urls[i % urls.length]!);
   const fail = (err: unknown, into: string[]) => {
-    const code = (err as { code?: string }).code;
-    if (code === '40001') ledger.retries++;
-    else into.push(`${code ?? 'no code'}: ${(err as Error).message}`);
-    return code;
+    const { retry, code } = classifyError(err);
+    if (retry) ledger.retries++;
+    else into.push(`${code}: ${(err as Error).message}`);
   };
   const writer = async (w: number) => {
     const c = await connect(w);
@@ -92,17 +88,14 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
       if (seq % 2 === 0) {
         const id = nextId++;
         try {
-          await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [id, user]);
+          await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, user]);
           ledger.inserted.set(id, user);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
           ledger.writeTimes.push(Date.now());
-          const r = await c.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1 AND id = $2', [
-            user,
-            id,
-          ]);
+          const r = await c.query('SELECT count(*) AS n FROM likes WHERE user_id = ? AND id = ?', [user, id]);
           ledger.reads++;
-          if (r.rows[0].n !== 1) ledger.staleOwnReads++;
+          if (Number(r.rows[0]?.n) !== 1) ledger.staleOwnReads++;
         } catch (err) {
           ledger.failedInserts.add(id);
           fail(err, ledger.errors);
@@ -110,7 +103,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
       } else {
         const title = `w${w}-${seq}`;
         try {
-          await c.query('UPDATE posts SET title = $1 WHERE user_id = $2', [title, user]);
+          await c.query('UPDATE posts SET title = ? WHERE user_id = ?', [title, user]);
           ledger.titles.set(user, title);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
@@ -123,7 +116,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
       if (wait > 0) await sleep(wait);
       else due = performance.now();
     }
-    await c.end().catch(() => undefined);
+    await c.end();
   };
   const reader = async (r: number) => {
     const c = await connect(o.writers + r);
@@ -134,14 +127,14 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
       n++;
       try {
         await c.query(`SET shardgate.consistency = '${level}'`);
-        await c.query('SELECT title FROM posts WHERE user_id = $1', [user]);
+        await c.query('SELECT title FROM posts WHERE user_id = ?', [user]);
         ledger.reads++;
       } catch (err) {
         fail(err, ledger.readErrors);
       }
       await sleep(5);
     }
-    await c.end().catch(() => undefined);
+    await c.end();
   };
   const loops = [
     ...Array.from({ length: o.writers }, (_, i) => writer(i)),
@@ -177,27 +170,29 @@ export async function checkLedger(
   ledger: Ledger,
   shards: ShardServer[],
   idBase: number,
+  protocol: BenchProtocol = 'postgres',
 ): Promise<LedgerReport> {
   const problems: string[] = [];
   const likes = new Map<string, Map<number, number>>();
   const titles = new Map<string, Map<number, Set<string>>>();
+  const users = [...ledger.titles.keys()];
   for (const s of shards) {
-    await withSuperuser(s, async (c) => {
-      const r = await c.query(
-        'SELECT id::text, user_id::text FROM likes WHERE id >= $1 AND id < $1 + 1000000000',
-        [idBase],
-      );
-      likes.set(
-        s.shard,
-        new Map(r.rows.map((x: { id: string; user_id: string }) => [Number(x.id), Number(x.user_id)])),
-      );
-      const t = await c.query('SELECT user_id::text, title FROM posts WHERE user_id = ANY($1::int8[])', [
-        [...ledger.titles.keys()],
+    await withServer(protocol, s, async (c) => {
+      const r = await c.query('SELECT id, user_id FROM likes WHERE id >= ? AND id < ?', [
+        idBase,
+        idBase + 1_000_000_000,
       ]);
+      likes.set(s.shard, new Map(r.rows.map((x) => [Number(x.id), Number(x.user_id)])));
+      const t = users.length
+        ? await c.query(
+            `SELECT user_id, title FROM posts WHERE user_id IN (${users.map(() => '?').join(', ')})`,
+            users,
+          )
+        : { rows: [] };
       const m = new Map<number, Set<string>>();
-      for (const row of t.rows as Array<{ user_id: string; title: string }>) {
+      for (const row of t.rows) {
         const set = m.get(Number(row.user_id)) ?? new Set<string>();
-        set.add(row.title);
+        set.add(String(row.title));
         m.set(Number(row.user_id), set);
       }
       titles.set(s.shard, m);

@@ -4,12 +4,13 @@
 import { describeLoad, describeMachine } from '../lib/machine.js';
 import { fmt, formatTable, markdownTable } from '../lib/report.js';
 import type { ScenarioResultHeader } from '../lib/scenario.js';
+import type { BenchProtocol } from '../lib/sql-session.js';
 import { barChart } from '../lib/svg-chart.js';
 
 export type FaultKind = 'replica-kill' | 'replica-drop' | 'primary-kill';
 export const FAULT_KINDS: readonly FaultKind[] = ['replica-kill', 'replica-drop', 'primary-kill'];
 
-export type BenchProtocol = 'postgres' | 'mysql';
+export type { BenchProtocol };
 export const BENCH_PROTOCOLS: readonly BenchProtocol[] = ['postgres', 'mysql'];
 
 interface Counts {

@@ -15,6 +15,11 @@ export function registerSplitCommand(parent: Command): void {
       'split (s0 in two) | merge (s0 and s1 into spare1) | move (the unsharded audit_log from s0 to s1)',
       'split',
     )
+    .option(
+      '--protocol <p>',
+      'postgres (PostgreSQL shards, writers on the PostgreSQL port) | mysql (MariaDB shards, mysql2 writers on the MySQL port)',
+      'postgres',
+    )
     .option('--rate <n>', 'target writes per second over all writers', intOption('--rate', 1, 20_000), 1_000)
     .option('--writers <n>', 'writer connections', intOption('--writers', 1, 200), 16)
     .option(
@@ -48,9 +53,13 @@ export function registerSplitCommand(parent: Command): void {
       const operation = String(opts.operation);
       if (operation !== 'split' && operation !== 'merge' && operation !== 'move')
         throw new Error(`--operation is split, merge or move, not "${operation}"`);
+      const protocol = String(opts.protocol);
+      if (protocol !== 'postgres' && protocol !== 'mysql')
+        throw new Error(`--protocol is postgres or mysql, not "${protocol}"`);
       const { runSplitBench } = await import('./split.js');
       const { ok } = await runSplitBench({
         operation,
+        protocol,
         writesPerSecond: quick ? 200 : (opts.rate as number),
         writers: quick ? 4 : (opts.writers as number),
         readers: quick ? 2 : (opts.readers as number),

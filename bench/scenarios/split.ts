@@ -6,29 +6,26 @@
 // and s1 into one spare) or `move` (audit_log from s0 to s1). Then: every acknowledged write
 // exactly once on its owner, nothing unacknowledged, the only client errors 40001 retries, and
 // the block's figures, with the slowest write before, during and after the block.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// `protocol: 'mysql'` runs the same on MariaDB through shardgate's MySQL port (mysql2 writers, the
+// same ledger); what differs per protocol is in split-servers.ts.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import pg from 'pg';
-import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { loadDemoData } from '../../src/local/demo-data.js';
-import { configForLocalShards } from '../../src/local/local-config.js';
-import { withSuperuser } from '../../src/local/pg-superuser.js';
-import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
 import { LatencyRecorder } from '../lib/hdr.js';
 import { describeLoad, describeMachine, loadSnapshot, machineInfo } from '../lib/machine.js';
 import { startInstances } from '../lib/proxy-instances.js';
 import { fileTimestamp, fmt, formatTable, markdownTable, writeResultFiles } from '../lib/report.js';
+import { type BenchProtocol, classifyError, openSession, withServer } from '../lib/sql-session.js';
 import { lineChart } from '../lib/svg-chart.js';
 import { stackCharts } from '../lib/svg-stack.js';
 import { checkLedger, poolInThisThread, poolInWorker, usersIn } from '../lib/write-ledger.js';
+import { type SplitServers, startSplitServers } from './split-servers.js';
 
 export type MigrationOperation = 'split' | 'merge' | 'move';
 
 export interface SplitBenchOptions {
   operation?: MigrationOperation;
+  /** The shards' servers and the proxy port the load uses (default postgres). */
+  protocol?: BenchProtocol;
   writesPerSecond: number;
   writers: number;
   readers: number;
@@ -54,44 +51,35 @@ export async function runSplitBench(o: SplitBenchOptions) {
   const machine = await machineInfo();
   const loadBefore = loadSnapshot();
   o.log(`machine: ${describeMachine(machine)}; ${describeLoad(loadBefore)}`);
-  o.log('starting 2 shards x 1 replica and 2 spare primaries...');
-  const cluster = await startPostgresCluster({ shards: 2, replicasPerShard: 1, database: 'shardgate' });
+  const protocol = o.protocol ?? 'postgres';
+  o.log(
+    `starting 2 ${protocol === 'mysql' ? 'MariaDB' : 'PostgreSQL'} shards x 1 replica and 2 spare primaries...`,
+  );
+  const servers = await startSplitServers(protocol, {
+    users: o.users,
+    poolSize: Math.max(20, o.writers + o.readers + 4),
+    rowsPerSecond: o.rowsPerSecond,
+    cutoverDeadlineMs: o.cutoverDeadlineMs,
+  });
   try {
-    const spares = [await cluster.addSpare('spare1'), await cluster.addSpare('spare2')];
-    const config = configForLocalShards(
-      cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-      {
-        database: 'shardgate',
-        overrides: {
-          listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-          pool: { size: Math.max(20, o.writers + o.readers + 4) },
-          migration: {
-            stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-bench-split-')),
-            rowsPerSecond: o.rowsPerSecond,
-            cutoverDeadlineMs: o.cutoverDeadlineMs,
-            fencedCutoverDeadlineMs: o.cutoverDeadlineMs,
-            spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
-          },
-        },
-      },
-    );
-    const loaded = await loadDemoData(config, { users: o.users });
-    const audit = await seedAuditLog(cluster.shards[0]!.primary.port);
-    o.log(`loaded ${loaded.rows} demo rows and ${audit} audit_log rows`);
+    o.log(`loaded ${servers.loaded.rows} demo rows and ${servers.loaded.audit} audit_log rows`);
     const operation = o.operation ?? 'split';
-    const instances = await startInstances(config, o.instances ?? 1);
+    const instances = await startInstances(servers.config, o.instances ?? 1, servers.url);
     const proxy = instances.proxies[0]!;
+    const side = servers.side(proxy);
     if (instances.proxies.length > 1)
       o.log(`${instances.proxies.length} instances on a 3-member etcd; the first runs the migration`);
     try {
       const url = instances.urls[0]!;
       // The keys the migration moves: s0's, or both shards' for a merge.
-      const moving = operation === 'merge' ? config.shards : [config.shards[0]!];
+      const before = side.shardList().filter((s) => s.name === 's0' || s.name === 's1');
+      const moving = operation === 'merge' ? before : before.filter((s) => s.name === 's0');
       const users = moving.flatMap((shard) =>
-        usersIn(parseKeyRange(shard.keyRange), Math.ceil(400 / moving.length), 1, o.users),
+        usersIn(shard.range, Math.ceil(400 / moving.length), 1, o.users),
       );
       const idBase = 1_000_000_000;
       const poolOptions = {
+        protocol,
         url: instances.urls,
         writers: o.writers,
         readers: o.readers,
@@ -101,7 +89,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       };
       // A worker thread when running compiled: the load must not share the proxy's event loop.
       const pool = (await poolInWorker(poolOptions)) ?? poolInThisThread(poolOptions);
-      const auditWriter = startAuditInserter(url, Math.max(10, Math.round(o.writesPerSecond / 10)));
+      const auditWriter = startAuditInserter(servers, url, Math.max(10, Math.round(o.writesPerSecond / 10)));
       // The proxy's event loop (this thread; the writers run in a worker): its delay per 100 ms,
       // to tell proxy-side stalls from server-side ones around the switch.
       const loopDelay = startLoopDelaySampler();
@@ -157,20 +145,20 @@ export async function runSplitBench(o: SplitBenchOptions) {
       await sleep(o.cooldownSeconds * 1000);
       const ledger = await pool.stop();
       const loopSamples = loopDelay.stop();
-      const shardList = proxy.topology.shardList();
+      const shardList = side.shardList();
       const shards = shardList.map((s) => ({
         shard: s.name,
         range: s.range,
         host: s.primary.host,
         port: s.primary.port,
       }));
-      const check = await checkLedger(ledger, shards, idBase);
-      const warmup = await poolConnectionsAfterSwitch(state, shardList);
+      const check = await checkLedger(ledger, shards, idBase, protocol);
+      const warmup = await servers.poolConnectionsAfterSwitch(state, shardList);
       // audit_log's acknowledged inserts, on the server that is its home now.
-      const current = proxy.topology.currentConfig;
-      const home = current.tables.audit_log?.home ?? current.routing.defaultShard ?? current.shards[0]!.name;
+      const view = side.view();
+      const home = view.tables.audit_log?.home ?? view.defaultShard;
       const homeServer = shardList.find((s) => s.name === home)!.primary;
-      const auditMissing = await auditWriter.stopAndCheck(homeServer.port);
+      const auditMissing = await auditWriter.stopAndCheck(homeServer);
       for (const id of auditMissing.slice(0, 10))
         check.problems.push(`audit_log id ${id} acknowledged but missing on ${home}`);
       if (auditMissing.length > 10)
@@ -180,6 +168,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       const cutover = state.cutovers.find((c) => c.outcome === 'switched') ?? state.cutovers.at(-1) ?? null;
       const result = {
         scenario: 'split',
+        protocol,
         operation,
         at: new Date().toISOString(),
         machine,
@@ -260,7 +249,10 @@ export async function runSplitBench(o: SplitBenchOptions) {
           : []),
         ['held statements', cutover ? fmt(cutover.heldStatements) : '-'],
         ['held delay max / p99', cutover ? `${fmt(cutover.maxHeldMs)} / ${fmt(cutover.p99HeldMs)} ms` : '-'],
-        ['40001 retries', fmt(ledger.retries + auditWriter.retries)],
+        [
+          protocol === 'mysql' ? '40001 retries (MySQL errno 1213)' : '40001 retries',
+          fmt(ledger.retries + auditWriter.retries),
+        ],
         [
           'client errors (other)',
           fmt(ledger.errors.length + ledger.readErrors.length + auditWriter.errors.length),
@@ -307,7 +299,8 @@ export async function runSplitBench(o: SplitBenchOptions) {
       for (const p of check.problems.slice(0, 10)) o.log(`  ledger: ${p}`);
       for (const e of result.errors.slice(0, 10)) o.log(`  error: ${e}`);
       const svg = timelineChart(ledger.writeTimes, ledger.writeLatencies, state);
-      const single = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const named = operation === 'split' ? 'split' : `migrate-${operation}`;
+      const single = protocol === 'mysql' ? `mysql-${named}` : named;
       const scenario =
         instances.proxies.length > 1 ? `${single}-${instances.proxies.length}-instances` : single;
       const markdown = `${markdownTable(['figure', 'value'], rows)}\n\n![writes and write latency during the ${operation}](bench/results/${scenario}-latest.svg)\n`;
@@ -326,7 +319,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
       await instances.close();
     }
   } finally {
-    await cluster.stop();
+    await servers.stop();
   }
 }
 
@@ -362,7 +355,10 @@ function startLoopDelaySampler() {
  * From 0.5 s before the block's release to 3 s after it, per 100 ms by write start: the writes,
  * the slowest and the p99, the proxy thread's worst event-loop delay and its garbage-collection
  * pauses, and what the migration did then (its phase notes): what a dip after the switch lines
- * up with.
+ * up with. The topology switch itself is inside the block, just before "released"; a phase note
+ * is when the manager recorded the phase, which for `switched` is after the block returned and
+ * the cutover's control connections closed (a trace of a split at load 47 had the switch 0.1 ms
+ * before the release and the note 514 ms after it), so notes are labelled "noted", not as events.
  */
 function switchTimeline(
   times: readonly number[],
@@ -407,9 +403,9 @@ function switchTimeline(
         const at = Date.parse(h.at);
         return at >= lo && at < hi;
       })
-      .map((h): string => h.phase);
+      .map((h): string => `${h.phase} noted`);
     if (cutover.startedAt >= lo && cutover.startedAt < hi) events.unshift('block starts');
-    if (released >= lo && released < hi) events.unshift('released');
+    if (released >= lo && released < hi) events.unshift('switched + released');
     out.push({
       fromMs: from,
       writes: picked.length,
@@ -463,41 +459,6 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
   });
 }
 
-/**
- * The proxy's server connections (application_name 'shardgate', not the migration's) of the
- * writers' own role (`app` reaches the servers as itself, not as the service identity) on the
- * primaries of the migration's targets, by when they were opened relative to the release of the
- * block: connections opened after it are connection setup some released or new write waited for
- * (the pool warm-up cause of the dip after the switch). Counts connections still open at the end
- * (the pool closes idle ones), so it bounds what the writers waited for from below.
- */
-async function poolConnectionsAfterSwitch(
-  state: MigrationState,
-  shardList: ReadonlyArray<{ name: string; primary: { host: string; port: number } }>,
-): Promise<{ before: number; firstSecond: number; later: number } | null> {
-  const cutover = state.cutovers.find((c) => c.outcome === 'switched');
-  if (!cutover?.startedAt) return null;
-  const released = (cutover.startedAt + cutover.blockMs) / 1000;
-  const out = { before: 0, firstSecond: 0, later: 0 };
-  for (const t of state.plan.targets) {
-    const server = shardList.find((s) => s.name === t.shard)?.primary;
-    if (!server) continue;
-    await withSuperuser(server, async (c) => {
-      const r = await c.query<{ before: number; first: number; later: number }>(
-        `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
-                count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
-                count(*) FILTER (WHERE backend_start >= to_timestamp($1 + 1))::int AS later
-           FROM pg_stat_activity WHERE application_name = 'shardgate' AND usename <> current_user`,
-        [released],
-      );
-      out.before += r.rows[0]!.before;
-      out.firstSecond += r.rows[0]!.first;
-      out.later += r.rows[0]!.later;
-    });
-  }
-  return out;
-}
-
 function describeMigration(state: MigrationState): string {
   const plan = state.plan;
   const to = plan.targets.map((t) => t.shard).join(', ');
@@ -506,44 +467,25 @@ function describeMigration(state: MigrationState): string {
   return `${plan.sourceShard} at ${plan.at} -> ${to}`;
 }
 
-/** An unsharded table on s0 (the default shard) for the move, and carried by a split or merge of s0. */
-async function seedAuditLog(port: number): Promise<number> {
-  return withSuperuser({ host: '127.0.0.1', port }, async (c) => {
-    await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
-    const r = await c.query(
-      "INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 5000) n",
-    );
-    // The writers log in as the demo's `app`, which reaches the servers as its own role.
-    await c.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
-    await c.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
-    return r.rowCount ?? 0;
-  });
-}
-
 /** Paced inserts into audit_log through the proxy; afterwards, the acknowledged ids missing on its home. */
-function startAuditInserter(url: string, perSecond: number) {
+function startAuditInserter(servers: SplitServers, url: string, perSecond: number) {
   const acked = new Set<string>();
   const errors: string[] = [];
   let retries = 0;
   let stopped = false;
   const loop = (async () => {
-    const c = new pg.Client({ connectionString: url });
-    c.on('error', () => undefined);
-    await c.connect();
+    const c = await openSession(servers.protocol, url);
     for (let n = 0; !stopped; n++) {
       try {
-        const r = await c.query('INSERT INTO audit_log (note) VALUES ($1) RETURNING id::text AS id', [
-          `bench ${n}`,
-        ]);
-        acked.add(r.rows[0].id);
+        acked.add(await servers.insertAudit(c, `bench ${n}`));
       } catch (err) {
-        const e = err as { code?: string; message: string };
-        if (e.code === '40001') retries++;
-        else errors.push(`${e.code ?? 'no code'}: ${e.message}`);
+        const { retry, code } = classifyError(err);
+        if (retry) retries++;
+        else errors.push(`${code}: ${(err as Error).message}`);
       }
       await sleep(1000 / perSecond);
     }
-    await c.end().catch(() => undefined);
+    await c.end();
   })();
   return {
     acked,
@@ -551,12 +493,12 @@ function startAuditInserter(url: string, perSecond: number) {
     get retries() {
       return retries;
     },
-    async stopAndCheck(port: number): Promise<string[]> {
+    async stopAndCheck(home: { host: string; port: number }): Promise<string[]> {
       stopped = true;
       await loop;
-      return withSuperuser({ host: '127.0.0.1', port }, async (c) => {
-        const r = await c.query<{ id: string }>('SELECT id::text AS id FROM audit_log');
-        const present = new Set(r.rows.map((row) => row.id));
+      return withServer(servers.protocol, home, async (c) => {
+        const r = await c.query('SELECT id FROM audit_log');
+        const present = new Set(r.rows.map((row) => String(row.id)));
         return [...acked].filter((id) => !present.has(id));
       });
     },

@@ -61,6 +61,11 @@ function insert(table: string, rows: DemoRow[]): { sql: string; values: Value[][
 
 export interface MysqlDemoDataOptions {
   users: number;
+  /**
+   * MariaDB spare primaries (a split's or merge's targets): the demo's users are created there too,
+   * so they serve the same users once tables move in (as loadDemoData does on PostgreSQL spares).
+   */
+  spares?: ReadonlyArray<{ host: string; port: number }>;
 }
 
 /** Creates the demo schema on every primary of config.mysqlShards and loads the sample rows. */
@@ -108,6 +113,23 @@ export async function loadMysqlDemoData(
           'INSERT INTO trending_topics (id, user_id, topic, score) VALUES ? ON DUPLICATE KEY UPDATE id = id',
           [DEMO_TOPICS.map((t, i) => [i + 1, 0, t, (DEMO_TOPICS.length - i) * 10])],
         );
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }),
+  );
+  const database = config.backend.mysqlDatabase;
+  await Promise.all(
+    (options.spares ?? []).map(async (spare) => {
+      const c = await mysql.createConnection({
+        host: spare.host,
+        port: spare.port,
+        user: config.backend.mysqlUser,
+        password: config.backend.mysqlPassword,
+      });
+      c.on('error', () => undefined);
+      try {
+        for (const sql of mysqlDemoRolesStatements(demoRoles(config), database)) await c.query(sql);
       } finally {
         await c.end().catch(() => undefined);
       }
