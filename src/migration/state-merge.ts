@@ -25,16 +25,22 @@ export function keepNewerFields(mine: Fields, base: Fields, current: Fields): vo
   if (Array.isArray(current.history)) mine.history = [...current.history, ...own.slice(before)];
 }
 
+/**
+ * Values are replaced only where the file holds something else: the run keeps references into its
+ * state (a source's copy checkpoints), which must stay attached while nobody else wrote there.
+ */
 function mergeFields(mine: Fields, base: Fields, current: Fields, nested: ReadonlySet<string>): void {
   for (const key of new Set([...Object.keys(current), ...Object.keys(base)])) {
     if (key === 'history') continue;
-    if (!same(mine[key], base[key])) {
-      // Changed by this writer: its value wins, part by part where the parts have other writers.
-      const [m, b, c] = [mine[key], base[key], current[key]];
-      if (nested.has(key) && isFields(m) && isFields(b) && isFields(c)) mergeFields(m, b, c, new Set());
+    const [m, b, c] = [mine[key], base[key], current[key]];
+    // Parts with their own writers: merged in place, part by part.
+    if (nested.has(key) && isFields(m) && isFields(c)) {
+      mergeFields(m, isFields(b) ? b : {}, c, new Set());
       continue;
     }
-    if (key in current) mine[key] = current[key];
+    // Changed by this writer (its value wins), or nothing newer in the file.
+    if (!same(m, b) || same(m, c)) continue;
+    if (key in current) mine[key] = c;
     else delete mine[key];
   }
 }

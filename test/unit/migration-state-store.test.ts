@@ -82,6 +82,32 @@ describe('migration state store: concurrent writers', () => {
     expect(file.history.map((h) => h.note)).toEqual(['switched', 'b', 'a']);
   });
 
+  it('keeps the references a run holds into its state attached while nobody else wrote there', () => {
+    const s = store();
+    const run = switchedState('m4');
+    run.mysql!.sources = [{ copy: null, appliedGtid: null }];
+    s.save(run);
+    // The run's handle on its second source's checkpoints (mysql-sources.ts, mysqlLegs).
+    const second = run.mysql!.sources![0]!;
+    run.status = 'copying';
+    s.save(run);
+    second.appliedGtid = '0-4-7';
+    s.save(run);
+    expect(s.load('m4')!.mysql!.sources).toEqual([{ copy: null, appliedGtid: '0-4-7' }]);
+    // Another writer's newer positions come in without detaching the run's handle.
+    const checkpoint = s.load('m4')!;
+    checkpoint.mysql!.reverseGtid = ['0-2-20', '0-3-20'];
+    s.save(checkpoint);
+    s.save(run);
+    expect(run.mysql!.reverseGtid).toEqual(['0-2-20', '0-3-20']);
+    second.appliedGtid = '0-4-8';
+    s.save(run);
+    expect(s.load('m4')!.mysql).toMatchObject({
+      sources: [{ copy: null, appliedGtid: '0-4-8' }],
+      reverseGtid: ['0-2-20', '0-3-20'],
+    });
+  });
+
   it("a writer's own change wins over the file's, also when it sets a field back", () => {
     const s = store();
     s.save(switchedState('m3'));
