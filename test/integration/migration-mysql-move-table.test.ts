@@ -3,14 +3,16 @@
 // moves the unsharded table site_notes from s0 (the MySQL default shard) to s1 while mysql2
 // writers insert into it and into likes through port 6033. Afterwards every acknowledged write is
 // on the table's new home, reads through the proxy return each exactly once and nothing that was
-// not acknowledged, and no write failed with anything but the cutover's retryable 1213.
+// not acknowledged, and no write failed with anything but the cutover's retryable 1213. A second
+// move (site_log, 9,000 rows, a throttled copy) shows its progress, is killed (SIGKILL) mid-copy
+// and resumed from its checkpoint: every row and acknowledged write once on s1.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver, notOnce } from '../support/mysql-migration-driver.js';
+import { MysqlMigrationDriver, notOnce, type Status } from '../support/mysql-migration-driver.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
@@ -65,6 +67,9 @@ afterAll(async () => {
 });
 
 describe('MySQL table move through the migration manager', () => {
+  /** The first move, cleaned up before the second (a shard takes part in one migration at a time). */
+  let first = '';
+
   it('moves the unsharded site_notes from s0 to s1 under writes, each acknowledged write once on s1', async () => {
     d.proc = await startShardgateProcess(config, 90_000);
     const notes = d.startWriter(1_000, (c, id) =>
@@ -81,6 +86,7 @@ describe('MySQL table move through the migration manager', () => {
       expect(started.status).toBe(0);
       const id = (JSON.parse(started.stdout) as { id: string }).id;
       expect(id).toMatch(/^move-site_notes-/);
+      first = id;
       const state = await d.until(id, 'verified');
       expect(state.plan.protocol).toBe('mysql');
       expect(state.plan.operation).toBe('move');
@@ -127,4 +133,87 @@ describe('MySQL table move through the migration manager', () => {
     for (const m of likesOn) for (const [k, n] of m) total.set(k, (total.get(k) ?? 0) + n);
     expect(notOnce(likes.acked, total)).toEqual([]);
   }, 600_000);
+
+  it('moves site_log to s1 under writes, survives a SIGKILL mid-copy, resumes from its checkpoint', async () => {
+    if (!d.proc || d.proc.exited() !== null) d.proc = await startShardgateProcess(config, 90_000);
+    if (first) expect((await d.migrate('cleanup', first)).status).toBe(0);
+    // 9,000 rows: at 1,500 rows/s the copy is still running when the kill comes.
+    const s0 = primaryOf('s0');
+    await fx.cluster.query(s0, 'CREATE TABLE site_log (id INT PRIMARY KEY, body VARCHAR(20))');
+    for (let chunk = 0; chunk < 3; chunk++) {
+      const values = Array.from({ length: 3000 }, (_, i) => `(${chunk * 3000 + i + 1}, 'seed')`);
+      await fx.cluster.query(s0, `INSERT INTO site_log (id, body) VALUES ${values.join(', ')}`);
+    }
+    const rows = d.startWriter(100_000, (c, id) =>
+      c.query('INSERT INTO site_log (id, body) VALUES (?, ?)', [id, `n${id}`]),
+    );
+    let id = '';
+    try {
+      await waitFor('the first writes', () => rows.acked.length > 20, 60_000, 20);
+      const started = await d.migrate('move-table', 'site_log', '--to', 's1', '--no-follow', '--json');
+      expect(started.stderr).toBe('');
+      expect(started.status).toBe(0);
+      id = (JSON.parse(started.stdout) as { id: string }).id;
+
+      // Progress in the API (and `migrate status`) while the copy runs, then the kill.
+      let before: Status | null = null;
+      await waitFor(
+        'the copy of site_log to pass 1,500 rows',
+        async () => {
+          before = await d.status(id);
+          return before.phase === 'copying' && before.copy.rows >= 1_500;
+        },
+        180_000,
+        100,
+      );
+      const seen = before as unknown as Status;
+      expect(seen.copy.estimatedRows).toBeGreaterThan(0);
+      expect(seen.state.mysql?.copy?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
+      d.proc.child.kill('SIGKILL');
+      await waitFor('the proxy to die', () => d.proc!.exited() !== null, 30_000, 20);
+
+      d.proc = await startShardgateProcess(config, 90_000);
+      const listed = await d.migrate('status');
+      expect(listed.stdout).toContain(id);
+      expect(listed.stdout).toContain('copying');
+      const after = await d.status(id);
+      expect(after.phase).toBe('copying');
+      // The state file kept the checkpoint: at least what the API showed before the kill.
+      expect(after.copy.rows).toBeGreaterThanOrEqual(seen.copy.rows);
+      expect(after.state.copy.find((t) => t.table === 'site_log')?.done).toBe(false);
+      const resumed = await d.migrate('resume', id, '--json');
+      expect(resumed.stderr).toBe('');
+      expect(resumed.status).toBe(0);
+
+      const state = await d.until(id, 'verified');
+      expect(state.plan.operation).toBe('move');
+      expect(state.verify?.mismatches).toEqual([]);
+      expect(state.cutovers.at(-1)?.outcome).toBe('switched');
+      // Resumed in the copy, not started over (which would pass through schema again), and the
+      // copy counted the seeded rows once.
+      expect(state.history.filter((h) => h.phase === 'schema')).toHaveLength(1);
+      const copied = state.copy.find((t) => t.table === 'site_log')!;
+      expect(copied.done).toBe(true);
+      expect(copied.rows).toBeGreaterThanOrEqual(9_000);
+      expect(copied.rows).toBeLessThan(18_000);
+      const afterSwitch = rows.acked.length;
+      await waitFor('writes after the switch', () => rows.acked.length > afterSwitch + 20, 60_000, 20);
+    } finally {
+      await rows.stop();
+    }
+    expect(rows.errors).toEqual([]);
+    // On s1 every seeded row and every acknowledged write exactly once.
+    const onS1 = await d.countsOn(primaryOf('s1'), 'site_log', 1);
+    const seeded = Array.from({ length: 9_000 }, (_, i) => i + 1);
+    expect(notOnce(seeded, onS1)).toEqual([]);
+    expect(notOnce(rows.acked, onS1)).toEqual([]);
+    // Through the proxy the table is read from s1: the same rows.
+    const reader = await d.connect();
+    try {
+      const [read] = await reader.query('SELECT count(*) AS n FROM site_log');
+      expect(Number((read as Array<{ n: number | string }>)[0]!.n)).toBe(onS1.size);
+    } finally {
+      await reader.end();
+    }
+  }, 900_000);
 });
