@@ -7,7 +7,10 @@ import { writePrivateFile } from '../private-files.js';
 import type { CutoverReport } from './cutover-gate.js';
 import type { MysqlCopyState } from './mysql-copier.js';
 import type { SplitPlan } from './plan.js';
+import { keepNewerFields } from './state-merge.js';
 import type { TableCopyState, VerifyReport } from './types.js';
+
+type Fields = Record<string, unknown>;
 
 export type Phase =
   | 'planned'
@@ -73,6 +76,9 @@ export interface MigrationState {
 }
 
 export class MigrationStore {
+  /** What each state object held when it was last read from or written to its file (JSON). */
+  private readonly bases = new WeakMap<MigrationState, string>();
+
   constructor(readonly dir: string) {}
 
   private file(id: string): string {
@@ -80,17 +86,33 @@ export class MigrationStore {
     return path.join(this.dir, `${id}.json`);
   }
 
+  /**
+   * Writes `state`, keeping every field another writer saved since this object was read and
+   * this one did not change (state-merge.ts); `state` itself is brought up to date with them.
+   */
   save(state: MigrationState): void {
+    const base = this.bases.get(state);
+    const current = base === undefined ? null : this.read(state.id);
+    if (base !== undefined && current)
+      keepNewerFields(state as unknown as Fields, JSON.parse(base) as Fields, current as unknown as Fields);
     if (state.legs) {
       state.slot = state.legs[0]?.slot ?? null;
       state.copy = state.legs.flatMap((l) => l.copy);
     }
     state.updatedAt = new Date().toISOString();
+    const text = JSON.stringify(state, null, 2);
     // 0600 in a 0700 directory: the file names servers and users (never passwords).
-    writePrivateFile(this.file(state.id), `${JSON.stringify(state, null, 2)}\n`);
+    writePrivateFile(this.file(state.id), `${text}\n`);
+    this.bases.set(state, text);
   }
 
   load(id: string): MigrationState | null {
+    const state = this.read(id);
+    if (state) this.bases.set(state, JSON.stringify(state));
+    return state;
+  }
+
+  private read(id: string): MigrationState | null {
     try {
       return withLegs(withoutPasswords(JSON.parse(readFileSync(this.file(id), 'utf8')) as MigrationState));
     } catch {

@@ -1,7 +1,8 @@
 // Vertical placement, live: `move-table` (through the admin API, as the CLI calls it) moves an
 // unsharded table from the default shard to another shard while a client keeps inserting into it
 // through the proxy. Every acknowledged insert is there afterwards, routing follows the table's new
-// home, its sequence continues, and a rollback brings the table (with the rows written since the
+// home, its sequence continues, a verification again after the switch passes while the client
+// inserts on the new home, and a rollback brings the table (with the rows written since the
 // switch) back to its old home.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -142,6 +143,29 @@ describe('move-table', () => {
     ]);
     const s1Port = fx.cluster.shards.find((s) => s.name === 's1')!.primary.port;
     expect(served.rows).toEqual([{ p: s1Port }]);
+  }, 300_000);
+
+  it('verifies again after the switch while the client inserts on the new home', async () => {
+    const writer = inserter(await fx.client(), 'during verify');
+    try {
+      await sleep(300);
+      const before = writer.acked.size;
+      const verifications = () => fx.proxy.migrations!.get(id).history.filter((h) => h.phase === 'verifying');
+      const earlier = verifications().length;
+      // The phase is `verifying` once the answer is back, so the wait below cannot see the old `verified`.
+      const r = await postAdmin(api, `/api/migrations/${id}/verify`);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(verifications().length).toBe(earlier + 1);
+      const done = await waitFor(id, ['verified', 'switched'], 240_000);
+      expect(done.phase, done.status).toBe('verified');
+      expect(done.verify!.mismatches).toEqual([]);
+      // Writes were acknowledged while the verification ran, not only before it.
+      expect(writer.acked.size).toBeGreaterThan(before);
+    } finally {
+      await writer.stop();
+    }
+    expect(writer.errors).toEqual([]);
+    await expectAll(await fx.client(), writer.acked);
   }, 300_000);
 
   it('rolls back: the table and the rows written since the switch return to s0', async () => {

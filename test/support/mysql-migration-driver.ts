@@ -14,7 +14,9 @@ import { waitFor } from './wait-for.js';
 const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export type Status = { phase: string; status: string; copy: { rows: number } } & { state: MigrationState };
+export type Status = { phase: string; status: string; copy: { rows: number; estimatedRows: number } } & {
+  state: MigrationState;
+};
 
 export class MysqlMigrationDriver {
   /** The running proxy process (replaced by the test after a kill). */
@@ -59,6 +61,25 @@ export class MysqlMigrationDriver {
     expect(state.error).toBeNull();
     expect(state.phase).toBe(phase);
     return state;
+  }
+
+  /**
+   * `migrate verify` after the switch while `writer` keeps writing to the moved tables: the
+   * verification compares each table at one point, so it must pass with writes going on. The
+   * migration's state once verified again.
+   */
+  async verifyWhileWriting(id: string, writer: { acked: readonly number[] }): Promise<MigrationState> {
+    const before = writer.acked.length;
+    const earlier = (await this.status(id)).state.history.filter((h) => h.phase === 'verifying').length;
+    const again = await this.migrate('verify', id, '--json');
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    // The writer was acknowledged while the verification ran, not only before it.
+    expect(writer.acked.length).toBeGreaterThan(before);
+    const verified = await this.until(id, 'verified');
+    expect(verified.verify?.mismatches).toEqual([]);
+    expect(verified.history.filter((h) => h.phase === 'verifying').length).toBeGreaterThan(earlier);
+    return verified;
   }
 
   connect(): Promise<mysql.Connection> {
