@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
-import { type PgbenchMode, pgbenchArgs } from './lib/pgbench.js';
+import { type PgbenchMode, pgbenchArgs, untilPgbenchConnects } from './lib/pgbench.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 
 const seconds = process.env.T ?? '5';
@@ -69,20 +69,7 @@ ${process.env.EXTRA ?? ''}
       stdio: 'inherit',
     },
   );
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync(
-        pgbench,
-        ['-S', '-n', '-t', '1', '-h', '127.0.0.1', '-p', String(port), '-U', 'bench', 'bench'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  await untilPgbenchConnects(pgbench, port);
   const warmSql = process.env.WARM_SQL;
   if (warmSql) {
     const psql = await pgToolPath('psql');

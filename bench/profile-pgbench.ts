@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
-import { type PgbenchMode, pgbenchArgs } from './lib/pgbench.js';
+import { type PgbenchMode, pgbenchArgs, untilPgbenchConnects } from './lib/pgbench.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 
 const seconds = Number(process.env.T ?? 10);
@@ -87,20 +87,7 @@ log: { level: warn }
     { stdio: 'inherit' },
   );
   const endpoint = { host: '127.0.0.1', port, user: 'bench', database: 'bench' };
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync(
-        pgbench,
-        ['-S', '-n', '-t', '1', '-h', '127.0.0.1', '-p', String(port), '-U', 'bench', 'bench'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  await untilPgbenchConnects(pgbench, port);
   // Warm the JIT and the pool first; the profile then covers warm-up and run alike (short warm-up).
   execFileSync(pgbench, pgbenchArgs({ endpoint, mode, clients, durationS: 2, script: 'select' }), {
     stdio: 'ignore',

@@ -1,5 +1,6 @@
 // Running pgbench and reading its summary. pgbench's own figures are used (tps without the
 // initial connection time, average latency), so direct and proxied runs are measured the same way.
+import { execFileSync } from 'node:child_process';
 import { runCommand } from './proc.js';
 import type { PgEndpoint } from './target.js';
 
@@ -140,4 +141,21 @@ export async function waitForSql(endpoint: PgEndpoint, timeoutMs: number): Promi
   throw new Error(
     `${endpoint.host}:${endpoint.port} did not answer SELECT 1 within ${timeoutMs} ms: ${last}`,
   );
+}
+
+/**
+ * Waits until one select-only pgbench transaction succeeds against the proxy on 127.0.0.1:`port`
+ * (database and user `bench`): the proxy is up and reaches its shard. Throws after about 20 s.
+ */
+export async function untilPgbenchConnects(pgbench: string, port: number): Promise<void> {
+  const args = ['-S', '-n', '-t', '1', '-h', '127.0.0.1', '-p', String(port), '-U', 'bench', 'bench'];
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync(pgbench, args, { stdio: 'ignore' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`pgbench could not run a transaction through 127.0.0.1:${port} within 20 s`);
 }

@@ -7,7 +7,6 @@ import type { PgHealthFigures } from '../backend/pg-prober.js';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { serverPoolStats } from '../backend/pool.js';
 import type { ServerHealth } from '../backend/probe-loop.js';
-import { shunState } from '../backend/shunning.js';
 import { formatKeyRange } from '../domain/keyspace.js';
 import {
   computeSplitPoint,
@@ -21,10 +20,11 @@ import {
 import { renderPrometheusRules } from '../observability/alerts.js';
 import { mergedTopKeys } from '../observability/hot-keys.js';
 import { escapeLabelValue, mergeExpositions } from '../observability/prometheus-merge.js';
-import { type Observability, probeUp } from '../observability/runtime.js';
+import type { Observability } from '../observability/runtime.js';
 import { keyspaceIdFor } from '../router/sharding/hash.js';
 import { type ClusterView, hotKeySummary, parseTableSummaries } from './cluster-view.js';
 import type { AdminServer } from './http.js';
+import { serverRows } from './server-rows.js';
 
 /** The advisor's view of one shard's load, for split advice and `migrate split --at auto`. */
 export function splitInputFor(
@@ -137,20 +137,7 @@ export function registerMonitoringRoutes(
         hotspotScore: pg ? (hotness.get(s.name)?.hotspotScore ?? null) : null,
         requests: pg ? (totals.get(s.name) ?? 0) : null,
         poolExhaustionRate: snap?.poolExhaustionRate ?? null,
-        servers: [s.primary, ...s.replicas].map((srv) => {
-          const h = health.find((x) => x.name === srv.name);
-          return {
-            name: srv.name,
-            role: srv.role,
-            healthy: srv.view.healthy,
-            drained: srv.view.drained,
-            lagMs: srv.role === 'replica' ? (h?.lagMs ?? null) : null,
-            lagBytes: srv.role === 'replica' ? (h?.lagBytes ?? null) : null,
-            lastError: h?.lastError ?? null,
-            up: h ? probeUp(h) : null,
-            ...shunState(h),
-          };
-        }),
+        servers: serverRows(s, health),
       };
     });
   };

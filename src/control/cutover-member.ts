@@ -7,9 +7,8 @@
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { ShardgateError } from '../errors.js';
 import type { CutoverGate } from '../migration/cutover-gate.js';
-import { configBeforeSplit } from '../migration/manager.js';
 import { planSources, protocolOf } from '../migration/plan.js';
-import { configAfterSwitch } from '../migration/plan-merge.js';
+import { configAfterSwitch, configBeforeSwitch } from '../migration/switch-config.js';
 import type { CutoverMember, HoldDecision, HoldRelease, SwitchEntry } from './control-plane.js';
 
 /** A member's own account of one hold it kept for another instance's cutover. */
@@ -131,7 +130,7 @@ export class GateCutoverMember implements CutoverMember {
     const away =
       entry.kind === 'switch' ? planSources(plan).map((s) => s.shard) : plan.targets.map((t) => t.shard);
     this.topology.rebuild(
-      entry.kind === 'switch' ? configAfterSwitch(config, plan) : configBeforeSplit(config, plan),
+      entry.kind === 'switch' ? configAfterSwitch(config, plan) : configBeforeSwitch(config, plan),
     );
     // As the controller does (manager.ts): the shards that took the keys (targets for a switch,
     // sources for a rollback) serve from a replica only once it has replayed the switch's position.

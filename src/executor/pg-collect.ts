@@ -4,17 +4,11 @@
 // plans never decode rows.
 
 import type { PgServerConnection } from '../backend/pg-server-connection.js';
+import type { FieldDescription } from '../protocol/postgres/backend-messages.js';
 import type { RowBudget } from './merge-budget.js';
 
-export interface FieldInfo {
-  name: string;
-  tableOid: number;
-  column: number;
-  typeOid: number;
-  typeSize: number;
-  typeModifier: number;
-  format: number;
-}
+/** A RowDescription field, as the PostgreSQL codec decodes it. */
+export type FieldInfo = FieldDescription;
 
 export interface CollectedResult {
   /** Raw ParameterDescription / RowDescription messages, in order (for Describe replies). */

@@ -24,7 +24,7 @@ import {
 } from './cutover-readiness.js';
 import { deleteMysqlMovedRows } from './mysql-cleanup.js';
 import { type AfterSwitchContext, startMysqlReverse } from './mysql-reverse-capture.js';
-import { mysqlConfigBeforeSwitch, rollbackMysql, verifyMysqlAfterSwitch } from './mysql-rollback-driver.js';
+import { rollbackMysql, verifyMysqlAfterSwitch } from './mysql-rollback-driver.js';
 import { driveMysqlSplit, mysqlBaseTables, mysqlTableSizes } from './mysql-split-driver.js';
 import { openClient, withClient } from './pg-connect.js';
 import {
@@ -37,18 +37,16 @@ import {
 } from './pg-replication.js';
 import {
   carriedTables,
-  configBeforeMove,
   type PlannedSource,
   planMove,
   planSources,
   planSplit,
   protocolOf,
-  rehome,
   type SplitPlan,
   type SplitRequest,
   splitShard,
 } from './plan.js';
-import { configAfterSwitch, configBeforeMerge, mergeOrder, planMerge } from './plan-merge.js';
+import { mergeOrder, planMerge } from './plan-merge.js';
 import { PressureMonitor } from './pressure.js';
 import type { ReverseStream } from './reverse-stream.js';
 import { holders, keyOwner, type RowRoute, routeByShardKey, tableKind } from './row-owner.js';
@@ -65,6 +63,7 @@ import {
   SWITCHED_PHASES,
   TERMINAL_PHASES,
 } from './state-store.js';
+import { configAfterSwitch, configBeforeSwitch } from './switch-config.js';
 import { quoteIdent } from './table-meta.js';
 import { Throttle } from './throttle.js';
 import type { ServerAddress, SplitTarget, VerifyReport } from './types.js';
@@ -655,7 +654,7 @@ export class MigrationManager {
           const lsns = await Promise.all(sources.map((s) => currentWalLsn(s.server)));
           for (const [j, s] of sources.entries()) back.set(s.shard, lsns[j]!);
           await commit({ migrationId: id, kind: 'rollback', plan, positions: Object.fromEntries(back) });
-          this.deps.topology.rebuild(configBeforeSplit(this.config, plan));
+          this.deps.topology.rebuild(configBeforeSwitch(this.config, plan));
           // The sources' replicas serve once they have replayed what the reverse capture carried back.
           for (const [shard, lsn] of back) this.deps.topology.fenceReplicas(shard, lsn);
           for (const h of halves) {
@@ -1394,27 +1393,6 @@ function splitTargets(plan: SplitPlan): SplitTarget[] {
 function midpoint(shard: ShardConfig): string {
   const r = parseKeyRange(shard.keyRange);
   return `0x${((r.start + r.end) / 2n).toString(16).padStart(16, '0')}`;
-}
-
-/** The config before the split: the halves replaced by the source shard as it was. */
-export function configBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  if (plan.protocol === 'mysql') return mysqlConfigBeforeSwitch(config, plan);
-  if (plan.operation === 'move') return configBeforeMove(config, plan);
-  if (plan.operation === 'merge') return configBeforeMerge(config, plan);
-  const names = new Set(plan.targets.map((t) => t.shard));
-  const index = config.shards.findIndex((s) => names.has(s.name));
-  if (index < 0) return config;
-  const shards = config.shards.filter((s) => !names.has(s.name));
-  shards.splice(index, 0, plan.sourceShardConfig);
-  const defaultShard = names.has(config.routing.defaultShard ?? '')
-    ? plan.sourceShard
-    : config.routing.defaultShard;
-  return {
-    ...config,
-    shards,
-    routing: { ...config.routing, defaultShard },
-    tables: rehome(config.tables, plan.targets[0]!.shard, plan.sourceShard),
-  };
 }
 
 /**

@@ -7,15 +7,14 @@
 // rows of its range the targets hold, as the forward block does), then puts the routing back as
 // it was before the switch. A difference aborts the block and the targets keep serving: a
 // rollback that would lose a write never switches.
-import type { ShardgateConfig } from '../config/schema.js';
 import type { CutoverReport } from './cutover-gate.js';
-import { mysqlConfigBeforeMerge } from './mysql-merge-config.js';
 import { verifyMysqlSources } from './mysql-sources.js';
 import { fenceMysqlReplicas, type SplitDriverContext } from './mysql-split-driver.js';
 import { binlogPositions } from './mysql-table.js';
-import { configBeforeMove, planSources, rehome, type SplitPlan } from './plan.js';
+import { planSources, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import type { MigrationState } from './state-store.js';
+import { configBeforeSwitch } from './switch-config.js';
 import type { VerifyReport } from './types.js';
 
 /** How long one settle of the reverse captures may take before the verification fails. */
@@ -48,7 +47,7 @@ export async function rollbackMysql(
         },
         switchTopology: async () => {
           await commit({ migrationId: state.id, kind: 'rollback', plan, positions: back });
-          ctx.topology.rebuild(mysqlConfigBeforeSwitch(ctx.topology.currentConfig, plan));
+          ctx.topology.rebuild(configBeforeSwitch(ctx.topology.currentConfig, plan));
           // The sources' replicas serve once they have replayed what came back.
           fenceMysqlReplicas(ctx, back);
         },
@@ -69,32 +68,6 @@ export async function verifyMysqlAfterSwitch(
   return verifyMysqlSources(plan, async () => {
     await Promise.all(reverse.map((r) => r.catchUp(SETTLE_MS)));
   });
-}
-
-/** The MySQL routing before a migration's switch, restored by its rollback. */
-export function mysqlConfigBeforeSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  // A table move changes only `tables`, which both front ends route by.
-  if (plan.operation === 'move') return configBeforeMove(config, plan);
-  if (plan.operation === 'merge') return mysqlConfigBeforeMerge(config, plan);
-  return mysqlConfigBeforeSplit(config, plan);
-}
-
-/** The config before the split: the halves in `mysqlShards` replaced by the source shard as it was. */
-export function mysqlConfigBeforeSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  const names = new Set(plan.targets.map((t) => t.shard));
-  const index = config.mysqlShards.findIndex((s) => names.has(s.name));
-  if (index < 0) return config;
-  const mysqlShards = config.mysqlShards.filter((s) => !names.has(s.name));
-  mysqlShards.splice(index, 0, plan.sourceShardConfig);
-  const defaultShard = names.has(config.routing.defaultShard ?? '')
-    ? plan.sourceShard
-    : config.routing.defaultShard;
-  return {
-    ...config,
-    mysqlShards,
-    routing: { ...config.routing, defaultShard },
-    tables: rehome(config.tables, plan.targets[0]!.shard, plan.sourceShard),
-  };
 }
 
 function describe(report: VerifyReport): string {

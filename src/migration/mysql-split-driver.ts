@@ -22,8 +22,8 @@ import {
 import type { SwitchableTopology } from './mysql-split.js';
 import { binlogPositions, openMysql } from './mysql-table.js';
 import { planSources } from './plan.js';
-import { configAfterSwitch } from './plan-merge.js';
 import type { MigrationState, Phase } from './state-store.js';
+import { configAfterSwitch } from './switch-config.js';
 import { Throttle } from './throttle.js';
 import type { ServerAddress, VerifyReport } from './types.js';
 

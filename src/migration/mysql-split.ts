@@ -8,8 +8,8 @@ import type { ShardgateConfig } from '../config/schema.js';
 import type { CutoverGate, CutoverReport } from './cutover-gate.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { copyMysqlTables } from './mysql-copier.js';
-import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import { verifyMysqlSplit } from './mysql-verify.js';
+import { mysqlConfigAfterSplit } from './switch-config.js';
 import type { Throttle } from './throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
 

@@ -6,10 +6,7 @@ import { serverNames } from '../backend/topology.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
-import { mysqlConfigAfterMerge } from './mysql-merge-config.js';
-import { mysqlConfigAfterSplit } from './mysql-switch-config.js';
 import {
-  configAfterSplit,
   countKinds,
   estimateCopySeconds,
   formatBytes,
@@ -21,7 +18,6 @@ import {
   type PlannedTable,
   type SplitPlan,
   serverAddress,
-  targetShardConfig,
   throttleSettings,
 } from './plan.js';
 
@@ -181,60 +177,6 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
     estimatedCopySeconds: estimateCopySeconds(moved, throttle, req.inMaintenanceWindow),
     ...(mysql ? mysqlMergeText : pgMergeText)(),
   };
-}
-
-/** The config after a merge's switch: both sources replaced by the merged shard, where the first was. */
-export function configAfterMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  const merge = plan.merge!;
-  const names = merge.sources.map((s) => s.shard);
-  const index = config.shards.findIndex((s) => names.includes(s.name));
-  if (index < 0) return config;
-  const target = plan.targets[0]!;
-  const shards = config.shards.filter((s) => !names.includes(s.name));
-  shards.splice(index, 0, targetShardConfig(config, target));
-  const defaultShard = names.includes(config.routing.defaultShard ?? '')
-    ? target.shard
-    : config.routing.defaultShard;
-  const tables = Object.fromEntries(
-    Object.entries(config.tables).map(([name, t]) =>
-      t.home && names.includes(t.home) ? [name, { ...t, home: target.shard }] : [name, t],
-    ),
-  );
-  return { ...config, shards, routing: { ...config.routing, defaultShard }, tables };
-}
-
-/** The config after a merge's rollback: the merged shard replaced by both sources as they were. */
-export function configBeforeMerge(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  const merge = plan.merge!;
-  const merged = plan.targets[0]!.shard;
-  const index = config.shards.findIndex((s) => s.name === merged);
-  if (index < 0) return config;
-  const shards = config.shards.filter((s) => s.name !== merged);
-  shards.splice(index, 0, ...merge.sources.map((s) => s.shardConfig));
-  const defaultShard =
-    config.routing.defaultShard === merged
-      ? (merge.defaultShard ?? merge.sources[0]!.shard)
-      : config.routing.defaultShard;
-  const tables = Object.fromEntries(
-    Object.entries(config.tables).map(([name, t]) =>
-      t.home === merged ? [name, { ...t, home: merge.homes[name] ?? merge.sources[0]!.shard }] : [name, t],
-    ),
-  );
-  return { ...config, shards, routing: { ...config.routing, defaultShard }, tables };
-}
-
-/** The config once a migration switched: a merge's, or a split's or move's. */
-export function configAfterSwitch(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  // A table move changes only `tables`, which both front ends route by.
-  if (plan.operation === 'move') return configAfterSplit(config, plan);
-  if (plan.protocol === 'mysql' && plan.operation === 'merge') return mysqlConfigAfterMerge(config, plan);
-  if (plan.protocol === 'mysql')
-    return mysqlConfigAfterSplit(
-      config,
-      plan.sourceShard,
-      plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) })),
-    );
-  return plan.operation === 'merge' ? configAfterMerge(config, plan) : configAfterSplit(config, plan);
 }
 
 function mergedShardName(config: ShardgateConfig, lo: string, hi: string): string {

@@ -458,7 +458,7 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
 }
 
 /** The config after the switch of a move: the table's home is the target shard. */
-function configAfterMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
+export function configAfterMove(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
   const move = plan.move!;
   const current = config.tables[move.table] ?? tableSchema.parse({});
   return { ...config, tables: { ...config.tables, [move.table]: { ...current, home: move.to } } };
@@ -530,24 +530,6 @@ export function spareReplicas(config: ShardgateConfig, server: string): ServerCo
 /** The protocol of a plan (absent in older state files: PostgreSQL). */
 export function protocolOf(plan: Pick<SplitPlan, 'protocol'>): 'postgres' | 'mysql' {
   return plan.protocol ?? 'postgres';
-}
-
-/** The config after the switch: the source shard replaced by the two targets. */
-export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): ShardgateConfig {
-  if (plan.operation === 'move') return configAfterMove(config, plan);
-  const index = config.shards.findIndex((s) => s.name === plan.sourceShard);
-  if (index < 0) return config;
-  const halves = plan.targets.map((t) => targetShardConfig(config, t));
-  const shards = [...config.shards];
-  shards.splice(index, 1, ...halves);
-  const defaultShard =
-    config.routing.defaultShard === plan.sourceShard ? plan.targets[0]!.shard : config.routing.defaultShard;
-  return {
-    ...config,
-    shards,
-    routing: { ...config.routing, defaultShard },
-    tables: rehome(config.tables, plan.sourceShard, plan.targets[0]!.shard),
-  };
 }
 
 function withoutReplicas(spare: SpareConfig): ServerConfig {

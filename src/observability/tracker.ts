@@ -1,8 +1,3 @@
-// The data path's one entry point into observability: recordStatement() once per statement and
-// target. It feeds the Prometheus counters, the latency windows, the hot-key sketches and the
-// per-table access counters the advisor reads. Cheap by construction: Map lookups, counter
-// increments, no closures or joined strings per call (measured in test/unit/obs-tracker.test.ts).
-import type { ConsistencyLevel } from '../config/schema.js';
 import type { TableAccessCounters } from './advisor.js';
 import { HotKeyTracker } from './hot-keys.js';
 import { LatencyTracker } from './latency.js';
@@ -11,14 +6,12 @@ import type { StatementEvent, StatementObserver } from './statement-observer.js'
 import { StatementStats } from './statement-stats.js';
 import { TableAccessMap } from './table-access.js';
 
-export interface StatementRecord {
-  shard: string;
-  server: string;
-  role: 'primary' | 'replica';
-  kind: string;
-  outcome: 'ok' | 'error';
-  latencySeconds: number;
-  level: ConsistencyLevel | null;
+/** A statement's event as the tracker counts it (StatementEvent's own fields, some optional here). */
+export interface StatementRecord
+  extends Pick<
+    StatementEvent,
+    'shard' | 'server' | 'role' | 'kind' | 'outcome' | 'latencySeconds' | 'level'
+  > {
   /**
    * Shard-key values addressed. A key that names its shard is counted only on the event for that
    * shard, so a multi-shard statement reported once per target counts each key once.

@@ -3,6 +3,7 @@
 // but cannot deparse, so this is a careful textual rewrite guided by the parse tree's locations.
 import { parseSync } from 'libpg-query';
 import { ShardgateError } from '../errors.js';
+import { blockCommentEnd } from './fingerprint.js';
 
 /** Index just past the quoted/commented token starting at `i`, or i + 1 for anything else. */
 export function skipToken(sql: string, i: number): number {
@@ -40,18 +41,8 @@ export function skipToken(sql: string, i: number): number {
     return nl < 0 ? sql.length : nl + 1;
   }
   if (c === '/' && sql[i + 1] === '*') {
-    let depth = 1;
-    let j = i + 2;
-    while (j < sql.length && depth > 0) {
-      if (sql[j] === '/' && sql[j + 1] === '*') {
-        depth++;
-        j += 2;
-      } else if (sql[j] === '*' && sql[j + 1] === '/') {
-        depth--;
-        j += 2;
-      } else j++;
-    }
-    return j;
+    const end = blockCommentEnd(sql, i);
+    return end < 0 ? sql.length : end;
   }
   if (c === '$') {
     const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));

@@ -21,40 +21,9 @@ import {
   selectOutputs,
 } from './colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from './facts.js';
+import { PG_AGGREGATES } from './pg-aggregates.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast } from './pg-ast.js';
 import { type LiteralMap, paramNumber, valueRef } from './pg-values.js';
-
-/** Built-in aggregates (a FuncCall with agg_* flags is one too, whatever its name). */
-const AGGREGATES = new Set([
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'array_agg',
-  'string_agg',
-  'bool_and',
-  'bool_or',
-  'every',
-  'bit_and',
-  'bit_or',
-  'bit_xor',
-  'json_agg',
-  'jsonb_agg',
-  'json_object_agg',
-  'jsonb_object_agg',
-  'xmlagg',
-  'any_value',
-  'stddev',
-  'stddev_pop',
-  'stddev_samp',
-  'variance',
-  'var_pop',
-  'var_samp',
-  'percentile_cont',
-  'percentile_disc',
-  'mode',
-]);
 
 function conjuncts(node: unknown, out: unknown[] = []): unknown[] {
   const b = isType(node, 'BoolExpr');
@@ -312,7 +281,7 @@ class Builder extends FactsBuilder {
       if (type !== 'FuncCall') return;
       if (f.over) window = true;
       else if (
-        AGGREGATES.has(lastName(f.funcname) ?? '') ||
+        PG_AGGREGATES.has(lastName(f.funcname) ?? '') ||
         f.agg_star ||
         f.agg_distinct ||
         f.agg_within_group ||

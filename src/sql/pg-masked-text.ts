@@ -112,3 +112,27 @@ export function orderByRemoval(masked: string, words: Word[]): Edit[] {
   if (orderAt < 0) return [];
   return [{ start: words[orderAt]!.start, end: clauseEnd(masked, words, orderAt, ORDER_BY_ENDS), text: '' }];
 }
+
+/**
+ * [start, end) spans of `masked` between start and end split at commas of depth 0 (outside
+ * brackets and quoted identifiers; the last span may be empty).
+ */
+export function splitTopLevel(masked: string, start: number, end: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let depth = 0;
+  let from = start;
+  for (let i = start; i < end; i++) {
+    const c = masked[i];
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === '"') {
+      const j = masked.indexOf('"', i + 1);
+      i = j < 0 ? end : j;
+    } else if (c === ',' && depth === 0) {
+      out.push([from, i]);
+      from = i + 1;
+    }
+  }
+  out.push([from, end]);
+  return out;
+}

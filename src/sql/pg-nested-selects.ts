@@ -4,6 +4,7 @@
 // or correlated to the outer row on it. The facts list them with the column names that could
 // make them shard-local; merge-spec compares those with the tables' shard keys.
 import type { NestedSelect } from './facts.js';
+import { PG_AGGREGATES } from './pg-aggregates.js';
 import { isType, list, type Node, str, walk } from './pg-ast.js';
 
 function lastField(node: unknown): string | null {
@@ -49,33 +50,12 @@ function combines(sel: Node): string | null {
       type === 'FuncCall' &&
       (b.agg_star ||
         b.agg_distinct ||
-        AGGREGATE_NAMES.has(String(str(list(b.funcname).at(-1)) ?? '').toLowerCase()))
+        PG_AGGREGATES.has(String(str(list(b.funcname).at(-1)) ?? '').toLowerCase()))
     )
       what ??= 'an aggregate';
   });
   return what;
 }
-
-const AGGREGATE_NAMES = new Set([
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'array_agg',
-  'string_agg',
-  'bool_and',
-  'bool_or',
-  'every',
-  'stddev',
-  'stddev_samp',
-  'stddev_pop',
-  'variance',
-  'var_samp',
-  'var_pop',
-  'json_agg',
-  'jsonb_agg',
-]);
 
 /** The columns that make one nested SELECT's combining shard-local when they are a shard key. */
 function localKeys(sel: Node): string[] {

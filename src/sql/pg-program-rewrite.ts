@@ -16,30 +16,10 @@ import {
   SORT_DIRECTION,
   scatterUnsupported,
   selectListEnd,
+  splitTopLevel,
   typedNullOutputEdits,
   type Word,
 } from './pg-masked-text.js';
-
-/** [start, end) spans of `masked` between start and end split at commas of depth 0. */
-function splitTopLevel(masked: string, start: number, end: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let depth = 0;
-  let from = start;
-  for (let i = start; i < end; i++) {
-    const c = masked[i];
-    if (c === '(' || c === '[') depth++;
-    else if (c === ')' || c === ']') depth--;
-    else if (c === '"') {
-      const j = masked.indexOf('"', i + 1);
-      i = j < 0 ? end : j;
-    } else if (c === ',' && depth === 0) {
-      out.push([from, i]);
-      from = i + 1;
-    }
-  }
-  out.push([from, end]);
-  return out;
-}
 
 /** Offset of the first depth-0 match of `re` (sticky-free, on words) in [start, end), or -1. */
 function topLevelMatch(masked: string, start: number, end: number, re: RegExp): number {

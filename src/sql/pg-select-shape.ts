@@ -3,6 +3,7 @@
 // feature a streaming merge cannot reproduce (`unmergeable`), which the planner refuses to scatter.
 import type { AggregateFn, OrderItem, OutputColumn, SelectShape } from './facts.js';
 import { programFor } from './pg-aggregate-program.js';
+import { MERGEABLE_AGGREGATES, PG_AGGREGATES } from './pg-aggregates.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast, walk } from './pg-ast.js';
 import { figureName } from './pg-column-name.js';
 import { havingCalls, havingExpr } from './pg-having.js';
@@ -15,23 +16,6 @@ export const WINDOW_ACROSS_SHARDS = 'a window function not partitioned by the sh
 
 import { type LiteralMap, valueRef } from './pg-values.js';
 
-const MERGEABLE = new Set<string>([
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'bool_and',
-  'bool_or',
-  'every',
-  'stddev',
-  'stddev_samp',
-  'stddev_pop',
-  'variance',
-  'var_samp',
-  'var_pop',
-]);
-
 /** Aggregates that are another's synonym, merged as that one. */
 const SYNONYMS: Record<string, AggregateFn> = {
   every: 'bool_and',
@@ -39,54 +23,10 @@ const SYNONYMS: Record<string, AggregateFn> = {
   variance: 'var_samp',
 };
 
-/** Built-in aggregates (user-defined ones cannot be told from functions without the catalog). */
-const AGGREGATES = new Set([
-  ...MERGEABLE,
-  'array_agg',
-  'string_agg',
-  'bool_and',
-  'bool_or',
-  'every',
-  'bit_and',
-  'bit_or',
-  'bit_xor',
-  'json_agg',
-  'jsonb_agg',
-  'json_object_agg',
-  'jsonb_object_agg',
-  'json_agg_strict',
-  'jsonb_agg_strict',
-  'xmlagg',
-  'any_value',
-  'range_agg',
-  'range_intersect_agg',
-  'stddev',
-  'stddev_pop',
-  'stddev_samp',
-  'variance',
-  'var_pop',
-  'var_samp',
-  'corr',
-  'covar_pop',
-  'covar_samp',
-  'regr_avgx',
-  'regr_avgy',
-  'regr_count',
-  'regr_intercept',
-  'regr_r2',
-  'regr_slope',
-  'regr_sxx',
-  'regr_sxy',
-  'regr_syy',
-  'percentile_cont',
-  'percentile_disc',
-  'mode',
-]);
-
 function isAggregateCall(f: Node): boolean {
   if (f.over) return false;
   const name = lastName(f.funcname) ?? '';
-  return AGGREGATES.has(name) || Boolean(f.agg_within_group) || Boolean(f.agg_filter);
+  return PG_AGGREGATES.has(name) || Boolean(f.agg_within_group) || Boolean(f.agg_filter);
 }
 
 /** Node text without locations: equal expressions compare equal. */
@@ -113,7 +53,7 @@ function outputColumn(rt: Node, problems: string[], windows: Node[], program: bo
   let topAggregate: Node | null = null;
   if (v?.[0] === 'FuncCall' && isAggregateCall(v[1])) {
     const fname = lastName(v[1].funcname) ?? '';
-    const mergeable = MERGEABLE.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
+    const mergeable = MERGEABLE_AGGREGATES.has(fname) && !v[1].agg_within_group && !v[1].agg_order;
     if (!mergeable && !program) problems.push(`aggregate ${fname}() across shards`);
     else {
       col.aggregate = SYNONYMS[fname] ?? (fname as AggregateFn);

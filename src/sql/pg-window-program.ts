@@ -13,6 +13,7 @@ import {
   SORT_DIRECTION,
   scatterUnsupported,
   selectListEnd,
+  splitTopLevel,
   typedNullOutputEdits,
   type Word,
 } from './pg-masked-text.js';
@@ -123,22 +124,11 @@ export function windowProgramFor(sel: Node): { program: WindowProgram; located: 
   return { program: { outputs, hiddenColumns: next - targets.length }, located };
 }
 
-/** Depth-0 comma-separated items of masked[a, b). */
+/** Depth-0 comma-separated items of masked[a, b), without an empty last one. */
 function items(masked: string, a: number, b: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let depth = 0;
-  let from = a;
-  for (let i = a; i < b; i++) {
-    const c = masked[i];
-    if (c === '(' || c === '[') depth++;
-    else if (c === ')' || c === ']') depth--;
-    else if (c === ',' && depth === 0) {
-      out.push([from, i]);
-      from = i + 1;
-    }
-  }
-  if (masked.slice(from, b).trim() !== '') out.push([from, b]);
-  return out;
+  return splitTopLevel(masked, a, b).filter(
+    ([x, y], n, all) => n < all.length - 1 || masked.slice(x, y).trim() !== '',
+  );
 }
 
 /** Offset of a depth-0 `<first> by` inside masked[a, b), or -1. */

@@ -5,7 +5,7 @@
 // comments blanked by the fingerprint tokenizer's spans, so no keyword inside them is matched).
 import { parseSync } from 'libpg-query';
 import type { ScatterRewrite } from './facts.js';
-import { fingerprint } from './fingerprint.js';
+import { blockCommentEnd, fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
 import {
@@ -54,18 +54,9 @@ export function maskSql(sql: string): string {
       continue;
     }
     if (c === '/' && sql[i + 1] === '*') {
-      let depth = 0;
-      let j = i;
-      do {
-        if (sql[j] === '/' && sql[j + 1] === '*') {
-          depth++;
-          j += 2;
-        } else if (sql[j] === '*' && sql[j + 1] === '/') {
-          depth--;
-          j += 2;
-        } else j++;
-      } while (depth > 0 && j < sql.length);
-      out += ' '.repeat(Math.min(j, sql.length) - i);
+      const end = blockCommentEnd(sql, i);
+      const j = end < 0 ? sql.length : end;
+      out += ' '.repeat(j - i);
       i = j;
       continue;
     }

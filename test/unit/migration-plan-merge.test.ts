@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ShardgateError } from '../../src/errors.js';
 import { carriedTables } from '../../src/migration/plan.js';
-import { configAfterMerge, configBeforeMerge, planMerge } from '../../src/migration/plan-merge.js';
+import { planMerge } from '../../src/migration/plan-merge.js';
+import { configAfterMerge, configBeforeMerge } from '../../src/migration/switch-config.js';
 
 const config = parseConfig({
   users: [{ name: 'app', password: 'app' }],

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ShardgateError } from '../../src/errors.js';
-import { mysqlConfigBeforeSwitch } from '../../src/migration/mysql-rollback-driver.js';
 import { planMove, planSplit } from '../../src/migration/plan.js';
-import { configAfterSwitch, planMerge } from '../../src/migration/plan-merge.js';
+import { planMerge } from '../../src/migration/plan-merge.js';
+import { configAfterSwitch, configBeforeSwitch } from '../../src/migration/switch-config.js';
 
 const config = parseConfig({
   users: [{ name: 'app', password: 'app' }],
@@ -151,7 +151,7 @@ describe('planning a migration of a MySQL shard', () => {
     expect(after.tables.notes?.home).toBe('my0');
     expect(after.mysqlShards).toEqual(config.mysqlShards);
     // The rollback's routing: the table's config as it was, nothing else changed.
-    expect(mysqlConfigBeforeSwitch(after, plan)).toEqual(config);
+    expect(configBeforeSwitch(after, plan)).toEqual(config);
     // Without a home, a MySQL table lives on the MySQL default shard (my0 here: p0 is PostgreSQL).
     expect(move('unlisted', 'my1').sourceShard).toBe('my0');
   });
@@ -189,7 +189,7 @@ describe('planning a migration of a MySQL shard', () => {
     expect(after.tables.notes?.home).toBe('my0_my1');
     // The rollback's routing: both sources back in place of the merged shard, homes as they were
     // (each source as the plan recorded it, marked MySQL, as a split's rollback restores it).
-    const before = mysqlConfigBeforeSwitch(after, plan);
+    const before = configBeforeSwitch(after, plan);
     expect(before.mysqlShards).toEqual(config.mysqlShards.map((s) => ({ ...s, protocol: 'mysql' })));
     expect({ ...before, mysqlShards: config.mysqlShards }).toEqual(config);
     expect(refusal(() => merge(['my0', 'p0'])).message).toMatch(

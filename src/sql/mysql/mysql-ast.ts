@@ -8,6 +8,16 @@ export type Node = Record<string, unknown>;
 
 export const isNode = (v: unknown): v is Node => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** The AND-ed terms of a condition (`a AND (b && c)`: a, b, c). */
+export function conjuncts(node: unknown, out: Node[] = []): Node[] {
+  if (!isNode(node)) return out;
+  if (node.type === 'binary_expr' && (node.operator === 'AND' || node.operator === '&&')) {
+    conjuncts(node.left, out);
+    conjuncts(node.right, out);
+  } else out.push(node);
+  return out;
+}
+
 export function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }

@@ -15,22 +15,13 @@ import {
   selectOutputs,
 } from '../colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from '../facts.js';
-import { asArray, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
+import { asArray, conjuncts, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
 
 const INNER_JOINS = new Set(['JOIN', 'INNER JOIN', 'CROSS JOIN', 'STRAIGHT_JOIN']);
 
 /** A subquery wrapper (`{ ast: { type: 'select', ... } }`): its statement, else null. */
 function subquery(n: unknown): Node | null {
   return isNode(n) && isNode(n.ast) ? n.ast : null;
-}
-
-function conjuncts(node: unknown, out: Node[] = []): Node[] {
-  if (!isNode(node)) return out;
-  if (node.type === 'binary_expr' && (node.operator === 'AND' || node.operator === '&&')) {
-    conjuncts(node.left, out);
-    conjuncts(node.right, out);
-  } else out.push(node);
-  return out;
 }
 
 /** Nodes below `roots` without entering subqueries. */

@@ -7,7 +7,7 @@
 // WHERE's `IN (SELECT` in text order. Anything else (RIGHT or NATURAL joins, derived tables,
 // set operations, WITH) gives no sites, so the planner refuses.
 import type { JoinSite } from '../facts.js';
-import { asArray, functionName, isNode, isTableRef, type Node, walk } from './mysql-ast.js';
+import { asArray, conjuncts, functionName, isNode, isTableRef, type Node, walk } from './mysql-ast.js';
 
 export interface MysqlDetachSite extends JoinSite {
   /** Lower-cased name the statement uses for the table (its alias, else its name). */
@@ -19,15 +19,6 @@ export interface MysqlDetachSite extends JoinSite {
 const JOINS = new Set(['INNER JOIN', 'JOIN', 'CROSS JOIN', 'LEFT JOIN', 'LEFT OUTER JOIN']);
 
 const subquery = (n: unknown): Node | null => (isNode(n) && isNode(n.ast) ? n.ast : null);
-
-function conjuncts(node: unknown, out: Node[] = []): Node[] {
-  if (!isNode(node)) return out;
-  if (node.type === 'binary_expr' && (node.operator === 'AND' || node.operator === '&&')) {
-    conjuncts(node.left, out);
-    conjuncts(node.right, out);
-  } else out.push(node);
-  return out;
-}
 
 /** The subquery of `x [NOT] IN (SELECT ...)`, else null. */
 function inSubquery(n: Node): Node | null {

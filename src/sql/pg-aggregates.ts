@@ -1,0 +1,55 @@
+// PostgreSQL's built-in aggregate functions, by name. User-defined aggregates cannot be told from
+// functions without the catalog; a call with agg_* flags (FILTER, WITHIN GROUP, DISTINCT, *) is
+// an aggregate whatever its name, which the callers check as well.
+
+/** Aggregates a scatter-gather merge can combine from per-shard partial results. */
+export const MERGEABLE_AGGREGATES: ReadonlySet<string> = new Set([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'stddev',
+  'stddev_samp',
+  'stddev_pop',
+  'variance',
+  'var_samp',
+  'var_pop',
+]);
+
+export const PG_AGGREGATES: ReadonlySet<string> = new Set([
+  ...MERGEABLE_AGGREGATES,
+  'array_agg',
+  'string_agg',
+  'bit_and',
+  'bit_or',
+  'bit_xor',
+  'json_agg',
+  'jsonb_agg',
+  'json_object_agg',
+  'jsonb_object_agg',
+  'json_agg_strict',
+  'jsonb_agg_strict',
+  'xmlagg',
+  'any_value',
+  'range_agg',
+  'range_intersect_agg',
+  'corr',
+  'covar_pop',
+  'covar_samp',
+  'regr_avgx',
+  'regr_avgy',
+  'regr_count',
+  'regr_intercept',
+  'regr_r2',
+  'regr_slope',
+  'regr_sxx',
+  'regr_sxy',
+  'regr_syy',
+  'percentile_cont',
+  'percentile_disc',
+  'mode',
+]);
