@@ -52,6 +52,8 @@ export function runIdleScenario(o: IdleOptions): Promise<ScenarioOutput<IdleResu
       workers: o.workers,
       poolSize: o.poolSize,
       extra: { limits: { maxClientConnections } },
+      // At load 45 on 2 cores the proxy has taken over 30 s to listen.
+      startTimeoutMs: 120_000,
     });
     if (!started.ok) throw new Error(started.note);
     const proxy = run.track(started.target);
@@ -67,7 +69,8 @@ export function runIdleScenario(o: IdleOptions): Promise<ScenarioOutput<IdleResu
     });
     if (o.warmupS > 0) {
       const warm = await runPgbench(pgbenchSpec(o.warmupS));
-      if (!warm.ok) throw new Error(`warm-up failed: ${warm.error}`);
+      // Only warms the pool and caches: on a busy machine a short one may finish no transaction.
+      if (!warm.ok) run.tell(`warm-up: ${warm.error} (going on)`);
     }
 
     const idleSpec: IdleOpenerSpec = {
