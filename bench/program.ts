@@ -6,6 +6,8 @@ import { registerConsistencyCommand } from './scenarios/consistency-command.js';
 import { registerFaultsCommand } from './scenarios/faults-command.js';
 import { registerFuzzCommand } from './scenarios/fuzz-command.js';
 import { registerHotkeysCommand } from './scenarios/hotkeys-command.js';
+import { registerIdleCommand } from './scenarios/idle-command.js';
+// from './scenarios/hotkeys-command.js';
 import { registerOracleCommand } from './scenarios/oracle-command.js';
 import { registerPgbenchCommand } from './scenarios/pgbench-command.js';
 import { registerScatterCommand } from './scenarios/scatter-command.js';
@@ -26,6 +28,7 @@ export function registerBenchScenarios(parent: Command): Command {
   registerFuzzCommand(parent);
   registerScatterCommand(parent);
   registerTransferCommand(parent);
+  registerIdleCommand(parent);
   return parent;
 }
 

@@ -84,6 +84,8 @@ export interface StartShardgateOptions {
   poolSize?: number;
   extra?: Record<string, unknown>;
   cliPath?: string;
+  /** Milliseconds to wait for the PostgreSQL port (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 export type StartShardgateResult =
@@ -104,7 +106,13 @@ export async function startShardgate(options: StartShardgateOptions): Promise<St
     poolSize: options.poolSize,
     extra: options.extra,
   });
-  const launched = await launchShardgateProcess({ config, postgresPort, workers, cliPath: cli });
+  const launched = await launchShardgateProcess({
+    config,
+    postgresPort,
+    workers,
+    cliPath: cli,
+    ...(options.startTimeoutMs ? { startTimeoutMs: options.startTimeoutMs } : {}),
+  });
   if (!launched.ok) return launched;
   const { configYaml } = launched;
   return {

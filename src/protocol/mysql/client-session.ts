@@ -51,7 +51,16 @@ export class MysqlClientSession implements KillTarget {
   private auth: AuthExchange | null = null;
   private cycle: CommandCycle | null = null;
   private changeUserDone: (() => void) | null = null;
-  readonly log: Logger;
+  private childLog: Logger | null = null;
+
+  /**
+   * This session's logger, made on first use: most sessions never log, and a pino child costs
+   * about 1 KiB of heap per session (its bindings, per-level functions, its own hidden classes).
+   */
+  get log(): Logger {
+    this.childLog ??= this.services.log.child({ session: this.connectionId, protocol: 'mysql' });
+    return this.childLog;
+  }
 
   constructor(
     socket: net.Socket,
@@ -59,7 +68,6 @@ export class MysqlClientSession implements KillTarget {
   ) {
     this.socket = socket;
     this.connectionId = (services.connectionIds ?? defaultConnectionIds).allocate(services.sessions);
-    this.log = services.log.child({ session: this.connectionId, protocol: 'mysql' });
     // Before login no packet may exceed the pre-auth cap (raised once authenticated).
     this.framer = new PacketFramer(Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes));
     // A MariaDB server announces its extended capabilities by clearing CLIENT_MYSQL (bit 0).

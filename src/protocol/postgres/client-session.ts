@@ -42,14 +42,22 @@ export class PgClientSession {
   private replication: PgServerConnection | null = null;
   private startupTimer: NodeJS.Timeout | null;
   private tlsDone = false;
-  readonly log: Logger;
+  private childLog: Logger | null = null;
+
+  /**
+   * This session's logger, made on first use: most sessions never log, and a pino child costs
+   * about 1 KiB of heap per session (its bindings, per-level functions, its own hidden classes).
+   */
+  get log(): Logger {
+    this.childLog ??= this.services.log.child({ session: this.id });
+    return this.childLog;
+  }
 
   constructor(
     socket: net.Socket,
     private readonly services: SessionServices,
   ) {
     this.socket = socket;
-    this.log = services.log.child({ session: this.id });
     // Before login no message may be larger than PostgreSQL's startup limit: a header alone
     // would otherwise reserve up to maxMessageBytes for an unauthenticated socket.
     this.framer = new FrontendFramer({

@@ -57,8 +57,11 @@ export class FrontendFramer {
   /** The current chunk and the read position in it. */
   private cur: Buffer = EMPTY;
   private pos = 0;
-  /** A header split across chunks (at most 5 bytes). */
-  private readonly hdr = Buffer.alloc(5);
+  /**
+   * A header split across chunks (at most 5 bytes). Allocated the first time one splits: a buffer
+   * of its own costs a few hundred bytes per session, which idle sessions need not pay.
+   */
+  private hdr: Buffer | null = null;
   private hdrFill = 0;
   /** A message spanning chunks, being assembled. */
   private asm: Buffer | null = null;
@@ -120,6 +123,7 @@ export class FrontendFramer {
     if (avail === 0) return null;
     const headerSize = this.startupPhase ? 4 : 5;
     if (avail < headerSize) {
+      this.hdr ??= Buffer.alloc(5);
       cur.copy(this.hdr, 0, pos, cur.length);
       this.hdrFill = avail;
       this.pos = cur.length;
@@ -179,16 +183,17 @@ export class FrontendFramer {
   private fillHeader(): Frame | null {
     const headerSize = this.startupPhase ? 4 : 5;
     const cur = this.cur;
+    const hdr = this.hdr!;
     const take = Math.min(headerSize - this.hdrFill, cur.length - this.pos);
-    cur.copy(this.hdr, this.hdrFill, this.pos, this.pos + take);
+    cur.copy(hdr, this.hdrFill, this.pos, this.pos + take);
     this.hdrFill += take;
     this.pos += take;
     if (this.hdrFill < headerSize) return null;
-    const type = this.startupPhase ? 0 : this.hdr[0]!;
-    const total = this.messageSize(type, this.hdr.readInt32BE(headerSize - 4));
+    const type = this.startupPhase ? 0 : hdr[0]!;
+    const total = this.messageSize(type, hdr.readInt32BE(headerSize - 4));
     this.hdrFill = 0;
     this.startAssembly(type, total, headerSize);
-    this.asm!.set(this.hdr.subarray(0, headerSize), 0);
+    this.asm!.set(hdr.subarray(0, headerSize), 0);
     this.asmFill = headerSize;
     return this.fillAssembly();
   }
