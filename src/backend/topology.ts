@@ -90,6 +90,8 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
   private drained = new Set<string>();
   private readonly listeners = new Set<(view: TopologyView) => void>();
   private readonly fenceForwards = new Set<(shard: string, position: string, protocol: Protocol) => void>();
+  /** Fences taken for the other protocol's shards, by protocol and shard: replayed to a late forwardFences. */
+  private readonly foreignFences = new Map<string, { shard: string; position: string; protocol: Protocol }>();
   /** Server connections lost under a client, and reads re-planned onto another server after one. */
   readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
   /** Replicas promoted since start, by shard (see promotions.ts). */
@@ -306,6 +308,10 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
    */
   fenceReplicas(shard: string, position: string, protocol: Protocol = this.protocol): void {
     for (const forward of this.fenceForwards) forward(shard, position, protocol);
+    // The other side's topology may not exist yet (a migration's restore at start runs first):
+    // keep its fences and hand them over when it subscribes (forwardFences).
+    if (protocol !== this.protocol)
+      this.foreignFences.set(`${protocol}\u0000${shard}`, { shard, position, protocol });
     // Shard names repeat across the protocols (PostgreSQL s0, MySQL s0): a position fences only
     // the side whose migration took it (an LSN never covers a GTID and would fence for ever).
     if (protocol !== this.protocol) return;
@@ -322,6 +328,7 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
    */
   forwardFences(to: (shard: string, position: string, protocol: Protocol) => void): void {
     this.fenceForwards.add(to);
+    for (const f of this.foreignFences.values()) to(f.shard, f.position, f.protocol);
   }
 
   /** read_your_writes: wait until a replica has replayed `position`; false on timeout. */

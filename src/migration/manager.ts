@@ -656,7 +656,7 @@ export class MigrationManager {
           await commit({ migrationId: id, kind: 'rollback', plan, positions: Object.fromEntries(back) });
           this.deps.topology.rebuild(configBeforeSwitch(this.config, plan));
           // The sources' replicas serve once they have replayed what the reverse capture carried back.
-          for (const [shard, lsn] of back) this.deps.topology.fenceReplicas(shard, lsn);
+          for (const [shard, lsn] of back) this.deps.topology.fenceReplicas(shard, lsn, protocolOf(plan));
           for (const h of halves) {
             if (moving) this.deps.gate.translations.recordAlongside(h, back);
             else this.deps.gate.translations.record(h, back);

@@ -87,12 +87,14 @@ const pgReplicaCheck: ReplicaCheck<string> = {
     }),
   async problem(replica, own, names) {
     const seen = await withClient(replica, 'migration-check', async (c) => {
-      const row = (
-        await c.query<{ recovery: boolean; id: string }>(
-          'SELECT pg_is_in_recovery() AS recovery, (SELECT system_identifier::text FROM pg_control_system()) AS id',
-        )
-      ).rows[0]!;
-      return { inRecovery: row.recovery, systemIdentifier: row.id };
+      const row =
+        // withClient reads every column as text: compare the text, a 'f' string is truthy.
+        (
+          await c.query<{ recovery: string; id: string }>(
+            'SELECT pg_is_in_recovery()::text AS recovery, (SELECT system_identifier::text FROM pg_control_system()) AS id',
+          )
+        ).rows[0]!;
+      return { inRecovery: row.recovery === 'true', systemIdentifier: row.id };
     });
     return pgReplicaProblem(seen, own, names);
   },

@@ -9,10 +9,11 @@
 // - the topology, rules, migrations' switches and rollbacks: all of them rebuild the topology,
 //   which bumps its version; a new version empties the cache (sync);
 // - the schema: the planner has none (facts come from the text, routing from the config).
-// Only decisions that live server state cannot change are kept (decisionTemplate): one statement,
-// one target, the primary at level strong or a write (no replica choice, no read-your-writes
-// position), one sharded table at most with a single key value, and no value-dependent step
-// (INSERT rows, a shard-key assignment, joins, ranges, hints). When in doubt, it plans afresh.
+// Only single-target decisions are kept (decisionTemplate): one statement, one target shard, one
+// sharded table at most with a single key value, and no value-dependent step (INSERT rows, a
+// shard-key assignment, joins, ranges, hints). The server within the shard is chosen again on
+// every replay (chooseServer: live health, lag, fences, read-your-writes positions), so a cached
+// replica read never pins a replica. When in doubt, it plans afresh.
 import type { ConsistencyLevel } from '../config/schema.js';
 import type { AnalyzedQuery } from '../sql/analyzer.js';
 import type { KeyCondition, StatementFacts, ValueRef } from '../sql/facts.js';
