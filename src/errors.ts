@@ -168,6 +168,13 @@ export const ERRORS = {
     message:
       'the session was idle in a transaction for more than {ms} ms (pool.idleTransactionTimeoutMs) and is closed, its transaction rolled back; commit sooner, then reconnect',
   },
+  MULTIPLEX_CLIENT_STALLED: {
+    sqlstate: '57P05',
+    mysqlErrno: 4031,
+    severity: 'FATAL',
+    message:
+      "the session read none of its results for {ms} ms (pool.checkoutTimeoutMs) while other clients' statements waited behind them on a shared server connection (pool.multiplex), so it is closed; read results as they come, or set pool.multiplex.enabled: false",
+  },
   CLIENT_WAIT_TIMEOUT: {
     sqlstate: 'HY000',
     mysqlErrno: 4031,

@@ -90,7 +90,12 @@ export interface MetricSources {
   host?: HostMetricsSource;
   resultCache?: ResultCacheSource;
   /** PostgreSQL pool.multiplex: units pipelined behind another client's, lanes opened and dropped. */
-  multiplex?: () => { pipelined: number; lanesOpened: number; poisoned: number };
+  multiplex?: () => {
+    pipelined: number;
+    lanesOpened: number;
+    poisoned: number;
+    stalledClientsClosed: number;
+  };
 }
 
 /** Metric names, shared with the Prometheus rules renderer (alerts.ts). */
@@ -127,6 +132,7 @@ export const METRIC = {
   multiplexPipelined: 'shardgate_pool_multiplexed_units_total',
   multiplexLanesOpened: 'shardgate_pool_multiplex_lanes_opened_total',
   multiplexLanesDropped: 'shardgate_pool_multiplex_lanes_dropped_total',
+  multiplexStalledClients: 'shardgate_pool_multiplex_stalled_clients_closed_total',
   cacheMisses: 'shardgate_cache_misses_total',
   cacheInvalidations: 'shardgate_cache_invalidations_total',
   cacheBytes: 'shardgate_cache_bytes',
@@ -255,7 +261,12 @@ export class ShardgateMetrics {
     const multiplexCounter = (
       name: string,
       help: string,
-      pick: (m: { pipelined: number; lanesOpened: number; poisoned: number }) => number,
+      pick: (m: {
+        pipelined: number;
+        lanesOpened: number;
+        poisoned: number;
+        stalledClientsClosed: number;
+      }) => number,
     ) =>
       new Counter({
         name,
@@ -281,6 +292,11 @@ export class ShardgateMetrics {
       METRIC.multiplexLanesDropped,
       'Shared server connections dropped because a pipelined unit left a transaction open (pool.multiplex).',
       (m) => m.poisoned,
+    );
+    multiplexCounter(
+      METRIC.multiplexStalledClients,
+      "Sessions closed for reading nothing while other clients' units waited behind theirs (pool.multiplex).",
+      (m) => m.stalledClientsClosed,
     );
     new Counter({
       name: METRIC.cacheHits,

@@ -30,7 +30,7 @@ export interface LaneMember {
 }
 
 /** Units pipelined behind another one since start (for tests and operators). */
-export const multiplexCounters = { pipelined: 0, lanesOpened: 0, poisoned: 0 };
+export const multiplexCounters = { pipelined: 0, lanesOpened: 0, poisoned: 0, stalledClientsClosed: 0 };
 
 const lanesByPool = new WeakMap<PgPool, MuxLane[]>();
 /** Pipelineable units waiting for room in a lane (every connection busy, some of them lanes). */
@@ -218,6 +218,11 @@ export class MuxLane {
   /** No more units join this lane (units in flight finish). */
   stopJoining(): void {
     this.closedToJoin = true;
+  }
+
+  /** Other members hold this connection too: their units wait for `member`'s to be read. */
+  othersHeldBy(member: LaneMember): boolean {
+    return this.members.size > 1 || (this.members.size === 1 && !this.members.has(member));
   }
 
   /** True when `member` is the only unit in flight (a cancel can only reach its statement then). */

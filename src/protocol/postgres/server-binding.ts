@@ -29,7 +29,7 @@ import {
   decodeParse,
   renameStatement,
 } from './frontend-messages.js';
-import { type LaneMember, MuxLane } from './mux-lane.js';
+import { type LaneMember, MuxLane, multiplexCounters } from './mux-lane.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
 import { Expect, ResponseTracker } from './response-tracker.js';
@@ -169,8 +169,10 @@ export class ServerBinding implements LaneMember {
     session.cork();
     this.tracker.onData(chunk);
     session.uncork();
-    // A client that does not read stops the server, never grows the proxy's buffers.
-    if (session.needsDrain && !this.pausedForClient && !this.clientGone) this.pauseForClient();
+    // A client that does not read stops the server, never grows the proxy's buffers. On a lane,
+    // a unit already answered holds nothing back: the bytes after it are other clients'.
+    if (session.needsDrain && !this.pausedForClient && !this.clientGone && !(this.lane && this.tracker.idle))
+      this.pauseForClient();
   }
 
   /** The shared connection was lost (a lane tells each of its members). */
@@ -201,10 +203,22 @@ export class ServerBinding implements LaneMember {
 
   private pauseForClient(): void {
     // Units of other clients behind this one wait too: none are added while it lasts.
-    this.lane?.stopJoining();
+    const lane = this.lane;
+    lane?.stopJoining();
     this.pausedForClient = true;
     this.conn.socket.pause();
+    // They wait no longer than a checkout would (pool.checkoutTimeoutMs) for a client that reads
+    // nothing: then it is closed, its unit's rest read unseen, and the lane goes on.
+    const ms = this.cycle.services.config.pool.checkoutTimeoutMs;
+    const stall = lane?.othersHeldBy(this)
+      ? setTimeout(() => {
+          if (!this.pausedForClient || this.released) return;
+          multiplexCounters.stalledClientsClosed++;
+          this.cycle.session.fail(new ShardgateError('MULTIPLEX_CLIENT_STALLED', { ms }), true);
+        }, ms)
+      : null;
     this.cycle.session.onDrained(() => {
+      if (stall) clearTimeout(stall);
       this.pausedForClient = false;
       if (!this.released) this.conn.socket.resume();
     });
