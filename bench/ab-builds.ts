@@ -49,7 +49,8 @@ function nodeArgs(name: string): string[] {
 
 async function startProxy(name: string, root: string) {
   const port = await freePort();
-  const file = `/tmp/shardgate-ab-${name}.yaml`;
+  // Per run: two runs side by side must not start each other's configs.
+  const file = `/tmp/shardgate-ab-${process.pid}-${name}.yaml`;
   writeFileSync(
     file,
     `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
