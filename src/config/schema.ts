@@ -169,16 +169,16 @@ export const poolSchema = z.object({
    * Query) of plain SELECT/INSERT/UPDATE/DELETE from clients with the same settings are written
    * back to back on one server connection (pipelined, up to `depth` in flight), replies handed
    * back in order. Anything that may open a transaction or change session state waits for a
-   * connection of its own. On by default (measured faster and cheaper per transaction, see README);
-   * `enabled: false` gives every unit a connection of its own.
+   * connection of its own. Off by default: a unit joins a lane even where an idle connection
+   * exists, so it can wait behind another client's slow statement (see README, Known limits).
    */
   multiplex: z
     .object({
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(false),
       /** Units in flight on one server connection at once (1 turns pipelining off). */
       depth: z.number().int().min(1).max(64).default(8),
     })
-    .default({ enabled: true, depth: 8 }),
+    .default({ enabled: false, depth: 8 }),
 });
 export type PoolConfig = z.infer<typeof poolSchema>;
 
