@@ -1,51 +1,12 @@
 // Micro benchmark of the routing hot path: keyspace hashing and planStatement on a parse-cache
 // hit (facts already known, values resolved from the literal list). Prints per-operation times
 // as the median over batches; no assertions. Run: npx vite-node bench/router-micro.ts
-import { join } from 'node:path';
-import { loadConfigFile } from '../src/config/load.js';
-import { parseKeyRange } from '../src/domain/keyspace.js';
-import {
-  defaultSessionContext,
-  type RoutingSession,
-  type ServerView,
-  type TopologyView,
-} from '../src/router/inputs.js';
 import { planStatement } from '../src/router/planner.js';
 import { hashInt8, hashText, keyspaceIdFor } from '../src/router/sharding/hash.js';
-import { emptyStatementFacts, type StatementFacts, type ValueRef } from '../src/sql/facts.js';
-
-function demoView(): TopologyView {
-  const config = loadConfigFile(join(process.cwd(), 'config', 'shardgate.yaml'));
-  const server = (name: string, shard: string, role: 'primary' | 'replica'): ServerView => ({
-    name,
-    shard,
-    role,
-    healthy: true,
-    drained: false,
-    lagMs: role === 'primary' ? 0 : 5,
-    position: '0/3000000',
-    outstanding: 0,
-    rttMs: 0.3,
-  });
-  return {
-    version: 1,
-    shards: config.shards.map((s) => ({
-      name: s.name,
-      range: parseKeyRange(s.keyRange),
-      readOnly: false,
-      primary: server(`${s.name}-primary`, s.name, 'primary'),
-      replicas: s.replicas.map((_, i) => server(`${s.name}-replica${i + 1}`, s.name, 'replica')),
-    })),
-    defaultShard: config.routing.defaultShard ?? config.shards[0]!.name,
-    tables: config.tables,
-    dataTypes: config.dataTypes,
-    routing: config.routing,
-  };
-}
-
-function baseFacts(over: Partial<StatementFacts>): StatementFacts {
-  return { ...emptyStatementFacts('read'), ...over };
-}
+import type { StatementFacts, ValueRef } from '../src/sql/facts.js';
+// The unit tests' demo topology, session and hand-built facts (run from source: vite-node).
+import { facts, insertPosts, select } from '../test/support/router-facts.js';
+import { demoTopology, routingSession } from '../test/support/topology-fixture.js';
 
 /** Median ns per call over `batches` batches of `size` calls. */
 function measure(name: string, fn: (i: number) => unknown, batches = 200, size = 2000): void {
@@ -66,61 +27,36 @@ function measure(name: string, fn: (i: number) => unknown, batches = 200, size =
   if (sink === Symbol.for('never')) console.log('');
 }
 
-const topology = demoView();
-const session: RoutingSession = {
-  context: defaultSessionContext(),
-  inTransaction: false,
-  transactionReadOnly: false,
-  transactionShard: null,
-  transactionServer: null,
-  lastWritePositions: new Map([['s1', '0/2000000']]),
-};
+const topology = demoTopology();
+const session = routingSession({ lastWritePositions: { s1: '0/2000000' } });
 const literals = ['0'];
 const resolve = (ref: ValueRef): string | null =>
   ref.kind === 'literal' ? (literals[ref.index] ?? null) : ref.kind === 'const' ? ref.value : null;
 const resolveArray = () => null;
 const ids = Array.from({ length: 4096 }, (_, i) => String(i * 7919 + 1));
 
-const keyedRead = baseFacts({
+const keyedRead = facts({
   tables: ['posts'],
   keyConditions: [{ table: 'posts', column: 'user_id', values: [{ kind: 'literal', index: 0 }] }],
 });
-const keyedWrite = baseFacts({ ...keyedRead, kind: 'write', writeTables: ['posts'] });
-const insert = baseFacts({
-  kind: 'write',
-  tables: ['posts'],
-  writeTables: ['posts'],
-  insert: {
-    table: 'posts',
-    columns: ['id', 'user_id'],
-    rows: [
-      [
-        { kind: 'const', value: '1' },
-        { kind: 'literal', index: 0 },
-      ],
-    ],
-    fromSelect: false,
-    onConflict: false,
-    returning: false,
-  },
-});
-const scatter = baseFacts({
+const keyedWrite = facts({ ...keyedRead, kind: 'write', writeTables: ['posts'] });
+const insert = insertPosts([
+  [
+    { kind: 'const', value: '1' },
+    { kind: 'literal', index: 0 },
+  ],
+]);
+const scatter = facts({
   tables: ['likes'],
-  select: {
-    outputs: [{ name: 'id' }, { name: 'user_id' }],
+  select: select({
     orderBy: [{ position: 1, name: 'id', desc: false, nullsFirst: false }],
     limit: { kind: 'const', value: '10' },
-    offset: null,
-    groupBy: [],
-    distinct: false,
-    hasAggregates: false,
-    unmergeable: null,
-  },
+  }),
 });
 
-const plan = (facts: StatementFacts) => (i: number) => {
+const plan = (statement: StatementFacts) => (i: number) => {
   literals[0] = ids[i & 4095]!;
-  return planStatement({ facts, hints: {}, resolve, resolveArray, session, topology });
+  return planStatement({ facts: statement, hints: {}, resolve, resolveArray, session, topology });
 };
 
 console.log(`node ${process.version}, ${process.arch}`);

@@ -5,9 +5,9 @@
 // Run: npx vite-node bench/routing-decision-micro.ts
 import { RuntimeTopology } from '../src/backend/pg-topology.js';
 import { configForLocalShards } from '../src/local/local-config.js';
-import { defaultSessionContext } from '../src/router/inputs.js';
 import { Router } from '../src/router/router.js';
 import { QueryAnalyzer } from '../src/sql/analyzer.js';
+import { routingSession } from '../test/support/topology-fixture.js';
 import { measureBatches } from './lib/micro.js';
 
 const shards = [0, 1].map((i) => ({
@@ -22,14 +22,7 @@ const routers = {
   cached: new Router(analyzer, topology),
   uncached: new Router(analyzer, topology, {}, { entries: 0, bytes: 0 }),
 };
-const session = {
-  context: defaultSessionContext(),
-  inTransaction: false,
-  transactionReadOnly: false,
-  transactionShard: null,
-  transactionServer: null,
-  lastWritePositions: new Map<string, string>(),
-};
+const session = routingSession();
 
 /** Timed by CPU (the machine is shared): 40 batches of 2,000 decisions, median and p90. */
 function measure(label: string, fn: (i: number) => void): void {

@@ -57,6 +57,37 @@ export function resolveScenarioOptions<O extends ScenarioOutputOptions>(
   return o;
 }
 
+/** What the target comparisons (pgbench, sysbench) set of the shardgate they start and of tools. */
+export interface ProxyTargetOptions {
+  workers: number;
+  poolSize: number;
+  shardgateConfigExtra: Record<string, unknown> | null;
+  /** Do not apt-get install missing tools (those targets are skipped). */
+  noInstall: boolean;
+}
+
+export function proxyTargetDefaults(): ProxyTargetOptions {
+  return { workers: 2, poolSize: 20, shardgateConfigExtra: null, noInstall: false };
+}
+
+/** The raw values of --workers, --pool-size, --shardgate-config-extra and --no-install. */
+export interface RawProxyTargetOptions {
+  workers?: number;
+  poolSize?: number;
+  shardgateConfigExtra?: Record<string, unknown>;
+  install: boolean;
+}
+
+/** The explicit values of ProxyTargetOptions (for resolveScenarioOptions). */
+export function explicitProxyTargetOptions(raw: RawProxyTargetOptions) {
+  return {
+    workers: raw.workers,
+    poolSize: raw.poolSize,
+    shardgateConfigExtra: raw.shardgateConfigExtra,
+    noInstall: !raw.install,
+  };
+}
+
 /** The options several scenarios have, as commander Options (add them with addOption). */
 export const sharedOption = {
   duration(description: string, parse: (value: string) => number = intOption('--duration', 1, 3600)): Option {

@@ -91,7 +91,7 @@ export function okTargets(targets: readonly TargetState[]): string[] {
 }
 
 /** Median-TPS ratio a/b, null when either side has no figures. */
-export function tpsRatio(a: { tps: Summary }, b: { tps: Summary }): number | null {
+function tpsRatio(a: { tps: Summary }, b: { tps: Summary }): number | null {
   const r = ratio(a.tps.median, b.tps.median);
   return Number.isFinite(r) ? r : null;
 }
@@ -101,24 +101,35 @@ export function tpsBar(t: { tps: Summary } | undefined) {
   return t && t.tps.n > 0 ? { value: t.tps.median, low: t.tps.min, high: t.tps.max } : undefined;
 }
 
+/** What a cell says of one target: its figures summarised, its failed runs, why it has none. */
+export type CellTarget<S> = S & { errors: number; note?: string };
+
+/** A cell's targets and its median-TPS ratios, e.g. "shardgate/direct": 0.62 (null when a side has no figures). */
+export interface CellTargets<T> {
+  targets: Record<string, T>;
+  ratios: Record<string, number | null>;
+}
+
 /**
  * One cell's runs summarized per target: `summarizeFigures` over the runs with figures, the count
- * of failed runs, and `note(target)` when there is one (why a target has no figures).
+ * of failed runs, and `note(target)` when there is one (why a target has no figures); then the
+ * ratio of each pair in `ratioPairs` whose targets are both in the cell.
  */
-export function summarizeTargets<
+export function cellTargets<
   R extends { target: string; figures: unknown },
-  S extends object,
+  S extends { tps: Summary },
   T extends TargetState,
 >(
   targets: readonly T[],
   cellRuns: readonly R[],
   summarizeFigures: (figures: Array<NonNullable<R['figures']>>) => S,
   note: (target: T) => string | undefined,
-): Record<string, S & { errors: number; note?: string }> {
-  const out: Record<string, S & { errors: number; note?: string }> = {};
+  ratioPairs: ReadonlyArray<readonly [string, string]>,
+): CellTargets<CellTarget<S>> {
+  const out: Record<string, CellTarget<S>> = {};
   for (const t of targets) {
     const mine = cellRuns.filter((r) => r.target === t.name);
-    const summary: S & { errors: number; note?: string } = {
+    const summary: CellTarget<S> = {
       ...summarizeFigures(mine.flatMap((r) => (r.figures ? [r.figures as NonNullable<R['figures']>] : []))),
       errors: mine.filter((r) => !r.figures).length,
     };
@@ -126,5 +137,11 @@ export function summarizeTargets<
     if (why) summary.note = why;
     out[t.name] = summary;
   }
-  return out;
+  const ratios: Record<string, number | null> = {};
+  for (const [a, b] of ratioPairs) {
+    const ta = out[a];
+    const tb = out[b];
+    if (ta && tb) ratios[`${a}/${b}`] = tpsRatio(ta, tb);
+  }
+  return { targets: out, ratios };
 }

@@ -6,14 +6,13 @@
 // each in its own databases, so a run starts the servers once.
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import {
   type MariadbCluster,
   type MariadbServer,
   startMariadbCluster,
 } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData, mysqlDemoSchemaStatements } from '../../src/local/mysql-demo-schema.js';
-import { freePort } from '../../src/local/ports.js';
+import { mysqlOnlyConfig } from '../lib/mysql-only-config.js';
 import {
   type OracleCluster,
   type OracleTopology,
@@ -43,30 +42,13 @@ async function recreateDatabase(cluster: MariadbCluster, server: MariadbServer, 
 
 async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<ShardgateConfig> {
   const launched = cluster.shards.slice(0, shards);
-  const closedPort = await freePort();
-  const base = configForLocalShards(
-    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-    { database: 'shardgate' },
-  );
+  const base = await mysqlOnlyConfig(launched, `sg${shards}`);
   const strong = Object.fromEntries(Object.keys(base.dataTypes).map((name) => [name, { level: 'strong' }]));
-  return configForLocalShards(
-    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-    {
-      database: 'shardgate',
-      overrides: {
-        listen: {
-          postgres: { host: '127.0.0.1', port: 0 },
-          mysql: { host: '127.0.0.1', port: 0 },
-          admin: { host: '127.0.0.1', port: 0 },
-        },
-        mysqlShards: mysqlShardsFor(launched),
-        backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: `sg${shards}` },
-        routing: { defaultLevel: 'strong' },
-        dataTypes: strong,
-        observability: { enabled: false },
-      },
-    },
-  );
+  return mysqlOnlyConfig(launched, `sg${shards}`, {
+    routing: { defaultLevel: 'strong' },
+    dataTypes: strong,
+    observability: { enabled: false },
+  });
 }
 
 async function startTopology(

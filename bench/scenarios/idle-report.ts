@@ -11,6 +11,7 @@ import {
 } from '../lib/scenario-report.js';
 import { median } from '../lib/stats.js';
 import { barChart } from '../lib/svg-chart.js';
+import type { IdleOptions } from './idle-options.js';
 
 /** The goal (#16): at most this much proxy RSS with 10,000 idle clients... */
 export const GOAL_RSS_MB = 300;
@@ -66,20 +67,19 @@ export interface IdleSummary {
 }
 
 export interface IdleResult extends ScenarioResultHeader<'idle'> {
-  parameters: {
-    connections: number;
-    clients: number;
-    durationS: number;
-    rounds: number;
-    batch: number;
-    warmupS: number;
-    settleS: number;
-    shardgateWorkers: number;
-    poolSize: number;
-    scale: number;
-    maxClientConnections: number;
-    pgbenchCommand: string;
-  };
+  /** The options of the run (workers as shardgateWorkers), the client limit and pgbench's command. */
+  parameters: Pick<
+    IdleOptions,
+    | 'connections'
+    | 'clients'
+    | 'durationS'
+    | 'rounds'
+    | 'batch'
+    | 'warmupS'
+    | 'settleS'
+    | 'poolSize'
+    | 'scale'
+  > & { shardgateWorkers: number; maxClientConnections: number; pgbenchCommand: string };
   memoryAtStart: ProcessMemory;
   memoryAtEnd: ProcessMemory;
   memory: IdleMemory[];

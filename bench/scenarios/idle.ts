@@ -5,22 +5,18 @@
 // each run's p99 (from pgbench's per-transaction log) and tps are reported with the ratios.
 // Loopback only; every wait is bounded; every process is stopped at the end or on Ctrl-C.
 import { loadavg } from 'node:os';
-import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
+import { startBenchPrimary } from '../lib/bench-primary.js';
 import { openIdleClients } from '../lib/idle-clients.js';
 import type { IdleOpenerSpec } from '../lib/idle-opener.js';
-import { pgbenchInit, psql, runPgbench, waitForSql } from '../lib/pgbench.js';
+import { pgbenchInit, runPgbench, waitForSql } from '../lib/pgbench.js';
 import { runPgbenchLogged } from '../lib/pgbench-log.js';
 import { sleep } from '../lib/proc.js';
 import { processTreeMemory } from '../lib/process-memory.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
 import { startShardgate } from '../lib/shardgate-process.js';
-import type { PgEndpoint } from '../lib/target.js';
 import type { IdleOptions } from './idle-options.js';
 import type { IdleMemory, IdleResult, IdleRun } from './idle-report.js';
 import * as report from './idle-report.js';
-import { superuserOf } from './pgbench.js';
-
-const BENCH_DATABASE = 'bench';
 
 /** Headroom over the idle and active clients in the proxy's client limit (psql probes, warm-up). */
 const CLIENT_LIMIT_HEADROOM = 64;
@@ -28,19 +24,7 @@ const CLIENT_LIMIT_HEADROOM = 64;
 export function runIdleScenario(o: IdleOptions): Promise<ScenarioOutput<IdleResult>> {
   return runScenario('idle', o.say, async (run) => {
     const { machine, before } = await run.measureMachine({ pgbench: ['pgbench', '--version'] });
-    run.tell('starting a private PostgreSQL primary ...');
-    const cluster = run.track(
-      await startPostgresCluster({ shards: 1, replicasPerShard: 0, database: BENCH_DATABASE }),
-    );
-    const primary = cluster.shards[0]?.primary;
-    if (!primary) throw new Error('the PostgreSQL launcher returned no primary');
-    const backend: PgEndpoint = {
-      host: primary.host,
-      port: primary.port,
-      user: superuserOf(primary.url),
-      database: BENCH_DATABASE,
-    };
-    machine.versions.postgresql = `PostgreSQL ${await psql(backend, 'SHOW server_version')}`;
+    const { backend } = await startBenchPrimary(run, machine);
     await pgbenchInit(backend, o.scale);
 
     // shardgate's default limit is 10,000 client connections: the idle ones and the active ones

@@ -4,6 +4,8 @@ import { commandLine, intOption } from '../lib/cli-args.js';
 import { PGBENCH_MODES, type PgbenchMode } from '../lib/pgbench.js';
 import {
   addResultOptions,
+  explicitProxyTargetOptions,
+  type RawProxyTargetOptions,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -42,7 +44,7 @@ export function parseClients(value: string): number[] {
   return out;
 }
 
-interface RawOptions extends RawScenarioOptions {
+interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions {
   duration?: number;
   clients?: number[];
   modes?: PgbenchMode[];
@@ -51,10 +53,6 @@ interface RawOptions extends RawScenarioOptions {
   scale?: number;
   script?: 'select' | 'tpcb';
   warmup?: number;
-  workers?: number;
-  poolSize?: number;
-  shardgateConfigExtra?: Record<string, unknown>;
-  install: boolean;
 }
 
 /** Defaults, then --quick, then explicit options. */
@@ -68,10 +66,7 @@ export function resolveOptions(raw: RawOptions, command: string): PgbenchOptions
     scale: raw.scale,
     script: raw.script,
     warmupS: raw.warmup,
-    workers: raw.workers,
-    poolSize: raw.poolSize,
-    shardgateConfigExtra: raw.shardgateConfigExtra,
-    noInstall: !raw.install,
+    ...explicitProxyTargetOptions(raw),
   });
 }
 

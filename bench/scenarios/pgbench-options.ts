@@ -1,12 +1,17 @@
 // Options of the pgbench scenario, their defaults and the --quick preset. Kept apart from the
 // runner so the command line parses (and --help prints) without loading the launcher.
 import { PGBENCH_MODES, type PgbenchMode, type PgbenchScript } from '../lib/pgbench.js';
-import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
+import {
+  type ProxyTargetOptions,
+  proxyTargetDefaults,
+  type ScenarioOutputOptions,
+  scenarioOutputDefaults,
+} from '../lib/scenario-options.js';
 
 export const PGBENCH_TARGETS = ['direct', 'shardgate', 'pgbouncer', 'pgpool'] as const;
 export type PgbenchTargetName = (typeof PGBENCH_TARGETS)[number];
 
-export interface PgbenchOptions extends ScenarioOutputOptions {
+export interface PgbenchOptions extends ScenarioOutputOptions, ProxyTargetOptions {
   durationS: number;
   clients: number[];
   modes: PgbenchMode[];
@@ -16,11 +21,6 @@ export interface PgbenchOptions extends ScenarioOutputOptions {
   script: PgbenchScript;
   /** Seconds of pgbench per target before measuring (0: none). */
   warmupS: number;
-  workers: number;
-  poolSize: number;
-  shardgateConfigExtra: Record<string, unknown> | null;
-  /** Do not apt-get install missing comparison tools. */
-  noInstall: boolean;
 }
 
 export function defaultPgbenchOptions(): PgbenchOptions {
@@ -33,10 +33,7 @@ export function defaultPgbenchOptions(): PgbenchOptions {
     scale: 10,
     script: 'select',
     warmupS: 3,
-    workers: 2,
-    poolSize: 20,
-    shardgateConfigExtra: null,
-    noInstall: false,
+    ...proxyTargetDefaults(),
     ...scenarioOutputDefaults('pgbench'),
   };
 }

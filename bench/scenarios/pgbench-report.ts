@@ -3,13 +3,14 @@
 import type { PgbenchFigures, PgbenchMode, PgbenchScript } from '../lib/pgbench.js';
 import { fmt, fmtSpread } from '../lib/report.js';
 import {
+  type CellTarget,
+  type CellTargets,
+  cellTargets,
   firstColumnLeft,
   firstTenNotes,
   okTargets,
-  summarizeTargets,
   type TableParts,
   targetNote,
-  tpsRatio,
 } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
@@ -26,22 +27,12 @@ export interface TargetStatus extends TargetState {
   unsupportedModes: Record<string, string>;
 }
 
-export interface CellTargetSummary {
-  tps: Summary;
-  latencyAvgMs: Summary;
-  /** The target process's CPU per transaction in µs (n = 0 for direct). */
-  cpuUsPerTx: Summary;
-  errors: number;
-  /** Why there are no figures (mode unsupported, target skipped). */
-  note?: string;
-}
+/** cpuUsPerTx: the target process's CPU per transaction in µs (n = 0 for direct). */
+export type CellTargetSummary = CellTarget<{ tps: Summary; latencyAvgMs: Summary; cpuUsPerTx: Summary }>;
 
-export interface PgbenchCell {
+export interface PgbenchCell extends CellTargets<CellTargetSummary> {
   mode: PgbenchMode;
   clients: number;
-  targets: Record<string, CellTargetSummary>;
-  /** Median-TPS ratios, e.g. "shardgate/direct": 0.62 (null when a side is missing). */
-  ratios: Record<string, number | null>;
 }
 
 export interface PgbenchParameters {
@@ -73,8 +64,10 @@ export function summarizeCells(
   parameters: Pick<PgbenchParameters, 'modes' | 'clients'>,
   targets: readonly TargetStatus[],
 ): PgbenchCell[] {
-  return gridCells(parameters.modes, parameters.clients, (mode, clients) => {
-    const cellTargets: Record<string, CellTargetSummary> = summarizeTargets(
+  return gridCells(parameters.modes, parameters.clients, (mode, clients) => ({
+    mode,
+    clients,
+    ...cellTargets(
       targets,
       runs.filter((r) => r.mode === mode && r.clients === clients),
       (ok) => ({
@@ -83,16 +76,9 @@ export function summarizeCells(
         cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
       }),
       (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
-    );
-    const ratios: Record<string, number | null> = {};
-    for (const [a, b] of RATIO_PAIRS) {
-      const ta = cellTargets[a];
-      const tb = cellTargets[b];
-      if (!ta || !tb) continue;
-      ratios[`${a}/${b}`] = tpsRatio(ta, tb);
-    }
-    return { mode, clients, targets: cellTargets, ratios };
-  });
+      RATIO_PAIRS,
+    ),
+  }));
 }
 
 function tableRows(result: PgbenchResult): TableParts {

@@ -1,8 +1,8 @@
 // The pgbench scenario: one private PostgreSQL primary, pgbench against it directly and through
 // shardgate, PgBouncer and pgpool-II; targets alternate inside each repeat and rotate between
 // repeats; medians with min-max are reported. Every loop is bounded; servers stop on exit/Ctrl-C.
-import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { type PgbenchOutcome, pgbenchInit, psql, runPgbench, waitForSql } from '../lib/pgbench.js';
+import { startBenchPrimary } from '../lib/bench-primary.js';
+import { type PgbenchOutcome, pgbenchInit, runPgbench, waitForSql } from '../lib/pgbench.js';
 import { startPgbouncer } from '../lib/pgbouncer.js';
 import { startPgpool } from '../lib/pgpool.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
@@ -16,18 +16,6 @@ import * as report from './pgbench-report.js';
 
 export type PgbenchOutput = ScenarioOutput<PgbenchResult>;
 
-const BENCH_DATABASE = 'bench';
-
-/** The launcher's superuser, from the server URL it reports ("postgres" when it names none). */
-export function superuserOf(url: string | undefined): string {
-  try {
-    const user = url ? decodeURIComponent(new URL(url).username) : '';
-    return user || 'postgres';
-  } catch {
-    return 'postgres';
-  }
-}
-
 export function runPgbenchScenario(options: PgbenchOptions): Promise<PgbenchOutput> {
   return runScenario('pgbench', options.say, async (run) => {
     const started: PgTarget[] = [];
@@ -37,28 +25,12 @@ export function runPgbenchScenario(options: PgbenchOptions): Promise<PgbenchOutp
       pgbouncer: ['pgbouncer', '--version'],
       pgpool: ['pgpool', '--version'],
     });
-    run.tell('starting a private PostgreSQL primary ...');
     // Every pool keeps its server connections between runs: leave room for all of them.
     const maxClients = Math.max(...options.clients);
     const maxConnections = 50 + maxClients * 2 + options.poolSize * (options.workers + 1) + maxClients + 8;
-    const cluster = run.track(
-      await startPostgresCluster({
-        shards: 1,
-        replicasPerShard: 0,
-        database: BENCH_DATABASE,
-        settings: { max_connections: String(maxConnections) },
-      }),
-    );
-    const primary = cluster.shards[0]?.primary;
-    if (!primary) throw new Error('the PostgreSQL launcher returned no primary');
-    const backend: PgEndpoint = {
-      host: primary.host,
-      port: primary.port,
-      user: superuserOf(primary.url),
-      database: BENCH_DATABASE,
-    };
-    const pgVersion = await psql(backend, 'SHOW server_version');
-    machine.versions.postgresql = `PostgreSQL ${pgVersion}`;
+    const { backend, version: pgVersion } = await startBenchPrimary(run, machine, {
+      max_connections: String(maxConnections),
+    });
     run.tell(
       `PostgreSQL ${pgVersion} on ${backend.host}:${backend.port}; pgbench -i -s ${options.scale} ...`,
     );

@@ -9,14 +9,15 @@ import path from 'node:path';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import type { KeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
-import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
+import { configForLocalShards } from '../../src/local/local-config.js';
 import { startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { withSuperuser } from '../../src/local/pg-superuser.js';
-import { freePort, startPostgresCluster } from '../../src/local/postgres-cluster.js';
+import { startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
 import type { ProxyHandle } from '../../src/proxy.js';
 import type { TopologyView } from '../../src/router/inputs.js';
+import { mysqlOnlyConfig } from '../lib/mysql-only-config.js';
 import type { BenchProtocol, SqlSession } from '../lib/sql-session.js';
 
 /** A shard of the proxy's topology as the scenario reads it. */
@@ -128,25 +129,10 @@ async function startMysqlServers(o: SplitServersOptions): Promise<SplitServers> 
   const cluster = await startMariadbCluster({ shards: 2, replicasPerShard: 1 });
   try {
     const spares = [await cluster.addSpare('spare1'), await cluster.addSpare('spare2')];
-    // The PostgreSQL side is unused: its one shard points at a port nothing listens on.
-    const closedPort = await freePort();
-    const config = configForLocalShards(
-      [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-      {
-        database: 'shardgate',
-        overrides: {
-          listen: {
-            postgres: { host: '127.0.0.1', port: 0 },
-            mysql: { host: '127.0.0.1', port: 0 },
-            admin: { host: '127.0.0.1', port: 0 },
-          },
-          mysqlShards: mysqlShardsFor(cluster.shards),
-          backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
-          pool: { size: o.poolSize },
-          migration: migrationOverrides(o, spares),
-        },
-      },
-    );
+    const config = await mysqlOnlyConfig(cluster.shards, 'shardgate', {
+      pool: { size: o.poolSize },
+      migration: migrationOverrides(o, spares),
+    });
     const loaded = await loadMysqlDemoData(config, { users: o.users, spares });
     const s0 = cluster.shards[0]!.primary.name;
     await cluster.query(

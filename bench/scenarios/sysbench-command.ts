@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { choiceListOption, choiceOption, commandLine, intListOption, intOption } from '../lib/cli-args.js';
 import {
   addResultOptions,
+  explicitProxyTargetOptions,
+  type RawProxyTargetOptions,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -21,7 +23,7 @@ import {
   type SysbenchTargetName,
 } from './sysbench-options.js';
 
-interface RawOptions extends RawScenarioOptions {
+interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions {
   tests?: SysbenchTest[];
   threads?: number[];
   duration?: number;
@@ -31,10 +33,6 @@ interface RawOptions extends RawScenarioOptions {
   tables?: number;
   tableSize?: number;
   psMode?: SysbenchPsMode;
-  workers?: number;
-  poolSize?: number;
-  shardgateConfigExtra?: Record<string, unknown>;
-  install: boolean;
 }
 
 /** Defaults, then --quick, then explicit options. */
@@ -49,10 +47,7 @@ export function resolveSysbenchOptions(raw: RawOptions, command: string): Sysben
     tables: raw.tables,
     tableSize: raw.tableSize,
     psMode: raw.psMode,
-    workers: raw.workers,
-    poolSize: raw.poolSize,
-    shardgateConfigExtra: raw.shardgateConfigExtra,
-    noInstall: !raw.install,
+    ...explicitProxyTargetOptions(raw),
   });
 }
 

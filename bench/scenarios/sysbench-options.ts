@@ -1,12 +1,17 @@
 // Options of the sysbench scenario, their defaults and the --quick preset (kept apart from the
 // runner so --help works without loading the launcher).
-import { type ScenarioOutputOptions, scenarioOutputDefaults } from '../lib/scenario-options.js';
+import {
+  type ProxyTargetOptions,
+  proxyTargetDefaults,
+  type ScenarioOutputOptions,
+  scenarioOutputDefaults,
+} from '../lib/scenario-options.js';
 import { SYSBENCH_TESTS, type SysbenchPsMode, type SysbenchTest } from '../lib/sysbench.js';
 
 export const SYSBENCH_TARGETS = ['direct', 'shardgate'] as const;
 export type SysbenchTargetName = (typeof SYSBENCH_TARGETS)[number];
 
-export interface SysbenchOptions extends ScenarioOutputOptions {
+export interface SysbenchOptions extends ScenarioOutputOptions, ProxyTargetOptions {
   tests: SysbenchTest[];
   threads: number[];
   durationS: number;
@@ -17,10 +22,6 @@ export interface SysbenchOptions extends ScenarioOutputOptions {
   tables: number;
   tableSize: number;
   psMode: SysbenchPsMode;
-  workers: number;
-  poolSize: number;
-  shardgateConfigExtra: Record<string, unknown> | null;
-  noInstall: boolean;
 }
 
 export function defaultSysbenchOptions(): SysbenchOptions {
@@ -34,10 +35,7 @@ export function defaultSysbenchOptions(): SysbenchOptions {
     tables: 4,
     tableSize: 10_000,
     psMode: 'disable',
-    workers: 2,
-    poolSize: 20,
-    shardgateConfigExtra: null,
-    noInstall: false,
+    ...proxyTargetDefaults(),
     ...scenarioOutputDefaults('sysbench'),
   };
 }

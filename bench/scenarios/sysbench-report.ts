@@ -1,13 +1,14 @@
 // The sysbench result document (JSON), console table, README snippet and SVG chart. Pure.
 import { fmt, fmtSpread } from '../lib/report.js';
 import {
+  type CellTarget,
+  type CellTargets,
+  cellTargets,
   firstColumnLeft,
   firstTenNotes,
   okTargets,
-  summarizeTargets,
   type TableParts,
   targetNote,
-  tpsRatio,
 } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import type { SysbenchFigures, SysbenchPsMode, SysbenchTest } from '../lib/sysbench.js';
@@ -19,21 +20,17 @@ export type SysbenchRun = TimedRun<{ test: SysbenchTest; threads: number }, Sysb
 
 export type SysbenchTargetStatus = TargetState;
 
-export interface SysbenchCellTarget {
+export type SysbenchCellTarget = CellTarget<{
   tps: Summary;
   qps: Summary;
   latencyAvgMs: Summary;
   latencyP99Ms: Summary;
-  errors: number;
-  note?: string;
-}
+}>;
 
-export interface SysbenchCell {
+/** ratios: "shardgate/direct" only. */
+export interface SysbenchCell extends CellTargets<SysbenchCellTarget> {
   test: SysbenchTest;
   threads: number;
-  targets: Record<string, SysbenchCellTarget>;
-  /** Median-TPS ratio "shardgate/direct" (null when a side is missing). */
-  ratios: Record<string, number | null>;
 }
 
 export interface SysbenchParameters {
@@ -66,8 +63,10 @@ export function summarizeSysbench(
   parameters: Pick<SysbenchParameters, 'tests' | 'threads'>,
   targets: readonly SysbenchTargetStatus[],
 ): SysbenchCell[] {
-  return gridCells(parameters.tests, parameters.threads, (test, threads) => {
-    const cellTargets: Record<string, SysbenchCellTarget> = summarizeTargets(
+  return gridCells(parameters.tests, parameters.threads, (test, threads) => ({
+    test,
+    threads,
+    ...cellTargets(
       targets,
       runs.filter((r) => r.test === test && r.threads === threads),
       (ok) => ({
@@ -77,13 +76,9 @@ export function summarizeSysbench(
         latencyP99Ms: summarize(ok.map((f) => f.latencyP99Ms ?? Number.NaN)),
       }),
       (t) => (t.status !== 'ok' ? t.note : undefined),
-    );
-    const ratios: Record<string, number | null> = {};
-    const sg = cellTargets.shardgate;
-    const direct = cellTargets.direct;
-    if (sg && direct) ratios['shardgate/direct'] = tpsRatio(sg, direct);
-    return { test, threads, targets: cellTargets, ratios };
-  });
+      [['shardgate', 'direct']],
+    ),
+  }));
 }
 
 function tableRows(result: SysbenchResult): TableParts {

@@ -1,6 +1,7 @@
 // Coalescing a batch of row changes (change-batch.ts): applying the coalesced batch, in its own
 // order or any other, leaves the table exactly as applying every change one by one does.
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../bench/lib/seeded-random.js';
 import { coalesceChanges, hasUnchanged, keyText, type RowChange } from '../../src/migration/change-batch.js';
 import type { TextRow } from '../../src/migration/row-owner.js';
 
@@ -24,17 +25,8 @@ function apply(table: Table, c: RowChange): void {
 
 const clone = (t: Table): Table => new Map([...t].map(([k, r]) => [k, { ...r }]));
 
-/** Deterministic PRNG (mulberry32), so a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG, so a failure names its seed. */
+const rng = mulberry32;
 
 const COLUMNS = ['id', 'a', 'b', 'c'];
 

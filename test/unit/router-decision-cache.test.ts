@@ -10,6 +10,7 @@ import { defaultSessionContext, type RoutingSession } from '../../src/router/inp
 import { renderPlan } from '../../src/router/plan.js';
 import { type PlannedStatement, Router } from '../../src/router/router.js';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
+import { routingSession } from '../support/topology-fixture.js';
 
 const shards = [0, 1].map((i) => ({
   name: `s${i}`,
@@ -37,15 +38,7 @@ async function routers(config = configWith()) {
 }
 
 function session(over: Partial<RoutingSession> = {}): RoutingSession {
-  return {
-    context: defaultSessionContext(),
-    inTransaction: false,
-    transactionReadOnly: false,
-    transactionShard: null,
-    transactionServer: null,
-    lastWritePositions: new Map<string, string>(),
-    ...over,
-  };
+  return { ...routingSession(), ...over };
 }
 
 const bind = (...values: Array<string | null>) => ({
