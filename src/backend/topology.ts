@@ -14,6 +14,7 @@ import type { PoolAddress } from './pool.js';
 import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
 import type { ServerLogin, ServerPlace } from './server-address.js';
+import { serverNames } from './server-names.js';
 import type { ServerEvents } from './shunning.js';
 
 /** What a topology's servers are reached at: the pool's address, whatever the protocol adds. */
@@ -67,13 +68,6 @@ export interface TopologySide<P extends TopologyPool<A>, A extends TopologyAddre
   /** The address a pool of `identity` on `database` logs in with. */
   identityAddress(base: A, identity: BackendIdentity, database: string): A;
   readonly prober: Prober<C, A, X>;
-}
-
-export function serverNames(shard: ShardConfig): { primary: string; replicas: string[] } {
-  return {
-    primary: shard.primary.name ?? `${shard.name}-primary`,
-    replicas: shard.replicas.map((r, i) => r.name ?? `${shard.name}-replica${i + 1}`),
-  };
 }
 
 /** The pool settings of a shard's servers: pool.*, with the shard's own poolSize when it has one. */

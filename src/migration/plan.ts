@@ -2,7 +2,7 @@
 // halves, what moves, how long the throttled copy should take, and how to undo it. The manager
 // supplies the table sizes it measured; nothing here does I/O.
 
-import { serverNames } from '../backend/topology.js';
+import { serverNames } from '../backend/server-names.js';
 import {
   type ServerConfig,
   type ShardConfig,
