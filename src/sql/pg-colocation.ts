@@ -9,19 +9,12 @@
 // functions in FROM, set operations under a subquery) adds no link, so the planner refuses
 // rather than guesses.
 import type { CteEnv, Item, Outputs, Resolved } from './colocation-walk.js';
-import {
-  blockKind,
-  FactsBuilder,
-  NO_OUTPUTS,
-  renamed,
-  Scope,
-  selectOutputs,
-  walkTree,
-} from './colocation-walk.js';
+import { blockKind, FactsBuilder, NO_OUTPUTS, renamed, Scope, selectOutputs } from './colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from './facts.js';
 import { PG_AGGREGATES } from './pg-aggregates.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast } from './pg-ast.js';
 import { type LiteralMap, paramNumber, valueRef } from './pg-values.js';
+import { walkTree } from './tree-walk.js';
 
 function conjuncts(node: unknown, out: unknown[] = []): unknown[] {
   const b = isType(node, 'BoolExpr');

@@ -4,8 +4,9 @@
 // one, and the nested blocks that group or limit rows. What the walk does not understand adds
 // no link, so the planner refuses rather than guesses.
 import type { CteEnv, Item, Outputs, Resolved } from '../colocation-walk.js';
-import { blockKind, FactsBuilder, NO_OUTPUTS, Scope, selectOutputs, walkTree } from '../colocation-walk.js';
+import { blockKind, FactsBuilder, NO_OUTPUTS, Scope, selectOutputs } from '../colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from '../facts.js';
+import { walkTree } from '../tree-walk.js';
 import { asArray, conjuncts, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
 
 const INNER_JOINS = new Set(['JOIN', 'INNER JOIN', 'CROSS JOIN', 'STRAIGHT_JOIN']);
