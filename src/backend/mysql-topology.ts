@@ -13,13 +13,6 @@ export type MysqlRuntimeShard = TopologyShard<MysqlPool>;
 const mysqlSide: TopologySide<MysqlPool, MysqlServerAddress, MysqlServerConnection, MysqlHealthFigures> = {
   protocol: 'mysql',
   shardList: 'mysqlShards',
-  login: (config) => ({
-    user: config.backend.mysqlUser,
-    password: config.backend.mysqlPassword,
-    database: config.backend.mysqlDatabase,
-    tls: config.backend.mysqlTls,
-    allowCleartextPassword: config.backend.allowCleartextPassword,
-  }),
   makePool: (address, config) => new MysqlPool(address, config),
   // A session's schema is set on each use, so one pool per user.
   identityAddress: (base, identity, database) => ({

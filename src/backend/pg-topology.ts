@@ -26,13 +26,6 @@ export type RuntimeShard = TopologyShard<PgPool>;
 const postgresSide: TopologySide<PgPool, ServerAddress, PgServerConnection, PgHealthFigures> = {
   protocol: 'postgres',
   shardList: 'shards',
-  login: (config) => ({
-    user: config.backend.user,
-    password: config.backend.password,
-    database: config.backend.database,
-    tls: config.backend.tls,
-    allowCleartextPassword: config.backend.allowCleartextPassword,
-  }),
   makePool: (address, config) => new PgPool(address, config),
   identityAddress: (base, identity, database) => ({
     ...base,

@@ -9,7 +9,7 @@
 // their replication state.
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import type { ServerView } from '../router/inputs.js';
-import { serverNames } from './topology.js';
+import { serverNames } from './server-names.js';
 
 /** The runtime shape both topologies share, as far as a promotion needs it. */
 interface ShardRoles {

@@ -8,12 +8,14 @@ import type { PoolConfig, ShardConfig, ShardgateConfig } from '../config/schema.
 import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { positionCovers } from '../router/positions.js';
+import { backendLogin } from './backend-login.js';
 import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
 import { type BackendIdentity, IdentityPools } from './identity.js';
 import type { PoolAddress } from './pool.js';
 import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
 import type { ServerLogin, ServerPlace } from './server-address.js';
+import { serverNames } from './server-names.js';
 import type { ServerEvents } from './shunning.js';
 
 /** What a topology's servers are reached at: the pool's address, whatever the protocol adds. */
@@ -55,25 +57,10 @@ export interface TopologySide<P extends TopologyPool<A>, A extends TopologyAddre
   readonly protocol: Protocol;
   /** The config's list of this protocol's shards. */
   readonly shardList: 'shards' | 'mysqlShards';
-  /** Who the service identity logs in as, and the database a server without its own uses. */
-  login(config: ShardgateConfig): {
-    user: string;
-    password: string;
-    database: string;
-    tls: ShardgateConfig['backend']['tls'];
-    allowCleartextPassword: boolean;
-  };
   makePool(address: A, config: PoolConfig): P;
   /** The address a pool of `identity` on `database` logs in with. */
   identityAddress(base: A, identity: BackendIdentity, database: string): A;
   readonly prober: Prober<C, A, X>;
-}
-
-export function serverNames(shard: ShardConfig): { primary: string; replicas: string[] } {
-  return {
-    primary: shard.primary.name ?? `${shard.name}-primary`,
-    replicas: shard.replicas.map((r, i) => r.name ?? `${shard.name}-replica${i + 1}`),
-  };
 }
 
 /** The pool settings of a shard's servers: pool.*, with the shard's own poolSize when it has one. */
@@ -129,7 +116,7 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
   rebuild(configured: ShardgateConfig): void {
     const config = applyPromotions(configured, this.promoted, this.side.shardList);
     this.config = config;
-    const login = this.side.login(config);
+    const login = backendLogin(config, this.side.protocol);
     const next = new Map<string, TopologyServer<P>>();
     const make = (
       shard: ShardConfig,

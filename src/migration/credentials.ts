@@ -2,7 +2,7 @@
 // server and the user, and the password is looked up here, from the running config, when a
 // connection is opened.
 import { type BackendTls, resolveBackendTls } from '../backend/backend-tls.js';
-import { serverNames } from '../backend/topology.js';
+import { serverNames } from '../backend/server-names.js';
 import type { ShardgateConfig } from '../config/schema.js';
 
 const passwords = new Map<string, string>();

@@ -2,7 +2,7 @@
 // become one shard on a spare server, with the split's machinery run from two sources at once
 // (one slot, copy and capture per source, one cutover block holding both shards, one reverse
 // capture from the merged shard routing each change back to the source owning its key).
-import { serverNames } from '../backend/topology.js';
+import { serverNames } from '../backend/server-names.js';
 import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';

@@ -2,7 +2,8 @@
 // halves, what moves, how long the throttled copy should take, and how to undo it. The manager
 // supplies the table sizes it measured; nothing here does I/O.
 
-import { serverNames } from '../backend/topology.js';
+import { backendLogin } from '../backend/backend-login.js';
+import { serverNames } from '../backend/server-names.js';
 import {
   type ServerConfig,
   type ShardConfig,
@@ -123,22 +124,23 @@ export function mysqlServerAddress(
   name: string,
   config: ShardgateConfig,
 ): ServerAddress {
-  return {
-    name,
-    host: server.host,
-    port: server.port,
-    user: config.backend.mysqlUser,
-    database: server.database ?? config.backend.mysqlDatabase,
-  };
+  return serverAddress(server, name, config, 'mysql');
 }
 
-export function serverAddress(server: ServerConfig, name: string, config: ShardgateConfig): ServerAddress {
+/** A server of the config, reached as its protocol's service user (backend-login.ts). */
+export function serverAddress(
+  server: ServerConfig,
+  name: string,
+  config: ShardgateConfig,
+  protocol: 'postgres' | 'mysql' = 'postgres',
+): ServerAddress {
+  const login = backendLogin(config, protocol);
   return {
     name,
     host: server.host,
     port: server.port,
-    user: config.backend.user,
-    database: server.database ?? config.backend.database,
+    user: login.user,
+    database: server.database ?? login.database,
   };
 }
 

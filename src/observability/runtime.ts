@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { type PoolStats, serverPoolStats } from '../backend/pool.js';
 import type { Protocol } from '../backend/probe-loop.js';
-import { serverNames } from '../backend/topology.js';
+import { serverNames } from '../backend/server-names.js';
 import type { ShardgateConfig } from '../config/schema.js';
 import { AlertManager } from './alerts.js';
 import { HealthCollector, type HealthSources, HostMonitor } from './health.js';

@@ -27,6 +27,20 @@ export type ValueRef =
   /** A value fixed by the shape itself (e.g. NULL, TRUE). */
   | { kind: 'const'; value: string | null };
 
+/** The tables a statement's FROM list names, as key conditions resolve columns (both dialects). */
+export interface FromScope {
+  /** alias or name -> real table (MySQL: lower-cased); '' for subqueries and CTE references */
+  aliases: Map<string, string>;
+  /** Real tables of the FROM list (not subqueries, not CTE references). */
+  tables: string[];
+}
+
+/** A column of a real table of the statement. */
+export interface TableColumn {
+  table: string;
+  column: string;
+}
+
 /** `column = v`, `column IN (v1, v2)`, `column = ANY($n)` on a table of the statement. */
 export interface KeyCondition {
   /** Real table name, lower-cased, without schema (aliases resolved). */

@@ -2,6 +2,8 @@
 // constant text. The tree is untyped JSON here on purpose: we read a few fields of many node
 // types, and every access is guarded so an unexpected shape degrades to "unknown", never throws.
 
+import { walkTree } from './tree-walk.js';
+
 export type Node = Record<string, unknown>;
 
 /** `{ TypeName: body }` -> [TypeName, body]; null for anything else. */
@@ -54,27 +56,16 @@ export function lastName(names: unknown): string | null {
  * VACUUM t...) are bare RangeVar bodies without the type wrapper: they are visited as 'RangeVar'.
  */
 export function walk(root: unknown, visit: (type: string, body: Node) => void): void {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const cur = stack.pop();
-    if (!cur || typeof cur !== 'object') continue;
-    if (Array.isArray(cur)) {
-      for (const x of cur) if (x && typeof x === 'object') stack.push(x);
-      continue;
-    }
+  walkTree([root], (cur) => {
     const t = nodeType(cur);
     if (t) {
       visit(t[0], t[1]);
-      stack.push(t[1]);
-      continue;
+      return t[1];
     }
     const o = cur as Node;
     if (typeof o.relname === 'string' && 'relpersistence' in o) visit('RangeVar', o);
-    for (const k in o) {
-      const v = o[k];
-      if (v && typeof v === 'object') stack.push(v);
-    }
-  }
+    return 'enter';
+  });
 }
 
 /** Text of a constant (`'x'`, 5, 1.5, true), through casts; null for anything else. */

@@ -8,22 +8,13 @@
 // USING columns, `x IN (SELECT y ...)`. Anything the walk does not understand (NATURAL joins,
 // functions in FROM, set operations under a subquery) adds no link, so the planner refuses
 // rather than guesses.
-import {
-  blockKind,
-  type CteEnv,
-  FactsBuilder,
-  type Item,
-  NO_OUTPUTS,
-  type Outputs,
-  type Resolved,
-  renamed,
-  Scope,
-  selectOutputs,
-} from './colocation-walk.js';
+import type { CteEnv, Item, Outputs, Resolved } from './colocation-walk.js';
+import { blockKind, FactsBuilder, NO_OUTPUTS, renamed, Scope, selectOutputs } from './colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from './facts.js';
 import { PG_AGGREGATES } from './pg-aggregates.js';
 import { isType, lastName, list, type Node, nodeType, str, unwrapCast } from './pg-ast.js';
 import { type LiteralMap, paramNumber, valueRef } from './pg-values.js';
+import { walkTree } from './tree-walk.js';
 
 function conjuncts(node: unknown, out: unknown[] = []): unknown[] {
   const b = isType(node, 'BoolExpr');
@@ -34,26 +25,12 @@ function conjuncts(node: unknown, out: unknown[] = []): unknown[] {
 
 /** Typed nodes below `roots`, not entering subqueries (SubLink / SelectStmt are reported, not entered). */
 function shallowWalk(roots: unknown[], visit: (type: string, body: Node) => void): void {
-  const stack: unknown[] = [...roots];
-  while (stack.length > 0) {
-    const cur = stack.pop();
-    if (!cur || typeof cur !== 'object') continue;
-    if (Array.isArray(cur)) {
-      for (const x of cur) stack.push(x);
-      continue;
-    }
+  walkTree(roots, (cur) => {
     const t = nodeType(cur);
-    if (t) {
-      visit(t[0], t[1]);
-      if (t[0] === 'SubLink' || t[0] === 'SelectStmt') continue;
-      stack.push(t[1]);
-      continue;
-    }
-    for (const k in cur as Node) {
-      const v = (cur as Node)[k];
-      if (v && typeof v === 'object') stack.push(v);
-    }
-  }
+    if (!t) return 'enter';
+    visit(t[0], t[1]);
+    return t[0] === 'SubLink' || t[0] === 'SelectStmt' ? 'skip' : t[1];
+  });
 }
 
 class Builder extends FactsBuilder {

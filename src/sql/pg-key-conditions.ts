@@ -6,21 +6,12 @@
 // only uses a condition on a table's own shard-key column: if that table has the column, the
 // reference either is that column or is ambiguous (the server rejects the query anyway).
 // Equalities between columns (a.k = b.k) propagate a known value to the other side.
-import type { KeyCondition, ValueRef } from './facts.js';
+import type { FromScope, KeyCondition, TableColumn, ValueRef } from './facts.js';
 import { isType, list, type Node, nodeType, str, unwrapCast } from './pg-ast.js';
 import { type LiteralMap, paramNumber, valueRef } from './pg-values.js';
 
-export interface Scope {
-  /** alias or name -> real table */
-  aliases: Map<string, string>;
-  /** Real tables of the FROM list (not subqueries, not CTE references). */
-  tables: string[];
-}
-
-interface Column {
-  table: string;
-  column: string;
-}
+export type Scope = FromScope;
+type Column = TableColumn;
 
 export function scopeOf(from: unknown[], cteNames: ReadonlySet<string>): Scope {
   const aliases = new Map<string, string>();

@@ -10,15 +10,10 @@
 import type { MysqlPool } from '../backend/mysql-pool.js';
 import type { MysqlServerConnection } from '../backend/mysql-server-connection.js';
 import type { MysqlRuntimeServer, MysqlTopology } from '../backend/mysql-topology.js';
+import { withConnection } from '../backend/with-connection.js';
 import type { CollectedResponse } from '../protocol/mysql/result-collector.js';
-import {
-  type Decision,
-  type PreparedTransaction,
-  primariesOf,
-  type RecoveryLog,
-  type RecoveryPort,
-  serverNamed,
-} from './recovery.js';
+import type { Decision, PreparedTransaction, RecoveryLog } from './recovery.js';
+import { TopologyRecoveryPort } from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
 
 const TABLE = 'shardgate_twopc.decisions';
@@ -66,20 +61,12 @@ export function checkMysql(r: CollectedResponse): CollectedResponse {
   return r;
 }
 
-/** Runs `fn` on a connection of `pool`; a connection that failed is not reused. */
-export async function withMysqlPool<T>(
+/** Runs `fn` on a connection of `pool` (without CLIENT_FOUND_ROWS); a failed one is not reused. */
+export function withMysqlPool<T>(
   pool: MysqlPool,
   fn: (conn: MysqlServerConnection) => Promise<T>,
 ): Promise<T> {
-  const conn = await pool.acquire(false);
-  try {
-    const out = await fn(conn);
-    pool.release(conn);
-    return out;
-  } catch (err) {
-    pool.discard(conn);
-    throw err;
-  }
+  return withConnection(pool, false, fn);
 }
 
 export function commitDecisionSqlMysql(gid: string, servers: readonly string[]): string {
@@ -204,18 +191,8 @@ export class MysqlDecisionLog implements RecoveryLog {
  * no age: the age is the time since this process first saw the transaction prepared, never more
  * than its true age, so transactions.recoveryMinAgeMs still leaves a coordinator its time.
  */
-export class MysqlRecoveryPort implements RecoveryPort {
+export class MysqlRecoveryPort extends TopologyRecoveryPort<MysqlRuntimeServer, MysqlTopology> {
   private readonly firstSeen = new Map<string, number>();
-
-  constructor(private readonly topology: MysqlTopology) {}
-
-  servers(): Array<{ server: string; shard: string }> {
-    return primariesOf(this.topology);
-  }
-
-  private server(name: string): MysqlRuntimeServer {
-    return serverNamed(this.topology, name);
-  }
 
   async listPrepared(server: string): Promise<PreparedTransaction[]> {
     const r = checkMysql(

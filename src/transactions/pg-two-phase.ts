@@ -5,14 +5,9 @@
 import type { PgPool } from '../backend/pg-pool.js';
 import type { PgServerConnection, SimpleResult } from '../backend/pg-server-connection.js';
 import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
-import {
-  type Decision,
-  type PreparedTransaction,
-  primariesOf,
-  type RecoveryLog,
-  type RecoveryPort,
-  serverNamed,
-} from './recovery.js';
+import { withConnection } from '../backend/with-connection.js';
+import type { Decision, PreparedTransaction, RecoveryLog } from './recovery.js';
+import { TopologyRecoveryPort } from './recovery.js';
 import { DecisionTaken, GID_PREFIX } from './two-phase.js';
 
 const TABLE = 'shardgate.twopc_decisions';
@@ -32,16 +27,8 @@ export function withServer<T>(
 }
 
 /** Runs `fn` on a connection of `pool`; a connection that failed is not reused. */
-export async function withPool<T>(pool: PgPool, fn: (conn: PgServerConnection) => Promise<T>): Promise<T> {
-  const conn = await pool.acquire();
-  try {
-    const out = await fn(conn);
-    pool.release(conn);
-    return out;
-  } catch (err) {
-    pool.discard(conn);
-    throw err;
-  }
+export function withPool<T>(pool: PgPool, fn: (conn: PgServerConnection) => Promise<T>): Promise<T> {
+  return withConnection(pool, undefined, fn);
 }
 
 export function sqlText(value: string): string {
@@ -169,19 +156,9 @@ interface ServiceRole {
  * prepared a transaction finish it: when the service role is not a superuser, a transaction a
  * user's own role prepared is finished through a pool of that role (topology.rolePool).
  */
-export class PgRecoveryPort implements RecoveryPort {
+export class PgRecoveryPort extends TopologyRecoveryPort<RuntimeServer, RuntimeTopology> {
   /** Per server and service user, asked once. */
   private readonly serviceRoles = new Map<string, Promise<ServiceRole>>();
-
-  constructor(private readonly topology: RuntimeTopology) {}
-
-  servers(): Array<{ server: string; shard: string }> {
-    return primariesOf(this.topology);
-  }
-
-  private server(name: string): RuntimeServer {
-    return serverNamed(this.topology, name);
-  }
 
   async listPrepared(server: string): Promise<PreparedTransaction[]> {
     const result = await withServer(this.server(server), async (c) =>

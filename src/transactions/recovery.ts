@@ -38,6 +38,29 @@ export function serverNamed<S>(topology: { server(name: string): S | null | unde
   return s;
 }
 
+/** The part of a RecoveryPort both protocols share: the topology's primaries, its servers by name. */
+export abstract class TopologyRecoveryPort<
+  S,
+  T extends {
+    shardList(): ReadonlyArray<{ name: string; primary: { name: string } }>;
+    server(name: string): S | null | undefined;
+  },
+> implements RecoveryPort
+{
+  constructor(protected readonly topology: T) {}
+
+  servers(): Array<{ server: string; shard: string }> {
+    return primariesOf(this.topology);
+  }
+
+  protected server(name: string): S {
+    return serverNamed(this.topology, name);
+  }
+
+  abstract listPrepared(server: string): Promise<PreparedTransaction[]>;
+  abstract finish(server: string, prepared: PreparedTransaction, commit: boolean): Promise<void>;
+}
+
 export interface Decision {
   gid: string;
   decision: 'commit' | 'abort';

@@ -1,7 +1,7 @@
 // A replica promoted at run time stays the primary through every later rebuild of the topology.
 import { describe, expect, it } from 'vitest';
 import { applyPromotions } from '../../src/backend/promotions.js';
-import { serverNames } from '../../src/backend/topology.js';
+import { serverNames } from '../../src/backend/server-names.js';
 import { parseConfig } from '../../src/config/load.js';
 
 const config = parseConfig({

@@ -4,7 +4,6 @@
 // ones close this session only.
 
 import type net from 'node:net';
-import type { Logger } from 'pino';
 import {
   type BackendIdentity,
   databaseNames,
@@ -14,7 +13,7 @@ import {
 import { charsetVariables } from '../../backend/mysql-server-connection.js';
 import type { UserConfig } from '../../config/schema.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
-import { secureClientSocket, whenDrained } from '../client-socket.js';
+import { ClientConnection } from '../client-connection.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { makeScramble } from './auth-crypto.js';
 import { AuthExchange, SHA2 } from './client-auth.js';
@@ -30,43 +29,29 @@ import { type MysqlSessionState, newSessionState } from './session-state.js';
 
 type Phase = 'handshake' | 'auth' | 'ready' | 'closed';
 
-export class MysqlClientSession implements KillTarget {
+export class MysqlClientSession extends ClientConnection implements KillTarget {
   /** Unique in the instance, and names this worker (connection-ids.ts). */
   readonly connectionId: number;
   phase: Phase = 'handshake';
   private currentState: MysqlSessionState | null = null;
   /** Who this session is on the servers (set at login; identity.ts). Never logged: it holds a secret. */
   backend: BackendIdentity = SERVICE_IDENTITY;
-  private socket: net.Socket;
   private readonly framer: PacketFramer;
   private readonly scramble = makeScramble();
   private readonly capabilities: number;
   /** MariaDB extended capabilities offered: extended metadata when the servers are MariaDB. */
   private readonly mariadbCapabilities: number;
-  private tlsDone = false;
-  private pausedForTls = false;
-  private startupTimer: NodeJS.Timeout | null;
   /** Sequence id for the next packet we send during the connection phase. */
   private seq = 0;
   private auth: AuthExchange | null = null;
   private cycle: CommandCycle | null = null;
   private changeUserDone: (() => void) | null = null;
-  private childLog: Logger | null = null;
-
-  /**
-   * This session's logger, made on first use: most sessions never log, and a pino child costs
-   * about 1 KiB of heap per session (its bindings, per-level functions, its own hidden classes).
-   */
-  get log(): Logger {
-    this.childLog ??= this.services.log.child({ session: this.connectionId, protocol: 'mysql' });
-    return this.childLog;
-  }
 
   constructor(
     socket: net.Socket,
     private readonly services: MysqlServices,
   ) {
-    this.socket = socket;
+    super(socket, services.log, services.config.limits.startupTimeoutMs, 'login');
     this.connectionId = (services.connectionIds ?? defaultConnectionIds).allocate(services.sessions);
     // Before login no packet may exceed the pre-auth cap (raised once authenticated).
     this.framer = new PacketFramer(Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes));
@@ -75,11 +60,6 @@ export class MysqlClientSession implements KillTarget {
     this.capabilities =
       (SERVER_CAPABILITIES & (this.mariadbCapabilities ? ~CAP.LONG_PASSWORD : ~0)) |
       (services.tls ? CAP.SSL : 0);
-    this.startupTimer = setTimeout(() => {
-      this.fail(new ShardgateError('PROTOCOL_VIOLATION', { detail: 'login did not complete in time' }));
-    }, services.config.limits.startupTimeoutMs);
-    this.startupTimer.unref();
-    this.attach(socket);
     this.sendPacket(
       encodeHandshakeV10({
         serverVersion: services.server.version,
@@ -103,34 +83,12 @@ export class MysqlClientSession implements KillTarget {
     return this.currentState?.user ?? null;
   }
 
-  private attach(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.close());
-    socket.on('close', () => this.close());
+  protected get ended(): boolean {
+    return this.phase === 'closed';
   }
 
-  write(bytes: Buffer): void {
-    if (this.phase !== 'closed') this.socket.write(bytes);
-  }
-
-  /** The client is not reading fast enough: its socket holds more than its high-water mark. */
-  get needsDrain(): boolean {
-    return this.socket.writableNeedDrain;
-  }
-
-  /** Calls `resume` once the client has read what we sent (or is gone). */
-  onDrained(resume: () => void): void {
-    whenDrained(this.socket, resume);
-  }
-
-  /** Stops reading the client (its queued commands reached their bound), or starts again. */
-  pauseReading(): void {
-    this.socket.pause();
-  }
-
-  resumeReading(): void {
-    if (this.phase !== 'closed' && !this.pausedForTls) this.socket.resume();
+  protected logBindings(): Record<string, unknown> {
+    return { session: this.connectionId, protocol: 'mysql' };
   }
 
   /** A connection-phase packet at the next sequence id. */
@@ -139,7 +97,7 @@ export class MysqlClientSession implements KillTarget {
     this.seq = (this.seq + packetCount(payload.length)) & 0xff;
   }
 
-  private onData(chunk: Buffer): void {
+  protected onData(chunk: Buffer): void {
     try {
       this.framer.push(chunk);
       for (;;) {
@@ -178,7 +136,7 @@ export class MysqlClientSession implements KillTarget {
       }
       // The client starts its TLS handshake right behind the SSL request (no reply comes
       // between them): whatever followed the request belongs to TLS, never to the protocol.
-      this.upgradeToTls(this.framer.takeBuffered());
+      this.upgradeToTls(this.services.tls, this.framer.takeBuffered());
       return;
     }
     if (this.services.tls?.required && !this.tlsDone) throw new ShardgateError('TLS_REQUIRED');
@@ -209,18 +167,6 @@ export class MysqlClientSession implements KillTarget {
     this.auth.start();
   }
 
-  private upgradeToTls(handshakeStart: Buffer): void {
-    const tls = this.services.tls!;
-    this.pausedForTls = true;
-    const secure = secureClientSocket(this.socket, tls, handshakeStart);
-    this.socket = secure;
-    this.tlsDone = true;
-    secure.on('secure', () => {
-      this.pausedForTls = false;
-    });
-    this.attach(secure);
-  }
-
   private async onAuthenticated(
     user: UserConfig,
     database: string | null,
@@ -242,8 +188,7 @@ export class MysqlClientSession implements KillTarget {
         schema,
         charsetVars,
       });
-      if (this.startupTimer) clearTimeout(this.startupTimer);
-      this.startupTimer = null;
+      this.stopStartupTimer();
       this.framer.setMaxPayloadBytes(this.services.config.limits.maxMessageBytes);
       this.currentState.context.overridesAllowed = user.routingOverrides;
       this.services.onAuthenticated?.(this);
@@ -374,11 +319,9 @@ export class MysqlClientSession implements KillTarget {
   close(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    if (this.startupTimer) clearTimeout(this.startupTimer);
     this.cycle?.onClientGone();
     this.services.sessions.delete(this.connectionId);
     this.services.onSessionClosed(this);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    this.endSocket();
   }
 }

@@ -4,11 +4,10 @@
 // merged (scatter). The server's response streams back untouched through a ResponseTracker that
 // only walks message headers.
 import type net from 'node:net';
-import type { Logger } from 'pino';
 import { type BackendIdentity, SERVICE_IDENTITY } from '../../backend/identity.js';
 import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
-import { secureClientSocket, whenDrained } from '../client-socket.js';
+import { ClientConnection } from '../client-connection.js';
 import { MAX_PRE_AUTH_MESSAGE } from '../pre-auth.js';
 import { encodeErrorResponse, encodeNotice } from './backend-messages.js';
 import { Authenticator } from './client-auth.js';
@@ -28,89 +27,40 @@ type Phase = 'startup' | 'auth' | 'ready' | 'closed';
 
 let nextSessionId = 1;
 
-export class PgClientSession {
+export class PgClientSession extends ClientConnection {
   readonly id = nextSessionId++;
   phase: Phase = 'startup';
   state: SessionState | null = null;
   /** Who this session is on the servers (set at login; identity.ts). Never logged: it holds a secret. */
   backend: BackendIdentity = SERVICE_IDENTITY;
-  private socket: net.Socket;
   private framer: FrontendFramer;
   private auth: Authenticator | null = null;
   private cycle: QueryCycle | null = null;
   /** The server connection of a replication session (see replication-passthrough.ts). */
   private replication: PgServerConnection | null = null;
-  private startupTimer: NodeJS.Timeout | null;
-  private tlsDone = false;
-  private childLog: Logger | null = null;
-
-  /**
-   * This session's logger, made on first use: most sessions never log, and a pino child costs
-   * about 1 KiB of heap per session (its bindings, per-level functions, its own hidden classes).
-   */
-  get log(): Logger {
-    this.childLog ??= this.services.log.child({ session: this.id });
-    return this.childLog;
-  }
 
   constructor(
     socket: net.Socket,
     private readonly services: SessionServices,
   ) {
-    this.socket = socket;
+    super(socket, services.log, services.config.limits.startupTimeoutMs, 'startup');
     // Before login no message may be larger than PostgreSQL's startup limit: a header alone
     // would otherwise reserve up to maxMessageBytes for an unauthenticated socket.
     this.framer = new FrontendFramer({
       maxMessageBytes: Math.min(MAX_PRE_AUTH_MESSAGE, services.config.limits.maxMessageBytes),
       startup: true,
     });
-    this.startupTimer = setTimeout(() => {
-      this.fail(new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup did not complete in time' }));
-    }, services.config.limits.startupTimeoutMs);
-    this.startupTimer.unref();
-    this.attach(socket);
   }
 
-  private attach(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.close());
-    socket.on('close', () => this.close());
+  protected get ended(): boolean {
+    return this.phase === 'closed';
   }
 
-  write(bytes: Buffer): void {
-    if (this.phase !== 'closed') this.socket.write(bytes);
+  protected logBindings(): Record<string, unknown> {
+    return { session: this.id };
   }
 
-  /** Batches the writes made while handling one server chunk into one syscall (writev). */
-  cork(): void {
-    this.socket.cork();
-  }
-
-  uncork(): void {
-    this.socket.uncork();
-  }
-
-  /** The client is not reading fast enough: its socket holds more than its high-water mark. */
-  get needsDrain(): boolean {
-    return this.socket.writableNeedDrain;
-  }
-
-  /** Calls `resume` once the client has read what we sent (or is gone). */
-  onDrained(resume: () => void): void {
-    whenDrained(this.socket, resume);
-  }
-
-  /** Stops reading the client (its queued statements reached their bound), or starts again. */
-  pauseReading(): void {
-    this.socket.pause();
-  }
-
-  resumeReading(): void {
-    if (this.phase !== 'closed' && !this.pausedForTls) this.socket.resume();
-  }
-
-  private onData(chunk: Buffer): void {
+  protected onData(chunk: Buffer): void {
     if (this.replication) {
       // A walsender session: bytes both ways, untouched (CopyBoth streams, feedback).
       this.replication.write(chunk);
@@ -142,8 +92,6 @@ export class PgClientSession {
     }
   }
 
-  private pausedForTls = false;
-
   private onStartupMessage(bytes: Buffer): void {
     if (bytes.length < 8)
       throw new ShardgateError('PROTOCOL_VIOLATION', { detail: 'startup packet too short' });
@@ -158,7 +106,7 @@ export class PgClientSession {
           });
         }
         this.socket.write(Buffer.from('S'));
-        this.upgradeToTls();
+        this.upgradeToTls(tls);
       } else {
         this.socket.write(Buffer.from('N'));
       }
@@ -193,21 +141,8 @@ export class PgClientSession {
     this.auth.start();
   }
 
-  private upgradeToTls(): void {
-    const tls = this.services.tls!;
-    this.pausedForTls = true;
-    const secure = secureClientSocket(this.socket, tls);
-    this.socket = secure;
-    this.tlsDone = true;
-    secure.on('secure', () => {
-      this.pausedForTls = false;
-    });
-    this.attach(secure);
-  }
-
   private async onAuthenticated(): Promise<void> {
-    if (this.startupTimer) clearTimeout(this.startupTimer);
-    this.startupTimer = null;
+    this.stopStartupTimer();
     this.framer.setMaxMessageBytes(this.services.config.limits.maxMessageBytes);
     this.services.onAuthenticated?.(this);
     const user = this.services.config.users.find((u) => u.name === this.state!.user);
@@ -250,12 +185,10 @@ export class PgClientSession {
   close(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    if (this.startupTimer) clearTimeout(this.startupTimer);
     this.cycle?.onClientGone();
     this.replication?.destroy();
     this.services.onSessionClosed(this);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    this.endSocket();
   }
 }
 

@@ -2,6 +2,7 @@
 // the ValueRef of a constant through the markers of parse-text.ts. The tree is untyped JSON on
 // purpose: every access is guarded, so an unexpected shape degrades to "no fact", never a throw.
 import type { ValueRef } from '../facts.js';
+import { walkTree } from '../tree-walk.js';
 import { MAX_MARKED, NUMBER_MARKER, PARAM_MARKER, stringMarkerIndex } from './parse-text.js';
 
 export type Node = Record<string, unknown>;
@@ -24,21 +25,10 @@ export function asArray(v: unknown): unknown[] {
 
 /** Visits every object below root (arrays entered, not visited). */
 export function walk(root: unknown, visit: (node: Node) => void): void {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const cur = stack.pop();
-    if (!cur || typeof cur !== 'object') continue;
-    if (Array.isArray(cur)) {
-      for (const x of cur) if (x && typeof x === 'object') stack.push(x);
-      continue;
-    }
+  walkTree([root], (cur) => {
     visit(cur as Node);
-    for (const k in cur) {
-      if (k === 'loc') continue;
-      const v = (cur as Node)[k];
-      if (v && typeof v === 'object') stack.push(v);
-    }
-  }
+    return 'enter';
+  });
 }
 
 /** A name that the grammar gives as a string, `{ value }` or `{ expr: { value } }`. */

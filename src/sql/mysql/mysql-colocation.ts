@@ -3,18 +3,10 @@
 // occurrences (WHERE / ON top-level AND, USING, `x IN (SELECT y ...)`), the constants that pin
 // one, and the nested blocks that group or limit rows. What the walk does not understand adds
 // no link, so the planner refuses rather than guesses.
-import {
-  blockKind,
-  type CteEnv,
-  FactsBuilder,
-  type Item,
-  NO_OUTPUTS,
-  type Outputs,
-  type Resolved,
-  Scope,
-  selectOutputs,
-} from '../colocation-walk.js';
+import type { CteEnv, Item, Outputs, Resolved } from '../colocation-walk.js';
+import { blockKind, FactsBuilder, NO_OUTPUTS, Scope, selectOutputs } from '../colocation-walk.js';
 import type { ColocationFacts, ColumnOf, ValueRef } from '../facts.js';
+import { walkTree } from '../tree-walk.js';
 import { asArray, conjuncts, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
 
 const INNER_JOINS = new Set(['JOIN', 'INNER JOIN', 'CROSS JOIN', 'STRAIGHT_JOIN']);
@@ -26,22 +18,11 @@ function subquery(n: unknown): Node | null {
 
 /** Nodes below `roots` without entering subqueries. */
 function shallowVisit(roots: unknown[], visit: (n: Node) => void): void {
-  const stack: unknown[] = [...roots];
-  while (stack.length > 0) {
-    const cur = stack.pop();
-    if (!cur || typeof cur !== 'object') continue;
-    if (Array.isArray(cur)) {
-      for (const x of cur) stack.push(x);
-      continue;
-    }
-    if (subquery(cur)) continue;
+  walkTree(roots, (cur) => {
+    if (subquery(cur)) return 'skip';
     visit(cur as Node);
-    for (const k in cur as Node) {
-      if (k === 'loc') continue;
-      const v = (cur as Node)[k];
-      if (v && typeof v === 'object') stack.push(v);
-    }
-  }
+    return 'enter';
+  });
 }
 
 class Builder extends FactsBuilder {

@@ -3,20 +3,11 @@
 // resolution (lower-cased, backticks stripped, schema dropped). The rules match the PostgreSQL
 // side (src/sql/pg-key-conditions.ts): an unqualified column with several tables gives one
 // candidate per table, and join equalities (a.k = b.k) carry a known value to the other side.
-import type { KeyCondition, ValueRef } from '../facts.js';
+import type { FromScope, KeyCondition, TableColumn, ValueRef } from '../facts.js';
 import { asArray, isNode, isTableRef, type Node, nameOf, valueRef } from './mysql-ast.js';
 
-export interface Scope {
-  /** alias or name (lower-cased) -> real table; '' for subqueries and CTE references */
-  aliases: Map<string, string>;
-  /** Real tables of the FROM list. */
-  tables: string[];
-}
-
-interface Column {
-  table: string;
-  column: string;
-}
+export type Scope = FromScope;
+type Column = TableColumn;
 
 const INNER_JOINS = new Set(['JOIN', 'INNER JOIN', 'CROSS JOIN', 'STRAIGHT_JOIN']);
 
