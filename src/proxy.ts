@@ -55,6 +55,7 @@ import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { prepareScramSecrets } from './protocol/postgres/client-auth.js';
 import { multiplexCounters } from './protocol/postgres/mux-lane.js';
+import { warmLike } from './protocol/postgres/server-binding.js';
 import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
@@ -146,6 +147,8 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
   const log = options.log;
   const config = configWithMigrations(configured);
   const topology = new RuntimeTopology(config);
+  // A cutover's warm connections carry the settings the source's clients use (pg-topology.ts, prewarm).
+  topology.warmLike = warmLike;
   // Shared rules apply before any client is accepted; later changes from any instance as they come.
   // (What is built from the config below takes topology.currentConfig: the rules already applied.)
   const control = options.control ?? new EmbeddedControl();

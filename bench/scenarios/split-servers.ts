@@ -166,7 +166,8 @@ async function startMysqlServers(o: SplitServersOptions): Promise<SplitServers> 
 }
 
 /**
- * The proxy's server connections (application_name 'shardgate', not the migration's) of the
+ * The proxy's server connections (not the migration's, whose application_name is 'migration-...';
+ * a warm connection carries its clients' application_name, not 'shardgate') of the
  * writers' own role (`app` reaches the servers as itself, not as the service identity) on the
  * primaries of the migration's targets, by when they were opened relative to the release of the
  * block: connections opened after it are connection setup some released or new write waited for
@@ -186,7 +187,9 @@ async function postgresPoolConnections(state: MigrationState, shards: readonly S
         `SELECT count(*) FILTER (WHERE backend_start < to_timestamp($1))::int AS before,
                 count(*) FILTER (WHERE backend_start >= to_timestamp($1) AND backend_start < to_timestamp($1 + 1))::int AS first,
                 count(*) FILTER (WHERE backend_start >= to_timestamp($1 + 1))::int AS later
-           FROM pg_stat_activity WHERE application_name = 'shardgate' AND usename <> current_user`,
+           FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND application_name NOT LIKE 'migration-%'
+            AND usename <> current_user`,
         [released],
       );
       out.before += r.rows[0]!.before;

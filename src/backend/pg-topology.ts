@@ -40,6 +40,11 @@ const postgresSide: TopologySide<PgPool, ServerAddress, PgServerConnection, PgHe
 export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerConnection, PgHealthFigures> {
   /** Pools opened ahead of a rebuild that will add their server (see prewarm). */
   private readonly standby = new Map<string, StandbyPools<PgPool>>();
+  /**
+   * Readies a connection prewarm opened as the clients of `like` (a source's pool) want it: the
+   * PostgreSQL front end sets their session settings (server-binding.ts, warmLike). Null: as opened.
+   */
+  warmLike: ((conn: PgServerConnection, like: PgPool) => Promise<void>) | null = null;
 
   constructor(config: ShardgateConfig) {
     super(config, postgresSide);
@@ -52,6 +57,8 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
    * `sources` (the shards the target takes over) as many as that pool holds, logged in the same
    * way. Users reach the servers as their own roles unless `backend: service`, so the service pool
    * alone leaves every released write of theirs to open a connection (fork, login) on the target.
+   * Each connection also gets the session settings the clients of its source pool use (warmLike),
+   * so a released write's first statement there needs no settings round trip either.
    * The next rebuild that names the server takes the pools over; a rebuild that does not keeps them.
    */
   async prewarm(
@@ -77,21 +84,30 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
       standby = { base: new PgPool(address, this.config.pool), identities: [] };
       this.standby.set(name, standby);
     }
-    const warm = async (pool: PgPool, n: number) => {
+    const warm = async (pool: PgPool, n: number, like: PgPool | undefined) => {
       const opened = await Promise.allSettled(
-        Array.from({ length: Math.max(0, Math.min(n, this.config.pool.size)) }, () => pool.acquire()),
+        Array.from({ length: Math.max(0, Math.min(n, this.config.pool.size)) }, async () => {
+          const conn = await pool.acquire();
+          try {
+            if (like && this.warmLike) await this.warmLike(conn, like);
+          } catch {
+            // A setting the server refuses: the client's own sync will say so, on a fresh connection.
+            pool.discard(conn);
+            return;
+          }
+          pool.release(conn);
+        }),
       );
-      for (const c of opened) if (c.status === 'fulfilled') pool.release(c.value);
       const failed = opened.find((c) => c.status === 'rejected');
       if (failed) throw failed.reason;
     };
     const ready = standby;
-    const own = this.shards
-      .filter((s) => sources.includes(s.name))
+    const sourceShards = this.shards.filter((s) => sources.includes(s.name));
+    const own = sourceShards
       // Only pools on the source's own database: a `databases:` mapping names its database per shard.
       .flatMap((s) => s.primary.pools.identityPools().filter((p) => p.database === s.primary.database));
     const [base] = await Promise.allSettled([
-      warm(ready.base, connections),
+      warm(ready.base, connections, sourceShards[0]?.primary.pool),
       ...own.map(async ({ identity, pool: sourcePool }) => {
         const key = identityPoolKey(identity, database);
         let entry = ready.identities.find((e) => identityPoolKey(e.identity, e.database) === key);
@@ -105,7 +121,7 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
         }
         const target = entry;
         try {
-          await warm(target.pool, sourcePool.size);
+          await warm(target.pool, sourcePool.size, sourcePool);
         } catch {
           // This identity could not log in there (a SCRAM proof is per server): not taken over, its
           // first statements there open connections as before.

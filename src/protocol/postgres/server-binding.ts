@@ -319,15 +319,10 @@ export class ServerBinding implements LaneMember {
   /** Brings the server connection's settings in line with the client's (one round trip, only on a difference). */
   private async syncSettings(): Promise<void> {
     const want = this.cycle.state.settings;
+    // What this pool's clients want: a cutover's warm connections to a new shard get it (warmLike).
+    clientSettingsByPool.set(this.pool, want);
     const have = serverSettings(this.conn);
-    const statements: string[] = [];
-    for (const [name, value] of want) {
-      if (have.get(name) !== value)
-        statements.push(`SELECT pg_catalog.set_config(${quote(name)}, ${quote(value)}, false)`);
-    }
-    for (const name of have.keys()) {
-      if (!want.has(name)) statements.push(`RESET ${quoteIdent(name)}`);
-    }
+    const statements = settingsDiff(want, have);
     if (statements.length === 0) return;
     const result = await this.conn.query(statements.join('; '));
     if (result.error && /^(57P|08)/.test(result.error.code)) {
@@ -1023,6 +1018,41 @@ function rememberPrepared(
 const settingsByConn = new WeakMap<PgServerConnection, Map<string, string>>();
 
 /** Settings a server connection carries beyond its defaults (what clients SET on it). */
+/** The settings a client of each pool last synced its connection to (see warmLike). */
+const clientSettingsByPool = new WeakMap<PgPool, Map<string, string>>();
+
+/** The statements that bring `have` (a server connection's settings) to `want`. */
+function settingsDiff(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>): string[] {
+  const statements: string[] = [];
+  for (const [name, value] of want) {
+    if (have.get(name) !== value)
+      statements.push(`SELECT pg_catalog.set_config(${quote(name)}, ${quote(value)}, false)`);
+  }
+  for (const name of have.keys()) {
+    if (!want.has(name)) statements.push(`RESET ${quoteIdent(name)}`);
+  }
+  return statements;
+}
+
+/**
+ * Gives `conn`, a connection opened ahead of a cutover (RuntimeTopology.prewarm), the settings the
+ * clients of `like` (the source shard's pool) use, so a write the block releases finds it ready:
+ * without this every fresh connection costs its first client a settings round trip (a client
+ * without application_name wants '', a new connection carries "shardgate"). Throws when the
+ * server refuses: the caller drops the connection.
+ */
+export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<void> {
+  const want = clientSettingsByPool.get(like);
+  if (!want) return;
+  const have = serverSettings(conn);
+  const statements = settingsDiff(want, have);
+  if (statements.length === 0) return;
+  const result = await conn.query(statements.join('; '));
+  if (result.error) throw new Error(result.error.message);
+  have.clear();
+  for (const [k, v] of want) have.set(k, v);
+}
+
 export function serverSettings(conn: PgServerConnection): Map<string, string> {
   let map = settingsByConn.get(conn);
   if (!map) {
