@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import type { ShardSample } from '../../src/observability/history-sampler.js';
 import type { Report } from '../../src/observability/reports.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { adminAuth, adminJson, adminOverrides, waitUntil } from '../support/admin-fixture.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -19,18 +20,11 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 2,
     replicas: 1,
-    overrides: {
-      admin: { token: 'secret' },
-      observability: {
-        healthIntervalMs: 200,
-        history: { intervalMs: 300 },
-        alerts: {
-          evaluateIntervalMs: 200,
-          // Fires on the first statement: an alert event the daily report must list.
-          rules: [{ name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 0.000_001, forMs: 0 }],
-        },
-      },
-    },
+    overrides: adminOverrides(
+      // Fires on the first statement: an alert event the daily report must list.
+      { rules: [{ name: 'SlowQueries', metric: 'latency_p99_seconds', warning: 0.000_001, forMs: 0 }] },
+      { history: { intervalMs: 300 } },
+    ),
   });
   proxy = fx.proxy;
 }, 180_000);
@@ -40,20 +34,8 @@ afterAll(async () => {
   await fx?.cluster.stop();
 });
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // History and reports need the admin token (they name statements and alerts).
-const auth = { authorization: 'Bearer secret' };
-const getJson = async <T>(p: string) => (await (await fetch(base() + p, { headers: auth })).json()) as T;
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const getJson = adminJson(base);
 
 interface HistoryJson {
   records: Array<ShardSample & Record<string, unknown>>;
@@ -122,7 +104,7 @@ describe('history', () => {
   }, 60_000);
 
   it('refuses a bad time', async () => {
-    const r = await fetch(`${base()}/api/history?from=yesterday`, { headers: auth });
+    const r = await fetch(`${base()}/api/history?from=yesterday`, { headers: adminAuth });
     expect(r.status).toBe(400);
   });
 });
@@ -146,7 +128,9 @@ describe('reports', () => {
       ['s0', 'archiving off', 'off', 'unknown'],
       ['s1', 'archiving off', 'off', 'unknown'],
     ]);
-    const md = await (await fetch(`${base()}/api/reports/daily?format=markdown`, { headers: auth })).text();
+    const md = await (
+      await fetch(`${base()}/api/reports/daily?format=markdown`, { headers: adminAuth })
+    ).text();
     expect(md).toContain('# shardgate daily report');
     expect(md).toContain('## Replication');
     expect(md).toContain('| s0 | s0-replica1 |');
@@ -179,7 +163,7 @@ describe('reports', () => {
     expect(baseline.previous).toBeNull();
     const post = await fetch(`${base()}/api/reports/monthly`, {
       method: 'POST',
-      headers: { authorization: 'Bearer secret' },
+      headers: adminAuth,
     });
     expect(post.status).toBe(200);
     const stored = (await post.json()) as Report;
@@ -197,13 +181,13 @@ describe('reports', () => {
     expect(plan.every((p) => p.dataBytes > 1_000_000 && p.thresholdBytes > 0 && p.action.length > 0)).toBe(
       true,
     );
-    expect((await fetch(`${base()}/api/reports/yearly`, { headers: auth })).status).toBe(404);
+    expect((await fetch(`${base()}/api/reports/yearly`, { headers: adminAuth })).status).toBe(404);
   });
 
   it('monthly: the last recorded disaster-recovery test, or "none recorded"', async () => {
     const none = await getJson<Report>('/api/reports/monthly');
     expect(none.sections.disasterRecoveryTest).toBe('none recorded');
-    const post = (body: unknown, headers: Record<string, string> = auth) =>
+    const post = (body: unknown, headers: Record<string, string> = adminAuth) =>
       fetch(`${base()}/api/dr-tests`, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
@@ -227,7 +211,9 @@ describe('reports', () => {
       outcome: 'passed',
       note: 'restored s1 from backup, 12 min',
     });
-    const md = await (await fetch(`${base()}/api/reports/monthly?format=markdown`, { headers: auth })).text();
+    const md = await (
+      await fetch(`${base()}/api/reports/monthly?format=markdown`, { headers: adminAuth })
+    ).text();
     expect(md).toContain('## Disaster recovery test');
     expect(md).toContain('- note: restored s1 from backup, 12 min');
   });

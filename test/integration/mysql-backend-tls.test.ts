@@ -2,10 +2,11 @@
 // certificate from a throwaway CA. verify-full carries every session over TLS; a wrong CA or a
 // wrong server name is refused with BACKEND_TLS_REFUSED (MySQL errno 2026).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
+import type { BackendTls } from '../../src/backend/backend-tls.js';
 import { type MysqlServerAddress, MysqlServerConnection } from '../../src/backend/mysql-server-connection.js';
 import { mariadbRunAs } from '../../src/local/mariadb-binaries.js';
 import { refusalOf } from '../support/backend-refusal.js';
+import { type BackendTlsSide, backendTlsModeCases, primaryLogin } from '../support/backend-tls-cases.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
 
@@ -28,18 +29,8 @@ afterAll(async () => {
 });
 
 function address(tls: BackendTls): MysqlServerAddress {
-  const server = fx.cluster.shards[0]!.primary;
-  return {
-    name: server.name,
-    shard: fx.cluster.shards[0]!.name,
-    role: 'primary',
-    host: server.host,
-    port: server.port,
-    database: 'shardgate',
-    user: 'root',
-    password: '',
-    tls,
-  };
+  const shard = fx.cluster.shards[0]!;
+  return primaryLogin(shard.primary, shard.name, 'root', tls);
 }
 
 async function cipherOfSession(tls: BackendTls): Promise<string> {
@@ -52,8 +43,15 @@ async function cipherOfSession(tls: BackendTls): Promise<string> {
   }
 }
 
-const refusal = (tls: BackendTls) =>
-  refusalOf(() => MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 }));
+const side = (): BackendTlsSide => ({
+  ca,
+  sessionTls: cipherOfSession,
+  expectEncrypted: (cipher) => expect(cipher).not.toBe(''),
+  expectPlain: (cipher) => expect(cipher).toBe(''),
+  refusal: (tls) =>
+    refusalOf(() => MysqlServerConnection.connect(address(tls), { foundRows: false, timeoutMs: 5_000 })),
+  expectProtocolCode: (err) => expect(err.mysqlErrno).toBe(2026),
+});
 
 describe('TLS to MariaDB servers', () => {
   it('verify-full: the sessions the proxy opens run over TLS', async () => {
@@ -65,29 +63,5 @@ describe('TLS to MariaDB servers', () => {
     expect(Number((users as Array<{ n: number }>)[0]?.n)).toBeGreaterThan(0);
   });
 
-  it('require encrypts without checking; verify-ca checks the CA, not the name; disable is plain', async () => {
-    expect(await cipherOfSession({ mode: 'require' })).not.toBe('');
-    const caPem = resolveBackendTls({ mode: 'verify-ca', ca: ca.caCert }, undefined);
-    expect(await cipherOfSession({ ...caPem, serverName: 'db.elsewhere.example' })).not.toBe('');
-    expect(await cipherOfSession({ mode: 'disable' })).toBe('');
-  });
-
-  it('verify-full refuses a certificate for another name, before the password is sent', async () => {
-    const tls = resolveBackendTls(
-      { mode: 'verify-full', ca: ca.caCert, serverName: 'db.elsewhere.example' },
-      undefined,
-    );
-    const err = await refusal(tls);
-    expect(err.code).toBe('BACKEND_TLS_REFUSED');
-    expect(err.mysqlErrno).toBe(2026);
-    expect(err.message).toMatch(/db\.elsewhere\.example/);
-  });
-
-  it('verify-ca and verify-full refuse a certificate another CA signed', async () => {
-    for (const mode of ['verify-ca', 'verify-full'] as const) {
-      const err = await refusal(resolveBackendTls({ mode, ca: ca.otherCaCert }, undefined));
-      expect(err.code).toBe('BACKEND_TLS_REFUSED');
-      expect(err.message).toMatch(/certificate/i);
-    }
-  });
+  backendTlsModeCases(side);
 });

@@ -4,33 +4,22 @@
 // and reused), and a bounded fuzz of garbage sessions. After all of it the proxy still serves.
 import fc from 'fast-check';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COM } from '../../src/protocol/mysql/constants.js';
 import { framePayload } from '../../src/protocol/mysql/packet-io.js';
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { encodeTextCommand } from '../../src/protocol/mysql/statements.js';
-import {
-  type MysqlProxyFixture,
-  RawMysqlClient,
-  startMysqlProxyFixture,
-} from '../support/mysql-proxy-fixture.js';
+import { RawMysqlClient } from '../support/mysql-proxy-fixture.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 2,
-    replicas: 1,
-    demoUsers: 20,
-    overrides: {
-      limits: { maxMessageBytes: 1 << 20, startupTimeoutMs: 2_000, maxPreparedStatementsPerSession: 8 },
-      pool: { size: 4 },
-    },
-  });
-});
-
-afterAll(async () => {
-  await fx?.stop();
+const fx = useMysqlProxyFixture({
+  shards: 2,
+  replicas: 1,
+  demoUsers: 20,
+  overrides: {
+    limits: { maxMessageBytes: 1 << 20, startupTimeoutMs: 2_000, maxPreparedStatementsPerSession: 8 },
+    pool: { size: 4 },
+  },
 });
 
 function userOn(shard: string, from = 1): number {

@@ -2,30 +2,22 @@
 // hold every server connection (pins, transactions), and a session idle inside a transaction is
 // closed with its transaction rolled back.
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serverSlotsHeld } from '../../src/backend/user-quota.js';
-import {
-  MYSQL_TEST_USERS,
-  type MysqlProxyFixture,
-  startMysqlProxyFixture,
-} from '../support/mysql-proxy-fixture.js';
+import { MYSQL_TEST_USERS } from '../support/mysql-proxy-fixture.js';
 import { quotaOverrides } from '../support/quota-config.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
+const fx = useMysqlProxyFixture(
+  {
     shards: 1,
     replicas: 0,
     demoUsers: 5,
     overrides: quotaOverrides(MYSQL_TEST_USERS),
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
+  },
+  180_000,
+);
 
 /** The quota tests wait up to 20 s, polling every 20 ms. */
 const waitForQuota = (what: string, check: () => boolean | Promise<boolean>) =>

@@ -7,31 +7,13 @@ import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
-
-const FIRST_ID = 9_400_000;
+import { type SavepointSide, savepointCompare } from '../support/savepoint-compare.js';
 
 let fx: MysqlProxyFixture;
-let servers: string[] = [];
 /** A user on each of the three shards. */
 let users: [number, number, number];
-let nextId = FIRST_ID;
 
 type Step = string;
-
-async function run(c: mysql.Connection, table: string, steps: Step[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const step of steps) {
-    try {
-      const [r] = await c.query(step.replaceAll('{t}', table));
-      out.push(
-        Array.isArray(r) ? `ok ${JSON.stringify(r)}` : `ok ${(r as { affectedRows: number }).affectedRows}`,
-      );
-    } catch (err) {
-      out.push(`error ${(err as { errno?: number }).errno}`);
-    }
-  }
-  return out;
-}
 
 async function rowsOf(c: mysql.Connection, table: string, ids: number[]): Promise<string[][]> {
   const [rows] = await c.query<RowDataPacket[]>(
@@ -41,51 +23,27 @@ async function rowsOf(c: mysql.Connection, table: string, ids: number[]): Promis
   return rows.map((r) => [String(r.id), String(r.user_id), String(r.balance)]);
 }
 
-async function preparedAnywhere(): Promise<string[]> {
-  const out: string[] = [];
-  for (const server of servers) {
-    const d = await fx.direct(server);
-    const [rows] = await d.query<RowDataPacket[]>('XA RECOVER');
-    await d.end();
-    for (const r of rows) out.push(String(r.data));
-  }
-  return out;
-}
-
-async function idsOn(server: string, ids: number[]): Promise<string[]> {
+async function onServer<T>(server: string, use: (d: mysql.Connection) => Promise<T>): Promise<T> {
   const d = await fx.direct(server);
-  const [rows] = await d.query<RowDataPacket[]>(
-    'SELECT id FROM shardgate.balances WHERE id IN (?) ORDER BY id',
-    [ids],
-  );
-  await d.end();
-  return rows.map((r) => String(r.id));
+  try {
+    return await use(d);
+  } finally {
+    await d.end();
+  }
 }
 
-async function compare(owners: number[], scenario: (ids: number[], u: typeof users) => Step[]) {
-  const ids = owners.map(() => nextId++);
-  const proxy = await fx.connect();
-  const ref = await fx.direct(servers[0]!);
-  await ref.query('USE shardgate');
-  for (const [i, id] of ids.entries()) {
-    const values = [id, users[owners[i]!]!];
-    await proxy.query('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 100)', values);
-    await ref.query('INSERT INTO sp_ref (id, user_id, balance) VALUES (?, ?, 100)', values);
-  }
-  const steps = scenario(ids, users);
-  const viaProxy = await run(proxy, 'balances', steps);
-  const direct = await run(ref, 'sp_ref', steps);
-  const result = {
-    outcomes: { viaProxy, direct },
-    rows: { viaProxy: await rowsOf(proxy, 'balances', ids), direct: await rowsOf(ref, 'sp_ref', ids) },
-  };
-  await ref.end();
-  return result;
-}
+let side: SavepointSide<mysql.Connection, Step>;
+const {
+  compare: compareWith,
+  preparedAnywhere,
+  shardKeyMoveUndone,
+  fresh,
+} = savepointCompare(() => side, 9_400_000);
+const compare = (owners: number[], scenario: (ids: number[], u: typeof users) => Step[]) =>
+  compareWith(users, owners, scenario);
 
 beforeAll(async () => {
   fx = await startMysqlProxyFixture({ shards: 3, replicas: 0 });
-  servers = fx.cluster.shards.map((s) => s.primary.name);
   const found: number[] = [];
   for (const shard of fx.cluster.shards) {
     let user = 1;
@@ -93,7 +51,60 @@ beforeAll(async () => {
     found.push(user);
   }
   users = found as [number, number, number];
-  const d = await fx.direct(servers[0]!);
+  side = {
+    servers: fx.cluster.shards.map((s) => s.primary.name),
+    proxy: () => fx.connect(),
+    direct: async (server) => {
+      const d = await fx.direct(server);
+      await d.query('USE shardgate');
+      return d;
+    },
+    end: (c) => c.end(),
+    insert: async (c, table, rows) => {
+      const values = rows.map(() => '(?, ?, 100)').join(', ');
+      await c.query(`INSERT INTO ${table} (id, user_id, balance) VALUES ${values}`, rows.flat());
+    },
+    run: async (c, table, steps) => {
+      const out: string[] = [];
+      for (const step of steps) {
+        try {
+          const [r] = await c.query(step.replaceAll('{t}', table));
+          out.push(
+            Array.isArray(r)
+              ? `ok ${JSON.stringify(r)}`
+              : `ok ${(r as { affectedRows: number }).affectedRows}`,
+          );
+        } catch (err) {
+          out.push(`error ${(err as { errno?: number }).errno}`);
+        }
+      }
+      return out;
+    },
+    rowsOf,
+    idsOn: (server, ids) =>
+      onServer(server, async (d) => {
+        const [rows] = await d.query<RowDataPacket[]>(
+          'SELECT id FROM shardgate.balances WHERE id IN (?) ORDER BY id',
+          [ids],
+        );
+        return rows.map((r) => String(r.id));
+      }),
+    prepared: (server) =>
+      onServer(server, async (d) => {
+        const [rows] = await d.query<RowDataPacket[]>('XA RECOVER');
+        return rows.map((r) => String(r.data));
+      }),
+    exec: async (c, sql) => {
+      const [r] = await c.query(sql);
+      return Array.isArray(r)
+        ? { rows: (r as RowDataPacket[]).map((row) => Object.values(row).map(String)), affected: 0 }
+        : { rows: [], affected: (r as { affectedRows: number }).affectedRows };
+    },
+    userAndBalance: (id, user) =>
+      `SELECT user_id, CAST(balance AS CHAR) AS b FROM balances WHERE id = ${id} AND user_id = ${user}`,
+    countOf: (id, user) => `SELECT count(*) AS n FROM balances WHERE id = ${id} AND user_id = ${user}`,
+  };
+  const d = await fx.direct(side.servers[0]!);
   await d.query(
     'CREATE TABLE shardgate.sp_ref (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL DEFAULT 0, balance DECIMAL(14,2) NOT NULL DEFAULT 0) ENGINE=InnoDB',
   );
@@ -203,7 +214,7 @@ describe('savepoints across shards (MySQL)', () => {
   });
 
   it('a savepoint as a prepared statement or with other statements is refused with a coded error', async () => {
-    const [a, b] = [nextId++, nextId++];
+    const [a, b] = [fresh(), fresh()];
     const c = await fx.connect({ multipleStatements: true });
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 100), (?, ?, 100)', [
       a,
@@ -224,35 +235,6 @@ describe('savepoints across shards (MySQL)', () => {
   });
 
   it('a shard-key move inside a savepoint is undone on both shards by ROLLBACK TO', async () => {
-    const ids = [nextId++, nextId++];
-    const c = await fx.connect();
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 100), (?, ?, 100)', [
-      ids[0],
-      users[1],
-      ids[1],
-      users[0],
-    ]);
-    await c.query('BEGIN');
-    await c.query(`UPDATE balances SET balance = balance + 1 WHERE id = ${ids[1]} AND user_id = ${users[0]}`);
-    await c.query('SAVEPOINT before_move');
-    const [moved] = await c.query(
-      `UPDATE balances SET user_id = ${users[2]}, balance = 5 WHERE id = ${ids[0]} AND user_id = ${users[1]}`,
-    );
-    expect((moved as { affectedRows: number }).affectedRows).toBe(1);
-    await c.query('ROLLBACK TO SAVEPOINT before_move');
-    const [back] = await c.query<RowDataPacket[]>(
-      `SELECT user_id, CAST(balance AS CHAR) AS b FROM balances WHERE id = ${ids[0]} AND user_id = ${users[1]}`,
-    );
-    expect(back.map((r) => [String(r.user_id), r.b])).toEqual([[String(users[1]), '100.00']]);
-    const [gone] = await c.query<RowDataPacket[]>(
-      `SELECT count(*) AS n FROM balances WHERE id = ${ids[0]} AND user_id = ${users[2]}`,
-    );
-    expect(Number(gone[0]!.n)).toBe(0);
-    await c.query(`UPDATE balances SET user_id = ${users[2]} WHERE id = ${ids[0]} AND user_id = ${users[1]}`);
-    await c.query('COMMIT');
-    expect(await idsOn(servers[1]!, ids)).toEqual([]);
-    expect(await idsOn(servers[2]!, ids)).toEqual([String(ids[0])]);
-    expect(await idsOn(servers[0]!, ids)).toEqual([String(ids[1])]);
-    expect(await preparedAnywhere()).toEqual([]);
+    await shardKeyMoveUndone(users);
   });
 });

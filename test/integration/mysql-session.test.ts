@@ -4,31 +4,20 @@
 // goes; prepared statements survive moving between connections; COM_PING, COM_FIELD_LIST,
 // COM_RESET_CONNECTION, COM_CHANGE_USER, autocommit=0 and KILL QUERY behave as on a server.
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeColumnDefinition } from '../../src/protocol/mysql/columns.js';
 import { COM, TYPE } from '../../src/protocol/mysql/constants.js';
 import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { decodeTextRow } from '../../src/protocol/mysql/rows.js';
 import { encodeTextCommand } from '../../src/protocol/mysql/statements.js';
-import {
-  type MysqlProxyFixture,
-  RawMysqlClient,
-  startMysqlProxyFixture,
-} from '../support/mysql-proxy-fixture.js';
+import { type MysqlProxyFixture, RawMysqlClient } from '../support/mysql-proxy-fixture.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  // A small pool makes clients share backend connections, which is what these tests are about.
-  fx = await startMysqlProxyFixture({
-    shards: 2,
-    replicas: 1,
-    overrides: { pool: { size: 3, checkoutTimeoutMs: 5_000 } },
-  });
-});
-
-afterAll(async () => {
-  await fx?.stop();
+// A small pool makes clients share backend connections, which is what these tests are about.
+const fx = useMysqlProxyFixture({
+  shards: 2,
+  replicas: 1,
+  overrides: { pool: { size: 3, checkoutTimeoutMs: 5_000 } },
 });
 
 function userOn(shard: string, from = 1): number {

@@ -4,6 +4,7 @@
 // run time, and the cutover phase gauge fed by a running split.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_PHASES } from '../../src/migration/state-store.js';
+import { adminAuth, adminJson, adminOverrides, waitUntil } from '../support/admin-fixture.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
@@ -15,17 +16,12 @@ beforeAll(async () => {
     replicas: 1,
     spares: 2,
     overrides: {
-      admin: { token: 'secret' },
-      observability: {
-        healthIntervalMs: 200,
-        alerts: {
-          evaluateIntervalMs: 200,
-          rules: [
-            { name: 'HighCpu', metric: 'cpu_percent', warning: 1 },
-            { name: 'ServerDown', metric: 'server_down', critical: 1 },
-          ],
-        },
-      },
+      ...adminOverrides({
+        rules: [
+          { name: 'HighCpu', metric: 'cpu_percent', warning: 1 },
+          { name: 'ServerDown', metric: 'server_down', critical: 1 },
+        ],
+      }),
       migration: { rowsPerSecond: 200 },
     },
   });
@@ -36,21 +32,8 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const getJson = async <T>(p: string) =>
-  (await (await fetch(base + p, { headers: { authorization: 'Bearer secret' } })).json()) as T;
+const getJson = adminJson(() => base);
 const metrics = async () => (await fetch(`${base}/metrics`)).text();
-
-/** Polls `probe` until it returns a value, or fails with `what` after the deadline. */
-async function waitUntil<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface ShardRow {
   name: string;
@@ -141,7 +124,7 @@ describe('signals that fire', () => {
   it('applies a per-shard pool size at run time (shardgate rules set-pool-size)', async () => {
     const res = await fetch(`${base}/api/rules`, {
       method: 'POST',
-      headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },
+      headers: { ...adminAuth, 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'set-pool-size', shard: 's0', size: 1 }),
     });
     expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 // Observability end to end: metrics, hot keys under a skewed load, rule changes through the admin
 // API that move reads without reconnecting, and the lag alert firing and resolving (webhook).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminAuth, adminJson, adminOverrides } from '../support/admin-fixture.js';
 import { type AlertWebhook, startAlertWebhook } from '../support/alert-webhook.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { Zipf } from '../support/zipf.js';
@@ -14,17 +15,10 @@ beforeAll(async () => {
   fx = await startProxyFixture({
     shards: 2,
     replicas: 1,
-    overrides: {
-      admin: { token: 'secret' },
-      observability: {
-        healthIntervalMs: 200,
-        alerts: {
-          evaluateIntervalMs: 200,
-          webhookUrl: webhook.url,
-          rules: [{ name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 0.5, critical: 30 }],
-        },
-      },
-    },
+    overrides: adminOverrides({
+      webhookUrl: webhook.url,
+      rules: [{ name: 'ReplicationLag', metric: 'replication_lag_seconds', warning: 0.5, critical: 30 }],
+    }),
   });
   base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 });
@@ -34,10 +28,7 @@ afterAll(async () => {
   webhook?.close();
 });
 
-const get = async (path: string) =>
-  (await fetch(base + path, { headers: { authorization: 'Bearer secret' } })).json() as Promise<
-    Record<string, unknown>
-  >;
+const get = (path: string) => adminJson(() => base)<Record<string, unknown>>(path);
 
 describe('observability', () => {
   it('exposes Prometheus metrics and finds the hot key', async () => {
@@ -99,7 +90,7 @@ describe('observability', () => {
     expect(denied.status).toBe(401);
     const ok = await fetch(`${base}/api/rules`, {
       method: 'POST',
-      headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },
+      headers: { ...adminAuth, 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'set-level', dataType: 'user_likes', level: 'strong' }),
     });
     expect(ok.status).toBe(200);
@@ -107,7 +98,7 @@ describe('observability', () => {
     expect(replicaPorts.has(after.rows[0]?.p)).toBe(false);
     const bad = await fetch(`${base}/api/rules`, {
       method: 'POST',
-      headers: { authorization: 'Bearer secret' },
+      headers: adminAuth,
       body: JSON.stringify({ action: 'set-level', dataType: 'nope', level: 'strong' }),
     });
     expect(bad.status).toBe(400);

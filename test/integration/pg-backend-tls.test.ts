@@ -18,6 +18,7 @@ import { dumpTableSchema } from '../../src/migration/schema-copy.js';
 import type { TableMeta } from '../../src/migration/table-meta.js';
 import { startProxy } from '../../src/proxy.js';
 import { refusalOf } from '../support/backend-refusal.js';
+import { type BackendTlsSide, backendTlsModeCases, primaryLogin } from '../support/backend-tls-cases.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
 
@@ -41,17 +42,7 @@ afterAll(async () => {
 
 function address(tls: BackendTls): ServerAddress {
   const server = fx.cluster.shards[0]!.primary;
-  return {
-    name: server.name,
-    shard: server.shard,
-    role: 'primary',
-    host: server.host,
-    port: server.port,
-    database: 'shardgate',
-    user: 'postgres',
-    password: '',
-    tls,
-  };
+  return primaryLogin(server, server.shard, 'postgres', tls);
 }
 
 const refusal = (tls: BackendTls) => refusalOf(() => PgServerConnection.connect(address(tls), 5_000));
@@ -66,19 +57,23 @@ async function sslOfSession(tls: BackendTls): Promise<string | undefined> {
   }
 }
 
+const side = (): BackendTlsSide => ({
+  ca,
+  sessionTls: sslOfSession,
+  expectEncrypted: (ssl) => expect(ssl).toBe('true'),
+  expectPlain: (ssl) => expect(ssl).toBe('false'),
+  refusal,
+  expectProtocolCode: (err) => expect(err.sqlstate).toBe('08006'),
+});
+
 describe('TLS to PostgreSQL servers', () => {
+  backendTlsModeCases(side);
+
   it('verify-full: the sessions the proxy opens run over TLS', async () => {
     const client = await fx.client();
     const r = await client.query('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
     expect(r.rows[0]?.ssl).toBe(true);
     expect(String(r.rows[0]?.version)).toMatch(/^TLS/);
-  });
-
-  it('require encrypts without checking; verify-ca checks the CA, not the name', async () => {
-    expect(await sslOfSession({ mode: 'require' })).toBe('true');
-    const caPem = resolveBackendTls({ mode: 'verify-ca', ca: ca.caCert }, undefined);
-    expect(await sslOfSession({ ...caPem, serverName: 'db.elsewhere.example' })).toBe('true');
-    expect(await sslOfSession({ mode: 'disable' })).toBe('false');
   });
 
   it('sends cancel requests over TLS too: the cancel key never crosses the network in clear text', async () => {
@@ -127,25 +122,6 @@ describe('TLS to PostgreSQL servers', () => {
     } finally {
       conn.terminate();
       relay.close();
-    }
-  });
-
-  it('verify-full refuses a certificate for another name', async () => {
-    const tls = resolveBackendTls(
-      { mode: 'verify-full', ca: ca.caCert, serverName: 'db.elsewhere.example' },
-      undefined,
-    );
-    const err = await refusal(tls);
-    expect(err.code).toBe('BACKEND_TLS_REFUSED');
-    expect(err.sqlstate).toBe('08006');
-    expect(err.message).toMatch(/db\.elsewhere\.example/);
-  });
-
-  it('verify-ca and verify-full refuse a certificate another CA signed', async () => {
-    for (const mode of ['verify-ca', 'verify-full'] as const) {
-      const err = await refusal(resolveBackendTls({ mode, ca: ca.otherCaCert }, undefined));
-      expect(err.code).toBe('BACKEND_TLS_REFUSED');
-      expect(err.message).toMatch(/certificate/i);
     }
   });
 

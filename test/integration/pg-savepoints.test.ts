@@ -6,108 +6,99 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
-
-const FIRST_ID = 9_300_000;
+import { type SavepointSide, savepointCompare } from '../support/savepoint-compare.js';
 
 let fx: ProxyFixture;
-let s0: string;
-let s1: string;
-let s2: string;
 /** A user on each of s0, s1, s2. */
 let users: [number, number, number];
-let nextId = FIRST_ID;
+
+async function onServer<T>(server: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await fx.direct(server);
+  try {
+    return await use(c);
+  } finally {
+    await c.end();
+  }
+}
 
 async function userOn(server: string): Promise<number> {
-  const c = await fx.direct(server);
-  const r = await c.query<{ user_id: string }>('SELECT user_id FROM users ORDER BY user_id LIMIT 1');
-  await c.end();
-  return Number(r.rows[0]!.user_id);
+  return onServer(server, async (c) => {
+    const r = await c.query<{ user_id: string }>('SELECT user_id FROM users ORDER BY user_id LIMIT 1');
+    return Number(r.rows[0]!.user_id);
+  });
 }
 
 /** A statement of a scenario: `{t}` is the table; `named` runs it as a named prepared statement (extended protocol). */
 type Step = string | { sql: string; named: string };
 
-async function run(client: pg.Client, table: string, steps: Step[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const step of steps) {
-    const sql = (typeof step === 'string' ? step : step.sql).replaceAll('{t}', table);
-    try {
-      const r =
-        typeof step === 'string'
-          ? await client.query(sql)
-          : await client.query({ name: `${step.named}_${table}`, text: sql });
-      out.push(`ok ${r.command ?? ''} ${r.rowCount ?? ''} ${JSON.stringify(r.rows ?? [])}`);
-    } catch (err) {
-      out.push(`error ${(err as { code?: string }).code}`);
-    }
-  }
-  return out;
-}
-
-async function rowsOf(client: pg.Client, table: string, ids: number[]): Promise<string[][]> {
-  const r = await client.query<{ id: string; user_id: string; balance: string }>(
-    `SELECT id::text, user_id::text, balance::text FROM ${table} WHERE id = ANY($1::bigint[]) ORDER BY id`,
-    [ids],
-  );
-  return r.rows.map((row) => [row.id, row.user_id, row.balance]);
-}
-
-/** Rows of `ids` on one server (where shardgate put them). */
-async function idsOn(server: string, ids: number[]): Promise<string[]> {
-  const c = await fx.direct(server);
-  const r = await c.query<{ id: string }>(
-    'SELECT id::text FROM balances WHERE id = ANY($1::bigint[]) ORDER BY id',
-    [ids],
-  );
-  await c.end();
-  return r.rows.map((row) => row.id);
-}
-
-async function preparedAnywhere(): Promise<string[]> {
-  const out: string[] = [];
-  for (const server of [s0, s1, s2]) {
-    const c = await fx.direct(server);
-    const r = await c.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'sg2pc%'");
-    await c.end();
-    out.push(...r.rows.map((row) => row.gid));
-  }
-  return out;
-}
-
-/**
- * Rows `ids[i]` for users[owners[i]] with balance 100 on both sides, then the scenario on both;
- * returns the outcomes and final rows of each side.
- */
-async function compare(owners: number[], scenario: (ids: number[], u: typeof users) => Step[]) {
-  const ids = owners.map(() => nextId++);
-  const proxy = await fx.client();
-  const ref = await fx.direct(s0);
-  for (const [i, id] of ids.entries()) {
-    const values = [id, users[owners[i]!]!];
-    await proxy.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 100)', values);
-    await ref.query('INSERT INTO sp_ref (id, user_id, balance) VALUES ($1, $2, 100)', values);
-  }
-  const steps = scenario(ids, users);
-  const viaProxy = await run(proxy, 'balances', steps);
-  const direct = await run(ref, 'sp_ref', steps);
-  // Both sessions are out of any transaction (a scenario ends with COMMIT or ROLLBACK).
-  const result = {
-    outcomes: { viaProxy, direct },
-    rows: { viaProxy: await rowsOf(proxy, 'balances', ids), direct: await rowsOf(ref, 'sp_ref', ids) },
-    ids,
-  };
-  await proxy.end();
-  await ref.end();
-  return result;
-}
+let side: SavepointSide<pg.Client, Step>;
+const {
+  compare: compareWith,
+  preparedAnywhere,
+  shardKeyMoveUndone,
+  fresh,
+} = savepointCompare(() => side, 9_300_000);
+const compare = (owners: number[], scenario: (ids: number[], u: typeof users) => Step[]) =>
+  compareWith(users, owners, scenario);
 
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 3, replicas: 0 });
-  s0 = fx.cluster.shards[0]!.primary.name;
-  s1 = fx.cluster.shards[1]!.primary.name;
-  s2 = fx.cluster.shards[2]!.primary.name;
-  users = [await userOn(s0), await userOn(s1), await userOn(s2)];
-  const c = await fx.direct(s0);
+  const servers = fx.cluster.shards.map((s) => s.primary.name);
+  users = [await userOn(servers[0]!), await userOn(servers[1]!), await userOn(servers[2]!)];
+  side = {
+    servers,
+    proxy: () => fx.client(),
+    direct: (server) => fx.direct(server),
+    end: (c) => c.end(),
+    insert: async (c, table, rows) => {
+      const values = rows.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, 100)`).join(', ');
+      await c.query(`INSERT INTO ${table} (id, user_id, balance) VALUES ${values}`, rows.flat());
+    },
+    run: async (client, table, steps) => {
+      const out: string[] = [];
+      for (const step of steps) {
+        const sql = (typeof step === 'string' ? step : step.sql).replaceAll('{t}', table);
+        try {
+          const r =
+            typeof step === 'string'
+              ? await client.query(sql)
+              : await client.query({ name: `${step.named}_${table}`, text: sql });
+          out.push(`ok ${r.command ?? ''} ${r.rowCount ?? ''} ${JSON.stringify(r.rows ?? [])}`);
+        } catch (err) {
+          out.push(`error ${(err as { code?: string }).code}`);
+        }
+      }
+      return out;
+    },
+    rowsOf: async (client, table, ids) => {
+      const r = await client.query<{ id: string; user_id: string; balance: string }>(
+        `SELECT id::text, user_id::text, balance::text FROM ${table} WHERE id = ANY($1::bigint[]) ORDER BY id`,
+        [ids],
+      );
+      return r.rows.map((row) => [row.id, row.user_id, row.balance]);
+    },
+    idsOn: (server, ids) =>
+      onServer(server, async (c) => {
+        const r = await c.query<{ id: string }>(
+          'SELECT id::text FROM balances WHERE id = ANY($1::bigint[]) ORDER BY id',
+          [ids],
+        );
+        return r.rows.map((row) => row.id);
+      }),
+    prepared: (server) =>
+      onServer(server, async (c) => {
+        const r = await c.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'sg2pc%'");
+        return r.rows.map((row) => row.gid);
+      }),
+    exec: async (c, sql) => {
+      const r = await c.query({ text: sql, rowMode: 'array' });
+      return { rows: r.rows.map((row: unknown[]) => row.map(String)), affected: r.rowCount ?? 0 };
+    },
+    userAndBalance: (id, user) =>
+      `SELECT user_id::text, balance::text FROM balances WHERE id = ${id} AND user_id = ${user}`,
+    countOf: (id, user) => `SELECT count(*)::int AS n FROM balances WHERE id = ${id} AND user_id = ${user}`,
+  };
+  const c = await fx.direct(servers[0]!);
   await c.query(
     'CREATE TABLE sp_ref (id bigint PRIMARY KEY, user_id bigint NOT NULL DEFAULT 0, balance numeric(14,2) NOT NULL DEFAULT 0)',
   );
@@ -276,7 +267,7 @@ describe('savepoints across shards (PostgreSQL)', () => {
   });
 
   it('a SAVEPOINT sent with other statements in one message is refused with a coded error', async () => {
-    const [a, b] = [nextId++, nextId++];
+    const [a, b] = [fresh(), fresh()];
     const c = await fx.client();
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 100), ($3, $4, 100)', [
       a,
@@ -293,38 +284,6 @@ describe('savepoints across shards (PostgreSQL)', () => {
   });
 
   it('a shard-key move inside a savepoint is undone on both shards by ROLLBACK TO', async () => {
-    const ids = [nextId++, nextId++];
-    const c = await fx.client();
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 100), ($3, $4, 100)', [
-      ids[0],
-      users[1],
-      ids[1],
-      users[0],
-    ]);
-    await c.query('BEGIN');
-    await c.query(`UPDATE balances SET balance = balance + 1 WHERE id = ${ids[1]} AND user_id = ${users[0]}`);
-    await c.query('SAVEPOINT before_move');
-    // Moves the row from s1 to s2: a DELETE on s1 and an INSERT on s2, both inside the savepoint.
-    const moved = await c.query(
-      `UPDATE balances SET user_id = ${users[2]}, balance = 5 WHERE id = ${ids[0]} AND user_id = ${users[1]}`,
-    );
-    expect(moved.rowCount).toBe(1);
-    await c.query('ROLLBACK TO SAVEPOINT before_move');
-    const back = await c.query(
-      `SELECT user_id::text, balance::text FROM balances WHERE id = ${ids[0]} AND user_id = ${users[1]}`,
-    );
-    expect(back.rows).toEqual([{ user_id: String(users[1]), balance: '100.00' }]);
-    const gone = await c.query(
-      `SELECT count(*)::int AS n FROM balances WHERE id = ${ids[0]} AND user_id = ${users[2]}`,
-    );
-    expect(gone.rows[0].n).toBe(0);
-    // Moved again and kept this time.
-    await c.query(`UPDATE balances SET user_id = ${users[2]} WHERE id = ${ids[0]} AND user_id = ${users[1]}`);
-    await c.query('COMMIT');
-    await c.end();
-    expect(await idsOn(s1, ids)).toEqual([]);
-    expect(await idsOn(s2, ids)).toEqual([String(ids[0])]);
-    expect(await idsOn(s0, ids)).toEqual([String(ids[1])]);
-    expect(await preparedAnywhere()).toEqual([]);
+    await shardKeyMoveUndone(users);
   });
 });
