@@ -285,11 +285,8 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     this.refuseBusy(req.shard);
     const plan = await this.plan(req);
-    await checkSpareReplicas(
-      this.config,
-      plan.targets.map((t) => t.server),
-      protocolOf(plan),
-    );
+    // The replicas the plan recorded are the ones the switch and every restart install.
+    await checkSpareReplicas(this.config, plan.targets, protocolOf(plan));
     return this.begin(plan, req);
   }
 
@@ -354,11 +351,8 @@ export class MigrationManager {
     await this.refuseOtherInstances();
     for (const shard of req.shards) this.refuseBusy(shard);
     const plan = await this.planMerge(req);
-    await checkSpareReplicas(
-      this.config,
-      plan.targets.map((t) => t.server),
-      protocolOf(plan),
-    );
+    // The replicas the plan recorded are the ones the switch and every restart install.
+    await checkSpareReplicas(this.config, plan.targets, protocolOf(plan));
     return this.begin(plan, { shard: plan.sourceShard, at: '', targets: ['', ''], verify: req.verify });
   }
 

@@ -4,7 +4,8 @@
 // spare's @@gtid_binlog_pos; a replica of another server, a stopped one, one by binlog file and
 // offset or a writable one would serve stale reads or none, without a word.
 
-import { openMysql } from './mysql-table.js';
+import { ER_PARSE_ERROR, replicaStatusStatements } from '../backend/mysql-replica-status.js';
+import { type MysqlConnection, openMysql } from './mysql-table.js';
 import { mysqlServerAddress } from './plan.js';
 import type { ReplicaCheck, ReplicaNames } from './spare-replicas.js';
 
@@ -12,11 +13,11 @@ import type { ReplicaCheck, ReplicaNames } from './spare-replicas.js';
 export interface MysqlReplicaFacts {
   serverId: number;
   readOnly: boolean;
-  /** SHOW SLAVE STATUS's row; null when the server replicates from nobody. */
+  /** SHOW REPLICA (or SLAVE) STATUS's row; null when the server replicates from nobody. */
   status: Record<string, unknown> | null;
 }
 
-/** A column of SHOW SLAVE STATUS by its MariaDB / older MySQL name or MySQL 8's REPLICA name. */
+/** A column of the status row by its MariaDB / older MySQL name or MySQL 8's REPLICA name. */
 function field(status: Record<string, unknown>, ...names: string[]): string {
   for (const n of names) if (status[n] !== undefined && status[n] !== null) return String(status[n]);
   return '';
@@ -34,7 +35,7 @@ export function mysqlReplicaProblem(
     return `replica ${replica} has the server_id of target ${target} (${spareServerId}), so it skips every event ${target} logs; give it its own server_id or remove it from migration.spares`;
   const status = seen.status;
   if (!status)
-    return `replica ${replica} of target ${target} replicates from nobody (SHOW SLAVE STATUS is empty); ${point}`;
+    return `replica ${replica} of target ${target} replicates from nobody (SHOW REPLICA STATUS is empty); ${point}`;
   const masterId = Number(field(status, 'Master_Server_Id', 'Source_Server_Id'));
   if (masterId > 0 && masterId !== spareServerId)
     return `replica ${replica} is not a replica of target ${target} (its master has server_id ${masterId}, ${target} has ${spareServerId}); ${point}`;
@@ -56,14 +57,25 @@ export function mysqlReplicaProblem(
   return null;
 }
 
+/** The replication status row (null: replicates from nobody), by the statement the server knows. */
+async function replicaStatus(c: MysqlConnection, version: string): Promise<Record<string, unknown> | null> {
+  const statements = replicaStatusStatements(version);
+  for (const [i, sql] of statements.entries()) {
+    try {
+      return ((await c.query(sql))[0] as Array<Record<string, unknown>>)[0] ?? null;
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== ER_PARSE_ERROR || i === statements.length - 1) throw err;
+    }
+  }
+  return null;
+}
+
 async function serverFacts(address: Parameters<typeof openMysql>[0], withStatus: boolean) {
   const c = await openMysql(address);
   try {
-    const [rows] = await c.query('SELECT @@server_id AS id, @@read_only AS ro');
-    const row = (rows as Array<{ id: number | string; ro: number | string }>)[0]!;
-    const status = withStatus
-      ? (((await c.query('SHOW SLAVE STATUS'))[0] as Array<Record<string, unknown>>)[0] ?? null)
-      : null;
+    const [rows] = await c.query('SELECT @@server_id AS id, @@read_only AS ro, @@version AS v');
+    const row = (rows as Array<{ id: number | string; ro: number | string; v: string }>)[0]!;
+    const status = withStatus ? await replicaStatus(c, String(row.v)) : null;
     return { serverId: Number(row.id), readOnly: Number(row.ro) === 1, status };
   } finally {
     await c.end().catch(() => undefined);

@@ -2,13 +2,16 @@
 // binlog capture from its GTID position, a first catch-up outside the block, then the cutover
 // block at the gate every session of both protocols takes write admissions at (hold, drain,
 // catch up to the source's final position, verify whole tables, switch the routing to the
-// halves, release). `shardgate migrate split` runs the same steps through the migration manager,
-// with its state file and resume (mysql-split-driver.ts).
+// halves, release), after the check of the spares' replicas a planned split gets too.
+// `shardgate migrate split` runs the same steps through the migration manager, with its state
+// file and resume (mysql-split-driver.ts).
 import type { ShardgateConfig } from '../config/schema.js';
 import type { CutoverGate, CutoverReport } from './cutover-gate.js';
 import { MysqlBinlogCapture } from './mysql-binlog-capture.js';
 import { copyMysqlTables } from './mysql-copier.js';
 import { verifyMysqlSplit } from './mysql-verify.js';
+import { spareReplicas } from './plan.js';
+import { checkSpareReplicas } from './spare-replicas.js';
 import { mysqlConfigAfterSplit } from './switch-config.js';
 import type { Throttle } from './throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
@@ -45,6 +48,11 @@ export interface MysqlSplitResult {
 }
 
 export async function runMysqlSplit(o: MysqlSplitOptions): Promise<MysqlSplitResult> {
+  // The spares' replicas become the halves' replicas at the switch: checked here as the manager
+  // checks a planned split, and the checked list is the one installed (not the config's by then).
+  const config = o.topology.currentConfig;
+  const targets = o.targets.map((t) => ({ ...t, replicas: spareReplicas(config, t.server.name) }));
+  await checkSpareReplicas(config, targets, 'mysql');
   const copy = await copyMysqlTables({
     source: o.source,
     targets: o.targets,
@@ -78,7 +86,7 @@ export async function runMysqlSplit(o: MysqlSplitOptions): Promise<MysqlSplitRes
             throw new Error(`verification found ${verify.mismatches.length} differences; not switched`);
         },
         switchTopology: () =>
-          o.topology.rebuild(mysqlConfigAfterSplit(o.topology.currentConfig, o.sourceShard, o.targets)),
+          o.topology.rebuild(mysqlConfigAfterSplit(o.topology.currentConfig, o.sourceShard, targets)),
       },
     );
   } finally {

@@ -18,6 +18,7 @@ import {
   type PlannedTable,
   type SplitPlan,
   serverAddress,
+  spareReplicas,
   throttleSettings,
 } from './plan.js';
 
@@ -168,7 +169,7 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
       end: parseKeyRange(hi.keyRange).start + 1n,
     }).split('-')[0]!,
     atChosenBy: 'operator',
-    targets: [{ shard: merged, server: into, range }],
+    targets: [{ shard: merged, server: into, range, replicas: spareReplicas(config, into.name) }],
     tables: moved,
     throttle,
     cutoverDeadlineMs: m.cutoverDeadlineMs,

@@ -36,6 +36,19 @@ export interface PlannedSource {
   tables: PlannedTable[];
 }
 
+/** A shard the migration creates (or, for a move, the shard the table goes to). */
+export interface PlannedTarget {
+  shard: string;
+  server: ServerAddress;
+  range: string;
+  /**
+   * A spare's replicas (migration.spares[].replicas) as planned and checked before the migration
+   * started: the switch and every restart install these, not what the config says by then.
+   * Absent for a move, and in state files of older versions (read from the config then).
+   */
+  replicas?: ServerConfig[];
+}
+
 export interface SplitPlan {
   /** The shard's protocol: absent (state files of older versions) is PostgreSQL. */
   protocol?: 'postgres' | 'mysql';
@@ -59,7 +72,7 @@ export interface SplitPlan {
   /** Split point as a keyspace hex prefix: the left half is [start, at), the right [at, end). */
   at: string;
   atChosenBy: 'operator' | 'advisor';
-  targets: Array<{ shard: string; server: ServerAddress; range: string }>;
+  targets: PlannedTarget[];
   tables: PlannedTable[];
   throttle: ThrottleSettings;
   cutoverDeadlineMs: number;
@@ -244,6 +257,7 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
       shard: names[i]!,
       server: targetServers[i]!,
       range: formatKeyRange(halves[i]!),
+      replicas: spareReplicas(config, targetServers[i]!.name),
     })),
     tables,
     throttle,
@@ -516,7 +530,7 @@ export function targetShardConfig(
     primary: spare
       ? { ...withoutReplicas(spare), name: target.server.name }
       : { name: target.server.name, host: target.server.host, port: target.server.port },
-    replicas: spareReplicas(config, target.server.name),
+    replicas: targetReplicas(config, target),
   };
 }
 
@@ -527,6 +541,23 @@ export function targetShardConfig(
 export function spareReplicas(config: ShardgateConfig, server: string): ServerConfig[] {
   const spare = config.migration.spares.find((s) => s.name === server);
   return spare ? spare.replicas.map((r) => structuredClone(r)) : [];
+}
+
+/** A target server and the replicas recorded for it in its plan (absent in older state files). */
+export interface ReplicaSource {
+  server: ServerAddress;
+  replicas?: readonly ServerConfig[];
+}
+
+/**
+ * The replicas a target brings to its new shard: the list recorded in the plan when it was made
+ * and checked, so a config edit after that cannot put an unchecked server into the topology at
+ * the switch or at a restart. A plan of an older version without the list reads the config.
+ */
+export function targetReplicas(config: ShardgateConfig, target: ReplicaSource): ServerConfig[] {
+  return target.replicas
+    ? target.replicas.map((r) => structuredClone(r))
+    : spareReplicas(config, target.server.name);
 }
 
 /** The protocol of a plan (absent in older state files: PostgreSQL). */
@@ -583,6 +614,7 @@ function mysqlSplitPlan(p: {
       shard: p.names[i]!,
       server: p.targetServers[i]!,
       range: formatKeyRange(p.halves[i]!),
+      replicas: spareReplicas(config, p.targetServers[i]!.name),
     })),
     tables: p.tables,
     throttle,

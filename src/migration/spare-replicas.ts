@@ -7,7 +7,7 @@ import type { ServerConfig, ShardgateConfig } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import { mysqlReplicaCheck } from './mysql-spare-replicas.js';
 import { withClient } from './pg-connect.js';
-import { serverAddress } from './plan.js';
+import { type ReplicaSource, serverAddress, targetReplicas } from './plan.js';
 import type { ServerAddress } from './types.js';
 
 /** Names for the messages: the replica as configured, and the spare it must replicate from. */
@@ -27,7 +27,7 @@ export interface ReplicaCheck<Own> {
 
 export async function checkSpareReplicas(
   config: ShardgateConfig,
-  targets: readonly ServerAddress[],
+  targets: readonly ReplicaSource[],
   protocol: 'postgres' | 'mysql',
 ): Promise<void> {
   if (protocol === 'mysql') await checkWith(mysqlReplicaCheck, config, targets);
@@ -37,13 +37,19 @@ export async function checkSpareReplicas(
 async function checkWith<Own>(
   check: ReplicaCheck<Own>,
   config: ShardgateConfig,
-  targets: readonly ServerAddress[],
+  targets: readonly ReplicaSource[],
 ): Promise<void> {
-  for (const target of targets) {
-    const spare = config.migration.spares.find((s) => s.name === target.name);
-    if (!spare || spare.replicas.length === 0) continue;
-    const own = await check.own(target);
-    for (const [i, r] of spare.replicas.entries()) {
+  for (const t of targets) {
+    const target = t.server;
+    const replicas = targetReplicas(config, t);
+    if (replicas.length === 0) continue;
+    // The spare itself must answer first: its identity is what each replica is compared with.
+    const own = await check.own(target).catch((err: unknown) => {
+      throw new ShardgateError('MIGRATION_INVALID', {
+        detail: `target ${target.name} (${target.host}:${target.port}) does not answer, so its replicas cannot be checked (${(err as Error).message}); start it, fix its address under migration.spares, or choose another spare`,
+      });
+    });
+    for (const [i, r] of replicas.entries()) {
       const names = { replica: r.name ?? `${target.name}-replica${i + 1}`, target: target.name };
       const problem = await check
         .problem(check.address(r, names.replica, config), own, names)

@@ -3,16 +3,17 @@
 // start. A split, a merge and their rollbacks all replace some shards of one list (`shards` for
 // PostgreSQL, `mysqlShards` for MySQL), where the first of them stood, and re-home the default
 // shard and `home` tables; only the new shards' configs differ per protocol.
-import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
+import type { ServerConfig, ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import {
   configAfterMove,
   configBeforeMove,
+  type ReplicaSource,
   type SplitPlan,
-  spareReplicas,
+  targetReplicas,
   targetShardConfig,
 } from './plan.js';
-import type { ServerAddress, SplitTarget } from './types.js';
+import type { SplitTarget } from './types.js';
 
 type ShardList = 'shards' | 'mysqlShards';
 
@@ -50,14 +51,18 @@ function listOf(plan: SplitPlan): ShardList {
 
 type Target = SplitPlan['targets'][number];
 
-/** A MySQL target keeps the source's settings, with its spare's GTID replicas (mysql-spare-replicas.ts checked them). */
+/**
+ * A MySQL target keeps the source's settings, with its spare's GTID replicas as recorded when
+ * mysql-spare-replicas.ts checked them (targetReplicas).
+ */
 function mysqlTarget(
   config: ShardgateConfig,
   source: ShardConfig,
   shard: string,
-  server: ServerAddress,
+  target: ReplicaSource,
   keyRange: string,
 ): ShardConfig {
+  const { server } = target;
   const primary = { name: server.name, host: server.host, port: server.port };
   return {
     ...source,
@@ -65,14 +70,14 @@ function mysqlTarget(
     keyRange,
     readOnly: false,
     primary,
-    replicas: spareReplicas(config, server.name),
+    replicas: targetReplicas(config, target),
   };
 }
 
 /** A target shard's config: PostgreSQL's takes the spare's server config with its replicas. */
 function targetConfig(config: ShardgateConfig, plan: SplitPlan, source: ShardConfig, t: Target): ShardConfig {
   return plan.protocol === 'mysql'
-    ? mysqlTarget(config, source, t.shard, t.server, t.range)
+    ? mysqlTarget(config, source, t.shard, t, t.range)
     : targetShardConfig(config, t);
 }
 
@@ -82,7 +87,7 @@ export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): Shar
     return mysqlConfigAfterSplit(
       config,
       plan.sourceShard,
-      plan.targets.map((t) => ({ shard: t.shard, server: t.server, range: parseKeyRange(t.range) })),
+      plan.targets.map((t) => ({ ...t, range: parseKeyRange(t.range) })),
     );
   const first = plan.targets[0]!.shard;
   return replaceShards(config, {
@@ -94,18 +99,20 @@ export function configAfterSplit(config: ShardgateConfig, plan: SplitPlan): Shar
   });
 }
 
-/** After a MySQL split's switch (also run by runMysqlSplit, which has no plan). */
+/**
+ * After a MySQL split's switch (also run by runMysqlSplit, which has no plan); each target's
+ * replicas as checked (absent: read from the config).
+ */
 export function mysqlConfigAfterSplit(
   config: ShardgateConfig,
   sourceShard: string,
-  targets: readonly SplitTarget[],
+  targets: ReadonlyArray<SplitTarget & { replicas?: readonly ServerConfig[] }>,
 ): ShardgateConfig {
   const first = targets[0]!.shard;
   return replaceShards(config, {
     list: 'mysqlShards',
     names: [sourceShard],
-    shards: (source) =>
-      targets.map((t) => mysqlTarget(config, source, t.shard, t.server, formatKeyRange(t.range))),
+    shards: (source) => targets.map((t) => mysqlTarget(config, source, t.shard, t, formatKeyRange(t.range))),
     defaultShard: first,
     home: () => first,
   });

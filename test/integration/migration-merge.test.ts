@@ -1,8 +1,8 @@
 // A live merge (the inverse of a split) through the admin API, as `shardgate migrate merge` calls
 // it, while paced writers write to keys of both shards: every acknowledged write ends up exactly
 // once on the merged shard, the only client errors are 40001 retries, read-your-writes holds, the
-// default shard's unsharded table and the reference table come along, and a rollback (writes still
-// running) carries the writes made on the merged shard back to the source owning each key.
+// default shard's unsharded table and the reference table come along, verification passes again
+// after the switch while writes go on, and a rollback (writes still running) carries the writes made on the merged shard back to the source owning each key.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,8 +15,10 @@ import {
   postAdmin,
   settleUnderWriters,
   sleep,
+  verifyWhileWriting,
 } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
 let api = '';
@@ -133,6 +135,15 @@ describe('live merge under writes', () => {
     }
     expect(sources).toBe(onMerged);
   }, 240_000);
+
+  it('verifies again after the switch while writers write to the merged shard', async () => {
+    expect(id, 'the previous test left no switched merge to verify').not.toBe('');
+    const load = writers(3_000_000_000);
+    await waitFor('writes on the merged shard', () => load.ledger.writes > 20, 60_000, 20);
+    const again = await verifyWhileWriting(fx, api, id, load, 3_000_000_000);
+    expect(again.plan.operation).toBe('merge');
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);
+  }, 180_000);
 
   it('rolls back with writes continuing: each write returns to the source owning its key', async () => {
     // Its subject is the merge the previous test switched: without it there is nothing to roll back.

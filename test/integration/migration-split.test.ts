@@ -1,6 +1,7 @@
 // A live split through the real proxy while writers keep writing: every acknowledged write ends
 // up exactly once on the shard that owns its key, nothing unacknowledged appears, the only client
-// errors are 40001 retries, read-your-writes holds across the switch, and a rollback carries the
+// errors are 40001 retries, read-your-writes holds across the switch, verification passes again
+// after the switch while writes go on, and a rollback carries the
 // writes made on the targets back to the source. (The bench `split` scenario is the big version.)
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -13,11 +14,14 @@ import {
   migrationWriters,
   settleUnderWriters,
   sleep,
+  verifyWhileWriting,
   waitForMigration,
 } from '../support/migration-helpers.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
+let api = '';
 
 const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
 
@@ -28,6 +32,7 @@ beforeAll(async () => {
     replicas: 1,
     spares: 6,
     overrides: {
+      admin: { token: 'test-token' },
       migration: {
         stateDir,
         rowsPerSecond: 50_000,
@@ -37,6 +42,7 @@ beforeAll(async () => {
       },
     },
   });
+  api = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 }, 180_000);
 
 afterAll(async () => {
@@ -80,6 +86,14 @@ describe('live split under writes', () => {
     expect(ledger.staleOwnReads).toBe(0);
     await expectLedgerHolds(fx, ledger, 1_000_000_000);
     beforeSplit = ledger;
+  }, 180_000);
+
+  it('verifies again after the switch while writers write to the targets', async () => {
+    expect(id, 'the previous test left no switched split to verify').not.toBe('');
+    const load = writers(5_000_000_000);
+    await waitFor('writes on the targets', () => load.ledger.writes > 20, 60_000, 20);
+    await verifyWhileWriting(fx, api, id, load, 5_000_000_000);
+    expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
   }, 180_000);
 
   it('reports a row altered by hand on the source and refuses cleanup', async () => {

@@ -93,3 +93,44 @@ export async function settleUnderWriters(
   );
   return done;
 }
+
+/**
+ * Verification again after the switch (`POST /api/migrations/<id>/verify`, what `shardgate migrate
+ * verify` calls) while `load`'s writers keep inserting and updating: it must pass, writes must
+ * have been acknowledged between its `verifying` and `verified` entries of the history (so it
+ * really ran alongside them), and once the writers stop every acknowledged write is on the shard
+ * owning its key exactly once (ids from `idBase`). The migration's state once verified again.
+ */
+export async function verifyWhileWriting(
+  fx: ProxyFixture,
+  api: string,
+  id: string,
+  load: { ledger: Ledger; stop(): Promise<void> },
+  idBase: number,
+): Promise<MigrationState> {
+  const { ledger } = load;
+  let verified: MigrationState;
+  try {
+    const runsBefore = fx.proxy.migrations!.get(id).history.filter((h) => h.phase === 'verifying').length;
+    const r = await postAdmin(api, `/api/migrations/${id}/verify`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.migration!.phase).toBe('verifying');
+    verified = await waitForMigration(fx, id, ['verified', 'switched'], 120_000);
+    expect(verified.phase, verified.status).toBe('verified');
+    expect(verified.verify!.mismatches).toEqual([]);
+    const runs = verified.history.filter((h) => h.phase === 'verifying');
+    expect(runs.length).toBe(runsBefore + 1);
+    const from = Date.parse(runs.at(-1)!.at);
+    const to = Date.parse(verified.history.filter((h) => h.phase === 'verified').at(-1)!.at);
+    const during = ledger.writeTimes.filter((t) => t >= from && t <= to).length;
+    console.log(`verify again: ${to - from} ms, ${during} writes acknowledged meanwhile`);
+    expect(during, 'writes acknowledged while the verification ran').toBeGreaterThan(0);
+  } finally {
+    await load.stop();
+  }
+  expect(ledger.errors).toEqual([]);
+  expect(ledger.readErrors).toEqual([]);
+  expect(ledger.staleOwnReads).toBe(0);
+  await expectLedgerHolds(fx, ledger, idBase);
+  return verified;
+}

@@ -179,7 +179,13 @@ describe('planning a migration of a MySQL shard', () => {
       ['likes', 'notes'],
     ]);
     expect(plan.targets).toEqual([
-      { shard: 'my0_my1', server: expect.objectContaining({ port: 6010, user: 'splitter' }), range: '-' },
+      {
+        shard: 'my0_my1',
+        server: expect.objectContaining({ port: 6010, user: 'splitter' }),
+        range: '-',
+        // spare1 has no replicas: the checked (empty) list is what the switch installs.
+        replicas: [],
+      },
     ]);
     const after = configAfterSwitch(config, plan);
     expect(after.mysqlShards.map((s) => [s.name, s.keyRange, s.primary.port])).toEqual([
