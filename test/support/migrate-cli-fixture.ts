@@ -40,7 +40,12 @@ export interface MigrateCliOptions {
   users: number;
   /** Runs on the cluster after the demo data, before the proxy starts. */
   prepare?: (cluster: PostgresCluster) => Promise<void>;
+  /** More `migration` settings (over the throttled copy's). */
+  migration?: Record<string, unknown>;
 }
+
+/** How long a (re)started `shardgate start` may take to answer /healthz: generous for a loaded machine. */
+const START_WAIT_MS = 90_000;
 
 /** Starts the cluster (2 shards, no replicas), loads the data, starts `shardgate start`. */
 export async function startMigrateCliFixture(options: MigrateCliOptions): Promise<MigrateCliFixture> {
@@ -81,6 +86,7 @@ async function startOnCluster(
           rowsPerSecond: 1_500,
           batchRows: 100,
           spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
+          ...options.migration,
         },
       },
     },
@@ -99,16 +105,21 @@ async function startOnCluster(
     });
     proxy.stdout?.on('data', (d) => (output += d));
     proxy.stderr?.on('data', (d) => (output += d));
-    const deadline = Date.now() + 30_000;
+    const started = proxy;
+    const deadline = Date.now() + START_WAIT_MS;
     while (Date.now() < deadline) {
-      const ok = await fetch(`${adminUrl}/healthz`).then(
+      if (started.exitCode !== null)
+        throw new Error(`shardgate start exited (${started.exitCode}): ${output}`);
+      const ok = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
         (r) => r.ok,
         () => false,
       );
       if (ok) return;
       await sleep(100);
     }
-    throw new Error(`shardgate did not start: ${output}`);
+    throw new Error(
+      `shardgate start did not answer ${adminUrl}/healthz within ${START_WAIT_MS} ms: ${output}`,
+    );
   };
   await startShardgate();
 
