@@ -5,7 +5,6 @@
 // `POST /api/migrations/<id>/resume` finishes the split. Afterwards every acknowledged write is
 // there exactly once, each table reads and writes through the proxy, and a rollback through the
 // API (writers still running) returns everything to s0, again losing nothing.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
@@ -17,6 +16,7 @@ import {
 } from '../support/migrate-cli-fixture.js';
 import { type MigrationSummary, postAdmin } from '../support/migration-helpers.js';
 import {
+  expectEveryKindServed,
   expectOtherLedgerHolds,
   type OtherTablesWriter,
   otherTablesWriter,
@@ -41,18 +41,7 @@ const serverPort = (name: string): number => {
   return spare ? spare.port : f.cluster.shards.find((s) => s.name === name)!.primary.port;
 };
 
-async function proxyClient(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: f.pgPort,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
-  c.on('error', () => undefined); // a SIGKILLed proxy: the next query fails and says so
-  await c.connect();
-  return c;
-}
+const proxyClient = () => f.client();
 
 function track<T extends { stop(): Promise<void> }>(w: T): T {
   writers.push(w);
@@ -198,7 +187,7 @@ describe('split of the default shard through the admin API with a proxy crash mi
         if (audit?.done) throw new Error('audit_log copied before the kill: lower migration.rowsPerSecond');
         return s.phase === 'copying' && s.copy.rows > 0 && (audit?.rows ?? 0) > 0;
       },
-      120_000,
+      300_000, // the schema phase alone took over 120 s at load 43
     );
     expect(killedAt.copy.estimatedRows).toBeGreaterThan(0);
     expect(killedAt.state.copy.find((t) => t.table === 'audit_log')!.rows).toBeLessThan(AUDIT_ROWS);
@@ -256,19 +245,7 @@ describe('split of the default shard through the admin API with a proxy crash mi
     try {
       await expectOtherLedgerHolds(c, others.ledger);
       // Each kind reads and writes through the proxy after the split.
-      await c.query("INSERT INTO app_settings (k, v) VALUES ('after', 'split')");
-      const inserted = await c.query("INSERT INTO audit_log (note) VALUES ('after split') RETURNING id");
-      expect(Number(inserted.rows[0].id)).toBeGreaterThan(AUDIT_ROWS);
-      await c.query('UPDATE trending_topics SET score = -1 WHERE id = 1');
-      await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (5000000001, 1, 1)');
-      expect((await c.query("SELECT v FROM app_settings WHERE k = 'after'")).rows).toEqual([{ v: 'split' }]);
-      expect(
-        (await c.query("SELECT count(*)::int AS n FROM audit_log WHERE note = 'after split'")).rows,
-      ).toEqual([{ n: 1 }]);
-      expect((await c.query('SELECT score FROM trending_topics WHERE id = 1')).rows).toEqual([{ score: -1 }]);
-      expect((await c.query('SELECT count(*)::int AS n FROM likes WHERE id = 5000000001')).rows).toEqual([
-        { n: 1 },
-      ]);
+      await expectEveryKindServed(c, AUDIT_ROWS);
     } finally {
       await c.end();
     }

@@ -5,6 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
 import { withSuperuser } from '../../src/local/pg-superuser.js';
@@ -26,6 +27,8 @@ export interface MigrateCliFixture {
   adminUrl: string;
   /** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
   migrate(...args: string[]): Promise<CliResult>;
+  /** A session through the proxy as `app`; a killed proxy fails its next query (no unhandled error). */
+  client(): Promise<pg.Client>;
   /** GET /api/migrations/<id>. */
   status<T>(id: string): Promise<T>;
   /** Kills the proxy with SIGKILL, waits for it to exit, and starts it again on the same config. */
@@ -143,6 +146,12 @@ async function startOnCluster(
           },
         );
       }),
+    client: async () => {
+      const c = new pg.Client({ connectionString: `postgres://app:app@127.0.0.1:${pgPort}/shardgate` });
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    },
     status: async (id) =>
       (
         await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })

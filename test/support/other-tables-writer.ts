@@ -144,3 +144,18 @@ export async function expectOtherLedgerHolds(c: pg.Client, ledger: OtherLedger):
     expect(scores.get(id) === lost ? score : scores.get(id), `topic ${id}`).toBe(score);
   }
 }
+
+/** Each kind of the default shard's tables reads and writes through `c` (after a split, say). */
+export async function expectEveryKindServed(c: pg.Client, auditIdAbove: number): Promise<void> {
+  await c.query("INSERT INTO app_settings (k, v) VALUES ('after', 'split')");
+  const inserted = await c.query("INSERT INTO audit_log (note) VALUES ('after split') RETURNING id");
+  expect(Number(inserted.rows[0].id)).toBeGreaterThan(auditIdAbove);
+  await c.query('UPDATE trending_topics SET score = -1 WHERE id = 1');
+  await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (5000000001, 1, 1)');
+  expect((await c.query("SELECT v FROM app_settings WHERE k = 'after'")).rows).toEqual([{ v: 'split' }]);
+  const audit = await c.query("SELECT count(*)::int AS n FROM audit_log WHERE note = 'after split'");
+  expect(audit.rows).toEqual([{ n: 1 }]);
+  expect((await c.query('SELECT score FROM trending_topics WHERE id = 1')).rows).toEqual([{ score: -1 }]);
+  const likes = await c.query('SELECT count(*)::int AS n FROM likes WHERE id = 5000000001');
+  expect(likes.rows).toEqual([{ n: 1 }]);
+}
