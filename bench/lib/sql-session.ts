@@ -86,3 +86,15 @@ export function classifyError(err: unknown): { retry: boolean; code: string } {
     return { retry: e.sqlState === '40001', code: `${e.errno ?? '?'}/${e.sqlState ?? '?'}` };
   return { retry: e.code === '40001', code: e.code ?? 'no code' };
 }
+
+/**
+ * Whether a failed statement lost its connection (the proxy went away mid-statement): its outcome is
+ * unknown, and the session must be opened again. Server errors (SQLSTATE, errno) are not.
+ */
+export function connectionLost(err: unknown): boolean {
+  const e = err as { severity?: string; code?: string; fatal?: boolean; syscall?: string; sqlState?: string };
+  if (e.fatal === true || e.syscall !== undefined) return true; // mysql2's fatal; ECONNRESET, EPIPE
+  if (e.severity !== undefined) return e.severity === 'FATAL' || /^(08|57P)/.test(e.code ?? '');
+  if (e.sqlState !== undefined) return false; // a server's error on MySQL
+  return true; // pg: "Connection terminated unexpectedly", "not queryable"
+}

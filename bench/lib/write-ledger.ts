@@ -5,15 +5,28 @@
 // Both protocols: the same statements and checks over sql-session.ts (pg or mysql2).
 import { type KeyRange, rangeContains } from '../../src/domain/keyspace.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { type BenchProtocol, classifyError, openSession, withServer } from './sql-session.js';
+import {
+  type BenchProtocol,
+  classifyError,
+  connectionLost,
+  openSession,
+  type SqlSession,
+  withServer,
+} from './sql-session.js';
 
 export interface Ledger {
   /** likes.id -> user_id of every insert the proxy acknowledged. */
   inserted: Map<number, number>;
   /** Inserts that failed: must not exist. */
   failedInserts: Set<number>;
+  /** Inserts whose connection was lost before the answer (`reconnect`): there at most once, or not. */
+  unknownInserts: Map<number, number>;
   /** user_id -> last acknowledged posts.title (a failed later update must not show). */
   titles: Map<number, string>;
+  /** user_id -> a title sent since the last acknowledged one whose answer was lost (`reconnect`). */
+  unknownTitles: Map<number, string>;
+  /** Sessions opened again after a lost connection (`reconnect`). */
+  reconnects: number;
   writes: number;
   /** 40001 (cutover; MySQL errno 1213) errors; the writer retries with a new value. */
   retries: number;
@@ -41,6 +54,11 @@ export interface WriterPoolOptions {
   users: number[];
   /** likes ids start here (one run's ids never collide with another's). */
   idBase: number;
+  /**
+   * A lost connection (the proxy killed and restarted) is no error: the write's outcome is noted as
+   * unknown and the session opened again until it succeeds. Off: a lost connection is an error.
+   */
+  reconnect?: boolean;
 }
 
 const LEVELS = ['strong', 'read_your_writes', 'bounded', 'eventual', 'weak'];
@@ -50,7 +68,10 @@ export function newLedger(): Ledger {
   return {
     inserted: new Map(),
     failedInserts: new Set(),
+    unknownInserts: new Map(),
     titles: new Map(),
+    unknownTitles: new Map(),
+    reconnects: 0,
     writes: 0,
     retries: 0,
     errors: [],
@@ -68,15 +89,35 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
   let nextId = o.idBase;
   const perWriterInterval = (1000 * o.writers) / Math.max(1, o.writesPerSecond);
   const urls = Array.isArray(o.url) ? o.url : [o.url];
-  const connect = (i: number) => openSession(o.protocol ?? 'postgres', urls[i % urls.length]!);
+  const open = (i: number) => openSession(o.protocol ?? 'postgres', urls[i % urls.length]!);
+  // With `reconnect`, retried until the proxy answers again (or the pool stops).
+  const connect = async (i: number, setup?: string): Promise<SqlSession> => {
+    for (;;) {
+      try {
+        const c = await open(i);
+        if (setup) await c.query(setup);
+        return c;
+      } catch (err) {
+        if (!o.reconnect || stopped) throw err;
+        await sleep(50);
+      }
+    }
+  };
+  /** True when the connection is gone and `reconnect` is on: the caller opens a new session. */
+  const lost = (err: unknown) => o.reconnect === true && connectionLost(err);
   const fail = (err: unknown, into: string[]) => {
     const { retry, code } = classifyError(err);
     if (retry) ledger.retries++;
     else into.push(`${code}: ${(err as Error).message}`);
   };
   const writer = async (w: number) => {
-    const c = await connect(w);
-    await c.query("SET shardgate.consistency = 'read_your_writes'");
+    const setup = "SET shardgate.consistency = 'read_your_writes'";
+    let c = await connect(w, setup);
+    const reopen = async () => {
+      await c.end();
+      ledger.reconnects++;
+      c = await connect(w, setup);
+    };
     const mine = o.users.filter((_, i) => i % o.writers === w);
     let seq = 0;
     let due = performance.now();
@@ -87,8 +128,10 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
       const started = performance.now();
       if (seq % 2 === 0) {
         const id = nextId++;
+        let acked = false;
         try {
           await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, user]);
+          acked = true;
           ledger.inserted.set(id, user);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
@@ -97,19 +140,29 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
           ledger.reads++;
           if (Number(r.rows[0]?.n) !== 1) ledger.staleOwnReads++;
         } catch (err) {
-          ledger.failedInserts.add(id);
-          fail(err, ledger.errors);
+          // A failed read of an acknowledged insert does not make the insert fail.
+          if (lost(err)) {
+            if (!acked) ledger.unknownInserts.set(id, user);
+            await reopen();
+          } else {
+            if (!acked) ledger.failedInserts.add(id);
+            fail(err, acked ? ledger.readErrors : ledger.errors);
+          }
         }
       } else {
         const title = `w${w}-${seq}`;
         try {
           await c.query('UPDATE posts SET title = ? WHERE user_id = ?', [title, user]);
           ledger.titles.set(user, title);
+          ledger.unknownTitles.delete(user);
           ledger.writes++;
           ledger.writeLatencies.push(performance.now() - started);
           ledger.writeTimes.push(Date.now());
         } catch (err) {
-          fail(err, ledger.errors);
+          if (lost(err)) {
+            ledger.unknownTitles.set(user, title);
+            await reopen();
+          } else fail(err, ledger.errors);
         }
       }
       const wait = due - performance.now();
@@ -119,7 +172,7 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
     await c.end();
   };
   const reader = async (r: number) => {
-    const c = await connect(o.writers + r);
+    let c = await connect(o.writers + r);
     let n = r;
     while (!stopped) {
       const level = LEVELS[n % LEVELS.length]!;
@@ -130,7 +183,11 @@ export function startWriterPool(o: WriterPoolOptions): { ledger: Ledger; stop():
         await c.query('SELECT title FROM posts WHERE user_id = ?', [user]);
         ledger.reads++;
       } catch (err) {
-        fail(err, ledger.readErrors);
+        if (lost(err)) {
+          await c.end();
+          ledger.reconnects++;
+          c = await connect(o.writers + r);
+        } else fail(err, ledger.readErrors);
       }
       await sleep(5);
     }
@@ -165,6 +222,7 @@ export interface LedgerReport {
 /**
  * Every acknowledged insert exactly once, on the shard owning its key; no failed insert and no
  * row nobody wrote in [idBase, idBase + 1e9); every user's posts carry the last acknowledged title.
+ * A write whose answer was lost with its connection may be there (once, in its place) or not.
  */
 export async function checkLedger(
   ledger: Ledger,
@@ -209,16 +267,30 @@ export async function checkLedger(
       );
     }
   }
+  for (const [id, user] of ledger.unknownInserts) {
+    const holders = [...likes].filter(([, m]) => m.has(id)).map(([shard]) => shard);
+    if (holders.length > 1 || (holders.length === 1 && holders[0] !== owner(user))) {
+      problems.push(`insert ${id} (user ${user}, answer lost) is on [${holders.join(', ')}]`);
+    }
+  }
   for (const id of ledger.failedInserts) {
     for (const [shard, m] of likes) if (m.has(id)) problems.push(`failed insert ${id} appears on ${shard}`);
   }
-  const known = new Set([...ledger.inserted.keys(), ...ledger.failedInserts]);
+  const known = new Set([
+    ...ledger.inserted.keys(),
+    ...ledger.failedInserts,
+    ...ledger.unknownInserts.keys(),
+  ]);
   for (const [shard, m] of likes) {
     for (const id of m.keys()) if (!known.has(id)) problems.push(`row ${id} on ${shard} that nobody wrote`);
   }
   for (const [user, title] of ledger.titles) {
     const seen = titles.get(owner(user))?.get(user);
-    if (seen && (seen.size !== 1 || !seen.has(title))) {
+    const lostAnswer = ledger.unknownTitles.get(user);
+    if (
+      seen &&
+      (seen.size !== 1 || !(seen.has(title) || (lostAnswer !== undefined && seen.has(lostAnswer))))
+    ) {
       problems.push(`user ${user}'s posts have titles [${[...seen].join(', ')}], last acknowledged ${title}`);
     }
     for (const [shard, m] of titles) {

@@ -7,95 +7,18 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { sleep, waitForMigration } from '../support/migration-helpers.js';
+import {
+  expectEveryKindServed,
+  expectOtherLedgerHolds,
+  otherTablesWriter,
+} from '../support/other-tables-writer.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
-
-/** What the proxy acknowledged for the unsharded and reference tables. */
-interface OtherLedger {
-  settings: Map<string, string>;
-  auditIds: Set<string>;
-  topicScores: Map<number, number>;
-  retries: number;
-  errors: string[];
-  writes: number;
-}
-
-/** One session writing app_settings, audit_log and trending_topics through the proxy until stopped. */
-function otherTablesWriter(client: pg.Client, base: number): { ledger: OtherLedger; stop(): Promise<void> } {
-  const ledger: OtherLedger = {
-    settings: new Map(),
-    auditIds: new Set(),
-    topicScores: new Map(),
-    retries: 0,
-    errors: [],
-    writes: 0,
-  };
-  let stopping = false;
-  const attempt = async (write: () => Promise<void>) => {
-    try {
-      await write();
-      ledger.writes++;
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      if (e.code === '40001') ledger.retries++;
-      else ledger.errors.push(e.message);
-    }
-  };
-  const loop = (async () => {
-    for (let n = base; !stopping; n++) {
-      const k = `key${n % 20}`;
-      const v = `v${n}`;
-      await attempt(async () => {
-        await client.query(
-          'INSERT INTO app_settings (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v',
-          [k, v],
-        );
-        ledger.settings.set(k, v);
-      });
-      await attempt(async () => {
-        const r = await client.query('INSERT INTO audit_log (note) VALUES ($1) RETURNING id::text AS id', [
-          v,
-        ]);
-        ledger.auditIds.add(r.rows[0].id);
-      });
-      const topic = 1 + (n % 5);
-      await attempt(async () => {
-        await client.query('UPDATE trending_topics SET score = $1 WHERE id = $2', [n, topic]);
-        ledger.topicScores.set(topic, n);
-      });
-      await sleep(40);
-    }
-  })();
-  return {
-    ledger,
-    async stop() {
-      stopping = true;
-      await loop;
-    },
-  };
-}
-
-/** Every acknowledged write of the ledger, read back through the proxy. */
-async function expectOtherLedgerHolds(c: pg.Client, ledger: OtherLedger): Promise<void> {
-  expect(ledger.errors).toEqual([]);
-  expect(ledger.writes).toBeGreaterThan(30);
-  const settings = await c.query('SELECT k, v FROM app_settings');
-  const got = new Map(settings.rows.map((r) => [r.k as string, r.v as string]));
-  for (const [k, v] of ledger.settings) expect(got.get(k), k).toBe(v);
-  const audit = await c.query('SELECT id::text AS id FROM audit_log');
-  const ids = new Set(audit.rows.map((r) => r.id as string));
-  const missing = [...ledger.auditIds].filter((id) => !ids.has(id));
-  expect(missing).toEqual([]);
-  const topics = await c.query('SELECT id::int AS id, score FROM trending_topics');
-  const scores = new Map(topics.rows.map((r) => [r.id as number, Number(r.score)]));
-  for (const [id, score] of ledger.topicScores) expect(scores.get(id), `topic ${id}`).toBe(score);
-}
 
 /** trending_topics on a server (created_at aside: the demo loader stamps each shard's own now()). */
 async function topicsOn(server: string): Promise<string[]> {
@@ -167,7 +90,7 @@ describe('split of the default shard with sharded, reference and unsharded table
       users: usersIn(parseKeyRange('-80'), 60, 1, 50),
       idBase: 1_000_000_000,
     });
-    const others = otherTablesWriter(await fx.client(), 0);
+    const others = otherTablesWriter(() => fx.client(), 0);
     await sleep(300);
     const started = await fx.proxy.migrations!.start({
       shard: 's0',
@@ -212,19 +135,7 @@ describe('split of the default shard with sharded, reference and unsharded table
     await expectOtherLedgerHolds(c, others.ledger);
 
     // Reads and writes of each kind after the split.
-    await c.query("INSERT INTO app_settings (k, v) VALUES ('after', 'split')");
-    const inserted = await c.query("INSERT INTO audit_log (note) VALUES ('after split') RETURNING id");
-    expect(Number(inserted.rows[0].id)).toBeGreaterThan(300);
-    await c.query('UPDATE trending_topics SET score = -1 WHERE id = 1');
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (5000000001, 1, 1)');
-    expect((await c.query("SELECT v FROM app_settings WHERE k = 'after'")).rows).toEqual([{ v: 'split' }]);
-    expect(
-      (await c.query("SELECT count(*)::int AS n FROM audit_log WHERE note = 'after split'")).rows,
-    ).toEqual([{ n: 1 }]);
-    expect((await c.query('SELECT score FROM trending_topics WHERE id = 1')).rows).toEqual([{ score: -1 }]);
-    expect((await c.query('SELECT count(*)::int AS n FROM likes WHERE id = 5000000001')).rows).toEqual([
-      { n: 1 },
-    ]);
+    await expectEveryKindServed(c, 300);
     // The unsharded tables live on the new default shard only.
     const second = await fx.direct('spare2');
     const there = await second.query("SELECT to_regclass('app_settings') IS NULL AS gone");
@@ -232,8 +143,7 @@ describe('split of the default shard with sharded, reference and unsharded table
   }, 300_000);
 
   it('rolls back: writes and sequence positions made after the switch return to the old server', async () => {
-    const c = await fx.client();
-    const others = otherTablesWriter(c, 100_000);
+    const others = otherTablesWriter(() => fx.client(), 100_000);
     await sleep(500);
     const s = await fx.proxy.migrations!.rollback(id);
     await sleep(300);

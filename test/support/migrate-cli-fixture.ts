@@ -5,6 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards, repoRoot } from '../../src/local/local-config.js';
 import { withSuperuser } from '../../src/local/pg-superuser.js';
@@ -26,6 +27,8 @@ export interface MigrateCliFixture {
   adminUrl: string;
   /** Runs `shardgate migrate ...` without blocking this worker's event loop (see test/support/chromium.ts). */
   migrate(...args: string[]): Promise<CliResult>;
+  /** A session through the proxy as `app`; a killed proxy fails its next query (no unhandled error). */
+  client(): Promise<pg.Client>;
   /** GET /api/migrations/<id>. */
   status<T>(id: string): Promise<T>;
   /** Kills the proxy with SIGKILL, waits for it to exit, and starts it again on the same config. */
@@ -40,7 +43,12 @@ export interface MigrateCliOptions {
   users: number;
   /** Runs on the cluster after the demo data, before the proxy starts. */
   prepare?: (cluster: PostgresCluster) => Promise<void>;
+  /** More `migration` settings (over the throttled copy's). */
+  migration?: Record<string, unknown>;
 }
+
+/** How long a (re)started `shardgate start` may take to answer /healthz: generous for a loaded machine. */
+const START_WAIT_MS = 90_000;
 
 /** Starts the cluster (2 shards, no replicas), loads the data, starts `shardgate start`. */
 export async function startMigrateCliFixture(options: MigrateCliOptions): Promise<MigrateCliFixture> {
@@ -81,6 +89,7 @@ async function startOnCluster(
           rowsPerSecond: 1_500,
           batchRows: 100,
           spares: spares.map((s) => ({ name: s.name, host: s.host, port: s.port })),
+          ...options.migration,
         },
       },
     },
@@ -99,16 +108,21 @@ async function startOnCluster(
     });
     proxy.stdout?.on('data', (d) => (output += d));
     proxy.stderr?.on('data', (d) => (output += d));
-    const deadline = Date.now() + 30_000;
+    const started = proxy;
+    const deadline = Date.now() + START_WAIT_MS;
     while (Date.now() < deadline) {
-      const ok = await fetch(`${adminUrl}/healthz`).then(
+      if (started.exitCode !== null)
+        throw new Error(`shardgate start exited (${started.exitCode}): ${output}`);
+      const ok = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
         (r) => r.ok,
         () => false,
       );
       if (ok) return;
       await sleep(100);
     }
-    throw new Error(`shardgate did not start: ${output}`);
+    throw new Error(
+      `shardgate start did not answer ${adminUrl}/healthz within ${START_WAIT_MS} ms: ${output}`,
+    );
   };
   await startShardgate();
 
@@ -132,6 +146,12 @@ async function startOnCluster(
           },
         );
       }),
+    client: async () => {
+      const c = new pg.Client({ connectionString: `postgres://app:app@127.0.0.1:${pgPort}/shardgate` });
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    },
     status: async (id) =>
       (
         await fetch(`${adminUrl}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
