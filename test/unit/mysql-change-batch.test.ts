@@ -19,7 +19,8 @@ const routing: ChangeRouting = {
   key: (table) => (table === 'pairs' ? ['a', 'b'] : ['id']),
   owners: (table, row) => (table === 'ref' ? [0, 1] : Number(row.id ?? row.a) < 100 ? [0] : [1]),
 };
-const format = (sql: string, values: readonly unknown[]) => mysql.format(sql, values as unknown[]);
+const format = (sql: string, values: readonly unknown[]) =>
+  mysql.format(sql, values as Parameters<typeof mysql.format>[1]);
 
 const user = (id: number, name: string) => ({ id, name });
 
