@@ -1,8 +1,10 @@
 // Change capture of a MySQL/MariaDB split: the source's row-based binlog read from the snapshot's
 // GTID position by @vlasky/zongji, each row change applied to the target owning the row (an
 // update whose primary key or owner changed becomes a delete there and an upsert at the new
-// owner). Changes are applied one at a time in binlog order; upserts make a replayed change
-// harmless, so a restart from an older position converges.
+// owner). The changes queued while a batch applies make the next batch: per target a few
+// multi-row statements in one transaction and one round trip (mysql-change-batch.ts), so the
+// target round trips do not grow with the source's transaction rate. Upserts and deletes by key
+// make a replayed change harmless, so a restart from an older position converges.
 //
 // Why a binlog client and not MariaDB's own replication: replication filters by database and
 // table, never by key, so each half would receive every row of the table and the other half's
@@ -13,30 +15,20 @@
 // binlog_row_metadata=FULL (the launcher sets it), so no information_schema lookups race DDL.
 import ZongJi, { MariadbGtidPosition } from '@vlasky/zongji';
 import type { KeyRange } from '../domain/keyspace.js';
+import { type ChangeRouting, type MysqlChange, planBatch, type QueuedChanges } from './mysql-change-batch.js';
 import { outsideScope, ownersOf } from './mysql-copier.js';
 import {
-  deleteMysqlRow,
   type MysqlConnection,
   type MysqlRow,
   mysqlConnectionOptions,
   mysqlPrimaryKey,
   openMysql,
-  upsertMysqlRows,
 } from './mysql-table.js';
 import { tableKind } from './row-owner.js';
 import type { MovedTable, ServerAddress, SplitTarget } from './types.js';
 
-/** The rows of one WriteRows event travel together: one upsert per half instead of one per row. */
-type Change =
-  | { kind: 'insert'; table: string; rows: MysqlRow[] }
-  | { kind: 'delete'; table: string; row: MysqlRow }
-  | { kind: 'update'; table: string; before: MysqlRow; after: MysqlRow };
-
-interface Queued {
-  changes: Change[];
-  /** zongji's committed position when the event arrived: applied once the changes are. */
-  position: string | undefined;
-}
+/** Row changes one batch carries at most (more wait for the next one). */
+const MAX_BATCH_CHANGES = 5_000;
 
 export interface MysqlCaptureOptions {
   source: ServerAddress;
@@ -64,7 +56,7 @@ const STOP_GRACE_MS = 5_000;
 
 export class MysqlBinlogCapture {
   private readonly zongji: ZongJi;
-  private readonly queue: Queued[] = [];
+  private readonly queue: QueuedChanges[] = [];
   private draining = false;
   /** Set by stop(): drain applies no further queued change. */
   private stopping = false;
@@ -74,6 +66,7 @@ export class MysqlBinlogCapture {
   private readonly keys = new Map<string, string[]>();
   private readonly ranges: KeyRange[];
   private readonly byName: Map<string, MovedTable>;
+  private readonly routing: ChangeRouting;
 
   private constructor(
     private readonly o: MysqlCaptureOptions,
@@ -83,11 +76,17 @@ export class MysqlBinlogCapture {
     this.ranges = o.targets.map((t) => t.range);
     this.byName = new Map(o.tables.map((t) => [t.name, t]));
     this.zongji = new ZongJi(mysqlConnectionOptions(o.source));
+    this.routing = {
+      targets: targets.length,
+      key: (table) => this.keys.get(table) as string[],
+      owners: (table, row) => this.ownersOf(table, row),
+    };
   }
 
   static async start(o: MysqlCaptureOptions): Promise<MysqlBinlogCapture> {
     const targets: MysqlConnection[] = [];
-    for (const t of o.targets) targets.push(await openMysql(t.server));
+    // A batch goes to each target as one multi-statement query (mysql-change-batch.ts).
+    for (const t of o.targets) targets.push(await openMysql(t.server, { multipleStatements: true }));
     const capture = new MysqlBinlogCapture(o, targets);
     try {
       const source = await openMysql(o.source);
@@ -151,7 +150,7 @@ export class MysqlBinlogCapture {
         );
       }
     }
-    const changes: Change[] = [];
+    const changes: MysqlChange[] = [];
     const table = event.tableId !== undefined ? event.tableMap?.[event.tableId]?.tableName : undefined;
     if (table && this.byName.has(table)) {
       if (name === 'writerows')
@@ -181,10 +180,13 @@ export class MysqlBinlogCapture {
     this.draining = true;
     try {
       while (this.queue.length > 0 && !this.failure && !this.stopping) {
-        const item = this.queue.shift() as Queued;
-        for (const change of item.changes) await this.apply(change);
-        this.changesApplied += item.changes.length;
-        if (item.position !== undefined) this.applied = item.position;
+        const items = this.takeBatch();
+        const batch = planBatch(items, this.routing, (sql, values) =>
+          (this.targets[0] as MysqlConnection).format(sql, values as unknown[]),
+        );
+        await this.send(batch.queries);
+        this.changesApplied += batch.changes;
+        if (batch.position !== undefined) this.applied = batch.position;
       }
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
@@ -193,33 +195,39 @@ export class MysqlBinlogCapture {
     }
   }
 
-  private async apply(change: Change): Promise<void> {
-    const t = this.byName.get(change.table) as MovedTable;
-    const key = this.keys.get(change.table) as string[];
+  /** The queued events from the front, up to MAX_BATCH_CHANGES row changes (at least one event). */
+  private takeBatch(): QueuedChanges[] {
+    let n = 0;
+    let changes = 0;
+    while (n < this.queue.length && (n === 0 || changes < MAX_BATCH_CHANGES))
+      changes += (this.queue[n++] as QueuedChanges).changes.length;
+    return this.queue.splice(0, n);
+  }
+
+  /** Each target's queries, every target at once; fails with the first failure once all settled. */
+  private async send(queries: readonly string[][]): Promise<void> {
+    const results = await Promise.allSettled(
+      this.targets.map(async (c, i) => {
+        try {
+          for (const q of queries[i] ?? []) await c.query(q);
+        } catch (err) {
+          // A failed statement leaves its transaction open on this connection: close it.
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /** Where a changed row goes: its owners among the targets (none outside a merge's scope). */
+  private ownersOf(table: string, row: MysqlRow): number[] {
+    const t = this.byName.get(table) as MovedTable;
     const home = this.o.homes?.get(t.name);
-    const owners = (row: MysqlRow) =>
-      outsideScope(t, row, this.o.scope)
-        ? []
-        : home !== undefined && tableKind(t) === 'unsharded'
-          ? [home]
-          : ownersOf(t, row, this.ranges, this.targets.length);
-    if (change.kind === 'insert') {
-      const perTarget: MysqlRow[][] = this.targets.map(() => []);
-      for (const row of change.rows) for (const i of owners(row)) perTarget[i]?.push(row);
-      await Promise.all(this.targets.map((c, i) => upsertMysqlRows(c, t.name, perTarget[i] ?? [])));
-      return;
-    }
-    if (change.kind === 'delete') {
-      for (const i of owners(change.row))
-        await deleteMysqlRow(this.targets[i] as MysqlConnection, t.name, key, change.row);
-      return;
-    }
-    const keyMoved = key.some((k) => String(change.before[k]) !== String(change.after[k]));
-    const after = new Set(owners(change.after));
-    for (const i of owners(change.before))
-      if (keyMoved || !after.has(i))
-        await deleteMysqlRow(this.targets[i] as MysqlConnection, t.name, key, change.before);
-    for (const i of after) await upsertMysqlRows(this.targets[i] as MysqlConnection, t.name, [change.after]);
+    if (outsideScope(t, row, this.o.scope)) return [];
+    if (home !== undefined && tableKind(t) === 'unsharded') return [home];
+    return ownersOf(t, row, this.ranges, this.targets.length);
   }
 
   /** GTID position up to which every captured change is on the targets. */
@@ -252,7 +260,10 @@ export class MysqlBinlogCapture {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
-      if (covers(this.applied, goal) && this.queue.length === 0 && !this.draining) return goal;
+      // `applied` moves only once a batch is on the targets, and every event of a transaction it
+      // covers arrived before it: the goal is reached even while later events keep the queue
+      // busy (under a steady write load the queue is never empty between batches).
+      if (covers(this.applied, goal)) return goal;
       if (Date.now() > deadline)
         throw new Error(
           `binlog capture did not reach ${goal} within ${timeoutMs} ms (applied ${this.applied})`,

@@ -10,8 +10,11 @@ import type { ServerAddress } from './types.js';
 export type MysqlConnection = mysql.Connection;
 export type MysqlRow = Record<string, unknown>;
 
-export async function openMysql(server: ServerAddress): Promise<MysqlConnection> {
-  const c = await mysql.createConnection(mysqlConnectionOptions(server));
+export async function openMysql(
+  server: ServerAddress,
+  extra: mysql.ConnectionOptions = {},
+): Promise<MysqlConnection> {
+  const c = await mysql.createConnection({ ...mysqlConnectionOptions(server), ...extra });
   // A server that goes away under an idle connection must not crash the process.
   c.on('error', () => undefined);
   return c;
@@ -94,24 +97,19 @@ export async function upsertMysqlRows(
   const first = rows[0];
   if (!first) return;
   const cols = Object.keys(first);
-  const tuple = `(${cols.map(() => '?').join(', ')})`;
-  const updates = cols.map((k) => `${quoteMysqlIdent(k)} = VALUES(${quoteMysqlIdent(k)})`).join(', ');
   await c.query(
-    `INSERT INTO ${quoteMysqlIdent(table)} (${cols.map(quoteMysqlIdent).join(', ')}) VALUES ` +
-      `${rows.map(() => tuple).join(', ')} ON DUPLICATE KEY UPDATE ${updates}`,
+    upsertMysqlSql(table, cols, rows.length),
     rows.flatMap((r) => cols.map((k) => r[k])),
   );
 }
 
-export async function deleteMysqlRow(
-  c: MysqlConnection,
-  table: string,
-  key: readonly string[],
-  row: MysqlRow,
-): Promise<void> {
-  await c.query(
-    `DELETE FROM ${quoteMysqlIdent(table)} WHERE ${key.map((k) => `${quoteMysqlIdent(k)} = ?`).join(' AND ')}`,
-    key.map((k) => row[k]),
+/** INSERT ... ON DUPLICATE KEY UPDATE of `count` rows of `cols`, `?` placeholders row by row. */
+export function upsertMysqlSql(table: string, cols: readonly string[], count: number): string {
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
+  const updates = cols.map((k) => `${quoteMysqlIdent(k)} = VALUES(${quoteMysqlIdent(k)})`).join(', ');
+  return (
+    `INSERT INTO ${quoteMysqlIdent(table)} (${cols.map(quoteMysqlIdent).join(', ')}) VALUES ` +
+    `${Array(count).fill(tuple).join(', ')} ON DUPLICATE KEY UPDATE ${updates}`
   );
 }
 
