@@ -96,5 +96,7 @@ export function connectionLost(err: unknown): boolean {
   if (e.fatal === true || e.syscall !== undefined) return true; // mysql2's fatal; ECONNRESET, EPIPE
   if (e.severity !== undefined) return e.severity === 'FATAL' || /^(08|57P)/.test(e.code ?? '');
   if (e.sqlState !== undefined) return false; // a server's error on MySQL
-  return true; // pg: "Connection terminated unexpectedly", "not queryable"
+  // pg's own words for a lost socket; anything else (a client-side timeout...) is a failure.
+  const message = err instanceof Error ? err.message : String(err);
+  return /Connection terminated|not queryable|ECONNRESET|EPIPE|ECONNREFUSED|socket hang up/i.test(message);
 }

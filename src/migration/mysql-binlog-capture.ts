@@ -86,7 +86,13 @@ export class MysqlBinlogCapture {
   static async start(o: MysqlCaptureOptions): Promise<MysqlBinlogCapture> {
     const targets: MysqlConnection[] = [];
     // A batch goes to each target as one multi-statement query (mysql-change-batch.ts).
-    for (const t of o.targets) targets.push(await openMysql(t.server, { multipleStatements: true }));
+    for (const t of o.targets) {
+      const c = await openMysql(t.server, { multipleStatements: true });
+      targets.push(c);
+      // mysql2 escapes quotes with a backslash: under NO_BACKSLASH_ESCAPES a value could end its
+      // literal and, with multiple statements on, start a statement of its own.
+      await c.query("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')");
+    }
     const capture = new MysqlBinlogCapture(o, targets);
     try {
       const source = await openMysql(o.source);

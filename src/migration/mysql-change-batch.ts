@@ -55,6 +55,12 @@ export interface BatchLimits {
 
 export const DEFAULT_LIMITS: BatchLimits = { rowsPerStatement: 500, queryBytes: 1 << 20 };
 
+/** Key values compared as the server would: binary keys byte by byte (two can read as one text). */
+function sameKeyValue(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  return String(a) === String(b);
+}
+
 /**
  * Each change as row writes per target, in binlog order: an insert is an upsert on its owner; a
  * delete deletes on the owners; an update whose primary key or owner changed deletes the old row
@@ -72,7 +78,7 @@ export function routeChanges(changes: readonly MysqlChange[], routing: ChangeRou
       for (const i of routing.owners(c.table, c.row))
         push(i, { op: 'delete', table: c.table, key, row: c.row });
     } else {
-      const keyMoved = key.some((k) => String(c.before[k]) !== String(c.after[k]));
+      const keyMoved = key.some((k) => !sameKeyValue(c.before[k], c.after[k]));
       const after = routing.owners(c.table, c.after);
       for (const i of routing.owners(c.table, c.before))
         if (keyMoved || !after.includes(i)) push(i, { op: 'delete', table: c.table, key, row: c.before });
@@ -82,28 +88,51 @@ export function routeChanges(changes: readonly MysqlChange[], routing: ChangeRou
   return writes;
 }
 
-/** One target's writes as statements: consecutive writes of one kind, table and columns share one. */
+/**
+ * One target's writes as statements: consecutive writes of one kind, table and columns share one,
+ * up to `rowsPerStatement` rows and about `statementBytes` bytes (a statement over the server's
+ * max_allowed_packet would be refused again at every restart; a single larger row goes alone, as
+ * the one-by-one apply sent it).
+ */
 export function targetStatements(
   writes: readonly TargetWrite[],
   format: FormatSql,
   rowsPerStatement = DEFAULT_LIMITS.rowsPerStatement,
+  statementBytes = DEFAULT_LIMITS.queryBytes,
 ): string[] {
   const statements: string[] = [];
   let run: TargetWrite[] = [];
   let runShape = '';
+  let runBytes = 0;
   const close = () => {
     if (run.length > 0) statements.push(statementOf(run, format));
     run = [];
+    runBytes = 0;
   };
   for (const w of writes) {
     const shape =
       w.op === 'upsert' ? `u ${w.table} ${Object.keys(w.row).join(',')}` : `d ${w.table} ${w.key.join(',')}`;
-    if (shape !== runShape || run.length >= rowsPerStatement) close();
+    const bytes = w.op === 'upsert' ? rowBytes(w.row, Object.keys(w.row)) : rowBytes(w.row, w.key);
+    if (shape !== runShape || run.length >= rowsPerStatement || runBytes + bytes > statementBytes) close();
     runShape = shape;
     run.push(w);
+    runBytes += bytes;
   }
   close();
   return statements;
+}
+
+/** An upper bound of the bytes `cols` of `row` take as SQL literals (escaping at most doubles text). */
+export function rowBytes(row: MysqlRow, cols: readonly string[]): number {
+  let n = 4;
+  for (const k of cols) {
+    const v = row[k];
+    if (typeof v === 'string') n += 2 * Buffer.byteLength(v) + 4;
+    else if (Buffer.isBuffer(v)) n += 2 * v.length + 4;
+    else if (v !== null && typeof v === 'object') n += 2 * Buffer.byteLength(JSON.stringify(v) ?? '') + 4;
+    else n += 32;
+  }
+  return n;
 }
 
 function statementOf(run: readonly TargetWrite[], format: FormatSql): string {
@@ -137,13 +166,14 @@ export function transactionQueries(statements: readonly string[], queryBytes: nu
   let current: string[] = [];
   let bytes = 0;
   for (const s of parts) {
-    if (current.length > 0 && bytes + s.length + 1 > queryBytes) {
+    const size = Buffer.byteLength(s) + 2;
+    if (current.length > 0 && bytes + size > queryBytes) {
       queries.push(current.join(';\n'));
       current = [];
       bytes = 0;
     }
     current.push(s);
-    bytes += s.length + 1;
+    bytes += size;
   }
   queries.push(current.join(';\n'));
   return queries;
@@ -165,7 +195,10 @@ export function planBatch(
     if (item.position !== undefined) position = item.position;
   }
   const queries = routeChanges(all, routing).map((writes) =>
-    transactionQueries(targetStatements(writes, format, limits.rowsPerStatement), limits.queryBytes),
+    transactionQueries(
+      targetStatements(writes, format, limits.rowsPerStatement, limits.queryBytes),
+      limits.queryBytes,
+    ),
   );
   return { queries, position, changes };
 }

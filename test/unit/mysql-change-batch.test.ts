@@ -60,6 +60,16 @@ describe('routeChanges', () => {
     expect(t0.map((w) => `${w.op} ${w.row.id}`)).toEqual(['delete 3', 'upsert 4']);
   });
 
+  it('sees a change of a binary key whose bytes differ but read as the same text', () => {
+    // Two invalid UTF-8 sequences both decode to U+FFFD: as text the key looks unchanged.
+    const before = { id: Buffer.from([0xff, 0x01]), name: 'x' };
+    const after = { id: Buffer.from([0xfe, 0x01]), name: 'x' };
+    expect(String(before.id)).toBe(String(after.id));
+    const binary: ChangeRouting = { ...routing, owners: () => [0] };
+    const [t0] = routeChanges([{ kind: 'update', table: 'users', before, after }], binary) as [TargetWrite[]];
+    expect(t0.map((w) => w.op)).toEqual(['delete', 'upsert']);
+  });
+
   it('writes nothing for a row no target owns', () => {
     const none: ChangeRouting = { ...routing, owners: () => [] };
     const writes = routeChanges([{ kind: 'insert', table: 'users', rows: [user(1, 'a')] }], none);
@@ -108,6 +118,25 @@ describe('targetStatements', () => {
       "(3, 'c')",
       "(4, 'z', 1)",
     ]);
+  });
+});
+
+describe('targetStatements byte limit', () => {
+  it('starts a new statement before the rows pass the byte limit (max_allowed_packet)', () => {
+    const big = (id: number): TargetWrite => ({
+      op: 'upsert',
+      table: 'users',
+      row: { id, name: 'é'.repeat(3000) },
+    });
+    const statements = targetStatements([big(1), big(2), big(3), big(4)], format, 500, 30_000);
+    expect(statements).toHaveLength(2);
+    for (const s of statements) expect(Buffer.byteLength(s)).toBeLessThanOrEqual(30_000);
+  });
+
+  it('sends a single row larger than the limit alone', () => {
+    const huge: TargetWrite = { op: 'upsert', table: 'users', row: { id: 1, name: 'x'.repeat(50_000) } };
+    const statements = targetStatements([huge, { ...huge, row: { id: 2, name: 'y' } }], format, 500, 30_000);
+    expect(statements).toHaveLength(2);
   });
 });
 

@@ -212,7 +212,8 @@ export class ServerBinding implements LaneMember {
     const ms = this.cycle.services.config.pool.checkoutTimeoutMs;
     const stall = lane?.othersHeldBy(this)
       ? setTimeout(() => {
-          if (!this.pausedForClient || this.released) return;
+          // Units behind it may have been answered and gone meanwhile: alone, it may read slowly.
+          if (!this.pausedForClient || this.released || !this.lane?.othersHeldBy(this)) return;
           multiplexCounters.stalledClientsClosed++;
           this.cycle.session.fail(new ShardgateError('MULTIPLEX_CLIENT_STALLED', { ms }), true);
         }, ms)
@@ -1017,7 +1018,6 @@ function rememberPrepared(
 
 const settingsByConn = new WeakMap<PgServerConnection, Map<string, string>>();
 
-/** Settings a server connection carries beyond its defaults (what clients SET on it). */
 /** The settings a client of each pool last synced its connection to (see warmLike). */
 const clientSettingsByPool = new WeakMap<PgPool, Map<string, string>>();
 
@@ -1042,8 +1042,10 @@ function settingsDiff(want: ReadonlyMap<string, string>, have: ReadonlyMap<strin
  * server refuses: the caller drops the connection.
  */
 export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<void> {
-  const want = clientSettingsByPool.get(like);
-  if (!want) return;
+  const live = clientSettingsByPool.get(like);
+  if (!live) return;
+  // A copy: the client may SET again while this round trip runs; record what was sent.
+  const want = new Map(live);
   const have = serverSettings(conn);
   const statements = settingsDiff(want, have);
   if (statements.length === 0) return;
@@ -1053,6 +1055,7 @@ export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<
   for (const [k, v] of want) have.set(k, v);
 }
 
+/** Settings a server connection carries beyond its defaults (what clients SET on it). */
 export function serverSettings(conn: PgServerConnection): Map<string, string> {
   let map = settingsByConn.get(conn);
   if (!map) {
