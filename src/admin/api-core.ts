@@ -1,6 +1,7 @@
 // Admin API endpoints that only need the topology: health, topology, per-server state and pools.
 import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { formatKeyRange } from '../domain/keyspace.js';
+import type { ServerView } from '../router/inputs.js';
 import type { AdminServer } from './http.js';
 
 export function registerCoreRoutes(admin: AdminServer, topology: RuntimeTopology): void {
@@ -59,15 +60,7 @@ function describeServer(s: {
   role: string;
   host: string;
   port: number;
-  view: {
-    healthy: boolean;
-    drained: boolean;
-    lagMs: number | null;
-    position: string | null;
-    outstanding: number;
-    rttMs: number | null;
-    catchUpTo?: string | null;
-  };
+  view: Omit<ServerView, 'name' | 'shard' | 'role'>;
 }) {
   return {
     name: s.name,

@@ -6,22 +6,18 @@ import { renderPlan } from '../../router/plan.js';
 import { applyContextSetting, contextSettingValue } from '../session-context.js';
 import {
   type ErrorFields,
-  encodeBindComplete,
-  encodeCloseComplete,
   encodeCommandComplete,
   encodeDataRow,
   encodeErrorResponse,
   encodeNoData,
   encodeParameterDescription,
-  encodeParseComplete,
   encodeReadyForQuery,
   encodeTextRowDescription,
 } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
-import { decodeParse } from './frontend-messages.js';
+import { answerFrames } from './proxy-answered-frames.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
-import { serverStatementName } from './session-state.js';
-import { FE, type Unit } from './units.js';
+import type { Unit } from './units.js';
 
 interface LocalResult {
   columns: string[] | null;
@@ -135,34 +131,20 @@ export class LocalResponder {
       return;
     }
     let i = 0;
-    for (const frame of this.unit.frames) {
-      const r = results[Math.min(i, results.length - 1)] ?? { columns: null, rows: [], tag: 'SELECT 0' };
-      switch (frame.type) {
-        case FE.Parse:
-          cycle.rememberParse(decodeParse(frame.bytes));
-          out.push(encodeParseComplete());
-          break;
-        case FE.Bind:
-          out.push(encodeBindComplete());
-          break;
-        case FE.Describe:
-          if (frame.bytes[5] === 0x53) out.push(encodeParameterDescription([]));
-          out.push(r.columns ? encodeTextRowDescription(r.columns) : encodeNoData());
-          break;
-        case FE.Execute:
-          pushResult(out, r, false);
-          i++;
-          break;
-        case FE.Close:
-          out.push(encodeCloseComplete());
-          break;
-        case FE.Sync:
-          out.push(encodeReadyForQuery(status));
-          break;
-        default:
-          break;
-      }
-    }
+    const current = () =>
+      results[Math.min(i, results.length - 1)] ?? { columns: null, rows: [], tag: 'SELECT 0' };
+    answerFrames(cycle, this.unit.frames, out, {
+      describe: (into, statement) => {
+        const r = current();
+        if (statement) into.push(encodeParameterDescription([]));
+        into.push(r.columns ? encodeTextRowDescription(r.columns) : encodeNoData());
+      },
+      execute: (into) => {
+        pushResult(into, current(), false);
+        i++;
+      },
+      status,
+    });
     this.session.write(Buffer.concat(out));
   }
 

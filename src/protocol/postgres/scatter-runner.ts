@@ -12,16 +12,14 @@ import { mergeParts, runParts, type ShardBackend } from '../../executor/shard-pa
 import { scatterPartEvent } from '../../observability/statement-observer.js';
 import type { RouteTarget } from '../../router/plan.js';
 import {
-  encodeBindComplete,
-  encodeCloseComplete,
   encodeCommandComplete,
   encodeDataRow,
   encodeNoData,
-  encodeParseComplete,
   encodeReadyForQuery,
   encodeRowDescription,
 } from './backend-messages.js';
 import { decodeBind, decodeParse } from './frontend-messages.js';
+import { answerFrames } from './proxy-answered-frames.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
 import { FE, type Unit } from './units.js';
@@ -153,34 +151,14 @@ export function answerClient(
     body();
     out.push(encodeReadyForQuery(cycle.state.txStatus));
   } else {
-    for (const frame of unit.frames) {
-      switch (frame.type) {
-        case FE.Parse: {
-          // The statement ran here, not through a binding: the session learns it as a binding would.
-          cycle.rememberParse(decodeParse(frame.bytes));
-          out.push(encodeParseComplete());
-          break;
-        }
-        case FE.Bind:
-          out.push(encodeBindComplete());
-          break;
-        case FE.Describe:
-          if (frame.bytes[5] === 0x53 && result.parameterDescription) out.push(result.parameterDescription);
-          out.push(rowDescription ?? encodeNoData());
-          break;
-        case FE.Execute:
-          body();
-          break;
-        case FE.Close:
-          out.push(encodeCloseComplete());
-          break;
-        case FE.Sync:
-          out.push(encodeReadyForQuery(cycle.state.txStatus));
-          break;
-        default:
-          break;
-      }
-    }
+    answerFrames(cycle, unit.frames, out, {
+      describe: (into, statement) => {
+        if (statement && result.parameterDescription) into.push(result.parameterDescription);
+        into.push(rowDescription ?? encodeNoData());
+      },
+      execute: body,
+      status: cycle.state.txStatus,
+    });
   }
   cycle.session.write(Buffer.concat(out));
 }

@@ -14,7 +14,7 @@ import {
 import type { Token } from './fingerprint-mysql.js';
 import { PINNING_FUNCTIONS } from './mysql-data-facts.js';
 import { T } from './mysql-lexer.js';
-import { MYSQL_AGGREGATES } from './mysql-select-shape.js';
+import { columnlessShape, MYSQL_AGGREGATES } from './mysql-select-shape.js';
 import {
   isWord,
   readName,
@@ -117,16 +117,9 @@ function opaqueShape(toks: readonly Token[], parseError: string): SelectShape {
     if (t.type === T.WORD && MYSQL_AGGREGATES.has(t.text) && toks[i + 1]?.type === T.LPAREN)
       needsMerge = true;
   }
-  return {
-    outputs: [],
-    orderBy: [],
-    limit: null,
-    offset: null,
-    groupBy: [],
-    distinct: false,
-    hasAggregates: false,
-    unmergeable: needsMerge ? `a statement shardgate could not parse for merging (${parseError})` : null,
-  };
+  return columnlessShape(
+    needsMerge ? `a statement shardgate could not parse for merging (${parseError})` : null,
+  );
 }
 
 function selectFallback(toks: readonly Token[], f: StatementFacts, parseError: string): void {

@@ -165,6 +165,11 @@ function limitNodes(limit: unknown): [unknown, unknown] {
 }
 
 function refused(why: string): SelectShape {
+  return columnlessShape(why);
+}
+
+/** A shape with no known columns: a plain concatenation when `unmergeable` is null, else no merge. */
+export function columnlessShape(unmergeable: string | null): SelectShape {
   return {
     outputs: [],
     orderBy: [],
@@ -173,7 +178,7 @@ function refused(why: string): SelectShape {
     groupBy: [],
     distinct: false,
     hasAggregates: false,
-    unmergeable: why,
+    unmergeable,
   };
 }
 

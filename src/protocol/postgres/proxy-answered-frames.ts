@@ -1,0 +1,53 @@
+// The replies a server would send to each message of an extended-protocol unit that the proxy
+// answered itself (its own statements, or rows it merged from several shards): no server saw the
+// Parse, so the session learns the statement here as a binding would.
+import {
+  encodeBindComplete,
+  encodeCloseComplete,
+  encodeParseComplete,
+  encodeReadyForQuery,
+} from './backend-messages.js';
+import { decodeParse } from './frontend-messages.js';
+import type { QueryCycle } from './query-cycle.js';
+import { FE, type UnitFrame } from './units.js';
+
+export interface FrameAnswers {
+  /** Describe: `statement` is true for Describe of a statement (ParameterDescription first). */
+  describe(out: Buffer[], statement: boolean): void;
+  execute(out: Buffer[]): void;
+  /** ReadyForQuery status after Sync. */
+  status: 'I' | 'T' | 'E';
+}
+
+export function answerFrames(
+  cycle: QueryCycle,
+  frames: readonly UnitFrame[],
+  out: Buffer[],
+  answers: FrameAnswers,
+): void {
+  for (const frame of frames) {
+    switch (frame.type) {
+      case FE.Parse:
+        cycle.rememberParse(decodeParse(frame.bytes));
+        out.push(encodeParseComplete());
+        break;
+      case FE.Bind:
+        out.push(encodeBindComplete());
+        break;
+      case FE.Describe:
+        answers.describe(out, frame.bytes[5] === 0x53);
+        break;
+      case FE.Execute:
+        answers.execute(out);
+        break;
+      case FE.Close:
+        out.push(encodeCloseComplete());
+        break;
+      case FE.Sync:
+        out.push(encodeReadyForQuery(answers.status));
+        break;
+      default:
+        break;
+    }
+  }
+}
