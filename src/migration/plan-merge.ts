@@ -7,8 +7,8 @@ import type { ShardConfig, ShardgateConfig } from '../config/schema.js';
 import { formatKeyRange, parseKeyRange } from '../domain/keyspace.js';
 import { ShardgateError } from '../errors.js';
 import {
+  copySettings,
   countKinds,
-  estimateCopySeconds,
   formatBytes,
   freeSpare,
   isMysqlShard,
@@ -170,12 +170,7 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
     }).split('-')[0]!,
     atChosenBy: 'operator',
     targets: [{ shard: merged, server: into, range, replicas: spareReplicas(config, into.name) }],
-    tables: moved,
-    throttle,
-    cutoverDeadlineMs: m.cutoverDeadlineMs,
-    inflightGraceMs: m.inflightGraceMs,
-    verify: req.verify,
-    estimatedCopySeconds: estimateCopySeconds(moved, throttle, req.inMaintenanceWindow),
+    ...copySettings(config, moved, throttle, req),
     ...(mysql ? mysqlMergeText : pgMergeText)(),
   };
 }

@@ -240,13 +240,8 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
   const throttle = throttleSettings(config);
   const primaryName = serverNames(shard).primary;
   const source = address(shard.primary, primaryName, config);
-  if (mysql) {
-    return {
-      protocol: 'mysql',
-      ...mysqlSplitPlan({ config, req, shard, names, halves, at, tables, throttle, source, targetServers }),
-    };
-  }
-  return {
+  // The same halves, targets and copy settings for both protocols; only the steps differ.
+  const common = {
     sourceShard: shard.name,
     sourceShardConfig: structuredClone(shard),
     source,
@@ -259,12 +254,18 @@ export function planSplit(config: ShardgateConfig, req: SplitRequest): SplitPlan
       range: formatKeyRange(halves[i]!),
       replicas: spareReplicas(config, targetServers[i]!.name),
     })),
-    tables,
-    throttle,
-    cutoverDeadlineMs: m.cutoverDeadlineMs,
-    inflightGraceMs: m.inflightGraceMs,
-    verify: req.verify,
-    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+  };
+  if (mysql) {
+    return {
+      protocol: 'mysql',
+      ...common,
+      ...copySettings(config, tables, throttle, req),
+      ...mysqlSplitSteps({ config, req, shard, tables, throttle, primaryName }),
+    };
+  }
+  return {
+    ...common,
+    ...copySettings(config, tables, throttle, req),
     strategy: [
       `publication + logical replication slot (pgoutput) on ${primaryName}, its exported snapshot for the copy`,
       `schema of ${countKinds(tables)} applied on ${req.targets.join(' and ')} (unsharded tables on ${req.targets[0]} only)`,
@@ -345,7 +346,28 @@ export function uniqueShardNames(config: ShardgateConfig, base: string): [string
   throw new ShardgateError('MIGRATION_INVALID', { detail: `cannot name the halves of ${base}` });
 }
 
-export function estimateCopySeconds(
+/** The copy and cutover settings of every plan: the migration config's, the request's verify mode. */
+export function copySettings(
+  config: ShardgateConfig,
+  tables: PlannedTable[],
+  throttle: ThrottleSettings,
+  req: { verify: SplitPlan['verify']; inMaintenanceWindow: boolean },
+): Pick<
+  SplitPlan,
+  'tables' | 'throttle' | 'cutoverDeadlineMs' | 'inflightGraceMs' | 'verify' | 'estimatedCopySeconds'
+> {
+  const m = config.migration;
+  return {
+    tables,
+    throttle,
+    cutoverDeadlineMs: m.cutoverDeadlineMs,
+    inflightGraceMs: m.inflightGraceMs,
+    verify: req.verify,
+    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+  };
+}
+
+function estimateCopySeconds(
   tables: ReadonlyArray<{ rows: number; bytes: number }>,
   throttle: ThrottleSettings,
   inWindow: boolean,
@@ -463,12 +485,7 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
         range: target.keyRange,
       },
     ],
-    tables,
-    throttle,
-    cutoverDeadlineMs: m.cutoverDeadlineMs,
-    inflightGraceMs: m.inflightGraceMs,
-    verify: req.verify,
-    estimatedCopySeconds: estimateCopySeconds(tables, throttle, req.inMaintenanceWindow),
+    ...copySettings(config, tables, throttle, req),
     ...(mysql ? mysqlText : pgText),
   };
 }
@@ -583,45 +600,22 @@ export function rehome(
 }
 
 /**
- * The plan of a MySQL shard's split: the same shape as PostgreSQL's (phases, state file, progress
+ * The steps of a MySQL shard's split: the same plan shape as PostgreSQL's (phases, state file, progress
  * and the cutover block are the manager's), with the MySQL data plane's strategy: a consistent
  * snapshot instead of a slot, the binlog from the snapshot's GTID position instead of pgoutput,
  * and verification of whole tables inside the block instead of a reverse capture after it.
  */
-function mysqlSplitPlan(p: {
+function mysqlSplitSteps(p: {
   config: ShardgateConfig;
   req: SplitRequest;
   shard: ShardConfig;
-  names: [string, string];
-  halves: KeyRange[];
-  at: bigint;
   tables: PlannedTable[];
   throttle: ThrottleSettings;
-  source: ServerAddress;
-  targetServers: ServerAddress[];
-}): Omit<SplitPlan, 'protocol'> {
-  const { config, req, shard, throttle } = p;
+  primaryName: string;
+}): Pick<SplitPlan, 'strategy' | 'rollback'> {
+  const { config, req, shard, throttle, primaryName } = p;
   const m = config.migration;
-  const primaryName = p.source.name;
   return {
-    sourceShard: shard.name,
-    sourceShardConfig: structuredClone(shard),
-    source: p.source,
-    sourceRange: shard.keyRange,
-    at: formatKeyRange({ start: p.at, end: p.at + 1n }).split('-')[0]!,
-    atChosenBy: req.atChosenBy,
-    targets: [0, 1].map((i) => ({
-      shard: p.names[i]!,
-      server: p.targetServers[i]!,
-      range: formatKeyRange(p.halves[i]!),
-      replicas: spareReplicas(config, p.targetServers[i]!.name),
-    })),
-    tables: p.tables,
-    throttle,
-    cutoverDeadlineMs: m.cutoverDeadlineMs,
-    inflightGraceMs: m.inflightGraceMs,
-    verify: req.verify,
-    estimatedCopySeconds: estimateCopySeconds(p.tables, throttle, req.inMaintenanceWindow),
     strategy: [
       `START TRANSACTION WITH CONSISTENT SNAPSHOT on ${primaryName}, its binlog point as a GTID position for the capture`,
       `schema of ${countKinds(p.tables)} applied on ${req.targets.join(' and ')} (SHOW CREATE TABLE)`,

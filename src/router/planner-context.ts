@@ -62,16 +62,7 @@ export function errorPlan(
   code: ErrorCode,
   params: Record<string, string | number>,
 ): ErrorPlan {
-  return {
-    level: base.level,
-    dataTypes: base.dataTypes,
-    topologyVersion: base.topologyVersion,
-    reasons: base.reasons,
-    keys: base.keys,
-    type: 'error',
-    code,
-    params,
-  };
+  return withBase<ErrorPlan>(base, { type: 'error', code, params });
 }
 
 export function shardByName(topology: TopologyView, name: string): ShardView | null {
