@@ -113,6 +113,9 @@ export const sharedOption = {
       'JSON merged over the generated shardgate config',
     ).argParser(jsonObjectOption);
   },
+  seed(): Option {
+    return new Option('--seed <n>', 'random seed (default 1)').argParser(intOption('--seed', 0, 2 ** 31 - 1));
+  },
   quick(what: string): Option {
     return new Option('--quick', `tiny run for smoke tests: ${what}`);
   },
@@ -127,4 +130,10 @@ export function addResultOptions(command: Command, scenario: string, dirNote = '
       `directory for ${scenario}-<timestamp>.json and ${scenario}-latest.{json,svg,md}${dirNote}`,
     )
     .option('--no-results', 'write no result files');
+}
+
+/** Runs a scenario that says its progress on stderr and prints its JSON report on stdout. */
+export async function printJsonReport(run: (say: (line: string) => void) => Promise<unknown>): Promise<void> {
+  const report = await run((line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { intOption, numberOption } from '../lib/cli-args.js';
 import { adminJson, DEMO_DATABASE, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
+import { printJsonReport, sharedOption } from '../lib/scenario-options.js';
 import { median } from '../lib/stats.js';
 import type { PgEndpoint } from '../lib/target.js';
 import { WireClient } from '../lib/wire-client.js';
@@ -273,7 +274,7 @@ export function registerCacheCommand(program: Command): void {
       'reads of each kind for the latency figures (default 2000)',
       intOption('--latency-ops', 1, 1_000_000),
     )
-    .option('--seed <n>', 'random seed (default 1)', intOption('--seed', 0, 2 ** 31 - 1))
+    .addOption(sharedOption.seed())
     .option('--before <checkout>', 'also time hits through the build of this checkout (dist/ built)')
     .option(
       '--pgbench-rounds <n>',
@@ -296,7 +297,6 @@ export function registerCacheCommand(program: Command): void {
         pgbenchRounds: raw.pgbenchRounds ?? 5,
         pgbenchSeconds: raw.pgbenchSeconds ?? 5,
       };
-      const report = await runCacheScenario(options, (line) => process.stderr.write(`${line}\n`));
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      await printJsonReport((say) => runCacheScenario(options, say));
     });
 }

@@ -120,7 +120,7 @@ export function registerConsistencyCommand(program: Command): void {
       'operations per session and cell at most (default 100000)',
       intOption('--max-ops', 1, 100_000_000),
     )
-    .option('--seed <n>', 'random seed (default 1)', intOption('--seed', 0, 2 ** 31 - 1))
+    .addOption(sharedOption.seed())
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
     .addOption(sharedOption.shardgateConfigExtra());
   addResultOptions(command, 'consistency')

@@ -56,7 +56,7 @@ export function registerHotkeysCommand(program: Command): void {
     .option('--write-ratio <r>', 'share of UPDATEs, 0-1 (default 0.1)', numberOption('--write-ratio', 0, 1))
     .option('--top <k>', 'k of precision@k: top keys compared (default 10)', intOption('--top', 1, 1000))
     .addOption(sharedOption.repeats('repeats, each with a fresh shardgate (default 3)'))
-    .option('--seed <n>', 'random seed (default 1)', intOption('--seed', 0, 2 ** 31 - 1))
+    .addOption(sharedOption.seed())
     .addOption(
       sharedOption.workers(
         "shardgate worker processes (default 1: with more, /api/hotkeys only sees worker 0's sessions)",

@@ -12,6 +12,7 @@ import { type Account, transferBalance } from '../lib/balance-transfer.js';
 import { intOption } from '../lib/cli-args.js';
 import { type DemoTopology, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
+import { printJsonReport } from '../lib/scenario-options.js';
 import type { PgEndpoint } from '../lib/target.js';
 
 interface TransferOptions {
@@ -240,7 +241,6 @@ export function registerTransferCommand(program: Command): void {
         seconds: raw.seconds ?? 10,
         accounts: raw.accounts ?? 50,
       };
-      const report = await runTransferScenario(options, (line) => process.stderr.write(`${line}\n`));
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      await printJsonReport((say) => runTransferScenario(options, say));
     });
 }
