@@ -5,10 +5,10 @@
 // statement only, never one pipelined behind it.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
 import { multiplexCounters } from '../../src/protocol/postgres/mux-lane.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import { appLogin } from '../support/app-login.js';
+import { startMultiplexedProxy } from '../support/multiplexed-proxy.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 /** How long units behind a client that reads nothing wait for it (pool.checkoutTimeoutMs). */
@@ -19,19 +19,7 @@ let proxy: ProxyHandle;
 
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 1, replicas: 0, demoData: false });
-  proxy = await startProxy(
-    {
-      ...fx.config,
-      pool: {
-        ...fx.config.pool,
-        mode: 'transaction',
-        size: 1,
-        checkoutTimeoutMs: STALL_MS,
-        multiplex: { enabled: true, depth: 8 },
-      },
-    },
-    { log: silentLogger(), postgresPort: 0, adminPort: null },
-  );
+  proxy = await startMultiplexedProxy(fx, { size: 1, checkoutTimeoutMs: STALL_MS });
 });
 
 afterAll(async () => {

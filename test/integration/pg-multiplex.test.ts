@@ -7,10 +7,10 @@
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
 import { multiplexCounters } from '../../src/protocol/postgres/mux-lane.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import { appLogin, appLoginPostgresJs } from '../support/app-login.js';
+import { startMultiplexedProxy } from '../support/multiplexed-proxy.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
 const CLIENTS = 24;
@@ -22,21 +22,9 @@ let direct: pg.Client;
 
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 1, replicas: 0, demoData: false });
-  proxy = await startProxy(
-    {
-      ...fx.config,
-      pool: {
-        ...fx.config.pool,
-        mode: 'transaction',
-        size: 2,
-        // Two connections for 24 clients: on a loaded machine a checkout can wait seconds (53300
-        // after the fixture's 3 s failed the test once under load); waiting is what is tested.
-        checkoutTimeoutMs: 60_000,
-        multiplex: { enabled: true, depth: 8 },
-      },
-    },
-    { log: silentLogger(), postgresPort: 0, adminPort: null },
-  );
+  // Two connections for 24 clients: on a loaded machine a checkout can wait seconds (53300
+  // after the fixture's 3 s failed the test once under load); waiting is what is tested.
+  proxy = await startMultiplexedProxy(fx, { size: 2, checkoutTimeoutMs: 60_000 });
   direct = await fx.direct('s0-primary');
   await direct.query('create table mux_items (id int primary key, owner int not null, note text)');
   await direct.query("insert into mux_items select g, g % 7, 'n' || g from generate_series(1, 500) g");
@@ -268,20 +256,7 @@ describe('pool.multiplex with few prepared statements per server connection', ()
   let small: ProxyHandle;
   beforeAll(async () => {
     // Three statements per connection: the statements of 12 clients evict each other all the time.
-    small = await startProxy(
-      {
-        ...fx.config,
-        pool: {
-          ...fx.config.pool,
-          mode: 'transaction',
-          size: 2,
-          checkoutTimeoutMs: 60_000,
-          maxPreparedStatements: 3,
-          multiplex: { enabled: true, depth: 8 },
-        },
-      },
-      { log: silentLogger(), postgresPort: 0, adminPort: null },
-    );
+    small = await startMultiplexedProxy(fx, { size: 2, checkoutTimeoutMs: 60_000, maxPreparedStatements: 3 });
   });
   afterAll(async () => {
     await small?.close();

@@ -5,7 +5,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeScramVerifier } from '../../src/auth/scram.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startRolesFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 // One verifier on every server: a SCRAM login proves keys for exactly this salt and count.
@@ -13,24 +13,19 @@ const readerVerifier = makeScramVerifier('reader-pw');
 const lookedVerifier = makeScramVerifier('looked-pw');
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    passwordLogins: true,
-    overrides: {
-      users: [
-        // Its own role `app` (the demo loader creates it), logging in with its own password.
-        { name: 'app', password: 'app-pw' },
-        // Only a SCRAM verifier in the config: the client's proof logs in to the servers.
-        { name: 'reader', password: readerVerifier },
-        // The shared service identity, said explicitly.
-        { name: 'ops', password: 'ops-pw', backend: 'service' },
-        // Its role exists, but shardgate was given the wrong password for it.
-        { name: 'broken', password: 'broken-pw', backend: { user: 'app', password: 'not-apps' } },
-      ],
-      authQuery: { user: 'postgres', cacheMs: 0 },
-      databases: ['shardgate', { name: 'tenantb', database: 'tenant_b' }],
-    },
+  fx = await startRolesFixture({
+    users: [
+      // Its own role `app` (the demo loader creates it), logging in with its own password.
+      { name: 'app', password: 'app-pw' },
+      // Only a SCRAM verifier in the config: the client's proof logs in to the servers.
+      { name: 'reader', password: readerVerifier },
+      // The shared service identity, said explicitly.
+      { name: 'ops', password: 'ops-pw', backend: 'service' },
+      // Its role exists, but shardgate was given the wrong password for it.
+      { name: 'broken', password: 'broken-pw', backend: { user: 'app', password: 'not-apps' } },
+    ],
+    authQuery: { user: 'postgres', cacheMs: 0 },
+    databases: ['shardgate', { name: 'tenantb', database: 'tenant_b' }],
   });
   for (const server of ['s0-primary', 's1-primary']) {
     const c = await fx.direct(server);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import { makeScramVerifier } from '../../src/auth/scram.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { type ProxyFixture, startRolesFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -106,20 +106,15 @@ async function crashAfterDecision(user: string, password: string, from: Account,
 }
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    passwordLogins: true,
-    overrides: {
-      users: [
-        // Its own role, with a clear-text password shardgate can log in with.
-        { name: 'app', password: 'app-pw' },
-        // Its own role, only a SCRAM verifier in the config: only a client's login proves it.
-        { name: 'reader', password: readerVerifier },
-      ],
-      // The in-process proxy never spans shards here; its recovery runs once, at start.
-      transactions: { recoveryIntervalMs: 3_600_000 },
-    },
+  fx = await startRolesFixture({
+    users: [
+      // Its own role, with a clear-text password shardgate can log in with.
+      { name: 'app', password: 'app-pw' },
+      // Its own role, only a SCRAM verifier in the config: only a client's login proves it.
+      { name: 'reader', password: readerVerifier },
+    ],
+    // The in-process proxy never spans shards here; its recovery runs once, at start.
+    transactions: { recoveryIntervalMs: 3_600_000 },
   });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;

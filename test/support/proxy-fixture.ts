@@ -40,6 +40,13 @@ export interface FixtureOptions {
   passwordLogins?: boolean;
 }
 
+/**
+ * Two shards of one primary each whose servers check the password of every role: the suites of
+ * per-role logins (pg-roles, pg-two-phase-roles), where `app` and `reader` are their own roles.
+ */
+export const startRolesFixture = (overrides: Record<string, unknown>) =>
+  startProxyFixture({ shards: 2, replicas: 0, passwordLogins: true, overrides });
+
 export const TEST_USERS = [
   { name: 'app', password: 'app', auth: 'scram-sha-256', backend: 'service' },
   { name: 'md5user', password: 'secret5', auth: 'md5', backend: 'service' },

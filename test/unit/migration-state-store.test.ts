@@ -7,27 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type MigrationState, MigrationStore } from '../../src/migration/state-store.js';
+import { switchedMigrationState } from '../support/switched-migration-state.js';
 
 function switchedState(id: string): MigrationState {
-  return {
-    id,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    phase: 'switched',
-    status: 'switched',
-    plan: { protocol: 'mysql' } as never,
-    legs: [{ slot: null, copy: [] }],
-    slot: null,
-    copy: [],
-    capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
-    cutovers: [],
-    switchPositions: null,
-    reverse: null,
-    verify: null,
-    mysql: { copy: null, appliedGtid: '0-1-100', reverseGtid: ['0-2-10', '0-3-10'] },
-    error: null,
-    history: [{ at: '2026-01-01T00:00:00.000Z', phase: 'switched', note: 'switched' }],
-  };
+  return switchedMigrationState(id, { protocol: 'mysql' } as never, {
+    copy: null,
+    appliedGtid: '0-1-100',
+    reverseGtid: ['0-2-10', '0-3-10'],
+  });
 }
 
 const store = () => new MigrationStore(path.join(mkdtempSync(path.join(os.tmpdir(), 'sg-state-')), 'm'));

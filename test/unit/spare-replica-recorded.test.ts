@@ -11,7 +11,8 @@ import type { ShardgateConfig } from '../../src/config/schema.js';
 import { configWithMigrations } from '../../src/migration/manager.js';
 import { planSplit } from '../../src/migration/plan.js';
 import { planMerge } from '../../src/migration/plan-merge.js';
-import { type MigrationState, MigrationStore } from '../../src/migration/state-store.js';
+import { MigrationStore } from '../../src/migration/state-store.js';
+import { switchedMigrationState } from '../support/switched-migration-state.js';
 
 function configWith(stateDir: string, replicaPort: number): ShardgateConfig {
   return parseConfig({
@@ -35,27 +36,6 @@ function configWith(stateDir: string, replicaPort: number): ShardgateConfig {
       ],
     },
   });
-}
-
-function switched(id: string, plan: MigrationState['plan']): MigrationState {
-  return {
-    id,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    phase: 'switched',
-    status: 'switched',
-    plan,
-    legs: [{ slot: null, copy: [] }],
-    slot: null,
-    copy: [],
-    capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
-    cutovers: [],
-    switchPositions: null,
-    reverse: null,
-    verify: null,
-    error: null,
-    history: [{ at: '2026-01-01T00:00:00.000Z', phase: 'switched', note: 'switched' }],
-  };
 }
 
 const request = { atChosenBy: 'operator' as const, verify: 'full' as const, inMaintenanceWindow: false };
@@ -85,7 +65,7 @@ describe('the replicas a restart installs for a switched migration', () => {
     expect(merge.targets[0]!.replicas?.map((r) => r.port)).toEqual([7001]);
 
     // The state file goes through JSON, as a restart reads it; the config is edited meanwhile.
-    new MigrationStore(stateDir).save(switched('split-my0', split));
+    new MigrationStore(stateDir).save(switchedMigrationState('split-my0', split));
     const edited = configWith(stateDir, 7999);
     const restarted = configWithMigrations(edited);
     expect(replicasOf(restarted, 'my0a')).toEqual([7001]);
@@ -102,7 +82,7 @@ describe('the replicas a restart installs for a switched migration', () => {
       sizes: new Map(),
     });
     for (const t of split.targets) delete t.replicas;
-    new MigrationStore(stateDir).save(switched('split-p0', split));
+    new MigrationStore(stateDir).save(switchedMigrationState('split-p0', split));
     const restarted = configWithMigrations(configWith(stateDir, 7999));
     expect(replicasOf(restarted, 'p0a')).toEqual([7999]);
   });
