@@ -476,7 +476,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
         cutover,
         tls: tlsConfig,
         server: new ServerInfo(),
-        sha2: new Sha2AuthState(),
+        sha2: Sha2AuthState.warmed(),
         sessions: mysqlSessions,
         connectionIds: mysqlIds,
         kills: mysqlKills,

@@ -575,6 +575,9 @@ export class CommandCycle implements GateParticipant {
       }
       const made = typeof raw === 'function' ? raw(binding) : raw;
       const bytes = made instanceof Promise ? await made : made;
+      // The client left while its connection was acquired or synced: nothing would stop the command
+      // now (the kill of onClientGone went to what ran then), so it never starts.
+      if (this.clientGone) throw new ShardgateError('QUERY_CANCELED');
       this.sendDeferredBegin(binding, statements);
       outcome = await this.relay(
         binding,
@@ -1009,8 +1012,9 @@ export class CommandCycle implements GateParticipant {
   private dropBindings(): void {
     for (const binding of this.bindings.values()) {
       if (this.inflight.has(binding)) {
-        // Mid-command: stop it, then drop the connection (its stream is mid-response).
-        void killQueryOn(binding);
+        // Mid-command: the connection is dropped (its stream is mid-response), so the server ends
+        // it whole. KILL QUERY could arrive before the command starts there and stop nothing.
+        void killConnectionOn(binding);
         binding.discard();
       } else {
         binding.release(this.state.pinnedReason !== null);
@@ -1023,6 +1027,11 @@ export class CommandCycle implements GateParticipant {
 /** KILL QUERY <thread> on a fresh connection to the same server. */
 async function killQueryOn(binding: MysqlBinding): Promise<void> {
   await killCommand(binding.server, `KILL QUERY ${binding.conn.threadId}`);
+}
+
+/** KILL CONNECTION <thread>: for a connection shardgate drops, whatever it runs or is about to run. */
+async function killConnectionOn(binding: MysqlBinding): Promise<void> {
+  await killCommand(binding.server, `KILL CONNECTION ${binding.conn.threadId}`);
 }
 
 /** A query's statements as the savepoint stack sees them (DDL commits implicitly in MySQL). */

@@ -69,6 +69,16 @@ export class Sha2AuthState {
   private readonly cache = new Map<string, CacheEntry>();
   private keys: Promise<{ publicKey: string; privateKey: string }> | null = null;
 
+  /**
+   * A state whose RSA key pair is being generated from now: the first full login does not wait
+   * for it (a 2048-bit pair took seconds on a loaded machine, past the login deadline).
+   */
+  static warmed(): Sha2AuthState {
+    const state = new Sha2AuthState();
+    state.rsaKeys().catch(() => undefined);
+    return state;
+  }
+
   fastVerifier(user: UserConfig): Buffer | null {
     const e = this.cache.get(user.name);
     if (!e || e.stored !== user.password) return null;

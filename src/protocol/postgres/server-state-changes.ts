@@ -36,12 +36,16 @@ export async function loadBuiltinFunctions(conn: PgServerConnection): Promise<vo
   builtins = new Set(r.rows.map((row) => row[0]!));
 }
 
-/** DO, CALL or a function outside pg_catalog: may run set_config(..., false) and the like. */
+/**
+ * DO, CALL or a function outside pg_catalog: may run set_config(..., false) and the like. Before
+ * the built-ins are known any function may be a user's: the first units of a process are judged
+ * (pipelineable()) before a server connection has loaded them.
+ */
 export function mayChangeUnseenState(statements: ReadonlyArray<{ facts: StatementFacts }>): boolean {
   for (const { facts } of statements) {
     if (facts.utility === 'do' || facts.utility === 'call') return true;
     if (facts.kind === 'unknown') continue;
-    for (const f of facts.functions) if (builtins !== null && !builtins.has(f)) return true;
+    for (const f of facts.functions) if (builtins === null || !builtins.has(f)) return true;
   }
   return false;
 }
