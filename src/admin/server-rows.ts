@@ -1,5 +1,7 @@
 // A shard's servers as the admin API shows them (/api/shards and /api/mysql/shards): role after
 // any promotion, health, lag, the last probe error and the shunning state, for either protocol.
+
+import type { RetirablePool } from '../backend/identity.js';
 import type { PgHealthFigures } from '../backend/pg-prober.js';
 import type { ServerHealth } from '../backend/probe-loop.js';
 import { shunState } from '../backend/shunning.js';
@@ -7,7 +9,7 @@ import type { TopologyShard } from '../backend/topology.js';
 import { probeUp } from '../observability/runtime.js';
 
 export function serverRows(
-  shard: TopologyShard<{ close(): Promise<void> }>,
+  shard: TopologyShard<RetirablePool>,
   health: ReadonlyArray<ServerHealth & Partial<PgHealthFigures>>,
 ) {
   return [shard.primary, ...shard.replicas].map((srv) => {

@@ -97,7 +97,7 @@ export function backendDatabase(
 }
 
 /** Pools of one server per (identity, database); the service identity on the server's own database is `base`. */
-export class IdentityPools<P extends { close(): Promise<void> }> {
+export class IdentityPools<P extends RetirablePool> {
   private readonly pools = new Map<string, { identity: BackendIdentity; database: string; pool: P }>();
 
   constructor(
@@ -152,6 +152,17 @@ export class IdentityPools<P extends { close(): Promise<void> }> {
     await Promise.all(this.all().map((p) => p.close()));
     this.pools.clear();
   }
+
+  /** Every pool closed to checkouts now, its connections ended later (Pool.retire). */
+  retire(lingerMs: number): void {
+    for (const p of this.all()) p.retire(lingerMs);
+  }
+}
+
+/** A pool that can be closed at once or retired (pool.ts). */
+export interface RetirablePool {
+  close(): Promise<void>;
+  retire(lingerMs: number): void;
 }
 
 /** The key of an identity's pool on `database` among one server's pools. */

@@ -72,6 +72,9 @@ export interface PoolStats {
   peakActive: number;
 }
 
+/** How far apart a retired pool's idle connections end (see Pool.retire). */
+const RETIRE_STEP_MS = 10;
+
 export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAddress> {
   private readonly idle: C[] = [];
   private readonly active = new Set<C>();
@@ -79,6 +82,8 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   private connecting = 0;
   private closed = false;
   private readonly reaper: NodeJS.Timeout;
+  /** While retire() ends the connections one at a time: the next step. */
+  private retiring: NodeJS.Timeout | null = null;
   private counters = {
     waitedTotal: 0,
     timeoutsTotal: 0,
@@ -378,13 +383,41 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     this.counters.peakActive = this.active.size;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closed to checkouts now (waiters refused, a busy connection closes on release); the
+   * connections left end after `lingerMs`, one every RETIRE_STEP_MS. A cutover's switch drops the
+   * replaced servers' pools in the step that releases its held writes: ending dozens of
+   * connections there at once (and their server processes exiting with them) stalled the loop
+   * and those writes for a few hundred ms on 2 cores (bench/diagnostics/README.md).
+   */
+  retire(lingerMs: number): void {
+    if (this.closed) return;
+    this.stopServing();
+    const step = (): void => {
+      // Idle ones first; a connection still busy by then (a pinned session) ends as close() ends it.
+      const conn = this.idle.pop() ?? this.active.values().next().value;
+      if (conn) this.active.delete(conn);
+      this.retiring = conn ? setTimeout(step, RETIRE_STEP_MS) : null;
+      this.retiring?.unref();
+      conn?.terminate();
+    };
+    this.retiring = setTimeout(step, lingerMs);
+    this.retiring.unref();
+  }
+
+  private stopServing(): void {
     this.closed = true;
     clearInterval(this.reaper);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new ShardgateError('ADMIN_SHUTDOWN'));
     }
+  }
+
+  async close(): Promise<void> {
+    this.stopServing();
+    if (this.retiring) clearTimeout(this.retiring);
+    this.retiring = null;
     for (const conn of this.idle.splice(0)) conn.terminate();
     for (const conn of this.active) conn.terminate();
     this.active.clear();

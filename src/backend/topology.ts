@@ -10,13 +10,19 @@ import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { positionCovers } from '../router/positions.js';
 import { backendLogin } from './backend-login.js';
 import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
-import { type BackendIdentity, IdentityPools } from './identity.js';
+import { type BackendIdentity, IdentityPools, type RetirablePool } from './identity.js';
 import type { PoolAddress } from './pool.js';
 import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
 import { applyPromotions, recordPromotion } from './promotions.js';
 import type { ServerLogin, ServerPlace } from './server-address.js';
 import { serverNames } from './server-names.js';
 import type { ServerEvents } from './shunning.js';
+
+/**
+ * How long a dropped server's pools keep their connections after a rebuild: past the release of a
+ * switch's held writes, which came back within a few hundred ms of it in the split bench.
+ */
+const RETIRED_POOL_LINGER_MS = 2_000;
 
 /** What a topology's servers are reached at: the pool's address, whatever the protocol adds. */
 export interface TopologyAddress extends PoolAddress, ServerLogin {}
@@ -28,9 +34,10 @@ export interface TopologyPool<A> {
   updateConfig(config: PoolConfig): void;
   abortSilent(ms: number, reason: string): number;
   close(): Promise<void>;
+  retire(lingerMs: number): void;
 }
 
-export interface TopologyServer<P extends { close(): Promise<void> }> extends ServerPlace {
+export interface TopologyServer<P extends RetirablePool> extends ServerPlace {
   /** The service identity's pool on the server's own database (monitors, migrations, service users). */
   pool: P;
   /** Pools per (identity, backend database): see identity.ts. */
@@ -44,7 +51,7 @@ export interface StandbyPools<P> {
   identities: Array<{ identity: BackendIdentity; database: string; pool: P }>;
 }
 
-export interface TopologyShard<P extends { close(): Promise<void> }> {
+export interface TopologyShard<P extends RetirablePool> {
   name: string;
   range: KeyRange;
   readOnly: boolean;
@@ -83,6 +90,8 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
   readonly faultCounters = { serverConnectionsLost: 0, readRetries: 0 };
   /** Replicas promoted since start, by shard (see promotions.ts). */
   private readonly promoted = new Map<string, string>();
+  /** Pools of servers a rebuild dropped, still ending their connections: close() ends them now. */
+  private readonly retired = new Set<IdentityPools<P>>();
   /** Told of each primary change (shard, new primary, old primary). */
   onPromotion: ((shard: string, server: string, previous: string) => void) | null = null;
 
@@ -209,7 +218,11 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
       };
     });
     for (const [name, old] of this.servers) {
-      if (next.get(name) !== old) void old.pools.close();
+      if (next.get(name) === old) continue;
+      // Not closed in this step: a switch releases its held writes right after it (Pool.retire).
+      old.pools.retire(RETIRED_POOL_LINGER_MS);
+      this.retired.add(old.pools);
+      setTimeout(() => this.retired.delete(old.pools), 2 * RETIRED_POOL_LINGER_MS).unref();
     }
     this.servers = next;
     this.shards = shards;
@@ -325,6 +338,10 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
 
   async close(): Promise<void> {
     this.monitor.stop();
-    await Promise.all([...this.servers.values()].map((s) => s.pools.close()));
+    const retired = [...this.retired];
+    this.retired.clear();
+    await Promise.all(
+      [...this.servers.values(), ...retired.map((pools) => ({ pools }))].map((s) => s.pools.close()),
+    );
   }
 }

@@ -79,10 +79,17 @@ describe('backendDatabase', () => {
 describe('IdentityPools', () => {
   it('shares a pool per (role, database, secret) and never across secrets', () => {
     const made: string[] = [];
-    const pools = new IdentityPools({ close: async () => undefined, id: 'base' }, (identity, db) => {
-      made.push(`${identity.user}/${db}`);
-      return { close: async () => undefined, id: `${identity.user}/${db}/${identity.password}` };
-    });
+    const pools = new IdentityPools(
+      { close: async () => undefined, retire: () => undefined, id: 'base' },
+      (identity, db) => {
+        made.push(`${identity.user}/${db}`);
+        return {
+          close: async () => undefined,
+          retire: () => undefined,
+          id: `${identity.user}/${db}/${identity.password}`,
+        };
+      },
+    );
     const a = { service: false, user: 'r', password: 'one' };
     expect(pools.poolFor(a, 'd', 'd')).toBe(pools.poolFor({ ...a }, 'd', 'd'));
     expect(pools.poolFor({ ...a, password: 'two' }, 'd', 'd')).not.toBe(pools.poolFor(a, 'd', 'd'));
@@ -91,10 +98,14 @@ describe('IdentityPools', () => {
   });
 
   it('finds a pool a client of a role opened, on that database only', () => {
-    const pools = new IdentityPools({ close: async () => undefined, id: 'base' }, (identity, db) => ({
-      close: async () => undefined,
-      id: `${identity.user}/${db}`,
-    }));
+    const pools = new IdentityPools(
+      { close: async () => undefined, retire: () => undefined, id: 'base' },
+      (identity, db) => ({
+        close: async () => undefined,
+        retire: () => undefined,
+        id: `${identity.user}/${db}`,
+      }),
+    );
     expect(pools.existingFor('r', 'd')).toBeUndefined();
     pools.poolFor({ service: false, user: 'r', password: 'one' }, 'd', 'd');
     pools.poolFor({ service: false, user: 'r2', password: 'one' }, 'e', 'd');
@@ -104,7 +115,7 @@ describe('IdentityPools', () => {
   });
   it('takes over a pool opened ahead for an identity, and lists what it holds', () => {
     const closed: string[] = [];
-    const pool = (id: string) => ({ close: async () => void closed.push(id), id });
+    const pool = (id: string) => ({ close: async () => void closed.push(id), retire: () => undefined, id });
     const pools = new IdentityPools(pool('base'), (identity, db) => pool(`made ${identity.user}/${db}`));
     const a = { service: false, user: 'r', password: 'one' };
     pools.adopt(a, 'd', pool('warm r/d'));

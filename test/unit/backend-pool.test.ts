@@ -215,4 +215,40 @@ describe('Pool', () => {
     expect(conn.closed).toBe(true);
     expect(pool.tryAcquire('a')).toBeNull();
   });
+
+  it('retire refuses checkouts now and ends the connections after the linger, one per step, busy ones last', async () => {
+    const { pool, failed } = makePool({ size: 4 });
+    const conns = await Promise.all([pool.acquire('a'), pool.acquire('a'), pool.acquire('a')]);
+    const busy = await pool.acquire('a');
+    for (const c of conns) pool.release(c);
+    pool.retire(1_000);
+    expect(pool.tryAcquire('a')).toBeNull();
+    expect(((await pool.acquire('a').catch((e: unknown) => e)) as ShardgateError).code).toBe(
+      'BACKEND_UNAVAILABLE',
+    );
+    vi.advanceTimersByTime(999);
+    expect(conns.filter((c) => c.closed)).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(conns.filter((c) => c.closed)).toHaveLength(1);
+    vi.advanceTimersByTime(20);
+    expect(conns.filter((c) => c.closed)).toHaveLength(3);
+    expect(busy.closed).toBe(false);
+    vi.advanceTimersByTime(10);
+    expect(busy.ended).toBe('terminate');
+    expect(failed).toEqual([]);
+  });
+
+  it('retire fails waiters, a connection released after it closes, and close() after it ends the rest at once', async () => {
+    const { pool } = makePool({ size: 3 });
+    const [a, b, c] = await Promise.all([pool.acquire('a'), pool.acquire('a'), pool.acquire('a')]);
+    const waiting = pool.acquire('a').catch((e: unknown) => e);
+    pool.retire(5_000);
+    expect(((await waiting) as ShardgateError).code).toBe('ADMIN_SHUTDOWN');
+    pool.release(b);
+    expect(b.closed).toBe(true);
+    expect(a.closed).toBe(false);
+    await pool.close();
+    expect([a.closed, c.closed]).toEqual([true, true]);
+    vi.advanceTimersByTime(10_000);
+  });
 });
