@@ -24,6 +24,8 @@ beforeAll(async () => {
     shards: 2,
     replicas: 1,
     demoUsers: 40,
+    // The migration manager is started with the admin server.
+    admin: true,
     overrides: {
       migration: {
         stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-merge-replicas-')), 'migrations'),
