@@ -431,6 +431,13 @@ export const ERRORS = {
     severity: 'ERROR',
     message: 'migration {id} is {phase}: {detail}',
   },
+  MIGRATION_APPLY_FAILED: {
+    sqlstate: '55000',
+    mysqlErrno: 1210,
+    severity: 'ERROR',
+    message:
+      'the change capture could not apply source changes on {target}: {detail}; that batch was rolled back there and the capture position did not advance, so nothing is lost: make the table on {target} accept the row (it must match the source table), then resume the migration, or abandon it',
+  },
   // --- MySQL front end ------------------------------------------------------------------------
   MYSQL_MALFORMED_PACKET: {
     sqlstate: '08S01',

@@ -272,7 +272,7 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
   async pauseReplicaApply(name: string, ms: number): Promise<void> {
     const { replica } = this.replica(name);
     this.clearResumeTimer(name);
-    await this.withConnection(replica, null, (c) => c.query('STOP SLAVE SQL_THREAD'));
+    await this.withConnection(replica, null, (c) => c.query('STOP REPLICA SQL_THREAD'));
     const timer = setTimeout(
       () => {
         this.resumeTimers.delete(name);
@@ -290,7 +290,7 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
   async resumeReplicaApply(name: string): Promise<void> {
     const { replica } = this.replica(name);
     this.clearResumeTimer(name);
-    await this.withConnection(replica, null, (c) => c.query('START SLAVE SQL_THREAD'));
+    await this.withConnection(replica, null, (c) => c.query('START REPLICA SQL_THREAD'));
   }
 
   private clearResumeTimer(name: string): void {
@@ -316,7 +316,7 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
     });
   }
 
-  /** SHOW SLAVE STATUS of a replica, reduced to threads, position, delay and errors. */
+  /** SHOW REPLICA STATUS of a replica, reduced to threads, position, delay and errors. */
   async replicaStatus(name: string): Promise<ReplicaStatus | null> {
     return this.withConnection(this.replica(name).replica, null, replicaStatus);
   }

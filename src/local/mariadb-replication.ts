@@ -32,15 +32,17 @@ export async function openConnection(
 /**
  * (Re)points a replica at its primary by GTID (MASTER_USE_GTID=slave_pos: resume from the last
  * transaction this replica applied) and starts both threads. MASTER_CONNECT_RETRY=1 lets a
- * replica reconnect within a second after its primary restarts (the default waits 60 s).
+ * replica reconnect within a second after its primary restarts (the default waits 60 s). The
+ * REPLICA words (MariaDB 10.5.1+, which binlog_row_metadata needs anyway); MariaDB has no CHANGE
+ * REPLICATION SOURCE TO, so CHANGE MASTER TO stays.
  */
 export async function startReplication(c: Connection, primary: Endpoint, delaySeconds = 0): Promise<void> {
-  await c.query('STOP SLAVE');
+  await c.query('STOP REPLICA');
   await c.query(
     `CHANGE MASTER TO MASTER_HOST='${primary.host}', MASTER_PORT=${primary.port}, MASTER_USER='root', ` +
       `MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_DELAY=${delaySeconds}`,
   );
-  await c.query('START SLAVE');
+  await c.query('START REPLICA');
 }
 
 /** True once the replica's @@gtid_slave_pos covers `pos`, false after timeoutMs. */
@@ -63,9 +65,9 @@ export interface ReplicaStatus {
   lastSqlError: string;
 }
 
-/** The SHOW SLAVE STATUS fields worth reporting when replication does not catch up. */
+/** The SHOW REPLICA STATUS fields worth reporting when replication does not catch up. */
 export async function replicaStatus(c: Connection): Promise<ReplicaStatus | null> {
-  const [rows] = await c.query('SHOW SLAVE STATUS');
+  const [rows] = await c.query('SHOW REPLICA STATUS');
   const r = (rows as Array<Record<string, unknown>>)[0];
   if (!r) return null;
   const [pos] = await c.query('SELECT @@GLOBAL.gtid_slave_pos AS pos');

@@ -15,6 +15,7 @@
 // binlog_row_metadata=FULL (the launcher sets it), so no information_schema lookups race DDL.
 import ZongJi, { MariadbGtidPosition } from '@vlasky/zongji';
 import type { KeyRange } from '../domain/keyspace.js';
+import { ShardgateError } from '../errors.js';
 import { type ChangeRouting, type MysqlChange, planBatch, type QueuedChanges } from './mysql-change-batch.js';
 import { outsideScope, ownersOf } from './mysql-copier.js';
 import {
@@ -63,6 +64,13 @@ export class MysqlBinlogCapture {
   private applied: string;
   private failure: Error | null = null;
   private changesApplied = 0;
+  /**
+   * The GTID of the open standalone event group (DDL: a GTID event and one query event, no
+   * commit marker). zongji counts such a group only when the next group's GTID arrives, so a DDL
+   * as the source's last event would keep catchUp waiting for a write that, under the cutover
+   * block, never comes; the capture counts it once its query event has arrived.
+   */
+  private standalone: { domainId: number; serverId: number; seqNo: number | string } | null = null;
   private readonly keys = new Map<string, string[]>();
   private readonly ranges: KeyRange[];
   private readonly byName: Map<string, MovedTable>;
@@ -136,15 +144,9 @@ export class MysqlBinlogCapture {
     });
   }
 
-  private receive(event: {
-    getEventName(): string;
-    query?: string;
-    tableId?: number;
-    tableMap?: Record<number, { tableName: string }>;
-    rows?: unknown[];
-  }): void {
-    const position = this.zongji.gtidSet;
+  private receive(event: BinlogEvent): void {
     const name = event.getEventName();
+    const position = this.positionAfter(event);
     if (name === 'query') {
       const touched = this.statementOnMovedTable(event.query ?? '');
       // DDL, TRUNCATE (no row events) or statement-logged DML would leave the halves silently
@@ -171,6 +173,21 @@ export class MysqlBinlogCapture {
     }
     this.queue.push({ changes, position });
     void this.drain();
+  }
+
+  /** zongji's committed position, plus the standalone group this event completes. */
+  private positionAfter(event: BinlogEvent): string | undefined {
+    const name = event.getEventName();
+    if (name === 'mariadbgtid') {
+      this.standalone = event.standalone ? (event as Required<BinlogEvent>) : null;
+      return this.zongji.gtidSet;
+    }
+    const group = this.standalone;
+    if (name !== 'query' || !group || /^\s*BEGIN\b/i.test(event.query ?? '')) return this.zongji.gtidSet;
+    this.standalone = null;
+    const position = MariadbGtidPosition.parse(this.zongji.gtidSet ?? this.applied);
+    position.add(group);
+    return position.toString();
   }
 
   /** The moved table a binlog statement names, other than transaction control; null when none. */
@@ -219,7 +236,11 @@ export class MysqlBinlogCapture {
         } catch (err) {
           // A failed statement leaves its transaction open on this connection: close it.
           await c.query('ROLLBACK').catch(() => undefined);
-          throw err;
+          const { errno, message } = err as { errno?: number; message?: string };
+          throw new ShardgateError('MIGRATION_APPLY_FAILED', {
+            target: this.o.targets[i]?.server.name ?? `target ${i}`,
+            detail: `${message ?? String(err)}${errno ? ` (errno ${errno})` : ''}`,
+          });
         }
       }),
     );
@@ -297,6 +318,20 @@ export class MysqlBinlogCapture {
     if (reason) for (const c of this.targets) c.destroy();
     return reason;
   }
+}
+
+/** The fields of zongji's events the capture reads. */
+interface BinlogEvent {
+  getEventName(): string;
+  query?: string;
+  tableId?: number;
+  tableMap?: Record<number, { tableName: string }>;
+  rows?: unknown[];
+  /** MariaDB GTID events: the group has no commit marker (DDL), and its GTID. */
+  standalone?: boolean;
+  domainId?: number;
+  serverId?: number;
+  seqNo?: number | string;
 }
 
 /** True when position `applied` covers every domain's GTID of `goal` (both 'd-s-n,...'). */

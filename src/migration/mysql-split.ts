@@ -30,7 +30,8 @@ export interface MysqlSplitOptions {
   tables: readonly MovedTable[];
   throttle: Throttle;
   topology: SwitchableTopology;
-  gate: CutoverGate;
+  /** Only its block is used: the cutover every session of both protocols takes admissions at. */
+  gate: Pick<CutoverGate, 'block'>;
   /** Binlog client id, unique among the source's replicas. */
   serverId: number;
   graceMs: number;

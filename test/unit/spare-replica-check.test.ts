@@ -6,6 +6,7 @@ import { pgReplicaProblem } from '../../src/migration/spare-replicas.js';
 
 const names = { replica: 'spare1-replica1', target: 'spare1' };
 const SPARE_ID = 100100;
+const MYSQL_84 = '8.4.3';
 
 /** A MariaDB GTID replica of the spare, both threads running, read-only. */
 function streaming(
@@ -15,6 +16,7 @@ function streaming(
   return {
     serverId: 100101,
     readOnly: true,
+    version: '10.11.6-MariaDB-log',
     status: {
       Master_Server_Id: SPARE_ID,
       Slave_IO_Running: 'Yes',
@@ -41,14 +43,16 @@ describe('a MySQL spare replica', () => {
       Replica_SQL_Running: 'Yes',
       Auto_Position: 1,
     };
-    expect(mysqlReplicaProblem({ serverId: 7, readOnly: true, status }, SPARE_ID, names)).toBeNull();
+    expect(
+      mysqlReplicaProblem({ serverId: 7, readOnly: true, version: MYSQL_84, status }, SPARE_ID, names),
+    ).toBeNull();
     expect(
       mysqlReplicaProblem(
-        { serverId: 7, readOnly: true, status: { ...status, Auto_Position: 0 } },
+        { serverId: 7, readOnly: true, version: MYSQL_84, status: { ...status, Auto_Position: 0 } },
         SPARE_ID,
         names,
       ),
-    ).toMatch(/not by GTID.*SOURCE_AUTO_POSITION=1/);
+    ).toMatch(/not by GTID.*; CHANGE REPLICATION SOURCE TO SOURCE_AUTO_POSITION=1 on it/);
   });
 
   it('refuses a server that replicates from nobody', () => {
@@ -71,7 +75,7 @@ describe('a MySQL spare replica', () => {
         names,
       ),
     ).toMatch(
-      /not replicating \(IO thread Connecting, SQL thread Yes: error connecting to master\).*START SLAVE/,
+      /not replicating \(IO thread Connecting, SQL thread Yes: error connecting to master\); fix it and START REPLICA,/,
     );
     expect(mysqlReplicaProblem(streaming({ Slave_SQL_Running: 'No' }), SPARE_ID, names)).toMatch(
       /not replicating \(IO thread Yes, SQL thread No\)/,
@@ -95,6 +99,44 @@ describe('a MySQL spare replica', () => {
     expect(mysqlReplicaProblem(streaming({}, { serverId: SPARE_ID }), SPARE_ID, names)).toMatch(
       /has the server_id of target spare1 \(100100\), so it skips every event/,
     );
+  });
+});
+
+describe('the statements a MySQL refusal names', () => {
+  // MySQL 8.4 parses neither START SLAVE nor CHANGE MASTER TO; MariaDB keeps CHANGE MASTER TO.
+  const stopped = (version: string) =>
+    mysqlReplicaProblem(streaming({ Slave_IO_Running: 'No' }, { version }), SPARE_ID, names);
+  const nobody = (version: string) =>
+    mysqlReplicaProblem(streaming({}, { version, status: null }), SPARE_ID, names);
+
+  it('are the REPLICA forms on MySQL 8.4 and MariaDB 10.5+', () => {
+    expect(stopped(MYSQL_84)).toMatch(/fix it and START REPLICA,/);
+    expect(nobody(MYSQL_84)).toMatch(
+      /\(CHANGE REPLICATION SOURCE TO SOURCE_HOST=\.\.\., SOURCE_AUTO_POSITION=1; START REPLICA\)/,
+    );
+    expect(nobody('5.5.5-10.11.6-MariaDB')).toMatch(
+      /\(CHANGE MASTER TO MASTER_HOST=\.\.\., MASTER_USE_GTID=slave_pos; START REPLICA\)/,
+    );
+    for (const v of [MYSQL_84, '10.11.6-MariaDB']) {
+      expect(stopped(v)).not.toMatch(/SLAVE/);
+      expect(nobody(v)).not.toMatch(/SLAVE/);
+    }
+  });
+
+  it('are the SLAVE forms on servers that know only those', () => {
+    expect(stopped('10.4.32-MariaDB')).toMatch(/fix it and START SLAVE,/);
+    expect(nobody('5.7.44-log')).toMatch(
+      /\(CHANGE MASTER TO MASTER_HOST=\.\.\., MASTER_AUTO_POSITION=1; START SLAVE\)/,
+    );
+    // MySQL 8.0.22 has START REPLICA, but CHANGE REPLICATION SOURCE TO only from 8.0.23.
+    expect(nobody('8.0.22')).toMatch(
+      /\(CHANGE MASTER TO MASTER_HOST=\.\.\., MASTER_AUTO_POSITION=1; START REPLICA\)/,
+    );
+  });
+
+  it('are both forms when the version says nothing usable', () => {
+    expect(stopped('unknown-fork')).toMatch(/START REPLICA \(START SLAVE before MariaDB 10\.5/);
+    expect(nobody('')).toMatch(/MASTER_USE_GTID=slave_pos \(MySQL 8\.0\.23\+: CHANGE REPLICATION SOURCE TO/);
   });
 });
 
