@@ -16,6 +16,8 @@ export interface ShardgateMysqlOptions {
   workers: number;
   poolSize: number;
   extra?: Record<string, unknown>;
+  /** Another build's dist/src/cli/main.js (before/after comparisons); default this checkout's. */
+  cliPath?: string;
 }
 
 export interface ShardgateMysqlConfigOptions extends ShardgateMysqlOptions {
@@ -98,6 +100,8 @@ export async function probeMysql(endpoint: MysqlEndpoint, timeoutMs = 5_000): Pr
 export interface ShardgateMysqlTarget {
   endpoint: MysqlEndpoint;
   version: string;
+  /** The proxy's process, for CPU figures read from /proc. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -116,7 +120,12 @@ export async function startShardgateMysql(
     await freePort(),
   ];
   const config = shardgateMysqlConfig({ ...options, postgresPort, mysqlPort, adminPort, unusedPostgresPort });
-  const launched = await launchShardgateProcess({ config, postgresPort, workers: options.workers });
+  const launched = await launchShardgateProcess({
+    config,
+    postgresPort,
+    workers: options.workers,
+    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+  });
   if (!launched.ok) return launched;
   const proc = launched.process;
   const endpoint: MysqlEndpoint = {
@@ -145,6 +154,7 @@ export async function startShardgateMysql(
     target: {
       endpoint,
       version: `shardgate ${options.workers} worker${options.workers === 1 ? '' : 's'}`,
+      pid: proc.pid,
       stop: () => proc.stop(),
     },
   };
