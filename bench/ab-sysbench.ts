@@ -49,6 +49,7 @@ try {
       workers: 1,
       poolSize,
       cliPath: join(builds[k], 'dist', 'src', 'cli', 'main.js'),
+      startTimeoutMs: 120_000,
     });
     if (!started.ok) throw new Error(`${k}: ${started.note}`);
     proxies[k] = started.target;

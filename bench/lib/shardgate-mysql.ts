@@ -18,6 +18,8 @@ export interface ShardgateMysqlOptions {
   extra?: Record<string, unknown>;
   /** Another build's dist/src/cli/main.js (before/after comparisons); default this checkout's. */
   cliPath?: string;
+  /** Milliseconds to wait for the proxy to listen (default 30 s; a loaded machine needs more). */
+  startTimeoutMs?: number;
 }
 
 export interface ShardgateMysqlConfigOptions extends ShardgateMysqlOptions {
@@ -125,6 +127,7 @@ export async function startShardgateMysql(
     postgresPort,
     workers: options.workers,
     ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+    ...(options.startTimeoutMs ? { startTimeoutMs: options.startTimeoutMs } : {}),
   });
   if (!launched.ok) return launched;
   const proc = launched.process;
@@ -136,7 +139,7 @@ export async function startShardgateMysql(
     database: options.backend.database,
   };
   try {
-    await waitForPort('127.0.0.1', mysqlPort, 5_000, () => !proc.exited());
+    await waitForPort('127.0.0.1', mysqlPort, options.startTimeoutMs ?? 5_000, () => !proc.exited());
   } catch {
     await proc.stop();
     return {
