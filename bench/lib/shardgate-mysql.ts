@@ -16,6 +16,10 @@ export interface ShardgateMysqlOptions {
   workers: number;
   poolSize: number;
   extra?: Record<string, unknown>;
+  /** Another build's dist/src/cli/main.js (before/after comparisons); default this checkout's. */
+  cliPath?: string;
+  /** Milliseconds to wait for the proxy to listen (default 30 s; a loaded machine needs more). */
+  startTimeoutMs?: number;
 }
 
 export interface ShardgateMysqlConfigOptions extends ShardgateMysqlOptions {
@@ -98,6 +102,8 @@ export async function probeMysql(endpoint: MysqlEndpoint, timeoutMs = 5_000): Pr
 export interface ShardgateMysqlTarget {
   endpoint: MysqlEndpoint;
   version: string;
+  /** The proxy's process, for CPU figures read from /proc. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -116,7 +122,13 @@ export async function startShardgateMysql(
     await freePort(),
   ];
   const config = shardgateMysqlConfig({ ...options, postgresPort, mysqlPort, adminPort, unusedPostgresPort });
-  const launched = await launchShardgateProcess({ config, postgresPort, workers: options.workers });
+  const launched = await launchShardgateProcess({
+    config,
+    postgresPort,
+    workers: options.workers,
+    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+    ...(options.startTimeoutMs ? { startTimeoutMs: options.startTimeoutMs } : {}),
+  });
   if (!launched.ok) return launched;
   const proc = launched.process;
   const endpoint: MysqlEndpoint = {
@@ -127,7 +139,7 @@ export async function startShardgateMysql(
     database: options.backend.database,
   };
   try {
-    await waitForPort('127.0.0.1', mysqlPort, 5_000, () => !proc.exited());
+    await waitForPort('127.0.0.1', mysqlPort, options.startTimeoutMs ?? 5_000, () => !proc.exited());
   } catch {
     await proc.stop();
     return {
@@ -145,6 +157,7 @@ export async function startShardgateMysql(
     target: {
       endpoint,
       version: `shardgate ${options.workers} worker${options.workers === 1 ? '' : 's'}`,
+      pid: proc.pid,
       stop: () => proc.stop(),
     },
   };

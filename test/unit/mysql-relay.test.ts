@@ -40,10 +40,10 @@ function relay(
   chunk = 7,
 ) {
   const mirror: SessionMirror = { status: 2, lastOk: null, schema: null, vars: new Map(), dirty: false };
-  const out: Buffer[] = [];
+  const client = corkedSocket();
   let outcome: RelayOutcome | null = null;
   const handler = new RelayHandler({
-    out: { write: (b) => out.push(Buffer.from(b)) },
+    out: client,
     conn: mirror,
     clientCapabilities: clientCaps,
     firstSeq,
@@ -62,7 +62,36 @@ function relay(
   });
   for (let i = 0; i < backendBytes.length; i += chunk)
     scanner.onData(Buffer.from(backendBytes.subarray(i, i + chunk)));
-  return { bytes: Buffer.concat(out), outcome: outcome as RelayOutcome | null };
+  expect(client.corked).toBe(false);
+  return {
+    bytes: Buffer.concat(client.syscalls),
+    syscalls: client.syscalls,
+    outcome: outcome as RelayOutcome | null,
+  };
+}
+
+/** A client socket as the relay sees it: writes made while corked leave together, as one syscall. */
+function corkedSocket() {
+  const syscalls: Buffer[] = [];
+  let held: Buffer[] | null = null;
+  return {
+    syscalls,
+    get corked() {
+      return held !== null;
+    },
+    write(b: Buffer) {
+      // A copy: the relay forwards views of the server's chunks.
+      if (held) held.push(Buffer.from(b));
+      else syscalls.push(Buffer.from(b));
+    },
+    cork() {
+      held ??= [];
+    },
+    uncork() {
+      if (held && held.length > 0) syscalls.push(Buffer.concat(held));
+      held = null;
+    },
+  };
 }
 
 /** Reads client bytes with the client's capabilities: roles, sequence ids and payloads. */
@@ -114,6 +143,18 @@ describe('RelayHandler', () => {
     expect(seen.at(-1)!.payload.length).toBe(5);
     expect(decodeTextRow(seen[5]!.payload, 2).map((c) => c?.toString() ?? null)).toEqual(['2', 'x']);
     expect(outcome?.gtid).toBe('1-100-7');
+  });
+
+  it('writes the output of each server chunk, EOFs it adds included, in one syscall', () => {
+    const client = CAP.PROTOCOL_41 | CAP.SESSION_TRACK;
+    const backend = resultSet();
+    const whole = relay('result', backend, client, 1, undefined, backend.length);
+    expect(whole.syscalls).toHaveLength(1);
+    expect(roles(read('result', whole.bytes, client))).toHaveLength(7);
+    // Split in 7-byte chunks: at most one write per chunk, and the same bytes in the end.
+    const split = relay('result', backend, client, 1, undefined, 7);
+    expect(split.syscalls.length).toBeLessThanOrEqual(Math.ceil(backend.length / 7));
+    expect(split.bytes.equals(whole.bytes)).toBe(true);
   });
 
   it('passes CLIENT_DEPRECATE_EOF responses through byte for byte when nothing needs changing', () => {

@@ -12,7 +12,7 @@ import {
   withExtendedMetadata,
 } from '../../src/protocol/mysql/columns.js';
 import { CAP, COM, STATUS, TYPE } from '../../src/protocol/mysql/constants.js';
-import { PacketReader, PacketWriter } from '../../src/protocol/mysql/packet-io.js';
+import { framePayload, PacketReader, PacketWriter } from '../../src/protocol/mysql/packet-io.js';
 import {
   decodeEof,
   decodeErr,
@@ -23,6 +23,7 @@ import {
   encodeResultEnd,
   encodeShardgateError,
   endStatus,
+  framedEof,
   stripSessionTracking,
 } from '../../src/protocol/mysql/responses.js';
 import {
@@ -87,6 +88,13 @@ describe('OK / ERR / EOF', () => {
     });
     expect([...encodeEof({ warnings: 1, status: 0x22 })]).toEqual([0xfe, 1, 0, 0x22, 0]);
     expect(decodeEof(encodeEof({ warnings: 1, status: 0x22 }))).toEqual({ warnings: 1, status: 0x22 });
+    // The relay's EOF, framed where it is made: the same bytes as encoding then framing.
+    for (const [seq, warnings, status] of [
+      [0, 0, 0],
+      [7, 1, 0x22],
+      [255, 0xffff, 0x4002],
+    ] as const)
+      expect(framedEof(seq, warnings, status)).toEqual(framePayload(encodeEof({ warnings, status }), seq));
   });
 
   it('ends a result set as the client asked (EOF or OK with 0xfe)', () => {

@@ -49,6 +49,7 @@ import type { LogicalPacket } from './packet-framer.js';
 import { framePayload, PacketReader } from './packet-io.js';
 import { PreparedStatements } from './prepared-statements.js';
 import { RelayHandler, type RelayOutcome } from './relay-handler.js';
+import { RelayOutput } from './relay-output.js';
 import { ReplyWriter } from './reply-writer.js';
 import type { ResponseShape } from './response-scanner.js';
 import { encodeErr } from './responses.js';
@@ -71,6 +72,9 @@ export interface CycleSession {
   /** Who the session is on the servers (identity.ts). */
   readonly backend: BackendIdentity;
   write(bytes: Buffer): void;
+  /** Writes between cork and uncork leave in one syscall (client-connection.ts). */
+  cork(): void;
+  uncork(): void;
   fail(err: ShardgateError): void;
   close(): void;
   /** COM_CHANGE_USER: re-authenticates; resolves when the exchange is over (either way). */
@@ -445,7 +449,17 @@ export class CommandCycle implements GateParticipant {
   }
 
   /** A write waits at the cutover gate while its shard is held, then is planned again. */
-  private async admittedThenRun<T>(
+  private admittedThenRun<T>(
+    plan: { statements: PlannedStatement[]; target: RouteTarget },
+    replan: Replan,
+    run: (plan: { statements: PlannedStatement[]; target: RouteTarget }) => Promise<T>,
+  ): Promise<T> {
+    // A read never waits at the gate: run at once, no promise of its own.
+    if (plan.target.role !== 'primary' || !writesData(plan.statements)) return run(plan);
+    return this.admittedWriteThenRun(plan, replan, run);
+  }
+
+  private async admittedWriteThenRun<T>(
     plan: { statements: PlannedStatement[]; target: RouteTarget },
     replan: Replan,
     run: (plan: { statements: PlannedStatement[]; target: RouteTarget }) => Promise<T>,
@@ -676,7 +690,7 @@ export class CommandCycle implements GateParticipant {
     return new Promise<RelayOutcome>((resolve, reject) => {
       const running: Inflight = { reject, statements, clientSawBytes: false };
       this.inflight.set(binding, running);
-      const out = this.outputFor(binding, running);
+      const out = new RelayOutput(this.session, binding.conn.socket, running);
       const handler = new RelayHandler({
         out,
         conn: binding.conn,
@@ -701,29 +715,6 @@ export class CommandCycle implements GateParticipant {
       });
       binding.conn.sendRaw(raw, shape, handler);
     });
-  }
-
-  /** The client's output for responses of `binding`: pauses its socket while the client drains. */
-  private outputFor(binding: MysqlBinding, running: Inflight): { write(bytes: Buffer): void; done(): void } {
-    const session = this.session;
-    const socket = binding.conn.socket;
-    let paused = false;
-    const resume = () => {
-      if (!paused) return;
-      paused = false;
-      socket.resume();
-    };
-    return {
-      write(bytes: Buffer) {
-        running.clientSawBytes = true;
-        session.write(bytes);
-        if (paused || !session.needsDrain) return;
-        paused = true;
-        socket.pause();
-        session.onDrained(resume);
-      },
-      done: resume,
-    };
   }
 
   /** Gets (or reuses) the connection for a target; read_your_writes waits with MASTER_GTID_WAIT. */

@@ -13,11 +13,14 @@ import { CAP } from './constants.js';
 import type { LogicalPacket } from './packet-framer.js';
 import { framePayload, packetCount } from './packet-io.js';
 import type { PacketRole, ResponseHandler } from './response-scanner.js';
-import { decodeErr, type ErrPacket, encodeEof, encodeOk, type OkPacket } from './responses.js';
+import { decodeErr, type ErrPacket, encodeOk, framedEof, type OkPacket } from './responses.js';
 import { decodePrepareOk, type PrepareOk } from './statements.js';
 
+/** The client's socket as the relay writes it: writes made while corked leave in one writev. */
 export interface ClientOutput {
   write(bytes: Buffer): void;
+  cork(): void;
+  uncork(): void;
 }
 
 export interface RelayOutcome {
@@ -89,8 +92,13 @@ export class RelayHandler implements ResponseHandler {
   private runBuffer: ArrayBufferLike | null = null;
   private runStart = 0;
   private runEnd = 0;
-  /** Output of the current chunk, written in one piece at its end (one syscall per chunk). */
-  private pending: Buffer[] = [];
+  /**
+   * The current chunk's first piece of output, held back: alone it is written as it is; with more
+   * pieces the client's socket is corked, so the chunk's output still leaves in one syscall
+   * (writev), without copying the pieces into one buffer first.
+   */
+  private held: Buffer | null = null;
+  private corked = false;
 
   constructor(private readonly o: RelayOptions) {
     this.seq = o.firstSeq & 0xff;
@@ -127,8 +135,7 @@ export class RelayHandler implements ResponseHandler {
       case 'rows-end':
         if (this.inColumns) this.endColumns();
         this.track();
-        if (this.eofClient)
-          this.emit(encodeEof({ warnings: this.o.conn.lastOk?.warnings ?? 0, status: this.o.conn.status }));
+        if (this.eofClient) this.emitEof(this.o.conn.lastOk?.warnings ?? 0, this.o.conn.status);
         else this.forwardOk(packet);
         break;
       case 'ok':
@@ -156,7 +163,7 @@ export class RelayHandler implements ResponseHandler {
       case 'columns-end':
       case 'params-end':
         // Only COM_FIELD_LIST ends this way on a CLIENT_DEPRECATE_EOF connection.
-        if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+        if (this.eofClient) this.emitEof(0, this.o.conn.status);
         else this.forward(packet);
         break;
       default:
@@ -177,10 +184,30 @@ export class RelayHandler implements ResponseHandler {
   /** Writes everything queued so far. */
   private write(): void {
     this.flush();
-    const parts = this.pending;
-    if (parts.length === 0) return;
-    this.pending = [];
-    this.o.out.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      this.o.out.write(held);
+    }
+    if (this.corked) {
+      this.corked = false;
+      this.o.out.uncork();
+    }
+  }
+
+  /** Queues one piece of the chunk's output (see `held`). */
+  private queue(piece: Buffer): void {
+    if (this.held === null && !this.corked) {
+      this.held = piece;
+      return;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.o.out.cork();
+      this.o.out.write(this.held!);
+      this.held = null;
+    }
+    this.o.out.write(piece);
   }
 
   private track(): void {
@@ -227,12 +254,12 @@ export class RelayHandler implements ResponseHandler {
   /** EOF clients get an EOF between column definitions and rows. */
   private endColumns(): void {
     this.inColumns = false;
-    if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+    if (this.eofClient) this.emitEof(0, this.o.conn.status);
   }
 
   private closeDefinitions(): void {
     this.openDefs = null;
-    if (this.eofClient) this.emit(encodeEof({ warnings: 0, status: this.o.conn.status }));
+    if (this.eofClient) this.emitEof(0, this.o.conn.status);
   }
 
   /** Queues the packet's own bytes, renumbered in place. */
@@ -264,13 +291,20 @@ export class RelayHandler implements ResponseHandler {
     this.flush();
     const framed = framePayload(payload, this.seq);
     this.seq = (this.seq + packetCount(payload.length)) & 0xff;
-    this.pending.push(framed);
+    this.queue(framed);
+  }
+
+  /** An EOF packet at the next sequence id, framed where it is encoded (one small buffer). */
+  private emitEof(warnings: number, status: number): void {
+    this.flush();
+    this.queue(framedEof(this.seq, warnings, status));
+    this.seq = (this.seq + 1) & 0xff;
   }
 
   /** Queues the current run of forwarded packets. */
   private flush(): void {
     if (this.runBuffer === null) return;
-    this.pending.push(Buffer.from(this.runBuffer, this.runStart, this.runEnd - this.runStart));
+    this.queue(Buffer.from(this.runBuffer, this.runStart, this.runEnd - this.runStart));
     this.runBuffer = null;
   }
 }

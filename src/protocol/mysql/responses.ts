@@ -184,6 +184,19 @@ export function encodeEof(eof: EofPacket): Buffer {
   return new PacketWriter(5).u8(MARKER.EOF).u16(eof.warnings).u16(eof.status).payload();
 }
 
+/** An EOF packet with its header at sequence id `seq`: what encodeEof + framePayload give, in one buffer. */
+export function framedEof(seq: number, warnings: number, status: number): Buffer {
+  const out = Buffer.allocUnsafe(9);
+  out[0] = 5;
+  out[1] = 0;
+  out[2] = 0;
+  out[3] = seq & 0xff;
+  out[4] = MARKER.EOF;
+  out.writeUInt16LE(warnings & 0xffff, 5);
+  out.writeUInt16LE(status & 0xffff, 7);
+  return out;
+}
+
 /**
  * The end of a result set (or of column definitions) as the client's capabilities want it: an
  * OK with the 0xfe header under CLIENT_DEPRECATE_EOF, else an EOF packet.
