@@ -242,6 +242,8 @@ export class ServerBinding implements LaneMember, TrackerSink {
     cycle: QueryCycle,
     serverName: string,
     pipelined: Unit | null = null,
+    /** A connection tryAcquireIdle already took (its settings need a sync). */
+    taken: PgServerConnection | null = null,
   ): Promise<ServerBinding> {
     const topology = cycle.services.topology;
     const server = topology.server(serverName);
@@ -286,6 +288,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
       // Session pooling: the client owns the connection from here (checked, see acquire()).
       const session = config.pool.mode === 'session';
       conn =
+        taken ??
         (session ? null : pool.tryAcquire()) ??
         (await (pipelined ? MuxLane.acquireFromPool(pool) : pool.acquire(undefined, session)));
     } catch (err) {
@@ -311,6 +314,32 @@ export class ServerBinding implements LaneMember, TrackerSink {
       topology.shun(serverName, detail);
       throw new ServerLostError('BACKEND_LOST', { server: serverName, shard: server.shard, detail }, true);
     }
+    return binding;
+  }
+
+  /**
+   * The usual checkout without a promise: transaction pooling, no per-user limit, an idle
+   * connection that already carries the client's settings. Null: acquire() (it waits, connects,
+   * syncs); a promise when the idle connection taken needs its settings synced first.
+   */
+  static tryAcquireIdle(
+    cycle: QueryCycle,
+    serverName: string,
+  ): ServerBinding | Promise<ServerBinding> | null {
+    const config = cycle.services.config;
+    if (config.pool.mode === 'session' || !builtinFunctionsLoaded()) return null;
+    if (userServerLimit(config, cycle.state.user) > 0) return null;
+    const topology = cycle.services.topology;
+    const server = topology.server(serverName);
+    if (!server) return null;
+    const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
+    const conn = pool.tryAcquire();
+    if (!conn) return null;
+    if (settingsDiffer(cycle.state.settings, serverSettings(conn)))
+      return ServerBinding.acquire(cycle, serverName, null, conn);
+    const binding = new ServerBinding(cycle, serverName, server.shard, server.role, pool, conn);
+    server.view.outstanding++;
+    binding.attach();
     return binding;
   }
 
@@ -368,10 +397,14 @@ export class ServerBinding implements LaneMember, TrackerSink {
     return false;
   }
 
-  async checkStatementShapes(unit: Unit): Promise<void> {
+  /** Null when the unit binds no statement to check (the common case: no promise made). */
+  checkStatementShapes(unit: Unit): Promise<void> | null {
     this.statementErrors = null;
     const stmts = statementsToCheck(unit, this.cycle.state.prepared);
-    if (stmts.length === 0) return;
+    return stmts.length === 0 ? null : this.checkShapes(unit, stmts);
+  }
+
+  private async checkShapes(unit: Unit, stmts: ReturnType<typeof statementsToCheck>): Promise<void> {
     // Nothing internal ever runs on a shared connection (see needsOwnConnection).
     if (this.lane && this.needsOwnConnection(unit))
       throw new ShardgateError('INTERNAL', { detail: 'statement shape check on a shared server connection' });
