@@ -200,17 +200,11 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     if (next !== Number.POSITIVE_INFINITY) this.armWaitTimer(next);
   }
 
-  /**
-   * The connection a client used last, idle or checked out (null: none open). What it carries is
-   * what this pool's clients want of a connection (a cutover's warm connections copy it).
-   */
-  lastUsedConnection(): C | null {
-    let last: C | null = null;
-    for (const conn of this.idle)
-      if (!conn.closed && (!last || conn.lastUsedAt > last.lastUsedAt)) last = conn;
-    for (const conn of this.active)
-      if (!conn.closed && (!last || conn.lastUsedAt > last.lastUsedAt)) last = conn;
-    return last;
+  /** The open connections, idle or checked out, most recently used first. */
+  openConnections(): C[] {
+    return [...this.idle, ...this.active]
+      .filter((conn) => !conn.closed)
+      .sort((a, b) => b.lastUsedAt - a.lastUsedAt);
   }
 
   /** The most recently used idle connection of `flavour`; a stale one only when `staleOk`. */

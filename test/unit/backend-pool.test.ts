@@ -142,19 +142,19 @@ describe('Pool', () => {
     await pool.close();
   });
 
-  it('lastUsedConnection: the open connection a client used last, idle or checked out', async () => {
+  it('openConnections: idle and checked out, most recently used first, closed ones left out', async () => {
     const { pool } = makePool({ size: 3 });
-    expect(pool.lastUsedConnection()).toBeNull();
+    expect(pool.openConnections()).toEqual([]);
     const a = await pool.acquire('a');
     const b = await pool.acquire('a');
     vi.advanceTimersByTime(10);
     pool.release(a);
-    expect(pool.lastUsedConnection()).toBe(a);
+    expect(pool.openConnections()).toEqual([a, b]);
     vi.advanceTimersByTime(10);
     b.lastUsedAt = Date.now();
-    expect(pool.lastUsedConnection()).toBe(b);
+    expect(pool.openConnections()).toEqual([b, a]);
     b.serverClose();
-    expect(pool.lastUsedConnection()).toBe(a);
+    expect(pool.openConnections()).toEqual([a]);
     await pool.close();
   });
 

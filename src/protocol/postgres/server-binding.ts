@@ -1084,12 +1084,17 @@ function settingsDiff(want: ReadonlyMap<string, string>, have: ReadonlyMap<strin
  * clients of `like` (the source shard's pool) use, so a write the block releases finds it ready:
  * without this every fresh connection costs its first client a settings round trip (a client
  * without application_name wants '', a new connection carries "shardgate"). What they use is read
- * here, once, from the source connection a client used last (its settings are that client's after
- * syncSettings): nothing is recorded per checkout. Throws when the server refuses: the caller
+ * here, once, from the source connection a client synced last (its settings are that client's
+ * after syncSettings): nothing is recorded per checkout. Throws when the server refuses: the caller
  * drops the connection.
  */
 export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<void> {
-  const source = like.lastUsedConnection();
+  // Shardgate's own checkouts (parameters, probes) sync nothing: a connection a client synced
+  // carries settings other than a fresh one's (an empty map is one reset to them).
+  const fresh = freshSettings();
+  const source = like
+    .openConnections()
+    .find((c) => serverSettings(c).size > 0 && settingsDiffer(serverSettings(c), fresh));
   if (!source) return;
   // A copy: a client may SET on the source while this round trip runs; record what was sent.
   const want = new Map(serverSettings(source));
@@ -1102,14 +1107,19 @@ export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<
   for (const [k, v] of want) have.set(k, v);
 }
 
+/** What a connection shardgate opened carries (its startup parameters). */
+function freshSettings(): Map<string, string> {
+  return new Map([
+    ['application_name', 'shardgate'],
+    ['client_encoding', 'UTF8'],
+  ]);
+}
+
 /** Settings a server connection carries beyond its defaults (what clients SET on it). */
 export function serverSettings(conn: PgServerConnection): Map<string, string> {
   let map = settingsByConn.get(conn);
   if (!map) {
-    map = new Map([
-      ['application_name', 'shardgate'],
-      ['client_encoding', 'UTF8'],
-    ]);
+    map = freshSettings();
     settingsByConn.set(conn, map);
   }
   return map;
