@@ -49,8 +49,9 @@ interface Waiter<C, F> {
   flavour: F;
   resolve: (conn: C) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
   enqueuedAt: number;
+  /** When it fails with POOL_TIMEOUT (enqueuedAt + checkoutTimeoutMs). */
+  deadline: number;
 }
 
 export interface PoolStats {
@@ -79,6 +80,13 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   private readonly idle: C[] = [];
   private readonly active = new Set<C>();
   private readonly waiters: Waiter<C, F>[] = [];
+  /**
+   * One timer for every waiter, armed for the earliest deadline: at 64 clients on a pool of 20
+   * most checkouts wait, and a timer each (set, then cleared a millisecond later) is work per
+   * checkout. Waiters queue in arrival order, so the earliest deadline is near the front.
+   */
+  private waitTimer: NodeJS.Timeout | null = null;
+  private waitTimerAt = 0;
   private connecting = 0;
   private closed = false;
   private readonly reaper: NodeJS.Timeout;
@@ -154,26 +162,54 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     if (this.size < this.config.size) return this.openForCheckout(flavour);
     this.counters.waitedTotal++;
     return new Promise<C>((resolve, reject) => {
-      const waiter: Waiter<C, F> = {
-        flavour,
-        resolve,
-        reject,
-        enqueuedAt: Date.now(),
-        timer: setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          this.counters.timeoutsTotal++;
-          reject(
-            new ShardgateError('POOL_TIMEOUT', {
-              server: this.address.name,
-              ms: this.config.checkoutTimeoutMs,
-              size: this.config.size,
-            }),
-          );
-        }, this.config.checkoutTimeoutMs),
-      };
-      this.waiters.push(waiter);
+      const enqueuedAt = Date.now();
+      const deadline = enqueuedAt + this.config.checkoutTimeoutMs;
+      this.waiters.push({ flavour, resolve, reject, enqueuedAt, deadline });
+      this.armWaitTimer(deadline);
     });
+  }
+
+  /** Makes the shared waiter timer fire by `deadline` (it never fires later than the earliest one). */
+  private armWaitTimer(deadline: number): void {
+    if (this.waitTimer && this.waitTimerAt <= deadline) return;
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimerAt = deadline;
+    this.waitTimer = setTimeout(() => this.expireWaiters(), Math.max(0, deadline - Date.now()));
+    // A waiter is a client's session, which keeps the process up by itself; a timer left armed
+    // after the last waiter was served must not.
+    this.waitTimer.unref();
+  }
+
+  /** Fails the waiters whose deadline passed; the timer then waits for the earliest one left. */
+  private expireWaiters(): void {
+    this.waitTimer = null;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.waiters.length; ) {
+      const waiter = this.waiters[i]!;
+      if (waiter.deadline > now) {
+        next = Math.min(next, waiter.deadline);
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
+      this.counters.timeoutsTotal++;
+      waiter.reject(
+        new ShardgateError('POOL_TIMEOUT', {
+          server: this.address.name,
+          ms: waiter.deadline - waiter.enqueuedAt,
+          size: this.config.size,
+        }),
+      );
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armWaitTimer(next);
+  }
+
+  /** The open connections, idle or checked out, most recently used first. */
+  openConnections(): C[] {
+    return [...this.idle, ...this.active]
+      .filter((conn) => !conn.closed)
+      .sort((a, b) => b.lastUsedAt - a.lastUsedAt);
   }
 
   /** The most recently used idle connection of `flavour`; a stale one only when `staleOk`. */
@@ -300,7 +336,6 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
         return;
       }
       const waiter = this.waiters.splice(i, 1)[0]!;
-      clearTimeout(waiter.timer);
       this.counters.waitSecondsTotal += (Date.now() - waiter.enqueuedAt) / 1000;
       this.markActive(conn);
       waiter.resolve(conn);
@@ -329,7 +364,6 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   private wakeWaiter(): void {
     if (this.waiters.length === 0 || this.closed || this.size >= this.config.size) return;
     const waiter = this.waiters.shift()!;
-    clearTimeout(waiter.timer);
     const waited = (Date.now() - waiter.enqueuedAt) / 1000;
     this.openForCheckout(waiter.flavour).then(
       (conn) => {
@@ -408,10 +442,9 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   private stopServing(): void {
     this.closed = true;
     clearInterval(this.reaper);
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new ShardgateError('ADMIN_SHUTDOWN'));
-    }
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = null;
+    for (const w of this.waiters.splice(0)) w.reject(new ShardgateError('ADMIN_SHUTDOWN'));
   }
 
   async close(): Promise<void> {

@@ -118,6 +118,46 @@ describe('Pool', () => {
     await pool.close();
   });
 
+  it('waiters share one timer: each times out at its own deadline, and one served early leaves the others theirs', async () => {
+    const { pool } = makePool({ size: 1, checkoutTimeoutMs: 1_000 });
+    const held = await pool.acquire('a');
+    const first = pool.acquire('a');
+    vi.advanceTimersByTime(300);
+    const second = pool.acquire('a').catch((e: unknown) => e);
+    vi.advanceTimersByTime(300);
+    const third = pool.acquire('a').catch((e: unknown) => e);
+    // The first waiter is served: the timer armed for its deadline must not fail the others then.
+    pool.release(held);
+    expect(await first).toBe(held);
+    vi.advanceTimersByTime(400);
+    expect(pool.stats()).toMatchObject({ waiting: 2, timeoutsTotal: 0 });
+    vi.advanceTimersByTime(300);
+    expect(((await second) as ShardgateError).code).toBe('POOL_TIMEOUT');
+    expect(pool.stats()).toMatchObject({ waiting: 1, timeoutsTotal: 1 });
+    vi.advanceTimersByTime(299);
+    expect(pool.stats()).toMatchObject({ waiting: 1 });
+    vi.advanceTimersByTime(1);
+    expect(((await third) as ShardgateError).code).toBe('POOL_TIMEOUT');
+    expect(pool.stats()).toMatchObject({ waiting: 0, timeoutsTotal: 2 });
+    await pool.close();
+  });
+
+  it('openConnections: idle and checked out, most recently used first, closed ones left out', async () => {
+    const { pool } = makePool({ size: 3 });
+    expect(pool.openConnections()).toEqual([]);
+    const a = await pool.acquire('a');
+    const b = await pool.acquire('a');
+    vi.advanceTimersByTime(10);
+    pool.release(a);
+    expect(pool.openConnections()).toEqual([a, b]);
+    vi.advanceTimersByTime(10);
+    b.lastUsedAt = Date.now();
+    expect(pool.openConnections()).toEqual([b, a]);
+    b.serverClose();
+    expect(pool.openConnections()).toEqual([a]);
+    await pool.close();
+  });
+
   it('flavours: no cross-flavour checkout; at the bound an idle one of the other flavour makes room', async () => {
     const { pool, driver } = makePool({ size: 1 });
     const a = await pool.acquire('a');

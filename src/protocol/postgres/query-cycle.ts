@@ -658,7 +658,9 @@ export class QueryCycle implements GateParticipant {
   private async runSingle(unit: Unit, statements: PlannedStatement[], target: RouteTarget): Promise<void> {
     const started = performance.now();
     const pipelined = pipelineable(unit, statements, this.state, this.services.config.pool) ? unit : null;
-    let binding = await this.bindingFor(target, pipelined);
+    // An idle connection ready for this client: no promise on the way (bindingNow).
+    const now = pipelined ? null : this.bindingNow(target);
+    let binding = now instanceof ServerBinding ? now : await (now ?? this.bindingFor(target, pipelined));
     if (binding.needsOwnConnection(unit)) {
       // Not written yet: it leaves the lane and runs on a connection of its own.
       binding.release();
@@ -673,7 +675,8 @@ export class QueryCycle implements GateParticipant {
     let outcome: 'ok' | 'error' = 'error';
     this.running = binding;
     try {
-      await binding.checkStatementShapes(unit);
+      const checking = binding.checkStatementShapes(unit);
+      if (checking) await checking;
       outcome = (await binding.run(unit, statements)) ? 'ok' : 'error';
     } finally {
       this.running = null;
@@ -764,6 +767,20 @@ export class QueryCycle implements GateParticipant {
   }
 
   /**
+   * The server connection for `target` when it needs no waiting: the session's own, or an idle one
+   * of the pool with the client's settings (ServerBinding.tryAcquireIdle). Null: bindingFor.
+   */
+  private bindingNow(target: RouteTarget): ServerBinding | Promise<ServerBinding> | null {
+    if (target.wait) return null;
+    const existing = this.bindings.get(target.server);
+    if (existing) return existing;
+    const taken = ServerBinding.tryAcquireIdle(this, target.server);
+    // A promise: the idle connection taken syncs the client's settings first.
+    if (taken instanceof Promise) return taken.then((b) => this.keepBinding(target.server, b));
+    return taken && this.keepBinding(target.server, taken);
+  }
+
+  /**
    * Gets (or reuses) the server connection for a target, waiting for replay when asked.
    * `pipelined`: a unit that may share a connection with other clients' (pool.multiplex).
    */
@@ -780,7 +797,11 @@ export class QueryCycle implements GateParticipant {
     const existing = this.bindings.get(serverName);
     if (existing) return existing;
     // A transaction holds exactly one server; a different one here is a routing bug upstream.
-    const binding = await ServerBinding.acquire(this, serverName, pipelined);
+    return this.keepBinding(serverName, await ServerBinding.acquire(this, serverName, pipelined));
+  }
+
+  /** A checked-out connection joins the session's, unless the client left meanwhile. */
+  private keepBinding(serverName: string, binding: ServerBinding): ServerBinding {
     if (this.clientGone) {
       // The client left while we waited: onClientGone cannot see this connection, give it back
       // (a COPY FROM STDIN started for nobody would hold it forever).

@@ -32,7 +32,7 @@ import {
 import { type LaneMember, MuxLane, multiplexCounters } from './mux-lane.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { ReadPreamble } from './read-preamble.js';
-import { Expect, ResponseTracker } from './response-tracker.js';
+import { Expect, ResponseTracker, type TrackerSink } from './response-tracker.js';
 import {
   builtinFunctionsLoaded,
   loadBuiltinFunctions,
@@ -53,7 +53,7 @@ import {
 } from './statement-shapes.js';
 import { FE, type Unit } from './units.js';
 
-export class ServerBinding implements LaneMember {
+export class ServerBinding implements LaneMember, TrackerSink {
   readonly tracker: ResponseTracker;
   /** Multiplexing: the connection is shared with other clients' units (mux-lane.ts). */
   private lane: MuxLane | null = null;
@@ -106,45 +106,54 @@ export class ServerBinding implements LaneMember {
     private readonly pool: PgPool,
     readonly conn: PgServerConnection,
   ) {
-    const session = cycle.session;
-    this.tracker = new ResponseTracker({
-      forward: (bytes) => {
-        if (!this.preamble.open && !this.preamble.mismatch) {
-          session.write(bytes);
-          return;
-        }
-        if (this.preamble.mismatch) return;
-        const out = this.preamble.filter(bytes);
-        if (out === null) {
-          this.conn.destroy();
-          this.lose('the read run again on this server answered with different columns', false);
-        } else if (out.length > 0) {
-          session.write(out);
-        }
-      },
-      onMessage: (type, buf, bodyStart, end) => {
-        if (type === 0x45) {
-          this.unitError = true;
-          // What the client sees is 40001 when a cutover rewrites the error (rewriteError).
-          if (this.errorOverride || readErrorCode(buf, bodyStart, end) === '40001')
-            cycle.services.observer.onConflict?.('postgres', this.shard);
-        } else if (type === 0x43) {
-          this.lastTag = readCommandTag(buf, bodyStart, end);
-        } else if (type === 0x53) {
-          this.onParameterStatus(buf, bodyStart, end);
-        }
-      },
-      onIdle: () => this.done?.(),
-      rewriteError: (buf, start, end) => {
-        if (this.errorOverride) return encodeErrorResponse(this.errorOverride);
-        if (!this.outlivesServer) return null;
-        const { severity, message } = pgErrorSeverity(buf, start + 5, end);
-        if (severity !== 'FATAL' && severity !== 'PANIC') return null;
-        // The server is closing this connection; the client's session is not its to close.
-        this.serverFatal = message;
-        return EMPTY;
-      },
-    });
+    // The binding is its tracker's sink (its methods, not closures made per checkout).
+    this.tracker = new ResponseTracker(this);
+  }
+
+  /** TrackerSink: bytes of the response for the client. */
+  forward(bytes: Buffer): void {
+    if (!this.preamble.open && !this.preamble.mismatch) {
+      this.cycle.session.write(bytes);
+      return;
+    }
+    if (this.preamble.mismatch) return;
+    const out = this.preamble.filter(bytes);
+    if (out === null) {
+      this.conn.destroy();
+      this.lose('the read run again on this server answered with different columns', false);
+    } else if (out.length > 0) {
+      this.cycle.session.write(out);
+    }
+  }
+
+  /** TrackerSink: the messages the binding follows (errors, command tags, settings reported). */
+  onMessage(type: number, buf: Buffer, bodyStart: number, end: number): void {
+    if (type === 0x45) {
+      this.unitError = true;
+      // What the client sees is 40001 when a cutover rewrites the error (rewriteError).
+      if (this.errorOverride || readErrorCode(buf, bodyStart, end) === '40001')
+        this.cycle.services.observer.onConflict?.('postgres', this.shard);
+    } else if (type === 0x43) {
+      this.lastTag = readCommandTag(buf, bodyStart, end);
+    } else if (type === 0x53) {
+      this.onParameterStatus(buf, bodyStart, end);
+    }
+  }
+
+  /** TrackerSink: every request of the unit was answered. */
+  onIdle(): void {
+    this.done?.();
+  }
+
+  /** TrackerSink: the ErrorResponse the client sees instead of the server's (null: the server's). */
+  rewriteError(buf: Buffer, start: number, end: number): Buffer | null {
+    if (this.errorOverride) return encodeErrorResponse(this.errorOverride);
+    if (!this.outlivesServer) return null;
+    const { severity, message } = pgErrorSeverity(buf, start + 5, end);
+    if (severity !== 'FATAL' && severity !== 'PANIC') return null;
+    // The server is closing this connection; the client's session is not its to close.
+    this.serverFatal = message;
+    return EMPTY;
   }
 
   /** Rows of the unit's last CommandComplete ("SELECT 5", "INSERT 0 3"), null without a count. */
@@ -233,6 +242,8 @@ export class ServerBinding implements LaneMember {
     cycle: QueryCycle,
     serverName: string,
     pipelined: Unit | null = null,
+    /** A connection tryAcquireIdle already took (its settings need a sync). */
+    taken: PgServerConnection | null = null,
   ): Promise<ServerBinding> {
     const topology = cycle.services.topology;
     const server = topology.server(serverName);
@@ -277,6 +288,7 @@ export class ServerBinding implements LaneMember {
       // Session pooling: the client owns the connection from here (checked, see acquire()).
       const session = config.pool.mode === 'session';
       conn =
+        taken ??
         (session ? null : pool.tryAcquire()) ??
         (await (pipelined ? MuxLane.acquireFromPool(pool) : pool.acquire(undefined, session)));
     } catch (err) {
@@ -289,7 +301,8 @@ export class ServerBinding implements LaneMember {
     server.view.outstanding++;
     try {
       if (!builtinFunctionsLoaded()) await loadBuiltinFunctions(conn);
-      await binding.syncSettings();
+      // Usually the connection has the client's settings already: no round trip, no promise.
+      if (settingsDiffer(cycle.state.settings, serverSettings(conn))) await binding.syncSettings();
       binding.attach();
     } catch (err) {
       server.view.outstanding--;
@@ -301,6 +314,32 @@ export class ServerBinding implements LaneMember {
       topology.shun(serverName, detail);
       throw new ServerLostError('BACKEND_LOST', { server: serverName, shard: server.shard, detail }, true);
     }
+    return binding;
+  }
+
+  /**
+   * The usual checkout without a promise: transaction pooling, no per-user limit, an idle
+   * connection that already carries the client's settings. Null: acquire() (it waits, connects,
+   * syncs); a promise when the idle connection taken needs its settings synced first.
+   */
+  static tryAcquireIdle(
+    cycle: QueryCycle,
+    serverName: string,
+  ): ServerBinding | Promise<ServerBinding> | null {
+    const config = cycle.services.config;
+    if (config.pool.mode === 'session' || !builtinFunctionsLoaded()) return null;
+    if (userServerLimit(config, cycle.state.user) > 0) return null;
+    const topology = cycle.services.topology;
+    const server = topology.server(serverName);
+    if (!server) return null;
+    const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
+    const conn = pool.tryAcquire();
+    if (!conn) return null;
+    if (settingsDiffer(cycle.state.settings, serverSettings(conn)))
+      return ServerBinding.acquire(cycle, serverName, null, conn);
+    const binding = new ServerBinding(cycle, serverName, server.shard, server.role, pool, conn);
+    server.view.outstanding++;
+    binding.attach();
     return binding;
   }
 
@@ -320,8 +359,6 @@ export class ServerBinding implements LaneMember {
   /** Brings the server connection's settings in line with the client's (one round trip, only on a difference). */
   private async syncSettings(): Promise<void> {
     const want = this.cycle.state.settings;
-    // What this pool's clients want: a cutover's warm connections to a new shard get it (warmLike).
-    clientSettingsByPool.set(this.pool, want);
     const have = serverSettings(this.conn);
     const statements = settingsDiff(want, have);
     if (statements.length === 0) return;
@@ -360,10 +397,14 @@ export class ServerBinding implements LaneMember {
     return false;
   }
 
-  async checkStatementShapes(unit: Unit): Promise<void> {
+  /** Null when the unit binds no statement to check (the common case: no promise made). */
+  checkStatementShapes(unit: Unit): Promise<void> | null {
     this.statementErrors = null;
     const stmts = statementsToCheck(unit, this.cycle.state.prepared);
-    if (stmts.length === 0) return;
+    return stmts.length === 0 ? null : this.checkShapes(unit, stmts);
+  }
+
+  private async checkShapes(unit: Unit, stmts: ReturnType<typeof statementsToCheck>): Promise<void> {
     // Nothing internal ever runs on a shared connection (see needsOwnConnection).
     if (this.lane && this.needsOwnConnection(unit))
       throw new ShardgateError('INTERNAL', { detail: 'statement shape check on a shared server connection' });
@@ -1018,8 +1059,12 @@ function rememberPrepared(
 
 const settingsByConn = new WeakMap<PgServerConnection, Map<string, string>>();
 
-/** The settings a client of each pool last synced its connection to (see warmLike). */
-const clientSettingsByPool = new WeakMap<PgPool, Map<string, string>>();
+/** Whether `have` (a server connection's settings) differs from `want`, without allocating. */
+function settingsDiffer(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>): boolean {
+  if (want.size !== have.size) return true;
+  for (const [name, value] of want) if (have.get(name) !== value) return true;
+  return false;
+}
 
 /** The statements that bring `have` (a server connection's settings) to `want`. */
 function settingsDiff(want: ReadonlyMap<string, string>, have: ReadonlyMap<string, string>): string[] {
@@ -1038,14 +1083,21 @@ function settingsDiff(want: ReadonlyMap<string, string>, have: ReadonlyMap<strin
  * Gives `conn`, a connection opened ahead of a cutover (RuntimeTopology.prewarm), the settings the
  * clients of `like` (the source shard's pool) use, so a write the block releases finds it ready:
  * without this every fresh connection costs its first client a settings round trip (a client
- * without application_name wants '', a new connection carries "shardgate"). Throws when the
- * server refuses: the caller drops the connection.
+ * without application_name wants '', a new connection carries "shardgate"). What they use is read
+ * here, once, from the source connection a client synced last (its settings are that client's
+ * after syncSettings): nothing is recorded per checkout. Throws when the server refuses: the caller
+ * drops the connection.
  */
 export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<void> {
-  const live = clientSettingsByPool.get(like);
-  if (!live) return;
-  // A copy: the client may SET again while this round trip runs; record what was sent.
-  const want = new Map(live);
+  // Shardgate's own checkouts (parameters, probes) sync nothing: a connection a client synced
+  // carries settings other than a fresh one's (an empty map is one reset to them).
+  const fresh = freshSettings();
+  const source = like
+    .openConnections()
+    .find((c) => serverSettings(c).size > 0 && settingsDiffer(serverSettings(c), fresh));
+  if (!source) return;
+  // A copy: a client may SET on the source while this round trip runs; record what was sent.
+  const want = new Map(serverSettings(source));
   const have = serverSettings(conn);
   const statements = settingsDiff(want, have);
   if (statements.length === 0) return;
@@ -1055,14 +1107,19 @@ export async function warmLike(conn: PgServerConnection, like: PgPool): Promise<
   for (const [k, v] of want) have.set(k, v);
 }
 
+/** What a connection shardgate opened carries (its startup parameters). */
+function freshSettings(): Map<string, string> {
+  return new Map([
+    ['application_name', 'shardgate'],
+    ['client_encoding', 'UTF8'],
+  ]);
+}
+
 /** Settings a server connection carries beyond its defaults (what clients SET on it). */
 export function serverSettings(conn: PgServerConnection): Map<string, string> {
   let map = settingsByConn.get(conn);
   if (!map) {
-    map = new Map([
-      ['application_name', 'shardgate'],
-      ['client_encoding', 'UTF8'],
-    ]);
+    map = freshSettings();
     settingsByConn.set(conn, map);
   }
   return map;
