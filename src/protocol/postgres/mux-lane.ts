@@ -7,6 +7,7 @@
 // open a transaction nor change session state are pipelined (see pipelineable()); a unit that ends
 // with the server in a transaction anyway poisons the lane (the connection is dropped, the units
 // behind it fail as on a lost connection, never run inside someone else's transaction).
+// A unit joins a lane only when the pool has no idle connection and no room to open one (find()).
 import type { PgPool } from '../../backend/pg-pool.js';
 import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import type { PoolConfig } from '../../config/schema.js';
@@ -33,6 +34,13 @@ export interface LaneMember {
 export const multiplexCounters = { pipelined: 0, lanesOpened: 0, poisoned: 0, stalledClientsClosed: 0 };
 
 const lanesByPool = new WeakMap<PgPool, MuxLane[]>();
+/** A moving average of how long the server spends on one unit at the head of a lane. */
+interface UnitTiming {
+  unitMs: number;
+}
+const timingByPool = new WeakMap<PgPool, UnitTiming>();
+/** Weight of the newest sample in UnitTiming.unitMs. */
+const TIMING_WEIGHT = 1 / 8;
 /** Pipelineable units waiting for room in a lane (every connection busy, some of them lanes). */
 const roomWaiters = new WeakMap<PgPool, Array<() => void>>();
 /** Pipelineable units waiting in the pool's own queue (they open lanes; lanes need not drain for them). */
@@ -64,11 +72,21 @@ export class MuxLane {
   private corked = false;
   /** A unit left the server in a transaction: nothing more is delivered on this connection. */
   private poisoned = false;
+  /** When the unit at the head became the head (performance.now()): how long the server has been on it. */
+  private headSince = 0;
+  /** Its pool's recent time per unit (shared by the pool's lanes). */
+  private readonly timing: UnitTiming;
 
   private constructor(
     private readonly pool: PgPool,
     readonly conn: PgServerConnection,
   ) {
+    let timing = timingByPool.get(pool);
+    if (!timing) {
+      timing = { unitMs: 0 };
+      timingByPool.set(pool, timing);
+    }
+    this.timing = timing;
     this.attachConn();
   }
 
@@ -91,7 +109,12 @@ export class MuxLane {
     return lane;
   }
 
-  /** A lane of `pool` that takes this unit now (the same settings, room in the pipeline); null: none. */
+  /**
+   * The lane this unit joins, or null: it takes a connection of its own. Never behind another
+   * client's unit while the pool has an idle connection or room to open one: that unit may be a
+   * slow statement (head-of-line blocking). At the bound, the lane where it expects to wait least
+   * (see expectedWait) among those with the same settings and room (depth bounds each queue).
+   */
   static find(
     pool: PgPool,
     depth: number,
@@ -100,13 +123,23 @@ export class MuxLane {
     unit: Unit,
     prepared: Map<string, PreparedStatement>,
   ): MuxLane | null {
+    if (!pool.exhausted) return null;
     const lanes = lanesByPool.get(pool);
     // Checkouts wait for a connection (a transaction, a SET...): lanes drain and give theirs back.
     if (!lanes || pool.waitingCount > (pipelinedInPoolQueue.get(pool) ?? 0)) return null;
+    const now = performance.now();
+    let best: MuxLane | null = null;
+    let bestWait = Number.POSITIVE_INFINITY;
     for (const lane of lanes) {
-      if (lane.accepts(depth, settings, serverSettings(lane.conn), unit, prepared)) return lane;
+      if (!lane.accepts(depth, settings, serverSettings(lane.conn), unit, prepared)) continue;
+      const wait = lane.expectedWait(now);
+      // Equal estimates (no unit timed yet): the shorter queue.
+      if (wait < bestWait || (wait === bestWait && lane.members.size < best!.members.size)) {
+        best = lane;
+        bestWait = wait;
+      }
     }
-    return null;
+    return best;
   }
 
   /** A lane of `pool` with these settings that takes units: room may come up in it. */
@@ -175,6 +208,17 @@ export class MuxLane {
     return true;
   }
 
+  /**
+   * Milliseconds a unit joining now would wait for its reply to start: the head's time (at least a
+   * usual unit's; a head running longer than that is a slow statement, likely to run on) and a
+   * usual unit's for each member between. A lane whose head is older or whose queue is longer loses.
+   */
+  private expectedWait(now: number): number {
+    const unitMs = this.timing.unitMs;
+    const headMs = this.inFlight.length > 0 ? now - this.headSince : 0;
+    return Math.max(unitMs, headMs) + (this.members.size - 1) * unitMs;
+  }
+
   /** A member holds the connection from now until it leaves (its unit is not written yet). */
   reserve(member: LaneMember): void {
     this.members.add(member);
@@ -183,6 +227,7 @@ export class MuxLane {
   /** A member's unit is about to be written (encoded: its statement changes are known). */
   enter(member: LaneMember): void {
     if (this.inFlight.length > 0) multiplexCounters.pipelined++;
+    else this.headSince = performance.now();
     if (member.touchedStatements) this.unsettled++;
     this.inFlight.push(member);
   }
@@ -300,6 +345,10 @@ export class MuxLane {
     head.receive(stretch);
     if (!head.tracker.idle) return;
     this.inFlight.shift();
+    const now = performance.now();
+    const timing = this.timing;
+    timing.unitMs += (now - this.headSince - timing.unitMs) * TIMING_WEIGHT;
+    this.headSince = now;
     if (head.touchedStatements) this.unsettled--;
     if (head.tracker.status !== 0x49 && !this.poisoned) this.poison(head);
   }

@@ -1,0 +1,148 @@
+// Which lane a pipelineable unit joins (MuxLane.find), on the generic pool with a fake driver: no
+// sockets, fake clocks. A unit takes a connection of its own while one is idle or can be opened;
+// at the pool's bound it joins the lane where it expects the shortest wait.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PgPool } from '../../src/backend/pg-pool.js';
+import type { PgServerConnection } from '../../src/backend/pg-server-connection.js';
+import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
+import { poolSchema } from '../../src/config/schema.js';
+import { type LaneMember, MuxLane } from '../../src/protocol/postgres/mux-lane.js';
+import type { Unit } from '../../src/protocol/postgres/units.js';
+
+/** A pooled connection with what a lane touches of a PgServerConnection. */
+class LaneConn implements PooledConnection {
+  readonly createdAt = Date.now();
+  lastUsedAt = Date.now();
+  closed = false;
+  dirty = false;
+  onClose: ((err: Error | null) => void) | null = null;
+  onData: ((chunk: Buffer) => void) | null = null;
+  readonly prepared = new Map<string, true>();
+  readonly socket = { cork() {}, uncork() {} };
+  write(): void {}
+  terminate(): void {
+    this.closed = true;
+  }
+  destroy(): void {
+    this.closed = true;
+  }
+  abortIfSilent(): boolean {
+    return false;
+  }
+}
+
+class LaneDriver implements PoolDriver<LaneConn, void> {
+  async connect(): Promise<LaneConn> {
+    return new LaneConn();
+  }
+  async validate(): Promise<void> {}
+  reset(): boolean {
+    return true;
+  }
+  close(conn: LaneConn): void {
+    conn.destroy();
+  }
+  flavourOf(): void {}
+  closedLocally(): boolean {
+    return true;
+  }
+}
+
+class Member implements LaneMember {
+  readonly tracker = { idle: false, status: 0x49 };
+  readonly touchedStatements = false;
+  receive(): void {
+    this.tracker.idle = true;
+  }
+  serverLost(): void {}
+}
+
+const address = { name: 's0-primary', shard: 's0', role: 'primary' as const, user: 'u', database: 'd' };
+const settings = new Map([['application_name', 'app']]);
+const serverSettings = () => settings;
+const unit: Unit = { frames: [], simple: true, flushOnly: false };
+const DEPTH = 4;
+const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
+
+function makePool(size: number): PgPool {
+  const config = { ...poolSchema.parse({}), size };
+  return new Pool(address, config, new LaneDriver()) as unknown as PgPool;
+}
+
+/** A lane on a fresh checkout of `pool`, with `units` units written on it now. */
+async function laneWith(
+  pool: PgPool,
+  units: number,
+): Promise<{ lane: MuxLane; conn: LaneConn; members: Member[] }> {
+  const conn = (await pool.acquire()) as unknown as LaneConn;
+  const lane = MuxLane.open(pool, conn as unknown as PgServerConnection);
+  const members: Member[] = [];
+  for (let i = 0; i < units; i++) {
+    const m = new Member();
+    members.push(m);
+    lane.reserve(m);
+    lane.enter(m);
+  }
+  return { lane, conn, members };
+}
+
+const find = (pool: PgPool) => MuxLane.find(pool, DEPTH, settings, serverSettings, unit, new Map());
+
+describe('MuxLane.find: where a pipelineable unit goes', () => {
+  beforeEach(() =>
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'Date', 'performance'] }),
+  );
+  afterEach(() => vi.useRealTimers());
+
+  it('takes an idle connection rather than queue behind another client’s unit', async () => {
+    const pool = makePool(2);
+    await laneWith(pool, 1);
+    const spare = await pool.acquire();
+    pool.release(spare);
+    expect(pool.exhausted).toBe(false);
+    expect(find(pool)).toBeNull();
+    expect(pool.tryAcquire()).toBe(spare);
+    // Now at the bound: the lane takes it.
+    expect(find(pool)).not.toBeNull();
+  });
+
+  it('opens a connection while the pool is below its size, even with a lane that has room', async () => {
+    const pool = makePool(3);
+    await laneWith(pool, 1);
+    await laneWith(pool, 1);
+    expect(find(pool)).toBeNull();
+    await laneWith(pool, 1);
+    expect(find(pool)).not.toBeNull();
+  });
+
+  it('at the bound, passes over a lane whose head runs long for a longer queue behind young heads', async () => {
+    const pool = makePool(2);
+    const slow = await laneWith(pool, 1);
+    vi.advanceTimersByTime(500);
+    const busy = await laneWith(pool, 3);
+    expect(find(pool)).toBe(busy.lane);
+    expect(find(pool)).not.toBe(slow.lane);
+  });
+
+  it('at the bound, with heads equally young, joins the shortest queue', async () => {
+    const pool = makePool(3);
+    // Units answered a millisecond apart: the pool learns what a unit usually takes.
+    const first = await laneWith(pool, 3);
+    for (let i = 0; i < 3; i++) {
+      vi.advanceTimersByTime(1);
+      first.conn.onData!(READY);
+    }
+    for (const m of first.members) if (first.lane.leave(m)) pool.release(first.conn as never);
+    const lanes = [await laneWith(pool, 3), await laneWith(pool, 1), await laneWith(pool, 2)];
+    expect(find(pool)).toBe(lanes[1]!.lane);
+  });
+
+  it('never beyond the depth: a full lane is skipped, and with every lane full the unit waits', async () => {
+    const pool = makePool(2);
+    await laneWith(pool, DEPTH);
+    const other = await laneWith(pool, DEPTH - 1);
+    expect(find(pool)).toBe(other.lane);
+    other.lane.reserve(new Member());
+    expect(find(pool)).toBeNull();
+  });
+});
