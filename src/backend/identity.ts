@@ -153,16 +153,18 @@ export class IdentityPools<P extends RetirablePool> {
     this.pools.clear();
   }
 
-  /** Every pool closed to checkouts now, its connections ended later (Pool.retire). */
-  retire(lingerMs: number): void {
-    for (const p of this.all()) p.retire(lingerMs);
+  /** Every pool closed to checkouts now, its connections ended later (Pool.retire); then `done`. */
+  retire(lingerMs: number, done?: () => void): void {
+    const pools = this.all();
+    let left = pools.length;
+    for (const p of pools) p.retire(lingerMs, () => --left === 0 && done?.());
   }
 }
 
 /** A pool that can be closed at once or retired (pool.ts). */
 export interface RetirablePool {
   close(): Promise<void>;
-  retire(lingerMs: number): void;
+  retire(lingerMs: number, done?: () => void): void;
 }
 
 /** The key of an identity's pool on `database` among one server's pools. */

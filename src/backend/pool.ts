@@ -418,15 +418,20 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   }
 
   /**
-   * Closed to checkouts now (waiters refused, a busy connection closes on release); the
-   * connections left end after `lingerMs`, one every RETIRE_STEP_MS. A cutover's switch drops the
+   * Closed to checkouts now (waiters refused with BACKEND_UNAVAILABLE, a busy connection closes
+   * on release); after `lingerMs` the idle connections end one every RETIRE_STEP_MS, then those
+   * still busy, and `done` is called. A cutover's switch drops the
    * replaced servers' pools in the step that releases its held writes: ending dozens of
    * connections there at once (and their server processes exiting with them) stalled the loop
    * and those writes for a few hundred ms on 2 cores (bench/diagnostics/README.md).
    */
-  retire(lingerMs: number): void {
-    if (this.closed) return;
-    this.stopServing();
+  retire(lingerMs: number, done?: () => void): void {
+    if (this.closed) {
+      done?.();
+      return;
+    }
+    // Waiters are reads planned against the old topology: planned again, they find its successor.
+    this.stopServing(this.unavailable('the server left the topology'));
     const step = (): void => {
       // Idle ones first; a connection still busy by then (a pinned session) ends as close() ends it.
       const conn = this.idle.pop() ?? this.active.values().next().value;
@@ -434,17 +439,18 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
       this.retiring = conn ? setTimeout(step, RETIRE_STEP_MS) : null;
       this.retiring?.unref();
       conn?.terminate();
+      if (!conn) done?.();
     };
     this.retiring = setTimeout(step, lingerMs);
     this.retiring.unref();
   }
 
-  private stopServing(): void {
+  private stopServing(refusal: ShardgateError = new ShardgateError('ADMIN_SHUTDOWN')): void {
     this.closed = true;
     clearInterval(this.reaper);
     if (this.waitTimer) clearTimeout(this.waitTimer);
     this.waitTimer = null;
-    for (const w of this.waiters.splice(0)) w.reject(new ShardgateError('ADMIN_SHUTDOWN'));
+    for (const w of this.waiters.splice(0)) w.reject(refusal);
   }
 
   async close(): Promise<void> {

@@ -34,7 +34,7 @@ export interface TopologyPool<A> {
   updateConfig(config: PoolConfig): void;
   abortSilent(ms: number, reason: string): number;
   close(): Promise<void>;
-  retire(lingerMs: number): void;
+  retire(lingerMs: number, done?: () => void): void;
 }
 
 export interface TopologyServer<P extends RetirablePool> extends ServerPlace {
@@ -220,9 +220,8 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
     for (const [name, old] of this.servers) {
       if (next.get(name) === old) continue;
       // Not closed in this step: a switch releases its held writes right after it (Pool.retire).
-      old.pools.retire(RETIRED_POOL_LINGER_MS);
       this.retired.add(old.pools);
-      setTimeout(() => this.retired.delete(old.pools), 2 * RETIRED_POOL_LINGER_MS).unref();
+      old.pools.retire(RETIRED_POOL_LINGER_MS, () => this.retired.delete(old.pools));
     }
     this.servers = next;
     this.shards = shards;

@@ -166,4 +166,16 @@ describe('ResponseScanner', () => {
     t.expect('result', { onPacket() {} });
     expect(() => t.onData(response([Buffer.from([0xfb, 0x61])]))).toThrow(ShardgateError);
   });
+
+  it('ends the chunk of the handler it fed even when a later packet of the chunk is refused', () => {
+    // A relay corks the client's socket inside a chunk; without the chunk's end the error sent to
+    // the client next would stay behind the cork.
+    const s = new ResponseScanner(0);
+    const seen: string[] = [];
+    s.expect('result', { onPacket: () => seen.push('packet'), onChunkEnd: () => seen.push('end') });
+    const ok = response([encodeOk({ status: 2 }, 0)]);
+    const wire = Buffer.concat([ok, ok]);
+    expect(() => s.onData(wire)).toThrow(ShardgateError);
+    expect(seen).toEqual(['packet', 'end']);
+  });
 });

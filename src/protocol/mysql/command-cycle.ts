@@ -739,6 +739,12 @@ export class CommandCycle implements GateParticipant {
       }
     }
     return this.acquireAfter(turn, server, user).then((binding) => {
+      // The client left while this waited: onClientGone gave back what it held, and this goes
+      // back too (session pooling or a pinned session would keep it otherwise).
+      if (this.clientGone) {
+        binding.release(this.state.pinnedReason !== null);
+        throw new ShardgateError('QUERY_CANCELED');
+      }
       this.hold(binding);
       return binding;
     });

@@ -82,21 +82,26 @@ export class ResponseScanner {
   onData(chunk: Buffer): void {
     this.framer.push(chunk);
     let last: ResponseHandler | null = null;
-    for (;;) {
-      const packet = this.framer.next();
-      if (!packet) break;
-      const current = this.queue[0];
-      if (!current) throw malformed('the server sent a packet nobody asked for');
-      if (last && last !== current.handler) last.onChunkEnd?.();
-      last = current.handler;
-      const [role, final] = this.classify(current.shape, packet.payload);
-      if (final) {
-        this.queue.shift();
-        this.state = { at: 'start' };
+    try {
+      for (;;) {
+        const packet = this.framer.next();
+        if (!packet) break;
+        const current = this.queue[0];
+        if (!current) throw malformed('the server sent a packet nobody asked for');
+        if (last && last !== current.handler) last.onChunkEnd?.();
+        last = current.handler;
+        const [role, final] = this.classify(current.shape, packet.payload);
+        if (final) {
+          this.queue.shift();
+          this.state = { at: 'start' };
+        }
+        current.handler.onPacket(packet, role, final);
       }
-      current.handler.onPacket(packet, role, final);
+    } finally {
+      // Also on a malformed packet: a relay corks the client's socket inside a chunk, and the
+      // error the client is then sent must not stay behind that cork.
+      last?.onChunkEnd?.();
     }
-    last?.onChunkEnd?.();
   }
 
   private deprecateEof(): boolean {
