@@ -420,14 +420,18 @@ function switchTimeline(
 }
 
 /**
- * Write latency by what the migration was doing when each write started: before the block, in
- * the block (held or not), the first second after the switch, the rest of the verification, and
+ * Write latency by what the migration was doing when each write started: before it, in its schema
+ * and copy, catching up before the block, in the block (held or not), the first second after the switch, the rest of the verification, and
  * after it. The block's own start (epoch ms) and length come from the cutover report, so the
  * windows line up with the hold exactly; the phase notes only bound the verification.
  */
 function phaseWindows(times: readonly number[], latencies: readonly number[], state: MigrationState) {
   const at = (phase: string) => {
     const h = state.history.findLast((e) => e.phase === phase);
+    return h ? Date.parse(h.at) : null;
+  };
+  const first = (phase: string) => {
+    const h = state.history.find((e) => e.phase === phase);
     return h ? Date.parse(h.at) : null;
   };
   const cutover = state.cutovers.find((c) => c.outcome === 'switched');
@@ -437,7 +441,10 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
   const released = blockStart + cutover.blockMs;
   const verified = at('verified') ?? Number.POSITIVE_INFINITY;
   const windows = [
-    { label: 'before the block', from: 0, to: blockStart },
+    // Split so a slow write is blamed on what ran then: the warm-up has no migration at all.
+    { label: 'before the migration', from: 0, to: first('schema') ?? blockStart },
+    { label: 'schema and copy', from: first('schema') ?? blockStart, to: first('catching_up') ?? blockStart },
+    { label: 'catching up, before the block', from: first('catching_up') ?? blockStart, to: blockStart },
     { label: 'in the block', from: blockStart, to: released },
     { label: 'switch .. switch + 1 s', from: released, to: released + 1_000 },
     { label: 'switch + 1 s .. verified', from: released + 1_000, to: verified },

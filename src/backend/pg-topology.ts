@@ -2,6 +2,7 @@
 // it does: pools opened ahead of a split's cutover (prewarm), a client database mapped to a
 // backend database per shard, pools of a named role, and ParameterStatus values for new clients.
 import type { ServerConfig, ShardgateConfig } from '../config/schema.js';
+import { Gate } from './gate.js';
 import {
   type BackendIdentity,
   backendDatabase,
@@ -19,6 +20,9 @@ import {
   type TopologyShard,
   type TopologySide,
 } from './topology.js';
+
+/** Two: one can log in while the other forks, and the proxy thread never queues a burst. */
+const PREWARM_OPENING = 2;
 
 export type RuntimeServer = TopologyServer<PgPool>;
 export type RuntimeShard = TopologyShard<PgPool>;
@@ -45,6 +49,8 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
    * PostgreSQL front end sets their session settings (server-binding.ts, warmLike). Null: as opened.
    */
   warmLike: ((conn: PgServerConnection, like: PgPool) => Promise<void>) | null = null;
+  /** Connections prewarm opens at once, over every target and identity (see warm below). */
+  private readonly opening = new Gate(PREWARM_OPENING);
 
   constructor(config: ShardgateConfig) {
     super(config, postgresSide);
@@ -84,22 +90,27 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
       standby = { base: new PgPool(address, this.config.pool), identities: [] };
       this.standby.set(name, standby);
     }
+    // Opened a few at a time and held until all are open (so each acquire opens a new one): opening
+    // them all at once (dozens of forks, logins and settings round trips on two cores) stalled the
+    // proxy thread and the servers for up to 100 ms right before the block (bench split, "slowest
+    // write catching up, before the block"). Before the block there is time; inside it there is none.
     const warm = async (pool: PgPool, n: number, like: PgPool | undefined) => {
-      const opened = await Promise.allSettled(
-        Array.from({ length: Math.max(0, Math.min(n, this.config.pool.size)) }, async () => {
-          const conn = await pool.acquire();
+      const held: PgServerConnection[] = [];
+      try {
+        for (let i = 0; i < Math.max(0, Math.min(n, this.config.pool.size)); i++) {
+          const conn = await this.opening.run(() => pool.acquire());
           try {
             if (like && this.warmLike) await this.warmLike(conn, like);
           } catch {
             // A setting the server refuses: the client's own sync will say so, on a fresh connection.
             pool.discard(conn);
-            return;
+            continue;
           }
-          pool.release(conn);
-        }),
-      );
-      const failed = opened.find((c) => c.status === 'rejected');
-      if (failed) throw failed.reason;
+          held.push(conn);
+        }
+      } finally {
+        for (const conn of held) pool.release(conn);
+      }
     };
     const ready = standby;
     const sourceShards = this.shards.filter((s) => sources.includes(s.name));
