@@ -19,6 +19,7 @@ import { ShardgateError } from '../errors.js';
 import { type ChangeRouting, type MysqlChange, planBatch, type QueuedChanges } from './mysql-change-batch.js';
 import { outsideScope, ownersOf } from './mysql-copier.js';
 import {
+  binlogPosition,
   type MysqlConnection,
   type MysqlRow,
   mysqlConnectionOptions,
@@ -64,6 +65,8 @@ export class MysqlBinlogCapture {
   private applied: string;
   private failure: Error | null = null;
   private changesApplied = 0;
+  /** The source connection catchUp reads the goal position over (sourcePosition). */
+  private control: Promise<MysqlConnection> | null = null;
   /**
    * The GTID of the open standalone event group (DDL: a GTID event and one query event, no
    * commit marker). zongji counts such a group only when the next group's GTID arrives, so a DDL
@@ -276,14 +279,7 @@ export class MysqlBinlogCapture {
    * @@gtid_binlog_pos); throws the capture's error, or after timeoutMs.
    */
   async catchUp(timeoutMs: number): Promise<string> {
-    const source = await openMysql(this.o.source);
-    let goal: string;
-    try {
-      const [rows] = await source.query('SELECT @@gtid_binlog_pos AS pos');
-      goal = String((rows as Array<{ pos: string }>)[0]?.pos ?? '');
-    } finally {
-      await source.end();
-    }
+    const goal = await this.sourcePosition();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.failure) throw this.failure;
@@ -296,6 +292,23 @@ export class MysqlBinlogCapture {
           `binlog capture did not reach ${goal} within ${timeoutMs} ms (applied ${this.applied})`,
         );
       await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
+   * The source's @@gtid_binlog_pos over one connection kept for it: the cutover block calls
+   * catchUp, and a connection set up there (TCP, login) would lengthen every held write. A
+   * connection that failed is replaced on the next call.
+   */
+  private async sourcePosition(): Promise<string> {
+    this.control ??= openMysql(this.o.source);
+    const c = this.control;
+    try {
+      return await binlogPosition(await c);
+    } catch (err) {
+      if (this.control === c) this.control = null;
+      void c.then((conn) => conn.destroy()).catch(() => undefined);
+      throw err;
     }
   }
 
@@ -313,6 +326,9 @@ export class MysqlBinlogCapture {
     let reason: string | null = null;
     if (!(await idleWithin(() => !this.draining, STOP_GRACE_MS)))
       reason = `an apply to the target was still running after ${STOP_GRACE_MS} ms`;
+    const control = this.control;
+    this.control = null;
+    void control?.then((c) => c.end()).catch(() => undefined);
     if (!(await settlesWithin(Promise.allSettled(this.targets.map((c) => c.end())), STOP_GRACE_MS)))
       reason ??= `the target connections did not end within ${STOP_GRACE_MS} ms`;
     if (reason) for (const c of this.targets) c.destroy();

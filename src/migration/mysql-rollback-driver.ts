@@ -2,15 +2,18 @@
 // manager like the forward ones (mysql-split-driver.ts): the manager checks phases, owns the
 // running reverse captures and writes the outcome; these functions do the MySQL part.
 //
-// Rollback: the block holds writes to the targets, waits until the reverse capture of each target
-// has applied everything the target committed, verifies whole tables (each source against the
-// rows of its range the targets hold, as the forward block does), then puts the routing back as
-// it was before the switch. A difference aborts the block and the targets keep serving: a
-// rollback that would lose a write never switches.
+// Rollback: first the sources are verified against the targets at one point per table, as after
+// the switch (verifyMysqlAfterSwitch), and a difference refuses the rollback (MIGRATION_STATE): a
+// rollback that would lose a write never switches. Then the block holds writes to the targets,
+// waits until the reverse capture of each target has applied everything the target committed
+// (the capture that was just verified carries what was written since), and puts the routing back
+// as it was before the switch. The whole-table comparison used to run inside the block, which
+// made the block as long as the moved tables.
+import { ShardgateError } from '../errors.js';
 import type { CutoverReport } from './cutover-gate.js';
 import { verifyMysqlSources } from './mysql-sources.js';
 import { fenceMysqlReplicas, type SplitDriverContext } from './mysql-split-driver.js';
-import { binlogPositions } from './mysql-table.js';
+import { binlogPosition, openMysql } from './mysql-table.js';
 import { planSources, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import type { MigrationState } from './state-store.js';
@@ -27,33 +30,41 @@ export async function rollbackMysql(
   reverse: readonly ReverseStream[],
 ): Promise<CutoverReport> {
   const plan = state.plan;
-  return ctx.fencedBlock(
-    plan.targets.map((t) => t.shard),
-    { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
-    (commit) => {
-      let back: Record<string, string> = {};
-      return {
-        catchUp: async (remainingMs) => {
-          await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
-          const report = await verifyMysqlSources(plan);
-          if (report.mismatches.length > 0)
-            throw new Error(
-              `the sources differ from the targets after the reverse catch-up (${describe(report)}); not rolled back`,
-            );
-          // Each source's position once it holds everything the reverse capture carried back.
-          const sources = planSources(plan);
-          const gtids = await binlogPositions(sources.map((s) => s.server));
-          back = Object.fromEntries(sources.map((s, i) => [s.shard, gtids[i]!] as const));
-        },
-        switchTopology: async () => {
-          await commit({ migrationId: state.id, kind: 'rollback', plan, positions: back });
-          ctx.topology.rebuild(configBeforeSwitch(ctx.topology.currentConfig, plan));
-          // The sources' replicas serve once they have replayed what came back.
-          fenceMysqlReplicas(ctx, back);
-        },
-      };
-    },
-  );
+  const checked = await verifyMysqlAfterSwitch(plan, reverse);
+  if (checked.mismatches.length > 0)
+    throw new ShardgateError('MIGRATION_STATE', {
+      id: state.id,
+      phase: state.phase,
+      detail: `the sources differ from the targets after the reverse catch-up (${describe(checked)}); not rolled back, traffic stays on the targets`,
+    });
+  const sources = planSources(plan);
+  // Opened before the block: a connection set up inside it (TCP, login) lengthens every held write.
+  const control = await Promise.all(sources.map((s) => openMysql(s.server)));
+  try {
+    return await ctx.fencedBlock(
+      plan.targets.map((t) => t.shard),
+      { migrationId: state.id, graceMs: plan.inflightGraceMs, deadlineMs: plan.cutoverDeadlineMs },
+      (commit) => {
+        let back: Record<string, string> = {};
+        return {
+          catchUp: async (remainingMs) => {
+            await Promise.all(reverse.map((r) => r.catchUp(remainingMs)));
+            // Each source's position once it holds everything the reverse capture carried back.
+            const gtids = await Promise.all(control.map((c) => binlogPosition(c)));
+            back = Object.fromEntries(sources.map((s, i) => [s.shard, gtids[i]!] as const));
+          },
+          switchTopology: async () => {
+            await commit({ migrationId: state.id, kind: 'rollback', plan, positions: back });
+            ctx.topology.rebuild(configBeforeSwitch(ctx.topology.currentConfig, plan));
+            // The sources' replicas serve once they have replayed what came back.
+            fenceMysqlReplicas(ctx, back);
+          },
+        };
+      },
+    );
+  } finally {
+    await Promise.allSettled(control.map((c) => c.end()));
+  }
 }
 
 /**

@@ -26,13 +26,18 @@ export async function binlogPositions(servers: readonly ServerAddress[]): Promis
     servers.map(async (server) => {
       const c = await openMysql(server);
       try {
-        const [rows] = await c.query('SELECT @@gtid_binlog_pos AS pos');
-        return String((rows as Array<{ pos: string | null }>)[0]?.pos ?? '');
+        return await binlogPosition(c);
       } finally {
         await c.end().catch(() => undefined);
       }
     }),
   );
+}
+
+/** The server's @@gtid_binlog_pos over an open connection (one round trip, for inside a block). */
+export async function binlogPosition(c: MysqlConnection): Promise<string> {
+  const [rows] = await c.query('SELECT @@gtid_binlog_pos AS pos');
+  return String((rows as Array<{ pos: string | null }>)[0]?.pos ?? '');
 }
 
 /** mysql2 options for a split's server; the binlog client decodes row values with the same ones. */

@@ -143,12 +143,13 @@ export function planMerge(config: ShardgateConfig, req: MergeRequest): SplitPlan
       `schema of ${countKinds(moved)} applied on ${req.into} (SHOW CREATE TABLE)`,
       `keyset-paginated copy from both sources in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch (reference tables from ${lo.name} only; rows outside a source's range are leftovers, not copied)`,
       `binlog capture from both sources, each from its snapshot's GTID position, applied to ${req.into}, idempotently, until both have caught up`,
-      `cutover block: writes to ${both} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, both captures reach their source's final GTID position, each source is verified against its range of ${merged} (whole tables, counts and checksums), topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${both}`,
-      `no cleanup or rollback after the switch yet: the rows stay on ${sources.map((s) => s.server.name).join(' and ')}`,
+      `cutover block: writes to ${both} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, both captures reach their source's final GTID position, topology switch to ${merged} ${range}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${both}`,
+      `after the switch: a binlog capture of ${req.into} keeps ${both} current (each change to the source owning its key); each source is verified against its range of ${merged} (whole tables, counts and checksums, each table at one point); cleanup deletes the moved rows only when asked, after verification`,
     ],
     rollback: [
       `before the switch: abort; ${both} never stopped being the source of truth, nothing to undo`,
-      'after the switch: no rollback for MySQL shards yet (no reverse capture); the sources keep their rows as they were at the switch',
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: ${both} are verified against ${merged}, then a bounded block on ${merged} waits for the reverse capture and switches back`,
+      'after cleanup: no rollback (the source rows are gone); split again instead',
     ],
   });
   return {

@@ -460,12 +460,13 @@ export function planMove(config: ShardgateConfig, req: MoveRequest): SplitPlan {
       `schema of ${req.table} applied on ${targetPrimary} (SHOW CREATE TABLE)`,
       `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s, checkpointed after every batch`,
       `binlog capture from the snapshot's GTID position applied to ${targetPrimary}, idempotently, until it has caught up`,
-      `cutover block: writes to ${source.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches ${sourcePrimary}'s final GTID position, ${req.table} is verified whole (count and checksum), ${req.table}'s home becomes ${target.name}; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${source.name}`,
-      `no cleanup or rollback after the switch yet: ${req.table}'s rows stay on ${sourcePrimary}`,
+      `cutover block: writes to ${source.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches ${sourcePrimary}'s final GTID position, ${req.table}'s home becomes ${target.name}; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${source.name}`,
+      `after the switch: a binlog capture of ${targetPrimary} keeps ${sourcePrimary} current; ${req.table} is verified whole (count and checksum, at one point); cleanup deletes its rows from ${sourcePrimary} only when asked, after verification`,
     ],
     rollback: [
       `before the switch: abort; ${source.name} never stopped being ${req.table}'s home`,
-      'after the switch: no rollback for MySQL shards yet (no reverse capture); move the table back instead',
+      `after the switch, until cleanup: \`shardgate migrate rollback <id>\`: ${sourcePrimary} is verified against ${targetPrimary}, then a bounded block on ${target.name} waits for the reverse capture and switches back`,
+      'after cleanup: no rollback (the source rows are gone); move the table back instead',
     ],
   };
   return {
@@ -603,7 +604,7 @@ export function rehome(
  * The steps of a MySQL shard's split: the same plan shape as PostgreSQL's (phases, state file, progress
  * and the cutover block are the manager's), with the MySQL data plane's strategy: a consistent
  * snapshot instead of a slot, the binlog from the snapshot's GTID position instead of pgoutput,
- * and verification of whole tables inside the block instead of a reverse capture after it.
+ * and a reverse binlog capture of each target after the switch (verification, rollback).
  */
 function mysqlSplitSteps(p: {
   config: ShardgateConfig;
@@ -621,12 +622,12 @@ function mysqlSplitSteps(p: {
       `schema of ${countKinds(p.tables)} applied on ${req.targets.join(' and ')} (SHOW CREATE TABLE)`,
       `keyset-paginated copy in primary-key order, ${throttle.batchRows} rows a batch, at most ${throttle.rowsPerSecond} rows/s and ${formatBytes(throttle.bytesPerSecond)}/s, checkpointed after every batch`,
       `binlog capture from the snapshot's GTID position applied to the owning target (reference tables to both), idempotently, until it has caught up`,
-      `cutover block: writes to ${shard.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches the source's final GTID position, whole tables are verified (counts and checksums), topology switch; deadline ${m.cutoverDeadlineMs} ms, past it or on a difference abort and stay on ${shard.name}`,
-      `no cleanup or rollback after the switch yet: the moved rows stay on ${primaryName}`,
+      `cutover block: writes to ${shard.name} held on both front ends, in-flight transactions get ${m.inflightGraceMs} ms, the capture reaches the source's final GTID position, topology switch; deadline ${m.cutoverDeadlineMs} ms, past it abort and stay on ${shard.name}`,
+      `after the switch: a binlog capture of each target keeps ${primaryName} current; whole tables are verified (counts and checksums, each table at one point); cleanup deletes the moved rows from ${primaryName} only when asked, after verification`,
     ],
     rollback: [
       `before the switch: abort; ${shard.name} never stopped being the source of truth, nothing to undo`,
-      'after the switch: no rollback for MySQL shards yet (no reverse capture); the source keeps its rows as they were at the switch',
+      `after the switch, until cleanup: migrate rollback verifies ${primaryName} against the targets, then a block on the targets waits for the reverse capture and switches back; nothing written since the switch is lost`,
     ],
   };
 }

@@ -325,13 +325,19 @@ describe('MySQL split after its switch', () => {
       const refused = await migrate('cleanup', id);
       expect(refused.status).not.toBe(0);
       expect(refused.stderr).toMatch(/mismatch/);
+      // A rollback onto a source that differs would lose the changed row: refused before any block.
+      const noRollback = await migrate('rollback', id);
+      expect(noRollback.status).not.toBe(0);
+      expect(noRollback.stderr).toMatch(/differ from the targets.*likes.*not rolled back/);
+      expect((await state(id)).phase).toBe('switched');
 
       await fx.cluster.query(old, `UPDATE likes SET post_id = 1 WHERE id = ${victim}`);
       const v2 = await migrate('verify', id, '--json');
       expect(v2.status).toBe(0);
       const verified = await waitPhase(id, 'verified');
       expect(verified.verify?.mismatches).toEqual([]);
-      expect(verified.history.filter((h) => h.phase === 'verifying')).toHaveLength(2);
+      // The manager's own verification right after the switch, then the two asked for here.
+      expect(verified.history.filter((h) => h.phase === 'verifying')).toHaveLength(3);
 
       const likesBefore = await rows<{ n: number | string }>(old, 'SELECT count(*) AS n FROM likes');
       expect(Number(likesBefore[0]!.n)).toBeGreaterThan(0);
