@@ -207,6 +207,7 @@ export async function runSplitBench(o: SplitBenchOptions) {
         memberHolds: instances.memberHolds,
         poolConnectionsAfterSwitch: warmup,
         afterSwitch: switchTimeline(ledger.writeTimes, ledger.writeLatencies, loopSamples, state),
+        phases: phaseWindows(ledger.writeTimes, ledger.writeLatencies, state, loopSamples.samples),
         ledger: check,
         errors: [...ledger.errors, ...ledger.readErrors, ...auditWriter.errors].slice(0, 20),
       };
@@ -271,9 +272,11 @@ export async function runSplitBench(o: SplitBenchOptions) {
           "writers' role's pool connections on the new primaries: opened before the switch / first second after / later",
           warmup ? `${warmup.before} / ${warmup.firstSecond} / ${warmup.later}` : '-',
         ],
-        ...phaseWindows(ledger.writeTimes, ledger.writeLatencies, state).map((w): [string, string] => [
+        ...result.phases.map((w): [string, string] => [
           `slowest write ${w.label}`,
-          w.writes ? `${fmt(w.maxMs)} ms (p99 ${fmt(w.p99Ms)} ms, ${fmt(w.writes)} writes)` : '-',
+          w.writes
+            ? `${fmt(w.maxMs)} ms (p99 ${fmt(w.p99Ms)} ms, ${fmt(w.writes)} writes; proxy loop delay max ${fmt(w.loopDelayMaxMs)} ms)`
+            : '-',
         ]),
       ];
       o.log('');
@@ -425,7 +428,12 @@ function switchTimeline(
  * after it. The block's own start (epoch ms) and length come from the cutover report, so the
  * windows line up with the hold exactly; the phase notes only bound the verification.
  */
-function phaseWindows(times: readonly number[], latencies: readonly number[], state: MigrationState) {
+function phaseWindows(
+  times: readonly number[],
+  latencies: readonly number[],
+  state: MigrationState,
+  loopDelay: ReadonlyArray<{ at: number; maxMs: number }>,
+) {
   const at = (phase: string) => {
     const h = state.history.findLast((e) => e.phase === phase);
     return h ? Date.parse(h.at) : null;
@@ -457,11 +465,16 @@ function phaseWindows(times: readonly number[], latencies: readonly number[], st
       if (started >= w.from && started < w.to) picked.push(latencies[i]!);
     });
     picked.sort((a, b) => a - b);
+    // The proxy thread's worst stall then: a slow write beside a short one waited on a server.
+    const loopDelayMaxMs = loopDelay
+      .filter((d) => d.at > w.from && d.at <= w.to)
+      .reduce((m, d) => Math.max(m, d.maxMs), 0);
     return {
       label: w.label,
       writes: picked.length,
       maxMs: picked.at(-1) ?? 0,
       p99Ms: picked[Math.min(picked.length - 1, Math.floor(picked.length * 0.99))] ?? 0,
+      loopDelayMaxMs,
     };
   });
 }
