@@ -315,6 +315,13 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     });
   }
 
+  /**
+   * Called when a connection went idle or a slot freed with no waiter of the pool's own to take
+   * it: PostgreSQL units waiting for room in a multiplexed lane (mux-lane.ts) then take it instead
+   * of waiting for a lane member to finish.
+   */
+  onRoom: (() => void) | null = null;
+
   /** Returns a connection to the pool; one the driver cannot reset is closed. */
   release(conn: C): void {
     this.active.delete(conn);
@@ -342,6 +349,7 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
       return;
     }
     this.idle.push(conn);
+    this.onRoom?.();
   }
 
   /** Drops a broken connection; a waiter then gets a fresh one. */
@@ -362,7 +370,11 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
   }
 
   private wakeWaiter(): void {
-    if (this.waiters.length === 0 || this.closed || this.size >= this.config.size) return;
+    if (this.waiters.length === 0) {
+      this.onRoom?.();
+      return;
+    }
+    if (this.closed || this.size >= this.config.size) return;
     const waiter = this.waiters.shift()!;
     const waited = (Date.now() - waiter.enqueuedAt) / 1000;
     this.openForCheckout(waiter.flavour).then(

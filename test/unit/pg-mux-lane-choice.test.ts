@@ -146,3 +146,38 @@ describe('MuxLane.find: where a pipelineable unit goes', () => {
     expect(find(pool)).toBeNull();
   });
 });
+
+describe('MuxLane.waitForRoom: a unit waiting at the bound', () => {
+  beforeEach(() =>
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'Date', 'performance'] }),
+  );
+  afterEach(() => vi.useRealTimers());
+
+  it('wakes when a plain connection goes idle, not only when a lane member leaves', async () => {
+    const pool = makePool(2);
+    await laneWith(pool, DEPTH);
+    const plain = await pool.acquire();
+    expect(pool.exhausted).toBe(true);
+    let woke = false;
+    const waiting = MuxLane.waitForRoom(pool, 5_000).then(() => {
+      woke = true;
+    });
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    pool.release(plain);
+    await waiting;
+    // With fake timers its 5 s timeout cannot fire by itself: the release woke it.
+    expect(woke).toBe(true);
+    expect(pool.tryAcquire()).toBe(plain);
+  });
+
+  it('wakes when a plain connection is discarded and its slot frees', async () => {
+    const pool = makePool(2);
+    await laneWith(pool, DEPTH);
+    const plain = await pool.acquire();
+    const waiting = MuxLane.waitForRoom(pool, 5_000);
+    pool.discard(plain);
+    await waiting;
+    expect(pool.exhausted).toBe(false);
+  });
+});

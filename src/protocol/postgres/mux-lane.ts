@@ -174,6 +174,8 @@ export class MuxLane {
       roomWaiters.set(pool, waiters);
     }
     const list = waiters;
+    // A plain connection going idle (or a slot freeing) is room too: the first waiter takes it.
+    pool.onRoom ??= () => wake(pool, false);
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         const i = list.indexOf(done);
