@@ -1,7 +1,7 @@
 // PgBouncer as a comparison target: transaction pooling, trust auth, loopback only, run as the
 // "postgres" system user (PgBouncer refuses to run as root), stopped with the benchmark.
 import { join } from 'node:path';
-import { preparePooler, type StartResult } from './pooler.js';
+import { type PoolerInstallOptions, type PoolerTool, preparePooler, type StartResult } from './pooler.js';
 import { freePort, startPooler, writeOwnedFile } from './proc.js';
 import type { PgEndpoint } from './target.js';
 
@@ -58,22 +58,16 @@ export function userlist(users: readonly string[]): string {
   return `${users.map((u) => `"${u.replaceAll('"', '""')}" ""`).join('\n')}\n`;
 }
 
-export interface StartPgbouncerOptions {
+export interface StartPgbouncerOptions extends PoolerInstallOptions {
   backend: PgEndpoint;
   poolSize?: number;
   maxClientConn?: number;
-  say?: (line: string) => void;
-  noInstall?: boolean;
 }
 
+const PGBOUNCER: PoolerTool = { command: 'pgbouncer', pkg: 'pgbouncer', product: 'PgBouncer' };
+
 export async function startPgbouncer(options: StartPgbouncerOptions): Promise<StartResult> {
-  const setup = await preparePooler({
-    command: 'pgbouncer',
-    pkg: 'pgbouncer',
-    product: 'PgBouncer',
-    say: options.say,
-    noInstall: options.noInstall,
-  });
+  const setup = await preparePooler(PGBOUNCER, options);
   if (!setup.ok) return setup;
   const { versionText, owner, tmp } = setup;
   const version = parseVersion(versionText);

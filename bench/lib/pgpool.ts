@@ -2,7 +2,7 @@
 // no health checks, connection caching only. pgpool is a session-level pool (one child process
 // per client), so num_init_children is sized to the largest client count.
 import { join } from 'node:path';
-import { preparePooler, type StartResult } from './pooler.js';
+import { type PoolerInstallOptions, type PoolerTool, preparePooler, type StartResult } from './pooler.js';
 import { freePort, startPooler, writeOwnedFile } from './proc.js';
 import type { PgEndpoint } from './target.js';
 
@@ -45,22 +45,16 @@ export function pgpoolConf(o: PgpoolConfOptions): string {
   return `${settings.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
 }
 
-export interface StartPgpoolOptions {
+export interface StartPgpoolOptions extends PoolerInstallOptions {
   backend: PgEndpoint;
   /** Largest number of concurrent clients the run will open. */
   maxClients: number;
-  say?: (line: string) => void;
-  noInstall?: boolean;
 }
 
+const PGPOOL: PoolerTool = { command: 'pgpool', pkg: 'pgpool2', product: 'pgpool-II' };
+
 export async function startPgpool(options: StartPgpoolOptions): Promise<StartResult> {
-  const setup = await preparePooler({
-    command: 'pgpool',
-    pkg: 'pgpool2',
-    product: 'pgpool-II',
-    say: options.say,
-    noInstall: options.noInstall,
-  });
+  const setup = await preparePooler(PGPOOL, options);
   if (!setup.ok) return setup;
   const { versionText, owner, tmp } = setup;
   const [port, pcpPort] = [await freePort(), await freePort()];

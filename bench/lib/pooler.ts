@@ -16,19 +16,29 @@ export interface PoolerSetup {
   tmp: { dir: string; remove: () => void };
 }
 
-export async function preparePooler(o: {
+/** A pooler's executable, its Debian package and its product name (for an unknown version). */
+export interface PoolerTool {
   command: string;
   pkg: string;
-  /** The product's name where its version cannot be read. */
   product: string;
+}
+
+/** What the caller of a pooler's start says about installing it. */
+export interface PoolerInstallOptions {
   say?: (line: string) => void;
   noInstall?: boolean;
-}): Promise<PoolerSetup | { ok: false; note: string }> {
-  const ensured = await ensureCommand({ command: o.command, pkg: o.pkg, say: o.say, noInstall: o.noInstall });
-  if (!ensured.ok) return { ok: false, note: ensured.note ?? `${o.command} is not available` };
-  const versionText = (await toolVersion(o.command, ['--version'])) ?? `${o.product} (unknown version)`;
+}
+
+export async function preparePooler(
+  tool: PoolerTool,
+  o: PoolerInstallOptions,
+): Promise<PoolerSetup | { ok: false; note: string }> {
+  const { command } = tool;
+  const ensured = await ensureCommand({ command, pkg: tool.pkg, say: o.say, noInstall: o.noInstall });
+  if (!ensured.ok) return { ok: false, note: ensured.note ?? `${command} is not available` };
+  const versionText = (await toolVersion(command, ['--version'])) ?? `${tool.product} (unknown version)`;
   const owner = systemUser('postgres');
   if (process.getuid?.() === 0 && !owner)
-    return { ok: false, note: `running as root and no "postgres" user to run ${o.command} as` };
-  return { ok: true, versionText, owner, tmp: ownedTempDir(`bench-${o.command}-`, owner) };
+    return { ok: false, note: `running as root and no "postgres" user to run ${command} as` };
+  return { ok: true, versionText, owner, tmp: ownedTempDir(`bench-${command}-`, owner) };
 }
