@@ -4,7 +4,7 @@
 // "defaults, then --quick, then explicit options". No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { intOption, jsonObjectOption } from './cli-args.js';
+import { commandLine, intOption, jsonObjectOption } from './cli-args.js';
 import { repoRoot } from './shardgate-process.js';
 
 export interface ScenarioOutputOptions {
@@ -130,6 +130,39 @@ export function addResultOptions(command: Command, scenario: string, dirNote = '
       `directory for ${scenario}-<timestamp>.json and ${scenario}-latest.{json,svg,md}${dirNote}`,
     )
     .option('--no-results', 'write no result files');
+}
+
+/** How a scenario's subcommand ends, after its own options. */
+export interface ScenarioCommandEnd {
+  /** Ends the --results-dir description. */
+  resultsDirNote?: string;
+  /**
+   * For the target comparisons: --workers, --pool-size and --shardgate-config-extra before the
+   * result options, and --no-install (described so) after them.
+   */
+  proxyTargets?: { noInstall: string };
+  /** What --quick runs. */
+  quick: string;
+}
+
+/**
+ * Ends a scenario's subcommand with the options every scenario has (see ScenarioCommandEnd) and
+ * the action: `run` imports the scenario (there, so --help works without the launchers) and runs
+ * it with the command line for the report.
+ */
+export function endScenarioCommand<Raw>(
+  command: Command,
+  end: ScenarioCommandEnd,
+  run: (raw: Raw, commandLine: string) => Promise<void>,
+): void {
+  if (end.proxyTargets)
+    command
+      .addOption(sharedOption.workers())
+      .addOption(sharedOption.poolSize())
+      .addOption(sharedOption.shardgateConfigExtra());
+  addResultOptions(command, command.name(), end.resultsDirNote);
+  if (end.proxyTargets) command.option('--no-install', end.proxyTargets.noInstall);
+  command.addOption(sharedOption.quick(end.quick)).action((raw: Raw) => run(raw, commandLine()));
 }
 
 /** Runs a scenario that says its progress on stderr and prints its JSON report on stdout. */

@@ -1,16 +1,9 @@
 // Command-line options of the consistency scenario, parsed into ConsistencyOptions.
 import type { Command } from 'commander';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../src/config/schema.js';
+import { choiceListOption, choiceOption, intListOption, intOption, numberOption } from '../lib/cli-args.js';
 import {
-  choiceListOption,
-  choiceOption,
-  commandLine,
-  intListOption,
-  intOption,
-  numberOption,
-} from '../lib/cli-args.js';
-import {
-  addResultOptions,
+  endScenarioCommand,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -123,10 +116,12 @@ export function registerConsistencyCommand(program: Command): void {
     .addOption(sharedOption.seed())
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
     .addOption(sharedOption.shardgateConfigExtra());
-  addResultOptions(command, 'consistency')
-    .addOption(sharedOption.quick('lags 0,1000, 4 sessions, 1 s per cell, 1 repeat'))
-    .action(async (raw: RawOptions) => {
+  endScenarioCommand(
+    command,
+    { quick: 'lags 0,1000, 4 sessions, 1 s per cell, 1 repeat' },
+    async (raw: RawOptions, line) => {
       const { runConsistencyScenario } = await import('./consistency.js');
-      await runConsistencyScenario(resolveConsistencyOptions(raw, commandLine()));
-    });
+      await runConsistencyScenario(resolveConsistencyOptions(raw, line));
+    },
+  );
 }

@@ -1,8 +1,8 @@
 // Command-line options of the hotkeys scenario, parsed into HotkeysOptions.
 import type { Command } from 'commander';
-import { commandLine, intOption, numberOption } from '../lib/cli-args.js';
+import { intOption, numberOption } from '../lib/cli-args.js';
 import {
-  addResultOptions,
+  endScenarioCommand,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -62,10 +62,12 @@ export function registerHotkeysCommand(program: Command): void {
         "shardgate worker processes (default 1: with more, /api/hotkeys only sees worker 0's sessions)",
       ),
     );
-  addResultOptions(command, 'hotkeys')
-    .addOption(sharedOption.quick('Zipf 1.1 over 5000 keys, 3000 statements, 2 clients, 1 repeat'))
-    .action(async (raw: RawOptions) => {
+  endScenarioCommand(
+    command,
+    { quick: 'Zipf 1.1 over 5000 keys, 3000 statements, 2 clients, 1 repeat' },
+    async (raw: RawOptions, line) => {
       const { runHotkeysScenario } = await import('./hotkeys.js');
-      await runHotkeysScenario(resolveHotkeysOptions(raw, commandLine()));
-    });
+      await runHotkeysScenario(resolveHotkeysOptions(raw, line));
+    },
+  );
 }

@@ -1,9 +1,9 @@
 // Command-line options of the pgbench scenario, parsed into PgbenchOptions.
 import { type Command, InvalidArgumentError } from 'commander';
-import { commandLine, intOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import { PGBENCH_MODES, type PgbenchMode } from '../lib/pgbench.js';
 import {
-  addResultOptions,
+  endScenarioCommand,
   explicitProxyTargetOptions,
   type RawProxyTargetOptions,
   type RawScenarioOptions,
@@ -91,16 +91,17 @@ export function registerPgbenchCommand(program: Command): void {
       'select (pgbench -S, default) or tpcb',
       (v) => parseList(v, ['select', 'tpcb'] as const, 'script')[0],
     )
-    .addOption(sharedOption.warmup('warm-up seconds per target (default 3)'))
-    .addOption(sharedOption.workers())
-    .addOption(sharedOption.poolSize())
-    .addOption(sharedOption.shardgateConfigExtra());
-  addResultOptions(command, 'pgbench', ' (default bench/results)')
-    .option('--no-install', 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)')
-    .addOption(sharedOption.quick('2 s, 1 client, simple mode, 1 repeat, scale 1'))
-    .action(async (raw: RawOptions) => {
-      // Loaded here so --help works without the local launcher's dependencies.
+    .addOption(sharedOption.warmup('warm-up seconds per target (default 3)'));
+  endScenarioCommand(
+    command,
+    {
+      resultsDirNote: ' (default bench/results)',
+      proxyTargets: { noInstall: 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)' },
+      quick: '2 s, 1 client, simple mode, 1 repeat, scale 1',
+    },
+    async (raw: RawOptions, line) => {
       const { runPgbenchScenario } = await import('./pgbench.js');
-      await runPgbenchScenario(resolveOptions(raw, commandLine()));
-    });
+      await runPgbenchScenario(resolveOptions(raw, line));
+    },
+  );
 }
