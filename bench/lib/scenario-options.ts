@@ -35,6 +35,19 @@ export interface RawScenarioOptions {
   quick?: boolean;
 }
 
+/** `defaults` with the values given in `explicit` (commander leaves the options not given undefined). */
+export function withDefaults<O extends object>(
+  defaults: O,
+  explicit: { [K in keyof O]?: O[K] | undefined },
+): O {
+  const o: O = { ...defaults };
+  for (const key of Object.keys(explicit) as Array<keyof O>) {
+    const value = explicit[key];
+    if (value !== undefined) o[key] = value as O[keyof O];
+  }
+  return o;
+}
+
 /**
  * Defaults, then the --quick preset, then the explicit options (`explicit` maps option fields to
  * the parsed values, undefined when not given), then --json, --results-dir and --no-results.
@@ -46,11 +59,7 @@ export function resolveScenarioOptions<O extends ScenarioOutputOptions>(
   command: string,
   explicit: { [K in keyof O]?: O[K] | undefined },
 ): O {
-  const o: O = { ...defaults, ...(raw.quick ? quick : {}), command };
-  for (const key of Object.keys(explicit) as Array<keyof O>) {
-    const value = explicit[key];
-    if (value !== undefined) o[key] = value as O[keyof O];
-  }
+  const o = withDefaults({ ...defaults, ...(raw.quick ? quick : {}), command }, explicit);
   if (raw.json) o.jsonPath = raw.json;
   if (raw.resultsDir) o.resultsDir = raw.resultsDir;
   if (raw.results === false) o.resultsDir = null;
