@@ -1,10 +1,10 @@
 // What the scenarios' options have in common: where results go and how progress is said, the
 // shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size,
-// --shardgate-config-extra, --json/--results-dir/--no-results, --quick) and the resolution
+// --clients, --zipf, --write-ratio, --seed, --shardgate-config-extra, --json/--results-dir/--no-results, --quick) and the resolution
 // "defaults, then --quick, then explicit options". No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { commandLine, intOption, jsonObjectOption } from './cli-args.js';
+import { commandLine, intOption, jsonObjectOption, numberOption } from './cli-args.js';
 import { repoRoot } from './shardgate-process.js';
 
 export interface ScenarioOutputOptions {
@@ -121,6 +121,16 @@ export const sharedOption = {
       '--shardgate-config-extra <json>',
       'JSON merged over the generated shardgate config',
     ).argParser(jsonObjectOption);
+  },
+  /** Concurrent client sessions of the statement-level scenarios. */
+  clients(description: string): Option {
+    return new Option('--clients <n>', description).argParser(intOption('--clients', 1, 256));
+  },
+  zipf(description: string): Option {
+    return new Option('--zipf <s>', description).argParser(numberOption('--zipf', 0, 5));
+  },
+  writeRatio(description: string): Option {
+    return new Option('--write-ratio <r>', description).argParser(numberOption('--write-ratio', 0, 1));
   },
   seed(): Option {
     return new Option('--seed <n>', 'random seed (default 1)').argParser(intOption('--seed', 0, 2 ** 31 - 1));

@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { intOption, numberOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import { adminJson, DEMO_DATABASE, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
@@ -278,7 +278,7 @@ export function registerCacheCommand(program: Command): void {
       'result cache: hit ratio of zipfian reads of a cached table, and a hit against a replica read',
     )
     .option('--keys <n>', 'distinct user_id values read (default 10000)', intOption('--keys', 1, 10_000_000))
-    .option('--zipf <s>', 'Zipf exponent (default 1.1)', numberOption('--zipf', 0, 5))
+    .addOption(sharedOption.zipf('Zipf exponent (default 1.1)'))
     .option('--ops <n>', 'zipfian reads (default 20000)', intOption('--ops', 1, 10_000_000))
     .option(
       '--latency-ops <n>',

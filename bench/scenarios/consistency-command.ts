@@ -73,11 +73,7 @@ export function registerConsistencyCommand(program: Command): void {
       `consistency levels (default ${LEVELS_STRONGEST_FIRST.join(',')})`,
       choiceListOption('--levels', CONSISTENCY_LEVELS),
     )
-    .option(
-      '--clients <n>',
-      'concurrent sessions, each writing and reading (default 8)',
-      intOption('--clients', 1, 256),
-    )
+    .addOption(sharedOption.clients('concurrent sessions, each writing and reading (default 8)'))
     .addOption(
       sharedOption.duration(
         'seconds per level x lag x repeat cell (default 5)',
@@ -92,7 +88,7 @@ export function registerConsistencyCommand(program: Command): void {
     )
     .addOption(sharedOption.repeats('repeats, levels rotated between them (default 3)'))
     .option('--keys <n>', 'registers (rows) per cell (default 16)', intOption('--keys', 1, 5_000))
-    .option('--write-ratio <r>', 'share of writes, 0-1 (default 0.25)', numberOption('--write-ratio', 0, 1))
+    .addOption(sharedOption.writeRatio('share of writes, 0-1 (default 0.25)'))
     .option(
       '--own-reads <r>',
       "share of reads of the session's own written keys (default 0.5)",

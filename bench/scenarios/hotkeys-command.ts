@@ -1,6 +1,6 @@
 // Command-line options of the hotkeys scenario, parsed into HotkeysOptions.
 import type { Command } from 'commander';
-import { intOption, numberOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import {
   endScenarioCommand,
   type RawScenarioOptions,
@@ -49,11 +49,11 @@ export function registerHotkeysCommand(program: Command): void {
       'distinct keys (user_id values) the generator draws from (default 100000)',
       intOption('--keys', 1, 10_000_000),
     )
-    .option('--zipf <s>', 'Zipf exponent, 0 = uniform (default 1.0)', numberOption('--zipf', 0, 5))
+    .addOption(sharedOption.zipf('Zipf exponent, 0 = uniform (default 1.0)'))
     .option('--ops <n>', 'statements per repeat (default 30000)', intOption('--ops', 1, 100_000_000))
     .option('--max-seconds <s>', 'time limit per repeat (default 120)', intOption('--max-seconds', 1, 86_400))
-    .option('--clients <n>', 'concurrent client sessions (default 4)', intOption('--clients', 1, 256))
-    .option('--write-ratio <r>', 'share of UPDATEs, 0-1 (default 0.1)', numberOption('--write-ratio', 0, 1))
+    .addOption(sharedOption.clients('concurrent client sessions (default 4)'))
+    .addOption(sharedOption.writeRatio('share of UPDATEs, 0-1 (default 0.1)'))
     .option('--top <k>', 'k of precision@k: top keys compared (default 10)', intOption('--top', 1, 1000))
     .addOption(sharedOption.repeats('repeats, each with a fresh shardgate (default 3)'))
     .addOption(sharedOption.seed())

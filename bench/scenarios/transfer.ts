@@ -12,7 +12,7 @@ import { type Account, transferBalance } from '../lib/balance-transfer.js';
 import { intOption } from '../lib/cli-args.js';
 import { type DemoTopology, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
-import { printJsonReport, withDefaults } from '../lib/scenario-options.js';
+import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
 import type { PgEndpoint } from '../lib/target.js';
 
 interface TransferOptions {
@@ -233,7 +233,7 @@ export function registerTransferCommand(program: Command): void {
       'transfers of each kind at one client (default 300)',
       intOption('--ops', 1, 1_000_000),
     )
-    .option('--clients <n>', 'clients of the throughput runs (default 8)', intOption('--clients', 1, 256))
+    .addOption(sharedOption.clients('clients of the throughput runs (default 8)'))
     .option('--seconds <n>', 'seconds of each throughput run (default 10)', intOption('--seconds', 1, 3600))
     .option('--accounts <n>', 'accounts per shard (default 50)', intOption('--accounts', 2, 100_000))
     .action(async (raw: Partial<TransferOptions>) => {
