@@ -79,17 +79,28 @@ export function proxyTargetDefaults(): ProxyTargetOptions {
   return { workers: 2, poolSize: 20, shardgateConfigExtra: null, noInstall: false };
 }
 
-/** The raw values of --workers, --pool-size, --shardgate-config-extra and --no-install. */
-export interface RawProxyTargetOptions {
+/**
+ * The raw values of the options both target comparisons have: --duration, --targets, --repeats,
+ * --warmup, --workers, --pool-size, --shardgate-config-extra and --no-install.
+ */
+export interface RawProxyTargetOptions<T extends string = string> {
+  duration?: number;
+  targets?: T[];
+  repeats?: number;
+  warmup?: number;
   workers?: number;
   poolSize?: number;
   shardgateConfigExtra?: Record<string, unknown>;
   install: boolean;
 }
 
-/** The explicit values of ProxyTargetOptions (for resolveScenarioOptions). */
-export function explicitProxyTargetOptions(raw: RawProxyTargetOptions) {
+/** Their explicit values (for resolveScenarioOptions). */
+export function explicitProxyTargetOptions<T extends string>(raw: RawProxyTargetOptions<T>) {
   return {
+    durationS: raw.duration,
+    targets: raw.targets,
+    repeats: raw.repeats,
+    warmupS: raw.warmup,
     workers: raw.workers,
     poolSize: raw.poolSize,
     shardgateConfigExtra: raw.shardgateConfigExtra,

@@ -18,28 +18,20 @@ import {
   QUICK_PRESET,
 } from './pgbench-options.js';
 
-interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions {
-  duration?: number;
+interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions<PgbenchTargetName> {
   clients?: number[];
   modes?: PgbenchMode[];
-  targets?: PgbenchTargetName[];
-  repeats?: number;
   scale?: number;
   script?: 'select' | 'tpcb';
-  warmup?: number;
 }
 
 /** Defaults, then --quick, then explicit options. */
 export function resolveOptions(raw: RawOptions, command: string): PgbenchOptions {
   return resolveScenarioOptions(defaultPgbenchOptions(), QUICK_PRESET, raw, command, {
-    durationS: raw.duration,
     clients: raw.clients,
     modes: raw.modes,
-    targets: raw.targets,
-    repeats: raw.repeats,
     scale: raw.scale,
     script: raw.script,
-    warmupS: raw.warmup,
     ...explicitProxyTargetOptions(raw),
   });
 }

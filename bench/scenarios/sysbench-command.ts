@@ -23,13 +23,9 @@ import {
   type SysbenchTargetName,
 } from './sysbench-options.js';
 
-interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions {
+interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions<SysbenchTargetName> {
   tests?: SysbenchTest[];
   threads?: number[];
-  duration?: number;
-  targets?: SysbenchTargetName[];
-  repeats?: number;
-  warmup?: number;
   tables?: number;
   tableSize?: number;
   psMode?: SysbenchPsMode;
@@ -40,10 +36,6 @@ export function resolveSysbenchOptions(raw: RawOptions, command: string): Sysben
   return resolveScenarioOptions(defaultSysbenchOptions(), SYSBENCH_QUICK, raw, command, {
     tests: raw.tests,
     threads: raw.threads,
-    durationS: raw.duration,
-    targets: raw.targets,
-    repeats: raw.repeats,
-    warmupS: raw.warmup,
     tables: raw.tables,
     tableSize: raw.tableSize,
     psMode: raw.psMode,
