@@ -1,7 +1,8 @@
 // What the scenarios' options have in common: where results go and how progress is said, the
-// shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size,
-// --clients, --zipf, --write-ratio, --seed, --shardgate-config-extra, --json/--results-dir/--no-results, --quick) and the resolution
-// "defaults, then --quick, then explicit options". No launcher imports: --help stays light.
+// shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size, --clients,
+// --zipf, --write-ratio, --seed, --shardgate-config-extra, --json/--results-dir/--no-results,
+// --quick), the resolution "defaults, then --quick, then explicit options", and the end of every
+// scenario's subcommand. No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { commandLine, intOption, jsonObjectOption, numberOption } from './cli-args.js';
