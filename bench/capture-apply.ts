@@ -12,6 +12,7 @@ import { ChangeApplier } from '../src/migration/applier.js';
 import { openClient } from '../src/migration/pg-connect.js';
 import { keyOwner, routeByShardKey } from '../src/migration/row-owner.js';
 import type { MovedTable, ServerAddress } from '../src/migration/types.js';
+import { hotRowValues, writeHotKeyMix } from './lib/hot-key-mix.js';
 import { describeLoad, loadSnapshot } from './lib/machine.js';
 
 function flag(name: string, fallback: number): number {
@@ -37,12 +38,11 @@ try {
     const s = cluster.server(name);
     return { name, host: s.host, port: s.port, user: 'postgres', database };
   };
-  const hotRows = [...Array(HOT).keys()].map((i) => `(${i + 1}, ${i + 1}, 'hot', 'body')`).join(', ');
   await cluster.query('s0-primary', 'CREATE DATABASE bench_src');
   const src = address('s0-primary', 'bench_src');
   const source = await openClient(src, 'bench');
   await source.query(DDL);
-  await source.query(`INSERT INTO posts VALUES ${hotRows}`);
+  await source.query(`INSERT INTO posts VALUES ${hotRowValues(HOT).join(', ')}`);
   await source.query('CREATE PUBLICATION bench_pub FOR TABLE posts');
   for (const m of MODES.keys()) {
     await source.query(`SELECT pg_create_logical_replication_slot('bench_${m}', 'pgoutput')`);
@@ -59,19 +59,11 @@ try {
     }
   }
   // The write mix: 2 or 3 row changes per transaction, on few hot keys.
-  let changes = 0;
-  for (let n = 0; n < TRANSACTIONS; n++) {
-    const id = 1_000_000 + n;
-    await source.query('BEGIN');
-    await source.query('INSERT INTO posts VALUES ($1, $2, $3, $4)', [id, (n * 7) % 997, `t${n}`, 'x']);
-    await source.query('UPDATE posts SET title = $1 WHERE id = $2', [`hot ${n}`, (n % HOT) + 1]);
-    changes += 2;
-    if (n % 3 === 2) {
-      await source.query('DELETE FROM posts WHERE id = $1', [id - 1]);
-      changes++;
-    }
-    await source.query('COMMIT');
-  }
+  const changes = await writeHotKeyMix((sql, params) => source.query(sql, params), {
+    transactions: TRANSACTIONS,
+    hot: HOT,
+    param: (n) => `$${n}`,
+  });
   const expected = (
     await source.query('SELECT id::text, user_id::text, title, body FROM posts ORDER BY posts.id')
   ).rows;

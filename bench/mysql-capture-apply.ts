@@ -14,6 +14,7 @@ import { MysqlBinlogCapture } from '../src/migration/mysql-binlog-capture.js';
 import { binlogPositions, openMysql } from '../src/migration/mysql-table.js';
 import { keyOwner } from '../src/migration/row-owner.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../src/migration/types.js';
+import { hotRowValues, writeHotKeyMix } from './lib/hot-key-mix.js';
 import { describeLoad, loadSnapshot } from './lib/machine.js';
 
 function flag(name: string, fallback: string): string {
@@ -54,22 +55,14 @@ try {
   const src = address(primary, 'shardgate');
   const source = await openMysql(src);
   await source.query(DDL);
-  const hotRows = [...Array(HOT).keys()].map((i) => `(${i + 1}, ${i + 1}, 'hot', 'body')`);
+  const hotRows = hotRowValues(HOT);
   await source.query(`INSERT INTO posts VALUES ${hotRows.join(', ')}`);
   const [from] = await binlogPositions([src]);
-  let changes = 0;
-  for (let n = 0; n < TRANSACTIONS; n++) {
-    const id = 1_000_000 + n;
-    await source.query('BEGIN');
-    await source.query('INSERT INTO posts VALUES (?, ?, ?, ?)', [id, (n * 7) % 997, `t${n}`, 'x']);
-    await source.query('UPDATE posts SET title = ? WHERE id = ?', [`hot ${n}`, (n % HOT) + 1]);
-    changes += 2;
-    if (n % 3 === 2) {
-      await source.query('DELETE FROM posts WHERE id = ?', [id - 1]);
-      changes++;
-    }
-    await source.query('COMMIT');
-  }
+  const changes = await writeHotKeyMix((sql, params) => source.query(sql, params), {
+    transactions: TRANSACTIONS,
+    hot: HOT,
+    param: () => '?',
+  });
   const [expected] = await source.query('SELECT id, user_id, title, body FROM posts ORDER BY id');
   await source.end();
   console.log(`${changes} row changes in ${TRANSACTIONS} transactions over ${HOT} hot rows`);

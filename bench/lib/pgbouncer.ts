@@ -1,10 +1,9 @@
 // PgBouncer as a comparison target: transaction pooling, trust auth, loopback only, run as the
 // "postgres" system user (PgBouncer refuses to run as root), stopped with the benchmark.
 import { join } from 'node:path';
-import { type EnsureResult, ensureCommand } from './apt.js';
-import { toolVersion } from './machine.js';
-import { freePort, ownedTempDir, startPooler, systemUser, writeOwnedFile } from './proc.js';
-import type { PgEndpoint, PgTarget } from './target.js';
+import { type PoolerInstallOptions, type PoolerTool, preparePooler, type StartResult } from './pooler.js';
+import { freePort, startPooler, writeOwnedFile } from './proc.js';
+import type { PgEndpoint } from './target.js';
 
 export interface PgbouncerIniOptions {
   listenPort: number;
@@ -59,31 +58,20 @@ export function userlist(users: readonly string[]): string {
   return `${users.map((u) => `"${u.replaceAll('"', '""')}" ""`).join('\n')}\n`;
 }
 
-export interface StartPgbouncerOptions {
+export interface StartPgbouncerOptions extends PoolerInstallOptions {
   backend: PgEndpoint;
   poolSize?: number;
   maxClientConn?: number;
-  say?: (line: string) => void;
-  noInstall?: boolean;
 }
 
-export type StartResult = { ok: true; target: PgTarget } | { ok: false; note: string };
+const PGBOUNCER: PoolerTool = { command: 'pgbouncer', pkg: 'pgbouncer', product: 'PgBouncer' };
 
 export async function startPgbouncer(options: StartPgbouncerOptions): Promise<StartResult> {
-  const ensured: EnsureResult = await ensureCommand({
-    command: 'pgbouncer',
-    pkg: 'pgbouncer',
-    say: options.say,
-    noInstall: options.noInstall,
-  });
-  if (!ensured.ok) return { ok: false, note: ensured.note ?? 'pgbouncer is not available' };
-  const versionText = (await toolVersion('pgbouncer', ['--version'])) ?? 'PgBouncer (unknown version)';
+  const setup = await preparePooler(PGBOUNCER, options);
+  if (!setup.ok) return setup;
+  const { versionText, owner, tmp } = setup;
   const version = parseVersion(versionText);
   const prepared = supportsPreparedStatements(version);
-  const owner = systemUser('postgres');
-  if (process.getuid?.() === 0 && !owner)
-    return { ok: false, note: 'running as root and no "postgres" user to run pgbouncer as' };
-  const tmp = ownedTempDir('bench-pgbouncer-', owner);
   const port = await freePort();
   const iniPath = join(tmp.dir, 'pgbouncer.ini');
   writeOwnedFile(

@@ -2,10 +2,8 @@
 // no health checks, connection caching only. pgpool is a session-level pool (one child process
 // per client), so num_init_children is sized to the largest client count.
 import { join } from 'node:path';
-import { ensureCommand } from './apt.js';
-import { toolVersion } from './machine.js';
-import type { StartResult } from './pgbouncer.js';
-import { freePort, ownedTempDir, startPooler, systemUser, writeOwnedFile } from './proc.js';
+import { type PoolerInstallOptions, type PoolerTool, preparePooler, type StartResult } from './pooler.js';
+import { freePort, startPooler, writeOwnedFile } from './proc.js';
 import type { PgEndpoint } from './target.js';
 
 export interface PgpoolConfOptions {
@@ -47,27 +45,18 @@ export function pgpoolConf(o: PgpoolConfOptions): string {
   return `${settings.map(([k, v]) => `${k} = ${v}`).join('\n')}\n`;
 }
 
-export interface StartPgpoolOptions {
+export interface StartPgpoolOptions extends PoolerInstallOptions {
   backend: PgEndpoint;
   /** Largest number of concurrent clients the run will open. */
   maxClients: number;
-  say?: (line: string) => void;
-  noInstall?: boolean;
 }
 
+const PGPOOL: PoolerTool = { command: 'pgpool', pkg: 'pgpool2', product: 'pgpool-II' };
+
 export async function startPgpool(options: StartPgpoolOptions): Promise<StartResult> {
-  const ensured = await ensureCommand({
-    command: 'pgpool',
-    pkg: 'pgpool2',
-    say: options.say,
-    noInstall: options.noInstall,
-  });
-  if (!ensured.ok) return { ok: false, note: ensured.note ?? 'pgpool is not available' };
-  const versionText = (await toolVersion('pgpool', ['--version'])) ?? 'pgpool-II (unknown version)';
-  const owner = systemUser('postgres');
-  if (process.getuid?.() === 0 && !owner)
-    return { ok: false, note: 'running as root and no "postgres" user to run pgpool as' };
-  const tmp = ownedTempDir('bench-pgpool-', owner);
+  const setup = await preparePooler(PGPOOL, options);
+  if (!setup.ok) return setup;
+  const { versionText, owner, tmp } = setup;
   const [port, pcpPort] = [await freePort(), await freePort()];
   const confPath = join(tmp.dir, 'pgpool.conf');
   const pcpPath = join(tmp.dir, 'pcp.conf');

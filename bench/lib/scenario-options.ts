@@ -1,10 +1,11 @@
 // What the scenarios' options have in common: where results go and how progress is said, the
-// shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size,
-// --shardgate-config-extra, --json/--results-dir/--no-results, --quick) and the resolution
-// "defaults, then --quick, then explicit options". No launcher imports: --help stays light.
+// shared command-line options (--duration, --repeats, --warmup, --workers, --pool-size, --clients,
+// --zipf, --write-ratio, --seed, --shardgate-config-extra, --json/--results-dir/--no-results,
+// --quick), the resolution "defaults, then --quick, then explicit options", and the end of every
+// scenario's subcommand. No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { intOption, jsonObjectOption } from './cli-args.js';
+import { commandLine, intOption, jsonObjectOption, numberOption } from './cli-args.js';
 import { repoRoot } from './shardgate-process.js';
 
 export interface ScenarioOutputOptions {
@@ -35,6 +36,19 @@ export interface RawScenarioOptions {
   quick?: boolean;
 }
 
+/** `defaults` with the values given in `explicit` (commander leaves the options not given undefined). */
+export function withDefaults<O extends object>(
+  defaults: O,
+  explicit: { [K in keyof O]?: O[K] | undefined },
+): O {
+  const o: O = { ...defaults };
+  for (const key of Object.keys(explicit) as Array<keyof O>) {
+    const value = explicit[key];
+    if (value !== undefined) o[key] = value as O[keyof O];
+  }
+  return o;
+}
+
 /**
  * Defaults, then the --quick preset, then the explicit options (`explicit` maps option fields to
  * the parsed values, undefined when not given), then --json, --results-dir and --no-results.
@@ -46,11 +60,7 @@ export function resolveScenarioOptions<O extends ScenarioOutputOptions>(
   command: string,
   explicit: { [K in keyof O]?: O[K] | undefined },
 ): O {
-  const o: O = { ...defaults, ...(raw.quick ? quick : {}), command };
-  for (const key of Object.keys(explicit) as Array<keyof O>) {
-    const value = explicit[key];
-    if (value !== undefined) o[key] = value as O[keyof O];
-  }
+  const o = withDefaults({ ...defaults, ...(raw.quick ? quick : {}), command }, explicit);
   if (raw.json) o.jsonPath = raw.json;
   if (raw.resultsDir) o.resultsDir = raw.resultsDir;
   if (raw.results === false) o.resultsDir = null;
@@ -70,17 +80,28 @@ export function proxyTargetDefaults(): ProxyTargetOptions {
   return { workers: 2, poolSize: 20, shardgateConfigExtra: null, noInstall: false };
 }
 
-/** The raw values of --workers, --pool-size, --shardgate-config-extra and --no-install. */
-export interface RawProxyTargetOptions {
+/**
+ * The raw values of the options both target comparisons have: --duration, --targets, --repeats,
+ * --warmup, --workers, --pool-size, --shardgate-config-extra and --no-install.
+ */
+export interface RawProxyTargetOptions<T extends string = string> {
+  duration?: number;
+  targets?: T[];
+  repeats?: number;
+  warmup?: number;
   workers?: number;
   poolSize?: number;
   shardgateConfigExtra?: Record<string, unknown>;
   install: boolean;
 }
 
-/** The explicit values of ProxyTargetOptions (for resolveScenarioOptions). */
-export function explicitProxyTargetOptions(raw: RawProxyTargetOptions) {
+/** Their explicit values (for resolveScenarioOptions). */
+export function explicitProxyTargetOptions<T extends string>(raw: RawProxyTargetOptions<T>) {
   return {
+    durationS: raw.duration,
+    targets: raw.targets,
+    repeats: raw.repeats,
+    warmupS: raw.warmup,
     workers: raw.workers,
     poolSize: raw.poolSize,
     shardgateConfigExtra: raw.shardgateConfigExtra,
@@ -113,6 +134,16 @@ export const sharedOption = {
       'JSON merged over the generated shardgate config',
     ).argParser(jsonObjectOption);
   },
+  /** Concurrent client sessions of the statement-level scenarios. */
+  clients(description: string): Option {
+    return new Option('--clients <n>', description).argParser(intOption('--clients', 1, 256));
+  },
+  zipf(description: string): Option {
+    return new Option('--zipf <s>', description).argParser(numberOption('--zipf', 0, 5));
+  },
+  writeRatio(description: string): Option {
+    return new Option('--write-ratio <r>', description).argParser(numberOption('--write-ratio', 0, 1));
+  },
   seed(): Option {
     return new Option('--seed <n>', 'random seed (default 1)').argParser(intOption('--seed', 0, 2 ** 31 - 1));
   },
@@ -130,6 +161,39 @@ export function addResultOptions(command: Command, scenario: string, dirNote = '
       `directory for ${scenario}-<timestamp>.json and ${scenario}-latest.{json,svg,md}${dirNote}`,
     )
     .option('--no-results', 'write no result files');
+}
+
+/** How a scenario's subcommand ends, after its own options. */
+export interface ScenarioCommandEnd {
+  /** Ends the --results-dir description. */
+  resultsDirNote?: string;
+  /**
+   * For the target comparisons: --workers, --pool-size and --shardgate-config-extra before the
+   * result options, and --no-install (described so) after them.
+   */
+  proxyTargets?: { noInstall: string };
+  /** What --quick runs. */
+  quick: string;
+}
+
+/**
+ * Ends a scenario's subcommand with the options every scenario has (see ScenarioCommandEnd) and
+ * the action: `run` imports the scenario (there, so --help works without the launchers) and runs
+ * it with the command line for the report.
+ */
+export function endScenarioCommand<Raw>(
+  command: Command,
+  end: ScenarioCommandEnd,
+  run: (raw: Raw, commandLine: string) => Promise<void>,
+): void {
+  if (end.proxyTargets)
+    command
+      .addOption(sharedOption.workers())
+      .addOption(sharedOption.poolSize())
+      .addOption(sharedOption.shardgateConfigExtra());
+  addResultOptions(command, command.name(), end.resultsDirNote);
+  if (end.proxyTargets) command.option('--no-install', end.proxyTargets.noInstall);
+  command.addOption(sharedOption.quick(end.quick)).action((raw: Raw) => run(raw, commandLine()));
 }
 
 /** Runs a scenario that says its progress on stderr and prints its JSON report on stdout. */

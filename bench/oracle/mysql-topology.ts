@@ -18,6 +18,7 @@ import {
   type OracleTopology,
   openOracleTopology,
   oracleCluster,
+  strongOverrides,
 } from './oracle-topology.js';
 import { oracleDataSql } from './pg-topology.js';
 
@@ -43,12 +44,7 @@ async function recreateDatabase(cluster: MariadbCluster, server: MariadbServer, 
 async function topologyConfig(cluster: MariadbCluster, shards: number): Promise<ShardgateConfig> {
   const launched = cluster.shards.slice(0, shards);
   const base = await mysqlOnlyConfig(launched, `sg${shards}`);
-  const strong = Object.fromEntries(Object.keys(base.dataTypes).map((name) => [name, { level: 'strong' }]));
-  return mysqlOnlyConfig(launched, `sg${shards}`, {
-    routing: { defaultLevel: 'strong' },
-    dataTypes: strong,
-    observability: { enabled: false },
-  });
+  return mysqlOnlyConfig(launched, `sg${shards}`, strongOverrides(base.dataTypes));
 }
 
 async function startTopology(
@@ -56,8 +52,6 @@ async function startTopology(
   shards: number,
   users: number,
 ): Promise<MysqlOracleTopology> {
-  if (shards > cluster.shards.length)
-    throw new Error(`the cluster has ${cluster.shards.length} shards, not ${shards}`);
   const launched = cluster.shards.slice(0, shards);
   for (const s of launched) await recreateDatabase(cluster, s.primary, `sg${shards}`);
   const config = await topologyConfig(cluster, shards);

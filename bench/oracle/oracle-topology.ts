@@ -84,15 +84,29 @@ export async function openOracleTopology<C>(
   }
 }
 
+/**
+ * The config overrides of every topology: each data type at level strong, so replica lag plays no
+ * part, and no observability server.
+ */
+export function strongOverrides(dataTypes: ShardgateConfig['dataTypes']) {
+  return {
+    routing: { defaultLevel: 'strong' as const },
+    dataTypes: Object.fromEntries(Object.keys(dataTypes).map((name) => [name, { level: 'strong' as const }])),
+    observability: { enabled: false },
+  };
+}
+
 /** Topologies on demand over one started cluster; stop() stops them and then the servers. */
-export function oracleCluster<K extends { stop(o: { immediate: boolean }): Promise<void> }, C>(
-  cluster: K,
-  start: (shards: number, users: number) => Promise<OracleTopology<C>>,
-): OracleCluster<K, C> {
+export function oracleCluster<
+  K extends { shards: readonly unknown[]; stop(o: { immediate: boolean }): Promise<void> },
+  C,
+>(cluster: K, start: (shards: number, users: number) => Promise<OracleTopology<C>>): OracleCluster<K, C> {
   const running: OracleTopology<C>[] = [];
   return {
     cluster,
     async topology(shards, users) {
+      if (shards > cluster.shards.length)
+        throw new Error(`the cluster has ${cluster.shards.length} shards, not ${shards}`);
       const t = await start(shards, users);
       running.push(t);
       return t;

@@ -17,6 +17,7 @@ import {
   type OracleTopology,
   openOracleTopology,
   oracleCluster,
+  strongOverrides,
 } from './oracle-topology.js';
 
 export type PgOracleTopology = OracleTopology<pg.Client>;
@@ -75,22 +76,17 @@ async function startTopology(
   shards: number,
   users: number,
 ): Promise<PgOracleTopology> {
-  if (shards > cluster.shards.length)
-    throw new Error(`the cluster has ${cluster.shards.length} shards, not ${shards}`);
   const database = `sg${shards}`;
   const launched = cluster.shards
     .slice(0, shards)
     .map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas }));
   for (const s of launched) await recreateDatabase(s.primary as LocalServer, database);
   const base = configForLocalShards(launched, { database });
-  const strong = Object.fromEntries(Object.keys(base.dataTypes).map((name) => [name, { level: 'strong' }]));
   const config = configForLocalShards(launched, {
     database,
     overrides: {
       listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-      routing: { defaultLevel: 'strong' },
-      dataTypes: strong,
-      observability: { enabled: false },
+      ...strongOverrides(base.dataTypes),
     },
   });
   await loadDemoData(config, { users });

@@ -6,10 +6,10 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { intOption, numberOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import { adminJson, DEMO_DATABASE, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
-import { printJsonReport, sharedOption } from '../lib/scenario-options.js';
+import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
 import { median } from '../lib/stats.js';
 import type { PgEndpoint } from '../lib/target.js';
 import { WireClient } from '../lib/wire-client.js';
@@ -28,6 +28,17 @@ interface CacheOptions {
   pgbenchRounds: number;
   pgbenchSeconds: number;
 }
+
+const CACHE_DEFAULTS: CacheOptions = {
+  keys: 10_000,
+  zipf: 1.1,
+  ops: 20_000,
+  latencyOps: 2_000,
+  seed: 1,
+  before: null,
+  pgbenchRounds: 5,
+  pgbenchSeconds: 5,
+};
 
 interface CacheApi {
   hits: number;
@@ -267,7 +278,7 @@ export function registerCacheCommand(program: Command): void {
       'result cache: hit ratio of zipfian reads of a cached table, and a hit against a replica read',
     )
     .option('--keys <n>', 'distinct user_id values read (default 10000)', intOption('--keys', 1, 10_000_000))
-    .option('--zipf <s>', 'Zipf exponent (default 1.1)', numberOption('--zipf', 0, 5))
+    .addOption(sharedOption.zipf('Zipf exponent (default 1.1)'))
     .option('--ops <n>', 'zipfian reads (default 20000)', intOption('--ops', 1, 10_000_000))
     .option(
       '--latency-ops <n>',
@@ -287,16 +298,7 @@ export function registerCacheCommand(program: Command): void {
       intOption('--pgbench-seconds', 1, 600),
     )
     .action(async (raw: Partial<CacheOptions>) => {
-      const options: CacheOptions = {
-        keys: raw.keys ?? 10_000,
-        zipf: raw.zipf ?? 1.1,
-        ops: raw.ops ?? 20_000,
-        latencyOps: raw.latencyOps ?? 2_000,
-        seed: raw.seed ?? 1,
-        before: raw.before ?? null,
-        pgbenchRounds: raw.pgbenchRounds ?? 5,
-        pgbenchSeconds: raw.pgbenchSeconds ?? 5,
-      };
+      const options = withDefaults(CACHE_DEFAULTS, raw);
       await printJsonReport((say) => runCacheScenario(options, say));
     });
 }

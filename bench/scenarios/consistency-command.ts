@@ -1,16 +1,9 @@
 // Command-line options of the consistency scenario, parsed into ConsistencyOptions.
 import type { Command } from 'commander';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../src/config/schema.js';
+import { choiceListOption, choiceOption, intListOption, intOption, numberOption } from '../lib/cli-args.js';
 import {
-  choiceListOption,
-  choiceOption,
-  commandLine,
-  intListOption,
-  intOption,
-  numberOption,
-} from '../lib/cli-args.js';
-import {
-  addResultOptions,
+  endScenarioCommand,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -80,11 +73,7 @@ export function registerConsistencyCommand(program: Command): void {
       `consistency levels (default ${LEVELS_STRONGEST_FIRST.join(',')})`,
       choiceListOption('--levels', CONSISTENCY_LEVELS),
     )
-    .option(
-      '--clients <n>',
-      'concurrent sessions, each writing and reading (default 8)',
-      intOption('--clients', 1, 256),
-    )
+    .addOption(sharedOption.clients('concurrent sessions, each writing and reading (default 8)'))
     .addOption(
       sharedOption.duration(
         'seconds per level x lag x repeat cell (default 5)',
@@ -99,7 +88,7 @@ export function registerConsistencyCommand(program: Command): void {
     )
     .addOption(sharedOption.repeats('repeats, levels rotated between them (default 3)'))
     .option('--keys <n>', 'registers (rows) per cell (default 16)', intOption('--keys', 1, 5_000))
-    .option('--write-ratio <r>', 'share of writes, 0-1 (default 0.25)', numberOption('--write-ratio', 0, 1))
+    .addOption(sharedOption.writeRatio('share of writes, 0-1 (default 0.25)'))
     .option(
       '--own-reads <r>',
       "share of reads of the session's own written keys (default 0.5)",
@@ -123,10 +112,12 @@ export function registerConsistencyCommand(program: Command): void {
     .addOption(sharedOption.seed())
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
     .addOption(sharedOption.shardgateConfigExtra());
-  addResultOptions(command, 'consistency')
-    .addOption(sharedOption.quick('lags 0,1000, 4 sessions, 1 s per cell, 1 repeat'))
-    .action(async (raw: RawOptions) => {
+  endScenarioCommand(
+    command,
+    { quick: 'lags 0,1000, 4 sessions, 1 s per cell, 1 repeat' },
+    async (raw: RawOptions, line) => {
       const { runConsistencyScenario } = await import('./consistency.js');
-      await runConsistencyScenario(resolveConsistencyOptions(raw, commandLine()));
-    });
+      await runConsistencyScenario(resolveConsistencyOptions(raw, line));
+    },
+  );
 }

@@ -1,8 +1,8 @@
 // Command-line options of the hotkeys scenario, parsed into HotkeysOptions.
 import type { Command } from 'commander';
-import { commandLine, intOption, numberOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import {
-  addResultOptions,
+  endScenarioCommand,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -49,11 +49,11 @@ export function registerHotkeysCommand(program: Command): void {
       'distinct keys (user_id values) the generator draws from (default 100000)',
       intOption('--keys', 1, 10_000_000),
     )
-    .option('--zipf <s>', 'Zipf exponent, 0 = uniform (default 1.0)', numberOption('--zipf', 0, 5))
+    .addOption(sharedOption.zipf('Zipf exponent, 0 = uniform (default 1.0)'))
     .option('--ops <n>', 'statements per repeat (default 30000)', intOption('--ops', 1, 100_000_000))
     .option('--max-seconds <s>', 'time limit per repeat (default 120)', intOption('--max-seconds', 1, 86_400))
-    .option('--clients <n>', 'concurrent client sessions (default 4)', intOption('--clients', 1, 256))
-    .option('--write-ratio <r>', 'share of UPDATEs, 0-1 (default 0.1)', numberOption('--write-ratio', 0, 1))
+    .addOption(sharedOption.clients('concurrent client sessions (default 4)'))
+    .addOption(sharedOption.writeRatio('share of UPDATEs, 0-1 (default 0.1)'))
     .option('--top <k>', 'k of precision@k: top keys compared (default 10)', intOption('--top', 1, 1000))
     .addOption(sharedOption.repeats('repeats, each with a fresh shardgate (default 3)'))
     .addOption(sharedOption.seed())
@@ -62,10 +62,12 @@ export function registerHotkeysCommand(program: Command): void {
         "shardgate worker processes (default 1: with more, /api/hotkeys only sees worker 0's sessions)",
       ),
     );
-  addResultOptions(command, 'hotkeys')
-    .addOption(sharedOption.quick('Zipf 1.1 over 5000 keys, 3000 statements, 2 clients, 1 repeat'))
-    .action(async (raw: RawOptions) => {
+  endScenarioCommand(
+    command,
+    { quick: 'Zipf 1.1 over 5000 keys, 3000 statements, 2 clients, 1 repeat' },
+    async (raw: RawOptions, line) => {
       const { runHotkeysScenario } = await import('./hotkeys.js');
-      await runHotkeysScenario(resolveHotkeysOptions(raw, commandLine()));
-    });
+      await runHotkeysScenario(resolveHotkeysOptions(raw, line));
+    },
+  );
 }

@@ -1,8 +1,8 @@
 // `shardgate bench idle`: command-line options of the idle-connections scenario (idle.ts).
 import type { Command } from 'commander';
-import { commandLine, intOption } from '../lib/cli-args.js';
+import { intOption } from '../lib/cli-args.js';
 import {
-  addResultOptions,
+  endScenarioCommand,
   type RawScenarioOptions,
   resolveScenarioOptions,
   sharedOption,
@@ -59,11 +59,12 @@ export function registerIdleCommand(program: Command): void {
     .addOption(sharedOption.warmup('seconds of pgbench before measuring (default 2)'))
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
     .addOption(sharedOption.poolSize());
-  addResultOptions(command, 'idle', ' (default bench/results)')
-    .addOption(sharedOption.quick('200 idle connections, 1 s runs, 1 round'))
-    .action(async (raw: RawIdleOptions) => {
-      // Loaded here so --help works without the local launcher's dependencies.
+  endScenarioCommand(
+    command,
+    { resultsDirNote: ' (default bench/results)', quick: '200 idle connections, 1 s runs, 1 round' },
+    async (raw: RawIdleOptions, line) => {
       const { runIdleScenario } = await import('./idle.js');
-      await runIdleScenario(resolveIdleOptions(raw, commandLine()));
-    });
+      await runIdleScenario(resolveIdleOptions(raw, line));
+    },
+  );
 }

@@ -64,27 +64,23 @@ async function startServers(
   if (protocol === 'postgres') {
     const { startPgOracleCluster } = await import('../oracle/pg-topology.js');
     const { runPgOracle } = await import('../oracle/pg-oracle-run.js');
-    const servers = await startPgOracleCluster({ shards, replicas });
-    return {
-      async run(n, users, options) {
-        const topology = await servers.topology(n, users);
-        try {
-          return await runPgOracle(topology, options);
-        } finally {
-          await topology.stop();
-        }
-      },
-      stop: () => servers.stop(),
-    };
+    return protocolServers(await startPgOracleCluster({ shards, replicas }), runPgOracle);
   }
   const { startMysqlOracleCluster } = await import('../oracle/mysql-topology.js');
   const { runMysqlOracle } = await import('../oracle/mysql-oracle-run.js');
-  const servers = await startMysqlOracleCluster({ shards, replicas });
+  return protocolServers(await startMysqlOracleCluster({ shards, replicas }), runMysqlOracle);
+}
+
+/** Each run on a fresh topology of the cluster, stopped after the dialect's oracle is done. */
+function protocolServers<T extends { stop(): Promise<void> }>(
+  servers: { topology(shards: number, users: number): Promise<T>; stop(): Promise<void> },
+  runOracle: (topology: T, options: OracleRunOptions) => Promise<OracleRunResult>,
+): ProtocolServers {
   return {
     async run(n, users, options) {
       const topology = await servers.topology(n, users);
       try {
-        return await runMysqlOracle(topology, options);
+        return await runOracle(topology, options);
       } finally {
         await topology.stop();
       }

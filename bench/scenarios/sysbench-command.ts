@@ -1,8 +1,8 @@
 // Command-line options of the sysbench scenario, parsed into SysbenchOptions.
 import type { Command } from 'commander';
-import { choiceListOption, choiceOption, commandLine, intListOption, intOption } from '../lib/cli-args.js';
+import { choiceListOption, choiceOption, intListOption, intOption } from '../lib/cli-args.js';
 import {
-  addResultOptions,
+  endScenarioCommand,
   explicitProxyTargetOptions,
   type RawProxyTargetOptions,
   type RawScenarioOptions,
@@ -23,13 +23,9 @@ import {
   type SysbenchTargetName,
 } from './sysbench-options.js';
 
-interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions {
+interface RawOptions extends RawScenarioOptions, RawProxyTargetOptions<SysbenchTargetName> {
   tests?: SysbenchTest[];
   threads?: number[];
-  duration?: number;
-  targets?: SysbenchTargetName[];
-  repeats?: number;
-  warmup?: number;
   tables?: number;
   tableSize?: number;
   psMode?: SysbenchPsMode;
@@ -40,10 +36,6 @@ export function resolveSysbenchOptions(raw: RawOptions, command: string): Sysben
   return resolveScenarioOptions(defaultSysbenchOptions(), SYSBENCH_QUICK, raw, command, {
     tests: raw.tests,
     threads: raw.threads,
-    durationS: raw.duration,
-    targets: raw.targets,
-    repeats: raw.repeats,
-    warmupS: raw.warmup,
     tables: raw.tables,
     tableSize: raw.tableSize,
     psMode: raw.psMode,
@@ -77,15 +69,16 @@ export function registerSysbenchCommand(program: Command): void {
       '--ps-mode <mode>',
       'sysbench --db-ps-mode: disable (text protocol, default) or auto (server-side prepared statements)',
       choiceOption('--ps-mode', SYSBENCH_PS_MODES),
-    )
-    .addOption(sharedOption.workers())
-    .addOption(sharedOption.poolSize())
-    .addOption(sharedOption.shardgateConfigExtra());
-  addResultOptions(command, 'sysbench')
-    .option('--no-install', 'do not apt-get install sysbench when it is missing')
-    .addOption(sharedOption.quick('oltp_point_select, 1 thread, 2 s, 1 repeat, 1 x 1000 rows'))
-    .action(async (raw: RawOptions) => {
+    );
+  endScenarioCommand(
+    command,
+    {
+      proxyTargets: { noInstall: 'do not apt-get install sysbench when it is missing' },
+      quick: 'oltp_point_select, 1 thread, 2 s, 1 repeat, 1 x 1000 rows',
+    },
+    async (raw: RawOptions, line) => {
       const { runSysbenchScenario } = await import('./sysbench.js');
-      await runSysbenchScenario(resolveSysbenchOptions(raw, commandLine()));
-    });
+      await runSysbenchScenario(resolveSysbenchOptions(raw, line));
+    },
+  );
 }

@@ -12,7 +12,7 @@ import { type Account, transferBalance } from '../lib/balance-transfer.js';
 import { intOption } from '../lib/cli-args.js';
 import { type DemoTopology, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
-import { printJsonReport } from '../lib/scenario-options.js';
+import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
 import type { PgEndpoint } from '../lib/target.js';
 
 interface TransferOptions {
@@ -21,6 +21,8 @@ interface TransferOptions {
   seconds: number;
   accounts: number;
 }
+
+const TRANSFER_DEFAULTS: TransferOptions = { ops: 300, clients: 8, seconds: 10, accounts: 50 };
 
 const FIRST_ID = 8_000_000_000;
 
@@ -231,16 +233,11 @@ export function registerTransferCommand(program: Command): void {
       'transfers of each kind at one client (default 300)',
       intOption('--ops', 1, 1_000_000),
     )
-    .option('--clients <n>', 'clients of the throughput runs (default 8)', intOption('--clients', 1, 256))
+    .addOption(sharedOption.clients('clients of the throughput runs (default 8)'))
     .option('--seconds <n>', 'seconds of each throughput run (default 10)', intOption('--seconds', 1, 3600))
     .option('--accounts <n>', 'accounts per shard (default 50)', intOption('--accounts', 2, 100_000))
     .action(async (raw: Partial<TransferOptions>) => {
-      const options: TransferOptions = {
-        ops: raw.ops ?? 300,
-        clients: raw.clients ?? 8,
-        seconds: raw.seconds ?? 10,
-        accounts: raw.accounts ?? 50,
-      };
+      const options = withDefaults(TRANSFER_DEFAULTS, raw);
       await printJsonReport((say) => runTransferScenario(options, say));
     });
 }

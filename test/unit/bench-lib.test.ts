@@ -2,6 +2,7 @@
 // configs for the comparison targets, and the report built from synthetic runs (no timing).
 import { describe, expect, it } from 'vitest';
 import { rotation, schedule } from '../../bench/lib/alternate.js';
+import { choiceListOption, choiceOption, intListOption } from '../../bench/lib/cli-args.js';
 import { LatencyRecorder } from '../../bench/lib/hdr.js';
 import { loadSnapshot, type MachineInfo } from '../../bench/lib/machine.js';
 import { parsePgbenchOutput, pgbenchArgs } from '../../bench/lib/pgbench.js';
@@ -17,7 +18,7 @@ import { fileTimestamp, fmtSpread, formatTable, markdownTable, toJson } from '..
 import { deepMerge, shardgateBenchConfig } from '../../bench/lib/shardgate-process.js';
 import { max, median, min, percentile, ratio, stddev, summarize } from '../../bench/lib/stats.js';
 import { barChart, escapeXml, lineChart, niceTicks } from '../../bench/lib/svg-chart.js';
-import { parseClients, parseList, resolveOptions } from '../../bench/scenarios/pgbench-command.js';
+import { resolveOptions } from '../../bench/scenarios/pgbench-command.js';
 import {
   consoleReport,
   markdownReport,
@@ -328,13 +329,16 @@ describe('pgbench options', () => {
   });
 
   it('lists are validated', () => {
-    expect(parseClients('1, 16,16,64')).toEqual([1, 16, 64]);
-    expect(() => parseClients('0')).toThrow();
-    expect(parseList('direct,pgbouncer', ['direct', 'pgbouncer', 'pgpool'], 'target')).toEqual([
+    expect(intListOption('--clients', 1, 1000)('1, 16,16,64')).toEqual([1, 16, 64]);
+    expect(() => intListOption('--clients', 1, 1000)('0')).toThrow(
+      /--clients: values are integers from 1 to 1000/,
+    );
+    expect(choiceListOption('--targets', ['direct', 'pgbouncer', 'pgpool'])('direct,pgbouncer')).toEqual([
       'direct',
       'pgbouncer',
     ]);
-    expect(() => parseList('direct,nope', ['direct'], 'target')).toThrow(/unknown target "nope"/);
+    expect(() => choiceListOption('--targets', ['direct'])('direct,nope')).toThrow(/unknown value "nope"/);
+    expect(() => choiceOption('--script', ['select', 'tpcb'])('select,tpcb')).toThrow(/give one of/);
   });
 });
 
