@@ -60,6 +60,21 @@ export function mysqlMigrationSuite(
   return s;
 }
 
+/**
+ * The set-up of the MySQL merge and table-move tests: spare1, the unsharded site_notes on s0 (the
+ * MySQL default shard, no `home`), a throttled copy, and 6,000 likes rows on each shard (ids from
+ * 10,000,000 on s0 and 20,000,000 on s1), so that the copy of a second source still runs at a kill.
+ */
+export function seededOneSpareSuite(token: string, stateDirPrefix: string): MysqlMigrationSetup {
+  return mysqlMigrationSuite(
+    { token, stateDirPrefix, spares: ['spare1'], unsharded: ['site_notes'], throttled: true },
+    async (s) => {
+      await seedLikes(s, 's0', 10_000_000, 3);
+      await seedLikes(s, 's1', 20_000_000, 3);
+    },
+  );
+}
+
 export async function startMysqlMigration(o: MysqlMigrationOptions): Promise<MysqlMigrationSetup> {
   const fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: MIGRATION_USERS.length });
   const spares: MariadbServer[] = [];
