@@ -21,6 +21,7 @@ import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import type { ProxyHandle } from '../../src/proxy.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
 import {
+  onEachPrimary,
   poolsThrough,
   startFencedSplit,
   startFixtureAndEtcd,
@@ -49,20 +50,10 @@ async function settled(p: ProxyHandle, id: string, timeoutMs: number) {
 
 /** Every (shard, user_id) holding likes row `id`, read on each primary of A's topology. */
 async function holdersOf(id: number): Promise<Array<{ shard: string; user: number }>> {
-  const out: Array<{ shard: string; user: number }> = [];
-  for (const s of a.topology.shardList()) {
-    const direct = new pg.Client({
-      host: s.primary.host,
-      port: s.primary.port,
-      user: 'postgres',
-      database: 'shardgate',
-    });
-    await direct.connect();
-    const r = await direct.query('SELECT user_id::int AS u FROM likes WHERE id = $1', [id]);
-    await direct.end();
-    for (const row of r.rows as Array<{ u: number }>) out.push({ shard: s.name, user: row.u });
-  }
-  return out;
+  const found = await onEachPrimary<{ u: number }>(a, 'SELECT user_id::int AS u FROM likes WHERE id = $1', [
+    id,
+  ]);
+  return found.flatMap(({ shard, rows }) => rows.map((r) => ({ shard, user: r.u })));
 }
 
 const ownerOf = (user: number) =>

@@ -1,6 +1,7 @@
 // What the control-plane integration tests share: the proxy fixture started beside an etcd
 // cluster, shardgate instances in this process on that etcd (each with its own EtcdControl),
 // writer pools through several instances, and the check of their ledgers afterwards.
+import pg from 'pg';
 import { expect } from 'vitest';
 import { checkLedger, startWriterPool } from '../../bench/lib/write-ledger.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
@@ -80,6 +81,30 @@ export async function expectPoolsHeld(p: ProxyHandle, pools: ReturnType<typeof p
     const report = await checkLedger(pool.ledger, shards, (i + 1) * 1_000_000_000);
     expect(report.problems).toEqual([]);
   }
+}
+
+/** `sql` run as postgres straight on each primary of `p`'s topology: the rows of each shard. */
+export async function onEachPrimary<R>(
+  p: ProxyHandle,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Array<{ shard: string; rows: R[] }>> {
+  const out: Array<{ shard: string; rows: R[] }> = [];
+  for (const s of p.topology.shardList()) {
+    const direct = new pg.Client({
+      host: s.primary.host,
+      port: s.primary.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await direct.connect();
+    try {
+      out.push({ shard: s.name, rows: (await direct.query(sql, params)).rows as R[] });
+    } finally {
+      await direct.end();
+    }
+  }
+  return out;
 }
 
 /**
