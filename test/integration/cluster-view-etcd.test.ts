@@ -7,13 +7,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { Etcd3 } from 'etcd3';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdControl } from '../../src/control/etcd-control.js';
-import { EtcdCluster } from '../../src/local/etcd-cluster.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
+import type { ProxyHandle } from '../../src/proxy.js';
+import { appPgClient } from '../support/child-clients.js';
+import { startFixtureAndEtcd, startInstance as startOn } from '../support/etcd-instances.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const HEADERS = { authorization: 'Bearer test-token' };
@@ -41,18 +41,21 @@ async function clusterOf(p: ProxyHandle): Promise<ClusterMember[]> {
   return ((await r.json()) as { members: ClusterMember[] }).members;
 }
 
-async function clientOf(p: ProxyHandle): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: p.postgres.port,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
+const clientOf = (p: ProxyHandle): Promise<pg.Client> => appPgClient(p.postgres.port);
+
+/** A session through `p` and the key a CancelRequest for it carries. */
+async function sessionOn(p: ProxyHandle) {
+  const c = await clientOf(p);
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+  return { c, processID, secretKey };
 }
+
+/** SELECT pg_sleep(60) on `c`: 'finished', or the SQLSTATE it failed with. */
+const sleep60 = (c: pg.Client) =>
+  c.query('SELECT pg_sleep(60)').then(
+    () => 'finished',
+    (err: { code?: string }) => err.code,
+  );
 
 /** A CancelRequest (the protocol's own, on a fresh connection) for `processId`/`secretKey`. */
 function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
@@ -83,19 +86,10 @@ const sleepRunning = () =>
   });
 
 const startInstance = (id: string) =>
-  startProxy(fx.config, {
-    log: silentLogger(),
-    postgresPort: 0,
-    adminPort: 0,
-    instanceId: id,
-    control: new EtcdControl({ endpoints: etcd.endpoints, namespace: 'view' }, silentLogger()),
-  });
+  startOn(fx.config, id, { endpoints: etcd.endpoints, namespace: 'view' }, true);
 
 beforeAll(async () => {
-  [fx, etcd] = await Promise.all([
-    startProxyFixture({ shards: 2, replicas: 0, overrides: { admin: { token: 'test-token' } } }),
-    EtcdCluster.start({ members: 1 }),
-  ]);
+  [fx, etcd] = await startFixtureAndEtcd({ shards: 2, replicas: 0 }, 1);
   a = await startInstance('A');
   b = await startInstance('B');
 }, 180_000);
@@ -163,12 +157,8 @@ describe('one view for operators across instances', () => {
   });
 
   it('a cancel sent to A stops the pg_sleep running through B', async () => {
-    const c = await clientOf(b);
-    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-    const sleeping = c.query('SELECT pg_sleep(60)').then(
-      () => 'finished',
-      (err: { code?: string }) => err.code,
-    );
+    const { c, processID, secretKey } = await sessionOn(b);
+    const sleeping = sleep60(c);
     // The statement must be on B's server before the cancel can find it.
     await sleepRunning();
     await sendCancel(a.postgres.port, processID, secretKey);
@@ -179,8 +169,7 @@ describe('one view for operators across instances', () => {
   }, 30_000);
 
   it('a cancel for B session reaches B even when A has a session of the same process id', async () => {
-    const c = await clientOf(b);
-    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+    const { c, processID, secretKey } = await sessionOn(b);
     // A session of A under B's process id with another key, as two instances may issue one pid.
     let aCancelled = false;
     expect(
@@ -191,10 +180,7 @@ describe('one view for operators across instances', () => {
       }),
     ).toBe(true);
     try {
-      const sleeping = c.query('SELECT pg_sleep(60)').then(
-        () => 'finished',
-        (err: { code?: string }) => err.code,
-      );
+      const sleeping = sleep60(c);
       await sleepRunning();
       await sendCancel(a.postgres.port, processID, secretKey);
       expect(await sleeping).toBe('57014');
@@ -206,8 +192,7 @@ describe('one view for operators across instances', () => {
   }, 30_000);
 
   it('a cancel with a wrong secret key, sent to A, leaves B session alone', async () => {
-    const c = await clientOf(b);
-    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+    const { c, processID, secretKey } = await sessionOn(b);
     await sendCancel(a.postgres.port, processID, secretKey ^ 1);
     // A forwards the cancel to B at once; a wrongly honoured one would cancel this statement.
     const r = await c.query('SELECT pg_sleep(0.5), 2 AS two');

@@ -6,7 +6,7 @@
 // when its lease ends; an instance started later begins with the rules already in force. The
 // embedded default (no etcd) keeps today's behaviour and reports itself as the only member.
 // (Splits with several instances: control-plane-fenced-cutover.test.ts.)
-import pg from 'pg';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
@@ -16,6 +16,7 @@ import { type PostgresCluster, startPostgresCluster } from '../../src/local/post
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
+import { appPgClient } from '../support/child-clients.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -70,15 +71,7 @@ function keyOnS0(): number {
 
 /** A write to s0 through one instance: null when it succeeded, else its SQLSTATE. */
 async function writeS0(port: number, key: number): Promise<string | null> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await appPgClient(port);
   try {
     await client.query('UPDATE balances SET balance = balance WHERE user_id = $1', [key]);
     return null;

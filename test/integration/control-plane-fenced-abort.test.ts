@@ -12,15 +12,21 @@
 import { Etcd3, type Lease } from 'etcd3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import { EtcdControl } from '../../src/control/etcd-control.js';
+import { usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { EtcdCluster } from '../../src/local/etcd-cluster.js';
-import { silentLogger } from '../../src/log.js';
+import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { ProxyHandle } from '../../src/proxy.js';
+import {
+  expectPoolsHeld,
+  instanceUrl,
+  poolsThrough,
+  startFencedSplit,
+  startFixtureAndEtcd,
+  startInstance,
+} from '../support/etcd-instances.js';
 import { sleep } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
@@ -29,10 +35,8 @@ let a: ProxyHandle;
 let b: ProxyHandle;
 let c: ProxyHandle;
 
-const url = (p: ProxyHandle) => `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`;
-
 async function client(p: ProxyHandle): Promise<pg.Client> {
-  const cl = new pg.Client({ connectionString: url(p) });
+  const cl = new pg.Client({ connectionString: instanceUrl(p) });
   cl.on('error', () => undefined);
   await cl.connect();
   return cl;
@@ -56,31 +60,24 @@ const sqlstate = (err: unknown) => (err as { code?: string }).code;
 const FENCED_DEADLINE_MS = 1_500;
 
 beforeAll(async () => {
-  [fx, etcd] = await Promise.all([
-    startProxyFixture({
+  [fx, etcd] = await startFixtureAndEtcd(
+    {
       shards: 2,
       replicas: 0,
       spares: 2,
       spareReplicas: 1,
       overrides: {
-        admin: { token: 'test-token' },
         // The test is about what an abort leaves behind, not about the bound: a fenced deadline the
         // shared CI machine meets under load (at 250 ms the readiness check, a marker round trip
         // within half the deadline, waited at 2 s round trips at load 32 and never let the block
         // start). The in-flight grace stays the default (500 ms: a fenced block cuts it to fit).
         migration: { rowsPerSecond: 5_000, batchRows: 500, fencedCutoverDeadlineMs: FENCED_DEADLINE_MS },
       },
-    }),
-    EtcdCluster.start({ members: 3 }),
-  ]);
+    },
+    3,
+  );
   const start = (id: string) =>
-    startProxy(fx.config, {
-      log: silentLogger(),
-      postgresPort: 0,
-      adminPort: id === 'A' ? 0 : null,
-      instanceId: id,
-      control: new EtcdControl({ endpoints: etcd.endpoints, namespace: 'abort' }, silentLogger()),
-    });
+    startInstance(fx.config, id, { endpoints: etcd.endpoints, namespace: 'abort' }, id === 'A');
   a = await start('A');
   b = await start('B');
   c = await start('C');
@@ -129,17 +126,7 @@ describe('fenced cutover past its bound, three instances', () => {
     expect(fx.config.migration.fencedCutoverDeadlineMs).toBe(FENCED_DEADLINE_MS);
     expect((await a.control.members()).map((m) => m.id)).toEqual(['A', 'B', 'C']);
     const users = usersIn(parseKeyRange('-80'), 90, 1, 50);
-    const third = Math.ceil(users.length / 3);
-    const pools = [a, b, c].map((p, i) =>
-      startWriterPool({
-        url: url(p),
-        writers: 2,
-        readers: 0,
-        writesPerSecond: 30,
-        users: users.slice(i * third, (i + 1) * third),
-        idBase: (i + 1) * 1_000_000_000,
-      }),
-    );
+    const pools = poolsThrough([a, b, c], users, { writers: 2, readers: 0, writesPerSecond: 30 });
     const [userC] = usersIn(parseKeyRange('-80'), 1, 51, 100);
     // D: a member that is alive (its lease kept) and never acknowledges a hold.
     const raw = new Etcd3({ hosts: etcd.endpoints.map((e) => `http://${e}`) });
@@ -148,14 +135,7 @@ describe('fenced cutover past its bound, three instances', () => {
     await dLease
       .put('members/D')
       .value(JSON.stringify({ id: 'D', admin: null, version: 'test', topologyVersion: 0, startedAt: '' }));
-    const started = await a.migrations!.start({
-      shard: 's0',
-      at: 'auto',
-      targets: ['spare1', 'spare2'],
-      verify: 'full',
-      catchUpBytes: 256 * 1024,
-      cutoverAttempts: 1,
-    });
+    const started = await startFencedSplit(a, 's0', 'auto', ['spare1', 'spare2'], 1);
     const failed = await settled(a, started.id, 180_000);
     expect(failed.phase, failed.status).toBe('catching_up');
     const attempt = failed.cutovers.at(-1)!;
@@ -230,19 +210,7 @@ describe('fenced cutover past its bound, three instances', () => {
     // B and C took part in the switch: their last hold ended with it.
     for (const reports of holdsFor(started.id)) expect(reports.at(-1)!.outcome).toBe('switched');
 
-    await sleep(300);
-    await Promise.all(pools.map((pool) => pool.stop()));
-    const shards = a.topology.shardList().map((s) => ({
-      shard: s.name,
-      range: s.range,
-      host: s.primary.host,
-      port: s.primary.port,
-    }));
-    for (const [i, pool] of pools.entries()) {
-      expect(pool.ledger.errors).toEqual([]);
-      const report = await checkLedger(pool.ledger, shards, (i + 1) * 1_000_000_000);
-      expect(report.problems).toEqual([]);
-    }
+    await expectPoolsHeld(a, pools);
     // C's committed row, once, read through A.
     const reader = await client(a);
     const found = await reader.query(

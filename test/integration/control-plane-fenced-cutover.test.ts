@@ -15,23 +15,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
-import { EtcdControl } from '../../src/control/etcd-control.js';
+import { usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange, rangeContains } from '../../src/domain/keyspace.js';
-import { EtcdCluster } from '../../src/local/etcd-cluster.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
+import {
+  onEachPrimary,
+  poolsThrough,
+  startFencedSplit,
+  startFixtureAndEtcd,
+  startInstance,
+  instanceUrl as url,
+} from '../support/etcd-instances.js';
 import { expectLedgerHolds, sleep } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
 let etcd: EtcdCluster;
 let a: ProxyHandle;
 let b: ProxyHandle;
-
-const url = (p: ProxyHandle) => `postgres://app:app@127.0.0.1:${p.postgres.port}/shardgate`;
 
 async function settled(p: ProxyHandle, id: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -46,33 +50,22 @@ async function settled(p: ProxyHandle, id: string, timeoutMs: number) {
 
 /** Every (shard, user_id) holding likes row `id`, read on each primary of A's topology. */
 async function holdersOf(id: number): Promise<Array<{ shard: string; user: number }>> {
-  const out: Array<{ shard: string; user: number }> = [];
-  for (const s of a.topology.shardList()) {
-    const direct = new pg.Client({
-      host: s.primary.host,
-      port: s.primary.port,
-      user: 'postgres',
-      database: 'shardgate',
-    });
-    await direct.connect();
-    const r = await direct.query('SELECT user_id::int AS u FROM likes WHERE id = $1', [id]);
-    await direct.end();
-    for (const row of r.rows as Array<{ u: number }>) out.push({ shard: s.name, user: row.u });
-  }
-  return out;
+  const found = await onEachPrimary<{ u: number }>(a, 'SELECT user_id::int AS u FROM likes WHERE id = $1', [
+    id,
+  ]);
+  return found.flatMap(({ shard, rows }) => rows.map((r) => ({ shard, user: r.u })));
 }
 
 const ownerOf = (user: number) =>
   a.topology.shardList().find((s) => rangeContains(s.range, keyspaceIdFor(String(user), 'int')!))!.name;
 
 beforeAll(async () => {
-  [fx, etcd] = await Promise.all([
-    startProxyFixture({
+  [fx, etcd] = await startFixtureAndEtcd(
+    {
       shards: 2,
       replicas: 0,
       spares: 4,
       overrides: {
-        admin: { token: 'test-token' },
         // Deadlines the shared CI machine meets under load: at the default fenced 250 ms the
         // readiness check (a marker round trip within half the deadline) saw 612 ms round trips at
         // load 30-40 and never let the block start. This file tests the fencing, not the bound.
@@ -84,25 +77,13 @@ beforeAll(async () => {
           inflightGraceMs: 300,
         },
       },
-    }),
-    EtcdCluster.start({ members: 3 }),
-  ]);
+    },
+    3,
+  );
   const [m0, m1, m2] = etcd.endpoints;
   // A reaches etcd through m0 and m1; B only through m2 (stopping m2 cuts B off, quorum stays).
-  a = await startProxy(fx.config, {
-    log: silentLogger(),
-    postgresPort: 0,
-    adminPort: 0,
-    instanceId: 'A',
-    control: new EtcdControl({ endpoints: [m0!, m1!], namespace: 'fence' }, silentLogger()),
-  });
-  b = await startProxy(fx.config, {
-    log: silentLogger(),
-    postgresPort: 0,
-    adminPort: null,
-    instanceId: 'B',
-    control: new EtcdControl({ endpoints: [m2!], namespace: 'fence' }, silentLogger()),
-  });
+  a = await startInstance(fx.config, 'A', { endpoints: [m0!, m1!], namespace: 'fence' }, true);
+  b = await startInstance(fx.config, 'B', { endpoints: [m2!], namespace: 'fence' });
 }, 240_000);
 
 afterAll(async () => {
@@ -116,33 +97,12 @@ describe('fenced cutover with two instances', () => {
   it('splits s0 through A while writes flow through A and B: both switch, no write lost', async () => {
     expect((await a.control.members()).map((m) => m.id)).toEqual(['A', 'B']);
     const users = usersIn(parseKeyRange('-80'), 100, 1, 50);
-    const half = Math.ceil(users.length / 2);
-    const throughA = startWriterPool({
-      url: url(a),
-      writers: 4,
-      readers: 1,
-      writesPerSecond: 40,
-      users: users.slice(0, half),
-      idBase: 1_000_000_000,
-    });
-    const throughB = startWriterPool({
-      url: url(b),
-      writers: 4,
-      readers: 1,
-      writesPerSecond: 40,
-      users: users.slice(half),
-      idBase: 2_000_000_000,
-    });
+    // Ids from 1,000,000,000 through A and from 2,000,000,000 through B.
+    const pools = poolsThrough([a, b], users, { writers: 4, readers: 1, writesPerSecond: 40 });
+    const throughA = pools[0]!;
+    const throughB = pools[1]!;
     await sleep(500);
-    const started = await a.migrations!.start({
-      shard: 's0',
-      at: 'auto',
-      targets: ['spare1', 'spare2'],
-      verify: 'full',
-      // The machine the tests run on is shared: let the block start at a lag it can catch up on.
-      catchUpBytes: 256 * 1024,
-      cutoverAttempts: 5,
-    });
+    const started = await startFencedSplit(a, 's0', 'auto', ['spare1', 'spare2'], 5);
     const done = await settled(a, started.id, 180_000);
     await sleep(500);
     await Promise.all([throughA.stop(), throughB.stop()]);
@@ -222,14 +182,7 @@ describe('fenced cutover with two instances', () => {
       },
       () => undefined,
     );
-    const started = await a.migrations!.start({
-      shard: 's1',
-      at: 'c0',
-      targets: ['spare3', 'spare4'],
-      verify: 'full',
-      catchUpBytes: 256 * 1024,
-      cutoverAttempts: 5,
-    });
+    const started = await startFencedSplit(a, 's1', 'c0', ['spare3', 'spare4'], 5);
     const before = b.topology.shardNames();
     const done = await settled(a, started.id, 180_000);
     expect(done.phase, done.status).toBe('verified');
@@ -267,15 +220,10 @@ describe('fenced cutover with two instances', () => {
   it('an instance started after switches it never saw routes by them before it serves', async () => {
     // C: the same config file as before both splits and no migration state files of its own (a
     // new host, or its state lost). It must not serve s0 or s1 by that config.
-    const c = await startProxy(
+    const c = await startInstance(
       { ...fx.config, migration: { ...fx.config.migration, stateDir: mkdtempSync(join(tmpdir(), 'sg-c-')) } },
-      {
-        log: silentLogger(),
-        postgresPort: 0,
-        adminPort: null,
-        instanceId: 'C',
-        control: new EtcdControl({ endpoints: etcd.endpoints, namespace: 'fence' }, silentLogger()),
-      },
+      'C',
+      { endpoints: etcd.endpoints, namespace: 'fence' },
     );
     try {
       expect(c.topology.shardNames()).toEqual(a.topology.shardNames());

@@ -2,18 +2,10 @@
 // block) carry the session settings the source's clients use: a write the block releases then
 // runs its first statement there without a settings round trip (README, "split/move/merge at
 // 1,000 writes/s"). Checked on the server: the warm backends show the clients' application_name.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 2, replicas: 0, spares: 1 });
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
+const fx = useProxyFixture({ shards: 2, replicas: 0, spares: 1 }, 180_000);
 
 describe('prewarm before a cutover', () => {
   it("opens N idle connections on the new primary with the source clients' settings", async () => {

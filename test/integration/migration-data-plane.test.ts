@@ -10,7 +10,7 @@ import { DEMO_TABLES, demoRows, demoSchemaSql } from '../../src/local/demo-schem
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { ChangeApplier } from '../../src/migration/applier.js';
 import { deleteMovedRows, dropReplication } from '../../src/migration/cleanup.js';
-import { copyTables, newCopyStates } from '../../src/migration/copier.js';
+import { type CopyOptions, type CopyResult, copyTables, newCopyStates } from '../../src/migration/copier.js';
 import { requireLsn } from '../../src/migration/lsn.js';
 import { openClient, withClient } from '../../src/migration/pg-connect.js';
 import {
@@ -252,6 +252,45 @@ function forwardApplier(split: Split, states: TableCopyState[] | undefined, stat
   });
 }
 
+/** copyTables of the split's tables from its source to its targets, in batches of `batchRows`. */
+function copySplit(
+  split: Split,
+  states: TableCopyState[],
+  snapshotName: string,
+  batchRows: number,
+  more: Pick<CopyOptions, 'checkpoint'> & Partial<CopyOptions>,
+): Promise<CopyResult> {
+  return copyTables({
+    source: split.source,
+    targets: split.targets,
+    tables: TABLES,
+    states,
+    snapshotName,
+    throttle: throttle(batchRows),
+    ...more,
+  });
+}
+
+/** Runs `use` while the split's forward applier streams; stopped afterwards, also on a failure. */
+async function withApplier<T>(
+  split: Split,
+  states: TableCopyState[] | undefined,
+  use: (applier: ChangeApplier) => Promise<T>,
+  statuses?: string[],
+): Promise<T> {
+  const applier = forwardApplier(split, states, statuses);
+  await applier.start();
+  try {
+    return await use(applier);
+  } finally {
+    await applier.stop();
+  }
+}
+
+/** Drops the split's slot(s) and its publication from the source. */
+const dropSplitReplication = (split: Split, slots = [split.slot]) =>
+  dropReplication(split.source, slots, [split.publication]);
+
 describe('migration data plane', () => {
   let splitA: Split;
 
@@ -263,13 +302,7 @@ describe('migration data plane', () => {
     const progress: number[] = [];
     let checkpoints = 0;
     try {
-      const result = await copyTables({
-        source: splitA.source,
-        targets: splitA.targets,
-        tables: TABLES,
-        states,
-        snapshotName: snapshot.snapshotName,
-        throttle: throttle(150),
+      const result = await copySplit(splitA, states, snapshot.snapshotName, 150, {
         checkpoint: async () => {
           checkpoints++;
           await work.step(3);
@@ -343,13 +376,7 @@ describe('migration data plane', () => {
     try {
       // The proxy dies at the third checkpoint: the third batch is on the targets, not in the state.
       await expect(
-        copyTables({
-          source: split.source,
-          targets: split.targets,
-          tables: TABLES,
-          states: structuredClone(persisted),
-          snapshotName: first.snapshotName,
-          throttle: throttle(40),
+        copySplit(split, structuredClone(persisted), first.snapshotName, 40, {
           checkpoint: async (states) => {
             if (++calls === 3) throw new Error('proxy crashed');
             persisted = structuredClone(states);
@@ -379,13 +406,7 @@ describe('migration data plane', () => {
       { after: ['80'], lsn: second.consistentLsn },
     ]);
     try {
-      const result = await copyTables({
-        source: split.source,
-        targets: split.targets,
-        tables: TABLES,
-        states,
-        snapshotName: second.snapshotName,
-        throttle: throttle(40),
+      const result = await copySplit(split, states, second.snapshotName, 40, {
         checkpoint: async () => {
           await work.step(1);
         },
@@ -396,16 +417,12 @@ describe('migration data plane', () => {
     }
     expect(await slotExists(split.source, `${split.slot}_r1`)).toBe(false);
 
-    const applier = forwardApplier(split, states);
-    await applier.start();
-    try {
+    await withApplier(split, states, async (applier) => {
       await work.step(10);
       await applier.catchUp(20_000);
       await expectExactSplit(split);
-    } finally {
-      await applier.stop();
-    }
-    await dropReplication(split.source, [split.slot], [split.publication]);
+    });
+    await dropSplitReplication(split);
   });
 
   it('(c) pauses while a target is down and completes exactly once it is back', async () => {
@@ -416,13 +433,7 @@ describe('migration data plane', () => {
     let restart: Promise<void> | null = null;
     let calls = 0;
     try {
-      const result = await copyTables({
-        source: split.source,
-        targets: split.targets,
-        tables: TABLES,
-        states,
-        snapshotName: snapshot.snapshotName,
-        throttle: throttle(100),
+      const result = await copySplit(split, states, snapshot.snapshotName, 100, {
         backoff: { initialMs: 100, maxMs: 500 },
         checkpoint: async () => {
           if (++calls === 2) await cluster.killServer('t2');
@@ -445,24 +456,25 @@ describe('migration data plane', () => {
     // The change capture survives a destination restart too: it pauses, then replays from the
     // last acknowledged position.
     const captureStatuses: string[] = [];
-    const applier = forwardApplier(split, states, captureStatuses);
-    await applier.start();
     const work = new Workload(split.source);
-    try {
-      await work.step(6);
-      await applier.catchUp(20_000);
-      await cluster.killServer('t1');
-      await work.step(12);
-      const restarted = cluster.restartServer('t1');
-      await applier.catchUp(30_000);
-      await restarted;
-      expect(captureStatuses.some((s) => s.startsWith('paused: destination t1 unreachable'))).toBe(true);
-      expect(applier.status).toBe('streaming');
-      await expectExactSplit(split);
-    } finally {
-      await applier.stop();
-    }
-    await dropReplication(split.source, [split.slot], [split.publication]);
+    await withApplier(
+      split,
+      states,
+      async (applier) => {
+        await work.step(6);
+        await applier.catchUp(20_000);
+        await cluster.killServer('t1');
+        await work.step(12);
+        const restarted = cluster.restartServer('t1');
+        await applier.catchUp(30_000);
+        await restarted;
+        expect(captureStatuses.some((s) => s.startsWith('paused: destination t1 unreachable'))).toBe(true);
+        expect(applier.status).toBe('streaming');
+        await expectExactSplit(split);
+      },
+      captureStatuses,
+    );
+    await dropSplitReplication(split);
   });
 
   it('(d) replaying the same changes a second time changes nothing; TRUNCATE is refused', async () => {
@@ -474,15 +486,7 @@ describe('migration data plane', () => {
       await withClient(split.source, 'test', (c) =>
         c.query('SELECT pg_copy_logical_replication_slot($1, $2)', [split.slot, `${split.slot}_again`]),
       );
-      await copyTables({
-        source: split.source,
-        targets: split.targets,
-        tables: TABLES,
-        states,
-        snapshotName: snapshot.snapshotName,
-        throttle: throttle(500),
-        checkpoint: async () => undefined,
-      });
+      await copySplit(split, states, snapshot.snapshotName, 500, { checkpoint: async () => undefined });
     } finally {
       await snapshot.release();
     }
@@ -502,37 +506,20 @@ describe('migration data plane', () => {
         });
       return all;
     };
-    const once = forwardApplier(split, states);
-    await once.start();
-    try {
-      await once.catchUp(20_000);
-    } finally {
-      await once.stop();
-    }
+    await withApplier(split, states, (once) => once.catchUp(20_000));
     await expectExactSplit(split);
     const afterOnce = await snapshotOf();
-    const twice = forwardApplier({ ...split, slot: `${split.slot}_again` }, states);
-    await twice.start();
-    try {
-      await twice.catchUp(20_000);
-    } finally {
-      await twice.stop();
-    }
+    await withApplier({ ...split, slot: `${split.slot}_again` }, states, (twice) => twice.catchUp(20_000));
     expect(await snapshotOf()).toEqual(afterOnce);
 
     // TRUNCATE cannot be applied row by row: the capture stops with an error naming it.
-    const statuses: string[] = [];
-    const third = forwardApplier(split, states, statuses);
-    await third.start();
-    try {
+    await withApplier(split, states, async (third) => {
       await withClient(split.source, 'test', (c) => c.query('TRUNCATE temp_data'));
       await expect(third.catchUp(20_000)).rejects.toThrow(/TRUNCATE of public\.temp_data/);
       expect(third.status).toMatch(/^error: TRUNCATE of public\.temp_data during a split/);
-    } finally {
-      await third.stop();
-    }
+    });
     expect(await snapshotOf()).toEqual(afterOnce);
-    await dropReplication(split.source, [split.slot, `${split.slot}_again`], [split.publication]);
+    await dropSplitReplication(split, [split.slot, `${split.slot}_again`]);
   });
 
   it('(e) verification passes, then names the chunk of a row altered on a target', async () => {
@@ -716,7 +703,7 @@ describe('migration data plane', () => {
     const onTargets = (await rowsOf(splitA.targets[0]!.server, 'users')).length;
     expect(onTargets).toBeGreaterThan(0);
 
-    await dropReplication(splitA.source, [splitA.slot], [splitA.publication]);
+    await dropSplitReplication(splitA);
     expect(await slotExists(splitA.source, splitA.slot)).toBe(false);
     const pubs = await withClient(
       splitA.source,

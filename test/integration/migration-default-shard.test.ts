@@ -4,19 +4,16 @@
 // the proxy; afterwards each table is read and written through the proxy, every acknowledged
 // write is there, the reference table is identical on every shard, and a rollback carries the
 // writes made after the switch (and the sequence position) back to the old server.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { sleep, waitForMigration } from '../support/migration-helpers.js';
+import { sleep, startMigrationFixture, waitForMigration } from '../support/migration-helpers.js';
 import {
   expectEveryKindServed,
   expectOtherLedgerHolds,
   otherTablesWriter,
 } from '../support/other-tables-writer.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 
@@ -30,21 +27,12 @@ async function topicsOn(server: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
-  fx = await startProxyFixture({
+  fx = await startMigrationFixture({
     shards: 2,
     replicas: 0,
     spares: 2,
-    overrides: {
-      migration: {
-        stateDir,
-        rowsPerSecond: 50_000,
-        batchRows: 500,
-        // Generous: the test checks what survives, not how fast (a loaded machine stalls the proxy).
-        cutoverDeadlineMs: 8_000,
-        inflightGraceMs: 300,
-      },
-    },
+    // Generous: the test checks what survives, not how fast (a loaded machine stalls the proxy).
+    cutoverDeadlineMs: 8_000,
   });
   const c = await fx.client();
   await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text)');

@@ -3,21 +3,20 @@
 // once on the merged shard, the only client errors are 40001 retries, read-your-writes holds, the
 // default shard's unsharded table and the reference table come along, verification passes again
 // after the switch while writes go on, and a rollback (writes still running) carries the writes made on the merged shard back to the source owning each key.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ledger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
+  adminUrl,
   expectLedgerHolds,
   migrationWriters,
   postAdmin,
   settleUnderWriters,
   sleep,
+  startMigrationFixture,
   verifyWhileWriting,
 } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
@@ -32,23 +31,8 @@ const writers = (idBase: number) =>
   );
 
 beforeAll(async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    spares: 1,
-    overrides: {
-      admin: { token: 'test-token' },
-      migration: {
-        stateDir,
-        rowsPerSecond: 50_000,
-        batchRows: 500,
-        cutoverDeadlineMs: 2_000,
-        inflightGraceMs: 300,
-      },
-    },
-  });
-  api = `http://127.0.0.1:${fx.proxy.admin!.port}`;
+  fx = await startMigrationFixture({ shards: 2, replicas: 0, spares: 1, cutoverDeadlineMs: 2_000 });
+  api = adminUrl(fx);
   const c = await fx.client();
   // An unsharded table on the default shard s0: it must come along to the merged shard.
   await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text NOT NULL)');

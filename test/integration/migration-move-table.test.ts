@@ -4,13 +4,16 @@
 // home, its sequence continues, a verification again after the switch passes while the client
 // inserts on the new home, and a rollback brings the table (with the rows written since the
 // switch) back to its old home.
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MigrationSummary, postAdmin, sleep } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import {
+  adminUrl,
+  type MigrationSummary,
+  postAdmin,
+  sleep,
+  startMigrationFixture,
+} from '../support/migration-helpers.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 
 type Summary = MigrationSummary;
 
@@ -70,22 +73,8 @@ async function expectAll(c: pg.Client, acked: Set<string>): Promise<void> {
 }
 
 beforeAll(async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    overrides: {
-      admin: { token: 'test-token' },
-      migration: {
-        stateDir,
-        rowsPerSecond: 50_000,
-        batchRows: 200,
-        cutoverDeadlineMs: 8_000,
-        inflightGraceMs: 300,
-      },
-    },
-  });
-  api = `http://127.0.0.1:${fx.proxy.admin!.port}`;
+  fx = await startMigrationFixture({ shards: 2, replicas: 0, batchRows: 200, cutoverDeadlineMs: 8_000 });
+  api = adminUrl(fx);
   const c = await fx.client();
   await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
   await c.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 1000) n");

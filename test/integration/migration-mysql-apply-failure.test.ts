@@ -4,7 +4,6 @@
 // batch left it (a resume replays the rejected change), and the capture reports a coded error
 // naming the half and what to do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { ShardgateError } from '../../src/errors.js';
 import {
   type MariadbCluster,
@@ -14,31 +13,19 @@ import {
 import { MysqlBinlogCapture } from '../../src/migration/mysql-binlog-capture.js';
 import { copyMysqlTables } from '../../src/migration/mysql-copier.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
-import { Throttle } from '../../src/migration/throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
+import { serverAddress, spareHalves, testThrottle } from '../support/mysql-split-targets.js';
 
 let cluster: MariadbCluster;
 let source: ServerAddress;
 let targets: SplitTarget[];
 
-const address = (s: MariadbServer): ServerAddress => ({
-  name: s.name,
-  host: s.host,
-  port: s.port,
-  user: 'root',
-  database: 'shardgate',
-});
-
 const tables: MovedTable[] = [{ name: 'orders', shardKey: 'id', keyType: 'int', kind: 'sharded' }];
 
 beforeAll(async () => {
   cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
-  const spares = [await cluster.addSpare('spare1'), await cluster.addSpare('spare2')];
-  source = address(cluster.shards[0]?.primary as MariadbServer);
-  targets = [
-    { shard: 's0a', server: address(spares[0] as MariadbServer), range: parseKeyRange('-80') },
-    { shard: 's0b', server: address(spares[1] as MariadbServer), range: parseKeyRange('80-') },
-  ];
+  ({ targets } = await spareHalves(cluster, ['-80', '80-']));
+  source = serverAddress(cluster.shards[0]?.primary as MariadbServer);
   await cluster.query(source.name, 'CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(64) NULL)');
   await cluster.query(source.name, "INSERT INTO orders VALUES (1, 'a'), (2, 'b'), (3, 'c')");
 }, 180_000);
@@ -64,13 +51,7 @@ describe('a MySQL capture batch a target rejects', () => {
       source,
       targets,
       tables,
-      throttle: new Throttle({
-        rowsPerSecond: 20_000,
-        bytesPerSecond: 0,
-        maintenanceWindow: null,
-        maintenanceMultiplier: 1,
-        batchRows: 500,
-      }),
+      throttle: testThrottle(),
     });
     expect(copy.complete).toBe(true);
     const half = targets[0]!.server.name;

@@ -3,102 +3,33 @@
 // the merged shard's replica, fenced at the switch position, and once it has replayed that
 // position it answers eventual reads (told by @@server_id) with every row acknowledged before
 // the block, from both sources.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationState } from '../../src/migration/state-store.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { inProcessPhase, likeStream, startReplicatedSpares } from '../support/integ-mysql-migration.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const BASE = 80_000_000;
-const DAY_MS = 24 * 3_600_000;
 
 let fx: MysqlProxyFixture;
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 2,
-    replicas: 1,
-    demoUsers: 40,
-    // The migration manager is started with the admin server.
-    admin: true,
-    overrides: {
-      migration: {
-        stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-merge-replicas-')), 'migrations'),
-        rowsPerSecond: 50_000,
-        cutoverDeadlineMs: 15_000,
-        inflightGraceMs: 200,
-      },
-      // Only the switch's fence and the replica's position decide whether it serves, not its lag.
-      routing: { lagPollIntervalMs: 20, replicaHardLagLimitMs: DAY_MS, defaultMaxLagMs: DAY_MS },
-    },
-  });
-  const spare = await fx.cluster.addSpare('spare1', 1);
-  const base = fx.proxy.topology.currentConfig;
-  fx.proxy.topology.rebuild({
-    ...base,
-    migration: {
-      ...base.migration,
-      spares: [
-        {
-          name: spare.name,
-          host: spare.host,
-          port: spare.port,
-          replicas: (fx.cluster.spareReplicas.get(spare.name) ?? []).map((r) => ({
-            name: r.name,
-            host: r.host,
-            port: r.port,
-          })),
-        },
-      ],
-    },
-  });
+  ({ fx } = await startReplicatedSpares('sg-mysql-merge-replicas-', ['spare1']));
 }, 300_000);
 
 afterAll(async () => {
   await fx?.stop();
 });
 
-/** Inserts likes of users 1..40 (both shards) through the proxy; an id counts once acknowledged. */
-function startWriter() {
-  const acked: Array<{ id: number; at: number }> = [];
-  const errors: string[] = [];
-  let stop = false;
-  const done = (async () => {
-    let c: mysql.Connection | null = null;
-    for (let id = BASE; !stop; id++) {
-      try {
-        c ??= await fx.connect();
-        await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, (id % 40) + 1]);
-        acked.push({ id, at: Date.now() });
-      } catch (err) {
-        const e = err as { errno?: number; message: string };
-        // 1213: the cutover rolled back a transaction that outlived its grace; it was not acknowledged.
-        if (e.errno !== 1213) errors.push(`${e.errno}: ${e.message}`);
-        c?.destroy();
-        c = null;
-      }
-      await sleep(5);
-    }
-    await c?.end().catch(() => undefined);
-  })();
-  return {
-    acked,
-    errors,
-    stop: async () => {
-      stop = true;
-      await done;
-    },
-  };
-}
-
 describe('a MySQL merge into a spare with a GTID replica', () => {
   it("installs the spare's replica for the merged shard, which serves eventual reads with every row", async () => {
-    const writer = startWriter();
+    // Likes of users 1..40, so of both shards.
+    const writer = likeStream(
+      () => fx.connect(),
+      BASE,
+      (id) => (id % 40) + 1,
+    );
     let done: MigrationState;
     try {
       await waitFor('the first writes', () => writer.acked.length > 40, 60_000, 20);
@@ -107,17 +38,7 @@ describe('a MySQL merge into a spare with a GTID replica', () => {
         into: 'spare1',
         verify: 'full',
       });
-      await waitFor(
-        `merge ${started.id} to be verified`,
-        () => {
-          const s = fx.proxy.migrations!.get(started.id);
-          if (s.error) throw new Error(`merge failed: ${s.error}`);
-          return s.phase === 'verified';
-        },
-        240_000,
-        100,
-      );
-      done = fx.proxy.migrations!.get(started.id);
+      done = await inProcessPhase(fx, started.id, 'verified');
       const switchedAt = done.cutovers.at(-1)!.startedAt!;
       await waitFor(
         'writes after the switch',

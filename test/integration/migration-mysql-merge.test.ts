@@ -10,8 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   likesWriter,
   MIGRATION_USERS,
-  mysqlMigrationSuite,
-  seedLikes,
+  seededOneSpareSuite,
   stopWriters,
   unshardedWriter,
   writeErrors,
@@ -20,21 +19,7 @@ import { countsVia, notOnce, type Status } from '../support/mysql-migration-driv
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
-const s = mysqlMigrationSuite(
-  {
-    token: 'mysql-merge-token',
-    stateDirPrefix: 'sg-mysql-merge-',
-    spares: ['spare1'],
-    // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
-    unsharded: ['site_notes'],
-    throttled: true,
-  },
-  async (s) => {
-    // Enough rows on each source that the throttled copy of the second is still running at the kill.
-    await seedLikes(s, 's0', 10_000_000, 3);
-    await seedLikes(s, 's1', 20_000_000, 3);
-  },
-);
+const s = seededOneSpareSuite('mysql-merge-token', 'sg-mysql-merge-');
 
 describe('MySQL merge through the migration manager', () => {
   it('merges s0 and s1 into spare1 under writes, survives a SIGKILL in the second copy, every write once', async () => {
@@ -69,10 +54,7 @@ describe('MySQL merge through the migration manager', () => {
         'unsharded',
       );
       expect(seen.state.mysql?.copy?.tables.every((t) => t.done)).toBe(true);
-      d.proc.child.kill('SIGKILL');
-      await waitFor('the proxy to die', () => d.proc!.exited() !== null, 30_000, 20);
-
-      d.proc = await startShardgateProcess(config, 90_000);
+      await d.killAndRestart(config);
       const after = await d.status(id);
       expect(after.phase).toBe('copying');
       const second = after.state.mysql?.sources?.[0]?.copy;

@@ -6,79 +6,23 @@
 // not acknowledged, and no write failed with anything but the cutover's retryable 1213. A second
 // move (site_log, 9,000 rows, a throttled copy) shows its progress, is killed (SIGKILL) mid-copy
 // and resumed from its checkpoint: every row and acknowledged write once on s1.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShardgateConfig } from '../../src/config/schema.js';
-import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver, notOnce, type Status } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { likesWriter, seededOneSpareSuite, unshardedWriter } from '../support/integ-mysql-migration.js';
+import { notOnce, type Status } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
-const TOKEN = 'mysql-move-token';
-
-let fx: MysqlProxyFixture;
-let spare: MariadbServer;
-let config: ShardgateConfig;
-let d: MysqlMigrationDriver;
-
-const primaryOf = (shard: string) => fx.cluster.shards.find((s) => s.name === shard)!.primary.name;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 40 });
-  spare = await fx.cluster.addSpare('spare1');
-  d = new MysqlMigrationDriver(TOKEN, fx.cluster);
-  // Enough rows on each source that the throttled copy of the second is still running at the kill.
-  const users = Array.from({ length: 40 }, (_, i) => i + 1);
-  for (const shard of ['s0', 's1']) {
-    const own = users.filter((u) => fx.owner(u) === shard);
-    for (let chunk = 0; chunk < 3; chunk++) {
-      const base = (shard === 's0' ? 10_000_000 : 20_000_000) + chunk * 2000;
-      const values = Array.from({ length: 2000 }, (_, i) => `(${base + i}, ${own[i % own.length]}, 1)`);
-      await fx.cluster.query(
-        primaryOf(shard),
-        `INSERT INTO likes (id, user_id, post_id) VALUES ${values.join(', ')}`,
-      );
-    }
-  }
-  // An unsharded table of the MySQL front end, on its default shard s0 (no `home`).
-  await fx.cluster.query(primaryOf('s0'), 'CREATE TABLE site_notes (id INT PRIMARY KEY, body VARCHAR(20))');
-  await fx.cluster.query(primaryOf('s0'), "INSERT INTO site_notes VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-  config = {
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    migration: {
-      ...fx.config.migration,
-      stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-move-')), 'migrations'),
-      rowsPerSecond: 1_500,
-      batchRows: 150,
-      cutoverDeadlineMs: 15_000,
-      inflightGraceMs: 200,
-      spares: [{ name: spare.name, host: spare.host, port: spare.port, replicas: [] }],
-    },
-  };
-}, 240_000);
-
-afterAll(async () => {
-  await d?.proc?.stop();
-  await fx?.stop();
-});
+const s = seededOneSpareSuite('mysql-move-token', 'sg-mysql-move-');
 
 describe('MySQL table move through the migration manager', () => {
   /** The first move, cleaned up before the second (a shard takes part in one migration at a time). */
   let first = '';
 
   it('moves the unsharded site_notes from s0 to s1 under writes, each acknowledged write once on s1', async () => {
+    const { d, config, primaryOf } = s;
     d.proc = await startShardgateProcess(config, 90_000);
-    const notes = d.startWriter(1_000, (c, id) =>
-      c.query('INSERT INTO site_notes (id, body) VALUES (?, ?)', [id, `n${id}`]),
-    );
-    const users = Array.from({ length: 40 }, (_, i) => i + 1);
-    const likes = d.startWriter(60_000_000, (c, id) =>
-      c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [id, users[id % users.length]]),
-    );
+    const notes = unshardedWriter(s, 'site_notes', 1_000);
+    const likes = likesWriter(s, 60_000_000);
     try {
       await waitFor('the first writes', () => notes.acked.length > 20 && likes.acked.length > 20, 60_000, 20);
       const started = await d.migrate('move-table', 'site_notes', '--to', 's1', '--no-follow', '--json');
@@ -135,6 +79,7 @@ describe('MySQL table move through the migration manager', () => {
   }, 600_000);
 
   it('moves site_log to s1 under writes, survives a SIGKILL mid-copy, resumes from its checkpoint', async () => {
+    const { fx, d, config, primaryOf } = s;
     if (!d.proc || d.proc.exited() !== null) d.proc = await startShardgateProcess(config, 90_000);
     if (first) expect((await d.migrate('cleanup', first)).status).toBe(0);
     // 9,000 rows: at 1,500 rows/s the copy is still running when the kill comes.
@@ -169,10 +114,7 @@ describe('MySQL table move through the migration manager', () => {
       const seen = before as unknown as Status;
       expect(seen.copy.estimatedRows).toBeGreaterThan(0);
       expect(seen.state.mysql?.copy?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
-      d.proc.child.kill('SIGKILL');
-      await waitFor('the proxy to die', () => d.proc!.exited() !== null, 30_000, 20);
-
-      d.proc = await startShardgateProcess(config, 90_000);
+      await d.killAndRestart(config);
       const listed = await d.migrate('status');
       expect(listed.stdout).toContain(id);
       expect(listed.stdout).toContain('copying');

@@ -5,63 +5,31 @@
 // held back by MASTER_DELAY, whose lag alone would keep it in rotation here), read_your_writes
 // sees its own write with the half's replica stopped, and a rollback hands the reads back to the
 // source's own replica. A listed replica of another server is refused before anything starts.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import type { MigrationState } from '../../src/migration/state-store.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
+import {
+  inProcessPhase,
+  type LikeAck,
+  likeStream,
+  startReplicatedSpares,
+} from '../support/integ-mysql-migration.js';
 import { countIds, notOnce } from '../support/mysql-migration-driver.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const BASE = 70_000_000;
-const DAY_MS = 24 * 3_600_000;
 
 let fx: MysqlProxyFixture;
 let config: ShardgateConfig;
 
+// A held-back replica must be kept out by the switch's fence, not by its lag.
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 2,
-    replicas: 1,
-    demoUsers: 40,
-    admin: true,
-    overrides: {
-      migration: {
-        stateDir: join(mkdtempSync(join(tmpdir(), 'sg-mysql-split-replicas-')), 'migrations'),
-        rowsPerSecond: 50_000,
-        cutoverDeadlineMs: 15_000,
-        inflightGraceMs: 200,
-      },
-      // A held-back replica must be kept out by the switch's fence, not by its lag.
-      routing: { lagPollIntervalMs: 20, replicaHardLagLimitMs: DAY_MS, defaultMaxLagMs: DAY_MS },
-    },
-  });
-  for (const name of ['spare1', 'spare2']) await fx.cluster.addSpare(name, 1);
-  const base = fx.proxy.topology.currentConfig;
-  config = {
-    ...base,
-    migration: {
-      ...base.migration,
-      spares: fx.cluster.spares.map((s) => ({
-        name: s.name,
-        host: s.host,
-        port: s.port,
-        replicas: (fx.cluster.spareReplicas.get(s.name) ?? []).map((r) => ({
-          name: r.name,
-          host: r.host,
-          port: r.port,
-        })),
-      })),
-    },
-  };
-  fx.proxy.topology.rebuild(config);
+  ({ fx, config } = await startReplicatedSpares('sg-mysql-split-replicas-', ['spare1', 'spare2']));
 }, 300_000);
 
 afterAll(async () => {
@@ -87,68 +55,6 @@ function usersOfHalf(range: string, n: number): number[] {
   for (let u = 1; out.length < n; u++)
     if (shardForValue(config.tables.likes!, String(u), ranges) === 'half') out.push(u);
   return out;
-}
-
-interface Ack {
-  id: number;
-  user: number;
-  at: number;
-}
-
-/** Two writers inserting likes of `users` through the proxy; an id counts once its INSERT returned OK. */
-function startWriters(users: number[], base: number) {
-  const acked: Ack[] = [];
-  const errors: string[] = [];
-  let stop = false;
-  let next = base;
-  const one = async () => {
-    let c: mysql.Connection | null = null;
-    while (!stop) {
-      const id = next++;
-      const user = users[id % users.length]!;
-      try {
-        c ??= await fx.connect();
-        await c.query({
-          sql: 'INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)',
-          values: [id, user],
-          timeout: 60_000,
-        });
-        acked.push({ id, user, at: Date.now() });
-      } catch (err) {
-        const e = err as { errno?: number; message: string };
-        // 1213: the cutover rolled back a transaction that outlived its grace; it was not acknowledged.
-        if (e.errno !== 1213) errors.push(`${e.errno}: ${e.message}`);
-        c?.destroy();
-        c = null;
-      }
-      await sleep(5);
-    }
-    await c?.end().catch(() => undefined);
-  };
-  const done = Promise.all([one(), one()]);
-  return {
-    acked,
-    errors,
-    stop: async () => {
-      stop = true;
-      await done;
-    },
-  };
-}
-
-async function waitPhase(id: string, phase: string): Promise<MigrationState> {
-  let last: MigrationState | null = null;
-  await waitFor(
-    `migration ${id} to reach ${phase}`,
-    () => {
-      last = fx.proxy.migrations!.get(id);
-      if (last.error) throw new Error(`migration failed: ${last.error}`);
-      return last.phase === phase;
-    },
-    240_000,
-    100,
-  );
-  return last as unknown as MigrationState;
 }
 
 /**
@@ -179,7 +85,7 @@ async function eventualReadsBy(c: mysql.Connection, expected: string, ids: Map<n
 
 /** Each user's acknowledged ids, of those acked before `before` (epoch ms). */
 function idsByUser(
-  acked: readonly Ack[],
+  acked: readonly LikeAck[],
   users: number[],
   before = Number.POSITIVE_INFINITY,
 ): Map<number, number[]> {
@@ -212,7 +118,14 @@ describe('a MySQL split into spares with GTID replicas', () => {
     expect([...left, ...right].every((u) => ownerNow(u) === 's0')).toBe(true);
     // spare1's replica replays nothing the split writes until the delay is lifted below.
     await fx.cluster.setReplicaDelay('spare1-replica1', 3_600);
-    const writers = startWriters([...left, ...right], BASE);
+    const users = [...left, ...right];
+    // Two writers of likes of those users through the proxy.
+    const writers = likeStream(
+      () => fx.connect(),
+      BASE,
+      (id) => users[id % users.length]!,
+      2,
+    );
     try {
       await waitFor('the first writes', () => writers.acked.length > 40, 60_000, 20);
       const started = await fx.proxy.migrations!.start({
@@ -221,7 +134,7 @@ describe('a MySQL split into spares with GTID replicas', () => {
         targets: ['spare1', 'spare2'],
         verify: 'full',
       });
-      const done = await waitPhase(started.id, 'verified');
+      const done = await inProcessPhase(fx, started.id, 'verified');
       const block = done.cutovers.at(-1)!;
       expect(block.outcome).toBe('switched');
       const switchedAt = block.startedAt!;

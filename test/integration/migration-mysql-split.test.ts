@@ -5,7 +5,6 @@
 // exactly once, nothing else is, and whole-table verification passes (and catches a tampered row
 // and a row no half owns).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
   type MariadbCluster,
   type MariadbServer,
@@ -17,18 +16,11 @@ import { verifyMysqlSplit } from '../../src/migration/mysql-verify.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
 import { Throttle } from '../../src/migration/throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
+import { serverAddress, spareHalves, testThrottle } from '../support/mysql-split-targets.js';
 
 let cluster: MariadbCluster;
 let source: ServerAddress;
 let targets: SplitTarget[];
-
-const address = (s: MariadbServer): ServerAddress => ({
-  name: s.name,
-  host: s.host,
-  port: s.port,
-  user: 'root',
-  database: 'shardgate',
-});
 
 const tables: MovedTable[] = [
   { name: 'orders', shardKey: 'id', keyType: 'int', kind: 'sharded' },
@@ -37,13 +29,9 @@ const tables: MovedTable[] = [
 
 beforeAll(async () => {
   cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
-  const spares = [await cluster.addSpare('spare1'), await cluster.addSpare('spare2')];
+  ({ targets } = await spareHalves(cluster, ['-80', '80-']));
   const primary = cluster.shards[0]?.primary as MariadbServer;
-  source = address(primary);
-  targets = [
-    { shard: 's0a', server: address(spares[0] as MariadbServer), range: parseKeyRange('-80') },
-    { shard: 's0b', server: address(spares[1] as MariadbServer), range: parseKeyRange('80-') },
-  ];
+  source = serverAddress(primary);
   await cluster.query(
     primary.name,
     'CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(64) NULL, amount DECIMAL(12,2) NOT NULL, ' +
@@ -137,13 +125,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       ),
     ).toEqual([{ f: 'ROW', m: 'FULL', i: 'FULL' }]);
     const writer = await startWriter(cluster, primary.name);
-    const throttle = new Throttle({
-      rowsPerSecond: 20_000,
-      bytesPerSecond: 0,
-      maintenanceWindow: null,
-      maintenanceMultiplier: 1,
-      batchRows: 250,
-    });
+    const throttle = testThrottle(250);
     // The copy is interrupted after its first checkpoint past 1,000 rows (as a killed proxy would
     // be) and resumed from the saved JSON state with a newer snapshot while the writer goes on.
     let saved = '';

@@ -3,33 +3,30 @@
 // reads go to the halves' primaries, and a replica that has not replayed the switch position
 // serves no read at any level until it has (here: one held back by recovery_min_apply_delay,
 // whose unknown lag would otherwise keep it in rotation for eventual reads).
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { expectLedgerHolds, settleUnderWriters, sleep } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import {
+  expectLedgerHolds,
+  settleUnderWriters,
+  sleep,
+  startMigrationFixture,
+} from '../support/migration-helpers.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 
 let fx: ProxyFixture;
 const leftUsers = usersIn(parseKeyRange('-40'), 8, 1, 50);
 const rightUsers = usersIn(parseKeyRange('40-80'), 8, 1, 50);
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
+  fx = await startMigrationFixture({
     shards: 2,
     replicas: 1,
     spares: 3,
     spareReplicas: 1,
+    cutoverDeadlineMs: 2_000,
     overrides: {
-      migration: {
-        stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-')),
-        rowsPerSecond: 50_000,
-        cutoverDeadlineMs: 2_000,
-        inflightGraceMs: 300,
-      },
       // A held-back replica must be kept out by the switch fence, not by its lag.
       routing: { replicaHardLagLimitMs: 24 * 3_600_000, defaultMaxLagMs: 24 * 3_600_000 },
     },

@@ -15,26 +15,16 @@ import { checkLedger, type ShardServer, startWriterPool, usersIn } from '../../b
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { parseKeyRange, rangeContains } from '../../src/domain/keyspace.js';
 import { keyspaceIdFor } from '../../src/router/sharding/hash.js';
-import { sleep } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { sleep, startMigrationFixture } from '../support/migration-helpers.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { processApi, type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
-const HEADERS = { authorization: 'Bearer test-token', 'content-type': 'application/json' };
 let fx: ProxyFixture;
 let base: ShardgateConfig;
 let proc: StartedProcess | null = null;
 
-async function api(path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const r = await fetch(`http://127.0.0.1:${proc!.adminPort}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: HEADERS,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = (await r.json()) as Record<string, unknown>;
-  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = (path: string, body?: unknown) => processApi(proc!, path, body);
 
 interface Cutover {
   outcome: string;
@@ -66,6 +56,20 @@ async function settled(id: string, timeoutMs: number): Promise<State> {
     throw new Error(`${err.message}: ${s.phase} ${s.status}\n${cutoverLines()}`);
   });
   return s;
+}
+
+/** Starts a split with full verification through the admin API. */
+async function startSplit(shard: string, at: string, targets: string[]): Promise<{ id: string }> {
+  const body = {
+    shard,
+    at,
+    targets,
+    verify: 'full',
+    // A shared, loaded machine: let the block start at a lag it can catch up on.
+    catchUpBytes: 1024 * 1024,
+    cutoverAttempts: 10,
+  };
+  return (await api('/api/migrations', body)).migration as { id: string };
 }
 
 /** The shards worker 0 routes to now, as checkLedger wants them. */
@@ -117,15 +121,7 @@ const cutoverLines = () =>
 const pgUrl = () => `postgres://app:app@127.0.0.1:${proc!.postgresPort}/shardgate`;
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    spares: 4,
-    overrides: {
-      admin: { token: 'test-token' },
-      migration: { rowsPerSecond: 50_000, batchRows: 500, inflightGraceMs: 300 },
-    },
-  });
+  fx = await startMigrationFixture({ shards: 2, replicas: 0, spares: 4 });
   base = {
     ...fx.config,
     workers: 2,
@@ -169,17 +165,7 @@ describe('live splits with workers: 2', () => {
     expect(held.sgw).toBeGreaterThan(0);
     expect(held['sgw.w1']).toBeGreaterThan(0);
     await sleep(300);
-    const started = (
-      await api('/api/migrations', {
-        shard: 's0',
-        at: 'auto',
-        targets: ['spare1', 'spare2'],
-        verify: 'full',
-        // A shared, loaded machine: let the block start at a lag it can catch up on.
-        catchUpBytes: 1024 * 1024,
-        cutoverAttempts: 10,
-      })
-    ).migration as { id: string };
+    const started = await startSplit('s0', 'auto', ['spare1', 'spare2']);
     const done = await settled(started.id, 300_000);
     await sleep(500);
     await pool.stop();
@@ -223,16 +209,7 @@ describe('live splits with workers: 2', () => {
       else spare.push(c);
     }
     await Promise.all(spare.map((c) => c.end()));
-    const started = (
-      await api('/api/migrations', {
-        shard: 's1',
-        at: 'c0',
-        targets: ['spare3', 'spare4'],
-        verify: 'full',
-        catchUpBytes: 1024 * 1024,
-        cutoverAttempts: 10,
-      })
-    ).migration as { id: string };
+    const started = await startSplit('s1', 'c0', ['spare3', 'spare4']);
     // Only once the split's slot on s1 exists: creating it waits for every write transaction
     // running on s1 to end, so one opened earlier would keep the split in its setup. The block
     // comes after the copy and a few readiness samples, well after this.

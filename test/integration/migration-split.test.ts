@@ -3,21 +3,20 @@
 // errors are 40001 retries, read-your-writes holds across the switch, verification passes again
 // after the switch while writes go on, and a rollback carries the
 // writes made on the targets back to the source. (The bench `split` scenario is the big version.)
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import {
+  adminUrl,
   expectLedgerHolds,
   migrationWriters,
   settleUnderWriters,
   sleep,
+  startMigrationFixture,
   verifyWhileWriting,
   waitForMigration,
 } from '../support/migration-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 let fx: ProxyFixture;
@@ -26,23 +25,8 @@ let api = '';
 const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
 
 beforeAll(async () => {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'shardgate-migrations-'));
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 1,
-    spares: 6,
-    overrides: {
-      admin: { token: 'test-token' },
-      migration: {
-        stateDir,
-        rowsPerSecond: 50_000,
-        batchRows: 500,
-        cutoverDeadlineMs: 2_000,
-        inflightGraceMs: 300,
-      },
-    },
-  });
-  api = `http://127.0.0.1:${fx.proxy.admin!.port}`;
+  fx = await startMigrationFixture({ shards: 2, replicas: 1, spares: 6, cutoverDeadlineMs: 2_000 });
+  api = adminUrl(fx);
 }, 180_000);
 
 afterAll(async () => {

@@ -3,10 +3,10 @@
 // writes on another shard and reads are not held, and a transaction that outlives the grace
 // period is rolled back and reported with errno 1213 / SQLSTATE 40001 (never a silent commit).
 import type mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
+const fx = useMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 4 }, 180_000);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function userOn(shard: string): number {
@@ -24,13 +24,6 @@ async function count(c: mysql.Connection, id: number): Promise<number> {
   const [rows] = await c.query('SELECT count(*) AS n FROM likes WHERE id = ?', [id]);
   return Number((rows as Array<{ n: number }>)[0]!.n);
 }
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 4 });
-}, 180_000);
-afterAll(async () => {
-  await fx?.stop();
-});
 
 describe('cutover block on the MySQL front end', () => {
   it('holds writes of the held shard until the block ends; other shards and reads pass', async () => {

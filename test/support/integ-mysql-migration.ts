@@ -5,12 +5,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import type { MariadbServer } from '../../src/local/mariadb-cluster.js';
-import { MysqlMigrationDriver } from './mysql-migration-driver.js';
+import type { MigrationState } from '../../src/migration/state-store.js';
+import { MysqlMigrationDriver, writeLoop } from './mysql-migration-driver.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
 import { startShardgateProcess } from './start-process.js';
+import { waitFor } from './wait-for.js';
 
 /** The demo users the tests write likes for (ids 1..40). */
 export const MIGRATION_USERS = Array.from({ length: 40 }, (_, i) => i + 1);
@@ -57,6 +60,21 @@ export function mysqlMigrationSuite(
   return s;
 }
 
+/**
+ * The set-up of the MySQL merge and table-move tests: spare1, the unsharded site_notes on s0 (the
+ * MySQL default shard, no `home`), a throttled copy, and 6,000 likes rows on each shard (ids from
+ * 10,000,000 on s0 and 20,000,000 on s1), so that the copy of a second source still runs at a kill.
+ */
+export function seededOneSpareSuite(token: string, stateDirPrefix: string): MysqlMigrationSetup {
+  return mysqlMigrationSuite(
+    { token, stateDirPrefix, spares: ['spare1'], unsharded: ['site_notes'], throttled: true },
+    async (s) => {
+      await seedLikes(s, 's0', 10_000_000, 3);
+      await seedLikes(s, 's1', 20_000_000, 3);
+    },
+  );
+}
+
 export async function startMysqlMigration(o: MysqlMigrationOptions): Promise<MysqlMigrationSetup> {
   const fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: MIGRATION_USERS.length });
   const spares: MariadbServer[] = [];
@@ -101,13 +119,15 @@ export async function seedLikes(s: MysqlMigrationSetup, shard: string, base: num
   }
 }
 
-/** A writer of likes rows through the proxy, spread over MIGRATION_USERS (so over both shards). */
+/** A writer of likes rows through the proxy, spread over MIGRATION_USERS (so over both shards): id's user is MIGRATION_USERS[id % 40]. */
 export function likesWriter(s: MysqlMigrationSetup, base: number) {
   return s.d.startWriter(base, (c, id) =>
-    c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [
-      id,
-      MIGRATION_USERS[id % MIGRATION_USERS.length],
-    ]),
+    c.query({
+      sql: 'INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)',
+      values: [id, MIGRATION_USERS[id % MIGRATION_USERS.length]],
+      // Bounded, so writer.stop() cannot wait for ever on an INSERT the proxy never answers.
+      timeout: 60_000,
+    }),
   );
 }
 
@@ -126,3 +146,108 @@ export async function stopWriters(...ws: Writer[]): Promise<void> {
 
 /** The server errors any of the writers met (none may occur: see startWriter). */
 export const writeErrors = (...ws: Writer[]): string[] => ws.flatMap((w) => w.errors);
+
+const DAY_MS = 24 * 3_600_000;
+
+/**
+ * The in-process proxy (its migration manager started with the admin server) over two MariaDB
+ * shards with a replica each, and `spares` with a GTID replica each, listed with their replicas in
+ * migration.spares. A replica's lag never takes it out of rotation here: only a switch's fence and
+ * its replay of the switch position decide whether it serves. Returns the config with the spares.
+ */
+export async function startReplicatedSpares(
+  stateDirPrefix: string,
+  spares: string[],
+): Promise<{ fx: MysqlProxyFixture; config: ShardgateConfig }> {
+  const fx = await startMysqlProxyFixture({
+    shards: 2,
+    replicas: 1,
+    demoUsers: MIGRATION_USERS.length,
+    admin: true,
+    overrides: {
+      migration: {
+        stateDir: join(mkdtempSync(join(tmpdir(), stateDirPrefix)), 'migrations'),
+        rowsPerSecond: 50_000,
+        cutoverDeadlineMs: 15_000,
+        inflightGraceMs: 200,
+      },
+      routing: { lagPollIntervalMs: 20, replicaHardLagLimitMs: DAY_MS, defaultMaxLagMs: DAY_MS },
+    },
+  });
+  for (const name of spares) await fx.cluster.addSpare(name, 1);
+  const base = fx.proxy.topology.currentConfig;
+  const config: ShardgateConfig = {
+    ...base,
+    migration: {
+      ...base.migration,
+      spares: fx.cluster.spares.map((s) => ({
+        name: s.name,
+        host: s.host,
+        port: s.port,
+        replicas: (fx.cluster.spareReplicas.get(s.name) ?? []).map((r) => ({
+          name: r.name,
+          host: r.host,
+          port: r.port,
+        })),
+      })),
+    },
+  };
+  fx.proxy.topology.rebuild(config);
+  return { fx, config };
+}
+
+/** The in-process migration `id` once it reached `phase` (failing on an error on the way). */
+export async function inProcessPhase(
+  fx: MysqlProxyFixture,
+  id: string,
+  phase: string,
+): Promise<MigrationState> {
+  let last: MigrationState | null = null;
+  await waitFor(
+    `migration ${id} to reach ${phase}`,
+    () => {
+      last = fx.proxy.migrations!.get(id);
+      if (last.error) throw new Error(`migration failed: ${last.error}`);
+      return last.phase === phase;
+    },
+    240_000,
+    100,
+  );
+  return last as unknown as MigrationState;
+}
+
+/** A like acknowledged by the proxy: its id, its user and when its INSERT returned. */
+export interface LikeAck {
+  id: number;
+  user: number;
+  at: number;
+}
+
+/**
+ * `loops` writers inserting likes through `connect` (one id sequence from `base`, user `userOf(id)`),
+ * 5 ms apart; every error but the cutover's 1213 is kept.
+ */
+export function likeStream(
+  connect: () => Promise<mysql.Connection>,
+  base: number,
+  userOf: (id: number) => number,
+  loops = 1,
+) {
+  let next = base;
+  return writeLoop<LikeAck>({
+    connect,
+    write: async (c) => {
+      const id = next++;
+      const user = userOf(id);
+      await c.query({
+        sql: 'INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)',
+        values: [id, user],
+        timeout: 60_000,
+      });
+      return { id, user, at: Date.now() };
+    },
+    retryMs: 0,
+    paceMs: 5,
+    loops,
+  });
+}

@@ -7,11 +7,43 @@ import type { migrationSummary } from '../../src/admin/api-migrations.js';
 import type { SplitPlan } from '../../src/migration/plan.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
 import type { ProxyHandle } from '../../src/proxy.js';
-import type { ProxyFixture } from './proxy-fixture.js';
+import { type FixtureOptions, type ProxyFixture, startProxyFixture } from './proxy-fixture.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export type MigrationSummary = ReturnType<typeof migrationSummary>;
+
+export interface MigrationFixtureOptions extends Omit<FixtureOptions, 'overrides'> {
+  /** The cutover block's deadline (the config's default when not given). */
+  cutoverDeadlineMs?: number;
+  batchRows?: number;
+  /** Config sections besides admin and migration. */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * The proxy fixture of a live-migration test: a copy at 50,000 rows/s in batches of `batchRows`
+ * (500), 300 ms in-flight grace, and the admin API with the test token (at `adminUrl(fx)`).
+ */
+export function startMigrationFixture(o: MigrationFixtureOptions): Promise<ProxyFixture> {
+  const { cutoverDeadlineMs, batchRows = 500, overrides = {}, ...options } = o;
+  return startProxyFixture({
+    ...options,
+    overrides: {
+      ...overrides,
+      admin: { token: 'test-token' },
+      migration: {
+        rowsPerSecond: 50_000,
+        batchRows,
+        inflightGraceMs: 300,
+        ...(cutoverDeadlineMs === undefined ? {} : { cutoverDeadlineMs }),
+      },
+    },
+  });
+}
+
+/** The base URL of a fixture's admin API. */
+export const adminUrl = (fx: ProxyFixture) => `http://127.0.0.1:${fx.proxy.admin!.port}`;
 
 export interface MigrationReply {
   plan?: SplitPlan;

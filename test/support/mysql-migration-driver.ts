@@ -5,10 +5,11 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { expect } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
 import { repoRoot } from '../../src/local/local-config.js';
 import type { MariadbCluster } from '../../src/local/mariadb-cluster.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
-import type { StartedProcess } from './start-process.js';
+import { type StartedProcess, startShardgateProcess } from './start-process.js';
 import { waitFor } from './wait-for.js';
 
 const cli = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
@@ -31,7 +32,8 @@ export class MysqlMigrationDriver {
       execFile(
         process.execPath,
         [cli, 'migrate', ...args, '--admin-url', `http://127.0.0.1:${this.proc!.adminPort}`],
-        { env: { ...process.env, SHARDGATE_ADMIN_TOKEN: this.token } },
+        // Bounded: a CLI that hangs fails the test with its output instead of hanging it.
+        { env: { ...process.env, SHARDGATE_ADMIN_TOKEN: this.token }, timeout: 120_000 },
         (err, stdout, stderr) =>
           resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
@@ -41,22 +43,30 @@ export class MysqlMigrationDriver {
   async status(id: string): Promise<Status> {
     const r = await fetch(`http://127.0.0.1:${this.proc!.adminPort}/api/migrations/${id}`, {
       headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(10_000),
     });
     return (await r.json()) as Status;
   }
 
   /** The migration's state once it reached `phase` (failing on an error on the way). */
-  async until(id: string, phase: string): Promise<MigrationState> {
+  async until(id: string, phase: string, ms = 300_000): Promise<MigrationState> {
     let end: Status | null = null;
-    await waitFor(
-      `${id} to reach ${phase}`,
-      async () => {
-        end = await this.status(id);
-        return end.phase === phase || end.state.error !== null;
-      },
-      300_000,
-      200,
-    );
+    try {
+      await waitFor(
+        `${id} to reach ${phase}`,
+        async () => {
+          end = await this.status(id);
+          return end.phase === phase || end.state.error !== null;
+        },
+        ms,
+        200,
+      );
+    } catch (err) {
+      // Where it stood instead: the phase, its line and the phases it went through.
+      const seen = (end as Status | null)?.state;
+      const trail = seen?.history.map((h) => `${h.at} ${h.phase}: ${h.note}`).join('\n') ?? '';
+      throw new Error(`${(err as Error).message} (at ${seen?.phase}: ${seen?.status})\n${trail}`);
+    }
     const state = (end as unknown as Status).state;
     expect(state.error).toBeNull();
     expect(state.phase).toBe(phase);
@@ -80,6 +90,15 @@ export class MysqlMigrationDriver {
     expect(verified.verify?.mismatches).toEqual([]);
     expect(verified.history.filter((h) => h.phase === 'verifying').length).toBeGreaterThan(earlier);
     return verified;
+  }
+
+  /** SIGKILLs the proxy process, then starts it again with `config` (the same state directory). */
+  async killAndRestart(config: ShardgateConfig): Promise<void> {
+    const killed = this.proc!;
+    killed.child.kill('SIGKILL');
+    await waitFor('the proxy to die', () => killed.exited() !== null, 30_000, 20);
+    expect(killed.exited()).toBe('SIGKILL');
+    this.proc = await startShardgateProcess(config, 90_000);
   }
 
   connect(): Promise<mysql.Connection> {
@@ -117,39 +136,18 @@ export class MysqlMigrationDriver {
    * occur; connection errors while the proxy is down are not acknowledged writes, nothing more.
    */
   startWriter(base: number, insert: (c: mysql.Connection, id: number) => Promise<unknown>) {
-    const acked: number[] = [];
-    const errors: string[] = [];
-    let stop = false;
-    let conn: mysql.Connection | null = null;
-    const done = (async () => {
-      for (let n = 0; !stop; n++) {
-        try {
-          if (!conn) {
-            if (!this.proc?.mysqlPort || this.proc.exited() !== null) throw new Error('no proxy');
-            conn = await this.connect();
-            conn.on('error', () => undefined);
-          }
-          await insert(conn, base + n);
-          acked.push(base + n);
-        } catch (err) {
-          const e = err as { sqlState?: string; errno?: number; message: string };
-          if (e.sqlState && e.errno !== 1213 && this.proc?.exited() === null)
-            errors.push(`${e.errno}: ${e.message}`);
-          conn?.destroy();
-          conn = null;
-          await sleep(20);
-        }
-      }
-      await conn?.end().catch(() => undefined);
-    })();
-    return {
-      acked,
-      errors,
-      stop: async () => {
-        stop = true;
-        await done;
+    return writeLoop({
+      connect: () => {
+        if (!this.proc?.mysqlPort || this.proc.exited() !== null) throw new Error('no proxy');
+        return this.connect();
       },
-    };
+      write: async (c, n) => {
+        await insert(c, base + n);
+        return base + n;
+      },
+      counts: (e) => Boolean(e.sqlState) && this.proc?.exited() === null,
+      retryMs: 20,
+    });
   }
 
   /** Starts a migration (`--no-follow --json`); the CLI must succeed. Returns the migration's id. */
@@ -181,6 +179,61 @@ export class MysqlMigrationDriver {
       for (const [id, n] of await this.countsOn(server, table, from)) sum.set(id, (sum.get(id) ?? 0) + n);
     return sum;
   }
+}
+
+export interface WriteLoop<A> {
+  /** A connection to write on (it may throw: no proxy to write through yet). */
+  connect(): Promise<mysql.Connection>;
+  /** The loop's n-th write; what it returns is acknowledged once it returned OK. */
+  write(c: mysql.Connection, n: number): Promise<A>;
+  /** Whether a failed write's error is kept (the cutover's 1213, never); all by default. */
+  counts?(e: { sqlState?: string; errno?: number }): boolean;
+  /** Pause after a failed write. */
+  retryMs: number;
+  /** Pause after every write. */
+  paceMs?: number;
+  /** Loops writing at once, on a connection each (1 by default). */
+  loops?: number;
+}
+
+/**
+ * Writes until stopped, each loop on its own connection; a failed write drops the connection and
+ * the next one opens another. The cutover's 1213 (a transaction it rolled back, not acknowledged)
+ * is never an error; the errors `counts` keeps are, and a test expects none.
+ */
+export function writeLoop<A>(o: WriteLoop<A>) {
+  const acked: A[] = [];
+  const errors: string[] = [];
+  let stop = false;
+  const one = async () => {
+    let conn: mysql.Connection | null = null;
+    for (let n = 0; !stop; n++) {
+      try {
+        if (!conn) {
+          conn = await o.connect();
+          conn.on('error', () => undefined);
+        }
+        acked.push(await o.write(conn, n));
+      } catch (err) {
+        const e = err as { sqlState?: string; errno?: number; message: string };
+        if (e.errno !== 1213 && (o.counts?.(e) ?? true)) errors.push(`${e.errno}: ${e.message}`);
+        conn?.destroy();
+        conn = null;
+        await sleep(o.retryMs);
+      }
+      if (o.paceMs) await sleep(o.paceMs);
+    }
+    await conn?.end().catch(() => undefined);
+  };
+  const done = Promise.all(Array.from({ length: o.loops ?? 1 }, one));
+  return {
+    acked,
+    errors,
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
 }
 
 /** id -> count of the rows a query through the proxy returns (a row on two shards counts twice). */

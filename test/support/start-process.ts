@@ -82,3 +82,19 @@ export async function startShardgateProcess(
     },
   };
 }
+
+/** GET (POST with `body`) on a started process's admin API with the test token; not OK throws. */
+export async function processApi(
+  proc: StartedProcess,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const r = await fetch(`http://127.0.0.1:${proc.adminPort}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await r.json()) as Record<string, unknown>;
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
