@@ -182,10 +182,10 @@ describe('MySQL split after its switch', () => {
       expect(refused.status).not.toBe(0);
       expect(refused.stderr).toMatch(/mismatch/);
       // A rollback onto a source that differs would lose the changed row: refused before any block.
-      const noRollback = await migrate('rollback', id);
+      const noRollback = await d.migrate('rollback', id);
       expect(noRollback.status).not.toBe(0);
       expect(noRollback.stderr).toMatch(/differ from the targets.*likes.*not rolled back/);
-      expect((await state(id)).phase).toBe('switched');
+      expect((await d.status(id)).state.phase).toBe('switched');
 
       await fx.cluster.query(old, `UPDATE likes SET post_id = 1 WHERE id = ${victim}`);
       const v2 = await d.migrate('verify', id, '--json');
