@@ -390,6 +390,12 @@ export interface JoinSite {
   anchor: boolean;
 }
 
+/** A SELECT's join sites (their JoinSite fields), kept when one of them could be detached. */
+export function noteJoinSites(colocation: ColocationFacts, sites: readonly JoinSite[]): void {
+  const joinSites = sites.map(({ form, table, detachable, anchor }) => ({ form, table, detachable, anchor }));
+  if (joinSites.some((s) => s.detachable)) colocation.joinSites = joinSites;
+}
+
 /**
  * How each shard's SQL must differ from the client's for a scatter read. The planner sees facts,
  * not text: the router applies this with scatter-rewrite.ts and fills rewrittenSql.
