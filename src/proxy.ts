@@ -49,9 +49,9 @@ import {
   UNKNOWN,
 } from './protocol/mysql/kill-router.js';
 import { Sha2AuthState } from './protocol/mysql/password-check.js';
+import { MYSQL_ROUTER_DIALECT } from './protocol/mysql/router-dialect.js';
 import { ServerInfo } from './protocol/mysql/server-info.js';
 import type { KillTarget } from './protocol/mysql/services.js';
-import { inlineInsertRowsMysql } from './protocol/mysql/sql-inline.js';
 import { LocalCancelRegistry } from './protocol/postgres/cancel-registry.js';
 import { prepareScramSecrets } from './protocol/postgres/client-auth.js';
 import { multiplexCounters } from './protocol/postgres/mux-lane.js';
@@ -59,14 +59,12 @@ import { warmLike } from './protocol/postgres/server-binding.js';
 import { Router } from './router/router.js';
 import { QueryAnalyzer } from './sql/analyzer.js';
 import { MysqlQueryAnalyzer } from './sql/mysql/analyzer-mysql.js';
-import { rewriteForScatterMysql } from './sql/mysql/scatter-rewrite-mysql.js';
 import {
   CompensatingCoordinator,
   CompensationRecovery,
   type CompensationStore,
 } from './transactions/compensating.js';
 import { compensationAnnouncer } from './transactions/compensation-events.js';
-import { mysqlLiteral } from './transactions/compensation-template.js';
 import { MysqlCompensationStore } from './transactions/mysql-compensation-store.js';
 import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
 import { PgCompensationStore } from './transactions/pg-compensation-store.js';
@@ -422,22 +420,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
       cacheBytes: config.routing.parseCacheBytes,
       maxStatementTokens: config.limits.maxStatementTokens,
     });
-    const mysqlRouter = new Router(
-      mysqlAnalyzer,
-      mysqlTopology,
-      {
-        rewriteForScatter: rewriteForScatterMysql,
-        inlineInsertRows: (sql, rows, params, fill) =>
-          inlineInsertRowsMysql(
-            sql,
-            rows,
-            params.map((text) => ({ text, numeric: false })),
-            fill,
-          ),
-        quoteLiteral: mysqlLiteral,
-      },
-      decisions,
-    );
+    const mysqlRouter = new Router(mysqlAnalyzer, mysqlTopology, MYSQL_ROUTER_DIALECT, decisions);
     // The same coordinator class with the MariaDB decision log; XA participants (docs/transactions.md).
     const mysqlDecisionLog = new MysqlDecisionLog(mysqlTopology);
     const mysqlTwoPhase = new TwoPhaseCoordinator(

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { ShardgateError } from '../errors.js';
 import type { MigrationManager } from '../migration/manager.js';
 import type { MigrationState } from '../migration/state-store.js';
-import { type AdminServer, HttpError } from './http.js';
+import { type AdminResponse, type AdminServer, HttpError } from './http.js';
+import { parseRequestBody } from './request-body.js';
 
 const verifyMode = z
   .string()
@@ -70,6 +71,21 @@ export function migrationSummary(s: MigrationState) {
   };
 }
 
+/** A dry run answers the plan; otherwise the operation starts (201) and answers its summary. */
+async function planOrStart(
+  dryRun: boolean,
+  plan: () => Promise<unknown>,
+  start: () => Promise<MigrationState>,
+): Promise<AdminResponse> {
+  try {
+    if (dryRun) return { json: { plan: await plan() } };
+    const state = await start();
+    return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
+  } catch (err) {
+    toHttp(err);
+  }
+}
+
 function toHttp(err: unknown): never {
   if (err instanceof ShardgateError)
     throw new HttpError(err.code === 'MIGRATION_STATE' ? 409 : 400, err.message);
@@ -83,53 +99,28 @@ export function registerMigrationRoutes(admin: AdminServer, manager: MigrationMa
     mutating: true,
     handler: async (req) => {
       if (req.body && typeof req.body === 'object' && 'table' in req.body) {
-        const move = moveRequest.safeParse(req.body);
-        if (!move.success) {
-          throw new HttpError(
-            400,
-            `invalid move request: ${move.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-          );
-        }
-        try {
-          if (move.data.dryRun) return { json: { plan: await manager.planMove(move.data) } };
-          const state = await manager.startMove(move.data);
-          return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
-        } catch (err) {
-          toHttp(err);
-        }
-      }
-      if (req.body && typeof req.body === 'object' && 'merge' in req.body) {
-        const merge = mergeRequest.safeParse(req.body);
-        if (!merge.success) {
-          throw new HttpError(
-            400,
-            `invalid merge request: ${merge.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-          );
-        }
-        const body = { shards: merge.data.merge, into: merge.data.into, verify: merge.data.verify };
-        try {
-          if (merge.data.dryRun) return { json: { plan: await manager.planMerge(body) } };
-          const state = await manager.startMerge(body);
-          return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
-        } catch (err) {
-          toHttp(err);
-        }
-      }
-      const parsed = splitRequest.safeParse(req.body);
-      if (!parsed.success) {
-        throw new HttpError(
-          400,
-          `invalid split request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+        const move = parseRequestBody(moveRequest, req.body, 'move request');
+        return planOrStart(
+          move.dryRun,
+          () => manager.planMove(move),
+          () => manager.startMove(move),
         );
       }
-      const body = parsed.data;
-      try {
-        if (body.dryRun) return { json: { plan: await manager.plan(body) } };
-        const state = await manager.start(body);
-        return { status: 201, json: { migration: migrationSummary(state), plan: state.plan } };
-      } catch (err) {
-        toHttp(err);
+      if (req.body && typeof req.body === 'object' && 'merge' in req.body) {
+        const merge = parseRequestBody(mergeRequest, req.body, 'merge request');
+        const body = { shards: merge.merge, into: merge.into, verify: merge.verify };
+        return planOrStart(
+          merge.dryRun,
+          () => manager.planMerge(body),
+          () => manager.startMerge(body),
+        );
       }
+      const body = parseRequestBody(splitRequest, req.body, 'split request');
+      return planOrStart(
+        body.dryRun,
+        () => manager.plan(body),
+        () => manager.start(body),
+      );
     },
   });
 

@@ -10,6 +10,7 @@ import type { RuntimeTopology } from '../backend/pg-topology.js';
 import { parseConfig } from '../config/load.js';
 import { CONSISTENCY_LEVELS, type ShardgateConfig } from '../config/schema.js';
 import { type AdminServer, HttpError } from './http.js';
+import { parseRequestBody } from './request-body.js';
 
 const level = z.enum(CONSISTENCY_LEVELS);
 
@@ -155,14 +156,7 @@ export function registerRulesRoutes(
     path: '/api/rules',
     mutating: true,
     handler: async (req) => {
-      const parsed = ruleChange.safeParse(req.body);
-      if (!parsed.success) {
-        throw new HttpError(
-          400,
-          `invalid rule change: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-        );
-      }
-      const change = parsed.data;
+      const change = parseRequestBody(ruleChange, req.body, 'rule change');
       // Validates (400 with a clear message) before anything is shared.
       applyRuleChange(topology.currentConfig, change, topology);
       try {

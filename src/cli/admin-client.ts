@@ -53,6 +53,11 @@ export function table(headers: string[], rows: Array<Array<string | number | nul
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
+/** Prints rows as an aligned text table on stdout. */
+export function printTable(headers: string[], rows: Array<Array<string | number | null | undefined>>): void {
+  process.stdout.write(`${table(headers, rows)}\n`);
+}
+
 export function adminOptions(
   program: { opts(): Record<string, unknown> },
   local: Record<string, unknown>,

@@ -1,6 +1,6 @@
 // `shardgate status` and `shardgate rules ...`: readable tables over the admin API.
 import type { Command } from 'commander';
-import { adminOptions, adminRequest, table } from './admin-client.js';
+import { adminOptions, adminRequest, printTable } from './admin-client.js';
 
 interface TopologyServer {
   name: string;
@@ -69,9 +69,7 @@ export function registerAdminCommands(program: Command): void {
           ]);
         }
       }
-      process.stdout.write(
-        `${table(['shard', 'range', 'server', 'role', 'address', 'state', 'lag', 'rtt', 'rule'], rows)}\n`,
-      );
+      printTable(['shard', 'range', 'server', 'role', 'address', 'state', 'lag', 'rtt', 'rule'], rows);
       const firing = (alerts?.firing ?? []) as Array<{
         labels?: Record<string, string>;
         annotations?: Record<string, string>;
@@ -98,17 +96,15 @@ export function registerAdminCommands(program: Command): void {
         drained: string[];
         readOnlyShards: string[];
       }>(admin, 'GET', '/api/rules');
-      process.stdout.write(
-        `${table(
-          ['data type', 'level', 'floor', 'max lag', 'tables'],
-          Object.entries(r.dataTypes).map(([name, d]) => [
-            name,
-            d.level,
-            d.floor ?? null,
-            d.maxLagMs ?? null,
-            d.tables.join(', '),
-          ]),
-        )}\n`,
+      printTable(
+        ['data type', 'level', 'floor', 'max lag', 'tables'],
+        Object.entries(r.dataTypes).map(([name, d]) => [
+          name,
+          d.level,
+          d.floor ?? null,
+          d.maxLagMs ?? null,
+          d.tables.join(', '),
+        ]),
       );
       process.stdout.write(`\ndrained replicas: ${r.drained.join(', ') || 'none'}\n`);
       process.stdout.write(`read-only shards: ${r.readOnlyShards.join(', ') || 'none'}\n`);

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { migrationSummary } from '../admin/api-migrations.js';
 import type { SplitPlan } from '../migration/plan.js';
-import { type AdminClientOptions, adminOptions, adminRequest, table } from './admin-client.js';
+import { type AdminClientOptions, adminOptions, adminRequest, printTable, table } from './admin-client.js';
 
 type Summary = ReturnType<typeof migrationSummary>;
 
@@ -101,19 +101,17 @@ export function registerMigrateCommand(program: Command): void {
       process.stdout.write('no migrations\n');
       return;
     }
-    process.stdout.write(
-      `${table(
-        ['id', 'shard', 'at', 'phase', 'copied', 'block ms', 'status'],
-        list.map((m) => [
-          m.id,
-          m.shard,
-          m.at,
-          m.phase,
-          `${m.copy.rows}/${m.copy.estimatedRows}`,
-          m.cutover?.blockMs ?? null,
-          m.status,
-        ]),
-      )}\n`,
+    printTable(
+      ['id', 'shard', 'at', 'phase', 'copied', 'block ms', 'status'],
+      list.map((m) => [
+        m.id,
+        m.shard,
+        m.at,
+        m.phase,
+        `${m.copy.rows}/${m.copy.estimatedRows}`,
+        m.cutover?.blockMs ?? null,
+        m.status,
+      ]),
     );
   });
 

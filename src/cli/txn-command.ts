@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { CompensationRecord } from '../transactions/compensating.js';
 import type { InDoubt } from '../transactions/recovery.js';
-import { adminOptions, adminRequest, table } from './admin-client.js';
+import { adminOptions, adminRequest, printTable } from './admin-client.js';
 
 interface TransactionsJson {
   inDoubt: InDoubt[];
@@ -49,40 +49,37 @@ export function registerTxnCommand(program: Command): void {
     for (const [protocol, err] of Object.entries(out.compensationLogsUnreadable ?? {}))
       process.stdout.write(`the ${protocol} compensation log could not be read: ${err}\n`);
     if (compensations.length > 0)
-      process.stdout.write(
-        `${table(
-          ['compensate-mode id', 'state', 'servers', 'undone on', 'age s', 'tries', 'detail'],
-          compensations.map((r) => [
-            r.id,
-            r.state,
-            r.participants.map((p) => p.server).join(', '),
-            r.compensate.join(', '),
-            Math.round(r.ageSeconds),
-            r.attempts ?? 0,
-            r.state === 'compensating' && r.lastError
-              ? `${r.detail}; last try: ${r.lastError}; next in ${Math.ceil(r.retryInSeconds)} s`
-              : r.detail,
-          ]),
-        )}\n`,
+      printTable(
+        ['compensate-mode id', 'state', 'servers', 'undone on', 'age s', 'tries', 'detail'],
+        compensations.map((r) => [
+          r.id,
+          r.state,
+          r.participants.map((p) => p.server).join(', '),
+          r.compensate.join(', '),
+          Math.round(r.ageSeconds),
+          r.attempts ?? 0,
+          r.state === 'compensating' && r.lastError
+            ? `${r.detail}; last try: ${r.lastError}; next in ${Math.ceil(r.retryInSeconds)} s`
+            : r.detail,
+        ]),
       );
     if (out.inDoubt.length === 0) {
       process.stdout.write(`nothing in doubt (${counters})\n`);
       return;
     }
-    process.stdout.write(
-      `${table(
-        ['gid', 'protocol', 'shard', 'server', 'age s', 'decision', 'note'],
-        out.inDoubt.map((d) => [
-          d.gid,
-          d.protocol,
-          d.shard,
-          d.server,
-          Math.round(d.ageSeconds),
-          d.decision ?? 'none yet (rolled back when old enough)',
-          d.unreachable ? 'server unreachable' : '',
-        ]),
-      )}\n${counters}\n`,
+    printTable(
+      ['gid', 'protocol', 'shard', 'server', 'age s', 'decision', 'note'],
+      out.inDoubt.map((d) => [
+        d.gid,
+        d.protocol,
+        d.shard,
+        d.server,
+        Math.round(d.ageSeconds),
+        d.decision ?? 'none yet (rolled back when old enough)',
+        d.unreachable ? 'server unreachable' : '',
+      ]),
     );
+    process.stdout.write(`${counters}\n`);
   });
 
   common(

@@ -3,8 +3,7 @@
 // proxy always agree). Reference tables get the same rows everywhere.
 import pg from 'pg';
 import type { ShardgateConfig } from '../config/schema.js';
-import { parseKeyRange } from '../domain/keyspace.js';
-import { shardForValue } from '../router/sharding/resolve.js';
+import { demoInsertBatches, demoRowsPerShard } from './demo-placement.js';
 import { demoRoles, pgDemoRolesSql } from './demo-roles.js';
 import { DEMO_TOPICS, type DemoRow, demoRows, demoSchemaSql } from './demo-schema.js';
 
@@ -30,16 +29,8 @@ export async function loadDemoData(
   config: ShardgateConfig,
   options: DemoDataOptions,
 ): Promise<{ rows: number }> {
-  const shards = config.shards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
   const rows = demoRows(options.users);
-  const perShard = new Map<string, DemoRow[]>();
-  for (const row of rows) {
-    const table = config.tables[row.table];
-    const shard = table?.shardKey ? shardForValue(table, String(row.userId), shards) : shards[0]!.name;
-    let list = perShard.get(shard);
-    if (!list) perShard.set(shard, (list = []));
-    list.push(row);
-  }
+  const perShard = demoRowsPerShard(config, config.shards, rows);
   await Promise.all(
     config.shards.map(async (shard) => {
       const client = new pg.Client({
@@ -52,17 +43,8 @@ export async function loadDemoData(
       await client.connect();
       try {
         await client.query(demoSchemaSql());
-        const mine = perShard.get(shard.name) ?? [];
-        const byTable = new Map<string, DemoRow[]>();
-        for (const r of mine) {
-          let l = byTable.get(r.table);
-          if (!l) byTable.set(r.table, (l = []));
-          l.push(r);
-        }
-        for (const [table, list] of byTable) {
-          for (let i = 0; i < list.length; i += 500)
-            await client.query(insertSql(table, list.slice(i, i + 500)));
-        }
+        for (const [table, batch] of demoInsertBatches(perShard.get(shard.name) ?? []))
+          await client.query(insertSql(table, batch));
         const topics = DEMO_TOPICS.map((t, i) => `(${i + 1}, 0, '${t}', ${(DEMO_TOPICS.length - i) * 10})`);
         await client.query(
           `INSERT INTO trending_topics (id, user_id, topic, score) VALUES ${topics.join(', ')} ON CONFLICT (id) DO NOTHING`,

@@ -6,8 +6,7 @@
 
 import mysql from 'mysql2/promise';
 import type { ShardgateConfig } from '../config/schema.js';
-import { parseKeyRange } from '../domain/keyspace.js';
-import { shardForValue } from '../router/sharding/resolve.js';
+import { demoInsertBatches, demoRowsPerShard } from './demo-placement.js';
 import { demoRoles, mysqlDemoRolesStatements } from './demo-roles.js';
 import { DEMO_TABLES, DEMO_TOPICS, type DemoRow, demoRows } from './demo-schema.js';
 
@@ -75,14 +74,8 @@ export async function loadMysqlDemoData(
 ): Promise<{ rows: number; perShard: Record<string, number> }> {
   if (config.mysqlShards.length === 0)
     throw new Error('the config has no mysqlShards to load demo data into');
-  const shards = config.mysqlShards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
   const rows = demoRows(options.users);
-  const perShard = new Map<string, DemoRow[]>(shards.map((s) => [s.name, []]));
-  for (const row of rows) {
-    const table = config.tables[row.table];
-    const shard = table?.shardKey ? shardForValue(table, String(row.userId), shards) : shards[0]!.name;
-    perShard.get(shard)?.push(row);
-  }
+  const perShard = demoRowsPerShard(config, config.mysqlShards, rows);
   await Promise.all(
     config.mysqlShards.map(async (shard) => {
       const c = await mysql.createConnection({
@@ -97,17 +90,9 @@ export async function loadMysqlDemoData(
         for (const ddl of mysqlDemoSchemaStatements()) await c.query(ddl);
         const database = shard.primary.database ?? config.backend.mysqlDatabase;
         for (const sql of mysqlDemoRolesStatements(demoRoles(config), database)) await c.query(sql);
-        const byTable = new Map<string, DemoRow[]>();
-        for (const r of perShard.get(shard.name) ?? []) {
-          let list = byTable.get(r.table);
-          if (!list) byTable.set(r.table, (list = []));
-          list.push(r);
-        }
-        for (const [table, list] of byTable) {
-          for (let i = 0; i < list.length; i += 500) {
-            const { sql, values } = insert(table, list.slice(i, i + 500));
-            await c.query(sql, [values]);
-          }
+        for (const [table, batch] of demoInsertBatches(perShard.get(shard.name) ?? [])) {
+          const { sql, values } = insert(table, batch);
+          await c.query(sql, [values]);
         }
         await c.query(
           'INSERT INTO trending_topics (id, user_id, topic, score) VALUES ? ON DUPLICATE KEY UPDATE id = id',

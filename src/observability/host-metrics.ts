@@ -13,6 +13,11 @@ export interface HostFigures {
   error: string | null;
 }
 
+/** Figures from `source` with none known yet (a sample fills in what it can read). */
+function unknownFigures(source: HostFigures['source']): HostFigures {
+  return { cpuPercent: null, memoryPercent: null, diskPercent: null, source, error: null };
+}
+
 export interface HostSampler {
   sample(): Promise<HostFigures>;
 }
@@ -61,13 +66,7 @@ export class LocalHostSampler implements HostSampler {
   constructor(private readonly dataDir: string | null = null) {}
 
   async sample(): Promise<HostFigures> {
-    const out: HostFigures = {
-      cpuPercent: null,
-      memoryPercent: null,
-      diskPercent: null,
-      source: 'local',
-      error: null,
-    };
+    const out = unknownFigures('local');
     try {
       const now = parseProcStat(await readFile('/proc/stat', 'utf8'));
       if (now && this.last && now.total > this.last.total) {
@@ -173,13 +172,7 @@ export class NodeExporterSampler implements HostSampler {
   ) {}
 
   async sample(): Promise<HostFigures> {
-    const out: HostFigures = {
-      cpuPercent: null,
-      memoryPercent: null,
-      diskPercent: null,
-      source: 'node_exporter',
-      error: null,
-    };
+    const out = unknownFigures('node_exporter');
     try {
       const res = await fetch(this.url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 2_000) });
       if (!res.ok) throw new Error(`node_exporter answered HTTP ${res.status}`);
@@ -205,7 +198,7 @@ export class NodeExporterSampler implements HostSampler {
 /** No source configured: every figure unknown. */
 export class NoHostSampler implements HostSampler {
   async sample(): Promise<HostFigures> {
-    return { cpuPercent: null, memoryPercent: null, diskPercent: null, source: 'none', error: null };
+    return unknownFigures('none');
   }
 }
 

@@ -23,23 +23,6 @@ export interface StatementSample {
   part: number | null;
 }
 
-interface Entry {
-  protocol: 'postgres' | 'mysql';
-  text: string;
-  calls: number;
-  errors: number;
-  totalSeconds: number;
-  minSeconds: number;
-  maxSeconds: number;
-  rows: number;
-  scatterCalls: number;
-  shards: Map<string, number>;
-  levels: Map<string, number>;
-  roles: { primary: number; replica: number };
-  lastAt: number;
-  bytes: number;
-}
-
 export interface StatementStatRow {
   protocol: 'postgres' | 'mysql';
   query: string;
@@ -57,6 +40,19 @@ export interface StatementStatRow {
   levels: Record<string, number>;
   roles: { primary: number; replica: number };
   lastAt: string;
+}
+
+/** What a row reports, kept as counters (times in seconds, labels in maps). */
+interface Entry
+  extends Pick<StatementStatRow, 'protocol' | 'calls' | 'errors' | 'rows' | 'scatterCalls' | 'roles'> {
+  text: string;
+  totalSeconds: number;
+  minSeconds: number;
+  maxSeconds: number;
+  shards: Map<string, number>;
+  levels: Map<string, number>;
+  lastAt: number;
+  bytes: number;
 }
 
 export type StatementSort = 'total' | 'calls' | 'mean' | 'rows' | 'errors';

@@ -11,6 +11,7 @@ import {
   type Assignment,
   emptyStatementFacts,
   type InsertShape,
+  noteJoinSites,
   type RangeCondition,
   type StatementFacts,
   type UtilityKind,
@@ -234,15 +235,7 @@ function analyzeStatement(stmt: unknown, lits: LiteralMap): StatementFacts {
   if (WRITE_STATEMENTS.has(type) || type === 'SelectStmt') {
     const colocation = colocationFacts(type, body, lits);
     if (colocation) facts.colocation = colocation;
-    if (colocation && type === 'SelectStmt') {
-      const sites = detachSites(body).map(({ form, table, detachable, anchor }) => ({
-        form,
-        table,
-        detachable,
-        anchor,
-      }));
-      if (sites.some((s) => s.detachable)) colocation.joinSites = sites;
-    }
+    if (colocation && type === 'SelectStmt') noteJoinSites(colocation, detachSites(body));
   }
   switch (type) {
     case 'SelectStmt': {

@@ -326,6 +326,20 @@ export function emptyStatementFacts(kind: StatementKind): StatementFacts {
   };
 }
 
+/** A shape with no known columns: a plain concatenation when `unmergeable` is null, else no merge. */
+export function columnlessShape(unmergeable: string | null): SelectShape {
+  return {
+    outputs: [],
+    orderBy: [],
+    limit: null,
+    offset: null,
+    groupBy: [],
+    distinct: false,
+    hasAggregates: false,
+    unmergeable,
+  };
+}
+
 /** A column as written: the table occurrences (indexes into ColocationFacts.refs) it may belong
  *  to (one when qualified; each occurrence of the innermost FROM when not) and its name. */
 export interface ColumnOf {
@@ -374,6 +388,12 @@ export interface JoinSite {
   detachable: boolean;
   /** Never null-extended: left as the only sharded table, the shards partition the result. */
   anchor: boolean;
+}
+
+/** A SELECT's join sites (their JoinSite fields), kept when one of them could be detached. */
+export function noteJoinSites(colocation: ColocationFacts, sites: readonly JoinSite[]): void {
+  const joinSites = sites.map(({ form, table, detachable, anchor }) => ({ form, table, detachable, anchor }));
+  if (joinSites.some((s) => s.detachable)) colocation.joinSites = joinSites;
 }
 
 /**

@@ -7,6 +7,7 @@
 // Integers stay verbatim where the facts depend on their value: ORDER BY / GROUP BY
 // positions (`ORDER BY 2`), so `ORDER BY 1` and `ORDER BY 2` are different shapes.
 import { ShardgateError } from '../errors.js';
+import { charClasses } from './char-classes.js';
 import { decodeEscapeString, decodeUnicodeString } from './string-escapes.js';
 
 export interface Literal {
@@ -54,13 +55,7 @@ const UNDERSCORE = 95;
 
 // Character classes in one table lookup: 1 space, 2 digit, 4 identifier start, 8 operator char,
 // 16 "strong" operator char (allows a trailing + or - in a multi-char operator).
-const CLASS = new Uint8Array(128);
-for (const c of ' \t\n\r\f\v') CLASS[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) CLASS[c] = 2;
-for (let c = 65; c <= 90; c++) CLASS[c] = 4;
-for (let c = 97; c <= 122; c++) CLASS[c] = 4;
-CLASS[UNDERSCORE] = 4;
-for (const c of '+-*/<>=') CLASS[c.charCodeAt(0)] = 8;
+const CLASS = charClasses('_', '+-*/<>=');
 for (const c of '~!@#%^&|`?') CLASS[c.charCodeAt(0)] = 8 | 16;
 
 // charCodeAt past the end is NaN: every predicate is false for it.

@@ -57,6 +57,22 @@ export function groupEnd(masked: string, open: number): number {
   return masked.length;
 }
 
+/**
+ * Where an aggregate call at `loc` (its AST location) stands: its `(`, just past the `)` of its
+ * arguments, and its end (past a FILTER (WHERE ...) clause when it has one).
+ */
+export function aggregateCallExtent(
+  masked: string,
+  loc: unknown,
+): { loc: number; open: number; argsEnd: number; end: number } {
+  if (typeof loc !== 'number') throw scatterUnsupported('an aggregate whose call cannot be located');
+  const open = masked.indexOf('(', loc);
+  const argsEnd = groupEnd(masked, open);
+  const filter = /^\s*filter\s*\(/i.exec(masked.slice(argsEnd));
+  const end = filter ? groupEnd(masked, argsEnd + filter[0].length - 1) : argsEnd;
+  return { loc, open, argsEnd, end };
+}
+
 /** End of the statement's text, before trailing blanks and semicolons. */
 export function statementEnd(masked: string): number {
   return masked.replace(/[\s;]+$/, '').length;

@@ -7,9 +7,9 @@
 import { type PartialCall, programFor } from './pg-aggregate-program.js';
 import { isType, list, type Node } from './pg-ast.js';
 import {
+  aggregateCallExtent,
   clauseEnd,
   type Edit,
-  groupEnd,
   HAVING_ENDS,
   neutralHaving,
   orderByRemoval,
@@ -36,13 +36,7 @@ function topLevelMatch(masked: string, start: number, end: number, re: RegExp): 
 
 /** The texts an aggregate call is made of: arguments, ORDER BY, FILTER. */
 function callParts(sql: string, masked: string, f: Node) {
-  const loc = f.location;
-  if (typeof loc !== 'number') throw scatterUnsupported('an aggregate whose call cannot be located');
-  const open = masked.indexOf('(', loc);
-  const argsEnd = groupEnd(masked, open);
-  let end = argsEnd;
-  const filter = /^\s*filter\s*\(/i.exec(masked.slice(argsEnd));
-  if (filter) end = groupEnd(masked, argsEnd + filter[0].length - 1);
+  const { loc, open, argsEnd, end } = aggregateCallExtent(masked, f.location);
   const inner = [open + 1, argsEnd - 1] as const;
   const orderAt = topLevelMatch(masked, inner[0], inner[1], /^order\s+by\b/i);
   const argsStop = orderAt < 0 ? inner[1] : orderAt;

@@ -9,6 +9,7 @@ import { blockCommentEnd, fingerprint } from './fingerprint.js';
 import { isType, list, type Node, nodeType } from './pg-ast.js';
 import { havingCalls } from './pg-having.js';
 import {
+  aggregateCallExtent,
   clauseEnd,
   type Edit,
   groupEnd,
@@ -175,14 +176,19 @@ export function rewriteForScatter(sql: string, rewrite: ScatterRewrite): string 
   return out;
 }
 
-function parsedSelect(sql: string): Node {
+/** The first statement of `sql`; one that does not parse cannot be rewritten (`failure` says what). */
+function firstStatement(sql: string, failure: string): unknown {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
     tree = parseSync(sql) as typeof tree;
   } catch {
-    throw scatterUnsupported('aggregates in a statement that does not parse');
+    throw scatterUnsupported(failure);
   }
-  const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
+  return tree.stmts?.[0]?.stmt;
+}
+
+function parsedSelect(sql: string): Node {
+  const select = isType(firstStatement(sql, 'aggregates in a statement that does not parse'), 'SelectStmt');
   if (!select) throw scatterUnsupported('aggregates outside a SELECT');
   return select;
 }
@@ -200,13 +206,7 @@ function aggregateEdits(
   statColumns: number[],
   having: boolean,
 ) {
-  let tree: { stmts?: Array<{ stmt?: unknown }> };
-  try {
-    tree = parseSync(sql) as typeof tree;
-  } catch {
-    throw scatterUnsupported('avg() in a statement that does not parse');
-  }
-  const select = isType(tree.stmts?.[0]?.stmt, 'SelectStmt');
+  const select = isType(firstStatement(sql, 'avg() in a statement that does not parse'), 'SelectStmt');
   const targets = list(select?.targetList);
   const edits: Edit[] = [];
   const appended: string[] = [];
@@ -215,22 +215,16 @@ function aggregateEdits(
       typeof column === 'number' ? isType(targets[column], 'ResTarget') : { val: { FuncCall: column } };
     const t = nodeType(target?.val);
     if (t?.[0] !== 'FuncCall') throw scatterUnsupported('an aggregate under a cast or inside an expression');
-    const loc = t[1].location;
-    if (typeof loc !== 'number') throw scatterUnsupported('an aggregate whose call cannot be located');
-    const open = masked.indexOf('(', loc);
-    const argsEnd = groupEnd(masked, open);
-    let close = argsEnd;
     // agg(x) FILTER (WHERE ...): the appended aggregates keep the filter.
-    const after = /^\s*filter\s*\(/i.exec(masked.slice(close));
-    if (after) close = groupEnd(masked, close + after[0].length - 1);
+    const { loc, open, argsEnd, end } = aggregateCallExtent(masked, t[1].location);
     return {
       loc,
       open,
       argsEnd,
       args: sql.slice(open + 1, argsEnd - 1),
-      filter: sql.slice(argsEnd, close),
+      filter: sql.slice(argsEnd, end),
       named: typeof target?.name === 'string',
-      end: close,
+      end,
     };
   };
   for (const column of avgColumns) {

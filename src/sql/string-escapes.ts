@@ -81,13 +81,11 @@ export function decodeEscapeString(raw: string): string {
       const [v, k] = readHex(raw, i + 2, digits);
       if (k === digits) {
         // A UTF-16 surrogate pair written as two \u escapes.
-        if (v >= 0xd800 && v <= 0xdbff && raw[i + 6] === '\\' && raw[i + 7] === 'u') {
-          const [lo, k2] = readHex(raw, i + 8, 4);
-          if (k2 === 4 && lo >= 0xdc00 && lo <= 0xdfff) {
-            out += String.fromCodePoint(0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00));
-            i += 12;
-            continue;
-          }
+        const pair = raw[i + 6] === '\\' && raw[i + 7] === 'u' ? surrogatePair(v, raw, i + 8) : null;
+        if (pair !== null) {
+          out += pair;
+          i += 12;
+          continue;
         }
         out += codePoint(v);
         i += 2 + digits;
@@ -99,6 +97,14 @@ export function decodeEscapeString(raw: string): string {
   }
   flush();
   return out;
+}
+
+/** High surrogate `hi`, then a low one in 4 hex digits at raw[at]: the pair's character, else null. */
+function surrogatePair(hi: number, raw: string, at: number): string | null {
+  if (hi < 0xd800 || hi > 0xdbff) return null;
+  const [lo, k] = readHex(raw, at, 4);
+  if (k !== 4 || lo < 0xdc00 || lo > 0xdfff) return null;
+  return String.fromCodePoint(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00));
 }
 
 /** Body of a U&'...' string (quotes already undoubled): `\XXXX`, `\+XXXXXX`, and `\\`. */
@@ -128,13 +134,11 @@ export function decodeUnicodeString(raw: string, esc: string): string {
       continue;
     }
     i += (plus ? 2 : 1) + digits;
-    if (v >= 0xd800 && v <= 0xdbff && raw[i] === esc) {
-      const [lo, k2] = readHex(raw, i + 1, 4);
-      if (k2 === 4 && lo >= 0xdc00 && lo <= 0xdfff) {
-        out += String.fromCodePoint(0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00));
-        i += 5;
-        continue;
-      }
+    const pair = raw[i] === esc ? surrogatePair(v, raw, i + 1) : null;
+    if (pair !== null) {
+      out += pair;
+      i += 5;
+      continue;
     }
     out += codePoint(v);
   }

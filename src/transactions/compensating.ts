@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ShardgateError } from '../errors.js';
-import { hitFailpoint } from './failpoints.js';
+import { commitAll } from './commit-all.js';
 import { PeriodicPass } from './periodic-pass.js';
 import type { TwoPhaseStats } from './stats.js';
 import { DefiniteFailure } from './two-phase.js';
@@ -186,15 +186,10 @@ export class CompensatingCoordinator {
         id,
         participants.map((p) => ({ server: p.server, shard: p.shard, statements: [...p.compensations] })),
       );
-      let first = true;
-      const results = await Promise.allSettled(
-        participants.map(async (p) => {
-          await p.commitWithMark(id);
-          if (first) {
-            first = false;
-            hitFailpoint('compensate-after-first-commit');
-          }
-        }),
+      const results = await commitAll(
+        participants,
+        (p) => p.commitWithMark(id),
+        'compensate-after-first-commit',
       );
       const committed = participants.filter((_, i) => results[i]!.status === 'fulfilled');
       const failures = participants.flatMap((p, i) => {

@@ -60,6 +60,18 @@ export function commitMarkStatement<S extends { name: string }>(
   return `INSERT INTO ${driver.marks} (id, kind) VALUES (${driver.text(id)}, 'commit')`;
 }
 
+/**
+ * A compensation as one transaction: its mark goes first, so a second run stops at the mark's key
+ * (or waits for a run in progress), then the compensating statements.
+ */
+export function compensateTransactionSql<S extends { name: string }>(
+  driver: CompensationDriver<S>,
+  id: string,
+  statements: readonly string[],
+): string {
+  return `BEGIN; INSERT INTO ${driver.marks} (id, kind) VALUES (${driver.text(id)}, 'compensate'); ${statements.join('; ')}; COMMIT`;
+}
+
 export class SqlCompensationStore<S extends { name: string }> implements CompensationStore {
   private readonly created = new Map<string, Promise<void>>();
   private lastSweep = 0;

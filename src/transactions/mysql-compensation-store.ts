@@ -4,7 +4,12 @@
 // it marks. Pooled connections may carry a client's autocommit=0: every write here ends with COMMIT.
 import type { MysqlRuntimeServer, MysqlTopology } from '../backend/mysql-topology.js';
 import type { CollectedResponse } from '../protocol/mysql/result-collector.js';
-import { type CompensationDriver, commitMarkStatement, SqlCompensationStore } from './compensation-store.js';
+import {
+  type CompensationDriver,
+  commitMarkStatement,
+  compensateTransactionSql,
+  SqlCompensationStore,
+} from './compensation-store.js';
 import { checkMysql, mysqlText, withMysqlPool } from './mysql-two-phase.js';
 import { DefiniteFailure } from './two-phase.js';
 
@@ -91,10 +96,7 @@ ALTER TABLE ${LOG} ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 0,
 
   apply: (server, id, statements) =>
     withMysqlPool(server.pool, async (c) => {
-      // The mark goes first: a second run stops at its key (or waits for a run in progress).
-      const r = await c.query(
-        `BEGIN; INSERT INTO ${MARKS} (id, kind) VALUES (${mysqlText(id)}, 'compensate'); ${statements.join('; ')}; COMMIT`,
-      );
+      const r = await c.query(compensateTransactionSql(mysqlCompensation, id, statements));
       if (!r.error) return 'applied';
       const err = `${r.error.message} (errno ${r.error.errno})`;
       const after = checkMysql(

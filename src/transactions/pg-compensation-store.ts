@@ -4,7 +4,12 @@
 // written in the same transaction as the commit or the compensation it marks.
 import type { PgServerConnection } from '../backend/pg-server-connection.js';
 import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
-import { type CompensationDriver, commitMarkStatement, SqlCompensationStore } from './compensation-store.js';
+import {
+  type CompensationDriver,
+  commitMarkStatement,
+  compensateTransactionSql,
+  SqlCompensationStore,
+} from './compensation-store.js';
 import { check, createIfMissing, PgStatementError, sqlText, withServer } from './pg-two-phase.js';
 import { DefiniteFailure } from './two-phase.js';
 
@@ -81,10 +86,7 @@ CREATE TABLE IF NOT EXISTS ${MARKS} (
 
   apply: (server, id, statements) =>
     withServer(server, async (c) => {
-      // The mark goes first: a second run stops at its key (or waits for a run in progress).
-      const r = await c.query(
-        `BEGIN; INSERT INTO ${MARKS} (id, kind) VALUES (${sqlText(id)}, 'compensate'); ${statements.join('; ')}; COMMIT`,
-      );
+      const r = await c.query(compensateTransactionSql(pgCompensation, id, statements));
       if (!r.error) return 'applied';
       await rollback(c);
       if (r.error.code === '23505' && r.error.message.includes('compensation_marks_pkey')) return 'already';

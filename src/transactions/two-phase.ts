@@ -13,6 +13,7 @@
 //   3. COMMIT PREPARED on every participant. A participant that fails here is committed later by
 //      recovery (the decision is durable); the client is told COMMIT.
 import { randomBytes } from 'node:crypto';
+import { commitAll } from './commit-all.js';
 import { hitFailpoint } from './failpoints.js';
 import type { TwoPhaseStats } from './stats.js';
 
@@ -128,15 +129,10 @@ export class TwoPhaseCoordinator {
         return { kind: 'unknown', gid, detail: message(err) };
       }
       hitFailpoint('twopc-after-decision');
-      let first = true;
-      const committed = await Promise.allSettled(
-        participants.map(async (p) => {
-          await p.commitPrepared(gid);
-          if (first) {
-            first = false;
-            hitFailpoint('twopc-after-first-commit');
-          }
-        }),
+      const committed = await commitAll(
+        participants,
+        (p) => p.commitPrepared(gid),
+        'twopc-after-first-commit',
       );
       const unfinished = participants
         .filter((_, i) => committed[i]!.status === 'rejected')

@@ -4,6 +4,7 @@
 // run time, and the cutover phase gauge fed by a running split.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_PHASES } from '../../src/migration/state-store.js';
+import type { StatementStatRow } from '../../src/observability/statement-stats.js';
 import { adminAuth, adminJson, adminOverrides, waitUntil } from '../support/admin-fixture.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 
@@ -96,18 +97,7 @@ describe('signals that fire', () => {
     const c = await fx.client();
     for (let i = 1; i <= 6; i++) await c.query('SELECT user_id, name FROM users WHERE user_id = $1', [i]);
     await c.query('SELECT count(*) FROM likes');
-    const res = await getJson<{
-      queries: Array<{
-        query: string;
-        calls: number;
-        rows: number;
-        meanMs: number;
-        scatterCalls: number;
-        shards: Record<string, number>;
-        levels: Record<string, number>;
-        roles: { primary: number; replica: number };
-      }>;
-    }>('/api/queries?sort=calls&limit=100');
+    const res = await getJson<{ queries: StatementStatRow[] }>('/api/queries?sort=calls&limit=100');
     const point = res.queries.find((q) => q.query === 'select user_id, name from users where user_id = $1');
     expect(point).toMatchObject({
       calls: 6,

@@ -5,20 +5,15 @@
 // froze the test worker's event loop for that long, so vitest's 60 s RPC to its main process
 // timed out ("Timeout calling onTaskUpdate") and the whole run failed though every test passed.
 // That was the suite's one failure in five fresh-clone runs: the first run on a new machine.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { aptInstall } from '../../src/local/apt-install.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
 export async function ensureChromium(): Promise<string> {
   if (existsSync(CHROMIUM)) return CHROMIUM;
   process.stderr.write('dashboard test: installing Debian chromium with apt-get (once per machine)...\n');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await execFileAsync('apt-get', ['update', '-qq'], { timeout: 300_000, env });
-  await execFileAsync('apt-get', ['install', '-y', '-qq', 'chromium'], { timeout: 600_000, env });
+  await aptInstall('chromium');
   if (!existsSync(CHROMIUM)) throw new Error('apt-get install chromium did not provide /usr/bin/chromium');
   return CHROMIUM;
 }

@@ -6,6 +6,7 @@ import type { Plan } from '../../src/router/plan.js';
 import { planStatement } from '../../src/router/planner.js';
 import {
   type CommentHints,
+  columnlessShape,
   emptyStatementFacts,
   type InsertShape,
   type KeyCondition,
@@ -45,17 +46,7 @@ export function keyEq(table: string, column: string, ...values: ValueRef[]): Key
 }
 
 export function select(over: Partial<SelectShape> = {}): SelectShape {
-  return {
-    outputs: [{ name: 'id' }, { name: 'user_id' }],
-    orderBy: [],
-    limit: null,
-    offset: null,
-    groupBy: [],
-    distinct: false,
-    hasAggregates: false,
-    unmergeable: null,
-    ...over,
-  };
+  return { ...columnlessShape(null), outputs: [{ name: 'id' }, { name: 'user_id' }], ...over };
 }
 
 /** SELECT ... FROM <table> WHERE <table>.user_id = $literal0. */

@@ -3,10 +3,9 @@
 // twin of router-sql-golden.test.ts for the other dialect). Regenerate deliberately with
 // UPDATE_GOLDEN=1.
 import { describe, expect, it } from 'vitest';
-import { inlineInsertRowsMysql } from '../../src/protocol/mysql/sql-inline.js';
+import { MYSQL_ROUTER_DIALECT } from '../../src/protocol/mysql/router-dialect.js';
 import { Router } from '../../src/router/router.js';
 import { MysqlQueryAnalyzer } from '../../src/sql/mysql/analyzer-mysql.js';
-import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysql.js';
 import { type GoldenEntry, goldenGroup, renderGroup } from '../support/golden-files.js';
 import { demoTopology, routingSession } from '../support/topology-fixture.js';
 
@@ -49,16 +48,7 @@ describe('golden plans from MySQL SQL', () => {
       const router = new Router(
         new MysqlQueryAnalyzer({ cacheSize: 100 }),
         { view: () => view },
-        {
-          rewriteForScatter: rewriteForScatterMysql,
-          inlineInsertRows: (sql, rows, params, fill) =>
-            inlineInsertRowsMysql(
-              sql,
-              rows,
-              params.map((text) => ({ text, numeric: false })),
-              fill,
-            ),
-        },
+        MYSQL_ROUTER_DIALECT,
       );
       const entries: Record<string, GoldenEntry> = {};
       for (const [name, sql] of Object.entries(cases))

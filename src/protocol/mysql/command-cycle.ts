@@ -30,6 +30,7 @@ import {
   type SavepointStatement,
 } from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
+import { clearTransactionPlacement } from '../transaction-placement.js';
 import { CAP, COM, STATUS } from './constants.js';
 import { savepointAcrossShards } from './cross-shard-savepoints.js';
 import {
@@ -518,9 +519,7 @@ export class CommandCycle implements GateParticipant {
       const binding = state.transactionServer ? this.bindings.get(state.transactionServer) : undefined;
       state.inTransaction = false;
       state.deferredBegin = null;
-      state.transactionShard = null;
-      state.transactionServer = null;
-      state.transactionReadOnly = false;
+      clearTransactionPlacement(state);
       state.lostTransaction = error;
       this.wroteOn.clear();
       this.savepoints.clear();
@@ -830,9 +829,7 @@ export class CommandCycle implements GateParticipant {
       state.transactionShard = binding.shard;
       state.transactionServer = binding.serverName;
     } else if (!state.deferredBegin) {
-      state.transactionShard = null;
-      state.transactionServer = null;
-      state.transactionReadOnly = false;
+      clearTransactionPlacement(state);
     }
     if (outcome.gtid && binding.role === 'primary') state.lastWritePositions.set(binding.shard, outcome.gtid);
     for (const [name, value] of outcome.vars)
@@ -903,9 +900,7 @@ export class CommandCycle implements GateParticipant {
     const inTransaction = state.transactionServer === binding.serverName || crossShard;
     if (inTransaction) {
       state.inTransaction = false;
-      state.transactionShard = null;
-      state.transactionServer = null;
-      state.transactionReadOnly = false;
+      clearTransactionPlacement(state);
     }
     if (!this.outlivesServer) {
       state.inTransaction = false;
@@ -970,9 +965,7 @@ export class CommandCycle implements GateParticipant {
     state.inTransaction = false;
     state.deferredBegin = null;
     state.nextTransaction = null;
-    state.transactionReadOnly = false;
-    state.transactionShard = null;
-    state.transactionServer = null;
+    clearTransactionPlacement(state);
     state.lostTransaction = null;
     state.prepared.clear();
     state.pinnedReason = null;

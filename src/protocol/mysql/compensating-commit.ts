@@ -6,6 +6,7 @@ import type { CompensateOutcome, CompensatingParticipant } from '../../transacti
 import { commitMarkSqlMysql } from '../../transactions/mysql-compensation-store.js';
 import { mysqlText } from '../../transactions/mysql-two-phase.js';
 import { DefiniteFailure } from '../../transactions/two-phase.js';
+import { compensationsForCommit } from '../compensate-choice.js';
 import type { CommandCycle } from './command-cycle.js';
 import type { CrossShardTransaction } from './distributed-commit.js';
 import type { CollectedResponse } from './result-collector.js';
@@ -21,11 +22,10 @@ export function compensationsOf(
   cycle: CommandCycle,
   writers: readonly MysqlBinding[],
 ): Map<string, string[]> | null {
-  if (!cycle.services.compensating || cycle.state.context.crossShardTwoPhase) return null;
-  const found = cycle.compensations.forServers(writers.map((w) => w.serverName));
-  if (found instanceof Map) return found;
-  cycle.services.log.debug({ reason: found.reason }, 'cross-shard commit uses two-phase commit');
-  return null;
+  return compensationsForCommit(
+    cycle,
+    writers.map((w) => w.serverName),
+  );
 }
 
 /** Commits `writers` in compensate mode (readers are committed before). */

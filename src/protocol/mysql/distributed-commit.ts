@@ -8,6 +8,7 @@
 // writes the decision on its own when the home only read. ROLLBACK rolls back everywhere.
 // Statements that would end the transaction on one shard only (DDL, BEGIN, SET autocommit, XA)
 // are refused while it spans shards; savepoints go to every participant (cross-shard-savepoints.ts).
+
 import { ShardgateError } from '../../errors.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { type CompensateOutcome, compensateOutcomeError } from '../../transactions/compensating.js';
@@ -27,6 +28,7 @@ import {
   DefiniteFailure,
   type Participant,
 } from '../../transactions/two-phase.js';
+import { clearTransactionPlacement } from '../transaction-placement.js';
 import type { CommandCycle } from './command-cycle.js';
 import { commitCompensating, compensationsOf } from './compensating-commit.js';
 import { STATUS } from './constants.js';
@@ -403,9 +405,7 @@ function leaveTransaction(cycle: CommandCycle): void {
   state.inTransaction = false;
   state.status &= ~STATUS.IN_TRANS;
   state.deferredBegin = null;
-  state.transactionShard = null;
-  state.transactionServer = null;
-  state.transactionReadOnly = false;
+  clearTransactionPlacement(state);
   cycle.cross = null;
   cycle.wroteOn.clear();
   cycle.compensations.clear();

@@ -136,10 +136,7 @@ export function decodeHandshakeResponse(payload: Buffer): HandshakeResponse {
   }
   let database: string | null = null;
   if (capabilities & CAP.CONNECT_WITH_DB && r.remaining > 0) database = r.nulString('the database name');
-  let authPlugin: string | null = null;
-  if (capabilities & CAP.PLUGIN_AUTH && r.remaining > 0) authPlugin = r.nulString('the auth plugin name');
-  const attributes = new Map<string, string>();
-  if (capabilities & CAP.CONNECT_ATTRS && r.remaining > 0) readAttributes(r, attributes);
+  const { authPlugin, attributes } = readPluginAndAttributes(r, capabilities);
   return {
     capabilities,
     mariadbCapabilities,
@@ -151,6 +148,21 @@ export function decodeHandshakeResponse(payload: Buffer): HandshakeResponse {
     authPlugin,
     attributes,
   };
+}
+
+/**
+ * The tail HandshakeResponse41 and COM_CHANGE_USER share: the auth plugin's name and the
+ * connection attributes, each when negotiated and present.
+ */
+function readPluginAndAttributes(
+  r: PacketReader,
+  capabilities: number,
+): { authPlugin: string | null; attributes: Map<string, string> } {
+  let authPlugin: string | null = null;
+  if (capabilities & CAP.PLUGIN_AUTH && r.remaining > 0) authPlugin = r.nulString('the auth plugin name');
+  const attributes = new Map<string, string>();
+  if (capabilities & CAP.CONNECT_ATTRS && r.remaining > 0) readAttributes(r, attributes);
+  return { authPlugin, attributes };
 }
 
 function readAttributes(r: PacketReader, into: Map<string, string>): void {
@@ -205,10 +217,7 @@ export function decodeChangeUser(payload: Buffer, capabilities: number): ChangeU
   const database = r.remaining > 0 ? r.nulString('the database name') : '';
   let collation: number | null = null;
   if (r.remaining >= 2) collation = r.u16('the character set');
-  let authPlugin: string | null = null;
-  if (capabilities & CAP.PLUGIN_AUTH && r.remaining > 0) authPlugin = r.nulString('the auth plugin name');
-  const attributes = new Map<string, string>();
-  if (capabilities & CAP.CONNECT_ATTRS && r.remaining > 0) readAttributes(r, attributes);
+  const { authPlugin, attributes } = readPluginAndAttributes(r, capabilities);
   return {
     user,
     authResponse: Buffer.from(authResponse),

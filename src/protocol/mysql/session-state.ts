@@ -4,6 +4,7 @@
 // positions and routing context, and why its backend connection is pinned, if it is.
 import { defaultSessionContext, type RoutingSession, type SessionContext } from '../../router/inputs.js';
 import type { AnalyzedQuery } from '../../sql/analyzer.js';
+import type { TransactionPlacement } from '../transaction-placement.js';
 import type { ColumnDefinition } from './columns.js';
 import { CAP, STATUS } from './constants.js';
 import type { ParamType } from './statements.js';
@@ -24,7 +25,8 @@ export interface ClientStatement {
   longDataBytes: number;
 }
 
-export interface MysqlSessionState {
+/** The transaction's shard, server and READ ONLY come from TransactionPlacement (cleared together). */
+export interface MysqlSessionState extends TransactionPlacement {
   /** Shardgate's connection id for this client (handshake, KILL). */
   connectionId: number;
   user: string;
@@ -44,9 +46,6 @@ export interface MysqlSessionState {
   deferredBegin: string | null;
   /** SET TRANSACTION (next transaction only), sent ahead of the next statement wherever it runs. */
   nextTransaction: string | null;
-  transactionReadOnly: boolean;
-  transactionShard: string | null;
-  transactionServer: string | null;
   /**
    * The transaction's server connection was lost (transaction pooling): the transaction is gone,
    * and statements get this error until the client ends it (ROLLBACK, COMMIT) or begins anew.

@@ -4,6 +4,7 @@
 // coordinator (src/transactions/compensating.ts) undoes committed shards when a later one fails.
 import { type CompensatingParticipant, compensateOutcomeError } from '../../transactions/compensating.js';
 import { commitMarkSql } from '../../transactions/pg-compensation-store.js';
+import { compensationsForCommit } from '../compensate-choice.js';
 import type { LocalResponder } from './local-responder.js';
 import type { QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
@@ -18,13 +19,11 @@ export function compensationsOf(
   cycle: QueryCycle,
   writers: readonly ServerBinding[],
 ): Map<string, string[]> | null {
-  if (!cycle.services.compensating || cycle.state.context.crossShardTwoPhase) return null;
-  const found = cycle.compensations.forServers(writers.map((w) => w.serverName));
-  if (!(found instanceof Map)) {
-    cycle.services.log.debug({ reason: found.reason }, 'cross-shard commit uses two-phase commit');
-    return null;
-  }
-  if (!writers.every((w) => carriesDecision(cycle, w))) return null;
+  const found = compensationsForCommit(
+    cycle,
+    writers.map((w) => w.serverName),
+  );
+  if (found === null || !writers.every((w) => carriesDecision(cycle, w))) return null;
   return found;
 }
 

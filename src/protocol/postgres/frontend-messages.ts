@@ -106,11 +106,16 @@ export function decodeStartupPacket(buf: Buffer, bodyStart = 4, end = buf.length
   }
 }
 
-export function decodeQuery(buf: Buffer, bodyStart = 5, end = buf.length): string {
-  const r = new MessageReader(buf, bodyStart, end, 'Query');
-  const sql = r.cstring();
+/** A message whose whole body is one C string (Query, CopyFail). */
+function decodeOneString(buf: Buffer, bodyStart: number, end: number, what: string): string {
+  const r = new MessageReader(buf, bodyStart, end, what);
+  const text = r.cstring();
   r.done();
-  return sql;
+  return text;
+}
+
+export function decodeQuery(buf: Buffer, bodyStart = 5, end = buf.length): string {
+  return decodeOneString(buf, bodyStart, end, 'Query');
 }
 
 export function decodeParse(buf: Buffer, bodyStart = 5, end = buf.length): ParseMessage {
@@ -182,10 +187,7 @@ export function decodeCopyData(buf: Buffer, bodyStart = 5, end = buf.length): Bu
 }
 
 export function decodeCopyFail(buf: Buffer, bodyStart = 5, end = buf.length): string {
-  const r = new MessageReader(buf, bodyStart, end, 'CopyFail');
-  const message = r.cstring();
-  r.done();
-  return message;
+  return decodeOneString(buf, bodyStart, end, 'CopyFail');
 }
 
 export function decodeFunctionCall(buf: Buffer, bodyStart = 5, end = buf.length): FunctionCallMessage {

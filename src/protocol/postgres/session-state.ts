@@ -3,6 +3,7 @@
 // statements by client name, the read-your-writes positions, and the routing context.
 import { createHash } from 'node:crypto';
 import { defaultSessionContext, type SessionContext } from '../../router/inputs.js';
+import type { TransactionPlacement } from '../transaction-placement.js';
 
 export interface PreparedStatement {
   /** Name the client uses. */
@@ -15,7 +16,8 @@ export interface PreparedStatement {
   shape?: string;
 }
 
-export interface SessionState {
+/** The transaction's shard, server and READ ONLY come from TransactionPlacement (cleared together). */
+export interface SessionState extends TransactionPlacement {
   user: string;
   database: string;
   /** Startup parameters as the client sent them (application_name, DateStyle, options, ...). */
@@ -32,9 +34,6 @@ export interface SessionState {
   deferredBegin: string | null;
   /** The open transaction's BEGIN text: a shard the transaction joins later starts it the same way. */
   beginStatement: string | null;
-  transactionReadOnly: boolean;
-  transactionShard: string | null;
-  transactionServer: string | null;
   prepared: Map<string, PreparedStatement>;
   /** read_your_writes: shard -> LSN of the session's last committed write there. */
   lastWritePositions: Map<string, string>;

@@ -1,7 +1,9 @@
 // The end of a transaction on a session's server connections, shared by two-phase commit
 // (distributed-commit.ts) and compensating commit (compensating-commit.ts): its own module so the
 // two do not import each other.
+
 import { DefiniteFailure } from '../../transactions/two-phase.js';
+import { clearTransactionPlacement } from '../transaction-placement.js';
 import type { QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
 
@@ -34,9 +36,7 @@ export function finishTransaction(cycle: QueryCycle, bindings: ServerBinding[], 
   state.proxyAborted = false;
   state.deferredBegin = null;
   state.beginStatement = null;
-  state.transactionShard = null;
-  state.transactionServer = null;
-  state.transactionReadOnly = false;
+  clearTransactionPlacement(state);
   cycle.wroteOn.clear();
   cycle.savepoints.clear();
   for (const b of [...cycle.bindings.values()]) releaseBinding(cycle, b);

@@ -5,6 +5,7 @@
 // A statement it cannot place is a 'write' (primary, the safe side), never 'unknown': the
 // server, not the proxy's parser, is the judge of valid SQL. parseError keeps the reason.
 import {
+  columnlessShape,
   emptyStatementFacts,
   type InsertShape,
   type SelectShape,
@@ -14,7 +15,7 @@ import {
 import type { Token } from './fingerprint-mysql.js';
 import { PINNING_FUNCTIONS } from './mysql-data-facts.js';
 import { T } from './mysql-lexer.js';
-import { columnlessShape, MYSQL_AGGREGATES } from './mysql-select-shape.js';
+import { MYSQL_AGGREGATES } from './mysql-select-shape.js';
 import {
   isWord,
   readName,

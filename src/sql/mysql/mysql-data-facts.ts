@@ -5,6 +5,7 @@ import {
   type Assignment,
   emptyStatementFacts,
   type InsertShape,
+  noteJoinSites,
   type StatementFacts,
   type ValueRef,
 } from '../facts.js';
@@ -200,15 +201,7 @@ export function dataFacts(ast: unknown, returning: boolean): StatementFacts | nu
   const c = collect(ast, facts);
   const colocation = mysqlColocationFacts(ast);
   if (colocation) facts.colocation = colocation;
-  if (colocation && ast.type === 'select') {
-    const sites = mysqlDetachSites(ast).map(({ form, table, detachable, anchor }) => ({
-      form,
-      table,
-      detachable,
-      anchor,
-    }));
-    if (sites.some((s) => s.detachable)) colocation.joinSites = sites;
-  }
+  if (colocation && ast.type === 'select') noteJoinSites(colocation, mysqlDetachSites(ast));
   switch (ast.type) {
     case 'select':
       selectFacts(ast, facts, c);

@@ -5,6 +5,7 @@
 // executable comments whose content is SQL, x'..' / 0x.. / b'..' literals, `?` placeholders,
 // @user and @@system variables, and identifiers that start with a digit (`1col`).
 // It never throws: unterminated input ends the token at the end of the text.
+import { charClasses } from '../char-classes.js';
 
 export const T = {
   EOF: 0,
@@ -58,14 +59,7 @@ const BACKTICK = 96;
 const BACKSLASH = 92;
 
 // 1 space, 2 digit, 4 identifier start (letters, _, $), 8 operator char
-const CLASS = new Uint8Array(128);
-for (const c of ' \t\n\r\f\v') CLASS[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) CLASS[c] = 2;
-for (let c = 65; c <= 90; c++) CLASS[c] = 4;
-for (let c = 97; c <= 122; c++) CLASS[c] = 4;
-CLASS[95] = 4;
-CLASS[36] = 4;
-for (const c of '+-*/<>=!~^&|%:') CLASS[c.charCodeAt(0)] = 8;
+const CLASS = charClasses('_$', '+-*/<>=!~^&|%:');
 
 export const isSpace = (c: number) => c < 128 && (CLASS[c]! & 1) !== 0;
 export const isDigit = (c: number) => c >= 48 && c <= 57;

@@ -2,7 +2,15 @@
 // columns with top-level aggregates, ORDER BY / GROUP BY as output positions, LIMIT [offset,]
 // count / LIMIT count OFFSET n as value references, and the first feature a streaming merge
 // cannot reproduce. MySQL sorts NULL as the smallest value: first ascending, last descending.
-import type { AggregateFn, OrderItem, OutputColumn, SelectShape, SetTree, ValueRef } from '../facts.js';
+import {
+  type AggregateFn,
+  columnlessShape,
+  type OrderItem,
+  type OutputColumn,
+  type SelectShape,
+  type SetTree,
+  type ValueRef,
+} from '../facts.js';
 import { WINDOW_ACROSS_SHARDS } from '../pg-select-shape.js';
 import { mysqlProgramFor } from './mysql-aggregate-program.js';
 import {
@@ -166,20 +174,6 @@ function limitNodes(limit: unknown): [unknown, unknown] {
 
 function refused(why: string): SelectShape {
   return columnlessShape(why);
-}
-
-/** A shape with no known columns: a plain concatenation when `unmergeable` is null, else no merge. */
-export function columnlessShape(unmergeable: string | null): SelectShape {
-  return {
-    outputs: [],
-    orderBy: [],
-    limit: null,
-    offset: null,
-    groupBy: [],
-    distinct: false,
-    hasAggregates: false,
-    unmergeable,
-  };
 }
 
 /**
