@@ -4,7 +4,8 @@
 // block, a replica that has not replayed the switch position serves nothing until it has (one
 // held back by MASTER_DELAY, whose lag alone would keep it in rotation here), read_your_writes
 // sees its own write with the half's replica stopped, and a rollback hands the reads back to the
-// source's own replica. A listed replica of another server is refused before anything starts.
+// source's own replica. A listed replica of another server is refused before anything starts. A
+// table move onto s1 fences s1's replica the same way until it has replayed the move.
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,5 +224,43 @@ describe('a MySQL split into spares with GTID replicas', () => {
         countIds(onSource),
       ),
     ).toEqual([]);
+  }, 420_000);
+
+  it("moves an unsharded table to s1 with s1's replica fenced until it has replayed the switch", async () => {
+    // site_memo lives on s0, the MySQL default shard. s1's replica is held back, so it lacks the
+    // table after the move: without the switch's fence an eventual read would reach it and fail.
+    const c = await fx.connect();
+    try {
+      await c.query('CREATE TABLE site_memo (id INT PRIMARY KEY, note VARCHAR(40))');
+      for (let i = 1; i <= 50; i++) await c.query('INSERT INTO site_memo VALUES (?, ?)', [i, `m${i}`]);
+      await fx.cluster.setReplicaDelay('s1-replica1', 3_600);
+      const started = await fx.proxy.migrations!.startMove({ table: 'site_memo', to: 's1', verify: 'full' });
+      const done = await inProcessPhase(fx, started.id, 'verified');
+      expect(done.plan.operation).toBe('move');
+      expect(Object.keys(done.switchPositions ?? {})).toEqual(['s1']);
+      const view = fx.proxy.mysql!.topology.view().shards.find((s) => s.name === 's1')!;
+      expect(view.replicas[0]!.catchUpTo).toBe(done.switchPositions!.s1);
+      await c.query('SET shardgate.consistency = eventual');
+      const read = async () => {
+        const [rows] = await c.query<RowDataPacket[]>(
+          'SELECT @@server_id AS sid, count(*) AS n FROM site_memo',
+        );
+        return { sid: Number(rows[0]!.sid), n: Number(rows[0]!.n) };
+      };
+      // Fenced: s1's primary answers, with every row.
+      expect(await read()).toEqual({ sid: serverId('s1-primary'), n: 50 });
+      // Lifted: the replica replays the move, the fence goes, and it serves the table whole.
+      await fx.cluster.setReplicaDelay('s1-replica1', 0);
+      await waitFor(
+        "s1's replica serving site_memo",
+        async () => (await read()).sid === serverId('s1-replica1'),
+        120_000,
+        100,
+      );
+      expect(await read()).toEqual({ sid: serverId('s1-replica1'), n: 50 });
+    } finally {
+      await fx.cluster.setReplicaDelay('s1-replica1', 0);
+      await c.end();
+    }
   }, 420_000);
 });
