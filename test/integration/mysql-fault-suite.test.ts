@@ -14,12 +14,14 @@ import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
+  everyServerProbed,
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
   OWN_USER,
   resumeServers,
   startMysqlFaultFixture,
+  startTwinProxy,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
@@ -54,13 +56,8 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
 
 beforeAll(async () => {
   fx = await startMysqlFaultFixture();
-  sessionProxy = await startProxy(
-    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-    { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-  );
-  await waitFor('every server probed', () =>
-    sessionProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
-  );
+  sessionProxy = await startTwinProxy(fx.config, 'mysql', { pool: { mode: 'session' } });
+  await everyServerProbed(sessionProxy, 'mysql');
 }, 240_000);
 
 afterAll(async () => {
@@ -290,13 +287,8 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
 
   beforeAll(async () => {
     // Probes too rare to see the kill during the test: only the user's own pool can shun.
-    ownProxy = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-    );
-    await waitFor('every server probed', () =>
-      ownProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
-    );
+    ownProxy = await startTwinProxy(fx.config, 'mysql', { routing: { lagPollIntervalMs: 600_000 } });
+    await everyServerProbed(ownProxy, 'mysql');
   });
 
   afterAll(async () => {

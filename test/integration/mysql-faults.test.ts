@@ -1,13 +1,13 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import {
   mysqlFailure as failure,
   mysqlLikesOf as likesOf,
   mysqlHealth,
   resumeServers,
   startMysqlFaultFixture,
+  startTwinProxy,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
 import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
@@ -146,10 +146,7 @@ describe('session pooling: the client sees what a direct client would', () => {
   let sessionProxy: ProxyHandle;
 
   beforeAll(async () => {
-    sessionProxy = await startProxy(
-      { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-    );
+    sessionProxy = await startTwinProxy(fx.config, 'mysql', { pool: { mode: 'session' } });
   }, 60_000);
 
   afterAll(async () => {
@@ -193,10 +190,7 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
 
   beforeAll(async () => {
     // A second shardgate on the same servers that holds writes through the failover.
-    holding = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: 0 },
-    );
+    holding = await startTwinProxy(fx.config, 'mysql', { routing: { holdWritesOnPrimaryLossMs: 60_000 } }, 0);
   }, 60_000);
 
   afterAll(async () => {

@@ -12,9 +12,11 @@ import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { appLogin } from '../support/app-login.js';
 import {
+  everyServerProbed,
   pgHealth as health,
   pgLikesOf as likesOf,
   OWN_USER,
+  startTwinProxy,
   watchPgClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
@@ -53,10 +55,7 @@ beforeAll(async () => {
     overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 }, users: [...TEST_USERS, OWN_USER] },
   });
   for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
-  sessionProxy = await startProxy(
-    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-    { log: silentLogger(), postgresPort: 0, adminPort: null },
-  );
+  sessionProxy = await startTwinProxy(fx.config, 'postgres', { pool: { mode: 'session' } });
 }, 240_000);
 
 afterAll(async () => {
@@ -213,13 +212,8 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
 
   beforeAll(async () => {
     // Probes too rare to see the kill during the test: only the user's own pool can shun.
-    ownProxy = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
-      { log: silentLogger(), postgresPort: 0, adminPort: null },
-    );
-    await waitFor('every server probed', () =>
-      ownProxy.topology.monitor.health().every((h) => h.position !== null),
-    );
+    ownProxy = await startTwinProxy(fx.config, 'postgres', { routing: { lagPollIntervalMs: 600_000 } });
+    await everyServerProbed(ownProxy, 'postgres');
   });
 
   let ownClient: pg.Client | undefined;
@@ -269,10 +263,7 @@ describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)'
 
   beforeAll(async () => {
     for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
-    holding = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
-      { log: silentLogger(), postgresPort: 0, adminPort: null },
-    );
+    holding = await startTwinProxy(fx.config, 'postgres', { routing: { holdWritesOnPrimaryLossMs: 60_000 } });
   }, 60_000);
 
   afterAll(async () => {

@@ -4,8 +4,11 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
-import type { ProxyHandle } from '../../src/proxy.js';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { MYSQL_TEST_USERS, type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
+import { waitFor } from './wait-for.js';
 
 /** The PostgreSQL lag monitor's health of `server`. */
 export function pgHealth(proxy: ProxyHandle, server: string) {
@@ -100,4 +103,33 @@ export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly
       // Not running.
     }
   }
+}
+
+/** Which front end a fault test drives: the second proxy listens on it, its monitor is the one read. */
+export type FaultFront = 'postgres' | 'mysql';
+
+/**
+ * A second shardgate on the servers of a fixture's `config`, with its pool or routing settings
+ * changed (a session-pooling or write-holding twin); its admin server off unless `adminPort` says.
+ */
+export function startTwinProxy(
+  config: ShardgateConfig,
+  front: FaultFront,
+  change: { pool?: Partial<ShardgateConfig['pool']>; routing?: Partial<ShardgateConfig['routing']> },
+  adminPort: number | null = null,
+): Promise<ProxyHandle> {
+  return startProxy(
+    {
+      ...config,
+      pool: { ...config.pool, ...change.pool },
+      routing: { ...config.routing, ...change.routing },
+    },
+    { log: silentLogger(), postgresPort: 0, ...(front === 'mysql' ? { mysqlPort: 0 } : {}), adminPort },
+  );
+}
+
+/** Waits until the lag monitor of `front` has a position for every server (each was probed once). */
+export function everyServerProbed(proxy: ProxyHandle, front: FaultFront): Promise<void> {
+  const monitor = front === 'mysql' ? proxy.mysql!.topology.monitor : proxy.topology.monitor;
+  return waitFor('every server probed', () => monitor.health().every((h) => h.position !== null));
 }
