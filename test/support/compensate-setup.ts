@@ -133,3 +133,18 @@ export class CompensateSide {
     };
   }
 }
+
+/** The fields the compensate tests read of a driver's error (pg: code; mysql2: errno). */
+export interface StatementError {
+  code?: string;
+  errno?: number;
+  message?: string;
+}
+
+/** What a statement (usually a COMMIT) ended with: null when it succeeded, else its error. */
+export function errorOf(statement: Promise<unknown>): Promise<StatementError | null> {
+  return statement.then(
+    () => null,
+    (err: unknown) => err as StatementError,
+  );
+}
