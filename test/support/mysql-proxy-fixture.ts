@@ -50,6 +50,37 @@ export interface MysqlProxyFixture {
   stop(): Promise<void>;
 }
 
+/**
+ * Shardgate's config for the MySQL front end over a local MariaDB cluster: the test users, root as
+ * the backend user, quick pool failures, observability off; the PostgreSQL side points at a port
+ * where nothing listens. `overrides` win over all of it.
+ */
+export async function mysqlLocalConfig(
+  cluster: MariadbCluster,
+  overrides: Record<string, unknown>,
+): Promise<ShardgateConfig> {
+  const closedPort = await freePort();
+  return configForLocalShards(
+    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
+    {
+      database: 'shardgate',
+      overrides: {
+        users: MYSQL_TEST_USERS,
+        listen: {
+          postgres: { host: '127.0.0.1', port: 0 },
+          mysql: { host: '127.0.0.1', port: 0 },
+          admin: { host: '127.0.0.1', port: 0 },
+        },
+        mysqlShards: mysqlShardsFor(cluster.shards),
+        backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
+        pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
+        observability: { enabled: false },
+        ...overrides,
+      },
+    },
+  );
+}
+
 export interface MysqlFixtureOptions {
   shards?: number;
   replicas?: number;
@@ -68,27 +99,10 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
     ...(options.serverSettings ? { settings: options.serverSettings } : {}),
   });
   try {
-    const closedPort = await freePort();
-    const config = configForLocalShards(
-      [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-      {
-        database: 'shardgate',
-        overrides: {
-          users: MYSQL_TEST_USERS,
-          listen: {
-            postgres: { host: '127.0.0.1', port: 0 },
-            mysql: { host: '127.0.0.1', port: 0 },
-            admin: { host: '127.0.0.1', port: 0 },
-          },
-          mysqlShards: mysqlShardsFor(cluster.shards),
-          backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
-          routing: { lagPollIntervalMs: 20 },
-          pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
-          observability: { enabled: false },
-          ...(options.overrides ?? {}),
-        },
-      },
-    );
+    const config = await mysqlLocalConfig(cluster, {
+      routing: { lagPollIntervalMs: 20 },
+      ...(options.overrides ?? {}),
+    });
     await loadMysqlDemoData(config, { users: options.demoUsers ?? 50 });
     const proxy = await startProxy(config, {
       log: silentLogger(),

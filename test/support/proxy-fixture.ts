@@ -54,6 +54,24 @@ export const TEST_USERS = [
   { name: 'operator', password: 'op', auth: 'scram-sha-256', routingOverrides: true, backend: 'service' },
 ];
 
+/**
+ * Shardgate's config for the PostgreSQL front end over a local cluster: its shards, the test
+ * users, the client and admin listeners on free ports. `overrides` win over all of it.
+ */
+export function pgLocalConfig(cluster: PostgresCluster, overrides: Record<string, unknown>): ShardgateConfig {
+  return configForLocalShards(
+    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
+    {
+      database: 'shardgate',
+      overrides: {
+        users: TEST_USERS,
+        listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+        ...overrides,
+      },
+    },
+  );
+}
+
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
   const cluster = await startPostgresCluster({
     shards: options.shards ?? 2,
@@ -68,42 +86,34 @@ export async function startProxyFixture(options: FixtureOptions = {}): Promise<P
       spares.push(await cluster.addSpare(`spare${i}`, options.spareReplicas ?? 0));
     const migrationOverrides = (options.overrides?.migration ?? {}) as Record<string, unknown>;
     const observabilityOverrides = (options.overrides?.observability ?? {}) as Record<string, unknown>;
-    const config = configForLocalShards(
-      cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-      {
-        database: 'shardgate',
-        overrides: {
-          users: TEST_USERS,
-          listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-          routing: { lagPollIntervalMs: 20 },
-          pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
-          ...(options.overrides ?? {}),
-          observability: {
-            ...observabilityOverrides,
-            // Never the repo's .shardgate/: each test's history starts empty.
-            history: {
-              dir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-history-')),
-              ...((observabilityOverrides.history ?? {}) as Record<string, unknown>),
-            },
-          },
-          migration: {
-            // Never the repo's .shardgate/: a migration left there would reshape every test's topology.
-            stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-migrations-')),
-            ...migrationOverrides,
-            spares: spares.map((sp) => ({
-              name: sp.name,
-              host: sp.host,
-              port: sp.port,
-              replicas: (cluster.spareReplicas.get(sp.name) ?? []).map((r) => ({
-                name: r.name,
-                host: r.host,
-                port: r.port,
-              })),
-            })),
-          },
+    const config = pgLocalConfig(cluster, {
+      routing: { lagPollIntervalMs: 20 },
+      pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
+      ...(options.overrides ?? {}),
+      observability: {
+        ...observabilityOverrides,
+        // Never the repo's .shardgate/: each test's history starts empty.
+        history: {
+          dir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-history-')),
+          ...((observabilityOverrides.history ?? {}) as Record<string, unknown>),
         },
       },
-    );
+      migration: {
+        // Never the repo's .shardgate/: a migration left there would reshape every test's topology.
+        stateDir: mkdtempSync(path.join(os.tmpdir(), 'shardgate-test-migrations-')),
+        ...migrationOverrides,
+        spares: spares.map((sp) => ({
+          name: sp.name,
+          host: sp.host,
+          port: sp.port,
+          replicas: (cluster.spareReplicas.get(sp.name) ?? []).map((r) => ({
+            name: r.name,
+            host: r.host,
+            port: r.port,
+          })),
+        })),
+      },
+    });
     await loadDemoData(config, { users: options.demoData === false ? 0 : 50 });
     const proxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
     const port = proxy.postgres.port;
