@@ -72,6 +72,24 @@ export function pgLocalConfig(cluster: PostgresCluster, overrides: Record<string
   );
 }
 
+/** The first `n` demo users (by id) whose rows live on `server`, asked of the server itself. */
+export async function demoUsersOn(
+  fx: Pick<ProxyFixture, 'direct'>,
+  server: string,
+  n: number,
+): Promise<number[]> {
+  const d = await fx.direct(server);
+  try {
+    const r = await d.query<{ user_id: string }>(
+      'SELECT DISTINCT user_id FROM users ORDER BY user_id LIMIT $1',
+      [n],
+    );
+    return r.rows.map((row) => Number(row.user_id));
+  } finally {
+    await d.end();
+  }
+}
+
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
   const cluster = await startPostgresCluster({
     shards: options.shards ?? 2,
