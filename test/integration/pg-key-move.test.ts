@@ -6,7 +6,7 @@
 // prepared transaction is left.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoUsersOn, type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const FIRST_ID = 9_100_000;
@@ -34,16 +34,7 @@ async function whereIs(table: string, id: number): Promise<Record<string, string
   return out;
 }
 
-async function prepared(): Promise<string[]> {
-  const gids: string[] = [];
-  for (const server of [s0, s1]) {
-    const d = await fx.direct(server);
-    const r = await d.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts');
-    await d.end();
-    gids.push(...r.rows.map((row) => row.gid));
-  }
-  return gids;
-}
+const prepared = () => preparedOn(fx, [s0, s1]);
 
 async function addUser(id: number, user: number, name: string): Promise<void> {
   await c.query('INSERT INTO users (id, user_id, name) VALUES ($1, $2, $3)', [id, user, name]);

@@ -81,6 +81,24 @@ export async function mysqlLocalConfig(
   );
 }
 
+/** The XA transactions left prepared on these servers (their gtrids, as XA RECOVER lists them). */
+export async function xaPreparedOn(
+  fx: Pick<MysqlProxyFixture, 'direct'>,
+  servers: readonly string[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const server of servers) {
+    const d = await fx.direct(server);
+    try {
+      const [rows] = await d.query<mysql.RowDataPacket[]>('XA RECOVER');
+      out.push(...rows.map((r) => (r.data as Buffer).subarray(0, Number(r.gtrid_length)).toString()));
+    } finally {
+      await d.end();
+    }
+  }
+  return out;
+}
+
 export interface MysqlFixtureOptions {
   shards?: number;
   replicas?: number;

@@ -5,11 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { ShardgateConfig } from '../../src/config/schema.js';
+import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { loadDemoData } from '../../src/local/demo-data.js';
 import { configForLocalShards } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { appLogin } from './app-login.js';
 import { OpenedConnections, stopInOrder } from './opened-connections.js';
 
@@ -88,6 +90,36 @@ export async function demoUsersOn(
   } finally {
     await d.end();
   }
+}
+
+/** The gids of the transactions left prepared on these servers, server by server. */
+export async function preparedOn(
+  fx: Pick<ProxyFixture, 'direct'>,
+  servers: readonly string[],
+): Promise<string[]> {
+  const gids: string[] = [];
+  for (const server of servers) {
+    const d = await fx.direct(server);
+    try {
+      const r = await d.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts');
+      gids.push(...r.rows.map((row) => row.gid));
+    } finally {
+      await d.end();
+    }
+  }
+  return gids;
+}
+
+/**
+ * Inserts like `id` of `userId` straight on its shard's primary, behind the proxy (and its result
+ * cache), then waits until that shard's first replica has it.
+ */
+export async function likeBehindTheProxy(fx: ProxyFixture, id: number, userId: number): Promise<void> {
+  const shards = fx.config.shards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
+  const shard = shardForValue(fx.config.tables.likes!, String(userId), shards);
+  const primary = await fx.direct(`${shard}-primary`);
+  await primary.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [id, userId]);
+  await fx.cluster.waitForReplay(`${shard}-replica1`);
 }
 
 export async function startProxyFixture(options: FixtureOptions = {}): Promise<ProxyFixture> {
