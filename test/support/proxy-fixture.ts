@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { appLogin } from './app-login.js';
-import { OpenedConnections, stopInOrder } from './opened-connections.js';
+import { OpenedConnections, readEachServer, stopInOrder } from './opened-connections.js';
 
 export interface ProxyFixture {
   cluster: PostgresCluster;
@@ -93,21 +93,10 @@ export async function demoUsersOn(
 }
 
 /** The gids of the transactions left prepared on these servers, server by server. */
-export async function preparedOn(
-  fx: Pick<ProxyFixture, 'direct'>,
-  servers: readonly string[],
-): Promise<string[]> {
-  const gids: string[] = [];
-  for (const server of servers) {
-    const d = await fx.direct(server);
-    try {
-      const r = await d.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts');
-      gids.push(...r.rows.map((row) => row.gid));
-    } finally {
-      await d.end();
-    }
-  }
-  return gids;
+export function preparedOn(fx: Pick<ProxyFixture, 'direct'>, servers: readonly string[]): Promise<string[]> {
+  return readEachServer(fx.direct, servers, async (d) =>
+    (await d.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts')).rows.map((row) => row.gid),
+  );
 }
 
 /**
