@@ -14,7 +14,7 @@ import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
 import { childMysqlConnection } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
-import { CompensateSide, errorOf, type StatementError } from '../support/compensate-setup.js';
+import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
@@ -48,21 +48,18 @@ const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
 const compensationEvents = () => side.events();
 const compensations = () => side.compensations();
 
+// The INSERTs as prepared statements, BEGIN and COMMIT as text.
+const run = (c: mysql.Connection) => (sql: string, params?: unknown[]) =>
+  params ? c.execute(sql, params as number[]) : c.query(sql);
+const INSERT_BALANCE = 'INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)';
+
 /**
  * BEGIN, a row `id` on shard 0 and a row `id + 1` on shard 1 with these balances (666 makes shard
  * 1's commit mark refused, 778 slow; see the triggers below), then COMMIT sent; `commit` is what
  * it ends with (wrapped: the caller may act while it runs).
  */
-async function transfer(
-  c: mysql.Connection,
-  id: number,
-  [on0, on1]: [number, number],
-): Promise<{ commit: Promise<StatementError | null> }> {
-  await c.query('BEGIN');
-  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id, userOn0, on0]);
-  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id + 1, userOn1, on1]);
-  return { commit: errorOf(c.query('COMMIT')) };
-}
+const transfer = (c: mysql.Connection, id: number, balances: [number, number]) =>
+  startTransfer(run(c), INSERT_BALANCE, id, [userOn0, userOn1], balances);
 
 /** A transfer whose shard 1 refuses its COMMIT after shard 0 committed: what the COMMIT ended with. */
 const failingTransfer = async (c: mysql.Connection, id: number) => (await transfer(c, id, [10, 666])).commit;

@@ -11,7 +11,7 @@ import { startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
-import { CompensateSide, errorOf, type StatementError } from '../support/compensate-setup.js';
+import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -43,21 +43,15 @@ const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
 const compensationEvents = () => side.events();
 const compensations = () => side.compensations();
 
+const INSERT_BALANCE = 'INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)';
+
 /**
  * BEGIN, a row `id` on shard 0 and a row `id + 1` on shard 1 with these balances (666 is refused
  * by its shard's deferred trigger at COMMIT, 777 and 778 sleep there), then COMMIT sent; `commit`
  * is what it ends with (wrapped: the caller may act while it runs).
  */
-async function transfer(
-  c: pg.Client,
-  id: number,
-  [on0, on1]: [number, number],
-): Promise<{ commit: Promise<StatementError | null> }> {
-  await c.query('BEGIN');
-  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)', [id, userOn0, on0]);
-  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)', [id + 1, userOn1, on1]);
-  return { commit: errorOf(c.query('COMMIT')) };
-}
+const transfer = (c: pg.Client, id: number, balances: [number, number]) =>
+  startTransfer((sql, params) => c.query(sql, params), INSERT_BALANCE, id, [userOn0, userOn1], balances);
 
 /** A transfer whose shard 1 refuses its COMMIT after shard 0 committed: what the COMMIT ended with. */
 const failingTransfer = async (c: pg.Client, id: number) => (await transfer(c, id, [10, 666])).commit;
