@@ -4,6 +4,7 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
@@ -108,6 +109,9 @@ export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly
 /** Which front end a fault test drives: the second proxy listens on it, its monitor is the one read. */
 export type FaultFront = 'postgres' | 'mysql';
 
+/** What a twin proxy changes in its fixture's config. */
+type TwinChange = { pool?: Partial<ShardgateConfig['pool']>; routing?: Partial<ShardgateConfig['routing']> };
+
 /**
  * A second shardgate on the servers of a fixture's `config`, with its pool or routing settings
  * changed (a session-pooling or write-holding twin); its admin server off unless `adminPort` says.
@@ -115,7 +119,7 @@ export type FaultFront = 'postgres' | 'mysql';
 export function startTwinProxy(
   config: ShardgateConfig,
   front: FaultFront,
-  change: { pool?: Partial<ShardgateConfig['pool']>; routing?: Partial<ShardgateConfig['routing']> },
+  change: TwinChange,
   adminPort: number | null = null,
 ): Promise<ProxyHandle> {
   return startProxy(
@@ -132,4 +136,25 @@ export function startTwinProxy(
 export function everyServerProbed(proxy: ProxyHandle, front: FaultFront): Promise<void> {
   const monitor = front === 'mysql' ? proxy.mysql!.topology.monitor : proxy.topology.monitor;
   return waitFor('every server probed', () => monitor.health().every((h) => h.position !== null));
+}
+
+/**
+ * A twin proxy (startTwinProxy) for the enclosing describe: started before its tests (with
+ * `probed`, once every server was probed), closed after them; the function returned gives it.
+ */
+export function useTwinProxy(
+  config: () => ShardgateConfig,
+  front: FaultFront,
+  change: TwinChange,
+  options: { probed?: boolean; adminPort?: number | null } = {},
+): () => ProxyHandle {
+  let proxy: ProxyHandle | undefined;
+  beforeAll(async () => {
+    proxy = await startTwinProxy(config(), front, change, options.adminPort ?? null);
+    if (options.probed) await everyServerProbed(proxy, front);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  return () => proxy!;
 }
