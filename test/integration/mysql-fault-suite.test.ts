@@ -285,12 +285,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
 
 describe("a user's own pool (not the service identity) and a killed replica", () => {
   // Probes too rare to see the kill during the test: only the user's own pool can shun.
-  const ownProxy = useTwinProxy(
-    () => fx.config,
-    'mysql',
-    { routing: { lagPollIntervalMs: 600_000 } },
-    { probed: true },
-  );
+  const ownProxy = useTwinProxy(() => fx, 'mysql', { routing: { lagPollIntervalMs: 600_000 }, probed: true });
 
   it('shuns the replica when the server closes its connections, and its reads move on', async () => {
     const c = await fx.connect({

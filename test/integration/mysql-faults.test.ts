@@ -142,7 +142,7 @@ describe('transaction pooling: client sessions outlive server connections', () =
 });
 
 describe('session pooling: the client sees what a direct client would', () => {
-  const sessionProxy = useTwinProxy(() => fx.config, 'mysql', { pool: { mode: 'session' } });
+  const sessionProxy = useTwinProxy(() => fx, 'mysql', { pool: { mode: 'session' } });
 
   it('closes the client whose server connection was killed, as the server would', async () => {
     const c = await fx.connect({ port: sessionProxy().mysql!.port });
@@ -178,12 +178,10 @@ describe('kill -9 of every server of the shard', () => {
 
 describe('a primary that dies, a replica promoted, the old primary back', () => {
   // A second shardgate on the same servers that holds writes through the failover.
-  const holding = useTwinProxy(
-    () => fx.config,
-    'mysql',
-    { routing: { holdWritesOnPrimaryLossMs: 60_000 } },
-    { adminPort: 0 },
-  );
+  const holding = useTwinProxy(() => fx, 'mysql', {
+    routing: { holdWritesOnPrimaryLossMs: 60_000 },
+    adminPort: 0,
+  });
 
   it('keeps eventual reads going, fails writes retryably (or holds them), follows the promotion and fences the old primary', async () => {
     const reader = await fx.connect();

@@ -209,12 +209,10 @@ describe('injected latency (a relay in front of s0-replica1)', () => {
 
 describe("a user's own pool (not the service identity) and a killed replica", () => {
   // Probes too rare to see the kill during the test: only the user's own pool can shun.
-  const ownProxy = useTwinProxy(
-    () => fx.config,
-    'postgres',
-    { routing: { lagPollIntervalMs: 600_000 } },
-    { probed: true },
-  );
+  const ownProxy = useTwinProxy(() => fx, 'postgres', {
+    routing: { lagPollIntervalMs: 600_000 },
+    probed: true,
+  });
 
   let ownClient: pg.Client | undefined;
 
@@ -261,7 +259,7 @@ describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)'
   beforeAll(async () => {
     for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
   }, 60_000);
-  const holding = useTwinProxy(() => fx.config, 'postgres', {
+  const holding = useTwinProxy(() => fx, 'postgres', {
     routing: { holdWritesOnPrimaryLossMs: 60_000 },
   });
 

@@ -139,19 +139,19 @@ export function everyServerProbed(proxy: ProxyHandle, front: FaultFront): Promis
 }
 
 /**
- * A twin proxy (startTwinProxy) for the enclosing describe: started before its tests (with
- * `probed`, once every server was probed), closed after them; the function returned gives it.
+ * A twin proxy (startTwinProxy) of the fixture's for the enclosing describe: started before its
+ * tests (with `probed`, once every server was probed), closed after them; the function returned
+ * gives it.
  */
 export function useTwinProxy(
-  config: () => ShardgateConfig,
+  fixture: () => { config: ShardgateConfig },
   front: FaultFront,
-  change: TwinChange,
-  options: { probed?: boolean; adminPort?: number | null } = {},
+  twin: TwinChange & { probed?: boolean; adminPort?: number | null },
 ): () => ProxyHandle {
   let proxy: ProxyHandle | undefined;
   beforeAll(async () => {
-    proxy = await startTwinProxy(config(), front, change, options.adminPort ?? null);
-    if (options.probed) await everyServerProbed(proxy, front);
+    proxy = await startTwinProxy(fixture().config, front, twin, twin.adminPort ?? null);
+    if (twin.probed) await everyServerProbed(proxy, front);
   }, 60_000);
   afterAll(async () => {
     await proxy?.close();
