@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { configForLocalShards } from '../../src/local/local-config.js';
 import { type PostgresCluster, startPostgresCluster } from '../../src/local/postgres-cluster.js';
-import { TEST_USERS } from '../support/proxy-fixture.js';
+import { pgLocalConfig } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 
 let cluster: PostgresCluster;
@@ -20,18 +19,10 @@ let db: pg.Client;
 
 beforeAll(async () => {
   cluster = await startPostgresCluster({ shards: 1, replicasPerShard: 0, database: 'shardgate' });
-  const config = configForLocalShards(
-    cluster.shards.map((s) => ({ name: s.name, primary: s.primary, replicas: s.replicas })),
-    {
-      database: 'shardgate',
-      overrides: {
-        users: TEST_USERS,
-        listen: { postgres: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-        admin: { token: 'fuzz-token' },
-        migration: { stateDir: mkdtempSync(join(tmpdir(), 'sg-fuzz-state-')) },
-      },
-    },
-  );
+  const config = pgLocalConfig(cluster, {
+    admin: { token: 'fuzz-token' },
+    migration: { stateDir: mkdtempSync(join(tmpdir(), 'sg-fuzz-state-')) },
+  });
   proc = await startShardgateProcess(config);
   db = new pg.Client({
     host: '127.0.0.1',

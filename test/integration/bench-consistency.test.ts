@@ -5,19 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { runConsistencyScenario } from '../../bench/scenarios/consistency.js';
 import { CONSISTENCY_QUICK, defaultConsistencyOptions } from '../../bench/scenarios/consistency-options.js';
 import type { ConsistencyResult } from '../../bench/scenarios/consistency-report.js';
-import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
+import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const dir = smokeResultsDir('bench-consistency-');
+const smoke = quickSmoke('bench-consistency-');
 
 describe('bench consistency --quick', () => {
   it('keeps strong and read_your_writes promises under 1 s lag and serves eventual reads from replicas', async () => {
-    const lines = collectLines();
-    const { result, files } = await runConsistencyScenario({
+    const { result, files, lines } = await smoke.run(runConsistencyScenario, {
       ...defaultConsistencyOptions(),
       ...CONSISTENCY_QUICK,
-      resultsDir: dir,
       command: 'node dist/bench/main.js consistency --quick',
-      say: lines.say,
     });
 
     expect(result.runs).toHaveLength(2 * 5);

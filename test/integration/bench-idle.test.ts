@@ -6,22 +6,19 @@ import { describe, expect, it } from 'vitest';
 import { runIdleScenario } from '../../bench/scenarios/idle.js';
 import { defaultIdleOptions, QUICK_IDLE } from '../../bench/scenarios/idle-options.js';
 import type { IdleResult } from '../../bench/scenarios/idle-report.js';
-import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
+import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const dir = smokeResultsDir('bench-idle-smoke-');
+const smoke = quickSmoke('bench-idle-smoke-');
 
 describe('bench idle --quick', () => {
   it('holds the idle clients, reads the proxy memory, times pgbench without and with them', async () => {
-    const lines = collectLines();
-    const { result, files } = await runIdleScenario({
+    const { result, files, lines } = await smoke.run(runIdleScenario, {
       ...defaultIdleOptions(),
       ...QUICK_IDLE,
       // 5 s, not --quick's 1: at load 45 pgbench's 16 connections alone can take a whole second.
       durationS: 5,
-      resultsDir: dir,
-      jsonPath: join(dir, 'copy.json'),
+      jsonPath: join(smoke.dir, 'copy.json'),
       command: 'node dist/bench/main.js idle --quick',
-      say: lines.say,
     });
 
     expect(result.runs.map((r) => [r.round, r.withIdle])).toEqual([
@@ -44,7 +41,7 @@ describe('bench idle --quick', () => {
 
     const json = readResultFiles<IdleResult>(files, {
       markdownHas: '| round | idle clients |',
-      extra: [join(dir, 'copy.json')],
+      extra: [join(smoke.dir, 'copy.json')],
     });
     expect(json).toMatchObject({ scenario: 'idle', schemaVersion: 1, parameters: { connections: 200 } });
     expect(json.load.before.loadavg).toHaveLength(3);

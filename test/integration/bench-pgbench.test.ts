@@ -6,23 +6,20 @@ import { describe, expect, it } from 'vitest';
 import { runPgbenchScenario } from '../../bench/scenarios/pgbench.js';
 import { defaultPgbenchOptions, QUICK_PRESET } from '../../bench/scenarios/pgbench-options.js';
 import type { PgbenchResult } from '../../bench/scenarios/pgbench-report.js';
-import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
+import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const dir = smokeResultsDir('bench-smoke-');
+const smoke = quickSmoke('bench-smoke-');
 
 describe('bench pgbench --quick', () => {
   it('measures direct and pgbouncer and writes JSON, SVG and Markdown', async () => {
-    const lines = collectLines();
-    const { result, files } = await runPgbenchScenario({
+    const { result, files, lines } = await smoke.run(runPgbenchScenario, {
       ...defaultPgbenchOptions(),
       ...QUICK_PRESET,
       durationS: 2,
       warmupS: 1,
       targets: ['direct', 'pgbouncer'],
-      resultsDir: dir,
-      jsonPath: join(dir, 'copy.json'),
+      jsonPath: join(smoke.dir, 'copy.json'),
       command: 'node dist/bench/main.js pgbench --quick --targets direct,pgbouncer',
-      say: lines.say,
     });
 
     const direct = result.runs.filter((r) => r.target === 'direct');
@@ -44,7 +41,7 @@ describe('bench pgbench --quick', () => {
 
     const json = readResultFiles<PgbenchResult>(files, {
       markdownHas: '| mode | clients |',
-      extra: [join(dir, 'copy.json')],
+      extra: [join(smoke.dir, 'copy.json')],
     });
     expect(json).toMatchObject({
       scenario: 'pgbench',

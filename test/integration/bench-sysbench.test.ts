@@ -6,19 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { runSysbenchScenario } from '../../bench/scenarios/sysbench.js';
 import { defaultSysbenchOptions, SYSBENCH_QUICK } from '../../bench/scenarios/sysbench-options.js';
 import type { SysbenchResult } from '../../bench/scenarios/sysbench-report.js';
-import { collectLines, readResultFiles, smokeResultsDir } from '../support/bench-smoke.js';
+import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const dir = smokeResultsDir('bench-sysbench-');
+const smoke = quickSmoke('bench-sysbench-');
 
 describe('bench sysbench --quick', () => {
   it('measures direct, and shardgate when it serves MySQL, and writes JSON, SVG and Markdown', async () => {
-    const lines = collectLines();
-    const { result, files } = await runSysbenchScenario({
+    const { result, files, lines } = await smoke.run(runSysbenchScenario, {
       ...defaultSysbenchOptions(),
       ...SYSBENCH_QUICK,
-      resultsDir: dir,
       command: 'node dist/bench/main.js sysbench --quick',
-      say: lines.say,
     });
 
     const direct = result.runs.filter((r) => r.target === 'direct');

@@ -14,7 +14,7 @@ import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
 import { childMysqlConnection } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
-import { CompensateSide } from '../support/compensate-setup.js';
+import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
@@ -48,16 +48,21 @@ const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
 const compensationEvents = () => side.events();
 const compensations = () => side.compensations();
 
-/** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
-async function failingTransfer(c: mysql.Connection, id: number, balance = 666): Promise<unknown> {
-  await c.query('BEGIN');
-  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
-  await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)', [id + 1, userOn1, balance]);
-  return c.query('COMMIT').then(
-    () => null,
-    (err: unknown) => err,
-  );
-}
+// The INSERTs as prepared statements, BEGIN and COMMIT as text.
+const run = (c: mysql.Connection) => (sql: string, params?: unknown[]) =>
+  params ? c.execute(sql, params as number[]) : c.query(sql);
+const INSERT_BALANCE = 'INSERT INTO balances (id, user_id, balance) VALUES (?, ?, ?)';
+
+/**
+ * BEGIN, a row `id` on shard 0 and a row `id + 1` on shard 1 with these balances (666 makes shard
+ * 1's commit mark refused, 778 slow; see the triggers below), then COMMIT sent; `commit` is what
+ * it ends with (wrapped: the caller may act while it runs).
+ */
+const transfer = (c: mysql.Connection, id: number, balances: [number, number]) =>
+  startTransfer(run(c), INSERT_BALANCE, id, [userOn0, userOn1], balances);
+
+/** A transfer whose shard 1 refuses its COMMIT after shard 0 committed: what the COMMIT ended with. */
+const failingTransfer = async (c: mysql.Connection, id: number) => (await transfer(c, id, [10, 666])).commit;
 
 beforeAll(async () => {
   fx = await startMysqlProxyFixture({
@@ -91,10 +96,7 @@ afterAll(async () => {
 describe('compensate mode (MySQL)', () => {
   it('commits both shards on their own when nothing fails (no XA transaction prepared)', async () => {
     const c = await fx.connect();
-    await c.query('BEGIN');
-    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID, userOn0]);
-    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 1)', [FIRST_ID + 1, userOn1]);
-    await c.query('COMMIT');
+    expect(await (await transfer(c, FIRST_ID, [1, 1])).commit).toBeNull();
     expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
     expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
     expect(await preparedOn(s0)).toBe(0);
@@ -130,7 +132,7 @@ describe('compensate mode (MySQL)', () => {
   it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
     const id = FIRST_ID + 10;
     const c = await fx.connect();
-    const err = (await failingTransfer(c, id)) as { errno?: number; message?: string } | null;
+    const err = await failingTransfer(c, id);
     expect(err?.errno).toBe(1213);
     expect(err?.message).toMatch(/undid what committed/);
     // The session is usable after the error, outside any transaction.
@@ -156,10 +158,7 @@ describe('compensate mode (MySQL)', () => {
     await c.query('SET autocommit = 0');
     await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
     await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
-    const err = await c.query('COMMIT').then(
-      () => null,
-      (e: Error) => e,
-    );
+    const err = await errorOf(c.query('COMMIT'));
     expect(err?.message).toMatch(/undid what committed/);
     expect(await rowsWithId(s0, id)).toBe(0);
     expect(await rowsWithId(s1, id + 1)).toBe(0);
@@ -185,13 +184,7 @@ describe('compensate mode (MySQL)', () => {
   it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
     const id = FIRST_ID + 50;
     const c = await fx.connect();
-    await c.query('BEGIN');
-    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]);
-    await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 778)', [id + 1, userOn1]);
-    const commit = c.query('COMMIT').then(
-      () => null,
-      (err: Error) => err,
-    );
+    const { commit } = await transfer(c, id, [10, 778]);
     await waitFor(
       'shard 1 to be inside its COMMIT',
       async () =>
@@ -233,10 +226,7 @@ describe('compensate mode (MySQL)', () => {
       c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id, userOn0]),
     ).rejects.toMatchObject({ errno: 1062 });
     await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 2, userOn1]);
-    const err = (await c.query('COMMIT').then(
-      () => null,
-      (e: unknown) => e,
-    )) as { message?: string } | null;
+    const err = await errorOf(c.query('COMMIT'));
     await c.end();
     expect(err?.message).toMatch(/undid what committed/);
     expect(await rowsWithId(s0, id + 1)).toBe(0);
@@ -253,12 +243,7 @@ describe('compensate mode (MySQL)', () => {
     await c.query('CALL sg_side_add(?)', [id]);
     await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
     // Balance 666 is refused only by shard 1's commit mark, which two-phase commit does not write.
-    expect(
-      await c.query('COMMIT').then(
-        () => null,
-        (e: unknown) => e,
-      ),
-    ).toBeNull();
+    expect(await errorOf(c.query('COMMIT'))).toBeNull();
     expect(await rowsWithId(s0, id)).toBe(1);
     expect(await runsOf(s0, id)).toBe(0);
     // Leave no 666 row behind for the crash test's refusal to depend on.
@@ -320,13 +305,8 @@ describeCompensateRetry({
     );
     const c = await fx.connect();
     try {
-      await c.query('BEGIN');
-      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 665)', [id, userOn0]);
-      await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 10)', [id + 1, userOn1]);
-      return await c.query('COMMIT').then(
-        () => null,
-        (err: { errno: number; message: string }) => ({ code: String(err.errno), message: err.message }),
-      );
+      const err = await (await transfer(c, id, [665, 10])).commit;
+      return err && { code: String(err.errno), message: err.message! };
     } finally {
       c.destroy();
     }

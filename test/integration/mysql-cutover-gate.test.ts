@@ -4,21 +4,17 @@
 // period is rolled back and reported with errno 1213 / SQLSTATE 40001 (never a silent commit).
 import type mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { blockS0, latch, settle } from '../support/cutover-block.js';
 import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
 const fx = useMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 4 }, 180_000);
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function userOn(shard: string): number {
   for (let id = 1; id < 10_000; id++) if (fx.owner(id) === shard) return id;
   throw new Error(`no user on ${shard}`);
 }
-
-const settle = <T>(p: Promise<T>) =>
-  p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: { errno?: number; sqlState?: string }) => ({ ok: false as const, error }),
-  );
 
 async function count(c: mysql.Connection, id: number): Promise<number> {
   const [rows] = await c.query('SELECT count(*) AS n FROM likes WHERE id = ?', [id]);
@@ -36,21 +32,14 @@ describe('cutover block on the MySQL front end', () => {
       fx.connect(),
     ]);
     const events: string[] = [];
-    let passed!: () => void;
-    const othersPassed = new Promise<void>((r) => {
-      passed = r;
-    });
-    const block = fx.proxy.cutover.block(
-      ['s0'],
+    const othersPassed = latch();
+    const block = blockS0(
+      fx.proxy,
       { migrationId: 'm1', graceMs: 50, deadlineMs: 20_000 },
-      {
-        // The block lasts until a read of the held shard and a write on the other one ran: were
-        // either held, it would never end (and the deadline would abort it).
-        catchUp: () => othersPassed.then(() => sleep(50)),
-        switchTopology: () => {
-          events.push('switch');
-        },
-      },
+      // The block lasts until a read of the held shard and a write on the other one ran: were
+      // either held, it would never end (and the deadline would abort it).
+      () => othersPassed.opened.then(() => sleep(50)),
+      () => events.push('switch'),
     );
     const write = writer
       .query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_001, held])
@@ -63,7 +52,7 @@ describe('cutover block on the MySQL front end', () => {
     const [rows] = await reader.query('SELECT count(*) AS n FROM likes WHERE user_id = ?', [held]);
     events.push('read');
     expect(Number((rows as Array<{ n: number }>)[0]!.n)).toBeGreaterThanOrEqual(0);
-    passed();
+    othersPassed.open();
     await Promise.all([write, execute]);
     const report = await block;
     expect(report.outcome).toBe('switched');
@@ -77,14 +66,11 @@ describe('cutover block on the MySQL front end', () => {
     const [a, b] = [userOn('s0'), userOn('s1')];
     const c = await fx.connect();
     let done = false;
-    let release!: () => void;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    const block = fx.proxy.cutover.block(
-      ['s0'],
+    const released = latch();
+    const block = blockS0(
+      fx.proxy,
       { migrationId: 'm2', graceMs: 50, deadlineMs: 20_000 },
-      { catchUp: () => released, switchTopology: () => {} },
+      () => released.opened,
     );
     const write = c
       .query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1), (?, ?, 1)', [
@@ -98,7 +84,7 @@ describe('cutover block on the MySQL front end', () => {
       });
     await sleep(300);
     const waitedDuringBlock = !done;
-    release();
+    released.open();
     await write;
     expect(waitedDuringBlock).toBe(true);
     expect((await block).heldStatements).toBe(1);
@@ -110,11 +96,7 @@ describe('cutover block on the MySQL front end', () => {
     const c = await fx.connect();
     await c.query('BEGIN');
     await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_300_001, userOn('s0')]);
-    const report = await fx.proxy.cutover.block(
-      ['s0'],
-      { migrationId: 'm3', graceMs: 50, deadlineMs: 5_000 },
-      { catchUp: async () => {}, switchTopology: () => {} },
-    );
+    const report = await blockS0(fx.proxy, { migrationId: 'm3', graceMs: 50, deadlineMs: 5_000 });
     expect(report.outcome).toBe('switched');
     expect(report.abortedTransactions).toBe(1);
     const commit = await settle(c.query('COMMIT'));
@@ -132,11 +114,7 @@ describe('cutover block on the MySQL front end', () => {
     await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_400_001, userOn('s0')]);
     const slow = settle(c.query('SELECT SLEEP(10) FROM likes WHERE user_id = ? LIMIT 1', [userOn('s0')]));
     await sleep(200);
-    const report = await fx.proxy.cutover.block(
-      ['s0'],
-      { migrationId: 'm4', graceMs: 50, deadlineMs: 8_000 },
-      { catchUp: async () => {}, switchTopology: () => {} },
-    );
+    const report = await blockS0(fx.proxy, { migrationId: 'm4', graceMs: 50, deadlineMs: 8_000 });
     expect(report.outcome).toBe('switched');
     await slow;
     const commit = await settle(c.query('COMMIT'));

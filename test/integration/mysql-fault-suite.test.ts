@@ -14,12 +14,15 @@ import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
+  everyServerProbed,
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
   OWN_USER,
   resumeServers,
   startMysqlFaultFixture,
+  startTwinProxy,
+  useTwinProxy,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
@@ -54,13 +57,8 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
 
 beforeAll(async () => {
   fx = await startMysqlFaultFixture();
-  sessionProxy = await startProxy(
-    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-    { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-  );
-  await waitFor('every server probed', () =>
-    sessionProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
-  );
+  sessionProxy = await startTwinProxy(fx.config, 'mysql', { pool: { mode: 'session' } });
+  await everyServerProbed(sessionProxy, 'mysql');
 }, 240_000);
 
 afterAll(async () => {
@@ -286,26 +284,12 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
 });
 
 describe("a user's own pool (not the service identity) and a killed replica", () => {
-  let ownProxy: ProxyHandle;
-
-  beforeAll(async () => {
-    // Probes too rare to see the kill during the test: only the user's own pool can shun.
-    ownProxy = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-    );
-    await waitFor('every server probed', () =>
-      ownProxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
-    );
-  });
-
-  afterAll(async () => {
-    await ownProxy?.close();
-  });
+  // Probes too rare to see the kill during the test: only the user's own pool can shun.
+  const ownProxy = useTwinProxy(() => fx, 'mysql', { routing: { lagPollIntervalMs: 600_000 }, probed: true });
 
   it('shuns the replica when the server closes its connections, and its reads move on', async () => {
     const c = await fx.connect({
-      port: ownProxy.mysql!.port,
+      port: ownProxy().mysql!.port,
       user: OWN_USER.name,
       password: OWN_USER.password,
     });
@@ -316,15 +300,15 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
     const expected = await likesOf(await fx.direct('s0-primary'), 6);
     // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
     expect(await answeredBy(c, 6)).toEqual({ sid: slowId, n: expected });
-    const replica = ownProxy.mysql!.topology.server('s0-replica1')!;
+    const replica = ownProxy().mysql!.topology.server('s0-replica1')!;
     const [service, ...own] = replica.pools.all();
     expect(service!.stats().total).toBe(0);
     expect(own.map((p) => p.stats().idle)).toEqual([1]);
     await fx.cluster.killServer('s0-replica1');
     try {
       // Its idle connection closed by the dying server: shunned at once, not at the next probe.
-      await waitFor('s0-replica1 shunned', () => health(ownProxy, 's0-replica1').shunned, 10_000);
-      expect(health(ownProxy, 's0-replica1').shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
+      await waitFor('s0-replica1 shunned', () => health(ownProxy(), 's0-replica1').shunned, 10_000);
+      expect(health(ownProxy(), 's0-replica1').shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
       for (let i = 0; i < 10; i++) {
         const read = await answeredBy(c, 6);
         expect(read.n).toBe(expected);

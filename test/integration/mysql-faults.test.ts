@@ -1,13 +1,12 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
   mysqlFailure as failure,
   mysqlLikesOf as likesOf,
   mysqlHealth,
   resumeServers,
   startMysqlFaultFixture,
+  useTwinProxy,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
 import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
@@ -143,21 +142,10 @@ describe('transaction pooling: client sessions outlive server connections', () =
 });
 
 describe('session pooling: the client sees what a direct client would', () => {
-  let sessionProxy: ProxyHandle;
-
-  beforeAll(async () => {
-    sessionProxy = await startProxy(
-      { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-    );
-  }, 60_000);
-
-  afterAll(async () => {
-    await sessionProxy?.close();
-  });
+  const sessionProxy = useTwinProxy(() => fx, 'mysql', { pool: { mode: 'session' } });
 
   it('closes the client whose server connection was killed, as the server would', async () => {
-    const c = await fx.connect({ port: sessionProxy.mysql!.port });
+    const c = await fx.connect({ port: sessionProxy().mysql!.port });
     const watch = watchClose(c);
     const [rows] = await c.query<RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
     await killOn('s0-primary', Number(rows[0]!.id));
@@ -189,24 +177,16 @@ describe('kill -9 of every server of the shard', () => {
 });
 
 describe('a primary that dies, a replica promoted, the old primary back', () => {
-  let holding: ProxyHandle;
-
-  beforeAll(async () => {
-    // A second shardgate on the same servers that holds writes through the failover.
-    holding = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
-      { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: 0 },
-    );
-  }, 60_000);
-
-  afterAll(async () => {
-    await holding?.close();
+  // A second shardgate on the same servers that holds writes through the failover.
+  const holding = useTwinProxy(() => fx, 'mysql', {
+    routing: { holdWritesOnPrimaryLossMs: 60_000 },
+    adminPort: 0,
   });
 
   it('keeps eventual reads going, fails writes retryably (or holds them), follows the promotion and fences the old primary', async () => {
     const reader = await fx.connect();
     const writer = await fx.connect();
-    const heldWriter = await fx.connect({ port: holding.mysql!.port });
+    const heldWriter = await fx.connect({ port: holding().mysql!.port });
     const watches = [watchClose(reader), watchClose(writer), watchClose(heldWriter)];
     await writer.query('INSERT INTO likes (id, user_id, post_id) VALUES (990010, 1, 1)');
     await heldWriter.query('INSERT INTO likes (id, user_id, post_id) VALUES (990020, 1, 1)');
@@ -231,12 +211,14 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
         heldDone = true;
       });
     await waitFor('the holding proxy to see the primary down', () =>
-      holding.mysql!.topology.monitor.health().some((h) => h.name === 's0-primary' && h.shunned),
+      holding()
+        .mysql!.topology.monitor.health()
+        .some((h) => h.name === 's0-primary' && h.shunned),
     );
     expect(heldDone).toBe(false);
     // The admin API shows it out of rotation, and why.
     const shards = (await (
-      await fetch(`http://127.0.0.1:${holding.admin!.port}/api/mysql/shards`)
+      await fetch(`http://127.0.0.1:${holding().admin!.port}/api/mysql/shards`)
     ).json()) as Array<{ servers: Array<{ name: string; shunned: boolean; shunReason: string | null }> }>;
     const down = shards[0]!.servers.find((x) => x.name === 's0-primary')!;
     expect(down.shunned).toBe(true);

@@ -12,7 +12,11 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import {
+  type MysqlProxyFixture,
+  startMysqlProxyFixture,
+  xaPreparedOn,
+} from '../support/mysql-proxy-fixture.js';
 
 const FIRST_ID = 9_200_000;
 
@@ -52,16 +56,7 @@ function only(expected: Record<string, string>): Record<string, string | null> {
 }
 
 /** XA transactions left prepared on any primary. */
-async function prepared(): Promise<string[]> {
-  const out: string[] = [];
-  for (const server of servers) {
-    const d = await fx.direct(server);
-    const [rows] = await d.query<RowDataPacket[]>('XA RECOVER');
-    await d.end();
-    out.push(...rows.map((r) => String(r.data)));
-  }
-  return out;
-}
+const prepared = () => xaPreparedOn(fx, servers);
 
 async function addUser(id: number, user: number, name: string): Promise<void> {
   await c.execute('INSERT INTO users (id, user_id, name) VALUES (?, ?, ?)', [id, user, name]);

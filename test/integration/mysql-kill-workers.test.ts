@@ -8,12 +8,10 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { EtcdCluster } from '../../src/local/etcd-cluster.js';
-import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
-import { freePort } from '../../src/local/postgres-cluster.js';
 import { ConnectionIds } from '../../src/protocol/mysql/connection-ids.js';
-import { MYSQL_TEST_USERS } from '../support/mysql-proxy-fixture.js';
+import { mysqlLocalConfig } from '../support/mysql-proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -23,27 +21,7 @@ const opened: mysql.Connection[] = [];
 
 beforeAll(async () => {
   cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
-  const closedPort = await freePort();
-  config = configForLocalShards(
-    [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-    {
-      database: 'shardgate',
-      overrides: {
-        workers: 2,
-        admin: { token: 'test-token' },
-        users: MYSQL_TEST_USERS,
-        listen: {
-          postgres: { host: '127.0.0.1', port: 0 },
-          mysql: { host: '127.0.0.1', port: 0 },
-          admin: { host: '127.0.0.1', port: 0 },
-        },
-        mysqlShards: mysqlShardsFor(cluster.shards),
-        backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
-        pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
-        observability: { enabled: false },
-      },
-    },
-  );
+  config = await mysqlLocalConfig(cluster, { workers: 2, admin: { token: 'test-token' } });
   await loadMysqlDemoData(config, { users: 10 });
 }, 180_000);
 

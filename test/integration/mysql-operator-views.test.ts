@@ -2,15 +2,12 @@
 // series (labelled protocol="mysql"), and the ServerDown alert, through the real admin API of a
 // proxy in front of a local MariaDB shard with a replica. The PostgreSQL side of this fixture
 // points at a closed port: its shard shows as down beside the MySQL one, never mixed with it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
-let fx: MysqlProxyFixture;
-let base: string;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
+const fx = useMysqlProxyFixture(
+  {
     shards: 1,
     replicas: 1,
     admin: true,
@@ -26,17 +23,19 @@ beforeAll(async () => {
         },
       },
     },
-  });
+  },
+  240_000,
+);
+
+let base: string;
+
+beforeAll(async () => {
   await fx.cluster.waitForReplication('s0-replica1');
   base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
   await waitFor('every MySQL server probed', () =>
     fx.proxy.mysql!.topology.monitor.health().every((h) => h.position !== null),
   );
 }, 240_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 const getJson = async <T>(p: string) =>
   (await (await fetch(base + p, { headers: { authorization: 'Bearer secret' } })).json()) as T;

@@ -5,22 +5,21 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { startMysqlReferenceDatabase } from '../support/mysql-reference-db.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
+const fx = useMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 30 });
+
 let solo: mysql.Connection;
 let proxied: mysql.Connection;
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 30 });
   solo = await startMysqlReferenceDatabase(fx, 30);
   proxied = await fx.connect();
 });
 
 afterAll(async () => {
   await solo?.end().catch(() => undefined);
-  await fx?.stop();
 });
 
 const CO_LOCATED = [

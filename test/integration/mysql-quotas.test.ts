@@ -5,9 +5,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { serverSlotsHeld } from '../../src/backend/user-quota.js';
 import { MYSQL_TEST_USERS } from '../support/mysql-proxy-fixture.js';
-import { quotaOverrides } from '../support/quota-config.js';
+import { quotaOverrides, waitForQuota } from '../support/quota-config.js';
 import { useMysqlProxyFixture } from '../support/use-fixture.js';
-import { waitFor } from '../support/wait-for.js';
 
 const fx = useMysqlProxyFixture(
   {
@@ -18,10 +17,6 @@ const fx = useMysqlProxyFixture(
   },
   180_000,
 );
-
-/** The quota tests wait up to 20 s, polling every 20 ms. */
-const waitForQuota = (what: string, check: () => boolean | Promise<boolean>) =>
-  waitFor(what, check, 20_000, 20);
 
 describe('per-user server connection limit (MySQL)', () => {
   it('a user at its limit waits, then gets 1203; other users are served; a freed slot goes to the waiter', async () => {

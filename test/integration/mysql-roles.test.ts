@@ -2,13 +2,11 @@
 // A user reaches MariaDB as its own user (the demo loader creates it with DML on the demo
 // database only); `backend: service` is the shared backend.mysqlUser, said explicitly.
 import type mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
+const fx = useMysqlProxyFixture(
+  {
     shards: 2,
     replicas: 0,
     overrides: {
@@ -23,12 +21,9 @@ beforeAll(async () => {
         },
       ],
     },
-  });
-}, 240_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
+  },
+  240_000,
+);
 
 function connect(user: string, password: string): Promise<mysql.Connection> {
   return fx.connect({ user, password });

@@ -3,26 +3,21 @@
 // consistency level allows (shown by @@server_id), read-your-writes holds by GTID under injected
 // replica delay, and writes that would span shards are refused with MySQL errors.
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 2,
-    replicas: 1,
-    overrides: {
-      routing: { lagPollIntervalMs: 20, readYourWritesWaitMs: 10 },
-      observability: { enabled: true },
-    },
-  });
-  // Let the lag monitor see every server once.
-  await new Promise((r) => setTimeout(r, 300));
+const fx = useMysqlProxyFixture({
+  shards: 2,
+  replicas: 1,
+  overrides: {
+    routing: { lagPollIntervalMs: 20, readYourWritesWaitMs: 10 },
+    observability: { enabled: true },
+  },
 });
 
-afterAll(async () => {
-  await fx?.stop();
+beforeAll(async () => {
+  // Let the lag monitor see every server once.
+  await new Promise((r) => setTimeout(r, 300));
 });
 
 const serverId = (name: string) => {

@@ -12,7 +12,11 @@ import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { childMysqlConnection } from '../support/child-clients.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import {
+  type MysqlProxyFixture,
+  startMysqlProxyFixture,
+  xaPreparedOn,
+} from '../support/mysql-proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
@@ -34,6 +38,10 @@ let servers: string[] = [];
 
 const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
 
+/** Sets the balance of an account to `to`, an SQL expression (of `balance`, say). */
+const setBalance = (c: mysql.Connection, a: Account, to: string) =>
+  c.execute(`UPDATE balances SET balance = ${to} WHERE id = ? AND user_id = ?`, [a.id, a.user]);
+
 async function balanceOn(account: Account): Promise<number> {
   const d = await fx.direct(account.server);
   const [rows] = await d.query<RowDataPacket[]>('SELECT balance FROM shardgate.balances WHERE id = ?', [
@@ -45,17 +53,7 @@ async function balanceOn(account: Account): Promise<number> {
 
 /** Shardgate's XA transactions prepared on every primary. */
 async function preparedAnywhere(): Promise<string[]> {
-  const out: string[] = [];
-  for (const server of servers) {
-    const d = await fx.direct(server);
-    const [rows] = await d.query<RowDataPacket[]>('XA RECOVER');
-    await d.end();
-    for (const r of rows) {
-      const gid = (r.data as Buffer).subarray(0, Number(r.gtrid_length)).toString();
-      if (gid.startsWith('sg2pc_')) out.push(gid);
-    }
-  }
-  return out;
+  return (await xaPreparedOn(fx, servers)).filter((gid) => gid.startsWith('sg2pc_'));
 }
 
 const transfer = transferBalanceMysql;
@@ -103,8 +101,8 @@ describe('XA two-phase commit', () => {
       const home = accounts[0]!;
       await c.execute('SELECT balance FROM balances WHERE id = ? AND user_id = ?', [home.id, home.user]);
     }
-    await c.execute('UPDATE balances SET balance = balance - 5 WHERE id = ? AND user_id = ?', [a.id, a.user]);
-    await c.execute('UPDATE balances SET balance = balance + 5 WHERE id = ? AND user_id = ?', [b.id, b.user]);
+    await setBalance(c, a, 'balance - 5');
+    await setBalance(c, b, 'balance + 5');
     // Reads inside the transaction see its own writes on both shards; others do not yet.
     const [inside] = await c.execute<RowDataPacket[]>(
       'SELECT balance FROM balances WHERE id = ? AND user_id = ?',
@@ -125,8 +123,8 @@ describe('XA two-phase commit', () => {
     const before = [await balanceOn(a), await balanceOn(b)];
     const c = await fx.connect();
     await c.query('START TRANSACTION');
-    await c.execute('UPDATE balances SET balance = balance - 3 WHERE id = ? AND user_id = ?', [a.id, a.user]);
-    await c.execute('UPDATE balances SET balance = balance + 3 WHERE id = ? AND user_id = ?', [b.id, b.user]);
+    await setBalance(c, a, 'balance - 3');
+    await setBalance(c, b, 'balance + 3');
     await c.query('ROLLBACK');
     expect([await balanceOn(a), await balanceOn(b)]).toEqual(before);
     expect(await preparedAnywhere()).toEqual([]);
@@ -137,8 +135,8 @@ describe('XA two-phase commit', () => {
     const before = [await balanceOn(a), await balanceOn(b)];
     const c = await fx.connect();
     await c.query('BEGIN');
-    await c.execute('UPDATE balances SET balance = balance - 4 WHERE id = ? AND user_id = ?', [a.id, a.user]);
-    await c.execute('UPDATE balances SET balance = balance + 4 WHERE id = ? AND user_id = ?', [b.id, b.user]);
+    await setBalance(c, a, 'balance - 4');
+    await setBalance(c, b, 'balance + 4');
     // The XA participant's server thread, asked through the transaction itself.
     const [me] = await c.execute<RowDataPacket[]>(
       'SELECT CONNECTION_ID() AS thread FROM balances WHERE id = ? AND user_id = ?',
@@ -192,14 +190,8 @@ describe('XA two-phase commit', () => {
         const gone = await fx.connect({ port: side.port });
         if (mode === 'transaction') await gone.query('SET @pinned = 1');
         await gone.query('BEGIN');
-        await gone.execute('UPDATE balances SET balance = balance - 3 WHERE id = ? AND user_id = ?', [
-          a.id,
-          a.user,
-        ]);
-        await gone.execute('UPDATE balances SET balance = balance + 3 WHERE id = ? AND user_id = ?', [
-          b.id,
-          b.user,
-        ]);
+        await setBalance(gone, a, 'balance - 3');
+        await setBalance(gone, b, 'balance + 3');
         // The decision waits on a table lock: the client leaves between XA PREPARE and the decision.
         const lock = await fx.direct(a.server);
         opened.push(lock);
@@ -233,8 +225,8 @@ describe('XA two-phase commit', () => {
     const c = await fx.connect({ multipleStatements: true });
     try {
       await c.query('BEGIN');
-      await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [a.id, a.user]);
-      await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [b.id, b.user]);
+      await setBalance(c, a, 'balance');
+      await setBalance(c, b, 'balance');
       // A savepoint alone runs on every shard (test/integration/mysql-savepoints.test.ts).
       await c.query('SAVEPOINT s1');
       for (const sql of [
@@ -261,10 +253,8 @@ describe('XA two-phase commit', () => {
     // A like (user_likes: refuse) first: the transaction may not join another shard afterwards.
     await c.query('BEGIN');
     await c.execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [9_100_500, a.user]);
-    await c.execute('UPDATE balances SET balance = balance - 1 WHERE id = ? AND user_id = ?', [a.id, a.user]);
-    const refused = await c
-      .execute('UPDATE balances SET balance = balance + 1 WHERE id = ? AND user_id = ?', [b.id, b.user])
-      .catch((e: { errno: number; message: string }) => e);
+    await setBalance(c, a, 'balance - 1');
+    const refused = await setBalance(c, b, 'balance + 1').catch((e: { errno: number; message: string }) => e);
     expect(refused).toMatchObject({ errno: 1235 });
     expect((refused as { message: string }).message).toMatch(
       /data type user_likes refuses \(crossShard: refuse\).*crossShard: two_phase/,
@@ -272,8 +262,8 @@ describe('XA two-phase commit', () => {
     await c.query('ROLLBACK');
     // Nor may a like be written once the transaction spans shards.
     await c.query('BEGIN');
-    await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [a.id, a.user]);
-    await c.execute('UPDATE balances SET balance = balance WHERE id = ? AND user_id = ?', [b.id, b.user]);
+    await setBalance(c, a, 'balance');
+    await setBalance(c, b, 'balance');
     await expect(
       c.execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [9_100_501, a.user]),
     ).rejects.toMatchObject({ errno: 1235 });

@@ -2,17 +2,14 @@
 // HighCpu rule at a lowered threshold fires under load), disk use of local servers, the server-up
 // gauge and the ServerDown alert, the 40001 conflicts counter, a per-shard pool size applied at
 // run time, and the cutover phase gauge fed by a running split.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_PHASES } from '../../src/migration/state-store.js';
 import type { StatementStatRow } from '../../src/observability/statement-stats.js';
 import { adminAuth, adminJson, adminOverrides, waitUntil } from '../support/admin-fixture.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-let base: string;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({
+const fx = useProxyFixture(
+  {
     shards: 2,
     replicas: 1,
     spares: 2,
@@ -25,13 +22,15 @@ beforeAll(async () => {
       }),
       migration: { rowsPerSecond: 200 },
     },
-  });
+  },
+  180_000,
+);
+
+let base: string;
+
+beforeAll(async () => {
   base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 }, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 const getJson = adminJson(() => base);
 const metrics = async () => (await fetch(`${base}/metrics`)).text();

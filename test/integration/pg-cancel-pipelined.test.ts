@@ -8,18 +8,18 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
+const fx = useProxyFixture({
+  shards: 1,
+  replicas: 0,
+  demoData: false,
+  overrides: { pool: { mode: 'session' } },
+});
+
 let transactionProxy: ProxyHandle;
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
-    shards: 1,
-    replicas: 0,
-    demoData: false,
-    overrides: { pool: { mode: 'session' } },
-  });
   transactionProxy = await startProxy(
     { ...fx.config, pool: { ...fx.config.pool, mode: 'transaction' } },
     { log: silentLogger(), postgresPort: 0, adminPort: null },
@@ -28,7 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await transactionProxy?.close();
-  await fx?.stop();
 });
 
 function pgjs(port: number) {

@@ -11,7 +11,7 @@ import { startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
-import { CompensateSide } from '../support/compensate-setup.js';
+import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -43,16 +43,18 @@ const side = new CompensateSide(TOKEN, () => fx, rowsWithId, runsOf);
 const compensationEvents = () => side.events();
 const compensations = () => side.compensations();
 
-/** BEGIN, a row on shard 0, a row on shard 1 (balance 666: refused at its COMMIT), COMMIT. */
-async function failingTransfer(c: pg.Client, id: number): Promise<unknown> {
-  await c.query('BEGIN');
-  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
-  await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 1, userOn1]);
-  return c.query('COMMIT').then(
-    () => null,
-    (err: unknown) => err,
-  );
-}
+const INSERT_BALANCE = 'INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, $3)';
+
+/**
+ * BEGIN, a row `id` on shard 0 and a row `id + 1` on shard 1 with these balances (666 is refused
+ * by its shard's deferred trigger at COMMIT, 777 and 778 sleep there), then COMMIT sent; `commit`
+ * is what it ends with (wrapped: the caller may act while it runs).
+ */
+const transfer = (c: pg.Client, id: number, balances: [number, number]) =>
+  startTransfer((sql, params) => c.query(sql, params), INSERT_BALANCE, id, [userOn0, userOn1], balances);
+
+/** A transfer whose shard 1 refuses its COMMIT after shard 0 committed: what the COMMIT ended with. */
+const failingTransfer = async (c: pg.Client, id: number) => (await transfer(c, id, [10, 666])).commit;
 
 beforeAll(async () => {
   fx = await startProxyFixture({
@@ -95,10 +97,7 @@ afterAll(async () => {
 describe('compensate mode', () => {
   it('commits both shards on their own when nothing fails (no prepared transaction)', async () => {
     const c = await fx.client();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 1)', [FIRST_ID, userOn0]);
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 1)', [FIRST_ID + 1, userOn1]);
-    await c.query('COMMIT');
+    expect(await (await transfer(c, FIRST_ID, [1, 1])).commit).toBeNull();
     await c.end();
     expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
     expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
@@ -110,7 +109,7 @@ describe('compensate mode', () => {
   it('a shard failing at COMMIT after the other committed: compensated once, one event, in /api/transactions', async () => {
     const id = FIRST_ID + 10;
     const c = await fx.client();
-    const err = (await failingTransfer(c, id)) as { code?: string; message?: string } | null;
+    const err = await failingTransfer(c, id);
     expect(err?.code).toBe('40001');
     expect(err?.message).toMatch(/undid what committed/);
     // The session is usable after the error.
@@ -125,14 +124,8 @@ describe('compensate mode', () => {
   it("the second shard's backend terminated during its COMMIT: the first shard is compensated once", async () => {
     const id = FIRST_ID + 40;
     const c = await fx.client();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
     // 777: shard 1's commit sleeps in its deferred trigger, long enough to be terminated there.
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 777)', [id + 1, userOn1]);
-    const commit = c.query('COMMIT').then(
-      () => null,
-      (err: Error) => err,
-    );
+    const { commit } = await transfer(c, id, [10, 777]);
     await waitFor('shard 1 to be inside its COMMIT', async () => {
       const r = await one(
         s1,
@@ -157,14 +150,8 @@ describe('compensate mode', () => {
   it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
     const id = FIRST_ID + 50;
     const c = await fx.client();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
     // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
-    await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 778)', [id + 1, userOn1]);
-    const commit = c.query('COMMIT').then(
-      () => null,
-      (err: Error) => err,
-    );
+    const { commit } = await transfer(c, id, [10, 778]);
     await waitFor('shard 1 to be inside its COMMIT', async () => {
       const r = await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
       return r.length > 0;
@@ -199,10 +186,7 @@ describe('compensate mode', () => {
     ).rejects.toMatchObject({ code: '23505' });
     await c.query('ROLLBACK TO s');
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 2, userOn1]);
-    const err = await c.query('COMMIT').then(
-      () => null,
-      (e: unknown) => e as { message?: string },
-    );
+    const err = await errorOf(c.query('COMMIT'));
     await c.end();
     expect(err?.message).toMatch(/rolled back on every shard/);
     expect(await rowsWithId(s0, id)).toBe(1);
@@ -217,10 +201,7 @@ describe('compensate mode', () => {
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id, userOn0]);
     await c.query('CALL sg_side_add($1)', [id]);
     await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id + 1, userOn1]);
-    const err = await c.query('COMMIT').then(
-      () => null,
-      (e: unknown) => e as { message?: string },
-    );
+    const err = await errorOf(c.query('COMMIT'));
     await c.end();
     // Not "undid what committed" while the CALL's row stays: nothing committed anywhere.
     expect(err?.message).toMatch(/rolled back on every shard/);
@@ -235,7 +216,7 @@ describe('compensate mode', () => {
     const before = compensationEvents().length;
     const c = await fx.client();
     await c.query('SET shardgate.cross_shard = two_phase');
-    const err = (await failingTransfer(c, id)) as { message?: string } | null;
+    const err = await failingTransfer(c, id);
     expect(err?.message).toMatch(/rolled back on every shard/);
     await c.end();
     expect(await rowsWithId(s0, id)).toBe(0);
@@ -294,14 +275,9 @@ describeCompensateRetry({
   async transferFailingOnShard0(id) {
     const c = await fx.client();
     try {
-      await c.query('BEGIN');
       // 666: refused by shard 0's deferred trigger at its COMMIT; shard 1 commits.
-      await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 666)', [id, userOn0]);
-      await c.query('INSERT INTO balances (id, user_id, balance) VALUES ($1, $2, 10)', [id + 1, userOn1]);
-      return await c.query('COMMIT').then(
-        () => null,
-        (err: { code: string; message: string }) => ({ code: err.code, message: err.message }),
-      );
+      const err = await (await transfer(c, id, [666, 10])).commit;
+      return err && { code: err.code!, message: err.message! };
     } finally {
       await c.end();
     }

@@ -3,18 +3,10 @@
 // state isolation in transaction pooling.
 import pg from 'pg';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ overrides: { pool: { size: 3 } } });
-});
-
-afterAll(async () => {
-  await fx?.stop();
-});
+const fx = useProxyFixture({ overrides: { pool: { size: 3 } } });
 
 /** Polls every server of the fixture until `sql` is an active statement on one of them. */
 async function untilRunningSomewhere(sql: string): Promise<void> {

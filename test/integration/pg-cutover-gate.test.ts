@@ -2,11 +2,13 @@
 // wait and then succeed, in-flight transactions past the grace period get 40001 (never a silent
 // ROLLBACK on COMMIT), reads keep flowing, and a missed deadline leaves the shard taking writes.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { blockS0, latch, settle } from '../support/cutover-block.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
+const fx = useProxyFixture({ shards: 2, replicas: 0 }, 120_000);
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A user id whose rows live on shard s0. */
@@ -25,46 +27,26 @@ function userOn(shard: string): number {
   throw new Error('no user found');
 }
 
-const settle = <T>(p: Promise<T>) =>
-  p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: { code?: string }) => ({ ok: false as const, error }),
-  );
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 2, replicas: 0 });
-}, 120_000);
-afterAll(async () => {
-  await fx?.stop();
-});
-
 describe('cutover block through the proxy', () => {
   it('holds a write until the switch, then runs it; reads are not held', async () => {
     const user = userOn('s0');
     const writer = await fx.client();
     const reader = await fx.client();
     const events: string[] = [];
-    let readDone!: () => void;
-    const readFinished = new Promise<void>((r) => {
-      readDone = r;
-    });
-    const block = fx.proxy.cutover.block(
-      ['s0'],
+    const readFinished = latch();
+    const block = blockS0(
+      fx.proxy,
       { migrationId: 't1', graceMs: 50, deadlineMs: 10_000 },
-      {
-        // The block waits for a read of the held shard: were reads held too, it would never end.
-        catchUp: () => readFinished.then(() => sleep(50)),
-        switchTopology: () => {
-          events.push('switch');
-        },
-      },
+      // The block waits for a read of the held shard: were reads held too, it would never end.
+      () => readFinished.opened.then(() => sleep(50)),
+      () => events.push('switch'),
     );
     const write = writer
       .query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_001, user])
       .then(() => events.push('write'));
     const read = await reader.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user]);
     events.push('read');
-    readDone();
+    readFinished.open();
     expect(read.rows[0].n).toBeGreaterThanOrEqual(0);
     await write;
     expect(events).toEqual(['read', 'switch', 'write']);
@@ -80,11 +62,7 @@ describe('cutover block through the proxy', () => {
     const c = await fx.client();
     await c.query('BEGIN');
     await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_002, user]);
-    const report = await fx.proxy.cutover.block(
-      ['s0'],
-      { migrationId: 't2', graceMs: 50, deadlineMs: 2_000 },
-      { catchUp: async () => {}, switchTopology: () => {} },
-    );
+    const report = await blockS0(fx.proxy, { migrationId: 't2', graceMs: 50, deadlineMs: 2_000 });
     expect(report.abortedTransactions).toBe(1);
     const commit = await settle(c.query('COMMIT'));
     expect(commit.ok).toBe(false);
@@ -102,11 +80,7 @@ describe('cutover block through the proxy', () => {
     await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_003, user]);
     const slow = settle(c.query('SELECT pg_sleep(5)'));
     await sleep(100);
-    const report = await fx.proxy.cutover.block(
-      ['s0'],
-      { migrationId: 't3', graceMs: 50, deadlineMs: 3_000 },
-      { catchUp: async () => {}, switchTopology: () => {} },
-    );
+    const report = await blockS0(fx.proxy, { migrationId: 't3', graceMs: 50, deadlineMs: 3_000 });
     const r = await slow;
     expect(!r.ok && r.error.code).toBe('40001');
     expect(report.outcome).toBe('switched');
@@ -118,11 +92,7 @@ describe('cutover block through the proxy', () => {
   it('past the deadline the block aborts and held writes run on the old shard', async () => {
     const user = userOn('s0');
     const c: pg.Client = await fx.client();
-    const block = fx.proxy.cutover.block(
-      ['s0'],
-      { migrationId: 't4', graceMs: 20, deadlineMs: 100 },
-      { catchUp: () => sleep(5_000), switchTopology: () => {} },
-    );
+    const block = blockS0(fx.proxy, { migrationId: 't4', graceMs: 20, deadlineMs: 100 }, () => sleep(5_000));
     const write = c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_004, user]);
     const report = await block;
     await write;

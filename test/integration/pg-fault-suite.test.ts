@@ -15,6 +15,8 @@ import {
   pgHealth as health,
   pgLikesOf as likesOf,
   OWN_USER,
+  startTwinProxy,
+  useTwinProxy,
   watchPgClose as watchClose,
 } from '../support/fault-helpers.js';
 import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
@@ -53,10 +55,7 @@ beforeAll(async () => {
     overrides: { routing: { lagPollIntervalMs: 20, probeTimeoutMs: 500 }, users: [...TEST_USERS, OWN_USER] },
   });
   for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
-  sessionProxy = await startProxy(
-    { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-    { log: silentLogger(), postgresPort: 0, adminPort: null },
-  );
+  sessionProxy = await startTwinProxy(fx.config, 'postgres', { pool: { mode: 'session' } });
 }, 240_000);
 
 afterAll(async () => {
@@ -209,29 +208,21 @@ describe('injected latency (a relay in front of s0-replica1)', () => {
 });
 
 describe("a user's own pool (not the service identity) and a killed replica", () => {
-  let ownProxy: ProxyHandle;
-
-  beforeAll(async () => {
-    // Probes too rare to see the kill during the test: only the user's own pool can shun.
-    ownProxy = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, lagPollIntervalMs: 600_000 } },
-      { log: silentLogger(), postgresPort: 0, adminPort: null },
-    );
-    await waitFor('every server probed', () =>
-      ownProxy.topology.monitor.health().every((h) => h.position !== null),
-    );
+  // Probes too rare to see the kill during the test: only the user's own pool can shun.
+  const ownProxy = useTwinProxy(() => fx, 'postgres', {
+    routing: { lagPollIntervalMs: 600_000 },
+    probed: true,
   });
 
   let ownClient: pg.Client | undefined;
 
   afterAll(async () => {
-    // The PostgreSQL listener's close waits for its clients to leave.
+    // The PostgreSQL listener's close (useTwinProxy's, after this) waits for its clients to leave.
     await ownClient?.end().catch(() => undefined);
-    await ownProxy?.close();
   });
 
   it('shuns the replica when the server closes its connections, and its reads move on', async () => {
-    const c = await clientOf(ownProxy, { user: OWN_USER.name, password: OWN_USER.password });
+    const c = await clientOf(ownProxy(), { user: OWN_USER.name, password: OWN_USER.password });
     ownClient = c;
     const watch = watchClose(c);
     const read = async () =>
@@ -244,13 +235,13 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
     const expected = await likesOf(await fx.direct('s0-primary'), 6);
     // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
     expect(await read()).toEqual({ u: OWN_USER.name, port: slowPort, n: expected });
-    const [service, ...own] = ownProxy.topology.server('s0-replica1')!.pools.all();
+    const [service, ...own] = ownProxy().topology.server('s0-replica1')!.pools.all();
     expect(service!.stats().total).toBe(0);
     expect(own.map((p) => p.stats().idle)).toEqual([1]);
     await fx.cluster.killServer('s0-replica1');
     try {
       // Its idle connection closed by the dying server: shunned at once, not at the next probe.
-      await waitFor('s0-replica1 shunned', () => health(ownProxy, 's0-replica1').shunned, 10_000);
+      await waitFor('s0-replica1 shunned', () => health(ownProxy(), 's0-replica1').shunned, 10_000);
       for (let i = 0; i < 10; i++) {
         const r = await read();
         expect(r.n).toBe(expected);
@@ -265,22 +256,15 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
 });
 
 describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)', () => {
-  let holding: ProxyHandle;
-
   beforeAll(async () => {
     for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
-    holding = await startProxy(
-      { ...fx.config, routing: { ...fx.config.routing, holdWritesOnPrimaryLossMs: 60_000 } },
-      { log: silentLogger(), postgresPort: 0, adminPort: null },
-    );
   }, 60_000);
-
-  afterAll(async () => {
-    await holding?.close();
+  const holding = useTwinProxy(() => fx, 'postgres', {
+    routing: { holdWritesOnPrimaryLossMs: 60_000 },
   });
 
   it('runs a write to a dead primary on the promoted replica instead of failing it', async () => {
-    const writer = await clientOf(holding);
+    const writer = await clientOf(holding());
     const watch = watchClose(writer);
     await writer.query('INSERT INTO likes (id, user_id) VALUES (980010, 1)');
     await fx.cluster.killServer('s0-primary');
@@ -288,7 +272,7 @@ describe('holding writes through a failover (routing.holdWritesOnPrimaryLossMs)'
     const held = writer.query('INSERT INTO likes (id, user_id) VALUES (980011, 1)').finally(() => {
       heldDone = true;
     });
-    await waitFor('the primary shunned', () => health(holding, 's0-primary').shunned);
+    await waitFor('the primary shunned', () => health(holding(), 's0-primary').shunned);
     expect(heldDone).toBe(false);
     const promoted = await fx.direct('s0-replica1');
     await promoted.query('SELECT pg_promote()');

@@ -6,7 +6,7 @@
 // prepared transaction is left.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const FIRST_ID = 9_100_000;
@@ -18,16 +18,6 @@ let s1: string;
 /** Demo users whose rows live on s0, and on s1. */
 let onS0: number[];
 let onS1: number[];
-
-async function usersOn(server: string, n: number): Promise<number[]> {
-  const d = await fx.direct(server);
-  const r = await d.query<{ user_id: string }>(
-    'SELECT DISTINCT user_id FROM users ORDER BY user_id LIMIT $1',
-    [n],
-  );
-  await d.end();
-  return r.rows.map((row) => Number(row.user_id));
-}
 
 /** The row with this id as each server holds it (user_id, name), or null. */
 async function whereIs(table: string, id: number): Promise<Record<string, string | null>> {
@@ -44,16 +34,7 @@ async function whereIs(table: string, id: number): Promise<Record<string, string
   return out;
 }
 
-async function prepared(): Promise<string[]> {
-  const gids: string[] = [];
-  for (const server of [s0, s1]) {
-    const d = await fx.direct(server);
-    const r = await d.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts');
-    await d.end();
-    gids.push(...r.rows.map((row) => row.gid));
-  }
-  return gids;
-}
+const prepared = () => preparedOn(fx, [s0, s1]);
 
 async function addUser(id: number, user: number, name: string): Promise<void> {
   await c.query('INSERT INTO users (id, user_id, name) VALUES ($1, $2, $3)', [id, user, name]);
@@ -67,8 +48,8 @@ beforeAll(async () => {
   });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;
-  onS0 = await usersOn(s0, 5);
-  onS1 = await usersOn(s1, 5);
+  onS0 = await demoUsersOn(fx, s0, 5);
+  onS1 = await demoUsersOn(fx, s1, 5);
   c = await fx.client();
 }, 180_000);
 

@@ -1,27 +1,18 @@
 // Quotas: one user cannot hold every server connection (pins and idle transactions), and a
 // session idle inside a transaction is closed (its transaction rolled back), PgBouncer-like.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture, TEST_USERS } from '../support/proxy-fixture.js';
-import { quotaOverrides } from '../support/quota-config.js';
-import { waitFor } from '../support/wait-for.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_USERS } from '../support/proxy-fixture.js';
+import { quotaOverrides, waitForQuota } from '../support/quota-config.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({
+const fx = useProxyFixture(
+  {
     shards: 1,
     replicas: 0,
     overrides: quotaOverrides(TEST_USERS),
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
-
-/** The quota tests wait up to 20 s, polling every 20 ms. */
-const waitForQuota = (what: string, check: () => boolean | Promise<boolean>) =>
-  waitFor(what, check, 20_000, 20);
+  },
+  180_000,
+);
 
 describe('per-user server connection limit', () => {
   it('a user at its limit waits, then gets 53300; other users are served; a freed slot goes to the waiter', async () => {

@@ -5,7 +5,7 @@
 // SQLSTATE) and the rows must end the same; no prepared transaction may be left behind.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { demoUsersOn, type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import {
   nestedSavepoints,
   onBothShards,
@@ -15,13 +15,6 @@ import {
 } from '../support/savepoint-compare.js';
 
 let fx: ProxyFixture;
-
-async function userOn(server: string): Promise<number> {
-  const c = await fx.direct(server);
-  const r = await c.query<{ user_id: string }>('SELECT user_id FROM users ORDER BY user_id LIMIT 1');
-  await c.end();
-  return Number(r.rows[0]!.user_id);
-}
 
 /** A statement of a scenario: `{t}` is the table; `named` runs it as a named prepared statement (extended protocol). */
 type Step = string | { sql: string; named: string };
@@ -35,9 +28,10 @@ const { expectLikeUnsharded, spanningTransaction, shardKeyMoveUndone, createRefe
 beforeAll(async () => {
   fx = await startProxyFixture({ shards: 3, replicas: 0 });
   const servers = fx.cluster.shards.map((s) => s.primary.name);
+  const [u0, u1, u2] = await Promise.all(servers.map(async (s) => (await demoUsersOn(fx, s, 1))[0]!));
   side = {
     servers,
-    users: [await userOn(servers[0]!), await userOn(servers[1]!), await userOn(servers[2]!)],
+    users: [u0!, u1!, u2!],
     proxy: () => fx.client(),
     direct: (server) => fx.direct(server),
     end: (c) => c.end(),

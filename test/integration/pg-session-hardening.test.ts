@@ -3,20 +3,22 @@
 // client; inlined values read the same whatever standard_conforming_strings is; prepared
 // statements and unsynced extended-protocol batches per session are bounded.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({
+const fx = useProxyFixture(
+  {
     shards: 2,
     replicas: 0,
     overrides: {
       pool: { size: 2 },
       limits: { maxPreparedStatementsPerSession: 3, maxPendingClientBytes: 65_536 },
     },
-  });
+  },
+  180_000,
+);
+
+beforeAll(async () => {
   const s0 = await fx.direct(fx.cluster.shards[0]!.primary.name);
   await s0.query(
     "CREATE OR REPLACE FUNCTION sneaky_path() RETURNS int LANGUAGE plpgsql AS $$BEGIN PERFORM set_config('search_path', 'evil2', false); RETURN 1; END$$",
@@ -25,10 +27,6 @@ beforeAll(async () => {
     "CREATE OR REPLACE PROCEDURE sneaky_zone() LANGUAGE plpgsql AS $$BEGIN PERFORM set_config('TimeZone', 'Asia/Tokyo', false); END$$",
   );
 }, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 async function searchPath(): Promise<string> {
   const b = await fx.client();

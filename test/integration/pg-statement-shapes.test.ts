@@ -31,6 +31,20 @@ function pgjs() {
   return postgres({ ...appLoginPostgresJs(proxy), onnotice: () => undefined });
 }
 
+/** Runs `test` with two postgres.js clients through the proxy, ended afterwards whatever happens. */
+async function withTwoClients(
+  test: (sql: postgres.Sql, other: postgres.Sql) => Promise<void>,
+): Promise<void> {
+  const sql = pgjs();
+  const other = pgjs();
+  try {
+    await test(sql, other);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await other.end({ timeout: 1 });
+  }
+}
+
 /** Two other statements, so the LRU closes every earlier one on the server connection. */
 async function evict(sql: postgres.Sql): Promise<void> {
   await sql.unsafe('select 1 as evict_one', [], { prepare: true });
@@ -38,10 +52,8 @@ async function evict(sql: postgres.Sql): Promise<void> {
 }
 
 describe('result shapes of statements shardgate prepares again (transaction pooling)', () => {
-  it('a changed result type fails as on the server, postgres.js re-prepares and reads the new rows', async () => {
-    const sql = pgjs();
-    const other = pgjs();
-    try {
+  it('a changed result type fails as on the server, postgres.js re-prepares and reads the new rows', () =>
+    withTwoClients(async (sql, other) => {
       await sql`create table shape_change (a int)`;
       await sql`insert into shape_change values (1)`;
       expect(await sql`select * from shape_change`).toEqual([{ a: 1 }]);
@@ -52,16 +64,10 @@ describe('result shapes of statements shardgate prepares again (transaction pool
       await evict(sql);
       expect(await sql`select * from shape_change`).toEqual([{ b: 'x', c: 2 }]);
       await sql`drop table shape_change`;
-    } finally {
-      await sql.end({ timeout: 1 });
-      await other.end({ timeout: 1 });
-    }
-  });
+    }));
 
-  it('a write whose result type changed runs once (the refused Bind executes nothing)', async () => {
-    const sql = pgjs();
-    const other = pgjs();
-    try {
+  it('a write whose result type changed runs once (the refused Bind executes nothing)', () =>
+    withTwoClients(async (sql, other) => {
       await sql`create table shape_write (id int)`;
       const insert = (id: number) => sql`insert into shape_write (id) values (${id}) returning *`;
       expect(await insert(1)).toEqual([{ id: 1 }]);
@@ -70,16 +76,10 @@ describe('result shapes of statements shardgate prepares again (transaction pool
       expect(await insert(2)).toEqual([{ id: 2, note: 'n' }]);
       expect(await other`select id from shape_write order by id`).toEqual([{ id: 1 }, { id: 2 }]);
       await sql`drop table shape_write`;
-    } finally {
-      await sql.end({ timeout: 1 });
-      await other.end({ timeout: 1 });
-    }
-  });
+    }));
 
-  it('a table created again with the same columns keeps the statement usable', async () => {
-    const sql = pgjs();
-    const other = pgjs();
-    try {
+  it('a table created again with the same columns keeps the statement usable', () =>
+    withTwoClients(async (sql, other) => {
       await sql`create table shape_same (a int, b text)`;
       await sql`insert into shape_same values (1, 'one')`;
       const select = () => sql`select * from shape_same where a = ${1}`;
@@ -90,9 +90,5 @@ describe('result shapes of statements shardgate prepares again (transaction pool
       await evict(sql);
       expect(await select()).toEqual([{ a: 1, b: 'uno' }]);
       await sql`drop table shape_same`;
-    } finally {
-      await sql.end({ timeout: 1 });
-      await other.end({ timeout: 1 });
-    }
-  });
+    }));
 });

@@ -10,7 +10,7 @@ import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
@@ -31,16 +31,9 @@ let s0: string;
 let s1: string;
 let s2: string;
 
-/** Demo users living on `server` (asked of the server itself). */
-async function usersOn(server: string, n: number): Promise<number[]> {
-  const c = await fx.direct(server);
-  const r = await c.query<{ user_id: string }>(
-    'SELECT DISTINCT user_id FROM users ORDER BY user_id LIMIT $1',
-    [n],
-  );
-  await c.end();
-  return r.rows.map((row) => Number(row.user_id));
-}
+/** Sets the balance of an account to `to`, an SQL expression (of `balance`, say). */
+const setBalance = (c: pg.Client, a: Account, to: string) =>
+  c.query(`UPDATE balances SET balance = ${to} WHERE id = $1 AND user_id = $2`, [a.id, a.user]);
 
 async function total(client: pg.Client): Promise<number> {
   const r = await client.query<{ sum: string }>('SELECT sum(balance) AS sum FROM balances WHERE id >= $1', [
@@ -56,16 +49,10 @@ async function balanceOn(server: string, id: number): Promise<number> {
   return Number(r.rows[0]!.balance);
 }
 
-async function preparedOn(server: string): Promise<string[]> {
-  const c = await fx.direct(server);
-  const r = await c.query<{ gid: string }>("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'sg2pc%'");
-  await c.end();
-  return r.rows.map((row) => row.gid);
-}
-
-async function preparedAnywhere(): Promise<string[]> {
-  return [...(await preparedOn(s0)), ...(await preparedOn(s1)), ...(await preparedOn(s2))];
-}
+/** Shardgate's prepared transactions on these servers. */
+const prepared = async (...servers: string[]) =>
+  (await preparedOn(fx, servers)).filter((gid) => gid.startsWith('sg2pc'));
+const preparedAnywhere = () => prepared(s0, s1, s2);
 
 async function metric(adminPort: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
@@ -95,7 +82,7 @@ beforeAll(async () => {
   // accounts[0..3] on s0, [4..7] on s1, [8..11] on s2.
   accounts = [];
   for (const [n, server] of [s0, s1, s2].entries())
-    for (const [i, user] of (await usersOn(server, 4)).entries())
+    for (const [i, user] of (await demoUsersOn(fx, server, 4)).entries())
       accounts.push({ id: FIRST_ID + 10 * n + i, user, shard: server });
   const c = await fx.client();
   for (const a of accounts)
@@ -130,8 +117,8 @@ describe('two-phase commit', () => {
     const before = await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total');
     const c = await fx.client();
     await c.query('BEGIN');
-    await c.query('UPDATE balances SET balance = balance - 5 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
-    await c.query('UPDATE balances SET balance = balance + 5 WHERE id = $1 AND user_id = $2', [b.id, b.user]);
+    await setBalance(c, a, 'balance - 5');
+    await setBalance(c, b, 'balance + 5');
     // Reads inside the transaction see its own writes on both shards (each shard's participant).
     const inside = await c.query('SELECT balance::int AS v FROM balances WHERE id = $1 AND user_id = $2', [
       a.id,
@@ -157,10 +144,7 @@ describe('two-phase commit', () => {
       accounts[4]!.id,
       accounts[4]!.user,
     ]);
-    await c.query('UPDATE balances SET balance = balance + 0 WHERE id = $1 AND user_id = $2', [
-      accounts[0]!.id,
-      accounts[0]!.user,
-    ]);
+    await setBalance(c, accounts[0]!, 'balance + 0');
     expect((await c.query('COMMIT')).command).toBe('COMMIT');
     await c.end();
     expect(await metric(fx.proxy.admin!.port, 'shardgate_2pc_commits_total')).toBe(before);
@@ -174,8 +158,8 @@ describe('two-phase commit', () => {
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     const c = await fx.client();
     await c.query('BEGIN');
-    await c.query('UPDATE balances SET balance = balance - 1 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
-    await c.query('UPDATE balances SET balance = 666 WHERE id = $1 AND user_id = $2', [b.id, b.user]);
+    await setBalance(c, a, 'balance - 1');
+    await setBalance(c, b, '666');
     const err = await c.query('COMMIT').catch((e: { code?: string; message: string }) => e);
     expect(err).toMatchObject({ code: '40001' });
     expect((err as Error).message).toMatch(/rolled back on every shard/);
@@ -191,10 +175,8 @@ describe('two-phase commit', () => {
     const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
     const c = await fx.client();
     await c.query('BEGIN');
-    await c.query('UPDATE balances SET balance = balance - 1 WHERE id = $1 AND user_id = $2', [a.id, a.user]);
-    await expect(
-      c.query('UPDATE balances SET balance = balance / 0 WHERE id = $1 AND user_id = $2', [b.id, b.user]),
-    ).rejects.toMatchObject({ code: '22012' });
+    await setBalance(c, a, 'balance - 1');
+    await expect(setBalance(c, b, 'balance / 0')).rejects.toMatchObject({ code: '22012' });
     // PostgreSQL's rule: nothing runs until the transaction ends, on either shard.
     await expect(
       c.query('SELECT balance FROM balances WHERE id = $1 AND user_id = $2', [a.id, a.user]),
@@ -238,14 +220,8 @@ describe('two-phase commit', () => {
         const gone = await fx.client({ port: proxy.postgres.port });
         if (mode === 'transaction') await gone.query('LISTEN sg_pinned');
         await gone.query('BEGIN');
-        await gone.query('UPDATE balances SET balance = balance - 3 WHERE id = $1 AND user_id = $2', [
-          a.id,
-          a.user,
-        ]);
-        await gone.query('UPDATE balances SET balance = balance + 3 WHERE id = $1 AND user_id = $2', [
-          b.id,
-          b.user,
-        ]);
+        await setBalance(gone, a, 'balance - 3');
+        await setBalance(gone, b, 'balance + 3');
         // The decision waits on a lock: the client leaves between PREPARE and the decision.
         const lock = await fx.direct(s0);
         opened.push(lock);
@@ -283,14 +259,8 @@ describe('two-phase commit', () => {
     const c = await fx.client();
     try {
       await c.query('BEGIN');
-      await c.query('UPDATE balances SET balance = balance WHERE id = $1 AND user_id = $2', [
-        accounts[0]!.id,
-        accounts[0]!.user,
-      ]);
-      await c.query('UPDATE balances SET balance = balance WHERE id = $1 AND user_id = $2', [
-        accounts[4]!.id,
-        accounts[4]!.user,
-      ]);
+      await setBalance(c, accounts[0]!, 'balance');
+      await setBalance(c, accounts[4]!, 'balance');
       // Savepoints across shards: test/integration/pg-savepoints.test.ts.
       await c.query('SAVEPOINT x');
       await expect(c.query('SAVEPOINT y; SELECT 1')).rejects.toMatchObject({ code: '0A000' });
@@ -306,9 +276,7 @@ describe('two-phase commit', () => {
     const c = await fx.client();
     await c.query('BEGIN');
     await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [FIRST_ID + 500, a.user]);
-    const refused = await c
-      .query('UPDATE balances SET balance = balance WHERE id = $1 AND user_id = $2', [b.id, b.user])
-      .catch((e: { code: string; message: string }) => e);
+    const refused = await setBalance(c, b, 'balance').catch((e: { code: string; message: string }) => e);
     expect(refused).toMatchObject({ code: '0A000' });
     expect((refused as { message: string }).message).toMatch(
       /data type user_likes refuses \(crossShard: refuse\)/,
@@ -477,7 +445,7 @@ describe('recovery after a crash', () => {
     // s0 committed with the decision (it carries it), s1 prepared; now s1 goes down.
     await fx.cluster.stopServer(s1);
     const p = await start();
-    await waitFor('s0 committed', async () => (await preparedOn(s0)).length === 0);
+    await waitFor('s0 committed', async () => (await prepared(s0)).length === 0);
     expect(await balanceOn(a.shard, a.id)).toBe(before[0]! - 7);
     const listed = await transactions(p);
     expect(listed.inDoubt).toEqual([expect.objectContaining({ decision: 'commit', unreachable: true })]);
@@ -490,7 +458,7 @@ describe('recovery after a crash', () => {
       's1 committed on its return',
       async () => {
         try {
-          return (await preparedOn(s1)).length === 0;
+          return (await prepared(s1)).length === 0;
         } catch {
           return false;
         }

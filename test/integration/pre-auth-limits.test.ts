@@ -3,25 +3,24 @@
 // most limits.maxUnauthenticatedPerAddress connections that have not logged in, counted over
 // both listeners; logged-in sessions do not count.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let fx: MysqlProxyFixture;
-let pgPort: number;
-
-beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
+const fx = useMysqlProxyFixture(
+  {
     shards: 1,
     replicas: 0,
     // A long startup timeout: only the new limits can end these connections quickly.
     overrides: { limits: { maxUnauthenticatedPerAddress: 3, startupTimeoutMs: 600_000 } },
-  });
+  },
+  300_000,
+);
+
+let pgPort: number;
+
+beforeAll(async () => {
   pgPort = fx.proxy.postgres.port;
 }, 300_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 interface Raw {
   socket: net.Socket;

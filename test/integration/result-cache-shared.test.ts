@@ -8,12 +8,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
-import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { appLogin } from '../support/app-login.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { likeBehindTheProxy, type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 
 let redis: RedisServer;
@@ -92,18 +90,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null | false>):
   }
 }
 
-function owner(userId: number): string {
-  const shards = fx.config.shards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
-  return shardForValue(fx.config.tables.likes!, String(userId), shards);
-}
-
 /** Inserts a like straight on the owner's primary (behind both proxies), waits for its replica. */
-async function likeBehindTheProxies(userId: number): Promise<void> {
-  const shard = owner(userId);
-  const primary = await fx.direct(`${shard}-primary`);
-  await primary.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [nextId++, userId]);
-  await fx.cluster.waitForReplay(`${shard}-replica1`);
-}
+const likeBehindTheProxies = (userId: number) => likeBehindTheProxy(fx, nextId++, userId);
 
 const LIKES = 'SELECT count(*)::int AS n FROM likes WHERE user_id = $1';
 

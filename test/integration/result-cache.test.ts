@@ -2,17 +2,12 @@
 // row written behind shardgate's back stays unseen until the cache is cleared), a write through
 // shardgate is visible to the very next read in any session (write-through), write-around keeps
 // results for their TTL, and transactions, volatile functions and other settings never share.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { shardForValue } from '../../src/router/sharding/resolve.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { likeBehindTheProxy } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-let base: string;
-let nextId = 9_000_000;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({
+const fx = useProxyFixture(
+  {
     shards: 2,
     replicas: 1,
     overrides: {
@@ -22,13 +17,16 @@ beforeAll(async () => {
         user_recommendations: { cacheTtlMs: 600_000, cacheStrategy: 'write-around' },
       },
     },
-  });
+  },
+  180_000,
+);
+
+let base: string;
+let nextId = 9_000_000;
+
+beforeAll(async () => {
   base = `http://127.0.0.1:${fx.proxy.admin!.port}`;
 }, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 interface CacheStats {
   hits: number;
@@ -45,18 +43,8 @@ const stats = async () =>
 const clear = () =>
   fetch(`${base}/api/cache/clear`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
 
-function owner(userId: number): string {
-  const shards = fx.config.shards.map((s) => ({ name: s.name, range: parseKeyRange(s.keyRange) }));
-  return shardForValue(fx.config.tables.likes!, String(userId), shards);
-}
-
 /** Inserts a like straight on the owner's primary, waits until its replica has it. */
-async function likeBehindTheProxy(userId: number): Promise<void> {
-  const shard = owner(userId);
-  const primary = await fx.direct(`${shard}-primary`);
-  await primary.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [nextId++, userId]);
-  await fx.cluster.waitForReplay(`${shard}-replica1`);
-}
+const likeBehind = (userId: number) => likeBehindTheProxy(fx, nextId++, userId);
 
 /** Statements shardgate sent to servers so far (all shards and roles). */
 async function serverStatements(): Promise<number> {
@@ -74,7 +62,7 @@ describe('result cache', () => {
     const before = await stats();
     expect(before.tables).toContainEqual({ table: 'likes', ttlMs: 600_000, strategy: 'write-through' });
     const first = (await c.query(LIKES, [11])).rows[0].n as number;
-    await likeBehindTheProxy(11);
+    await likeBehind(11);
     // The replica has the new row; the answer is still the cached one: no server was asked.
     expect((await c.query(LIKES, [11])).rows[0].n).toBe(first);
     const after = await stats();
@@ -95,7 +83,7 @@ describe('result cache', () => {
   it('is cleared by the statement SHARDGATE CLEAR CACHE', async () => {
     const c = await fx.client();
     const first = (await c.query(LIKES, [14])).rows[0].n as number;
-    await likeBehindTheProxy(14);
+    await likeBehind(14);
     expect((await c.query(LIKES, [14])).rows[0].n).toBe(first);
     const cleared = await c.query('SHARDGATE CLEAR CACHE');
     expect(Number(cleared.rows[0].cleared)).toBeGreaterThanOrEqual(1);
@@ -183,7 +171,7 @@ describe('result cache', () => {
     const c = await fx.client();
     await c.query(LIKES, [43]);
     const first = (await c.query(LIKES, [43])).rows[0].n as number;
-    await likeBehindTheProxy(43);
+    await likeBehind(43);
     // Hits are served before planning: the same bytes from a VIP session (eventual -> read_your_writes
     // by default) must still go to a server, which has the new row.
     const vip = await fx.client({ options: '-c shardgate.vip=on' } as never);
@@ -207,7 +195,7 @@ describe('result cache', () => {
     const c = await fx.client();
     const first = (await c.query(LIKES, [71])).rows[0].n as number;
     expect((await c.query(LIKES, [71])).rows[0].n).toBe(first);
-    await likeBehindTheProxy(71);
+    await likeBehind(71);
     const res = await fetch(`${base}/api/rules`, {
       method: 'POST',
       headers: { authorization: 'Bearer secret', 'content-type': 'application/json' },

@@ -1,18 +1,10 @@
 // Routing overrides through the real proxy: shard= and role=replica need the user's
 // routingOverrides permission (hint, SET shardgate.*), a forced shard must own the rows a write
 // touches, and role=replica does not read payments (floor strong) from a replica.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  fx = await startProxyFixture({ shards: 2, replicas: 1 });
-}, 300_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
+const fx = useProxyFixture({ shards: 2, replicas: 1 }, 300_000);
 
 describe('routing overrides', () => {
   it('are refused without the permission; RESET is the way out', async () => {

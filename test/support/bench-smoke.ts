@@ -20,6 +20,27 @@ export function collectLines(): { say: (line: string) => void; text: () => strin
   return { say: (line) => lines.push(line), text: () => lines.join('\n') };
 }
 
+/**
+ * A scenario's smoke run for one test file: `dir` is its results folder (see smokeResultsDir);
+ * `run` runs the scenario with `options`, its results in `dir`, and returns what the scenario
+ * returns with `lines`, what it said.
+ */
+export function quickSmoke(prefix: string) {
+  const dir = smokeResultsDir(prefix);
+  return {
+    dir,
+    // biome-ignore lint/suspicious/noExplicitAny: any scenario runner, its options read from it.
+    async run<S extends (options: any) => Promise<object>>(
+      scenario: S,
+      options: Omit<Parameters<S>[0], 'resultsDir' | 'say'>,
+    ): Promise<Awaited<ReturnType<S>> & { lines: ReturnType<typeof collectLines> }> {
+      const lines = collectLines();
+      const out = (await scenario({ ...options, resultsDir: dir, say: lines.say })) as Awaited<ReturnType<S>>;
+      return { ...out, lines };
+    },
+  };
+}
+
 export interface ResultFileChecks {
   /** The Markdown report's table header. */
   markdownHas: string;

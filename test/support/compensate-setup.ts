@@ -133,3 +133,39 @@ export class CompensateSide {
     };
   }
 }
+
+/** The fields the compensate tests read of a driver's error (pg: code; mysql2: errno). */
+export interface StatementError {
+  code?: string;
+  errno?: number;
+  message?: string;
+}
+
+/** What a statement (usually a COMMIT) ended with: null when it succeeded, else its error. */
+export function errorOf(statement: Promise<unknown>): Promise<StatementError | null> {
+  return statement.then(
+    () => null,
+    (err: unknown) => err as StatementError,
+  );
+}
+
+/** Runs one statement, with its parameters in the driver's own placeholders. */
+export type RunStatement = (sql: string, params?: unknown[]) => Promise<unknown>;
+
+/**
+ * BEGIN, a row `id` of users[0] and a row `id + 1` of users[1] with these balances (`insertBalance`
+ * takes id, user_id and balance), then COMMIT sent; `commit` is what it ends with (wrapped: the
+ * caller may act while it runs).
+ */
+export async function startTransfer(
+  run: RunStatement,
+  insertBalance: string,
+  id: number,
+  users: [number, number],
+  balances: [number, number],
+): Promise<{ commit: Promise<StatementError | null> }> {
+  await run('BEGIN');
+  await run(insertBalance, [id, users[0], balances[0]]);
+  await run(insertBalance, [id + 1, users[1], balances[1]]);
+  return { commit: errorOf(run('COMMIT')) };
+}

@@ -4,8 +4,12 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
-import type { ProxyHandle } from '../../src/proxy.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { ShardgateConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { MYSQL_TEST_USERS, type MysqlProxyFixture, startMysqlProxyFixture } from './mysql-proxy-fixture.js';
+import { waitFor } from './wait-for.js';
 
 /** The PostgreSQL lag monitor's health of `server`. */
 export function pgHealth(proxy: ProxyHandle, server: string) {
@@ -100,4 +104,57 @@ export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly
       // Not running.
     }
   }
+}
+
+/** Which front end a fault test drives: the second proxy listens on it, its monitor is the one read. */
+export type FaultFront = 'postgres' | 'mysql';
+
+/** What a twin proxy changes in its fixture's config. */
+type TwinChange = { pool?: Partial<ShardgateConfig['pool']>; routing?: Partial<ShardgateConfig['routing']> };
+
+/**
+ * A second shardgate on the servers of a fixture's `config`, with its pool or routing settings
+ * changed (a session-pooling or write-holding twin); its admin server off unless `adminPort` says.
+ */
+export function startTwinProxy(
+  config: ShardgateConfig,
+  front: FaultFront,
+  change: TwinChange,
+  adminPort: number | null = null,
+): Promise<ProxyHandle> {
+  return startProxy(
+    {
+      ...config,
+      pool: { ...config.pool, ...change.pool },
+      routing: { ...config.routing, ...change.routing },
+    },
+    { log: silentLogger(), postgresPort: 0, ...(front === 'mysql' ? { mysqlPort: 0 } : {}), adminPort },
+  );
+}
+
+/** Waits until the lag monitor of `front` has a position for every server (each was probed once). */
+export function everyServerProbed(proxy: ProxyHandle, front: FaultFront): Promise<void> {
+  const monitor = front === 'mysql' ? proxy.mysql!.topology.monitor : proxy.topology.monitor;
+  return waitFor('every server probed', () => monitor.health().every((h) => h.position !== null));
+}
+
+/**
+ * A twin proxy (startTwinProxy) of the fixture's for the enclosing describe: started before its
+ * tests (with `probed`, once every server was probed), closed after them; the function returned
+ * gives it.
+ */
+export function useTwinProxy(
+  fixture: () => { config: ShardgateConfig },
+  front: FaultFront,
+  twin: TwinChange & { probed?: boolean; adminPort?: number | null },
+): () => ProxyHandle {
+  let proxy: ProxyHandle | undefined;
+  beforeAll(async () => {
+    proxy = await startTwinProxy(fixture().config, front, twin, twin.adminPort ?? null);
+    if (twin.probed) await everyServerProbed(proxy, front);
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  return () => proxy!;
 }

@@ -4,13 +4,12 @@
 // file uses one fixture and stops it in afterAll.
 import net from 'node:net';
 import mysql from 'mysql2/promise';
+import { mysqlOnlyConfig } from '../../bench/lib/mysql-only-config.js';
 import { makeScramVerifier } from '../../src/auth/scram.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { configForLocalShards, mysqlShardsFor } from '../../src/local/local-config.js';
 import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
-import { freePort } from '../../src/local/postgres-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { nativeToken } from '../../src/protocol/mysql/auth-crypto.js';
 import { CAP } from '../../src/protocol/mysql/constants.js';
@@ -22,7 +21,7 @@ import { decodeErr } from '../../src/protocol/mysql/responses.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
 import { mysqlAppLogin } from './app-login.js';
-import { OpenedConnections, stopInOrder } from './opened-connections.js';
+import { OpenedConnections, readEachServer, stopInOrder } from './opened-connections.js';
 
 export const MYSQL_TEST_USERS = [
   { name: 'app', password: 'app', mysqlAuth: 'caching_sha2_password', backend: 'service' },
@@ -50,6 +49,34 @@ export interface MysqlProxyFixture {
   stop(): Promise<void>;
 }
 
+/**
+ * Shardgate's config for the MySQL front end over a local MariaDB cluster: the test users, root as
+ * the backend user, quick pool failures, observability off; the PostgreSQL side points at a port
+ * where nothing listens. `overrides` win over all of it.
+ */
+export function mysqlLocalConfig(
+  cluster: MariadbCluster,
+  overrides: Record<string, unknown>,
+): Promise<ShardgateConfig> {
+  return mysqlOnlyConfig(cluster.shards, 'shardgate', {
+    users: MYSQL_TEST_USERS,
+    pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
+    observability: { enabled: false },
+    ...overrides,
+  });
+}
+
+/** The XA transactions left prepared on these servers (their gtrids, as XA RECOVER lists them). */
+export function xaPreparedOn(
+  fx: Pick<MysqlProxyFixture, 'direct'>,
+  servers: readonly string[],
+): Promise<string[]> {
+  return readEachServer(fx.direct, servers, async (d) => {
+    const [rows] = await d.query<mysql.RowDataPacket[]>('XA RECOVER');
+    return rows.map((r) => (r.data as Buffer).subarray(0, Number(r.gtrid_length)).toString());
+  });
+}
+
 export interface MysqlFixtureOptions {
   shards?: number;
   replicas?: number;
@@ -68,27 +95,10 @@ export async function startMysqlProxyFixture(options: MysqlFixtureOptions = {}):
     ...(options.serverSettings ? { settings: options.serverSettings } : {}),
   });
   try {
-    const closedPort = await freePort();
-    const config = configForLocalShards(
-      [{ name: 'pg0', primary: { name: 'pg0-primary', host: '127.0.0.1', port: closedPort }, replicas: [] }],
-      {
-        database: 'shardgate',
-        overrides: {
-          users: MYSQL_TEST_USERS,
-          listen: {
-            postgres: { host: '127.0.0.1', port: 0 },
-            mysql: { host: '127.0.0.1', port: 0 },
-            admin: { host: '127.0.0.1', port: 0 },
-          },
-          mysqlShards: mysqlShardsFor(cluster.shards),
-          backend: { mysqlUser: 'root', mysqlPassword: '', mysqlDatabase: 'shardgate' },
-          routing: { lagPollIntervalMs: 20 },
-          pool: { connectRetries: 1, connectBackoffMs: 50, checkoutTimeoutMs: 3_000 },
-          observability: { enabled: false },
-          ...(options.overrides ?? {}),
-        },
-      },
-    );
+    const config = await mysqlLocalConfig(cluster, {
+      routing: { lagPollIntervalMs: 20 },
+      ...(options.overrides ?? {}),
+    });
     await loadMysqlDemoData(config, { users: options.demoUsers ?? 50 });
     const proxy = await startProxy(config, {
       log: silentLogger(),

@@ -40,3 +40,24 @@ export function stopInOrder<C extends Connection>(
     await cluster.stop();
   };
 }
+
+/**
+ * `read` on a connection of its own to each server in turn (closed after it, whatever happens),
+ * the results in server order: what a test asks of every server directly.
+ */
+export async function readEachServer<C extends { end(): Promise<unknown> }, T>(
+  open: (server: string) => Promise<C>,
+  servers: readonly string[],
+  read: (c: C) => Promise<T[]>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const server of servers) {
+    const c = await open(server);
+    try {
+      out.push(...(await read(c)));
+    } finally {
+      await c.end();
+    }
+  }
+  return out;
+}
