@@ -114,13 +114,22 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
     };
     const ready = standby;
     const sourceShards = this.shards.filter((s) => sources.includes(s.name));
-    const own = sourceShards
-      // Only pools on the source's own database: a `databases:` mapping names its database per shard.
-      .flatMap((s) => s.primary.pools.identityPools().filter((p) => p.database === s.primary.database));
+    // One warm-up per identity: a merge's two sources hold pools of the same users, and two
+    // warm-ups of one target pool, each holding its connections until all are open, would wait
+    // on each other at the pool's size.
+    const own = new Map<string, { identity: BackendIdentity; like: PgPool; connections: number }>();
+    for (const s of sourceShards)
+      for (const p of s.primary.pools.identityPools()) {
+        // Only pools on the source's own database: a `databases:` mapping names its database per shard.
+        if (p.database !== s.primary.database) continue;
+        const key = identityPoolKey(p.identity, database);
+        const seen = own.get(key);
+        if (seen) seen.connections += p.pool.size;
+        else own.set(key, { identity: p.identity, like: p.pool, connections: p.pool.size });
+      }
     const [base] = await Promise.allSettled([
       warm(ready.base, connections, sourceShards[0]?.primary.pool),
-      ...own.map(async ({ identity, pool: sourcePool }) => {
-        const key = identityPoolKey(identity, database);
+      ...[...own].map(async ([key, { identity, like, connections: wanted }]) => {
         let entry = ready.identities.find((e) => identityPoolKey(e.identity, e.database) === key);
         if (!entry) {
           const pool = new PgPool(
@@ -132,7 +141,7 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
         }
         const target = entry;
         try {
-          await warm(target.pool, sourcePool.size, sourcePool);
+          await warm(target.pool, wanted, like);
         } catch {
           // This identity could not log in there (a SCRAM proof is per server): not taken over, its
           // first statements there open connections as before.
