@@ -303,18 +303,38 @@ export class MysqlBinlogCapture {
 
   /**
    * The source's @@gtid_binlog_pos over one connection kept for it: the cutover block calls
-   * catchUp, and a connection set up there (TCP, login) would lengthen every held write. A
-   * connection that failed is replaced on the next call.
+   * catchUp, and a connection set up there (TCP, login) would lengthen every held write. A kept
+   * connection the server closed meanwhile (wait_timeout over a reverse capture's idle hours, a
+   * restart) is dropped when it ends and the read tried once more on a new one (it only reads).
    */
-  private async sourcePosition(): Promise<string> {
-    this.control ??= openMysql(this.o.source);
+  private async sourcePosition(retried = false): Promise<string> {
+    if (this.stopping) throw new Error('the binlog capture is stopping');
+    if (!this.control) {
+      const opening = openMysql(this.o.source);
+      this.control = opening;
+      void opening.then(
+        (conn) => {
+          const forget = () => {
+            if (this.control === opening) this.control = null;
+          };
+          conn.once('end', forget);
+          conn.once('error', forget);
+          // stop() ran while it opened: nobody else will close it.
+          if (this.stopping) conn.destroy();
+        },
+        () => {
+          if (this.control === opening) this.control = null;
+        },
+      );
+    }
     const c = this.control;
     try {
       return await binlogPosition(await c);
     } catch (err) {
       if (this.control === c) this.control = null;
       void c.then((conn) => conn.destroy()).catch(() => undefined);
-      throw err;
+      if (retried || this.stopping) throw err;
+      return this.sourcePosition(true);
     }
   }
 
@@ -324,6 +344,10 @@ export class MysqlBinlogCapture {
    */
   async stop(): Promise<string | null> {
     this.stopping = true;
+    // Taken before any wait: catchUp opens no new one once stopping is set.
+    const control = this.control;
+    this.control = null;
+    void control?.then((c) => c.destroy()).catch(() => undefined);
     try {
       this.zongji.stop();
     } catch {
@@ -332,9 +356,6 @@ export class MysqlBinlogCapture {
     let reason: string | null = null;
     if (!(await idleWithin(() => !this.draining, STOP_GRACE_MS)))
       reason = `an apply to the target was still running after ${STOP_GRACE_MS} ms`;
-    const control = this.control;
-    this.control = null;
-    void control?.then((c) => c.end()).catch(() => undefined);
     if (!(await settlesWithin(Promise.allSettled(this.targets.map((c) => c.end())), STOP_GRACE_MS)))
       reason ??= `the target connections did not end within ${STOP_GRACE_MS} ms`;
     if (reason) for (const c of this.targets) c.destroy();

@@ -13,7 +13,7 @@ import { ShardgateError } from '../errors.js';
 import type { CutoverReport } from './cutover-gate.js';
 import { verifyMysqlSources } from './mysql-sources.js';
 import { fenceMysqlReplicas, type SplitDriverContext } from './mysql-split-driver.js';
-import { binlogPosition, openMysql } from './mysql-table.js';
+import { binlogPosition, openMysqlEach } from './mysql-table.js';
 import { planSources, type SplitPlan } from './plan.js';
 import type { ReverseStream } from './reverse-stream.js';
 import type { MigrationState } from './state-store.js';
@@ -31,15 +31,15 @@ export async function rollbackMysql(
 ): Promise<CutoverReport> {
   const plan = state.plan;
   const checked = await verifyMysqlAfterSwitch(plan, reverse);
-  if (checked.mismatches.length > 0)
-    throw new ShardgateError('MIGRATION_STATE', {
-      id: state.id,
-      phase: state.phase,
-      detail: `the sources differ from the targets after the reverse catch-up (${describe(checked)}); not rolled back, traffic stays on the targets`,
-    });
+  if (checked.mismatches.length > 0) {
+    const detail = `the sources differ from the targets after the reverse catch-up (${describe(checked)}); not rolled back, traffic stays on the targets`;
+    // Recorded as an aborted rollback block was: the state says why the operator's rollback did nothing.
+    ctx.note(state, state.phase, `rollback refused: ${detail}`);
+    throw new ShardgateError('MIGRATION_STATE', { id: state.id, phase: state.phase, detail });
+  }
   const sources = planSources(plan);
   // Opened before the block: a connection set up inside it (TCP, login) lengthens every held write.
-  const control = await Promise.all(sources.map((s) => openMysql(s.server)));
+  const control = await openMysqlEach(sources.map((s) => s.server));
   try {
     return await ctx.fencedBlock(
       plan.targets.map((t) => t.shard),

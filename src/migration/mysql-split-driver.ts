@@ -19,7 +19,7 @@ import {
   resetMysqlLegs,
 } from './mysql-sources.js';
 import type { SwitchableTopology } from './mysql-split.js';
-import { binlogPosition, openMysql } from './mysql-table.js';
+import { binlogPosition, openMysql, openMysqlEach } from './mysql-table.js';
 import { planSources } from './plan.js';
 import type { MigrationState, Phase } from './state-store.js';
 import { configAfterSwitch } from './switch-config.js';
@@ -115,7 +115,7 @@ export async function driveMysqlSplit(
       checkpoint();
       ctx.note(state, 'blocking', `cutover attempt ${attempt}`);
       // Opened before the block: a connection set up inside it (TCP, login) lengthens every held write.
-      const control = await Promise.all(targets.map((t) => openMysql(t.server)));
+      const control = await openMysqlEach(targets.map((t) => t.server));
       let report: CutoverReport;
       try {
         report = await ctx.fencedBlock(

@@ -34,6 +34,17 @@ export async function binlogPositions(servers: readonly ServerAddress[]): Promis
   );
 }
 
+/** One connection to each server; when one fails to open, those that opened are closed first. */
+export async function openMysqlEach(servers: readonly ServerAddress[]): Promise<MysqlConnection[]> {
+  const opened = await Promise.allSettled(servers.map((s) => openMysql(s)));
+  const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value.end()] : [])));
+    throw failed.reason;
+  }
+  return opened.map((r) => (r as PromiseFulfilledResult<MysqlConnection>).value);
+}
+
 /** The server's @@gtid_binlog_pos over an open connection (one round trip, for inside a block). */
 export async function binlogPosition(c: MysqlConnection): Promise<string> {
   const [rows] = await c.query('SELECT @@gtid_binlog_pos AS pos');

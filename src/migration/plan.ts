@@ -628,6 +628,7 @@ function mysqlSplitSteps(p: {
     rollback: [
       `before the switch: abort; ${shard.name} never stopped being the source of truth, nothing to undo`,
       `after the switch, until cleanup: migrate rollback verifies ${primaryName} against the targets, then a block on the targets waits for the reverse capture and switches back; nothing written since the switch is lost`,
+      'after cleanup: no rollback (the source rows are gone); merge the halves instead',
     ],
   };
 }

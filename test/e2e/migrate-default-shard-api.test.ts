@@ -269,6 +269,14 @@ describe('split of the default shard through the admin API with a proxy crash mi
     expect(rolled.status, rolled.json.error).toBe(200);
     expect(rolled.json.migration!.phase, rolled.json.migration!.status).toBe('rolled_back');
     await afterWrites('after the rollback', () => poolB.ledger.writes + others.ledger.writes, 10);
+    // The ledger check below wants more than 20 of this pool's inserts: a quick rollback (a few
+    // hundred ms) left it 10 once, so wait for them rather than for the clock.
+    await waitFor(
+      '21 acknowledged inserts of the second pool',
+      () => poolB.ledger.inserted.size > 20,
+      60_000,
+      20,
+    );
     await others.stop();
     await poolB.stop();
 
