@@ -59,9 +59,9 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
   /**
    * Opens connections to a server a coming rebuild will add as `shard`'s primary (a split's
    * target), so the statements a cutover releases do not each wait for a connection to be set up:
-   * `connections` of the service identity, and for each user's own pool open on the primaries of
-   * `sources` (the shards the target takes over) as many as that pool holds, logged in the same
-   * way. Users reach the servers as their own roles unless `backend: service`, so the service pool
+   * `connections` of the service identity, and for each user with own pools open on the primaries
+   * of `sources` (the shards the target takes over) as many as those pools hold together, logged
+   * in the same way. Users reach the servers as their own roles unless `backend: service`, so the service pool
    * alone leaves every released write of theirs to open a connection (fork, login) on the target.
    * Each connection also gets the session settings the clients of its source pool use (warmLike),
    * so a released write's first statement there needs no settings round trip either.
