@@ -3,7 +3,7 @@
 // GTID position move a hash-sharded table (and a reference table) from a MariaDB shard to two spares while a writer inserts, updates (also the
 // primary key) and deletes; afterwards every acknowledged write is on the half owning its key
 // exactly once, nothing else is, and whole-table verification passes (and catches a tampered row
-// and a row no half owns).
+// and a row no half owns). The capture's kept source connection survives the server ending it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type MariadbCluster,
@@ -273,4 +273,35 @@ describe('MySQL split: copy, binlog capture, verification', () => {
       await capture.stop();
     }
   }, 60_000);
+
+  it('catches up after the server ended its kept source connection, and opens none once stopped', async () => {
+    const primary = cluster.shards[0]?.primary as MariadbServer;
+    const memo: MovedTable = { name: 'memo', shardKey: 'id', keyType: 'int', kind: 'sharded' };
+    await cluster.query(primary.name, 'CREATE TABLE memo (id BIGINT PRIMARY KEY, body TEXT)');
+    const copy = await copyMysqlTables({ source, targets, tables: [memo], throttle: testThrottle() });
+    const capture = await MysqlBinlogCapture.start({
+      source,
+      targets,
+      tables: [memo],
+      fromGtid: copy.state.gtidPosition,
+      serverId: 9004,
+    });
+    /** The connection catchUp keeps for the source's position (private: what a server ends). */
+    const kept = () => (capture as unknown as { control: Promise<{ threadId: number }> | null }).control;
+    try {
+      await cluster.query(primary.name, "INSERT INTO memo VALUES (1, 'a')");
+      await capture.catchUp(30_000);
+      const first = (await kept())!.threadId;
+      // As wait_timeout or a restart would: the server ends it while the capture idles.
+      await cluster.query(primary.name, `KILL CONNECTION ${first}`);
+      await cluster.query(primary.name, "INSERT INTO memo VALUES (2, 'b')");
+      await capture.catchUp(30_000);
+      expect((await kept())!.threadId).not.toBe(first);
+    } finally {
+      await capture.stop();
+    }
+    expect(kept()).toBeNull();
+    await expect(capture.catchUp(1_000)).rejects.toThrow(/stopping/);
+    expect(kept()).toBeNull();
+  }, 120_000);
 });

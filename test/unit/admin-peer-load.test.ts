@@ -3,16 +3,7 @@
 // and the cancel budget drops what exceeds its burst until time refills it.
 import { describe, expect, it } from 'vitest';
 import { CancelBudget, Coalescer } from '../../src/admin/peer-load.js';
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../support/deferred.js';
 
 describe('Coalescer', () => {
   it('runs one round for concurrent requests and shares its answer until the ttl passes', async () => {

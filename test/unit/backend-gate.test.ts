@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Gate } from '../../src/backend/gate.js';
-
-function deferred() {
-  let resolve!: () => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../support/deferred.js';
 
 describe('Gate', () => {
   it('runs at most its limit at once and starts the others in arrival order', async () => {

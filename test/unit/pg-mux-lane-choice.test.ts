@@ -86,14 +86,16 @@ async function laneWith(
   return { lane, conn, members };
 }
 
+// Fake clocks for every test: lane choice reads unit timings, and a room waiter's timeout must
+// not fire by itself.
+beforeEach(() =>
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'Date', 'performance'] }),
+);
+afterEach(() => vi.useRealTimers());
+
 const find = (pool: PgPool) => MuxLane.find(pool, DEPTH, settings, serverSettings, unit, new Map());
 
 describe('MuxLane.find: where a pipelineable unit goes', () => {
-  beforeEach(() =>
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'Date', 'performance'] }),
-  );
-  afterEach(() => vi.useRealTimers());
-
   it('takes an idle connection rather than queue behind another client’s unit', async () => {
     const pool = makePool(2);
     await laneWith(pool, 1);
@@ -148,11 +150,6 @@ describe('MuxLane.find: where a pipelineable unit goes', () => {
 });
 
 describe('MuxLane.waitForRoom: a unit waiting at the bound', () => {
-  beforeEach(() =>
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'Date', 'performance'] }),
-  );
-  afterEach(() => vi.useRealTimers());
-
   it('wakes when a plain connection goes idle, not only when a lane member leaves', async () => {
     const pool = makePool(2);
     await laneWith(pool, DEPTH);
