@@ -45,6 +45,12 @@ export class PgServerConnection {
   /** Session state was changed by a client (SET, temp table, ...): reset before reuse. */
   dirty = false;
   closed = false;
+  /**
+   * A CancelRequest for this connection not yet delivered (settles once the postmaster has
+   * signalled the backend and closed the request's socket). Until then nothing else is sent here,
+   * so a late cancel cannot stop the next statement, another client's included.
+   */
+  cancelling: Promise<void> | null = null;
   /** Receives raw bytes while a session owns the connection. */
   onData: ((chunk: Buffer) => void) | null = null;
   /** Called once when the socket closes or errors. */
@@ -358,6 +364,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
  * configured for the server the cancel key travels like the session it cancels: over TLS, with the
  * same certificate checks (a server that refuses TLS gets no cancel).
  */
+/** Sends a CancelRequest for `conn`; `conn.cancelling` holds it until it is delivered. */
+export function cancelServerStatement(conn: PgServerConnection): void {
+  const previous = conn.cancelling;
+  const sent = sendCancel(conn.address, conn.processId, conn.secretKey);
+  const pending: Promise<void> = (previous ? Promise.all([previous, sent]) : sent).then(() => {
+    if (conn.cancelling === pending) conn.cancelling = null;
+  });
+  conn.cancelling = pending;
+}
+
 export function sendCancel(
   target: { host: string; port: number; tls?: BackendTls },
   processId: number,

@@ -5,7 +5,6 @@
 // and members that refuse, hang or answer garbage are reported unreachable without hanging A.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import { Etcd3 } from 'etcd3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import type { ProxyHandle } from '../../src/proxy.js';
 import { appPgClient } from '../support/child-clients.js';
 import { startFixtureAndEtcd, startInstance as startOn } from '../support/etcd-instances.js';
+import { cancelKeyOf, sendCancelRequest } from '../support/pg-cancel-request.js';
 import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -46,7 +46,7 @@ const clientOf = (p: ProxyHandle): Promise<pg.Client> => appPgClient(p.postgres.
 /** A session through `p` and the key a CancelRequest for it carries. */
 async function sessionOn(p: ProxyHandle) {
   const c = await clientOf(p);
-  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+  const { processID, secretKey } = cancelKeyOf(c);
   return { c, processID, secretKey };
 }
 
@@ -56,20 +56,6 @@ const sleep60 = (c: pg.Client) =>
     () => 'finished',
     (err: { code?: string }) => err.code,
   );
-
-/** A CancelRequest (the protocol's own, on a fresh connection) for `processId`/`secretKey`. */
-function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
-  const packet = Buffer.alloc(16);
-  packet.writeInt32BE(16, 0);
-  packet.writeInt32BE(80877102, 4);
-  packet.writeInt32BE(processId, 8);
-  packet.writeInt32BE(secretKey, 12);
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(packet));
-    s.on('close', () => resolve());
-    s.on('error', reject);
-  });
-}
 
 /** Until the statement is on B's server (a cancel before that finds nothing to cancel). */
 const sleepRunning = () =>
@@ -161,7 +147,7 @@ describe('one view for operators across instances', () => {
     const sleeping = sleep60(c);
     // The statement must be on B's server before the cancel can find it.
     await sleepRunning();
-    await sendCancel(a.postgres.port, processID, secretKey);
+    await sendCancelRequest(a.postgres.port, processID, secretKey);
     expect(await sleeping).toBe('57014');
     // The session survives its cancelled statement.
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
@@ -182,7 +168,7 @@ describe('one view for operators across instances', () => {
     try {
       const sleeping = sleep60(c);
       await sleepRunning();
-      await sendCancel(a.postgres.port, processID, secretKey);
+      await sendCancelRequest(a.postgres.port, processID, secretKey);
       expect(await sleeping).toBe('57014');
       expect(aCancelled).toBe(false);
     } finally {
@@ -193,7 +179,7 @@ describe('one view for operators across instances', () => {
 
   it('a cancel with a wrong secret key, sent to A, leaves B session alone', async () => {
     const { c, processID, secretKey } = await sessionOn(b);
-    await sendCancel(a.postgres.port, processID, secretKey ^ 1);
+    await sendCancelRequest(a.postgres.port, processID, secretKey ^ 1);
     // A forwards the cancel to B at once; a wrongly honoured one would cancel this statement.
     const r = await c.query('SELECT pg_sleep(0.5), 2 AS two');
     expect(r.rows[0].two).toBe(2);

@@ -41,6 +41,8 @@ export class QueryCycle implements GateParticipant {
   private readonly units: Unit[] = [];
   private building: UnitFrame[] = [];
   private busy = false;
+  /** The unit the pump runs now (a cancel with nothing running on a server is for it or the next). */
+  private current: Unit | null = null;
   /** Server connections this session holds: during a transaction, when pinned, in session mode. */
   readonly bindings = new Map<string, ServerBinding>();
   /** The unnamed statement of the extended protocol (Parse with an empty name). */
@@ -275,9 +277,12 @@ export class QueryCycle implements GateParticipant {
         for (const f of unit.frames) this.pendingBytes -= f.bytes.length;
         if (this.readingPaused && this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2)
           this.resumeReading();
+        this.current = unit;
         await this.runUnit(unit);
+        this.current = null;
       }
     } finally {
+      this.current = null;
       this.busy = false;
       this.armIdleTimer();
     }
@@ -293,6 +298,13 @@ export class QueryCycle implements GateParticipant {
   /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
   private async runUnit(unit: Unit, attempt = 0): Promise<void> {
     if (attempt === 0) {
+      if (unit.cancelRequested) {
+        new LocalResponder(this.session, unit).fail(
+          new ShardgateError('QUERY_CANCELED'),
+          this.state.txStatus,
+        );
+        return;
+      }
       this.retryPreamble = null;
       // A cached answer needs no parsing or planning (src/cache/pg-result-cache.ts says why).
       if (this.pendingCutoverError === null && this.services.resultCache?.serveBeforePlanning(this, unit))
@@ -835,7 +847,16 @@ export class QueryCycle implements GateParticipant {
   }
 
   private cancelRunning(): void {
-    for (const binding of this.bindings.values()) binding.cancel();
+    let running = false;
+    for (const binding of this.bindings.values()) if (binding.cancel()) running = true;
+    if (running) return;
+    // No statement of this session runs on a server: the cancel is for the unit it runs next
+    // (still being planned, or pipelined behind the one that just ended), which PostgreSQL would
+    // be running already. It is answered 57014 unsent, or cancelled as soon as it is sent. A
+    // Flush-ended unit is left alone: after its error the server would skip to a Sync we do not see.
+    const current = this.current;
+    const next = current && !current.sent ? current : this.units[0];
+    if (next && !next.flushOnly) next.cancelRequested = true;
   }
 
   /** The client vanished: roll back and return server connections, never leak their state. */

@@ -5,9 +5,9 @@
 import { serialize } from 'pg-protocol';
 import type { PgPool } from '../../backend/pg-pool.js';
 import {
+  cancelServerStatement,
   type PgServerConnection,
   type SimpleResult,
-  sendCancel,
 } from '../../backend/pg-server-connection.js';
 import {
   commitsTransaction,
@@ -457,8 +457,10 @@ export class ServerBinding implements LaneMember, TrackerSink {
 
   /** Forwards one unit; resolves when its last response reached the client (true: no error). */
   run(unit: Unit, statements: PlannedStatement[]): Promise<boolean> {
-    const state = this.cycle.state;
     const conn = this.conn;
+    // This session's cancel of the previous statement is still on its way: it must not stop this one.
+    if (conn.cancelling) return conn.cancelling.then(() => this.run(unit, statements));
+    const state = this.cycle.state;
     const out: Buffer[] = [];
     this.unitError = false;
     this.lastTag = '';
@@ -557,7 +559,9 @@ export class ServerBinding implements LaneMember, TrackerSink {
       } else {
         conn.write(joined(out));
       }
+      unit.sent = true;
       this.tracker.flushSynthetic();
+      if (unit.cancelRequested) this.cancel();
     });
   }
 
@@ -877,21 +881,22 @@ export class ServerBinding implements LaneMember, TrackerSink {
     return this.released || this.conn.closed;
   }
 
-  cancel(): void {
+  /** Returns false when nothing of this session runs here (the cancel is not for this server). */
+  cancel(): boolean {
     // Nothing of this session runs here: a cancel signal reaches the server late (a new
     // connection to the postmaster), and by then the connection may run another statement, this
     // client's next one or, back in the pool, another client's. PostgreSQL drops a cancel that
-    // finds its backend idle; one that comes late does not.
-    if (this.tracker.idle) return;
+    // finds its backend idle; one that comes late does not (conn.cancelling holds the next one back).
+    if (this.tracker.idle) return false;
     const lane = this.lane;
     if (lane) {
       // A cancel reaches whatever statement the server runs: with other clients' units in flight
       // on this connection it could be theirs, so it is sent only while this unit is alone.
       lane.stopJoining();
-      if (!lane.alone(this)) return;
+      if (!lane.alone(this)) return true;
     }
-    const c = this.conn;
-    void sendCancel(c.address, c.processId, c.secretKey);
+    cancelServerStatement(this.conn);
+    return true;
   }
 
   /** Return the connection to its pool (session idle, transaction finished). */
@@ -916,8 +921,15 @@ export class ServerBinding implements LaneMember, TrackerSink {
       this.pool.discard(conn);
       return;
     }
-    if (conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle) {
-      // Anything we cannot replay is wiped before another client sees this connection.
+    // Anything we cannot replay is wiped before another client sees this connection.
+    const reset =
+      conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle;
+    if (conn.cancelling) {
+      // A cancel still on its way must not reach the next client's statement.
+      void conn.cancelling.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      return;
+    }
+    if (reset) {
       void this.resetAndRelease();
       return;
     }

@@ -17,6 +17,10 @@ export interface Unit {
   simple: boolean;
   /** Ends with Flush rather than Sync: no ReadyForQuery will follow. */
   flushOnly: boolean;
+  /** Written to a server connection (server-binding.ts); a cancel then goes to that server. */
+  sent?: boolean;
+  /** The client cancelled it before it reached a server: answered 57014, or cancelled once sent. */
+  cancelRequested?: boolean;
 }
 
 /** Reads a NUL-terminated string at `pos`; returns [value, next position]. */
