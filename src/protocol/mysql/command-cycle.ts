@@ -138,6 +138,8 @@ export class CommandCycle implements GateParticipant {
   private readonly writes: WriteAdmissions;
   /** A cutover aborted the transaction while a command ran: applied when the command ends. */
   private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
+  /** A KILL QUERY came while the running command was not on a server yet (see killRunning). */
+  private killBeforeSent = false;
 
   constructor(
     readonly session: CycleSession,
@@ -187,6 +189,7 @@ export class CommandCycle implements GateParticipant {
           this.session.resumeReading();
         }
         await this.run(packet);
+        this.killBeforeSent = false;
         this.afterCommandForCutover();
       }
     } finally {
@@ -493,8 +496,7 @@ export class CommandCycle implements GateParticipant {
     if (this.busy) {
       // Stop what runs on those shards; the transaction is ended once the command returns.
       this.cutoverAbort = { shards, error };
-      for (const binding of this.inflight.keys())
-        if (shards.includes(binding.shard)) void killQueryOn(binding);
+      for (const binding of this.inflight.keys()) if (shards.includes(binding.shard)) killQueryOn(binding);
       return;
     }
     this.finishCutoverAbort(shards, error);
@@ -713,6 +715,10 @@ export class CommandCycle implements GateParticipant {
           : {}),
       });
       binding.conn.sendRaw(raw, shape, handler);
+      if (this.killBeforeSent) {
+        this.killBeforeSent = false;
+        killQueryOn(binding);
+      }
     });
   }
 
@@ -973,9 +979,14 @@ export class CommandCycle implements GateParticipant {
     state.multiStatements = (state.capabilities & CAP.MULTI_STATEMENTS) !== 0;
   }
 
-  /** KILL QUERY on this session: stop what its backend connections run now. */
+  /**
+   * KILL QUERY on this session: stop what its backend connections run now. A command not yet on a
+   * server (waiting for a connection) would be running on a server of its own: it is killed as
+   * soon as it is sent, rather than the KILL being dropped.
+   */
   killRunning(): void {
-    for (const binding of this.inflight.keys()) void killQueryOn(binding);
+    for (const binding of this.inflight.keys()) killQueryOn(binding);
+    if (this.inflight.size === 0 && this.busy) this.killBeforeSent = true;
   }
 
   /** The client vanished: roll back and return (or drop) every backend connection. */
@@ -1015,8 +1026,9 @@ export class CommandCycle implements GateParticipant {
   }
 }
 /** KILL QUERY <thread> on a fresh connection to the same server. */
-async function killQueryOn(binding: MysqlBinding): Promise<void> {
-  await killCommand(binding.server, `KILL QUERY ${binding.conn.threadId}`);
+function killQueryOn(binding: MysqlBinding): void {
+  const conn = binding.conn;
+  conn.holdWhileKilling(killCommand(binding.server, `KILL QUERY ${conn.threadId}`));
 }
 
 /** KILL CONNECTION <thread>: for a connection shardgate drops, whatever it runs or is about to run. */

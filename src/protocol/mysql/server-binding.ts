@@ -180,7 +180,13 @@ export class MysqlBinding {
       this.pool.discard(conn);
       return;
     }
-    if (pinned || conn.dirty || conn.inTransaction) {
+    const reset = pinned || conn.dirty || conn.inTransaction;
+    if (conn.killing) {
+      // A KILL QUERY still on its way must not reach the next client's statement.
+      void conn.killing.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      return;
+    }
+    if (reset) {
       void this.resetAndRelease();
       return;
     }
