@@ -6,6 +6,20 @@ import type { ErrorFields, FieldDescription } from './backend-messages.js';
 import { AUTH_CODE, ERROR_FIELD_CODES } from './backend-messages.js';
 import { MessageReader, violation } from './message-io.js';
 
+/** A `what` message body read by `read`, which must read it to its end (fields in wire order). */
+function decodeBody<T>(
+  buf: Buffer,
+  bodyStart: number,
+  end: number,
+  what: string,
+  read: (r: MessageReader) => T,
+): T {
+  const r = new MessageReader(buf, bodyStart, end, what);
+  const value = read(r);
+  r.done();
+  return value;
+}
+
 export function decodeRowDescription(buf: Buffer, bodyStart = 5, end = buf.length): FieldDescription[] {
   const r = new MessageReader(buf, bodyStart, end, 'RowDescription');
   const n = r.count16(19);
@@ -100,11 +114,10 @@ export function decodeParameterStatus(
   bodyStart = 5,
   end = buf.length,
 ): { name: string; value: string } {
-  const r = new MessageReader(buf, bodyStart, end, 'ParameterStatus');
-  const name = r.cstring();
-  const value = r.cstring();
-  r.done();
-  return { name, value };
+  return decodeBody(buf, bodyStart, end, 'ParameterStatus', (r) => ({
+    name: r.cstring(),
+    value: r.cstring(),
+  }));
 }
 
 export function decodeBackendKeyData(
@@ -112,11 +125,10 @@ export function decodeBackendKeyData(
   bodyStart = 5,
   end = buf.length,
 ): { processId: number; secretKey: number } {
-  const r = new MessageReader(buf, bodyStart, end, 'BackendKeyData');
-  const processId = r.int32();
-  const secretKey = r.int32();
-  r.done();
-  return { processId, secretKey };
+  return decodeBody(buf, bodyStart, end, 'BackendKeyData', (r) => ({
+    processId: r.int32(),
+    secretKey: r.int32(),
+  }));
 }
 
 export function decodeReadyForQuery(buf: Buffer, bodyStart = 5, end = buf.length): 'I' | 'T' | 'E' {
@@ -143,12 +155,11 @@ export function decodeNotificationResponse(
   bodyStart = 5,
   end = buf.length,
 ): { processId: number; channel: string; payload: string } {
-  const r = new MessageReader(buf, bodyStart, end, 'NotificationResponse');
-  const processId = r.int32();
-  const channel = r.cstring();
-  const payload = r.cstring();
-  r.done();
-  return { processId, channel, payload };
+  return decodeBody(buf, bodyStart, end, 'NotificationResponse', (r) => ({
+    processId: r.int32(),
+    channel: r.cstring(),
+    payload: r.cstring(),
+  }));
 }
 
 export function decodeCopyResponse(
