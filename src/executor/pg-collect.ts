@@ -5,6 +5,7 @@
 
 import type { PgServerConnection } from '../backend/pg-server-connection.js';
 import type { FieldDescription } from '../protocol/postgres/backend-messages.js';
+import { wholeMessages } from '../protocol/postgres/whole-messages.js';
 import type { RowBudget } from './merge-budget.js';
 
 /** A RowDescription field, as the PostgreSQL codec decodes it. */
@@ -110,68 +111,56 @@ export function collect(
       copyData: [],
       status: 0x49,
     };
-    let pending: Buffer | null = null;
     conn.onClose = (err) => reject(err ?? new Error('server closed the connection'));
-    conn.onData = (chunk) => {
-      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      pending = null;
-      let pos = 0;
-      while (pos + 5 <= buf.length) {
-        const type = buf[pos]!;
-        const len = buf.readUInt32BE(pos + 1);
-        const end = pos + 1 + len;
-        if (end > buf.length) break;
-        const body = pos + 5;
-        switch (type) {
-          case 0x44: // DataRow
-            if (budget.take(len - 6, buf.readInt16BE(body))) {
-              if (wholeRows) result.wholeRows.push(buf.subarray(pos, end));
-              else result.rows.push(parseDataRow(buf, body));
-            }
-            break;
-          case 0x48: // CopyOutResponse
-            result.copyOutResponse = Buffer.from(buf.subarray(pos, end));
-            break;
-          case 0x64: // CopyData
-            if (budget.take(len, 1)) result.copyData.push(Buffer.from(buf.subarray(pos, end)));
-            break;
-          case 0x54: // RowDescription
-            result.rowDescription = Buffer.from(buf.subarray(pos, end));
-            result.fields = parseRowDescription(buf, body);
-            break;
-          case 0x74: // ParameterDescription
-            result.parameterDescription = Buffer.from(buf.subarray(pos, end));
-            break;
-          case 0x43: // CommandComplete
-            result.tags.push(buf.toString('utf8', body, end - 1));
-            break;
-          case 0x45: // ErrorResponse
-            if (!result.error)
-              result.error = {
-                raw: Buffer.from(buf.subarray(pos, end)),
-                ...parseErrorFields(buf, body, end),
-              };
-            break;
-          case 0x4e: // Notice
-          case 0x41: // Notification
-            result.passthrough.push(Buffer.from(buf.subarray(pos, end)));
-            break;
-          case 0x5a: // ReadyForQuery
-            result.status = buf[body]!;
-            conn.txStatus = String.fromCharCode(result.status);
-            conn.onData = null;
-            conn.onClose = null;
-            resolve(result);
-            return;
-          default:
-            break;
-        }
-        pos = end;
+    conn.onData = wholeMessages((type, buf, pos, end) => {
+      const body = pos + 5;
+      const len = end - pos - 1;
+      switch (type) {
+        case 0x44: // DataRow
+          if (budget.take(len - 6, buf.readInt16BE(body))) {
+            if (wholeRows) result.wholeRows.push(buf.subarray(pos, end));
+            else result.rows.push(parseDataRow(buf, body));
+          }
+          break;
+        case 0x48: // CopyOutResponse
+          result.copyOutResponse = Buffer.from(buf.subarray(pos, end));
+          break;
+        case 0x64: // CopyData
+          if (budget.take(len, 1)) result.copyData.push(Buffer.from(buf.subarray(pos, end)));
+          break;
+        case 0x54: // RowDescription
+          result.rowDescription = Buffer.from(buf.subarray(pos, end));
+          result.fields = parseRowDescription(buf, body);
+          break;
+        case 0x74: // ParameterDescription
+          result.parameterDescription = Buffer.from(buf.subarray(pos, end));
+          break;
+        case 0x43: // CommandComplete
+          result.tags.push(buf.toString('utf8', body, end - 1));
+          break;
+        case 0x45: // ErrorResponse
+          if (!result.error)
+            result.error = {
+              raw: Buffer.from(buf.subarray(pos, end)),
+              ...parseErrorFields(buf, body, end),
+            };
+          break;
+        case 0x4e: // Notice
+        case 0x41: // Notification
+          result.passthrough.push(Buffer.from(buf.subarray(pos, end)));
+          break;
+        case 0x5a: // ReadyForQuery
+          result.status = buf[body]!;
+          conn.txStatus = String.fromCharCode(result.status);
+          conn.onData = null;
+          conn.onClose = null;
+          resolve(result);
+          return true;
+        default:
+          break;
       }
-      // Rows reference `buf`: keep the remainder separately so earlier rows stay valid.
-      if (pos < buf.length) pending = Buffer.from(buf.subarray(pos));
-      buf = Buffer.alloc(0);
-    };
+      return false;
+    });
     conn.write(request);
   });
 }

@@ -25,6 +25,10 @@ function parseBool(name: string, value: string): boolean {
   });
 }
 
+/** No value, an empty one or `default`: the setting goes back to its default. */
+const isUnset = (value: string | null): value is null | '' | 'default' =>
+  value === null || value === '' || value === 'default';
+
 /** Applies one setting; `value` null resets it. Throws INVALID_HINT on a bad name or value. */
 export function applyContextSetting(
   context: SessionContext,
@@ -62,7 +66,7 @@ export function applyContextSetting(
       return;
     }
     case 'shard': {
-      if (value === null || value === '' || value === 'default') {
+      if (isUnset(value)) {
         context.shard = null;
         return;
       }
@@ -73,7 +77,7 @@ export function applyContextSetting(
       return;
     }
     case 'role': {
-      if (value === null || value === '' || value === 'default') {
+      if (isUnset(value)) {
         context.role = null;
         return;
       }

@@ -52,16 +52,31 @@ export function parseMariadbGtidList(text: string): Map<string, string> | null {
   return out;
 }
 
+/**
+ * Both positions parse, and every entry of `wanted` is `covered` by the replica's entry of the
+ * same key (undefined when the replica has none).
+ */
+function coversEach<V>(
+  replica: string,
+  wanted: string,
+  parse: (text: string) => Map<string, V> | null,
+  covered: (got: V | undefined, want: V) => boolean,
+): boolean {
+  const have = parse(replica);
+  const want = parse(wanted);
+  if (!have || !want) return false;
+  for (const [key, w] of want) if (!covered(have.get(key), w)) return false;
+  return true;
+}
+
 /** Every domain of `wanted` is present in `replica` with a sequence number at least as high. */
 export function mariadbCovers(replica: string, wanted: string): boolean {
-  const have = parseMariadbGtidList(replica);
-  const want = parseMariadbGtidList(wanted);
-  if (!have || !want) return false;
-  for (const [domain, seq] of want) {
-    const got = have.get(domain);
-    if (got === undefined || compareDecimal(got, seq) < 0) return false;
-  }
-  return true;
+  return coversEach(
+    replica,
+    wanted,
+    parseMariadbGtidList,
+    (got, seq) => got !== undefined && compareDecimal(got, seq) >= 0,
+  );
 }
 
 type Intervals = Array<[number, number]>;
@@ -113,16 +128,9 @@ function mergeIntervals(list: Intervals): Intervals {
 
 /** `wanted` is a subset of `replica` (every wanted transaction was executed by the replica). */
 export function mysqlCovers(replica: string, wanted: string): boolean {
-  const have = parseMysqlGtidSet(replica);
-  const want = parseMysqlGtidSet(wanted);
-  if (!have || !want) return false;
-  for (const [source, intervals] of want) {
-    const got = have.get(source) ?? [];
-    for (const [s, e] of intervals) {
-      if (!got.some(([gs, ge]) => gs <= s && e <= ge)) return false;
-    }
-  }
-  return true;
+  return coversEach(replica, wanted, parseMysqlGtidSet, (got = [], intervals) =>
+    intervals.every(([s, e]) => got.some(([gs, ge]) => gs <= s && e <= ge)),
+  );
 }
 
 export type PositionFormat = 'lsn' | 'mariadb' | 'mysql';

@@ -13,9 +13,9 @@ import {
   isIdentStart,
   isOpChar,
   isSpace,
-  quoteEnd,
   type StatementRange,
 } from './fingerprint.js';
+import { quotedBodyEnd } from './quoted-body.js';
 
 export interface BulkInsertScan {
   /** The text from INSERT through the first row: small, parsed to learn table and columns. */
@@ -164,7 +164,7 @@ class Tokens {
   }
 
   private quoted(start: number, open: number, backslash: boolean): number {
-    const close = quoteEnd(this.sql, open, backslash);
+    const close = quotedBodyEnd(this.sql, open, backslash);
     if (close >= this.sql.length) return this.set(BAD, start, this.sql.length);
     return this.set(STRING, start, close + 1);
   }

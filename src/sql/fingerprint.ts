@@ -8,6 +8,8 @@
 // positions (`ORDER BY 2`), so `ORDER BY 1` and `ORDER BY 2` are different shapes.
 import { ShardgateError } from '../errors.js';
 import { charClasses } from './char-classes.js';
+import { POSITION_LIST_ENDERS } from './position-list-enders.js';
+import { quotedBodyEnd } from './quoted-body.js';
 import { decodeEscapeString, decodeUnicodeString } from './string-escapes.js';
 
 export interface Literal {
@@ -84,24 +86,6 @@ export function blockCommentEnd(sql: string, i: number): number {
   return -1;
 }
 
-/** Index of the closing quote of the quoted body opened at `open` (the text end if none). */
-export function quoteEnd(sql: string, open: number, backslash: boolean): number {
-  const n = sql.length;
-  let j = open + 1;
-  while (j < n) {
-    const c = sql.charCodeAt(j);
-    if (c === QUOTE) {
-      if (sql.charCodeAt(j + 1) === QUOTE) {
-        j += 2;
-        continue;
-      }
-      return j;
-    }
-    j += backslash && c === 92 ? 2 : 1;
-  }
-  return n;
-}
-
 /**
  * PostgreSQL joins 'a'<newline>'b' into one literal: returns the next segment's opening quote
  * when only whitespace with a newline (or -- comments) separates it from `after`, else -1.
@@ -135,7 +119,7 @@ function readQuotedSegments(sql: string, open: number, backslash: boolean): Quot
   let raw = '';
   let q = open;
   for (;;) {
-    const close = quoteEnd(sql, q, backslash);
+    const close = quotedBodyEnd(sql, q, backslash);
     raw += sql.slice(q + 1, close);
     if (close >= sql.length) return { raw, end: sql.length };
     const next = continuation(sql, close + 1);
@@ -217,23 +201,7 @@ function numberEnd(sql: string, i: number): [number, boolean] {
 }
 
 /** Words after which ORDER BY / GROUP BY position lists end. */
-const LIST_ENDERS = new Set([
-  'limit',
-  'offset',
-  'fetch',
-  'for',
-  'having',
-  'window',
-  'union',
-  'intersect',
-  'except',
-  'select',
-  'from',
-  'where',
-  'returning',
-  'order',
-  'group',
-]);
+const LIST_ENDERS = new Set<string>([...POSITION_LIST_ENDERS, 'fetch']);
 
 /** `maxTokens`: past it the text is refused (STATEMENT_TOO_COMPLEX) before more work is spent on it. */
 export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): Fingerprint {

@@ -30,6 +30,7 @@ import {
   type SavepointStatement,
 } from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
+import { requireSentAlone } from '../sent-alone.js';
 import { clearTransactionPlacement } from '../transaction-placement.js';
 import { CAP, COM, STATUS } from './constants.js';
 import { savepointAcrossShards } from './cross-shard-savepoints.js';
@@ -320,10 +321,7 @@ export class CommandCycle implements GateParticipant {
     }
     const join = statements.find((s) => s.plan.type === 'broadcast-join');
     if (join) {
-      if (statements.length !== 1)
-        throw new ShardgateError('SCATTER_UNSUPPORTED', {
-          detail: 'a cross-shard join must be sent alone, not with other statements in one query',
-        });
+      requireSentAlone(statements, 'a cross-shard join', 'query');
       await runJoin(this, packet, join);
       return;
     }
@@ -343,22 +341,14 @@ export class CommandCycle implements GateParticipant {
     }
     const move = statements.find((s) => s.plan.type === 'key-move');
     if (move) {
-      if (statements.length !== 1)
-        throw new ShardgateError('SCATTER_UNSUPPORTED', {
-          detail:
-            'an UPDATE that moves rows to another shard must be sent alone, not with other statements in one query',
-        });
+      requireSentAlone(statements, 'an UPDATE that moves rows to another shard', 'query');
       if (await this.admitWrites(writeShards(move.plan))) return this.query(packet);
       await runKeyMove(this, packet, move, move.sql);
       return;
     }
     const multi = statements.find((s) => s.plan.type === 'scatter' || s.plan.type === 'split-insert');
     if (multi) {
-      if (statements.length !== 1) {
-        throw new ShardgateError('SCATTER_UNSUPPORTED', {
-          detail: 'a multi-shard statement must be sent alone, not with other statements in one query',
-        });
-      }
+      requireSentAlone(statements, 'a multi-shard statement', 'query');
       // Held by a cutover: plan again against the topology that is current after it.
       if (await this.admitWrites(writeShards(multi.plan))) return this.query(packet);
       // A write on several shards has no one server to compensate on: two-phase commit then.

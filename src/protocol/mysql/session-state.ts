@@ -2,9 +2,9 @@
 // capabilities it negotiated, its schema and session variables (replayed on whichever backend
 // connection it lands on), its transaction, its prepared statements, its read-your-writes
 // positions and routing context, and why its backend connection is pinned, if it is.
-import { defaultSessionContext, type RoutingSession, type SessionContext } from '../../router/inputs.js';
+import { defaultSessionContext, type RoutingSession } from '../../router/inputs.js';
 import type { AnalyzedQuery } from '../../sql/analyzer.js';
-import type { TransactionPlacement } from '../transaction-placement.js';
+import type { CommonSessionState } from '../session-state-common.js';
 import type { ColumnDefinition } from './columns.js';
 import { CAP, STATUS } from './constants.js';
 import type { ParamType } from './statements.js';
@@ -25,11 +25,10 @@ export interface ClientStatement {
   longDataBytes: number;
 }
 
-/** The transaction's shard, server and READ ONLY come from TransactionPlacement (cleared together). */
-export interface MysqlSessionState extends TransactionPlacement {
+/** Besides the state both protocols keep (CommonSessionState). */
+export interface MysqlSessionState extends CommonSessionState {
   /** Shardgate's connection id for this client (handshake, KILL). */
   connectionId: number;
-  user: string;
   /** The client's capabilities intersected with ours. */
   capabilities: number;
   /** MariaDB extended column metadata negotiated (column definitions carry the real type). */
@@ -42,8 +41,6 @@ export interface MysqlSessionState extends TransactionPlacement {
   vars: Map<string, string>;
   /** Inside a transaction on a server (its status says IN_TRANS), or a deferred BEGIN. */
   inTransaction: boolean;
-  /** A BEGIN shardgate answered itself; sent with the transaction's first statement. */
-  deferredBegin: string | null;
   /** SET TRANSACTION (next transaction only), sent ahead of the next statement wherever it runs. */
   nextTransaction: string | null;
   /**
@@ -52,11 +49,6 @@ export interface MysqlSessionState extends TransactionPlacement {
    */
   lostTransaction: Error | null;
   prepared: Map<number, ClientStatement>;
-  /** read_your_writes: shard -> GTID of the session's last write there (from last_gtid). */
-  lastWritePositions: Map<string, string>;
-  context: SessionContext;
-  /** Why the backend connection is pinned (user variables, temporary tables, locks...). */
-  pinnedReason: string | null;
   /** Status flags the session reported last (AUTOCOMMIT, IN_TRANS ...). */
   status: number;
   /** Commands and statements seen (COM_STATISTICS). */

@@ -6,6 +6,19 @@ import type { ErrorFields, FieldDescription } from './backend-messages.js';
 import { AUTH_CODE, ERROR_FIELD_CODES } from './backend-messages.js';
 import { MessageReader, violation } from './message-io.js';
 
+/** A decoder of `what` message bodies: `read` reads the fields in wire order, to the body's end. */
+function bodyDecoder<T>(
+  what: string,
+  read: (r: MessageReader) => T,
+): (buf: Buffer, bodyStart?: number, end?: number) => T {
+  return (buf, bodyStart = 5, end = buf.length) => {
+    const r = new MessageReader(buf, bodyStart, end, what);
+    const value = read(r);
+    r.done();
+    return value;
+  };
+}
+
 export function decodeRowDescription(buf: Buffer, bodyStart = 5, end = buf.length): FieldDescription[] {
   const r = new MessageReader(buf, bodyStart, end, 'RowDescription');
   const n = r.count16(19);
@@ -95,29 +108,15 @@ export function readErrorCode(buf: Buffer, bodyStart = 5, end = buf.length): str
   throw violation('ErrorResponse', 'missing terminator');
 }
 
-export function decodeParameterStatus(
-  buf: Buffer,
-  bodyStart = 5,
-  end = buf.length,
-): { name: string; value: string } {
-  const r = new MessageReader(buf, bodyStart, end, 'ParameterStatus');
-  const name = r.cstring();
-  const value = r.cstring();
-  r.done();
-  return { name, value };
-}
+export const decodeParameterStatus = bodyDecoder('ParameterStatus', (r) => ({
+  name: r.cstring(),
+  value: r.cstring(),
+}));
 
-export function decodeBackendKeyData(
-  buf: Buffer,
-  bodyStart = 5,
-  end = buf.length,
-): { processId: number; secretKey: number } {
-  const r = new MessageReader(buf, bodyStart, end, 'BackendKeyData');
-  const processId = r.int32();
-  const secretKey = r.int32();
-  r.done();
-  return { processId, secretKey };
-}
+export const decodeBackendKeyData = bodyDecoder('BackendKeyData', (r) => ({
+  processId: r.int32(),
+  secretKey: r.int32(),
+}));
 
 export function decodeReadyForQuery(buf: Buffer, bodyStart = 5, end = buf.length): 'I' | 'T' | 'E' {
   const r = new MessageReader(buf, bodyStart, end, 'ReadyForQuery');
@@ -129,41 +128,26 @@ export function decodeReadyForQuery(buf: Buffer, bodyStart = 5, end = buf.length
   throw violation('ReadyForQuery', `invalid status 0x${s.toString(16)}`);
 }
 
-export function decodeParameterDescription(buf: Buffer, bodyStart = 5, end = buf.length): number[] {
-  const r = new MessageReader(buf, bodyStart, end, 'ParameterDescription');
+export const decodeParameterDescription = bodyDecoder('ParameterDescription', (r) => {
   const n = r.count16(4);
   const oids: number[] = new Array(n);
   for (let i = 0; i < n; i++) oids[i] = r.uint32();
-  r.done();
   return oids;
-}
+});
 
-export function decodeNotificationResponse(
-  buf: Buffer,
-  bodyStart = 5,
-  end = buf.length,
-): { processId: number; channel: string; payload: string } {
-  const r = new MessageReader(buf, bodyStart, end, 'NotificationResponse');
-  const processId = r.int32();
-  const channel = r.cstring();
-  const payload = r.cstring();
-  r.done();
-  return { processId, channel, payload };
-}
+export const decodeNotificationResponse = bodyDecoder('NotificationResponse', (r) => ({
+  processId: r.int32(),
+  channel: r.cstring(),
+  payload: r.cstring(),
+}));
 
-export function decodeCopyResponse(
-  buf: Buffer,
-  bodyStart = 5,
-  end = buf.length,
-): { format: number; columnFormats: number[] } {
-  const r = new MessageReader(buf, bodyStart, end, 'CopyResponse');
+export const decodeCopyResponse = bodyDecoder('CopyResponse', (r) => {
   const format = r.byte();
   const n = r.count16(2);
   const columnFormats: number[] = new Array(n);
   for (let i = 0; i < n; i++) columnFormats[i] = r.int16();
-  r.done();
   return { format, columnFormats };
-}
+});
 
 export type AuthenticationRequest =
   | { code: 0 | 3 }

@@ -25,6 +25,7 @@ import { learnCommitPosition, twoPhaseCommit } from './distributed-commit.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import type { ServerBinding } from './server-binding.js';
 import type { Unit } from './units.js';
+import { wholeMessages } from './whole-messages.js';
 
 /** Rows gathered per shard before they go out as one CopyData message. */
 const COPY_BATCH_BYTES = 64 * 1024;
@@ -308,7 +309,6 @@ class ShardCopy {
   readonly notices: Buffer[] = [];
   private batch = Buffer.allocUnsafe(COPY_BATCH_BYTES);
   private fill = 0;
-  private pending: Buffer | null = null;
   private waiter: (() => void) | null = null;
   private readonly conn: PgServerConnection;
 
@@ -319,7 +319,7 @@ class ShardCopy {
   /** Sends the client's COPY statement; resolves with null in COPY IN mode, else the server's error. */
   start(sql: string): Promise<Buffer | null> {
     const conn = this.conn;
-    conn.onData = (chunk) => this.receive(chunk);
+    conn.onData = wholeMessages((type, buf, pos, end) => this.receive(type, buf, pos, end));
     conn.onClose = (err) => {
       this.error ??= encodeErrorResponse(
         new ShardgateError('INTERNAL', {
@@ -383,46 +383,37 @@ class ShardCopy {
     w?.();
   }
 
-  private receive(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
-    let pos = 0;
-    while (pos + 5 <= buf.length) {
-      const type = buf[pos]!;
-      const end = pos + 1 + buf.readUInt32BE(pos + 1);
-      if (end > buf.length) break;
-      const message = buf.subarray(pos, end);
-      switch (type) {
-        case 0x47: // CopyInResponse
-          this.copyInResponse = Buffer.from(message);
-          this.copying = true;
-          this.wake();
-          break;
-        case 0x43: {
-          // CommandComplete "COPY n"
-          const tag = buf.toString('utf8', pos + 5, end - 1);
-          this.rows = Number(tag.split(' ')[1] ?? 0);
-          break;
-        }
-        case 0x45: // ErrorResponse
-          this.error ??= Buffer.from(message);
-          this.copying = false;
-          break;
-        case 0x4e: // NoticeResponse
-          this.notices.push(Buffer.from(message));
-          break;
-        case 0x5a: // ReadyForQuery
-          this.conn.txStatus = String.fromCharCode(buf[pos + 5]!);
-          this.binding.tracker.status = buf[pos + 5]!;
-          this.copying = false;
-          this.wake();
-          break;
-        default:
-          break;
+  /** One server message; never ends the reading (the binding takes the connection back after the COPY). */
+  private receive(type: number, buf: Buffer, pos: number, end: number): boolean {
+    const message = buf.subarray(pos, end);
+    switch (type) {
+      case 0x47: // CopyInResponse
+        this.copyInResponse = Buffer.from(message);
+        this.copying = true;
+        this.wake();
+        break;
+      case 0x43: {
+        // CommandComplete "COPY n"
+        const tag = buf.toString('utf8', pos + 5, end - 1);
+        this.rows = Number(tag.split(' ')[1] ?? 0);
+        break;
       }
-      pos = end;
+      case 0x45: // ErrorResponse
+        this.error ??= Buffer.from(message);
+        this.copying = false;
+        break;
+      case 0x4e: // NoticeResponse
+        this.notices.push(Buffer.from(message));
+        break;
+      case 0x5a: // ReadyForQuery
+        this.conn.txStatus = String.fromCharCode(buf[pos + 5]!);
+        this.binding.tracker.status = buf[pos + 5]!;
+        this.copying = false;
+        this.wake();
+        break;
+      default:
+        break;
     }
-    if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
-    buf = Buffer.alloc(0);
+    return false;
   }
 }

@@ -15,6 +15,7 @@ import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { PG_SAVEPOINTS, SavepointStack } from '../../transactions/savepoints.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
+import { requireSentAlone } from '../sent-alone.js';
 import { applyContextSetting } from '../session-context.js';
 import { encodeBackendKeyData, encodeParameterStatus, encodeReadyForQuery } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
@@ -349,52 +350,33 @@ export class QueryCycle implements GateParticipant {
         if (ended === 'replan') return this.runUnit(unit);
       }
       if (plans.some((p) => p.type === 'broadcast-join')) {
-        if (statements.length !== 1)
-          throw new ShardgateError('SCATTER_UNSUPPORTED', {
-            detail: 'a cross-shard join must be sent alone, not with other statements in one message',
-          });
+        requireSentAlone(statements, 'a cross-shard join', 'message');
         // The rewritten statement is a unit of its own: planned, run and answered as any other.
         await this.runAcrossShards(() => runJoin(this, unit, statements[0]!, (u) => this.runUnit(u)));
         return;
       }
       const move = plans.find((p) => p.type === 'key-move');
       if (move) {
-        if (statements.length !== 1)
-          throw new ShardgateError('SCATTER_UNSUPPORTED', {
-            detail:
-              'an UPDATE that moves rows to another shard must be sent alone, not with other statements in one message',
-          });
+        requireSentAlone(statements, 'an UPDATE that moves rows to another shard', 'message');
         if (await this.admitWrites(writeShards(move))) return this.runUnit(unit);
         await this.runAcrossShards(() => runKeyMove(this, unit, statements[0]!));
         return;
       }
       if (plans.some((p) => p.type === 'copy-query-out')) {
-        if (statements.length !== 1)
-          throw new ShardgateError('SCATTER_UNSUPPORTED', {
-            detail:
-              'a COPY (query) over several shards must be sent alone, not with other statements in one message',
-          });
+        requireSentAlone(statements, 'a COPY (query) over several shards', 'message');
         await this.runAcrossShards(() => runCopyQueryOut(this, unit, statements[0]!));
         return;
       }
       const copyIn = plans.find((p) => p.type === 'copy-in');
       if (copyIn) {
-        if (statements.length !== 1)
-          throw new ShardgateError('SCATTER_UNSUPPORTED', {
-            detail:
-              'a COPY into a table on several shards must be sent alone, not with other statements in one message',
-          });
+        requireSentAlone(statements, 'a COPY into a table on several shards', 'message');
         if (await this.admitWrites(writeShards(copyIn))) return this.runUnit(unit);
         await this.runAcrossShards(() => runCopyIn(this, unit, statements[0]!));
         return;
       }
       const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
       if (scatter) {
-        if (statements.length !== 1) {
-          throw new ShardgateError('SCATTER_UNSUPPORTED', {
-            detail: 'a multi-shard statement must be sent alone, not with other statements in one message',
-          });
-        }
+        requireSentAlone(statements, 'a multi-shard statement', 'message');
         // Held by a cutover: plan again against the topology that is current after it.
         if (await this.admitWrites(writeShards(scatter))) return this.runUnit(unit);
         await this.runAcrossShards(() => runScatter(this, unit, statements[0]!));

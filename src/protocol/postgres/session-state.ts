@@ -2,8 +2,8 @@
 // status, session settings to replay on whichever server connection it lands on, prepared
 // statements by client name, the read-your-writes positions, and the routing context.
 import { createHash } from 'node:crypto';
-import { defaultSessionContext, type SessionContext } from '../../router/inputs.js';
-import type { TransactionPlacement } from '../transaction-placement.js';
+import { defaultSessionContext } from '../../router/inputs.js';
+import type { CommonSessionState } from '../session-state-common.js';
 
 export interface PreparedStatement {
   /** Name the client uses. */
@@ -16,9 +16,8 @@ export interface PreparedStatement {
   shape?: string;
 }
 
-/** The transaction's shard, server and READ ONLY come from TransactionPlacement (cleared together). */
-export interface SessionState extends TransactionPlacement {
-  user: string;
+/** Besides the state both protocols keep (CommonSessionState). */
+export interface SessionState extends CommonSessionState {
   database: string;
   /** Startup parameters as the client sent them (application_name, DateStyle, options, ...). */
   startupParameters: Map<string, string>;
@@ -30,16 +29,9 @@ export interface SessionState extends TransactionPlacement {
   txStatus: 'I' | 'T' | 'E';
   /** The transaction failed on an error shardgate raised itself (the server never saw it). */
   proxyAborted: boolean;
-  /** A BEGIN shardgate answered itself; sent to the server with the first statement. */
-  deferredBegin: string | null;
   /** The open transaction's BEGIN text: a shard the transaction joins later starts it the same way. */
   beginStatement: string | null;
   prepared: Map<string, PreparedStatement>;
-  /** read_your_writes: shard -> LSN of the session's last committed write there. */
-  lastWritePositions: Map<string, string>;
-  context: SessionContext;
-  /** A server connection is pinned to this session (temp tables, LISTEN, advisory locks...). */
-  pinnedReason: string | null;
 }
 
 export function newSessionState(user: string, database: string, startup: Map<string, string>): SessionState {

@@ -10,6 +10,7 @@ import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { encodeErrorResponse } from './backend-messages.js';
 import type { PreparedStatement } from './session-state.js';
 import { FE, type Unit } from './units.js';
+import { wholeMessages } from './whole-messages.js';
 
 const ROW_DESCRIPTION = 0x54; // 'T'
 const NO_DATA = 0x6e; // 'n'
@@ -108,7 +109,6 @@ export function describeOnServer(
   timeoutMs = 10_000,
 ): Promise<DescribeOutcome> {
   return new Promise<DescribeOutcome>((resolve, reject) => {
-    let pending: Buffer | null = null;
     let outcome: DescribeOutcome | null = null;
     const finish = (err: Error | null) => {
       clearTimeout(timer);
@@ -122,26 +122,17 @@ export function describeOnServer(
       finish(new Error(`describe timeout after ${timeoutMs} ms`));
     }, timeoutMs);
     conn.onClose = (err) => finish(err ?? new Error('server closed the connection'));
-    conn.onData = (chunk) => {
-      const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      pending = null;
-      let pos = 0;
-      while (pos + 5 <= buf.length) {
-        const type = buf[pos]!;
-        const end = pos + 1 + buf.readUInt32BE(pos + 1);
-        if (end > buf.length) break;
-        if (type === ERROR && !outcome) outcome = { error: Buffer.from(buf.subarray(pos, end)) };
-        else if ((type === ROW_DESCRIPTION || type === NO_DATA) && !outcome)
-          outcome = { shape: readShape(type, buf, pos + 5, end) };
-        else if (type === READY) {
-          conn.txStatus = String.fromCharCode(buf[pos + 5]!);
-          finish(null);
-          return;
-        }
-        pos = end;
+    conn.onData = wholeMessages((type, buf, pos, end) => {
+      if (type === ERROR && !outcome) outcome = { error: Buffer.from(buf.subarray(pos, end)) };
+      else if ((type === ROW_DESCRIPTION || type === NO_DATA) && !outcome)
+        outcome = { shape: readShape(type, buf, pos + 5, end) };
+      else if (type === READY) {
+        conn.txStatus = String.fromCharCode(buf[pos + 5]!);
+        finish(null);
+        return true;
       }
-      if (pos < buf.length) pending = Buffer.from(buf.subarray(pos));
-    };
+      return false;
+    });
     const out: Buffer[] = [];
     if (close !== null) out.push(serialize.close({ type: 'S', name: close }));
     out.push(

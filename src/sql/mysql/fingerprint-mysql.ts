@@ -10,6 +10,7 @@
 // With a `tokens` array, the pass also records every token per statement (cache-miss path only).
 import { ShardgateError } from '../../errors.js';
 import type { Fingerprint, Literal } from '../fingerprint.js';
+import { POSITION_LIST_ENDERS } from '../position-list-enders.js';
 import type { TokenType } from './mysql-lexer.js';
 import * as lexing from './mysql-lexer.js';
 import * as strings from './mysql-strings.js';
@@ -33,25 +34,7 @@ export interface Token {
 }
 
 /** Words after which ORDER BY / GROUP BY position lists end. */
-const LIST_ENDERS = new Set([
-  'limit',
-  'offset',
-  'for',
-  'lock',
-  'into',
-  'having',
-  'window',
-  'union',
-  'intersect',
-  'except',
-  'select',
-  'from',
-  'where',
-  'order',
-  'group',
-  'with',
-  'returning',
-]);
+const LIST_ENDERS = new Set<string>([...POSITION_LIST_ENDERS, 'lock', 'into', 'with']);
 
 /** CREATE / ALTER of these may hold a BEGIN ... END body with `;` inside. */
 const ROUTINES = new Set(['procedure', 'function', 'trigger', 'event']);

@@ -5,6 +5,7 @@
 import { ShardgateError } from '../../errors.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
 import { T } from './mysql-lexer.js';
+import { afterTopLevelWord } from './mysql-tokens.js';
 import { groupEnd } from './parse-text.js';
 
 /**
@@ -20,17 +21,7 @@ export function quoteMysqlLiteral(value: string): string {
 
 /** Row groups [open token, past close token) of the top-level VALUES list. */
 function rowGroups(toks: readonly Token[]): Array<[number, number]> {
-  let depth = 0;
-  let at = -1;
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    if (t.type === T.LPAREN) depth++;
-    else if (t.type === T.RPAREN) depth--;
-    else if (depth === 0 && t.type === T.WORD && (t.text === 'values' || t.text === 'value')) {
-      at = i + 1;
-      break;
-    }
-  }
+  const at = afterTopLevelWord(toks, 'values', 'value');
   const rows: Array<[number, number]> = [];
   if (at < 0) return rows;
   let j = at;

@@ -12,6 +12,7 @@ import sqlParser from 'node-sql-parser/build/mysql.js';
 import { ShardgateError } from '../../errors.js';
 import type { Row } from '../../executor/rows.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
+import { FROM_LIST_ENDS } from './mysql-clause-ends.js';
 import { type MysqlDetachSite, mysqlDetachSites } from './mysql-detach-sites.js';
 import { T } from './mysql-lexer.js';
 import { isWord, readName, skipAlias, wordAt } from './mysql-tokens.js';
@@ -91,19 +92,6 @@ function groupClose(toks: readonly Token[], open: number): number {
   return -1;
 }
 
-const FROM_ENDS = new Set([
-  'where',
-  'group',
-  'having',
-  'order',
-  'limit',
-  'window',
-  'for',
-  'lock',
-  'into',
-  'union',
-]);
-
 /** Top-level token ranges: [from, where) is the FROM list, where the WHERE keyword (or -1). */
 function topLevel(toks: readonly Token[]): { from: number; fromEnd: number; where: number } {
   let depth = 0;
@@ -116,7 +104,7 @@ function topLevel(toks: readonly Token[]): { from: number; fromEnd: number; wher
     else if (t.type === T.RPAREN) depth--;
     else if (depth === 0 && t.type === T.WORD) {
       if (from < 0 && t.text === 'from') from = i;
-      else if (from >= 0 && fromEnd === toks.length && FROM_ENDS.has(t.text)) {
+      else if (from >= 0 && fromEnd === toks.length && FROM_LIST_ENDS.has(t.text)) {
         fromEnd = i;
         if (t.text === 'where') where = i;
       }
@@ -160,7 +148,12 @@ function inList(
       if (!subqueryParens.includes(true) && isWord(toks[i - 1], 'in') && w === 'select') opens.push(i);
       subqueryParens.push(w === 'select' || w === 'with');
     } else if (t.type === T.RPAREN) subqueryParens.pop();
-    else if (subqueryParens.length === 0 && t.type === T.WORD && FROM_ENDS.has(t.text) && t.text !== 'where')
+    else if (
+      subqueryParens.length === 0 &&
+      t.type === T.WORD &&
+      FROM_LIST_ENDS.has(t.text) &&
+      t.text !== 'where'
+    )
       break;
   }
   const open = opens[site.ordinal];

@@ -6,6 +6,7 @@
 // @user and @@system variables, and identifiers that start with a digit (`1col`).
 // It never throws: unterminated input ends the token at the end of the text.
 import { charClasses } from '../char-classes.js';
+import { quotedBodyEnd } from '../quoted-body.js';
 
 export const T = {
   EOF: 0,
@@ -56,7 +57,6 @@ export function lexer(sql: string, from = 0): Lexer {
 const QUOTE = 39;
 const DQUOTE = 34;
 const BACKTICK = 96;
-const BACKSLASH = 92;
 
 // 1 space, 2 digit, 4 identifier start (letters, _, $), 8 operator char
 const CLASS = charClasses('_$', '+-*/<>=!~^&|%:');
@@ -69,21 +69,8 @@ const isHexDigit = (c: number) => isDigit(c) || ((c | 32) >= 97 && (c | 32) <= 1
 
 /** Index of the closing quote of the body opened at `open` (the text end if none). */
 export function quoteEnd(sql: string, open: number): number {
-  const q = sql.charCodeAt(open);
-  const n = sql.length;
-  let j = open + 1;
-  while (j < n) {
-    const c = sql.charCodeAt(j);
-    if (c === q) {
-      if (sql.charCodeAt(j + 1) === q) {
-        j += 2;
-        continue;
-      }
-      return j;
-    }
-    j += c === BACKSLASH && q !== BACKTICK ? 2 : 1;
-  }
-  return n;
+  // Backslash escapes hold in '...' and "..." strings, not in `identifiers`.
+  return quotedBodyEnd(sql, open, sql.charCodeAt(open) !== BACKTICK);
 }
 
 /** End of a string starting with a quote at `open`, adjacent segments ('a' 'b') included. */
@@ -167,6 +154,21 @@ function lineEnd(sql: string, i: number): number {
   return nl < 0 ? sql.length : nl;
 }
 
+/** Tokens of one character (`?` ( ) , . ;), by character code; 0 for the others. */
+const SINGLE_CHAR_TOKENS = new Uint8Array(128);
+SINGLE_CHAR_TOKENS[63] = T.PARAM;
+SINGLE_CHAR_TOKENS[40] = T.LPAREN;
+SINGLE_CHAR_TOKENS[41] = T.RPAREN;
+SINGLE_CHAR_TOKENS[44] = T.COMMA;
+SINGLE_CHAR_TOKENS[46] = T.DOT;
+SINGLE_CHAR_TOKENS[59] = T.SEMI;
+
+/** End of a @variable or @@system.variable name from `j`: identifier characters and dots. */
+function variableNameEnd(sql: string, j: number): number {
+  while (j < sql.length && (isIdentChar(sql.charCodeAt(j)) || sql.charCodeAt(j) === 46)) j++;
+  return j;
+}
+
 function scan(lx: Lexer, i: number): TokenType {
   const sql = lx.sql;
   const c = sql.charCodeAt(i);
@@ -232,41 +234,21 @@ function scan(lx: Lexer, i: number): TokenType {
   if (isDigit(c) || (c === 46 && isDigit(next) && !isIdentChar(sql.charCodeAt(i - 1)))) {
     return numberToken(lx, i);
   }
-  switch (c) {
-    case 63:
-      lx.end = i + 1;
-      return T.PARAM;
-    case 64: {
-      if (next === 64) {
-        let j = i + 2;
-        while (j < sql.length && (isIdentChar(sql.charCodeAt(j)) || sql.charCodeAt(j) === 46)) j++;
-        lx.end = j;
-        return T.SYSVAR;
-      }
-      if (next === QUOTE || next === DQUOTE || next === BACKTICK) {
-        lx.end = Math.min(sql.length, quoteEnd(sql, i + 1) + 1);
-      } else {
-        let j = i + 1;
-        while (j < sql.length && (isIdentChar(sql.charCodeAt(j)) || sql.charCodeAt(j) === 46)) j++;
-        lx.end = j;
-      }
-      return T.USERVAR;
+  const single = c < 128 ? SINGLE_CHAR_TOKENS[c]! : 0;
+  if (single !== 0) {
+    lx.end = i + 1;
+    return single as TokenType;
+  }
+  if (c === 64) {
+    if (next === 64) {
+      lx.end = variableNameEnd(sql, i + 2);
+      return T.SYSVAR;
     }
-    case 40:
-      lx.end = i + 1;
-      return T.LPAREN;
-    case 41:
-      lx.end = i + 1;
-      return T.RPAREN;
-    case 44:
-      lx.end = i + 1;
-      return T.COMMA;
-    case 46:
-      lx.end = i + 1;
-      return T.DOT;
-    case 59:
-      lx.end = i + 1;
-      return T.SEMI;
+    lx.end =
+      next === QUOTE || next === DQUOTE || next === BACKTICK
+        ? Math.min(sql.length, quoteEnd(sql, i + 1) + 1)
+        : variableNameEnd(sql, i + 1);
+    return T.USERVAR;
   }
   if (!(next < 128 && (CLASS[next]! & 8) !== 0)) {
     lx.end = i + 1;

@@ -13,6 +13,18 @@ export const wordAt = (toks: readonly Token[], i: number): string => {
   return t !== undefined && t.type === T.WORD ? t.text : '';
 };
 
+/** Index just past the first of `words` outside parentheses, or -1 if none is there. */
+export function afterTopLevelWord(toks: readonly Token[], ...words: string[]): number {
+  let depth = 0;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.type === T.LPAREN) depth++;
+    else if (t.type === T.RPAREN) depth--;
+    else if (depth === 0 && t.type === T.WORD && words.includes(t.text)) return i + 1;
+  }
+  return -1;
+}
+
 const isNamePart = (t: Token | undefined) => t !== undefined && (t.type === T.WORD || t.type === T.QIDENT);
 
 export interface Name {
@@ -176,23 +188,13 @@ const WHERE_ENDERS = new Set([
 
 /** Token ranges of the top-level AND conjuncts of the WHERE clause; null if OR/XOR at top. */
 function whereConjuncts(toks: readonly Token[]): Array<[number, number]> | null {
-  let depth = 0;
-  let start = -1;
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    if (t.type === T.LPAREN) depth++;
-    else if (t.type === T.RPAREN) depth--;
-    else if (depth === 0 && isWord(t, 'where')) {
-      start = i + 1;
-      break;
-    }
-  }
+  const start = afterTopLevelWord(toks, 'where');
   if (start < 0) return [];
   const out: Array<[number, number]> = [];
   let from = start;
   let between = false;
   let cases = 0;
-  depth = 0;
+  let depth = 0;
   let i = start;
   for (; i < toks.length; i++) {
     const t = toks[i]!;

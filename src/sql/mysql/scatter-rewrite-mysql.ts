@@ -10,6 +10,7 @@ import { ShardgateError } from '../../errors.js';
 import type { ScatterRewrite } from '../facts.js';
 import { fingerprintMysql, type Token } from './fingerprint-mysql.js';
 import type { Node } from './mysql-ast.js';
+import { HAVING_ENDS, SELECT_LIST_ENDS } from './mysql-clause-ends.js';
 import { HAVING_AGGREGATES } from './mysql-having.js';
 import { T } from './mysql-lexer.js';
 import { mysqlWindowProgram, windowHiddenColumns } from './mysql-window-program.js';
@@ -55,19 +56,6 @@ function limitClauseEnd(toks: readonly Token[], i: number): number {
   return j;
 }
 
-const LIST_END = new Set([
-  'from',
-  'into',
-  'where',
-  'group',
-  'having',
-  'window',
-  'order',
-  'limit',
-  'for',
-  'lock',
-  'union',
-]);
 const SELECT_MODIFIERS = new Set([
   'all',
   'distinct',
@@ -93,22 +81,10 @@ function selectList(
   let from = selectAt + 1;
   while (toks[from]?.type === T.WORD && SELECT_MODIFIERS.has(toks[from]!.text)) from++;
   const listEnd =
-    top.find((i) => i > selectAt && toks[i]!.type === T.WORD && LIST_END.has(toks[i]!.text)) ?? toks.length;
+    top.find((i) => i > selectAt && toks[i]!.type === T.WORD && SELECT_LIST_ENDS.has(toks[i]!.text)) ??
+    toks.length;
   return { selectAt, from, listEnd };
 }
-
-/** Words that end a HAVING clause at the top level. */
-const HAVING_END = new Set([
-  'order',
-  'limit',
-  'window',
-  'for',
-  'lock',
-  'into',
-  'union',
-  'intersect',
-  'except',
-]);
 
 /**
  * HAVING removed (the merge evaluates it) and its count()/sum() calls appended to the select list,
@@ -118,7 +94,7 @@ function havingEdits(sql: string, toks: readonly Token[], top: number[]): Edit[]
   const at = top.find((i) => isWordTok(toks[i], 'having'));
   if (at === undefined) throw unsupported('HAVING whose clause cannot be located');
   const end =
-    top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_END.has(toks[i]!.text)) ?? toks.length;
+    top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_ENDS.has(toks[i]!.text)) ?? toks.length;
   const calls: string[] = [];
   for (let i = at + 1; i < end; i++) {
     const t = toks[i]!;
@@ -147,7 +123,7 @@ function programEdits(toks: readonly Token[], top: number[], columns: string[]):
   const at = top.find((i) => isWordTok(toks[i], 'having'));
   if (at !== undefined) {
     const end =
-      top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_END.has(toks[i]!.text)) ?? toks.length;
+      top.find((i) => i > at && toks[i]!.type === T.WORD && HAVING_ENDS.has(toks[i]!.text)) ?? toks.length;
     const removeTo = end < toks.length ? toks[end]!.start : toks[end - 1]!.end;
     edits.push({ start: toks[at]!.start, end: removeTo, text: '' });
   }
