@@ -11,7 +11,7 @@ import { copyMysqlTables, type MysqlCopyState } from '../../src/migration/mysql-
 import { verifyMysqlSplit } from '../../src/migration/mysql-verify.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
-import { copyThenCapture, startMysqlSplitSource } from '../support/mysql-split-source.js';
+import { captureNewTable, startMysqlSplitSource } from '../support/mysql-split-source.js';
 import { testThrottle } from '../support/mysql-split-targets.js';
 
 let cluster: MariadbCluster;
@@ -222,10 +222,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
 
   it('stops with an error when a moved table is truncated (no row events would carry it)', async () => {
     const primary = cluster.shards[0]?.primary as MariadbServer;
-    const notes: MovedTable = { name: 'notes', shardKey: 'id', keyType: 'int', kind: 'sharded' };
-    await cluster.query(primary.name, 'CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)');
-    await cluster.query(primary.name, "INSERT INTO notes VALUES (1, 'a'), (2, 'b')");
-    const { capture } = await copyThenCapture({ source, targets }, [notes], 9002);
+    const capture = await captureNewTable({ cluster, source, targets }, 'notes', 9002, "(1, 'a'), (2, 'b')");
     try {
       await cluster.query(primary.name, "INSERT INTO notes VALUES (3, 'c')");
       await capture.catchUp(30_000);
@@ -255,9 +252,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
 
   it('catches up after the server ended its kept source connection, and opens none once stopped', async () => {
     const primary = cluster.shards[0]?.primary as MariadbServer;
-    const memo: MovedTable = { name: 'memo', shardKey: 'id', keyType: 'int', kind: 'sharded' };
-    await cluster.query(primary.name, 'CREATE TABLE memo (id BIGINT PRIMARY KEY, body TEXT)');
-    const { capture } = await copyThenCapture({ source, targets }, [memo], 9004);
+    const capture = await captureNewTable({ cluster, source, targets }, 'memo', 9004);
     /** The connection catchUp keeps for the source's position (private: what a server ends). */
     const kept = () => (capture as unknown as { control: Promise<{ threadId: number }> | null }).control;
     try {

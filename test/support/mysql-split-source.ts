@@ -1,13 +1,13 @@
 // What the MySQL data-plane tests that copy and capture by hand share: one MariaDB shard whose
-// primary is the source, two spares as its halves, and a copy of some tables followed by a binlog
-// capture from the copy's snapshot position.
+// primary is the source, two spares as its halves, and a new table copied to them followed by a
+// binlog capture from the copy's snapshot position.
 import {
   type MariadbCluster,
   type MariadbServer,
   startMariadbCluster,
 } from '../../src/local/mariadb-cluster.js';
 import { MysqlBinlogCapture } from '../../src/migration/mysql-binlog-capture.js';
-import { copyMysqlTables, type MysqlCopyResult } from '../../src/migration/mysql-copier.js';
+import { copyMysqlTables } from '../../src/migration/mysql-copier.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
 import { serverAddress, spareHalves, testThrottle } from './mysql-split-targets.js';
 
@@ -28,22 +28,20 @@ export async function startMysqlSplitSource(): Promise<MysqlSplitSource> {
 }
 
 /**
- * Copies `tables` from the source to the halves at the tests' pace, then starts a binlog capture
- * (client id `serverId`) from the copy's snapshot position. The caller stops the capture.
+ * A new table `name` (id BIGINT PRIMARY KEY, body TEXT, sharded by id) on the source holding
+ * `rows` (SQL VALUES, none by default), copied to the halves at the tests' pace, and a binlog
+ * capture of it (client id `serverId`) from the copy's snapshot position. The caller stops it.
  */
-export async function copyThenCapture(
-  split: Pick<MysqlSplitSource, 'source' | 'targets'>,
-  tables: readonly MovedTable[],
+export async function captureNewTable(
+  split: MysqlSplitSource,
+  name: string,
   serverId: number,
-): Promise<{ copy: MysqlCopyResult; capture: MysqlBinlogCapture }> {
-  const { source, targets } = split;
+  rows?: string,
+): Promise<MysqlBinlogCapture> {
+  const { cluster, source, targets } = split;
+  const tables: MovedTable[] = [{ name, shardKey: 'id', keyType: 'int', kind: 'sharded' }];
+  await cluster.query(source.name, `CREATE TABLE ${name} (id BIGINT PRIMARY KEY, body TEXT)`);
+  if (rows) await cluster.query(source.name, `INSERT INTO ${name} VALUES ${rows}`);
   const copy = await copyMysqlTables({ source, targets, tables, throttle: testThrottle() });
-  const capture = await MysqlBinlogCapture.start({
-    source,
-    targets,
-    tables,
-    fromGtid: copy.state.gtidPosition,
-    serverId,
-  });
-  return { copy, capture };
+  return MysqlBinlogCapture.start({ source, targets, tables, fromGtid: copy.state.gtidPosition, serverId });
 }
