@@ -4,18 +4,36 @@
 // the proxy; afterwards each table is read and written through the proxy, every acknowledged
 // write is there, the reference table is identical on every shard, and a rollback carries the
 // writes made after the switch (and the sequence position) back to the old server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import { sleep, startMigrationFixture, waitForMigration } from '../support/migration-helpers.js';
+import { useMigrationFixture } from '../support/migration-file-fixture.js';
+import { sleep, waitForMigration } from '../support/migration-helpers.js';
 import {
   expectEveryKindServed,
   expectOtherLedgerHolds,
   otherTablesWriter,
 } from '../support/other-tables-writer.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
 
-let fx: ProxyFixture;
+const fx = useMigrationFixture(
+  {
+    shards: 2,
+    replicas: 0,
+    spares: 2,
+    // Generous: the test checks what survives, not how fast (a loaded machine stalls the proxy).
+    cutoverDeadlineMs: 8_000,
+  },
+  async (c) => {
+    await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text)');
+    await c.query("INSERT INTO app_settings (k, v) VALUES ('theme', 'dark'), ('lang', 'en')");
+    await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+    await c.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 300) n");
+    await c.query(
+      'INSERT INTO trending_topics (id, topic, score) VALUES (1, $1, 0), (2, $2, 0), (3, $3, 0), (4, $4, 0), (5, $5, 0) ON CONFLICT (id) DO NOTHING',
+      ['a', 'b', 'c', 'd', 'e'],
+    );
+  },
+);
 
 /** trending_topics on a server (created_at aside: the demo loader stamps each shard's own now()). */
 async function topicsOn(server: string): Promise<string[]> {
@@ -25,29 +43,6 @@ async function topicsOn(server: string): Promise<string[]> {
   );
   return r.rows.map((row) => row.r as string);
 }
-
-beforeAll(async () => {
-  fx = await startMigrationFixture({
-    shards: 2,
-    replicas: 0,
-    spares: 2,
-    // Generous: the test checks what survives, not how fast (a loaded machine stalls the proxy).
-    cutoverDeadlineMs: 8_000,
-  });
-  const c = await fx.client();
-  await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text)');
-  await c.query("INSERT INTO app_settings (k, v) VALUES ('theme', 'dark'), ('lang', 'en')");
-  await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
-  await c.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 300) n");
-  await c.query(
-    'INSERT INTO trending_topics (id, topic, score) VALUES (1, $1, 0), (2, $2, 0), (3, $3, 0), (4, $4, 0), (5, $5, 0) ON CONFLICT (id) DO NOTHING',
-    ['a', 'b', 'c', 'd', 'e'],
-  );
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 describe('split of the default shard with sharded, reference and unsharded tables', () => {
   let id = '';

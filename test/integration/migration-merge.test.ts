@@ -3,24 +3,32 @@
 // once on the merged shard, the only client errors are 40001 retries, read-your-writes holds, the
 // default shard's unsharded table and the reference table come along, verification passes again
 // after the switch while writes go on, and a rollback (writes still running) carries the writes made on the merged shard back to the source owning each key.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Ledger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
+import { useMigrationFixture } from '../support/migration-file-fixture.js';
 import {
-  adminUrl,
-  expectLedgerHolds,
   migrationWriters,
   postAdmin,
   settleUnderWriters,
   sleep,
-  startMigrationFixture,
   verifyWhileWriting,
 } from '../support/migration-helpers.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
+import {
+  expectCleanRun,
+  expectInsertsStillHold,
+  rollbackUnderWriters,
+} from '../support/writer-run-checks.js';
 
-let fx: ProxyFixture;
-let api = '';
+const fx = useMigrationFixture(
+  { shards: 2, replicas: 0, spares: 1, cutoverDeadlineMs: 2_000 },
+  // An unsharded table on the default shard s0: it must come along to the merged shard.
+  async (c) => {
+    await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text NOT NULL)');
+    await c.query("INSERT INTO app_settings VALUES ('theme', 'dark'), ('lang', 'en')");
+  },
+);
 
 // Users of both shards, so both sources see writes during the copy, the catch-up and the block.
 const writers = (idBase: number) =>
@@ -30,25 +38,12 @@ const writers = (idBase: number) =>
     idBase,
   );
 
-beforeAll(async () => {
-  fx = await startMigrationFixture({ shards: 2, replicas: 0, spares: 1, cutoverDeadlineMs: 2_000 });
-  api = adminUrl(fx);
-  const c = await fx.client();
-  // An unsharded table on the default shard s0: it must come along to the merged shard.
-  await c.query('CREATE TABLE app_settings (k text PRIMARY KEY, v text NOT NULL)');
-  await c.query("INSERT INTO app_settings VALUES ('theme', 'dark'), ('lang', 'en')");
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
-
 describe('live merge under writes', () => {
   let id = '';
   let merged: Ledger | null = null;
 
   it('plans a merge in key order and refuses what cannot merge', async () => {
-    const dry = await postAdmin(api, '/api/migrations', {
+    const dry = await postAdmin(fx.api(), '/api/migrations', {
       merge: ['s1', 's0'],
       into: 'spare1',
       dryRun: true,
@@ -65,9 +60,12 @@ describe('live merge under writes', () => {
     expect(kinds).toMatchObject({ likes: 'sharded', app_settings: 'unsharded' });
     // The unsharded table lives on s0 only: only s0's source carries it.
     expect(plan.merge!.sources[1]!.tables.map((t) => t.name)).not.toContain('app_settings');
-    const self = await postAdmin(api, '/api/migrations', { merge: ['s0', 's0'], into: 'spare1' });
+    const self = await postAdmin(fx.api(), '/api/migrations', { merge: ['s0', 's0'], into: 'spare1' });
     expect(self.status).toBe(400);
-    const notSpare = await postAdmin(api, '/api/migrations', { merge: ['s0', 's1'], into: 's1-primary' });
+    const notSpare = await postAdmin(fx.api(), '/api/migrations', {
+      merge: ['s0', 's1'],
+      into: 's1-primary',
+    });
     expect(notSpare.status).toBe(400);
     expect(notSpare.json.error ?? '').toMatch(/migration\.spares/);
     expect(fx.proxy.migrations!.list()).toEqual([]);
@@ -76,7 +74,7 @@ describe('live merge under writes', () => {
   it('merges s0 and s1 into spare1 while writers write to both: nothing lost, RYW holds', async () => {
     const load = writers(1_000_000_000);
     await sleep(500);
-    const started = await postAdmin(api, '/api/migrations', {
+    const started = await postAdmin(fx.api(), '/api/migrations', {
       merge: ['s0', 's1'],
       into: 'spare1',
       verify: 'full',
@@ -90,10 +88,7 @@ describe('live merge under writes', () => {
     expect(done.verify!.mismatches).toEqual([]);
     expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);
     expect(done.legs!.map((l) => l.copy.every((t) => t.done))).toEqual([true, true]);
-    expect(ledger.errors).toEqual([]);
-    expect(ledger.readErrors).toEqual([]);
-    expect(ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(fx, ledger, 1_000_000_000);
+    await expectCleanRun(fx, ledger, 1_000_000_000);
     merged = ledger;
 
     // Every kind of table is served by the merged shard, and sequences continue.
@@ -124,7 +119,7 @@ describe('live merge under writes', () => {
     expect(id, 'the previous test left no switched merge to verify').not.toBe('');
     const load = writers(3_000_000_000);
     await waitFor('writes on the merged shard', () => load.ledger.writes > 20, 60_000, 20);
-    const again = await verifyWhileWriting(fx, api, id, load, 3_000_000_000);
+    const again = await verifyWhileWriting(fx, fx.api(), id, load, 3_000_000_000);
     expect(again.plan.operation).toBe('merge');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0_s1']);
   }, 180_000);
@@ -136,21 +131,12 @@ describe('live merge under writes', () => {
       /^(switched|verifying|verified)$/,
     );
     const load = writers(2_000_000_000);
-    await sleep(800);
-    const r = await postAdmin(api, `/api/migrations/${id}/rollback`);
-    await sleep(500);
-    await load.stop();
+    const r = await rollbackUnderWriters(load, () => postAdmin(fx.api(), `/api/migrations/${id}/rollback`));
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json.migration!.phase).toBe('rolled_back');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
-    expect(load.ledger.errors).toEqual([]);
-    expect(load.ledger.readErrors).toEqual([]);
-    expect(load.ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(fx, load.ledger, 2_000_000_000);
-    if (merged) {
-      merged.titles.clear();
-      await expectLedgerHolds(fx, merged, 1_000_000_000);
-    }
+    await expectCleanRun(fx, load.ledger, 2_000_000_000);
+    await expectInsertsStillHold(fx, merged, 1_000_000_000);
     // The row written to the unsharded table on the merged shard is back on s0, its home.
     const c = await fx.client();
     const tz = await c.query("SELECT v, inet_server_port() AS p FROM app_settings WHERE k = 'tz'");
@@ -170,21 +156,21 @@ describe('live merge under writes', () => {
     // Independent of the tests before: a merge they left unfinished is ended first.
     for (const m of fx.proxy.migrations!.list()) {
       if (['switched', 'verifying', 'verified'].includes(m.phase)) {
-        const back = await postAdmin(api, `/api/migrations/${m.id}/rollback`);
+        const back = await postAdmin(fx.api(), `/api/migrations/${m.id}/rollback`);
         expect(back.json.migration?.phase, JSON.stringify(back.json)).toBe('rolled_back');
       } else if (!['rolled_back', 'aborted', 'cleaned'].includes(m.phase)) {
-        const ended = await postAdmin(api, `/api/migrations/${m.id}/abort`);
+        const ended = await postAdmin(fx.api(), `/api/migrations/${m.id}/abort`);
         expect(ended.json.migration?.phase, JSON.stringify(ended.json)).toBe('aborted');
       }
     }
     const c = await fx.client();
     const settingsBefore = (await c.query('SELECT count(*)::int AS n FROM app_settings')).rows[0].n as number;
-    const started = await postAdmin(api, '/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
+    const started = await postAdmin(fx.api(), '/api/migrations', { merge: ['s0', 's1'], into: 'spare1' });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     const abortId = started.json.migration!.id;
     // Whatever phase the run is in (schema, copying, catching up): it must stop cleanly.
     await sleep(800);
-    const aborted = await postAdmin(api, `/api/migrations/${abortId}/abort`);
+    const aborted = await postAdmin(fx.api(), `/api/migrations/${abortId}/abort`);
     expect(aborted.status, JSON.stringify(aborted.json)).toBe(200);
     expect(aborted.json.migration!.phase).toBe('aborted');
     expect(fx.proxy.migrations!.isRunning(abortId)).toBe(false);

@@ -5,26 +5,25 @@
 // inserts on the new home, and a rollback brings the table (with the rows written since the
 // switch) back to its old home.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminUrl,
-  type MigrationSummary,
-  postAdmin,
-  sleep,
-  startMigrationFixture,
-} from '../support/migration-helpers.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMigrationFixture } from '../support/migration-file-fixture.js';
+import { type MigrationSummary, postAdmin, sleep } from '../support/migration-helpers.js';
 
 type Summary = MigrationSummary;
 
-let fx: ProxyFixture;
-let api = '';
+const fx = useMigrationFixture(
+  { shards: 2, replicas: 0, batchRows: 200, cutoverDeadlineMs: 8_000 },
+  async (c) => {
+    await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+    await c.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 1000) n");
+  },
+);
 
 async function waitFor(id: string, phases: string[], timeoutMs: number): Promise<Summary> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = (await (
-      await fetch(`${api}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
+      await fetch(`${fx.api()}/api/migrations/${id}`, { headers: { authorization: 'Bearer test-token' } })
     ).json()) as Summary;
     if (phases.includes(s.phase) && !(s.phase === 'switched' && s.verify === null)) return s;
     if (Date.now() > deadline) throw new Error(`migration stuck in ${s.phase}: ${s.status}`);
@@ -72,23 +71,11 @@ async function expectAll(c: pg.Client, acked: Set<string>): Promise<void> {
   expect([...acked].filter((id) => !ids.has(id))).toEqual([]);
 }
 
-beforeAll(async () => {
-  fx = await startMigrationFixture({ shards: 2, replicas: 0, batchRows: 200, cutoverDeadlineMs: 8_000 });
-  api = adminUrl(fx);
-  const c = await fx.client();
-  await c.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
-  await c.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 1000) n");
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
-
 describe('move-table', () => {
   let id = '';
 
   it('plans a move of an unsharded table and refuses a sharded one', async () => {
-    const dry = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's1', dryRun: true });
+    const dry = await postAdmin(fx.api(), '/api/migrations', { table: 'audit_log', to: 's1', dryRun: true });
     expect(dry.status).toBe(200);
     expect(dry.json.plan).toMatchObject({
       operation: 'move',
@@ -97,17 +84,21 @@ describe('move-table', () => {
       tables: [{ name: 'audit_log', kind: 'unsharded', rows: 1000 }],
       targets: [{ shard: 's1' }],
     });
-    const sharded = await postAdmin(api, '/api/migrations', { table: 'likes', to: 's1' });
+    const sharded = await postAdmin(fx.api(), '/api/migrations', { table: 'likes', to: 's1' });
     expect(sharded.status).toBe(400);
     expect(sharded.json.error ?? JSON.stringify(sharded.json)).toMatch(/only an unsharded table moves/);
-    const same = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's0' });
+    const same = await postAdmin(fx.api(), '/api/migrations', { table: 'audit_log', to: 's0' });
     expect(same.status).toBe(400);
   });
 
   it('moves audit_log to s1 while a client inserts; routing, rows and the sequence follow', async () => {
     const writer = inserter(await fx.client(), 'during');
     await sleep(300);
-    const started = await postAdmin(api, '/api/migrations', { table: 'audit_log', to: 's1', verify: 'full' });
+    const started = await postAdmin(fx.api(), '/api/migrations', {
+      table: 'audit_log',
+      to: 's1',
+      verify: 'full',
+    });
     expect(started.status, JSON.stringify(started.json)).toBe(201);
     id = started.json.migration!.id;
     expect(id).toMatch(/^move-audit_log-/);
@@ -142,7 +133,7 @@ describe('move-table', () => {
       const verifications = () => fx.proxy.migrations!.get(id).history.filter((h) => h.phase === 'verifying');
       const earlier = verifications().length;
       // The phase is `verifying` once the answer is back, so the wait below cannot see the old `verified`.
-      const r = await postAdmin(api, `/api/migrations/${id}/verify`);
+      const r = await postAdmin(fx.api(), `/api/migrations/${id}/verify`);
       expect(r.status, JSON.stringify(r.json)).toBe(200);
       expect(verifications().length).toBe(earlier + 1);
       const done = await waitFor(id, ['verified', 'switched'], 240_000);
@@ -161,7 +152,7 @@ describe('move-table', () => {
     const c = await fx.client();
     const writer = inserter(c, 'before rollback');
     await sleep(500);
-    const r = await postAdmin(api, `/api/migrations/${id}/rollback`);
+    const r = await postAdmin(fx.api(), `/api/migrations/${id}/rollback`);
     await sleep(200);
     await writer.stop();
     expect(r.status, JSON.stringify(r.json)).toBe(200);

@@ -4,17 +4,14 @@
 // batch left it (a resume replays the rejected change), and the capture reports a coded error
 // naming the half and what to do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShardgateError } from '../../src/errors.js';
-import {
-  type MariadbCluster,
-  type MariadbServer,
-  startMariadbCluster,
-} from '../../src/local/mariadb-cluster.js';
+import type { MariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { MysqlBinlogCapture } from '../../src/migration/mysql-binlog-capture.js';
 import { copyMysqlTables } from '../../src/migration/mysql-copier.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
-import { serverAddress, spareHalves, testThrottle } from '../support/mysql-split-targets.js';
+import { expectCodedRejection } from '../support/coded-rejection.js';
+import { startMysqlSplitSource } from '../support/mysql-split-source.js';
+import { testThrottle } from '../support/mysql-split-targets.js';
 
 let cluster: MariadbCluster;
 let source: ServerAddress;
@@ -23,9 +20,7 @@ let targets: SplitTarget[];
 const tables: MovedTable[] = [{ name: 'orders', shardKey: 'id', keyType: 'int', kind: 'sharded' }];
 
 beforeAll(async () => {
-  cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
-  ({ targets } = await spareHalves(cluster, ['-80', '80-']));
-  source = serverAddress(cluster.shards[0]?.primary as MariadbServer);
+  ({ cluster, source, targets } = await startMysqlSplitSource());
   await cluster.query(source.name, 'CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(64) NULL)');
   await cluster.query(source.name, "INSERT INTO orders VALUES (1, 'a'), (2, 'b'), (3, 'c')");
 }, 180_000);
@@ -77,13 +72,9 @@ describe('a MySQL capture batch a target rejects', () => {
         source.name,
         `UPDATE orders SET id = ${moved}, note = 'rejected' WHERE id = ${good}`,
       );
-      const err = await capture.catchUp(30_000).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(ShardgateError);
-      expect((err as ShardgateError).code).toBe('MIGRATION_APPLY_FAILED');
-      expect((err as Error).message).toMatch(
+      const err = await expectCodedRejection(
+        capture.catchUp(30_000),
+        'MIGRATION_APPLY_FAILED',
         new RegExp(
           `could not apply source changes on ${half}: .*no_rejected.*\\(errno 4025\\); that batch was rolled back there and the capture position did not advance.*resume the migration`,
         ),

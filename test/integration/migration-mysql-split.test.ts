@@ -5,18 +5,14 @@
 // exactly once, nothing else is, and whole-table verification passes (and catches a tampered row
 // and a row no half owns). The capture's kept source connection survives the server ending it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type MariadbCluster,
-  type MariadbServer,
-  startMariadbCluster,
-} from '../../src/local/mariadb-cluster.js';
+import type { MariadbCluster, MariadbServer } from '../../src/local/mariadb-cluster.js';
 import { MysqlBinlogCapture } from '../../src/migration/mysql-binlog-capture.js';
 import { copyMysqlTables, type MysqlCopyState } from '../../src/migration/mysql-copier.js';
 import { verifyMysqlSplit } from '../../src/migration/mysql-verify.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
-import { Throttle } from '../../src/migration/throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget } from '../../src/migration/types.js';
-import { serverAddress, spareHalves, testThrottle } from '../support/mysql-split-targets.js';
+import { captureNewTable, startMysqlSplitSource } from '../support/mysql-split-source.js';
+import { testThrottle } from '../support/mysql-split-targets.js';
 
 let cluster: MariadbCluster;
 let source: ServerAddress;
@@ -28,23 +24,20 @@ const tables: MovedTable[] = [
 ];
 
 beforeAll(async () => {
-  cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0 });
-  ({ targets } = await spareHalves(cluster, ['-80', '80-']));
-  const primary = cluster.shards[0]?.primary as MariadbServer;
-  source = serverAddress(primary);
+  ({ cluster, source, targets } = await startMysqlSplitSource());
   await cluster.query(
-    primary.name,
+    source.name,
     'CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR(64) NULL, amount DECIMAL(12,2) NOT NULL, ' +
       'created DATETIME(3) NOT NULL, payload VARBINARY(16) NULL)',
   );
-  await cluster.query(primary.name, 'CREATE TABLE countries (code CHAR(2) PRIMARY KEY, name VARCHAR(40))');
-  await cluster.query(primary.name, "INSERT INTO countries VALUES ('de', 'Germany'), ('fr', 'France')");
+  await cluster.query(source.name, 'CREATE TABLE countries (code CHAR(2) PRIMARY KEY, name VARCHAR(40))');
+  await cluster.query(source.name, "INSERT INTO countries VALUES ('de', 'Germany'), ('fr', 'France')");
   const values = Array.from(
     { length: 3000 },
     (_, i) =>
       `(${i + 1}, ${i % 7 === 0 ? 'NULL' : `'n${i + 1}'`}, ${i}.25, '2026-01-02 03:04:05.678', X'0a${(i % 256).toString(16).padStart(2, '0')}')`,
   );
-  await cluster.query(primary.name, `INSERT INTO orders VALUES ${values.join(', ')}`);
+  await cluster.query(source.name, `INSERT INTO orders VALUES ${values.join(', ')}`);
 }, 180_000);
 
 afterAll(async () => {
@@ -229,24 +222,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
 
   it('stops with an error when a moved table is truncated (no row events would carry it)', async () => {
     const primary = cluster.shards[0]?.primary as MariadbServer;
-    const notes: MovedTable = { name: 'notes', shardKey: 'id', keyType: 'int', kind: 'sharded' };
-    await cluster.query(primary.name, 'CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)');
-    await cluster.query(primary.name, "INSERT INTO notes VALUES (1, 'a'), (2, 'b')");
-    const throttle = new Throttle({
-      rowsPerSecond: 0,
-      bytesPerSecond: 0,
-      maintenanceWindow: null,
-      maintenanceMultiplier: 1,
-      batchRows: 100,
-    });
-    const copy = await copyMysqlTables({ source, targets, tables: [notes], throttle });
-    const capture = await MysqlBinlogCapture.start({
-      source,
-      targets,
-      tables: [notes],
-      fromGtid: copy.state.gtidPosition,
-      serverId: 9002,
-    });
+    const capture = await captureNewTable({ cluster, source, targets }, 'notes', 9002, "(1, 'a'), (2, 'b')");
     try {
       await cluster.query(primary.name, "INSERT INTO notes VALUES (3, 'c')");
       await capture.catchUp(30_000);
@@ -276,16 +252,7 @@ describe('MySQL split: copy, binlog capture, verification', () => {
 
   it('catches up after the server ended its kept source connection, and opens none once stopped', async () => {
     const primary = cluster.shards[0]?.primary as MariadbServer;
-    const memo: MovedTable = { name: 'memo', shardKey: 'id', keyType: 'int', kind: 'sharded' };
-    await cluster.query(primary.name, 'CREATE TABLE memo (id BIGINT PRIMARY KEY, body TEXT)');
-    const copy = await copyMysqlTables({ source, targets, tables: [memo], throttle: testThrottle() });
-    const capture = await MysqlBinlogCapture.start({
-      source,
-      targets,
-      tables: [memo],
-      fromGtid: copy.state.gtidPosition,
-      serverId: 9004,
-    });
+    const capture = await captureNewTable({ cluster, source, targets }, 'memo', 9004);
     /** The connection catchUp keeps for the source's position (private: what a server ends). */
     const kept = () => (capture as unknown as { control: Promise<{ threadId: number }> | null }).control;
     try {

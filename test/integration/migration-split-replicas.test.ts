@@ -4,38 +4,26 @@
 // serves no read at any level until it has (here: one held back by recovery_min_apply_delay,
 // whose unknown lag would otherwise keep it in rotation for eventual reads).
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
-import {
-  expectLedgerHolds,
-  settleUnderWriters,
-  sleep,
-  startMigrationFixture,
-} from '../support/migration-helpers.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { useMigrationFixture } from '../support/migration-file-fixture.js';
+import { expectLedgerHolds, settleUnderWriters, sleep } from '../support/migration-helpers.js';
 
-let fx: ProxyFixture;
+const fx = useMigrationFixture({
+  shards: 2,
+  replicas: 1,
+  spares: 3,
+  spareReplicas: 1,
+  cutoverDeadlineMs: 2_000,
+  overrides: {
+    // A held-back replica must be kept out by the switch fence, not by its lag.
+    routing: { replicaHardLagLimitMs: 24 * 3_600_000, defaultMaxLagMs: 24 * 3_600_000 },
+  },
+  startMs: 240_000,
+});
 const leftUsers = usersIn(parseKeyRange('-40'), 8, 1, 50);
 const rightUsers = usersIn(parseKeyRange('40-80'), 8, 1, 50);
-
-beforeAll(async () => {
-  fx = await startMigrationFixture({
-    shards: 2,
-    replicas: 1,
-    spares: 3,
-    spareReplicas: 1,
-    cutoverDeadlineMs: 2_000,
-    overrides: {
-      // A held-back replica must be kept out by the switch fence, not by its lag.
-      routing: { replicaHardLagLimitMs: 24 * 3_600_000, defaultMaxLagMs: 24 * 3_600_000 },
-    },
-  });
-}, 240_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 /** The port of the server that answered, and the user's likes, read through the proxy at `level`. */
 async function readAt(c: pg.Client, level: string, user: number): Promise<{ port: number; likes: number }> {

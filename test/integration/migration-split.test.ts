@@ -3,35 +3,28 @@
 // errors are 40001 retries, read-your-writes holds across the switch, verification passes again
 // after the switch while writes go on, and a rollback carries the
 // writes made on the targets back to the source. (The bench `split` scenario is the big version.)
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
+import { useMigrationFixture } from '../support/migration-file-fixture.js';
 import {
-  adminUrl,
   expectLedgerHolds,
   migrationWriters,
   settleUnderWriters,
   sleep,
-  startMigrationFixture,
   verifyWhileWriting,
   waitForMigration,
 } from '../support/migration-helpers.js';
-import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
+import {
+  expectCleanRun,
+  expectInsertsStillHold,
+  rollbackUnderWriters,
+} from '../support/writer-run-checks.js';
 
-let fx: ProxyFixture;
-let api = '';
+const fx = useMigrationFixture({ shards: 2, replicas: 1, spares: 6, cutoverDeadlineMs: 2_000 });
 
 const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
-
-beforeAll(async () => {
-  fx = await startMigrationFixture({ shards: 2, replicas: 1, spares: 6, cutoverDeadlineMs: 2_000 });
-  api = adminUrl(fx);
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 describe('live split under writes', () => {
   let id = '';
@@ -65,10 +58,7 @@ describe('live split under writes', () => {
     const { ledger } = load;
     expect(done.phase, done.status).toBe('verified');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
-    expect(ledger.errors).toEqual([]);
-    expect(ledger.readErrors).toEqual([]);
-    expect(ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(fx, ledger, 1_000_000_000);
+    await expectCleanRun(fx, ledger, 1_000_000_000);
     beforeSplit = ledger;
   }, 180_000);
 
@@ -76,7 +66,7 @@ describe('live split under writes', () => {
     expect(id, 'the previous test left no switched split to verify').not.toBe('');
     const load = writers(5_000_000_000);
     await waitFor('writes on the targets', () => load.ledger.writes > 20, 60_000, 20);
-    await verifyWhileWriting(fx, api, id, load, 5_000_000_000);
+    await verifyWhileWriting(fx, fx.api(), id, load, 5_000_000_000);
     expect(fx.proxy.topology.shardNames()).toEqual(['s0a', 's0b', 's1']);
   }, 180_000);
 
@@ -94,22 +84,12 @@ describe('live split under writes', () => {
 
   it('rolls back with writes continuing: writes made on the targets are carried back to s0', async () => {
     load = writers(2_000_000_000);
-    await sleep(800);
-    const s = await fx.proxy.migrations!.rollback(id);
-    await sleep(500);
-    await load.stop();
+    const s = await rollbackUnderWriters(load, () => fx.proxy.migrations!.rollback(id));
     expect(s.phase, s.status).toBe('rolled_back');
     expect(fx.proxy.topology.shardNames()).toEqual(['s0', 's1']);
-    expect(load.ledger.errors).toEqual([]);
-    expect(load.ledger.readErrors).toEqual([]);
-    expect(load.ledger.staleOwnReads).toBe(0);
-    await expectLedgerHolds(fx, load.ledger, 2_000_000_000);
+    await expectCleanRun(fx, load.ledger, 2_000_000_000);
     // The writes of the split run are still where they belong after going back.
-    // (Their titles were overwritten by this run's writers: only the inserts still speak.)
-    if (beforeSplit) {
-      beforeSplit.titles.clear();
-      await expectLedgerHolds(fx, beforeSplit, 1_000_000_000);
-    }
+    await expectInsertsStillHold(fx, beforeSplit, 1_000_000_000);
   }, 90_000);
 });
 

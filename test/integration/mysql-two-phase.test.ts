@@ -18,6 +18,7 @@ import {
   xaPreparedOn,
 } from '../support/mysql-proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { accountPairs } from '../support/transfer-accounts.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -56,6 +57,25 @@ async function preparedAnywhere(): Promise<string[]> {
   return (await xaPreparedOn(fx, servers)).filter((gid) => gid.startsWith('sg2pc_'));
 }
 
+const { balancesOf, pairOf } = accountPairs(() => accounts, balanceOn);
+
+/** Until recovery has left no XA transaction of shardgate's prepared on any primary. */
+const waitForRecovery = () => waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
+
+/** A session in a transaction (begun with `begin`) that moved `amount` from `a` to `b`, not committed. */
+async function openTransfer(
+  a: Account,
+  b: Account,
+  amount: number,
+  begin = 'BEGIN',
+): Promise<mysql.Connection> {
+  const c = await fx.connect();
+  await c.query(begin);
+  await setBalance(c, a, `balance - ${amount}`);
+  await setBalance(c, b, `balance + ${amount}`);
+  return c;
+}
+
 const transfer = transferBalanceMysql;
 
 beforeAll(async () => {
@@ -92,8 +112,7 @@ describe('XA two-phase commit', () => {
     ['begun on the shard it writes first (its COMMIT carries the decision)', 0, 4],
     ['begun on a shard it only reads (both others prepared, the decision on its own)', 5, 9],
   ])('commits a transfer %s', async (_, ai, bi) => {
-    const [a, b] = [accounts[ai]!, accounts[bi]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
+    const { a, b, before } = await pairOf(ai, bi);
     const c = await fx.connect();
     await c.query('BEGIN');
     if (ai === 5) {
@@ -111,7 +130,7 @@ describe('XA two-phase commit', () => {
     expect(Number(inside[0]!.balance)).toBe(before[1]! + 5);
     expect(await balanceOn(b)).toBe(before[1]);
     await c.query('COMMIT');
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 5, before[1]! + 5]);
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 5, before[1]! + 5]);
     expect(await preparedAnywhere()).toEqual([]);
     // The session goes on outside any transaction.
     const [after] = await c.query<RowDataPacket[]>('SELECT @@in_transaction AS t');
@@ -119,24 +138,16 @@ describe('XA two-phase commit', () => {
   });
 
   it('ROLLBACK undoes every shard', async () => {
-    const [a, b] = [accounts[1]!, accounts[5]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
-    const c = await fx.connect();
-    await c.query('START TRANSACTION');
-    await setBalance(c, a, 'balance - 3');
-    await setBalance(c, b, 'balance + 3');
+    const { a, b, before } = await pairOf(1, 5);
+    const c = await openTransfer(a, b, 3, 'START TRANSACTION');
     await c.query('ROLLBACK');
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual(before);
+    expect(await balancesOf(a, b)).toEqual(before);
     expect(await preparedAnywhere()).toEqual([]);
   });
 
   it('a participant lost before COMMIT rolls back every shard, and COMMIT says so', async () => {
-    const [a, b] = [accounts[2]!, accounts[6]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
-    const c = await fx.connect();
-    await c.query('BEGIN');
-    await setBalance(c, a, 'balance - 4');
-    await setBalance(c, b, 'balance + 4');
+    const { a, b, before } = await pairOf(2, 6);
+    const c = await openTransfer(a, b, 4);
     // The XA participant's server thread, asked through the transaction itself.
     const [me] = await c.execute<RowDataPacket[]>(
       'SELECT CONNECTION_ID() AS thread FROM balances WHERE id = ? AND user_id = ?',
@@ -151,7 +162,7 @@ describe('XA two-phase commit', () => {
     expect(await preparedAnywhere()).toEqual([]);
     // The session is usable again.
     await transfer(c, a, b, 1);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 1, before[1]! + 1]);
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 1, before[1]! + 1]);
   });
 
   it.each([
@@ -185,7 +196,7 @@ describe('XA two-phase commit', () => {
         await transfer(c, a, b, 1);
         await c.end();
         await waitFor('idle pools', async () => active() === 0);
-        const before = [await balanceOn(a), await balanceOn(b)];
+        const before = await balancesOf(a, b);
         const sessionsBefore = sessions();
         const gone = await fx.connect({ port: side.port });
         if (mode === 'transaction') await gone.query('SET @pinned = 1');
@@ -210,7 +221,7 @@ describe('XA two-phase commit', () => {
         await lock.query('UNLOCK TABLES');
         // Decided commit (the home's COMMIT), finished on s1; nothing held for the client that left.
         await waitFor('both shards committed', async () => (await preparedAnywhere()).length === 0);
-        expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 3, before[1]! + 3]);
+        expect(await balancesOf(a, b)).toEqual([before[0]! - 3, before[1]! + 3]);
         await waitFor('every server connection back in its pool', async () => active() === 0);
       } finally {
         // A failed run must not leave the lock held for the tests after it.
@@ -247,8 +258,7 @@ describe('XA two-phase commit', () => {
   });
 
   it('crossShard: refuse (a data type, a session) keeps the transaction on one shard with a coded error', async () => {
-    const [a, b] = [accounts[0]!, accounts[4]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
+    const { a, b, before } = await pairOf(0, 4);
     const c = await fx.connect();
     // A like (user_likes: refuse) first: the transaction may not join another shard afterwards.
     await c.query('BEGIN');
@@ -273,7 +283,7 @@ describe('XA two-phase commit', () => {
     await expect(transfer(c, a, b, 1)).rejects.toMatchObject({ errno: 1235 });
     await c.query('SET shardgate.cross_shard = default');
     await transfer(c, a, b, 1);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 1, before[1]! + 1]);
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 1, before[1]! + 1]);
     const d = await fx.direct(a.server);
     const [likes] = await d.query<RowDataPacket[]>('SELECT id FROM shardgate.likes WHERE id >= 9100500');
     await d.end();
@@ -375,33 +385,30 @@ describe('recovery after a crash', () => {
   });
 
   it('killed between XA PREPARE and the decision: recovery on restart rolls back both shards', async () => {
-    const [a, b] = [accounts[8]!, accounts[1]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
+    const { a, b, before } = await pairOf(8, 1);
     await crashDuringTransfer('twopc-after-prepare', a, b);
     // The shard the transaction began on (a's) was never prepared: its server rolled it back.
     expect(await preparedAnywhere()).toHaveLength(1);
     const p = await start();
-    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual(before);
+    await waitForRecovery();
+    expect(await balancesOf(a, b)).toEqual(before);
     await p.stop();
   }, 120_000);
 
   it('killed after the decision, before XA COMMIT: recovery on restart commits the prepared shard', async () => {
-    const [a, b] = [accounts[9]!, accounts[2]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
+    const { a, b, before } = await pairOf(9, 2);
     await crashDuringTransfer('twopc-after-decision', a, b);
     // a's shard committed with the decision; b's is prepared.
     expect(await balanceOn(a)).toBe(before[0]! - 7);
     expect(await preparedAnywhere()).toHaveLength(1);
     const p = await start();
-    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 7, before[1]! + 7]);
+    await waitForRecovery();
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
     await p.stop();
   }, 120_000);
 
   it('shardgate txn list shows MySQL transactions in doubt; resolve follows the decision log', async () => {
-    const [a, b] = [accounts[10]!, accounts[3]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
+    const { a, b, before } = await pairOf(10, 3);
     await crashDuringTransfer('twopc-after-decision', a, b);
     // Recovery waits a minute before touching it: the operator sees it first.
     const p = await start(undefined, 60_000);
@@ -418,7 +425,7 @@ describe('recovery after a crash', () => {
     expect(resolved.code).toBe(0);
     expect(resolved.out).toContain('committed');
     expect(await preparedAnywhere()).toEqual([]);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 7, before[1]! + 7]);
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
     expect((await txn(p, 'list')).out).toContain('nothing in doubt');
     await p.stop();
     // Six or more node processes (two proxies, four or more CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.

@@ -12,6 +12,7 @@ import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
 import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import { accountPairs } from '../support/transfer-accounts.js';
 import { txnCli } from '../support/txn-cli.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -62,6 +63,14 @@ async function metric(adminPort: number, name: string): Promise<number> {
 
 /** These tests poll every 100 ms: their checks query the servers. */
 const waitFor = (what: string, check: () => Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms, 100);
+
+const { balancesOf, pairOf } = accountPairs(
+  () => accounts,
+  (a) => balanceOn(a.shard, a.id),
+);
+
+/** Until recovery has left no prepared transaction of shardgate's on any shard. */
+const waitForRecovery = () => waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
 
 beforeAll(async () => {
   fx = await startProxyFixture({
@@ -154,8 +163,7 @@ describe('two-phase commit', () => {
     ['a prepared participant fails at PREPARE', 10, 6],
     ['the participant carrying the decision fails at COMMIT', 6, 1],
   ])('%s: every shard rolls back (40001), nothing prepared is left', async (_, ai, bi) => {
-    const [a, b] = [accounts[ai]!, accounts[bi]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(ai, bi);
     const c = await fx.client();
     await c.query('BEGIN');
     await setBalance(c, a, 'balance - 1');
@@ -166,13 +174,12 @@ describe('two-phase commit', () => {
     // The session is usable and outside a transaction.
     expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     await c.end();
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect(await balancesOf(a, b)).toEqual(before);
     expect(await preparedAnywhere()).toEqual([]);
   });
 
   it('a failed statement fails the whole cross-shard transaction; ROLLBACK undoes both shards', async () => {
-    const [a, b] = [accounts[2]!, accounts[6]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(2, 6);
     const c = await fx.client();
     await c.query('BEGIN');
     await setBalance(c, a, 'balance - 1');
@@ -183,7 +190,7 @@ describe('two-phase commit', () => {
     ).rejects.toMatchObject({ code: '25P02' });
     expect((await c.query('COMMIT')).command).toBe('ROLLBACK');
     await c.end();
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect(await balancesOf(a, b)).toEqual(before);
   });
 
   it.each([
@@ -215,7 +222,7 @@ describe('two-phase commit', () => {
         await transferBalance(c, a, b, 1);
         await c.end();
         await waitFor('idle pools', async () => active() === 0);
-        const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+        const before = await balancesOf(a, b);
         const sessionsBefore = sessions();
         const gone = await fx.client({ port: proxy.postgres.port });
         if (mode === 'transaction') await gone.query('LISTEN sg_pinned');
@@ -242,10 +249,7 @@ describe('two-phase commit', () => {
         await lock.query('COMMIT');
         // Decided commit, finished on both shards; nothing held for the client that left.
         await waitFor('both shards committed', async () => (await preparedAnywhere()).length === 0);
-        expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
-          before[0]! - 3,
-          before[1]! + 3,
-        ]);
+        expect(await balancesOf(a, b)).toEqual([before[0]! - 3, before[1]! + 3]);
         await waitFor('every server connection back in its pool', async () => active() === 0);
       } finally {
         // A failed run must not leave the lock held for the tests after it.
@@ -285,12 +289,9 @@ describe('two-phase commit', () => {
     await c.query('SET shardgate.cross_shard = refuse');
     await expect(transferBalance(c, a, b, 1)).rejects.toMatchObject({ code: '0A000' });
     await c.query('SET shardgate.cross_shard = default');
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const before = await balancesOf(a, b);
     await transferBalance(c, a, b, 1);
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
-      before[0]! - 1,
-      before[1]! + 1,
-    ]);
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 1, before[1]! + 1]);
     await c.end();
   });
 
@@ -382,37 +383,31 @@ describe('recovery after a crash', () => {
   });
 
   it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
-    const [a, b] = [accounts[7]!, accounts[11]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(7, 11);
     await crashDuringTransfer('twopc-after-prepare', a, b);
     expect(await preparedAnywhere()).toHaveLength(2);
     const p = await start();
-    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    await waitForRecovery();
+    expect(await balancesOf(a, b)).toEqual(before);
     expect((await transactions(p)).inDoubt).toEqual([]);
     expect(await metric(p.adminPort, 'shardgate_2pc_recovered_total')).toBe(2);
     await p.stop();
   }, 120_000);
 
   it('killed after the first COMMIT PREPARED: after restart both shards are committed', async () => {
-    const [a, b] = [accounts[6]!, accounts[10]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(6, 10);
     await crashDuringTransfer('twopc-after-first-commit', a, b);
     // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
     // before the kill took effect: at most one shard is still prepared.
     expect((await preparedAnywhere()).length).toBeLessThanOrEqual(1);
     const p = await start();
-    await waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual([
-      before[0]! - 7,
-      before[1]! + 7,
-    ]);
+    await waitForRecovery();
+    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
     await p.stop();
   }, 120_000);
 
   it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
-    const [a, b] = [accounts[5]!, accounts[9]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(5, 9);
     await crashDuringTransfer('twopc-after-prepare', a, b);
     // Recovery of this process leaves young transactions alone for an hour: the operator acts.
     const p = await start(undefined, 3_600_000);
@@ -432,15 +427,14 @@ describe('recovery after a crash', () => {
     expect(resolved.code).toBe(0);
     expect(resolved.out).toMatch(/rolled back/);
     expect(await preparedAnywhere()).toEqual([]);
-    expect([await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)]).toEqual(before);
+    expect(await balancesOf(a, b)).toEqual(before);
     expect((await txn(p, 'list')).out).toMatch(/nothing in doubt/);
     await p.stop();
     // Seven node processes (two proxies, five CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.
   }, 300_000);
 
   it('killed after the decision, a participant down: commit on restart, the rest on its return', async () => {
-    const [a, b] = [accounts[3]!, accounts[7]!];
-    const before = [await balanceOn(a.shard, a.id), await balanceOn(b.shard, b.id)];
+    const { a, b, before } = await pairOf(3, 7);
     await crashDuringTransfer('twopc-after-decision', a, b);
     // s0 committed with the decision (it carries it), s1 prepared; now s1 goes down.
     await fx.cluster.stopServer(s1);

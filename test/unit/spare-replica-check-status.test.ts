@@ -9,8 +9,8 @@ import {
   SHOW_SLAVE_STATUS,
 } from '../../src/backend/mysql-replica-status.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ShardgateError } from '../../src/errors.js';
 import { checkSpareReplicas } from '../../src/migration/spare-replicas.js';
+import { expectCodedRejection } from '../support/coded-rejection.js';
 
 describe('the replication-status statement by server version', () => {
   it('asks SHOW REPLICA STATUS from MariaDB 10.5.1 and MySQL 8.0.22 on, the old form as fallback', () => {
@@ -55,13 +55,9 @@ describe('a spare that does not answer', () => {
         },
       });
       const target = { name: 'spare1', host: '127.0.0.1', port, user: 'u', database: 'd' };
-      const err = await checkSpareReplicas(config, [{ server: target }], protocol).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(ShardgateError);
-      expect((err as ShardgateError).code).toBe('MIGRATION_INVALID');
-      expect((err as Error).message).toMatch(
+      await expectCodedRejection(
+        checkSpareReplicas(config, [{ server: target }], protocol),
+        'MIGRATION_INVALID',
         new RegExp(
           `target spare1 \\(127\\.0\\.0\\.1:${port}\\) does not answer, so its replicas cannot be checked .*start it, fix its address under migration\\.spares, or choose another spare`,
         ),
