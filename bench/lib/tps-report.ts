@@ -4,7 +4,16 @@
 // chart labels that each scenario gives. Pure functions.
 import { formatTable, markdownTable } from './report.js';
 import type { ScenarioResultHeader } from './scenario.js';
-import { consoleDocument, markdownDocument, okTargets, type TableParts, tpsBar } from './scenario-report.js';
+import {
+  type CellTarget,
+  type CellTargets,
+  cellTargets,
+  consoleDocument,
+  markdownDocument,
+  okTargets,
+  type TableParts,
+  tpsBar,
+} from './scenario-report.js';
 import type { Summary } from './stats.js';
 import { barChart } from './svg-chart.js';
 import type { TargetState } from './target-runs.js';
@@ -22,6 +31,49 @@ export interface TpsResult<Scenario extends string, P, T extends TargetState, R,
 /** One cell per pair (a, b), in the order of `as` then `bs`. */
 export function gridCells<A, B, C>(as: readonly A[], bs: readonly B[], cell: (a: A, b: B) => C): C[] {
   return as.flatMap((a) => bs.map((b) => cell(a, b)));
+}
+
+/** How a comparison summarises the runs of a cell (see cellTargets). */
+export interface CellSummarySpec<R extends { figures: unknown }, S, T, K> {
+  figures: (figures: Array<NonNullable<R['figures']>>) => S;
+  /** Why the target has no figures in this cell, if it says so. */
+  note: (target: T, key: K) => string | undefined;
+  ratioPairs: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * Each cell's key fields, then every target summarised over the runs whose fields equal the key's
+ * (a run carries its cell's fields), and the TPS ratios.
+ */
+export function summarizeTpsCells<
+  K extends object,
+  R extends K & { target: string; figures: unknown },
+  S extends { tps: Summary },
+  T extends TargetState,
+>(
+  keys: readonly K[],
+  runs: readonly R[],
+  targets: readonly T[],
+  spec: CellSummarySpec<R, S, T, K>,
+): Array<K & CellTargets<CellTarget<S>>> {
+  return keys.map((key) => {
+    const fields = Object.keys(key) as Array<keyof K>;
+    const inCell = runs.filter((r: K) => fields.every((f) => r[f] === key[f]));
+    return {
+      ...key,
+      ...cellTargets(targets, inCell, spec.figures, (t) => spec.note(t, key), spec.ratioPairs),
+    };
+  });
+}
+
+/** The result document: the header, then parameters, targets, runs, the cells summarised from them, notes. */
+export function tpsResult<S extends string, P, T extends TargetState, R, C>(
+  header: ScenarioResultHeader<S>,
+  parts: { parameters: P; targets: T[]; runs: R[]; notes: string[] },
+  summarizeCells: (runs: R[], parameters: P, targets: T[]) => C[],
+): TpsResult<S, P, T, R, C> {
+  const { parameters, targets, runs, notes } = parts;
+  return { ...header, parameters, targets, runs, cells: summarizeCells(runs, parameters, targets), notes };
 }
 
 interface TpsCell {
