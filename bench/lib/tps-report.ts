@@ -14,7 +14,7 @@ import {
   type TableParts,
   tpsBar,
 } from './scenario-report.js';
-import type { Summary } from './stats.js';
+import { type Summary, summarize } from './stats.js';
 import { barChart } from './svg-chart.js';
 import type { TargetState } from './target-runs.js';
 
@@ -33,37 +33,35 @@ export function gridCells<A, B, C>(as: readonly A[], bs: readonly B[], cell: (a:
   return as.flatMap((a) => bs.map((b) => cell(a, b)));
 }
 
-/** How a comparison summarises the runs of a cell (see cellTargets). */
-export interface CellSummarySpec<R extends { figures: unknown }, S, T, K> {
-  figures: (figures: Array<NonNullable<R['figures']>>) => S;
+/** How a comparison summarises a cell's runs (see cellTargets). */
+export interface CellSummarySpec<F, S, T, K> {
+  /** The figures besides TPS (which every comparison summarises first), over the runs that gave any. */
+  figures: (figures: F[]) => S;
   /** Why the target has no figures in this cell, if it says so. */
   note: (target: T, key: K) => string | undefined;
   ratioPairs: ReadonlyArray<readonly [string, string]>;
 }
 
 /**
- * Each cell's key fields, then every target summarised over the runs whose fields equal the key's
- * (a run carries its cell's fields), and the TPS ratios.
+ * A comparison's cell summary, (runs, parameters, targets) -> cells: for each cell key of the
+ * parameters' grid, its fields, then every target summarised over the runs whose fields equal the
+ * key's (a run carries its cell's fields), and the TPS ratios.
  */
-export function summarizeTpsCells<
-  K extends object,
-  R extends K & { target: string; figures: unknown },
-  S extends { tps: Summary },
-  T extends TargetState,
->(
-  keys: readonly K[],
-  runs: readonly R[],
-  targets: readonly T[],
-  spec: CellSummarySpec<R, S, T, K>,
-): Array<K & CellTargets<CellTarget<S>>> {
-  return keys.map((key) => {
-    const fields = Object.keys(key) as Array<keyof K>;
-    const inCell = runs.filter((r: K) => fields.every((f) => r[f] === key[f]));
-    return {
-      ...key,
-      ...cellTargets(targets, inCell, spec.figures, (t) => spec.note(t, key), spec.ratioPairs),
-    };
-  });
+export function tpsCellSummary<P, K extends object, F extends { tps: number }, S, T extends TargetState>(
+  cellKeys: (parameters: P) => K[],
+  spec: CellSummarySpec<F, S, T, K>,
+) {
+  return (
+    runs: ReadonlyArray<K & { target: string; figures: F | null }>,
+    parameters: P,
+    targets: readonly T[],
+  ): Array<K & CellTargets<CellTarget<{ tps: Summary } & S>>> =>
+    cellKeys(parameters).map((key) => {
+      const fields = Object.keys(key) as Array<keyof K>;
+      const inCell = runs.filter((r: K) => fields.every((f) => r[f] === key[f]));
+      const figures = (ok: F[]) => ({ tps: summarize(ok.map((f) => f.tps)), ...spec.figures(ok) });
+      return { ...key, ...cellTargets(targets, inCell, figures, (t) => spec.note(t, key), spec.ratioPairs) };
+    });
 }
 
 /** The result document: the header, then parameters, targets, runs, the cells summarised from them, notes. */
