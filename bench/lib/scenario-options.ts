@@ -5,7 +5,14 @@
 // scenario's subcommand. No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { commandLine, intFlag, intOption, jsonObjectOption, numberFlag } from './cli-args.js';
+import {
+  choiceListOption,
+  commandLine,
+  intFlag,
+  intOption,
+  jsonObjectOption,
+  numberFlag,
+} from './cli-args.js';
 import { repoRoot } from './shardgate-process.js';
 
 export interface ScenarioOutputOptions {
@@ -132,6 +139,12 @@ export const sharedOption = {
   },
   poolSize(): Option {
     return intFlag('--pool-size <n>', 'server connections per pool (default 20)', 1, 1000);
+  },
+  /** The target comparisons' --targets, of `all` (the default). */
+  targets(all: readonly string[]): Option {
+    return new Option('--targets <list>', `targets (default ${all.join(',')})`).argParser(
+      choiceListOption('--targets', all),
+    );
   },
   shardgateConfigExtra(): Option {
     return new Option(

@@ -49,11 +49,7 @@ export function registerPgbenchCommand(program: Command): void {
       `query modes (default ${PGBENCH_MODES.join(',')})`,
       choiceListOption('--modes', PGBENCH_MODES),
     )
-    .option(
-      '--targets <list>',
-      `targets (default ${PGBENCH_TARGETS.join(',')})`,
-      choiceListOption('--targets', PGBENCH_TARGETS),
-    )
+    .addOption(sharedOption.targets(PGBENCH_TARGETS))
     .addOption(sharedOption.repeats('repeats per mode x clients cell (default 3)'))
     .addOption(intFlag('--scale <n>', 'pgbench scale factor (default 10)', 1, 1000))
     .option(

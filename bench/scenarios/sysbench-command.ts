@@ -56,11 +56,7 @@ export function registerSysbenchCommand(program: Command): void {
     )
     .option('--threads <list>', 'sysbench thread counts (default 1,16)', intListOption('--threads', 1, 1000))
     .addOption(sharedOption.duration('seconds per sysbench run (default 10)'))
-    .option(
-      '--targets <list>',
-      `targets (default ${SYSBENCH_TARGETS.join(',')})`,
-      choiceListOption('--targets', SYSBENCH_TARGETS),
-    )
+    .addOption(sharedOption.targets(SYSBENCH_TARGETS))
     .addOption(sharedOption.repeats('repeats per test x threads cell (default 3)'))
     .addOption(sharedOption.warmup('warm-up seconds per target (default 3; 0: none)'))
     .addOption(intFlag('--tables <n>', 'sbtest tables (default 4)', 1, 64))
