@@ -1,7 +1,7 @@
 // Option parsers shared by the scenario commands: each rejects bad input with a message naming
 // the option and the accepted range (commander prints it and exits; nothing crashes).
 import { relative } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function intOption(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -19,6 +19,27 @@ export function numberOption(name: string, min: number, max: number) {
       throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** The option `flags` ("--name <value>") parsed by `parse(name)`, with `fallback` (shown in --help) if given. */
+function rangeFlag(
+  parse: (name: string) => (value: string) => number,
+  flags: string,
+  description: string,
+  fallback?: number,
+): Option {
+  const option = new Option(flags, description).argParser(parse(flags.split(' ')[0] ?? flags));
+  return fallback === undefined ? option : option.default(fallback);
+}
+
+/** An option taking an integer from min to max; errors name the option. */
+export function intFlag(flags: string, description: string, min: number, max: number, fallback?: number) {
+  return rangeFlag((name) => intOption(name, min, max), flags, description, fallback);
+}
+
+/** An option taking a number from min to max; errors name the option. */
+export function numberFlag(flags: string, description: string, min: number, max: number, fallback?: number) {
+  return rangeFlag((name) => numberOption(name, min, max), flags, description, fallback);
 }
 
 /** The non-empty items of a comma-separated list; none is an error. */

@@ -5,9 +5,9 @@
 // prints one JSON line when all are open (or when opening failed), closes everything when stdin
 // says "close" or ends, prints one more line and exits; `lifetimeMs` bounds its life whatever its
 // parent does. Imports node: modules only.
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { readTextFile } from './proc.js';
 
 export interface IdleOpenerSpec {
   host: string;
@@ -30,14 +30,8 @@ export type IdleOpenerReport =
 
 /** The soft limit on open files of this process, from /proc (null where /proc cannot tell). */
 export function openFileLimit(limits?: string): number | null {
-  let text = limits;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/limits', 'utf8');
-    } catch {
-      return null;
-    }
-  }
+  const text = limits ?? readTextFile('/proc/self/limits');
+  if (text === null) return null;
   const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
   if (!m?.[1]) return null;
   return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);

@@ -273,16 +273,19 @@ export interface SystemUser {
   gid: number;
 }
 
+/** A text file's content, or null where it cannot be read (absent, not permitted, no /proc). */
+export function readTextFile(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** Looks a user up in /etc/passwd (servers that refuse root run as e.g. "postgres"). */
 export function systemUser(name: string, passwd?: string): SystemUser | null {
-  let text = passwd;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/etc/passwd', 'utf8');
-    } catch {
-      return null;
-    }
-  }
+  const text = passwd ?? readTextFile('/etc/passwd');
+  if (text === null) return null;
   for (const line of text.split('\n')) {
     const [user, , uid, gid] = line.split(':');
     if (user === name && uid !== undefined && gid !== undefined) {

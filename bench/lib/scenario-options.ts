@@ -5,7 +5,14 @@
 // scenario's subcommand. No launcher imports: --help stays light.
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { commandLine, intOption, jsonObjectOption, numberOption } from './cli-args.js';
+import {
+  choiceListOption,
+  commandLine,
+  intFlag,
+  intOption,
+  jsonObjectOption,
+  numberFlag,
+} from './cli-args.js';
 import { repoRoot } from './shardgate-process.js';
 
 export interface ScenarioOutputOptions {
@@ -67,6 +74,13 @@ export function resolveScenarioOptions<O extends ScenarioOutputOptions>(
   return o;
 }
 
+/** The result document's echo of the options: the fields `keys` of `o`, in that order. */
+export function optionValues<O extends object, K extends keyof O>(o: O, keys: readonly K[]): Pick<O, K> {
+  const out = {} as Pick<O, K>;
+  for (const key of keys) out[key] = o[key];
+  return out;
+}
+
 /** What the target comparisons (pgbench, sysbench) set of the shardgate they start and of tools. */
 export interface ProxyTargetOptions {
   workers: number;
@@ -115,17 +129,21 @@ export const sharedOption = {
     return new Option('--duration <s>', description).argParser(parse);
   },
   repeats(description: string): Option {
-    return new Option('--repeats <n>', description).argParser(intOption('--repeats', 1, 100));
+    return intFlag('--repeats <n>', description, 1, 100);
   },
   warmup(description: string, parse: (value: string) => number = intOption('--warmup', 0, 600)): Option {
     return new Option('--warmup <s>', description).argParser(parse);
   },
   workers(description = 'shardgate worker processes (default 2)'): Option {
-    return new Option('--workers <n>', description).argParser(intOption('--workers', 1, 64));
+    return intFlag('--workers <n>', description, 1, 64);
   },
   poolSize(): Option {
-    return new Option('--pool-size <n>', 'server connections per pool (default 20)').argParser(
-      intOption('--pool-size', 1, 1000),
+    return intFlag('--pool-size <n>', 'server connections per pool (default 20)', 1, 1000);
+  },
+  /** The target comparisons' --targets, of `all` (the default). */
+  targets(all: readonly string[]): Option {
+    return new Option('--targets <list>', `targets (default ${all.join(',')})`).argParser(
+      choiceListOption('--targets', all),
     );
   },
   shardgateConfigExtra(): Option {
@@ -136,16 +154,16 @@ export const sharedOption = {
   },
   /** Concurrent client sessions of the statement-level scenarios. */
   clients(description: string): Option {
-    return new Option('--clients <n>', description).argParser(intOption('--clients', 1, 256));
+    return intFlag('--clients <n>', description, 1, 256);
   },
   zipf(description: string): Option {
-    return new Option('--zipf <s>', description).argParser(numberOption('--zipf', 0, 5));
+    return numberFlag('--zipf <s>', description, 0, 5);
   },
   writeRatio(description: string): Option {
-    return new Option('--write-ratio <r>', description).argParser(numberOption('--write-ratio', 0, 1));
+    return numberFlag('--write-ratio <r>', description, 0, 1);
   },
   seed(): Option {
-    return new Option('--seed <n>', 'random seed (default 1)').argParser(intOption('--seed', 0, 2 ** 31 - 1));
+    return intFlag('--seed <n>', 'random seed (default 1)', 0, 2 ** 31 - 1);
   },
   quick(what: string): Option {
     return new Option('--quick', `tiny run for smoke tests: ${what}`);
@@ -178,13 +196,14 @@ export interface ScenarioCommandEnd {
 
 /**
  * Ends a scenario's subcommand with the options every scenario has (see ScenarioCommandEnd) and
- * the action: `run` imports the scenario (there, so --help works without the launchers) and runs
- * it with the command line for the report.
+ * the action: the options resolved with the command line (for the report), then `run`, which
+ * imports the scenario (there, so --help works without the launchers) and runs it.
  */
-export function endScenarioCommand<Raw>(
+export function endScenarioCommand<Raw, O>(
   command: Command,
   end: ScenarioCommandEnd,
-  run: (raw: Raw, commandLine: string) => Promise<void>,
+  resolve: (raw: Raw, commandLine: string) => O,
+  run: (options: O) => Promise<unknown>,
 ): void {
   if (end.proxyTargets)
     command
@@ -193,7 +212,9 @@ export function endScenarioCommand<Raw>(
       .addOption(sharedOption.shardgateConfigExtra());
   addResultOptions(command, command.name(), end.resultsDirNote);
   if (end.proxyTargets) command.option('--no-install', end.proxyTargets.noInstall);
-  command.addOption(sharedOption.quick(end.quick)).action((raw: Raw) => run(raw, commandLine()));
+  command.addOption(sharedOption.quick(end.quick)).action(async (raw: Raw) => {
+    await run(resolve(raw, commandLine()));
+  });
 }
 
 /** Runs a scenario that says its progress on stderr and prints its JSON report on stdout. */

@@ -78,14 +78,16 @@ export class ScenarioRun<S extends string = string> {
   }
 
   /**
-   * After the measured phase: the load now, everything stopped, and a note when other work shared
-   * the machine before the run (during it the load is our own). `consequence` ends the note.
+   * After the measured phase: the load now, everything stopped, a note when other work shared the
+   * machine before the run (during it the load is our own; `consequence` ends the note), and the
+   * result document's first fields (finishedAt is now).
    */
   async finishMeasuring(
+    command: string,
     machine: MachineInfo,
     before: LoadSnapshot,
     consequence: string,
-  ): Promise<LoadSnapshot> {
+  ): Promise<ScenarioResultHeader<S>> {
     const after = loadSnapshot();
     await this.cleanup();
     if (before.loadavg[0] > machine.cpus * 0.5) {
@@ -93,15 +95,6 @@ export class ScenarioRun<S extends string = string> {
         `the 1-minute load average was ${before.loadavg[0].toFixed(2)} on ${machine.cpus} cpus before the run: other work shared the machine${consequence}`,
       );
     }
-    return after;
-  }
-
-  /** The result document's first fields; finishedAt is now. */
-  header(
-    command: string,
-    machine: MachineInfo,
-    load: { before: LoadSnapshot; after: LoadSnapshot },
-  ): ScenarioResultHeader<S> {
     return {
       scenario: this.scenario,
       schemaVersion: 1,
@@ -109,7 +102,7 @@ export class ScenarioRun<S extends string = string> {
       finishedAt: new Date().toISOString(),
       command,
       machine,
-      load,
+      load: { before, after },
     };
   }
 

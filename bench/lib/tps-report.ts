@@ -4,8 +4,17 @@
 // chart labels that each scenario gives. Pure functions.
 import { formatTable, markdownTable } from './report.js';
 import type { ScenarioResultHeader } from './scenario.js';
-import { consoleDocument, markdownDocument, okTargets, type TableParts, tpsBar } from './scenario-report.js';
-import type { Summary } from './stats.js';
+import {
+  type CellTarget,
+  type CellTargets,
+  cellTargets,
+  consoleDocument,
+  markdownDocument,
+  okTargets,
+  type TableParts,
+  tpsBar,
+} from './scenario-report.js';
+import { type Summary, summarize } from './stats.js';
 import { barChart } from './svg-chart.js';
 import type { TargetState } from './target-runs.js';
 
@@ -22,6 +31,47 @@ export interface TpsResult<Scenario extends string, P, T extends TargetState, R,
 /** One cell per pair (a, b), in the order of `as` then `bs`. */
 export function gridCells<A, B, C>(as: readonly A[], bs: readonly B[], cell: (a: A, b: B) => C): C[] {
   return as.flatMap((a) => bs.map((b) => cell(a, b)));
+}
+
+/** How a comparison summarises a cell's runs (see cellTargets). */
+export interface CellSummarySpec<F, S, T, K> {
+  /** The figures besides TPS (which every comparison summarises first), over the runs that gave any. */
+  figures: (figures: F[]) => S;
+  /** Why the target has no figures in this cell, if it says so. */
+  note: (target: T, key: K) => string | undefined;
+  ratioPairs: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * A comparison's cell summary, (runs, parameters, targets) -> cells: for each cell key of the
+ * parameters' grid, its fields, then every target summarised over the runs whose fields equal the
+ * key's (a run carries its cell's fields), and the TPS ratios.
+ */
+export function tpsCellSummary<P, K extends object, F extends { tps: number }, S, T extends TargetState>(
+  cellKeys: (parameters: P) => K[],
+  spec: CellSummarySpec<F, S, T, K>,
+) {
+  return (
+    runs: ReadonlyArray<K & { target: string; figures: F | null }>,
+    parameters: P,
+    targets: readonly T[],
+  ): Array<K & CellTargets<CellTarget<{ tps: Summary } & S>>> =>
+    cellKeys(parameters).map((key) => {
+      const fields = Object.keys(key) as Array<keyof K>;
+      const inCell = runs.filter((r: K) => fields.every((f) => r[f] === key[f]));
+      const figures = (ok: F[]) => ({ tps: summarize(ok.map((f) => f.tps)), ...spec.figures(ok) });
+      return { ...key, ...cellTargets(targets, inCell, figures, (t) => spec.note(t, key), spec.ratioPairs) };
+    });
+}
+
+/** The result document: the header, then parameters, targets, runs, the cells summarised from them, notes. */
+export function tpsResult<S extends string, P, T extends TargetState, R, C>(
+  header: ScenarioResultHeader<S>,
+  parts: { parameters: P; targets: T[]; runs: R[]; notes: string[] },
+  summarizeCells: (runs: R[], parameters: P, targets: T[]) => C[],
+): TpsResult<S, P, T, R, C> {
+  const { parameters, targets, runs, notes } = parts;
+  return { ...header, parameters, targets, runs, cells: summarizeCells(runs, parameters, targets), notes };
 }
 
 interface TpsCell {

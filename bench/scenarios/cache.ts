@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import { adminJson, DEMO_DATABASE, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
@@ -277,26 +277,23 @@ export function registerCacheCommand(program: Command): void {
     .description(
       'result cache: hit ratio of zipfian reads of a cached table, and a hit against a replica read',
     )
-    .option('--keys <n>', 'distinct user_id values read (default 10000)', intOption('--keys', 1, 10_000_000))
+    .addOption(intFlag('--keys <n>', 'distinct user_id values read (default 10000)', 1, 10_000_000))
     .addOption(sharedOption.zipf('Zipf exponent (default 1.1)'))
-    .option('--ops <n>', 'zipfian reads (default 20000)', intOption('--ops', 1, 10_000_000))
-    .option(
-      '--latency-ops <n>',
-      'reads of each kind for the latency figures (default 2000)',
-      intOption('--latency-ops', 1, 1_000_000),
+    .addOption(intFlag('--ops <n>', 'zipfian reads (default 20000)', 1, 10_000_000))
+    .addOption(
+      intFlag('--latency-ops <n>', 'reads of each kind for the latency figures (default 2000)', 1, 1_000_000),
     )
     .addOption(sharedOption.seed())
     .option('--before <checkout>', 'also time hits through the build of this checkout (dist/ built)')
-    .option(
-      '--pgbench-rounds <n>',
-      'pgbench rounds per protocol mode, hit against replica read (default 5; 0 skips)',
-      intOption('--pgbench-rounds', 0, 1000),
+    .addOption(
+      intFlag(
+        '--pgbench-rounds <n>',
+        'pgbench rounds per protocol mode, hit against replica read (default 5; 0 skips)',
+        0,
+        1000,
+      ),
     )
-    .option(
-      '--pgbench-seconds <n>',
-      'seconds per pgbench run (default 5)',
-      intOption('--pgbench-seconds', 1, 600),
-    )
+    .addOption(intFlag('--pgbench-seconds <n>', 'seconds per pgbench run (default 5)', 1, 600))
     .action(async (raw: Partial<CacheOptions>) => {
       const options = withDefaults(CACHE_DEFAULTS, raw);
       await printJsonReport((say) => runCacheScenario(options, say));

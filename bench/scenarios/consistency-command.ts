@@ -1,7 +1,14 @@
 // Command-line options of the consistency scenario, parsed into ConsistencyOptions.
 import type { Command } from 'commander';
 import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../../src/config/schema.js';
-import { choiceListOption, choiceOption, intListOption, intOption, numberOption } from '../lib/cli-args.js';
+import {
+  choiceListOption,
+  choiceOption,
+  intFlag,
+  intListOption,
+  numberFlag,
+  numberOption,
+} from '../lib/cli-args.js';
 import {
   endScenarioCommand,
   type RawScenarioOptions,
@@ -87,27 +94,26 @@ export function registerConsistencyCommand(program: Command): void {
       ),
     )
     .addOption(sharedOption.repeats('repeats, levels rotated between them (default 3)'))
-    .option('--keys <n>', 'registers (rows) per cell (default 16)', intOption('--keys', 1, 5_000))
+    .addOption(intFlag('--keys <n>', 'registers (rows) per cell (default 16)', 1, 5_000))
     .addOption(sharedOption.writeRatio('share of writes, 0-1 (default 0.25)'))
-    .option(
-      '--own-reads <r>',
-      "share of reads of the session's own written keys (default 0.5)",
-      numberOption('--own-reads', 0, 1),
+    .addOption(
+      numberFlag('--own-reads <r>', "share of reads of the session's own written keys (default 0.5)", 0, 1),
     )
     .option(
       '--via <how>',
       'set (SET shardgate.consistency, default) or hint (comment per read)',
       choiceOption('--via', CONTEXT_VIAS),
     )
-    .option(
-      '--bounded-max-lag <ms>',
-      'staleness bound of bounded: routing.defaultMaxLagMs (default 500)',
-      intOption('--bounded-max-lag', 0, 3_600_000),
+    .addOption(
+      intFlag(
+        '--bounded-max-lag <ms>',
+        'staleness bound of bounded: routing.defaultMaxLagMs (default 500)',
+        0,
+        3_600_000,
+      ),
     )
-    .option(
-      '--max-ops <n>',
-      'operations per session and cell at most (default 100000)',
-      intOption('--max-ops', 1, 100_000_000),
+    .addOption(
+      intFlag('--max-ops <n>', 'operations per session and cell at most (default 100000)', 1, 100_000_000),
     )
     .addOption(sharedOption.seed())
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
@@ -115,9 +121,7 @@ export function registerConsistencyCommand(program: Command): void {
   endScenarioCommand(
     command,
     { quick: 'lags 0,1000, 4 sessions, 1 s per cell, 1 repeat' },
-    async (raw: RawOptions, line) => {
-      const { runConsistencyScenario } = await import('./consistency.js');
-      await runConsistencyScenario(resolveConsistencyOptions(raw, line));
-    },
+    resolveConsistencyOptions,
+    async (o) => (await import('./consistency.js')).runConsistencyScenario(o),
   );
 }

@@ -22,6 +22,7 @@ import {
 import { loadSnapshot } from '../lib/machine.js';
 import { closeClients, openClients } from '../lib/pg-clients.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
+import { optionValues } from '../lib/scenario-options.js';
 import { deepMerge } from '../lib/shardgate-process.js';
 import { percentile } from '../lib/stats.js';
 import { type ConsistencyOptions, estimateConsistencySeconds } from './consistency-options.js';
@@ -109,22 +110,25 @@ export function runConsistencyScenario(o: ConsistencyOptions): Promise<Consisten
         await waitForReplicas(topo);
       }
     }
-    const after = await run.finishMeasuring(
+    const header = await run.finishMeasuring(
+      o.command,
       machine,
       before,
       '; latency figures are noisy (stale-read rates also depend on how fast replicas replay)',
     );
     const parameters = {
-      lagsMs: o.lagsMs,
-      levels: o.levels,
-      clients: o.clients,
-      durationS: o.durationS,
-      warmupS: o.warmupS,
-      repeats: o.repeats,
-      keys: o.keys,
-      writeRatio: o.writeRatio,
-      ownReadShare: o.ownReadShare,
-      via: o.via,
+      ...optionValues(o, [
+        'lagsMs',
+        'levels',
+        'clients',
+        'durationS',
+        'warmupS',
+        'repeats',
+        'keys',
+        'writeRatio',
+        'ownReadShare',
+        'via',
+      ]),
       boundedMaxLagMs: routing.defaultMaxLagMs,
       readYourWritesWaitMs: routing.readYourWritesWaitMs,
       lagPollIntervalMs: routing.lagPollIntervalMs,
@@ -137,7 +141,7 @@ export function runConsistencyScenario(o: ConsistencyOptions): Promise<Consisten
         'inet_server_port() in every read, matched to the launched servers (metricsReplicaShare: /metrics cross-check)',
     };
     const result: ConsistencyResult = {
-      ...run.header(o.command, machine, { before, after }),
+      ...header,
       parameters,
       runs,
       cells: report.summarizeConsistency(runs, parameters),

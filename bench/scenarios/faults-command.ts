@@ -1,7 +1,7 @@
 // `shardgate bench faults`: options of the server-fault scenario (see faults.ts).
 import path from 'node:path';
 import type { Command } from 'commander';
-import { choiceListOption, commandLine, intOption } from '../lib/cli-args.js';
+import { choiceListOption, commandLine, intFlag } from '../lib/cli-args.js';
 import { repoRoot } from '../lib/shardgate-process.js';
 import { BENCH_PROTOCOLS, type BenchProtocol, FAULT_KINDS, type FaultKind } from './faults-report.js';
 
@@ -26,9 +26,9 @@ export function registerFaultsCommand(parent: Command): void {
       'comma-separated, of postgres, mysql (default postgres,mysql)',
       choiceListOption('--protocols', BENCH_PROTOCOLS),
     )
-    .option('--readers <n>', 'reader sessions (eventual reads)', intOption('--readers', 1, 200), 8)
-    .option('--before <s>', 'seconds of load before the fault', intOption('--before', 1, 600), 3)
-    .option('--after <s>', 'seconds of load after the fault', intOption('--after', 1, 600), 5)
+    .addOption(intFlag('--readers <n>', 'reader sessions (eventual reads)', 1, 200, 8))
+    .addOption(intFlag('--before <s>', 'seconds of load before the fault', 1, 600, 3))
+    .addOption(intFlag('--after <s>', 'seconds of load after the fault', 1, 600, 5))
     .option(
       '--quick',
       'PostgreSQL replica-kill in transaction pooling, 4 readers, 1 s + 2 s (the test suite runs this)',

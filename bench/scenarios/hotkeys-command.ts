@@ -1,6 +1,6 @@
 // Command-line options of the hotkeys scenario, parsed into HotkeysOptions.
 import type { Command } from 'commander';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import {
   endScenarioCommand,
   type RawScenarioOptions,
@@ -44,17 +44,20 @@ export function registerHotkeysCommand(program: Command): void {
     .description(
       "zipfian key access through shardgate: its reported hot keys and hotspot scores against the generator's exact counts",
     )
-    .option(
-      '--keys <n>',
-      'distinct keys (user_id values) the generator draws from (default 100000)',
-      intOption('--keys', 1, 10_000_000),
+    .addOption(
+      intFlag(
+        '--keys <n>',
+        'distinct keys (user_id values) the generator draws from (default 100000)',
+        1,
+        10_000_000,
+      ),
     )
     .addOption(sharedOption.zipf('Zipf exponent, 0 = uniform (default 1.0)'))
-    .option('--ops <n>', 'statements per repeat (default 30000)', intOption('--ops', 1, 100_000_000))
-    .option('--max-seconds <s>', 'time limit per repeat (default 120)', intOption('--max-seconds', 1, 86_400))
+    .addOption(intFlag('--ops <n>', 'statements per repeat (default 30000)', 1, 100_000_000))
+    .addOption(intFlag('--max-seconds <s>', 'time limit per repeat (default 120)', 1, 86_400))
     .addOption(sharedOption.clients('concurrent client sessions (default 4)'))
     .addOption(sharedOption.writeRatio('share of UPDATEs, 0-1 (default 0.1)'))
-    .option('--top <k>', 'k of precision@k: top keys compared (default 10)', intOption('--top', 1, 1000))
+    .addOption(intFlag('--top <k>', 'k of precision@k: top keys compared (default 10)', 1, 1000))
     .addOption(sharedOption.repeats('repeats, each with a fresh shardgate (default 3)'))
     .addOption(sharedOption.seed())
     .addOption(
@@ -65,9 +68,7 @@ export function registerHotkeysCommand(program: Command): void {
   endScenarioCommand(
     command,
     { quick: 'Zipf 1.1 over 5000 keys, 3000 statements, 2 clients, 1 repeat' },
-    async (raw: RawOptions, line) => {
-      const { runHotkeysScenario } = await import('./hotkeys.js');
-      await runHotkeysScenario(resolveHotkeysOptions(raw, line));
-    },
+    resolveHotkeysOptions,
+    async (o) => (await import('./hotkeys.js')).runHotkeysScenario(o),
   );
 }

@@ -16,6 +16,7 @@ import { LatencyRecorder } from '../lib/hdr.js';
 import { loadSnapshot } from '../lib/machine.js';
 import { closeClients, errorMessage, openClients } from '../lib/pg-clients.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
+import { optionValues } from '../lib/scenario-options.js';
 import { mulberry32, Zipf } from '../lib/zipf.js';
 import {
   countErrors,
@@ -60,23 +61,26 @@ export function runHotkeysScenario(o: HotkeysOptions): Promise<HotkeysOutput> {
         await run.release(proxy);
       }
     }
-    const after = await run.finishMeasuring(
+    const header = await run.finishMeasuring(
+      o.command,
       machine,
       before,
       ' (throughput figures are noisy; accuracy figures are not affected)',
     );
     const result: HotkeysResult = {
-      ...run.header(o.command, machine, { before, after }),
+      ...header,
       parameters: {
-        keys: o.keys,
-        zipfS: o.zipfS,
-        ops: o.ops,
-        maxSeconds: o.maxSeconds,
-        clients: o.clients,
-        writeRatio: o.writeRatio,
-        top: o.top,
-        repeats: o.repeats,
-        seed: o.seed,
+        ...optionValues(o, [
+          'keys',
+          'zipfS',
+          'ops',
+          'maxSeconds',
+          'clients',
+          'writeRatio',
+          'top',
+          'repeats',
+          'seed',
+        ]),
         shardgateWorkers: o.workers,
         table: TABLE,
         keyBase: KEY_BASE,

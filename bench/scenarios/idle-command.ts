@@ -1,6 +1,6 @@
 // `shardgate bench idle`: command-line options of the idle-connections scenario (idle.ts).
 import type { Command } from 'commander';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import {
   endScenarioCommand,
   type RawScenarioOptions,
@@ -39,22 +39,24 @@ export function registerIdleCommand(program: Command): void {
     .description(
       'idle PostgreSQL connections: proxy memory (VmRSS, VmHWM) per logged-in idle client, and pgbench -S p99 and tps with and without them (alternated)',
     )
-    .option(
-      '--connections <n>',
-      'idle client connections, opened from a separate process (default 10000)',
-      intOption('--connections', 1, 100_000),
+    .addOption(
+      intFlag(
+        '--connections <n>',
+        'idle client connections, opened from a separate process (default 10000)',
+        1,
+        100_000,
+      ),
     )
-    .option('--clients <n>', 'active pgbench -S clients (default 16)', intOption('--clients', 1, 1000))
+    .addOption(intFlag('--clients <n>', 'active pgbench -S clients (default 16)', 1, 1000))
     .addOption(sharedOption.duration('seconds per pgbench run (default 5)'))
-    .option(
-      '--rounds <n>',
-      'rounds of (without idle, with idle), alternated (default 2)',
-      intOption('--rounds', 1, 50),
-    )
-    .option(
-      '--batch <n>',
-      'logins in flight at once (default 100; shardgate allows 128 unauthenticated per address)',
-      intOption('--batch', 1, 128),
+    .addOption(intFlag('--rounds <n>', 'rounds of (without idle, with idle), alternated (default 2)', 1, 50))
+    .addOption(
+      intFlag(
+        '--batch <n>',
+        'logins in flight at once (default 100; shardgate allows 128 unauthenticated per address)',
+        1,
+        128,
+      ),
     )
     .addOption(sharedOption.warmup('seconds of pgbench before measuring (default 2)'))
     .addOption(sharedOption.workers('shardgate worker processes (default 1)'))
@@ -62,9 +64,7 @@ export function registerIdleCommand(program: Command): void {
   endScenarioCommand(
     command,
     { resultsDirNote: ' (default bench/results)', quick: '200 idle connections, 1 s runs, 1 round' },
-    async (raw: RawIdleOptions, line) => {
-      const { runIdleScenario } = await import('./idle.js');
-      await runIdleScenario(resolveIdleOptions(raw, line));
-    },
+    resolveIdleOptions,
+    async (o) => (await import('./idle.js')).runIdleScenario(o),
   );
 }

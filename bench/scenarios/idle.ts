@@ -13,6 +13,7 @@ import { runPgbenchLogged } from '../lib/pgbench-log.js';
 import { sleep } from '../lib/proc.js';
 import { processTreeMemory } from '../lib/process-memory.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
+import { optionValues } from '../lib/scenario-options.js';
 import { startShardgate } from '../lib/shardgate-process.js';
 import type { IdleOptions } from './idle-options.js';
 import type { IdleMemory, IdleResult, IdleRun } from './idle-report.js';
@@ -105,17 +106,11 @@ export function runIdleScenario(o: IdleOptions): Promise<ScenarioOutput<IdleResu
     }
     await sleep(o.settleS * 1000);
     const memoryAtEnd = readMemory(proxy.pid);
-    const after = await run.finishMeasuring(machine, before, ', so the latency ratios are noisy');
+    const header = await run.finishMeasuring(o.command, machine, before, ', so the latency ratios are noisy');
     const result: IdleResult = {
-      ...run.header(o.command, machine, { before, after }),
+      ...header,
       parameters: {
-        connections: o.connections,
-        clients: o.clients,
-        durationS: o.durationS,
-        rounds: o.rounds,
-        batch: o.batch,
-        warmupS: o.warmupS,
-        settleS: o.settleS,
+        ...optionValues(o, ['connections', 'clients', 'durationS', 'rounds', 'batch', 'warmupS', 'settleS']),
         shardgateWorkers: o.workers,
         poolSize: o.poolSize,
         scale: o.scale,

@@ -4,7 +4,7 @@
 // reason and every mismatch. --seeds runs a sweep of seeds on the same servers. Exit code 1
 // when any statement mismatched.
 import type { Command } from 'commander';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import { formatTally, refusedCount, type Tally } from '../oracle/harness.js';
 import type { OracleRunOptions, OracleRunResult } from '../oracle/oracle-run.js';
 import { DEFAULT_STATEMENT_TIMEOUT_MS } from '../oracle/timed-runner.js';
@@ -143,24 +143,22 @@ export function registerOracleCommand(parent: Command): void {
       'differential SQL oracle: the corpus and seeded generated statements through shardgate against one unsharded PostgreSQL (or MariaDB) database',
     )
     .option('--protocol <p>', 'postgres, mysql or both', 'postgres')
-    .option(
-      '--statements <n>',
-      'generated statements per topology',
-      intOption('--statements', 0, 10_000_000),
-      5_000,
-    )
-    .option('--seed <n>', 'generator seed', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .addOption(intFlag('--statements <n>', 'generated statements per topology', 0, 10_000_000, 5_000))
+    .addOption(intFlag('--seed <n>', 'generator seed', 0, 2 ** 31 - 1, 1))
     .option('--seeds <list>', 'a sweep of seeds instead of --seed: 1,2,3 or 1..20')
     .option('--shards <list>', 'topologies to run, shard counts (e.g. 2,3)', '2,3')
-    .option('--replicas <n>', 'streaming replicas per shard', intOption('--replicas', 0, 3), 1)
-    .option('--users <n>', 'demo users loaded (about 14 rows each)', intOption('--users', 5, 100_000), 30)
+    .addOption(intFlag('--replicas <n>', 'streaming replicas per shard', 0, 3, 1))
+    .addOption(intFlag('--users <n>', 'demo users loaded (about 14 rows each)', 5, 100_000, 30))
     .option('--no-corpus', 'generated statements only')
     .option('--details', 'print both answers of every known failure too')
-    .option(
-      '--statement-timeout <ms>',
-      'per-statement time limit on both sides; past it on the oracle the statement is counted as an oracle timeout, through shardgate only as a mismatch',
-      intOption('--statement-timeout', 100, 3_600_000),
-      DEFAULT_STATEMENT_TIMEOUT_MS,
+    .addOption(
+      intFlag(
+        '--statement-timeout <ms>',
+        'per-statement time limit on both sides; past it on the oracle the statement is counted as an oracle timeout, through shardgate only as a mismatch',
+        100,
+        3_600_000,
+        DEFAULT_STATEMENT_TIMEOUT_MS,
+      ),
     )
     .action(async (opts: Record<string, unknown>) => {
       const { ok } = await runOracleBench({

@@ -1,6 +1,6 @@
 // Command-line options of the pgbench scenario, parsed into PgbenchOptions.
 import type { Command } from 'commander';
-import { choiceListOption, choiceOption, intListOption, intOption } from '../lib/cli-args.js';
+import { choiceListOption, choiceOption, intFlag, intListOption } from '../lib/cli-args.js';
 import { PGBENCH_MODES, type PgbenchMode } from '../lib/pgbench.js';
 import {
   endScenarioCommand,
@@ -49,13 +49,9 @@ export function registerPgbenchCommand(program: Command): void {
       `query modes (default ${PGBENCH_MODES.join(',')})`,
       choiceListOption('--modes', PGBENCH_MODES),
     )
-    .option(
-      '--targets <list>',
-      `targets (default ${PGBENCH_TARGETS.join(',')})`,
-      choiceListOption('--targets', PGBENCH_TARGETS),
-    )
+    .addOption(sharedOption.targets(PGBENCH_TARGETS))
     .addOption(sharedOption.repeats('repeats per mode x clients cell (default 3)'))
-    .option('--scale <n>', 'pgbench scale factor (default 10)', intOption('--scale', 1, 1000))
+    .addOption(intFlag('--scale <n>', 'pgbench scale factor (default 10)', 1, 1000))
     .option(
       '--script <name>',
       'select (pgbench -S, default) or tpcb',
@@ -69,9 +65,7 @@ export function registerPgbenchCommand(program: Command): void {
       proxyTargets: { noInstall: 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)' },
       quick: '2 s, 1 client, simple mode, 1 repeat, scale 1',
     },
-    async (raw: RawOptions, line) => {
-      const { runPgbenchScenario } = await import('./pgbench.js');
-      await runPgbenchScenario(resolveOptions(raw, line));
-    },
+    resolveOptions,
+    async (o) => (await import('./pgbench.js')).runPgbenchScenario(o),
   );
 }

@@ -5,7 +5,6 @@ import { fmt, fmtSpread } from '../lib/report.js';
 import {
   type CellTarget,
   type CellTargets,
-  cellTargets,
   firstColumnLeft,
   firstTenNotes,
   okTargets,
@@ -14,7 +13,7 @@ import {
 } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
-import { gridCells, type TpsResult, tpsReports } from '../lib/tps-report.js';
+import { gridCells, type TpsResult, tpsCellSummary, tpsReports } from '../lib/tps-report.js';
 
 /**
  * Every pgbench invocation of the measured phase (warm-ups are not recorded); `repeat` is 0-based,
@@ -59,27 +58,19 @@ export const RATIO_PAIRS: ReadonlyArray<[string, string]> = [
   ['pgpool', 'direct'],
 ];
 
-export function summarizeCells(
-  runs: readonly PgbenchRun[],
-  parameters: Pick<PgbenchParameters, 'modes' | 'clients'>,
-  targets: readonly TargetStatus[],
-): PgbenchCell[] {
-  return gridCells(parameters.modes, parameters.clients, (mode, clients) => ({
-    mode,
-    clients,
-    ...cellTargets(
-      targets,
-      runs.filter((r) => r.mode === mode && r.clients === clients),
-      (ok) => ({
-        tps: summarize(ok.map((f) => f.tps)),
-        latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
-        cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
-      }),
-      (t) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
-      RATIO_PAIRS,
-    ),
-  }));
+/** The measured cells: every mode with every client count. */
+export function pgbenchCellKeys(p: Pick<PgbenchParameters, 'modes' | 'clients'>) {
+  return gridCells(p.modes, p.clients, (mode, clients) => ({ mode, clients }));
 }
+
+export const summarizeCells = tpsCellSummary(pgbenchCellKeys, {
+  figures: (ok: PgbenchFigures[]) => ({
+    latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
+    cpuUsPerTx: summarize(ok.flatMap((f) => (typeof f.cpuUsPerTx === 'number' ? [f.cpuUsPerTx] : []))),
+  }),
+  note: (t: TargetStatus, { mode }) => (t.status !== 'ok' ? t.note : t.unsupportedModes[mode]),
+  ratioPairs: RATIO_PAIRS,
+});
 
 function tableRows(result: PgbenchResult): TableParts {
   const names = okTargets(result.targets);

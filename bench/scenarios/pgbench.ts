@@ -7,9 +7,11 @@ import { startPgbouncer } from '../lib/pgbouncer.js';
 import { startPgpool } from '../lib/pgpool.js';
 import { processTreeCpuMs } from '../lib/process-cpu.js';
 import { runScenario, type ScenarioOutput, type ScenarioRun } from '../lib/scenario.js';
+import { optionValues } from '../lib/scenario-options.js';
 import { startShardgate } from '../lib/shardgate-process.js';
 import type { PgEndpoint, PgTarget } from '../lib/target.js';
 import { describeTargetStatus, measureAlternating, warmUpTargets } from '../lib/target-runs.js';
+import { tpsResult } from '../lib/tps-report.js';
 import { estimateSeconds, type PgbenchOptions, type PgbenchTargetName } from './pgbench-options.js';
 import type { PgbenchResult, PgbenchRun, TargetStatus } from './pgbench-report.js';
 import * as report from './pgbench-report.js';
@@ -49,33 +51,28 @@ export function runPgbenchScenario(options: PgbenchOptions): Promise<PgbenchOutp
     const est = estimateSeconds(options, active.length);
     run.tell(`measuring ${active.map((t) => t.name).join(', ')}; about ${Math.ceil(est / 60)} min`);
     const runs = await measure(active, options);
-    const after = await run.finishMeasuring(machine, before, ', expect noise');
+    const header = await run.finishMeasuring(options.command, machine, before, ', expect noise');
 
     const targetStatuses = options.targets.map(
       (n) => statuses.get(n) ?? { name: n, status: 'skipped' as const, unsupportedModes: {} },
     );
     const parameters = {
-      durationS: options.durationS,
-      clients: options.clients,
-      modes: options.modes,
-      targets: options.targets,
-      repeats: options.repeats,
-      scale: options.scale,
-      script: options.script,
-      warmupS: options.warmupS,
+      ...optionValues(options, [
+        'durationS',
+        'clients',
+        'modes',
+        'targets',
+        'repeats',
+        'scale',
+        'script',
+        'warmupS',
+      ]),
       shardgateWorkers: options.workers,
       shardgateConfigExtra: options.shardgateConfigExtra,
       poolSize: options.poolSize,
     };
-    const result: PgbenchResult = {
-      ...run.header(options.command, machine, { before, after }),
-      parameters,
-      targets: targetStatuses,
-      runs,
-      cells: report.summarizeCells(runs, parameters, targetStatuses),
-      notes: run.notes,
-    };
-    return run.publish(result, options, report);
+    const parts = { parameters, targets: targetStatuses, runs, notes: run.notes };
+    return run.publish(tpsResult(header, parts, report.summarizeCells), options, report);
   });
 }
 
@@ -158,7 +155,7 @@ async function warmUp(
 
 function measure(targets: PgTarget[], o: PgbenchOptions): Promise<PgbenchRun[]> {
   return measureAlternating({
-    cells: o.modes.flatMap((mode) => o.clients.map((clients) => ({ mode, clients }))),
+    cells: report.pgbenchCellKeys(o),
     repeats: o.repeats,
     targets,
     skip: (t, cell) => cell.mode in t.unsupportedModes,

@@ -1,7 +1,7 @@
 // `shardgate bench scatter`: what an ordered scatter of N rows over S shards costs through
 // shardgate against the shards answering directly (see scatter-cost.ts). Loopback, bounded.
 import type { Command } from 'commander';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import { loadSnapshot } from '../lib/machine.js';
 
 export function registerScatterCommand(parent: Command): void {
@@ -10,10 +10,10 @@ export function registerScatterCommand(parent: Command): void {
     .description(
       'scatter cost: one ordered query over --rows rows on --shards PostgreSQL shards through shardgate, against the shards answering their parts directly (A/B alternated, medians)',
     )
-    .option('--shards <n>', 'shards', intOption('--shards', 2, 8), 4)
-    .option('--rows <n>', 'rows in the table', intOption('--rows', 1_000, 2_000_000), 100_000)
-    .option('--repeats <n>', 'measured repeats', intOption('--repeats', 1, 200), 15)
-    .option('--warmup <n>', 'unmeasured repeats first', intOption('--warmup', 0, 50), 3)
+    .addOption(intFlag('--shards <n>', 'shards', 2, 8, 4))
+    .addOption(intFlag('--rows <n>', 'rows in the table', 1_000, 2_000_000, 100_000))
+    .addOption(intFlag('--repeats <n>', 'measured repeats', 1, 200, 15))
+    .addOption(intFlag('--warmup <n>', 'unmeasured repeats first', 0, 50, 3))
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { runScatterCost } = await import('./scatter-cost.js');

@@ -1,7 +1,7 @@
 // `shardgate bench split`: options of the cutover load test (see split.ts).
 import path from 'node:path';
 import type { Command } from 'commander';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import { repoRoot } from '../lib/shardgate-process.js';
 
 export function registerSplitCommand(parent: Command): void {
@@ -20,30 +20,23 @@ export function registerSplitCommand(parent: Command): void {
       'postgres (PostgreSQL shards, writers on the PostgreSQL port) | mysql (MariaDB shards, mysql2 writers on the MySQL port)',
       'postgres',
     )
-    .option('--rate <n>', 'target writes per second over all writers', intOption('--rate', 1, 20_000), 1_000)
-    .option('--writers <n>', 'writer connections', intOption('--writers', 1, 200), 16)
-    .option(
-      '--readers <n>',
-      'reader connections (one level after another)',
-      intOption('--readers', 0, 100),
-      4,
+    .addOption(intFlag('--rate <n>', 'target writes per second over all writers', 1, 20_000, 1_000))
+    .addOption(intFlag('--writers <n>', 'writer connections', 1, 200, 16))
+    .addOption(intFlag('--readers <n>', 'reader connections (one level after another)', 0, 100, 4))
+    .addOption(intFlag('--users <n>', 'demo users loaded before the split', 10, 1_000_000, 2_000))
+    .addOption(intFlag('--warmup <s>', 'seconds of load before the split starts', 0, 600, 3))
+    .addOption(intFlag('--cooldown <s>', 'seconds of load after it settles', 0, 600, 2))
+    .addOption(intFlag('--deadline <ms>', 'cutover block deadline', 10, 60_000, 2_000))
+    .addOption(
+      intFlag(
+        '--instances <n>',
+        'shardgate instances on a 3-member etcd (the fenced cutover); writers spread over them',
+        1,
+        8,
+        1,
+      ),
     )
-    .option('--users <n>', 'demo users loaded before the split', intOption('--users', 10, 1_000_000), 2_000)
-    .option('--warmup <s>', 'seconds of load before the split starts', intOption('--warmup', 0, 600), 3)
-    .option('--cooldown <s>', 'seconds of load after it settles', intOption('--cooldown', 0, 600), 2)
-    .option('--deadline <ms>', 'cutover block deadline', intOption('--deadline', 10, 60_000), 2_000)
-    .option(
-      '--instances <n>',
-      'shardgate instances on a 3-member etcd (the fenced cutover); writers spread over them',
-      intOption('--instances', 1, 8),
-      1,
-    )
-    .option(
-      '--copy-rate <n>',
-      'copy throttle, rows per second',
-      intOption('--copy-rate', 1, 10_000_000),
-      50_000,
-    )
+    .addOption(intFlag('--copy-rate <n>', 'copy throttle, rows per second', 1, 10_000_000, 50_000))
     .option('--verify <mode>', 'verification after the switch: full or sample:N', 'full')
     .option('--quick', 'a few seconds: 200 writes/s, 4 writers, 200 users (the test suite runs this)')
     .option('--json <file>', 'also write the JSON result here')

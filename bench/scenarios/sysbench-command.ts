@@ -1,6 +1,6 @@
 // Command-line options of the sysbench scenario, parsed into SysbenchOptions.
 import type { Command } from 'commander';
-import { choiceListOption, choiceOption, intListOption, intOption } from '../lib/cli-args.js';
+import { choiceListOption, choiceOption, intFlag, intListOption } from '../lib/cli-args.js';
 import {
   endScenarioCommand,
   explicitProxyTargetOptions,
@@ -56,15 +56,11 @@ export function registerSysbenchCommand(program: Command): void {
     )
     .option('--threads <list>', 'sysbench thread counts (default 1,16)', intListOption('--threads', 1, 1000))
     .addOption(sharedOption.duration('seconds per sysbench run (default 10)'))
-    .option(
-      '--targets <list>',
-      `targets (default ${SYSBENCH_TARGETS.join(',')})`,
-      choiceListOption('--targets', SYSBENCH_TARGETS),
-    )
+    .addOption(sharedOption.targets(SYSBENCH_TARGETS))
     .addOption(sharedOption.repeats('repeats per test x threads cell (default 3)'))
     .addOption(sharedOption.warmup('warm-up seconds per target (default 3; 0: none)'))
-    .option('--tables <n>', 'sbtest tables (default 4)', intOption('--tables', 1, 64))
-    .option('--table-size <n>', 'rows per table (default 10000)', intOption('--table-size', 1, 100_000_000))
+    .addOption(intFlag('--tables <n>', 'sbtest tables (default 4)', 1, 64))
+    .addOption(intFlag('--table-size <n>', 'rows per table (default 10000)', 1, 100_000_000))
     .option(
       '--ps-mode <mode>',
       'sysbench --db-ps-mode: disable (text protocol, default) or auto (server-side prepared statements)',
@@ -76,9 +72,7 @@ export function registerSysbenchCommand(program: Command): void {
       proxyTargets: { noInstall: 'do not apt-get install sysbench when it is missing' },
       quick: 'oltp_point_select, 1 thread, 2 s, 1 repeat, 1 x 1000 rows',
     },
-    async (raw: RawOptions, line) => {
-      const { runSysbenchScenario } = await import('./sysbench.js');
-      await runSysbenchScenario(resolveSysbenchOptions(raw, line));
-    },
+    resolveSysbenchOptions,
+    async (o) => (await import('./sysbench.js')).runSysbenchScenario(o),
   );
 }

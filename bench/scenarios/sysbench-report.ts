@@ -3,7 +3,6 @@ import { fmt, fmtSpread } from '../lib/report.js';
 import {
   type CellTarget,
   type CellTargets,
-  cellTargets,
   firstColumnLeft,
   firstTenNotes,
   okTargets,
@@ -13,7 +12,7 @@ import {
 import { type Summary, summarize } from '../lib/stats.js';
 import type { SysbenchFigures, SysbenchPsMode, SysbenchTest } from '../lib/sysbench.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
-import { gridCells, type TpsResult, tpsReports } from '../lib/tps-report.js';
+import { gridCells, type TpsResult, tpsCellSummary, tpsReports } from '../lib/tps-report.js';
 
 /** One sysbench run of the measured phase; `order` is the target's position in the repeat's order. */
 export type SysbenchRun = TimedRun<{ test: SysbenchTest; threads: number }, SysbenchFigures>;
@@ -58,28 +57,20 @@ export type SysbenchResult = TpsResult<
   SysbenchCell
 >;
 
-export function summarizeSysbench(
-  runs: readonly SysbenchRun[],
-  parameters: Pick<SysbenchParameters, 'tests' | 'threads'>,
-  targets: readonly SysbenchTargetStatus[],
-): SysbenchCell[] {
-  return gridCells(parameters.tests, parameters.threads, (test, threads) => ({
-    test,
-    threads,
-    ...cellTargets(
-      targets,
-      runs.filter((r) => r.test === test && r.threads === threads),
-      (ok) => ({
-        tps: summarize(ok.map((f) => f.tps)),
-        qps: summarize(ok.map((f) => f.qps)),
-        latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
-        latencyP99Ms: summarize(ok.map((f) => f.latencyP99Ms ?? Number.NaN)),
-      }),
-      (t) => (t.status !== 'ok' ? t.note : undefined),
-      [['shardgate', 'direct']],
-    ),
-  }));
+/** The measured cells: every test with every thread count. */
+export function sysbenchCellKeys(p: Pick<SysbenchParameters, 'tests' | 'threads'>) {
+  return gridCells(p.tests, p.threads, (test, threads) => ({ test, threads }));
 }
+
+export const summarizeSysbench = tpsCellSummary(sysbenchCellKeys, {
+  figures: (ok: SysbenchFigures[]) => ({
+    qps: summarize(ok.map((f) => f.qps)),
+    latencyAvgMs: summarize(ok.map((f) => f.latencyAvgMs)),
+    latencyP99Ms: summarize(ok.map((f) => f.latencyP99Ms ?? Number.NaN)),
+  }),
+  note: (t: SysbenchTargetStatus) => (t.status !== 'ok' ? t.note : undefined),
+  ratioPairs: [['shardgate', 'direct']],
+});
 
 function tableRows(result: SysbenchResult): TableParts {
   const names = okTargets(result.targets);

@@ -6,9 +6,11 @@
 import { startMariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { ensureCommand } from '../lib/apt.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
+import { optionValues } from '../lib/scenario-options.js';
 import { startShardgateMysql } from '../lib/shardgate-mysql.js';
 import { type MysqlEndpoint, runSysbench, sysbenchPrepare } from '../lib/sysbench.js';
 import { describeTargetStatus, measureAlternating, warmUpTargets } from '../lib/target-runs.js';
+import { tpsResult } from '../lib/tps-report.js';
 import { estimateSysbenchSeconds, type SysbenchOptions } from './sysbench-options.js';
 import type { SysbenchResult, SysbenchRun, SysbenchTargetStatus } from './sysbench-report.js';
 import * as report from './sysbench-report.js';
@@ -119,38 +121,33 @@ export function runSysbenchScenario(o: SysbenchOptions): Promise<SysbenchOutput>
       `measuring ${active.map((t) => t.name).join(', ')}; about ${Math.ceil(estimateSysbenchSeconds(o, active.length) / 60)} min`,
     );
     const runs = await measure(active, o);
-    const after = await run.finishMeasuring(machine, before, ', expect noise');
+    const header = await run.finishMeasuring(o.command, machine, before, ', expect noise');
     const parameters = {
-      tests: o.tests,
-      threads: o.threads,
-      durationS: o.durationS,
-      targets: o.targets,
-      repeats: o.repeats,
-      warmupS: o.warmupS,
-      tables: o.tables,
-      tableSize: o.tableSize,
-      psMode: o.psMode,
+      ...optionValues(o, [
+        'tests',
+        'threads',
+        'durationS',
+        'targets',
+        'repeats',
+        'warmupS',
+        'tables',
+        'tableSize',
+        'psMode',
+      ]),
       shardgateWorkers: o.workers,
       poolSize: o.poolSize,
       shardgateConfigExtra: o.shardgateConfigExtra,
       sharding:
         'sbtest1..N sharded by id (sysbench tables have no user_id), one MySQL shard owning the whole keyspace',
     };
-    const result: SysbenchResult = {
-      ...run.header(o.command, machine, { before, after }),
-      parameters,
-      targets: statuses,
-      runs,
-      cells: report.summarizeSysbench(runs, parameters, statuses),
-      notes: run.notes,
-    };
-    return run.publish(result, o, report);
+    const parts = { parameters, targets: statuses, runs, notes: run.notes };
+    return run.publish(tpsResult(header, parts, report.summarizeSysbench), o, report);
   });
 }
 
 function measure(targets: readonly RunningTarget[], o: SysbenchOptions): Promise<SysbenchRun[]> {
   return measureAlternating({
-    cells: o.tests.flatMap((test) => o.threads.map((threads) => ({ test, threads }))),
+    cells: report.sysbenchCellKeys(o),
     repeats: o.repeats,
     targets,
     run: (t, { test, threads }) =>

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import pg from 'pg';
 import { type Account, transferBalance } from '../lib/balance-transfer.js';
-import { intOption } from '../lib/cli-args.js';
+import { intFlag } from '../lib/cli-args.js';
 import { type DemoTopology, startDemoTopology, startShardgateOn } from '../lib/demo-topology.js';
 import { LatencyRecorder } from '../lib/hdr.js';
 import { printJsonReport, sharedOption, withDefaults } from '../lib/scenario-options.js';
@@ -228,14 +228,10 @@ export function registerTransferCommand(program: Command): void {
     .description(
       'money transfers: cross-shard (two-phase commit) against same-shard, at one client and at N clients',
     )
-    .option(
-      '--ops <n>',
-      'transfers of each kind at one client (default 300)',
-      intOption('--ops', 1, 1_000_000),
-    )
+    .addOption(intFlag('--ops <n>', 'transfers of each kind at one client (default 300)', 1, 1_000_000))
     .addOption(sharedOption.clients('clients of the throughput runs (default 8)'))
-    .option('--seconds <n>', 'seconds of each throughput run (default 10)', intOption('--seconds', 1, 3600))
-    .option('--accounts <n>', 'accounts per shard (default 50)', intOption('--accounts', 2, 100_000))
+    .addOption(intFlag('--seconds <n>', 'seconds of each throughput run (default 10)', 1, 3600))
+    .addOption(intFlag('--accounts <n>', 'accounts per shard (default 50)', 2, 100_000))
     .action(async (raw: Partial<TransferOptions>) => {
       const options = withDefaults(TRANSFER_DEFAULTS, raw);
       await printJsonReport((say) => runTransferScenario(options, say));
