@@ -55,7 +55,7 @@ function unit(sql: string, value: number): Unit {
     { type: FE.Execute, bytes: encodeExecute({ portal: '', maxRows: 0 }) },
     { type: FE.Sync, bytes: encodeSync() },
   ];
-  return { frames, simple: false, flushOnly: false };
+  return { frames, simple: false, flushOnly: false, sent: false, cancelRequested: false };
 }
 
 const cached = 'SELECT bbalance FROM pgbench_branches WHERE bid = $1';

@@ -29,6 +29,7 @@ import { decodeErr, decodeOk, type OkPacket } from '../protocol/mysql/responses.
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 import { charsetVariables, trackResponse } from './mysql-session-mirror.js';
 import type { ServerLogin } from './server-address.js';
+import { StopSignalHold } from './stop-signal-hold.js';
 
 export {
   charsetVariables,
@@ -92,14 +93,15 @@ export class MysqlServerConnection {
   closed = false;
   /** The server's thread id (for KILL QUERY). */
   threadId = 0;
-  /**
-   * A KILL QUERY for this connection not yet answered. MariaDB drops one that finds the thread
-   * idle, but one that arrives late stops whatever runs then: commands wait (in order, in
-   * `heldForKill`) until it is answered, so it never reaches the next statement, another
-   * client's included. The pool takes the connection back only then (server-binding.ts).
-   */
-  killing: Promise<void> | null = null;
-  private heldForKill: Buffer[] = [];
+  /** A KILL QUERY on its way holds later commands (stop-signal-hold.ts says why). */
+  readonly stops = new StopSignalHold(
+    (bytes) => {
+      if (!this.closed) this.socket.write(bytes);
+    },
+    () => {
+      this.lastWriteAt = Date.now();
+    },
+  );
   serverVersion = '';
   /** Capabilities in effect on this connection. */
   capabilities = 0;
@@ -366,22 +368,7 @@ export class MysqlServerConnection {
   sendRaw(raw: Buffer, shape: ResponseShape | null, handler: ResponseHandler | null): void {
     if (shape && handler) this.scanner.expect(shape, this.observe(handler));
     this.lastUsedAt = Date.now();
-    this.lastWriteAt = this.lastUsedAt;
-    if (this.killing) this.heldForKill.push(raw);
-    else this.socket.write(raw);
-  }
-
-  /** Runs `kill` (a KILL QUERY of this connection elsewhere) and holds commands until it ends. */
-  holdWhileKilling(kill: Promise<void>): void {
-    const previous = this.killing;
-    const pending: Promise<void> = (previous ? Promise.all([previous, kill]) : kill).then(() => {
-      if (this.killing !== pending) return;
-      this.killing = null;
-      const held = this.heldForKill;
-      this.heldForKill = [];
-      if (!this.closed) for (const raw of held) this.socket.write(raw);
-    });
-    this.killing = pending;
+    this.stops.send(raw);
   }
 
   /** Frames and writes one command payload (sequence 0). */

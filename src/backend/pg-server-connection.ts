@@ -10,6 +10,7 @@ import { ScramClient, type ScramKeys } from '../auth/scram.js';
 import { ShardgateError } from '../errors.js';
 import { type BackendTls, BackendTlsError, upgradeToTls } from './backend-tls.js';
 import type { ServerLogin } from './server-address.js';
+import { StopSignalHold } from './stop-signal-hold.js';
 
 export interface ServerAddress extends ServerLogin {
   /** SCRAM keys a client proved (identity.ts): used instead of `password` when a server asks for SCRAM. */
@@ -45,12 +46,15 @@ export class PgServerConnection {
   /** Session state was changed by a client (SET, temp table, ...): reset before reuse. */
   dirty = false;
   closed = false;
-  /**
-   * A CancelRequest for this connection not yet delivered (settles once the postmaster has
-   * signalled the backend and closed the request's socket). Until then nothing else is sent here,
-   * so a late cancel cannot stop the next statement, another client's included.
-   */
-  cancelling: Promise<void> | null = null;
+  /** A CancelRequest on its way holds later writes (stop-signal-hold.ts says why). */
+  readonly stops = new StopSignalHold(
+    (bytes) => {
+      if (!this.closed) this.socket.write(bytes);
+    },
+    () => {
+      this.lastWriteAt = Date.now();
+    },
+  );
   /** Receives raw bytes while a session owns the connection. */
   onData: ((chunk: Buffer) => void) | null = null;
   /** Called once when the socket closes or errors. */
@@ -254,7 +258,7 @@ export class PgServerConnection {
             }
           });
         };
-        this.socket.write(serialize.query(sql));
+        this.write(serialize.query(sql));
       }),
       timeoutMs,
       `query timeout after ${timeoutMs} ms`,
@@ -275,8 +279,7 @@ export class PgServerConnection {
 
   write(data: Buffer | Uint8Array): void {
     if (this.closed) return;
-    this.lastWriteAt = Date.now();
-    this.socket.write(data);
+    this.stops.send(data);
   }
 
   /**
@@ -364,14 +367,9 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
  * configured for the server the cancel key travels like the session it cancels: over TLS, with the
  * same certificate checks (a server that refuses TLS gets no cancel).
  */
-/** Sends a CancelRequest for `conn`; `conn.cancelling` holds it until it is delivered. */
+/** Sends a CancelRequest for `conn`; later writes on it wait until it is delivered. */
 export function cancelServerStatement(conn: PgServerConnection): void {
-  const previous = conn.cancelling;
-  const sent = sendCancel(conn.address, conn.processId, conn.secretKey);
-  const pending: Promise<void> = (previous ? Promise.all([previous, sent]) : sent).then(() => {
-    if (conn.cancelling === pending) conn.cancelling = null;
-  });
-  conn.cancelling = pending;
+  conn.stops.stop(() => sendCancel(conn.address, conn.processId, conn.secretKey));
 }
 
 export function sendCancel(

@@ -60,7 +60,7 @@ class Member implements LaneMember {
 const address = { name: 's0-primary', shard: 's0', role: 'primary' as const, user: 'u', database: 'd' };
 const settings = new Map([['application_name', 'app']]);
 const serverSettings = () => settings;
-const unit: Unit = { frames: [], simple: true, flushOnly: false };
+const unit: Unit = { frames: [], simple: true, flushOnly: false, sent: false, cancelRequested: false };
 const DEPTH = 4;
 const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 

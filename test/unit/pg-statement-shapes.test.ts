@@ -40,6 +40,8 @@ describe('statementsToCheck', () => {
     frames: frames.map(frame),
     simple: false,
     flushOnly: false,
+    sent: false,
+    cancelRequested: false,
   });
   const stmt = (clientName: string, withShape: boolean): PreparedStatement => ({
     clientName,
@@ -72,7 +74,13 @@ describe('statementsToCheck', () => {
   it('nothing in a simple query', () => {
     expect(
       statementsToCheck(
-        { frames: [frame(serialize.query('select 1'))], simple: true, flushOnly: false },
+        {
+          frames: [frame(serialize.query('select 1'))],
+          simple: true,
+          flushOnly: false,
+          sent: false,
+          cancelRequested: false,
+        },
         prepared,
       ),
     ).toEqual([]);

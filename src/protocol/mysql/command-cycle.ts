@@ -195,6 +195,7 @@ export class CommandCycle implements GateParticipant {
       }
     } finally {
       this.busy = false;
+      this.killBeforeSent = false;
       // A transaction holding a server connection, and nothing to run: the client has this long.
       this.idleTimer.arm(
         !this.clientGone && this.queue.length === 0 && this.state.inTransaction && this.bindings.size > 0,
@@ -1018,7 +1019,7 @@ export class CommandCycle implements GateParticipant {
 /** KILL QUERY <thread> on a fresh connection to the same server. */
 function killQueryOn(binding: MysqlBinding): void {
   const conn = binding.conn;
-  conn.holdWhileKilling(killCommand(binding.server, `KILL QUERY ${conn.threadId}`));
+  conn.stops.stop(() => killCommand(binding.server, `KILL QUERY ${conn.threadId}`));
 }
 
 /** KILL CONNECTION <thread>: for a connection shardgate drops, whatever it runs or is about to run. */

@@ -181,9 +181,10 @@ export class MysqlBinding {
       return;
     }
     const reset = pinned || conn.dirty || conn.inTransaction;
-    if (conn.killing) {
+    const killing = conn.stops.inFlight;
+    if (killing) {
       // A KILL QUERY still on its way must not reach the next client's statement.
-      void conn.killing.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      void killing.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
       return;
     }
     if (reset) {

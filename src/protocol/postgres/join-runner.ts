@@ -48,6 +48,8 @@ export async function runJoin(
           return rerun({
             simple: true,
             flushOnly: false,
+            sent: false,
+            cancelRequested: false,
             frames: [{ type: FE.Query, bytes: serialize.query(sql) }],
           });
         },

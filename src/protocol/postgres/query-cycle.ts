@@ -203,7 +203,13 @@ export class QueryCycle implements GateParticipant {
     this.pendingBytes += bytes.length;
     switch (type) {
       case FE.Query:
-        this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
+        this.units.push({
+          frames: [{ type, bytes }],
+          simple: true,
+          flushOnly: false,
+          sent: false,
+          cancelRequested: false,
+        });
         return;
       case FE.Parse:
       case FE.Bind:
@@ -214,16 +220,34 @@ export class QueryCycle implements GateParticipant {
         return;
       case FE.Sync:
         this.building.push({ type, bytes });
-        this.units.push({ frames: this.building, simple: false, flushOnly: false });
+        this.units.push({
+          frames: this.building,
+          simple: false,
+          flushOnly: false,
+          sent: false,
+          cancelRequested: false,
+        });
         this.building = [];
         return;
       case FE.Flush:
         this.building.push({ type, bytes });
-        this.units.push({ frames: this.building, simple: false, flushOnly: true });
+        this.units.push({
+          frames: this.building,
+          simple: false,
+          flushOnly: true,
+          sent: false,
+          cancelRequested: false,
+        });
         this.building = [];
         return;
       case FE.FunctionCall:
-        this.units.push({ frames: [{ type, bytes }], simple: true, flushOnly: false });
+        this.units.push({
+          frames: [{ type, bytes }],
+          simple: true,
+          flushOnly: false,
+          sent: false,
+          cancelRequested: false,
+        });
         return;
       case FE.Terminate:
         this.session.close();
@@ -298,8 +322,12 @@ export class QueryCycle implements GateParticipant {
 
   /** `attempt`: how many times this unit was re-planned after losing its server (a safe read). */
   private async runUnit(unit: Unit, attempt = 0): Promise<void> {
+    // Run again after losing its server: not on a server until it is sent again.
+    if (attempt > 0) unit.sent = false;
     if (attempt === 0) {
-      if (unit.cancelRequested) {
+      // Answered unsent, unless a server is inside a Flush-ended batch this unit's Sync closes:
+      // then it is sent, and cancelled there (server-binding.ts, run).
+      if (unit.cancelRequested && !this.awaitingSync()) {
         new LocalResponder(this.session, unit).fail(
           new ShardgateError('QUERY_CANCELED'),
           this.state.txStatus,
@@ -828,6 +856,11 @@ export class QueryCycle implements GateParticipant {
     this.bindings.clear();
   }
 
+  private awaitingSync(): boolean {
+    for (const binding of this.bindings.values()) if (binding.awaitingSync) return true;
+    return false;
+  }
+
   private cancelRunning(): void {
     let running = false;
     for (const binding of this.bindings.values()) if (binding.cancel()) running = true;
@@ -836,8 +869,10 @@ export class QueryCycle implements GateParticipant {
     // (still being planned, or pipelined behind the one that just ended), which PostgreSQL would
     // be running already. It is answered 57014 unsent, or cancelled as soon as it is sent. A
     // Flush-ended unit is left alone: after its error the server would skip to a Sync we do not see.
+    // A unit already sent whose server is idle is doing shardgate's own work (a two-phase COMMIT,
+    // a key move's steps): that cancel is dropped, as a server drops one that finds it idle.
     const current = this.current;
-    const next = current && !current.sent ? current : this.units[0];
+    const next = current === null ? this.units[0] : current.sent ? undefined : current;
     if (next && !next.flushOnly) next.cancelRequested = true;
   }
 

@@ -457,10 +457,8 @@ export class ServerBinding implements LaneMember, TrackerSink {
 
   /** Forwards one unit; resolves when its last response reached the client (true: no error). */
   run(unit: Unit, statements: PlannedStatement[]): Promise<boolean> {
-    const conn = this.conn;
-    // This session's cancel of the previous statement is still on its way: it must not stop this one.
-    if (conn.cancelling) return conn.cancelling.then(() => this.run(unit, statements));
     const state = this.cycle.state;
+    const conn = this.conn;
     const out: Buffer[] = [];
     this.unitError = false;
     this.lastTag = '';
@@ -886,7 +884,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
     // Nothing of this session runs here: a cancel signal reaches the server late (a new
     // connection to the postmaster), and by then the connection may run another statement, this
     // client's next one or, back in the pool, another client's. PostgreSQL drops a cancel that
-    // finds its backend idle; one that comes late does not (conn.cancelling holds the next one back).
+    // finds its backend idle; one that comes late does not (conn.stops holds the next one back).
     if (this.tracker.idle) return false;
     const lane = this.lane;
     if (lane) {
@@ -924,9 +922,10 @@ export class ServerBinding implements LaneMember, TrackerSink {
     // Anything we cannot replay is wiped before another client sees this connection.
     const reset =
       conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle;
-    if (conn.cancelling) {
+    const cancelling = conn.stops.inFlight;
+    if (cancelling) {
       // A cancel still on its way must not reach the next client's statement.
-      void conn.cancelling.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      void cancelling.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
       return;
     }
     if (reset) {

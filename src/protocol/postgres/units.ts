@@ -18,9 +18,9 @@ export interface Unit {
   /** Ends with Flush rather than Sync: no ReadyForQuery will follow. */
   flushOnly: boolean;
   /** Written to a server connection (server-binding.ts); a cancel then goes to that server. */
-  sent?: boolean;
+  sent: boolean;
   /** The client cancelled it before it reached a server: answered 57014, or cancelled once sent. */
-  cancelRequested?: boolean;
+  cancelRequested: boolean;
 }
 
 /** Reads a NUL-terminated string at `pos`; returns [value, next position]. */

@@ -1,0 +1,60 @@
+// A statement is stopped out of band: PostgreSQL's CancelRequest and MySQL's KILL QUERY travel on
+// a connection of their own and reach the server some time later. Both servers drop one that
+// finds the connection idle, but one that arrives late stops whatever runs then: the next
+// statement, this client's or (back in the pool) another's. So while a stop is on its way,
+// nothing more is written on the connection; what is written meanwhile waits here, in order, and
+// leaves once the server has the signal. A stop asked for while writes wait is for them: it
+// starts only after they have left (sent now it would find the connection idle and be dropped).
+export class StopSignalHold {
+  private pending: Promise<void> | null = null;
+  private held: Buffer[] = [];
+
+  /** `write` puts bytes on the wire; `written` stamps the connection's last write. */
+  constructor(
+    private readonly write: (bytes: Buffer | Uint8Array) => void,
+    private readonly written: () => void,
+  ) {}
+
+  /** A stop on its way: settles once the server has the signal and held writes have left. */
+  get inFlight(): Promise<void> | null {
+    return this.pending;
+  }
+
+  /** Writes now, or after the stop on its way. */
+  send(bytes: Buffer | Uint8Array): void {
+    if (this.pending) {
+      this.held.push(bytes as Buffer);
+      return;
+    }
+    this.written();
+    this.write(bytes);
+  }
+
+  /** Starts a stop (`start` sends it and settles once it is delivered, never rejecting). */
+  stop(start: () => Promise<void>): void {
+    const previous = this.pending;
+    const sent: Promise<unknown> =
+      previous === null
+        ? start()
+        : this.held.length > 0
+          ? previous.then(() => {
+              this.flush();
+              return start();
+            })
+          : Promise.all([previous, start()]);
+    const pending: Promise<void> = sent.then(() => {
+      if (this.pending !== pending) return;
+      this.pending = null;
+      this.flush();
+    });
+    this.pending = pending;
+  }
+
+  private flush(): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.written();
+    for (const bytes of held) this.write(bytes);
+  }
+}
