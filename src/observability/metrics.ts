@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { ConsistencyLevel } from '../config/schema.js';
 import { CellHistogram, type HistogramCell } from './fast-metrics.js';
+import { ShardRoleSlots } from './shard-role-slots.js';
 
 export type Role = 'primary' | 'replica';
 /** Which front end's servers a series is about (shard and server names may repeat across them). */
@@ -493,7 +494,7 @@ export class ShardgateMetrics {
   // update is a number increment; the registry reads them at scrape time.
   private readonly statementCells = new Map<string, Map<string, StatementCells>>();
   private readonly routingCells = new Map<string, Float64Array>();
-  private readonly durationCells = new Map<string, [HistogramCell | null, HistogramCell | null]>();
+  private readonly durationCells = new ShardRoleSlots((shard, role) => this.duration.cell({ shard, role }));
   private readonly poolWaitCells = new Map<string, Map<string, HistogramCell>>();
   /** 40001 errors clients received, by protocol then shard. */
   private readonly conflictCells = new Map<string, Map<string, number>>();
@@ -606,18 +607,7 @@ export class ShardgateMetrics {
     }
     cells[cellIndex(role, outcome)]!++;
     if (latencySeconds >= 0 && Number.isFinite(latencySeconds)) {
-      let pair = this.durationCells.get(shard);
-      if (pair === undefined) {
-        pair = [null, null];
-        this.durationCells.set(shard, pair);
-      }
-      const i = role === 'primary' ? 0 : 1;
-      let h = pair[i];
-      if (h === null) {
-        h = this.duration.cell({ shard, role });
-        pair[i] = h;
-      }
-      h.observe(latencySeconds);
+      this.durationCells.slot(shard, role).observe(latencySeconds);
     }
   }
 
@@ -631,7 +621,7 @@ export class ShardgateMetrics {
     const counts = new Array<number>(bounds.length + 1).fill(0);
     let count = 0;
     let sum = 0;
-    for (const cell of this.durationCells.get(shard) ?? []) {
+    for (const cell of this.durationCells.of(shard) ?? []) {
       if (cell === null) continue;
       let inBounds = 0;
       for (let i = 0; i < bounds.length; i++) {
