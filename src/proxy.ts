@@ -65,9 +65,10 @@ import {
   type CompensationStore,
 } from './transactions/compensating.js';
 import { compensationAnnouncer } from './transactions/compensation-events.js';
-import { MysqlCompensationStore } from './transactions/mysql-compensation-store.js';
+import { SqlCompensationStore } from './transactions/compensation-store.js';
+import { mysqlCompensation } from './transactions/mysql-compensation-store.js';
 import { MysqlDecisionLog, MysqlRecoveryPort } from './transactions/mysql-two-phase.js';
-import { PgCompensationStore } from './transactions/pg-compensation-store.js';
+import { pgCompensation } from './transactions/pg-compensation-store.js';
 import { PgDecisionLog, PgRecoveryPort } from './transactions/pg-two-phase.js';
 import { TwoPhaseRecovery } from './transactions/recovery.js';
 import { RecoveryGroup } from './transactions/recovery-group.js';
@@ -312,7 +313,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
     return { coordinator, recovery };
   };
   const { coordinator: compensating, recovery: compensationRecovery } = compensateMode(
-    new PgCompensationStore(topology),
+    new SqlCompensationStore(topology, pgCompensation),
   );
   const recoveryOptions = (protocol: string) => ({
     intervalMs: txSettings.recoveryIntervalMs,
@@ -438,7 +439,7 @@ export async function startProxy(configured: ShardgateConfig, options: ProxyOpti
           log,
         ),
       );
-    const mysqlCompensate = compensateMode(new MysqlCompensationStore(mysqlTopology));
+    const mysqlCompensate = compensateMode(new SqlCompensationStore(mysqlTopology, mysqlCompensation));
     const mysqlIds = new ConnectionIds(workerIndex, options.workerCount ?? 1);
     mysqlKills = new KillRouter(
       mysqlSessions,

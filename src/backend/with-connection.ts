@@ -1,4 +1,5 @@
-// Borrowing one pooled connection for a few statements, for either protocol's pool.
+// Borrowing one pooled connection for a few statements, for either protocol's pool, or using a
+// connection of one's own (migration, the local launchers) and closing it after.
 
 /** What withConnection needs of a pool (Pool of either protocol). */
 interface Lender<C, F> {
@@ -21,5 +22,17 @@ export async function withConnection<C, F, T>(
   } catch (err) {
     pool.discard(conn);
     throw err;
+  }
+}
+
+/** Runs `fn` on `conn` and always closes it after; a failed close is let go (fn's outcome counts). */
+export async function closeAfter<C extends { end(): Promise<unknown> }, T>(
+  conn: C,
+  fn: (conn: C) => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.end().catch(() => undefined);
   }
 }

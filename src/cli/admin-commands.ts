@@ -109,7 +109,11 @@ export function registerAdminCommands(program: Command): void {
       process.stdout.write(`\ndrained replicas: ${r.drained.join(', ') || 'none'}\n`);
       process.stdout.write(`read-only shards: ${r.readOnlyShards.join(', ') || 'none'}\n`);
     });
-  const change = (name: string, description: string, build: (args: string[]) => unknown, args: string) =>
+  /**
+   * A rules change: the command's name is the API's action, and its arguments go as the fields
+   * `args` names (`numbers` of them as numbers).
+   */
+  const change = (name: string, args: string, description: string, numbers: readonly string[] = []) =>
     rules
       .command(`${name} ${args}`)
       .description(description)
@@ -121,40 +125,24 @@ export function registerAdminCommands(program: Command): void {
         const opts = cmd.opts() as Record<string, unknown>;
         const positional = all.slice(0, -2) as string[];
         const admin = adminOptions(program, opts);
-        const body = { ...(build(positional) as object), persist: Boolean(opts.persist) };
+        const fields = [...args.matchAll(/<(\w+)>/g)].map((m, i) => {
+          const field = m[1]!;
+          return [field, numbers.includes(field) ? Number(positional[i]) : positional[i]];
+        });
+        const body = { action: name, ...Object.fromEntries(fields), persist: Boolean(opts.persist) };
         const result = await adminRequest<{ message?: string }>(admin, 'POST', '/api/rules', body);
         process.stdout.write(`${result.message ?? 'ok'}\n`);
       });
-  change(
-    'set-level',
-    "set a data type's consistency level",
-    ([dataType, level]) => ({ action: 'set-level', dataType, level }),
-    '<dataType> <level>',
-  );
-  change(
-    'set-floor',
-    "set a data type's floor (or 'none')",
-    ([dataType, floor]) => ({ action: 'set-floor', dataType, floor }),
-    '<dataType> <floor>',
-  );
-  change('drain', 'stop sending reads to a replica', ([server]) => ({ action: 'drain', server }), '<server>');
-  change(
-    'undrain',
-    'send reads to a drained replica again',
-    ([server]) => ({ action: 'undrain', server }),
-    '<server>',
-  );
-  change('read-only', 'refuse writes on a shard', ([shard]) => ({ action: 'read-only', shard }), '<shard>');
-  change(
-    'read-write',
-    'accept writes on a shard again',
-    ([shard]) => ({ action: 'read-write', shard }),
-    '<shard>',
-  );
+  change('set-level', '<dataType> <level>', "set a data type's consistency level");
+  change('set-floor', '<dataType> <floor>', "set a data type's floor (or 'none')");
+  change('drain', '<server>', 'stop sending reads to a replica');
+  change('undrain', '<server>', 'send reads to a drained replica again');
+  change('read-only', '<shard>', 'refuse writes on a shard');
+  change('read-write', '<shard>', 'accept writes on a shard again');
   change(
     'set-pool-size',
-    'set the server connections per server of a shard (overrides pool.size)',
-    ([shard, size]) => ({ action: 'set-pool-size', shard, size: Number(size) }),
     '<shard> <size>',
+    'set the server connections per server of a shard (overrides pool.size)',
+    ['size'],
   );
 }

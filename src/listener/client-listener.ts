@@ -1,6 +1,6 @@
 // What both front ends' listeners do the same way: accept sockets, refuse over the client limit
 // and over the per-address pre-auth limit (an error frame the client reads in place of the
-// greeting), count sessions for the metrics, and shut down. The protocol part is a subclass that
+// greeting), count sessions for the metrics, and shut down. The protocol part is a FrontEnd that
 // opens its session and encodes a refusal.
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -27,26 +27,30 @@ export interface SessionHooks {
   onSessionClosed(session: unknown): void;
 }
 
-export abstract class ClientListener<S extends ListenedSession> {
+/** One protocol's part of a listener. */
+export interface FrontEnd<S extends ListenedSession, V extends ListenerServices> {
+  protocol: 'postgres' | 'mysql';
+  /** The session of one accepted socket; it calls the hooks. */
+  openSession(socket: net.Socket, services: V & SessionHooks): S;
+  /** The error frame a client reads in place of the greeting when it is refused. */
+  refusal(err: ShardgateError): Buffer;
+}
+
+export class ClientListener<S extends ListenedSession, V extends ListenerServices> {
   readonly sessions = new Set<S>();
   private readonly servers: net.Server[] = [];
   private readonly server: net.Server;
   private totalAccepted = 0;
 
   constructor(
-    private readonly protocol: 'postgres' | 'mysql',
-    private readonly base: ListenerServices,
+    private readonly front: FrontEnd<S, V>,
+    /** What the sessions get, the hooks added. */
+    protected readonly services: V,
     /** Shared by both listeners: the per-address count covers both protocols. */
-    private readonly preAuth = new PreAuthLimit(() => base.config.limits.maxUnauthenticatedPerAddress),
+    private readonly preAuth = new PreAuthLimit(() => services.config.limits.maxUnauthenticatedPerAddress),
   ) {
-    this.server = this.createServer(`${protocol} listener error`, { noDelay: true });
+    this.server = this.createServer(`${front.protocol} listener error`, { noDelay: true });
   }
-
-  /** The session of one accepted socket; it calls the hooks. */
-  protected abstract openSession(socket: net.Socket, hooks: SessionHooks): S;
-
-  /** The error frame a client reads in place of the greeting when it is refused. */
-  protected abstract refusal(err: ShardgateError): Buffer;
 
   get accepted(): number {
     return this.totalAccepted;
@@ -70,7 +74,7 @@ export abstract class ClientListener<S extends ListenedSession> {
   /** Another socket server whose clients this listener serves (a Unix socket). */
   protected createServer(errorMessage: string, options: net.ServerOpts = {}): net.Server {
     const server = net.createServer(options, (socket) => this.accept(socket));
-    server.on('error', (err) => this.base.log.error({ err }, errorMessage));
+    server.on('error', (err) => this.services.log.error({ err }, errorMessage));
     this.servers.push(server);
     return server;
   }
@@ -78,9 +82,9 @@ export abstract class ClientListener<S extends ListenedSession> {
   private accept(socket: net.Socket): void {
     this.totalAccepted++;
     socket.on('error', () => socket.destroy());
-    const { maxClientConnections: max, maxUnauthenticatedPerAddress } = this.base.config.limits;
+    const { maxClientConnections: max, maxUnauthenticatedPerAddress } = this.services.config.limits;
     if (this.sessions.size >= max) {
-      socket.end(this.refusal(new ShardgateError('TOO_MANY_CLIENTS', { max })));
+      socket.end(this.front.refusal(new ShardgateError('TOO_MANY_CLIENTS', { max })));
       return;
     }
     const release = this.preAuth.acquire(socket.remoteAddress);
@@ -89,22 +93,23 @@ export abstract class ClientListener<S extends ListenedSession> {
         address: socket.remoteAddress ?? '?',
         max: maxUnauthenticatedPerAddress,
       });
-      socket.end(this.refusal(err));
+      socket.end(this.front.refusal(err));
       return;
     }
     try {
-      const session = this.openSession(socket, {
+      const session = this.front.openSession(socket, {
+        ...this.services,
         onAuthenticated: release,
         onSessionClosed: (s) => {
           release();
-          if (this.sessions.delete(s as S)) this.base.observer.onClientCount?.(this.protocol, -1);
+          if (this.sessions.delete(s as S)) this.services.observer.onClientCount?.(this.front.protocol, -1);
         },
       });
       this.sessions.add(session);
-      this.base.observer.onClientCount?.(this.protocol, 1);
+      this.services.observer.onClientCount?.(this.front.protocol, 1);
     } catch (err) {
       release();
-      this.base.log.error({ err }, `failed to start a ${this.protocol} client session`);
+      this.services.log.error({ err }, `failed to start a ${this.front.protocol} client session`);
       socket.destroy();
     }
   }

@@ -1,30 +1,25 @@
 // Accepts MySQL clients: one MysqlClientSession per socket. A session's failure never reaches the
 // listener or another session. Before listening it learns the server version and collations from
 // the default primary (defaults when it cannot be reached yet).
-import type net from 'node:net';
-import type { ShardgateError } from '../errors.js';
 import { MysqlClientSession } from '../protocol/mysql/client-session.js';
 import { framePayload } from '../protocol/mysql/packet-io.js';
 import { encodeShardgateError } from '../protocol/mysql/responses.js';
 import type { MysqlServices } from '../protocol/mysql/services.js';
-import { ClientListener, type SessionHooks } from './client-listener.js';
+import { ClientListener, type FrontEnd } from './client-listener.js';
 import type { PreAuthLimit } from './pre-auth-limit.js';
 
-export class MysqlListener extends ClientListener<MysqlClientSession> {
-  constructor(
-    private readonly services: Omit<MysqlServices, 'onSessionClosed' | 'onAuthenticated'>,
-    preAuth?: PreAuthLimit,
-  ) {
-    super('mysql', services, preAuth);
-  }
+type MysqlListenerServices = Omit<MysqlServices, 'onSessionClosed' | 'onAuthenticated'>;
 
-  protected openSession(socket: net.Socket, hooks: SessionHooks): MysqlClientSession {
-    return new MysqlClientSession(socket, { ...this.services, ...hooks });
-  }
+const mysqlFront: FrontEnd<MysqlClientSession, MysqlListenerServices> = {
+  protocol: 'mysql',
+  openSession: (socket, services) => new MysqlClientSession(socket, services),
+  // Before the handshake: MySQL clients read an ERR in place of the greeting.
+  refusal: (err) => framePayload(encodeShardgateError(err), 0),
+};
 
-  /** Before the handshake: MySQL clients read an ERR in place of the greeting. */
-  protected refusal(err: ShardgateError): Buffer {
-    return framePayload(encodeShardgateError(err), 0);
+export class MysqlListener extends ClientListener<MysqlClientSession, MysqlListenerServices> {
+  constructor(services: MysqlListenerServices, preAuth?: PreAuthLimit) {
+    super(mysqlFront, services, preAuth);
   }
 
   override async listen(host: string, port: number): Promise<number> {

@@ -3,31 +3,27 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { ShardgateError } from '../errors.js';
 import { encodeErrorResponse } from '../protocol/postgres/backend-messages.js';
 import { PgClientSession } from '../protocol/postgres/client-session.js';
 import type { SessionServices } from '../protocol/postgres/services.js';
-import { ClientListener, type SessionHooks } from './client-listener.js';
+import { ClientListener, type FrontEnd } from './client-listener.js';
 import type { PreAuthLimit } from './pre-auth-limit.js';
 
-export class PgListener extends ClientListener<PgClientSession> {
+type PgListenerServices = Omit<SessionServices, 'onSessionClosed' | 'onAuthenticated'>;
+
+const postgresFront: FrontEnd<PgClientSession, PgListenerServices> = {
+  protocol: 'postgres',
+  openSession: (socket, services) => new PgClientSession(socket, services),
+  // Answered before the startup packet: libpq shows the message.
+  refusal: (err) => encodeErrorResponse(err, 'FATAL'),
+};
+
+export class PgListener extends ClientListener<PgClientSession, PgListenerServices> {
   /** The Unix socket file, when listening on one. */
   socketPath: string | null = null;
 
-  constructor(
-    private readonly services: Omit<SessionServices, 'onSessionClosed' | 'onAuthenticated'>,
-    preAuth?: PreAuthLimit,
-  ) {
-    super('postgres', services, preAuth);
-  }
-
-  protected openSession(socket: net.Socket, hooks: SessionHooks): PgClientSession {
-    return new PgClientSession(socket, { ...this.services, ...hooks });
-  }
-
-  /** Answered before the startup packet: libpq shows the message. */
-  protected refusal(err: ShardgateError): Buffer {
-    return encodeErrorResponse(err, 'FATAL');
+  constructor(services: PgListenerServices, preAuth?: PreAuthLimit) {
+    super(postgresFront, services, preAuth);
   }
 
   /**

@@ -5,6 +5,7 @@
 // server-cluster.ts's; this file knows mariadb-install-db, my.cnf and GTID replication.
 import { chownSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { closeAfter } from '../backend/with-connection.js';
 import { findMariadbBinaries, type MariadbBinaries, mariadbRunAs } from './mariadb-binaries.js';
 import { type MariadbSettings, serverCnf, socketPath, templateCnf, tmpDir } from './mariadb-config.js';
 import {
@@ -205,12 +206,7 @@ export class MariadbCluster extends ServerCluster<MariadbServer> {
     database: string | null,
     fn: (c: Connection) => Promise<T>,
   ): Promise<T> {
-    const c = await openConnection(server, database);
-    try {
-      return await fn(c);
-    } finally {
-      await c.end().catch(() => undefined);
-    }
+    return closeAfter(await openConnection(server, database), fn);
   }
 
   private replica(name: string): { replica: MariadbServer; primary: MariadbServer } {

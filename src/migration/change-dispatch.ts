@@ -84,35 +84,12 @@ export class ChangeDispatcher {
       case 'relation':
         this.relations.set(m.relationOid, this.matchRelation(m));
         return;
-      case 'insert': {
-        const txn = this.current();
-        const t = this.tableOf(m.relation);
-        if (!t) return;
-        const key = keyOf(t.meta, m.new);
-        if (key && (await this.applies(txn, t, key))) await txn.writer.upsert(t, m.new);
-        return;
-      }
-      case 'update': {
-        const txn = this.current();
-        const t = this.tableOf(m.relation);
-        if (!t) return;
-        const key = keyOf(t.meta, m.new);
-        const oldRow = m.key ?? m.old;
-        const oldKey = oldRow ? keyOf(t.meta, oldRow) : null;
-        // The primary key itself changed: the old key's row goes away everywhere.
-        if (oldKey && key && !sameKey(oldKey, key) && (await this.applies(txn, t, oldKey)))
-          await txn.writer.deleteKey(t, oldKey);
-        if (key && (await this.applies(txn, t, key))) await txn.writer.upsert(t, m.new);
-        return;
-      }
+      case 'insert':
+      case 'update':
       case 'delete': {
         const txn = this.current();
         const t = this.tableOf(m.relation);
-        if (!t) return;
-        const oldRow = m.key ?? m.old;
-        const key = oldRow ? keyOf(t.meta, oldRow) : null;
-        if (!key) throw new RefusedChange(`a DELETE on ${t.meta.table} arrived without its primary key`);
-        if (await this.applies(txn, t, key)) await txn.writer.deleteKey(t, key);
+        if (t) await this.applyRow(txn, t, m);
         return;
       }
       case 'truncate': {
@@ -166,6 +143,26 @@ export class ChangeDispatcher {
         `the columns of ${t.meta.table} changed during the split (missing ${missing.join(', ') || 'none'}, new ${extra.join(', ') || 'none'}); abort the split and plan it again`,
       );
     return t;
+  }
+
+  /** A row change of a moved table, to the destinations owning its key. */
+  private async applyRow(
+    txn: SourceTransaction,
+    t: AppliedTable,
+    m: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete,
+  ): Promise<void> {
+    const key = m.tag === 'delete' ? null : keyOf(t.meta, m.new);
+    const oldRow = m.tag === 'insert' ? null : (m.key ?? m.old);
+    const oldKey = oldRow ? keyOf(t.meta, oldRow) : null;
+    if (m.tag === 'delete') {
+      if (!oldKey) throw new RefusedChange(`a DELETE on ${t.meta.table} arrived without its primary key`);
+      if (await this.applies(txn, t, oldKey)) await txn.writer.deleteKey(t, oldKey);
+      return;
+    }
+    // The primary key itself changed: the old key's row goes away everywhere.
+    if (oldKey && key && !sameKey(oldKey, key) && (await this.applies(txn, t, oldKey)))
+      await txn.writer.deleteKey(t, oldKey);
+    if (key && (await this.applies(txn, t, key))) await txn.writer.upsert(t, m.new);
   }
 
   private tableOf(relation: Pgoutput.MessageRelation): AppliedTable | null {

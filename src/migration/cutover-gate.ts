@@ -40,6 +40,11 @@ export interface CutoverOptions {
   abandoned?: Promise<string>;
 }
 
+/** The migration history's line for a block that switched. */
+export function switchedNote(report: CutoverReport): string {
+  return `switched in ${Math.round(report.blockMs)} ms (${report.heldStatements} statements held, max ${Math.round(report.maxHeldMs)} ms)`;
+}
+
 export interface CutoverReport {
   outcome: HoldOutcome;
   /** From hold to release. */

@@ -15,7 +15,13 @@ import { ChangeApplier } from './applier.js';
 import { deleteMovedRows, dropReplication } from './cleanup.js';
 import { copyTables, newCopyStates } from './copier.js';
 import { rememberBackendCredentials } from './credentials.js';
-import type { CutoverGate, CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
+import {
+  type CutoverGate,
+  type CutoverOptions,
+  type CutoverReport,
+  type CutoverSteps,
+  switchedNote,
+} from './cutover-gate.js';
 import {
   attemptBackoffMs,
   READY_SAMPLES,
@@ -59,6 +65,7 @@ import {
   type LegState,
   type MigrationState,
   MigrationStore,
+  notRunYet,
   type Phase,
   SWITCHED_PHASES,
   TERMINAL_PHASES,
@@ -425,13 +432,7 @@ export class MigrationManager {
       status: 'planned',
       plan,
       legs: sources.map(() => ({ slot: null, copy: [] })),
-      slot: null,
-      copy: [],
-      capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
-      cutovers: [],
-      switchPositions: null,
-      reverse: null,
-      verify: null,
+      ...notRunYet(),
       error: null,
       history: [
         {
@@ -1147,11 +1148,7 @@ export class MigrationManager {
       await Promise.all([...control, ...sourceControl].map((c) => c?.end().catch(() => undefined)));
       state.cutovers.push(report);
       if (report.outcome === 'switched') {
-        this.note(
-          state,
-          'switched',
-          `switched in ${Math.round(report.blockMs)} ms (${report.heldStatements} statements held, max ${Math.round(report.maxHeldMs)} ms)`,
-        );
+        this.note(state, 'switched', switchedNote(report));
         await Promise.all(forward.map((f) => f.stop()));
         running.forward = [];
         this.lagGauge?.remove(state.id);

@@ -12,10 +12,10 @@ import {
   type MysqlConnection,
   type MysqlRow,
   mysqlPrimaryKey,
-  openMysql,
   pageByKey,
   quoteMysqlIdent,
   upsertMysqlRows,
+  withSourceAndTargets,
 } from './mysql-table.js';
 import { keyOwner, tableKind } from './row-owner.js';
 import type { Throttle } from './throttle.js';
@@ -77,10 +77,7 @@ export async function copyMysqlSchema(
 }
 
 export async function copyMysqlTables(o: MysqlCopyOptions): Promise<MysqlCopyResult> {
-  const source = await openMysql(o.source);
-  const targets: MysqlConnection[] = [];
-  try {
-    for (const t of o.targets) targets.push(await openMysql(t.server));
+  return withSourceAndTargets(o.source, o.targets, async (source, targets) => {
     await copyMysqlSchema(source, targets, o.tables);
     await source.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await source.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
@@ -127,9 +124,7 @@ export async function copyMysqlTables(o: MysqlCopyOptions): Promise<MysqlCopyRes
     }
     await source.query('COMMIT');
     return { complete: true, state, rows, unownedRows };
-  } finally {
-    await Promise.allSettled([source, ...targets].map((c) => c.end()));
-  }
+  });
 }
 
 function toCursor(value: unknown): CursorValue {

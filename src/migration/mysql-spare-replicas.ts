@@ -10,9 +10,10 @@ import {
   replicaStatusFacts,
   replicaStatusStatements,
 } from '../backend/mysql-replica-status.js';
-import { type MysqlConnection, openMysql } from './mysql-table.js';
+import { type MysqlConnection, withMysql } from './mysql-table.js';
 import { mysqlServerAddress } from './plan.js';
 import type { ReplicaCheck, ReplicaNames } from './spare-replicas.js';
+import type { ServerAddress } from './types.js';
 
 /** What a MySQL/MariaDB replica reports about itself. */
 export interface MysqlReplicaFacts {
@@ -64,16 +65,13 @@ async function replicaStatus(c: MysqlConnection, version: string): Promise<Recor
   return answer;
 }
 
-async function serverFacts(address: Parameters<typeof openMysql>[0], withStatus: boolean) {
-  const c = await openMysql(address);
-  try {
+async function serverFacts(address: ServerAddress, withStatus: boolean) {
+  return withMysql(address, async (c) => {
     const [rows] = await c.query('SELECT @@server_id AS id, @@read_only AS ro, @@version AS v');
     const row = (rows as Array<{ id: number | string; ro: number | string; v: string }>)[0]!;
     const status = withStatus ? await replicaStatus(c, String(row.v)) : null;
     return { serverId: Number(row.id), readOnly: Number(row.ro) === 1, version: String(row.v), status };
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  });
 }
 
 export const mysqlReplicaCheck: ReplicaCheck<number> = {

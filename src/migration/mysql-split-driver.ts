@@ -10,7 +10,7 @@
 // an upsert or a delete by primary key, so what is replayed twice converges.
 import { createHash } from 'node:crypto';
 import type { SwitchEntry } from '../control/control-plane.js';
-import type { CutoverOptions, CutoverReport, CutoverSteps } from './cutover-gate.js';
+import { type CutoverOptions, type CutoverReport, type CutoverSteps, switchedNote } from './cutover-gate.js';
 import {
   copiedMysqlRows,
   copyMysqlSources,
@@ -19,7 +19,7 @@ import {
   resetMysqlLegs,
 } from './mysql-sources.js';
 import type { SwitchableTopology } from './mysql-split.js';
-import { binlogPosition, openMysql, openMysqlEach } from './mysql-table.js';
+import { binlogPosition, openMysqlEach, withMysql } from './mysql-table.js';
 import { planSources } from './plan.js';
 import type { MigrationState, Phase } from './state-store.js';
 import { configAfterSwitch } from './switch-config.js';
@@ -148,11 +148,7 @@ export async function driveMysqlSplit(
         // Verified after the switch, as on PostgreSQL, by the manager once the reverse capture
         // runs (verifyMysqlAfterSwitch): whole tables read inside the block made it as long as
         // the moved tables (about 350 ms for 23,000 rows), past the deadline for large ones.
-        ctx.note(
-          state,
-          'switched',
-          `switched in ${Math.round(report.blockMs)} ms (${report.heldStatements} statements held, max ${Math.round(report.maxHeldMs)} ms)`,
-        );
+        ctx.note(state, 'switched', switchedNote(report));
         return;
       }
       ctx.note(
@@ -194,8 +190,7 @@ export async function mysqlTableSizes(
   source: ServerAddress,
   tables: readonly string[],
 ): Promise<Map<string, { rows: number; bytes: number }>> {
-  const c = await openMysql(source);
-  try {
+  return withMysql(source, async (c) => {
     const sizes = new Map<string, { rows: number; bytes: number }>();
     if (tables.length === 0) return sizes;
     const [rows] = await c.query(
@@ -206,21 +201,16 @@ export async function mysqlTableSizes(
     for (const r of rows as Array<{ name: string; n: string | number | null; bytes: string | number | null }>)
       sizes.set(r.name, { rows: Number(r.n ?? 0), bytes: Number(r.bytes ?? 0) });
     return sizes;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  });
 }
 
 /** The source database's own tables (not views), by name. */
 export async function mysqlBaseTables(source: ServerAddress): Promise<string[]> {
-  const c = await openMysql(source);
-  try {
+  return withMysql(source, async (c) => {
     const [rows] = await c.query(
       `SELECT TABLE_NAME AS name FROM information_schema.TABLES
         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1`,
     );
     return (rows as Array<{ name: string }>).map((r) => r.name);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  });
 }

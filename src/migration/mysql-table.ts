@@ -3,6 +3,7 @@
 // upsert and delete by primary key. Values travel as mysql2 returns them (dates as strings,
 // big integers as exact strings), so a row read here writes back unchanged.
 import mysql from 'mysql2/promise';
+import { closeAfter } from '../backend/with-connection.js';
 import { ShardgateError } from '../errors.js';
 import { backendMysqlPassword } from './credentials.js';
 import type { ServerAddress } from './types.js';
@@ -20,18 +21,36 @@ export async function openMysql(
   return c;
 }
 
+/** Runs `fn` on a new connection to `server` and closes it after. */
+export async function withMysql<T>(
+  server: ServerAddress,
+  fn: (c: MysqlConnection) => Promise<T>,
+): Promise<T> {
+  return closeAfter(await openMysql(server), fn);
+}
+
+/**
+ * Runs `fn` on a connection to `source` and one to each target (opened in turn); all are closed
+ * after, those already open too when a later one fails to open.
+ */
+export async function withSourceAndTargets<T>(
+  source: ServerAddress,
+  targets: readonly { server: ServerAddress }[],
+  fn: (source: MysqlConnection, targets: MysqlConnection[]) => Promise<T>,
+): Promise<T> {
+  const src = await openMysql(source);
+  const dst: MysqlConnection[] = [];
+  try {
+    for (const t of targets) dst.push(await openMysql(t.server));
+    return await fn(src, dst);
+  } finally {
+    await Promise.allSettled([src, ...dst].map((c) => c.end()));
+  }
+}
+
 /** Each server's @@gtid_binlog_pos: where a binlog reader starting now begins. */
 export async function binlogPositions(servers: readonly ServerAddress[]): Promise<string[]> {
-  return Promise.all(
-    servers.map(async (server) => {
-      const c = await openMysql(server);
-      try {
-        return await binlogPosition(c);
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }),
-  );
+  return Promise.all(servers.map((server) => withMysql(server, binlogPosition)));
 }
 
 /** One connection to each server; when one fails to open, those that opened are closed first. */

@@ -15,6 +15,7 @@ import {
   openMysql,
   pageByKey,
   quoteMysqlIdent,
+  withSourceAndTargets,
 } from './mysql-table.js';
 import type { ChunkMismatch, MovedTable, ServerAddress, SplitTarget, VerifyReport } from './types.js';
 
@@ -37,9 +38,6 @@ export async function verifyMysqlSplit(
   /** After the switch: the old servers trail the targets; brings them up to the targets' position. */
   settle?: () => Promise<void>,
 ): Promise<VerifyReport> {
-  const src = await openMysql(source);
-  const dst: MysqlConnection[] = [];
-  const locks: MysqlConnection[] = [];
   const report: VerifyReport = {
     mode: 'full',
     chunksChecked: 0,
@@ -47,47 +45,49 @@ export async function verifyMysqlSplit(
     mismatches: [],
     perTable: [],
   };
-  try {
-    for (const t of targets) dst.push(await openMysql(t.server));
-    if (settle) for (const t of targets) locks.push(await openMysql(t.server));
-    const ranges = targets.map((t) => t.range);
-    for (const t of tables) {
-      const key = await mysqlPrimaryKey(src, t.name);
-      if (settle) await readAtOnePoint(t.name, src, dst, locks, settle);
-      const expected = targets.map(() => ({ rows: 0, sum: 0n }));
-      const unowned = { rows: 0, sum: 0n };
-      const sourceRows = await tally(src, t.name, key, (row, hash) => {
-        if (outsideScope(t, row, scope)) return false;
-        const owners = ownersOf(t, row, ranges, targets.length);
-        if (owners.length === 0) add(unowned, hash);
-        for (const i of owners) add(expected[i] as Tally, hash);
-        return true;
-      });
-      // A row no half owns (NULL or non-integer shard key) would vanish at the switch.
-      if (unowned.rows > 0)
-        report.mismatches.push(mismatch(t.name, undefined, unowned, { rows: 0, sum: 0n }));
-      let targetRows = 0;
-      for (const [i, c] of dst.entries()) {
-        const held = { rows: 0, sum: 0n };
-        await tally(c, t.name, key, (row, hash) => {
+  return withSourceAndTargets(source, targets, async (src, dst) => {
+    const locks: MysqlConnection[] = [];
+    try {
+      if (settle) for (const t of targets) locks.push(await openMysql(t.server));
+      const ranges = targets.map((t) => t.range);
+      for (const t of tables) {
+        const key = await mysqlPrimaryKey(src, t.name);
+        if (settle) await readAtOnePoint(t.name, src, dst, locks, settle);
+        const expected = targets.map(() => ({ rows: 0, sum: 0n }));
+        const unowned = { rows: 0, sum: 0n };
+        const sourceRows = await tally(src, t.name, key, (row, hash) => {
           if (outsideScope(t, row, scope)) return false;
-          add(held, hash);
+          const owners = ownersOf(t, row, ranges, targets.length);
+          if (owners.length === 0) add(unowned, hash);
+          for (const i of owners) add(expected[i] as Tally, hash);
           return true;
         });
-        targetRows += held.rows;
-        const want = expected[i] as Tally;
-        report.chunksChecked++;
-        if (held.rows !== want.rows || held.sum !== want.sum)
-          report.mismatches.push(mismatch(t.name, targets[i], want, held));
+        // A row no half owns (NULL or non-integer shard key) would vanish at the switch.
+        if (unowned.rows > 0)
+          report.mismatches.push(mismatch(t.name, undefined, unowned, { rows: 0, sum: 0n }));
+        let targetRows = 0;
+        for (const [i, c] of dst.entries()) {
+          const held = { rows: 0, sum: 0n };
+          await tally(c, t.name, key, (row, hash) => {
+            if (outsideScope(t, row, scope)) return false;
+            add(held, hash);
+            return true;
+          });
+          targetRows += held.rows;
+          const want = expected[i] as Tally;
+          report.chunksChecked++;
+          if (held.rows !== want.rows || held.sum !== want.sum)
+            report.mismatches.push(mismatch(t.name, targets[i], want, held));
+        }
+        if (settle) await Promise.all([src, ...dst].map((c) => c.query('COMMIT')));
+        report.rowsChecked += sourceRows;
+        report.perTable.push({ table: t.name, sourceRows, targetRows });
       }
-      if (settle) await Promise.all([src, ...dst].map((c) => c.query('COMMIT')));
-      report.rowsChecked += sourceRows;
-      report.perTable.push({ table: t.name, sourceRows, targetRows });
+      return report;
+    } finally {
+      await Promise.allSettled(locks.map((c) => c.end()));
     }
-    return report;
-  } finally {
-    await Promise.allSettled([src, ...dst, ...locks].map((c) => c.end()));
-  }
+  });
 }
 
 /**

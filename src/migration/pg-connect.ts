@@ -4,6 +4,7 @@
 // never crashes the process with an unhandled 'error' event.
 import pg from 'pg';
 import { pgClientSsl } from '../backend/backend-tls.js';
+import { closeAfter } from '../backend/with-connection.js';
 import { backendPassword, backendTlsFor } from './credentials.js';
 import type { ServerAddress } from './types.js';
 
@@ -50,12 +51,7 @@ export async function withClient<T>(
   purpose: string,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = await openClient(server, purpose);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return closeAfter(await openClient(server, purpose), fn);
 }
 
 const UNREACHABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);

@@ -75,6 +75,22 @@ export interface MigrationState {
   history: Array<{ at: string; phase: Phase; note: string }>;
 }
 
+/** What a migration's run records, as it stands before the run has done anything. */
+export function notRunYet(): Pick<
+  MigrationState,
+  'slot' | 'copy' | 'capture' | 'cutovers' | 'switchPositions' | 'reverse' | 'verify'
+> {
+  return {
+    slot: null,
+    copy: [],
+    capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
+    cutovers: [],
+    switchPositions: null,
+    reverse: null,
+    verify: null,
+  };
+}
+
 export class MigrationStore {
   /** What each state object held when it was last read from or written to its file (JSON). */
   private readonly bases = new WeakMap<MigrationState, string>();

@@ -2,6 +2,7 @@
 // build, microsecond resolution, 2 significant digits) per (shard, role), one per time bucket.
 // Recording is one Map lookup pair and a histogram increment; percentiles merge the live buckets.
 import { build, type Histogram } from 'hdr-histogram-js';
+import { ShardRoleSlots } from './shard-role-slots.js';
 
 export interface LatencyOptions {
   /** Window length (default 60 s). */
@@ -49,8 +50,7 @@ export class LatencyTracker {
   private readonly bucketMs: number;
   private readonly bucketCount: number;
   private readonly now: () => number;
-  /** shard -> [primary, replica] series. */
-  private readonly series = new Map<string, [Series | null, Series | null]>();
+  private readonly series = new ShardRoleSlots(() => new Series(this.bucketCount));
   private startedAt: number | null = null;
 
   constructor(options: LatencyOptions = {}) {
@@ -60,17 +60,7 @@ export class LatencyTracker {
   }
 
   record(shard: string, role: 'primary' | 'replica', seconds: number, now = this.now()): void {
-    let pair = this.series.get(shard);
-    if (pair === undefined) {
-      pair = [null, null];
-      this.series.set(shard, pair);
-    }
-    const index = role === 'primary' ? 0 : 1;
-    let s = pair[index];
-    if (s === null) {
-      s = new Series(this.bucketCount);
-      pair[index] = s;
-    }
+    const s = this.series.slot(shard, role);
     this.startedAt ??= now;
     const epoch = Math.floor(now / this.bucketMs);
     const slot = epoch % this.bucketCount;
@@ -88,7 +78,7 @@ export class LatencyTracker {
   /** Percentiles per (shard, role) over the window; series with no samples are left out. */
   summaries(): LatencySummary[] {
     const out: LatencySummary[] = [];
-    for (const [shard, pair] of this.series) {
+    for (const [shard, pair] of this.series.entries()) {
       for (const role of ['primary', 'replica'] as const) {
         const s = pair[role === 'primary' ? 0 : 1];
         if (!s) continue;
@@ -101,7 +91,7 @@ export class LatencyTracker {
 
   /** One shard's figures, both roles merged (the p99 the alerts use); null without samples. */
   shardSummary(shard: string): Omit<LatencySummary, 'role'> | null {
-    const pair = this.series.get(shard);
+    const pair = this.series.of(shard);
     if (!pair) return null;
     const merged = this.merge(pair.filter((s): s is Series => s !== null));
     if (!merged) return null;
@@ -126,7 +116,7 @@ export class LatencyTracker {
   }
 
   shards(): string[] {
-    return [...this.series.keys()].sort();
+    return [...this.series.shards()].sort();
   }
 
   private merge(series: Series[]): Histogram | null {

@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { ConsistencyLevel } from '../config/schema.js';
 import { CellHistogram, type HistogramCell } from './fast-metrics.js';
+import { ShardRoleSlots } from './shard-role-slots.js';
 
 export type Role = 'primary' | 'replica';
 /** Which front end's servers a series is about (shard and server names may repeat across them). */
@@ -165,6 +166,322 @@ const CELL_LABELS: ReadonlyArray<{ role: Role; outcome: 'ok' | 'error' }> = [
   { role: 'replica', outcome: 'error' },
 ];
 
+type Labels = Record<string, string>;
+
+/**
+ * A metric read from the sources at scrape time. `fill` reports its series through `put`, which
+ * sets a gauge and raises a counter: the registry resets the metric first, so a counter mirrors
+ * the running total its source owns and a series whose row went away goes too.
+ */
+interface ScrapedMetric {
+  type: typeof Counter | typeof Gauge;
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  /** Rows with the same labels add up on a gauge too (by default the last one is kept). */
+  sums?: boolean;
+  fill(put: (labels: Labels, value: number) => void, sources: MetricSources): void;
+}
+
+/** An unlabelled figure; undefined or null (no source, or no value) leaves it at 0. */
+function figure(
+  type: ScrapedMetric['type'],
+  name: string,
+  help: string,
+  value: (s: MetricSources) => number | null | undefined,
+): ScrapedMetric {
+  return {
+    type,
+    name,
+    help,
+    labelNames: [],
+    fill(put, s) {
+      const v = value(s);
+      if (v !== undefined && v !== null) put({}, v);
+    },
+  };
+}
+
+/** One series per row of a source; a row whose value is null or undefined is left out. */
+function perRow<R>(m: {
+  type: ScrapedMetric['type'];
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  rows: (s: MetricSources) => Iterable<R> | undefined;
+  labels: (row: R) => Labels;
+  value: (row: R) => number | null | undefined;
+  sums?: boolean;
+}): ScrapedMetric {
+  return {
+    type: m.type,
+    name: m.name,
+    help: m.help,
+    labelNames: m.labelNames,
+    sums: m.sums,
+    fill(put, s) {
+      for (const row of m.rows(s) ?? []) {
+        const v = m.value(row);
+        if (v !== undefined && v !== null) put(m.labels(row), v);
+      }
+    },
+  };
+}
+
+const serverLabelNames = ['shard', 'server', 'role', 'protocol'] as const;
+const serverLabels = (x: { shard: string; server: string; role: Role; protocol?: Protocol }): Labels => ({
+  shard: x.shard,
+  server: x.server,
+  role: x.role,
+  protocol: protocolOf(x),
+});
+const POOL_STATES = ['active', 'idle', 'total'] as const;
+/** A running total a pool keeps: left out when the pool does not keep it (or it is negative). */
+const poolCounter = (name: string, help: string, pick: (p: PoolStatsSample) => number | undefined) =>
+  perRow({
+    type: Counter,
+    name,
+    help,
+    labelNames: serverLabelNames,
+    rows: (s) => s.pools?.(),
+    labels: serverLabels,
+    value: (p) => {
+      const v = pick(p);
+      return v !== undefined && v >= 0 ? v : null;
+    },
+  });
+/** Replica lag, left out when unknown. */
+const lagGauge = (name: string, help: string, pick: (l: ReturnType<LagSource>[number]) => number | null) =>
+  perRow({
+    type: Gauge,
+    name,
+    help,
+    labelNames: ['shard', 'replica', 'protocol'],
+    rows: (s) => s.lag?.(),
+    labels: (l) => ({ shard: l.shard, replica: l.replica, protocol: protocolOf(l) }),
+    value: (l) => {
+      const v = pick(l);
+      return v !== null && Number.isFinite(v) ? v : null;
+    },
+  });
+/** A database host's percentage as a ratio, left out when unknown. */
+const hostGauge = (
+  name: string,
+  help: string,
+  pick: (h: ReturnType<HostMetricsSource>[number]) => number | null,
+) =>
+  perRow({
+    type: Gauge,
+    name,
+    help,
+    labelNames: ['shard', 'server'],
+    rows: (s) => s.host?.(),
+    labels: (h) => ({ shard: h.shard, server: h.server }),
+    value: (h) => {
+      const v = pick(h);
+      return v !== null && Number.isFinite(v) ? v / 100 : null;
+    },
+  });
+
+/** The scrape-time metrics, in exposition order. */
+const SCRAPED: readonly ScrapedMetric[] = [
+  figure(
+    Counter,
+    METRIC.multiplexPipelined,
+    "Units written to a server connection behind another client's unit (pool.multiplex).",
+    (s) => s.multiplex?.().pipelined,
+  ),
+  figure(
+    Counter,
+    METRIC.multiplexLanesOpened,
+    "Server connections that started carrying several clients' units (pool.multiplex).",
+    (s) => s.multiplex?.().lanesOpened,
+  ),
+  figure(
+    Counter,
+    METRIC.multiplexLanesDropped,
+    'Shared server connections dropped because a pipelined unit left a transaction open (pool.multiplex).',
+    (s) => s.multiplex?.().poisoned,
+  ),
+  figure(
+    Counter,
+    METRIC.multiplexStalledClients,
+    "Sessions closed for reading nothing while other clients' units waited behind theirs (pool.multiplex).",
+    (s) => s.multiplex?.().stalledClientsClosed,
+  ),
+  figure(
+    Counter,
+    METRIC.cacheHits,
+    'Result-cache lookups answered from memory (no server round trip).',
+    (s) => s.resultCache?.().hits,
+  ),
+  figure(
+    Counter,
+    METRIC.cacheMisses,
+    'Result-cache lookups of cacheable reads that went to a server.',
+    (s) => s.resultCache?.().misses,
+  ),
+  figure(
+    Counter,
+    METRIC.cacheInvalidations,
+    'Cached results dropped because a table they read was written, or the cache was cleared.',
+    (s) => s.resultCache?.().invalidations,
+  ),
+  figure(
+    Gauge,
+    METRIC.cacheBytes,
+    'Bytes the result cache holds (responses, keys, overhead).',
+    (s) => s.resultCache?.().bytes,
+  ),
+  figure(Gauge, METRIC.cacheEntries, 'Results the result cache holds.', (s) => s.resultCache?.().entries),
+  perRow({
+    type: Gauge,
+    name: METRIC.serverUp,
+    help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',
+    labelNames: serverLabelNames,
+    rows: (s) => s.servers?.(),
+    labels: serverLabels,
+    value: (x) => (x.up === null ? null : x.up ? 1 : 0),
+  }),
+  perRow({
+    type: Gauge,
+    name: METRIC.poolServerConnections,
+    help: 'Server connections per pool by state (active, idle, total).',
+    labelNames: [...serverLabelNames, 'state'],
+    rows: (s) => s.pools?.().flatMap((pool) => POOL_STATES.map((state) => ({ pool, state }))),
+    labels: ({ pool, state }) => ({ ...serverLabels(pool), state }),
+    value: ({ pool, state }) => pool[state],
+  }),
+  perRow({
+    type: Gauge,
+    name: METRIC.poolClientsWaiting,
+    help: 'Clients waiting for a server connection.',
+    labelNames: serverLabelNames,
+    rows: (s) => s.pools?.(),
+    labels: serverLabels,
+    value: (p) => p.waiting,
+  }),
+  poolCounter(METRIC.poolCheckouts, 'Server connection checkouts.', (p) => p.checkoutsTotal),
+  poolCounter(
+    METRIC.poolCheckoutsWaited,
+    'Checkouts that found no free connection and waited.',
+    (p) => p.waitedTotal,
+  ),
+  poolCounter(METRIC.poolCheckoutTimeouts, 'Checkouts that timed out waiting.', (p) => p.timeoutsTotal),
+  poolCounter(
+    METRIC.poolWaitSecondsTotal,
+    'Total time clients waited for connections.',
+    (p) => p.waitSecondsTotal,
+  ),
+  lagGauge(
+    METRIC.replicationLagSeconds,
+    'Replica replay lag in seconds (absent when unknown).',
+    (l) => l.lagSeconds,
+  ),
+  lagGauge(
+    METRIC.replicationLagBytes,
+    'Replica replay lag in bytes of WAL/binlog (absent when unknown).',
+    (l) => l.lagBytes,
+  ),
+  perRow({
+    type: Gauge,
+    name: METRIC.serverShunned,
+    help: '1 while a server is out of rotation after failing a connection or dying mid-query.',
+    labelNames: serverLabelNames,
+    rows: (s) => s.servers?.(),
+    labels: serverLabels,
+    value: (x) => (x.shunned ? 1 : 0),
+  }),
+  perRow({
+    type: Counter,
+    name: METRIC.serverShuns,
+    help: 'Times a server was taken out of rotation after failing.',
+    labelNames: serverLabelNames,
+    rows: (s) => s.servers?.(),
+    labels: serverLabels,
+    value: (x) => x.shunsTotal,
+  }),
+  figure(
+    Counter,
+    METRIC.serverConnectionsLost,
+    'Server connections lost while a client used them (the client session survives in transaction pooling).',
+    (s) => s.faults?.().serverConnectionsLost,
+  ),
+  figure(
+    Counter,
+    METRIC.readRetries,
+    'Reads run again on another server after theirs died or refused them.',
+    (s) => s.faults?.().readRetries,
+  ),
+  figure(
+    Counter,
+    METRIC.parseCacheHits,
+    'Parse-cache lookups that found the statement shape.',
+    (s) => s.parseCache?.().hits,
+  ),
+  figure(
+    Counter,
+    METRIC.parseCacheMisses,
+    'Parse-cache lookups that had to parse.',
+    (s) => s.parseCache?.().misses,
+  ),
+  figure(
+    Gauge,
+    METRIC.parseCacheEntries,
+    'Statement shapes held in the parse cache.',
+    (s) => s.parseCache?.().entries,
+  ),
+  perRow({
+    type: Gauge,
+    name: METRIC.hotspotScore,
+    help: 'Hot-key concentration per shard, 0-100 (100 x Gini of per-key requests over the window).',
+    labelNames: ['shard'],
+    rows: (s) => s.hotness?.(),
+    labels: (h) => ({ shard: h.shard }),
+    value: (h) => h.hotspotScore,
+  }),
+  figure(
+    Gauge,
+    METRIC.imbalanceScore,
+    'Load imbalance across shards, 0-100 (normalised Gini of per-shard requests).',
+    (s) => s.imbalance?.(),
+  ),
+  perRow({
+    type: Gauge,
+    name: METRIC.alertsFiring,
+    help: 'Alerts currently firing, by alert name and severity.',
+    labelNames: ['alertname', 'severity'],
+    rows: (s) => s.alerts?.(),
+    labels: (a) => ({ alertname: a.alertname, severity: a.severity }),
+    value: () => 1,
+    sums: true,
+  }),
+  perRow({
+    type: Gauge,
+    name: METRIC.cutoverPhase,
+    help: 'Current phase of each shard migration (1 on the phase it is in).',
+    labelNames: ['migration', 'phase'],
+    rows: (s) => s.cutover?.(),
+    labels: (c) => ({ migration: c.migration, phase: c.phase }),
+    value: () => 1,
+  }),
+  hostGauge(
+    METRIC.hostCpu,
+    'CPU busy ratio of the database host (absent when unknown).',
+    (h) => h.cpuPercent,
+  ),
+  hostGauge(
+    METRIC.hostMemory,
+    'Memory used ratio of the database host (absent when unknown).',
+    (h) => h.memoryPercent,
+  ),
+  hostGauge(
+    METRIC.hostDisk,
+    "Disk used ratio of the server's data directory (absent when unknown).",
+    (h) => h.diskPercent,
+  ),
+];
+
 export class ShardgateMetrics {
   readonly registry = new Registry();
   private sources: MetricSources;
@@ -177,7 +494,7 @@ export class ShardgateMetrics {
   // update is a number increment; the registry reads them at scrape time.
   private readonly statementCells = new Map<string, Map<string, StatementCells>>();
   private readonly routingCells = new Map<string, Float64Array>();
-  private readonly durationCells = new Map<string, [HistogramCell | null, HistogramCell | null]>();
+  private readonly durationCells = new ShardRoleSlots((shard, role) => this.duration.cell({ shard, role }));
   private readonly poolWaitCells = new Map<string, Map<string, HistogramCell>>();
   /** 40001 errors clients received, by protocol then shard. */
   private readonly conflictCells = new Map<string, Map<string, number>>();
@@ -247,344 +564,22 @@ export class ShardgateMetrics {
           for (const [shard, n] of shards) this.inc({ protocol, shard }, n);
       },
     });
-    const cacheGauge = (name: string, help: string, pick: (c: ReturnType<ResultCacheSource>) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const c = src().resultCache?.();
-          this.reset();
-          if (c) this.set(pick(c));
-        },
-      });
-    const multiplexCounter = (
-      name: string,
-      help: string,
-      pick: (m: {
-        pipelined: number;
-        lanesOpened: number;
-        poisoned: number;
-        stalledClientsClosed: number;
-      }) => number,
-    ) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const m = src().multiplex?.();
-          this.reset();
-          if (m) this.inc(pick(m));
-        },
-      });
-    multiplexCounter(
-      METRIC.multiplexPipelined,
-      "Units written to a server connection behind another client's unit (pool.multiplex).",
-      (m) => m.pipelined,
-    );
-    multiplexCounter(
-      METRIC.multiplexLanesOpened,
-      "Server connections that started carrying several clients' units (pool.multiplex).",
-      (m) => m.lanesOpened,
-    );
-    multiplexCounter(
-      METRIC.multiplexLanesDropped,
-      'Shared server connections dropped because a pipelined unit left a transaction open (pool.multiplex).',
-      (m) => m.poisoned,
-    );
-    multiplexCounter(
-      METRIC.multiplexStalledClients,
-      "Sessions closed for reading nothing while other clients' units waited behind theirs (pool.multiplex).",
-      (m) => m.stalledClientsClosed,
-    );
-    new Counter({
-      name: METRIC.cacheHits,
-      help: 'Result-cache lookups answered from memory (no server round trip).',
-      registers,
-      collect() {
-        const c = src().resultCache?.();
-        this.reset();
-        if (c) this.inc(c.hits);
-      },
-    });
-    new Counter({
-      name: METRIC.cacheMisses,
-      help: 'Result-cache lookups of cacheable reads that went to a server.',
-      registers,
-      collect() {
-        const c = src().resultCache?.();
-        this.reset();
-        if (c) this.inc(c.misses);
-      },
-    });
-    new Counter({
-      name: METRIC.cacheInvalidations,
-      help: 'Cached results dropped because a table they read was written, or the cache was cleared.',
-      registers,
-      collect() {
-        const c = src().resultCache?.();
-        this.reset();
-        if (c) this.inc(c.invalidations);
-      },
-    });
-    cacheGauge(
-      METRIC.cacheBytes,
-      'Bytes the result cache holds (responses, keys, overhead).',
-      (c) => c.bytes,
-    );
-    cacheGauge(METRIC.cacheEntries, 'Results the result cache holds.', (c) => c.entries);
-    new Gauge({
-      name: METRIC.serverUp,
-      help: 'Whether a backend server answers its health probe (1) or not (0); absent before the first probe.',
-      labelNames: ['shard', 'server', 'role', 'protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of src().servers?.() ?? [])
-          if (s.up !== null)
-            this.set(
-              { shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) },
-              s.up ? 1 : 0,
-            );
-      },
-    });
-
-    const poolLabels = ['shard', 'server', 'role', 'protocol'] as const;
-    new Gauge({
-      name: METRIC.poolServerConnections,
-      help: 'Server connections per pool by state (active, idle, total).',
-      labelNames: [...poolLabels, 'state'],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of src().pools?.() ?? []) {
-          const l = { shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) };
-          this.set({ ...l, state: 'active' }, p.active);
-          this.set({ ...l, state: 'idle' }, p.idle);
-          this.set({ ...l, state: 'total' }, p.total);
-        }
-      },
-    });
-    new Gauge({
-      name: METRIC.poolClientsWaiting,
-      help: 'Clients waiting for a server connection.',
-      labelNames: poolLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const p of src().pools?.() ?? [])
-          this.set({ shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) }, p.waiting);
-      },
-    });
-    const poolCounter = (name: string, help: string, pick: (p: PoolStatsSample) => number | undefined) =>
-      new Counter({
-        name,
-        help,
-        labelNames: poolLabels,
-        registers,
-        collect() {
-          // The pool owns the running totals; mirror them.
-          this.reset();
-          for (const p of src().pools?.() ?? []) {
-            const v = pick(p);
-            if (v !== undefined && v >= 0)
-              this.inc({ shard: p.shard, server: p.server, role: p.role, protocol: protocolOf(p) }, v);
-          }
-        },
-      });
-    poolCounter(METRIC.poolCheckouts, 'Server connection checkouts.', (p) => p.checkoutsTotal);
-    poolCounter(
-      METRIC.poolCheckoutsWaited,
-      'Checkouts that found no free connection and waited.',
-      (p) => p.waitedTotal,
-    );
-    poolCounter(METRIC.poolCheckoutTimeouts, 'Checkouts that timed out waiting.', (p) => p.timeoutsTotal);
-    poolCounter(
-      METRIC.poolWaitSecondsTotal,
-      'Total time clients waited for connections.',
-      (p) => p.waitSecondsTotal,
-    );
-
-    const lagGauge = (
-      name: string,
-      help: string,
-      pick: (l: ReturnType<LagSource>[number]) => number | null,
-    ) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['shard', 'replica', 'protocol'],
+    for (const m of SCRAPED) {
+      const sums = m.type === Counter || m.sums === true;
+      new m.type({
+        name: m.name,
+        help: m.help,
+        labelNames: m.labelNames,
         registers,
         collect() {
           this.reset();
-          for (const l of src().lag?.() ?? []) {
-            const v = pick(l);
-            if (v !== null && Number.isFinite(v))
-              this.set({ shard: l.shard, replica: l.replica, protocol: protocolOf(l) }, v);
-          }
-        },
-      });
-    lagGauge(
-      METRIC.replicationLagSeconds,
-      'Replica replay lag in seconds (absent when unknown).',
-      (l) => l.lagSeconds,
-    );
-    lagGauge(
-      METRIC.replicationLagBytes,
-      'Replica replay lag in bytes of WAL/binlog (absent when unknown).',
-      (l) => l.lagBytes,
-    );
-
-    new Gauge({
-      name: METRIC.serverShunned,
-      help: '1 while a server is out of rotation after failing a connection or dying mid-query.',
-      labelNames: ['shard', 'server', 'role', 'protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of src().servers?.() ?? [])
-          this.set(
-            { shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) },
-            s.shunned ? 1 : 0,
+          m.fill(
+            sums ? (labels, v) => this.inc(labels, v) : (labels, v) => (this as Gauge).set(labels, v),
+            src(),
           );
-      },
-    });
-    new Counter({
-      name: METRIC.serverShuns,
-      help: 'Times a server was taken out of rotation after failing.',
-      labelNames: ['shard', 'server', 'role', 'protocol'],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of src().servers?.() ?? [])
-          this.inc({ shard: s.shard, server: s.server, role: s.role, protocol: protocolOf(s) }, s.shunsTotal);
-      },
-    });
-    new Counter({
-      name: METRIC.serverConnectionsLost,
-      help: 'Server connections lost while a client used them (the client session survives in transaction pooling).',
-      registers,
-      collect() {
-        this.reset();
-        const f = src().faults?.();
-        if (f) this.inc(f.serverConnectionsLost);
-      },
-    });
-    new Counter({
-      name: METRIC.readRetries,
-      help: 'Reads run again on another server after theirs died or refused them.',
-      registers,
-      collect() {
-        this.reset();
-        const f = src().faults?.();
-        if (f) this.inc(f.readRetries);
-      },
-    });
-    new Counter({
-      name: METRIC.parseCacheHits,
-      help: 'Parse-cache lookups that found the statement shape.',
-      registers,
-      collect() {
-        const s = src().parseCache?.();
-        this.reset();
-        if (s) this.inc(s.hits);
-      },
-    });
-    new Counter({
-      name: METRIC.parseCacheMisses,
-      help: 'Parse-cache lookups that had to parse.',
-      registers,
-      collect() {
-        const s = src().parseCache?.();
-        this.reset();
-        if (s) this.inc(s.misses);
-      },
-    });
-    new Gauge({
-      name: METRIC.parseCacheEntries,
-      help: 'Statement shapes held in the parse cache.',
-      registers,
-      collect() {
-        const s = src().parseCache?.();
-        this.reset();
-        if (s?.entries !== undefined) this.set(s.entries);
-      },
-    });
-    new Gauge({
-      name: METRIC.hotspotScore,
-      help: 'Hot-key concentration per shard, 0-100 (100 x Gini of per-key requests over the window).',
-      labelNames: ['shard'],
-      registers,
-      collect() {
-        this.reset();
-        for (const h of src().hotness?.() ?? [])
-          if (h.hotspotScore !== null) this.set({ shard: h.shard }, h.hotspotScore);
-      },
-    });
-    new Gauge({
-      name: METRIC.imbalanceScore,
-      help: 'Load imbalance across shards, 0-100 (normalised Gini of per-shard requests).',
-      registers,
-      collect() {
-        this.reset();
-        const v = src().imbalance?.();
-        if (v !== undefined && v !== null) this.set(v);
-      },
-    });
-    new Gauge({
-      name: METRIC.alertsFiring,
-      help: 'Alerts currently firing, by alert name and severity.',
-      labelNames: ['alertname', 'severity'],
-      registers,
-      collect() {
-        this.reset();
-        for (const a of src().alerts?.() ?? []) this.inc({ alertname: a.alertname, severity: a.severity });
-      },
-    });
-    new Gauge({
-      name: METRIC.cutoverPhase,
-      help: 'Current phase of each shard migration (1 on the phase it is in).',
-      labelNames: ['migration', 'phase'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of src().cutover?.() ?? []) this.set({ migration: c.migration, phase: c.phase }, 1);
-      },
-    });
-    const hostGauge = (
-      name: string,
-      help: string,
-      pick: (h: ReturnType<HostMetricsSource>[number]) => number | null,
-    ) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['shard', 'server'],
-        registers,
-        collect() {
-          this.reset();
-          for (const h of src().host?.() ?? []) {
-            const v = pick(h);
-            if (v !== null && Number.isFinite(v)) this.set({ shard: h.shard, server: h.server }, v / 100);
-          }
         },
       });
-    hostGauge(
-      METRIC.hostCpu,
-      'CPU busy ratio of the database host (absent when unknown).',
-      (h) => h.cpuPercent,
-    );
-    hostGauge(
-      METRIC.hostMemory,
-      'Memory used ratio of the database host (absent when unknown).',
-      (h) => h.memoryPercent,
-    );
-    hostGauge(
-      METRIC.hostDisk,
-      "Disk used ratio of the server's data directory (absent when unknown).",
-      (h) => h.diskPercent,
-    );
+    }
   }
 
   /** Adds or replaces scrape-time sources (the lead wires pools, lag monitor, etc.). */
@@ -612,18 +607,7 @@ export class ShardgateMetrics {
     }
     cells[cellIndex(role, outcome)]!++;
     if (latencySeconds >= 0 && Number.isFinite(latencySeconds)) {
-      let pair = this.durationCells.get(shard);
-      if (pair === undefined) {
-        pair = [null, null];
-        this.durationCells.set(shard, pair);
-      }
-      const i = role === 'primary' ? 0 : 1;
-      let h = pair[i];
-      if (h === null) {
-        h = this.duration.cell({ shard, role });
-        pair[i] = h;
-      }
-      h.observe(latencySeconds);
+      this.durationCells.slot(shard, role).observe(latencySeconds);
     }
   }
 
@@ -637,7 +621,7 @@ export class ShardgateMetrics {
     const counts = new Array<number>(bounds.length + 1).fill(0);
     let count = 0;
     let sum = 0;
-    for (const cell of this.durationCells.get(shard) ?? []) {
+    for (const cell of this.durationCells.of(shard) ?? []) {
       if (cell === null) continue;
       let inBounds = 0;
       for (let i = 0; i < bounds.length; i++) {

@@ -4,6 +4,7 @@
 // one server dialect writes them, runs them and reads their answers (pg- and mysql-compensation-store.ts).
 import type { CompensationRecord, CompensationState, CompensationStore } from './compensating.js';
 import { serverNamed } from './recovery.js';
+import { DefiniteFailure } from './two-phase.js';
 
 /** Old marks are swept at most this often. */
 const SWEEP_EVERY_MS = 10 * 60_000;
@@ -48,8 +49,20 @@ export interface CompensationDriver<S extends { name: string }> {
   select(server: S, sql: string): Promise<Array<Array<string | null>> | null>;
   /** Writes a fenced commit mark unless one exists; true when the participant's own mark won. */
   fenceCommit(server: S, id: string): Promise<boolean>;
-  /** Runs the mark and the compensations in one transaction (see CompensationStore.apply). */
-  apply(server: S, id: string, statements: readonly string[]): Promise<'applied' | 'already'>;
+  /**
+   * Runs a compensation's transaction (compensateTransactionSql) on one connection: null when it
+   * committed, else how the server refused it, the transaction rolled back.
+   */
+  compensate(server: S, id: string, sql: string): Promise<CompensationRefusal | null>;
+}
+
+export interface CompensationRefusal {
+  /** The server's error, with its SQLSTATE or errno. */
+  message: string;
+  /** The compensate mark was there: an earlier run applied it. */
+  already: boolean;
+  /** The same statements may well succeed later: not a failed compensation. */
+  transient: boolean;
 }
 
 /** The statement a participant runs right before its COMMIT (see compensating.ts, step 2). */
@@ -156,7 +169,11 @@ export class SqlCompensationStore<S extends { name: string }> implements Compens
 
   async apply(server: string, id: string, statements: readonly string[]): Promise<'applied' | 'already'> {
     await this.ready([server]);
-    return this.driver.apply(serverNamed(this.topology, server), id, statements);
+    const sql = compensateTransactionSql(this.driver, id, statements);
+    const refused = await this.driver.compensate(serverNamed(this.topology, server), id, sql);
+    if (refused === null) return 'applied';
+    if (refused.already) return 'already';
+    throw refused.transient ? new Error(refused.message) : new DefiniteFailure(refused.message);
   }
 
   async claimAnnouncement(id: string): Promise<boolean> {

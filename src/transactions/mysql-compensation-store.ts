@@ -2,16 +2,10 @@
 // shardgate_twopc.compensations on the default shard's primary and shardgate_twopc.compensation_marks
 // on every shard's primary, each mark written in the transaction of the commit or the compensation
 // it marks. Pooled connections may carry a client's autocommit=0: every write here ends with COMMIT.
-import type { MysqlRuntimeServer, MysqlTopology } from '../backend/mysql-topology.js';
+import type { MysqlRuntimeServer } from '../backend/mysql-topology.js';
 import type { CollectedResponse } from '../protocol/mysql/result-collector.js';
-import {
-  type CompensationDriver,
-  commitMarkStatement,
-  compensateTransactionSql,
-  SqlCompensationStore,
-} from './compensation-store.js';
+import { type CompensationDriver, commitMarkStatement } from './compensation-store.js';
 import { checkMysql, mysqlText, withMysqlPool } from './mysql-two-phase.js';
-import { DefiniteFailure } from './two-phase.js';
 
 // Next to the two-phase decision log (shardgate_twopc), apart from the application's databases.
 const LOG = 'shardgate_twopc.compensations';
@@ -32,7 +26,7 @@ function on(server: MysqlRuntimeServer, sql: string): Promise<CollectedResponse>
   return withMysqlPool(server.pool, (c) => c.query(sql));
 }
 
-const mysqlCompensation: CompensationDriver<MysqlRuntimeServer> = {
+export const mysqlCompensation: CompensationDriver<MysqlRuntimeServer> = {
   log: LOG,
   marks: MARKS,
   // The log's server holds marks of its own as well.
@@ -94,27 +88,21 @@ ALTER TABLE ${LOG} ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 0,
     return String(r.results[2]?.rows[0]?.[0]) === '0';
   },
 
-  apply: (server, id, statements) =>
+  compensate: (server, id, sql) =>
     withMysqlPool(server.pool, async (c) => {
-      const r = await c.query(compensateTransactionSql(mysqlCompensation, id, statements));
-      if (!r.error) return 'applied';
-      const err = `${r.error.message} (errno ${r.error.errno})`;
+      const r = await c.query(sql);
+      if (!r.error) return null;
+      // MariaDB has no error naming the key: the mark is looked up after the rollback.
       const after = checkMysql(
         await c.query(`ROLLBACK; SELECT 1 FROM ${MARKS} WHERE id = ${mysqlText(id)} AND kind = 'compensate'`),
       );
-      if ((after.results[1]?.rows.length ?? 0) > 0) return 'already';
-      if (TRANSIENT.has(r.error.errno)) throw new Error(err);
-      throw new DefiniteFailure(err);
+      return {
+        message: `${r.error.message} (errno ${r.error.errno})`,
+        already: (after.results[1]?.rows.length ?? 0) > 0,
+        transient: TRANSIENT.has(r.error.errno),
+      };
     }),
 };
 
 /** The statement a participant runs right before its COMMIT (see compensating.ts, step 2). */
-export function commitMarkSqlMysql(id: string): string {
-  return commitMarkStatement(mysqlCompensation, id);
-}
-
-export class MysqlCompensationStore extends SqlCompensationStore<MysqlRuntimeServer> {
-  constructor(topology: MysqlTopology) {
-    super(topology, mysqlCompensation);
-  }
-}
+export const commitMarkSqlMysql = (id: string): string => commitMarkStatement(mysqlCompensation, id);

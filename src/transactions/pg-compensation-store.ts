@@ -3,15 +3,9 @@
 // as durable as that primary's data) and shardgate.compensation_marks on every shard's primary,
 // written in the same transaction as the commit or the compensation it marks.
 import type { PgServerConnection } from '../backend/pg-server-connection.js';
-import type { RuntimeServer, RuntimeTopology } from '../backend/pg-topology.js';
-import {
-  type CompensationDriver,
-  commitMarkStatement,
-  compensateTransactionSql,
-  SqlCompensationStore,
-} from './compensation-store.js';
+import type { RuntimeServer } from '../backend/pg-topology.js';
+import { type CompensationDriver, commitMarkStatement } from './compensation-store.js';
 import { check, createIfMissing, PgStatementError, sqlText, withServer } from './pg-two-phase.js';
-import { DefiniteFailure } from './two-phase.js';
 
 const LOG = 'shardgate.compensations';
 const MARKS = 'shardgate.compensation_marks';
@@ -19,7 +13,7 @@ const MISSING_TABLE = new Set(['42P01', '3F000']);
 /** Errors after which the same statements may well succeed later: not a failed compensation. */
 const TRANSIENT = /^(08|53|57|40001|40P01|55P03|25006)/;
 
-const pgCompensation: CompensationDriver<RuntimeServer> = {
+export const pgCompensation: CompensationDriver<RuntimeServer> = {
   log: LOG,
   marks: MARKS,
   createLog: `CREATE SCHEMA IF NOT EXISTS shardgate;
@@ -84,28 +78,21 @@ CREATE TABLE IF NOT EXISTS ${MARKS} (
     return r.rows[0]?.[0] === 'false';
   },
 
-  apply: (server, id, statements) =>
+  compensate: (server, _id, sql) =>
     withServer(server, async (c) => {
-      const r = await c.query(compensateTransactionSql(pgCompensation, id, statements));
-      if (!r.error) return 'applied';
+      const r = await c.query(sql);
+      if (!r.error) return null;
       await rollback(c);
-      if (r.error.code === '23505' && r.error.message.includes('compensation_marks_pkey')) return 'already';
-      const err = `${r.error.message} (SQLSTATE ${r.error.code})`;
-      if (TRANSIENT.test(r.error.code)) throw new Error(err);
-      throw new DefiniteFailure(err);
+      return {
+        message: `${r.error.message} (SQLSTATE ${r.error.code})`,
+        already: r.error.code === '23505' && r.error.message.includes('compensation_marks_pkey'),
+        transient: TRANSIENT.test(r.error.code),
+      };
     }),
 };
 
 /** The statement a participant runs right before its COMMIT (see compensating.ts, step 2). */
-export function commitMarkSql(id: string): string {
-  return commitMarkStatement(pgCompensation, id);
-}
-
-export class PgCompensationStore extends SqlCompensationStore<RuntimeServer> {
-  constructor(topology: RuntimeTopology) {
-    super(topology, pgCompensation);
-  }
-}
+export const commitMarkSql = (id: string): string => commitMarkStatement(pgCompensation, id);
 
 async function rollback(c: PgServerConnection): Promise<void> {
   const r = await c.query('ROLLBACK');

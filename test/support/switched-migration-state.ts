@@ -1,7 +1,7 @@
 // A migration state file as the switch leaves it: one leg, nothing copying, no reverse capture
 // yet. Unit tests of the state store and of restarts start from this record and change the part
 // they are about.
-import type { MigrationState } from '../../src/migration/state-store.js';
+import { type MigrationState, notRunYet } from '../../src/migration/state-store.js';
 
 export function switchedMigrationState(
   id: string,
@@ -16,13 +16,7 @@ export function switchedMigrationState(
     status: 'switched',
     plan,
     legs: [{ slot: null, copy: [] }],
-    slot: null,
-    copy: [],
-    capture: { appliedLsn: null, lagBytes: null, lagSeconds: null },
-    cutovers: [],
-    switchPositions: null,
-    reverse: null,
-    verify: null,
+    ...notRunYet(),
     ...(mysql === undefined ? {} : { mysql }),
     error: null,
     history: [{ at: '2026-01-01T00:00:00.000Z', phase: 'switched', note: 'switched' }],
