@@ -9,7 +9,10 @@ import {
 } from './mysql-proxy-fixture.js';
 import { type FixtureOptions, type ProxyFixture, startProxyFixture } from './proxy-fixture.js';
 
-function useStarted<F extends { stop(): Promise<void> }>(start: () => Promise<F>, timeoutMs?: number): F {
+export function useStarted<F extends { stop(): Promise<void> }>(
+  start: () => Promise<F>,
+  timeoutMs?: number,
+): F {
   const fx = {} as F;
   let started = false;
   beforeAll(async () => {
