@@ -4,16 +4,9 @@
 // none copied twice, the proxy serving from the new place; then a cleanup (move) and a rollback
 // (merge) through the CLI.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  countOn as count,
-  type MigrateCliFixture,
-  sleep,
-  startMigrateCliFixture,
-} from '../support/migrate-cli-fixture.js';
-
-let f: MigrateCliFixture;
-const migrate = (...args: string[]) => f.migrate(...args);
+import { describe, expect, it } from 'vitest';
+import { countOn as count, sleep } from '../support/migrate-cli-fixture.js';
+import { useMigrateCliFixture } from '../support/use-migrate-cli-fixture.js';
 
 interface Status {
   phase: string;
@@ -22,35 +15,29 @@ interface Status {
   state: { legs: Array<{ copy: Array<{ rows: number; done: boolean }> }> };
 }
 
-const status = (id: string) => f.status<Status>(id);
-
-beforeAll(async () => {
-  f = await startMigrateCliFixture({
-    spares: ['spare1'],
-    users: 300,
-    prepare: async (cluster) => {
-      // An unsharded table on the default shard s0, big enough for a copy that takes seconds.
-      const s0 = new pg.Client({
-        host: '127.0.0.1',
-        port: cluster.shards[0]!.primary.port,
-        user: 'postgres',
-        database: 'shardgate',
-      });
-      await s0.connect();
-      await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
-      await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
-      // The proxy's `app` reaches the servers as its own role (no superuser): give it the table as an
-      // application's migration would. The moves copy these grants along.
-      await s0.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
-      await s0.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
-      await s0.end();
-    },
-  });
-}, 180_000);
-
-afterAll(async () => {
-  await f?.stop();
+const f = useMigrateCliFixture({
+  spares: ['spare1'],
+  users: 300,
+  prepare: async (cluster) => {
+    // An unsharded table on the default shard s0, big enough for a copy that takes seconds.
+    const s0 = new pg.Client({
+      host: '127.0.0.1',
+      port: cluster.shards[0]!.primary.port,
+      user: 'postgres',
+      database: 'shardgate',
+    });
+    await s0.connect();
+    await s0.query('CREATE TABLE audit_log (id bigserial PRIMARY KEY, note text NOT NULL)');
+    await s0.query("INSERT INTO audit_log (note) SELECT 'seed ' || n FROM generate_series(1, 4000) n");
+    // The proxy's `app` reaches the servers as its own role (no superuser): give it the table as an
+    // application's migration would. The moves copy these grants along.
+    await s0.query('GRANT SELECT, INSERT, UPDATE, DELETE ON audit_log TO app');
+    await s0.query('GRANT USAGE ON SEQUENCE audit_log_id_seq TO app');
+    await s0.end();
+  },
 });
+const migrate = (...args: string[]) => f.migrate(...args);
+const status = (id: string) => f.status<Status>(id);
 
 /** Kills the proxy (SIGKILL) once `ready` holds during the copy, and starts it again. */
 async function killMidCopy(id: string, ready: (s: Status) => boolean): Promise<Status> {
@@ -64,14 +51,7 @@ async function killMidCopy(id: string, ready: (s: Status) => boolean): Promise<S
 }
 
 async function proxyQuery(sql: string): Promise<Array<Record<string, unknown>>> {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: f.pgPort,
-    user: 'app',
-    password: 'app',
-    database: 'shardgate',
-  });
-  await c.connect();
+  const c = await f.client();
   try {
     return (await c.query(sql)).rows;
   } finally {

@@ -2,26 +2,13 @@
 // killed (SIGKILL) in the middle of the throttled copy, started again, and `shardgate migrate
 // resume` finishes the split from the last checkpoint: no row lost, none copied twice, the moved
 // keys served by the new shards, and `migrate cleanup` deletes only the moved rows.
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  countOn as count,
-  type MigrateCliFixture,
-  sleep,
-  startMigrateCliFixture,
-} from '../support/migrate-cli-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { countOn as count, sleep } from '../support/migrate-cli-fixture.js';
+import { useMigrateCliFixture } from '../support/use-migrate-cli-fixture.js';
 
-let f: MigrateCliFixture;
+const f = useMigrateCliFixture({ spares: ['spare1', 'spare2'], users: 600 });
 const migrate = (...args: string[]) => f.migrate(...args);
 const status = (id: string) => f.status<{ phase: string; status: string; copy: { rows: number } }>(id);
-
-beforeAll(async () => {
-  f = await startMigrateCliFixture({ spares: ['spare1', 'spare2'], users: 600 });
-}, 180_000);
-
-afterAll(async () => {
-  await f?.stop();
-});
 
 describe('shardgate migrate with a proxy crash mid-copy', () => {
   it('resumes after SIGKILL from the checkpoint and completes exactly', async () => {
@@ -79,14 +66,7 @@ describe('shardgate migrate with a proxy crash mid-copy', () => {
     }
 
     // The proxy routes to the halves now.
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: f.pgPort,
-      user: 'app',
-      password: 'app',
-      database: 'shardgate',
-    });
-    await c.connect();
+    const c = await f.client();
     const explained = await c.query('SHARDGATE EXPLAIN SELECT * FROM users WHERE user_id = 3');
     expect(JSON.stringify(explained.rows)).toMatch(/s0a|s0b|s1/);
     const users = await c.query('SELECT count(*)::int AS n FROM users');

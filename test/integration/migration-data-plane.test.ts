@@ -25,7 +25,7 @@ import { copySchema } from '../../src/migration/schema-copy.js';
 import { addResumeSegment } from '../../src/migration/segments.js';
 import { Throttle } from '../../src/migration/throttle.js';
 import type { MovedTable, ServerAddress, SplitTarget, TableCopyState } from '../../src/migration/types.js';
-import { verifySplit } from '../../src/migration/verify.js';
+import { type VerifyOptions, verifySplit } from '../../src/migration/verify.js';
 import { hashInt8 } from '../../src/router/sharding/hash.js';
 
 const USERS = 150;
@@ -293,6 +293,9 @@ const dropSplitReplication = (split: Split, slots = [split.slot]) =>
 
 describe('migration data plane', () => {
   let splitA: Split;
+  /** verifySplit of split A over TABLES, 100 rows a chunk, with `more` options. */
+  const verifyA = (more: Omit<VerifyOptions, 'source' | 'targets' | 'tables'> = {}) =>
+    verifySplit({ source: splitA.source, targets: splitA.targets, tables: TABLES, chunkRows: 100, ...more });
 
   it('(a) copies under concurrent writes and catches up: each target holds exactly its rows', async () => {
     splitA = await freshSplit('mig_a');
@@ -523,26 +526,14 @@ describe('migration data plane', () => {
   });
 
   it('(e) verification passes, then names the chunk of a row altered on a target', async () => {
-    const clean = await verifySplit({
-      source: splitA.source,
-      targets: splitA.targets,
-      tables: TABLES,
-      chunkRows: 100,
-    });
+    const clean = await verifyA();
     expect(clean.mismatches).toEqual([]);
     const sourceRows = clean.perTable.reduce((n, t) => n + t.sourceRows, 0);
     expect(clean.rowsChecked).toBe(sourceRows);
     expect(clean.perTable.every((t) => t.sourceRows === t.targetRows)).toBe(true);
     expect(sourceRows).toBeGreaterThan(2_000);
 
-    const sampled = await verifySplit({
-      source: splitA.source,
-      targets: splitA.targets,
-      tables: TABLES,
-      chunkRows: 100,
-      mode: 'sample',
-      sample: 3,
-    });
+    const sampled = await verifyA({ mode: 'sample', sample: 3 });
     expect(sampled).toMatchObject({ mode: 'sample', chunksChecked: 3, mismatches: [] });
 
     // By hand on T2: a payment owned there gets another amount.
@@ -553,11 +544,7 @@ describe('migration data plane', () => {
       c.query('UPDATE payments SET amount = amount + 1000 WHERE id = $1', [victim.id]),
     );
     let settles = 0;
-    const report = await verifySplit({
-      source: splitA.source,
-      targets: splitA.targets,
-      tables: TABLES,
-      chunkRows: 100,
+    const report = await verifyA({
       settle: async () => {
         settles++;
       },
@@ -587,11 +574,7 @@ describe('migration data plane', () => {
       c.query('DELETE FROM payments WHERE id = $1 RETURNING *', [victim.id]),
     );
     try {
-      const report = await verifySplit({
-        source: splitA.source,
-        targets: splitA.targets,
-        tables: TABLES,
-        chunkRows: 100,
+      const report = await verifyA({
         mode: 'sample',
         sample: 1,
         random: () => 0,
@@ -621,14 +604,7 @@ describe('migration data plane', () => {
         ),
       );
     }
-    const again = await verifySplit({
-      source: splitA.source,
-      targets: splitA.targets,
-      tables: TABLES,
-      chunkRows: 100,
-      mode: 'sample',
-      sample: 1,
-    });
+    const again = await verifyA({ mode: 'sample', sample: 1 });
     expect(again.mismatches).toEqual([]);
   });
 
@@ -649,11 +625,7 @@ describe('migration data plane', () => {
     // A write on the target the (simulated) reverse capture has not brought to the source yet.
     expect(await bump()).toBe(true);
     let bumps = 0;
-    const report = await verifySplit({
-      source: splitA.source,
-      targets: splitA.targets,
-      tables: TABLES,
-      chunkRows: 100,
+    const report = await verifyA({
       // A writer changes the row while the capture catches up (the source gets that version) and
       // at once again: the source's version is neither the one read before it nor the one after.
       settle: async () => {

@@ -8,8 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { keyOwner } from '../../src/migration/row-owner.js';
+import { statusWhileCopying } from '../support/copy-progress.js';
 import { likesWriter, mysqlMigrationSuite, seedLikes } from '../support/integ-mysql-migration.js';
-import { countsVia, type Status } from '../support/mysql-migration-driver.js';
+import { countsVia } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -39,17 +40,13 @@ describe('MySQL split through the migration manager', () => {
       expect(id).toMatch(/^split-s0-/);
 
       // Progress in the API while the copy runs, then the kill.
-      let before: Status | null = null;
-      await waitFor(
+      const seen = await statusWhileCopying(
+        d,
+        id,
         'the copy to pass 3,000 rows',
-        async () => {
-          before = await d.status(id);
-          return before.phase === 'copying' && before.copy.rows >= 3_000;
-        },
+        (s) => s.copy.rows >= 3_000,
         120_000,
-        100,
       );
-      const seen = before as unknown as Status;
       expect(seen.state.plan.protocol).toBe('mysql');
       expect(seen.state.plan.tables.find((t) => t.name === 'site_notes')?.kind).toBe('unsharded');
       expect(seen.copy.estimatedRows).toBeGreaterThan(0);

@@ -7,6 +7,7 @@
 // exactly once, the rows both sources held are there, and reads through the proxy return each
 // acknowledged row once.
 import { describe, expect, it } from 'vitest';
+import { statusWhileCopying } from '../support/copy-progress.js';
 import {
   likesWriter,
   MIGRATION_USERS,
@@ -15,7 +16,7 @@ import {
   unshardedWriter,
   writeErrors,
 } from '../support/integ-mysql-migration.js';
-import { countsVia, notOnce, type Status } from '../support/mysql-migration-driver.js';
+import { countsVia, notOnce } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -35,18 +36,13 @@ describe('MySQL merge through the migration manager', () => {
       expect(id).toMatch(/^merge-s0-s1-/);
 
       // The kill, once the second source's copy is under way.
-      let before: Status | null = null;
-      await waitFor(
+      const seen = await statusWhileCopying(
+        d,
+        id,
         "the copy of s1's rows to pass 1,500",
-        async () => {
-          before = await d.status(id);
-          const second = before.state.mysql?.sources?.[0]?.copy;
-          return before.phase === 'copying' && (second?.tables.reduce((n, t) => n + t.rows, 0) ?? 0) >= 1_500;
-        },
+        (s) => (s.state.mysql?.sources?.[0]?.copy?.tables.reduce((n, t) => n + t.rows, 0) ?? 0) >= 1_500,
         180_000,
-        100,
       );
-      const seen = before as unknown as Status;
       expect(seen.state.plan.protocol).toBe('mysql');
       expect(seen.state.plan.merge?.sources.map((s) => s.shard)).toEqual(['s0', 's1']);
       // site_notes lives on s0 (the MySQL default shard): it moves with s0.

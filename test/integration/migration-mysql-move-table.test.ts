@@ -7,8 +7,9 @@
 // move (site_log, 9,000 rows, a throttled copy) shows its progress, is killed (SIGKILL) mid-copy
 // and resumed from its checkpoint: every row and acknowledged write once on s1.
 import { describe, expect, it } from 'vitest';
+import { statusWhileCopying } from '../support/copy-progress.js';
 import { likesWriter, seededOneSpareSuite, unshardedWriter } from '../support/integ-mysql-migration.js';
-import { notOnce, type Status } from '../support/mysql-migration-driver.js';
+import { notOnce } from '../support/mysql-migration-driver.js';
 import { startShardgateProcess } from '../support/start-process.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -101,17 +102,13 @@ describe('MySQL table move through the migration manager', () => {
       id = (JSON.parse(started.stdout) as { id: string }).id;
 
       // Progress in the API (and `migrate status`) while the copy runs, then the kill.
-      let before: Status | null = null;
-      await waitFor(
+      const seen = await statusWhileCopying(
+        d,
+        id,
         'the copy of site_log to pass 1,500 rows',
-        async () => {
-          before = await d.status(id);
-          return before.phase === 'copying' && before.copy.rows >= 1_500;
-        },
+        (s) => s.copy.rows >= 1_500,
         180_000,
-        100,
       );
-      const seen = before as unknown as Status;
       expect(seen.copy.estimatedRows).toBeGreaterThan(0);
       expect(seen.state.mysql?.copy?.gtidPosition).toMatch(/^\d+-\d+-\d+/);
       await d.killAndRestart(config);

@@ -1,31 +1,22 @@
 // TLS from shardgate to MariaDB servers (issue 11, item 12): a launcher-started server with a
 // certificate from a throwaway CA. verify-full carries every session over TLS; a wrong CA or a
 // wrong server name is refused with BACKEND_TLS_REFUSED (MySQL errno 2026).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendTls } from '../../src/backend/backend-tls.js';
 import { type MysqlServerAddress, MysqlServerConnection } from '../../src/backend/mysql-server-connection.js';
 import { mariadbRunAs } from '../../src/local/mariadb-binaries.js';
 import { refusalOf } from '../support/backend-refusal.js';
 import { type BackendTlsSide, backendTlsModeCases, primaryLogin } from '../support/backend-tls-cases.js';
-import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
-import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
+import { makeThrowawayCa } from '../support/throwaway-ca.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-let ca: ThrowawayCa;
-let fx: MysqlProxyFixture;
-
-beforeAll(async () => {
-  ca = makeThrowawayCa(mariadbRunAs());
-  fx = await startMysqlProxyFixture({
-    shards: 1,
-    replicas: 0,
-    demoUsers: 5,
-    serverSettings: { 'ssl-cert': ca.serverCert, 'ssl-key': ca.serverKey, 'ssl-ca': ca.caCert },
-    overrides: { backend: { mysqlTls: { mode: 'verify-full', ca: ca.caCert } } },
-  });
-});
-
-afterAll(async () => {
-  await fx?.stop();
+const ca = makeThrowawayCa(mariadbRunAs());
+const fx = useMysqlProxyFixture({
+  shards: 1,
+  replicas: 0,
+  demoUsers: 5,
+  serverSettings: { 'ssl-cert': ca.serverCert, 'ssl-key': ca.serverKey, 'ssl-ca': ca.caCert },
+  overrides: { backend: { mysqlTls: { mode: 'verify-full', ca: ca.caCert } } },
 });
 
 function address(tls: BackendTls): MysqlServerAddress {

@@ -4,7 +4,7 @@
 // period is rolled back and reported with errno 1213 / SQLSTATE 40001 (never a silent commit).
 import type mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import { blockS0, latch, settle } from '../support/cutover-block.js';
+import { blockS0, holdS0, latch, settle, writingOnS0 } from '../support/cutover-block.js';
 import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
 const fx = useMysqlProxyFixture({ shards: 2, replicas: 0, demoUsers: 4 }, 180_000);
@@ -21,6 +21,8 @@ async function count(c: mysql.Connection, id: number): Promise<number> {
   return Number((rows as Array<{ n: number }>)[0]!.n);
 }
 
+const INSERT_LIKE = 'INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)';
+
 describe('cutover block on the MySQL front end', () => {
   it('holds writes of the held shard until the block ends; other shards and reads pass', async () => {
     const held = userOn('s0');
@@ -31,34 +33,23 @@ describe('cutover block on the MySQL front end', () => {
       fx.connect(),
       fx.connect(),
     ]);
-    const events: string[] = [];
-    const othersPassed = latch();
-    const block = blockS0(
-      fx.proxy,
-      { migrationId: 'm1', graceMs: 50, deadlineMs: 20_000 },
-      // The block lasts until a read of the held shard and a write on the other one ran: were
-      // either held, it would never end (and the deadline would abort it).
-      () => othersPassed.opened.then(() => sleep(50)),
-      () => events.push('switch'),
-    );
-    const write = writer
-      .query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_001, held])
-      .then(() => events.push('write'));
-    const execute = prepared
-      .execute('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_002, held])
-      .then(() => events.push('execute'));
-    await other.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_100_003, free]);
-    events.push('other shard');
+    // The block lasts until a read of the held shard and a write on the other one ran: were
+    // either held, it would never end (and the deadline would abort it).
+    const gate = holdS0(fx.proxy, { migrationId: 'm1', graceMs: 50, deadlineMs: 20_000 });
+    const write = gate.logWhenDone(writer.query(INSERT_LIKE, [7_100_001, held]), 'write');
+    const execute = gate.logWhenDone(prepared.execute(INSERT_LIKE, [7_100_002, held]), 'execute');
+    await other.query(INSERT_LIKE, [7_100_003, free]);
+    gate.events.push('other shard');
     const [rows] = await reader.query('SELECT count(*) AS n FROM likes WHERE user_id = ?', [held]);
-    events.push('read');
+    gate.events.push('read');
     expect(Number((rows as Array<{ n: number }>)[0]!.n)).toBeGreaterThanOrEqual(0);
-    othersPassed.open();
+    gate.release();
     await Promise.all([write, execute]);
-    const report = await block;
+    const report = await gate.report;
     expect(report.outcome).toBe('switched');
     expect(report.heldStatements).toBe(2);
-    expect(events.slice(0, 3)).toEqual(['other shard', 'read', 'switch']);
-    expect(events.slice(3).sort()).toEqual(['execute', 'write']);
+    expect(gate.events.slice(0, 3)).toEqual(['other shard', 'read', 'switch']);
+    expect(gate.events.slice(3).sort()).toEqual(['execute', 'write']);
     for (const id of [7_100_001, 7_100_002, 7_100_003]) expect(await count(reader, id)).toBe(1);
   });
 
@@ -93,9 +84,7 @@ describe('cutover block on the MySQL front end', () => {
   });
 
   it('rolls back an idle write transaction past the grace period; COMMIT gets 1213 / 40001', async () => {
-    const c = await fx.connect();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_300_001, userOn('s0')]);
+    const c = await writingOnS0(await fx.connect(), INSERT_LIKE, 7_300_001, userOn('s0'));
     const report = await blockS0(fx.proxy, { migrationId: 'm3', graceMs: 50, deadlineMs: 5_000 });
     expect(report.outcome).toBe('switched');
     expect(report.abortedTransactions).toBe(1);
@@ -104,14 +93,12 @@ describe('cutover block on the MySQL front end', () => {
     expect(!commit.ok && [commit.error.errno, commit.error.sqlState]).toEqual([1213, '40001']);
     // The session goes on, and the aborted insert never committed.
     expect(await count(c, 7_300_001)).toBe(0);
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_300_002, userOn('s0')]);
+    await c.query(INSERT_LIKE, [7_300_002, userOn('s0')]);
     expect(await count(c, 7_300_002)).toBe(1);
   });
 
   it('stops a statement still running in a write transaction past the grace period', async () => {
-    const c = await fx.connect();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES (?, ?, 1)', [7_400_001, userOn('s0')]);
+    const c = await writingOnS0(await fx.connect(), INSERT_LIKE, 7_400_001, userOn('s0'));
     const slow = settle(c.query('SELECT SLEEP(10) FROM likes WHERE user_id = ? LIMIT 1', [userOn('s0')]));
     await sleep(200);
     const report = await blockS0(fx.proxy, { migrationId: 'm4', graceMs: 50, deadlineMs: 8_000 });

@@ -5,11 +5,12 @@
 // prepare answers no column definitions, reach the driver exactly as the server sends them (rows,
 // field definitions, OK headers with their status flags), or the driver casts and splits results
 // differently. wait_timeout (test-server-close): an idle client is closed after the timeout it set.
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
+import { rootConnection } from '../support/mysql-root-connection.js';
 
 let fx: MysqlProxyFixture;
 let sessionProxy: ProxyHandle;
@@ -36,11 +37,7 @@ afterAll(async () => {
 });
 
 async function connectDirect(): Promise<mysql.Connection> {
-  const server = fx.cluster.shards[0]!.primary;
-  const c = await mysql.createConnection({
-    host: server.host,
-    port: server.port,
-    user: 'root',
+  const c = await rootConnection(fx.cluster.shards[0]!.primary, {
     database: 'shardgate',
     multipleStatements: true,
   });

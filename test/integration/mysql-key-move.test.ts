@@ -7,26 +7,41 @@
 // exactly once), and the refusals. After each: the row is where its key maps and nowhere else, and
 // no XA transaction is left prepared.
 
+import type mysql from 'mysql2/promise';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
-import {
-  type MysqlProxyFixture,
-  startMysqlProxyFixture,
-  xaPreparedOn,
-} from '../support/mysql-proxy-fixture.js';
+import { xaPreparedOn } from '../support/mysql-proxy-fixture.js';
+import { rootConnection } from '../support/mysql-root-connection.js';
+import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
 const FIRST_ID = 9_200_000;
 
-let fx: MysqlProxyFixture;
+/** routing.maxMergeRows here: a move holding more rows of one shard is refused. */
+const MAX_MOVED = 5;
+
+const fx = useMysqlProxyFixture(
+  {
+    shards: 3,
+    replicas: 0,
+    overrides: {
+      dataTypes: { user_likes: { crossShard: 'refuse' } },
+      routing: { maxMergeRows: MAX_MOVED },
+      tables: {
+        km_text: { shardKey: 'k', keyType: 'text' },
+        km_hidden: { shardKey: 'user_id' },
+        // Configured but never created: the move's checks cannot see it.
+        km_missing: { shardKey: 'user_id' },
+      },
+    },
+  },
+  180_000,
+);
 let c: mysql.Connection;
 let servers: string[];
 /** Demo user ids owned by shard 0, 1 and 2. */
 let on: number[][];
-/** routing.maxMergeRows here: a move holding more rows of one shard is refused. */
-const MAX_MOVED = 5;
 
 /** The primary of the shard that owns a km_text key (a VARCHAR shard key, keyType text). */
 function textOwner(key: string): string {
@@ -63,20 +78,6 @@ async function addUser(id: number, user: number, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  fx = await startMysqlProxyFixture({
-    shards: 3,
-    replicas: 0,
-    overrides: {
-      dataTypes: { user_likes: { crossShard: 'refuse' } },
-      routing: { maxMergeRows: MAX_MOVED },
-      tables: {
-        km_text: { shardKey: 'k', keyType: 'text' },
-        km_hidden: { shardKey: 'user_id' },
-        // Configured but never created: the move's checks cannot see it.
-        km_missing: { shardKey: 'user_id' },
-      },
-    },
-  });
   servers = fx.cluster.shards.map((s) => s.primary.name);
   on = fx.cluster.shards.map(() => []);
   for (let user = 700_000; on.some((list) => list.length < 6); user++) {
@@ -97,10 +98,6 @@ beforeAll(async () => {
     );
     await s.end();
   }
-}, 180_000);
-
-afterAll(async () => {
-  await fx?.stop();
 });
 
 describe('an UPDATE of the shard key moves the row', () => {
@@ -260,15 +257,7 @@ describe('affected rows are what MariaDB gives on unsharded data', () => {
     const update = (ids: readonly number[]) =>
       `UPDATE users SET user_id = ${target}, vip = TRUE WHERE user_id IN (${users.join(', ')}) AND id IN (${ids.join(', ')})`;
     const ids = rows(base).map(([id]) => id);
-    const home = fx.cluster.shards[0]!.primary;
-    const oracle = await mysql.createConnection({
-      host: home.host,
-      port: home.port,
-      user: 'root',
-      password: '',
-      database: 'km_oracle',
-      ...options,
-    });
+    const oracle = await rootConnection(fx.cluster.shards[0]!.primary, { database: 'km_oracle', ...options });
     const sharded = await fx.connect(options);
     const plain = await fx.connect({ ...options, database: 'shardgate' });
     for (const [id, shard, name] of rows(base)) {
@@ -370,6 +359,18 @@ describe('a failure on one side leaves the row exactly once', () => {
 });
 
 describe('what is refused (errno 1235), nothing moved', () => {
+  /**
+   * A row `id` of `table` for a user of shard 0; the UPDATE moving it to a user of shard 1 is
+   * refused with 1235 saying `why`, and the row is on shard 0 alone.
+   */
+  async function expectMoveRefused(table: string, id: number, why: string): Promise<void> {
+    await c.execute(`INSERT INTO ${table} (id, user_id) VALUES (?, ?)`, [id, on[0]![0]!]);
+    await expect(
+      c.query(`UPDATE ${table} SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`),
+    ).rejects.toMatchObject({ errno: 1235, message: expect.stringContaining(why) });
+    expect(await whereIs(table, id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/` }));
+  }
+
   it('a new key computed from the row', async () => {
     await expect(
       c.query(`UPDATE users SET user_id = user_id + 1 WHERE user_id = ${on[0]![0]!}`),
@@ -383,11 +384,7 @@ describe('what is refused (errno 1235), nothing moved', () => {
       await d.query('ALTER TABLE shardgate.temp_data DROP PRIMARY KEY');
       await d.end();
     }
-    await c.execute('INSERT INTO temp_data (id, user_id) VALUES (?, ?)', [id, on[0]![0]!]);
-    await expect(
-      c.query(`UPDATE temp_data SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`),
-    ).rejects.toMatchObject({ errno: 1235, message: expect.stringContaining('without a primary key') });
-    expect(await whereIs('temp_data', id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/` }));
+    await expectMoveRefused('temp_data', id, 'without a primary key');
   });
 
   it('a table with triggers, refused inside a transaction too (which goes on)', async () => {
@@ -446,23 +443,12 @@ describe('what is refused (errno 1235), nothing moved', () => {
 
   it('a table with INVISIBLE columns (RETURNING * leaves them out)', async () => {
     const id = FIRST_ID + 91;
-    await c.execute('INSERT INTO km_hidden (id, user_id) VALUES (?, ?)', [id, on[0]![0]!]);
-    await expect(
-      c.query(`UPDATE km_hidden SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`),
-    ).rejects.toMatchObject({ errno: 1235, message: expect.stringContaining('INVISIBLE columns') });
-    expect(await whereIs('km_hidden', id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/` }));
+    await expectMoveRefused('km_hidden', id, 'INVISIBLE columns');
   });
 
   it('a data type whose crossShard policy refuses', async () => {
     const id = FIRST_ID + 72;
-    await c.execute('INSERT INTO likes (id, user_id) VALUES (?, ?)', [id, on[0]![0]!]);
-    await expect(
-      c.query(`UPDATE likes SET user_id = ${on[1]![0]!} WHERE user_id = ${on[0]![0]!} AND id = ${id}`),
-    ).rejects.toMatchObject({
-      errno: 1235,
-      message: expect.stringContaining('data type user_likes refuses'),
-    });
-    expect(await whereIs('likes', id)).toEqual(only({ [servers[0]!]: `${on[0]![0]!}/` }));
+    await expectMoveRefused('likes', id, 'data type user_likes refuses');
     expect(await prepared()).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 // a wrong server name or a server without TLS is refused with BACKEND_TLS_REFUSED (08006).
 import net from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BackendTls, resolveBackendTls } from '../../src/backend/backend-tls.js';
 import {
   PgServerConnection,
@@ -19,25 +19,16 @@ import type { TableMeta } from '../../src/migration/table-meta.js';
 import { startProxy } from '../../src/proxy.js';
 import { refusalOf } from '../support/backend-refusal.js';
 import { type BackendTlsSide, backendTlsModeCases, primaryLogin } from '../support/backend-tls-cases.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
-import { makeThrowawayCa, type ThrowawayCa } from '../support/throwaway-ca.js';
+import { makeThrowawayCa } from '../support/throwaway-ca.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let ca: ThrowawayCa;
-let fx: ProxyFixture;
-
-beforeAll(async () => {
-  ca = makeThrowawayCa(unprivilegedUser());
-  fx = await startProxyFixture({
-    shards: 1,
-    replicas: 0,
-    demoData: false,
-    serverSettings: { ssl: 'on', ssl_cert_file: `'${ca.serverCert}'`, ssl_key_file: `'${ca.serverKey}'` },
-    overrides: { backend: { tls: { mode: 'verify-full', ca: ca.caCert } } },
-  });
-});
-
-afterAll(async () => {
-  await fx?.stop();
+const ca = makeThrowawayCa(unprivilegedUser());
+const fx = useProxyFixture({
+  shards: 1,
+  replicas: 0,
+  demoData: false,
+  serverSettings: { ssl: 'on', ssl_cert_file: `'${ca.serverCert}'`, ssl_key_file: `'${ca.serverKey}'` },
+  overrides: { backend: { tls: { mode: 'verify-full', ca: ca.caCert } } },
 });
 
 function address(tls: BackendTls): ServerAddress {

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
-import { blockS0, latch, settle } from '../support/cutover-block.js';
+import { blockS0, holdS0, settle, writingOnS0 } from '../support/cutover-block.js';
 import { useProxyFixture } from '../support/use-fixture.js';
 
 const fx = useProxyFixture({ shards: 2, replicas: 0 }, 120_000);
@@ -27,30 +27,23 @@ function userOn(shard: string): number {
   throw new Error('no user found');
 }
 
+const INSERT_LIKE = 'INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)';
+
 describe('cutover block through the proxy', () => {
   it('holds a write until the switch, then runs it; reads are not held', async () => {
     const user = userOn('s0');
     const writer = await fx.client();
     const reader = await fx.client();
-    const events: string[] = [];
-    const readFinished = latch();
-    const block = blockS0(
-      fx.proxy,
-      { migrationId: 't1', graceMs: 50, deadlineMs: 10_000 },
-      // The block waits for a read of the held shard: were reads held too, it would never end.
-      () => readFinished.opened.then(() => sleep(50)),
-      () => events.push('switch'),
-    );
-    const write = writer
-      .query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_001, user])
-      .then(() => events.push('write'));
+    // The block waits for a read of the held shard: were reads held too, it would never end.
+    const held = holdS0(fx.proxy, { migrationId: 't1', graceMs: 50, deadlineMs: 10_000 });
+    const write = held.logWhenDone(writer.query(INSERT_LIKE, [9_000_001, user]), 'write');
     const read = await reader.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [user]);
-    events.push('read');
-    readFinished.open();
+    held.events.push('read');
+    held.release();
     expect(read.rows[0].n).toBeGreaterThanOrEqual(0);
     await write;
-    expect(events).toEqual(['read', 'switch', 'write']);
-    const report = await block;
+    expect(held.events).toEqual(['read', 'switch', 'write']);
+    const report = await held.report;
     expect(report.outcome).toBe('switched');
     expect(report.heldStatements).toBe(1);
     const check = await writer.query('SELECT count(*)::int AS n FROM likes WHERE id = 9000001');
@@ -58,10 +51,7 @@ describe('cutover block through the proxy', () => {
   });
 
   it('aborts an idle in-flight transaction past the grace period with 40001, also on COMMIT', async () => {
-    const user = userOn('s0');
-    const c = await fx.client();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_002, user]);
+    const c = await writingOnS0(await fx.client(), INSERT_LIKE, 9_000_002, userOn('s0'));
     const report = await blockS0(fx.proxy, { migrationId: 't2', graceMs: 50, deadlineMs: 2_000 });
     expect(report.abortedTransactions).toBe(1);
     const commit = await settle(c.query('COMMIT'));
@@ -74,10 +64,7 @@ describe('cutover block through the proxy', () => {
   });
 
   it('cancels a statement still running past the grace period; the client sees 40001', async () => {
-    const user = userOn('s0');
-    const c = await fx.client();
-    await c.query('BEGIN');
-    await c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_003, user]);
+    const c = await writingOnS0(await fx.client(), INSERT_LIKE, 9_000_003, userOn('s0'));
     const slow = settle(c.query('SELECT pg_sleep(5)'));
     await sleep(100);
     const report = await blockS0(fx.proxy, { migrationId: 't3', graceMs: 50, deadlineMs: 3_000 });
@@ -93,7 +80,7 @@ describe('cutover block through the proxy', () => {
     const user = userOn('s0');
     const c: pg.Client = await fx.client();
     const block = blockS0(fx.proxy, { migrationId: 't4', graceMs: 20, deadlineMs: 100 }, () => sleep(5_000));
-    const write = c.query('INSERT INTO likes (id, user_id, post_id) VALUES ($1, $2, 1)', [9_000_004, user]);
+    const write = c.query(INSERT_LIKE, [9_000_004, user]);
     const report = await block;
     await write;
     expect(report.outcome).toBe('aborted');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgHealth, watchPgClose as watchClose } from '../support/fault-helpers.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import type { ProxyFixture } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 /** These tests wait up to 20 s unless told otherwise. */
@@ -30,6 +31,11 @@ async function activeBackend(
   return found!;
 }
 
+/** Waits until each replica has replayed what its primary wrote before the tests start. */
+async function replayed(fx: ProxyFixture, replicas: string[]): Promise<void> {
+  for (const replica of replicas) await fx.cluster.waitForReplay(replica);
+}
+
 async function terminate(fx: ProxyFixture, server: string, pid: number): Promise<void> {
   const c = await fx.direct(server);
   await c.query('SELECT pg_terminate_backend($1)', [pid]);
@@ -37,21 +43,11 @@ async function terminate(fx: ProxyFixture, server: string, pid: number): Promise
 }
 
 describe('transaction pooling: client sessions outlive server connections', () => {
-  let fx: ProxyFixture;
-
-  beforeAll(async () => {
-    fx = await startProxyFixture({
-      shards: 1,
-      replicas: 2,
-      overrides: { observability: { alerts: { evaluateIntervalMs: 100 } } },
-    });
-    await fx.cluster.waitForReplay('s0-replica1');
-    await fx.cluster.waitForReplay('s0-replica2');
-  }, 180_000);
-
-  afterAll(async () => {
-    await fx?.stop();
-  });
+  const fx = useProxyFixture(
+    { shards: 1, replicas: 2, overrides: { observability: { alerts: { evaluateIntervalMs: 100 } } } },
+    180_000,
+  );
+  beforeAll(() => replayed(fx, ['s0-replica1', 's0-replica2']), 60_000);
 
   it('fails only the transaction when its server connection is terminated; ROLLBACK works', async () => {
     const c = await fx.client();
@@ -188,15 +184,7 @@ describe('transaction pooling: client sessions outlive server connections', () =
 });
 
 describe('session pooling: the client sees what a direct client would', () => {
-  let fx: ProxyFixture;
-
-  beforeAll(async () => {
-    fx = await startProxyFixture({ shards: 1, replicas: 0, overrides: { pool: { mode: 'session' } } });
-  }, 180_000);
-
-  afterAll(async () => {
-    await fx?.stop();
-  });
+  const fx = useProxyFixture({ shards: 1, replicas: 0, overrides: { pool: { mode: 'session' } } }, 180_000);
 
   it('closes the client whose server connection was terminated, as the server would', async () => {
     const c = await fx.client();
@@ -213,16 +201,8 @@ describe('session pooling: the client sees what a direct client would', () => {
 });
 
 describe('a primary that dies, a replica promoted, the old primary back', () => {
-  let fx: ProxyFixture;
-
-  beforeAll(async () => {
-    fx = await startProxyFixture({ shards: 1, replicas: 1 });
-    await fx.cluster.waitForReplay('s0-replica1');
-  }, 180_000);
-
-  afterAll(async () => {
-    await fx?.stop();
-  });
+  const fx = useProxyFixture({ shards: 1, replicas: 1 }, 180_000);
+  beforeAll(() => replayed(fx, ['s0-replica1']), 60_000);
 
   it('keeps eventual, weak and bounded reads going; fails writes retryably; follows pg_promote(); fences the old primary', async () => {
     const levels = ['eventual', 'weak', 'bounded'];
@@ -290,18 +270,10 @@ describe('a primary that dies, a replica promoted, the old primary back', () => 
 });
 
 describe('a server that stops answering (SIGSTOP)', () => {
-  let fx: ProxyFixture;
-
-  beforeAll(async () => {
-    fx = await startProxyFixture({ shards: 1, replicas: 2 });
-    await fx.cluster.waitForReplay('s0-replica1');
-    await fx.cluster.waitForReplay('s0-replica2');
-  }, 180_000);
-
-  afterAll(async () => {
-    fx?.cluster.signalServer('s0-replica1', 'SIGCONT');
-    await fx?.stop();
-  });
+  const fx = useProxyFixture({ shards: 1, replicas: 2 }, 180_000);
+  beforeAll(() => replayed(fx, ['s0-replica1', 's0-replica2']), 60_000);
+  // Registered after the fixture, so it runs before the fixture stops (after-hooks run in reverse).
+  afterAll(() => fx.cluster?.signalServer('s0-replica1', 'SIGCONT'));
 
   it('is shunned when its probe times out; reads go elsewhere; it returns after SIGCONT', async () => {
     const c = await fx.client();

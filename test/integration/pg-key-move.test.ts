@@ -5,13 +5,17 @@
 // crossShard policy refuses). After each: the row is where its key maps and nowhere else, and no
 // prepared transaction is left.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { demoUsersOn, preparedOn } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
 const FIRST_ID = 9_100_000;
 
-let fx: ProxyFixture;
+const fx = useProxyFixture(
+  { shards: 2, replicas: 0, overrides: { dataTypes: { user_likes: { crossShard: 'refuse' } } } },
+  180_000,
+);
 let c: pg.Client;
 let s0: string;
 let s1: string;
@@ -41,21 +45,11 @@ async function addUser(id: number, user: number, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 0,
-    overrides: { dataTypes: { user_likes: { crossShard: 'refuse' } } },
-  });
   s0 = fx.cluster.shards[0]!.primary.name;
   s1 = fx.cluster.shards[1]!.primary.name;
   onS0 = await demoUsersOn(fx, s0, 5);
   onS1 = await demoUsersOn(fx, s1, 5);
   c = await fx.client();
-}, 180_000);
-
-afterAll(async () => {
-  await c?.end();
-  await fx?.stop();
 });
 
 describe('an UPDATE of the shard key moves the row', () => {

@@ -5,8 +5,10 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useReferencePair } from '../support/pg-reference-db.js';
+import { itAnswersLikeReference, type Side } from '../support/statement-differential.js';
 
 const db = useReferencePair(2);
+const rowsOn = async (sql: string, on: Side) => (await db[on].query(sql)).rows;
 
 const CO_LOCATED = [
   'SELECT count(*) AS n FROM users u JOIN posts p ON p.user_id = u.user_id',
@@ -20,27 +22,18 @@ const CO_LOCATED = [
 ];
 
 describe('co-located joins and subqueries equal the unsharded database', () => {
-  for (const sql of CO_LOCATED) {
-    it(sql, async () => {
-      const want = await db.reference.query(sql);
-      const got = await db.proxied.query(sql);
-      expect(got.rows).toEqual(want.rows);
-    });
-  }
+  itAnswersLikeReference(CO_LOCATED, rowsOn);
 });
 
 describe('joins that are not co-located are joined across shards, never answered per shard', () => {
-  for (const sql of [
-    'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
-    'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
-    'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
-  ]) {
-    it(sql, async () => {
-      const want = await db.reference.query(sql);
-      const got = await db.proxied.query(sql);
-      expect(got.rows).toEqual(want.rows);
-    });
-  }
+  itAnswersLikeReference(
+    [
+      'SELECT count(*) FROM users u JOIN posts p ON p.id = u.id',
+      'SELECT count(*) FROM users WHERE id IN (SELECT id FROM posts)',
+      'SELECT count(*) FROM payments p JOIN balances b ON b.id = p.id',
+    ],
+    rowsOn,
+  );
   it('three sharded tables not on their keys: refused with 0A000, the session goes on', async () => {
     const err = await db.proxied
       .query('SELECT count(*) FROM users u JOIN posts p ON p.id = u.id JOIN likes l ON l.post_id = p.id')

@@ -105,6 +105,23 @@ async function crashAfterDecision(user: string, password: string, from: Account,
   await c.end().catch(() => undefined);
 }
 
+/**
+ * A transfer of 7 by `user` left prepared on both shards by crashAfterDecision, both prepared by
+ * `user` (the default shard too: it could not carry the decision), then a shardgate started after
+ * it; with the balances the transfer commits to.
+ */
+async function leftPrepared(
+  user: string,
+  password: string,
+  from: Account,
+  to: Account,
+): Promise<{ p: StartedProcess; committed: number[] }> {
+  const before = [await balanceOn(from), await balanceOn(to)];
+  await crashAfterDecision(user, password, from, to);
+  expect(await preparedOwners()).toEqual([user, user]);
+  return { p: await start(), committed: [before[0]! - 7, before[1]! + 7] };
+}
+
 beforeAll(async () => {
   fx = await startRolesFixture({
     users: [
@@ -171,23 +188,16 @@ describe('two-phase commit of a user with its own role, the service role not a s
 
   it('killed after the decision: recovery commits both shards as the role that prepared them', async () => {
     const [a, b] = [accounts[1]!, accounts[4]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
-    await crashAfterDecision('app', 'app-pw', a, b);
-    // Both shards were prepared by app (the default shard too: it could not carry the decision).
-    expect(await preparedOwners()).toEqual(['app', 'app']);
-    const p = await start();
+    const { p, committed } = await leftPrepared('app', 'app-pw', a, b);
     await waitFor('recovery', async () => (await preparedOwners()).length === 0);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 7, before[1]! + 7]);
+    expect([await balanceOn(a), await balanceOn(b)]).toEqual(committed);
     expect(await metric(p, 'shardgate_2pc_recovered_total')).toBe(2);
     await p.stop();
   }, 120_000);
 
   it('a role shardgate has no secret for stays in doubt, and is finished once a client of it logs in', async () => {
     const [a, b] = [accounts[2]!, accounts[5]!];
-    const before = [await balanceOn(a), await balanceOn(b)];
-    await crashAfterDecision('reader', 'reader-pw', a, b);
-    expect(await preparedOwners()).toEqual(['reader', 'reader']);
-    const p = await start();
+    const { p, committed } = await leftPrepared('reader', 'reader-pw', a, b);
     await waitFor('the in-doubt gauge', async () => (await metric(p, 'shardgate_2pc_in_doubt')) === 1);
     expect(p.output()).toMatch(/in-doubt transaction not resolved/);
     expect(p.output()).toMatch(/prepared by role \\"reader\\".*is not a superuser/);
@@ -197,7 +207,7 @@ describe('two-phase commit of a user with its own role, the service role not a s
     expect(Number((await c.query('SELECT count(*) AS n FROM users')).rows[0].n)).toBe(50);
     await c.end();
     await waitFor('recovery', async () => (await preparedOwners()).length === 0);
-    expect([await balanceOn(a), await balanceOn(b)]).toEqual([before[0]! - 7, before[1]! + 7]);
+    expect([await balanceOn(a), await balanceOn(b)]).toEqual(committed);
     await waitFor('nothing in doubt', async () => (await metric(p, 'shardgate_2pc_in_doubt')) === 0);
     await p.stop();
   }, 120_000);
