@@ -368,7 +368,12 @@ export class MysqlServerConnection {
   sendRaw(raw: Buffer, shape: ResponseShape | null, handler: ResponseHandler | null): void {
     if (shape && handler) this.scanner.expect(shape, this.observe(handler));
     this.lastUsedAt = Date.now();
-    this.stops.send(raw);
+    if (this.stops.holding) {
+      this.stops.hold(raw);
+      return;
+    }
+    this.lastWriteAt = this.lastUsedAt;
+    this.socket.write(raw);
   }
 
   /** Frames and writes one command payload (sequence 0). */

@@ -279,7 +279,12 @@ export class PgServerConnection {
 
   write(data: Buffer | Uint8Array): void {
     if (this.closed) return;
-    this.stops.send(data);
+    if (this.stops.holding) {
+      this.stops.hold(data);
+      return;
+    }
+    this.lastWriteAt = Date.now();
+    this.socket.write(data);
   }
 
   /**

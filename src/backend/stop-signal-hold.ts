@@ -20,14 +20,14 @@ export class StopSignalHold {
     return this.pending;
   }
 
-  /** Writes now, or after the stop on its way. */
-  send(bytes: Buffer | Uint8Array): void {
-    if (this.pending) {
-      this.held.push(bytes as Buffer);
-      return;
-    }
-    this.written();
-    this.write(bytes);
+  /** True while a stop is on its way: writes go to `hold` instead of the wire. */
+  get holding(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Keeps bytes until the stop on its way is delivered (the caller checked `holding`). */
+  hold(bytes: Buffer | Uint8Array): void {
+    this.held.push(bytes as Buffer);
   }
 
   /** Starts a stop (`start` sends it and settles once it is delivered, never rejecting). */
