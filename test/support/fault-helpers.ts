@@ -4,7 +4,7 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
@@ -61,6 +61,22 @@ export async function mysqlFailure(p: Promise<unknown>): Promise<{ errno: number
   // mysql2 resolves [rows, fields]: the rows say which server answered when they hold @@server_id.
   const rows = Array.isArray(answer) ? answer[0] : answer;
   throw new Error(`the statement succeeded: ${JSON.stringify(rows)}`);
+}
+
+/**
+ * With every server of shard s0 down, a read and then a write (each started when called) fail
+ * with 2003 (cannot reach), each telling the client to retry shortly.
+ */
+export async function expectMysqlShardUnreachable(
+  read: () => Promise<unknown>,
+  write: () => Promise<unknown>,
+): Promise<void> {
+  const refusedRead = await mysqlFailure(read());
+  expect(refusedRead.errno).toBe(2003);
+  expect(refusedRead.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
+  const refusedWrite = await mysqlFailure(write());
+  expect(refusedWrite.errno).toBe(2003);
+  expect(refusedWrite.message).toMatch(/retry shortly/);
 }
 
 /** The likes of `user`, read through a MySQL connection. */
