@@ -12,6 +12,7 @@ import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
+import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -71,20 +72,13 @@ beforeAll(async () => {
   for (const server of [s0, s1]) {
     const d = await fx.direct(server);
     await d.query('CREATE TABLE sg_comp_runs (id bigint NOT NULL)');
-    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF;
-        IF NEW.balance = 777 THEN PERFORM pg_sleep(30); END IF;
-        IF NEW.balance = 778 THEN PERFORM pg_sleep(4); END IF;
-        RETURN NULL;
-      END $$`);
     // A write the router has no compensation for (CALL): the transaction must use two-phase commit.
     await d.query('CREATE TABLE sg_side (id bigint NOT NULL)');
     await d.query(
       'CREATE PROCEDURE sg_side_add(v bigint) LANGUAGE sql AS $$ INSERT INTO sg_side (id) VALUES (v) $$',
     );
-    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER INSERT ON balances
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    // 777 and 778 sleep in the trigger, long enough to terminate the COMMIT there, or to let it finish late.
+    await refuse666AtCommit(d, 'INSERT', { 777: 30, 778: 4 });
     await d.end();
   }
 }, 180_000);

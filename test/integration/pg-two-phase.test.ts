@@ -9,6 +9,7 @@ import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { childPgClient } from '../support/child-clients.js';
 import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
+import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
 import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
 import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { accountPairs } from '../support/transfer-accounts.js';
@@ -103,10 +104,7 @@ beforeAll(async () => {
   // Every shard refuses, at PREPARE or COMMIT (a deferred constraint trigger), a balance of 666.
   for (const server of [s0, s1, s2]) {
     const d = await fx.direct(server);
-    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF; RETURN NULL; END $$`);
-    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER UPDATE ON balances
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    await refuse666AtCommit(d, 'UPDATE');
     await d.end();
   }
 }, 180_000);
