@@ -16,6 +16,7 @@ import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
   everyServerProbed,
   expectMysqlShardUnreachable,
+  expectOwnPoolShunsKilledReplica,
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
@@ -56,6 +57,12 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
   return c;
 }
 
+/** A session through `proxy` (at `consistency`, if given) and whether it was closed. */
+async function watchedSession(proxy: ProxyHandle, consistency?: string) {
+  const c = await connectTo(proxy, consistency);
+  return [c, watchClose(c)] as const;
+}
+
 beforeAll(async () => {
   fx = await startMysqlFaultFixture();
   sessionProxy = await startTwinProxy(fx.config, 'mysql', { pool: { mode: 'session' } });
@@ -70,10 +77,8 @@ afterAll(async () => {
 
 describe('session pooling: a server that stops answering (SIGSTOP)', () => {
   it('fails the statement waiting on it with 2013 after probeTimeoutMs and closes that session; other sessions go on', async () => {
-    const owner = await connectTo(sessionProxy);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(sessionProxy);
-    const bystanderWatch = watchClose(bystander);
+    const [owner, ownerWatch] = await watchedSession(sessionProxy);
+    const [bystander, bystanderWatch] = await watchedSession(sessionProxy);
     const expected = await likesOf(await fx.direct('s0-primary'), 4);
     // The statements name the server that answered: a success would say where it ran.
     const inTransaction = 'SELECT @@server_id AS sid, count(*) AS n FROM users';
@@ -107,11 +112,9 @@ describe('session pooling: a server that stops answering (SIGSTOP)', () => {
 
 describe('session pooling: kill -9 of every server of the shard', () => {
   it('closes the sessions whose servers died with 2013; others get coded errors and work again when the servers are back', async () => {
-    const owner = await connectTo(sessionProxy);
-    const ownerWatch = watchClose(owner);
+    const [owner, ownerWatch] = await watchedSession(sessionProxy);
     const before = await likesOf(owner, 1);
-    const later = await connectTo(sessionProxy);
-    const laterWatch = watchClose(later);
+    const [later, laterWatch] = await watchedSession(sessionProxy);
     for (const s of SERVERS) await fx.cluster.killServer(s);
     // It held a connection to a server that died: closed, told why.
     await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
@@ -193,8 +196,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 60_000);
 
   it('transaction pooling: a statement slower than probeTimeoutMs fails the transaction with 1213; reads outside one are answered elsewhere; the session goes on', async () => {
-    const c = await connectTo(slowPooled);
-    const watch = watchClose(c);
+    const [c, watch] = await watchedSession(slowPooled);
     const expected = await likesOf(await fx.direct('s0-primary'), 2);
     await c.query('START TRANSACTION READ ONLY');
     expect((await answeredBy(c, 2)).sid).toBe(slowId);
@@ -217,10 +219,8 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 120_000);
 
   it('session pooling: a statement slower than probeTimeoutMs fails with 2013 and closes that session; others go on', async () => {
-    const owner = await connectTo(slowSession);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(slowSession, 'weak');
-    const bystanderWatch = watchClose(bystander);
+    const [owner, ownerWatch] = await watchedSession(slowSession);
+    const [bystander, bystanderWatch] = await watchedSession(slowSession, 'weak');
     const expected = await likesOf(await fx.direct('s0-primary'), 2);
     // A read-only transaction stays on the replica its first read went to.
     await owner.query('START TRANSACTION READ ONLY');
@@ -242,12 +242,9 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 120_000);
 
   it('a connection dropped under a read: run elsewhere in transaction pooling; 2013 and closed in session pooling', async () => {
-    const pooled = await connectTo(slowPooled);
-    const pooledWatch = watchClose(pooled);
-    const owner = await connectTo(slowSession);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(slowSession, 'weak');
-    const bystanderWatch = watchClose(bystander);
+    const [pooled, pooledWatch] = await watchedSession(slowPooled);
+    const [owner, ownerWatch] = await watchedSession(slowSession);
+    const [bystander, bystanderWatch] = await watchedSession(slowSession, 'weak');
     const expected = await likesOf(await fx.direct('s0-primary'), 3);
     const retriesBefore = slowPooled.mysql!.topology.faultCounters.readRetries;
     const pooledRead = answeredBy(pooled, 3, 2);
@@ -297,24 +294,21 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
     const expected = await likesOf(await fx.direct('s0-primary'), 6);
     // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
     expect(await answeredBy(c, 6)).toEqual({ sid: slowId, n: expected });
-    const replica = ownProxy().mysql!.topology.server('s0-replica1')!;
-    const [service, ...own] = replica.pools.all();
-    expect(service!.stats().total).toBe(0);
-    expect(own.map((p) => p.stats().idle)).toEqual([1]);
-    await fx.cluster.killServer('s0-replica1');
-    try {
-      // Its idle connection closed by the dying server: shunned at once, not at the next probe.
-      await waitFor('s0-replica1 shunned', () => health(ownProxy(), 's0-replica1').shunned, 10_000);
-      expect(health(ownProxy(), 's0-replica1').shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
-      for (let i = 0; i < 10; i++) {
-        const read = await answeredBy(c, 6);
-        expect(read.n).toBe(expected);
-        expect(read.sid).not.toBe(slowId);
-      }
-      expect(watch.closed).toBe(false);
-    } finally {
-      await fx.cluster.restartServer('s0-replica1');
-      await fx.cluster.waitForReplication('s0-replica1', 30_000);
-    }
+    await expectOwnPoolShunsKilledReplica({
+      replicaPools: () => ownProxy().mysql!.topology.server('s0-replica1')!.pools.all(),
+      killReplica: () => fx.cluster.killServer('s0-replica1'),
+      restoreReplica: async () => {
+        await fx.cluster.restartServer('s0-replica1');
+        await fx.cluster.waitForReplication('s0-replica1', 30_000);
+      },
+      health: () => health(ownProxy(), 's0-replica1'),
+      read: async () => {
+        const { sid, n } = await answeredBy(c, 6);
+        return { server: sid, n };
+      },
+      expected,
+      killed: slowId,
+      watch,
+    });
   }, 120_000);
 });

@@ -122,6 +122,45 @@ export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly
   }
 }
 
+/** What the killed-replica test of a user's own pool is given by each front end's test. */
+export interface OwnPoolKill {
+  /** s0-replica1's pools on the user's proxy: the service identity's first. */
+  replicaPools(): ReadonlyArray<{ stats(): { total: number; idle: number } }>;
+  killReplica(): Promise<void>;
+  /** Restarts it and waits until it has caught up. */
+  restoreReplica(): Promise<void>;
+  health(): { shunned: boolean; shunReason: string | null };
+  /** A read of the likes through the user's session, and which server answered. */
+  read(): Promise<{ n: number; server: number }>;
+  expected: number;
+  /** How `read` names s0-replica1. */
+  killed: number;
+  watch: { closed: boolean };
+}
+
+/**
+ * Only the user's own pool holds a connection to s0-replica1 (idle); killing the replica closes
+ * it, which shuns the replica at once (not at the next probe), and the session's reads move on.
+ */
+export async function expectOwnPoolShunsKilledReplica(t: OwnPoolKill): Promise<void> {
+  const [service, ...own] = t.replicaPools();
+  expect(service!.stats().total).toBe(0);
+  expect(own.map((p) => p.stats().idle)).toEqual([1]);
+  await t.killReplica();
+  try {
+    await waitFor('s0-replica1 shunned', () => t.health().shunned, 10_000);
+    expect(t.health().shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
+    for (let i = 0; i < 10; i++) {
+      const read = await t.read();
+      expect(read.n).toBe(t.expected);
+      expect(read.server).not.toBe(t.killed);
+    }
+    expect(t.watch.closed).toBe(false);
+  } finally {
+    await t.restoreReplica();
+  }
+}
+
 /** Which front end a fault test drives: the second proxy listens on it, its monitor is the one read. */
 export type FaultFront = 'postgres' | 'mysql';
 
