@@ -16,9 +16,8 @@ import {
   startMysqlProxyFixture,
   xaPreparedOn,
 } from '../support/mysql-proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { accountPairs } from '../support/transfer-accounts.js';
-import { txnCli } from '../support/txn-cli.js';
+import { crashingProxies } from '../support/two-phase-crash.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'xa-admin-token';
@@ -322,31 +321,15 @@ describe('XA two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  let proc: StartedProcess | null = null;
-
-  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
-    const config: ShardgateConfig = {
+  const { start, crashDuringTransfer, txn } = crashingProxies({
+    token: TOKEN,
+    config: (minAgeMs): ShardgateConfig => ({
       ...fx.config,
-      admin: { ...fx.config.admin, token: TOKEN },
       transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: minAgeMs },
-    };
-    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
-    return proc;
-  }
-
-  async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
-    const p = await start(failpoint);
-    const c = await childMysqlConnection(p);
-    await expect(transfer(c, from, to, 7)).rejects.toThrow();
-    await waitFor('the proxy to die', async () => p.exited() !== null);
-    expect(p.exited()).toBe('SIGKILL');
-    c.destroy();
-  }
-
-  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
-
-  afterAll(async () => {
-    await proc?.stop();
+    }),
+    connect: childMysqlConnection,
+    transfer,
+    drop: (c) => c.destroy(),
   });
 
   it('killed between XA PREPARE and the decision: recovery on restart rolls back both shards', async () => {

@@ -11,9 +11,9 @@ import { childPgClient } from '../support/child-clients.js';
 import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
 import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
 import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import type { StartedProcess } from '../support/start-process.js';
 import { accountPairs } from '../support/transfer-accounts.js';
-import { txnCli } from '../support/txn-cli.js';
+import { crashingProxies } from '../support/two-phase-crash.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const FIRST_ID = 9_000_000;
@@ -302,37 +302,21 @@ describe('two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  let proc: StartedProcess | null = null;
-
-  const childConfig = (): ShardgateConfig => ({
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    transactions: {
-      crossShard: 'two_phase',
-      lockTimeoutMs: 500,
-      recoveryIntervalMs: 300,
-      recoveryMinAgeMs: 300,
-    },
+  const { start, crashDuringTransfer, txn } = crashingProxies({
+    token: TOKEN,
+    config: (minAgeMs): ShardgateConfig => ({
+      ...fx.config,
+      transactions: {
+        crossShard: 'two_phase',
+        lockTimeoutMs: 500,
+        recoveryIntervalMs: 300,
+        recoveryMinAgeMs: minAgeMs,
+      },
+    }),
+    connect: childPgClient,
+    transfer: transferBalance,
+    drop: (c) => c.end().catch(() => undefined),
   });
-
-  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
-    const config = childConfig();
-    config.transactions.recoveryMinAgeMs = minAgeMs;
-    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
-    return proc;
-  }
-
-  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
-
-  /** A transfer through a child proxy armed to SIGKILL itself at `failpoint`. */
-  async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
-    const p = await start(failpoint);
-    const c = await childPgClient(p);
-    await expect(transferBalance(c, from, to, 7)).rejects.toThrow();
-    await waitFor('the proxy to die', async () => p.exited() !== null);
-    expect(p.exited()).toBe('SIGKILL');
-    await c.end().catch(() => undefined);
-  }
 
   async function transactions(
     p: StartedProcess,
@@ -345,10 +329,6 @@ describe('recovery after a crash', () => {
       inDoubt: Array<{ gid: string; decision: string | null; unreachable: boolean }>;
     };
   }
-
-  afterAll(async () => {
-    await proc?.stop();
-  });
 
   it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
     const { a, b, before } = await pairOf(7, 11);
