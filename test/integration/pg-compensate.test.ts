@@ -6,10 +6,9 @@
 // a further proxy on the same state runs nothing again.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
-import { startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
+import { expectInFlightCommitSpared } from '../support/compensate-in-flight.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
@@ -138,29 +137,21 @@ describe('compensate mode', () => {
     expect(await runsOf(s0, id)).toBe(1);
   });
 
-  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
-    const id = FIRST_ID + 50;
-    const c = await fx.client();
-    // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
-    const { commit } = await transfer(c, id, [10, 778]);
-    await waitFor('shard 1 to be inside its COMMIT', async () => {
-      const r = await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-      return r.length > 0;
-    });
-    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
-    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
-    const config = structuredClone(fx.config);
-    config.transactions.recoveryMinAgeMs = 0;
-    const other = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
-    try {
-      await other.compensationRecovery!.pass();
-    } finally {
-      await other.close();
-    }
-    expect(await commit).toBeNull();
-    await c.end();
-    expect(await side.outcome(id)).toEqual({ shard0Row: 1, shard1Row: 1, runs: 0 });
-  });
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", () =>
+    expectInFlightCommitSpared({
+      id: FIRST_ID + 50,
+      side,
+      async slowTransfer(id) {
+        const c = await fx.client();
+        // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
+        const { commit } = await transfer(c, id, [10, 778]);
+        return { commit, finish: () => c.end() };
+      },
+      commitRunning: async () =>
+        (await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'")).length > 0,
+      proxyPorts: {},
+      recoveryOf: (proxy) => proxy.compensationRecovery!,
+    }));
 
   it("a write undone by ROLLBACK TO leaves no compensation: another transaction's row stays (two-phase commit)", async () => {
     const id = FIRST_ID + 70;

@@ -69,6 +69,10 @@ export class CompensateSide {
     };
   }
 
+  config(): ShardgateConfig {
+    return this.fixture().config;
+  }
+
   adminPort(): number {
     return this.fixture().proxy.admin!.port;
   }
@@ -110,7 +114,7 @@ export class CompensateSide {
     | 'eventCount'
   > {
     return {
-      config: () => this.fixture().config,
+      config: () => this.config(),
       fixtureAdminPort: () => this.adminPort(),
       flushFixtureAlerts: () => this.flushFixtureAlerts(),
       rowsOnShard0: (id) => this.rowsWithId(this.server(0), id),
@@ -135,7 +139,7 @@ export class CompensateSide {
   > {
     return {
       token: this.token,
-      config: () => this.fixture().config,
+      config: () => this.config(),
       shard1Server: () => this.server(1),
       rowsOnShard1: (id) => this.rowsWithId(this.server(1), id),
       runsOnShard1: (id) => this.runsOf(this.server(1), id),
