@@ -57,6 +57,23 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
   return c;
 }
 
+/**
+ * `failing` fails with `errno` and a message like `message`, while `reads`, run beside it, all
+ * read `expected`.
+ */
+async function expectLostWhileOthersRead(
+  failing: Promise<unknown>,
+  reads: Promise<number>[],
+  expected: number,
+  errno: number,
+  message: RegExp,
+): Promise<void> {
+  const [lost, answers] = await Promise.all([failure(failing), Promise.all(reads)]);
+  expect(lost.errno).toBe(errno);
+  expect(lost.message).toMatch(message);
+  expect(answers).toEqual(answers.map(() => expected));
+}
+
 /** A session through `proxy` (at `consistency`, if given) and whether it was closed. */
 async function watchedSession(proxy: ProxyHandle, consistency?: string) {
   const c = await connectTo(proxy, consistency);
@@ -88,14 +105,14 @@ describe('session pooling: a server that stops answering (SIGSTOP)', () => {
     // Frozen means every thread stopped: kill(2) returns before mariadbd's threads have.
     await fx.cluster.freezeServer('s0-primary');
     try {
-      const [lost, reads] = await Promise.all([
-        failure(owner.query(inTransaction)),
-        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 4))),
-      ]);
       // The client owned the connection: a coded error, then closed, as the server's own loss would.
-      expect(lost.errno).toBe(2013);
-      expect(lost.message).toMatch(/s0-primary of shard s0 was lost.*no answer from the server for 500 ms/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        owner.query(inTransaction),
+        Array.from({ length: 10 }, () => likesOf(bystander, 4)),
+        expected,
+        2013,
+        /s0-primary of shard s0 was lost.*no answer from the server for 500 ms/,
+      );
     } finally {
       fx.cluster.signalServer('s0-primary', 'SIGCONT');
     }
@@ -203,13 +220,13 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
     const readers = await Promise.all(Array.from({ length: 6 }, () => connectTo(slowPooled)));
     relay.delayMs = 5_000;
     try {
-      const [lost, reads] = await Promise.all([
-        failure(c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
-        Promise.all(readers.map((r) => likesOf(r, 2))),
-      ]);
-      expect(lost.errno).toBe(1213);
-      expect(lost.message).toMatch(/lost inside the transaction \(no answer from the server for 500 ms\)/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
+        readers.map((r) => likesOf(r, 2)),
+        expected,
+        1213,
+        /lost inside the transaction \(no answer from the server for 500 ms\)/,
+      );
       await c.query('ROLLBACK');
       expect(await likesOf(c, 2)).toBe(expected);
       expect(watch.closed).toBe(false);
@@ -227,13 +244,13 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
     expect((await answeredBy(owner, 2)).sid).toBe(slowId);
     relay.delayMs = 5_000;
     try {
-      const [lost, reads] = await Promise.all([
-        failure(owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
-        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 2))),
-      ]);
-      expect(lost.errno).toBe(2013);
-      expect(lost.message).toMatch(/s0-replica1 of shard s0 was lost.*no answer from the server for 500 ms/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
+        Array.from({ length: 10 }, () => likesOf(bystander, 2)),
+        expected,
+        2013,
+        /s0-replica1 of shard s0 was lost.*no answer from the server for 500 ms/,
+      );
       await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
       expect(bystanderWatch.closed).toBe(false);
     } finally {
