@@ -11,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdCluster } from '../../src/local/etcd-cluster.js';
 import type { ProxyHandle } from '../../src/proxy.js';
 import { appPgClient } from '../support/child-clients.js';
-import { startFixtureAndEtcd, startInstance as startOn } from '../support/etcd-instances.js';
+import {
+  startFixtureAndEtcd,
+  startInstance as startOn,
+  stopInstancesAndEtcd,
+} from '../support/etcd-instances.js';
 import { cancelKeyOf, sendCancelRequest } from '../support/pg-cancel-request.js';
 import type { ProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
@@ -80,12 +84,7 @@ beforeAll(async () => {
   b = await startInstance('B');
 }, 180_000);
 
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await etcd?.stop();
-  await fx?.stop();
-});
+afterAll(() => stopInstancesAndEtcd([a, b], etcd, fx));
 
 describe('one view for operators across instances', () => {
   it('/api/cluster on A shows both members with uptime and B traffic', async () => {

@@ -26,6 +26,7 @@ import {
   startFencedSplit,
   startFixtureAndEtcd,
   startInstance,
+  stopInstancesAndEtcd,
   instanceUrl as url,
 } from '../support/etcd-instances.js';
 import { expectLedgerHolds, sleep } from '../support/migration-helpers.js';
@@ -86,12 +87,7 @@ beforeAll(async () => {
   b = await startInstance(fx.config, 'B', { endpoints: [m2!], namespace: 'fence' });
 }, 240_000);
 
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await etcd?.stop();
-  await fx?.stop();
-});
+afterAll(() => stopInstancesAndEtcd([a, b], etcd, fx));
 
 describe('fenced cutover with two instances', () => {
   it('splits s0 through A while writes flow through A and B: both switch, no write lost', async () => {

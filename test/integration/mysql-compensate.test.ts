@@ -8,11 +8,10 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
-import { startProxy } from '../../src/proxy.js';
 import { mysqlLiteral } from '../../src/transactions/compensation-template.js';
 import { childMysqlConnection } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
+import { expectInFlightCommitSpared } from '../support/compensate-in-flight.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
 import { type MysqlProxyFixture, startMysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
@@ -97,8 +96,7 @@ describe('compensate mode (MySQL)', () => {
   it('commits both shards on their own when nothing fails (no XA transaction prepared)', async () => {
     const c = await fx.connect();
     expect(await (await transfer(c, FIRST_ID, [1, 1])).commit).toBeNull();
-    expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
-    expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
+    expect(await side.outcome(FIRST_ID)).toEqual({ shard0Row: 1, shard1Row: 1, runs: 0 });
     expect(await preparedOn(s0)).toBe(0);
     expect(await preparedOn(s1)).toBe(0);
     // Both shards hold their commit mark; the record is gone once every shard committed.
@@ -138,9 +136,7 @@ describe('compensate mode (MySQL)', () => {
     // The session is usable after the error, outside any transaction.
     const [after] = await c.query<RowDataPacket[]>('SELECT @@in_transaction AS t');
     expect(Number(after[0]!.t)).toBe(0);
-    expect(await rowsWithId(s0, id)).toBe(0);
-    expect(await rowsWithId(s1, id + 1)).toBe(0);
-    expect(await runsOf(s0, id)).toBe(1);
+    expect(await side.outcome(id)).toEqual({ shard0Row: 0, shard1Row: 0, runs: 1 });
     expect(await preparedOn(s1)).toBe(0);
     const record = await side.expectFirstCompensated(s0);
     // Recovery passes find it finished: nothing runs again.
@@ -160,9 +156,7 @@ describe('compensate mode (MySQL)', () => {
     await c.execute('INSERT INTO balances (id, user_id, balance) VALUES (?, ?, 666)', [id + 1, userOn1]);
     const err = await errorOf(c.query('COMMIT'));
     expect(err?.message).toMatch(/undid what committed/);
-    expect(await rowsWithId(s0, id)).toBe(0);
-    expect(await rowsWithId(s1, id + 1)).toBe(0);
-    expect(await runsOf(s0, id)).toBe(1);
+    expect(await side.outcome(id)).toEqual({ shard0Row: 0, shard1Row: 0, runs: 1 });
   });
 
   it('fills template values as MariaDB literals that read back the same with or without NO_BACKSLASH_ESCAPES', async () => {
@@ -181,39 +175,25 @@ describe('compensate mode (MySQL)', () => {
     }
   });
 
-  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
-    const id = FIRST_ID + 50;
-    const c = await fx.connect();
-    const { commit } = await transfer(c, id, [10, 778]);
-    await waitFor(
-      'shard 1 to be inside its COMMIT',
-      async () =>
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", () =>
+    expectInFlightCommitSpared({
+      id: FIRST_ID + 50,
+      side,
+      async slowTransfer(id) {
+        const c = await fx.connect();
+        const { commit } = await transfer(c, id, [10, 778]);
+        // No 778 row left behind: later commit marks on shard 1 do not wait.
+        return {
+          commit,
+          finish: () => c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]),
+        };
+      },
+      commitRunning: async () =>
         (await one(s1, "SELECT id FROM information_schema.processlist WHERE state = 'User sleep'")).length >
         0,
-    );
-    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
-    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
-    const config = structuredClone(fx.config);
-    config.transactions.recoveryMinAgeMs = 0;
-    const other = await startProxy(config, {
-      log: silentLogger(),
-      postgresPort: 0,
-      mysqlPort: 0,
-      adminPort: 0,
-    });
-    try {
-      await other.mysql!.compensationRecovery!.pass();
-      await other.observability?.alerts.flush();
-    } finally {
-      await other.close();
-    }
-    expect(await commit).toBeNull();
-    expect(await rowsWithId(s0, id)).toBe(1);
-    expect(await rowsWithId(s1, id + 1)).toBe(1);
-    expect(await runsOf(s0, id)).toBe(0);
-    // No 778 row left behind: later commit marks on shard 1 do not wait.
-    await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);
-  });
+      proxyPorts: { mysqlPort: 0 },
+      recoveryOf: (proxy) => proxy.mysql!.compensationRecovery!,
+    }));
 
   it("a failed INSERT leaves no compensation: the compensation spares another transaction's row", async () => {
     const id = FIRST_ID + 70;
@@ -258,9 +238,7 @@ describe('compensate mode (MySQL)', () => {
     await c.query('SET shardgate.cross_shard = two_phase');
     // Balance 666 is refused only by shard 1's commit mark, which two-phase commit does not write.
     expect(await failingTransfer(c, id)).toBeNull();
-    expect(await rowsWithId(s0, id)).toBe(1);
-    expect(await rowsWithId(s1, id + 1)).toBe(1);
-    expect(await runsOf(s0, id)).toBe(0);
+    expect(await side.outcome(id)).toEqual({ shard0Row: 1, shard1Row: 1, runs: 0 });
     expect(compensationEvents()).toHaveLength(before);
     // Leave no 666 row behind for the crash test's refusal to depend on.
     await c.query('DELETE FROM balances WHERE id = ? AND user_id = ?', [id + 1, userOn1]);

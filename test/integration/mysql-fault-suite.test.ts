@@ -15,6 +15,8 @@ import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import {
   everyServerProbed,
+  expectMysqlShardUnreachable,
+  expectOwnPoolShunsKilledReplica,
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
@@ -55,6 +57,29 @@ async function connectTo(proxy: ProxyHandle, consistency?: string): Promise<mysq
   return c;
 }
 
+/**
+ * `failing` fails with `errno` and a message like `message`, while `reads`, run beside it, all
+ * read `expected`.
+ */
+async function expectLostWhileOthersRead(
+  failing: Promise<unknown>,
+  reads: Promise<number>[],
+  expected: number,
+  errno: number,
+  message: RegExp,
+): Promise<void> {
+  const [lost, answers] = await Promise.all([failure(failing), Promise.all(reads)]);
+  expect(lost.errno).toBe(errno);
+  expect(lost.message).toMatch(message);
+  expect(answers).toEqual(answers.map(() => expected));
+}
+
+/** A session through `proxy` (at `consistency`, if given) and whether it was closed. */
+async function watchedSession(proxy: ProxyHandle, consistency?: string) {
+  const c = await connectTo(proxy, consistency);
+  return [c, watchClose(c)] as const;
+}
+
 beforeAll(async () => {
   fx = await startMysqlFaultFixture();
   sessionProxy = await startTwinProxy(fx.config, 'mysql', { pool: { mode: 'session' } });
@@ -69,10 +94,8 @@ afterAll(async () => {
 
 describe('session pooling: a server that stops answering (SIGSTOP)', () => {
   it('fails the statement waiting on it with 2013 after probeTimeoutMs and closes that session; other sessions go on', async () => {
-    const owner = await connectTo(sessionProxy);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(sessionProxy);
-    const bystanderWatch = watchClose(bystander);
+    const [owner, ownerWatch] = await watchedSession(sessionProxy);
+    const [bystander, bystanderWatch] = await watchedSession(sessionProxy);
     const expected = await likesOf(await fx.direct('s0-primary'), 4);
     // The statements name the server that answered: a success would say where it ran.
     const inTransaction = 'SELECT @@server_id AS sid, count(*) AS n FROM users';
@@ -82,14 +105,14 @@ describe('session pooling: a server that stops answering (SIGSTOP)', () => {
     // Frozen means every thread stopped: kill(2) returns before mariadbd's threads have.
     await fx.cluster.freezeServer('s0-primary');
     try {
-      const [lost, reads] = await Promise.all([
-        failure(owner.query(inTransaction)),
-        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 4))),
-      ]);
       // The client owned the connection: a coded error, then closed, as the server's own loss would.
-      expect(lost.errno).toBe(2013);
-      expect(lost.message).toMatch(/s0-primary of shard s0 was lost.*no answer from the server for 500 ms/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        owner.query(inTransaction),
+        Array.from({ length: 10 }, () => likesOf(bystander, 4)),
+        expected,
+        2013,
+        /s0-primary of shard s0 was lost.*no answer from the server for 500 ms/,
+      );
     } finally {
       fx.cluster.signalServer('s0-primary', 'SIGCONT');
     }
@@ -106,24 +129,18 @@ describe('session pooling: a server that stops answering (SIGSTOP)', () => {
 
 describe('session pooling: kill -9 of every server of the shard', () => {
   it('closes the sessions whose servers died with 2013; others get coded errors and work again when the servers are back', async () => {
-    const owner = await connectTo(sessionProxy);
-    const ownerWatch = watchClose(owner);
+    const [owner, ownerWatch] = await watchedSession(sessionProxy);
     const before = await likesOf(owner, 1);
-    const later = await connectTo(sessionProxy);
-    const laterWatch = watchClose(later);
+    const [later, laterWatch] = await watchedSession(sessionProxy);
     for (const s of SERVERS) await fx.cluster.killServer(s);
     // It held a connection to a server that died: closed, told why.
     await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
     expect(ownerWatch.told.join('\n')).toMatch(/s0-\w+ of shard s0 was lost.*reconnect and retry/);
     // It held none: each statement gets a coded error and the session stays.
-    const read = await failure(likesOf(later, 1));
-    expect(read.errno).toBe(2003);
-    expect(read.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
-    const write = await failure(
-      later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'),
+    await expectMysqlShardUnreachable(
+      () => likesOf(later, 1),
+      () => later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'),
     );
-    expect(write.errno).toBe(2003);
-    expect(write.message).toMatch(/retry shortly/);
     for (const s of SERVERS) await fx.cluster.restartServer(s);
     await waitFor(
       'every server back in rotation',
@@ -196,21 +213,20 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 60_000);
 
   it('transaction pooling: a statement slower than probeTimeoutMs fails the transaction with 1213; reads outside one are answered elsewhere; the session goes on', async () => {
-    const c = await connectTo(slowPooled);
-    const watch = watchClose(c);
+    const [c, watch] = await watchedSession(slowPooled);
     const expected = await likesOf(await fx.direct('s0-primary'), 2);
     await c.query('START TRANSACTION READ ONLY');
     expect((await answeredBy(c, 2)).sid).toBe(slowId);
     const readers = await Promise.all(Array.from({ length: 6 }, () => connectTo(slowPooled)));
     relay.delayMs = 5_000;
     try {
-      const [lost, reads] = await Promise.all([
-        failure(c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
-        Promise.all(readers.map((r) => likesOf(r, 2))),
-      ]);
-      expect(lost.errno).toBe(1213);
-      expect(lost.message).toMatch(/lost inside the transaction \(no answer from the server for 500 ms\)/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
+        readers.map((r) => likesOf(r, 2)),
+        expected,
+        1213,
+        /lost inside the transaction \(no answer from the server for 500 ms\)/,
+      );
       await c.query('ROLLBACK');
       expect(await likesOf(c, 2)).toBe(expected);
       expect(watch.closed).toBe(false);
@@ -220,23 +236,21 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 120_000);
 
   it('session pooling: a statement slower than probeTimeoutMs fails with 2013 and closes that session; others go on', async () => {
-    const owner = await connectTo(slowSession);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(slowSession, 'weak');
-    const bystanderWatch = watchClose(bystander);
+    const [owner, ownerWatch] = await watchedSession(slowSession);
+    const [bystander, bystanderWatch] = await watchedSession(slowSession, 'weak');
     const expected = await likesOf(await fx.direct('s0-primary'), 2);
     // A read-only transaction stays on the replica its first read went to.
     await owner.query('START TRANSACTION READ ONLY');
     expect((await answeredBy(owner, 2)).sid).toBe(slowId);
     relay.delayMs = 5_000;
     try {
-      const [lost, reads] = await Promise.all([
-        failure(owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2')),
-        Promise.all(Array.from({ length: 10 }, () => likesOf(bystander, 2))),
-      ]);
-      expect(lost.errno).toBe(2013);
-      expect(lost.message).toMatch(/s0-replica1 of shard s0 was lost.*no answer from the server for 500 ms/);
-      expect(reads).toEqual(reads.map(() => expected));
+      await expectLostWhileOthersRead(
+        owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
+        Array.from({ length: 10 }, () => likesOf(bystander, 2)),
+        expected,
+        2013,
+        /s0-replica1 of shard s0 was lost.*no answer from the server for 500 ms/,
+      );
       await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
       expect(bystanderWatch.closed).toBe(false);
     } finally {
@@ -245,12 +259,9 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   }, 120_000);
 
   it('a connection dropped under a read: run elsewhere in transaction pooling; 2013 and closed in session pooling', async () => {
-    const pooled = await connectTo(slowPooled);
-    const pooledWatch = watchClose(pooled);
-    const owner = await connectTo(slowSession);
-    const ownerWatch = watchClose(owner);
-    const bystander = await connectTo(slowSession, 'weak');
-    const bystanderWatch = watchClose(bystander);
+    const [pooled, pooledWatch] = await watchedSession(slowPooled);
+    const [owner, ownerWatch] = await watchedSession(slowSession);
+    const [bystander, bystanderWatch] = await watchedSession(slowSession, 'weak');
     const expected = await likesOf(await fx.direct('s0-primary'), 3);
     const retriesBefore = slowPooled.mysql!.topology.faultCounters.readRetries;
     const pooledRead = answeredBy(pooled, 3, 2);
@@ -300,24 +311,21 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
     const expected = await likesOf(await fx.direct('s0-primary'), 6);
     // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
     expect(await answeredBy(c, 6)).toEqual({ sid: slowId, n: expected });
-    const replica = ownProxy().mysql!.topology.server('s0-replica1')!;
-    const [service, ...own] = replica.pools.all();
-    expect(service!.stats().total).toBe(0);
-    expect(own.map((p) => p.stats().idle)).toEqual([1]);
-    await fx.cluster.killServer('s0-replica1');
-    try {
-      // Its idle connection closed by the dying server: shunned at once, not at the next probe.
-      await waitFor('s0-replica1 shunned', () => health(ownProxy(), 's0-replica1').shunned, 10_000);
-      expect(health(ownProxy(), 's0-replica1').shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
-      for (let i = 0; i < 10; i++) {
-        const read = await answeredBy(c, 6);
-        expect(read.n).toBe(expected);
-        expect(read.sid).not.toBe(slowId);
-      }
-      expect(watch.closed).toBe(false);
-    } finally {
-      await fx.cluster.restartServer('s0-replica1');
-      await fx.cluster.waitForReplication('s0-replica1', 30_000);
-    }
+    await expectOwnPoolShunsKilledReplica({
+      replicaPools: () => ownProxy().mysql!.topology.server('s0-replica1')!.pools.all(),
+      killReplica: () => fx.cluster.killServer('s0-replica1'),
+      restoreReplica: async () => {
+        await fx.cluster.restartServer('s0-replica1');
+        await fx.cluster.waitForReplication('s0-replica1', 30_000);
+      },
+      health: () => health(ownProxy(), 's0-replica1'),
+      read: async () => {
+        const { sid, n } = await answeredBy(c, 6);
+        return { server: sid, n };
+      },
+      expected,
+      killed: slowId,
+      watch,
+    });
   }, 120_000);
 });

@@ -9,17 +9,15 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalanceMysql } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { childMysqlConnection } from '../support/child-clients.js';
+import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
 import {
   type MysqlProxyFixture,
   startMysqlProxyFixture,
   xaPreparedOn,
 } from '../support/mysql-proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
 import { accountPairs } from '../support/transfer-accounts.js';
-import { txnCli } from '../support/txn-cli.js';
+import { crashingProxies } from '../support/two-phase-crash.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const TOKEN = 'xa-admin-token';
@@ -170,65 +168,31 @@ describe('XA two-phase commit', () => {
     ['session pooling', 'session'],
   ] as const)(
     'a client gone during an XA COMMIT (%s): the commit finishes, every server connection goes back',
-    async (_, mode) => {
-      // Session pooling runs on a second in-process proxy over the same servers.
-      const own: ProxyHandle | null =
-        mode === 'session'
-          ? await startProxy(
-              { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-              { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null },
-            )
-          : null;
-      const proxy = own ?? fx.proxy;
-      const side = proxy.mysql!;
-      const active = () =>
-        side.topology
-          .allServers()
-          .flatMap((s) => s.pools.all())
-          .reduce((n, p) => n + p.stats().active, 0);
-      const sessions = () => side.listener.sessions.size;
-      // Begun on s0 (the home: its COMMIT carries the decision), written on s1 too.
-      const [a, b] = [accounts[1]!, accounts[5]!];
-      const opened: mysql.Connection[] = [];
-      try {
-        const c = await fx.connect({ port: side.port });
-        // The decision table exists on the home (a transfer begun there writes it).
-        await transfer(c, a, b, 1);
-        await c.end();
-        await waitFor('idle pools', async () => active() === 0);
-        const before = await balancesOf(a, b);
-        const sessionsBefore = sessions();
-        const gone = await fx.connect({ port: side.port });
-        if (mode === 'transaction') await gone.query('SET @pinned = 1');
-        await gone.query('BEGIN');
-        await setBalance(gone, a, 'balance - 3');
-        await setBalance(gone, b, 'balance + 3');
-        // The decision waits on a table lock: the client leaves between XA PREPARE and the decision.
-        const lock = await fx.direct(a.server);
-        opened.push(lock);
-        await lock.query('LOCK TABLES shardgate_twopc.decisions WRITE');
-        void gone.query('COMMIT').catch(() => undefined);
-        const watch = await fx.direct(a.server);
-        opened.push(watch);
-        await waitFor('the decision waiting on the lock', async () => {
-          const [rows] = await watch.query<RowDataPacket[]>(
+    (_, mode) =>
+      expectCommitFinishesWithoutClient({
+        front: 'mysql',
+        fixture: fx,
+        mode,
+        pin: 'SET @pinned = 1',
+        // Begun on s0 (the home: its COMMIT carries the decision), written on s1 too.
+        accounts: [accounts[1]!, accounts[5]!],
+        connect: (port) => fx.connect({ port }),
+        setBalance,
+        transfer,
+        balancesOf,
+        preparedAnywhere,
+        decisionServer: () => fx.direct(accounts[1]!.server),
+        lockDecisions: (d) => d.query('LOCK TABLES shardgate_twopc.decisions WRITE').then(() => undefined),
+        unlockDecisions: (d) => d.query('UNLOCK TABLES').then(() => undefined),
+        decisionWaiting: async (d) => {
+          const [rows] = await d.query<RowDataPacket[]>(
             "SELECT count(*) AS n FROM information_schema.processlist WHERE state LIKE 'Waiting for table%' AND info LIKE 'INSERT INTO shardgate_twopc.decisions%'",
           );
           return Number(rows[0]!.n) === 1;
-        });
-        gone.destroy();
-        await waitFor('the proxy saw the client leave', async () => sessions() === sessionsBefore);
-        await lock.query('UNLOCK TABLES');
-        // Decided commit (the home's COMMIT), finished on s1; nothing held for the client that left.
-        await waitFor('both shards committed', async () => (await preparedAnywhere()).length === 0);
-        expect(await balancesOf(a, b)).toEqual([before[0]! - 3, before[1]! + 3]);
-        await waitFor('every server connection back in its pool', async () => active() === 0);
-      } finally {
-        // A failed run must not leave the lock held for the tests after it.
-        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-        await own?.close();
-      }
-    },
+        },
+        drop: (c) => c.destroy(),
+        waitFor,
+      }),
   );
 
   it('refuses DDL, batched savepoints and COMMIT sent with other statements once the transaction spans shards', async () => {
@@ -357,31 +321,15 @@ describe('XA two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  let proc: StartedProcess | null = null;
-
-  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
-    const config: ShardgateConfig = {
+  const { start, crashDuringTransfer, txn } = crashingProxies({
+    token: TOKEN,
+    config: (minAgeMs): ShardgateConfig => ({
       ...fx.config,
-      admin: { ...fx.config.admin, token: TOKEN },
       transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: minAgeMs },
-    };
-    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
-    return proc;
-  }
-
-  async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
-    const p = await start(failpoint);
-    const c = await childMysqlConnection(p);
-    await expect(transfer(c, from, to, 7)).rejects.toThrow();
-    await waitFor('the proxy to die', async () => p.exited() !== null);
-    expect(p.exited()).toBe('SIGKILL');
-    c.destroy();
-  }
-
-  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
-
-  afterAll(async () => {
-    await proc?.stop();
+    }),
+    connect: childMysqlConnection,
+    transfer,
+    drop: (c) => c.destroy(),
   });
 
   it('killed between XA PREPARE and the decision: recovery on restart rolls back both shards', async () => {

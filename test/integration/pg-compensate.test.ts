@@ -6,12 +6,12 @@
 // a further proxy on the same state runs nothing again.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
-import { startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
 import { describeCompensateCrash } from '../support/compensate-crash.js';
+import { expectInFlightCommitSpared } from '../support/compensate-in-flight.js';
 import { describeCompensateRetry } from '../support/compensate-retry.js';
 import { CompensateSide, errorOf, startTransfer } from '../support/compensate-setup.js';
+import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
 import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
@@ -71,20 +71,13 @@ beforeAll(async () => {
   for (const server of [s0, s1]) {
     const d = await fx.direct(server);
     await d.query('CREATE TABLE sg_comp_runs (id bigint NOT NULL)');
-    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF;
-        IF NEW.balance = 777 THEN PERFORM pg_sleep(30); END IF;
-        IF NEW.balance = 778 THEN PERFORM pg_sleep(4); END IF;
-        RETURN NULL;
-      END $$`);
     // A write the router has no compensation for (CALL): the transaction must use two-phase commit.
     await d.query('CREATE TABLE sg_side (id bigint NOT NULL)');
     await d.query(
       'CREATE PROCEDURE sg_side_add(v bigint) LANGUAGE sql AS $$ INSERT INTO sg_side (id) VALUES (v) $$',
     );
-    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER INSERT ON balances
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    // 777 and 778 sleep in the trigger, long enough to terminate the COMMIT there, or to let it finish late.
+    await refuse666AtCommit(d, 'INSERT', { 777: 30, 778: 4 });
     await d.end();
   }
 }, 180_000);
@@ -99,8 +92,7 @@ describe('compensate mode', () => {
     const c = await fx.client();
     expect(await (await transfer(c, FIRST_ID, [1, 1])).commit).toBeNull();
     await c.end();
-    expect(await rowsWithId(s0, FIRST_ID)).toBe(1);
-    expect(await rowsWithId(s1, FIRST_ID + 1)).toBe(1);
+    expect(await side.outcome(FIRST_ID)).toEqual({ shard0Row: 1, shard1Row: 1, runs: 0 });
     expect(await one(s0, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
     expect(await one(s1, 'SELECT gid FROM pg_prepared_xacts')).toEqual([]);
     expect(await compensations()).toEqual([]);
@@ -115,9 +107,7 @@ describe('compensate mode', () => {
     // The session is usable after the error.
     expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     await c.end();
-    expect(await rowsWithId(s0, id)).toBe(0);
-    expect(await rowsWithId(s1, id + 1)).toBe(0);
-    expect(await runsOf(s0, id)).toBe(1);
+    expect(await side.outcome(id)).toEqual({ shard0Row: 0, shard1Row: 0, runs: 1 });
     await side.expectFirstCompensated(s0);
   });
 
@@ -147,31 +137,21 @@ describe('compensate mode', () => {
     expect(await runsOf(s0, id)).toBe(1);
   });
 
-  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", async () => {
-    const id = FIRST_ID + 50;
-    const c = await fx.client();
-    // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
-    const { commit } = await transfer(c, id, [10, 778]);
-    await waitFor('shard 1 to be inside its COMMIT', async () => {
-      const r = await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-      return r.length > 0;
-    });
-    // A second proxy (its own process state) decides the record at once: shard 0 is marked, shard
-    // 1's mark is not committed yet. Its fence waits for shard 1, which then commits.
-    const config = structuredClone(fx.config);
-    config.transactions.recoveryMinAgeMs = 0;
-    const other = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: 0 });
-    try {
-      await other.compensationRecovery!.pass();
-    } finally {
-      await other.close();
-    }
-    expect(await commit).toBeNull();
-    await c.end();
-    expect(await rowsWithId(s0, id)).toBe(1);
-    expect(await rowsWithId(s1, id + 1)).toBe(1);
-    expect(await runsOf(s0, id)).toBe(0);
-  });
+  it("another proxy's recovery never compensates a shard whose COMMIT is still on its way", () =>
+    expectInFlightCommitSpared({
+      id: FIRST_ID + 50,
+      side,
+      async slowTransfer(id) {
+        const c = await fx.client();
+        // 778: shard 1's commit takes seconds (its deferred trigger sleeps), then succeeds.
+        const { commit } = await transfer(c, id, [10, 778]);
+        return { commit, finish: () => c.end() };
+      },
+      commitRunning: async () =>
+        (await one(s1, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep'")).length > 0,
+      proxyPorts: {},
+      recoveryOf: (proxy) => proxy.compensationRecovery!,
+    }));
 
   it("a write undone by ROLLBACK TO leaves no compensation: another transaction's row stays (two-phase commit)", async () => {
     const id = FIRST_ID + 70;
@@ -219,8 +199,7 @@ describe('compensate mode', () => {
     const err = await failingTransfer(c, id);
     expect(err?.message).toMatch(/rolled back on every shard/);
     await c.end();
-    expect(await rowsWithId(s0, id)).toBe(0);
-    expect(await runsOf(s0, id)).toBe(0);
+    expect(await side.outcome(id)).toEqual({ shard0Row: 0, shard1Row: 0, runs: 0 });
     expect(compensationEvents()).toHaveLength(before);
   });
 });

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { appLogin } from '../support/app-login.js';
 import {
+  expectOwnPoolShunsKilledReplica,
   pgHealth as health,
   pgLikesOf as likesOf,
   OWN_USER,
@@ -227,31 +228,27 @@ describe("a user's own pool (not the service identity) and a killed replica", ()
     const watch = watchClose(c);
     const read = async () =>
       (
-        await c.query<{ u: string; port: number; n: number }>(
-          'SELECT current_user AS u, inet_server_port() AS port, count(*)::int AS n FROM likes WHERE user_id = 6',
+        await c.query<{ u: string; server: number; n: number }>(
+          'SELECT current_user AS u, inet_server_port() AS server, count(*)::int AS n FROM likes WHERE user_id = 6',
         )
       ).rows[0]!;
     const slowPort = fx.cluster.server('s0-replica1').port;
     const expected = await likesOf(await fx.direct('s0-primary'), 6);
     // Eventual reads tie between idle replicas by name: s0-replica1, through the user's own pool.
-    expect(await read()).toEqual({ u: OWN_USER.name, port: slowPort, n: expected });
-    const [service, ...own] = ownProxy().topology.server('s0-replica1')!.pools.all();
-    expect(service!.stats().total).toBe(0);
-    expect(own.map((p) => p.stats().idle)).toEqual([1]);
-    await fx.cluster.killServer('s0-replica1');
-    try {
-      // Its idle connection closed by the dying server: shunned at once, not at the next probe.
-      await waitFor('s0-replica1 shunned', () => health(ownProxy(), 's0-replica1').shunned, 10_000);
-      for (let i = 0; i < 10; i++) {
-        const r = await read();
-        expect(r.n).toBe(expected);
-        expect(r.port).not.toBe(slowPort);
-      }
-      expect(watch.closed).toBe(false);
-    } finally {
-      await fx.cluster.restartServer('s0-replica1');
-      await fx.cluster.waitForReplay('s0-replica1', 30_000);
-    }
+    expect(await read()).toEqual({ u: OWN_USER.name, server: slowPort, n: expected });
+    await expectOwnPoolShunsKilledReplica({
+      replicaPools: () => ownProxy().topology.server('s0-replica1')!.pools.all(),
+      killReplica: () => fx.cluster.killServer('s0-replica1'),
+      restoreReplica: async () => {
+        await fx.cluster.restartServer('s0-replica1');
+        await fx.cluster.waitForReplay('s0-replica1', 30_000);
+      },
+      health: () => health(ownProxy(), 's0-replica1'),
+      read,
+      expected,
+      killed: slowPort,
+      watch,
+    });
   }, 120_000);
 });
 

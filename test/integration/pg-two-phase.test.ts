@@ -7,13 +7,13 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalance } from '../../bench/lib/balance-transfer.js';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { childPgClient } from '../support/child-clients.js';
+import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
+import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
 import { demoUsersOn, type ProxyFixture, preparedOn, startProxyFixture } from '../support/proxy-fixture.js';
-import { type StartedProcess, startShardgateProcess } from '../support/start-process.js';
+import type { StartedProcess } from '../support/start-process.js';
 import { accountPairs } from '../support/transfer-accounts.js';
-import { txnCli } from '../support/txn-cli.js';
+import { crashingProxies } from '../support/two-phase-crash.js';
 import { waitFor as pollUntil } from '../support/wait-for.js';
 
 const FIRST_ID = 9_000_000;
@@ -104,10 +104,7 @@ beforeAll(async () => {
   // Every shard refuses, at PREPARE or COMMIT (a deferred constraint trigger), a balance of 666.
   for (const server of [s0, s1, s2]) {
     const d = await fx.direct(server);
-    await d.query(`CREATE FUNCTION sg_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.balance = 666 THEN RAISE EXCEPTION 'balance 666 refused at commit'; END IF; RETURN NULL; END $$`);
-    await d.query(`CREATE CONSTRAINT TRIGGER sg_refuse_666 AFTER UPDATE ON balances
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_refuse_666()`);
+    await refuse666AtCommit(d, 'UPDATE');
     await d.end();
   }
 }, 180_000);
@@ -198,65 +195,36 @@ describe('two-phase commit', () => {
     ['session pooling', 'session'],
   ] as const)(
     'a client gone during a two-phase COMMIT (%s): the commit finishes, every server connection goes back',
-    async (_, mode) => {
-      // Session pooling runs on a second in-process proxy over the same servers.
-      const own: ProxyHandle | null =
-        mode === 'session'
-          ? await startProxy(
-              { ...fx.config, pool: { ...fx.config.pool, mode: 'session' } },
-              { log: silentLogger(), postgresPort: 0, adminPort: null },
-            )
-          : null;
-      const proxy = own ?? fx.proxy;
-      const active = () =>
-        proxy.topology
-          .allServers()
-          .flatMap((s) => s.pools.all())
-          .reduce((n, p) => n + p.stats().active, 0);
-      const sessions = () => proxy.postgres.listener.sessions.size;
-      const opened: pg.Client[] = [];
-      const [a, b] = [accounts[5]!, accounts[9]!];
-      try {
-        const c = await fx.client({ port: proxy.postgres.port });
-        // The decision table exists (a transfer between s1 and s2 writes it on s0).
-        await transferBalance(c, a, b, 1);
-        await c.end();
-        await waitFor('idle pools', async () => active() === 0);
-        const before = await balancesOf(a, b);
-        const sessionsBefore = sessions();
-        const gone = await fx.client({ port: proxy.postgres.port });
-        if (mode === 'transaction') await gone.query('LISTEN sg_pinned');
-        await gone.query('BEGIN');
-        await setBalance(gone, a, 'balance - 3');
-        await setBalance(gone, b, 'balance + 3');
-        // The decision waits on a lock: the client leaves between PREPARE and the decision.
-        const lock = await fx.direct(s0);
-        opened.push(lock);
-        await lock.query('BEGIN');
-        await lock.query('LOCK TABLE shardgate.twopc_decisions IN ACCESS EXCLUSIVE MODE');
-        void gone.query('COMMIT').catch(() => undefined);
-        // pg_stat_activity is read outside the lock's transaction (inside one it is a snapshot).
-        const watch = await fx.direct(s0);
-        opened.push(watch);
-        await waitFor('the decision waiting on the lock', async () => {
-          const r = await watch.query(
+    (_, mode) =>
+      expectCommitFinishesWithoutClient({
+        front: 'postgres',
+        fixture: fx,
+        mode,
+        pin: 'LISTEN sg_pinned',
+        // Between s1 and s2: both prepared, the decision written on s0.
+        accounts: [accounts[5]!, accounts[9]!],
+        connect: (port) => fx.client({ port }),
+        setBalance,
+        transfer: transferBalance,
+        balancesOf,
+        preparedAnywhere,
+        decisionServer: () => fx.direct(s0),
+        lockDecisions: async (d) => {
+          await d.query('BEGIN');
+          await d.query('LOCK TABLE shardgate.twopc_decisions IN ACCESS EXCLUSIVE MODE');
+        },
+        unlockDecisions: (d) => d.query('COMMIT').then(() => undefined),
+        // Read outside the lock's transaction: inside one, pg_stat_activity is a snapshot.
+        decisionWaiting: async (d) => {
+          const r = await d.query(
             "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO shardgate.twopc_decisions%'",
           );
           return r.rows[0].n === 1;
-        });
-        (gone as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-        await waitFor('the proxy saw the client leave', async () => sessions() === sessionsBefore);
-        await lock.query('COMMIT');
-        // Decided commit, finished on both shards; nothing held for the client that left.
-        await waitFor('both shards committed', async () => (await preparedAnywhere()).length === 0);
-        expect(await balancesOf(a, b)).toEqual([before[0]! - 3, before[1]! + 3]);
-        await waitFor('every server connection back in its pool', async () => active() === 0);
-      } finally {
-        // A failed run must not leave the lock held for the tests after it.
-        await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
-        await own?.close();
-      }
-    },
+        },
+        drop: (c) =>
+          (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy(),
+        waitFor,
+      }),
   );
 
   it('a savepoint alone runs on every shard; one or a COMMIT sent with other statements is refused across shards', async () => {
@@ -334,37 +302,21 @@ describe('two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  let proc: StartedProcess | null = null;
-
-  const childConfig = (): ShardgateConfig => ({
-    ...fx.config,
-    admin: { ...fx.config.admin, token: TOKEN },
-    transactions: {
-      crossShard: 'two_phase',
-      lockTimeoutMs: 500,
-      recoveryIntervalMs: 300,
-      recoveryMinAgeMs: 300,
-    },
+  const { start, crashDuringTransfer, txn } = crashingProxies({
+    token: TOKEN,
+    config: (minAgeMs): ShardgateConfig => ({
+      ...fx.config,
+      transactions: {
+        crossShard: 'two_phase',
+        lockTimeoutMs: 500,
+        recoveryIntervalMs: 300,
+        recoveryMinAgeMs: minAgeMs,
+      },
+    }),
+    connect: childPgClient,
+    transfer: transferBalance,
+    drop: (c) => c.end().catch(() => undefined),
   });
-
-  async function start(failpoint?: string, minAgeMs = 300): Promise<StartedProcess> {
-    const config = childConfig();
-    config.transactions.recoveryMinAgeMs = minAgeMs;
-    proc = await startShardgateProcess(config, 60_000, failpoint ? { SHARDGATE_FAILPOINT: failpoint } : {});
-    return proc;
-  }
-
-  const txn = (p: StartedProcess, ...args: string[]) => txnCli(p.adminPort, TOKEN, ...args);
-
-  /** A transfer through a child proxy armed to SIGKILL itself at `failpoint`. */
-  async function crashDuringTransfer(failpoint: string, from: Account, to: Account): Promise<void> {
-    const p = await start(failpoint);
-    const c = await childPgClient(p);
-    await expect(transferBalance(c, from, to, 7)).rejects.toThrow();
-    await waitFor('the proxy to die', async () => p.exited() !== null);
-    expect(p.exited()).toBe('SIGKILL');
-    await c.end().catch(() => undefined);
-  }
 
   async function transactions(
     p: StartedProcess,
@@ -377,10 +329,6 @@ describe('recovery after a crash', () => {
       inDoubt: Array<{ gid: string; decision: string | null; unreachable: boolean }>;
     };
   }
-
-  afterAll(async () => {
-    await proc?.stop();
-  });
 
   it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
     const { a, b, before } = await pairOf(7, 11);

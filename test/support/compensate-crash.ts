@@ -3,9 +3,9 @@
 // later one finds nothing left to do. Each port's test gives its client and its direct reads.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
-import { type ProxyHandle, startProxy } from '../../src/proxy.js';
+import type { ProxyHandle } from '../../src/proxy.js';
 import type { CompensationRecovery } from '../../src/transactions/compensating.js';
+import { recoveryPassesOfAnotherProxy } from './compensation-passes.js';
 import { type StartedProcess, startShardgateProcess } from './start-process.js';
 import { waitFor } from './wait-for.js';
 
@@ -76,19 +76,7 @@ export function describeCompensateCrash(c: CompensateCrashCase): void {
       proc = null;
 
       // A proxy on the same state: its recovery passes find everything finished.
-      const again = await startProxy(c.config(), {
-        log: silentLogger(),
-        postgresPort: 0,
-        adminPort: 0,
-        ...c.proxyPorts,
-      });
-      try {
-        await c.recoveryOf(again).pass();
-        await c.recoveryOf(again).pass();
-        await again.observability?.alerts.flush();
-      } finally {
-        await again.close();
-      }
+      await recoveryPassesOfAnotherProxy(c.config(), c.proxyPorts, c.recoveryOf, 2);
       expect(await c.runsOnShard0(id)).toBe(1);
       expect(await c.runsOnShard0(c.earlierId)).toBe(1);
       await c.flushFixtureAlerts();

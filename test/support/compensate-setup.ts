@@ -57,6 +57,22 @@ export class CompensateSide {
     return this.fixture().cluster.shards[n]!.primary.name;
   }
 
+  /**
+   * Where the transfer of row `id` (shard 0) and row `id + 1` (shard 1) stands: whether each row
+   * is there, and how often shard 0's compensation ran for `id`.
+   */
+  async outcome(id: number): Promise<{ shard0Row: number; shard1Row: number; runs: number }> {
+    return {
+      shard0Row: await this.rowsWithId(this.server(0), id),
+      shard1Row: await this.rowsWithId(this.server(1), id + 1),
+      runs: await this.runsOf(this.server(0), id),
+    };
+  }
+
+  config(): ShardgateConfig {
+    return this.fixture().config;
+  }
+
   adminPort(): number {
     return this.fixture().proxy.admin!.port;
   }
@@ -98,7 +114,7 @@ export class CompensateSide {
     | 'eventCount'
   > {
     return {
-      config: () => this.fixture().config,
+      config: () => this.config(),
       fixtureAdminPort: () => this.adminPort(),
       flushFixtureAlerts: () => this.flushFixtureAlerts(),
       rowsOnShard0: (id) => this.rowsWithId(this.server(0), id),
@@ -123,7 +139,7 @@ export class CompensateSide {
   > {
     return {
       token: this.token,
-      config: () => this.fixture().config,
+      config: () => this.config(),
       shard1Server: () => this.server(1),
       rowsOnShard1: (id) => this.rowsWithId(this.server(1), id),
       runsOnShard1: (id) => this.runsOf(this.server(1), id),

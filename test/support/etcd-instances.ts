@@ -27,6 +27,17 @@ export function startFixtureAndEtcd(
   ]);
 }
 
+/** Stops what a test file started of these (what did start): its instances, then etcd, then the fixture. */
+export async function stopInstancesAndEtcd(
+  instances: Array<ProxyHandle | undefined>,
+  etcd: EtcdCluster | undefined,
+  fx: ProxyFixture | undefined,
+): Promise<void> {
+  for (const p of instances) await p?.close();
+  await etcd?.stop();
+  await fx?.stop();
+}
+
 /** Instance `id` in this process, on etcd `namespace` through `endpoints`; its admin API when `admin`. */
 export function startInstance(
   config: ShardgateConfig,

@@ -4,7 +4,7 @@
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { ShardgateConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { type ProxyHandle, startProxy } from '../../src/proxy.js';
@@ -63,6 +63,22 @@ export async function mysqlFailure(p: Promise<unknown>): Promise<{ errno: number
   throw new Error(`the statement succeeded: ${JSON.stringify(rows)}`);
 }
 
+/**
+ * With every server of shard s0 down, a read and then a write (each started when called) fail
+ * with 2003 (cannot reach), each telling the client to retry shortly.
+ */
+export async function expectMysqlShardUnreachable(
+  read: () => Promise<unknown>,
+  write: () => Promise<unknown>,
+): Promise<void> {
+  const refusedRead = await mysqlFailure(read());
+  expect(refusedRead.errno).toBe(2003);
+  expect(refusedRead.message).toMatch(/cannot reach .* of shard s0.*retry shortly/);
+  const refusedWrite = await mysqlFailure(write());
+  expect(refusedWrite.errno).toBe(2003);
+  expect(refusedWrite.message).toMatch(/retry shortly/);
+}
+
 /** The likes of `user`, read through a MySQL connection. */
 export const mysqlLikesOf = async (c: mysql.Connection, user: number) =>
   Number(
@@ -103,6 +119,45 @@ export function resumeServers(fx: MysqlProxyFixture | undefined, names: readonly
     } catch {
       // Not running.
     }
+  }
+}
+
+/** What the killed-replica test of a user's own pool is given by each front end's test. */
+export interface OwnPoolKill {
+  /** s0-replica1's pools on the user's proxy: the service identity's first. */
+  replicaPools(): ReadonlyArray<{ stats(): { total: number; idle: number } }>;
+  killReplica(): Promise<void>;
+  /** Restarts it and waits until it has caught up. */
+  restoreReplica(): Promise<void>;
+  health(): { shunned: boolean; shunReason: string | null };
+  /** A read of the likes through the user's session, and which server answered. */
+  read(): Promise<{ n: number; server: number }>;
+  expected: number;
+  /** How `read` names s0-replica1. */
+  killed: number;
+  watch: { closed: boolean };
+}
+
+/**
+ * Only the user's own pool holds a connection to s0-replica1 (idle); killing the replica closes
+ * it, which shuns the replica at once (not at the next probe), and the session's reads move on.
+ */
+export async function expectOwnPoolShunsKilledReplica(t: OwnPoolKill): Promise<void> {
+  const [service, ...own] = t.replicaPools();
+  expect(service!.stats().total).toBe(0);
+  expect(own.map((p) => p.stats().idle)).toEqual([1]);
+  await t.killReplica();
+  try {
+    await waitFor('s0-replica1 shunned', () => t.health().shunned, 10_000);
+    expect(t.health().shunReason).toMatch(/closed a pooled connection|ECONNREFUSED/);
+    for (let i = 0; i < 10; i++) {
+      const read = await t.read();
+      expect(read.n).toBe(t.expected);
+      expect(read.server).not.toBe(t.killed);
+    }
+    expect(t.watch.closed).toBe(false);
+  } finally {
+    await t.restoreReplica();
   }
 }
 
