@@ -14,7 +14,7 @@ import {
 } from '../src/protocol/postgres/frontend-encoders.js';
 import type { QueryCycle } from '../src/protocol/postgres/query-cycle.js';
 import { newSessionState } from '../src/protocol/postgres/session-state.js';
-import { FE, type Unit } from '../src/protocol/postgres/units.js';
+import { FE, newUnit, type Unit } from '../src/protocol/postgres/units.js';
 import { measureBatches } from './lib/micro.js';
 
 const config = configForLocalShards(
@@ -55,7 +55,7 @@ function unit(sql: string, value: number): Unit {
     { type: FE.Execute, bytes: encodeExecute({ portal: '', maxRows: 0 }) },
     { type: FE.Sync, bytes: encodeSync() },
   ];
-  return { frames, simple: false, flushOnly: false, sent: false, cancelRequested: false };
+  return newUnit(frames, false);
 }
 
 const cached = 'SELECT bbalance FROM pgbench_branches WHERE bid = $1';

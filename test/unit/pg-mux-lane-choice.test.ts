@@ -7,7 +7,7 @@ import type { PgServerConnection } from '../../src/backend/pg-server-connection.
 import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
 import { poolSchema } from '../../src/config/schema.js';
 import { type LaneMember, MuxLane } from '../../src/protocol/postgres/mux-lane.js';
-import type { Unit } from '../../src/protocol/postgres/units.js';
+import { newUnit, type Unit } from '../../src/protocol/postgres/units.js';
 
 /** A pooled connection with what a lane touches of a PgServerConnection. */
 class LaneConn implements PooledConnection {
@@ -60,7 +60,7 @@ class Member implements LaneMember {
 const address = { name: 's0-primary', shard: 's0', role: 'primary' as const, user: 'u', database: 'd' };
 const settings = new Map([['application_name', 'app']]);
 const serverSettings = () => settings;
-const unit: Unit = { frames: [], simple: true, flushOnly: false, sent: false, cancelRequested: false };
+const unit: Unit = newUnit([], true);
 const DEPTH = 4;
 const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 

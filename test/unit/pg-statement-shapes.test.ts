@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeNoData, encodeRowDescription } from '../../src/protocol/postgres/backend-messages.js';
 import type { PreparedStatement } from '../../src/protocol/postgres/session-state.js';
 import { readShape, statementsToCheck } from '../../src/protocol/postgres/statement-shapes.js';
-import type { Unit } from '../../src/protocol/postgres/units.js';
+import { newUnit, type Unit } from '../../src/protocol/postgres/units.js';
 
 function field(name: string, tableOid: number, typeOid: number, typeModifier = -1) {
   return { name, tableOid, column: 1, typeOid, typeSize: 4, typeModifier, format: 0 };
@@ -36,13 +36,7 @@ describe('readShape', () => {
 
 describe('statementsToCheck', () => {
   const frame = (bytes: Buffer) => ({ type: bytes[0]!, bytes });
-  const unit = (...frames: Buffer[]): Unit => ({
-    frames: frames.map(frame),
-    simple: false,
-    flushOnly: false,
-    sent: false,
-    cancelRequested: false,
-  });
+  const unit = (...frames: Buffer[]): Unit => newUnit(frames.map(frame), false);
   const stmt = (clientName: string, withShape: boolean): PreparedStatement => ({
     clientName,
     serverName: `sg_${clientName}`,
@@ -72,17 +66,6 @@ describe('statementsToCheck', () => {
   });
 
   it('nothing in a simple query', () => {
-    expect(
-      statementsToCheck(
-        {
-          frames: [frame(serialize.query('select 1'))],
-          simple: true,
-          flushOnly: false,
-          sent: false,
-          cancelRequested: false,
-        },
-        prepared,
-      ),
-    ).toEqual([]);
+    expect(statementsToCheck(newUnit([frame(serialize.query('select 1'))], true), prepared)).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ import { encodeBindComplete, encodeParseComplete, encodeReadyForQuery } from './
 import { decodeExecute, decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { boundStatement, scatterBackend } from './scatter-runner.js';
-import { FE, type Unit } from './units.js';
+import { FE, newUnit, type Unit } from './units.js';
 
 /** A fetch a server answered with an error: the client gets that error as the server sent it. */
 export class FetchFailed extends Error {
@@ -45,13 +45,7 @@ export async function runJoin(
         fetch: (sql, budget) => fetchRows(cycle, sql, budget),
         run: (sql) => {
           if (extended) cycle.session.write(extended.prefix);
-          return rerun({
-            simple: true,
-            flushOnly: false,
-            sent: false,
-            cancelRequested: false,
-            frames: [{ type: FE.Query, bytes: serialize.query(sql) }],
-          });
+          return rerun(newUnit([{ type: FE.Query, bytes: serialize.query(sql) }], true));
         },
       },
       texts,

@@ -32,7 +32,7 @@ import { runScatter } from './scatter-runner.js';
 import { ServerBinding } from './server-binding.js';
 import type { SessionServices } from './services.js';
 import { serverStatementName, TRACKED_STARTUP_PARAMETERS } from './session-state.js';
-import { FE, type Unit, type UnitFrame } from './units.js';
+import { FE, newUnit, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
 
@@ -203,13 +203,7 @@ export class QueryCycle implements GateParticipant {
     this.pendingBytes += bytes.length;
     switch (type) {
       case FE.Query:
-        this.units.push({
-          frames: [{ type, bytes }],
-          simple: true,
-          flushOnly: false,
-          sent: false,
-          cancelRequested: false,
-        });
+        this.units.push(newUnit([{ type, bytes }], true));
         return;
       case FE.Parse:
       case FE.Bind:
@@ -220,34 +214,16 @@ export class QueryCycle implements GateParticipant {
         return;
       case FE.Sync:
         this.building.push({ type, bytes });
-        this.units.push({
-          frames: this.building,
-          simple: false,
-          flushOnly: false,
-          sent: false,
-          cancelRequested: false,
-        });
+        this.units.push(newUnit(this.building, false));
         this.building = [];
         return;
       case FE.Flush:
         this.building.push({ type, bytes });
-        this.units.push({
-          frames: this.building,
-          simple: false,
-          flushOnly: true,
-          sent: false,
-          cancelRequested: false,
-        });
+        this.units.push(newUnit(this.building, false, true));
         this.building = [];
         return;
       case FE.FunctionCall:
-        this.units.push({
-          frames: [{ type, bytes }],
-          simple: true,
-          flushOnly: false,
-          sent: false,
-          cancelRequested: false,
-        });
+        this.units.push(newUnit([{ type, bytes }], true));
         return;
       case FE.Terminate:
         this.session.close();

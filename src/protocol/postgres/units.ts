@@ -23,6 +23,11 @@ export interface Unit {
   cancelRequested: boolean;
 }
 
+/** A unit as queued: not sent, not cancelled (every unit has one shape, for the engine's sake). */
+export function newUnit(frames: UnitFrame[], simple: boolean, flushOnly = false): Unit {
+  return { frames, simple, flushOnly, sent: false, cancelRequested: false };
+}
+
 /** Reads a NUL-terminated string at `pos`; returns [value, next position]. */
 export function readCString(buf: Buffer, pos: number, end: number): [string, number] {
   const nul = buf.indexOf(0, pos);
