@@ -2,36 +2,36 @@ import { describe, expect, it } from 'vitest';
 import { StopSignalHold } from '../../src/backend/stop-signal-hold.js';
 import { deferred } from '../support/deferred.js';
 
-/** How the connections write: held while a stop is on its way, else on the wire. */
-function send(hold: StopSignalHold, bytes: Buffer, wire: string[]): void {
-  if (hold.holding) hold.hold(bytes);
-  else wire.push(bytes.toString());
+/** A hold over a fake wire, and `send` as the connections write: held while a stop is on its way. */
+function onWire() {
+  const wire: string[] = [];
+  const hold = new StopSignalHold(
+    (b) => wire.push(Buffer.from(b).toString()),
+    () => undefined,
+  );
+  const send = (text: string) => {
+    if (hold.holding) hold.hold(Buffer.from(text));
+    else wire.push(text);
+  };
+  return { wire, hold, send };
 }
 
 const flushed = () => new Promise((r) => setImmediate(r));
 
 describe('StopSignalHold', () => {
   it('writes at once while no stop is on its way', () => {
-    const wire: string[] = [];
-    const hold = new StopSignalHold(
-      (b) => wire.push(Buffer.from(b).toString()),
-      () => undefined,
-    );
-    send(hold, Buffer.from('a'), wire);
+    const { wire, hold, send } = onWire();
+    send('a');
     expect(wire).toEqual(['a']);
     expect(hold.inFlight).toBeNull();
   });
 
   it('holds writes, in order, until the stop is delivered', async () => {
-    const wire: string[] = [];
-    const hold = new StopSignalHold(
-      (b) => wire.push(Buffer.from(b).toString()),
-      () => undefined,
-    );
+    const { wire, hold, send } = onWire();
     const cancel = deferred();
     hold.stop(() => cancel.promise);
-    send(hold, Buffer.from('a'), wire);
-    send(hold, Buffer.from('b'), wire);
+    send('a');
+    send('b');
     expect(wire).toEqual([]);
     cancel.resolve();
     await hold.inFlight;
@@ -40,16 +40,12 @@ describe('StopSignalHold', () => {
   });
 
   it('a stop asked for while writes wait starts only after they have left', async () => {
-    const wire: string[] = [];
-    const hold = new StopSignalHold(
-      (b) => wire.push(Buffer.from(b).toString()),
-      () => undefined,
-    );
+    const { wire, hold, send } = onWire();
     const first = deferred();
     const second = deferred();
     const started: string[][] = [];
     hold.stop(() => first.promise);
-    send(hold, Buffer.from('next'), wire);
+    send('next');
     hold.stop(() => {
       // Sent now it would find the connection idle: the held statement must be on the wire first.
       started.push([...wire]);
@@ -58,7 +54,7 @@ describe('StopSignalHold', () => {
     first.resolve();
     await flushed();
     expect(started).toEqual([['next']]);
-    send(hold, Buffer.from('after'), wire);
+    send('after');
     expect(wire).toEqual(['next']);
     second.resolve();
     await flushed();
@@ -67,12 +63,8 @@ describe('StopSignalHold', () => {
   });
 
   it('two stops with nothing held both go at once, and writes wait for both', async () => {
-    const wire: string[] = [];
+    const { wire, hold, send } = onWire();
     let starts = 0;
-    const hold = new StopSignalHold(
-      (b) => wire.push(Buffer.from(b).toString()),
-      () => undefined,
-    );
     const first = deferred();
     const second = deferred();
     const counted = (p: Promise<void>) => () => {
@@ -82,7 +74,7 @@ describe('StopSignalHold', () => {
     hold.stop(counted(first.promise));
     hold.stop(counted(second.promise));
     expect(starts).toBe(2);
-    send(hold, Buffer.from('x'), wire);
+    send('x');
     first.resolve();
     await flushed();
     expect(wire).toEqual([]);
