@@ -225,41 +225,31 @@ export const QUERY_ADVICE_THRESHOLDS = {
   hotKeyMinCount: 100,
 };
 
-/** Advice on how a table is queried: it concerns every shard and no command acts on it. */
-function tableAdvice(
-  kind: RecommendationKind,
-  table: string,
-  message: string,
-  metrics: Recommendation['metrics'],
-): Recommendation {
-  return { kind, shard: null, table, message, command: null, metrics };
-}
-
 export function queryAdvice(input: QueryAdviceInput, t = QUERY_ADVICE_THRESHOLDS): Recommendation[] {
   const out: Recommendation[] = [];
   for (const c of input.tables) {
     if (c.reads < t.minReads) continue;
     const scatterShare = c.scatterReads / c.reads;
     if (scatterShare >= t.scatterShare) {
-      out.push(
-        tableAdvice(
-          'avoid_scatter',
-          c.table,
-          `${(100 * scatterShare).toFixed(0)} % of reads on ${c.table} fan out to every shard: filter on the shard key, or make ${c.table} a reference table if it is small`,
-          { reads: c.reads, scatterReads: c.scatterReads, scatterShare },
-        ),
-      );
+      out.push({
+        kind: 'avoid_scatter',
+        shard: null,
+        table: c.table,
+        message: `${(100 * scatterShare).toFixed(0)} % of reads on ${c.table} fan out to every shard: filter on the shard key, or make ${c.table} a reference table if it is small`,
+        command: null,
+        metrics: { reads: c.reads, scatterReads: c.scatterReads, scatterShare },
+      });
     }
     const joinShare = c.crossShardJoins / c.reads;
     if (joinShare >= t.crossJoinShare) {
-      out.push(
-        tableAdvice(
-          'colocate_join',
-          c.table,
-          `${(100 * joinShare).toFixed(0)} % of reads on ${c.table} are cross-shard joins: shard the joined tables on the same key, or make the smaller one a reference table`,
-          { reads: c.reads, crossShardJoins: c.crossShardJoins, crossJoinShare: joinShare },
-        ),
-      );
+      out.push({
+        kind: 'colocate_join',
+        shard: null,
+        table: c.table,
+        message: `${(100 * joinShare).toFixed(0)} % of reads on ${c.table} are cross-shard joins: shard the joined tables on the same key, or make the smaller one a reference table`,
+        command: null,
+        metrics: { reads: c.reads, crossShardJoins: c.crossShardJoins, crossJoinShare: joinShare },
+      });
     }
   }
   const levels = new Map(input.tables.map((c) => [c.table, c.level]));
