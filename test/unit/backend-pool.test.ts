@@ -1,15 +1,12 @@
 // The generic pool (src/backend/pool.ts) through a fake driver: no sockets, fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
+import { Pool, type PoolDriver } from '../../src/backend/pool.js';
 import { type PoolConfig, poolSchema } from '../../src/config/schema.js';
 import { ShardgateError } from '../../src/errors.js';
+import { FakePooledConnection } from '../support/fake-pooled-connection.js';
 
-class FakeConn implements PooledConnection {
-  readonly createdAt = Date.now();
-  lastUsedAt = Date.now();
-  closed = false;
+class FakeConn extends FakePooledConnection {
   closedLocally = false;
-  onClose: ((err: Error | null) => void) | null = null;
   /** What the fake server says of it: a validation fails when false; reset refuses when busy. */
   healthy = true;
   busy = false;
@@ -17,19 +14,18 @@ class FakeConn implements PooledConnection {
   constructor(
     readonly id: number,
     readonly flavour: string,
-  ) {}
-  terminate(): void {
-    this.closed = true;
+  ) {
+    super();
+  }
+  override terminate(): void {
+    super.terminate();
     this.closedLocally = true;
     this.ended ??= 'terminate';
   }
-  destroy(): void {
-    this.closed = true;
+  override destroy(): void {
+    super.destroy();
     this.closedLocally = true;
     this.ended ??= 'destroy';
-  }
-  abortIfSilent(): boolean {
-    return false;
   }
   /** The server ends the connection. */
   serverClose(): void {

@@ -4,31 +4,19 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PgPool } from '../../src/backend/pg-pool.js';
 import type { PgServerConnection } from '../../src/backend/pg-server-connection.js';
-import { Pool, type PoolDriver, type PooledConnection } from '../../src/backend/pool.js';
+import { Pool, type PoolDriver } from '../../src/backend/pool.js';
 import { poolSchema } from '../../src/config/schema.js';
 import { type LaneMember, MuxLane } from '../../src/protocol/postgres/mux-lane.js';
 import { newUnit, type Unit } from '../../src/protocol/postgres/units.js';
+import { FakePooledConnection } from '../support/fake-pooled-connection.js';
 
 /** A pooled connection with what a lane touches of a PgServerConnection. */
-class LaneConn implements PooledConnection {
-  readonly createdAt = Date.now();
-  lastUsedAt = Date.now();
-  closed = false;
+class LaneConn extends FakePooledConnection {
   dirty = false;
-  onClose: ((err: Error | null) => void) | null = null;
   onData: ((chunk: Buffer) => void) | null = null;
   readonly prepared = new Map<string, true>();
   readonly socket = { cork() {}, uncork() {} };
   write(): void {}
-  terminate(): void {
-    this.closed = true;
-  }
-  destroy(): void {
-    this.closed = true;
-  }
-  abortIfSilent(): boolean {
-    return false;
-  }
 }
 
 class LaneDriver implements PoolDriver<LaneConn, void> {

@@ -2,41 +2,39 @@ import { describe, expect, it } from 'vitest';
 import { ShardgateError } from '../../src/errors.js';
 import { inlineInsertRowsMysql } from '../../src/sql/mysql/insert-rows-mysql.js';
 import { rewriteForScatterMysql } from '../../src/sql/mysql/scatter-rewrite-mysql.js';
+import { limitOnly } from '../support/scatter-options.js';
 
 const rw = rewriteForScatterMysql;
-const none = { limit: null, avgColumns: [] };
 
 describe('MySQL scatter rewrite', () => {
   it('LIMIT m, n and LIMIT n OFFSET m -> LIMIT n+m per shard', () => {
-    expect(rw('SELECT id FROM t ORDER BY id LIMIT 2, 5', { limit: 7, avgColumns: [] })).toBe(
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT 2, 5', limitOnly(7))).toBe(
       'SELECT id FROM t ORDER BY id LIMIT 7',
     );
-    expect(rw('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2;', { limit: 7, avgColumns: [] })).toBe(
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2;', limitOnly(7))).toBe(
       'SELECT id FROM t ORDER BY id LIMIT 7;',
     );
-    expect(rw('SELECT id FROM t ORDER BY id LIMIT ?, ?', { limit: 30, avgColumns: [] })).toBe(
+    expect(rw('SELECT id FROM t ORDER BY id LIMIT ?, ?', limitOnly(30))).toBe(
       'SELECT id FROM t ORDER BY id LIMIT 30',
     );
   });
   it('removes LIMIT for grouped results (the merge applies it)', () => {
-    expect(rw('SELECT a, count(*) FROM t GROUP BY a ORDER BY 2 DESC LIMIT 3', none)).toBe(
+    expect(rw('SELECT a, count(*) FROM t GROUP BY a ORDER BY 2 DESC LIMIT 3', limitOnly(null))).toBe(
       'SELECT a, count(*) FROM t GROUP BY a ORDER BY 2 DESC ',
     );
   });
   it('keeps LIMIT before FOR UPDATE and in subqueries, strings, comments, backticks alone', () => {
     const sql =
       "SELECT id, 'limit 1' AS `limit`, (SELECT max(x) FROM u LIMIT 1) m FROM t /* limit 9 */ # limit 8\n ORDER BY id LIMIT 3, 1 FOR UPDATE";
-    expect(rw(sql, { limit: 4, avgColumns: [] })).toBe(
+    expect(rw(sql, limitOnly(4))).toBe(
       "SELECT id, 'limit 1' AS `limit`, (SELECT max(x) FROM u LIMIT 1) m FROM t /* limit 9 */ # limit 8\n ORDER BY id LIMIT 4 FOR UPDATE",
     );
   });
   it('adds a LIMIT before FOR UPDATE when there was none', () => {
-    expect(rw('SELECT id FROM t ORDER BY id FOR UPDATE', { limit: 9, avgColumns: [] })).toBe(
+    expect(rw('SELECT id FROM t ORDER BY id FOR UPDATE', limitOnly(9))).toBe(
       'SELECT id FROM t ORDER BY id LIMIT 9 FOR UPDATE',
     );
-    expect(rw('SELECT id FROM t ORDER BY id', { limit: 9, avgColumns: [] })).toBe(
-      'SELECT id FROM t ORDER BY id LIMIT 9',
-    );
+    expect(rw('SELECT id FROM t ORDER BY id', limitOnly(9))).toBe('SELECT id FROM t ORDER BY id LIMIT 9');
   });
   it('avg(x) -> sum(x) (named as written when unaliased) with count(x) appended to the select list', () => {
     expect(
@@ -56,9 +54,9 @@ describe('MySQL scatter rewrite', () => {
     );
   });
   it("rewrites a UNION's final LIMIT only", () => {
-    expect(
-      rw('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 2, 3', { limit: 5, avgColumns: [] }),
-    ).toBe('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 5');
+    expect(rw('SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 2, 3', limitOnly(5))).toBe(
+      'SELECT a FROM t UNION SELECT a FROM u ORDER BY 1 LIMIT 5',
+    );
   });
   it('drops HAVING and appends its count()/sum() calls after avg counts', () => {
     expect(

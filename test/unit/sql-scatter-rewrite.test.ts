@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryAnalyzer } from '../../src/sql/analyzer.js';
 import { maskSql, rewriteForScatter } from '../../src/sql/scatter-rewrite.js';
+import { limitOnly } from '../support/scatter-options.js';
 
 beforeAll(async () => {
   await QueryAnalyzer.load();
@@ -8,14 +9,11 @@ beforeAll(async () => {
 
 describe('scatter rewrite', () => {
   it('LIMIT n OFFSET m -> LIMIT n+m per shard', () => {
+    expect(rewriteForScatter('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2', limitOnly(7))).toBe(
+      'SELECT id FROM t ORDER BY id LIMIT 7 ',
+    );
     expect(
-      rewriteForScatter('SELECT id FROM t ORDER BY id LIMIT 5 OFFSET 2', { limit: 7, avgColumns: [] }),
-    ).toBe('SELECT id FROM t ORDER BY id LIMIT 7 ');
-    expect(
-      rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 2 ROWS LIMIT $1::int;', {
-        limit: 12,
-        avgColumns: [],
-      }),
+      rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 2 ROWS LIMIT $1::int;', limitOnly(12)),
       // $1 stays referenced (as a NULL that never limits): the client's Bind still supplies it.
     ).toBe('SELECT id FROM t ORDER BY id  LIMIT least(12, (CASE WHEN false THEN ($1::int)::bigint END));');
     expect(
@@ -25,14 +23,14 @@ describe('scatter rewrite', () => {
         having: true,
       }),
     ).toContain('HAVING (CASE WHEN false THEN (count(*) > $1) END) IS NULL');
-    expect(rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 3', { limit: null, avgColumns: [] })).toBe(
+    expect(rewriteForScatter('SELECT id FROM t ORDER BY id OFFSET 3', limitOnly(null))).toBe(
       'SELECT id FROM t ORDER BY id ',
     );
   });
   it('leaves LIMIT in subqueries, strings and comments alone', () => {
     const sql =
       "SELECT id, 'limit 1' AS s FROM (SELECT id FROM t LIMIT 100) x /* limit 9 */ LIMIT 3 OFFSET 1";
-    expect(rewriteForScatter(sql, { limit: 4, avgColumns: [] })).toBe(
+    expect(rewriteForScatter(sql, limitOnly(4))).toBe(
       "SELECT id, 'limit 1' AS s FROM (SELECT id FROM t LIMIT 100) x /* limit 9 */ LIMIT 4 ",
     );
   });
@@ -81,7 +79,7 @@ describe('scatter rewrite', () => {
       /cast/,
     );
     expect(() =>
-      rewriteForScatter('SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS ONLY', { limit: 3, avgColumns: [] }),
+      rewriteForScatter('SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS ONLY', limitOnly(3)),
     ).toThrow(/FETCH/);
   });
   it('masks literals and comments without moving offsets', () => {
