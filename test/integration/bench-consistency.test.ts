@@ -7,15 +7,16 @@ import { CONSISTENCY_QUICK, defaultConsistencyOptions } from '../../bench/scenar
 import type { ConsistencyResult } from '../../bench/scenarios/consistency-report.js';
 import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const smoke = quickSmoke('bench-consistency-');
+const smoke = quickSmoke(
+  'consistency',
+  runConsistencyScenario,
+  defaultConsistencyOptions(),
+  CONSISTENCY_QUICK,
+);
 
 describe('bench consistency --quick', () => {
   it('keeps strong and read_your_writes promises under 1 s lag and serves eventual reads from replicas', async () => {
-    const { result, files, lines } = await smoke.run(runConsistencyScenario, {
-      ...defaultConsistencyOptions(),
-      ...CONSISTENCY_QUICK,
-      command: 'node dist/bench/main.js consistency --quick',
-    });
+    const { result, files, lines } = await smoke.run();
 
     expect(result.runs).toHaveLength(2 * 5);
     for (const run of result.runs) {

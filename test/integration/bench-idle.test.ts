@@ -8,17 +8,14 @@ import { defaultIdleOptions, QUICK_IDLE } from '../../bench/scenarios/idle-optio
 import type { IdleResult } from '../../bench/scenarios/idle-report.js';
 import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const smoke = quickSmoke('bench-idle-smoke-');
+const smoke = quickSmoke('idle', runIdleScenario, defaultIdleOptions(), QUICK_IDLE);
 
 describe('bench idle --quick', () => {
   it('holds the idle clients, reads the proxy memory, times pgbench without and with them', async () => {
-    const { result, files, lines } = await smoke.run(runIdleScenario, {
-      ...defaultIdleOptions(),
-      ...QUICK_IDLE,
+    const { result, files, lines } = await smoke.run({
       // 5 s, not --quick's 1: at load 45 pgbench's 16 connections alone can take a whole second.
       durationS: 5,
       jsonPath: join(smoke.dir, 'copy.json'),
-      command: 'node dist/bench/main.js idle --quick',
     });
 
     expect(result.runs.map((r) => [r.round, r.withIdle])).toEqual([

@@ -8,13 +8,11 @@ import { defaultPgbenchOptions, QUICK_PRESET } from '../../bench/scenarios/pgben
 import type { PgbenchResult } from '../../bench/scenarios/pgbench-report.js';
 import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const smoke = quickSmoke('bench-smoke-');
+const smoke = quickSmoke('pgbench', runPgbenchScenario, defaultPgbenchOptions(), QUICK_PRESET);
 
 describe('bench pgbench --quick', () => {
   it('measures direct and pgbouncer and writes JSON, SVG and Markdown', async () => {
-    const { result, files, lines } = await smoke.run(runPgbenchScenario, {
-      ...defaultPgbenchOptions(),
-      ...QUICK_PRESET,
+    const { result, files, lines } = await smoke.run({
       durationS: 2,
       warmupS: 1,
       targets: ['direct', 'pgbouncer'],

@@ -8,15 +8,11 @@ import { defaultSysbenchOptions, SYSBENCH_QUICK } from '../../bench/scenarios/sy
 import type { SysbenchResult } from '../../bench/scenarios/sysbench-report.js';
 import { quickSmoke, readResultFiles } from '../support/bench-smoke.js';
 
-const smoke = quickSmoke('bench-sysbench-');
+const smoke = quickSmoke('sysbench', runSysbenchScenario, defaultSysbenchOptions(), SYSBENCH_QUICK);
 
 describe('bench sysbench --quick', () => {
   it('measures direct, and shardgate when it serves MySQL, and writes JSON, SVG and Markdown', async () => {
-    const { result, files, lines } = await smoke.run(runSysbenchScenario, {
-      ...defaultSysbenchOptions(),
-      ...SYSBENCH_QUICK,
-      command: 'node dist/bench/main.js sysbench --quick',
-    });
+    const { result, files, lines } = await smoke.run();
 
     const direct = result.runs.filter((r) => r.target === 'direct');
     expect(direct).toHaveLength(1);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResultSetHeader } from 'mysql2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { configForLocalShards, evenKeyRanges } from '../../src/local/local-config.js';
 import { findMariadbBinaries } from '../../src/local/mariadb-binaries.js';
@@ -14,6 +14,7 @@ import { type MariadbCluster, startMariadbCluster } from '../../src/local/mariad
 import { openConnection } from '../../src/local/mariadb-replication.js';
 import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { shardForValue } from '../../src/router/sharding/resolve.js';
+import { useLocalCluster } from '../support/use-local-cluster.js';
 
 function serversUnder(dir: string): number {
   const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
@@ -25,15 +26,7 @@ async function count(c: MariadbCluster, server: string, table: string): Promise<
   return Number(r?.n);
 }
 
-let cluster: MariadbCluster;
-
-beforeAll(async () => {
-  cluster = await startMariadbCluster({ shards: 2, replicasPerShard: 1 });
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useLocalCluster(() => startMariadbCluster({ shards: 2, replicasPerShard: 1 }));
 
 describe('local MariaDB cluster', () => {
   it('gives each server its identity: server_id, a GTID domain per shard, read-only replicas', async () => {

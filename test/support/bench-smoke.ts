@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import type { WrittenFiles } from '../../bench/lib/report.js';
+import type { ScenarioOutputOptions } from '../../bench/lib/scenario-options.js';
 
 /** A fresh results folder, removed once the file's tests are done. */
 export function smokeResultsDir(prefix: string): string {
@@ -21,21 +22,30 @@ export function collectLines(): { say: (line: string) => void; text: () => strin
 }
 
 /**
- * A scenario's smoke run for one test file: `dir` is its results folder (see smokeResultsDir);
- * `run` runs the scenario with `options`, its results in `dir`, and returns what the scenario
+ * The --quick smoke run of scenario `name` for one test file: `dir` is its results folder (see
+ * smokeResultsDir); `run` runs the scenario as `bench <name> --quick` would (its defaults, then the
+ * quick preset), then the test's own `options`, its results in `dir`, and returns what the scenario
  * returns with `lines`, what it said.
  */
-export function quickSmoke(prefix: string) {
-  const dir = smokeResultsDir(prefix);
+export function quickSmoke<O extends ScenarioOutputOptions, R extends object>(
+  name: string,
+  scenario: (options: O) => Promise<R>,
+  defaults: O,
+  quick: Partial<O>,
+) {
+  const dir = smokeResultsDir(`bench-${name}-`);
   return {
     dir,
-    // biome-ignore lint/suspicious/noExplicitAny: any scenario runner, its options read from it.
-    async run<S extends (options: any) => Promise<object>>(
-      scenario: S,
-      options: Omit<Parameters<S>[0], 'resultsDir' | 'say'>,
-    ): Promise<Awaited<ReturnType<S>> & { lines: ReturnType<typeof collectLines> }> {
+    async run(options: Partial<O> = {}): Promise<R & { lines: ReturnType<typeof collectLines> }> {
       const lines = collectLines();
-      const out = (await scenario({ ...options, resultsDir: dir, say: lines.say })) as Awaited<ReturnType<S>>;
+      const out = await scenario({
+        ...defaults,
+        ...quick,
+        command: `node dist/bench/main.js ${name} --quick`,
+        ...options,
+        resultsDir: dir,
+        say: lines.say,
+      });
       return { ...out, lines };
     },
   };
