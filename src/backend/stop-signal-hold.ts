@@ -42,11 +42,14 @@ export class StopSignalHold {
               return start();
             })
           : Promise.all([previous, start()]);
-    const pending: Promise<void> = sent.then(() => {
+    // Settles either way and never rejects (flush catches): a stop that failed must not leave the
+    // connection held for good, and its waiters (releases, paused clients) need no catch.
+    const settle = () => {
       if (this.pending !== pending) return;
       this.pending = null;
       this.flush();
-    });
+    };
+    const pending: Promise<void> = sent.then(settle, settle);
     this.pending = pending;
   }
 
@@ -55,6 +58,13 @@ export class StopSignalHold {
     if (held.length === 0) return;
     this.held = [];
     this.written();
-    for (const bytes of held) this.write(bytes);
+    for (const bytes of held) {
+      try {
+        this.write(bytes);
+      } catch {
+        // The socket is gone: its close reaches the connection's owner, which drops it.
+        return;
+      }
+    }
   }
 }

@@ -141,6 +141,8 @@ export class CommandCycle implements GateParticipant {
   private cutoverAbort: { shards: readonly string[]; error: ShardgateError } | null = null;
   /** A KILL QUERY came while the running command was not on a server yet (see killRunning). */
   private killBeforeSent = false;
+  /** The running command has reached a server (see killRunning). */
+  private commandSent = false;
 
   constructor(
     readonly session: CycleSession,
@@ -189,6 +191,7 @@ export class CommandCycle implements GateParticipant {
           this.readingPaused = false;
           this.session.resumeReading();
         }
+        this.commandSent = false;
         await this.run(packet);
         this.killBeforeSent = false;
         this.afterCommandForCutover();
@@ -706,6 +709,7 @@ export class CommandCycle implements GateParticipant {
           : {}),
       });
       binding.conn.sendRaw(raw, shape, handler);
+      this.commandSent = true;
       if (this.killBeforeSent) {
         this.killBeforeSent = false;
         killQueryOn(binding);
@@ -977,7 +981,9 @@ export class CommandCycle implements GateParticipant {
    */
   killRunning(): void {
     for (const binding of this.inflight.keys()) killQueryOn(binding);
-    if (this.inflight.size === 0 && this.busy) this.killBeforeSent = true;
+    // After the command reached a server, nothing of it runs there now (shardgate's own work
+    // follows): that KILL is dropped, as a server drops one that finds its thread idle.
+    if (this.inflight.size === 0 && this.busy && !this.commandSent) this.killBeforeSent = true;
   }
 
   /** The client vanished: roll back and return (or drop) every backend connection. */

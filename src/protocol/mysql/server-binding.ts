@@ -184,7 +184,9 @@ export class MysqlBinding {
     const killing = conn.stops.inFlight;
     if (killing) {
       // A KILL QUERY still on its way must not reach the next client's statement.
-      void killing.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      killing
+        .then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)))
+        .catch(() => this.pool.discard(conn));
       return;
     }
     if (reset) {

@@ -356,7 +356,7 @@ class ShardCopy {
 
   /** A server slower than the client: stop reading the client until its socket drains. */
   holdClientIfFull(cycle: QueryCycle): void {
-    if (this.copying && this.conn.socket.writableNeedDrain) cycle.holdClientUntilDrained(this.conn.socket);
+    if (this.copying) cycle.holdClientUntilDrained(this.conn);
   }
 
   /** CopyDone (keep) or CopyFail (roll back); resolves at the server's ReadyForQuery. */

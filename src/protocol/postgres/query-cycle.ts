@@ -1,7 +1,7 @@
 // The query cycle of an authenticated PostgreSQL session: groups frames into units, plans each
 // unit, and runs it. One unit at a time: the next unit is planned only after the previous one's
 // ReadyForQuery, so routing always sees the session's true transaction state and positions.
-import type { Socket } from 'node:net';
+import type { PgServerConnection } from '../../backend/pg-server-connection.js';
 import { mayRetryRead, ServerLostError, writesData } from '../../backend/server-loss.js';
 import { mayHoldWrite, primaryServing } from '../../backend/write-hold.js';
 import { ShardgateError, toShardgateError } from '../../errors.js';
@@ -196,7 +196,7 @@ export class QueryCycle implements GateParticipant {
       const copying = this.copyTarget();
       if (copying) {
         copying.conn.write(bytes);
-        if (copying.conn.socket.writableNeedDrain) this.holdClientUntilDrained(copying.conn.socket);
+        this.holdClientUntilDrained(copying.conn);
       }
       return;
     }
@@ -247,12 +247,22 @@ export class QueryCycle implements GateParticipant {
     if (!this.busy) void this.pump();
   }
 
-  /** A server slower than the client: stop reading the client until the server catches up. */
-  holdClientUntilDrained(socket: Socket): void {
+  /**
+   * A server slower than the client, or a cancel on its way (its writes wait in memory, see
+   * stop-signal-hold.ts): stop reading the client until the server's socket has room again.
+   */
+  holdClientUntilDrained(conn: PgServerConnection): void {
     if (this.readingPaused) return;
+    const stopping = conn.stops.inFlight;
+    if (!stopping && !conn.socket.writableNeedDrain) return;
     this.readingPaused = true;
     this.session.pauseReading();
-    socket.once('drain', () => this.resumeReading());
+    const resumeWhenDrained = () => {
+      if (conn.socket.writableNeedDrain) conn.socket.once('drain', () => this.resumeReading());
+      else this.resumeReading();
+    };
+    if (stopping) void stopping.then(resumeWhenDrained);
+    else conn.socket.once('drain', () => this.resumeReading());
   }
 
   private resumeReading(): void {

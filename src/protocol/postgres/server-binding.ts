@@ -925,7 +925,9 @@ export class ServerBinding implements LaneMember, TrackerSink {
     const cancelling = conn.stops.inFlight;
     if (cancelling) {
       // A cancel still on its way must not reach the next client's statement.
-      void cancelling.then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)));
+      cancelling
+        .then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)))
+        .catch(() => this.pool.discard(conn));
       return;
     }
     if (reset) {
