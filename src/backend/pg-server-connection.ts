@@ -367,16 +367,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
   });
 }
 
-/**
- * Sends a CancelRequest for (processId, secretKey) to the server, on a new connection. With TLS
- * configured for the server the cancel key travels like the session it cancels: over TLS, with the
- * same certificate checks (a server that refuses TLS gets no cancel).
- */
 /** Sends a CancelRequest for `conn`; later writes on it wait until it is delivered. */
 export function cancelServerStatement(conn: PgServerConnection): void {
   conn.stops.stop(() => sendCancel(conn.address, conn.processId, conn.secretKey));
 }
 
+/**
+ * Sends a CancelRequest for (processId, secretKey) to the server, on a new connection. With TLS
+ * configured for the server the cancel key travels like the session it cancels: over TLS, with the
+ * same certificate checks (a server that refuses TLS gets no cancel).
+ */
 export function sendCancel(
   target: { host: string; port: number; tls?: BackendTls },
   processId: number,
