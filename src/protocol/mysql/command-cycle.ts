@@ -29,6 +29,7 @@ import {
   SavepointStack,
   type SavepointStatement,
 } from '../../transactions/savepoints.js';
+import { type BacklogOwner, ClientBacklog } from '../client-backlog.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { requireSentAlone } from '../sent-alone.js';
 import { clearTransactionPlacement } from '../transaction-placement.js';
@@ -98,16 +99,16 @@ interface Inflight {
   clientSawBytes: boolean;
 }
 
+/** A command's bytes in the client's stream. */
+const packetBytes = (packet: LogicalPacket) => packet.raw.length;
+
 /** Plans a statement again (after its server was lost, so the plan may pick another). */
 type Replan = () => { statements: PlannedStatement[]; target: RouteTarget };
 
-export class CommandCycle implements GateParticipant {
-  private readonly queue: LogicalPacket[] = [];
-  private busy = false;
+export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket> {
+  /** Commands received and not yet run; past limits.maxPendingClientBytes the client is not read. */
+  private readonly queue: ClientBacklog<LogicalPacket>;
   private clientGone = false;
-  /** Bytes of queued commands; past limits.maxPendingClientBytes the client is not read. */
-  private pendingBytes = 0;
-  private readingPaused = false;
   /** Backend connections this session holds (transaction, pinned, session pooling). */
   readonly bindings = new Map<string, MysqlBinding>();
   /** Commands in flight on a backend connection: failed if the connection dies. */
@@ -148,6 +149,12 @@ export class CommandCycle implements GateParticipant {
     readonly session: CycleSession,
     readonly services: MysqlServices,
   ) {
+    this.queue = new ClientBacklog(
+      session,
+      this,
+      () => services.config.limits.maxPendingClientBytes,
+      packetBytes,
+    );
     this.statements = new PreparedStatements(this);
     this.writes = new WriteAdmissions(services.cutover, this);
     services.cutover.register(this);
@@ -164,47 +171,31 @@ export class CommandCycle implements GateParticipant {
     if (packet.seq !== 0) {
       throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
     }
-    this.queue.push(packet);
-    this.pendingBytes += packet.raw.length;
-    if (this.pendingBytes > this.services.config.limits.maxPendingClientBytes && !this.readingPaused) {
-      // Commands queue faster than they run (the client pipelines and does not read): stop reading.
-      this.readingPaused = true;
-      this.session.pauseReading();
-    }
-    if (!this.busy) void this.pump();
+    this.queue.add(packet);
+    // A command always follows its bytes here, so the limit only pauses reading.
+    this.queue.overLimitWithNothingQueued();
+    this.queue.start();
   }
 
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.queue.length > 0 && !this.clientGone) {
-        // The next result waits until the client has read the previous ones.
-        if (this.session.needsDrain) await new Promise<void>((resolve) => this.session.onDrained(resolve));
-        if (this.clientGone) break;
-        const packet = this.queue.shift()!;
-        this.pendingBytes -= packet.raw.length;
-        if (
-          this.readingPaused &&
-          this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2
-        ) {
-          this.readingPaused = false;
-          this.session.resumeReading();
-        }
-        this.commandSent = false;
-        await this.run(packet);
-        this.killBeforeSent = false;
-        this.afterCommandForCutover();
-      }
-    } finally {
-      this.busy = false;
-      this.killBeforeSent = false;
-      // A transaction holding a server connection, and nothing to run: the client has this long.
-      this.idleTimer.arm(
-        !this.clientGone && this.queue.length === 0 && this.state.inTransaction && this.bindings.size > 0,
-      );
-      if (!this.clientGone && this.queue.length === 0) this.waitTimeout.arm(this.state.vars);
-    }
+  get clientLeft(): boolean {
+    return this.clientGone;
+  }
+
+  /** The backlog's next command (client-backlog.ts runs them one at a time). */
+  async runQueued(packet: LogicalPacket): Promise<void> {
+    this.commandSent = false;
+    await this.run(packet);
+    this.killBeforeSent = false;
+    this.afterCommandForCutover();
+  }
+
+  backlogIdle(): void {
+    this.killBeforeSent = false;
+    // A transaction holding a server connection, and nothing to run: the client has this long.
+    this.idleTimer.arm(
+      !this.clientGone && this.queue.length === 0 && this.state.inTransaction && this.bindings.size > 0,
+    );
+    if (!this.clientGone && this.queue.length === 0) this.waitTimeout.arm(this.state.vars);
   }
 
   reply(packet: LogicalPacket): ReplyWriter {
@@ -487,7 +478,7 @@ export class CommandCycle implements GateParticipant {
   abortForCutover(shards: readonly string[], error: ShardgateError): void {
     // A two-phase COMMIT finishes on its own (soon) and then releases its write admissions.
     if (this.committingAcrossShards) return;
-    if (this.busy) {
+    if (this.queue.busy) {
       // Stop what runs on those shards; the transaction is ended once the command returns.
       this.cutoverAbort = { shards, error };
       for (const binding of this.inflight.keys()) if (shards.includes(binding.shard)) killQueryOn(binding);
@@ -983,7 +974,7 @@ export class CommandCycle implements GateParticipant {
     for (const binding of this.inflight.keys()) killQueryOn(binding);
     // After the command reached a server, nothing of it runs there now (shardgate's own work
     // follows): that KILL is dropped, as a server drops one that finds its thread idle.
-    if (this.inflight.size === 0 && this.busy && !this.commandSent) this.killBeforeSent = true;
+    if (this.inflight.size === 0 && this.queue.busy && !this.commandSent) this.killBeforeSent = true;
   }
 
   /** The client vanished: roll back and return (or drop) every backend connection. */

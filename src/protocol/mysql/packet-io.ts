@@ -35,23 +35,22 @@ export class PacketReader {
   }
 
   u16(what = 'a 2-byte integer'): number {
-    this.need(2, what);
-    const v = this.buf.readUInt16LE(this.pos);
-    this.pos += 2;
-    return v;
+    return this.uintLE(2, what);
   }
 
   u24(what = 'a 3-byte integer'): number {
-    this.need(3, what);
-    const v = this.buf.readUIntLE(this.pos, 3);
-    this.pos += 3;
-    return v;
+    return this.uintLE(3, what);
   }
 
   u32(what = 'a 4-byte integer'): number {
-    this.need(4, what);
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
+    return this.uintLE(4, what);
+  }
+
+  /** An unsigned little-endian integer of `bytes` (up to 6) bytes. */
+  private uintLE(bytes: number, what: string): number {
+    this.need(bytes, what);
+    const v = this.buf.readUIntLE(this.pos, bytes);
+    this.pos += bytes;
     return v;
   }
 

@@ -3,6 +3,8 @@
 // session (schema, session variables) in one round trip, only when something differs; on
 // release it goes back to its pool clean, or is reset (COM_RESET_CONNECTION) when a client left
 // state on it that nobody else may see.
+
+import { giveBack } from '../../backend/give-back.js';
 import type { BackendIdentity } from '../../backend/identity.js';
 import type { MysqlPool } from '../../backend/mysql-pool.js';
 import { type MysqlServerConnection, UNREPLAYED_VARIABLES } from '../../backend/mysql-server-connection.js';
@@ -180,32 +182,10 @@ export class MysqlBinding {
       this.pool.discard(conn);
       return;
     }
+    // COM_RESET_CONNECTION rolls back, drops temporary tables, user variables, locks and
+    // prepared statements.
     const reset = pinned || conn.dirty || conn.inTransaction;
-    const killing = conn.stops.inFlight;
-    if (killing) {
-      // A KILL QUERY still on its way must not reach the next client's statement.
-      killing
-        .then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)))
-        .catch(() => this.pool.discard(conn));
-      return;
-    }
-    if (reset) {
-      void this.resetAndRelease();
-      return;
-    }
-    this.pool.release(conn);
-  }
-
-  private async resetAndRelease(): Promise<void> {
-    const conn = this.conn;
-    try {
-      // COM_RESET_CONNECTION rolls back, drops temporary tables, user variables, locks and
-      // prepared statements.
-      await conn.reset();
-      this.pool.release(conn);
-    } catch {
-      this.pool.discard(conn);
-    }
+    giveBack(this.pool, conn, reset ? () => conn.reset() : null);
   }
 
   /** The server connection failed or the client vanished mid-command: drop it. */

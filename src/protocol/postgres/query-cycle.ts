@@ -14,6 +14,7 @@ import type { PlannedStatement } from '../../router/router.js';
 import { chooseTarget } from '../../router/unit-target.js';
 import { TransactionCompensations } from '../../transactions/compensation-notes.js';
 import { PG_SAVEPOINTS, SavepointStack } from '../../transactions/savepoints.js';
+import { type BacklogOwner, ClientBacklog } from '../client-backlog.js';
 import { IdleTransactionTimer } from '../idle-transaction-timer.js';
 import { requireSentAlone } from '../sent-alone.js';
 import { applyContextSetting } from '../session-context.js';
@@ -38,10 +39,17 @@ export type { PlannedStatement };
 
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
 
-export class QueryCycle implements GateParticipant {
-  private readonly units: Unit[] = [];
+/** The bytes a unit's messages took in the client's stream. */
+function unitBytes(unit: Unit): number {
+  let n = 0;
+  for (const f of unit.frames) n += f.bytes.length;
+  return n;
+}
+
+export class QueryCycle implements GateParticipant, BacklogOwner<Unit> {
+  /** Units received and not yet run; past limits.maxPendingClientBytes reading stops. */
+  private readonly units: ClientBacklog<Unit>;
   private building: UnitFrame[] = [];
-  private busy = false;
   /** The unit the pump runs now (a cancel with nothing running on a server is for it or the next). */
   private current: Unit | null = null;
   /** Server connections this session holds: during a transaction, when pinned, in session mode. */
@@ -72,9 +80,6 @@ export class QueryCycle implements GateParticipant {
   private seenTranslations = 0;
   /** A read being run again after losing its server: the response start its client already has. */
   private retryPreamble: Buffer | null = null;
-  /** Bytes of client messages received but not yet run; past limits.maxPendingClientBytes reading stops. */
-  private pendingBytes = 0;
-  private readingPaused = false;
   /** Closes the session when it stays idle inside a transaction (pool.idleTransactionTimeoutMs). */
   private readonly idleTimer = new IdleTransactionTimer(
     () => this.services.config.pool.idleTransactionTimeoutMs,
@@ -102,6 +107,12 @@ export class QueryCycle implements GateParticipant {
     readonly services: SessionServices,
   ) {
     this.writes = new WriteAdmissions(services.cutover, this);
+    this.units = new ClientBacklog(
+      session,
+      this,
+      () => services.config.limits.maxPendingClientBytes,
+      unitBytes,
+    );
   }
 
   get state() {
@@ -200,7 +211,7 @@ export class QueryCycle implements GateParticipant {
       }
       return;
     }
-    this.pendingBytes += bytes.length;
+    this.units.received(bytes.length);
     switch (type) {
       case FE.Query:
         this.units.push(newUnit([{ type, bytes }], true));
@@ -236,15 +247,12 @@ export class QueryCycle implements GateParticipant {
   }
 
   onChunkEnd(): void {
-    const max = this.services.config.limits.maxPendingClientBytes;
-    if (this.pendingBytes > max && !this.readingPaused) {
-      // A batch without Sync can never run, so waiting for it would wait forever.
-      if (this.units.length === 0) throw new ShardgateError('PENDING_BATCH_TOO_LARGE', { max });
-      // Statements queue faster than they run (the client pipelines and does not read): stop reading.
-      this.readingPaused = true;
-      this.session.pauseReading();
-    }
-    if (!this.busy) void this.pump();
+    // A batch without Sync can never run, so waiting for it would wait forever.
+    if (this.units.overLimitWithNothingQueued())
+      throw new ShardgateError('PENDING_BATCH_TOO_LARGE', {
+        max: this.services.config.limits.maxPendingClientBytes,
+      });
+    this.units.start();
   }
 
   /**
@@ -252,23 +260,17 @@ export class QueryCycle implements GateParticipant {
    * stop-signal-hold.ts): stop reading the client until the server's socket has room again.
    */
   holdClientUntilDrained(conn: PgServerConnection): void {
-    if (this.readingPaused) return;
+    if (this.units.paused) return;
     const stopping = conn.stops.inFlight;
     if (!stopping && !conn.socket.writableNeedDrain) return;
-    this.readingPaused = true;
-    this.session.pauseReading();
+    this.units.pauseReading();
+    const resume = () => this.units.resumeReading();
     const resumeWhenDrained = () => {
-      if (conn.socket.writableNeedDrain) conn.socket.once('drain', () => this.resumeReading());
-      else this.resumeReading();
+      if (conn.socket.writableNeedDrain) conn.socket.once('drain', resume);
+      else resume();
     };
     if (stopping) void stopping.then(resumeWhenDrained);
-    else conn.socket.once('drain', () => this.resumeReading());
-  }
-
-  private resumeReading(): void {
-    if (!this.readingPaused) return;
-    this.readingPaused = false;
-    this.session.resumeReading();
+    else conn.socket.once('drain', resume);
   }
 
   private copyTarget(): ServerBinding | null {
@@ -276,27 +278,19 @@ export class QueryCycle implements GateParticipant {
     return null;
   }
 
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
+  /** The backlog's next unit (client-backlog.ts runs them one at a time). */
+  async runQueued(unit: Unit): Promise<void> {
+    this.current = unit;
     try {
-      while (this.units.length > 0 && !this.clientGone) {
-        // The next result waits until the client has read the previous ones.
-        if (this.session.needsDrain) await new Promise<void>((resolve) => this.session.onDrained(resolve));
-        if (this.clientGone) break;
-        const unit = this.units.shift()!;
-        for (const f of unit.frames) this.pendingBytes -= f.bytes.length;
-        if (this.readingPaused && this.pendingBytes <= this.services.config.limits.maxPendingClientBytes / 2)
-          this.resumeReading();
-        this.current = unit;
-        await this.runUnit(unit);
-        this.current = null;
-      }
+      await this.runUnit(unit);
     } finally {
       this.current = null;
-      this.busy = false;
-      this.armIdleTimer();
     }
+  }
+
+  backlogIdle(): void {
+    this.current = null;
+    this.armIdleTimer();
   }
 
   /** A transaction holding a server connection, and nothing to run: the client has this long. */
@@ -858,7 +852,7 @@ export class QueryCycle implements GateParticipant {
     // A unit already sent whose server is idle is doing shardgate's own work (a two-phase COMMIT,
     // a key move's steps): that cancel is dropped, as a server drops one that finds it idle.
     const current = this.current;
-    const next = current === null ? this.units[0] : current.sent ? undefined : current;
+    const next = current === null ? this.units.next : current.sent ? undefined : current;
     if (next && !next.flushOnly) next.cancelRequested = true;
   }
 

@@ -3,6 +3,7 @@
 // messages that name prepared statements, injects what the server lacks (a deferred BEGIN, a
 // re-prepare, settings), and follows the response with a ResponseTracker.
 import { serialize } from 'pg-protocol';
+import { giveBack } from '../../backend/give-back.js';
 import type { PgPool } from '../../backend/pg-pool.js';
 import {
   cancelServerStatement,
@@ -922,33 +923,17 @@ export class ServerBinding implements LaneMember, TrackerSink {
     // Anything we cannot replay is wiped before another client sees this connection.
     const reset =
       conn.dirty || this.cycle.state.pinnedReason || this.tracker.status !== 0x49 || !this.tracker.idle;
-    const cancelling = conn.stops.inFlight;
-    if (cancelling) {
-      // A cancel still on its way must not reach the next client's statement.
-      cancelling
-        .then(() => (reset ? this.resetAndRelease() : this.pool.release(conn)))
-        .catch(() => this.pool.discard(conn));
-      return;
-    }
-    if (reset) {
-      void this.resetAndRelease();
-      return;
-    }
-    this.pool.release(conn);
+    giveBack(this.pool, conn, reset ? () => this.wipe() : null);
   }
 
-  private async resetAndRelease(): Promise<void> {
+  /** Rolls back and runs the reset query: what the next client must not see is gone. */
+  private async wipe(): Promise<void> {
     const conn = this.conn;
-    try {
-      if (this.tracker.status !== 0x49) await conn.exec('ROLLBACK');
-      await conn.exec(this.cycle.services.config.pool.resetQuery);
-      conn.prepared.clear();
-      serverSettings(conn).clear();
-      conn.dirty = false;
-      this.pool.release(conn);
-    } catch {
-      this.pool.discard(conn);
-    }
+    if (this.tracker.status !== 0x49) await conn.exec('ROLLBACK');
+    await conn.exec(this.cycle.services.config.pool.resetQuery);
+    conn.prepared.clear();
+    serverSettings(conn).clear();
+    conn.dirty = false;
   }
 
   /** The client went away: cancel anything running, roll back, then reset or drop. */
