@@ -1,72 +1,14 @@
 // The generic pool (src/backend/pool.ts) through a fake driver: no sockets, fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Pool, type PoolDriver } from '../../src/backend/pool.js';
+import { Pool } from '../../src/backend/pool.js';
 import { type PoolConfig, poolSchema } from '../../src/config/schema.js';
 import { ShardgateError } from '../../src/errors.js';
-import { FakePooledConnection } from '../support/fake-pooled-connection.js';
-
-class FakeConn extends FakePooledConnection {
-  closedLocally = false;
-  /** What the fake server says of it: a validation fails when false; reset refuses when busy. */
-  healthy = true;
-  busy = false;
-  ended: 'terminate' | 'destroy' | null = null;
-  constructor(
-    readonly id: number,
-    readonly flavour: string,
-  ) {
-    super();
-  }
-  override terminate(): void {
-    super.terminate();
-    this.closedLocally = true;
-    this.ended ??= 'terminate';
-  }
-  override destroy(): void {
-    super.destroy();
-    this.closedLocally = true;
-    this.ended ??= 'destroy';
-  }
-  /** The server ends the connection. */
-  serverClose(): void {
-    this.closed = true;
-    this.onClose?.(null);
-  }
-}
-
-class FakeDriver implements PoolDriver<FakeConn, string> {
-  opened: FakeConn[] = [];
-  failures: Error[] = [];
-  validations = 0;
-  async connect(flavour: string): Promise<FakeConn> {
-    const err = this.failures.shift();
-    if (err) throw err;
-    const conn = new FakeConn(this.opened.length + 1, flavour);
-    this.opened.push(conn);
-    return conn;
-  }
-  async validate(conn: FakeConn): Promise<void> {
-    this.validations++;
-    if (!conn.healthy) throw new Error('validation failed');
-  }
-  reset(conn: FakeConn): boolean {
-    return !conn.busy;
-  }
-  close(conn: FakeConn): void {
-    conn.destroy();
-  }
-  flavourOf(conn: FakeConn): string {
-    return conn.flavour;
-  }
-  closedLocally(conn: FakeConn): boolean {
-    return conn.closedLocally;
-  }
-}
+import { FakePoolDriver, FakePooledConnection } from '../support/fake-pooled-connection.js';
 
 const address = { name: 's0-replica1', shard: 's0', role: 'replica' as const, user: 'u', database: 'd' };
 
 function makePool(overrides: Partial<PoolConfig> = {}) {
-  const driver = new FakeDriver();
+  const driver = new FakePoolDriver((flavour: string) => new FakePooledConnection(flavour));
   const config = { ...poolSchema.parse({}), size: 2, connectBackoffMs: 1, ...overrides };
   const pool = new Pool(address, config, driver);
   const failed: string[] = [];
@@ -79,6 +21,12 @@ function makePool(overrides: Partial<PoolConfig> = {}) {
     shunned: () => shunned,
   };
   return { pool, driver, failed };
+}
+
+/** A pool of one whose connection is checked out: the next checkout waits, 1 s at most. */
+async function poolOfOneHeld() {
+  const { pool } = makePool({ size: 1, checkoutTimeoutMs: 1_000 });
+  return { pool, held: await pool.acquire('a') };
 }
 
 describe('Pool', () => {
@@ -98,12 +46,11 @@ describe('Pool', () => {
   });
 
   it('a checkout at the bound waits, gets the next released connection, and times out when none comes', async () => {
-    const { pool } = makePool({ size: 1, checkoutTimeoutMs: 1_000 });
-    const first = await pool.acquire('a');
+    const { pool, held } = await poolOfOneHeld();
     const waiting = pool.acquire('a');
     vi.advanceTimersByTime(200);
-    pool.release(first);
-    expect(await waiting).toBe(first);
+    pool.release(held);
+    expect(await waiting).toBe(held);
     const late = pool.acquire('a').catch((e: unknown) => e);
     vi.advanceTimersByTime(1_000);
     const err = await late;
@@ -115,8 +62,7 @@ describe('Pool', () => {
   });
 
   it('waiters share one timer: each times out at its own deadline, and one served early leaves the others theirs', async () => {
-    const { pool } = makePool({ size: 1, checkoutTimeoutMs: 1_000 });
-    const held = await pool.acquire('a');
+    const { pool, held } = await poolOfOneHeld();
     const first = pool.acquire('a');
     vi.advanceTimersByTime(300);
     const second = pool.acquire('a').catch((e: unknown) => e);

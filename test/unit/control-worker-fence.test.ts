@@ -3,7 +3,7 @@
 // CutoverMember port that acknowledge or not: a round switches only once every worker acked, and
 // every worker hears one decision; a worker that does not ack, or exits before acking, aborts it.
 import { describe, expect, it } from 'vitest';
-import type { CutoverMember, HoldDecision, SwitchEntry } from '../../src/control/control-plane.js';
+import type { CutoverMember, SwitchEntry } from '../../src/control/control-plane.js';
 import { type FenceMessage, WorkerFence } from '../../src/control/worker-fence.js';
 import { WorkerFenceArbiter } from '../../src/control/worker-fence-arbiter.js';
 import type { SplitPlan } from '../../src/migration/plan.js';
@@ -14,16 +14,12 @@ class FakeMember implements CutoverMember {
   held: string[][] = [];
   outcomes: Array<SwitchEntry | null> = [];
   constructor(private readonly acks: boolean) {}
-  async hold(
-    shards: string[],
-    _o: { migrationId: string; graceMs: number; deadlineMs: number },
-    drained: () => Promise<void>,
-    decided: Promise<HoldDecision>,
-  ): Promise<void> {
+  // Typed by the port: its parameters are written once, there.
+  hold: CutoverMember['hold'] = async (shards, _o, drained, decided) => {
     this.held.push(shards);
     if (this.acks) await drained();
     this.outcomes.push((await decided).entry);
-  }
+  };
   apply(): void {}
   wouldApply(): boolean {
     return true;

@@ -4,11 +4,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PgPool } from '../../src/backend/pg-pool.js';
 import type { PgServerConnection } from '../../src/backend/pg-server-connection.js';
-import { Pool, type PoolDriver } from '../../src/backend/pool.js';
+import { Pool } from '../../src/backend/pool.js';
 import { poolSchema } from '../../src/config/schema.js';
 import { type LaneMember, MuxLane } from '../../src/protocol/postgres/mux-lane.js';
 import { newUnit, type Unit } from '../../src/protocol/postgres/units.js';
-import { FakePooledConnection } from '../support/fake-pooled-connection.js';
+import { FakePoolDriver, FakePooledConnection } from '../support/fake-pooled-connection.js';
 
 /** A pooled connection with what a lane touches of a PgServerConnection. */
 class LaneConn extends FakePooledConnection {
@@ -17,23 +17,6 @@ class LaneConn extends FakePooledConnection {
   readonly prepared = new Map<string, true>();
   readonly socket = { cork() {}, uncork() {} };
   write(): void {}
-}
-
-class LaneDriver implements PoolDriver<LaneConn, void> {
-  async connect(): Promise<LaneConn> {
-    return new LaneConn();
-  }
-  async validate(): Promise<void> {}
-  reset(): boolean {
-    return true;
-  }
-  close(conn: LaneConn): void {
-    conn.destroy();
-  }
-  flavourOf(): void {}
-  closedLocally(): boolean {
-    return true;
-  }
 }
 
 class Member implements LaneMember {
@@ -54,7 +37,7 @@ const READY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]);
 
 function makePool(size: number): PgPool {
   const config = { ...poolSchema.parse({}), size };
-  return new Pool(address, config, new LaneDriver()) as unknown as PgPool;
+  return new Pool(address, config, new FakePoolDriver(() => new LaneConn())) as unknown as PgPool;
 }
 
 /** A lane on a fresh checkout of `pool`, with `units` units written on it now. */

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/sql/fingerprint.js';
+import { statementTexts } from '../support/statement-texts.js';
 
 const values = (sql: string) => fingerprint(sql).literals.map((l) => l.value);
 
@@ -77,7 +78,7 @@ describe('fingerprint tokenizer', () => {
     const sql =
       " SELECT 1; ; SELECT ';' ;\n-- c\nCREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1; SELECT 2)";
     const fp = fingerprint(sql);
-    expect(fp.statements.map((r) => sql.slice(r.start, r.end))).toEqual([
+    expect(statementTexts(sql, fp.statements)).toEqual([
       'SELECT 1',
       "SELECT ';'",
       'CREATE RULE r AS ON INSERT TO t DO ALSO (SELECT 1; SELECT 2)',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprintMysql, type Token } from '../../src/sql/mysql/fingerprint-mysql.js';
+import { statementTexts } from '../support/statement-texts.js';
 
 const fp = fingerprintMysql;
 const values = (sql: string) => fp(sql).literals.map((l) => l.value);
@@ -106,11 +107,7 @@ describe('MySQL fingerprint: statements', () => {
   it('splits at top-level semicolons only', () => {
     const sql = "SELECT ';'; SELECT (1;2); ; SELECT 3;";
     const f = fp(sql);
-    expect(f.statements.map((s) => sql.slice(s.start, s.end))).toEqual([
-      "SELECT ';'",
-      'SELECT (1;2)',
-      'SELECT 3',
-    ]);
+    expect(statementTexts(sql, f.statements)).toEqual(["SELECT ';'", 'SELECT (1;2)', 'SELECT 3']);
     expect(f.text).toBe('select ?; select (?; ?); select ?');
   });
   it('keeps BEGIN ... END bodies of routines and triggers in one statement', () => {
@@ -119,7 +116,7 @@ describe('MySQL fingerprint: statements', () => {
       'CASE x WHEN 1 THEN SELECT 1; ELSE BEGIN SELECT 2; END; END CASE; SELECT CASE WHEN x THEN 1 END; END';
     const sql = `${proc}; SELECT 9`;
     const f = fp(sql);
-    expect(f.statements.map((s) => sql.slice(s.start, s.end))).toEqual([proc, 'SELECT 9']);
+    expect(statementTexts(sql, f.statements)).toEqual([proc, 'SELECT 9']);
     // BEGIN / END as names outside routines do not hold the statement open.
     expect(fp('CREATE TABLE t (begin INT); SELECT 1').statements).toHaveLength(2);
     const block = 'BEGIN NOT ATOMIC SELECT 1; SELECT 2; END';
