@@ -1,7 +1,8 @@
 // What the target-comparison scenarios (pgbench, sysbench) share in their reports: the result
 // document's shape, the grid of cells (one per pair of parameter values, each target summarised
-// over the runs in it), and the console, Markdown and SVG reports built from a table, notes and
-// chart labels that each scenario gives. Pure functions.
+// over the runs in it), and the console, Markdown and SVG reports (with the notes every comparison
+// has: targets that did not run, failed runs) built from a table, note lines and chart labels that
+// each scenario gives. Pure functions.
 import { formatTable, markdownTable } from './report.js';
 import type { ScenarioResultHeader } from './scenario.js';
 import {
@@ -9,9 +10,11 @@ import {
   type CellTargets,
   cellTargets,
   consoleDocument,
+  firstColumnLeft,
+  firstTenNotes,
   markdownDocument,
   okTargets,
-  type TableParts,
+  targetNote,
   tpsBar,
 } from './scenario-report.js';
 import { type Summary, summarize } from './stats.js';
@@ -78,11 +81,22 @@ interface TpsCell {
   targets: Record<string, { tps: Summary } | undefined>;
 }
 
-export interface TpsReportSpec<Res extends { targets: TargetState[]; cells: TpsCell[] }> {
+interface TpsReportResult {
+  targets: TargetState[];
+  runs: Array<{ error?: string }>;
+  cells: TpsCell[];
+  notes: string[];
+}
+
+export interface TpsReportSpec<Res extends TpsReportResult> {
   /** The tool's name: the chart's file name and alt text. */
   tool: string;
-  table(result: Res): TableParts;
-  notes(result: Res): string[];
+  /** The table's headers and rows: a cell's parameters, then its figures (aligned right). */
+  table(result: Res): { headers: string[]; rows: string[][] };
+  /** A failed run's note (the first ten failed runs are noted). */
+  runError(run: Res['runs'][number]): string;
+  /** Notes on a target besides "did not run" (noted for every comparison), right after that one. */
+  targetNotes?(target: Res['targets'][number]): string[];
   /** The console report's title line. */
   consoleTitle(result: Res): string;
   /** The Markdown report's lead sentence (before "Measured ..."). */
@@ -93,26 +107,41 @@ export interface TpsReportSpec<Res extends { targets: TargetState[]; cells: TpsC
   groupLabel(cell: Res['cells'][number]): string;
 }
 
-export function tpsReports<Res extends ScenarioResultHeader & { targets: TargetState[]; cells: TpsCell[] }>(
-  spec: TpsReportSpec<Res>,
-) {
+export function tpsReports<Res extends ScenarioResultHeader & TpsReportResult>(spec: TpsReportSpec<Res>) {
+  const table = (result: Res) => {
+    const { headers, rows } = spec.table(result);
+    return { headers, rows, align: firstColumnLeft(headers) };
+  };
+  /** Per target: did not run, then its own notes; the failed runs; the scenario's notes. */
+  const notes = (result: Res): string[] => [
+    ...result.targets.flatMap((t) => [
+      ...(t.status !== 'ok' ? [targetNote(t)] : []),
+      ...(spec.targetNotes?.(t) ?? []),
+    ]),
+    ...firstTenNotes(
+      result.runs.filter((r) => r.error),
+      spec.runError,
+      'failed runs',
+    ),
+    ...result.notes,
+  ];
   return {
     consoleReport(result: Res): string {
-      const { headers, rows, align } = spec.table(result);
+      const { headers, rows, align } = table(result);
       return consoleDocument(
         result,
         spec.consoleTitle(result),
         ['', formatTable(headers, rows, align)],
-        spec.notes(result),
+        notes(result),
       );
     },
     markdownReport(result: Res, svgPath = `bench/results/${spec.tool}-latest.svg`): string {
-      const { headers, rows, align } = spec.table(result);
+      const { headers, rows, align } = table(result);
       return markdownDocument(
         result,
         spec.markdownLead(result),
         [markdownTable(headers, rows, align), '', `![${spec.tool} median TPS per target](${svgPath})`],
-        spec.notes(result),
+        notes(result),
         { versions: true },
       );
     },

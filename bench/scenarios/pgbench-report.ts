@@ -2,15 +2,7 @@
 // for the README and the SVG chart. Pure functions: the scenario passes everything in.
 import type { PgbenchFigures, PgbenchMode, PgbenchScript } from '../lib/pgbench.js';
 import { fmt, fmtSpread } from '../lib/report.js';
-import {
-  type CellTarget,
-  type CellTargets,
-  firstColumnLeft,
-  firstTenNotes,
-  okTargets,
-  type TableParts,
-  targetNote,
-} from '../lib/scenario-report.js';
+import { type CellTarget, type CellTargets, okTargets } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
 import { gridCells, type TpsResult, tpsCellSummary, tpsReports } from '../lib/tps-report.js';
@@ -72,7 +64,7 @@ export const summarizeCells = tpsCellSummary(pgbenchCellKeys, {
   ratioPairs: RATIO_PAIRS,
 });
 
-function tableRows(result: PgbenchResult): TableParts {
+function tableRows(result: PgbenchResult) {
   const names = okTargets(result.targets);
   // Ratios between targets that ran: shardgate's when it ran, else the others' against direct.
   const pairs = RATIO_PAIRS.filter(([a, b]) => names.includes(a) && names.includes(b));
@@ -101,22 +93,7 @@ function tableRows(result: PgbenchResult): TableParts {
       return v === null || v === undefined ? '-' : v.toFixed(2);
     }),
   ]);
-  return { headers, rows, align: firstColumnLeft(headers) };
-}
-
-function noteLines(result: PgbenchResult): string[] {
-  const lines: string[] = [];
-  for (const t of result.targets) {
-    if (t.status !== 'ok') lines.push(targetNote(t));
-    for (const [mode, why] of Object.entries(t.unsupportedModes))
-      lines.push(`${t.name}: ${mode} mode not run: ${why}`);
-  }
-  const errors = firstTenNotes(
-    result.runs.filter((r) => r.error),
-    (r) => `error: ${r.target} ${r.mode} c=${r.clients} repeat ${r.repeat}: ${r.error}`,
-    'failed runs',
-  );
-  return [...lines, ...errors, ...result.notes];
+  return { headers, rows };
 }
 
 function scriptName(s: PgbenchScript): string {
@@ -126,7 +103,9 @@ function scriptName(s: PgbenchScript): string {
 export const { consoleReport, markdownReport, svgReport } = tpsReports<PgbenchResult>({
   tool: 'pgbench',
   table: tableRows,
-  notes: noteLines,
+  runError: (r) => `error: ${r.target} ${r.mode} c=${r.clients} repeat ${r.repeat}: ${r.error}`,
+  targetNotes: (t) =>
+    Object.entries(t.unsupportedModes).map(([mode, why]) => `${t.name}: ${mode} mode not run: ${why}`),
   consoleTitle: ({ parameters: p }) =>
     `pgbench ${scriptName(p.script)}, scale ${p.scale}, ${p.durationS} s x ${p.repeats} repeats per cell; TPS median [min-max], ms = average latency (median)`,
   markdownLead: ({ parameters: p }) =>

@@ -1,14 +1,6 @@
 // The sysbench result document (JSON), console table, README snippet and SVG chart. Pure.
 import { fmt, fmtSpread } from '../lib/report.js';
-import {
-  type CellTarget,
-  type CellTargets,
-  firstColumnLeft,
-  firstTenNotes,
-  okTargets,
-  type TableParts,
-  targetNote,
-} from '../lib/scenario-report.js';
+import { type CellTarget, type CellTargets, okTargets } from '../lib/scenario-report.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import type { SysbenchFigures, SysbenchPsMode, SysbenchTest } from '../lib/sysbench.js';
 import type { TargetState, TimedRun } from '../lib/target-runs.js';
@@ -72,7 +64,7 @@ export const summarizeSysbench = tpsCellSummary(sysbenchCellKeys, {
   ratioPairs: [['shardgate', 'direct']],
 });
 
-function tableRows(result: SysbenchResult): TableParts {
+function tableRows(result: SysbenchResult) {
   const names = okTargets(result.targets);
   const withRatio = names.includes('shardgate') && names.includes('direct');
   const headers = [
@@ -95,19 +87,7 @@ function tableRows(result: SysbenchResult): TableParts {
     }),
     ...(withRatio ? [fmt(c.ratios['shardgate/direct'], 2)] : []),
   ]);
-  return { headers, rows, align: firstColumnLeft(headers) };
-}
-
-function noteLines(result: SysbenchResult): string[] {
-  return [
-    ...result.targets.filter((t) => t.status !== 'ok').map(targetNote),
-    ...firstTenNotes(
-      result.runs.filter((r) => r.error),
-      (r) => `error: ${r.target} ${r.test} threads=${r.threads} repeat ${r.repeat + 1}: ${r.error}`,
-      'failed runs',
-    ),
-    ...result.notes,
-  ];
+  return { headers, rows };
 }
 
 function describeRun(result: SysbenchResult): string {
@@ -121,7 +101,7 @@ function describeRun(result: SysbenchResult): string {
 export const { consoleReport, markdownReport, svgReport } = tpsReports<SysbenchResult>({
   tool: 'sysbench',
   table: tableRows,
-  notes: noteLines,
+  runError: (r) => `error: ${r.target} ${r.test} threads=${r.threads} repeat ${r.repeat + 1}: ${r.error}`,
   consoleTitle: (result) => `${describeRun(result)}; tps median [min-max], qps and p99 (sysbench's) medians`,
   markdownLead: (result) =>
     `${describeRun(result)}; TPS as median [min-max], QPS and sysbench's p99 latency as medians.`,

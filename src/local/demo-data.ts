@@ -32,16 +32,8 @@ export async function loadDemoData(
   const rows = demoRows(options.users);
   const perShard = demoRowsPerShard(config, config.shards, rows);
   await Promise.all(
-    config.shards.map(async (shard) => {
-      const client = new pg.Client({
-        host: shard.primary.host,
-        port: shard.primary.port,
-        user: config.backend.user,
-        password: config.backend.password || undefined,
-        database: shard.primary.database ?? config.backend.database,
-      });
-      await client.connect();
-      try {
+    config.shards.map((shard) =>
+      withBackendClient(config, shard.primary, async (client) => {
         await client.query(demoSchemaSql());
         for (const [table, batch] of demoInsertBatches(perShard.get(shard.name) ?? []))
           await client.query(insertSql(table, batch));
@@ -51,33 +43,40 @@ export async function loadDemoData(
         );
         const roles = demoRoles(config);
         if (roles.length > 0) await createRoles(client, pgDemoRolesSql(roles));
-      } finally {
-        await client.end();
-      }
-    }),
+      }),
+    ),
   );
   // Split targets serve the same users: their roles exist there before any table moves in.
   const roles = demoRoles(config);
   if (roles.length > 0) {
     await Promise.all(
-      config.migration.spares.map(async (spare) => {
-        const client = new pg.Client({
-          host: spare.host,
-          port: spare.port,
-          user: config.backend.user,
-          password: config.backend.password || undefined,
-          database: spare.database ?? config.backend.database,
-        });
-        await client.connect();
-        try {
-          await createRoles(client, pgDemoRolesSql(roles));
-        } finally {
-          await client.end();
-        }
-      }),
+      config.migration.spares.map((spare) =>
+        withBackendClient(config, spare, (client) => createRoles(client, pgDemoRolesSql(roles))),
+      ),
     );
   }
   return { rows: rows.length + DEMO_TOPICS.length * config.shards.length };
+}
+
+/** A client of the backend user on `server` (a shard's primary or a spare) while `work` runs. */
+async function withBackendClient(
+  config: ShardgateConfig,
+  server: { host: string; port: number; database?: string },
+  work: (client: pg.Client) => Promise<void>,
+): Promise<void> {
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: config.backend.user,
+    password: config.backend.password || undefined,
+    database: server.database ?? config.backend.database,
+  });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -58,6 +58,31 @@ function insert(table: string, rows: DemoRow[]): { sql: string; values: Value[][
   };
 }
 
+/**
+ * A connection of the backend user to `server` (a shard's primary or a spare), in `database` or in
+ * none, while `work` runs.
+ */
+async function withBackendConnection(
+  config: ShardgateConfig,
+  server: { host: string; port: number },
+  database: string | undefined,
+  work: (c: mysql.Connection) => Promise<void>,
+): Promise<void> {
+  const c = await mysql.createConnection({
+    host: server.host,
+    port: server.port,
+    user: config.backend.mysqlUser,
+    password: config.backend.mysqlPassword,
+    database,
+  });
+  c.on('error', () => undefined);
+  try {
+    await work(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 export interface MysqlDemoDataOptions {
   users: number;
   /**
@@ -77,18 +102,10 @@ export async function loadMysqlDemoData(
   const rows = demoRows(options.users);
   const perShard = demoRowsPerShard(config, config.mysqlShards, rows);
   await Promise.all(
-    config.mysqlShards.map(async (shard) => {
-      const c = await mysql.createConnection({
-        host: shard.primary.host,
-        port: shard.primary.port,
-        user: config.backend.mysqlUser,
-        password: config.backend.mysqlPassword,
-        database: shard.primary.database ?? config.backend.mysqlDatabase,
-      });
-      c.on('error', () => undefined);
-      try {
+    config.mysqlShards.map((shard) => {
+      const database = shard.primary.database ?? config.backend.mysqlDatabase;
+      return withBackendConnection(config, shard.primary, database, async (c) => {
         for (const ddl of mysqlDemoSchemaStatements()) await c.query(ddl);
-        const database = shard.primary.database ?? config.backend.mysqlDatabase;
         for (const sql of mysqlDemoRolesStatements(demoRoles(config), database)) await c.query(sql);
         for (const [table, batch] of demoInsertBatches(perShard.get(shard.name) ?? [])) {
           const { sql, values } = insert(table, batch);
@@ -98,27 +115,16 @@ export async function loadMysqlDemoData(
           'INSERT INTO trending_topics (id, user_id, topic, score) VALUES ? ON DUPLICATE KEY UPDATE id = id',
           [DEMO_TOPICS.map((t, i) => [i + 1, 0, t, (DEMO_TOPICS.length - i) * 10])],
         );
-      } finally {
-        await c.end().catch(() => undefined);
-      }
+      });
     }),
   );
   const database = config.backend.mysqlDatabase;
   await Promise.all(
-    (options.spares ?? []).map(async (spare) => {
-      const c = await mysql.createConnection({
-        host: spare.host,
-        port: spare.port,
-        user: config.backend.mysqlUser,
-        password: config.backend.mysqlPassword,
-      });
-      c.on('error', () => undefined);
-      try {
+    (options.spares ?? []).map((spare) =>
+      withBackendConnection(config, spare, undefined, async (c) => {
         for (const sql of mysqlDemoRolesStatements(demoRoles(config), database)) await c.query(sql);
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }),
+      }),
+    ),
   );
   return {
     rows: rows.length + DEMO_TOPICS.length * config.mysqlShards.length,
