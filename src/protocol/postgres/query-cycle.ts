@@ -8,7 +8,7 @@ import { ShardgateError, toShardgateError } from '../../errors.js';
 import type { GateParticipant } from '../../migration/cutover-gate.js';
 import { WriteAdmissions } from '../../migration/write-admissions.js';
 import { writeShards } from '../../migration/write-shards.js';
-import type { RouteTarget } from '../../router/plan.js';
+import type { Plan, RouteTarget } from '../../router/plan.js';
 import { refusalIn } from '../../router/planner-context.js';
 import type { PlannedStatement } from '../../router/router.js';
 import { chooseTarget } from '../../router/unit-target.js';
@@ -38,6 +38,34 @@ import { FE, newUnit, type Unit, type UnitFrame } from './units.js';
 export type { PlannedStatement };
 
 /** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
+
+/**
+ * Statements several shards answer together, each kind run by its own runner over the session's
+ * connections; the first kind a unit's plans hold wins. `writes`: it takes cutover write admissions.
+ */
+const ACROSS_SHARDS: ReadonlyArray<{
+  types: readonly Plan['type'][];
+  what: string;
+  writes: boolean;
+  run: (
+    cycle: QueryCycle,
+    unit: Unit,
+    statement: PlannedStatement,
+    rerun: (u: Unit) => Promise<void>,
+  ) => Promise<void>;
+}> = [
+  // A join's rewritten statement is a unit of its own: planned, run and answered as any other.
+  { types: ['broadcast-join'], what: 'a cross-shard join', writes: false, run: runJoin },
+  { types: ['key-move'], what: 'an UPDATE that moves rows to another shard', writes: true, run: runKeyMove },
+  {
+    types: ['copy-query-out'],
+    what: 'a COPY (query) over several shards',
+    writes: false,
+    run: runCopyQueryOut,
+  },
+  { types: ['copy-in'], what: 'a COPY into a table on several shards', writes: true, run: runCopyIn },
+  { types: ['scatter', 'split-insert'], what: 'a multi-shard statement', writes: true, run: runScatter },
+];
 
 /** The bytes a unit's messages took in the client's stream. */
 function unitBytes(unit: Unit): number {
@@ -357,37 +385,13 @@ export class QueryCycle implements GateParticipant, BacklogOwner<Unit> {
         if (ended === 'done') return;
         if (ended === 'replan') return this.runUnit(unit);
       }
-      if (plans.some((p) => p.type === 'broadcast-join')) {
-        requireSentAlone(statements, 'a cross-shard join', 'message');
-        // The rewritten statement is a unit of its own: planned, run and answered as any other.
-        await this.runAcrossShards(() => runJoin(this, unit, statements[0]!, (u) => this.runUnit(u)));
-        return;
-      }
-      const move = plans.find((p) => p.type === 'key-move');
-      if (move) {
-        requireSentAlone(statements, 'an UPDATE that moves rows to another shard', 'message');
-        if (await this.admitWrites(writeShards(move))) return this.runUnit(unit);
-        await this.runAcrossShards(() => runKeyMove(this, unit, statements[0]!));
-        return;
-      }
-      if (plans.some((p) => p.type === 'copy-query-out')) {
-        requireSentAlone(statements, 'a COPY (query) over several shards', 'message');
-        await this.runAcrossShards(() => runCopyQueryOut(this, unit, statements[0]!));
-        return;
-      }
-      const copyIn = plans.find((p) => p.type === 'copy-in');
-      if (copyIn) {
-        requireSentAlone(statements, 'a COPY into a table on several shards', 'message');
-        if (await this.admitWrites(writeShards(copyIn))) return this.runUnit(unit);
-        await this.runAcrossShards(() => runCopyIn(this, unit, statements[0]!));
-        return;
-      }
-      const scatter = plans.find((p) => p.type === 'scatter' || p.type === 'split-insert');
-      if (scatter) {
-        requireSentAlone(statements, 'a multi-shard statement', 'message');
+      for (const kind of ACROSS_SHARDS) {
+        const plan = plans.find((p) => kind.types.includes(p.type));
+        if (!plan) continue;
+        requireSentAlone(statements, kind.what, 'message');
         // Held by a cutover: plan again against the topology that is current after it.
-        if (await this.admitWrites(writeShards(scatter))) return this.runUnit(unit);
-        await this.runAcrossShards(() => runScatter(this, unit, statements[0]!));
+        if (kind.writes && (await this.admitWrites(writeShards(plan)))) return this.runUnit(unit);
+        await this.runAcrossShards(() => kind.run(this, unit, statements[0]!, (u) => this.runUnit(u)));
         return;
       }
       const target = chooseTarget(statements, this.crossShardAllowed);
