@@ -119,15 +119,13 @@ export class PgServerConnection {
   private startup(): Promise<void> {
     const { user, database, password } = this.address;
     return new Promise<void>((resolve, reject) => {
-      const parser = new Parser();
       let scram: ScramClient | null = null;
       // A server that says AuthenticationOk before proving it knows the password (SASLFinal)
       // may be an impostor: SCRAM must complete.
       let scramVerified = false;
-      this.onClose = (err) => reject(err ?? new Error('server closed the connection during startup'));
-      this.onData = (chunk) => {
-        parser.parse(chunk, (msg: BackendMessage) => {
-          const m = msg as BackendMessage & Record<string, unknown>;
+      this.readUntilReady(
+        'server closed the connection during startup',
+        (msg, m) => {
           switch (msg.name) {
             case 'authenticationOk':
               if (scram && !scramVerified) {
@@ -176,9 +174,6 @@ export class PgServerConnection {
                 reject(err);
               }
               break;
-            case 'parameterStatus':
-              this.parameters.set(m.parameterName as string, m.parameterValue as string);
-              break;
             case 'backendKeyData':
               this.processId = m.processID as number;
               this.secretKey = m.secretKey as number;
@@ -191,17 +186,13 @@ export class PgServerConnection {
               reject(refused ? new LoginRefused(text) : new Error(text));
               break;
             }
-            case 'readyForQuery':
-              this.txStatus = (m.status as string) ?? 'I';
-              this.onData = null;
-              this.onClose = null;
-              resolve();
-              break;
             default:
               break;
           }
-        });
-      };
+        },
+        resolve,
+        reject,
+      );
       this.socket.write(
         serialize.startup({
           user,
@@ -215,6 +206,33 @@ export class PgServerConnection {
   }
 
   /**
+   * Reads the server's messages until ReadyForQuery, which ends the exchange (`ready`); `each` sees
+   * the others. ParameterStatus is recorded here, whatever the exchange.
+   */
+  private readUntilReady(
+    closedText: string,
+    each: (msg: BackendMessage, m: BackendMessage & Record<string, unknown>) => void,
+    ready: () => void,
+    fail: (err: Error) => void,
+  ): void {
+    const parser = new Parser();
+    this.onClose = (err) => fail(err ?? new Error(closedText));
+    this.onData = (chunk) => {
+      parser.parse(chunk, (msg: BackendMessage) => {
+        const m = msg as BackendMessage & Record<string, unknown>;
+        if (msg.name === 'parameterStatus') {
+          this.parameters.set(m.parameterName as string, m.parameterValue as string);
+        } else if (msg.name === 'readyForQuery') {
+          this.txStatus = (m.status as string) ?? 'I';
+          this.onData = null;
+          this.onClose = null;
+          ready();
+        } else each(msg, m);
+      });
+    };
+  }
+
+  /**
    * Runs one simple-protocol query on an idle connection and collects its result as text.
    * For internal use (validation, reset, session replay, monitors); never on a client's behalf.
    */
@@ -222,12 +240,10 @@ export class PgServerConnection {
     if (this.onData) return Promise.reject(new Error('connection is busy'));
     return withTimeout(
       new Promise<SimpleResult>((resolve, reject) => {
-        const parser = new Parser();
         const result: SimpleResult = { rows: [], fields: [], tag: null, error: null };
-        this.onClose = (err) => reject(err ?? new Error('server closed the connection'));
-        this.onData = (chunk) => {
-          parser.parse(chunk, (msg: BackendMessage) => {
-            const m = msg as BackendMessage & Record<string, unknown>;
+        this.readUntilReady(
+          'server closed the connection',
+          (msg, m) => {
             switch (msg.name) {
               case 'rowDescription':
                 result.fields = (m.fields as Array<{ name: string }>).map((f) => f.name);
@@ -238,26 +254,19 @@ export class PgServerConnection {
               case 'commandComplete':
                 result.tag = m.text as string;
                 break;
-              case 'parameterStatus':
-                this.parameters.set(m.parameterName as string, m.parameterValue as string);
-                break;
               case 'error':
                 if (!result.error) {
                   const e = msg as unknown as { message: string; code: string };
                   result.error = { code: e.code, message: e.message };
                 }
                 break;
-              case 'readyForQuery':
-                this.txStatus = (m.status as string) ?? 'I';
-                this.onData = null;
-                this.onClose = null;
-                resolve(result);
-                break;
               default:
                 break;
             }
-          });
-        };
+          },
+          () => resolve(result),
+          reject,
+        );
         this.write(serialize.query(sql));
       }),
       timeoutMs,
