@@ -1,6 +1,6 @@
 // shardgate.* session settings: the routing context a client sets by startup option, by
 // `SET shardgate.<name> = ...` (answered by the proxy, never forwarded), or by a comment hint.
-import { CONSISTENCY_LEVELS, type ConsistencyLevel } from '../config/schema.js';
+import { CONSISTENCY_LEVELS } from '../config/schema.js';
 import { ShardgateError } from '../errors.js';
 import type { SessionContext } from '../router/inputs.js';
 
@@ -25,9 +25,23 @@ function parseBool(name: string, value: string): boolean {
   });
 }
 
-/** No value, an empty one or `default`: the setting goes back to its default. */
-const isUnset = (value: string | null): value is null | '' | 'default' =>
-  value === null || value === '' || value === 'default';
+/** No value, an empty one or `default` (any case, as SQL's DEFAULT): the setting goes back to its default. */
+const isUnset = (value: string | null): value is null =>
+  value === null || value === '' || value.toLowerCase() === 'default';
+
+/** `value`, lowercased, when it is one of `allowed`; else INVALID_HINT saying what is expected. */
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[], expected: string): T {
+  const v = value.toLowerCase() as T;
+  if (!allowed.includes(v))
+    throw new ShardgateError('INVALID_HINT', {
+      name: `shardgate.${name}`,
+      value,
+      detail: `expected ${expected}`,
+    });
+  return v;
+}
+
+const ROLES = ['primary', 'replica'] as const;
 
 /** Applies one setting; `value` null resets it. Throws INVALID_HINT on a bad name or value. */
 export function applyContextSetting(
@@ -49,22 +63,11 @@ export function applyContextSetting(
     case 'batterysaving':
       context.batterySaving = value === null ? false : parseBool(name, value);
       return;
-    case 'consistency': {
-      if (value === null || value === '' || value.toLowerCase() === 'default') {
-        context.consistency = null;
-        return;
-      }
-      const level = value.toLowerCase() as ConsistencyLevel;
-      if (!CONSISTENCY_LEVELS.includes(level)) {
-        throw new ShardgateError('INVALID_HINT', {
-          name: 'shardgate.consistency',
-          value,
-          detail: `expected one of ${CONSISTENCY_LEVELS.join(', ')}`,
-        });
-      }
-      context.consistency = level;
+    case 'consistency':
+      context.consistency = isUnset(value)
+        ? null
+        : oneOf(name, value, CONSISTENCY_LEVELS, `one of ${CONSISTENCY_LEVELS.join(', ')}`);
       return;
-    }
     case 'shard': {
       if (isUnset(value)) {
         context.shard = null;
@@ -76,22 +79,9 @@ export function applyContextSetting(
       context.shard = value;
       return;
     }
-    case 'role': {
-      if (isUnset(value)) {
-        context.role = null;
-        return;
-      }
-      const v = value.toLowerCase();
-      if (v !== 'primary' && v !== 'replica') {
-        throw new ShardgateError('INVALID_HINT', {
-          name: 'shardgate.role',
-          value,
-          detail: 'expected primary or replica',
-        });
-      }
-      context.role = v;
+    case 'role':
+      context.role = isUnset(value) ? null : oneOf(name, value, ROLES, 'primary or replica');
       return;
-    }
     case 'cross_shard': {
       // Stricter only: a session may keep its transactions on one shard, never allow more.
       const v = value?.toLowerCase() ?? 'default';
