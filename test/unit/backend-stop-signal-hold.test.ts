@@ -82,4 +82,38 @@ describe('StopSignalHold', () => {
     await flushed();
     expect(wire).toEqual(['x']);
   });
+
+  it('settles when a held write finds the socket gone, dropping the rest, and writes again after', async () => {
+    const wire: string[] = [];
+    let socketGone = true;
+    const hold = new StopSignalHold(
+      (b) => {
+        if (socketGone) throw new Error('write after end');
+        wire.push(Buffer.from(b).toString());
+      },
+      () => undefined,
+    );
+    const signal = deferred();
+    hold.stop(() => signal.promise);
+    hold.hold(Buffer.from('a'));
+    hold.hold(Buffer.from('b'));
+    signal.resolve();
+    await flushed();
+    expect(hold.inFlight).toBeNull();
+    expect(hold.holding).toBe(false);
+    // Nothing held is left behind to reach a later connection's owner.
+    socketGone = false;
+    hold.stop(() => Promise.resolve());
+    await flushed();
+    expect(wire).toEqual([]);
+  });
+
+  it('settles when sending the stop fails, so the connection is not held for good', async () => {
+    const { wire, hold, send } = onWire();
+    hold.stop(() => Promise.reject(new Error('cancel connection refused')));
+    send('next');
+    await flushed();
+    expect(hold.inFlight).toBeNull();
+    expect(wire).toEqual(['next']);
+  });
 });
