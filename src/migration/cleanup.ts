@@ -10,10 +10,9 @@ import { dropPublication, dropSlot } from './pg-replication.js';
 import { inRangesSql, tableKind } from './row-owner.js';
 import {
   keyFromTextRow,
+  keysetPageSql,
   loadTableMeta,
-  pkExpr,
   pkOrder,
-  pkParams,
   pkTextColumns,
   quoteIdent,
 } from './table-meta.js';
@@ -56,11 +55,8 @@ export async function deleteMovedRows(o: CleanupOptions): Promise<CleanupResult>
           return;
         }
         const batch = o.throttle?.batchRows ?? Math.max(1, Math.floor(o.batchRows ?? 1000));
-        const after = last ? `AND ${pkExpr(meta, 't')} > ${pkParams(meta, 1)}` : '';
         const r = await c.query<Record<string, string | null>>(
-          `WITH doomed AS (
-             SELECT ${pkOrder(meta)} FROM ${meta.qualified} t WHERE ${inRanges} ${after}
-              ORDER BY ${pkOrder(meta)} LIMIT ${batch}),
+          `WITH doomed AS (${keysetPageSql(meta, inRanges, last !== null, batch)}),
            gone AS (DELETE FROM ${meta.qualified} t USING doomed d WHERE ${join} RETURNING 1)
            SELECT (SELECT count(*) FROM gone)::text AS n, ${pkTextColumns(meta, 'l')}
              FROM (SELECT * FROM doomed ORDER BY ${pkOrder(meta, ' DESC')} LIMIT 1) l`,

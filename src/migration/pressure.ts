@@ -29,23 +29,14 @@ export interface PressureThresholds {
   replicaLagSeconds: PressureSteps;
 }
 
+/** Both signals slow the copy along the same factors; only the value where each step ends differs. */
+function defaultSteps(upTo: readonly [number, number, number]): PressureSteps {
+  return { steps: [1, 0.5, 0.25].map((factor, i) => ({ upTo: upTo[i]!, factor })), beyond: 0.1 };
+}
+
 export const DEFAULT_PRESSURE_THRESHOLDS: PressureThresholds = {
-  latencyMs: {
-    steps: [
-      { upTo: 20, factor: 1 },
-      { upTo: 50, factor: 0.5 },
-      { upTo: 200, factor: 0.25 },
-    ],
-    beyond: 0.1,
-  },
-  replicaLagSeconds: {
-    steps: [
-      { upTo: 1, factor: 1 },
-      { upTo: 5, factor: 0.5 },
-      { upTo: 30, factor: 0.25 },
-    ],
-    beyond: 0.1,
-  },
+  latencyMs: defaultSteps([20, 50, 200]),
+  replicaLagSeconds: defaultSteps([1, 5, 30]),
 };
 
 function stepFactor(value: number, steps: PressureSteps): number {

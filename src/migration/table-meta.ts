@@ -97,6 +97,15 @@ export function pkTextColumns(meta: TableMeta, alias?: string): string {
     .join(', ');
 }
 
+/**
+ * The next `limit` primary keys of the rows matching `where` (over alias t), in key order; with
+ * `afterLast`, only keys past the last page's last key ($1..): keyset paging, no rescan.
+ */
+export function keysetPageSql(meta: TableMeta, where: string, afterLast: boolean, limit: number): string {
+  const after = afterLast ? ` AND ${pkExpr(meta, 't')} > ${pkParams(meta, 1)}` : '';
+  return `SELECT ${pkOrder(meta)} FROM ${meta.qualified} t WHERE ${where}${after} ORDER BY ${pkOrder(meta)} LIMIT ${limit}`;
+}
+
 export function keyFromTextRow(meta: TableMeta, row: Record<string, string | null>): string[] {
   return meta.primaryKey.map((_, i) => row[`k${i}`] ?? '');
 }

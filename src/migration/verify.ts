@@ -17,9 +17,9 @@ import { openClient } from './pg-connect.js';
 import { inRangesSql, tableKind } from './row-owner.js';
 import {
   keyFromTextRow,
+  keysetPageSql,
   loadTableMeta,
   pkExpr,
-  pkOrder,
   pkParams,
   pkTextColumns,
   type TableMeta,
@@ -160,11 +160,9 @@ class Verifier {
     const bounds: string[][] = [];
     let last: string[] | null = null;
     for (;;) {
-      const after = last ? `AND ${pkExpr(meta, 't')} > ${pkParams(meta, 1)}` : '';
+      const page = keysetPageSql(meta, this.movedSql(moved), last !== null, chunkRows);
       const r: pg.QueryResult<Record<string, string | null>> = await this.source.query(
-        `SELECT ${pkTextColumns(meta, 's')}, count(*) OVER ()::text AS n FROM (
-           SELECT ${pkOrder(meta)} FROM ${meta.qualified} t WHERE ${this.movedSql(moved)} ${after}
-            ORDER BY ${pkOrder(meta)} LIMIT ${chunkRows}) s
+        `SELECT ${pkTextColumns(meta, 's')}, count(*) OVER ()::text AS n FROM (${page}) s
           ORDER BY ${meta.primaryKey.map((c) => `s."${c.name.replace(/"/g, '""')}" DESC`).join(', ')} LIMIT 1`,
         last ?? [],
       );

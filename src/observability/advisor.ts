@@ -225,30 +225,41 @@ export const QUERY_ADVICE_THRESHOLDS = {
   hotKeyMinCount: 100,
 };
 
+/**
+ * Read patterns worth fixing: the share of a table's reads that `count` counts, advised from the
+ * threshold `share` up (the metrics name the count and the share alike).
+ */
+const READ_PATTERNS = [
+  {
+    kind: 'avoid_scatter',
+    count: 'scatterReads',
+    share: 'scatterShare',
+    advice: (table: string) =>
+      `fan out to every shard: filter on the shard key, or make ${table} a reference table if it is small`,
+  },
+  {
+    kind: 'colocate_join',
+    count: 'crossShardJoins',
+    share: 'crossJoinShare',
+    advice: () =>
+      'are cross-shard joins: shard the joined tables on the same key, or make the smaller one a reference table',
+  },
+] as const;
+
 export function queryAdvice(input: QueryAdviceInput, t = QUERY_ADVICE_THRESHOLDS): Recommendation[] {
   const out: Recommendation[] = [];
   for (const c of input.tables) {
     if (c.reads < t.minReads) continue;
-    const scatterShare = c.scatterReads / c.reads;
-    if (scatterShare >= t.scatterShare) {
+    for (const p of READ_PATTERNS) {
+      const share = c[p.count] / c.reads;
+      if (share < t[p.share]) continue;
       out.push({
-        kind: 'avoid_scatter',
+        kind: p.kind,
         shard: null,
         table: c.table,
-        message: `${(100 * scatterShare).toFixed(0)} % of reads on ${c.table} fan out to every shard: filter on the shard key, or make ${c.table} a reference table if it is small`,
+        message: `${(100 * share).toFixed(0)} % of reads on ${c.table} ${p.advice(c.table)}`,
         command: null,
-        metrics: { reads: c.reads, scatterReads: c.scatterReads, scatterShare },
-      });
-    }
-    const joinShare = c.crossShardJoins / c.reads;
-    if (joinShare >= t.crossJoinShare) {
-      out.push({
-        kind: 'colocate_join',
-        shard: null,
-        table: c.table,
-        message: `${(100 * joinShare).toFixed(0)} % of reads on ${c.table} are cross-shard joins: shard the joined tables on the same key, or make the smaller one a reference table`,
-        command: null,
-        metrics: { reads: c.reads, crossShardJoins: c.crossShardJoins, crossJoinShare: joinShare },
+        metrics: { reads: c.reads, [p.count]: c[p.count], [p.share]: share },
       });
     }
   }

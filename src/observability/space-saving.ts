@@ -102,6 +102,12 @@ export class SpaceSaving {
     this.n = 0;
   }
 
+  /** Puts `c` at heap index `i`: the one place that keeps a counter's slot equal to its index. */
+  private place(c: Counter, i: number): void {
+    this.heap[i] = c;
+    c.slot = i;
+  }
+
   private siftUp(i: number): void {
     const heap = this.heap;
     const c = heap[i]!;
@@ -109,12 +115,10 @@ export class SpaceSaving {
       const parentIndex = (i - 1) >> 1;
       const parent = heap[parentIndex]!;
       if (parent.count <= c.count) break;
-      heap[i] = parent;
-      parent.slot = i;
+      this.place(parent, i);
       i = parentIndex;
     }
-    heap[i] = c;
-    c.slot = i;
+    this.place(c, i);
   }
 
   private siftDown(i: number): void {
@@ -128,12 +132,10 @@ export class SpaceSaving {
       const childIndex = r < size && heap[r]!.count < heap[l]!.count ? r : l;
       const child = heap[childIndex]!;
       if (c.count <= child.count) break;
-      heap[i] = child;
-      child.slot = i;
+      this.place(child, i);
       i = childIndex;
     }
-    heap[i] = c;
-    c.slot = i;
+    this.place(c, i);
   }
 }
 

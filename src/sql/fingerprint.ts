@@ -8,7 +8,7 @@
 // positions (`ORDER BY 2`), so `ORDER BY 1` and `ORDER BY 2` are different shapes.
 import { ShardgateError } from '../errors.js';
 import { charClasses } from './char-classes.js';
-import { POSITION_LIST_ENDERS } from './position-list-enders.js';
+import { POSITION_LIST_ENDERS, PositionList } from './position-list.js';
 import { quotedBodyEnd } from './quoted-body.js';
 import { decodeEscapeString, decodeUnicodeString } from './string-escapes.js';
 
@@ -222,9 +222,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
   let firstWord = '';
   let prevWord = '';
   let atomicDepth = 0;
-  // ORDER BY / GROUP BY position list: active at this paren depth, expecting a position next.
-  let listDepth = -1;
-  let expectPosition = false;
+  const positions = new PositionList(LIST_ENDERS);
 
   const emit = (tok: string, start: number, end: number, tight: boolean) => {
     if (++tokens > maxTokens) throw new ShardgateError('STATEMENT_TOO_COMPLEX', { max: maxTokens });
@@ -241,7 +239,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
   const pushLiteral = (value: string, start: number, end: number, kind: Literal['kind']) => {
     literals.push({ value, offset: start, end, kind });
     emit('?', start, end, false);
-    expectPosition = false;
+    positions.other();
   };
   const endStatement = () => {
     if (stmtStart >= 0) statements.push({ start: stmtStart, end: stmtEnd });
@@ -250,8 +248,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
     firstWord = '';
     prevWord = '';
     atomicDepth = 0;
-    listDepth = -1;
-    expectPosition = false;
+    positions.reset();
   };
 
   let i = 0;
@@ -337,7 +334,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
       if (j > n) j = n;
       emit(sql.slice(i, j), i, j, false);
       prevWord = '';
-      expectPosition = false;
+      positions.other();
       i = j;
       continue;
     }
@@ -349,7 +346,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
         const num = j - i > 10 ? Number.MAX_SAFE_INTEGER : Number(sql.slice(i + 1, j));
         if (num > maxParam) maxParam = num;
         emit(sql.slice(i, j), i, j, false);
-        expectPosition = false;
+        positions.other();
         i = j;
         continue;
       }
@@ -374,10 +371,10 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
     }
     if (isDigit(c) || (c === DOT && isDigit(next))) {
       const [end, integer] = numberEnd(sql, i);
-      if (integer && expectPosition && depth === listDepth) {
+      if (integer && positions.isPosition(depth)) {
         // ORDER BY / GROUP BY position: part of the shape
         emit(integerValue(sql.slice(i, end)), i, end, false);
-        expectPosition = false;
+        positions.other();
       } else {
         pushLiteral(integer ? integerValue(sql.slice(i, end)) : sql.slice(i, end), i, end, 'number');
       }
@@ -390,13 +387,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
       const word = sql.slice(i, j).toLowerCase();
       emit(word, i, j, false);
       if (firstWord === '') firstWord = word;
-      if (word === 'by' && (prevWord === 'order' || prevWord === 'group')) {
-        listDepth = depth;
-        expectPosition = true;
-      } else {
-        expectPosition = false;
-        if (listDepth === depth && LIST_ENDERS.has(word)) listDepth = -1;
-      }
+      positions.word(word, prevWord, depth);
       // SQL-standard function bodies: BEGIN ATOMIC ... END holds `;` inside one statement.
       if (firstWord === 'create') {
         if (word === 'atomic' && prevWord === 'begin') atomicDepth++;
@@ -424,7 +415,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
       }
       emit(sql.slice(i, j), i, j, false);
       prevWord = '';
-      expectPosition = false;
+      positions.other();
       i = j;
       continue;
     }
@@ -443,7 +434,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
         break;
       case 41: // )
         emit(')', i, i + 1, true);
-        if (listDepth === depth) listDepth = -1;
+        positions.close(depth);
         depth--;
         break;
       case 91: // [
@@ -455,8 +446,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
         break;
       case 44: // ,
         emit(',', i, i + 1, true);
-        if (listDepth === depth) {
-          expectPosition = true;
+        if (positions.comma(depth)) {
           prevWord = '';
           i++;
           continue;
@@ -471,7 +461,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
           emit('::', i, i + 2, true);
           glue = true;
           prevWord = '';
-          expectPosition = false;
+          positions.other();
           i += 2;
           continue;
         }
@@ -481,7 +471,7 @@ export function fingerprint(sql: string, maxTokens = Number.POSITIVE_INFINITY): 
         emit(sql[i]!, i, i + 1, false);
     }
     prevWord = '';
-    expectPosition = false;
+    positions.other();
     i++;
   }
   endStatement();

@@ -3,7 +3,7 @@
 // client's text: clauses are located on the masked copy (literals and comments blanked, same
 // offsets) and turned into edits that the caller applies right to left.
 import { ShardgateError } from '../errors.js';
-import type { Node } from './pg-ast.js';
+import { isType, list, type Node } from './pg-ast.js';
 import { figureName } from './pg-column-name.js';
 
 /** A word (or literal run) at parenthesis depth 0 of the masked text, lowercased. */
@@ -41,7 +41,7 @@ export const HAVING_ENDS = ['window', 'order', 'limit', 'offset', 'fetch', 'for'
 const ORDER_BY_ENDS = ['limit', 'offset', 'fetch', 'for'];
 
 /** An ORDER BY item's trailing ASC/DESC and NULLS FIRST/LAST. */
-export const SORT_DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
+const SORT_DIRECTION = /\s+(?:asc|desc)?\s*(?:nulls\s+(?:first|last))?\s*$/i;
 
 export function scatterUnsupported(detail: string): ShardgateError {
   return new ShardgateError('SCATTER_UNSUPPORTED', { detail });
@@ -98,11 +98,27 @@ export function neutralHaving(sql: string, masked: string, start: number, end: n
 }
 
 /**
- * Edits that turn select-list item `i` into `(CASE WHEN false THEN <expr> END) AS "<name>"`: a
- * NULL of the type PostgreSQL gives the expression, so the merged result is described exactly as
- * one database would describe it while the proxy computes the value.
+ * The select-list edits of a per-shard program: each output in `computed` (0-based) becomes
+ * `(CASE WHEN false THEN <expr> END) AS "<name>"`, a NULL of the type PostgreSQL gives the
+ * expression, so the merged result is described exactly as one database would describe it while
+ * the proxy computes the value; the `hidden` columns are appended after the client's.
  */
-export function typedNullOutputEdits(masked: string, targets: Node[], i: number, listEnd: number): Edit[] {
+export function programListEdits(
+  masked: string,
+  words: Word[],
+  select: Node,
+  computed: number[],
+  hidden: string[],
+): Edit[] {
+  const targets = list(select.targetList).map((t) => isType(t, 'ResTarget') ?? {});
+  const listEnd = selectListEnd(masked, words);
+  const edits = computed.flatMap((i) => typedNullOutputEdits(masked, targets, i, listEnd));
+  if (hidden.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${hidden.join(', ')}` });
+  return edits;
+}
+
+/** The edits that turn select-list item `i` into its typed NULL (see programListEdits). */
+function typedNullOutputEdits(masked: string, targets: Node[], i: number, listEnd: number): Edit[] {
   const rt = targets[i]!;
   const start = rt.location;
   if (typeof start !== 'number') throw scatterUnsupported('a select-list item that cannot be located');
@@ -151,4 +167,26 @@ export function splitTopLevel(masked: string, start: number, end: number): Array
   }
   out.push([from, end]);
   return out;
+}
+
+/** Offset of the first depth-0 match of `re` at a word start in masked[start, end), or -1. */
+export function topLevelMatch(masked: string, start: number, end: number, re: RegExp): number {
+  let depth = 0;
+  for (let i = start; i < end; i++) {
+    const c = masked[i];
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (depth === 0 && (i === start || !/[\w$]/.test(masked[i - 1]!)) && re.test(masked.slice(i, end)))
+      return i;
+  }
+  return -1;
+}
+
+/** The sort keys (client text, ASC/DESC and NULLS FIRST/LAST dropped) of the ORDER BY at `orderAt`. */
+export function orderByKeys(sql: string, masked: string, orderAt: number, end: number): string[] {
+  const listStart = orderAt + /^order\s+by/i.exec(masked.slice(orderAt))![0].length;
+  return splitTopLevel(masked, listStart, end).map(([a, b]) => {
+    const m = SORT_DIRECTION.exec(masked.slice(a, b));
+    return sql.slice(a, m ? b - m[0].length : b).trim();
+  });
 }

@@ -5,34 +5,21 @@
 // every aggregate call are appended to the select list, and HAVING and ORDER BY are removed (the
 // merge evaluates them). Edits are located on the masked text (literals and comments blanked).
 import { type PartialCall, programFor } from './pg-aggregate-program.js';
-import { isType, list, type Node } from './pg-ast.js';
+import type { Node } from './pg-ast.js';
 import {
   aggregateCallExtent,
   clauseEnd,
   type Edit,
   HAVING_ENDS,
   neutralHaving,
+  orderByKeys,
   orderByRemoval,
-  SORT_DIRECTION,
+  programListEdits,
   scatterUnsupported,
-  selectListEnd,
   splitTopLevel,
-  typedNullOutputEdits,
+  topLevelMatch,
   type Word,
 } from './pg-masked-text.js';
-
-/** Offset of the first depth-0 match of `re` (sticky-free, on words) in [start, end), or -1. */
-function topLevelMatch(masked: string, start: number, end: number, re: RegExp): number {
-  let depth = 0;
-  for (let i = start; i < end; i++) {
-    const c = masked[i];
-    if (c === '(' || c === '[') depth++;
-    else if (c === ')' || c === ']') depth--;
-    else if (depth === 0 && (i === start || !/[\w$]/.test(masked[i - 1]!)) && re.test(masked.slice(i, end)))
-      return i;
-  }
-  return -1;
-}
 
 /** The texts an aggregate call is made of: arguments, ORDER BY, FILTER. */
 function callParts(sql: string, masked: string, f: Node) {
@@ -46,15 +33,7 @@ function callParts(sql: string, masked: string, f: Node) {
   const args = splitTopLevel(masked, inner[0], argsStop).map(([a, b]) => sql.slice(a, b).trim());
   if (args.length > 0) args[0] = args[0]!.replace(/^(?:all|distinct)\s+/i, '');
   const orderText = orderAt < 0 ? '' : ` ${sql.slice(orderAt, inner[1]).trim()}`;
-  const keys =
-    orderAt < 0
-      ? []
-      : splitTopLevel(masked, orderAt + /^order\s+by/i.exec(masked.slice(orderAt))![0].length, inner[1]).map(
-          ([a, b]) => {
-            const m = SORT_DIRECTION.exec(masked.slice(a, b));
-            return sql.slice(a, m ? b - m[0].length : b).trim();
-          },
-        );
+  const keys = orderAt < 0 ? [] : orderByKeys(sql, masked, orderAt, inner[1]);
   return {
     call: sql.slice(loc, end),
     argsText,
@@ -102,14 +81,9 @@ export function programEdits(sql: string, masked: string, words: Word[], select:
   if (planned === null || typeof planned === 'string')
     throw scatterUnsupported(typeof planned === 'string' ? planned : 'aggregates the proxy cannot compute');
   const { program, calls } = planned;
-  const edits: Edit[] = [];
-  const listEnd = selectListEnd(masked, words);
-  const targets = list(select.targetList).map((t) => isType(t, 'ResTarget') ?? {});
-  targets.forEach((_, i) => {
-    if (program.outputs[i] !== null) edits.push(...typedNullOutputEdits(masked, targets, i, listEnd));
-  });
-  const appended = calls.flatMap((c) => partialSql(sql, masked, c));
-  if (appended.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${appended.join(', ')}` });
+  const computed = program.outputs.flatMap((output, i) => (output === null ? [] : [i]));
+  const partials = calls.flatMap((c) => partialSql(sql, masked, c));
+  const edits = programListEdits(masked, words, select, computed, partials);
   // HAVING and ORDER BY go: the merge filters and orders the merged groups.
   const havingAt = words.findIndex((w) => w.word === 'having');
   if (havingAt >= 0) {

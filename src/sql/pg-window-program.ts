@@ -9,12 +9,12 @@ import { isType, lastName, list, type Node } from './pg-ast.js';
 import {
   type Edit,
   groupEnd,
+  orderByKeys,
   orderByRemoval,
-  SORT_DIRECTION,
+  programListEdits,
   scatterUnsupported,
-  selectListEnd,
   splitTopLevel,
-  typedNullOutputEdits,
+  topLevelMatch,
   type Word,
 } from './pg-masked-text.js';
 
@@ -131,19 +131,6 @@ function items(masked: string, a: number, b: number): Array<[number, number]> {
   );
 }
 
-/** Offset of a depth-0 `<first> by` inside masked[a, b), or -1. */
-function clauseAt(masked: string, a: number, b: number, first: string): number {
-  let depth = 0;
-  const re = new RegExp(`^${first}\\s+by\\b`, 'i');
-  for (let i = a; i < b; i++) {
-    const c = masked[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (depth === 0 && !/[\w$]/.test(masked[i - 1] ?? ' ') && re.test(masked.slice(i, b))) return i;
-  }
-  return -1;
-}
-
 /** Edits that turn the client's SELECT into the per-shard SELECT of its window program. */
 export function windowEdits(sql: string, masked: string, words: Word[], sel: Node): Edit[] {
   const planned = windowProgramFor(sel);
@@ -151,28 +138,21 @@ export function windowEdits(sql: string, masked: string, words: Word[], sel: Nod
     throw scatterUnsupported(
       typeof planned === 'string' ? planned : 'window functions the proxy cannot compute',
     );
-  const edits: Edit[] = [];
-  const targets = list(sel.targetList).map((t) => isType(t, 'ResTarget') ?? {});
-  const listEnd = selectListEnd(masked, words);
   const appended: string[] = [];
-  for (const { output, call, def } of planned.located) {
-    edits.push(...typedNullOutputEdits(masked, targets, output, listEnd));
+  for (const { call, def } of planned.located) {
     // The window's parentheses: inline after OVER, or the WINDOW clause's definition.
     const defLoc = def.location;
     if (typeof defLoc !== 'number') throw scatterUnsupported('a window definition that cannot be located');
     const open = masked.indexOf('(', defLoc);
     const close = groupEnd(masked, open) - 1;
-    const partitionAt = clauseAt(masked, open + 1, close, 'partition');
-    const orderAt = clauseAt(masked, open + 1, close, 'order');
-    const byEnd = (at: number) => at + /^\w+\s+by/i.exec(masked.slice(at))![0].length;
-    if (partitionAt >= 0)
-      for (const [a, b] of items(masked, byEnd(partitionAt), orderAt >= 0 ? orderAt : close))
+    const partitionAt = topLevelMatch(masked, open + 1, close, /^partition\s+by\b/i);
+    const orderAt = topLevelMatch(masked, open + 1, close, /^order\s+by\b/i);
+    if (partitionAt >= 0) {
+      const listStart = partitionAt + /^partition\s+by/i.exec(masked.slice(partitionAt))![0].length;
+      for (const [a, b] of items(masked, listStart, orderAt >= 0 ? orderAt : close))
         appended.push(sql.slice(a, b).trim());
-    if (orderAt >= 0)
-      for (const [a, b] of items(masked, byEnd(orderAt), close)) {
-        const m = SORT_DIRECTION.exec(masked.slice(a, b));
-        appended.push(sql.slice(a, m ? b - m[0].length : b).trim());
-      }
+    }
+    if (orderAt >= 0) appended.push(...orderByKeys(sql, masked, orderAt, close));
     const callOpen = masked.indexOf('(', call.location as number);
     const callClose = groupEnd(masked, callOpen) - 1;
     if (!call.agg_star)
@@ -180,7 +160,6 @@ export function windowEdits(sql: string, masked: string, words: Word[], sel: Nod
   }
   if (appended.length !== planned.program.hiddenColumns)
     throw scatterUnsupported('window clauses that cannot be located in the text');
-  if (appended.length > 0) edits.push({ start: listEnd, end: listEnd, text: `, ${appended.join(', ')}` });
-  edits.push(...orderByRemoval(masked, words));
-  return edits;
+  const computed = planned.located.map((l) => l.output);
+  return [...programListEdits(masked, words, sel, computed, appended), ...orderByRemoval(masked, words)];
 }

@@ -10,7 +10,7 @@
 // With a `tokens` array, the pass also records every token per statement (cache-miss path only).
 import { ShardgateError } from '../../errors.js';
 import type { Fingerprint, Literal } from '../fingerprint.js';
-import { POSITION_LIST_ENDERS } from '../position-list-enders.js';
+import { POSITION_LIST_ENDERS, PositionList } from '../position-list.js';
 import type { TokenType } from './mysql-lexer.js';
 import * as lexing from './mysql-lexer.js';
 import * as strings from './mysql-strings.js';
@@ -78,8 +78,7 @@ export function fingerprintMysql(
   let blockDepth = 0;
   let endPending = false;
   let routine = false;
-  let listDepth = -1;
-  let expectPosition = false;
+  const positions = new PositionList(LIST_ENDERS);
 
   const emit = (tok: string, start: number, end: number, tight: boolean) => {
     if (stmtStart < 0) {
@@ -100,7 +99,7 @@ export function fingerprintMysql(
     literals.push({ value, offset: start, end, kind });
     emit('?', start, end, false);
     record(type, start, end, '', literals.length - 1);
-    expectPosition = false;
+    positions.other();
     prevWord = '';
   };
   const endStatement = () => {
@@ -112,8 +111,7 @@ export function fingerprintMysql(
     blockDepth = 0;
     endPending = false;
     routine = false;
-    listDepth = -1;
-    expectPosition = false;
+    positions.reset();
   };
 
   const lx = lexer(sql);
@@ -147,10 +145,10 @@ export function fingerprintMysql(
         continue;
       case T.NUMBER: {
         const value = numberValue(sql, start, end);
-        if (expectPosition && depth === listDepth && isInteger(value)) {
+        if (positions.isPosition(depth) && isInteger(value)) {
           emit(value, start, end, false);
           record(type, start, end, value);
-          expectPosition = false;
+          positions.other();
         } else pushLiteral(value, type, start, end);
         continue;
       }
@@ -158,7 +156,7 @@ export function fingerprintMysql(
         params++;
         emit(`$${params}`, start, end, false);
         record(type, start, end, '', -1, params);
-        expectPosition = false;
+        positions.other();
         prevWord = '';
         continue;
       case T.WORD: {
@@ -170,13 +168,7 @@ export function fingerprintMysql(
           secondWord = word;
           if (firstWord === 'begin' && word === 'not') blockDepth = 1;
         }
-        if (word === 'by' && (prevWord === 'order' || prevWord === 'group')) {
-          listDepth = depth;
-          expectPosition = true;
-        } else {
-          expectPosition = false;
-          if (listDepth === depth && LIST_ENDERS.has(word)) listDepth = -1;
-        }
+        positions.word(word, prevWord, depth);
         if ((firstWord === 'create' || firstWord === 'alter') && ROUTINES.has(word)) routine = true;
         if (blockDepth > 0 || routine) {
           if (word === 'begin' || (word === 'case' && blockDepth > 0)) blockDepth++;
@@ -226,14 +218,13 @@ export function fingerprintMysql(
       case T.RPAREN:
         emit(')', start, end, true);
         record(type, start, end, ')');
-        if (listDepth === depth) listDepth = -1;
+        positions.close(depth);
         depth--;
         break;
       case T.COMMA:
         emit(',', start, end, true);
         record(type, start, end, ',');
-        if (listDepth === depth) {
-          expectPosition = true;
+        if (positions.comma(depth)) {
           prevWord = '';
           continue;
         }
@@ -245,7 +236,7 @@ export function fingerprintMysql(
         break;
     }
     prevWord = '';
-    expectPosition = false;
+    positions.other();
   }
   endStatement();
   return { text: out, literals, hintComments, maxParam: params, statements };
