@@ -15,32 +15,42 @@ function rot(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-// The C macros spell out their rounds; each round does the same to the next register, so here a
-// round runs in a loop on (x, y, z), renamed after each round to the next turn of (a, b, c).
-const MIX_SHIFTS = [4, 6, 8, 16, 19, 4];
-const FINAL_SHIFTS = [14, 11, 25, 16, 4, 14, 24];
-
-/** mix(a,b,c): rounds of `x -= z; x ^= rot(z, s); z += y;` on (a,b,c), (b,c,a), (c,a,b), … */
 function mix(): void {
-  let [x, y, z] = [a, b, c];
-  for (const shift of MIX_SHIFTS) {
-    x = (x - z) ^ rot(z, shift); // `^` wraps the difference to 32 bits
-    z = (z + y) | 0;
-    [x, y, z] = [y, z, x];
-  }
-  // Six rounds are two full turns: (x, y, z) is (a, b, c) again.
-  [a, b, c] = [x, y, z];
+  a = (a - c) | 0;
+  a ^= rot(c, 4);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rot(a, 6);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rot(b, 8);
+  b = (b + a) | 0;
+  a = (a - c) | 0;
+  a ^= rot(c, 16);
+  c = (c + b) | 0;
+  b = (b - a) | 0;
+  b ^= rot(a, 19);
+  a = (a + c) | 0;
+  c = (c - b) | 0;
+  c ^= rot(b, 4);
+  b = (b + a) | 0;
 }
 
-/** final(a,b,c): rounds of `x ^= z; x -= rot(z, s);` on (c,a,b), (a,b,c), (b,c,a), … */
 function final(): void {
-  let [x, y, z] = [c, a, b];
-  for (const shift of FINAL_SHIFTS) {
-    x = ((x ^ z) - rot(z, shift)) | 0;
-    [x, y, z] = [y, z, x];
-  }
-  // Seven rounds from (c, a, b) end one turn on: (x, y, z) is (a, b, c).
-  [a, b, c] = [x, y, z];
+  c ^= b;
+  c = (c - rot(b, 14)) | 0;
+  a ^= c;
+  a = (a - rot(c, 11)) | 0;
+  b ^= a;
+  b = (b - rot(a, 25)) | 0;
+  c ^= b;
+  c = (c - rot(b, 16)) | 0;
+  a ^= c;
+  a = (a - rot(c, 4)) | 0;
+  b ^= a;
+  b = (b - rot(a, 14)) | 0;
+  c ^= b;
+  c = (c - rot(b, 24)) | 0;
 }
 
 const TWO_32 = 4294967296;
@@ -72,13 +82,6 @@ function word(k: Uint8Array, i: number): number {
   return k[i]! | (k[i + 1]! << 8) | (k[i + 2]! << 16) | (k[i + 3]! << 24);
 }
 
-/** The first `n` (at most 4) bytes from `k[i]` as a little-endian word. */
-function partialWord(k: Uint8Array, i: number, n: number): number {
-  let w = 0;
-  for (let j = Math.min(n, 4) - 1; j >= 0; j--) w |= k[i + j]! << (8 * j);
-  return w;
-}
-
 /** PostgreSQL hash_bytes_extended(k, keylen, seed) over the bytes `k[0, len)`. */
 export function hashBytesExtended(k: Uint8Array, len = k.length, seed = 0n): bigint {
   seedState(len, seed);
@@ -92,11 +95,18 @@ export function hashBytesExtended(k: Uint8Array, len = k.length, seed = 0n): big
     i += 12;
     rest -= 12;
   }
-  // The last 0..11 bytes (the C switch's cases 11..1): bytes 0-3 into a, 4-7 into b, 8-10 into
-  // c one byte up (c's lowest byte is left to the length).
-  if (rest > 0) a = (a + partialWord(k, i, rest)) | 0;
-  if (rest > 4) b = (b + partialWord(k, i + 4, rest - 4)) | 0;
-  if (rest > 8) c = (c + (partialWord(k, i + 8, rest - 8) << 8)) | 0;
+  // The last 0..11 bytes (the C switch falls through from the highest case down).
+  if (rest >= 11) c = (c + (k[i + 10]! << 24)) | 0;
+  if (rest >= 10) c = (c + (k[i + 9]! << 16)) | 0;
+  if (rest >= 9) c = (c + (k[i + 8]! << 8)) | 0;
+  if (rest >= 8) b = (b + (k[i + 7]! << 24)) | 0;
+  if (rest >= 7) b = (b + (k[i + 6]! << 16)) | 0;
+  if (rest >= 6) b = (b + (k[i + 5]! << 8)) | 0;
+  if (rest >= 5) b = (b + k[i + 4]!) | 0;
+  if (rest >= 4) a = (a + (k[i + 3]! << 24)) | 0;
+  if (rest >= 3) a = (a + (k[i + 2]! << 16)) | 0;
+  if (rest >= 2) a = (a + (k[i + 1]! << 8)) | 0;
+  if (rest >= 1) a = (a + k[i]!) | 0;
   final();
   return result();
 }
