@@ -37,8 +37,6 @@ import { FE, newUnit, type Unit, type UnitFrame } from './units.js';
 
 export type { PlannedStatement };
 
-/** Statement kinds that never change data (the rest take a write admission at a cutover gate). */
-
 /**
  * Statements several shards answer together, each kind run by its own runner over the session's
  * connections; the first kind a unit's plans hold wins. `writes`: it takes cutover write admissions.
