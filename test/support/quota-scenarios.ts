@@ -2,7 +2,7 @@
 // settings of quota-config.ts: `app` at its server connection limit waits, then fails, while
 // another user is served; and a session idle inside a transaction is closed and rolled back. What
 // differs per protocol (driver, how a session pins a server connection, error codes, SQL) is a
-// `QuotaSide`.
+// `QuotaSide`; describeQuotas makes both scenarios a file's tests.
 import { describe, expect, it } from 'vitest';
 import { waitForQuota } from './quota-config.js';
 
@@ -37,7 +37,7 @@ export interface QuotaSide<C extends Session> {
 }
 
 /** Two sessions of `app` hold its two slots: a third waits and fails, another user is served. */
-export async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Promise<void> {
+async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Promise<void> {
   const c1 = await s.connect('app');
   const c2 = await s.connect('app');
   await s.pin(c1, 1);
@@ -58,7 +58,7 @@ export async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Pr
 }
 
 /** A session idle inside its transaction is closed and its insert rolled back; a busy one is not. */
-export async function expectIdleTransactionClosed<C extends Session>(s: QuotaSide<C>): Promise<void> {
+async function expectIdleTransactionClosed<C extends Session>(s: QuotaSide<C>): Promise<void> {
   const c = await s.connect('other');
   const errors: Error[] = [];
   c.on('error', (e) => errors.push(e));
