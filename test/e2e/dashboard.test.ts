@@ -4,11 +4,21 @@
 // whole page is saved to test-results/dashboard.png.
 import { mkdirSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium.js';
-import { type ProxyFixture, startProxyFixture } from '../support/proxy-fixture.js';
+import { useProxyFixture } from '../support/use-fixture.js';
 
-let fx: ProxyFixture;
+const fx = useProxyFixture(
+  {
+    shards: 2,
+    replicas: 1,
+    overrides: {
+      admin: { token: 'dash-token' },
+      observability: { healthIntervalMs: 200, history: { intervalMs: 300 } },
+    },
+  },
+  180_000,
+);
 
 /**
  * Pixels near each series colour (s0 blue, s1 teal) and of heatmap red in a PNG, decoded by the
@@ -40,21 +50,10 @@ async function countColours(page: Page, png: Buffer): Promise<{ s0: number; s1: 
 
 let executablePath: string;
 
+// Installing Chromium (apt, once per machine) may take minutes.
 beforeAll(async () => {
   executablePath = await ensureChromium();
-  fx = await startProxyFixture({
-    shards: 2,
-    replicas: 1,
-    overrides: {
-      admin: { token: 'dash-token' },
-      observability: { healthIntervalMs: 200, history: { intervalMs: 300 } },
-    },
-  });
 }, 900_000);
-
-afterAll(async () => {
-  await fx?.stop();
-});
 
 describe('dashboard', () => {
   it('shows the shards and the hot key', async () => {

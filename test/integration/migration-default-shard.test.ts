@@ -5,10 +5,10 @@
 // write is there, the reference table is identical on every shard, and a rollback carries the
 // writes made after the switch (and the sequence position) back to the old server.
 import { describe, expect, it } from 'vitest';
-import { checkLedger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { checkLedger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { useMigrationFixture } from '../support/migration-file-fixture.js';
-import { sleep, waitForMigration } from '../support/migration-helpers.js';
+import { migrationWriters, sleep, waitForMigration } from '../support/migration-helpers.js';
 import {
   expectEveryKindServed,
   expectOtherLedgerHolds,
@@ -65,13 +65,10 @@ describe('split of the default shard with sharded, reference and unsharded table
   });
 
   it('splits s0 under writes to every kind; each table reads and writes through the proxy afterwards', async () => {
-    const likes = startWriterPool({
-      url: fx.url(),
+    const likes = migrationWriters(fx, usersIn(parseKeyRange('-80'), 60, 1, 50), 1_000_000_000, {
       writers: 2,
       readers: 1,
       writesPerSecond: 60,
-      users: usersIn(parseKeyRange('-80'), 60, 1, 50),
-      idBase: 1_000_000_000,
     });
     const others = otherTablesWriter(() => fx.client(), 0);
     await sleep(300);

@@ -5,10 +5,15 @@
 // whose unknown lag would otherwise keep it in rotation for eventual reads).
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
 import { useMigrationFixture } from '../support/migration-file-fixture.js';
-import { expectLedgerHolds, settleUnderWriters, sleep } from '../support/migration-helpers.js';
+import {
+  expectLedgerHolds,
+  migrationWriters,
+  settleUnderWriters,
+  sleep,
+} from '../support/migration-helpers.js';
 
 const fx = useMigrationFixture({
   shards: 2,
@@ -79,14 +84,11 @@ describe('a split into targets with streaming replicas', () => {
     const streaming = fx.cluster.server('spare2-replica1');
     // spare1's replica replays nothing the split writes until the delay is lifted below.
     await fx.cluster.setReplayDelay('spare1-replica1', 24 * 3_600_000);
-    // Lighter than migrationWriters: the capture must catch up on a loaded machine too.
-    const load = startWriterPool({
-      url: fx.url(),
+    // Lighter than migrationWriters' default: the capture must catch up on a loaded machine too.
+    const load = migrationWriters(fx, [...leftUsers, ...rightUsers], 1_000_000_000, {
       writers: 4,
       readers: 1,
       writesPerSecond: 120,
-      users: [...leftUsers, ...rightUsers],
-      idBase: 1_000_000_000,
     });
     await sleep(500);
     const started = await fx.proxy.migrations!.start({

@@ -4,8 +4,9 @@
 // after the switch while writes go on, and a rollback carries the
 // writes made on the targets back to the source. (The bench `split` scenario is the big version.)
 import { describe, expect, it } from 'vitest';
-import { type Ledger, startWriterPool, usersIn } from '../../bench/lib/write-ledger.js';
+import { type Ledger, usersIn } from '../../bench/lib/write-ledger.js';
 import { parseKeyRange } from '../../src/domain/keyspace.js';
+import type { StartRequest } from '../../src/migration/manager.js';
 import { useMigrationFixture } from '../support/migration-file-fixture.js';
 import {
   expectLedgerHolds,
@@ -26,18 +27,16 @@ const fx = useMigrationFixture({ shards: 2, replicas: 1, spares: 6, cutoverDeadl
 
 const writers = (idBase: number) => migrationWriters(fx, usersIn(parseKeyRange('-80'), 100, 1, 50), idBase);
 
+/** The split the dry run plans and the next test runs. */
+const SPLIT_S0: StartRequest = { shard: 's0', at: 'auto', targets: ['spare1', 'spare2'], verify: 'full' };
+
 describe('live split under writes', () => {
   let id = '';
   let load: ReturnType<typeof writers>;
   let beforeSplit: Ledger | null = null;
 
   it('plans a dry run with sizes, strategy and rollback plan', async () => {
-    const plan = await fx.proxy.migrations!.plan({
-      shard: 's0',
-      at: 'auto',
-      targets: ['spare1', 'spare2'],
-      verify: 'full',
-    });
+    const plan = await fx.proxy.migrations!.plan(SPLIT_S0);
     expect(plan.targets.map((t) => t.range)).toEqual(['-40', '40-80']);
     expect(plan.tables.find((t) => t.name === 'likes')!.rows).toBeGreaterThan(0);
     expect(plan.rollback.length).toBeGreaterThan(0);
@@ -47,12 +46,7 @@ describe('live split under writes', () => {
   it('splits s0 while writers write: nothing lost, nothing duplicated, RYW holds', async () => {
     load = writers(1_000_000_000);
     await sleep(500);
-    const started = await fx.proxy.migrations!.start({
-      shard: 's0',
-      at: 'auto',
-      targets: ['spare1', 'spare2'],
-      verify: 'full',
-    });
+    const started = await fx.proxy.migrations!.start(SPLIT_S0);
     id = started.id;
     const done = await settleUnderWriters(fx, id, load, 'split', 120_000);
     const { ledger } = load;
@@ -126,13 +120,10 @@ describe('aborting a split before its switch', () => {
 
 describe('a split whose capture falls behind', () => {
   it('does not switch while the targets lag, traffic stays on the source, then completes', async () => {
-    const load = startWriterPool({
-      url: fx.url(),
+    const load = migrationWriters(fx, usersIn(parseKeyRange('80-'), 60, 1, 50), 3_000_000_000, {
       writers: 4,
       readers: 1,
       writesPerSecond: 200,
-      users: usersIn(parseKeyRange('80-'), 60, 1, 50),
-      idBase: 3_000_000_000,
     });
     const started = await fx.proxy.migrations!.start({
       shard: 's1',

@@ -17,6 +17,7 @@ import {
   everyServerProbed,
   expectMysqlShardUnreachable,
   expectOwnPoolShunsKilledReplica,
+  expectShardBackAfterRestart,
   mysqlFailure as failure,
   mysqlHealth as health,
   mysqlLikesOf as likesOf,
@@ -27,7 +28,7 @@ import {
   useTwinProxy,
   watchMysqlClose as watchClose,
 } from '../support/fault-helpers.js';
-import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
+import { type LatencyRelay, replicaThroughRelay, startLatencyRelay } from '../support/latency-relay.js';
 import type { MysqlProxyFixture } from '../support/mysql-proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -141,17 +142,16 @@ describe('session pooling: kill -9 of every server of the shard', () => {
       () => likesOf(later, 1),
       () => later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'),
     );
-    for (const s of SERVERS) await fx.cluster.restartServer(s);
-    await waitFor(
-      'every server back in rotation',
-      () => SERVERS.every((s) => inRotation(sessionProxy, s)),
-      60_000,
-    );
-    await later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)');
-    await waitFor('the write replicated', async () => (await likesOf(later, 1)) === before + 1);
+    await expectShardBackAfterRestart({
+      restartServer: (s) => fx.cluster.restartServer(s),
+      servers: SERVERS,
+      inRotation: (s) => inRotation(sessionProxy, s),
+      write: () => later.query('INSERT INTO likes (id, user_id, post_id) VALUES (970005, 1, 1)'),
+      likes: () => likesOf(later, 1),
+      freshLikes: async () => likesOf(await connectTo(sessionProxy), 1),
+      before,
+    });
     expect(laterWatch.closed).toBe(false);
-    const fresh = await connectTo(sessionProxy);
-    expect(await likesOf(fresh, 1)).toBe(before + 1);
   }, 180_000);
 });
 
@@ -165,14 +165,10 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
 
   beforeAll(async () => {
     for (const r of ['s0-replica1', 's0-replica2']) await fx.cluster.waitForReplication(r);
-    const replica1 = fx.cluster.server('s0-replica1');
-    relay = await startLatencyRelay({ host: replica1.host, port: replica1.port }, 30);
+    relay = await startLatencyRelay(fx.cluster.server('s0-replica1'), 30);
     const config: ShardgateConfig = {
       ...fx.config,
-      mysqlShards: fx.config.mysqlShards.map((s) => ({
-        ...s,
-        replicas: s.replicas.map((r) => (r.name === 's0-replica1' ? { ...r, port: relay.port } : r)),
-      })),
+      mysqlShards: replicaThroughRelay(fx.config.mysqlShards, 's0-replica1', relay),
     };
     const options = { log: silentLogger(), postgresPort: 0, mysqlPort: 0, adminPort: null };
     slowPooled = await startProxy(config, options);
@@ -191,6 +187,16 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
   async function heal(): Promise<void> {
     relay.delayMs = 0;
     await waitFor('s0-replica1 back in rotation', () => proxies().every((p) => inRotation(p, 's0-replica1')));
+  }
+
+  /** `check` while s0-replica1 answers 5 s late (past probeTimeoutMs), then `heal`, whatever happened. */
+  async function whileReplicaStalls(check: () => Promise<void>): Promise<void> {
+    relay.delayMs = 5_000;
+    try {
+      await check();
+    } finally {
+      await heal();
+    }
   }
 
   it('sends weak reads to the replica with the lowest round trip, in both pool modes', async () => {
@@ -218,8 +224,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
     await c.query('START TRANSACTION READ ONLY');
     expect((await answeredBy(c, 2)).sid).toBe(slowId);
     const readers = await Promise.all(Array.from({ length: 6 }, () => connectTo(slowPooled)));
-    relay.delayMs = 5_000;
-    try {
+    await whileReplicaStalls(async () => {
       await expectLostWhileOthersRead(
         c.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
         readers.map((r) => likesOf(r, 2)),
@@ -230,9 +235,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
       await c.query('ROLLBACK');
       expect(await likesOf(c, 2)).toBe(expected);
       expect(watch.closed).toBe(false);
-    } finally {
-      await heal();
-    }
+    });
   }, 120_000);
 
   it('session pooling: a statement slower than probeTimeoutMs fails with 2013 and closes that session; others go on', async () => {
@@ -242,8 +245,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
     // A read-only transaction stays on the replica its first read went to.
     await owner.query('START TRANSACTION READ ONLY');
     expect((await answeredBy(owner, 2)).sid).toBe(slowId);
-    relay.delayMs = 5_000;
-    try {
+    await whileReplicaStalls(async () => {
       await expectLostWhileOthersRead(
         owner.query('SELECT count(*) AS n FROM likes WHERE user_id = 2'),
         Array.from({ length: 10 }, () => likesOf(bystander, 2)),
@@ -253,9 +255,7 @@ describe('injected latency and dropped connections (a relay in front of s0-repli
       );
       await waitFor('the owning session closed', () => ownerWatch.closed, 10_000);
       expect(bystanderWatch.closed).toBe(false);
-    } finally {
-      await heal();
-    }
+    });
   }, 120_000);
 
   it('a connection dropped under a read: run elsewhere in transaction pooling; 2013 and closed in session pooling', async () => {

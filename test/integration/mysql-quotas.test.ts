@@ -3,26 +3,14 @@
 // closed with its transaction rolled back.
 import type mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { serverSlotsHeld } from '../../src/backend/user-quota.js';
 import { MYSQL_TEST_USERS } from '../support/mysql-proxy-fixture.js';
-import { quotaOverrides } from '../support/quota-config.js';
-import {
-  expectIdleTransactionClosed,
-  expectPerUserLimit,
-  type QuotaSide,
-} from '../support/quota-scenarios.js';
+import { quotaFixtureOptions } from '../support/quota-config.js';
+import { describeQuotas, type QuotaSide } from '../support/quota-scenarios.js';
 import { useMysqlProxyFixture } from '../support/use-fixture.js';
 
-const fx = useMysqlProxyFixture(
-  {
-    shards: 1,
-    replicas: 0,
-    demoUsers: 5,
-    overrides: quotaOverrides(MYSQL_TEST_USERS),
-  },
-  180_000,
-);
+const fx = useMysqlProxyFixture({ ...quotaFixtureOptions(MYSQL_TEST_USERS), demoUsers: 5 }, 180_000);
 
 const side: QuotaSide<mysql.Connection> = {
   connect: (as) => (as === 'app' ? fx.connect() : fx.connect({ user: 'native', password: 'native-pw' })),
@@ -43,12 +31,4 @@ const side: QuotaSide<mysql.Connection> = {
   },
 };
 
-describe('per-user server connection limit (MySQL)', () => {
-  it('a user at its limit waits, then gets 1203; other users are served; a freed slot goes to the waiter', () =>
-    expectPerUserLimit(side));
-});
-
-describe('idle in transaction timeout (MySQL)', () => {
-  it('closes the session with errno 4031 and rolls its transaction back', () =>
-    expectIdleTransactionClosed(side));
-});
+describeQuotas(side, { front: 'MySQL', overLimit: '1203', idleClosed: 'errno 4031' });

@@ -8,7 +8,6 @@ import type mysql from 'mysql2/promise';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalanceMysql } from '../../bench/lib/balance-transfer.js';
-import type { ShardgateConfig } from '../../src/config/schema.js';
 import { childMysqlConnection } from '../support/child-clients.js';
 import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
 import {
@@ -56,9 +55,6 @@ async function preparedAnywhere(): Promise<string[]> {
 }
 
 const { balancesOf, pairOf } = accountPairs(() => accounts, balanceOn);
-
-/** Until recovery has left no XA transaction of shardgate's prepared on any primary. */
-const waitForRecovery = () => waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
 
 /** A session in a transaction (begun with `begin`) that moved `amount` from `a` to `b`, not committed. */
 async function openTransfer(
@@ -321,45 +317,38 @@ describe('XA two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  const { start, crashDuringTransfer, txn } = crashingProxies({
+  const { recoverAfterCrash, crashLeftToOperator, expectResolved, txn } = crashingProxies({
     token: TOKEN,
-    config: (minAgeMs): ShardgateConfig => ({
-      ...fx.config,
-      transactions: { ...fx.config.transactions, recoveryIntervalMs: 300, recoveryMinAgeMs: minAgeMs },
-    }),
+    base: () => fx.config,
     connect: childMysqlConnection,
     transfer,
     drop: (c) => c.destroy(),
+    balancesOf,
+    preparedAnywhere,
   });
 
   it('killed between XA PREPARE and the decision: recovery on restart rolls back both shards', async () => {
-    const { a, b, before } = await pairOf(8, 1);
-    await crashDuringTransfer('twopc-after-prepare', a, b);
-    // The shard the transaction began on (a's) was never prepared: its server rolled it back.
-    expect(await preparedAnywhere()).toHaveLength(1);
-    const p = await start();
-    await waitForRecovery();
-    expect(await balancesOf(a, b)).toEqual(before);
+    const p = await recoverAfterCrash(await pairOf(8, 1), 'twopc-after-prepare', 'rolled back', async () => {
+      // The shard the transaction began on (a's) was never prepared: its server rolled it back.
+      expect(await preparedAnywhere()).toHaveLength(1);
+    });
     await p.stop();
   }, 120_000);
 
   it('killed after the decision, before XA COMMIT: recovery on restart commits the prepared shard', async () => {
-    const { a, b, before } = await pairOf(9, 2);
-    await crashDuringTransfer('twopc-after-decision', a, b);
-    // a's shard committed with the decision; b's is prepared.
-    expect(await balanceOn(a)).toBe(before[0]! - 7);
-    expect(await preparedAnywhere()).toHaveLength(1);
-    const p = await start();
-    await waitForRecovery();
-    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
+    const pair = await pairOf(9, 2);
+    const p = await recoverAfterCrash(pair, 'twopc-after-decision', 'committed', async () => {
+      // a's shard committed with the decision; b's is prepared.
+      expect(await balanceOn(pair.a)).toBe(pair.before[0]! - 7);
+      expect(await preparedAnywhere()).toHaveLength(1);
+    });
     await p.stop();
   }, 120_000);
 
   it('shardgate txn list shows MySQL transactions in doubt; resolve follows the decision log', async () => {
-    const { a, b, before } = await pairOf(10, 3);
-    await crashDuringTransfer('twopc-after-decision', a, b);
+    const pair = await pairOf(10, 3);
     // Recovery waits a minute before touching it: the operator sees it first.
-    const p = await start(undefined, 60_000);
+    const p = await crashLeftToOperator(pair, 'twopc-after-decision', 60_000);
     const [gid] = await preparedAnywhere();
     expect(gid).toMatch(/^sg2pc_[0-9a-f]+_\d+\.s2$/);
     await waitFor('txn list to show it', async () => (await txn(p, 'list')).out.includes(gid!));
@@ -367,14 +356,9 @@ describe('recovery after a crash', () => {
       inDoubt: Array<{ gid: string; protocol: string; server: string; decision: string | null }>;
     };
     expect(listed.inDoubt).toContainEqual(
-      expect.objectContaining({ gid, protocol: 'mysql', server: b.server, decision: 'commit' }),
+      expect.objectContaining({ gid, protocol: 'mysql', server: pair.b.server, decision: 'commit' }),
     );
-    const resolved = await txn(p, 'resolve', gid!);
-    expect(resolved.code).toBe(0);
-    expect(resolved.out).toContain('committed');
-    expect(await preparedAnywhere()).toEqual([]);
-    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
-    expect((await txn(p, 'list')).out).toContain('nothing in doubt');
+    await expectResolved(p, gid!, pair, 'committed');
     await p.stop();
     // Six or more node processes (two proxies, four or more CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.
   }, 300_000);

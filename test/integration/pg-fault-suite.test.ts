@@ -13,6 +13,7 @@ import { type ProxyHandle, startProxy } from '../../src/proxy.js';
 import { appLogin } from '../support/app-login.js';
 import {
   expectOwnPoolShunsKilledReplica,
+  expectShardBackAfterRestart,
   pgHealth as health,
   pgLikesOf as likesOf,
   OWN_USER,
@@ -20,7 +21,7 @@ import {
   useTwinProxy,
   watchPgClose as watchClose,
 } from '../support/fault-helpers.js';
-import { type LatencyRelay, startLatencyRelay } from '../support/latency-relay.js';
+import { type LatencyRelay, replicaThroughRelay, startLatencyRelay } from '../support/latency-relay.js';
 import { type ProxyFixture, startProxyFixture, TEST_USERS } from '../support/proxy-fixture.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -140,17 +141,16 @@ describe('kill -9 of every server of the shard', () => {
     // it heard the server's FATAL and was closed, or hears a coded error now.
     const owned = await failure(likesOf(owner, 1));
     expect(`${owned.code} ${owned.message}`).toMatch(/^(08006|57P0\d) |not queryable|terminated/);
-    for (const s of ['s0-primary', ...REPLICAS]) await fx.cluster.restartServer(s);
-    await waitFor(
-      'every server back in rotation',
-      () => ['s0-primary', ...REPLICAS].every((s) => health(fx.proxy, s).healthy),
-      60_000,
-    );
-    await writer.query('INSERT INTO likes (id, user_id) VALUES (980001, 1)');
-    await waitFor('the write replayed', async () => (await likesOf(reader, 1)) === before + 1);
+    await expectShardBackAfterRestart({
+      restartServer: (s) => fx.cluster.restartServer(s),
+      servers: ['s0-primary', ...REPLICAS],
+      inRotation: (s) => health(fx.proxy, s).healthy,
+      write: () => writer.query('INSERT INTO likes (id, user_id) VALUES (980001, 1)'),
+      likes: () => likesOf(reader, 1),
+      freshLikes: async () => likesOf(await clientOf(sessionProxy), 1),
+      before,
+    });
     expect(watches.filter((w) => w.closed)).toHaveLength(0);
-    const fresh = await clientOf(sessionProxy);
-    expect(await likesOf(fresh, 1)).toBe(before + 1);
   }, 180_000);
 });
 
@@ -160,14 +160,10 @@ describe('injected latency (a relay in front of s0-replica1)', () => {
 
   beforeAll(async () => {
     for (const r of REPLICAS) await fx.cluster.waitForReplay(r);
-    const replica1 = fx.cluster.server('s0-replica1');
-    relay = await startLatencyRelay({ host: replica1.host, port: replica1.port }, 30);
+    relay = await startLatencyRelay(fx.cluster.server('s0-replica1'), 30);
     const config: ShardgateConfig = {
       ...fx.config,
-      shards: fx.config.shards.map((s) => ({
-        ...s,
-        replicas: s.replicas.map((r) => (r.name === 's0-replica1' ? { ...r, port: relay.port } : r)),
-      })),
+      shards: replicaThroughRelay(fx.config.shards, 's0-replica1', relay),
     };
     slowProxy = await startProxy(config, { log: silentLogger(), postgresPort: 0, adminPort: null });
   }, 60_000);

@@ -1,25 +1,14 @@
 // Quotas: one user cannot hold every server connection (pins and idle transactions), and a
 // session idle inside a transaction is closed (its transaction rolled back), PgBouncer-like.
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { serverSlotsHeld } from '../../src/backend/user-quota.js';
 import { TEST_USERS } from '../support/proxy-fixture.js';
-import { quotaOverrides } from '../support/quota-config.js';
-import {
-  expectIdleTransactionClosed,
-  expectPerUserLimit,
-  type QuotaSide,
-} from '../support/quota-scenarios.js';
+import { quotaFixtureOptions } from '../support/quota-config.js';
+import { describeQuotas, type QuotaSide } from '../support/quota-scenarios.js';
 import { useProxyFixture } from '../support/use-fixture.js';
 
-const fx = useProxyFixture(
-  {
-    shards: 1,
-    replicas: 0,
-    overrides: quotaOverrides(TEST_USERS),
-  },
-  180_000,
-);
+const fx = useProxyFixture(quotaFixtureOptions(TEST_USERS), 180_000);
 
 const side: QuotaSide<pg.Client> = {
   connect: (as) => (as === 'app' ? fx.client() : fx.client({ user: 'md5user', password: 'secret5' })),
@@ -36,11 +25,4 @@ const side: QuotaSide<pg.Client> = {
   },
 };
 
-describe('per-user server connection limit', () => {
-  it('a user at its limit waits, then gets 53300; other users are served; a freed slot goes to the waiter', () =>
-    expectPerUserLimit(side));
-});
-
-describe('idle in transaction timeout', () => {
-  it('closes the session with 25P03 and rolls its transaction back', () => expectIdleTransactionClosed(side));
-});
+describeQuotas(side, { front: 'PostgreSQL', overLimit: '53300', idleClosed: '25P03' });

@@ -6,7 +6,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferBalance } from '../../bench/lib/balance-transfer.js';
-import type { ShardgateConfig } from '../../src/config/schema.js';
 import { childPgClient } from '../support/child-clients.js';
 import { expectCommitFinishesWithoutClient } from '../support/client-gone-commit.js';
 import { refuse666AtCommit } from '../support/pg-refuse-at-commit.js';
@@ -68,9 +67,6 @@ const { balancesOf, pairOf } = accountPairs(
   () => accounts,
   (a) => balanceOn(a.shard, a.id),
 );
-
-/** Until recovery has left no prepared transaction of shardgate's on any shard. */
-const waitForRecovery = () => waitFor('recovery', async () => (await preparedAnywhere()).length === 0);
 
 beforeAll(async () => {
   fx = await startProxyFixture({
@@ -302,21 +298,17 @@ describe('two-phase commit', () => {
 });
 
 describe('recovery after a crash', () => {
-  const { start, crashDuringTransfer, txn } = crashingProxies({
-    token: TOKEN,
-    config: (minAgeMs): ShardgateConfig => ({
-      ...fx.config,
-      transactions: {
-        crossShard: 'two_phase',
-        lockTimeoutMs: 500,
-        recoveryIntervalMs: 300,
-        recoveryMinAgeMs: minAgeMs,
-      },
-    }),
-    connect: childPgClient,
-    transfer: transferBalance,
-    drop: (c) => c.end().catch(() => undefined),
-  });
+  const { start, crashDuringTransfer, recoverAfterCrash, crashLeftToOperator, expectResolved, txn } =
+    crashingProxies({
+      token: TOKEN,
+      // Its transactions (lockTimeoutMs: 500, two_phase) with the children's recovery.
+      base: () => fx.config,
+      connect: childPgClient,
+      transfer: transferBalance,
+      drop: (c) => c.end().catch(() => undefined),
+      balancesOf,
+      preparedAnywhere,
+    });
 
   async function transactions(
     p: StartedProcess,
@@ -331,34 +323,32 @@ describe('recovery after a crash', () => {
   }
 
   it('killed after PREPARE (no decision): recovery on restart rolls back both shards', async () => {
-    const { a, b, before } = await pairOf(7, 11);
-    await crashDuringTransfer('twopc-after-prepare', a, b);
-    expect(await preparedAnywhere()).toHaveLength(2);
-    const p = await start();
-    await waitForRecovery();
-    expect(await balancesOf(a, b)).toEqual(before);
+    const p = await recoverAfterCrash(await pairOf(7, 11), 'twopc-after-prepare', 'rolled back', async () => {
+      expect(await preparedAnywhere()).toHaveLength(2);
+    });
     expect((await transactions(p)).inDoubt).toEqual([]);
     expect(await metric(p.adminPort, 'shardgate_2pc_recovered_total')).toBe(2);
     await p.stop();
   }, 120_000);
 
   it('killed after the first COMMIT PREPARED: after restart both shards are committed', async () => {
-    const { a, b, before } = await pairOf(6, 10);
-    await crashDuringTransfer('twopc-after-first-commit', a, b);
-    // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
-    // before the kill took effect: at most one shard is still prepared.
-    expect((await preparedAnywhere()).length).toBeLessThanOrEqual(1);
-    const p = await start();
-    await waitForRecovery();
-    expect(await balancesOf(a, b)).toEqual([before[0]! - 7, before[1]! + 7]);
+    const p = await recoverAfterCrash(
+      await pairOf(6, 10),
+      'twopc-after-first-commit',
+      'committed',
+      async () => {
+        // One shard committed; the other's COMMIT PREPARED was sent in parallel, so it may have run
+        // before the kill took effect: at most one shard is still prepared.
+        expect((await preparedAnywhere()).length).toBeLessThanOrEqual(1);
+      },
+    );
     await p.stop();
   }, 120_000);
 
   it('shardgate txn list shows what recovery has not resolved yet; resolve follows the decision log', async () => {
-    const { a, b, before } = await pairOf(5, 9);
-    await crashDuringTransfer('twopc-after-prepare', a, b);
+    const pair = await pairOf(5, 9);
     // Recovery of this process leaves young transactions alone for an hour: the operator acts.
-    const p = await start(undefined, 3_600_000);
+    const p = await crashLeftToOperator(pair, 'twopc-after-prepare', 3_600_000);
     expect((await fetch(`http://127.0.0.1:${p.adminPort}/api/transactions`)).status).toBe(401);
     const listed = await txn(p, 'list', '--json');
     expect(listed.code).toBe(0);
@@ -371,12 +361,7 @@ describe('recovery after a crash', () => {
     const refused = await txn(p, 'resolve', inDoubt[0]!.gid, '--commit');
     expect(refused.code).not.toBe(0);
     expect(refused.out).toMatch(/no commit decision/);
-    const resolved = await txn(p, 'resolve', inDoubt[0]!.gid);
-    expect(resolved.code).toBe(0);
-    expect(resolved.out).toMatch(/rolled back/);
-    expect(await preparedAnywhere()).toEqual([]);
-    expect(await balancesOf(a, b)).toEqual(before);
-    expect((await txn(p, 'list')).out).toMatch(/nothing in doubt/);
+    await expectResolved(p, inDoubt[0]!.gid, pair, 'rolled back');
     await p.stop();
     // Seven node processes (two proxies, five CLI runs): one CLI run took 15.8 s at load 29 on 2 cores.
   }, 300_000);

@@ -161,6 +161,31 @@ export async function expectOwnPoolShunsKilledReplica(t: OwnPoolKill): Promise<v
   }
 }
 
+/** The end of a kill -9 of every server of shard s0, on either front end. */
+export interface ShardRestart {
+  restartServer(name: string): Promise<unknown>;
+  servers: readonly string[];
+  /** Whether the proxy has the server in rotation again. */
+  inRotation(server: string): boolean;
+  /** The write refused while the servers were down, sent again. */
+  write(): Promise<unknown>;
+  /** User 1's likes, read on the session that wrote or another that stayed. */
+  likes(): Promise<number>;
+  /** User 1's likes, read on a session opened now. */
+  freshLikes(): Promise<number>;
+  /** User 1's likes before the kill. */
+  before: number;
+}
+
+/** Every server restarted and back in rotation; the write sent again is read back, also by a new session. */
+export async function expectShardBackAfterRestart(t: ShardRestart): Promise<void> {
+  for (const s of t.servers) await t.restartServer(s);
+  await waitFor('every server back in rotation', () => t.servers.every((s) => t.inRotation(s)), 60_000);
+  await t.write();
+  await waitFor('the write read back', async () => (await t.likes()) === t.before + 1);
+  expect(await t.freshLikes()).toBe(t.before + 1);
+}
+
 /** Which front end a fault test drives: the second proxy listens on it, its monitor is the one read. */
 export type FaultFront = 'postgres' | 'mysql';
 

@@ -3,6 +3,7 @@
 // without touching the server or the machine's network; dropConnections() cuts every connection
 // (no server message, as a dead link or a firewall would) and keeps accepting new ones.
 import net from 'node:net';
+import type { ShardgateConfig } from '../../src/config/schema.js';
 
 export interface LatencyRelay {
   port: number;
@@ -57,4 +58,16 @@ export async function startLatencyRelay(
       server.close(() => resolve());
     });
   return relay;
+}
+
+/** A config's `shards` (or `mysqlShards`) with the replica named `replica` reached through `relay`. */
+export function replicaThroughRelay(
+  shards: ShardgateConfig['shards'],
+  replica: string,
+  relay: LatencyRelay,
+): ShardgateConfig['shards'] {
+  return shards.map((s) => ({
+    ...s,
+    replicas: s.replicas.map((r) => (r.name === replica ? { ...r, port: relay.port } : r)),
+  }));
 }

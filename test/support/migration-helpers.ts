@@ -2,7 +2,12 @@
 // `shardgate migrate` does, waiting for an in-process proxy's migration to settle, and checking a
 // writer pool's ledger against the servers of the topology the proxy routes to now.
 import { expect } from 'vitest';
-import { checkLedger, type Ledger, startWriterPool } from '../../bench/lib/write-ledger.js';
+import {
+  checkLedger,
+  type Ledger,
+  startWriterPool,
+  type WriterPoolOptions,
+} from '../../bench/lib/write-ledger.js';
 import type { migrationSummary } from '../../src/admin/api-migrations.js';
 import type { SplitPlan } from '../../src/migration/plan.js';
 import type { MigrationState } from '../../src/migration/state-store.js';
@@ -99,9 +104,17 @@ export async function expectLedgerHolds(
   expect(report.checkedInserts).toBeGreaterThan(20);
 }
 
-/** The paced writers (6, with 2 readers, 300 writes/s) a live migration runs under, on `users`. */
-export function migrationWriters(fx: ProxyFixture, users: number[], idBase: number) {
-  return startWriterPool({ url: fx.url(), writers: 6, readers: 2, writesPerSecond: 300, users, idBase });
+/** How many writers and readers a migration's writer pool runs, and its writes a second. */
+export type WriterPace = Pick<WriterPoolOptions, 'writers' | 'readers' | 'writesPerSecond'>;
+
+/** The paced writers a live migration runs under, on `users`: by default 6, with 2 readers, 300 writes/s. */
+export function migrationWriters(
+  fx: ProxyFixture,
+  users: number[],
+  idBase: number,
+  pace: WriterPace = { writers: 6, readers: 2, writesPerSecond: 300 },
+) {
+  return startWriterPool({ url: fx.url(), ...pace, users, idBase });
 }
 
 /**

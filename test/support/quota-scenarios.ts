@@ -2,8 +2,8 @@
 // settings of quota-config.ts: `app` at its server connection limit waits, then fails, while
 // another user is served; and a session idle inside a transaction is closed and rolled back. What
 // differs per protocol (driver, how a session pins a server connection, error codes, SQL) is a
-// `QuotaSide`.
-import { expect } from 'vitest';
+// `QuotaSide`; describeQuotas makes both scenarios a file's tests.
+import { describe, expect, it } from 'vitest';
 import { waitForQuota } from './quota-config.js';
 
 /** The parts of both drivers' connections the scenarios use. */
@@ -37,7 +37,7 @@ export interface QuotaSide<C extends Session> {
 }
 
 /** Two sessions of `app` hold its two slots: a third waits and fails, another user is served. */
-export async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Promise<void> {
+async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Promise<void> {
   const c1 = await s.connect('app');
   const c2 = await s.connect('app');
   await s.pin(c1, 1);
@@ -58,7 +58,7 @@ export async function expectPerUserLimit<C extends Session>(s: QuotaSide<C>): Pr
 }
 
 /** A session idle inside its transaction is closed and its insert rolled back; a busy one is not. */
-export async function expectIdleTransactionClosed<C extends Session>(s: QuotaSide<C>): Promise<void> {
+async function expectIdleTransactionClosed<C extends Session>(s: QuotaSide<C>): Promise<void> {
   const c = await s.connect('other');
   const errors: Error[] = [];
   c.on('error', (e) => errors.push(e));
@@ -73,4 +73,26 @@ export async function expectIdleTransactionClosed<C extends Session>(s: QuotaSid
   for (let i = 0; i < 3; i++) await check.query(s.sql.sleep);
   await check.query('COMMIT');
   await check.end();
+}
+
+/** How a front end's suite names itself and the errors its scenarios expect, in the test titles. */
+export interface QuotaTitles {
+  front: string;
+  /** The code a query over the limit is rejected with. */
+  overLimit: string;
+  /** The code a session closed for idling inside its transaction is given. */
+  idleClosed: string;
+}
+
+/** Both scenarios as the tests of a front end's quota file. */
+export function describeQuotas<C extends Session>(side: QuotaSide<C>, t: QuotaTitles): void {
+  describe(`per-user server connection limit (${t.front})`, () => {
+    it(`a user at its limit waits, then gets ${t.overLimit}; other users are served; a freed slot goes to the waiter`, () =>
+      expectPerUserLimit(side));
+  });
+
+  describe(`idle in transaction timeout (${t.front})`, () => {
+    it(`closes the session with ${t.idleClosed} and rolls its transaction back`, () =>
+      expectIdleTransactionClosed(side));
+  });
 }
