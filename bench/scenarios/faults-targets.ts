@@ -10,7 +10,7 @@ import { loadMysqlDemoData } from '../../src/local/mysql-demo-schema.js';
 import { freePort, startPostgresCluster } from '../../src/local/postgres-cluster.js';
 import { silentLogger } from '../../src/log.js';
 import { startProxy } from '../../src/proxy.js';
-import type { BenchProtocol, FaultKind } from './faults-report.js';
+import type { FaultKind } from './faults-report.js';
 
 export interface BenchClient {
   /** An eventual read (count of a user's likes). */

@@ -15,11 +15,7 @@ const mysqlSide: TopologySide<MysqlPool, MysqlServerAddress, MysqlServerConnecti
   shardList: 'mysqlShards',
   makePool: (address, config) => new MysqlPool(address, config),
   // A session's schema is set on each use, so one pool per user.
-  identityAddress: (base, identity, database) => ({
-    ...base,
-    database,
-    ...(identity.service ? {} : { user: identity.user, password: identity.password }),
-  }),
+  userLogin: (identity) => ({ user: identity.user, password: identity.password }),
   prober: mysqlProber,
 };
 

@@ -14,6 +14,7 @@ import { PgPool } from './pg-pool.js';
 import { type PgHealthFigures, pgProber } from './pg-prober.js';
 import type { PgServerConnection, ServerAddress } from './pg-server-connection.js';
 import {
+  identityAddress,
   type StandbyPools,
   Topology,
   type TopologyServer,
@@ -31,12 +32,10 @@ const postgresSide: TopologySide<PgPool, ServerAddress, PgServerConnection, PgHe
   protocol: 'postgres',
   shardList: 'shards',
   makePool: (address, config) => new PgPool(address, config),
-  identityAddress: (base, identity, database) => ({
-    ...base,
-    database,
-    ...(identity.service
-      ? {}
-      : { user: identity.user, password: identity.password, scramKeys: identity.scramKeys }),
+  userLogin: (identity) => ({
+    user: identity.user,
+    password: identity.password,
+    scramKeys: identity.scramKeys,
   }),
   prober: pgProber,
 };
@@ -133,7 +132,7 @@ export class RuntimeTopology extends Topology<PgPool, ServerAddress, PgServerCon
         let entry = ready.identities.find((e) => identityPoolKey(e.identity, e.database) === key);
         if (!entry) {
           const pool = new PgPool(
-            postgresSide.identityAddress(address, identity, database),
+            identityAddress(postgresSide, address, identity, database),
             this.config.pool,
           );
           entry = { identity, database, pool };

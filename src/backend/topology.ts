@@ -9,7 +9,7 @@ import { type KeyRange, parseKeyRange } from '../domain/keyspace.js';
 import type { ServerView, ShardView, TopologyView } from '../router/inputs.js';
 import { positionCovers } from '../router/positions.js';
 import { backendLogin } from './backend-login.js';
-import { type BackendTls, resolveBackendTls, sameTls } from './backend-tls.js';
+import { resolveBackendTls, sameTls } from './backend-tls.js';
 import { type BackendIdentity, IdentityPools, type RetirablePool } from './identity.js';
 import type { PoolAddress } from './pool.js';
 import { ProbeLoop, type Prober, type Protocol } from './probe-loop.js';
@@ -65,9 +65,19 @@ export interface TopologySide<P extends TopologyPool<A>, A extends TopologyAddre
   /** The config's list of this protocol's shards. */
   readonly shardList: 'shards' | 'mysqlShards';
   makePool(address: A, config: PoolConfig): P;
-  /** The address a pool of `identity` on `database` logs in with. */
-  identityAddress(base: A, identity: BackendIdentity, database: string): A;
+  /** How a user's own pool logs in (the service identity keeps the configured login). */
+  userLogin(identity: BackendIdentity): Partial<A>;
   readonly prober: Prober<C, A, X>;
+}
+
+/** The address a pool of `identity` on `database` logs in with, for either protocol. */
+export function identityAddress<A extends TopologyAddress>(
+  side: { userLogin(identity: BackendIdentity): Partial<A> },
+  base: A,
+  identity: BackendIdentity,
+  database: string,
+): A {
+  return { ...base, database, ...(identity.service ? {} : side.userLogin(identity)) };
 }
 
 /** The pool settings of a shard's servers: pool.*, with the shard's own poolSize when it has one. */
@@ -179,7 +189,7 @@ export class Topology<P extends TopologyPool<A>, A extends TopologyAddress, C, X
         pool,
         pools: new IdentityPools(pool, (identity, db) => {
           const own = this.side.makePool(
-            this.side.identityAddress(address, identity, db),
+            identityAddress(this.side, address, identity, db),
             shardPoolConfig(this.config, shard),
           );
           // A user's own pool shuns the server on a failure like the service pool does.

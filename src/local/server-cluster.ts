@@ -5,7 +5,7 @@
 // process dies, even by SIGKILL, so no orphan survives a failed test. The database-specific part
 // (how a server is created, started, probed and configured) is a subclass.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
