@@ -12,10 +12,17 @@ export interface BacklogClient {
   resumeReading(): void;
 }
 
-/** What the backlog asks of its owner (the query cycle or the command cycle). */
+/**
+ * What the backlog asks of its owner (the query cycle or the command cycle). Three calls rather
+ * than one async wrapper: no extra promise per statement on the hot path.
+ */
 export interface BacklogOwner<T> {
+  /** Just before `runQueued`. */
+  startingQueued(item: T): void;
   /** Runs one item; the next waits until it settles. */
   runQueued(item: T): Promise<void>;
+  /** After `runQueued` settled without throwing. */
+  ranQueued(): void;
   /** The client left: nothing more runs. */
   readonly clientLeft: boolean;
   /** The backlog ran dry (or the client left): arm the idle timers. */
@@ -107,7 +114,9 @@ export class ClientBacklog<T> {
         const item = this.items.shift()!;
         this.bytes -= this.sizeOf(item);
         if (this.readingPaused && this.bytes <= this.maxBytes() / 2) this.resumeReading();
+        this.owner.startingQueued(item);
         await this.owner.runQueued(item);
+        this.owner.ranQueued();
       }
     } finally {
       this.pumping = false;

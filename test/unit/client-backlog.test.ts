@@ -5,6 +5,8 @@ import { deferred } from '../support/deferred.js';
 /** A backlog of strings (one byte a character) over a fake client whose runs finish when told. */
 function fixture(maxBytes = 10) {
   const events: string[] = [];
+  /** The owner's calls around each run. */
+  const hooks: string[] = [];
   const runs: Array<{ item: string; done: () => void }> = [];
   let drained: (() => void) | null = null;
   const client = {
@@ -17,6 +19,8 @@ function fixture(maxBytes = 10) {
   };
   const owner: BacklogOwner<string> & { clientLeft: boolean } = {
     clientLeft: false,
+    startingQueued: (item) => hooks.push(`start ${item}`),
+    ranQueued: () => hooks.push('ran'),
     runQueued: (item) => {
       events.push(`run ${item}`);
       const d = deferred();
@@ -35,22 +39,24 @@ function fixture(maxBytes = 10) {
     runs.shift()!.done();
     await new Promise((r) => setImmediate(r));
   };
-  return { backlog, events, client, owner, finishNext, drain: () => drained?.() };
+  return { backlog, events, hooks, client, owner, finishNext, drain: () => drained?.() };
 }
 
 describe('ClientBacklog', () => {
   it('runs items one at a time, in order, then reports idle', async () => {
-    const { backlog, events, finishNext } = fixture();
+    const { backlog, events, hooks, finishNext } = fixture();
     backlog.add('a');
     backlog.add('b');
     backlog.start();
     backlog.start();
+    expect(hooks).toEqual(['start a']);
     expect(events).toEqual(['run a']);
     expect(backlog.busy).toBe(true);
     await finishNext();
     expect(events).toEqual(['run a', 'run b']);
     await finishNext();
     expect(events).toEqual(['run a', 'run b', 'idle']);
+    expect(hooks).toEqual(['start a', 'ran', 'start b', 'ran']);
     expect(backlog.busy).toBe(false);
   });
 

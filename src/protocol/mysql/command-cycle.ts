@@ -181,10 +181,16 @@ export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket
     return this.clientGone;
   }
 
-  /** The backlog's next command (client-backlog.ts runs them one at a time). */
-  async runQueued(packet: LogicalPacket): Promise<void> {
+  // The backlog's commands, one at a time (client-backlog.ts).
+  startingQueued(): void {
     this.commandSent = false;
-    await this.run(packet);
+  }
+
+  runQueued(packet: LogicalPacket): Promise<void> {
+    return this.run(packet);
+  }
+
+  ranQueued(): void {
     this.killBeforeSent = false;
     this.afterCommandForCutover();
   }

@@ -304,14 +304,17 @@ export class QueryCycle implements GateParticipant, BacklogOwner<Unit> {
     return null;
   }
 
-  /** The backlog's next unit (client-backlog.ts runs them one at a time). */
-  async runQueued(unit: Unit): Promise<void> {
+  // The backlog's units, one at a time (client-backlog.ts); backlogIdle clears `current` after a throw.
+  startingQueued(unit: Unit): void {
     this.current = unit;
-    try {
-      await this.runUnit(unit);
-    } finally {
-      this.current = null;
-    }
+  }
+
+  runQueued(unit: Unit): Promise<void> {
+    return this.runUnit(unit);
+  }
+
+  ranQueued(): void {
+    this.current = null;
   }
 
   backlogIdle(): void {
