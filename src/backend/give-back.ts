@@ -24,7 +24,8 @@ export function giveBack<C extends { readonly stops: StopSignalHold }>(
     stopping.then(() => returnNow(pool, conn, wipe)).catch(() => pool.discard(conn));
     return;
   }
-  returnNow(pool, conn, wipe);
+  // A release that throws after the wipe drops the connection, as one that throws after a stop.
+  returnNow(pool, conn, wipe)?.catch(() => pool.discard(conn));
 }
 
 function returnNow<C>(

@@ -69,4 +69,17 @@ describe('giveBack', () => {
     await settled();
     expect(events).toEqual(['discarded']);
   });
+
+  it('discards when the release after a wipe throws (no promise left rejected)', async () => {
+    const { conn, events } = fixture();
+    const pool = {
+      release: () => {
+        throw new Error('pool closed');
+      },
+      discard: (c: typeof conn) => events.push(c === conn ? 'discarded' : 'other'),
+    };
+    giveBack(pool, conn, async () => undefined);
+    await settled();
+    expect(events).toEqual(['discarded']);
+  });
 });
