@@ -73,12 +73,15 @@ export class ClientBacklog<T> {
     this.items.push(item);
   }
 
-  /** Past the limit: stop reading the client. True when the limit is passed with nothing to run. */
-  overLimitWithNothingQueued(): boolean {
-    if (this.bytes <= this.maxBytes() || this.readingPaused) return false;
-    if (this.items.length === 0) return true;
+  /**
+   * Past the limit, stops reading the client ('paused'). 'stuck': past the limit with nothing
+   * queued to run (bytes that form no item yet), so pausing would wait forever.
+   */
+  pauseIfOverLimit(): 'under' | 'paused' | 'stuck' {
+    if (this.bytes <= this.maxBytes() || this.readingPaused) return 'under';
+    if (this.items.length === 0) return 'stuck';
     this.pauseReading();
-    return false;
+    return 'paused';
   }
 
   /** Runs what is queued, unless that already happens. */

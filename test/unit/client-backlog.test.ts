@@ -66,10 +66,10 @@ describe('ClientBacklog', () => {
     backlog.start();
     backlog.add('yyyy');
     backlog.add('zzzz');
-    expect(backlog.overLimitWithNothingQueued()).toBe(false);
+    expect(backlog.pauseIfOverLimit()).toBe('under');
     expect(events).toEqual(['run xxxx']);
     backlog.add('wwww');
-    expect(backlog.overLimitWithNothingQueued()).toBe(false);
+    expect(backlog.pauseIfOverLimit()).toBe('paused');
     expect(events).toEqual(['run xxxx', 'pause']);
     expect(backlog.paused).toBe(true);
     // 8 bytes left once xxxx's run ends and yyyy is taken: still above half of 10.
@@ -84,7 +84,7 @@ describe('ClientBacklog', () => {
   it('tells when bytes past the limit form no item yet (a batch that never ends)', () => {
     const { backlog, events } = fixture(10);
     backlog.received(11);
-    expect(backlog.overLimitWithNothingQueued()).toBe(true);
+    expect(backlog.pauseIfOverLimit()).toBe('stuck');
     expect(events).toEqual([]);
   });
 

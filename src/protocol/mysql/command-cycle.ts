@@ -172,8 +172,8 @@ export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket
       throw new ShardgateError('MYSQL_PACKETS_OUT_OF_ORDER', { expected: 0, got: packet.seq });
     }
     this.queue.add(packet);
-    // A command always follows its bytes here, so the limit only pauses reading.
-    this.queue.overLimitWithNothingQueued();
+    // A command always comes whole here, so the queue is never stuck.
+    this.queue.pauseIfOverLimit();
     this.queue.start();
   }
 

@@ -274,7 +274,7 @@ export class QueryCycle implements GateParticipant, BacklogOwner<Unit> {
 
   onChunkEnd(): void {
     // A batch without Sync can never run, so waiting for it would wait forever.
-    if (this.units.overLimitWithNothingQueued())
+    if (this.units.pauseIfOverLimit() === 'stuck')
       throw new ShardgateError('PENDING_BATCH_TOO_LARGE', {
         max: this.services.config.limits.maxPendingClientBytes,
       });
