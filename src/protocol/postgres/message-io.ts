@@ -108,37 +108,33 @@ export class MessageWriter {
     const header = type === 0 ? 4 : 5;
     this.buf = Buffer.allocUnsafe(header + bodySize);
     if (type !== 0) this.buf[this.pos++] = type;
-    this.buf.writeInt32BE(bodySize + 4, this.pos);
-    this.pos += 4;
+    this.pos = this.buf.writeInt32BE(bodySize + 4, this.pos);
   }
 
+  // Buffer's write methods return the offset after what they wrote: that is the new position.
   byte(v: number): this {
     this.buf[this.pos++] = v;
     return this;
   }
 
   int16(v: number): this {
-    this.buf.writeInt16BE(v, this.pos);
-    this.pos += 2;
+    this.pos = this.buf.writeInt16BE(v, this.pos);
     return this;
   }
 
   /** A count (the protocol's Int16 counts are unsigned: up to 65,535 parameters). */
   uint16(v: number): this {
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
+    this.pos = this.buf.writeUInt16BE(v, this.pos);
     return this;
   }
 
   int32(v: number): this {
-    this.buf.writeInt32BE(v, this.pos);
-    this.pos += 4;
+    this.pos = this.buf.writeInt32BE(v, this.pos);
     return this;
   }
 
   uint32(v: number): this {
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
+    this.pos = this.buf.writeUInt32BE(v >>> 0, this.pos);
     return this;
   }
 
