@@ -16,6 +16,9 @@ import {
   readErrorCode,
 } from '../../src/protocol/postgres/backend-decoders.js';
 import {
+  BIND_COMPLETE,
+  CLOSE_COMPLETE,
+  EMPTY_QUERY_RESPONSE,
   type ErrorFields,
   encodeAuthenticationCleartextPassword,
   encodeAuthenticationMD5Password,
@@ -24,27 +27,24 @@ import {
   encodeAuthenticationSASLContinue,
   encodeAuthenticationSASLFinal,
   encodeBackendKeyData,
-  encodeBindComplete,
-  encodeCloseComplete,
   encodeCommandComplete,
   encodeCopyBothResponse,
   encodeCopyInResponse,
   encodeCopyOutResponse,
   encodeDataRow,
-  encodeEmptyQueryResponse,
   encodeErrorResponse,
-  encodeNoData,
   encodeNotice,
   encodeNoticeResponse,
   encodeNotificationResponse,
   encodeParameterDescription,
   encodeParameterStatus,
-  encodeParseComplete,
-  encodePortalSuspended,
   encodeReadyForQuery,
   encodeRowDescription,
   encodeTextRowDescription,
   type FieldDescription,
+  NO_DATA,
+  PARSE_COMPLETE,
+  PORTAL_SUSPENDED,
 } from '../../src/protocol/postgres/backend-messages.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -80,12 +80,12 @@ describe('backend messages: exact bytes (written by hand from the protocol docs)
       ]),
     ).toEqual(hex('54 0000001a 0001 6100 00000000 0000 00000017 0004 ffffffff 0000'));
     expect(encodeParameterDescription([23])).toEqual(hex('74 0000000a 0001 00000017'));
-    expect(encodeParseComplete()).toEqual(hex('31 00000004'));
-    expect(encodeBindComplete()).toEqual(hex('32 00000004'));
-    expect(encodeCloseComplete()).toEqual(hex('33 00000004'));
-    expect(encodeNoData()).toEqual(hex('6e 00000004'));
-    expect(encodeEmptyQueryResponse()).toEqual(hex('49 00000004'));
-    expect(encodePortalSuspended()).toEqual(hex('73 00000004'));
+    expect(PARSE_COMPLETE).toEqual(hex('31 00000004'));
+    expect(BIND_COMPLETE).toEqual(hex('32 00000004'));
+    expect(CLOSE_COMPLETE).toEqual(hex('33 00000004'));
+    expect(NO_DATA).toEqual(hex('6e 00000004'));
+    expect(EMPTY_QUERY_RESPONSE).toEqual(hex('49 00000004'));
+    expect(PORTAL_SUSPENDED).toEqual(hex('73 00000004'));
     expect(encodeNotificationResponse(7, 'c', 'p')).toEqual(hex('41 0000000c 00000007 6300 7000'));
     expect(encodeCopyInResponse({ format: 0, columnFormats: [0, 0] })).toEqual(
       hex('47 0000000b 00 0002 0000 0000'),
@@ -224,13 +224,13 @@ describe('backend messages: round trips', () => {
       ]),
       encodeDataRow(['42', null]),
       encodeCommandComplete('SELECT 1'),
-      encodeEmptyQueryResponse(),
-      encodeParseComplete(),
-      encodeBindComplete(),
-      encodeCloseComplete(),
-      encodeNoData(),
+      EMPTY_QUERY_RESPONSE,
+      PARSE_COMPLETE,
+      BIND_COMPLETE,
+      CLOSE_COMPLETE,
+      NO_DATA,
       encodeParameterDescription([23, 25]),
-      encodePortalSuspended(),
+      PORTAL_SUSPENDED,
       encodeNotificationResponse(5, 'ch', 'pl'),
       encodeCopyInResponse({ format: 0, columnFormats: [0] }),
       encodeCopyOutResponse({ format: 1, columnFormats: [1, 1] }),

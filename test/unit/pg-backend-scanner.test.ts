@@ -3,16 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { ShardgateError } from '../../src/errors.js';
 import { readCommandTag, readErrorCode } from '../../src/protocol/postgres/backend-decoders.js';
 import {
-  encodeBindComplete,
+  BIND_COMPLETE,
   encodeCommandComplete,
   encodeCopyOutResponse,
   encodeDataRow,
   encodeErrorResponse,
   encodeNotificationResponse,
   encodeParameterStatus,
-  encodeParseComplete,
   encodeReadyForQuery,
   encodeTextRowDescription,
+  PARSE_COMPLETE,
 } from '../../src/protocol/postgres/backend-messages.js';
 import { BackendScanner } from '../../src/protocol/postgres/backend-scanner.js';
 import { forRandomSplits } from '../support/unit-random-splits.js';
@@ -49,8 +49,8 @@ function scanAll(pieces: Buffer[], types?: number[]): { events: Event[]; scanner
 
 const messages = [
   encodeParameterStatus('TimeZone', 'UTC'),
-  encodeParseComplete(),
-  encodeBindComplete(),
+  PARSE_COMPLETE,
+  BIND_COMPLETE,
   encodeTextRowDescription(['a', 'b']),
   encodeDataRow(['1', 'x'.repeat(200)]),
   encodeDataRow([null, '']),

@@ -2,15 +2,15 @@
 // dropped from the new run's response, byte for byte, however the response is chunked.
 import { describe, expect, it } from 'vitest';
 import {
-  encodeBindComplete,
+  BIND_COMPLETE,
   encodeCommandComplete,
   encodeDataRow,
-  encodeParseComplete,
   encodeTextRowDescription,
+  PARSE_COMPLETE,
 } from '../../src/protocol/postgres/backend-messages.js';
 import { ReadPreamble } from '../../src/protocol/postgres/read-preamble.js';
 
-const head = Buffer.concat([encodeParseComplete(), encodeBindComplete(), encodeTextRowDescription(['n'])]);
+const head = Buffer.concat([PARSE_COMPLETE, BIND_COMPLETE, encodeTextRowDescription(['n'])]);
 const rows = Buffer.concat([encodeDataRow(['42']), encodeCommandComplete('SELECT 1')]);
 
 /** Splits at message boundaries after the given messages (the tracker forwards whole messages). */
@@ -51,11 +51,7 @@ describe('ReadPreamble', () => {
   it('refuses a second run that describes different columns', () => {
     const p = new ReadPreamble();
     p.begin(true, head);
-    const other = Buffer.concat([
-      encodeParseComplete(),
-      encodeBindComplete(),
-      encodeTextRowDescription(['m']),
-    ]);
+    const other = Buffer.concat([PARSE_COMPLETE, BIND_COMPLETE, encodeTextRowDescription(['m'])]);
     expect(p.filter(other)).toBeNull();
     expect(p.mismatch).toBe(true);
     expect(p.passed).toBe(true);
@@ -64,7 +60,7 @@ describe('ReadPreamble', () => {
   it('refuses a second run whose rows start before the old preamble ends', () => {
     const p = new ReadPreamble();
     p.begin(true, head);
-    expect(p.filter(Buffer.concat([encodeParseComplete(), rows]))).toBeNull();
+    expect(p.filter(Buffer.concat([PARSE_COMPLETE, rows]))).toBeNull();
     expect(p.passed).toBe(true);
   });
 

@@ -2,7 +2,7 @@
 // which statements a unit binds on the strength of an earlier Describe.
 import { serialize } from 'pg-protocol';
 import { describe, expect, it } from 'vitest';
-import { encodeNoData, encodeRowDescription } from '../../src/protocol/postgres/backend-messages.js';
+import { encodeRowDescription, NO_DATA } from '../../src/protocol/postgres/backend-messages.js';
 import type { PreparedStatement } from '../../src/protocol/postgres/session-state.js';
 import { readShape, statementsToCheck } from '../../src/protocol/postgres/statement-shapes.js';
 import { newUnit, type Unit } from '../../src/protocol/postgres/units.js';
@@ -30,7 +30,7 @@ describe('readShape', () => {
       shape(encodeRowDescription([field('a', 1, 1043, 20)])),
     );
     expect(shape(encodeRowDescription([field('a', 1, 23), field('b', 1, 23)]))).not.toBe(base);
-    expect(shape(encodeNoData())).not.toBe(shape(encodeRowDescription([])));
+    expect(shape(NO_DATA)).not.toBe(shape(encodeRowDescription([])));
   });
 });
 

@@ -286,31 +286,13 @@ export function encodeParameterDescription(typeOids: readonly number[]): Buffer 
   return w.finish();
 }
 
-const EMPTY_QUERY = new MessageWriter(BE_TYPE.EmptyQueryResponse, 0).finish();
-const PARSE_COMPLETE = new MessageWriter(BE_TYPE.ParseComplete, 0).finish();
-const BIND_COMPLETE = new MessageWriter(BE_TYPE.BindComplete, 0).finish();
-const CLOSE_COMPLETE = new MessageWriter(BE_TYPE.CloseComplete, 0).finish();
-const NO_DATA = new MessageWriter(BE_TYPE.NoData, 0).finish();
-const PORTAL_SUSPENDED = new MessageWriter(BE_TYPE.PortalSuspended, 0).finish();
-
-export function encodeEmptyQueryResponse(): Buffer {
-  return EMPTY_QUERY;
-}
-export function encodeParseComplete(): Buffer {
-  return PARSE_COMPLETE;
-}
-export function encodeBindComplete(): Buffer {
-  return BIND_COMPLETE;
-}
-export function encodeCloseComplete(): Buffer {
-  return CLOSE_COMPLETE;
-}
-export function encodeNoData(): Buffer {
-  return NO_DATA;
-}
-export function encodePortalSuspended(): Buffer {
-  return PORTAL_SUSPENDED;
-}
+// The messages without a body: one shared buffer each (written as is, never modified).
+export const EMPTY_QUERY_RESPONSE = new MessageWriter(BE_TYPE.EmptyQueryResponse, 0).finish();
+export const PARSE_COMPLETE = new MessageWriter(BE_TYPE.ParseComplete, 0).finish();
+export const BIND_COMPLETE = new MessageWriter(BE_TYPE.BindComplete, 0).finish();
+export const CLOSE_COMPLETE = new MessageWriter(BE_TYPE.CloseComplete, 0).finish();
+export const NO_DATA = new MessageWriter(BE_TYPE.NoData, 0).finish();
+export const PORTAL_SUSPENDED = new MessageWriter(BE_TYPE.PortalSuspended, 0).finish();
 
 // -------------------------------------------------------------------------------------- COPY ---
 

@@ -15,7 +15,7 @@ import type { JoinPlan } from '../../router/plan.js';
 import { decodeBindParams } from '../../sql/bind-params.js';
 import { highestParam, inlineParams } from '../../sql/insert-rows.js';
 import { pgBroadcastSql } from '../../sql/pg-broadcast-sql.js';
-import { encodeBindComplete, encodeParseComplete, encodeReadyForQuery } from './backend-messages.js';
+import { BIND_COMPLETE, encodeReadyForQuery, PARSE_COMPLETE } from './backend-messages.js';
 import { decodeExecute, decodeParse } from './frontend-messages.js';
 import type { PlannedStatement, QueryCycle } from './query-cycle.js';
 import { boundStatement, scatterBackend } from './scatter-runner.js';
@@ -124,8 +124,8 @@ function extendedJoin(cycle: QueryCycle, unit: Unit, plan: JoinPlan): { sql: str
   for (const frame of unit.frames) {
     if (frame.type === FE.Parse) {
       cycle.rememberParse(decodeParse(frame.bytes));
-      out.push(encodeParseComplete());
-    } else if (frame.type === FE.Bind) out.push(encodeBindComplete());
+      out.push(PARSE_COMPLETE);
+    } else if (frame.type === FE.Bind) out.push(BIND_COMPLETE);
   }
   return { sql: inlineParams(bound.sql, params, casts), prefix: Buffer.concat(out) };
 }

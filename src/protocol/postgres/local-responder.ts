@@ -9,10 +9,10 @@ import {
   encodeCommandComplete,
   encodeDataRow,
   encodeErrorResponse,
-  encodeNoData,
   encodeParameterDescription,
   encodeReadyForQuery,
   encodeTextRowDescription,
+  NO_DATA,
 } from './backend-messages.js';
 import type { PgClientSession } from './client-session.js';
 import { answerFrames } from './proxy-answered-frames.js';
@@ -137,7 +137,7 @@ export class LocalResponder {
       describe: (into, statement) => {
         const r = current();
         if (statement) into.push(encodeParameterDescription([]));
-        into.push(r.columns ? encodeTextRowDescription(r.columns) : encodeNoData());
+        into.push(r.columns ? encodeTextRowDescription(r.columns) : NO_DATA);
       },
       execute: (into) => {
         pushResult(into, current(), false);

@@ -1,12 +1,7 @@
 // The replies a server would send to each message of an extended-protocol unit that the proxy
 // answered itself (its own statements, or rows it merged from several shards): no server saw the
 // Parse, so the session learns the statement here as a binding would.
-import {
-  encodeBindComplete,
-  encodeCloseComplete,
-  encodeParseComplete,
-  encodeReadyForQuery,
-} from './backend-messages.js';
+import { BIND_COMPLETE, CLOSE_COMPLETE, encodeReadyForQuery, PARSE_COMPLETE } from './backend-messages.js';
 import { decodeParse } from './frontend-messages.js';
 import type { QueryCycle } from './query-cycle.js';
 import { FE, type UnitFrame } from './units.js';
@@ -29,10 +24,10 @@ export function answerFrames(
     switch (frame.type) {
       case FE.Parse:
         cycle.rememberParse(decodeParse(frame.bytes));
-        out.push(encodeParseComplete());
+        out.push(PARSE_COMPLETE);
         break;
       case FE.Bind:
-        out.push(encodeBindComplete());
+        out.push(BIND_COMPLETE);
         break;
       case FE.Describe:
         answers.describe(out, frame.bytes[5] === 0x53);
@@ -41,7 +36,7 @@ export function answerFrames(
         answers.execute(out);
         break;
       case FE.Close:
-        out.push(encodeCloseComplete());
+        out.push(CLOSE_COMPLETE);
         break;
       case FE.Sync:
         out.push(encodeReadyForQuery(answers.status));

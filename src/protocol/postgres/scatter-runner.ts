@@ -14,9 +14,9 @@ import type { RouteTarget } from '../../router/plan.js';
 import {
   encodeCommandComplete,
   encodeDataRow,
-  encodeNoData,
   encodeReadyForQuery,
   encodeRowDescription,
+  NO_DATA,
 } from './backend-messages.js';
 import { decodeBind, decodeParse } from './frontend-messages.js';
 import { answerFrames } from './proxy-answered-frames.js';
@@ -154,7 +154,7 @@ export function answerClient(
     answerFrames(cycle, unit.frames, out, {
       describe: (into, statement) => {
         if (statement && result.parameterDescription) into.push(result.parameterDescription);
-        into.push(rowDescription ?? encodeNoData());
+        into.push(rowDescription ?? NO_DATA);
       },
       execute: body,
       status: cycle.state.txStatus,

@@ -22,7 +22,7 @@ import { ShardgateError } from '../../errors.js';
 import type { RowBudget } from '../../executor/merge-budget.js';
 import { type CollectedResult, collect } from '../../executor/pg-collect.js';
 import { readCommandTag, readErrorCode } from './backend-decoders.js';
-import { encodeCloseComplete, encodeErrorResponse, encodeParseComplete } from './backend-messages.js';
+import { CLOSE_COMPLETE, encodeErrorResponse, PARSE_COMPLETE } from './backend-messages.js';
 import {
   decodeBind,
   decodeClose,
@@ -595,7 +595,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
             tracker.push({
               expect: Expect.Synthetic,
               swallow: false,
-              bytes: encodeParseComplete(),
+              bytes: PARSE_COMPLETE,
               onFailed: forgetClientName,
             });
           } else {
@@ -670,7 +670,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
           if (c.kind === 'S' && c.name !== '') {
             // Server copies stay cached for other clients; the client's name goes away.
             state.prepared.delete(c.name);
-            tracker.push({ expect: Expect.Synthetic, swallow: false, bytes: encodeCloseComplete() });
+            tracker.push({ expect: Expect.Synthetic, swallow: false, bytes: CLOSE_COMPLETE });
           } else {
             out.push(bytes);
             tracker.push({ expect: Expect.Close, swallow: false });
