@@ -21,28 +21,14 @@ export function answerFrames(
   answers: FrameAnswers,
 ): void {
   for (const frame of frames) {
-    switch (frame.type) {
-      case FE.Parse:
-        cycle.rememberParse(decodeParse(frame.bytes));
-        out.push(PARSE_COMPLETE);
-        break;
-      case FE.Bind:
-        out.push(BIND_COMPLETE);
-        break;
-      case FE.Describe:
-        answers.describe(out, frame.bytes[5] === 0x53);
-        break;
-      case FE.Execute:
-        answers.execute(out);
-        break;
-      case FE.Close:
-        out.push(CLOSE_COMPLETE);
-        break;
-      case FE.Sync:
-        out.push(encodeReadyForQuery(answers.status));
-        break;
-      default:
-        break;
-    }
+    const type = frame.type;
+    if (type === FE.Parse) {
+      cycle.rememberParse(decodeParse(frame.bytes));
+      out.push(PARSE_COMPLETE);
+    } else if (type === FE.Bind) out.push(BIND_COMPLETE);
+    else if (type === FE.Describe) answers.describe(out, frame.bytes[5] === 0x53);
+    else if (type === FE.Execute) answers.execute(out);
+    else if (type === FE.Close) out.push(CLOSE_COMPLETE);
+    else if (type === FE.Sync) out.push(encodeReadyForQuery(answers.status));
   }
 }
