@@ -5,10 +5,9 @@ import type { ShardgateConfig } from '../config/schema.js';
 import { MysqlPool } from './mysql-pool.js';
 import { type MysqlHealthFigures, mysqlProber } from './mysql-prober.js';
 import type { MysqlServerAddress, MysqlServerConnection } from './mysql-server-connection.js';
-import { Topology, type TopologyServer, type TopologyShard, type TopologySide } from './topology.js';
+import { Topology, type TopologyServer, type TopologySide } from './topology.js';
 
 export type MysqlRuntimeServer = TopologyServer<MysqlPool>;
-export type MysqlRuntimeShard = TopologyShard<MysqlPool>;
 
 const mysqlSide: TopologySide<MysqlPool, MysqlServerAddress, MysqlServerConnection, MysqlHealthFigures> = {
   protocol: 'mysql',

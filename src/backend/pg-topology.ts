@@ -18,7 +18,6 @@ import {
   type StandbyPools,
   Topology,
   type TopologyServer,
-  type TopologyShard,
   type TopologySide,
 } from './topology.js';
 
@@ -26,7 +25,6 @@ import {
 const PREWARM_OPENING = 2;
 
 export type RuntimeServer = TopologyServer<PgPool>;
-export type RuntimeShard = TopologyShard<PgPool>;
 
 const postgresSide: TopologySide<PgPool, ServerAddress, PgServerConnection, PgHealthFigures> = {
   protocol: 'postgres',
