@@ -14,7 +14,17 @@ import {
   withServer,
 } from './sql-session.js';
 
-export interface Ledger {
+/** The counters every writer with a ledger keeps (this pool, test/support/other-tables-writer.ts). */
+export interface WriterTally {
+  /** Sessions opened again after a lost connection (`reconnect`). */
+  reconnects: number;
+  writes: number;
+  /** 40001 (cutover; MySQL errno 1213) errors; the writer retries with a new value. */
+  retries: number;
+  errors: string[];
+}
+
+export interface Ledger extends WriterTally {
   /** likes.id -> user_id of every insert the proxy acknowledged. */
   inserted: Map<number, number>;
   /** Inserts that failed: must not exist. */
@@ -25,12 +35,6 @@ export interface Ledger {
   titles: Map<number, string>;
   /** user_id -> a title sent since the last acknowledged one whose answer was lost (`reconnect`). */
   unknownTitles: Map<number, string>;
-  /** Sessions opened again after a lost connection (`reconnect`). */
-  reconnects: number;
-  writes: number;
-  /** 40001 (cutover; MySQL errno 1213) errors; the writer retries with a new value. */
-  retries: number;
-  errors: string[];
   reads: number;
   readErrors: string[];
   /** read_your_writes reads of the session's own insert that did not see it. */

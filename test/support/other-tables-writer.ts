@@ -5,21 +5,18 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
 import { connectionLost } from '../../bench/lib/sql-session.js';
+import type { WriterTally } from '../../bench/lib/write-ledger.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What the proxy acknowledged for the unsharded and reference tables. */
-export interface OtherLedger {
+export interface OtherLedger extends WriterTally {
   settings: Map<string, string>;
   auditIds: Set<string>;
   topicScores: Map<number, number>;
   /** Values sent since the last acknowledged one whose answer was lost with the connection. */
   unknownSettings: Map<string, string>;
   unknownScores: Map<number, number>;
-  reconnects: number;
-  retries: number;
-  errors: string[];
-  writes: number;
 }
 
 export interface OtherTablesWriter {
