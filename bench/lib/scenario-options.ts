@@ -181,15 +181,25 @@ export function addResultOptions(command: Command, scenario: string, dirNote = '
     .option('--no-results', 'write no result files');
 }
 
+/** The target comparison's own words for the options they share. */
+export interface ProxyTargetTexts {
+  targets: readonly string[];
+  duration: string;
+  repeats: string;
+  warmup: string;
+  noInstall: string;
+}
+
 /** How a scenario's subcommand ends, after its own options. */
 export interface ScenarioCommandEnd {
   /** Ends the --results-dir description. */
   resultsDirNote?: string;
   /**
-   * For the target comparisons: --workers, --pool-size and --shardgate-config-extra before the
-   * result options, and --no-install (described so) after them.
+   * For the target comparisons, the options of RawProxyTargetOptions: --duration, --targets,
+   * --repeats, --warmup (described so), --workers, --pool-size and --shardgate-config-extra before
+   * the result options, and --no-install (described so) after them.
    */
-  proxyTargets?: { noInstall: string };
+  proxyTargets?: ProxyTargetTexts;
   /** What --quick runs. */
   quick: string;
 }
@@ -207,6 +217,10 @@ export function endScenarioCommand<Raw, O>(
 ): void {
   if (end.proxyTargets)
     command
+      .addOption(sharedOption.duration(end.proxyTargets.duration))
+      .addOption(sharedOption.targets(end.proxyTargets.targets))
+      .addOption(sharedOption.repeats(end.proxyTargets.repeats))
+      .addOption(sharedOption.warmup(end.proxyTargets.warmup))
       .addOption(sharedOption.workers())
       .addOption(sharedOption.poolSize())
       .addOption(sharedOption.shardgateConfigExtra());

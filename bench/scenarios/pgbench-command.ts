@@ -8,7 +8,6 @@ import {
   type RawProxyTargetOptions,
   type RawScenarioOptions,
   resolveScenarioOptions,
-  sharedOption,
 } from '../lib/scenario-options.js';
 import {
   defaultPgbenchOptions,
@@ -42,27 +41,29 @@ export function registerPgbenchCommand(program: Command): void {
     .description(
       'pgbench select-only (or TPC-B-like) throughput: direct vs shardgate vs PgBouncer vs pgpool-II',
     )
-    .addOption(sharedOption.duration('seconds per pgbench run (default 10)'))
     .option('--clients <list>', 'client counts (default 1,16,64)', intListOption('--clients', 1, 1000))
     .option(
       '--modes <list>',
       `query modes (default ${PGBENCH_MODES.join(',')})`,
       choiceListOption('--modes', PGBENCH_MODES),
     )
-    .addOption(sharedOption.targets(PGBENCH_TARGETS))
-    .addOption(sharedOption.repeats('repeats per mode x clients cell (default 3)'))
     .addOption(intFlag('--scale <n>', 'pgbench scale factor (default 10)', 1, 1000))
     .option(
       '--script <name>',
       'select (pgbench -S, default) or tpcb',
       choiceOption('--script', ['select', 'tpcb'] as const),
-    )
-    .addOption(sharedOption.warmup('warm-up seconds per target (default 3)'));
+    );
   endScenarioCommand(
     command,
     {
       resultsDirNote: ' (default bench/results)',
-      proxyTargets: { noInstall: 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)' },
+      proxyTargets: {
+        targets: PGBENCH_TARGETS,
+        duration: 'seconds per pgbench run (default 10)',
+        repeats: 'repeats per mode x clients cell (default 3)',
+        warmup: 'warm-up seconds per target (default 3)',
+        noInstall: 'do not apt-get install missing pgbouncer/pgpool2 (skip those targets)',
+      },
       quick: '2 s, 1 client, simple mode, 1 repeat, scale 1',
     },
     resolveOptions,

@@ -7,7 +7,6 @@ import {
   type RawProxyTargetOptions,
   type RawScenarioOptions,
   resolveScenarioOptions,
-  sharedOption,
 } from '../lib/scenario-options.js';
 import {
   SYSBENCH_PS_MODES,
@@ -55,10 +54,6 @@ export function registerSysbenchCommand(program: Command): void {
       choiceListOption('--tests', SYSBENCH_TESTS),
     )
     .option('--threads <list>', 'sysbench thread counts (default 1,16)', intListOption('--threads', 1, 1000))
-    .addOption(sharedOption.duration('seconds per sysbench run (default 10)'))
-    .addOption(sharedOption.targets(SYSBENCH_TARGETS))
-    .addOption(sharedOption.repeats('repeats per test x threads cell (default 3)'))
-    .addOption(sharedOption.warmup('warm-up seconds per target (default 3; 0: none)'))
     .addOption(intFlag('--tables <n>', 'sbtest tables (default 4)', 1, 64))
     .addOption(intFlag('--table-size <n>', 'rows per table (default 10000)', 1, 100_000_000))
     .option(
@@ -69,7 +64,13 @@ export function registerSysbenchCommand(program: Command): void {
   endScenarioCommand(
     command,
     {
-      proxyTargets: { noInstall: 'do not apt-get install sysbench when it is missing' },
+      proxyTargets: {
+        targets: SYSBENCH_TARGETS,
+        duration: 'seconds per sysbench run (default 10)',
+        repeats: 'repeats per test x threads cell (default 3)',
+        warmup: 'warm-up seconds per target (default 3; 0: none)',
+        noInstall: 'do not apt-get install sysbench when it is missing',
+      },
       quick: 'oltp_point_select, 1 thread, 2 s, 1 repeat, 1 x 1000 rows',
     },
     resolveSysbenchOptions,
