@@ -169,8 +169,9 @@ export const poolSchema = z.object({
    * Query) of plain SELECT/INSERT/UPDATE/DELETE from clients with the same settings are written
    * back to back on one server connection (pipelined, up to `depth` in flight), replies handed
    * back in order. Anything that may open a transaction or change session state waits for a
-   * connection of its own. Off by default: a unit joins a lane even where an idle connection
-   * exists, so it can wait behind another client's slow statement (see README, Known limits).
+   * connection of its own. A unit joins a lane only when the pool is at its size with no idle
+   * connection; then it can still wait behind another client's slow statement, which is why it
+   * is off by default (see README, Known limits).
    */
   multiplex: z
     .object({
