@@ -5,12 +5,13 @@
 // Run: npx vite-node bench/profile-pgbench.ts   (env: T=seconds, C=clients, M=simple|extended,
 // TOP=functions listed, POOL=YAML flow entries added to the pool section, e.g. 'multiplex: { enabled: true }')
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
 import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
+import { printCpuProfile } from './lib/cpu-profile.js';
 import { type PgbenchMode, pgbenchArgs, untilPgbenchConnects } from './lib/pgbench.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 
@@ -19,36 +20,6 @@ const clients = Number(process.env.C ?? 16);
 const mode = (process.env.M ?? 'extended') as PgbenchMode;
 const top = Number(process.env.TOP ?? 25);
 const root = resolve('.');
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Which part of the work a function belongs to, from its name and file. */
-function category(name: string, url: string): string {
-  if (name === '(idle)') return 'idle';
-  if (name === '(garbage collector)') return 'GC';
-  if (name === '(program)') return 'program (V8/native, unattributed)';
-  if (/writev|writeBuffer|writeGeneric|doWrite|_write|writeOrBuffer/.test(name)) return 'socket writes';
-  if (/onStreamRead|readableAddChunk|emitReadable|onread/.test(name)) return 'socket reads';
-  if (url.includes('/src/sql/') || url.includes('libpg-query') || url.includes('node-sql-parser'))
-    return 'SQL analysis';
-  if (url.includes('/src/router/')) return 'routing';
-  if (url.includes('/src/protocol/')) return 'protocol (framing, session)';
-  if (url.includes('/src/backend/')) return 'pools and bindings';
-  if (url.includes('/src/observability/')) return 'metrics and statistics';
-  if (url.includes('pg-protocol')) return 'pg-protocol';
-  if (url.startsWith('node:')) return 'node internals';
-  if (url === '') return 'native';
-  return 'other JavaScript';
-}
 
 const cluster = await startPostgresCluster({ shards: 1, replicasPerShard: 0, database: 'bench' });
 const pgbench = await pgToolPath('pgbench');
@@ -122,34 +93,10 @@ log: { level: warn }
   await exited;
   child = undefined;
 
-  const name = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-  if (!name) throw new Error(`no .cpuprofile written in ${profileDir}`);
-  const profile = JSON.parse(readFileSync(join(profileDir, name), 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  for (const [i, id] of profile.samples.entries())
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const byFunction = new Map<string, number>();
-  const byCategory = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const frame = byId.get(id)!.callFrame;
-    const file = frame.url.replace(/^file:\/\//, '').replace(root, '.');
-    const key = `${frame.functionName || '(anonymous)'} ${file ? `${file}:${frame.lineNumber + 1}` : ''}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + us);
-    const c = category(frame.functionName, frame.url);
-    byCategory.set(c, (byCategory.get(c) ?? 0) + us);
-  }
-  const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)} %`;
   console.log(
     `pgbench -S -M ${mode} -c ${clients}, ${seconds} s: ${tps.toFixed(0)} tps, proxy CPU ${cpuUs.toFixed(1)} us per transaction (direct: ${directTps.toFixed(0)} tps)`,
   );
-  console.log('\nself time by category (share of all samples, idle included):');
-  for (const [c, us] of [...byCategory].sort((a, b) => b[1] - a[1])) console.log(`  ${pct(us)}  ${c}`);
-  console.log(`\ntop ${top} functions by self time:`);
-  for (const [f, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
-    console.log(`  ${pct(us)}  ${f}`);
-  console.log(`\nprofile: ${join(profileDir, name)} (open in Chrome DevTools, Performance tab)`);
+  printCpuProfile(profileDir, root, top);
 } finally {
   child?.kill('SIGKILL');
   await cluster.stop();

@@ -1,0 +1,117 @@
+// Where the proxy's CPU goes under sysbench on the MySQL front end: one MariaDB, one shardgate
+// (workers 1) started with --cpu-prof, sysbench for T seconds, then the profile's self time summed
+// by function and by category: the MySQL twin of profile-pgbench.ts. Loopback only, bounded by T.
+// Run: npx vite-node bench/profile-sysbench.ts   (env: T=seconds, THREADS, TEST=sysbench test, TOP,
+// STRACE=1 adds the proxy's syscall counts from strace -c, PERF=1 its on-CPU functions from perf)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startMariadbCluster } from '../src/local/mariadb-cluster.js';
+import { printCpuProfile } from './lib/cpu-profile.js';
+import { processTreeCpuMs } from './lib/process-cpu.js';
+import { type ShardgateMysqlTarget, startShardgateMysql } from './lib/shardgate-mysql.js';
+import { type MysqlEndpoint, runSysbench, type SysbenchTest, sysbenchPrepare } from './lib/sysbench.js';
+
+const seconds = Number(process.env.T ?? 10);
+const threads = Number(process.env.THREADS ?? 16);
+const test = (process.env.TEST ?? 'oltp_point_select') as SysbenchTest;
+const top = Number(process.env.TOP ?? 30);
+const perf = process.env.PERF !== undefined;
+const root = resolve('.');
+const DATABASE = 'sbtest';
+const CLIENT = { user: 'sbtest', password: 'sbtest' };
+const TABLES = 4;
+const TABLE_SIZE = 10_000;
+
+const profileDir = mkdtempSync(join(tmpdir(), 'shardgate-prof-'));
+const cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0, database: DATABASE });
+let proxy: ShardgateMysqlTarget | undefined;
+try {
+  const primary = cluster.shards[0]!.primary;
+  await cluster.query(
+    primary.name,
+    `CREATE USER IF NOT EXISTS '${CLIENT.user}'@'127.0.0.1' IDENTIFIED BY '${CLIENT.password}'`,
+  );
+  await cluster.query(primary.name, `GRANT ALL ON ${DATABASE}.* TO '${CLIENT.user}'@'127.0.0.1'`);
+  const direct: MysqlEndpoint = { host: primary.host, port: primary.port, ...CLIENT, database: DATABASE };
+  const spec = { test, tables: TABLES, tableSize: TABLE_SIZE, psMode: 'disable' } as const;
+  await sysbenchPrepare({ endpoint: direct, ...spec });
+  // launchShardgateProcess passes these to node (shardgate-process.ts).
+  process.env.SHARDGATE_BENCH_PROXY_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profileDir}${perf ? ' --perf-basic-prof' : ''}`;
+  const started = await startShardgateMysql({
+    backend: { ...direct, user: 'root', password: '' },
+    client: CLIENT,
+    tables: TABLES,
+    workers: 1,
+    poolSize: 20,
+    startTimeoutMs: 120_000,
+  });
+  if (!started.ok) throw new Error(started.note);
+  proxy = started.target;
+  const run = (endpoint: MysqlEndpoint, durationS: number) =>
+    runSysbench({ endpoint, ...spec, threads, durationS });
+  // Warm the JIT and the pool; the profile covers warm-up and run alike (short warm-up).
+  await run(proxy.endpoint, 2);
+  const d = await run(direct, seconds);
+  const cpu0 = proxy.pid === undefined ? null : processTreeCpuMs(proxy.pid);
+  // STRACE=1: the proxy's syscalls during the run, counted (strace -c), for syscalls per query.
+  const tracer = process.env.STRACE
+    ? spawn('strace', ['-c', '-f', '-p', String(proxy.pid), '-o', join(profileDir, 'strace.txt')])
+    : null;
+  // PERF=1: on-CPU samples of the proxy (perf record; the V8 profile counts wall time, so a
+  // write that lets the server run first looks as long as the server's work).
+  const perfFile = join(profileDir, 'perf.data');
+  const sampler = perf
+    ? spawn(
+        'perf',
+        ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-p', String(proxy.pid), '-o', perfFile],
+        {
+          stdio: 'ignore',
+        },
+      )
+    : null;
+  const r = await run(proxy.endpoint, seconds);
+  const cpu1 = proxy.pid === undefined ? null : processTreeCpuMs(proxy.pid);
+  if (!r.ok || !d.ok) throw new Error(r.ok ? (d.ok ? '' : d.error) : r.error);
+  const queries = r.figures.qps * seconds;
+  const cpuUs = cpu0 === null || cpu1 === null ? Number.NaN : ((cpu1 - cpu0) * 1000) / queries;
+  if (sampler) {
+    const ended = new Promise((done) => sampler.once('exit', done));
+    sampler.kill('SIGINT');
+    await ended;
+  }
+  if (tracer) {
+    const ended = new Promise((done) => tracer.once('exit', done));
+    tracer.kill('SIGINT');
+    await ended;
+  }
+  await proxy.stop();
+  proxy = undefined;
+  console.log(
+    `${test} threads=${threads}, ${seconds} s: ${r.figures.tps.toFixed(0)} tps, proxy CPU ${cpuUs.toFixed(1)} us per query (direct: ${d.figures.tps.toFixed(0)} tps)`,
+  );
+  if (tracer)
+    console.log(
+      `\nsyscalls (${queries.toFixed(0)} queries):\n${readFileSync(join(profileDir, 'strace.txt'), 'utf8')}`,
+    );
+  if (perf)
+    console.log(
+      execFileSync(
+        'perf',
+        ['report', '-i', perfFile, '--no-children', '--sort', 'sym', '--stdio', '-g', 'none'],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 26,
+        },
+      )
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+        .slice(0, top)
+        .join('\n'),
+    );
+  printCpuProfile(profileDir, root, top);
+} finally {
+  await proxy?.stop();
+  await cluster.stop();
+}
