@@ -7,10 +7,10 @@
 // Besides TPS it prints each proxy's CPU per query (user + system from /proc, medians): on a
 // shared machine TPS moves with the neighbours' load, CPU per query much less.
 import { join, resolve } from 'node:path';
-import { startMariadbCluster } from '../src/local/mariadb-cluster.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
-import { type ShardgateMysqlTarget, startShardgateMysql } from './lib/shardgate-mysql.js';
-import { type MysqlEndpoint, runSysbench, type SysbenchTest, sysbenchPrepare } from './lib/sysbench.js';
+import { startSbtestPrimary } from './lib/sbtest-primary.js';
+import type { ShardgateMysqlTarget } from './lib/shardgate-mysql.js';
+import { type MysqlEndpoint, runSysbench, type SysbenchTest } from './lib/sysbench.js';
 
 const seconds = Number(process.env.T ?? 5);
 const rounds = Number(process.env.R ?? 3);
@@ -19,53 +19,16 @@ const test = (process.env.TEST ?? 'oltp_point_select') as SysbenchTest;
 const poolSize = Number(process.env.POOL ?? 20);
 if (!process.env.BEFORE) throw new Error('set BEFORE to a checkout of the older build (with dist/ built)');
 const builds = { before: resolve(process.env.BEFORE), after: resolve(process.env.AFTER ?? '.') };
-const DATABASE = 'sbtest';
-const CLIENT = { user: 'sbtest', password: 'sbtest' };
-const TABLES = 4;
-const TABLE_SIZE = 10_000;
-
-const cluster = await startMariadbCluster({
-  shards: 1,
-  replicasPerShard: 0,
-  database: DATABASE,
-  settings: { max_connections: 100 + threads * 2 + poolSize * 3 },
-});
+const primary = await startSbtestPrimary(test, 100 + threads * 2 + poolSize * 3);
 const proxies: Partial<Record<'before' | 'after', ShardgateMysqlTarget>> = {};
 try {
-  const primary = cluster.shards[0]!.primary;
-  await cluster.query(
-    primary.name,
-    `CREATE USER IF NOT EXISTS '${CLIENT.user}'@'127.0.0.1' IDENTIFIED BY '${CLIENT.password}'`,
-  );
-  await cluster.query(primary.name, `GRANT ALL ON ${DATABASE}.* TO '${CLIENT.user}'@'127.0.0.1'`);
-  const direct: MysqlEndpoint = { host: primary.host, port: primary.port, ...CLIENT, database: DATABASE };
-  const root: MysqlEndpoint = { ...direct, user: 'root', password: '' };
-  await sysbenchPrepare({ endpoint: direct, test, tables: TABLES, tableSize: TABLE_SIZE, psMode: 'disable' });
-  for (const k of ['before', 'after'] as const) {
-    const started = await startShardgateMysql({
-      backend: root,
-      client: CLIENT,
-      tables: TABLES,
-      workers: 1,
-      poolSize,
-      cliPath: join(builds[k], 'dist', 'src', 'cli', 'main.js'),
-      startTimeoutMs: 120_000,
-    });
-    if (!started.ok) throw new Error(`${k}: ${started.note}`);
-    proxies[k] = started.target;
-  }
+  const { direct } = primary;
+  for (const k of ['before', 'after'] as const)
+    proxies[k] = await primary.startProxy(poolSize, join(builds[k], 'dist', 'src', 'cli', 'main.js'));
   /** One sysbench run: its TPS and QPS, and the proxy's CPU microseconds per query (NaN for direct). */
   const run = async (endpoint: MysqlEndpoint, pid: number | undefined) => {
     const cpu0 = pid === undefined ? null : processTreeCpuMs(pid);
-    const r = await runSysbench({
-      endpoint,
-      test,
-      tables: TABLES,
-      tableSize: TABLE_SIZE,
-      threads,
-      durationS: seconds,
-      psMode: 'disable',
-    });
+    const r = await runSysbench({ endpoint, ...primary.spec, threads, durationS: seconds });
     const cpu1 = pid === undefined ? null : processTreeCpuMs(pid);
     if (!r.ok) throw new Error(r.error);
     const queries = r.figures.qps * seconds;
@@ -107,5 +70,5 @@ try {
 } finally {
   await proxies.before?.stop();
   await proxies.after?.stop();
-  await cluster.stop();
+  await primary.cluster.stop();
 }

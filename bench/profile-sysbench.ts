@@ -7,11 +7,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startMariadbCluster } from '../src/local/mariadb-cluster.js';
 import { printCpuProfile } from './lib/cpu-profile.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
-import { type ShardgateMysqlTarget, startShardgateMysql } from './lib/shardgate-mysql.js';
-import { type MysqlEndpoint, runSysbench, type SysbenchTest, sysbenchPrepare } from './lib/sysbench.js';
+import { startSbtestPrimary } from './lib/sbtest-primary.js';
+import type { ShardgateMysqlTarget } from './lib/shardgate-mysql.js';
+import { type MysqlEndpoint, runSysbench, type SysbenchTest } from './lib/sysbench.js';
 
 const seconds = Number(process.env.T ?? 10);
 const threads = Number(process.env.THREADS ?? 16);
@@ -19,36 +19,14 @@ const test = (process.env.TEST ?? 'oltp_point_select') as SysbenchTest;
 const top = Number(process.env.TOP ?? 30);
 const perf = process.env.PERF !== undefined;
 const root = resolve('.');
-const DATABASE = 'sbtest';
-const CLIENT = { user: 'sbtest', password: 'sbtest' };
-const TABLES = 4;
-const TABLE_SIZE = 10_000;
-
 const profileDir = mkdtempSync(join(tmpdir(), 'shardgate-prof-'));
-const cluster = await startMariadbCluster({ shards: 1, replicasPerShard: 0, database: DATABASE });
+const primary = await startSbtestPrimary(test);
 let proxy: ShardgateMysqlTarget | undefined;
 try {
-  const primary = cluster.shards[0]!.primary;
-  await cluster.query(
-    primary.name,
-    `CREATE USER IF NOT EXISTS '${CLIENT.user}'@'127.0.0.1' IDENTIFIED BY '${CLIENT.password}'`,
-  );
-  await cluster.query(primary.name, `GRANT ALL ON ${DATABASE}.* TO '${CLIENT.user}'@'127.0.0.1'`);
-  const direct: MysqlEndpoint = { host: primary.host, port: primary.port, ...CLIENT, database: DATABASE };
-  const spec = { test, tables: TABLES, tableSize: TABLE_SIZE, psMode: 'disable' } as const;
-  await sysbenchPrepare({ endpoint: direct, ...spec });
+  const { direct, spec } = primary;
   // launchShardgateProcess passes these to node (shardgate-process.ts).
   process.env.SHARDGATE_BENCH_PROXY_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profileDir}${perf ? ' --perf-basic-prof' : ''}`;
-  const started = await startShardgateMysql({
-    backend: { ...direct, user: 'root', password: '' },
-    client: CLIENT,
-    tables: TABLES,
-    workers: 1,
-    poolSize: 20,
-    startTimeoutMs: 120_000,
-  });
-  if (!started.ok) throw new Error(started.note);
-  proxy = started.target;
+  proxy = await primary.startProxy(20);
   const run = (endpoint: MysqlEndpoint, durationS: number) =>
     runSysbench({ endpoint, ...spec, threads, durationS });
   // Warm the JIT and the pool; the profile covers warm-up and run alike (short warm-up).
@@ -113,5 +91,5 @@ try {
   printCpuProfile(profileDir, root, top);
 } finally {
   await proxy?.stop();
-  await cluster.stop();
+  await primary.cluster.stop();
 }

@@ -1,6 +1,7 @@
 // Running sysbench's OLTP scripts against a MySQL-protocol endpoint and reading its summary.
 // sysbench's own figures are used (transactions and queries per second, latency including its
 // 99th percentile), so direct and proxied runs are measured the same way.
+import type { MariadbCluster } from '../../src/local/mariadb-cluster.js';
 import { runCommand } from './proc.js';
 
 export const SYSBENCH_TESTS = ['oltp_point_select', 'oltp_read_only', 'oltp_read_write'] as const;
@@ -15,6 +16,26 @@ export interface MysqlEndpoint {
   user: string;
   password: string;
   database: string;
+}
+
+/**
+ * Creates sysbench's user on the first shard's primary of `cluster` with every right on
+ * `database`; returns that endpoint (`direct`) and root's (`root`, the backend user shardgate gets).
+ */
+export async function sysbenchEndpoints(
+  cluster: MariadbCluster,
+  database: string,
+  client: { user: string; password: string },
+): Promise<{ direct: MysqlEndpoint; root: MysqlEndpoint }> {
+  const primary = cluster.shards[0]?.primary;
+  if (!primary) throw new Error('the MariaDB launcher returned no primary');
+  await cluster.query(
+    primary.name,
+    `CREATE USER IF NOT EXISTS '${client.user}'@'127.0.0.1' IDENTIFIED BY '${client.password}'`,
+  );
+  await cluster.query(primary.name, `GRANT ALL ON ${database}.* TO '${client.user}'@'127.0.0.1'`);
+  const direct: MysqlEndpoint = { host: primary.host, port: primary.port, ...client, database };
+  return { direct, root: { ...direct, user: 'root', password: '' } };
 }
 
 export interface SysbenchFigures {

@@ -8,7 +8,7 @@ import { ensureCommand } from '../lib/apt.js';
 import { runScenario, type ScenarioOutput } from '../lib/scenario.js';
 import { optionValues } from '../lib/scenario-options.js';
 import { startShardgateMysql } from '../lib/shardgate-mysql.js';
-import { type MysqlEndpoint, runSysbench, sysbenchPrepare } from '../lib/sysbench.js';
+import { type MysqlEndpoint, runSysbench, sysbenchEndpoints, sysbenchPrepare } from '../lib/sysbench.js';
 import { describeTargetStatus, measureAlternating, warmUpTargets } from '../lib/target-runs.js';
 import { tpsResult } from '../lib/tps-report.js';
 import { estimateSysbenchSeconds, type SysbenchOptions } from './sysbench-options.js';
@@ -44,25 +44,11 @@ export function runSysbenchScenario(o: SysbenchOptions): Promise<SysbenchOutput>
         settings: { max_connections: 100 + maxThreads * 2 + o.poolSize * (o.workers + 1) },
       }),
     );
-    const primary = cluster.shards[0]?.primary;
-    if (!primary) throw new Error('the MariaDB launcher returned no primary');
-    const [v] = await cluster.query<{ v: string }>(primary.name, 'SELECT VERSION() AS v');
+    const { direct, root } = await sysbenchEndpoints(cluster, DATABASE, CLIENT);
+    const [v] = await cluster.query<{ v: string }>(cluster.shards[0]!.primary.name, 'SELECT VERSION() AS v');
     machine.versions.mariadb = v ? `MariaDB ${v.v}` : null;
-    await cluster.query(
-      primary.name,
-      `CREATE USER IF NOT EXISTS '${CLIENT.user}'@'127.0.0.1' IDENTIFIED BY '${CLIENT.password}'`,
-    );
-    await cluster.query(primary.name, `GRANT ALL ON ${DATABASE}.* TO '${CLIENT.user}'@'127.0.0.1'`);
-    const direct: MysqlEndpoint = { host: primary.host, port: primary.port, ...CLIENT, database: DATABASE };
-    const root: MysqlEndpoint = {
-      host: primary.host,
-      port: primary.port,
-      user: 'root',
-      password: '',
-      database: DATABASE,
-    };
     run.tell(
-      `${machine.versions.mariadb} on ${primary.host}:${primary.port}; preparing ${o.tables} x ${o.tableSize} rows ...`,
+      `${machine.versions.mariadb} on ${direct.host}:${direct.port}; preparing ${o.tables} x ${o.tableSize} rows ...`,
     );
     await sysbenchPrepare({
       endpoint: direct,
