@@ -76,6 +76,21 @@ describe('server-side multiplexing (transaction pooling, pool.multiplex)', () =>
     expect(text).toMatch(/^shardgate_pool_multiplex_lanes_opened_total [1-9]/m);
   });
 
+  it("below the pool's bound no lane opens: a lone client's units each take a connection of their own", async () => {
+    const lanes = multiplexCounters.lanesOpened;
+    const pipelined = multiplexCounters.pipelined;
+    const c = await pgClient();
+    try {
+      for (let r = 0; r < 10; r++) {
+        expect((await c.query(READ, [r % 7, 50])).rows).toEqual((await direct.query(READ, [r % 7, 50])).rows);
+      }
+    } finally {
+      await c.end();
+    }
+    expect(multiplexCounters.lanesOpened).toBe(lanes);
+    expect(multiplexCounters.pipelined).toBe(pipelined);
+  });
+
   it("a division by zero fails only its own client's unit; the units pipelined around it succeed", async () => {
     const before = multiplexCounters.pipelined;
     const outcomes = await withClients(CLIENTS, async (c, i) => {

@@ -547,9 +547,13 @@ export class ServerBinding implements LaneMember, TrackerSink {
       conn.lastUsedAt = Date.now();
       if (this.opensLane) {
         // Its first unit makes the connection a lane: other clients' units may follow it now.
+        // Only at the pool's bound: below it the next unit takes a connection of its own (find()
+        // joins lanes only then), so a lane would cost work per unit and help nobody.
         this.opensLane = false;
-        this.lane = MuxLane.open(this.pool, conn);
-        this.lane.reserve(this);
+        if (this.pool.exhausted) {
+          this.lane = MuxLane.open(this.pool, conn);
+          this.lane.reserve(this);
+        }
       }
       const lane = this.lane;
       if (lane) {
