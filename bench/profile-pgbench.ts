@@ -4,15 +4,15 @@
 // remaining cost" of the benchmark section. Loopback only, bounded by T.
 // Run: npx vite-node bench/profile-pgbench.ts   (env: T=seconds, C=clients, M=simple|extended,
 // TOP=functions listed, POOL=YAML flow entries added to the pool section, e.g. 'multiplex: { enabled: true }')
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, type spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pgToolPath } from '../src/local/pg-binaries.js';
-import { freePort } from '../src/local/ports.js';
 import { startPostgresCluster } from '../src/local/postgres-cluster.js';
 import { printCpuProfile } from './lib/cpu-profile.js';
-import { type PgbenchMode, pgbenchArgs, untilPgbenchConnects } from './lib/pgbench.js';
+import { type PgbenchMode, pgbenchArgs } from './lib/pgbench.js';
+import { startPgbenchShardgate } from './lib/pgbench-shardgate.js';
 import { processTreeCpuMs } from './lib/process-cpu.js';
 
 const seconds = Number(process.env.T ?? 10);
@@ -27,38 +27,17 @@ const primary = cluster.shards[0]!.primary;
 const profileDir = mkdtempSync(join(tmpdir(), 'shardgate-prof-'));
 let child: ReturnType<typeof spawn> | undefined;
 try {
-  execFileSync(
+  const started = await startPgbenchShardgate({
     pgbench,
-    ['-i', '-s', '10', '-q', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', 'bench'],
-    { stdio: 'ignore' },
-  );
-  const port = await freePort();
-  const file = join(profileDir, 'shardgate.yaml');
-  writeFileSync(
-    file,
-    `listen: { postgres: { host: 127.0.0.1, port: ${port} }, admin: { host: 127.0.0.1, port: ${await freePort()} } }
-users: [{ name: bench, password: '', auth: trust, backend: service }]
-backend: { user: postgres, database: bench }
-pool: { mode: transaction, size: 20${process.env.POOL ? `, ${process.env.POOL}` : ''} }
-shards:
-  - { name: s0, keyRange: '-', primary: { host: 127.0.0.1, port: ${primary.port} } }
-log: { level: warn }
-`,
-  );
-  child = spawn(
-    process.execPath,
-    [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profileDir}`,
-      join(root, 'dist', 'src', 'cli', 'main.js'),
-      'start',
-      '--config',
-      file,
-    ],
-    { stdio: 'inherit' },
-  );
+    primaryPort: primary.port,
+    dir: profileDir,
+    ...(process.env.POOL ? { poolExtra: process.env.POOL } : {}),
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+    stdio: 'inherit',
+  });
+  child = started.child;
+  const port = started.port;
   const endpoint = { host: '127.0.0.1', port, user: 'bench', database: 'bench' };
-  await untilPgbenchConnects(pgbench, port);
   // Warm the JIT and the pool first; the profile then covers warm-up and run alike (short warm-up).
   execFileSync(pgbench, pgbenchArgs({ endpoint, mode, clients, durationS: 2, script: 'select' }), {
     stdio: 'ignore',
