@@ -3,7 +3,7 @@
 // category (idle, GC, socket writes and reads, parsing, routing...). The "profile that explains the
 // remaining cost" of the benchmark section. Loopback only, bounded by T.
 // Run: npx vite-node bench/profile-pgbench.ts   (env: T=seconds, C=clients, M=simple|extended,
-// TOP=functions listed, POOL=YAML flow entries added to the pool section, e.g. 'multiplex: { enabled: true }')
+// TOP=functions listed, POOL=YAML flow entries added to the pool section, e.g. 'multiplex: { enabled: false }')
 import { execFileSync, type spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -20,8 +20,28 @@ const top = Number(process.env.TOP ?? 30);
 const perf = process.env.PERF !== undefined;
 const root = resolve('.');
 const profileDir = mkdtempSync(join(tmpdir(), 'shardgate-prof-'));
-const primary = await startSbtestPrimary(test);
+// Room for sysbench's threads, the proxy's pool of 20 and the direct run.
+const primary = await startSbtestPrimary(test, 100 + threads * 2 + 20 * 3);
 let proxy: ShardgateMysqlTarget | undefined;
+/** strace and perf, when asked for: stopped in `finally` too, should the run fail. */
+const watchers: Array<ReturnType<typeof spawn>> = [];
+/** A watcher that cannot start (not installed) fails the script with a message, not a crash. */
+function watcher(command: string, args: string[]): ReturnType<typeof spawn> {
+  const child = spawn(command, args, { stdio: 'ignore' });
+  child.on('error', (err) => {
+    process.exitCode = 1;
+    console.error(`${command}: ${err.message}`);
+  });
+  watchers.push(child);
+  return child;
+}
+/** SIGINT (perf and strace write their output then), waiting for the exit; nothing if it never ran. */
+async function stopWatcher(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const ended = new Promise((done) => child.once('exit', done));
+  child.kill('SIGINT');
+  await ended;
+}
 try {
   const { direct, spec } = primary;
   // launchShardgateProcess passes these to node (shardgate-process.ts).
@@ -35,35 +55,30 @@ try {
   const cpu0 = proxy.pid === undefined ? null : processTreeCpuMs(proxy.pid);
   // STRACE=1: the proxy's syscalls during the run, counted (strace -c), for syscalls per query.
   const tracer = process.env.STRACE
-    ? spawn('strace', ['-c', '-f', '-p', String(proxy.pid), '-o', join(profileDir, 'strace.txt')])
+    ? watcher('strace', ['-c', '-f', '-p', String(proxy.pid), '-o', join(profileDir, 'strace.txt')])
     : null;
   // PERF=1: on-CPU samples of the proxy (perf record; the V8 profile counts wall time, so a
   // write that lets the server run first looks as long as the server's work).
   const perfFile = join(profileDir, 'perf.data');
-  const sampler = perf
-    ? spawn(
-        'perf',
-        ['record', '-e', 'cpu-clock', '-F', '999', '-g', '-p', String(proxy.pid), '-o', perfFile],
-        {
-          stdio: 'ignore',
-        },
-      )
-    : null;
+  if (perf)
+    watcher('perf', [
+      'record',
+      '-e',
+      'cpu-clock',
+      '-F',
+      '999',
+      '-g',
+      '-p',
+      String(proxy.pid),
+      '-o',
+      perfFile,
+    ]);
   const r = await run(proxy.endpoint, seconds);
   const cpu1 = proxy.pid === undefined ? null : processTreeCpuMs(proxy.pid);
   if (!r.ok || !d.ok) throw new Error(r.ok ? (d.ok ? '' : d.error) : r.error);
   const queries = r.figures.qps * seconds;
   const cpuUs = cpu0 === null || cpu1 === null ? Number.NaN : ((cpu1 - cpu0) * 1000) / queries;
-  if (sampler) {
-    const ended = new Promise((done) => sampler.once('exit', done));
-    sampler.kill('SIGINT');
-    await ended;
-  }
-  if (tracer) {
-    const ended = new Promise((done) => tracer.once('exit', done));
-    tracer.kill('SIGINT');
-    await ended;
-  }
+  for (const w of watchers) await stopWatcher(w);
   await proxy.stop();
   proxy = undefined;
   console.log(
@@ -90,6 +105,7 @@ try {
     );
   printCpuProfile(profileDir, root, top);
 } finally {
+  for (const w of watchers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
   await proxy?.stop();
   await primary.cluster.stop();
 }
