@@ -151,9 +151,11 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
    * Takes a connection, waiting up to checkoutTimeoutMs when the pool is at its bound. `validate`:
    * an idle one runs the validation query first however recently used (a session-pooling client
    * owns it from here: a backend terminated while idle here must not fail that client's first
-   * statement, which a fresh connection to the server would run).
+   * statement, which a fresh connection to the server would run). `waitingSince`: when the caller
+   * began waiting for a connection elsewhere (a multiplexed unit waiting for room in a lane first);
+   * the timeout counts from there, so the whole wait stays within checkoutTimeoutMs.
    */
-  acquire(flavour: F, validate = false): Promise<C> {
+  acquire(flavour: F, validate = false, waitingSince?: number): Promise<C> {
     if (this.closed) return Promise.reject(this.unavailable('pool is closed'));
     this.counters.checkoutsTotal++;
     const conn = this.takeIdle(flavour, true);
@@ -162,7 +164,7 @@ export class Pool<C extends PooledConnection, F, A extends PoolAddress = PoolAdd
     if (this.size < this.config.size) return this.openForCheckout(flavour);
     this.counters.waitedTotal++;
     return new Promise<C>((resolve, reject) => {
-      const enqueuedAt = Date.now();
+      const enqueuedAt = waitingSince ?? Date.now();
       const deadline = enqueuedAt + this.config.checkoutTimeoutMs;
       this.waiters.push({ flavour, resolve, reject, enqueuedAt, deadline });
       this.armWaitTimer(deadline);

@@ -61,6 +61,19 @@ describe('Pool', () => {
     await pool.close();
   });
 
+  it('a checkout that began waiting elsewhere (a lane) times out checkoutTimeoutMs after it began', async () => {
+    const { pool } = await poolOfOneHeld();
+    const late = pool.acquire('a', false, Date.now() - 700).catch((e: unknown) => e);
+    vi.advanceTimersByTime(299);
+    expect(pool.stats()).toMatchObject({ waiting: 1, timeoutsTotal: 0 });
+    vi.advanceTimersByTime(1);
+    const err = (await late) as ShardgateError;
+    expect(err.code).toBe('POOL_TIMEOUT');
+    // The message names the whole wait, not the part in the pool's queue.
+    expect(err.message).toContain('1000');
+    await pool.close();
+  });
+
   it('waiters share one timer: each times out at its own deadline, and one served early leaves the others theirs', async () => {
     const { pool, held } = await poolOfOneHeld();
     const first = pool.acquire('a');

@@ -156,11 +156,11 @@ export class MuxLane {
     return false;
   }
 
-  /** A pipelineable unit waits in the pool's queue (see find()). */
-  static async acquireFromPool(pool: PgPool): Promise<PgServerConnection> {
+  /** A pipelineable unit waits in the pool's queue (see find()), `waitingSince` counting. */
+  static async acquireFromPool(pool: PgPool, waitingSince?: number): Promise<PgServerConnection> {
     pipelinedInPoolQueue.set(pool, (pipelinedInPoolQueue.get(pool) ?? 0) + 1);
     try {
-      return await pool.acquire();
+      return await pool.acquire(undefined, false, waitingSince);
     } finally {
       pipelinedInPoolQueue.set(pool, (pipelinedInPoolQueue.get(pool) ?? 1) - 1);
     }

@@ -250,6 +250,8 @@ export class ServerBinding implements LaneMember, TrackerSink {
     const server = topology.server(serverName);
     if (!server) throw new ShardgateError('INTERNAL', { detail: `unknown server ${serverName}` });
     const config = cycle.services.config;
+    /** When a pipelineable unit began waiting for room in a lane (the pool's queue counts from there). */
+    let waitingSince: number | undefined;
     if (pipelined && builtinFunctionsLoaded()) {
       // No quota slot: a unit behind another one takes no server connection of its own.
       const pool = topology.poolFor(server, cycle.session.backend, cycle.state.database);
@@ -275,6 +277,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
         if (!pool.exhausted || Date.now() >= deadline) break;
         if (!MuxLane.worthWaiting(pool, state.settings, serverSettings)) break;
         // Every connection is busy, some as lanes: room in one comes sooner than a free connection.
+        waitingSince ??= deadline - config.pool.checkoutTimeoutMs;
         await MuxLane.waitForRoom(pool, deadline - Date.now());
       }
     }
@@ -291,7 +294,7 @@ export class ServerBinding implements LaneMember, TrackerSink {
       conn =
         taken ??
         (session ? null : pool.tryAcquire()) ??
-        (await (pipelined ? MuxLane.acquireFromPool(pool) : pool.acquire(undefined, session)));
+        (await (pipelined ? MuxLane.acquireFromPool(pool, waitingSince) : pool.acquire(undefined, session)));
     } catch (err) {
       if (counted) giveServerSlot('postgres', user);
       throw err;
