@@ -171,7 +171,7 @@ export const poolSchema = z.object({
    * back in order. Anything that may open a transaction or change session state waits for a
    * connection of its own. A unit joins a lane (and a connection becomes one) only when the pool
    * is at its size with no idle connection: below that nothing changes. On by default (pgbench,
-   * same build on and off: 1.1-1.5x TPS at 64 and 256 clients, even at 16; see README, Known
+   * same build on and off: 1.1-1.5x TPS at 64 and 256 clients, no change at 16; see README, Known
    * limits, for the wait it can add behind another client's slow statement).
    */
   multiplex: z
