@@ -709,7 +709,7 @@ export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket
       this.commandSent = true;
       if (this.killBeforeSent) {
         this.killBeforeSent = false;
-        killQueryOn(binding);
+        this.killJustSent(binding, KILL_JUST_SENT_ATTEMPTS);
       }
     });
   }
@@ -983,6 +983,25 @@ export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket
     if (this.inflight.size === 0 && this.queue.busy && !this.commandSent) this.killBeforeSent = true;
   }
 
+  /**
+   * KILL QUERY for a command written just now. The server may not have begun it when the KILL
+   * arrives (the thread still reading it, on a busy host): then the server drops the KILL, as it
+   * drops one that finds a thread idle. So while the same command is still running once the KILL
+   * was delivered, it is sent again, a few times at most. No later command is hit: the check is
+   * for this command's own entry, and the connection's writes wait while a KILL is on its way.
+   */
+  private killJustSent(binding: MysqlBinding, attempts: number): void {
+    const running = this.inflight.get(binding);
+    killQueryOn(binding);
+    if (!running || attempts <= 1) return;
+    void (binding.conn.stops.inFlight ?? Promise.resolve()).then(() => {
+      const again = setTimeout(() => {
+        if (this.inflight.get(binding) === running) this.killJustSent(binding, attempts - 1);
+      }, KILL_AGAIN_AFTER_MS);
+      again.unref();
+    });
+  }
+
   /** The client vanished: roll back and return (or drop) every backend connection. */
   onClientGone(): void {
     this.clientGone = true;
@@ -1019,6 +1038,10 @@ export class CommandCycle implements GateParticipant, BacklogOwner<LogicalPacket
     this.bindings.clear();
   }
 }
+/** KILLs of a command killed before it was sent (see killJustSent), and the pause between them. */
+const KILL_JUST_SENT_ATTEMPTS = 3;
+const KILL_AGAIN_AFTER_MS = 100;
+
 /** KILL QUERY <thread> on a fresh connection to the same server. */
 function killQueryOn(binding: MysqlBinding): void {
   const conn = binding.conn;
